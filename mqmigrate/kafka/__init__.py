@@ -1,0 +1,1 @@
+"""Kafka side: admin, features, producers and the share-group client, each behind one module."""

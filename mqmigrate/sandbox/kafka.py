@@ -1,0 +1,167 @@
+"""Apache Kafka 4.x as one KRaft broker+controller with share groups enabled.
+
+The jars come from Maven Central (``kafka_2.13`` and ``kafka-tools`` plus a log4j2 binding),
+or from an existing distribution named by ``KAFKA_HOME``.  Single-node settings make the
+internal topics (offsets, transactions, share-group state) work with one replica.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+from mqmigrate.errors import PrerequisiteError, SandboxError
+from mqmigrate.sandbox import maven
+from mqmigrate.sandbox.base import Endpoint, SandboxContext, Service, require_java
+
+KAFKA_VERSION = os.environ.get("MQMIGRATE_KAFKA_VERSION", "4.4.0")
+
+_LOG4J2 = """Configuration:
+  Appenders:
+    Console:
+      name: STDOUT
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: WARN
+      AppenderRef:
+        - ref: STDOUT
+    Logger:
+      - name: kafka.server.KafkaRaftServer
+        level: INFO
+"""
+
+
+class KafkaService(Service):
+    name = "kafka"
+    default_ports = {"broker": 9092, "controller": 9093}
+    start_timeout = 120.0
+
+    def __init__(self, ctx: SandboxContext, *, name: str | None = None,
+                 features: dict[str, int] | None = None, heap: str = "1g"):
+        if name:
+            self.name = name
+        super().__init__(ctx)
+        #: feature levels given to ``storage format`` (e.g. ``{"share.version": 0}``)
+        self.features = features or {}
+        self.heap = heap
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port('broker')}"
+
+    # -- install ---------------------------------------------------------------------------
+    def classpath(self) -> str:
+        home = os.environ.get("KAFKA_HOME")
+        if home:
+            libs = Path(home) / "libs"
+            if not libs.is_dir():
+                raise PrerequisiteError(
+                    f"KAFKA_HOME={home} has no libs/ directory",
+                    hint="point KAFKA_HOME at an unpacked Apache Kafka distribution or unset it",
+                )
+            return f"{libs}/*"
+        libs = maven.classpath(
+            self.ctx.cache_dir,
+            f"kafka-{KAFKA_VERSION}",
+            [
+                f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}",
+                f"org.apache.kafka:kafka-tools:{KAFKA_VERSION}",
+                # Kafka's own POMs leave the logging binding to the distribution
+                "org.apache.logging.log4j:log4j-slf4j2-impl:2.24.3",
+                "org.slf4j:slf4j-api:2.0.17",
+            ],
+        )
+        return f"{libs}/*"
+
+    def install(self) -> None:
+        require_java(17)
+        self.classpath()
+
+    # -- run -------------------------------------------------------------------------------
+    def java(self, main_class: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run one of Kafka's tools (FeatureCommand, StorageTool, ...) to completion."""
+        cmd = [
+            require_java(17), "-Xmx256m", "-cp", self.classpath(),
+            f"-Dlog4j2.configurationFile={self._log4j()}", main_class, *args,
+        ]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+    def _log4j(self) -> Path:
+        path = self.dir / "log4j2.yaml"
+        if not path.exists():
+            path.write_text(_LOG4J2)
+        return path
+
+    def _properties(self) -> Path:
+        data = self.dir / "data"
+        broker, controller = self.port("broker"), self.port("controller")
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{broker}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(data),
+            "num.partitions": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "5",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "share.coordinator.state.topic.num.partitions": "5",
+            "group.initial.rebalance.delay.ms": "0",
+            # a sandbox allows the full ranges so tests can exercise short locks
+            "group.share.min.record.lock.duration.ms": "1000",
+            "group.share.max.record.lock.duration.ms": "3600000",
+            "group.share.max.delivery.count.limit": "25",
+            "group.share.min.delivery.count.limit": "2",
+            "delete.topic.enable": "true",
+            "auto.create.topics.enable": "false",
+        }
+        path = self.dir / "server.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+        return path
+
+    def start(self) -> None:
+        props = self._properties()
+        data = self.dir / "data"
+        if not (data / "meta.properties").exists():
+            args = ["format", "--standalone", "-t", str(uuid.uuid4().hex[:22]), "-c", str(props)]
+            cluster_id = self.java("kafka.tools.StorageTool", "random-uuid").stdout.strip()
+            args[3] = cluster_id or args[3]
+            for feature, level in self.features.items():
+                args += ["--feature", f"{feature}={level}"]
+            proc = self.java("kafka.tools.StorageTool", *args)
+            if proc.returncode != 0:
+                raise SandboxError(
+                    f"kafka storage format failed: {(proc.stderr or proc.stdout).strip()[-300:]}"
+                )
+        self.spawn(
+            [
+                require_java(17), f"-Xmx{self.heap}", f"-Xms{self.heap}",
+                "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-cp", self.classpath(),
+                f"-Dlog4j2.configurationFile={self._log4j()}",
+                f"-Dkafka.logs.dir={self.dir}",
+                "kafka.Kafka", str(props),
+            ]
+        )
+
+    def probe(self) -> str:
+        from mqmigrate.kafka.protocol import fetch_features
+        from confluent_kafka.admin import AdminClient
+
+        features = fetch_features(self.bootstrap, timeout=2)
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 3000})
+        admin.list_topics(timeout=3)  # metadata round trip: the broker serves requests
+        return features.release() or "unknown"
+
+    def endpoints(self) -> list[Endpoint]:
+        return [Endpoint("bootstrap", self.bootstrap, "PLAINTEXT, share groups enabled")]
