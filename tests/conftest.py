@@ -1,0 +1,64 @@
+"""Shared fixtures.
+
+Integration fixtures bring up the sandbox service they need once per test session (reusing one
+that is already running, e.g. after ``mqmigrate sandbox up``).  A service that cannot start is
+an error, never a skip: in CI a broker that is down fails the run.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from mqmigrate.sandbox import manager
+from mqmigrate.sandbox.base import Service
+from mqmigrate.sandbox.registry import service_class
+
+_started: dict[str, Service] = {}
+
+
+def sandbox_service(name: str) -> Service:
+    """The running sandbox service ``name``, started if needed (once per test session)."""
+    if name not in _started:
+        ctx = manager.context()
+        manager.up(ctx, [name])
+        _started[name] = service_class(name)(ctx)
+    return _started[name]
+
+
+@pytest.fixture(scope="session")
+def kafka_service():
+    return sandbox_service("kafka")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_service) -> str:
+    return kafka_service.bootstrap
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_service():
+    return sandbox_service("rabbitmq")
+
+
+@pytest.fixture(scope="session")
+def moto_service():
+    return sandbox_service("moto")
+
+
+@pytest.fixture(scope="session")
+def elasticmq_service():
+    return sandbox_service("elasticmq")
+
+
+@pytest.fixture(scope="session")
+def artemis_service():
+    return sandbox_service("artemis")
+
+
+@pytest.fixture
+def unique_name(request) -> str:
+    """A name no other test (or earlier run against the same sandbox) has used."""
+    stem = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")[:40]
+    return f"t-{stem}-{uuid.uuid4().hex[:8]}"
