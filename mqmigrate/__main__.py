@@ -1,0 +1,3 @@
+from mqmigrate.cli import run
+
+run()
