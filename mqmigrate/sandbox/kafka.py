@@ -163,5 +163,28 @@ class KafkaService(Service):
         admin.list_topics(timeout=3)  # metadata round trip: the broker serves requests
         return features.release() or "unknown"
 
+    def after_healthy(self) -> None:
+        """Make sure share groups are on: raise ``share.version`` when the cluster has it at 0.
+
+        A cluster formatted by 4.2+ has it on already; a data directory formatted by an older
+        release or with ``--feature share.version=0`` does not.  A service built with explicit
+        feature levels (a test broker with share groups off on purpose) is left as formatted.
+        """
+        from mqmigrate.kafka.protocol import fetch_features
+
+        if "share.version" in self.features:
+            return
+        features = fetch_features(self.bootstrap)
+        supported = features.supported.get("share.version", (0, 0))[1]
+        if features.finalized_level("share.version") >= 1:
+            return
+        if supported < 1:
+            raise SandboxError(f"Kafka at {self.bootstrap} does not support share groups",
+                               hint="use Apache Kafka 4.2 or newer (MQMIGRATE_KAFKA_VERSION)")
+        proc = self.java("org.apache.kafka.tools.FeatureCommand", "--bootstrap-server",
+                         self.bootstrap, "upgrade", "--feature", f"share.version={supported}")
+        if proc.returncode != 0:
+            raise SandboxError(f"could not enable share groups: {proc.stderr.strip()[-300:]}")
+
     def endpoints(self) -> list[Endpoint]:
         return [Endpoint("bootstrap", self.bootstrap, "PLAINTEXT, share groups enabled")]

@@ -1,0 +1,35 @@
+# The two commands of the README's Quick start, and the helpers they use.
+# `make demo` runs the main job on the local sandbox; `make test` runs the whole suite.
+# Both install what is missing (Python deps into .venv, brokers into ~/.cache/mqmigrate).
+
+VENV := .venv
+MQ := $(VENV)/bin/mqmigrate
+PYTEST_ARGS ?=
+
+.PHONY: demo test unit install sandbox-up sandbox-down clean
+
+install:
+	./scripts/bootstrap.sh
+
+sandbox-up: install
+	$(MQ) sandbox up
+
+sandbox-down:
+	$(MQ) sandbox down
+
+demo: sandbox-up
+	$(MQ) doctor --kafka 127.0.0.1:9092 \
+	  --source amqp://guest:guest@127.0.0.1:5672/ \
+	  --source rabbitmq+http://guest:guest@127.0.0.1:15672 \
+	  --source amqp1://artemis:artemis@127.0.0.1:61616 \
+	  --source sqs+http://testing:testing@127.0.0.1:5000?region=us-east-1 \
+	  --source sqs+http://testing:testing@127.0.0.1:9324?region=us-east-1
+
+test: sandbox-up
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+unit: install
+	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+
+clean: sandbox-down
+	rm -rf $(VENV)

@@ -1,0 +1,169 @@
+"""``mqmigrate doctor``: can this Kafka cluster serve queues, and can we reach the sources?
+
+Checks, in order: the broker answers (ApiVersions), its release, the finalized
+``share.version`` feature, and a real share-group round trip on a temporary topic (produce,
+consume with explicit ACCEPT, commit, clean up).  Each source URI is probed for reachability,
+authentication and version.  The result is data (:class:`DoctorReport`); the CLI renders it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from mqmigrate.errors import ConnectionFailed, ExitCode, MqMigrateError
+from mqmigrate.kafka import share
+from mqmigrate.kafka.protocol import fetch_features
+from mqmigrate.sources.probe import probe_source
+
+#: first Apache Kafka release where share groups are generally available
+SHARE_GROUPS_GA = (4, 2)
+
+
+@dataclass
+class Check:
+    name: str
+    #: "ok", "fail" (not ready) or "error" (connection/authentication) or "skip"
+    result: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class DoctorReport:
+    kafka: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        results = {c.result for c in self.checks}
+        if "error" in results:
+            return ExitCode.USAGE
+        if "fail" in results:
+            return ExitCode.NEGATIVE
+        return ExitCode.OK
+
+    @property
+    def ready(self) -> bool:
+        return self.exit_code is ExitCode.OK
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": "mqmigrate.doctor/v1",
+            "kafka": self.kafka,
+            "ready": self.ready,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+
+def _release_tuple(release: str | None) -> tuple[int, int] | None:
+    if not release or release.startswith(">"):
+        return (99, 0) if release else None
+    major, minor = release.split(".")[:2]
+    return int(major), int(minor)
+
+
+def diagnose(bootstrap: str, sources: list[str] | None = None, *, timeout: float = 30.0,
+             round_trip: bool = True) -> DoctorReport:
+    """Run every check; raise :class:`ConnectionFailed` only when Kafka itself is unreachable."""
+    report = DoctorReport(kafka=bootstrap)
+    features = fetch_features(bootstrap, timeout=min(timeout, 10.0))  # raises ConnectionFailed
+    release = features.release()
+    level = features.finalized_level("share.version")
+    supported = features.supported.get("share.version", (0, 0))[1]
+    rel = _release_tuple(release)
+    if rel is None:
+        report.checks.append(Check("kafka.version", "fail", "release unknown (no metadata.version "
+                                   "feature: a ZooKeeper-mode or pre-3.3 cluster)",
+                                   "upgrade to Apache Kafka 4.2 or newer in KRaft mode"))
+    elif rel < SHARE_GROUPS_GA:
+        report.checks.append(Check("kafka.version", "fail", f"Kafka {release}: share groups "
+                                   "are GA from 4.2", "upgrade the cluster to Apache Kafka 4.2+"))
+    else:
+        report.checks.append(Check("kafka.version", "ok", f"Kafka {release} (metadata.version "
+                                   f"level {features.finalized_level('metadata.version')})"))
+
+    if level >= 1:
+        dlq = " (share-group dead-letter queues available)" if level >= 2 else ""
+        report.checks.append(Check("share.version", "ok", f"share.version is {level}{dlq}"))
+    elif supported >= 1:
+        report.checks.append(Check(
+            "share.version", "fail", "share.version is 0: share groups are disabled",
+            f"run: kafka-features.sh --bootstrap-server {bootstrap} upgrade "
+            f"--feature share.version={supported}",
+        ))
+    else:
+        report.checks.append(Check(
+            "share.version", "fail", "the brokers do not support share groups",
+            "upgrade the cluster to Apache Kafka 4.2+",
+        ))
+
+    if not round_trip:
+        pass
+    elif level < 1:
+        report.checks.append(Check("share.round-trip", "skip", "skipped: share groups disabled"))
+    else:
+        report.checks.append(_round_trip(bootstrap, timeout))
+
+    for uri in sources or []:
+        report.checks.append(_source_check(uri, timeout))
+    return report
+
+
+def _round_trip(bootstrap: str, timeout: float) -> Check:
+    """Produce one record to a temporary topic and consume it through a share group."""
+    from confluent_kafka import AcknowledgeType, KafkaException, Producer
+
+    suffix = uuid.uuid4().hex[:12]
+    topic, group = f"mqmigrate-doctor-{suffix}", f"mqmigrate-doctor-{suffix}"
+    admin = share.admin_client(bootstrap)
+    started = time.monotonic()
+    try:
+        share.create_topic(admin, topic)
+    except MqMigrateError as exc:
+        return Check("share.round-trip", "fail", f"could not create a temporary topic: {exc}",
+                     "grant this client CREATE on the cluster or pre-create mqmigrate-doctor-* topics")
+    try:
+        share.set_group_configs(admin, group, {"share.auto.offset.reset": "earliest"})
+        payload = f"mqmigrate doctor {suffix}".encode()
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                             "logger": share._quiet})
+        producer.produce(topic, payload)
+        if producer.flush(timeout) != 0:
+            return Check("share.round-trip", "fail", "the test record was not acknowledged",
+                         "check the broker's logs and min.insync.replicas")
+        consumer = share.share_consumer(bootstrap, group)
+        try:
+            consumer.subscribe([topic])
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for message in consumer.poll(1.0):
+                    if message.error():
+                        continue
+                    consumer.acknowledge(message, AcknowledgeType.ACCEPT)
+                    consumer.commit_sync(timeout)
+                    if message.value() == payload:
+                        elapsed = time.monotonic() - started
+                        return Check("share.round-trip", "ok", "produced and consumed one record "
+                                     f"through a share group with explicit ACCEPT in {elapsed:.1f}s")
+        finally:
+            consumer.close()
+        return Check("share.round-trip", "fail", f"no record came back within {timeout:.0f}s",
+                     "check that the group coordinator and share coordinator are healthy "
+                     "(share.coordinator.state.topic.replication.factor fits the cluster)")
+    except KafkaException as exc:
+        return Check("share.round-trip", "fail", f"share consumer error: {exc}", "")
+    finally:
+        try:
+            share.delete_topic(admin, topic)
+        except MqMigrateError:
+            pass  # the topic name says it is ours; a leftover is harmless
+
+
+def _source_check(uri: str, timeout: float) -> Check:
+    probe = probe_source(uri, timeout=timeout)
+    name = f"source {probe.endpoint}"
+    if probe.ok:
+        return Check(name, "ok", f"{probe.kind}: reachable, authenticated, {probe.version}")
+    return Check(name, "error", probe.detail, probe.fix)

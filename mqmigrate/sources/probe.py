@@ -1,0 +1,174 @@
+"""Reachability, authentication and version of a source endpoint (used by ``doctor``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mqmigrate.errors import UsageError
+from mqmigrate.sources.uri import SourceURI, parse_source_uri
+
+
+@dataclass
+class SourceProbe:
+    endpoint: str  # masked
+    kind: str
+    ok: bool
+    version: str = ""
+    detail: str = ""
+    fix: str = ""
+
+
+def probe_source(uri: str, timeout: float = 10.0) -> SourceProbe:
+    try:
+        source = parse_source_uri(uri)
+    except UsageError as exc:
+        from mqmigrate.redact import mask_uri
+
+        return SourceProbe(mask_uri(uri), "unknown", False, detail=exc.one_line())
+    probe = {
+        "rabbitmq": _probe_amqp091,
+        "rabbitmq-management": _probe_management,
+        "amqp1": _probe_amqp1,
+        "sqs": _probe_sqs,
+    }[source.kind]
+    try:
+        return probe(source, timeout)
+    except Exception as exc:  # every driver failure becomes a finding, never a traceback
+        return SourceProbe(source.masked, source.kind, False,
+                           detail=f"unexpected {type(exc).__name__}: {exc}"[:300])
+
+
+def _unreachable(source: SourceURI, exc: BaseException | str) -> SourceProbe:
+    text = exc if isinstance(exc, str) else (f"{type(exc).__name__}: {exc}" if str(exc)
+                                              else type(exc).__name__)
+    return SourceProbe(source.masked, source.kind, False, detail=f"unreachable ({text})"[:300],
+                       fix="check host, port and firewall; is the broker running?")
+
+
+def _tcp_refusal(source: SourceURI, timeout: float) -> str | None:
+    """A plain TCP connect first: drivers often hide "connection refused" behind a bare type."""
+    import socket
+
+    try:
+        with socket.create_connection((source.host, source.port or 0), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"{source.host}:{source.port}: {exc.strerror or exc}"
+
+
+def _bad_credentials(source: SourceURI, detail: str) -> SourceProbe:
+    return SourceProbe(source.masked, source.kind, False, detail=f"authentication failed: {detail}",
+                       fix="check the user name and password in the URI")
+
+
+def _probe_amqp091(source: SourceURI, timeout: float) -> SourceProbe:
+    import pika
+    import pika.exceptions as pex
+
+    if refusal := _tcp_refusal(source, timeout):
+        return _unreachable(source, refusal)
+    credentials = pika.PlainCredentials(source.username or "guest",
+                                        source.password.reveal() if source.password else "guest")
+    params = pika.ConnectionParameters(
+        host=source.host, port=source.port, virtual_host=source.vhost, credentials=credentials,
+        socket_timeout=timeout, blocked_connection_timeout=timeout, connection_attempts=1,
+        ssl_options=pika.SSLOptions(__import__("ssl").create_default_context()) if source.tls else None,
+    )
+    try:
+        connection = pika.BlockingConnection(params)
+    except (pex.ProbableAuthenticationError, pex.AuthenticationError) as exc:
+        return _bad_credentials(source, str(exc) or "rejected")
+    except pex.ProbableAccessDeniedError:
+        return SourceProbe(source.masked, source.kind, False,
+                           detail=f"access to vhost {source.vhost!r} refused",
+                           fix="grant the user permissions on that vhost")
+    except (pex.AMQPConnectionError, OSError) as exc:
+        return _unreachable(source, exc)
+    try:
+        props = connection._impl.server_properties  # pika keeps them only on the impl
+        product = props.get("product", b"AMQP 0-9-1 broker")
+        version = props.get("version", b"?")
+        as_text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
+        return SourceProbe(source.masked, source.kind, True,
+                           version=f"{as_text(product)} {as_text(version)}")
+    finally:
+        connection.close()
+
+
+def _probe_management(source: SourceURI, timeout: float) -> SourceProbe:
+    import httpx
+
+    auth = (source.username or "guest", source.password.reveal() if source.password else "guest")
+    try:
+        response = httpx.get(f"{source.http_base}/api/overview", auth=auth, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return _unreachable(source, exc)
+    if response.status_code == 401:
+        return _bad_credentials(source, "HTTP 401")
+    if response.status_code != 200:
+        return SourceProbe(source.masked, source.kind, False,
+                           detail=f"management API answered HTTP {response.status_code}",
+                           fix="is this the RabbitMQ management port (15672)?")
+    data = response.json()
+    return SourceProbe(source.masked, source.kind, True,
+                       version=f"RabbitMQ {data.get('rabbitmq_version', '?')} "
+                       f"(Erlang {data.get('erlang_version', '?')})")
+
+
+def _probe_amqp1(source: SourceURI, timeout: float) -> SourceProbe:
+    from proton import ConnectionException, Timeout
+    from proton.utils import BlockingConnection
+
+    if refusal := _tcp_refusal(source, timeout):
+        return _unreachable(source, refusal)
+    scheme = "amqps" if source.tls else "amqp"
+    url = f"{scheme}://{source.host}:{source.port}"
+    kwargs = {}
+    if source.username:
+        kwargs = {"user": source.username,
+                  "password": source.password.reveal() if source.password else "",
+                  "allowed_mechs": "PLAIN"}
+    try:
+        connection = BlockingConnection(url, timeout=timeout, **kwargs)
+    except (ConnectionException, Timeout, OSError) as exc:
+        text = str(exc)
+        if "auth" in text.lower() or "sasl" in text.lower():
+            return _bad_credentials(source, text[:200])
+        return _unreachable(source, exc)
+    try:
+        props = connection.conn.remote_properties or {}
+        product = str(props.get("product", "AMQP 1.0 broker"))
+        version = str(props.get("version", "?"))
+        return SourceProbe(source.masked, source.kind, True, version=f"{product} {version}")
+    finally:
+        connection.close()
+
+
+def _probe_sqs(source: SourceURI, timeout: float) -> SourceProbe:
+    import boto3
+    import botocore.config
+    import botocore.exceptions as bex
+
+    kwargs = {"region_name": source.region,
+              "config": botocore.config.Config(connect_timeout=timeout, read_timeout=timeout,
+                                               retries={"max_attempts": 1})}
+    if source.scheme != "sqs":
+        kwargs["endpoint_url"] = source.http_base
+    if source.username:
+        kwargs["aws_access_key_id"] = source.username
+        kwargs["aws_secret_access_key"] = source.password.reveal() if source.password else ""
+    try:
+        client = boto3.client("sqs", **kwargs)
+        client.list_queues(MaxResults=1)
+    except bex.NoCredentialsError:
+        return _bad_credentials(source, "no AWS credentials found")
+    except bex.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "AccessDenied",
+                    "UnrecognizedClientException", "AccessDeniedException"):
+            return _bad_credentials(source, code)
+        return SourceProbe(source.masked, source.kind, False, detail=f"SQS error {code}")
+    except (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError) as exc:
+        return _unreachable(source, exc)
+    where = source.http_base if source.scheme != "sqs" else f"region {source.region}"
+    return SourceProbe(source.masked, source.kind, True, version=f"SQS API at {where}")
