@@ -16,7 +16,12 @@ fi
 stamp=.venv/.mqmigrate-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  echo "installing Python dependencies into .venv (log: .venv/install.log)" >&2
+  if ! { .venv/bin/python -m pip install --upgrade pip &&
+         .venv/bin/python -m pip install -e '.[dev]'; } > .venv/install.log 2>&1; then
+    tail -n 20 .venv/install.log >&2
+    echo "Error: pip install failed — see .venv/install.log" >&2
+    exit 2
+  fi
   echo "$want" > "$stamp"
 fi
