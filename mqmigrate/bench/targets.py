@@ -1,0 +1,392 @@
+"""Benchmark targets: a temporary queue (or topic) on each system, cleaned up afterwards."""
+
+from __future__ import annotations
+
+import uuid
+
+from mqmigrate.bench.model import Workload
+from mqmigrate.bench.runner import Delivery
+from mqmigrate.errors import ConnectionFailed, UsageError
+from mqmigrate.sources.uri import SourceURI, parse_source_uri
+
+
+def _name(prefix: str) -> str:
+    return f"mqmigrate-bench-{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# -- Kafka share groups ----------------------------------------------------------------------
+class KafkaShareTarget:
+    """A temporary topic consumed by ``fanout`` share groups (one per fan-out branch)."""
+
+    system = "kafka-share-group"
+
+    def __init__(self, bootstrap: str, partitions: int = 1):
+        self.bootstrap = bootstrap
+        self.partitions = partitions
+        self.topic = _name("topic")
+        self.groups: list[str] = []
+        self.workload: Workload | None = None
+
+    def setup(self, workload: Workload) -> None:
+        from mqmigrate.kafka import share
+
+        self.workload = workload
+        self.admin = share.admin_client(self.bootstrap)
+        size = max(workload.message_bytes * 2, 1048588)
+        share.create_topic(self.admin, self.topic, self.partitions,
+                           {"max.message.bytes": str(size)})
+        self.groups = [f"{self.topic}-g{i}" for i in range(workload.fanout)]
+        for group in self.groups:
+            share.set_group_configs(self.admin, group, {"share.auto.offset.reset": "earliest"})
+
+    def publisher(self):
+        from confluent_kafka import Producer
+
+        bootstrap, topic = self.bootstrap, self.topic
+        size = self.workload.message_bytes if self.workload else 1024
+
+        class _Publisher:
+            def __init__(self) -> None:
+                self.producer = Producer({
+                    "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                    "linger.ms": 5, "message.max.bytes": max(size * 2, 1048588),
+                })
+
+            def publish(self, body: bytes) -> None:
+                while True:
+                    try:
+                        self.producer.produce(topic, body)
+                        break
+                    except BufferError:  # local queue full: serve delivery reports, retry
+                        self.producer.poll(0.05)
+                self.producer.poll(0)
+
+            def flush(self) -> None:
+                self.producer.flush(60)
+
+            def close(self) -> None:
+                self.producer.flush(10)
+
+        return _Publisher()
+
+    def consumer(self, group: int):
+        from confluent_kafka import AcknowledgeType
+
+        from mqmigrate.kafka import share
+
+        explicit = self.workload is None or self.workload.ack == "explicit"
+        client = share.share_consumer(self.bootstrap, self.groups[group], explicit=explicit)
+        client.subscribe([self.topic])
+
+        class _Consumer:
+            def __init__(self) -> None:
+                self.pending = 0
+
+            def receive(self, timeout: float) -> list[Delivery]:
+                if self.pending:
+                    client.commit_async()
+                    self.pending = 0
+                out = []
+                for message in client.poll(timeout):
+                    if message.error():
+                        continue
+                    out.append(Delivery(message.value(), (message.delivery_count() or 1) > 1,
+                                        self._settler(message)))
+                return out
+
+            def _settler(self, message):
+                if not explicit:
+                    return lambda: None
+
+                def settle() -> None:
+                    client.acknowledge(message, AcknowledgeType.ACCEPT)
+                    self.pending += 1
+                return settle
+
+            def close(self) -> None:
+                try:
+                    if explicit and self.pending:
+                        client.commit_sync(10)
+                finally:
+                    client.close()
+
+        return _Consumer()
+
+    def teardown(self) -> None:
+        from mqmigrate.kafka import share
+
+        try:
+            share.delete_topic(self.admin, self.topic)
+        except Exception:
+            pass  # named mqmigrate-bench-*: a leftover is recognisable and harmless
+
+
+# -- RabbitMQ --------------------------------------------------------------------------------
+class RabbitMQTarget:
+    """A temporary durable classic queue (or a fanout exchange to one queue per branch)."""
+
+    system = "rabbitmq"
+
+    def __init__(self, source: SourceURI, prefetch: int = 200):
+        self.source = source
+        self.prefetch = prefetch
+        self.exchange = _name("x")
+        self.queues: list[str] = []
+
+    def _connect(self):
+        import pika
+        import pika.exceptions as pex
+
+        creds = pika.PlainCredentials(self.source.username or "guest",
+                                      self.source.password.reveal() if self.source.password
+                                      else "guest")
+        params = pika.ConnectionParameters(self.source.host, self.source.port,
+                                           self.source.vhost, creds, heartbeat=60,
+                                           blocked_connection_timeout=60)
+        try:
+            return pika.BlockingConnection(params)
+        except pex.AMQPError as exc:
+            raise ConnectionFailed(f"cannot connect to {self.source.masked}: "
+                                   f"{type(exc).__name__}") from exc
+
+    def setup(self, workload: Workload) -> None:
+        self.workload = workload
+        connection = self._connect()
+        channel = connection.channel()
+        channel.exchange_declare(self.exchange, "fanout", durable=False, auto_delete=False)
+        for i in range(workload.fanout):
+            queue = f"{self.exchange}-q{i}"
+            channel.queue_declare(queue, durable=True)
+            channel.queue_bind(queue, self.exchange)
+            self.queues.append(queue)
+        connection.close()
+
+    def publisher(self):
+        import pika
+
+        connection = self._connect()
+        channel = connection.channel()
+        # no publisher confirms: pika's blocking confirms are one round trip per message and
+        # would measure pika, not the broker; messages are persistent
+        exchange = self.exchange
+        props = pika.BasicProperties(delivery_mode=2)
+
+        class _Publisher:
+            def publish(self, body: bytes) -> None:
+                channel.basic_publish(exchange, "", body, props)
+
+            def flush(self) -> None:
+                connection.process_data_events(0)
+
+            def close(self) -> None:
+                connection.close()
+
+        return _Publisher()
+
+    def consumer(self, group: int):
+        connection = self._connect()
+        channel = connection.channel()
+        explicit = self.workload.ack == "explicit"
+        channel.basic_qos(prefetch_count=self.prefetch)
+        queue = self.queues[group]
+        generator = channel.consume(queue, auto_ack=not explicit, inactivity_timeout=0.5)
+
+        class _Consumer:
+            def receive(self, timeout: float) -> list[Delivery]:
+                method, properties, body = next(generator)
+                if method is None:
+                    return []
+                tag = method.delivery_tag
+                settle = (lambda: channel.basic_ack(tag)) if explicit else (lambda: None)
+                return [Delivery(body, bool(method.redelivered), settle)]
+
+            def close(self) -> None:
+                try:
+                    channel.cancel()
+                finally:
+                    connection.close()
+
+        return _Consumer()
+
+    def teardown(self) -> None:
+        connection = self._connect()
+        channel = connection.channel()
+        for queue in self.queues:
+            channel.queue_delete(queue)
+        channel.exchange_delete(self.exchange)
+        connection.close()
+
+
+# -- SQS ---------------------------------------------------------------------------------------
+class SQSTarget:
+    """A temporary standard queue; fan-out needs SNS and is refused here."""
+
+    system = "sqs"
+
+    def __init__(self, source: SourceURI):
+        self.source = source
+        self.queue_url = ""
+
+    def _client(self):
+        import boto3
+
+        kwargs = {"region_name": self.source.region}
+        if self.source.scheme != "sqs":
+            kwargs["endpoint_url"] = self.source.http_base
+        if self.source.username:
+            kwargs["aws_access_key_id"] = self.source.username
+            kwargs["aws_secret_access_key"] = (self.source.password.reveal()
+                                               if self.source.password else "")
+        return boto3.client("sqs", **kwargs)
+
+    def setup(self, workload: Workload) -> None:
+        if workload.fanout > 1:
+            raise UsageError("the fan-out preset needs SNS in front of SQS; run it against "
+                             "RabbitMQ or AMQP 1.0, or with --fanout 1")
+        if workload.message_bytes > 256 * 1024:
+            raise UsageError("SQS messages are limited to 256 KiB here; lower --size")
+        self.workload = workload
+        self.queue_url = self._client().create_queue(
+            QueueName=_name("q"), Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+
+    def publisher(self):
+        import base64
+
+        client, url = self._client(), self.queue_url
+
+        class _Publisher:
+            def __init__(self) -> None:
+                self.batch: list[dict] = []
+
+            def publish(self, body: bytes) -> None:
+                # SQS bodies are text: base64 keeps the binary header intact
+                self.batch.append({"Id": str(len(self.batch)),
+                                   "MessageBody": base64.b64encode(body).decode()})
+                if len(self.batch) == 10:
+                    self.flush()
+
+            def flush(self) -> None:
+                if self.batch:
+                    client.send_message_batch(QueueUrl=url, Entries=self.batch)
+                    self.batch = []
+
+            def close(self) -> None:
+                self.flush()
+
+        return _Publisher()
+
+    def consumer(self, group: int):
+        import base64
+
+        client, url = self._client(), self.queue_url
+
+        class _Consumer:
+            def receive(self, timeout: float) -> list[Delivery]:
+                response = client.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=max(int(timeout), 1),
+                    AttributeNames=["ApproximateReceiveCount"])
+                out = []
+                for message in response.get("Messages", []):
+                    handle = message["ReceiptHandle"]
+                    count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+                    out.append(Delivery(
+                        base64.b64decode(message["Body"]), count > 1,
+                        lambda handle=handle: client.delete_message(QueueUrl=url,
+                                                                    ReceiptHandle=handle)))
+                return out
+
+            def close(self) -> None:
+                pass
+
+        return _Consumer()
+
+    def teardown(self) -> None:
+        if self.queue_url:
+            self._client().delete_queue(QueueUrl=self.queue_url)
+
+
+# -- AMQP 1.0 ------------------------------------------------------------------------------
+class AMQP1Target:
+    """A queue address on an AMQP 1.0 broker (Artemis auto-creates anycast queues)."""
+
+    system = "amqp1"
+
+    def __init__(self, source: SourceURI, address_prefix: str = ""):
+        self.source = source
+        self.address_prefix = address_prefix
+        self.addresses: list[str] = []
+
+    def _connect(self):
+        from proton.utils import BlockingConnection
+
+        kwargs = {}
+        if self.source.username:
+            kwargs = {"user": self.source.username, "allowed_mechs": "PLAIN",
+                      "password": self.source.password.reveal() if self.source.password else ""}
+        scheme = "amqps" if self.source.tls else "amqp"
+        try:
+            return BlockingConnection(f"{scheme}://{self.source.host}:{self.source.port}",
+                                      timeout=30, **kwargs)
+        except Exception as exc:
+            raise ConnectionFailed(f"cannot connect to {self.source.masked}: {exc}") from exc
+
+    def setup(self, workload: Workload) -> None:
+        if workload.fanout > 1:
+            raise UsageError("fan-out over AMQP 1.0 needs broker-specific multicast set-up; "
+                             "use --fanout 1")
+        self.workload = workload
+        self.addresses = [f"{self.address_prefix}{_name('q')}"]
+
+    def publisher(self):
+        from proton import Message
+
+        connection = self._connect()
+        sender = connection.create_sender(self.addresses[0])
+
+        class _Publisher:
+            def publish(self, body: bytes) -> None:
+                sender.send(Message(body=body, durable=True))
+
+            def flush(self) -> None:
+                pass
+
+            def close(self) -> None:
+                connection.close()
+
+        return _Publisher()
+
+    def consumer(self, group: int):
+        from proton import Timeout
+
+        connection = self._connect()
+        receiver = connection.create_receiver(self.addresses[0], credit=100)
+
+        class _Consumer:
+            def receive(self, timeout: float) -> list[Delivery]:
+                try:
+                    message = receiver.receive(timeout=timeout)
+                except Timeout:
+                    return []
+                body = message.body if isinstance(message.body, bytes) else bytes(message.body)
+                return [Delivery(body, bool(message.delivery_count), receiver.accept)]
+
+            def close(self) -> None:
+                connection.close()
+
+        return _Consumer()
+
+    def teardown(self) -> None:
+        pass  # Artemis auto-deletes auto-created queues once empty and unused
+
+
+def source_target(uri: str):
+    """The benchmark target for a source URI."""
+    source = parse_source_uri(uri)
+    if source.kind == "rabbitmq":
+        return RabbitMQTarget(source)
+    if source.kind == "sqs":
+        return SQSTarget(source)
+    if source.kind == "amqp1":
+        return AMQP1Target(source)
+    raise UsageError(f"bench cannot publish through {source.scheme}://",
+                     hint="use amqp://, amqp1://, sqs:// or sqs+http://")
