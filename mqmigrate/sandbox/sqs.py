@@ -112,6 +112,7 @@ class MotoService(_SqsEndpoint):
 
     def probe(self) -> str:
         self._probe_sqs()
+        # the server runs on this interpreter (sys.executable), so its moto is this one
         return importlib.metadata.version("moto")
 
     def endpoints(self) -> list[Endpoint]:
