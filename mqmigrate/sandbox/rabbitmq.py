@@ -136,9 +136,10 @@ class RabbitMQService(Service):
 
     def start(self) -> None:
         self._write_config()
-        if port_in_use(self.port("epmd")):
-            self.epmd_marker.unlink(missing_ok=True)
-        else:
+        # a free epmd port means the VM will start an epmd that is ours to stop later; an
+        # epmd already there is either a foreign one or ours left by a node that was killed
+        # (the marker from that start is then still present and kept)
+        if not port_in_use(self.port("epmd")):
             self.epmd_marker.write_text(str(self.port("epmd")))
         # the trailing user flag is ignored by RabbitMQ; it puts our state directory on the
         # command line so that pid() recognises the process as ours
