@@ -159,7 +159,8 @@ class ArtemisService(Service):
         )
 
     def probe(self) -> str:
-        version = self.jolokia_read(f'org.apache.activemq.artemis:broker="{BROKER_NAME}"', "Version")
+        mbean = f'org.apache.activemq.artemis:broker="{BROKER_NAME}"'
+        version = self.jolokia_read(mbean, "Version")
         check_amqp_10(self.port("acceptor"))
         return str(version)
 

@@ -74,7 +74,8 @@ class RabbitMQService(Service):
             if not _apt_install("rabbitmq-server"):
                 raise PrerequisiteError(
                     "apt-get could not install rabbitmq-server",
-                    hint="run 'apt-get update && apt-get install -y rabbitmq-server' and read its output",
+                    hint="run 'apt-get update && apt-get install -y rabbitmq-server' "
+                    "and read its output",
                 )
         if not (RABBITMQ_SBIN / "rabbitmq-server").exists():
             raise PrerequisiteError(
@@ -111,7 +112,9 @@ class RabbitMQService(Service):
         }
 
     def _write_config(self) -> None:
-        (self.dir / "rabbitmq-env.conf").write_text("# intentionally empty: see mqmigrate.sandbox.rabbitmq\n")
+        (self.dir / "rabbitmq-env.conf").write_text(
+            "# intentionally empty: see mqmigrate.sandbox.rabbitmq\n"
+        )
         (self.dir / "rabbitmq.conf").write_text(
             render_config(self.port("amqp"), self.port("management"))
         )
@@ -203,8 +206,9 @@ class RabbitMQService(Service):
             capture_output=True, text=True, timeout=timeout, env={**os.environ, **self.env()},
         )
         if proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip()[-300:]
             raise SandboxError(
-                f"rabbitmqctl {' '.join(args)} failed: {(proc.stderr or proc.stdout).strip()[-300:]}",
+                f"rabbitmqctl {' '.join(args)} failed: {detail}",
                 hint=f"see {self.log_file}",
             )
         return proc.stdout
@@ -240,7 +244,9 @@ def _apt_install(package: str) -> bool:
     policy = Path("/usr/sbin/policy-rc.d")
     ours = not policy.exists()
     if ours:
-        policy.write_text("#!/bin/sh\n# written by mqmigrate sandbox during apt-get install\nexit 101\n")
+        policy.write_text(
+            "#!/bin/sh\n# written by mqmigrate sandbox during apt-get install\nexit 101\n"
+        )
         policy.chmod(0o755)
     try:
         return _apt(["apt-get", "install", "-y", "--no-install-recommends", package])

@@ -69,7 +69,8 @@ class RabbitMQAmqp1:
     def _channel(self) -> Iterator:
         user, password = self.service.credentials()
         connection = pika.BlockingConnection(pika.ConnectionParameters(
-            "127.0.0.1", self.service.port("amqp"), credentials=pika.PlainCredentials(user, password)
+            "127.0.0.1", self.service.port("amqp"),
+            credentials=pika.PlainCredentials(user, password),
         ))
         try:
             yield connection.channel()

@@ -81,8 +81,9 @@ def pika_with_doubles(monkeypatch):
     dropping the fraction (see ``test_pika_truncates_double_headers``), while Java and .NET
     clients send doubles.  The broker's round trip is checked with a correct codec.
     """
-    monkeypatch.setattr(pika.data, "encode_value", _encode_value_with_doubles(pika.data.encode_value))
-    monkeypatch.setattr(pika.data, "decode_value", _decode_value_keeping_fractions(pika.data.decode_value))
+    encode, decode = pika.data.encode_value, pika.data.decode_value
+    monkeypatch.setattr(pika.data, "encode_value", _encode_value_with_doubles(encode))
+    monkeypatch.setattr(pika.data, "decode_value", _decode_value_keeping_fractions(decode))
 
 
 def _same_kind(got: object, expected: object) -> bool:
@@ -149,7 +150,8 @@ def test_properties_and_typed_headers_round_trip(channel, queue, pika_with_doubl
 
 def test_pika_truncates_double_headers(channel, queue, monkeypatch):
     """Documents a driver limit the bridge must work around: stock pika turns 3.25 into 3."""
-    monkeypatch.setattr(pika.data, "encode_value", _encode_value_with_doubles(pika.data.encode_value))
+    encode = pika.data.encode_value
+    monkeypatch.setattr(pika.data, "encode_value", _encode_value_with_doubles(encode))
     channel.basic_publish("", queue, b"", pika.BasicProperties(headers={"ratio": 3.25}))
 
     method, got, _ = _get(channel, queue)
