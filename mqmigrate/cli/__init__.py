@@ -50,6 +50,21 @@ def _root(
     """
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    # typer >= 0.29 vendors its own click (typer._click); older ones use the click package
+    errors: list[type[Exception]] = [click.exceptions.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+    except ImportError:
+        pass
+    else:
+        errors.append(VendoredClickException)
+    return tuple(errors)
+
+
+_CLICK_ERRORS = _click_errors()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: the single error boundary."""
     try:
@@ -66,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("Aborted.")
         return int(ExitCode.INTERRUPTED)
-    except click.exceptions.ClickException as exc:
-        exc.show()
+    except _CLICK_ERRORS as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = f" — see '{ctx.command_path} --help'" if ctx is not None else ""
+        err_console.print(f"[bold red]Error:[/] {exc.format_message()}{where}", markup=True,
+                          highlight=False, soft_wrap=True)
         return int(ExitCode.USAGE)
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("MQMIGRATE_DEBUG"):

@@ -49,3 +49,15 @@ def test_parse_ports():
 def test_unknown_sandbox_service_suggests_the_closest(capsys):
     assert main(["sandbox", "status", "--service", "kafak"]) == 2
     assert "did you mean 'kafka'" in capsys.readouterr().err
+
+
+def test_missing_option_is_a_usage_error_not_a_bug(capsys):
+    assert main(["doctor"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "Missing option" in err and "bug" not in err
+
+
+def test_unknown_option_is_a_usage_error_not_a_bug(capsys):
+    assert main(["sandbox", "status", "--bogus"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "No such option" in err and "bug" not in err
