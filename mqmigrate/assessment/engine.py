@@ -43,7 +43,11 @@ def _dead_letter_sources(source: Source) -> dict[tuple[str | None, str], list[st
                         e.exchange_types[0] == "fanout"
                         or any(_topic_match(e.routing_keys[0], k) for k in keys)):
                     out.setdefault((q.vhost, e.queue), []).append(q.name)
-    return out
+    # A TTL+DLX retry loop (work -> wait -> work) is not dead-lettering: drop mutual pairs.
+    raw = {k: list(v) for k, v in out.items()}
+    for (vhost, target), srcs in raw.items():
+        out[(vhost, target)] = [s for s in srcs if target not in raw.get((vhost, s), [])]
+    return {k: v for k, v in out.items() if v}
 
 
 def verdict_of(findings: list[Finding], mode: str | None) -> str:

@@ -23,8 +23,8 @@ def _is_prefix(regex: str) -> bool:
 @rule("security.mapping", scope="source")
 def rabbit_permissions(ctx: SourceContext):
     s = ctx.source
-    if s.kind != "rabbitmq" or (not s.permissions and not s.vhosts):
-        return
+    if s.kind != "rabbitmq" or (not s.permissions and not [v for v in s.vhosts if v != "/"]):
+        return  # only the default vhost and no permissions: nothing to map
     non_prefix = sorted({f"{p.user}@{p.vhost} {kind}={rx}" for p in s.permissions
                          for kind, rx in (("configure", p.configure), ("write", p.write),
                                           ("read", p.read)) if not _is_prefix(rx)})
