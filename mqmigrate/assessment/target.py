@@ -78,10 +78,16 @@ def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapa
     fanout = None
     if dead_letter_sources:
         role = "dead-letter"
-        first = sorted(dead_letter_sources)[0]
-        topic = Derived(value="dlq." + topic_name(first, q.vhost),
-                        reason=f"dead-letter queue of {', '.join(sorted(dead_letter_sources))}: "
-                               "becomes the DLQ topic of its source")
+        srcs = sorted(dead_letter_sources)
+        if len(srcs) == 1:
+            topic = Derived(value="dlq." + topic_name(srcs[0], q.vhost),
+                            reason=f"dead-letter queue of {srcs[0]}: becomes the DLQ topic of "
+                                   "its source")
+        else:
+            # shared by several sources: keep its own name; KIP-1191 wants the dlq. prefix
+            topic = Derived(value="dlq." + topic_name(q.name, q.vhost),
+                            reason=f"dead-letter queue shared by {len(srcs)} queues "
+                                   f"({', '.join(srcs)}): one DLQ topic for all of them")
     elif fanouts and role == "work-queue":
         peers = sorted({e.queue for e in source.edges if e.path[-1] == fanouts[0]
                         and e.vhost == q.vhost})
