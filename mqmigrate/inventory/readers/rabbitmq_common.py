@@ -119,6 +119,10 @@ def _int(value: Any) -> int | None:
     return None if n is None else int(n)
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def major_version(version: str | None) -> int | None:
     """``"3.13.0"`` → 3; None when unknown."""
     if not version:
@@ -142,7 +146,7 @@ def normalize_queue(
     if not isinstance(arguments, dict):
         arguments = {}
     qtype = arguments.get("x-queue-type") or raw.get("type") or "classic"
-    qtype = str(qtype)
+    qtype = qtype if isinstance(qtype, str) else "classic"
     pol = effective_policy(policies, name, vhost, "queue", qtype)
     op = effective_policy(policies, name, vhost, "queue", qtype, operator=True)
     policy_def = dict(live_effective) if live_effective is not None else (
@@ -157,7 +161,7 @@ def normalize_queue(
             exchange=str(eff["dead-letter-exchange"]),
             routing_key=(str(eff["dead-letter-routing-key"])
                          if eff.get("dead-letter-routing-key") is not None else None),
-            strategy=eff.get("dead-letter-strategy"),
+            strategy=_str(eff.get("dead-letter-strategy")),
         )
 
     delivery_limit = _int(eff.get("delivery-limit"))
@@ -202,13 +206,13 @@ def normalize_queue(
         operator_policy=op.name if op else raw.get("operator_policy"),
         policy_definition={**op_def, **policy_def},
         fifo=False,
-        single_active_consumer=bool(eff.get("single-active-consumer", False)),
+        single_active_consumer=eff.get("single-active-consumer") is True,
         visibility_timeout=timeout / 1000 if timeout is not None else None,
         message_ttl=ttl / 1000 if ttl is not None else None,
         expires=expires / 1000 if expires is not None else None,
         max_length=_int(eff.get("max-length")),
         max_length_bytes=_int(eff.get("max-length-bytes")),
-        overflow=eff.get("overflow"),
+        overflow=_str(eff.get("overflow")),
         max_priority=_int(eff.get("max-priority")),
         dead_letter=dead_letter,
         delivery_limit=delivery_limit,

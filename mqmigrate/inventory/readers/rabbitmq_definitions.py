@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from mqmigrate.errors import ConfigError
 from mqmigrate.inventory.model import Binding, Permission, Source
 from mqmigrate.inventory.readers._files import expect
@@ -28,13 +30,38 @@ def looks_like(data: Any) -> bool:
     return isinstance(data, dict) and bool(MARKER_KEYS & set(data))
 
 
+#: field types of each section, checked before anything is read (wrong types are a
+#: ConfigError naming the file and the element, never a crash further in)
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "queues": {"name": (str,), "vhost": (str,), "durable": (bool,), "auto_delete": (bool,),
+               "exclusive": (bool,), "arguments": (dict,), "type": (str,)},
+    "exchanges": {"name": (str,), "vhost": (str,), "type": (str,), "durable": (bool,),
+                  "auto_delete": (bool,), "internal": (bool,), "arguments": (dict,)},
+    "bindings": {"source": (str,), "destination": (str,), "destination_type": (str,),
+                 "routing_key": (str,), "vhost": (str,), "arguments": (dict,)},
+    "policies": {"name": (str,), "pattern": (str,), "apply-to": (str,), "priority": (int,),
+                 "definition": (dict,), "vhost": (str,)},
+    "operator_policies": {"name": (str,), "pattern": (str,), "apply-to": (str,),
+                          "priority": (int,), "definition": (dict,), "vhost": (str,)},
+    "permissions": {"user": (str,), "vhost": (str,), "configure": (str,), "write": (str,),
+                    "read": (str,)},
+    "vhosts": {"name": (str,)},
+    "parameters": {"component": (str,), "name": (str,), "vhost": (str,)},
+}
+
+
 def _objects(data: dict, key: str, path: Path) -> list[dict]:
     items = data.get(key)
     if items is None:
         return []
     expect(items, list, key, path)
+    fields = _FIELDS.get(key, {})
     for i, item in enumerate(items):
         expect(item, dict, f"{key}[{i}]", path)
+        for field, kinds in fields.items():
+            if item.get(field) is not None:
+                expect(item[field], kinds if len(kinds) > 1 else kinds[0],
+                       f"{key}[{i}].{field}", path)
     return items
 
 
@@ -67,7 +94,12 @@ def read(path: Path, data: dict) -> Source:
         _need_str(raw, "name", f"queues[{i}]", path)
         if raw.get("arguments") is not None:
             expect(raw["arguments"], dict, f"queues[{i}].arguments", path)
-        queues.append(normalize_queue(raw, policies=policies, rabbit_version=version))
+        try:
+            queues.append(normalize_queue(raw, policies=policies, rabbit_version=version))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ConfigError(f"{path}: queues[{i}] ({raw['name']}): "
+                              f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
 
     exchanges = []
     for i, raw in enumerate(_objects(data, "exchanges", path)):
