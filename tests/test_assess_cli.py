@@ -162,3 +162,42 @@ def test_json_schema_shape(capsys):
     assert w["source"] == {"kind": "amqp1", "name": "artemis-prod"}
     assert set(w["findings"][0]) == {"rule", "severity", "status", "evidence", "mapping",
                                      "remediation"}
+
+
+def test_prefix_keeps_context_for_the_rules(capsys):
+    # work.main's retry loop runs through work.wait, which the prefix leaves out of the report
+    code, out, _ = run_cli(["assess", str(FIXTURES / "rabbit_all_rules.json"), "--prefix",
+                            "work.m", "-f", "json", "--fail-on", "never"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    assert [w["id"] for w in doc["workloads"]] == [
+        "rabbitmq:rabbit_all_rules.json:*", "rabbitmq:rabbit_all_rules.json:orders/work.main"]
+    main = doc["workloads"][1]
+    assert "delay.delivery" in [f["rule"] for f in main["findings"]]
+    hygiene = [f["evidence"] for f in doc["workloads"][0]["findings"]
+               if f["rule"] == "source.hygiene"]
+    assert {"policies matching nothing": ["voided"]} in hygiene
+
+
+def test_inventory_prefix_writes_only_matching_queues(tmp_path: Path, capsys):
+    path = tmp_path / "estate.json"
+    code, _, _ = run_cli(["inventory", str(FIXTURES / "rabbit_all_rules.json"), "--prefix",
+                          "fan.", "--out", str(path)], capsys)
+    assert code == 0
+    dump = json.loads(path.read_text())
+    assert [q["name"] for q in dump["sources"][0]["queues"]] == ["fan.a", "fan.b"]
+    assert dump["sources"][0]["notes"] == ["queues filtered by prefix 'fan.'"]
+
+
+@pytest.mark.parametrize("uri,needle", [
+    ("http://127.0.0.1:9/api", "cannot reach the RabbitMQ management API"),
+    ("http://127.0.0.1:15999", "cannot tell which broker http://127.0.0.1:15999 is"),
+    ("sqs+http://127.0.0.1:9?region=eu-west-1", "cannot reach SQS at sqs+http://127.0.0.1:9"),
+    ("artemis+http://a:ArtemisPw5@127.0.0.1:9", "cannot reach the Artemis Jolokia API at "
+                                                "artemis+http://a:***@127.0.0.1:9"),
+])
+def test_uri_schemes(capsys, uri, needle):
+    code, _, err = run_cli(["assess", uri], capsys)
+    assert code == 2
+    _one_error_line(err, needle)
+    assert "ArtemisPw5" not in err

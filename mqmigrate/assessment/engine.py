@@ -68,8 +68,10 @@ def workload_id(s: Source, vhost: str | None, name: str | None) -> str:
     return f"{s.kind}:{s.name}:{where}{name if name is not None else '*'}"
 
 
-def assess(estate: Estate, caps: KafkaCapabilities | None = None) -> list[Workload]:
-    """Every workload of the estate with its findings and target."""
+def assess(estate: Estate, caps: KafkaCapabilities | None = None,
+           prefix: str | None = None) -> list[Workload]:
+    """Every workload of the estate with its findings and target (only queues whose name
+    starts with ``prefix`` when given; the others still inform the rules)."""
     caps = caps or KafkaCapabilities()
     workloads: list[Workload] = []
     queue_rules = [r for r in REGISTRY.values() if r.scope == "queue"]
@@ -83,6 +85,8 @@ def assess(estate: Estate, caps: KafkaCapabilities | None = None) -> list[Worklo
                 verdict="not-a-workload", findings=_sorted(src_findings)))
         dls = _dead_letter_sources(s)
         for q in s.queues:
+            if prefix and not q.name.startswith(prefix):
+                continue
             edges = [e for e in s.edges if e.queue == q.name and e.vhost == q.vhost]
             dl_sources = dls.get((q.vhost if s.kind != "sqs" else None, q.name), [])
             ctx = QueueContext(source=s, queue=q, caps=caps, edges=edges,

@@ -16,7 +16,7 @@ from mqmigrate.assessment.engine import assess as run_assessment, document
 from mqmigrate.assessment.model import KafkaCapabilities, Severity, Status
 from mqmigrate.cli.output import err_console, out_console
 from mqmigrate.errors import ConfigError, ExitCode
-from mqmigrate.inventory.readers import read_estate
+from mqmigrate.inventory.readers import filter_estate, read_estate
 
 
 class AssessFormat(str, Enum):
@@ -99,7 +99,7 @@ def assess(
     """
     caps = KafkaCapabilities.parse(kafka_version)
     estate = _read(sources, prefix)
-    workloads = run_assessment(estate, caps)
+    workloads = run_assessment(estate, caps, prefix)
     doc = document(workloads, caps)
     if fmt is AssessFormat.table:
         if out is None:
@@ -129,5 +129,5 @@ def inventory(
                                          "with NAME."),
 ) -> None:
     """Write the normalized inventory (no credentials) for offline re-assessment."""
-    estate = _read(sources, prefix)
+    estate = filter_estate(_read(sources, prefix), prefix)
     _write(out, estate.dump_json() + "\n")

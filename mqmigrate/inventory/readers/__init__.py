@@ -114,12 +114,21 @@ def read_file(path: Path, *, prefix: str | None = None) -> list[Source]:
 
 
 def _filter(sources: list[Source], prefix: str | None) -> list[Source]:
+    """Files are read whole whatever the prefix: rules need the queues around a workload
+    (dead-letter targets, retry loops, policies); the engine filters the workloads."""
+    return sources
+
+
+def filter_estate(estate: Estate, prefix: str | None) -> Estate:
+    """A copy of ``estate`` with only the queues (and edges) whose name starts with ``prefix``."""
     if not prefix:
-        return sources
-    for s in sources:
+        return estate
+    out = estate.model_copy(deep=True)
+    for s in out.sources:
         s.queues = [q for q in s.queues if q.name.startswith(prefix)]
         s.edges = [e for e in s.edges if e.queue.startswith(prefix)]
-    return sources
+        s.notes.append(f"queues filtered by prefix {prefix!r}")
+    return out
 
 
 def read_estate(args: list[str], *, prefix: str | None = None,

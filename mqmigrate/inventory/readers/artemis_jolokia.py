@@ -126,7 +126,7 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
     return Source(kind="amqp1", name=f"artemis {mask_uri(uri)}", endpoint=mask_uri(uri),
                   version=str(version) if version else None, queues=queues,
                   exchanges=exchanges, bindings=bindings, edges=flatten(exchanges, bindings),
-                  live=True)
+                  live=True, notes=[f"queues filtered by prefix {prefix!r}"] if prefix else [])
 
 
 def _int(v: Any) -> int | None:

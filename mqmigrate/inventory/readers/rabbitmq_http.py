@@ -140,7 +140,8 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
         endpoint=mask_uri(uri), version=version, vhosts=[vhost] if vhost else vhosts,
         queues=queues, exchanges=exchanges, bindings=bindings, edges=flatten(exchanges, bindings),
         policies=policies, permissions=permissions,
-        users_count=len(users) if isinstance(users, list) else None, parameters=counts, live=True)
+        users_count=len(users) if isinstance(users, list) else None, parameters=counts, live=True,
+        notes=[f"queues filtered by prefix {prefix!r}"] if prefix else [])
 
 
 def _s(value: Any) -> str | None:

@@ -100,4 +100,4 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
         raise ConnectionFailed(f"cannot reach SQS at {masked} ({type(exc).__name__})",
                                hint="check the endpoint and region") from exc
     return Source(kind="sqs", name=masked, endpoint=masked, region=region, queues=queues,
-                  live=True)
+                  live=True, notes=[f"queues filtered by prefix {prefix!r}"] if prefix else [])
