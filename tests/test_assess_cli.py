@@ -201,3 +201,20 @@ def test_uri_schemes(capsys, uri, needle):
     assert code == 2
     _one_error_line(err, needle)
     assert "ArtemisPw5" not in err
+
+
+def test_transactional_consumer_is_a_dedup_blocker(tmp_path: Path, capsys):
+    estate = read_estate([str(FIXTURES / "rabbit_clean.json")])
+    src = estate.sources[0]
+    src.live = True
+    src.queues[0].consumers = [Consumer(tag="tx-1", transactional=True,
+                                        client=ClientInfo(product="RabbitMQ", platform="Java"))]
+    path = tmp_path / "tx.json"
+    path.write_text(Estate(sources=[src]).dump_json())
+    code, out, _ = run_cli(["assess", str(path), "-f", "json"], capsys)
+    assert code == 1
+    jobs = [w for w in json.loads(out)["workloads"] if w.get("queue") == "jobs"][0]
+    assert jobs["verdict"] == "consumer-group"
+    assert [(f["rule"], f["severity"], f["evidence"]) for f in jobs["findings"]
+            if f["status"] == "fired" and f["rule"] != "ttl.expiry"] == [
+        ("exactly-once.dedup", "blocker", {"transactional consumers": ["tx-1"]})]

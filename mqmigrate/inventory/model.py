@@ -48,6 +48,8 @@ class Consumer(_Model):
     ack_required: bool | None = None
     exclusive: bool | None = None
     priority: int | None = None  # RabbitMQ consumer priority (x-priority)
+    #: the consumer's channel is in tx mode (acks and publishes committed together)
+    transactional: bool | None = None
     client: ClientInfo | None = None
 
 

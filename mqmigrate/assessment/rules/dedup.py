@@ -23,8 +23,14 @@ def dedup(ctx: QueueContext):
         evidence["DeduplicationScope"] = q.dedup_scope
     if q.settle_mode == "second":
         evidence["rcv-settle-mode"] = "second"
+    tx = [c.tag for c in (q.consumers or []) if c.transactional]
+    if tx:
+        evidence["transactional consumers"] = tx
     if q.arguments.get("transactional") or q.extra.get("transactional"):
         evidence["transactional"] = True
     if evidence:
-        severity = "blocker" if evidence.get("transactional") else "warn"
+        # consuming inside a transaction means acks and publishes must commit together:
+        # share groups have no transactional acknowledgements
+        atomic = evidence.get("transactional") or evidence.get("transactional consumers")
+        severity = "blocker" if atomic else "warn"
         yield finding("exactly-once.dedup", severity, evidence, MAPPING, REMEDIATION)

@@ -83,6 +83,8 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
             raw_queues = [q for q in raw_queues if str(q.get("name", "")).startswith(prefix)]
         consumers = api.get(f"/api/consumers{vq}") or []
         connections = {c.get("name"): c for c in (api.get("/api/connections") or [])}
+        tx_channels = {c.get("name") for c in (api.get(f"/api/channels{vq}", optional=True)
+                                                or []) if c.get("transactional")}
         exchanges = [exchange_from(x, policies) for x in (api.get(f"/api/exchanges{vq}") or [])]
         bindings = [Binding(source=b["source"], destination=b["destination"],
                             destination_type=b.get("destination_type", "queue"),
@@ -108,6 +110,7 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
             tag=c.get("consumer_tag"), prefetch=c.get("prefetch_count"),
             ack_required=c.get("ack_required"), exclusive=c.get("exclusive"),
             priority=(c.get("arguments") or {}).get("x-priority"),
+            transactional=(c.get("channel_details") or {}).get("name") in tx_channels,
             client=ClientInfo(product=_s(props.get("product")), platform=_s(props.get("platform")),
                               version=_s(props.get("version")),
                               connection_name=_s(props.get("connection_name"))) if props else None,

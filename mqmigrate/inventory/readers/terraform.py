@@ -42,8 +42,13 @@ _JSONENCODE = re.compile(r"^\$\{\s*jsonencode\((.*)\)\s*\}$", re.S)
 def parse_hcl(path: Path, text: str) -> dict:
     """HCL text → dict (strings unquoted, heredocs as plain strings); syntax errors become
     ``ConfigError`` with file:line:column."""
-    import hcl2
-    from hcl2.utils import SerializationOptions
+    try:
+        import hcl2
+        from hcl2.utils import SerializationOptions
+    except ImportError as exc:
+        from mqmigrate.errors import PrerequisiteError
+        raise PrerequisiteError("reading Terraform needs python-hcl2 >= 8",
+                                hint="pip install 'python-hcl2>=8'") from exc
 
     options = SerializationOptions(strip_string_quotes=True, preserve_heredocs=False,
                                    with_comments=False, explicit_blocks=False)
