@@ -168,8 +168,8 @@ def read(paths: list[Path], texts: list[str]) -> Source:
 
     queues = []
     for path, rname, body in queue_blocks:
-        tags = res_tags = body.get("tags") or {}
-        tags = {str(k): str(v) for k, v in res_tags.items()} if isinstance(res_tags, dict) else {}
+        raw_tags = body.get("tags") or {}
+        tags = {str(k): str(v) for k, v in raw_tags.items()} if isinstance(raw_tags, dict) else {}
         q = queue_from_attributes(names[rname], attrs_by_resource[rname], tags=tags,
                                   extra={"terraform_address": f"aws_sqs_queue.{rname}",
                                          "file": path.name})
