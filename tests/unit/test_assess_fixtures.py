@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assess_helpers import FIXTURES, fired, workloads
+from tests.unit.assess_helpers import FIXTURES, fired, workloads
 from mqmigrate.assessment.rules import REGISTRY, RULE_IDS
 
 RABBIT_ALL = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assess_helpers import ESTATES, FIXTURES, run_cli
+from tests.unit.assess_helpers import ESTATES, FIXTURES, run_cli
 from mqmigrate.inventory import read_estate
 from mqmigrate.inventory.model import ClientInfo, Consumer, Estate
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from mqmigrate.assessment.engine import assess
 from mqmigrate.inventory import read_estate
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 FIXTURES = DATA / "fixtures"
 ESTATES = DATA / "estates"
 

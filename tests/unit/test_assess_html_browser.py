@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assess_helpers import ESTATES, FIXTURES, run_cli
+from tests.unit.assess_helpers import ESTATES, FIXTURES, run_cli
 
 pytestmark = pytest.mark.browser
 

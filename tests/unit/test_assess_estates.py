@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from assess_helpers import ESTATES, fired, run_cli, workloads
+from tests.unit.assess_helpers import ESTATES, fired, run_cli, workloads
 
 CRABZIE = ESTATES / "Crabzie__Optimized-RabbitMQ-Scheduler__config__rabbitmq__definitions.json"
 FUSIONX = ESTATES / "FusionX-Tech__eagle-infrastructure__rabbitmq__definitions.json"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from assess_helpers import FIXTURES
+from tests.unit.assess_helpers import FIXTURES
 from mqmigrate.assessment.engine import assess, document
 from mqmigrate.assessment.report import render_html, render_markdown
 from mqmigrate.errors import MqMigrateError
