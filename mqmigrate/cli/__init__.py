@@ -14,7 +14,7 @@ import click
 import typer
 
 from mqmigrate import __version__
-from mqmigrate.cli import bench, doctor, sandbox
+from mqmigrate.cli import assess, bench, doctor, sandbox
 from mqmigrate.cli.output import err_console
 from mqmigrate.errors import ExitCode, MqMigrateError
 
@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 app.add_typer(sandbox.app, name="sandbox")
 app.command("doctor")(doctor.doctor)
+app.command("assess")(assess.assess)
+app.command("inventory")(assess.inventory)
 app.command("bench")(bench.bench)
 
 

@@ -1,0 +1,1 @@
+"""Readiness assessment: rules over the neutral inventory, a target per workload, reports."""

@@ -1,0 +1,132 @@
+"""The assessment engine: run every rule over every queue and source, derive targets."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from mqmigrate.assessment.model import (
+    ASSESSMENT_SCHEMA, Finding, KafkaCapabilities, Severity, Status, Workload,
+)
+from mqmigrate.assessment.rules import REGISTRY, QueueContext, SourceContext
+from mqmigrate.assessment.target import recommend
+from mqmigrate.inventory.model import Estate, Source
+
+_ORDER = {"blocker": 0, "warn": 1, "info": 2}
+
+
+def _source_ref(s: Source, vhost: str | None = None) -> dict[str, Any]:
+    ref: dict[str, Any] = {"kind": s.kind, "name": s.name}
+    if vhost is not None:
+        ref["vhost"] = vhost
+    if s.region:
+        ref["region"] = s.region
+    return ref
+
+
+def _dead_letter_sources(source: Source) -> dict[tuple[str | None, str], list[str]]:
+    """queue → queues dead-lettering into it (SQS targets, RabbitMQ DLX routes)."""
+    from mqmigrate.assessment.rules.timing import _topic_match
+    out: dict[tuple[str | None, str], list[str]] = {}
+    for q in source.queues:
+        dl = q.dead_letter
+        if dl is None:
+            continue
+        if dl.target:
+            out.setdefault((q.vhost if source.kind != "sqs" else None, dl.target), []).append(
+                q.name)
+        if dl.exchange:
+            keys = ({dl.routing_key} if dl.routing_key is not None else
+                    {e.routing_keys[-1] for e in source.edges if e.queue == q.name} or {q.name})
+            for e in source.edges:
+                if e.exchange == dl.exchange and e.vhost == q.vhost and e.queue != q.name and (
+                        e.exchange_types[0] == "fanout"
+                        or any(_topic_match(e.routing_keys[0], k) for k in keys)):
+                    out.setdefault((q.vhost, e.queue), []).append(q.name)
+    # A TTL+DLX retry loop (work -> wait -> work) is not dead-lettering: drop mutual pairs.
+    raw = {k: list(v) for k, v in out.items()}
+    for (vhost, target), srcs in raw.items():
+        out[(vhost, target)] = [s for s in srcs if target not in raw.get((vhost, s), [])]
+    return {k: v for k, v in out.items() if v}
+
+
+def verdict_of(findings: list[Finding], mode: str | None) -> str:
+    """share-group / share-group-with-changes / consumer-group / redesign."""
+    fired = [f for f in findings if f.status is Status.fired]
+    if mode == "none":
+        return "redesign"
+    if mode == "consumer-group":
+        blockers = {f.rule for f in fired if f.severity is Severity.blocker}
+        return "redesign" if blockers & {"delay.delivery"} else "consumer-group"
+    if any(f.severity is Severity.warn for f in fired):
+        return "share-group-with-changes"
+    return "share-group"
+
+
+def workload_id(s: Source, vhost: str | None, name: str | None) -> str:
+    where = f"{vhost}/" if vhost is not None else ""
+    return f"{s.kind}:{s.name}:{where}{name if name is not None else '*'}"
+
+
+def assess(estate: Estate, caps: KafkaCapabilities | None = None,
+           prefix: str | None = None) -> list[Workload]:
+    """Every workload of the estate with its findings and target (only queues whose name
+    starts with ``prefix`` when given; the others still inform the rules)."""
+    caps = caps or KafkaCapabilities()
+    workloads: list[Workload] = []
+    queue_rules = [r for r in REGISTRY.values() if r.scope == "queue"]
+    source_rules = [r for r in REGISTRY.values() if r.scope == "source"]
+    for s in estate.sources:
+        sctx = SourceContext(source=s, caps=caps)
+        src_findings = [f for r in source_rules for f in r.check(sctx)]
+        if src_findings:
+            workloads.append(Workload(
+                id=workload_id(s, None, None), source=_source_ref(s), queue=None,
+                verdict="not-a-workload", findings=_sorted(src_findings)))
+        dls = _dead_letter_sources(s)
+        for q in s.queues:
+            if prefix and not q.name.startswith(prefix):
+                continue
+            edges = [e for e in s.edges if e.queue == q.name and e.vhost == q.vhost]
+            dl_sources = dls.get((q.vhost if s.kind != "sqs" else None, q.name), [])
+            ctx = QueueContext(source=s, queue=q, caps=caps, edges=edges,
+                               dead_letter_sources=dl_sources)
+            findings = _sorted([f for r in queue_rules for f in r.check(ctx)])
+            target = recommend(s, q, findings, caps, dl_sources)
+            workloads.append(Workload(
+                id=workload_id(s, q.vhost, q.name), source=_source_ref(s, q.vhost),
+                queue=q.name, verdict=verdict_of(findings, target.mode.value),
+                findings=findings, target=target))
+    return workloads
+
+
+def _sorted(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (_ORDER[f.severity.value], f.status.value != "fired",
+                                           f.rule))
+
+
+def summary(workloads: list[Workload]) -> dict[str, Any]:
+    """Counts for the report's summary line and the JSON ``summary``."""
+    queues = [w for w in workloads if w.queue is not None]
+    sev = Counter(f.severity.value for w in workloads for f in w.findings
+                  if f.status is Status.fired)
+    return {
+        "workloads": len(queues),
+        "verdicts": {v: sum(1 for w in queues if w.verdict == v) for v in
+                     ("share-group", "share-group-with-changes", "consumer-group", "redesign")},
+        "findings": {k: sev.get(k, 0) for k in ("blocker", "warn", "info")},
+        "unknown": sum(1 for w in workloads for f in w.findings if f.status is Status.unknown),
+        "rules": dict(sorted(Counter(f.rule for w in workloads for f in w.findings
+                                     if f.status is Status.fired).items())),
+    }
+
+
+def document(workloads: list[Workload], caps: KafkaCapabilities | None = None) -> dict[str, Any]:
+    """The ``mqmigrate.assessment/v1`` JSON document."""
+    caps = caps or KafkaCapabilities()
+    return {
+        "schema": ASSESSMENT_SCHEMA,
+        "kafka": {"version": ".".join(map(str, caps.version))},
+        "workloads": [w.model_dump(mode="json", exclude_none=True) for w in workloads],
+        "summary": summary(workloads),
+    }

@@ -1,0 +1,19 @@
+"""Readiness rules, one module per concern; importing this package registers them all.
+
+The rule ids are the catalogue of DESIGN.md §3 and never change.
+"""
+
+from mqmigrate.assessment.rules import (  # noqa: F401  (imported to register)
+    clients, dedup, hygiene, limits, ordering, priority, queue_type, redelivery, routing,
+    security, timing,
+)
+from mqmigrate.assessment.rules.base import REGISTRY, QueueContext, SourceContext
+
+RULE_IDS = [
+    "ordering.fifo", "exactly-once.dedup", "visibility.timeout", "retry.limit", "dlq.redrive",
+    "delay.delivery", "priority", "ttl.expiry", "backpressure.max-length", "size.max-message",
+    "routing.pattern", "fanout.share-groups", "rpc.reply-to", "queue-type.stream",
+    "source.hygiene", "security.mapping", "client.share-consumer",
+]
+
+__all__ = ["REGISTRY", "RULE_IDS", "QueueContext", "SourceContext"]

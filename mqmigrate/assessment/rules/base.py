@@ -1,0 +1,70 @@
+"""The rule contract: a rule is a function registered under its stable id.
+
+Queue rules get a :class:`QueueContext` and yield findings for that queue; source rules get a
+:class:`SourceContext` for concerns that belong to the whole broker (permissions, policies that
+match nothing, client libraries unknown offline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mqmigrate.assessment.model import Finding, KafkaCapabilities, Severity, Status
+from mqmigrate.inventory.model import Edge, Exchange, Queue, Source
+
+
+@dataclass(frozen=True)
+class QueueContext:
+    source: Source
+    queue: Queue
+    caps: KafkaCapabilities
+    #: flattened routes ending at this queue
+    edges: list[Edge] = field(default_factory=list)
+    #: names of queues that dead-letter into this one
+    dead_letter_sources: list[str] = field(default_factory=list)
+
+    def exchange(self, name: str) -> Exchange | None:
+        for e in self.source.exchanges:
+            if e.name == name and (e.vhost == self.queue.vhost or e.vhost is None):
+                return e
+        return None
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    source: Source
+    caps: KafkaCapabilities
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    scope: Literal["queue", "source"]
+    check: Callable[[Any], Iterable[Finding]]
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, scope: Literal["queue", "source"] = "queue"):
+    """Register ``fn`` as (one of the checks of) rule ``rule_id``."""
+    def deco(fn):
+        key = f"{rule_id}#{fn.__name__}"
+        REGISTRY[key] = Rule(rule_id, scope, fn)
+        return fn
+    return deco
+
+
+def finding(rule_id: str, severity: Severity | str, evidence: dict[str, Any], mapping: str,
+            remediation: str, *, unknown: bool = False) -> Finding:
+    """Build a :class:`Finding` (``unknown=True`` when the source cannot show the value)."""
+    return Finding(rule=rule_id, severity=Severity(severity),
+                   status=Status.unknown if unknown else Status.fired,
+                   evidence=evidence, mapping=mapping, remediation=remediation)
+
+
+def shown(q: Queue, field_name: str, value: Any) -> Any:
+    """Evidence value, annotated when it is an AWS/broker default rather than set."""
+    return f"{value} (default)" if field_name in q.defaulted else value

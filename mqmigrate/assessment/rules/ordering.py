@@ -1,0 +1,31 @@
+"""``ordering.fifo``: ordered or grouped consumption a share group cannot keep."""
+
+from __future__ import annotations
+
+from mqmigrate.assessment.rules.base import QueueContext, finding, rule
+
+MAPPING = ("consumer group keyed by the message group (SQS MessageGroupId / AMQP group-id / "
+           "JMSXGroupID): Kafka keeps order per partition; partitions >= concurrent groups")
+REMEDIATION = ("migrate to a keyed consumer group, not a share group; the bridge sets the record "
+               "key from the group id; size partitions for the number of concurrent groups")
+
+
+@rule("ordering.fifo")
+def fifo(ctx: QueueContext):
+    q = ctx.queue
+    evidence: dict = {}
+    if q.fifo:
+        evidence["FifoQueue"] = True
+        if q.extra.get("FifoThroughputLimit"):
+            evidence["FifoThroughputLimit"] = q.extra["FifoThroughputLimit"]
+    if q.single_active_consumer:
+        evidence["x-single-active-consumer"] = True
+        if q.type == "stream":
+            evidence["type"] = "stream"
+    if q.message_groups:
+        evidence["message_groups"] = True
+    exclusive = [c.tag for c in (q.consumers or []) if c.exclusive]
+    if exclusive:
+        evidence["exclusive_consumers"] = exclusive
+    if evidence:
+        yield finding("ordering.fifo", "blocker", evidence, MAPPING, REMEDIATION)

@@ -1,0 +1,71 @@
+"""``retry.limit`` and ``dlq.redrive``: how many times a message is retried and where it goes."""
+
+from __future__ import annotations
+
+from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown
+
+
+@rule("retry.limit")
+def retry_limit(ctx: QueueContext):
+    q, caps = ctx.queue, ctx.caps
+    if q.type == "stream" or ctx.dead_letter_sources:
+        return  # streams never redeliver; a dead-letter queue is drained, not retried
+    name = {"sqs": "maxReceiveCount", "rabbitmq": "x-delivery-limit"}.get(
+        ctx.source.kind, "max-delivery-attempts")
+    limit = q.delivery_limit
+    mapping = (f"share.delivery.count.limit ({caps.delivery_min}-{caps.delivery_max}, cap "
+               f"raisable to {caps.delivery_raisable_max}"
+               + ("; per group since 4.3)" if caps.per_group_delivery_limit else
+                  "; broker-wide before 4.3)"))
+    remediation = ("choose a limit in 2-10 (raise the broker cap up to 25), or count attempts "
+                   "in a header in the worker and dead-letter at the source's limit")
+    if limit is None:
+        if q.type == "quorum":
+            yield finding("retry.limit", "warn",
+                          {name: "unset: unlimited (RabbitMQ 3.x) or 20 (RabbitMQ 4.x); "
+                                 "broker version unknown"}, mapping, remediation)
+        else:
+            yield finding("retry.limit", "info", {name: None}, mapping,
+                          "find the source's redelivery limit; the plan uses 5", unknown=True)
+        return
+    if limit == -1:
+        evidence = {name: shown(q, "delivery_limit", "unlimited")}
+    elif caps.delivery_min <= limit <= caps.delivery_max:
+        return
+    else:
+        evidence = {name: shown(q, "delivery_limit", limit)}
+        if q.type == "quorum" and limit == 20 and "delivery_limit" in q.defaulted:
+            evidence["note"] = "RabbitMQ 4.x quorum-queue default"
+    yield finding("retry.limit", "warn", evidence, mapping, remediation)
+
+
+@rule("dlq.redrive")
+def dlq(ctx: QueueContext):
+    q, caps = ctx.queue, ctx.caps
+    severity = "info" if caps.share_dlq else "warn"
+    mapping = ("share-group dead-letter topic dlq.<topic> (KIP-1191, errors.deadletterqueue."
+               "topic.name, Kafka 4.4+)" if caps.share_dlq else
+               "no broker DLQ before Kafka 4.4: the worker produces to dlq.<topic> then REJECTs")
+    remediation = ("create dlq.<topic>; the plan sets errors.deadletterqueue.topic.name"
+                   if caps.share_dlq else
+                   "use the mqmigrate worker (forwards to dlq.<topic> then REJECTs) or upgrade "
+                   "to Kafka 4.4")
+    if q.dead_letter is not None:
+        dl = q.dead_letter
+        evidence = {}
+        if dl.exchange is not None:
+            evidence["x-dead-letter-exchange"] = dl.exchange
+            if dl.routing_key is not None:
+                evidence["x-dead-letter-routing-key"] = dl.routing_key
+            if dl.strategy:
+                evidence["x-dead-letter-strategy"] = dl.strategy
+        if dl.target is not None:
+            evidence["RedrivePolicy.deadLetterTargetArn" if ctx.source.kind == "sqs"
+                     else "dead-letter-address"] = dl.target
+        yield finding("dlq.redrive", severity, evidence, mapping, remediation)
+    if ctx.dead_letter_sources:
+        yield finding("dlq.redrive", "info",
+                      {"dead-letter queue of": sorted(ctx.dead_letter_sources)},
+                      "becomes the dlq.<topic> of its source workloads",
+                      "do not migrate as a work queue; drain or replay it into the source's "
+                      "dlq.<topic>")

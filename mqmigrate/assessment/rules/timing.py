@@ -1,0 +1,137 @@
+"""``visibility.timeout``, ``delay.delivery``, ``ttl.expiry``: time-based semantics."""
+
+from __future__ import annotations
+
+from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown
+
+
+@rule("visibility.timeout")
+def visibility(ctx: QueueContext):
+    q, caps = ctx.queue, ctx.caps
+    if q.type == "stream":
+        return
+    lo, hi = caps.lock_min_ms / 1000, caps.lock_max_ms / 1000
+    name = {"sqs": "VisibilityTimeout", "rabbitmq": "x-consumer-timeout"}.get(
+        ctx.source.kind, "lock_timeout")
+    v = q.visibility_timeout
+    if v is None:
+        note = ("RabbitMQ broker consumer_timeout applies (default 30 min); processing time "
+                "unknown" if ctx.source.kind == "rabbitmq" else "processing time unknown")
+        yield finding(
+            "visibility.timeout", "info", {name: None, "note": note},
+            "share.record.lock.duration.ms (default 30 s, bounds 15-60 s)",
+            "measure p99 processing time; set the lock to 1.5 x p99 (the plan uses 30 s until "
+            "then)", unknown=True)
+        return
+    if lo <= v <= hi:
+        return
+    evidence = {name: shown(q, "visibility_timeout", v)}
+    mapping = ("share.record.lock.duration.ms: broker bounds 15-60 s by default, raisable to "
+               "1 h (group.share.max.record.lock.duration.ms)")
+    if 1 <= v <= caps.lock_raisable_max_ms / 1000:
+        yield finding("visibility.timeout", "warn", evidence, mapping,
+                      "raise the broker's share lock bounds to cover the timeout, or shorten "
+                      "processing to fit 15-60 s")
+    else:
+        severity = "warn" if caps.renew_usable else "blocker"
+        yield finding("visibility.timeout", severity, evidence, mapping,
+                      "a lock this long needs RENEW (not in the Python client): use a consumer "
+                      "group, or split the work so each record finishes within 1 h")
+
+
+@rule("delay.delivery")
+def delay(ctx: QueueContext):
+    q = ctx.queue
+    mapping = "no delayed delivery in Kafka: delay-tier topics (e.g. retry-30s) or a scheduler"
+    if q.delay:
+        evidence = {"DelaySeconds" if ctx.source.kind == "sqs" else "redelivery_delay":
+                    shown(q, "delay", q.delay)}
+        yield finding("delay.delivery", "warn", evidence, mapping,
+                      "route through a delay-tier topic whose consumer waits until "
+                      "publish time + delay, or delay in the producer")
+    delayed = sorted({x for e in ctx.edges for x, t in zip(e.path, e.exchange_types)
+                      if t == "x-delayed-message"})
+    if delayed or q.extra.get("scheduled") or q.arguments.get("scheduled"):
+        yield finding("delay.delivery", "blocker",
+                      {"x-delayed-message exchanges": delayed} if delayed else
+                      {"scheduled": True}, mapping,
+                      "per-message delays need a scheduler service (or delay-tier topics if "
+                      "the delays take few distinct values); not a plain share group")
+    loop = _retry_loop(ctx)
+    if loop:
+        yield finding("delay.delivery", "warn", loop, mapping,
+                      "replace the TTL+DLX wait queue with retry-tier topics; the worker "
+                      "RELEASEs or forwards to the next tier")
+
+
+def _dl_targets(ctx: QueueContext, queue_name: str) -> list[str]:
+    q = ctx.source.queue(queue_name, ctx.queue.vhost)
+    if q is None or q.dead_letter is None or q.dead_letter.exchange is None:
+        return []
+    keys = ({q.dead_letter.routing_key} if q.dead_letter.routing_key is not None else
+            {e.routing_keys[-1] for e in ctx.source.edges if e.queue == q.name} or {q.name})
+    out = []
+    for e in ctx.source.edges:
+        if e.exchange == q.dead_letter.exchange and e.vhost == q.vhost:
+            if e.exchange_types[0] == "fanout" or any(_topic_match(e.routing_keys[0], k)
+                                                      for k in keys):
+                out.append(e.queue)
+    return out
+
+
+def _topic_match(pattern: str, key: str) -> bool:
+    """AMQP topic match (``*`` one word, ``#`` zero or more); direct keys compare equal."""
+    import re
+    if pattern == key:
+        return True
+    rx = "^" + ".".join("[^.]+" if w == "*" else ".*" if w == "#" else re.escape(w)
+                        for w in pattern.split(".")) + "$"
+    rx = rx.replace(r"\..*", r"(\..*)?").replace(r".*\.", r"(.*\.)?")
+    return re.match(rx, key) is not None
+
+
+def _retry_loop(ctx: QueueContext) -> dict | None:
+    """A TTL+DLX wait queue that dead-letters back into this queue: a delayed-retry loop."""
+    q = ctx.queue
+    for wait in _dl_targets(ctx, q.name):
+        wq = ctx.source.queue(wait, q.vhost)
+        if wq is None or wq.message_ttl is None or wq.name == q.name:
+            continue
+        if q.name in _dl_targets(ctx, wait):
+            return {"wait_queue": wq.name, "x-message-ttl": int(wq.message_ttl * 1000),
+                    "loop": f"{q.name} -> {wq.name} -> {q.name}"}
+    return None
+
+
+@rule("ttl.expiry")
+def ttl(ctx: QueueContext):
+    q = ctx.queue
+    mapping = ("retention.ms deletes by age per segment, never per record and never "
+               "dead-letters; an expires-at header checked by the worker")
+    if q.message_ttl is not None:
+        severity = "warn" if q.dead_letter else "info"
+        evidence = {"x-message-ttl" if ctx.source.kind == "rabbitmq" else "expiry":
+                    int(q.message_ttl * 1000)}
+        if q.dead_letter:
+            evidence["expired messages dead-lettered to"] = (q.dead_letter.exchange
+                                                             or q.dead_letter.target)
+        yield finding("ttl.expiry", severity, evidence, mapping,
+                      "producers set an expires-at header; the worker drops (or DLQs, when "
+                      "expired messages were dead-lettered) records past it; retention.ms "
+                      ">= TTL")
+    elif ctx.source.kind in ("rabbitmq", "amqp1") and q.type != "stream":
+        yield finding("ttl.expiry", "info", {"per-message expiration": None}, mapping,
+                      "check whether producers set per-message expiration; if so the worker "
+                      "must check an expires-at header", unknown=True)
+    if q.expires is not None:
+        yield finding("ttl.expiry", "warn", {"x-expires": int(q.expires * 1000)},
+                      "Kafka never deletes an idle topic",
+                      "drop the auto-expiry or delete unused topics with a housekeeping job")
+    if q.retention is not None and ctx.source.kind == "sqs":
+        yield finding("ttl.expiry", "info",
+                      {"MessageRetentionPeriod": shown(q, "retention", int(q.retention))},
+                      "retention.ms", "set retention.ms >= the source retention (the target "
+                      "does)")
+    if q.type == "stream" and q.extra.get("x-max-age"):
+        yield finding("ttl.expiry", "info", {"x-max-age": q.extra["x-max-age"]}, "retention.ms",
+                      "set retention.ms to the stream's max age (the target does)")

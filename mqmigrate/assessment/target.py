@@ -1,0 +1,220 @@
+"""The recommended Kafka target per workload, by the sizing heuristics of DESIGN.md §3.
+
+Every value is a :class:`Derived` with a one-line reason (the plan prints it as a comment).
+Heuristics (documented in docs/rules.md):
+
+* partitions >= publish rate ÷ 1000 msg/s per partition, >= peak in-flight ÷ the record-lock
+  cap (2000 per partition), >= consumers for a consumer group; 3 when nothing is known for a
+  share group (share groups do not need a partition per consumer), 12 for a keyed consumer group
+  whose number of concurrent message groups is unknown;
+* retention.ms >= max(source retention or TTL, backlog drain time, rollback window of 7 days);
+* share.record.lock.duration.ms from the visibility/consumer timeout (1.5 x p99 processing
+  when known), clamped to the broker bounds, noting when the bounds must be raised;
+* share.delivery.count.limit from maxReceiveCount / x-delivery-limit, clamped to 2-10;
+* share.auto.offset.reset=earliest when there is (or may be) a backlog.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from mqmigrate.assessment.model import Derived, Finding, KafkaCapabilities, Severity, Target
+from mqmigrate.inventory.model import Queue, Source
+
+PER_PARTITION_MSG_S = 1000
+ROLLBACK_WINDOW_S = 7 * 86400
+DEFAULT_SHARE_PARTITIONS = 3
+DEFAULT_KEYED_PARTITIONS = 12
+
+
+def topic_name(name: str, vhost: str | None = None) -> str:
+    """A legal Kafka topic name from a queue/exchange name (IaC placeholders dropped)."""
+    base = re.sub(r"\{[^}]*\}", "", name)
+    base = re.sub(r"\.fifo$", "", base)
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-._") or "queue"
+    if vhost and vhost != "/":
+        v = re.sub(r"[^A-Za-z0-9._-]+", "-", vhost).strip("-._")
+        if v:
+            base = f"{v}.{base}"
+    return base[:249]
+
+
+def _fmt_s(seconds: float) -> str:
+    if seconds >= 86400 and seconds % 86400 == 0:
+        return f"{int(seconds // 86400)} d"
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)} h"
+    return f"{seconds:g} s"
+
+
+def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapabilities,
+              dead_letter_sources: list[str], p99_processing_s: float | None = None) -> Target:
+    """The target for queue ``q`` given its findings."""
+    blockers = {f.rule for f in findings if f.severity is Severity.blocker
+                and f.status.value == "fired"}
+    role = "work-queue"
+    if q.type == "stream":
+        role = "stream"
+    if "rpc.reply-to" in blockers:
+        role = "reply"
+
+    # mode
+    if role == "reply":
+        mode = Derived(value="none", reason="request/reply queue: not a queue workload")
+    elif role == "stream":
+        mode = Derived(value="consumer-group", reason="stream: log semantics, consumers track "
+                       "offsets")
+    elif blockers:
+        mode = Derived(value="consumer-group",
+                       reason="blocked as a share group by " + ", ".join(sorted(blockers)))
+    else:
+        mode = Derived(value="share-group", reason="no blocker: competing consumers with "
+                       "per-record acknowledgement")
+
+    # topic (fan-out: one topic per exchange; dead-letter queues: dlq.<topic of the source>)
+    fanouts = sorted({e.path[-1] for e in source.edges if e.queue == q.name
+                      and e.vhost == q.vhost and e.exchange_types[-1] == "fanout"})
+    fanout = None
+    if dead_letter_sources:
+        role = "dead-letter"
+        srcs = sorted(dead_letter_sources)
+        if len(srcs) == 1:
+            topic = Derived(value="dlq." + topic_name(srcs[0], q.vhost),
+                            reason=f"dead-letter queue of {srcs[0]}: becomes the DLQ topic of "
+                                   "its source")
+        else:
+            # shared by several sources: keep its own name; KIP-1191 wants the dlq. prefix
+            topic = Derived(value="dlq." + topic_name(q.name, q.vhost),
+                            reason=f"dead-letter queue shared by {len(srcs)} queues "
+                                   f"({', '.join(srcs)}): one DLQ topic for all of them")
+    elif fanouts and role == "work-queue":
+        peers = sorted({e.queue for e in source.edges if e.path[-1] == fanouts[0]
+                        and e.vhost == q.vhost})
+        topic = Derived(value=topic_name(fanouts[0], q.vhost),
+                        reason=f"fan-out exchange {fanouts[0]}: one topic, one share group per "
+                               f"bound queue ({len(peers)})")
+        fanout = Derived(value={"exchange": fanouts[0], "groups": [topic_name(p, q.vhost)
+                                                                   for p in peers]},
+                         reason="each bound queue becomes a share group on the one topic")
+    else:
+        topic = Derived(value=topic_name(q.name, q.vhost), reason="queue name, made a legal "
+                        "topic name" + (" with the vhost as prefix" if q.vhost not in
+                                        (None, "/") else ""))
+
+    # partitions
+    keyed = mode.value == "consumer-group"
+    candidates: list[tuple[int, str]] = []
+    if q.rates and q.rates.publish:
+        n = math.ceil(q.rates.publish / PER_PARTITION_MSG_S)
+        candidates.append((n, f"publish {q.rates.publish:g} msg/s at {PER_PARTITION_MSG_S} "
+                              "msg/s per partition"))
+    if q.in_flight:
+        n = math.ceil(q.in_flight / caps.record_locks_per_partition)
+        candidates.append((n, f"{q.in_flight} in flight / {caps.record_locks_per_partition} "
+                              "record locks per partition"))
+    if keyed and q.consumer_count:
+        candidates.append((q.consumer_count, f"{q.consumer_count} consumers (one partition "
+                                             "each in a consumer group)"))
+    if candidates:
+        n, why = max(candidates)
+        partitions = Derived(value=max(1, n), reason=why)
+    elif keyed:
+        partitions = Derived(value=DEFAULT_KEYED_PARTITIONS,
+                             reason="concurrent message groups unknown: 12 allows 12 ordered "
+                                    "consumers; raise to the number of concurrent groups")
+    else:
+        partitions = Derived(value=DEFAULT_SHARE_PARTITIONS,
+                             reason="no rates known: 3 (share groups scale consumers beyond "
+                                    "partitions)")
+
+    # retention
+    parts: list[tuple[float, str]] = [(ROLLBACK_WINDOW_S, "the 7-day cutover rollback window")]
+    if q.retention:
+        parts.append((q.retention, "source retention" + (" (AWS default)" if "retention" in
+                                                         q.defaulted else "")))
+    if q.message_ttl:
+        parts.append((q.message_ttl, "message TTL"))
+    if q.depth and q.rates and q.rates.deliver:
+        parts.append((q.depth / q.rates.deliver, "backlog drain time"))
+    secs, why = max(parts)
+    topic_configs = {"retention.ms": Derived(value=int(secs * 1000),
+                                             reason=f"{_fmt_s(secs)}: the longest of "
+                                                    + ", ".join(w for _, w in parts)
+                                                    + f" ({why})")}
+    if q.max_message_size and q.max_message_size + 4096 > caps.max_message_bytes:
+        topic_configs["max.message.bytes"] = Derived(
+            value=q.max_message_size + 4096,
+            reason="source accepts messages up to {} bytes; 4 KiB kept for headers".format(
+                q.max_message_size))
+
+    target = Target(mode=mode, role=role, topic=topic, partitions=partitions,
+                    topic_configs=topic_configs, fanout=fanout)
+    if mode.value == "none":
+        return target
+
+    group_name = topic_name(q.name, q.vhost)
+    if mode.value == "share-group":
+        target.group = Derived(value=group_name, reason="one share group per source queue")
+        target.group_configs = _share_configs(q, caps, p99_processing_s)
+    else:
+        target.group = Derived(value=group_name, reason="one consumer group per source queue")
+        if q.fifo or q.single_active_consumer or q.message_groups:
+            target.key = Derived(value="MessageGroupId" if q.fifo else "group-id",
+                                 reason="ordering is per message group: the key keeps each "
+                                        "group on one partition")
+    if q.dead_letter is not None or mode.value == "share-group":
+        target.dlq_topic = Derived(value="dlq." + topic.value,
+                                   reason="source dead-letters" if q.dead_letter else
+                                   "records over the delivery limit need somewhere to go")
+        if mode.value == "share-group" and caps.share_dlq:
+            target.group_configs["errors.deadletterqueue.topic.name"] = Derived(
+                value=target.dlq_topic.value, reason="KIP-1191 share-group DLQ (Kafka 4.4+)")
+    return target
+
+
+def _share_configs(q: Queue, caps: KafkaCapabilities, p99: float | None) -> dict[str, Derived]:
+    out: dict[str, Derived] = {}
+    lo, hi = caps.lock_min_ms, caps.lock_max_ms
+    if p99 is not None:
+        want, src = p99 * 1.5 * 1000, f"1.5 x p99 processing {p99:g} s"
+    elif q.visibility_timeout is not None:
+        want = q.visibility_timeout * 1000
+        src = ("visibility timeout " if q.fifo is not None and q.type in ("standard", "fifo")
+               else "consumer timeout ") + _fmt_s(q.visibility_timeout) + (
+            " (AWS default)" if "visibility_timeout" in q.defaulted else "")
+    else:
+        want, src = 30000, "processing time unknown: Kafka default 30 s"
+    value = int(min(max(want, lo), hi))
+    reason = src
+    if want > hi:
+        reason += (f"; clamped to the default bound {hi} ms: raise "
+                   f"group.share.max.record.lock.duration.ms to {int(min(want, caps.lock_raisable_max_ms))}"
+                   " to keep it")
+    elif want < lo:
+        reason += f"; raised to the minimum bound {lo} ms"
+    out["share.record.lock.duration.ms"] = Derived(value=value, reason=reason)
+
+    limit = q.delivery_limit
+    if limit is None or limit == -1:
+        value, reason = 5, ("source limit unknown" if limit is None else
+                            "source retries without limit") + ": Kafka default 5"
+    else:
+        value = min(max(limit, caps.delivery_min), caps.delivery_max)
+        reason = f"source limit {limit}" + (" (default)" if "delivery_limit" in q.defaulted
+                                            else "")
+        if value != limit:
+            reason += f", clamped to {caps.delivery_min}-{caps.delivery_max}"
+    out["share.delivery.count.limit"] = Derived(value=value, reason=reason)
+
+    if q.depth is None:
+        out["share.auto.offset.reset"] = Derived(
+            value="earliest", reason="depth unknown (offline source): serve records the bridge "
+                                     "writes before consumers join")
+    elif q.depth > 0:
+        out["share.auto.offset.reset"] = Derived(value="earliest",
+                                                 reason=f"backlog of {q.depth} messages")
+    else:
+        out["share.auto.offset.reset"] = Derived(
+            value="latest", reason="no backlog at assessment time (Kafka default)")
+    return out

@@ -1,0 +1,140 @@
+"""Readers: one module per input kind; :func:`read_source` picks one by sniffing the argument.
+
+URI schemes (live sources, credentials in the URI or the environment):
+
+=========================================  ==================================================
+``rabbitmq+http://user:pass@host:15672``   RabbitMQ management HTTP API (``+https`` for TLS);
+                                           a plain ``http(s)://`` URI with port 15672 or an
+                                           ``/api`` path is taken as RabbitMQ too
+``sqs://REGION``                           SQS through boto3's credential chain
+                                           (``?profile=NAME`` picks a profile)
+``sqs+http://host:port?region=R``          SQS-compatible endpoint (moto, ElasticMQ);
+                                           ``+https`` for TLS
+``artemis+http://user:pass@host:8161``     ActiveMQ Artemis through Jolokia
+                                           (``?broker=NAME``, default ``0.0.0.0``)
+=========================================  ==================================================
+
+Anything else is a file (or a directory of ``.tf`` files) sniffed by content: RabbitMQ
+definitions JSON, the tool's inventory dump, CloudFormation JSON/YAML, Terraform HCL, the
+AMQP 1.0 address YAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mqmigrate.errors import ConfigError, UsageError
+from mqmigrate.inventory.model import Estate, Source
+from mqmigrate.inventory.readers import _files
+
+#: live URI scheme → "module:function"; imported only when used (drivers load lazily)
+LIVE_SCHEMES = {
+    "rabbitmq+http": "rabbitmq_http", "rabbitmq+https": "rabbitmq_http",
+    "sqs": "sqs_live", "sqs+http": "sqs_live", "sqs+https": "sqs_live",
+    "artemis+http": "artemis_jolokia", "artemis+https": "artemis_jolokia",
+}
+
+Progress = Callable[[str, int, int], None]
+
+
+def _scheme(arg: str) -> str | None:
+    if "://" not in arg:
+        return None
+    return arg.split("://", 1)[0].lower()
+
+
+def read_source(arg: str, *, prefix: str | None = None,
+                progress: Progress | None = None) -> list[Source]:
+    """Read one SOURCE argument (URI or path) into one or more sources."""
+    scheme = _scheme(arg)
+    if scheme is not None:
+        if scheme in ("http", "https"):
+            from urllib.parse import urlsplit
+            parts = urlsplit(arg)
+            if parts.port == 15672 or parts.path.rstrip("/").endswith("/api"):
+                scheme = "rabbitmq+" + scheme
+                arg = "rabbitmq+" + arg
+            else:
+                raise UsageError(
+                    f"cannot tell which broker {_masked(arg)} is",
+                    hint="use rabbitmq+http://, sqs+http:// or artemis+http://")
+        module = LIVE_SCHEMES.get(scheme)
+        if module is None:
+            from difflib import get_close_matches
+            close = get_close_matches(scheme, list(LIVE_SCHEMES), n=1)
+            hint = f"did you mean {close[0]}://?" if close else (
+                "known schemes: " + ", ".join(sorted(set(LIVE_SCHEMES))))
+            raise UsageError(f"unknown source scheme {scheme}:// in {_masked(arg)}", hint=hint)
+        import importlib
+        mod = importlib.import_module(f"mqmigrate.inventory.readers.{module}")
+        return [mod.read(arg, prefix=prefix, progress=progress)]
+    return read_file(Path(arg), prefix=prefix)
+
+
+def _masked(arg: str) -> str:
+    from mqmigrate.redact import mask_uri
+    return mask_uri(arg)
+
+
+def read_file(path: Path, *, prefix: str | None = None) -> list[Source]:
+    """Sniff and read an export/IaC/dump file."""
+    from mqmigrate.inventory.readers import (
+        amqp1_yaml, cloudformation, dump, rabbitmq_definitions, terraform,
+    )
+
+    if path.is_dir():
+        tfs = sorted(path.glob("*.tf"))
+        if not tfs:
+            raise ConfigError(f"{path}: directory has no .tf files")
+        sources = [terraform.read(tfs, [_files.read_text(p) for p in tfs])]
+        return _filter(sources, prefix)
+    text = _files.read_text(path)
+    suffix = path.suffix.lower()
+    stripped = text.lstrip()
+    if suffix == ".tf" or (suffix not in (".json", ".yaml", ".yml", ".template")
+                           and not stripped.startswith(("{", "[")) and "resource " in text):
+        return _filter([terraform.read([path], [text])], prefix)
+    if suffix == ".json" or stripped.startswith(("{", "[")):
+        data = _files.parse_json(path, text)
+        if dump.looks_like(data):
+            return _filter(dump.read(path, data).sources, prefix)
+        if cloudformation.looks_like(data):
+            return _filter([cloudformation.read(path, data)], prefix)
+        if rabbitmq_definitions.looks_like(data):
+            return _filter([rabbitmq_definitions.read(path, data)], prefix)
+        raise ConfigError(f"{path}: JSON is not a RabbitMQ definitions export, a CloudFormation "
+                          "template or an mqmigrate inventory dump")
+    data = cloudformation.load_yaml(path, text)
+    if cloudformation.looks_like(data):
+        return _filter([cloudformation.read(path, data)], prefix)
+    if amqp1_yaml.looks_like(data):
+        return _filter([amqp1_yaml.read(path, data)], prefix)
+    raise cloudformation.wrong_format(path)
+
+
+def _filter(sources: list[Source], prefix: str | None) -> list[Source]:
+    """Files are read whole whatever the prefix: rules need the queues around a workload
+    (dead-letter targets, retry loops, policies); the engine filters the workloads."""
+    return sources
+
+
+def filter_estate(estate: Estate, prefix: str | None) -> Estate:
+    """A copy of ``estate`` with only the queues (and edges) whose name starts with ``prefix``."""
+    if not prefix:
+        return estate
+    out = estate.model_copy(deep=True)
+    for s in out.sources:
+        s.queues = [q for q in s.queues if q.name.startswith(prefix)]
+        s.edges = [e for e in s.edges if e.queue.startswith(prefix)]
+        s.notes.append(f"queues filtered by prefix {prefix!r}")
+    return out
+
+
+def read_estate(args: list[str], *, prefix: str | None = None,
+                progress: Progress | None = None) -> Estate:
+    """An :class:`Estate` covering every SOURCE argument."""
+    sources: list[Source] = []
+    for arg in args:
+        sources.extend(read_source(arg, prefix=prefix, progress=progress))
+    return Estate(sources=sources)
