@@ -10,6 +10,19 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   echo "Error: Python 3.11+ is needed (found: $("$PYTHON" --version 2>&1)) — set PYTHON=/path/to/python3.11" >&2
   exit 2
 fi
+# Headless Chromium renders the HTML report in a test (Debian package `chromium`).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing chromium (Debian package) for the HTML report test" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } ||
+      { echo "Error: apt-get install chromium failed — install it by hand" >&2; exit 2; }
+  else
+    echo "Error: chromium is needed for the browser test — run: sudo apt-get install -y chromium" >&2
+    exit 2
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
