@@ -14,7 +14,7 @@ import click
 import typer
 
 from mqmigrate import __version__
-from mqmigrate.cli import doctor, sandbox
+from mqmigrate.cli import doctor, playbook, provision, sandbox
 from mqmigrate.cli.output import err_console
 from mqmigrate.errors import ExitCode, MqMigrateError
 
@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 app.add_typer(sandbox.app, name="sandbox")
 app.command("doctor")(doctor.doctor)
+app.add_typer(playbook.app, name="playbook")
+app.command("provision")(provision.provision)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,63 @@
+"""``mqmigrate provision PLAYBOOK``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from mqmigrate.cli.output import Format, err_console, out_console, print_json
+from mqmigrate.playbooks import loader
+from mqmigrate.provision import provision as run_provision
+
+_STYLE = {"create": "[green]create[/]", "alter": "[yellow]alter[/]", "unchanged": "[dim]unchanged[/]",
+          "drift": "[red]drift[/]", "skipped": "[dim]skipped[/]"}
+
+
+def provision(
+    playbook_file: Path = typer.Argument(..., metavar="PLAYBOOK", help="Playbook file."),
+    kafka: Optional[str] = typer.Option(
+        None, "--kafka", "-k", help="Kafka bootstrap servers; default: the playbook's "
+        "kafka.bootstrap."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff, change nothing."),
+    workload: Optional[List[str]] = typer.Option(
+        None, "--workload", "-w", help="Only this workload id (repeatable)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+) -> None:
+    """Make Kafka match the playbook: topics (partitions, configs), DLQ topics, share-group
+    configs (and on share.version>=2 the broker dead-letter config), ACLs when the cluster has
+    an authorizer. Prints create / alter (old → new) / unchanged / drift. Never deletes and never
+    lowers data safety; a second run changes nothing.
+
+    Exit 0 converged (with --dry-run: nothing it cannot fix), 1 drift remains, 2 invalid input
+    or connection error (an invalid playbook exits 1 like `playbook validate`).
+    """
+    playbook = loader.load(playbook_file)
+    with err_console.status("comparing the cluster with the playbook"):
+        report = run_provision(playbook, kafka, dry_run=dry_run, workloads=workload or None)
+    if fmt is Format.json:
+        print_json(report.to_dict())
+    else:
+        title = f"mqmigrate provision {playbook_file} → {report.bootstrap}" + (
+            " (dry run)" if dry_run else "")
+        table = Table(title=title)
+        for column in ("workload", "resource", "name", "item", "action", "old → new", "note"):
+            table.add_column(column, overflow="fold")
+        for c in report.changes:
+            arrow = f"{c.old} → {c.new}" if c.action in ("alter", "drift") else (c.new or c.old or "")
+            table.add_row(c.workload, c.resource, c.name, c.item, _STYLE[c.action], arrow, c.note)
+        out_console.print(table)
+        counts = ", ".join(f"{n} {a}" for a, n in sorted(report.counts().items()))
+        if dry_run:
+            verdict = (f"dry run: {len(report.pending)} change(s) would be made"
+                       if report.pending else "dry run: nothing to change")
+        elif report.applied:
+            verdict = f"applied {report.applied} change(s)"
+        else:
+            verdict = "nothing to change: the cluster already matches the playbook"
+        if report.drift:
+            verdict += f"; {len(report.drift)} drift item(s) left for a human"
+        err_console.print(f"{verdict} ({counts})", markup=False)
+    raise typer.Exit(report.exit_code)
