@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List
 
 import typer
+from rich.text import Text
 from rich.tree import Tree
 
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
@@ -84,12 +85,23 @@ def show(file: Path = typer.Argument(..., help="Playbook file.")) -> None:
     Exit 0, 1 invalid playbook, 2 unreadable file.
     """
     playbook = loader.load(file)
-    out_console.print(tree(playbook))
+    out_console.print(tree(playbook), soft_wrap=False)
+
+
+class _Tree(Tree):
+    """A tree whose labels wrap instead of being cut at the terminal width."""
+
+    def add(self, label, **kwargs):  # type: ignore[override]
+        if isinstance(label, str):
+            label = Text.from_markup(label, overflow="fold")
+        node = _Tree(label, **kwargs)
+        self.children.append(node)
+        return node
 
 
 def tree(playbook: Playbook) -> Tree:
     """The rich tree ``playbook show`` prints."""
-    root = Tree(f"[bold]{playbook.metadata.name}[/] ({len(playbook.workloads)} workload"
+    root = _Tree(f"[bold]{playbook.metadata.name}[/] ({len(playbook.workloads)} workload"
                 f"{'s' if len(playbook.workloads) != 1 else ''})")
     for workload in playbook.workloads:
         src, tgt = workload.source, workload.target

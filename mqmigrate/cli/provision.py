@@ -48,7 +48,7 @@ def provision(
         for c in report.changes:
             arrow = f"{c.old} → {c.new}" if c.action in ("alter", "drift") else (c.new or c.old or "")
             table.add_row(c.workload, c.resource, c.name, c.item, _STYLE[c.action], arrow, c.note)
-        out_console.print(table)
+        out_console.print(table, soft_wrap=False)
         counts = ", ".join(f"{n} {a}" for a, n in sorted(report.counts().items()))
         if dry_run:
             verdict = (f"dry run: {len(report.pending)} change(s) would be made"
