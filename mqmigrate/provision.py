@@ -107,14 +107,23 @@ def lowers_safety(key: str, old: str, new: str) -> Optional[str]:
     return None
 
 
+def _partitions(n: int) -> str:
+    return f"{n} partition{'s' if n != 1 else ''}"
+
+
 def _topic_changes(admin, workload: Workload, resource: str, topic: str, partitions: int,
-                   replication: int, configs: dict[str, str]) -> list[Change]:
+                   replication: int, configs: dict[str, str], brokers: int) -> list[Change]:
     rows: list[Change] = []
     row = lambda item, action, old=None, new=None, note="", apply=None: Change(  # noqa: E731
         workload.id, resource, topic, item, action, old, new, note, apply)
     actual = share.describe_topic(admin, topic)
     if actual is None:
-        described = f"{partitions} partitions, rf {replication}" + "".join(
+        if replication > brokers:
+            rows.append(row("topic", "drift", None, f"rf {replication}",
+                            f"cannot create: replication {replication} needs {replication} "
+                            f"brokers, the cluster has {brokers}"))
+            return rows
+        described = f"{_partitions(partitions)}, rf {replication}" + "".join(
             f", {k}={v}" for k, v in sorted(configs.items()))
         rows.append(row("topic", "create", None, described, apply=lambda: share.create_topic(
             admin, topic, partitions, configs, replication)))
@@ -153,7 +162,7 @@ def _topic_changes(admin, workload: Workload, resource: str, topic: str, partiti
     return rows
 
 
-def _group_changes(admin, workload: Workload, share_version: int) -> list[Change]:
+def _group_changes(admin, workload: Workload, share_version: int, dlq_ready: bool) -> list[Change]:
     consumer = workload.target.consumer
     group = consumer.group
     rows: list[Change] = []
@@ -164,7 +173,11 @@ def _group_changes(admin, workload: Workload, share_version: int) -> list[Change
     desired = consumer.configs.as_kafka() if consumer.configs else {}
     dlq = workload.target.dlq
     if dlq is not None and dlq.use_broker_dlq:
-        if share_version >= BROKER_DLQ_SHARE_VERSION:
+        if share_version >= BROKER_DLQ_SHARE_VERSION and not dlq_ready:
+            # naming a topic that will not exist would make the broker archive instead
+            rows.append(Change(workload.id, "group", group, DLQ_TOPIC_NAME, "skipped", None,
+                               dlq.topic, "the DLQ topic cannot be created (see its drift row)"))
+        elif share_version >= BROKER_DLQ_SHARE_VERSION:
             desired[DLQ_TOPIC_NAME] = dlq.topic
         else:
             rows.append(Change(
@@ -188,7 +201,7 @@ def _group_changes(admin, workload: Workload, share_version: int) -> list[Change
     return rows
 
 
-def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool,
+def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool, brokers: int,
          workloads: Optional[list[str]] = None) -> list[Change]:
     """Desired (``playbook``) vs actual (the cluster behind ``admin``) as change rows.
 
@@ -200,14 +213,18 @@ def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool,
     for workload in selected:
         target = workload.target
         changes += _topic_changes(admin, workload, "topic", target.topic, target.partitions,
-                                  target.replication, dict(target.configs))
+                                  target.replication, dict(target.configs), brokers)
+        dlq_ready = True
         if target.dlq is not None:
             dlq_configs = dict(target.dlq.configs)
             if target.dlq.use_broker_dlq and share_version >= BROKER_DLQ_SHARE_VERSION:
                 dlq_configs[DLQ_ENABLE] = "true"
-            changes += _topic_changes(admin, workload, "dlq-topic", target.dlq.topic,
-                                      target.dlq.partitions, target.replication, dlq_configs)
-        changes += _group_changes(admin, workload, share_version)
+            dlq_rows = _topic_changes(admin, workload, "dlq-topic", target.dlq.topic,
+                                      target.dlq.partitions, target.replication, dlq_configs,
+                                      brokers)
+            dlq_ready = not any(r.item == "topic" and r.action == "drift" for r in dlq_rows)
+            changes += dlq_rows
+        changes += _group_changes(admin, workload, share_version, dlq_ready)
     changes.append(Change(
         "*", "acls", "-", "acls", "skipped",
         note="no authorizer on this cluster" if not authorizer else
@@ -234,8 +251,9 @@ def provision(playbook: Playbook, bootstrap: Optional[str] = None, *, dry_run: b
     # fails fast (ConnectionFailed) before librdkafka's slower timeouts
     share_version = fetch_features(bootstrap, timeout=timeout).finalized_level("share.version")
     admin = share.admin_client(bootstrap)
-    authorizer = share.authorizer_enabled(admin)
-    changes = diff(admin, playbook, share_version, authorizer=authorizer, workloads=workloads)
+    brokers, authorizer = share.cluster_info(admin)
+    changes = diff(admin, playbook, share_version, authorizer=authorizer, brokers=brokers,
+                   workloads=workloads)
     report = Report(bootstrap, dry_run, share_version, changes)
     if not dry_run:
         # operations are attached to the first row they cover (one create per topic, one

@@ -46,7 +46,12 @@ def provision(
         for column in ("workload", "resource", "name", "item", "action", "old → new", "note"):
             table.add_column(column, overflow="fold")
         for c in report.changes:
-            arrow = f"{c.old} → {c.new}" if c.action in ("alter", "drift") else (c.new or c.old or "")
+            if c.action == "alter":
+                arrow = f"{c.old if c.old not in (None, '') else '(unset)'} → {c.new}"
+            elif c.action == "drift" and c.old is not None:
+                arrow = f"{c.old} → {c.new}"
+            else:
+                arrow = c.new or c.old or ""
             table.add_row(c.workload, c.resource, c.name, c.item, _STYLE[c.action], arrow, c.note)
         out_console.print(table, soft_wrap=False)
         counts = ", ".join(f"{n} {a}" for a, n in sorted(report.counts().items()))

@@ -168,10 +168,11 @@ def create_partitions(admin: AdminClient, topic: str, total: int) -> None:
     _result(futures[topic], f"adding partitions to topic {topic}")
 
 
-def authorizer_enabled(admin: AdminClient, timeout: float = 30.0) -> bool:
-    """Whether the brokers run an authorizer (``authorizer.class.name`` set).
+def cluster_info(admin: AdminClient, timeout: float = 30.0) -> tuple[int, bool]:
+    """``(number of brokers, whether an authorizer is configured)``.
 
-    Describing ACLs is no test: a KRaft broker without an authorizer answers with an empty list.
+    The authorizer is read from the broker config ``authorizer.class.name``: describing ACLs is
+    no test, since a KRaft broker without an authorizer answers that with an empty list.
     """
     try:
         cluster = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout)
@@ -183,4 +184,4 @@ def authorizer_enabled(admin: AdminClient, timeout: float = 30.0) -> bool:
     futures = admin.describe_configs([ConfigResource(ResourceType.BROKER, node)])
     entries = _result(next(iter(futures.values())), f"describing configs of broker {node}")
     entry = entries.get("authorizer.class.name")
-    return bool(entry and entry.value)
+    return len(cluster.nodes), bool(entry and entry.value)

@@ -171,3 +171,18 @@ def test_share_group_behaves_as_provisioned(kafka_bootstrap, names, tmp_path, ca
     finally:
         reader.close()
     assert high == 1  # the dead-lettered record
+
+
+def test_replication_above_the_broker_count_is_drift_and_nothing_is_created(
+        kafka_bootstrap, names, tmp_path, capsys):
+    path = playbook_file(tmp_path, kafka_bootstrap, names, replication=3)
+    code, report = run(capsys, path)
+    assert code == 1
+    rows = {(c["resource"], c["item"]): c for c in report["changes"]}
+    assert rows[("topic", "topic")]["action"] == "drift"
+    assert "the cluster has 1" in rows[("topic", "topic")]["note"]
+    # the group must not name a DLQ topic that does not exist
+    assert rows[("group", "errors.deadletterqueue.topic.name")]["action"] == "skipped"
+    admin = share.admin_client(kafka_bootstrap)
+    assert share.describe_topic(admin, names["topic"]) is None
+    assert share.group_configs(admin, names["group"], [DLQ_TOPIC_NAME]) == {DLQ_TOPIC_NAME: ""}
