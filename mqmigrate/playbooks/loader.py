@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from mqmigrate.errors import PlaybookInvalid, PlaybookUnreadable
 from mqmigrate.playbooks import graph
-from mqmigrate.playbooks.model import Playbook
+from mqmigrate.playbooks.model import PHASES, Playbook
 
 #: playbooks are reviewed by people; anything this large is a mistake (or an attack on the parser)
 MAX_BYTES = 2 * 1024 * 1024
@@ -235,12 +235,30 @@ def problems_of(data: Any, marks: _Marks, name: str) -> tuple[Playbook | None, l
             parent = loc[:-1] if error["type"] in ("extra_forbidden", "missing") else loc
             path = format_path(loc if extra or error["type"] == "missing" else found or loc)
             problems.append(Problem(name, line, column, path, _message(error, parent)))
+    problems.extend(_phase_order(marks, name))
     if playbook is not None:
         for issue in graph.check(playbook):
             _, (line, column) = marks.locate(issue.path)
             problems.append(Problem(name, line, column, format_path(issue.path), issue.message))
     problems.sort(key=lambda p: (p.line, p.column, p.message))
     return (playbook if not problems else None), problems
+
+
+def _phase_order(marks: _Marks, name: str) -> list[Problem]:
+    """Phases written out of their fixed order: they would run in the fixed order anyway, so a
+    file that reads differently misleads its reviewers."""
+    found = []
+    for path, keys in marks.children.items():
+        if len(path) != 3 or path[0] != "workloads" or path[2] != "phases":
+            continue
+        known = [k for k in keys if k in PHASES]
+        for before, after in zip(known, known[1:]):
+            if PHASES.index(after) < PHASES.index(before):
+                line, column = marks.key[path + (after,)]
+                found.append(Problem(name, line, column, format_path(path + (after,)),
+                                     f"phase '{after}' is written after '{before}'; phases run "
+                                     f"in the fixed order {' → '.join(PHASES)}"))
+    return found
 
 
 def loads(text: str, name: str = "<playbook>") -> Playbook:

@@ -270,3 +270,14 @@ def test_python_tags_are_refused(tmp_path):
 
 def test_deep_nesting_is_refused(tmp_path):
     assert "nesting" in unreadable("a: " + "[" * 200 + "]" * 200 + "\n", tmp_path)
+
+
+def test_phases_out_of_order(tmp_path):
+    text = MINIMAL.replace("      provision:\n        steps:\n          - {id: provision, action: "
+                           "provision.apply}\n", "")
+    text += "      provision:\n        steps:\n          - {id: provision, action: provision.apply}\n"
+    assert invalid(text, tmp_path) == [
+        "p.yaml:30:7: workloads[0].phases.provision: phase 'provision' is written after "
+        "'consumers'; phases run in the fixed order provision → shadow → verify → consumers → "
+        "producers → drain → decommission",
+    ]
