@@ -30,3 +30,68 @@ def test_refused(key, old, new):
 ])
 def test_allowed(key, old, new):
     assert lowers_safety(key, old, new) is None
+
+
+class FakeCluster:
+    """Stands in for mqmigrate.kafka.share's describe functions (no broker needed)."""
+
+    def __init__(self, topics=None, topic_configs=None, group_configs=None):
+        self.topics = topics or {}
+        self.topic_configs = topic_configs or {}
+        self.group_configs = group_configs or {}
+
+    def install(self, monkeypatch):
+        from mqmigrate.kafka import share
+
+        monkeypatch.setattr(share, "describe_topic", lambda admin, t: self.topics.get(t))
+        monkeypatch.setattr(share, "topic_configs", lambda admin, t: self.topic_configs.get(t, {}))
+        monkeypatch.setattr(share, "group_configs",
+                            lambda admin, g, names=None: {k: v for k, v in
+                                                           self.group_configs.get(g, {}).items()
+                                                           if names is None or k in names})
+
+
+def _playbook(**overrides):
+    from mqmigrate.playbooks.render import WorkloadSpec, build_playbook
+
+    values = dict(id="jobs", source={"kind": "sqs", "queue": "jobs", "region": "eu-west-1"},
+                  topic="jobs", partitions=3, group="jobs-workers", dlq_topic="dlq.jobs",
+                  use_broker_dlq=True, share_configs={"share.delivery.count.limit": 3})
+    values.update(overrides)
+    return build_playbook([WorkloadSpec(**values)])
+
+
+def test_broker_dlq_below_share_version_2_is_drift(monkeypatch):
+    from mqmigrate.kafka.share import TopicState
+    from mqmigrate.provision import DLQ_ENABLE, DLQ_TOPIC_NAME, diff
+
+    FakeCluster(topics={"jobs": TopicState("jobs", 3, 1), "dlq.jobs": TopicState("dlq.jobs", 1, 1)},
+                group_configs={"jobs-workers": {"share.delivery.count.limit": "3"}},
+                ).install(monkeypatch)
+    rows = diff(None, _playbook(), share_version=1, authorizer=False, brokers=1)
+    drift = [r for r in rows if r.action == "drift"]
+    assert [(r.resource, r.item) for r in drift] == [("group", DLQ_TOPIC_NAME)]
+    assert "share.version>=2" in drift[0].note and "use_broker_dlq: false" in drift[0].note
+    # no KIP-1191 topic config either: on this cluster the worker forwards
+    assert not any(r.item == DLQ_ENABLE for r in rows)
+
+
+def test_consumer_group_workload_sets_no_share_configs(monkeypatch):
+    from mqmigrate.provision import diff
+
+    FakeCluster().install(monkeypatch)
+    rows = diff(None, _playbook(consumer_type="consumer-group", key="message-group-id",
+                                share_configs={}, dlq_topic=None, use_broker_dlq=False),
+                share_version=2, authorizer=False, brokers=1)
+    assert [(r.resource, r.action) for r in rows] == [
+        ("topic", "create"), ("group", "skipped"), ("acls", "skipped")]
+
+
+def test_acls_with_an_authorizer_are_reported_not_faked(monkeypatch):
+    from mqmigrate.provision import diff
+
+    FakeCluster().install(monkeypatch)
+    rows = diff(None, _playbook(), share_version=2, authorizer=True, brokers=3)
+    acl = rows[-1]
+    assert (acl.resource, acl.action) == ("acls", "skipped")
+    assert "declares no principals" in acl.note
