@@ -26,13 +26,15 @@ def provision(
         None, "--workload", "-w", help="Only this workload id (repeatable)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
-    """Make Kafka match the playbook: topics (partitions, configs), DLQ topics, share-group
-    configs (and on share.version>=2 the broker dead-letter config), ACLs when the cluster has
-    an authorizer. Prints create / alter (old → new) / unchanged / drift. Never deletes and never
-    lowers data safety; a second run changes nothing.
+    """Make Kafka match a playbook and print the diff.
 
-    Exit 0 converged (with --dry-run: nothing it cannot fix), 1 drift remains, 2 invalid input
-    or connection error (an invalid playbook exits 1 like `playbook validate`).
+    Topics (partitions, configs), DLQ topics, share-group configs (on share.version>=2 also the
+    broker dead-letter config), ACLs when the cluster has an authorizer. Rows: create, alter
+    (old → new), unchanged, drift (left alone), skipped. Never deletes, never lowers data
+    safety; a second run changes nothing.
+
+    Exit 0 converged (with --dry-run: no drift), 1 drift remains or the playbook is invalid,
+    2 unreadable playbook, usage or connection error.
     """
     playbook = loader.load(playbook_file)
     with err_console.status("comparing the cluster with the playbook"):
