@@ -368,6 +368,18 @@ class KafkaCluster(_Strict):
     bootstrap: str = Field(min_length=1, description="host:port[,host:port...]")
     credentials: Optional[Credentials] = None
 
+    @field_validator("bootstrap")
+    @classmethod
+    def _plain_hosts(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if "@" in server or "//" in server:
+                raise ValueError("bootstrap is host:port[,host:port...] without user information; "
+                                 "reference credentials with 'credentials: {env: NAME}'")
+            if not host or not port.isdigit():
+                raise ValueError(f"'{server.strip()}' is not host:port")
+        return value
+
 
 class Metadata(_Strict):
     name: str = Field(pattern=_ID)

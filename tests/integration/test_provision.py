@@ -186,3 +186,22 @@ def test_replication_above_the_broker_count_is_drift_and_nothing_is_created(
     admin = share.admin_client(kafka_bootstrap)
     assert share.describe_topic(admin, names["topic"]) is None
     assert share.group_configs(admin, names["group"], [DLQ_TOPIC_NAME]) == {DLQ_TOPIC_NAME: ""}
+
+
+def test_fewer_partitions_than_exist_is_drift_and_nothing_changes(kafka_bootstrap, names,
+                                                                  tmp_path, capsys):
+    """The issue's case: the playbook says 1 partition where 3 exist."""
+    path = playbook_file(tmp_path, kafka_bootstrap, names, partitions=3)
+    assert run(capsys, path)[0] == 0
+    admin = share.admin_client(kafka_bootstrap)
+    before = (share.topic_configs(admin, names["topic"]),
+              share.group_configs(admin, names["group"]))
+    path = playbook_file(tmp_path, kafka_bootstrap, names, partitions=1)
+    code, report = run(capsys, path)
+    assert code == 1 and report["applied"] == 0
+    assert [(c["item"], c["old"], c["new"]) for c in report["changes"]
+            if c["action"] == "drift"] == [("partitions", "3", "1")]
+    assert {c["action"] for c in report["changes"]} == {"unchanged", "drift", "skipped"}
+    assert share.describe_topic(admin, names["topic"]).partitions == 3
+    assert (share.topic_configs(admin, names["topic"]),
+            share.group_configs(admin, names["group"])) == before

@@ -281,3 +281,11 @@ def test_phases_out_of_order(tmp_path):
         "'consumers'; phases run in the fixed order provision → shadow → verify → consumers → "
         "producers → drain → decommission",
     ]
+
+
+def test_bootstrap_must_be_plain_host_port(tmp_path):
+    text = MINIMAL.replace("workloads:\n", "kafka:\n  bootstrap: sasl://app:pw@k1:9092\nworkloads:\n", 1)
+    [problem] = invalid(text, tmp_path)
+    assert problem.startswith("p.yaml:6:14: kafka.bootstrap: bootstrap is host:port")
+    assert loader.loads(MINIMAL.replace("workloads:\n", "kafka:\n  bootstrap: k1:9092,k2:9092\n"
+                                        "workloads:\n", 1)).kafka.bootstrap == "k1:9092,k2:9092"
