@@ -44,6 +44,7 @@ class Change:
     apply: Optional[Callable[[], None]] = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON form of the row."""
         return {"workload": self.workload, "resource": self.resource, "name": self.name,
                 "item": self.item, "action": self.action, "old": self.old, "new": self.new,
                 "note": self.note}
@@ -61,10 +62,12 @@ class Report:
 
     @property
     def drift(self) -> list[Change]:
+        """Rows provision will not fix."""
         return [c for c in self.changes if c.action == "drift"]
 
     @property
     def pending(self) -> list[Change]:
+        """Rows that are (or, after a real run, were) creates and alters."""
         return [c for c in self.changes if c.action in ("create", "alter")]
 
     @property
@@ -73,12 +76,14 @@ class Report:
         return 1 if self.drift else 0
 
     def counts(self) -> dict[str, int]:
+        """Number of rows per action."""
         result: dict[str, int] = {}
         for change in self.changes:
             result[change.action] = result.get(change.action, 0) + 1
         return result
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON form (``provision --format json``)."""
         return {"bootstrap": self.bootstrap, "dry_run": self.dry_run,
                 "share_version": self.share_version, "applied": self.applied,
                 "counts": self.counts(), "exit_code": self.exit_code,

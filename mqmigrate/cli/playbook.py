@@ -29,6 +29,7 @@ def validate(
     files: List[Path] = typer.Argument(..., help="Playbook files.", metavar="FILE..."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (text) or json."),
 ) -> None:
+    """Validate FILE... (the help text is given in the decorator so it can name exit codes)."""
     results = []
     worst = ExitCode.OK
     for path in files:
@@ -92,6 +93,7 @@ class _Tree(Tree):
     """A tree whose labels wrap instead of being cut at the terminal width."""
 
     def add(self, label, **kwargs):  # type: ignore[override]
+        """Add a child whose string label folds long lines."""
         if isinstance(label, str):
             label = Text.from_markup(label, overflow="fold")
         node = _Tree(label, **kwargs)

@@ -47,6 +47,7 @@ class Problem:
         return f"{self.file}:{self.line}:{self.column}: {where}{self.message}"
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON form (``validate --format json``)."""
         return {"file": self.file, "line": self.line, "column": self.column, "path": self.path,
                 "message": self.message}
 
@@ -74,6 +75,7 @@ class _Marks:
         self.duplicates: list[tuple[tuple, tuple[int, int]]] = []
 
     def walk(self, node: yaml.Node, path: tuple = (), depth: int = 0) -> None:
+        """Record the marks of ``node`` and everything under it."""
         if depth > MAX_DEPTH:
             raise PlaybookUnreadable(f"nesting deeper than {MAX_DEPTH} levels")
         self.value[path] = (node.start_mark.line + 1, node.start_mark.column + 1)

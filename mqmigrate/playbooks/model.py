@@ -382,6 +382,8 @@ class KafkaCluster(_Strict):
 
 
 class Metadata(_Strict):
+    """Name and provenance of the playbook."""
+
     name: str = Field(pattern=_ID)
     generated_by: Optional[str] = Field(None, alias="generated-by")
     generated_at: Optional[datetime] = Field(

@@ -199,12 +199,14 @@ class _Reasons:
         self.reasons: dict[tuple, str] = {}
 
     def take(self, path: tuple, value: Any) -> Any:
+        """``value`` unwrapped; its reason (if Derived) recorded at ``path``."""
         value, reason = _split(value)
         if reason:
             self.reasons[path] = reason
         return value
 
     def deep(self, path: tuple, value: Any) -> Any:
+        """Like :meth:`take`, through nested dicts and lists."""
         value = self.take(path, value)
         if isinstance(value, dict):
             return {k: self.deep(path + (k,), v) for k, v in value.items()}

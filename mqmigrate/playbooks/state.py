@@ -111,6 +111,7 @@ class Ledger:
         return [a.step for a in self.applied.get(workload, [])]
 
     def is_done(self, workload: str, step: str) -> bool:
+        """Whether ``step`` of ``workload`` is stamped."""
         return step in self.current(workload)
 
     def pending(self, workload: str) -> list[tuple[str, Step]]:
@@ -169,6 +170,7 @@ class Ledger:
         self.save()
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON document written to the state file."""
         return {
             "version": VERSION,
             "playbook": self.playbook.metadata.name,
