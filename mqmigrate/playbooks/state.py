@@ -102,6 +102,16 @@ class Ledger:
                                             for a in entry["applied"]]
         except (KeyError, TypeError, AttributeError) as exc:
             raise LedgerError(f"{path}: malformed ledger entry: {exc}") from exc
+        # a ledger naming steps the playbook no longer has would make "what is done" a guess
+        known = {w.id: {s.id for _, p in w.phases.present() for s in p.steps + p.rollback}
+                 for w in playbook.workloads}
+        stale = [f"{wl}/{a.step}" for wl, entries in ledger.applied.items()
+                 for a in entries if a.step not in known.get(wl, set())]
+        if stale:
+            raise LedgerError(f"{path}: records steps the playbook does not have: "
+                              f"{', '.join(stale)}",
+                              hint="the playbook changed after steps ran; restore it or edit "
+                              "the ledger deliberately")
         return ledger
 
     # ---- queries (alembic "current", "heads", "check")

@@ -89,3 +89,13 @@ def test_corrupt_or_foreign_ledger_is_an_error(ledger, playbook_file):
                                 "workloads": {"orders": {"applied": [{"step": "x"}]}}}))
     with pytest.raises(LedgerError, match="malformed ledger entry"):
         Ledger.open(playbook_file, rabbitmq_work_queue())
+
+
+def test_ledger_naming_steps_the_playbook_lost_is_an_error(ledger, playbook_file):
+    ledger.stamp("orders", "provision")
+    raw = json.loads(state_path(playbook_file).read_text())
+    raw["workloads"]["orders"]["applied"].append(
+        {"step": "gone", "phase": "shadow", "at": "2026-11-25T00:00:00+00:00"})
+    state_path(playbook_file).write_text(json.dumps(raw))
+    with pytest.raises(LedgerError, match="does not have: orders/gone"):
+        Ledger.open(playbook_file, rabbitmq_work_queue())
