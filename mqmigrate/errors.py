@@ -75,3 +75,29 @@ class AuthenticationFailed(ConnectionFailed):
 
 class SandboxError(MqMigrateError):
     """A sandbox service failed to install, start or answer."""
+
+
+class PlaybookUnreadable(ConfigError):
+    """A playbook file cannot be read or parsed as YAML (exit 2)."""
+
+
+class PlaybookInvalid(ConfigError):
+    """A playbook is valid YAML but not a valid playbook (exit 1).
+
+    ``problems`` holds every problem found, each already formatted as
+    ``file:line:column: path: message``; the one-line message names the first and the count.
+    """
+
+    exit_code = ExitCode.NEGATIVE
+
+    def __init__(self, message: str, problems: list | None = None, *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.problems = list(problems or [])
+
+
+class LedgerError(ConfigError):
+    """The applied-step ledger is unreadable or a stamp would break the step graph."""
+
+
+class ProvisionError(MqMigrateError):
+    """Kafka refused a change provision asked for."""

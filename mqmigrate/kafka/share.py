@@ -103,3 +103,85 @@ def share_consumer(bootstrap: str, group: str, *, explicit: bool = True, **confi
         **config,
     }
     return ShareConsumer(settings)
+
+
+# ------------------------------------------------------------------ topics, configs, cluster
+# Used by `provision` to compare what a playbook declares with what the cluster has.
+
+
+class TopicState:
+    """What the cluster says about one topic."""
+
+    def __init__(self, name: str, partitions: int, replication: int):
+        self.name = name
+        self.partitions = partitions
+        self.replication = replication
+
+    def __repr__(self) -> str:
+        return f"TopicState({self.name!r}, partitions={self.partitions}, replication={self.replication})"
+
+
+def describe_topic(admin: AdminClient, topic: str, timeout: float = 30.0) -> TopicState | None:
+    """Partitions and replication factor of ``topic``, or None when it does not exist."""
+    from confluent_kafka import KafkaError, TopicCollection
+
+    future = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)[topic]
+    try:
+        description = future.result(timeout=timeout)
+    except KafkaException as exc:
+        if exc.args and exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            return None
+        raise MqMigrateError(f"describing topic {topic} failed: {exc.args[0].str()}") from exc
+    except TimeoutError as exc:
+        raise ConnectionFailed(f"describing topic {topic} timed out after {timeout:.0f}s") from exc
+    partitions = description.partitions
+    replication = min((len(p.replicas) for p in partitions), default=0)
+    return TopicState(topic, len(partitions), replication)
+
+
+def topic_configs(admin: AdminClient, topic: str) -> dict[str, str]:
+    """Every effective config of ``topic`` (defaults included)."""
+    futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
+    entries = _result(next(iter(futures.values())), f"describing configs of topic {topic}")
+    return {name: entry.value for name, entry in entries.items()}
+
+
+def alter_topic_configs(admin: AdminClient, topic: str, configs: Mapping[str, str]) -> None:
+    """Set (incrementally: other configs untouched) the given configs of ``topic``."""
+    resource = ConfigResource(
+        ResourceType.TOPIC,
+        topic,
+        incremental_configs=[
+            ConfigEntry(name, str(value), incremental_operation=AlterConfigOpType.SET)
+            for name, value in configs.items()
+        ],
+    )
+    for future in admin.incremental_alter_configs([resource]).values():
+        _result(future, f"setting configs of topic {topic}")
+
+
+def create_partitions(admin: AdminClient, topic: str, total: int) -> None:
+    """Raise ``topic`` to ``total`` partitions (Kafka cannot lower a partition count)."""
+    from confluent_kafka.admin import NewPartitions
+
+    futures = admin.create_partitions([NewPartitions(topic, total)], operation_timeout=30)
+    _result(futures[topic], f"adding partitions to topic {topic}")
+
+
+def cluster_info(admin: AdminClient, timeout: float = 30.0) -> tuple[int, bool]:
+    """``(number of brokers, whether an authorizer is configured)``.
+
+    The authorizer is read from the broker config ``authorizer.class.name``: describing ACLs is
+    no test, since a KRaft broker without an authorizer answers that with an empty list.
+    """
+    try:
+        cluster = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout)
+    except KafkaException as exc:
+        raise ConnectionFailed(f"describing the cluster failed: {exc.args[0].str()}") from exc
+    except TimeoutError as exc:
+        raise ConnectionFailed(f"describing the cluster timed out after {timeout:.0f}s") from exc
+    node = str(cluster.nodes[0].id) if cluster.nodes else "0"
+    futures = admin.describe_configs([ConfigResource(ResourceType.BROKER, node)])
+    entries = _result(next(iter(futures.values())), f"describing configs of broker {node}")
+    entry = entries.get("authorizer.class.name")
+    return len(cluster.nodes), bool(entry and entry.value)
