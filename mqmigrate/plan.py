@@ -314,6 +314,14 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities, endpoints: Mappin
         extra.append(DecisionSpec("dlq.redrive", _QUESTIONS["dlq.redrive"].format(
             evidence=_evidence(f)) + (f" Suggested: point them at {dlq_topic.value}."
                                       if dlq_topic is not None else "")))
+    if t.fanout is not None:
+        # info in the assessment, but the cutover must not copy the exchange once per queue
+        groups = t.fanout.value.get("groups", [])
+        extra.append(DecisionSpec("fanout.share-groups", (
+            f"Fan-out exchange {t.fanout.value.get('exchange')} becomes one topic {topic} read by "
+            f"{len(groups)} share groups ({', '.join(groups)}): one bridge copies the exchange "
+            "into the topic for all of them (not one per queue), and each group's consumers "
+            "switch on their own; agreed?")))
     if strategy_why:
         reasons[("strategy",)] = strategy_why
     return WorkloadSpec(

@@ -124,6 +124,9 @@ def test_fanout_one_topic_one_share_group_per_queue():
     assert len({(w.target.partitions, tuple(sorted(w.target.configs.items())))
                 for w in playbook.workloads}) == 1
     assert playbook.workloads[0].target.configs["retention.ms"] == "1209600000"
+    # copying the exchange once for all groups is a decision on each of them
+    assert all([d.rule for d in w.decisions] == ["fanout.share-groups"] for w in playbook.workloads)
+    assert "3 share groups (analytics, billing, shipping)" in playbook.workloads[0].decisions[0].question
     # per-queue settings stay per group
     assert [w.target.consumer.configs.delivery_count_limit for w in playbook.workloads] == [4, 4, 8]
 
