@@ -307,7 +307,8 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities, endpoints: Mappin
         if not any(f.rule == "dlq.redrive" for f in w.findings) and t.dlq_topic.reason.startswith(
                 "source dead-letters"):
             extra.append(DecisionSpec("dlq.redrive", _QUESTIONS["dlq.redrive"].format(
-                evidence="dead-letter target set") + f" Suggested: point them at {dlq_topic.value}."))
+                evidence="dead-letter target set")
+                + f" Suggested: point them at {dlq_topic.value}."))
     if any(f.rule == "dlq.redrive" for f in w.findings):
         # an info finding on 4.4+, still a decision: the dead letters' readers must move
         f = next(f for f in w.findings if f.rule == "dlq.redrive")

@@ -126,7 +126,8 @@ def test_fanout_one_topic_one_share_group_per_queue():
     assert playbook.workloads[0].target.configs["retention.ms"] == "1209600000"
     # copying the exchange once for all groups is a decision on each of them
     assert all([d.rule for d in w.decisions] == ["fanout.share-groups"] for w in playbook.workloads)
-    assert "3 share groups (analytics, billing, shipping)" in playbook.workloads[0].decisions[0].question
+    question = playbook.workloads[0].decisions[0].question
+    assert "3 share groups (analytics, billing, shipping)" in question
     # per-queue settings stay per group
     assert [w.target.consumer.configs.delivery_count_limit for w in playbook.workloads] == [4, 4, 8]
 
@@ -211,7 +212,8 @@ def test_usage_and_input_errors_are_one_line_exit_2(tmp_path, capsys, args, mess
         "schema": "mqmigrate.assessment/v1", "kafka": {"version": "4.4"},
         "workloads": [{"id": "x", "source": {"kind": "sqs"}, "queue": "q", "verdict": "maybe",
                        "findings": []}]}))
-    values = {"missing": str(tmp_path / "missing.json"), "not_assessment": str(tmp_path / "na.json"),
+    values = {"missing": str(tmp_path / "missing.json"),
+              "not_assessment": str(tmp_path / "na.json"),
               "bad_workload": str(tmp_path / "bad.json"),
               "estate": str(PLAN / "rabbitmq-work-queue.json")}
     argv = ["plan", *(a.format(**values) for a in args), "--out", str(tmp_path / "out")]
