@@ -215,18 +215,36 @@ def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool, bro
     """
     selected = [w for w in playbook.workloads if not workloads or w.id in workloads]
     changes: list[Change] = []
+    # a fan-out declares one topic (and DLQ topic) in several workloads: describe and create it
+    # once, and only check that the other declarations agree with the first
+    declared: dict[str, tuple[str, tuple]] = {}
+
+    def topic_rows(workload: Workload, resource: str, topic: str, partitions: int,
+                   replication: int, configs: dict[str, str]) -> list[Change]:
+        desired = (partitions, replication, tuple(sorted(configs.items())))
+        if topic in declared:
+            first, wanted = declared[topic]
+            if wanted == desired:
+                return [Change(workload.id, resource, topic, "topic", "unchanged",
+                               note=f"declared by workload {first}")]
+            return [Change(workload.id, resource, topic, "topic", "drift",
+                           note=f"declared differently by workload {first}; make the "
+                                "declarations agree")]
+        declared[topic] = (workload.id, desired)
+        return _topic_changes(admin, workload, resource, topic, partitions, replication,
+                              configs, brokers)
+
     for workload in selected:
         target = workload.target
-        changes += _topic_changes(admin, workload, "topic", target.topic, target.partitions,
-                                  target.replication, dict(target.configs), brokers)
+        changes += topic_rows(workload, "topic", target.topic, target.partitions,
+                              target.replication, dict(target.configs))
         dlq_ready = True
         if target.dlq is not None:
             dlq_configs = dict(target.dlq.configs)
             if target.dlq.use_broker_dlq and share_version >= BROKER_DLQ_SHARE_VERSION:
                 dlq_configs[DLQ_ENABLE] = "true"
-            dlq_rows = _topic_changes(admin, workload, "dlq-topic", target.dlq.topic,
-                                      target.dlq.partitions, target.replication, dlq_configs,
-                                      brokers)
+            dlq_rows = topic_rows(workload, "dlq-topic", target.dlq.topic,
+                                  target.dlq.partitions, target.replication, dlq_configs)
             dlq_ready = not any(r.item == "topic" and r.action == "drift" for r in dlq_rows)
             changes += dlq_rows
         changes += _group_changes(admin, workload, share_version, dlq_ready)

@@ -1,59 +1,65 @@
-"""Specs of the example playbooks under ``playbooks/`` (rebuilt and compared by a test).
+"""The example playbooks under ``playbooks/``: each is what ``mqmigrate plan`` writes for an
+estate kept in ``tests/data/plan/`` (rebuilt and compared byte for byte by a test).
 
-Until ``plan`` lands these specs are written by hand from what ``assess`` would find; after the
-merge they are replaced by estates under ``tests/`` fed through ``plan``.
+Regenerate them all with ``PYTHONPATH=. python -m tests.playbook_examples`` from the
+repository root after a deliberate change to ``plan`` or the estates.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-
-from mqmigrate.playbooks.model import Playbook
-from mqmigrate.playbooks.render import DecisionSpec, Derived, WorkloadSpec, build_playbook
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "playbooks"
+ESTATES = Path("tests/data/plan")  # relative: the path is written into the header comment
+
+#: playbook file under playbooks/ → the ``mqmigrate plan`` arguments that write it
+ALL: dict[str, list[str]] = {
+    "rabbitmq-work-queue.yaml": [str(ESTATES / "rabbitmq-work-queue.json")],
+    "rabbitmq-fanout.yaml": [str(ESTATES / "rabbitmq-fanout.json")],
+    "sqs-standard.yaml": [str(ESTATES / "sqs-standard.tf")],
+    "sqs-fifo.yaml": [str(ESTATES / "sqs-fifo.yaml")],
+    "amqp1-queue.yaml": [str(ESTATES / "amqp1-queue.yaml")],
+}
 
 
-def rabbitmq_work_queue() -> Playbook:
-    """A RabbitMQ work queue with a dead-letter exchange and a 1-day message TTL."""
-    spec = WorkloadSpec(
-        id="orders",
-        source={"kind": "rabbitmq", "endpoint": "amqp://rabbitmq.internal:5672",
-                "credentials": {"env": "RABBITMQ_URI"}, "queue": "orders", "vhost": "shop"},
-        topic="shop.orders",
-        partitions=Derived(12, "12 partitions: peak 3,000 msg/s ÷ 250 msg/s per partition, "
-                               "rounded up"),
-        replication=Derived(3, "3 replicas: the cluster's default.replication.factor"),
-        topic_configs={
-            "retention.ms": Derived("604800000", "7 days: max(x-message-ttl 1 day, backlog "
-                                    "drain 2 h, rollback window 7 days)"),
-            "min.insync.replicas": Derived("2", "acks=all survives one broker down"),
-        },
-        group=Derived("shop.orders-workers", "one share group for the queue's 8 consumers"),
-        share_configs={
-            "share.auto.offset.reset": Derived("earliest", "the backlog copied before consumers "
-                                               "join must be served"),
-            "share.record.lock.duration.ms": Derived(45000, "45 s lock: 1.5 × p99 processing "
-                                                     "time of 30 s"),
-            "share.delivery.count.limit": Derived(5, "x-delivery-limit 5 on the quorum queue"),
-        },
-        dlq_topic=Derived("dlq.shop.orders", "the queue dead-letters to exchange orders.dlx; "
-                          "Kafka 4.4 dead-letters to this topic (KIP-1191)"),
-        use_broker_dlq=Derived(True, "share.version=2 on the target cluster"),
-        decisions=[
-            DecisionSpec("ttl.expiry", "Messages expire after 1 day (x-message-ttl). Kafka has no "
-                         "per-record TTL: should consumers skip records older than 1 day "
-                         "(expires-at header) or process them late?"),
-            DecisionSpec("dlq.redrive", "Who consumes orders.dlx today? Point them at "
-                         "dlq.shop.orders before the consumers phase."),
-        ],
-    )
-    return build_playbook([spec], "shadow-then-drain", name="rabbitmq-work-queue",
-                          bootstrap="kafka.internal:9092",
-                          description="RabbitMQ quorum queue 'orders' (vhost shop) with DLX "
-                          "and TTL onto a Kafka share group")
+def plan_args(file_name: str, out_dir: Path) -> list[str]:
+    """The full ``plan`` command line for one example, writing into ``out_dir``."""
+    return ["plan", *ALL[file_name], "--name", file_name.removesuffix(".yaml"),
+            "--kafka", "kafka.internal:9092", "--out", str(out_dir)]
 
 
-#: file name under playbooks/ → builder
-ALL = {"rabbitmq-work-queue.yaml": rabbitmq_work_queue}
+def build(file_name: str):
+    """The playbook ``plan`` builds for one example (through the core, not the CLI)."""
+    from mqmigrate.assessment.model import KafkaCapabilities
+    from mqmigrate.inventory.readers import read_estate
+    from mqmigrate.plan import from_estate, plan
+
+    sources = ALL[file_name]
+    estate = read_estate([str(ROOT / s) for s in sources])
+    assessment = from_estate(estate, KafkaCapabilities(), origin=", ".join(sources))
+    result = plan(assessment, name=file_name.removesuffix(".yaml"),
+                  bootstrap="kafka.internal:9092")
+    return result.files[0].playbook
+
+
+def rabbitmq_work_queue():
+    """The RabbitMQ work queue example (DLX, TTL, 45 s consumer timeout) as a Playbook."""
+    return build("rabbitmq-work-queue.yaml")
+
+
+def regenerate(out_dir: Path = EXAMPLES) -> int:
+    """Run ``plan`` for every example from the repository root; the worst exit code."""
+    from mqmigrate.cli import main
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return max(main(plan_args(name, out_dir)) for name in sorted(ALL))
+    finally:
+        os.chdir(cwd)
+
+
+if __name__ == "__main__":
+    raise SystemExit(regenerate())

@@ -14,7 +14,7 @@ import click
 import typer
 
 from mqmigrate import __version__
-from mqmigrate.cli import assess, bench, doctor, playbook, provision, sandbox
+from mqmigrate.cli import assess, bench, doctor, plan, playbook, provision, sandbox
 from mqmigrate.cli.output import err_console
 from mqmigrate.errors import ExitCode, MqMigrateError
 
@@ -30,6 +30,7 @@ app.add_typer(sandbox.app, name="sandbox")
 app.command("doctor")(doctor.doctor)
 app.command("assess")(assess.assess)
 app.command("inventory")(assess.inventory)
+app.command("plan")(plan.plan)
 app.add_typer(playbook.app, name="playbook")
 app.command("provision")(provision.provision)
 app.command("bench")(bench.bench)

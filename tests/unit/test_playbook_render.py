@@ -48,11 +48,11 @@ def test_rendered_yaml_reloads_to_the_same_playbook():
 
 def test_derived_values_get_a_comment_right_above_them():
     lines = render(rabbitmq_work_queue()).splitlines()
-    at = lines.index("      partitions: 12")
-    assert lines[at - 1] == ("      # 12 partitions: peak 3,000 msg/s ÷ 250 msg/s per partition, "
-                             "rounded up")
+    at = lines.index("      partitions: 3")
+    assert lines[at - 1] == ("      # no rates known: 3 (share groups scale consumers beyond "
+                             "partitions)")
     at = lines.index("          share.record.lock.duration.ms: 45000")
-    assert lines[at - 1] == "          # 45 s lock: 1.5 × p99 processing time of 30 s"
+    assert lines[at - 1] == "          # consumer timeout 45 s"
 
 
 def test_generated_at_only_when_asked():

@@ -95,3 +95,33 @@ def test_acls_with_an_authorizer_are_reported_not_faked(monkeypatch):
     acl = rows[-1]
     assert (acl.resource, acl.action) == ("acls", "skipped")
     assert "declares no principals" in acl.note
+
+
+def test_a_fanout_topic_is_created_once_and_its_declarations_must_agree(monkeypatch):
+    """Three share groups on one topic (plan's fan-out): one create per topic, the other
+    workloads' declarations are checked against the first instead of creating it again."""
+    from mqmigrate.playbooks.render import WorkloadSpec, build_playbook
+    from mqmigrate.provision import diff
+
+    FakeCluster().install(monkeypatch)
+
+    def spec(queue, partitions=3):
+        return WorkloadSpec(id=queue, source={"kind": "rabbitmq", "queue": queue, "vhost": "/"},
+                            topic="events", partitions=partitions, group=queue,
+                            dlq_topic="dlq.events", use_broker_dlq=True)
+
+    rows = diff(None, build_playbook([spec("billing"), spec("shipping")]), share_version=2,
+                authorizer=False, brokers=1)
+    topic_rows = [(r.workload, r.resource, r.action, r.note) for r in rows
+                  if r.resource in ("topic", "dlq-topic")]
+    assert topic_rows == [
+        ("billing", "topic", "create", ""), ("billing", "dlq-topic", "create", ""),
+        ("shipping", "topic", "unchanged", "declared by workload billing"),
+        ("shipping", "dlq-topic", "unchanged", "declared by workload billing")]
+    assert sum(r.apply is not None for r in rows if r.resource != "group") == 2
+
+    rows = diff(None, build_playbook([spec("billing"), spec("shipping", partitions=6)]),
+                share_version=2, authorizer=False, brokers=1)
+    drift = [r for r in rows if r.action == "drift"]
+    assert [(r.workload, r.name) for r in drift] == [("shipping", "events")]
+    assert "declared differently by workload billing" in drift[0].note

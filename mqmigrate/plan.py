@@ -1,0 +1,519 @@
+"""``plan``: an assessment → migration playbooks (the core; the CLI is ``mqmigrate.cli.plan``).
+
+Input is either the engine's result objects (:func:`from_estate`, used for ``plan SOURCE...``)
+or the ``mqmigrate.assessment/v1`` JSON document (:func:`load_assessment`, ``--from``).  Every
+value comes from the assessment's target, whose one-line reasons become the comments above
+the values in the YAML, so a reviewer sees why 12 partitions or a 45 s lock without the tool.
+
+What is decided here (and documented in docs/playbooks.md, "plan"):
+
+* one playbook workload per queue workload; request/reply queues (``mode: none``), source-wide
+  entries and dead-letter queues (folded into the DLQ topic of the queue that dead-letters
+  into them) are left out, each with a line saying why;
+* fan-out: every queue bound to one fan-out exchange reads the same topic with its own share
+  group; the topic's partitions and retention are the largest any of them needs, so the
+  workloads never disagree about the one topic;
+* the source is referenced without secrets: the endpoint without user information (only when
+  it is a URI, not an export file) and credentials as ``{env: VAR}``;
+* decisions are the blocker and warn findings (fired or unknown), one per rule;
+* the strategy is ``shadow-then-drain``, except SQS defaults to ``drain-only`` because a shadow
+  copy of an SQS queue needs an SNS fan-out the source may not have.
+
+Output is deterministic: no timestamps, sorted maps, stable workload order, so re-running
+``plan`` on an unchanged estate rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import ValidationError
+
+from mqmigrate.assessment.model import (
+    ASSESSMENT_SCHEMA, Finding, KafkaCapabilities, Severity, Status, Workload,
+)
+from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
+from mqmigrate.playbooks.model import Playbook, ShareGroupConfigs
+from mqmigrate.playbooks.render import DecisionSpec, Derived, WorkloadSpec, build_playbook, write
+
+STRATEGIES: tuple[str, ...] = ("shadow-then-drain", "drain-only", "dual-write")
+
+#: environment variable each source kind's credentials are read from (never the value)
+CREDENTIAL_ENV = {"rabbitmq": "RABBITMQ_URI", "sqs": "AWS_PROFILE", "amqp1": "AMQP1_URI"}
+_CREDENTIAL_WHY = {
+    "rabbitmq": "credentials by reference: the bridge reads the AMQP URI from RABBITMQ_URI",
+    "sqs": "credentials by reference: boto3's credential chain with the profile in AWS_PROFILE",
+    "amqp1": "credentials by reference: the bridge reads the AMQP 1.0 URI from AMQP1_URI",
+}
+
+#: assessment key names → playbook mapping.key strategies
+_KEY_STRATEGY = {"MessageGroupId": "message-group-id", "group-id": "amqp-group-id"}
+
+#: the opening of each decision's question, by rule; {evidence} is the finding's evidence
+_QUESTIONS = {
+    "ordering.fifo": "Ordering is per message group ({evidence}): is a keyed consumer group "
+                     "right, and how many groups are active at once (the partition count)?",
+    "exactly-once.dedup": "The source deduplicates ({evidence}): which id do consumers "
+                          "deduplicate on, and where is the processed-id store?",
+    "visibility.timeout": "Processing may outlast the record lock ({evidence}): raise the "
+                          "broker bounds or shorten processing?",
+    "retry.limit": "The source redelivers up to {evidence}; share groups allow 2-10: keep the "
+                   "planned limit or count attempts in the worker?",
+    "dlq.redrive": "The source dead-letters ({evidence}): who reads the dead letters today, "
+                   "and do they move to the DLQ topic before the consumers phase?",
+    "delay.delivery": "Messages are delayed ({evidence}): delay-tier topics or a scheduler?",
+    "priority": "Messages are prioritised ({evidence}): a topic per priority band?",
+    "ttl.expiry": "Messages expire in the source ({evidence}). Kafka has no per-record TTL: "
+                  "should consumers skip expired records (expires-at header) or process them "
+                  "late?",
+    "backpressure.max-length": "The source bounds its depth ({evidence}): which lag alert and "
+                               "producer quota replace it?",
+    "size.max-message": "Messages may be large ({evidence}): raise the limits or use a "
+                        "claim-check?",
+    "routing.pattern": "Routing depends on patterns ({evidence}): do producers pick the topic, "
+                       "or is a router needed?",
+    "security.mapping": "Access is scoped in the source ({evidence}): which principals get "
+                        "which prefixed ACLs?",
+    "client.share-consumer": "Consumers use {evidence}: move them to a client with a share "
+                             "consumer, or keep them on a consumer group meanwhile?",
+}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What ``plan`` reads: assessed workloads plus what the JSON document does not carry."""
+
+    workloads: tuple[Workload, ...]
+    #: the Kafka version the assessment assumed ("4.4")
+    kafka_version: str
+    #: source name → endpoint as the reader recorded it (already masked); empty for --from
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    #: where it came from, for the header comment (paths as given, URIs without credentials)
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One playbook file ``plan`` will write."""
+
+    name: str
+    playbook: Playbook
+    header: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The playbooks to write and the workloads left out (assessment id, why)."""
+
+    files: tuple[PlannedFile, ...]
+    left_out: tuple[tuple[str, str], ...]
+
+
+def public_endpoint(endpoint: str | None) -> str | None:
+    """``endpoint`` without user information or query (secrets), or None when it is not a URI.
+
+    >>> public_endpoint("amqp://svc:***@broker.internal:5672/?x=1")
+    'amqp://broker.internal:5672/'
+    """
+    if not endpoint or "://" not in endpoint:
+        return None  # an export file path: nothing a bridge could connect to
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def origin_label(args: Iterable[str]) -> str:
+    """SOURCE arguments for the header comment: URIs reduced to :func:`public_endpoint`."""
+    return ", ".join(public_endpoint(a) or "(uri)" if "://" in a else a for a in args)
+
+
+def from_estate(estate: Any, caps: KafkaCapabilities, *, prefix: str | None = None,
+                origin: str = "") -> Assessment:
+    """Assess ``estate`` (an inventory :class:`~mqmigrate.inventory.model.Estate`)."""
+    from mqmigrate.assessment.engine import assess
+
+    workloads = assess(estate, caps, prefix)
+    endpoints = {s.name: s.endpoint for s in estate.sources}
+    return Assessment(tuple(workloads), ".".join(map(str, caps.version)), endpoints, origin)
+
+
+def load_assessment(path: Path) -> Assessment:
+    """Read an ``mqmigrate.assessment/v1`` JSON document (``assess --format json``)."""
+    from mqmigrate.inventory.readers._files import parse_json, read_text
+
+    data = parse_json(path, read_text(path))
+    if not isinstance(data, dict) or data.get("schema") != ASSESSMENT_SCHEMA:
+        raise ConfigError(f"{path}: not an {ASSESSMENT_SCHEMA} document",
+                          hint="write one with 'mqmigrate assess SOURCE --format json --out FILE'")
+    raw = data.get("workloads")
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: workloads: expected an array")
+    workloads = []
+    for i, item in enumerate(raw):
+        if isinstance(item, dict) and "queue" not in item:
+            # the JSON omits null keys: a source-wide entry has no "queue"
+            item = {**item, "queue": None}
+        try:
+            workloads.append(Workload.model_validate(item))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in ("workloads", i, *err["loc"]))
+            raise ConfigError(f"{path}: {where}: {err['msg']}") from exc
+    version = str((data.get("kafka") or {}).get("version") or "4.4")
+    return Assessment(tuple(workloads), version, {}, str(path))
+
+
+# ------------------------------------------------------------------------------ workloads
+
+
+def _derived(d: Any) -> Any:
+    """An assessment Derived → a render Derived (None stays None)."""
+    return None if d is None else Derived(d.value, d.reason)
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._") or "queue"
+    return slug[:100]
+
+
+def _evidence(f: Finding) -> str:
+    if not f.evidence:
+        return "see the assessment"
+    parts = []
+    for k, v in f.evidence.items():
+        if isinstance(v, (list, dict)):
+            v = json.dumps(v, ensure_ascii=False, sort_keys=True)
+        parts.append(f"{k}={'unknown' if v is None else v}")
+    return "; ".join(parts)
+
+
+def _question(f: Finding) -> str:
+    lead = _QUESTIONS.get(f.rule, "{evidence}: decide how to handle this before cutover.")
+    text = lead.format(evidence=_evidence(f))
+    if f.status is Status.unknown:
+        text = "Not visible in the source, check it: " + text
+    return f"{text} Suggested: {f.remediation}"
+
+
+def _decisions(findings: Sequence[Finding], extra: Sequence[DecisionSpec] = ()
+               ) -> list[DecisionSpec]:
+    """Blocker and warn findings (fired or unknown), one per rule, blockers first."""
+    out: list[DecisionSpec] = []
+    seen: set[str] = set()
+    for f in findings:
+        if f.severity not in (Severity.blocker, Severity.warn) or f.rule in seen:
+            continue
+        seen.add(f.rule)
+        out.append(DecisionSpec(f.rule, _question(f)))
+    out.extend(d for d in extra if d.rule not in seen)
+    return out
+
+
+def _left_out_reason(w: Workload) -> str | None:
+    """Why ``w`` gets no playbook workload, or None when it gets one."""
+    if w.queue is None or w.target is None:
+        return "source-wide findings, not a queue (its blockers and warnings are decisions " \
+               "of each workload of the source)"
+    if w.target.mode.value == "none":
+        return w.target.mode.reason
+    if w.target.role == "dead-letter":
+        return f"{w.target.topic.reason} ({w.target.topic.value})"
+    return None
+
+
+def _source_ref(w: Workload, endpoints: Mapping[str, str]) -> tuple[dict[str, Any], dict]:
+    kind = w.source["kind"]
+    ref: dict[str, Any] = {"kind": kind}
+    endpoint = public_endpoint(endpoints.get(w.source.get("name", "")))
+    if endpoint:
+        ref["endpoint"] = endpoint
+    ref["credentials"] = {"env": CREDENTIAL_ENV[kind]}
+    ref["queue"] = w.queue
+    if kind == "rabbitmq" and w.source.get("vhost") is not None:
+        ref["vhost"] = w.source["vhost"]
+    if kind == "sqs" and w.source.get("region"):
+        ref["region"] = w.source["region"]
+    return ref, {("source", "credentials"): _CREDENTIAL_WHY[kind]}
+
+
+def _key(w: Workload) -> Derived:
+    """The mapping key of a consumer-group workload."""
+    t = w.target
+    if t.key is not None:
+        kind = w.source["kind"]
+        if kind == "rabbitmq":
+            # single active consumer orders the whole queue; the routing key is the closest
+            # per-entity order a producer already sets
+            return Derived("routing-key", "single active consumer orders the whole queue: keyed "
+                           "by routing key keeps order per routing key (see ordering.fifo)")
+        return Derived(_KEY_STRATEGY.get(t.key.value, "amqp-group-id"), t.key.reason)
+    if t.role == "stream":
+        return Derived("routing-key", "stream: consumers read in offset order per partition; "
+                       "the routing key keeps one entity's records on one partition")
+    return Derived("routing-key", "no message group in the source: keyed by routing key so one "
+                   "entity's records stay in order")
+
+
+def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities, endpoints: Mapping[str, str],
+          replication: int, shared: Mapping[str, tuple[Derived, Derived, int]],
+          source_findings: Sequence[Finding], strategy: str | None,
+          strategy_why: str | None) -> WorkloadSpec:
+    t = w.target
+    assert t is not None
+    source, reasons = _source_ref(w, endpoints)
+    topic = t.topic.value
+    partitions, retention, sharers = shared.get(topic, (_derived(t.partitions), None, 1))
+    topic_configs: dict[str, Any] = {k: _derived(v) for k, v in t.topic_configs.items()}
+    if retention is not None:
+        topic_configs["retention.ms"] = retention
+    if replication >= 3:
+        topic_configs["min.insync.replicas"] = Derived(
+            2, f"acks=all survives one of the {replication} replicas down")
+    share_group = t.mode.value == "share-group"
+    known = set(ShareGroupConfigs.model_fields[n].alias for n in ShareGroupConfigs.model_fields)
+    share_configs = {k: _derived(v) for k, v in t.group_configs.items() if k in known}
+    key: Any = "none"
+    if not share_group:
+        key = _key(w)
+    dlq_topic = _derived(t.dlq_topic)
+    use_broker_dlq: Any = False
+    extra: list[DecisionSpec] = []
+    if dlq_topic is not None:
+        if share_group and caps.share_dlq:
+            use_broker_dlq = Derived(True, f"Kafka {caps.version[0]}.{caps.version[1]} with "
+                                     "share.version=2: the broker dead-letters at the delivery "
+                                     "limit (KIP-1191)")
+        elif share_group:
+            use_broker_dlq = Derived(False, f"Kafka {caps.version[0]}.{caps.version[1]} has no "
+                                     "share-group DLQ (4.4+): the worker forwards, then REJECTs")
+        else:
+            use_broker_dlq = Derived(False, "a consumer group has no broker DLQ: the worker "
+                                     "forwards failed records, then commits")
+        if sharers > 1 and share_group:
+            reasons[("target", "dlq", "topic")] = (
+                f"{dlq_topic.reason}; shared by the {sharers} share groups of the fan-out")
+        if not any(f.rule == "dlq.redrive" for f in w.findings) and t.dlq_topic.reason.startswith(
+                "source dead-letters"):
+            extra.append(DecisionSpec("dlq.redrive", _QUESTIONS["dlq.redrive"].format(
+                evidence="dead-letter target set")
+                + f" Suggested: point them at {dlq_topic.value}."))
+    if any(f.rule == "dlq.redrive" for f in w.findings):
+        # an info finding on 4.4+, still a decision: the dead letters' readers must move
+        f = next(f for f in w.findings if f.rule == "dlq.redrive")
+        extra.append(DecisionSpec("dlq.redrive", _QUESTIONS["dlq.redrive"].format(
+            evidence=_evidence(f)) + (f" Suggested: point them at {dlq_topic.value}."
+                                      if dlq_topic is not None else "")))
+    if t.fanout is not None:
+        # info in the assessment, but the cutover must not copy the exchange once per queue
+        groups = t.fanout.value.get("groups", [])
+        extra.append(DecisionSpec("fanout.share-groups", (
+            f"Fan-out exchange {t.fanout.value.get('exchange')} becomes one topic {topic} read by "
+            f"{len(groups)} share groups ({', '.join(groups)}): one bridge copies the exchange "
+            "into the topic for all of them (not one per queue), and each group's consumers "
+            "switch on their own; agreed?")))
+    if strategy_why:
+        reasons[("strategy",)] = strategy_why
+    return WorkloadSpec(
+        id=pb_id, source=source, topic=_derived(t.topic), partitions=partitions,
+        group=_derived(t.group), replication=Derived(replication, _replication_why(replication)),
+        topic_configs=topic_configs,
+        consumer_type="share-group" if share_group else "consumer-group",
+        share_configs=share_configs if share_group else {}, key=key,
+        dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq,
+        decisions=tuple(_decisions([*w.findings, *source_findings], extra)),
+        strategy=strategy, reasons=reasons)  # type: ignore[arg-type]
+
+
+def _replication_why(n: int) -> str:
+    if n >= 3:
+        return f"{n} replicas: survives a broker failure with acks=all (--replication)"
+    return f"{n} replica{'s' if n != 1 else ''}: set by --replication (fine for a sandbox, " \
+           "not for production)"
+
+
+def _shared_topics(workloads: Sequence[Workload]) -> dict[str, tuple[Derived, Derived | None, int]]:
+    """Topics read by several workloads (fan-out): the partitions and retention all agree on."""
+    by_topic: dict[str, list[Workload]] = {}
+    for w in workloads:
+        by_topic.setdefault(w.target.topic.value, []).append(w)
+    out: dict[str, tuple[Derived, Derived | None, int]] = {}
+    for topic, group in by_topic.items():
+        if len(group) < 2:
+            continue
+        n = len(group)
+        best = max(group, key=lambda w: (w.target.partitions.value, w.queue))
+        partitions = Derived(best.target.partitions.value,
+                             f"{best.target.partitions.reason}; the largest of the {n} queues "
+                             f"reading this topic")
+        retentions = [w for w in group if "retention.ms" in w.target.topic_configs]
+        retention = None
+        if retentions:
+            r = max(retentions, key=lambda w: (w.target.topic_configs["retention.ms"].value,
+                                               w.queue))
+            d = r.target.topic_configs["retention.ms"]
+            retention = Derived(d.value, f"{d.reason}; the longest of the {n} queues reading "
+                                         "this topic")
+        out[topic] = (partitions, retention, n)
+    return out
+
+
+def _default_strategy(w: Workload) -> tuple[str, str]:
+    if w.source["kind"] == "sqs":
+        return "drain-only", ("drain-only: an SQS queue cannot be shadowed without an SNS "
+                              "fan-out in front of it (--strategy-for to choose another)")
+    return "shadow-then-drain", ("shadow-then-drain: a shadow copy is verified next to the live "
+                                 "consumers before anything moves")
+
+
+def plan(assessment: Assessment, *, strategy: str | None = None,
+         strategy_for: Mapping[str, str] | None = None, name: str = "migration",
+         per_workload: bool = False, kafka_version: str | None = None, replication: int = 3,
+         bootstrap: str | None = None) -> Plan:
+    """The playbooks for ``assessment``.
+
+    ``strategy`` applies to every workload (default: per source kind, see the module doc);
+    ``strategy_for`` maps a workload (playbook id, assessment id or queue name) to a strategy.
+    ``kafka_version`` overrides the version the assessment assumed (it decides
+    ``use_broker_dlq``).  Raises :class:`UsageError` for an unknown strategy or workload and
+    when nothing is left to plan.
+    """
+    for label, value in [("--strategy", strategy), *(
+            (f"--strategy-for {k}", v) for k, v in (strategy_for or {}).items())]:
+        if value is not None and value not in STRATEGIES:
+            raise UsageError(f"{label}: unknown strategy '{value}'",
+                             hint="choose one of " + ", ".join(STRATEGIES))
+    if not re.match(r"^[a-z0-9][a-z0-9._-]{0,99}$", name):
+        raise UsageError(f"--name '{name}' is not a playbook name",
+                         hint="lower-case letters, digits, '.', '_' and '-'")
+    if replication < 1:
+        raise UsageError("--replication must be at least 1")
+    caps = KafkaCapabilities.parse(kafka_version or assessment.kafka_version)
+
+    left_out: list[tuple[str, str]] = []
+    queue_workloads: list[Workload] = []
+    source_findings: dict[str, list[Finding]] = {}
+    for w in assessment.workloads:
+        why = _left_out_reason(w)
+        if w.queue is None:
+            key = f"{w.source['kind']}:{w.source.get('name')}"
+            source_findings.setdefault(key, []).extend(w.findings)
+        if why is not None:
+            left_out.append((w.id, why))
+        else:
+            queue_workloads.append(w)
+    if not queue_workloads:
+        raise UsageError("no queue workload to plan",
+                         hint="every workload was left out: " + "; ".join(
+                             f"{i}: {why}" for i, why in left_out) if left_out else None)
+
+    ids: dict[str, str] = {}  # assessment id → playbook id
+    used: set[str] = set()
+    for w in queue_workloads:
+        # the queue's own name reads best in a checklist; the group name (vhost-prefixed)
+        # separates two vhosts' queues of one name, a counter anything else
+        base = _slug(w.queue or w.id)
+        pb_id = base
+        if pb_id in used and w.target.group is not None:
+            pb_id = base = _slug(w.target.group.value)
+        n = 2
+        while pb_id in used:
+            pb_id, n = f"{base}-{n}", n + 1
+        used.add(pb_id)
+        ids[w.id] = pb_id
+    chosen = _strategy_overrides(strategy_for or {}, queue_workloads, ids)
+
+    shared = _shared_topics(queue_workloads)
+    specs: list[tuple[Workload, WorkloadSpec]] = []
+    for w in queue_workloads:
+        pb_id = ids[w.id]
+        if pb_id in chosen:
+            wl_strategy, why = chosen[pb_id], f"{chosen[pb_id]}: chosen with --strategy-for"
+        elif strategy is not None:
+            wl_strategy, why = strategy, f"{strategy}: chosen with --strategy"
+        else:
+            wl_strategy, why = _default_strategy(w)
+        src_key = f"{w.source['kind']}:{w.source.get('name')}"
+        specs.append((w, _spec(w, pb_id=pb_id, caps=caps, endpoints=assessment.endpoints,
+                               replication=replication, shared=shared,
+                               source_findings=source_findings.get(src_key, []),
+                               strategy=wl_strategy, strategy_why=why)))
+
+    header = ("Generated by 'mqmigrate plan' from " + (assessment.origin or "an assessment")
+              + f" (target Kafka {caps.version[0]}.{caps.version[1]}).\n"
+              "Comments say why each value was chosen; re-run plan rather than editing values.")
+    try:
+        files = _files(specs, per_workload=per_workload, name=name, bootstrap=bootstrap,
+                       header=header, left_out=left_out)
+    except PlaybookInvalid as exc:
+        # plan's contract is exit 0 or 2: what makes a generated playbook invalid is an option
+        # (a --kafka with credentials) or input the assessment let through, never a finding
+        raise UsageError(exc.message, hint="check --kafka and --name") from exc
+    return Plan(tuple(files), tuple(left_out))
+
+
+def _files(specs: Sequence[tuple[Workload, WorkloadSpec]], *, per_workload: bool, name: str,
+           bootstrap: str | None, header: str,
+           left_out: Sequence[tuple[str, str]]) -> list[PlannedFile]:
+    files: list[PlannedFile] = []
+    if per_workload:
+        for w, spec in specs:
+            desc = _description([w], [])
+            files.append(PlannedFile(f"{spec.id}.yaml", build_playbook(
+                [spec], name=spec.id, bootstrap=bootstrap, description=desc), header))
+    else:
+        desc = _description([w for w, _ in specs], left_out)
+        files.append(PlannedFile(f"{name}.yaml", build_playbook(
+            [s for _, s in specs], name=name, bootstrap=bootstrap, description=desc), header))
+    return files
+
+
+def _strategy_overrides(strategy_for: Mapping[str, str], workloads: Sequence[Workload],
+                        ids: Mapping[str, str]) -> dict[str, str]:
+    """``--strategy-for`` keys (playbook id, assessment id or queue name) → playbook ids."""
+    out: dict[str, str] = {}
+    for wanted, value in strategy_for.items():
+        matches = [ids[w.id] for w in workloads if wanted in (ids[w.id], w.id, w.queue)]
+        if not matches:
+            raise UsageError(f"--strategy-for: no workload '{wanted}'",
+                             hint="known: " + ", ".join(sorted(ids.values())))
+        for m in matches:
+            out[m] = value
+    return out
+
+
+def _description(workloads: Sequence[Workload], left_out: Sequence[tuple[str, str]]) -> str:
+    verdicts = ", ".join(f"{w.queue} ({w.verdict})" for w in workloads)
+    text = f"{len(workloads)} workload{'s' if len(workloads) != 1 else ''}: {verdicts}"
+    if left_out:
+        text += ". Left out: " + "; ".join(f"{i}: {why}" for i, why in left_out)
+    return text
+
+
+def write_plan(result: Plan, out_dir: Path) -> list[tuple[Path, bool]]:
+    """Write every planned file under ``out_dir``; (path, written) with written False when the
+    file already had exactly these bytes."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{out_dir}: cannot create the output directory ({exc.strerror})") \
+            from exc
+    done = []
+    for f in result.files:
+        path = out_dir / f.name
+        try:
+            done.append((path, write(f.playbook, path, header=f.header)))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot write ({exc.strerror})") from exc
+    return done
