@@ -103,3 +103,15 @@ def share_consumer(bootstrap: str, group: str, *, explicit: bool = True, **confi
         **config,
     }
     return ShareConsumer(settings)
+
+
+def topic_configs(admin: AdminClient, topic: str, names: Iterable[str] | None = None) -> dict[str, str]:
+    """The topic's effective configs (defaults included), optionally only ``names``."""
+    futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
+    entries = _result(next(iter(futures.values())), f"describing configs of topic {topic}")
+    wanted = set(names) if names is not None else None
+    return {
+        name: entry.value
+        for name, entry in entries.items()
+        if wanted is None or name in wanted
+    }
