@@ -297,6 +297,8 @@ class Worker:
         self._failure: BaseException | None = None
         self._producer: Any = None
         self._started = False
+        #: the signal that stopped :meth:`run`, if one did (a CLI exits 130 after SIGINT)
+        self.stopped_by_signal: int | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -365,6 +367,7 @@ class Worker:
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         log.info("signal %d: stopping after in-flight handlers", signum)
+        self.stopped_by_signal = signum
         self.stop()
 
     # -- start-up: what the broker says about this group -----------------------------------------

@@ -322,9 +322,10 @@ def test_sigterm_mid_run_exits_and_nothing_is_lost(env, tmp_path):
         def handle(message):
             time.sleep(0.2)
             out.write(message.value.decode() + "\\n")
-        Worker({env.bootstrap!r}, {env.topic!r}, {env.group!r}, handle, max_poll_records=20,
-               metrics=False).run()
-        print("clean exit", flush=True)
+        worker = Worker({env.bootstrap!r}, {env.topic!r}, {env.group!r}, handle,
+                        max_poll_records=20, metrics=False)
+        worker.run()
+        print("clean exit after signal", worker.stopped_by_signal, flush=True)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
@@ -341,7 +342,7 @@ def test_sigterm_mid_run_exits_and_nothing_is_lost(env, tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err[-2000:]
-    assert "clean exit" in out
+    assert f"clean exit after signal {int(signal.SIGTERM)}" in out
     first = done_file.read_text().split()
     assert 5 <= len(first) < 40
     rest = Recorder()

@@ -1,0 +1,117 @@
+"""Worker pieces that need no broker: the Message view, the adapters' settle mapping, config."""
+
+from __future__ import annotations
+
+import pytest
+
+from mqmigrate import sdkheaders as H
+from mqmigrate.errors import ConfigError
+from mqmigrate.worker import (
+    Ack,
+    Message,
+    RetryableError,
+    Worker,
+    from_pika_callback,
+    from_sqs_handler,
+)
+
+
+class FakeRecord:
+    """The accessors of a confluent_kafka.Message the worker reads."""
+
+    def __init__(self, value=b"v", headers=None, delivery_count=1, offset=7):
+        self._value, self._headers, self._count, self._offset = (
+            value, headers, delivery_count, offset)
+
+    def value(self):
+        return self._value
+
+    def key(self):
+        return b"k"
+
+    def headers(self):
+        return self._headers
+
+    def topic(self):
+        return "t"
+
+    def partition(self):
+        return 2
+
+    def offset(self):
+        return self._offset
+
+    def delivery_count(self):
+        return self._count
+
+    def timestamp(self):
+        return (1, 1_700_000_000_123)
+
+
+def message(**kwargs) -> Message:
+    return Message.from_kafka(FakeRecord(**kwargs))
+
+
+def test_message_decodes_mq_headers_and_falls_back_to_coordinates_for_the_id():
+    m = message(headers=[(H.SOURCE_ID, b"abc"), ("app", b"\xff"), ("mq.content-type", b"json")])
+    assert m.message_id == "abc"
+    assert m.mq == {H.SOURCE_ID: "abc", "mq.content-type": "json"}
+    assert m.header("app") == b"\xff" and m.header("missing") is None
+    assert (m.topic, m.partition, m.offset, m.timestamp_ms) == ("t", 2, 7, 1_700_000_000_123)
+    assert message(headers=None).message_id == "t-2-7"
+
+
+@pytest.mark.parametrize("settle, expected", [
+    (lambda ch, tag: ch.basic_ack(tag), Ack.ACCEPT),
+    (lambda ch, tag: ch.basic_nack(tag, requeue=True), Ack.RELEASE),
+    (lambda ch, tag: ch.basic_nack(tag, requeue=False), Ack.REJECT),
+    (lambda ch, tag: ch.basic_reject(tag, requeue=True), Ack.RELEASE),
+    (lambda ch, tag: ch.basic_reject(tag, requeue=False), Ack.REJECT),
+    (lambda ch, tag: (ch.basic_ack(tag), ch.basic_reject(tag, requeue=False)), Ack.ACCEPT),
+])
+def test_pika_settle_calls_map_to_share_outcomes(settle, expected):
+    handler = from_pika_callback(lambda ch, method, props, body: settle(ch, method.delivery_tag))
+    assert handler(message()) is expected
+
+
+def test_pika_callback_sees_properties_and_unsettled_means_release_unless_auto_ack():
+    seen = {}
+
+    def callback(channel, method, properties, body):
+        seen.update(id=properties.message_id, headers=properties.headers, body=body,
+                    redelivered=method.redelivered)
+
+    m = message(headers=[(H.SOURCE_ID, b"id-1"), ("tenant", b"acme")], delivery_count=2)
+    assert from_pika_callback(callback)(m) is Ack.RELEASE
+    assert from_pika_callback(callback, auto_ack=True)(m) is Ack.ACCEPT
+    assert seen == {"id": "id-1", "headers": {"tenant": "acme"}, "body": b"v",
+                    "redelivered": True}
+
+
+def test_pika_callback_exception_is_retryable():
+    def callback(channel, method, properties, body):
+        raise KeyError("boom")
+
+    with pytest.raises(RetryableError, match="KeyError"):
+        from_pika_callback(callback)(message())
+
+
+def test_sqs_handler_gets_an_sqs_shaped_message():
+    got = {}
+    from_sqs_handler(got.update)(message(headers=[(H.SOURCE_ID, b"m-1"), ("n", b"5")],
+                                         delivery_count=3))
+    assert got["MessageId"] == "m-1" and got["Body"] == "v"
+    assert got["Attributes"]["ApproximateReceiveCount"] == "3"
+    assert got["MessageAttributes"] == {"n": {"DataType": "String", "StringValue": "5"}}
+    assert len(got["MD5OfBody"]) == 32
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"concurrency": 0}, "concurrency"),
+    ({"dead_letter": "worker"}, "dlq_topic"),
+    ({"dead_letter": "sometimes"}, "dead_letter"),
+    ({"unexpected": Ack.ACCEPT}, "unexpected"),
+])
+def test_worker_refuses_bad_settings(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        Worker("127.0.0.1:1", "t", "g", lambda m: None, metrics=False, **kwargs)
