@@ -517,9 +517,13 @@ class ProtonSource:
         from proton import Delivery, Message, ProtonException
 
         try:
+            message = Message(id=message_id, body=body, properties=dict(headers) or None,
+                              durable=True, group_id=key)
+            # bytes as a data section (not an amqp-value holding binary): what other
+            # protocols' clients of the same broker read as the plain body
+            message.inferred = True
             delivery = self._open().send(
-                Message(id=message_id, body=body, properties=dict(headers) or None,
-                        durable=True, group_id=key),
+                message,
                 error_states=[Delivery.REJECTED, Delivery.RELEASED, Delivery.MODIFIED])
             if delivery.remote_state != Delivery.ACCEPTED:
                 raise MqMigrateError(f"AMQP 1.0 broker settled the message as "

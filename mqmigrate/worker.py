@@ -201,6 +201,16 @@ class WorkerMetrics:
 
 DeadLetter = Literal["auto", "worker", "broker", "none"]
 
+
+def effective_delivery_limit(group_limit: int, max_deliveries: int | None) -> int:
+    """The attempt the worker treats as the last: the group's limit, or a lower max_deliveries.
+
+    A higher ``max_deliveries`` cannot help: the broker archives the record at its own limit.
+    """
+    if max_deliveries is None or max_deliveries <= 0:
+        return group_limit
+    return min(group_limit, max_deliveries)
+
 #: producer settings the DLQ write depends on (a record is REJECTed only after this acked)
 _DLQ_PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 0}
 
@@ -377,7 +387,7 @@ class Worker:
             "share.delivery.count.limit", "errors.deadletterqueue.topic.name"])
         limit = int(configs.get("share.delivery.count.limit")
                     or share.SHARE_GROUP_DEFAULTS["share.delivery.count.limit"])
-        self.delivery_limit = min(limit, self.max_deliveries) if self.max_deliveries else limit
+        self.delivery_limit = effective_delivery_limit(limit, self.max_deliveries)
         broker_dlq = configs.get("errors.deadletterqueue.topic.name") or ""
         mode = self.dead_letter_setting
         if mode in ("auto", "broker"):
@@ -559,11 +569,13 @@ class Worker:
             outcome["error"] = err
             done.set()
 
+        from confluent_kafka import KafkaException
+
         deadline = time.monotonic() + self.dlq_timeout
         try:
             self._producer.produce(self.dlq_topic, value=message.value, key=message.key,
                                    headers=headers, on_delivery=delivered)
-        except (BufferError, Exception) as exc:  # noqa: BLE001 - KafkaException, queue full
+        except (BufferError, KafkaException) as exc:  # queue full, unknown topic, closed
             log.error("DLQ write to %s failed for %s: %s", self.dlq_topic, message.message_id, exc)
             return False
         # the producer is shared by all threads; whichever polls runs the callback

@@ -281,31 +281,59 @@ def test_sqs_fifo_uses_the_id_as_deduplication_id(sqs, kafka_bootstrap, topic, u
     assert messages[0]["Attributes"]["MessageGroupId"] == "group-a"
 
 
-# -- AMQP 1.0 (proton, Artemis) --------------------------------------------------------------------
+# -- AMQP 1.0 (proton): Artemis and RabbitMQ's AMQP 1.0 plugin -------------------------------------
+
+class _AnycastQueue:
+    """Receiver option: ask Artemis for the anycast queue (as ProtonSource's capabilities do)."""
+
+    def __new__(cls):
+        from proton import symbol
+        from proton.reactor import LinkOption
+
+        class Option(LinkOption):
+            def apply(self, link):
+                link.source.capabilities.put_object(symbol("queue"))
+
+        return Option()
+
+
+@pytest.fixture(params=["artemis", "rabbitmq"])
+def amqp1_target(request, unique_name):
+    """(url, user, password, address, sender capabilities, receiver options) on one broker."""
+    service = request.getfixturevalue(f"{request.param}_service")
+    user, password = service.credentials()
+    if request.param == "artemis":
+        # the sender's "queue" capability makes Artemis auto-create an anycast queue; the
+        # test drains it and Artemis auto-deletes it
+        yield (f"amqp://127.0.0.1:{service.port('acceptor')}", user, password, unique_name,
+               ("queue",), [_AnycastQueue()])
+        return
+    # RabbitMQ 3.10's plugin cannot declare queues: /amq/queue/NAME must exist
+    rabbit = Rabbit(service, unique_name)
+    try:
+        yield (f"amqp://127.0.0.1:{service.port('amqp')}", user, password,
+               f"/amq/queue/{unique_name}", (), None)
+    finally:
+        rabbit.delete()
+
 
 @pytest.mark.amqp1
-def test_amqp1_dual_mode_same_id_as_message_id(artemis_service, kafka_bootstrap, topic,
-                                               unique_name):
-    from proton import symbol
-    from proton.reactor import LinkOption
+def test_amqp1_dual_mode_same_id_as_message_id(amqp1_target, kafka_bootstrap, topic):
     from proton.utils import BlockingConnection
 
-    user, password = artemis_service.credentials()
-    url = f"amqp://127.0.0.1:{artemis_service.port('acceptor')}"
-    source = ProtonSource(url, unique_name, user=user, password=password,
-                          capabilities=("queue",))
+    url, user, password, address, capabilities, receive_options = amqp1_target
+    source = ProtonSource(url, address, user=user, password=password,
+                          capabilities=capabilities)
     with new_writer(source, kafka_bootstrap, topic, "dual") as writer:
         writer.send(b"amqp-body", message_id="a1-1", headers={"tenant": "acme"})
 
-    class AnycastQueue(LinkOption):
-        def apply(self, link):
-            link.source.capabilities.put_object(symbol("queue"))
-
+    # a connection per receiver: closing it ends the link (RabbitMQ 3.10 never confirms a
+    # receiver link detach)
     connection = BlockingConnection(url, user=user, password=password, timeout=10)
     try:
-        receiver = connection.create_receiver(unique_name, options=AnycastQueue())
+        receiver = connection.create_receiver(address, options=receive_options)
         message = receiver.receive(timeout=10)
-        receiver.accept()  # drained: Artemis auto-deletes the auto-created queue
+        receiver.accept()
     finally:
         connection.close()
     assert message.id == "a1-1"

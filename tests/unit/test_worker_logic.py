@@ -9,8 +9,10 @@ from mqmigrate.errors import ConfigError
 from mqmigrate.worker import (
     Ack,
     Message,
+    PermanentError,
     RetryableError,
     Worker,
+    effective_delivery_limit,
     from_pika_callback,
     from_sqs_handler,
 )
@@ -115,3 +117,54 @@ def test_sqs_handler_gets_an_sqs_shaped_message():
 def test_worker_refuses_bad_settings(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         Worker("127.0.0.1:1", "t", "g", lambda m: None, metrics=False, **kwargs)
+
+
+class _Retry(Exception):
+    pass
+
+
+class _Fatal(Exception):
+    pass
+
+
+def semantics_worker(handler, **kwargs) -> Worker:
+    """A worker whose start-up answers are set by hand (limit 3, no DLQ) to drive _process."""
+    worker = Worker("127.0.0.1:1", "t", "g", handler, metrics=False, **kwargs)
+    worker.delivery_limit = 3
+    worker.dead_letter = "none"
+    return worker
+
+
+def raising(exc):
+    def handler(message):
+        raise exc
+    return handler
+
+
+@pytest.mark.parametrize("handler, delivery, expected", [
+    (lambda m: None, 1, Ack.ACCEPT),
+    (lambda m: Ack.ACCEPT, 3, Ack.ACCEPT),
+    (raising(RetryableError("x")), 1, Ack.RELEASE),
+    (raising(RetryableError("x")), 2, Ack.RELEASE),
+    (raising(RetryableError("x")), 3, Ack.REJECT),  # last attempt: dead-letter, not archive
+    (raising(PermanentError("x")), 1, Ack.REJECT),
+    (raising(KeyError("x")), 1, Ack.RELEASE),  # unexpected: like an SQS visibility timeout
+    (lambda m: Ack.RELEASE, 3, Ack.REJECT),
+    (lambda m: Ack.REJECT, 1, Ack.REJECT),
+    (raising(_Retry()), 1, Ack.RELEASE),
+    (raising(_Fatal()), 1, Ack.REJECT),
+])
+def test_semantics_table(handler, delivery, expected):
+    worker = semantics_worker(handler, retry_on=[_Retry], permanent_on=[_Fatal])
+    assert worker._process(FakeRecord(delivery_count=delivery)) is expected
+
+
+def test_unexpected_exceptions_can_be_made_permanent():
+    worker = semantics_worker(raising(KeyError("x")), unexpected=Ack.REJECT)
+    assert worker._process(FakeRecord()) is Ack.REJECT
+
+
+def test_max_deliveries_can_lower_but_not_raise_the_group_limit():
+    assert effective_delivery_limit(5, None) == 5
+    assert effective_delivery_limit(5, 2) == 2
+    assert effective_delivery_limit(5, 10) == 5  # the broker archives at 5 anyway
