@@ -411,6 +411,10 @@ class Worker:
                 if self.max_deliveries and self.max_deliveries < limit:
                     log.warning("max_deliveries=%d < group limit %d: records dead-lettered "
                                 "early by REJECT", self.max_deliveries, limit)
+                if self.dlq_topic:
+                    log.info("group %s dead-letters to %s on the broker; dlq_topic %s unused "
+                             "(pass dead_letter='worker' to keep mq.* headers in dead letters)",
+                             self.group, broker_dlq, self.dlq_topic)
                 self.dead_letter = "broker"
                 return
         if mode == "none":

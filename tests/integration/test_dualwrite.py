@@ -297,7 +297,7 @@ class _AnycastQueue:
         return Option()
 
 
-@pytest.fixture(params=["artemis", "rabbitmq"])
+@pytest.fixture(params=["artemis", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
 def amqp1_target(request, unique_name):
     """(url, user, password, address, sender capabilities, receiver options) on one broker."""
     service = request.getfixturevalue(f"{request.param}_service")

@@ -472,3 +472,38 @@ def test_sqs_handler_adapter(env):
     assert dead.value() == b"never"
     assert headers[H.ERROR_TYPE] == b"builtins.ValueError"
     assert headers[H.ERROR_DELIVERY_COUNT] == b"3"
+
+
+def test_broker_dlq_takes_records_at_the_delivery_limit_without_copying_them(env):
+    """The other two KIP-1191 behaviours docs/worker.md relies on, with the raw client:
+    a record RELEASEd at the limit is dead-lettered too, and without
+    errors.deadletterqueue.copy.record.enable the dead letter has no value or key."""
+    from confluent_kafka import AcknowledgeType
+
+    share.delete_topic(env.admin, env.dlq)
+    env.created.remove(env.dlq)
+    share.create_topic(env.admin, env.dlq, config={"errors.deadletterqueue.group.enable": "true"})
+    env.created.append(env.dlq)
+    env.group_config(**{"errors.deadletterqueue.topic.name": env.dlq,
+                        "share.delivery.count.limit": "2"})
+    env.produce([b"exhausted"])
+    consumer = share.share_consumer(env.bootstrap, env.group)
+    deliveries = []
+    try:
+        consumer.subscribe([env.topic])
+        deadline = time.monotonic() + 30
+        while len(deliveries) < 2 and time.monotonic() < deadline:
+            batch = [m for m in consumer.poll(0.5) if m.error() is None]
+            for record in batch:
+                deliveries.append(record.delivery_count())
+                consumer.acknowledge(record, AcknowledgeType.RELEASE)
+            if batch:
+                consumer.commit_sync(10)
+    finally:
+        consumer.close()
+    assert deliveries == [1, 2]
+    [dead] = env.read_dlq(1)
+    headers = dict(dead.headers())
+    assert dead.value() is None and dead.key() is None
+    assert headers[H.BROKER_DLQ_DELIVERY_COUNT] == b"2"
+    assert headers[H.BROKER_DLQ_MESSAGE] == b"Offset delivery count exceeded the threshold."
