@@ -496,7 +496,8 @@ class Worker:
         for partition, error in results.items():
             if error is not None:
                 # typically a lock that expired while the handler ran: the record is
-                # (or will be) redelivered, so it is processed twice, never lost
+                # (or will be) redelivered, so it is processed twice, never lost.  The
+                # preview client does not report every such refusal (docs/worker.md)
                 log.warning("acknowledgement for %s[%d] not taken: %s", partition.topic,
                             partition.partition, error)
                 if self.metrics:
