@@ -13,7 +13,8 @@ and the bridge's dedup recognise the pair: the ``mq.source.id`` header on Kafka,
 Failure policy, per mode (also in ``docs/dualwrite.md``):
 
 * ``source-only``: write the source (publisher confirm / SQS answer / AMQP 1.0 accepted
-  outcome), retrying with capped exponential backoff up to ``retries`` times; then raise
+  outcome), retrying transient failures with capped exponential backoff up to ``retries``
+  times (a terminal one, e.g. a missing queue, is not retried); then raise
   :class:`~mqmigrate.errors.DualWriteError` (``written=()``).  Kafka is not touched.
 * ``kafka-only``: the same with Kafka (``acks=all``, idempotent producer, delivery report).
 * ``dual``: the *authoritative* side (``authoritative="source"`` by default, the side the
@@ -406,8 +407,11 @@ class PikaSource:
         except (pe.AMQPError, OSError) as exc:
             self.close()
             where = mask_uri(self.url) if isinstance(self.url, str) else "RabbitMQ"
+            # unroutable (no queue bound) will not change by retrying; a nack or a dropped
+            # connection may
             raise MqMigrateError(f"RabbitMQ publish to {where} failed: "
-                                 f"{type(exc).__name__} {exc}", transient=True) from exc
+                                 f"{type(exc).__name__} {exc}",
+                                 transient=not isinstance(exc, pe.UnroutableError)) from exc
 
     def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
@@ -416,6 +420,11 @@ class PikaSource:
                 connection.close()
             except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
+
+
+#: SQS error codes worth retrying
+_SQS_TRANSIENT = {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable",
+                  "InternalError", "InternalFailure", "KmsThrottled", "RequestTimeout"}
 
 
 class SqsSource:
@@ -445,13 +454,18 @@ class SqsSource:
              key: str | None) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        try:
+            # SQS bodies are text; binary payloads must be encoded by the application
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"message {message_id} is not UTF-8 text, which an SQS body must "
+                              "be", hint="base64-encode binary payloads") from exc
         attributes = {name: {"DataType": "String", "StringValue": str(value)}
                       for name, value in headers.items()}
         attributes[H.SQS_SOURCE_ID_ATTRIBUTE] = {"DataType": "String", "StringValue": message_id}
         request: dict[str, Any] = {
             "QueueUrl": self.queue_url,
-            # SQS bodies are text; the bytes are sent as UTF-8 (binary bodies need base64)
-            "MessageBody": body.decode("utf-8"),
+            "MessageBody": text,
             "MessageAttributes": attributes,
         }
         if self.fifo:
@@ -460,8 +474,12 @@ class SqsSource:
         try:
             self.client.send_message(**request)
         except (BotoCoreError, ClientError) as exc:
+            code = exc.response.get("Error", {}).get("Code", "") if isinstance(
+                exc, ClientError) else ""
+            # connection errors and throttling pass; a missing queue or a bad request does not
+            transient = not isinstance(exc, ClientError) or code in _SQS_TRANSIENT
             raise MqMigrateError(f"SQS send to {self.queue_url} failed: {exc}",
-                                 transient=not isinstance(exc, ClientError)) from exc
+                                 transient=transient) from exc
 
     def close(self) -> None:
         pass
@@ -515,6 +533,7 @@ class ProtonSource:
     def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
              key: str | None) -> None:
         from proton import Delivery, Message, ProtonException
+        from proton.utils import SendException
 
         try:
             message = Message(id=message_id, body=body, properties=dict(headers) or None,
@@ -530,8 +549,11 @@ class ProtonSource:
                                      f"{delivery.remote_state}, not accepted")
         except (ProtonException, OSError) as exc:
             self.close()
+            # rejected is the broker's final word; released/modified/timeouts may pass
+            rejected = isinstance(exc, SendException) and exc.state == Delivery.REJECTED
             raise MqMigrateError(f"AMQP 1.0 send to {mask_uri(self.url)} {self.address} "
-                                 f"failed: {type(exc).__name__} {exc}", transient=True) from exc
+                                 f"failed: {type(exc).__name__} {exc}",
+                                 transient=not rejected) from exc
 
     def close(self) -> None:
         connection, self._connection, self._sender = self._connection, None, None
@@ -541,6 +563,17 @@ class ProtonSource:
             except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
 
+
+def _kafka_terminal_codes() -> set[int]:
+    from confluent_kafka import KafkaError as KE
+
+    return {KE.MSG_SIZE_TOO_LARGE, KE.RECORD_LIST_TOO_LARGE, KE.INVALID_RECORD,
+            KE.POLICY_VIOLATION, KE._UNKNOWN_TOPIC, KE.TOPIC_AUTHORIZATION_FAILED,
+            KE.CLUSTER_AUTHORIZATION_FAILED}
+
+
+#: Kafka errors that retrying the same record cannot fix
+_KAFKA_TERMINAL = _kafka_terminal_codes()
 
 #: producer settings the guarantees depend on; a user cannot override these
 KAFKA_REQUIRED: dict[str, Any] = {"enable.idempotence": True, "acks": "all"}
@@ -595,9 +628,10 @@ class KafkaSide:
         if not done.is_set():
             raise MqMigrateError(f"Kafka gave no delivery report for {message_id} in time",
                                  transient=True)
-        if result["error"] is not None:
+        error = result["error"]
+        if error is not None:
             raise MqMigrateError(f"Kafka write to {self.topic} at {self.bootstrap} failed: "
-                                 f"{result['error'].str()}", transient=True)
+                                 f"{error.str()}", transient=error.code() not in _KAFKA_TERMINAL)
 
     def close(self) -> None:
         self._producer.flush(self.timeout)
@@ -878,9 +912,10 @@ class DualWriter:
             except MqMigrateError as exc:
                 if self.metrics:
                     self.metrics.failed.labels(side).inc()
-                if attempt == attempts:
+                # a terminal error (queue missing, message refused) fails the same way again
+                if attempt == attempts or not exc.transient:
                     raise DualWriteError(f"{side} write of {message_id} failed after "
-                                         f"{attempts} attempt(s): {exc.one_line()}") from exc
+                                         f"{attempt} attempt(s): {exc.one_line()}") from exc
                 log.warning("%s write of %s failed (attempt %d/%d): %s", side, message_id,
                             attempt, attempts, exc.one_line())
                 self._sleep(min(delay, self.max_backoff) * (0.5 + random.random() / 2))

@@ -25,6 +25,7 @@ from mqmigrate.dualwrite import (
     create_control_topic,
     publish_mode,
 )
+from mqmigrate.errors import DualWriteError
 from mqmigrate.kafka import share
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
@@ -340,3 +341,18 @@ def test_amqp1_dual_mode_same_id_as_message_id(amqp1_target, kafka_bootstrap, to
     assert bytes(message.body) == b"amqp-body"
     assert message.properties == {"tenant": "acme"}
     assert kafka_ids(read_kafka(kafka_bootstrap, topic, 1)) == ["a1-1"]
+
+
+@pytest.mark.rabbitmq
+def test_unroutable_source_write_fails_at_once_and_writes_nothing(rabbitmq_service, kafka_bootstrap,
+                                                                  topic, unique_name):
+    """mandatory + confirms: a message no queue takes is an error, never a silent drop."""
+    user, password = rabbitmq_service.credentials()
+    url = f"amqp://{user}:{password}@127.0.0.1:{rabbitmq_service.port('amqp')}/%2f"
+    source = PikaSource(url, routing_key=f"{unique_name}-no-such-queue")
+    with new_writer(source, kafka_bootstrap, topic, "dual", retries=3) as writer:
+        with pytest.raises(DualWriteError, match="after 1 attempt") as info:
+            writer.send(b"lost?", message_id="u1")
+    assert info.value.written == ()
+    assert "guest:guest" not in str(info.value)  # the password is masked
+    assert read_kafka(kafka_bootstrap, topic, 1, timeout=3) == []

@@ -237,3 +237,16 @@ def test_close_closes_both_sides(sides):
     source, kafka = sides
     writer(sides, "dual").close()
     assert source.closed and kafka.closed
+
+
+def test_terminal_errors_are_not_retried(sides):
+    source, kafka = sides
+
+    def refuse(*args):
+        source.attempts += 1
+        raise MqMigrateError("queue does not exist", transient=False)
+
+    source.send = refuse
+    with pytest.raises(DualWriteError, match="after 1 attempt"):
+        writer(sides, "source-only", retries=4).send(b"x", message_id="m")
+    assert source.attempts == 1
