@@ -791,7 +791,10 @@ class DualWriter:
     def replay(self) -> ReplayResult:
         """Re-send every spooled message to the side it is waiting for, with its id.
 
-        A message that fails again goes back to the spool; one that cannot be parsed is moved
+        A message that fails again goes back to the spool, and so do the rest of that side's
+        messages without being tried (one failure per side per replay, not one timeout per
+        message); a message spooled for another topic is left alone; one that cannot be parsed
+        is moved
         to ``<side>.corrupt.jsonl`` (kept, never dropped).  A replay interrupted by a crash is
         resumed by the next one (at-least-once: the same id makes a repeat recognisable).
         """
@@ -806,6 +809,7 @@ class DualWriter:
                     taken = self.spool_dir / f"{side}.jsonl.replay-{time.time_ns()}"
                     os.replace(spool, taken)  # new spools during the replay go to a new file
                     batches.append(taken)
+                side_down = False
                 for batch in batches:
                     for line in batch.read_text(encoding="utf-8").splitlines():
                         if not line.strip():
@@ -820,6 +824,12 @@ class DualWriter:
                             self._append(self.spool_dir / f"{side}.corrupt.jsonl", line)
                             corrupt += 1
                             continue
+                        if side_down or entry.get("topic", self.topic) != self.topic:
+                            # the side just failed (don't wait out a timeout per message), or
+                            # the entry belongs to another writer's topic: keep it spooled
+                            self._append(spool, line)
+                            failed += 1
+                            continue
                         try:
                             self._write_side(side, body, message_id, key, headers, retries=0)
                         except DualWriteError as exc:
@@ -827,6 +837,7 @@ class DualWriter:
                             entry["error"] = exc.one_line()[:500]
                             self._append(spool, json.dumps(entry))
                             failed += 1
+                            side_down = True
                             continue
                         sent += 1
                         if self.metrics:

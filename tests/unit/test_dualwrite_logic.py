@@ -250,3 +250,19 @@ def test_terminal_errors_are_not_retried(sides):
     with pytest.raises(DualWriteError, match="after 1 attempt"):
         writer(sides, "source-only", retries=4).send(b"x", message_id="m")
     assert source.attempts == 1
+
+
+def test_replay_tries_a_failing_side_once_and_keeps_everything(sides, tmp_path):
+    source, kafka = sides
+    kafka.down = True
+    w = writer(sides, "dual", spool_dir=tmp_path, retries=0)
+    for i in range(3):
+        w.send(b"x", message_id=f"m{i}")
+    attempts_before = kafka.attempts
+    result = w.replay()
+    assert (result.sent, result.failed) == (0, 3)
+    assert kafka.attempts == attempts_before + 1  # one try, not one timeout per message
+    assert w.spooled() == {"source": 0, "kafka": 3}
+    kafka.down = False
+    assert w.replay().sent == 3
+    assert [m[1] for m in kafka.sent] == ["m0", "m1", "m2"]  # spool order kept
