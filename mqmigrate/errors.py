@@ -57,6 +57,25 @@ class ConfigError(MqMigrateError):
     """A configuration, playbook or input file is unreadable or invalid."""
 
 
+class WorkerError(MqMigrateError):
+    """The share-group worker cannot run (bad group config, consumer could not be created)."""
+
+
+class DualWriteError(MqMigrateError):
+    """A dual-writer could not write a message where the mode and policy require it.
+
+    ``written`` names the sides that did take the message (e.g. ``("source",)`` when the
+    authoritative source write succeeded and the Kafka write failed in strict mode), so the
+    caller knows exactly what state the message is in.
+    """
+
+    transient = True
+
+    def __init__(self, message: str, *, written: tuple[str, ...] = (), hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.written = written
+
+
 class PrerequisiteError(MqMigrateError):
     """Something the machine lacks: Java, root for apt, a free port."""
 

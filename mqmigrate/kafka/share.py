@@ -139,11 +139,16 @@ def describe_topic(admin: AdminClient, topic: str, timeout: float = 30.0) -> Top
     return TopicState(topic, len(partitions), replication)
 
 
-def topic_configs(admin: AdminClient, topic: str) -> dict[str, str]:
-    """Every effective config of ``topic`` (defaults included)."""
+def topic_configs(admin: AdminClient, topic: str, names: Iterable[str] | None = None) -> dict[str, str]:
+    """The topic's effective configs (defaults included), optionally only ``names``."""
     futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
     entries = _result(next(iter(futures.values())), f"describing configs of topic {topic}")
-    return {name: entry.value for name, entry in entries.items()}
+    wanted = set(names) if names is not None else None
+    return {
+        name: entry.value
+        for name, entry in entries.items()
+        if wanted is None or name in wanted
+    }
 
 
 def alter_topic_configs(admin: AdminClient, topic: str, configs: Mapping[str, str]) -> None:

@@ -1,0 +1,740 @@
+"""A share-group worker: queue semantics on a Kafka topic (KIP-932) for migrated consumers.
+
+A handler that used to consume from RabbitMQ, SQS or an AMQP 1.0 queue is given to a
+:class:`Worker`, which reads the topic through a Kafka share group and settles each record
+the way a queue would:
+
+============================================  =================================================
+handler ...                                   record is ...
+============================================  =================================================
+returns (or returns ``Ack.ACCEPT``)           ACCEPTed: done, never redelivered
+raises :class:`RetryableError` (or a type in  RELEASEd: redelivered, ``delivery_count`` + 1
+``retry_on``, or any unexpected exception),
+or returns ``Ack.RELEASE``
+raises :class:`PermanentError` (or a type in  dead-lettered (see below), then REJECTed
+``permanent_on``), or returns ``Ack.REJECT``
+fails on the last delivery attempt            dead-lettered, then REJECTed
+============================================  =================================================
+
+"Last delivery attempt" is ``delivery_count >= limit`` where the limit is the group's
+``share.delivery.count.limit`` read from the broker when the worker starts (or the smaller
+``max_deliveries`` if given): releasing such a record would make the broker archive it
+unprocessed, so the worker dead-letters it instead.
+
+Dead-lettering (``dead_letter=``):
+
+* ``"worker"`` — the worker produces the record (value, key, original headers, the stable
+  ``mq.source.id`` kept) to ``dlq_topic`` with ``mq.error.*`` headers (type, message,
+  delivery count, original topic/partition/offset, group, reason), waits for Kafka's delivery
+  report, and only then REJECTs.  If the DLQ write fails the record is RELEASEd, never
+  REJECTed, so it is not lost while a delivery attempt remains.
+* ``"broker"`` — the group has ``errors.deadletterqueue.topic.name`` (KIP-1191, Kafka 4.4,
+  ``share.version`` >= 2): the worker only REJECTs and the broker writes the record to the
+  group's DLQ topic.  Observed on Kafka 4.4: the broker dead-letters only when the DLQ topic
+  has ``errors.deadletterqueue.group.enable=true`` (otherwise the REJECTed record is just
+  archived — the worker refuses to start in that state); it writes ``__dlq.errors.*`` headers
+  (topic, partition, offset, group, delivery.count, message) and, only with the group config
+  ``errors.deadletterqueue.copy.record.enable=true``, the value and key; the original headers
+  (``mq.source.id`` included) are *not* copied.  Records that reach the delivery limit are
+  dead-lettered by the broker too.
+* ``"auto"`` (default) — ``"broker"`` when the cluster and group support it, else
+  ``"worker"`` when ``dlq_topic`` is given, else no DLQ (REJECT archives; a warning is logged).
+
+Concurrency is ``concurrency`` threads, each with its own ``ShareConsumer`` (the preview
+client is not thread-safe): every thread polls a batch, runs the handler on each record in
+turn, acknowledges each, and commits the batch before polling again.
+
+Shutdown (:meth:`Worker.stop`, SIGTERM or SIGINT while :meth:`Worker.run` runs in the main
+thread): the handler call in progress finishes and is acknowledged; the records of the batch
+not started yet are RELEASEd so another member gets them at once (except those on their last
+delivery attempt, which are handled, because releasing them would archive them); then the
+acknowledgements are committed and the consumers closed.
+
+Example::
+
+    from mqmigrate.worker import Worker, RetryableError
+
+    def handle(msg):
+        if not db_available():
+            raise RetryableError("db down")
+        store(msg.message_id, msg.value)
+
+    Worker("kafka:9092", "orders", "orders-workers", handle, concurrency=4,
+           dlq_topic="dlq.orders").run()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
+
+from mqmigrate import sdkheaders as H
+from mqmigrate.errors import ConfigError, MqMigrateError, WorkerError
+from mqmigrate.kafka import share
+
+log = logging.getLogger("mqmigrate.worker")
+
+__all__ = [
+    "Ack", "Message", "Worker", "WorkerMetrics", "RetryableError", "PermanentError",
+    "from_pika_callback", "from_sqs_handler",
+]
+
+
+class RetryableError(Exception):
+    """Raise from a handler to RELEASE the record: it is delivered again later."""
+
+
+class PermanentError(Exception):
+    """Raise from a handler when retrying cannot help: the record is dead-lettered."""
+
+
+class Ack(Enum):
+    """What a handler may return to settle a record explicitly (``None`` means ACCEPT)."""
+
+    ACCEPT = "accept"
+    RELEASE = "release"
+    REJECT = "reject"  #: dead-letter it (as a PermanentError would), then REJECT
+
+
+@dataclass(frozen=True)
+class Message:
+    """One record as the handler sees it."""
+
+    value: bytes | None
+    key: bytes | None
+    #: the record's headers as Kafka gives them: ``(name, bytes)`` pairs, in order
+    headers: tuple[tuple[str, bytes | None], ...]
+    topic: str
+    partition: int
+    offset: int
+    #: 1 on the first delivery, +1 on every redelivery
+    delivery_count: int
+    #: Kafka record timestamp in ms (0 when the record has none)
+    timestamp_ms: int
+    #: the ``mq.*`` headers decoded as text (``{"mq.source.id": "..."}``)
+    mq: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def message_id(self) -> str:
+        """The stable id (``mq.source.id``); ``topic-partition-offset`` when absent."""
+        return self.mq.get(H.SOURCE_ID) or f"{self.topic}-{self.partition}-{self.offset}"
+
+    def header(self, name: str) -> bytes | None:
+        """The first value of header ``name``, None when absent."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    @classmethod
+    def from_kafka(cls, record: Any) -> "Message":
+        headers = tuple(record.headers() or ())
+        mq = {}
+        for name, raw in headers:
+            # flat mq.* headers are short UTF-8 text; typed JSON sections are left to
+            # mqmigrate.headers.decode so the hot path stays cheap
+            if name.startswith(H.PREFIX) and raw is not None and len(raw) <= 1024:
+                mq.setdefault(name, raw.decode("utf-8", "replace"))
+        _, ts = record.timestamp()
+        return cls(
+            value=record.value(), key=record.key(), headers=headers, topic=record.topic(),
+            partition=record.partition(), offset=record.offset(),
+            delivery_count=record.delivery_count() or 1, timestamp_ms=max(ts, 0), mq=mq,
+        )
+
+
+Handler = Callable[[Message], "Ack | None"]
+
+
+class WorkerMetrics:
+    """Prometheus counters and a latency histogram, labelled by share group.
+
+    One instance per registry: pass your own ``CollectorRegistry`` (tests do), or use
+    :meth:`default` for the process-wide registry served by ``prometheus_client``.
+    """
+
+    _default: "WorkerMetrics | None" = None
+    _lock = threading.Lock()
+
+    def __init__(self, registry: Any = None):
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        registry = registry if registry is not None else CollectorRegistry()
+        labels = ["group"]
+        self.processed = Counter("mqmigrate_worker_processed_total",
+                                 "Records ACCEPTed after the handler succeeded", labels,
+                                 registry=registry)
+        self.released = Counter("mqmigrate_worker_released_total",
+                                "Records RELEASEd for redelivery", labels, registry=registry)
+        self.rejected = Counter("mqmigrate_worker_rejected_total",
+                                "Records REJECTed (after dead-lettering when a DLQ exists)",
+                                labels, registry=registry)
+        self.dead_lettered = Counter("mqmigrate_worker_dead_lettered_total",
+                                     "Records written to the DLQ topic by the worker, or "
+                                     "REJECTed to the broker's group DLQ", labels,
+                                     registry=registry)
+        self.dlq_failures = Counter("mqmigrate_worker_dlq_failures_total",
+                                    "DLQ writes that failed (the record was RELEASEd)", labels,
+                                    registry=registry)
+        self.ack_failures = Counter("mqmigrate_worker_ack_failures_total",
+                                    "Acknowledgements the broker did not take (lock expired)",
+                                    labels, registry=registry)
+        self.latency = Histogram("mqmigrate_worker_handler_seconds", "Handler latency", labels,
+                                 registry=registry)
+
+    @classmethod
+    def default(cls) -> "WorkerMetrics":
+        """Metrics in ``prometheus_client.REGISTRY`` (created once per process)."""
+        from prometheus_client import REGISTRY
+
+        with cls._lock:
+            if cls._default is None:
+                cls._default = cls(REGISTRY)
+            return cls._default
+
+
+DeadLetter = Literal["auto", "worker", "broker", "none"]
+
+
+def effective_delivery_limit(group_limit: int, max_deliveries: int | None) -> int:
+    """The attempt the worker treats as the last: the group's limit, or a lower max_deliveries.
+
+    A higher ``max_deliveries`` cannot help: the broker archives the record at its own limit.
+    """
+    if max_deliveries is None or max_deliveries <= 0:
+        return group_limit
+    return min(group_limit, max_deliveries)
+
+#: producer settings the DLQ write depends on (a record is REJECTed only after this acked)
+_DLQ_PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 0}
+
+
+class Worker:
+    """Runs ``handler`` on every record of ``topics`` consumed through share group ``group``.
+
+    :param bootstrap: Kafka bootstrap servers.
+    :param topics: a topic name or a list of them (share groups have no topic patterns).
+    :param group: share group id.  Its configs (``share.auto.offset.reset``,
+        ``share.delivery.count.limit``, lock duration, DLQ) are the broker's, set with
+        ``mqmigrate provision`` or :func:`mqmigrate.kafka.share.set_group_configs`.
+    :param handler: ``handler(Message) -> None | Ack``; see the module docstring.
+    :param concurrency: consumer threads, each with its own ``ShareConsumer``.
+    :param dlq_topic: topic the worker writes dead letters to (``dead_letter="worker"``).
+    :param dead_letter: ``"auto"``, ``"worker"``, ``"broker"`` or ``"none"``.
+    :param max_deliveries: treat this attempt as the last one when it is lower than the
+        group's ``share.delivery.count.limit``.
+    :param retry_on: exception types that RELEASE (besides :class:`RetryableError`).
+    :param permanent_on: exception types that dead-letter (besides :class:`PermanentError`).
+    :param unexpected: what any other exception does: ``Ack.RELEASE`` (default, like an SQS
+        visibility timeout) or ``Ack.REJECT``.
+    :param max_poll_records: records per poll per thread; small batches keep the time a
+        record waits for its turn far below the lock duration.
+    :param metrics: a :class:`WorkerMetrics`, ``None`` for the process-wide one, ``False``
+        for none.
+    :param consumer_config / producer_config: extra librdkafka settings.
+    :param install_signal_handlers: let :meth:`run` turn SIGTERM/SIGINT into :meth:`stop`
+        (only possible in the main thread).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: str | Sequence[str],
+        group: str,
+        handler: Handler,
+        *,
+        concurrency: int = 1,
+        dlq_topic: str | None = None,
+        dead_letter: DeadLetter = "auto",
+        max_deliveries: int | None = None,
+        retry_on: Iterable[type[BaseException]] = (),
+        permanent_on: Iterable[type[BaseException]] = (),
+        unexpected: Ack = Ack.RELEASE,
+        max_poll_records: int = 50,
+        poll_timeout: float = 0.5,
+        commit_timeout: float = 30.0,
+        dlq_timeout: float = 15.0,
+        metrics: "WorkerMetrics | None | Literal[False]" = None,
+        consumer_config: Mapping[str, Any] | None = None,
+        producer_config: Mapping[str, Any] | None = None,
+        install_signal_handlers: bool = True,
+    ):
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
+        if dead_letter not in ("auto", "worker", "broker", "none"):
+            raise ConfigError(f"dead_letter must be auto, worker, broker or none, not {dead_letter!r}")
+        if dead_letter == "worker" and not dlq_topic:
+            raise ConfigError("dead_letter='worker' needs dlq_topic")
+        if unexpected not in (Ack.RELEASE, Ack.REJECT):
+            raise ConfigError("unexpected must be Ack.RELEASE or Ack.REJECT")
+        self.bootstrap = bootstrap
+        self.topics = [topics] if isinstance(topics, str) else list(topics)
+        if not self.topics:
+            raise ConfigError("a worker needs at least one topic")
+        self.group = group
+        self.handler = handler
+        self.concurrency = concurrency
+        self.dlq_topic = dlq_topic
+        self.dead_letter_setting: DeadLetter = dead_letter
+        self.max_deliveries = max_deliveries
+        self.retry_on = (RetryableError, *tuple(retry_on))
+        self.permanent_on = (PermanentError, *tuple(permanent_on))
+        self.unexpected = unexpected
+        self.max_poll_records = max_poll_records
+        self.poll_timeout = poll_timeout
+        self.commit_timeout = commit_timeout
+        self.dlq_timeout = dlq_timeout
+        if metrics is False:
+            self.metrics: WorkerMetrics | None = None
+        else:
+            self.metrics = metrics if metrics is not None else WorkerMetrics.default()
+        self.consumer_config = dict(consumer_config or {})
+        self.producer_config = dict(producer_config or {})
+        self.install_signal_handlers = install_signal_handlers
+
+        #: resolved at start: the delivery attempt treated as the last one
+        self.delivery_limit: int | None = None
+        #: resolved at start: "worker", "broker" or "none"
+        self.dead_letter: str | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._failure: BaseException | None = None
+        self._producer: Any = None
+        self._started = False
+        #: the signal that stopped :meth:`run`, if one did (a CLI exits 130 after SIGINT)
+        self.stopped_by_signal: int | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Read the group's configs, then start the consumer threads and return."""
+        if self._started:
+            raise WorkerError("this worker was already started; create a new one")
+        self._started = True
+        self._resolve_group_settings()
+        if self.dead_letter == "worker":
+            from confluent_kafka import Producer
+
+            self._producer = Producer({"bootstrap.servers": self.bootstrap,
+                                       "logger": share._quiet, **self.producer_config,
+                                       **_DLQ_PRODUCER})
+        for index in range(self.concurrency):
+            thread = threading.Thread(target=self._thread_main, args=(index,),
+                                      name=f"mqmigrate-worker-{self.group}-{index}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        log.info("worker started: group=%s topics=%s threads=%d delivery_limit=%s dlq=%s",
+                 self.group, self.topics, self.concurrency, self.delivery_limit,
+                 self.dead_letter if self.dead_letter != "worker" else self.dlq_topic)
+
+    def stop(self) -> None:
+        """Ask every thread to finish its current handler, acknowledge, commit and close.
+
+        Returns at once; :meth:`run` or :meth:`join` return when the threads have ended.
+        Safe to call from a signal handler or another thread, more than once.
+        """
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the threads to end; True when they all have.  Re-raises a thread's failure."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        done = not any(t.is_alive() for t in self._threads)
+        if done and self._producer is not None:
+            self._producer.flush(5)
+        if done and self._failure is not None:
+            failure = self._failure
+            if isinstance(failure, MqMigrateError):
+                raise failure
+            raise WorkerError(f"worker thread failed: {failure}") from failure
+        return done
+
+    def run(self) -> None:
+        """Start, then block until :meth:`stop` (or SIGTERM/SIGINT) and a clean shutdown."""
+        previous: dict[int, Any] = {}
+        if self.install_signal_handlers and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, self._on_signal)
+        try:
+            self.start()
+            # join in slices so the main thread gets back to Python and runs signal handlers
+            while not self.join(timeout=0.5):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        log.info("signal %d: stopping after in-flight handlers", signum)
+        self.stopped_by_signal = signum
+        self.stop()
+
+    # -- start-up: what the broker says about this group -----------------------------------------
+    def _resolve_group_settings(self) -> None:
+        admin = share.admin_client(self.bootstrap)
+        configs = share.group_configs(admin, self.group, [
+            "share.delivery.count.limit", "errors.deadletterqueue.topic.name"])
+        limit = int(configs.get("share.delivery.count.limit")
+                    or share.SHARE_GROUP_DEFAULTS["share.delivery.count.limit"])
+        self.delivery_limit = effective_delivery_limit(limit, self.max_deliveries)
+        broker_dlq = configs.get("errors.deadletterqueue.topic.name") or ""
+        mode = self.dead_letter_setting
+        if mode in ("auto", "broker"):
+            supported = bool(broker_dlq) and self._share_version() >= 2
+            if mode == "broker" and not supported:
+                raise ConfigError(
+                    f"group {self.group} has no broker dead-letter queue",
+                    hint="set group config errors.deadletterqueue.topic.name (Kafka 4.4+, "
+                         "share.version 2) or use dead_letter='worker' with dlq_topic")
+            if supported:
+                enabled = share.topic_configs(admin, broker_dlq, [
+                    "errors.deadletterqueue.group.enable"]).get(
+                        "errors.deadletterqueue.group.enable")
+                if enabled != "true":
+                    # observed on 4.4: without it the broker archives REJECTed records
+                    # instead of dead-lettering them; refusing beats losing them silently
+                    raise ConfigError(
+                        f"DLQ topic {broker_dlq} of group {self.group} does not accept "
+                        "share-group dead letters",
+                        hint="set topic config errors.deadletterqueue.group.enable=true")
+                if self.max_deliveries and self.max_deliveries < limit:
+                    log.warning("max_deliveries=%d < group limit %d: records dead-lettered "
+                                "early by REJECT", self.max_deliveries, limit)
+                if self.dlq_topic:
+                    log.info("group %s dead-letters to %s on the broker; dlq_topic %s unused "
+                             "(pass dead_letter='worker' to keep mq.* headers in dead letters)",
+                             self.group, broker_dlq, self.dlq_topic)
+                self.dead_letter = "broker"
+                return
+        if mode == "none":
+            self.dead_letter = "none"
+        elif self.dlq_topic:
+            self.dead_letter = "worker"
+        else:
+            self.dead_letter = "none"
+            log.warning("group %s has no dead-letter queue: failed records are REJECTed and "
+                        "archived by the broker", self.group)
+
+    def _share_version(self) -> int:
+        from mqmigrate.kafka import protocol
+
+        try:
+            return protocol.fetch_features(self.bootstrap).finalized_level("share.version")
+        except MqMigrateError:
+            return 0
+
+    # -- one consumer thread --------------------------------------------------------------------
+    def _thread_main(self, index: int) -> None:
+        from confluent_kafka import KafkaException
+
+        try:
+            consumer = share.share_consumer(
+                self.bootstrap, self.group,
+                **{"max.poll.records": str(self.max_poll_records), **self.consumer_config})
+        except KafkaException as exc:
+            self._fail(WorkerError(f"cannot create a share consumer for group {self.group}: "
+                                   f"{exc}"), exc)
+            return
+        try:
+            consumer.subscribe(self.topics)
+            while not self._stopping.is_set():
+                self._poll_once(consumer)
+        except Exception as exc:  # noqa: BLE001 - any thread failure stops the whole worker
+            self._fail(WorkerError(f"worker thread {index} failed: {exc}"), exc)
+        finally:
+            try:
+                consumer.close()  # commits what is still pending and leaves the group
+            except Exception as exc:  # noqa: BLE001
+                log.warning("closing the share consumer failed: %s", exc)
+
+    def _fail(self, error: WorkerError, cause: BaseException) -> None:
+        error.__cause__ = cause
+        log.error("%s", error.one_line())
+        if self._failure is None:
+            self._failure = error
+        self._stopping.set()
+
+    def _poll_once(self, consumer: Any) -> None:
+        from confluent_kafka import AcknowledgeType
+
+        batch = consumer.poll(self.poll_timeout)
+        acked = 0
+        for record in batch:
+            if record.error() is not None:
+                log.warning("share consumer: %s", record.error())
+                continue
+            delivery = record.delivery_count() or 1
+            if self._stopping.is_set() and delivery < (self.delivery_limit or 0):
+                # not started yet: give it back now rather than after the lock expires
+                consumer.acknowledge(record, AcknowledgeType.RELEASE)
+                self._count("released")
+                acked += 1
+                continue
+            outcome = self._process(record)
+            consumer.acknowledge(record, {
+                Ack.ACCEPT: AcknowledgeType.ACCEPT,
+                Ack.RELEASE: AcknowledgeType.RELEASE,
+                Ack.REJECT: AcknowledgeType.REJECT,
+            }[outcome])
+            acked += 1
+        if acked:
+            self._commit(consumer)
+
+    def _commit(self, consumer: Any) -> None:
+        results = consumer.commit_sync(self.commit_timeout) or {}
+        for partition, error in results.items():
+            if error is not None:
+                # typically a lock that expired while the handler ran: the record is
+                # (or will be) redelivered, so it is processed twice, never lost.  The
+                # preview client does not report every such refusal (docs/worker.md)
+                log.warning("acknowledgement for %s[%d] not taken: %s", partition.topic,
+                            partition.partition, error)
+                if self.metrics:
+                    self.metrics.ack_failures.labels(self.group).inc()
+
+    # -- one record -------------------------------------------------------------------------------
+    def _process(self, record: Any) -> Ack:
+        message = Message.from_kafka(record)
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            result = self.handler(message)
+            outcome = Ack.ACCEPT if result is None else Ack(result)
+        except self.permanent_on as exc:
+            outcome, error = Ack.REJECT, exc
+        except self.retry_on as exc:
+            outcome, error = Ack.RELEASE, exc
+        except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the worker
+            log.warning("handler raised %s on %s[%d]@%d (delivery %d): %s", type(exc).__name__,
+                        message.topic, message.partition, message.offset,
+                        message.delivery_count, exc)
+            outcome, error = self.unexpected, exc
+        finally:
+            if self.metrics:
+                self.metrics.latency.labels(self.group).observe(time.perf_counter() - started)
+        if outcome is Ack.ACCEPT:
+            self._count("processed")
+            return Ack.ACCEPT
+        last = message.delivery_count >= (self.delivery_limit or 0)
+        if outcome is Ack.RELEASE and not last:
+            self._count("released")
+            return Ack.RELEASE
+        reason = "last-delivery" if outcome is Ack.RELEASE else (
+            "permanent" if error is not None else "rejected")
+        return self._dead_letter(message, error, reason)
+
+    def _dead_letter(self, message: Message, error: BaseException | None, reason: str) -> Ack:
+        if self.dead_letter == "worker":
+            if not self._produce_dlq(message, error, reason):
+                self._count("dlq_failures")
+                self._count("released")
+                return Ack.RELEASE
+            self._count("dead_lettered")
+        elif self.dead_letter == "broker":
+            self._count("dead_lettered")  # the broker writes it when it sees the REJECT
+        self._count("rejected")
+        return Ack.REJECT
+
+    def _produce_dlq(self, message: Message, error: BaseException | None, reason: str) -> bool:
+        """Write the record to the DLQ topic and wait for Kafka's answer; True once it is there."""
+        error_type = (f"{type(error).__module__}.{type(error).__qualname__}" if error is not None
+                      else "mqmigrate.worker.Rejected")
+        text = (str(error) if error is not None else "rejected by the handler")
+        text_bytes = text.encode("utf-8", "replace")[: H.ERROR_MESSAGE_MAX]
+        headers = [(k, v) for k, v in message.headers if k not in H.ERROR_HEADERS]
+        if message.mq.get(H.SOURCE_ID) is None:
+            # give the dead letter a stable id even when the producer set none
+            headers.append((H.SOURCE_ID, message.message_id.encode()))
+        headers += [
+            (H.ERROR_TYPE, error_type.encode()),
+            (H.ERROR_MESSAGE, text_bytes),
+            (H.ERROR_DELIVERY_COUNT, str(message.delivery_count).encode()),
+            (H.ERROR_TOPIC, message.topic.encode()),
+            (H.ERROR_PARTITION, str(message.partition).encode()),
+            (H.ERROR_OFFSET, str(message.offset).encode()),
+            (H.ERROR_GROUP, self.group.encode()),
+            (H.ERROR_REASON, reason.encode()),
+            (H.ERROR_TIMESTAMP, str(int(time.time() * 1000)).encode()),
+        ]
+        done = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def delivered(err: Any, _msg: Any) -> None:
+            outcome["error"] = err
+            done.set()
+
+        from confluent_kafka import KafkaException
+
+        deadline = time.monotonic() + self.dlq_timeout
+        try:
+            self._producer.produce(self.dlq_topic, value=message.value, key=message.key,
+                                   headers=headers, on_delivery=delivered)
+        except (BufferError, KafkaException) as exc:  # queue full, unknown topic, closed
+            log.error("DLQ write to %s failed for %s: %s", self.dlq_topic, message.message_id, exc)
+            return False
+        # the producer is shared by all threads; whichever polls runs the callback
+        while not done.is_set() and time.monotonic() < deadline:
+            self._producer.poll(0.1)
+        if not done.is_set() or outcome.get("error") is not None:
+            log.error("DLQ write to %s failed for %s: %s", self.dlq_topic, message.message_id,
+                      outcome.get("error", "no delivery report in time"))
+            return False
+        return True
+
+    def _count(self, name: str) -> None:
+        if self.metrics:
+            getattr(self.metrics, name).labels(self.group).inc()
+
+
+# -- adapters: handlers written for the source, run by the worker ----------------------------------
+
+class _PikaChannel:
+    """Enough of ``pika.channel.Channel`` for a consumer callback to settle its message."""
+
+    def __init__(self) -> None:
+        self.decision: Ack | None = None
+
+    def _settle(self, outcome: Ack) -> None:
+        if self.decision is None:  # like faststream: the first settle wins, later ones are no-ops
+            self.decision = outcome
+
+    def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
+        self._settle(Ack.ACCEPT)
+
+    def basic_nack(self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True) -> None:
+        self._settle(Ack.RELEASE if requeue else Ack.REJECT)
+
+    def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
+        self._settle(Ack.RELEASE if requeue else Ack.REJECT)
+
+    @property
+    def is_open(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class _PikaMethod:
+    """Enough of ``pika.spec.Basic.Deliver``."""
+
+    delivery_tag: int
+    redelivered: bool
+    exchange: str
+    routing_key: str
+    consumer_tag: str = "mqmigrate-worker"
+
+
+def _text_headers(message: Message) -> dict[str, Any]:
+    """Application headers: the bridge's typed section when present, else non-``mq.*`` headers."""
+    for name in ("mq.amqp.headers", "mq.amqp1.application-properties"):
+        raw = message.header(name)
+        if raw is not None:
+            try:
+                from mqmigrate.headers import decode_section  # the bridge's typed decoding
+
+                return dict(decode_section(raw))
+            except Exception:  # noqa: BLE001 - module absent or foreign header: fall through
+                break
+    return {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+            for k, v in message.headers if not k.startswith(H.PREFIX)}
+
+
+def from_pika_callback(callback: Callable[..., Any], *, auto_ack: bool = False) -> Handler:
+    """A worker handler that runs a pika consumer callback unchanged.
+
+    ``callback(channel, method, properties, body)`` gets a channel whose ``basic_ack`` ACCEPTs,
+    ``basic_nack(requeue=True)`` / ``basic_reject(requeue=True)`` RELEASE and
+    ``basic_nack/basic_reject(requeue=False)`` REJECT (dead-letter, as RabbitMQ's DLX would);
+    ``properties`` is a ``pika.BasicProperties`` with ``message_id`` (``mq.source.id``),
+    ``headers`` and the ``mq.*`` content type / correlation id / reply-to.  A callback that
+    returns without settling is ACCEPTed with ``auto_ack=True`` (it was consuming with
+    ``auto_ack``) and RELEASEd otherwise (RabbitMQ would redeliver an unacked message).
+    An exception RELEASEs (the channel would have closed and requeued it).
+    """
+    import pika
+
+    def handle(message: Message) -> Ack:
+        channel = _PikaChannel()
+        method = _PikaMethod(
+            delivery_tag=message.offset + 1,
+            redelivered=message.delivery_count > 1,
+            exchange=message.mq.get("mq.source.exchange", ""),
+            routing_key=message.mq.get("mq.source.routing-key", message.topic),
+        )
+        properties = pika.BasicProperties(
+            message_id=message.message_id,
+            headers=_text_headers(message) or None,
+            content_type=message.mq.get("mq.content-type"),
+            correlation_id=message.mq.get("mq.correlation-id"),
+            reply_to=message.mq.get("mq.reply-to"),
+            timestamp=message.timestamp_ms // 1000 if message.timestamp_ms else None,
+        )
+        try:
+            callback(channel, method, properties, message.value or b"")
+        except Exception as exc:
+            if channel.decision is not None:
+                return channel.decision
+            raise RetryableError(f"pika callback raised {type(exc).__name__}: {exc}") from exc
+        if channel.decision is None:
+            return Ack.ACCEPT if auto_ack else Ack.RELEASE
+        return channel.decision
+
+    return handle
+
+
+def from_sqs_handler(fn: Callable[[dict[str, Any]], Any]) -> Handler:
+    """A worker handler that runs an SQS message handler unchanged.
+
+    ``fn`` gets the dict boto3's ``receive_message`` returns for one message: ``Body`` (text),
+    ``MessageId`` (``mq.source.id``), ``ReceiptHandle``, ``MD5OfBody``, ``MessageAttributes``
+    and ``Attributes`` with ``ApproximateReceiveCount`` (the delivery count) and
+    ``SentTimestamp``.  Returning is the ``delete_message``: ACCEPT.  Raising is the visibility
+    timeout running out: RELEASE, and on the last attempt the redrive to the DLQ.
+    """
+
+    def handle(message: Message) -> None:
+        body = (message.value or b"").decode("utf-8", "replace")
+        attributes = _sqs_attributes(message)
+        fn({
+            "MessageId": message.message_id,
+            "ReceiptHandle": f"{message.topic}:{message.partition}:{message.offset}",
+            "MD5OfBody": hashlib.md5(message.value or b"").hexdigest(),  # noqa: S324 - SQS's
+            "Body": body,
+            "Attributes": {
+                "ApproximateReceiveCount": str(message.delivery_count),
+                "SentTimestamp": str(message.timestamp_ms),
+            },
+            "MessageAttributes": attributes,
+        })
+
+    return handle
+
+
+def _sqs_attributes(message: Message) -> dict[str, dict[str, Any]]:
+    raw = message.header("mq.sqs.attributes")
+    if raw is not None:
+        try:
+            from mqmigrate.headers import decode_sqs_attributes  # the bridge's verbatim copy
+
+            return dict(decode_sqs_attributes(raw))
+        except Exception:  # noqa: BLE001 - module absent or foreign header: fall through
+            pass
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in message.headers:
+        if name.startswith(H.PREFIX) or value is None:
+            continue
+        try:
+            out[name] = {"DataType": "String", "StringValue": value.decode("utf-8")}
+        except UnicodeDecodeError:
+            out[name] = {"DataType": "Binary", "BinaryValue": value}
+    return out

@@ -1,0 +1,170 @@
+"""Worker pieces that need no broker: the Message view, the adapters' settle mapping, config."""
+
+from __future__ import annotations
+
+import pytest
+
+from mqmigrate import sdkheaders as H
+from mqmigrate.errors import ConfigError
+from mqmigrate.worker import (
+    Ack,
+    Message,
+    PermanentError,
+    RetryableError,
+    Worker,
+    effective_delivery_limit,
+    from_pika_callback,
+    from_sqs_handler,
+)
+
+
+class FakeRecord:
+    """The accessors of a confluent_kafka.Message the worker reads."""
+
+    def __init__(self, value=b"v", headers=None, delivery_count=1, offset=7):
+        self._value, self._headers, self._count, self._offset = (
+            value, headers, delivery_count, offset)
+
+    def value(self):
+        return self._value
+
+    def key(self):
+        return b"k"
+
+    def headers(self):
+        return self._headers
+
+    def topic(self):
+        return "t"
+
+    def partition(self):
+        return 2
+
+    def offset(self):
+        return self._offset
+
+    def delivery_count(self):
+        return self._count
+
+    def timestamp(self):
+        return (1, 1_700_000_000_123)
+
+
+def message(**kwargs) -> Message:
+    return Message.from_kafka(FakeRecord(**kwargs))
+
+
+def test_message_decodes_mq_headers_and_falls_back_to_coordinates_for_the_id():
+    m = message(headers=[(H.SOURCE_ID, b"abc"), ("app", b"\xff"), ("mq.content-type", b"json")])
+    assert m.message_id == "abc"
+    assert m.mq == {H.SOURCE_ID: "abc", "mq.content-type": "json"}
+    assert m.header("app") == b"\xff" and m.header("missing") is None
+    assert (m.topic, m.partition, m.offset, m.timestamp_ms) == ("t", 2, 7, 1_700_000_000_123)
+    assert message(headers=None).message_id == "t-2-7"
+
+
+@pytest.mark.parametrize("settle, expected", [
+    (lambda ch, tag: ch.basic_ack(tag), Ack.ACCEPT),
+    (lambda ch, tag: ch.basic_nack(tag, requeue=True), Ack.RELEASE),
+    (lambda ch, tag: ch.basic_nack(tag, requeue=False), Ack.REJECT),
+    (lambda ch, tag: ch.basic_reject(tag, requeue=True), Ack.RELEASE),
+    (lambda ch, tag: ch.basic_reject(tag, requeue=False), Ack.REJECT),
+    (lambda ch, tag: (ch.basic_ack(tag), ch.basic_reject(tag, requeue=False)), Ack.ACCEPT),
+])
+def test_pika_settle_calls_map_to_share_outcomes(settle, expected):
+    handler = from_pika_callback(lambda ch, method, props, body: settle(ch, method.delivery_tag))
+    assert handler(message()) is expected
+
+
+def test_pika_callback_sees_properties_and_unsettled_means_release_unless_auto_ack():
+    seen = {}
+
+    def callback(channel, method, properties, body):
+        seen.update(id=properties.message_id, headers=properties.headers, body=body,
+                    redelivered=method.redelivered)
+
+    m = message(headers=[(H.SOURCE_ID, b"id-1"), ("tenant", b"acme")], delivery_count=2)
+    assert from_pika_callback(callback)(m) is Ack.RELEASE
+    assert from_pika_callback(callback, auto_ack=True)(m) is Ack.ACCEPT
+    assert seen == {"id": "id-1", "headers": {"tenant": "acme"}, "body": b"v",
+                    "redelivered": True}
+
+
+def test_pika_callback_exception_is_retryable():
+    def callback(channel, method, properties, body):
+        raise KeyError("boom")
+
+    with pytest.raises(RetryableError, match="KeyError"):
+        from_pika_callback(callback)(message())
+
+
+def test_sqs_handler_gets_an_sqs_shaped_message():
+    got = {}
+    from_sqs_handler(got.update)(message(headers=[(H.SOURCE_ID, b"m-1"), ("n", b"5")],
+                                         delivery_count=3))
+    assert got["MessageId"] == "m-1" and got["Body"] == "v"
+    assert got["Attributes"]["ApproximateReceiveCount"] == "3"
+    assert got["MessageAttributes"] == {"n": {"DataType": "String", "StringValue": "5"}}
+    assert len(got["MD5OfBody"]) == 32
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"concurrency": 0}, "concurrency"),
+    ({"dead_letter": "worker"}, "dlq_topic"),
+    ({"dead_letter": "sometimes"}, "dead_letter"),
+    ({"unexpected": Ack.ACCEPT}, "unexpected"),
+])
+def test_worker_refuses_bad_settings(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        Worker("127.0.0.1:1", "t", "g", lambda m: None, metrics=False, **kwargs)
+
+
+class _Retry(Exception):
+    pass
+
+
+class _Fatal(Exception):
+    pass
+
+
+def semantics_worker(handler, **kwargs) -> Worker:
+    """A worker whose start-up answers are set by hand (limit 3, no DLQ) to drive _process."""
+    worker = Worker("127.0.0.1:1", "t", "g", handler, metrics=False, **kwargs)
+    worker.delivery_limit = 3
+    worker.dead_letter = "none"
+    return worker
+
+
+def raising(exc):
+    def handler(message):
+        raise exc
+    return handler
+
+
+@pytest.mark.parametrize("handler, delivery, expected", [
+    (lambda m: None, 1, Ack.ACCEPT),
+    (lambda m: Ack.ACCEPT, 3, Ack.ACCEPT),
+    (raising(RetryableError("x")), 1, Ack.RELEASE),
+    (raising(RetryableError("x")), 2, Ack.RELEASE),
+    (raising(RetryableError("x")), 3, Ack.REJECT),  # last attempt: dead-letter, not archive
+    (raising(PermanentError("x")), 1, Ack.REJECT),
+    (raising(KeyError("x")), 1, Ack.RELEASE),  # unexpected: like an SQS visibility timeout
+    (lambda m: Ack.RELEASE, 3, Ack.REJECT),
+    (lambda m: Ack.REJECT, 1, Ack.REJECT),
+    (raising(_Retry()), 1, Ack.RELEASE),
+    (raising(_Fatal()), 1, Ack.REJECT),
+])
+def test_semantics_table(handler, delivery, expected):
+    worker = semantics_worker(handler, retry_on=[_Retry], permanent_on=[_Fatal])
+    assert worker._process(FakeRecord(delivery_count=delivery)) is expected
+
+
+def test_unexpected_exceptions_can_be_made_permanent():
+    worker = semantics_worker(raising(KeyError("x")), unexpected=Ack.REJECT)
+    assert worker._process(FakeRecord()) is Ack.REJECT
+
+
+def test_max_deliveries_can_lower_but_not_raise_the_group_limit():
+    assert effective_delivery_limit(5, None) == 5
+    assert effective_delivery_limit(5, 2) == 2
+    assert effective_delivery_limit(5, 10) == 5  # the broker archives at 5 anyway
