@@ -77,6 +77,28 @@ def set_group_configs(admin: AdminClient, group: str, configs: Mapping[str, str]
     )
     for future in admin.incremental_alter_configs([resource]).values():
         _result(future, f"setting configs of group {group}")
+    _await_group_configs(admin, group, {name: str(value) for name, value in configs.items()})
+
+
+def _await_group_configs(admin: AdminClient, group: str, expected: Mapping[str, str],
+                         timeout: float = 10.0) -> None:
+    """Wait until a describe shows ``expected``.
+
+    The alter is acknowledged once the controller committed it; the broker that answers a
+    describe (and the group coordinator) apply the metadata record a moment later, so a reader
+    right after the write could still see the old value.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        actual = group_configs(admin, group, expected.keys())
+        if all(actual.get(name) == value for name, value in expected.items()):
+            return
+        if time.monotonic() >= deadline:
+            raise MqMigrateError(
+                f"group {group} still shows {actual} {timeout:.0f}s after setting {dict(expected)}")
+        time.sleep(0.1)
 
 
 def group_configs(admin: AdminClient, group: str, names: Iterable[str] | None = None) -> dict[str, str]:
