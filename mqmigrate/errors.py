@@ -75,3 +75,28 @@ class AuthenticationFailed(ConnectionFailed):
 
 class SandboxError(MqMigrateError):
     """A sandbox service failed to install, start or answer."""
+
+
+class BridgeError(MqMigrateError):
+    """The bridge cannot continue (source or Kafka side); nothing unsettled is lost."""
+
+
+class SourceError(BridgeError):
+    """A source broker failed: transient (connection dropped, broker restarting) or terminal
+    (queue missing, access refused)."""
+
+
+class SourceUnavailable(SourceError):
+    """The source connection dropped or could not be made; worth a reconnect."""
+
+    transient = True
+
+
+class KafkaError(BridgeError):
+    """Kafka refused or could not take a write, or is unreachable."""
+
+
+class KafkaUnavailable(KafkaError):
+    """Kafka cannot be reached (yet); worth retrying."""
+
+    transient = True
