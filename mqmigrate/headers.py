@@ -96,11 +96,17 @@ def encode_value(value: Any) -> Any:
         return ["i", value]
     if cls is float:
         return ["f", repr(value)]  # repr round-trips every float, nan and inf included
+    if cls.__name__ == "long" and cls.__module__ == "pika.compat":
+        # pika's 64-bit "long-long" marker type: keeping it keeps the AMQP encoding ('l')
+        return ["l", int(value)]
     if cls is bytes:
         return ["x", base64.b64encode(value).decode("ascii")]
     if cls is decimal.Decimal:
         return ["d", str(value)]
     if cls is _dt.datetime:
+        zone = getattr(value.tzinfo, "key", None)
+        if zone is not None:  # a named IANA zone: keep the zone and the DST fold, not the offset
+            return ["tz", value.replace(tzinfo=None).isoformat(), zone, value.fold]
         return ["t", value.isoformat()]
     if cls is _dt.date:
         return ["date", value.isoformat()]
@@ -112,6 +118,8 @@ def encode_value(value: Any) -> Any:
         return ["x", base64.b64encode(bytes(value)).decode("ascii")]
     name = cls.__name__
     module = cls.__module__ or ""
+    if module.startswith("proton") and name == "Constant" and str(value) == "UNDESCRIBED":
+        return ["undescribed"]
     if module.startswith("proton") and name in _PROTON_SCALARS:
         base = value.__class__.__mro__[1]
         return ["p:" + name, encode_value(base(value))]
@@ -136,6 +144,10 @@ def decode_value(tagged: Any) -> Any:
         tag = tagged[0]
         if tag == "n":
             return None
+        if tag == "undescribed":
+            import proton
+
+            return proton.UNDESCRIBED
         payload = tagged[1]
         if tag in ("b", "s", "i"):
             return payload
@@ -147,6 +159,15 @@ def decode_value(tagged: Any) -> Any:
             return decimal.Decimal(payload)
         if tag == "t":
             return _dt.datetime.fromisoformat(payload)
+        if tag == "l":
+            from pika.compat import long
+
+            return long(payload)
+        if tag == "tz":
+            import zoneinfo
+
+            return _dt.datetime.fromisoformat(payload).replace(
+                tzinfo=zoneinfo.ZoneInfo(tagged[2]), fold=tagged[3])
         if tag == "date":
             return _dt.date.fromisoformat(payload)
         if tag == "uuid":
@@ -180,7 +201,7 @@ def decode_value(tagged: Any) -> Any:
             if name in _PROTON_SCALARS:
                 return cls(decode_value(payload))
             return cls([decode_value(v) for v in payload])
-    except (IndexError, KeyError, TypeError, ValueError, AttributeError,
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError, LookupError,
             decimal.InvalidOperation, ImportError) as exc:
         raise HeaderDecodeError(f"bad typed header value {str(tagged)[:80]!r}: {exc}") from exc
     raise HeaderDecodeError(f"unknown type tag {tag!r} in a typed header value")
