@@ -180,6 +180,8 @@ class Engine:
         self._on_tick = on_tick
         self._opened = False
         self.ready = False
+        #: monotonic time of the loop's last turn (for /healthz)
+        self.heartbeat: float | None = None
 
     # -- control --------------------------------------------------------------------------
     def request_stop(self, reason: StopReason = StopReason.signal) -> None:
@@ -226,6 +228,7 @@ class Engine:
         try:
             while self._stop is None:
                 now = time.monotonic()
+                self.heartbeat = now
                 got = 0
                 room = cfg.max_in_flight - self.stats.in_flight
                 if cfg.max_messages is not None:

@@ -14,7 +14,7 @@ import click
 import typer
 
 from mqmigrate import __version__
-from mqmigrate.cli import sandbox
+from mqmigrate.cli import bridge, sandbox
 from mqmigrate.cli.output import err_console
 from mqmigrate.errors import ExitCode, MqMigrateError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(sandbox.app, name="sandbox")
+app.command("bridge")(bridge.bridge)
 
 
 def _version(value: bool) -> None:

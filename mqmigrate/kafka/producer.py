@@ -15,6 +15,7 @@ Failures are classified so the engine can decide without knowing librdkafka's co
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Sequence
@@ -89,7 +90,10 @@ class BridgeProducer:
     def __init__(self, bootstrap: str, config: dict[str, Any] | None = None):
         self.bootstrap = bootstrap
         self._config = {**DEFAULT_CONFIG, **(config or {}), **REQUIRED_CONFIG,
-                        "bootstrap.servers": bootstrap}
+                        "bootstrap.servers": bootstrap,
+                        # librdkafka's own log lines go through logging (served by poll), so a
+                        # failed start is still one line and runtime warnings are JSON when asked
+                        "logger": logging.getLogger("mqmigrate.kafka.client")}
         self._done: list[tuple[Any, Failure | None]] = []
         self._producer = self._make()
 
