@@ -55,7 +55,8 @@ def ensure_topic(bootstrap: str, topic: str, *, partitions: int = 1,
 
 def delete_topics(bootstrap: str, topics: list[str], timeout: float = 30.0) -> None:
     """Delete topics, ignoring ones that do not exist."""
-    futures = admin_client(bootstrap).delete_topics(topics, operation_timeout=timeout)
+    admin = admin_client(bootstrap)  # kept referenced until the futures resolve
+    futures = admin.delete_topics(topics, operation_timeout=timeout)
     for future in futures.values():
         try:
             future.result(timeout=timeout)
@@ -70,7 +71,8 @@ def set_group_config(bootstrap: str, group: str, config: Mapping[str, str],
         ResourceType.GROUP, group,
         incremental_configs=[ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
                              for k, v in config.items()])
-    futures = admin_client(bootstrap).incremental_alter_configs([resource])
+    admin = admin_client(bootstrap)  # kept referenced until the futures resolve
+    futures = admin.incremental_alter_configs([resource])
     for future in futures.values():
         try:
             future.result(timeout=timeout)

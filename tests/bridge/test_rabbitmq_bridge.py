@@ -118,8 +118,6 @@ def test_headers_round_trip_pika_through_kafka(channel, queues, topics, kafka_bo
         content_encoding="utf-8", type="order.created", app_id="shop", priority=4, delivery_mode=2,
         timestamp=1_764_000_000, expiration="60000", headers=table)
     channel.basic_publish("", unique_name, b'{"id": 1}', props)
-    # what a pika consumer of the source queue would have seen, for comparison
-    _, _, expected_props, _ = None, None, None, None
     engine = _engine(amqp_uri, unique_name, kafka_bootstrap, topic, key_from="routing-key")
     engine.run()
     [record] = read_topic(kafka_bootstrap, topic)
