@@ -56,6 +56,10 @@ FLAT_PROPERTIES: dict[str, str] = {
     "mq.subject": "subject",
 }
 
+_HEADER_OF = {key: header for header, key in FLAT_PROPERTIES.items()}
+#: flat properties whose values are integers (AMQP octets); the rest are text
+INT_PROPERTIES = frozenset({"priority", "delivery_mode"})
+
 #: where each source kind's application headers go (a typed section)
 APP_HEADER_SECTION: dict[str, str] = {
     "rabbitmq": "amqp.headers",
@@ -273,11 +277,10 @@ def encode(envelope: Any) -> list[tuple[str, bytes]]:
         ("mq.source.kind", envelope.source_kind.encode()),
         ("mq.source.queue", envelope.queue.encode()),
     ]
-    props = envelope.properties
-    for header, key in FLAT_PROPERTIES.items():
-        value = props.get(key)
-        if value is not None:
-            out.append((header, _text(value)))
+    for key, value in envelope.properties.items():
+        header = _HEADER_OF.get(key)
+        if header is not None and value is not None:
+            out.append((header, value.encode() if type(value) is str else _text(value)))
     if envelope.timestamp_ms is not None:
         out.append(("mq.timestamp", str(envelope.timestamp_ms).encode()))
     coords = envelope.coordinates
@@ -316,6 +319,16 @@ class Decoded:
     extra: dict[str, str] = field(default_factory=dict)
     #: headers that are not ``mq.*`` (left as bytes)
     other: list[tuple[str, bytes | None]] = field(default_factory=list)
+
+    def typed_properties(self) -> dict[str, Any]:
+        """The flat properties with their AMQP types back: ``priority`` and
+        ``delivery_mode`` as int, plus ``timestamp`` in seconds for AMQP 0-9-1 sources.
+        (AMQP 0-9-1 property types are fixed by the spec, so flat headers lose nothing.)"""
+        out: dict[str, Any] = {k: int(v) if k in INT_PROPERTIES else v
+                               for k, v in self.properties.items()}
+        if self.source_kind == "rabbitmq" and self.timestamp_ms is not None:
+            out["timestamp"] = self.timestamp_ms // 1000
+        return out
 
 
 _TYPED = set(APP_HEADER_SECTION.values()) | {

@@ -420,6 +420,7 @@ class Engine:
         deadline = time.monotonic() + self.config.reconnect_timeout
         attempt = 0
         while True:
+            self.heartbeat = time.monotonic()  # reconnecting is alive, just not ready
             # keep Kafka's reports flowing so in-flight records resolve meanwhile
             for token, failure in self.producer.poll(0):
                 self._complete(token, failure)

@@ -131,9 +131,11 @@ def test_headers_round_trip_pika_through_kafka(channel, queues, topics, kafka_bo
     assert meta.properties["correlation_id"] == "corr-7"
     assert meta.properties["reply_to"] == "replies"
     assert meta.properties["content_type"] == "application/json"
-    amqp_props = meta.sections["amqp.properties"]
-    assert amqp_props["priority"] == 4 and amqp_props["timestamp"] == 1_764_000_000
-    assert amqp_props["expiration"] == "60000" and amqp_props["type"] == "order.created"
+    amqp_props = meta.typed_properties()
+    assert amqp_props == {"message_id": "hdr-1", "correlation_id": "corr-7", "reply_to": "replies",
+                          "content_type": "application/json", "content_encoding": "utf-8",
+                          "type": "order.created", "app_id": "shop", "priority": 4,
+                          "delivery_mode": 2, "timestamp": 1_764_000_000, "expiration": "60000"}
     # Kafka timestamp = source send time; key = routing key, never the message id
     assert record.timestamp()[1] == 1_764_000_000_000
     assert record.key() == unique_name.encode()

@@ -170,9 +170,8 @@ class RabbitMQSource(SourceAdapter):
                       if getattr(props, name) is not None}
         timestamp = props.timestamp
         source_id = props.message_id or self._hash_id(body, table, timestamp)
-        typed = dict(properties)
-        if timestamp is not None:
-            typed["timestamp"] = timestamp
+        # AMQP 0-9-1 property types are fixed by the spec, so the flat mq.* headers carry
+        # them losslessly (headers.Decoded.typed_properties); no typed section needed
         return Envelope(
             body=body,
             source_id=str(source_id),
@@ -182,7 +181,6 @@ class RabbitMQSource(SourceAdapter):
             timestamp_ms=timestamp * 1000 if timestamp else None,
             properties=properties,
             headers=table,
-            sections={"amqp.properties": typed} if typed else {},
             coordinates={"queue": self.queue, "exchange": method.exchange,
                          "routing_key": method.routing_key,
                          "delivery_tag": str(method.delivery_tag)},
