@@ -182,3 +182,45 @@ def test_unreachable_and_bad_credentials_are_one_line_exit_2(kafka_bootstrap, ra
         assert proc.returncode == 2, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert proc.stderr.startswith("Error:") and "wrong" not in proc.stderr
+
+
+def test_connection_killed_by_broker_reconnects_without_loss(channel, queues, topics,
+                                                            kafka_bootstrap, amqp_uri, mgmt_url,
+                                                            unique_name):
+    import threading
+
+    import httpx
+
+    channel.queue_declare(unique_name, durable=True)
+    queues.append(("queue", unique_name))
+    topic = topics(unique_name)
+    ids = publish(channel, "", unique_name, 20_000, size=32)
+    source = RabbitMQSource(amqp_uri, unique_name, prefetch=100)
+    # slowed down (small window, long linger) so the broker can close it mid-drain
+    producer = BridgeProducer(kafka_bootstrap, {"linger.ms": 50})
+    engine = Engine(source, producer, BridgeConfig(
+        topic=topic, quarantine_topic=None, max_in_flight=100, batch_size=100, idle_exit=2.0,
+        backoff_initial=0.1, backoff_max=1.0))
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.setdefault("reason", engine.run()), daemon=True)
+    thread.start()
+    name = f"mqmigrate-bridge {unique_name}"
+    closed = False
+    deadline = time.monotonic() + 30
+    while not closed and time.monotonic() < deadline and thread.is_alive():
+        conns = httpx.get(f"{mgmt_url}/api/connections", auth=("guest", "guest"), timeout=5).json()
+        for conn in conns:
+            if (conn.get("client_properties") or {}).get("connection_name") == name:
+                resp = httpx.delete(f"{mgmt_url}/api/connections/{conn['name']}",
+                                    auth=("guest", "guest"), headers={"X-Reason": "test"},
+                                    timeout=5)
+                closed = resp.status_code in (200, 204)
+        time.sleep(0.2)
+    thread.join(timeout=180)
+    assert closed, "the bridge's connection never showed up in the management API"
+    assert not thread.is_alive() and result["reason"] is StopReason.drained
+    got = source_ids(read_topic(kafka_bootstrap, topic))
+    assert set(got) == set(ids)  # lost = 0
+    assert len(got) - len(ids) <= 100  # duplicates within one in-flight window
+    assert engine.stats.source_reconnects >= 1
+    assert _depth(channel, unique_name) == 0

@@ -72,6 +72,8 @@ class RabbitMQSource(SourceAdapter):
         self._params.blocked_connection_timeout = 60
         self._params.socket_timeout = connect_timeout
         self._params.connection_attempts = 1
+        # visible in the management UI / API, so operators see which connection is the bridge
+        self._params.client_properties = {"connection_name": f"mqmigrate-bridge {queue}"}
         self._conn: pika.BlockingConnection | None = None
         self._channel: Any = None
         self._generation = 0
