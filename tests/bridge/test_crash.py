@@ -90,3 +90,39 @@ def test_sigkill_three_times_loses_nothing(effectively_once, channel, queues, to
         assert duplicates == 0
     else:
         assert duplicates <= KILLS * 2000  # bounded by the in-flight window per crash
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)],
+                         ids=["sigterm-0", "sigint-130"])
+def test_signal_stops_gracefully_with_documented_exit_code(sig, code, channel, queues, topics,
+                                                           kafka_bootstrap, amqp_uri,
+                                                           unique_name):
+    channel.queue_declare(unique_name, durable=True)
+    queues.append(("queue", unique_name))
+    topic = topics(unique_name)
+    for i in range(100):
+        channel.basic_publish("", unique_name, b"x", pika.BasicProperties(message_id=f"s-{i}"))
+    cmd = [sys.executable, "-m", "mqmigrate", "bridge", "--source", amqp_uri, "--queue",
+           unique_name, "--kafka", kafka_bootstrap, "--topic", topic, "--idle-exit", "600",
+           "--metrics-port", "0", "--log-format", "json"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while _depth(channel, unique_name) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == code, err[-2000:]
+    summary = json.loads(out)
+    assert summary["stopped"] == "signal" and summary["acked"] == 100
+    assert summary["in_flight"] == 0
+    logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(line["msg"].startswith("bridge stopped") for line in logs)
+    assert "guest:guest" not in err  # credentials never logged
+    assert len(source_ids(read_topic(kafka_bootstrap, topic))) == 100
