@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Mapping
 
@@ -17,7 +18,9 @@ QUARANTINE_TOPIC_CONFIG = {"max.message.bytes": str(64 * 1024 * 1024)}
 
 
 def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000})
+    # librdkafka's log lines go to logging, not straight to stderr
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000,
+                        "logger": logging.getLogger("mqmigrate.kafka.client")})
 
 
 def topic_exists(bootstrap: str, topic: str, timeout: float = 10.0) -> bool:
