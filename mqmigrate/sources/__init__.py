@@ -51,7 +51,7 @@ def adapter_class(name: str) -> type[SourceAdapter]:
 
 def kind_for_uri(uri: str) -> str:
     """The adapter name for a source URI, from its scheme."""
-    scheme = urlsplit(uri).scheme.lower()
+    scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
     if not scheme:
         raise UsageError(f"source {uri!r} has no scheme", hint="e.g. amqp://user:pass@host:5672/%2f")
     if scheme in SCHEMES:
