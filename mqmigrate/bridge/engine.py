@@ -391,21 +391,23 @@ class Engine:
             if not envelopes:
                 continue
             try:
-                self.source.settle_many(envelopes, outcome)
+                settled = self.source.settle_many(envelopes, outcome)
             except SourceUnavailable as exc:
                 # these messages are back in the source already; the copies written to Kafka
                 # will be redelivered, which is the (counted) duplicate window
-                self._count_settled(envelopes, outcome, settled=False)
+                self._count_settled(envelopes, outcome, 0)
                 self._reconnect(exc)
                 continue
-            self._count_settled(envelopes, outcome, settled=True)
+            self._count_settled(envelopes, outcome, settled)
 
-    def _count_settled(self, envelopes: list[Envelope], outcome: Outcome, *, settled: bool) -> None:
+    def _count_settled(self, envelopes: list[Envelope], outcome: Outcome, settled: int) -> None:
+        """``settled`` of ``envelopes`` really were settled; the rest belonged to a dropped
+        connection (the source has them back)."""
         self.stats.in_flight -= len(envelopes)
-        if settled and outcome is Outcome.ACCEPT:
-            self.stats.acked += len(envelopes)
-        elif settled and outcome is Outcome.RELEASE:
-            self.stats.released += len(envelopes)
+        if outcome is Outcome.ACCEPT:
+            self.stats.acked += settled
+        elif outcome is Outcome.RELEASE:
+            self.stats.released += settled
 
     # -- source connection ------------------------------------------------------------------
     def _reconnect(self, exc: SourceUnavailable) -> None:
@@ -447,7 +449,7 @@ class Engine:
     def _drop_stale_settlements(self) -> None:
         """While the source is down, settlements would fail; the source has these back."""
         for outcome, envelopes in self._settle.items():
-            self._count_settled(envelopes, outcome, settled=False)
+            self._count_settled(envelopes, outcome, 0)
         self._settle = defaultdict(list)
 
     def _depth(self) -> int | None:

@@ -51,7 +51,14 @@ def recover_ids(bootstrap: str, topics: Iterable[str], timeout: float = 300.0) -
         consumer.assign(assign)
         deadline = time.monotonic() + timeout
         while ends and time.monotonic() < deadline:
-            for msg in consumer.consume(num_messages=10000, timeout=0.5):
+            batch = consumer.consume(num_messages=10000, timeout=0.5)
+            if not batch:
+                # the last offsets may hold no record (control markers, compaction): the
+                # position tells whether a partition is done
+                for tp in consumer.position([TopicPartition(t, p) for t, p in ends]):
+                    if tp.offset >= ends.get((tp.topic, tp.partition), 1 << 62):
+                        ends.pop((tp.topic, tp.partition), None)
+            for msg in batch:
                 if msg.error():
                     continue
                 for name, value in msg.headers() or ():

@@ -124,10 +124,13 @@ class SourceAdapter(ABC):
         """Settle one message.  Settling a message of a previous connection is a no-op: the
         broker has already made it available again."""
 
-    def settle_many(self, envelopes: Sequence[Envelope], outcome: Outcome) -> None:
-        """Settle several messages with one outcome; adapters override to batch."""
+    def settle_many(self, envelopes: Sequence[Envelope], outcome: Outcome) -> int:
+        """Settle several messages with one outcome; adapters override to batch.  Returns
+        how many were settled on this connection (messages of a previous connection are
+        skipped: the broker already took them back)."""
         for envelope in envelopes:
             self.settle(envelope, outcome)
+        return len(envelopes)
 
     def flush(self) -> None:
         """Push out settlements the adapter batched (called before close and when idle)."""

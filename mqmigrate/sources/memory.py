@@ -110,15 +110,17 @@ class MemorySource(SourceAdapter):
     def settle(self, envelope: Envelope, outcome: Outcome) -> None:
         self.settle_many([envelope], outcome)
 
-    def settle_many(self, envelopes: Sequence[Envelope], outcome: Outcome) -> None:
+    def settle_many(self, envelopes: Sequence[Envelope], outcome: Outcome) -> int:
         self.settle_calls += 1
         if self.settle_calls in self.fail_settle_on:
             self._drop()
             raise SourceUnavailable(f"memory queue {self.queue}: injected settle failure")
+        settled = 0
         for envelope in envelopes:
             generation, tag = envelope.handle
             if generation != self._current or tag not in self._unsettled:
                 continue  # a previous connection's message: already back in the queue
+            settled += 1
             msg = self._unsettled.pop(tag)
             self.broker.settled.append((msg.message_id, outcome))
             if outcome is Outcome.RELEASE:
@@ -126,6 +128,7 @@ class MemorySource(SourceAdapter):
                 self.broker.queues[self.queue].append(msg)
             elif outcome is Outcome.REJECT:
                 self.broker.dead.append(msg)
+        return settled
 
     def depth(self) -> int:
         return self.broker.depth(self.queue)

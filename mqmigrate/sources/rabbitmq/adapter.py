@@ -202,14 +202,14 @@ class RabbitMQSource(SourceAdapter):
     def settle(self, envelope: Envelope, outcome: Outcome) -> None:
         self.settle_many([envelope], outcome)
 
-    def settle_many(self, envelopes: Sequence[Envelope], outcome: Outcome) -> None:
+    def settle_many(self, envelopes: Sequence[Envelope], outcome: Outcome) -> int:
         channel = self._channel
         unsettled = self._unsettled
         current = self._generation
         tags = [env.handle[1] for env in envelopes
                 if env.handle[0] == current and env.handle[1] in unsettled]
         if not tags or channel is None:
-            return  # all from an earlier connection: the broker has requeued them
+            return 0  # all from an earlier connection: the broker has requeued them
         if outcome is Outcome.ACCEPT:
             for tag in tags:
                 unsettled[tag] = True
@@ -222,7 +222,11 @@ class RabbitMQSource(SourceAdapter):
                 for tag in [t for t in unsettled if t <= last]:
                     del unsettled[tag]
                 self._call("ack", channel.basic_ack, delivery_tag=last, multiple=True)
-            return
+            if len(unsettled) > self.prefetch // 2:
+                # one slow record holds the prefix back: ack the accepted ones behind it one by
+                # one so the broker's prefetch window keeps moving
+                self._ack_accepted_singly()
+            return len(tags)
         for tag in tags:
             del unsettled[tag]
             if outcome is Outcome.RELEASE:
@@ -230,6 +234,19 @@ class RabbitMQSource(SourceAdapter):
                            requeue=True)
             else:
                 self._call("reject", channel.basic_reject, delivery_tag=tag, requeue=False)
+        return len(tags)
+
+    def _ack_accepted_singly(self) -> None:
+        channel = self._channel
+        for tag in [t for t, accepted in self._unsettled.items() if accepted]:
+            del self._unsettled[tag]
+            self._call("ack", channel.basic_ack, delivery_tag=tag, multiple=False)
+
+    def flush(self) -> None:
+        """Ack accepted messages still waiting behind an unfinished one (before close), so a
+        stop with a record still unacknowledged by Kafka does not redeliver the others."""
+        if self._channel is not None and any(self._unsettled.values()):
+            self._ack_accepted_singly()
 
     def depth(self) -> int | None:
         if self._channel is None:
