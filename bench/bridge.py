@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -117,6 +118,34 @@ def bridge(uri: str, queue: str, bootstrap: str, topic: str, n: int) -> tuple[fl
     return n / elapsed, stats.as_dict()
 
 
+class Cpu:
+    """CPU used by this process (all threads, librdkafka's included) and by the whole machine
+    during a phase: shows whether a rate is bound by this process or by the box."""
+
+    def __enter__(self) -> "Cpu":
+        self._self = self._proc()
+        self._box = self._machine()
+        self._wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self._wall
+        busy, total = (a - b for a, b in zip(self._machine(), self._box))
+        self.process = (self._proc() - self._self) / wall  # cores used by this process
+        self.machine = busy / total if total else 0.0  # fraction of all cores busy
+
+    @staticmethod
+    def _proc() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    @staticmethod
+    def _machine() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields) - idle, sum(fields)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000)
@@ -134,10 +163,13 @@ def main() -> None:
     ensure_topic(args.kafka, bridge_t)
     try:
         publish_rate = fill(args.amqp, raw_q, n, size)
-        drain_rate = raw_drain(args.amqp, raw_q, n)
-        produce_rate = raw_produce(args.kafka, raw_t, n, size)
+        with Cpu() as drain_cpu:
+            drain_rate = raw_drain(args.amqp, raw_q, n)
+        with Cpu() as produce_cpu:
+            produce_rate = raw_produce(args.kafka, raw_t, n, size)
         fill(args.amqp, bridge_q, n, size)
-        bridge_rate, stats = bridge(args.amqp, bridge_q, args.kafka, bridge_t, n)
+        with Cpu() as bridge_cpu:
+            bridge_rate, stats = bridge(args.amqp, bridge_q, args.kafka, bridge_t, n)
     finally:
         conn = pika.BlockingConnection(pika.URLParameters(args.amqp))
         ch = conn.channel()
@@ -156,6 +188,11 @@ def main() -> None:
         "bridge_added_latency_p50_ms_le": stats["latency_p50_s"] * 1000,
         "bridge_added_latency_p99_ms_le": stats["latency_p99_s"] * 1000,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # cores used by the measuring process / fraction of the machine's cores busy
+        "cpu_raw_drain": [round(drain_cpu.process, 2), round(drain_cpu.machine, 2)],
+        "cpu_raw_produce": [round(produce_cpu.process, 2), round(produce_cpu.machine, 2)],
+        "cpu_bridge": [round(bridge_cpu.process, 2), round(bridge_cpu.machine, 2)],
+        "cores": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
 

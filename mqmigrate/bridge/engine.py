@@ -71,6 +71,8 @@ class BridgeConfig:
     shutdown_timeout: float = 30.0
     #: not ready when messages are in flight and Kafka acknowledged nothing for this long
     stall_after: float = 30.0
+    #: seconds to wait for Kafka's reports when a turn received nothing
+    poll_wait: float = 0.002
 
 
 @dataclass
@@ -248,7 +250,7 @@ class Engine:
                     continue
                 if got:
                     last_activity = now
-                for token, failure in self.producer.poll(0 if got else 0.002):
+                for token, failure in self.producer.poll(0 if got else self.config.poll_wait):
                     self._complete(token, failure)
                 self._flush_settlements()
                 if self._fatal is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pika
 import pytest
 
-from conftest import read_topic, source_ids
+from bridge_helpers import read_topic, source_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.rabbitmq, pytest.mark.slow]
 

@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from conftest import read_topic, source_ids
+from bridge_helpers import read_topic, source_ids
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.bridge.ops import OpsServer
 from mqmigrate.errors import ConfigError

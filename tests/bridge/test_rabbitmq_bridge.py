@@ -10,7 +10,7 @@ import pika
 import pytest
 from confluent_kafka import AcknowledgeType, ShareConsumer
 
-from conftest import publish, read_topic, source_ids
+from bridge_helpers import publish, read_topic, source_ids
 from mqmigrate import headers as mqheaders
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.errors import SourceError
