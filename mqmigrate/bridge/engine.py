@@ -429,8 +429,8 @@ class Engine:
             for token, failure in self.producer.poll(0):
                 self._complete(token, failure)
             self._drop_stale_settlements()
-            if self._stop is not None and self._force:
-                raise exc
+            if self._stop is not None:
+                return  # asked to stop while the source is down: nothing left to settle there
             try:
                 self.source.open()
                 break

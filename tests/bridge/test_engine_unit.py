@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -223,3 +224,21 @@ def test_shadow_mode_idle_exit():
     broker.publish("q", make_messages(5))
     engine = Engine(MemorySource(broker, "q"), FakeProducer(), config(mode=Mode.shadow))
     assert engine.run() is StopReason.idle
+
+
+def test_stop_request_while_reconnecting_does_not_wait_for_the_source():
+    broker = MemoryBroker()
+    broker.publish("q", make_messages(5))
+
+    class Dead(MemorySource):
+        def open(self):
+            if self.opens >= 1:
+                engine.request_stop()  # e.g. SIGTERM arrives while the broker is down
+                raise SourceUnavailable("broker down")
+            super().open()
+
+    engine = Engine(Dead(broker, "q", fail_receive_on={1}), FakeProducer(),
+                    config(reconnect_timeout=60))
+    started = time.monotonic()
+    assert engine.run() is StopReason.signal
+    assert time.monotonic() - started < 5 and broker.depth("q") == 5
