@@ -36,8 +36,8 @@ log = logging.getLogger("mqmigrate.bridge")
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600,
                float("inf"))
 #: bridge-added latency buckets (seconds): received from source → Kafka acknowledged
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-                   float("inf"))
+LATENCY_BUCKETS = (0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.035, 0.05,
+                   0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, float("inf"))
 
 
 class StopReason(str, enum.Enum):
