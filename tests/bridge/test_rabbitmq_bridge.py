@@ -224,3 +224,26 @@ def test_connection_killed_by_broker_reconnects_without_loss(channel, queues, to
     assert len(got) - len(ids) <= 100  # duplicates within one in-flight window
     assert engine.stats.source_reconnects >= 1
     assert _depth(channel, unique_name) == 0
+
+
+def test_two_bridges_share_one_queue(channel, queues, topics, kafka_bootstrap, amqp_uri,
+                                     unique_name):
+    import threading
+
+    channel.queue_declare(unique_name, durable=True)
+    queues.append(("queue", unique_name))
+    topic = topics(unique_name)
+    ids = publish(channel, "", unique_name, 6000, size=128)
+    engines = [_engine(amqp_uri, unique_name, kafka_bootstrap, topic, max_in_flight=200,
+                       batch_size=100) for _ in range(2)]
+    threads = [threading.Thread(target=e.run, daemon=True) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    got = source_ids(read_topic(kafka_bootstrap, topic))
+    assert sorted(got) == sorted(ids)  # no loss, no duplicate: competing consumers
+    assert all(e.stats.acked > 0 for e in engines)  # both did part of the work
+    assert sum(e.stats.acked for e in engines) == 6000
+    assert _depth(channel, unique_name) == 0
