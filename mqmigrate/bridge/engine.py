@@ -32,6 +32,9 @@ from mqmigrate.sources.base import Envelope, Mode, Outcome, SourceAdapter
 
 log = logging.getLogger("mqmigrate.bridge")
 
+#: Kafka's INVALID_TIMESTAMP error code
+INVALID_TIMESTAMP = 32
+
 #: end-to-end lag buckets (seconds): source send time → Kafka acknowledged
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600,
                float("inf"))
@@ -153,6 +156,10 @@ class _Pending:
     envelope: Envelope
     received_at: float
     quarantine: bool = False
+    #: written with the broker's time because Kafka refused the source's send time
+    retimed: bool = False
+    #: quarantine writes: why the target topic refused the record
+    reason: Failure | None = None
 
 
 class Engine:
@@ -300,10 +307,11 @@ class Engine:
             self._writing[sid] = []
         self._produce(_Pending(envelope, time.monotonic()))
 
-    def _produce(self, pending: _Pending, failure: Failure | None = None) -> None:
+    def _produce(self, pending: _Pending) -> None:
         env = pending.envelope
         if pending.quarantine:
             topic = self.config.quarantine_topic
+            failure = pending.reason
             assert topic is not None and failure is not None
             headers = mqheaders.encode(env) + [
                 (mqheaders.QUARANTINE_REASON, f"{failure.name}: {failure.reason}".encode()),
@@ -316,7 +324,8 @@ class Engine:
             topic = self.config.topic
             headers = mqheaders.encode(env)
         refused = self.producer.send(topic, env.body, key=self._key(env), headers=headers,
-                                     timestamp_ms=env.timestamp_ms, token=pending)
+                                     timestamp_ms=None if pending.retimed else env.timestamp_ms,
+                                     token=pending)
         if refused is not None:  # librdkafka refused it locally: same handling as a report
             self._complete(pending, refused)
 
@@ -338,11 +347,21 @@ class Engine:
             self._settle[Outcome.ACCEPT].append(env)
             self._resolve_waiting(env.source_id, written=True)
             return
+        if failure.code == INVALID_TIMESTAMP and not pending.retimed and env.timestamp_ms:
+            # the source's send time is outside the topic's accepted window (a skewed
+            # publisher clock, a very old message): write it with the broker's time instead;
+            # the send time stays in the mq.timestamp header
+            log.warning("Kafka refused the send time of message %s; using the broker's time",
+                        env.source_id)
+            self._produce(_Pending(env, pending.received_at, pending.quarantine, retimed=True,
+                                   reason=pending.reason))
+            return
         if failure.severity is Severity.PERMANENT and not pending.quarantine:
             if self.config.quarantine_topic:
                 log.warning("Kafka refused message %s (%s): quarantining", env.source_id,
                             failure.name)
-                self._produce(_Pending(env, pending.received_at, quarantine=True), failure)
+                self._produce(_Pending(env, pending.received_at, quarantine=True,
+                                       reason=failure))
                 return
             self._fatal = KafkaError(
                 f"Kafka refused message {env.source_id} for good ({failure.name}: "

@@ -10,7 +10,7 @@ from mqmigrate.kafka.producer import Failure, Severity
 
 
 def failure(severity: Severity, name: str = "TEST") -> Failure:
-    code = {"MSG_SIZE_TOO_LARGE": 10, "_MSG_TIMED_OUT": -192}.get(name, 0)
+    code = {"MSG_SIZE_TOO_LARGE": 10, "_MSG_TIMED_OUT": -192, "INVALID_TIMESTAMP": 32}.get(name, 0)
     return Failure(severity, code, name, f"injected {name}")
 
 

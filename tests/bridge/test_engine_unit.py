@@ -242,3 +242,26 @@ def test_stop_request_while_reconnecting_does_not_wait_for_the_source():
     started = time.monotonic()
     assert engine.run() is StopReason.signal
     assert time.monotonic() - started < 5 and broker.depth("q") == 5
+
+
+def test_refused_send_time_is_replaced_by_broker_time_not_quarantined():
+    broker = MemoryBroker()
+    broker.publish("q", make_messages(5))
+    producer = FakeProducer(fail={"m-2": [failure(Severity.PERMANENT, "INVALID_TIMESTAMP")]})
+    engine = run(broker, producer)
+    assert sorted(producer.ids(TOPIC)) == [f"m-{i}" for i in range(5)]
+    assert producer.ids(QUARANTINE) == []
+    timestamps = dict(zip(producer.ids(TOPIC), [w[4] for w in producer.written]))
+    assert timestamps["m-2"] is None and timestamps["m-1"] is not None
+    assert engine.stats.quarantined == 0 and broker.outcomes("m-2") == [Outcome.ACCEPT]
+
+
+def test_quarantine_keeps_the_first_reason_after_a_retimed_write():
+    broker = MemoryBroker()
+    broker.publish("q", [MemoryMessage(body=b"x" * 5000, message_id="big", timestamp_ms=1)])
+    producer = FakeProducer(max_bytes={TOPIC: 1000},
+                            fail={"big": [failure(Severity.PERMANENT, "INVALID_TIMESTAMP")]})
+    run(broker, producer)
+    [(topic, _, _, headers, ts)] = producer.written
+    assert topic == QUARANTINE and ts is None
+    assert b"MSG_SIZE_TOO_LARGE" in dict(headers)["mq.quarantine.reason"]
