@@ -484,8 +484,8 @@ class Engine:
     def _update_readiness(self, now_monotonic: float) -> None:
         """Ready = consuming and Kafka keeps acknowledging while messages are in flight."""
         stats = self.stats
-        stalled = (stats.in_flight > 0 and stats.last_produced_at is not None
-                   and time.time() - stats.last_produced_at > self.config.stall_after)
+        last = stats.last_produced_at or stats.started_at  # never acknowledged counts too
+        stalled = stats.in_flight > 0 and time.time() - last > self.config.stall_after
         self.ready = stats.consuming and not stalled
 
     # -- shutdown ---------------------------------------------------------------------------

@@ -265,3 +265,21 @@ def test_quarantine_keeps_the_first_reason_after_a_retimed_write():
     [(topic, _, _, headers, ts)] = producer.written
     assert topic == QUARANTINE and ts is None
     assert b"MSG_SIZE_TOO_LARGE" in dict(headers)["mq.quarantine.reason"]
+
+
+def test_not_ready_when_consuming_but_kafka_acknowledges_nothing():
+    broker = MemoryBroker()
+    broker.publish("q", make_messages(5))
+    producer = FakeProducer(delay_polls=10 ** 9)  # Kafka never answers
+    readiness = []
+    engine = Engine(MemorySource(broker, "q"), producer,
+                    config(stall_after=0.2, idle_exit=None, shutdown_timeout=0.1),
+                    on_tick=lambda stats: readiness.append(engine.ready))
+    timer = threading.Timer(2.5, engine.request_stop)
+    timer.start()
+    try:
+        engine.run()
+    finally:
+        timer.cancel()
+    assert readiness and readiness[-1] is False
+    assert broker.outcomes("m-0") == []  # nothing settled without Kafka's answer

@@ -168,20 +168,28 @@ def test_bridged_topic_consumed_by_share_group(channel, queues, topics, kafka_bo
     assert seen == set(ids)
 
 
-def test_unreachable_and_bad_credentials_are_one_line_exit_2(kafka_bootstrap, rabbit):
+def test_unreachable_and_bad_credentials_are_one_line_exit_2(kafka_bootstrap, rabbit, topics,
+                                                            unique_name):
     import subprocess
     import sys
 
-    for uri in (f"amqp://guest:wrong@127.0.0.1:{rabbit.port('amqp')}/%2f",
-                "amqp://guest:guest@127.0.0.1:1/%2f"):
+    topic = topics(unique_name)
+    cases = [
+        (f"amqp://guest:wrongpw@127.0.0.1:{rabbit.port('amqp')}/%2f", kafka_bootstrap,
+         "ACCESS_REFUSED"),
+        ("amqp://guest:guest@127.0.0.1:1/%2f", kafka_bootstrap, "connect failed"),
+        (f"amqp://guest:guest@127.0.0.1:{rabbit.port('amqp')}/%2f", "127.0.0.1:1",
+         "did not answer"),
+    ]
+    for uri, kafka, expected in cases:
         proc = subprocess.run(
             [sys.executable, "-m", "mqmigrate", "bridge", "--source", uri, "--queue", "q",
-             "--kafka", kafka_bootstrap, "--topic", "unused", "--quarantine-topic", ""],
+             "--kafka", kafka, "--topic", topic, "--quarantine-topic", ""],
             capture_output=True, text=True, timeout=60)
-        # the topic check comes first; either way: one line, exit 2, no password
         assert proc.returncode == 2, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-        assert proc.stderr.startswith("Error:") and "wrong" not in proc.stderr
+        assert proc.stderr.startswith("Error:") and expected in proc.stderr, proc.stderr
+        assert "wrongpw" not in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_connection_killed_by_broker_reconnects_without_loss(channel, queues, topics,
