@@ -139,7 +139,8 @@ def encode_value(value: Any) -> Any:
         return [tag + "*", [[encode_value(k), encode_value(v)] for k, v in value.items()]]
     if isinstance(value, (list, tuple)) and module.startswith("proton"):
         return ["p:" + name, [encode_value(v) for v in value]]
-    raise TypeError(f"cannot encode a {module}.{name} header value")
+    # a type no source client produces today: keep its text rather than fail the message
+    return ["?", f"{module}.{name}", repr(value)]
 
 
 def decode_value(tagged: Any) -> Any:
@@ -148,6 +149,8 @@ def decode_value(tagged: Any) -> Any:
         tag = tagged[0]
         if tag == "n":
             return None
+        if tag == "?":
+            return tagged[2]  # an unknown type kept as its repr text (see encode_value)
         if tag == "undescribed":
             import proton
 

@@ -192,3 +192,12 @@ def test_bad_typed_header_is_a_clear_error():
         headers.decode([("mq.amqp.headers", b"not json")])
     with pytest.raises(headers.HeaderDecodeError):
         headers.decode_section(b'["zz", 1]')
+
+
+def test_unknown_value_types_degrade_to_text_instead_of_failing():
+    class Odd:
+        def __repr__(self):
+            return "Odd(1)"
+
+    back = headers.decode_section(headers.encode_section({"odd": Odd(), "ok": 1}))
+    assert back == {"odd": "Odd(1)", "ok": 1}
