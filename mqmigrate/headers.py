@@ -11,7 +11,7 @@ arrays, decimals, timestamps, byte strings, AMQP 1.0 symbols and unsigned ints, 
 * typed sections, JSON in which every value is tagged with its type
   (``["d", "1.50"]`` is a Decimal, ``["t", "2026-01-01T00:00:00+00:00"]`` a timestamp), so
   that :func:`decode` gives back values equal to the ones the source client produced:
-  ``mq.amqp.headers`` (the AMQP 0-9-1 header table), ``mq.amqp.properties``,
+  ``mq.amqp.headers`` (the AMQP 0-9-1 header table),
   ``mq.amqp1.application-properties``, ``mq.amqp1.properties``, ``mq.amqp1.annotations``,
   ``mq.sqs.attributes``, ``mq.sqs.system``.
 
@@ -19,7 +19,7 @@ A consumer reads them back with::
 
     from mqmigrate.headers import decode
     meta = decode(msg.headers())
-    meta.source_id, meta.headers["x-death"], meta.sections["amqp.properties"]
+    meta.source_id, meta.headers["x-death"], meta.typed_properties()
 """
 
 from __future__ import annotations
