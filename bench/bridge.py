@@ -187,6 +187,42 @@ def fixed_rate(uri: str, queue: str, bootstrap: str, topic: str, rate: int,
             "added_latency_mean_ms": round(lat.total / max(lat.n, 1) * 1000, 2)}
 
 
+def bridge_rss(uri: str, queue: str, bootstrap: str, topic: str, backlog: int) -> dict:
+    """Peak RSS of a ``mqmigrate bridge`` process draining a ``backlog``-deep queue: memory
+    is bounded by --max-in-flight, so it must not grow with the backlog."""
+    import subprocess
+
+    fill(uri, queue, backlog, 1024)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mqmigrate", "bridge", "--source", uri, "--queue", queue,
+         "--kafka", bootstrap, "--topic", topic, "--quarantine-topic", "", "--idle-exit", "1",
+         "--log-format", "json"],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    start = time.perf_counter()
+    # VmHWM (peak RSS since exec) read while it runs: wait4's ru_maxrss would include the
+    # benchmark's own memory, which the child inherited at fork
+    peak_kb = 0
+    status_file = Path(f"/proc/{proc.pid}/status")
+    deadline = time.monotonic() + 600
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            for line in status_file.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kb = max(peak_kb, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    out, _ = proc.communicate(timeout=60)
+    elapsed = time.perf_counter() - start
+    summary = json.loads(out)
+    if proc.returncode != 0 or summary["acked"] != backlog:
+        raise SystemExit(f"bridge process failed: {summary}")
+    return {"backlog": backlog, "peak_rss_mb": round(peak_kb / 1024, 1),
+            "msg_s_including_startup": round(backlog / elapsed)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000)
@@ -196,6 +232,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2000,
                         help="fixed publish rate for the added-latency phase (0 skips it)")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
+    parser.add_argument("--rss-backlog", type=int, nargs="*", default=[],
+                        help="also measure a bridge process's peak RSS draining these backlogs")
     args = parser.parse_args()
     if "127.0.0.1" not in args.amqp or not args.kafka.startswith("127.0.0.1"):
         raise SystemExit("the benchmark only runs against 127.0.0.1")
@@ -214,12 +252,15 @@ def main() -> None:
         fill(args.amqp, bridge_q, n, size)
         with Cpu() as bridge_cpu:
             bridge_rate, stats = bridge(args.amqp, bridge_q, args.kafka, bridge_t, n)
+        rss = [bridge_rss(args.amqp, f"{rate_q}-rss{i}", args.kafka, bridge_t, depth)
+               for i, depth in enumerate(args.rss_backlog)]
         latency = (fixed_rate(args.amqp, rate_q, args.kafka, bridge_t, args.rate,
                               args.rate_seconds) if args.rate else None)
     finally:
         conn = pika.BlockingConnection(pika.URLParameters(args.amqp))
         ch = conn.channel()
-        for q in (raw_q, bridge_q, rate_q):
+        for q in (raw_q, bridge_q, rate_q) + tuple(
+                f"{rate_q}-rss{i}" for i in range(len(args.rss_backlog))):
             ch.queue_delete(q)
         conn.close()
         delete_topics(args.kafka, [raw_t, bridge_t])
@@ -241,6 +282,7 @@ def main() -> None:
         "cpu_bridge": [round(bridge_cpu.process, 2), round(bridge_cpu.machine, 2)],
         "cores": os.cpu_count(),
         "fixed_rate": latency,
+        "bridge_process_rss": rss,
     }
     print(json.dumps(result, indent=2))
 
