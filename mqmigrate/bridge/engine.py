@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable
 
 from mqmigrate import headers as mqheaders
 from mqmigrate.bridge.mapping import KeyStrategy
-from mqmigrate.errors import BridgeError, KafkaError, MqMigrateError, SourceUnavailable
+from mqmigrate.errors import KafkaError, MqMigrateError, SourceUnavailable
 from mqmigrate.kafka.producer import BridgeProducer, Failure, Severity
 from mqmigrate.sources.base import Envelope, Mode, Outcome, SourceAdapter
 
@@ -521,12 +521,3 @@ class Engine:
             if len(self.producer):
                 log.warning("%d records still unacknowledged by Kafka at exit; their messages "
                             "stay in the source", len(self.producer))
-
-
-def backoff_schedule(initial: float, cap: float, attempts: int, rng: random.Random) -> list[float]:
-    """The delays a retry loop would sleep (for docs and tests of the backoff policy)."""
-    return [rng.uniform(min(cap, initial * 2 ** i) / 2, min(cap, initial * 2 ** i))
-            for i in range(attempts)]
-
-
-__all__ = ["BridgeConfig", "Engine", "Stats", "StopReason", "BridgeError"]
