@@ -255,3 +255,25 @@ def test_two_bridges_share_one_queue(channel, queues, topics, kafka_bootstrap, a
     assert all(e.stats.acked > 0 for e in engines)  # both did part of the work
     assert sum(e.stats.acked for e in engines) == 6000
     assert _depth(channel, unique_name) == 0
+
+
+def test_bridged_topic_consumed_by_kafkas_console_share_consumer(channel, queues, topics,
+                                                                 kafka_bootstrap, kafka_service,
+                                                                 amqp_uri, unique_name):
+    channel.queue_declare(unique_name, durable=True)
+    queues.append(("queue", unique_name))
+    topic = topics(unique_name)
+    ids = publish(channel, "", unique_name, 50)
+    assert _engine(amqp_uri, unique_name, kafka_bootstrap, topic).run() is StopReason.drained
+    group = unique_name + "-console"
+    set_group_config(kafka_bootstrap, group, {"share.auto.offset.reset": "earliest"})
+    # Kafka's own tool, a JVM client process that ends by itself (--max-messages/--timeout-ms)
+    proc = kafka_service.java(
+        "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
+        "--bootstrap-server", kafka_bootstrap, "--topic", topic, "--group", group,
+        "--max-messages", str(len(ids)), "--timeout-ms", "30000",
+        "--formatter-property", "print.headers=true", timeout=120)
+    lines = [line for line in proc.stdout.splitlines() if "mq.source.id:" in line]
+    seen = {line.split("mq.source.id:", 1)[1].split(",", 1)[0].split("\t", 1)[0]
+            for line in lines}
+    assert seen == set(ids), (proc.stdout[-500:], proc.stderr[-1000:])
