@@ -55,18 +55,24 @@ def channel(amqp_uri):
 
 
 @pytest.fixture
-def queues(channel):
-    """Queues/exchanges a test declares; deleted afterwards."""
+def queues(amqp_uri):
+    """Queues/exchanges a test declares; deleted afterwards on a fresh connection (the
+    test's own channel may have been closed by a broker error it provoked)."""
     made: list[tuple[str, str]] = []
     yield made
-    for kind, name in made:
-        try:
-            if kind == "queue":
-                channel.queue_delete(name)
-            else:
-                channel.exchange_delete(name)
-        except Exception:
-            pass
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    try:
+        for kind, name in made:
+            ch = conn.channel()
+            try:
+                if kind == "queue":
+                    ch.queue_delete(name)
+                else:
+                    ch.exchange_delete(name)
+            except pika.exceptions.ChannelClosedByBroker:
+                pass  # already gone
+    finally:
+        conn.close()
 
 
 @pytest.fixture
