@@ -120,3 +120,28 @@ class LedgerError(ConfigError):
 
 class ProvisionError(MqMigrateError):
     """Kafka refused a change provision asked for."""
+
+
+class BridgeError(MqMigrateError):
+    """The bridge cannot continue (source or Kafka side); nothing unsettled is lost."""
+
+
+class SourceError(BridgeError):
+    """A source broker failed: transient (connection dropped, broker restarting) or terminal
+    (queue missing, access refused)."""
+
+
+class SourceUnavailable(SourceError):
+    """The source connection dropped or could not be made; worth a reconnect."""
+
+    transient = True
+
+
+class KafkaError(BridgeError):
+    """Kafka refused or could not take a write, or is unreachable."""
+
+
+class KafkaUnavailable(KafkaError):
+    """Kafka cannot be reached (yet); worth retrying."""
+
+    transient = True

@@ -1,0 +1,66 @@
+"""Source adapters by name, imported only when used (kombu's alias table).
+
+``open_source("amqp://guest:guest@localhost/%2f", queue="orders")`` picks the adapter from
+the URI scheme; a typo gets a "did you mean" hint and a missing driver names its
+``pip install`` line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any
+from urllib.parse import urlsplit
+
+from mqmigrate.errors import PrerequisiteError, UsageError
+from mqmigrate.sources.base import SourceAdapter
+
+#: name -> ("module:Class", the pip package that provides its driver)
+ADAPTERS: dict[str, tuple[str, str]] = {
+    "rabbitmq": ("mqmigrate.sources.rabbitmq.adapter:RabbitMQSource", "pika"),
+    "memory": ("mqmigrate.sources.memory:MemorySource", ""),
+}
+
+#: URI scheme -> adapter name
+SCHEMES: dict[str, str] = {
+    "amqp": "rabbitmq",
+    "amqps": "rabbitmq",
+    "rabbitmq": "rabbitmq",
+    "memory": "memory",
+}
+
+
+def adapter_class(name: str) -> type[SourceAdapter]:
+    """The adapter class registered as ``name`` (imported now, not before)."""
+    try:
+        target, package = ADAPTERS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(ADAPTERS) + list(SCHEMES), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(ADAPTERS)}"
+        raise UsageError(f"unknown source kind {name!r}", hint=hint) from None
+    module, _, cls = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ImportError as exc:
+        if package and exc.name and exc.name.split(".")[0] == package:
+            raise PrerequisiteError(
+                f"the {name} source needs the {package!r} package", hint=f"pip install {package}"
+            ) from exc
+        raise
+
+
+def kind_for_uri(uri: str) -> str:
+    """The adapter name for a source URI, from its scheme."""
+    scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
+    if not scheme:
+        raise UsageError(f"source {uri!r} has no scheme", hint="e.g. amqp://user:pass@host:5672/%2f")
+    if scheme in SCHEMES:
+        return SCHEMES[scheme]
+    close = difflib.get_close_matches(scheme, SCHEMES, n=1)
+    hint = f"did you mean {close[0]}://?" if close else f"schemes: {', '.join(SCHEMES)}"
+    raise UsageError(f"unsupported source scheme {scheme!r}", hint=hint)
+
+
+def open_source(uri: str, **options: Any) -> SourceAdapter:
+    """An adapter (not yet opened) for ``uri``; ``options`` go to its constructor."""
+    return adapter_class(kind_for_uri(uri)).from_uri(uri, **options)  # type: ignore[attr-defined]

@@ -1,0 +1,165 @@
+"""The adapter contract every source (RabbitMQ, SQS, AMQP 1.0, memory) implements.
+
+An adapter implements a few primitives — open, receive, settle, depth, close — and the
+bridge engine owns the loop.  What a source can do is data (:class:`Capabilities`), so the
+engine and the CLI read it instead of checking types.  Driver exceptions never leave an
+adapter raw: :meth:`SourceAdapter.translate` turns them into
+:class:`~mqmigrate.errors.SourceUnavailable` (transient: reconnect and retry) or
+:class:`~mqmigrate.errors.SourceError` (terminal: stop), ``raise ... from`` the driver error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar, Iterator, Mapping, Sequence
+
+from mqmigrate.errors import MqMigrateError, SourceError, SourceUnavailable
+
+
+class Outcome(Enum):
+    """How a received message is settled at the source.
+
+    The words are KIP-932's and AMQP 1.0's; each adapter maps them onto its broker:
+    RabbitMQ ack / nack(requeue) / reject(no requeue), SQS delete / visibility 0 / DLQ,
+    AMQP 1.0 accepted / released / rejected.
+    """
+
+    ACCEPT = "accept"  #: done: remove from the source
+    RELEASE = "release"  #: give back: the source redelivers it later
+    REJECT = "reject"  #: refuse: the source dead-letters (or drops) it
+
+
+class Mode(str, Enum):
+    """``drain`` moves messages; ``shadow`` copies without taking from existing consumers."""
+
+    drain = "drain"
+    shadow = "shadow"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an adapter supports, as data."""
+
+    #: can copy without taking messages from existing consumers
+    shadow: bool = False
+    #: settles many messages in one call cheaply (RabbitMQ multiple-ack, SQS batch delete)
+    batch_settle: bool = False
+    #: the source gives a send timestamp (used as the Kafka record timestamp)
+    send_timestamp: bool = False
+    #: the source gives a natural ordering/partition key (MessageGroupId, AMQP group-id)
+    group_key: bool = False
+    #: RELEASE makes the message available again promptly
+    release_redelivers: bool = True
+    #: the source can report its backlog
+    depth: bool = True
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One source message in a neutral form.
+
+    ``properties`` are the common, flat message properties under neutral names
+    (``content_type``, ``correlation_id``, ``reply_to``, ``message_id``, ``type``,
+    ``app_id``, ``user_id``, ``expiration``, ``priority``, ``delivery_mode``, ``group_id``...).
+    ``headers`` are the application headers with their source types (an AMQP 0-9-1 table,
+    AMQP 1.0 application-properties, SQS message attributes).  ``sections`` carry every
+    other typed part of the message verbatim (e.g. ``amqp1.annotations``,
+    ``sqs.system``) so that nothing is lost on the way to Kafka.  ``coordinates`` say where
+    the message came from (queue, exchange, routing key, receipt) for the quarantine topic.
+    ``handle`` is the adapter's own settle token; the engine never looks inside it.
+    """
+
+    body: bytes
+    source_id: str
+    source_kind: str
+    queue: str
+    #: the natural partition key the source provides (MessageGroupId, AMQP group-id)
+    key: str | None = None
+    #: send time in milliseconds since the epoch, None when the source has none
+    timestamp_ms: int | None = None
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    coordinates: Mapping[str, str] = field(default_factory=dict)
+    redelivered: bool = False
+    handle: Any = field(default=None, compare=False, repr=False)
+
+
+class SourceAdapter(ABC):
+    """A queue the bridge reads from.  One adapter instance is used by one thread."""
+
+    #: registry name (``rabbitmq``, ``sqs``, ``amqp1``, ``memory``)
+    kind: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: driver exceptions that mean "the connection is gone, reconnect" (kombu's idea)
+    connection_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+    #: driver exceptions that mean "this will not work by retrying" (auth, missing queue)
+    terminal_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+
+    #: the queue messages are read from (the shadow queue in shadow mode)
+    queue: str
+
+    @classmethod
+    def from_uri(cls, uri: str, **options: Any) -> "SourceAdapter":
+        """An adapter for ``uri`` (credentials stay inside the adapter, never in logs)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be built from a URI")
+
+    @abstractmethod
+    def open(self) -> None:
+        """Connect and start consuming (idempotent after :meth:`close`: reconnects)."""
+
+    @abstractmethod
+    def receive(self, max_messages: int, timeout: float) -> list[Envelope]:
+        """Up to ``max_messages`` messages, waiting at most ``timeout`` seconds for the first.
+
+        Returns an empty list when nothing arrived.  Must also serve the connection
+        (heartbeats), so the engine calls it with ``timeout=0`` while it waits for Kafka.
+        """
+
+    @abstractmethod
+    def settle(self, envelope: Envelope, outcome: Outcome) -> None:
+        """Settle one message.  Settling a message of a previous connection is a no-op: the
+        broker has already made it available again."""
+
+    def settle_many(self, envelopes: Sequence[Envelope], outcome: Outcome) -> int:
+        """Settle several messages with one outcome; adapters override to batch.  Returns
+        how many were settled on this connection (messages of a previous connection are
+        skipped: the broker already took them back)."""
+        for envelope in envelopes:
+            self.settle(envelope, outcome)
+        return len(envelopes)
+
+    def flush(self) -> None:
+        """Push out settlements the adapter batched (called before close and when idle)."""
+
+    def depth(self) -> int | None:
+        """Messages waiting in the source queue, or None when unknown."""
+        return None
+
+    @abstractmethod
+    def close(self) -> None:
+        """Flush settlements and disconnect; unsettled messages go back to the source."""
+
+    def describe(self) -> str:
+        """A short, secret-free description for logs (``rabbitmq queue orders``)."""
+        return f"{self.kind} queue {self.queue}"
+
+    @contextlib.contextmanager
+    def translate(self, action: str) -> Iterator[None]:
+        """Re-raise driver exceptions as mqmigrate errors, classified transient or terminal."""
+        try:
+            yield
+        except MqMigrateError:
+            raise
+        except self.terminal_errors as exc:
+            raise SourceError(f"{self.describe()}: {action} failed: {_text(exc)}") from exc
+        except self.connection_errors as exc:
+            raise SourceUnavailable(f"{self.describe()}: {action} failed: {_text(exc)}") from exc
+
+
+def _text(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]

@@ -1,0 +1,326 @@
+"""RabbitMQ (AMQP 0-9-1) source over pika's BlockingConnection.
+
+* drain: consume the queue itself with manual acks and ``prefetch`` unacked messages at
+  most (bounded memory); ACCEPTs become one ``basic.ack(multiple=True)`` for the longest
+  prefix of delivered messages that are all accepted, so acks go out in delivery order and
+  a message is never acked by a multiple-ack before its own record is in Kafka.
+* shadow: declare ``<queue>.mqmigrate-shadow`` with the same bindings as the source queue
+  (read from the management API, or given) and consume that: existing consumers of the
+  source queue lose nothing.  The shadow queue sees messages routed after it was created.
+
+Source id: the ``message_id`` property when the publisher set one; otherwise
+``sha256:`` + a hash of (queue, body, header table, timestamp).  The hash is stable across
+redeliveries, which is what duplicate detection needs; its limit is that two publishes that
+are byte-identical in body, headers and timestamp get the same id (so effectively-once mode
+would write the second one as a duplicate of the first and skip it).  Publishers that need
+that case should set ``message_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from typing import Any, Mapping, Sequence
+from urllib.parse import quote, urlsplit
+
+import pika
+import pika.exceptions as pe
+
+from mqmigrate import headers as mqheaders
+from mqmigrate.errors import (AuthenticationFailed, MqMigrateError, SourceError,
+                              SourceUnavailable, UsageError)
+from mqmigrate.redact import mask_uri
+from mqmigrate.sources.base import Capabilities, Envelope, Mode, Outcome, SourceAdapter
+
+SHADOW_SUFFIX = ".mqmigrate-shadow"
+
+_PROPERTY_FIELDS = ("content_type", "content_encoding", "delivery_mode", "priority",
+                    "correlation_id", "reply_to", "expiration", "message_id", "type",
+                    "user_id", "app_id", "cluster_id")
+#: AMQP reply codes that retrying will not fix
+_TERMINAL_CODES = {403, 404, 405, 530}
+
+
+class RabbitMQSource(SourceAdapter):
+    """One queue of one RabbitMQ broker; see the module doc."""
+
+    kind = "rabbitmq"
+    capabilities = Capabilities(shadow=True, batch_settle=True, send_timestamp=True,
+                                group_key=False, release_redelivers=True, depth=True)
+    connection_errors = (pe.AMQPConnectionError, pe.AMQPChannelError, pe.StreamLostError,
+                         pe.ConnectionWrongStateError, pe.ChannelWrongStateError, OSError)
+    terminal_errors = (pe.ProbableAuthenticationError, pe.ProbableAccessDeniedError,
+                       pe.AuthenticationError, pe.IncompatibleProtocolError)
+
+    def __init__(self, uri: str, queue: str, *, mode: Mode = Mode.drain, prefetch: int = 2000,
+                 bindings: Sequence[Mapping[str, Any]] | None = None,
+                 management_url: str | None = None, heartbeat: int = 30,
+                 connect_timeout: float = 10.0):
+        self.uri = uri
+        self.source_queue = queue
+        self.mode = Mode(mode)
+        self.queue = queue + SHADOW_SUFFIX if self.mode is Mode.shadow else queue
+        self.prefetch = prefetch
+        self._bindings = list(bindings) if bindings is not None else None
+        self.management_url = management_url
+        try:
+            self._params = pika.URLParameters(uri)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"bad RabbitMQ URI {mask_uri(uri)}: {exc}",
+                             hint="e.g. amqp://user:pass@host:5672/%2f") from None
+        self._params.heartbeat = heartbeat
+        self._params.blocked_connection_timeout = 60
+        self._params.socket_timeout = connect_timeout
+        self._params.connection_attempts = 1
+        # visible in the management UI / API, so operators see which connection is the bridge
+        self._params.client_properties = {"connection_name": f"mqmigrate-bridge {queue}"}
+        self._conn: pika.BlockingConnection | None = None
+        self._channel: Any = None
+        self._generation = 0
+        self._buffer: deque[tuple[Any, Any, bytes]] = deque()
+        #: delivery tag -> accepted?, in delivery order (tags handed to the engine, unsettled)
+        self._unsettled: dict[int, bool] = {}
+
+    @classmethod
+    def from_uri(cls, uri: str, **options: Any) -> "RabbitMQSource":
+        queue = options.pop("queue")
+        return cls(uri, queue, **options)
+
+    def describe(self) -> str:
+        return f"RabbitMQ {mask_uri(self.uri)} queue {self.queue!r}"
+
+    # -- errors -------------------------------------------------------------------------------
+    def _classify(self, exc: BaseException, action: str) -> MqMigrateError:
+        text = f"{self.describe()}: {action} failed: {_reply_text(exc)}"
+        if isinstance(exc, (pe.ProbableAuthenticationError, pe.AuthenticationError)):
+            return AuthenticationFailed(text, hint="check the user and password in --source")
+        if isinstance(exc, pe.ProbableAccessDeniedError):
+            return SourceError(text, hint="check the vhost and the user's permissions")
+        code = getattr(exc, "reply_code", None)
+        if code == 404:
+            return SourceError(text, hint="check --queue and the vhost in --source")
+        if code in _TERMINAL_CODES:
+            return SourceError(text)
+        if isinstance(exc, self.terminal_errors):
+            return SourceError(text)
+        return SourceUnavailable(text, hint="is the broker running and reachable?")
+
+    def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MqMigrateError:
+            raise
+        except self.connection_errors + self.terminal_errors as exc:
+            self._lost()
+            raise self._classify(exc, action) from exc
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def open(self) -> None:
+        self._lost()
+        self._conn = self._call("connect", pika.BlockingConnection, self._params)
+        self._channel = self._call("open channel", self._conn.channel)
+        self._call("set prefetch", self._channel.basic_qos, prefetch_count=self.prefetch)
+        if self.mode is Mode.shadow:
+            self._declare_shadow()
+        else:
+            self._call("find queue", self._channel.queue_declare, self.queue, passive=True)
+        self._generation += 1
+        self._call("consume", self._channel.basic_consume, self.queue, self._on_message,
+                   auto_ack=False)
+
+    def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        self._buffer.append((method, properties, body))
+
+    def close(self) -> None:
+        conn = self._conn
+        self._lost()
+        if conn is not None and conn.is_open:
+            try:
+                conn.close()  # unsettled deliveries go back to the queue
+            except Exception:  # closing a broken connection: nothing left to do
+                pass
+
+    def _lost(self) -> None:
+        """Forget the connection's deliveries: the broker requeues them itself."""
+        self._generation += 1
+        self._buffer.clear()
+        self._unsettled.clear()
+        if self._conn is not None and not self._conn.is_open:
+            self._conn = None
+            self._channel = None
+
+    # -- receive -------------------------------------------------------------------------------
+    def receive(self, max_messages: int, timeout: float) -> list[Envelope]:
+        conn = self._conn
+        if conn is None:
+            raise SourceUnavailable(f"{self.describe()}: not connected")
+        self._call("receive", conn.process_data_events, 0 if self._buffer else timeout)
+        out: list[Envelope] = []
+        buffer = self._buffer
+        generation = self._generation
+        unsettled = self._unsettled
+        while buffer and len(out) < max_messages:
+            method, props, body = buffer.popleft()
+            tag = method.delivery_tag
+            unsettled[tag] = False
+            out.append(self._envelope(method, props, body, (generation, tag)))
+        return out
+
+    def _envelope(self, method: Any, props: Any, body: bytes, handle: tuple[int, int]) -> Envelope:
+        table = props.headers or {}
+        properties = {name: getattr(props, name) for name in _PROPERTY_FIELDS
+                      if getattr(props, name) is not None}
+        timestamp = props.timestamp
+        source_id = props.message_id or self._hash_id(body, table, timestamp)
+        # AMQP 0-9-1 property types are fixed by the spec, so the flat mq.* headers carry
+        # them losslessly (headers.Decoded.typed_properties); no typed section needed
+        return Envelope(
+            body=body,
+            source_id=str(source_id),
+            source_kind=self.kind,
+            queue=self.source_queue,
+            key=None,  # AMQP 0-9-1 has no group id; use --key-from routing-key or header:NAME
+            timestamp_ms=timestamp * 1000 if timestamp else None,
+            properties=properties,
+            headers=table,
+            coordinates={"queue": self.queue, "exchange": method.exchange,
+                         "routing_key": method.routing_key,
+                         "delivery_tag": str(method.delivery_tag)},
+            redelivered=bool(method.redelivered),
+            handle=handle,
+        )
+
+    def _hash_id(self, body: bytes, table: Mapping[str, Any], timestamp: int | None) -> str:
+        digest = hashlib.sha256()
+        digest.update(self.source_queue.encode() + b"\0")
+        digest.update(mqheaders.encode_section(table) if table else b"{}")
+        digest.update(b"\0" + str(timestamp).encode() + b"\0")
+        digest.update(body)
+        return "sha256:" + digest.hexdigest()[:32]
+
+    # -- settle --------------------------------------------------------------------------------
+    def settle(self, envelope: Envelope, outcome: Outcome) -> None:
+        self.settle_many([envelope], outcome)
+
+    def settle_many(self, envelopes: Sequence[Envelope], outcome: Outcome) -> int:
+        channel = self._channel
+        unsettled = self._unsettled
+        current = self._generation
+        tags = [env.handle[1] for env in envelopes
+                if env.handle[0] == current and env.handle[1] in unsettled]
+        if not tags or channel is None:
+            return 0  # all from an earlier connection: the broker has requeued them
+        if outcome is Outcome.ACCEPT:
+            for tag in tags:
+                unsettled[tag] = True
+            last = None
+            for tag, accepted in unsettled.items():  # insertion order = delivery order
+                if not accepted:
+                    break
+                last = tag
+            if last is not None:
+                for tag in [t for t in unsettled if t <= last]:
+                    del unsettled[tag]
+                self._call("ack", channel.basic_ack, delivery_tag=last, multiple=True)
+            if len(unsettled) > self.prefetch // 2:
+                # one slow record holds the prefix back: ack the accepted ones behind it one by
+                # one so the broker's prefetch window keeps moving
+                self._ack_accepted_singly()
+            return len(tags)
+        for tag in tags:
+            del unsettled[tag]
+            if outcome is Outcome.RELEASE:
+                self._call("release", channel.basic_nack, delivery_tag=tag, multiple=False,
+                           requeue=True)
+            else:
+                self._call("reject", channel.basic_reject, delivery_tag=tag, requeue=False)
+        return len(tags)
+
+    def _ack_accepted_singly(self) -> None:
+        channel = self._channel
+        for tag in [t for t, accepted in self._unsettled.items() if accepted]:
+            del self._unsettled[tag]
+            self._call("ack", channel.basic_ack, delivery_tag=tag, multiple=False)
+
+    def flush(self) -> None:
+        """Ack accepted messages still waiting behind an unfinished one (before close), so a
+        stop with a record still unacknowledged by Kafka does not redeliver the others."""
+        if self._channel is not None and any(self._unsettled.values()):
+            self._ack_accepted_singly()
+
+    def depth(self) -> int | None:
+        if self._channel is None:
+            return None
+        ok = self._call("read depth", self._channel.queue_declare, self.queue, passive=True)
+        return ok.method.message_count
+
+    # -- shadow --------------------------------------------------------------------------------
+    def bindings(self) -> list[dict[str, Any]]:
+        """The source queue's bindings (default-exchange binding excluded)."""
+        if self._bindings is None:
+            self._bindings = self._read_bindings()
+        return [dict(b) for b in self._bindings if b.get("source", "")]
+
+    def _read_bindings(self) -> list[dict[str, Any]]:
+        import httpx
+
+        parts = urlsplit(self.uri)
+        base = self.management_url or f"http://{parts.hostname or 'localhost'}:15672"
+        vhost = self._params.virtual_host
+        url = f"{base.rstrip('/')}/api/queues/{quote(vhost, safe='')}/{quote(self.source_queue, safe='')}/bindings"
+        creds = self._params.credentials
+        try:
+            resp = httpx.get(url, auth=(creds.username, creds.password), timeout=10)
+        except httpx.HTTPError as exc:
+            raise SourceUnavailable(
+                f"cannot read the bindings of {self.source_queue!r} from the management API "
+                f"at {mask_uri(base)}: {exc}",
+                hint="enable rabbitmq_management, pass --management-url, or give the bindings"
+            ) from exc
+        if resp.status_code == 404:
+            raise SourceError(f"queue {self.source_queue!r} not found in vhost {vhost!r}",
+                              hint="check --queue and the vhost in --source")
+        if resp.status_code in (401, 403):
+            raise AuthenticationFailed(
+                f"the management API at {mask_uri(base)} refused the credentials")
+        if resp.status_code != 200:
+            raise SourceUnavailable(f"management API answered {resp.status_code} for the "
+                                    f"bindings of {self.source_queue!r}")
+        return [{"source": b["source"], "routing_key": b.get("routing_key", ""),
+                 "arguments": b.get("arguments") or {}} for b in resp.json()]
+
+    def _declare_shadow(self) -> None:
+        bindings = self.bindings()
+        if not bindings:
+            raise SourceError(
+                f"queue {self.source_queue!r} is bound only to the default exchange, so a "
+                "shadow queue cannot receive copies of its messages",
+                hint="use --mode drain, dual-write the producers (mqmigrate.dualwrite), or "
+                     "publish through a named exchange")
+        ch = self._channel
+        self._call("declare shadow queue", ch.queue_declare, self.queue, durable=True)
+        for b in bindings:
+            self._call("bind shadow queue", ch.queue_bind, self.queue, b["source"],
+                       routing_key=b["routing_key"], arguments=b["arguments"] or None)
+
+    def remove_shadow(self) -> None:
+        """Delete the shadow queue (``--remove-shadow``); the source queue is untouched."""
+        if self.mode is not Mode.shadow:
+            return
+        conn = self._call("connect", pika.BlockingConnection, self._params)
+        try:
+            ch = self._call("open channel", conn.channel)
+            self._call("delete shadow queue", ch.queue_delete, self.queue)
+        finally:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+
+def _reply_text(exc: BaseException) -> str:
+    code = getattr(exc, "reply_code", None)
+    text = getattr(exc, "reply_text", None)
+    if code is not None:
+        return f"{code} {text}"
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,0 +1,59 @@
+"""Helpers shared by the bridge tests: publish to RabbitMQ, read a topic back."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pika
+from confluent_kafka import Consumer, TopicPartition
+
+
+def publish(channel, exchange: str, routing_key: str, n: int, *, size: int = 64,
+            prefix: str = "id", start: int = 0, properties=None) -> list[str]:
+    """Publish ``n`` persistent messages with unique message ids (publisher confirms on)."""
+    ids = []
+    for i in range(start, start + n):
+        mid = f"{prefix}-{i}"
+        props = properties or pika.BasicProperties(
+            message_id=mid, delivery_mode=2, timestamp=int(time.time()),
+            content_type="text/plain", headers={"n": i})
+        body = f"{mid}:".encode().ljust(size, b".")
+        channel.basic_publish(exchange, routing_key, body, props)
+        ids.append(mid)
+    return ids
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list:
+    """Every record of ``topic`` (all partitions) up to the end offsets at call time."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False, "fetch.max.bytes": 64 * 1024 * 1024,
+                         "max.partition.fetch.bytes": 64 * 1024 * 1024})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends, assign = {}, []
+        for p in meta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high
+                assign.append(TopicPartition(topic, p, low))
+        out = []
+        if not assign:
+            return out
+        consumer.assign(assign)
+        deadline = time.monotonic() + timeout
+        while ends and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, timeout=0.5):
+                if msg.error():
+                    continue
+                out.append(msg)
+                if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                    ends.pop(msg.partition(), None)
+        assert not ends, f"could not read {topic} to its end within {timeout}s"
+        return out
+    finally:
+        consumer.close()
+
+
+def source_ids(records) -> list[str]:
+    return [dict(r.headers())["mq.source.id"].decode() for r in records]
