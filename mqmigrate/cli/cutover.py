@@ -44,7 +44,7 @@ def _engine(playbook_file: Path, kafka: Optional[str], **options):
 
     playbook = loader.load(playbook_file)
     return Cutover(playbook_file, playbook, bootstrap=kafka, confirm=ask,
-                   verifier=default_verifier(), **options)
+                   verifier=default_verifier(), interactive=sys.stdin.isatty(), **options)
 
 
 def _with_signals(engine, work: Callable[[], object]) -> object:

@@ -170,7 +170,7 @@ class Cutover:
                  probes: Optional[dict[str, GateProbe]] = None,
                  actions: Optional[dict[Action, ActionSpec]] = None,
                  confirm: Callable[[str], bool] = lambda question: False,
-                 yes: bool = False, dry_run: bool = False,
+                 yes: bool = False, dry_run: bool = False, interactive: bool = True,
                  poll_interval: float = 5.0, gate_timeout: float = 600.0,
                  mode_spec: Optional[str] = None, verifier: Optional[Verifier] = None,
                  access: Callable[[Workload], SourceAccess] = resolve,
@@ -189,6 +189,8 @@ class Cutover:
         self.confirm = confirm
         self.yes = yes
         self.dry_run = dry_run
+        #: a person can answer prompts (the CLI: stdin is a terminal)
+        self.interactive = interactive
         self.poll_interval = poll_interval
         self.gate_timeout = gate_timeout
         self.mode_spec = mode_spec or f"file:{self.dir / '{workload}.mode'}"
@@ -227,14 +229,15 @@ class Cutover:
         return PHASES.index(name)
 
     def _ask(self, wl: Workload, step: Step, spec: ActionSpec, rollback: bool = False) -> None:
-        """Confirmation before a step: a person's "done?" for human steps (never answered by
-        ``--yes``), "run?" for mutating ones unless ``--yes``."""
+        """Confirmation before a step: a person's "done?" for human steps (``--yes`` never
+        answers for a person: without a terminal to ask on, the run stops there), "run?" for
+        mutating ones unless ``--yes``."""
         what = f"{wl.id}/{step.id}: {describe(step, spec)}"
         if spec.human:
-            if self.yes:
+            if self.yes and not self.interactive:
                 raise StepNotConfirmed(
                     f"{what} needs a person; --yes does not answer for people",
-                    hint="do it, then re-run without --yes and answer 'done?' with y")
+                    hint="do it, then re-run in a terminal and answer 'done?' with y")
             if not self.confirm(f"{'[rollback] ' if rollback else ''}{what} — done?"):
                 raise StepNotConfirmed(f"{wl.id}/{step.id} not confirmed as done",
                                        hint="re-run when it is done")
