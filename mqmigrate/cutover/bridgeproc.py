@@ -2,7 +2,7 @@
 
 ``bridge.start`` spawns ``python -m mqmigrate.cutover.bridgeproc SPEC`` in its own session (a
 Ctrl-C on ``cutover`` must not stop a shadow copy that outlives the run) and records it in a pid
-file in the run directory next to the playbook (``<playbook>.cutover/<workload>.bridge.json``).
+file in the run directory next to the playbook (``<playbook>.cutover/<workload>.bridge.pid.json``).
 The source URI reaches the child in its environment, never on its command line (``ps`` shows
 command lines to everyone) nor in the spec or pid file.
 
@@ -59,7 +59,7 @@ class BridgeInfo:
 
 def _files(run_dir: Path, workload: str) -> dict[str, Path]:
     stem = run_dir / f"{workload}.bridge"
-    return {"pid": stem.with_suffix(".json"), "spec": Path(f"{stem}.spec.json"),
+    return {"pid": Path(f"{stem}.pid.json"), "spec": Path(f"{stem}.spec.json"),
             "log": Path(f"{stem}.log"), "out": Path(f"{stem}.out.json")}
 
 
