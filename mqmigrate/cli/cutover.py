@@ -114,9 +114,11 @@ def status(
             gates = ""
             if phase["gates"] is not None:
                 results = phase["gates"]["results"]
-                gates = ("passed" if phase["gates"]["passed"] else
-                         "; ".join(f"{r['metric']}={'unknown' if r['observed'] is None else r['observed']:}"
-                                   for r in results if not r["passed"]) or "not checked")
+                failing = [f"{r['metric']}="
+                           f"{'unknown' if r['observed'] is None else format(r['observed'], 'g')}"
+                           for r in results if not r["passed"]]
+                gates = "passed" if phase["gates"]["passed"] else (
+                    "; ".join(failing) or "not checked")
             for k, step in enumerate(phase["steps"] or [{"id": "-", "state": "", "at": None}]):
                 table.add_row(wl, phase["phase"] if k == 0 else "", step["id"], step["state"],
                               gates if k == 0 else "")

@@ -63,8 +63,9 @@ class GateResult:
     def line(self) -> str:
         seen = "unknown" if self.observed is None else f"{self.observed:g}"
         state = "holds" if self.passed else "fails"
+        detail = f"; {self.detail}" if self.detail else ""
         return (f"{self.metric} {self.op} {self.value:g} for {self.for_seconds}s: {state} "
-                f"(observed {seen}, held {self.held_seconds:.0f}s{'; ' + self.detail if self.detail else ''})")
+                f"(observed {seen}, held {self.held_seconds:.0f}s{detail})")
 
 
 class GateRecords:
@@ -217,7 +218,8 @@ class Cutover:
         for wanted in only or []:
             if wanted not in known:
                 raise UsageError(f"no workload '{wanted}' in playbook "
-                                 f"{self.playbook.metadata.name}", hint=f"known: {', '.join(known)}")
+                                 f"{self.playbook.metadata.name}",
+                                 hint=f"known: {', '.join(known)}")
         return [w for w in self.playbook.workloads if not only or w.id in only]
 
     @staticmethod
