@@ -205,3 +205,45 @@ def test_sigkill_mid_phase_then_rerun_resumes_at_first_unstamped_step(planned, r
     gates = json.loads((run_dir(path) / "gates.json").read_text())[wid]["drain"]
     assert gates["passed"] and {r["metric"]: r["observed"] for r in gates["results"]} == {
         "source.depth": 0, "source.in-flight": 0, "bridge.lag": 0}
+
+
+def test_share_group_backlog_probe_measures_unacknowledged_records(kafka_bootstrap, unique_name):
+    from confluent_kafka import AcknowledgeType, Producer
+
+    from mqmigrate.cutover.probes import ShareGroupBacklogProbe
+    from mqmigrate.kafka import share
+    from mqmigrate.playbooks.model import Workload
+
+    topic, group = unique_name, unique_name + "-g"
+    admin = share.admin_client(kafka_bootstrap)
+    share.create_topic(admin, topic, partitions=1)
+    try:
+        share.set_group_configs(admin, group, {"share.auto.offset.reset": "earliest"})
+        producer = Producer({"bootstrap.servers": kafka_bootstrap})
+        for i in range(10):
+            producer.produce(topic, value=b"m%d" % i)
+        assert producer.flush(30) == 0
+        consumer = share.share_consumer(kafka_bootstrap, group)
+        consumer.subscribe([topic])
+        accepted, deadline = 0, time.monotonic() + 30
+        try:
+            while accepted < 4 and time.monotonic() < deadline:
+                for msg in consumer.poll(1.0) or []:
+                    if msg.error():
+                        continue
+                    kind = AcknowledgeType.ACCEPT if accepted < 4 else AcknowledgeType.RELEASE
+                    consumer.acknowledge(msg, kind)
+                    accepted += kind == AcknowledgeType.ACCEPT
+            consumer.commit_sync()
+        finally:
+            consumer.close()
+        assert accepted == 4
+        wl = Workload.model_validate({
+            "id": "w", "source": {"kind": "rabbitmq", "queue": "q"}, "strategy": "drain-only",
+            "target": {"topic": topic, "partitions": 1,
+                       "consumer": {"type": "share-group", "group": group}},
+            "phases": {}})
+        got = ShareGroupBacklogProbe(lambda: kafka_bootstrap).measure(wl)
+        assert got.value == 6, got.detail  # 10 records, 4 accepted
+    finally:
+        share.delete_topic(admin, topic)

@@ -327,3 +327,22 @@ def test_dlq_rate_from_end_offsets_over_a_window(pb):
     missing = DlqRateProbe(lambda: "k:9092", end_offsets=lambda b, t: None, clock=clock,
                            sleep=clock.sleep).measure(wl)
     assert missing.value is None
+
+
+def test_share_group_backlog_sums_lag_and_a_partition_without_lag_is_unknown(pb):
+    from mqmigrate.cutover.probes import ShareGroupBacklogProbe, parse_share_group_lag
+
+    table = ("\nGROUP  TOPIC  PARTITION  START-OFFSET  LAG\n"
+             "g      t      0          0             2\n"
+             "g      t      1          4             5\n")
+    assert parse_share_group_lag(table).value == 7
+    unknown = parse_share_group_lag(table + "g      t      2          -             -\n")
+    assert unknown.value is None and "partition 2" in unknown.detail
+    assert parse_share_group_lag("Share group 'g' has no offset information.").value is None
+    wl = loader.load(pb).workloads[0]
+    calls = []
+    probe = ShareGroupBacklogProbe(lambda: "k:9092",
+                                   tool=lambda *args, **kw: calls.append(args) or table)
+    assert probe.measure(wl).value == 7 and calls[0][-2:] == ("--group", "orders")
+    no_tool = ShareGroupBacklogProbe(lambda: "k:9092", tool=lambda *a, **k: None).measure(wl)
+    assert no_tool.value is None and "not available" in no_tool.detail
