@@ -247,3 +247,34 @@ def test_share_group_backlog_probe_measures_unacknowledged_records(kafka_bootstr
         assert got.value == 6, got.detail  # 10 records, 4 accepted
     finally:
         share.delete_topic(admin, topic)
+
+
+def test_sigterm_while_waiting_on_a_gate_exits_130_and_keeps_the_ledger(planned, rabbit):
+    path, doc = planned
+    wl = doc["workloads"][0]
+    wid = wl["id"]
+    # a gate that cannot hold: the run waits on it until signalled
+    wl["phases"]["shadow"]["gates"] = [{"metric": "source.depth", "op": ">=",
+                                        "value": 1_000_000, "for_seconds": 0}]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "mqmigrate", "cutover", "run", str(path),
+                             "--until", "shadow", *RUN], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for("the shadow gates measured", lambda: (run_dir(path) / "gates.json").exists(),
+                 timeout=90)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 130, err
+    assert "stopped while waiting for the gates" in err and "Traceback" not in err
+    assert ledger(path, wid) == ["provision", "shadow-bridge"]
+    gates = json.loads((run_dir(path) / "gates.json").read_text())[wid]["shadow"]
+    # 0, or unknown while the management API has no stats for the new queue yet: both fail
+    assert gates["passed"] is False and gates["results"][0]["observed"] in (0, None)
+    # the shadow bridge outlives the run (its own session); the fixture stops it
+    assert bridgeproc.running(run_dir(path), wid).mode == "shadow"

@@ -346,3 +346,35 @@ def test_share_group_backlog_sums_lag_and_a_partition_without_lag_is_unknown(pb)
     assert probe.measure(wl).value == 7 and calls[0][-2:] == ("--group", "orders")
     no_tool = ShareGroupBacklogProbe(lambda: "k:9092", tool=lambda *a, **k: None).measure(wl)
     assert no_tool.value is None and "not available" in no_tool.detail
+
+
+def test_verify_plugs_in_through_cutover_verifier(pb, tmp_path, monkeypatch):
+    """Once mqmigrate.verify exposes cutover_verifier(), verify.run and the verify.* gates use
+    it; until then the gates are unknown (fail) and verify.run says it is not available."""
+    import sys
+    import types
+
+    from mqmigrate.cutover.probes import VerifyCounts, VerifyProbe, default_verifier
+
+    wl = loader.load(pb).workloads[0]
+    monkeypatch.setitem(sys.modules, "mqmigrate.verify", types.ModuleType("mqmigrate.verify"))
+    assert default_verifier() is None
+    assert VerifyProbe("missing", None).measure(wl).value is None
+
+    class Fake:
+        def verify(self, workload):
+            return VerifyCounts(missing=2, altered=0, duplicated=5, detail="fake verify")
+
+    module = types.ModuleType("mqmigrate.verify")
+    module.cutover_verifier = Fake
+    monkeypatch.setitem(sys.modules, "mqmigrate.verify", module)
+    verifier = default_verifier()
+    assert VerifyProbe("missing", verifier).measure(wl).value == 2
+    step = next(s for _, s in wl.steps() if s.id == "verify")
+    ctx = ActionContext(loader.load(pb), tmp_path / "run", wl, step, "verify", None, "file:x",
+                        verifier=verifier)
+    assert real_actions.verify_run(ctx) == "verify: 2 missing, 0 altered, 5 duplicated"
+    assert json.loads((tmp_path / "run" / "orders.verify.json").read_text())["duplicated"] == 5
+    ctx.verifier = None
+    with pytest.raises(Exception, match="not available"):
+        real_actions.verify_run(ctx)
