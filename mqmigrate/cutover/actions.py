@@ -26,7 +26,7 @@ from typing import Callable, Optional
 from mqmigrate.cutover import bridgeproc
 from mqmigrate.cutover.probes import Verifier, VerifyCounts
 from mqmigrate.cutover.source import SourceAccess, amqp_credentials, resolve
-from mqmigrate.errors import CutoverError, ProvisionError
+from mqmigrate.errors import CutoverError, CutoverInterrupted, ProvisionError
 from mqmigrate.playbooks.model import Action, Playbook, Step, Workload
 from mqmigrate.playbooks.state import atomic_write
 
@@ -153,7 +153,9 @@ def source_drain(ctx: ActionContext) -> str:
             bridge_start(bridge_ctx)
     if not bridgeproc.wait_exit(ctx.run_dir, wl, ctx.drain_timeout, ctx.should_stop):
         if ctx.should_stop():
-            raise KeyboardInterrupt
+            raise CutoverInterrupted(f"stopped while waiting for the drain bridge of '{wl}' "
+                                     "(it keeps running)",
+                                     hint="re-run cutover to keep waiting")
         raise CutoverError(f"the drain bridge of '{wl}' still runs after "
                            f"{ctx.drain_timeout:.0f} s", hint="re-run cutover to keep waiting")
     ended = bridgeproc.last_exit(ctx.run_dir, wl) or {}

@@ -266,9 +266,23 @@ class Cutover:
         self._ask(wl, step, spec, rollback)
         self.out(f"{'rollback' if rollback else 'run'} {label} ({phase}): {step.action.value} ...")
         result = spec.run(self._context(wl, step, phase))
-        self.ledger.stamp(wl.id, step.id)  # only after the action succeeded
+        if rollback:
+            self._stamp_rollback(wl, step)
+        else:
+            self.ledger.stamp(wl.id, step.id)  # only after the action succeeded
         report.done.append(label)
         self.out(f"  done {label}: {result}")
+
+    def _stamp_rollback(self, wl: Workload, step: Step) -> None:
+        """Stamp a rollback step so an interrupted rollback does not repeat it.  A rollback
+        step requiring one of another phase (already unstamped with its phase) cannot be
+        stamped; it then simply runs again if the rollback is interrupted (idempotent)."""
+        from mqmigrate.errors import LedgerError
+
+        try:
+            self.ledger.stamp(wl.id, step.id)
+        except LedgerError:
+            pass
 
     # ---------------------------------------------------------------------------------- run
 
