@@ -86,8 +86,15 @@ def provision_apply(ctx: ActionContext) -> str:
 
 def bridge_start(ctx: ActionContext) -> str:
     """Start the workload's bridge in the step's mode as a managed background process."""
-    access = ctx.access(ctx.workload)
     mode = ctx.step.mode or "shadow"
+    if mode == "shadow":
+        sibling = shared_shadow(ctx.playbook, ctx.run_dir, ctx.workload)
+        if sibling is not None:
+            # a fan-out: every queue of the exchange gets every message, so one shadow copy
+            # into the shared topic is complete; a second one would duplicate each message
+            return (f"shadow copy into {ctx.workload.target.topic} already made by workload "
+                    f"'{sibling[0]}' (pid {sibling[1].pid})")
+    access = ctx.access(ctx.workload)
     info, started = bridgeproc.start(
         ctx.run_dir, ctx.workload.id, uri=access.uri, queue=access.queue, kafka=ctx.kafka(),
         topic=ctx.workload.target.topic, mode=mode,
@@ -98,6 +105,17 @@ def bridge_start(ctx: ActionContext) -> str:
         management_url=access.management_url)
     verb = "started" if started else "already running"
     return f"{mode} bridge {verb} (pid {info.pid}, metrics {info.metrics_url})"
+
+
+def shared_shadow(playbook: Playbook, run_dir: Path,
+                  workload: Workload) -> tuple[str, bridgeproc.BridgeInfo] | None:
+    """Another workload's shadow bridge writing into this workload's topic (a fan-out)."""
+    for other in playbook.workloads:
+        if other.id != workload.id and other.target.topic == workload.target.topic:
+            info = bridgeproc.running(run_dir, other.id)
+            if info is not None and info.mode == "shadow":
+                return other.id, info
+    return None
 
 
 def bridge_stop(ctx: ActionContext) -> str:

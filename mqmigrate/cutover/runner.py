@@ -107,17 +107,27 @@ class ManagedBridgeLag:
     drain bridge ended cleanly, everything still in the source is unread backlog, so the lag is
     the source depth; otherwise unknown."""
 
-    def __init__(self, directory: Path, depth: GateProbe):
+    def __init__(self, directory: Path, depth: GateProbe, playbook: Optional[Playbook] = None):
         self.directory = directory
         self.depth = depth
+        self.playbook = playbook
         self.scrape = BridgeLagProbe(self._url)
 
-    def _url(self, workload: Workload) -> str | None:
+    def _bridge(self, workload: Workload) -> Optional[bridgeproc.BridgeInfo]:
         info = bridgeproc.running(self.directory, workload.id)
+        if info is None and self.playbook is not None:  # a fan-out's shared shadow copy
+            from mqmigrate.cutover.actions import shared_shadow
+
+            shared = shared_shadow(self.playbook, self.directory, workload)
+            info = shared[1] if shared else None
+        return info
+
+    def _url(self, workload: Workload) -> str | None:
+        info = self._bridge(workload)
         return info.metrics_url if info else None
 
     def measure(self, workload: Workload) -> Measurement:
-        if bridgeproc.running(self.directory, workload.id) is not None:
+        if self._bridge(workload) is not None:
             return self.scrape.measure(workload)
         ended = bridgeproc.last_exit(self.directory, workload.id) or {}
         if ended.get("mode") == "drain" and ended.get("exit") == 0:
@@ -130,13 +140,14 @@ class ManagedBridgeLag:
 
 def default_probes(directory: Path, bootstrap: Optional[str],
                    access: Callable[[Workload], SourceAccess] = resolve,
-                   verifier: Optional[Verifier] = None) -> dict[str, GateProbe]:
+                   verifier: Optional[Verifier] = None,
+                   playbook: Optional[Playbook] = None) -> dict[str, GateProbe]:
     """The real probe of every gate metric."""
     depth = SourceDepthProbe("depth", access)
     return {
         "source.depth": depth,
         "source.in-flight": SourceDepthProbe("in-flight", access),
-        "bridge.lag": ManagedBridgeLag(directory, depth),
+        "bridge.lag": ManagedBridgeLag(directory, depth, playbook),
         "share-group.backlog": ShareGroupBacklogProbe(lambda: bootstrap),
         "dlq.rate": DlqRateProbe(lambda: bootstrap),
         "verify.missing": VerifyProbe("missing", verifier),
@@ -185,7 +196,7 @@ class Cutover:
         self.ledger = Ledger.open(playbook_path, playbook)
         self.gates = GateRecords(self.dir)
         self.probes = probes if probes is not None else default_probes(
-            self.dir, self.bootstrap, access, verifier)
+            self.dir, self.bootstrap, access, verifier, playbook)
         self.actions = actions if actions is not None else ACTIONS
         self.confirm = confirm
         self.yes = yes

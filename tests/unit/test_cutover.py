@@ -378,3 +378,25 @@ def test_verify_plugs_in_through_cutover_verifier(pb, tmp_path, monkeypatch):
     ctx.verifier = None
     with pytest.raises(Exception, match="not available"):
         real_actions.verify_run(ctx)
+
+
+def test_fan_out_workloads_share_one_shadow_copy(tmp_path, monkeypatch):
+    """Queues of one fan-out exchange write one topic: the second workload's shadow
+    bridge.start finds the first one's bridge and starts none (no duplicate copies)."""
+    from mqmigrate.cutover import bridgeproc
+
+    path = tmp_path / "fanout.yaml"
+    path.write_text((Path(__file__).resolve().parents[2] / "playbooks" / "rabbitmq-fanout.yaml")
+                    .read_text())
+    playbook = loader.load(path)
+    first, second = playbook.workloads[:2]
+    assert first.target.topic == second.target.topic
+    info = bridgeproc.BridgeInfo(pid=4242, port=9999, mode="shadow", started_at="t")
+    monkeypatch.setattr(bridgeproc, "running",
+                        lambda d, wl: info if wl == first.id else None)
+    monkeypatch.setattr(bridgeproc, "start",
+                        lambda *a, **k: pytest.fail("a second shadow bridge was started"))
+    step = next(s for _, s in second.steps() if s.action is Action.bridge_start)
+    ctx = ActionContext(playbook, tmp_path / "run", second, step, "shadow", "k:9092", "file:x",
+                        access=lambda wl: pytest.fail("no source access needed"))
+    assert f"already made by workload '{first.id}'" in real_actions.bridge_start(ctx)
