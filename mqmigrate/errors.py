@@ -145,3 +145,25 @@ class KafkaUnavailable(KafkaError):
     """Kafka cannot be reached (yet); worth retrying."""
 
     transient = True
+
+
+class CutoverError(MqMigrateError):
+    """``cutover`` cannot run a step (missing credentials, an action that is not available)."""
+
+
+class GateFailed(CutoverError):
+    """A phase's gates did not hold within the gate timeout (exit 1: the answer is "not yet")."""
+
+    exit_code = ExitCode.NEGATIVE
+
+
+class StepNotConfirmed(CutoverError):
+    """A person declined a step, or a step needs a person and the run was non-interactive."""
+
+    exit_code = ExitCode.NEGATIVE
+
+
+class CutoverInterrupted(CutoverError):
+    """SIGTERM / Ctrl-C: the run stopped cleanly after the current step (exit 130)."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -14,7 +14,9 @@ import click
 import typer
 
 from mqmigrate import __version__
-from mqmigrate.cli import assess, bench, bridge, doctor, plan, playbook, provision, sandbox
+from mqmigrate.cli import (
+    assess, bench, bridge, cutover, doctor, plan, playbook, provision, sandbox,
+)
 from mqmigrate.cli.output import err_console
 from mqmigrate.errors import ExitCode, MqMigrateError
 
@@ -33,6 +35,7 @@ app.command("inventory")(assess.inventory)
 app.command("plan")(plan.plan)
 app.add_typer(playbook.app, name="playbook")
 app.command("provision")(provision.provision)
+app.add_typer(cutover.app, name="cutover")
 app.command("bridge")(bridge.bridge)
 app.command("bench")(bench.bench)
 

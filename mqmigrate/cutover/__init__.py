@@ -1,0 +1,1 @@
+"""``mqmigrate cutover``: run a playbook's phases with gates, resumably, with rollback."""

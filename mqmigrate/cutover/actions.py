@@ -1,0 +1,261 @@
+"""One function per playbook action.
+
+Every action is **idempotent**, because a step that was started but not stamped (the process
+died mid-step) is run again on resume:
+
+* ``provision.apply`` — provision converges (creates what is missing, changes nothing twice).
+* ``bridge.start`` — a bridge of the workload already running in the same mode is kept.
+* ``bridge.stop`` — stopping a bridge that is not running does nothing.
+* ``producers.*`` — writes the mode (file rewritten atomically, or the latest value of a
+  compacted control topic); writing the same mode twice is the same state.
+* ``source.drain`` — waits for the drain bridge, or runs one with idle-exit; on an empty
+  source it ends after the idle time having moved nothing.
+* ``source.delete-shadow`` — deleting a shadow queue that is gone is a no-op (404).
+* ``verify.run`` — read-only.
+* ``consumers.*``, ``manual`` — a person does them and says so; asking again is harmless.
+
+An action returns a one-line account of what it did; failures are mqmigrate errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from mqmigrate.cutover import bridgeproc
+from mqmigrate.cutover.probes import Verifier, VerifyCounts
+from mqmigrate.cutover.source import SourceAccess, amqp_credentials, resolve
+from mqmigrate.errors import CutoverError, CutoverInterrupted, ProvisionError
+from mqmigrate.playbooks.model import Action, Playbook, Step, Workload
+from mqmigrate.playbooks.state import atomic_write
+
+
+@dataclass
+class ActionContext:
+    """What an action may use; built by the runner for each step."""
+
+    playbook: Playbook
+    run_dir: Path
+    workload: Workload
+    step: Step
+    phase: str
+    bootstrap: Optional[str]
+    #: producer mode switch: ``file:PATH`` or ``kafka:TOPIC#KEY``; ``{workload}`` is replaced
+    mode_spec: str
+    verifier: Optional[Verifier] = None
+    should_stop: Callable[[], bool] = lambda: False
+    access: Callable[[Workload], SourceAccess] = field(default=resolve)
+    drain_timeout: float = 3600.0
+    drain_idle: float = 10.0
+
+    def kafka(self) -> str:
+        if not self.bootstrap:
+            raise CutoverError("no Kafka cluster for this playbook",
+                               hint="pass --kafka HOST:PORT or set kafka.bootstrap")
+        return self.bootstrap
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """How the runner treats an action: ``human`` ones a person does and confirms ("done?");
+    ``mutating`` ones ask before running unless ``--yes``."""
+
+    run: Callable[[ActionContext], str]
+    mutating: bool
+    human: bool = False
+    #: what the person is asked to do (human actions; ``manual`` uses the step's description)
+    instruction: str = ""
+
+
+# ------------------------------------------------------------------------------- automated
+
+
+def provision_apply(ctx: ActionContext) -> str:
+    """``mqmigrate provision`` for this workload; drift left for a human fails the step."""
+    from mqmigrate.provision import provision
+
+    report = provision(ctx.playbook, ctx.kafka(), workloads=[ctx.workload.id])
+    if report.drift:
+        first = report.drift[0]
+        raise ProvisionError(f"provision left {len(report.drift)} drift item(s), e.g. "
+                             f"{first.resource} {first.name}: {first.note or first.item}",
+                             hint="run 'mqmigrate provision PLAYBOOK' to see the diff")
+    return f"provisioned: {report.applied} change(s) applied"
+
+
+def bridge_start(ctx: ActionContext) -> str:
+    """Start the workload's bridge in the step's mode as a managed background process."""
+    mode = ctx.step.mode or "shadow"
+    if mode == "shadow":
+        sibling = shared_shadow(ctx.playbook, ctx.run_dir, ctx.workload)
+        if sibling is not None:
+            # a fan-out: every queue of the exchange gets every message, so one shadow copy
+            # into the shared topic is complete; a second one would duplicate each message
+            return (f"shadow copy into {ctx.workload.target.topic} already made by workload "
+                    f"'{sibling[0]}' (pid {sibling[1].pid})")
+    access = ctx.access(ctx.workload)
+    info, started = bridgeproc.start(
+        ctx.run_dir, ctx.workload.id, uri=access.uri, queue=access.queue, kafka=ctx.kafka(),
+        topic=ctx.workload.target.topic, mode=mode,
+        key=bridgeproc.key_from(ctx.workload.mapping.key),
+        # drain moves what a shadow already copied: skip ids Kafka has (DESIGN §5)
+        effectively_once=mode == "drain",
+        idle_exit=ctx.drain_idle if mode == "drain" else None,
+        management_url=access.management_url)
+    verb = "started" if started else "already running"
+    return f"{mode} bridge {verb} (pid {info.pid}, metrics {info.metrics_url})"
+
+
+def shared_shadow(playbook: Playbook, run_dir: Path,
+                  workload: Workload) -> tuple[str, bridgeproc.BridgeInfo] | None:
+    """Another workload's shadow bridge writing into this workload's topic (a fan-out)."""
+    for other in playbook.workloads:
+        if other.id != workload.id and other.target.topic == workload.target.topic:
+            info = bridgeproc.running(run_dir, other.id)
+            if info is not None and info.mode == "shadow":
+                return other.id, info
+    return None
+
+
+def bridge_stop(ctx: ActionContext) -> str:
+    """Stop the workload's bridge gracefully (nothing running: nothing to do)."""
+    info = bridgeproc.stop(ctx.run_dir, ctx.workload.id)
+    return f"{info.mode} bridge stopped (pid {info.pid})" if info else "no bridge was running"
+
+
+def _producer_mode(ctx: ActionContext, mode: str) -> str:
+    from mqmigrate.dualwrite import publish_mode
+
+    spec = ctx.mode_spec.replace("{workload}", ctx.workload.id)
+    kind, _, rest = spec.partition(":")
+    if kind == "file":
+        path = Path(rest)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, mode + "\n")  # FileMode readers see the old or the new mode
+        return f"producer mode {mode} written to {path}"
+    if kind == "kafka":
+        topic, _, key = rest.partition("#")
+        publish_mode(ctx.kafka(), topic, key or "mode", mode)
+        return f"producer mode {mode} published to {topic}#{key or 'mode'}"
+    raise CutoverError(f"unknown producer mode switch {spec!r}",
+                       hint="use file:PATH or kafka:TOPIC#KEY")
+
+
+def producers_dual_write(ctx: ActionContext) -> str:
+    return _producer_mode(ctx, "dual")
+
+
+def producers_kafka_only(ctx: ActionContext) -> str:
+    return _producer_mode(ctx, "kafka-only")
+
+
+def producers_source_only(ctx: ActionContext) -> str:
+    return _producer_mode(ctx, "source-only")
+
+
+def source_drain(ctx: ActionContext) -> str:
+    """Wait until the drain bridge has moved everything and stopped on idle; start one (with
+    idle-exit) when none runs.  A drain bridge that failed fails the step."""
+    wl = ctx.workload.id
+    current = bridgeproc.running(ctx.run_dir, wl)
+    if current is not None and current.mode != "drain":
+        raise CutoverError(f"workload '{wl}': a {current.mode} bridge is running, not a drain",
+                           hint="the playbook should stop it and start a drain bridge first")
+    if current is None:
+        ended = bridgeproc.last_exit(ctx.run_dir, wl)
+        if not (ended and ended.get("mode") == "drain" and ended.get("exit") == 0):
+            bridge_ctx = ActionContext(**{**ctx.__dict__,
+                                          "step": Step(id=ctx.step.id, action=Action.bridge_start,
+                                                       mode="drain")})
+            bridge_start(bridge_ctx)
+    if not bridgeproc.wait_exit(ctx.run_dir, wl, ctx.drain_timeout, ctx.should_stop):
+        if ctx.should_stop():
+            raise CutoverInterrupted(f"stopped while waiting for the drain bridge of '{wl}' "
+                                     "(it keeps running)",
+                                     hint="re-run cutover to keep waiting")
+        raise CutoverError(f"the drain bridge of '{wl}' still runs after "
+                           f"{ctx.drain_timeout:.0f} s", hint="re-run cutover to keep waiting")
+    ended = bridgeproc.last_exit(ctx.run_dir, wl) or {}
+    if ended.get("exit") != 0:
+        raise CutoverError(f"the drain bridge of '{wl}' failed (exit {ended.get('exit')}): "
+                           f"{ended.get('summary', {}).get('error', 'see its log')}")
+    summary = ended.get("summary") or {}
+    return f"source drained (bridge stopped: {summary.get('stopped', '?')})"
+
+
+def source_delete_shadow(ctx: ActionContext) -> str:
+    """Delete the RabbitMQ shadow queue (``<queue>.mqmigrate-shadow``); gone already is fine."""
+    import httpx
+    from urllib.parse import quote
+
+    from mqmigrate.sources.rabbitmq.adapter import SHADOW_SUFFIX
+
+    access = ctx.access(ctx.workload)
+    if access.kind != "rabbitmq":
+        raise CutoverError(f"source.delete-shadow knows RabbitMQ shadow queues only, not "
+                           f"{access.kind}", hint="remove the shadow subscription by hand")
+    current = bridgeproc.running(ctx.run_dir, ctx.workload.id)
+    if current is not None and current.mode == "shadow":
+        raise CutoverError("the shadow bridge still reads the shadow queue",
+                           hint="stop it first (bridge.stop)")
+    shadow = access.queue + SHADOW_SUFFIX
+    vhost = ctx.workload.source.vhost or "/"
+    url = f"{access.management_url}/api/queues/{quote(vhost, safe='')}/{quote(shadow, safe='')}"
+    try:
+        resp = httpx.delete(url, auth=amqp_credentials(access.uri), timeout=15)
+    except httpx.HTTPError as exc:
+        raise CutoverError(f"management API at {access.management_url}: {exc}") from exc
+    if resp.status_code == 404:
+        return f"shadow queue {shadow} already gone"
+    if resp.status_code not in (200, 204):
+        raise CutoverError(f"management API answered {resp.status_code} deleting {shadow}")
+    return f"shadow queue {shadow} deleted"
+
+
+def verify_run(ctx: ActionContext) -> str:
+    """Reconcile source and Kafka through the verify interface; the result is kept in the run
+    directory for ``cutover status`` (the gates measure again themselves)."""
+    import json
+
+    if ctx.verifier is None:
+        raise CutoverError("verify.run: mqmigrate verify is not available in this build",
+                           hint="run 'mqmigrate verify' once it is merged, then re-run cutover")
+    counts: VerifyCounts = ctx.verifier.verify(ctx.workload)
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(ctx.run_dir / f"{ctx.workload.id}.verify.json",
+                 json.dumps(counts.__dict__, indent=2) + "\n")
+    return (f"verify: {counts.missing} missing, {counts.altered} altered, "
+            f"{counts.duplicated} duplicated")
+
+
+def _human(ctx: ActionContext) -> str:
+    return "confirmed done by a person"
+
+
+ACTIONS: dict[Action, ActionSpec] = {
+    Action.provision_apply: ActionSpec(provision_apply, mutating=True),
+    Action.bridge_start: ActionSpec(bridge_start, mutating=True),
+    Action.bridge_stop: ActionSpec(bridge_stop, mutating=True),
+    Action.verify_run: ActionSpec(verify_run, mutating=False),
+    Action.consumers_switch: ActionSpec(
+        _human, mutating=True, human=True,
+        instruction="move the consumers to the Kafka group (deploy the worker, stop the old "
+                    "consumers)"),
+    Action.consumers_revert: ActionSpec(
+        _human, mutating=True, human=True,
+        instruction="move the consumers back to the source queue"),
+    Action.producers_dual_write: ActionSpec(producers_dual_write, mutating=True),
+    Action.producers_kafka_only: ActionSpec(producers_kafka_only, mutating=True),
+    Action.producers_revert: ActionSpec(producers_source_only, mutating=True),
+    Action.source_drain: ActionSpec(source_drain, mutating=True),
+    Action.source_delete_shadow: ActionSpec(source_delete_shadow, mutating=True),
+    Action.manual: ActionSpec(_human, mutating=True, human=True),
+}
+
+
+def describe(step: Step, spec: ActionSpec) -> str:
+    """What a step does, for prompts and dry-run lines."""
+    text = step.action.value + (f" (mode {step.mode})" if step.mode else "")
+    what = step.description or spec.instruction
+    return f"{text}: {what}" if what else text

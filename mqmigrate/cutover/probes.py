@@ -1,0 +1,326 @@
+"""Gate probes: real measurements of a workload, one probe per gate metric.
+
+A probe answers :class:`Measurement` with a value or, when it cannot measure, ``None`` and the
+reason.  The runner treats an unknown value as a failed gate — never as a pass — so a missing
+probe, an unreachable API or a bridge without metrics can only ever hold a cutover back.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol, runtime_checkable
+from urllib.parse import quote
+
+from mqmigrate.errors import MqMigrateError
+from mqmigrate.playbooks.model import Workload
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One observation; ``value`` None means unknown (``detail`` says why)."""
+
+    value: float | None
+    detail: str = ""
+
+    @classmethod
+    def unknown(cls, why: str) -> "Measurement":
+        return cls(None, why)
+
+
+@runtime_checkable
+class GateProbe(Protocol):
+    """Measures one metric of one workload, now."""
+
+    def measure(self, workload: Workload) -> Measurement: ...
+
+
+@dataclass(frozen=True)
+class VerifyCounts:
+    """What a verify run found (the counts the ``verify.*`` gates read)."""
+
+    missing: int
+    altered: int
+    duplicated: int
+    detail: str = ""
+
+
+class Verifier(Protocol):
+    """Reconciles a workload's source with its topic.  ``mqmigrate verify`` plugs in here by
+    exposing ``cutover_verifier() -> Verifier`` in :mod:`mqmigrate.verify`."""
+
+    def verify(self, workload: Workload) -> VerifyCounts: ...
+
+
+def default_verifier() -> Verifier | None:
+    """The verify implementation of this build, or None when it has none (yet)."""
+    try:
+        from mqmigrate import verify as verify_module  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    factory = getattr(verify_module, "cutover_verifier", None)
+    return factory() if callable(factory) else None
+
+
+# ---------------------------------------------------------------------------------- source
+
+
+class SourceDepthProbe:
+    """``source.depth`` (ready) or ``source.in-flight`` (unacked / not visible) of the source queue.
+
+    RabbitMQ: management API ``messages_ready`` / ``messages_unacknowledged`` (the API refreshes
+    them every few seconds, which ``for_seconds`` absorbs).  SQS: ``ApproximateNumberOfMessages``
+    / ``ApproximateNumberOfMessagesNotVisible``.  Other kinds: unknown.
+    """
+
+    def __init__(self, what: str, access: Callable[[Workload], object]):
+        if what not in ("depth", "in-flight"):
+            raise ValueError(what)
+        self.what = what
+        self._access = access
+
+    def measure(self, workload: Workload) -> Measurement:
+        try:
+            access = self._access(workload)
+        except MqMigrateError as exc:
+            return Measurement.unknown(exc.one_line())
+        kind = getattr(access, "kind")
+        try:
+            if kind == "rabbitmq":
+                return self._rabbitmq(workload, access)
+            if kind == "sqs":
+                return self._sqs(access)
+        except MqMigrateError as exc:
+            return Measurement.unknown(exc.one_line())
+        return Measurement.unknown(f"no depth probe for {kind} sources")
+
+    def _rabbitmq(self, workload: Workload, access) -> Measurement:
+        import httpx
+
+        from mqmigrate.cutover.source import amqp_credentials
+
+        vhost = workload.source.vhost or "/"
+        url = (f"{access.management_url}/api/queues/{quote(vhost, safe='')}/"
+               f"{quote(access.queue, safe='')}")
+        try:
+            resp = httpx.get(url, auth=amqp_credentials(access.uri), timeout=10)
+        except httpx.HTTPError as exc:
+            return Measurement.unknown(f"management API at {access.management_url}: {exc}")
+        if resp.status_code != 200:
+            return Measurement.unknown(f"management API answered {resp.status_code} for "
+                                       f"queue {access.queue!r}")
+        body = resp.json()
+        key = "messages_ready" if self.what == "depth" else "messages_unacknowledged"
+        if body.get(key) is None:  # a queue just declared has no stats yet
+            return Measurement.unknown(f"{key} not reported yet for {access.queue!r}")
+        return Measurement(float(body[key]), f"management API {key}")
+
+    def _sqs(self, access) -> Measurement:
+        from mqmigrate.inventory.readers.sqs_live import _client
+
+        client, _region, _query = _client(access.uri)
+        attr = ("ApproximateNumberOfMessages" if self.what == "depth"
+                else "ApproximateNumberOfMessagesNotVisible")
+        try:
+            url = client.get_queue_url(QueueName=access.queue)["QueueUrl"]
+            got = client.get_queue_attributes(QueueUrl=url, AttributeNames=[attr])
+        except Exception as exc:  # noqa: BLE001 - any botocore failure is "unknown"
+            return Measurement.unknown(f"SQS {attr}: {type(exc).__name__}")
+        return Measurement(float(got["Attributes"][attr]), f"SQS {attr}")
+
+
+# ---------------------------------------------------------------------------------- bridge
+
+
+_SAMPLE = re.compile(r"^(mqmigrate_bridge_(?:in_flight|source_backlog))(?:\{[^}]*\})?\s+(\S+)",
+                     re.M)
+
+
+def parse_bridge_lag(text: str) -> Measurement:
+    """``bridge.lag`` from a ``/metrics`` page: in-flight plus the backlog the bridge has not
+    read.  Without the backlog gauge (the source cannot say its depth) the lag is unknown."""
+    values: dict[str, float] = {}
+    for name, value in _SAMPLE.findall(text):
+        values[name] = values.get(name, 0.0) + float(value)
+    if "mqmigrate_bridge_in_flight" not in values:
+        return Measurement.unknown("the bridge's /metrics has no in_flight gauge")
+    if "mqmigrate_bridge_source_backlog" not in values:
+        return Measurement.unknown("the bridge does not report its source backlog")
+    lag = values["mqmigrate_bridge_in_flight"] + values["mqmigrate_bridge_source_backlog"]
+    return Measurement(lag, f"in_flight {values['mqmigrate_bridge_in_flight']:.0f} + backlog "
+                            f"{values['mqmigrate_bridge_source_backlog']:.0f}")
+
+
+class BridgeLagProbe:
+    """``bridge.lag`` scraped from the managed bridge's Prometheus ``/metrics``."""
+
+    def __init__(self, metrics_url: Callable[[Workload], str | None]):
+        self._url = metrics_url
+
+    def measure(self, workload: Workload) -> Measurement:
+        import httpx
+
+        url = self._url(workload)
+        if url is None:
+            return Measurement.unknown("no bridge is running for this workload")
+        try:
+            resp = httpx.get(url, timeout=5)
+        except httpx.HTTPError as exc:
+            return Measurement.unknown(f"bridge metrics at {url}: {type(exc).__name__}")
+        if resp.status_code != 200:
+            return Measurement.unknown(f"bridge metrics answered {resp.status_code}")
+        return parse_bridge_lag(resp.text)
+
+
+# ---------------------------------------------------------------------------------- kafka
+
+
+def topic_end_offset_sum(bootstrap: str, topic: str, timeout: float = 10.0) -> int | None:
+    """Sum of the latest offsets of ``topic``'s partitions (None when the topic is missing)."""
+    from confluent_kafka import KafkaException, TopicPartition
+    from confluent_kafka.admin import OffsetSpec
+
+    from mqmigrate.kafka.admin import admin_client
+
+    admin = admin_client(bootstrap)
+    meta = admin.list_topics(topic=topic, timeout=timeout).topics.get(topic)
+    if meta is None or meta.error is not None:
+        return None
+    wanted = {TopicPartition(topic, p): OffsetSpec.latest() for p in meta.partitions}
+    try:
+        futures = admin.list_offsets(wanted, request_timeout=timeout)
+        return sum(f.result(timeout=timeout).offset for f in futures.values())
+    except KafkaException:
+        return None
+
+
+class DlqRateProbe:
+    """``dlq.rate``: records per second arriving in the DLQ topic, from its end offsets over a
+    window (between consecutive polls, or ``window`` seconds on the first one)."""
+
+    def __init__(self, bootstrap: Callable[[], str | None], window: float = 5.0,
+                 end_offsets: Callable[[str, str], int | None] = topic_end_offset_sum,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self._bootstrap = bootstrap
+        self.window = window
+        self._end = end_offsets
+        self._clock = clock
+        self._sleep = sleep
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def measure(self, workload: Workload) -> Measurement:
+        dlq = workload.target.dlq
+        if dlq is None:
+            return Measurement.unknown("the workload has no DLQ topic")
+        bootstrap = self._bootstrap()
+        if not bootstrap:
+            return Measurement.unknown("no Kafka bootstrap")
+        try:
+            now, total = self._clock(), self._end(bootstrap, dlq.topic)
+            if total is None:
+                return Measurement.unknown(f"DLQ topic {dlq.topic} not found")
+            last = self._last.get(dlq.topic)
+            if last is None or now - last[0] < 1.0:
+                self._sleep(self.window)
+                last = (now, total)
+                now, total = self._clock(), self._end(bootstrap, dlq.topic)
+                if total is None:
+                    return Measurement.unknown(f"DLQ topic {dlq.topic} not found")
+        except Exception as exc:  # noqa: BLE001 - librdkafka failures are "unknown"
+            return Measurement.unknown(f"DLQ end offsets: {type(exc).__name__}")
+        self._last[dlq.topic] = (now, total)
+        rate = (total - last[1]) / max(now - last[0], 1e-6)
+        return Measurement(rate, f"{total - last[1]} records in {now - last[0]:.1f} s")
+
+
+def parse_share_group_lag(text: str) -> Measurement:
+    """``share-group.backlog`` from ``kafka-share-groups.sh --describe --offsets``: the sum of
+    the LAG column.  A partition whose lag is ``-`` (no share-partition state yet) makes the
+    whole backlog unknown: its records are neither counted nor known to be zero."""
+    lines = [ln.split() for ln in text.splitlines() if ln.strip()]
+    header = next((ln for ln in lines if "LAG" in ln and "PARTITION" in ln), None)
+    if header is None:
+        return Measurement.unknown(" ".join(text.split())[:200] or "no offsets reported")
+    col, part = header.index("LAG"), header.index("PARTITION")
+    total, rows = 0, 0
+    for row in lines[lines.index(header) + 1:]:
+        if len(row) != len(header):
+            continue
+        if not row[col].isdigit():
+            return Measurement.unknown(f"partition {row[part]} has no share-group lag yet")
+        total += int(row[col])
+        rows += 1
+    if rows == 0:
+        return Measurement.unknown("no partitions reported")
+    return Measurement(float(total), f"LAG over {rows} partition(s)")
+
+
+def kafka_tool(main_class: str, *args: str, timeout: float = 60.0) -> str | None:
+    """Run one of Kafka's own tools (the share-group admin calls exist only there): the
+    sandbox's Kafka jars (``KAFKA_HOME`` or the cached Maven classpath); None when unavailable."""
+    import os
+
+    from mqmigrate.sandbox import manager
+    from mqmigrate.sandbox.kafka import KAFKA_VERSION
+    from mqmigrate.sandbox.registry import service_class
+
+    try:
+        ctx = manager.context()
+        # only jars already there: a gate poll must never start a Maven download
+        if not os.environ.get("KAFKA_HOME") and not (
+                ctx.cache_dir / f"kafka-{KAFKA_VERSION}" / ".complete").exists():
+            return None
+        kafka = service_class("kafka")(ctx)
+        result = kafka.java(main_class, *args, timeout=timeout)
+    except Exception:  # noqa: BLE001 - no Java, no jars: the probe reports unknown
+        return None
+    return result.stdout + result.stderr
+
+
+class ShareGroupBacklogProbe:
+    """``share-group.backlog``: records of the topic the share group has not acknowledged,
+    from Kafka's ``ShareGroupCommand --describe --offsets`` (LAG), since the Python client has
+    no share-group admin calls.  Unknown when the tool cannot run or a partition has no lag."""
+
+    MAIN = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
+
+    def __init__(self, bootstrap: Callable[[], str | None],
+                 tool: Callable[..., str | None] = kafka_tool):
+        self._bootstrap = bootstrap
+        self._tool = tool
+
+    def measure(self, workload: Workload) -> Measurement:
+        consumer = workload.target.consumer
+        if consumer.type != "share-group":
+            return Measurement.unknown("the workload's consumer is not a share group")
+        bootstrap = self._bootstrap()
+        if not bootstrap:
+            return Measurement.unknown("no Kafka bootstrap")
+        out = self._tool(self.MAIN, "--bootstrap-server", bootstrap, "--describe", "--offsets",
+                         "--group", consumer.group)
+        if out is None:
+            return Measurement.unknown("Kafka's ShareGroupCommand is not available (Java and "
+                                       "the Kafka jars, e.g. 'mqmigrate sandbox up kafka')")
+        return parse_share_group_lag(out)
+
+
+class VerifyProbe:
+    """``verify.missing`` / ``verify.altered`` / ``verify.duplicated`` from a :class:`Verifier`."""
+
+    def __init__(self, field_name: str, verifier: Verifier | None):
+        self.field = field_name
+        self._verifier = verifier
+
+    def measure(self, workload: Workload) -> Measurement:
+        if self._verifier is None:
+            return Measurement.unknown("mqmigrate verify is not available in this build")
+        try:
+            counts = self._verifier.verify(workload)
+        except MqMigrateError as exc:
+            return Measurement.unknown(exc.one_line())
+        return Measurement(float(getattr(counts, self.field)), counts.detail or "verify")
+
+
+ProbeSet = dict[str, GateProbe]
