@@ -14,7 +14,7 @@ import click
 import typer
 
 from mqmigrate import __version__
-from mqmigrate.cli import assess, bench, bridge, doctor, plan, playbook, provision, sandbox
+from mqmigrate.cli import assess, bench, bridge, demo, doctor, plan, playbook, provision, sandbox
 from mqmigrate.cli.output import err_console
 from mqmigrate.errors import ExitCode, MqMigrateError
 
@@ -35,6 +35,7 @@ app.add_typer(playbook.app, name="playbook")
 app.command("provision")(provision.provision)
 app.command("bridge")(bridge.bridge)
 app.command("bench")(bench.bench)
+app.command("demo")(demo.demo)
 
 
 def _version(value: bool) -> None:
