@@ -135,6 +135,8 @@ class Ledger:
         self._done: set[str] = set()
         self.skipped = 0
         self.shadow_skipped = 0
+        #: set when the worker got its first record: its share-group session is live
+        self.worker_live = threading.Event()
 
     def sent(self, message_id: str, started: float, confirmed: float) -> None:
         with self._lock:
@@ -754,6 +756,13 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
                         or drain.metrics() != {}, 60, status=lambda: "starting"):
             raise SandboxError("the drain bridge did not start",
                                hint=f"see {out_dir / 'bridge-drain.log'}")
+        # the legacy consumer leaves only once the worker receives records: joining a share
+        # group takes seconds, and that would otherwise be time without a consumer
+        live = say.wait("worker joining the share group", ledger.worker_live.is_set, 30,
+                        status=lambda: "waiting for its first record")
+        if not live:
+            say.step("consumers", "[yellow]the worker got no record within 30 s; stopping the "
+                                  "legacy consumer anyway[/]")
         legacy.stop_event.set()
         legacy.join(15)
         say.step("consumers", f"worker (share group {group}) and drain bridge running; legacy "
@@ -851,6 +860,7 @@ def _start_worker(bootstrap: str, topic: str, group: str, ledger: Ledger,
     from mqmigrate.worker import Worker
 
     def handle(msg: Any) -> None:
+        ledger.worker_live.set()
         if msg.offset < start_at.get(msg.partition, 0):
             with ledger._lock:
                 ledger.shadow_skipped += 1
