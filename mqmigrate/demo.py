@@ -59,6 +59,8 @@ class Summary:
     phases: dict[str, float]
     verify: dict[str, Any]
     lost_ids: list[str] = field(default_factory=list)
+    run_id: str = ""
+    topic: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,7 +96,8 @@ def longest_gap(sent_at: Mapping[str, float], events: Sequence[Processed]) -> fl
 
 def summarize(sent_at: Mapping[str, float], events: Sequence[Processed], *,
               skipped: int = 0, shadow_skipped: int = 0, phases: Mapping[str, float] | None = None,
-              verify: Mapping[str, Any] | None = None) -> Summary:
+              verify: Mapping[str, Any] | None = None, run_id: str = "", topic: str = ""
+              ) -> Summary:
     """Reduce the demo's records to the summary figures.
 
     ``processed`` counts handler executions (an id processed twice counts twice), ``unique``
@@ -119,6 +122,8 @@ def summarize(sent_at: Mapping[str, float], events: Sequence[Processed], *,
         phases={k: round(v, 2) for k, v in (phases or {}).items()},
         verify=dict(verify or {}),
         lost_ids=lost_ids[:20],
+        run_id=run_id,
+        topic=topic,
     )
 
 
@@ -158,6 +163,16 @@ class Ledger:
             self.events.append(Processed(message_id, time.monotonic(), by))
             self._done.add(message_id)
             return True
+
+    def sent_between(self, start: float, end: float) -> set[str]:
+        """Ids whose send started at or after ``start`` and was confirmed by ``end``."""
+        with self._lock:
+            return {i for i, t in self.sent_at.items()
+                    if t >= start and self.confirmed_at[i] <= end}
+
+    def skip_shadow_copy(self) -> None:
+        with self._lock:
+            self.shadow_skipped += 1
 
     def counts(self) -> tuple[int, int, int]:
         with self._lock:
@@ -451,12 +466,18 @@ class BridgeProcess:
             return {}
 
     def kill(self) -> None:
+        """Stop it whatever state it is in: SIGTERM first (it settles what is in flight), then
+        SIGKILL after 10 s; losing nothing either way, as the bridge acks only after Kafka."""
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                pass
+                self.proc.kill()
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
         if not self._log.closed:
             self._log.close()
 
@@ -730,9 +751,7 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
         # 6. verify: ids sent since the shadow queue existed must all be in the topic
         phases.start("verify")
         cut = time.monotonic()
-        with ledger._lock:
-            expected = {i for i, t in ledger.sent_at.items()
-                        if t >= shadow_ready and ledger.confirmed_at[i] <= cut}
+        expected = ledger.sent_between(shadow_ready, cut)
         verify = shadow_check(bootstrap, topic, expected, timeout=30.0)
         say.step("verify", f"{verify['expected']} ids sent since the shadow started: "
                            f"{verify['expected'] - verify['missing']} in {topic}, "
@@ -822,7 +841,8 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
             say.step("cleanup", "removed the demo's queues and topics" + (
                 "; could not remove: " + "; ".join(problems) if problems else ""))
     summary = summarize(ledger.sent_at, ledger.events, skipped=ledger.skipped,
-                        shadow_skipped=ledger.shadow_skipped, phases=phases.times, verify=verify)
+                        shadow_skipped=ledger.shadow_skipped, phases=phases.times, verify=verify,
+                        run_id=run_id, topic=e.queue)
     (out_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     return summary
 
@@ -862,8 +882,7 @@ def _start_worker(bootstrap: str, topic: str, group: str, ledger: Ledger,
     def handle(msg: Any) -> None:
         ledger.worker_live.set()
         if msg.offset < start_at.get(msg.partition, 0):
-            with ledger._lock:
-                ledger.shadow_skipped += 1
+            ledger.skip_shadow_copy()
             return
         ledger.claim(msg.message_id, "worker")
 
