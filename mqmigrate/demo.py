@@ -819,6 +819,9 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
         say.step("drain", "worker processed everything" if done else
                  f"[red]{len(ledger.unprocessed())} ids never processed[/]")
         phases.end()
+    except KeyboardInterrupt:
+        say.step("interrupted", "Ctrl-C: stopping the producer, consumers and bridges")
+        raise
     finally:
         for actor in (producer, legacy):
             if actor is not None:
