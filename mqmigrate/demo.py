@@ -2,8 +2,8 @@
 
 One run seeds a small estate (a RabbitMQ work queue with a DLX and a TTL, an SQS queue with a
 redrive policy), keeps a live producer (the dual-write SDK) and a legacy pika consumer busy,
-and walks through assess → plan → provision → shadow → verify → consumers → producers →
-drain. Every id the producer sent and every id a consumer processed is recorded, so the
+and walks through assess → plan → provision → shadow → verify → consumers → producers
+→ drain. Every id the producer sent and every id a consumer processed is recorded, so the
 summary (lost, duplicated, longest time without a consumer) is measured, not asserted.
 
 The pure part (:func:`summarize`) is unit-tested; the rest drives real brokers.
@@ -22,7 +22,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from mqmigrate.errors import ConnectionFailed, MqMigrateError, SandboxError, UsageError
 from mqmigrate.redact import mask_uri
@@ -174,6 +174,10 @@ class Ledger:
         with self._lock:
             self.shadow_skipped += 1
 
+    def processed_by(self, by: str) -> int:
+        with self._lock:
+            return sum(1 for e in self.events if e.by == by)
+
     def counts(self) -> tuple[int, int, int]:
         with self._lock:
             return len(self.sent_at), len(self.events), len(self._done & set(self.sent_at))
@@ -249,7 +253,8 @@ def check_ids_in_topic(bootstrap: str, topic: str, expected: set[str],
 
     deadline = time.monotonic() + timeout
     counts: dict[str, int] = {}
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"mqmigrate-demo-{uuid.uuid4().hex}",
+    consumer = Consumer({"bootstrap.servers": bootstrap,
+                         "group.id": f"mqmigrate-demo-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "enable.auto.offset.store": False,
                          "auto.offset.reset": "earliest"})
     try:
@@ -286,7 +291,8 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """Each partition's end offset now (what the shadow bridge left in the topic)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"mqmigrate-demo-{uuid.uuid4().hex}",
+    consumer = Consumer({"bootstrap.servers": bootstrap,
+                         "group.id": f"mqmigrate-demo-{uuid.uuid4().hex}",
                          "enable.auto.commit": False})
     try:
         meta = consumer.list_topics(topic, timeout=10)
@@ -541,7 +547,8 @@ def seed_sqs(client: Any, e: Estate) -> None:
         "Attributes"]["QueueArn"]
     url = client.create_queue(QueueName=e.sqs_queue, Attributes={
         "VisibilityTimeout": "45",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "4"})})["QueueUrl"]
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "4"}),
+    })["QueueUrl"]
     e.sqs_urls = [url, dlq_url]
 
 
@@ -570,7 +577,7 @@ def queue_consumers(amqp_url: str, queue: str) -> int:
             conn.close()
 
 
-def cleanup(amqp_url: str, sqs_client: Any, bootstrap: str, e: Estate, group: str | None) -> list[str]:
+def cleanup(amqp_url: str, sqs_client: Any, bootstrap: str, e: Estate) -> list[str]:
     """Delete what the demo created; returns what could not be deleted (never raises)."""
     problems: list[str] = []
     try:
@@ -681,7 +688,8 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
                             run_id, opts.messages, opts.rate, opts.duration)
         producer.start()
         say.step("traffic", f"producer (dual-write SDK, mode source-only, {opts.rate:g} msg/s, "
-                            f"{opts.messages} messages) and legacy consumer (pika, manual acks) running")
+                            f"{opts.messages} messages) and legacy consumer (pika, manual acks) "
+                            "running")
 
         # 4. assess, plan, provision
         phases.start("assess")
@@ -725,7 +733,8 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
 
         ensure_topic(bootstrap, f"{topic}.quarantine", config=QUARANTINE_TOPIC_CONFIG)
         say.step("provision", f"topic {topic} ({wl.target.partitions} partitions, replication 1), "
-                              f"share group {group}, DLQ {wl.target.dlq.topic if wl.target.dlq else '-'}: "
+                              f"share group {group}, "
+                              f"DLQ {wl.target.dlq.topic if wl.target.dlq else '-'}: "
                               f"{report.applied} change(s) applied")
 
         # 5. shadow
@@ -733,7 +742,8 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
         shadow = BridgeProcess(["--source", amqp_url, "--queue", e.queue, "--kafka", bootstrap,
                                 "--topic", topic, "--mode", "shadow", "--remove-shadow",
                                 "--management-url",
-                                f"http://{user}:{password}@127.0.0.1:{rabbit_svc.port('management')}",
+                                f"http://{user}:{password}@127.0.0.1:"
+                                f"{rabbit_svc.port('management')}",
                                 "--max-in-flight", "500"], out_dir / "bridge-shadow.log")
         bridges.append(shadow)
         shadow_q = e.queue + ".mqmigrate-shadow"
@@ -785,8 +795,7 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
         legacy.stop_event.set()
         legacy.join(15)
         say.step("consumers", f"worker (share group {group}) and drain bridge running; legacy "
-                              f"consumer stopped after {sum(1 for x in ledger.events if x.by == 'legacy')} "
-                              "messages")
+                              f"consumer stopped after {ledger.processed_by('legacy')} messages")
 
         # 8. producers: source-only → dual → kafka-only while sending
         phases.start("producers")
@@ -840,7 +849,7 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
         if opts.keep:
             say.step("cleanup", f"kept queues and topics of run {run_id} (--keep)")
         else:
-            problems = cleanup(amqp_url, sqs_client, bootstrap, e, group)
+            problems = cleanup(amqp_url, sqs_client, bootstrap, e)
             say.step("cleanup", "removed the demo's queues and topics" + (
                 "; could not remove: " + "; ".join(problems) if problems else ""))
     summary = summarize(ledger.sent_at, ledger.events, skipped=ledger.skipped,
