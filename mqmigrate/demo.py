@@ -741,9 +741,9 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
         phases.start("shadow")
         shadow = BridgeProcess(["--source", amqp_url, "--queue", e.queue, "--kafka", bootstrap,
                                 "--topic", topic, "--mode", "shadow", "--remove-shadow",
+                                # the bridge authenticates with the --source credentials
                                 "--management-url",
-                                f"http://{user}:{password}@127.0.0.1:"
-                                f"{rabbit_svc.port('management')}",
+                                f"http://127.0.0.1:{rabbit_svc.port('management')}",
                                 "--max-in-flight", "500"], out_dir / "bridge-shadow.log")
         bridges.append(shadow)
         shadow_q = e.queue + ".mqmigrate-shadow"
