@@ -26,14 +26,16 @@ def demo(
     keep: bool = typer.Option(False, "--keep", help="Keep the demo's queues and topics."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Summary format."),
 ) -> None:
-    """Migrate a live RabbitMQ work queue to a Kafka share group on the local sandbox.
+    """Migrate a live RabbitMQ work queue to a Kafka share group on the sandbox.
 
-    Seeds a RabbitMQ queue (DLX, TTL) and an SQS queue (redrive), keeps a producer and a
-    consumer running, then assess → plan → provision → shadow → verify → consumers →
-    producers → drain, and prints what was sent, processed, lost and duplicated. Narration
-    goes to stderr, the summary to stdout.
+    Seeds a RabbitMQ queue (DLX, TTL) and an SQS queue (redrive), keeps a
+    producer and a consumer running, then runs assess, plan, provision,
+    shadow, verify, consumers, producers and drain, and prints what was
+    sent, processed, lost and duplicated. Narration goes to stderr, the
+    summary to stdout. See docs/demo.md.
 
-    Exit 0 nothing lost, 1 a message was lost, 2 setup or connection error, 130 Ctrl-C.
+    Exit 0 nothing lost, 1 a message was lost, 2 setup or connection error,
+    130 Ctrl-C.
     """
     summary = run_demo(DemoOptions(messages=messages, rate=rate, duration=duration, out=out,
                                    keep=keep), err_console)

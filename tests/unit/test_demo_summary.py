@@ -72,3 +72,10 @@ def test_ledger_claim_skips_and_counts_an_id_already_processed():
     assert ledger.unprocessed() == set()
     s = summarize(ledger.sent_at, ledger.events, skipped=ledger.skipped)
     assert (s.processed, s.duplicated, s.duplicate_deliveries_skipped) == (2, 0, 1)
+
+
+def test_cli_refuses_a_too_small_run_before_touching_the_sandbox(tmp_path):
+    from mqmigrate.cli import main
+
+    assert main(["demo", "--messages", "5", "--out", str(tmp_path / "run")]) == 2
+    assert not (tmp_path / "run").exists()
