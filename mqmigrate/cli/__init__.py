@@ -15,7 +15,7 @@ import typer
 
 from mqmigrate import __version__
 from mqmigrate.cli import (
-    assess, bench, bridge, cutover, doctor, plan, playbook, provision, sandbox,
+    assess, bench, bridge, cutover, demo, doctor, plan, playbook, provision, sandbox,
 )
 from mqmigrate.cli.output import err_console
 from mqmigrate.errors import ExitCode, MqMigrateError
@@ -38,6 +38,7 @@ app.command("provision")(provision.provision)
 app.add_typer(cutover.app, name="cutover")
 app.command("bridge")(bridge.bridge)
 app.command("bench")(bench.bench)
+app.command("demo")(demo.demo)
 
 
 def _version(value: bool) -> None:
