@@ -1,5 +1,6 @@
 # The two commands of the README's Quick start, and the helpers they use.
-# `make demo` runs the main job on the local sandbox; `make test` runs the whole suite.
+# `make demo` runs the demo (assess, plan, provision, bridge, verify, cut over) on the
+# local sandbox, then checks every endpoint with doctor; `make test` runs the whole suite.
 # Both install what is missing (Python deps into .venv, brokers into ~/.cache/mqmigrate).
 
 VENV := .venv
@@ -18,6 +19,7 @@ sandbox-down:
 	$(MQ) sandbox down
 
 demo: sandbox-up
+	$(MQ) demo
 	$(MQ) doctor --kafka 127.0.0.1:9092 \
 	  --source amqp://guest:guest@127.0.0.1:5672/ \
 	  --source rabbitmq+http://guest:guest@127.0.0.1:15672 \
