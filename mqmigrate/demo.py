@@ -406,12 +406,14 @@ class BridgeProcess:
     settle in flight) and its single-threaded pika loop.
     """
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    def __init__(self, args: list[str], log_path: Path, source_uri: str) -> None:
         self.metrics_port = _free_port()
         self.log_path = log_path
         cmd = [sys.executable, "-m", "mqmigrate", "bridge", *args,
                "--metrics-port", str(self.metrics_port), "--log-format", "json"]
         env = dict(os.environ)
+        # the URI carries the password: the environment keeps it out of the process list
+        env["MQMIGRATE_SOURCE"] = source_uri
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self._log = open(log_path, "ab")
@@ -739,12 +741,13 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
 
         # 5. shadow
         phases.start("shadow")
-        shadow = BridgeProcess(["--source", amqp_url, "--queue", e.queue, "--kafka", bootstrap,
+        shadow = BridgeProcess(["--queue", e.queue, "--kafka", bootstrap,
                                 "--topic", topic, "--mode", "shadow", "--remove-shadow",
                                 # the bridge authenticates with the --source credentials
                                 "--management-url",
                                 f"http://127.0.0.1:{rabbit_svc.port('management')}",
-                                "--max-in-flight", "500"], out_dir / "bridge-shadow.log")
+                                "--max-in-flight", "500"], out_dir / "bridge-shadow.log",
+                               amqp_url)
         bridges.append(shadow)
         shadow_q = e.queue + ".mqmigrate-shadow"
         if not say.wait("starting the shadow bridge", lambda: not shadow.running()
@@ -777,9 +780,10 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
         say.step("consumers", f"shadow bridge stopped ({shadow_stats.get('acked', '?')} copies) "
                               f"and its queue removed; worker starts after offsets {start_at}")
         worker = _start_worker(bootstrap, topic, group, ledger, start_at)
-        drain = BridgeProcess(["--source", amqp_url, "--queue", e.queue, "--kafka", bootstrap,
+        drain = BridgeProcess(["--queue", e.queue, "--kafka", bootstrap,
                                "--topic", topic, "--mode", "drain", "--idle-exit", "3",
-                               "--max-in-flight", "500"], out_dir / "bridge-drain.log")
+                               "--max-in-flight", "500"], out_dir / "bridge-drain.log",
+                              amqp_url)
         bridges.append(drain)
         if not say.wait("starting the drain bridge", lambda: not drain.running()
                         or drain.metrics() != {}, 60, status=lambda: "starting"):

@@ -22,7 +22,11 @@ def _pairs(items: list[str]) -> dict[str, str]:
 
 
 def bridge(
-    source: str = typer.Option(..., "--source", help="Source URI, e.g. amqp://user:pass@host:5672/%2f"),
+    source: str = typer.Option(
+        ..., "--source", envvar="MQMIGRATE_SOURCE",
+        help="Source URI, e.g. amqp://user:pass@host:5672/%2f. Prefer the MQMIGRATE_SOURCE "
+        "environment variable: a command line is visible to every user in the process list.",
+        show_envvar=True),
     queue: str = typer.Option(..., "--queue", help="Source queue name."),
     kafka: str = typer.Option("127.0.0.1:9092", "--kafka", help="Kafka bootstrap servers."),
     topic: str = typer.Option(..., "--topic", help="Target Kafka topic."),
