@@ -65,18 +65,25 @@ def delete_topic(admin: AdminClient, topic: str) -> None:
     _result(admin.delete_topics([topic], operation_timeout=30)[topic], f"deleting topic {topic}")
 
 
-def set_group_configs(admin: AdminClient, group: str, configs: Mapping[str, str]) -> None:
-    """Set share-group configs (works before any member has joined)."""
+def _incremental_set(admin: AdminClient, kind: ResourceType, name: str,
+                     configs: Mapping[str, str]) -> None:
+    """SET each config of one resource; configs not named are left as they are."""
     resource = ConfigResource(
-        ResourceType.GROUP,
-        group,
+        kind,
+        name,
         incremental_configs=[
-            ConfigEntry(name, str(value), incremental_operation=AlterConfigOpType.SET)
-            for name, value in configs.items()
+            ConfigEntry(key, str(value), incremental_operation=AlterConfigOpType.SET)
+            for key, value in configs.items()
         ],
     )
+    what = "group" if kind == ResourceType.GROUP else "topic"
     for future in admin.incremental_alter_configs([resource]).values():
-        _result(future, f"setting configs of group {group}")
+        _result(future, f"setting configs of {what} {name}")
+
+
+def set_group_configs(admin: AdminClient, group: str, configs: Mapping[str, str]) -> None:
+    """Set share-group configs (works before any member has joined)."""
+    _incremental_set(admin, ResourceType.GROUP, group, configs)
     _await_group_configs(admin, group, {name: str(value) for name, value in configs.items()})
 
 
@@ -175,16 +182,7 @@ def topic_configs(admin: AdminClient, topic: str, names: Iterable[str] | None = 
 
 def alter_topic_configs(admin: AdminClient, topic: str, configs: Mapping[str, str]) -> None:
     """Set (incrementally: other configs untouched) the given configs of ``topic``."""
-    resource = ConfigResource(
-        ResourceType.TOPIC,
-        topic,
-        incremental_configs=[
-            ConfigEntry(name, str(value), incremental_operation=AlterConfigOpType.SET)
-            for name, value in configs.items()
-        ],
-    )
-    for future in admin.incremental_alter_configs([resource]).values():
-        _result(future, f"setting configs of topic {topic}")
+    _incremental_set(admin, ResourceType.TOPIC, topic, configs)
 
 
 def create_partitions(admin: AdminClient, topic: str, total: int) -> None:
