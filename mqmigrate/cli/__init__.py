@@ -14,7 +14,7 @@ import click
 import typer
 
 from mqmigrate import __version__
-from mqmigrate.cli import assess, bench, bridge, doctor, plan, playbook, provision, sandbox
+from mqmigrate.cli import assess, bench, bridge, doctor, plan, playbook, provision, sandbox, verify
 from mqmigrate.cli.output import err_console
 from mqmigrate.errors import ExitCode, MqMigrateError
 
@@ -33,6 +33,7 @@ app.command("inventory")(assess.inventory)
 app.command("plan")(plan.plan)
 app.add_typer(playbook.app, name="playbook")
 app.command("provision")(provision.provision)
+app.command("verify")(verify.verify)
 app.command("bridge")(bridge.bridge)
 app.command("bench")(bench.bench)
 
