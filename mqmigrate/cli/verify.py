@@ -55,6 +55,11 @@ def verify(
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to read the topic."),
     fail_on_duplicates: bool = typer.Option(False, "--fail-on-duplicates",
                                             help="Exit 1 on duplicated records too."),
+    share_group: Optional[str] = typer.Option(
+        None, "--share-group", help="Share group to measure (default: the playbook's)."),
+    want_backlog: bool = typer.Option(
+        False, "--share-backlog", help="Measure the share group's backlog with Kafka's "
+        "ShareGroupCommand (needs the sandbox's Kafka jars and java)."),
 ) -> None:
     """Reconcile the source (its verify ledger) with the Kafka topic.
 
@@ -74,6 +79,14 @@ def verify(
 
         records = read_topic(bootstrap, topic_name, timeout=timeout, progress=_progress)
     report = reconcile(src, records)
+    group = share_group or group
+    if want_backlog and group:
+        from dataclasses import replace
+
+        from mqmigrate.verify.share_backlog import share_backlog
+
+        with err_console.status(f"measuring the backlog of share group {group}"):
+            report = replace(report, share_backlog=share_backlog(bootstrap, group, topic_name))
     extra = {"topic": topic_name, "share_group": group, "source": source, "queue": queue}
     data = report.to_dict(fail_on_duplicates) | extra
     if fmt is Format.json:

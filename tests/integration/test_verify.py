@@ -90,3 +90,26 @@ def test_unknown_topic_is_exit_2(kafka_bootstrap, unique_name, tmp_path, capsys)
     rc = main(["verify", "--ledger", str(tmp_path / "l"), "--kafka", kafka_bootstrap,
                "--topic", unique_name])
     assert rc == 2 and "not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_share_backlog_measured(kafka_bootstrap, topic, tmp_path, capsys):
+    from mqmigrate.sandbox import manager
+    from mqmigrate.sandbox.kafka import KafkaService
+    from mqmigrate.verify.share_backlog import COMMAND
+
+    msgs = _messages()
+    _plant(kafka_bootstrap, topic, tmp_path / "l", msgs, msgs)
+    group = f"{topic}-g"
+    # put the group at the start of the topic without consuming: its backlog is the topic
+    r = KafkaService(manager.context()).java(
+        COMMAND, "--bootstrap-server", kafka_bootstrap, "--reset-offsets", "--to-earliest",
+        "--execute", "--group", group, "--topic", topic, timeout=60)
+    assert r.returncode == 0, r.stderr[-1000:]
+    rc, data = _run(kafka_bootstrap, topic, tmp_path / "l", capsys,
+                    "--share-group", group, "--share-backlog")
+    assert rc == 0 and data["share_backlog"] == N and data["share_group"] == group
+    rc, data = _run(kafka_bootstrap, topic, tmp_path / "l", capsys, "--share-group", group)
+    assert data["share_backlog"] is None  # not asked: unknown, never 0
+    KafkaService(manager.context()).java(COMMAND, "--bootstrap-server", kafka_bootstrap,
+                                         "--delete", "--group", group, timeout=60)

@@ -64,3 +64,15 @@ def test_ledger_corrupt_middle_line(tmp_path) -> None:
     path.write_text('garbage\n{"id": "x", "sha256": "00"}\n')
     with pytest.raises(LedgerError, match=":1:"):
         list(read_ledger(path))
+
+
+def test_share_backlog_parse() -> None:
+    from mqmigrate.verify.share_backlog import parse_offsets
+
+    text = ("\nGROUP  TOPIC  PARTITION  START-OFFSET  LAG\n"
+            "g      t      0          0             2\n"
+            "g      t      1          0             8\n"
+            "g      other  0          0             5\n")
+    assert parse_offsets(text, "t") == 10
+    assert parse_offsets("\nShare group 'g' has no offset information.\n", "t") is None
+    assert parse_offsets(text.replace(" 8\n", " -\n"), "t") is None
