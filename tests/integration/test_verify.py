@@ -113,3 +113,19 @@ def test_share_backlog_measured(kafka_bootstrap, topic, tmp_path, capsys):
     assert data["share_backlog"] is None  # not asked: unknown, never 0
     KafkaService(manager.context()).java(COMMAND, "--bootstrap-server", kafka_bootstrap,
                                          "--delete", "--group", group, timeout=60)
+
+
+def test_playbook_names_topic_and_share_group(kafka_bootstrap, topic, tmp_path, capsys):
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    text = (root / "playbooks" / "amqp1-queue.yaml").read_text()
+    assert "\n      topic: invoices\n" in text
+    pb = tmp_path / "pb.yaml"
+    pb.write_text(text.replace("\n      topic: invoices\n", f"\n      topic: {topic}\n", 1))
+    msgs = _messages()
+    _plant(kafka_bootstrap, topic, tmp_path / "l", msgs, msgs[:-1])
+    capsys.readouterr()
+    rc = main(["verify", "--ledger", str(tmp_path / "l"), "--playbook", str(pb),
+               "--kafka", kafka_bootstrap, "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 0 and data["topic"] == topic and data["share_group"] == "invoices"
+    assert data["samples"]["unexpected"] == [f"id-{N - 1}"] and data["share_backlog"] is None
