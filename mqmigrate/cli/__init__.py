@@ -15,7 +15,7 @@ import typer
 
 from mqmigrate import __version__
 from mqmigrate.cli import (
-    assess, bench, bridge, cutover, demo, doctor, plan, playbook, provision, sandbox,
+    assess, bench, bridge, cutover, demo, doctor, plan, playbook, provision, sandbox, verify,
 )
 from mqmigrate.cli.output import err_console
 from mqmigrate.errors import ExitCode, MqMigrateError
@@ -35,6 +35,7 @@ app.command("inventory")(assess.inventory)
 app.command("plan")(plan.plan)
 app.add_typer(playbook.app, name="playbook")
 app.command("provision")(provision.provision)
+app.command("verify")(verify.verify)
 app.add_typer(cutover.app, name="cutover")
 app.command("bridge")(bridge.bridge)
 app.command("bench")(bench.bench)

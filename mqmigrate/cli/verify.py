@@ -1,0 +1,115 @@
+"""``mqmigrate verify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from mqmigrate.cli.output import Format, err_console, out_console, print_json
+from mqmigrate.errors import UsageError
+from mqmigrate.verify import SAMPLE, read_topic, reconcile
+from mqmigrate.verify.ledger import read_ledger
+
+#: below this many records the progress bar is noise
+_PROGRESS_FROM = 50_000
+
+
+def _targets(playbook_file: Optional[Path], workload: Optional[str], kafka: Optional[str],
+             topic: Optional[str]) -> tuple[str, str, Optional[str]]:
+    """(bootstrap, topic, share group) from the playbook or the explicit options."""
+    if playbook_file is None:
+        if not kafka or not topic:
+            raise UsageError("give --playbook, or --kafka and --topic")
+        return kafka, topic, None
+    from mqmigrate.playbooks import loader
+
+    pb = loader.load(playbook_file)
+    chosen = [w for w in pb.workloads if workload in (None, w.id)]
+    if not chosen:
+        raise UsageError(f"no workload '{workload}' in {playbook_file}")
+    if len(chosen) > 1:
+        raise UsageError(f"{playbook_file} has {len(chosen)} workloads; pick one with --workload")
+    w = chosen[0]
+    bootstrap = kafka or (pb.kafka.bootstrap if pb.kafka else None)
+    if not bootstrap:
+        raise UsageError("the playbook names no kafka.bootstrap; pass --kafka")
+    group = w.target.consumer.group if (w.target.consumer is not None
+                                        and w.target.consumer.type == "share-group") else None
+    return bootstrap, topic or w.target.topic, group
+
+
+def verify(
+    ledger: Path = typer.Option(..., "--ledger", "-l",
+                                help="Verify ledger (JSONL) the bridge wrote; see docs/verify.md."),
+    playbook_file: Optional[Path] = typer.Option(None, "--playbook", "-p", help="Playbook file."),
+    workload: Optional[str] = typer.Option(None, "--workload", "-w", help="Workload id."),
+    source: Optional[str] = typer.Option(None, "--source", help="Source URI (informational)."),
+    queue: Optional[str] = typer.Option(None, "--queue", help="Source queue (informational)."),
+    kafka: Optional[str] = typer.Option(None, "--kafka", "-k", help="Kafka bootstrap servers."),
+    topic: Optional[str] = typer.Option(None, "--topic", "-t", help="Target topic."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds to read the topic."),
+    fail_on_duplicates: bool = typer.Option(False, "--fail-on-duplicates",
+                                            help="Exit 1 on duplicated records too."),
+    share_group: Optional[str] = typer.Option(
+        None, "--share-group", help="Share group to measure (default: the playbook's)."),
+    want_backlog: bool = typer.Option(
+        False, "--share-backlog", help="Measure the share group's backlog with Kafka's "
+        "ShareGroupCommand (needs the sandbox's Kafka jars and java)."),
+) -> None:
+    """Reconcile the source (its verify ledger) with the Kafka topic.
+
+    Counts missing (in the ledger, not in Kafka), duplicated (extra copies of one id),
+    altered (same id, other body) and unexpected (in Kafka, not in the ledger) records.
+
+    Exit 0 clean, 1 missing or altered records (duplicates with --fail-on-duplicates),
+    2 usage or connection error.
+    """
+    bootstrap, topic_name, group = _targets(playbook_file, workload, kafka, topic)
+    src = list(read_ledger(ledger))
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(f"reading {topic_name}", total=None, visible=False)
+
+        def _progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, visible=total >= _PROGRESS_FROM)
+
+        records = read_topic(bootstrap, topic_name, timeout=timeout, progress=_progress)
+    report = reconcile(src, records)
+    group = share_group or group
+    if want_backlog and group:
+        from dataclasses import replace
+
+        from mqmigrate.verify.share_backlog import share_backlog
+
+        with err_console.status(f"measuring the backlog of share group {group}"):
+            report = replace(report, share_backlog=share_backlog(bootstrap, group, topic_name))
+    extra = {"topic": topic_name, "share_group": group, "source": source, "queue": queue}
+    data = report.to_dict(fail_on_duplicates) | extra
+    if fmt is Format.json:
+        print_json(data)
+    else:
+        counts = data["counts"]
+        table = Table(title=f"mqmigrate verify {topic_name}")
+        table.add_column("check")
+        table.add_column("count", justify="right")
+        table.add_column(f"sample (first {SAMPLE})", overflow="fold")
+        table.add_row("source (ledger)", str(counts["source"]), "")
+        table.add_row("kafka records", str(counts["kafka"]), "")
+        for name, key, sample in (("missing", "missing", "missing"),
+                                  ("altered", "altered", "altered"),
+                                  ("duplicate copies", "duplicate_copies", "duplicated"),
+                                  ("unexpected", "unexpected", "unexpected")):
+            style = "red" if counts[key] and name in ("missing", "altered") else ""
+            table.add_row(name, f"[{style}]{counts[key]}[/]" if style else str(counts[key]),
+                          ", ".join(data["samples"][sample]))
+        table.add_row("bridge lag", str(data["lag"]), "")
+        table.add_row("share-group backlog",
+                      "unknown" if data["share_backlog"] is None else str(data["share_backlog"]),
+                      group or "")
+        out_console.print(table, soft_wrap=False)
+        err_console.print("clean" if data["clean"] else "MISMATCH", markup=False)
+    raise typer.Exit(int(report.exit_code(fail_on_duplicates)))
