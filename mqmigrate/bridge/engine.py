@@ -22,7 +22,7 @@ import signal
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from mqmigrate import headers as mqheaders
 from mqmigrate.bridge.mapping import KeyStrategy
@@ -162,14 +162,27 @@ class _Pending:
     reason: Failure | None = None
 
 
+class SettledLedger(Protocol):
+    """Where the engine lists what it settled (``mqmigrate.verify.ledger.LedgerWriter``)."""
+
+    def record(self, source_id: str, body: bytes | None) -> None: ...
+    def flush(self) -> None: ...
+
+
 class Engine:
     """Moves messages from one source adapter into one Kafka topic (see module doc)."""
 
     def __init__(self, source: SourceAdapter, producer: BridgeProducer, config: BridgeConfig, *,
                  known_ids: Iterable[str] | None = None,
                  on_tick: Callable[[Stats], None] | None = None,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None,
+                 ledger: "SettledLedger | None" = None):
         self.source = source
+        #: verify ledger: (source id, body hash) of each message settled after its record
+        #: reached the main topic (quarantined ones are not in that topic, so not listed)
+        self._ledger = ledger
+        self._ledger_ok: set[int] = set()
+        self._ledger_synced = time.monotonic()
         self.producer = producer
         self.config = config
         self.stats = Stats()
@@ -298,6 +311,7 @@ class Engine:
             sid = envelope.source_id
             if sid in self._known:
                 stats.duplicates_skipped += 1
+                self._mark_for_ledger(envelope)
                 self._settle[Outcome.ACCEPT].append(envelope)
                 return
             waiting = self._writing.get(sid)
@@ -342,6 +356,7 @@ class Engine:
                 log.warning("quarantined message %s from %s", env.source_id, env.queue)
             else:
                 stats.produced += 1
+                self._mark_for_ledger(env)
             stats.last_produced_at = time.time()
             self._failures_in_row = 0
             self._settle[Outcome.ACCEPT].append(env)
@@ -420,6 +435,30 @@ class Engine:
                 self._reconnect(exc)
                 continue
             self._count_settled(envelopes, outcome, settled)
+            if outcome is Outcome.ACCEPT:
+                self._record_settled(envelopes)
+
+    def _mark_for_ledger(self, envelope: Envelope) -> None:
+        if self._ledger is not None:
+            self._ledger_ok.add(id(envelope))
+
+    def _record_settled(self, envelopes: list[Envelope]) -> None:
+        """Append settled messages that are in the main topic to the verify ledger.
+
+        Written after the settle, so the ledger never lists a message the source still owns;
+        a message whose settle was lost with a connection is in Kafka anyway, and its
+        redelivery lists the same id again (the reader keeps one).
+        """
+        if self._ledger is None:
+            return
+        for envelope in envelopes:
+            if id(envelope) in self._ledger_ok:
+                self._ledger_ok.discard(id(envelope))
+                self._ledger.record(envelope.source_id, envelope.body)
+        now = time.monotonic()
+        if now - self._ledger_synced >= 1.0:  # fsync at most once a second
+            self._ledger.flush()
+            self._ledger_synced = now
 
     def _count_settled(self, envelopes: list[Envelope], outcome: Outcome, settled: int) -> None:
         """``settled`` of ``envelopes`` really were settled; the rest belonged to a dropped

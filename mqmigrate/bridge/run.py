@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
-from mqmigrate.errors import ExitCode, UsageError
+from mqmigrate.errors import ConfigError, ExitCode, UsageError
 from mqmigrate.redact import mask_uri
 from mqmigrate.sources.base import Mode
 
@@ -42,6 +42,8 @@ class BridgeOptions:
     producer_config: dict[str, Any] = field(default_factory=dict)
     #: "auto" (JSON when stderr is not a TTY), "json", "text"
     log_format: str = "auto"
+    #: append (source id, body sha256) of every settled message here, for ``mqmigrate verify``
+    verify_ledger: str | None = None
 
     def resolved_quarantine(self) -> str | None:
         if self.quarantine_topic is None:
@@ -90,7 +92,17 @@ def run_bridge(opts: BridgeOptions) -> tuple[ExitCode, dict[str, Any]]:
                           reconnect_timeout=opts.reconnect_timeout)
     title = f"{opts.mode.value}: {source.describe()} → {opts.topic}"
     progress = Progress(title, tty=tty)
-    engine = Engine(source, producer, config, known_ids=known, on_tick=progress.tick)
+    ledger = None
+    if opts.verify_ledger:
+        from mqmigrate.verify.ledger import LedgerWriter
+
+        try:
+            ledger = LedgerWriter(opts.verify_ledger)
+        except OSError as exc:
+            raise ConfigError(f"cannot open the verify ledger {opts.verify_ledger}: "
+                              f"{exc.strerror}") from exc
+    engine = Engine(source, producer, config, known_ids=known, on_tick=progress.tick,
+                    ledger=ledger)
     engine.open()
     log.info("bridge started: %s (kafka %s)", title, mask_uri(opts.kafka))
     server = None
@@ -106,6 +118,8 @@ def run_bridge(opts: BridgeOptions) -> tuple[ExitCode, dict[str, Any]]:
         restore()
         if server is not None:
             server.stop()
+        if ledger is not None:
+            ledger.close()
     if opts.remove_shadow and opts.mode is Mode.shadow and hasattr(source, "remove_shadow"):
         source.remove_shadow()
         log.info("shadow queue %s removed", source.queue)

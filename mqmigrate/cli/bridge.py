@@ -55,6 +55,10 @@ def bridge(
     producer_config: list[str] = typer.Option([], "--producer-config",
                                               help="Extra librdkafka producer setting KEY=VALUE (repeatable)."),
     log_format: str = typer.Option("auto", "--log-format", help="auto | json | text"),
+    verify_ledger: str = typer.Option(
+        None, "--verify-ledger", metavar="FILE",
+        help="Append (source id, body sha256) of every message settled after it reached the "
+        "topic, for `mqmigrate verify --ledger FILE`."),
 ) -> None:
     """Copy (shadow) or move (drain) a source queue into a Kafka topic, settling each source
     message only after Kafka acknowledged it.
@@ -73,6 +77,7 @@ def bridge(
         metrics_port=metrics_port, create_topics=create_topics, remove_shadow=remove_shadow,
         management_url=management_url, reconnect_timeout=reconnect_timeout,
         producer_config=_pairs(producer_config), log_format=log_format,
+        verify_ledger=verify_ledger,
     )
     code, summary = run_bridge(opts)
     print_json(summary)

@@ -283,3 +283,45 @@ def test_not_ready_when_consuming_but_kafka_acknowledges_nothing():
         timer.cancel()
     assert readiness and readiness[-1] is False
     assert broker.outcomes("m-0") == []  # nothing settled without Kafka's answer
+
+
+class _ListLedger:
+    """The verify ledger's interface, in memory."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, bytes]] = []
+        self.flushes = 0
+
+    def record(self, source_id: str, body: bytes | None) -> None:
+        self.lines.append((source_id, body))
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_verify_ledger_lists_settled_messages_in_the_topic_not_quarantined_ones():
+    broker = MemoryBroker()
+    messages = make_messages(30)
+    messages[10] = MemoryMessage(body=b"x" * 5000, message_id="big")
+    broker.publish("q", messages)
+    producer = FakeProducer(max_bytes={TOPIC: 1000})
+    ledger = _ListLedger()
+    engine = Engine(MemorySource(broker, "q"), producer, config(), ledger=ledger)
+    engine.run()
+    ids = [sid for sid, _ in ledger.lines]
+    assert sorted(ids) == sorted(producer.ids(TOPIC)) and "big" not in ids
+    assert len(ids) == 29 == len(set(ids))
+    # every listed message was settled (ACCEPT) at the source before it was listed
+    accepted = {mid for mid, outcome in broker.settled if outcome is Outcome.ACCEPT}
+    assert set(ids) <= accepted
+
+
+def test_verify_ledger_skips_messages_released_after_a_produce_failure():
+    broker = MemoryBroker()
+    broker.publish("q", make_messages(5))
+    producer = FakeProducer(fail={"m-2": [failure(Severity.TRANSIENT, "REQUEST_TIMED_OUT")]})
+    ledger = _ListLedger()
+    Engine(MemorySource(broker, "q"), producer, config(), ledger=ledger).run()
+    ids = [sid for sid, _ in ledger.lines]
+    # m-2 was released once, then written and settled: listed exactly once
+    assert sorted(ids) == [f"m-{i}" for i in range(5)]

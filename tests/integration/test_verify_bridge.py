@@ -1,7 +1,8 @@
 """End to end: 1,000 messages in RabbitMQ → ``mqmigrate bridge`` (drain) → ``verify`` exit 0.
 
-The bridge does not write the verify ledger yet, so the test writes it the way the bridge
-will: one ``LedgerWriter.record(message_id, body)`` per message handed over.
+The bridge writes the verify ledger (``--verify-ledger``): one line per message it settled
+after the record reached the topic.  The test checks that ledger against what it published,
+then lets ``verify`` reconcile the ledger with the topic.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from mqmigrate.cli import main
-from mqmigrate.verify.ledger import LedgerWriter
+from mqmigrate.verify.ledger import _sha256, read_ledger
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.rabbitmq,
               pytest.mark.slow]
@@ -38,22 +39,25 @@ def test_bridge_drain_then_verify_clean(rabbitmq_service, kafka_bootstrap, uniqu
     try:
         ch.queue_declare(unique_name, durable=True)
         ch.confirm_delivery()
-        with LedgerWriter(tmp_path / "ledger.jsonl") as ledger:
-            for i in range(N):
-                mid, body = f"m-{i}", f"payload {i}".encode()
-                ch.basic_publish("", unique_name, body,
-                                 pika.BasicProperties(message_id=mid, delivery_mode=2))
-                ledger.record(mid, body)
+        published = {}
+        for i in range(N):
+            mid, body = f"m-{i}", f"payload {i}".encode()
+            ch.basic_publish("", unique_name, body,
+                             pika.BasicProperties(message_id=mid, delivery_mode=2))
+            published[mid] = _sha256(body)
+        ledger_path = tmp_path / "ledger.jsonl"
         proc = subprocess.run(
             [sys.executable, "-m", "mqmigrate", "bridge",
-             "--source", f"amqp://{user}:{password}@127.0.0.1:{port}/%2f",
              "--queue", unique_name, "--kafka", kafka_bootstrap, "--topic", unique_name,
-             "--mode", "drain", "--idle-exit", "2", "--quarantine-topic", ""],
+             "--mode", "drain", "--idle-exit", "2", "--quarantine-topic", "",
+             "--verify-ledger", str(ledger_path)],
             capture_output=True, text=True, timeout=180, cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+            env={**os.environ, "PYTHONPATH": str(ROOT),
+                 "MQMIGRATE_SOURCE": f"amqp://{user}:{password}@127.0.0.1:{port}/%2f"})
         assert proc.returncode == 0, proc.stderr[-2000:]
+        assert dict(read_ledger(ledger_path)) == published
         capsys.readouterr()
-        rc = main(["verify", "--ledger", str(tmp_path / "ledger.jsonl"),
+        rc = main(["verify", "--ledger", str(ledger_path),
                    "--kafka", kafka_bootstrap, "--topic", unique_name, "--format", "json"])
         data = json.loads(capsys.readouterr().out)
         assert rc == 0, data
