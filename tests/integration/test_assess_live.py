@@ -47,9 +47,10 @@ def rabbit(rabbitmq_service, unique_name):
     prefix = unique_name
     created_q, created_x = [], []
 
-    def queue(name, arguments, durable=True):
+    def queue(name, arguments, durable=True, auto_delete=False):
         r = api.put(f"/api/queues/%2F/{quote(prefix + name, safe='')}",
-                    json={"durable": durable, "auto_delete": False, "arguments": arguments})
+                    json={"durable": durable, "auto_delete": auto_delete,
+                          "arguments": arguments})
         assert r.status_code in (201, 204), r.text
         created_q.append(prefix + name)
 
@@ -92,6 +93,12 @@ def test_rabbitmq_live_and_export(rabbit, tmp_path: Path):
     bind(".fan", ".fan.a")
     bind(".fan", ".fan.b")
     bind(".dlx", ".dead")
+    # routing by pattern, a transient queue, an auto-delete reply queue
+    exchange(".events", "topic")
+    queue(".routed", {"x-queue-type": "quorum", "x-delivery-limit": 5})
+    bind(".events", ".routed", "orders.*.created")
+    queue(".transient", {}, durable=False)
+    queue(".reply", {}, durable=False, auto_delete=True)
 
     # 10 messages, a pika consumer holding 7 unacked: depth, in-flight and client properties
     for i in range(10):
@@ -129,6 +136,11 @@ def test_rabbitmq_live_and_export(rabbit, tmp_path: Path):
         prefix + ".fan.a": [("fanout.share-groups", "info")],
         prefix + ".fan.b": [("fanout.share-groups", "info")],
         prefix + ".dead": [("dlq.redrive", "info")],
+        prefix + ".routed": [("routing.pattern", "warn")],
+        # classic queues have no delivery limit: redelivered forever
+        prefix + ".transient": [("retry.limit", "warn"), ("source.hygiene", "info")],
+        prefix + ".reply": [("retry.limit", "warn"), ("rpc.reply-to", "blocker"),
+                            ("source.hygiene", "info")],
     }
     assert fired == expected
     w = {x.queue: x for x in live}
