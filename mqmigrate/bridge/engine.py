@@ -166,7 +166,7 @@ class SettledLedger(Protocol):
     """Where the engine lists what it settled (``mqmigrate.verify.ledger.LedgerWriter``)."""
 
     def record(self, source_id: str, body: bytes | None) -> None: ...
-    def flush(self) -> None: ...
+    def flush(self, sync: bool = True) -> None: ...
 
 
 class Engine:
@@ -459,6 +459,8 @@ class Engine:
         if now - self._ledger_synced >= 1.0:  # fsync at most once a second
             self._ledger.flush()
             self._ledger_synced = now
+        else:  # readers (verify, cutover gates) see each batch at once
+            self._ledger.flush(sync=False)
 
     def _count_settled(self, envelopes: list[Envelope], outcome: Outcome, settled: int) -> None:
         """``settled`` of ``envelopes`` really were settled; the rest belonged to a dropped

@@ -63,6 +63,11 @@ def _files(run_dir: Path, workload: str) -> dict[str, Path]:
             "log": Path(f"{stem}.log"), "out": Path(f"{stem}.out.json")}
 
 
+def ledger_path(run_dir: Path, workload: str) -> Path:
+    """The verify ledger every bridge of ``workload`` appends to (shadow copies and drains)."""
+    return run_dir / f"{workload}.ledger.jsonl"
+
+
 def _alive(pid: int) -> bool:
     """True while ``pid`` runs and is one of our bridge launchers (a reused pid is not)."""
     child = _children.get(pid)
@@ -136,7 +141,8 @@ def start(run_dir: Path, workload: str, *, uri: str, queue: str, kafka: str, top
     port = _free_port()
     spec = {"workload": workload, "queue": queue, "kafka": kafka, "topic": topic, "mode": mode,
             "key_from": key, "idle_exit": idle_exit, "effectively_once": effectively_once,
-            "metrics_port": port, "management_url": management_url, "out": str(files["out"])}
+            "metrics_port": port, "management_url": management_url, "out": str(files["out"]),
+            "ledger": str(ledger_path(run_dir, workload))}
     atomic_write(files["spec"], json.dumps(spec, indent=2) + "\n")
     env = {**os.environ, URI_ENV: uri}
     with open(files["log"], "ab") as log:
@@ -230,6 +236,7 @@ def _main(spec_path: str) -> int:
             topic=spec["topic"], mode=Mode(spec["mode"]), key_from=spec["key_from"],
             idle_exit=spec["idle_exit"], effectively_once=spec["effectively_once"],
             metrics_port=spec["metrics_port"], create_topics=True, log_format="json",
+            verify_ledger=spec.get("ledger"),
             **({"management_url": spec["management_url"]} if spec.get("management_url") else {}))
         exit_code, summary = run_bridge(opts)
         code = int(exit_code)

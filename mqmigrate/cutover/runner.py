@@ -193,6 +193,9 @@ class Cutover:
         self.playbook = playbook
         self.bootstrap = bootstrap or (playbook.kafka.bootstrap if playbook.kafka else None)
         self.dir = run_dir(playbook_path)
+        bind = getattr(verifier, "bind", None)
+        if callable(bind):  # where the bridges of this run keep their verify ledgers
+            bind(run_dir=self.dir, bootstrap=self.bootstrap)
         self.ledger = Ledger.open(playbook_path, playbook)
         self.gates = GateRecords(self.dir)
         self.probes = probes if probes is not None else default_probes(

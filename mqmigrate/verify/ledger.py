@@ -37,10 +37,12 @@ class LedgerWriter:
         """One settled message."""
         self._fh.write(json.dumps({"id": source_id, "sha256": _sha256(body)}) + "\n")
 
-    def flush(self) -> None:
-        """Flush to the OS and disk (call at a checkpoint, not per message)."""
+    def flush(self, sync: bool = True) -> None:
+        """Hand buffered lines to the OS (readers see them); with ``sync`` also fsync to disk
+        (a checkpoint: not per message)."""
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if sync:
+            os.fsync(self._fh.fileno())
 
     def close(self) -> None:
         self.flush()

@@ -295,7 +295,7 @@ class _ListLedger:
     def record(self, source_id: str, body: bytes | None) -> None:
         self.lines.append((source_id, body))
 
-    def flush(self) -> None:
+    def flush(self, sync: bool = True) -> None:
         self.flushes += 1
 
 

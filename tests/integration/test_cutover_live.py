@@ -144,10 +144,15 @@ def test_cutover_shadow_status_second_run_and_rollback(planned, rabbit, kafka_bo
     assert status["next"] == {"phase": "verify", "step": "verify"}
     assert status["bridge"]["mode"] == "shadow"
 
-    if default_verifier() is None:  # until mqmigrate verify is merged, verify.run says so
-        assert main(["cutover", "run", str(path), "--until", "verify", *RUN]) == 2
-        assert "verify is not available" in capsys.readouterr().err
-        assert ledger(path, wid) == ["provision", "shadow-bridge"]
+    # verify: the shadow bridge's ledger against the topic, then the verify.* gates
+    assert default_verifier() is not None
+    code = main(["cutover", "run", str(path), "--until", "verify", *RUN])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert ledger(path, wid) == ["provision", "shadow-bridge", "verify"]
+    counts = json.loads((run_dir(path) / f"{wid}.verify.json").read_text())
+    assert counts["missing"] == 0 and counts["altered"] == 0, counts
+    assert counts["detail"].startswith("30 settled by the bridge")
 
     assert main(["cutover", "rollback", str(path), "--to", "provision", "--yes"]) == 0
     err = capsys.readouterr().err

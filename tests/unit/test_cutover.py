@@ -357,7 +357,11 @@ def test_verify_plugs_in_through_cutover_verifier(pb, tmp_path, monkeypatch):
     from mqmigrate.cutover.probes import VerifyCounts, VerifyProbe, default_verifier
 
     wl = loader.load(pb).workloads[0]
-    monkeypatch.setitem(sys.modules, "mqmigrate.verify", types.ModuleType("mqmigrate.verify"))
+    import mqmigrate
+
+    empty = types.ModuleType("mqmigrate.verify")
+    monkeypatch.setitem(sys.modules, "mqmigrate.verify", empty)
+    monkeypatch.setattr(mqmigrate, "verify", empty, raising=False)
     assert default_verifier() is None
     assert VerifyProbe("missing", None).measure(wl).value is None
 
@@ -368,6 +372,7 @@ def test_verify_plugs_in_through_cutover_verifier(pb, tmp_path, monkeypatch):
     module = types.ModuleType("mqmigrate.verify")
     module.cutover_verifier = Fake
     monkeypatch.setitem(sys.modules, "mqmigrate.verify", module)
+    monkeypatch.setattr(mqmigrate, "verify", module)
     verifier = default_verifier()
     assert VerifyProbe("missing", verifier).measure(wl).value == 2
     step = next(s for _, s in wl.steps() if s.id == "verify")
