@@ -55,6 +55,10 @@ READING = """## Reading these numbers
   share consumer acquires records in poll batches; records waiting in another consumer's batch
   wait for its earlier records' processing, which is the p99 seen here. More partitions or a
   smaller `max.poll.records` shorten it; `mqmigrate bench --partitions N` measures that.
+- **Raw client vs the worker SDK.** The table uses one raw `ShareConsumer` per consumer
+  thread. `mqmigrate bench --kafka-client worker` measures the same workload through the
+  `mqmigrate.worker` SDK (ACCEPT after the handler returns), which is what a migrated service
+  runs; it adds a thread hand-off per message.
 """
 
 

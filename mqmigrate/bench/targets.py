@@ -121,6 +121,68 @@ class KafkaShareTarget:
             pass  # named mqmigrate-bench-*: a leftover is recognisable and harmless
 
 
+class KafkaWorkerTarget(KafkaShareTarget):
+    """The same topic, consumed through the :mod:`mqmigrate.worker` SDK (what a migrated
+    service runs): one ``Worker`` per fan-out group with ``consumers`` threads.
+
+    The worker's handler hands each message to a benchmark consumer thread and returns only
+    when that thread settled it, so the worker ACCEPTs after the simulated processing.
+    """
+
+    system = "kafka-worker-sdk"
+
+    def __init__(self, bootstrap: str, partitions: int = 1):
+        super().__init__(bootstrap, partitions)
+        self._workers: dict[int, object] = {}
+        self._queues: dict[int, "queue.Queue"] = {}
+        self._open: dict[int, int] = {}
+
+    def consumer(self, group: int):
+        import queue
+        import threading
+
+        from mqmigrate.worker import Worker
+
+        workload = self.workload
+        if group not in self._workers:
+            handoff: queue.Queue = queue.Queue()
+            self._queues[group] = handoff
+            self._open[group] = 0
+
+            def handler(message) -> None:
+                done = threading.Event()
+                handoff.put((message, done))
+                # bounded: a benchmark that stopped consuming must not hold the worker forever
+                if not done.wait(timeout=120):
+                    raise TimeoutError("benchmark consumer did not settle in 120 s")
+
+            worker = Worker(self.bootstrap, [self.topic], self.groups[group], handler,
+                            concurrency=workload.consumers if workload else 1,
+                            metrics=False, install_signal_handlers=False)
+            worker.start()
+            self._workers[group] = worker
+        handoff = self._queues[group]
+        self._open[group] += 1
+        target = self
+
+        class _Consumer:
+            def receive(self, timeout: float) -> list[Delivery]:
+                try:
+                    message, done = handoff.get(timeout=timeout)
+                except queue.Empty:
+                    return []
+                return [Delivery(message.value or b"", message.delivery_count > 1, done.set)]
+
+            def close(self) -> None:
+                target._open[group] -= 1
+                if target._open[group] == 0:
+                    worker = target._workers.pop(group)
+                    worker.stop()
+                    worker.join(timeout=30)
+
+        return _Consumer()
+
+
 # -- RabbitMQ --------------------------------------------------------------------------------
 class RabbitMQTarget:
     """A temporary durable classic queue (or a fanout exchange to one queue per branch)."""

@@ -11,7 +11,7 @@ import typer
 from mqmigrate.bench import PRESETS, Workload, compare
 from mqmigrate.bench.report import render_html, render_table
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
-from mqmigrate.errors import ConfigError
+from mqmigrate.errors import ConfigError, UsageError
 
 Preset = Enum("Preset", {name.replace("-", "_"): name for name in PRESETS}, type=str)
 
@@ -33,6 +33,10 @@ def bench(
                                                   help="Simulated work per message [0]."),
     ack: Optional[str] = typer.Option(None, "--ack", help="explicit (after processing) or implicit."),
     partitions: int = typer.Option(1, "--partitions", help="Partitions of the Kafka topic."),
+    kafka_client: str = typer.Option(
+        "raw", "--kafka-client",
+        help="raw: one confluent-kafka ShareConsumer per consumer thread; worker: the "
+        "mqmigrate.worker SDK a migrated service runs (ACCEPT after the handler returns)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write an HTML chart (latency CDF, "
                                         "throughput over time) to this file."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
@@ -49,9 +53,11 @@ def bench(
                  "processing_ms": processing_ms, "ack": ack}
     settings.update({k: v for k, v in overrides.items() if v is not None})
     workload = Workload(**settings)
+    if kafka_client not in ("raw", "worker"):
+        raise UsageError(f"bad --kafka-client {kafka_client!r}", hint="raw or worker")
     with err_console.status("benchmarking") as status:
         doc, runs = compare(source, kafka, workload, progress=status.update,
-                            partitions=partitions)
+                            partitions=partitions, kafka_client=kafka_client)
     if plot:
         try:
             plot.write_text(render_html(doc, runs))

@@ -71,3 +71,14 @@ def test_bench_amqp1_vs_kafka(artemis_service, kafka_bootstrap, capsys):
     doc = _bench_json(capsys, "--source", uri, "--kafka", kafka_bootstrap, "--messages", "300",
                       "--consumers", "2")
     assert [r["unique"] for r in doc["runs"]] == [300, 300]
+
+
+@pytest.mark.kafka
+def test_worker_sdk_target_settles_after_processing(kafka_bootstrap):
+    from mqmigrate.bench.targets import KafkaWorkerTarget
+
+    workload = Workload(max_messages=80, consumers=2, processing_ms=20.0, rate=100.0)
+    result = run(KafkaWorkerTarget(kafka_bootstrap), workload)
+    assert result.system == "kafka-worker-sdk"
+    assert result.unique == 80 and result.lost == 0 and result.duplicates == 0, result.notes
+    assert min(result.latencies_ms) >= 20.0
