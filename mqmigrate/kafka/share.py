@@ -108,16 +108,20 @@ def _await_group_configs(admin: AdminClient, group: str, expected: Mapping[str, 
         time.sleep(0.1)
 
 
+def _describe(admin: AdminClient, kind: ResourceType, name: str,
+              names: Iterable[str] | None) -> dict[str, str]:
+    """Effective configs (defaults included) of one resource, optionally only ``names``."""
+    what = "group" if kind == ResourceType.GROUP else "topic"
+    futures = admin.describe_configs([ConfigResource(kind, name)])
+    entries = _result(next(iter(futures.values())), f"describing configs of {what} {name}")
+    wanted = set(names) if names is not None else None
+    return {key: entry.value for key, entry in entries.items()
+            if wanted is None or key in wanted}
+
+
 def group_configs(admin: AdminClient, group: str, names: Iterable[str] | None = None) -> dict[str, str]:
     """The group's effective configs (defaults included), optionally only ``names``."""
-    futures = admin.describe_configs([ConfigResource(ResourceType.GROUP, group)])
-    entries = _result(next(iter(futures.values())), f"describing configs of group {group}")
-    wanted = set(names) if names is not None else None
-    return {
-        name: entry.value
-        for name, entry in entries.items()
-        if wanted is None or name in wanted
-    }
+    return _describe(admin, ResourceType.GROUP, group, names)
 
 
 def share_consumer(bootstrap: str, group: str, *, explicit: bool = True, **config: str):
@@ -170,14 +174,7 @@ def describe_topic(admin: AdminClient, topic: str, timeout: float = 30.0) -> Top
 
 def topic_configs(admin: AdminClient, topic: str, names: Iterable[str] | None = None) -> dict[str, str]:
     """The topic's effective configs (defaults included), optionally only ``names``."""
-    futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)])
-    entries = _result(next(iter(futures.values())), f"describing configs of topic {topic}")
-    wanted = set(names) if names is not None else None
-    return {
-        name: entry.value
-        for name, entry in entries.items()
-        if wanted is None or name in wanted
-    }
+    return _describe(admin, ResourceType.TOPIC, topic, names)
 
 
 def alter_topic_configs(admin: AdminClient, topic: str, configs: Mapping[str, str]) -> None:
