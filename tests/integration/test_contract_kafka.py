@@ -6,13 +6,13 @@ the admin client (the sandbox broker allows locks down to 1 s so expiry is quick
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
 from confluent_kafka import AcknowledgeType, Producer
 
 from mqmigrate.kafka import share
+from tests.share_helpers import poll_until_quiet
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -120,27 +120,15 @@ def test_reject_is_not_redelivered(kafka_bootstrap, topic):
     group = _group(admin, topic)
     _produce(kafka_bootstrap, topic, [b"poison", b"fine"])
     consumer = share.share_consumer(kafka_bootstrap, group)
-    seen = []
     try:
         consumer.subscribe([topic])
-        deadline = time.monotonic() + 30
-        # keep polling for a while after both were handled: a redelivery would show up
-        quiet_until = None
-        while time.monotonic() < deadline:
-            batch = [m for m in consumer.poll(0.5) if m.error() is None]
-            for message in batch:
-                seen.append(message.value())
-                outcome = AcknowledgeType.REJECT if message.value() == b"poison" else AcknowledgeType.ACCEPT
-                consumer.acknowledge(message, outcome)
-            if batch:
-                consumer.commit_sync(10)
-            if len(seen) >= 2 and quiet_until is None:
-                quiet_until = time.monotonic() + 4
-            if quiet_until and time.monotonic() > quiet_until:
-                break
+        seen = poll_until_quiet(
+            consumer,
+            lambda m: AcknowledgeType.REJECT if m.value() == b"poison" else AcknowledgeType.ACCEPT,
+            expected=2, quiet=4)
     finally:
         consumer.close()
-    assert sorted(seen) == [b"fine", b"poison"]
+    assert sorted(value for value, _ in seen) == [b"fine", b"poison"]
 
 
 def test_expired_lock_redelivers(kafka_bootstrap, topic):
@@ -189,22 +177,10 @@ def test_delivery_count_limit_archives_the_record(kafka_bootstrap, topic):
     }
     _produce(kafka_bootstrap, topic, [b"doomed"])
     consumer = share.share_consumer(kafka_bootstrap, group)
-    deliveries = []
     try:
         consumer.subscribe([topic])
-        deadline = time.monotonic() + 30
-        quiet_until = None
-        while time.monotonic() < deadline:
-            batch = [m for m in consumer.poll(0.5) if m.error() is None]
-            for message in batch:
-                deliveries.append(message.delivery_count())
-                consumer.acknowledge(message, AcknowledgeType.RELEASE)
-            if batch:
-                consumer.commit_sync(10)
-            if len(deliveries) >= 2 and quiet_until is None:
-                quiet_until = time.monotonic() + 5
-            if quiet_until and time.monotonic() > quiet_until:
-                break
+        deliveries = [count for _, count in poll_until_quiet(
+            consumer, lambda m: AcknowledgeType.RELEASE, expected=2)]
         # the archived record is not delivered again, and new records still flow
         _produce(kafka_bootstrap, topic, [b"next"])
         seen = _poll_until(consumer, lambda batch: [consumer.acknowledge(m) for m in batch] != [])

@@ -15,6 +15,7 @@ from mqmigrate.kafka import share
 from mqmigrate.playbooks import loader
 from mqmigrate.playbooks.render import Derived, WorkloadSpec, build_playbook, render
 from mqmigrate.provision import DLQ_ENABLE, DLQ_TOPIC_NAME, provision
+from tests.share_helpers import poll_until_quiet
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -141,22 +142,11 @@ def test_share_group_behaves_as_provisioned(kafka_bootstrap, names, tmp_path, ca
     assert run(capsys, path)[0] == 0
     _produce(kafka_bootstrap, names["topic"], [b"doomed"])
     consumer = share.share_consumer(kafka_bootstrap, names["group"])
-    deliveries = []
     try:
         consumer.subscribe([names["topic"]])
-        deadline = time.monotonic() + 30
-        quiet_until = None
-        while time.monotonic() < deadline:
-            batch = [m for m in consumer.poll(0.5) if m.error() is None]
-            for message in batch:
-                deliveries.append(message.delivery_count())
-                consumer.acknowledge(message, AcknowledgeType.RELEASE)
-            if batch:
-                consumer.commit_sync(10)
-            if len(deliveries) >= 2 and quiet_until is None:
-                quiet_until = time.monotonic() + 5  # a third delivery would show up by then
-            if quiet_until and time.monotonic() > quiet_until:
-                break
+        # a third delivery would show up within the quiet time
+        deliveries = [count for _, count in poll_until_quiet(
+            consumer, lambda m: AcknowledgeType.RELEASE, expected=2)]
     finally:
         consumer.close()
     assert deliveries == [1, 2]
