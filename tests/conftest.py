@@ -62,3 +62,16 @@ def unique_name(request) -> str:
     """A name no other test (or earlier run against the same sandbox) has used."""
     stem = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")[:40]
     return f"t-{stem}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def private_kafka(tmp_path_factory, kafka_service):
+    """A Kafka broker of this test module's own, which it may restart (see private_brokers)."""
+    from tests.private_brokers import PrivateKafka
+
+    broker = PrivateKafka(tmp_path_factory.mktemp("private-kafka"), kafka_service.ctx.cache_dir)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -1,0 +1,60 @@
+"""Brokers a test owns alone, so it can restart them without disturbing the shared sandbox.
+
+Crash campaigns restart Kafka in the middle of a run; doing that to the sandbox broker would
+break every other test using it.  ``PrivateKafka`` is a second real KRaft broker (the same jars
+as the sandbox, share groups on) in a temporary state directory on free ports, which the test
+may stop and start at will; its data survives a restart.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+from mqmigrate.sandbox.base import SandboxContext
+from mqmigrate.sandbox.kafka import KafkaService
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateKafka:
+    """A single-node KRaft broker in ``state_dir``; ``restart()`` keeps its log directory."""
+
+    def __init__(self, state_dir: Path, cache_dir: Path, *, name: str = "kafka-private",
+                 heap: str = "512m"):
+        ctx = SandboxContext(
+            state_dir=state_dir, cache_dir=cache_dir,
+            ports={f"{name}.broker": free_port(), f"{name}.controller": free_port()},
+        )
+        self.service = KafkaService(ctx, name=name, heap=heap)
+        self.service.default_ports = {"broker": 0, "controller": 0}  # ports come from ctx.ports
+
+    @property
+    def bootstrap(self) -> str:
+        return self.service.bootstrap
+
+    def start(self) -> None:
+        self.service.install()
+        self.service.start()
+        self.service.wait_healthy()
+        self.service.after_healthy()
+
+    def stop(self, *, hard: bool = False) -> None:
+        """Stop the broker: a controlled shutdown, or SIGKILL with ``hard``."""
+        if hard:
+            self.service.stop(timeout=0)
+        else:
+            self.service.stop()
+
+    def restart(self, *, down_for: float = 0.0, hard: bool = False) -> float:
+        """Stop, stay down ``down_for`` seconds, start again; returns seconds until healthy."""
+        self.stop(hard=hard)
+        time.sleep(down_for)
+        began = time.monotonic()
+        self.start()
+        return time.monotonic() - began
