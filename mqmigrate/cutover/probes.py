@@ -85,22 +85,27 @@ class SourceDepthProbe:
             access = self._access(workload)
         except MqMigrateError as exc:
             return Measurement.unknown(exc.one_line())
+        return self.measure_access(access)
+
+    def measure_access(self, access) -> Measurement:
+        """Measure a source given as a :class:`~mqmigrate.cutover.source.SourceAccess`."""
         kind = getattr(access, "kind")
         try:
             if kind == "rabbitmq":
-                return self._rabbitmq(workload, access)
+                return self._rabbitmq(access)
             if kind == "sqs":
                 return self._sqs(access)
         except MqMigrateError as exc:
             return Measurement.unknown(exc.one_line())
         return Measurement.unknown(f"no depth probe for {kind} sources")
 
-    def _rabbitmq(self, workload: Workload, access) -> Measurement:
+    def _rabbitmq(self, access) -> Measurement:
         import httpx
 
         from mqmigrate.cutover.source import amqp_credentials
+        from mqmigrate.sources.uri import parse_source_uri
 
-        vhost = workload.source.vhost or "/"
+        vhost = parse_source_uri(access.uri).vhost  # resolve() put the playbook's vhost there
         url = (f"{access.management_url}/api/queues/{quote(vhost, safe='')}/"
                f"{quote(access.queue, safe='')}")
         try:

@@ -80,3 +80,15 @@ def amqp_credentials(uri: str) -> tuple[str, str]:
 
     parts = urlsplit(uri)
     return unquote(parts.username or "guest"), unquote(parts.password or "guest")
+
+
+def access_for_uri(uri: str, queue: str, management_url: str | None = None) -> SourceAccess:
+    """A source given on the command line (``--source URI --queue NAME``) as a SourceAccess;
+    RabbitMQ's management API defaults to port 15672 of the AMQP host."""
+    from mqmigrate.sources.uri import parse_source_uri
+
+    parsed = parse_source_uri(uri)
+    if parsed.kind != "rabbitmq":
+        return SourceAccess(parsed.kind, queue, uri)
+    return SourceAccess("rabbitmq", queue, uri,
+                        management_url or f"http://{parsed.host or 'localhost'}:15672")
