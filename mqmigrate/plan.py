@@ -30,7 +30,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -40,6 +39,7 @@ from mqmigrate.assessment.model import (
 from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
 from mqmigrate.playbooks.model import Playbook, ShareGroupConfigs
 from mqmigrate.playbooks.render import DecisionSpec, Derived, WorkloadSpec, build_playbook, write
+from mqmigrate.redact import public_endpoint
 
 STRATEGIES: tuple[str, ...] = ("shadow-then-drain", "drain-only", "dual-write")
 
@@ -112,26 +112,6 @@ class Plan:
 
     files: tuple[PlannedFile, ...]
     left_out: tuple[tuple[str, str], ...]
-
-
-def public_endpoint(endpoint: str | None) -> str | None:
-    """``endpoint`` without user information or query (secrets), or None when it is not a URI.
-
-    >>> public_endpoint("amqp://svc:***@broker.internal:5672/?x=1")
-    'amqp://broker.internal:5672/'
-    """
-    if not endpoint or "://" not in endpoint:
-        return None  # an export file path: nothing a bridge could connect to
-    try:
-        parts = urlsplit(endpoint)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-    if not host:
-        return None
-    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def origin_label(args: Iterable[str]) -> str:
@@ -323,6 +303,12 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities, endpoints: Mappin
             f"{len(groups)} share groups ({', '.join(groups)}): one bridge copies the exchange "
             "into the topic for all of them (not one per queue), and each group's consumers "
             "switch on their own; agreed?")))
+    acls, acl_reasons, acl_decision = _acls(w, dlq_topic, use_broker_dlq)
+    reasons.update(acl_reasons)
+    if acl_decision is not None:
+        extra.append(acl_decision)
+    rename, drop, header_reasons = _headers(w)
+    reasons.update(header_reasons)
     if strategy_why:
         reasons[("strategy",)] = strategy_why
     return WorkloadSpec(
@@ -331,9 +317,71 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities, endpoints: Mappin
         topic_configs=topic_configs,
         consumer_type="share-group" if share_group else "consumer-group",
         share_configs=share_configs if share_group else {}, key=key,
-        dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq,
+        dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq, acls=acls,
+        header_rename=rename, header_drop=drop,
         decisions=tuple(_decisions([*w.findings, *source_findings], extra)),
         strategy=strategy, reasons=reasons)  # type: ignore[arg-type]
+
+
+def _grant_label(grant: Mapping[str, Any]) -> str:
+    where = f" on prefix {grant['prefix']}" if grant.get("pattern") == "prefixed" else ""
+    return f"{grant['principal']} {grant['role']}{where}"
+
+
+def _acls(w: Workload, dlq_topic: Derived | None, use_broker_dlq: Any
+          ) -> tuple[list[dict[str, Any]], dict[tuple, str], DecisionSpec | None]:
+    """ACL grants from the assessment's ``access`` (rule security.mapping), their comments and
+    the checklist item asking a human to confirm the placeholder principals."""
+    access = w.target.access if w.target is not None else None
+    if access is None:
+        return [], {}, None
+    grants: list[dict[str, Any]] = []
+    reasons: dict[tuple, str] = {("target", "acls"): access.reason}
+    seen: set[tuple[str, str]] = set()
+
+    def add(grant: Mapping[str, Any], why: str) -> None:
+        if (grant["principal"], grant["role"]) in seen:
+            return
+        seen.add((grant["principal"], grant["role"]))
+        reasons[("target", "acls", len(grants))] = why
+        grants.append({k: grant[k] for k in ("principal", "role", "pattern", "prefix")
+                       if k in grant})
+
+    for grant in access.value.get("grants", []):
+        add(grant, grant.get("source") or "source permission")
+    broker_dlq = use_broker_dlq.value if isinstance(use_broker_dlq, Derived) else use_broker_dlq
+    if dlq_topic is not None and not broker_dlq:
+        # the worker forwards a failed record to the DLQ topic before it REJECTs (or commits),
+        # with the consumer's own credentials; a broker DLQ is written by the broker itself
+        for grant in list(grants):
+            if grant["role"] == "consume":
+                add({"principal": grant["principal"], "role": "dlq-write", "pattern": "literal"},
+                    f"the worker forwards failed records to {dlq_topic.value} with the "
+                    "consumer's identity")
+    unmapped = list(access.value.get("unmapped", []))
+    if not grants and not unmapped:
+        return [], {}, None
+    question = ("The ACL principals are placeholders named after the source's users ("
+                + ("; ".join(_grant_label(g) for g in grants) or "none mapped")
+                + "): confirm each is how that application authenticates to Kafka (SASL user "
+                "or certificate name) before provision creates the ACLs.")
+    if unmapped:
+        question += " Not mapped, grant by hand: " + "; ".join(unmapped) + "."
+    return grants, reasons, DecisionSpec("security.acls", question)
+
+
+def _headers(w: Workload) -> tuple[dict[str, str], list[str], dict[tuple, str]]:
+    """Header renames and drops from the assessment, each drop with its reason as a comment."""
+    mapping = w.target.headers if w.target is not None else None
+    if mapping is None:
+        return {}, [], {}
+    rename = dict(sorted((mapping.value.get("rename") or {}).items()))
+    drops = mapping.value.get("drop") or {}
+    names = sorted(drops)
+    reasons: dict[tuple, str] = {("mapping", "headers"): mapping.reason}
+    for i, name in enumerate(names):
+        reasons[("mapping", "headers", "drop", i)] = drops[name]
+    return rename, names, reasons
 
 
 def _replication_why(n: int) -> str:

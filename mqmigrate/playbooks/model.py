@@ -191,6 +191,39 @@ class Dlq(_Strict):
         return self
 
 
+#: a Kafka principal as the authorizer spells it (``User:orders-app``); a name, never a secret
+_PRINCIPAL = r"^[A-Za-z][A-Za-z0-9]*:\S+$"
+#: a resource-name prefix: Kafka name characters, may end in '.', '_' or '-'
+_PREFIX = r"^[A-Za-z0-9._-]{1,249}$"
+
+AclRole = Literal["produce", "consume", "dlq-write"]
+
+
+class AclGrant(_Strict):
+    """One principal's access to this workload's resources, created as Kafka ACLs by provision.
+
+    ``produce``: WRITE and DESCRIBE on the topic.  ``consume``: READ on the topic and READ on
+    the group (a share group is a GROUP resource).  ``dlq-write``: WRITE and DESCRIBE on the DLQ
+    topic (the worker forwards dead letters with its own identity; a broker DLQ needs none).
+    ``pattern: literal`` grants on the resources' own names; ``prefixed`` on every resource whose
+    name starts with ``prefix`` (which must cover the grant's resources).
+    """
+
+    principal: str = Field(pattern=_PRINCIPAL, description="Kafka principal, e.g. User:orders-app")
+    role: AclRole
+    pattern: Literal["literal", "prefixed"] = "literal"
+    prefix: Optional[str] = Field(None, pattern=_PREFIX,
+                                  description="prefixed only: the resource-name prefix")
+
+    @model_validator(mode="after")
+    def _prefix(self) -> "AclGrant":
+        if self.pattern == "prefixed" and self.prefix is None:
+            raise ValueError("a prefixed grant needs 'prefix'")
+        if self.pattern == "literal" and self.prefix is not None:
+            raise ValueError("'prefix' applies to pattern: prefixed only")
+        return self
+
+
 class Target(_Strict):
     """The Kafka side of one workload."""
 
@@ -200,6 +233,9 @@ class Target(_Strict):
     configs: ConfigMap = Field(default_factory=dict, description="Topic configs.")
     consumer: Consumer
     dlq: Optional[Dlq] = None
+    acls: list[AclGrant] = Field(
+        default_factory=list, description="Principals and their access; provision creates the "
+        "ACLs when the cluster has an authorizer (never deletes any).")
 
     @model_validator(mode="after")
     def _dlq(self) -> "Target":
@@ -208,6 +244,27 @@ class Target(_Strict):
                 raise ValueError("the DLQ topic must differ from the topic")
             if self.dlq.use_broker_dlq and self.consumer.type != "share-group":
                 raise ValueError("use_broker_dlq needs a share-group consumer")
+        return self
+
+    def acl_resources(self, role: str) -> list[tuple[str, str]]:
+        """``(resource type, name)`` a grant of ``role`` covers: TOPIC and/or GROUP."""
+        if role == "produce":
+            return [("topic", self.topic)]
+        if role == "consume":
+            return [("topic", self.topic), ("group", self.consumer.group)]
+        return [("topic", self.dlq.topic)] if self.dlq is not None else []
+
+    @model_validator(mode="after")
+    def _acls(self) -> "Target":
+        for i, grant in enumerate(self.acls):
+            if grant.role == "dlq-write" and self.dlq is None:
+                raise ValueError(f"acls[{i}]: a dlq-write grant needs target.dlq")
+            if grant.pattern == "prefixed":
+                outside = [name for _, name in self.acl_resources(grant.role)
+                           if not name.startswith(grant.prefix or "")]
+                if outside:
+                    raise ValueError(f"acls[{i}]: prefix '{grant.prefix}' does not cover "
+                                     f"{', '.join(outside)}")
         return self
 
 

@@ -83,7 +83,8 @@ def test_work_queue_values_and_reasons_come_from_the_assessment():
         "share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "45000",
         "share.delivery.count.limit": "5"}
     assert (w.target.dlq.topic, w.target.dlq.use_broker_dlq) == ("dlq.shop.orders", True)
-    assert [d.rule for d in w.decisions] == ["ttl.expiry", "security.mapping", "dlq.redrive"]
+    assert [d.rule for d in w.decisions] == ["ttl.expiry", "security.mapping", "dlq.redrive",
+                                             "security.acls"]
     assert all(not d.done for d in w.decisions)
     reasons = playbook.reasons
     base = ("workloads", 0, "target")
