@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -91,8 +91,6 @@ class Assessment:
     workloads: tuple[Workload, ...]
     #: the Kafka version the assessment assumed ("4.4")
     kafka_version: str
-    #: source name → endpoint as the reader recorded it (already masked); empty for --from
-    endpoints: Mapping[str, str] = field(default_factory=dict)
     #: where it came from, for the header comment (paths as given, URIs without credentials)
     origin: str = ""
 
@@ -125,8 +123,7 @@ def from_estate(estate: Any, caps: KafkaCapabilities, *, prefix: str | None = No
     from mqmigrate.assessment.engine import assess
 
     workloads = assess(estate, caps, prefix)
-    endpoints = {s.name: s.endpoint for s in estate.sources}
-    return Assessment(tuple(workloads), ".".join(map(str, caps.version)), endpoints, origin)
+    return Assessment(tuple(workloads), ".".join(map(str, caps.version)), origin)
 
 
 def load_assessment(path: Path) -> Assessment:
@@ -152,7 +149,7 @@ def load_assessment(path: Path) -> Assessment:
             where = ".".join(str(p) for p in ("workloads", i, *err["loc"]))
             raise ConfigError(f"{path}: {where}: {err['msg']}") from exc
     version = str((data.get("kafka") or {}).get("version") or "4.4")
-    return Assessment(tuple(workloads), version, {}, str(path))
+    return Assessment(tuple(workloads), version, str(path))
 
 
 # ------------------------------------------------------------------------------ workloads
@@ -213,10 +210,12 @@ def _left_out_reason(w: Workload) -> str | None:
     return None
 
 
-def _source_ref(w: Workload, endpoints: Mapping[str, str]) -> tuple[dict[str, Any], dict]:
+def _source_ref(w: Workload) -> tuple[dict[str, Any], dict]:
     kind = w.source["kind"]
     ref: dict[str, Any] = {"kind": kind}
-    endpoint = public_endpoint(endpoints.get(w.source.get("name", "")))
+    # the assessment carries the endpoint secret-free; stripped again in case a hand-edited
+    # assessment document put credentials into it
+    endpoint = public_endpoint(w.source.get("endpoint"))
     if endpoint:
         ref["endpoint"] = endpoint
     ref["credentials"] = {"env": CREDENTIAL_ENV[kind]}
@@ -246,13 +245,13 @@ def _key(w: Workload) -> Derived:
                    "entity's records stay in order")
 
 
-def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities, endpoints: Mapping[str, str],
+def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
           replication: int, shared: Mapping[str, tuple[Derived, Derived, int]],
           source_findings: Sequence[Finding], strategy: str | None,
           strategy_why: str | None) -> WorkloadSpec:
     t = w.target
     assert t is not None
-    source, reasons = _source_ref(w, endpoints)
+    source, reasons = _source_ref(w)
     topic = t.topic.value
     partitions, retention, sharers = shared.get(topic, (_derived(t.partitions), None, 1))
     topic_configs: dict[str, Any] = {k: _derived(v) for k, v in t.topic_configs.items()}
@@ -309,6 +308,12 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities, endpoints: Mappin
         extra.append(acl_decision)
     rename, drop, header_reasons = _headers(w)
     reasons.update(header_reasons)
+    if t.fanout is not None and strategy == "shadow-then-drain":
+        groups = t.fanout.value.get("groups", [])
+        reasons[("phases", "shadow", "steps", 0)] = (
+            f"fan-out: every queue has this step; the first of the {len(groups)} workloads to run "
+            f"it copies exchange {t.fanout.value.get('exchange')} into {topic}, the others find "
+            "that copy running and reuse it (one copy, not one per queue)")
     if strategy_why:
         reasons[("strategy",)] = strategy_why
     return WorkloadSpec(
@@ -493,7 +498,7 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
         else:
             wl_strategy, why = _default_strategy(w)
         src_key = f"{w.source['kind']}:{w.source.get('name')}"
-        specs.append((w, _spec(w, pb_id=pb_id, caps=caps, endpoints=assessment.endpoints,
+        specs.append((w, _spec(w, pb_id=pb_id, caps=caps,
                                replication=replication, shared=shared,
                                source_findings=source_findings.get(src_key, []),
                                strategy=wl_strategy, strategy_why=why)))

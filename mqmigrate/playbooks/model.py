@@ -19,11 +19,13 @@ from typing import Annotated, Any, Literal, Optional
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -224,6 +226,21 @@ class AclGrant(_Strict):
         return self
 
 
+def _grant_fits_target(grant: AclGrant, info: ValidationInfo) -> AclGrant:
+    """A grant must name resources the target has (checked per item, so an error points at
+    ``acls[i]``); fields that failed their own validation are not in ``info.data``."""
+    topic, consumer, dlq = (info.data.get(k) for k in ("topic", "consumer", "dlq"))
+    if grant.role == "dlq-write" and "dlq" in info.data and dlq is None:
+        raise ValueError("a dlq-write grant needs target.dlq")
+    if grant.pattern == "prefixed":
+        names = {"produce": [topic], "dlq-write": [dlq.topic if dlq else None],
+                 "consume": [topic, consumer.group if consumer else None]}[grant.role]
+        outside = [n for n in names if n is not None and not n.startswith(grant.prefix or "")]
+        if outside:
+            raise ValueError(f"prefix '{grant.prefix}' does not cover {', '.join(outside)}")
+    return grant
+
+
 class Target(_Strict):
     """The Kafka side of one workload."""
 
@@ -233,7 +250,7 @@ class Target(_Strict):
     configs: ConfigMap = Field(default_factory=dict, description="Topic configs.")
     consumer: Consumer
     dlq: Optional[Dlq] = None
-    acls: list[AclGrant] = Field(
+    acls: list[Annotated[AclGrant, AfterValidator(_grant_fits_target)]] = Field(
         default_factory=list, description="Principals and their access; provision creates the "
         "ACLs when the cluster has an authorizer (never deletes any).")
 
@@ -254,18 +271,6 @@ class Target(_Strict):
             return [("topic", self.topic), ("group", self.consumer.group)]
         return [("topic", self.dlq.topic)] if self.dlq is not None else []
 
-    @model_validator(mode="after")
-    def _acls(self) -> "Target":
-        for i, grant in enumerate(self.acls):
-            if grant.role == "dlq-write" and self.dlq is None:
-                raise ValueError(f"acls[{i}]: a dlq-write grant needs target.dlq")
-            if grant.pattern == "prefixed":
-                outside = [name for _, name in self.acl_resources(grant.role)
-                           if not name.startswith(grant.prefix or "")]
-                if outside:
-                    raise ValueError(f"acls[{i}]: prefix '{grant.prefix}' does not cover "
-                                     f"{', '.join(outside)}")
-        return self
 
 
 # --------------------------------------------------------------------------------- mapping
