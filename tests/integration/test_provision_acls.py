@@ -29,8 +29,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 AUTHORIZER = {
     "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
     "super.users": "User:ANONYMOUS",
-    "allow.everyone.if.no.acl.found": "true",
+    # strict: a SASL client may do only what an ACL grants
+    "allow.everyone.if.no.acl.found": "false",
 }
+#: SASL/PLAIN users of the private broker's second listener (test-only passwords)
+USERS = {"app": "app-test-pw", "worker": "worker-test-pw", "stranger": "stranger-test-pw"}
 SOURCE = {"kind": "rabbitmq", "credentials": {"env": "RABBITMQ_URI"}, "queue": "orders",
           "vhost": "shop"}
 
@@ -40,8 +43,28 @@ def secured_kafka(tmp_path_factory, kafka_service):
     """A private broker with StandardAuthorizer (the sandbox has none)."""
     from tests.private_brokers import PrivateKafka
 
+    from tests.private_brokers import free_port
+
     broker = PrivateKafka(tmp_path_factory.mktemp("kafka-acl"), kafka_service.ctx.cache_dir,
                           name="kafka-acl", properties=AUTHORIZER)
+    # a SASL/PLAIN listener next to PLAINTEXT so clients with their own principals can show
+    # that the ACLs provision created are the ones in force
+    plain, controller, sasl = (broker.service.port("broker"), broker.service.port("controller"),
+                               free_port())
+    jaas = " ".join(f'user_{u}="{pw}"' for u, pw in USERS.items())
+    broker.service.properties.update({
+        "listeners": f"PLAINTEXT://127.0.0.1:{plain},CONTROLLER://127.0.0.1:{controller},"
+                     f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{plain},"
+                                f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+                                          "SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config":
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {jaas};",
+    })
+    broker.sasl_bootstrap = f"127.0.0.1:{sasl}"
     broker.start()
     try:
         yield broker
@@ -147,3 +170,65 @@ def test_without_an_authorizer_acls_are_skipped_and_counted(kafka_bootstrap, uni
         {"workload": "*", "resource": "acls", "name": "-", "item": "acls", "action": "skipped",
          "old": None, "new": None,
          "note": "the cluster has no authorizer; 2 declared ACL(s) not created"}]
+
+
+def as_user(user: str) -> dict[str, str]:
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+            "sasl.username": user, "sasl.password": USERS[user]}
+
+
+def produce(bootstrap: str, user: str, topic: str, value: bytes) -> str | None:
+    """None when the record was written, else the error's name."""
+    from confluent_kafka import Producer
+
+    errors: list = []
+    producer = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": 15000,
+                         **as_user(user)})
+    producer.produce(topic, value, on_delivery=lambda err, msg: errors.append(err))
+    producer.flush(20)
+    assert len(errors) == 1, "no delivery report within 20 s"
+    return errors[0].name() if errors[0] is not None else None
+
+
+def test_the_provisioned_acls_are_what_the_broker_enforces(secured_kafka, unique_name, tmp_path,
+                                                           capsys):
+    """With allow.everyone.if.no.acl.found=false a SASL user can do only what an ACL grants:
+    app produces (prefixed grant), worker consumes through the share group (literal grants);
+    a user with no grant is refused, and app cannot read."""
+    from tests.share_helpers import poll_until_quiet
+    from confluent_kafka import AcknowledgeType
+
+    topic = f"shop.{unique_name}"
+    path = playbook_file(tmp_path, secured_kafka.bootstrap, unique_name, [
+        {"principal": "User:app", "role": "produce", "pattern": "prefixed", "prefix": "shop."},
+        {"principal": "User:worker", "role": "consume", "pattern": "literal"}],
+        use_broker_dlq=True)
+    assert run(capsys, path)[0] == 0
+    sasl = secured_kafka.sasl_bootstrap
+
+    assert produce(sasl, "stranger", topic, b"refused") == "TOPIC_AUTHORIZATION_FAILED"
+    assert produce(sasl, "app", topic, b"granted") is None
+
+    worker = share.share_consumer(sasl, topic, **as_user("worker"))
+    try:
+        worker.subscribe([topic])
+        seen = poll_until_quiet(worker, lambda m: AcknowledgeType.ACCEPT, 1, quiet=1,
+                                timeout=40)
+    finally:
+        worker.close()
+    assert seen == [(b"granted", 1)]
+
+    # the producer's grant does not let it join the worker's share group
+    intruder = share.share_consumer(sasl, topic, **as_user("app"))
+    try:
+        intruder.subscribe([topic])
+        errors = []
+        for _ in range(20):
+            errors += [m.error() for m in intruder.poll(0.5) if m.error() is not None]
+            if errors:
+                break
+    except Exception as exc:  # the client may raise instead of returning an error record
+        errors = [exc]
+    finally:
+        intruder.close()
+    assert errors and "AUTHORIZATION" in str(errors[0]).upper(), errors
