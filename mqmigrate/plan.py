@@ -369,7 +369,9 @@ def _acls(w: Workload, dlq_topic: Derived | None, use_broker_dlq: Any
     question = ("The ACL principals are placeholders named after the source's users ("
                 + ("; ".join(_grant_label(g) for g in grants) or "none mapped")
                 + "): confirm each is how that application authenticates to Kafka (SASL user "
-                "or certificate name) before provision creates the ACLs.")
+                "or certificate name) before provision creates the ACLs. The bridge writes "
+                "with its own principal (kafka.credentials): it needs WRITE and DESCRIBE on "
+                "this topic and its quarantine topic, granted by hand.")
     if unmapped:
         question += " Not mapped, grant by hand: " + "; ".join(unmapped) + "."
     return grants, reasons, DecisionSpec("security.acls", question)
