@@ -15,6 +15,11 @@ What is decided here (and documented in docs/playbooks.md, "plan"):
   workloads never disagree about the one topic;
 * the source is referenced without secrets: the endpoint without user information (only when
   it is a URI, not an export file) and credentials as ``{env: VAR}``;
+* ACL grants (``target.acls``) come from the assessment's ``access`` (RabbitMQ permissions, SQS
+  queue policies), plus ``dlq-write`` for the consumers when the worker forwards dead letters;
+  the principals are placeholders, so a ``security.acls`` decision asks a human to confirm them;
+* header drops (``mapping.headers``) come from the assessment's ``headers``: transport-only
+  headers of the source broker, each with its reason as a comment;
 * decisions are the blocker and warn findings (fired or unknown), one per rule;
 * the strategy is ``shadow-then-drain``, except SQS defaults to ``drain-only`` because a shadow
   copy of an SQS queue needs an SNS fan-out the source may not have.
