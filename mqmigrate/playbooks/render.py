@@ -86,6 +86,8 @@ class WorkloadSpec:
     dlq_topic: Any = None
     dlq_partitions: Any = 1
     use_broker_dlq: Any = False
+    #: ACL grants: mappings of principal, role, pattern and (prefixed) prefix
+    acls: Sequence[Mapping[str, Any]] = ()
     decisions: Sequence[DecisionSpec] = ()
     strategy: Optional[Strategy] = None
     gates: GateDefaults = field(default_factory=GateDefaults)
@@ -257,6 +259,8 @@ def build_playbook(workloads: Sequence[WorkloadSpec], strategy: Strategy = "shad
                 "use_broker_dlq": r.take(base + ("target", "dlq", "use_broker_dlq"),
                                          spec.use_broker_dlq),
             }
+        if spec.acls:
+            target["acls"] = [dict(grant) for grant in spec.acls]
         phases = r.deep(base + ("phases",), standard_phases(wl_strategy, spec.gates, keyed=keyed))
         doc = {
             "id": spec.id,
@@ -394,6 +398,8 @@ def _document(playbook: Playbook) -> dict[str, Any]:
             target["dlq"]["configs"] = dict(sorted(target["dlq"]["configs"].items()))
             if not target["dlq"]["configs"]:
                 del target["dlq"]["configs"]
+        if not target.get("acls"):
+            target.pop("acls", None)  # no principals known: nothing to say
         if "configs" in target.get("consumer", {}):
             target["consumer"]["configs"] = dict(sorted(target["consumer"]["configs"].items()))
     return data
