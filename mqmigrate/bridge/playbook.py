@@ -14,15 +14,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from mqmigrate.bridge.mapping import HeaderMapping, key_from_playbook
-from mqmigrate.bridge.run import BridgeOptions
 from mqmigrate.errors import ConfigError, UsageError
 from mqmigrate.playbooks.model import Playbook, Workload
 from mqmigrate.redact import mask_uri
 from mqmigrate.sources import kind_for_uri
+
+if TYPE_CHECKING:  # the engine and Kafka client stay unimported for source_spec's callers
+    from mqmigrate.bridge.run import BridgeOptions
 
 #: flags that name one source/topic: with several workloads they would apply to all of them
 SINGLE_WORKLOAD_FLAGS = ("source", "queue", "topic")
@@ -159,9 +161,9 @@ def _adapter_kind(uri: str) -> str | None:
         return None
 
 
-def workload_options(playbook: Playbook, workload: Workload, base: BridgeOptions,
+def workload_options(playbook: Playbook, workload: Workload, base: "BridgeOptions",
                      overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None
-                     ) -> BridgeOptions:
+                     ) -> "BridgeOptions":
     """``base`` (the process-wide flags) completed with ``workload``; ``overrides`` (flags the
     user gave explicitly: ``source``, ``queue``, ``topic``, ``kafka``, ``key_from``,
     ``quarantine_topic``) win over the playbook."""
@@ -187,9 +189,9 @@ def workload_options(playbook: Playbook, workload: Workload, base: BridgeOptions
     return dataclasses.replace(base, **values)
 
 
-def resolve(playbook: Playbook, workload_ids: Sequence[str], base: BridgeOptions,
+def resolve(playbook: Playbook, workload_ids: Sequence[str], base: "BridgeOptions",
             overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None
-            ) -> list[BridgeOptions]:
+            ) -> list["BridgeOptions"]:
     """The options of every selected workload (all of them when ``workload_ids`` is empty).
 
     Errors (exit 2, one line): an unknown id (the ids are listed); ``--source``/``--queue``/

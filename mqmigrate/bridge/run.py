@@ -258,7 +258,9 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
                           exc.one_line() if isinstance(exc, MqMigrateError) else repr(exc))
                 stop_others(w)
 
-    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # only the main thread may set handlers; a caller running this elsewhere stops it itself
+    old = ({sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+           if threading.current_thread() is threading.main_thread() else {})
     try:
         with progress:
             for w in workloads:

@@ -61,7 +61,8 @@ def bridge(
     batch_size: int = typer.Option(500, "--batch-size", help="Messages per receive call."),
     idle_exit: Optional[float] = typer.Option(
         None, "--idle-exit", help="Stop once the source is empty and quiet this many seconds "
-        "(drain: 10). With several workloads each stops on its own; the process ends when all did."),
+        "(drain: 10). With several workloads each stops on its own; the process ends when "
+        "all did."),
     effectively_once: bool = typer.Option(False, "--effectively-once",
                                           help="Skip source ids already in the topic."),
     metrics_port: Optional[int] = typer.Option(

@@ -1,4 +1,5 @@
-"""One metrics endpoint for several workloads: labels per workload, /readyz names the stalled one."""
+"""One metrics endpoint for several workloads: labels per workload, /readyz names the stalled
+one."""
 
 from __future__ import annotations
 
