@@ -16,6 +16,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pika
 import pytest
 
@@ -153,7 +154,7 @@ def _two_workloads(channel, queues, topics, kafka_bootstrap, unique_name, tmp_pa
 
 
 def test_one_playbook_two_workloads_one_process_sigterm_drains_all(
-        channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name, tmp_path):
+        channel, queues, topics, kafka_bootstrap, amqp_uri, mgmt_url, unique_name, tmp_path):
     qa, qb, ta, tb, dlq, book, ids_a, ids_b = _two_workloads(
         channel, queues, topics, kafka_bootstrap, unique_name, tmp_path)
     # the headers alpha maps: published on a second batch of alpha
@@ -177,8 +178,21 @@ def test_one_playbook_two_workloads_one_process_sigterm_drains_all(
         assert f'queue="{qb}",topic="{tb}",workload="beta"' in text
         assert bridge.get("/readyz") == (200, "ready\n")
         assert bridge.get("/healthz")[0] == 200
-        # the process's in-flight budget (400) is shared by the two workloads
-        assert _consumers(channel, qa) == 1 and _consumers(channel, qb) == 1
+        # the process's in-flight budget (400) is shared by the two workloads: the prefetch
+        # RabbitMQ enforces on each consumer is 200 (the management API lists consumers
+        # after its next stats round)
+        prefetch: dict = {}
+
+        def listed() -> bool:
+            consumers = httpx.get(f"{mgmt_url}/api/consumers/%2F", auth=("guest", "guest"),
+                                  timeout=10).json()
+            prefetch.clear()
+            prefetch.update({c["queue"]["name"]: c["prefetch_count"] for c in consumers
+                             if c["queue"]["name"] in (qa, qb)})
+            return len(prefetch) == 2
+
+        _wait(listed, 30, "the management API to list both consumers")
+        assert prefetch == {qa: 200, qb: 200}
         bridge.proc.send_signal(signal.SIGTERM)
         code, summary, err = bridge.finish(timeout=60)
     finally:
