@@ -174,8 +174,10 @@ def workload_options(playbook: Playbook, workload: Workload, base: "BridgeOption
         "topic": target.topic,
         "topic_partitions": target.partitions,
         "key_from": key_from_playbook(workload.mapping.key),
-        # the DLQ topic takes what Kafka refuses (too large, policy) as well
-        "quarantine_topic": target.dlq.topic if target.dlq is not None else None,
+        # not the DLQ: the DLQ holds what consumers gave up on and is provisioned like the
+        # topic (1 MB records); the quarantine topic must take what Kafka refused on the topic
+        # (64 MiB), so it stays TOPIC.quarantine, as for flags and for cutover's bridges
+        "quarantine_topic": None,
         "headers": HeaderMapping(dict(workload.mapping.headers.rename),
                                  frozenset(workload.mapping.headers.drop)),
     }

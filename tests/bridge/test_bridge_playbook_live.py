@@ -135,7 +135,7 @@ def _two_workloads(channel, queues, topics, kafka_bootstrap, unique_name, tmp_pa
     for q in (qa, qb):
         channel.queue_declare(q, durable=True)
         queues.append(("queue", q))
-    ta, tb = topics(qa, quarantine=False), topics(qb)
+    ta, tb = topics(qa), topics(qb)
     dlq = topics(f"{qa}-dlq", quarantine=False)
     book = _playbook(tmp_path / "two.yaml", [
         {"id": "alpha", "queue": qa, "topic": ta, "dlq": dlq, "key": "routing-key",

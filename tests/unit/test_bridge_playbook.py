@@ -99,7 +99,8 @@ def test_every_workload_by_default_with_the_playbooks_values(book):
     assert orders.source == "amqp://bridge:s3cr3t-pw@rabbit.internal:5672/shop"  # vhost applied
     assert orders.kafka == "kafka.internal:9092"
     assert orders.key_from == "routing-key"
-    assert orders.quarantine_topic == "dlq.shop.orders"  # the DLQ takes what Kafka refuses
+    # not the DLQ (consumers' give-ups, 1 MB records): what Kafka refuses needs its own topic
+    assert orders.resolved_quarantine() == "shop.orders.quarantine"
     assert orders.headers == HeaderMapping({"tenant": "x-tenant"}, frozenset({"x-trace"}))
     assert orders.topic_partitions == 3
     assert invoices.key_from == "header:customer"
