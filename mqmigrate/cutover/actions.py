@@ -181,12 +181,15 @@ def _still_topic_offsets(ctx: ActionContext) -> dict[int, int]:
     """The topic's end offsets, taken while no bridge of the workload writes to it."""
     from mqmigrate.cutover.probes import topic_end_offsets
 
-    wl, topic = ctx.workload.id, ctx.workload.target.topic
-    writing = bridgeproc.running(ctx.run_dir, wl)
-    if writing is not None:
-        raise CutoverError(f"workload '{wl}': a {writing.mode} bridge is writing to {topic}; "
-                           "the cut needs a still topic",
-                           hint="the playbook should stop it first (bridge.stop)")
+    topic = ctx.workload.target.topic
+    for other in ctx.playbook.workloads:  # a fan-out's siblings write into the same topic
+        if other.target.topic != topic:
+            continue
+        writing = bridgeproc.running(ctx.run_dir, other.id)
+        if writing is not None:
+            raise CutoverError(f"workload '{other.id}': a {writing.mode} bridge is writing to "
+                               f"{topic}; the cut needs a still topic",
+                               hint="the playbook should stop it first (bridge.stop)")
     ends = topic_end_offsets(ctx.kafka(), topic)
     if ends is None:
         raise CutoverError(f"cannot read the end offsets of topic {topic}",
