@@ -150,3 +150,101 @@ def worker_handler(current: Callable[[], Switch], handler: Callable[[Any], Any],
         return None
 
     return handle
+
+
+class Follower(threading.Thread):
+    """Runs a service's two consumers the way the switch says, without a gap.
+
+    ``start_source()`` starts the source consumer and returns it (anything with ``stop()``, which
+    hands unprocessed prefetched messages back to the queue); ``start_worker(handle)`` starts a
+    ``mqmigrate.worker.Worker`` (or anything with ``stop()``/``join()``) on ``handle`` and
+    returns it; ``handler`` is the service's record handler.  The follower:
+
+    * starts the source consumer (nothing switched yet means ``source``);
+    * on ``kafka``: starts the worker; stops the source consumer once the worker has processed a
+      record (the cut decides which records it processes);
+    * on ``source``: starts the source consumer at once; stops the worker once it has processed
+      nothing for ``idle_exit`` seconds (it finishes the records below the cut back).
+
+    ``source_stops``/``worker_stops`` count the handovers (each may repeat at most the in-flight
+    window of what it stopped); ``skipped`` the records ACCEPTed unprocessed; ``error`` the
+    exception that ended the thread, if any.
+    """
+
+    def __init__(self, switch: ConsumerSwitch, handler: Callable[[Any], Any], *,
+                 start_source: Callable[[], Any], start_worker: Callable[[Callable], Any],
+                 idle_exit: float = 3.0, interval: float = 0.05):
+        super().__init__(name="mqmigrate-consumer-switch", daemon=True)
+        self.switch = switch
+        self.handler = handler
+        self._start_source = start_source
+        self._start_worker = start_worker
+        self.idle_exit = idle_exit
+        self.interval = interval
+        self.source: Any = None
+        self.worker: Any = None
+        self.worker_processed = threading.Event()  # since the last switch to Kafka
+        self._worker_last = 0.0
+        self.skipped = 0
+        self.source_stops = 0
+        self.worker_stops = 0
+        self.error: BaseException | None = None
+        self._stop_event = threading.Event()
+        self._lock = threading.Lock()
+
+    def _handle(self, message: Any) -> Any:
+        result = self.handler(message)
+        self._worker_last = time.monotonic()
+        self.worker_processed.set()
+        return result
+
+    def _skip(self, _message: Any) -> None:
+        with self._lock:
+            self.skipped += 1
+
+    def _stop_source(self) -> None:
+        source, self.source = self.source, None
+        source.stop()
+        self.source_stops += 1
+
+    def _stop_worker(self) -> None:
+        worker, self.worker = self.worker, None
+        worker.stop()
+        worker.join(30)
+        self.worker_stops += 1
+
+    def run(self) -> None:
+        try:
+            self.source = self._start_source()
+            side = SOURCE
+            while not self._stop_event.is_set():
+                now = self.switch.current()
+                if now.consumers != side:
+                    side = now.consumers
+                    if side == KAFKA:
+                        self.worker_processed.clear()
+                        if self.worker is None:
+                            self._worker_last = time.monotonic()
+                            self.worker = self._start_worker(
+                                worker_handler(self.switch.current, self._handle, self._skip))
+                    else:
+                        self._worker_last = time.monotonic()  # idle counts from the switch
+                        if self.source is None:
+                            self.source = self._start_source()
+                if side == KAFKA and self.source is not None and self.worker_processed.is_set():
+                    self._stop_source()
+                if side == SOURCE and self.worker is not None \
+                        and time.monotonic() - self._worker_last > self.idle_exit:
+                    self._stop_worker()
+                self._stop_event.wait(self.interval)
+        except BaseException as exc:  # the owner reads it; a follower never dies silently
+            self.error = exc
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop following, then stop whichever consumers run."""
+        self._stop_event.set()
+        self.join(timeout)
+        if self.source is not None:
+            self._stop_source()
+        if self.worker is not None:
+            self._stop_worker()

@@ -1,7 +1,7 @@
 """Zero downtime, per source kind: a live service is migrated by ``mqmigrate cutover`` while it
 sends and processes messages, and nothing is lost (issue #6's proof).
 
-The service (:class:`Service`) is what a team runs during a migration: a producer on the
+The service (:func:`follow_switch` and :class:`Producer`) is what a team runs during a migration: a producer on the
 dual-write SDK (``mqmigrate.dualwrite``) whose mode the ``producers.*`` steps write, and a
 consumer side that follows the consumer switch the ``consumers.kafka`` / ``consumers.source``
 steps write (``mqmigrate.consumerswitch``): the old source consumer, or ``mqmigrate.worker`` on
@@ -212,101 +212,32 @@ class Producer(threading.Thread):
             self.writer.close()
 
 
-class Service(threading.Thread):
-    """The consumer side of the service: follows the consumer switch the way
-    ``mqmigrate.consumerswitch`` documents (start the worker first and stop the old consumer
-    once the worker processed a record above the cut; on the way back start the old consumer
-    at once and let the worker finish the records below the cut back)."""
+def follow_switch(kind: SourceKind, bootstrap: str, topic: str, group: str, switch_file: Path,
+                  ledger: Ledger) -> consumerswitch.Follower:
+    """The consumer side of the service: its old consumer and ``mqmigrate.worker`` run by
+    ``mqmigrate.consumerswitch.Follower`` as the switch says; every id processed is recorded
+    (duplicates included: nothing here deduplicates)."""
+    from mqmigrate.worker import Worker
 
-    def __init__(self, kind: SourceKind, bootstrap: str, topic: str, group: str,
-                 switch_file: Path, ledger: Ledger):
-        super().__init__(name="zd-service", daemon=True)
-        self.kind, self.bootstrap, self.topic, self.group = kind, bootstrap, topic, group
-        self.switch = consumerswitch.ConsumerSwitch(switch_file, interval=0.1)
-        self.ledger = ledger
-        self.stop_event = threading.Event()
-        self.error: BaseException | None = None
-        self.old: OldConsumer | None = None
-        self.worker: Any = None
-        self.worker_live = threading.Event()  # processed a record above the cut
-        self.worker_last = 0.0  # last record the worker processed
-        self.skipped = 0
-        #: counts the duplicate bound is built from
-        self.old_stops = 0
-        self.worker_stops = 0
-        self.transitions: list[tuple[float, str]] = []
+    def start_old() -> OldConsumer:
+        old = kind.old_consumer(ledger)
+        old.start()
+        return old
 
-    def _handle(self, message: Any) -> None:
-        self.worker_last = time.monotonic()
-        self.ledger.record(message.message_id, "worker")
-        self.worker_live.set()
+    def start_worker(handle: Callable) -> Any:
+        worker = Worker(bootstrap, topic, group, handle, concurrency=1,
+                        max_poll_records=WORKER_BATCH, metrics=False,
+                        install_signal_handlers=False)
+        worker.start()
+        return worker
 
-    def _skip(self, _message: Any) -> None:
-        self.skipped += 1
-
-    def _start_old(self) -> None:
-        self.old = self.kind.old_consumer(self.ledger)
-        self.old.start()
-
-    def _stop_old(self) -> None:
-        self.old.stop()
-        self.old = None
-        self.old_stops += 1
-
-    def _start_worker(self) -> None:
-        from mqmigrate.worker import Worker
-
-        self.worker_last = time.monotonic()
-        # the switch is read on every record: its current cut decides what the worker processes
-        handler = consumerswitch.worker_handler(self.switch.current, self._handle, self._skip)
-        self.worker = Worker(self.bootstrap, self.topic, self.group, handler, concurrency=1,
-                             max_poll_records=WORKER_BATCH, metrics=False,
-                             install_signal_handlers=False)
-        self.worker.start()
-
-    def _stop_worker(self) -> None:
-        self.worker.stop()
-        self.worker.join(30)
-        self.worker = None
-        self.worker_stops += 1
-
-    def run(self) -> None:
-        try:
-            self._start_old()
-            side = consumerswitch.SOURCE
-            while not self.stop_event.is_set():
-                now = self.switch.current()
-                if now.consumers != side:
-                    side = now.consumers
-                    self.transitions.append((time.monotonic(), side))
-                    if side == consumerswitch.KAFKA:
-                        self.worker_live.clear()
-                        if self.worker is None:
-                            self._start_worker()
-                    else:
-                        self.worker_last = time.monotonic()  # idle counts from the switch
-                        if self.old is None:
-                            self._start_old()
-                if side == consumerswitch.KAFKA and self.old is not None \
-                        and self.worker_live.is_set():
-                    self._stop_old()
-                if side == consumerswitch.SOURCE and self.worker is not None \
-                        and time.monotonic() - self.worker_last > WORKER_IDLE_EXIT:
-                    self._stop_worker()
-                self.stop_event.wait(0.05)
-        except BaseException as exc:
-            self.error = exc
-
-    def shutdown(self) -> None:
-        self.stop_event.set()
-        self.join(30)
-        if self.old is not None:
-            self._stop_old()
-        if self.worker is not None:
-            self._stop_worker()
+    return consumerswitch.Follower(
+        consumerswitch.ConsumerSwitch(switch_file, interval=0.1),
+        lambda message: ledger.record(message.message_id, "worker"),
+        start_source=start_old, start_worker=start_worker, idle_exit=WORKER_IDLE_EXIT)
 
 
-def duplicate_bound(service: Service, bridge_stops: int) -> int:
+def duplicate_bound(service: consumerswitch.Follower, bridge_stops: int) -> int:
     """The most ids a correct handover may process twice.
 
     A message is processed twice only when a consumer or bridge stops with work in flight:
@@ -319,7 +250,7 @@ def duplicate_bound(service: Service, bridge_stops: int) -> int:
     Shadow copies are never a source of duplicates: the cut makes the worker skip them.  Each
     stop counts once, so the bound is the sum of the windows of the stops the run made.
     """
-    return (LEGACY_PREFETCH * service.old_stops + WORKER_BATCH * service.worker_stops
+    return (LEGACY_PREFETCH * service.source_stops + WORKER_BATCH * service.worker_stops
             + BRIDGE_IN_FLIGHT * bridge_stops)
 
 
@@ -393,7 +324,8 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
     rd = run_dir(path)
 
     ledger = Ledger()
-    service = Service(kind, kafka_bootstrap, topic, group, rd / f"{wid}.consumers.json", ledger)
+    service = follow_switch(kind, kafka_bootstrap, topic, group, rd / f"{wid}.consumers.json",
+                            ledger)
     producer: Producer | None = None
     bridge_stops = 0
     try:
@@ -410,7 +342,7 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
         assert done.returncode == 0, done.stderr[-2000:]
         assert stamped(path, wid)[-3:] == ["shadow-bridge-stop-for-switch", "switch-consumers",
                                            "drain-bridge"]
-        wait_for("the worker taking over", lambda: service.old is None and service.worker, 30)
+        wait_for("the worker taking over", lambda: service.source is None and service.worker, 30)
         time.sleep(3)
 
         # rollback from the consumers phase: the old consumer is back, the shadow copies again
@@ -420,7 +352,7 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
         assert stamped(path, wid) == ["provision", "shadow-bridge", "verify"], stamped(path, wid)
         assert bridgeproc.running(rd, wid).mode == "shadow"
         wait_for("the old consumer back, the worker finished",
-                 lambda: service.old is not None and service.worker is None, 60)
+                 lambda: service.source is not None and service.worker is None, 60)
         time.sleep(3)
 
         # forward again; SIGKILL the cutover process while it waits on the consumers gates

@@ -173,3 +173,66 @@ def test_source_drain_replaces_the_consumers_phase_drain_by_one_that_ends(tmp_pa
     assert "source drained" in actions.source_drain(ctx)
     # its shadow copies lie below the consumers' cut: the replacement must not skip them
     assert events == ["stop", ("start", ctx.drain_idle, False)]
+
+
+def test_follower_hands_over_without_a_gap_and_back(tmp_path):
+    import time
+
+    path = tmp_path / "s.json"
+    log: list[str] = []
+
+    class Old:
+        def stop(self):
+            log.append("old stopped")
+
+    class FakeWorker:
+        def __init__(self, handle):
+            self.handle = handle
+            log.append("worker started")
+
+        def stop(self):
+            log.append("worker stopped")
+
+        def join(self, timeout=None):
+            return True
+
+    workers: list[FakeWorker] = []
+
+    def start_worker(handle):
+        workers.append(FakeWorker(handle))
+        return workers[-1]
+
+    def start_old():
+        log.append("old started")
+        return Old()
+
+    handled = []
+    follower = cs.Follower(cs.ConsumerSwitch(path, interval=0), lambda m: handled.append(m.offset),
+                           start_source=start_old, start_worker=start_worker, idle_exit=0.3,
+                           interval=0.01)
+    follower.start()
+
+    def until(check, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while not check() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert check()
+
+    until(lambda: log == ["old started"])
+    cs.write(path, cs.Switch(cs.KAFKA, "t", {0: 10}))
+    until(lambda: workers)
+    workers[0].handle(Record(0, 3))  # a shadow copy: skipped, the old consumer keeps working
+    time.sleep(0.1)
+    assert follower.source is not None and follower.skipped == 1
+    workers[0].handle(Record(0, 10))
+    until(lambda: follower.source is None)
+    assert log == ["old started", "worker started", "old stopped"] and handled == [10]
+    cs.write(path, cs.Switch(cs.SOURCE, "t", end_offsets={0: 12}))
+    until(lambda: follower.source is not None)
+    workers[0].handle(Record(0, 11))  # below the cut back: the worker finishes it
+    until(lambda: follower.worker is None)
+    follower.shutdown()
+    assert follower.error is None and handled == [10, 11]
+    assert log == ["old started", "worker started", "old stopped", "old started",
+                   "worker stopped", "old stopped"]  # the last stop: shutdown
+    assert (follower.source_stops, follower.worker_stops) == (2, 1)
