@@ -20,7 +20,8 @@ Both offsets are **cuts**: the topic's end offsets, taken while no bridge writes
 
 No message is thus handled both from the source queue and from its copy in Kafka; duplicates
 stay within the in-flight windows of what a handover stops.  :func:`worker_handler` applies the
-cuts.  How a service follows the switch without a gap (docs/worker.md, "Following the cutover"):
+cuts; :class:`Follower` runs a service's two consumers by the switch.  How a service follows
+the switch without a gap (docs/worker.md, "Following the cutover"):
 
 * ``source`` → ``kafka``: start the worker; stop the source consumer once the worker processed
   its first record above the cut (a share consumer takes seconds to join; until then the source
