@@ -109,7 +109,7 @@ def _gate(metric: str, op: str, value: Any, for_seconds: Any = 0) -> dict[str, A
 
 
 def standard_phases(strategy: Strategy, gates: GateDefaults, *,
-                    keyed: bool = False) -> dict[str, dict[str, Any]]:
+                    keyed: bool = False, shared_topic: bool = False) -> dict[str, dict[str, Any]]:
     """The phases, steps, gates and rollbacks of ``strategy`` (values may still be Derived).
 
     * shadow-then-drain: a shadow copy runs next to the live consumers until verify is clean,
@@ -153,8 +153,9 @@ def standard_phases(strategy: Strategy, gates: GateDefaults, *,
                      _gate("dlq.rate", "<=", gates.dlq_rate, settle)]
     # shadow-then-drain to a share group hands over without a person: the service follows the
     # consumer switch (mqmigrate.consumerswitch) that consumers.kafka writes with the cut, and
-    # the drain bridge moves the source queue into Kafka from then on
-    handover = strategy == "shadow-then-drain" and not keyed
+    # the drain bridge moves the source queue into Kafka from then on.  Not for a topic several
+    # workloads share (a fan-out): one queue's drain bridge would write into the others' groups
+    handover = strategy == "shadow-then-drain" and not keyed and not shared_topic
     if handover:
         phases["consumers"] = {
             "steps": [
@@ -292,7 +293,9 @@ def build_playbook(workloads: Sequence[WorkloadSpec], strategy: Strategy = "shad
                 "use_broker_dlq": r.take(base + ("target", "dlq", "use_broker_dlq"),
                                          spec.use_broker_dlq),
             }
-        phases = r.deep(base + ("phases",), standard_phases(wl_strategy, spec.gates, keyed=keyed))
+        shared = sum(_split(other.topic)[0] == _split(spec.topic)[0] for other in workloads) > 1
+        phases = r.deep(base + ("phases",), standard_phases(wl_strategy, spec.gates, keyed=keyed,
+                                                            shared_topic=shared))
         doc = {
             "id": spec.id,
             "source": dict(spec.source),

@@ -236,3 +236,17 @@ def test_follower_hands_over_without_a_gap_and_back(tmp_path):
     assert log == ["old started", "worker started", "old stopped", "old started",
                    "worker stopped", "old stopped"]  # the last stop: shutdown
     assert (follower.source_stops, follower.worker_stops) == (2, 1)
+
+
+def test_a_fan_out_topic_keeps_the_person_confirmed_switch():
+    """Queues of one fan-out share a topic: a drain bridge per queue in the consumers phase
+    would write every queue's copy into every group, so those workloads keep consumers.switch
+    and the drain phase that skips ids already in Kafka."""
+    specs = [WorkloadSpec(id=f"q{i}", source={**SOURCE, "queue": f"q{i}"}, topic="shared",
+                          partitions=2, group=f"g{i}") for i in range(2)]
+    playbook = build_playbook(specs)
+    assert graph.check(playbook) == []
+    for wl in playbook.workloads:
+        assert [s.action for s in wl.phases.consumers.steps] == [Action.consumers_switch]
+        assert [s.id for s in wl.phases.drain.steps] == [
+            "shadow-bridge-stop-for-drain", "drain-bridge", "source-drained"]
