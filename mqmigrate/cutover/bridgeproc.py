@@ -105,6 +105,14 @@ def last_exit(run_dir: Path, workload: str) -> dict[str, Any] | None:
         return None
 
 
+def spec_of(run_dir: Path, workload: str) -> dict[str, Any]:
+    """The spec the workload's last bridge was started with (empty when none was)."""
+    try:
+        return json.loads(_files(run_dir, workload)["spec"].read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -181,8 +181,9 @@ class BridgeLagProbe:
 # ---------------------------------------------------------------------------------- kafka
 
 
-def topic_end_offset_sum(bootstrap: str, topic: str, timeout: float = 10.0) -> int | None:
-    """Sum of the latest offsets of ``topic``'s partitions (None when the topic is missing)."""
+def topic_end_offsets(bootstrap: str, topic: str, timeout: float = 10.0) -> dict[int, int] | None:
+    """The latest offset of each of ``topic``'s partitions (None when the topic is missing or
+    the offsets cannot be listed)."""
     from confluent_kafka import KafkaException, TopicPartition
     from confluent_kafka.admin import OffsetSpec
 
@@ -195,9 +196,15 @@ def topic_end_offset_sum(bootstrap: str, topic: str, timeout: float = 10.0) -> i
     wanted = {TopicPartition(topic, p): OffsetSpec.latest() for p in meta.partitions}
     try:
         futures = admin.list_offsets(wanted, request_timeout=timeout)
-        return sum(f.result(timeout=timeout).offset for f in futures.values())
+        return {tp.partition: f.result(timeout=timeout).offset for tp, f in futures.items()}
     except KafkaException:
         return None
+
+
+def topic_end_offset_sum(bootstrap: str, topic: str, timeout: float = 10.0) -> int | None:
+    """Sum of the latest offsets of ``topic``'s partitions (None when the topic is missing)."""
+    ends = topic_end_offsets(bootstrap, topic, timeout)
+    return None if ends is None else sum(ends.values())
 
 
 class DlqRateProbe:

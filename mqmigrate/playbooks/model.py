@@ -320,6 +320,8 @@ class Action(str, Enum):
     verify_run = "verify.run"
     consumers_switch = "consumers.switch"
     consumers_revert = "consumers.revert"
+    consumers_kafka = "consumers.kafka"
+    consumers_source = "consumers.source"
     producers_dual_write = "producers.dual-write"
     producers_kafka_only = "producers.kafka-only"
     producers_revert = "producers.revert"

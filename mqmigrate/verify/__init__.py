@@ -155,7 +155,11 @@ class CutoverVerifier:
         if not path.exists():
             raise CutoverError(f"workload '{workload.id}' has no verify ledger at {path}",
                                hint="the shadow phase's bridge.start writes it; run it first")
-        report = reconcile(read_ledger(path), read_topic(self.bootstrap, workload.target.topic))
+        # the ledger first: a bridge appends an id only after Kafka acknowledged its record, so
+        # every id read now is below the end offsets read_topic takes next; read the other way
+        # round, a live bridge's newest ids would count as missing
+        settled = list(read_ledger(path))
+        report = reconcile(settled, read_topic(self.bootstrap, workload.target.topic))
         return VerifyCounts(
             missing=len(report.missing), altered=len(report.altered),
             duplicated=report.duplicate_copies,

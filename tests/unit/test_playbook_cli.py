@@ -55,7 +55,7 @@ def test_show_renders_phases_gates_and_open_decisions(capsys):
     assert main(["playbook", "show", EXAMPLE]) == 0
     out = capsys.readouterr().out
     for expected in ("provision.apply", "gate bridge.lag <= 1000 for 300s", "decisions (4 open)",
-                     "rollback", "revert-consumers: consumers.revert", "decommission"):
+                     "rollback", "revert-consumers: consumers.source", "decommission"):
         assert expected in out
     phases = [line.split("── ")[1].strip() for line in out.splitlines()
               if line.startswith("    ├── ") or line.startswith("    └── ")]
