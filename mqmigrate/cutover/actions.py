@@ -29,6 +29,7 @@ from typing import Callable, Optional
 
 from mqmigrate.cutover import bridgeproc
 from mqmigrate.cutover.probes import Verifier, VerifyCounts
+from mqmigrate.bridge.mapping import key_from_playbook
 from mqmigrate.cutover.source import SourceAccess, amqp_credentials, resolve
 from mqmigrate.errors import CutoverError, CutoverInterrupted, ProvisionError
 from mqmigrate.playbooks.model import Action, Playbook, Step, Workload
@@ -118,7 +119,7 @@ def _start_bridge(ctx: ActionContext, mode: str, *, effectively_once: bool,
     return bridgeproc.start(
         ctx.run_dir, ctx.workload.id, uri=access.uri, queue=access.queue, kafka=ctx.kafka(),
         topic=ctx.workload.target.topic, mode=mode,
-        key=bridgeproc.key_from(ctx.workload.mapping.key),
+        key=key_from_playbook(ctx.workload.mapping.key),
         effectively_once=effectively_once, idle_exit=idle_exit,
         management_url=access.management_url)
 

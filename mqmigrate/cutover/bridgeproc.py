@@ -34,14 +34,6 @@ _MARKER = "mqmigrate.cutover.bridgeproc"
 #: children this process spawned, so their exit status is reaped (no zombie looks alive)
 _children: dict[int, subprocess.Popen] = {}
 
-_KEY_FROM = {"none": "none", "message-group-id": "group", "amqp-group-id": "group",
-             "routing-key": "routing-key"}
-
-
-def key_from(mapping_key: str) -> str:
-    """The bridge's ``--key-from`` for a playbook ``mapping.key``."""
-    return mapping_key if mapping_key.startswith("header:") else _KEY_FROM.get(mapping_key, "auto")
-
 
 @dataclass(frozen=True)
 class BridgeInfo:
