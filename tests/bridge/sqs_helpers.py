@@ -63,7 +63,7 @@ def bridge_cmd(source: str, queue: str, kafka: str, topic: str, *extra: str) -> 
             "--kafka", kafka, "--topic", topic, "--log-format", "json", *extra]
 
 
-def _environ(env: dict[str, str | None] | None) -> dict[str, str]:
+def bridge_env(env: dict[str, str | None] | None) -> dict[str, str]:
     """This process's environment with ``env`` applied (a None value removes the variable)."""
     out = {**os.environ, "PYTHONPATH": str(ROOT)}
     for key, value in (env or {}).items():
@@ -75,13 +75,13 @@ def _environ(env: dict[str, str | None] | None) -> dict[str, str]:
 
 
 def start_bridge(cmd: list[str], env: dict[str, str | None] | None = None) -> subprocess.Popen:
-    environ = _environ(env)
+    environ = bridge_env(env)
     return subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
 def run_bridge(cmd: list[str], timeout: float = 120, env: dict[str, str | None] | None = None
                ) -> subprocess.CompletedProcess:
-    environ = _environ(env)
+    environ = bridge_env(env)
     return subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True,
                           timeout=timeout)
