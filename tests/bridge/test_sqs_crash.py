@@ -70,14 +70,18 @@ def _spawn(tmp_path: Path, run: int, cmd: list[str]) -> tuple[subprocess.Popen, 
 
 
 def _wait_moving(sqs, url, proc, err: Path, timeout: float = 60) -> None:
-    """Until the bridge holds messages (it is receiving and producing)."""
+    """Until this bridge has started and holds messages.  (In-flight messages alone could be
+    a killed predecessor's, still invisible; its "bridge started" log line is this one's.)"""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while "bridge started" not in err.read_text():
         assert proc.poll() is None, err.read_text()[-2000:]
-        if depth(sqs, url)[1] > 0:
-            return
+        assert time.monotonic() < deadline, "the bridge did not start"
         time.sleep(0.05)
-    raise AssertionError("the bridge never started moving messages")
+    while depth(sqs, url)[1] == 0:
+        assert proc.poll() is None, err.read_text()[-2000:]
+        assert time.monotonic() < deadline, "the bridge never started moving messages"
+        time.sleep(0.05)
+    time.sleep(0.2)
 
 
 def _final_drain(tmp_path, cmd) -> dict:

@@ -113,6 +113,8 @@ class SQSSource(SourceAdapter):
         self._held: OrderedDict[str, _Held] = OrderedDict()
         self._quiet_until = 0.0
         self._next_extend = 0.0
+        #: held messages whose extension failed (warned about once)
+        self._extend_failed: set[str] = set()
 
     @classmethod
     def from_uri(cls, uri: str, **options: Any) -> "SQSSource":
@@ -171,6 +173,7 @@ class SQSSource(SourceAdapter):
         harmless: they reappear when their visibility timeout ends."""
         held = [h for h in self._held.values() if h.generation == self._generation]
         self._held.clear()
+        self._extend_failed.clear()
         self._generation += 1
         if held and self._sqs is not None and self.url is not None:
             try:
@@ -260,15 +263,18 @@ class SQSSource(SourceAdapter):
         failed = self._change_visibility(receipts, timeout, "extend visibility")
         visible_at = time.monotonic() + timeout
         for mid in due:
-            held = self._held.pop(mid)
+            held = self._held[mid]
             if held.receipt in failed:
-                # the message is no longer ours (its visibility had already ended and another
-                # consumer received it): its eventual settle is a duplicate at worst
-                log.warning("%s: could not extend the visibility of message %s (%s)",
-                            self.describe(), mid, failed[held.receipt])
+                # kept held and retried next time: the failure may pass, and if the message
+                # is no longer ours (its visibility ended and another consumer has it) the
+                # delete after Kafka's ack may still remove it; a duplicate at worst
+                if mid not in self._extend_failed:
+                    self._extend_failed.add(mid)
+                    log.warning("%s: could not extend the visibility of message %s (%s)",
+                                self.describe(), mid, failed[held.receipt])
                 continue
             held.visible_at = visible_at
-            self._held[mid] = held  # appended: the latest deadline goes last
+            self._held.move_to_end(mid)  # the latest deadline goes last
         log.debug("extended the visibility of %d messages by %ds", len(due), timeout)
 
     def _change_visibility(self, receipts: Sequence[str], timeout: int,
@@ -302,6 +308,7 @@ class SQSSource(SourceAdapter):
             held = self._held.get(mid)
             if generation == self._generation and held is not None:
                 mine.append(self._held.pop(mid))
+                self._extend_failed.discard(mid)
         if not mine or outcome is Outcome.REJECT:
             # REJECT: no longer held, so no longer extended: it reappears after its
             # visibility timeout and the redrive policy dead-letters it (module doc)
