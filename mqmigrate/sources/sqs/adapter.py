@@ -182,6 +182,9 @@ class SQSSource(SourceAdapter):
                 log.warning("%s: could not release %d held messages on close (%s); they "
                             "reappear after their visibility timeout", self.describe(),
                             len(held), exc.one_line())
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     # -- receive --------------------------------------------------------------------------------
     def receive(self, max_messages: int, timeout: float) -> list[Envelope]:
@@ -190,6 +193,8 @@ class SQSSource(SourceAdapter):
         now = time.monotonic()
         if self._held and now >= self._next_extend:
             self._extend(now)
+        # the engine bounds what it holds too; this keeps a direct caller within prefetch
+        max_messages = min(max_messages, self.prefetch - len(self._held))
         if max_messages <= 0:
             return []
         wait = 0 if timeout <= 0 else min(MAX_WAIT, max(1, math.ceil(timeout)))
