@@ -66,6 +66,27 @@ def test_drain_moves_every_message_once(emq, emq_queue, topics, kafka_bootstrap,
     assert depth(emq, url) == (0, 0)
 
 
+def test_two_bridges_share_one_queue(emq, emq_queue, topics, kafka_bootstrap, elasticmq_service,
+                                    unique_name):
+    url = emq_queue()
+    topic = topics(unique_name)
+    ids = [f"s-{i}" for i in range(4000)]
+    send_batches(emq, url, [{"MessageBody": mid, "MessageAttributes": {
+        "mq-source-id": {"DataType": "String", "StringValue": mid}}} for mid in ids])
+    cmd = bridge_cmd(source_uri(elasticmq_service.endpoint_url), unique_name, kafka_bootstrap,
+                     topic, "--idle-exit", "2", "--max-in-flight", "200")
+    procs = [start_bridge(cmd) for _ in range(2)]
+    summaries = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err[-2000:]
+        summaries.append(json.loads(out))
+    # SQS competing consumers: each bridge moved part, together exactly the queue
+    assert all(s["acked"] > 0 for s in summaries), summaries
+    assert sum(s["acked"] for s in summaries) == len(ids)
+    assert sorted(source_ids(read_topic(kafka_bootstrap, topic))) == sorted(ids)
+
+
 def test_attributes_key_and_timestamp_round_trip_through_kafka(
         emq, emq_queue, topics, kafka_bootstrap, elasticmq_service, unique_name):
     url = emq_queue(FifoQueue=True, ContentBasedDeduplication=True)
@@ -142,6 +163,8 @@ def test_shadow_copies_sns_fed_queue_and_remove_shadow_cleans_up(
         assert queue_policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] == [
             topic_arn]
 
+        # String and Number attributes only: moto 5.2.1 breaks ReceiveMessage after a raw
+        # SNS delivery with a Binary attribute (the strict xfail in test_contract_sqs.py)
         for i in range(20):
             kind = "order" if i % 4 else "audit"  # the filter policy drops every 4th
             moto_sns.publish(TopicArn=topic_arn, Message=f"msg-{i}", MessageAttributes={
