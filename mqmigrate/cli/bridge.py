@@ -24,10 +24,11 @@ def _pairs(items: list[str]) -> dict[str, str]:
 def bridge(
     source: str = typer.Option(
         ..., "--source", envvar="MQMIGRATE_SOURCE",
-        help="Source URI, e.g. amqp://user:pass@host:5672/%2f. Prefer the MQMIGRATE_SOURCE "
+        help="Source URI, e.g. amqp://user:pass@host:5672/%2f, sqs://REGION (AWS credential "
+        "chain) or sqs+http://HOST:PORT. Prefer the MQMIGRATE_SOURCE "
         "environment variable: a command line is visible to every user in the process list.",
         show_envvar=True),
-    queue: str = typer.Option(..., "--queue", help="Source queue name."),
+    queue: str = typer.Option(..., "--queue", help="Source queue name (SQS: name or URL)."),
     kafka: str = typer.Option("127.0.0.1:9092", "--kafka", help="Kafka bootstrap servers."),
     topic: str = typer.Option(..., "--topic", help="Target Kafka topic."),
     mode: Mode = typer.Option(Mode.drain, "--mode", help="drain (move) or shadow (copy)."),
@@ -47,7 +48,7 @@ def bridge(
     create_topics: bool = typer.Option(False, "--create-topics",
                                        help="Create the topic and quarantine topic if missing."),
     remove_shadow: bool = typer.Option(False, "--remove-shadow",
-                                       help="Shadow mode: delete the shadow queue on exit."),
+                                       help="Shadow mode: delete the shadow queue (SQS: and its SNS subscriptions) on exit."),
     management_url: Optional[str] = typer.Option(None, "--management-url",
                                                  help="RabbitMQ management API (default http://HOST:15672)."),
     reconnect_timeout: float = typer.Option(300.0, "--reconnect-timeout",
