@@ -12,8 +12,8 @@ import pytest
 from bridge_helpers import read_topic, source_ids
 from mqmigrate import headers as mqheaders
 from mqmigrate.sources.sqs.adapter import SHADOW_SUFFIX
-from sqs_helpers import (bridge_cmd, depth, queue_factory, run_bridge, send_batches,
-                         source_uri, start_bridge)
+from sqs_helpers import (TcpProxy, bridge_cmd, depth, queue_factory, run_bridge,
+                         send_batches, source_uri, start_bridge)
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.sqs]
 
@@ -63,6 +63,42 @@ def test_drain_moves_every_message_once(emq, emq_queue, topics, kafka_bootstrap,
     got = source_ids(read_topic(kafka_bootstrap, topic))
     # the producer's mq-source-id attribute is the source id (the dual-write SDK sets it)
     assert sorted(got) == sorted(ids)
+    assert depth(emq, url) == (0, 0)
+
+
+def test_source_outage_reconnects_without_loss(emq, emq_queue, topics, kafka_bootstrap,
+                                               elasticmq_service, unique_name):
+    url = emq_queue(VisibilityTimeout=5)
+    topic = topics(unique_name)
+    ids = [f"o-{i}" for i in range(20000)]
+    send_batches(emq, url, [{"MessageBody": mid, "MessageAttributes": {
+        "mq-source-id": {"DataType": "String", "StringValue": mid}}} for mid in ids])
+    proxy = TcpProxy(elasticmq_service.port("http")).start()
+    proc = start_bridge(bridge_cmd(f"sqs+http://127.0.0.1:{proxy.port}", unique_name,
+                                   kafka_bootstrap, topic, "--idle-exit", "3",
+                                   "--max-in-flight", "500", "--reconnect-timeout", "60"))
+    try:
+        deadline = time.monotonic() + 60
+        while depth(emq, url)[1] == 0 and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proxy.stop()  # the endpoint vanishes mid-drain, connections cut
+        time.sleep(4)
+        assert proc.poll() is None, proc.stderr.read()  # still trying, not dead
+        proxy.start()
+        out, err = proc.communicate(timeout=180)
+    finally:
+        proxy.stop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err[-2000:]
+    summary = json.loads(out)
+    assert summary["stopped"] == "drained" and summary["source_reconnects"] >= 1, (
+        summary, err[-3000:])
+    got = source_ids(read_topic(kafka_bootstrap, topic))
+    assert set(got) == set(ids)  # nothing lost; redeliveries are counted duplicates
     assert depth(emq, url) == (0, 0)
 
 
