@@ -213,3 +213,32 @@ def test_extension_touches_only_messages_past_half_their_visibility():
     # to be tried again, and still settled (deleted) after Kafka's ack
     assert list(source._held) == ["m1", "m2", "m3", "m0"]
     assert source._held["m0"].visible_at > 103 and source._held["m1"].visible_at == 101
+
+
+class _FlakyReceive:
+    """Every other receive_message call fails as an unreachable endpoint."""
+
+    def __init__(self):
+        self.n = 0
+
+    def receive_message(self, **kw):
+        self.n += 1
+        if self.n % 2:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+        return {"Messages": [_message({}, mid=f"r{self.n}")]}
+
+
+def test_receive_keeps_what_succeeded_and_raises_only_when_every_call_failed():
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake = _FlakyReceive()
+    source = SQSSource(URI, "q", receivers=4)
+    source._sqs, source.url, source._pool = fake, "http://q", ThreadPoolExecutor(4)
+    try:
+        got = source.receive(40, 0)  # 4 calls, 2 fail
+        assert len(got) == 2 and set(source._held) == {e.source_id for e in got}
+        source.receivers = 1
+        with pytest.raises(SourceUnavailable, match="unreachable"):
+            source.receive(10, 0)  # the only call fails
+    finally:
+        source._pool.shutdown()

@@ -132,8 +132,11 @@ class SQSSource(SourceAdapter):
         except Exception as exc:  # boto3 raises many families; classify() sorts them
             raise classify(exc, f"{self.describe()}: {action}", queue=self.queue) from exc
 
-    def _parallel(self, action: str, fn: Callable[..., Any], requests: list[dict]) -> list[Any]:
-        """Run ``fn(**request)`` for each request, concurrently; answers in request order."""
+    def _parallel(self, action: str, fn: Callable[..., Any], requests: list[dict], *,
+                  partial: bool = False) -> list[Any]:
+        """Run ``fn(**request)`` for each request, concurrently; answers in request order.
+        A failed call raises, unless ``partial`` and another call succeeded: then its answer
+        is None (a failed receive took nothing this adapter could settle)."""
         if len(requests) == 1 or self._pool is None:
             return [self._call(action, fn, **r) for r in requests]
         futures = [self._pool.submit(self._call, action, fn, **r) for r in requests]
@@ -144,7 +147,7 @@ class SQSSource(SourceAdapter):
             except MqMigrateError as exc:
                 answers.append(None)
                 first_error = first_error or exc
-        if first_error is not None:
+        if first_error is not None and not (partial and any(a is not None for a in answers)):
             raise first_error
         return answers
 
@@ -213,11 +216,12 @@ class SQSSource(SourceAdapter):
             requests.append(request)
             left -= request["MaxNumberOfMessages"]
         received_at = time.monotonic()
-        answers = self._parallel("receive", self._sqs.receive_message, requests)
+        # messages a failed call may have taken reappear after their visibility timeout
+        answers = self._parallel("receive", self._sqs.receive_message, requests, partial=True)
         out: list[Envelope] = []
         visible_at = received_at + self.visibility_timeout
         for answer in answers:
-            for message in answer.get("Messages") or ():
+            for message in (answer or {}).get("Messages") or ():
                 mid = message["MessageId"]
                 self._held[mid] = _Held(message["ReceiptHandle"], self._generation, visible_at)
                 self._held.move_to_end(mid)
