@@ -48,6 +48,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import boto3  # noqa: F401  (first: a missing driver gets the registry's "pip install boto3")
+from botocore import exceptions as bex
+
 from mqmigrate.errors import MqMigrateError, SourceError, SourceUnavailable, UsageError
 from mqmigrate.sdkheaders import SQS_SOURCE_ID_ATTRIBUTE
 from mqmigrate.sources.base import Capabilities, Envelope, Mode, Outcome, SourceAdapter
@@ -82,6 +85,11 @@ class SQSSource(SourceAdapter):
     kind = "sqs"
     capabilities = Capabilities(shadow=True, batch_settle=True, send_timestamp=True,
                                 group_key=True, release_redelivers=True, depth=True)
+    #: what a boto3 call can raise; :func:`~mqmigrate.sources.sqs.client.classify` sorts it
+    #: into transient or terminal by error code (SQS has no connection to lose)
+    connection_errors = (bex.EndpointConnectionError, bex.ConnectTimeoutError,
+                         bex.ReadTimeoutError, bex.ConnectionClosedError, OSError)
+    terminal_errors = (bex.NoCredentialsError, bex.PartialCredentialsError)
 
     def __init__(self, uri: str, queue: str, *, mode: Mode = Mode.drain, prefetch: int = 2000,
                  receivers: int = 8, visibility_timeout: int | None = None,
@@ -129,7 +137,7 @@ class SQSSource(SourceAdapter):
     def _call(self, action: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
-        except Exception as exc:  # boto3 raises many families; classify() sorts them
+        except (bex.BotoCoreError, bex.ClientError, OSError) as exc:
             raise classify(exc, f"{self.describe()}: {action}", queue=self.queue) from exc
 
     def _parallel(self, action: str, fn: Callable[..., Any], requests: list[dict], *,
