@@ -159,6 +159,24 @@ def test_attributes_key_and_timestamp_round_trip_through_kafka(
     assert record.value() == b"typed"
 
 
+def _wait_for_shadow(sqs, sns, proc, shadow_name: str, topic_arn: str) -> tuple[str, dict]:
+    """The shadow queue's URL and subscription, once the bridge has made both."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        try:
+            url = sqs.get_queue_url(QueueName=shadow_name)["QueueUrl"]
+            subs = [s for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)[
+                "Subscriptions"] if s["Endpoint"] == _arn(sqs, url)]
+            if subs:
+                [sub] = subs
+                return url, sub
+        except sqs.exceptions.QueueDoesNotExist:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the bridge never created and subscribed its shadow queue")
+
+
 def test_shadow_copies_sns_fed_queue_and_remove_shadow_cleans_up(
         moto_sqs, moto_sns, moto_queue, topics, kafka_bootstrap, moto_service, unique_name):
     app_url = moto_queue("-app")
@@ -175,21 +193,8 @@ def test_shadow_copies_sns_fed_queue_and_remove_shadow_cleans_up(
                                    kafka_bootstrap, topic, "--mode", "shadow",
                                    "--idle-exit", "4", "--remove-shadow"))
     try:
-        shadow_url = None
-        deadline = time.monotonic() + 60
-        while shadow_url is None and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read()
-            try:
-                shadow_url = moto_sqs.get_queue_url(QueueName=shadow_name)["QueueUrl"]
-                subs = [s for s in moto_sns.list_subscriptions_by_topic(TopicArn=topic_arn)[
-                    "Subscriptions"] if s["Endpoint"] == _arn(moto_sqs, shadow_url)]
-                if not subs:
-                    shadow_url = None  # created, not subscribed yet
-            except moto_sqs.exceptions.QueueDoesNotExist:
-                pass
-            time.sleep(0.2)
-        assert shadow_url, "the bridge never created its shadow queue"
-        [shadow_sub] = subs
+        shadow_url, shadow_sub = _wait_for_shadow(moto_sqs, moto_sns, proc, shadow_name,
+                                                  topic_arn)
         shadow_attrs = moto_sns.get_subscription_attributes(
             SubscriptionArn=shadow_sub["SubscriptionArn"])["Attributes"]
         assert shadow_attrs["RawMessageDelivery"] == "true"
@@ -223,6 +228,40 @@ def test_shadow_copies_sns_fed_queue_and_remove_shadow_cleans_up(
         moto_sqs.get_queue_url(QueueName=shadow_name)
     remaining = moto_sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     assert [s["SubscriptionArn"] for s in remaining] == [app_sub]
+    moto_sns.delete_topic(TopicArn=topic_arn)
+
+
+def test_shadow_of_fifo_queue_fed_by_fifo_topic_keeps_group_order(
+        moto_sqs, moto_sns, moto_queue, topics, kafka_bootstrap, moto_service, unique_name):
+    app_url = moto_queue("-app", FifoQueue=True)
+    app_name = unique_name + "-app.fifo"
+    topic_arn = moto_sns.create_topic(Name=unique_name + ".fifo", Attributes={
+        "FifoTopic": "true", "ContentBasedDeduplication": "true"})["TopicArn"]
+    moto_sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=_arn(moto_sqs, app_url),
+                       Attributes={"RawMessageDelivery": "true"})
+    topic = topics(unique_name)
+    shadow_name = unique_name + "-app" + SHADOW_SUFFIX + ".fifo"
+    proc = start_bridge(bridge_cmd(source_uri(moto_service.endpoint_url), app_name,
+                                   kafka_bootstrap, topic, "--mode", "shadow",
+                                   "--idle-exit", "4", "--remove-shadow"))
+    try:
+        shadow_url, _ = _wait_for_shadow(moto_sqs, moto_sns, proc, shadow_name, topic_arn)
+        assert moto_sqs.get_queue_attributes(QueueUrl=shadow_url, AttributeNames=[
+            "FifoQueue"])["Attributes"]["FifoQueue"] == "true"
+        for i in range(12):
+            moto_sns.publish(TopicArn=topic_arn, Message=f"g{i % 2}:{i // 2}",
+                             MessageGroupId=f"g{i % 2}", MessageDeduplicationId=f"d-{i}")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err[-2000:]
+    by_key: dict[bytes, list[str]] = {}
+    for record in read_topic(kafka_bootstrap, topic):
+        by_key.setdefault(record.key(), []).append(record.value().decode())
+    assert by_key == {b"g0": [f"g0:{i}" for i in range(6)], b"g1": [f"g1:{i}" for i in range(6)]}
+    assert depth(moto_sqs, app_url) == (12, 0)  # the application's FIFO queue keeps all
     moto_sns.delete_topic(TopicArn=topic_arn)
 
 
