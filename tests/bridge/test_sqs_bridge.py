@@ -84,7 +84,9 @@ def test_source_outage_reconnects_without_loss(emq, emq_queue, topics, kafka_boo
             time.sleep(0.05)
         time.sleep(0.3)
         proxy.stop()  # the endpoint vanishes mid-drain, connections cut
-        time.sleep(4)
+        # longer than boto3's own retries (3 attempts, jittered backoff) can ride out, so the
+        # bridge has to reconnect
+        time.sleep(10)
         assert proc.poll() is None, proc.stderr.read()  # still trying, not dead
         proxy.start()
         out, err = proc.communicate(timeout=180)
