@@ -18,6 +18,7 @@ from mqmigrate.sources.base import SourceAdapter
 #: name -> ("module:Class", the pip package that provides its driver)
 ADAPTERS: dict[str, tuple[str, str]] = {
     "rabbitmq": ("mqmigrate.sources.rabbitmq.adapter:RabbitMQSource", "pika"),
+    "sqs": ("mqmigrate.sources.sqs.adapter:SQSSource", "boto3"),
     "memory": ("mqmigrate.sources.memory:MemorySource", ""),
 }
 
@@ -26,6 +27,9 @@ SCHEMES: dict[str, str] = {
     "amqp": "rabbitmq",
     "amqps": "rabbitmq",
     "rabbitmq": "rabbitmq",
+    "sqs": "sqs",
+    "sqs+http": "sqs",
+    "sqs+https": "sqs",
     "memory": "memory",
 }
 
