@@ -52,15 +52,25 @@ def proton_blocking_connection(source: SourceURI, *, timeout: float = 30.0):
 
 
 def sqs_client(source: SourceURI, *, service: str = "sqs", connect_timeout: float = 5.0,
-               read_timeout: float = 30.0, max_attempts: int = 2):
-    """A boto3 client for an ``sqs://REGION`` or ``sqs+http(s)://HOST:PORT`` source.
+               read_timeout: float = 30.0, max_attempts: int = 2, pool: int = 10):
+    """A boto3 client (``sqs``, or ``sns`` for shadow mode) for an ``sqs://REGION`` or
+    ``sqs+http(s)://HOST:PORT`` source.
 
     Credentials: the URI's user:password as key id and secret, else ``?profile=NAME``, else
     boto3's chain; a local endpoint with none at all gets dummy ones (moto, ElasticMQ accept
-    any), so the sandbox works without AWS configuration.
+    any), so the sandbox works without AWS configuration.  An unknown profile is an
+    :class:`~mqmigrate.errors.AuthenticationFailed`.
     """
-    import boto3
-    from botocore.config import Config
+    try:
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import ProfileNotFound
+    except ImportError as exc:
+        from mqmigrate.errors import PrerequisiteError
+
+        raise PrerequisiteError("SQS sources need the 'boto3' package",
+                                hint="pip install boto3") from exc
+    from mqmigrate.errors import AuthenticationFailed
 
     kwargs: dict[str, Any] = {}
     endpoint = None if source.scheme == "sqs" else source.http_base
@@ -68,10 +78,15 @@ def sqs_client(source: SourceURI, *, service: str = "sqs", connect_timeout: floa
         kwargs.update(aws_access_key_id=source.username,
                       aws_secret_access_key=_password(source))
     profile = source.query.get("profile")
-    session = boto3.Session(profile_name=profile) if profile else boto3.Session()
-    if endpoint and not kwargs and session.get_credentials() is None and source.host in _LOOPBACK:
-        kwargs.update(aws_access_key_id="test", aws_secret_access_key="test")
+    try:
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+    except ProfileNotFound as exc:
+        raise AuthenticationFailed(f"AWS profile {profile!r} not found",
+                                   hint="check ?profile= in the URI or AWS_PROFILE") from exc
+    if endpoint and not kwargs and source.host in _LOOPBACK and session.get_credentials() is None:
+        kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
     config = Config(retries={"max_attempts": max_attempts, "mode": "standard"},
-                    connect_timeout=connect_timeout, read_timeout=read_timeout)
+                    connect_timeout=connect_timeout, read_timeout=read_timeout,
+                    max_pool_connections=pool)
     return session.client(service, region_name=source.region, endpoint_url=endpoint,
                           config=config, **kwargs)

@@ -321,6 +321,6 @@ def test_help_documents_the_playbook_mode(capsys):
     code, out, _ = _run(capsys, "--help")
     text = " ".join(out.replace("│", " ").split())  # rich wraps help in a box
     assert code == 0
-    for words in ("--playbook", "--workload", "playbook's DLQ topic", "labelled by workload",
+    for words in ("--playbook", "--workload", "TOPIC.quarantine", "labelled by workload",
                   "shared evenly", "MQMIGRATE_SOURCE"):
         assert words in text, words

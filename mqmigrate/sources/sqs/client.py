@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mqmigrate.errors import (AuthenticationFailed, MqMigrateError, PrerequisiteError,
-                              SourceError, SourceUnavailable)
+from mqmigrate.errors import AuthenticationFailed, MqMigrateError, SourceError, SourceUnavailable
+from mqmigrate.sources.connect import sqs_client
 from mqmigrate.sources.uri import SourceURI
 
 #: error codes that mean "these credentials are wrong or not allowed"
@@ -36,39 +36,15 @@ TRANSIENT_CODES = frozenset({
     "InternalError", "InternalFailure", "RequestTimeout", "KmsThrottled",
     "AWS.SimpleQueueService.ServiceUnavailable", "SlowDown",
 })
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def make_clients(uri: SourceURI, *, pool: int = 10, read_timeout: float = 30.0,
                  connect_timeout: float = 5.0) -> tuple[Any, Any]:
     """``(sqs, sns)`` boto3 clients for ``uri``; the SNS one serves shadow mode."""
-    try:
-        import boto3
-        from botocore.config import Config
-        from botocore.exceptions import ProfileNotFound
-    except ImportError as exc:
-        raise PrerequisiteError("the sqs source needs the 'boto3' package",
-                                hint="pip install boto3") from exc
-    profile = uri.query.get("profile")
-    try:
-        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
-    except ProfileNotFound as exc:
-        raise AuthenticationFailed(f"AWS profile {profile!r} not found",
-                                   hint="check ?profile= in --source or AWS_PROFILE") from exc
-    kwargs: dict[str, Any] = {"region_name": uri.region}
-    if uri.scheme != "sqs":
-        kwargs["endpoint_url"] = uri.http_base
-    if uri.username:
-        kwargs["aws_access_key_id"] = uri.username
-        kwargs["aws_secret_access_key"] = uri.password.reveal() if uri.password else ""
-    elif uri.scheme != "sqs" and uri.host in _LOOPBACK and session.get_credentials() is None:
-        kwargs["aws_access_key_id"] = kwargs["aws_secret_access_key"] = "testing"
     # a few retries for throttling and dropped connections; a long poll waits up to 20 s
-    config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                    retries={"max_attempts": 3, "mode": "standard"},
-                    max_pool_connections=pool)
-    return session.client("sqs", config=config, **kwargs), session.client("sns", config=config,
-                                                                          **kwargs)
+    options = dict(connect_timeout=connect_timeout, read_timeout=read_timeout, max_attempts=3,
+                   pool=pool)
+    return sqs_client(uri, **options), sqs_client(uri, service="sns", **options)
 
 
 def error_code(exc: BaseException) -> str:
