@@ -119,3 +119,39 @@ def test_a_bad_frame_end_is_a_protocol_error():
     stream[-1] = 0
     with pytest.raises(pika.exceptions.InvalidFrameError):
         frames.DeliveryReader(FakeImpl(), CHANNEL, lambda d: None).feed(bytes(stream))
+
+
+def test_receive_builds_the_same_envelopes_as_the_constructor():
+    """receive() fills Envelope's dict directly (speed); it must equal the normal one."""
+    import dataclasses
+
+    from mqmigrate.sources.base import Envelope
+    from mqmigrate.sources.rabbitmq import adapter
+    from mqmigrate.sources.rabbitmq.adapter import RabbitMQSource
+
+    assert adapter._FAST_ENVELOPE  # the fast path is the one under test
+    src = RabbitMQSource("amqp://u:p@127.0.0.1:1/%2f", "q")
+    src._conn = type("Conn", (), {"process_data_events": lambda self, t: None})()
+    impl = FakeImpl()
+    reader = frames.DeliveryReader(impl, CHANNEL, src._buffer.append)
+    reader.feed(deliver(5, PROPS[2], b"body", redelivered=True)
+                + deliver(6, PROPS[0], b"no id"))
+    got = src.receive(10, 0)
+    slow = []
+    adapter._FAST_ENVELOPE = False
+    try:
+        reader.feed(deliver(5, PROPS[2], b"body", redelivered=True)
+                    + deliver(6, PROPS[0], b"no id"))
+        slow = src.receive(10, 0)
+    finally:
+        adapter._FAST_ENVELOPE = True
+    assert [type(e) for e in slow] == [Envelope, Envelope]
+    for fast_one, normal in zip(got, slow):
+        assert dataclasses.asdict(fast_one) | {"handle": None} == \
+            dataclasses.asdict(normal) | {"handle": None}
+        assert fast_one == normal  # handle is not compared
+    assert got[0].source_id == "m-ü" and got[1].source_id.startswith("sha256:")
+    assert got[0].properties["priority"] == 7 and got[0].headers["x-death"][0]["count"] == 2
+    assert dataclasses.replace(got[0], body=b"other").body == b"other"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got[0].body = b"changed"

@@ -22,6 +22,7 @@ that case should set ``message_id``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections import deque
@@ -40,6 +41,15 @@ from mqmigrate.sources.rabbitmq import frames
 from mqmigrate.sources.rabbitmq.frames import Delivery
 
 SHADOW_SUFFIX = ".mqmigrate-shadow"
+
+#: Envelope's fields as receive() fills them.  A frozen dataclass's __init__ sets each field
+#: through object.__setattr__ (~2.8 µs for 12 fields, a tenth of the bridge's CPU per
+#: message); filling the instance dict directly takes ~1.1 µs.  Used only while these are
+#: exactly Envelope's fields and Envelope keeps a __dict__; otherwise the normal constructor.
+_ENVELOPE_FIELDS = ("body", "source_id", "source_kind", "queue", "key", "timestamp_ms",
+                    "properties", "headers", "sections", "coordinates", "redelivered", "handle")
+_FAST_ENVELOPE = ({f.name for f in dataclasses.fields(Envelope)} == set(_ENVELOPE_FIELDS)
+                  and not hasattr(Envelope, "__slots__"))
 
 #: AMQP reply codes that retrying will not fix
 _TERMINAL_CODES = {403, 404, 405, 530}
@@ -180,6 +190,7 @@ class RabbitMQSource(SourceAdapter):
         kind, source_queue, queue = self.kind, self.source_queue, self.queue
         hash_id = self._hash_id
         append = out.append
+        fast, new = _FAST_ENVELOPE, object.__new__
         for _ in range(min(max_messages, len(buffer))):
             d = buffer.popleft()
             tag = d.delivery_tag
@@ -189,21 +200,29 @@ class RabbitMQSource(SourceAdapter):
             message_id = properties.get("message_id")
             # AMQP 0-9-1 property types are fixed by the spec, so the flat mq.* headers carry
             # them losslessly (headers.Decoded.typed_properties); no typed section needed
-            append(Envelope(
-                body=d.body,
-                source_id=str(message_id) if message_id else hash_id(d.body, d.headers or {},
-                                                                     timestamp),
-                source_kind=kind,
-                queue=source_queue,
-                key=None,  # AMQP 0-9-1 has no group id; use --key-from routing-key or header:NAME
-                timestamp_ms=timestamp * 1000 if timestamp else None,
-                properties=properties,
-                headers=d.headers or {},
-                coordinates={"queue": queue, "exchange": d.exchange,
-                             "routing_key": d.routing_key, "delivery_tag": str(tag)},
-                redelivered=d.redelivered,
-                handle=(generation, tag),
-            ))
+            fields = {
+                "body": d.body,
+                "source_id": str(message_id) if message_id else hash_id(d.body, d.headers or {},
+                                                                        timestamp),
+                "source_kind": kind,
+                "queue": source_queue,
+                # AMQP 0-9-1 has no group id; use --key-from routing-key or header:NAME
+                "key": None,
+                "timestamp_ms": timestamp * 1000 if timestamp else None,
+                "properties": properties,
+                "headers": d.headers or {},
+                "sections": {},
+                "coordinates": {"queue": queue, "exchange": d.exchange,
+                                "routing_key": d.routing_key, "delivery_tag": str(tag)},
+                "redelivered": d.redelivered,
+                "handle": (generation, tag),
+            }
+            if fast:
+                envelope = new(Envelope)
+                envelope.__dict__.update(fields)
+            else:
+                envelope = Envelope(**fields)
+            append(envelope)
         return out
 
     def _hash_id(self, body: bytes, table: Mapping[str, Any], timestamp: int | None) -> str:
