@@ -96,3 +96,12 @@ def test_ack_interval_sends_a_small_batch():
     src, e, ch = source(10, ack_every=500, ack_interval=0.0)
     src.settle_many(e[:2], Outcome.ACCEPT)
     assert ch.calls == [("ack", 2, True)]
+
+
+def test_a_normal_window_acks_the_prefix_with_one_multiple_ack():
+    # many unsettled (in flight) but nothing blocked: batched multiple-acks, no single acks
+    src, e, ch = source(2000, prefetch=2000, ack_every=500, ack_interval=3600)
+    src._last_ack = time.monotonic()
+    for i in range(0, 1500, 100):
+        src.settle_many(e[i:i + 100], Outcome.ACCEPT)
+    assert ch.calls == [("ack", 500, True), ("ack", 1000, True), ("ack", 1500, True)]

@@ -98,7 +98,7 @@ class RabbitMQSource(SourceAdapter):
         #: accepted messages not acked yet; acked when this reaches ack_every (see module doc)
         self._accepted_pending = 0
         self._last_ack = 0.0
-        self.ack_every = max(1, min(ack_every, prefetch))
+        self.ack_every = max(1, min(ack_every, prefetch // 4))
         self.ack_interval = ack_interval
         self.fast_reader = fast_reader
         #: True when the connection's deliveries come through frames.DeliveryReader
@@ -252,10 +252,13 @@ class RabbitMQSource(SourceAdapter):
             if (self._accepted_pending >= self.ack_every
                     or time.monotonic() - self._last_ack >= self.ack_interval):
                 self._ack_prefix()
-            if len(unsettled) > self.prefetch // 2:
-                # one slow record holds the prefix back: ack the accepted ones behind it one by
-                # one so the broker's prefetch window keeps moving
-                self._ack_accepted_singly()
+            if self._accepted_pending > self.prefetch // 2:
+                # one slow record holds the prefix back (ack_every is at most a quarter of the
+                # window, so the prefix would have gone already): ack the accepted ones behind
+                # it one by one so the broker's prefetch window keeps moving
+                self._ack_prefix()
+                if self._accepted_pending:
+                    self._ack_accepted_singly()
             return len(tags)
         for tag in tags:
             del unsettled[tag]
