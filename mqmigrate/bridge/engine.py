@@ -328,9 +328,6 @@ class Engine:
                 self._writing[sid] = []
             produce(_Pending(envelope, now))
 
-    def _accept_input(self, envelope: Envelope) -> None:
-        self._accept_inputs([envelope])
-
     def _produce(self, pending: _Pending) -> None:
         env = pending.envelope
         if pending.quarantine:

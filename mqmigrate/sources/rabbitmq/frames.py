@@ -12,9 +12,11 @@ connection.  It decodes, straight from the socket bytes, the three frames of eac
 ``Connection.Close``, content of other methods — to pika unchanged, in order.  The header
 table is decoded by pika's own ``decode_table``, so typed values are exactly pika's.
 
-It relies on four private names of pika's connection (``_on_data_available``,
-``_frame_buffer``, ``_process_frame``, ``bytes_received``); :func:`install` returns False
-when they are missing (another pika version) and the adapter keeps pika's own path.
+It relies on private names of pika (checked on 1.4.4: the connection's ``_on_data_available``,
+``_frame_buffer``, ``_process_frame``, ``bytes_received``, ``frames_received``, and
+``BlockingConnection._request_channel_dispatch``; the transport's ``_MAX_RECV_BYTES`` is
+raised when present); :func:`install` returns False when one is missing (another pika
+version) and the adapter keeps pika's own consumer path.
 """
 
 from __future__ import annotations
