@@ -82,8 +82,9 @@ class Queue:
             assert time.monotonic() < deadline, f"{self.name} never held {len(ids)} messages"
             time.sleep(0.1)
 
-    def wait_moving(self, proc: subprocess.Popen, timeout: float = 90) -> None:
-        """Until the bridge has taken messages (the depth went down) or the queue is empty."""
+    def wait_moving(self, proc: subprocess.Popen, by: int = 1, timeout: float = 90) -> None:
+        """Until the bridge has taken ``by`` messages (the depth went down that much; the
+        first prefetch-full goes at once, before any write) or the queue is empty."""
         start = self.depth()
         deadline = time.monotonic() + timeout
         while True:
@@ -91,10 +92,10 @@ class Queue:
             now = self.depth()
             if start is None:
                 start = now
-            elif now is not None and (now < start or now == 0):
+            elif now is not None and (now <= start - by or now == 0):
                 return
             assert time.monotonic() < deadline, "the bridge never started moving messages"
-            time.sleep(0.02)
+            time.sleep(0.01)
 
 
 def _metrics(port: int) -> dict[str, float]:
@@ -150,8 +151,10 @@ def test_crash_campaign_loses_nothing(effectively_once, private_rabbitmq, privat
         proc = _bridge(amqp_uri, unique_name, bootstrap, topic, effectively_once,
                        "--create-topics")
         try:
-            queue.wait_moving(proc)
-            time.sleep(rng.uniform(0.05, 0.6))
+            # a random point of its run, measured in progress so that the campaign never
+            # runs out of messages before its broker restarts, however fast the machine:
+            # from "prefetched, nothing written yet" to a few thousand messages moved
+            queue.wait_moving(proc, by=rng.randint(100, 5000))
         finally:
             assert proc.poll() is None, f"bridge exited before its kill ({when})"
             _kill(proc)
