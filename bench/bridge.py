@@ -3,10 +3,14 @@
     PYTHONPATH=$PWD python bench/bridge.py [--messages 50000] [--size 1024]
 
 (a) RabbitMQ raw drain: pika BlockingConnection, prefetch 2000, one multiple-ack per 500;
+(a') the same minimal consumer reading through the bridge's own delivery reader
+    (mqmigrate.sources.rabbitmq.frames) instead of pika's consumer path: the bridge does not
+    pay pika's per-frame cost, so (a) alone would flatter it; both ratios are printed;
 (b) Kafka raw produce: confluent-kafka, idempotent, acks=all, the same 1 KiB messages;
 (c) the bridge draining the same queue into a topic (settle after delivery, headers, metrics);
 (d) the bridge's added latency p50/p99 while a publisher sends at a fixed moderate rate.
-Prints each rate, latencies, CPU use, peak RSS, and bridge ÷ min(a, b).
+Prints each rate, latencies, CPU use (this process, and the RabbitMQ and Kafka broker
+processes when they are the sandbox's), peak RSS, and bridge ÷ min(a, b).
 Every queue and topic it creates is deleted at the end.
 """
 
@@ -76,6 +80,34 @@ def raw_drain(uri: str, queue: str, n: int) -> float:
     return n / elapsed
 
 
+def raw_drain_fast_reader(uri: str, queue: str, n: int) -> float:
+    """(a') as raw_drain, but deliveries decoded by the bridge's reader (frames.install)."""
+    from mqmigrate.sources.rabbitmq import frames
+
+    conn = pika.BlockingConnection(pika.URLParameters(uri))
+    ch = conn.channel()
+    ch.basic_qos(prefetch_count=2000)
+    deliveries: list = []
+    if not frames.install(conn, ch.channel_number, deliveries.append):
+        raise SystemExit("this pika lacks the hooks of the fast delivery reader")
+    ch.basic_consume(queue, lambda *args: None, auto_ack=False)
+    got = 0
+    start = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while got < n and time.monotonic() < deadline:
+        conn.process_data_events(0 if deliveries else 1)
+        for delivery in deliveries:
+            got += 1
+            if got % 500 == 0 or got == n:
+                ch.basic_ack(delivery.delivery_tag, multiple=True)
+        deliveries.clear()
+    elapsed = time.perf_counter() - start
+    conn.close()
+    if got != n:
+        raise SystemExit(f"raw drain (fast reader) got {got} of {n}")
+    return n / elapsed
+
+
 def raw_produce(bootstrap: str, topic: str, n: int, size: int) -> float:
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
                          "acks": "all", "linger.ms": 5, "batch.num.messages": 10000})
@@ -119,21 +151,64 @@ def bridge(uri: str, queue: str, bootstrap: str, topic: str, n: int) -> tuple[fl
     return n / elapsed, stats.as_dict()
 
 
+def _broker_dirs() -> dict[str, str]:
+    """State directories of the sandbox's RabbitMQ and Kafka (their processes name them)."""
+    try:
+        from mqmigrate.sandbox import manager
+
+        ctx = manager.context()
+        return {name: str(ctx.state_dir / name) for name in ("rabbitmq", "kafka")}
+    except Exception:  # a sandbox this checkout does not know: no broker CPU figures
+        return {}
+
+
+BROKER_DIRS = _broker_dirs()
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def broker_cpu() -> dict[str, float]:
+    """CPU seconds used so far by each sandbox broker (every process naming its directory)."""
+    out = dict.fromkeys(BROKER_DIRS, 0.0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for name, directory in BROKER_DIRS.items():
+            if directory + "/" in cmdline + "/" or directory + " " in cmdline:
+                out[name] += (int(fields[11]) + int(fields[12])) / _TICK
+    return out
+
+
 class Cpu:
-    """CPU used by this process (all threads, librdkafka's included) and by the whole machine
-    during a phase: shows whether a rate is bound by this process or by the box."""
+    """CPU used by this process (all threads, librdkafka's included), by the sandbox brokers
+    and by the whole machine during a phase: shows whether a rate is bound by this process,
+    by a broker or by the box."""
+
+    def __init__(self, messages: int):
+        self.messages = messages
 
     def __enter__(self) -> "Cpu":
         self._self = self._proc()
         self._box = self._machine()
+        self._brokers = broker_cpu()
         self._wall = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         wall = time.perf_counter() - self._wall
         busy, total = (a - b for a, b in zip(self._machine(), self._box))
-        self.process = (self._proc() - self._self) / wall  # cores used by this process
+        used = self._proc() - self._self
+        self.process = used / wall  # cores used by this process
         self.machine = busy / total if total else 0.0  # fraction of all cores busy
+        # CPU microseconds per message: this process and each broker
+        per = 1e6 / self.messages
+        self.us_per_message = {"this_process": round(used * per, 1)} | {
+            name: round((after - self._brokers[name]) * per, 1)
+            for name, after in broker_cpu().items()}
 
     @staticmethod
     def _proc() -> float:
@@ -245,12 +320,15 @@ def main() -> None:
     ensure_topic(args.kafka, bridge_t)
     try:
         publish_rate = fill(args.amqp, raw_q, n, size)
-        with Cpu() as drain_cpu:
+        with Cpu(n) as drain_cpu:
             drain_rate = raw_drain(args.amqp, raw_q, n)
-        with Cpu() as produce_cpu:
+        fill(args.amqp, raw_q, n, size)
+        with Cpu(n) as drain_fast_cpu:
+            drain_fast_rate = raw_drain_fast_reader(args.amqp, raw_q, n)
+        with Cpu(n) as produce_cpu:
             produce_rate = raw_produce(args.kafka, raw_t, n, size)
         fill(args.amqp, bridge_q, n, size)
-        with Cpu() as bridge_cpu:
+        with Cpu(n) as bridge_cpu:
             bridge_rate, stats = bridge(args.amqp, bridge_q, args.kafka, bridge_t, n)
         rss = [bridge_rss(args.amqp, f"{rate_q}-rss{i}", args.kafka, bridge_t, depth)
                for i, depth in enumerate(args.rss_backlog)]
@@ -269,9 +347,12 @@ def main() -> None:
         "messages": n, "size_bytes": size,
         "rabbitmq_publish_msg_s": round(publish_rate),
         "rabbitmq_raw_drain_msg_s": round(drain_rate),
+        "rabbitmq_raw_drain_fast_reader_msg_s": round(drain_fast_rate),
         "kafka_raw_produce_msg_s": round(produce_rate),
         "bridge_msg_s": round(bridge_rate),
         "bridge_over_min": round(bridge_rate / ceiling, 3),
+        # the same ratio against the consumer that decodes like the bridge (see (a'))
+        "bridge_over_min_fast_reader": round(bridge_rate / min(drain_fast_rate, produce_rate), 3),
         # under full load (a backlog drain); see fixed_rate for a live copy's latency
         "bridge_added_latency_p50_ms_le": stats["latency_p50_s"] * 1000,
         "bridge_added_latency_p99_ms_le": stats["latency_p99_s"] * 1000,
@@ -280,6 +361,13 @@ def main() -> None:
         "cpu_raw_drain": [round(drain_cpu.process, 2), round(drain_cpu.machine, 2)],
         "cpu_raw_produce": [round(produce_cpu.process, 2), round(produce_cpu.machine, 2)],
         "cpu_bridge": [round(bridge_cpu.process, 2), round(bridge_cpu.machine, 2)],
+        "cpu_raw_drain_fast_reader": [round(drain_fast_cpu.process, 2),
+                                      round(drain_fast_cpu.machine, 2)],
+        # CPU µs per message of this process and of each sandbox broker, per phase
+        "cpu_us_per_message": {"raw_drain": drain_cpu.us_per_message,
+                               "raw_drain_fast_reader": drain_fast_cpu.us_per_message,
+                               "raw_produce": produce_cpu.us_per_message,
+                               "bridge": bridge_cpu.us_per_message},
         "cores": os.cpu_count(),
         "fixed_rate": latency,
         "bridge_process_rss": rss,

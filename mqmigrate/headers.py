@@ -275,32 +275,41 @@ def _text(value: Any) -> bytes:
 
 def encode(envelope: Any) -> list[tuple[str, bytes]]:
     """Kafka headers for a :class:`~mqmigrate.sources.base.Envelope`."""
+    # on the bridge's per-message path: locals and inline type checks on purpose
     out: list[tuple[str, bytes]] = [
         (SOURCE_ID, envelope.source_id.encode()),
         ("mq.source.kind", envelope.source_kind.encode()),
         ("mq.source.queue", envelope.queue.encode()),
     ]
+    append = out.append
+    header_of = _HEADER_OF
     for key, value in envelope.properties.items():
-        header = _HEADER_OF.get(key)
+        header = header_of.get(key)
         if header is not None and value is not None:
-            out.append((header, value.encode() if type(value) is str else _text(value)))
-    if envelope.timestamp_ms is not None:
-        out.append(("mq.timestamp", str(envelope.timestamp_ms).encode()))
+            kind = type(value)
+            append((header, value.encode() if kind is str
+                    else str(value).encode() if kind is int else _text(value)))
+    timestamp = envelope.timestamp_ms
+    if timestamp is not None:
+        append(("mq.timestamp", str(timestamp).encode()))
     coords = envelope.coordinates
-    if coords.get("exchange") is not None:
-        out.append(("mq.source.exchange", coords["exchange"].encode()))
-    if coords.get("routing_key") is not None:
-        out.append(("mq.source.routing-key", coords["routing_key"].encode()))
+    if coords:
+        exchange = coords.get("exchange")
+        if exchange is not None:
+            append(("mq.source.exchange", exchange.encode()))
+        routing_key = coords.get("routing_key")
+        if routing_key is not None:
+            append(("mq.source.routing-key", routing_key.encode()))
     if envelope.redelivered:
-        out.append(("mq.redelivered", b"true"))
+        append(("mq.redelivered", b"true"))
     if envelope.headers:
         section = APP_HEADER_SECTION.get(envelope.source_kind, "headers")
-        out.append((PREFIX + section, encode_section(envelope.headers)))
+        append((PREFIX + section, encode_section(envelope.headers)))
     for name, values in envelope.sections.items():
         if values:
-            out.append((PREFIX + name, encode_section(values)))
+            append((PREFIX + name, encode_section(values)))
     if len(out) > 3:
-        out.append(("mq.format", FORMAT_VERSION.encode()))
+        append(("mq.format", FORMAT_VERSION.encode()))
     return out
 
 

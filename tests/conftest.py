@@ -75,3 +75,16 @@ def private_kafka(tmp_path_factory, kafka_service):
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="module")
+def private_rabbitmq(tmp_path_factory):
+    """A RabbitMQ node of this test module's own, which it may restart (see private_brokers)."""
+    from tests.private_brokers import PrivateRabbitMQ
+
+    broker = PrivateRabbitMQ(tmp_path_factory.mktemp("private-rabbitmq"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

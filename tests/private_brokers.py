@@ -1,19 +1,23 @@
 """Brokers a test owns alone, so it can restart them without disturbing the shared sandbox.
 
-Crash campaigns restart Kafka in the middle of a run; doing that to the sandbox broker would
-break every other test using it.  ``PrivateKafka`` is a second real KRaft broker (the same jars
-as the sandbox, share groups on) in a temporary state directory on free ports, which the test
-may stop and start at will; its data survives a restart.
+Crash campaigns restart Kafka and RabbitMQ in the middle of a run; doing that to the sandbox
+brokers would break every other test using them.  ``PrivateKafka`` is a second real KRaft
+broker (the same jars as the sandbox, share groups on) and ``PrivateRabbitMQ`` a second real
+RabbitMQ node (the same Debian install, its own Erlang node name, Mnesia directory, AMQP,
+management, distribution and epmd ports), each in a temporary state directory on free ports,
+which the test may stop and start at will; their data survive a restart.
 """
 
 from __future__ import annotations
 
 import socket
 import time
+import uuid
 from pathlib import Path
 
 from mqmigrate.sandbox.base import SandboxContext
 from mqmigrate.sandbox.kafka import KafkaService
+from mqmigrate.sandbox.rabbitmq import RabbitMQService
 
 
 def free_port() -> int:
@@ -51,6 +55,41 @@ class PrivateKafka:
             self.service.stop(timeout=0)
         else:
             self.service.stop()
+
+    def restart(self, *, down_for: float = 0.0, hard: bool = False) -> float:
+        """Stop, stay down ``down_for`` seconds, start again; returns seconds until healthy."""
+        self.stop(hard=hard)
+        time.sleep(down_for)
+        began = time.monotonic()
+        self.start()
+        return time.monotonic() - began
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node in ``state_dir``; ``restart()`` keeps its Mnesia directory, so durable
+    queues and persistent messages come back."""
+
+    def __init__(self, state_dir: Path, *, name: str = "rabbitmq-private"):
+        ports = {f"{name}.{key}": free_port() for key in ("amqp", "management", "dist", "epmd")}
+        ctx = SandboxContext(state_dir=state_dir, cache_dir=state_dir, ports=ports)
+        # a node name no other node on this machine uses; epmd is its own (own port), so the
+        # sandbox node's epmd is never touched
+        self.service = RabbitMQService(ctx, name=name,
+                                       node_name=f"mqm-private-{uuid.uuid4().hex[:8]}@localhost")
+
+    @property
+    def amqp_uri(self) -> str:
+        user, password = self.service.credentials()
+        return f"amqp://{user}:{password}@127.0.0.1:{self.service.port('amqp')}/%2f"
+
+    def start(self) -> None:
+        self.service.install()
+        self.service.start()
+        self.service.wait_healthy()
+
+    def stop(self, *, hard: bool = False) -> None:
+        """Stop the node: a clean shutdown (connections closed by the broker), or SIGKILL."""
+        self.service.stop(timeout=0 if hard else 30)
 
     def restart(self, *, down_for: float = 0.0, hard: bool = False) -> float:
         """Stop, stay down ``down_for`` seconds, start again; returns seconds until healthy."""

@@ -15,6 +15,7 @@ serving both connections all happen in :meth:`Engine.run`.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import logging
 import random
@@ -93,10 +94,8 @@ class Histogram:
         self.counts = [0] * len(self.bounds)
 
     def observe(self, value: float) -> None:
-        for i, bound in enumerate(self.bounds):
-            if value <= bound:
-                self.counts[i] += 1
-                break
+        # bisect_left: the first bound >= value, as "value <= bound" buckets need
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
         self.total += value
         self.n += 1
 
@@ -151,7 +150,7 @@ class Stats:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """One envelope whose record Kafka has not answered for yet."""
 
@@ -264,8 +263,8 @@ class Engine:
                         wait = 0.0 if self.stats.in_flight else 0.05
                         batch = self.source.receive(min(room, cfg.batch_size), wait)
                         got = len(batch)
-                        for envelope in batch:
-                            self._accept_input(envelope)
+                        if got:
+                            self._accept_inputs(batch)
                     else:
                         self.source.receive(0, 0)  # serve heartbeats only
                 except SourceUnavailable as exc:
@@ -273,9 +272,13 @@ class Engine:
                     continue
                 if got:
                     last_activity = now
-                for token, failure in self.producer.poll(0 if got else self.config.poll_wait):
-                    self._complete(token, failure)
-                self._flush_settlements()
+                done = self.producer.poll(0 if got else self.config.poll_wait)
+                if done:
+                    self._complete_all(done)
+                    self._flush_settlements()
+                elif not got:
+                    self._flush_settlements()
+                    self._flush_source()  # a quiet turn: push out batched settlements
                 if self._fatal is not None:
                     raise self._fatal
                 if now - last_tick >= 1.0:
@@ -304,25 +307,29 @@ class Engine:
         return limit is not None and self.stats.received >= limit
 
     # -- per message ----------------------------------------------------------------------
-    def _accept_input(self, envelope: Envelope) -> None:
+    def _accept_inputs(self, batch: list[Envelope]) -> None:
         stats = self.stats
-        stats.received += 1
-        stats.in_flight += 1
-        if envelope.redelivered:
-            stats.redelivered += 1
-        if self._known is not None:
-            sid = envelope.source_id
-            if sid in self._known:
-                stats.duplicates_skipped += 1
-                self._mark_for_ledger(envelope)
-                self._settle[Outcome.ACCEPT].append(envelope)
-                return
-            waiting = self._writing.get(sid)
-            if waiting is not None:  # the same id is being written right now: wait for it
-                waiting.append(envelope)
-                return
-            self._writing[sid] = []
-        self._produce(_Pending(envelope, time.monotonic()))
+        stats.received += len(batch)
+        stats.in_flight += len(batch)
+        now = time.monotonic()  # one clock read per batch: they arrived together
+        known = self._known
+        produce = self._produce
+        for envelope in batch:
+            if envelope.redelivered:
+                stats.redelivered += 1
+            if known is not None:
+                sid = envelope.source_id
+                if sid in known:
+                    stats.duplicates_skipped += 1
+                    self._mark_for_ledger(envelope)
+                    self._settle[Outcome.ACCEPT].append(envelope)
+                    continue
+                waiting = self._writing.get(sid)
+                if waiting is not None:  # the same id is being written right now: wait for it
+                    waiting.append(envelope)
+                    continue
+                self._writing[sid] = []
+            produce(_Pending(envelope, now))
 
     def _produce(self, pending: _Pending) -> None:
         env = pending.envelope
@@ -345,6 +352,34 @@ class Engine:
                                      token=pending)
         if refused is not None:  # librdkafka refused it locally: same handling as a report
             self._complete(pending, refused)
+
+    def _complete_all(self, done: list[tuple[_Pending, Failure | None]]) -> None:
+        """Handle Kafka's reports; successes share one reading of the clocks."""
+        now, wall = time.monotonic(), time.time()
+        stats = self.stats
+        latency, lag = stats.latency.observe, stats.lag.observe
+        accepted = self._settle[Outcome.ACCEPT]
+        ledger = self._ledger is not None
+        resolve = self._known is not None
+        produced = 0
+        for pending, failure in done:
+            if failure is not None or pending.quarantine:
+                self._complete(pending, failure)
+                continue
+            env = pending.envelope
+            latency(now - pending.received_at)
+            if env.timestamp_ms:
+                lag(max(0.0, wall - env.timestamp_ms / 1000.0))
+            produced += 1
+            if ledger:
+                self._ledger_ok.add(id(env))
+            accepted.append(env)
+            if resolve:
+                self._resolve_waiting(env.source_id, written=True)
+        if produced:
+            stats.produced += produced
+            stats.last_produced_at = wall
+            self._failures_in_row = 0
 
     def _complete(self, pending: _Pending, failure: Failure | None) -> None:
         env = pending.envelope
@@ -440,6 +475,12 @@ class Engine:
             self._count_settled(envelopes, outcome, settled)
             if outcome is Outcome.ACCEPT:
                 self._record_settled(envelopes)
+
+    def _flush_source(self) -> None:
+        try:
+            self.source.flush()
+        except SourceUnavailable as exc:
+            self._reconnect(exc)
 
     def _mark_for_ledger(self, envelope: Envelope) -> None:
         if self._ledger is not None:

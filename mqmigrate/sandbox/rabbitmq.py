@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mqmigrate.errors import PrerequisiteError, SandboxError
 from mqmigrate.sandbox.amqp_probe import check_amqp_091
-from mqmigrate.sandbox.base import Endpoint, Service, port_in_use
+from mqmigrate.sandbox.base import Endpoint, SandboxContext, Service, port_in_use
 
 #: the scripts behind the Debian package's ``/usr/sbin`` wrappers (which would ``su rabbitmq``)
 RABBITMQ_SBIN = Path(os.environ.get("MQMIGRATE_RABBITMQ_SBIN", "/usr/lib/rabbitmq/bin"))
@@ -57,6 +57,15 @@ class RabbitMQService(Service):
     name = "rabbitmq"
     default_ports = {"amqp": 5672, "management": 15672, "dist": 25672, "epmd": 4369}
     start_timeout = 90.0
+
+    def __init__(self, ctx: SandboxContext, *, name: str | None = None,
+                 node_name: str = NODE_NAME):
+        # a second node (tests that restart RabbitMQ) takes its own service name, hence its
+        # own state directory and ports, and its own Erlang node name
+        if name:
+            self.name = name
+        super().__init__(ctx)
+        self.node_name = node_name
 
     # -- install ---------------------------------------------------------------------------
     def install(self) -> None:
@@ -102,7 +111,7 @@ class RabbitMQService(Service):
             "RABBITMQ_PLUGINS_EXPAND_DIR": str(self.dir / "plugins-expand"),
             "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.dir / "log"),
-            "RABBITMQ_NODENAME": NODE_NAME,
+            "RABBITMQ_NODENAME": self.node_name,
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
             "RABBITMQ_NODE_PORT": str(self.port("amqp")),
             "RABBITMQ_DIST_PORT": str(self.port("dist")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from mqmigrate.sources.base import Envelope, Outcome
 from mqmigrate.sources.rabbitmq.adapter import RabbitMQSource
 
@@ -20,8 +22,10 @@ class Channel:
         self.calls.append(("reject", delivery_tag, requeue))
 
 
-def source(n: int, prefetch: int = 100) -> tuple[RabbitMQSource, list[Envelope], Channel]:
-    src = RabbitMQSource("amqp://u:p@127.0.0.1:1/%2f", "q", prefetch=prefetch)
+def source(n: int, prefetch: int = 100, ack_every: int = 1,
+           ack_interval: float = 0.02) -> tuple[RabbitMQSource, list[Envelope], Channel]:
+    src = RabbitMQSource("amqp://u:p@127.0.0.1:1/%2f", "q", prefetch=prefetch,
+                         ack_every=ack_every, ack_interval=ack_interval)
     src._channel = Channel()
     src._generation = 7
     envs = []
@@ -72,3 +76,32 @@ def test_reject_does_not_requeue():
     src, e, ch = source(1)
     src.settle_many(e, Outcome.REJECT)
     assert ch.calls == [("reject", 1, False)]
+
+
+def test_acks_are_batched_until_ack_every_and_flushed_when_idle():
+    src, e, ch = source(10, ack_every=4, ack_interval=3600)
+    src._last_ack = time.monotonic()  # an ack just went out: the interval has not passed
+    src.settle_many(e[:3], Outcome.ACCEPT)
+    assert ch.calls == []  # 3 < 4: held back (each is in Kafka; only the ack waits)
+    src.settle_many([e[3]], Outcome.ACCEPT)
+    assert ch.calls == [("ack", 4, True)]
+    src.settle_many([e[4], e[6]], Outcome.ACCEPT)
+    assert ch.calls == [("ack", 4, True)]
+    src.flush()  # idle: everything accepted goes out, 7 singly behind the unfinished 6
+    assert ch.calls == [("ack", 4, True), ("ack", 5, True), ("ack", 7, False)]
+    assert list(src._unsettled) == [6, 8, 9, 10]
+
+
+def test_ack_interval_sends_a_small_batch():
+    src, e, ch = source(10, ack_every=500, ack_interval=0.0)
+    src.settle_many(e[:2], Outcome.ACCEPT)
+    assert ch.calls == [("ack", 2, True)]
+
+
+def test_a_normal_window_acks_the_prefix_with_one_multiple_ack():
+    # many unsettled (in flight) but nothing blocked: batched multiple-acks, no single acks
+    src, e, ch = source(2000, prefetch=2000, ack_every=500, ack_interval=3600)
+    src._last_ack = time.monotonic()
+    for i in range(0, 1500, 100):
+        src.settle_many(e[i:i + 100], Outcome.ACCEPT)
+    assert ch.calls == [("ack", 500, True), ("ack", 1000, True), ("ack", 1500, True)]

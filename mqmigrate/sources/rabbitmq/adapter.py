@@ -3,7 +3,11 @@
 * drain: consume the queue itself with manual acks and ``prefetch`` unacked messages at
   most (bounded memory); ACCEPTs become one ``basic.ack(multiple=True)`` for the longest
   prefix of delivered messages that are all accepted, so acks go out in delivery order and
-  a message is never acked by a multiple-ack before its own record is in Kafka.
+  a message is never acked by a multiple-ack before its own record is in Kafka.  Acks are
+  batched: one per ``ack_every`` accepted messages or ``ack_interval`` seconds, whichever
+  comes first, and on :meth:`RabbitMQSource.flush` (the engine calls it when idle).
+* deliveries are decoded by :mod:`.frames` (a fast reader in front of pika's parser) when
+  this pika has the hooks it needs, else by pika's own consumer callback.
 * shadow: declare ``<queue>.mqmigrate-shadow`` with the same bindings as the source queue
   (read from the management API, or given) and consume that: existing consumers of the
   source queue lose nothing.  The shadow queue sees messages routed after it was created.
@@ -18,7 +22,9 @@ that case should set ``message_id``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import time
 from collections import deque
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote, urlsplit
@@ -31,12 +37,20 @@ from mqmigrate.errors import (AuthenticationFailed, MqMigrateError, SourceError,
                               SourceUnavailable, UsageError)
 from mqmigrate.redact import mask_uri
 from mqmigrate.sources.base import Capabilities, Envelope, Mode, Outcome, SourceAdapter
+from mqmigrate.sources.rabbitmq import frames
+from mqmigrate.sources.rabbitmq.frames import Delivery
 
 SHADOW_SUFFIX = ".mqmigrate-shadow"
 
-_PROPERTY_FIELDS = ("content_type", "content_encoding", "delivery_mode", "priority",
-                    "correlation_id", "reply_to", "expiration", "message_id", "type",
-                    "user_id", "app_id", "cluster_id")
+#: Envelope's fields as receive() fills them.  A frozen dataclass's __init__ sets each field
+#: through object.__setattr__ (~2.8 µs for 12 fields, a tenth of the bridge's CPU per
+#: message); filling the instance dict directly takes ~1.1 µs.  Used only while these are
+#: exactly Envelope's fields and Envelope keeps a __dict__; otherwise the normal constructor.
+_ENVELOPE_FIELDS = ("body", "source_id", "source_kind", "queue", "key", "timestamp_ms",
+                    "properties", "headers", "sections", "coordinates", "redelivered", "handle")
+_FAST_ENVELOPE = ({f.name for f in dataclasses.fields(Envelope)} == set(_ENVELOPE_FIELDS)
+                  and not hasattr(Envelope, "__slots__"))
+
 #: AMQP reply codes that retrying will not fix
 _TERMINAL_CODES = {403, 404, 405, 530}
 
@@ -55,7 +69,8 @@ class RabbitMQSource(SourceAdapter):
     def __init__(self, uri: str, queue: str, *, mode: Mode = Mode.drain, prefetch: int = 2000,
                  bindings: Sequence[Mapping[str, Any]] | None = None,
                  management_url: str | None = None, heartbeat: int = 30,
-                 connect_timeout: float = 10.0):
+                 connect_timeout: float = 10.0, ack_every: int = 500,
+                 ack_interval: float = 0.02, fast_reader: bool = True):
         self.uri = uri
         self.source_queue = queue
         self.mode = Mode(mode)
@@ -77,9 +92,17 @@ class RabbitMQSource(SourceAdapter):
         self._conn: pika.BlockingConnection | None = None
         self._channel: Any = None
         self._generation = 0
-        self._buffer: deque[tuple[Any, Any, bytes]] = deque()
+        self._buffer: deque[Delivery] = deque()
         #: delivery tag -> accepted?, in delivery order (tags handed to the engine, unsettled)
         self._unsettled: dict[int, bool] = {}
+        #: accepted messages not acked yet; acked when this reaches ack_every (see module doc)
+        self._accepted_pending = 0
+        self._last_ack = 0.0
+        self.ack_every = max(1, min(ack_every, prefetch // 4))
+        self.ack_interval = ack_interval
+        self.fast_reader = fast_reader
+        #: True when the connection's deliveries come through frames.DeliveryReader
+        self.reader_installed = False
 
     @classmethod
     def from_uri(cls, uri: str, **options: Any) -> "RabbitMQSource":
@@ -125,11 +148,15 @@ class RabbitMQSource(SourceAdapter):
         else:
             self._call("find queue", self._channel.queue_declare, self.queue, passive=True)
         self._generation += 1
+        # installed before basic_consume so that every delivery takes the same path (the
+        # delivery order of the buffer is what the multiple-ack relies on)
+        self.reader_installed = self.fast_reader and frames.install(
+            self._conn, self._channel.channel_number, self._buffer.append)
         self._call("consume", self._channel.basic_consume, self.queue, self._on_message,
                    auto_ack=False)
 
     def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
-        self._buffer.append((method, properties, body))
+        self._buffer.append(frames.from_pika(method, properties, body))
 
     def close(self) -> None:
         conn = self._conn
@@ -145,6 +172,7 @@ class RabbitMQSource(SourceAdapter):
         self._generation += 1
         self._buffer.clear()
         self._unsettled.clear()
+        self._accepted_pending = 0
         if self._conn is not None and not self._conn.is_open:
             self._conn = None
             self._channel = None
@@ -159,36 +187,43 @@ class RabbitMQSource(SourceAdapter):
         buffer = self._buffer
         generation = self._generation
         unsettled = self._unsettled
-        while buffer and len(out) < max_messages:
-            method, props, body = buffer.popleft()
-            tag = method.delivery_tag
+        kind, source_queue, queue = self.kind, self.source_queue, self.queue
+        hash_id = self._hash_id
+        append = out.append
+        fast, new = _FAST_ENVELOPE, object.__new__
+        for _ in range(min(max_messages, len(buffer))):
+            d = buffer.popleft()
+            tag = d.delivery_tag
             unsettled[tag] = False
-            out.append(self._envelope(method, props, body, (generation, tag)))
+            timestamp = d.timestamp
+            properties = d.properties
+            message_id = properties.get("message_id")
+            # AMQP 0-9-1 property types are fixed by the spec, so the flat mq.* headers carry
+            # them losslessly (headers.Decoded.typed_properties); no typed section needed
+            fields = {
+                "body": d.body,
+                "source_id": str(message_id) if message_id else hash_id(d.body, d.headers or {},
+                                                                        timestamp),
+                "source_kind": kind,
+                "queue": source_queue,
+                # AMQP 0-9-1 has no group id; use --key-from routing-key or header:NAME
+                "key": None,
+                "timestamp_ms": timestamp * 1000 if timestamp else None,
+                "properties": properties,
+                "headers": d.headers or {},
+                "sections": {},
+                "coordinates": {"queue": queue, "exchange": d.exchange,
+                                "routing_key": d.routing_key, "delivery_tag": str(tag)},
+                "redelivered": d.redelivered,
+                "handle": (generation, tag),
+            }
+            if fast:
+                envelope = new(Envelope)
+                envelope.__dict__.update(fields)
+            else:
+                envelope = Envelope(**fields)
+            append(envelope)
         return out
-
-    def _envelope(self, method: Any, props: Any, body: bytes, handle: tuple[int, int]) -> Envelope:
-        table = props.headers or {}
-        properties = {name: getattr(props, name) for name in _PROPERTY_FIELDS
-                      if getattr(props, name) is not None}
-        timestamp = props.timestamp
-        source_id = props.message_id or self._hash_id(body, table, timestamp)
-        # AMQP 0-9-1 property types are fixed by the spec, so the flat mq.* headers carry
-        # them losslessly (headers.Decoded.typed_properties); no typed section needed
-        return Envelope(
-            body=body,
-            source_id=str(source_id),
-            source_kind=self.kind,
-            queue=self.source_queue,
-            key=None,  # AMQP 0-9-1 has no group id; use --key-from routing-key or header:NAME
-            timestamp_ms=timestamp * 1000 if timestamp else None,
-            properties=properties,
-            headers=table,
-            coordinates={"queue": self.queue, "exchange": method.exchange,
-                         "routing_key": method.routing_key,
-                         "delivery_tag": str(method.delivery_tag)},
-            redelivered=bool(method.redelivered),
-            handle=handle,
-        )
 
     def _hash_id(self, body: bytes, table: Mapping[str, Any], timestamp: int | None) -> str:
         digest = hashlib.sha256()
@@ -213,19 +248,17 @@ class RabbitMQSource(SourceAdapter):
         if outcome is Outcome.ACCEPT:
             for tag in tags:
                 unsettled[tag] = True
-            last = None
-            for tag, accepted in unsettled.items():  # insertion order = delivery order
-                if not accepted:
-                    break
-                last = tag
-            if last is not None:
-                for tag in [t for t in unsettled if t <= last]:
-                    del unsettled[tag]
-                self._call("ack", channel.basic_ack, delivery_tag=last, multiple=True)
-            if len(unsettled) > self.prefetch // 2:
-                # one slow record holds the prefix back: ack the accepted ones behind it one by
-                # one so the broker's prefetch window keeps moving
-                self._ack_accepted_singly()
+            self._accepted_pending += len(tags)
+            if (self._accepted_pending >= self.ack_every
+                    or time.monotonic() - self._last_ack >= self.ack_interval):
+                self._ack_prefix()
+            if self._accepted_pending > self.prefetch // 2:
+                # one slow record holds the prefix back (ack_every is at most a quarter of the
+                # window, so the prefix would have gone already): ack the accepted ones behind
+                # it one by one so the broker's prefetch window keeps moving
+                self._ack_prefix()
+                if self._accepted_pending:
+                    self._ack_accepted_singly()
             return len(tags)
         for tag in tags:
             del unsettled[tag]
@@ -236,17 +269,37 @@ class RabbitMQSource(SourceAdapter):
                 self._call("reject", channel.basic_reject, delivery_tag=tag, requeue=False)
         return len(tags)
 
+    def _ack_prefix(self) -> None:
+        """One multiple-ack for the longest accepted prefix of the unsettled deliveries."""
+        unsettled = self._unsettled
+        prefix = []
+        for tag, accepted in unsettled.items():  # insertion order = delivery order
+            if not accepted:
+                break
+            prefix.append(tag)
+        if not prefix:
+            return
+        self._last_ack = time.monotonic()
+        for tag in prefix:
+            del unsettled[tag]
+        self._accepted_pending -= len(prefix)
+        self._call("ack", self._channel.basic_ack, delivery_tag=prefix[-1], multiple=True)
+
     def _ack_accepted_singly(self) -> None:
         channel = self._channel
         for tag in [t for t, accepted in self._unsettled.items() if accepted]:
             del self._unsettled[tag]
+            self._accepted_pending -= 1
             self._call("ack", channel.basic_ack, delivery_tag=tag, multiple=False)
 
     def flush(self) -> None:
-        """Ack accepted messages still waiting behind an unfinished one (before close), so a
-        stop with a record still unacknowledged by Kafka does not redeliver the others."""
-        if self._channel is not None and any(self._unsettled.values()):
-            self._ack_accepted_singly()
+        """Ack every accepted message now: the batched prefix with one multiple-ack, then the
+        ones waiting behind an unfinished message one by one (before close, so a stop with a
+        record still unacknowledged by Kafka does not redeliver the others)."""
+        if self._channel is not None and self._accepted_pending:
+            self._ack_prefix()
+            if self._accepted_pending:
+                self._ack_accepted_singly()
 
     def depth(self) -> int | None:
         if self._channel is None:
