@@ -198,6 +198,7 @@ class Engine:
         self._force = False
         self._signal: int | None = None
         self._fatal: MqMigrateError | None = None
+        self._depth_unavailable = False
         self._backoff_until = 0.0
         self._failures_in_row = 0
         self._rng = rng or random.Random()
@@ -291,7 +292,9 @@ class Engine:
                 elif (cfg.idle_exit is not None and self.stats.in_flight == 0
                       and now - last_activity >= cfg.idle_exit):
                     depth = self._depth()
-                    if not depth:
+                    # None is "this source cannot tell" (quiet time decides) but never "the
+                    # source did not answer": an unreachable queue is not an empty one
+                    if not depth and not self._depth_unavailable:
                         self._stop = StopReason.drained if cfg.mode is Mode.drain else StopReason.idle
                     else:
                         last_activity = now  # not empty yet: keep going
@@ -559,10 +562,14 @@ class Engine:
         self._settle = defaultdict(list)
 
     def _depth(self) -> int | None:
+        """The source's backlog; None when unknown.  ``_depth_unavailable`` tells an
+        unreachable source from one that has no depth to give."""
         try:
             depth = self.source.depth()
         except SourceUnavailable:
+            self._depth_unavailable = True
             return None
+        self._depth_unavailable = False
         self.stats.source_depth = depth
         return depth
 

@@ -325,3 +325,28 @@ def test_verify_ledger_skips_messages_released_after_a_produce_failure():
     ids = [sid for sid, _ in ledger.lines]
     # m-2 was released once, then written and settled: listed exactly once
     assert sorted(ids) == [f"m-{i}" for i in range(5)]
+
+
+def test_drain_does_not_call_an_unreachable_source_drained():
+    """A depth that fails (source unreachable) is not an empty queue: the drain keeps going
+    until the source answers, instead of exiting 0 with messages still there."""
+    broker = MemoryBroker()
+    broker.publish("q", make_messages(50))
+    outage_until = time.monotonic() + 1.0
+
+    class Flaky(MemorySource):
+        def receive(self, max_messages, timeout):
+            if time.monotonic() < outage_until:
+                time.sleep(min(timeout, 0.01))
+                return []  # nothing comes while the source is cut off
+            return super().receive(max_messages, timeout)
+
+        def depth(self):
+            if time.monotonic() < outage_until:
+                raise SourceUnavailable("queue did not answer")
+            return super().depth()
+
+    producer = FakeProducer()
+    engine = run(broker, producer, source=Flaky(broker, "q"), idle_exit=0.2)
+    assert sorted(producer.ids(TOPIC)) == sorted(f"m-{i}" for i in range(50))
+    assert broker.depth("q") == 0 and engine.stats.acked == 50
