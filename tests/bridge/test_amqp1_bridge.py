@@ -209,7 +209,6 @@ def test_shadow_refused_on_rabbitmq_amqp1(rabbit, topics, kafka_bootstrap, uniqu
 
 def test_errors_are_one_line_exit_2(artemis, rabbit, topics, kafka_bootstrap, unique_name):
     topic = topics(unique_name)
-    port = artemis.service.port("acceptor")
     rabbit_port = rabbit.port("amqp")
     cases = [
         # the sandbox Artemis allows anonymous logins, so a wrong password is tried on RabbitMQ

@@ -36,6 +36,15 @@ import uuid
 from collections import deque
 from typing import Any, Sequence
 
+# proton first: when python-qpid-proton is missing, the registry names it from this import
+from proton import (ConnectionException, Delivery, Endpoint, ProtonException, SSLDomain,
+                    Timeout, symbol, timestamp, ulong)
+from proton.handlers import MessagingHandler
+from proton.reactor import LinkOption
+from proton.utils import BlockingConnection
+from cproton import (pn_message_get_content_encoding,  # noqa: I001 - after proton, see above
+                     pn_message_get_content_type)
+
 from mqmigrate import headers as mqheaders
 from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
                               SourceError, SourceUnavailable, UsageError)
@@ -54,6 +63,11 @@ RABBITMQ = "RabbitMQ"
 _TERMINAL_CONDITIONS = {"amqp:not-found", "amqp:unauthorized-access", "amqp:not-allowed",
                         "amqp:invalid-field", "amqp:not-implemented",
                         "amqp:precondition-failed"}
+
+
+#: released, not modified: see the module doc
+_STATES = {Outcome.ACCEPT: Delivery.ACCEPTED, Outcome.RELEASE: Delivery.RELEASED,
+           Outcome.REJECT: Delivery.REJECTED}
 
 
 class AMQP1Source(SourceAdapter):
@@ -104,9 +118,6 @@ class AMQP1Source(SourceAdapter):
 
     # -- connection ----------------------------------------------------------------------------
     def open(self) -> None:
-        from proton import ConnectionException, SSLDomain, Timeout
-        from proton.utils import BlockingConnection
-
         self._lost()
         kwargs: dict[str, Any] = {}
         if self.endpoint.username:
@@ -147,9 +158,6 @@ class AMQP1Source(SourceAdapter):
         return f"/amq/queue/{name}"
 
     def _attach(self) -> None:
-        from proton import Endpoint, symbol
-        from proton.reactor import LinkOption
-
         artemis = self._product == ARTEMIS
 
         class _QueueCapability(LinkOption):
@@ -207,8 +215,6 @@ class AMQP1Source(SourceAdapter):
     # -- event loop --------------------------------------------------------------------------
     def _pump(self, timeout: float) -> None:
         """Serve the connection once: I/O, heartbeats, deliveries (waits up to ``timeout``)."""
-        from proton import ProtonException
-
         conn = self._conn
         if conn is None:
             raise SourceUnavailable(f"{self.describe()}: not connected")
@@ -233,8 +239,6 @@ class AMQP1Source(SourceAdapter):
 
         RabbitMQ refuses an attach to a missing queue by ending the *session*, an event the
         link's handler never sees, so the session and connection are read here too."""
-        from proton import Endpoint
-
         if self._handler is not None and self._handler.error is not None:
             return self._handler.error
         link = self._link
@@ -347,10 +351,7 @@ class AMQP1Source(SourceAdapter):
         self.settle_many([envelope], outcome)
 
     def settle_many(self, envelopes: Sequence[Envelope], outcome: Outcome) -> int:
-        from proton import Delivery
-
-        state = {Outcome.ACCEPT: Delivery.ACCEPTED, Outcome.RELEASE: Delivery.RELEASED,
-                 Outcome.REJECT: Delivery.REJECTED}[outcome]
+        state = _STATES[outcome]
         current = self._generation
         unsettled = self._unsettled
         settled = 0
@@ -521,13 +522,7 @@ class AMQP1Source(SourceAdapter):
 
 
 # -- proton glue -------------------------------------------------------------------------------
-def _receiver_handler_base() -> type:
-    from proton.handlers import MessagingHandler
-
-    return MessagingHandler
-
-
-class _Receiver(_receiver_handler_base()):  # type: ignore[misc]
+class _Receiver(MessagingHandler):
     """Buffers deliveries for :meth:`AMQP1Source.receive`; records link errors, never raises
     inside proton's loop (an exception there would leave the reactor half-way)."""
 
@@ -596,8 +591,6 @@ def _plain(values: Any) -> Any:
 def _message_id(value: Any) -> Any:
     """A message-id / correlation-id with its AMQP type: the only integer kind the spec
     allows there is ulong, which proton's getter hands out as a plain int."""
-    from proton import ulong
-
     if type(value) is int:
         return ulong(value)
     return _plain(value)
@@ -605,8 +598,6 @@ def _message_id(value: Any) -> Any:
 
 def _properties_section(message: Any) -> dict[str, Any]:
     """The AMQP 1.0 properties section with its types (only the fields that are set)."""
-    from proton import timestamp
-
     fields = {
         "message-id": _message_id(message.id),
         "user-id": _bytes(message.user_id) or None,
@@ -630,17 +621,11 @@ def _properties_section(message: Any) -> dict[str, Any]:
 def _content_type(message: Any) -> Any:
     """The content-type symbol, None when unset (proton 0.40's getter turns an unset one
     into ``symbol('None')``, so the C getter is read instead)."""
-    from cproton import pn_message_get_content_type
-    from proton import symbol
-
     raw = pn_message_get_content_type(message._msg)
     return symbol(raw) if raw is not None else None
 
 
 def _content_encoding(message: Any) -> Any:
-    from cproton import pn_message_get_content_encoding
-    from proton import symbol
-
     raw = pn_message_get_content_encoding(message._msg)
     return symbol(raw) if raw is not None else None
 
