@@ -572,6 +572,8 @@ def _id_text(value: Any) -> str | None:
         return None
     if isinstance(value, (bytes, memoryview)):
         return "0x" + bytes(value).hex()
+    if isinstance(value, int):
+        return str(int(value))  # str(ulong(5)) would be "ulong(5)"
     return str(value)
 
 
