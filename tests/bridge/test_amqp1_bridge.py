@@ -261,3 +261,33 @@ def test_bridged_artemis_topic_consumed_by_share_group(artemis, artemis_names, t
         consumer.close()
     assert set(seen) == {f"s-{i}" for i in range(200)}
     assert all(seen[f"s-{i}"] == f"g{i % 4}".encode() for i in range(200))  # key = group-id
+
+
+def test_connection_closed_by_artemis_reconnects_without_loss(artemis, artemis_names, topics,
+                                                              kafka_bootstrap, unique_name):
+    import json
+
+    artemis.create_queue(unique_name)
+    artemis_names.append(unique_name)
+    topic = topics(unique_name)
+    n = 5000
+    _publish(artemis, unique_name, numbered(n, prefix="c"))
+    proc = start_bridge(artemis.uri, unique_name, kafka_bootstrap, topic, "--idle-exit", "2",
+                        "--max-in-flight", "200", "--management-url", artemis.management_url)
+    try:
+        wait_for(lambda: artemis.count(unique_name) < n, 60, "the bridge to start moving")
+        consumers = json.loads(artemis.exec("listAllConsumersAsJSON()"))
+        [connection] = {c["connectionID"] for c in consumers if c.get("queueName") == unique_name}
+        assert artemis.exec("closeConnectionWithID(java.lang.String)", connection) is not False
+        out, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, err[-2000:]
+    summary = json.loads(out)
+    assert summary["stopped"] == "drained" and summary["source_reconnects"] >= 1, summary
+    assert any("reconnecting" in line for line in err.splitlines())
+    got = set(source_ids(read_topic(kafka_bootstrap, topic)))
+    assert got == {f"c-{i}" for i in range(n)}  # lost = 0
+    assert artemis.count(unique_name) == 0
