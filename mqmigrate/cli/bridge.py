@@ -24,7 +24,7 @@ def _pairs(items: list[str]) -> dict[str, str]:
 def bridge(
     source: str = typer.Option(
         ..., "--source", envvar="MQMIGRATE_SOURCE",
-        help="Source URI, e.g. amqp://user:pass@host:5672/%2f. Prefer the MQMIGRATE_SOURCE "
+        help="Source URI, e.g. amqp://user:pass@host:5672/%2f or amqp1://user:pass@host:61616. Prefer the MQMIGRATE_SOURCE "
         "environment variable: a command line is visible to every user in the process list.",
         show_envvar=True),
     queue: str = typer.Option(..., "--queue", help="Source queue name."),
@@ -47,9 +47,11 @@ def bridge(
     create_topics: bool = typer.Option(False, "--create-topics",
                                        help="Create the topic and quarantine topic if missing."),
     remove_shadow: bool = typer.Option(False, "--remove-shadow",
-                                       help="Shadow mode: delete the shadow queue on exit."),
-    management_url: Optional[str] = typer.Option(None, "--management-url",
-                                                 help="RabbitMQ management API (default http://HOST:15672)."),
+                                       help="Shadow mode: delete the shadow queue (Artemis: and its divert) on exit."),
+    management_url: Optional[str] = typer.Option(
+        None, "--management-url",
+        help="RabbitMQ management API (default http://HOST:15672), or for amqp1:// on ActiveMQ "
+        "Artemis its Jolokia console (default http://HOST:8161): depth, shadow set-up."),
     reconnect_timeout: float = typer.Option(300.0, "--reconnect-timeout",
                                             help="Give up reconnecting to the source after this many seconds."),
     producer_config: list[str] = typer.Option([], "--producer-config",
