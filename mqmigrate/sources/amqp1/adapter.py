@@ -37,9 +37,8 @@ from collections import deque
 from typing import Any, Sequence
 
 # proton first: when python-qpid-proton is missing, the registry names it from this import
-from proton import (ConnectionException, Delivery, Endpoint, ProtonException, SSLDomain,
-                    Timeout, symbol, timestamp, ulong)
-from proton.handlers import MessagingHandler
+from proton import (ConnectionException, Delivery, Endpoint, Handler, Message, ProtonException,
+                    SSLDomain, Timeout, symbol, timestamp, ulong)
 from proton.reactor import LinkOption
 from proton.utils import BlockingConnection
 from cproton import (pn_message_get_content_encoding,  # noqa: I001 - after proton, see above
@@ -522,17 +521,29 @@ class AMQP1Source(SourceAdapter):
 
 
 # -- proton glue -------------------------------------------------------------------------------
-class _Receiver(MessagingHandler):
-    """Buffers deliveries for :meth:`AMQP1Source.receive`; records link errors, never raises
-    inside proton's loop (an exception there would leave the reactor half-way)."""
+class _Receiver(Handler):
+    """Buffers deliveries for :meth:`AMQP1Source.receive` and records why the broker closed
+    the link or connection; never raises inside proton's loop (an exception there would leave
+    the reactor half-way).  A bare handler rather than proton's ``MessagingHandler``: its
+    nested handler chain cost about half a millisecond per delivery."""
 
     def __init__(self, source: AMQP1Source):
-        super().__init__(prefetch=0, auto_accept=False, auto_settle=False)
+        super().__init__()
         self.source = source
         self.error: tuple[str, str] | None = None
 
-    def on_message(self, event: Any) -> None:
-        self.source._buffer.append((event.message, event.delivery))
+    def on_delivery(self, event: Any) -> None:
+        delivery = event.delivery
+        if delivery.aborted:  # the sender gave up on a partial transfer: nothing to keep
+            delivery.settle()
+            return
+        if not delivery.readable or delivery.partial:
+            return  # the rest of a large message is still coming
+        link = delivery.link
+        message = Message()
+        message.decode(link.recv(delivery.pending))
+        link.advance()
+        self.source._buffer.append((message, delivery))
 
     def _record(self, endpoint: Any, fallback: str) -> None:
         condition = endpoint.remote_condition if endpoint is not None else None
@@ -541,14 +552,14 @@ class _Receiver(MessagingHandler):
         elif self.error is None:
             self.error = (fallback, "")
 
-    def on_link_error(self, event: Any) -> None:
-        self._record(event.link, "link closed")
-
-    def on_link_closed(self, event: Any) -> None:
+    def on_link_remote_close(self, event: Any) -> None:
         self._record(event.link, "link closed by the broker")
 
-    def on_connection_error(self, event: Any) -> None:
-        self._record(event.connection, "connection closed")
+    def on_link_remote_detach(self, event: Any) -> None:
+        self._record(event.link, "link detached by the broker")
+
+    def on_connection_remote_close(self, event: Any) -> None:
+        self._record(event.connection, "connection closed by the broker")
 
     def on_transport_error(self, event: Any) -> None:
         self._record(event.transport, "transport error")
