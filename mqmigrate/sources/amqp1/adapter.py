@@ -386,12 +386,12 @@ class AMQP1Source(SourceAdapter):
             _ = management.broker
         except MqMigrateError as exc:
             management.close()
-            if required or isinstance(exc, AuthenticationFailed):
+            if required:
                 raise management_error(exc, f"Artemis management at {management.describe()}") \
                     from exc
             if not self._management_down:
-                log.info("Artemis management API not reachable at %s: queue depth unknown",
-                         management.describe())
+                log.warning("Artemis management API not usable (%s): queue depth unknown, a "
+                            "missing queue not detected", exc.one_line())
             self._management_down = True
             return None
         self._management = management
