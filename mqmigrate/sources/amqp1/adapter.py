@@ -64,6 +64,9 @@ _TERMINAL_CONDITIONS = {"amqp:not-found", "amqp:unauthorized-access", "amqp:not-
                         "amqp:precondition-failed"}
 
 
+#: how long one receive keeps reading while messages keep arriving
+_BURST_SECONDS = 0.005
+
 #: released, not modified: see the module doc
 _STATES = {Outcome.ACCEPT: Delivery.ACCEPTED, Outcome.RELEASE: Delivery.RELEASED,
            Outcome.REJECT: Delivery.REJECTED}
@@ -282,6 +285,14 @@ class AMQP1Source(SourceAdapter):
             raise SourceUnavailable(f"{self.describe()}: not connected")
         self._top_up()
         self._pump(0)
+        # one pump reads what one socket read holds (often a dozen messages); keep reading
+        # while more keeps arriving so each engine turn (and its Kafka poll) moves a batch
+        burst_until = time.monotonic() + _BURST_SECONDS
+        while 0 < len(self._buffer) < max_messages and time.monotonic() < burst_until:
+            before = len(self._buffer)
+            self._pump(0)
+            if len(self._buffer) == before:
+                break
         deadline = time.monotonic() + timeout
         while not self._buffer and max_messages > 0:
             self._raise_link_error("receive")
