@@ -7,6 +7,7 @@ import uuid
 from mqmigrate.bench.model import Workload
 from mqmigrate.bench.runner import Delivery
 from mqmigrate.errors import ConnectionFailed, UsageError
+from mqmigrate.sources.amqp1 import connection_args, queue_capability
 from mqmigrate.sources.uri import SourceURI, parse_source_uri
 
 
@@ -368,23 +369,6 @@ class SQSTarget:
 
 
 # -- AMQP 1.0 ------------------------------------------------------------------------------
-def _queue_capability():
-    """A link option asking for point-to-point (anycast) delivery.
-
-    Artemis auto-creates an address as multicast unless the link carries the ``queue``
-    capability; multicast would hand every message to every consumer.
-    """
-    from proton import symbol
-    from proton.reactor import LinkOption
-
-    class QueueCapability(LinkOption):
-        def apply(self, link) -> None:
-            terminus = link.target if link.is_sender else link.source
-            terminus.capabilities.put_symbol(symbol("queue"))
-
-    return QueueCapability()
-
-
 class AMQP1Target:
     """A queue address on an AMQP 1.0 broker (Artemis auto-creates anycast queues)."""
 
@@ -398,14 +382,9 @@ class AMQP1Target:
     def _connect(self):
         from proton.utils import BlockingConnection
 
-        kwargs = {}
-        if self.source.username:
-            kwargs = {"user": self.source.username, "allowed_mechs": "PLAIN",
-                      "password": self.source.password.reveal() if self.source.password else ""}
-        scheme = "amqps" if self.source.tls else "amqp"
+        url, kwargs = connection_args(self.source)
         try:
-            return BlockingConnection(f"{scheme}://{self.source.host}:{self.source.port}",
-                                      timeout=30, **kwargs)
+            return BlockingConnection(url, timeout=30, **kwargs)
         except Exception as exc:
             raise ConnectionFailed(f"cannot connect to {self.source.masked}: {exc}") from exc
 
@@ -420,7 +399,7 @@ class AMQP1Target:
         from proton import Message
 
         connection = self._connect()
-        sender = connection.create_sender(self.addresses[0], options=_queue_capability())
+        sender = connection.create_sender(self.addresses[0], options=queue_capability())
 
         class _Publisher:
             def publish(self, body: bytes) -> None:
@@ -439,7 +418,7 @@ class AMQP1Target:
 
         connection = self._connect()
         receiver = connection.create_receiver(self.addresses[0], credit=100,
-                                              options=_queue_capability())
+                                              options=queue_capability())
 
         class _Consumer:
             def receive(self, timeout: float) -> list[Delivery]:

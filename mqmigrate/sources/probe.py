@@ -121,13 +121,9 @@ def _probe_amqp1(source: SourceURI, timeout: float) -> SourceProbe:
 
     if refusal := _tcp_refusal(source, timeout):
         return _unreachable(source, refusal)
-    scheme = "amqps" if source.tls else "amqp"
-    url = f"{scheme}://{source.host}:{source.port}"
-    kwargs = {}
-    if source.username:
-        kwargs = {"user": source.username,
-                  "password": source.password.reveal() if source.password else "",
-                  "allowed_mechs": "PLAIN"}
+    from mqmigrate.sources.amqp1 import connection_args
+
+    url, kwargs = connection_args(source)
     try:
         connection = BlockingConnection(url, timeout=timeout, **kwargs)
     except (ConnectionException, Timeout, OSError) as exc:

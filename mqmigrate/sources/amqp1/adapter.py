@@ -39,7 +39,6 @@ from typing import Any, Sequence
 # proton first: when python-qpid-proton is missing, the registry names it from this import
 from proton import (ConnectionException, Delivery, Endpoint, Handler, Message, ProtonException,
                     SSLDomain, Timeout, symbol, timestamp, ulong)
-from proton.reactor import LinkOption
 from proton.utils import BlockingConnection
 from cproton import (pn_message_get_content_encoding,  # noqa: I001 - after proton, see above
                      pn_message_get_content_type)
@@ -47,6 +46,7 @@ from cproton import (pn_message_get_content_encoding,  # noqa: I001 - after prot
 from mqmigrate import headers as mqheaders
 from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
                               SourceError, SourceUnavailable, UsageError)
+from mqmigrate.sources.amqp1 import connection_args, queue_capability
 from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
                                     content_hash_id)
 from mqmigrate.sources.uri import parse_source_uri
@@ -121,13 +121,7 @@ class AMQP1Source(SourceAdapter):
     # -- connection ----------------------------------------------------------------------------
     def open(self) -> None:
         self._lost()
-        kwargs: dict[str, Any] = {}
-        if self.endpoint.username:
-            kwargs = {"user": self.endpoint.username, "allowed_mechs": "PLAIN",
-                      "password": self.endpoint.password.reveal() if self.endpoint.password
-                      else ""}
-        scheme = "amqps" if self.endpoint.tls else "amqp"
-        url = f"{scheme}://{self.endpoint.host}:{self.endpoint.port}"
+        url, kwargs = connection_args(self.endpoint)
         try:
             self._conn = BlockingConnection(
                 url, timeout=self.connect_timeout, heartbeat=self.heartbeat,
@@ -160,18 +154,13 @@ class AMQP1Source(SourceAdapter):
         return f"/amq/queue/{name}"
 
     def _attach(self) -> None:
-        artemis = self._product == ARTEMIS
-
-        class _QueueCapability(LinkOption):
-            def apply(self, link: Any) -> None:
-                if artemis:  # point-to-point: without it Artemis auto-creates multicast
-                    link.source.capabilities.put_symbol(symbol("queue"))
-
+        # point-to-point on Artemis; RabbitMQ's /amq/queue/NAME is a queue already
+        options = [queue_capability()] if self._product == ARTEMIS else []
         self._handler = _Receiver(self)
         self._generation += 1
         self._link = self._conn.container.create_receiver(
             self._conn.conn, self._address(), name=f"mqmigrate-{uuid.uuid4().hex[:12]}",
-            handler=self._handler, options=[_QueueCapability()])
+            handler=self._handler, options=options)
         link = self._link
         deadline = time.monotonic() + self.connect_timeout
         while not (link.state & Endpoint.REMOTE_ACTIVE) and self._remote_error() is None:
