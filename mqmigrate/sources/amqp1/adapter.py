@@ -120,7 +120,7 @@ class AMQP1Source(SourceAdapter):
 
     # -- connection ----------------------------------------------------------------------------
     def open(self) -> None:
-        self._lost()
+        self._abandon()
         url, kwargs = connection_args(self.endpoint)
         try:
             self._conn = BlockingConnection(
@@ -130,13 +130,17 @@ class AMQP1Source(SourceAdapter):
         except (ConnectionException, Timeout, OSError) as exc:
             self._conn = None
             raise self._connect_error(exc) from exc
-        props = self._conn.conn.remote_properties or {}
-        self._product = str(props.get("product", "")) or None
-        if self.mode is Mode.shadow:
-            self._prepare_shadow()
-        else:
-            self._check_queue_exists()
-        self._attach()
+        try:
+            props = self._conn.conn.remote_properties or {}
+            self._product = str(props.get("product", "")) or None
+            if self.mode is Mode.shadow:
+                self._prepare_shadow()
+            else:
+                self._check_queue_exists()
+            self._attach()
+        except BaseException:
+            self._abandon()  # a refused queue or shadow set-up: no connection left behind
+            raise
 
     def _connect_error(self, exc: BaseException) -> MqMigrateError:
         text = " ".join(str(exc).split()) or type(exc).__name__
@@ -195,6 +199,16 @@ class AMQP1Source(SourceAdapter):
             self._management.close()
             self._management = None
 
+    def _abandon(self) -> None:
+        """Drop a failed connection: forget its deliveries and release its socket."""
+        conn = self._conn
+        self._lost()
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # it failed already: closing is best effort
+                pass
+
     def _lost(self) -> None:
         """Forget this connection's deliveries: the broker gives them back itself."""
         self._generation += 1
@@ -215,13 +229,13 @@ class AMQP1Source(SourceAdapter):
         try:
             container.process()
         except (ProtonException, OSError) as exc:
-            self._lost()
+            self._abandon()
             raise SourceUnavailable(f"{self.describe()}: connection failed: "
                                     f"{' '.join(str(exc).split())[:200]}") from exc
         finally:
             container.timeout = saved
         if conn.disconnected:
-            self._lost()
+            self._abandon()
             raise SourceUnavailable(f"{self.describe()}: connection lost ({conn.disconnected})",
                                     hint="is the broker running and reachable?")
 
@@ -251,7 +265,7 @@ class AMQP1Source(SourceAdapter):
         condition, description = error
         text = f"{self.describe()}: {action} failed: {condition}" + (
             f" {description}" if description else "")
-        self._lost()
+        self._abandon()
         if condition == "amqp:not-found":
             raise SourceError(text, hint="check --queue (RabbitMQ: the queue must exist)")
         if condition == "amqp:unauthorized-access":
