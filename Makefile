@@ -20,12 +20,7 @@ sandbox-down:
 
 demo: sandbox-up
 	$(MQ) demo
-	$(MQ) doctor --kafka 127.0.0.1:9092 \
-	  --source amqp://guest:guest@127.0.0.1:5672/ \
-	  --source rabbitmq+http://guest:guest@127.0.0.1:15672 \
-	  --source amqp1://artemis:artemis@127.0.0.1:61616 \
-	  --source sqs+http://testing:testing@127.0.0.1:5000?region=us-east-1 \
-	  --source sqs+http://testing:testing@127.0.0.1:9324?region=us-east-1
+	$(MQ) doctor --sandbox
 
 test: sandbox-up
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -2,8 +2,10 @@
 
 One run seeds a small estate (a RabbitMQ work queue with a DLX and a TTL, an SQS queue with a
 redrive policy), keeps a live producer (the dual-write SDK) and a legacy pika consumer busy,
-and walks through assess → plan → provision → shadow → verify → consumers → producers
-→ drain. Every id the producer sent and every id a consumer processed is recorded, so the
+assesses and plans, then lets the cutover engine (:class:`mqmigrate.cutover.runner.Cutover`)
+run the generated playbook: provision → shadow → verify → consumers → producers → drain. The
+producer and the consumers follow the switches the playbook's steps write (the dual-write mode
+file; :mod:`mqmigrate.consumerswitch`), as a migrated service would. Every id the producer sent and every id a consumer processed is recorded, so the
 summary (lost, duplicated, longest time without a consumer) is measured, not asserted.
 
 The pure part (:func:`summarize`) is unit-tested; the rest drives real brokers.
@@ -13,22 +15,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from mqmigrate.errors import ConnectionFailed, MqMigrateError, SandboxError, UsageError
 from mqmigrate.redact import mask_uri
 
 #: messages the legacy consumer takes unacked at once (RabbitMQ prefetch)
 LEGACY_PREFETCH = 50
+#: how long each of the playbook's gates must hold in the demo (a real cutover: minutes)
+DEMO_GATE_SECONDS = 2
 
 
 # -- the pure summary ---------------------------------------------------------------------------
@@ -139,9 +139,6 @@ class Ledger:
         self.events: list[Processed] = []
         self._done: set[str] = set()
         self.skipped = 0
-        self.shadow_skipped = 0
-        #: set when the worker got its first record: its share-group session is live
-        self.worker_live = threading.Event()
 
     def sent(self, message_id: str, started: float, confirmed: float) -> None:
         with self._lock:
@@ -163,16 +160,6 @@ class Ledger:
             self.events.append(Processed(message_id, time.monotonic(), by))
             self._done.add(message_id)
             return True
-
-    def sent_between(self, start: float, end: float) -> set[str]:
-        """Ids whose send started at or after ``start`` and was confirmed by ``end``."""
-        with self._lock:
-            return {i for i, t in self.sent_at.items()
-                    if t >= start and self.confirmed_at[i] <= end}
-
-    def skip_shadow_copy(self) -> None:
-        with self._lock:
-            self.shadow_skipped += 1
 
     def processed_by(self, by: str) -> int:
         with self._lock:
@@ -197,8 +184,6 @@ class DemoOptions:
     out: Path | None = None
     keep: bool = False
     run_id: str | None = None
-    #: seconds of shadow copying before verify
-    shadow_seconds: float = 3.0
 
 
 # -- narration --------------------------------------------------------------------------------
@@ -232,84 +217,15 @@ class Narrator:
         return until()
 
 
-# -- the verify seam ----------------------------------------------------------------------------
-
-class ShadowCheck(Protocol):
-    """Compare ids sent at the source with ids in the topic. ``mqmigrate verify`` fits here."""
-
-    def __call__(self, bootstrap: str, topic: str, expected: set[str],
-                 timeout: float) -> dict[str, Any]: ...
-
-
-def check_ids_in_topic(bootstrap: str, topic: str, expected: set[str],
-                       timeout: float = 20.0) -> dict[str, Any]:
-    """Read the topic's ``mq.source.id`` headers (plain consumer, to the end offsets) until
-    every expected id is there or ``timeout`` passes; report missing and duplicated ids.
-
-    The small reconciliation the demo needs until ``mqmigrate verify`` lands; the demo calls
-    it through :class:`ShadowCheck` so that command can replace it.
-    """
-    from confluent_kafka import Consumer, TopicPartition
-
-    deadline = time.monotonic() + timeout
-    counts: dict[str, int] = {}
-    consumer = Consumer({"bootstrap.servers": bootstrap,
-                         "group.id": f"mqmigrate-demo-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "enable.auto.offset.store": False,
-                         "auto.offset.reset": "earliest"})
-    try:
-        meta = consumer.list_topics(topic, timeout=10)
-        parts = sorted(meta.topics[topic].partitions)
-        position = {p: 0 for p in parts}
-        while True:
-            ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                    for p in parts}
-            todo = [p for p in parts if position[p] < ends[p]]
-            if todo:
-                consumer.assign([TopicPartition(topic, p, position[p]) for p in todo])
-                while any(position[p] < ends[p] for p in todo) and time.monotonic() < deadline:
-                    for msg in consumer.consume(500, timeout=0.5):
-                        if msg.error():
-                            continue
-                        position[msg.partition()] = msg.offset() + 1
-                        for name, value in msg.headers() or []:
-                            if name == "mq.source.id" and value is not None:
-                                key = value.decode("utf-8", "replace")
-                                counts[key] = counts.get(key, 0) + 1
-            if expected <= counts.keys() or time.monotonic() >= deadline:
-                break
-            time.sleep(0.3)
-    finally:
-        consumer.close()
-    missing = expected - counts.keys()
-    return {"expected": len(expected), "in_topic": sum(counts.values()),
-            "missing": len(missing), "duplicated": sum(1 for i in expected if counts.get(i, 0) > 1),
-            "missing_ids": sorted(missing)[:20]}
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """Each partition's end offset now (what the shadow bridge left in the topic)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap,
-                         "group.id": f"mqmigrate-demo-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False})
-    try:
-        meta = consumer.list_topics(topic, timeout=10)
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in meta.topics[topic].partitions}
-    finally:
-        consumer.close()
-
-
 # -- live actors --------------------------------------------------------------------------------
 
 class Producer(threading.Thread):
     """The service's producer: the dual-write SDK, its mode read from a file at run time.
 
     Paced at ``rate``; once 60 % of the budget is sent while still ``source-only`` it slows
-    to a trickle, so that messages keep flowing through the producer cutover on a slow
-    machine instead of the budget running out before the switch.
+    to a trickle, and the last 10 % wait for the producer switch (at most ``duration``), so
+    that messages keep flowing through every phase of the cutover on a slow machine instead of
+    the budget running out before the switch.
     """
 
     def __init__(self, ledger: Ledger, amqp_url: str, exchange: str, routing_key: str,
@@ -337,6 +253,9 @@ class Producer(threading.Thread):
                 if time.monotonic() - start > self.duration:
                     break
                 mode = self.mode.current().value
+                if mode == "source-only" and n >= int(self.messages * 0.9):
+                    self.stop_event.wait(0.1)  # the last tenth waits for the producer switch
+                    continue
                 slow = mode == "source-only" and n >= int(self.messages * 0.6)
                 interval = 1.0 / (20.0 if slow else self.rate)
                 message_id = f"{self.run_id}-{n:06d}"
@@ -398,102 +317,10 @@ class LegacyConsumer(threading.Thread):
             self.error = exc
             self.started.set()
 
-
-class BridgeProcess:
-    """``python -m mqmigrate bridge ...`` as a child process, its /metrics read for progress.
-
-    A subprocess rather than a thread: the bridge owns its signal handling (graceful SIGTERM,
-    settle in flight) and its single-threaded pika loop.
-    """
-
-    def __init__(self, args: list[str], log_path: Path, source_uri: str) -> None:
-        self.metrics_port = _free_port()
-        self.log_path = log_path
-        cmd = [sys.executable, "-m", "mqmigrate", "bridge", *args,
-               "--metrics-port", str(self.metrics_port), "--log-format", "json"]
-        env = dict(os.environ)
-        # the URI carries the password: the environment keeps it out of the process list
-        env["MQMIGRATE_SOURCE"] = source_uri
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self._log = open(log_path, "ab")
-        # own session: a terminal's Ctrl-C reaches the demo, which stops the bridge itself
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, env=env,
-                                     start_new_session=True)
-
-    def metrics(self) -> dict[str, float]:
-        """Counters from /metrics (``in``, ``out``, ``acked``, ...); empty when not up yet."""
-        import urllib.request
-
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
-                                        timeout=1) as r:
-                text = r.read().decode()
-        except OSError:
-            return {}
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line.startswith("mqmigrate_bridge_") and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                short = name.split("{", 1)[0][len("mqmigrate_bridge_"):]
-                for suffix in ("_total",):
-                    short = short.removesuffix(suffix)
-                try:
-                    out[short] = out.get(short, 0.0) + float(value)
-                except ValueError:
-                    pass
-        return out
-
-    def progress(self) -> str:
-        m = self.metrics()
-        return (f"in {int(m.get('messages_in', 0))}, out {int(m.get('messages_out', 0))}, "
-                f"acked {int(m.get('messages_acked', 0))}")
-
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, timeout: float = 40.0) -> dict[str, Any]:
-        """SIGTERM (graceful: settle what is in flight), wait, return its JSON summary."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.wait(timeout)
-
-    def wait(self, timeout: float) -> dict[str, Any]:
-        try:
-            out, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate(timeout=10)
-        self._log.close()
-        if self.proc.returncode not in (0, 130):
-            raise SandboxError(f"the bridge exited with {self.proc.returncode}",
-                               hint=f"its log: {self.log_path}")
-        try:
-            return json.loads(out.decode() or "{}")
-        except ValueError:
-            return {}
-
-    def kill(self) -> None:
-        """Stop it whatever state it is in: SIGTERM first (it settles what is in flight), then
-        SIGKILL after 10 s; losing nothing either way, as the bridge acks only after Kafka."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-        if not self._log.closed:
-            self._log.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    def stop(self) -> None:
+        """Hand back what it has not processed (nack, requeue) and close the connection."""
+        self.stop_event.set()
+        self.join(15)
 
 
 # -- the estate ---------------------------------------------------------------------------------
@@ -564,21 +391,6 @@ def queue_depth(amqp_url: str, queue: str) -> int:
         conn.close()
 
 
-def queue_consumers(amqp_url: str, queue: str) -> int:
-    """Consumers on ``queue``, 0 when it does not exist (yet)."""
-    import pika
-
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        try:
-            return int(conn.channel().queue_declare(queue, passive=True).method.consumer_count)
-        except pika.exceptions.ChannelClosedByBroker:
-            return 0
-    finally:
-        if conn.is_open:
-            conn.close()
-
-
 def cleanup(amqp_url: str, sqs_client: Any, bootstrap: str, e: Estate) -> list[str]:
     """Delete what the demo created; returns what could not be deleted (never raises)."""
     problems: list[str] = []
@@ -629,8 +441,7 @@ class _Phases:
             self._name = None
 
 
-def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = check_ids_in_topic
-             ) -> Summary:
+def run_demo(opts: DemoOptions, console: Any) -> Summary:
     """Run the whole story; returns the summary. Raises MqMigrateError on setup failures and
     KeyboardInterrupt on Ctrl-C, after stopping every actor and cleaning up either way."""
     if opts.messages < 10:
@@ -664,9 +475,9 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
                         f"SQS (moto) {moto_svc.endpoint_url}; run {run_id}, files in {out_dir}")
 
     producer: Producer | None = None
-    legacy: LegacyConsumer | None = None
-    bridges: list[BridgeProcess] = []
-    worker: Any = None
+    follower: Any = None
+    playbook_path: Path | None = None
+    wl_id: str | None = None
     group: str | None = None
     verify: dict[str, Any] = {}
     try:
@@ -680,18 +491,47 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
         mode_file = out_dir / "dualwrite.mode"
         _write_mode(mode_file, "source-only")
 
-        # 3. live traffic
-        legacy = LegacyConsumer(ledger, amqp_url, e.queue)
-        legacy.start()
-        if not legacy.started.wait(15) or legacy.error:
-            raise ConnectionFailed("the legacy consumer could not start",
-                                   hint=str(legacy.error or "timeout"))
+        # 3. live traffic: the legacy consumer runs under the consumer switch the cutover
+        # writes (mqmigrate.consumerswitch): the worker replaces it when the switch says so
+        switch_file = out_dir / "consumers.json"
+        target: dict[str, str] = {}  # the share group, known once the plan is written
+
+        def start_legacy() -> LegacyConsumer:
+            consumer = LegacyConsumer(ledger, amqp_url, e.queue)
+            consumer.start()
+            if not consumer.started.wait(15) or consumer.error:
+                raise ConnectionFailed("the legacy consumer could not start",
+                                       hint=str(consumer.error or "timeout"))
+            return consumer
+
+        def start_worker(handle: Callable[[Any], Any]) -> Any:
+            from mqmigrate.worker import Worker
+
+            worker = Worker(bootstrap, topic, target["group"], handle, concurrency=1,
+                            max_poll_records=200, metrics=False, install_signal_handlers=False)
+            worker.start()
+            return worker
+
+        def handle(msg: Any) -> None:
+            # idempotency by mq.source.id: an id processed before is skipped, and counted;
+            # returning None ACCEPTs either way
+            ledger.claim(msg.message_id, "worker")
+
+        from mqmigrate import consumerswitch
+
+        follower = consumerswitch.Follower(
+            consumerswitch.ConsumerSwitch(switch_file, interval=0.1), handle,
+            start_source=start_legacy, start_worker=start_worker)
+        follower.start()
+        if not say.wait("starting the legacy consumer", lambda: follower.source is not None
+                        or follower.error is not None, 20) or follower.error:
+            raise _as_error(follower.error or TimeoutError("no start"), "legacy consumer")
         producer = Producer(ledger, amqp_url, e.exchange, e.queue, bootstrap, topic, mode_file,
                             run_id, opts.messages, opts.rate, opts.duration)
         producer.start()
         say.step("traffic", f"producer (dual-write SDK, mode source-only, {opts.rate:g} msg/s, "
                             f"{opts.messages} messages) and legacy consumer (pika, manual acks) "
-                            "running")
+                            f"running; both follow the switches the cutover writes")
 
         # 4. assess, plan, provision
         phases.start("assess")
@@ -721,94 +561,47 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
             raise SandboxError(f"the plan maps {e.queue} to topic {wl.target.topic}, "
                                f"the producer writes {topic}")
         group = wl.target.consumer.group
+        wl_id = wl.id
         e.topics = [topic, f"{topic}.quarantine"] + ([wl.target.dlq.topic] if wl.target.dlq else [])
         sqs_wl = [w.id for w in playbook.workloads if w.source.kind == "sqs"]
         say.step("plan", f"wrote {playbook_path} ({len(playbook.workloads)} workloads: "
                          f"{', '.join(w.id for w in playbook.workloads)}); the SQS workload "
                          f"{'is' if sqs_wl else 'would be'} planned only: the bridge has no SQS "
                          "adapter yet")
-        phases.start("provision")
-        from mqmigrate.provision import provision as run_provision
+        target["group"] = group
 
-        report = run_provision(playbook, bootstrap, workloads=[wl.id])
-        from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
+        # 5-9. the migration: mqmigrate cutover runs the playbook plan wrote, phase by phase
+        from mqmigrate.cutover.probes import default_verifier
+        from mqmigrate.cutover.runner import Cutover
+        from mqmigrate.cutover.source import resolve
 
-        ensure_topic(bootstrap, f"{topic}.quarantine", config=QUARANTINE_TOPIC_CONFIG)
-        say.step("provision", f"topic {topic} ({wl.target.partitions} partitions, replication 1), "
-                              f"share group {group}, "
-                              f"DLQ {wl.target.dlq.topic if wl.target.dlq else '-'}: "
-                              f"{report.applied} change(s) applied")
-
-        # 5. shadow
-        phases.start("shadow")
-        shadow = BridgeProcess(["--queue", e.queue, "--kafka", bootstrap,
-                                "--topic", topic, "--mode", "shadow", "--remove-shadow",
-                                # the bridge authenticates with the --source credentials
-                                "--management-url",
-                                f"http://127.0.0.1:{rabbit_svc.port('management')}",
-                                "--max-in-flight", "500"], out_dir / "bridge-shadow.log",
-                               amqp_url)
-        bridges.append(shadow)
-        shadow_q = e.queue + ".mqmigrate-shadow"
-        if not say.wait("starting the shadow bridge", lambda: not shadow.running()
-                        or queue_consumers(amqp_url, shadow_q) > 0, 60,
-                        status=lambda: "waiting for the shadow queue") or not shadow.running():
-            shadow.stop(10)
-            raise SandboxError("the shadow bridge did not start",
-                               hint=f"see {out_dir / 'bridge-shadow.log'}")
-        shadow_ready = time.monotonic()
-        say.wait("shadow copying", lambda: False, opts.shadow_seconds, status=shadow.progress)
-        say.step("shadow", f"{shadow_q} has the bindings of {e.queue}; bridge copying while the "
-                           f"legacy consumer works: {shadow.progress()}")
-
-        # 6. verify: ids sent since the shadow queue existed must all be in the topic
-        phases.start("verify")
-        cut = time.monotonic()
-        expected = ledger.sent_between(shadow_ready, cut)
-        verify = shadow_check(bootstrap, topic, expected, timeout=30.0)
-        say.step("verify", f"{verify['expected']} ids sent since the shadow started: "
-                           f"{verify['expected'] - verify['missing']} in {topic}, "
-                           f"missing {verify['missing']}, duplicated {verify['duplicated']}")
-        if verify["missing"]:
-            say.step("verify", "[red]gate failed: the cutover goes on to show the figures, "
-                               "but a real migration would stop here[/]")
-
-        # 7. consumers: shadow off, worker on what the shadow did not copy, legacy off
-        phases.start("consumers")
-        shadow_stats = shadow.stop()
-        start_at = end_offsets(bootstrap, topic)
-        say.step("consumers", f"shadow bridge stopped ({shadow_stats.get('acked', '?')} copies) "
-                              f"and its queue removed; worker starts after offsets {start_at}")
-        worker = _start_worker(bootstrap, topic, group, ledger, start_at)
-        drain = BridgeProcess(["--queue", e.queue, "--kafka", bootstrap,
-                               "--topic", topic, "--mode", "drain", "--idle-exit", "3",
-                               "--max-in-flight", "500"], out_dir / "bridge-drain.log",
-                              amqp_url)
-        bridges.append(drain)
-        if not say.wait("starting the drain bridge", lambda: not drain.running()
-                        or drain.metrics() != {}, 60, status=lambda: "starting"):
-            raise SandboxError("the drain bridge did not start",
-                               hint=f"see {out_dir / 'bridge-drain.log'}")
-        # the legacy consumer leaves only once the worker receives records: joining a share
-        # group takes seconds, and that would otherwise be time without a consumer
-        live = say.wait("worker joining the share group", ledger.worker_live.is_set, 30,
-                        status=lambda: "waiting for its first record")
-        if not live:
-            say.step("consumers", "[yellow]the worker got no record within 30 s; stopping the "
-                                  "legacy consumer anyway[/]")
-        legacy.stop_event.set()
-        legacy.join(15)
-        say.step("consumers", f"worker (share group {group}) and drain bridge running; legacy "
-                              f"consumer stopped after {ledger.processed_by('legacy')} messages")
-
-        # 8. producers: source-only → dual → kafka-only while sending
-        phases.start("producers")
-        for mode in ("dual", "kafka-only"):
-            _write_mode(mode_file, mode)
-            sent_before = ledger.counts()[0]
-            say.wait(f"producers {mode}", lambda: producer.done or ledger.counts()[0] - sent_before
-                     >= max(20, opts.rate), 10, status=lambda: f"sent {ledger.counts()[0]}")
-            say.step("producers", f"mode file → {mode}; sent so far {ledger.counts()[0]}")
+        for phase in (p for _, p in wl.phases.present()):
+            for gate in phase.gates:  # the demo's patience: the same gates, held 2 s
+                gate.for_seconds = min(gate.for_seconds, DEMO_GATE_SECONDS)
+        cred = wl.source.credentials.env if wl.source.credentials else None
+        environ = {**os.environ, **({cred: amqp_url} if cred else {})}
+        engine = Cutover(playbook_path, playbook, bootstrap=bootstrap, yes=True,
+                         interactive=False, verifier=default_verifier(), poll_interval=1.0,
+                         gate_timeout=90.0, mode_spec=f"file:{mode_file}",
+                         consumer_switch=str(switch_file), access=lambda w: resolve(w, environ),
+                         out=lambda line: say.step("cutover", line.strip()))
+        say.step("cutover", f"mqmigrate cutover runs {playbook_path.name} for {wl.id} "
+                            f"(gates held {DEMO_GATE_SECONDS} s instead of minutes)")
+        for name in ("provision", "shadow", "verify", "consumers", "producers", "drain"):
+            phases.start(name)
+            engine.run([wl.id], until=name)
+            if follower.error is not None:
+                raise _as_error(follower.error, "consumer side")
+            if name == "verify":
+                verify = _verify_figures(engine.dir, wl.id)
+                say.step("verify", f"{verify['expected']} ids settled by the shadow bridge: "
+                                   f"missing {verify['missing']}, altered {verify['altered']}, "
+                                   f"duplicated {verify['duplicated']}")
+            if name == "consumers":
+                say.wait("worker taking over", lambda: follower.source is None, 30,
+                         status=lambda: "waiting for its first record")
+                say.step("consumers", f"worker on share group {group}; legacy consumer "
+                                      f"stopped after {ledger.processed_by('legacy')} messages")
         producer_ok = say.wait("producer finishing", lambda: producer.done,
                                max(5.0, opts.duration), status=lambda: f"sent {ledger.counts()[0]}")
         producer.stop_event.set()
@@ -817,39 +610,30 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
             raise _as_error(producer.error, "producer")
         say.step("producers", f"producer {'finished' if producer_ok else 'stopped at --duration'}: "
                               + ", ".join(f"{n} {m}" for m, n in producer.by_mode.items()))
-
-        # 9. drain: the bridge exits when the source is empty and quiet
-        phases.start("drain")
-        drained = say.wait("draining", lambda: not drain.running(), 60, status=drain.progress)
-        drain_stats = drain.stop(10) if drained else drain.stop()
-        depth = queue_depth(amqp_url, e.queue)
-        say.step("drain", f"bridge moved {drain_stats.get('acked', '?')} messages, stopped "
-                          f"({drain_stats.get('stopped', 'timeout')}); source depth {depth}")
         done = say.wait("worker catching up", lambda: not ledger.unprocessed(), 30,
                         status=lambda: f"{len(ledger.unprocessed())} to go")
-        worker.stop()
-        worker.join(30)
-        say.step("drain", "worker processed everything" if done else
-                 f"[red]{len(ledger.unprocessed())} ids never processed[/]")
+        say.step("drain", f"source depth {queue_depth(amqp_url, e.queue)}; "
+                 + ("worker processed everything" if done else
+                    f"[red]{len(ledger.unprocessed())} ids never processed[/]"))
         phases.end()
     except KeyboardInterrupt:
         say.step("interrupted", "Ctrl-C: stopping the producer, consumers and bridges")
         raise
     finally:
-        for actor in (producer, legacy):
-            if actor is not None:
-                actor.stop_event.set()
-        if worker is not None:
+        if producer is not None:
+            producer.stop_event.set()
+        if follower is not None:
             try:
-                worker.stop()
-                worker.join(15)
+                follower.shutdown()
             except Exception:
                 pass
-        for b in bridges:
-            b.kill()
-        for actor in (producer, legacy):
-            if actor is not None:
-                actor.join(10)
+        if playbook_path is not None and wl_id is not None:
+            from mqmigrate.cutover import bridgeproc
+            from mqmigrate.cutover.runner import run_dir
+
+            bridgeproc.stop(run_dir(playbook_path), wl_id, timeout=20)
+        if producer is not None:
+            producer.join(10)
         if opts.keep:
             say.step("cleanup", f"kept queues and topics of run {run_id} (--keep)")
         else:
@@ -857,7 +641,8 @@ def run_demo(opts: DemoOptions, console: Any, *, shadow_check: ShadowCheck = che
             say.step("cleanup", "removed the demo's queues and topics" + (
                 "; could not remove: " + "; ".join(problems) if problems else ""))
     summary = summarize(ledger.sent_at, ledger.events, skipped=ledger.skipped,
-                        shadow_skipped=ledger.shadow_skipped, phases=phases.times, verify=verify,
+                        shadow_skipped=follower.skipped if follower is not None else 0,
+                        phases=phases.times, verify=verify,
                         run_id=run_id, topic=e.queue)
     (out_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     return summary
@@ -883,29 +668,22 @@ def _assess(mgmt_uri: str, sqs_uri: str, e: Estate) -> Any:
                        origin=origin_label([mgmt_uri, sqs_uri]))
 
 
-def _start_worker(bootstrap: str, topic: str, group: str, ledger: Ledger,
-                  start_at: Mapping[int, int]) -> Any:
-    """The migrated consumer: ``mqmigrate.worker`` on the share group.
+def _verify_figures(cutover_dir: Path, workload: str) -> dict[str, Any]:
+    """The verify step's counts (``<run dir>/<workload>.verify.json``) and how many distinct
+    ids the shadow bridge had settled (its verify ledger)."""
+    from mqmigrate.cutover.bridgeproc import ledger_path
+    from mqmigrate.verify.ledger import read_ledger
 
-    The group reads from ``earliest`` (set by provision), and the handler accepts the shadow
-    copies (offsets below ``start_at``) without processing them: every message they copy is
-    either processed by the legacy consumer already or still in the source queue, where the
-    drain bridge will take it. Ids processed before (a legacy ack lost at stop, a dual-write
-    pair) are recognised by ``mq.source.id`` and skipped, and counted.
-    """
-    from mqmigrate.worker import Worker
-
-    def handle(msg: Any) -> None:
-        ledger.worker_live.set()
-        if msg.offset < start_at.get(msg.partition, 0):
-            ledger.skip_shadow_copy()
-            return
-        ledger.claim(msg.message_id, "worker")
-
-    worker = Worker(bootstrap, topic, group, handle, concurrency=1, max_poll_records=200,
-                    metrics=False, install_signal_handlers=False)
-    worker.start()
-    return worker
+    try:
+        counts = json.loads((cutover_dir / f"{workload}.verify.json").read_text())
+    except (OSError, ValueError):
+        counts = {}
+    try:
+        expected = len({sid for sid, _ in read_ledger(ledger_path(cutover_dir, workload))})
+    except MqMigrateError:
+        expected = 0
+    return {"expected": expected, "missing": counts.get("missing"),
+            "altered": counts.get("altered"), "duplicated": counts.get("duplicated")}
 
 
 def _as_error(exc: BaseException, what: str) -> MqMigrateError:

@@ -15,6 +15,11 @@ What is decided here (and documented in docs/playbooks.md, "plan"):
   workloads never disagree about the one topic;
 * the source is referenced without secrets: the endpoint without user information (only when
   it is a URI, not an export file) and credentials as ``{env: VAR}``;
+* ACL grants (``target.acls``) come from the assessment's ``access`` (RabbitMQ permissions, SQS
+  queue policies), plus ``dlq-write`` for the consumers when the worker forwards dead letters;
+  the principals are placeholders, so a ``security.acls`` decision asks a human to confirm them;
+* header drops (``mapping.headers``) come from the assessment's ``headers``: transport-only
+  headers of the source broker, each with its reason as a comment;
 * decisions are the blocker and warn findings (fired or unknown), one per rule;
 * the strategy is ``shadow-then-drain``, except SQS defaults to ``drain-only`` because a shadow
   copy of an SQS queue needs an SNS fan-out the source may not have.
@@ -27,10 +32,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -40,6 +44,7 @@ from mqmigrate.assessment.model import (
 from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
 from mqmigrate.playbooks.model import Playbook, ShareGroupConfigs
 from mqmigrate.playbooks.render import DecisionSpec, Derived, WorkloadSpec, build_playbook, write
+from mqmigrate.redact import public_endpoint
 
 STRATEGIES: tuple[str, ...] = ("shadow-then-drain", "drain-only", "dual-write")
 
@@ -91,8 +96,6 @@ class Assessment:
     workloads: tuple[Workload, ...]
     #: the Kafka version the assessment assumed ("4.4")
     kafka_version: str
-    #: source name → endpoint as the reader recorded it (already masked); empty for --from
-    endpoints: Mapping[str, str] = field(default_factory=dict)
     #: where it came from, for the header comment (paths as given, URIs without credentials)
     origin: str = ""
 
@@ -114,26 +117,6 @@ class Plan:
     left_out: tuple[tuple[str, str], ...]
 
 
-def public_endpoint(endpoint: str | None) -> str | None:
-    """``endpoint`` without user information or query (secrets), or None when it is not a URI.
-
-    >>> public_endpoint("amqp://svc:***@broker.internal:5672/?x=1")
-    'amqp://broker.internal:5672/'
-    """
-    if not endpoint or "://" not in endpoint:
-        return None  # an export file path: nothing a bridge could connect to
-    try:
-        parts = urlsplit(endpoint)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-    if not host:
-        return None
-    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 def origin_label(args: Iterable[str]) -> str:
     """SOURCE arguments for the header comment: URIs reduced to :func:`public_endpoint`."""
     return ", ".join(public_endpoint(a) or "(uri)" if "://" in a else a for a in args)
@@ -145,8 +128,7 @@ def from_estate(estate: Any, caps: KafkaCapabilities, *, prefix: str | None = No
     from mqmigrate.assessment.engine import assess
 
     workloads = assess(estate, caps, prefix)
-    endpoints = {s.name: s.endpoint for s in estate.sources}
-    return Assessment(tuple(workloads), ".".join(map(str, caps.version)), endpoints, origin)
+    return Assessment(tuple(workloads), ".".join(map(str, caps.version)), origin)
 
 
 def load_assessment(path: Path) -> Assessment:
@@ -172,7 +154,7 @@ def load_assessment(path: Path) -> Assessment:
             where = ".".join(str(p) for p in ("workloads", i, *err["loc"]))
             raise ConfigError(f"{path}: {where}: {err['msg']}") from exc
     version = str((data.get("kafka") or {}).get("version") or "4.4")
-    return Assessment(tuple(workloads), version, {}, str(path))
+    return Assessment(tuple(workloads), version, str(path))
 
 
 # ------------------------------------------------------------------------------ workloads
@@ -233,10 +215,12 @@ def _left_out_reason(w: Workload) -> str | None:
     return None
 
 
-def _source_ref(w: Workload, endpoints: Mapping[str, str]) -> tuple[dict[str, Any], dict]:
+def _source_ref(w: Workload) -> tuple[dict[str, Any], dict]:
     kind = w.source["kind"]
     ref: dict[str, Any] = {"kind": kind}
-    endpoint = public_endpoint(endpoints.get(w.source.get("name", "")))
+    # the assessment carries the endpoint secret-free; stripped again in case a hand-edited
+    # assessment document put credentials into it
+    endpoint = public_endpoint(w.source.get("endpoint"))
     if endpoint:
         ref["endpoint"] = endpoint
     ref["credentials"] = {"env": CREDENTIAL_ENV[kind]}
@@ -266,13 +250,13 @@ def _key(w: Workload) -> Derived:
                    "entity's records stay in order")
 
 
-def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities, endpoints: Mapping[str, str],
+def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
           replication: int, shared: Mapping[str, tuple[Derived, Derived, int]],
           source_findings: Sequence[Finding], strategy: str | None,
           strategy_why: str | None) -> WorkloadSpec:
     t = w.target
     assert t is not None
-    source, reasons = _source_ref(w, endpoints)
+    source, reasons = _source_ref(w)
     topic = t.topic.value
     partitions, retention, sharers = shared.get(topic, (_derived(t.partitions), None, 1))
     topic_configs: dict[str, Any] = {k: _derived(v) for k, v in t.topic_configs.items()}
@@ -323,6 +307,18 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities, endpoints: Mappin
             f"{len(groups)} share groups ({', '.join(groups)}): one bridge copies the exchange "
             "into the topic for all of them (not one per queue), and each group's consumers "
             "switch on their own; agreed?")))
+    acls, acl_reasons, acl_decision = _acls(w, dlq_topic, use_broker_dlq)
+    reasons.update(acl_reasons)
+    if acl_decision is not None:
+        extra.append(acl_decision)
+    rename, drop, header_reasons = _headers(w)
+    reasons.update(header_reasons)
+    if t.fanout is not None and strategy == "shadow-then-drain":
+        groups = t.fanout.value.get("groups", [])
+        reasons[("phases", "shadow", "steps", 0)] = (
+            f"fan-out: every queue has this step; the first of the {len(groups)} workloads to run "
+            f"it copies exchange {t.fanout.value.get('exchange')} into {topic}, the others find "
+            "that copy running and reuse it (one copy, not one per queue)")
     if strategy_why:
         reasons[("strategy",)] = strategy_why
     return WorkloadSpec(
@@ -331,9 +327,73 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities, endpoints: Mappin
         topic_configs=topic_configs,
         consumer_type="share-group" if share_group else "consumer-group",
         share_configs=share_configs if share_group else {}, key=key,
-        dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq,
+        dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq, acls=acls,
+        header_rename=rename, header_drop=drop,
         decisions=tuple(_decisions([*w.findings, *source_findings], extra)),
         strategy=strategy, reasons=reasons)  # type: ignore[arg-type]
+
+
+def _grant_label(grant: Mapping[str, Any]) -> str:
+    where = f" on prefix {grant['prefix']}" if grant.get("pattern") == "prefixed" else ""
+    return f"{grant['principal']} {grant['role']}{where}"
+
+
+def _acls(w: Workload, dlq_topic: Derived | None, use_broker_dlq: Any
+          ) -> tuple[list[dict[str, Any]], dict[tuple, str], DecisionSpec | None]:
+    """ACL grants from the assessment's ``access`` (rule security.mapping), their comments and
+    the checklist item asking a human to confirm the placeholder principals."""
+    access = w.target.access if w.target is not None else None
+    if access is None:
+        return [], {}, None
+    grants: list[dict[str, Any]] = []
+    reasons: dict[tuple, str] = {("target", "acls"): access.reason}
+    seen: set[tuple[str, str]] = set()
+
+    def add(grant: Mapping[str, Any], why: str) -> None:
+        if (grant["principal"], grant["role"]) in seen:
+            return
+        seen.add((grant["principal"], grant["role"]))
+        reasons[("target", "acls", len(grants))] = why
+        grants.append({k: grant[k] for k in ("principal", "role", "pattern", "prefix")
+                       if k in grant})
+
+    for grant in access.value.get("grants", []):
+        add(grant, grant.get("source") or "source permission")
+    broker_dlq = use_broker_dlq.value if isinstance(use_broker_dlq, Derived) else use_broker_dlq
+    if dlq_topic is not None and not broker_dlq:
+        # the worker forwards a failed record to the DLQ topic before it REJECTs (or commits),
+        # with the consumer's own credentials; a broker DLQ is written by the broker itself
+        for grant in list(grants):
+            if grant["role"] == "consume":
+                add({"principal": grant["principal"], "role": "dlq-write", "pattern": "literal"},
+                    f"the worker forwards failed records to {dlq_topic.value} with the "
+                    "consumer's identity")
+    unmapped = list(access.value.get("unmapped", []))
+    if not grants and not unmapped:
+        return [], {}, None
+    question = ("The ACL principals are placeholders named after the source's users ("
+                + ("; ".join(_grant_label(g) for g in grants) or "none mapped")
+                + "): confirm each is how that application authenticates to Kafka (SASL user "
+                "or certificate name) before provision creates the ACLs. The bridge writes "
+                "with its own principal (kafka.credentials): it needs WRITE and DESCRIBE on "
+                "this topic and its quarantine topic, granted by hand.")
+    if unmapped:
+        question += " Not mapped, grant by hand: " + "; ".join(unmapped) + "."
+    return grants, reasons, DecisionSpec("security.acls", question)
+
+
+def _headers(w: Workload) -> tuple[dict[str, str], list[str], dict[tuple, str]]:
+    """Header renames and drops from the assessment, each drop with its reason as a comment."""
+    mapping = w.target.headers if w.target is not None else None
+    if mapping is None:
+        return {}, [], {}
+    rename = dict(sorted((mapping.value.get("rename") or {}).items()))
+    drops = mapping.value.get("drop") or {}
+    names = sorted(drops)
+    reasons: dict[tuple, str] = {("mapping", "headers"): mapping.reason}
+    for i, name in enumerate(names):
+        reasons[("mapping", "headers", "drop", i)] = drops[name]
+    return rename, names, reasons
 
 
 def _replication_why(n: int) -> str:
@@ -445,7 +505,7 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
         else:
             wl_strategy, why = _default_strategy(w)
         src_key = f"{w.source['kind']}:{w.source.get('name')}"
-        specs.append((w, _spec(w, pb_id=pb_id, caps=caps, endpoints=assessment.endpoints,
+        specs.append((w, _spec(w, pb_id=pb_id, caps=caps,
                                replication=replication, shared=shared,
                                source_findings=source_findings.get(src_key, []),
                                strategy=wl_strategy, strategy_why=why)))

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from mqmigrate.errors import UsageError
-from mqmigrate.kafka import share
+from mqmigrate.kafka import acls, share
+from mqmigrate.kafka.acls import Acl
 from mqmigrate.kafka.protocol import fetch_features
-from mqmigrate.playbooks.model import Playbook, Workload
+from mqmigrate.playbooks.model import AclGrant, Playbook, Workload
 
 #: topic config KIP-1191 requires on a topic before a share group may dead-letter into it;
 #: without it the broker logs "DLQ is not enabled on configured DLQ topic" and just archives
@@ -248,11 +249,52 @@ def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool, bro
             dlq_ready = not any(r.item == "topic" and r.action == "drift" for r in dlq_rows)
             changes += dlq_rows
         changes += _group_changes(admin, workload, share_version, dlq_ready)
-    changes.append(Change(
-        "*", "acls", "-", "acls", "skipped",
-        note="no authorizer on this cluster" if not authorizer else
-        "the playbook format declares no principals yet; create ACLs by hand"))
+    changes += _acl_changes(admin, selected, authorizer)
     return changes
+
+
+def grant_acls(workload: Workload, grant: AclGrant) -> list[Acl]:
+    """The ACLs one grant of ``workload`` stands for (see :class:`AclGrant`)."""
+    operations = {"produce": ("WRITE", "DESCRIBE"), "consume": ("READ",),
+                  "dlq-write": ("WRITE", "DESCRIBE")}[grant.role]
+    out = []
+    for resource, name in workload.target.acl_resources(grant.role):
+        if grant.pattern == "prefixed":
+            name = grant.prefix or name
+        # a group only needs READ (joining, fetching and acknowledging); a topic READ implies
+        # DESCRIBE, WRITE does not
+        ops = ("READ",) if resource == "group" else operations
+        out += [Acl(resource, name, grant.pattern, grant.principal, op) for op in ops]
+    return out
+
+
+def _acl_changes(admin, workloads: list[Workload], authorizer: bool) -> list[Change]:
+    """Rows for every declared ACL: create when missing, unchanged when present; none deleted."""
+    declared: dict[Acl, str] = {}
+    rows: list[Change] = []
+    for workload in workloads:
+        for grant in workload.target.acls:
+            for acl in grant_acls(workload, grant):
+                declared.setdefault(acl, workload.id)
+    if not authorizer:
+        note = "the cluster has no authorizer"
+        if declared:
+            note += f"; {len(declared)} declared ACL(s) not created"
+        return [Change("*", "acls", "-", "acls", "skipped", note=note)]
+    if not declared:
+        return [Change("*", "acls", "-", "acls", "skipped",
+                       note="the playbook declares no ACL grants (target.acls)")]
+    present = acls.existing(admin)
+    missing = sorted(acl for acl in declared if acl not in present)
+    for acl in sorted(declared, key=lambda a: (declared[a], a)):
+        action = "unchanged" if acl in present else "create"
+        rows.append(Change(declared[acl], "acls", acl.label(), f"{acl.principal} {acl.operation}",
+                           action, new=None if action == "unchanged" else "ALLOW from *"))
+    if missing:
+        # one CreateAcls request for all of them, attached to the first create row
+        first = next(r for r in rows if r.action == "create")
+        first.apply = lambda: acls.create(admin, missing)
+    return rows
 
 
 def provision(playbook: Playbook, bootstrap: Optional[str] = None, *, dry_run: bool = False,

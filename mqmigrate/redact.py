@@ -29,6 +29,26 @@ def mask_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def public_endpoint(endpoint: str | None) -> str | None:
+    """``endpoint`` without user information or query (secrets), or None when it is not a URI.
+
+    >>> public_endpoint("amqp://svc:***@broker.internal:5672/?x=1")
+    'amqp://broker.internal:5672/'
+    """
+    if not endpoint or "://" not in endpoint:
+        return None  # an export file path: nothing a bridge could connect to
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 class Secret(str):
     """A string that shows as ``***`` in repr/str/format but keeps its value for drivers.
 

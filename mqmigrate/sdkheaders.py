@@ -7,10 +7,8 @@ the bridge writes: the stable message id that ``verify`` and dedup key on.
 
 from __future__ import annotations
 
-#: the stable message id (same name as the bridge's ``mqmigrate.headers.SOURCE_ID``)
-SOURCE_ID = "mq.source.id"
-#: prefix of every mqmigrate header
-PREFIX = "mq."
+# the stable message id and the prefix are the bridge's: one definition in mqmigrate.headers
+from mqmigrate.headers import PREFIX, SOURCE_ID  # noqa: F401  (re-exported for the SDKs)
 
 # -- error headers the worker adds to a record it writes to a DLQ topic ----------------------
 ERROR_TYPE = "mq.error.type"  #: exception class, ``module.QualName``

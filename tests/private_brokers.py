@@ -26,12 +26,13 @@ class PrivateKafka:
     """A single-node KRaft broker in ``state_dir``; ``restart()`` keeps its log directory."""
 
     def __init__(self, state_dir: Path, cache_dir: Path, *, name: str = "kafka-private",
-                 heap: str = "512m"):
+                 heap: str = "512m", properties: dict[str, str] | None = None):
+        """``properties`` are broker settings over the sandbox's (e.g. an authorizer)."""
         ctx = SandboxContext(
             state_dir=state_dir, cache_dir=cache_dir,
             ports={f"{name}.broker": free_port(), f"{name}.controller": free_port()},
         )
-        self.service = KafkaService(ctx, name=name, heap=heap)
+        self.service = KafkaService(ctx, name=name, heap=heap, properties=properties)
         self.service.default_ports = {"broker": 0, "controller": 0}  # ports come from ctx.ports
 
     @property

@@ -5,18 +5,26 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from mqmigrate.assessment.access import rabbitmq_access, sqs_access
+from mqmigrate.assessment.header_map import header_mapping
 from mqmigrate.assessment.model import (
-    ASSESSMENT_SCHEMA, Finding, KafkaCapabilities, Severity, Status, Workload,
+    ASSESSMENT_SCHEMA, Derived, Finding, KafkaCapabilities, Severity, Status, Target, Workload,
 )
 from mqmigrate.assessment.rules import REGISTRY, QueueContext, SourceContext
 from mqmigrate.assessment.target import recommend
-from mqmigrate.inventory.model import Estate, Source
+from mqmigrate.inventory.model import Estate, Queue, Source
+from mqmigrate.redact import public_endpoint
 
 _ORDER = {"blocker": 0, "warn": 1, "info": 2}
 
 
 def _source_ref(s: Source, vhost: str | None = None) -> dict[str, Any]:
     ref: dict[str, Any] = {"kind": s.kind, "name": s.name}
+    # where the source is, secret-free, so a playbook planned from the JSON (plan --from) can
+    # still say where to connect; an export file has none
+    endpoint = public_endpoint(s.endpoint)
+    if endpoint:
+        ref["endpoint"] = endpoint
     if vhost is not None:
         ref["vhost"] = vhost
     if s.region:
@@ -93,11 +101,37 @@ def assess(estate: Estate, caps: KafkaCapabilities | None = None,
                                dead_letter_sources=dl_sources)
             findings = _sorted([f for r in queue_rules for f in r.check(ctx)])
             target = recommend(s, q, findings, caps, dl_sources)
+            target.access = _access(s, q, edges, target)
+            if target.mode.value != "none" and target.role != "dead-letter":
+                mapping = header_mapping(s, q, edges)
+                if mapping is not None:
+                    target.headers = Derived(value=mapping, reason="transport-only headers of "
+                                             "the source broker are dropped (each says why)")
             workloads.append(Workload(
                 id=workload_id(s, q.vhost, q.name), source=_source_ref(s, q.vhost),
                 queue=q.name, verdict=verdict_of(findings, target.mode.value),
                 findings=findings, target=target))
     return workloads
+
+
+def _access(s: Source, q: Queue, edges: list, target: Target) -> Derived | None:
+    """Who produces and consumes, from the source's permissions or queue policy (None: unknown
+    or not a workload)."""
+    if target.mode.value == "none" or target.role == "dead-letter":
+        return None
+    group = target.group.value if target.group is not None else None
+    if s.kind == "rabbitmq":
+        value = rabbitmq_access(s, q, edges, target.topic.value, group)
+        reason = f"RabbitMQ permissions on vhost {q.vhost}"
+    elif s.kind == "sqs":
+        value = sqs_access(q, target.topic.value, group)
+        reason = "the SQS queue policy"
+    else:
+        return None
+    if value is None:
+        return None
+    return Derived(value=value, reason=f"from {reason}: principals are placeholders named after "
+                   "the source's users; confirm how each is spelled on the Kafka cluster")
 
 
 def _sorted(findings: list[Finding]) -> list[Finding]:

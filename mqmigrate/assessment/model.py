@@ -74,6 +74,12 @@ class Target(BaseModel):
     key: Derived | None = None
     dlq_topic: Derived | None = None
     fanout: Derived | None = None
+    #: who produces and consumes (rule security.mapping): {"grants": [...], "unmapped": [...]}
+    #: from RabbitMQ permissions or an SQS queue policy (mqmigrate.assessment.access)
+    access: Derived | None = None
+    #: source headers renamed or dropped on the way to Kafka: {"rename": {old: new},
+    #: "drop": {name: why}} (mqmigrate.assessment.header_map); None keeps every header
+    headers: Derived | None = None
 
 
 class Workload(BaseModel):

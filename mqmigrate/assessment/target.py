@@ -33,11 +33,15 @@ def topic_name(name: str, vhost: str | None = None) -> str:
     base = re.sub(r"\{[^}]*\}", "", name)
     base = re.sub(r"\.fifo$", "", base)
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-._") or "queue"
-    if vhost and vhost != "/":
-        v = re.sub(r"[^A-Za-z0-9._-]+", "-", vhost).strip("-._")
-        if v:
-            base = f"{v}.{base}"
-    return base[:249]
+    return (vhost_prefix(vhost) + base)[:249]
+
+
+def vhost_prefix(vhost: str | None) -> str:
+    """The prefix topic and group names of ``vhost`` carry (``shop.``); ``""`` for ``/``."""
+    if not vhost or vhost == "/":
+        return ""
+    v = re.sub(r"[^A-Za-z0-9._-]+", "-", vhost).strip("-._")
+    return f"{v}." if v else ""
 
 
 def _fmt_s(seconds: float) -> str:

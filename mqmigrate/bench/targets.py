@@ -7,7 +7,8 @@ import uuid
 from mqmigrate.bench.model import Workload
 from mqmigrate.bench.runner import Delivery
 from mqmigrate.errors import ConnectionFailed, UsageError
-from mqmigrate.sources.amqp1 import connection_args, queue_capability
+from mqmigrate.sources.amqp1 import queue_capability
+from mqmigrate.sources.connect import pika_parameters, proton_blocking_connection, sqs_client
 from mqmigrate.sources.uri import SourceURI, parse_source_uri
 
 
@@ -200,12 +201,7 @@ class RabbitMQTarget:
         import pika
         import pika.exceptions as pex
 
-        creds = pika.PlainCredentials(self.source.username or "guest",
-                                      self.source.password.reveal() if self.source.password
-                                      else "guest")
-        params = pika.ConnectionParameters(self.source.host, self.source.port,
-                                           self.source.vhost, creds, heartbeat=60,
-                                           blocked_connection_timeout=60)
+        params = pika_parameters(self.source, heartbeat=60, blocked_connection_timeout=60)
         try:
             return pika.BlockingConnection(params)
         except pex.AMQPError as exc:
@@ -291,16 +287,7 @@ class SQSTarget:
         self.queue_url = ""
 
     def _client(self):
-        import boto3
-
-        kwargs = {"region_name": self.source.region}
-        if self.source.scheme != "sqs":
-            kwargs["endpoint_url"] = self.source.http_base
-        if self.source.username:
-            kwargs["aws_access_key_id"] = self.source.username
-            kwargs["aws_secret_access_key"] = (self.source.password.reveal()
-                                               if self.source.password else "")
-        return boto3.client("sqs", **kwargs)
+        return sqs_client(self.source)
 
     def setup(self, workload: Workload) -> None:
         if workload.fanout > 1:
@@ -380,11 +367,8 @@ class AMQP1Target:
         self.addresses: list[str] = []
 
     def _connect(self):
-        from proton.utils import BlockingConnection
-
-        url, kwargs = connection_args(self.source)
         try:
-            return BlockingConnection(url, timeout=30, **kwargs)
+            return proton_blocking_connection(self.source, timeout=30)
         except Exception as exc:
             raise ConnectionFailed(f"cannot connect to {self.source.masked}: {exc}") from exc
 

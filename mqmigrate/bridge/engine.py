@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
 from mqmigrate import headers as mqheaders
-from mqmigrate.bridge.mapping import KeyStrategy
+from mqmigrate.bridge.mapping import HeaderMapping, KeyStrategy
 from mqmigrate.errors import KafkaError, MqMigrateError, SourceUnavailable
 from mqmigrate.kafka.producer import BridgeProducer, Failure, Severity
 from mqmigrate.sources.base import Envelope, Mode, Outcome, SourceAdapter
@@ -58,6 +58,8 @@ class BridgeConfig:
     quarantine_topic: str | None = None
     mode: Mode = Mode.drain
     key_from: str = "auto"
+    #: renames/drops of application headers (a playbook's mapping.headers)
+    headers: HeaderMapping = field(default_factory=HeaderMapping)
     #: messages received but not yet settled; bounds memory and the duplicate window
     max_in_flight: int = 2000
     #: messages asked from the source per receive call
@@ -187,6 +189,7 @@ class Engine:
         self.config = config
         self.stats = Stats()
         self._key = KeyStrategy.parse(config.key_from).function()
+        self._headers = config.headers.encoder()
         #: effectively-once: ids already in Kafka (from the topic at start, then our writes)
         self._known: set[str] | None = set(known_ids or ()) if config.effectively_once else None
         #: effectively-once: ids whose record is in flight -> redeliveries waiting on it
@@ -327,7 +330,7 @@ class Engine:
             topic = self.config.quarantine_topic
             failure = pending.reason
             assert topic is not None and failure is not None
-            headers = mqheaders.encode(env) + [
+            headers = self._headers(env) + [
                 (mqheaders.QUARANTINE_REASON, f"{failure.name}: {failure.reason}".encode()),
                 (mqheaders.QUARANTINE_CODE, str(failure.code).encode()),
                 (mqheaders.QUARANTINE_TOPIC, self.config.topic.encode()),
@@ -336,7 +339,7 @@ class Engine:
                  for k, v in env.coordinates.items()]
         else:
             topic = self.config.topic
-            headers = mqheaders.encode(env)
+            headers = self._headers(env)
         refused = self.producer.send(topic, env.body, key=self._key(env), headers=headers,
                                      timestamp_ms=None if pending.retimed else env.timestamp_ms,
                                      token=pending)

@@ -12,7 +12,8 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -24,15 +25,27 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class StatsCollector:
-    """Exposes one engine's Stats as ``mqmigrate_bridge_*`` metrics."""
+    """Exposes engines' Stats as ``mqmigrate_bridge_*`` metrics: one sample per engine in
+    each family, told apart by its labels (``workload``, ``queue``, ``topic``)."""
 
-    def __init__(self, stats: Callable[[], Stats], labels: dict[str, str]):
-        self._stats = stats
-        self._labels = labels
+    def __init__(self, stats: Callable[[], Stats] | Sequence[tuple[Callable[[], Stats],
+                                                                    dict[str, str]]],
+                 labels: dict[str, str] | None = None):
+        self._sources = [(stats, labels or {})] if callable(stats) else list(stats)
 
     def collect(self) -> Iterator[Any]:
-        s = self._stats()
-        names, values = list(self._labels), list(self._labels.values())
+        families: dict[str, Any] = {}
+        for stats, labels in self._sources:
+            for metric in self._collect_one(stats(), labels):
+                if metric.name in families:
+                    families[metric.name].samples.extend(metric.samples)
+                else:
+                    families[metric.name] = metric
+        yield from families.values()
+
+    @staticmethod
+    def _collect_one(s: Stats, labels: dict[str, str]) -> Iterator[Any]:
+        names, values = list(labels), list(labels.values())
         counters = {
             "messages_in": ("messages received from the source", s.received),
             "messages_out": ("records Kafka acknowledged on the target topic", s.produced),
@@ -75,15 +88,36 @@ def _histogram(name: str, doc: str, names: list[str], values: list[str],
     return metric
 
 
-class OpsServer:
-    """``/metrics``, ``/healthz`` (the loop is alive) and ``/readyz`` (consuming *and*
-    Kafka acknowledging) on ``host:port`` in a daemon thread."""
+@dataclass(frozen=True)
+class OpsTarget:
+    """One engine served by :class:`OpsServer`: its metric labels, and whether its run has
+    ended (a drained workload no longer counts for /healthz and /readyz)."""
 
-    def __init__(self, engine: Engine, port: int, host: str = "127.0.0.1",
-                 labels: dict[str, str] | None = None, heartbeat_timeout: float = 60.0):
-        self.engine = engine
+    engine: Engine
+    labels: dict[str, str]
+    finished: Callable[[], bool] = lambda: False
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("workload") or self.labels.get("queue") or "bridge"
+
+
+class OpsServer:
+    """``/metrics``, ``/healthz`` (every running loop is alive) and ``/readyz`` (every running
+    workload consuming *and* Kafka acknowledging) on ``host:port`` in a daemon thread.
+
+    ``engines`` is one engine (with ``labels``) or several :class:`OpsTarget`.
+    """
+
+    def __init__(self, engines: Engine | Sequence[OpsTarget], port: int,
+                 host: str = "127.0.0.1", labels: dict[str, str] | None = None,
+                 heartbeat_timeout: float = 60.0):
+        self.targets = ([OpsTarget(engines, labels or {})] if isinstance(engines, Engine)
+                        else list(engines))
+        self.engine = self.targets[0].engine
         self.registry = CollectorRegistry()
-        self.registry.register(StatsCollector(lambda: engine.stats, labels or {}))
+        self.registry.register(StatsCollector(
+            [(lambda e=t.engine: e.stats, t.labels) for t in self.targets]))
         self.heartbeat_timeout = heartbeat_timeout
         ops = self
 
@@ -96,8 +130,10 @@ class OpsServer:
                     ok = ops.healthy()
                     self._send(200 if ok else 503, b"ok\n" if ok else b"stalled\n")
                 elif path == "/readyz":
-                    ok = ops.engine.ready
-                    self._send(200 if ok else 503, b"ready\n" if ok else b"not ready\n")
+                    waiting = ops.not_ready()
+                    ok = not waiting
+                    self._send(200 if ok else 503, b"ready\n" if ok else
+                               f"not ready: {', '.join(waiting)}\n".encode())
                 else:
                     self._send(404, b"not found\n")
 
@@ -121,9 +157,24 @@ class OpsServer:
         self._thread = threading.Thread(target=self.server.serve_forever, name="mqmigrate-ops",
                                         daemon=True)
 
+    def _running(self) -> list[OpsTarget]:
+        return [t for t in self.targets if not t.finished()]
+
     def healthy(self) -> bool:
-        beat = self.engine.heartbeat
-        return beat is not None and time.monotonic() - beat < self.heartbeat_timeout
+        """Every running workload's loop turned within ``heartbeat_timeout``."""
+        running = self._running()
+        now = time.monotonic()
+        return bool(running) and all(
+            t.engine.heartbeat is not None and now - t.engine.heartbeat < self.heartbeat_timeout
+            for t in running)
+
+    def not_ready(self) -> list[str]:
+        """Names of the running workloads that are not ready (a workload consuming while
+        Kafka acknowledges nothing, or reconnecting); all of them when none runs."""
+        running = self._running()
+        if not running:
+            return [t.name for t in self.targets]
+        return [t.name for t in running if not t.engine.ready]
 
     def start(self) -> "OpsServer":
         self._thread.start()
@@ -134,12 +185,31 @@ class OpsServer:
         self.server.server_close()
 
 
+#: a workload's engine thread is named ``bridge:<workload id>``; its log lines carry the id
+WORKLOAD_THREAD_PREFIX = "bridge:"
+
+
+class _WorkloadTag(logging.Filter):
+    """Sets ``record.workload`` (and ``workload_tag`` for text lines) from the thread name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.threadName or ""
+        workload = name[len(WORKLOAD_THREAD_PREFIX):] if name.startswith(
+            WORKLOAD_THREAD_PREFIX) else None
+        record.workload = workload
+        record.workload_tag = f"[{workload}] " if workload else ""
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, for log shippers (used when stderr is not a terminal)."""
 
     def format(self, record: logging.LogRecord) -> str:
         data = {"ts": round(record.created, 3), "level": record.levelname.lower(),
                 "logger": record.name, "msg": record.getMessage()}
+        workload = getattr(record, "workload", None)
+        if workload:
+            data["workload"] = workload
         extra = getattr(record, "stats", None)
         if extra:
             data["stats"] = extra
@@ -149,8 +219,9 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(json_logs: bool, level: int = logging.INFO) -> None:
     """JSON lines on stderr when it is not a TTY, short text lines otherwise."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_logs else
-                         logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter(
+        "%(asctime)s %(levelname)s %(workload_tag)s%(message)s", "%H:%M:%S"))
+    handler.addFilter(_WorkloadTag())
     root = logging.getLogger("mqmigrate")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -158,17 +229,24 @@ def setup_logging(json_logs: bool, level: int = logging.INFO) -> None:
 
 
 class Progress:
-    """Per-second progress: a rich live table on a terminal, a JSON stats line every
-    ``log_every`` seconds otherwise."""
+    """Per-second progress: a rich live table on a terminal (one row per workload), a JSON
+    stats line every ``log_every`` seconds otherwise.  ``tick`` may be called from each
+    workload's thread."""
 
     def __init__(self, title: str, tty: bool, log_every: float = 10.0):
         self.title = title
         self.tty = tty
         self.log_every = log_every
-        self._last_log = 0.0
+        self._lock = threading.Lock()
         self._live = None
-        self._last: tuple[float, int] | None = None
-        self.rate = 0.0
+        #: row (workload; None for a single bridge) -> (stats, last (time, produced), rate,
+        #: last log time)
+        self._rows: dict[str | None, list[Any]] = {}
+
+    @property
+    def rate(self) -> float:
+        """Records per second over the last tick, all rows together."""
+        return sum(row[2] for row in self._rows.values())
 
     def __enter__(self) -> "Progress":
         if self.tty:
@@ -176,7 +254,7 @@ class Progress:
 
             from mqmigrate.cli.output import err_console
 
-            self._live = Live(self._render(None), console=err_console, refresh_per_second=2,
+            self._live = Live(self._render(), console=err_console, refresh_per_second=2,
                               transient=False)
             self._live.__enter__()
         return self
@@ -185,30 +263,43 @@ class Progress:
         if self._live is not None:
             self._live.__exit__(*exc)
 
-    def tick(self, stats: Stats) -> None:
+    def tick(self, stats: Stats, row: str | None = None) -> None:
         now = time.monotonic()
-        if self._last is not None and now > self._last[0]:
-            self.rate = (stats.produced - self._last[1]) / (now - self._last[0])
-        self._last = (now, stats.produced)
+        with self._lock:
+            entry = self._rows.setdefault(row, [stats, None, 0.0, 0.0])
+            last = entry[1]
+            if last is not None and now > last[0]:
+                entry[2] = (stats.produced - last[1]) / (now - last[0])
+            entry[0], entry[1] = stats, (now, stats.produced)
+            due = self._live is None and now - entry[3] >= self.log_every
+            if due:
+                entry[3] = now
+            rate = entry[2]
         if self._live is not None:
-            self._live.update(self._render(stats))
-        elif now - self._last_log >= self.log_every:
-            self._last_log = now
-            logging.getLogger("mqmigrate.bridge").info(
-                "progress", extra={"stats": {**stats.as_dict(), "rate_per_s": round(self.rate)}})
+            self._live.update(self._render())
+        elif due:
+            extra = {**stats.as_dict(), "rate_per_s": round(rate)}
+            if row is not None:
+                extra = {"workload": row, **extra}
+            logging.getLogger("mqmigrate.bridge").info("progress", extra={"stats": extra})
 
-    def _render(self, stats: Stats | None) -> Any:
+    def _render(self) -> Any:
         from rich.table import Table
 
         table = Table(title=self.title, show_header=True, header_style="bold")
-        for col in ("in", "out", "acked", "quarantined", "dupes skipped", "in flight",
-                    "backlog", "msg/s", "p99 ms"):
-            table.add_column(col, justify="right")
-        if stats is not None:
+        named = any(row is not None for row in self._rows)
+        columns = ("in", "out", "acked", "quarantined", "dupes skipped", "in flight", "backlog",
+                   "msg/s", "p99 ms")
+        for col in (("workload",) if named else ()) + columns:
+            table.add_column(col, justify="left" if col == "workload" else "right")
+        with self._lock:
+            rows = [(row, entry[0], entry[2]) for row, entry in self._rows.items()]
+        for row, stats, rate in rows:
             p99 = stats.latency.quantile(0.99)
-            table.add_row(str(stats.received), str(stats.produced), str(stats.acked),
-                          str(stats.quarantined), str(stats.duplicates_skipped),
-                          str(stats.in_flight),
-                          "?" if stats.source_depth is None else str(stats.source_depth),
-                          f"{self.rate:,.0f}", "-" if p99 is None else f"{p99 * 1000:g}")
+            cells = [str(stats.received), str(stats.produced), str(stats.acked),
+                     str(stats.quarantined), str(stats.duplicates_skipped),
+                     str(stats.in_flight),
+                     "?" if stats.source_depth is None else str(stats.source_depth),
+                     f"{rate:,.0f}", "-" if p99 is None else f"{p99 * 1000:g}"]
+            table.add_row(*(([row or ""] if named else []) + cells))
         return table

@@ -1,14 +1,18 @@
-"""``mqmigrate bridge``: copy (shadow) or move (drain) a source queue into a Kafka topic."""
+"""``mqmigrate bridge``: copy (shadow) or move (drain) source queues into Kafka topics, from
+flags or from a playbook's workloads."""
 
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
 from mqmigrate.cli.output import print_json
-from mqmigrate.errors import UsageError
+from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
 from mqmigrate.sources.base import Mode
+
+DEFAULT_KAFKA = "127.0.0.1:9092"
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -22,65 +26,125 @@ def _pairs(items: list[str]) -> dict[str, str]:
 
 
 def bridge(
-    source: str = typer.Option(
-        ..., "--source", envvar="MQMIGRATE_SOURCE",
-        help="Source URI, e.g. amqp://user:pass@host:5672/%2f or amqp1://user:pass@host:61616. Prefer the MQMIGRATE_SOURCE "
-        "environment variable: a command line is visible to every user in the process list.",
+    playbook: Optional[Path] = typer.Option(
+        None, "--playbook", metavar="FILE",
+        help="Take source, topic, key strategy, DLQ (quarantine) topic and header mapping from "
+        "this playbook's workloads; credentials are read from the environment variables the "
+        "playbook names. Flags given explicitly override the playbook."),
+    workload: list[str] = typer.Option(
+        [], "--workload", metavar="ID",
+        help="With --playbook: the workload to bridge (repeatable; default every workload). "
+        "Several workloads run in one process, one engine thread each."),
+    source: Optional[str] = typer.Option(
+        None, "--source", envvar="MQMIGRATE_SOURCE",
+        help="Source URI, e.g. amqp://user:pass@host:5672/%2f or amqp1://user:pass@host:61616 "
+        "(required without --playbook). "
+        "Prefer the MQMIGRATE_SOURCE environment variable: a command line is visible to every "
+        "user in the process list.",
         show_envvar=True),
-    queue: str = typer.Option(..., "--queue", help="Source queue name."),
-    kafka: str = typer.Option("127.0.0.1:9092", "--kafka", help="Kafka bootstrap servers."),
-    topic: str = typer.Option(..., "--topic", help="Target Kafka topic."),
+    queue: Optional[str] = typer.Option(None, "--queue",
+                                        help="Source queue name (required without --playbook)."),
+    kafka: Optional[str] = typer.Option(
+        None, "--kafka", help=f"Kafka bootstrap servers (default: the playbook's "
+        f"kafka.bootstrap, else {DEFAULT_KAFKA})."),
+    topic: Optional[str] = typer.Option(None, "--topic",
+                                        help="Target Kafka topic (required without --playbook)."),
     mode: Mode = typer.Option(Mode.drain, "--mode", help="drain (move) or shadow (copy)."),
-    key_from: str = typer.Option("auto", "--key-from",
-                                 help="auto | group | routing-key | header:NAME | none"),
+    key_from: Optional[str] = typer.Option(
+        None, "--key-from", help="auto | group | routing-key | header:NAME | none (default: the "
+        "playbook's mapping.key, else auto)"),
     quarantine_topic: Optional[str] = typer.Option(
-        None, "--quarantine-topic", help="Topic for records Kafka refuses (default TOPIC.quarantine); '' disables."),
-    max_in_flight: int = typer.Option(2000, "--max-in-flight", help="Unsettled messages at most (prefetch)."),
+        None, "--quarantine-topic", help="Topic for records Kafka refuses (default: the "
+        "playbook's DLQ topic, else TOPIC.quarantine); '' disables."),
+    max_in_flight: int = typer.Option(
+        2000, "--max-in-flight", help="Unsettled messages at most (prefetch); with several "
+        "workloads the budget of the whole process, shared evenly."),
     batch_size: int = typer.Option(500, "--batch-size", help="Messages per receive call."),
     idle_exit: Optional[float] = typer.Option(
-        None, "--idle-exit", help="Stop once the source is empty and quiet this many seconds (drain: 10)."),
+        None, "--idle-exit", help="Stop once the source is empty and quiet this many seconds "
+        "(drain: 10). With several workloads each stops on its own; the process ends when "
+        "all did."),
     effectively_once: bool = typer.Option(False, "--effectively-once",
                                           help="Skip source ids already in the topic."),
-    metrics_port: Optional[int] = typer.Option(None, "--metrics-port",
-                                               help="Serve /metrics, /healthz, /readyz (0: any free port)."),
-    max_messages: Optional[int] = typer.Option(None, "--max-messages", help="Stop after N messages."),
-    create_topics: bool = typer.Option(False, "--create-topics",
-                                       help="Create the topic and quarantine topic if missing."),
+    metrics_port: Optional[int] = typer.Option(
+        None, "--metrics-port", help="Serve /metrics (labelled by workload), /healthz, /readyz "
+        "(0: any free port)."),
+    max_messages: Optional[int] = typer.Option(None, "--max-messages",
+                                               help="Stop after N messages (per workload)."),
+    create_topics: bool = typer.Option(
+        False, "--create-topics", help="Create the topic (with the playbook's partition count) "
+        "and quarantine topic if missing."),
     remove_shadow: bool = typer.Option(False, "--remove-shadow",
                                        help="Shadow mode: delete the shadow queue (Artemis: and its divert) on exit."),
     management_url: Optional[str] = typer.Option(
-        None, "--management-url",
-        help="RabbitMQ management API (default http://HOST:15672), or for amqp1:// on ActiveMQ "
-        "Artemis its Jolokia console (default http://HOST:8161): depth, shadow set-up."),
+        None, "--management-url", help="RabbitMQ management API (default: the playbook's "
+        "rabbitmq+http endpoint, else http://HOST:15672); for amqp1:// on ActiveMQ Artemis its "
+        "Jolokia console (default http://HOST:8161): depth, missing-queue check, shadow set-up."),
     reconnect_timeout: float = typer.Option(300.0, "--reconnect-timeout",
                                             help="Give up reconnecting to the source after this many seconds."),
     producer_config: list[str] = typer.Option([], "--producer-config",
                                               help="Extra librdkafka producer setting KEY=VALUE (repeatable)."),
     log_format: str = typer.Option("auto", "--log-format", help="auto | json | text"),
-    verify_ledger: str = typer.Option(
+    verify_ledger: Optional[str] = typer.Option(
         None, "--verify-ledger", metavar="FILE",
         help="Append (source id, body sha256) of every message settled after it reached the "
-        "topic, for `mqmigrate verify --ledger FILE`."),
+        "topic, for `mqmigrate verify --ledger FILE`. Single workload only."),
 ) -> None:
     """Copy (shadow) or move (drain) a source queue into a Kafka topic, settling each source
     message only after Kafka acknowledged it.
 
-    Prints a JSON summary on stdout. Exit codes: 0 done (drained, idle, max-messages or
-    SIGTERM), 2 usage/connection error, 130 after Ctrl-C.
+    From flags (--source, --queue, --topic) or from a playbook (--playbook FILE [--workload
+    ID ...]). Several workloads share one process: SIGTERM stops them all gracefully, --mode
+    drain ends when every one is drained, and a workload that fails stops the others (exit 2).
+    Several processes on one source queue share its messages (competing consumers).
+
+    Prints a JSON summary on stdout (with --playbook: one entry per workload under
+    "workloads"). Exit codes: 0 done (drained, idle, max-messages or SIGTERM), 2 usage,
+    configuration or connection error (unknown workload, a credential variable not set),
+    130 after Ctrl-C.
     """
-    from mqmigrate.bridge.run import BridgeOptions, run_bridge
+    from mqmigrate.bridge.run import BridgeOptions, run_bridges
 
     if log_format not in ("auto", "json", "text"):
         raise UsageError(f"bad --log-format {log_format!r}", hint="auto, json or text")
-    opts = BridgeOptions(
-        source=source, queue=queue, kafka=kafka, topic=topic, mode=mode, key_from=key_from,
-        quarantine_topic=quarantine_topic, max_in_flight=max_in_flight, batch_size=batch_size,
-        idle_exit=idle_exit, max_messages=max_messages, effectively_once=effectively_once,
-        metrics_port=metrics_port, create_topics=create_topics, remove_shadow=remove_shadow,
+    common: dict[str, Any] = dict(
+        mode=mode, max_in_flight=max_in_flight, batch_size=batch_size, idle_exit=idle_exit,
+        max_messages=max_messages, effectively_once=effectively_once, metrics_port=metrics_port,
+        create_topics=create_topics, remove_shadow=remove_shadow,
         management_url=management_url, reconnect_timeout=reconnect_timeout,
         producer_config=_pairs(producer_config), log_format=log_format,
-        verify_ledger=verify_ledger,
-    )
-    code, summary = run_bridge(opts)
-    print_json(summary)
-    raise typer.Exit(int(code))
+        verify_ledger=verify_ledger)
+    if playbook is None:
+        if workload:
+            raise UsageError("--workload needs --playbook FILE")
+        missing = [flag for flag, value in (("--source (or MQMIGRATE_SOURCE)", source),
+                                            ("--queue", queue), ("--topic", topic)) if not value]
+        if missing:
+            raise UsageError(f"missing {', '.join(missing)}",
+                             hint="give them, or take the workload from --playbook FILE")
+        assert source and queue and topic
+        options = [BridgeOptions(source=source, queue=queue, kafka=kafka or DEFAULT_KAFKA,
+                                 topic=topic, key_from=key_from or "auto",
+                                 quarantine_topic=quarantine_topic, **common)]
+    else:
+        from mqmigrate.bridge.playbook import resolve
+        from mqmigrate.playbooks import loader
+
+        try:
+            book = loader.load(playbook)
+        except PlaybookInvalid as exc:  # the bridge's exit code for a bad input is 2
+            raise ConfigError(exc.message, hint=exc.hint) from exc
+        overrides = {name: value for name, value in (
+            ("source", source), ("queue", queue), ("topic", topic), ("kafka", kafka),
+            ("key_from", key_from), ("quarantine_topic", quarantine_topic)) if value is not None}
+        base = BridgeOptions(source="", queue="", kafka=DEFAULT_KAFKA, topic="", **common)
+        options = resolve(book, workload, base, overrides)
+        if verify_ledger and len(options) > 1:
+            raise UsageError("--verify-ledger takes one workload's ledger",
+                             hint="select one with --workload ID")
+    result = run_bridges(options)
+    print_json(result.summary)
+    if result.error is not None:
+        raise result.error
+    raise typer.Exit(int(result.code))
+

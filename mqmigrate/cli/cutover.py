@@ -19,6 +19,9 @@ app = typer.Typer(help="Run a playbook's phases with gates; resumable; status; r
 _PLAYBOOK = typer.Argument(..., metavar="PLAYBOOK", help="Playbook file.")
 _WORKLOAD = typer.Option(None, "--workload", "-w", help="Only this workload id (repeatable).")
 _KAFKA = typer.Option(None, "--kafka", "-k", help="Kafka bootstrap; default: the playbook's.")
+_CONSUMER_SWITCH = typer.Option(
+    None, "--consumer-switch", help="Where consumers.kafka/consumers.source write the consumer "
+    "switch (a JSON file; {workload} is replaced); default a file in the run directory.")
 
 
 def ask(question: str) -> bool:
@@ -75,6 +78,7 @@ def run(
     producer_mode: Optional[str] = typer.Option(
         None, "--producer-mode", help="Where producers.* write the dual-write mode: file:PATH or "
         "kafka:TOPIC#KEY ({workload} is replaced); default a file in the run directory."),
+    consumer_switch: Optional[str] = _CONSUMER_SWITCH,
 ) -> None:
     """Run the pending steps and gates of a playbook, in order, each step once.
 
@@ -82,7 +86,8 @@ def run(
     2 usage, configuration or connection error, 130 stopped by Ctrl-C/SIGTERM (re-run resumes).
     """
     engine = _engine(playbook_file, kafka, yes=yes, dry_run=dry_run, gate_timeout=gate_timeout,
-                     poll_interval=poll_interval, mode_spec=producer_mode)
+                     poll_interval=poll_interval, mode_spec=producer_mode,
+                     consumer_switch=consumer_switch)
     report = _with_signals(engine, lambda: engine.run(workload or None, until))
     if dry_run:
         err_console.print(f"dry run: {len(report.done)} step(s) would run; nothing changed")
@@ -141,12 +146,14 @@ def rollback(
     kafka: Optional[str] = _KAFKA,
     producer_mode: Optional[str] = typer.Option(None, "--producer-mode",
                                                 help="As for 'cutover run'."),
+    consumer_switch: Optional[str] = _CONSUMER_SWITCH,
 ) -> None:
     """Walk back through the rollback steps of the started phases, newest first, unstamping.
 
     Exit 0 rolled back, 1 a step was not confirmed, 2 usage/connection error, 130 interrupted.
     """
-    engine = _engine(playbook_file, kafka, yes=yes, dry_run=dry_run, mode_spec=producer_mode)
+    engine = _engine(playbook_file, kafka, yes=yes, dry_run=dry_run, mode_spec=producer_mode,
+                     consumer_switch=consumer_switch)
     report = _with_signals(engine, lambda: engine.rollback(workload or None, to))
     verb = "would run" if dry_run else "ran"
     err_console.print(f"rollback: {verb} {len(report.done)} rollback step(s)"

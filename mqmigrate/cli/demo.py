@@ -60,9 +60,10 @@ def _table(s: Summary) -> Table:
         ("duplicated", str(s.duplicated), "processed − unique (work done twice)"),
         ("skipped by id", str(s.duplicate_deliveries_skipped),
          "deliveries of an already processed id, recognised by mq.source.id"),
-        ("shadow copies", str(s.shadow_copies_skipped), "left to the verify step, not processed"),
+        ("shadow copies", str(s.shadow_copies_skipped),
+         "records below the consumers' cut: accepted by the worker, not processed"),
         ("verify missing", str(s.verify.get("missing", "-")),
-         f"of {s.verify.get('expected', '-')} ids sent while shadowing"),
+         f"of {s.verify.get('expected', '-')} ids the shadow bridge settled"),
         ("time without a consumer", f"{s.longest_gap_s:.3f} s",
          "longest time a message waited while nothing was processed"),
     ]

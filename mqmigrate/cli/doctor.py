@@ -15,7 +15,9 @@ _MARKS = {"ok": "[green]ok[/]", "fail": "[red]NOT READY[/]", "error": "[red]ERRO
 
 
 def doctor(
-    kafka: str = typer.Option(..., "--kafka", "-k", help="Kafka bootstrap servers, host:port[,...]."),
+    kafka: Optional[str] = typer.Option(
+        None, "--kafka", "-k", help="Kafka bootstrap servers, host:port[,...] (required unless "
+        "--sandbox)."),
     source: Optional[List[str]] = typer.Option(
         None, "--source", "-s",
         help="A source endpoint to probe (repeatable): amqp://, rabbitmq+http://, amqp1://, "
@@ -27,6 +29,9 @@ def doctor(
         help="Produce and consume one record on a temporary topic through a share group.",
     ),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    sandbox: bool = typer.Option(
+        False, "--sandbox", help="Check the local sandbox: its Kafka (unless --kafka) and every "
+        "source endpoint it runs, with the sandbox's credentials."),
 ) -> None:
     """Can this Kafka cluster serve queues? Checks the release, the share.version feature and a
     real share-group round trip, and probes each source for reachability, credentials, version.
@@ -34,8 +39,19 @@ def doctor(
     Exit 0 ready, 1 not ready (each failed check names its fix), 2 a connection or
     authentication error.
     """
+    sources = list(source or [])
+    if sandbox:
+        from mqmigrate.sandbox import manager
+
+        sandbox_kafka, sandbox_sources = manager.endpoints_for_doctor(manager.context())
+        kafka = kafka or sandbox_kafka
+        sources += sandbox_sources
+    if not kafka:
+        from mqmigrate.errors import UsageError
+
+        raise UsageError("give --kafka BOOTSTRAP, or --sandbox to check the local sandbox")
     with err_console.status("checking"):
-        report = diagnose(kafka, source or [], timeout=timeout, round_trip=round_trip)
+        report = diagnose(kafka, sources, timeout=timeout, round_trip=round_trip)
     if fmt is Format.json:
         print_json(report.to_dict())
     else:

@@ -123,7 +123,15 @@ def tree(playbook: Playbook) -> Tree:
             details.add(f"topic {key} = {value}")
         if tgt.dlq:
             details.add(f"DLQ {tgt.dlq.topic} ({'broker dead-lettering' if tgt.dlq.use_broker_dlq else 'worker forwards'})")
+        for grant in tgt.acls:
+            on = f"prefix {grant.prefix}" if grant.pattern == "prefixed" else "literal names"
+            details.add(f"ACL {grant.principal} {grant.role} ({on})")
         details.add(f"key: {workload.mapping.key}")
+        headers = workload.mapping.headers
+        for old, new in headers.rename.items():
+            details.add(f"header {old} → {new}")
+        if headers.drop:
+            details.add(f"headers dropped: {', '.join(headers.drop)}")
         open_items = [d for d in workload.decisions if not d.done]
         if workload.decisions:
             decisions = node.add(f"decisions ({len(open_items)} open)")

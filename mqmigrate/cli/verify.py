@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.progress import Progress
@@ -19,12 +19,12 @@ _PROGRESS_FROM = 50_000
 
 
 def _targets(playbook_file: Optional[Path], workload: Optional[str], kafka: Optional[str],
-             topic: Optional[str]) -> tuple[str, str, Optional[str]]:
-    """(bootstrap, topic, share group) from the playbook or the explicit options."""
+             topic: Optional[str]) -> tuple[str, str, Optional[str], Any]:
+    """(bootstrap, topic, share group, workload or None) from the playbook or the options."""
     if playbook_file is None:
         if not kafka or not topic:
             raise UsageError("give --playbook, or --kafka and --topic")
-        return kafka, topic, None
+        return kafka, topic, None, None
     from mqmigrate.playbooks import loader
 
     pb = loader.load(playbook_file)
@@ -39,16 +39,60 @@ def _targets(playbook_file: Optional[Path], workload: Optional[str], kafka: Opti
         raise UsageError("the playbook names no kafka.bootstrap; pass --kafka")
     group = w.target.consumer.group if (w.target.consumer is not None
                                         and w.target.consumer.type == "share-group") else None
-    return bootstrap, topic or w.target.topic, group
+    return bootstrap, topic or w.target.topic, group, w
+
+
+def _default_ledger(playbook_file: Optional[Path], workload: Any) -> Path:
+    """Without --ledger: the ledger the bridges ``cutover`` started write for the workload."""
+    if playbook_file is None or workload is None:
+        raise UsageError("give --ledger FILE (or --playbook, to read the ledger cutover's "
+                         "bridges write)")
+    from mqmigrate.cutover.bridgeproc import ledger_path
+    from mqmigrate.cutover.runner import run_dir
+
+    path = ledger_path(run_dir(playbook_file), workload.id)
+    if not path.exists():
+        raise UsageError(f"no verify ledger for workload '{workload.id}' at {path}",
+                         hint="run the bridge through 'mqmigrate cutover', or pass "
+                         "--ledger FILE written by 'mqmigrate bridge --verify-ledger FILE'")
+    return path
+
+
+def _source_backlog(workload: Any, source: Optional[str], queue: Optional[str]
+                    ) -> dict[str, Any]:
+    """Messages still at the source (ready and in flight), measured now; None = unknown."""
+    from mqmigrate.cutover.probes import SourceDepthProbe
+    from mqmigrate.cutover.source import access_for_uri, resolve
+    from mqmigrate.errors import MqMigrateError
+
+    try:
+        if source and (queue or workload is not None):
+            access = access_for_uri(source, queue or workload.source.queue)
+        elif workload is not None:
+            access = resolve(workload)
+        else:
+            why = "--source needs --queue" if source else "no source given"
+            return {"depth": None, "in_flight": None, "detail": why}
+    except MqMigrateError as exc:
+        return {"depth": None, "in_flight": None, "detail": exc.one_line()}
+    depth = SourceDepthProbe("depth", resolve).measure_access(access)
+    in_flight = SourceDepthProbe("in-flight", resolve).measure_access(access)
+    as_int = (lambda m: None if m.value is None else int(m.value))
+    return {"depth": as_int(depth), "in_flight": as_int(in_flight),
+            "detail": depth.detail if depth.value is None else in_flight.detail}
 
 
 def verify(
-    ledger: Path = typer.Option(..., "--ledger", "-l",
-                                help="Verify ledger (JSONL) the bridge wrote; see docs/verify.md."),
+    ledger: Optional[Path] = typer.Option(
+        None, "--ledger", "-l", help="Verify ledger (JSONL) the bridge wrote; see docs/verify.md. "
+        "Default with --playbook: the ledger of the bridge 'cutover' started for the workload."),
     playbook_file: Optional[Path] = typer.Option(None, "--playbook", "-p", help="Playbook file."),
     workload: Optional[str] = typer.Option(None, "--workload", "-w", help="Workload id."),
-    source: Optional[str] = typer.Option(None, "--source", help="Source URI (informational)."),
-    queue: Optional[str] = typer.Option(None, "--queue", help="Source queue (informational)."),
+    source: Optional[str] = typer.Option(
+        None, "--source", envvar="MQMIGRATE_SOURCE", show_envvar=True,
+        help="Source URI, to measure the source's depth and in-flight count (default with "
+        "--playbook: the workload's source, credentials from its env var)."),
+    queue: Optional[str] = typer.Option(None, "--queue", help="Source queue (with --source)."),
     kafka: Optional[str] = typer.Option(None, "--kafka", "-k", help="Kafka bootstrap servers."),
     topic: Optional[str] = typer.Option(None, "--topic", "-t", help="Target topic."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
@@ -69,8 +113,8 @@ def verify(
     Exit 0 clean, 1 missing or altered records (duplicates with --fail-on-duplicates),
     2 usage or connection error.
     """
-    bootstrap, topic_name, group = _targets(playbook_file, workload, kafka, topic)
-    src = list(read_ledger(ledger))
+    bootstrap, topic_name, group, chosen = _targets(playbook_file, workload, kafka, topic)
+    src = list(read_ledger(ledger or _default_ledger(playbook_file, chosen)))
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task(f"reading {topic_name}", total=None, visible=False)
 
@@ -87,7 +131,13 @@ def verify(
 
         with err_console.status(f"measuring the backlog of share group {group}"):
             report = replace(report, share_backlog=share_backlog(bootstrap, group, topic_name))
-    extra = {"topic": topic_name, "share_group": group, "source": source, "queue": queue}
+    from mqmigrate.redact import mask_uri
+
+    backlog = _source_backlog(chosen, source, queue)
+    extra = {"topic": topic_name, "share_group": group,
+             "source": mask_uri(source) if source else None,
+             "queue": queue or (chosen.source.queue if chosen is not None else None),
+             "source_backlog": backlog}
     data = report.to_dict(fail_on_duplicates) | extra
     if fmt is Format.json:
         print_json(data)
@@ -107,6 +157,10 @@ def verify(
             table.add_row(name, f"[{style}]{counts[key]}[/]" if style else str(counts[key]),
                           ", ".join(data["samples"][sample]))
         table.add_row("bridge lag", str(data["lag"]), "")
+        for label, key in (("source depth (ready)", "depth"), ("source in flight", "in_flight")):
+            value = backlog[key]
+            table.add_row(label, "unknown" if value is None else str(value),
+                          backlog["detail"] if value is None else "")
         table.add_row("share-group backlog",
                       "unknown" if data["share_backlog"] is None else str(data["share_backlog"]),
                       group or "")

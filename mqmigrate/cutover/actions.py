@@ -6,13 +6,17 @@ died mid-step) is run again on resume:
 * ``provision.apply`` — provision converges (creates what is missing, changes nothing twice).
 * ``bridge.start`` — a bridge of the workload already running in the same mode is kept.
 * ``bridge.stop`` — stopping a bridge that is not running does nothing.
+* ``consumers.kafka`` — writes the consumer switch with the cut (topic end offsets); a switch
+  that already says ``kafka`` is kept as it is, cut included, so a re-run moves nothing.
+* ``consumers.source`` — writes ``source`` with the cut back; a switch that already says
+  ``source`` (or none written yet) is kept.
 * ``producers.*`` — writes the mode (file rewritten atomically, or the latest value of a
   compacted control topic); writing the same mode twice is the same state.
 * ``source.drain`` — waits for the drain bridge, or runs one with idle-exit; on an empty
   source it ends after the idle time having moved nothing.
 * ``source.delete-shadow`` — deleting a shadow queue that is gone is a no-op (404).
 * ``verify.run`` — read-only.
-* ``consumers.*``, ``manual`` — a person does them and says so; asking again is harmless.
+* ``consumers.switch``, ``consumers.revert``, ``manual`` — a person does them and says so; asking again is harmless.
 
 An action returns a one-line account of what it did; failures are mqmigrate errors.
 """
@@ -25,6 +29,7 @@ from typing import Callable, Optional
 
 from mqmigrate.cutover import bridgeproc
 from mqmigrate.cutover.probes import Verifier, VerifyCounts
+from mqmigrate.bridge.mapping import key_from_playbook
 from mqmigrate.cutover.source import SourceAccess, amqp_credentials, resolve
 from mqmigrate.errors import CutoverError, CutoverInterrupted, ProvisionError
 from mqmigrate.playbooks.model import Action, Playbook, Step, Workload
@@ -46,6 +51,8 @@ class ActionContext:
     verifier: Optional[Verifier] = None
     should_stop: Callable[[], bool] = lambda: False
     access: Callable[[Workload], SourceAccess] = field(default=resolve)
+    #: consumer switch file (``consumers.kafka``/``consumers.source``); ``{workload}`` replaced
+    consumer_switch: str = ""
     drain_timeout: float = 3600.0
     drain_idle: float = 10.0
 
@@ -94,17 +101,27 @@ def bridge_start(ctx: ActionContext) -> str:
             # into the shared topic is complete; a second one would duplicate each message
             return (f"shadow copy into {ctx.workload.target.topic} already made by workload "
                     f"'{sibling[0]}' (pid {sibling[1].pid})")
-    access = ctx.access(ctx.workload)
-    info, started = bridgeproc.start(
-        ctx.run_dir, ctx.workload.id, uri=access.uri, queue=access.queue, kafka=ctx.kafka(),
-        topic=ctx.workload.target.topic, mode=mode,
-        key=bridgeproc.key_from(ctx.workload.mapping.key),
-        # drain moves what a shadow already copied: skip ids Kafka has (DESIGN §5)
-        effectively_once=mode == "drain",
-        idle_exit=ctx.drain_idle if mode == "drain" else None,
-        management_url=access.management_url)
+    # A drain bridge of the drain phase moves what a running shadow already copied: it skips
+    # ids Kafka has (DESIGN §5) and ends when the source is empty and quiet.  One started
+    # earlier (the consumers phase) moves the source queue while producers still write to it:
+    # it runs until stopped, and skips nothing, because the shadow copies of what it moves lie
+    # below the consumers' cut (mqmigrate.consumerswitch) and are never processed.
+    final_drain = mode == "drain" and ctx.phase == "drain"
+    info, started = _start_bridge(ctx, mode, effectively_once=final_drain,
+                                  idle_exit=ctx.drain_idle if final_drain else None)
     verb = "started" if started else "already running"
     return f"{mode} bridge {verb} (pid {info.pid}, metrics {info.metrics_url})"
+
+
+def _start_bridge(ctx: ActionContext, mode: str, *, effectively_once: bool,
+                  idle_exit: Optional[float]) -> tuple[bridgeproc.BridgeInfo, bool]:
+    access = ctx.access(ctx.workload)
+    return bridgeproc.start(
+        ctx.run_dir, ctx.workload.id, uri=access.uri, queue=access.queue, kafka=ctx.kafka(),
+        topic=ctx.workload.target.topic, mode=mode,
+        key=key_from_playbook(ctx.workload.mapping.key),
+        effectively_once=effectively_once, idle_exit=idle_exit,
+        management_url=access.management_url)
 
 
 def shared_shadow(playbook: Playbook, run_dir: Path,
@@ -154,6 +171,68 @@ def producers_source_only(ctx: ActionContext) -> str:
     return _producer_mode(ctx, "source-only")
 
 
+def _switch_path(ctx: ActionContext) -> Path:
+    if not ctx.consumer_switch:
+        raise CutoverError("no consumer switch for this run",
+                           hint="pass --consumer-switch PATH (default: a file in the run directory)")
+    return Path(ctx.consumer_switch.replace("{workload}", ctx.workload.id))
+
+
+def _still_topic_offsets(ctx: ActionContext) -> dict[int, int]:
+    """The topic's end offsets, taken while no bridge of the workload writes to it."""
+    from mqmigrate.cutover.probes import topic_end_offsets
+
+    topic = ctx.workload.target.topic
+    for other in ctx.playbook.workloads:  # a fan-out's siblings write into the same topic
+        if other.target.topic != topic:
+            continue
+        writing = bridgeproc.running(ctx.run_dir, other.id)
+        if writing is not None:
+            raise CutoverError(f"workload '{other.id}': a {writing.mode} bridge is writing to "
+                               f"{topic}; the cut needs a still topic",
+                               hint="the playbook should stop it first (bridge.stop)")
+    ends = topic_end_offsets(ctx.kafka(), topic)
+    if ends is None:
+        raise CutoverError(f"cannot read the end offsets of topic {topic}",
+                           hint="is it provisioned and is Kafka reachable?")
+    return ends
+
+
+def consumers_kafka(ctx: ActionContext) -> str:
+    """Switch the service's consumers to the Kafka worker, with the cut: the topic's end offsets
+    now.  Taken with no bridge writing (after the shadow bridge stopped, before the drain
+    bridge starts), so every record below it is a shadow copy and every record the drain bridge
+    writes lies above it."""
+    from mqmigrate import consumerswitch
+
+    path = _switch_path(ctx)
+    current = consumerswitch.read(path)
+    if current is not None and current.consumers == consumerswitch.KAFKA:
+        return f"consumers already on Kafka (cut {dict(current.start_offsets)}, {path})"
+    ends = _still_topic_offsets(ctx)
+    consumerswitch.write(path, consumerswitch.Switch(consumerswitch.KAFKA,
+                                                     ctx.workload.target.topic, ends))
+    return f"consumers → Kafka, cut {ends} written to {path}"
+
+
+def consumers_source(ctx: ActionContext) -> str:
+    """Switch the service's consumers back to the source queue, with the cut back: the topic's
+    end offsets now (the drain bridge stopped, the shadow not restarted).  The worker finishes
+    the records below it, which nothing else would process; records above it are shadow copies
+    of what the source consumer handles."""
+    from mqmigrate import consumerswitch
+
+    path = _switch_path(ctx)
+    current = consumerswitch.read(path)
+    if current is None or current.consumers == consumerswitch.SOURCE:
+        return f"consumers already on the source ({path})"
+    ends = _still_topic_offsets(ctx)
+    consumerswitch.write(path, consumerswitch.Switch(consumerswitch.SOURCE,
+                                                     ctx.workload.target.topic,
+                                                     end_offsets=ends))
+    return f"consumers → source, cut back {ends} written to {path}"
+
+
 def source_drain(ctx: ActionContext) -> str:
     """Wait until the drain bridge has moved everything and stopped on idle; start one (with
     idle-exit) when none runs.  A drain bridge that failed fails the step."""
@@ -162,7 +241,12 @@ def source_drain(ctx: ActionContext) -> str:
     if current is not None and current.mode != "drain":
         raise CutoverError(f"workload '{wl}': a {current.mode} bridge is running, not a drain",
                            hint="the playbook should stop it and start a drain bridge first")
-    if current is None:
+    if current is not None and bridgeproc.spec_of(ctx.run_dir, wl).get("idle_exit") is None:
+        # the drain bridge of the consumers phase never ends by itself: replace it by one that
+        # ends when the source is empty and quiet; it skips nothing, as its predecessor did
+        bridgeproc.stop(ctx.run_dir, wl)
+        _start_bridge(ctx, "drain", effectively_once=False, idle_exit=ctx.drain_idle)
+    elif current is None:
         ended = bridgeproc.last_exit(ctx.run_dir, wl)
         if not (ended and ended.get("mode") == "drain" and ended.get("exit") == 0):
             bridge_ctx = ActionContext(**{**ctx.__dict__,
@@ -245,6 +329,8 @@ ACTIONS: dict[Action, ActionSpec] = {
     Action.consumers_revert: ActionSpec(
         _human, mutating=True, human=True,
         instruction="move the consumers back to the source queue"),
+    Action.consumers_kafka: ActionSpec(consumers_kafka, mutating=True),
+    Action.consumers_source: ActionSpec(consumers_source, mutating=True),
     Action.producers_dual_write: ActionSpec(producers_dual_write, mutating=True),
     Action.producers_kafka_only: ActionSpec(producers_kafka_only, mutating=True),
     Action.producers_revert: ActionSpec(producers_source_only, mutating=True),

@@ -34,14 +34,6 @@ _MARKER = "mqmigrate.cutover.bridgeproc"
 #: children this process spawned, so their exit status is reaped (no zombie looks alive)
 _children: dict[int, subprocess.Popen] = {}
 
-_KEY_FROM = {"none": "none", "message-group-id": "group", "amqp-group-id": "group",
-             "routing-key": "routing-key"}
-
-
-def key_from(mapping_key: str) -> str:
-    """The bridge's ``--key-from`` for a playbook ``mapping.key``."""
-    return mapping_key if mapping_key.startswith("header:") else _KEY_FROM.get(mapping_key, "auto")
-
 
 @dataclass(frozen=True)
 class BridgeInfo:
@@ -103,6 +95,14 @@ def last_exit(run_dir: Path, workload: str) -> dict[str, Any] | None:
         return json.loads(_files(run_dir, workload)["out"].read_text())
     except (OSError, ValueError):
         return None
+
+
+def spec_of(run_dir: Path, workload: str) -> dict[str, Any]:
+    """The spec the workload's last bridge was started with (empty when none was)."""
+    try:
+        return json.loads(_files(run_dir, workload)["spec"].read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _free_port() -> int:

@@ -85,22 +85,27 @@ class SourceDepthProbe:
             access = self._access(workload)
         except MqMigrateError as exc:
             return Measurement.unknown(exc.one_line())
+        return self.measure_access(access)
+
+    def measure_access(self, access) -> Measurement:
+        """Measure a source given as a :class:`~mqmigrate.cutover.source.SourceAccess`."""
         kind = getattr(access, "kind")
         try:
             if kind == "rabbitmq":
-                return self._rabbitmq(workload, access)
+                return self._rabbitmq(access)
             if kind == "sqs":
                 return self._sqs(access)
         except MqMigrateError as exc:
             return Measurement.unknown(exc.one_line())
         return Measurement.unknown(f"no depth probe for {kind} sources")
 
-    def _rabbitmq(self, workload: Workload, access) -> Measurement:
+    def _rabbitmq(self, access) -> Measurement:
         import httpx
 
         from mqmigrate.cutover.source import amqp_credentials
+        from mqmigrate.sources.uri import parse_source_uri
 
-        vhost = workload.source.vhost or "/"
+        vhost = parse_source_uri(access.uri).vhost  # resolve() put the playbook's vhost there
         url = (f"{access.management_url}/api/queues/{quote(vhost, safe='')}/"
                f"{quote(access.queue, safe='')}")
         try:
@@ -176,8 +181,9 @@ class BridgeLagProbe:
 # ---------------------------------------------------------------------------------- kafka
 
 
-def topic_end_offset_sum(bootstrap: str, topic: str, timeout: float = 10.0) -> int | None:
-    """Sum of the latest offsets of ``topic``'s partitions (None when the topic is missing)."""
+def topic_end_offsets(bootstrap: str, topic: str, timeout: float = 10.0) -> dict[int, int] | None:
+    """The latest offset of each of ``topic``'s partitions (None when the topic is missing or
+    the offsets cannot be listed)."""
     from confluent_kafka import KafkaException, TopicPartition
     from confluent_kafka.admin import OffsetSpec
 
@@ -190,9 +196,15 @@ def topic_end_offset_sum(bootstrap: str, topic: str, timeout: float = 10.0) -> i
     wanted = {TopicPartition(topic, p): OffsetSpec.latest() for p in meta.partitions}
     try:
         futures = admin.list_offsets(wanted, request_timeout=timeout)
-        return sum(f.result(timeout=timeout).offset for f in futures.values())
+        return {tp.partition: f.result(timeout=timeout).offset for tp, f in futures.items()}
     except KafkaException:
         return None
+
+
+def topic_end_offset_sum(bootstrap: str, topic: str, timeout: float = 10.0) -> int | None:
+    """Sum of the latest offsets of ``topic``'s partitions (None when the topic is missing)."""
+    ends = topic_end_offsets(bootstrap, topic, timeout)
+    return None if ends is None else sum(ends.values())
 
 
 class DlqRateProbe:

@@ -184,7 +184,8 @@ class Cutover:
                  confirm: Callable[[str], bool] = lambda question: False,
                  yes: bool = False, dry_run: bool = False, interactive: bool = True,
                  poll_interval: float = 5.0, gate_timeout: float = 600.0,
-                 mode_spec: Optional[str] = None, verifier: Optional[Verifier] = None,
+                 mode_spec: Optional[str] = None, consumer_switch: Optional[str] = None,
+                 verifier: Optional[Verifier] = None,
                  access: Callable[[Workload], SourceAccess] = resolve,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
@@ -209,6 +210,7 @@ class Cutover:
         self.poll_interval = poll_interval
         self.gate_timeout = gate_timeout
         self.mode_spec = mode_spec or f"file:{self.dir / '{workload}.mode'}"
+        self.consumer_switch = consumer_switch or str(self.dir / "{workload}.consumers.json")
         self.verifier = verifier
         self.access = access
         self.clock = clock
@@ -264,7 +266,8 @@ class Cutover:
 
     def _context(self, wl: Workload, step: Step, phase: str) -> ActionContext:
         return ActionContext(self.playbook, self.dir, wl, step, phase, self.bootstrap,
-                             self.mode_spec, verifier=self.verifier,
+                             self.mode_spec, consumer_switch=self.consumer_switch,
+                             verifier=self.verifier,
                              should_stop=lambda: self.stop_requested, access=self.access)
 
     def _execute(self, wl: Workload, phase: str, step: Step, report: RunReport,

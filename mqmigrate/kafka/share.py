@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable, Mapping
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -53,16 +53,45 @@ def _result(future, what: str, timeout: float = 30.0):
 
 
 def create_topic(admin: AdminClient, topic: str, partitions: int = 1,
-                 config: Mapping[str, str] | None = None, replication: int = 1) -> None:
+                 config: Mapping[str, str] | None = None, replication: int = 1, *,
+                 exist_ok: bool = False) -> bool:
+    """Create ``topic``; True when created, False when it existed and ``exist_ok``."""
     futures = admin.create_topics(
         [NewTopic(topic, partitions, replication, config=dict(config or {}))],
         operation_timeout=30,
     )
-    _result(futures[topic], f"creating topic {topic}")
+    try:
+        _result(futures[topic], f"creating topic {topic}")
+    except MqMigrateError as exc:
+        if exist_ok and _error_code(exc) == KafkaError.TOPIC_ALREADY_EXISTS:
+            return False
+        raise
+    return True
+
+
+def delete_topics(admin: AdminClient, topics: Iterable[str], *, missing_ok: bool = False) -> None:
+    """Delete ``topics``; with ``missing_ok`` a topic that does not exist is no error."""
+    names = list(topics)
+    if not names:
+        return
+    for topic, future in admin.delete_topics(names, operation_timeout=30).items():
+        try:
+            _result(future, f"deleting topic {topic}")
+        except MqMigrateError as exc:
+            if not (missing_ok and _error_code(exc) == KafkaError.UNKNOWN_TOPIC_OR_PART):
+                raise
 
 
 def delete_topic(admin: AdminClient, topic: str) -> None:
-    _result(admin.delete_topics([topic], operation_timeout=30)[topic], f"deleting topic {topic}")
+    delete_topics(admin, [topic])
+
+
+def _error_code(exc: BaseException) -> int | None:
+    """The librdkafka error code behind an error raised by :func:`_result`, if any."""
+    cause = exc.__cause__
+    if isinstance(cause, KafkaException) and cause.args:
+        return cause.args[0].code()
+    return None
 
 
 def _incremental_set(admin: AdminClient, kind: ResourceType, name: str,

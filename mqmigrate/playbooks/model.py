@@ -19,11 +19,13 @@ from typing import Annotated, Any, Literal, Optional
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -191,6 +193,54 @@ class Dlq(_Strict):
         return self
 
 
+#: a Kafka principal as the authorizer spells it (``User:orders-app``); a name, never a secret
+_PRINCIPAL = r"^[A-Za-z][A-Za-z0-9]*:\S+$"
+#: a resource-name prefix: Kafka name characters, may end in '.', '_' or '-'
+_PREFIX = r"^[A-Za-z0-9._-]{1,249}$"
+
+AclRole = Literal["produce", "consume", "dlq-write"]
+
+
+class AclGrant(_Strict):
+    """One principal's access to this workload's resources, created as Kafka ACLs by provision.
+
+    ``produce``: WRITE and DESCRIBE on the topic.  ``consume``: READ on the topic and READ on
+    the group (a share group is a GROUP resource).  ``dlq-write``: WRITE and DESCRIBE on the DLQ
+    topic (the worker forwards dead letters with its own identity; a broker DLQ needs none).
+    ``pattern: literal`` grants on the resources' own names; ``prefixed`` on every resource whose
+    name starts with ``prefix`` (which must cover the grant's resources).
+    """
+
+    principal: str = Field(pattern=_PRINCIPAL, description="Kafka principal, e.g. User:orders-app")
+    role: AclRole
+    pattern: Literal["literal", "prefixed"] = "literal"
+    prefix: Optional[str] = Field(None, pattern=_PREFIX,
+                                  description="prefixed only: the resource-name prefix")
+
+    @model_validator(mode="after")
+    def _prefix(self) -> "AclGrant":
+        if self.pattern == "prefixed" and self.prefix is None:
+            raise ValueError("a prefixed grant needs 'prefix'")
+        if self.pattern == "literal" and self.prefix is not None:
+            raise ValueError("'prefix' applies to pattern: prefixed only")
+        return self
+
+
+def _grant_fits_target(grant: AclGrant, info: ValidationInfo) -> AclGrant:
+    """A grant must name resources the target has (checked per item, so an error points at
+    ``acls[i]``); fields that failed their own validation are not in ``info.data``."""
+    topic, consumer, dlq = (info.data.get(k) for k in ("topic", "consumer", "dlq"))
+    if grant.role == "dlq-write" and "dlq" in info.data and dlq is None:
+        raise ValueError("a dlq-write grant needs target.dlq")
+    if grant.pattern == "prefixed":
+        names = {"produce": [topic], "dlq-write": [dlq.topic if dlq else None],
+                 "consume": [topic, consumer.group if consumer else None]}[grant.role]
+        outside = [n for n in names if n is not None and not n.startswith(grant.prefix or "")]
+        if outside:
+            raise ValueError(f"prefix '{grant.prefix}' does not cover {', '.join(outside)}")
+    return grant
+
+
 class Target(_Strict):
     """The Kafka side of one workload."""
 
@@ -200,6 +250,9 @@ class Target(_Strict):
     configs: ConfigMap = Field(default_factory=dict, description="Topic configs.")
     consumer: Consumer
     dlq: Optional[Dlq] = None
+    acls: list[Annotated[AclGrant, AfterValidator(_grant_fits_target)]] = Field(
+        default_factory=list, description="Principals and their access; provision creates the "
+        "ACLs when the cluster has an authorizer (never deletes any).")
 
     @model_validator(mode="after")
     def _dlq(self) -> "Target":
@@ -209,6 +262,15 @@ class Target(_Strict):
             if self.dlq.use_broker_dlq and self.consumer.type != "share-group":
                 raise ValueError("use_broker_dlq needs a share-group consumer")
         return self
+
+    def acl_resources(self, role: str) -> list[tuple[str, str]]:
+        """``(resource type, name)`` a grant of ``role`` covers: TOPIC and/or GROUP."""
+        if role == "produce":
+            return [("topic", self.topic)]
+        if role == "consume":
+            return [("topic", self.topic), ("group", self.consumer.group)]
+        return [("topic", self.dlq.topic)] if self.dlq is not None else []
+
 
 
 # --------------------------------------------------------------------------------- mapping
@@ -258,6 +320,8 @@ class Action(str, Enum):
     verify_run = "verify.run"
     consumers_switch = "consumers.switch"
     consumers_revert = "consumers.revert"
+    consumers_kafka = "consumers.kafka"
+    consumers_source = "consumers.source"
     producers_dual_write = "producers.dual-write"
     producers_kafka_only = "producers.kafka-only"
     producers_revert = "producers.revert"

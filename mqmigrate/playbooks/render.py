@@ -86,6 +86,8 @@ class WorkloadSpec:
     dlq_topic: Any = None
     dlq_partitions: Any = 1
     use_broker_dlq: Any = False
+    #: ACL grants: mappings of principal, role, pattern and (prefixed) prefix
+    acls: Sequence[Mapping[str, Any]] = ()
     decisions: Sequence[DecisionSpec] = ()
     strategy: Optional[Strategy] = None
     gates: GateDefaults = field(default_factory=GateDefaults)
@@ -109,7 +111,7 @@ def _gate(metric: str, op: str, value: Any, for_seconds: Any = 0) -> dict[str, A
 
 
 def standard_phases(strategy: Strategy, gates: GateDefaults, *,
-                    keyed: bool = False) -> dict[str, dict[str, Any]]:
+                    keyed: bool = False, shared_topic: bool = False) -> dict[str, dict[str, Any]]:
     """The phases, steps, gates and rollbacks of ``strategy`` (values may still be Derived).
 
     * shadow-then-drain: a shadow copy runs next to the live consumers until verify is clean,
@@ -149,16 +151,46 @@ def standard_phases(strategy: Strategy, gates: GateDefaults, *,
             "rollback": [],
         }
     switch_after = "verify" if strategy != "drain-only" else "provision"
-    switch_description = None
-    if keyed:
-        switch_description = "consumers join the keyed consumer group (ordering by key)"
-    phases["consumers"] = {
-        "steps": [_step("switch-consumers", "consumers.switch", [switch_after],
-                        description=switch_description)],
-        "gates": [_gate("share-group.backlog", "<=", gates.backlog, settle),
-                  _gate("dlq.rate", "<=", gates.dlq_rate, settle)],
-        "rollback": [_step("revert-consumers", "consumers.revert")],
-    }
+    backlog_gates = [_gate("share-group.backlog", "<=", gates.backlog, settle),
+                     _gate("dlq.rate", "<=", gates.dlq_rate, settle)]
+    # shadow-then-drain to a share group hands over without a person: the service follows the
+    # consumer switch (mqmigrate.consumerswitch) that consumers.kafka writes with the cut, and
+    # the drain bridge moves the source queue into Kafka from then on.  Not for a topic several
+    # workloads share (a fan-out): one queue's drain bridge would write into the others' groups
+    handover = strategy == "shadow-then-drain" and not keyed and not shared_topic
+    if handover:
+        phases["consumers"] = {
+            "steps": [
+                _step("shadow-bridge-stop-for-switch", "bridge.stop", [switch_after],
+                      description="a still topic for the cut"),
+                _step("switch-consumers", "consumers.kafka", ["shadow-bridge-stop-for-switch"],
+                      description="the service's consumer switch: the worker takes the records "
+                      "above the cut (the topic's end offsets now)"),
+                _step("drain-bridge", "bridge.start", ["switch-consumers"], mode="drain",
+                      description="moves the source queue into Kafka while producers still "
+                      "write to it; runs until the drain phase"),
+            ],
+            "gates": backlog_gates,
+            "rollback": [
+                _step("revert-drain-bridge-stop", "bridge.stop",
+                      description="a still topic for the cut back"),
+                _step("revert-consumers", "consumers.source", ["revert-drain-bridge-stop"],
+                      description="the source consumer takes over; the worker finishes the "
+                      "records below the cut (the topic's end offsets now)"),
+                _step("revert-shadow-bridge", "bridge.start", ["revert-consumers"],
+                      mode="shadow"),
+            ],
+        }
+    else:
+        switch_description = None
+        if keyed:
+            switch_description = "consumers join the keyed consumer group (ordering by key)"
+        phases["consumers"] = {
+            "steps": [_step("switch-consumers", "consumers.switch", [switch_after],
+                            description=switch_description)],
+            "gates": backlog_gates,
+            "rollback": [_step("revert-consumers", "consumers.revert")],
+        }
     phases["producers"] = {
         "steps": [_step("kafka-only", "producers.kafka-only", ["switch-consumers"])],
         "gates": [],
@@ -166,14 +198,20 @@ def standard_phases(strategy: Strategy, gates: GateDefaults, *,
     }
     drain_steps = []
     drain_rollback = []
-    if strategy == "shadow-then-drain":
-        drain_steps.append(_step("shadow-bridge-stop-for-drain", "bridge.stop", ["kafka-only"]))
-        after = "shadow-bridge-stop-for-drain"
+    if handover:
+        drain_steps.append(_step("source-drained", "source.drain", ["kafka-only"],
+                                 description="the drain bridge ends when the source is empty "
+                                 "and quiet"))
     else:
-        after = "kafka-only"
-    drain_steps.append(_step("drain-bridge", "bridge.start", [after], mode="drain",
-                             description="moves what is left; skips ids already in Kafka"))
-    drain_steps.append(_step("source-drained", "source.drain", ["drain-bridge"]))
+        if strategy == "shadow-then-drain":
+            drain_steps.append(_step("shadow-bridge-stop-for-drain", "bridge.stop",
+                                     ["kafka-only"]))
+            after = "shadow-bridge-stop-for-drain"
+        else:
+            after = "kafka-only"
+        drain_steps.append(_step("drain-bridge", "bridge.start", [after], mode="drain",
+                                 description="moves what is left; skips ids already in Kafka"))
+        drain_steps.append(_step("source-drained", "source.drain", ["drain-bridge"]))
     drain_rollback.append(_step("drain-bridge-stop", "bridge.stop"))
     phases["drain"] = {
         "steps": drain_steps,
@@ -257,7 +295,11 @@ def build_playbook(workloads: Sequence[WorkloadSpec], strategy: Strategy = "shad
                 "use_broker_dlq": r.take(base + ("target", "dlq", "use_broker_dlq"),
                                          spec.use_broker_dlq),
             }
-        phases = r.deep(base + ("phases",), standard_phases(wl_strategy, spec.gates, keyed=keyed))
+        if spec.acls:
+            target["acls"] = [dict(grant) for grant in spec.acls]
+        shared = sum(_split(other.topic)[0] == _split(spec.topic)[0] for other in workloads) > 1
+        phases = r.deep(base + ("phases",), standard_phases(wl_strategy, spec.gates, keyed=keyed,
+                                                            shared_topic=shared))
         doc = {
             "id": spec.id,
             "source": dict(spec.source),
@@ -394,6 +436,8 @@ def _document(playbook: Playbook) -> dict[str, Any]:
             target["dlq"]["configs"] = dict(sorted(target["dlq"]["configs"].items()))
             if not target["dlq"]["configs"]:
                 del target["dlq"]["configs"]
+        if not target.get("acls"):
+            target.pop("acls", None)  # no principals known: nothing to say
         if "configs" in target.get("consumer", {}):
             target["consumer"]["configs"] = dict(sorted(target["consumer"]["configs"].items()))
     return data

@@ -41,13 +41,17 @@ class KafkaService(Service):
     start_timeout = 120.0
 
     def __init__(self, ctx: SandboxContext, *, name: str | None = None,
-                 features: dict[str, int] | None = None, heap: str = "1g"):
+                 features: dict[str, int] | None = None, heap: str = "1g",
+                 properties: dict[str, str] | None = None):
         if name:
             self.name = name
         super().__init__(ctx)
         #: feature levels given to ``storage format`` (e.g. ``{"share.version": 0}``)
         self.features = features or {}
         self.heap = heap
+        #: broker properties set over the defaults, e.g. an authorizer for a test broker
+        #: (``authorizer.class.name``, ``super.users``); the sandbox itself passes none
+        self.properties = dict(properties or {})
 
     @property
     def bootstrap(self) -> str:
@@ -125,6 +129,7 @@ class KafkaService(Service):
             "delete.topic.enable": "true",
             "auto.create.topics.enable": "false",
         }
+        lines.update(self.properties)
         path = self.dir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
         return path

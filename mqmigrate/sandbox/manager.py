@@ -87,3 +87,25 @@ def _save_ports(ctx: SandboxContext) -> None:
     path: Path = ctx.state_dir / PORTS_FILE
     merged = {**read_json(path), **ctx.ports}
     path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+
+
+def endpoints_for_doctor(ctx: SandboxContext) -> tuple[str, list[str]]:
+    """The sandbox's Kafka bootstrap and every source endpoint as a URI with the sandbox's
+    credentials, for ``doctor --sandbox`` (so no password has to go on a command line)."""
+    from mqmigrate.sandbox import artemis, rabbitmq, sqs
+    from mqmigrate.sandbox.kafka import KafkaService
+
+    rabbit = rabbitmq.RabbitMQService(ctx)
+    amqp1 = artemis.ArtemisService(ctx)
+    key = sqs.DUMMY_CREDENTIALS
+    secret = f"{key['aws_access_key_id']}:{key['aws_secret_access_key']}"
+    sources = [
+        f"amqp://{rabbitmq.USER}:{rabbitmq._PASSWORD}@127.0.0.1:{rabbit.port('amqp')}/",
+        f"rabbitmq+http://{rabbitmq.USER}:{rabbitmq._PASSWORD}@127.0.0.1:"
+        f"{rabbit.port('management')}",
+        f"amqp1://{artemis.USER}:{artemis._PASSWORD}@127.0.0.1:{amqp1.port('acceptor')}",
+    ]
+    for service in (sqs.MotoService(ctx), sqs.ElasticMQService(ctx)):
+        host_port = service.endpoint_url.split("://", 1)[1]
+        sources.append(f"sqs+http://{secret}@{host_port}?region={sqs.REGION}")
+    return KafkaService(ctx).bootstrap, sources

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mqmigrate.errors import UsageError
+from mqmigrate.sources.connect import pika_parameters, proton_blocking_connection, sqs_client
 from mqmigrate.sources.uri import SourceURI, parse_source_uri
 
 
@@ -67,15 +68,8 @@ def _probe_amqp091(source: SourceURI, timeout: float) -> SourceProbe:
 
     if refusal := _tcp_refusal(source, timeout):
         return _unreachable(source, refusal)
-    credentials = pika.PlainCredentials(source.username or "guest",
-                                        source.password.reveal() if source.password else "guest")
-    params = pika.ConnectionParameters(
-        host=source.host, port=source.port, virtual_host=source.vhost, credentials=credentials,
-        socket_timeout=timeout, blocked_connection_timeout=timeout, connection_attempts=1,
-        ssl_options=pika.SSLOptions(__import__("ssl").create_default_context()) if source.tls else None,
-    )
     try:
-        connection = pika.BlockingConnection(params)
+        connection = pika.BlockingConnection(pika_parameters(source, timeout=timeout))
     except (pex.ProbableAuthenticationError, pex.AuthenticationError) as exc:
         return _bad_credentials(source, str(exc) or "rejected")
     except pex.ProbableAccessDeniedError:
@@ -117,15 +111,11 @@ def _probe_management(source: SourceURI, timeout: float) -> SourceProbe:
 
 def _probe_amqp1(source: SourceURI, timeout: float) -> SourceProbe:
     from proton import ConnectionException, Timeout
-    from proton.utils import BlockingConnection
 
     if refusal := _tcp_refusal(source, timeout):
         return _unreachable(source, refusal)
-    from mqmigrate.sources.amqp1 import connection_args
-
-    url, kwargs = connection_args(source)
     try:
-        connection = BlockingConnection(url, timeout=timeout, **kwargs)
+        connection = proton_blocking_connection(source, timeout=timeout)
     except (ConnectionException, Timeout, OSError) as exc:
         text = str(exc)
         if "auth" in text.lower() or "sasl" in text.lower():
@@ -141,20 +131,11 @@ def _probe_amqp1(source: SourceURI, timeout: float) -> SourceProbe:
 
 
 def _probe_sqs(source: SourceURI, timeout: float) -> SourceProbe:
-    import boto3
-    import botocore.config
     import botocore.exceptions as bex
 
-    kwargs = {"region_name": source.region,
-              "config": botocore.config.Config(connect_timeout=timeout, read_timeout=timeout,
-                                               retries={"max_attempts": 1})}
-    if source.scheme != "sqs":
-        kwargs["endpoint_url"] = source.http_base
-    if source.username:
-        kwargs["aws_access_key_id"] = source.username
-        kwargs["aws_secret_access_key"] = source.password.reveal() if source.password else ""
     try:
-        client = boto3.client("sqs", **kwargs)
+        client = sqs_client(source, connect_timeout=timeout, read_timeout=timeout,
+                            max_attempts=1)
         client.list_queues(MaxResults=1)
     except bex.NoCredentialsError:
         return _bad_credentials(source, "no AWS credentials found")

@@ -75,29 +75,56 @@ class SourceURI:
         return self.query.get("region", "us-east-1")
 
 
-def parse_source_uri(uri: str) -> SourceURI:
-    """Parse and validate a source URI; a bad one is a :class:`UsageError` naming the schemes."""
+@dataclass(frozen=True)
+class URIParts:
+    """A URI split into what every endpoint parser needs, credentials already unquoted."""
+
+    scheme: str
+    host: str
+    port: int | None
+    username: str | None
+    password: str | None
+    path: str
+    query: dict[str, str]
+
+
+def split_uri(uri: str) -> URIParts:
+    """Split ``uri``; a bad port is a :class:`UsageError` that never shows the password."""
     try:
         parts = urlsplit(uri)
         port = parts.port
     except ValueError as exc:
-        raise UsageError(f"bad source URI {mask_uri(uri)}: {exc}") from None
-    scheme = parts.scheme.lower()
+        raise UsageError(f"bad URI {mask_uri(uri)}: {exc}") from None
+    return URIParts(
+        scheme=parts.scheme.lower(),
+        host=parts.hostname or "",
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        path=parts.path,
+        query={k: v[-1] for k, v in parse_qs(parts.query).items()},
+    )
+
+
+def parse_source_uri(uri: str) -> SourceURI:
+    """Parse and validate a source URI; a bad one is a :class:`UsageError` naming the schemes."""
+    parts = split_uri(uri)
+    scheme = parts.scheme
     if scheme not in KINDS:
         raise UsageError(
             f"unsupported source URI scheme {scheme + '://' if scheme else mask_uri(uri)!r}",
             hint="use amqp://, rabbitmq+http://, amqp1://, sqs://REGION or sqs+http://HOST:PORT",
         )
-    if scheme != "sqs" and not parts.hostname:
+    if scheme != "sqs" and not parts.host:
         raise UsageError(f"source URI {mask_uri(uri)} has no host")
     return SourceURI(
         raw=uri,
         scheme=scheme,
         kind=KINDS[scheme],
-        host=parts.hostname or "",
-        port=port or DEFAULT_PORTS.get(scheme),
-        username=unquote(parts.username) if parts.username else None,
-        password=Secret(unquote(parts.password)) if parts.password else None,
+        host=parts.host,
+        port=parts.port or DEFAULT_PORTS.get(scheme),
+        username=parts.username,
+        password=Secret(parts.password) if parts.password is not None else None,
         path=parts.path,
-        query={k: v[-1] for k, v in parse_qs(parts.query).items()},
+        query=parts.query,
     )

@@ -8,14 +8,12 @@ is pure so the counting rules are unit-tested without brokers.
 from __future__ import annotations
 
 import hashlib
-import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
-from mqmigrate.errors import ExitCode, KafkaUnavailable
+from mqmigrate.errors import ExitCode
 from mqmigrate.headers import SOURCE_ID
 
 SCHEMA = "mqmigrate.verify/v1"
@@ -118,74 +116,14 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 120.0,
                ) -> list[tuple[Optional[str], str]]:
     """``(mq.source.id, sha256(value))`` of every record up to the end offsets at start.
 
-    A plain consumer with a throw-away group id that never commits; bounded by ``timeout``.
+    A snapshot read (:func:`mqmigrate.kafka.snapshot.read_snapshot`) bounded by ``timeout``;
     ``progress(done, total)`` is called after each batch.
     """
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from mqmigrate.kafka.snapshot import header, read_snapshot
 
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"mqmigrate-verify-{uuid.uuid4().hex}",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "isolation.level": "read_committed",
-    })
-    out: list[tuple[Optional[str], str]] = []
-    try:
-        try:
-            meta = consumer.list_topics(topic=topic, timeout=10)
-        except KafkaException as exc:
-            raise KafkaUnavailable(f"Kafka at {bootstrap} did not answer",
-                                   hint="check --kafka and that the broker is up") from exc
-        info = meta.topics.get(topic)
-        if info is None or info.error is not None:
-            raise KafkaUnavailable(f"topic '{topic}' not found on {bootstrap}",
-                                   hint="check --topic or run 'mqmigrate provision'")
-        ends: dict[int, int] = {}
-        assign = []
-        total = 0
-        for partition in info.partitions:
-            try:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                           timeout=10)
-            except KafkaException as exc:
-                raise KafkaUnavailable(f"Kafka at {bootstrap} did not give offsets") from exc
-            if high > low:
-                ends[partition] = high
-                total += high - low
-                assign.append(TopicPartition(topic, partition, low))
-        if not assign:
-            return out
-        consumer.assign(assign)
-        deadline = time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            batch = consumer.consume(num_messages=5000, timeout=0.5)
-            for msg in batch:
-                if msg.error() is not None:
-                    continue
-                end = ends.get(msg.partition())
-                if end is None or msg.offset() >= end:
-                    continue  # written after we started: not part of this verification
-                sid = None
-                for name, value in msg.headers() or []:
-                    if name == SOURCE_ID and value is not None:
-                        sid = value.decode("utf-8", "replace")
-                out.append((sid, body_hash(msg.value())))
-                if msg.offset() + 1 >= end:
-                    ends.pop(msg.partition(), None)
-            if not batch:
-                # trailing offsets may hold no record (transaction markers): ask the position
-                for tp in consumer.position([TopicPartition(topic, p) for p in ends]):
-                    if tp.offset >= ends.get(tp.partition, 1 << 62):
-                        ends.pop(tp.partition, None)
-            if progress is not None:
-                progress(len(out), total)
-        if ends:
-            raise KafkaUnavailable(f"reading '{topic}' did not finish within {timeout:g}s",
-                                   hint="raise --timeout", transient=True)
-        return out
-    finally:
-        consumer.close()
+    return [(header(msg, SOURCE_ID), body_hash(msg.value()))
+            for msg in read_snapshot(bootstrap, [topic], timeout=timeout, purpose="verify",
+                                     require_topics=True, progress=progress)]
 
 
 class CutoverVerifier:
@@ -217,7 +155,11 @@ class CutoverVerifier:
         if not path.exists():
             raise CutoverError(f"workload '{workload.id}' has no verify ledger at {path}",
                                hint="the shadow phase's bridge.start writes it; run it first")
-        report = reconcile(read_ledger(path), read_topic(self.bootstrap, workload.target.topic))
+        # the ledger first: a bridge appends an id only after Kafka acknowledged its record, so
+        # every id read now is below the end offsets read_topic takes next; read the other way
+        # round, a live bridge's newest ids would count as missing
+        settled = list(read_ledger(path))
+        report = reconcile(settled, read_topic(self.bootstrap, workload.target.topic))
         return VerifyCounts(
             missing=len(report.missing), altered=len(report.altered),
             duplicated=report.duplicate_copies,

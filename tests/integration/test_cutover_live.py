@@ -173,11 +173,17 @@ def test_sigkill_mid_phase_then_rerun_resumes_at_first_unstamped_step(planned, r
     phases = wl["phases"]
     phases["shadow"]["gates"] = [{"metric": "bridge.lag", "op": "<=", "value": 1000,
                                   "for_seconds": 1}]
-    # verify/consumers/producers need mqmigrate verify and people: this run goes shadow → drain
+    # this run goes shadow → drain (tests/integration/test_zero_downtime.py runs every phase
+    # with a live service); the drain phase stops the shadow and drains, skipping copied ids
     for name in ("verify", "consumers", "producers", "decommission"):
         phases.pop(name)
     drain = phases["drain"]
-    drain["steps"][0]["requires"] = ["shadow-bridge"]
+    drain["steps"] = [
+        {"id": "shadow-bridge-stop-for-drain", "action": "bridge.stop",
+         "requires": ["shadow-bridge"]},
+        {"id": "drain-bridge", "action": "bridge.start", "mode": "drain",
+         "requires": ["shadow-bridge-stop-for-drain"]},
+        {"id": "source-drained", "action": "source.drain", "requires": ["drain-bridge"]}]
     for gate in drain["gates"]:
         gate["for_seconds"] = 1
     path.write_text(yaml.safe_dump(doc, sort_keys=False))

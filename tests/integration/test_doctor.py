@@ -82,3 +82,22 @@ def test_doctor_reports_an_unreachable_source_with_masked_credentials(kafka_boot
     source = report["checks"][-1]
     assert source["result"] == "error" and source["detail"].startswith("unreachable")
     assert source["name"].startswith("source amqp://admin:***@127.0.0.1:")
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.sqs
+@pytest.mark.amqp1
+def test_doctor_sandbox_checks_every_endpoint_without_credentials_on_the_command_line(
+        kafka_service, rabbitmq_service, moto_service, elasticmq_service, artemis_service,
+        capsys):
+    code = main(["doctor", "--sandbox", "--no-round-trip", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    sources = [c for c in report["checks"] if c["name"].startswith("source")]
+    assert len(sources) == 5 and all(c["result"] == "ok" for c in sources), sources
+    text = json.dumps(report)
+    assert "guest:guest" not in text and "artemis:artemis" not in text
+
+
+def test_doctor_without_kafka_or_sandbox_is_a_usage_error(capsys):
+    assert main(["doctor"]) == 2

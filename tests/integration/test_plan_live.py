@@ -8,6 +8,7 @@ afterwards (Kafka has no group-config delete for an empty share group; its name 
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 import httpx
@@ -60,7 +61,12 @@ def test_live_queue_planned_and_provisioned(live_queue, kafka_bootstrap, created
     assert capsys.readouterr().out.startswith("wrote")
     path = out / "live.yaml"
     text = path.read_text()
-    assert "guest" not in text  # neither the user nor the password reach the playbook
+    # the password never reaches the playbook; the user name does, on purpose, only as the
+    # placeholder principal of the ACL grants derived from its vhost permissions
+    assert "guest:" not in text
+    for line in text.splitlines():
+        if "guest" in line:
+            assert re.search(r"User:guest|# guest@/ (write|read)=", line), line
     assert loader.check_file(path) == []
     playbook = loader.load(path)
     (w,) = playbook.workloads
@@ -78,6 +84,11 @@ def test_live_queue_planned_and_provisioned(live_queue, kafka_bootstrap, created
     assert (w.target.dlq.topic, w.target.dlq.use_broker_dlq) == (f"dlq.{queue}", True)
     # the reasons are in the file, next to the values
     assert "# consumer timeout 20 s" in text
+    # guest may write and read everything on "/": produce and consume, literal (no vhost prefix)
+    assert {(g.principal, g.role, g.pattern) for g in w.target.acls} >= {
+        ("User:guest", "produce", "literal"), ("User:guest", "consume", "literal")}
+    assert "security.acls" in [d.rule for d in w.decisions]
+    assert w.mapping.headers.drop == ["x-delivery-count"]  # a quorum queue
 
     # re-planning the unchanged queue rewrites nothing
     assert main(args) == 0

@@ -78,7 +78,7 @@ def test_provision_creates_exactly_what_the_playbook_declares(kafka_bootstrap, n
     acl = [c for c in report["changes"] if c["resource"] == "acls"]
     assert acl == [{"workload": "*", "resource": "acls", "name": "-", "item": "acls",
                     "action": "skipped", "old": None, "new": None,
-                    "note": "no authorizer on this cluster"}]
+                    "note": "the cluster has no authorizer"}]
 
     # a second run changes nothing and says so
     assert main(["provision", str(path)]) == 0

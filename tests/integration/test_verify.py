@@ -129,3 +129,73 @@ def test_playbook_names_topic_and_share_group(kafka_bootstrap, topic, tmp_path, 
     data = json.loads(capsys.readouterr().out)
     assert rc == 0 and data["topic"] == topic and data["share_group"] == "invoices"
     assert data["samples"]["unexpected"] == [f"id-{N - 1}"] and data["share_backlog"] is None
+
+
+@pytest.mark.rabbitmq
+def test_source_depth_and_in_flight_are_measured(rabbitmq_service, kafka_bootstrap, topic,
+                                                 unique_name, tmp_path, capsys):
+    import time
+
+    import pika
+
+    amqp = f"amqp://guest:guest@127.0.0.1:{rabbitmq_service.port('amqp')}/%2f"
+    conn = pika.BlockingConnection(pika.URLParameters(amqp))
+    try:
+        ch = conn.channel()
+        ch.confirm_delivery()
+        ch.queue_declare(unique_name)
+        for i in range(7):
+            ch.basic_publish("", unique_name, f"m{i}".encode())
+        ch.basic_qos(prefetch_count=2)
+        ch.basic_consume(unique_name, lambda *_: None)  # holds 2 unacked: in flight
+        conn.process_data_events(time_limit=0.5)
+        msgs = _messages()
+        _plant(kafka_bootstrap, topic, tmp_path / "l", msgs, msgs)
+        deadline = time.monotonic() + 30  # the management API refreshes its stats every 5 s
+        while True:
+            rc, data = _run(kafka_bootstrap, topic, tmp_path / "l", capsys,
+                            "--source", amqp, "--queue", unique_name)
+            backlog = data["source_backlog"]
+            if backlog == {"depth": 5, "in_flight": 2, "detail": backlog["detail"]} \
+                    or time.monotonic() > deadline:
+                break
+            conn.process_data_events(time_limit=1.0)
+        assert rc == 0
+        assert (backlog["depth"], backlog["in_flight"]) == (5, 2), backlog
+        assert "guest:guest" not in json.dumps(data) and data["queue"] == unique_name
+        ch.queue_delete(unique_name)
+    finally:
+        conn.close()
+
+
+def test_unknown_source_backlog_is_null_not_zero(kafka_bootstrap, topic, tmp_path, capsys):
+    msgs = _messages()
+    _plant(kafka_bootstrap, topic, tmp_path / "l", msgs, msgs)
+    rc, data = _run(kafka_bootstrap, topic, tmp_path / "l", capsys,
+                    "--source", "amqp://u:p@127.0.0.1:1/%2f", "--queue", "q")
+    assert rc == 0
+    assert data["source_backlog"]["depth"] is None and data["source_backlog"]["in_flight"] is None
+    assert "management API" in data["source_backlog"]["detail"]
+    assert "u:p@" not in json.dumps(data)
+
+
+def test_playbook_reads_the_ledger_cutover_bridges_write(kafka_bootstrap, topic, tmp_path,
+                                                         capsys):
+    from mqmigrate.cutover.bridgeproc import ledger_path
+    from mqmigrate.cutover.runner import run_dir
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    text = (root / "playbooks" / "amqp1-queue.yaml").read_text()
+    pb = tmp_path / "pb.yaml"
+    pb.write_text(text.replace("\n      topic: invoices\n", f"\n      topic: {topic}\n", 1))
+    capsys.readouterr()
+    rc = main(["verify", "--playbook", str(pb), "--kafka", kafka_bootstrap, "--format", "json"])
+    assert rc == 2 and capsys.readouterr().out == ""  # no ledger yet: usage error, one line
+
+    msgs = _messages()
+    ledger = ledger_path(run_dir(pb), "invoices")
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    _plant(kafka_bootstrap, topic, ledger, msgs, msgs[:-3])
+    rc = main(["verify", "--playbook", str(pb), "--kafka", kafka_bootstrap, "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 0 and data["counts"]["source"] == N - 3 and len(data["samples"]["unexpected"]) == 3

@@ -159,7 +159,9 @@ def test_json_schema_shape(capsys):
     assert set(doc["summary"]) == {"workloads", "verdicts", "findings", "unknown", "rules"}
     w = doc["workloads"][1]
     assert set(w) >= {"id", "source", "findings", "target", "verdict"}
-    assert w["source"] == {"kind": "amqp1", "name": "artemis-prod"}
+    # the endpoint is carried for plan --from, without the credentials the fixture's URI has
+    assert w["source"] == {"kind": "amqp1", "name": "artemis-prod",
+                           "endpoint": "amqp://broker.internal:5672"}
     assert set(w["findings"][0]) == {"rule", "severity", "status", "evidence", "mapping",
                                      "remediation"}
 

@@ -52,7 +52,7 @@ def test_unknown_sandbox_service_suggests_the_closest(capsys):
 
 
 def test_missing_option_is_a_usage_error_not_a_bug(capsys):
-    assert main(["doctor"]) == ExitCode.USAGE
+    assert main(["bench", "--kafka", "127.0.0.1:1"]) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "Missing option" in err and "bug" not in err
 

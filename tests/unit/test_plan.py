@@ -83,7 +83,8 @@ def test_work_queue_values_and_reasons_come_from_the_assessment():
         "share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "45000",
         "share.delivery.count.limit": "5"}
     assert (w.target.dlq.topic, w.target.dlq.use_broker_dlq) == ("dlq.shop.orders", True)
-    assert [d.rule for d in w.decisions] == ["ttl.expiry", "security.mapping", "dlq.redrive"]
+    assert [d.rule for d in w.decisions] == ["ttl.expiry", "security.mapping", "dlq.redrive",
+                                             "security.acls"]
     assert all(not d.done for d in w.decisions)
     reasons = playbook.reasons
     base = ("workloads", 0, "target")
@@ -168,21 +169,45 @@ def test_per_workload_writes_one_playbook_each(tmp_path, capsys):
     assert capsys.readouterr().out.count("unchanged") == 3
 
 
-def test_from_assessment_json_gives_the_same_workloads(tmp_path, capsys):
-    estate = PLAN / "amqp1-queue.yaml"
+@pytest.mark.parametrize("estate", ["amqp1-queue.yaml", "rabbitmq-work-queue.json",
+                                    "rabbitmq-fanout.json", "sqs-standard.tf", "sqs-fifo.yaml"])
+def test_from_assessment_json_gives_the_same_playbook(tmp_path, capsys, estate):
+    estate = PLAN / estate
     assessment = tmp_path / "assessment.json"
     assert main(["assess", str(estate), "--format", "json", "--out", str(assessment),
                  "--fail-on", "never"]) == 0
+    text = assessment.read_text()
+    for secret in SECRETS:
+        assert secret not in text, secret
     assert main(["plan", "--from", str(assessment), "--out", str(tmp_path / "a")]) == 0
     assert main(["plan", str(estate), "--out", str(tmp_path / "b")]) == 0
     a = loader.load(tmp_path / "a" / "migration.yaml")
     b = loader.load(tmp_path / "b" / "migration.yaml")
-    # the JSON carries no endpoint; everything else is the same
-    assert b.workloads[0].source.endpoint == "amqp://artemis.internal:5672"
-    assert a.workloads[0].source.endpoint is None
-    b.workloads[0].source.endpoint = None
+    # endpoint, ACL grants, header drops and every reason survive the JSON
     assert [w.model_dump() for w in a.workloads] == [w.model_dump() for w in b.workloads]
     assert a.reasons == b.reasons
+    # only the header comment naming the input differs
+    lines_a = (tmp_path / "a" / "migration.yaml").read_text().splitlines()
+    lines_b = (tmp_path / "b" / "migration.yaml").read_text().splitlines()
+    assert lines_a[1:] == lines_b[1:]
+
+
+def test_from_assessment_json_carries_the_endpoint_without_credentials(tmp_path, capsys):
+    assessment = tmp_path / "assessment.json"
+    assert main(["assess", str(PLAN / "amqp1-queue.yaml"), "--format", "json", "--out",
+                 str(assessment), "--fail-on", "never"]) == 0
+    assert main(["plan", "--from", str(assessment), "--out", str(tmp_path)]) == 0
+    (w,) = loader.load(tmp_path / "migration.yaml").workloads
+    assert w.source.endpoint == "amqp://artemis.internal:5672"
+    # a hand-edited assessment with credentials in the endpoint: they never reach the playbook
+    doc = json.loads(assessment.read_text())
+    for item in doc["workloads"]:
+        item["source"]["endpoint"] = "amqp://svc:HandPw-1@artemis.internal:5672/?token=abc"
+    assessment.write_text(json.dumps(doc))
+    assert main(["plan", "--from", str(assessment), "--out", str(tmp_path / "edited")]) == 0
+    text = (tmp_path / "edited" / "migration.yaml").read_text()
+    assert "HandPw-1" not in text and "token" not in text and "svc" not in text
+    assert "endpoint: amqp://artemis.internal:5672/" in text
 
 
 def test_json_output_lists_files_and_left_out(tmp_path, capsys):

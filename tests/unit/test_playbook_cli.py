@@ -16,7 +16,7 @@ def test_validate_valid_file_exit_0(capsys):
     captured = capsys.readouterr()
     assert "1 valid, 0 invalid" in captured.err
     # open decisions are surfaced as warnings with their location
-    assert "rabbitmq-work-queue.yaml:56:9: workloads[0].decisions[0]: open decision" in captured.out
+    assert "rabbitmq-work-queue.yaml:79:9: workloads[0].decisions[0]: open decision" in captured.out
 
 
 def test_validate_invalid_exit_1_with_every_problem(tmp_path, capsys):
@@ -54,12 +54,12 @@ def test_validate_help_documents_exit_codes(capsys):
 def test_show_renders_phases_gates_and_open_decisions(capsys):
     assert main(["playbook", "show", EXAMPLE]) == 0
     out = capsys.readouterr().out
-    for expected in ("provision.apply", "gate bridge.lag <= 1000 for 300s", "decisions (3 open)",
-                     "rollback", "revert-consumers: consumers.revert", "decommission"):
+    for expected in ("provision.apply", "gate bridge.lag <= 1000 for 300s", "decisions (4 open)",
+                     "rollback", "revert-consumers: consumers.source", "decommission"):
         assert expected in out
     phases = [line.split("── ")[1].strip() for line in out.splitlines()
               if line.startswith("    ├── ") or line.startswith("    └── ")]
-    assert phases == ["target", "decisions (3 open)", "provision", "shadow", "verify",
+    assert phases == ["target", "decisions (4 open)", "provision", "shadow", "verify",
                       "consumers", "producers", "drain", "decommission"]
 
 

@@ -28,7 +28,8 @@ FRAGMENTS = ["{", "}", "[", "]", ": ", "- ", "&a ", "*a", "!!str ", "!!binary ",
              ">-\n", "\t", "\"", "'", "#", "%YAML 1.1\n", "---\n", "...\n", "<<: *a\n", "~",
              "0x1F", "1e400", "2026-13-45", "-.inf", ".nan", "null", "yes", "\x00", "\ufeff",
              "é", "\r\n", "partitions: -1", "requires: [x]", "share.delivery.count.limit: 99",
-             "action: nope", "id: Bad Id", "phases: []", "workloads: {}", "99999999999999999999"]
+             "action: nope", "id: Bad Id", "phases: []", "workloads: {}", "99999999999999999999",
+             "pattern: prefixed", "role: dlq-write", "prefix: zz", "dlq: null", "acls: [{}]"]
 
 
 def check(text: str) -> None:

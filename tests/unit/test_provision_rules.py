@@ -87,14 +87,70 @@ def test_consumer_group_workload_sets_no_share_configs(monkeypatch):
         ("topic", "create"), ("group", "skipped"), ("acls", "skipped")]
 
 
-def test_acls_with_an_authorizer_are_reported_not_faked(monkeypatch):
+def test_an_authorizer_without_declared_grants_creates_nothing(monkeypatch):
     from mqmigrate.provision import diff
 
     FakeCluster().install(monkeypatch)
     rows = diff(None, _playbook(), share_version=2, authorizer=True, brokers=3)
     acl = rows[-1]
-    assert (acl.resource, acl.action) == ("acls", "skipped")
-    assert "declares no principals" in acl.note
+    assert (acl.resource, acl.action, acl.apply) == ("acls", "skipped", None)
+    assert acl.note == "the playbook declares no ACL grants (target.acls)"
+
+
+def test_each_role_maps_to_its_acls():
+    from mqmigrate.kafka.acls import Acl
+    from mqmigrate.provision import grant_acls
+
+    playbook = _playbook(acls=[
+        {"principal": "User:api", "role": "produce", "pattern": "literal"},
+        {"principal": "User:worker", "role": "consume", "pattern": "prefixed", "prefix": "jo"},
+        {"principal": "User:worker", "role": "dlq-write", "pattern": "literal"}])
+    (w,) = playbook.workloads
+    produce, consume, dlq = (grant_acls(w, g) for g in w.target.acls)
+    assert produce == [Acl("topic", "jobs", "literal", "User:api", "WRITE"),
+                       Acl("topic", "jobs", "literal", "User:api", "DESCRIBE")]
+    # READ on the topic and on the (share) group, both on the prefix
+    assert consume == [Acl("topic", "jo", "prefixed", "User:worker", "READ"),
+                       Acl("group", "jo", "prefixed", "User:worker", "READ")]
+    assert dlq == [Acl("topic", "dlq.jobs", "literal", "User:worker", "WRITE"),
+                   Acl("topic", "dlq.jobs", "literal", "User:worker", "DESCRIBE")]
+
+
+def test_acls_diff_creates_what_is_missing_once_and_never_deletes(monkeypatch):
+    """A fan-out declares the same grant in two workloads: each ACL is one row and one create;
+    ACLs the cluster has (declared or not) are never removed."""
+    from mqmigrate.kafka import acls
+    from mqmigrate.kafka.acls import Acl
+    from mqmigrate.playbooks.render import WorkloadSpec, build_playbook
+    from mqmigrate.provision import diff
+
+    FakeCluster().install(monkeypatch)
+    present = {Acl("topic", "events", "literal", "User:api", "WRITE"),
+               Acl("topic", "other", "literal", "User:api", "READ")}  # not declared
+    monkeypatch.setattr(acls, "existing", lambda admin: present)
+    created = []
+    monkeypatch.setattr(acls, "create", lambda admin, wanted: created.extend(wanted))
+
+    def spec(queue):
+        return WorkloadSpec(id=queue, source={"kind": "rabbitmq", "queue": queue, "vhost": "/"},
+                            topic="events", partitions=3, group=queue,
+                            acls=[{"principal": "User:api", "role": "produce"}])
+
+    rows = diff(None, build_playbook([spec("billing"), spec("shipping")]), share_version=2,
+                authorizer=True, brokers=1)
+    acl_rows = [(r.workload, r.name, r.item, r.action) for r in rows if r.resource == "acls"]
+    assert acl_rows == [("billing", "topic events (literal)", "User:api DESCRIBE", "create"),
+                        ("billing", "topic events (literal)", "User:api WRITE", "unchanged")]
+    for row in rows:
+        if row.apply is not None and row.resource == "acls":
+            row.apply()
+    assert created == [Acl("topic", "events", "literal", "User:api", "DESCRIBE")]
+
+    # without an authorizer nothing is created and the row says how many were declared
+    rows = diff(None, build_playbook([spec("billing")]), share_version=2, authorizer=False,
+                brokers=1)
+    assert [(r.action, r.note) for r in rows if r.resource == "acls"] == [
+        ("skipped", "the cluster has no authorizer; 2 declared ACL(s) not created")]
 
 
 def test_a_fanout_topic_is_created_once_and_its_declarations_must_agree(monkeypatch):

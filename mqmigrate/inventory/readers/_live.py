@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from mqmigrate.errors import AuthenticationFailed, ConnectionFailed
 from mqmigrate.redact import Secret, mask_uri
+from mqmigrate.sources.uri import split_uri as uri_parts
 
 
 def split_uri(uri: str, env_prefix: str) -> tuple[str, str | None, Secret | None, dict[str, str]]:
     """``scheme+http://user:pass@host:port/path?q`` → (http base URL without credentials,
     user, password, query).  ``{env_prefix}_USER`` / ``_PASSWORD`` fill missing credentials."""
-    parts = urlsplit(uri)
+    parts = uri_parts(uri)
     scheme = parts.scheme.split("+", 1)[1] if "+" in parts.scheme else "http"
-    host = parts.hostname or "localhost"
+    host = parts.host or "localhost"
     if ":" in host:
         host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError as exc:
-        from mqmigrate.errors import UsageError
-        raise UsageError(f"bad port in {mask_uri(uri)}") from exc
-    base = f"{scheme}://{host}" + (f":{port}" if port else "") + parts.path.rstrip("/")
-    user = unquote(parts.username) if parts.username else os.environ.get(f"{env_prefix}_USER")
-    pw = unquote(parts.password) if parts.password else os.environ.get(f"{env_prefix}_PASSWORD")
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return base, user, Secret(pw) if pw is not None else None, query
+    base = f"{scheme}://{host}" + (f":{parts.port}" if parts.port else "") + parts.path.rstrip("/")
+    user = parts.username or os.environ.get(f"{env_prefix}_USER")
+    pw = parts.password if parts.password is not None else os.environ.get(f"{env_prefix}_PASSWORD")
+    return base, user, Secret(pw) if pw is not None else None, parts.query
 
 
 def http_error(exc: Exception, what: str, uri: str) -> ConnectionFailed:

@@ -9,9 +9,7 @@ endpoint without credentials gets dummy ones (emulators accept any).  ``?prefix=
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, unquote, urlsplit
-
-from mqmigrate.errors import AuthenticationFailed, ConnectionFailed, UsageError
+from mqmigrate.errors import AuthenticationFailed, ConnectionFailed
 from mqmigrate.inventory.model import Source
 from mqmigrate.inventory.readers.sqs_common import queue_from_attributes
 from mqmigrate.redact import mask_uri
@@ -22,35 +20,12 @@ _AUTH_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "Signature
 
 
 def _client(uri: str):
-    import boto3
-    from botocore.config import Config
+    """(boto3 SQS client, region, query) for an ``sqs://`` or ``sqs+http(s)://`` URI."""
+    from mqmigrate.sources.connect import sqs_client
+    from mqmigrate.sources.uri import parse_source_uri
 
-    parts = urlsplit(uri)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    kwargs: dict = {}
-    if parts.scheme == "sqs":
-        region = parts.netloc or query.get("region")
-        endpoint = None
-    else:
-        region = query.get("region") or "us-east-1"
-        scheme = parts.scheme.split("+", 1)[1]
-        if not parts.hostname:
-            raise UsageError(f"{mask_uri(uri)}: no host", hint="e.g. sqs+http://127.0.0.1:5000")
-        endpoint = f"{scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        if parts.username:
-            kwargs["aws_access_key_id"] = unquote(parts.username)
-            kwargs["aws_secret_access_key"] = unquote(parts.password or "")
-    if not region:
-        raise UsageError(f"{mask_uri(uri)}: no region", hint="use sqs://eu-west-1")
-    session = boto3.Session(profile_name=query.get("profile")) if query.get("profile") else (
-        boto3.Session())
-    if endpoint and "aws_access_key_id" not in kwargs and session.get_credentials() is None and (
-            parts.hostname in ("127.0.0.1", "localhost", "::1")):
-        kwargs.update(aws_access_key_id="test", aws_secret_access_key="test")
-    cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5,
-                 read_timeout=30)
-    return session.client("sqs", region_name=region, endpoint_url=endpoint, config=cfg,
-                          **kwargs), region, query
+    source = parse_source_uri(uri)
+    return sqs_client(source), source.region, source.query
 
 
 def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:

@@ -1,23 +1,10 @@
 """AMQP 1.0 (python-qpid-proton): the bridge source in ``adapter.py``, Artemis management in
-``artemis.py``, and the connection pieces every AMQP 1.0 client of the package shares
-(``doctor``'s probe, the bench target, the bridge source)."""
+``artemis.py``, and the link option every AMQP 1.0 client of the package shares (the bench
+target, the bridge source); connections are made by :mod:`mqmigrate.sources.connect`."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from mqmigrate.sources.uri import SourceURI
-
-
-def connection_args(source: SourceURI) -> tuple[str, dict[str, Any]]:
-    """The proton URL and ``BlockingConnection`` keyword arguments for an ``amqp1://`` /
-    ``amqp1s://`` endpoint: SASL PLAIN with the URI's user and password when it has a user."""
-    scheme = "amqps" if source.tls else "amqp"
-    kwargs: dict[str, Any] = {}
-    if source.username:
-        kwargs = {"user": source.username, "allowed_mechs": "PLAIN",
-                  "password": source.password.reveal() if source.password else ""}
-    return f"{scheme}://{source.host}:{source.port}", kwargs
 
 
 def queue_capability() -> Any:

@@ -39,16 +39,16 @@ from typing import Any, Sequence
 # proton first: when python-qpid-proton is missing, the registry names it from this import
 from proton import (ConnectionException, Delivery, Endpoint, Handler, Message, ProtonException,
                     SSLDomain, Timeout, symbol, timestamp, ulong)
-from proton.utils import BlockingConnection
 from cproton import (pn_message_get_content_encoding,  # noqa: I001 - after proton, see above
                      pn_message_get_content_type)
 
 from mqmigrate import headers as mqheaders
 from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
                               SourceError, SourceUnavailable, UsageError)
-from mqmigrate.sources.amqp1 import connection_args, queue_capability
+from mqmigrate.sources.amqp1 import queue_capability
 from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
                                     content_hash_id)
+from mqmigrate.sources.connect import proton_blocking_connection
 from mqmigrate.sources.uri import parse_source_uri
 
 log = logging.getLogger("mqmigrate.bridge")
@@ -121,12 +121,11 @@ class AMQP1Source(SourceAdapter):
     # -- connection ----------------------------------------------------------------------------
     def open(self) -> None:
         self._abandon()
-        url, kwargs = connection_args(self.endpoint)
         try:
-            self._conn = BlockingConnection(
-                url, timeout=self.connect_timeout, heartbeat=self.heartbeat,
+            self._conn = proton_blocking_connection(
+                self.endpoint, timeout=self.connect_timeout, heartbeat=self.heartbeat,
                 ssl_domain=SSLDomain(SSLDomain.MODE_CLIENT) if self.endpoint.tls else None,
-                container_id=f"mqmigrate-bridge-{uuid.uuid4().hex[:8]}", **kwargs)
+                container_id=f"mqmigrate-bridge-{uuid.uuid4().hex[:8]}")
         except (ConnectionException, Timeout, OSError) as exc:
             self._conn = None
             raise self._connect_error(exc) from exc
