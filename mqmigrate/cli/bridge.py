@@ -28,8 +28,8 @@ def _pairs(items: list[str]) -> dict[str, str]:
 def bridge(
     playbook: Optional[Path] = typer.Option(
         None, "--playbook", metavar="FILE",
-        help="Take source, topic, key strategy, DLQ (quarantine) topic and header mapping from "
-        "this playbook's workloads; credentials are read from the environment variables the "
+        help="Take source, topic, key strategy and header mapping from this playbook's "
+        "workloads; credentials are read from the environment variables the "
         "playbook names. Flags given explicitly override the playbook."),
     workload: list[str] = typer.Option(
         [], "--workload", metavar="ID",
@@ -37,13 +37,15 @@ def bridge(
         "Several workloads run in one process, one engine thread each."),
     source: Optional[str] = typer.Option(
         None, "--source", envvar="MQMIGRATE_SOURCE",
-        help="Source URI, e.g. amqp://user:pass@host:5672/%2f or amqp1://user:pass@host:61616 "
-        "(required without --playbook). "
+        help="Source URI, e.g. amqp://user:pass@host:5672/%2f, amqp1://user:pass@host:61616, "
+        "sqs://REGION (AWS credential chain) or sqs+http://HOST:PORT (required without "
+        "--playbook). "
         "Prefer the MQMIGRATE_SOURCE environment variable: a command line is visible to every "
         "user in the process list.",
         show_envvar=True),
-    queue: Optional[str] = typer.Option(None, "--queue",
-                                        help="Source queue name (required without --playbook)."),
+    queue: Optional[str] = typer.Option(
+        None, "--queue", help="Source queue name (SQS: name or URL; required without "
+        "--playbook)."),
     kafka: Optional[str] = typer.Option(
         None, "--kafka", help=f"Kafka bootstrap servers (default: the playbook's "
         f"kafka.bootstrap, else {DEFAULT_KAFKA})."),
@@ -54,8 +56,8 @@ def bridge(
         None, "--key-from", help="auto | group | routing-key | header:NAME | none (default: the "
         "playbook's mapping.key, else auto)"),
     quarantine_topic: Optional[str] = typer.Option(
-        None, "--quarantine-topic", help="Topic for records Kafka refuses (default: the "
-        "playbook's DLQ topic, else TOPIC.quarantine); '' disables."),
+        None, "--quarantine-topic", help="Topic for records Kafka refuses (default "
+        "TOPIC.quarantine); '' disables."),
     max_in_flight: int = typer.Option(
         2000, "--max-in-flight", help="Unsettled messages at most (prefetch); with several "
         "workloads the budget of the whole process, shared evenly."),
@@ -75,7 +77,8 @@ def bridge(
         False, "--create-topics", help="Create the topic (with the playbook's partition count) "
         "and quarantine topic if missing."),
     remove_shadow: bool = typer.Option(False, "--remove-shadow",
-                                       help="Shadow mode: delete the shadow queue (Artemis: and its divert) on exit."),
+                                       help="Shadow mode: delete the shadow queue (SQS: and "
+                                       "its SNS subscriptions; Artemis: and its divert) on exit."),
     management_url: Optional[str] = typer.Option(
         None, "--management-url", help="RabbitMQ management API (default: the playbook's "
         "rabbitmq+http endpoint, else http://HOST:15672); for amqp1:// on ActiveMQ Artemis its "

@@ -18,6 +18,7 @@ from mqmigrate.sources.base import SourceAdapter
 #: name -> ("module:Class", the pip package that provides its driver)
 ADAPTERS: dict[str, tuple[str, str]] = {
     "rabbitmq": ("mqmigrate.sources.rabbitmq.adapter:RabbitMQSource", "pika"),
+    "sqs": ("mqmigrate.sources.sqs.adapter:SQSSource", "boto3"),
     "memory": ("mqmigrate.sources.memory:MemorySource", ""),
     "amqp1": ("mqmigrate.sources.amqp1.adapter:AMQP1Source", "python-qpid-proton"),
 }
@@ -30,6 +31,9 @@ SCHEMES: dict[str, str] = {
     "amqp": "rabbitmq",
     "amqps": "rabbitmq",
     "rabbitmq": "rabbitmq",
+    "sqs": "sqs",
+    "sqs+http": "sqs",
+    "sqs+https": "sqs",
     "memory": "memory",
     "amqp1": "amqp1",
     "amqp1s": "amqp1",

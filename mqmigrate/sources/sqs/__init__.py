@@ -1,0 +1,1 @@
+"""Amazon SQS source (boto3)."""

@@ -1,0 +1,165 @@
+"""Helpers for the SQS bridge tests: queues on the sandbox endpoints, fast seeding, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def source_uri(endpoint_url: str) -> str:
+    """``sqs+http://127.0.0.1:PORT`` for a sandbox endpoint (no credentials: dummy ones)."""
+    return "sqs+" + endpoint_url
+
+
+def queue_factory(sqs: Any, base_name: str) -> Iterator[Callable[..., str]]:
+    """Yield ``make(suffix="", **attributes) -> url``; every queue made is deleted afterwards."""
+    made: list[str] = []
+
+    def make(suffix: str = "", **attributes: Any) -> str:
+        fifo = attributes.get("FifoQueue") in (True, "true")
+        name = f"{base_name}{suffix}" + (".fifo" if fifo else "")
+        url = sqs.create_queue(QueueName=name, Attributes={k: str(v).lower() if isinstance(
+            v, bool) else str(v) for k, v in attributes.items()})["QueueUrl"]
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        try:
+            sqs.delete_queue(QueueUrl=url)
+        except Exception:  # noqa: BLE001 - already gone; the sandbox is in memory anyway
+            pass
+
+
+def send_batches(sqs: Any, url: str, entries: Sequence[dict], *, threads: int = 8) -> None:
+    """``SendMessageBatch`` in chunks of 10 on ``threads`` threads; every entry must succeed."""
+    chunks = [entries[i:i + 10] for i in range(0, len(entries), 10)]
+
+    def send(chunk: Sequence[dict]) -> None:
+        reply = sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), **entry} for i, entry in enumerate(chunk)])
+        assert not reply.get("Failed"), reply.get("Failed")
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, chunks))
+
+
+def depth(sqs: Any, url: str) -> tuple[int, int]:
+    """(visible, in flight) of the queue."""
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(
+        attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def bridge_cmd(source: str, queue: str, kafka: str, topic: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "mqmigrate", "bridge", "--source", source, "--queue", queue,
+            "--kafka", kafka, "--topic", topic, "--log-format", "json", *extra]
+
+
+def bridge_env(env: dict[str, str | None] | None) -> dict[str, str]:
+    """This process's environment with ``env`` applied (a None value removes the variable)."""
+    out = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for key, value in (env or {}).items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def start_bridge(cmd: list[str], env: dict[str, str | None] | None = None) -> subprocess.Popen:
+    environ = bridge_env(env)
+    return subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def run_bridge(cmd: list[str], timeout: float = 120, env: dict[str, str | None] | None = None
+               ) -> subprocess.CompletedProcess:
+    environ = bridge_env(env)
+    return subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class TcpProxy:
+    """A loopback TCP proxy to ``target_port`` that a test can cut (``stop``: the listener
+    and every open connection close) and restore (``start`` on the same port): a source
+    outage without touching the shared sandbox server."""
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
+        import socket
+
+        self.target = (target_host, target_port)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._listener: Any = None
+        self._conns: list[Any] = []
+
+    def start(self) -> "TcpProxy":
+        import socket
+        import threading
+
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def _accept(self, listener: Any) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: Any, dst: Any) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        import socket
+
+        if self._listener is not None:
+            try:  # wakes the blocked accept(); a bare close() leaves it accepting on Linux
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._listener.close()
+            self._listener = None
+        for sock in self._conns:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
+        self._conns = []

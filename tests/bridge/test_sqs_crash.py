@@ -1,0 +1,277 @@
+"""The SQS bridge under crashes and a slow Kafka (DESIGN.md §5), on ElasticMQ and a Kafka
+broker of this module's own (``private_kafka``), which the tests stop and restart.
+
+* crash campaign: 100,000 messages with unique ids, the bridge SIGKILLed at random points 12
+  times and the Kafka broker restarted under a running bridge; afterwards every id is in
+  Kafka (lost = 0), duplicates are counted, and 0 with ``--effectively-once``;
+* FIFO: each MessageGroupId's order in Kafka survives SIGKILLs (what exactly is asserted is
+  in :func:`_check_group_order`);
+* visibility: Kafka down for longer than the queue's visibility timeout; the held messages
+  stay invisible to another consumer meanwhile and land once, when Kafka is back.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge_helpers import read_topic, source_ids
+from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
+from sqs_helpers import (bridge_cmd, bridge_env, depth, queue_factory, send_batches,
+                         source_uri)
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.sqs, pytest.mark.slow]
+
+N = 100_000
+KILLS = 12
+#: short, so a killed bridge's messages come back quickly; a live bridge extends it
+VISIBILITY = 5
+
+
+@pytest.fixture
+def emq(elasticmq_service) -> Any:
+    return elasticmq_service.client("sqs", timeout=30)
+
+
+@pytest.fixture
+def emq_queue(emq, unique_name):
+    yield from queue_factory(emq, unique_name)
+
+
+@pytest.fixture
+def kafka(private_kafka):
+    """The private broker, started again after a test that stopped it and failed."""
+    yield private_kafka
+    if not private_kafka.service.is_running():
+        private_kafka.start()
+
+
+def _topic(bootstrap: str, name: str, partitions: int = 1) -> str:
+    ensure_topic(bootstrap, name, partitions=partitions)
+    ensure_topic(bootstrap, name + ".quarantine", config=QUARANTINE_TOPIC_CONFIG)
+    return name
+
+
+def _spawn(tmp_path: Path, run: int, cmd: list[str]) -> tuple[subprocess.Popen, Path, Path]:
+    """A bridge whose output goes to files (a pipe nobody reads could block it)."""
+    out, err = tmp_path / f"run{run}.out", tmp_path / f"run{run}.err"
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[2],
+                            env=bridge_env(None),
+                            stdout=out.open("w"), stderr=err.open("w"), text=True)
+    return proc, out, err
+
+
+def _wait_moving(sqs, url, proc, err: Path, timeout: float = 60) -> None:
+    """Until this bridge has started and holds messages.  (In-flight messages alone could be
+    a killed predecessor's, still invisible; its "bridge started" log line is this one's.)"""
+    deadline = time.monotonic() + timeout
+    while "bridge started" not in err.read_text():
+        assert proc.poll() is None, err.read_text()[-2000:]
+        assert time.monotonic() < deadline, "the bridge did not start"
+        time.sleep(0.05)
+    while depth(sqs, url)[1] == 0:
+        assert proc.poll() is None, err.read_text()[-2000:]
+        assert time.monotonic() < deadline, "the bridge never started moving messages"
+        time.sleep(0.05)
+    time.sleep(0.2)
+
+
+def _final_drain(tmp_path, cmd) -> dict:
+    proc, out, err = _spawn(tmp_path, 999, cmd)
+    assert proc.wait(timeout=600) == 0, err.read_text()[-3000:]
+    summary = json.loads(out.read_text())
+    assert summary["stopped"] == "drained"
+    return summary
+
+
+@pytest.mark.parametrize("effectively_once", [False, True],
+                         ids=["at-least-once", "effectively-once"])
+def test_crash_campaign_100k_sigkills_and_kafka_restart_lose_nothing(
+        effectively_once, emq, emq_queue, kafka, elasticmq_service, unique_name, tmp_path):
+    began = time.monotonic()
+    rng = random.Random()
+    url = emq_queue(VisibilityTimeout=VISIBILITY)
+    topic = _topic(kafka.bootstrap, unique_name)
+    ids = [f"id-{i}" for i in range(N)]
+    send_batches(emq, url, [{"MessageBody": f"{mid}:".ljust(100, "."), "MessageAttributes": {
+        "mq-source-id": {"DataType": "String", "StringValue": mid}}} for mid in ids], threads=8)
+    seeded = time.monotonic() - began
+    assert sum(depth(emq, url)) == N
+    cmd = bridge_cmd(source_uri(elasticmq_service.endpoint_url), unique_name, kafka.bootstrap,
+                     topic, "--idle-exit", "3", "--max-in-flight", "2000")
+    if effectively_once:
+        cmd.append("--effectively-once")
+
+    kills, kafka_down = 0, 0.0
+    for run in range(KILLS):
+        proc, _out, err = _spawn(tmp_path, run, cmd)
+        try:
+            _wait_moving(emq, url, proc, err)
+            if run == KILLS // 2:
+                # Kafka restarted under a running bridge: records wait in the producer, held
+                # messages get their visibility extended, nothing is settled meanwhile
+                kafka_down = kafka.restart(down_for=2.0)
+                time.sleep(2.0)
+                assert proc.poll() is None, err.read_text()[-2000:]
+            time.sleep(rng.uniform(0.05, 1.5))
+            assert proc.poll() is None, err.read_text()[-2000:]
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+    summary = _final_drain(tmp_path, cmd)
+
+    got = Counter(source_ids(read_topic(kafka.bootstrap, topic, timeout=300)))
+    lost = set(ids) - set(got)
+    duplicates = sum(count - 1 for count in got.values())
+    wall = time.monotonic() - began
+    print(f"\n[sqs crash campaign effectively_once={effectively_once}] messages={N} "
+          f"kills={kills} kafka_restart_s={kafka_down:.1f} lost={len(lost)} "
+          f"duplicates={duplicates} seed_s={seeded:.1f} wall_s={wall:.1f} last_run={summary}")
+    assert kills == KILLS and kafka_down > 0
+    assert not lost, f"{len(lost)} lost, e.g. {sorted(lost)[:5]}"
+    assert set(got) == set(ids)
+    assert depth(emq, url) == (0, 0)
+    # the killed runs' held messages came back after their visibility timeout
+    assert summary["redelivered"] > 0 or kills == 0
+    if effectively_once:
+        assert duplicates == 0
+    else:
+        assert duplicates <= KILLS * 2000  # bounded by the in-flight window per crash
+
+
+def _check_group_order(sequence: list[int], n: int) -> int:
+    """What per-group order means under at-least-once, asserted for one group's records in
+    Kafka partition order (``sequence`` = the send positions 0..n-1 of its records):
+
+    * it starts at 0 and every position 0..n-1 is there;
+    * each record is the one sent right after the previous record (``y == x + 1``), or a
+      *rewind* (``y <= x``): a redelivery after a crash replays, from an earlier point, a tail
+      already written.  It never skips ahead (``y > x + 1``): no record is written before one
+      sent earlier in its group.
+
+    Returns the number of rewinds (0 is required in effectively-once mode, where replays are
+    acknowledged without writing)."""
+    assert sequence and sequence[0] == 0, sequence[:10]
+    assert set(sequence) == set(range(n)), sorted(set(range(n)) - set(sequence))[:10]
+    rewinds = 0
+    for x, y in zip(sequence, sequence[1:]):
+        assert y == x + 1 or y <= x, f"skipped ahead from {x} to {y}"
+        rewinds += y <= x
+    return rewinds
+
+
+def test_check_group_order_rejects_skips_and_accepts_replays():
+    assert _check_group_order([0, 1, 2, 1, 2, 3], 4) == 1
+    with pytest.raises(AssertionError):
+        _check_group_order([0, 2, 1, 3], 4)  # 2 written before 1
+    with pytest.raises(AssertionError):
+        _check_group_order([0, 1, 3], 4)  # 2 missing
+
+
+@pytest.mark.parametrize("effectively_once", [False, True],
+                         ids=["at-least-once", "effectively-once"])
+def test_fifo_group_order_survives_sigkills(effectively_once, emq, emq_queue, kafka,
+                                            elasticmq_service, unique_name, tmp_path):
+    groups, per_group, kills_wanted = 8, 600, 4
+    url = emq_queue(FifoQueue=True, VisibilityTimeout=3)
+    topic = _topic(kafka.bootstrap, unique_name, partitions=3)
+
+    def send_group(g: int) -> None:  # one sender per group keeps its send order
+        send_batches(emq, url, [{"MessageBody": f"g{g}:{i}", "MessageGroupId": f"g{g}",
+                                 "MessageDeduplicationId": f"g{g}-{i}"}
+                                for i in range(per_group)], threads=1)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(groups) as pool:
+        list(pool.map(send_group, range(groups)))
+    cmd = bridge_cmd(source_uri(elasticmq_service.endpoint_url), unique_name + ".fifo",
+                     kafka.bootstrap, topic, "--idle-exit", "4", "--max-in-flight", "500")
+    if effectively_once:
+        cmd.append("--effectively-once")
+    rng = random.Random()
+    kills = 0
+    for run in range(kills_wanted):
+        proc, _out, err = _spawn(tmp_path, run, cmd)
+        try:
+            _wait_moving(emq, url, proc, err)
+            time.sleep(rng.uniform(0.05, 0.6))
+            assert proc.poll() is None, err.read_text()[-2000:]
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+    _final_drain(tmp_path, cmd)
+
+    by_group: dict[bytes, list[int]] = defaultdict(list)
+    for record in read_topic(kafka.bootstrap, topic):  # partition order within each key
+        group, _, pos = record.value().decode().partition(":")
+        assert record.key() == group.encode()  # key = MessageGroupId
+        by_group[record.key()].append(int(pos))
+    assert len(by_group) == groups
+    rewinds = {g.decode(): _check_group_order(seq, per_group) for g, seq in by_group.items()}
+    print(f"\n[sqs fifo effectively_once={effectively_once}] kills={kills} rewinds={rewinds}")
+    assert kills == kills_wanted
+    if effectively_once:
+        assert not any(rewinds.values())
+    assert depth(emq, url) == (0, 0)
+
+
+def test_visibility_extended_while_kafka_is_down(emq, emq_queue, kafka, elasticmq_service,
+                                                 unique_name, tmp_path):
+    visibility = 3
+    url = emq_queue(VisibilityTimeout=visibility)
+    topic = _topic(kafka.bootstrap, unique_name)
+    cmd = bridge_cmd(source_uri(elasticmq_service.endpoint_url), unique_name, kafka.bootstrap,
+                     topic, "--idle-exit", "600")
+    proc, out, err = _spawn(tmp_path, 0, cmd)
+    try:
+        deadline = time.monotonic() + 60
+        while "bridge started" not in err.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, err.read_text()[-2000:]
+            time.sleep(0.1)
+        kafka.stop()
+        ids = [f"v-{i}" for i in range(20)]
+        send_batches(emq, url, [{"MessageBody": mid, "MessageAttributes": {
+            "mq-source-id": {"DataType": "String", "StringValue": mid}}} for mid in ids])
+        deadline = time.monotonic() + 30
+        while depth(emq, url) != (0, 20) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert depth(emq, url) == (0, 20), "the bridge did not take the messages"
+        # another consumer polls for 4 visibility timeouts while Kafka is down: it must get
+        # nothing, the bridge keeps extending what it holds
+        stolen = []
+        until = time.monotonic() + 4 * visibility
+        while time.monotonic() < until:
+            stolen += emq.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                          WaitTimeSeconds=1, VisibilityTimeout=0).get(
+                "Messages", [])
+        assert not stolen, f"{len(stolen)} messages reappeared while the bridge held them"
+        assert proc.poll() is None
+        kafka.start()
+        deadline = time.monotonic() + 120
+        while depth(emq, url) != (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert depth(emq, url) == (0, 0), "not settled after Kafka came back"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, err.read_text()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    summary = json.loads(out.read_text())
+    assert summary["acked"] == 20 and summary["redelivered"] == 0
+    assert sorted(source_ids(read_topic(kafka.bootstrap, topic))) == sorted(ids)  # once each
