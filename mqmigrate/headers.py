@@ -345,7 +345,7 @@ class Decoded:
 
 _TYPED = set(APP_HEADER_SECTION.values()) | {
     "amqp.properties", "amqp1.properties", "amqp1.annotations", "amqp1.header",
-    "amqp1.delivery-annotations", "amqp1.footer", "sqs.system",
+    "amqp1.delivery-annotations", "amqp1.footer", "amqp1.body", "sqs.system",
 }
 _PROPERTY_OF = FLAT_PROPERTIES
 

@@ -7,6 +7,7 @@ import uuid
 from mqmigrate.bench.model import Workload
 from mqmigrate.bench.runner import Delivery
 from mqmigrate.errors import ConnectionFailed, UsageError
+from mqmigrate.sources.amqp1 import queue_capability
 from mqmigrate.sources.connect import pika_parameters, proton_blocking_connection, sqs_client
 from mqmigrate.sources.uri import SourceURI, parse_source_uri
 
@@ -355,23 +356,6 @@ class SQSTarget:
 
 
 # -- AMQP 1.0 ------------------------------------------------------------------------------
-def _queue_capability():
-    """A link option asking for point-to-point (anycast) delivery.
-
-    Artemis auto-creates an address as multicast unless the link carries the ``queue``
-    capability; multicast would hand every message to every consumer.
-    """
-    from proton import symbol
-    from proton.reactor import LinkOption
-
-    class QueueCapability(LinkOption):
-        def apply(self, link) -> None:
-            terminus = link.target if link.is_sender else link.source
-            terminus.capabilities.put_symbol(symbol("queue"))
-
-    return QueueCapability()
-
-
 class AMQP1Target:
     """A queue address on an AMQP 1.0 broker (Artemis auto-creates anycast queues)."""
 
@@ -399,7 +383,7 @@ class AMQP1Target:
         from proton import Message
 
         connection = self._connect()
-        sender = connection.create_sender(self.addresses[0], options=_queue_capability())
+        sender = connection.create_sender(self.addresses[0], options=queue_capability())
 
         class _Publisher:
             def publish(self, body: bytes) -> None:
@@ -418,7 +402,7 @@ class AMQP1Target:
 
         connection = self._connect()
         receiver = connection.create_receiver(self.addresses[0], credit=100,
-                                              options=_queue_capability())
+                                              options=queue_capability())
 
         class _Consumer:
             def receive(self, timeout: float) -> list[Delivery]:

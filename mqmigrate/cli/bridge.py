@@ -37,8 +37,9 @@ def bridge(
         "Several workloads run in one process, one engine thread each."),
     source: Optional[str] = typer.Option(
         None, "--source", envvar="MQMIGRATE_SOURCE",
-        help="Source URI, e.g. amqp://user:pass@host:5672/%2f, sqs://REGION (AWS credential "
-        "chain) or sqs+http://HOST:PORT (required without --playbook). "
+        help="Source URI, e.g. amqp://user:pass@host:5672/%2f, amqp1://user:pass@host:61616, "
+        "sqs://REGION (AWS credential chain) or sqs+http://HOST:PORT (required without "
+        "--playbook). "
         "Prefer the MQMIGRATE_SOURCE environment variable: a command line is visible to every "
         "user in the process list.",
         show_envvar=True),
@@ -77,10 +78,11 @@ def bridge(
         "and quarantine topic if missing."),
     remove_shadow: bool = typer.Option(False, "--remove-shadow",
                                        help="Shadow mode: delete the shadow queue (SQS: and "
-                                       "its SNS subscriptions) on exit."),
+                                       "its SNS subscriptions; Artemis: and its divert) on exit."),
     management_url: Optional[str] = typer.Option(
         None, "--management-url", help="RabbitMQ management API (default: the playbook's "
-        "rabbitmq+http endpoint, else http://HOST:15672)."),
+        "rabbitmq+http endpoint, else http://HOST:15672); for amqp1:// on ActiveMQ Artemis its "
+        "Jolokia console (default http://HOST:8161): depth, missing-queue check, shadow set-up."),
     reconnect_timeout: float = typer.Option(300.0, "--reconnect-timeout",
                                             help="Give up reconnecting to the source after this many seconds."),
     producer_config: list[str] = typer.Option([], "--producer-config",

@@ -20,7 +20,11 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "rabbitmq": ("mqmigrate.sources.rabbitmq.adapter:RabbitMQSource", "pika"),
     "sqs": ("mqmigrate.sources.sqs.adapter:SQSSource", "boto3"),
     "memory": ("mqmigrate.sources.memory:MemorySource", ""),
+    "amqp1": ("mqmigrate.sources.amqp1.adapter:AMQP1Source", "python-qpid-proton"),
 }
+
+#: pip package -> the module it installs, where the names differ
+_DRIVER_MODULES = {"python-qpid-proton": "proton"}
 
 #: URI scheme -> adapter name
 SCHEMES: dict[str, str] = {
@@ -31,6 +35,8 @@ SCHEMES: dict[str, str] = {
     "sqs+http": "sqs",
     "sqs+https": "sqs",
     "memory": "memory",
+    "amqp1": "amqp1",
+    "amqp1s": "amqp1",
 }
 
 
@@ -46,7 +52,7 @@ def adapter_class(name: str) -> type[SourceAdapter]:
     try:
         return getattr(importlib.import_module(module), cls)
     except ImportError as exc:
-        if package and exc.name and exc.name.split(".")[0] == package:
+        if package and exc.name and exc.name.split(".")[0] == _DRIVER_MODULES.get(package, package):
             raise PrerequisiteError(
                 f"the {name} source needs the {package!r} package", hint=f"pip install {package}"
             ) from exc

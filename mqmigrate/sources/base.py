@@ -160,6 +160,23 @@ class SourceAdapter(ABC):
             raise SourceUnavailable(f"{self.describe()}: {action} failed: {_text(exc)}") from exc
 
 
+def content_hash_id(queue: str, body: bytes, headers: Mapping[Any, Any],
+                    timestamp: int | None) -> str:
+    """A source id for a message that has none: ``sha256:`` + a hash of (queue, headers,
+    timestamp, body).  Stable across redeliveries (what duplicate detection needs); two
+    publishes identical in all four share it."""
+    import hashlib
+
+    from mqmigrate.headers import encode_section
+
+    digest = hashlib.sha256()
+    digest.update(queue.encode() + b"\0")
+    digest.update(encode_section(headers) if headers else b"{}")
+    digest.update(b"\0" + str(timestamp).encode() + b"\0")
+    digest.update(body)
+    return "sha256:" + digest.hexdigest()[:32]
+
+
 def _text(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]

@@ -37,9 +37,10 @@ def pika_parameters(source: SourceURI, *, timeout: float | None = None,
                                      virtual_host=source.vhost, credentials=credentials, **options)
 
 
-def proton_blocking_connection(source: SourceURI, *, timeout: float = 30.0):
+def proton_blocking_connection(source: SourceURI, *, timeout: float = 30.0, **options: Any):
     """A ``proton.utils.BlockingConnection`` to an ``amqp1(s)://`` source (SASL PLAIN when the
-    URI has a user, else the broker's anonymous mechanism)."""
+    URI has a user, else the broker's anonymous mechanism); ``options`` go to proton
+    (``heartbeat``, ``ssl_domain``, ``container_id`` ...)."""
     from proton.utils import BlockingConnection
 
     kwargs: dict[str, Any] = {}
@@ -48,7 +49,7 @@ def proton_blocking_connection(source: SourceURI, *, timeout: float = 30.0):
                   "allowed_mechs": "PLAIN"}
     scheme = "amqps" if source.tls else "amqp"
     return BlockingConnection(f"{scheme}://{source.host}:{source.port}", timeout=timeout,
-                              **kwargs)
+                              **kwargs, **options)
 
 
 def sqs_client(source: SourceURI, *, service: str = "sqs", connect_timeout: float = 5.0,

@@ -35,6 +35,27 @@ def test_adapters_import_lazily():
     assert "mqmigrate.sources.rabbitmq.adapter" in sys.modules
 
 
+def test_amqp1_schemes_resolve_to_the_proton_adapter():
+    assert kind_for_uri("amqp1://u:p@h:61616") == "amqp1"
+    assert kind_for_uri("amqp1s://u:p@h:5671") == "amqp1"
+    cls = adapter_class("amqp1")
+    assert cls.kind == "amqp1" and cls.capabilities.group_key and cls.capabilities.shadow
+    source = cls.from_uri("amqp1://bob:s3cret@h:61616", queue="q", prefetch=10)
+    assert "s3cret" not in source.describe() and "bob:***@" in source.describe()
+    with pytest.raises(UsageError, match="not an AMQP 1.0 URI"):
+        cls.from_uri("amqp://bob:s3cret@h:5672/%2f", queue="q")
+
+
+def test_missing_driver_names_the_pip_package(monkeypatch):
+    from mqmigrate.errors import PrerequisiteError
+
+    monkeypatch.setitem(sys.modules, "proton", None)  # import proton now fails
+    monkeypatch.delitem(sys.modules, "mqmigrate.sources.amqp1.adapter", raising=False)
+    with pytest.raises(PrerequisiteError) as info:
+        adapter_class("amqp1")
+    assert "pip install python-qpid-proton" in info.value.one_line()
+
+
 def test_rabbitmq_describe_masks_the_password():
     source = adapter_class("rabbitmq").from_uri("amqp://bob:s3cret@h:5672/%2f", queue="q")
     assert "s3cret" not in source.describe() and "bob:***@" in source.describe()

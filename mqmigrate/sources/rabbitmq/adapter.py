@@ -23,7 +23,6 @@ that case should set ``message_id``.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from collections import deque
 from typing import Any, Mapping, Sequence
@@ -32,11 +31,11 @@ from urllib.parse import quote, urlsplit
 import pika
 import pika.exceptions as pe
 
-from mqmigrate import headers as mqheaders
 from mqmigrate.errors import (AuthenticationFailed, MqMigrateError, SourceError,
                               SourceUnavailable, UsageError)
 from mqmigrate.redact import mask_uri
-from mqmigrate.sources.base import Capabilities, Envelope, Mode, Outcome, SourceAdapter
+from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
+                                    content_hash_id)
 from mqmigrate.sources.rabbitmq import frames
 from mqmigrate.sources.rabbitmq.frames import Delivery
 
@@ -226,12 +225,7 @@ class RabbitMQSource(SourceAdapter):
         return out
 
     def _hash_id(self, body: bytes, table: Mapping[str, Any], timestamp: int | None) -> str:
-        digest = hashlib.sha256()
-        digest.update(self.source_queue.encode() + b"\0")
-        digest.update(mqheaders.encode_section(table) if table else b"{}")
-        digest.update(b"\0" + str(timestamp).encode() + b"\0")
-        digest.update(body)
-        return "sha256:" + digest.hexdigest()[:32]
+        return content_hash_id(self.source_queue, body, table, timestamp)
 
     # -- settle --------------------------------------------------------------------------------
     def settle(self, envelope: Envelope, outcome: Outcome) -> None:

@@ -1,0 +1,683 @@
+"""AMQP 1.0 source (``amqp1://``, ``amqp1s://``) over python-qpid-proton.
+
+Tested against ActiveMQ Artemis 2.40 and RabbitMQ 3.10's AMQP 1.0 plugin.
+
+* Addressing: ``--queue NAME`` is an Artemis queue name (the link carries the ``queue``
+  capability, else Artemis would auto-create a *multicast* address) or a RabbitMQ queue,
+  read through ``/amq/queue/NAME``.  A name that already looks like an address
+  (``/amq/...``, ``/queue/...``, Artemis' ``address::queue``) is used as is.
+* Credit: the link never holds more than ``prefetch`` (= ``--max-in-flight``) messages that
+  are buffered or unsettled; credit is topped up as the engine settles, so memory is bounded.
+* Settlement, one delivery at a time: ACCEPT → ``accepted``, RELEASE → ``released`` (not
+  proton's ``release()``, which sends ``modified``: RabbitMQ 3.10 does not offer a modified
+  message to the same receiver again, whereas both brokers redeliver ``released`` at once and
+  without counting it as a failed delivery), REJECT → ``rejected`` (dead-lettered).
+* Source id: the ``message-id`` property (a string as is; ulong as its decimal text, uuid as
+  its canonical text, binary as ``0x`` + hex).  Without one: ``sha256:`` + a hash of (queue,
+  body, application-properties, creation-time), stable across redeliveries; two publishes
+  identical in all of those share it (effectively-once would then skip the second).
+* Record timestamp: ``creation-time``; key: ``group-id`` (``--key-from auto``).
+* Headers: application-properties keep their AMQP types (ulong, symbol, timestamp, uuid,
+  decimal32/64/128, char, binary...) in ``mq.amqp1.application-properties``; the properties
+  section in ``mq.amqp1.properties``, the header section (durable, priority, ttl,
+  first-acquirer, delivery-count) in ``mq.amqp1.header``, message annotations in
+  ``mq.amqp1.annotations``, delivery annotations in ``mq.amqp1.delivery-annotations``.  A body
+  that is not a data section is described in ``mq.amqp1.body`` (see docs/headers.md).
+* depth: Artemis through Jolokia (``--management-url``, default ``http://HOST:8161``) when
+  reachable, else unknown.  RabbitMQ's plugin offers no depth over AMQP 1.0.
+* shadow (Artemis only, needs Jolokia): see :meth:`AMQP1Source._prepare_shadow`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import deque
+from typing import Any, Sequence
+
+# proton first: when python-qpid-proton is missing, the registry names it from this import
+from proton import (ConnectionException, Delivery, Endpoint, Handler, Message, ProtonException,
+                    SSLDomain, Timeout, symbol, timestamp, ulong)
+from cproton import (pn_message_get_content_encoding,  # noqa: I001 - after proton, see above
+                     pn_message_get_content_type)
+
+from mqmigrate import headers as mqheaders
+from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
+                              SourceError, SourceUnavailable, UsageError)
+from mqmigrate.sources.amqp1 import queue_capability
+from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
+                                    content_hash_id)
+from mqmigrate.sources.connect import proton_blocking_connection
+from mqmigrate.sources.uri import parse_source_uri
+
+log = logging.getLogger("mqmigrate.bridge")
+
+SHADOW_SUFFIX = ".mqmigrate-shadow"
+#: a divert is a binding, so its name must differ from the shadow queue's
+DIVERT_SUFFIX = ".mqmigrate-shadow-divert"
+ARTEMIS = "apache-activemq-artemis"
+RABBITMQ = "RabbitMQ"
+#: link/connection error conditions that retrying will not fix
+_TERMINAL_CONDITIONS = {"amqp:not-found", "amqp:unauthorized-access", "amqp:not-allowed",
+                        "amqp:invalid-field", "amqp:not-implemented",
+                        "amqp:precondition-failed"}
+
+
+#: how long one receive keeps reading while messages keep arriving
+_BURST_SECONDS = 0.005
+
+#: released, not modified: see the module doc
+_STATES = {Outcome.ACCEPT: Delivery.ACCEPTED, Outcome.RELEASE: Delivery.RELEASED,
+           Outcome.REJECT: Delivery.REJECTED}
+
+
+class AMQP1Source(SourceAdapter):
+    """One queue of one AMQP 1.0 broker; see the module doc."""
+
+    kind = "amqp1"
+    capabilities = Capabilities(shadow=True, batch_settle=False, send_timestamp=True,
+                                group_key=True, release_redelivers=True, depth=True)
+
+    def __init__(self, uri: str, queue: str, *, mode: Mode = Mode.drain, prefetch: int = 2000,
+                 management_url: str | None = None, connect_timeout: float = 10.0,
+                 heartbeat: float | None = 30.0):
+        self.uri = uri
+        self.endpoint = parse_source_uri(uri)
+        if self.endpoint.kind != "amqp1":
+            raise UsageError(f"{self.endpoint.masked} is not an AMQP 1.0 URI",
+                             hint="use amqp1://user:pass@host:port (amqp1s:// for TLS)")
+        if not queue:
+            raise UsageError("--queue is empty")
+        self.source_queue = queue
+        self.mode = Mode(mode)
+        self.queue = queue  # the queue read from; the shadow queue once open() made it
+        self.prefetch = max(1, prefetch)
+        self.connect_timeout = connect_timeout
+        self.heartbeat = heartbeat
+        self.management_url = management_url or f"http://{self.endpoint.host}:8161"
+        self._management_given = management_url is not None
+        self._management: Any = None
+        self._management_down = False
+        self._product: str | None = None
+        self._conn: Any = None
+        self._link: Any = None
+        self._handler: Any = None
+        self._generation = 0
+        self._buffer: deque[tuple[Any, Any]] = deque()
+        #: our sequence number -> proton Delivery, for messages handed to the engine, unsettled
+        self._unsettled: dict[int, Any] = {}
+        self._sequence = 0
+        self._shadow: dict[str, Any] | None = None
+
+    @classmethod
+    def from_uri(cls, uri: str, **options: Any) -> "AMQP1Source":
+        queue = options.pop("queue")
+        return cls(uri, queue, **options)
+
+    def describe(self) -> str:
+        return f"AMQP 1.0 {self.endpoint.masked} queue {self.queue!r}"
+
+    # -- connection ----------------------------------------------------------------------------
+    def open(self) -> None:
+        self._abandon()
+        try:
+            self._conn = proton_blocking_connection(
+                self.endpoint, timeout=self.connect_timeout, heartbeat=self.heartbeat,
+                ssl_domain=SSLDomain(SSLDomain.MODE_CLIENT) if self.endpoint.tls else None,
+                container_id=f"mqmigrate-bridge-{uuid.uuid4().hex[:8]}")
+        except (ConnectionException, Timeout, OSError) as exc:
+            self._conn = None
+            raise self._connect_error(exc) from exc
+        try:
+            props = self._conn.conn.remote_properties or {}
+            self._product = str(props.get("product", "")) or None
+            if self.mode is Mode.shadow:
+                self._prepare_shadow()
+            else:
+                self._check_queue_exists()
+            self._attach()
+        except BaseException:
+            self._abandon()  # a refused queue or shadow set-up: no connection left behind
+            raise
+
+    def _connect_error(self, exc: BaseException) -> MqMigrateError:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        where = self.endpoint.masked
+        if "sasl" in text.lower() or "auth" in text.lower():
+            return AuthenticationFailed(f"AMQP 1.0 broker {where} refused the credentials",
+                                        hint="check the user and password in --source")
+        return SourceUnavailable(f"cannot connect to AMQP 1.0 broker {where}: {text[:200]}",
+                                 hint="is the broker running and reachable?")
+
+    def _address(self) -> str:
+        name = self.queue
+        if name.startswith("/") or "::" in name or self._product != RABBITMQ:
+            return name
+        return f"/amq/queue/{name}"
+
+    def _attach(self) -> None:
+        # point-to-point on Artemis; RabbitMQ's /amq/queue/NAME is a queue already
+        options = [queue_capability()] if self._product == ARTEMIS else []
+        self._handler = _Receiver(self)
+        self._generation += 1
+        self._link = self._conn.container.create_receiver(
+            self._conn.conn, self._address(), name=f"mqmigrate-{uuid.uuid4().hex[:12]}",
+            handler=self._handler, options=options)
+        link = self._link
+        deadline = time.monotonic() + self.connect_timeout
+        while not (link.state & Endpoint.REMOTE_ACTIVE) and self._remote_error() is None:
+            if time.monotonic() >= deadline:
+                raise SourceUnavailable(f"{self.describe()}: the broker did not attach the link")
+            self._pump(0.05)
+        if link.remote_source is None or link.remote_source.address is None:
+            # RabbitMQ and Artemis answer a refused attach with a null source, then detach
+            for _ in range(20):
+                if self._remote_error() is not None:
+                    break
+                self._pump(0.05)
+        self._raise_link_error("attach")
+        self._top_up()
+
+    def close(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            try:
+                self._pump(0)  # push out settlements made since the last receive
+            except MqMigrateError:
+                pass
+        self._lost()
+        if conn is not None:
+            try:
+                # RabbitMQ 3.10 never confirms a link detach: close the connection, which ends
+                # the link; unsettled deliveries go back to the queue
+                conn.close()
+            except Exception:  # closing a broken connection: nothing left to do
+                pass
+        if self._management is not None:
+            self._management.close()
+            self._management = None
+
+    def _abandon(self) -> None:
+        """Drop a failed connection: forget its deliveries and release its socket."""
+        conn = self._conn
+        self._lost()
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # it failed already: closing is best effort
+                pass
+
+    def _lost(self) -> None:
+        """Forget this connection's deliveries: the broker gives them back itself."""
+        self._generation += 1
+        self._buffer.clear()
+        self._unsettled.clear()
+        self._conn = None
+        self._link = None
+
+    # -- event loop --------------------------------------------------------------------------
+    def _pump(self, timeout: float) -> None:
+        """Serve the connection once: I/O, heartbeats, deliveries (waits up to ``timeout``)."""
+        conn = self._conn
+        if conn is None:
+            raise SourceUnavailable(f"{self.describe()}: not connected")
+        container = conn.container
+        saved = container.timeout
+        container.timeout = timeout
+        try:
+            container.process()
+        except (ProtonException, OSError) as exc:
+            self._abandon()
+            raise SourceUnavailable(f"{self.describe()}: connection failed: "
+                                    f"{' '.join(str(exc).split())[:200]}") from exc
+        finally:
+            container.timeout = saved
+        if conn.disconnected:
+            self._abandon()
+            raise SourceUnavailable(f"{self.describe()}: connection lost ({conn.disconnected})",
+                                    hint="is the broker running and reachable?")
+
+    def _remote_error(self) -> tuple[str, str] | None:
+        """The error the broker closed the link, session or connection with, if any.
+
+        RabbitMQ refuses an attach to a missing queue by ending the *session*, an event the
+        link's handler never sees, so the session and connection are read here too."""
+        if self._handler is not None and self._handler.error is not None:
+            return self._handler.error
+        link = self._link
+        if link is None:
+            return None
+        for endpoint in (link, link.session, link.connection):
+            condition = endpoint.remote_condition
+            if condition is not None:
+                return (str(condition.name),
+                        " ".join(str(condition.description or "").split()))
+            if endpoint.state & Endpoint.REMOTE_CLOSED:
+                return ("closed by the broker", "")
+        return None
+
+    def _raise_link_error(self, action: str) -> None:
+        error = self._remote_error()
+        if error is None:
+            return
+        condition, description = error
+        text = f"{self.describe()}: {action} failed: {condition}" + (
+            f" {description}" if description else "")
+        self._abandon()
+        if condition == "amqp:not-found":
+            raise SourceError(text, hint="check --queue (RabbitMQ: the queue must exist)")
+        if condition == "amqp:unauthorized-access":
+            raise SourceError(text, hint="check the user's permissions on the queue")
+        if condition in _TERMINAL_CONDITIONS:
+            raise SourceError(text)
+        raise SourceUnavailable(text)
+
+    def _top_up(self) -> None:
+        """Give credit up to ``prefetch`` messages buffered, unsettled or on their way."""
+        link = self._link
+        held = len(self._buffer) + len(self._unsettled) + link.credit
+        room = self.prefetch - held
+        if room > 0 and (room >= max(1, self.prefetch // 8) or link.credit == 0):
+            link.flow(room)
+
+    # -- receive -------------------------------------------------------------------------------
+    def receive(self, max_messages: int, timeout: float) -> list[Envelope]:
+        if self._conn is None:
+            raise SourceUnavailable(f"{self.describe()}: not connected")
+        self._top_up()
+        self._pump(0)
+        # one pump reads what one socket read holds (often a dozen messages); keep reading
+        # while more keeps arriving so each engine turn (and its Kafka poll) moves a batch
+        burst_until = time.monotonic() + _BURST_SECONDS
+        while 0 < len(self._buffer) < max_messages and time.monotonic() < burst_until:
+            before = len(self._buffer)
+            self._pump(0)
+            if len(self._buffer) == before:
+                break
+        deadline = time.monotonic() + timeout
+        while not self._buffer and max_messages > 0:
+            self._raise_link_error("receive")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._pump(min(left, 0.05))
+        self._raise_link_error("receive")
+        out: list[Envelope] = []
+        buffer = self._buffer
+        generation = self._generation
+        while buffer and len(out) < max_messages:
+            message, delivery = buffer.popleft()
+            self._sequence += 1
+            tag = self._sequence
+            self._unsettled[tag] = delivery
+            out.append(self._envelope(message, (generation, tag)))
+        return out
+
+    def _envelope(self, message: Any, handle: tuple[int, int]) -> Envelope:
+        body, body_section = _body(message)
+        app = _plain(message.properties) or {}
+        creation_ms = int(round(message.creation_time * 1000)) if message.creation_time else None
+        message_id = _id_text(message.id)
+        source_id = message_id or content_hash_id(self.source_queue, body, app, creation_ms)
+        properties = {
+            "message_id": message_id,
+            "correlation_id": _id_text(message.correlation_id),
+            "content_type": _str(_content_type(message)),
+            "content_encoding": _str(_content_encoding(message)),
+            "reply_to": _str(message.reply_to),
+            "subject": _str(message.subject),
+            "user_id": _bytes(message.user_id) or None,
+            "group_id": _str(message.group_id),
+            "priority": message.priority,
+        }
+        properties = {k: v for k, v in properties.items() if v is not None}
+        sections: dict[str, dict[str, Any]] = {
+            "amqp1.properties": _properties_section(message),
+            "amqp1.header": _header_section(message),
+        }
+        if message.annotations:
+            sections["amqp1.annotations"] = _plain(message.annotations)
+        if message.instructions:
+            sections["amqp1.delivery-annotations"] = _plain(message.instructions)
+        if body_section:
+            sections["amqp1.body"] = body_section
+        return Envelope(
+            body=body,
+            source_id=source_id,
+            source_kind=self.kind,
+            queue=self.source_queue,
+            key=_str(message.group_id) or None,
+            timestamp_ms=creation_ms,
+            properties=properties,
+            headers=app,
+            sections=sections,
+            coordinates={"queue": self.queue, "address": self._address(),
+                         **({"to": message.address} if message.address else {})},
+            redelivered=message.delivery_count > 0,
+            handle=handle,
+        )
+
+    # -- settle --------------------------------------------------------------------------------
+    def settle(self, envelope: Envelope, outcome: Outcome) -> None:
+        self.settle_many([envelope], outcome)
+
+    def settle_many(self, envelopes: Sequence[Envelope], outcome: Outcome) -> int:
+        state = _STATES[outcome]
+        current = self._generation
+        unsettled = self._unsettled
+        settled = 0
+        for envelope in envelopes:
+            generation, tag = envelope.handle
+            if generation != current:
+                continue  # an earlier connection's: the broker has taken it back
+            delivery = unsettled.pop(tag, None)
+            if delivery is None:
+                continue
+            delivery.update(state)
+            delivery.settle()
+            settled += 1
+        return settled
+
+    def flush(self) -> None:
+        if self._conn is not None:
+            self._pump(0)
+
+    # -- depth and management -----------------------------------------------------------------
+    def _artemis(self, required: bool) -> Any:
+        """The Artemis Jolokia client, or None when unreachable and not ``required``."""
+        if self._management is not None:
+            return self._management
+        if self._management_down and not required:
+            return None
+        from mqmigrate.sources.amqp1.artemis import ArtemisManagement, management_error
+
+        management = ArtemisManagement(
+            self.management_url, self.endpoint.username,
+            self.endpoint.password.reveal() if self.endpoint.password else None)
+        try:
+            _ = management.broker
+        except MqMigrateError as exc:
+            management.close()
+            if required:
+                raise management_error(exc, f"Artemis management at {management.describe()}") \
+                    from exc
+            if not self._management_down:
+                log.warning("Artemis management API not usable (%s): queue depth unknown, a "
+                            "missing queue not detected", exc.one_line())
+            self._management_down = True
+            return None
+        self._management = management
+        return management
+
+    def depth(self) -> int | None:
+        if self._product != ARTEMIS:
+            return None
+        management = self._artemis(required=False)
+        if management is None:
+            return None
+        try:
+            return management.message_count(self.queue.split("::")[-1])
+        except ConnectionFailed:
+            return None
+
+    def _check_queue_exists(self) -> None:
+        """Artemis auto-creates a queue a link asks for, so a typo would drain an empty new
+        queue and exit 0: when Jolokia answers, a missing queue is an error instead."""
+        if self._product != ARTEMIS:
+            return  # RabbitMQ refuses the attach itself (amqp:not-found)
+        management = self._artemis(required=self._management_given)
+        if management is None:
+            return
+        name = self.queue.split("::")[-1]
+        if management.find_queue(name) is None:
+            raise SourceError(f"{self.describe()}: no such queue on the broker",
+                              hint="check --queue (Artemis would auto-create it empty)")
+
+    # -- shadow --------------------------------------------------------------------------------
+    def _prepare_shadow(self) -> None:
+        """Make (or find) the shadow queue and read from it.
+
+        Artemis, through Jolokia:
+
+        * ``--queue`` is an anycast queue: a **non-exclusive divert**
+          ``<queue>.mqmigrate-shadow-divert`` on its address copies every message routed there to
+          the anycast queue ``<address>.mqmigrate-shadow``; the original reaches its queue and
+          its consumers untouched.
+        * ``--queue`` is a multicast address (a topic) or a subscription queue on one: a
+          **durable subscription queue** ``<name>.mqmigrate-shadow`` on that address (with the
+          subscription's filter), which gets its own copy of every message.
+
+        Both are durable and survive a bridge restart: copies made while the bridge is down
+        wait there, and what the bridge accepted is gone, so a restart neither loses nor
+        re-copies.  Both see messages routed after they were created (the backlog is drain's).
+        A browse (``distribution-mode copy``) link was rejected: it re-reads the whole queue on
+        every restart, and misses what consumers take before the browser reaches it.
+
+        RabbitMQ's AMQP 1.0 plugin cannot declare a queue with another queue's bindings, so
+        shadow there is refused: the ``amqp://`` adapter's shadow does it over AMQP 0-9-1.
+        """
+        if self._product == RABBITMQ:
+            raise SourceError(
+                "RabbitMQ's AMQP 1.0 plugin cannot create a shadow queue with the source "
+                "queue's bindings, so shadow over amqp1:// would take messages from consumers",
+                hint="shadow the same queue with --source amqp://USER:PASS@HOST:5672/VHOST")
+        if self._product != ARTEMIS:
+            raise SourceError(
+                f"shadow over AMQP 1.0 is supported on ActiveMQ Artemis only (this broker is "
+                f"{self._product or 'unknown'}); a plain link would take messages from consumers",
+                hint="use --mode drain, or dual-write the producers (mqmigrate.dualwrite)")
+        from mqmigrate.sources.amqp1.artemis import management_error
+
+        management = self._artemis(required=True)
+        name = self.source_queue.split("::")[-1]
+        try:
+            info = management.find_queue(name)
+            if info is not None and info.routing == "anycast":
+                plan = {"kind": "divert", "divert": name + DIVERT_SUFFIX,
+                        "address": info.address, "queue": info.address + SHADOW_SUFFIX}
+                if plan["queue"] == info.address or plan["address"] == plan["queue"]:
+                    raise SourceError("the shadow address would be the source address")
+                if management.find_queue(plan["queue"]) is None:
+                    management.create_queue(plan["queue"], plan["queue"], "anycast")
+                if plan["divert"] not in management.divert_names():
+                    management.create_divert(plan["divert"], info.address, plan["queue"])
+                    if plan["divert"] not in management.divert_names():
+                        # Artemis answers 200 and only logs a warning when it will not deploy
+                        raise SourceError(f"Artemis did not create the divert {plan['divert']!r} "
+                                          "(see the broker log)")
+            elif info is not None:  # a subscription queue of a multicast address
+                plan = {"kind": "subscription", "address": info.address,
+                        "queue": name + SHADOW_SUFFIX}
+                if management.find_queue(plan["queue"]) is None:
+                    management.create_queue(plan["queue"], info.address, "multicast",
+                                            info.filter)
+            elif "multicast" in management.address_routing(name):
+                plan = {"kind": "subscription", "address": name, "queue": name + SHADOW_SUFFIX}
+                if management.find_queue(plan["queue"]) is None:
+                    management.create_queue(plan["queue"], name, "multicast")
+            else:
+                raise SourceError(f"{self.describe()}: no queue or multicast address "
+                                  f"{name!r} on the broker", hint="check --queue")
+        except SourceError:
+            raise
+        except MqMigrateError as exc:
+            raise management_error(exc, "cannot set up the shadow copy") from exc
+        self._shadow = plan
+        self.queue = plan["queue"] if plan["kind"] == "divert" else \
+            f"{plan['address']}::{plan['queue']}"
+        log.info("shadow: %s %s → queue %s", plan["kind"], plan["address"], plan["queue"])
+
+    def remove_shadow(self) -> None:
+        """Delete what shadow created (``--remove-shadow``); the source is untouched."""
+        if self.mode is not Mode.shadow or self._shadow is None:
+            return
+        from mqmigrate.sources.amqp1.artemis import management_error
+
+        plan = self._shadow
+        management = self._artemis(required=True)
+        try:
+            if plan["kind"] == "divert":
+                if plan["divert"] in management.divert_names():
+                    management.destroy_divert(plan["divert"])
+                if management.find_queue(plan["queue"]) is not None:
+                    management.destroy_queue(plan["queue"])
+                if management.address_routing(plan["queue"]):
+                    management.delete_address(plan["queue"])
+            elif management.find_queue(plan["queue"]) is not None:
+                management.destroy_queue(plan["queue"])
+        except MqMigrateError as exc:
+            raise management_error(exc, "cannot remove the shadow copy") from exc
+        finally:
+            management.close()
+            self._management = None
+
+
+# -- proton glue -------------------------------------------------------------------------------
+class _Receiver(Handler):
+    """Buffers deliveries for :meth:`AMQP1Source.receive` and records why the broker closed
+    the link or connection; never raises inside proton's loop (an exception there would leave
+    the reactor half-way).  A bare handler rather than proton's ``MessagingHandler``: its
+    nested handler chain cost about half a millisecond per delivery."""
+
+    def __init__(self, source: AMQP1Source):
+        super().__init__()
+        self.source = source
+        self.error: tuple[str, str] | None = None
+
+    def on_delivery(self, event: Any) -> None:
+        delivery = event.delivery
+        if delivery.aborted:  # the sender gave up on a partial transfer: nothing to keep
+            delivery.settle()
+            return
+        if not delivery.readable or delivery.partial:
+            return  # the rest of a large message is still coming
+        link = delivery.link
+        message = Message()
+        message.decode(link.recv(delivery.pending))
+        link.advance()
+        self.source._buffer.append((message, delivery))
+
+    def _record(self, endpoint: Any, fallback: str) -> None:
+        condition = endpoint.remote_condition if endpoint is not None else None
+        if condition is not None:
+            self.error = (str(condition.name), " ".join(str(condition.description or "").split()))
+        elif self.error is None:
+            self.error = (fallback, "")
+
+    def on_link_remote_close(self, event: Any) -> None:
+        self._record(event.link, "link closed by the broker")
+
+    def on_link_remote_detach(self, event: Any) -> None:
+        self._record(event.link, "link detached by the broker")
+
+    def on_connection_remote_close(self, event: Any) -> None:
+        self._record(event.connection, "connection closed by the broker")
+
+    def on_transport_error(self, event: Any) -> None:
+        self._record(event.transport, "transport error")
+
+
+def _str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value or b""
+
+
+def _id_text(value: Any) -> str | None:
+    """A message-id / correlation-id as text (see the module doc)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (bytes, memoryview)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, int):
+        return str(int(value))  # str(ulong(5)) would be "ulong(5)"
+    return str(value)
+
+
+def _plain(values: Any) -> Any:
+    """proton values with binary as bytes (proton 0.40 hands binary out as memoryview)."""
+    if values is None:
+        return None
+    if isinstance(values, memoryview):
+        return bytes(values)
+    if isinstance(values, dict):
+        return {_plain(key): _plain(value) for key, value in values.items()}
+    if isinstance(values, list) and type(values) is list:
+        return [_plain(v) for v in values]
+    return values
+
+
+def _message_id(value: Any) -> Any:
+    """A message-id / correlation-id with its AMQP type: the only integer kind the spec
+    allows there is ulong, which proton's getter hands out as a plain int."""
+    if type(value) is int:
+        return ulong(value)
+    return _plain(value)
+
+
+def _properties_section(message: Any) -> dict[str, Any]:
+    """The AMQP 1.0 properties section with its types (only the fields that are set)."""
+    fields = {
+        "message-id": _message_id(message.id),
+        "user-id": _bytes(message.user_id) or None,
+        "to": message.address,
+        "subject": message.subject,
+        "reply-to": message.reply_to,
+        "correlation-id": _message_id(message.correlation_id),
+        "content-type": _content_type(message),
+        "content-encoding": _content_encoding(message),
+        "absolute-expiry-time": timestamp(int(round(message.expiry_time * 1000)))
+        if message.expiry_time else None,
+        "creation-time": timestamp(int(round(message.creation_time * 1000)))
+        if message.creation_time else None,
+        "group-id": message.group_id,
+        "group-sequence": message.group_sequence or None,
+        "reply-to-group-id": message.reply_to_group_id,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _content_type(message: Any) -> Any:
+    """The content-type symbol, None when unset (proton 0.40's getter turns an unset one
+    into ``symbol('None')``, so the C getter is read instead)."""
+    raw = pn_message_get_content_type(message._msg)
+    return symbol(raw) if raw is not None else None
+
+
+def _content_encoding(message: Any) -> Any:
+    raw = pn_message_get_content_encoding(message._msg)
+    return symbol(raw) if raw is not None else None
+
+
+def _header_section(message: Any) -> dict[str, Any]:
+    """The AMQP 1.0 header section; ttl in milliseconds as on the wire."""
+    return {"durable": bool(message.durable), "priority": int(message.priority),
+            "ttl": int(round(message.ttl * 1000)) if message.ttl else None,
+            "first-acquirer": bool(message.first_acquirer),
+            "delivery-count": int(message.delivery_count)}
+
+
+def _body(message: Any) -> tuple[bytes, dict[str, str] | None]:
+    """The record value, and a ``mq.amqp1.body`` description when the body is not a single
+    data section (so a consumer can rebuild the AMQP value)."""
+    body = message.body
+    if isinstance(body, memoryview):
+        body = bytes(body)
+    if isinstance(body, bytes):
+        if message.inferred:
+            return body, None
+        return body, {"section": "amqp-value", "encoding": "binary"}
+    if body is None:
+        return b"", {"section": "amqp-value", "encoding": "null"}
+    if type(body) is str:
+        return body.encode("utf-8"), {"section": "amqp-value", "encoding": "utf-8"}
+    section = "amqp-sequence" if isinstance(body, list) and message.inferred else "amqp-value"
+    return mqheaders.encode_section({"value": _plain(body)}), \
+        {"section": section, "encoding": "mq-typed-json"}

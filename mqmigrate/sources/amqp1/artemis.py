@@ -1,0 +1,151 @@
+"""ActiveMQ Artemis management through Jolokia, for the AMQP 1.0 source: queue lookup,
+depth, and the shadow copy (a durable subscription queue or a non-exclusive divert).
+
+Everything goes through the inventory reader's Jolokia client, so the CORS ``Origin`` rule,
+credential handling and HTTP error mapping are the same as ``mqmigrate assess``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mqmigrate.errors import ConnectionFailed, MqMigrateError, SourceError
+from mqmigrate.redact import mask_uri
+
+_NAME_PART = re.compile(r'(?P<key>[\w-]+)=(?P<value>"(?:[^"\\]|\\.)*"|[^,]*)')
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """Where a queue lives: its address and routing type (``anycast`` / ``multicast``)."""
+
+    name: str
+    address: str
+    routing: str
+    filter: str | None = None
+
+
+class ArtemisManagement:
+    """The Jolokia API of one Artemis broker (``http://host:8161`` by default)."""
+
+    def __init__(self, base_url: str, user: str | None, password: str | None):
+        from mqmigrate.inventory.readers.artemis_jolokia import _Jolokia
+        from urllib.parse import quote, urlsplit
+
+        parts = urlsplit(base_url)
+        scheme = "artemis+" + (parts.scheme or "http")
+        auth = ""
+        if user is not None:
+            auth = quote(user, safe="") + (":" + quote(password or "", safe="")) + "@"
+        self.url = f"{scheme}://{auth}{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
+        self._api = _Jolokia(self.url)
+        self._broker: str | None = None
+
+    def describe(self) -> str:
+        return mask_uri(self.url)
+
+    def call(self, request: dict) -> Any:
+        return self._api.call(request)
+
+    def close(self) -> None:
+        self._api.client.close()
+
+    @property
+    def broker(self) -> str:
+        """The broker MBean name (the first one when the JVM runs several)."""
+        if self._broker is None:
+            found = self.call({"type": "search", "mbean": "org.apache.activemq.artemis:broker=*"})
+            if not found:
+                raise ConnectionFailed(f"no Artemis broker MBean at {self.describe()}")
+            self._broker = sorted(found)[0]
+        return self._broker
+
+    def _exec(self, operation: str, *arguments: Any) -> Any:
+        return self.call({"type": "exec", "mbean": self.broker, "operation": operation,
+                          "arguments": list(arguments)})
+
+    # -- lookups -----------------------------------------------------------------------------
+    def find_queue(self, name: str) -> QueueInfo | None:
+        """The queue called ``name`` (on any address), or None."""
+        pattern = (f"{self.broker},component=addresses,address=*,subcomponent=queues,"
+                   f"routing-type=*,queue={_quote(name)}")
+        found = self.call({"type": "search", "mbean": pattern}) or []
+        if not found:
+            return None
+        parts = _parts(sorted(found)[0])
+        filter_text = self.call({"type": "read", "mbean": sorted(found)[0],
+                                 "attribute": "Filter"})
+        return QueueInfo(name=name, address=parts["address"], routing=parts["routing-type"],
+                         filter=filter_text or None)
+
+    def address_routing(self, address: str) -> list[str]:
+        """The routing types of ``address`` (lower case), empty when it does not exist."""
+        mbean = f"{self.broker},component=addresses,address={_quote(address)}"
+        try:
+            value = self.call({"type": "read", "mbean": mbean, "attribute": "RoutingTypes"})
+        except ConnectionFailed as exc:
+            if "InstanceNotFoundException" in str(exc):
+                return []
+            raise
+        return [str(v).lower() for v in value or []]
+
+    def message_count(self, queue: str) -> int | None:
+        pattern = (f"{self.broker},component=addresses,address=*,subcomponent=queues,"
+                   f"routing-type=*,queue={_quote(queue)}")
+        value = self.call({"type": "read", "mbean": pattern, "attribute": "MessageCount"})
+        if isinstance(value, dict):  # a pattern read answers {mbean: {attribute: value}}
+            counts = [v.get("MessageCount") for v in value.values() if isinstance(v, dict)]
+            return int(counts[0]) if counts and counts[0] is not None else None
+        return None
+
+    # -- changes -----------------------------------------------------------------------------
+    def create_queue(self, name: str, address: str, routing: str,
+                     filter_text: str | None = None) -> None:
+        config: dict[str, Any] = {"name": name, "address": address,
+                                  "routing-type": routing.upper(), "durable": True,
+                                  "auto-delete": False}
+        if filter_text:
+            config["filter-string"] = filter_text
+        self._exec("createQueue(java.lang.String,boolean)", json.dumps(config), True)
+
+    def destroy_queue(self, name: str) -> None:
+        self._exec("destroyQueue(java.lang.String,boolean)", name, True)
+
+    def divert_names(self) -> list[str]:
+        return [str(n) for n in self.call({"type": "read", "mbean": self.broker,
+                                           "attribute": "DivertNames"}) or []]
+
+    def create_divert(self, name: str, address: str, forwarding_address: str) -> None:
+        """A non-exclusive divert: every message routed to ``address`` also goes, as a copy,
+        to ``forwarding_address`` (anycast); the original goes on to its queues unchanged."""
+        self._exec("createDivert(java.lang.String,java.lang.String,java.lang.String,"
+                   "java.lang.String,boolean,java.lang.String,java.lang.String,java.lang.String)",
+                   name, name, address, forwarding_address, False, None, None, "ANYCAST")
+
+    def destroy_divert(self, name: str) -> None:
+        self._exec("destroyDivert(java.lang.String)", name)
+
+    def delete_address(self, address: str) -> None:
+        self._exec("deleteAddress(java.lang.String,boolean)", address, True)
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value)  # JMX ObjectName quoting: "..." with \" and \\ escapes
+
+
+def _parts(mbean: str) -> dict[str, str]:
+    out = {}
+    for match in _NAME_PART.finditer(mbean.split(":", 1)[1]):
+        value = match.group("value")
+        out[match.group("key")] = json.loads(value) if value.startswith('"') else value
+    return out
+
+
+def management_error(exc: MqMigrateError, what: str) -> SourceError:
+    """A shadow/lookup failure as one terminal line that says what management is needed."""
+    return SourceError(f"{what}: {exc.one_line()}",
+                       hint="shadow on Artemis needs its Jolokia management API: pass "
+                            "--management-url http://HOST:8161 (the console port)")
