@@ -57,3 +57,13 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list:
 
 def source_ids(records) -> list[str]:
     return [dict(r.headers())["mq.source.id"].decode() for r in records]
+
+
+def lost_and_duplicates(ids, bootstrap: str, topic: str, timeout: float = 180.0
+                        ) -> tuple[set[str], int, set[str]]:
+    """What a crash campaign checks afterwards: the sent ``ids`` missing from ``topic``, how
+    many extra copies of ids the topic holds, and ids in the topic that were never sent."""
+    from collections import Counter
+
+    got = Counter(source_ids(read_topic(bootstrap, topic, timeout=timeout)))
+    return set(ids) - set(got), sum(count - 1 for count in got.values()), set(got) - set(ids)
