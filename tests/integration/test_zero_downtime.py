@@ -9,8 +9,8 @@ the share group.  Nothing in the test flips a switch itself: every change of whi
 and where producers write comes from a step of the playbook ``mqmigrate plan`` generated, run by
 the ``cutover`` CLI as a separate process.
 
-The run: shadow → verify → consumers, then ``cutover rollback --to verify`` from the consumers
-phase, forward again, the ``cutover`` process SIGKILLed mid-consumers-phase (its gates), and a
+The run: shadow → verify → consumers (drain-only: consumers only), then ``cutover rollback``
+to the phase before consumers, forward again, the ``cutover`` process SIGKILLed mid-consumers-phase (its gates), and a
 resumed run through producers and drain.  Gates keep their metrics and thresholds (real
 measurements: bridge /metrics, verify, Kafka's ShareGroupCommand, DLQ end offsets, management
 API) with their ``for_seconds`` shortened to 2 s for test time.
@@ -22,7 +22,10 @@ Afterwards, from the service's own records (``mqmigrate.demo.summarize``):
 * the longest time a sent message waited with nothing processed is printed and < 5 s.
 
 Source kinds plug in with a :class:`SourceKind` (producer side, old consumer, plan URI, queue
-cleanup); RabbitMQ is enabled, SQS and AMQP 1.0 wait for their bridge adapters (``KINDS``).
+cleanup, the strategy ``plan`` chooses): RabbitMQ proves shadow-then-drain; SQS proves
+drain-only on ElasticMQ (a queue no SNS topic feeds, ``plan``'s default; moto, the only SNS
+here, is too slow for a few hundred msg/s, see docs/testing.md); AMQP 1.0 waits for its bridge
+adapter (``KINDS``).
 """
 
 from __future__ import annotations
