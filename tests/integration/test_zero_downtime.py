@@ -10,8 +10,8 @@ and where producers write comes from a step of the playbook ``mqmigrate plan`` g
 the ``cutover`` CLI as a separate process.
 
 The run: shadow → verify → consumers (drain-only: consumers only), then ``cutover rollback``
-to the phase before consumers, forward again, the ``cutover`` process SIGKILLed mid-consumers-phase (its gates), and a
-resumed run through producers and drain.  Gates keep their metrics and thresholds (real
+to the phase before consumers, forward again, the ``cutover`` process SIGKILLed
+mid-consumers-phase (its gates), and a resumed run through producers and drain.  Gates keep their metrics and thresholds (real
 measurements: bridge /metrics, verify, Kafka's ShareGroupCommand, DLQ end offsets, management
 API) with their ``for_seconds`` shortened to 2 s for test time.
 
