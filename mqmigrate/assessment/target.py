@@ -11,7 +11,8 @@ Heuristics (documented in docs/rules.md):
 * share.record.lock.duration.ms from the visibility/consumer timeout (1.5 x p99 processing
   when known), clamped to the broker bounds, noting when the bounds must be raised;
 * share.delivery.count.limit from maxReceiveCount / x-delivery-limit, clamped to 2-10;
-* share.auto.offset.reset=earliest when there is (or may be) a backlog.
+* share.auto.offset.reset=earliest always: the new topic holds only what the migration moves,
+  some of it written before the share group's first consumer joins.
 """
 
 from __future__ import annotations
@@ -219,6 +220,10 @@ def _share_configs(q: Queue, caps: KafkaCapabilities, p99: float | None) -> dict
         out["share.auto.offset.reset"] = Derived(value="earliest",
                                                  reason=f"backlog of {q.depth} messages")
     else:
+        # not Kafka's default "latest": the topic is new and only the migration writes to it,
+        # and a live queue's messages reach it (drain bridge, dual-write) before the share
+        # group's first consumer joins; "latest" would skip them
         out["share.auto.offset.reset"] = Derived(
-            value="latest", reason="no backlog at assessment time (Kafka default)")
+            value="earliest", reason="no backlog at assessment time, but messages sent from now "
+                                     "on reach the topic before consumers join")
     return out

@@ -14,7 +14,8 @@ died mid-step) is run again on resume:
   compacted control topic); writing the same mode twice is the same state.
 * ``source.drain`` — waits for the drain bridge, or runs one with idle-exit; on an empty
   source it ends after the idle time having moved nothing.
-* ``source.delete-shadow`` — deleting a shadow queue that is gone is a no-op (404).
+* ``source.delete-shadow`` — deleting a shadow queue that is gone is a no-op (RabbitMQ 404,
+  SQS ``QueueDoesNotExist``).
 * ``verify.run`` — read-only.
 * ``consumers.switch``, ``consumers.revert``, ``manual`` — a person does them and says so; asking again is harmless.
 
@@ -269,20 +270,25 @@ def source_drain(ctx: ActionContext) -> str:
 
 
 def source_delete_shadow(ctx: ActionContext) -> str:
-    """Delete the RabbitMQ shadow queue (``<queue>.mqmigrate-shadow``); gone already is fine."""
+    """Delete the shadow queue the shadow bridge read; gone already is fine.  RabbitMQ:
+    ``<queue>.mqmigrate-shadow`` through the management API; SQS: ``<queue>-mqmigrate-shadow``
+    unsubscribed from every SNS topic feeding it, then deleted (the bridge's own
+    ``--remove-shadow``; the application's queue and subscriptions are untouched)."""
     import httpx
     from urllib.parse import quote
 
     from mqmigrate.sources.rabbitmq.adapter import SHADOW_SUFFIX
 
     access = ctx.access(ctx.workload)
-    if access.kind != "rabbitmq":
-        raise CutoverError(f"source.delete-shadow knows RabbitMQ shadow queues only, not "
+    if access.kind not in ("rabbitmq", "sqs"):
+        raise CutoverError(f"source.delete-shadow knows RabbitMQ and SQS shadow queues, not "
                            f"{access.kind}", hint="remove the shadow subscription by hand")
     current = bridgeproc.running(ctx.run_dir, ctx.workload.id)
     if current is not None and current.mode == "shadow":
         raise CutoverError("the shadow bridge still reads the shadow queue",
                            hint="stop it first (bridge.stop)")
+    if access.kind == "sqs":
+        return _delete_sqs_shadow(access)
     shadow = access.queue + SHADOW_SUFFIX
     vhost = ctx.workload.source.vhost or "/"
     url = f"{access.management_url}/api/queues/{quote(vhost, safe='')}/{quote(shadow, safe='')}"
@@ -295,6 +301,16 @@ def source_delete_shadow(ctx: ActionContext) -> str:
     if resp.status_code not in (200, 204):
         raise CutoverError(f"management API answered {resp.status_code} deleting {shadow}")
     return f"shadow queue {shadow} deleted"
+
+
+def _delete_sqs_shadow(access: SourceAccess) -> str:
+    from mqmigrate.sources.base import Mode
+    from mqmigrate.sources.sqs.adapter import SQSSource
+
+    source = SQSSource(access.uri, access.queue, mode=Mode.shadow)
+    if source.remove_shadow():
+        return f"shadow queue {source.queue} unsubscribed and deleted"
+    return f"shadow queue {source.queue} already gone"
 
 
 def verify_run(ctx: ActionContext) -> str:

@@ -153,34 +153,40 @@ def standard_phases(strategy: Strategy, gates: GateDefaults, *,
     switch_after = "verify" if strategy != "drain-only" else "provision"
     backlog_gates = [_gate("share-group.backlog", "<=", gates.backlog, settle),
                      _gate("dlq.rate", "<=", gates.dlq_rate, settle)]
-    # shadow-then-drain to a share group hands over without a person: the service follows the
-    # consumer switch (mqmigrate.consumerswitch) that consumers.kafka writes with the cut, and
-    # the drain bridge moves the source queue into Kafka from then on.  Not for a topic several
-    # workloads share (a fan-out): one queue's drain bridge would write into the others' groups
-    handover = strategy == "shadow-then-drain" and not keyed and not shared_topic
+    # shadow-then-drain and drain-only to a share group hand over without a person: the service
+    # follows the consumer switch (mqmigrate.consumerswitch) that consumers.kafka writes with the
+    # cut, and the drain bridge moves the source queue into Kafka from then on.  drain-only has
+    # no shadow copies below the cut (no bridge wrote before the switch; after a rollback, the
+    # records below it are the ones the worker finished), so the same cut hands over exactly.
+    # Not for a topic several workloads share (a fan-out): one queue's drain bridge would write
+    # into the others' groups; not for dual-write, whose Kafka twins need their own rule
+    handover = strategy in ("shadow-then-drain", "drain-only") and not keyed and not shared_topic
     if handover:
-        phases["consumers"] = {
-            "steps": [
-                _step("shadow-bridge-stop-for-switch", "bridge.stop", [switch_after],
-                      description="a still topic for the cut"),
-                _step("switch-consumers", "consumers.kafka", ["shadow-bridge-stop-for-switch"],
-                      description="the service's consumer switch: the worker takes the records "
-                      "above the cut (the topic's end offsets now)"),
-                _step("drain-bridge", "bridge.start", ["switch-consumers"], mode="drain",
-                      description="moves the source queue into Kafka while producers still "
-                      "write to it; runs until the drain phase"),
-            ],
-            "gates": backlog_gates,
-            "rollback": [
-                _step("revert-drain-bridge-stop", "bridge.stop",
-                      description="a still topic for the cut back"),
-                _step("revert-consumers", "consumers.source", ["revert-drain-bridge-stop"],
-                      description="the source consumer takes over; the worker finishes the "
-                      "records below the cut (the topic's end offsets now)"),
-                _step("revert-shadow-bridge", "bridge.start", ["revert-consumers"],
-                      mode="shadow"),
-            ],
-        }
+        shadowed = strategy == "shadow-then-drain"
+        steps = []
+        if shadowed:
+            steps.append(_step("shadow-bridge-stop-for-switch", "bridge.stop", [switch_after],
+                               description="a still topic for the cut"))
+        steps += [
+            _step("switch-consumers", "consumers.kafka",
+                  [steps[-1]["id"] if shadowed else switch_after],
+                  description="the service's consumer switch: the worker takes the records "
+                  "above the cut (the topic's end offsets now)"),
+            _step("drain-bridge", "bridge.start", ["switch-consumers"], mode="drain",
+                  description="moves the source queue into Kafka while producers still "
+                  "write to it; runs until the drain phase"),
+        ]
+        rollback = [
+            _step("revert-drain-bridge-stop", "bridge.stop",
+                  description="a still topic for the cut back"),
+            _step("revert-consumers", "consumers.source", ["revert-drain-bridge-stop"],
+                  description="the source consumer takes over; the worker finishes the "
+                  "records below the cut (the topic's end offsets now)"),
+        ]
+        if shadowed:
+            rollback.append(_step("revert-shadow-bridge", "bridge.start", ["revert-consumers"],
+                                  mode="shadow"))
+        phases["consumers"] = {"steps": steps, "gates": backlog_gates, "rollback": rollback}
     else:
         switch_description = None
         if keyed:

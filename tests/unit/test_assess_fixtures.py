@@ -141,3 +141,17 @@ def test_sqs_targets(name):
     reports = w["reports"]
     assert reports.target.topic_configs["retention.ms"].value == 1209600 * 1000
     assert all(d.reason for d in reports.target.topic_configs.values())
+
+
+@pytest.mark.parametrize("depth", [None, 0, 250])
+def test_share_group_starts_at_the_earliest_record_even_without_a_backlog(depth):
+    # a live queue empty at assessment time still gets messages, which the drain bridge writes
+    # before the share group's first consumer joins: "latest" would skip them
+    from mqmigrate.assessment.model import KafkaCapabilities
+    from mqmigrate.assessment.target import _share_configs
+    from mqmigrate.inventory import read_estate
+
+    q = read_estate([str(FIXTURES / "rabbit_clean.json")]).sources[0].queues[0]
+    q.depth = depth
+    reset = _share_configs(q, KafkaCapabilities(), None)["share.auto.offset.reset"]
+    assert reset.value == "earliest" and reset.reason

@@ -96,6 +96,23 @@ def test_plan_hands_over_shadow_then_drain_through_the_switch():
     assert [s.action for s in keyed.phases.consumers.steps] == [Action.consumers_switch]
 
 
+def test_plan_hands_over_drain_only_through_the_switch_without_a_shadow():
+    playbook = build_playbook([WorkloadSpec(id="orders", source=SOURCE, topic="orders",
+                                            partitions=2, group="orders")], "drain-only")
+    wl = playbook.workloads[0]
+    assert graph.check(playbook) == []
+    assert [(s.id, s.action.value, s.requires) for s in wl.phases.consumers.steps] == [
+        ("switch-consumers", "consumers.kafka", ["provision"]),
+        ("drain-bridge", "bridge.start", ["switch-consumers"])]
+    assert [s.action.value for s in wl.phases.consumers.rollback] == [
+        "bridge.stop", "consumers.source"]  # no shadow to restart
+    assert [s.action.value for s in wl.phases.drain.steps] == ["source.drain"]
+    assert "source.delete-shadow" not in {s.action.value for _, s in wl.steps()}
+    dual = build_playbook([WorkloadSpec(id="o", source=SOURCE, topic="o", partitions=2,
+                                        group="o")], "dual-write").workloads[0]
+    assert [s.action for s in dual.phases.consumers.steps] == [Action.consumers_switch]
+
+
 def _ctx(tmp_path, wl, playbook, action: Action, phase: str = "consumers") -> ActionContext:
     step = next(s for s in wl.phases.consumers.steps + wl.phases.consumers.rollback
                 if s.action is action)

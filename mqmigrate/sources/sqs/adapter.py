@@ -427,11 +427,12 @@ class SQSSource(SourceAdapter):
         log.info("shadow queue %s subscribed to %s", self.queue, ", ".join(topics))
         return url
 
-    def remove_shadow(self) -> None:
-        """Unsubscribe and delete the shadow queue (``--remove-shadow``); the source queue
-        and its subscriptions are untouched."""
+    def remove_shadow(self) -> bool:
+        """Unsubscribe and delete the shadow queue (``--remove-shadow``, ``cutover``'s
+        ``source.delete-shadow``); the source queue and its subscriptions are untouched.  False
+        when there was none (already gone, or not in shadow mode)."""
         if self.mode is not Mode.shadow:
-            return
+            return False
         if self._sqs is None:
             self._sqs, self._sns = self._clients or make_clients(self.uri)
         try:
@@ -439,13 +440,14 @@ class SQSSource(SourceAdapter):
                              QueueName=self.queue)["QueueUrl"]
         except SourceError as exc:
             if "does not exist" in exc.message:
-                return  # already gone
+                return False  # already gone
             raise
         for sub in self._subscriptions_of(self._queue_arn(url)):
             self._call("unsubscribe shadow queue", self._sns.unsubscribe,
                        SubscriptionArn=sub["SubscriptionArn"])
         self._call("delete shadow queue", self._sqs.delete_queue, QueueUrl=url)
         self.url = None
+        return True
 
 
 def _shadow_name(queue: str) -> str:
