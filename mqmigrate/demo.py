@@ -566,8 +566,9 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
         sqs_wl = [w.id for w in playbook.workloads if w.source.kind == "sqs"]
         say.step("plan", f"wrote {playbook_path} ({len(playbook.workloads)} workloads: "
                          f"{', '.join(w.id for w in playbook.workloads)}); the SQS workload "
-                         f"{'is' if sqs_wl else 'would be'} planned only: the bridge has no SQS "
-                         "adapter yet")
+                         f"{'is' if sqs_wl else 'would be'} planned only here (the demo migrates "
+                         "the RabbitMQ one; an SQS queue's cutover is proven in "
+                         "tests/integration/test_zero_downtime.py)")
         target["group"] = group
 
         # 5-9. the migration: mqmigrate cutover runs the playbook plan wrote, phase by phase
