@@ -109,6 +109,9 @@ def test_consumers_kafka_writes_the_cut_once_and_needs_a_still_topic(tmp_path, m
     playbook, wl = _handover(tmp_path)
     ends = {"now": {0: 10, 1: 4}}
     monkeypatch.setattr(probes, "topic_end_offsets", lambda b, t: ends["now"])
+    started_at = []
+    monkeypatch.setattr(actions, "start_share_group_at",
+                        lambda b, g, t, o: started_at.append((g, t, dict(o))) or "started")
     running = {"info": bridgeproc.BridgeInfo(1, 2, "shadow", "t")}
     monkeypatch.setattr(bridgeproc, "running", lambda d, w: running["info"])
     ctx = _ctx(tmp_path, wl, playbook, Action.consumers_kafka)
@@ -118,7 +121,9 @@ def test_consumers_kafka_writes_the_cut_once_and_needs_a_still_topic(tmp_path, m
     running["info"] = None
     assert "cut {0: 10, 1: 4}" in actions.consumers_kafka(ctx)
     ends["now"] = {0: 99, 1: 99}
+    assert started_at == [(wl.target.consumer.group, "orders", {0: 10, 1: 4})]
     actions.consumers_kafka(ctx)  # a re-run after a crash keeps the first cut
+    assert len(started_at) == 1
     assert cs.read(tmp_path / "orders.consumers.json") == cs.Switch(cs.KAFKA, "orders",
                                                                     {0: 10, 1: 4})
     back = _ctx(tmp_path, wl, playbook, Action.consumers_source)
