@@ -255,7 +255,7 @@ def start_share_group_at(bootstrap: str, group: str, topic: str, offsets: dict[i
                            "'mqmigrate sandbox up kafka' caches them)")
     if "NEW-OFFSET" in out:
         return f"share group {group} starts at the cut"
-    if "inactive" in out.lower() or "not empty" in out.lower() or "members" in out.lower():
+    if f"'{group}' is not empty" in out:  # Kafka: "Share group 'G' is not empty."
         return f"share group {group} has active members: their position is kept"
     raise CutoverError(f"cannot start share group {group} at the cut: "
                        f"{' '.join(out.split())[:300]}")

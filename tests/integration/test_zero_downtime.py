@@ -21,8 +21,14 @@ Afterwards, from the service's own records (``mqmigrate.demo.summarize``):
   of the component it stops (see there);
 * the longest time a sent message waited with nothing processed is printed and < 5 s.
 
+Then, for kinds whose playbook removes a shadow copy, decommission runs up to its step for a
+person (deleting the source queue): ``source.delete-shadow`` must have removed the copy from
+the broker.
+
 Source kinds plug in with a :class:`SourceKind` (producer side, old consumer, plan URI, queue
-cleanup); RabbitMQ is enabled, SQS and AMQP 1.0 wait for their bridge adapters (``KINDS``).
+cleanup, shadow check): RabbitMQ (pika) and AMQP 1.0 on ActiveMQ Artemis (planned through
+Jolokia, ``ProtonSource`` producer, a proton receiver as old consumer, the bridge's divert as
+shadow) run; SQS waits for its bridge adapter (``KINDS``).
 """
 
 from __future__ import annotations
