@@ -113,7 +113,10 @@ def source_spec(workload: Workload, environ: Mapping[str, str] | None = None) ->
       ``amqp://`` endpoint); ``vhost`` becomes the URI's path; a ``rabbitmq+http(s)://``
       endpoint is the management API used for shadow bindings (default: port 15672 of the
       AMQP host, the adapter's own default);
-    * amqp1: ``credentials.env`` holds the ``amqp1://`` URI (or ``USER:PASSWORD``);
+    * amqp1: ``credentials.env`` holds the ``amqp1://`` URI (or ``USER:PASSWORD``); an
+      ``artemis+http(s)://`` endpoint (what ``plan`` writes for an Artemis assessed through
+      Jolokia) is the management API used for depth and the shadow copy (default: port 8161
+      of the AMQP host, the adapter's own default);
     * sqs: the endpoint (``sqs+http://host:port``) or ``sqs://REGION``; ``credentials.profile``
       (or an env variable holding a profile name, as ``plan`` writes with ``AWS_PROFILE``) is
       passed as ``?profile=NAME``; an env variable holding a URI is used as the URI.
@@ -141,9 +144,12 @@ def source_spec(workload: Workload, environ: Mapping[str, str] | None = None) ->
         uri = _amqp_uri(workload, secret)
         if src.kind == "rabbitmq":
             uri = _with_vhost(uri, src.vhost)
-            if src.endpoint and src.endpoint.startswith(("rabbitmq+http://", "rabbitmq+https://")):
-                parts = urlsplit(src.endpoint)
-                options["management_url"] = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
+        prefix = {"rabbitmq": "rabbitmq+", "amqp1": "artemis+"}.get(src.kind)
+        if prefix and src.endpoint and src.endpoint.startswith((prefix + "http://",
+                                                                 prefix + "https://")):
+            # the management API the playbook was planned from (shadow bindings / Jolokia)
+            parts = urlsplit(src.endpoint)
+            options["management_url"] = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
     kind = _adapter_kind(uri)
     if kind is not None and kind != src.kind:
         raise ConfigError(f"workload '{workload.id}': the source is {src.kind} in the playbook "

@@ -6,8 +6,9 @@ died mid-step) is run again on resume:
 * ``provision.apply`` — provision converges (creates what is missing, changes nothing twice).
 * ``bridge.start`` — a bridge of the workload already running in the same mode is kept.
 * ``bridge.stop`` — stopping a bridge that is not running does nothing.
-* ``consumers.kafka`` — writes the consumer switch with the cut (topic end offsets); a switch
-  that already says ``kafka`` is kept as it is, cut included, so a re-run moves nothing.
+* ``consumers.kafka`` — starts the (inactive) share group at the cut, then writes the consumer
+  switch with the cut (topic end offsets); a switch that already says ``kafka`` is kept as it
+  is, cut included, so a re-run moves nothing.
 * ``consumers.source`` — writes ``source`` with the cut back; a switch that already says
   ``source`` (or none written yet) is kept.
 * ``producers.*`` — writes the mode (file rewritten atomically, or the latest value of a
@@ -15,7 +16,8 @@ died mid-step) is run again on resume:
 * ``source.drain`` — waits for the drain bridge, or runs one with idle-exit; on an empty
   source it ends after the idle time having moved nothing.
 * ``source.delete-shadow`` — deleting a shadow queue that is gone is a no-op (RabbitMQ 404,
-  SQS ``QueueDoesNotExist``).
+  SQS ``QueueDoesNotExist``; on Artemis each part of the shadow copy is removed only if it is
+  still there).
 * ``verify.run`` — read-only.
 * ``consumers.switch``, ``consumers.revert``, ``manual`` — a person does them and says so; asking again is harmless.
 
@@ -211,9 +213,53 @@ def consumers_kafka(ctx: ActionContext) -> str:
     if current is not None and current.consumers == consumerswitch.KAFKA:
         return f"consumers already on Kafka (cut {dict(current.start_offsets)}, {path})"
     ends = _still_topic_offsets(ctx)
+    positioned = ""
+    if ctx.workload.target.consumer.type == "share-group":
+        # before the switch is written, so the worker joins a group that starts at the cut
+        positioned = "; " + start_share_group_at(ctx.kafka(), ctx.workload.target.consumer.group,
+                                                 ctx.workload.target.topic, ends)
     consumerswitch.write(path, consumerswitch.Switch(consumerswitch.KAFKA,
                                                      ctx.workload.target.topic, ends))
-    return f"consumers → Kafka, cut {ends} written to {path}"
+    return f"consumers → Kafka, cut {ends} written to {path}{positioned}"
+
+
+def start_share_group_at(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> str:
+    """Start an inactive share group at ``offsets`` (the cut) on ``topic``.
+
+    A share group that never had a member starts where ``share.auto.offset.reset`` says when
+    its first member joins: with ``latest`` (what ``plan`` sets on a queue without backlog)
+    the records the drain bridge writes between the cut and the worker's join (a share
+    consumer takes seconds) would be skipped and never processed.  Starting at the cut is
+    right for a group that consumed before too: what lies between its position and the cut
+    are shadow copies the worker would skip anyway.  A group with active members cannot be
+    reset (Kafka refuses); it already holds a position, which is kept.  Kafka's own
+    ``ShareGroupCommand --reset-offsets`` does it (the Python client has no share-group admin
+    calls), so the Kafka jars must be there, as for the ``share-group.backlog`` gate.
+    """
+    import os
+    import tempfile
+
+    from mqmigrate.cutover.probes import ShareGroupBacklogProbe, kafka_tool
+
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as csv:
+        csv.write("".join(f"{topic},{p},{o}\n" for p, o in sorted(offsets.items())))
+    try:
+        out = kafka_tool(ShareGroupBacklogProbe.MAIN, "--bootstrap-server", bootstrap,
+                         "--reset-offsets", "--group", group, "--from-file", csv.name,
+                         "--execute")
+    finally:
+        os.unlink(csv.name)
+    if out is None:
+        raise CutoverError(f"cannot start share group {group} at the cut: Kafka's "
+                           "ShareGroupCommand is not available",
+                           hint="it needs Java and the Kafka jars (KAFKA_HOME, or "
+                           "'mqmigrate sandbox up kafka' caches them)")
+    if "NEW-OFFSET" in out:
+        return f"share group {group} starts at the cut"
+    if f"'{group}' is not empty" in out:  # Kafka: "Share group 'G' is not empty."
+        return f"share group {group} has active members: their position is kept"
+    raise CutoverError(f"cannot start share group {group} at the cut: "
+                       f"{' '.join(out.split())[:300]}")
 
 
 def consumers_source(ctx: ActionContext) -> str:
@@ -270,25 +316,28 @@ def source_drain(ctx: ActionContext) -> str:
 
 
 def source_delete_shadow(ctx: ActionContext) -> str:
-    """Delete the shadow queue the shadow bridge read; gone already is fine.  RabbitMQ:
+    """Delete the shadow copy the shadow bridge read; gone already is fine.  RabbitMQ:
     ``<queue>.mqmigrate-shadow`` through the management API; SQS: ``<queue>-mqmigrate-shadow``
     unsubscribed from every SNS topic feeding it, then deleted (the bridge's own
-    ``--remove-shadow``; the application's queue and subscriptions are untouched)."""
+    ``--remove-shadow``); Artemis (AMQP 1.0): the divert and its shadow queue and address, or
+    the durable subscription queue.  The application's queue is never touched."""
     import httpx
     from urllib.parse import quote
 
     from mqmigrate.sources.rabbitmq.adapter import SHADOW_SUFFIX
 
     access = ctx.access(ctx.workload)
-    if access.kind not in ("rabbitmq", "sqs"):
-        raise CutoverError(f"source.delete-shadow knows RabbitMQ and SQS shadow queues, not "
-                           f"{access.kind}", hint="remove the shadow subscription by hand")
+    if access.kind not in ("rabbitmq", "sqs", "amqp1"):
+        raise CutoverError(f"source.delete-shadow knows RabbitMQ, SQS and Artemis shadow "
+                           f"copies, not {access.kind}", hint="remove the shadow copy by hand")
     current = bridgeproc.running(ctx.run_dir, ctx.workload.id)
     if current is not None and current.mode == "shadow":
         raise CutoverError("the shadow bridge still reads the shadow queue",
                            hint="stop it first (bridge.stop)")
     if access.kind == "sqs":
         return _delete_sqs_shadow(access)
+    if access.kind == "amqp1":
+        return _delete_artemis_shadow(access)
     shadow = access.queue + SHADOW_SUFFIX
     vhost = ctx.workload.source.vhost or "/"
     url = f"{access.management_url}/api/queues/{quote(vhost, safe='')}/{quote(shadow, safe='')}"
@@ -311,6 +360,26 @@ def _delete_sqs_shadow(access: SourceAccess) -> str:
     if source.remove_shadow():
         return f"shadow queue {source.queue} unsubscribed and deleted"
     return f"shadow queue {source.queue} already gone"
+
+
+def _delete_artemis_shadow(access: SourceAccess) -> str:
+    """The Artemis shadow copy of ``access.queue`` removed through Jolokia."""
+    from mqmigrate.errors import MqMigrateError
+    from mqmigrate.sources.amqp1.artemis import ArtemisManagement, remove_shadow
+
+    user, password = amqp_credentials(access.uri)
+    management = ArtemisManagement(access.management_url or "", user, password)
+    try:
+        removed = remove_shadow(management, access.queue)
+    except MqMigrateError as exc:
+        raise CutoverError(f"cannot remove the Artemis shadow copy: {exc.one_line()}",
+                           hint="the shadow copy needs Artemis' Jolokia management API (the "
+                           "playbook's artemis+http:// endpoint, default port 8161)") from exc
+    finally:
+        management.close()
+    if not removed:
+        return f"shadow copy of {access.queue} already gone"
+    return f"shadow copy of {access.queue} removed: {', '.join(removed)}"
 
 
 def verify_run(ctx: ActionContext) -> str:

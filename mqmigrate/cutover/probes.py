@@ -71,7 +71,9 @@ class SourceDepthProbe:
 
     RabbitMQ: management API ``messages_ready`` / ``messages_unacknowledged`` (the API refreshes
     them every few seconds, which ``for_seconds`` absorbs).  SQS: ``ApproximateNumberOfMessages``
-    / ``ApproximateNumberOfMessagesNotVisible``.  Other kinds: unknown.
+    / ``ApproximateNumberOfMessagesNotVisible``.  AMQP 1.0 on Artemis: Jolokia's queue
+    ``MessageCount`` minus ``DeliveringCount`` / ``DeliveringCount`` (Artemis counts messages
+    being delivered in ``MessageCount``).  Other kinds: unknown.
     """
 
     def __init__(self, what: str, access: Callable[[Workload], object]):
@@ -95,6 +97,8 @@ class SourceDepthProbe:
                 return self._rabbitmq(access)
             if kind == "sqs":
                 return self._sqs(access)
+            if kind == "amqp1":
+                return self._artemis(access)
         except MqMigrateError as exc:
             return Measurement.unknown(exc.one_line())
         return Measurement.unknown(f"no depth probe for {kind} sources")
@@ -120,6 +124,28 @@ class SourceDepthProbe:
         if body.get(key) is None:  # a queue just declared has no stats yet
             return Measurement.unknown(f"{key} not reported yet for {access.queue!r}")
         return Measurement(float(body[key]), f"management API {key}")
+
+    def _artemis(self, access) -> Measurement:
+        from mqmigrate.cutover.source import amqp_credentials
+        from mqmigrate.sources.amqp1.artemis import ArtemisManagement
+
+        if not access.management_url:
+            return Measurement.unknown("no Artemis management API for this source")
+        user, password = amqp_credentials(access.uri)
+        management = ArtemisManagement(access.management_url, user, password)
+        queue = access.queue.split("::")[-1]
+        try:
+            counts = management.queue_counts(queue, "MessageCount", "DeliveringCount")
+        finally:
+            management.close()
+        if len(counts) < 2:
+            return Measurement.unknown(f"Artemis reported no counts for queue {queue!r}")
+        delivering = counts["DeliveringCount"]
+        if self.what == "in-flight":
+            return Measurement(float(delivering), "Artemis DeliveringCount")
+        # a message may leave between the two counts' snapshots: never below zero
+        return Measurement(float(max(counts["MessageCount"] - delivering, 0)),
+                           "Artemis MessageCount - DeliveringCount")
 
     def _sqs(self, access) -> Measurement:
         from mqmigrate.inventory.readers.sqs_live import _client

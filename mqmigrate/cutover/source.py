@@ -23,7 +23,8 @@ class SourceAccess:
     kind: str
     queue: str
     uri: str = field(repr=False)
-    #: RabbitMQ management API base (``http://host:15672``) without credentials
+    #: management API base without credentials: RabbitMQ's (``http://host:15672``) or
+    #: Artemis' Jolokia console (``http://host:8161``) for an AMQP 1.0 source
     management_url: str | None = None
 
     @property
@@ -38,7 +39,8 @@ def resolve(workload: Workload, environ: dict[str, str] | None = None) -> Source
     The URI is what ``bridge --playbook`` would open (:func:`mqmigrate.bridge.playbook.
     source_spec`: the variable holds a URI or ``USER:PASSWORD``, the playbook's vhost becomes
     the path, SQS takes its endpoint and profile).  RabbitMQ's management API is the
-    playbook's ``rabbitmq+http(s)`` endpoint when it has one, else port 15672 of the AMQP host.
+    playbook's ``rabbitmq+http(s)`` endpoint when it has one, else port 15672 of the AMQP host;
+    an AMQP 1.0 source's (Artemis Jolokia) is its ``artemis+http(s)`` endpoint, else port 8161.
     """
     from mqmigrate.bridge.playbook import source_spec
 
@@ -46,6 +48,10 @@ def resolve(workload: Workload, environ: dict[str, str] | None = None) -> Source
         spec = source_spec(workload, os.environ if environ is None else environ)
     except ConfigError as exc:
         raise CutoverError(exc.message, hint=exc.hint) from None
+    if spec.kind == "amqp1":
+        management = spec.options.get("management_url") or (
+            f"http://{urlsplit(spec.uri).hostname or 'localhost'}:8161")
+        return SourceAccess("amqp1", spec.queue, spec.uri, management)
     if spec.kind != "rabbitmq":
         return SourceAccess(spec.kind, spec.queue, spec.uri)
     management = spec.options.get("management_url") or (
@@ -67,6 +73,9 @@ def access_for_uri(uri: str, queue: str, management_url: str | None = None) -> S
     from mqmigrate.sources.uri import parse_source_uri
 
     parsed = parse_source_uri(uri)
+    if parsed.kind == "amqp1":
+        return SourceAccess("amqp1", queue, uri,
+                            management_url or f"http://{parsed.host or 'localhost'}:8161")
     if parsed.kind != "rabbitmq":
         return SourceAccess(parsed.kind, queue, uri)
     return SourceAccess("rabbitmq", queue, uri,

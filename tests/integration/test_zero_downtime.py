@@ -21,11 +21,16 @@ Afterwards, from the service's own records (``mqmigrate.demo.summarize``):
   of the component it stops (see there);
 * the longest time a sent message waited with nothing processed is printed and < 5 s.
 
+Then, for kinds whose playbook removes a shadow copy, decommission runs up to its step for a
+person (deleting the source queue): ``source.delete-shadow`` must have removed the copy from
+the broker.
+
 Source kinds plug in with a :class:`SourceKind` (producer side, old consumer, plan URI, queue
-cleanup, the strategy ``plan`` chooses): RabbitMQ proves shadow-then-drain; SQS proves
-drain-only on ElasticMQ (a queue no SNS topic feeds, ``plan``'s default; moto, the only SNS
-here, is too slow for a few hundred msg/s, see docs/testing.md); AMQP 1.0 waits for its bridge
-adapter (``KINDS``).
+cleanup, the strategy ``plan`` chooses, shadow check): RabbitMQ (pika) and AMQP 1.0 on
+ActiveMQ Artemis (planned through Jolokia, ``ProtonSource`` producer, a proton receiver as old
+consumer, the bridge's divert as shadow) prove shadow-then-drain; SQS proves drain-only on
+ElasticMQ (a queue no SNS topic feeds, ``plan``'s default; moto, the only SNS here, is too slow
+for a few hundred msg/s, see docs/testing.md).
 """
 
 from __future__ import annotations
@@ -98,7 +103,9 @@ class SourceKind:
     adapter; ``old_consumer(ledger)`` the consumer the service ran before (it records each id it
     processes with ``ledger.record(id, "legacy")``) and ``old_in_flight`` the most messages it
     holds unacknowledged; ``env`` the variables the playbook's credential reference needs (set
-    before ``source_side`` or ``old_consumer`` is called); ``cleanup()`` removes the queues.
+    before ``source_side`` or ``old_consumer`` is called); ``cleanup()`` removes the queues;
+    ``shadow_exists()`` says whether the broker still holds the shadow copy (checked around
+    ``source.delete-shadow``).
     """
 
     name: str
@@ -111,6 +118,8 @@ class SourceKind:
     old_in_flight: int = LEGACY_PREFETCH
     env: dict[str, str] = field(default_factory=dict)
     cleanup: Callable[[], None] = lambda: None
+    #: whether the shadow copy still exists on the broker (kinds with a shadow strategy)
+    shadow_exists: Callable[[], bool] | None = None
 
 
 class _PikaConsumer:
@@ -155,7 +164,104 @@ def rabbitmq_kind(rabbitmq_service, name: str) -> SourceKind:
         plan_uri=management.replace("http://", f"rabbitmq+http://{user}:{password}@"),
         source_side=lambda: PikaSource(amqp, routing_key="k", exchange=x),
         old_consumer=lambda ledger: _PikaConsumer(ledger, amqp, q),
-        env={"RABBITMQ_URI": amqp}, cleanup=cleanup)
+        env={"RABBITMQ_URI": amqp}, cleanup=cleanup,
+        shadow_exists=lambda: api.get(
+            f"/api/queues/%2F/{quote(q + '.mqmigrate-shadow', safe='')}").status_code != 404)
+
+
+class _ProtonConsumer(threading.Thread):
+    """The AMQP 1.0 service's consumer before the migration: a proton receiver with credit
+    ``LEGACY_PREFETCH`` that accepts each message after recording it.  On stop it closes its
+    connection: Artemis puts every delivery it has not seen accepted back in the queue."""
+
+    def __init__(self, ledger: Ledger, url: str, user: str, password: str, queue: str):
+        super().__init__(name="zd-proton-consumer", daemon=True)
+        self.ledger, self.url, self.user, self.password = ledger, url, user, password
+        self.queue = queue
+        self.stop_event = threading.Event()
+        self.started = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from proton import Timeout
+        from proton.utils import BlockingConnection
+
+        from mqmigrate.sources.amqp1 import queue_capability
+
+        try:
+            conn = BlockingConnection(self.url, user=self.user, password=self.password,
+                                      timeout=10)
+            try:
+                receiver = conn.create_receiver(self.queue, credit=LEGACY_PREFETCH,
+                                                options=[queue_capability()])
+                self.started.set()
+                while not self.stop_event.is_set():
+                    try:
+                        message = receiver.receive(timeout=0.1)
+                    except Timeout:
+                        continue
+                    self.ledger.record(str(message.id or ""), "legacy")
+                    receiver.accept()
+            finally:
+                conn.close()
+        except BaseException as exc:  # the test fails on it; never swallowed
+            self.error = exc
+            self.started.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(15)
+        assert not self.is_alive() and self.error is None, self.error
+
+
+class _ProtonOldConsumer:
+    """:class:`_ProtonConsumer` behind :class:`OldConsumer`."""
+
+    def __init__(self, *args: Any):
+        self.thread = _ProtonConsumer(*args)
+
+    def start(self) -> None:
+        self.thread.start()
+        assert self.thread.started.wait(15) and self.thread.error is None, self.thread.error
+
+    def stop(self) -> None:
+        self.thread.stop()
+
+
+def amqp1_kind(artemis_service, name: str) -> SourceKind:
+    """A durable anycast queue on ActiveMQ Artemis, planned from its Jolokia API; the shadow
+    copy is the bridge's non-exclusive divert (docs/bridge.md, "Shadow over AMQP 1.0")."""
+    from mqmigrate.dualwrite import ProtonSource
+    from mqmigrate.sources.amqp1.adapter import DIVERT_SUFFIX, SHADOW_SUFFIX
+    from mqmigrate.sources.amqp1.artemis import ArtemisManagement
+
+    user, password = artemis_service.credentials()
+    url = f"amqp://127.0.0.1:{artemis_service.port('acceptor')}"
+    console = f"127.0.0.1:{artemis_service.port('console')}"
+    management = ArtemisManagement(f"http://{console}", user, password)
+    management.create_queue(name, name, "anycast")
+
+    def cleanup() -> None:
+        # the shadow copy first (the cutover ran no decommission), then the queue
+        from mqmigrate.sources.amqp1.artemis import remove_shadow
+
+        remove_shadow(management, name)
+        if management.find_queue(name) is not None:
+            management.destroy_queue(name)
+        if management.address_routing(name):
+            management.delete_address(name)
+        management.close()
+
+    return SourceKind(
+        name="amqp1", queue=name,
+        plan_uri=f"artemis+http://{quote(user)}:{quote(password)}@{console}",
+        source_side=lambda: ProtonSource(url, name, user=user, password=password,
+                                         capabilities=("queue",)),
+        old_consumer=lambda ledger: _ProtonOldConsumer(ledger, url, user, password, name),
+        env={"AMQP1_URI": url.replace("amqp://", f"amqp1://{quote(user)}:{quote(password)}@")},
+        cleanup=cleanup,
+        shadow_exists=lambda: (name + DIVERT_SUFFIX in management.divert_names()
+                               or management.find_queue(name + SHADOW_SUFFIX) is not None))
 
 
 class SqsConsumer(threading.Thread):
@@ -252,14 +358,11 @@ def sqs_kind(elasticmq_service, name: str, tmp_path: Path) -> SourceKind:
         strategy="drain-only", old_in_flight=SQS_RECEIVE_BATCH, env=env, cleanup=cleanup)
 
 
-#: each kind's fixture factory; AMQP 1.0 waits for its bridge adapter
+#: each kind's fixture factory
 KINDS = [
     pytest.param("rabbitmq", marks=pytest.mark.rabbitmq, id="rabbitmq"),
     pytest.param("sqs", marks=pytest.mark.sqs, id="sqs"),
-    pytest.param("amqp1", id="amqp1", marks=pytest.mark.skip(
-        reason="needs the AMQP 1.0 bridge adapter (mqmigrate/sources/amqp1/) with a shadow "
-        "(copy link or subscription), a ProtonSource producer side and a proton receiver old "
-        "consumer here, and source.depth/in-flight probes for Artemis")),
+    pytest.param("amqp1", marks=pytest.mark.amqp1, id="amqp1"),
 ]
 
 
@@ -270,7 +373,9 @@ def source_kind(request, unique_name, monkeypatch) -> SourceKind:
     elif request.param == "sqs":
         kind = sqs_kind(request.getfixturevalue("elasticmq_service"), unique_name,
                         request.getfixturevalue("tmp_path"))
-    else:  # pragma: no cover - skipped until the adapter exists
+    elif request.param == "amqp1":
+        kind = amqp1_kind(request.getfixturevalue("artemis_service"), unique_name)
+    else:  # pragma: no cover
         raise NotImplementedError(request.param)
     for name, value in kind.env.items():
         monkeypatch.setenv(name, value)
@@ -502,6 +607,15 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
         status = json.loads(cutover("status", path, "--format", "json").stdout)
         assert status["workloads"][wid]["next"]["phase"] == "decommission"
         assert producer.by_mode.get("kafka-only", 0) > 0
+
+        # decommission up to its step for a person: the drain bridge is done, the shadow
+        # copy removed from the broker; deleting the source queue waits for a person
+        if "source.delete-shadow" in steps["decommission"]:
+            assert kind.shadow_exists is not None and kind.shadow_exists()
+            done = cutover("run", path, *RUN)
+            assert done.returncode == 1 and "needs a person" in done.stderr, done.stderr[-2000:]
+            assert "remove-shadow" in stamped(path, wid)
+            assert not kind.shadow_exists()
 
         # the producer keeps going a moment on Kafka only, then stops; the worker finishes
         time.sleep(2)

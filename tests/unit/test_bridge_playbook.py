@@ -197,6 +197,26 @@ def test_amqp1_uri_selects_the_amqp1_scheme():
         "amqp1s://u:p@h:5671"
 
 
+def test_amqp1_artemis_endpoint_is_the_management_api():
+    """What ``plan`` writes for an Artemis assessed through Jolokia: the endpoint is the
+    console; the bridge and cutover's probes and shadow removal use it as management API."""
+    from mqmigrate.cutover.source import resolve as resolve_access
+
+    book = loader.loads(_workload("      endpoint: artemis+https://mgmt.internal:8443\n",
+                                  kind="amqp1"), "one.yaml")
+    env = {"T_VAR": "amqp1://u:p@broker.internal:61616"}
+    spec = source_spec(book.workloads[0], env)
+    assert spec.options == {"management_url": "https://mgmt.internal:8443"}
+    assert spec.uri == "amqp1://u:p@broker.internal:61616"
+    access = resolve_access(book.workloads[0], env)
+    assert (access.kind, access.management_url) == ("amqp1", "https://mgmt.internal:8443")
+    plain = loader.loads(_workload(kind="amqp1"), "one.yaml")
+    assert source_spec(plain.workloads[0], env).options == {}
+    # without an artemis+ endpoint: port 8161 of the AMQP host, the adapter's own default
+    assert resolve_access(plain.workloads[0], env).management_url == \
+        "http://broker.internal:8161"
+
+
 @pytest.mark.parametrize("source,creds,env,uri", [
     ("      region: eu-west-1\n", "{profile: prod}", {}, "sqs://eu-west-1?profile=prod"),
     ("      endpoint: sqs+http://127.0.0.1:9324\n      region: us-east-1\n", "{env: AWS_PROFILE}",

@@ -126,6 +126,9 @@ def test_consumers_kafka_writes_the_cut_once_and_needs_a_still_topic(tmp_path, m
     playbook, wl = _handover(tmp_path)
     ends = {"now": {0: 10, 1: 4}}
     monkeypatch.setattr(probes, "topic_end_offsets", lambda b, t: ends["now"])
+    started_at = []
+    monkeypatch.setattr(actions, "start_share_group_at",
+                        lambda b, g, t, o: started_at.append((g, t, dict(o))) or "started")
     running = {"info": bridgeproc.BridgeInfo(1, 2, "shadow", "t")}
     monkeypatch.setattr(bridgeproc, "running", lambda d, w: running["info"])
     ctx = _ctx(tmp_path, wl, playbook, Action.consumers_kafka)
@@ -135,7 +138,9 @@ def test_consumers_kafka_writes_the_cut_once_and_needs_a_still_topic(tmp_path, m
     running["info"] = None
     assert "cut {0: 10, 1: 4}" in actions.consumers_kafka(ctx)
     ends["now"] = {0: 99, 1: 99}
+    assert started_at == [(wl.target.consumer.group, "orders", {0: 10, 1: 4})]
     actions.consumers_kafka(ctx)  # a re-run after a crash keeps the first cut
+    assert len(started_at) == 1
     assert cs.read(tmp_path / "orders.consumers.json") == cs.Switch(cs.KAFKA, "orders",
                                                                     {0: 10, 1: 4})
     back = _ctx(tmp_path, wl, playbook, Action.consumers_source)
@@ -267,3 +272,31 @@ def test_a_fan_out_topic_keeps_the_person_confirmed_switch():
         assert [s.action for s in wl.phases.consumers.steps] == [Action.consumers_switch]
         assert [s.id for s in wl.phases.drain.steps] == [
             "shadow-bridge-stop-for-drain", "drain-bridge", "source-drained"]
+
+
+def test_share_group_started_at_the_cut_through_kafkas_tool(monkeypatch):
+    """The cut goes to ShareGroupCommand as a CSV; Kafka's answers: reset done, group not
+    empty (its position is kept), anything else or no tool is an error, never a pass."""
+    from mqmigrate.cutover import probes
+
+    calls = []
+
+    def tool(main, *args):
+        path = args[args.index("--from-file") + 1]
+        calls.append((args, Path(path).read_text()))
+        return answer["text"]
+
+    monkeypatch.setattr(probes, "kafka_tool", tool)
+    answer = {"text": "\nGROUP TOPIC PARTITION NEW-OFFSET\ng orders 0 10\ng orders 1 4\n"}
+    assert "starts at the cut" in actions.start_share_group_at("k:9092", "g", "orders",
+                                                               {1: 4, 0: 10})
+    args, csv = calls[0]
+    assert csv == "orders,0,10\norders,1,4\n" and "--execute" in args and "g" in args
+    answer["text"] = "Share group 'g' is not empty.\n"
+    assert "position is kept" in actions.start_share_group_at("k:9092", "g", "orders", {0: 1})
+    answer["text"] = "Error: some broker failure"
+    with pytest.raises(CutoverError, match="cannot start share group g at the cut"):
+        actions.start_share_group_at("k:9092", "g", "orders", {0: 1})
+    answer["text"] = None
+    with pytest.raises(CutoverError, match="ShareGroupCommand is not available"):
+        actions.start_share_group_at("k:9092", "g", "orders", {0: 1})

@@ -405,3 +405,37 @@ def test_fan_out_workloads_share_one_shadow_copy(tmp_path, monkeypatch):
     ctx = ActionContext(playbook, tmp_path / "run", second, step, "shadow", "k:9092", "file:x",
                         access=lambda wl: pytest.fail("no source access needed"))
     assert f"already made by workload '{first.id}'" in real_actions.bridge_start(ctx)
+
+
+def test_artemis_depth_is_message_count_less_delivering(monkeypatch):
+    """``source.depth`` / ``source.in-flight`` of an AMQP 1.0 source on Artemis: Artemis counts
+    messages being delivered in MessageCount, so depth is the difference; a queue Jolokia does
+    not know is unknown (never 0)."""
+    from mqmigrate.cutover.probes import SourceDepthProbe
+    from mqmigrate.cutover.source import SourceAccess
+    from mqmigrate.errors import ConnectionFailed
+    from mqmigrate.sources.amqp1 import artemis
+
+    counts = {"q": {"MessageCount": 12, "DeliveringCount": 5}}
+    seen = []
+
+    class FakeManagement:
+        def __init__(self, url, user, password):
+            seen.append((url, user, password))
+
+        def queue_counts(self, queue, *attributes):
+            if queue not in counts:
+                raise ConnectionFailed("InstanceNotFoundException")
+            return counts[queue]
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(artemis, "ArtemisManagement", FakeManagement)
+    access = SourceAccess("amqp1", "addr::q", "amqp1://u:p@h:61616", "http://h:8161")
+    assert SourceDepthProbe("depth", lambda w: access).measure_access(access).value == 7
+    assert SourceDepthProbe("in-flight", lambda w: access).measure_access(access).value == 5
+    assert seen[0] == ("http://h:8161", "u", "p")
+    gone = SourceAccess("amqp1", "other", "amqp1://u:p@h:61616", "http://h:8161")
+    measured = SourceDepthProbe("depth", lambda w: gone).measure_access(gone)
+    assert measured.value is None and "InstanceNotFound" in measured.detail

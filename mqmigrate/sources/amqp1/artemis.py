@@ -93,13 +93,22 @@ class ArtemisManagement:
         return [str(v).lower() for v in value or []]
 
     def message_count(self, queue: str) -> int | None:
+        """Every message of ``queue``, those being delivered (unsettled) included."""
+        return self.queue_counts(queue, "MessageCount").get("MessageCount")
+
+    def queue_counts(self, queue: str, *attributes: str) -> dict[str, int]:
+        """Numeric attributes of ``queue`` read in one request (``MessageCount``,
+        ``DeliveringCount``…); empty when the queue does not exist."""
         pattern = (f"{self.broker},component=addresses,address=*,subcomponent=queues,"
                    f"routing-type=*,queue={_quote(queue)}")
-        value = self.call({"type": "read", "mbean": pattern, "attribute": "MessageCount"})
+        value = self.call({"type": "read", "mbean": pattern, "attribute": list(attributes)})
         if isinstance(value, dict):  # a pattern read answers {mbean: {attribute: value}}
-            counts = [v.get("MessageCount") for v in value.values() if isinstance(v, dict)]
-            return int(counts[0]) if counts and counts[0] is not None else None
-        return None
+            for mbean in sorted(value):
+                found = value[mbean]
+                if isinstance(found, dict):
+                    return {k: int(v) for k, v in found.items()
+                            if k in attributes and v is not None}
+        return {}
 
     # -- changes -----------------------------------------------------------------------------
     def create_queue(self, name: str, address: str, routing: str,
@@ -130,6 +139,31 @@ class ArtemisManagement:
 
     def delete_address(self, address: str) -> None:
         self._exec("deleteAddress(java.lang.String,boolean)", address, True)
+
+
+def remove_shadow(management: ArtemisManagement, source_queue: str) -> list[str]:
+    """Delete the shadow copy a shadow bridge made for ``source_queue`` (a divert and its
+    anycast queue and address, or a durable subscription queue); what is already gone is
+    skipped, the source queue is untouched.  The names removed, for the account."""
+    from mqmigrate.sources.amqp1.adapter import DIVERT_SUFFIX, SHADOW_SUFFIX
+
+    name = source_queue.split("::")[-1]
+    info = management.find_queue(name)
+    # every candidate carries the shadow suffix, so nothing of the source can match
+    queues = dict.fromkeys([name + SHADOW_SUFFIX]
+                           + ([info.address + SHADOW_SUFFIX] if info is not None else []))
+    removed = []
+    if name + DIVERT_SUFFIX in management.divert_names():
+        management.destroy_divert(name + DIVERT_SUFFIX)
+        removed.append(f"divert {name + DIVERT_SUFFIX}")
+    for queue in queues:
+        if management.find_queue(queue) is not None:
+            management.destroy_queue(queue)
+            removed.append(f"queue {queue}")
+        if management.address_routing(queue):
+            management.delete_address(queue)
+            removed.append(f"address {queue}")
+    return removed
 
 
 def _quote(value: str) -> str:
