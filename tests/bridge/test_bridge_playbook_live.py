@@ -344,8 +344,10 @@ def test_two_processes_share_one_queue(kill_one, channel, queues, topics, kafka_
     assert _depth(channel, unique_name) == 0
     if kill_one:
         assert victim_acked > 0  # the killed one had moved a share
-        # what the victim acked is gone from the queue: the survivor moved the rest only
-        assert 0 < acked[0] <= n - victim_acked
+        # what the victim acked is gone from the queue, so the survivor moved only the rest,
+        # except acks the victim counted that died with it unsent (batched acks, or still in
+        # its socket at SIGKILL): those messages came back, and each is a duplicate in Kafka
+        assert 0 < acked[0] <= n - victim_acked + duplicates
         assert duplicates <= in_flight  # the killed one's unacked window, redelivered
     else:
         assert all(a > 0 for a in acked)  # both moved a share
