@@ -90,3 +90,17 @@ def topics(kafka_bootstrap):
 
     yield create
     delete_topics(kafka_bootstrap, made)
+
+
+@pytest.fixture
+def emq(elasticmq_service):
+    """A boto3 SQS client for the sandbox's ElasticMQ (the SQS bridge tests' volume server)."""
+    return elasticmq_service.client("sqs", timeout=30)
+
+
+@pytest.fixture
+def emq_queue(emq, unique_name):
+    """``emq_queue(**attributes)`` makes an ElasticMQ queue, deleted afterwards."""
+    from sqs_helpers import queue_factory
+
+    yield from queue_factory(emq, unique_name)

@@ -19,16 +19,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.sqs]
 
 
 @pytest.fixture
-def emq(elasticmq_service) -> Any:
-    return elasticmq_service.client("sqs", timeout=30)
-
-
-@pytest.fixture
-def emq_queue(emq, unique_name):
-    yield from queue_factory(emq, unique_name)
-
-
-@pytest.fixture
 def moto_sqs(moto_service) -> Any:
     return moto_service.client("sqs")
 

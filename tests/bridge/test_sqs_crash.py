@@ -19,13 +19,12 @@ import subprocess
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bridge_helpers import lost_and_duplicates, read_topic, source_ids
 from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
-from sqs_helpers import (bridge_cmd, bridge_env, depth, queue_factory, send_batches,
+from sqs_helpers import (bridge_cmd, bridge_env, depth, send_batches,
                          source_uri)
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.sqs, pytest.mark.slow]
@@ -34,16 +33,6 @@ N = 100_000
 KILLS = 12
 #: short, so a killed bridge's messages come back quickly; a live bridge extends it
 VISIBILITY = 5
-
-
-@pytest.fixture
-def emq(elasticmq_service) -> Any:
-    return elasticmq_service.client("sqs", timeout=30)
-
-
-@pytest.fixture
-def emq_queue(emq, unique_name):
-    yield from queue_factory(emq, unique_name)
 
 
 @pytest.fixture

@@ -122,13 +122,12 @@ class SourceKind:
     shadow_exists: Callable[[], bool] | None = None
 
 
-class _PikaConsumer:
-    """``mqmigrate.demo.LegacyConsumer`` (pika, manual acks, prefetch ``LEGACY_PREFETCH``)
-    behind :class:`OldConsumer`: on stop, prefetched messages it has not processed are
-    nacked back to the queue."""
+class _ThreadedOldConsumer:
+    """A consumer thread (``started``, ``stop_event``, ``error``) behind :class:`OldConsumer`:
+    started and checked, stopped and checked the same way for every source kind."""
 
-    def __init__(self, ledger: Ledger, amqp: str, queue: str):
-        self.thread = LegacyConsumer(ledger, amqp, queue)
+    def __init__(self, thread: threading.Thread):
+        self.thread = thread
 
     def start(self) -> None:
         self.thread.start()
@@ -137,7 +136,7 @@ class _PikaConsumer:
     def stop(self) -> None:
         self.thread.stop_event.set()
         self.thread.join(15)
-        assert self.thread.error is None, self.thread.error
+        assert not self.thread.is_alive() and self.thread.error is None, self.thread.error
 
 
 def rabbitmq_kind(rabbitmq_service, name: str) -> SourceKind:
@@ -163,7 +162,7 @@ def rabbitmq_kind(rabbitmq_service, name: str) -> SourceKind:
         name="rabbitmq", queue=q,
         plan_uri=management.replace("http://", f"rabbitmq+http://{user}:{password}@"),
         source_side=lambda: PikaSource(amqp, routing_key="k", exchange=x),
-        old_consumer=lambda ledger: _PikaConsumer(ledger, amqp, q),
+        old_consumer=lambda ledger: _ThreadedOldConsumer(LegacyConsumer(ledger, amqp, q)),
         env={"RABBITMQ_URI": amqp}, cleanup=cleanup,
         shadow_exists=lambda: api.get(
             f"/api/queues/%2F/{quote(q + '.mqmigrate-shadow', safe='')}").status_code != 404)
@@ -208,25 +207,6 @@ class _ProtonConsumer(threading.Thread):
             self.error = exc
             self.started.set()
 
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.join(15)
-        assert not self.is_alive() and self.error is None, self.error
-
-
-class _ProtonOldConsumer:
-    """:class:`_ProtonConsumer` behind :class:`OldConsumer`."""
-
-    def __init__(self, *args: Any):
-        self.thread = _ProtonConsumer(*args)
-
-    def start(self) -> None:
-        self.thread.start()
-        assert self.thread.started.wait(15) and self.thread.error is None, self.thread.error
-
-    def stop(self) -> None:
-        self.thread.stop()
-
 
 def amqp1_kind(artemis_service, name: str) -> SourceKind:
     """A durable anycast queue on ActiveMQ Artemis, planned from its Jolokia API; the shadow
@@ -257,7 +237,8 @@ def amqp1_kind(artemis_service, name: str) -> SourceKind:
         plan_uri=f"artemis+http://{quote(user)}:{quote(password)}@{console}",
         source_side=lambda: ProtonSource(url, name, user=user, password=password,
                                          capabilities=("queue",)),
-        old_consumer=lambda ledger: _ProtonOldConsumer(ledger, url, user, password, name),
+        old_consumer=lambda ledger: _ThreadedOldConsumer(
+            _ProtonConsumer(ledger, url, user, password, name)),
         env={"AMQP1_URI": url.replace("amqp://", f"amqp1://{quote(user)}:{quote(password)}@")},
         cleanup=cleanup,
         shadow_exists=lambda: (name + DIVERT_SUFFIX in management.divert_names()
@@ -307,22 +288,6 @@ class SqsConsumer(threading.Thread):
             self.started.set()
 
 
-class _SqsOldConsumer:
-    """:class:`SqsConsumer` behind :class:`OldConsumer`."""
-
-    def __init__(self, ledger: Ledger, client: Any, queue_url: str):
-        self.thread = SqsConsumer(ledger, client, queue_url)
-
-    def start(self) -> None:
-        self.thread.start()
-        assert self.thread.started.wait(15) and self.thread.error is None, self.thread.error
-
-    def stop(self) -> None:
-        self.thread.stop_event.set()
-        self.thread.join(15)
-        assert self.thread.error is None, self.thread.error
-
-
 def sqs_kind(elasticmq_service, name: str, tmp_path: Path) -> SourceKind:
     """A standard queue on ElasticMQ, fed by its producers directly (no SNS), so ``plan``
     chooses drain-only.  The credentials come through boto3's own chain: the profile the
@@ -354,7 +319,7 @@ def sqs_kind(elasticmq_service, name: str, tmp_path: Path) -> SourceKind:
         name="sqs", queue=name,
         plan_uri=f"{endpoint.replace('http://', 'sqs+http://')}?region={SQS_REGION}",
         source_side=lambda: SqsSource(url, client=client()),
-        old_consumer=lambda ledger: _SqsOldConsumer(ledger, client(), url),
+        old_consumer=lambda ledger: _ThreadedOldConsumer(SqsConsumer(ledger, client(), url)),
         strategy="drain-only", old_in_flight=SQS_RECEIVE_BATCH, env=env, cleanup=cleanup)
 
 
