@@ -118,8 +118,8 @@ def test_storacha_piri_terraform():
     pub = "{terraform.workspace}-{var.app}-ipni-publisher.fifo"
     dlq = "{terraform.workspace}-{var.app}-ipni-publisher-deadletter.fifo"
     assert r[pub] == ("consumer-group", [
-        ("dlq.redrive", "info"), ("exactly-once.dedup", "warn"), ("ordering.fifo", "blocker"),
-        ("size.max-message", "warn"), ("ttl.expiry", "info")])
+        ("dlq.redrive", "info"), ("exactly-once.dedup", "warn"), ("naming.unresolved", "warn"),
+        ("ordering.fifo", "blocker"), ("size.max-message", "warn"), ("ttl.expiry", "info")])
     # redrive-allow policy (byQueue) on the DLQs maps to ACLs
     assert ("security.mapping", "warn") in r[dlq][1]
     w = workloads(STORACHA)

@@ -4,8 +4,8 @@ The rule ids are the catalogue of DESIGN.md §3 and never change.
 """
 
 from mqmigrate.assessment.rules import (  # noqa: F401  (imported to register)
-    clients, dedup, hygiene, limits, ordering, priority, queue_type, redelivery, routing,
-    security, timing,
+    clients, dedup, hygiene, limits, naming, ordering, priority, queue_type, redelivery,
+    routing, security, servicebus, timing,
 )
 from mqmigrate.assessment.rules.base import REGISTRY, QueueContext, SourceContext
 
@@ -14,6 +14,7 @@ RULE_IDS = [
     "delay.delivery", "priority", "ttl.expiry", "backpressure.max-length", "size.max-message",
     "routing.pattern", "fanout.share-groups", "rpc.reply-to", "queue-type.stream",
     "source.hygiene", "security.mapping", "client.share-consumer",
+    "lock.renewal", "routing.auto-forward", "naming.unresolved",
 ]
 
 __all__ = ["REGISTRY", "RULE_IDS", "QueueContext", "SourceContext"]

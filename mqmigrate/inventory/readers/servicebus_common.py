@@ -229,8 +229,7 @@ def _queue(entity: SbEntity, topic: SbEntity | None, sku: str | None,
 def _dead_letter_queue(parent: Queue) -> Queue:
     return Queue(
         name=parent.name + DEAD_LETTER_SUFFIX, type="dead-letter", durable=True, exclusive=False,
-        auto_delete=False, visibility_timeout=parent.visibility_timeout,
-        max_message_size=parent.max_message_size, delivery_limit=-1,
+        auto_delete=False, max_message_size=parent.max_message_size, delivery_limit=-1,
         defaulted={"delivery_limit"},
         extra={"broker": "servicebus", "entity": "dead-letter sub-queue",
                "sub_queue_of": parent.name},
@@ -253,13 +252,14 @@ def build_sources(entities: list[SbEntity], namespaces: dict[str | None, SbNames
         src_notes = list(notes)
         known_paths = {e.path for e in group}
 
-        def hop(entity: SbEntity, target: str) -> None:
-            """``entity`` auto-forwards every message to ``target``: a routing hop."""
+        def hop(entity: SbEntity, target: str, args: dict[str, Any] | None = None) -> None:
+            """``entity`` auto-forwards every message to ``target``: a routing hop (a
+            subscription's filter is kept on the forwarding binding, where edges read it)."""
             exchanges.append(Exchange(name=entity.path, type="forward",
                                       arguments={"forwardTo": target}))
             dest_type = "exchange" if target in topics else "queue"
             bindings.append(Binding(source=entity.path, destination=target,
-                                    destination_type=dest_type))
+                                    destination_type=dest_type, arguments=dict(args or {})))
             src_notes.append(f"{entity.path} auto-forwards to {target}: a routing hop, not a "
                              "workload")
             if target not in known_paths:
@@ -286,7 +286,7 @@ def build_sources(entities: list[SbEntity], namespaces: dict[str | None, SbNames
                 if isinstance(forward, str) and forward:
                     bindings.append(Binding(source=e.topic or "", destination=e.path,
                                             destination_type="exchange", arguments=args))
-                    hop(e, forward)
+                    hop(e, forward, args)
                     continue
                 bindings.append(Binding(source=e.topic or "", destination=e.path,
                                         arguments=args))
