@@ -13,6 +13,8 @@ dead-letters through an exchange, and one of:
 * X's dead-letter exchange is a *work exchange*: it also routes to a queue nothing dead-letters
   into, i.e. producers publish through it and expired messages go "back through the work
   exchange";
+* X sets no dead-letter routing key and its messages return by their original key to two or
+  more queues of a non-fanout exchange (a dead-letter sink is one queue, or a fanout);
 * every target dead-letters onwards somewhere other than X (a work queue with its own DLQ,
   which a dead-letter sink is not).
 
@@ -106,17 +108,22 @@ def _routes_of(source: Source, q: Queue) -> list[Route]:
             if target != q.name and source.queue(target, q.vhost) is not None:
                 out.append(Route(q.name, target, "", dl.routing_key))
             return out
+        inbound = [e for e in source.edges if e.queue == q.name and e.vhost == q.vhost]
         keys = ({dl.routing_key} if dl.routing_key is not None else
-                {e.routing_keys[-1] for e in source.edges
-                 if e.queue == q.name and e.vhost == q.vhost} or {q.name})
+                {e.routing_keys[-1] for e in inbound} or {q.name})
+        # without a dead-letter key the message keeps the key it was published with; through
+        # a fanout/headers exchange or a wildcard binding that key can be anything
+        any_key = dl.routing_key is None and any(
+            e.exchange_types[-1] in ("fanout", "headers") or "#" in e.routing_keys[-1]
+            or "*" in e.routing_keys[-1] for e in inbound)
         seen: set[str] = set()
         for e in source.edges:
             if e.exchange != dl.exchange or e.vhost != q.vhost or e.queue == q.name:
                 continue
             if e.queue in seen:
                 continue
-            if e.exchange_types[0] == "fanout" or any(topic_match(e.routing_keys[0], k)
-                                                      for k in keys):
+            if any_key or e.exchange_types[0] == "fanout" or any(
+                    topic_match(e.routing_keys[0], k) for k in keys):
                 seen.add(e.queue)
                 out.append(Route(q.name, e.queue, dl.exchange, dl.routing_key))
     return out
@@ -149,6 +156,12 @@ def build(source: Source) -> DeadLetterGraph:
                 for e in source.edges):
             why = (f"its dead-letter exchange {q.dead_letter.exchange} also routes to queues "
                    "producers publish to: expired messages go back through the work exchange")
+        elif q.dead_letter.routing_key is None and len(targets) >= 2 and not any(
+                e.exchange == q.dead_letter.exchange and e.exchange_types[0] == "fanout"
+                for e in source.edges):
+            why = (f"without a dead-letter routing key its messages return through "
+                   f"{q.dead_letter.exchange or 'the default exchange'} by their original key "
+                   f"to {len(targets)} queues")
         elif all(targets_of.get(_key(q.vhost, t, kind), set()) - {q.name} for t in targets):
             why = "every target dead-letters onwards: they are work queues, not sinks"
         if why is None:

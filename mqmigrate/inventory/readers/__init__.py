@@ -128,6 +128,12 @@ def read_file(path: Path, *, prefix: str | None = None) -> list[Source]:
         return _filter([_cloudformation(path, data)], prefix)
     if amqp1_yaml.looks_like(data):
         return _filter([amqp1_yaml.read(path, data)], prefix)
+    if not isinstance(data, dict):
+        found = "an empty file" if data is None else (
+            "plain text" if isinstance(data, (str, int, float)) else f"a YAML {type(data).__name__}")
+        raise ConfigError(f"{path}: not an estate file the tool reads (found {found})",
+                          hint="pass RabbitMQ definitions JSON, Terraform, CloudFormation, an ARM "
+                               "template, Bicep, an AMQP 1.0 address YAML or an inventory dump")
     raise cloudformation.wrong_format(path)
 
 

@@ -233,4 +233,4 @@ def resource_types(data: dict) -> list[str]:
         _walk(data.get("resources"), "", [], _Evaluator(data), found, Path("template"))
     except ConfigError:
         return []
-    return [t for t, _, _ in found]
+    return [str(r.get("type")) for _, _, r in found]
