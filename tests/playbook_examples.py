@@ -21,6 +21,7 @@ ALL: dict[str, list[str]] = {
     "sqs-standard.yaml": [str(ESTATES / "sqs-standard.tf")],
     "sqs-fifo.yaml": [str(ESTATES / "sqs-fifo.yaml")],
     "amqp1-queue.yaml": [str(ESTATES / "amqp1-queue.yaml")],
+    "servicebus-namespace.yaml": [str(ESTATES / "servicebus-namespace.bicep")],
 }
 
 

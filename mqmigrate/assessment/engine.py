@@ -30,6 +30,8 @@ def _source_ref(s: Source, vhost: str | None = None) -> dict[str, Any]:
         ref["vhost"] = vhost
     if s.region:
         ref["region"] = s.region
+    if (s.version or "").startswith("Azure Service Bus"):
+        ref["broker"] = "servicebus"  # plan: no browse for a shadow copy (drain-only)
     return ref
 
 

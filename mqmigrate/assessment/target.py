@@ -246,6 +246,7 @@ def _share_configs(q: Queue, caps: KafkaCapabilities, p99: float | None) -> dict
     elif q.visibility_timeout is not None:
         want = q.visibility_timeout * 1000
         src = ("visibility timeout " if q.fifo is not None and q.type in ("standard", "fifo")
+               else "lockDuration " if q.extra.get("broker") == "servicebus"
                else "consumer timeout ") + _fmt_s(q.visibility_timeout) + (
             " (AWS default)" if "visibility_timeout" in q.defaulted else "")
     else:
