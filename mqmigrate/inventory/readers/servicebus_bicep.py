@@ -352,7 +352,10 @@ def _full(res: _Res, by_symbol: dict[str, _Res], seen: set[str] | None = None
 def read(path: Path, text: str) -> list[Source]:
     """Read a Bicep file into one :class:`Source` per Service Bus namespace."""
     parser = _Parser(_tokens(text, path), path)
-    parser.file()
+    try:
+        parser.file()
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: cannot read Bicep: nested too deeply") from exc
     by_symbol = {r.symbol: r for r in parser.resources}
     notes: list[str] = []
     namespaces: dict[str | None, SbNamespace] = {}

@@ -235,10 +235,10 @@ def _rule(rname: str, body: dict, res: _Resolver) -> SbRule:
     ftype = res.value(body.get("filter_type"))
     if ftype == "CorrelationFilter":
         blocks = body.get("correlation_filter") or []
-        block = blocks[0] if isinstance(blocks, list) and blocks else (
-            blocks if isinstance(blocks, dict) else {})
+        block = blocks[0] if isinstance(blocks, list) and blocks else blocks
+        block = block if isinstance(block, dict) else {}
         corr: dict[str, Any] = {}
-        for k, v in (block or {}).items():
+        for k, v in block.items():
             if k == "properties" and isinstance(v, dict):
                 corr.update({str(pk): res.value(pv) for pk, pv in v.items()})
             elif v not in (None, ""):
