@@ -288,3 +288,16 @@ def test_servicebus_detected_by_content_not_extension(tmp_path: Path):
         path = tmp_path / name
         path.write_text(src.read_text())
         assert fired(path) == fired(src)
+
+
+def test_terraform_directory_with_sqs_and_servicebus(tmp_path: Path):
+    """One module directory may declare SQS queues and a Service Bus namespace: two sources."""
+    (tmp_path / "sqs.tf").write_text((FIXTURES / "sqs_all_rules.tf").read_text())
+    (tmp_path / "servicebus.tf").write_text(TF.read_text())
+    (tmp_path / "outputs.tf").write_text('output "x" {\n  value = 1\n}\n')
+    sources = read_estate([str(tmp_path)]).sources
+    assert sorted(s.kind for s in sources) == ["amqp1", "sqs"]
+    sb = next(s for s in sources if s.kind == "amqp1")
+    assert sb.queue("orders") is not None and sb.queue("events/Subscriptions/billing") is not None
+    sqs = next(s for s in sources if s.kind == "sqs")
+    assert sqs.queue("tidy") is not None
