@@ -301,3 +301,32 @@ def test_terraform_directory_with_sqs_and_servicebus(tmp_path: Path):
     assert sb.queue("orders") is not None and sb.queue("events/Subscriptions/billing") is not None
     sqs = next(s for s in sources if s.kind == "sqs")
     assert sqs.queue("tidy") is not None
+
+
+def test_module_style_variables_are_unknown_not_defaults(tmp_path: Path):
+    """A reusable module sets everything from variables without defaults: the values are
+    unknown (never Service Bus's defaults), the names placeholders, and an unknown forwardTo
+    leaves the subscription a workload with a note."""
+    path = tmp_path / "module.tf"
+    path.write_text('''resource "azurerm_servicebus_subscription" "this" {
+  name               = var.name
+  topic_id           = var.topic_id
+  lock_duration      = var.lock_duration
+  max_delivery_count = var.max_delivery_count
+  requires_session   = var.requires_session
+  forward_to         = var.forward_to
+}
+''')
+    source = read_estate([str(path)]).sources[0]
+    q = source.queue("{var.topic_id}/Subscriptions/{var.name}")
+    assert q is not None
+    assert q.visibility_timeout is None and q.delivery_limit is None
+    assert q.message_groups is None and not q.defaulted - {"max_message_size"}
+    assert any("forwardTo is unknown offline" in n for n in source.notes)
+    assert any("lockDuration, maxDeliveryCount, requiresSession not resolvable" in n
+               for n in source.notes)
+    w = workloads(path)["{var.topic_id}/Subscriptions/{var.name}"]
+    unknown = {f.rule for f in w.findings if f.status.value == "unknown"}
+    assert {"retry.limit", "visibility.timeout"} <= unknown
+    assert w.target.group_configs["share.delivery.count.limit"].reason.startswith(
+        "source limit unknown")

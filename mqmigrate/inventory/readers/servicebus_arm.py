@@ -163,8 +163,8 @@ def _walk(resources: Any, parent_type: str, parent_names: list[str], ev: _Evalua
 def _props(r: dict, ev: _Evaluator) -> dict[str, Any]:
     raw = r.get("properties") or {}
     props = ev.value(raw) if isinstance(raw, dict) else {}
-    return {k: v for k, v in props.items() if not isinstance(v, _Unresolved)
-            or k in ("forwardTo", "forwardDeadLetteredMessagesTo")}
+    # an expression the template cannot resolve is unknown (None), not the default
+    return {k: None if isinstance(v, _Unresolved) else v for k, v in props.items()}
 
 
 def read(path: Path, data: dict) -> list[Source]:

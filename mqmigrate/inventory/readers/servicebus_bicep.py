@@ -380,9 +380,9 @@ def read(path: Path, text: str) -> list[Source]:
                          f"{res.type}; ignored")
             continue
         raw = res.body.get("properties")
-        props = {k: v for k, v in (raw.items() if isinstance(raw, dict) else [])
-                 if not isinstance(v, Unresolved)
-                 or k in ("forwardTo", "forwardDeadLetteredMessagesTo")}
+        # an expression the file cannot resolve is unknown (None), not the default
+        props = {k: None if isinstance(v, Unresolved) else v
+                 for k, v in (raw.items() if isinstance(raw, dict) else [])}
         if kind == "rule":
             sql = props.get("sqlFilter") if isinstance(props.get("sqlFilter"), dict) else {}
             corr = props.get("correlationFilter")

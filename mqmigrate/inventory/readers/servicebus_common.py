@@ -167,6 +167,9 @@ def _queue(entity: SbEntity, topic: SbEntity | None, sku: str | None,
     defaulted: set[str] = set()
     extra: dict[str, Any] = {"broker": "servicebus", "entity": entity.kind, **entity.origin}
 
+    unknown = sorted(k for k, v in p.items() if v is None)
+    if unknown:
+        notes.append(f"{entity.path}: {', '.join(unknown)} not resolvable offline (unknown)")
     lock = parse_duration(p.get("lockDuration")) if "lockDuration" in p else DEFAULT_LOCK_S
     if "lockDuration" not in p:
         defaulted.add("visibility_timeout")
@@ -202,6 +205,9 @@ def _queue(entity: SbEntity, topic: SbEntity | None, sku: str | None,
     extra["expiry_dead_lettered"] = bool(expiry_dl)
 
     forward_dl = p.get("forwardDeadLetteredMessagesTo")
+    if forward_dl is None and "forwardDeadLetteredMessagesTo" in p:
+        notes.append(f"{entity.path}: forwardDeadLetteredMessagesTo is unknown offline; its "
+                     "dead letters are assumed to stay in its dead-letter sub-queue")
     if isinstance(forward_dl, str) and forward_dl:
         dead = DeadLetter(target=forward_dl)
         extra["forwardDeadLetteredMessagesTo"] = forward_dl
@@ -212,9 +218,6 @@ def _queue(entity: SbEntity, topic: SbEntity | None, sku: str | None,
     arguments = {k: v for k, v in p.items()}
     if topic is not None:
         arguments = {**{f"topic.{k}": v for k, v in tp.items()}, **arguments}
-    if limit is None and "maxDeliveryCount" in p:
-        notes.append(f"{entity.path}: maxDeliveryCount {p['maxDeliveryCount']!r} not resolvable "
-                     "offline")
     return Queue(
         name=entity.path, type="subscription" if entity.kind == "subscription" else "queue",
         durable=True, exclusive=False, auto_delete=False, arguments=arguments,
@@ -272,6 +275,9 @@ def build_sources(entities: list[SbEntity], namespaces: dict[str | None, SbNames
             if e.kind == "topic":
                 continue
             forward = e.props.get("forwardTo")
+            if forward is None and "forwardTo" in e.props:
+                src_notes.append(f"{e.path}: forwardTo is unknown offline; read as a workload "
+                                 "(if it forwards, it is a routing hop instead)")
             if e.kind == "subscription":
                 topic = topics.get(e.topic or "")
                 if topic is None:

@@ -4,8 +4,9 @@
 Resolved: ``var.X`` with a default in the same files, references to another resource of these
 files (``azurerm_servicebus_topic.X.id``, ``azurerm_servicebus_queue.X.name`` …).  Anything else
 (a variable without default, a ``local``, a data source, ``each.key``) is unknown: a setting
-stays unset (the Service Bus default is not assumed for it) and a name keeps the expression as
-a ``{…}`` placeholder, so two queues named by two different variables stay two workloads.
+is ``None`` (unknown, the Service Bus default is not assumed for it) and a name keeps the
+expression as a ``{…}`` placeholder, so two queues named by two different variables stay two
+workloads.
 """
 
 from __future__ import annotations
@@ -135,11 +136,8 @@ def _props(body: dict, res: _Resolver) -> dict[str, Any]:
     props: dict[str, Any] = {}
     for tf_key, arm_key in _PROPS.items():
         if tf_key in body:
-            value = res.value(body[tf_key])
-            if value is not None:
-                props[arm_key] = value
-            elif tf_key in ("forward_to", "forward_dead_lettered_messages_to") and body[tf_key]:
-                props[arm_key] = res.name(body[tf_key], tf_key)
+            # None: set by an expression these files do not resolve (unknown, not the default)
+            props[arm_key] = res.value(body[tf_key])
     return props
 
 
