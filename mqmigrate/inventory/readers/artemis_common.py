@@ -172,7 +172,9 @@ def queue_for(*, address: str, name: str, routing: str, settings: dict[str, Any]
         return attrs[key] if attrs.get(key) is not None else settings.get(setting)
 
     routing = "multicast" if str(routing).lower() == "multicast" else "anycast"
-    extra: dict[str, Any] = {"address": address, "routing": routing}
+    extra: dict[str, Any] = {"address": address, "routing": routing, "attribute_names": {
+        "single_active_consumer": "exclusive", "max_length": "max-size-messages",
+        "delivery_limit": "max-delivery-attempts", "dead_letter": "dead-letter-address"}}
     defaulted: set[str] = set()
 
     attempts = settings.get("maxDeliveryAttempts")
@@ -204,7 +206,10 @@ def queue_for(*, address: str, name: str, routing: str, settings: dict[str, Any]
         extra["address_full_policy"] = policy
 
     last_value_key = attr("last_value_key", "defaultLastValueKey")
-    last_value = bool(attr("last_value", "defaultLastValueQueue")) or bool(last_value_key)
+    if attrs.get("last_value") is False and not attrs.get("last_value_key"):
+        last_value = False  # the queue opts out of the address's last-value default
+    else:
+        last_value = bool(attr("last_value", "defaultLastValueQueue")) or bool(last_value_key)
     if last_value:
         extra["last_value"] = True
         extra["last_value_key"] = last_value_key or "_AMQ_LVQ_NAME"

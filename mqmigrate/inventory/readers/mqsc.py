@@ -306,7 +306,9 @@ def _queue(name: str, a: dict[str, str], deadq: str | None) -> Queue:
 
     names: dict[str, str] = {"delivery_limit": "BOTHRESH", "dead_letter": "BOQNAME",
                              "max_message_size": "MAXMSGL", "max_length": "MAXDEPTH",
-                             "max_priority": "MSGDLVSQ", "single_active_consumer": "SHARE/DEFSOPT"}
+                             "max_priority": "MSGDLVSQ",
+                             "single_active_consumer": "NOSHARE" if a.get("SHARE") == "NO"
+                             else "DEFSOPT(EXCL)"}
     extra: dict[str, Any] = {"broker": "ibmmq", "attribute_names": names}
     unresolved: dict[str, str] = {}
     threshold = _int(get("BOTHRESH", "delivery_limit"), "BOTHRESH", unresolved) or 0
