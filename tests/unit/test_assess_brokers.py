@@ -104,6 +104,9 @@ def test_artemis_edge_findings_roles_and_topics():
     assert ("queue-type.non-destructive", "blocker") in r["audit.log"][1]
     ring = [f.evidence for f in w["audit.log"].findings if f.rule == "backpressure.max-length"]
     assert {"ring-size": 1000} in ring
+    # default-ring-size is for auto-created queues: a queue of broker.xml keeps no ring
+    assert not any("ring-size" in f.evidence for f in w["audit.archive"].findings)
+    assert ("queue-type.non-destructive", "blocker") in r["audit.archive"][1]
     # exclusive queue and message groups: ordering, keyed consumer group (not RPC)
     assert r["jobs.batch"] == ("consumer-group", [("backpressure.max-length", "info"),
                                                   ("dlq.redrive", "info"),

@@ -3,8 +3,7 @@
 URI: ``artemis+http://user:pass@host:8161`` (``?broker=NAME`` when the broker is not the
 only one; the Jolokia path defaults to ``/console/jolokia``).  Credentials may instead come
 from ``ARTEMIS_USER`` / ``ARTEMIS_PASSWORD``.  Reads queues (``listQueues``: routing type, exclusive,
-last-value, group rebalance/buckets, ring size, filter), each queue's non-destructive flag and
-each address's merged settings (``getAddressSettingsAsJSON``), mapped by the code the
+last-value, group rebalance/buckets, ring size, filter) and each address's merged settings (``getAddressSettingsAsJSON``), mapped by the code the
 ``broker.xml`` reader uses (:mod:`artemis_common`), so both give the same findings.
 """
 
@@ -75,7 +74,6 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
                 and (not prefix or str(r.get("name", "")).startswith(prefix))]
         settings: dict[str, dict] = {}
         queues, exchanges, bindings = [], [], []
-        non_destructive = _non_destructive(api, mbean, rows)
         for i, row in enumerate(rows, 1):
             address = str(row.get("address"))
             if address not in settings:
@@ -90,7 +88,9 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
                               "exclusive": _bool(row.get("exclusive")),
                               "last_value": _bool(row.get("lastValue")),
                               "last_value_key": row.get("lastValueKey") or None,
-                              "non_destructive": non_destructive.get(name),
+                              # Jolokia shows no queue's non-destructive flag: the
+                              # address's default-non-destructive stands for it
+                              "non_destructive": None,
                               "group_rebalance": _bool(row.get("groupRebalance")),
                               "group_buckets": _int(row.get("groupBuckets")),
                               "ring_size": _int(row.get("ringSize")),
@@ -128,27 +128,6 @@ def _typed(raw: dict) -> dict[str, Any]:
             out[key] = typed_setting(key, value)
         except (TypeError, ValueError):
             continue
-    return out
-
-
-def _non_destructive(api: _Jolokia, mbean: str, rows: list[dict]) -> dict[str, bool | None]:
-    """Each queue's NonDestructive attribute (listQueues does not show it), in one bulk read."""
-    if not rows:
-        return {}
-    base = mbean.split(",", 1)[0]
-    requests = [{"type": "read", "attribute": "NonDestructive", "mbean":
-                 f'{base},component=addresses,address="{r.get("address")}",subcomponent=queues,'
-                 f'routing-type="{str(r.get("routingType", "ANYCAST")).lower()}",'
-                 f'queue="{r.get("name")}"'} for r in rows]
-    try:
-        r = api.client.post("/", json=requests)
-        answers = r.json() if r.status_code == 200 else []
-    except (api._httpx.HTTPError, ValueError):
-        answers = []
-    out: dict[str, bool | None] = {}
-    for row, answer in zip(rows, answers if isinstance(answers, list) else []):
-        if isinstance(answer, dict) and answer.get("status") == 200:
-            out[str(row.get("name"))] = _bool(answer.get("value"))
     return out
 
 

@@ -126,7 +126,9 @@ def _queue_attrs(q: ET.Element, where: str, path: Path) -> dict[str, Any]:
         "non_destructive": _bool(q.get("non-destructive"), f"{where} non-destructive", path),
         "group_rebalance": _bool(q.get("group-rebalance"), f"{where} group-rebalance", path),
         "group_buckets": _int(q.get("group-buckets"), f"{where} group-buckets", path),
-        "ring_size": _int(q.get("ring-size"), f"{where} ring-size", path),
+        # the broker gives a queue of broker.xml the static ring size (-1), never the
+        # address's default-ring-size (that one is for auto-created queues): seen on 2.40
+        "ring_size": _int(q.get("ring-size"), f"{where} ring-size", path) or -1,
         "filter": filt.get("string") if filt is not None else None,
         "durable": _bool(durable, f"{where} durable", path) if durable is not None else True,
     }
