@@ -128,7 +128,7 @@ def _read_broker_file(path: Path, text: str, suffix: str) -> Source | None:
                           "not an ActiveMQ Artemis broker.xml (the only XML input read)")
     if suffix == ".tf":
         return None
-    if suffix in (".mqsc", ".in") or mqsc.looks_like(text):
+    if suffix == ".mqsc" or mqsc.looks_like(text):
         return mqsc.read(path, text)
     return None
 

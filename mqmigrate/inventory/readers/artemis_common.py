@@ -129,17 +129,18 @@ class Wildcards:
 
 
 def _words_match(pattern: list[str], words: list[str], wc: Wildcards) -> bool:
-    if not pattern:
-        return not words
-    head, rest = pattern[0], pattern[1:]
-    if head == wc.any_words:
-        # zero or more words: "a.#" also matches "a" itself
-        return any(_words_match(rest, words[i:], wc) for i in range(len(words) + 1))
-    if not words:
-        return False
-    if head == wc.single_word or head == words[0]:
-        return _words_match(rest, words[1:], wc)
-    return False
+    """Word-wise match, ``#`` standing for zero or more words (``a.#`` matches ``a``), ``*``
+    for one; dynamic programming, so a hostile match like ``#.#.#.#`` stays linear-ish."""
+    # reach[j]: the first i pattern words can match the first j address words
+    reach = [True] + [False] * len(words)
+    for p in pattern:
+        if p == wc.any_words:
+            for j in range(1, len(words) + 1):
+                reach[j] = reach[j] or reach[j - 1]
+        else:
+            reach = [False] + [reach[j - 1] and (p == wc.single_word or p == words[j - 1])
+                               for j in range(1, len(words) + 1)]
+    return reach[len(words)]
 
 
 def effective_settings(address: str, matches: dict[str, dict[str, Any]],
