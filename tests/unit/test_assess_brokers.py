@@ -121,6 +121,33 @@ def test_artemis_edge_findings_roles_and_topics():
     assert w["DLQ"].target.role == "dead-letter" and w["DLQ"].target.topic.value == "dlq.DLQ"
 
 
+def test_artemis_20_layout_and_a_file_without_queues(tmp_path, capsys):
+    old = tmp_path / "broker.xml"
+    old.write_text("<configuration xmlns='urn:activemq'><core xmlns='urn:activemq:core'>"
+                   "<addresses><address name='DLQ' type='anycast'><queues><queue name='DLQ'/>"
+                   "</queues></address><address name='news' type='multicast'><queues>"
+                   "<queue name='news.a'/></queues></address></addresses></core>"
+                   "</configuration>")
+    src = read_estate([str(old)]).sources[0]
+    assert [(q.name, q.type) for q in src.queues] == [("DLQ", "anycast"), ("news.a", "multicast")]
+    assert [(e.exchange, e.queue) for e in src.edges] == [("news", "news.a")]
+    empty = tmp_path / "settings-only.xml"
+    empty.write_text("<configuration xmlns='urn:activemq'><core xmlns='urn:activemq:core'>"
+                     "<address-settings><address-setting match='#'><max-delivery-attempts>3"
+                     "</max-delivery-attempts></address-setting></address-settings></core>"
+                     "</configuration>")
+    code, out, err = run_cli(["assess", str(empty)], capsys)
+    assert code == 2 and not out
+    assert "no queue in this broker.xml (found 0 addresses without queues, 1 address-settings" \
+        in err and "artemis+http://" in err
+
+
+def test_last_value_topic_is_compacted():
+    w = workloads(ARTEMIS_EDGE)
+    assert w["prices.fx.desk"].target.topic_configs["cleanup.policy"].value == "compact"
+    assert "cleanup.policy" not in w["orders.eu"].target.topic_configs
+
+
 def test_artemis_divert_example():
     r = fired(DIVERT)
     w = workloads(DIVERT)

@@ -159,8 +159,11 @@ def read(path: Path, text: str) -> Source:
         if not aname:
             raise ConfigError(f"{path}: <address> without a name attribute")
         addresses.add(aname)
-        for routing in ("anycast", "multicast"):
-            block = _child(a, routing)
+        blocks = [(r, _child(a, r)) for r in ("anycast", "multicast")]
+        if _child(a, "queues") is not None:
+            # the 2.0 layout: <address name=".." type="anycast"><queues><queue/></queues>
+            blocks.append(((a.get("type") or "anycast").lower(), _child(a, "queues")))
+        for routing, block in blocks:
             if block is None:
                 continue
             if routing == "multicast":
@@ -181,6 +184,13 @@ def read(path: Path, text: str) -> Source:
         addresses.add(aname)
         found.append((aname, routing, qname, _queue_attrs(q, f"queue {qname!r}", path)))
 
+    if not found:
+        diverts_count = len(_children(_child(core, "diverts"), "divert"))
+        raise ConfigError(
+            f"{path}: no queue in this broker.xml (found {len(addresses)} addresses without "
+            f"queues, {len(matches)} address-settings, {diverts_count} diverts)",
+            hint="queues the broker auto-creates are not in the file: assess the live broker "
+                 "(artemis+http://user@host:8161)")
     queues: list[Queue] = []
     for aname, routing, qname, attrs in found:
         settings, applied = effective_settings(aname, matches, wildcards)

@@ -224,7 +224,7 @@ def read(path: Path, text: str) -> Source:
         if like:
             if like in defs and defs[like][0] == objtype:
                 base = dict(defs[like][1])
-            else:
+            elif not like.startswith("SYSTEM.DEFAULT."):
                 notes.append(f"{name}: LIKE({like}) is not defined earlier in the file: "
                              "defaults assumed")
         base.update({k: v for k, v in attrs.items() if k not in ("REPLACE", "LIKE")})
