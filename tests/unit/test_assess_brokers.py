@@ -15,6 +15,9 @@ from tests.unit.assess_helpers import ESTATES, fired, run_cli, workloads
 DIVERT = ESTATES / "apache__activemq-artemis__examples__features__standard__divert__server0__broker.xml"
 MQ_DEV = ESTATES / "ibm-messaging__mq-container__incubating__mqadvanced-server-dev__dev.mqsc"
 MQ_NO_QUEUES = ESTATES / "ibm-messaging__mq-container__test-image__20-config.mqsc"
+MQ_SENDER = ESTATES / "ibm-messaging__mq-ansible__blueprints__sdr-rcvr__sender-config.mqsc"
+LVQ = ESTATES / ("apache__activemq-artemis__examples__features__standard__last-value-queue__"
+                 "server0__broker.xml")
 ARTEMIS_EDGE = ESTATES / "edge" / "artemis-settings.xml"
 MQSC_EDGE = ESTATES / "edge" / "mqsc-continuations.mqsc"
 
@@ -251,6 +254,27 @@ def test_mq_container_dev_script():
     apart = [f for f in w[None].findings if f.rule == "source.hygiene"][0]
     assert apart.evidence == {"queue manager dead-letter queue (DEADQ)":
                               ["DEV.DEAD.LETTER.QUEUE"]}
+
+
+def test_mq_ansible_sender_script_has_no_workload_but_says_what_it_holds(capsys):
+    """A sender queue manager: a transmission queue (``USAGE (XMITQ)``, blank before the
+    parenthesis) and a remote queue; nothing to migrate here, and the report says why."""
+    r = fired(MQ_SENDER)
+    assert r == {None: ("not-a-workload", [("source.hygiene", "info")])}
+    w = workloads(MQ_SENDER)
+    apart = [f for f in w[None].findings if f.rule == "source.hygiene"][0]
+    assert apart.evidence == {"remote queues": ["REMOTE.Q -> RCVR.TARGET.Q@RECEIVER"],
+                              "transmission queues": ["RECEIVER"]}
+
+
+def test_artemis_1x_jms_last_value_example():
+    r = fired(LVQ)
+    assert r["jms.queue.exampleQueue"] == ("share-group-with-changes",
+                                           [("queue-type.last-value", "warn")])
+    t = workloads(LVQ)["jms.queue.exampleQueue"].target
+    assert t.topic.value == "jms.queue.exampleQueue"
+    assert t.topic_configs["cleanup.policy"].value == "compact"
+    assert t.mode.value == "share-group"
 
 
 def test_mqsc_without_queue_definitions_is_exit_2(capsys):

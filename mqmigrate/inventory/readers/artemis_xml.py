@@ -184,6 +184,22 @@ def read(path: Path, text: str) -> Source:
         addresses.add(aname)
         found.append((aname, routing, qname, _queue_attrs(q, f"queue {qname!r}", path)))
 
+    # Artemis 1.x: <jms><queue name="q"/></jms> next to <core> is the core queue jms.queue.q
+    jms = next((e for e in root.iter() if _local(e.tag) == "jms"), None)
+    for q in _children(jms, "queue"):
+        qname = q.get("name")
+        if not qname:
+            raise ConfigError(f"{path}: <jms> <queue> without a name attribute")
+        selector = _child(q, "selector")
+        attrs = {"durable": _bool(_text(q, "durable"), f"jms queue {qname!r} durable", path)
+                 if _text(q, "durable") is not None else True,
+                 "filter": selector.get("string") if selector is not None else None,
+                 "ring_size": -1}
+        addresses.add(f"jms.queue.{qname}")
+        found.append((f"jms.queue.{qname}", "anycast", f"jms.queue.{qname}", attrs))
+    for t in _children(jms, "topic"):
+        if t.get("name"):
+            addresses.add(f"jms.topic.{t.get('name')}")
     if not found:
         diverts_count = len(_children(_child(core, "diverts"), "divert"))
         raise ConfigError(
