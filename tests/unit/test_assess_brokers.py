@@ -186,6 +186,15 @@ def test_mqsc_continuation_and_quoting():
                                                           {"DEADQ": "X.DLQ"}, None)
 
 
+def test_mqsc_unreadable_command_that_is_not_a_queue_is_skipped(tmp_path):
+    script = tmp_path / "q.mqsc"
+    script.write_text("DEFINE CHANNEL(C) CHLTYPE(SDR) CONNAME(host(1414))\n"
+                      "DEFINE QLOCAL(A) MAXDEPTH(7)\n")
+    src = read_estate([str(script)]).sources[0]
+    assert [(q.name, q.max_length) for q in src.queues] == [("A", 7)]
+    assert any("DEFINE CHANNEL not read" in n for n in src.notes)
+
+
 def test_mqsc_edge_like_chains_and_objects_apart():
     src = read_estate([str(MQSC_EDGE)]).sources[0]
     q = {x.name: x for x in src.queues}

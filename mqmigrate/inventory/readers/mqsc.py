@@ -184,7 +184,12 @@ def read(path: Path, text: str) -> Source:
         try:
             words, attrs, name = parse_command(cmd)
         except ValueError as exc:
-            raise ConfigError(f"{where}: cannot read the MQSC command: {exc}") from None
+            head = cmd.split("(", 1)[0].upper().split()
+            if len(head) >= 2 and head[0] in _VERBS and (head[1] in _QTYPES
+                                                         or head[1] == "QMGR"):
+                raise ConfigError(f"{where}: cannot read the MQSC command: {exc}") from None
+            notes.append(f"line {line}: {' '.join(head[:2])} not read ({exc})")
+            continue  # a channel or authority command the assessment does not need
         if not words:
             continue
         verb = _VERBS.get(words[0])
