@@ -168,6 +168,7 @@ def test_artemis_divert_example():
     assert "default" in t.group_configs["share.delivery.count.limit"].reason
     src = read_estate([str(DIVERT)]).sources[0]
     assert any("prices-divert" in n for n in src.notes)
+    assert "AMQP 1.0 acceptor netty-acceptor: tcp://localhost:61616" in src.notes
 
 
 # ------------------------------------------------------------------ IBM MQ MQSC

@@ -144,6 +144,12 @@ def read(path: Path, text: str) -> Source:
                           hint="pass the broker's etc/broker.xml")
     notes = [f"xi:include {e.get('href')} not followed" for e in root.iter()
              if _local(e.tag) == "include"]
+    for acc in _children(_child(core, "acceptors"), "acceptor"):
+        url = (acc.text or "").strip()
+        protocols = re.search(r"protocols=([A-Za-z,]+)", url)
+        if url and (protocols is None or "AMQP" in protocols.group(1).upper().split(",")):
+            # where the bridge could connect (AMQP 1.0); the host is often 0.0.0.0 here
+            notes.append(f"AMQP 1.0 acceptor {acc.get('name')}: {url.split('?', 1)[0]}")
     wc_elem = _child(core, "wildcard-addresses")
     wildcards = Wildcards(delimiter=_text(wc_elem, "delimiter") or ".",
                           any_words=_text(wc_elem, "any-words") or "#",
