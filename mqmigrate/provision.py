@@ -118,18 +118,19 @@ def _partitions(n: int) -> str:
 
 
 def _topic_changes(admin, workload: Workload, resource: str, topic: str, partitions: int,
-                   replication: int, configs: dict[str, str], brokers: int) -> list[Change]:
+                   replication: int | None, configs: dict[str, str], brokers: int) -> list[Change]:
     rows: list[Change] = []
     row = lambda item, action, old=None, new=None, note="", apply=None: Change(  # noqa: E731
         workload.id, resource, topic, item, action, old, new, note, apply)
     actual = share.describe_topic(admin, topic)
     if actual is None:
-        if replication > brokers:
+        if replication is not None and replication > brokers:
             rows.append(row("topic", "drift", None, f"rf {replication}",
                             f"cannot create: replication {replication} needs {replication} "
                             f"brokers, the cluster has {brokers}"))
             return rows
-        described = f"{_partitions(partitions)}, rf {replication}" + "".join(
+        rf = replication if replication is not None else "cluster default"
+        described = f"{_partitions(partitions)}, rf {rf}" + "".join(
             f", {k}={v}" for k, v in sorted(configs.items()))
         rows.append(row("topic", "create", None, described, apply=lambda: share.create_topic(
             admin, topic, partitions, configs, replication)))
@@ -144,7 +145,7 @@ def _topic_changes(admin, workload: Workload, resource: str, topic: str, partiti
                         "topic by hand"))
     else:
         rows.append(row("partitions", "unchanged", str(actual.partitions)))
-    if actual.replication != replication:
+    if replication is not None and actual.replication != replication:
         rows.append(row("replication", "drift", str(actual.replication), str(replication),
                         "provision does not reassign replicas; use kafka-reassign-partitions"))
     else:
@@ -221,7 +222,7 @@ def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool, bro
     declared: dict[str, tuple[str, tuple]] = {}
 
     def topic_rows(workload: Workload, resource: str, topic: str, partitions: int,
-                   replication: int, configs: dict[str, str]) -> list[Change]:
+                   replication: int | None, configs: dict[str, str]) -> list[Change]:
         desired = (partitions, replication, tuple(sorted(configs.items())))
         if topic in declared:
             first, wanted = declared[topic]
