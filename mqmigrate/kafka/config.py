@@ -206,6 +206,20 @@ def as_kafka_config(value: "KafkaConfig | Mapping[str, Any] | str | os.PathLike 
                       f"not {type(value).__name__}")
 
 
+def connection_config(bootstrap: "KafkaConfig | str | None", kafka_config: Any = None) -> KafkaConfig:
+    """The SDKs' ``(bootstrap, kafka_config=)`` pair as one KafkaConfig: ``kafka_config`` (any
+    form :func:`as_kafka_config` takes) with ``bootstrap`` servers, when given, over its own."""
+    if kafka_config is None:
+        return as_kafka_config(bootstrap)
+    config = as_kafka_config(kafka_config)
+    if isinstance(bootstrap, KafkaConfig):
+        raise ConfigError("give the KafkaConfig once: as bootstrap or as kafka_config")
+    if bootstrap:
+        config = config.with_bootstrap(bootstrap)
+    config.bootstrap  # a ConfigError now rather than at the first connection
+    return config
+
+
 def bootstrap_of(value: "KafkaConfig | str") -> str:
     """The bootstrap servers of a KafkaConfig or of a plain ``host:port`` string."""
     return value.bootstrap if isinstance(value, KafkaConfig) else str(value)
