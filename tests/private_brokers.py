@@ -30,14 +30,17 @@ class PrivateKafka:
     """A single-node KRaft broker in ``state_dir``; ``restart()`` keeps its log directory."""
 
     def __init__(self, state_dir: Path, cache_dir: Path, *, name: str = "kafka-private",
-                 heap: str = "512m", properties: dict[str, str] | None = None):
-        """``properties`` are broker settings over the sandbox's (e.g. an authorizer)."""
-        ctx = SandboxContext(
-            state_dir=state_dir, cache_dir=cache_dir,
-            ports={f"{name}.broker": free_port(), f"{name}.controller": free_port()},
-        )
-        self.service = KafkaService(ctx, name=name, heap=heap, properties=properties)
-        self.service.default_ports = {"broker": 0, "controller": 0}  # ports come from ctx.ports
+                 heap: str = "512m", properties: dict[str, str] | None = None,
+                 secured: bool = False):
+        """``properties`` are broker settings over the sandbox's (e.g. an authorizer);
+        ``secured`` also opens the sandbox's SASL_SSL, OAUTHBEARER and mTLS listeners (with
+        a CA of its own under ``state_dir/tls``)."""
+        service = KafkaService(SandboxContext(state_dir=state_dir, cache_dir=cache_dir),
+                               name=name, heap=heap, properties=properties, secured=secured)
+        # every port comes from ctx.ports, all free ones
+        service.ctx.ports = {f"{name}.{key}": free_port() for key in service.default_ports}
+        service.default_ports = {key: 0 for key in service.default_ports}
+        self.service = service
 
     @property
     def bootstrap(self) -> str:
