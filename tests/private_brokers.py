@@ -72,13 +72,16 @@ class PrivateRabbitMQ:
     """A RabbitMQ node in ``state_dir``; ``restart()`` keeps its Mnesia directory, so durable
     queues and persistent messages come back."""
 
-    def __init__(self, state_dir: Path, *, name: str = "rabbitmq-private"):
-        ports = {f"{name}.{key}": free_port() for key in ("amqp", "management", "dist", "epmd")}
-        ctx = SandboxContext(state_dir=state_dir, cache_dir=state_dir, ports=ports)
+    def __init__(self, state_dir: Path, *, name: str = "rabbitmq-private",
+                 secured: bool = False):
+        """``secured`` also opens amqps and management over https (a CA of its own under
+        ``state_dir/tls``)."""
+        ctx = SandboxContext(state_dir=state_dir, cache_dir=state_dir)
         # a node name no other node on this machine uses; epmd is its own (own port), so the
         # sandbox node's epmd is never touched
-        self.service = RabbitMQService(ctx, name=name,
+        self.service = RabbitMQService(ctx, name=name, secured=secured,
                                        node_name=f"mqm-private-{uuid.uuid4().hex[:8]}@localhost")
+        ctx.ports = {f"{name}.{key}": free_port() for key in self.service.default_ports}
 
     @property
     def amqp_uri(self) -> str:
@@ -89,6 +92,7 @@ class PrivateRabbitMQ:
         self.service.install()
         self.service.start()
         self.service.wait_healthy()
+        self.service.after_healthy()
 
     def stop(self, *, hard: bool = False) -> None:
         """Stop the node: a clean shutdown (connections closed by the broker), or SIGKILL."""

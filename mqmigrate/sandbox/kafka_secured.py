@@ -25,8 +25,6 @@ Ready librdkafka client properties files, with the password given by reference
 from __future__ import annotations
 
 import os
-import socket
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,17 +205,6 @@ def create_scram_users(plaintext_bootstrap: str, password: str, *, timeout: floa
                 future.result(timeout=timeout)
             except Exception as exc:
                 raise SandboxError(f"could not create the SCRAM user {user!r}: {exc}") from exc
-
-
-def check_tls_listener(address: str, tls: TlsFiles, *, timeout: float = 3.0) -> None:
-    """A TLS handshake with ``address`` that verifies its certificate against the sandbox CA
-    (offering the client certificate, which an mTLS listener requires)."""
-    host, _, port = address.rpartition(":")
-    context = ssl.create_default_context(cafile=str(tls.ca_cert))
-    context.load_cert_chain(str(tls.client_cert), str(tls.client_key))
-    with socket.create_connection((host, int(port)), timeout=timeout) as raw:
-        with context.wrap_socket(raw, server_hostname=host):
-            pass
 
 
 def protect(path: Path) -> None:

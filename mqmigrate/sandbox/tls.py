@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,6 +167,17 @@ def ensure_secret(path: Path, *, nbytes: int = 18) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         _write(path, value.encode() + b"\n", secret=True)
     return value
+
+
+def check_tls_listener(address: str, files: TlsFiles, *, timeout: float = 3.0) -> None:
+    """A TLS handshake with ``host:port`` that verifies its certificate against the sandbox CA
+    (offering the client certificate, which an mTLS listener requires); raises on failure."""
+    host, _, port = address.rpartition(":")
+    context = ssl.create_default_context(cafile=str(files.ca_cert))
+    context.load_cert_chain(str(files.client_cert), str(files.client_key))
+    with socket.create_connection((host, int(port)), timeout=timeout) as raw:
+        with context.wrap_socket(raw, server_hostname=host):
+            pass
 
 
 def _require_cryptography() -> None:

@@ -18,7 +18,7 @@ from confluent_kafka import AcknowledgeType, KafkaException, Producer, ShareCons
 from confluent_kafka.admin import AdminClient
 
 from mqmigrate.kafka import share
-from mqmigrate.sandbox import kafka_secured
+from mqmigrate.sandbox import kafka_secured, tls
 
 pytestmark = [pytest.mark.integration]
 
@@ -90,7 +90,7 @@ def kafka_secured_dir(kafka_service) -> Path:
     secured = kafka_service.secured_listeners()
     try:
         for key in kafka_secured.SECURED_PORTS:
-            kafka_secured.check_tls_listener(secured.address(key), secured.tls)
+            tls.check_tls_listener(secured.address(key), secured.tls)
     except OSError as exc:
         pytest.fail(f"the sandbox Kafka has no secured listeners ({exc}); it was started by a "
                     "release without them: mqmigrate sandbox down -s kafka && "
@@ -246,3 +246,185 @@ def test_tls_to_the_plaintext_port_is_refused(kafka_secured_dir, kafka_bootstrap
     config = {**_client(kafka_secured_dir, "client-scram"), "bootstrap.servers": kafka_bootstrap}
     answered, log = kafka_attempt(config, expect="SSL handshake failed")
     assert not answered and "SSL handshake failed" in log, tail(log)
+
+
+# -- RabbitMQ ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def rabbit_tls(rabbitmq_service):
+    """The sandbox RabbitMQ, once its amqps listener answers a TLS handshake."""
+    try:
+        tls.check_tls_listener(f"127.0.0.1:{rabbitmq_service.port('amqps')}",
+                               rabbitmq_service.tls_files)
+    except OSError as exc:
+        pytest.fail(f"the sandbox RabbitMQ has no amqps listener ({exc}); it was started by a "
+                    "release without it: mqmigrate sandbox down -s rabbitmq && "
+                    "mqmigrate sandbox up -s rabbitmq")
+    return rabbitmq_service
+
+
+def _ssl_context(files: tls.TlsFiles, *, ca: Path | None = None,
+                 identity: str | None = None):
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(ca or files.ca_cert))
+    if identity:
+        context.load_cert_chain(str(files.dir / f"{identity}.pem"),
+                                str(files.dir / f"{identity}-key.pem"))
+    return context
+
+
+def _pika_connect(service, *, context=None, credentials=None, port_key: str = "amqps"):
+    import pika
+
+    user, password = service.credentials()
+    return pika.BlockingConnection(pika.ConnectionParameters(
+        host="127.0.0.1", port=service.port(port_key),
+        credentials=credentials or pika.PlainCredentials(user, password),
+        ssl_options=pika.SSLOptions(context, "localhost") if context else None,
+        connection_attempts=1, socket_timeout=5, stack_timeout=10, blocked_connection_timeout=5,
+    ))
+
+
+def _round_trip(connection, queue: str) -> bytes | None:
+    channel = connection.channel()
+    channel.queue_declare(queue, auto_delete=True)
+    channel.basic_publish("", queue, b"over amqps")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _, _, body = channel.basic_get(queue, auto_ack=True)
+        if body is not None:
+            return body
+        time.sleep(0.1)
+    return None
+
+
+@pytest.mark.rabbitmq
+def test_amqps_accepts_a_password_login(rabbit_tls, unique_name):
+    connection = _pika_connect(rabbit_tls, context=_ssl_context(rabbit_tls.tls_files))
+    try:
+        assert _round_trip(connection, unique_name) == b"over amqps"
+    finally:
+        connection.close()
+
+
+@pytest.mark.rabbitmq
+def test_amqps_accepts_x509_external_as_the_certificates_cn(rabbit_tls, unique_name):
+    import httpx
+    import pika
+
+    context = _ssl_context(rabbit_tls.tls_files, identity="client")
+    connection = _pika_connect(rabbit_tls, context=context,
+                               credentials=pika.credentials.ExternalCredentials())
+    try:
+        assert _round_trip(connection, unique_name) == b"over amqps"
+        user, password = rabbit_tls.credentials()
+        # the broker's own view: the connection is TLS, authenticated as the CN, by EXTERNAL
+        deadline, mine = time.monotonic() + 15, []
+        while not mine and time.monotonic() < deadline:
+            listed = httpx.get(f"{rabbit_tls.management_url}api/connections",
+                               auth=(user, password), timeout=5).json()
+            mine = [c for c in listed if c.get("user") == tls.CLIENT_CN]
+            time.sleep(0.5)
+        assert mine and mine[0]["ssl"] is True and mine[0]["auth_mechanism"] == "EXTERNAL"
+    finally:
+        connection.close()
+
+
+@pytest.mark.rabbitmq
+def test_amqps_refuses_a_wrong_password(rabbit_tls):
+    import pika
+
+    user, _ = rabbit_tls.credentials()
+    began = time.monotonic()
+    with pytest.raises(pika.exceptions.ProbableAuthenticationError, match="ACCESS_REFUSED"):
+        _pika_connect(rabbit_tls, context=_ssl_context(rabbit_tls.tls_files),
+                      credentials=pika.PlainCredentials(user, "wrong-password"))
+    assert time.monotonic() - began < 15
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.parametrize("identity, reason", [
+    ("expired-client", "CERTIFICATE_EXPIRED"),
+    ("unknown-ca-client", "UNKNOWN_CA"),
+])
+def test_amqps_refuses_a_client_certificate_it_cannot_trust(rabbit_tls, identity, reason):
+    import pika
+
+    context = _ssl_context(rabbit_tls.tls_files, identity=identity)
+    began = time.monotonic()
+    with pytest.raises(pika.exceptions.AMQPConnectionError) as refused:
+        _pika_connect(rabbit_tls, context=context,
+                      credentials=pika.credentials.ExternalCredentials())
+    assert reason in repr(refused.value).upper().replace(" ", "_"), repr(refused.value)
+    assert time.monotonic() - began < 15
+
+
+@pytest.mark.rabbitmq
+def test_amqps_client_refuses_a_server_it_cannot_verify(rabbit_tls):
+    import pika
+
+    import ssl
+
+    context = _ssl_context(rabbit_tls.tls_files, ca=rabbit_tls.tls_files.unknown_ca_cert)
+    # pika lets the handshake's own error through here
+    with pytest.raises((pika.exceptions.AMQPConnectionError, ssl.SSLError)) as refused:
+        _pika_connect(rabbit_tls, context=context)
+    assert "CERTIFICATE_VERIFY_FAILED" in repr(refused.value), repr(refused.value)
+
+
+@pytest.mark.rabbitmq
+def test_plaintext_amqp_to_the_amqps_port_is_refused(rabbit_tls):
+    import pika
+
+    began = time.monotonic()
+    with pytest.raises(pika.exceptions.AMQPConnectionError):
+        _pika_connect(rabbit_tls, context=None)  # plain AMQP to the TLS port
+    assert time.monotonic() - began < 15
+
+
+@pytest.mark.rabbitmq
+def test_management_over_https(rabbit_tls):
+    import httpx
+
+    user, password = rabbit_tls.credentials()
+    url = f"{rabbit_tls.management_tls_url}api/overview"
+    files = rabbit_tls.tls_files
+    response = httpx.get(url, auth=(user, password), timeout=5, verify=_ssl_context(files))
+    assert response.status_code == 200 and response.json()["rabbitmq_version"]
+    assert httpx.get(url, auth=(user, "wrong-password"), timeout=5,
+                     verify=_ssl_context(files)).status_code == 401
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(url, auth=(user, password), timeout=5,
+                  verify=_ssl_context(files, ca=files.unknown_ca_cert))
+    # plain http to the https port: no answer a client could take for success
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(url.replace("https://", "http://"), timeout=5)
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.amqp1
+def test_amqp10_over_tls_on_the_amqps_port(rabbit_tls, unique_name):
+    from proton import Message, SSLDomain
+    from proton.utils import BlockingConnection
+
+    with _pika_connect(rabbit_tls, port_key="amqp") as setup:
+        setup.channel().queue_declare(unique_name, auto_delete=False)
+    domain = SSLDomain(SSLDomain.MODE_CLIENT)
+    domain.set_trusted_ca_db(str(rabbit_tls.tls_files.ca_cert))
+    domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
+    user, password = rabbit_tls.credentials()
+    connection = BlockingConnection(
+        f"amqps://localhost:{rabbit_tls.port('amqps')}", timeout=10, ssl_domain=domain,
+        sasl_enabled=True, allowed_mechs="PLAIN", user=user, password=password)
+    try:
+        address = f"/amq/queue/{unique_name}"
+        connection.create_sender(address).send(Message(body="over amqp1s"))
+        receiver = connection.create_receiver(address)
+        message = receiver.receive(timeout=10)
+        receiver.accept()
+        assert message.body == "over amqp1s"
+    finally:
+        connection.close()
+        with _pika_connect(rabbit_tls, port_key="amqp") as cleanup:
+            cleanup.channel().queue_delete(unique_name)

@@ -174,3 +174,43 @@ def test_endpoints_name_the_files_not_the_password(secured, tmp_path):
     assert [r.url for r in rows][:3] == ["127.0.0.1:19094", "127.0.0.1:19095",
                                          "127.0.0.1:19096"]
     assert all("the-real-password" not in r.url + r.note for r in rows)
+
+
+# -- the RabbitMQ TLS listeners ------------------------------------------------------------
+
+def test_rabbitmq_tls_config_lines(files):
+    from mqmigrate.sandbox import rabbitmq_secured
+
+    text = rabbitmq_secured.render_tls_config(15671, 25671, files)
+    lines = dict(line.split(" = ", 1) for line in text.splitlines() if " = " in line)
+    assert lines["listeners.ssl.default"] == "127.0.0.1:15671"
+    assert lines["management.ssl.port"] == "25671"
+    assert lines["management.ssl.ip"] == "127.0.0.1"
+    for prefix in ("ssl_options", "management.ssl"):
+        assert lines[f"{prefix}.cacertfile"] == str(files.ca_cert)
+        assert lines[f"{prefix}.certfile"] == str(files.server_cert)
+        assert lines[f"{prefix}.keyfile"] == str(files.server_key)
+    # a certificate is checked when offered, not required (password logins over TLS work)
+    assert lines["ssl_options.verify"] == "verify_peer"
+    assert lines["ssl_options.fail_if_no_peer_cert"] == "false"
+    assert "EXTERNAL" in {v for k, v in lines.items() if k.startswith("auth_mechanisms.")}
+    assert lines["ssl_cert_login_from"] == "common_name"
+
+
+def test_rabbitmq_secured_node_enables_the_x509_plugin(tmp_path):
+    from mqmigrate.sandbox.base import SandboxContext
+    from mqmigrate.sandbox.rabbitmq import RabbitMQService
+
+    ctx = SandboxContext(state_dir=tmp_path, cache_dir=tmp_path, ports={
+        "rabbitmq.amqp": 1, "rabbitmq.management": 2, "rabbitmq.amqps": 3,
+        "rabbitmq.management_tls": 4})
+    RabbitMQService(ctx)._write_config()
+    assert "rabbitmq_auth_mechanism_ssl" in (tmp_path / "rabbitmq" / "enabled_plugins").read_text()
+    assert "listeners.ssl.default = 127.0.0.1:3" in \
+        (tmp_path / "rabbitmq" / "rabbitmq.conf").read_text()
+    assert (tmp_path / "tls" / "ca.pem").is_file()
+    plain = RabbitMQService(SandboxContext(state_dir=tmp_path / "p", cache_dir=tmp_path),
+                            secured=False)
+    plain._write_config()
+    assert "ssl" not in (tmp_path / "p" / "rabbitmq" / "rabbitmq.conf").read_text()
+    assert set(plain.all_ports()) == {"amqp", "management", "dist", "epmd"}
