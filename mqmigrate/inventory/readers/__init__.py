@@ -16,9 +16,10 @@ URI schemes (live sources, credentials in the URI or the environment):
 
 Anything else is a file (or a directory of ``.tf`` files) sniffed by content: RabbitMQ
 definitions JSON, the tool's inventory dump, CloudFormation JSON/YAML, ARM templates and Bicep
-(Azure Service Bus), Terraform HCL (SQS and Service Bus resources), the AMQP 1.0 address YAML.
-A file whose kind is not recognised, or that declares no queue the tool can read, is a
-:class:`ConfigError` naming what it found, never an empty estate.
+(Azure Service Bus), Terraform HCL (SQS and Service Bus resources), the AMQP 1.0 address YAML,
+an ActiveMQ Artemis ``broker.xml``, an IBM MQ MQSC script.  A file whose kind is not
+recognised, or that declares no queue the tool can read, is a :class:`ConfigError` naming what
+it found, never an empty estate.
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ def read_file(path: Path, *, prefix: str | None = None) -> list[Source]:
     text = _files.read_text(path)
     suffix = path.suffix.lower()
     stripped = text.lstrip()
+    broker_file = _read_broker_file(path, text, suffix)
+    if broker_file is not None:
+        return _filter([broker_file], prefix)
     if suffix == ".bicep" or servicebus_bicep.any_resource(text):
         if not servicebus_bicep.looks_like(text):
             raise ConfigError(f"{path}: Bicep file declares no Microsoft.ServiceBus queue, topic "
@@ -182,6 +186,23 @@ def _terraform(paths: list[Path], texts: list[str], where: Path) -> list[Source]
             hint="mqmigrate reads aws_sqs_queue and azurerm_servicebus_queue/_topic/"
                  "_subscription resources")
     return sources
+
+
+def _read_broker_file(path: Path, text: str, suffix: str) -> Source | None:
+    """An Artemis broker.xml or an IBM MQ MQSC script (by content), or None for other files."""
+    from mqmigrate.inventory.readers import artemis_xml, mqsc
+
+    if suffix == ".xml" or text.lstrip().startswith("<"):
+        if artemis_xml.looks_like(text):
+            return artemis_xml.read(path, text)
+        root = artemis_xml.parse(path, text)
+        raise ConfigError(f"{path}: XML with root element <{root.tag.rsplit('}', 1)[-1]}> is "
+                          "not an ActiveMQ Artemis broker.xml (the only XML input read)")
+    if suffix == ".tf":
+        return None
+    if suffix == ".mqsc" or mqsc.looks_like(text):
+        return mqsc.read(path, text)
+    return None
 
 
 def _filter(sources: list[Source], prefix: str | None) -> list[Source]:

@@ -165,7 +165,12 @@ def _queue(entity: SbEntity, topic: SbEntity | None, sku: str | None,
     # size, duplicate detection and message size belong to the entity messages are sent to
     sized = tp if topic is not None else p
     defaulted: set[str] = set()
-    extra: dict[str, Any] = {"broker": "servicebus", "entity": entity.kind, **entity.origin}
+    extra: dict[str, Any] = {"broker": "servicebus", "entity": entity.kind, **entity.origin,
+                             "attribute_names": {
+                                 "delivery_limit": "maxDeliveryCount",
+                                 "dead_letter": "forwardDeadLetteredMessagesTo"
+                                 if p.get("forwardDeadLetteredMessagesTo")
+                                 else "dead-letter sub-queue"}}
 
     unknown = sorted(k for k, v in p.items() if v is None)
     if unknown:
