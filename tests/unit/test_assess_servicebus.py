@@ -91,7 +91,7 @@ def test_terraform_all_servicebus_rules():
 
 def test_terraform_values_merge_topic_and_subscription():
     source = read_estate([str(TF)]).sources[0]
-    assert source.kind == "amqp1" and source.name == "shop-sb"
+    assert source.kind == "amqp1" and source.name == "servicebus shop-sb"
     assert source.endpoint == "amqp1s://shop-sb.servicebus.windows.net"
     q = {x.name: x for x in source.queues}
     orders = q["orders"]
@@ -174,7 +174,7 @@ def test_arm_nested_and_flat_equals_bicep():
         "orders", "orders/$DeadLetterQueue", "{blueQueue}", "{blueQueue}/$DeadLetterQueue"]
     for path in (ARM, BICEP):
         s = read_estate([str(path)]).sources[0]
-        assert s.name == "shop-sb-prod"  # concat(variable, parameter default) / interpolation
+        assert s.name == "servicebus shop-sb-prod"  # concat(variable, default) / interpolation
         assert s.endpoint == "amqp1s://shop-sb-prod.servicebus.windows.net"
         q = {x.name: x for x in s.queues}
         assert q["events/Subscriptions/analytics"].visibility_timeout == 5  # 00:00:05 / PT5S

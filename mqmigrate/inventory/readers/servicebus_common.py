@@ -323,7 +323,9 @@ def build_sources(entities: list[SbEntity], namespaces: dict[str | None, SbNames
                              "set source.endpoint to amqp1s://NAMESPACE.servicebus.windows.net")
         from mqmigrate.inventory.readers.rabbitmq_common import flatten
         sources.append(Source(
-            kind="amqp1", name=literal_ns or (f"{file_name}:{ns_name}" if ns_name else file_name),
+            kind="amqp1",
+            name="servicebus " + (literal_ns or (f"{file_name}:{ns_name}" if ns_name
+                                                 else file_name)),
             endpoint=endpoint, version="Azure Service Bus" + (f" {ns.sku}" if ns.sku else ""),
             queues=queues, exchanges=exchanges, bindings=bindings,
             edges=flatten(exchanges, bindings), live=False, notes=src_notes))
