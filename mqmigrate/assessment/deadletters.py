@@ -18,6 +18,11 @@ dead-letters through an exchange, and one of:
 * every target dead-letters onwards somewhere other than X (a work queue with its own DLQ,
   which a dead-letter sink is not).
 
+Except for the loop, structure alone cannot tell a wait queue from a work queue whose expired
+messages go to a DLQ, so the last three need X to have no live consumers (a wait queue has
+none) and no target named like a dead-letter queue (``orders.dlq``, ``dead-orders``,
+``orders-failed``, ``parking-lot``).
+
 A queue is a **dead-letter queue** (role ``dead-letter``, topic ``dlq.<source>``) only when it
 is a sink of dead letters: it receives them from a queue that is not a delay tier, and it is not
 a delay tier itself.  A queue a delay tier routes back into stays a work queue.
@@ -25,11 +30,16 @@ a delay tier itself.  A queue a delay tier routes back into stays a work queue.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from mqmigrate.inventory.model import Queue, Source
 
 Key = tuple[str | None, str]
+
+#: a queue name that says "dead letters" (orders.dlq, dead-orders, orders-failed, parking-lot)
+DEAD_LETTER_NAME = re.compile(r"(?i)(^|[._-])(dlq|dlx|dead|deadletter|dead-letter|parking|"
+                              r"poison|failed|failures?|errors?)([._-]|$)")
 
 
 @dataclass(frozen=True)
@@ -148,8 +158,14 @@ def build(source: Source) -> DeadLetterGraph:
             continue
         targets = sorted({r.target for r in routes})
         why = None
+        # structure alone cannot tell "expired messages go back to work" from "expired messages
+        # go to a DLQ": a queue with live consumers is not a wait queue, and a target named
+        # like a dead-letter queue is taken for one unless it dead-letters back (a loop)
+        sinks_by_name = any(DEAD_LETTER_NAME.search(t) for t in targets)
         if any(q.name in targets_of.get(_key(q.vhost, t, kind), set()) for t in targets):
             why = "a target dead-letters back into it"
+        elif q.consumer_count or sinks_by_name:
+            pass
         elif q.dead_letter.exchange != "" and any(
                 e.exchange == q.dead_letter.exchange and e.vhost == q.vhost
                 and (k[0], e.queue) not in dl_targets and e.queue != q.name

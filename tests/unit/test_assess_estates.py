@@ -237,3 +237,16 @@ def test_no_two_queues_planned_into_one_topic(path):
             continue
         assert t.topic.value not in seen, (q, seen.get(t.topic.value))
         seen[t.topic.value] = q
+
+
+def test_expiry_through_a_shared_exchange_to_a_dlq_is_not_a_retry_loop():
+    """orders expires messages (1 day) through the topic exchange "events", which also routes
+    to work queues, with key failed.orders to failed-orders: a DLQ by its name, so orders
+    stays a work queue and failed-orders its dead-letter queue (not a delay tier)."""
+    path = FIXTURES / "rabbit_expiry_to_dlq.json"
+    assert _roles_and_topics(path) == {
+        "orders": ("work-queue", "orders", "dlq.orders"),
+        "failed-orders": ("dead-letter", "dlq.orders", "dlq.dlq.orders"),
+        "audit": ("work-queue", "audit", "dlq.audit"),
+    }
+    assert not any(f.rule == "delay.delivery" for f in workloads(path)["orders"].findings)
