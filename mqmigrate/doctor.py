@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
-from mqmigrate.errors import ConnectionFailed, ExitCode, MqMigrateError
+from mqmigrate.errors import ExitCode, MqMigrateError
 from mqmigrate.kafka import share
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 from mqmigrate.kafka.protocol import fetch_features

@@ -81,7 +81,7 @@ def _source_backlog(workload: Any, source: Optional[str], queue: Optional[str]
         return {"depth": None, "in_flight": None, "detail": exc.one_line()}
     depth = SourceDepthProbe("depth", resolve).measure_access(access)
     in_flight = SourceDepthProbe("in-flight", resolve).measure_access(access)
-    as_int = (lambda m: None if m.value is None else int(m.value))
+    as_int = (lambda m: None if m.value is None else int(m.value))  # noqa: E731
     return {"depth": as_int(depth), "in_flight": as_int(in_flight),
             "detail": depth.detail if depth.value is None else in_flight.detail}
 

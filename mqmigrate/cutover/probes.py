@@ -91,7 +91,7 @@ class SourceDepthProbe:
 
     def measure_access(self, access) -> Measurement:
         """Measure a source given as a :class:`~mqmigrate.cutover.source.SourceAccess`."""
-        kind = getattr(access, "kind")
+        kind = access.kind
         try:
             if kind == "rabbitmq":
                 return self._rabbitmq(access)
