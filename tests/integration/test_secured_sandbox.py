@@ -8,6 +8,7 @@ merely down cannot pass for one that refuses.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -428,3 +429,120 @@ def test_amqp10_over_tls_on_the_amqps_port(rabbit_tls, unique_name):
         connection.close()
         with _pika_connect(rabbit_tls, port_key="amqp") as cleanup:
             cleanup.channel().queue_delete(unique_name)
+
+
+# -- Artemis -------------------------------------------------------------------------------
+
+ARTEMIS_MBEAN = 'org.apache.activemq.artemis:broker="mqmigrate"'
+
+
+@pytest.fixture(scope="module")
+def artemis_tls(artemis_service):
+    """The sandbox Artemis, once its TLS acceptor answers a TLS handshake."""
+    try:
+        tls.check_tls_listener(f"127.0.0.1:{artemis_service.port('tls')}",
+                               artemis_service.tls_files)
+    except OSError as exc:
+        pytest.fail(f"the sandbox Artemis has no TLS acceptor ({exc}); it was started by a "
+                    "release without it: mqmigrate sandbox down -s artemis && "
+                    "mqmigrate sandbox up -s artemis")
+    return artemis_service
+
+
+def _proton_domain(files: tls.TlsFiles, *, ca: Path | None = None,
+                   identity: str | None = None):
+    from proton import SSLDomain
+
+    domain = SSLDomain(SSLDomain.MODE_CLIENT)
+    domain.set_trusted_ca_db(str(ca or files.ca_cert))
+    domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
+    if identity:
+        domain.set_credentials(str(files.dir / f"{identity}.pem"),
+                               str(files.dir / f"{identity}-key.pem"), None)
+    return domain
+
+
+def _artemis_connect(service, *, password: str | None = None, ca: Path | None = None,
+                     identity: str | None = None, scheme: str = "amqps", timeout: float = 5):
+    from proton.utils import BlockingConnection
+
+    user, right = service.credentials()
+    ssl = {"ssl_domain": _proton_domain(service.tls_files, ca=ca, identity=identity)} \
+        if scheme == "amqps" else {}
+    return BlockingConnection(
+        f"{scheme}://localhost:{service.port('tls')}", timeout=timeout, sasl_enabled=True,
+        allowed_mechs="PLAIN", user=user, password=right if password is None else password,
+        **ssl)
+
+
+@pytest.mark.amqp1
+@pytest.mark.parametrize("identity", [None, "client"])
+def test_artemis_tls_acceptor_round_trip(artemis_tls, unique_name, identity):
+    from proton import Message
+
+    config = {"name": unique_name, "address": unique_name, "routing-type": "ANYCAST",
+              "durable": True}
+    artemis_tls.jolokia({"type": "exec", "mbean": ARTEMIS_MBEAN,
+                         "operation": "createQueue(java.lang.String,boolean)",
+                         "arguments": [json.dumps(config), True]})
+    connection = _artemis_connect(artemis_tls, identity=identity, timeout=10)
+    try:
+        connection.create_sender(unique_name).send(Message(body="over amqps"))
+        receiver = connection.create_receiver(unique_name)
+        message = receiver.receive(timeout=10)
+        receiver.accept()
+        assert message.body == "over amqps"
+    finally:
+        connection.close()
+        artemis_tls.jolokia({"type": "exec", "mbean": ARTEMIS_MBEAN,
+                             "operation": "destroyQueue(java.lang.String,boolean)",
+                             "arguments": [unique_name, True]})
+
+
+@pytest.mark.amqp1
+@pytest.mark.parametrize("kwargs, reason", [
+    ({"password": "wrong-password"}, "Authentication failed"),
+    ({"identity": "expired-client"}, "certificate unknown"),
+    ({"identity": "unknown-ca-client"}, "certificate unknown"),
+    ({"ca": "unknown-ca"}, "certificate verify failed"),
+], ids=["wrong-password", "expired-client", "unknown-ca-client", "unknown-server-ca"])
+def test_artemis_tls_acceptor_refuses(artemis_tls, kwargs, reason):
+    from proton import ConnectionException
+
+    if "ca" in kwargs:
+        kwargs = {"ca": artemis_tls.tls_files.unknown_ca_cert}
+    began = time.monotonic()
+    with pytest.raises(ConnectionException, match=reason):
+        _artemis_connect(artemis_tls, **kwargs).close()
+    assert time.monotonic() - began < 10
+
+
+@pytest.mark.amqp1
+def test_plaintext_amqp_to_the_artemis_tls_port_gets_no_connection(artemis_tls):
+    from proton import Timeout
+
+    began = time.monotonic()
+    # the TLS acceptor waits for a ClientHello and never answers the AMQP header
+    with pytest.raises(Timeout):
+        _artemis_connect(artemis_tls, scheme="amqp", timeout=3).close()
+    assert time.monotonic() - began < 10
+
+
+@pytest.mark.amqp1
+def test_artemis_jolokia_over_https(artemis_tls):
+    import httpx
+
+    user, password = artemis_tls.credentials()
+    files = artemis_tls.tls_files
+    url = f"{artemis_tls.console_tls_url}jolokia/"
+    request = {"type": "read", "mbean": ARTEMIS_MBEAN, "attribute": "Version"}
+    headers = {"Origin": f"https://127.0.0.1:{artemis_tls.port('console_tls')}"}
+    answer = httpx.post(url, json=request, auth=(user, password), headers=headers, timeout=10,
+                        verify=_ssl_context(files))
+    assert answer.status_code == 200 and answer.json()["value"].startswith("2.")
+    refused = httpx.post(url, json=request, auth=(user, "wrong-password"), headers=headers,
+                         timeout=10, verify=_ssl_context(files))
+    assert refused.status_code in (401, 403)
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.post(url, json=request, auth=(user, password), headers=headers, timeout=10,
+                   verify=_ssl_context(files, ca=files.unknown_ca_cert))

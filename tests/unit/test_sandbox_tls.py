@@ -214,3 +214,83 @@ def test_rabbitmq_secured_node_enables_the_x509_plugin(tmp_path):
     plain._write_config()
     assert "ssl" not in (tmp_path / "p" / "rabbitmq" / "rabbitmq.conf").read_text()
     assert set(plain.all_ports()) == {"amqp", "management", "dist", "epmd"}
+
+
+# -- the Artemis TLS acceptor and https console --------------------------------------------
+
+_BROKER_XML = """<configuration><core>
+      <acceptors>
+         <acceptor name="artemis">tcp://127.0.0.1:61616?protocols=CORE,AMQP</acceptor>
+      </acceptors>
+</core></configuration>
+"""
+
+_BOOTSTRAP_XML = """<broker xmlns="http://activemq.apache.org/schema">
+   <web path="web" rootRedirectLocation="console">
+       <binding name="artemis" uri="http://127.0.0.1:8161">
+           <app name="console" url="console" war="console.war"/>
+       </binding>
+   </web>
+</broker>
+"""
+
+_LOGIN_CONFIG = """activemq {
+   org.apache.activemq.artemis.spi.core.security.jaas.PropertiesLoginModule sufficient
+       org.apache.activemq.jaas.properties.user="artemis-users.properties";
+
+   org.apache.activemq.artemis.spi.core.security.jaas.GuestLoginModule sufficient
+       org.apache.activemq.jaas.guest.user="artemis"
+       org.apache.activemq.jaas.guest.role="amq";
+};
+"""
+
+
+def test_artemis_tls_acceptor_follows_the_plain_one_and_renders_idempotently(files):
+    import xml.etree.ElementTree as ET
+
+    from mqmigrate.sandbox import artemis_secured
+    from mqmigrate.sandbox.artemis import render_broker_xml
+
+    once = artemis_secured.add_tls_acceptor(_BROKER_XML, 61617, files)
+    assert artemis_secured.add_tls_acceptor(once, 61617, files) == once
+    acceptors = {a.get("name"): a.text for a in ET.fromstring(once).iter("acceptor")}
+    assert list(acceptors) == ["artemis", "artemis-tls"]
+    url = acceptors["artemis-tls"]
+    assert url.startswith("tcp://127.0.0.1:61617?")
+    params = dict(p.split("=", 1) for p in url.split("?", 1)[1].split(";"))
+    assert params["sslEnabled"] == "true" and params["wantClientAuth"] == "true"
+    assert params["keyStorePath"] == str(files.server_p12)
+    assert params["trustStoreType"] == "PEM" and params["trustStorePath"] == str(files.ca_cert)
+    assert "AMQP" in params["protocols"].split(",")
+    # the plain renderer drops every other acceptor; ours comes back on the next render
+    plain = render_broker_xml(once, 62000)
+    assert "artemis-tls" not in plain
+    assert "tcp://127.0.0.1:62000" in artemis_secured.add_tls_acceptor(plain, 61617, files)
+
+
+def test_artemis_https_binding_serves_the_same_apps(files):
+    import xml.etree.ElementTree as ET
+
+    from mqmigrate.sandbox import artemis_secured
+    from mqmigrate.sandbox.artemis import render_bootstrap_xml
+
+    once = artemis_secured.add_tls_binding(_BOOTSTRAP_XML, 8443, files)
+    assert artemis_secured.add_tls_binding(once, 8443, files) == once
+    ns = "{http://activemq.apache.org/schema}"
+    bindings = list(ET.fromstring(once).iter(f"{ns}binding"))
+    assert [b.get("name") for b in bindings] == ["artemis", "artemis-tls"]
+    secure = bindings[1]
+    assert secure.get("uri") == "https://127.0.0.1:8443"
+    assert secure.get("keyStorePath") == str(files.server_p12)
+    assert [a.get("war") for a in secure.iter(f"{ns}app")] == ["console.war"]
+    # changing the plain port afterwards leaves the https binding alone
+    assert 'uri="https://127.0.0.1:8443"' in render_bootstrap_xml(once, 9161)
+
+
+def test_artemis_guest_login_takes_only_clients_without_credentials():
+    from mqmigrate.sandbox import artemis_secured
+
+    narrowed = artemis_secured.refuse_wrong_passwords(_LOGIN_CONFIG)
+    assert "credentialsInvalidate=true;" in narrowed
+    assert narrowed.count(";") == _LOGIN_CONFIG.count(";")
+    assert artemis_secured.refuse_wrong_passwords(narrowed) == narrowed
