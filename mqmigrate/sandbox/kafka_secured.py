@@ -40,6 +40,8 @@ SASL_USER = "mqmigrate"
 OAUTH_PRINCIPAL = "mqmigrate"
 SCRAM_ITERATIONS = 8192
 PASSWORD_FILE = "sandbox-password"
+#: the client properties files written next to the broker's data, by stem
+CLIENT_FILES = ("client-scram", "client-plain", "client-oauth", "client-mtls")
 
 _LISTENERS = {"sasl_ssl": ("SASL_SSL", "SASL_SSL"), "oauth": ("OAUTH", "SASL_SSL"),
               "mtls": ("MTLS", "SSL")}
@@ -177,6 +179,10 @@ def endpoints(secured: SecuredKafka, directory: Path) -> list[Endpoint]:
         Endpoint("mtls", secured.address("mtls"),
                  f"SSL with client certificate required; {directory / 'client-mtls.properties'}"),
         Endpoint("ca", str(secured.tls.ca_cert), "the sandbox CA every TLS listener uses"),
+    ] + [
+        # the ready client files: paths to hand to --kafka-config (no secret inside)
+        Endpoint(stem, str(directory / f"{stem}.properties"), "librdkafka client properties")
+        for stem in CLIENT_FILES
     ]
 
 

@@ -546,3 +546,38 @@ def test_artemis_jolokia_over_https(artemis_tls):
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.post(url, json=request, auth=(user, password), headers=headers, timeout=10,
                    verify=_ssl_context(files, ca=files.unknown_ca_cert))
+
+
+# -- SQS through an assumed role (moto's STS) ----------------------------------------------
+
+@pytest.mark.sqs
+def test_assume_role_on_moto_gives_credentials_that_work_for_sqs(moto_service, unique_name):
+    import boto3
+    from botocore.config import Config
+
+    from mqmigrate.sandbox import sqs, sts
+
+    role = moto_service.client("iam").get_role(RoleName=sts.ROLE_NAME)["Role"]
+    assert role["Arn"] == sts.ROLE_ARN
+    assumed = moto_service.client("sts").assume_role(
+        RoleArn=sts.ROLE_ARN, RoleSessionName="secured-sandbox", ExternalId=sts.EXTERNAL_ID,
+        DurationSeconds=900)
+    credentials = assumed["Credentials"]
+    assert credentials["AccessKeyId"] != sqs.DUMMY_CREDENTIALS["aws_access_key_id"]
+    session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
+                            aws_secret_access_key=credentials["SecretAccessKey"],
+                            aws_session_token=credentials["SessionToken"],
+                            region_name=sqs.REGION)
+    config = Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10)
+    identity = session.client("sts", endpoint_url=moto_service.endpoint_url,
+                              config=config).get_caller_identity()
+    assert identity["Arn"] == \
+        f"arn:aws:sts::{sts.ACCOUNT_ID}:assumed-role/{sts.ROLE_NAME}/secured-sandbox"
+    client = session.client("sqs", endpoint_url=moto_service.endpoint_url, config=config)
+    url = client.create_queue(QueueName=unique_name)["QueueUrl"]
+    try:
+        client.send_message(QueueUrl=url, MessageBody="as the assumed role")
+        received = client.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+        assert [m["Body"] for m in received] == ["as the assumed role"]
+    finally:
+        client.delete_queue(QueueUrl=url)

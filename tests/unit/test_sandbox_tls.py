@@ -153,7 +153,7 @@ def test_listener_properties_add_three_secured_listeners(secured):
 def test_client_files_reference_the_password_and_never_hold_it(secured, tmp_path):
     secured.password_file.write_text("the-real-password\n")
     written = kafka_secured.write_client_properties(secured, tmp_path)
-    assert set(written) == {"client-scram", "client-plain", "client-oauth", "client-mtls"}
+    assert tuple(written) == kafka_secured.CLIENT_FILES
     scram = written["client-scram"].read_text()
     assert "the-real-password" not in "".join(p.read_text() for p in written.values())
     assert f"sasl.password=${{file:{secured.password_file}}}\n" in scram
@@ -174,6 +174,8 @@ def test_endpoints_name_the_files_not_the_password(secured, tmp_path):
     assert [r.url for r in rows][:3] == ["127.0.0.1:19094", "127.0.0.1:19095",
                                          "127.0.0.1:19096"]
     assert all("the-real-password" not in r.url + r.note for r in rows)
+    assert {r.name: r.url for r in rows}["client-scram"] == \
+        str(tmp_path / "client-scram.properties")
 
 
 # -- the RabbitMQ TLS listeners ------------------------------------------------------------
