@@ -184,11 +184,14 @@ class KafkaService(Service):
         )
 
     def probe(self) -> str:
-        from mqmigrate.kafka.protocol import fetch_features
         from confluent_kafka.admin import AdminClient
 
+        from mqmigrate.kafka.config import KafkaConfig
+        from mqmigrate.kafka.protocol import fetch_features
+
         features = fetch_features(self.bootstrap, timeout=2)
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 3000})
+        admin = AdminClient(KafkaConfig.for_bootstrap(self.bootstrap).client(
+            {"socket.timeout.ms": 3000}))
         admin.list_topics(timeout=3)  # metadata round trip: the broker serves requests
         if self.secured:
             secured = self.secured_listeners()
