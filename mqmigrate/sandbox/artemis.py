@@ -7,7 +7,8 @@ and the web console, both on 127.0.0.1.  The per-protocol acceptors of a default
 left out: the ``amqp`` one would take 5672, RabbitMQ's port.
 
 Ports are (re)written into ``broker.xml`` and ``bootstrap.xml`` on every start, so
-``--port artemis.acceptor=N`` works on an instance created earlier with other ports.
+``--port artemis.acceptor=N`` works on an instance created earlier with other ports.  The
+TLS acceptor and the https console binding (``artemis_secured``) are added at the same time.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from confluent_kafka import AcknowledgeType, KafkaException, Producer, ShareCons
 from confluent_kafka.admin import AdminClient
 
 from mqmigrate.kafka import share
+from mqmigrate.kafka.config import read_config_file
 from mqmigrate.sandbox import kafka_secured, tls
 
 pytestmark = [pytest.mark.integration]
@@ -27,20 +28,6 @@ REFUSAL_TIMEOUT = 10.0
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-def load_client_properties(path: Path) -> dict[str, str]:
-    """A sandbox ``client-*.properties`` file as a confluent-kafka dict (``${file:PATH}``
-    expanded the way ``--kafka-config`` does: the file's text without its final newline)."""
-    settings = {}
-    for line in path.read_text().splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, _, value = line.partition("=")
-        if value.startswith("${file:") and value.endswith("}"):
-            value = Path(value[len("${file:"):-1]).read_text().rstrip("\n")
-        settings[key.strip()] = value.strip()
-    return settings
-
 
 class _Capture(logging.Handler):
     def __init__(self) -> None:
@@ -100,14 +87,16 @@ def kafka_secured_dir(kafka_service) -> Path:
 
 
 def _client(kafka_secured_dir: Path, stem: str) -> dict[str, str]:
-    return load_client_properties(kafka_secured_dir / f"{stem}.properties")
+    """The sandbox's ``client-*.properties`` file as read by ``--kafka-config`` (the
+    ``${file:...}`` password reference expanded)."""
+    return read_config_file(kafka_secured_dir / f"{stem}.properties").client()
 
 
 @pytest.mark.kafka
 @pytest.mark.parametrize("stem", ["client-scram", "client-plain", "client-oauth", "client-mtls"])
 def test_kafka_listener_accepts_its_client_file(kafka_secured_dir, stem, unique_name):
     config = _client(kafka_secured_dir, stem)
-    assert "${" not in "".join(config.values())
+    assert "${" not in "".join(map(str, config.values()))
     answered, log = kafka_attempt(config, timeout=30)
     assert answered, tail(log)
     # a produce/consume round trip through the listener, not only metadata
