@@ -180,7 +180,7 @@ class ArtemisService(Service):
 
         import httpx
 
-        tls.check_tls_listener(f"127.0.0.1:{self.port('tls')}", self.tls_files)
+        tls.probe_tls_listener(self.name, f"127.0.0.1:{self.port('tls')}", self.tls_files)
         url = f"https://127.0.0.1:{self.port('console_tls')}/console/jolokia/"
         response = httpx.post(
             url, json={"type": "version"}, auth=(USER, _PASSWORD), timeout=5.0,

@@ -196,7 +196,7 @@ class KafkaService(Service):
         if self.secured:
             secured = self.secured_listeners()
             for key in kafka_secured.SECURED_PORTS:
-                tls.check_tls_listener(secured.address(key), secured.tls)
+                tls.probe_tls_listener(self.name, secured.address(key), secured.tls)
         return features.release() or "unknown"
 
     def after_healthy(self) -> None:

@@ -201,7 +201,8 @@ class RabbitMQService(Service):
         response = httpx.get(f"{self.management_tls_url}api/overview", auth=(USER, _PASSWORD),
                              timeout=3.0, verify=verify)
         response.raise_for_status()
-        tls.check_tls_listener(f"127.0.0.1:{self.port('amqps')}", self.tls_files)
+        tls.probe_tls_listener(self.name, f"127.0.0.1:{self.port('amqps')}",
+                               self.tls_files)
 
     def after_healthy(self) -> None:
         """Create the user x509 EXTERNAL logins map to (no password, all of vhost ``/``)."""

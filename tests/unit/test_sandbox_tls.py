@@ -296,3 +296,19 @@ def test_artemis_guest_login_takes_only_clients_without_credentials():
     assert "credentialsInvalidate=true;" in narrowed
     assert narrowed.count(";") == _LOGIN_CONFIG.count(";")
     assert artemis_secured.refuse_wrong_passwords(narrowed) == narrowed
+
+
+def test_a_missing_tls_listener_is_one_error_naming_the_restart(files):
+    import socket
+
+    from mqmigrate.errors import SandboxError
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(SandboxError) as refused:
+        tls.probe_tls_listener("kafka", f"127.0.0.1:{port}", files)
+    message = str(refused.value)  # what ``sandbox status`` shows (its first 200 characters)
+    assert f"no verified TLS handshake on 127.0.0.1:{port}" in message
+    assert message.endswith("mqmigrate sandbox down -s kafka && mqmigrate sandbox up -s kafka")
+    assert len(message) <= 200
