@@ -68,11 +68,11 @@ def listener_properties(secured: SecuredKafka, *, password: str) -> dict[str, st
     ``password`` is the PLAIN user's (PLAIN users live in the JAAS line; SCRAM users in the
     cluster metadata).
     """
-    names = {key: name for key, (name, _) in _LISTENERS.items()}
-    props = {
-        "listeners": ",".join(f"{names[k]}://{secured.address(k)}" for k in _LISTENERS),
-        "advertised.listeners": ",".join(
-            f"{names[k]}://{secured.address(k)}" for k in _LISTENERS),
+    listeners = ",".join(f"{name}://{secured.address(key)}"
+                         for key, (name, _) in _LISTENERS.items())
+    return {
+        "listeners": listeners,
+        "advertised.listeners": listeners,
         "listener.security.protocol.map": ",".join(
             f"{name}:{protocol}" for name, protocol in _LISTENERS.values()),
         # one server identity and one trusted CA for every TLS listener, as PEM files
@@ -95,7 +95,6 @@ def listener_properties(secured: SecuredKafka, *, password: str) -> dict[str, st
         "listener.name.oauth.oauthbearer.sasl.jaas.config":
             "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
     }
-    return props
 
 
 def merge_listeners(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
