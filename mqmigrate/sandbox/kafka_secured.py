@@ -28,9 +28,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from mqmigrate.errors import SandboxError
 from mqmigrate.sandbox.base import Endpoint
 from mqmigrate.sandbox.tls import TlsFiles
+
+if TYPE_CHECKING:
+    from mqmigrate.kafka.config import KafkaConfig
 
 #: port keys and defaults of the secured listeners (``--port kafka.sasl_ssl=N`` ...)
 SECURED_PORTS = {"sasl_ssl": 9094, "oauth": 9095, "mtls": 9096}
@@ -95,6 +100,20 @@ def listener_properties(secured: SecuredKafka, *, password: str) -> dict[str, st
         "listener.name.oauth.oauthbearer.sasl.jaas.config":
             "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
     }
+
+
+def without_plaintext(properties: dict[str, str]) -> dict[str, str]:
+    """Broker properties with the PLAINTEXT client listener removed: brokers then talk to each
+    other over the mTLS listener (the server certificate is also a client certificate), and
+    every client must come through a secured listener."""
+    def drop(value: str) -> str:
+        return ",".join(item for item in value.split(",") if not item.startswith("PLAINTEXT"))
+
+    stripped = dict(properties)
+    for key in ("listeners", "advertised.listeners", "listener.security.protocol.map"):
+        stripped[key] = drop(stripped.get(key, ""))
+    stripped["inter.broker.listener.name"] = _LISTENERS["mtls"][0]
+    return stripped
 
 
 def merge_listeners(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
@@ -190,16 +209,15 @@ def read_password(path: Path) -> str:
     return path.read_text().rstrip("\n")
 
 
-def create_scram_users(plaintext_bootstrap: str, password: str, *, timeout: float = 15) -> None:
-    """Upsert the sandbox user's SCRAM-SHA-512 and SCRAM-SHA-256 credentials."""
+def create_scram_users(admin_config: "KafkaConfig", password: str, *,
+                       timeout: float = 15) -> None:
+    """Upsert the sandbox user's SCRAM-SHA-512 and SCRAM-SHA-256 credentials, connecting with
+    ``admin_config`` (the PLAINTEXT listener, or mTLS on a broker without one)."""
     from confluent_kafka.admin import (
         AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion,
     )
 
-    from mqmigrate.kafka.config import KafkaConfig
-
-    admin = AdminClient(KafkaConfig.for_bootstrap(plaintext_bootstrap).client(
-        **{"socket.timeout.ms": 5000}))
+    admin = AdminClient(admin_config.client(**{"socket.timeout.ms": 5000}))
     upserts = [
         UserScramCredentialUpsertion(
             SASL_USER, ScramCredentialInfo(mechanism, SCRAM_ITERATIONS), password.encode())

@@ -612,3 +612,64 @@ def test_assume_role_on_moto_gives_credentials_that_work_for_sqs(moto_service, u
         assert [m["Body"] for m in received] == ["as the assumed role"]
     finally:
         client.delete_queue(QueueUrl=url)
+
+
+# -- a Kafka broker with no PLAINTEXT listener at all --------------------------------------
+
+@pytest.fixture(scope="module")
+def secured_only_kafka(tmp_path_factory, kafka_service):
+    """A private broker whose only client listeners are the secured ones (SASL_SSL SCRAM and
+    PLAIN, OAUTHBEARER, mTLS): a client built without the secured configuration cannot
+    connect.  ``service.client_properties_file(kind)`` gives each ready client file."""
+    from tests.private_brokers import PrivateKafka
+
+    broker = PrivateKafka(tmp_path_factory.mktemp("secured-only-kafka"),
+                          kafka_service.ctx.cache_dir, secured=True, plaintext=False)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_secured_only_broker_serves_share_groups_and_nothing_in_plaintext(secured_only_kafka,
+                                                                        unique_name):
+    import socket
+
+    service = secured_only_kafka.service
+    with socket.socket() as probe:  # the PLAINTEXT port key is reserved but nothing listens
+        probe.settimeout(2)
+        assert probe.connect_ex(("127.0.0.1", service.port("broker"))) != 0
+    # a plaintext client on the bootstrap (the SASL_SSL listener) is dropped
+    answered, log = kafka_attempt({"bootstrap.servers": service.bootstrap},
+                                  expect="Disconnected")
+    assert not answered and "APIVERSION_QUERY" in log, tail(log)
+    for kind in ("scram", "oauth", "mtls"):
+        config = read_config_file(service.client_properties_file(kind)).client()
+        answered, log = kafka_attempt(config, timeout=30)
+        assert answered, f"{kind}: {tail(log)}"
+    config = read_config_file(service.client_properties_file("scram")).client()
+    admin = AdminClient(config)
+    share.create_topic(admin, unique_name, partitions=1)
+    group = f"g-{unique_name}"
+    share.set_group_configs(admin, group, {"share.auto.offset.reset": "earliest"})
+    producer = Producer({**config, "acks": "all"})
+    producer.produce(unique_name, b"no plaintext anywhere")
+    assert producer.flush(30) == 0
+    consumer = ShareConsumer({**config, "group.id": group,
+                              "share.acknowledgement.mode": "explicit"})
+    received: list[bytes] = []
+    try:
+        consumer.subscribe([unique_name])
+        deadline = time.monotonic() + 60
+        while not received and time.monotonic() < deadline:
+            for msg in consumer.poll(1.0) or []:
+                if msg.error() is None:
+                    received.append(msg.value())
+                    consumer.acknowledge(msg, AcknowledgeType.ACCEPT)
+            consumer.commit_sync(10)
+    finally:
+        consumer.close()
+    assert received == [b"no plaintext anywhere"]

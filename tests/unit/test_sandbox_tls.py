@@ -312,3 +312,25 @@ def test_a_missing_tls_listener_is_one_error_naming_the_restart(files):
     assert f"no verified TLS handshake on 127.0.0.1:{port}" in message
     assert message.endswith("mqmigrate sandbox down -s kafka && mqmigrate sandbox up -s kafka")
     assert len(message) <= 200
+
+
+def test_a_broker_without_plaintext_keeps_only_secured_and_controller_listeners(secured):
+    base = {"listeners": "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+            "advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
+    props = kafka_secured.without_plaintext(kafka_secured.merge_listeners(
+        base, kafka_secured.listener_properties(secured, password="pw")))
+    assert "PLAINTEXT://" not in props["listeners"] + props["advertised.listeners"]
+    assert props["listeners"].startswith("CONTROLLER://127.0.0.1:9093,SASL_SSL://")
+    assert props["listener.security.protocol.map"] == \
+        "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,OAUTH:SASL_SSL,MTLS:SSL"
+    assert props["inter.broker.listener.name"] == "MTLS"
+
+
+def test_a_broker_without_plaintext_needs_its_secured_listeners(tmp_path):
+    from mqmigrate.sandbox.base import SandboxContext
+    from mqmigrate.sandbox.kafka import KafkaService
+
+    with pytest.raises(ValueError):
+        KafkaService(SandboxContext(state_dir=tmp_path, cache_dir=tmp_path), secured=False,
+                     plaintext=False)
