@@ -217,7 +217,9 @@ def create_scram_users(admin_config: "KafkaConfig", password: str, *,
         AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion,
     )
 
-    admin = AdminClient(admin_config.client(**{"socket.timeout.ms": 5000}))
+    # errors only: librdkafka's info line about purged background events on close would
+    # otherwise land in ``sandbox up``'s output
+    admin = AdminClient(admin_config.client(**{"socket.timeout.ms": 5000, "log_level": 3}))
     upserts = [
         UserScramCredentialUpsertion(
             SASL_USER, ScramCredentialInfo(mechanism, SCRAM_ITERATIONS), password.encode())
