@@ -211,7 +211,8 @@ class RabbitMQService(Service):
         user = rabbitmq_secured.EXTERNAL_USER
         listed = self.rabbitmqctl("list_users", "--quiet", "--no-table-headers")
         if user not in {line.split("\t")[0].strip() for line in listed.splitlines()}:
-            self.rabbitmqctl("add_user", user, tls.ensure_secret(self.dir / "unused-password"))
+            # a blank password disables password logins for the user (no secret to keep)
+            self.rabbitmqctl("add_user", user, "")
         for args in rabbitmq_secured.external_user_commands():
             self.rabbitmqctl(*args)
 
