@@ -152,7 +152,7 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None]) -> _Workload:
     options = dict(opts.source_options)
     if opts.management_url:
         options["management_url"] = opts.management_url
-    source = cls.from_uri(opts.source, queue=opts.queue, mode=opts.mode,  # type: ignore[attr-defined]
+    source = cls.from_uri(opts.source, queue=opts.queue, mode=opts.mode,
                           prefetch=opts.max_in_flight, **options)
     config = BridgeConfig(topic=opts.topic, quarantine_topic=quarantine, mode=opts.mode,
                           key_from=opts.key_from, headers=opts.headers,

@@ -56,7 +56,7 @@ class Verifier(Protocol):
 def default_verifier() -> Verifier | None:
     """The verify implementation of this build, or None when it has none (yet)."""
     try:
-        from mqmigrate import verify as verify_module  # type: ignore[attr-defined]
+        from mqmigrate import verify as verify_module
     except ImportError:
         return None
     factory = getattr(verify_module, "cutover_verifier", None)
