@@ -7,7 +7,7 @@ VENV := .venv
 MQ := $(VENV)/bin/mqmigrate
 PYTEST_ARGS ?=
 
-.PHONY: demo test unit install sandbox-up sandbox-down clean
+.PHONY: demo test unit check lock install sandbox-up sandbox-down clean
 
 install:
 	./scripts/bootstrap.sh
@@ -27,6 +27,14 @@ test: sandbox-up
 
 unit: install
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# ruff, mypy and import-linter as configured in pyproject.toml (docs/testing.md)
+check: install
+	./scripts/check.sh
+
+# re-pin requirements/ci.lock after a dependency change in pyproject.toml
+lock:
+	./scripts/lock.sh
 
 clean: sandbox-down
 	rm -rf $(VENV)
