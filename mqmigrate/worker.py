@@ -403,7 +403,10 @@ class Worker:
                      if not k.startswith("share.") and k != "max.poll.records"}
             config = {**base, "enable.auto.commit": False, "auto.offset.reset": "earliest",
                       # a resumed partition's records arrive within ~100 ms of the due time
-                      "fetch.wait.max.ms": 100, **extra}
+                      "fetch.wait.max.ms": 100,
+                      # a crashed member's tier partitions move on after 10 s, not 45 s
+                      # (only later, never earlier: the due time is checked again)
+                      "session.timeout.ms": 10000, **extra}
         else:
             config = {**base, **self.producer_config, **_DLQ_PRODUCER}
         return {**config, **overrides}
