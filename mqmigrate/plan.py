@@ -21,6 +21,10 @@ What is decided here (and documented in docs/playbooks.md, "plan"):
 * header drops (``mapping.headers``) come from the assessment's ``headers``: transport-only
   headers of the source broker, each with its reason as a comment;
 * decisions are the blocker and warn findings (fired or unknown), one per rule;
+* retry tiers (``target.retry``) for a share-group workload whose assessment fires
+  ``delay.delivery``: the delays the evidence names (SQS ``DelaySeconds``, an Artemis
+  redelivery delay, the TTL of a RabbitMQ TTL+DLX wait queue), else a default backoff of
+  1 s, 30 s, 5 min; each tier with its reason as a comment;
 * the strategy is ``shadow-then-drain``, except SQS defaults to ``drain-only`` because a shadow
   copy of an SQS queue needs an SNS fan-out the source may not have.
 
@@ -307,6 +311,8 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
             f"{len(groups)} share groups ({', '.join(groups)}): one bridge copies the exchange "
             "into the topic for all of them (not one per queue), and each group's consumers "
             "switch on their own; agreed?")))
+    retry, retry_reasons = _retry(w, share_group)
+    reasons.update(retry_reasons)
     acls, acl_reasons, acl_decision = _acls(w, dlq_topic, use_broker_dlq)
     reasons.update(acl_reasons)
     if acl_decision is not None:
@@ -327,10 +333,74 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
         topic_configs=topic_configs,
         consumer_type="share-group" if share_group else "consumer-group",
         share_configs=share_configs if share_group else {}, key=key,
-        dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq, acls=acls,
+        dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq, acls=acls, retry=retry,
         header_rename=rename, header_drop=drop,
         decisions=tuple(_decisions([*w.findings, *source_findings], extra)),
         strategy=strategy, reasons=reasons)  # type: ignore[arg-type]
+
+
+#: the worker's backoff when the source shows delays but not their values
+DEFAULT_TIERS_MS = (1_000, 30_000, 300_000)
+_WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+def _evidence_ms(f: Finding) -> list[tuple[int, str]]:
+    """Delays (ms) a ``delay.delivery`` finding's evidence names, each with what it is."""
+    found: list[tuple[int, str]] = []
+    for key, value in (f.evidence or {}).items():
+        scale = {"DelaySeconds": 1000, "redelivery_delay": 1000, "x-message-ttl": 1}.get(key)
+        if scale is None:
+            continue
+        try:
+            # "30 (default)" is how the assessment marks an unset AWS default
+            number = float(str(value).split()[0])
+        except (ValueError, IndexError):
+            continue
+        if number > 0:
+            what = {"DelaySeconds": "the queue's DelaySeconds",
+                    "redelivery_delay": "the broker's redelivery delay",
+                    "x-message-ttl": f"the TTL of wait queue {f.evidence.get('wait_queue')} "
+                                     f"({f.evidence.get('loop')})"}[key]
+            found.append((int(round(number * scale)), what))
+    return found
+
+
+def _retry(w: Workload, share_group: bool) -> tuple[dict[str, Any] | None, dict[tuple, str]]:
+    """``target.retry`` (tiers, tier topic configs) when the source delays messages."""
+    from mqmigrate.delays import DelayTiers, label
+
+    findings = [f for f in w.findings if f.rule == "delay.delivery"
+                and f.severity in (Severity.blocker, Severity.warn)]
+    if not findings or not share_group:
+        return None, {}
+    named: dict[int, str] = {}
+    for f in findings:
+        for ms, what in _evidence_ms(f):
+            named.setdefault(max(ms, DelayTiers.MIN_MS), what)
+    reasons: dict[tuple, str] = {}
+    if named:
+        values = sorted(named)[:DelayTiers.MAX_TIERS]
+        why = {ms: f"{label(ms)}: {named[ms]}" for ms in values}
+        reasons[("target", "retry")] = (
+            "the source delays messages (delay.delivery); Kafka has no delay: the worker "
+            "reads these tier topics and hands each record over at its due time "
+            "(Worker(..., retry_tiers=tiers))")
+    else:
+        values = list(DEFAULT_TIERS_MS)
+        why = {ms: f"{label(ms)}: default backoff (the source's delays are per message; add "
+                   "a tier for each delay producers use)" for ms in values}
+        reasons[("target", "retry")] = (
+            "the source delays messages per message (delay.delivery) and the values are not "
+            "in the inventory: a default backoff schedule; edit the tiers to the delays "
+            "producers send (Worker(..., retry_tiers=tiers))")
+    tiers = [label(ms) for ms in values]
+    for i, ms in enumerate(values):
+        reasons[("target", "retry", "tiers", i)] = why[ms]
+    retention = max(_WEEK_MS, 2 * values[-1])
+    reasons[("target", "retry", "configs", "retention.ms")] = (
+        "a record waits in a tier at most its delay; a week (or twice the longest tier) "
+        "leaves room for a stopped worker")
+    return {"tiers": tiers, "configs": {"retention.ms": retention}}, reasons
 
 
 def _grant_label(grant: Mapping[str, Any]) -> str:

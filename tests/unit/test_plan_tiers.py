@@ -1,0 +1,53 @@
+"""Retry tiers in plan, the playbook model and provision's ACLs (no broker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mqmigrate.playbooks import loader
+from mqmigrate.playbooks.render import render
+from mqmigrate.provision import grant_acls
+from tests.unit.test_plan import _only, _plan
+from tests.unit.test_playbook_loader import MINIMAL, invalid
+
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "fixtures"
+WITH_RETRY = MINIMAL.replace("      dlq: {topic: dlq.orders, use_broker_dlq: true}\n",
+                             "      dlq: {topic: dlq.orders, use_broker_dlq: true}\n"
+                             "      retry: {tiers: [30s, 1s, 5m]}\n"
+                             "      acls: [{principal: 'User:app', role: consume}]\n")
+
+
+def test_a_ttl_dlx_retry_loop_becomes_a_tier_of_its_ttl_with_reasons():
+    playbook = _only(_plan(FIXTURES / "rabbit_all_rules.json"))
+    planned = {w.id: w.target.retry for w in playbook.workloads}
+    assert planned["work.main"] is not None
+    assert planned["work.main"].tiers == ["5s"]
+    assert planned["work.main"].configs["retention.ms"] == "604800000"
+    text = render(playbook)
+    assert "# 5s: the TTL of wait queue work.wait (work.main -> work.wait -> work.main)" in text
+    assert "retry_tiers=tiers" in text
+    # consumer-group (ordered) workloads have no worker to read tiers
+    assert all(w.target.retry is None for w in playbook.workloads
+               if w.target.consumer.type == "consumer-group")
+    # a workload without delays gets none
+    assert planned["bounded"] is None
+
+
+def test_retry_tiers_load_sorted_by_label_and_cover_acls(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(WITH_RETRY.replace("[30s, 1s, 5m]", "[1s, 30s, 5m]"))
+    workload = loader.load(path).workloads[0]
+    assert workload.target.tier_topics() == ["orders.retry-1s", "orders.retry-30s",
+                                             "orders.retry-5m"]
+    acls = {(a.resource, a.name, a.operation) for a in
+            grant_acls(workload, workload.target.acls[0])}
+    assert ("topic", "orders.retry-30s", "WRITE") in acls  # the worker writes its retries
+    assert ("topic", "orders.retry-30s", "READ") in acls
+    assert ("group", "orders-workers.retry-30s", "READ") in acls
+
+
+def test_bad_retry_tiers_are_playbook_errors(tmp_path):
+    found = invalid(WITH_RETRY, tmp_path)  # 30s before 1s
+    assert any("retry.tiers" in p and "ascending" in p for p in found)
+    found = invalid(WITH_RETRY.replace("[30s, 1s, 5m]", "[soon]"), tmp_path)
+    assert any("retry.tiers" in p and "not a duration" in p for p in found)
