@@ -570,6 +570,7 @@ class Worker:
 
         batch = consumer.poll(self.poll_timeout)
         acked = 0
+        deferred: list[tuple[Any, _Pending]] = []
         for record in batch:
             if record.error() is not None:
                 log.warning("share consumer: %s", record.error())
@@ -581,13 +582,28 @@ class Worker:
                 self._count("released")
                 acked += 1
                 continue
-            outcome = self._process(record)
-            consumer.acknowledge(record, {
-                Ack.ACCEPT: AcknowledgeType.ACCEPT,
-                Ack.RELEASE: AcknowledgeType.RELEASE,
-                Ack.REJECT: AcknowledgeType.REJECT,
-            }[outcome])
+            pending: list[_Pending] = []
+            outcome = self._process(record, pending)
+            if outcome is None:
+                deferred.append((record, pending[0]))  # its tier write is on its way
+                continue
+            consumer.acknowledge(record, _ACK_TYPES[outcome])
             acked += 1
+        if deferred:
+            # the batch's tier writes travel together; each original is ACCEPTed only once
+            # Kafka acknowledged its copy, and RELEASEd (kept) when it did not
+            self._await([p for _, p in deferred])
+            for record, write in deferred:
+                if write.ok:
+                    self._count("retried")
+                    consumer.acknowledge(record, AcknowledgeType.ACCEPT)
+                else:
+                    log.error("tier write to %s failed for %s: %s", write.topic,
+                              write.message_id, write.error or "no delivery report in time")
+                    self._count("tier_failures")
+                    self._count("released")
+                    consumer.acknowledge(record, AcknowledgeType.RELEASE)
+                acked += 1
         if acked:
             self._commit(consumer)
 
@@ -623,8 +639,9 @@ class Worker:
             if self.metrics:
                 self.metrics.latency.labels(self.group).observe(time.perf_counter() - started)
 
-    def _process(self, record: Any) -> Ack:
-        """Handle one share-group record; the acknowledgement to send for it."""
+    def _process(self, record: Any, deferred: "list[_Pending] | None" = None) -> Ack | None:
+        """Handle one share-group record; the acknowledgement to send for it, or None when
+        its tier write was started and appended to ``deferred`` (acknowledged once it lands)."""
         message = Message.from_kafka(record)
         outcome, error = self._call_handler(message)
         if outcome is Ack.ACCEPT:
@@ -634,7 +651,7 @@ class Worker:
         if self.tiers is not None and outcome is Ack.RELEASE and error is not None:
             # a failure backs off through the tiers; an explicit Ack.RELEASE still means "now"
             return self._settle_failure(message, outcome, error, message.delivery_count, last,
-                                        self.dlq_topic)
+                                        self.dlq_topic, deferred)
         if outcome is Ack.RELEASE and not last:
             self._count("released")
             return Ack.RELEASE
@@ -643,12 +660,14 @@ class Worker:
         return self._dead_letter(message, error, reason)
 
     def _settle_failure(self, message: Message, outcome: Ack, error: BaseException | None,
-                        attempt: int, last: bool, dlq_topic: str | None) -> Ack:
+                        attempt: int, last: bool, dlq_topic: str | None,
+                        deferred: "list[_Pending] | None" = None) -> Ack | None:
         """A failed attempt when tiers exist: to the next tier, or dead-lettered.
 
         Returns ACCEPT once the tier copy is acknowledged by Kafka (the original may go),
         REJECT once dead-lettered, RELEASE when neither write succeeded (the original is
-        kept: never lost, at worst written twice).
+        kept: never lost, at worst written twice).  With ``deferred`` the tier write is only
+        started and None returned: the caller waits for it (:meth:`_await`).
         """
         assert self.tiers is not None and self.max_attempts is not None
         if outcome is Ack.RELEASE and not last and attempt < self.max_attempts:
@@ -661,7 +680,13 @@ class Worker:
                 log.error("%s on %s: %s", type(error).__name__, message.message_id,
                           exc.one_line())
                 return self._dead_letter(message, exc, "bad-delay", dlq_topic)
-            if self._produce_tier(message, tier, attempt, error):
+            topic, headers = self._tier_copy(message, tier, attempt, error)
+            if deferred is not None:
+                write = self._produce_async(topic, message, headers, "tier write")
+                if write is not None:
+                    deferred.append(write)
+                    return None
+            elif self._produce_and_wait(topic, message, headers, "tier write"):
                 self._count("retried")
                 return Ack.ACCEPT
             self._count("tier_failures")
@@ -671,9 +696,9 @@ class Worker:
                   "permanent" if error is not None else "rejected")
         return self._dead_letter(message, error, reason, dlq_topic)
 
-    def _produce_tier(self, message: Message, tier: "delays.Tier", attempt: int,
-                      error: BaseException | None) -> bool:
-        """Write ``message`` to ``tier`` for attempt ``attempt + 1``; True once Kafka has it."""
+    def _tier_copy(self, message: Message, tier: "delays.Tier", attempt: int,
+                   error: BaseException | None) -> tuple[str, list[tuple[str, bytes | None]]]:
+        """The tier topic and headers of ``message``'s copy for attempt ``attempt + 1``."""
         origin = message.mq.get(delays.ORIGIN_TOPIC) or delays.origin_of(message.topic)
         first_seen = delays.ORIGIN_TOPIC not in message.mq
         headers = [(k, v) for k, v in message.headers if k not in delays.RETRY_HEADERS]
@@ -688,7 +713,7 @@ class Worker:
                            delays.header_int(message.mq, delays.ORIGIN_OFFSET, -1)),
             group=self.group,
             error=f"{type(error).__name__}: {error}" if error is not None else None)
-        return self._produce_and_wait(tier.topic(origin), message, headers, "tier write")
+        return tier.topic(origin), headers
 
     def _dead_letter(self, message: Message, error: BaseException | None, reason: str,
                      dlq_topic: str | None = None) -> Ack:
@@ -729,31 +754,37 @@ class Worker:
         return self._produce_and_wait(topic or self.dlq_topic or "", message, headers,
                                       "DLQ write")
 
+    def _produce_async(self, topic: str, message: Message,
+                       headers: list[tuple[str, bytes | None]], what: str) -> "_Pending | None":
+        """Start producing a copy of ``message``; None when the producer refused it at once."""
+        from confluent_kafka import KafkaException
+
+        write = _Pending(topic, message.message_id)
+        try:
+            self._producer.produce(topic, value=message.value, key=message.key,
+                                   headers=headers, on_delivery=write)
+        except (BufferError, KafkaException) as exc:  # queue full, unknown topic, closed
+            log.error("%s to %s failed for %s: %s", what, topic, message.message_id, exc)
+            return None
+        return write
+
+    def _await(self, writes: "list[_Pending]") -> None:
+        """Wait (``dlq_timeout`` at most) for Kafka's delivery report of every write."""
+        deadline = time.monotonic() + self.dlq_timeout
+        # the producer is shared by all threads; whichever polls runs the callbacks
+        while not all(w.done.is_set() for w in writes) and time.monotonic() < deadline:
+            self._producer.poll(0.05)
+
     def _produce_and_wait(self, topic: str, message: Message,
                           headers: list[tuple[str, bytes | None]], what: str) -> bool:
         """Produce a copy of ``message`` and wait for Kafka's delivery report (``dlq_timeout``)."""
-        done = threading.Event()
-        outcome: dict[str, Any] = {}
-
-        def delivered(err: Any, _msg: Any) -> None:
-            outcome["error"] = err
-            done.set()
-
-        from confluent_kafka import KafkaException
-
-        deadline = time.monotonic() + self.dlq_timeout
-        try:
-            self._producer.produce(topic, value=message.value, key=message.key,
-                                   headers=headers, on_delivery=delivered)
-        except (BufferError, KafkaException) as exc:  # queue full, unknown topic, closed
-            log.error("%s to %s failed for %s: %s", what, topic, message.message_id, exc)
+        write = self._produce_async(topic, message, headers, what)
+        if write is None:
             return False
-        # the producer is shared by all threads; whichever polls runs the callback
-        while not done.is_set() and time.monotonic() < deadline:
-            self._producer.poll(0.1)
-        if not done.is_set() or outcome.get("error") is not None:
+        self._await([write])
+        if not write.ok:
             log.error("%s to %s failed for %s: %s", what, topic, message.message_id,
-                      outcome.get("error", "no delivery report in time"))
+                      write.error or "no delivery report in time")
             return False
         return True
 
@@ -873,6 +904,37 @@ class Worker:
     def _count(self, name: str) -> None:
         if self.metrics:
             getattr(self.metrics, name).labels(self.group).inc()
+
+
+class _Pending:
+    """One copy on its way to Kafka; the producer's delivery callback settles it."""
+
+    __slots__ = ("topic", "message_id", "done", "error")
+
+    def __init__(self, topic: str, message_id: str):
+        self.topic = topic
+        self.message_id = message_id
+        self.done = threading.Event()
+        self.error: Any = None
+
+    def __call__(self, err: Any, _msg: Any) -> None:
+        self.error = err
+        self.done.set()
+
+    @property
+    def ok(self) -> bool:
+        """Kafka acknowledged the copy."""
+        return self.done.is_set() and self.error is None
+
+
+def _ack_types() -> dict[Ack, Any]:
+    from confluent_kafka import AcknowledgeType
+
+    return {Ack.ACCEPT: AcknowledgeType.ACCEPT, Ack.RELEASE: AcknowledgeType.RELEASE,
+            Ack.REJECT: AcknowledgeType.REJECT}
+
+
+_ACK_TYPES = _ack_types()
 
 
 # -- adapters: handlers written for the source, run by the worker ----------------------------------

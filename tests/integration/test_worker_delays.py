@@ -125,6 +125,9 @@ def test_tiers_never_early_due_records_not_blocked_last_attempt_dead_letters_onc
     early, lateness = early_and_lateness(calls)
     print(f"\ndelayed handler calls {len(lateness)}: early {early}, lateness p50 "
           f"{pct(lateness, 0.5)} ms, p99 {pct(lateness, 0.99)} ms, max {max(lateness)} ms")
+    slowest = sorted(calls, key=lambda c: (c[4] is not None, c[3] - (c[4] or 0)))[-3:]
+    print("slowest:", [(v, a, topic.rsplit(".", 1)[-1], handled - due) for v, a, topic, handled,
+                       due in slowest])
     assert early == 0
     by = {(v, a): (topic, handled) for v, a, topic, handled, _ in calls}
     # requested 4.2 s → the 5 s tier (never the 2 s one, which would be early)
