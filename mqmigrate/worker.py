@@ -78,6 +78,7 @@ from mqmigrate import delays
 from mqmigrate import sdkheaders as H
 from mqmigrate.errors import ConfigError, MqMigrateError, WorkerError
 from mqmigrate.kafka import share
+from mqmigrate.kafka.config import connection_config
 
 log = logging.getLogger("mqmigrate.worker")
 
@@ -244,7 +245,7 @@ _DLQ_PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 0}
 class Worker:
     """Runs ``handler`` on every record of ``topics`` consumed through share group ``group``.
 
-    :param bootstrap: Kafka bootstrap servers.
+    :param bootstrap: Kafka bootstrap servers (None: those of ``kafka_config``).
     :param topics: a topic name or a list of them (share groups have no topic patterns).
     :param group: share group id.  Its configs (``share.auto.offset.reset``,
         ``share.delivery.count.limit``, lock duration, DLQ) are the broker's, set with
@@ -263,6 +264,10 @@ class Worker:
         record waits for its turn far below the lock duration.
     :param metrics: a :class:`WorkerMetrics`, ``None`` for the process-wide one, ``False``
         for none.
+    :param kafka_config: the Kafka connection (TLS, SASL): a
+        :class:`~mqmigrate.kafka.config.KafkaConfig`, a mapping of librdkafka settings or
+        the path of a properties file (see docs/security.md); ``bootstrap`` overrides its
+        ``bootstrap.servers``.
     :param retry_tiers: delay tiers (``("1s", "30s", "5m")``, seconds, timedeltas or a
         :class:`~mqmigrate.delays.DelayTiers`): a retryable failure waits in the tier topic
         ``<topic>.retry-<label>`` instead of being RELEASEd at once; the order is the backoff
@@ -276,7 +281,7 @@ class Worker:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: str | None,
         topics: str | Sequence[str],
         group: str,
         handler: Handler,
@@ -296,6 +301,7 @@ class Worker:
         consumer_config: Mapping[str, Any] | None = None,
         producer_config: Mapping[str, Any] | None = None,
         install_signal_handlers: bool = True,
+        kafka_config: Any = None,
         retry_tiers: "delays.DelayTiers | Iterable[delays.DelayLike] | None" = None,
         max_attempts: int | None = None,
     ):
@@ -307,7 +313,8 @@ class Worker:
             raise ConfigError("dead_letter='worker' needs dlq_topic")
         if unexpected not in (Ack.RELEASE, Ack.REJECT):
             raise ConfigError("unexpected must be Ack.RELEASE or Ack.REJECT")
-        self.bootstrap = bootstrap
+        self.kafka = connection_config(bootstrap, kafka_config)
+        self.bootstrap = self.kafka.bootstrap
         self.topics = [topics] if isinstance(topics, str) else list(topics)
         if not self.topics:
             raise ConfigError("a worker needs at least one topic")
@@ -366,7 +373,7 @@ class Worker:
         if self.dead_letter == "worker" or self.tiers is not None:
             from confluent_kafka import Producer
 
-            self._producer = Producer(self._client_config("producer"))
+            self._producer = Producer(self.kafka.client(self._client_settings("producer")))
         for index in range(self.concurrency):
             thread = threading.Thread(target=self._thread_main, args=(index,),
                                       name=f"mqmigrate-worker-{self.group}-{index}", daemon=True)
@@ -385,16 +392,18 @@ class Worker:
                  self.dead_letter if self.dead_letter != "worker" else self.dlq_topic,
                  self.tiers.labels if self.tiers else "none")
 
-    def _client_config(self, role: Literal["share", "tier", "producer"],
-                       **overrides: Any) -> dict[str, Any]:
-        """The one place the worker's librdkafka settings are built.
+    def _client_settings(self, role: Literal["share", "tier", "producer"],
+                         **overrides: Any) -> dict[str, Any]:
+        """The one place the worker's librdkafka settings are built, per client role; every
+        client gets them through ``self.kafka.client(...)``, which adds the connection (TLS,
+        SASL) of the shared :class:`~mqmigrate.kafka.config.KafkaConfig`.
 
         ``share``: the main topic's share consumers; ``tier``: a delay tier's plain consumer
         (no ``share.*`` keys, offsets committed by hand after each batch); ``producer``: DLQ
         and tier writes, idempotent with ``acks=all`` (a record is settled only after Kafka
         acknowledged its copy).
         """
-        base: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "logger": share._quiet}
+        base: dict[str, Any] = {"logger": share._quiet}
         if role == "share":
             config = {**base, "group.id": self.group, "share.acknowledgement.mode": "explicit",
                       "max.poll.records": str(self.max_poll_records), **self.consumer_config}
@@ -415,7 +424,7 @@ class Worker:
         """Every tier topic must exist: producing to a missing one would auto-create a topic
         nobody reads, or fail each retry; either way the delay would be lost."""
         assert self.tiers is not None
-        admin = share.admin_client(self.bootstrap)
+        admin = share.admin_client(self.kafka)
         missing = [t for t in self.tiers.topics(self.topics)
                    if share.describe_topic(admin, t) is None]
         if missing:
@@ -481,7 +490,7 @@ class Worker:
 
     # -- start-up: what the broker says about this group -----------------------------------------
     def _resolve_group_settings(self) -> None:
-        admin = share.admin_client(self.bootstrap)
+        admin = share.admin_client(self.kafka)
         configs = share.group_configs(admin, self.group, [
             "share.delivery.count.limit", "errors.deadletterqueue.topic.name"])
         limit = int(configs.get("share.delivery.count.limit")
@@ -530,7 +539,7 @@ class Worker:
         from mqmigrate.kafka import protocol
 
         try:
-            return protocol.fetch_features(self.bootstrap).finalized_level("share.version")
+            return protocol.fetch_features(self.kafka).finalized_level("share.version")
         except MqMigrateError:
             return 0
 
@@ -541,7 +550,7 @@ class Worker:
         from confluent_kafka import ShareConsumer
 
         try:
-            consumer = ShareConsumer(self._client_config("share"))
+            consumer = ShareConsumer(self.kafka.client(self._client_settings("share")))
         except KafkaException as exc:
             self._fail(WorkerError(f"cannot create a share consumer for group {self.group}: "
                                    f"{exc}"), exc)
@@ -802,7 +811,8 @@ class Worker:
         from confluent_kafka import Consumer, KafkaException
 
         try:
-            consumer = Consumer(self._client_config("tier", **{"group.id": tier.group(self.group)}))
+            consumer = Consumer(self.kafka.client(
+                self._client_settings("tier", **{"group.id": tier.group(self.group)})))
         except KafkaException as exc:
             self._fail(WorkerError(f"cannot create the consumer of tier {tier.label}: {exc}"), exc)
             return
