@@ -24,7 +24,10 @@ What is decided here (and documented in docs/playbooks.md, "plan"):
 * retry tiers (``target.retry``) for a share-group workload whose assessment fires
   ``delay.delivery``: the delays the evidence names (SQS ``DelaySeconds``, an Artemis
   redelivery delay, the TTL of a RabbitMQ TTL+DLX wait queue), else a default backoff of
-  1 s, 30 s, 5 min; each tier with its reason as a comment;
+  1 s, 30 s, 5 min; each tier with its reason as a comment.  The wait queue of a RabbitMQ
+  TTL+DLX retry loop is left out (its messages return to the work queue when their TTL ends
+  and that queue's drain moves them), and the work queue's drain stays quiet for longer than
+  the TTL, so no parked message comes back after the drain ended;
 * the strategy is ``shadow-then-drain``, except SQS defaults to ``drain-only`` because a shadow
   copy of an SQS queue needs an SNS fan-out the source may not have.
 
@@ -47,7 +50,9 @@ from mqmigrate.assessment.model import (
 )
 from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
 from mqmigrate.playbooks.model import Playbook, ShareGroupConfigs
-from mqmigrate.playbooks.render import DecisionSpec, Derived, WorkloadSpec, build_playbook, write
+from mqmigrate.playbooks.render import (
+    DecisionSpec, Derived, WorkloadSpec, build_playbook, write,
+)
 from mqmigrate.redact import public_endpoint
 
 STRATEGIES: tuple[str, ...] = ("shadow-then-drain", "drain-only", "dual-write")
@@ -403,6 +408,52 @@ def _retry(w: Workload, share_group: bool) -> tuple[dict[str, Any] | None, dict[
     return {"tiers": tiers, "configs": {"retention.ms": retention}}, reasons
 
 
+def _loop_key(w: Workload, queue: str | None) -> tuple:
+    return (w.source.get("kind"), w.source.get("name"), w.source.get("vhost"), queue)
+
+
+def _retry_loops(workloads: Sequence[Workload]) -> dict[tuple, tuple[str, str, int]]:
+    """TTL+DLX retry loops the assessment found: (source, vhost, queue) of both the work queue
+    and its wait queue → (work queue, wait queue, TTL ms)."""
+    out: dict[tuple, tuple[str, str, int]] = {}
+    for w in workloads:
+        for f in w.findings:
+            evidence = f.evidence or {}
+            if f.rule != "delay.delivery" or "wait_queue" not in evidence or w.queue is None:
+                continue
+            try:
+                ttl = int(evidence.get("x-message-ttl") or 0)
+            except (TypeError, ValueError):
+                continue
+            loop = (w.queue, str(evidence["wait_queue"]), ttl)
+            out[_loop_key(w, w.queue)] = loop
+            out[_loop_key(w, loop[1])] = loop
+    return out
+
+
+def _wait_queue_reason(w: Workload, loops: Mapping[tuple, tuple[str, str, int]]) -> str | None:
+    loop = loops.get(_loop_key(w, w.queue))
+    if loop is None or loop[1] != w.queue:
+        return None
+    return (f"wait queue of the TTL+DLX retry loop of {loop[0]}: its messages return to "
+            f"{loop[0]} when their TTL ({loop[2]} ms) ends and that queue's drain moves them; "
+            f"the loop becomes {loop[0]}'s retry tiers")
+
+
+def _with_loop_quiet(spec: WorkloadSpec, wait_queue: str, ttl_ms: int) -> WorkloadSpec:
+    """The drain's quiet period outlasts the wait queue's TTL (plus a minute)."""
+    from dataclasses import replace
+
+    quiet = max(60, -(-ttl_ms // 1000) + 60)
+    if quiet == 60 and ttl_ms <= 0:
+        return spec
+    gates = replace(spec.gates, quiet_seconds=Derived(quiet, (
+        f"source empty and nothing in flight for the wait queue {wait_queue}'s TTL "
+        f"({ttl_ms} ms) plus a minute: a message parked there comes back before the drain "
+        "is called done")))
+    return replace(spec, gates=gates)
+
+
 def _grant_label(grant: Mapping[str, Any]) -> str:
     where = f" on prefix {grant['prefix']}" if grant.get("pattern") == "prefixed" else ""
     return f"{grant['principal']} {grant['role']}{where}"
@@ -534,8 +585,9 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
     left_out: list[tuple[str, str]] = []
     queue_workloads: list[Workload] = []
     source_findings: dict[str, list[Finding]] = {}
+    loops = _retry_loops(assessment.workloads)
     for w in assessment.workloads:
-        why = _left_out_reason(w)
+        why = _left_out_reason(w) or _wait_queue_reason(w, loops)
         if w.queue is None:
             key = f"{w.source['kind']}:{w.source.get('name')}"
             source_findings.setdefault(key, []).extend(w.findings)
@@ -575,10 +627,13 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
         else:
             wl_strategy, why = _default_strategy(w)
         src_key = f"{w.source['kind']}:{w.source.get('name')}"
-        specs.append((w, _spec(w, pb_id=pb_id, caps=caps,
-                               replication=replication, shared=shared,
-                               source_findings=source_findings.get(src_key, []),
-                               strategy=wl_strategy, strategy_why=why)))
+        spec = _spec(w, pb_id=pb_id, caps=caps, replication=replication, shared=shared,
+                     source_findings=source_findings.get(src_key, []), strategy=wl_strategy,
+                     strategy_why=why)
+        loop = loops.get(_loop_key(w, w.queue))
+        if loop is not None and loop[0] == w.queue:
+            spec = _with_loop_quiet(spec, loop[1], loop[2])
+        specs.append((w, spec))
 
     header = ("Generated by 'mqmigrate plan' from " + (assessment.origin or "an assessment")
               + f" (target Kafka {caps.version[0]}.{caps.version[1]}).\n"

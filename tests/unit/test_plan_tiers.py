@@ -51,3 +51,18 @@ def test_bad_retry_tiers_are_playbook_errors(tmp_path):
     assert any("retry.tiers" in p and "ascending" in p for p in found)
     found = invalid(WITH_RETRY.replace("[30s, 1s, 5m]", "[soon]"), tmp_path)
     assert any("retry.tiers" in p and "not a duration" in p for p in found)
+
+
+def test_the_wait_queue_of_a_retry_loop_is_left_out_and_the_drain_outlasts_its_ttl():
+    result = _plan(FIXTURES / "rabbit_all_rules.json")
+    left = dict(result.left_out)
+    [reason] = [why for wid, why in left.items() if wid.endswith("/work.wait")]
+    assert "wait queue of the TTL+DLX retry loop of work.main" in reason
+    playbook = _only(result)
+    assert "work.wait" not in {w.id for w in playbook.workloads}
+    main = playbook.workload("work.main")
+    quiet = {g.metric: g.for_seconds for g in main.phases.drain.gates}
+    assert quiet["source.depth"] == quiet["source.in-flight"] == 65  # 5 s TTL + a minute
+    other = playbook.workload("bounded")
+    assert {g.for_seconds for g in other.phases.drain.gates
+            if g.metric == "source.depth"} == {60}
