@@ -660,7 +660,7 @@ class Worker:
         if self.tiers is not None and outcome is Ack.RELEASE and error is not None:
             # a failure backs off through the tiers; an explicit Ack.RELEASE still means "now"
             return self._settle_failure(message, outcome, error, message.delivery_count, last,
-                                        self.dlq_topic, deferred)
+                                        False, deferred)
         if outcome is Ack.RELEASE and not last:
             self._count("released")
             return Ack.RELEASE
@@ -669,7 +669,7 @@ class Worker:
         return self._dead_letter(message, error, reason)
 
     def _settle_failure(self, message: Message, outcome: Ack, error: BaseException | None,
-                        attempt: int, last: bool, dlq_topic: str | None,
+                        attempt: int, last: bool, in_tier: bool,
                         deferred: "list[_Pending] | None" = None) -> Ack | None:
         """A failed attempt when tiers exist: to the next tier, or dead-lettered.
 
@@ -688,7 +688,7 @@ class Worker:
                 # a delay no tier covers: neither early nor at once, and not silently
                 log.error("%s on %s: %s", type(error).__name__, message.message_id,
                           exc.one_line())
-                return self._dead_letter(message, exc, "bad-delay", dlq_topic)
+                return self._dead_letter(message, exc, "bad-delay", in_tier)
             topic, headers = self._tier_copy(message, tier, attempt, error)
             if deferred is not None:
                 write = self._produce_async(topic, message, headers, "tier write")
@@ -703,7 +703,7 @@ class Worker:
             return Ack.RELEASE
         reason = ("last-delivery" if outcome is Ack.RELEASE else
                   "permanent" if error is not None else "rejected")
-        return self._dead_letter(message, error, reason, dlq_topic)
+        return self._dead_letter(message, error, reason, in_tier)
 
     def _tier_copy(self, message: Message, tier: "delays.Tier", attempt: int,
                    error: BaseException | None) -> tuple[str, list[tuple[str, bytes | None]]]:
@@ -725,9 +725,18 @@ class Worker:
         return tier.topic(origin), headers
 
     def _dead_letter(self, message: Message, error: BaseException | None, reason: str,
-                     dlq_topic: str | None = None) -> Ack:
-        topic = dlq_topic or self.dlq_topic
-        if self.dead_letter == "worker" or (dlq_topic and self.dead_letter == "broker"):
+                     in_tier: bool = False) -> Ack:
+        """Dead-letter ``message``; the settlement that follows (REJECT, or RELEASE/retry
+        when the DLQ write failed).  A tier record is read by a plain consumer, which cannot
+        REJECT: the worker writes its dead letter itself (to ``dlq_topic`` or the group's
+        broker DLQ topic) even when the broker dead-letters the main topic's records."""
+        if in_tier and self._tier_dlq is None:
+            log.error("%s on its last attempt in a retry tier and group %s has no DLQ: dropped "
+                      "(%s)", message.message_id, self.group, reason)
+            self._count("rejected")
+            return Ack.REJECT
+        if self.dead_letter == "worker" or in_tier:
+            topic = self._tier_dlq if in_tier else self.dlq_topic
             if not self._produce_dlq(message, error, reason, topic):
                 self._count("dlq_failures")
                 self._count("released")
@@ -905,8 +914,7 @@ class Worker:
             return None
         if outcome is Ack.RELEASE and error is None:
             error = RetryableError("released by the handler")
-        settled = self._settle_failure(message, outcome, error, attempt, False,
-                                       self._tier_dlq)
+        settled = self._settle_failure(message, outcome, error, attempt, False, True)
         if settled is Ack.RELEASE:
             return delays.now_ms() + 1000  # the write failed: try this record again in 1 s
         return None

@@ -24,7 +24,7 @@ from mqmigrate import delays
 from mqmigrate import sdkheaders as H
 from mqmigrate.errors import ConfigError
 from mqmigrate.kafka import share
-from mqmigrate.worker import RetryableError, Worker, WorkerMetrics
+from mqmigrate.worker import PermanentError, RetryableError, Worker, WorkerMetrics
 from tests.integration.test_worker import Env, env  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
@@ -242,3 +242,44 @@ def test_sigkill_while_records_wait_in_a_tier_loses_nothing_and_nothing_is_early
     assert early == 0 and early_before == 0
     assert all(c[2] == f"{tenv.topic}.retry-5s" for c in log.calls)
     assert 0 <= duplicates <= 2  # a crash between a handler's end and the offset commit
+
+
+def test_broker_dlq_group_a_tier_record_is_dead_lettered_once_by_the_worker(tenv):
+    """With a broker DLQ (KIP-1191) the main topic's REJECTs are the broker's to dead-letter;
+    a tier record (a plain consumer cannot REJECT) is written to the same DLQ topic by the
+    worker: each dead letter exactly once, whichever path."""
+    share.delete_topic(tenv.admin, tenv.dlq)
+    tenv.created.remove(tenv.dlq)
+    share.create_topic(tenv.admin, tenv.dlq,
+                       config={"errors.deadletterqueue.group.enable": "true"})
+    tenv.created.append(tenv.dlq)
+    tenv.group_config(**{"errors.deadletterqueue.topic.name": tenv.dlq,
+                         "errors.deadletterqueue.copy.record.enable": "true"})
+    log = Log()
+
+    def handler(message):
+        log.add(message)
+        if message.value == b"poison":
+            raise PermanentError("bad")
+        raise RetryableError("always")
+
+    worker = Worker(tenv.bootstrap, tenv.topic, tenv.group, handler, retry_tiers=TIERS,
+                    max_attempts=2, install_signal_handlers=False,
+                    metrics=WorkerMetrics(CollectorRegistry()))
+    worker.start()
+    try:
+        tenv.produce([b"poison", b"retried"])
+        dead = tenv.read_dlq(2, timeout=30)
+    finally:
+        worker.stop()
+        assert worker.join(timeout=60)
+    assert worker.dead_letter == "broker"
+    assert sorted(m.value() for m in dead) == [b"poison", b"retried"]  # once each
+    by_value = {m.value(): {k: v for k, v in m.headers()} for m in dead}
+    assert by_value[b"poison"][H.BROKER_DLQ_MESSAGE] == b"Offset rejected by client."
+    retried = by_value[b"retried"]
+    assert retried[H.ERROR_REASON] == b"last-delivery"
+    assert retried[H.ERROR_TOPIC] == f"{tenv.topic}.retry-2s".encode()
+    assert retried[H.SOURCE_ID] == b"id-retried"
+    assert [(v, a) for v, a, *_ in log.calls if v == "retried"] == [("retried", 1),
+                                                                   ("retried", 2)]
