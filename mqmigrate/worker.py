@@ -16,6 +16,12 @@ raises :class:`PermanentError` (or a type in  dead-lettered (see below), then RE
 fails on the last delivery attempt            dead-lettered, then REJECTed
 ============================================  =================================================
 
+With ``retry_tiers`` (:mod:`mqmigrate.delays`, docs/delays.md) a retryable failure is not
+RELEASEd: the record is copied to a delay tier topic (``<topic>.retry-30s``) and ACCEPTed once
+Kafka acknowledged the copy; a consumer group per tier hands it to the handler again no
+earlier than its due time, and after ``max_attempts`` attempts across tiers it is
+dead-lettered.
+
 "Last delivery attempt" is ``delivery_count >= limit`` where the limit is the group's
 ``share.delivery.count.limit`` read from the broker when the worker starts (or the smaller
 ``max_deliveries`` if given): releasing such a record would make the broker archive it
