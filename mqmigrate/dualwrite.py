@@ -385,6 +385,7 @@ class PikaSource:
     A delayed message (``send(..., delay_ms=...)``) goes, with ``delay_via="wait-queue"``
     (default), to a durable wait queue of that delay, ``mqmigrate.delay.<exchange or
     default>.<routing key>.<delay>``, declared on first use with ``x-message-ttl`` = the delay
+    (rounded up to the second, :meth:`wait_delay`)
     and ``x-dead-letter-exchange`` / ``-routing-key`` = this producer's exchange and routing
     key: RabbitMQ dead-letters it to its real destination when the TTL runs out (one fixed TTL
     per queue, so messages expire in order and none waits behind a longer one).  With
@@ -413,10 +414,18 @@ class PikaSource:
         self._wait_queues: set[str] = set()
         self._declared: set[str] = set()
 
+    @staticmethod
+    def wait_delay(delay_ms: int) -> int:
+        """The wait queue's TTL for ``delay_ms``: rounded up to the second (to 100 ms under a
+        second), so a retry or a replay, which sends what is left of a delay, reuses a queue
+        instead of declaring one per millisecond; never shorter than asked."""
+        grain = 1000 if delay_ms >= 1000 else 100
+        return -(-delay_ms // grain) * grain
+
     def wait_queue(self, delay_ms: int) -> str:
         """The wait queue that holds messages for ``delay_ms`` before RabbitMQ routes them."""
         return (f"mqmigrate.delay.{self.exchange or 'default'}.{self.routing_key}."
-                f"{delays.label(delay_ms)}")
+                f"{delays.label(self.wait_delay(delay_ms))}")
 
     def check_delay(self, delay_ms: int) -> None:
         """ConfigError when a delay of ``delay_ms`` cannot be honoured."""
@@ -469,15 +478,13 @@ class PikaSource:
             # connection may
             raise MqMigrateError(f"RabbitMQ publish to {where} failed: "
                                  f"{type(exc).__name__} {exc}",
-                                 transient=not isinstance(exc, (pe.UnroutableError,
-                                                                pe.ChannelClosedByBroker))
-                                 ) from exc
+                                 transient=not isinstance(exc, pe.UnroutableError)) from exc
 
     def _declare_wait_queue(self, channel: Any, delay_ms: int) -> str:
         name = self.wait_queue(delay_ms)
         if name not in self._declared:
             channel.queue_declare(name, durable=True, arguments={
-                "x-message-ttl": delay_ms,
+                "x-message-ttl": self.wait_delay(delay_ms),
                 "x-dead-letter-exchange": self.exchange,
                 "x-dead-letter-routing-key": self.routing_key,
             })

@@ -349,6 +349,9 @@ def test_sqs_and_rabbitmq_delay_limits():
         SqsSource("http://sqs/q.fifo", client=object()).check_delay(1000)
     pika_source = PikaSource("amqp://x", routing_key="orders")
     assert pika_source.wait_queue(30_000) == "mqmigrate.delay.default.orders.30s"
+    # what is left of a delay on a retry reuses the queue of the whole seconds above it
+    assert pika_source.wait_queue(29_997) == "mqmigrate.delay.default.orders.30s"
+    assert pika_source.wait_queue(250) == "mqmigrate.delay.default.orders.300ms"
     with pytest.raises(ConfigError, match="x-delayed-message"):
         PikaSource("amqp://x", routing_key="orders", delay_via="x-delay").check_delay(1000)
 
