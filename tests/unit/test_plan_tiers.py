@@ -66,3 +66,19 @@ def test_the_wait_queue_of_a_retry_loop_is_left_out_and_the_drain_outlasts_its_t
     other = playbook.workload("bounded")
     assert {g.for_seconds for g in other.phases.drain.gates
             if g.metric == "source.depth"} == {60}
+
+
+def test_the_final_drain_bridge_of_a_retry_loop_waits_out_the_ttl(tmp_path):
+    """A message parked in the wait queue comes back after the TTL: the drain bridge must still
+    run then; workloads without delays keep the short idle exit."""
+    from mqmigrate.cutover.actions import ActionContext, drain_idle
+
+    playbook = _only(_plan(FIXTURES / "rabbit_all_rules.json"))
+
+    def idle(workload_id: str) -> float:
+        wl = playbook.workload(workload_id)
+        step = wl.phases.drain.steps[0]
+        return drain_idle(ActionContext(playbook, tmp_path, wl, step, "drain", None, "file:x"))
+
+    assert idle("work.main") == 65  # the 5 s TTL plus a minute, the drain gates' quiet
+    assert idle("bounded") == 10  # no delays: the usual 10 s
