@@ -110,6 +110,11 @@ def test_rabbitmq_retry_loop_planned_live_and_drained_keeps_its_delays(
         for gate in phases["drain"]["gates"]:
             gate["for_seconds"] = ttl_ms // 1000 + 2
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        # record timestamps = when the drain wrote them (the broker's append time)
+        from mqmigrate.kafka import share
+
+        share.create_topic(share.admin_client(kafka_bootstrap), topic,
+                           config={"message.timestamp.type": "LogAppendTime"})
 
         connection = pika.BlockingConnection(pika.URLParameters(amqp))
         channel = connection.channel()
@@ -160,3 +165,94 @@ def test_rabbitmq_retry_loop_planned_live_and_drained_keeps_its_delays(
           f"(TTL {ttl_ms} ms), early {len(early)}; source left {depth} + {parked_depth}")
     assert early == []
     assert depth == 0 and parked_depth == 0
+
+
+@pytest.mark.kafka
+def test_sqs_delay_seconds_planned_live_and_drained_keeps_its_delays(
+        elasticmq_service, kafka_bootstrap, unique_name, tmp_path, capsys, monkeypatch):
+    """An ElasticMQ queue with ``DelaySeconds``, planned from the live endpoint (a tier of its
+    delay) and drained by ``cutover`` while its messages are still delayed: each reaches Kafka
+    no earlier than its delay and none is left behind."""
+    import yaml
+    from confluent_kafka import Consumer
+
+    from mqmigrate.cli import main
+    from mqmigrate.cutover import bridgeproc
+    from mqmigrate.cutover.runner import run_dir
+    from mqmigrate.kafka.admin import delete_topics
+
+    delay_s = 6
+    admin = elasticmq_service.client("sqs", timeout=30)  # before AWS_PROFILE points elsewhere
+    profile = "mqmigrate-delays"
+    config, credentials = tmp_path / "aws-config", tmp_path / "aws-credentials"
+    config.write_text(f"[profile {profile}]\nregion = us-east-1\n")
+    credentials.write_text(f"[{profile}]\naws_access_key_id = d\naws_secret_access_key = d\n")
+    for key, value in {"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE":
+                       str(credentials), "AWS_PROFILE": profile}.items():
+        monkeypatch.setenv(key, value)
+    url = admin.create_queue(QueueName=unique_name,
+                             Attributes={"DelaySeconds": str(delay_s)})["QueueUrl"]
+    endpoint = elasticmq_service.endpoint_url
+    out = tmp_path / "playbooks"
+    path = out / "delayed.yaml"
+    topic = wid = None
+    try:
+        assert main(["plan", f"{endpoint.replace('http://', 'sqs+http://')}?region=us-east-1",
+                     "--prefix", unique_name, "--name", "delayed", "--replication", "1",
+                     "--kafka", kafka_bootstrap, "--out", str(out)]) == 0
+        capsys.readouterr()
+        doc = yaml.safe_load(path.read_text())
+        [wl] = doc["workloads"]
+        topic, wid = wl["target"]["topic"], wl["id"]
+        assert wl["target"]["retry"]["tiers"] == [f"{delay_s}s"]
+        phases = wl["phases"]
+        for name in ("shadow", "verify", "consumers", "producers", "decommission"):
+            phases.pop(name, None)
+        phases["drain"]["steps"] = [
+            {"id": "drain-bridge", "action": "bridge.start", "mode": "drain",
+             "requires": ["provision"]},
+            {"id": "source-drained", "action": "source.drain", "requires": ["drain-bridge"]}]
+        for gate in phases["drain"]["gates"]:
+            gate["for_seconds"] = delay_s + 2
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        # the bridge keeps SQS's SentTimestamp as the record's timestamp: made before provision
+        # with the broker's append time instead, the timestamp says when the drain wrote it
+        from mqmigrate.kafka import share
+
+        share.create_topic(share.admin_client(kafka_bootstrap), topic,
+                           config={"message.timestamp.type": "LogAppendTime"})
+
+        sent_at = delays.now_ms()
+        for i in range(5):
+            admin.send_message(QueueUrl=url, MessageBody=f"d-{i}", MessageAttributes={
+                "mq-source-id": {"DataType": "String", "StringValue": f"d-{i}"}})
+        code = main(["cutover", "run", str(path), "--until", "drain", "--yes",
+                     "--poll-interval", "1", "--gate-timeout", "60"])
+        err = capsys.readouterr().err
+        assert code == 0, err[-3000:]
+        consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"r-{unique_name}",
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        consumer.subscribe([topic])
+        got: list[tuple[bytes, int]] = []
+        deadline = time.monotonic() + 20
+        while len(got) < 5 and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                got.append((msg.value(), msg.timestamp()[1]))
+        consumer.close()
+        left = admin.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    finally:
+        if wid is not None:
+            bridgeproc.stop(run_dir(path), wid, timeout=30)
+        admin.delete_queue(QueueUrl=url)
+        if topic:
+            delete_topics(kafka_bootstrap, [topic, f"{topic}.quarantine", f"dlq.{topic}",
+                                            f"{topic}.retry-{delay_s}s"])
+    assert sorted(v for v, _ in got) == [f"d-{i}".encode() for i in range(5)]
+    first = min(ts for _, ts in got) - sent_at
+    print(f"\nSQS DelaySeconds={delay_s} drained: 5 of 5 in Kafka, the first written {first} ms "
+          f"after sending")
+    assert first >= delay_s * 1000  # none early
+    assert sum(int(left[k]) for k in ("ApproximateNumberOfMessages",
+                                      "ApproximateNumberOfMessagesNotVisible",
+                                      "ApproximateNumberOfMessagesDelayed")) == 0
