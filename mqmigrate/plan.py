@@ -24,10 +24,10 @@ What is decided here (and documented in docs/playbooks.md, "plan"):
 * retry tiers (``target.retry``) for a share-group workload whose assessment fires
   ``delay.delivery``: the delays the evidence names (SQS ``DelaySeconds``, an Artemis
   redelivery delay, the TTL of a RabbitMQ TTL+DLX wait queue), else a default backoff of
-  1 s, 30 s, 5 min; each tier with its reason as a comment.  The wait queue of a RabbitMQ
-  TTL+DLX retry loop is left out (its messages return to the work queue when their TTL ends
-  and that queue's drain moves them), and the work queue's drain stays quiet for longer than
-  the TTL, so no parked message comes back after the drain ended;
+  1 s, 30 s, 5 min; an Artemis redelivery multiplier becomes the geometric series of tiers up
+  to its maximum delay; each tier with its reason as a comment.  The work queue of a RabbitMQ
+  TTL+DLX retry loop (its wait queue is left out as a delay tier) gets a drain quiet period
+  longer than the TTL, so no parked message comes back after the drain ended;
 * the strategy is ``shadow-then-drain``, except SQS defaults to ``drain-only`` because a shadow
   copy of an SQS queue needs an SNS fan-out the source may not have.
 
@@ -366,6 +366,7 @@ _WEEK_MS = 7 * 24 * 3600 * 1000
 def _evidence_ms(f: Finding) -> list[tuple[int, str]]:
     """Delays (ms) a ``delay.delivery`` finding's evidence names, each with what it is."""
     found: list[tuple[int, str]] = []
+    found += _backoff_series(f)
     for key, value in (f.evidence or {}).items():
         scale = {"DelaySeconds": 1000, "redelivery_delay": 1000, "x-message-ttl": 1}.get(key)
         if scale is None:
@@ -382,6 +383,31 @@ def _evidence_ms(f: Finding) -> list[tuple[int, str]]:
                                      f"({f.evidence.get('loop')})"}[key]
             found.append((int(round(number * scale)), what))
     return found
+
+
+def _backoff_series(f: Finding) -> list[tuple[int, str]]:
+    """An Artemis exponential redelivery back-off (delay × multiplier^n up to the maximum) as
+    the delays after the first; the first is the plain ``redelivery_delay``."""
+    evidence = f.evidence or {}
+    try:
+        first = float(str(evidence.get("redelivery_delay")).split()[0]) * 1000
+        factor = float(evidence.get("redelivery-delay-multiplier") or 0)
+        ceiling = float(evidence.get("max-redelivery-delay") or 0)
+    except (ValueError, IndexError):
+        return []
+    if first <= 0 or factor <= 1:
+        return []
+    ceiling = ceiling if ceiling > 0 else first * factor ** 7
+    out: list[tuple[int, str]] = []
+    delay = first * factor
+    while len(out) < 7:
+        step = int(round(min(delay, ceiling)))
+        out.append((step, f"the broker's redelivery back-off ({evidence['redelivery_delay']} s "
+                          f"× {factor:g}^{len(out) + 1}, at most {int(ceiling)} ms)"))
+        if delay >= ceiling:
+            break
+        delay *= factor
+    return out
 
 
 def _retry(w: Workload, share_group: bool) -> tuple[dict[str, Any] | None, dict[tuple, str]]:
@@ -443,15 +469,6 @@ def _retry_loops(workloads: Sequence[Workload]) -> dict[tuple, tuple[str, str, i
             out[_loop_key(w, w.queue)] = loop
             out[_loop_key(w, loop[1])] = loop
     return out
-
-
-def _wait_queue_reason(w: Workload, loops: Mapping[tuple, tuple[str, str, int]]) -> str | None:
-    loop = loops.get(_loop_key(w, w.queue))
-    if loop is None or loop[1] != w.queue:
-        return None
-    return (f"wait queue of the TTL+DLX retry loop of {loop[0]}: its messages return to "
-            f"{loop[0]} when their TTL ({loop[2]} ms) ends and that queue's drain moves them; "
-            f"the loop becomes {loop[0]}'s retry tiers")
 
 
 def _with_loop_quiet(spec: WorkloadSpec, wait_queue: str, ttl_ms: int) -> WorkloadSpec:
@@ -606,7 +623,7 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
     source_findings: dict[str, list[Finding]] = {}
     loops = _retry_loops(assessment.workloads)
     for w in assessment.workloads:
-        why = _left_out_reason(w) or _wait_queue_reason(w, loops)
+        why = _left_out_reason(w)
         if w.queue is None:
             key = f"{w.source['kind']}:{w.source.get('name')}"
             source_findings.setdefault(key, []).extend(w.findings)
