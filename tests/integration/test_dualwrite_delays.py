@@ -18,7 +18,7 @@ from mqmigrate.dualwrite import FileMode, PikaSource, ProtonSource, SqsSource
 from mqmigrate.errors import ConfigError
 from mqmigrate.kafka import share
 from mqmigrate.worker import Worker, WorkerMetrics
-from tests.integration.test_dualwrite import Rabbit, new_writer, rabbit, sqs, topic  # noqa: F401
+from tests.integration.test_dualwrite import Rabbit, new_writer, rabbit, topic  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
