@@ -113,9 +113,25 @@ def bridge_start(ctx: ActionContext) -> str:
     # below the consumers' cut (mqmigrate.consumerswitch) and are never processed.
     final_drain = mode == "drain" and ctx.phase == "drain"
     info, started = _start_bridge(ctx, mode, effectively_once=final_drain,
-                                  idle_exit=ctx.drain_idle if final_drain else None)
+                                  idle_exit=drain_idle(ctx) if final_drain else None)
     verb = "started" if started else "already running"
     return f"{mode} bridge {verb} (pid {info.pid}, metrics {info.metrics_url})"
+
+
+def drain_idle(ctx: ActionContext) -> float:
+    """How long the final drain bridge waits without a message before it ends.
+
+    ``ctx.drain_idle``; for a workload with retry tiers (``target.retry``: the source delays
+    messages), as long as its drain gates' quiet period, because delayed messages come back to
+    the queue later (a RabbitMQ TTL+DLX wait queue's TTL, which ``plan`` put into that period)
+    and the bridge must still be there to move them.
+    """
+    idle = ctx.drain_idle
+    if ctx.workload.target.retry is not None and ctx.workload.phases.drain is not None:
+        quiet = [g.for_seconds for g in ctx.workload.phases.drain.gates
+                 if g.metric in ("source.depth", "source.in-flight")]
+        idle = max([idle, *quiet])
+    return float(idle)
 
 
 def _start_bridge(ctx: ActionContext, mode: str, *, effectively_once: bool,
@@ -295,7 +311,7 @@ def source_drain(ctx: ActionContext) -> str:
         # the drain bridge of the consumers phase never ends by itself: replace it by one that
         # ends when the source is empty and quiet; it skips nothing, as its predecessor did
         bridgeproc.stop(ctx.run_dir, wl)
-        _start_bridge(ctx, "drain", effectively_once=False, idle_exit=ctx.drain_idle)
+        _start_bridge(ctx, "drain", effectively_once=False, idle_exit=drain_idle(ctx))
     elif current is None:
         ended = bridgeproc.last_exit(ctx.run_dir, wl)
         if not (ended and ended.get("mode") == "drain" and ended.get("exit") == 0):

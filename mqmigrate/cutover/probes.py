@@ -71,7 +71,7 @@ class SourceDepthProbe:
 
     RabbitMQ: management API ``messages_ready`` / ``messages_unacknowledged`` (the API refreshes
     them every few seconds, which ``for_seconds`` absorbs).  SQS: ``ApproximateNumberOfMessages``
-    / ``ApproximateNumberOfMessagesNotVisible``.  AMQP 1.0 on Artemis: Jolokia's queue
+    + ``ApproximateNumberOfMessagesDelayed`` / ``ApproximateNumberOfMessagesNotVisible``.  AMQP 1.0 on Artemis: Jolokia's queue
     ``MessageCount`` minus ``DeliveringCount`` / ``DeliveringCount`` (Artemis counts messages
     being delivered in ``MessageCount``).  Other kinds: unknown.
     """
@@ -151,14 +151,17 @@ class SourceDepthProbe:
         from mqmigrate.inventory.readers.sqs_live import _client
 
         client, _region, _query = _client(access.uri)
-        attr = ("ApproximateNumberOfMessages" if self.what == "depth"
-                else "ApproximateNumberOfMessagesNotVisible")
+        # a delayed message (DelaySeconds) is still in the queue, only not receivable yet: a
+        # drain that stopped before it became visible would strand it, so it counts as depth
+        attrs = (["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+                 if self.what == "depth" else ["ApproximateNumberOfMessagesNotVisible"])
         try:
             url = client.get_queue_url(QueueName=access.queue)["QueueUrl"]
-            got = client.get_queue_attributes(QueueUrl=url, AttributeNames=[attr])
+            got = client.get_queue_attributes(QueueUrl=url, AttributeNames=attrs)["Attributes"]
+            value = sum(float(got[a]) for a in attrs)
         except Exception as exc:  # noqa: BLE001 - any botocore failure is "unknown"
-            return Measurement.unknown(f"SQS {attr}: {type(exc).__name__}")
-        return Measurement(float(got["Attributes"][attr]), f"SQS {attr}")
+            return Measurement.unknown(f"SQS {' + '.join(attrs)}: {type(exc).__name__}")
+        return Measurement(value, "SQS " + " + ".join(attrs))
 
 
 # ---------------------------------------------------------------------------------- bridge
