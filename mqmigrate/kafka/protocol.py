@@ -33,7 +33,6 @@ import logging
 import os
 import ssl
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -390,7 +389,6 @@ class _Causes(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.last: str | None = None
-        self.thread = threading.get_ident()
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -398,8 +396,21 @@ class _Causes(logging.Handler):
             return
         for marker in ("Connection failed: ", "Connection lost: ", "failed: "):
             if marker in message:
-                self.last = message.split(marker, 1)[1].split(" (backoff")[0].strip()
+                cause = message.split(marker, 1)[1].split(" (backoff")[0].strip()
+                # the broker may just drop the next attempts: a refusal seen once stays the
+                # cause (credentials, then TLS, then anything else)
+                if self.last is None or _rank(cause) >= _rank(self.last):
+                    self.last = cause
                 return
+
+
+def _rank(cause: str) -> int:
+    lowered = cause.lower()
+    if "sasl" in lowered or "authentication" in lowered:
+        return 3
+    if "ssl" in lowered or "handshake" in lowered:
+        return 2
+    return 1
 
 
 _library_log = logging.getLogger("kafka")
