@@ -383,20 +383,39 @@ def _oidc_callback(props: Mapping[str, Any]) -> Callable[[str], tuple[str, float
 
 
 class _Causes(logging.Handler):
-    """Keeps the last connection failure the library logs while it retries, so an error can
-    say why (refused, TLS handshake, authentication) instead of only "timed out"."""
+    """Keeps the connection failure the library logs while it retries, so an error can say
+    why (refused, TLS handshake, authentication) instead of only "timed out".
 
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+    A broker that refuses SASL credentials may close the connection without an error
+    response; a connection lost after the broker version was identified (the ApiVersions
+    exchange that precedes SASL) and before the library logged "Authenticated" is therefore
+    taken as refused credentials.
+    """
+
+    def __init__(self, sasl: bool) -> None:
+        super().__init__(logging.INFO)
         self.last: str | None = None
+        self._sasl = sasl
+        self._authenticating = False
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if "Unable to bootstrap" in message:  # the final timeout, which hides the cause
+        if "Broker version identified" in message:
+            self._authenticating = self._sasl
             return
+        if "Authenticated" in message or "SaslHandshake failed" in message:
+            self._authenticating = False  # past SASL, or refused before any credential
+            if "Authenticated" in message:
+                return
+        if record.levelno < logging.WARNING or "Unable to bootstrap" in message:
+            return  # the final timeout hides the cause
         for marker in ("Connection failed: ", "Connection lost: ", "failed: "):
             if marker in message:
                 cause = message.split(marker, 1)[1].split(" (backoff")[0].strip()
+                dropped = any(word in cause.lower() for word in ("disconnected", "reset", "eof"))
+                if self._authenticating and "Connection lost: " in message and dropped:
+                    cause = f"SaslAuthenticationFailed: connection closed during SASL ({cause})"
+                    self._authenticating = False
                 # the broker may just drop the next attempts: a refusal seen once stays the
                 # cause (credentials, then TLS, then anything else)
                 if self.last is None or _rank(cause) >= _rank(self.last):
@@ -434,6 +453,12 @@ def explain(endpoint: str, cause: str | None, protocol: str, timeout: float) -> 
     """One typed error naming ``endpoint`` and the likely cause of a failed connection."""
     text = cause or ""
     lowered = text.lower()
+    if "closed during sasl" in lowered:
+        return AuthenticationFailed(
+            f"Kafka at {endpoint} closed the connection during SASL authentication: it refused "
+            "the credentials or the mechanism",
+            hint="check sasl.username/sasl.password (or the token) and that the listener "
+                 "enables sasl.mechanism")
     if "saslauthenticationfailed" in lowered or "authentication failed" in lowered \
             or "invalid credentials" in lowered or "authentication/authorization" in lowered:
         return AuthenticationFailed(
@@ -448,6 +473,13 @@ def explain(endpoint: str, cause: str | None, protocol: str, timeout: float) -> 
             f"TLS handshake with Kafka at {endpoint} failed: the broker's certificate is not "
             f"trusted ({_short(text)})",
             hint="set ssl.ca.location to the CA that signed the broker certificate")
+    if any(alert in lowered for alert in ("alert certificate", "alert bad certificate",
+                                          "certificate required", "alert unknown ca")):
+        return ConnectionFailed(
+            f"TLS handshake with Kafka at {endpoint} failed: the broker refused the client "
+            f"certificate ({_short(text)})",
+            hint="the certificate (ssl.certificate.location) may be expired, or signed by a CA "
+                 "the broker does not trust")
     if "handshake" in lowered or "ssl" in lowered or "tls" in lowered:
         plaintext = protocol in ("SSL", "SASL_SSL")
         return ConnectionFailed(
@@ -535,14 +567,16 @@ class WireAdmin:
         _quiet_library()
         preflight(settings["bootstrap_servers"], settings.get("ssl_context"), self.endpoint,
                   self._protocol, timeout)
-        causes = _Causes()
+        causes = _Causes(sasl=self._protocol.startswith("SASL"))
         _library_log.addHandler(causes)
+        _library_log.setLevel(logging.INFO)  # the handler needs the library's INFO lines
         try:
             self._admin = KafkaAdminClient(**settings)
         except Exception as exc:  # noqa: BLE001 - every library failure becomes one line
             raise self._explain(exc, causes.last) from exc
         finally:
             _library_log.removeHandler(causes)
+            _library_log.setLevel(logging.NOTSET)
 
     def _explain(self, exc: BaseException, logged: str | None) -> MqMigrateError:
         if isinstance(exc, MqMigrateError):
@@ -567,7 +601,7 @@ class WireAdmin:
 
     def _run(self, coroutine_function: Callable[..., Any], *args: Any, what: str) -> Any:
         """Run one request coroutine on the client's network thread, within the timeout."""
-        causes = _Causes()
+        causes = _Causes(sasl=False)
         _library_log.addHandler(causes)
         try:
             return self._admin._manager.run(coroutine_function, *args)

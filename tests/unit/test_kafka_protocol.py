@@ -316,6 +316,8 @@ def test_connection_from_a_configuration_object_uses_its_client_settings():
     ("KafkaConnectionError: Handshake failed: [SSL: UNEXPECTED_EOF_WHILE_READING] EOF",
      ConnectionFailed, "TLS handshake"),
     ("[Error 34] IllegalSaslStateError", ConnectionFailed, "does not take SASL"),
+    ("KafkaConnectionError: [SSL: SSLV3_ALERT_CERTIFICATE_UNKNOWN] sslv3 alert certificate "
+     "unknown", ConnectionFailed, "refused the client certificate"),
     ("KafkaConnectionError: 111 ECONNREFUSED", ConnectionFailed, "connection refused"),
     ("InvalidReceiveError: Invalid frame length: 1095586128", ConnectionFailed,
      "not a Kafka listener"),
@@ -329,6 +331,43 @@ def test_failures_name_endpoint_and_cause(cause, kind, words):
     assert type(error) is kind
     line = error.one_line()
     assert "b:9093" in line and words in line and "\n" not in line
+
+
+def _log(causes, level: int, message: str) -> None:
+    import logging
+
+    causes.emit(logging.LogRecord("kafka.net", level, __file__, 1, message, None, None))
+
+
+def test_a_connection_dropped_during_sasl_is_taken_as_refused_credentials():
+    """What the library logs when a SASL_SSL broker refuses SCRAM credentials and closes the
+    connection without an error response, then retries until the timeout."""
+    import logging
+
+    causes = protocol._Causes(sasl=True)
+    for _ in range(2):
+        _log(causes, logging.INFO, "<conn>: Broker version identified as 4.3")
+        _log(causes, logging.ERROR, "<conn>: Connection lost: KafkaConnectionError: socket "
+                                    "disconnected")
+        _log(causes, logging.WARNING, "Bootstrap connection to bootstrap-0 failed: "
+                                      "KafkaConnectionError: socket disconnected (backoff 0.19 "
+                                      "secs)")
+    _log(causes, logging.ERROR, "Bootstrap failed: KafkaTimeoutError: Unable to bootstrap")
+    refused = explain("b:1", causes.last, "SASL_SSL", 5)
+    assert type(refused) is AuthenticationFailed and "during SASL" in refused.one_line()
+    # a listener without SASL refuses the handshake first: not a credentials problem
+    causes = protocol._Causes(sasl=True)
+    _log(causes, logging.INFO, "<conn>: Broker version identified as 4.3")
+    _log(causes, logging.ERROR, "<conn>: SaslHandshake failed: IllegalSaslStateError")
+    _log(causes, logging.ERROR, "<conn>: Connection lost: KafkaConnectionError: socket "
+                                "disconnected")
+    assert "does not take SASL" in explain("b:1", causes.last, "SASL_SSL", 5).one_line()
+    # without SASL a dropped connection stays what it is
+    causes = protocol._Causes(sasl=False)
+    _log(causes, logging.INFO, "<conn>: Broker version identified as 4.3")
+    _log(causes, logging.ERROR, "<conn>: Connection lost: KafkaConnectionError: socket "
+                                "disconnected")
+    assert type(explain("b:1", causes.last, "SSL", 5)) is ConnectionFailed
 
 
 def test_tls_handshake_on_plaintext_config_hints_at_security_protocol():
