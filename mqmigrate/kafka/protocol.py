@@ -27,17 +27,17 @@ raised within the given timeout.
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import logging
-import os
 import ssl
-import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mqmigrate.errors import AuthenticationFailed, ConfigError, ConnectionFailed, MqMigrateError
+
+if TYPE_CHECKING:
+    from mqmigrate.kafka.config import KafkaConfig
 
 # metadata.version feature level -> release (from org.apache.kafka.server.common.MetadataVersion)
 METADATA_VERSION_RELEASE = {
@@ -52,8 +52,8 @@ NON_EMPTY_GROUP = 68
 GROUP_ID_NOT_FOUND = 69
 UNSUPPORTED_VERSION = 35
 
-#: what a connection may be given as: bootstrap servers, librdkafka properties, or an object
-#: with ``client()`` returning them (the package's Kafka configuration)
+#: what a connection may be given as: the package's Kafka configuration (a KafkaConfig),
+#: librdkafka properties, or plaintext bootstrap servers
 Connection = Any
 
 
@@ -125,49 +125,35 @@ def parse_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
 # ---------------------------------------------------------------------------- configuration
 
 
-def connection_properties(connection: Connection) -> dict[str, Any]:
-    """librdkafka properties from bootstrap servers, a mapping, or a Kafka configuration object.
+def kafka_config(connection: Connection) -> "KafkaConfig":
+    """The package's Kafka configuration from a KafkaConfig, librdkafka properties or
+    plaintext bootstrap servers."""
+    from mqmigrate.kafka.config import as_kafka_config
 
-    An object with a ``client()`` method (the package's Kafka configuration) gives its
-    confluent-kafka settings, with an OAUTHBEARER token callback resolved as ``oauth_cb``.
-    """
-    if isinstance(connection, str):
-        return {"bootstrap.servers": connection}
-    client = getattr(connection, "client", None)
-    if callable(client):
-        return dict(client())
-    if isinstance(connection, Mapping):
-        return dict(connection)
-    raise ConfigError(f"not a Kafka connection: {type(connection).__name__}",
-                      hint="pass the bootstrap servers or librdkafka properties")
+    return as_kafka_config(connection)
 
 
-def client_settings(properties: Mapping[str, Any], *, timeout: float = 10.0) -> dict[str, Any]:
-    """kafka-python client settings for librdkafka-style ``properties``.
+def client_settings(config: "KafkaConfig", *, timeout: float = 10.0) -> dict[str, Any]:
+    """kafka-python client settings for the librdkafka-style properties of ``config``.
 
     Reads ``bootstrap.servers``, ``client.id``, ``security.protocol``, ``sasl.mechanism``
-    (or ``sasl.mechanisms``), ``sasl.username``/``sasl.password``, ``ssl.ca.location`` /
-    ``ssl.ca.pem``, ``ssl.certificate.location`` / ``ssl.certificate.pem``,
-    ``ssl.key.location`` / ``ssl.key.pem``, ``ssl.key.password``,
-    ``ssl.endpoint.identification.algorithm``, ``enable.ssl.certificate.verification``,
-    ``sasl.kerberos.service.name`` and for OAUTHBEARER an ``oauth_cb`` callback,
-    ``sasl.oauthbearer.method=oidc`` (client credentials against
+    (or ``sasl.mechanisms``), ``sasl.username``/``sasl.password``, the ``ssl.*`` settings
+    (through :func:`mqmigrate.kafka.tls.ssl_context`, as every socket of the tool does),
+    ``sasl.kerberos.service.name`` and for OAUTHBEARER the configuration's token callback
+    (``oauth_cb``), ``sasl.oauthbearer.method=oidc`` (client credentials against
     ``sasl.oauthbearer.token.endpoint.url``) or, as librdkafka does by default, an unsecured
     JWT from ``sasl.oauthbearer.config`` (``principal=... scope=...``).  Other keys concern
-    librdkafka only and are ignored.  ``timeout`` bounds connecting, bootstrapping and every
-    request.
+    librdkafka only and are ignored.  ``timeout`` bounds bootstrapping and every request.
     """
-    props = {str(key): value for key, value in properties.items()}
-    bootstrap = str(props.get("bootstrap.servers") or "").strip()
-    if not bootstrap:
-        raise ConfigError("no Kafka bootstrap servers configured",
-                          hint="give --kafka HOST:PORT or bootstrap.servers")
+    from mqmigrate.kafka.tls import ssl_context
+
+    props = {str(key): value for key, value in config.client().items()}
     try:
         servers = [f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
-                   for host, port in parse_bootstrap(bootstrap)]
+                   for host, port in parse_bootstrap(config.bootstrap)]
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    protocol = str(props.get("security.protocol") or "PLAINTEXT").upper()
+    protocol = config.security_protocol
     if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
         raise ConfigError(f"security.protocol={protocol} is not one of PLAINTEXT, SSL, "
                           "SASL_PLAINTEXT, SASL_SSL")
@@ -180,73 +166,12 @@ def client_settings(properties: Mapping[str, Any], *, timeout: float = 10.0) -> 
         "request_timeout_ms": millis,
         "reconnect_backoff_max_ms": 1000,
     }
-    if protocol in ("SSL", "SASL_SSL"):
-        settings["ssl_context"] = ssl_context(props)
+    context = ssl_context(config)
+    if context is not None:
+        settings["ssl_context"] = context
     if protocol.startswith("SASL"):
         settings.update(_sasl_settings(props))
     return settings
-
-
-def ssl_context(props: Mapping[str, Any]) -> ssl.SSLContext:
-    """The TLS context librdkafka would build from ``ssl.*`` properties (PEM files or text)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    verify = str(props.get("enable.ssl.certificate.verification", "true")).lower() != "false"
-    algorithm = str(props.get("ssl.endpoint.identification.algorithm", "https")).lower()
-    context.check_hostname = verify and algorithm == "https"
-    context.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
-    ca_location, ca_pem = props.get("ssl.ca.location"), props.get("ssl.ca.pem")
-    try:
-        if ca_pem:
-            context.load_verify_locations(cadata=str(ca_pem))
-        elif ca_location and str(ca_location) != "probe":
-            path = str(ca_location)
-            if os.path.isdir(path):
-                context.load_verify_locations(capath=path)
-            else:
-                context.load_verify_locations(cafile=path)
-        else:
-            context.load_default_certs()
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load the CA certificates of ssl.ca.location "
-                          f"{ca_location or '(ssl.ca.pem)'}: {_reason(exc)}") from exc
-    _load_client_certificate(context, props)
-    return context
-
-
-def _load_client_certificate(context: ssl.SSLContext, props: Mapping[str, Any]) -> None:
-    """The client certificate and key (mTLS), from files or PEM text (written to a private
-    temporary file only for the moment Python's ssl module reads it)."""
-    cert_file, cert_pem = props.get("ssl.certificate.location"), props.get("ssl.certificate.pem")
-    key_file, key_pem = props.get("ssl.key.location"), props.get("ssl.key.pem")
-    if not (cert_file or cert_pem):
-        return
-    password = props.get("ssl.key.password")
-    temporary: list[str] = []
-    try:
-        def as_file(path: Any, pem: Any) -> str | None:
-            if path:
-                return str(path)
-            if not pem:
-                return None
-            fd, name = tempfile.mkstemp(suffix=".pem")
-            temporary.append(name)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(str(pem))
-            return name
-
-        cert = as_file(cert_file, cert_pem)
-        key = as_file(key_file, key_pem)
-        context.load_cert_chain(certfile=cert, keyfile=key,
-                                password=str(password) if password else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load the client certificate "
-                          f"{cert_file or '(ssl.certificate.pem)'}: {_reason(exc)}",
-                          hint="check ssl.certificate.location, ssl.key.location and "
-                               "ssl.key.password") from exc
-    finally:
-        for name in temporary:
-            os.unlink(name)
 
 
 def _sasl_settings(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -274,9 +199,7 @@ def _token_provider(props: Mapping[str, Any]):
     """A kafka-python token provider for OAUTHBEARER, chosen as librdkafka chooses."""
     from kafka.net.sasl.oauth import AbstractTokenProvider
 
-    callback = props.get("oauth_cb")
-    if isinstance(callback, str):  # "package.module:function"
-        callback = _import_callable(callback)
+    callback = props.get("oauth_cb")  # the configuration's callback, resolved by client()
     config = str(props.get("sasl.oauthbearer.config") or "")
     extensions = _extensions(str(props.get("sasl.oauthbearer.extensions") or ""))
     if callback is None:
@@ -305,14 +228,6 @@ def _token_provider(props: Mapping[str, Any]):
             return dict(extensions)
 
     return Provider()
-
-
-def _import_callable(spec: str) -> Callable[[str], tuple]:
-    module, _, name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"cannot import the OAUTHBEARER callback {spec!r}: {exc}") from exc
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -559,9 +474,9 @@ class WireAdmin:
     def __init__(self, connection: Connection, *, timeout: float = 10.0):
         from kafka.admin import KafkaAdminClient
 
-        props = connection_properties(connection)
-        settings = client_settings(props, timeout=timeout)
-        self.endpoint = str(props.get("bootstrap.servers"))
+        config = kafka_config(connection)
+        settings = client_settings(config, timeout=timeout)
+        self.endpoint = config.describe()
         self.timeout = timeout
         self._protocol = settings["security_protocol"]
         _quiet_library()

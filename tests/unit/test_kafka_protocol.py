@@ -21,8 +21,8 @@ from mqmigrate.kafka.protocol import (
     ShareOffset,
     check_alter_response,
     client_settings,
-    connection_properties,
     explain,
+    kafka_config,
     features_from_response,
     parse_bootstrap,
     parse_share_group_offsets,
@@ -31,6 +31,11 @@ from mqmigrate.kafka.protocol import (
 )
 
 DATA = Path(__file__).parent / "data"
+
+
+def settings_of(props, **kwargs):
+    """kafka-python settings for librdkafka properties, read as the package reads them."""
+    return client_settings(kafka_config(props), **kwargs)
 
 
 def _recorded(name: str) -> bytes:
@@ -144,7 +149,7 @@ def test_request_classes_encode_what_kafka_expects():
 
 
 def test_plaintext_from_bootstrap_string():
-    settings = client_settings(connection_properties("a:1, PLAINTEXT://b:2,[::1]:3"), timeout=3)
+    settings = client_settings(kafka_config("a:1, PLAINTEXT://b:2,[::1]:3"), timeout=3)
     assert settings["bootstrap_servers"] == ["a:1", "b:2", "[::1]:3"]
     assert settings["security_protocol"] == "PLAINTEXT"
     assert settings["bootstrap_timeout_ms"] == settings["request_timeout_ms"] == 3000
@@ -155,7 +160,7 @@ def test_sasl_ssl_scram_translation():
     props = {"bootstrap.servers": "b:9093", "security.protocol": "sasl_ssl",
              "sasl.mechanisms": "scram-sha-512", "sasl.username": "u", "sasl.password": "p",
              "client.id": "me", "linger.ms": "5"}
-    settings = client_settings(props)
+    settings = settings_of(props)
     assert settings["security_protocol"] == "SASL_SSL"
     assert settings["sasl_mechanism"] == "SCRAM-SHA-512"
     assert (settings["sasl_plain_username"], settings["sasl_plain_password"]) == ("u", "p")
@@ -167,7 +172,7 @@ def test_sasl_ssl_scram_translation():
 
 def test_plain_needs_username_and_password():
     with pytest.raises(ConfigError, match="needs sasl.username and sasl.password"):
-        client_settings({"bootstrap.servers": "b:1", "security.protocol": "SASL_PLAINTEXT",
+        settings_of({"bootstrap.servers": "b:1", "security.protocol": "SASL_PLAINTEXT",
                          "sasl.mechanism": "PLAIN", "sasl.username": "u"})
 
 
@@ -178,22 +183,22 @@ def test_plain_needs_username_and_password():
     ({"bootstrap.servers": "b:1", "security.protocol": "SASL_SSL", "sasl.mechanism": "FOO"},
      "sasl.mechanism=FOO is not supported"),
     ({"bootstrap.servers": "b:1", "security.protocol": "SSL",
-      "ssl.ca.location": "/nonexistent/ca.pem"}, "cannot load the CA certificates"),
+      "ssl.ca.location": "/nonexistent/ca.pem"}, "cannot load the CA certificate"),
     ({"bootstrap.servers": "b:1", "security.protocol": "SSL",
       "ssl.certificate.location": "/nonexistent/c.pem"}, "cannot load the client certificate"),
 ])
 def test_bad_settings_are_one_line_config_errors(props, message):
     with pytest.raises(ConfigError, match=message) as info:
-        client_settings(props)
+        settings_of(props)
     assert "\n" not in info.value.one_line()
 
 
 def test_hostname_check_and_verification_can_be_turned_off():
     base = {"bootstrap.servers": "b:1", "security.protocol": "SSL"}
-    no_host = client_settings({**base, "ssl.endpoint.identification.algorithm": "none"})
+    no_host = settings_of({**base, "ssl.endpoint.identification.algorithm": "none"})
     assert not no_host["ssl_context"].check_hostname
     assert no_host["ssl_context"].verify_mode == ssl.CERT_REQUIRED
-    off = client_settings({**base, "enable.ssl.certificate.verification": "false"})
+    off = settings_of({**base, "enable.ssl.certificate.verification": "false"})
     assert off["ssl_context"].verify_mode == ssl.CERT_NONE
 
 
@@ -231,25 +236,26 @@ def pki(tmp_path_factory):
     return root
 
 
-def test_mtls_from_files_and_from_pem_text(pki):
+def test_mtls_from_files_and_a_ca_from_pem_text(pki):
     files = {"bootstrap.servers": "b:1", "security.protocol": "SSL",
              "ssl.ca.location": str(pki / "ca.pem"),
              "ssl.certificate.location": str(pki / "client.pem"),
              "ssl.key.location": str(pki / "client-key.pem"), "ssl.key.password": "key-pw"}
-    context = client_settings(files)["ssl_context"]
-    assert [c["subject"] for c in context.get_ca_certs()] == [((("commonName", "test-ca"),),)]
+    context = settings_of(files)["ssl_context"]
+    assert ((("commonName", "test-ca"),),) in [c["subject"] for c in context.get_ca_certs()]
     text = {"bootstrap.servers": "b:1", "security.protocol": "SSL",
-            "ssl.ca.pem": (pki / "ca.pem").read_text(),
-            "ssl.certificate.pem": (pki / "client.pem").read_text(),
-            "ssl.key.pem": (pki / "client-key.pem").read_text(), "ssl.key.password": "key-pw"}
-    assert len(client_settings(text)["ssl_context"].get_ca_certs()) == 1
+            "ssl.ca.pem": (pki / "ca.pem").read_text()}
+    names = [c["subject"] for c in settings_of(text)["ssl_context"].get_ca_certs()]
+    assert ((("commonName", "test-ca"),),) in names
+    with pytest.raises(ConfigError, match="PEM files"):
+        settings_of({**text, "ssl.certificate.pem": (pki / "client.pem").read_text()})
     with pytest.raises(ConfigError, match="client certificate") as info:
-        client_settings({**files, "ssl.key.password": "wrong"})
+        settings_of({**files, "ssl.key.password": "wrong"})
     assert "key-pw" not in info.value.one_line() and "wrong" not in info.value.one_line()
 
 
 def test_oauthbearer_unsecured_token_like_librdkafka():
-    settings = client_settings({"bootstrap.servers": "b:1", "security.protocol": "SASL_SSL",
+    settings = settings_of({"bootstrap.servers": "b:1", "security.protocol": "SASL_SSL",
                                 "sasl.mechanism": "OAUTHBEARER",
                                 "sasl.oauthbearer.config":
                                     "principal=admin scope=a,b extension_traceId=42"})
@@ -266,7 +272,7 @@ def test_oauthbearer_unsecured_token_like_librdkafka():
     assert claims["exp"] > claims["iat"]
     assert provider.extensions() == {"traceId": "42"}
     with pytest.raises(ConfigError, match="principal"):
-        client_settings({"bootstrap.servers": "b:1", "security.protocol": "SASL_SSL",
+        settings_of({"bootstrap.servers": "b:1", "security.protocol": "SASL_SSL",
                          "sasl.mechanism": "OAUTHBEARER"})["sasl_oauth_token_provider"].token()
 
 
@@ -277,7 +283,7 @@ def test_oauthbearer_callback_is_called_once_until_expiry():
         calls.append(config)
         return f"token-{len(calls)}", dt.datetime.now().timestamp() + 3600
 
-    settings = client_settings({"bootstrap.servers": "b:1", "security.protocol": "SASL_SSL",
+    settings = settings_of({"bootstrap.servers": "b:1", "security.protocol": "SASL_SSL",
                                 "sasl.mechanism": "OAUTHBEARER", "oauth_cb": callback,
                                 "sasl.oauthbearer.config": "cfg"})
     provider = settings["sasl_oauth_token_provider"]
@@ -286,22 +292,26 @@ def test_oauthbearer_callback_is_called_once_until_expiry():
 
 def test_oidc_needs_its_settings():
     with pytest.raises(ConfigError, match="sasl.oauthbearer.client.id"):
-        client_settings({"bootstrap.servers": "b:1", "security.protocol": "SASL_SSL",
+        settings_of({"bootstrap.servers": "b:1", "security.protocol": "SASL_SSL",
                          "sasl.mechanism": "OAUTHBEARER", "sasl.oauthbearer.method": "oidc"})
 
 
-def test_connection_from_a_configuration_object_uses_its_client_settings():
-    class Config:
-        properties = {"bootstrap.servers": "ignored:1"}
+def test_connection_from_a_kafka_config_uses_its_client_settings():
+    """A KafkaConfig's OAUTHBEARER callback (``mqmigrate.oauth.callback``) reaches the
+    token provider, as it reaches librdkafka's ``oauth_cb``."""
+    from mqmigrate.kafka.config import KafkaConfig
 
-        def client(self):
-            return {"bootstrap.servers": "b:9093", "security.protocol": "SASL_SSL",
-                    "sasl.mechanism": "PLAIN", "sasl.username": "u", "sasl.password": "p"}
+    config = KafkaConfig({"bootstrap.servers": "b:9093", "security.protocol": "SASL_SSL",
+                          "sasl.mechanism": "OAUTHBEARER",
+                          "mqmigrate.oauth.callback": f"{__name__}:token_for_test"})
+    provider = client_settings(config)["sasl_oauth_token_provider"]
+    assert provider.token() == "token-from-callback"
+    assert kafka_config(config) is config
+    assert kafka_config({"bootstrap.servers": "m:1"}).bootstrap == "m:1"
 
-    assert connection_properties(Config())["bootstrap.servers"] == "b:9093"
-    assert connection_properties({"bootstrap.servers": "m:1"}) == {"bootstrap.servers": "m:1"}
-    with pytest.raises(ConfigError):
-        connection_properties(42)
+
+def token_for_test(_config: str) -> tuple[str, float]:
+    return "token-from-callback", dt.datetime.now().timestamp() + 3600
 
 
 # ------------------------------------------------------------------ failures explained
