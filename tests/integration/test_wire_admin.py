@@ -1,6 +1,6 @@
-"""mqmigrate.kafka.protocol against real brokers: what it reads and sets on a share group is what
-Kafka's own ShareGroupCommand (run from the sandbox's jars, the oracle) reports, over PLAINTEXT
-and over a SASL listener, and every bad connection is one typed line within seconds."""
+"""mqmigrate.kafka.protocol against the sandbox Kafka: what it reads and sets on a share group is
+what Kafka's own ShareGroupCommand (run from the sandbox's jars, the oracle) reports, and a
+consumer resumes exactly at offsets it set.  The secured listeners: test_wire_admin_secured.py."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ import time
 import pytest
 from confluent_kafka import AcknowledgeType, Producer
 
-from mqmigrate.errors import AuthenticationFailed, ConnectionFailed
 from mqmigrate.kafka import share
-from mqmigrate.kafka.protocol import ShareGroupNotEmpty, ShareOffset, WireAdmin, fetch_features
+from mqmigrate.kafka.protocol import ShareGroupNotEmpty, ShareOffset, WireAdmin
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 COMMAND = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
-#: SASL/PLAIN users of the private broker (test-only passwords)
-USERS = {"admin": "admin-test-pw"}
 
 
 def _oracle(kafka_service, bootstrap: str, group: str) -> dict[int, tuple[int | None, int | None]]:
@@ -141,84 +138,3 @@ def test_a_group_that_never_consumed_has_no_offsets(kafka_bootstrap, share_topic
     with WireAdmin(kafka_bootstrap) as admin:
         assert admin.share_group_offsets(share_topic) == {}
         assert admin.features().finalized_level("share.version") >= 1
-
-
-# ------------------------------------------------------------------ a SASL listener
-
-
-@pytest.fixture(scope="module")
-def sasl_kafka(tmp_path_factory, kafka_service):
-    """A private broker with a SASL_PLAINTEXT (PLAIN) listener beside PLAINTEXT."""
-    from tests.private_brokers import PrivateKafka, free_port
-
-    broker = PrivateKafka(tmp_path_factory.mktemp("kafka-sasl"), kafka_service.ctx.cache_dir,
-                          name="kafka-wire-sasl", heap="384m")
-    plain, controller, sasl = (broker.service.port("broker"), broker.service.port("controller"),
-                               free_port())
-    jaas = " ".join(f'user_{user}="{password}"' for user, password in USERS.items())
-    broker.service.properties.update({
-        "listeners": f"PLAINTEXT://127.0.0.1:{plain},CONTROLLER://127.0.0.1:{controller},"
-                     f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{plain},"
-                                f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-                                          "SASL_PLAINTEXT:SASL_PLAINTEXT",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "sasl.enabled.mechanisms": "PLAIN",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config":
-            f"org.apache.kafka.common.security.plain.PlainLoginModule required {jaas};",
-    })
-    broker.sasl_bootstrap = f"127.0.0.1:{sasl}"
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
-def _sasl(broker, password: str = USERS["admin"], **extra: str) -> dict[str, str]:
-    return {"bootstrap.servers": broker.sasl_bootstrap, "security.protocol": "SASL_PLAINTEXT",
-            "sasl.mechanism": "PLAIN", "sasl.username": "admin", "sasl.password": password,
-            **extra}
-
-
-@pytest.mark.slow
-def test_share_group_offsets_over_sasl(sasl_kafka, kafka_service, unique_name):
-    plain = sasl_kafka.bootstrap
-    admin = share.admin_client(plain)
-    share.create_topic(admin, unique_name, partitions=2)
-    share.set_group_configs(admin, unique_name, {"share.auto.offset.reset": "earliest"})
-    _produce(plain, unique_name, per_partition=5)
-    assert len(_consume(plain, unique_name, unique_name, per_partition=2)) == 4
-    features = fetch_features(_sasl(sasl_kafka))
-    assert features.release() and features.finalized_level("share.version") >= 1
-    with WireAdmin(_sasl(sasl_kafka)) as wire:
-        offsets = wire.share_group_offsets(unique_name)[unique_name]
-        assert _as_pairs(offsets) == _oracle(kafka_service, plain, unique_name)
-        wire.alter_share_group_offsets(unique_name, unique_name, {0: 5, 1: 5})
-        assert wire.share_group_offsets(unique_name)[unique_name] == {
-            0: ShareOffset(5, 0), 1: ShareOffset(5, 0)}
-
-
-@pytest.mark.slow
-def test_bad_connections_are_one_typed_line_within_seconds(sasl_kafka):
-    cases = [
-        (_sasl(sasl_kafka, password="wrong-pw"), AuthenticationFailed, "refused the credentials"),
-        # SASL spoken to the PLAINTEXT listener
-        ({**_sasl(sasl_kafka), "bootstrap.servers": sasl_kafka.bootstrap}, ConnectionFailed,
-         "does not take SASL"),
-        # TLS to a plaintext listener
-        ({**_sasl(sasl_kafka), "security.protocol": "SASL_SSL"}, ConnectionFailed,
-         "TLS handshake"),
-        # plaintext spoken to the SASL listener
-        ({"bootstrap.servers": sasl_kafka.sasl_bootstrap}, ConnectionFailed, "127.0.0.1:"),
-    ]
-    for props, kind, words in cases:
-        began = time.monotonic()
-        with pytest.raises(kind) as info:
-            fetch_features(props, timeout=5)
-        took = time.monotonic() - began
-        line = info.value.one_line()
-        assert words in line and props["bootstrap.servers"] in line, line
-        assert "wrong-pw" not in line and USERS["admin"] not in line
-        assert took < 12, (line, took)
