@@ -462,6 +462,21 @@ def preflight(servers: list[str], context: ssl.SSLContext | None, endpoint: str,
     raise explain(endpoint, causes[-1] if causes else None, protocol, timeout)
 
 
+def _first_token(provider: Any, endpoint: str) -> None:
+    """Get the OAUTHBEARER token before connecting, so that a token endpoint or callback that
+    fails is reported as such, once, instead of as a connection the library keeps retrying."""
+    if provider is None:
+        return
+    try:
+        provider.token()
+    except MqMigrateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a user's callback may raise anything
+        raise AuthenticationFailed(f"no OAUTHBEARER token for Kafka at {endpoint}: the token "
+                                   f"callback failed ({type(exc).__name__}: {_reason(exc)})",
+                                   hint="check mqmigrate.oauth.callback and its settings") from exc
+
+
 class WireAdmin:
     """A connection to one cluster for the calls of this module; use as a context manager.
 
@@ -480,6 +495,7 @@ class WireAdmin:
         self.timeout = timeout
         self._protocol = settings["security_protocol"]
         _quiet_library()
+        _first_token(settings.get("sasl_oauth_token_provider"), self.endpoint)
         preflight(settings["bootstrap_servers"], settings.get("ssl_context"), self.endpoint,
                   self._protocol, timeout)
         causes = _Causes(sasl=self._protocol.startswith("SASL"))

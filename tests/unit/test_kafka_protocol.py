@@ -389,3 +389,19 @@ def test_parse_bootstrap():
     assert parse_bootstrap("a:1, PLAINTEXT://b:2,[::1]:3") == [("a", 1), ("b", 2), ("::1", 3)]
     with pytest.raises(ValueError):
         parse_bootstrap("no-port")
+
+
+def test_a_token_that_cannot_be_had_fails_before_connecting():
+    """No broker is contacted (the port is closed): the token comes first."""
+    from mqmigrate.kafka.protocol import WireAdmin
+
+    base = {"bootstrap.servers": "127.0.0.1:9", "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "OAUTHBEARER"}
+    with pytest.raises(ConfigError, match="principal"):
+        WireAdmin(base, timeout=2)
+
+    def broken(_config):
+        raise RuntimeError("identity provider down")
+
+    with pytest.raises(AuthenticationFailed, match="token callback failed.*provider down"):
+        WireAdmin({**base, "oauth_cb": broken}, timeout=2)
