@@ -462,6 +462,26 @@ def preflight(servers: list[str], context: ssl.SSLContext | None, endpoint: str,
     raise explain(endpoint, causes[-1] if causes else None, protocol, timeout)
 
 
+def _admin_client(settings: Mapping[str, Any]) -> Any:
+    """kafka-python's admin client; when bootstrapping fails, its network thread is stopped
+    too (the library leaves it running), so a gate polling a refusing cluster leaks nothing."""
+    from kafka.admin import KafkaAdminClient
+
+    class Admin(KafkaAdminClient):
+        def __init__(self, **configs: Any) -> None:
+            try:
+                super().__init__(**configs)
+            except BaseException:
+                for part, stop in (("_client", "close"), ("_net", "stop")):
+                    try:
+                        getattr(getattr(self, part), stop)()
+                    except Exception:  # noqa: BLE001 - best effort on a failed start
+                        pass
+                raise
+
+    return Admin(**settings)
+
+
 def _first_token(provider: Any, endpoint: str) -> None:
     """Get the OAUTHBEARER token before connecting, so that a token endpoint or callback that
     fails is reported as such, once, instead of as a connection the library keeps retrying."""
@@ -487,8 +507,6 @@ class WireAdmin:
     """
 
     def __init__(self, connection: Connection, *, timeout: float = 10.0):
-        from kafka.admin import KafkaAdminClient
-
         config = kafka_config(connection)
         settings = client_settings(config, timeout=timeout)
         self.endpoint = config.describe()
@@ -502,7 +520,7 @@ class WireAdmin:
         _library_log.addHandler(causes)
         _library_log.setLevel(logging.INFO)  # the handler needs the library's INFO lines
         try:
-            self._admin = KafkaAdminClient(**settings)
+            self._admin = _admin_client(settings)
         except Exception as exc:  # noqa: BLE001 - every library failure becomes one line
             raise self._explain(exc, causes.last) from exc
         finally:

@@ -138,3 +138,28 @@ def test_a_group_that_never_consumed_has_no_offsets(kafka_bootstrap, share_topic
     with WireAdmin(kafka_bootstrap) as admin:
         assert admin.share_group_offsets(share_topic) == {}
         assert admin.features().finalized_level("share.version") >= 1
+
+
+def test_failed_and_finished_connections_leave_no_thread(kafka_bootstrap):
+    """A gate polls every few seconds: neither a refused connection nor a closed one may leave
+    the library's network thread behind."""
+    import threading
+
+    from mqmigrate.errors import ConnectionFailed
+    from mqmigrate.kafka.protocol import fetch_features
+
+    def io_threads() -> int:
+        return sum(1 for t in threading.enumerate() if t.name.startswith("kafka-io"))
+
+    before = io_threads()
+    sasl_to_plaintext = {"bootstrap.servers": kafka_bootstrap, "sasl.mechanism": "PLAIN",
+                         "security.protocol": "SASL_PLAINTEXT", "sasl.username": "u",
+                         "sasl.password": "p"}
+    for _ in range(2):
+        with pytest.raises(ConnectionFailed, match="does not take SASL"):
+            fetch_features(sasl_to_plaintext, timeout=2)
+        assert fetch_features(kafka_bootstrap).finalized_level("share.version") >= 1
+    deadline = time.monotonic() + 5
+    while io_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert io_threads() == before
