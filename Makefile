@@ -7,7 +7,7 @@ VENV := .venv
 MQ := $(VENV)/bin/mqmigrate
 PYTEST_ARGS ?=
 
-.PHONY: demo test unit check lock install sandbox-up sandbox-down clean
+.PHONY: demo test unit check lock wheel-check install sandbox-up sandbox-down clean
 
 install:
 	./scripts/bootstrap.sh
@@ -35,6 +35,11 @@ check: install
 # re-pin requirements/ci.lock after a dependency change in pyproject.toml
 lock:
 	./scripts/lock.sh
+
+# the wheel installed without extras into a clean environment with no Java on PATH: the
+# offline commands, and doctor on every sandbox Kafka listener
+wheel-check: sandbox-up
+	PYTHON=$(VENV)/bin/python ./scripts/check_wheel.sh
 
 clean: sandbox-down
 	rm -rf $(VENV)

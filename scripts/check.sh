@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Static checks, configured in pyproject.toml (docs/testing.md, "Static checks"): ruff's lint
-# rules, ruff's formatting, mypy on the package, import-linter's layer contracts.  One line per
+# Static checks, configured in pyproject.toml (docs/testing.md, "Static checks"): the lock
+# covers pyproject.toml's dependencies, ruff's lint rules, ruff's formatting, mypy on the
+# package, import-linter's layer contracts.  One line per
 # check when it passes, the findings when it does not; exit 1 when any check failed (every check
 # runs).  `make check` and .ci/run (before the tests) run it; ./scripts/bootstrap.sh installs
 # the tools (the `dev` extra).
@@ -29,6 +30,7 @@ run() {  # run NAME SUMMARY COMMAND...: one line on success, the tool's output o
   fi
 }
 
+run "lock" "requirements/ci.lock covers pyproject.toml" "$BIN/python" scripts/lock_covers.py
 run "ruff check" "lint rules of pyproject.toml" "$BIN/ruff" check --no-fix --quiet .
 if [ "$FORMAT_GATE" = on ]; then
   run "ruff format" "formatted" "$BIN/ruff" format --check --quiet .
