@@ -199,7 +199,7 @@ def check_connection(kafka: KafkaConfig | str, timeout: float = 10.0) -> None:
 
 def _unreachable(config: KafkaConfig, error: KafkaError | None) -> ConnectionFailed:
     assert error is not None
-    return ConnectionFailed(f"Kafka at {config.describe()} is unreachable: {_short(error.str())}",
+    return ConnectionFailed(f"Kafka at {config.describe()} did not answer: {_short(error.str())}",
                             hint="check --kafka / bootstrap.servers and that the broker is up")
 
 
