@@ -98,9 +98,12 @@ def start_secured_kafka(state_dir: Path, cache_dir: Path) -> SecuredKafka:
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
                                           "SASL_SSL:SASL_SSL",
         "inter.broker.listener.name": "PLAINTEXT",
-        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512,OAUTHBEARER",
         "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
             "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        # Kafka's unsecured JWT validator: enough to prove the client's token callback
+        "listener.name.sasl_ssl.oauthbearer.sasl.jaas.config":
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
         "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
         "listener.name.sasl_ssl.ssl.keystore.location": str(keystore),
     })
@@ -111,6 +114,21 @@ def start_secured_kafka(state_dir: Path, cache_dir: Path) -> SecuredKafka:
         broker.stop()
         raise
     return SecuredKafka(broker, f"127.0.0.1:{secured}", f"127.0.0.1:{plain}", ca[0], other_ca)
+
+
+def unsecured_token(_oauthbearer_config: str) -> tuple[str, float]:
+    """An OAUTHBEARER token callback (``mqmigrate.oauth.callback``): an unsigned JWT, which
+    the test broker's unsecured validator accepts."""
+    import base64
+    import json
+    import time
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    now = time.time()
+    claims = {"sub": USER, "iat": int(now), "exp": int(now) + 3600, "scope": "kafka"}
+    return f"{part({'alg': 'none'})}.{part(claims)}.", now + 3600
 
 
 def _create_scram_user(plaintext: str) -> None:

@@ -83,6 +83,20 @@ def test_doctor_is_ready_over_sasl_ssl(client_properties, capsys):
         "kafka.version", "share.version", "share.round-trip"}
 
 
+def test_doctor_with_an_oauthbearer_token_callback(secured, tmp_path, password_env, capsys):
+    path = secured.write_properties(
+        tmp_path / "oauth.properties", **{"sasl.mechanism": "OAUTHBEARER",
+                                          "mqmigrate.oauth.callback":
+                                              "tests.secured_kafka:unsecured_token"})
+    text = path.read_text()
+    path.write_text("".join(line + "\n" for line in text.splitlines()
+                            if not line.startswith(("sasl.username", "sasl.password"))))
+    code = main(["doctor", "--kafka-config", str(path), "--format", "json"])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert code == 0 and report["ready"], report
+
+
 def test_provision_with_the_playbooks_credentials_reference(secured, client_properties,
                                                             tmp_path, capsys):
     name = f"guard-{uuid.uuid4().hex[:8]}"
