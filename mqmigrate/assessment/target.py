@@ -1,4 +1,4 @@
-"""The recommended Kafka target per workload, by the sizing heuristics of DESIGN.md §3.
+"""The recommended Kafka target per workload, by the sizing heuristics of docs/rules.md (targets and sizing heuristics).
 
 Every value is a :class:`Derived` with a one-line reason (the plan prints it as a comment).
 Heuristics (documented in docs/rules.md):
@@ -153,6 +153,11 @@ def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapa
             reason="source accepts messages up to {} bytes; 4 KiB kept for headers".format(
                 q.max_message_size))
 
+    if q.extra.get("last_value") and role == "work-queue":
+        # an Artemis last-value queue keeps the latest message per key (queue-type.last-value)
+        topic_configs["cleanup.policy"] = Derived(
+            value="compact", reason=f"last-value queue: compaction keeps the latest record per "
+                                    f"key ({q.extra.get('last_value_key')})")
     target = Target(mode=mode, role=role, topic=topic, partitions=partitions,
                     topic_configs=topic_configs, fanout=fanout)
     if mode.value == "none":

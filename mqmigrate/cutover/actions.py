@@ -107,7 +107,7 @@ def bridge_start(ctx: ActionContext) -> str:
             return (f"shadow copy into {ctx.workload.target.topic} already made by workload "
                     f"'{sibling[0]}' (pid {sibling[1].pid})")
     # A drain bridge of the drain phase moves what a running shadow already copied: it skips
-    # ids Kafka has (DESIGN §5) and ends when the source is empty and quiet.  One started
+    # ids Kafka has (docs/bridge.md) and ends when the source is empty and quiet.  One started
     # earlier (the consumers phase) moves the source queue while producers still write to it:
     # it runs until stopped, and skips nothing, because the shadow copies of what it moves lie
     # below the consumers' cut (mqmigrate.consumerswitch) and are never processed.

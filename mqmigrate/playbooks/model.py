@@ -33,7 +33,7 @@ from pydantic import (
 API_VERSION = "mqmigrate/v1"
 KIND = "MigrationPlaybook"
 
-#: the fixed phase order (DESIGN.md §4)
+#: the fixed phase order (docs/architecture.md)
 PHASES: tuple[str, ...] = (
     "provision", "shadow", "verify", "consumers", "producers", "drain", "decommission",
 )
