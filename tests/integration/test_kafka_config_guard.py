@@ -83,6 +83,21 @@ def test_doctor_is_ready_over_sasl_ssl(client_properties, capsys):
         "kafka.version", "share.version", "share.round-trip"}
 
 
+@pytest.mark.parametrize("stem", ["client-scram", "client-plain", "client-oauth",
+                                  "client-mtls"])
+def test_doctor_is_ready_on_each_secured_sandbox_listener(kafka_service, stem, capsys,
+                                                          monkeypatch):
+    """The sandbox's own client files (SCRAM, PLAIN, OAUTHBEARER, mTLS) read by
+    --kafka-config: admin client, producer and share consumer of the round trip."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    path = kafka_service.dir / f"{stem}.properties"
+    assert path.exists(), f"the sandbox wrote no {path.name}: restart it with this release"
+    code = main(["doctor", "--kafka-config", str(path), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ready"], report
+    assert report["kafka"] == read_config_file(path).bootstrap != kafka_service.bootstrap
+
+
 def test_doctor_with_an_oauthbearer_token_callback(secured, tmp_path, password_env, capsys):
     path = secured.write_properties(
         tmp_path / "oauth.properties", **{"sasl.mechanism": "OAUTHBEARER",

@@ -28,17 +28,11 @@ REFUSAL_TIMEOUT = 10.0
 # -- helpers -------------------------------------------------------------------------------
 
 def load_client_properties(path: Path) -> dict[str, str]:
-    """A sandbox ``client-*.properties`` file as a confluent-kafka dict (``${file:PATH}``
-    expanded the way ``--kafka-config`` does: the file's text without its final newline)."""
-    settings = {}
-    for line in path.read_text().splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, _, value = line.partition("=")
-        if value.startswith("${file:") and value.endswith("}"):
-            value = Path(value[len("${file:"):-1]).read_text().rstrip("\n")
-        settings[key.strip()] = value.strip()
-    return settings
+    """A sandbox ``client-*.properties`` file as a confluent-kafka dict, read the way
+    ``--kafka-config`` reads it (``${file:PATH}`` expanded)."""
+    from mqmigrate.kafka.config import read_config_file
+
+    return read_config_file(path).client()
 
 
 class _Capture(logging.Handler):
