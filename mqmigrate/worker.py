@@ -17,7 +17,8 @@ fails on the last delivery attempt            dead-lettered, then REJECTed
 ============================================  =================================================
 
 "Last delivery attempt" is ``delivery_count >= limit`` where the limit is the group's
-``share.delivery.count.limit`` read from the broker when the worker starts (or the smaller
+``share.delivery.count.limit`` read from the broker when the worker starts (on Kafka 4.2,
+which has no per-group limit, the brokers' ``group.share.delivery.count.limit``; or the smaller
 ``max_deliveries`` if given): releasing such a record would make the broker archive it
 unprocessed, so the worker dead-letters it instead.
 
@@ -200,6 +201,9 @@ class WorkerMetrics:
 
 
 DeadLetter = Literal["auto", "worker", "broker", "none"]
+
+#: the broker-wide delivery limit, the only one before Kafka 4.3 (and every group's default)
+BROKER_DELIVERY_LIMIT = "group.share.delivery.count.limit"
 
 
 def effective_delivery_limit(group_limit: int, max_deliveries: int | None) -> int:
@@ -385,8 +389,13 @@ class Worker:
         admin = share.admin_client(self.bootstrap)
         configs = share.group_configs(admin, self.group, [
             "share.delivery.count.limit", "errors.deadletterqueue.topic.name"])
-        limit = int(configs.get("share.delivery.count.limit")
-                    or share.SHARE_GROUP_DEFAULTS["share.delivery.count.limit"])
+        group_limit = configs.get("share.delivery.count.limit")
+        if not group_limit:
+            # Kafka 4.2 has no per-group limit (the group config is unknown there): the broker
+            # archives at its own group.share.delivery.count.limit, which may not be 5
+            group_limit = share.broker_configs(admin, [BROKER_DELIVERY_LIMIT]).get(
+                BROKER_DELIVERY_LIMIT)
+        limit = int(group_limit or share.SHARE_GROUP_DEFAULTS["share.delivery.count.limit"])
         self.delivery_limit = effective_delivery_limit(limit, self.max_deliveries)
         broker_dlq = configs.get("errors.deadletterqueue.topic.name") or ""
         mode = self.dead_letter_setting

@@ -30,13 +30,17 @@ class PrivateKafka:
     """A single-node KRaft broker in ``state_dir``; ``restart()`` keeps its log directory."""
 
     def __init__(self, state_dir: Path, cache_dir: Path, *, name: str = "kafka-private",
-                 heap: str = "512m", properties: dict[str, str] | None = None):
-        """``properties`` are broker settings over the sandbox's (e.g. an authorizer)."""
+                 heap: str = "512m", properties: dict[str, str] | None = None,
+                 version: str | None = None):
+        """``properties`` are broker settings over the sandbox's (e.g. an authorizer);
+        ``version`` an Apache Kafka release other than the sandbox's (jars from Maven Central,
+        cached per version)."""
         ctx = SandboxContext(
             state_dir=state_dir, cache_dir=cache_dir,
             ports={f"{name}.broker": free_port(), f"{name}.controller": free_port()},
         )
-        self.service = KafkaService(ctx, name=name, heap=heap, properties=properties)
+        self.service = KafkaService(ctx, name=name, heap=heap, properties=properties,
+                                    version=version)
         self.service.default_ports = {"broker": 0, "controller": 0}  # ports come from ctx.ports
 
     @property
