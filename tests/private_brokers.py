@@ -73,13 +73,17 @@ class PrivateRabbitMQ:
     """A RabbitMQ node in ``state_dir``; ``restart()`` keeps its Mnesia directory, so durable
     queues and persistent messages come back."""
 
-    def __init__(self, state_dir: Path, *, name: str = "rabbitmq-private"):
+    def __init__(self, state_dir: Path, *, name: str = "rabbitmq-private",
+                 service: type[RabbitMQService] = RabbitMQService,
+                 cache_dir: Path | None = None):
+        """``service`` :class:`~mqmigrate.sandbox.rabbitmq4.ChrootRabbitMQService` runs
+        RabbitMQ 4.x from a Debian trixie root installed under ``cache_dir``."""
         ports = {f"{name}.{key}": free_port() for key in ("amqp", "management", "dist", "epmd")}
-        ctx = SandboxContext(state_dir=state_dir, cache_dir=state_dir, ports=ports)
+        ctx = SandboxContext(state_dir=state_dir, cache_dir=cache_dir or state_dir, ports=ports)
         # a node name no other node on this machine uses; epmd is its own (own port), so the
         # sandbox node's epmd is never touched
-        self.service = RabbitMQService(ctx, name=name,
-                                       node_name=f"mqm-private-{uuid.uuid4().hex[:8]}@localhost")
+        self.service = service(ctx, name=name,
+                               node_name=f"mqm-private-{uuid.uuid4().hex[:8]}@localhost")
 
     @property
     def amqp_uri(self) -> str:

@@ -328,6 +328,8 @@ KINDS = [
     pytest.param("rabbitmq", marks=pytest.mark.rabbitmq, id="rabbitmq"),
     pytest.param("sqs", marks=pytest.mark.sqs, id="sqs"),
     pytest.param("amqp1", marks=pytest.mark.amqp1, id="amqp1"),
+    # RabbitMQ 4.x (a chroot node of this module, see conftest.rabbitmq4_service)
+    pytest.param("rabbitmq4", marks=[pytest.mark.rabbitmq, pytest.mark.compat], id="rabbitmq4"),
 ]
 
 
@@ -335,6 +337,8 @@ KINDS = [
 def source_kind(request, unique_name, monkeypatch) -> SourceKind:
     if request.param == "rabbitmq":
         kind = rabbitmq_kind(request.getfixturevalue("rabbitmq_service"), unique_name)
+    elif request.param == "rabbitmq4":
+        kind = rabbitmq_kind(request.getfixturevalue("rabbitmq4_service"), unique_name)
     elif request.param == "sqs":
         kind = sqs_kind(request.getfixturevalue("elasticmq_service"), unique_name,
                         request.getfixturevalue("tmp_path"))
