@@ -29,6 +29,8 @@ from mqmigrate.assessment.engine import assess
 from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, delete_topics, ensure_topic
 from mqmigrate.inventory import read_estate
 from mqmigrate.sources.amqp1.adapter import AMQP1Source
+from mqmigrate.sources.base import Outcome
+from mqmigrate.sources.rabbitmq.adapter import RabbitMQSource
 from tests.bridge.amqp1_helpers import publish as amqp1_publish
 from tests.bridge.amqp1_helpers import run_bridge
 from tests.bridge.bridge_helpers import read_topic, source_ids
@@ -132,6 +134,7 @@ def test_assess_reads_what_the_release_does(node, api, unique_name):
     if node.major >= 4:
         assert retry.evidence["x-delivery-limit"] == "20 (default)", retry.evidence
         assert retry.evidence["note"] == "RabbitMQ 4.x quorum-queue default"
+        assert "the bridge's returns count too" in retry.evidence["bridge"]
         assert (limit.value, limit.reason) == (10, "source limit 20 (default), clamped to 2-10")
     else:
         assert "unlimited" in str(retry.evidence["x-delivery-limit"]), retry.evidence
@@ -145,6 +148,36 @@ def test_assess_reads_what_the_release_does(node, api, unique_name):
     assert [f.rule for f in stream.findings if f.rule == "queue-type.stream"] == [
         "queue-type.stream"]
     assert stream.target.mode.value == "consumer-group"
+
+
+def test_the_bridge_s_releases_count_toward_the_4_x_default_delivery_limit(node, api,
+                                                                          unique_name):
+    """What assess warns about on 4.x: each RELEASE by the bridge's RabbitMQ source (a Kafka
+    write that failed, prefetch handed back at shutdown) is one delivery of a quorum queue's
+    budget; with 4.x's default of 20 the broker drops the message after the 20th return
+    (no dead-letter exchange here). On 3.10 the same queue redelivers forever."""
+    declare(api, unique_name, {"x-queue-type": "quorum"})
+    connection = pika.BlockingConnection(pika.URLParameters(node.amqp))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish("", unique_name, b"x", pika.BasicProperties(message_id="only"))
+    finally:
+        connection.close()
+    source = RabbitMQSource(node.amqp, unique_name, prefetch=1)
+    source.open()
+    deliveries = 0
+    try:
+        while deliveries < 25:
+            envelopes = source.receive(1, timeout=3.0)
+            if not envelopes:
+                break
+            deliveries += 1
+            source.settle(envelopes[0], Outcome.RELEASE)
+            source.flush()
+    finally:
+        source.close()
+    assert deliveries == (21 if node.major >= 4 else 25)
 
 
 def test_bridge_over_amqp_091_drains_a_quorum_queue(node, api, unique_name, kafka_bootstrap,
