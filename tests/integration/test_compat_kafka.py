@@ -238,7 +238,7 @@ def test_worker_dead_letters_each_poison_record_exactly_once(kafka, env):
     finally:
         stop(worker)
     assert sorted(v for v, _ in rec.seen) == [b"fine", b"flaky", b"flaky", b"flaky", b"poison"]
-    dead = env.read_dlq(3, timeout=8)  # asks for one more than expected: none may come
+    dead = env.read_dlq(3, timeout=5)  # asks for one more than expected: none may come
     assert sorted(d.value() for d in dead) == [b"flaky", b"poison"]
     assert worker.dead_letter == ("broker" if kafka.version >= (4, 4) else "worker")
     assert worker.delivery_limit == BROKER_LIMIT
