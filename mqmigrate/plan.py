@@ -86,6 +86,20 @@ _QUESTIONS = {
                         "which prefixed ACLs?",
     "client.share-consumer": "Consumers use {evidence}: move them to a client with a share "
                              "consumer, or keep them on a consumer group meanwhile?",
+    "queue-type.last-value": "Only the latest message per key counts ({evidence}): can "
+                             "consumers skip superseded values a compacted topic still holds?",
+    "queue-type.non-destructive": "Every consumer reads every message ({evidence}): which "
+                                  "consumer groups, and what retention replaces the queue's "
+                                  "bound?",
+    "trigger.on-arrival": "A process is started when messages arrive ({evidence}): run it as "
+                          "a long-lived consumer or scale it on lag?",
+    "lock.renewal": "Consumers may renew their message locks ({evidence}): how long do they "
+                    "really hold a message, and does the record lock cover it?",
+    "routing.auto-forward": "Messages arrive by auto-forwarding ({evidence}): do the "
+                            "forwarding entities' producers publish to this topic, or is a "
+                            "router needed?",
+    "naming.unresolved": "The source name is not known offline ({evidence}): what is the "
+                         "deployed name, and are the placeholder topic and group right?",
 }
 
 
@@ -454,6 +468,11 @@ def _default_strategy(w: Workload) -> tuple[str, str]:
     if w.source["kind"] == "sqs":
         return "drain-only", ("drain-only: an SQS queue cannot be shadowed without an SNS "
                               "fan-out in front of it (--strategy-for to choose another)")
+    if w.source.get("broker") == "servicebus":
+        return "drain-only", ("drain-only: Service Bus receivers cannot browse (no AMQP copy "
+                              "distribution mode), so there is no shadow copy; a shadow "
+                              "subscription needs the management API (--strategy-for to "
+                              "choose another)")
     return "shadow-then-drain", ("shadow-then-drain: a shadow copy is verified next to the live "
                                  "consumers before anything moves")
 

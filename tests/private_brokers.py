@@ -31,17 +31,18 @@ class PrivateKafka:
 
     def __init__(self, state_dir: Path, cache_dir: Path, *, name: str = "kafka-private",
                  heap: str = "512m", properties: dict[str, str] | None = None,
-                 version: str | None = None):
+                 secured: bool = False, version: str | None = None):
         """``properties`` are broker settings over the sandbox's (e.g. an authorizer);
-        ``version`` an Apache Kafka release other than the sandbox's (jars from Maven Central,
-        cached per version)."""
-        ctx = SandboxContext(
-            state_dir=state_dir, cache_dir=cache_dir,
-            ports={f"{name}.broker": free_port(), f"{name}.controller": free_port()},
-        )
-        self.service = KafkaService(ctx, name=name, heap=heap, properties=properties,
-                                    version=version)
-        self.service.default_ports = {"broker": 0, "controller": 0}  # ports come from ctx.ports
+        ``secured`` also opens the sandbox's SASL_SSL, OAUTHBEARER and mTLS listeners (with
+        a CA of its own under ``state_dir/tls``); ``version`` an Apache Kafka release other
+        than the sandbox's (jars from Maven Central, cached per version)."""
+        service = KafkaService(SandboxContext(state_dir=state_dir, cache_dir=cache_dir),
+                               name=name, heap=heap, properties=properties, secured=secured,
+                               version=version)
+        # every port comes from ctx.ports, all free ones
+        service.ctx.ports = {f"{name}.{key}": free_port() for key in service.default_ports}
+        service.default_ports = {key: 0 for key in service.default_ports}
+        self.service = service
 
     @property
     def bootstrap(self) -> str:
@@ -74,16 +75,18 @@ class PrivateRabbitMQ:
     queues and persistent messages come back."""
 
     def __init__(self, state_dir: Path, *, name: str = "rabbitmq-private",
-                 service: type[RabbitMQService] = RabbitMQService,
+                 secured: bool = False, service: type[RabbitMQService] = RabbitMQService,
                  cache_dir: Path | None = None):
-        """``service`` :class:`~mqmigrate.sandbox.rabbitmq4.ChrootRabbitMQService` runs
-        RabbitMQ 4.x from a Debian trixie root installed under ``cache_dir``."""
-        ports = {f"{name}.{key}": free_port() for key in ("amqp", "management", "dist", "epmd")}
-        ctx = SandboxContext(state_dir=state_dir, cache_dir=cache_dir or state_dir, ports=ports)
+        """``secured`` also opens amqps and management over https (a CA of its own under
+        ``state_dir/tls``); ``service``
+        :class:`~mqmigrate.sandbox.rabbitmq4.ChrootRabbitMQService` runs RabbitMQ 4.x from a
+        Debian trixie root installed under ``cache_dir``."""
+        ctx = SandboxContext(state_dir=state_dir, cache_dir=cache_dir or state_dir)
         # a node name no other node on this machine uses; epmd is its own (own port), so the
         # sandbox node's epmd is never touched
-        self.service = service(ctx, name=name,
+        self.service = service(ctx, name=name, secured=secured,
                                node_name=f"mqm-private-{uuid.uuid4().hex[:8]}@localhost")
+        ctx.ports = {f"{name}.{key}": free_port() for key in self.service.default_ports}
 
     @property
     def amqp_uri(self) -> str:
@@ -94,6 +97,7 @@ class PrivateRabbitMQ:
         self.service.install()
         self.service.start()
         self.service.wait_healthy()
+        self.service.after_healthy()
 
     def stop(self, *, hard: bool = False) -> None:
         """Stop the node: a clean shutdown (connections closed by the broker), or SIGKILL."""
@@ -106,3 +110,38 @@ class PrivateRabbitMQ:
         began = time.monotonic()
         self.start()
         return time.monotonic() - began
+
+
+class PrivateArtemis:
+    """An ActiveMQ Artemis instance in ``state_dir`` on free ports, created from the sandbox's
+    cached distribution, whose ``broker.xml`` a test may change before it starts (the shared
+    sandbox broker is never reconfigured)."""
+
+    def __init__(self, state_dir: Path, cache_dir: Path):
+        from mqmigrate.sandbox.artemis import ArtemisService
+
+        ctx = SandboxContext(state_dir=state_dir, cache_dir=cache_dir,
+                             ports={"artemis.acceptor": free_port(),
+                                    "artemis.console": free_port()})
+        self.service = ArtemisService(ctx)
+
+    @property
+    def broker_xml(self) -> Path:
+        return self.service.instance / "etc" / "broker.xml"
+
+    @property
+    def jolokia_uri(self) -> str:
+        user, password = self.service.credentials()
+        return f"artemis+http://{user}:{password}@127.0.0.1:{self.service.port('console')}"
+
+    def create(self) -> None:
+        """Install (from the cache) and create the instance without starting it."""
+        self.service.install()
+        self.service._create_instance()
+
+    def start(self) -> None:
+        self.service.start()
+        self.service.wait_healthy()
+
+    def stop(self) -> None:
+        self.service.stop()

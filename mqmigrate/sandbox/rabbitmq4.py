@@ -24,6 +24,7 @@ import subprocess
 from pathlib import Path
 
 from mqmigrate.errors import PrerequisiteError, SandboxError
+from mqmigrate.sandbox import rabbitmq_secured
 from mqmigrate.sandbox.base import SandboxContext
 from mqmigrate.sandbox.rabbitmq import RabbitMQService, _apt, _apt_install
 
@@ -38,12 +39,16 @@ class ChrootRabbitMQService(RabbitMQService):
     """A RabbitMQ 4.x node run from a debootstrapped Debian trixie root."""
 
     name = "rabbitmq4"
-    default_ports = {"amqp": 5682, "management": 15682, "dist": 25682, "epmd": 4379}
     start_timeout = 120.0
+    #: beside the sandbox's 3.x node, so both can run with their defaults
+    PORTS = {"amqp": 5682, "management": 15682, "dist": 25682, "epmd": 4379}
 
     def __init__(self, ctx: SandboxContext, *, name: str | None = None,
-                 node_name: str = "mqmigrate4@localhost"):
-        super().__init__(ctx, name=name, node_name=node_name)
+                 node_name: str = "mqmigrate4@localhost", secured: bool = False):
+        """``secured`` (amqps, https management) is the 3.x node's option, not yet run on 4.x:
+        off by default."""
+        super().__init__(ctx, name=name, node_name=node_name, secured=secured)
+        self.default_ports = {**self.PORTS, **(rabbitmq_secured.SECURED_PORTS if secured else {})}
 
     @property
     def root(self) -> Path:

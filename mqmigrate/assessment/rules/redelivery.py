@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown
+from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown, source_name
 
 
 @rule("retry.limit")
 def retry_limit(ctx: QueueContext):
     q, caps = ctx.queue, ctx.caps
-    if q.type == "stream" or ctx.dead_letter_sources:
-        return  # streams never redeliver; a dead-letter queue is drained, not retried
-    name = {"sqs": "maxReceiveCount", "rabbitmq": "x-delivery-limit"}.get(
-        ctx.source.kind, "max-delivery-attempts")
+    if q.type == "stream" or ctx.dead_letter_sources or ctx.delay_tier() is not None:
+        return  # streams never redeliver; dead-letter and wait queues are not consumed
+    name = source_name(q, "delivery_limit", {"sqs": "maxReceiveCount",
+                                             "rabbitmq": "x-delivery-limit"}.get(
+        ctx.source.kind, "max-delivery-attempts"))
     limit = q.delivery_limit
     mapping = (f"share.delivery.count.limit ({caps.delivery_min}-{caps.delivery_max}, cap "
                f"raisable to {caps.delivery_raisable_max}"
@@ -57,7 +58,7 @@ def dlq(ctx: QueueContext):
                    if caps.share_dlq else
                    "use the mqmigrate worker (forwards to dlq.<topic> then REJECTs) or upgrade "
                    "to Kafka 4.4")
-    if q.dead_letter is not None:
+    if q.dead_letter is not None and ctx.delay_tier() is None:
         dl = q.dead_letter
         evidence = {}
         if dl.exchange is not None:
@@ -68,7 +69,9 @@ def dlq(ctx: QueueContext):
                 evidence["x-dead-letter-strategy"] = dl.strategy
         if dl.target is not None:
             evidence["RedrivePolicy.deadLetterTargetArn" if ctx.source.kind == "sqs"
-                     else "dead-letter-address"] = dl.target
+                     else source_name(q, "dead_letter", "dead-letter-address")] = dl.target
+            if dl.strategy and dl.exchange is None:
+                evidence["how"] = dl.strategy
         yield finding("dlq.redrive", severity, evidence, mapping, remediation)
     if ctx.dead_letter_sources:
         yield finding("dlq.redrive", "info",
