@@ -397,10 +397,7 @@ class Worker:
             "share.delivery.count.limit", "errors.deadletterqueue.topic.name"])
         group_limit = configs.get("share.delivery.count.limit")
         if not group_limit:
-            # Kafka 4.2 has no per-group limit (the group config is unknown there): the broker
-            # archives at its own group.share.delivery.count.limit, which may not be 5
-            group_limit = share.broker_configs(admin, [BROKER_DELIVERY_LIMIT]).get(
-                BROKER_DELIVERY_LIMIT)
+            group_limit = self._broker_delivery_limit(admin)
         limit = int(group_limit or share.SHARE_GROUP_DEFAULTS["share.delivery.count.limit"])
         self.delivery_limit = effective_delivery_limit(limit, self.max_deliveries)
         broker_dlq = configs.get("errors.deadletterqueue.topic.name") or ""
@@ -440,6 +437,24 @@ class Worker:
             self.dead_letter = "none"
             log.warning("group %s has no dead-letter queue: failed records are REJECTed and "
                         "archived by the broker", self.group)
+
+    def _broker_delivery_limit(self, admin: Any) -> str | None:
+        """Kafka 4.2 has no per-group limit (the group config is unknown there): the broker
+        archives at its own ``group.share.delivery.count.limit``, which may not be 5.  Reading
+        it takes DESCRIBE_CONFIGS on the cluster; without that, ``max_deliveries`` is trusted
+        (a guess of 5 could release a record the broker then archives unprocessed)."""
+        try:
+            return share.broker_configs(admin, [BROKER_DELIVERY_LIMIT]).get(BROKER_DELIVERY_LIMIT)
+        except MqMigrateError as exc:
+            if self.max_deliveries:
+                log.warning("cannot read the brokers' %s (%s): treating max_deliveries=%d as "
+                            "the last attempt", BROKER_DELIVERY_LIMIT, exc, self.max_deliveries)
+                return str(self.max_deliveries)
+            raise ConfigError(
+                f"cannot read the brokers' {BROKER_DELIVERY_LIMIT}, the delivery limit of "
+                f"group {self.group} on this Kafka (no per-group limit before 4.3): {exc}",
+                hint="grant DESCRIBE_CONFIGS on the cluster, or pass max_deliveries= the "
+                     "brokers' limit") from exc
 
     def _share_version(self) -> int:
         from mqmigrate.kafka import protocol
