@@ -113,6 +113,24 @@ class ChrootRabbitMQService(RabbitMQService):
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", setup,
                 "mqmigrate-rabbitmq4", f"{_SBIN}/{script}", *args]
 
+    def stop(self, timeout: float = 30.0) -> bool:
+        stopped = super().stop(timeout)
+        self._remove_mountpoint()
+        return stopped
+
+    def _remove_mountpoint(self) -> None:
+        """Remove the empty directories ``command`` made in the root for the bind mount, up
+        to (not including) the root's top-level directory, so the cached root does not
+        collect one per node; a directory another node still uses is not empty and stays."""
+        top = self.root / self.dir.parts[1]
+        path = Path(str(self.root) + str(self.dir))
+        while path != top and path.is_relative_to(top):
+            try:
+                path.rmdir()
+            except OSError:
+                return
+            path = path.parent
+
     def _epmd(self) -> list[str] | None:
         # the chroot's epmd: talks to the node's epmd over 127.0.0.1, needs no mounts
         return ["chroot", str(self.root), "/usr/bin/epmd"]
