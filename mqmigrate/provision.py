@@ -32,6 +32,18 @@ DLQ_TOPIC_NAME = "errors.deadletterqueue.topic.name"
 BROKER_DLQ_SHARE_VERSION = 2
 
 
+#: why a group config a playbook sets is missing from an older cluster, and what to do instead
+_UNKNOWN_GROUP_CONFIG = {
+    "share.delivery.count.limit": (
+        "no per-group delivery limit before Kafka 4.3: set the broker config "
+        "group.share.delivery.count.limit (all share groups) or upgrade; the worker reads it"),
+    "share.partition.max.record.locks": (
+        "no per-group record-lock cap before Kafka 4.3: set the broker config "
+        "group.share.partition.max.record.locks or upgrade"),
+    "share.renew.acknowledge.enable": "no RENEW acknowledgement before Kafka 4.3",
+}
+
+
 @dataclass
 class Change:
     """One row of the diff."""
@@ -196,10 +208,16 @@ def _group_changes(admin, workload: Workload, share_version: int, dlq_ready: boo
                 "worker forwards"))
     if not desired:
         return rows
-    current = share.group_configs(admin, group, desired)
+    # every config the cluster knows for a group (defaults included): a key missing here is
+    # one this Kafka release cannot take, and setting it would fail the whole alter
+    current = share.group_configs(admin, group)
     to_set: dict[str, str] = {}
     for key, value in sorted(desired.items()):
-        if current.get(key) == value:
+        if key not in current:
+            rows.append(Change(workload.id, "group", group, key, "drift", None, value,
+                               _UNKNOWN_GROUP_CONFIG.get(key, "not a group config this "
+                                                         "cluster knows")))
+        elif current.get(key) == value:
             rows.append(Change(workload.id, "group", group, key, "unchanged", value))
         else:
             to_set[key] = value

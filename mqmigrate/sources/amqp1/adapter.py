@@ -1,11 +1,14 @@
 """AMQP 1.0 source (``amqp1://``, ``amqp1s://``) over python-qpid-proton.
 
-Tested against ActiveMQ Artemis 2.40 and RabbitMQ 3.10's AMQP 1.0 plugin.
+Tested against ActiveMQ Artemis 2.40, RabbitMQ 3.10's AMQP 1.0 plugin and RabbitMQ 4.0's
+native AMQP 1.0.
 
 * Addressing: ``--queue NAME`` is an Artemis queue name (the link carries the ``queue``
   capability, else Artemis would auto-create a *multicast* address) or a RabbitMQ queue,
-  read through ``/amq/queue/NAME``.  A name that already looks like an address
-  (``/amq/...``, ``/queue/...``, Artemis' ``address::queue``) is used as is.
+  read through ``/amq/queue/NAME`` on 3.x and the v2 address ``/queues/NAME``
+  (percent-encoded) on 4.x, told apart by the connection's ``version`` property.  A name
+  that already looks like an address (``/amq/...``, ``/queues/...``, Artemis'
+  ``address::queue``) is used as is.
 * Credit: the link never holds more than ``prefetch`` (= ``--max-in-flight``) messages that
   are buffered or unsettled; credit is topped up as the engine settles, so memory is bounded.
 * Settlement, one delivery at a time: ACCEPT → ``accepted``, RELEASE → ``released`` (not
@@ -35,6 +38,7 @@ import time
 import uuid
 from collections import deque
 from typing import Any, Sequence
+from urllib.parse import quote
 
 # proton first: when python-qpid-proton is missing, the registry names it from this import
 from proton import (ConnectionException, Delivery, Endpoint, Handler, Message, ProtonException,
@@ -97,6 +101,7 @@ class AMQP1Source(SourceAdapter):
         self._management: Any = None
         self._management_down = False
         self._product: str | None = None
+        self._version: str | None = None
         self._conn: Any = None
         self._link: Any = None
         self._handler: Any = None
@@ -129,6 +134,7 @@ class AMQP1Source(SourceAdapter):
         try:
             props = self._conn.conn.remote_properties or {}
             self._product = str(props.get("product", "")) or None
+            self._version = str(props.get("version", "")) or None
             if self.mode is Mode.shadow:
                 self._prepare_shadow()
             else:
@@ -151,7 +157,19 @@ class AMQP1Source(SourceAdapter):
         name = self.queue
         if name.startswith("/") or "::" in name or self._product != RABBITMQ:
             return name
+        if self._rabbitmq_major is not None and self._rabbitmq_major >= 4:
+            # RabbitMQ 4's native AMQP 1.0: address v2, the queue name percent-encoded
+            # (the v1 form /amq/queue/NAME is deprecated there)
+            return "/queues/" + quote(name, safe="")
         return f"/amq/queue/{name}"
+
+    @property
+    def _rabbitmq_major(self) -> int | None:
+        """RabbitMQ's major version from the connection's ``version`` property."""
+        try:
+            return int(str(self._version or "").split(".")[0])
+        except ValueError:
+            return None
 
     def _attach(self) -> None:
         # point-to-point on Artemis; RabbitMQ's /amq/queue/NAME is a queue already
