@@ -304,6 +304,11 @@ def _assumed_role_session(source: SourceURI, base, keys: dict[str, Any], endpoin
 # -- errors -------------------------------------------------------------------------------------
 #: (text found in a driver's error, likely cause, what to do); first match wins
 _CAUSES: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("alert unknown ca", "alert bad certificate", "certificate required",
+      "alert certificate required", "peer did not return a certificate",
+      "alert_unknown_ca", "certificate_required"),
+     "the broker refused our client certificate (or wants one)",
+     "pass ?certfile=&keyfile= signed by a CA the broker trusts"),
     (("certificate has expired", "certificate expired"),
      "the broker's TLS certificate has expired", "renew the broker's certificate"),
     (("hostname mismatch", "ip address mismatch", "doesn't match", "not match"),
@@ -314,14 +319,15 @@ _CAUSES: tuple[tuple[tuple[str, ...], str, str], ...] = (
       "certificate_verify_failed"),
      "the broker's TLS certificate is signed by an unknown CA",
      "pass ?cafile=PATH with the CA that signed it"),
-    (("alert unknown ca", "tlsv1 alert unknown ca", "bad certificate", "certificate required",
-      "alert certificate required", "peer did not return a certificate"),
-     "the broker refused our client certificate (or wants one)",
-     "pass ?certfile=&keyfile= signed by a CA the broker trusts"),
     (("wrong version number", "record layer failure", "packet length too long",
-      "unknown protocol", "http request", "wrong_version_number", "record_layer_failure",
-      "unexpected eof while reading"),
+      "unknown protocol", "http request", "wrong_version_number", "record_layer_failure"),
      "this port does not speak TLS", "use the plain scheme or the broker's TLS port"),
+    (("tls handshake timed out",),
+     "no answer to the TLS handshake: this port may not speak TLS",
+     "use the plain scheme or the broker's TLS port"),
+    (("closed the connection right after the handshake",),
+     "the broker ended the TLS session at once: it may want a client certificate, or this "
+     "port does not speak TLS", "pass ?certfile=&keyfile=, or check the port"),
 )
 
 
@@ -333,6 +339,12 @@ def connect_error(source: SourceURI, exc: BaseException, *, what: str = "") -> M
     chain = _chain_text(exc)
     low = " ".join(chain).lower()
     text = chain[-1] if chain else type(exc).__name__  # the innermost reason is the telling one
+    if source.tls and source.scheme != "sqs" and any(n in low for n in _VAGUE_TLS):
+        # drivers often say only "certificate verify failed" or "EOF": one handshake of our
+        # own, with the same settings, names the reason (bounded by a short timeout)
+        found = tls_diagnosis(source)
+        if found:
+            text, low = found, found.lower() + " " + low
     subject = f"{what or source.kind} at {source.masked}"
     for needles, cause, fix in _CAUSES:
         if any(n in low for n in needles):
@@ -340,9 +352,20 @@ def connect_error(source: SourceURI, exc: BaseException, *, what: str = "") -> M
                 break
             return ConnectionFailed(f"{subject}: {cause} ({_short(text)})", hint=fix,
                                     transient=False)
+    if source.tls is False and any(n in low for n in (
+            "connection reset", "eof", "streamlost", "stream connection lost",
+            "incompatibleprotocol", "connection closed", "remote end closed",
+            "server disconnected", "framing-error", "no protocol header", "timed out",
+            "timeout")):
+        return ConnectionFailed(f"{subject}: the connection was dropped during the handshake "
+                                f"({_short(text)})",
+                                hint="the port may expect TLS: use the TLS scheme (amqps://, "
+                                     "amqp1s://, https) or the broker's plain port")
     mechanism = ("mechanism" in low and ("not supported" in low or "no mechanism" in low
                                          or "unsupported" in low or "no worthy" in low
-                                         or "not offered" in low)) or "insufficient" in low
+                                         or "not offered" in low)) or any(
+        n in low for n in ("insufficient", "mech=none", "no worthy mechs",
+                           "no mechanism", "unsupported mechanism"))
     if mechanism:
         return AuthenticationFailed(
             f"{subject}: the broker does not accept this authentication mechanism "
@@ -354,16 +377,50 @@ def connect_error(source: SourceURI, exc: BaseException, *, what: str = "") -> M
         return AuthenticationFailed(f"{subject}: the broker refused the credentials "
                                     f"({_short(text)})",
                                     hint="check the user and password (or client certificate)")
-    if source.tls is False and any(n in low for n in (
-            "connection reset", "eof", "streamlost", "stream connection lost",
-            "incompatibleprotocol", "connection closed", "remote end closed",
-            "server disconnected", "framing", "timed out", "timeout")):
-        return ConnectionFailed(f"{subject}: the connection was dropped during the handshake "
-                                f"({_short(text)})",
-                                hint="the port may expect TLS: use the TLS scheme (amqps://, "
-                                     "amqp1s://, https) or the broker's plain port")
     return ConnectionFailed(f"cannot reach {subject} ({_short(text)})",
                             hint="check host, port and firewall; is the broker running?")
+
+
+#: driver messages that hide which TLS problem it was
+_VAGUE_TLS = ("certificate verify failed", "ssl failure", "eof", "handshake",
+              "stream connection lost", "connection reset", "ssl", "tls", "framing-error",
+              "timed out", "timeout")
+
+
+def tls_diagnosis(source: SourceURI, timeout: float = 2.0) -> str | None:
+    """What a TLS handshake with ``source``'s settings meets, as ``"SSLError: reason"``; None
+    when it succeeds and the broker keeps the connection (the problem is not TLS) or the port
+    cannot be reached.  A broker that wants a client certificate says so only after the
+    TLS 1.3 handshake, so one read follows it."""
+    import socket
+
+    try:
+        context = ssl_context(source)
+    except MqMigrateError:
+        return None
+    try:
+        raw = socket.create_connection((source.host, source.port or 443), timeout=timeout)
+    except OSError:
+        return None
+    try:
+        with context.wrap_socket(raw, server_hostname=_server_name(source)) as tls:
+            tls.settimeout(min(timeout, 1.0))
+            try:
+                if tls.recv(1) == b"":
+                    return "EOF: the broker closed the connection right after the handshake"
+            except socket.timeout:
+                return None
+    except ssl.SSLCertVerificationError as exc:
+        return f"SSLCertVerificationError: {exc.verify_message or exc.reason}"
+    except ssl.SSLError as exc:
+        return f"SSLError: {exc.reason or exc}"
+    except socket.timeout:
+        return f"TLS handshake timed out after {timeout:g}s"
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
+    finally:
+        raw.close()
+    return None
 
 
 def _chain_text(exc: BaseException) -> list[str]:
