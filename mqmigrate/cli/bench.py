@@ -18,7 +18,7 @@ Preset = Enum("Preset", {name.replace("-", "_"): name for name in PRESETS}, type
 
 def bench(
     source: str = typer.Option(..., "--source", "-s",
-                               help="Source broker URI: amqp://, amqp1:// or sqs+http://."),
+                               help="Source broker URI: amqp(s)://, amqp1(s):// or sqs+http(s)://."),
     kafka: str = typer.Option(..., "--kafka", "-k", help="Kafka bootstrap servers."),
     preset: Optional[Preset] = typer.Option(
         None, "--preset", help="A classic queue workload: work-queue (8 consumers, 10 ms "
