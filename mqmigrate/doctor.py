@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from mqmigrate.errors import ConnectionFailed, ExitCode, MqMigrateError
 from mqmigrate.kafka import share
+from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 from mqmigrate.kafka.protocol import fetch_features
 from mqmigrate.sources.probe import probe_source
 
@@ -64,11 +65,16 @@ def _release_tuple(release: str | None) -> tuple[int, int] | None:
     return int(major), int(minor)
 
 
-def diagnose(bootstrap: str, sources: list[str] | None = None, *, timeout: float = 30.0,
-             round_trip: bool = True) -> DoctorReport:
-    """Run every check; raise :class:`ConnectionFailed` only when Kafka itself is unreachable."""
+def diagnose(kafka: KafkaConfig | str, sources: list[str] | None = None, *,
+             timeout: float = 30.0, round_trip: bool = True) -> DoctorReport:
+    """Run every check; raise :class:`ConnectionFailed` only when Kafka itself is unreachable.
+
+    ``kafka`` is the connection configuration (or plaintext bootstrap servers).
+    """
+    config = as_kafka_config(kafka)
+    bootstrap = config.bootstrap
     report = DoctorReport(kafka=bootstrap)
-    features = fetch_features(bootstrap, timeout=min(timeout, 10.0))  # raises ConnectionFailed
+    features = fetch_features(config, timeout=min(timeout, 10.0))  # raises ConnectionFailed
     release = features.release()
     level = features.finalized_level("share.version")
     supported = features.supported.get("share.version", (0, 0))[1]
@@ -104,20 +110,20 @@ def diagnose(bootstrap: str, sources: list[str] | None = None, *, timeout: float
     elif level < 1:
         report.checks.append(Check("share.round-trip", "skip", "skipped: share groups disabled"))
     else:
-        report.checks.append(_round_trip(bootstrap, timeout))
+        report.checks.append(_round_trip(config, timeout))
 
     for uri in sources or []:
         report.checks.append(_source_check(uri, timeout))
     return report
 
 
-def _round_trip(bootstrap: str, timeout: float) -> Check:
+def _round_trip(config: KafkaConfig, timeout: float) -> Check:
     """Produce one record to a temporary topic and consume it through a share group."""
     from confluent_kafka import AcknowledgeType, KafkaException, Producer
 
     suffix = uuid.uuid4().hex[:12]
     topic, group = f"mqmigrate-doctor-{suffix}", f"mqmigrate-doctor-{suffix}"
-    admin = share.admin_client(bootstrap)
+    admin = share.admin_client(config)
     started = time.monotonic()
     try:
         share.create_topic(admin, topic)
@@ -127,13 +133,12 @@ def _round_trip(bootstrap: str, timeout: float) -> Check:
     try:
         share.set_group_configs(admin, group, {"share.auto.offset.reset": "earliest"})
         payload = f"mqmigrate doctor {suffix}".encode()
-        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                             "logger": share._quiet})
+        producer = Producer(config.client({"acks": "all", "logger": share._quiet}))
         producer.produce(topic, payload)
         if producer.flush(timeout) != 0:
             return Check("share.round-trip", "fail", "the test record was not acknowledged",
                          "check the broker's logs and min.insync.replicas")
-        consumer = share.share_consumer(bootstrap, group)
+        consumer = share.share_consumer(config, group)
         try:
             consumer.subscribe([topic])
             deadline = time.monotonic() + timeout

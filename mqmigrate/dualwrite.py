@@ -222,10 +222,15 @@ class ControlTopicMode:
     can.  Write the topic with :func:`publish_mode`.
     """
 
-    def __init__(self, bootstrap: str, topic: str, key: str,
+    def __init__(self, bootstrap: Any, topic: str, key: str,
                  default: Mode | str = Mode.SOURCE_ONLY, interval: float = 1.0,
                  ready_timeout: float = 15.0, consumer_config: Mapping[str, Any] | None = None):
-        self.bootstrap = bootstrap
+        from mqmigrate.kafka.config import as_kafka_config
+
+        #: the Kafka connection configuration (``bootstrap``: a KafkaConfig, a mapping of
+        #: librdkafka settings, a properties file path or plaintext bootstrap servers)
+        self.kafka_config = as_kafka_config(bootstrap)
+        self.bootstrap = self.kafka_config.bootstrap
         self.topic = topic
         self.key = key
         self.interval = interval
@@ -252,14 +257,13 @@ class ControlTopicMode:
 
         from mqmigrate.kafka.share import _quiet
 
-        consumer = Consumer({
-            "bootstrap.servers": self.bootstrap,
+        consumer = Consumer(self.kafka_config.client({
             # assign() without commits: the group id is only a required name
             "group.id": f"mqmigrate-mode-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "logger": _quiet,
             **self._consumer_config,
-        })
+        }))
         try:
             partitions: list = []
             while not partitions and not self._stop.is_set():
@@ -305,7 +309,7 @@ class ControlTopicMode:
         self._thread.join(timeout=10)
 
 
-def create_control_topic(bootstrap: str, topic: str) -> None:
+def create_control_topic(bootstrap: Any, topic: str) -> None:
     """Create the compacted control topic (one partition, so the latest switch is one read)."""
     from mqmigrate.kafka import share
 
@@ -313,16 +317,19 @@ def create_control_topic(bootstrap: str, topic: str) -> None:
                        config={"cleanup.policy": "compact"})
 
 
-def publish_mode(bootstrap: str, topic: str, key: str, mode: Mode | str,
+def publish_mode(bootstrap: Any, topic: str, key: str, mode: Mode | str,
                  timeout: float = 30.0) -> None:
-    """Switch every :class:`ControlTopicMode` reading ``topic``/``key`` to ``mode``."""
+    """Switch every :class:`ControlTopicMode` reading ``topic``/``key`` to ``mode``.
+
+    ``bootstrap``: the Kafka connection configuration or plaintext bootstrap servers."""
     from confluent_kafka import Producer
 
+    from mqmigrate.kafka.config import as_kafka_config
     from mqmigrate.kafka.share import _quiet
 
     value = (Mode.parse(mode) if isinstance(mode, str) else mode).value
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                         "enable.idempotence": True, "logger": _quiet})
+    producer = Producer(as_kafka_config(bootstrap).client(
+        {"acks": "all", "enable.idempotence": True, "logger": _quiet}))
     errors: list = []
     producer.produce(topic, key=key.encode(), value=value.encode(),
                      on_delivery=lambda err, _m: errors.append(err))
@@ -330,7 +337,7 @@ def publish_mode(bootstrap: str, topic: str, key: str, mode: Mode | str,
         raise DualWriteError(f"could not publish mode {value} to {topic}: {errors or 'timeout'}")
 
 
-def mode_source_from_spec(spec: str, *, bootstrap: str | None = None,
+def mode_source_from_spec(spec: str, *, bootstrap: Any = None,
                           default: Mode | str = Mode.SOURCE_ONLY) -> ModeSource:
     """``dual`` | ``file:/path`` | ``env:VAR`` | ``kafka:TOPIC#KEY`` as a :class:`ModeSource`."""
     kind, sep, rest = spec.partition(":")
@@ -610,17 +617,21 @@ class KafkaSide:
 
     kind = "kafka"
 
-    def __init__(self, config: Mapping[str, Any], topic: str, timeout: float = 10.0):
+    def __init__(self, config: Any, topic: str, timeout: float = 10.0):
+        """``config``: a KafkaConfig, a mapping of librdkafka settings, a properties file path
+        or plaintext bootstrap servers."""
         from confluent_kafka import Producer
 
+        from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
         from mqmigrate.kafka.share import _quiet
 
         self.topic = topic
         self.timeout = timeout
-        settings = {"linger.ms": 0, "logger": _quiet, **dict(config), **KAFKA_REQUIRED,
-                    "message.timeout.ms": int(timeout * 1000)}
-        self.bootstrap = str(settings.get("bootstrap.servers", ""))
-        self._producer = Producer(settings)
+        shared = as_kafka_config(config)
+        kafka = KafkaConfig({"linger.ms": 0, **shared.properties}, shared.path).with_overrides(
+            KAFKA_REQUIRED, **{"message.timeout.ms": int(timeout * 1000)})
+        self.bootstrap = str(kafka.properties.get("bootstrap.servers", ""))
+        self._producer = Producer(kafka.client({"logger": _quiet}))
 
     def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
              key: str | None) -> None:
@@ -719,13 +730,23 @@ class ReplayResult:
 Side = Literal["source", "kafka"]
 
 
+def _kafka_of(kafka_config: Any) -> Any:
+    """The KafkaConfig for a ``kafka:`` mode source, or None when no servers are configured."""
+    from mqmigrate.kafka.config import as_kafka_config
+
+    config = as_kafka_config(kafka_config)
+    return config if config.properties.get("bootstrap.servers") else None
+
+
 class DualWriter:
     """Writes each message where the current mode says, with one id on every side.
 
     :param source: the source producer (:class:`PikaSource`, :class:`SqsSource`,
         :class:`ProtonSource`, or anything with the :class:`SourceSide` shape).
-    :param kafka_producer_config: librdkafka settings (``bootstrap.servers`` at least);
-        ``acks=all`` and idempotence are forced.
+    :param kafka_config: the Kafka connection: a :class:`~mqmigrate.kafka.config.KafkaConfig`,
+        a mapping of librdkafka settings (``bootstrap.servers`` at least), the path of a
+        properties file, or plaintext bootstrap servers; ``acks=all`` and idempotence are
+        forced.
     :param topic: the Kafka topic.
     :param mode_source: a :class:`ModeSource`, a :class:`Mode`, or a spec string accepted by
         :func:`mode_source_from_spec` (``"dual"``, ``"file:/etc/mode"``, ``"env:VAR"``).
@@ -745,7 +766,7 @@ class DualWriter:
     def __init__(
         self,
         source: SourceSide,
-        kafka_producer_config: Mapping[str, Any],
+        kafka_config: Any,
         topic: str,
         mode_source: ModeSource | Mode | str = Mode.SOURCE_ONLY,
         *,
@@ -770,12 +791,12 @@ class DualWriter:
         self.source = source
         self.topic = topic
         self.kafka = kafka_side if kafka_side is not None else KafkaSide(
-            kafka_producer_config, topic, timeout=kafka_timeout)
+            kafka_config, topic, timeout=kafka_timeout)
         if isinstance(mode_source, Mode):
             mode_source = StaticMode(mode_source)
         elif isinstance(mode_source, str):
             mode_source = mode_source_from_spec(
-                mode_source, bootstrap=kafka_producer_config.get("bootstrap.servers"))
+                mode_source, bootstrap=_kafka_of(kafka_config))
         self.mode_source: ModeSource = mode_source
         self.authoritative: Side = authoritative
         self.policy = policy

@@ -12,7 +12,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Documented process exit codes (DESIGN.md §1)."""
+    """Documented process exit codes (docs/architecture.md, docs/cli.md)."""
 
     OK = 0
     #: the command worked and its answer is "no": findings at or above --fail-on, cluster not

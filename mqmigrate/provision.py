@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 from mqmigrate.errors import UsageError
 from mqmigrate.kafka import acls, share
 from mqmigrate.kafka.acls import Acl
+from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 from mqmigrate.kafka.protocol import fetch_features
 from mqmigrate.playbooks.model import AclGrant, Playbook, Workload
 
@@ -118,18 +119,19 @@ def _partitions(n: int) -> str:
 
 
 def _topic_changes(admin, workload: Workload, resource: str, topic: str, partitions: int,
-                   replication: int, configs: dict[str, str], brokers: int) -> list[Change]:
+                   replication: int | None, configs: dict[str, str], brokers: int) -> list[Change]:
     rows: list[Change] = []
     row = lambda item, action, old=None, new=None, note="", apply=None: Change(  # noqa: E731
         workload.id, resource, topic, item, action, old, new, note, apply)
     actual = share.describe_topic(admin, topic)
     if actual is None:
-        if replication > brokers:
+        if replication is not None and replication > brokers:
             rows.append(row("topic", "drift", None, f"rf {replication}",
                             f"cannot create: replication {replication} needs {replication} "
                             f"brokers, the cluster has {brokers}"))
             return rows
-        described = f"{_partitions(partitions)}, rf {replication}" + "".join(
+        rf = replication if replication is not None else "cluster default"
+        described = f"{_partitions(partitions)}, rf {rf}" + "".join(
             f", {k}={v}" for k, v in sorted(configs.items()))
         rows.append(row("topic", "create", None, described, apply=lambda: share.create_topic(
             admin, topic, partitions, configs, replication)))
@@ -144,7 +146,7 @@ def _topic_changes(admin, workload: Workload, resource: str, topic: str, partiti
                         "topic by hand"))
     else:
         rows.append(row("partitions", "unchanged", str(actual.partitions)))
-    if actual.replication != replication:
+    if replication is not None and actual.replication != replication:
         rows.append(row("replication", "drift", str(actual.replication), str(replication),
                         "provision does not reassign replicas; use kafka-reassign-partitions"))
     else:
@@ -221,7 +223,7 @@ def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool, bro
     declared: dict[str, tuple[str, tuple]] = {}
 
     def topic_rows(workload: Workload, resource: str, topic: str, partitions: int,
-                   replication: int, configs: dict[str, str]) -> list[Change]:
+                   replication: int | None, configs: dict[str, str]) -> list[Change]:
         desired = (partitions, replication, tuple(sorted(configs.items())))
         if topic in declared:
             first, wanted = declared[topic]
@@ -297,25 +299,30 @@ def _acl_changes(admin, workloads: list[Workload], authorizer: bool) -> list[Cha
     return rows
 
 
-def provision(playbook: Playbook, bootstrap: Optional[str] = None, *, dry_run: bool = False,
-              workloads: Optional[list[str]] = None, timeout: float = 10.0) -> Report:
+def provision(playbook: Playbook, bootstrap: "KafkaConfig | str | None" = None, *,
+              dry_run: bool = False, workloads: Optional[list[str]] = None,
+              timeout: float = 10.0) -> Report:
     """Compare the cluster with ``playbook`` and (unless ``dry_run``) apply creates and alters.
 
-    ``bootstrap`` overrides the playbook's ``kafka.bootstrap``.  Raises UsageError without a
-    bootstrap or for an unknown workload id; ConnectionFailed when the cluster cannot be reached.
+    ``bootstrap`` is the connection configuration, or bootstrap servers overriding the
+    playbook's ``kafka.bootstrap`` (plaintext).  Raises UsageError without a bootstrap or for
+    an unknown workload id; ConnectionFailed when the cluster cannot be reached.
     """
-    bootstrap = bootstrap or (playbook.kafka.bootstrap if playbook.kafka else None)
-    if not bootstrap:
+    if not isinstance(bootstrap, KafkaConfig):
+        bootstrap = bootstrap or (playbook.kafka.bootstrap if playbook.kafka else None)
+    config = as_kafka_config(bootstrap) if bootstrap else KafkaConfig()
+    if not config.properties.get("bootstrap.servers"):
         raise UsageError("no Kafka cluster to provision",
                          hint="pass --kafka HOST:PORT or set kafka.bootstrap in the playbook")
+    bootstrap = config.bootstrap
     known = [w.id for w in playbook.workloads]
     for wanted in workloads or []:
         if wanted not in known:
             raise UsageError(f"no workload '{wanted}' in playbook {playbook.metadata.name}",
                              hint=f"known: {', '.join(known)}")
     # fails fast (ConnectionFailed) before librdkafka's slower timeouts
-    share_version = fetch_features(bootstrap, timeout=timeout).finalized_level("share.version")
-    admin = share.admin_client(bootstrap)
+    share_version = fetch_features(config, timeout=timeout).finalized_level("share.version")
+    admin = share.admin_client(config)
     brokers, authorizer = share.cluster_info(admin)
     changes = diff(admin, playbook, share_version, authorizer=authorizer, brokers=brokers,
                    workloads=workloads)

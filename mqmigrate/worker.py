@@ -77,6 +77,7 @@ from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 from mqmigrate import sdkheaders as H
 from mqmigrate.errors import ConfigError, MqMigrateError, WorkerError
 from mqmigrate.kafka import share
+from mqmigrate.kafka.config import connection_config
 
 log = logging.getLogger("mqmigrate.worker")
 
@@ -218,7 +219,7 @@ _DLQ_PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 0}
 class Worker:
     """Runs ``handler`` on every record of ``topics`` consumed through share group ``group``.
 
-    :param bootstrap: Kafka bootstrap servers.
+    :param bootstrap: Kafka bootstrap servers (None: those of ``kafka_config``).
     :param topics: a topic name or a list of them (share groups have no topic patterns).
     :param group: share group id.  Its configs (``share.auto.offset.reset``,
         ``share.delivery.count.limit``, lock duration, DLQ) are the broker's, set with
@@ -237,6 +238,10 @@ class Worker:
         record waits for its turn far below the lock duration.
     :param metrics: a :class:`WorkerMetrics`, ``None`` for the process-wide one, ``False``
         for none.
+    :param kafka_config: the Kafka connection (TLS, SASL): a
+        :class:`~mqmigrate.kafka.config.KafkaConfig`, a mapping of librdkafka settings or
+        the path of a properties file (see docs/security.md); ``bootstrap`` overrides its
+        ``bootstrap.servers``.
     :param consumer_config / producer_config: extra librdkafka settings.
     :param install_signal_handlers: let :meth:`run` turn SIGTERM/SIGINT into :meth:`stop`
         (only possible in the main thread).
@@ -244,7 +249,7 @@ class Worker:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: str | None,
         topics: str | Sequence[str],
         group: str,
         handler: Handler,
@@ -264,6 +269,7 @@ class Worker:
         consumer_config: Mapping[str, Any] | None = None,
         producer_config: Mapping[str, Any] | None = None,
         install_signal_handlers: bool = True,
+        kafka_config: Any = None,
     ):
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
@@ -273,7 +279,8 @@ class Worker:
             raise ConfigError("dead_letter='worker' needs dlq_topic")
         if unexpected not in (Ack.RELEASE, Ack.REJECT):
             raise ConfigError("unexpected must be Ack.RELEASE or Ack.REJECT")
-        self.bootstrap = bootstrap
+        self.kafka = connection_config(bootstrap, kafka_config)
+        self.bootstrap = self.kafka.bootstrap
         self.topics = [topics] if isinstance(topics, str) else list(topics)
         if not self.topics:
             raise ConfigError("a worker needs at least one topic")
@@ -320,9 +327,8 @@ class Worker:
         if self.dead_letter == "worker":
             from confluent_kafka import Producer
 
-            self._producer = Producer({"bootstrap.servers": self.bootstrap,
-                                       "logger": share._quiet, **self.producer_config,
-                                       **_DLQ_PRODUCER})
+            self._producer = Producer(self.kafka.client(
+                {"logger": share._quiet, **self.producer_config, **_DLQ_PRODUCER}))
         for index in range(self.concurrency):
             thread = threading.Thread(target=self._thread_main, args=(index,),
                                       name=f"mqmigrate-worker-{self.group}-{index}", daemon=True)
@@ -382,7 +388,7 @@ class Worker:
 
     # -- start-up: what the broker says about this group -----------------------------------------
     def _resolve_group_settings(self) -> None:
-        admin = share.admin_client(self.bootstrap)
+        admin = share.admin_client(self.kafka)
         configs = share.group_configs(admin, self.group, [
             "share.delivery.count.limit", "errors.deadletterqueue.topic.name"])
         limit = int(configs.get("share.delivery.count.limit")
@@ -430,7 +436,7 @@ class Worker:
         from mqmigrate.kafka import protocol
 
         try:
-            return protocol.fetch_features(self.bootstrap).finalized_level("share.version")
+            return protocol.fetch_features(self.kafka).finalized_level("share.version")
         except MqMigrateError:
             return 0
 
@@ -440,7 +446,7 @@ class Worker:
 
         try:
             consumer = share.share_consumer(
-                self.bootstrap, self.group,
+                self.kafka, self.group,
                 **{"max.poll.records": str(self.max_poll_records), **self.consumer_config})
         except KafkaException as exc:
             self._fail(WorkerError(f"cannot create a share consumer for group {self.group}: "

@@ -30,14 +30,17 @@ class PrivateKafka:
     """A single-node KRaft broker in ``state_dir``; ``restart()`` keeps its log directory."""
 
     def __init__(self, state_dir: Path, cache_dir: Path, *, name: str = "kafka-private",
-                 heap: str = "512m", properties: dict[str, str] | None = None):
-        """``properties`` are broker settings over the sandbox's (e.g. an authorizer)."""
-        ctx = SandboxContext(
-            state_dir=state_dir, cache_dir=cache_dir,
-            ports={f"{name}.broker": free_port(), f"{name}.controller": free_port()},
-        )
-        self.service = KafkaService(ctx, name=name, heap=heap, properties=properties)
-        self.service.default_ports = {"broker": 0, "controller": 0}  # ports come from ctx.ports
+                 heap: str = "512m", properties: dict[str, str] | None = None,
+                 secured: bool = False):
+        """``properties`` are broker settings over the sandbox's (e.g. an authorizer);
+        ``secured`` also opens the sandbox's SASL_SSL, OAUTHBEARER and mTLS listeners (with
+        a CA of its own under ``state_dir/tls``)."""
+        service = KafkaService(SandboxContext(state_dir=state_dir, cache_dir=cache_dir),
+                               name=name, heap=heap, properties=properties, secured=secured)
+        # every port comes from ctx.ports, all free ones
+        service.ctx.ports = {f"{name}.{key}": free_port() for key in service.default_ports}
+        service.default_ports = {key: 0 for key in service.default_ports}
+        self.service = service
 
     @property
     def bootstrap(self) -> str:
@@ -69,13 +72,16 @@ class PrivateRabbitMQ:
     """A RabbitMQ node in ``state_dir``; ``restart()`` keeps its Mnesia directory, so durable
     queues and persistent messages come back."""
 
-    def __init__(self, state_dir: Path, *, name: str = "rabbitmq-private"):
-        ports = {f"{name}.{key}": free_port() for key in ("amqp", "management", "dist", "epmd")}
-        ctx = SandboxContext(state_dir=state_dir, cache_dir=state_dir, ports=ports)
+    def __init__(self, state_dir: Path, *, name: str = "rabbitmq-private",
+                 secured: bool = False):
+        """``secured`` also opens amqps and management over https (a CA of its own under
+        ``state_dir/tls``)."""
+        ctx = SandboxContext(state_dir=state_dir, cache_dir=state_dir)
         # a node name no other node on this machine uses; epmd is its own (own port), so the
         # sandbox node's epmd is never touched
-        self.service = RabbitMQService(ctx, name=name,
+        self.service = RabbitMQService(ctx, name=name, secured=secured,
                                        node_name=f"mqm-private-{uuid.uuid4().hex[:8]}@localhost")
+        ctx.ports = {f"{name}.{key}": free_port() for key in self.service.default_ports}
 
     @property
     def amqp_uri(self) -> str:
@@ -86,6 +92,7 @@ class PrivateRabbitMQ:
         self.service.install()
         self.service.start()
         self.service.wait_healthy()
+        self.service.after_healthy()
 
     def stop(self, *, hard: bool = False) -> None:
         """Stop the node: a clean shutdown (connections closed by the broker), or SIGKILL."""

@@ -1,6 +1,6 @@
 """Who may produce to and consume from a queue, read from the source's security data.
 
-The result is the ``target.access`` value of a workload (rule ``security.mapping``, DESIGN §3:
+The result is the ``target.access`` value of a workload (rule ``security.mapping``, docs/rules.md:
 "prefixed ACLs; non-prefix regexes listed"): ``grants`` the Kafka ACL grants the source's
 permissions suggest, and ``unmapped`` what cannot become a grant and needs a human.  Principal
 names are placeholders (``User:<source user or IAM name>``): how a SASL or mTLS identity is

@@ -1,6 +1,6 @@
 """Source headers that should not reach Kafka as they are (the playbook's ``mapping.headers``).
 
-The bridge copies every source header (DESIGN §5: headers round-trip, ``x-death`` included), so
+The bridge copies every source header (docs/headers.md: headers round-trip, ``x-death`` included), so
 the default is to keep them all.  Dropped are only *transport-only* headers: ones the source
 broker itself writes to describe its own delivery of the message, which would mislead a Kafka
 consumer once the broker that wrote them is gone:

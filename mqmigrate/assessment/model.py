@@ -97,7 +97,7 @@ class Workload(BaseModel):
 
 @dataclass(frozen=True)
 class KafkaCapabilities:
-    """What the target Kafka offers, as data the rules read (DESIGN.md §2)."""
+    """What the target Kafka offers, as data the rules read (docs/architecture.md, share-group facts)."""
 
     version: tuple[int, int] = (4, 4)
     lock_min_ms: int = 15000
@@ -108,7 +108,7 @@ class KafkaCapabilities:
     delivery_raisable_max: int = 25
     max_message_bytes: int = 1_048_588  # topic max.message.bytes default
     record_locks_per_partition: int = 2000  # share.partition.max.record.locks default
-    renew_usable: bool = False  # the Python ShareConsumer has no RENEW (DESIGN.md §2)
+    renew_usable: bool = False  # the Python ShareConsumer has no RENEW (docs/architecture.md)
 
     @property
     def share_dlq(self) -> bool:

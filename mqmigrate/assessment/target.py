@@ -1,4 +1,4 @@
-"""The recommended Kafka target per workload, by the sizing heuristics of DESIGN.md §3.
+"""The recommended Kafka target per workload, by the sizing heuristics of docs/rules.md (targets and sizing heuristics).
 
 Every value is a :class:`Derived` with a one-line reason (the plan prints it as a comment).
 Heuristics (documented in docs/rules.md):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from mqmigrate.bench.model import Workload
 from mqmigrate.bench.runner import Delivery
@@ -22,7 +23,8 @@ class KafkaShareTarget:
 
     system = "kafka-share-group"
 
-    def __init__(self, bootstrap: str, partitions: int = 1):
+    def __init__(self, bootstrap: Any, partitions: int = 1):
+        """``bootstrap``: a KafkaConfig or plaintext bootstrap servers."""
         self.bootstrap = bootstrap
         self.partitions = partitions
         self.topic = _name("topic")
@@ -44,15 +46,17 @@ class KafkaShareTarget:
     def publisher(self):
         from confluent_kafka import Producer
 
-        bootstrap, topic = self.bootstrap, self.topic
+        from mqmigrate.kafka.config import as_kafka_config
+
+        kafka, topic = as_kafka_config(self.bootstrap), self.topic
         size = self.workload.message_bytes if self.workload else 1024
 
         class _Publisher:
             def __init__(self) -> None:
-                self.producer = Producer({
-                    "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                self.producer = Producer(kafka.client({
+                    "acks": "all", "enable.idempotence": True,
                     "linger.ms": 5, "message.max.bytes": max(size * 2, 1048588),
-                })
+                }))
 
             def publish(self, body: bytes) -> None:
                 while True:

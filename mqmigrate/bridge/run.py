@@ -19,7 +19,7 @@ from typing import Any, Callable
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.bridge.mapping import HeaderMapping
 from mqmigrate.errors import ConfigError, ExitCode, MqMigrateError, UsageError
-from mqmigrate.redact import mask_uri
+from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 from mqmigrate.sources.base import Mode
 
 log = logging.getLogger("mqmigrate.bridge")
@@ -36,7 +36,8 @@ class BridgeOptions:
     #: the source URI: it may hold a password, so it is kept out of repr
     source: str = field(repr=False)
     queue: str
-    kafka: str
+    #: the Kafka connection configuration (or plaintext bootstrap servers)
+    kafka: "KafkaConfig | str"
     topic: str
     mode: Mode = Mode.drain
     key_from: str = "auto"
@@ -176,7 +177,7 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None]) -> _Workload:
             ledger.close()
         raise
     log.info("bridge started: %s: %s → %s (kafka %s)", opts.mode.value, source.describe(),
-             opts.topic, mask_uri(opts.kafka))
+             opts.topic, as_kafka_config(opts.kafka).describe())
     return _Workload(opts, engine, ledger)
 
 

@@ -10,6 +10,7 @@ import typer
 
 from mqmigrate.bench import PRESETS, Workload, compare
 from mqmigrate.bench.report import render_html, render_table
+from mqmigrate.cli.kafkaopts import KafkaConfigFile, resolve_kafka
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
 from mqmigrate.errors import ConfigError, UsageError
 
@@ -19,7 +20,10 @@ Preset = Enum("Preset", {name.replace("-", "_"): name for name in PRESETS}, type
 def bench(
     source: str = typer.Option(..., "--source", "-s",
                                help="Source broker URI: amqp(s)://, amqp1(s):// or sqs+http(s)://."),
-    kafka: str = typer.Option(..., "--kafka", "-k", help="Kafka bootstrap servers."),
+    kafka: Optional[str] = typer.Option(
+        None, "--kafka", "-k", help="Kafka bootstrap servers (or bootstrap.servers in "
+        "--kafka-config)."),
+    kafka_config: KafkaConfigFile = None,
     preset: Optional[Preset] = typer.Option(
         None, "--preset", help="A classic queue workload: work-queue (8 consumers, 10 ms "
         "processing, 500 msg/s), burst (a 20k backlog drained by 4 consumers), fan-out (one "
@@ -56,7 +60,7 @@ def bench(
     if kafka_client not in ("raw", "worker"):
         raise UsageError(f"bad --kafka-client {kafka_client!r}", hint="raw or worker")
     with err_console.status("benchmarking") as status:
-        doc, runs = compare(source, kafka, workload, progress=status.update,
+        doc, runs = compare(source, resolve_kafka(kafka, kafka_config), workload, progress=status.update,
                             partitions=partitions, kafka_client=kafka_client)
     if plot:
         try:

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import typer
 
+from mqmigrate.cli.kafkaopts import KafkaConfigFile, resolve_kafka
 from mqmigrate.cli.output import print_json
 from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
 from mqmigrate.sources.base import Mode
@@ -16,13 +17,30 @@ DEFAULT_KAFKA = "127.0.0.1:9092"
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
+    from mqmigrate.kafka.config import is_secret_key
+
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UsageError(f"bad --producer-config {item!r}", hint="use KEY=VALUE")
+            raise UsageError(f"bad --producer-config {key!r}", hint="use KEY=VALUE")
+        if is_secret_key(key) or key.startswith(("sasl.", "ssl.", "security.")):
+            # a command line is visible to every user in the process list
+            raise UsageError(f"--producer-config {key}: connection and security settings "
+                             "belong in --kafka-config FILE",
+                             hint="see docs/security.md (secrets as ${env:NAME} or ${file:PATH})")
         out[key] = value
     return out
+
+
+def _kafka(kafka: Optional[str], kafka_config: Optional[Path], book: Any,
+           playbook: Optional[Path]):
+    """--kafka over --kafka-config over the playbook's kafka section, else DEFAULT_KAFKA."""
+    config = resolve_kafka(kafka, kafka_config, playbook=book, playbook_file=playbook,
+                           required=False)
+    if not config.properties.get("bootstrap.servers"):
+        config = config.with_bootstrap(DEFAULT_KAFKA)
+    return config
 
 
 def bridge(
@@ -50,6 +68,7 @@ def bridge(
     kafka: Optional[str] = typer.Option(
         None, "--kafka", help=f"Kafka bootstrap servers (default: the playbook's "
         f"kafka.bootstrap, else {DEFAULT_KAFKA})."),
+    kafka_config: KafkaConfigFile = None,
     topic: Optional[str] = typer.Option(None, "--topic",
                                         help="Target Kafka topic (required without --playbook)."),
     mode: Mode = typer.Option(Mode.drain, "--mode", help="drain (move) or shadow (copy)."),
@@ -88,8 +107,10 @@ def bridge(
         "the source's; a TLS source's password is never sent over plain http."),
     reconnect_timeout: float = typer.Option(300.0, "--reconnect-timeout",
                                             help="Give up reconnecting to the source after this many seconds."),
-    producer_config: list[str] = typer.Option([], "--producer-config",
-                                              help="Extra librdkafka producer setting KEY=VALUE (repeatable)."),
+    producer_config: list[str] = typer.Option(
+        [], "--producer-config",
+        help="Extra librdkafka producer setting KEY=VALUE (repeatable), laid over "
+        "--kafka-config; security settings belong in --kafka-config."),
     log_format: str = typer.Option("auto", "--log-format", help="auto | json | text"),
     verify_ledger: Optional[str] = typer.Option(
         None, "--verify-ledger", metavar="FILE",
@@ -129,7 +150,8 @@ def bridge(
             raise UsageError(f"missing {', '.join(missing)}",
                              hint="give them, or take the workload from --playbook FILE")
         assert source and queue and topic
-        options = [BridgeOptions(source=source, queue=queue, kafka=kafka or DEFAULT_KAFKA,
+        config = _kafka(kafka, kafka_config, None, None)
+        options = [BridgeOptions(source=source, queue=queue, kafka=config,
                                  topic=topic, key_from=key_from or "auto",
                                  quarantine_topic=quarantine_topic, **common)]
     else:
@@ -140,10 +162,11 @@ def bridge(
             book = loader.load(playbook)
         except PlaybookInvalid as exc:  # the bridge's exit code for a bad input is 2
             raise ConfigError(exc.message, hint=exc.hint) from exc
+        config = _kafka(kafka, kafka_config, book, playbook)
         overrides = {name: value for name, value in (
-            ("source", source), ("queue", queue), ("topic", topic), ("kafka", kafka),
+            ("source", source), ("queue", queue), ("topic", topic), ("kafka", config),
             ("key_from", key_from), ("quarantine_topic", quarantine_topic)) if value is not None}
-        base = BridgeOptions(source="", queue="", kafka=DEFAULT_KAFKA, topic="", **common)
+        base = BridgeOptions(source="", queue="", kafka=config, topic="", **common)
         options = resolve(book, workload, base, overrides)
         if verify_ledger and len(options) > 1:
             raise UsageError("--verify-ledger takes one workload's ledger",

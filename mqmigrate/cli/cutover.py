@@ -10,6 +10,7 @@ from typing import Callable, List, Optional
 import typer
 from rich.table import Table
 
+from mqmigrate.cli.kafkaopts import KafkaConfigFile
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
 from mqmigrate.errors import CutoverInterrupted
 
@@ -40,13 +41,18 @@ def ask(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _engine(playbook_file: Path, kafka: Optional[str], **options):
+def _engine(playbook_file: Path, kafka: Optional[str], kafka_config: Optional[Path] = None,
+            **options):
+    from mqmigrate.cli.kafkaopts import resolve_kafka
     from mqmigrate.cutover.probes import default_verifier
     from mqmigrate.cutover.runner import Cutover
     from mqmigrate.playbooks import loader
 
     playbook = loader.load(playbook_file)
-    return Cutover(playbook_file, playbook, bootstrap=kafka, confirm=ask,
+    config = resolve_kafka(kafka, kafka_config, playbook=playbook, playbook_file=playbook_file,
+                           required=False)
+    bootstrap = config if config.properties.get("bootstrap.servers") else None
+    return Cutover(playbook_file, playbook, bootstrap=bootstrap, confirm=ask,
                    verifier=default_verifier(), interactive=sys.stdin.isatty(), **options)
 
 
@@ -75,6 +81,7 @@ def run(
     poll_interval: float = typer.Option(5.0, "--poll-interval", help="Seconds between gate "
                                         "measurements."),
     kafka: Optional[str] = _KAFKA,
+    kafka_config: KafkaConfigFile = None,
     producer_mode: Optional[str] = typer.Option(
         None, "--producer-mode", help="Where producers.* write the dual-write mode: file:PATH or "
         "kafka:TOPIC#KEY ({workload} is replaced); default a file in the run directory."),
@@ -85,7 +92,8 @@ def run(
     Exit 0 done (up to --until), 1 a gate did not hold in time or a step was not confirmed,
     2 usage, configuration or connection error, 130 stopped by Ctrl-C/SIGTERM (re-run resumes).
     """
-    engine = _engine(playbook_file, kafka, yes=yes, dry_run=dry_run, gate_timeout=gate_timeout,
+    engine = _engine(playbook_file, kafka, kafka_config, yes=yes, dry_run=dry_run,
+                     gate_timeout=gate_timeout,
                      poll_interval=poll_interval, mode_spec=producer_mode,
                      consumer_switch=consumer_switch)
     report = _with_signals(engine, lambda: engine.run(workload or None, until))
@@ -144,6 +152,7 @@ def rollback(
                              "asking."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run; change nothing."),
     kafka: Optional[str] = _KAFKA,
+    kafka_config: KafkaConfigFile = None,
     producer_mode: Optional[str] = typer.Option(None, "--producer-mode",
                                                 help="As for 'cutover run'."),
     consumer_switch: Optional[str] = _CONSUMER_SWITCH,
@@ -152,8 +161,8 @@ def rollback(
 
     Exit 0 rolled back, 1 a step was not confirmed, 2 usage/connection error, 130 interrupted.
     """
-    engine = _engine(playbook_file, kafka, yes=yes, dry_run=dry_run, mode_spec=producer_mode,
-                     consumer_switch=consumer_switch)
+    engine = _engine(playbook_file, kafka, kafka_config, yes=yes, dry_run=dry_run,
+                     mode_spec=producer_mode, consumer_switch=consumer_switch)
     report = _with_signals(engine, lambda: engine.rollback(workload or None, to))
     verb = "would run" if dry_run else "ran"
     err_console.print(f"rollback: {verb} {len(report.done)} rollback step(s)"

@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
+from mqmigrate.cli.kafkaopts import KafkaConfigFile, resolve_kafka
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
 from mqmigrate.doctor import diagnose
 
@@ -18,6 +19,7 @@ def doctor(
     kafka: Optional[str] = typer.Option(
         None, "--kafka", "-k", help="Kafka bootstrap servers, host:port[,...] (required unless "
         "--sandbox)."),
+    kafka_config: KafkaConfigFile = None,
     source: Optional[List[str]] = typer.Option(
         None, "--source", "-s",
         help="A source endpoint to probe (repeatable): amqp(s)://, rabbitmq+http(s)://, "
@@ -41,18 +43,22 @@ def doctor(
     authentication error.
     """
     sources = list(source or [])
+    config = resolve_kafka(kafka, kafka_config, required=False)
     if sandbox:
         from mqmigrate.sandbox import manager
 
         sandbox_kafka, sandbox_sources = manager.endpoints_for_doctor(manager.context())
-        kafka = kafka or sandbox_kafka
+        if not config.properties.get("bootstrap.servers"):
+            config = config.with_bootstrap(sandbox_kafka)
         sources += sandbox_sources
-    if not kafka:
+    if not config.properties.get("bootstrap.servers"):
         from mqmigrate.errors import UsageError
 
-        raise UsageError("give --kafka BOOTSTRAP, or --sandbox to check the local sandbox")
+        raise UsageError("give --kafka BOOTSTRAP (or bootstrap.servers in --kafka-config), or "
+                         "--sandbox to check the local sandbox")
+    kafka = config.describe()
     with err_console.status("checking"):
-        report = diagnose(kafka, sources, timeout=timeout, round_trip=round_trip)
+        report = diagnose(config, sources, timeout=timeout, round_trip=round_trip)
     if fmt is Format.json:
         print_json(report.to_dict())
     else:

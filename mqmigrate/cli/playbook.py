@@ -111,7 +111,7 @@ def tree(playbook: Playbook) -> Tree:
         node = root.add(
             f"[bold cyan]{workload.id}[/]: {src.kind} queue [bold]{src.queue}[/]"
             f"{f' (vhost {src.vhost})' if src.vhost else ''} → topic [bold]{tgt.topic}[/] "
-            f"({tgt.partitions} partitions, rf {tgt.replication}), {consumer.type} "
+            f"({tgt.partitions} partitions, rf {tgt.replication or 'cluster default'}), {consumer.type} "
             f"[bold]{consumer.group}[/] — strategy {workload.strategy}")
         details = node.add("target")
         if consumer.configs:

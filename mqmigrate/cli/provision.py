@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
+from mqmigrate.cli.kafkaopts import KafkaConfigFile, resolve_kafka
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
 from mqmigrate.playbooks import loader
 from mqmigrate.provision import provision as run_provision
@@ -21,6 +22,7 @@ def provision(
     kafka: Optional[str] = typer.Option(
         None, "--kafka", "-k", help="Kafka bootstrap servers; default: the playbook's "
         "kafka.bootstrap."),
+    kafka_config: KafkaConfigFile = None,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff, change nothing."),
     workload: Optional[List[str]] = typer.Option(
         None, "--workload", "-w", help="Only this workload id (repeatable)."),
@@ -37,8 +39,10 @@ def provision(
     2 unreadable playbook, usage or connection error.
     """
     playbook = loader.load(playbook_file)
+    config = resolve_kafka(kafka, kafka_config, playbook=playbook, playbook_file=playbook_file,
+                           required=False)
     with err_console.status("comparing the cluster with the playbook"):
-        report = run_provision(playbook, kafka, dry_run=dry_run, workloads=workload or None)
+        report = run_provision(playbook, config, dry_run=dry_run, workloads=workload or None)
     if fmt is Format.json:
         print_json(report.to_dict())
     else:

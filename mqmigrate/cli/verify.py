@@ -9,6 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from mqmigrate.cli.kafkaopts import KafkaConfigFile, resolve_kafka
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
 from mqmigrate.errors import UsageError
 from mqmigrate.verify import SAMPLE, read_topic, reconcile
@@ -19,12 +20,14 @@ _PROGRESS_FROM = 50_000
 
 
 def _targets(playbook_file: Optional[Path], workload: Optional[str], kafka: Optional[str],
-             topic: Optional[str]) -> tuple[str, str, Optional[str], Any]:
-    """(bootstrap, topic, share group, workload or None) from the playbook or the options."""
+             topic: Optional[str], kafka_config: Optional[Path] = None
+             ) -> tuple[Any, str, Optional[str], Any]:
+    """(KafkaConfig, topic, share group, workload or None) from the playbook or the options."""
     if playbook_file is None:
-        if not kafka or not topic:
+        config = resolve_kafka(kafka, kafka_config, required=False)
+        if not config.properties.get("bootstrap.servers") or not topic:
             raise UsageError("give --playbook, or --kafka and --topic")
-        return kafka, topic, None, None
+        return config, topic, None, None
     from mqmigrate.playbooks import loader
 
     pb = loader.load(playbook_file)
@@ -34,8 +37,9 @@ def _targets(playbook_file: Optional[Path], workload: Optional[str], kafka: Opti
     if len(chosen) > 1:
         raise UsageError(f"{playbook_file} has {len(chosen)} workloads; pick one with --workload")
     w = chosen[0]
-    bootstrap = kafka or (pb.kafka.bootstrap if pb.kafka else None)
-    if not bootstrap:
+    bootstrap = resolve_kafka(kafka, kafka_config, playbook=pb, playbook_file=playbook_file,
+                              required=False)
+    if not bootstrap.properties.get("bootstrap.servers"):
         raise UsageError("the playbook names no kafka.bootstrap; pass --kafka")
     group = w.target.consumer.group if (w.target.consumer is not None
                                         and w.target.consumer.type == "share-group") else None
@@ -94,6 +98,7 @@ def verify(
         "--playbook: the workload's source, credentials from its env var)."),
     queue: Optional[str] = typer.Option(None, "--queue", help="Source queue (with --source)."),
     kafka: Optional[str] = typer.Option(None, "--kafka", "-k", help="Kafka bootstrap servers."),
+    kafka_config: KafkaConfigFile = None,
     topic: Optional[str] = typer.Option(None, "--topic", "-t", help="Target topic."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to read the topic."),
@@ -113,7 +118,8 @@ def verify(
     Exit 0 clean, 1 missing or altered records (duplicates with --fail-on-duplicates),
     2 usage or connection error.
     """
-    bootstrap, topic_name, group, chosen = _targets(playbook_file, workload, kafka, topic)
+    bootstrap, topic_name, group, chosen = _targets(playbook_file, workload, kafka, topic,
+                                                    kafka_config)
     src = list(read_ledger(ledger or _default_ledger(playbook_file, chosen)))
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task(f"reading {topic_name}", total=None, visible=False)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from mqmigrate.cutover import bridgeproc
 from mqmigrate.cutover.probes import Verifier, VerifyCounts
@@ -49,7 +49,8 @@ class ActionContext:
     workload: Workload
     step: Step
     phase: str
-    bootstrap: Optional[str]
+    #: the Kafka connection configuration (a KafkaConfig) or plaintext bootstrap servers
+    bootstrap: Any
     #: producer mode switch: ``file:PATH`` or ``kafka:TOPIC#KEY``; ``{workload}`` is replaced
     mode_spec: str
     verifier: Optional[Verifier] = None
@@ -60,7 +61,8 @@ class ActionContext:
     drain_timeout: float = 3600.0
     drain_idle: float = 10.0
 
-    def kafka(self) -> str:
+    def kafka(self) -> Any:
+        """The Kafka connection configuration (KafkaConfig or bootstrap servers)."""
         if not self.bootstrap:
             raise CutoverError("no Kafka cluster for this playbook",
                                hint="pass --kafka HOST:PORT or set kafka.bootstrap")
@@ -106,7 +108,7 @@ def bridge_start(ctx: ActionContext) -> str:
             return (f"shadow copy into {ctx.workload.target.topic} already made by workload "
                     f"'{sibling[0]}' (pid {sibling[1].pid})")
     # A drain bridge of the drain phase moves what a running shadow already copied: it skips
-    # ids Kafka has (DESIGN §5) and ends when the source is empty and quiet.  One started
+    # ids Kafka has (docs/bridge.md) and ends when the source is empty and quiet.  One started
     # earlier (the consumers phase) moves the source queue while producers still write to it:
     # it runs until stopped, and skips nothing, because the shadow copies of what it moves lie
     # below the consumers' cut (mqmigrate.consumerswitch) and are never processed.
@@ -224,7 +226,7 @@ def consumers_kafka(ctx: ActionContext) -> str:
     return f"consumers → Kafka, cut {ends} written to {path}{positioned}"
 
 
-def start_share_group_at(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> str:
+def start_share_group_at(bootstrap: Any, group: str, topic: str, offsets: dict[int, int]) -> str:
     """Start an inactive share group at ``offsets`` (the cut) on ``topic``.
 
     A share group that never had a member starts where ``share.auto.offset.reset`` says when
@@ -241,11 +243,12 @@ def start_share_group_at(bootstrap: str, group: str, topic: str, offsets: dict[i
     import tempfile
 
     from mqmigrate.cutover.probes import ShareGroupBacklogProbe, kafka_tool
+    from mqmigrate.kafka.config import bootstrap_of
 
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as csv:
         csv.write("".join(f"{topic},{p},{o}\n" for p, o in sorted(offsets.items())))
     try:
-        out = kafka_tool(ShareGroupBacklogProbe.MAIN, "--bootstrap-server", bootstrap,
+        out = kafka_tool(ShareGroupBacklogProbe.MAIN, "--bootstrap-server", bootstrap_of(bootstrap),
                          "--reset-offsets", "--group", group, "--from-file", csv.name,
                          "--execute")
     finally:

@@ -4,7 +4,9 @@
 Ctrl-C on ``cutover`` must not stop a shadow copy that outlives the run) and records it in a pid
 file in the run directory next to the playbook (``<playbook>.cutover/<workload>.bridge.pid.json``).
 The source URI reaches the child in its environment, never on its command line (``ps`` shows
-command lines to everyone) nor in the spec or pid file.
+command lines to everyone) nor in the spec or pid file.  The Kafka connection configuration
+reaches it by reference: the spec holds the bootstrap servers and the path of the properties
+file (whose secrets are ``${env:}``/``${file:}`` references or the file's own content).
 
 The child writes ``<workload>.bridge.out.json`` when it ends: its exit code and the bridge's
 summary, so a later ``cutover`` (not the parent) can tell a clean drain from a failure.
@@ -119,15 +121,17 @@ def _log_tail(path: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def start(run_dir: Path, workload: str, *, uri: str, queue: str, kafka: str, topic: str,
+def start(run_dir: Path, workload: str, *, uri: str, queue: str, kafka: Any, topic: str,
           mode: str, key: str = "auto", idle_exit: float | None = None,
           effectively_once: bool = False, management_url: str | None = None,
           ready_timeout: float = 30.0) -> tuple[BridgeInfo, bool]:
     """Start the workload's bridge in ``mode``; ``(info, started)``.
 
     Idempotent: a bridge of this workload already running in ``mode`` is kept
-    (``started`` False); one running in another mode is an error (stop it first).
+    (``started`` False); one running in another mode is an error (stop it first).  ``kafka``
+    is a KafkaConfig (read from a file, so the child can read it too) or bootstrap servers.
     """
+    kafka_ref = _kafka_reference(kafka)
     current = running(run_dir, workload)
     if current is not None:
         if current.mode == mode:
@@ -139,7 +143,7 @@ def start(run_dir: Path, workload: str, *, uri: str, queue: str, kafka: str, top
     files = _files(run_dir, workload)
     files["out"].unlink(missing_ok=True)
     port = _free_port()
-    spec = {"workload": workload, "queue": queue, "kafka": kafka, "topic": topic, "mode": mode,
+    spec = {"workload": workload, "queue": queue, **kafka_ref, "topic": topic, "mode": mode,
             "key_from": key, "idle_exit": idle_exit, "effectively_once": effectively_once,
             "metrics_port": port, "management_url": management_url, "out": str(files["out"]),
             "ledger": str(ledger_path(run_dir, workload))}
@@ -154,6 +158,19 @@ def start(run_dir: Path, workload: str, *, uri: str, queue: str, kafka: str, top
     atomic_write(files["pid"], json.dumps(info.__dict__, indent=2) + "\n")
     _wait_ready(child, info, files, ready_timeout)
     return info, True
+
+
+def _kafka_reference(kafka: Any) -> dict[str, str | None]:
+    """``{"kafka": servers, "kafka_config": path or None}`` for the spec: never a secret."""
+    from mqmigrate.kafka.config import as_kafka_config
+
+    config = as_kafka_config(kafka)
+    extra = {k for k in config.properties if k != "bootstrap.servers"}
+    if extra and config.path is None:
+        raise CutoverError("the bridge cutover starts needs the Kafka configuration as a file",
+                           hint="give --kafka-config FILE (or the playbook's kafka.credentials)")
+    return {"kafka": config.bootstrap,
+            "kafka_config": str(config.path) if config.path is not None else None}
 
 
 def _wait_ready(child: subprocess.Popen, info: BridgeInfo, files: dict[str, Path],
@@ -226,13 +243,17 @@ def _main(spec_path: str) -> int:
     """The child: run one bridge from a spec file, record how it ended."""
     from mqmigrate.bridge.run import BridgeOptions, run_bridge
     from mqmigrate.errors import ExitCode, MqMigrateError
+    from mqmigrate.kafka.config import KafkaConfig, read_config_file
     from mqmigrate.sources.base import Mode
 
     spec = json.loads(Path(spec_path).read_text())
     code, summary = int(ExitCode.USAGE), {}
     try:
+        path = spec.get("kafka_config")
+        kafka = (read_config_file(Path(path)) if path else KafkaConfig()).with_bootstrap(
+            spec["kafka"])
         opts = BridgeOptions(
-            source=os.environ[URI_ENV], queue=spec["queue"], kafka=spec["kafka"],
+            source=os.environ[URI_ENV], queue=spec["queue"], kafka=kafka,
             topic=spec["topic"], mode=Mode(spec["mode"]), key_from=spec["key_from"],
             idle_exit=spec["idle_exit"], effectively_once=spec["effectively_once"],
             metrics_port=spec["metrics_port"], create_topics=True, log_format="json",

@@ -336,7 +336,9 @@ class ShareGroupBacklogProbe:
         bootstrap = self._bootstrap()
         if not bootstrap:
             return Measurement.unknown("no Kafka bootstrap")
-        out = self._tool(self.MAIN, "--bootstrap-server", bootstrap, "--describe", "--offsets",
+        from mqmigrate.kafka.config import bootstrap_of
+
+        out = self._tool(self.MAIN, "--bootstrap-server", bootstrap_of(bootstrap), "--describe", "--offsets",
                          "--group", consumer.group)
         if out is None:
             return Measurement.unknown("Kafka's ShareGroupCommand is not available (Java and "

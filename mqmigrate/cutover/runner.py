@@ -138,7 +138,7 @@ class ManagedBridgeLag:
         return Measurement.unknown("no bridge is running for this workload")
 
 
-def default_probes(directory: Path, bootstrap: Optional[str],
+def default_probes(directory: Path, bootstrap: Any,
                    access: Callable[[Workload], SourceAccess] = resolve,
                    verifier: Optional[Verifier] = None,
                    playbook: Optional[Playbook] = None) -> dict[str, GateProbe]:
@@ -178,7 +178,7 @@ class Cutover:
     """
 
     def __init__(self, playbook_path: str | Path, playbook: Playbook, *,
-                 bootstrap: Optional[str] = None,
+                 bootstrap: Any = None,
                  probes: Optional[dict[str, GateProbe]] = None,
                  actions: Optional[dict[Action, ActionSpec]] = None,
                  confirm: Callable[[str], bool] = lambda question: False,

@@ -8,13 +8,18 @@ bridge per source queue, or for redeliveries caused by a crash of this bridge.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mqmigrate.kafka.config import KafkaConfig
+
 from typing import Iterable
 
 from mqmigrate.headers import SOURCE_ID
 from mqmigrate.kafka.snapshot import header, read_snapshot
 
 
-def recover_ids(bootstrap: str, topics: Iterable[str], timeout: float = 300.0) -> set[str]:
+def recover_ids(bootstrap: "KafkaConfig | str", topics: Iterable[str], timeout: float = 300.0) -> set[str]:
     """Every ``mq.source.id`` in ``topics`` up to their current end offsets."""
     ids: set[str] = set()
     for msg in read_snapshot(bootstrap, topics, timeout=timeout, purpose="ledger",

@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError as _KE
 from confluent_kafka import KafkaException, Producer
 
 from mqmigrate.errors import ConfigError, KafkaError, KafkaUnavailable
+from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 
 #: producer settings the bridge's guarantees depend on; a user cannot override these
 REQUIRED_CONFIG: dict[str, Any] = {
@@ -87,19 +88,23 @@ def classify(err: _KE) -> Severity:
 class BridgeProducer:
     """One idempotent producer; single-threaded like the engine that owns it."""
 
-    def __init__(self, bootstrap: str, config: dict[str, Any] | None = None):
-        self.bootstrap = bootstrap
-        self._config = {**DEFAULT_CONFIG, **(config or {}), **REQUIRED_CONFIG,
-                        "bootstrap.servers": bootstrap,
-                        # librdkafka's own log lines go through logging (served by poll), so a
-                        # failed start is still one line and runtime warnings are JSON when asked
-                        "logger": logging.getLogger("mqmigrate.kafka.client")}
+    def __init__(self, bootstrap: KafkaConfig | str, config: dict[str, Any] | None = None):
+        """``bootstrap``: the shared connection configuration (or plaintext bootstrap servers);
+        ``config``: producer settings (``--producer-config``) laid over it.  Precedence:
+        DEFAULT_CONFIG < the connection configuration < ``config`` < REQUIRED_CONFIG."""
+        shared = as_kafka_config(bootstrap)
+        self.bootstrap = shared.bootstrap
+        self._kafka = KafkaConfig({**DEFAULT_CONFIG, **shared.properties}, shared.path) \
+            .with_overrides(config or {}, **REQUIRED_CONFIG)
         self._done: list[tuple[Any, Failure | None]] = []
         self._producer = self._make()
 
     def _make(self) -> Producer:
         try:
-            return Producer(self._config)
+            # librdkafka's own log lines go through logging (served by poll), so a failed
+            # start is still one line and runtime warnings are JSON when asked
+            return Producer(self._kafka.client(
+                {"logger": logging.getLogger("mqmigrate.kafka.client")}))
         except KafkaException as exc:
             raise ConfigError(f"bad Kafka producer configuration: {exc.args[0].str()}") from exc
 
@@ -109,8 +114,9 @@ class BridgeProducer:
             meta = self._producer.list_topics(timeout=timeout)
         except KafkaException as exc:
             raise KafkaUnavailable(
-                f"Kafka at {self.bootstrap} did not answer within {timeout:.0f}s",
-                hint="check --kafka (host:port of a broker listener) and that the broker is up",
+                f"Kafka at {self._kafka.describe()} did not answer within {timeout:.0f}s",
+                hint="check --kafka (host:port of a broker listener), --kafka-config and that "
+                     "the broker is up",
             ) from exc
         for topic in topics:
             info = meta.topics.get(topic)

@@ -2,8 +2,8 @@
 
 confluent-kafka has no ``describe_features``; the broker reports its supported and finalized
 feature levels (``share.version``, ``metadata.version``) in the tagged fields of an
-ApiVersions v3 response, which is what Kafka's own ``FeatureCommand describe`` reads.  Only
-PLAINTEXT listeners are spoken to here; other security protocols are reported as unknown.
+ApiVersions v3 response, which is what Kafka's own ``FeatureCommand describe`` reads.  The
+request goes over TLS when the configuration says so; brokers answer it before SASL.
 """
 
 from __future__ import annotations
@@ -11,8 +11,12 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mqmigrate.errors import ConnectionFailed
+
+if TYPE_CHECKING:
+    from mqmigrate.kafka.config import KafkaConfig
 
 API_VERSIONS = 18
 UNSUPPORTED_VERSION = 35
@@ -181,13 +185,24 @@ def parse_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
     return hosts
 
 
-def fetch_features(bootstrap: str, timeout: float = 5.0) -> BrokerFeatures:
-    """Ask the first reachable bootstrap broker for its API versions and feature levels."""
+def fetch_features(kafka: "KafkaConfig | str", timeout: float = 5.0) -> BrokerFeatures:
+    """Ask the first reachable bootstrap broker for its API versions and feature levels.
+
+    ``kafka`` is the connection configuration (or plaintext bootstrap servers).  Brokers answer
+    ApiVersions before SASL authentication, so only the TLS settings matter here.
+    """
+    from mqmigrate.kafka.config import as_kafka_config
+    from mqmigrate.kafka.tls import ssl_context
+
+    config = as_kafka_config(kafka)
+    bootstrap = config.bootstrap
+    context = ssl_context(config)
     last: Exception | None = None
     for host, port in parse_bootstrap(bootstrap):
         try:
             for version in (4, 3):
-                with socket.create_connection((host, port), timeout=timeout) as sock:
+                with socket.create_connection((host, port), timeout=timeout) as raw:
+                    sock = context.wrap_socket(raw, server_hostname=host) if context else raw
                     sock.settimeout(timeout)
                     sock.sendall(encode_api_versions_request(1, version))
                     size = struct.unpack(">i", _recv_exact(sock, 4))[0]
@@ -199,6 +214,7 @@ def fetch_features(bootstrap: str, timeout: float = 5.0) -> BrokerFeatures:
         except (OSError, ValueError, struct.error) as exc:
             last = exc
     raise ConnectionFailed(
-        f"Kafka at {bootstrap} did not answer an ApiVersions request ({last})",
-        hint="check the bootstrap address and that the listener is PLAINTEXT",
+        f"Kafka at {config.describe()} did not answer an ApiVersions request ({last})",
+        hint="check the bootstrap address and that security.protocol matches the listener "
+             "(--kafka-config)",
     )

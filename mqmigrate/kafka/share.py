@@ -23,6 +23,7 @@ from confluent_kafka.admin import (
 )
 
 from mqmigrate.errors import ConnectionFailed, MqMigrateError
+from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 
 #: group configs this tool sets on share groups, with their broker defaults
 SHARE_GROUP_DEFAULTS: dict[str, str] = {
@@ -38,9 +39,10 @@ _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
 
 
-def admin_client(bootstrap: str, **config: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000,
-                        "logger": _quiet, **config})
+def admin_client(kafka: "KafkaConfig | str", **config: str) -> AdminClient:
+    """An AdminClient for ``kafka`` (a KafkaConfig, or bootstrap servers for plaintext)."""
+    return AdminClient(as_kafka_config(kafka).client(
+        {"socket.timeout.ms": 10000, "logger": _quiet}, **config))
 
 
 def _result(future, what: str, timeout: float = 30.0):
@@ -52,21 +54,58 @@ def _result(future, what: str, timeout: float = 30.0):
         raise ConnectionFailed(f"{what} timed out after {timeout:.0f}s") from exc
 
 
+#: NewTopic's "the broker's default.replication.factor" (KIP-464, brokers 2.4 and later)
+CLUSTER_DEFAULT_REPLICATION = -1
+
+
 def create_topic(admin: AdminClient, topic: str, partitions: int = 1,
-                 config: Mapping[str, str] | None = None, replication: int = 1, *,
+                 config: Mapping[str, str] | None = None, replication: int | None = None, *,
                  exist_ok: bool = False) -> bool:
-    """Create ``topic``; True when created, False when it existed and ``exist_ok``."""
+    """Create ``topic``; True when created, False when it existed and ``exist_ok``.
+
+    ``replication`` None means the cluster's ``default.replication.factor`` (never a fixed 1:
+    managed clusters refuse it and it breaks ``acks=all`` where ``min.insync.replicas`` is 2).
+    """
+    factor = CLUSTER_DEFAULT_REPLICATION if replication is None else replication
+    try:
+        _create(admin, topic, partitions, config, factor)
+    except MqMigrateError as exc:
+        code = _error_code(exc)
+        if exist_ok and code == KafkaError.TOPIC_ALREADY_EXISTS:
+            return False
+        if factor == CLUSTER_DEFAULT_REPLICATION and code in (
+                KafkaError.INVALID_REPLICATION_FACTOR, KafkaError.INVALID_REQUEST,
+                KafkaError.UNSUPPORTED_VERSION):
+            # a broker older than KIP-464: ask it for its default and create with that
+            _create(admin, topic, partitions, config, default_replication_factor(admin))
+            return True
+        raise
+    return True
+
+
+def _create(admin: AdminClient, topic: str, partitions: int,
+            config: Mapping[str, str] | None, replication: int) -> None:
     futures = admin.create_topics(
         [NewTopic(topic, partitions, replication, config=dict(config or {}))],
         operation_timeout=30,
     )
+    _result(futures[topic], f"creating topic {topic}")
+
+
+def default_replication_factor(admin: AdminClient, timeout: float = 30.0) -> int:
+    """The cluster's ``default.replication.factor`` (read from one broker's config)."""
     try:
-        _result(futures[topic], f"creating topic {topic}")
-    except MqMigrateError as exc:
-        if exist_ok and _error_code(exc) == KafkaError.TOPIC_ALREADY_EXISTS:
-            return False
-        raise
-    return True
+        cluster = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout)
+    except (KafkaException, TimeoutError) as exc:
+        raise ConnectionFailed(f"describing the cluster failed: {exc}") from exc
+    node = str(cluster.nodes[0].id) if cluster.nodes else "0"
+    futures = admin.describe_configs([ConfigResource(ResourceType.BROKER, node)])
+    entries = _result(next(iter(futures.values())), f"describing configs of broker {node}")
+    entry = entries.get("default.replication.factor")
+    try:
+        return max(1, int(entry.value)) if entry is not None and entry.value else 1
+    except ValueError:
+        return 1
 
 
 def delete_topics(admin: AdminClient, topics: Iterable[str], *, missing_ok: bool = False) -> None:
@@ -153,18 +192,16 @@ def group_configs(admin: AdminClient, group: str, names: Iterable[str] | None = 
     return _describe(admin, ResourceType.GROUP, group, names)
 
 
-def share_consumer(bootstrap: str, group: str, *, explicit: bool = True, **config: str):
+def share_consumer(kafka: "KafkaConfig | str", group: str, *, explicit: bool = True,
+                   **config: str):
     """A ``ShareConsumer`` in explicit-acknowledgement mode unless told otherwise."""
     from confluent_kafka import ShareConsumer
 
-    settings = {
-        "bootstrap.servers": bootstrap,
+    return ShareConsumer(as_kafka_config(kafka).client({
         "group.id": group,
         "share.acknowledgement.mode": "explicit" if explicit else "implicit",
         "logger": _quiet,
-        **config,
-    }
-    return ShareConsumer(settings)
+    }, **config))
 
 
 # ------------------------------------------------------------------ topics, configs, cluster

@@ -16,9 +16,10 @@ from typing import Callable, Iterable, Iterator, Optional
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from mqmigrate.errors import KafkaUnavailable
+from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 
 
-def read_snapshot(bootstrap: str, topics: Iterable[str], *, timeout: float,
+def read_snapshot(bootstrap: KafkaConfig | str, topics: Iterable[str], *, timeout: float,
                   purpose: str = "snapshot", require_topics: bool = False,
                   progress: Optional[Callable[[int, int], None]] = None,
                   timeout_hint: str = "raise --timeout",
@@ -27,16 +28,16 @@ def read_snapshot(bootstrap: str, topics: Iterable[str], *, timeout: float,
 
     A missing topic is skipped, or raises :class:`KafkaUnavailable` with ``require_topics``.
     ``progress(done, total)`` is called after each batch.  Not finishing within ``timeout``
-    raises a transient :class:`KafkaUnavailable`.
+    raises a transient :class:`KafkaUnavailable`.  ``bootstrap`` is the connection
+    configuration (or plaintext bootstrap servers).
     """
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
+    consumer = Consumer(as_kafka_config(bootstrap).client({
         "group.id": f"mqmigrate-{purpose}-{uuid.uuid4().hex}",  # required, never committed
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "fetch.max.bytes": 64 * 1024 * 1024,
         "isolation.level": "read_committed",
-    })
+    }))
     try:
         try:
             meta = consumer.list_topics(timeout=10)

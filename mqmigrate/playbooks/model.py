@@ -33,7 +33,7 @@ from pydantic import (
 API_VERSION = "mqmigrate/v1"
 KIND = "MigrationPlaybook"
 
-#: the fixed phase order (DESIGN.md §4)
+#: the fixed phase order (docs/architecture.md)
 PHASES: tuple[str, ...] = (
     "provision", "shadow", "verify", "consumers", "producers", "drain", "decommission",
 )
@@ -246,7 +246,9 @@ class Target(_Strict):
 
     topic: str = Field(pattern=_KAFKA_NAME)
     partitions: int = Field(ge=1)
-    replication: int = Field(1, ge=1, le=32767)
+    replication: Optional[int] = Field(
+        None, ge=1, le=32767, description="Replication factor of the topic and its DLQ topic; "
+        "left out: the cluster's default.replication.factor.")
     configs: ConfigMap = Field(default_factory=dict, description="Topic configs.")
     consumer: Consumer
     dlq: Optional[Dlq] = None
@@ -426,11 +428,29 @@ class Workload(_Strict):
         return [(name, step) for name, phase in self.phases.present() for step in phase.steps]
 
 
+class KafkaCredentials(_Strict):
+    """Where the Kafka client properties file (SASL, TLS) is; never a secret itself."""
+
+    env: Optional[str] = Field(None, pattern=_ENV_NAME,
+                               description="Name of an environment variable holding the path of "
+                               "a Kafka client properties file.")
+    file: Optional[str] = Field(None, min_length=1,
+                                description="Path of a Kafka client properties file (relative "
+                                "to the playbook's directory); secrets in it as ${env:NAME} or "
+                                "${file:PATH}.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "KafkaCredentials":
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of 'env' or 'file'")
+        return self
+
+
 class KafkaCluster(_Strict):
     """The target cluster; credentials by reference only."""
 
     bootstrap: str = Field(min_length=1, description="host:port[,host:port...]")
-    credentials: Optional[Credentials] = None
+    credentials: Optional[KafkaCredentials] = None
 
     @field_validator("bootstrap")
     @classmethod
@@ -439,7 +459,7 @@ class KafkaCluster(_Strict):
             host, _, port = server.strip().rpartition(":")
             if "@" in server or "//" in server:
                 raise ValueError("bootstrap is host:port[,host:port...] without user information; "
-                                 "reference credentials with 'credentials: {env: NAME}'")
+                                 "reference a client properties file with 'credentials: {file: PATH}' or '{env: NAME}'")
             if not host or not port.isdigit():
                 raise ValueError(f"'{server.strip()}' is not host:port")
         return value

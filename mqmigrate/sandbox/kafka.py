@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 from mqmigrate.errors import PrerequisiteError, SandboxError
-from mqmigrate.sandbox import maven
+from mqmigrate.sandbox import kafka_secured, maven, tls
 from mqmigrate.sandbox.base import Endpoint, SandboxContext, Service, require_java
 
 KAFKA_VERSION = os.environ.get("MQMIGRATE_KAFKA_VERSION", "4.4.0")
@@ -37,15 +37,19 @@ _LOG4J2 = """Configuration:
 
 class KafkaService(Service):
     name = "kafka"
-    default_ports = {"broker": 9092, "controller": 9093}
+    default_ports = {"broker": 9092, "controller": 9093, **kafka_secured.SECURED_PORTS}
     start_timeout = 120.0
 
     def __init__(self, ctx: SandboxContext, *, name: str | None = None,
                  features: dict[str, int] | None = None, heap: str = "1g",
-                 properties: dict[str, str] | None = None):
+                 properties: dict[str, str] | None = None, secured: bool = True):
         if name:
             self.name = name
         super().__init__(ctx)
+        #: also open the SASL_SSL, OAUTHBEARER and mTLS listeners (see kafka_secured)
+        self.secured = secured
+        if not secured:
+            self.default_ports = {"broker": 9092, "controller": 9093}
         #: feature levels given to ``storage format`` (e.g. ``{"share.version": 0}``)
         self.features = features or {}
         self.heap = heap
@@ -129,10 +133,30 @@ class KafkaService(Service):
             "delete.topic.enable": "true",
             "auto.create.topics.enable": "false",
         }
+        if self.secured:
+            lines = kafka_secured.merge_listeners(lines, self._secured_listener_properties())
         lines.update(self.properties)
         path = self.dir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+        kafka_secured.protect(path)  # the PLAIN user's password is in its JAAS line
         return path
+
+    # -- secured listeners (mqmigrate.sandbox.kafka_secured) ---------------------------------
+    def secured_listeners(self, *, ensure_tls: bool = False) -> kafka_secured.SecuredKafka:
+        """Ports, CA and password file of the secured listeners; ``ensure_tls`` (at start)
+        makes the sandbox CA and certificates when missing or expiring."""
+        directory = tls.tls_dir(self.ctx.state_dir)
+        return kafka_secured.SecuredKafka(
+            ports={key: self.port(key) for key in kafka_secured.SECURED_PORTS},
+            tls=tls.ensure_tls(directory) if ensure_tls else tls.TlsFiles(directory),
+            password_file=self.dir / kafka_secured.PASSWORD_FILE,
+        )
+
+    def _secured_listener_properties(self) -> dict[str, str]:
+        secured = self.secured_listeners(ensure_tls=True)
+        password = tls.ensure_secret(secured.password_file)
+        kafka_secured.write_client_properties(secured, self.dir)
+        return kafka_secured.listener_properties(secured, password=password)
 
     def start(self) -> None:
         props = self._properties()
@@ -160,12 +184,19 @@ class KafkaService(Service):
         )
 
     def probe(self) -> str:
-        from mqmigrate.kafka.protocol import fetch_features
         from confluent_kafka.admin import AdminClient
 
+        from mqmigrate.kafka.config import KafkaConfig
+        from mqmigrate.kafka.protocol import fetch_features
+
         features = fetch_features(self.bootstrap, timeout=2)
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 3000})
+        admin = AdminClient(KafkaConfig.for_bootstrap(self.bootstrap).client(
+            {"socket.timeout.ms": 3000}))
         admin.list_topics(timeout=3)  # metadata round trip: the broker serves requests
+        if self.secured:
+            secured = self.secured_listeners()
+            for key in kafka_secured.SECURED_PORTS:
+                tls.check_tls_listener(secured.address(key), secured.tls)
         return features.release() or "unknown"
 
     def after_healthy(self) -> None:
@@ -177,6 +208,10 @@ class KafkaService(Service):
         """
         from mqmigrate.kafka.protocol import fetch_features
 
+        if self.secured:
+            secured = self.secured_listeners()
+            kafka_secured.create_scram_users(
+                self.bootstrap, kafka_secured.read_password(secured.password_file))
         if "share.version" in self.features:
             return
         features = fetch_features(self.bootstrap)
@@ -192,4 +227,7 @@ class KafkaService(Service):
             raise SandboxError(f"could not enable share groups: {proc.stderr.strip()[-300:]}")
 
     def endpoints(self) -> list[Endpoint]:
-        return [Endpoint("bootstrap", self.bootstrap, "PLAINTEXT, share groups enabled")]
+        endpoints = [Endpoint("bootstrap", self.bootstrap, "PLAINTEXT, share groups enabled")]
+        if self.secured:
+            endpoints += kafka_secured.endpoints(self.secured_listeners(), self.dir)
+        return endpoints

@@ -20,6 +20,7 @@ import subprocess
 from pathlib import Path
 
 from mqmigrate.errors import PrerequisiteError, SandboxError
+from mqmigrate.sandbox import rabbitmq_secured, tls
 from mqmigrate.sandbox.amqp_probe import check_amqp_091
 from mqmigrate.sandbox.base import Endpoint, SandboxContext, Service, port_in_use
 
@@ -55,17 +56,23 @@ def render_enabled_plugins(plugins: tuple[str, ...] = PLUGINS) -> str:
 
 class RabbitMQService(Service):
     name = "rabbitmq"
-    default_ports = {"amqp": 5672, "management": 15672, "dist": 25672, "epmd": 4369}
+    default_ports = {"amqp": 5672, "management": 15672, "dist": 25672, "epmd": 4369,
+                     **rabbitmq_secured.SECURED_PORTS}
     start_timeout = 90.0
 
     def __init__(self, ctx: SandboxContext, *, name: str | None = None,
-                 node_name: str = NODE_NAME):
+                 node_name: str = NODE_NAME, secured: bool = True):
         # a second node (tests that restart RabbitMQ) takes its own service name, hence its
         # own state directory and ports, and its own Erlang node name
         if name:
             self.name = name
         super().__init__(ctx)
         self.node_name = node_name
+        #: also open amqps, management over https and x509 EXTERNAL (see rabbitmq_secured)
+        self.secured = secured
+        if not secured:
+            self.default_ports = {"amqp": 5672, "management": 15672, "dist": 25672,
+                                  "epmd": 4369}
 
     # -- install ---------------------------------------------------------------------------
     def install(self) -> None:
@@ -124,10 +131,15 @@ class RabbitMQService(Service):
         (self.dir / "rabbitmq-env.conf").write_text(
             "# intentionally empty: see mqmigrate.sandbox.rabbitmq\n"
         )
-        (self.dir / "rabbitmq.conf").write_text(
-            render_config(self.port("amqp"), self.port("management"))
-        )
-        (self.dir / "enabled_plugins").write_text(render_enabled_plugins())
+        config = render_config(self.port("amqp"), self.port("management"))
+        plugins = PLUGINS
+        if self.secured:
+            config += rabbitmq_secured.render_tls_config(
+                self.port("amqps"), self.port("management_tls"),
+                tls.ensure_tls(tls.tls_dir(self.ctx.state_dir)))
+            plugins += rabbitmq_secured.TLS_PLUGINS
+        (self.dir / "rabbitmq.conf").write_text(config)
+        (self.dir / "enabled_plugins").write_text(render_enabled_plugins(plugins))
         (self.dir / "log").mkdir(exist_ok=True)
         (self.dir / "mnesia").mkdir(exist_ok=True)
 
@@ -169,7 +181,38 @@ class RabbitMQService(Service):
         response.raise_for_status()
         version = response.json()["rabbitmq_version"]
         check_amqp_091(self.port("amqp"))
+        if self.secured:
+            self._probe_tls()
         return version
+
+    # -- TLS listeners (mqmigrate.sandbox.rabbitmq_secured) ----------------------------------
+    @property
+    def tls_files(self) -> tls.TlsFiles:
+        """The sandbox CA and certificates (made by ``start``)."""
+        return tls.TlsFiles(tls.tls_dir(self.ctx.state_dir))
+
+    def _probe_tls(self) -> None:
+        import ssl
+
+        import httpx
+
+        # management over https, verified against the sandbox CA
+        verify = ssl.create_default_context(cafile=str(self.tls_files.ca_cert))
+        response = httpx.get(f"{self.management_tls_url}api/overview", auth=(USER, _PASSWORD),
+                             timeout=3.0, verify=verify)
+        response.raise_for_status()
+        tls.check_tls_listener(f"127.0.0.1:{self.port('amqps')}", self.tls_files)
+
+    def after_healthy(self) -> None:
+        """Create the user x509 EXTERNAL logins map to (no password, all of vhost ``/``)."""
+        if not self.secured:
+            return
+        user = rabbitmq_secured.EXTERNAL_USER
+        listed = self.rabbitmqctl("list_users", "--quiet", "--no-table-headers")
+        if user not in {line.split("\t")[0].strip() for line in listed.splitlines()}:
+            self.rabbitmqctl("add_user", user, tls.ensure_secret(self.dir / "unused-password"))
+        for args in rabbitmq_secured.external_user_commands():
+            self.rabbitmqctl(*args)
 
     def stop(self, timeout: float = 30.0) -> bool:
         stopped = super().stop(timeout)
@@ -231,15 +274,33 @@ class RabbitMQService(Service):
     def management_url(self) -> str:
         return f"http://127.0.0.1:{self.port('management')}/"
 
+    @property
+    def amqps_url(self) -> str:
+        return f"amqps://127.0.0.1:{self.port('amqps')}/"
+
+    @property
+    def management_tls_url(self) -> str:
+        return f"https://127.0.0.1:{self.port('management_tls')}/"
+
     def credentials(self) -> tuple[str, str]:
         """User and password for drivers and tests (never printed)."""
         return USER, _PASSWORD
 
     def endpoints(self) -> list[Endpoint]:
-        return [
+        endpoints = [
             Endpoint("amqp", self.amqp_url, f"AMQP 0-9-1 and AMQP 1.0; user {USER}"),
             Endpoint("management", self.management_url, f"HTTP API and UI; user {USER}"),
         ]
+        if self.secured:
+            ca = self.tls_files.ca_cert
+            endpoints += [
+                Endpoint("amqps", self.amqps_url,
+                         f"AMQP 0-9-1 and 1.0 over TLS (CA {ca}); user {USER}, or x509 "
+                         f"EXTERNAL as {rabbitmq_secured.EXTERNAL_USER}"),
+                Endpoint("management_tls", self.management_tls_url,
+                         f"HTTP API and UI over TLS (CA {ca}); user {USER}"),
+            ]
+        return endpoints
 
 
 def _apt(argv: list[str]) -> bool:

@@ -2,7 +2,7 @@
 
 moto (server mode) implements SQS *and* SNS with close-to-AWS semantics, which the contract
 tests and the bridge's SNS-fed shadow mode need, but its receive and send cost grows linearly
-with queue depth (DESIGN.md §6).  ElasticMQ stays flat on deep queues, so volume tests and
+with queue depth (measured: docs/benchmarks.md).  ElasticMQ stays flat on deep queues, so volume tests and
 benchmarks use it.  Both keep everything in memory: ``down`` then ``up`` is a clean slate.
 
 Both answer in region ``us-east-1`` with any credentials; the helpers here use ``testing``.

@@ -111,13 +111,14 @@ def reconcile(source: Iterable[tuple[str, str]],
                   kafka_without_id=without_id)
 
 
-def read_topic(bootstrap: str, topic: str, timeout: float = 120.0,
+def read_topic(bootstrap: Any, topic: str, timeout: float = 120.0,
                progress: Optional[Callable[[int, int], None]] = None
                ) -> list[tuple[Optional[str], str]]:
     """``(mq.source.id, sha256(value))`` of every record up to the end offsets at start.
 
     A snapshot read (:func:`mqmigrate.kafka.snapshot.read_snapshot`) bounded by ``timeout``;
-    ``progress(done, total)`` is called after each batch.
+    ``progress(done, total)`` is called after each batch.  ``bootstrap`` is the connection
+    configuration (a KafkaConfig) or plaintext bootstrap servers.
     """
     from mqmigrate.kafka.snapshot import header, read_snapshot
 
@@ -136,9 +137,9 @@ class CutoverVerifier:
 
     def __init__(self) -> None:
         self.run_dir: Optional[Path] = None
-        self.bootstrap: Optional[str] = None
+        self.bootstrap: Any = None  # a KafkaConfig or plaintext bootstrap servers
 
-    def bind(self, *, run_dir: Path, bootstrap: Optional[str]) -> None:
+    def bind(self, *, run_dir: Path, bootstrap: Any) -> None:
         self.run_dir = Path(run_dir)
         self.bootstrap = bootstrap
 

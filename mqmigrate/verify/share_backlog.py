@@ -42,7 +42,10 @@ def parse_offsets(text: str, topic: str) -> Optional[int]:
 
 def share_backlog(bootstrap: str, group: str, topic: str, timeout: float = 60) -> Optional[int]:
     """The records of ``topic`` the share group has not yet delivered; None when unknown."""
+    from mqmigrate.kafka.config import bootstrap_of
     from mqmigrate.sandbox import manager
+
+    bootstrap = bootstrap_of(bootstrap)  # a KafkaConfig: the Java tool gets the servers only
     from mqmigrate.sandbox.kafka import KAFKA_VERSION, KafkaService
 
     ctx = manager.context()

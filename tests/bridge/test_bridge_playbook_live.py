@@ -290,7 +290,7 @@ def test_two_processes_share_one_queue(kill_one, channel, queues, topics, kafka_
                                        amqp_uri, unique_name, tmp_path):
     """Two bridge processes on one RabbitMQ queue (competing consumers) together move every id:
     lost 0; duplicates 0 when both finish, at most the killed one's in-flight window when one
-    is SIGKILLed (DESIGN.md §5); and each moved a share."""
+    is SIGKILLed (docs/bridge.md); and each moved a share."""
     n, in_flight = 12_000, 300
     channel.queue_declare(unique_name, durable=True)
     queues.append(("queue", unique_name))

@@ -1,5 +1,5 @@
 """kill -9 the bridge mid-drain, restart the brokers under it, and prove nothing was lost
-(DESIGN.md §5, issue #5 Proof).
+(docs/bridge.md, guarantees).
 
 The campaign runs against a RabbitMQ node and a Kafka broker of this module's own
 (``private_rabbitmq``, ``private_kafka``): restarting the shared sandbox would break every other

@@ -1,4 +1,4 @@
-"""Crash campaign for the AMQP 1.0 source on ActiveMQ Artemis (DESIGN.md §5, issue #5).
+"""Crash campaign for the AMQP 1.0 source on ActiveMQ Artemis (docs/bridge.md, guarantees).
 
 100,000 messages with unique ids are published into an Artemis anycast queue; the bridge (``python -m mqmigrate bridge``) is SIGKILLed at a random point of
 each run, at least 10 times, and its Kafka broker (a private one, so the shared sandbox is

@@ -1,4 +1,4 @@
-"""The SQS bridge under crashes and a slow Kafka (DESIGN.md §5), on ElasticMQ and a Kafka
+"""The SQS bridge under crashes and a slow Kafka (docs/bridge.md, guarantees), on ElasticMQ and a Kafka
 broker of this module's own (``private_kafka``), which the tests stop and restart.
 
 * crash campaign: 100,000 messages with unique ids, the bridge SIGKILLed at random points 12

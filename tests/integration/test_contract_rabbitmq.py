@@ -1,6 +1,6 @@
 """Contract: the AMQP 0-9-1 behaviour of RabbitMQ the bridge relies on, on the real broker.
 
-Properties and header tables must come back with their types (DESIGN.md §5), and the three
+Properties and header tables must come back with their types (docs/headers.md), and the three
 settlements map onto the share-group outcomes: ack = ACCEPT, nack(requeue) = RELEASE,
 reject(no requeue) = REJECT (dead-lettered when the queue has a DLX).
 """

@@ -1,6 +1,6 @@
 """Readiness rules, one module per concern; importing this package registers them all.
 
-The rule ids are the catalogue of DESIGN.md §3 and never change.
+The rule ids are the catalogue of docs/rules.md and never change.
 """
 
 from mqmigrate.assessment.rules import (  # noqa: F401  (imported to register)
