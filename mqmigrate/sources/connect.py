@@ -306,7 +306,9 @@ def _assumed_role_session(source: SourceURI, base, keys: dict[str, Any], endpoin
 _CAUSES: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("alert unknown ca", "alert bad certificate", "certificate required",
       "alert certificate required", "peer did not return a certificate",
-      "alert_unknown_ca", "certificate_required"),
+      "alert_unknown_ca", "certificate_required", "alert certificate expired",
+      "alert_certificate_expired", "alert certificate revoked", "alert unsupported certificate",
+      "alert certificate unknown"),
      "the broker refused our client certificate (or wants one)",
      "pass ?certfile=&keyfile= signed by a CA the broker trusts"),
     (("certificate has expired", "certificate expired"),
@@ -345,7 +347,7 @@ def connect_error(source: SourceURI, exc: BaseException, *, what: str = "") -> M
         found = tls_diagnosis(source)
         if found:
             text, low = found, found.lower() + " " + low
-    subject = f"{what or source.kind} at {source.masked}"
+    subject = f"{what or source.kind} at {source.endpoint_label}"
     for needles, cause, fix in _CAUSES:
         if any(n in low for n in needles):
             if cause.startswith("this port does not speak TLS") and not source.tls:

@@ -48,7 +48,7 @@ def _failed(source: SourceURI, exc: BaseException, what: str) -> SourceProbe:
     """A failed connection as a finding: the likely cause (TLS trust, TLS/plaintext mismatch,
     credentials, mechanism) from :func:`~mqmigrate.sources.connect.connect_error`."""
     diagnosed = connect_error(source, exc, what=what)
-    return SourceProbe(source.masked, source.kind, False, detail=diagnosed.message[:300],
+    return SourceProbe(source.masked, source.kind, False, detail=diagnosed.message[:400],
                        fix=diagnosed.hint or "")
 
 

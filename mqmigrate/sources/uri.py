@@ -131,6 +131,12 @@ class SourceURI:
         return mask_uri(self.raw)
 
     @property
+    def endpoint_label(self) -> str:
+        """The masked URI without its query: where it is, short enough for a one-line error
+        (TLS file paths left out)."""
+        return self.masked.split("?", 1)[0]
+
+    @property
     def tls(self) -> bool:
         return SCHEMES[self.scheme].tls
 

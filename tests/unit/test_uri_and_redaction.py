@@ -238,3 +238,35 @@ def test_secrets_do_not_leak_from_error_messages():
         with pytest.raises((UsageError, ConfigError)) as info:
             parse_source_uri(uri)
         assert PASSWORD not in info.value.one_line(), uri
+
+
+def test_playbooks_and_ledgers_see_no_secret(pki, monkeypatch):
+    """``plan`` writes endpoints through public_endpoint; ``cutover`` keeps a SourceAccess
+    (whose repr is what a ledger or log line could show)."""
+    from mqmigrate.cutover.source import access_for_uri
+    from mqmigrate.redact import public_endpoint
+
+    uri = (f"amqps://svc:{PASSWORD}@rabbit.internal:5671/prod?cafile={pki.ca}"
+           f"&key_password={PASSWORD}")
+    assert public_endpoint(uri) == "amqps://rabbit.internal:5671/prod"
+    assert PASSWORD not in mask_uri(uri)
+    access = access_for_uri(uri, "orders",
+                            f"rabbitmq+https://monitor:{PASSWORD}@rabbit.internal:15671")
+    assert PASSWORD not in repr(access) and PASSWORD not in str(access.management_url)
+    assert access.management_url == "https://rabbit.internal:15671"
+    assert access.management().password.reveal() == PASSWORD
+    derived = access_for_uri(uri, "orders")
+    assert derived.management_url == "https://rabbit.internal:15671"
+    assert PASSWORD not in derived.management().masked
+
+
+def test_json_report_of_a_failed_probe_hides_the_secret(monkeypatch):
+    """``doctor --source`` JSON for an unreachable TLS source: masked endpoint, no secret."""
+    import json
+
+    from mqmigrate.sources.probe import probe_source
+
+    monkeypatch.setenv("MQM_TEST_PW", PASSWORD)
+    probe = probe_source("amqps://svc:${env:MQM_TEST_PW}@127.0.0.1:9/", timeout=2)
+    text = json.dumps(probe.__dict__)
+    assert not probe.ok and PASSWORD not in text and "svc:***@" in text

@@ -52,6 +52,10 @@ _ENVELOPE_FIELDS = ("body", "source_id", "source_kind", "queue", "key", "timesta
 _FAST_ENVELOPE = ({f.name for f in dataclasses.fields(Envelope)} == set(_ENVELOPE_FIELDS)
                   and not hasattr(Envelope, "__slots__"))
 
+#: refusals of the credentials themselves (not a TLS or protocol problem to diagnose)
+_CREDENTIAL_ERRORS = (pe.ProbableAuthenticationError, pe.ProbableAccessDeniedError,
+                      pe.AuthenticationError)
+
 #: AMQP reply codes that retrying will not fix
 _TERMINAL_CODES = {403, 404, 405, 530}
 
@@ -84,6 +88,9 @@ class RabbitMQSource(SourceAdapter):
             raise UsageError(f"{self.endpoint.masked} is not an AMQP 0-9-1 URI",
                              hint="e.g. amqp://user:pass@host:5672/%2f (amqps:// for TLS)")
         self._params = pika_parameters(self.endpoint)
+        if self.mode is Mode.shadow and self._bindings is None:
+            # refused now (e.g. a TLS source's password over plain http), not at open()
+            management_endpoint(self.endpoint, self.management_url)
         self._params.heartbeat = heartbeat
         self._params.blocked_connection_timeout = 60
         self._params.socket_timeout = connect_timeout
@@ -116,11 +123,13 @@ class RabbitMQSource(SourceAdapter):
     # -- errors -------------------------------------------------------------------------------
     def _classify(self, exc: BaseException, action: str) -> MqMigrateError:
         text = f"{self.describe()}: {action} failed: {_reply_text(exc)}"
-        if action == "connect" and not isinstance(exc, self.terminal_errors):
+        unreachable_hint = "is the broker running and reachable?"
+        if action == "connect" and not isinstance(exc, _CREDENTIAL_ERRORS):
             diagnosed = connect_error(self.endpoint, exc, what="RabbitMQ")
             if not diagnosed.transient:  # TLS trust or a protocol mismatch: retrying won't fix
                 return SourceError(f"{diagnosed.message} (queue {self.queue!r})",
                                    hint=diagnosed.hint)
+            unreachable_hint = diagnosed.hint or unreachable_hint  # e.g. "the port may expect TLS"
         if isinstance(exc, (pe.ProbableAuthenticationError, pe.AuthenticationError)):
             return AuthenticationFailed(text, hint="check the user and password in --source")
         if isinstance(exc, pe.ProbableAccessDeniedError):
@@ -131,8 +140,8 @@ class RabbitMQSource(SourceAdapter):
         if code in _TERMINAL_CODES:
             return SourceError(text)
         if isinstance(exc, self.terminal_errors):
-            return SourceError(text)
-        return SourceUnavailable(text, hint="is the broker running and reachable?")
+            return SourceError(text, hint=unreachable_hint if action == "connect" else None)
+        return SourceUnavailable(text, hint=unreachable_hint)
 
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
