@@ -379,7 +379,8 @@ def connect_error(source: SourceURI, exc: BaseException, *, what: str = "") -> M
         return AuthenticationFailed(f"{subject}: the broker refused the credentials "
                                     f"({_short(text)})",
                                     hint="check the user and password (or client certificate)")
-    return ConnectionFailed(f"cannot reach {subject} ({_short(text)})",
+    verb = "cannot reach" if source.kind.endswith("-management") else "cannot connect to"
+    return ConnectionFailed(f"{verb} {subject} ({_short(text)})",
                             hint="check host, port and firewall; is the broker running?")
 
 

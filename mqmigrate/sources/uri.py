@@ -42,7 +42,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from mqmigrate.errors import ConfigError, UsageError
 from mqmigrate.redact import Secret, mask_uri
-from mqmigrate.secrets import PLACEHOLDER, resolve
+from mqmigrate.secrets import REFERENCE, expand
 
 
 @dataclass(frozen=True)
@@ -203,31 +203,27 @@ def split_uri(uri: str) -> URIParts:
         references.append(match.group(0))
         return f"mqmsecretref{len(references) - 1}x"
 
-    hidden = PLACEHOLDER.sub(hide, uri)
+    hidden = REFERENCE.sub(hide, uri)
     try:
         parts = urlsplit(hidden)
         port = parts.port
     except ValueError as exc:
         raise UsageError(f"bad URI {mask_uri(uri)}: {exc}") from None
 
-    def reveal(text: str | None, what: str) -> str | None:
+    def reveal(text: str | None, key: str) -> str | None:
         if text is None:
             return None
         for i, ref in enumerate(references):
-            token = f"mqmsecretref{i}x"
-            if token in text:
-                match = PLACEHOLDER.fullmatch(ref)
-                text = text.replace(token, resolve(match.group(1), match.group(2),
-                                                   what=f"{what} of {mask_uri(uri)}"))
-        return text
+            text = text.replace(f"mqmsecretref{i}x", ref)
+        return expand(text, key=key, origin=mask_uri(uri)) if references else text
 
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     return URIParts(
         scheme=parts.scheme.lower(),
         host=parts.hostname or "",
         port=port,
-        username=reveal(unquote(parts.username), "the user") if parts.username else None,
-        password=reveal(unquote(parts.password), "the password") if parts.password else None,
+        username=reveal(unquote(parts.username), "user") if parts.username else None,
+        password=reveal(unquote(parts.password), "password") if parts.password else None,
         path=parts.path,
         query={k: reveal(v, f"?{k}=") or "" for k, v in query.items()},
     )
@@ -287,11 +283,11 @@ def _password(uri: str, parts: URIParts) -> str | None:
         raise UsageError(f"source URI {mask_uri(uri)} gives the password twice "
                          f"({' and '.join(given)})", hint="keep one")
     if "password_env" in parts.query:
-        return resolve("env", parts.query["password_env"], what=f"the password of "
-                       f"{mask_uri(uri)}")
+        return expand(f"${{env:{parts.query['password_env']}}}", key="?password_env=",
+                      origin=mask_uri(uri))
     if "password_file" in parts.query:
-        return resolve("file", parts.query["password_file"], what=f"the password of "
-                       f"{mask_uri(uri)}")
+        return expand(f"${{file:{parts.query['password_file']}}}", key="?password_file=",
+                      origin=mask_uri(uri))
     return parts.password
 
 

@@ -116,15 +116,17 @@ def test_password_from_env_file_or_placeholder(monkeypatch, tmp_path):
         assert parsed.password.reveal() == PASSWORD, uri
         assert PASSWORD not in parsed.masked and PASSWORD not in repr(parsed)
     assert parse_source_uri(f"amqps://svc:${{file:{secret_file}}}@h/vhost").vhost == "vhost"
-    assert expand("a=${env:MQM_TEST_PW};b") == f"a={PASSWORD};b"
+    assert expand("a=${env:MQM_TEST_PW};b", key="k", origin="o") == f"a={PASSWORD};b"
 
 
 def test_missing_secret_reference_names_it_not_a_value(monkeypatch):
     monkeypatch.delenv("MQM_TEST_UNSET", raising=False)
     with pytest.raises(ConfigError, match="MQM_TEST_UNSET is not set"):
         parse_source_uri("amqps://svc:${env:MQM_TEST_UNSET}@h/")
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="cannot read"):
         parse_source_uri("amqps://svc@h/?password_file=/no/such/secret")
+    with pytest.raises(ConfigError, match="unknown reference"):
+        parse_source_uri("amqps://svc:${vault:kv/pw}@h/")
     with pytest.raises(UsageError, match="password twice"):
         parse_source_uri("amqps://svc:pw@h/?password_env=X")
 
