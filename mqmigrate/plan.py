@@ -86,6 +86,13 @@ _QUESTIONS = {
                         "which prefixed ACLs?",
     "client.share-consumer": "Consumers use {evidence}: move them to a client with a share "
                              "consumer, or keep them on a consumer group meanwhile?",
+    "queue-type.last-value": "Only the latest message per key counts ({evidence}): can "
+                             "consumers skip superseded values a compacted topic still holds?",
+    "queue-type.non-destructive": "Every consumer reads every message ({evidence}): which "
+                                  "consumer groups, and what retention replaces the queue's "
+                                  "bound?",
+    "trigger.on-arrival": "A process is started when messages arrive ({evidence}): run it as "
+                          "a long-lived consumer or scale it on lag?",
 }
 
 

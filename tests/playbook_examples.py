@@ -21,6 +21,8 @@ ALL: dict[str, list[str]] = {
     "sqs-standard.yaml": [str(ESTATES / "sqs-standard.tf")],
     "sqs-fifo.yaml": [str(ESTATES / "sqs-fifo.yaml")],
     "amqp1-queue.yaml": [str(ESTATES / "amqp1-queue.yaml")],
+    "artemis-broker-xml.yaml": [str(ESTATES / "artemis-broker.xml")],
+    "ibmmq-mqsc.yaml": [str(ESTATES / "ibmmq-queues.mqsc")],
 }
 
 

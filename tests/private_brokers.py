@@ -105,3 +105,38 @@ class PrivateRabbitMQ:
         began = time.monotonic()
         self.start()
         return time.monotonic() - began
+
+
+class PrivateArtemis:
+    """An ActiveMQ Artemis instance in ``state_dir`` on free ports, created from the sandbox's
+    cached distribution, whose ``broker.xml`` a test may change before it starts (the shared
+    sandbox broker is never reconfigured)."""
+
+    def __init__(self, state_dir: Path, cache_dir: Path):
+        from mqmigrate.sandbox.artemis import ArtemisService
+
+        ctx = SandboxContext(state_dir=state_dir, cache_dir=cache_dir,
+                             ports={"artemis.acceptor": free_port(),
+                                    "artemis.console": free_port()})
+        self.service = ArtemisService(ctx)
+
+    @property
+    def broker_xml(self) -> Path:
+        return self.service.instance / "etc" / "broker.xml"
+
+    @property
+    def jolokia_uri(self) -> str:
+        user, password = self.service.credentials()
+        return f"artemis+http://{user}:{password}@127.0.0.1:{self.service.port('console')}"
+
+    def create(self) -> None:
+        """Install (from the cache) and create the instance without starting it."""
+        self.service.install()
+        self.service._create_instance()
+
+    def start(self) -> None:
+        self.service.start()
+        self.service.wait_healthy()
+
+    def stop(self) -> None:
+        self.service.stop()

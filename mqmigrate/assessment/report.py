@@ -41,6 +41,18 @@ def summary_line(doc: dict[str, Any]) -> str:
             f"{s['unknown']} unknown")
 
 
+def sources(doc: dict[str, Any]) -> list[str]:
+    """One line per source the workloads came from: kind, name (which says the broker or file
+    kind: ``artemis …``, ``ibmmq …``), endpoint when it is a URI, and its queue count."""
+    seen: dict[tuple, int] = {}
+    for w in doc["workloads"]:
+        s = w["source"]
+        key = (s["kind"], s["name"], s.get("endpoint") or "")
+        seen[key] = seen.get(key, 0) + (1 if w.get("queue") is not None else 0)
+    return [f"{kind}: {name}" + (f" ({endpoint})" if endpoint else "") + f" — {n} queues"
+            for (kind, name, endpoint), n in seen.items()]
+
+
 def _target_brief(t: dict[str, Any] | None) -> str:
     if not t:
         return ""
@@ -83,7 +95,8 @@ def _md(text: Any) -> str:
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
-    lines = ["# mqmigrate assessment", "", summary_line(doc), ""]
+    lines = ["# mqmigrate assessment", "", summary_line(doc), "", "Sources:", ""]
+    lines += [f"- {_md(s)}" for s in sources(doc)] + [""]
     lines += ["| verdict | workloads |", "|---|---|"]
     for v, n in doc["summary"]["verdicts"].items():
         lines.append(f"| {v} | {n} |")
@@ -147,6 +160,7 @@ def render_html(doc: dict[str, Any]) -> str:
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>mqmigrate assessment</title>", f"<style>{_CSS}</style></head><body>",
            "<h1>mqmigrate assessment</h1>", f'<p id="summary">{e(summary_line(doc))}</p>',
+           '<ul id="sources">', *[f"<li>{e(s)}</li>" for s in sources(doc)], "</ul>",
            '<figure id="chart">', _svg_chart(doc["summary"]["verdicts"]),
            "<figcaption>Workloads by verdict</figcaption></figure>"]
     for w in doc["workloads"]:

@@ -153,6 +153,11 @@ def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapa
             reason="source accepts messages up to {} bytes; 4 KiB kept for headers".format(
                 q.max_message_size))
 
+    if q.extra.get("last_value") and role == "work-queue":
+        # an Artemis last-value queue keeps the latest message per key (queue-type.last-value)
+        topic_configs["cleanup.policy"] = Derived(
+            value="compact", reason=f"last-value queue: compaction keeps the latest record per "
+                                    f"key ({q.extra.get('last_value_key')})")
     target = Target(mode=mode, role=role, topic=topic, partitions=partitions,
                     topic_configs=topic_configs, fanout=fanout)
     if mode.value == "none":

@@ -216,6 +216,9 @@ class Source(_Model):
     users_count: int | None = None
     #: counts of runtime parameters by component (e.g. {"shovel": 2})
     parameters: dict[str, int] = Field(default_factory=dict)
+    #: objects read but not assessed as workloads, by kind (IBM MQ SYSTEM.*, transmission,
+    #: initiation, remote and model queues): the report lists them, the plan leaves them out
+    reported_apart: dict[str, list[str]] = Field(default_factory=dict)
     #: True when consumers/connections were read (a live source); False for exports and IaC
     live: bool = False
     notes: list[str] = Field(default_factory=list)

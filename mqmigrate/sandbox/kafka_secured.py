@@ -191,7 +191,10 @@ def create_scram_users(plaintext_bootstrap: str, password: str, *, timeout: floa
         AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion,
     )
 
-    admin = AdminClient({"bootstrap.servers": plaintext_bootstrap, "socket.timeout.ms": 5000})
+    from mqmigrate.kafka.config import KafkaConfig
+
+    admin = AdminClient(KafkaConfig.for_bootstrap(plaintext_bootstrap).client(
+        **{"socket.timeout.ms": 5000}))
     upserts = [
         UserScramCredentialUpsertion(
             SASL_USER, ScramCredentialInfo(mechanism, SCRAM_ITERATIONS), password.encode())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.assess_helpers import FIXTURES, fired, workloads
+from tests.unit.assess_helpers import ESTATES, FIXTURES, fired, workloads
 from mqmigrate.assessment.rules import REGISTRY, RULE_IDS
 
 RABBIT_ALL = {
@@ -99,6 +99,11 @@ def test_every_catalogue_rule_is_registered_and_fired_by_some_fixture():
     seen = set()
     for name in ("rabbit_all_rules.json", "sqs_all_rules.tf", "amqp1.yaml"):
         for _, findings in fired(FIXTURES / name).values():
+            seen |= {rule for rule, _ in findings}
+    # Artemis broker.xml and IBM MQ MQSC semantics (tests/unit/test_assess_brokers.py)
+    for path in (ESTATES / "edge" / "artemis-settings.xml",
+                 ESTATES / "edge" / "mqsc-continuations.mqsc"):
+        for _, findings in fired(path).values():
             seen |= {rule for rule, _ in findings}
     # client.share-consumer needs live consumers: covered in test_assess_targets
     assert set(RULE_IDS) - seen == {"client.share-consumer"}

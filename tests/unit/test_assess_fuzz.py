@@ -112,3 +112,20 @@ def test_inventory_dump_mutations(data):
     key = data.draw(st.sampled_from(sorted(dump["sources"][0]["queues"][queue])))
     dump["sources"][0]["queues"][queue][key] = data.draw(json_values)
     _run("estate.json", json.dumps(dump).encode())
+
+
+_EDGE = FIXTURES.parent / "estates" / "edge"
+
+
+@_SETTINGS
+@given(_mutations((_EDGE / "artemis-settings.xml").read_bytes()), st.sampled_from(
+    ["broker.xml", "broker"]))
+def test_artemis_broker_xml_mutations(data, name):
+    _run(name, data)
+
+
+@_SETTINGS
+@given(_mutations((_EDGE / "mqsc-continuations.mqsc").read_bytes()), st.sampled_from(
+    ["queues.mqsc", "queues.txt"]))
+def test_mqsc_mutations(data, name):
+    _run(name, data)

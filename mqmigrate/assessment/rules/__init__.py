@@ -7,6 +7,7 @@ from mqmigrate.assessment.rules import (  # noqa: F401  (imported to register)
     clients, dedup, hygiene, limits, ordering, priority, queue_type, redelivery, routing,
     security, timing,
 )
+from mqmigrate.assessment.rules import amqp1_brokers  # noqa: F401  (Artemis, IBM MQ)
 from mqmigrate.assessment.rules.base import REGISTRY, QueueContext, SourceContext
 
 RULE_IDS = [
@@ -15,5 +16,6 @@ RULE_IDS = [
     "routing.pattern", "fanout.share-groups", "rpc.reply-to", "queue-type.stream",
     "source.hygiene", "security.mapping", "client.share-consumer",
 ]
+RULE_IDS += ["queue-type.last-value", "queue-type.non-destructive", "trigger.on-arrival"]
 
 __all__ = ["REGISTRY", "RULE_IDS", "QueueContext", "SourceContext"]

@@ -65,6 +65,12 @@ def finding(rule_id: str, severity: Severity | str, evidence: dict[str, Any], ma
                    evidence=evidence, mapping=mapping, remediation=remediation)
 
 
+def source_name(q: Queue, field_name: str, default: str) -> str:
+    """The source broker's own name for a normalized field (``BOTHRESH`` for the delivery limit
+    of an IBM MQ queue), from the reader's ``extra["attribute_names"]``, else ``default``."""
+    return (q.extra.get("attribute_names") or {}).get(field_name, default)
+
+
 def shown(q: Queue, field_name: str, value: Any) -> Any:
     """Evidence value, annotated when it is an AWS/broker default rather than set."""
     return f"{value} (default)" if field_name in q.defaulted else value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown
+from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown, source_name
 
 #: room kept for record headers (mq.* source headers, ids) above the payload
 HEADER_ALLOWANCE = 4096
@@ -13,7 +13,8 @@ def max_length(ctx: QueueContext):
     q = ctx.queue
     evidence: dict = {}
     if q.max_length is not None:
-        evidence["x-max-length"] = q.max_length
+        evidence[source_name(q, "max_length", "x-max-length")] = shown(q, "max_length",
+                                                                        q.max_length)
     if q.max_length_bytes is not None:
         evidence["x-max-length-bytes" if ctx.source.kind == "rabbitmq" else
                  "max-size-bytes"] = q.max_length_bytes
@@ -27,7 +28,17 @@ def max_length(ctx: QueueContext):
         evidence["overflow"] = overflow if q.overflow else f"{overflow} (default)"
     mapping = ("no depth backpressure: retention.bytes bounds disk, not backlog; producer "
                "quotas throttle")
-    if overflow in ("reject-publish", "reject-publish-dlx", "BLOCK", "FAIL"):
+    if overflow == "PAGE":
+        # Artemis pages to disk past the limit: no message is lost or refused, as in Kafka
+        yield finding("backpressure.max-length", "info", evidence, "retention.bytes bounds "
+                      "disk", "paging keeps every message on disk, as a topic does: set "
+                      "retention.bytes above the paged volume; alert on lag")
+        return
+    if overflow == "DROP":
+        remediation = ("new messages are silently dropped when full today; Kafka keeps "
+                       "accepting them: alert on share-group lag, bound disk with "
+                       "retention.bytes")
+    elif overflow in ("reject-publish", "reject-publish-dlx", "BLOCK", "FAIL"):
         remediation = ("publishers are told 'full' today; in Kafka they are not: alert on "
                        "share-group lag and use producer quotas")
     else:
@@ -44,7 +55,8 @@ def max_message(ctx: QueueContext):
                "message.max.bytes / producer max.request.size")
     if q.max_message_size is not None:
         if q.max_message_size > budget:
-            name = "MaximumMessageSize" if ctx.source.kind == "sqs" else "max_message_size"
+            name = "MaximumMessageSize" if ctx.source.kind == "sqs" else source_name(
+                q, "max_message_size", "max_message_size")
             yield finding("size.max-message", "warn",
                           {name: shown(q, "max_message_size", q.max_message_size),
                            "kafka budget": budget}, mapping,

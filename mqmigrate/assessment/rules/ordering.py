@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mqmigrate.assessment.rules.base import QueueContext, finding, rule
+from mqmigrate.assessment.rules.base import QueueContext, finding, rule, source_name
 
 MAPPING = ("consumer group keyed by the message group (SQS MessageGroupId / AMQP group-id / "
            "JMSXGroupID): Kafka keeps order per partition; partitions >= concurrent groups")
@@ -19,11 +19,14 @@ def fifo(ctx: QueueContext):
         if q.extra.get("FifoThroughputLimit"):
             evidence["FifoThroughputLimit"] = q.extra["FifoThroughputLimit"]
     if q.single_active_consumer:
-        evidence["x-single-active-consumer"] = True
+        evidence[source_name(q, "single_active_consumer", "x-single-active-consumer")] = True
         if q.type == "stream":
             evidence["type"] = "stream"
     if q.message_groups:
         evidence["message_groups"] = True
+        for key in ("group_rebalance", "group_buckets"):
+            if q.extra.get(key):
+                evidence[key.replace("_", "-")] = q.extra[key]
     exclusive = [c.tag for c in (q.consumers or []) if c.exclusive]
     if exclusive:
         evidence["exclusive_consumers"] = exclusive

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mqmigrate.assessment.rules.base import QueueContext, finding, rule
+from mqmigrate.assessment.rules.base import QueueContext, finding, rule, source_name
 from mqmigrate.inventory.readers.rabbitmq_common import major_version
 
 MAPPING = "no priority in Kafka: one topic per priority band, more consumers on the high band"
@@ -14,8 +14,9 @@ REMEDIATION = ("split into <topic>.high / <topic>.low (producers choose by prior
 def priority(ctx: QueueContext):
     q = ctx.queue
     if q.max_priority:
-        yield finding("priority", "warn", {"x-max-priority": q.max_priority}, MAPPING,
-                      REMEDIATION)
+        name = source_name(q, "max_priority", "x-max-priority")
+        value = "PRIORITY (0-9)" if name == "MSGDLVSQ" else q.max_priority
+        yield finding("priority", "warn", {name: value}, MAPPING, REMEDIATION)
     prio = sorted({c.priority for c in (q.consumers or []) if c.priority})
     if prio:
         yield finding("priority", "warn", {"consumer x-priority": prio},

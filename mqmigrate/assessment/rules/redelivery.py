@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown
+from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown, source_name
 
 
 @rule("retry.limit")
@@ -10,8 +10,9 @@ def retry_limit(ctx: QueueContext):
     q, caps = ctx.queue, ctx.caps
     if q.type == "stream" or ctx.dead_letter_sources:
         return  # streams never redeliver; a dead-letter queue is drained, not retried
-    name = {"sqs": "maxReceiveCount", "rabbitmq": "x-delivery-limit"}.get(
-        ctx.source.kind, "max-delivery-attempts")
+    name = source_name(q, "delivery_limit", {"sqs": "maxReceiveCount",
+                                             "rabbitmq": "x-delivery-limit"}.get(
+        ctx.source.kind, "max-delivery-attempts"))
     limit = q.delivery_limit
     mapping = (f"share.delivery.count.limit ({caps.delivery_min}-{caps.delivery_max}, cap "
                f"raisable to {caps.delivery_raisable_max}"
@@ -61,7 +62,9 @@ def dlq(ctx: QueueContext):
                 evidence["x-dead-letter-strategy"] = dl.strategy
         if dl.target is not None:
             evidence["RedrivePolicy.deadLetterTargetArn" if ctx.source.kind == "sqs"
-                     else "dead-letter-address"] = dl.target
+                     else source_name(q, "dead_letter", "dead-letter-address")] = dl.target
+            if dl.strategy and dl.exchange is None:
+                evidence["how"] = dl.strategy
         yield finding("dlq.redrive", severity, evidence, mapping, remediation)
     if ctx.dead_letter_sources:
         yield finding("dlq.redrive", "info",

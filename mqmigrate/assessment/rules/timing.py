@@ -46,6 +46,9 @@ def delay(ctx: QueueContext):
     if q.delay:
         evidence = {"DelaySeconds" if ctx.source.kind == "sqs" else "redelivery_delay":
                     shown(q, "delay", q.delay)}
+        if q.extra.get("redelivery_multiplier"):  # Artemis exponential back-off
+            evidence["redelivery-delay-multiplier"] = q.extra["redelivery_multiplier"]
+            evidence["max-redelivery-delay"] = q.extra.get("max_redelivery_delay_ms")
         yield finding("delay.delivery", "warn", evidence, mapping,
                       "route through a delay-tier topic whose consumer waits until "
                       "publish time + delay, or delay in the producer")

@@ -21,7 +21,7 @@ see :mod:`mqmigrate.sources.uri`.
 
 Anything else is a file (or a directory of ``.tf`` files) sniffed by content: RabbitMQ
 definitions JSON, the tool's inventory dump, CloudFormation JSON/YAML, Terraform HCL, the
-AMQP 1.0 address YAML.
+AMQP 1.0 address YAML, an ActiveMQ Artemis ``broker.xml``, an IBM MQ MQSC script.
 """
 
 from __future__ import annotations
@@ -94,6 +94,9 @@ def read_file(path: Path, *, prefix: str | None = None) -> list[Source]:
     text = _files.read_text(path)
     suffix = path.suffix.lower()
     stripped = text.lstrip()
+    broker_file = _read_broker_file(path, text, suffix)
+    if broker_file is not None:
+        return _filter([broker_file], prefix)
     if suffix == ".tf" or (suffix not in (".json", ".yaml", ".yml", ".template")
                            and not stripped.startswith(("{", "[")) and "resource " in text):
         return _filter([terraform.read([path], [text])], prefix)
@@ -113,6 +116,23 @@ def read_file(path: Path, *, prefix: str | None = None) -> list[Source]:
     if amqp1_yaml.looks_like(data):
         return _filter([amqp1_yaml.read(path, data)], prefix)
     raise cloudformation.wrong_format(path)
+
+
+def _read_broker_file(path: Path, text: str, suffix: str) -> Source | None:
+    """An Artemis broker.xml or an IBM MQ MQSC script (by content), or None for other files."""
+    from mqmigrate.inventory.readers import artemis_xml, mqsc
+
+    if suffix == ".xml" or text.lstrip().startswith("<"):
+        if artemis_xml.looks_like(text):
+            return artemis_xml.read(path, text)
+        root = artemis_xml.parse(path, text)
+        raise ConfigError(f"{path}: XML with root element <{root.tag.rsplit('}', 1)[-1]}> is "
+                          "not an ActiveMQ Artemis broker.xml (the only XML input read)")
+    if suffix == ".tf":
+        return None
+    if suffix == ".mqsc" or mqsc.looks_like(text):
+        return mqsc.read(path, text)
+    return None
 
 
 def _filter(sources: list[Source], prefix: str | None) -> list[Source]:

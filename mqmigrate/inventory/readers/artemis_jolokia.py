@@ -2,9 +2,9 @@
 
 URI: ``artemis+http://user:pass@host:8161`` (``?broker=NAME`` when the broker is not the
 only one; the Jolokia path defaults to ``/console/jolokia``).  Credentials may instead come
-from ``ARTEMIS_USER`` / ``ARTEMIS_PASSWORD``.  Reads queues (``listQueues``), routing types and
-the address settings that matter (max-delivery-attempts, DLA, expiry, redelivery delay,
-max-size-bytes / address-full policy) and message groups.
+from ``ARTEMIS_USER`` / ``ARTEMIS_PASSWORD``.  Reads queues (``listQueues``: routing type, exclusive,
+last-value, group rebalance/buckets, ring size, filter) and each address's merged settings (``getAddressSettingsAsJSON``), mapped by the code the
+``broker.xml`` reader uses (:mod:`artemis_common`), so both give the same findings.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from typing import Any
 from mqmigrate.errors import ConnectionFailed
 from mqmigrate.inventory.model import Binding, Exchange, Source
 from mqmigrate.inventory.readers._live import check_status, http_error, parse_live_uri
+from mqmigrate.inventory.readers.artemis_common import queue_for, typed_setting
 from mqmigrate.sources.connect import http_client
-from mqmigrate.sources.uri import SourceURI
-from mqmigrate.inventory.readers.amqp1_yaml import address_queues
 from mqmigrate.inventory.readers.rabbitmq_common import flatten
 from mqmigrate.redact import mask_uri
+from mqmigrate.sources.connect import http_client
+from mqmigrate.sources.uri import SourceURI
 
 
 class _Jolokia:
@@ -80,42 +81,31 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
                 raw = api.call({"type": "exec", "mbean": mbean,
                                 "operation": "getAddressSettingsAsJSON(java.lang.String)",
                                 "arguments": [address]})
-                settings[address] = json.loads(raw) if isinstance(raw, str) else {}
-            s = settings[address]
+                settings[address] = _typed(json.loads(raw) if isinstance(raw, str) else {})
+            name = str(row.get("name"))
             routing = str(row.get("routingType", "ANYCAST")).lower()
-            spec = {
-                "name": address, "routing": "multicast" if routing == "multicast" else "anycast",
-                "queues": [str(row.get("name"))], "durable": _bool(row.get("durable")),
-                "max_delivery_attempts": _int(s.get("maxDeliveryAttempts")),
-                "dead_letter_address": s.get("DLA") or s.get("deadLetterAddress") or None,
-                "expiry_delay_ms": _pos(s.get("expiryDelay")),
-                "redelivery_delay_ms": _pos(s.get("redeliveryDelay")),
-                "message_groups": _bool(row.get("groupRebalance")) or bool(
-                    _int(row.get("groupBuckets")) not in (None, -1, 0)) or None,
-                "max_size_bytes": _pos(s.get("maxSizeBytes")),
-                "address_full_policy": s.get("addressFullMessagePolicy") if s.get(
-                    "addressFullMessagePolicy") in ("PAGE", "BLOCK", "FAIL", "DROP") else None,
-                "depth": _int(row.get("messageCount")),
-                "consumers": _int(row.get("consumerCount")),
-            }
-            if spec["dead_letter_address"] == address:
-                spec["dead_letter_address"] = None  # the DLQ itself: no loop to report
-            q = address_queues(spec, extra={"filter": row.get("filter") or None})[0]
-            if s.get("maxDeliveryAttempts") is None and s:
-                # Artemis omits settings left at their default; max-delivery-attempts is 10.
-                q.delivery_limit = 10
-                q.defaulted.add("delivery_limit")
-            if s.get("expiryAddress"):
-                q.extra["expiry_address"] = s["expiryAddress"]
-            q.in_flight = _int(row.get("deliveringCount"))
-            q.exclusive = _bool(row.get("exclusive"))
-            q.auto_delete = _bool(row.get("autoDelete"))
-            if _bool(row.get("temporary")):
-                q.durable = False
-            if _int(row.get("scheduledCount")):
-                q.extra["scheduled"] = True
+            q = queue_for(address=address, name=name, routing=routing,
+                          settings=settings[address], attrs={
+                              "exclusive": _bool(row.get("exclusive")),
+                              "last_value": _bool(row.get("lastValue")),
+                              "last_value_key": row.get("lastValueKey") or None,
+                              # Jolokia shows no queue's non-destructive flag: the
+                              # address's default-non-destructive stands for it
+                              "non_destructive": None,
+                              "group_rebalance": _bool(row.get("groupRebalance")),
+                              "group_buckets": _int(row.get("groupBuckets")),
+                              "ring_size": _int(row.get("ringSize")),
+                              "filter": row.get("filter") or None,
+                              "durable": _bool(row.get("durable")),
+                              "auto_delete": _bool(row.get("autoDelete")),
+                              "temporary": _bool(row.get("temporary")),
+                              "depth": _int(row.get("messageCount")),
+                              "consumers": _int(row.get("consumerCount")),
+                              "in_flight": _int(row.get("deliveringCount")),
+                              "scheduled": bool(_int(row.get("scheduledCount"))),
+                          })
             queues.append(q)
-            if spec["routing"] == "multicast":
+            if routing == "multicast":
                 if not any(e.name == address for e in exchanges):
                     exchanges.append(Exchange(name=address, type="fanout"))
                 bindings.append(Binding(source=address, destination=q.name))
@@ -129,16 +119,24 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
                   live=True, notes=[f"queues filtered by prefix {prefix!r}"] if prefix else [])
 
 
+def _typed(raw: dict) -> dict[str, Any]:
+    """getAddressSettingsAsJSON's answer with the types the broker.xml reader gives (values the
+    shared mapping cannot read are dropped, as a broker.xml reader ignores unknown elements)."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        key = "deadLetterAddress" if key == "DLA" else key  # the name before Artemis 2.x
+        try:
+            out[key] = typed_setting(key, value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def _int(v: Any) -> int | None:
     try:
         return None if v is None or isinstance(v, bool) else int(v)
     except (TypeError, ValueError):
         return None
-
-
-def _pos(v: Any) -> int | None:
-    n = _int(v)
-    return n if n is not None and n > 0 else None
 
 
 def _bool(v: Any) -> bool | None:
