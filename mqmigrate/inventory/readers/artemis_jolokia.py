@@ -16,7 +16,6 @@ from mqmigrate.errors import ConnectionFailed
 from mqmigrate.inventory.model import Binding, Exchange, Source
 from mqmigrate.inventory.readers._live import check_status, http_error, parse_live_uri
 from mqmigrate.inventory.readers.artemis_common import queue_for, typed_setting
-from mqmigrate.sources.connect import http_client
 from mqmigrate.inventory.readers.rabbitmq_common import flatten
 from mqmigrate.redact import mask_uri
 from mqmigrate.sources.connect import http_client
