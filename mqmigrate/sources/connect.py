@@ -38,12 +38,17 @@ def _password(source: SourceURI, default: str = "") -> str:
 def ssl_context(source: SourceURI) -> ssl.SSLContext:
     """The client TLS context a ``*s://`` URI asks for: the system CAs or ``?cafile=``, the
     client certificate, and (only with ``?verify=false``, loudly) no certificate check."""
+    import os
+
     options = source.tls_options
+    cafile = options.cafile
+    if cafile is None and source.kind == "sqs":
+        cafile = os.environ.get("AWS_CA_BUNDLE") or None  # what boto3 itself trusts
     try:
-        context = ssl.create_default_context(cafile=options.cafile)
+        context = ssl.create_default_context(cafile=cafile)
     except (ssl.SSLError, OSError) as exc:
-        raise UsageError(f"?cafile={options.cafile} for {source.masked} is not a PEM CA "
-                         f"bundle ({_reason(exc)})") from None
+        raise UsageError(f"CA bundle {cafile} for {source.masked} is not a PEM CA bundle "
+                         f"({_reason(exc)})") from None
     if options.certfile:
         try:
             context.load_cert_chain(options.certfile, options.keyfile,

@@ -134,6 +134,18 @@ def test_sqs_https_unknown_ca(listener, pki):
     assert "unknown CA" in text
 
 
+def test_aws_ca_bundle_is_honoured(listener, pki, monkeypatch):
+    """Without ?cafile=, an sqs+https:// source trusts what AWS_CA_BUNDLE names, as boto3
+    does: the unknown CA is reported with the other bundle, not with the right one."""
+    server = listener()
+    uri = f"sqs+https://AKIA:{PASSWORD}@127.0.0.1:{server.port}?region=us-east-1"
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(pki.other_ca))
+    assert "unknown CA" in _probe(uri)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(pki.ca))
+    text = _probe(uri)  # the handshake passes; the listener then drops the request
+    assert "unknown CA" not in text and "expired" not in text
+
+
 def test_plaintext_client_to_tls_port(listener, pki):
     server = listener()
     text = _probe(f"amqp://u:{PASSWORD}@127.0.0.1:{server.port}/")

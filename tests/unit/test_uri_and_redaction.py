@@ -205,7 +205,7 @@ def test_bad_client_certificate_is_a_one_line_error(pki, tmp_path):
     not_pem.write_text("not a certificate")
     with pytest.raises(UsageError, match="cannot load the client certificate"):
         ssl_context(parse_source_uri(f"amqps://h/?certfile={not_pem}&keyfile={not_pem}"))
-    with pytest.raises(UsageError, match="not a PEM CA bundle"):
+    with pytest.raises(UsageError, match="is not a PEM CA bundle"):
         ssl_context(parse_source_uri(f"amqps://h/?cafile={not_pem}"))
 
 
