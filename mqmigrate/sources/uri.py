@@ -123,7 +123,8 @@ class SourceURI:
     username: str | None
     password: Secret | None
     path: str
-    query: dict[str, str]
+    #: not in the repr: a value may be secret (``key_password``, ``external_id``)
+    query: dict[str, str] = field(repr=False)
     tls_options: TLSOptions = field(default_factory=TLSOptions)
 
     @property

@@ -230,7 +230,11 @@ def test_sqs_role_profile_and_ca(pki, monkeypatch):
                               "&role_arn=arn:aws:iam::123456789012:role/migrate"
                               "&external_id=Xt3rnal-Id&session_name=mqm")
     assert parsed.query["role_arn"].endswith("role/migrate")
-    assert "Xt3rnal-Id" not in parsed.masked
+    assert "Xt3rnal-Id" not in parsed.masked and "Xt3rnal-Id" not in repr(parsed)
+    with_key = parse_source_uri(f"amqps://h/?certfile={pki.client_cert}&keyfile="
+                                f"{pki.client_key}&key_password={PASSWORD}")
+    assert with_key.tls_options.key_password.reveal() == PASSWORD
+    assert PASSWORD not in repr(with_key) and PASSWORD not in with_key.masked
     assert parse_source_uri("sqs://eu-west-1?profile=prod").query["profile"] == "prod"
 
 
