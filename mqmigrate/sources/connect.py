@@ -191,8 +191,6 @@ def proton_blocking_connection(source: SourceURI, *, timeout: float = 30.0, **op
         options.setdefault("ssl_domain", proton_ssl_domain(source))
         if source.tls_options.server_name:
             options.setdefault("sni", source.tls_options.server_name)
-    elif "ssl_domain" in options and options["ssl_domain"] is None:
-        del options["ssl_domain"]
     scheme = "amqps" if source.tls else "amqp"
     host = f"[{source.host}]" if ":" in source.host else source.host
     return BlockingConnection(f"{scheme}://{host}:{source.port}", timeout=timeout,

@@ -276,3 +276,22 @@ def test_json_report_of_a_failed_probe_hides_the_secret(monkeypatch):
     probe = probe_source("amqps://svc:${env:MQM_TEST_PW}@127.0.0.1:9/", timeout=2)
     text = json.dumps(probe.__dict__)
     assert not probe.ok and PASSWORD not in text and "svc:***@" in text
+
+
+def test_sqs_profile_is_used_and_an_unknown_one_is_one_line(tmp_path, monkeypatch):
+    from mqmigrate.errors import AuthenticationFailed
+    from mqmigrate.sources.connect import sqs_client
+
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[migrate]\naws_access_key_id = AKIAPROFILEKEY\n"
+                           f"aws_secret_access_key = {PASSWORD}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    client = sqs_client(parse_source_uri("sqs://eu-west-1?profile=migrate"))
+    frozen = client._request_signer._credentials.get_frozen_credentials()
+    assert frozen.access_key == "AKIAPROFILEKEY" and client.meta.region_name == "eu-west-1"
+    with pytest.raises(AuthenticationFailed) as info:
+        sqs_client(parse_source_uri("sqs://eu-west-1?profile=nope"))
+    assert "'nope' not found" in info.value.one_line()
