@@ -93,6 +93,13 @@ _QUESTIONS = {
                                   "bound?",
     "trigger.on-arrival": "A process is started when messages arrive ({evidence}): run it as "
                           "a long-lived consumer or scale it on lag?",
+    "lock.renewal": "Consumers may renew their message locks ({evidence}): how long do they "
+                    "really hold a message, and does the record lock cover it?",
+    "routing.auto-forward": "Messages arrive by auto-forwarding ({evidence}): do the "
+                            "forwarding entities' producers publish to this topic, or is a "
+                            "router needed?",
+    "naming.unresolved": "The source name is not known offline ({evidence}): what is the "
+                         "deployed name, and are the placeholder topic and group right?",
 }
 
 
@@ -440,6 +447,11 @@ def _default_strategy(w: Workload) -> tuple[str, str]:
     if w.source["kind"] == "sqs":
         return "drain-only", ("drain-only: an SQS queue cannot be shadowed without an SNS "
                               "fan-out in front of it (--strategy-for to choose another)")
+    if w.source.get("broker") == "servicebus":
+        return "drain-only", ("drain-only: Service Bus receivers cannot browse (no AMQP copy "
+                              "distribution mode), so there is no shadow copy; a shadow "
+                              "subscription needs the management API (--strategy-for to "
+                              "choose another)")
     return "shadow-then-drain", ("shadow-then-drain: a shadow copy is verified next to the live "
                                  "consumers before anything moves")
 

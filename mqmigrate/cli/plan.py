@@ -15,7 +15,8 @@ from mqmigrate.plan import (
 )
 
 _SOURCE_HELP = ("What 'assess' reads: export files (RabbitMQ definitions JSON, Terraform, "
-                "CloudFormation, AMQP 1.0 YAML, an inventory dump) or live URIs.")
+                "CloudFormation, Service Bus ARM templates and Bicep, AMQP 1.0 YAML, an "
+                "inventory dump) or live URIs.")
 
 
 def _parse_strategy_for(items: List[str]) -> dict[str, str]:

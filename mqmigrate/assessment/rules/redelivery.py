@@ -8,8 +8,8 @@ from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown, 
 @rule("retry.limit")
 def retry_limit(ctx: QueueContext):
     q, caps = ctx.queue, ctx.caps
-    if q.type == "stream" or ctx.dead_letter_sources:
-        return  # streams never redeliver; a dead-letter queue is drained, not retried
+    if q.type == "stream" or ctx.dead_letter_sources or ctx.delay_tier() is not None:
+        return  # streams never redeliver; dead-letter and wait queues are not consumed
     name = source_name(q, "delivery_limit", {"sqs": "maxReceiveCount",
                                              "rabbitmq": "x-delivery-limit"}.get(
         ctx.source.kind, "max-delivery-attempts"))
@@ -51,7 +51,7 @@ def dlq(ctx: QueueContext):
                    if caps.share_dlq else
                    "use the mqmigrate worker (forwards to dlq.<topic> then REJECTs) or upgrade "
                    "to Kafka 4.4")
-    if q.dead_letter is not None:
+    if q.dead_letter is not None and ctx.delay_tier() is None:
         dl = q.dead_letter
         evidence = {}
         if dl.exchange is not None:
