@@ -218,6 +218,9 @@ def test_proton_settings(pki, monkeypatch):
     kwargs = proton_sasl(sas)
     assert kwargs["allowed_mechs"] == "PLAIN" and kwargs["password"] == PASSWORD
     assert proton_ssl_domain(sas) is not None and PASSWORD not in sas.masked
+    monkeypatch.setenv("MQM_SAS_KEY", "k3y+/with=")  # base64 characters, not URL-decoded
+    assert parse_source_uri("amqp1s://Root:${env:MQM_SAS_KEY}@ns.servicebus.windows.net"
+                            ).password.reveal() == "k3y+/with="
     x509 = parse_source_uri(f"amqp1s://mq?cafile={pki.ca}&certfile={pki.client_cert}"
                             f"&keyfile={pki.client_key}")
     assert proton_sasl(x509) == {"allowed_mechs": "EXTERNAL"}
