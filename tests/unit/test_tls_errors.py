@@ -16,6 +16,7 @@ import time
 import pytest
 
 from mqmigrate.sources.probe import probe_source
+from tests.tls_helpers import OTHER_NAME_HOST
 
 PASSWORD = "Tls-Pw-9f3c"
 
@@ -30,13 +31,13 @@ def pki(tmp_path_factory):
 class TLSListener:
     """Accepts TLS connections with ``cert`` and drops each after the handshake."""
 
-    def __init__(self, cert, key, *, client_ca=None):
+    def __init__(self, cert, key, *, client_ca=None, host: str = "127.0.0.1"):
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.load_cert_chain(cert, key)
         if client_ca is not None:
             self.context.load_verify_locations(client_ca)
             self.context.verify_mode = ssl.CERT_REQUIRED
-        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock = socket.create_server((host, 0))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self._stop = False
@@ -68,8 +69,9 @@ class TLSListener:
 def listener(request, pki):
     made = []
 
-    def make(cert=None, *, client_ca=None):
-        made.append(TLSListener(cert or pki.server_cert, pki.server_key, client_ca=client_ca))
+    def make(cert=None, key=None, *, client_ca=None, host="127.0.0.1"):
+        made.append(TLSListener(cert or pki.server_cert, key or pki.server_key,
+                                client_ca=client_ca, host=host))
         return made[-1]
 
     yield make
@@ -100,24 +102,26 @@ def test_unknown_ca(listener, pki, scheme, path):
 
 @pytest.mark.parametrize("scheme, path", SCHEMES)
 def test_expired_certificate(listener, pki, scheme, path):
-    server = listener(pki.expired_cert)
-    text = _probe(f"{scheme}://u:{PASSWORD}@127.0.0.1:{server.port}{path}?cafile={pki.ca}")
+    server = listener(pki.expired_cert, pki.expired_key)
+    text = _probe(f"{scheme}://u:{PASSWORD}@127.0.0.1:{server.port}{path}"
+                  f"?cafile={pki.expired_ca}")
     assert "expired" in text and f"127.0.0.1:{server.port}" in text
 
 
 @pytest.mark.parametrize("scheme, path", SCHEMES)
 def test_certificate_for_another_name(listener, pki, scheme, path):
-    server = listener(pki.wrong_name_cert)
-    text = _probe(f"{scheme}://u:{PASSWORD}@127.0.0.1:{server.port}{path}?cafile={pki.ca}")
+    server = listener(host=OTHER_NAME_HOST)
+    text = _probe(f"{scheme}://u:{PASSWORD}@{OTHER_NAME_HOST}:{server.port}{path}"
+                  f"?cafile={pki.ca}")
     assert "does not name this host" in text and "server_name" in text
 
 
 def test_server_name_accepts_the_certificate_name(listener, pki):
     """With ?server_name= the handshake gets past the name check (the listener then drops the
     connection, which is not a certificate problem)."""
-    server = listener(pki.wrong_name_cert)
-    text = _probe(f"amqps://u:{PASSWORD}@127.0.0.1:{server.port}/?cafile={pki.ca}"
-                  "&server_name=elsewhere.invalid")
+    server = listener(host=OTHER_NAME_HOST)
+    text = _probe(f"amqps://u:{PASSWORD}@{OTHER_NAME_HOST}:{server.port}/?cafile={pki.ca}"
+                  "&server_name=localhost")
     assert "unknown CA" not in text and "does not name" not in text
 
 

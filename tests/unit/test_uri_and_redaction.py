@@ -66,12 +66,12 @@ from mqmigrate.sources.uri import SCHEMES, management_endpoint  # noqa: E402
 PASSWORD = "Sup3r-S3cret!pw"
 
 
-@pytest.fixture
-def pki(tmp_path):
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
     """A CA, and a client certificate and key it signed (PEM files)."""
     from tests.tls_helpers import make_pki
 
-    return make_pki(tmp_path, hosts=("127.0.0.1", "localhost"))
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def test_tls_query_parameters_are_parsed(pki):
