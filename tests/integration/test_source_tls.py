@@ -359,3 +359,42 @@ def test_plaintext_to_a_tls_port(secured_rabbitmq, files, password, kafka_bootst
     source = f"amqp://{USER}:${{env:{PW_ENV}}}@localhost:{secured_rabbitmq.port('amqps')}/"
     text = _one_line_error(source, password, kafka_bootstrap, limit=30)
     assert "may expect TLS" in text, text
+
+
+# -- the dual-write SDK ------------------------------------------------------------------------
+def test_dualwrite_sources_publish_over_tls(secured_rabbitmq, files, password, monkeypatch):
+    """``PikaSource`` (x509 EXTERNAL) and ``ProtonSource`` (amqp1s, SASL PLAIN with the password
+    from ``${env:}``) take the same URIs as ``--source``; the messages arrive."""
+    import pika
+
+    from mqmigrate.dualwrite import PikaSource, ProtonSource
+    from mqmigrate.sources.connect import pika_parameters
+    from mqmigrate.sources.uri import parse_source_uri
+
+    monkeypatch.setenv(PW_ENV, password)
+    queue = f"tls-dualwrite-{uuid.uuid4().hex[:8]}"
+    _declare_and_publish(secured_rabbitmq, files, queue, 0)
+    rabbit = PikaSource(amqps(secured_rabbitmq, files, user=False, extra=client_cert(files)),
+                        routing_key=queue)
+    amqp1 = ProtonSource(amqps(secured_rabbitmq, files, scheme="amqp1s"), f"/amq/queue/{queue}")
+    try:
+        rabbit.send(b"over amqps", "dw-1", {}, None)
+        amqp1.send(b"over amqp1s", "dw-2", {}, None)
+    finally:
+        rabbit.close()
+        amqp1.close()
+    connection = pika.BlockingConnection(pika_parameters(parse_source_uri(
+        amqps(secured_rabbitmq, files))))
+    try:
+        channel = connection.channel()
+        bodies = set()
+        deadline = time.monotonic() + 10
+        while len(bodies) < 2 and time.monotonic() < deadline:
+            _, _, body = channel.basic_get(queue, auto_ack=True)
+            if body is None:
+                time.sleep(0.1)
+                continue
+            bodies.add(body)
+        assert bodies == {b"over amqps", b"over amqp1s"}
+    finally:
+        connection.close()
