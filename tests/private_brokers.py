@@ -31,12 +31,15 @@ class PrivateKafka:
 
     def __init__(self, state_dir: Path, cache_dir: Path, *, name: str = "kafka-private",
                  heap: str = "512m", properties: dict[str, str] | None = None,
-                 secured: bool = False):
+                 secured: bool = False, plaintext: bool = True):
         """``properties`` are broker settings over the sandbox's (e.g. an authorizer);
         ``secured`` also opens the sandbox's SASL_SSL, OAUTHBEARER and mTLS listeners (with
-        a CA of its own under ``state_dir/tls``)."""
+        a CA of its own under ``state_dir/tls``); ``plaintext=False`` (with ``secured``)
+        leaves no PLAINTEXT client listener at all, so a client built without the secured
+        configuration cannot connect (clients: ``service.client_properties_file(kind)``)."""
         service = KafkaService(SandboxContext(state_dir=state_dir, cache_dir=cache_dir),
-                               name=name, heap=heap, properties=properties, secured=secured)
+                               name=name, heap=heap, properties=properties, secured=secured,
+                               plaintext=plaintext)
         # every port comes from ctx.ports, all free ones
         service.ctx.ports = {f"{name}.{key}": free_port() for key in service.default_ports}
         service.default_ports = {key: 0 for key in service.default_ports}
@@ -112,13 +115,15 @@ class PrivateArtemis:
     cached distribution, whose ``broker.xml`` a test may change before it starts (the shared
     sandbox broker is never reconfigured)."""
 
-    def __init__(self, state_dir: Path, cache_dir: Path):
+    def __init__(self, state_dir: Path, cache_dir: Path, *, secured: bool = False):
+        """``secured`` also opens the TLS acceptor and the https console (a CA of its own
+        under ``state_dir/tls``)."""
         from mqmigrate.sandbox.artemis import ArtemisService
 
-        ctx = SandboxContext(state_dir=state_dir, cache_dir=cache_dir,
-                             ports={"artemis.acceptor": free_port(),
-                                    "artemis.console": free_port()})
-        self.service = ArtemisService(ctx)
+        ctx = SandboxContext(state_dir=state_dir, cache_dir=cache_dir)
+        self.service = ArtemisService(ctx, secured=secured)
+        # every port free, the TLS ones too: the sandbox's defaults may be taken
+        ctx.ports = {f"artemis.{key}": free_port() for key in self.service.default_ports}
 
     @property
     def broker_xml(self) -> Path:

@@ -201,7 +201,8 @@ class RabbitMQService(Service):
         response = httpx.get(f"{self.management_tls_url}api/overview", auth=(USER, _PASSWORD),
                              timeout=3.0, verify=verify)
         response.raise_for_status()
-        tls.check_tls_listener(f"127.0.0.1:{self.port('amqps')}", self.tls_files)
+        tls.probe_tls_listener(self.name, f"127.0.0.1:{self.port('amqps')}",
+                               self.tls_files)
 
     def after_healthy(self) -> None:
         """Create the user x509 EXTERNAL logins map to (no password, all of vhost ``/``)."""
@@ -210,7 +211,8 @@ class RabbitMQService(Service):
         user = rabbitmq_secured.EXTERNAL_USER
         listed = self.rabbitmqctl("list_users", "--quiet", "--no-table-headers")
         if user not in {line.split("\t")[0].strip() for line in listed.splitlines()}:
-            self.rabbitmqctl("add_user", user, tls.ensure_secret(self.dir / "unused-password"))
+            # a blank password disables password logins for the user (no secret to keep)
+            self.rabbitmqctl("add_user", user, "")
         for args in rabbitmq_secured.external_user_commands():
             self.rabbitmqctl(*args)
 
