@@ -259,10 +259,11 @@ def test_bridge_from_sqs_through_an_assumed_role(moto_service, kafka_bootstrap, 
 
     endpoint = moto_service.endpoint_url
     host = endpoint.split("://", 1)[1]
-    role = "arn:aws:iam::123456789012:role/mqmigrate-reader"
-    uri = (f"sqs+http://{host}?region=us-east-1&role_arn={quote(role, safe='')}"
-           "&external_id=${env:MQM_TLS_TEST_PASSWORD}&session_name=tls-test")
-    secret_external_id = f"ext-{uuid.uuid4().hex[:10]}"
+    from mqmigrate.sandbox import sts
+
+    uri = (f"sqs+http://{host}?region=us-east-1&role_arn={quote(sts.ROLE_ARN, safe='')}"
+           "&external_id=${env:MQM_SQS_EXTERNAL_ID}&session_name=tls-test")
+    secret_external_id = sts.EXTERNAL_ID  # the sandbox role's trust policy names it
     admin = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
                          aws_access_key_id="testing", aws_secret_access_key="testing")
     queue = f"tls-role-{uuid.uuid4().hex[:8]}"
@@ -276,18 +277,19 @@ def test_bridge_from_sqs_through_an_assumed_role(moto_service, kafka_bootstrap, 
                 for j, mid in enumerate(ids[i:i + 10])])
         import os
 
-        os.environ[PW_ENV] = secret_external_id
+        os.environ["MQM_SQS_EXTERNAL_ID"] = secret_external_id
         try:
             client = sqs_client(parse_source_uri(uri))
             client.get_queue_url(QueueName=queue)
             assert client._request_signer._credentials.get_frozen_credentials() \
                 .access_key.startswith("ASIA")  # moto's assumed-role keys
         finally:
-            del os.environ[PW_ENV]
+            del os.environ["MQM_SQS_EXTERNAL_ID"]
         topic = topics(queue)
+        # the sandbox's external id is also in its role's name: the leak check uses a marker
         done = run(["bridge", "--source", uri, "--queue", queue, "--kafka", kafka_bootstrap,
                     "--topic", topic, "--idle-exit", "3", "--log-format", "json"],
-                   secret_external_id)
+                   f"unused-{uuid.uuid4().hex}", env={"MQM_SQS_EXTERNAL_ID": secret_external_id})
         assert done.returncode == 0, done.stderr[-2000:]
         assert len(read_topic(kafka_bootstrap, topic)) == 40
     finally:
@@ -398,3 +400,148 @@ def test_dualwrite_sources_publish_over_tls(secured_rabbitmq, files, password, m
         assert bodies == {b"over amqps", b"over amqp1s"}
     finally:
         connection.close()
+
+
+# -- ActiveMQ Artemis: TLS acceptor and Jolokia over https --------------------------------
+@pytest.fixture(scope="module")
+def artemis_password() -> str:
+    return f"Pw-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def secured_artemis(tmp_path_factory, artemis_service, artemis_password):
+    """A private Artemis with the TLS acceptor and https console, and user ``tls-svc``."""
+    from tests.private_brokers import PrivateArtemis
+
+    broker = PrivateArtemis(tmp_path_factory.mktemp("tls-artemis"),
+                            artemis_service.ctx.cache_dir, secured=True)
+    broker.create()
+    etc = broker.service.instance / "etc"
+    with open(etc / "artemis-users.properties", "a") as users:
+        users.write(f"\n{USER} = {artemis_password}\n")
+    roles = (etc / "artemis-roles.properties").read_text().splitlines()
+    roles = [f"{line},{USER}" if line.split("=", 1)[0].strip() == "amq" else line
+             for line in roles]
+    (etc / "artemis-roles.properties").write_text("\n".join(roles) + "\n")
+    broker.start()
+    try:
+        yield broker.service
+    finally:
+        broker.stop()
+
+
+def artemis_amqp1s(service, *, user: bool = True, extra: str = "") -> str:
+    login = f"{USER}:${{env:{PW_ENV}}}@" if user else ""
+    return (f"amqp1s://{login}localhost:{service.port('tls')}?cafile={service.tls_files.ca_cert}"
+            + extra)
+
+
+def jolokia(service) -> str:
+    # 127.0.0.1: the console's CORS allow-list names the host it was created for
+    return (f"artemis+https://{USER}:${{env:{PW_ENV}}}@127.0.0.1:{service.port('console_tls')}"
+            f"?cafile={service.tls_files.ca_cert}")
+
+
+def artemis_management(service, artemis_password: str):
+    import os
+
+    from mqmigrate.sources.amqp1.artemis import ArtemisManagement
+    from mqmigrate.sources.uri import parse_source_uri
+
+    os.environ[PW_ENV] = artemis_password
+    try:
+        return ArtemisManagement(parse_source_uri(jolokia(service)))
+    finally:
+        del os.environ[PW_ENV]
+
+
+@pytest.mark.amqp1
+def test_doctor_over_the_tls_acceptor_and_https_jolokia(secured_artemis, artemis_password,
+                                                         kafka_bootstrap):
+    report = doctor([artemis_amqp1s(secured_artemis), jolokia(secured_artemis)], artemis_password,
+                    kafka_bootstrap)
+    checks = [c for c in report["checks"] if c["name"].startswith("source")]
+    assert [c["result"] for c in checks] == ["ok", "ok"], checks
+    assert "artemis" in checks[0]["detail"].lower() and "Jolokia" in checks[1]["detail"]
+
+
+@pytest.mark.amqp1
+def test_assess_live_over_https_jolokia(secured_artemis, artemis_password, tmp_path):
+    queue = f"tls-assess-{uuid.uuid4().hex[:8]}"
+    api = artemis_management(secured_artemis, artemis_password)
+    try:
+        api.create_queue(queue, queue, "anycast")
+    finally:
+        api.close()
+    out = tmp_path / "assessment.json"
+    done = run(["assess", jolokia(secured_artemis), "-f", "json", "-o", str(out)], artemis_password)
+    assert done.returncode in (0, 1), done.stderr
+    text = out.read_text()
+    assert queue in text and artemis_password not in text
+
+
+@pytest.mark.amqp1
+def test_bridge_from_artemis_over_tls(secured_artemis, artemis_password, kafka_bootstrap, topics):
+    import os
+
+    from proton import Message
+
+    from mqmigrate.sources.amqp1 import queue_capability
+    from mqmigrate.sources.connect import proton_blocking_connection
+    from mqmigrate.sources.uri import parse_source_uri
+
+    queue = f"tls-bridge-{uuid.uuid4().hex[:8]}"
+    topic = topics(queue)
+    api = artemis_management(secured_artemis, artemis_password)
+    try:
+        api.create_queue(queue, queue, "anycast")
+    finally:
+        api.close()
+    os.environ[PW_ENV] = artemis_password
+    try:
+        connection = proton_blocking_connection(parse_source_uri(artemis_amqp1s(secured_artemis)),
+                                                timeout=30)
+    finally:
+        del os.environ[PW_ENV]
+    ids = [f"{queue}-{i}" for i in range(100)]
+    try:
+        sender = connection.create_sender(queue, options=[queue_capability()])
+        for mid in ids:
+            sender.send(Message(id=mid, body=mid.encode(), durable=True))
+    finally:
+        connection.close()
+    done = run(["bridge", "--source", artemis_amqp1s(secured_artemis), "--queue", queue,
+                "--kafka", kafka_bootstrap, "--topic", topic, "--idle-exit", "2",
+                "--management-url", f"https://127.0.0.1:{secured_artemis.port('console_tls')}",
+                "--log-format", "json"], artemis_password)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(source_ids(read_topic(kafka_bootstrap, topic))) == sorted(ids)
+    api = artemis_management(secured_artemis, artemis_password)
+    try:
+        assert api.message_count(queue) == 0  # depth over https: drained
+    finally:
+        api.close()
+
+
+@pytest.mark.amqp1
+def test_artemis_wrong_password(secured_artemis, artemis_password, kafka_bootstrap, never_topic):
+    source = artemis_amqp1s(secured_artemis).replace(f"${{env:{PW_ENV}}}", "not-the-artemis_password")
+    text = _one_line_error(source, artemis_password, kafka_bootstrap)
+    assert "refused the credentials" in text, text
+
+
+@pytest.mark.amqp1
+def test_artemis_unknown_ca(secured_artemis, artemis_password, kafka_bootstrap, never_topic):
+    files = secured_artemis.tls_files
+    source = artemis_amqp1s(secured_artemis).replace(str(files.ca_cert), str(files.unknown_ca_cert))
+    text = _one_line_error(source, artemis_password, kafka_bootstrap)
+    assert "unknown CA" in text, text
+
+
+@pytest.mark.amqp1
+def test_artemis_expired_client_certificate(secured_artemis, artemis_password, kafka_bootstrap, never_topic):
+    files = secured_artemis.tls_files
+    source = artemis_amqp1s(secured_artemis, extra=f"&certfile={files.expired_client_cert}"
+                                          f"&keyfile={files.expired_client_key}")
+    text = _one_line_error(source, artemis_password, kafka_bootstrap)
+    assert "client certificate" in text, text
