@@ -7,7 +7,7 @@ VENV := .venv
 MQ := $(VENV)/bin/mqmigrate
 PYTEST_ARGS ?=
 
-.PHONY: demo test unit install sandbox-up sandbox-down clean
+.PHONY: demo test unit wheel-check install sandbox-up sandbox-down clean
 
 install:
 	./scripts/bootstrap.sh
@@ -27,6 +27,11 @@ test: sandbox-up
 
 unit: install
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# the wheel installed without extras into a clean environment with no Java on PATH: the
+# offline commands, and doctor on every sandbox Kafka listener
+wheel-check: sandbox-up
+	PYTHON=$(VENV)/bin/python ./scripts/check_wheel.sh
 
 clean: sandbox-down
 	rm -rf $(VENV)

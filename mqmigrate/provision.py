@@ -250,23 +250,52 @@ def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool, bro
                                   target.dlq.partitions, target.replication, dlq_configs)
             dlq_ready = not any(r.item == "topic" and r.action == "drift" for r in dlq_rows)
             changes += dlq_rows
+        if target.retry is not None:
+            changes += _tier_changes(workload, topic_rows)
         changes += _group_changes(admin, workload, share_version, dlq_ready)
     changes += _acl_changes(admin, selected, authorizer)
     return changes
+
+
+def _tier_changes(workload: Workload, topic_rows: Callable[..., list[Change]]) -> list[Change]:
+    """Rows for the retry tier topics and a note for each tier's consumer group."""
+    target = workload.target
+    retry = target.retry
+    assert retry is not None
+    rows: list[Change] = []
+    for topic in retry.topics(target.topic):
+        rows += topic_rows(workload, "tier-topic", topic, retry.partitions or target.partitions,
+                           target.replication, dict(retry.configs))
+    for group in retry.groups(target.consumer.group):
+        # a plain consumer group: nothing to configure, it exists once the worker joins and
+        # reads from the earliest offset (a record written before is still handled)
+        rows.append(Change(workload.id, "tier-group", group, "configs", "skipped",
+                           note="consumer group of a retry tier: created when the worker "
+                                "joins; no configs to set"))
+    return rows
 
 
 def grant_acls(workload: Workload, grant: AclGrant) -> list[Acl]:
     """The ACLs one grant of ``workload`` stands for (see :class:`AclGrant`)."""
     operations = {"produce": ("WRITE", "DESCRIBE"), "consume": ("READ",),
                   "dlq-write": ("WRITE", "DESCRIBE")}[grant.role]
+    tiers = set(workload.target.tier_topics())
     out = []
+    seen: set[Acl] = set()
     for resource, name in workload.target.acl_resources(grant.role):
+        tier = resource == "topic" and name in tiers
         if grant.pattern == "prefixed":
             name = grant.prefix or name
         # a group only needs READ (joining, fetching and acknowledging); a topic READ implies
-        # DESCRIBE, WRITE does not
+        # DESCRIBE, WRITE does not; a consumer also writes its retries to the tier topics
         ops = ("READ",) if resource == "group" else operations
-        out += [Acl(resource, name, grant.pattern, grant.principal, op) for op in ops]
+        if tier and grant.role == "consume":
+            ops = ("READ", "WRITE", "DESCRIBE")
+        for op in ops:
+            acl = Acl(resource, name, grant.pattern, grant.principal, op)
+            if acl not in seen:  # a prefixed grant names one resource for several
+                seen.add(acl)
+                out.append(acl)
     return out
 
 
