@@ -121,6 +121,9 @@ def verify(
     bootstrap, topic_name, group, chosen = _targets(playbook_file, workload, kafka, topic,
                                                     kafka_config)
     src = list(read_ledger(ledger or _default_ledger(playbook_file, chosen)))
+    from mqmigrate.kafka.connect import check_connection
+
+    check_connection(bootstrap)
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task(f"reading {topic_name}", total=None, visible=False)
 
