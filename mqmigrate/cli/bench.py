@@ -19,7 +19,7 @@ Preset = Enum("Preset", {name.replace("-", "_"): name for name in PRESETS}, type
 
 def bench(
     source: str = typer.Option(..., "--source", "-s",
-                               help="Source broker URI: amqp://, amqp1:// or sqs+http://."),
+                               help="Source broker URI: amqp(s)://, amqp1(s):// or sqs+http(s)://."),
     kafka: Optional[str] = typer.Option(
         None, "--kafka", "-k", help="Kafka bootstrap servers (or bootstrap.servers in "
         "--kafka-config)."),

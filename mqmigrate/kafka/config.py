@@ -39,6 +39,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from mqmigrate.errors import ConfigError
+from mqmigrate.secrets import expand_references  # one ${env:}/${file:} implementation
 
 #: the environment variable naming a properties file when --kafka-config is not given
 ENV_VAR = "MQMIGRATE_KAFKA_CONFIG"
@@ -70,7 +71,6 @@ _JAVA_ONLY_IGNORED = frozenset({
 })
 
 _MASK = "***"
-_REFERENCE = re.compile(r"\$\{(?P<provider>[A-Za-z][A-Za-z0-9_]*):(?P<arg>[^}]*)\}")
 
 
 def is_secret_key(key: str) -> bool:
@@ -397,60 +397,6 @@ def _unescape(text: str) -> str:
             out.append(char)  # a Windows path's backslash, kept
             i += 1
     return "".join(out)
-
-
-# ---------------------------------------------------------------------------- ${...} references
-
-
-def expand_references(properties: Mapping[str, str], *, origin: str, base_dir: Path | None = None,
-                      environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """Replace ``${env:NAME}`` and ``${file:PATH}`` in every value.
-
-    ``${file:PATH}`` is the file's text without its trailing newline; ``${file:PATH:KEY}``
-    (Kafka's FileConfigProvider form) is the value of ``KEY`` in the properties file PATH.
-    Relative paths are relative to ``base_dir`` (the config file's directory).  A variable
-    that is not set or a file that cannot be read is a ConfigError naming the key and the
-    reference, never a value.
-    """
-    expanded: dict[str, str] = {}
-    for key, value in properties.items():
-        def replace(match: re.Match[str], key: str = key) -> str:
-            provider, arg = match.group("provider"), match.group("arg")
-            if provider == "env":
-                if arg not in environ:
-                    raise ConfigError(f"{origin}: {key}: environment variable {arg} is not set",
-                                      hint=f"export {arg}, or remove ${{env:{arg}}}")
-                return environ[arg]
-            if provider == "file":
-                return _file_reference(arg, key=key, origin=origin, base_dir=base_dir)
-            raise ConfigError(f"{origin}: {key}: unknown reference ${{{provider}:...}}",
-                              hint="use ${env:NAME} or ${file:PATH}")
-        expanded[key] = _REFERENCE.sub(replace, value) if isinstance(value, str) else value
-    return expanded
-
-
-def _file_reference(arg: str, *, key: str, origin: str, base_dir: Path | None) -> str:
-    def resolve(text: str) -> Path:
-        path = Path(text).expanduser()
-        return path if path.is_absolute() or base_dir is None else base_dir / path
-
-    path = resolve(arg)
-    wanted: str | None = None
-    if not path.is_file() and ":" in arg:
-        head, _, tail = arg.rpartition(":")
-        if resolve(head).is_file():
-            path, wanted = resolve(head), tail
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(f"{origin}: {key}: cannot read ${{file:{arg}}}: {reason}") from None
-    if wanted is None:
-        return text.rstrip("\r\n")
-    values = parse_properties(text, origin=str(path))
-    if wanted not in values:
-        raise ConfigError(f"{origin}: {key}: {path} has no key {wanted!r}")
-    return values[wanted]
 
 
 # ---------------------------------------------------------------------------- Java → librdkafka

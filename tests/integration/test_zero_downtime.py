@@ -221,7 +221,8 @@ def amqp1_kind(artemis_service, name: str) -> SourceKind:
     user, password = artemis_service.credentials()
     url = f"amqp://127.0.0.1:{artemis_service.port('acceptor')}"
     console = f"127.0.0.1:{artemis_service.port('console')}"
-    management = ArtemisManagement(f"http://{console}", user, password)
+    management = ArtemisManagement(
+        f"artemis+http://{quote(user, safe='')}:{quote(password, safe='')}@{console}")
     management.create_queue(name, name, "anycast")
 
     def cleanup() -> None:

@@ -42,7 +42,7 @@ from urllib.parse import quote
 
 # proton first: when python-qpid-proton is missing, the registry names it from this import
 from proton import (ConnectionException, Delivery, Endpoint, Handler, Message, ProtonException,
-                    SSLDomain, Timeout, symbol, timestamp, ulong)
+                    Timeout, symbol, timestamp, ulong)
 from cproton import (pn_message_get_content_encoding,  # noqa: I001 - after proton, see above
                      pn_message_get_content_type)
 
@@ -52,8 +52,8 @@ from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateE
 from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX, queue_capability
 from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
                                     content_hash_id)
-from mqmigrate.sources.connect import proton_blocking_connection
-from mqmigrate.sources.uri import parse_source_uri
+from mqmigrate.sources.connect import connect_error, proton_blocking_connection
+from mqmigrate.sources.uri import management_endpoint, parse_source_uri
 
 log = logging.getLogger("mqmigrate.bridge")
 
@@ -96,7 +96,10 @@ class AMQP1Source(SourceAdapter):
         self.prefetch = max(1, prefetch)
         self.connect_timeout = connect_timeout
         self.heartbeat = heartbeat
-        self.management_url = management_url or f"http://{self.endpoint.host}:8161"
+        #: Artemis' Jolokia API: --management-url, else port 8161 of the AMQP host (https when
+        #: the source is amqp1s://); refused now when it would send a password in clear
+        self.management = management_endpoint(self.endpoint, management_url)
+        self.management_url = self.management.http_base + self.management.path.rstrip("/")
         self._management_given = management_url is not None
         self._management: Any = None
         self._management_down = False
@@ -126,7 +129,6 @@ class AMQP1Source(SourceAdapter):
         try:
             self._conn = proton_blocking_connection(
                 self.endpoint, timeout=self.connect_timeout, heartbeat=self.heartbeat,
-                ssl_domain=SSLDomain(SSLDomain.MODE_CLIENT) if self.endpoint.tls else None,
                 container_id=f"mqmigrate-bridge-{uuid.uuid4().hex[:8]}")
         except (ConnectionException, Timeout, OSError) as exc:
             self._conn = None
@@ -145,13 +147,12 @@ class AMQP1Source(SourceAdapter):
             raise
 
     def _connect_error(self, exc: BaseException) -> MqMigrateError:
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        where = self.endpoint.masked
-        if "sasl" in text.lower() or "auth" in text.lower():
-            return AuthenticationFailed(f"AMQP 1.0 broker {where} refused the credentials",
-                                        hint="check the user and password in --source")
-        return SourceUnavailable(f"cannot connect to AMQP 1.0 broker {where}: {text[:200]}",
-                                 hint="is the broker running and reachable?")
+        diagnosed = connect_error(self.endpoint, exc, what="AMQP 1.0 broker")
+        if isinstance(diagnosed, AuthenticationFailed):
+            return diagnosed
+        if not diagnosed.transient:  # TLS trust or a protocol mismatch: retrying won't fix it
+            return SourceError(diagnosed.message, hint=diagnosed.hint)
+        return SourceUnavailable(diagnosed.message, hint=diagnosed.hint)
 
     def _address(self) -> str:
         name = self.queue
@@ -407,9 +408,7 @@ class AMQP1Source(SourceAdapter):
             return None
         from mqmigrate.sources.amqp1.artemis import ArtemisManagement, management_error
 
-        management = ArtemisManagement(
-            self.management_url, self.endpoint.username,
-            self.endpoint.password.reveal() if self.endpoint.password else None)
+        management = ArtemisManagement(self.management)
         try:
             _ = management.broker
         except MqMigrateError as exc:
