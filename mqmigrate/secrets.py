@@ -84,7 +84,7 @@ def _file_reference(arg: str, *, key: str, origin: str, base_dir: Path | None) -
         raise ConfigError(f"{origin}: {key}: cannot read ${{file:{arg}}}: {reason}") from None
     if wanted is None:
         return text.rstrip("\r\n")
-    from mqmigrate.kafka.config import parse_properties  # Java properties syntax
+    from mqmigrate.properties import parse_properties  # Java properties syntax
 
     values = parse_properties(text, origin=str(path))
     if wanted not in values:

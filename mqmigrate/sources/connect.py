@@ -300,7 +300,7 @@ def _assumed_role_session(source: SourceURI, base, keys: dict[str, Any], endpoin
 
     credentials = DeferredRefreshableCredentials(refresh_using=refresh, method="assume-role")
     core = botocore.session.Session()
-    core._credentials = credentials  # botocore's documented way has no public setter
+    core._credentials = credentials  # type: ignore[attr-defined]  # botocore has no public setter
     return boto3.Session(botocore_session=core, region_name=source.region)
 
 

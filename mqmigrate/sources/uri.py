@@ -36,6 +36,7 @@ output shows.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -200,7 +201,7 @@ def split_uri(uri: str) -> URIParts:
     """
     references: list[str] = []
 
-    def hide(match) -> str:
+    def hide(match: re.Match[str]) -> str:
         references.append(match.group(0))
         return f"mqmsecretref{len(references) - 1}x"
 

@@ -56,7 +56,6 @@ def test_bad_uris_are_usage_errors(uri):
 # -- TLS settings, secrets by reference, masking (issue: secured estates) ---------------------
 import logging  # noqa: E402
 import ssl  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from mqmigrate.errors import ConfigError  # noqa: E402
 from mqmigrate.secrets import expand  # noqa: E402
