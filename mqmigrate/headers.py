@@ -214,6 +214,18 @@ def decode_value(tagged: Any) -> Any:
     raise HeaderDecodeError(f"unknown type tag {tag!r} in a typed header value")
 
 
+class EncodedSection(dict):
+    """A typed section that keeps its :func:`encode_section` bytes: an adapter whose
+    messages share a section (AMQP 1.0's header section) builds it once and :func:`encode`
+    reuses the bytes.  Treat it as read-only: the bytes do not follow later changes."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, values: Mapping[Any, Any]):
+        super().__init__(values)
+        self.encoded = encode_section(self)
+
+
 def encode_section(values: Mapping[Any, Any]) -> bytes:
     """A typed section (a header table, a property map) as compact JSON bytes."""
     if not isinstance(values, dict):
@@ -307,7 +319,8 @@ def encode(envelope: Any) -> list[tuple[str, bytes]]:
         append((PREFIX + section, encode_section(envelope.headers)))
     for name, values in envelope.sections.items():
         if values:
-            append((PREFIX + name, encode_section(values)))
+            append((PREFIX + name, values.encoded if type(values) is EncodedSection
+                    else encode_section(values)))
     if len(out) > 3:
         append(("mq.format", FORMAT_VERSION.encode()))
     return out
