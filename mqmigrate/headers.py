@@ -87,17 +87,30 @@ class HeaderDecodeError(ConfigError):
 
 # -- typed values --------------------------------------------------------------------------
 
+#: proton scalar type -> (its tag, the plain base type its payload is encoded as); filled as
+#: encode_value meets them, so the per-message path skips the name checks below
+_PROTON_SCALAR_TAGS: dict[type, tuple[str, type]] = {}
+
+
 def encode_value(value: Any) -> Any:
     """A JSON-able ``[tag, payload]`` for ``value``; :func:`decode_value` inverts it exactly."""
     cls = type(value)
+    # on the bridge's per-message path: the common types first
+    if cls is str:
+        return ["s", value]
     if value is None:
         return ["n"]
     if cls is bool:
         return ["b", value]
-    if cls is str:
-        return ["s", value]
     if cls is int:
         return ["i", value]
+    if cls is dict:
+        if all(type(k) is str for k in value):
+            return ["m", {k: encode_value(v) for k, v in value.items()}]
+        return ["m*", [[encode_value(k), encode_value(v)] for k, v in value.items()]]
+    scalar = _PROTON_SCALAR_TAGS.get(cls)
+    if scalar is not None:
+        return [scalar[0], encode_value(scalar[1](value))]
     if cls is float:
         return ["f", repr(value)]  # repr round-trips every float, nan and inf included
     if cls.__name__ == "long" and cls.__module__ == "pika.compat":
@@ -126,6 +139,7 @@ def encode_value(value: Any) -> Any:
         return ["undescribed"]
     if module.startswith("proton") and name in _PROTON_SCALARS:
         base = value.__class__.__mro__[1]
+        _PROTON_SCALAR_TAGS[cls] = ("p:" + name, base)
         return ["p:" + name, encode_value(base(value))]
     if module.startswith("proton") and name == "Described":
         return ["described", encode_value(value.descriptor), encode_value(value.value)]

@@ -376,24 +376,66 @@ class AMQP1Source(SourceAdapter):
         msg = message._msg
         body, body_section = _body(msg)
         app = _section(pn.pn_message_properties(msg)) or {}
-        creation_ms = pn.pn_message_get_creation_time(msg) or None
-        message_id = _id_text(msgid2py(pn.pn_message_get_id(msg)))
-        source_id = message_id or content_hash_id(self.source_queue, body, app, creation_ms)
+        # each field read once, for the flat properties and the typed properties section
+        raw_id = msgid2py(pn.pn_message_get_id(msg))
+        raw_correlation = msgid2py(pn.pn_message_get_correlation_id(msg))
+        content_type = pn.pn_message_get_content_type(msg)
+        content_encoding = pn.pn_message_get_content_encoding(msg)
         address = utf82string(pn.pn_message_get_address(msg))
+        subject = utf82string(pn.pn_message_get_subject(msg))
+        reply_to = utf82string(pn.pn_message_get_reply_to(msg))
         group_id = utf82string(pn.pn_message_get_group_id(msg))
-        priority = pn.pn_message_get_priority(msg)
-        properties: dict[str, Any] = {}
-        if message_id is not None:
-            properties["message_id"] = message_id
-        for name, value in (
-                ("correlation_id", _id_text(msgid2py(pn.pn_message_get_correlation_id(msg)))),
-                ("content_type", utf82string(pn.pn_message_get_content_type(msg))),
-                ("content_encoding", utf82string(pn.pn_message_get_content_encoding(msg))),
-                ("reply_to", utf82string(pn.pn_message_get_reply_to(msg))),
-                ("subject", utf82string(pn.pn_message_get_subject(msg)))):
-            if value:
-                properties[name] = value
         user_id = bytes2pybytes(pn.pn_message_get_user_id(msg))
+        creation_ms = pn.pn_message_get_creation_time(msg) or None
+        priority = pn.pn_message_get_priority(msg)
+        message_id = _id_text(raw_id)
+        source_id = message_id or content_hash_id(self.source_queue, body, app, creation_ms)
+        section: dict[str, Any] = {}  # the properties section, only the fields that are set
+        properties: dict[str, Any] = {}  # the flat ones, only those with a non-empty value
+        if raw_id is not None:
+            section["message-id"] = _message_id(raw_id)
+            if message_id is not None:
+                properties["message_id"] = message_id
+        if user_id:
+            section["user-id"] = user_id
+        if address is not None:
+            section["to"] = address
+        if subject is not None:
+            section["subject"] = subject
+        if reply_to is not None:
+            section["reply-to"] = reply_to
+        if raw_correlation is not None:
+            section["correlation-id"] = _message_id(raw_correlation)
+            correlation_id = _id_text(raw_correlation)
+            if correlation_id:
+                properties["correlation_id"] = correlation_id
+        if content_type != ffi.NULL:
+            content_type = utf82string(content_type)
+            section["content-type"] = symbol(content_type)
+            if content_type:
+                properties["content_type"] = content_type
+        if content_encoding != ffi.NULL:
+            content_encoding = utf82string(content_encoding)
+            section["content-encoding"] = symbol(content_encoding)
+            if content_encoding:
+                properties["content_encoding"] = content_encoding
+        expiry_ms = pn.pn_message_get_expiry_time(msg)
+        if expiry_ms:
+            section["absolute-expiry-time"] = timestamp(expiry_ms)
+        if creation_ms:
+            section["creation-time"] = timestamp(creation_ms)
+        if group_id is not None:
+            section["group-id"] = group_id
+        group_sequence = pn.pn_message_get_group_sequence(msg)
+        if group_sequence:
+            section["group-sequence"] = group_sequence
+        reply_to_group_id = utf82string(pn.pn_message_get_reply_to_group_id(msg))
+        if reply_to_group_id is not None:
+            section["reply-to-group-id"] = reply_to_group_id
+        if reply_to:
+            properties["reply_to"] = reply_to
+        if subject:
+            properties["subject"] = subject
         if user_id:
             properties["user_id"] = user_id
         if group_id:
@@ -401,7 +443,7 @@ class AMQP1Source(SourceAdapter):
         properties["priority"] = priority
         delivery_count = pn.pn_message_get_delivery_count(msg)
         sections: dict[str, Mapping[str, Any]] = {
-            "amqp1.properties": _properties_section(msg, user_id, address, group_id),
+            "amqp1.properties": section,
             "amqp1.header": self._header_section(msg, priority, delivery_count),
         }
         annotations = _section(pn.pn_message_annotations(msg))
@@ -686,18 +728,6 @@ class _Receiver(Handler):
         self._record(event.transport, "transport error")
 
 
-def _str(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
-def _bytes(value: Any) -> bytes:
-    if isinstance(value, memoryview):
-        return bytes(value)
-    return value or b""
-
-
 def _id_text(value: Any) -> str | None:
     """A message-id / correlation-id as text (see the module doc)."""
     if value is None or value == "":
@@ -737,36 +767,6 @@ def _section(data: Any) -> Any:
     if not pn.pn_data_next(data):
         return None
     return _plain(Data(data).get_object())
-
-
-def _properties_section(msg: Any, user_id: bytes, address: str | None,
-                        group_id: str | None) -> dict[str, Any]:
-    """The AMQP 1.0 properties section with its types (only the fields that are set)."""
-    fields = {
-        "message-id": _message_id(msgid2py(pn.pn_message_get_id(msg))),
-        "user-id": user_id or None,
-        "to": address,
-        "subject": utf82string(pn.pn_message_get_subject(msg)),
-        "reply-to": utf82string(pn.pn_message_get_reply_to(msg)),
-        "correlation-id": _message_id(msgid2py(pn.pn_message_get_correlation_id(msg))),
-        "content-type": _symbol(pn.pn_message_get_content_type(msg)),
-        "content-encoding": _symbol(pn.pn_message_get_content_encoding(msg)),
-        "absolute-expiry-time": _timestamp(pn.pn_message_get_expiry_time(msg)),
-        "creation-time": _timestamp(pn.pn_message_get_creation_time(msg)),
-        "group-id": group_id,
-        "group-sequence": pn.pn_message_get_group_sequence(msg) or None,
-        "reply-to-group-id": utf82string(pn.pn_message_get_reply_to_group_id(msg)),
-    }
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def _symbol(raw: Any) -> Any:
-    """A symbol field (content-type, content-encoding), None when unset."""
-    return None if raw == ffi.NULL else symbol(utf82string(raw))
-
-
-def _timestamp(ms: int) -> Any:
-    return timestamp(ms) if ms else None
 
 
 def _body(msg: Any) -> tuple[bytes, dict[str, str] | None]:
