@@ -18,7 +18,8 @@ For each target (ActiveMQ Artemis; RabbitMQ's AMQP 1.0 plugin) and each of ``--r
 Each phase prints its rate and the CPU microseconds per message of this process (all its
 threads, librdkafka's included) and of the sandbox brokers; CPU per message is what to read on
 a loaded machine, where rates swing with other work.  The ratio is (c) ÷ min(a, b) per round,
-and the median over rounds.  The queues are filled by an asynchronous publisher (credit-based
+and the median over rounds; ``cpu_ratio`` is the same ratio from this process's CPU per
+message (what each would move on one free core).  The queues are filled by an asynchronous publisher (credit-based
 sends, at most 1,000 unconfirmed, every message confirmed ``accepted``).  Queues and topics
 are deleted afterwards.  Needs ``mqmigrate sandbox up -s kafka -s artemis -s rabbitmq``.
 """
@@ -167,6 +168,13 @@ class _RawDrain(Handler):
             event.connection.close()
 
 
+def _cpu(meter) -> dict:
+    """CPU µs per message; a broker whose process set changed during the phase (one of its
+    processes ended: the sum went down) is reported as None rather than negative."""
+    return {name: (value if value >= 0 else None)
+            for name, value in meter.us_per_message.items()}
+
+
 def _fill(broker, queue: str, args) -> float:
     began = time.perf_counter()
     publish(broker.url, broker.address(queue), numbered(args.messages, size=args.size),
@@ -226,17 +234,22 @@ def _round(broker, args) -> dict:
         out["publish_msg_s"] = round(_fill(broker, raw_q, args))
         with rabbit_bench.Cpu(n) as cpu:
             drain = _raw_drain(broker, raw_q, n)
-        out["raw_drain"] = {"msg_s": round(drain), "cpu_us_per_message": cpu.us_per_message}
+        out["raw_drain"] = {"msg_s": round(drain), "cpu_us_per_message": _cpu(cpu)}
         with rabbit_bench.Cpu(n) as cpu:
             produce = rabbit_bench.raw_produce(args.kafka, raw_t, n, args.size)
-        out["raw_produce"] = {"msg_s": round(produce), "cpu_us_per_message": cpu.us_per_message}
+        out["raw_produce"] = {"msg_s": round(produce), "cpu_us_per_message": _cpu(cpu)}
         _fill(broker, bridge_q, args)
         with rabbit_bench.Cpu(n) as cpu:
             rate, stats = _bridge(broker, bridge_q, args.kafka, bridge_t, n)
-        out["bridge"] = {"msg_s": round(rate), "cpu_us_per_message": cpu.us_per_message,
+        out["bridge"] = {"msg_s": round(rate), "cpu_us_per_message": _cpu(cpu),
                          "added_latency_p50_ms_le": stats["latency_p50_s"] * 1000,
                          "added_latency_p99_ms_le": stats["latency_p99_s"] * 1000}
         out["ratio"] = round(rate / min(drain, produce), 3)
+        # the same ratio from CPU per message of this process (1e6 / µs = what one free core
+        # would move): steady on a loaded machine, where the rates above swing
+        own = {phase: out[phase]["cpu_us_per_message"]["this_process"]
+               for phase in ("raw_drain", "raw_produce", "bridge")}
+        out["cpu_ratio"] = round(max(own["raw_drain"], own["raw_produce"]) / own["bridge"], 3)
         if args.cli:
             _fill(broker, cli_q, args)
             out["bridge_process_msg_s_incl_startup"] = round(
@@ -278,13 +291,17 @@ def main() -> None:
     summary = {}
     for name in args.target:
         broker = brokers[name](args)
-        ratios = []
+        ratios: list[float] = []
+        cpu_ratios: list[float] = []
         for run in range(1, args.runs + 1):
             result = _round(broker, args)
             ratios.append(result["ratio"])
+            cpu_ratios.append(result["cpu_ratio"])
             print(json.dumps({"run": run, "load_avg_1m": os.getloadavg()[0], **result}),
                   flush=True)
-        summary[name] = {"ratios": ratios, "median_ratio": statistics.median(ratios)}
+        summary[name] = {"ratios": ratios, "median_ratio": statistics.median(ratios),
+                         "cpu_ratios": cpu_ratios,
+                         "median_cpu_ratio": statistics.median(cpu_ratios)}
     print(json.dumps({"summary": summary}, indent=2))
 
 
