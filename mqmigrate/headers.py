@@ -253,10 +253,14 @@ def _compact_json() -> Callable[[Any], str]:
 
     make = getattr(_encoder, "c_make_encoder", None)
     if make is not None:
-        # markers=None: no cycle check; encode_value builds fresh trees, never cycles
-        iterencode = make(None, _json_default, _encoder.c_encode_basestring, None, ":", ",",
-                          False, False, False)
-        return lambda obj: "".join(iterencode(obj, 0))
+        try:
+            # markers=None: no cycle check; encode_value builds fresh trees, never cycles
+            iterencode = make(None, _json_default, _encoder.c_encode_basestring, None, ":",
+                              ",", False, False, False)
+        except TypeError:  # another signature in another Python: the portable encoder
+            pass
+        else:
+            return lambda obj: "".join(iterencode(obj, 0))
     return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
