@@ -43,8 +43,8 @@ from typing import Any, Mapping, Sequence
 from proton import (ConnectionException, Data, Endpoint, Event, Handler, Message,
                     ProtonException, SSLDomain, Timeout, symbol, timestamp, ulong)
 from cproton import (PN_ACCEPTED, PN_BINARY, PN_DELIVERY,  # noqa: I001 - after proton
-                     PN_REJECTED, PN_RELEASED, bytes2pybytes, ffi, lib as pn, msgid2py,
-                     utf82string)
+                     PN_MODIFIED, PN_REJECTED, PN_RELEASED, bytes2pybytes, ffi, lib as pn,
+                     msgid2py, utf82string)
 
 from mqmigrate import headers as mqheaders
 from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
@@ -356,18 +356,27 @@ class AMQP1Source(SourceAdapter):
             got = recv(link, from_buffer(data), size) if size else 0
             advance(link)
             clear(message._msg)
-            if got < 0 or (got and decode(message._msg, from_buffer(data), got)) or not got:
-                # not an AMQP message: refuse it (dead-lettered), never drop it silently
-                log.warning("%s: a transfer that is not a valid AMQP message was rejected",
-                            self.describe())
-                pn.pn_delivery_update(delivery, PN_REJECTED)
-                pn.pn_delivery_settle(delivery)
+            if got <= 0 or decode(message._msg, from_buffer(data), got):
+                self._give_back_undecodable(delivery)
                 continue
             self._sequence += 1
             tag = self._sequence
             unsettled[tag] = delivery
             out.append(self._envelope(message, (generation, tag)))
         return out
+
+    def _give_back_undecodable(self, delivery: Any) -> None:
+        """A transfer that is not an AMQP message (no broker sends one) stays in the queue:
+        ``modified`` with undeliverable-here, so the broker keeps it for other consumers and
+        does not offer it to this link again; rejecting could drop it (a RabbitMQ queue
+        without a dead-letter exchange)."""
+        log.warning("%s: a transfer that is not a valid AMQP 1.0 message was left in the "
+                    "queue (modified, undeliverable here)", self.describe())
+        local = pn.pn_delivery_local(delivery)
+        pn.pn_disposition_set_failed(local, True)
+        pn.pn_disposition_set_undeliverable(local, True)
+        pn.pn_delivery_update(delivery, PN_MODIFIED)
+        pn.pn_delivery_settle(delivery)
 
     def _envelope(self, message: Message, handle: tuple[int, int]) -> Envelope:
         """The envelope of a decoded message, read through proton's C getters (on the
