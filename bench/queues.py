@@ -39,6 +39,9 @@ WORKLOADS = {
 }
 
 
+#: the first heading of the sections other bench scripts' figures live in (not regenerated)
+KEPT_FROM = "\n## Delay tiers"
+
 #: how to read the table; kept with the generator so a regenerated file keeps it
 READING = """## Reading these numbers
 
@@ -145,7 +148,10 @@ def main() -> int:
         lines.append(f"| | | **Kafka ÷ source** | **{statistics.median(ratios):.2f}×** | | | | "
                      f"**{statistics.median(p99):.2f}×** | | | |")
     lines += ["", READING]
-    args.out.write_text("\n".join(lines) + "\n")
+    # sections other benchmarks wrote below this one (e.g. "## Delay tiers") are kept
+    previous = args.out.read_text() if args.out.exists() else ""
+    kept = previous[previous.find(KEPT_FROM):] if KEPT_FROM in previous else ""
+    args.out.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

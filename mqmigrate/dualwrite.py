@@ -56,6 +56,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import os
 import random
 import threading
@@ -66,6 +67,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
+from mqmigrate import delays
 from mqmigrate import sdkheaders as H
 from mqmigrate.errors import ConfigError, DualWriteError, MqMigrateError
 from mqmigrate.redact import mask_uri
@@ -367,6 +369,10 @@ class SourceSide(Protocol):
 
     def close(self) -> None: ...
 
+    # a side that can delay a message also has (both optional):
+    # def check_delay(self, delay_ms: int) -> None  -- ConfigError when it cannot
+    # def send(..., delay_ms: int | None = None)    -- the broker holds it that long
+
 
 class PikaSource:
     """RabbitMQ over AMQP 0-9-1 with publisher confirms.
@@ -375,18 +381,64 @@ class PikaSource:
     ``mandatory=True`` so an unroutable message is an error, not a silent drop.  The message
     id is the ``message_id`` property; headers go to the header table; persistent delivery.
     The connection is opened lazily and reopened after a failure.
+
+    A delayed message (``send(..., delay_ms=...)``) goes, with ``delay_via="wait-queue"``
+    (default), to a durable wait queue of that delay, ``mqmigrate.delay.<exchange or
+    default>.<routing key>.<delay>``, declared on first use with ``x-message-ttl`` = the delay
+    (rounded up to the second, :meth:`wait_delay`)
+    and ``x-dead-letter-exchange`` / ``-routing-key`` = this producer's exchange and routing
+    key: RabbitMQ dead-letters it to its real destination when the TTL runs out (one fixed TTL
+    per queue, so messages expire in order and none waits behind a longer one).  With
+    ``delay_via="x-delay"`` the exchange must be of type ``x-delayed-message`` (the
+    rabbitmq-delayed-message-exchange plugin): the ``x-delay`` header carries the delay, and
+    ``mandatory`` is off for those messages because the plugin routes only when the delay ends
+    (it would return every mandatory message as unroutable).
     """
 
     kind = "rabbitmq"
+    #: distinct delays (wait queues) one producer may use: each is a queue on the broker
+    MAX_WAIT_QUEUES = 32
 
     def __init__(self, url: str | Any, *, routing_key: str, exchange: str = "",
-                 persistent: bool = True):
+                 persistent: bool = True,
+                 delay_via: Literal["wait-queue", "x-delay"] = "wait-queue"):
+        if delay_via not in ("wait-queue", "x-delay"):
+            raise ConfigError(f"delay_via must be 'wait-queue' or 'x-delay', not {delay_via!r}")
         self.url = url
         self.exchange = exchange
         self.routing_key = routing_key
         self.persistent = persistent
+        self.delay_via = delay_via
         self._connection: Any = None
         self._channel: Any = None
+        self._wait_queues: set[str] = set()
+        self._declared: set[str] = set()
+
+    @staticmethod
+    def wait_delay(delay_ms: int) -> int:
+        """The wait queue's TTL for ``delay_ms``: rounded up to the second (to 100 ms under a
+        second), so a retry or a replay, which sends what is left of a delay, reuses a queue
+        instead of declaring one per millisecond; never shorter than asked."""
+        grain = 1000 if delay_ms >= 1000 else 100
+        return -(-delay_ms // grain) * grain
+
+    def wait_queue(self, delay_ms: int) -> str:
+        """The wait queue that holds messages for ``delay_ms`` before RabbitMQ routes them."""
+        return (f"mqmigrate.delay.{self.exchange or 'default'}.{self.routing_key}."
+                f"{delays.label(self.wait_delay(delay_ms))}")
+
+    def check_delay(self, delay_ms: int) -> None:
+        """ConfigError when a delay of ``delay_ms`` cannot be honoured."""
+        if self.delay_via == "wait-queue":
+            if (self.wait_queue(delay_ms) not in self._wait_queues
+                    and len(self._wait_queues) >= self.MAX_WAIT_QUEUES):
+                raise ConfigError(f"RabbitMQ producer for {self.routing_key} already uses "
+                                  f"{self.MAX_WAIT_QUEUES} distinct delays (one wait queue "
+                                  "each)", hint="use a few fixed delays (tiers)")
+        elif not self.exchange:
+            raise ConfigError("delay_via='x-delay' needs an x-delayed-message exchange; the "
+                              "default exchange is a direct one",
+                              hint="pass exchange=..., or delay_via='wait-queue'")
 
     def _open(self) -> Any:
         import pika
@@ -400,16 +452,24 @@ class PikaSource:
         return self._channel
 
     def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
-             key: str | None) -> None:
+             key: str | None, delay_ms: int | None = None) -> None:
         import pika
         from pika import exceptions as pe
 
+        exchange, routing_key, mandatory = self.exchange, self.routing_key, True
+        table: dict[str, Any] = dict(headers)
         try:
-            self._open().basic_publish(
-                self.exchange, self.routing_key, body,
-                pika.BasicProperties(message_id=message_id, headers=dict(headers) or None,
+            channel = self._open()
+            if delay_ms and self.delay_via == "x-delay":
+                table["x-delay"] = delay_ms
+                mandatory = False  # the plugin routes when the delay ends, not now
+            elif delay_ms:
+                exchange, routing_key = "", self._declare_wait_queue(channel, delay_ms)
+            channel.basic_publish(
+                exchange, routing_key, body,
+                pika.BasicProperties(message_id=message_id, headers=table or None,
                                      delivery_mode=2 if self.persistent else 1),
-                mandatory=True,
+                mandatory=mandatory,
             )
         except (pe.AMQPError, OSError) as exc:
             self.close()
@@ -420,7 +480,20 @@ class PikaSource:
                                  f"{type(exc).__name__} {exc}",
                                  transient=not isinstance(exc, pe.UnroutableError)) from exc
 
+    def _declare_wait_queue(self, channel: Any, delay_ms: int) -> str:
+        name = self.wait_queue(delay_ms)
+        if name not in self._declared:
+            channel.queue_declare(name, durable=True, arguments={
+                "x-message-ttl": self.wait_delay(delay_ms),
+                "x-dead-letter-exchange": self.exchange,
+                "x-dead-letter-routing-key": self.routing_key,
+            })
+            self._declared.add(name)
+            self._wait_queues.add(name)
+        return name
+
     def close(self) -> None:
+        self._declared.clear()  # a new channel declares again (idempotent, same arguments)
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None and connection.is_open:
             try:
@@ -457,8 +530,20 @@ class SqsSource:
                                   **client_kwargs)
         self.client = client
 
+    #: SQS's longest per-message delay
+    MAX_DELAY_S = 900
+
+    def check_delay(self, delay_ms: int) -> None:
+        """ConfigError when SQS cannot delay a message by ``delay_ms``."""
+        if self.fifo:
+            raise ConfigError(f"{self.queue_url}: a FIFO queue has no per-message delay",
+                              hint="set the queue's DelaySeconds instead")
+        if math.ceil(delay_ms / 1000) > self.MAX_DELAY_S:
+            raise ConfigError(f"SQS delays a message by at most {self.MAX_DELAY_S} s, not "
+                              f"{delays.label(delay_ms)}")
+
     def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
-             key: str | None) -> None:
+             key: str | None, delay_ms: int | None = None) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -478,6 +563,10 @@ class SqsSource:
         if self.fifo:
             request["MessageDeduplicationId"] = message_id
             request["MessageGroupId"] = key or self.group_id
+        if delay_ms:
+            self.check_delay(delay_ms)
+            # whole seconds, rounded up: never earlier than asked
+            request["DelaySeconds"] = math.ceil(delay_ms / 1000)
         try:
             self.client.send_message(**request)
         except (BotoCoreError, ClientError) as exc:
@@ -537,14 +626,21 @@ class ProtonSource:
                 self.address, options=[_Capabilities()] if capabilities else None)
         return self._sender
 
+    def check_delay(self, delay_ms: int) -> None:
+        """Delays are the broker's: ActiveMQ Artemis honours ``x-opt-delivery-delay``."""
+
     def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
-             key: str | None) -> None:
-        from proton import Delivery, Message, ProtonException
+             key: str | None, delay_ms: int | None = None) -> None:
+        from proton import Delivery, Message, ProtonException, symbol
         from proton.utils import SendException
 
         try:
             message = Message(id=message_id, body=body, properties=dict(headers) or None,
                               durable=True, group_id=key)
+            if delay_ms:
+                # relative, so the broker's clock decides (a client clock running behind
+                # would make an absolute x-opt-delivery-time early); Artemis schedules it
+                message.annotations = {symbol("x-opt-delivery-delay"): delay_ms}
             # bytes as a data section (not an amqp-value holding binary): what other
             # protocols' clients of the same broker read as the plain body
             message.inferred = True
@@ -592,11 +688,17 @@ class KafkaSide:
     ``message.timeout.ms`` is set to ``timeout`` so that when :meth:`send` gives up,
     librdkafka has given up on that record too: a spooled message is never also delivered
     late by the producer's own retries (which would make the replay a duplicate).
+
+    A delayed message goes to the delay tier ``<topic>.retry-<label>`` of ``tiers`` that is
+    at least as long as the delay, with ``mq.retry.*`` headers (due time = now + the tier's
+    delay, attempt 0, no group: every share group's worker handles it once due).  The tier
+    topic must exist: it is checked once per topic before the first delayed write.
     """
 
     kind = "kafka"
 
-    def __init__(self, config: Any, topic: str, timeout: float = 10.0):
+    def __init__(self, config: Any, topic: str, timeout: float = 10.0,
+                 tiers: "delays.DelayTiers | None" = None):
         """``config``: a KafkaConfig, a mapping of librdkafka settings, a properties file path
         or plaintext bootstrap servers."""
         from confluent_kafka import Producer
@@ -606,16 +708,54 @@ class KafkaSide:
 
         self.topic = topic
         self.timeout = timeout
+        self.tiers = tiers
+        self._known_topics: set[str] = set()
         shared = as_kafka_config(config)
+        #: the connection, for the admin client that checks tier topics
+        self._kafka = shared
         kafka = KafkaConfig({"linger.ms": 0, **shared.properties}, shared.path).with_overrides(
             KAFKA_REQUIRED, **{"message.timeout.ms": int(timeout * 1000)})
         self.bootstrap = str(kafka.properties.get("bootstrap.servers", ""))
         self._producer = Producer(kafka.client({"logger": _quiet}))
 
+    def check_delay(self, delay_ms: int) -> None:
+        """ConfigError unless a tier covers ``delay_ms`` and its topic exists."""
+        if self.tiers is None:
+            raise ConfigError(f"a delayed message for Kafka topic {self.topic} needs delay "
+                              "tiers", hint="pass delay_tiers=('1s', '30s', ...) to the "
+                                            "DualWriter, the same as the worker's retry_tiers")
+        topic = self.tiers.for_delay(delay_ms / 1000).topic(self.topic)
+        if topic in self._known_topics:
+            return
+        from mqmigrate.kafka import share
+
+        try:
+            state = share.describe_topic(share.admin_client(self._kafka), topic,
+                                         timeout=self.timeout)
+        except MqMigrateError as exc:
+            # Kafka unreachable: the write itself fails the same way and is retried or
+            # spooled like any other; the check runs again on the next delayed send
+            log.warning("cannot check delay tier topic %s: %s", topic, exc.one_line())
+            return
+        if state is None:
+            # producing would auto-create a topic no worker reads: the delay would be lost
+            raise ConfigError(f"delay tier topic {topic} does not exist",
+                              hint="create it with 'mqmigrate provision' (target.retry)")
+        self._known_topics.add(topic)
+
     def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
-             key: str | None) -> None:
+             key: str | None, delay_ms: int | None = None) -> None:
         from confluent_kafka import KafkaException
 
+        topic = self.topic
+        extra: list[tuple[str, bytes]] = []
+        if delay_ms:
+            self.check_delay(delay_ms)
+            assert self.tiers is not None
+            tier = self.tiers.for_delay(delay_ms / 1000)
+            topic = tier.topic(self.topic)
+            extra = delays.tier_headers(due_ms=delays.now_ms() + tier.delay_ms, attempt=0,
+                                        tier=tier, origin_topic=self.topic)
         done = threading.Event()
         result: dict[str, Any] = {}
 
@@ -624,13 +764,13 @@ class KafkaSide:
             done.set()
 
         kafka_headers = [(H.SOURCE_ID, message_id.encode())] + [
-            (name, str(value).encode()) for name, value in headers.items()]
+            (name, str(value).encode()) for name, value in headers.items()] + extra
         try:
-            self._producer.produce(self.topic, value=body,
+            self._producer.produce(topic, value=body,
                                    key=key.encode() if key is not None else None,
                                    headers=kafka_headers, on_delivery=delivered)
         except (KafkaException, BufferError) as exc:
-            raise MqMigrateError(f"Kafka produce to {self.topic} failed: {exc}",
+            raise MqMigrateError(f"Kafka produce to {topic} failed: {exc}",
                                  transient=True) from exc
         # a little past message.timeout.ms: the report is then definitive (delivered or not)
         deadline = time.monotonic() + self.timeout + 5
@@ -641,7 +781,7 @@ class KafkaSide:
                                  transient=True)
         error = result["error"]
         if error is not None:
-            raise MqMigrateError(f"Kafka write to {self.topic} at {self.bootstrap} failed: "
+            raise MqMigrateError(f"Kafka write to {topic} at {self.bootstrap} failed: "
                                  f"{error.str()}", transient=error.code() not in _KAFKA_TERMINAL)
 
     def close(self) -> None:
@@ -738,6 +878,8 @@ class DualWriter:
         ``backoff`` up to ``max_backoff`` seconds, with jitter.
     :param kafka_timeout: seconds one Kafka attempt may take (also librdkafka's
         ``message.timeout.ms``).
+    :param delay_tiers: the delay tiers (the worker's ``retry_tiers``) that
+        ``send(..., delay=...)`` uses on Kafka; without them a delayed send to Kafka is refused.
 
     ``send`` is thread-safe (calls are serialised: the drivers are not thread-safe).
     """
@@ -759,6 +901,7 @@ class DualWriter:
         metrics: "DualWriteMetrics | None | Literal[False]" = None,
         sleep: Callable[[float], None] = time.sleep,
         kafka_side: Any = None,
+        delay_tiers: "delays.DelayTiers | Sequence[delays.DelayLike] | None" = None,
     ):
         if authoritative not in ("source", "kafka"):
             raise ConfigError(f"authoritative must be 'source' or 'kafka', not {authoritative!r}")
@@ -769,8 +912,9 @@ class DualWriter:
             raise ConfigError("on_secondary_failure='spool' needs spool_dir")
         self.source = source
         self.topic = topic
+        self.delay_tiers = delays.DelayTiers.of(delay_tiers)
         self.kafka = kafka_side if kafka_side is not None else KafkaSide(
-            kafka_config, topic, timeout=kafka_timeout)
+            kafka_config, topic, timeout=kafka_timeout, tiers=self.delay_tiers)
         if isinstance(mode_source, Mode):
             mode_source = StaticMode(mode_source)
         elif isinstance(mode_source, str):
@@ -795,15 +939,27 @@ class DualWriter:
 
     # -- public ------------------------------------------------------------------------------
     def send(self, body: bytes, *, message_id: str | None = None, key: str | None = None,
-             headers: Mapping[str, str] | None = None) -> WriteResult:
-        """Write one message where the current mode says; see the module docstring for failures."""
+             headers: Mapping[str, str] | None = None,
+             delay: "delays.DelayLike | None" = None) -> WriteResult:
+        """Write one message where the current mode says; see the module docstring for failures.
+
+        ``delay`` (seconds, a ``timedelta`` or text like ``"30s"``) holds the message back
+        that long on every side the mode writes: the source broker's own delay there, a delay
+        tier on Kafka (rounded up to the tier).  A delay a side cannot honour (negative, not a
+        duration, longer than SQS's 900 s or the largest tier, a missing tier topic) raises
+        :class:`~mqmigrate.errors.ConfigError` before anything is written.
+        """
         message_id = message_id or str(uuid.uuid4())
         headers = dict(headers or {})
+        delay_ms = delays.to_ms(delay) if delay is not None else None
         with self._lock:
             mode = self.mode_source.current()
             self._note_mode(mode)
+            if delay_ms:
+                self._check_delay(mode, delay_ms)
+            due_ms = delays.now_ms() + delay_ms if delay_ms else None
             try:
-                return self._send(mode, body, message_id, key, headers)
+                return self._send(mode, body, message_id, key, headers, due_ms)
             except DualWriteError:
                 if self.metrics:
                     self.metrics.errors.labels(mode.value).inc()
@@ -841,6 +997,7 @@ class DualWriter:
                             message_id = entry["id"]
                             key = entry.get("key")
                             headers = dict(entry.get("headers") or {})
+                            due_ms = int(entry["due_ms"]) if "due_ms" in entry else None
                         except (ValueError, KeyError, TypeError):
                             self._append(self.spool_dir / f"{side}.corrupt.jsonl", line)
                             corrupt += 1
@@ -852,7 +1009,8 @@ class DualWriter:
                             failed += 1
                             continue
                         try:
-                            self._write_side(side, body, message_id, key, headers, retries=0)
+                            self._write_side(side, body, message_id, key, headers, retries=0,
+                                             due_ms=due_ms)
                         except DualWriteError as exc:
                             entry["attempts"] = int(entry.get("attempts", 1)) + 1
                             entry["error"] = exc.one_line()[:500]
@@ -897,6 +1055,18 @@ class DualWriter:
         self.close()
 
     # -- internals ---------------------------------------------------------------------------
+    def _check_delay(self, mode: Mode, delay_ms: int) -> None:
+        """Refuse a delay any side of ``mode`` cannot honour, before either side is written."""
+        sides: list[Side] = {Mode.SOURCE_ONLY: ["source"], Mode.KAFKA_ONLY: ["kafka"],
+                             Mode.DUAL: ["source", "kafka"]}[mode]
+        for side in sides:
+            target = self.source if side == "source" else self.kafka
+            check = getattr(target, "check_delay", None)
+            if check is None:
+                raise ConfigError(f"the {side} side ({getattr(target, 'kind', side)}) cannot "
+                                  "delay a message", hint="send without delay=")
+            check(delay_ms)
+
     def _note_mode(self, mode: Mode) -> None:
         if mode is self._last_mode:
             return
@@ -909,19 +1079,19 @@ class DualWriter:
                 self.metrics.mode.labels(each.value).set(1 if each is mode else 0)
 
     def _send(self, mode: Mode, body: bytes, message_id: str, key: str | None,
-              headers: dict[str, str]) -> WriteResult:
+              headers: dict[str, str], due_ms: int | None = None) -> WriteResult:
         if mode is Mode.SOURCE_ONLY:
-            self._write_side("source", body, message_id, key, headers)
+            self._write_side("source", body, message_id, key, headers, due_ms=due_ms)
             return WriteResult(message_id, mode, ("source",))
         if mode is Mode.KAFKA_ONLY:
-            self._write_side("kafka", body, message_id, key, headers)
+            self._write_side("kafka", body, message_id, key, headers, due_ms=due_ms)
             return WriteResult(message_id, mode, ("kafka",))
         first: Side = self.authoritative
         second: Side = "kafka" if first == "source" else "source"
         # authoritative first: if it fails, nothing is written anywhere and the caller knows
-        self._write_side(first, body, message_id, key, headers)
+        self._write_side(first, body, message_id, key, headers, due_ms=due_ms)
         try:
-            self._write_side(second, body, message_id, key, headers)
+            self._write_side(second, body, message_id, key, headers, due_ms=due_ms)
         except DualWriteError as exc:
             if self.policy == "strict":
                 raise DualWriteError(
@@ -929,18 +1099,25 @@ class DualWriter:
                     written=(first,),
                     hint="re-send it to the other side, or use on_secondary_failure='spool'",
                 ) from exc
-            self._spool(second, body, message_id, key, headers, exc)
+            self._spool(second, body, message_id, key, headers, exc, due_ms)
             return WriteResult(message_id, mode, (first,), spooled=(second,))
         return WriteResult(message_id, mode, (first, second))
 
     def _write_side(self, side: Side, body: bytes, message_id: str, key: str | None,
-                    headers: dict[str, str], retries: int | None = None) -> None:
+                    headers: dict[str, str], retries: int | None = None,
+                    due_ms: int | None = None) -> None:
         target = self.source if side == "source" else self.kafka
         attempts = 1 + (self.retries if retries is None else retries)
         delay = self.backoff
         for attempt in range(1, attempts + 1):
             try:
-                target.send(body, message_id, headers, key)
+                # what is left of the delay now (a retry or a replay comes later); a message
+                # already due goes out plain, never before its due time
+                remaining = due_ms - delays.now_ms() if due_ms is not None else 0
+                if remaining > 0:
+                    target.send(body, message_id, headers, key, delay_ms=remaining)
+                else:
+                    target.send(body, message_id, headers, key)
             except MqMigrateError as exc:
                 if self.metrics:
                     self.metrics.failed.labels(side).inc()
@@ -958,7 +1135,8 @@ class DualWriter:
             return
 
     def _spool(self, side: Side, body: bytes, message_id: str, key: str | None,
-               headers: dict[str, str], error: MqMigrateError) -> None:
+               headers: dict[str, str], error: MqMigrateError,
+               due_ms: int | None = None) -> None:
         assert self.spool_dir is not None
         entry = {
             "v": 1, "id": message_id, "side": side, "topic": self.topic,
@@ -966,6 +1144,8 @@ class DualWriter:
             "spooled_at_ms": int(time.time() * 1000), "attempts": 1,
             "error": error.one_line()[:500],
         }
+        if due_ms is not None:
+            entry["due_ms"] = due_ms  # a replay before it holds the message the rest
         try:
             self._append(self.spool_dir / f"{side}.jsonl", json.dumps(entry))
         except OSError as exc:

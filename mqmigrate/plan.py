@@ -21,6 +21,13 @@ What is decided here (and documented in docs/playbooks.md, "plan"):
 * header drops (``mapping.headers``) come from the assessment's ``headers``: transport-only
   headers of the source broker, each with its reason as a comment;
 * decisions are the blocker and warn findings (fired or unknown), one per rule;
+* retry tiers (``target.retry``) for a share-group workload whose assessment fires
+  ``delay.delivery``: the delays the evidence names (SQS ``DelaySeconds``, an Artemis
+  redelivery delay, the TTL of a RabbitMQ TTL+DLX wait queue), else a default backoff of
+  1 s, 30 s, 5 min; an Artemis redelivery multiplier becomes the geometric series of tiers up
+  to its maximum delay; each tier with its reason as a comment.  The work queue of a RabbitMQ
+  TTL+DLX retry loop (its wait queue is left out as a delay tier) gets a drain quiet period
+  longer than the TTL, so no parked message comes back after the drain ended;
 * the strategy is ``shadow-then-drain``, except SQS defaults to ``drain-only`` because a shadow
   copy of an SQS queue needs an SNS fan-out the source may not have.
 
@@ -43,7 +50,9 @@ from mqmigrate.assessment.model import (
 )
 from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
 from mqmigrate.playbooks.model import Playbook, ShareGroupConfigs
-from mqmigrate.playbooks.render import DecisionSpec, Derived, WorkloadSpec, build_playbook, write
+from mqmigrate.playbooks.render import (
+    DecisionSpec, Derived, WorkloadSpec, build_playbook, write,
+)
 from mqmigrate.redact import public_endpoint
 
 STRATEGIES: tuple[str, ...] = ("shadow-then-drain", "drain-only", "dual-write")
@@ -93,6 +102,13 @@ _QUESTIONS = {
                                   "bound?",
     "trigger.on-arrival": "A process is started when messages arrive ({evidence}): run it as "
                           "a long-lived consumer or scale it on lag?",
+    "lock.renewal": "Consumers may renew their message locks ({evidence}): how long do they "
+                    "really hold a message, and does the record lock cover it?",
+    "routing.auto-forward": "Messages arrive by auto-forwarding ({evidence}): do the "
+                            "forwarding entities' producers publish to this topic, or is a "
+                            "router needed?",
+    "naming.unresolved": "The source name is not known offline ({evidence}): what is the "
+                         "deployed name, and are the placeholder topic and group right?",
 }
 
 
@@ -257,6 +273,25 @@ def _key(w: Workload) -> Derived:
                    "entity's records stay in order")
 
 
+def _broker_wide_delivery_limit(share_configs: dict[str, Any], caps: KafkaCapabilities
+                                ) -> list[DecisionSpec]:
+    """Before Kafka 4.3 a share group cannot carry ``share.delivery.count.limit`` (the broker
+    answers "Unknown group config name"): take it out of the group's configs and ask for the
+    broker-wide ``group.share.delivery.count.limit`` instead, so the limit is never dropped
+    unseen."""
+    limit = share_configs.pop("share.delivery.count.limit", None)
+    if limit is None:
+        return []
+    value = limit.value if isinstance(limit, Derived) else limit
+    why = f" ({limit.reason})" if isinstance(limit, Derived) and limit.reason else ""
+    version = f"{caps.version[0]}.{caps.version[1]}"
+    return [DecisionSpec("retry.limit.broker-wide", (
+        f"Kafka {version} has no per-group share.delivery.count.limit (4.3+): this workload's "
+        f"limit {value}{why} can only be the brokers' group.share.delivery.count.limit, which "
+        "applies to every share group of the cluster (the worker reads it). Suggested: set "
+        f"group.share.delivery.count.limit={value} on every broker, or upgrade to Kafka 4.3."))]
+
+
 def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
           replication: int, shared: Mapping[str, tuple[Derived, Derived, int]],
           source_findings: Sequence[Finding], strategy: str | None,
@@ -275,12 +310,14 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
     share_group = t.mode.value == "share-group"
     known = set(ShareGroupConfigs.model_fields[n].alias for n in ShareGroupConfigs.model_fields)
     share_configs = {k: _derived(v) for k, v in t.group_configs.items() if k in known}
+    extra: list[DecisionSpec] = []
+    if share_group and not caps.per_group_delivery_limit:
+        extra += _broker_wide_delivery_limit(share_configs, caps)
     key: Any = "none"
     if not share_group:
         key = _key(w)
     dlq_topic = _derived(t.dlq_topic)
     use_broker_dlq: Any = False
-    extra: list[DecisionSpec] = []
     if dlq_topic is not None:
         if share_group and caps.share_dlq:
             use_broker_dlq = Derived(True, f"Kafka {caps.version[0]}.{caps.version[1]} with "
@@ -314,6 +351,8 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
             f"{len(groups)} share groups ({', '.join(groups)}): one bridge copies the exchange "
             "into the topic for all of them (not one per queue), and each group's consumers "
             "switch on their own; agreed?")))
+    retry, retry_reasons = _retry(w, share_group)
+    reasons.update(retry_reasons)
     acls, acl_reasons, acl_decision = _acls(w, dlq_topic, use_broker_dlq)
     reasons.update(acl_reasons)
     if acl_decision is not None:
@@ -334,10 +373,137 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
         topic_configs=topic_configs,
         consumer_type="share-group" if share_group else "consumer-group",
         share_configs=share_configs if share_group else {}, key=key,
-        dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq, acls=acls,
+        dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq, acls=acls, retry=retry,
         header_rename=rename, header_drop=drop,
         decisions=tuple(_decisions([*w.findings, *source_findings], extra)),
-        strategy=strategy, reasons=reasons)  # type: ignore[arg-type]
+        strategy=strategy, reasons=reasons)
+
+
+#: the worker's backoff when the source shows delays but not their values
+DEFAULT_TIERS_MS = (1_000, 30_000, 300_000)
+_WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+def _evidence_ms(f: Finding) -> list[tuple[int, str]]:
+    """Delays (ms) a ``delay.delivery`` finding's evidence names, each with what it is."""
+    found: list[tuple[int, str]] = []
+    found += _backoff_series(f)
+    for key, value in (f.evidence or {}).items():
+        scale = {"DelaySeconds": 1000, "redelivery_delay": 1000, "x-message-ttl": 1}.get(key)
+        if scale is None:
+            continue
+        try:
+            # "30 (default)" is how the assessment marks an unset AWS default
+            number = float(str(value).split()[0])
+        except (ValueError, IndexError):
+            continue
+        if number > 0:
+            what = {"DelaySeconds": "the queue's DelaySeconds",
+                    "redelivery_delay": "the broker's redelivery delay",
+                    "x-message-ttl": f"the TTL of wait queue {f.evidence.get('wait_queue')} "
+                                     f"({f.evidence.get('loop')})"}[key]
+            found.append((int(round(number * scale)), what))
+    return found
+
+
+def _backoff_series(f: Finding) -> list[tuple[int, str]]:
+    """An Artemis exponential redelivery back-off (delay × multiplier^n up to the maximum) as
+    the delays after the first; the first is the plain ``redelivery_delay``."""
+    evidence = f.evidence or {}
+    try:
+        first = float(str(evidence.get("redelivery_delay")).split()[0]) * 1000
+        factor = float(evidence.get("redelivery-delay-multiplier") or 0)
+        ceiling = float(evidence.get("max-redelivery-delay") or 0)
+    except (ValueError, IndexError):
+        return []
+    if first <= 0 or factor <= 1:
+        return []
+    ceiling = ceiling if ceiling > 0 else first * factor ** 7
+    out: list[tuple[int, str]] = []
+    delay = first * factor
+    while len(out) < 7:
+        step = int(round(min(delay, ceiling)))
+        out.append((step, f"the broker's redelivery back-off ({evidence['redelivery_delay']} s "
+                          f"× {factor:g}^{len(out) + 1}, at most {int(ceiling)} ms)"))
+        if delay >= ceiling:
+            break
+        delay *= factor
+    return out
+
+
+def _retry(w: Workload, share_group: bool) -> tuple[dict[str, Any] | None, dict[tuple, str]]:
+    """``target.retry`` (tiers, tier topic configs) when the source delays messages."""
+    from mqmigrate.delays import DelayTiers, label
+
+    findings = [f for f in w.findings if f.rule == "delay.delivery"
+                and f.severity in (Severity.blocker, Severity.warn)]
+    if not findings or not share_group:
+        return None, {}
+    named: dict[int, str] = {}
+    for f in findings:
+        for ms, what in _evidence_ms(f):
+            named.setdefault(max(ms, DelayTiers.MIN_MS), what)
+    reasons: dict[tuple, str] = {}
+    if named:
+        values = sorted(named)[:DelayTiers.MAX_TIERS]
+        why = {ms: f"{label(ms)}: {named[ms]}" for ms in values}
+        reasons[("target", "retry")] = (
+            "the source delays messages (delay.delivery); Kafka has no delay: the worker "
+            "reads these tier topics and hands each record over at its due time "
+            "(Worker(..., retry_tiers=tiers))")
+    else:
+        values = list(DEFAULT_TIERS_MS)
+        why = {ms: f"{label(ms)}: default backoff (the source's delays are per message; add "
+                   "a tier for each delay producers use)" for ms in values}
+        reasons[("target", "retry")] = (
+            "the source delays messages per message (delay.delivery) and the values are not "
+            "in the inventory: a default backoff schedule; edit the tiers to the delays "
+            "producers send (Worker(..., retry_tiers=tiers))")
+    tiers = [label(ms) for ms in values]
+    for i, ms in enumerate(values):
+        reasons[("target", "retry", "tiers", i)] = why[ms]
+    retention = max(_WEEK_MS, 2 * values[-1])
+    reasons[("target", "retry", "configs", "retention.ms")] = (
+        "a record waits in a tier at most its delay; a week (or twice the longest tier) "
+        "leaves room for a stopped worker")
+    return {"tiers": tiers, "configs": {"retention.ms": retention}}, reasons
+
+
+def _loop_key(w: Workload, queue: str | None) -> tuple:
+    return (w.source.get("kind"), w.source.get("name"), w.source.get("vhost"), queue)
+
+
+def _retry_loops(workloads: Sequence[Workload]) -> dict[tuple, tuple[str, str, int]]:
+    """TTL+DLX retry loops the assessment found: (source, vhost, queue) of both the work queue
+    and its wait queue → (work queue, wait queue, TTL ms)."""
+    out: dict[tuple, tuple[str, str, int]] = {}
+    for w in workloads:
+        for f in w.findings:
+            evidence = f.evidence or {}
+            if f.rule != "delay.delivery" or "wait_queue" not in evidence or w.queue is None:
+                continue
+            try:
+                ttl = int(evidence.get("x-message-ttl") or 0)
+            except (TypeError, ValueError):
+                continue
+            loop = (w.queue, str(evidence["wait_queue"]), ttl)
+            out[_loop_key(w, w.queue)] = loop
+            out[_loop_key(w, loop[1])] = loop
+    return out
+
+
+def _with_loop_quiet(spec: WorkloadSpec, wait_queue: str, ttl_ms: int) -> WorkloadSpec:
+    """The drain's quiet period outlasts the wait queue's TTL (plus a minute)."""
+    from dataclasses import replace
+
+    quiet = max(60, -(-ttl_ms // 1000) + 60)
+    if quiet == 60 and ttl_ms <= 0:
+        return spec
+    gates = replace(spec.gates, quiet_seconds=Derived(quiet, (
+        f"source empty and nothing in flight for the wait queue {wait_queue}'s TTL "
+        f"({ttl_ms} ms) plus a minute: a message parked there comes back before the drain "
+        "is called done")))
+    return replace(spec, gates=gates)
 
 
 def _grant_label(grant: Mapping[str, Any]) -> str:
@@ -440,6 +606,11 @@ def _default_strategy(w: Workload) -> tuple[str, str]:
     if w.source["kind"] == "sqs":
         return "drain-only", ("drain-only: an SQS queue cannot be shadowed without an SNS "
                               "fan-out in front of it (--strategy-for to choose another)")
+    if w.source.get("broker") == "servicebus":
+        return "drain-only", ("drain-only: Service Bus receivers cannot browse (no AMQP copy "
+                              "distribution mode), so there is no shadow copy; a shadow "
+                              "subscription needs the management API (--strategy-for to "
+                              "choose another)")
     return "shadow-then-drain", ("shadow-then-drain: a shadow copy is verified next to the live "
                                  "consumers before anything moves")
 
@@ -471,6 +642,7 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
     left_out: list[tuple[str, str]] = []
     queue_workloads: list[Workload] = []
     source_findings: dict[str, list[Finding]] = {}
+    loops = _retry_loops(assessment.workloads)
     for w in assessment.workloads:
         why = _left_out_reason(w)
         if w.queue is None:
@@ -512,10 +684,13 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
         else:
             wl_strategy, why = _default_strategy(w)
         src_key = f"{w.source['kind']}:{w.source.get('name')}"
-        specs.append((w, _spec(w, pb_id=pb_id, caps=caps,
-                               replication=replication, shared=shared,
-                               source_findings=source_findings.get(src_key, []),
-                               strategy=wl_strategy, strategy_why=why)))
+        spec = _spec(w, pb_id=pb_id, caps=caps, replication=replication, shared=shared,
+                     source_findings=source_findings.get(src_key, []), strategy=wl_strategy,
+                     strategy_why=why)
+        loop = loops.get(_loop_key(w, w.queue))
+        if loop is not None and loop[0] == w.queue:
+            spec = _with_loop_quiet(spec, loop[1], loop[2])
+        specs.append((w, spec))
 
     header = ("Generated by 'mqmigrate plan' from " + (assessment.origin or "an assessment")
               + f" (target Kafka {caps.version[0]}.{caps.version[1]}).\n"

@@ -18,6 +18,7 @@ from mqmigrate.errors import UsageError
 from mqmigrate.kafka import acls, share
 from mqmigrate.kafka.acls import Acl
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
+from mqmigrate.kafka.connect import check_connection
 from mqmigrate.kafka.protocol import fetch_features
 from mqmigrate.playbooks.model import AclGrant, Playbook, Workload
 
@@ -29,6 +30,18 @@ DLQ_ENABLE = "errors.deadletterqueue.group.enable"
 DLQ_TOPIC_NAME = "errors.deadletterqueue.topic.name"
 #: share.version level from which the broker dead-letters (KIP-1191)
 BROKER_DLQ_SHARE_VERSION = 2
+
+
+#: why a group config a playbook sets is missing from an older cluster, and what to do instead
+_UNKNOWN_GROUP_CONFIG = {
+    "share.delivery.count.limit": (
+        "no per-group delivery limit before Kafka 4.3: set the broker config "
+        "group.share.delivery.count.limit (all share groups) or upgrade; the worker reads it"),
+    "share.partition.max.record.locks": (
+        "no per-group record-lock cap before Kafka 4.3: set the broker config "
+        "group.share.partition.max.record.locks or upgrade"),
+    "share.renew.acknowledge.enable": "no RENEW acknowledgement before Kafka 4.3",
+}
 
 
 @dataclass
@@ -195,10 +208,16 @@ def _group_changes(admin, workload: Workload, share_version: int, dlq_ready: boo
                 "worker forwards"))
     if not desired:
         return rows
-    current = share.group_configs(admin, group, desired)
+    # every config the cluster knows for a group (defaults included): a key missing here is
+    # one this Kafka release cannot take, and setting it would fail the whole alter
+    current = share.group_configs(admin, group)
     to_set: dict[str, str] = {}
     for key, value in sorted(desired.items()):
-        if current.get(key) == value:
+        if key not in current:
+            rows.append(Change(workload.id, "group", group, key, "drift", None, value,
+                               _UNKNOWN_GROUP_CONFIG.get(key, "not a group config this "
+                                                         "cluster knows")))
+        elif current.get(key) == value:
             rows.append(Change(workload.id, "group", group, key, "unchanged", value))
         else:
             to_set[key] = value
@@ -250,23 +269,52 @@ def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool, bro
                                   target.dlq.partitions, target.replication, dlq_configs)
             dlq_ready = not any(r.item == "topic" and r.action == "drift" for r in dlq_rows)
             changes += dlq_rows
+        if target.retry is not None:
+            changes += _tier_changes(workload, topic_rows)
         changes += _group_changes(admin, workload, share_version, dlq_ready)
     changes += _acl_changes(admin, selected, authorizer)
     return changes
+
+
+def _tier_changes(workload: Workload, topic_rows: Callable[..., list[Change]]) -> list[Change]:
+    """Rows for the retry tier topics and a note for each tier's consumer group."""
+    target = workload.target
+    retry = target.retry
+    assert retry is not None
+    rows: list[Change] = []
+    for topic in retry.topics(target.topic):
+        rows += topic_rows(workload, "tier-topic", topic, retry.partitions or target.partitions,
+                           target.replication, dict(retry.configs))
+    for group in retry.groups(target.consumer.group):
+        # a plain consumer group: nothing to configure, it exists once the worker joins and
+        # reads from the earliest offset (a record written before is still handled)
+        rows.append(Change(workload.id, "tier-group", group, "configs", "skipped",
+                           note="consumer group of a retry tier: created when the worker "
+                                "joins; no configs to set"))
+    return rows
 
 
 def grant_acls(workload: Workload, grant: AclGrant) -> list[Acl]:
     """The ACLs one grant of ``workload`` stands for (see :class:`AclGrant`)."""
     operations = {"produce": ("WRITE", "DESCRIBE"), "consume": ("READ",),
                   "dlq-write": ("WRITE", "DESCRIBE")}[grant.role]
+    tiers = set(workload.target.tier_topics())
     out = []
+    seen: set[Acl] = set()
     for resource, name in workload.target.acl_resources(grant.role):
+        tier = resource == "topic" and name in tiers
         if grant.pattern == "prefixed":
             name = grant.prefix or name
         # a group only needs READ (joining, fetching and acknowledging); a topic READ implies
-        # DESCRIBE, WRITE does not
+        # DESCRIBE, WRITE does not; a consumer also writes its retries to the tier topics
         ops = ("READ",) if resource == "group" else operations
-        out += [Acl(resource, name, grant.pattern, grant.principal, op) for op in ops]
+        if tier and grant.role == "consume":
+            ops = ("READ", "WRITE", "DESCRIBE")
+        for op in ops:
+            acl = Acl(resource, name, grant.pattern, grant.principal, op)
+            if acl not in seen:  # a prefixed grant names one resource for several
+                seen.add(acl)
+                out.append(acl)
     return out
 
 
@@ -320,7 +368,8 @@ def provision(playbook: Playbook, bootstrap: "KafkaConfig | str | None" = None, 
         if wanted not in known:
             raise UsageError(f"no workload '{wanted}' in playbook {playbook.metadata.name}",
                              hint=f"known: {', '.join(known)}")
-    # fails fast (ConnectionFailed) before librdkafka's slower timeouts
+    # fails fast (ConnectionFailed, AuthenticationFailed) before librdkafka's slower timeouts
+    check_connection(config, timeout=timeout)
     share_version = fetch_features(config, timeout=timeout).finalized_level("share.version")
     admin = share.admin_client(config)
     brokers, authorizer = share.cluster_info(admin)

@@ -16,8 +16,15 @@ raises :class:`PermanentError` (or a type in  dead-lettered (see below), then RE
 fails on the last delivery attempt            dead-lettered, then REJECTed
 ============================================  =================================================
 
+With ``retry_tiers`` (:mod:`mqmigrate.delays`, docs/delays.md) a retryable failure is not
+RELEASEd: the record is copied to a delay tier topic (``<topic>.retry-30s``) and ACCEPTed once
+Kafka acknowledged the copy; a consumer group per tier hands it to the handler again no
+earlier than its due time, and after ``max_attempts`` attempts across tiers it is
+dead-lettered.
+
 "Last delivery attempt" is ``delivery_count >= limit`` where the limit is the group's
-``share.delivery.count.limit`` read from the broker when the worker starts (or the smaller
+``share.delivery.count.limit`` read from the broker when the worker starts (on Kafka 4.2,
+which has no per-group limit, the brokers' ``group.share.delivery.count.limit``; or the smaller
 ``max_deliveries`` if given): releasing such a record would make the broker archive it
 unprocessed, so the worker dead-letters it instead.
 
@@ -74,6 +81,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
+from mqmigrate import delays
 from mqmigrate import sdkheaders as H
 from mqmigrate.errors import ConfigError, MqMigrateError, WorkerError
 from mqmigrate.kafka import share
@@ -88,7 +96,19 @@ __all__ = [
 
 
 class RetryableError(Exception):
-    """Raise from a handler to RELEASE the record: it is delivered again later."""
+    """Raise from a handler to have the record delivered again later.
+
+    Without ``retry_tiers`` the record is RELEASEd (redelivered at once).  With them it waits
+    in a delay tier: ``delay`` (seconds, a ``timedelta`` or text like ``"30s"``) rounded up to
+    the smallest tier at least as long, or the worker's schedule when ``delay`` is None.  A
+    negative or non-numeric ``delay`` raises :class:`~mqmigrate.errors.ConfigError` here, at
+    the raise.
+    """
+
+    def __init__(self, *args: Any, delay: "delays.DelayLike | None" = None):
+        super().__init__(*args)
+        #: the requested delay in ms, None for the worker's schedule
+        self.delay_ms: int | None = None if delay is None else delays.to_ms(delay)
 
 
 class PermanentError(Exception):
@@ -134,7 +154,9 @@ class Message:
         return None
 
     @classmethod
-    def from_kafka(cls, record: Any) -> "Message":
+    def from_kafka(cls, record: Any, delivery_count: int | None = None) -> "Message":
+        """The handler's view of a Kafka record; ``delivery_count`` overrides the broker's
+        (a tier record's attempt count across tiers; a plain consumer has no count)."""
         headers = tuple(record.headers() or ())
         mq = {}
         for name, raw in headers:
@@ -146,7 +168,8 @@ class Message:
         return cls(
             value=record.value(), key=record.key(), headers=headers, topic=record.topic(),
             partition=record.partition(), offset=record.offset(),
-            delivery_count=record.delivery_count() or 1, timestamp_ms=max(ts, 0), mq=mq,
+            delivery_count=delivery_count or record.delivery_count() or 1,
+            timestamp_ms=max(ts, 0), mq=mq,
         )
 
 
@@ -188,6 +211,16 @@ class WorkerMetrics:
                                     labels, registry=registry)
         self.latency = Histogram("mqmigrate_worker_handler_seconds", "Handler latency", labels,
                                  registry=registry)
+        self.retried = Counter("mqmigrate_worker_retried_total",
+                               "Records written to a delay tier for a later attempt", labels,
+                               registry=registry)
+        self.tier_failures = Counter("mqmigrate_worker_tier_failures_total",
+                                     "Delay-tier writes that failed (the record was kept and "
+                                     "retried, never dropped)", labels, registry=registry)
+        self.lateness = Histogram("mqmigrate_worker_delay_lateness_seconds",
+                                  "How long after its due time a delayed record reached the "
+                                  "handler", labels, registry=registry,
+                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60))
 
     @classmethod
     def default(cls) -> "WorkerMetrics":
@@ -201,6 +234,9 @@ class WorkerMetrics:
 
 
 DeadLetter = Literal["auto", "worker", "broker", "none"]
+
+#: the broker-wide delivery limit, the only one before Kafka 4.3 (and every group's default)
+BROKER_DELIVERY_LIMIT = "group.share.delivery.count.limit"
 
 
 def effective_delivery_limit(group_limit: int, max_deliveries: int | None) -> int:
@@ -242,6 +278,12 @@ class Worker:
         :class:`~mqmigrate.kafka.config.KafkaConfig`, a mapping of librdkafka settings or
         the path of a properties file (see docs/security.md); ``bootstrap`` overrides its
         ``bootstrap.servers``.
+    :param retry_tiers: delay tiers (``("1s", "30s", "5m")``, seconds, timedeltas or a
+        :class:`~mqmigrate.delays.DelayTiers`): a retryable failure waits in the tier topic
+        ``<topic>.retry-<label>`` instead of being RELEASEd at once; the order is the backoff
+        schedule.  The tier topics must exist (``mqmigrate provision`` creates them).
+    :param max_attempts: handler attempts across the main topic and the tiers before a
+        record is dead-lettered (default: one per tier plus the first).
     :param consumer_config / producer_config: extra librdkafka settings.
     :param install_signal_handlers: let :meth:`run` turn SIGTERM/SIGINT into :meth:`stop`
         (only possible in the main thread).
@@ -270,6 +312,8 @@ class Worker:
         producer_config: Mapping[str, Any] | None = None,
         install_signal_handlers: bool = True,
         kafka_config: Any = None,
+        retry_tiers: "delays.DelayTiers | Iterable[delays.DelayLike] | None" = None,
+        max_attempts: int | None = None,
     ):
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
@@ -304,6 +348,16 @@ class Worker:
         self.consumer_config = dict(consumer_config or {})
         self.producer_config = dict(producer_config or {})
         self.install_signal_handlers = install_signal_handlers
+        self.tiers = delays.DelayTiers.of(retry_tiers)
+        if max_attempts is not None and max_attempts < 1:
+            raise ConfigError(f"max_attempts must be at least 1, not {max_attempts}")
+        if max_attempts is not None and self.tiers is None:
+            raise ConfigError("max_attempts counts attempts across retry tiers: give "
+                              "retry_tiers, or max_deliveries for the share group's limit")
+        self.max_attempts = max_attempts or (len(self.tiers) + 1 if self.tiers else None)
+        #: resolved at start: where a tier consumer writes dead letters (it cannot REJECT)
+        self._tier_dlq: str | None = None
+        self._broker_dlq_topic: str | None = None
 
         #: resolved at start: the delivery attempt treated as the last one
         self.delivery_limit: int | None = None
@@ -323,20 +377,81 @@ class Worker:
         if self._started:
             raise WorkerError("this worker was already started; create a new one")
         self._started = True
+        from mqmigrate.kafka.connect import check_connection
+
+        check_connection(self.kafka)  # a wrong password or CA: one error now, not a retry loop
         self._resolve_group_settings()
-        if self.dead_letter == "worker":
+        if self.tiers is not None:
+            self._check_tier_topics()
+        if self.dead_letter == "worker" or self.tiers is not None:
             from confluent_kafka import Producer
 
-            self._producer = Producer(self.kafka.client(
-                {"logger": share._quiet, **self.producer_config, **_DLQ_PRODUCER}))
+            self._producer = Producer(self.kafka.client(self._client_settings("producer")))
         for index in range(self.concurrency):
             thread = threading.Thread(target=self._thread_main, args=(index,),
                                       name=f"mqmigrate-worker-{self.group}-{index}", daemon=True)
             self._threads.append(thread)
             thread.start()
-        log.info("worker started: group=%s topics=%s threads=%d delivery_limit=%s dlq=%s",
-                 self.group, self.topics, self.concurrency, self.delivery_limit,
-                 self.dead_letter if self.dead_letter != "worker" else self.dlq_topic)
+        for tier in self.tiers or ():
+            # one consumer per tier: a tier whose head waits never holds up another tier or
+            # the main topic, each of which has its own threads
+            thread = threading.Thread(target=self._tier_main, args=(tier,),
+                                      name=f"mqmigrate-worker-{tier.group(self.group)}",
+                                      daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        log.info("worker started: group=%s topics=%s threads=%d delivery_limit=%s dlq=%s "
+                 "tiers=%s", self.group, self.topics, self.concurrency, self.delivery_limit,
+                 self.dead_letter if self.dead_letter != "worker" else self.dlq_topic,
+                 self.tiers.labels if self.tiers else "none")
+
+    def _client_settings(self, role: Literal["share", "tier", "producer"],
+                         **overrides: Any) -> dict[str, Any]:
+        """The one place the worker's librdkafka settings are built, per client role; every
+        client gets them through ``self.kafka.client(...)``, which adds the connection (TLS,
+        SASL) of the shared :class:`~mqmigrate.kafka.config.KafkaConfig`.
+
+        ``share``: the main topic's share consumers; ``tier``: a delay tier's plain consumer
+        (no ``share.*`` keys, offsets committed by hand after each batch); ``producer``: DLQ
+        and tier writes, idempotent with ``acks=all`` (a record is settled only after Kafka
+        acknowledged its copy).
+        """
+        base: dict[str, Any] = {"logger": share._quiet}
+        if role == "share":
+            config = {**base, "group.id": self.group, "share.acknowledgement.mode": "explicit",
+                      "max.poll.records": str(self.max_poll_records), **self.consumer_config}
+        elif role == "tier":
+            extra = {k: v for k, v in self.consumer_config.items()
+                     if not k.startswith("share.") and k != "max.poll.records"}
+            config = {**base, "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                      # a resumed partition's records arrive within ~100 ms of the due time
+                      "fetch.wait.max.ms": 100,
+                      # a crashed member's tier partitions move on after 10 s, not 45 s
+                      # (only later, never earlier: the due time is checked again)
+                      "session.timeout.ms": 10000, **extra}
+        else:
+            config = {**base, **self.producer_config, **_DLQ_PRODUCER}
+        return {**config, **overrides}
+
+    def _check_tier_topics(self) -> None:
+        """Every tier topic must exist: producing to a missing one would auto-create a topic
+        nobody reads, or fail each retry; either way the delay would be lost."""
+        assert self.tiers is not None
+        admin = share.admin_client(self.kafka)
+        missing = [t for t in self.tiers.topics(self.topics)
+                   if share.describe_topic(admin, t) is None]
+        if missing:
+            raise ConfigError(f"retry tier topic{'s' if len(missing) > 1 else ''} "
+                              f"{', '.join(missing)} do{'es' if len(missing) == 1 else ''} "
+                              "not exist",
+                              hint="create them with 'mqmigrate provision' (target.retry in "
+                                   "the playbook) or drop the tier from retry_tiers")
+        if self.dead_letter == "worker":
+            self._tier_dlq = self.dlq_topic
+        elif self.dead_letter == "broker":
+            # a tier record is read by a plain consumer, which cannot REJECT: the worker writes
+            # its dead letter to the group's DLQ topic itself
+            self._tier_dlq = self._broker_dlq_topic
 
     def stop(self) -> None:
         """Ask every thread to finish its current handler, acknowledge, commit and close.
@@ -391,10 +506,13 @@ class Worker:
         admin = share.admin_client(self.kafka)
         configs = share.group_configs(admin, self.group, [
             "share.delivery.count.limit", "errors.deadletterqueue.topic.name"])
-        limit = int(configs.get("share.delivery.count.limit")
-                    or share.SHARE_GROUP_DEFAULTS["share.delivery.count.limit"])
+        group_limit = configs.get("share.delivery.count.limit")
+        if not group_limit:
+            group_limit = self._broker_delivery_limit(admin)
+        limit = int(group_limit or share.SHARE_GROUP_DEFAULTS["share.delivery.count.limit"])
         self.delivery_limit = effective_delivery_limit(limit, self.max_deliveries)
         broker_dlq = configs.get("errors.deadletterqueue.topic.name") or ""
+        self._broker_dlq_topic = broker_dlq or None
         mode = self.dead_letter_setting
         if mode in ("auto", "broker"):
             supported = bool(broker_dlq) and self._share_version() >= 2
@@ -432,6 +550,24 @@ class Worker:
             log.warning("group %s has no dead-letter queue: failed records are REJECTed and "
                         "archived by the broker", self.group)
 
+    def _broker_delivery_limit(self, admin: Any) -> str | None:
+        """Kafka 4.2 has no per-group limit (the group config is unknown there): the broker
+        archives at its own ``group.share.delivery.count.limit``, which may not be 5.  Reading
+        it takes DESCRIBE_CONFIGS on the cluster; without that, ``max_deliveries`` is trusted
+        (a guess of 5 could release a record the broker then archives unprocessed)."""
+        try:
+            return share.broker_configs(admin, [BROKER_DELIVERY_LIMIT]).get(BROKER_DELIVERY_LIMIT)
+        except MqMigrateError as exc:
+            if self.max_deliveries:
+                log.warning("cannot read the brokers' %s (%s): treating max_deliveries=%d as "
+                            "the last attempt", BROKER_DELIVERY_LIMIT, exc, self.max_deliveries)
+                return str(self.max_deliveries)
+            raise ConfigError(
+                f"cannot read the brokers' {BROKER_DELIVERY_LIMIT}, the delivery limit of "
+                f"group {self.group} on this Kafka (no per-group limit before 4.3): {exc}",
+                hint="grant DESCRIBE_CONFIGS on the cluster, or pass max_deliveries= the "
+                     "brokers' limit") from exc
+
     def _share_version(self) -> int:
         from mqmigrate.kafka import protocol
 
@@ -444,10 +580,10 @@ class Worker:
     def _thread_main(self, index: int) -> None:
         from confluent_kafka import KafkaException
 
+        from confluent_kafka import ShareConsumer
+
         try:
-            consumer = share.share_consumer(
-                self.kafka, self.group,
-                **{"max.poll.records": str(self.max_poll_records), **self.consumer_config})
+            consumer = ShareConsumer(self.kafka.client(self._client_settings("share")))
         except KafkaException as exc:
             self._fail(WorkerError(f"cannot create a share consumer for group {self.group}: "
                                    f"{exc}"), exc)
@@ -476,6 +612,7 @@ class Worker:
 
         batch = consumer.poll(self.poll_timeout)
         acked = 0
+        deferred: list[tuple[Any, _Pending]] = []
         for record in batch:
             if record.error() is not None:
                 log.warning("share consumer: %s", record.error())
@@ -487,13 +624,28 @@ class Worker:
                 self._count("released")
                 acked += 1
                 continue
-            outcome = self._process(record)
-            consumer.acknowledge(record, {
-                Ack.ACCEPT: AcknowledgeType.ACCEPT,
-                Ack.RELEASE: AcknowledgeType.RELEASE,
-                Ack.REJECT: AcknowledgeType.REJECT,
-            }[outcome])
+            pending: list[_Pending] = []
+            outcome = self._process(record, pending)
+            if outcome is None:
+                deferred.append((record, pending[0]))  # its tier write is on its way
+                continue
+            consumer.acknowledge(record, _ACK_TYPES[outcome])
             acked += 1
+        if deferred:
+            # the batch's tier writes travel together; each original is ACCEPTed only once
+            # Kafka acknowledged its copy, and RELEASEd (kept) when it did not
+            self._await([p for _, p in deferred])
+            for record, write in deferred:
+                if write.ok:
+                    self._count("retried")
+                    consumer.acknowledge(record, AcknowledgeType.ACCEPT)
+                else:
+                    log.error("tier write to %s failed for %s: %s", write.topic,
+                              write.message_id, write.error or "no delivery report in time")
+                    self._count("tier_failures")
+                    self._count("released")
+                    consumer.acknowledge(record, AcknowledgeType.RELEASE)
+                acked += 1
         if acked:
             self._commit(consumer)
 
@@ -510,29 +662,38 @@ class Worker:
                     self.metrics.ack_failures.labels(self.group).inc()
 
     # -- one record -------------------------------------------------------------------------------
-    def _process(self, record: Any) -> Ack:
-        message = Message.from_kafka(record)
+    def _call_handler(self, message: Message) -> tuple[Ack, BaseException | None]:
+        """Run the handler; what it asks for and the exception behind a failure."""
         started = time.perf_counter()
-        error: BaseException | None = None
         try:
             result = self.handler(message)
-            outcome = Ack.ACCEPT if result is None else Ack(result)
+            return (Ack.ACCEPT if result is None else Ack(result)), None
         except self.permanent_on as exc:
-            outcome, error = Ack.REJECT, exc
+            return Ack.REJECT, exc
         except self.retry_on as exc:
-            outcome, error = Ack.RELEASE, exc
+            return Ack.RELEASE, exc
         except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the worker
             log.warning("handler raised %s on %s[%d]@%d (delivery %d): %s", type(exc).__name__,
                         message.topic, message.partition, message.offset,
                         message.delivery_count, exc)
-            outcome, error = self.unexpected, exc
+            return self.unexpected, exc
         finally:
             if self.metrics:
                 self.metrics.latency.labels(self.group).observe(time.perf_counter() - started)
+
+    def _process(self, record: Any, deferred: "list[_Pending] | None" = None) -> Ack | None:
+        """Handle one share-group record; the acknowledgement to send for it, or None when
+        its tier write was started and appended to ``deferred`` (acknowledged once it lands)."""
+        message = Message.from_kafka(record)
+        outcome, error = self._call_handler(message)
         if outcome is Ack.ACCEPT:
             self._count("processed")
             return Ack.ACCEPT
         last = message.delivery_count >= (self.delivery_limit or 0)
+        if self.tiers is not None and outcome is Ack.RELEASE and error is not None:
+            # a failure backs off through the tiers; an explicit Ack.RELEASE still means "now"
+            return self._settle_failure(message, outcome, error, message.delivery_count, last,
+                                        False, deferred)
         if outcome is Ack.RELEASE and not last:
             self._count("released")
             return Ack.RELEASE
@@ -540,9 +701,76 @@ class Worker:
             "permanent" if error is not None else "rejected")
         return self._dead_letter(message, error, reason)
 
-    def _dead_letter(self, message: Message, error: BaseException | None, reason: str) -> Ack:
-        if self.dead_letter == "worker":
-            if not self._produce_dlq(message, error, reason):
+    def _settle_failure(self, message: Message, outcome: Ack, error: BaseException | None,
+                        attempt: int, last: bool, in_tier: bool,
+                        deferred: "list[_Pending] | None" = None) -> Ack | None:
+        """A failed attempt when tiers exist: to the next tier, or dead-lettered.
+
+        Returns ACCEPT once the tier copy is acknowledged by Kafka (the original may go),
+        REJECT once dead-lettered, RELEASE when neither write succeeded (the original is
+        kept: never lost, at worst written twice).  With ``deferred`` the tier write is only
+        started and None returned: the caller waits for it (:meth:`_await`).
+        """
+        assert self.tiers is not None and self.max_attempts is not None
+        if outcome is Ack.RELEASE and not last and attempt < self.max_attempts:
+            requested = getattr(error, "delay_ms", None)
+            try:
+                tier = (self.tiers.for_attempt(attempt) if requested is None
+                        else self.tiers.for_delay(requested / 1000))
+            except ConfigError as exc:
+                # a delay no tier covers: neither early nor at once, and not silently
+                log.error("%s on %s: %s", type(error).__name__, message.message_id,
+                          exc.one_line())
+                return self._dead_letter(message, exc, "bad-delay", in_tier)
+            topic, headers = self._tier_copy(message, tier, attempt, error)
+            if deferred is not None:
+                write = self._produce_async(topic, message, headers, "tier write")
+                if write is not None:
+                    deferred.append(write)
+                    return None
+            elif self._produce_and_wait(topic, message, headers, "tier write"):
+                self._count("retried")
+                return Ack.ACCEPT
+            self._count("tier_failures")
+            self._count("released")
+            return Ack.RELEASE
+        reason = ("last-delivery" if outcome is Ack.RELEASE else
+                  "permanent" if error is not None else "rejected")
+        return self._dead_letter(message, error, reason, in_tier)
+
+    def _tier_copy(self, message: Message, tier: "delays.Tier", attempt: int,
+                   error: BaseException | None) -> tuple[str, list[tuple[str, bytes | None]]]:
+        """The tier topic and headers of ``message``'s copy for attempt ``attempt + 1``."""
+        origin = message.mq.get(delays.ORIGIN_TOPIC) or delays.origin_of(message.topic)
+        first_seen = delays.ORIGIN_TOPIC not in message.mq
+        headers = [(k, v) for k, v in message.headers if k not in delays.RETRY_HEADERS]
+        if message.mq.get(H.SOURCE_ID) is None:
+            headers.append((H.SOURCE_ID, message.message_id.encode()))
+        headers += delays.tier_headers(
+            due_ms=delays.now_ms() + tier.delay_ms, attempt=attempt, tier=tier,
+            origin_topic=origin,
+            origin_partition=(message.partition if first_seen else
+                              delays.header_int(message.mq, delays.ORIGIN_PARTITION, -1)),
+            origin_offset=(message.offset if first_seen else
+                           delays.header_int(message.mq, delays.ORIGIN_OFFSET, -1)),
+            group=self.group,
+            error=f"{type(error).__name__}: {error}" if error is not None else None)
+        return tier.topic(origin), headers
+
+    def _dead_letter(self, message: Message, error: BaseException | None, reason: str,
+                     in_tier: bool = False) -> Ack:
+        """Dead-letter ``message``; the settlement that follows (REJECT, or RELEASE/retry
+        when the DLQ write failed).  A tier record is read by a plain consumer, which cannot
+        REJECT: the worker writes its dead letter itself (to ``dlq_topic`` or the group's
+        broker DLQ topic) even when the broker dead-letters the main topic's records."""
+        if in_tier and self._tier_dlq is None:
+            log.error("%s on its last attempt in a retry tier and group %s has no DLQ: dropped "
+                      "(%s)", message.message_id, self.group, reason)
+            self._count("rejected")
+            return Ack.REJECT
+        if self.dead_letter == "worker" or in_tier:
+            topic = self._tier_dlq if in_tier else self.dlq_topic
+            if not self._produce_dlq(message, error, reason, topic):
                 self._count("dlq_failures")
                 self._count("released")
                 return Ack.RELEASE
@@ -552,7 +780,8 @@ class Worker:
         self._count("rejected")
         return Ack.REJECT
 
-    def _produce_dlq(self, message: Message, error: BaseException | None, reason: str) -> bool:
+    def _produce_dlq(self, message: Message, error: BaseException | None, reason: str,
+                     topic: str | None = None) -> bool:
         """Write the record to the DLQ topic and wait for Kafka's answer; True once it is there."""
         error_type = (f"{type(error).__module__}.{type(error).__qualname__}" if error is not None
                       else "mqmigrate.worker.Rejected")
@@ -573,34 +802,190 @@ class Worker:
             (H.ERROR_REASON, reason.encode()),
             (H.ERROR_TIMESTAMP, str(int(time.time() * 1000)).encode()),
         ]
-        done = threading.Event()
-        outcome: dict[str, Any] = {}
+        return self._produce_and_wait(topic or self.dlq_topic or "", message, headers,
+                                      "DLQ write")
 
-        def delivered(err: Any, _msg: Any) -> None:
-            outcome["error"] = err
-            done.set()
-
+    def _produce_async(self, topic: str, message: Message,
+                       headers: list[tuple[str, bytes | None]], what: str) -> "_Pending | None":
+        """Start producing a copy of ``message``; None when the producer refused it at once."""
         from confluent_kafka import KafkaException
 
-        deadline = time.monotonic() + self.dlq_timeout
+        write = _Pending(topic, message.message_id)
         try:
-            self._producer.produce(self.dlq_topic, value=message.value, key=message.key,
-                                   headers=headers, on_delivery=delivered)
+            self._producer.produce(topic, value=message.value, key=message.key,
+                                   headers=headers, on_delivery=write)
         except (BufferError, KafkaException) as exc:  # queue full, unknown topic, closed
-            log.error("DLQ write to %s failed for %s: %s", self.dlq_topic, message.message_id, exc)
+            log.error("%s to %s failed for %s: %s", what, topic, message.message_id, exc)
+            return None
+        return write
+
+    def _await(self, writes: "list[_Pending]") -> None:
+        """Wait (``dlq_timeout`` at most) for Kafka's delivery report of every write."""
+        deadline = time.monotonic() + self.dlq_timeout
+        # the producer is shared by all threads; whichever polls runs the callbacks
+        while not all(w.done.is_set() for w in writes) and time.monotonic() < deadline:
+            self._producer.poll(0.05)
+
+    def _produce_and_wait(self, topic: str, message: Message,
+                          headers: list[tuple[str, bytes | None]], what: str) -> bool:
+        """Produce a copy of ``message`` and wait for Kafka's delivery report (``dlq_timeout``)."""
+        write = self._produce_async(topic, message, headers, what)
+        if write is None:
             return False
-        # the producer is shared by all threads; whichever polls runs the callback
-        while not done.is_set() and time.monotonic() < deadline:
-            self._producer.poll(0.1)
-        if not done.is_set() or outcome.get("error") is not None:
-            log.error("DLQ write to %s failed for %s: %s", self.dlq_topic, message.message_id,
-                      outcome.get("error", "no delivery report in time"))
+        self._await([write])
+        if not write.ok:
+            log.error("%s to %s failed for %s: %s", what, topic, message.message_id,
+                      write.error or "no delivery report in time")
             return False
         return True
+
+    # -- one delay tier ------------------------------------------------------------------------
+    def _tier_main(self, tier: "delays.Tier") -> None:
+        """Read ``tier`` with a consumer group of its own and handle each record once due.
+
+        A tier topic holds one fixed delay, so within a partition due times grow with the
+        offsets: the consumer handles records while they are due, and when the head of a
+        partition is not, it seeks back to it and pauses that partition until its due time
+        (other partitions, tiers and the main topic go on).  Offsets are committed after the
+        records before them were handled, so a crash or a rebalance re-reads from the first
+        unhandled record, and its due time (a header) is checked again: never early.
+        """
+        from confluent_kafka import Consumer, KafkaException
+
+        try:
+            consumer = Consumer(self.kafka.client(
+                self._client_settings("tier", **{"group.id": tier.group(self.group)})))
+        except KafkaException as exc:
+            self._fail(WorkerError(f"cannot create the consumer of tier {tier.label}: {exc}"), exc)
+            return
+        waiting: dict[tuple[str, int], int] = {}  # (topic, partition) -> due ms of its head
+
+        def forget(_consumer: Any, partitions: list) -> None:
+            # a new assignment starts unpaused at the committed offset; its head is re-checked
+            for tp in partitions:
+                waiting.pop((tp.topic, tp.partition), None)
+
+        try:
+            consumer.subscribe([tier.topic(t) for t in self.topics], on_assign=forget,
+                               on_revoke=forget, on_lost=forget)
+            while not self._stopping.is_set():
+                self._tier_poll_once(consumer, tier, waiting)
+        except Exception as exc:  # noqa: BLE001 - any thread failure stops the whole worker
+            self._fail(WorkerError(f"tier {tier.label} consumer failed: {exc}"), exc)
+        finally:
+            try:
+                consumer.close()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("closing the tier consumer failed: %s", exc)
+
+    def _tier_poll_once(self, consumer: Any, tier: "delays.Tier",
+                        waiting: dict[tuple[str, int], int]) -> None:
+        from confluent_kafka import TopicPartition
+
+        now = delays.now_ms()
+        due = [tp for tp, at in waiting.items() if at <= now]
+        if due:
+            consumer.resume([TopicPartition(t, p) for t, p in due])
+            for tp in due:
+                del waiting[tp]
+        timeout = self.poll_timeout
+        if waiting:
+            timeout = max(0.0, min(timeout, (min(waiting.values()) - now) / 1000))
+        # poll() returns as soon as one record is there (consume() would wait out its whole
+        # timeout for a full batch: that wait would be lateness), then take what is queued
+        first = consumer.poll(timeout)
+        batch = [] if first is None else [first]
+        if first is not None and self.max_poll_records > 1:
+            batch += consumer.consume(self.max_poll_records - 1, 0)
+        handled: dict[tuple[str, int], int] = {}
+        for record in batch:
+            if self._stopping.is_set():
+                break  # the rest is read again by the next member, from the committed offset
+            if record.error() is not None:
+                log.warning("tier %s consumer: %s", tier.label, record.error())
+                continue
+            tp = (record.topic(), record.partition())
+            if tp in waiting:
+                continue  # fetched before the pause; read again after the resume
+            hold_until = self._tier_record(record, tier)
+            if hold_until is None:
+                handled[tp] = record.offset() + 1
+                continue
+            # not due (or its retry write failed): back to this record, nothing behind it is
+            # handled before it, the partition sleeps until then
+            part = TopicPartition(record.topic(), record.partition(), record.offset())
+            consumer.pause([part])
+            consumer.seek(part)
+            waiting[tp] = hold_until
+        if handled:
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in handled.items()],
+                            asynchronous=False)
+
+    def _tier_record(self, record: Any, tier: "delays.Tier") -> int | None:
+        """Handle one tier record if it is due and ours; None when done with it, else the
+        epoch ms until which its partition waits."""
+        headers = record.headers() or []
+        mq = {k: v.decode("utf-8", "replace") for k, v in headers
+              if k.startswith(H.PREFIX) and v is not None and len(v) <= 1024}
+        owner = mq.get(delays.GROUP)
+        if owner and owner != self.group:
+            return None  # another share group's retry of a shared (fan-out) topic
+        _, timestamp = record.timestamp()
+        # the due time travels with the record; without a readable one, the record's own
+        # timestamp plus the tier's delay (never earlier than the tier promises)
+        due = delays.header_int(mq, delays.DUE, max(timestamp, 0) + tier.delay_ms)
+        now = delays.now_ms()
+        if due > now:
+            return due
+        attempt = delays.header_int(mq, delays.ATTEMPT) + 1
+        message = Message.from_kafka(record, delivery_count=attempt)
+        if self.metrics:
+            self.metrics.lateness.labels(self.group).observe((now - due) / 1000)
+        outcome, error = self._call_handler(message)
+        if outcome is Ack.ACCEPT:
+            self._count("processed")
+            return None
+        if outcome is Ack.RELEASE and error is None:
+            error = RetryableError("released by the handler")
+        settled = self._settle_failure(message, outcome, error, attempt, False, True)
+        if settled is Ack.RELEASE:
+            return delays.now_ms() + 1000  # the write failed: try this record again in 1 s
+        return None
 
     def _count(self, name: str) -> None:
         if self.metrics:
             getattr(self.metrics, name).labels(self.group).inc()
+
+
+class _Pending:
+    """One copy on its way to Kafka; the producer's delivery callback settles it."""
+
+    __slots__ = ("topic", "message_id", "done", "error")
+
+    def __init__(self, topic: str, message_id: str):
+        self.topic = topic
+        self.message_id = message_id
+        self.done = threading.Event()
+        self.error: Any = None
+
+    def __call__(self, err: Any, _msg: Any) -> None:
+        self.error = err
+        self.done.set()
+
+    @property
+    def ok(self) -> bool:
+        """Kafka acknowledged the copy."""
+        return self.done.is_set() and self.error is None
+
+
+def _ack_types() -> dict[Ack, Any]:
+    from confluent_kafka import AcknowledgeType
+
+    return {Ack.ACCEPT: AcknowledgeType.ACCEPT, Ack.RELEASE: AcknowledgeType.RELEASE,
+            Ack.REJECT: AcknowledgeType.REJECT}
+
+
+_ACK_TYPES = _ack_types()
 
 
 # -- adapters: handlers written for the source, run by the worker ----------------------------------

@@ -23,6 +23,7 @@ ALL: dict[str, list[str]] = {
     "amqp1-queue.yaml": [str(ESTATES / "amqp1-queue.yaml")],
     "artemis-broker-xml.yaml": [str(ESTATES / "artemis-broker.xml")],
     "ibmmq-mqsc.yaml": [str(ESTATES / "ibmmq-queues.mqsc")],
+    "servicebus-namespace.yaml": [str(ESTATES / "servicebus-namespace.bicep")],
 }
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from mqmigrate.assessment import deadletters
 from mqmigrate.assessment.access import rabbitmq_access, sqs_access
 from mqmigrate.assessment.header_map import header_mapping
 from mqmigrate.assessment.model import (
     ASSESSMENT_SCHEMA, Derived, Finding, KafkaCapabilities, Severity, Status, Target, Workload,
 )
 from mqmigrate.assessment.rules import REGISTRY, QueueContext, SourceContext
-from mqmigrate.assessment.target import recommend
+from mqmigrate.assessment.target import recommend, topic_names
 from mqmigrate.inventory.model import Estate, Queue, Source
 from mqmigrate.redact import public_endpoint
 
@@ -29,33 +30,9 @@ def _source_ref(s: Source, vhost: str | None = None) -> dict[str, Any]:
         ref["vhost"] = vhost
     if s.region:
         ref["region"] = s.region
+    if (s.version or "").startswith("Azure Service Bus"):
+        ref["broker"] = "servicebus"  # plan: no browse for a shadow copy (drain-only)
     return ref
-
-
-def _dead_letter_sources(source: Source) -> dict[tuple[str | None, str], list[str]]:
-    """queue → queues dead-lettering into it (SQS targets, RabbitMQ DLX routes)."""
-    from mqmigrate.assessment.rules.timing import _topic_match
-    out: dict[tuple[str | None, str], list[str]] = {}
-    for q in source.queues:
-        dl = q.dead_letter
-        if dl is None:
-            continue
-        if dl.target:
-            out.setdefault((q.vhost if source.kind != "sqs" else None, dl.target), []).append(
-                q.name)
-        if dl.exchange:
-            keys = ({dl.routing_key} if dl.routing_key is not None else
-                    {e.routing_keys[-1] for e in source.edges if e.queue == q.name} or {q.name})
-            for e in source.edges:
-                if e.exchange == dl.exchange and e.vhost == q.vhost and e.queue != q.name and (
-                        e.exchange_types[0] == "fanout"
-                        or any(_topic_match(e.routing_keys[0], k) for k in keys)):
-                    out.setdefault((q.vhost, e.queue), []).append(q.name)
-    # A TTL+DLX retry loop (work -> wait -> work) is not dead-lettering: drop mutual pairs.
-    raw = {k: list(v) for k, v in out.items()}
-    for (vhost, target), srcs in raw.items():
-        out[(vhost, target)] = [s for s in srcs if target not in raw.get((vhost, s), [])]
-    return {k: v for k, v in out.items() if v}
 
 
 def verdict_of(findings: list[Finding], mode: str | None) -> str:
@@ -91,18 +68,20 @@ def assess(estate: Estate, caps: KafkaCapabilities | None = None,
             workloads.append(Workload(
                 id=workload_id(s, None, None), source=_source_ref(s), queue=None,
                 verdict="not-a-workload", findings=_sorted(src_findings)))
-        dls = _dead_letter_sources(s)
+        graph = deadletters.build(s)
+        names = topic_names(s)
         for q in s.queues:
             if prefix and not q.name.startswith(prefix):
                 continue
             edges = [e for e in s.edges if e.queue == q.name and e.vhost == q.vhost]
-            dl_sources = dls.get((q.vhost if s.kind != "sqs" else None, q.name), [])
+            dl_sources = graph.dead_letter_sources(q, s.kind)
             ctx = QueueContext(source=s, queue=q, caps=caps, edges=edges,
-                               dead_letter_sources=dl_sources)
+                               dead_letter_sources=dl_sources, dead_letters=graph)
             findings = _sorted([f for r in queue_rules for f in r.check(ctx)])
-            target = recommend(s, q, findings, caps, dl_sources)
+            target = recommend(s, q, findings, caps, dl_sources, names=names,
+                               delay_tier=graph.delay_tier(q, s.kind))
             target.access = _access(s, q, edges, target)
-            if target.mode.value != "none" and target.role != "dead-letter":
+            if target.mode.value != "none" and target.role not in ("dead-letter", "delay-tier"):
                 mapping = header_mapping(s, q, edges)
                 if mapping is not None:
                     target.headers = Derived(value=mapping, reason="transport-only headers of "
@@ -117,7 +96,7 @@ def assess(estate: Estate, caps: KafkaCapabilities | None = None,
 def _access(s: Source, q: Queue, edges: list, target: Target) -> Derived | None:
     """Who produces and consumes, from the source's permissions or queue policy (None: unknown
     or not a workload)."""
-    if target.mode.value == "none" or target.role == "dead-letter":
+    if target.mode.value == "none" or target.role in ("dead-letter", "delay-tier"):
         return None
     group = target.group.value if target.group is not None else None
     if s.kind == "rabbitmq":

@@ -20,6 +20,9 @@ from __future__ import annotations
 import math
 import re
 
+from collections.abc import Mapping
+
+from mqmigrate.assessment.deadletters import DelayTier
 from mqmigrate.assessment.model import Derived, Finding, KafkaCapabilities, Severity, Target
 from mqmigrate.inventory.model import Queue, Source
 
@@ -29,12 +32,42 @@ DEFAULT_SHARE_PARTITIONS = 3
 DEFAULT_KEYED_PARTITIONS = 12
 
 
-def topic_name(name: str, vhost: str | None = None) -> str:
-    """A legal Kafka topic name from a queue/exchange name (IaC placeholders dropped)."""
+def topic_name(name: str, vhost: str | None = None, *, keep_placeholders: bool = False) -> str:
+    """A legal Kafka topic name from a queue/exchange name.
+
+    IaC placeholders (``{var.env}``) are dropped while a literal part remains (``{var.env}-orders``
+    → ``orders``); a name that is nothing but placeholders (``{var.holding_queue}``) keeps their
+    text (``var.holding_queue``), and ``keep_placeholders`` keeps it always (used when two queues
+    would otherwise share a topic).  A Service Bus subscription path ``t/Subscriptions/s``
+    becomes ``t.s``.
+    """
+    name = re.sub(r"(?i)/Subscriptions/", ".", name)
+    name = re.sub(r"/\$DeadLetterQueue$", ".deadletter", name)
     base = re.sub(r"\{[^}]*\}", "", name)
+    if keep_placeholders or not re.search(r"[A-Za-z0-9]", base):
+        base = re.sub(r"\{\s*([^}]*?)\s*\}", r"\1", name)
     base = re.sub(r"\.fifo$", "", base)
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-._") or "queue"
     return (vhost_prefix(vhost) + base)[:249]
+
+
+def topic_names(source: Source) -> dict[tuple[str | None, str], str]:
+    """(vhost, queue) → topic name, unique within the source: two queues whose names differ
+    only in unresolved placeholders keep the placeholders' text rather than share a topic."""
+    by_topic: dict[str, list[Queue]] = {}
+    for q in source.queues:
+        by_topic.setdefault(topic_name(q.name, q.vhost), []).append(q)
+    out: dict[tuple[str | None, str], str] = {}
+    for topic, queues in by_topic.items():
+        for q in queues:
+            out[(q.vhost, q.name)] = (topic if len(queues) == 1 else
+                                      topic_name(q.name, q.vhost, keep_placeholders=True))
+    return out
+
+
+def unresolved_parts(name: str) -> list[str]:
+    """The ``{…}`` placeholders of an IaC name whose value is unknown offline."""
+    return [p.strip() for p in re.findall(r"\{([^}]*)\}", name)]
 
 
 def vhost_prefix(vhost: str | None) -> str:
@@ -43,6 +76,13 @@ def vhost_prefix(vhost: str | None) -> str:
         return ""
     v = re.sub(r"[^A-Za-z0-9._-]+", "-", vhost).strip("-._")
     return f"{v}." if v else ""
+
+
+def _fanouts(source: Source, queue: str, vhost: str | None) -> list[str]:
+    """Fan-out exchanges feeding ``queue`` (a subscription filter makes a binding selective:
+    not part of the fan-out)."""
+    return sorted({e.path[-1] for e in source.edges if e.queue == queue and e.vhost == vhost
+                   and e.exchange_types[-1] == "fanout" and not e.arguments.get("filter")})
 
 
 def _fmt_s(seconds: float) -> str:
@@ -54,8 +94,16 @@ def _fmt_s(seconds: float) -> str:
 
 
 def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapabilities,
-              dead_letter_sources: list[str], p99_processing_s: float | None = None) -> Target:
-    """The target for queue ``q`` given its findings."""
+              dead_letter_sources: list[str], p99_processing_s: float | None = None, *,
+              names: Mapping[tuple[str | None, str], str] | None = None,
+              delay_tier: DelayTier | None = None) -> Target:
+    """The target for queue ``q`` given its findings (``names``: the source's unique topic
+    names from :func:`topic_names`; ``delay_tier``: set when ``q`` is a TTL+DLX wait queue)."""
+    names = names if names is not None else topic_names(source)
+
+    def tn(name: str) -> str:
+        return names.get((q.vhost, name)) or topic_name(name, q.vhost)
+
     blockers = {f.rule for f in findings if f.severity is Severity.blocker
                 and f.status.value == "fired"}
     role = "work-queue"
@@ -63,10 +111,17 @@ def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapa
         role = "stream"
     if "rpc.reply-to" in blockers:
         role = "reply"
+    if delay_tier is not None:
+        role = "delay-tier"
 
     # mode
     if role == "reply":
         mode = Derived(value="none", reason="request/reply queue: not a queue workload")
+    elif role == "delay-tier":
+        back = ", ".join(delay_tier.returns_to)
+        mode = Derived(value="none", reason=(
+            f"delay tier of {back} (messages wait {_fmt_s(delay_tier.ttl_s)}, then return): "
+            "replaced by a retry-tier topic of its work queue, not migrated as a queue"))
     elif role == "stream":
         mode = Derived(value="consumer-group", reason="stream: log semantics, consumers track "
                        "offsets")
@@ -78,34 +133,39 @@ def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapa
                        "per-record acknowledgement")
 
     # topic (fan-out: one topic per exchange; dead-letter queues: dlq.<topic of the source>)
-    fanouts = sorted({e.path[-1] for e in source.edges if e.queue == q.name
-                      and e.vhost == q.vhost and e.exchange_types[-1] == "fanout"})
+    fanouts = _fanouts(source, q.name, q.vhost)
     fanout = None
-    if dead_letter_sources:
+    placeholder = (f"; the name {q.name} is not resolvable offline: a placeholder, set the real "
+                   "name before provision") if unresolved_parts(q.name) else ""
+    if dead_letter_sources and role != "delay-tier":
         role = "dead-letter"
         srcs = sorted(dead_letter_sources)
         if len(srcs) == 1:
-            topic = Derived(value="dlq." + topic_name(srcs[0], q.vhost),
+            src_fanouts = _fanouts(source, srcs[0], q.vhost)
+            src_topic = topic_name(src_fanouts[0], q.vhost) if src_fanouts else tn(srcs[0])
+            topic = Derived(value="dlq." + src_topic,
                             reason=f"dead-letter queue of {srcs[0]}: becomes the DLQ topic of "
                                    "its source")
         else:
             # shared by several sources: keep its own name; KIP-1191 wants the dlq. prefix
-            topic = Derived(value="dlq." + topic_name(q.name, q.vhost),
+            topic = Derived(value="dlq." + tn(q.name),
                             reason=f"dead-letter queue shared by {len(srcs)} queues "
                                    f"({', '.join(srcs)}): one DLQ topic for all of them")
+    elif role == "delay-tier":
+        topic = Derived(value=tn(q.name), reason=f"wait queue of a TTL+DLX retry loop "
+                        f"({delay_tier.why}); the worker's retry-tier topic replaces it")
     elif fanouts and role == "work-queue":
         peers = sorted({e.queue for e in source.edges if e.path[-1] == fanouts[0]
-                        and e.vhost == q.vhost})
+                        and e.vhost == q.vhost and not e.arguments.get("filter")})
         topic = Derived(value=topic_name(fanouts[0], q.vhost),
                         reason=f"fan-out exchange {fanouts[0]}: one topic, one share group per "
                                f"bound queue ({len(peers)})")
-        fanout = Derived(value={"exchange": fanouts[0], "groups": [topic_name(p, q.vhost)
-                                                                   for p in peers]},
+        fanout = Derived(value={"exchange": fanouts[0], "groups": [tn(p) for p in peers]},
                          reason="each bound queue becomes a share group on the one topic")
     else:
-        topic = Derived(value=topic_name(q.name, q.vhost), reason="queue name, made a legal "
+        topic = Derived(value=tn(q.name), reason="queue name, made a legal "
                         "topic name" + (" with the vhost as prefix" if q.vhost not in
-                                        (None, "/") else ""))
+                                        (None, "/") else "") + placeholder)
 
     # partitions
     keyed = mode.value == "consumer-group"
@@ -163,7 +223,7 @@ def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapa
     if mode.value == "none":
         return target
 
-    group_name = topic_name(q.name, q.vhost)
+    group_name = tn(q.name)
     if mode.value == "share-group":
         target.group = Derived(value=group_name, reason="one share group per source queue")
         target.group_configs = _share_configs(q, caps, p99_processing_s)
@@ -191,6 +251,7 @@ def _share_configs(q: Queue, caps: KafkaCapabilities, p99: float | None) -> dict
     elif q.visibility_timeout is not None:
         want = q.visibility_timeout * 1000
         src = ("visibility timeout " if q.fifo is not None and q.type in ("standard", "fifo")
+               else "lockDuration " if q.extra.get("broker") == "servicebus"
                else "consumer timeout ") + _fmt_s(q.visibility_timeout) + (
             " (AWS default)" if "visibility_timeout" in q.defaulted else "")
     else:

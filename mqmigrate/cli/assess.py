@@ -32,8 +32,9 @@ class FailOn(str, Enum):
     never = "never"
 
 
-_SOURCE_HELP = ("Export files (RabbitMQ definitions JSON, Terraform .tf or a directory of them, "
-                "CloudFormation YAML/JSON, AMQP 1.0 address YAML, an inventory dump) or live URIs "
+_SOURCE_HELP = ("Export files (RabbitMQ definitions JSON, Terraform .tf or a directory of them "
+                "for SQS and Azure Service Bus, CloudFormation YAML/JSON, Service Bus ARM "
+                "templates and Bicep, AMQP 1.0 address YAML, an inventory dump) or live URIs "
                 "(rabbitmq+http://user:pass@host:15672, sqs://REGION, "
                 "sqs+http://host:port?region=R, artemis+http://user:pass@host:8161).")
 

@@ -34,7 +34,8 @@ from mqmigrate.cutover import bridgeproc
 from mqmigrate.cutover.probes import Verifier, VerifyCounts
 from mqmigrate.bridge.mapping import key_from_playbook
 from mqmigrate.cutover.source import SourceAccess, amqp_credentials, resolve
-from mqmigrate.errors import CutoverError, CutoverInterrupted, ProvisionError
+from mqmigrate.errors import CutoverError, CutoverInterrupted, MqMigrateError, ProvisionError
+from mqmigrate.kafka.protocol import Connection
 from mqmigrate.playbooks.model import Action, Playbook, Step, Workload
 from mqmigrate.playbooks.state import atomic_write
 
@@ -113,9 +114,25 @@ def bridge_start(ctx: ActionContext) -> str:
     # below the consumers' cut (mqmigrate.consumerswitch) and are never processed.
     final_drain = mode == "drain" and ctx.phase == "drain"
     info, started = _start_bridge(ctx, mode, effectively_once=final_drain,
-                                  idle_exit=ctx.drain_idle if final_drain else None)
+                                  idle_exit=drain_idle(ctx) if final_drain else None)
     verb = "started" if started else "already running"
     return f"{mode} bridge {verb} (pid {info.pid}, metrics {info.metrics_url})"
+
+
+def drain_idle(ctx: ActionContext) -> float:
+    """How long the final drain bridge waits without a message before it ends.
+
+    ``ctx.drain_idle``; for a workload with retry tiers (``target.retry``: the source delays
+    messages), as long as its drain gates' quiet period, because delayed messages come back to
+    the queue later (a RabbitMQ TTL+DLX wait queue's TTL, which ``plan`` put into that period)
+    and the bridge must still be there to move them.
+    """
+    idle = ctx.drain_idle
+    if ctx.workload.target.retry is not None and ctx.workload.phases.drain is not None:
+        quiet = [g.for_seconds for g in ctx.workload.phases.drain.gates
+                 if g.metric in ("source.depth", "source.in-flight")]
+        idle = max([idle, *quiet])
+    return float(idle)
 
 
 def _start_bridge(ctx: ActionContext, mode: str, *, effectively_once: bool,
@@ -225,7 +242,8 @@ def consumers_kafka(ctx: ActionContext) -> str:
     return f"consumers → Kafka, cut {ends} written to {path}{positioned}"
 
 
-def start_share_group_at(bootstrap: Any, group: str, topic: str, offsets: dict[int, int]) -> str:
+def start_share_group_at(bootstrap: Connection, group: str, topic: str,
+                         offsets: dict[int, int]) -> str:
     """Start an inactive share group at ``offsets`` (the cut) on ``topic``.
 
     A share group that never had a member starts where ``share.auto.offset.reset`` says when
@@ -234,35 +252,21 @@ def start_share_group_at(bootstrap: Any, group: str, topic: str, offsets: dict[i
     consumer takes seconds) would be skipped and never processed.  Starting at the cut is
     right for a group that consumed before too: what lies between its position and the cut
     are shadow copies the worker would skip anyway.  A group with active members cannot be
-    reset (Kafka refuses); it already holds a position, which is kept.  Kafka's own
-    ``ShareGroupCommand --reset-offsets`` does it (the Python client has no share-group admin
-    calls), so the Kafka jars must be there, as for the ``share-group.backlog`` gate.
+    reset (Kafka refuses); it already holds a position, which is kept.  Sent over the wire
+    (AlterShareGroupOffsets, what ``kafka-share-groups.sh --reset-offsets`` does) with the
+    cutover's Kafka connection.
     """
-    import os
-    import tempfile
+    from mqmigrate.kafka.protocol import ShareGroupNotEmpty, WireAdmin
 
-    from mqmigrate.cutover.probes import ShareGroupBacklogProbe, kafka_tool
-    from mqmigrate.kafka.config import bootstrap_of
-
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as csv:
-        csv.write("".join(f"{topic},{p},{o}\n" for p, o in sorted(offsets.items())))
     try:
-        out = kafka_tool(ShareGroupBacklogProbe.MAIN, "--bootstrap-server", bootstrap_of(bootstrap),
-                         "--reset-offsets", "--group", group, "--from-file", csv.name,
-                         "--execute")
-    finally:
-        os.unlink(csv.name)
-    if out is None:
-        raise CutoverError(f"cannot start share group {group} at the cut: Kafka's "
-                           "ShareGroupCommand is not available",
-                           hint="it needs Java and the Kafka jars (KAFKA_HOME, or "
-                           "'mqmigrate sandbox up kafka' caches them)")
-    if "NEW-OFFSET" in out:
-        return f"share group {group} starts at the cut"
-    if f"'{group}' is not empty" in out:  # Kafka: "Share group 'G' is not empty."
+        with WireAdmin(bootstrap, timeout=30.0) as admin:
+            admin.alter_share_group_offsets(group, topic, offsets)
+    except ShareGroupNotEmpty:
         return f"share group {group} has active members: their position is kept"
-    raise CutoverError(f"cannot start share group {group} at the cut: "
-                       f"{' '.join(out.split())[:300]}")
+    except MqMigrateError as exc:
+        raise CutoverError(f"cannot start share group {group} at the cut: {exc.one_line()}",
+                           transient=exc.transient) from exc
+    return f"share group {group} starts at the cut"
 
 
 def consumers_source(ctx: ActionContext) -> str:
@@ -295,7 +299,7 @@ def source_drain(ctx: ActionContext) -> str:
         # the drain bridge of the consumers phase never ends by itself: replace it by one that
         # ends when the source is empty and quiet; it skips nothing, as its predecessor did
         bridgeproc.stop(ctx.run_dir, wl)
-        _start_bridge(ctx, "drain", effectively_once=False, idle_exit=ctx.drain_idle)
+        _start_bridge(ctx, "drain", effectively_once=False, idle_exit=drain_idle(ctx))
     elif current is None:
         ended = bridgeproc.last_exit(ctx.run_dir, wl)
         if not (ended and ended.get("mode") == "drain" and ended.get("exit") == 0):

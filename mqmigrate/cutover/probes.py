@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable, Mapping, Protocol, runtime_checkable
 from urllib.parse import quote
 
 from mqmigrate.errors import MqMigrateError
+from mqmigrate.kafka.protocol import Connection, ShareOffset, share_group_lag
 from mqmigrate.playbooks.model import Workload
 
 
@@ -56,7 +57,7 @@ class Verifier(Protocol):
 def default_verifier() -> Verifier | None:
     """The verify implementation of this build, or None when it has none (yet)."""
     try:
-        from mqmigrate import verify as verify_module  # type: ignore[attr-defined]
+        from mqmigrate import verify as verify_module
     except ImportError:
         return None
     factory = getattr(verify_module, "cutover_verifier", None)
@@ -71,7 +72,7 @@ class SourceDepthProbe:
 
     RabbitMQ: management API ``messages_ready`` / ``messages_unacknowledged`` (the API refreshes
     them every few seconds, which ``for_seconds`` absorbs).  SQS: ``ApproximateNumberOfMessages``
-    / ``ApproximateNumberOfMessagesNotVisible``.  AMQP 1.0 on Artemis: Jolokia's queue
+    + ``ApproximateNumberOfMessagesDelayed`` / ``ApproximateNumberOfMessagesNotVisible``.  AMQP 1.0 on Artemis: Jolokia's queue
     ``MessageCount`` minus ``DeliveringCount`` / ``DeliveringCount`` (Artemis counts messages
     being delivered in ``MessageCount``).  Other kinds: unknown.
     """
@@ -91,7 +92,7 @@ class SourceDepthProbe:
 
     def measure_access(self, access) -> Measurement:
         """Measure a source given as a :class:`~mqmigrate.cutover.source.SourceAccess`."""
-        kind = getattr(access, "kind")
+        kind = access.kind
         try:
             if kind == "rabbitmq":
                 return self._rabbitmq(access)
@@ -151,14 +152,17 @@ class SourceDepthProbe:
         from mqmigrate.inventory.readers.sqs_live import _client
 
         client, _region, _query = _client(access.uri)
-        attr = ("ApproximateNumberOfMessages" if self.what == "depth"
-                else "ApproximateNumberOfMessagesNotVisible")
+        # a delayed message (DelaySeconds) is still in the queue, only not receivable yet: a
+        # drain that stopped before it became visible would strand it, so it counts as depth
+        attrs = (["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+                 if self.what == "depth" else ["ApproximateNumberOfMessagesNotVisible"])
         try:
             url = client.get_queue_url(QueueName=access.queue)["QueueUrl"]
-            got = client.get_queue_attributes(QueueUrl=url, AttributeNames=[attr])
+            got = client.get_queue_attributes(QueueUrl=url, AttributeNames=attrs)["Attributes"]
+            value = sum(float(got[a]) for a in attrs)
         except Exception as exc:  # noqa: BLE001 - any botocore failure is "unknown"
-            return Measurement.unknown(f"SQS {attr}: {type(exc).__name__}")
-        return Measurement(float(got["Attributes"][attr]), f"SQS {attr}")
+            return Measurement.unknown(f"SQS {' + '.join(attrs)}: {type(exc).__name__}")
+        return Measurement(value, "SQS " + " + ".join(attrs))
 
 
 # ---------------------------------------------------------------------------------- bridge
@@ -273,77 +277,45 @@ class DlqRateProbe:
         return Measurement(rate, f"{total - last[1]} records in {now - last[0]:.1f} s")
 
 
-def parse_share_group_lag(text: str) -> Measurement:
-    """``share-group.backlog`` from ``kafka-share-groups.sh --describe --offsets``: the sum of
-    the LAG column.  A partition whose lag is ``-`` (no share-partition state yet) makes the
-    whole backlog unknown: its records are neither counted nor known to be zero."""
-    lines = [ln.split() for ln in text.splitlines() if ln.strip()]
-    header = next((ln for ln in lines if "LAG" in ln and "PARTITION" in ln), None)
-    if header is None:
-        return Measurement.unknown(" ".join(text.split())[:200] or "no offsets reported")
-    col, part = header.index("LAG"), header.index("PARTITION")
-    total, rows = 0, 0
-    for row in lines[lines.index(header) + 1:]:
-        if len(row) != len(header):
-            continue
-        if not row[col].isdigit():
-            return Measurement.unknown(f"partition {row[part]} has no share-group lag yet")
-        total += int(row[col])
-        rows += 1
-    if rows == 0:
+def share_group_backlog(offsets: Mapping[int, ShareOffset]) -> Measurement:
+    """``share-group.backlog`` from the group's offsets on one topic: the sum of the partitions'
+    lag.  A partition whose lag is unknown (no share-partition state yet) makes the whole
+    backlog unknown: its records are neither counted nor known to be zero."""
+    if not offsets:
         return Measurement.unknown("no partitions reported")
-    return Measurement(float(total), f"LAG over {rows} partition(s)")
-
-
-def kafka_tool(main_class: str, *args: str, timeout: float = 60.0) -> str | None:
-    """Run one of Kafka's own tools (the share-group admin calls exist only there): the
-    sandbox's Kafka jars (``KAFKA_HOME`` or the cached Maven classpath); None when unavailable."""
-    import os
-
-    from mqmigrate.sandbox import manager
-    from mqmigrate.sandbox.kafka import KAFKA_VERSION
-    from mqmigrate.sandbox.registry import service_class
-
-    try:
-        ctx = manager.context()
-        # only jars already there: a gate poll must never start a Maven download
-        if not os.environ.get("KAFKA_HOME") and not (
-                ctx.cache_dir / f"kafka-{KAFKA_VERSION}" / ".complete").exists():
-            return None
-        kafka = service_class("kafka")(ctx)
-        result = kafka.java(main_class, *args, timeout=timeout)
-    except Exception:  # noqa: BLE001 - no Java, no jars: the probe reports unknown
-        return None
-    return result.stdout + result.stderr
+    for partition, offset in sorted(offsets.items()):
+        if offset.lag is None:
+            return Measurement.unknown(f"partition {partition} has no share-group lag yet")
+    total = sum(offset.lag or 0 for offset in offsets.values())
+    return Measurement(float(total), f"lag over {len(offsets)} partition(s)")
 
 
 class ShareGroupBacklogProbe:
-    """``share-group.backlog``: records of the topic the share group has not acknowledged,
-    from Kafka's ``ShareGroupCommand --describe --offsets`` (LAG), since the Python client has
-    no share-group admin calls.  Unknown when the tool cannot run or a partition has no lag."""
+    """``share-group.backlog``: records of the workload's topic the share group has not
+    acknowledged, read from Kafka over the wire (DescribeShareGroupOffsets, the LAG that
+    ``kafka-share-groups.sh --describe --offsets`` shows) with the cutover's Kafka connection.
+    Unknown when Kafka cannot be asked or a partition has no lag yet."""
 
-    MAIN = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
-
-    def __init__(self, bootstrap: Callable[[], str | None],
-                 tool: Callable[..., str | None] = kafka_tool):
-        self._bootstrap = bootstrap
-        self._tool = tool
+    def __init__(self, connection: Callable[[], Connection | None],
+                 describe: Callable[..., Mapping[int, ShareOffset]] = share_group_lag):
+        self._connection = connection
+        self._describe = describe
 
     def measure(self, workload: Workload) -> Measurement:
         consumer = workload.target.consumer
         if consumer.type != "share-group":
             return Measurement.unknown("the workload's consumer is not a share group")
-        bootstrap = self._bootstrap()
-        if not bootstrap:
+        connection = self._connection()
+        if not connection:
             return Measurement.unknown("no Kafka bootstrap")
-        from mqmigrate.kafka.config import bootstrap_of
-
-        out = self._tool(self.MAIN, "--bootstrap-server", bootstrap_of(bootstrap), "--describe", "--offsets",
-                         "--group", consumer.group)
-        if out is None:
-            return Measurement.unknown("Kafka's ShareGroupCommand is not available (Java and "
-                                       "the Kafka jars, e.g. 'mqmigrate sandbox up kafka')")
-        return parse_share_group_lag(out)
+        try:
+            offsets = self._describe(connection, consumer.group, workload.target.topic)
+        except MqMigrateError as exc:
+            return Measurement.unknown(exc.one_line())
+        if not offsets:
+            return Measurement.unknown(f"share group {consumer.group} has no offsets on "
+                                       f"{workload.target.topic} yet")
+        return share_group_backlog(offsets)
 
 
 class VerifyProbe:

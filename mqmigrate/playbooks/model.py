@@ -193,6 +193,50 @@ class Dlq(_Strict):
         return self
 
 
+class Retry(_Strict):
+    """Delay tiers: the worker's retry with backoff and the producers' delayed sends.
+
+    Each tier is a topic ``<topic>.retry-<label>`` (``orders.retry-30s``) that the worker reads
+    with a consumer group ``<group>.retry-<label>`` and hands to the handler once a record's
+    due time has come (see docs/delays.md).  ``tiers`` is also the worker's backoff schedule:
+    ``Worker(..., retry_tiers=tiers, max_attempts=max_attempts)``.
+    """
+
+    tiers: list[str] = Field(min_length=1, description="Delays in ascending order, e.g. "
+                             "['1s', '30s', '5m']: one topic each, and the backoff schedule.")
+    max_attempts: Optional[int] = Field(None, ge=1, description="Handler attempts across the "
+                                        "topic and the tiers before dead-lettering (default: "
+                                        "one per tier plus the first).")
+    partitions: Optional[int] = Field(None, ge=1, description="Partitions of each tier topic "
+                                      "(default: the topic's).")
+    configs: ConfigMap = Field(default_factory=dict, description="Configs of each tier topic.")
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _tiers(cls, value: Any) -> Any:
+        from mqmigrate.delays import DelayTiers
+        from mqmigrate.errors import ConfigError
+
+        if not isinstance(value, list):
+            return value
+        try:
+            return DelayTiers([str(v) for v in value]).labels
+        except ConfigError as exc:
+            raise ValueError(exc.one_line()) from exc
+
+    def topics(self, topic: str) -> list[str]:
+        """The tier topics of ``topic``, shortest delay first."""
+        from mqmigrate.delays import SUFFIX
+
+        return [f"{topic}{SUFFIX}{label}" for label in self.tiers]
+
+    def groups(self, group: str) -> list[str]:
+        """The consumer groups the worker reads the tiers with, shortest delay first."""
+        from mqmigrate.delays import SUFFIX
+
+        return [f"{group}{SUFFIX}{label}" for label in self.tiers]
+
+
 #: a Kafka principal as the authorizer spells it (``User:orders-app``); a name, never a secret
 _PRINCIPAL = r"^[A-Za-z][A-Za-z0-9]*:\S+$"
 #: a resource-name prefix: Kafka name characters, may end in '.', '_' or '-'
@@ -252,6 +296,8 @@ class Target(_Strict):
     configs: ConfigMap = Field(default_factory=dict, description="Topic configs.")
     consumer: Consumer
     dlq: Optional[Dlq] = None
+    retry: Optional[Retry] = Field(None, description="Delay tiers for retry with backoff and "
+                                   "delayed sends (share-group consumers).")
     acls: list[Annotated[AclGrant, AfterValidator(_grant_fits_target)]] = Field(
         default_factory=list, description="Principals and their access; provision creates the "
         "ACLs when the cluster has an authorizer (never deletes any).")
@@ -263,15 +309,29 @@ class Target(_Strict):
                 raise ValueError("the DLQ topic must differ from the topic")
             if self.dlq.use_broker_dlq and self.consumer.type != "share-group":
                 raise ValueError("use_broker_dlq needs a share-group consumer")
+        if self.retry is not None and self.consumer.type != "share-group":
+            raise ValueError("retry tiers are read by the share-group worker; a consumer-group "
+                             "consumer has none")
         return self
 
     def acl_resources(self, role: str) -> list[tuple[str, str]]:
-        """``(resource type, name)`` a grant of ``role`` covers: TOPIC and/or GROUP."""
+        """``(resource type, name)`` a grant of ``role`` covers: TOPIC and/or GROUP.
+
+        With retry tiers, producers write delayed sends to the tier topics, and consumers read
+        them (with the tier groups) and write their retries to them.
+        """
+        tiers = [("topic", t) for t in self.retry.topics(self.topic)] if self.retry else []
         if role == "produce":
-            return [("topic", self.topic)]
+            return [("topic", self.topic), *tiers]
         if role == "consume":
-            return [("topic", self.topic), ("group", self.consumer.group)]
+            groups = [("group", g) for g in self.retry.groups(self.consumer.group)] \
+                if self.retry else []
+            return [("topic", self.topic), ("group", self.consumer.group), *tiers, *groups]
         return [("topic", self.dlq.topic)] if self.dlq is not None else []
+
+    def tier_topics(self) -> list[str]:
+        """The retry tier topics (none without ``retry``)."""
+        return self.retry.topics(self.topic) if self.retry else []
 
 
 

@@ -86,6 +86,8 @@ class WorkloadSpec:
     dlq_topic: Any = None
     dlq_partitions: Any = 1
     use_broker_dlq: Any = False
+    #: retry tiers: ``{"tiers": [...], "configs": {...}}`` (target.retry), or None
+    retry: Any = None
     #: ACL grants: mappings of principal, role, pattern and (prefixed) prefix
     acls: Sequence[Mapping[str, Any]] = ()
     decisions: Sequence[DecisionSpec] = ()
@@ -301,6 +303,8 @@ def build_playbook(workloads: Sequence[WorkloadSpec], strategy: Strategy = "shad
                 "use_broker_dlq": r.take(base + ("target", "dlq", "use_broker_dlq"),
                                          spec.use_broker_dlq),
             }
+        if spec.retry is not None:
+            target["retry"] = r.deep(base + ("target", "retry"), spec.retry)
         if spec.acls:
             target["acls"] = [dict(grant) for grant in spec.acls]
         shared = sum(_split(other.topic)[0] == _split(spec.topic)[0] for other in workloads) > 1
@@ -442,6 +446,10 @@ def _document(playbook: Playbook) -> dict[str, Any]:
             target["dlq"]["configs"] = dict(sorted(target["dlq"]["configs"].items()))
             if not target["dlq"]["configs"]:
                 del target["dlq"]["configs"]
+        if "retry" in target:
+            target["retry"]["configs"] = dict(sorted(target["retry"]["configs"].items()))
+            if not target["retry"]["configs"]:
+                del target["retry"]["configs"]
         if not target.get("acls"):
             target.pop("acls", None)  # no principals known: nothing to say
         if "configs" in target.get("consumer", {}):
@@ -458,8 +466,8 @@ def render(playbook: Playbook, *, header: str | None = None) -> str:
     lines: list[str] = []
     if header:
         lines.extend(_comment(header, ""))
-    lines.append(f"# Playbook reference: docs/playbooks.md; validate with "
-                 f"'mqmigrate playbook validate FILE'.")
+    lines.append("# Playbook reference: docs/playbooks.md; validate with "
+                 "'mqmigrate playbook validate FILE'.")
     _emit(_document(playbook), (), 0, playbook.reasons, lines)
     return "\n".join(lines) + "\n"
 

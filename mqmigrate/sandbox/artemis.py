@@ -7,7 +7,8 @@ and the web console, both on 127.0.0.1.  The per-protocol acceptors of a default
 left out: the ``amqp`` one would take 5672, RabbitMQ's port.
 
 Ports are (re)written into ``broker.xml`` and ``bootstrap.xml`` on every start, so
-``--port artemis.acceptor=N`` works on an instance created earlier with other ports.
+``--port artemis.acceptor=N`` works on an instance created earlier with other ports.  The
+TLS acceptor and the https console binding (``artemis_secured``) are added at the same time.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import tarfile
 from pathlib import Path
 
 from mqmigrate.errors import SandboxError
-from mqmigrate.sandbox import maven
+from mqmigrate.sandbox import artemis_secured, maven, tls
 from mqmigrate.sandbox.amqp_probe import check_amqp_10
-from mqmigrate.sandbox.base import Endpoint, Service, require_java
+from mqmigrate.sandbox.base import Endpoint, SandboxContext, Service, require_java
 
 ARTEMIS_VERSION = os.environ.get("MQMIGRATE_ARTEMIS_VERSION", "2.40.0")
 BROKER_NAME = "mqmigrate"
@@ -67,8 +68,15 @@ def render_bootstrap_xml(text: str, port: int, host: str = "127.0.0.1") -> str:
 
 class ArtemisService(Service):
     name = "artemis"
-    default_ports = {"acceptor": 61616, "console": 8161}
+    default_ports = {"acceptor": 61616, "console": 8161, **artemis_secured.SECURED_PORTS}
     start_timeout = 120.0
+
+    def __init__(self, ctx: SandboxContext, *, secured: bool = True):
+        super().__init__(ctx)
+        #: also open the TLS acceptor and the console over https (see artemis_secured)
+        self.secured = secured
+        if not secured:
+            self.default_ports = {"acceptor": 61616, "console": 8161}
 
     # -- install ---------------------------------------------------------------------------
     def home(self) -> Path:
@@ -146,6 +154,39 @@ class ArtemisService(Service):
         broker.write_text(render_broker_xml(broker.read_text(), self.port("acceptor")))
         bootstrap = etc / "bootstrap.xml"
         bootstrap.write_text(render_bootstrap_xml(bootstrap.read_text(), self.port("console")))
+        if self.secured:
+            self._write_tls()
+
+    # -- TLS (mqmigrate.sandbox.artemis_secured) ---------------------------------------------
+    @property
+    def tls_files(self) -> tls.TlsFiles:
+        """The sandbox CA and certificates (made by ``start``)."""
+        return tls.TlsFiles(tls.tls_dir(self.ctx.state_dir))
+
+    def _write_tls(self) -> None:
+        files = tls.ensure_tls(tls.tls_dir(self.ctx.state_dir))
+        etc = self.instance / "etc"
+        broker = etc / "broker.xml"
+        broker.write_text(
+            artemis_secured.add_tls_acceptor(broker.read_text(), self.port("tls"), files))
+        bootstrap = etc / "bootstrap.xml"
+        bootstrap.write_text(artemis_secured.add_tls_binding(
+            bootstrap.read_text(), self.port("console_tls"), files))
+        login = etc / "login.config"
+        login.write_text(artemis_secured.refuse_wrong_passwords(login.read_text()))
+
+    def _probe_tls(self) -> None:
+        import ssl
+
+        import httpx
+
+        tls.probe_tls_listener(self.name, f"127.0.0.1:{self.port('tls')}", self.tls_files)
+        url = f"https://127.0.0.1:{self.port('console_tls')}/console/jolokia/"
+        response = httpx.post(
+            url, json={"type": "version"}, auth=(USER, _PASSWORD), timeout=5.0,
+            headers={"Origin": f"https://127.0.0.1:{self.port('console_tls')}"},
+            verify=ssl.create_default_context(cafile=str(self.tls_files.ca_cert)))
+        response.raise_for_status()
 
     # -- run -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -162,6 +203,8 @@ class ArtemisService(Service):
         mbean = f'org.apache.activemq.artemis:broker="{BROKER_NAME}"'
         version = self.jolokia_read(mbean, "Version")
         check_amqp_10(self.port("acceptor"))
+        if self.secured:
+            self._probe_tls()
         return str(version)
 
     def jolokia(self, request: dict) -> object:
@@ -199,12 +242,29 @@ class ArtemisService(Service):
         """User and password for drivers and tests (never printed)."""
         return USER, _PASSWORD
 
+    @property
+    def amqps_url(self) -> str:
+        return f"amqps://127.0.0.1:{self.port('tls')}"
+
+    @property
+    def console_tls_url(self) -> str:
+        return f"https://127.0.0.1:{self.port('console_tls')}/console/"
+
     def endpoints(self) -> list[Endpoint]:
-        return [
+        endpoints = [
             Endpoint("amqp", self.amqp_url,
                      f"all protocols (AMQP 1.0, CORE, OpenWire, STOMP, MQTT); user {USER}"),
             Endpoint("console", self.console_url, f"web console and Jolokia; user {USER}"),
         ]
+        if self.secured:
+            ca = self.tls_files.ca_cert
+            endpoints += [
+                Endpoint("amqps", self.amqps_url,
+                         f"all protocols over TLS (CA {ca}); user {USER}"),
+                Endpoint("console_tls", self.console_tls_url,
+                         f"web console and Jolokia over https (CA {ca}); user {USER}"),
+            ]
+        return endpoints
 
 
 def _java_home() -> str:

@@ -11,10 +11,14 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mqmigrate.errors import PrerequisiteError, SandboxError
 from mqmigrate.sandbox import kafka_secured, maven, tls
 from mqmigrate.sandbox.base import Endpoint, SandboxContext, Service, require_java
+
+if TYPE_CHECKING:
+    from mqmigrate.kafka.config import KafkaConfig
 
 KAFKA_VERSION = os.environ.get("MQMIGRATE_KAFKA_VERSION", "4.4.0")
 
@@ -42,7 +46,8 @@ class KafkaService(Service):
 
     def __init__(self, ctx: SandboxContext, *, name: str | None = None,
                  features: dict[str, int] | None = None, heap: str = "1g",
-                 properties: dict[str, str] | None = None, secured: bool = True):
+                 properties: dict[str, str] | None = None, secured: bool = True,
+                 plaintext: bool = True, version: str | None = None):
         if name:
             self.name = name
         super().__init__(ctx)
@@ -50,15 +55,26 @@ class KafkaService(Service):
         self.secured = secured
         if not secured:
             self.default_ports = {"broker": 9092, "controller": 9093}
+        #: keep the PLAINTEXT client listener; without it (a test broker) every client,
+        #: the sandbox's own admin calls included, comes through a secured listener
+        self.plaintext = plaintext
+        if not plaintext and not secured:
+            raise ValueError("a broker without PLAINTEXT needs its secured listeners")
         #: feature levels given to ``storage format`` (e.g. ``{"share.version": 0}``)
         self.features = features or {}
         self.heap = heap
         #: broker properties set over the defaults, e.g. an authorizer for a test broker
         #: (``authorizer.class.name``, ``super.users``); the sandbox itself passes none
         self.properties = dict(properties or {})
+        #: the Apache Kafka release whose jars run this broker (each cached in its own
+        #: ``<cache>/kafka-<version>``); tests of older releases pass e.g. ``"4.2.2"``
+        self.version = version or KAFKA_VERSION
 
     @property
     def bootstrap(self) -> str:
+        """The PLAINTEXT listener (on a broker without one: the SASL_SSL listener)."""
+        if not self.plaintext:
+            return self.secured_listeners().address("sasl_ssl")
         return f"127.0.0.1:{self.port('broker')}"
 
     # -- install ---------------------------------------------------------------------------
@@ -74,10 +90,10 @@ class KafkaService(Service):
             return f"{libs}/*"
         libs = maven.classpath(
             self.ctx.cache_dir,
-            f"kafka-{KAFKA_VERSION}",
+            f"kafka-{self.version}",
             [
-                f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}",
-                f"org.apache.kafka:kafka-tools:{KAFKA_VERSION}",
+                f"org.apache.kafka:kafka_2.13:{self.version}",
+                f"org.apache.kafka:kafka-tools:{self.version}",
                 # Kafka's own POMs leave the logging binding to the distribution
                 "org.apache.logging.log4j:log4j-slf4j2-impl:2.24.3",
                 "org.slf4j:slf4j-api:2.0.17",
@@ -135,6 +151,8 @@ class KafkaService(Service):
         }
         if self.secured:
             lines = kafka_secured.merge_listeners(lines, self._secured_listener_properties())
+        if not self.plaintext:
+            lines = kafka_secured.without_plaintext(lines)
         lines.update(self.properties)
         path = self.dir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
@@ -151,6 +169,18 @@ class KafkaService(Service):
             tls=tls.ensure_tls(directory) if ensure_tls else tls.TlsFiles(directory),
             password_file=self.dir / kafka_secured.PASSWORD_FILE,
         )
+
+    def client_properties_file(self, kind: str) -> Path:
+        """The ready client file for ``kind`` (``scram``, ``plain``, ``oauth``, ``mtls``)."""
+        return self.dir / f"client-{kind}.properties"
+
+    def admin_config(self) -> "KafkaConfig":
+        """How the sandbox itself connects: PLAINTEXT, or mTLS on a broker without it."""
+        from mqmigrate.kafka.config import KafkaConfig, read_config_file
+
+        if self.plaintext:
+            return KafkaConfig.for_bootstrap(self.bootstrap)
+        return read_config_file(self.client_properties_file("mtls"))
 
     def _secured_listener_properties(self) -> dict[str, str]:
         secured = self.secured_listeners(ensure_tls=True)
@@ -186,17 +216,15 @@ class KafkaService(Service):
     def probe(self) -> str:
         from confluent_kafka.admin import AdminClient
 
-        from mqmigrate.kafka.config import KafkaConfig
         from mqmigrate.kafka.protocol import fetch_features
 
-        features = fetch_features(self.bootstrap, timeout=2)
-        admin = AdminClient(KafkaConfig.for_bootstrap(self.bootstrap).client(
-            {"socket.timeout.ms": 3000}))
+        features = fetch_features(self.admin_config(), timeout=2)
+        admin = AdminClient(self.admin_config().client({"socket.timeout.ms": 3000}))
         admin.list_topics(timeout=3)  # metadata round trip: the broker serves requests
         if self.secured:
             secured = self.secured_listeners()
             for key in kafka_secured.SECURED_PORTS:
-                tls.check_tls_listener(secured.address(key), secured.tls)
+                tls.probe_tls_listener(self.name, secured.address(key), secured.tls)
         return features.release() or "unknown"
 
     def after_healthy(self) -> None:
@@ -211,23 +239,30 @@ class KafkaService(Service):
         if self.secured:
             secured = self.secured_listeners()
             kafka_secured.create_scram_users(
-                self.bootstrap, kafka_secured.read_password(secured.password_file))
+                self.admin_config(), kafka_secured.read_password(secured.password_file))
         if "share.version" in self.features:
             return
-        features = fetch_features(self.bootstrap)
+        features = fetch_features(self.admin_config())
         supported = features.supported.get("share.version", (0, 0))[1]
         if features.finalized_level("share.version") >= 1:
             return
         if supported < 1:
             raise SandboxError(f"Kafka at {self.bootstrap} does not support share groups",
                                hint="use Apache Kafka 4.2 or newer (MQMIGRATE_KAFKA_VERSION)")
+        if not self.plaintext:  # FeatureCommand below speaks PLAINTEXT only
+            raise SandboxError(f"Kafka at {self.bootstrap} has share groups off and no "
+                               "PLAINTEXT listener to turn them on through",
+                               hint="format it with share.version on (Kafka 4.2+ does)")
         proc = self.java("org.apache.kafka.tools.FeatureCommand", "--bootstrap-server",
                          self.bootstrap, "upgrade", "--feature", f"share.version={supported}")
         if proc.returncode != 0:
             raise SandboxError(f"could not enable share groups: {proc.stderr.strip()[-300:]}")
 
     def endpoints(self) -> list[Endpoint]:
-        endpoints = [Endpoint("bootstrap", self.bootstrap, "PLAINTEXT, share groups enabled")]
+        endpoints = []
+        if self.plaintext:
+            endpoints.append(Endpoint("bootstrap", self.bootstrap,
+                                      "PLAINTEXT, share groups enabled"))
         if self.secured:
             endpoints += kafka_secured.endpoints(self.secured_listeners(), self.dir)
         return endpoints

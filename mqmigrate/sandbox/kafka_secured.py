@@ -28,9 +28,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from mqmigrate.errors import SandboxError
 from mqmigrate.sandbox.base import Endpoint
 from mqmigrate.sandbox.tls import TlsFiles
+
+if TYPE_CHECKING:
+    from mqmigrate.kafka.config import KafkaConfig
 
 #: port keys and defaults of the secured listeners (``--port kafka.sasl_ssl=N`` ...)
 SECURED_PORTS = {"sasl_ssl": 9094, "oauth": 9095, "mtls": 9096}
@@ -40,6 +45,8 @@ SASL_USER = "mqmigrate"
 OAUTH_PRINCIPAL = "mqmigrate"
 SCRAM_ITERATIONS = 8192
 PASSWORD_FILE = "sandbox-password"
+#: the client properties files written next to the broker's data, by stem
+CLIENT_FILES = ("client-scram", "client-plain", "client-oauth", "client-mtls")
 
 _LISTENERS = {"sasl_ssl": ("SASL_SSL", "SASL_SSL"), "oauth": ("OAUTH", "SASL_SSL"),
               "mtls": ("MTLS", "SSL")}
@@ -66,11 +73,11 @@ def listener_properties(secured: SecuredKafka, *, password: str) -> dict[str, st
     ``password`` is the PLAIN user's (PLAIN users live in the JAAS line; SCRAM users in the
     cluster metadata).
     """
-    names = {key: name for key, (name, _) in _LISTENERS.items()}
-    props = {
-        "listeners": ",".join(f"{names[k]}://{secured.address(k)}" for k in _LISTENERS),
-        "advertised.listeners": ",".join(
-            f"{names[k]}://{secured.address(k)}" for k in _LISTENERS),
+    listeners = ",".join(f"{name}://{secured.address(key)}"
+                         for key, (name, _) in _LISTENERS.items())
+    return {
+        "listeners": listeners,
+        "advertised.listeners": listeners,
         "listener.security.protocol.map": ",".join(
             f"{name}:{protocol}" for name, protocol in _LISTENERS.values()),
         # one server identity and one trusted CA for every TLS listener, as PEM files
@@ -93,7 +100,20 @@ def listener_properties(secured: SecuredKafka, *, password: str) -> dict[str, st
         "listener.name.oauth.oauthbearer.sasl.jaas.config":
             "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
     }
-    return props
+
+
+def without_plaintext(properties: dict[str, str]) -> dict[str, str]:
+    """Broker properties with the PLAINTEXT client listener removed: brokers then talk to each
+    other over the mTLS listener (the server certificate is also a client certificate), and
+    every client must come through a secured listener."""
+    def drop(value: str) -> str:
+        return ",".join(item for item in value.split(",") if not item.startswith("PLAINTEXT"))
+
+    stripped = dict(properties)
+    for key in ("listeners", "advertised.listeners", "listener.security.protocol.map"):
+        stripped[key] = drop(stripped.get(key, ""))
+    stripped["inter.broker.listener.name"] = _LISTENERS["mtls"][0]
+    return stripped
 
 
 def merge_listeners(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
@@ -177,6 +197,10 @@ def endpoints(secured: SecuredKafka, directory: Path) -> list[Endpoint]:
         Endpoint("mtls", secured.address("mtls"),
                  f"SSL with client certificate required; {directory / 'client-mtls.properties'}"),
         Endpoint("ca", str(secured.tls.ca_cert), "the sandbox CA every TLS listener uses"),
+    ] + [
+        # the ready client files: paths to hand to --kafka-config (no secret inside)
+        Endpoint(stem, str(directory / f"{stem}.properties"), "librdkafka client properties")
+        for stem in CLIENT_FILES
     ]
 
 
@@ -185,16 +209,17 @@ def read_password(path: Path) -> str:
     return path.read_text().rstrip("\n")
 
 
-def create_scram_users(plaintext_bootstrap: str, password: str, *, timeout: float = 15) -> None:
-    """Upsert the sandbox user's SCRAM-SHA-512 and SCRAM-SHA-256 credentials."""
+def create_scram_users(admin_config: "KafkaConfig", password: str, *,
+                       timeout: float = 15) -> None:
+    """Upsert the sandbox user's SCRAM-SHA-512 and SCRAM-SHA-256 credentials, connecting with
+    ``admin_config`` (the PLAINTEXT listener, or mTLS on a broker without one)."""
     from confluent_kafka.admin import (
         AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion,
     )
 
-    from mqmigrate.kafka.config import KafkaConfig
-
-    admin = AdminClient(KafkaConfig.for_bootstrap(plaintext_bootstrap).client(
-        **{"socket.timeout.ms": 5000}))
+    # errors only: librdkafka's info line about purged background events on close would
+    # otherwise land in ``sandbox up``'s output
+    admin = AdminClient(admin_config.client(**{"socket.timeout.ms": 5000, "log_level": 3}))
     upserts = [
         UserScramCredentialUpsertion(
             SASL_USER, ScramCredentialInfo(mechanism, SCRAM_ITERATIONS), password.encode())

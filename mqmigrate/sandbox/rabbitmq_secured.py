@@ -48,8 +48,8 @@ def render_tls_config(amqps_port: int, management_tls_port: int, files: TlsFiles
 
 
 def external_user_commands() -> list[list[str]]:
-    """``rabbitmqctl`` argument lists that make the EXTERNAL user (idempotent as a whole:
-    ``add_user`` of an existing user is tolerated by the caller)."""
+    """``rabbitmqctl`` argument lists run after the EXTERNAL user exists (idempotent): no
+    password, every permission on vhost ``/``."""
     return [
         ["clear_password", EXTERNAL_USER],
         ["set_permissions", "-p", "/", EXTERNAL_USER, ".*", ".*", ".*"],

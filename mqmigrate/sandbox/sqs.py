@@ -28,7 +28,8 @@ ELASTICMQ_VERSION = os.environ.get("MQMIGRATE_ELASTICMQ_VERSION", "1.7.1")
 
 
 def aws_client(service: str, endpoint_url: str, *, timeout: float = 10.0) -> Any:
-    """A boto3 client for ``service`` ("sqs", "sns") on a local endpoint, dummy credentials.
+    """A boto3 client for ``service`` ("sqs", "sns", "iam", "sts") on a local endpoint, dummy
+    credentials.
 
     Retries are off so a dead endpoint fails fast instead of backing off for seconds.
     """
@@ -115,11 +116,21 @@ class MotoService(_SqsEndpoint):
         # the server runs on this interpreter (sys.executable), so its moto is this one
         return importlib.metadata.version("moto")
 
+    def after_healthy(self) -> None:
+        """Create the role SQS clients assume (moto keeps state in memory: every start)."""
+        from mqmigrate.sandbox import sts
+
+        sts.ensure_role(self.client("iam"))
+
     def endpoints(self) -> list[Endpoint]:
+        from mqmigrate.sandbox import sts
+
         note = f"region {REGION}, any credentials, in memory"
         return [
             Endpoint("sqs", self.endpoint_url, note),
             Endpoint("sns", self.endpoint_url, note),
+            Endpoint("sts", self.endpoint_url, "STS and IAM"),
+            Endpoint("role", sts.ROLE_ARN, f"assume with external id {sts.EXTERNAL_ID}"),
         ]
 
 

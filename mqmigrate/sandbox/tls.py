@@ -23,7 +23,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from mqmigrate.errors import PrerequisiteError
+from mqmigrate.errors import PrerequisiteError, SandboxError
 
 #: the common name of the good client certificate; RabbitMQ's x509 EXTERNAL login maps it
 #: to a user of the same name
@@ -178,6 +178,20 @@ def check_tls_listener(address: str, files: TlsFiles, *, timeout: float = 3.0) -
     with socket.create_connection((host, int(port)), timeout=timeout) as raw:
         with context.wrap_socket(raw, server_hostname=host):
             pass
+
+
+def probe_tls_listener(service: str, address: str, files: TlsFiles) -> None:
+    """:func:`check_tls_listener` for a health check: a failure is a SandboxError that says a
+    broker started without its TLS listeners needs a restart."""
+    try:
+        check_tls_listener(address, files)
+    except OSError as exc:
+        # the advice is in the message itself: ``sandbox status`` shows only the message
+        raise SandboxError(
+            f"{service}: no verified TLS handshake on {address} ({str(exc)[:40]}); started "
+            f"before it had TLS? restart: mqmigrate sandbox down -s {service} && "
+            f"mqmigrate sandbox up -s {service}",
+        ) from exc
 
 
 def _require_cryptography() -> None:

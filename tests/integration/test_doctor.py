@@ -28,7 +28,8 @@ def kafka_without_share_groups(tmp_path_factory, kafka_service):
         cache_dir=kafka_service.ctx.cache_dir,
         ports={"kafka-noshare.broker": _free_port(), "kafka-noshare.controller": _free_port()},
     )
-    service = KafkaService(ctx, name="kafka-noshare", features={"share.version": 0}, heap="384m")
+    service = KafkaService(ctx, name="kafka-noshare", features={"share.version": 0}, heap="384m",
+                           secured=False)  # its ports are the two below only
     service.default_ports = {"broker": 0, "controller": 0}  # ports come from ctx.ports
     service.install()
     service.start()

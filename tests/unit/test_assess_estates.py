@@ -1,5 +1,5 @@
-"""The four public estates of tests/data/estates (see SOURCES.md there) are assessed without
-error and give the findings a reader of each file expects."""
+"""The public estates of tests/data/estates (see SOURCES.md there) are assessed without error
+and give the findings, roles and topics a reader of each file expects."""
 
 from __future__ import annotations
 
@@ -7,19 +7,25 @@ from collections import Counter
 
 import pytest
 
-from tests.unit.assess_helpers import ESTATES, fired, run_cli, workloads
+from tests.unit.assess_helpers import ESTATES, FIXTURES, fired, run_cli, workloads
 
 CRABZIE = ESTATES / "Crabzie__Optimized-RabbitMQ-Scheduler__config__rabbitmq__definitions.json"
 FUSIONX = ESTATES / "FusionX-Tech__eagle-infrastructure__rabbitmq__definitions.json"
 NEIC = ESTATES / "neicnordic__sensitive-data-archive__rabbitmq__definitions.json"
 STORACHA = ESTATES / "storacha__piri__deploy__app__sqs.tf"
+NHSD = ESTATES / "nhsd-exeter__dos-integration__infrastructure__stacks__application__sqs.tf"
+WKI = ESTATES / "wki__MessageQ__examples__definitions.js"
+#: every real estate file that declares queues (the MQSC script without queue definitions is
+#: a bad-input case of test_assess_brokers; edge/ holds hand-written files)
+ALL = sorted(p for p in ESTATES.iterdir() if p.is_file() and p.name != "SOURCES.md"
+             and p.name != "ibm-messaging__mq-container__test-image__20-config.mqsc")
 
 
 def _rule_counts(path) -> Counter:
     return Counter(rule for _, findings in fired(path).values() for rule, _ in findings)
 
 
-@pytest.mark.parametrize("path", [CRABZIE, FUSIONX, NEIC, STORACHA], ids=lambda p: p.name[:20])
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name[:30])
 @pytest.mark.parametrize("fmt", ["table", "json", "markdown", "html"])
 def test_every_estate_assesses_in_every_format(path, fmt, capsys):
     code, out, err = run_cli(["assess", str(path), "--format", fmt, "--fail-on", "never"], capsys)
@@ -118,8 +124,8 @@ def test_storacha_piri_terraform():
     pub = "{terraform.workspace}-{var.app}-ipni-publisher.fifo"
     dlq = "{terraform.workspace}-{var.app}-ipni-publisher-deadletter.fifo"
     assert r[pub] == ("consumer-group", [
-        ("dlq.redrive", "info"), ("exactly-once.dedup", "warn"), ("ordering.fifo", "blocker"),
-        ("size.max-message", "warn"), ("ttl.expiry", "info")])
+        ("dlq.redrive", "info"), ("exactly-once.dedup", "warn"), ("naming.unresolved", "warn"),
+        ("ordering.fifo", "blocker"), ("size.max-message", "warn"), ("ttl.expiry", "info")])
     # redrive-allow policy (byQueue) on the DLQs maps to ACLs
     assert ("security.mapping", "warn") in r[dlq][1]
     w = workloads(STORACHA)
@@ -145,3 +151,102 @@ def test_all_estates_together_exit_code(capsys):
     assert code == 0  # warnings only
     code, _, _ = run_cli(["assess", str(CRABZIE), "-f", "json", "--fail-on", "warn"], capsys)
     assert code == 1
+
+
+def _roles_and_topics(path) -> dict:
+    return {q: (w.target.role, w.target.topic.value, w.target.dlq_topic and w.target.dlq_topic.value)
+            for q, w in workloads(path).items() if w.target is not None}
+
+
+def test_nhsd_unresolved_queue_names_never_share_a_topic():
+    """Every queue name is a variable without default: each queue keeps its own placeholder
+    topic (not one topic "queue" for all), and the plan asks a human for the real names."""
+    assert _roles_and_topics(NHSD) == {
+        "{var.holding_queue}": ("work-queue", "var.holding_queue", "dlq.var.holding_queue"),
+        "{var.update_request_queue}": ("work-queue", "var.update_request_queue",
+                                       "dlq.var.update_request_queue"),
+        "{var.holding_queue_dlq}": ("dead-letter", "dlq.var.holding_queue", None),
+        "{var.update_request_dlq}": ("dead-letter", "dlq.var.update_request_queue", None),
+    }
+    r = fired(NHSD)
+    for q in r:
+        if q is not None:
+            assert ("naming.unresolved", "warn") in r[q][1]
+
+
+def test_nhsd_plan_marks_placeholders(tmp_path, capsys):
+    import yaml
+    code, _, err = run_cli(["plan", str(NHSD), "-o", str(tmp_path), "--name", "nhsd"], capsys)
+    assert code == 0, err
+    doc = yaml.safe_load((tmp_path / "nhsd.yaml").read_text())
+    topics = sorted(w["target"]["topic"] for w in doc["workloads"])
+    assert topics == ["var.holding_queue", "var.update_request_queue"]
+    for w in doc["workloads"]:
+        assert "naming.unresolved" in {d["rule"] for d in w["decisions"]}
+
+
+def test_wki_ttl_dlx_wait_queue_is_a_delay_tier():
+    """"delay" (TTL 2 s) dead-letters through the work exchange "render" back to the work
+    queue "render": a delay tier, and "render" stays a work queue (not "the DLQ of delay")."""
+    assert _roles_and_topics(WKI) == {
+        "delay": ("delay-tier", "delay", None),
+        "me-render": ("work-queue", "me-render", "dlq.me-render"),
+        "render": ("work-queue", "render", "dlq.render"),
+    }
+    w = workloads(WKI)
+    tier = next(f for f in w["delay"].findings if f.rule == "delay.delivery")
+    assert tier.evidence["wait queue TTL"] == 2000
+    assert tier.evidence["returns to"] == ["render"]
+    assert tier.evidence["through"] == "render[delayed.render]"
+    loop = next(f for f in w["render"].findings if f.rule == "delay.delivery")
+    assert loop.evidence == {"wait_queue": "delay", "x-message-ttl": 2000,
+                             "loop": "delay -> render -> render"}
+    assert not any(f.rule == "dlq.redrive" for f in w["render"].findings)
+    assert w["delay"].verdict == "redesign" and w["delay"].target.mode.value == "none"
+
+
+def test_retry_loop_by_original_key_and_policy_precedence():
+    """retry.30s sets x-dead-letter-exchange=work (its argument wins over the dead-letter-all
+    policy) and no key: expired messages return to orders or invoices by their original key.
+    Both stay work queues with their own topics; "dead" (fed by the policy's dlx) is the sink."""
+    path = FIXTURES / "rabbit_retry_loop.json"
+    assert _roles_and_topics(path) == {
+        "orders": ("work-queue", "orders", "dlq.orders"),
+        "invoices": ("work-queue", "invoices", "dlq.invoices"),
+        "retry.30s": ("delay-tier", "retry.30s", None),
+        "dead": ("dead-letter", "dlq.dead", "dlq.dlq.dead"),
+    }
+    w = workloads(path)
+    tier = next(f for f in w["retry.30s"].findings if f.rule == "delay.delivery")
+    assert tier.evidence["returns to"] == ["invoices", "orders"]
+    assert tier.evidence["through"] == "work (original routing key)"
+    dead = next(f for f in w["dead"].findings if f.evidence.get("dead-letter queue of"))
+    assert dead.evidence == {"dead-letter queue of": ["invoices", "orders"]}
+    for q in ("orders", "invoices"):
+        assert ("delay.delivery", "warn") in fired(path)[q][1]
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name[:30])
+def test_no_two_queues_planned_into_one_topic(path):
+    """Outside a deliberate fan-out, every work queue has its own topic and every DLQ topic
+    belongs to one source topic."""
+    seen: dict[str, str] = {}
+    for q, w in workloads(path).items():
+        t = w.target
+        if t is None or t.role != "work-queue" or t.fanout is not None:
+            continue
+        assert t.topic.value not in seen, (q, seen.get(t.topic.value))
+        seen[t.topic.value] = q
+
+
+def test_expiry_through_a_shared_exchange_to_a_dlq_is_not_a_retry_loop():
+    """orders expires messages (1 day) through the topic exchange "events", which also routes
+    to work queues, with key failed.orders to failed-orders: a DLQ by its name, so orders
+    stays a work queue and failed-orders its dead-letter queue (not a delay tier)."""
+    path = FIXTURES / "rabbit_expiry_to_dlq.json"
+    assert _roles_and_topics(path) == {
+        "orders": ("work-queue", "orders", "dlq.orders"),
+        "failed-orders": ("dead-letter", "dlq.orders", "dlq.dlq.orders"),
+        "audit": ("work-queue", "audit", "dlq.audit"),
+    }
+    assert not any(f.rule == "delay.delivery" for f in workloads(path)["orders"].findings)

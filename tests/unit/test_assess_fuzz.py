@@ -129,3 +129,54 @@ def test_artemis_broker_xml_mutations(data, name):
     ["queues.mqsc", "queues.txt"]))
 def test_mqsc_mutations(data, name):
     _run(name, data)
+
+
+@_SETTINGS
+@given(_mutations((FIXTURES / "servicebus_all_rules.tf").read_bytes()))
+def test_servicebus_terraform_mutations(data):
+    _run("sb.tf", data)
+
+
+@_SETTINGS
+@given(_mutations((FIXTURES / "servicebus_nested.json").read_bytes()))
+def test_servicebus_arm_mutations(data):
+    _run("sb.json", data)
+
+
+@_SETTINGS
+@given(_mutations((FIXTURES / "servicebus.bicep").read_bytes()))
+def test_servicebus_bicep_mutations(data):
+    _run("sb.bicep", data)
+
+
+ARM_PROPS = ["lockDuration", "maxDeliveryCount", "requiresSession", "defaultMessageTimeToLive",
+             "forwardTo", "forwardDeadLetteredMessagesTo", "maxSizeInMegabytes",
+             "maxMessageSizeInKilobytes", "autoDeleteOnIdle", "sqlFilter", "correlationFilter",
+             "filterType", "action", "filter"]
+ARM_TYPES = ["Microsoft.ServiceBus/namespaces", "Microsoft.ServiceBus/namespaces/queues",
+             "Microsoft.ServiceBus/namespaces/topics", "topics", "queues", "subscriptions",
+             "Rules", "Microsoft.ServiceBus/namespaces/topics/subscriptions",
+             "Microsoft.ServiceBus/namespaces/topics/subscriptions/rules",
+             "Microsoft.Resources/deployments"]
+arm_names = st.one_of(st.text(max_size=10), st.sampled_from(
+    ["ns/q", "ns/t/s", "ns/t/s/r", "[parameters('p')]", "[concat('a', '/', 'b')]", "[bad(",
+     "[variables('v')]", "[format('{0}/{1}', 'a')]", "[[literal]"]), json_values)
+arm_resource = st.recursive(
+    st.fixed_dictionaries({"type": st.sampled_from(ARM_TYPES), "apiVersion": st.just("1"),
+                           "name": arm_names},
+                          optional={"properties": st.dictionaries(st.sampled_from(ARM_PROPS),
+                                                                  json_values, max_size=4),
+                                    "sku": json_values}),
+    lambda inner: st.fixed_dictionaries(
+        {"type": st.sampled_from(ARM_TYPES), "apiVersion": st.just("1"), "name": arm_names,
+         "resources": st.lists(inner, max_size=3)}),
+    max_leaves=8)
+
+
+@_SETTINGS
+@given(st.lists(arm_resource, min_size=1, max_size=4), json_values, json_values)
+def test_servicebus_arm_structure(resources, parameters, variables):
+    template = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                           "deploymentTemplate.json#",
+                "parameters": parameters, "variables": variables, "resources": resources}
+    _run("t.json", json.dumps(template).encode())

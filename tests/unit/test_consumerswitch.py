@@ -274,29 +274,40 @@ def test_a_fan_out_topic_keeps_the_person_confirmed_switch():
             "shadow-bridge-stop-for-drain", "drain-bridge", "source-drained"]
 
 
-def test_share_group_started_at_the_cut_through_kafkas_tool(monkeypatch):
-    """The cut goes to ShareGroupCommand as a CSV; Kafka's answers: reset done, group not
-    empty (its position is kept), anything else or no tool is an error, never a pass."""
-    from mqmigrate.cutover import probes
+def test_share_group_started_at_the_cut_over_the_wire(monkeypatch):
+    """The cut goes to Kafka as AlterShareGroupOffsets; Kafka's answers: done, group not
+    empty (its position is kept), anything else is an error, never a pass."""
+    from mqmigrate.errors import ConnectionFailed, MqMigrateError
+    from mqmigrate.kafka import protocol
 
-    calls = []
+    calls, answer = [], {"raise": None}
 
-    def tool(main, *args):
-        path = args[args.index("--from-file") + 1]
-        calls.append((args, Path(path).read_text()))
-        return answer["text"]
+    class FakeAdmin:
+        def __init__(self, connection, *, timeout):
+            calls.append(("connect", connection, timeout))
 
-    monkeypatch.setattr(probes, "kafka_tool", tool)
-    answer = {"text": "\nGROUP TOPIC PARTITION NEW-OFFSET\ng orders 0 10\ng orders 1 4\n"}
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def alter_share_group_offsets(self, group, topic, offsets):
+            calls.append((group, topic, dict(offsets)))
+            if answer["raise"] is not None:
+                raise answer["raise"]
+
+    monkeypatch.setattr(protocol, "WireAdmin", FakeAdmin)
     assert "starts at the cut" in actions.start_share_group_at("k:9092", "g", "orders",
                                                                {1: 4, 0: 10})
-    args, csv = calls[0]
-    assert csv == "orders,0,10\norders,1,4\n" and "--execute" in args and "g" in args
-    answer["text"] = "Share group 'g' is not empty.\n"
+    assert calls[1] == ("g", "orders", {0: 10, 1: 4}) and calls[0][1] == "k:9092"
+    answer["raise"] = protocol.ShareGroupNotEmpty("share group g is not empty")
     assert "position is kept" in actions.start_share_group_at("k:9092", "g", "orders", {0: 1})
-    answer["text"] = "Error: some broker failure"
+    answer["raise"] = MqMigrateError("altering the offsets of share group g failed: "
+                                     "UnknownServerError")
     with pytest.raises(CutoverError, match="cannot start share group g at the cut"):
         actions.start_share_group_at("k:9092", "g", "orders", {0: 1})
-    answer["text"] = None
-    with pytest.raises(CutoverError, match="ShareGroupCommand is not available"):
+    answer["raise"] = ConnectionFailed("Kafka at k:9092: connection refused")
+    with pytest.raises(CutoverError, match="connection refused") as info:
         actions.start_share_group_at("k:9092", "g", "orders", {0: 1})
+    assert info.value.transient

@@ -330,22 +330,30 @@ def test_dlq_rate_from_end_offsets_over_a_window(pb):
 
 
 def test_share_group_backlog_sums_lag_and_a_partition_without_lag_is_unknown(pb):
-    from mqmigrate.cutover.probes import ShareGroupBacklogProbe, parse_share_group_lag
+    from mqmigrate.cutover.probes import ShareGroupBacklogProbe, share_group_backlog
+    from mqmigrate.errors import AuthenticationFailed
+    from mqmigrate.kafka.protocol import ShareOffset
 
-    table = ("\nGROUP  TOPIC  PARTITION  START-OFFSET  LAG\n"
-             "g      t      0          0             2\n"
-             "g      t      1          4             5\n")
-    assert parse_share_group_lag(table).value == 7
-    unknown = parse_share_group_lag(table + "g      t      2          -             -\n")
+    offsets = {0: ShareOffset(0, 2), 1: ShareOffset(4, 5)}
+    assert share_group_backlog(offsets).value == 7
+    unknown = share_group_backlog({**offsets, 2: ShareOffset(None, None)})
     assert unknown.value is None and "partition 2" in unknown.detail
-    assert parse_share_group_lag("Share group 'g' has no offset information.").value is None
+    assert share_group_backlog({}).value is None
     wl = loader.load(pb).workloads[0]
     calls = []
     probe = ShareGroupBacklogProbe(lambda: "k:9092",
-                                   tool=lambda *args, **kw: calls.append(args) or table)
-    assert probe.measure(wl).value == 7 and calls[0][-2:] == ("--group", "orders")
-    no_tool = ShareGroupBacklogProbe(lambda: "k:9092", tool=lambda *a, **k: None).measure(wl)
-    assert no_tool.value is None and "not available" in no_tool.detail
+                                   describe=lambda *args: calls.append(args) or offsets)
+    assert probe.measure(wl).value == 7
+    assert calls[0] == ("k:9092", "orders", wl.target.topic)
+    never = ShareGroupBacklogProbe(lambda: "k:9092", describe=lambda *a: {}).measure(wl)
+    assert never.value is None and "no offsets" in never.detail
+
+    def refused(*args):
+        raise AuthenticationFailed("Kafka at k:9092 refused the credentials")
+
+    denied = ShareGroupBacklogProbe(lambda: "k:9092", describe=refused).measure(wl)
+    assert denied.value is None and "refused the credentials" in denied.detail
+    assert ShareGroupBacklogProbe(lambda: None).measure(wl).value is None
 
 
 def test_verify_plugs_in_through_cutover_verifier(pb, tmp_path, monkeypatch):

@@ -266,3 +266,103 @@ def test_replay_tries_a_failing_side_once_and_keeps_everything(sides, tmp_path):
     kafka.down = False
     assert w.replay().sent == 3
     assert [m[1] for m in kafka.sent] == ["m0", "m1", "m2"]  # spool order kept
+
+
+# -- delayed sends ---------------------------------------------------------------------------------
+
+class DelayingSide(FakeSide):
+    """A side that can delay: records the delay it was asked for (ms, or None)."""
+
+    def __init__(self, kind: str, limit_ms: int | None = None):
+        super().__init__(kind)
+        self.delays: list[int | None] = []
+        self.limit_ms = limit_ms
+
+    def check_delay(self, delay_ms):
+        if self.limit_ms is not None and delay_ms > self.limit_ms:
+            raise ConfigError(f"{self.kind} cannot delay {delay_ms} ms")
+
+    def send(self, body, message_id, headers, key, delay_ms=None):
+        super().send(body, message_id, headers, key)
+        self.delays.append(delay_ms)
+
+
+@pytest.fixture
+def delaying():
+    return DelayingSide("rabbitmq"), DelayingSide("kafka", limit_ms=5000)
+
+
+@pytest.mark.parametrize("mode, source_delays, kafka_delays", [
+    ("source-only", 1, 0), ("kafka-only", 0, 1), ("dual", 1, 1)])
+def test_a_delay_reaches_every_side_the_mode_writes(delaying, mode, source_delays, kafka_delays):
+    source, kafka = delaying
+    writer(delaying, mode).send(b"x", message_id="m", delay="2s")
+    for side, expected in ((source, source_delays), (kafka, kafka_delays)):
+        assert len(side.delays) == expected
+        # what is left of 2 s at the write: a few ms may have passed, never more than asked
+        assert all(1900 < d <= 2000 for d in side.delays)
+
+
+@pytest.mark.parametrize("bad", [-1, "soon", float("nan")])
+def test_a_bad_delay_is_refused_before_anything_is_written(delaying, bad):
+    with pytest.raises(ConfigError):
+        writer(delaying, "dual").send(b"x", delay=bad)
+    assert delaying[0].sent == [] and delaying[1].sent == []
+
+
+def test_a_delay_one_side_cannot_honour_writes_neither_side(delaying):
+    source, kafka = delaying
+    with pytest.raises(ConfigError, match="cannot delay"):
+        writer(delaying, "dual").send(b"x", delay=6)  # kafka's limit is 5 s
+    assert source.sent == [] and kafka.sent == []
+
+
+def test_a_side_without_delays_refuses_a_delayed_send(sides):
+    with pytest.raises(ConfigError, match="cannot delay a message"):
+        writer(sides, "source-only").send(b"x", delay=1)
+    assert sides[0].sent == []
+
+
+def test_a_spooled_delayed_message_keeps_its_due_time(delaying, tmp_path):
+    source, kafka = delaying
+    kafka.down = True
+    w = writer(delaying, "dual", spool_dir=tmp_path, retries=0)
+    w.send(b"x", message_id="m", delay=0.3)
+    entry = json.loads((tmp_path / "kafka.jsonl").read_text())
+    assert entry["due_ms"] > 0
+    kafka.down = False
+    import time as _time
+
+    _time.sleep(0.35)
+    assert w.replay().sent == 1
+    assert kafka.delays == [None]  # already due when replayed: sent plain, not delayed again
+
+
+def test_sqs_and_rabbitmq_delay_limits():
+    from mqmigrate.dualwrite import PikaSource, SqsSource
+
+    sqs = SqsSource("http://sqs/q", client=object())
+    sqs.check_delay(900_000)
+    with pytest.raises(ConfigError, match="at most 900 s"):
+        sqs.check_delay(900_001)
+    with pytest.raises(ConfigError, match="FIFO"):
+        SqsSource("http://sqs/q.fifo", client=object()).check_delay(1000)
+    pika_source = PikaSource("amqp://x", routing_key="orders")
+    assert pika_source.wait_queue(30_000) == "mqmigrate.delay.default.orders.30s"
+    # what is left of a delay on a retry reuses the queue of the whole seconds above it
+    assert pika_source.wait_queue(29_997) == "mqmigrate.delay.default.orders.30s"
+    assert pika_source.wait_queue(250) == "mqmigrate.delay.default.orders.300ms"
+    with pytest.raises(ConfigError, match="x-delayed-message"):
+        PikaSource("amqp://x", routing_key="orders", delay_via="x-delay").check_delay(1000)
+
+
+def test_kafka_side_without_tiers_refuses_a_delay():
+    from mqmigrate.delays import DelayTiers
+    from mqmigrate.dualwrite import KafkaSide
+
+    side = KafkaSide({"bootstrap.servers": "127.0.0.1:1"}, "orders")
+    with pytest.raises(ConfigError, match="needs delay tiers"):
+        side.check_delay(1000)
+    tiered = KafkaSide({"bootstrap.servers": "127.0.0.1:1"}, "orders", tiers=DelayTiers(["1s"]))
+    with pytest.raises(ConfigError, match="longer than the largest"):
+        tiered.check_delay(2000)

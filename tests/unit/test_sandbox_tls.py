@@ -153,7 +153,7 @@ def test_listener_properties_add_three_secured_listeners(secured):
 def test_client_files_reference_the_password_and_never_hold_it(secured, tmp_path):
     secured.password_file.write_text("the-real-password\n")
     written = kafka_secured.write_client_properties(secured, tmp_path)
-    assert set(written) == {"client-scram", "client-plain", "client-oauth", "client-mtls"}
+    assert tuple(written) == kafka_secured.CLIENT_FILES
     scram = written["client-scram"].read_text()
     assert "the-real-password" not in "".join(p.read_text() for p in written.values())
     assert f"sasl.password=${{file:{secured.password_file}}}\n" in scram
@@ -174,6 +174,8 @@ def test_endpoints_name_the_files_not_the_password(secured, tmp_path):
     assert [r.url for r in rows][:3] == ["127.0.0.1:19094", "127.0.0.1:19095",
                                          "127.0.0.1:19096"]
     assert all("the-real-password" not in r.url + r.note for r in rows)
+    assert {r.name: r.url for r in rows}["client-scram"] == \
+        str(tmp_path / "client-scram.properties")
 
 
 # -- the RabbitMQ TLS listeners ------------------------------------------------------------
@@ -214,3 +216,121 @@ def test_rabbitmq_secured_node_enables_the_x509_plugin(tmp_path):
     plain._write_config()
     assert "ssl" not in (tmp_path / "p" / "rabbitmq" / "rabbitmq.conf").read_text()
     assert set(plain.all_ports()) == {"amqp", "management", "dist", "epmd"}
+
+
+# -- the Artemis TLS acceptor and https console --------------------------------------------
+
+_BROKER_XML = """<configuration><core>
+      <acceptors>
+         <acceptor name="artemis">tcp://127.0.0.1:61616?protocols=CORE,AMQP</acceptor>
+      </acceptors>
+</core></configuration>
+"""
+
+_BOOTSTRAP_XML = """<broker xmlns="http://activemq.apache.org/schema">
+   <web path="web" rootRedirectLocation="console">
+       <binding name="artemis" uri="http://127.0.0.1:8161">
+           <app name="console" url="console" war="console.war"/>
+       </binding>
+   </web>
+</broker>
+"""
+
+_LOGIN_CONFIG = """activemq {
+   org.apache.activemq.artemis.spi.core.security.jaas.PropertiesLoginModule sufficient
+       org.apache.activemq.jaas.properties.user="artemis-users.properties";
+
+   org.apache.activemq.artemis.spi.core.security.jaas.GuestLoginModule sufficient
+       org.apache.activemq.jaas.guest.user="artemis"
+       org.apache.activemq.jaas.guest.role="amq";
+};
+"""
+
+
+def test_artemis_tls_acceptor_follows_the_plain_one_and_renders_idempotently(files):
+    import xml.etree.ElementTree as ET
+
+    from mqmigrate.sandbox import artemis_secured
+    from mqmigrate.sandbox.artemis import render_broker_xml
+
+    once = artemis_secured.add_tls_acceptor(_BROKER_XML, 61617, files)
+    assert artemis_secured.add_tls_acceptor(once, 61617, files) == once
+    acceptors = {a.get("name"): a.text for a in ET.fromstring(once).iter("acceptor")}
+    assert list(acceptors) == ["artemis", "artemis-tls"]
+    url = acceptors["artemis-tls"]
+    assert url.startswith("tcp://127.0.0.1:61617?")
+    params = dict(p.split("=", 1) for p in url.split("?", 1)[1].split(";"))
+    assert params["sslEnabled"] == "true" and params["wantClientAuth"] == "true"
+    assert params["keyStorePath"] == str(files.server_p12)
+    assert params["trustStoreType"] == "PEM" and params["trustStorePath"] == str(files.ca_cert)
+    assert "AMQP" in params["protocols"].split(",")
+    # the plain renderer drops every other acceptor; ours comes back on the next render
+    plain = render_broker_xml(once, 62000)
+    assert "artemis-tls" not in plain
+    assert "tcp://127.0.0.1:62000" in artemis_secured.add_tls_acceptor(plain, 61617, files)
+
+
+def test_artemis_https_binding_serves_the_same_apps(files):
+    import xml.etree.ElementTree as ET
+
+    from mqmigrate.sandbox import artemis_secured
+    from mqmigrate.sandbox.artemis import render_bootstrap_xml
+
+    once = artemis_secured.add_tls_binding(_BOOTSTRAP_XML, 8443, files)
+    assert artemis_secured.add_tls_binding(once, 8443, files) == once
+    ns = "{http://activemq.apache.org/schema}"
+    bindings = list(ET.fromstring(once).iter(f"{ns}binding"))
+    assert [b.get("name") for b in bindings] == ["artemis", "artemis-tls"]
+    secure = bindings[1]
+    assert secure.get("uri") == "https://127.0.0.1:8443"
+    assert secure.get("keyStorePath") == str(files.server_p12)
+    assert [a.get("war") for a in secure.iter(f"{ns}app")] == ["console.war"]
+    # changing the plain port afterwards leaves the https binding alone
+    assert 'uri="https://127.0.0.1:8443"' in render_bootstrap_xml(once, 9161)
+
+
+def test_artemis_guest_login_takes_only_clients_without_credentials():
+    from mqmigrate.sandbox import artemis_secured
+
+    narrowed = artemis_secured.refuse_wrong_passwords(_LOGIN_CONFIG)
+    assert "credentialsInvalidate=true;" in narrowed
+    assert narrowed.count(";") == _LOGIN_CONFIG.count(";")
+    assert artemis_secured.refuse_wrong_passwords(narrowed) == narrowed
+
+
+def test_a_missing_tls_listener_is_one_error_naming_the_restart(files):
+    import socket
+
+    from mqmigrate.errors import SandboxError
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(SandboxError) as refused:
+        tls.probe_tls_listener("kafka", f"127.0.0.1:{port}", files)
+    message = str(refused.value)  # what ``sandbox status`` shows (its first 200 characters)
+    assert f"no verified TLS handshake on 127.0.0.1:{port}" in message
+    assert message.endswith("mqmigrate sandbox down -s kafka && mqmigrate sandbox up -s kafka")
+    assert len(message) <= 200
+
+
+def test_a_broker_without_plaintext_keeps_only_secured_and_controller_listeners(secured):
+    base = {"listeners": "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+            "advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
+    props = kafka_secured.without_plaintext(kafka_secured.merge_listeners(
+        base, kafka_secured.listener_properties(secured, password="pw")))
+    assert "PLAINTEXT://" not in props["listeners"] + props["advertised.listeners"]
+    assert props["listeners"].startswith("CONTROLLER://127.0.0.1:9093,SASL_SSL://")
+    assert props["listener.security.protocol.map"] == \
+        "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,OAUTH:SASL_SSL,MTLS:SSL"
+    assert props["inter.broker.listener.name"] == "MTLS"
+
+
+def test_a_broker_without_plaintext_needs_its_secured_listeners(tmp_path):
+    from mqmigrate.sandbox.base import SandboxContext
+    from mqmigrate.sandbox.kafka import KafkaService
+
+    with pytest.raises(ValueError):
+        KafkaService(SandboxContext(state_dir=tmp_path, cache_dir=tmp_path), secured=False,
+                     plaintext=False)

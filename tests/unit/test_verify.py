@@ -66,13 +66,11 @@ def test_ledger_corrupt_middle_line(tmp_path) -> None:
         list(read_ledger(path))
 
 
-def test_share_backlog_parse() -> None:
-    from mqmigrate.verify.share_backlog import parse_offsets
+def test_share_backlog_total_lag() -> None:
+    from mqmigrate.kafka.protocol import ShareOffset
+    from mqmigrate.verify.share_backlog import total_lag
 
-    text = ("\nGROUP  TOPIC  PARTITION  START-OFFSET  LAG\n"
-            "g      t      0          0             2\n"
-            "g      t      1          0             8\n"
-            "g      other  0          0             5\n")
-    assert parse_offsets(text, "t") == 10
-    assert parse_offsets("\nShare group 'g' has no offset information.\n", "t") is None
-    assert parse_offsets(text.replace(" 8\n", " -\n"), "t") is None
+    offsets = {0: ShareOffset(0, 2), 1: ShareOffset(0, 8)}
+    assert total_lag(offsets) == 10
+    assert total_lag({}) is None  # the group has no position on the topic: unknown, not 0
+    assert total_lag({**offsets, 2: ShareOffset(None, None)}) is None

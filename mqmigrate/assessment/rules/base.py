@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from mqmigrate.assessment.model import Finding, KafkaCapabilities, Severity, Status
 from mqmigrate.inventory.model import Edge, Exchange, Queue, Source
+
+if TYPE_CHECKING:
+    from mqmigrate.assessment.deadletters import DeadLetterGraph, DelayTier
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,14 @@ class QueueContext:
     edges: list[Edge] = field(default_factory=list)
     #: names of queues that dead-letter into this one
     dead_letter_sources: list[str] = field(default_factory=list)
+    #: the source's dead-letter graph (delay tiers, sinks); None when not computed
+    dead_letters: "DeadLetterGraph | None" = None
+
+    def delay_tier(self) -> "DelayTier | None":
+        """The TTL+DLX delay tier this queue is, if it is one."""
+        if self.dead_letters is None:
+            return None
+        return self.dead_letters.delay_tier(self.queue, self.source.kind)
 
     def exchange(self, name: str) -> Exchange | None:
         for e in self.source.exchanges:
@@ -47,10 +58,13 @@ class Rule:
 
 REGISTRY: dict[str, Rule] = {}
 
+_Check = TypeVar("_Check", bound=Callable[..., Iterable[Finding]])
 
-def rule(rule_id: str, scope: Literal["queue", "source"] = "queue"):
+
+def rule(rule_id: str, scope: Literal["queue", "source"] = "queue"
+         ) -> Callable[[_Check], _Check]:
     """Register ``fn`` as (one of the checks of) rule ``rule_id``."""
-    def deco(fn):
+    def deco(fn: _Check) -> _Check:
         key = f"{rule_id}#{fn.__name__}"
         REGISTRY[key] = Rule(rule_id, scope, fn)
         return fn

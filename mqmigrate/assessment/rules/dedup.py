@@ -21,6 +21,9 @@ def dedup(ctx: QueueContext):
         evidence["FifoQueue"] = "deduplication ids required on send"
     if q.fifo and q.dedup_scope:
         evidence["DeduplicationScope"] = q.dedup_scope
+    if q.extra.get("dedup_window"):
+        evidence["requiresDuplicateDetection"] = True
+        evidence["duplicateDetectionHistoryTimeWindow"] = q.extra["dedup_window"]
     if q.settle_mode == "second":
         evidence["rcv-settle-mode"] = "second"
     tx = [c.tag for c in (q.consumers or []) if c.transactional]

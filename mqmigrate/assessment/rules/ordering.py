@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from mqmigrate.assessment.rules.base import QueueContext, finding, rule, source_name
 
-MAPPING = ("consumer group keyed by the message group (SQS MessageGroupId / AMQP group-id / "
-           "JMSXGroupID): Kafka keeps order per partition; partitions >= concurrent groups")
+MAPPING = ("consumer group keyed by the message group (SQS MessageGroupId / AMQP group-id, "
+           "which carries the Service Bus SessionId / JMSXGroupID): Kafka keeps order per "
+           "partition; partitions >= concurrent groups")
 REMEDIATION = ("migrate to a keyed consumer group, not a share group; the bridge sets the record "
                "key from the group id; size partitions for the number of concurrent groups")
 
@@ -22,7 +23,9 @@ def fifo(ctx: QueueContext):
         evidence[source_name(q, "single_active_consumer", "x-single-active-consumer")] = True
         if q.type == "stream":
             evidence["type"] = "stream"
-    if q.message_groups:
+    if q.extra.get("requiresSession"):
+        evidence["requiresSession"] = True  # Service Bus sessions: SessionId is AMQP group-id
+    elif q.message_groups:
         evidence["message_groups"] = True
         for key in ("group_rebalance", "group_buckets"):
             if q.extra.get(key):

@@ -8,8 +8,8 @@ from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown, 
 @rule("retry.limit")
 def retry_limit(ctx: QueueContext):
     q, caps = ctx.queue, ctx.caps
-    if q.type == "stream" or ctx.dead_letter_sources:
-        return  # streams never redeliver; a dead-letter queue is drained, not retried
+    if q.type == "stream" or ctx.dead_letter_sources or ctx.delay_tier() is not None:
+        return  # streams never redeliver; dead-letter and wait queues are not consumed
     name = source_name(q, "delivery_limit", {"sqs": "maxReceiveCount",
                                              "rabbitmq": "x-delivery-limit"}.get(
         ctx.source.kind, "max-delivery-attempts"))
@@ -37,6 +37,13 @@ def retry_limit(ctx: QueueContext):
         evidence = {name: shown(q, "delivery_limit", limit)}
         if q.type == "quorum" and limit == 20 and "delivery_limit" in q.defaulted:
             evidence["note"] = "RabbitMQ 4.x quorum-queue default"
+            # observed on 4.0.5: every return counts (nack/reject requeue, a closed channel's
+            # unacked messages, AMQP 1.0 released and modified), the bridge's returns too
+            evidence["bridge"] = (
+                "the bridge's returns count too (a release during a Kafka outage, its prefetch "
+                "on every restart): after 20 the broker drops or dead-letters the message")
+            remediation += ("; for the migration, a policy with a higher delivery-limit keeps "
+                            "bridge restarts from using up the application's attempts")
     yield finding("retry.limit", "warn", evidence, mapping, remediation)
 
 
@@ -51,7 +58,7 @@ def dlq(ctx: QueueContext):
                    if caps.share_dlq else
                    "use the mqmigrate worker (forwards to dlq.<topic> then REJECTs) or upgrade "
                    "to Kafka 4.4")
-    if q.dead_letter is not None:
+    if q.dead_letter is not None and ctx.delay_tier() is None:
         dl = q.dead_letter
         evidence = {}
         if dl.exchange is not None:

@@ -24,6 +24,9 @@ def routing(ctx: QueueContext):
         reasons.append("exchange-to-exchange")
     if any("(unroutable)" in e.routing_keys for e in edges):
         reasons.append("alternate-exchange")
+    filters = sorted({str(e.arguments["filter"]) for e in edges if e.arguments.get("filter")})
+    if filters:
+        reasons.append("subscription filter")
     direct_keys = {(e.path[-1], e.routing_keys[-1]) for e in edges}
     by_exchange: dict[str, set[str]] = {}
     for x, k in direct_keys:
@@ -32,9 +35,11 @@ def routing(ctx: QueueContext):
         reasons.append("multi-key bindings")
     if not reasons:
         return
+    evidence = {"routing": reasons, "edges": sorted(_edge_text(e) for e in edges)}
+    if filters:
+        evidence["filters"] = filters
     yield finding(
-        "routing.pattern", "warn",
-        {"routing": reasons, "edges": sorted(_edge_text(e) for e in edges)},
+        "routing.pattern", "warn", evidence,
         "no broker-side routing in Kafka: producer-side topic selection or a router "
         "(Kafka Streams / the bridge) writing to this queue's topic",
         "have producers publish to the topic directly, or run a router that applies the "
@@ -44,10 +49,12 @@ def routing(ctx: QueueContext):
 @rule("fanout.share-groups")
 def fanout(ctx: QueueContext):
     for e in ctx.edges:
-        if e.exchange_types[-1] != "fanout":
+        # a filtered (Service Bus subscription) binding is selective: not a fan-out member
+        if e.exchange_types[-1] != "fanout" or e.arguments.get("filter"):
             continue
         peers = sorted({x.queue for x in ctx.source.edges
-                        if x.path[-1] == e.path[-1] and x.vhost == e.vhost})
+                        if x.path[-1] == e.path[-1] and x.vhost == e.vhost
+                        and not x.arguments.get("filter")})
         if len(peers) >= 2:
             yield finding("fanout.share-groups", "info",
                           {"fanout exchange": e.path[-1], "bound queues": peers},

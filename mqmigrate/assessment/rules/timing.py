@@ -12,7 +12,8 @@ def visibility(ctx: QueueContext):
         return
     lo, hi = caps.lock_min_ms / 1000, caps.lock_max_ms / 1000
     name = {"sqs": "VisibilityTimeout", "rabbitmq": "x-consumer-timeout"}.get(
-        ctx.source.kind, "lock_timeout")
+        ctx.source.kind, "lockDuration" if q.extra.get("broker") == "servicebus"
+        else "lock_timeout")
     v = q.visibility_timeout
     if v is None:
         note = ("RabbitMQ broker consumer_timeout applies (default 30 min); processing time "
@@ -60,50 +61,28 @@ def delay(ctx: QueueContext):
                       {"scheduled": True}, mapping,
                       "per-message delays need a scheduler service (or delay-tier topics if "
                       "the delays take few distinct values); not a plain share group")
-    loop = _retry_loop(ctx)
-    if loop:
-        yield finding("delay.delivery", "warn", loop, mapping,
-                      "replace the TTL+DLX wait queue with retry-tier topics; the worker "
-                      "RELEASEs or forwards to the next tier")
+    tier = ctx.delay_tier()
+    if tier is not None:
+        via = (f"{tier.exchange or '(default exchange)'}[{tier.routing_key}]"
+               if tier.routing_key is not None else f"{tier.exchange} (original routing key)")
+        yield finding("delay.delivery", "warn",
+                      {"wait queue TTL": _ms(tier.ttl_s), "returns to": tier.returns_to,
+                       "through": via, "recognised because": tier.why}, mapping,
+                      "replace this TTL+DLX wait queue with a retry-tier topic: the worker "
+                      "forwards a failed record there and a delaying consumer returns it after "
+                      "the TTL; do not migrate the wait queue itself")
+    for t in ctx.dead_letters.retries(q, ctx.source.kind) if ctx.dead_letters else []:
+        loop = (f"{q.name} -> {t.queue} -> {q.name}" if t.queue in
+                ctx.dead_letters.routes_from(q, ctx.source.kind) else
+                f"{t.queue} -> {t.exchange or '(default exchange)'} -> {q.name}")
+        yield finding("delay.delivery", "warn",
+                      {"wait_queue": t.queue, "x-message-ttl": _ms(t.ttl_s), "loop": loop},
+                      mapping, "replace the TTL+DLX wait queue with retry-tier topics; the "
+                      "worker RELEASEs or forwards to the next tier")
 
 
-def _dl_targets(ctx: QueueContext, queue_name: str) -> list[str]:
-    q = ctx.source.queue(queue_name, ctx.queue.vhost)
-    if q is None or q.dead_letter is None or q.dead_letter.exchange is None:
-        return []
-    keys = ({q.dead_letter.routing_key} if q.dead_letter.routing_key is not None else
-            {e.routing_keys[-1] for e in ctx.source.edges if e.queue == q.name} or {q.name})
-    out = []
-    for e in ctx.source.edges:
-        if e.exchange == q.dead_letter.exchange and e.vhost == q.vhost:
-            if e.exchange_types[0] == "fanout" or any(_topic_match(e.routing_keys[0], k)
-                                                      for k in keys):
-                out.append(e.queue)
-    return out
-
-
-def _topic_match(pattern: str, key: str) -> bool:
-    """AMQP topic match (``*`` one word, ``#`` zero or more); direct keys compare equal."""
-    import re
-    if pattern == key:
-        return True
-    rx = "^" + ".".join("[^.]+" if w == "*" else ".*" if w == "#" else re.escape(w)
-                        for w in pattern.split(".")) + "$"
-    rx = rx.replace(r"\..*", r"(\..*)?").replace(r".*\.", r"(.*\.)?")
-    return re.match(rx, key) is not None
-
-
-def _retry_loop(ctx: QueueContext) -> dict | None:
-    """A TTL+DLX wait queue that dead-letters back into this queue: a delayed-retry loop."""
-    q = ctx.queue
-    for wait in _dl_targets(ctx, q.name):
-        wq = ctx.source.queue(wait, q.vhost)
-        if wq is None or wq.message_ttl is None or wq.name == q.name:
-            continue
-        if q.name in _dl_targets(ctx, wait):
-            return {"wait_queue": wq.name, "x-message-ttl": int(wq.message_ttl * 1000),
-                    "loop": f"{q.name} -> {wq.name} -> {q.name}"}
-    return None
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
 
 
 @rule("ttl.expiry")
@@ -111,13 +90,18 @@ def ttl(ctx: QueueContext):
     q = ctx.queue
     mapping = ("retention.ms deletes by age per segment, never per record and never "
                "dead-letters; an expires-at header checked by the worker")
+    if ctx.delay_tier() is not None:
+        return  # the TTL is the delay of a retry loop (delay.delivery), not an expiry
+    # Service Bus dead-letters expired messages only with deadLetteringOnMessageExpiration
+    expiry_dl = q.dead_letter if q.extra.get("expiry_dead_lettered", True) else None
     if q.message_ttl is not None:
-        severity = "warn" if q.dead_letter else "info"
-        evidence = {"x-message-ttl" if ctx.source.kind == "rabbitmq" else "expiry":
-                    int(q.message_ttl * 1000)}
-        if q.dead_letter:
-            evidence["expired messages dead-lettered to"] = (q.dead_letter.exchange
-                                                             or q.dead_letter.target)
+        severity = "warn" if expiry_dl else "info"
+        evidence = {"x-message-ttl" if ctx.source.kind == "rabbitmq" else
+                    "defaultMessageTimeToLive" if q.extra.get("broker") == "servicebus" else
+                    "expiry": int(q.message_ttl * 1000)}
+        if expiry_dl:
+            evidence["expired messages dead-lettered to"] = (expiry_dl.exchange
+                                                             or expiry_dl.target)
         yield finding("ttl.expiry", severity, evidence, mapping,
                       "producers set an expires-at header; the worker drops (or DLQs, when "
                       "expired messages were dead-lettered) records past it; retention.ms "
@@ -127,7 +111,9 @@ def ttl(ctx: QueueContext):
                       "check whether producers set per-message expiration; if so the worker "
                       "must check an expires-at header", unknown=True)
     if q.expires is not None:
-        yield finding("ttl.expiry", "warn", {"x-expires": int(q.expires * 1000)},
+        yield finding("ttl.expiry", "warn", {
+            "autoDeleteOnIdle" if q.extra.get("broker") == "servicebus" else "x-expires":
+            int(q.expires * 1000)},
                       "Kafka never deletes an idle topic",
                       "drop the auto-expiry or delete unused topics with a housekeeping job")
     if q.retention is not None and ctx.source.kind == "sqs":

@@ -1,11 +1,14 @@
 """AMQP 1.0 source (``amqp1://``, ``amqp1s://``) over python-qpid-proton.
 
-Tested against ActiveMQ Artemis 2.40 and RabbitMQ 3.10's AMQP 1.0 plugin.
+Tested against ActiveMQ Artemis 2.40, RabbitMQ 3.10's AMQP 1.0 plugin and RabbitMQ 4.0's
+native AMQP 1.0.
 
 * Addressing: ``--queue NAME`` is an Artemis queue name (the link carries the ``queue``
   capability, else Artemis would auto-create a *multicast* address) or a RabbitMQ queue,
-  read through ``/amq/queue/NAME``.  A name that already looks like an address
-  (``/amq/...``, ``/queue/...``, Artemis' ``address::queue``) is used as is.
+  read through ``/amq/queue/NAME`` on 3.x and the v2 address ``/queues/NAME``
+  (percent-encoded) on 4.x, told apart by the connection's ``version`` property.  A name
+  that already looks like an address (``/amq/...``, ``/queues/...``, Artemis'
+  ``address::queue``) is used as is.
 * Credit: the link never holds more than ``prefetch`` (= ``--max-in-flight``) messages that
   are buffered or unsettled; credit is topped up as the engine settles, so memory is bounded.
 * Reading: the bridge reads finished transfers straight off the link (``pn_link_current``)
@@ -38,6 +41,7 @@ import logging
 import time
 import uuid
 from typing import Any, Mapping, Sequence
+from urllib.parse import quote
 
 # proton first: when python-qpid-proton is missing, the registry names it from this import
 from proton import (ConnectionException, Data, Endpoint, Event, Handler, Message,
@@ -49,7 +53,7 @@ from cproton import (PN_ACCEPTED, PN_BINARY, PN_DELIVERY,  # noqa: I001 - after 
 from mqmigrate import headers as mqheaders
 from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
                               SourceError, SourceUnavailable, UsageError)
-from mqmigrate.sources.amqp1 import queue_capability
+from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX, queue_capability
 from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
                                     content_hash_id)
 from mqmigrate.sources.connect import proton_blocking_connection
@@ -57,9 +61,6 @@ from mqmigrate.sources.uri import parse_source_uri
 
 log = logging.getLogger("mqmigrate.bridge")
 
-SHADOW_SUFFIX = ".mqmigrate-shadow"
-#: a divert is a binding, so its name must differ from the shadow queue's
-DIVERT_SUFFIX = ".mqmigrate-shadow-divert"
 ARTEMIS = "apache-activemq-artemis"
 RABBITMQ = "RabbitMQ"
 #: link/connection error conditions that retrying will not fix
@@ -106,6 +107,7 @@ class AMQP1Source(SourceAdapter):
         self._management: Any = None
         self._management_down = False
         self._product: str | None = None
+        self._version: str | None = None
         self._conn: Any = None
         self._link: Any = None
         self._handler: Any = None
@@ -144,6 +146,7 @@ class AMQP1Source(SourceAdapter):
         try:
             props = self._conn.conn.remote_properties or {}
             self._product = str(props.get("product", "")) or None
+            self._version = str(props.get("version", "")) or None
             if self.mode is Mode.shadow:
                 self._prepare_shadow()
             else:
@@ -166,7 +169,19 @@ class AMQP1Source(SourceAdapter):
         name = self.queue
         if name.startswith("/") or "::" in name or self._product != RABBITMQ:
             return name
+        if self._rabbitmq_major is not None and self._rabbitmq_major >= 4:
+            # RabbitMQ 4's native AMQP 1.0: address v2, the queue name percent-encoded
+            # (the v1 form /amq/queue/NAME is deprecated there)
+            return "/queues/" + quote(name, safe="")
         return f"/amq/queue/{name}"
+
+    @property
+    def _rabbitmq_major(self) -> int | None:
+        """RabbitMQ's major version from the connection's ``version`` property."""
+        try:
+            return int(str(self._version or "").split(".")[0])
+        except ValueError:
+            return None
 
     def _attach(self) -> None:
         # point-to-point on Artemis; RabbitMQ's /amq/queue/NAME is a queue already
