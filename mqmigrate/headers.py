@@ -252,11 +252,11 @@ def _compact_json() -> Callable[[Any], str]:
     from json import encoder as _encoder
 
     make = getattr(_encoder, "c_make_encoder", None)
-    if make is not None:
+    escape = getattr(_encoder, "c_encode_basestring", None)
+    if make is not None and escape is not None:
         try:
             # markers=None: no cycle check; encode_value builds fresh trees, never cycles
-            iterencode = make(None, _json_default, _encoder.c_encode_basestring, None, ":",
-                              ",", False, False, False)
+            iterencode = make(None, _json_default, escape, None, ":", ",", False, False, False)
         except TypeError:  # another signature in another Python: the portable encoder
             pass
         else:
