@@ -1,18 +1,27 @@
-"""AMQP 1.0 source throughput on ActiveMQ Artemis: a minimal proton consumer vs the bridge.
+"""AMQP 1.0 bridge throughput against its two ceilings, side by side in one run, on 127.0.0.1.
 
-For each of ``--runs`` rounds the script fills a fresh anycast queue with ``--messages``
-durable messages of ``--size`` bytes (confirmed), drains it with
+    PYTHONPATH=$PWD python bench/amqp1_bridge.py [--target artemis rabbitmq] [--messages 20000]
 
-* a minimal python-qpid-proton consumer (credit 2000, accept each delivery at once), and
-* ``python -m mqmigrate bridge`` into a fresh Kafka topic (``--idle-exit 1``), timed from
-  process start, so start-up and the one quiet second are included,
+For each target (ActiveMQ Artemis; RabbitMQ's AMQP 1.0 plugin) and each of ``--runs`` rounds:
 
-and prints both rates and their ratio.  Run against a running sandbox
-(``mqmigrate sandbox up -s kafka -s artemis``)::
+(a) raw proton drain: a minimal python-qpid-proton consumer (credit 2000, accept each
+    delivery at once) on a queue filled with ``--messages`` durable messages of ``--size``
+    bytes;
+(b) raw Kafka produce: confluent-kafka, idempotent, acks=all, the same messages;
+(c) the bridge (``Engine`` + the ``amqp1://`` adapter + ``BridgeProducer``, in this process,
+    ``--max-messages N`` so it stops at the last acknowledgement: no idle wait) draining an
+    identically filled queue into a fresh topic, settling each message after Kafka
+    acknowledged it;
+(c') with ``--cli``: ``python -m mqmigrate bridge`` as a process, timed from its start (so
+    interpreter start-up, connecting and the one quiet second of ``--idle-exit 1`` count).
 
-    PYTHONPATH=$PWD python bench/amqp1_bridge.py --messages 20000
-
-Only 127.0.0.1 / localhost endpoints are used; queues and topics are deleted afterwards.
+Each phase prints its rate and the CPU microseconds per message of this process (all its
+threads, librdkafka's included) and of the sandbox brokers; CPU per message is what to read on
+a loaded machine, where rates swing with other work.  The ratio is (c) ÷ min(a, b) per round,
+and the median over rounds; ``cpu_ratio`` is the same ratio from this process's CPU per
+message (what each would move on one free core).  The queues are filled by an asynchronous publisher (credit-based
+sends, at most 1,000 unconfirmed, every message confirmed ``accepted``).  Queues and topics
+are deleted afterwards.  Needs ``mqmigrate sandbox up -s kafka -s artemis -s rabbitmq``.
 """
 
 from __future__ import annotations
@@ -20,56 +29,128 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
-import httpx
-from proton import Handler, Message, symbol
-from proton.reactor import Container, LinkOption
-
-from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, delete_topics, ensure_topic
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "bridge"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import httpx  # noqa: E402
+import pika  # noqa: E402
+from proton import Handler, Message, symbol  # noqa: E402
+from proton.reactor import Container, LinkOption  # noqa: E402
+
+import bridge as rabbit_bench  # noqa: E402  (bench/bridge.py: raw Kafka produce, CPU meter)
 from amqp1_helpers import numbered, publish  # noqa: E402  (the tests' confirmed publisher)
+from mqmigrate.bridge.engine import BridgeConfig, Engine  # noqa: E402
+from mqmigrate.kafka.admin import delete_topics, ensure_topic  # noqa: E402
+from mqmigrate.kafka.producer import BridgeProducer  # noqa: E402
+from mqmigrate.sources.amqp1.adapter import AMQP1Source  # noqa: E402
 
 MBEAN = 'org.apache.activemq.artemis:broker="mqmigrate"'
 
 
-class _Jolokia:
-    def __init__(self, console: str, user: str, password: str):
-        self.url, self.auth, self.origin = f"{console}/console/jolokia/", (user, password), console
+class _Artemis:
+    """Queues through Jolokia; links carry the ``queue`` capability."""
 
-    def exec(self, operation: str, *arguments) -> object:
-        body = httpx.post(self.url, auth=self.auth, headers={"Origin": self.origin}, timeout=10,
+    name = "artemis"
+    capabilities = ("queue",)
+
+    def __init__(self, args):
+        self.host, self.port, self.user, self.password = (args.host, args.artemis_port,
+                                                          args.artemis_user,
+                                                          args.artemis_password)
+        self.console = args.artemis_console
+
+    def _exec(self, operation: str, *arguments) -> object:
+        body = httpx.post(f"{self.console}/console/jolokia/", auth=(self.user, self.password),
+                          headers={"Origin": self.console}, timeout=10,
                           json={"type": "exec", "mbean": MBEAN, "operation": operation,
                                 "arguments": list(arguments)}).json()
         if body.get("status") != 200:
             raise SystemExit(f"Jolokia {operation} failed: {body.get('error')}")
         return body.get("value")
 
+    def create(self, queue: str) -> None:
+        self._exec("createQueue(java.lang.String,boolean)",
+                   json.dumps({"name": queue, "address": queue, "routing-type": "ANYCAST",
+                               "durable": True}), True)
 
-class _QueueCapability(LinkOption):
+    def delete(self, queue: str) -> None:
+        self._exec("destroyQueue(java.lang.String,boolean)", queue, True)
+
+    def address(self, queue: str) -> str:
+        return queue
+
+    @property
+    def url(self) -> str:
+        return f"amqp://{self.host}:{self.port}"
+
+    @property
+    def uri(self) -> str:
+        return f"amqp1://{self.user}:{self.password}@{self.host}:{self.port}"
+
+
+class _RabbitMQ(_Artemis):
+    """RabbitMQ's AMQP 1.0 plugin (same port as AMQP 0-9-1): queues through pika, addressed
+    as ``/amq/queue/NAME``."""
+
+    name = "rabbitmq"
+    capabilities = ()
+
+    def __init__(self, args):
+        self.host, self.port, self.user, self.password = (args.host, args.rabbitmq_port,
+                                                          args.rabbitmq_user,
+                                                          args.rabbitmq_password)
+
+    def _channel_do(self, action) -> None:
+        conn = pika.BlockingConnection(pika.URLParameters(
+            f"amqp://{self.user}:{self.password}@{self.host}:{self.port}/%2f"))
+        try:
+            action(conn.channel())
+        finally:
+            conn.close()
+
+    def create(self, queue: str) -> None:
+        self._channel_do(lambda ch: ch.queue_declare(queue, durable=True))
+
+    def delete(self, queue: str) -> None:
+        self._channel_do(lambda ch: ch.queue_delete(queue))
+
+    def address(self, queue: str) -> str:
+        return f"/amq/queue/{queue}"
+
+
+class _Capabilities(LinkOption):
+    def __init__(self, capabilities: tuple[str, ...]):
+        self.capabilities = capabilities
+
     def apply(self, link) -> None:
-        link.source.capabilities.put_symbol(symbol("queue"))
+        for capability in self.capabilities:
+            link.source.capabilities.put_symbol(symbol(capability))
 
 
 class _RawDrain(Handler):
     """Accept every delivery as soon as it is decoded; stop after ``n``."""
 
-    def __init__(self, url: str, queue: str, n: int, user: str, password: str):
+    def __init__(self, broker, address: str, n: int):
         super().__init__()
-        self.url, self.queue, self.n, self.user, self.password = url, queue, n, user, password
+        self.broker, self.address, self.n = broker, address, n
         self.received = 0
 
     def on_reactor_init(self, event) -> None:
-        connection = event.reactor.connect(self.url, user=self.user, password=self.password,
+        connection = event.reactor.connect(self.broker.url, user=self.broker.user,
+                                           password=self.broker.password,
                                            allowed_mechs="PLAIN")
-        self.link = event.reactor.create_receiver(connection, self.queue, handler=self,
-                                                  options=[_QueueCapability()])
+        self.link = event.reactor.create_receiver(
+            connection, self.address, handler=self,
+            options=[_Capabilities(self.broker.capabilities)])
         self.link.flow(2000)
 
     def on_delivery(self, event) -> None:
@@ -87,66 +168,141 @@ class _RawDrain(Handler):
             event.connection.close()
 
 
-def _round(args, jolokia: _Jolokia) -> tuple[float, float]:
-    url = f"amqp://{args.host}:{args.port}"
-    rates = []
-    for kind in ("raw", "bridge"):
-        queue = f"bench-amqp1-{kind}-{uuid.uuid4().hex[:8]}"
-        jolokia.exec("createQueue(java.lang.String,boolean)",
-                     json.dumps({"name": queue, "address": queue, "routing-type": "ANYCAST",
-                                 "durable": True}), True)
-        try:
-            publish(url, queue, numbered(args.messages, size=args.size), user=args.user,
-                    password=args.password)
-            if kind == "raw":
-                began = time.monotonic()
-                Container(_RawDrain(url, queue, args.messages, args.user, args.password)).run()
-                rates.append(args.messages / (time.monotonic() - began))
-                continue
-            ensure_topic(args.kafka, queue, partitions=3)
-            ensure_topic(args.kafka, queue + ".quarantine", config=QUARANTINE_TOPIC_CONFIG)
-            try:
-                began = time.monotonic()
-                proc = subprocess.run(
-                    [sys.executable, "-m", "mqmigrate", "bridge", "--queue", queue,
-                     "--kafka", args.kafka, "--topic", queue, "--idle-exit", "1",
-                     "--log-format", "json"], cwd=ROOT, capture_output=True, text=True,
-                    env={**os.environ, "PYTHONPATH": str(ROOT), "MQMIGRATE_SOURCE":
-                         f"amqp1://{args.user}:{args.password}@{args.host}:{args.port}"})
-                elapsed = time.monotonic() - began
-                summary = json.loads(proc.stdout) if proc.stdout.strip() else {}
-                if proc.returncode != 0 or summary.get("acked") != args.messages:
-                    raise SystemExit(f"bridge failed: {proc.stderr[-500:]}")
-                rates.append(args.messages / elapsed)
-            finally:
-                delete_topics(args.kafka, [queue, queue + ".quarantine"])
-        finally:
-            jolokia.exec("destroyQueue(java.lang.String,boolean)", queue, True)
-    return rates[0], rates[1]
+def _cpu(meter) -> dict:
+    """CPU µs per message; a broker whose process set changed during the phase (one of its
+    processes ended: the sum went down) is reported as None rather than negative."""
+    return {name: (value if value >= 0 else None)
+            for name, value in meter.us_per_message.items()}
+
+
+def _fill(broker, queue: str, args) -> float:
+    began = time.perf_counter()
+    publish(broker.url, broker.address(queue), numbered(args.messages, size=args.size),
+            user=broker.user, password=broker.password, capabilities=broker.capabilities)
+    return args.messages / (time.perf_counter() - began)
+
+
+def _raw_drain(broker, queue: str, n: int) -> float:
+    handler = _RawDrain(broker, broker.address(queue), n)
+    began = time.perf_counter()
+    Container(handler).run()
+    if handler.received != n:
+        raise SystemExit(f"raw drain got {handler.received} of {n}")
+    return n / (time.perf_counter() - began)
+
+
+def _bridge(broker, queue: str, kafka: str, topic: str, n: int) -> tuple[float, dict]:
+    source = AMQP1Source(broker.uri, queue, prefetch=2000)
+    engine = Engine(source, BridgeProducer(kafka), BridgeConfig(
+        topic=topic, quarantine_topic=None, max_in_flight=2000, batch_size=500,
+        max_messages=n))
+    engine.open()
+    began = time.perf_counter()
+    engine.run()  # returns after the n-th message was settled (and the link closed)
+    elapsed = time.perf_counter() - began
+    if engine.stats.acked != n:
+        raise SystemExit(f"bridge acked {engine.stats.acked} of {n}")
+    return n / elapsed, engine.stats.as_dict()
+
+
+def _bridge_cli(broker, queue: str, kafka: str, topic: str, n: int) -> float:
+    began = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "mqmigrate", "bridge", "--queue", queue, "--kafka", kafka,
+         "--topic", topic, "--quarantine-topic", "", "--idle-exit", "1",
+         "--log-format", "json"], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "MQMIGRATE_SOURCE": broker.uri})
+    elapsed = time.monotonic() - began
+    summary = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    if proc.returncode != 0 or summary.get("acked") != n:
+        raise SystemExit(f"bridge process failed: {proc.stderr[-500:]}")
+    return n / elapsed
+
+
+def _round(broker, args) -> dict:
+    n, run = args.messages, uuid.uuid4().hex[:8]
+    raw_q, bridge_q = f"bench-amqp1-raw-{run}", f"bench-amqp1-bridge-{run}"
+    cli_q = f"bench-amqp1-cli-{run}"
+    raw_t, bridge_t = f"bench-amqp1-raw-{run}", f"bench-amqp1-bridge-{run}"
+    queues = [raw_q, bridge_q] + ([cli_q] if args.cli else [])
+    for queue in queues:
+        broker.create(queue)
+    for topic in (raw_t, bridge_t):
+        ensure_topic(args.kafka, topic, partitions=3)
+    out: dict = {"target": broker.name, "messages": n, "size_bytes": args.size}
+    try:
+        out["publish_msg_s"] = round(_fill(broker, raw_q, args))
+        with rabbit_bench.Cpu(n) as cpu:
+            drain = _raw_drain(broker, raw_q, n)
+        out["raw_drain"] = {"msg_s": round(drain), "cpu_us_per_message": _cpu(cpu)}
+        with rabbit_bench.Cpu(n) as cpu:
+            produce = rabbit_bench.raw_produce(args.kafka, raw_t, n, args.size)
+        out["raw_produce"] = {"msg_s": round(produce), "cpu_us_per_message": _cpu(cpu)}
+        _fill(broker, bridge_q, args)
+        with rabbit_bench.Cpu(n) as cpu:
+            rate, stats = _bridge(broker, bridge_q, args.kafka, bridge_t, n)
+        out["bridge"] = {"msg_s": round(rate), "cpu_us_per_message": _cpu(cpu),
+                         "added_latency_p50_ms_le": stats["latency_p50_s"] * 1000,
+                         "added_latency_p99_ms_le": stats["latency_p99_s"] * 1000}
+        out["ratio"] = round(rate / min(drain, produce), 3)
+        # the same ratio from CPU per message of this process (1e6 / µs = what one free core
+        # would move): steady on a loaded machine, where the rates above swing
+        own = {phase: out[phase]["cpu_us_per_message"]["this_process"]
+               for phase in ("raw_drain", "raw_produce", "bridge")}
+        out["cpu_ratio"] = round(max(own["raw_drain"], own["raw_produce"]) / own["bridge"], 3)
+        if args.cli:
+            _fill(broker, cli_q, args)
+            out["bridge_process_msg_s_incl_startup"] = round(
+                _bridge_cli(broker, cli_q, args.kafka, bridge_t, n))
+    finally:
+        for queue in queues:
+            broker.delete(queue)
+        delete_topics(args.kafka, [raw_t, bridge_t])
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", nargs="+", choices=("artemis", "rabbitmq"),
+                        default=["artemis", "rabbitmq"])
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cli", action="store_true",
+                        help="also time `mqmigrate bridge` as a process, start-up included")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=61616)
-    parser.add_argument("--console", default="http://127.0.0.1:8161")
-    parser.add_argument("--user", default="artemis")
-    parser.add_argument("--password", default="artemis")
     parser.add_argument("--kafka", default="127.0.0.1:9092")
+    parser.add_argument("--artemis-port", type=int, default=61616)
+    parser.add_argument("--artemis-console", default="http://127.0.0.1:8161")
+    parser.add_argument("--artemis-user", default="artemis")
+    parser.add_argument("--artemis-password", default="artemis")
+    parser.add_argument("--rabbitmq-port", type=int, default=5672)
+    parser.add_argument("--rabbitmq-user", default="guest")
+    parser.add_argument("--rabbitmq-password", default="guest")
     args = parser.parse_args()
-    for endpoint in (args.host, args.console.split("//", 1)[-1].split(":")[0],
+    for endpoint in (args.host, args.artemis_console.split("//", 1)[-1].split(":")[0],
                      args.kafka.split(":")[0]):
         if endpoint not in ("127.0.0.1", "localhost", "::1"):
             raise SystemExit(f"refusing non-loopback endpoint {endpoint!r}")
-    jolokia = _Jolokia(args.console, args.user, args.password)
-    for run in range(1, args.runs + 1):
-        raw, bridge = _round(args, jolokia)
-        print(f"run {run}: {args.messages} x {args.size} B  raw proton drain {raw:,.0f} msg/s  "
-              f"bridge (incl. start-up and 1 s idle exit) {bridge:,.0f} msg/s  "
-              f"ratio {bridge / raw:.2f}", flush=True)
+    if rabbit_bench.BROKER_DIRS:  # the sandbox's: count Artemis' CPU too
+        rabbit_bench.BROKER_DIRS["artemis"] = str(
+            Path(rabbit_bench.BROKER_DIRS["kafka"]).parent / "artemis")
+    brokers = {"artemis": _Artemis, "rabbitmq": _RabbitMQ}
+    summary = {}
+    for name in args.target:
+        broker = brokers[name](args)
+        ratios: list[float] = []
+        cpu_ratios: list[float] = []
+        for run in range(1, args.runs + 1):
+            result = _round(broker, args)
+            ratios.append(result["ratio"])
+            cpu_ratios.append(result["cpu_ratio"])
+            print(json.dumps({"run": run, "load_avg_1m": os.getloadavg()[0], **result}),
+                  flush=True)
+        summary[name] = {"ratios": ratios, "median_ratio": statistics.median(ratios),
+                         "cpu_ratios": cpu_ratios,
+                         "median_cpu_ratio": statistics.median(cpu_ratios)}
+    print(json.dumps({"summary": summary}, indent=2))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import decimal
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from mqmigrate.errors import ConfigError
 
@@ -87,17 +87,30 @@ class HeaderDecodeError(ConfigError):
 
 # -- typed values --------------------------------------------------------------------------
 
+#: proton scalar type -> (its tag, the plain base type its payload is encoded as); filled as
+#: encode_value meets them, so the per-message path skips the name checks below
+_PROTON_SCALAR_TAGS: dict[type, tuple[str, type]] = {}
+
+
 def encode_value(value: Any) -> Any:
     """A JSON-able ``[tag, payload]`` for ``value``; :func:`decode_value` inverts it exactly."""
     cls = type(value)
+    # on the bridge's per-message path: the common types first
+    if cls is str:
+        return ["s", value]
     if value is None:
         return ["n"]
     if cls is bool:
         return ["b", value]
-    if cls is str:
-        return ["s", value]
     if cls is int:
         return ["i", value]
+    if cls is dict:
+        if all(type(k) is str for k in value):
+            return ["m", {k: encode_value(v) for k, v in value.items()}]
+        return ["m*", [[encode_value(k), encode_value(v)] for k, v in value.items()]]
+    scalar = _PROTON_SCALAR_TAGS.get(cls)
+    if scalar is not None:
+        return [scalar[0], encode_value(scalar[1](value))]
     if cls is float:
         return ["f", repr(value)]  # repr round-trips every float, nan and inf included
     if cls.__name__ == "long" and cls.__module__ == "pika.compat":
@@ -126,6 +139,7 @@ def encode_value(value: Any) -> Any:
         return ["undescribed"]
     if module.startswith("proton") and name in _PROTON_SCALARS:
         base = value.__class__.__mro__[1]
+        _PROTON_SCALAR_TAGS[cls] = ("p:" + name, base)
         return ["p:" + name, encode_value(base(value))]
     if module.startswith("proton") and name == "Described":
         return ["described", encode_value(value.descriptor), encode_value(value.value)]
@@ -214,12 +228,50 @@ def decode_value(tagged: Any) -> Any:
     raise HeaderDecodeError(f"unknown type tag {tag!r} in a typed header value")
 
 
+class EncodedSection(dict):
+    """A typed section that keeps its :func:`encode_section` bytes: an adapter whose
+    messages share a section (AMQP 1.0's header section) builds it once and :func:`encode`
+    reuses the bytes.  Treat it as read-only: the bytes do not follow later changes."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, values: Mapping[Any, Any]):
+        super().__init__(values)
+        self.encoded = encode_section(self)
+
+
+def _json_default(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _compact_json() -> Callable[[Any], str]:
+    """``json.dumps(..., separators=(",", ":"), ensure_ascii=False, allow_nan=False)``.
+
+    Built once on the C encoder where CPython has it: ``json.dumps`` with options makes a new
+    encoder per call, about two thirds of its cost for a small section (one per message)."""
+    from json import encoder as _encoder
+
+    make = getattr(_encoder, "c_make_encoder", None)
+    escape = getattr(_encoder, "c_encode_basestring", None)
+    if make is not None and escape is not None:
+        try:
+            # markers=None: no cycle check; encode_value builds fresh trees, never cycles
+            iterencode = make(None, _json_default, escape, None, ":", ",", False, False, False)
+        except TypeError:  # another signature in another Python: the portable encoder
+            pass
+        else:
+            return lambda obj: "".join(iterencode(obj, 0))
+    return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+_dumps = _compact_json()
+
+
 def encode_section(values: Mapping[Any, Any]) -> bytes:
     """A typed section (a header table, a property map) as compact JSON bytes."""
     if not isinstance(values, dict):
         values = dict(values)  # a read-only mapping view: its items are what matter
-    return json.dumps(encode_value(values), separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
+    return _dumps(encode_value(values)).encode()
 
 
 def decode_section(raw: bytes) -> dict[Any, Any]:
@@ -307,7 +359,8 @@ def encode(envelope: Any) -> list[tuple[str, bytes]]:
         append((PREFIX + section, encode_section(envelope.headers)))
     for name, values in envelope.sections.items():
         if values:
-            append((PREFIX + name, encode_section(values)))
+            append((PREFIX + name, values.encoded if type(values) is EncodedSection
+                    else encode_section(values)))
     if len(out) > 3:
         append(("mq.format", FORMAT_VERSION.encode()))
     return out

@@ -201,3 +201,36 @@ def test_unknown_value_types_degrade_to_text_instead_of_failing():
 
     back = headers.decode_section(headers.encode_section({"odd": Odd(), "ok": 1}))
     assert back == {"odd": "Odd(1)", "ok": 1}
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(tables)
+def test_sections_are_the_json_the_standard_encoder_writes(table):
+    # encode_section reuses one C encoder instead of json.dumps per call: same bytes
+    import json
+
+    expected = json.dumps(headers.encode_value(table), separators=(",", ":"),
+                          ensure_ascii=False, allow_nan=False).encode()
+    assert headers.encode_section(table) == expected
+
+
+def test_proton_scalars_keep_their_tags_on_every_encoding():
+    # the first encoding of a proton type fills a per-type cache; later ones must agree
+    when = proton.timestamp(1_700_000_000_000)
+    first = headers.encode_section({"t": when, "s": proton.symbol("a"), "u": proton.ulong(3)})
+    again = headers.encode_section({"t": when, "s": proton.symbol("a"), "u": proton.ulong(3)})
+    assert first == again == (b'["m",{"t":["p:timestamp",["i",1700000000000]],'
+                              b'"s":["p:symbol",["s","a"]],"u":["p:ulong",["i",3]]}]')
+    back = headers.decode_section(again)
+    assert [type(v) for v in back.values()] == [proton.timestamp, proton.symbol, proton.ulong]
+
+
+def test_an_encoded_section_is_written_with_its_bytes_and_reads_back_equal():
+    section = headers.EncodedSection({"durable": True, "ttl": None})
+    assert section == {"durable": True, "ttl": None}
+    assert section.encoded == headers.encode_section({"durable": True, "ttl": None})
+    env = Envelope(body=b"", source_id="i", source_kind="amqp1", queue="q",
+                   sections={"amqp1.header": section})
+    encoded = dict(headers.encode(env))
+    assert encoded["mq.amqp1.header"] == section.encoded
+    assert headers.decode(list(encoded.items())).sections["amqp1.header"] == section

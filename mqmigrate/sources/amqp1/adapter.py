@@ -11,6 +11,10 @@ native AMQP 1.0.
   ``address::queue``) is used as is.
 * Credit: the link never holds more than ``prefetch`` (= ``--max-in-flight``) messages that
   are buffered or unsettled; credit is topped up as the engine settles, so memory is bounded.
+* Reading: the bridge reads finished transfers straight off the link (``pn_link_current``)
+  after each pass of proton's event loop and decodes them into one reused message, instead of
+  one Python event dispatch and one ``Message`` per delivery (see :class:`_SkipLinkDeliveries`;
+  docs/bridge.md has the profile).
 * Settlement, one delivery at a time: ACCEPT → ``accepted``, RELEASE → ``released`` (not
   proton's ``release()``, which sends ``modified``: RabbitMQ 3.10 does not offer a modified
   message to the same receiver again, whereas both brokers redeliver ``released`` at once and
@@ -36,15 +40,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import deque
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 # proton first: when python-qpid-proton is missing, the registry names it from this import
-from proton import (ConnectionException, Delivery, Endpoint, Handler, Message, ProtonException,
-                    Timeout, symbol, timestamp, ulong)
-from cproton import (pn_message_get_content_encoding,  # noqa: I001 - after proton, see above
-                     pn_message_get_content_type)
+from proton import (ConnectionException, Data, Endpoint, Event, Handler, Message,
+                    ProtonException, Timeout, symbol, timestamp, ulong)
+from cproton import (PN_ACCEPTED, PN_BINARY, PN_DELIVERY,  # noqa: I001 - after proton
+                     PN_MODIFIED, PN_REJECTED, PN_RELEASED, bytes2pybytes, ffi, lib as pn,
+                     msgid2py, utf82string)
 
 from mqmigrate import headers as mqheaders
 from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
@@ -69,8 +73,10 @@ _TERMINAL_CONDITIONS = {"amqp:not-found", "amqp:unauthorized-access", "amqp:not-
 _BURST_SECONDS = 0.005
 
 #: released, not modified: see the module doc
-_STATES = {Outcome.ACCEPT: Delivery.ACCEPTED, Outcome.RELEASE: Delivery.RELEASED,
-           Outcome.REJECT: Delivery.REJECTED}
+_STATES = {Outcome.ACCEPT: PN_ACCEPTED, Outcome.RELEASE: PN_RELEASED,
+           Outcome.REJECT: PN_REJECTED}
+#: distinct amqp1.header sections kept encoded (most messages share a handful)
+_HEADER_CACHE_SIZE = 256
 
 
 class AMQP1Source(SourceAdapter):
@@ -109,9 +115,15 @@ class AMQP1Source(SourceAdapter):
         self._link: Any = None
         self._handler: Any = None
         self._generation = 0
-        self._buffer: deque[tuple[Any, Any]] = deque()
-        #: our sequence number -> proton Delivery, for messages handed to the engine, unsettled
+        #: our sequence number -> proton delivery (``pn_delivery_t *``), for messages handed
+        #: to the engine and not settled yet; emptied when the connection is dropped, so a
+        #: pointer of a freed connection is never used
         self._unsettled: dict[int, Any] = {}
+        #: every transfer is decoded into this one message (its C half, read with proton's C
+        #: getters), instead of a new Message with all its sections converted to Python
+        self._decoder = Message()
+        #: encoded amqp1.header sections by their field values
+        self._header_sections: dict[tuple[Any, ...], mqheaders.EncodedSection] = {}
         self._sequence = 0
         self._shadow: dict[str, Any] | None = None
 
@@ -177,10 +189,16 @@ class AMQP1Source(SourceAdapter):
         options = [queue_capability()] if self._product == ARTEMIS else []
         self._handler = _Receiver(self)
         self._generation += 1
-        self._link = self._conn.container.create_receiver(
+        container = self._conn.container
+        self._link = container.create_receiver(
             self._conn.conn, self._address(), name=f"mqmigrate-{uuid.uuid4().hex[:12]}",
             handler=self._handler, options=options)
         link = self._link
+        collector = getattr(container, "_collector", None)
+        if collector is not None and hasattr(collector, "_impl"):
+            # a proton without this private attribute still works: the delivery events are
+            # then dispatched (to a handler that ignores them) and only cost time
+            container._collector = _SkipLinkDeliveries(collector, link._impl)
         deadline = time.monotonic() + self.connect_timeout
         while not (link.state & Endpoint.REMOTE_ACTIVE) and self._remote_error() is None:
             if time.monotonic() >= deadline:
@@ -227,7 +245,6 @@ class AMQP1Source(SourceAdapter):
     def _lost(self) -> None:
         """Forget this connection's deliveries: the broker gives them back itself."""
         self._generation += 1
-        self._buffer.clear()
         self._unsettled.clear()
         self._conn = None
         self._link = None
@@ -291,11 +308,13 @@ class AMQP1Source(SourceAdapter):
 
     def _top_up(self) -> None:
         """Give credit up to ``prefetch`` messages buffered, unsettled or on their way."""
-        link = self._link
-        held = len(self._buffer) + len(self._unsettled) + link.credit
+        link = self._link._impl
+        credit = pn.pn_link_credit(link)
+        # queued: arrived (or arriving) and not read yet
+        held = pn.pn_link_queued(link) + len(self._unsettled) + credit
         room = self.prefetch - held
-        if room > 0 and (room >= max(1, self.prefetch // 8) or link.credit == 0):
-            link.flow(room)
+        if room > 0 and (room >= max(1, self.prefetch // 8) or credit == 0):
+            pn.pn_link_flow(link, room)
 
     # -- receive -------------------------------------------------------------------------------
     def receive(self, max_messages: int, timeout: float) -> list[Envelope]:
@@ -303,59 +322,161 @@ class AMQP1Source(SourceAdapter):
             raise SourceUnavailable(f"{self.describe()}: not connected")
         self._top_up()
         self._pump(0)
+        out = self._read(max_messages)
         # one pump reads what one socket read holds (often a dozen messages); keep reading
         # while more keeps arriving so each engine turn (and its Kafka poll) moves a batch
         burst_until = time.monotonic() + _BURST_SECONDS
-        while 0 < len(self._buffer) < max_messages and time.monotonic() < burst_until:
-            before = len(self._buffer)
+        while 0 < len(out) < max_messages and time.monotonic() < burst_until:
             self._pump(0)
-            if len(self._buffer) == before:
+            more = self._read(max_messages - len(out))
+            if not more:
                 break
+            out += more
         deadline = time.monotonic() + timeout
-        while not self._buffer and max_messages > 0:
+        while not out and max_messages > 0:
             self._raise_link_error("receive")
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             self._pump(min(left, 0.05))
+            out = self._read(max_messages)
         self._raise_link_error("receive")
+        return out
+
+    def _read(self, max_messages: int) -> list[Envelope]:
+        """Up to ``max_messages`` finished transfers off the link, as envelopes (unsettled)."""
         out: list[Envelope] = []
-        buffer = self._buffer
+        if max_messages <= 0 or self._link is None:
+            return out
+        link = self._link._impl
+        message = self._decoder
+        decode, clear = pn.pn_message_decode, pn.pn_message_clear
+        current, advance, recv = pn.pn_link_current, pn.pn_link_advance, pn.pn_link_recv
+        pending, from_buffer = pn.pn_delivery_pending, ffi.from_buffer
+        unsettled = self._unsettled
         generation = self._generation
-        while buffer and len(out) < max_messages:
-            message, delivery = buffer.popleft()
+        null = ffi.NULL
+        while len(out) < max_messages:
+            delivery = current(link)
+            if delivery == null:
+                break
+            if pn.pn_delivery_aborted(delivery):
+                # the sender gave up on a partial transfer: nothing to keep (settling the
+                # current delivery also advances past it)
+                pn.pn_delivery_settle(delivery)
+                continue
+            if pn.pn_delivery_partial(delivery) or not pn.pn_delivery_readable(delivery):
+                break  # the rest of a large message is still coming
+            size = pending(delivery)
+            data = bytearray(size)
+            got = recv(link, from_buffer(data), size) if size else 0
+            advance(link)
+            clear(message._msg)
+            if got <= 0 or decode(message._msg, from_buffer(data), got):
+                self._give_back_undecodable(delivery)
+                continue
             self._sequence += 1
             tag = self._sequence
-            self._unsettled[tag] = delivery
+            unsettled[tag] = delivery
             out.append(self._envelope(message, (generation, tag)))
         return out
 
-    def _envelope(self, message: Any, handle: tuple[int, int]) -> Envelope:
-        body, body_section = _body(message)
-        app = _plain(message.properties) or {}
-        creation_ms = int(round(message.creation_time * 1000)) if message.creation_time else None
-        message_id = _id_text(message.id)
+    def _give_back_undecodable(self, delivery: Any) -> None:
+        """A transfer that is not an AMQP message (no broker sends one) stays in the queue:
+        ``modified`` with undeliverable-here, so the broker keeps it for other consumers and
+        does not offer it to this link again; rejecting could drop it (a RabbitMQ queue
+        without a dead-letter exchange)."""
+        log.warning("%s: a transfer that is not a valid AMQP 1.0 message was left in the "
+                    "queue (modified, undeliverable here)", self.describe())
+        local = pn.pn_delivery_local(delivery)
+        pn.pn_disposition_set_failed(local, True)
+        pn.pn_disposition_set_undeliverable(local, True)
+        pn.pn_delivery_update(delivery, PN_MODIFIED)
+        pn.pn_delivery_settle(delivery)
+
+    def _envelope(self, message: Message, handle: tuple[int, int]) -> Envelope:
+        """The envelope of a decoded message, read through proton's C getters (on the
+        per-message path: the Python properties of :class:`proton.Message` cost several
+        times more)."""
+        msg = message._msg
+        body, body_section = _body(msg)
+        app = _section(pn.pn_message_properties(msg)) or {}
+        # each field read once, for the flat properties and the typed properties section
+        raw_id = msgid2py(pn.pn_message_get_id(msg))
+        raw_correlation = msgid2py(pn.pn_message_get_correlation_id(msg))
+        content_type = pn.pn_message_get_content_type(msg)
+        content_encoding = pn.pn_message_get_content_encoding(msg)
+        address = utf82string(pn.pn_message_get_address(msg))
+        subject = utf82string(pn.pn_message_get_subject(msg))
+        reply_to = utf82string(pn.pn_message_get_reply_to(msg))
+        group_id = utf82string(pn.pn_message_get_group_id(msg))
+        user_id = bytes2pybytes(pn.pn_message_get_user_id(msg))
+        creation_ms = pn.pn_message_get_creation_time(msg) or None
+        priority = pn.pn_message_get_priority(msg)
+        message_id = _id_text(raw_id)
         source_id = message_id or content_hash_id(self.source_queue, body, app, creation_ms)
-        properties = {
-            "message_id": message_id,
-            "correlation_id": _id_text(message.correlation_id),
-            "content_type": _str(_content_type(message)),
-            "content_encoding": _str(_content_encoding(message)),
-            "reply_to": _str(message.reply_to),
-            "subject": _str(message.subject),
-            "user_id": _bytes(message.user_id) or None,
-            "group_id": _str(message.group_id),
-            "priority": message.priority,
+        section: dict[str, Any] = {}  # the properties section, only the fields that are set
+        properties: dict[str, Any] = {}  # the flat ones, only those with a non-empty value
+        if raw_id is not None:
+            section["message-id"] = _message_id(raw_id)
+            if message_id is not None:
+                properties["message_id"] = message_id
+        if user_id:
+            section["user-id"] = user_id
+        if address is not None:
+            section["to"] = address
+        if subject is not None:
+            section["subject"] = subject
+        if reply_to is not None:
+            section["reply-to"] = reply_to
+        if raw_correlation is not None:
+            section["correlation-id"] = _message_id(raw_correlation)
+            correlation_id = _id_text(raw_correlation)
+            if correlation_id:
+                properties["correlation_id"] = correlation_id
+        if content_type != ffi.NULL:
+            content_type = utf82string(content_type)
+            section["content-type"] = symbol(content_type)
+            if content_type:
+                properties["content_type"] = content_type
+        if content_encoding != ffi.NULL:
+            content_encoding = utf82string(content_encoding)
+            section["content-encoding"] = symbol(content_encoding)
+            if content_encoding:
+                properties["content_encoding"] = content_encoding
+        expiry_ms = pn.pn_message_get_expiry_time(msg)
+        if expiry_ms:
+            section["absolute-expiry-time"] = timestamp(expiry_ms)
+        if creation_ms:
+            section["creation-time"] = timestamp(creation_ms)
+        if group_id is not None:
+            section["group-id"] = group_id
+        group_sequence = pn.pn_message_get_group_sequence(msg)
+        if group_sequence:
+            section["group-sequence"] = group_sequence
+        reply_to_group_id = utf82string(pn.pn_message_get_reply_to_group_id(msg))
+        if reply_to_group_id is not None:
+            section["reply-to-group-id"] = reply_to_group_id
+        if reply_to:
+            properties["reply_to"] = reply_to
+        if subject:
+            properties["subject"] = subject
+        if user_id:
+            properties["user_id"] = user_id
+        if group_id:
+            properties["group_id"] = group_id
+        properties["priority"] = priority
+        delivery_count = pn.pn_message_get_delivery_count(msg)
+        sections: dict[str, Mapping[str, Any]] = {
+            "amqp1.properties": section,
+            "amqp1.header": self._header_section(msg, priority, delivery_count),
         }
-        properties = {k: v for k, v in properties.items() if v is not None}
-        sections: dict[str, dict[str, Any]] = {
-            "amqp1.properties": _properties_section(message),
-            "amqp1.header": _header_section(message),
-        }
-        if message.annotations:
-            sections["amqp1.annotations"] = _plain(message.annotations)
-        if message.instructions:
-            sections["amqp1.delivery-annotations"] = _plain(message.instructions)
+        annotations = _section(pn.pn_message_annotations(msg))
+        if annotations:
+            sections["amqp1.annotations"] = annotations
+        instructions = _section(pn.pn_message_instructions(msg))
+        if instructions:
+            sections["amqp1.delivery-annotations"] = instructions
         if body_section:
             sections["amqp1.body"] = body_section
         return Envelope(
@@ -363,16 +484,33 @@ class AMQP1Source(SourceAdapter):
             source_id=source_id,
             source_kind=self.kind,
             queue=self.source_queue,
-            key=_str(message.group_id) or None,
+            key=group_id or None,
             timestamp_ms=creation_ms,
             properties=properties,
             headers=app,
             sections=sections,
             coordinates={"queue": self.queue, "address": self._address(),
-                         **({"to": message.address} if message.address else {})},
-            redelivered=message.delivery_count > 0,
+                         **({"to": address} if address else {})},
+            redelivered=delivery_count > 0,
             handle=handle,
         )
+
+    def _header_section(self, msg: Any, priority: int,
+                        delivery_count: int) -> mqheaders.EncodedSection:
+        """The AMQP 1.0 header section (ttl in milliseconds as on the wire), encoded once
+        per distinct value: messages of one queue share a handful of them."""
+        ttl = pn.pn_message_get_ttl(msg)
+        key = (bool(pn.pn_message_is_durable(msg)), priority, ttl or None,
+               bool(pn.pn_message_is_first_acquirer(msg)), delivery_count)
+        cache = self._header_sections
+        section = cache.get(key)
+        if section is None:
+            if len(cache) >= _HEADER_CACHE_SIZE:
+                cache.clear()
+            section = cache[key] = mqheaders.EncodedSection(
+                {"durable": key[0], "priority": priority, "ttl": key[2],
+                 "first-acquirer": key[3], "delivery-count": delivery_count})
+        return section
 
     # -- settle --------------------------------------------------------------------------------
     def settle(self, envelope: Envelope, outcome: Outcome) -> None:
@@ -382,6 +520,7 @@ class AMQP1Source(SourceAdapter):
         state = _STATES[outcome]
         current = self._generation
         unsettled = self._unsettled
+        update, settle = pn.pn_delivery_update, pn.pn_delivery_settle
         settled = 0
         for envelope in envelopes:
             generation, tag = envelope.handle
@@ -390,8 +529,8 @@ class AMQP1Source(SourceAdapter):
             delivery = unsettled.pop(tag, None)
             if delivery is None:
                 continue
-            delivery.update(state)
-            delivery.settle()
+            update(delivery, state)
+            settle(delivery)
             settled += 1
         return settled
 
@@ -548,29 +687,49 @@ class AMQP1Source(SourceAdapter):
 
 
 # -- proton glue -------------------------------------------------------------------------------
+class _SkipLinkDeliveries:
+    """Stands in for the container's event collector and drops the delivery events of one
+    receiving link before proton's Python loop sees them.
+
+    proton's ``Container.process`` wraps every event in Python objects (the event, its
+    delivery, link, session, connection and transport) and dispatches it to two handler
+    chains: about 60 % of the bridge's CPU per message went there.  The link's transfers are
+    read by :meth:`AMQP1Source._read` after each pass instead; every other event (I/O, link
+    and connection state, errors) is dispatched as before.
+    """
+
+    def __init__(self, collector: Any, link: Any):
+        self._collector = collector
+        self._impl = collector._impl
+        self._link = link
+
+    def peek(self) -> Any:
+        impl, link = self._impl, self._link
+        peek, pop, kind, link_of = (pn.pn_collector_peek, pn.pn_collector_pop, pn.pn_event_type,
+                                    pn.pn_event_link)
+        null = ffi.NULL
+        while True:
+            event = peek(impl)
+            if event == null:
+                return None
+            if kind(event) == PN_DELIVERY and link_of(event) == link:
+                pop(impl)
+                continue
+            return Event.wrap(event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._collector, name)
+
+
 class _Receiver(Handler):
-    """Buffers deliveries for :meth:`AMQP1Source.receive` and records why the broker closed
-    the link or connection; never raises inside proton's loop (an exception there would leave
-    the reactor half-way).  A bare handler rather than proton's ``MessagingHandler``: its
-    nested handler chain cost about half a millisecond per delivery."""
+    """Records why the broker closed the link or connection; never raises inside proton's
+    loop (an exception there would leave the reactor half-way).  Deliveries are read off the
+    link by :meth:`AMQP1Source._read`, not here (see :class:`_SkipLinkDeliveries`)."""
 
     def __init__(self, source: AMQP1Source):
         super().__init__()
         self.source = source
         self.error: tuple[str, str] | None = None
-
-    def on_delivery(self, event: Any) -> None:
-        delivery = event.delivery
-        if delivery.aborted:  # the sender gave up on a partial transfer: nothing to keep
-            delivery.settle()
-            return
-        if not delivery.readable or delivery.partial:
-            return  # the rest of a large message is still coming
-        link = delivery.link
-        message = Message()
-        message.decode(link.recv(delivery.pending))
-        link.advance()
-        self.source._buffer.append((message, delivery))
 
     def _record(self, endpoint: Any, fallback: str) -> None:
         condition = endpoint.remote_condition if endpoint is not None else None
@@ -590,18 +749,6 @@ class _Receiver(Handler):
 
     def on_transport_error(self, event: Any) -> None:
         self._record(event.transport, "transport error")
-
-
-def _str(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
-def _bytes(value: Any) -> bytes:
-    if isinstance(value, memoryview):
-        return bytes(value)
-    return value or b""
 
 
 def _id_text(value: Any) -> str | None:
@@ -636,62 +783,31 @@ def _message_id(value: Any) -> Any:
     return _plain(value)
 
 
-def _properties_section(message: Any) -> dict[str, Any]:
-    """The AMQP 1.0 properties section with its types (only the fields that are set)."""
-    fields = {
-        "message-id": _message_id(message.id),
-        "user-id": _bytes(message.user_id) or None,
-        "to": message.address,
-        "subject": message.subject,
-        "reply-to": message.reply_to,
-        "correlation-id": _message_id(message.correlation_id),
-        "content-type": _content_type(message),
-        "content-encoding": _content_encoding(message),
-        "absolute-expiry-time": timestamp(int(round(message.expiry_time * 1000)))
-        if message.expiry_time else None,
-        "creation-time": timestamp(int(round(message.creation_time * 1000)))
-        if message.creation_time else None,
-        "group-id": message.group_id,
-        "group-sequence": message.group_sequence or None,
-        "reply-to-group-id": message.reply_to_group_id,
-    }
-    return {k: v for k, v in fields.items() if v is not None}
+def _section(data: Any) -> Any:
+    """A message section (application-properties, annotations...) as Python values, None
+    when the message has none."""
+    pn.pn_data_rewind(data)
+    if not pn.pn_data_next(data):
+        return None
+    return _plain(Data(data).get_object())
 
 
-def _content_type(message: Any) -> Any:
-    """The content-type symbol, None when unset (proton 0.40's getter turns an unset one
-    into ``symbol('None')``, so the C getter is read instead)."""
-    raw = pn_message_get_content_type(message._msg)
-    return symbol(raw) if raw is not None else None
-
-
-def _content_encoding(message: Any) -> Any:
-    raw = pn_message_get_content_encoding(message._msg)
-    return symbol(raw) if raw is not None else None
-
-
-def _header_section(message: Any) -> dict[str, Any]:
-    """The AMQP 1.0 header section; ttl in milliseconds as on the wire."""
-    return {"durable": bool(message.durable), "priority": int(message.priority),
-            "ttl": int(round(message.ttl * 1000)) if message.ttl else None,
-            "first-acquirer": bool(message.first_acquirer),
-            "delivery-count": int(message.delivery_count)}
-
-
-def _body(message: Any) -> tuple[bytes, dict[str, str] | None]:
+def _body(msg: Any) -> tuple[bytes, dict[str, str] | None]:
     """The record value, and a ``mq.amqp1.body`` description when the body is not a single
     data section (so a consumer can rebuild the AMQP value)."""
-    body = message.body
-    if isinstance(body, memoryview):
-        body = bytes(body)
-    if isinstance(body, bytes):
-        if message.inferred:
-            return body, None
-        return body, {"section": "amqp-value", "encoding": "binary"}
-    if body is None:
+    data = pn.pn_message_body(msg)
+    pn.pn_data_rewind(data)
+    if not pn.pn_data_next(data):
         return b"", {"section": "amqp-value", "encoding": "null"}
-    if type(body) is str:
-        return body.encode("utf-8"), {"section": "amqp-value", "encoding": "utf-8"}
-    section = "amqp-sequence" if isinstance(body, list) and message.inferred else "amqp-value"
-    return mqheaders.encode_section({"value": _plain(body)}), \
+    inferred = pn.pn_message_is_inferred(msg)
+    if pn.pn_data_type(data) == PN_BINARY:  # the common case, without proton's converters
+        body = bytes2pybytes(pn.pn_data_get_binary(data))
+        return body, None if inferred else {"section": "amqp-value", "encoding": "binary"}
+    value = Data(data).get_object()
+    if value is None:
+        return b"", {"section": "amqp-value", "encoding": "null"}
+    if type(value) is str:
+        return value.encode("utf-8"), {"section": "amqp-value", "encoding": "utf-8"}
+    section = "amqp-sequence" if isinstance(value, list) and inferred else "amqp-value"
+    return mqheaders.encode_section({"value": _plain(value)}), \
         {"section": section, "encoding": "mq-typed-json"}
