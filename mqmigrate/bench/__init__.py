@@ -10,13 +10,14 @@ def compare(source_uri: str, bootstrap: str, workload: Workload, progress=None,
             partitions: int = 1, kafka_client: str = "raw", *,
             max_poll_records: int | None = None, acquire_mode: str | None = None,
             worker_concurrency: int | None = None,
-            worker_handoff: str | None = None) -> tuple[dict, list[RunResult]]:
+            worker_handoff: str | None = None,
+            share_consumers: int | None = None) -> tuple[dict, list[RunResult]]:
     """Run ``workload`` on the source and then on Kafka; return the JSON document and runs.
 
     ``kafka_client``: ``raw`` (one confluent-kafka ``ShareConsumer`` per consumer thread) or
     ``worker`` (the :mod:`mqmigrate.worker` SDK a migrated service runs, with
     ``worker_concurrency`` handler threads, default one per consumer, and ``worker_handoff``
-    ``pool`` or ``thread``, default the worker's).  ``max_poll_records`` and
+    ``pool`` or ``thread``, default the worker's, and ``share_consumers`` feeding the pool).  ``max_poll_records`` and
     ``acquire_mode`` (KIP-1206) go to the share consumers; None keeps the client's (raw) or
     the worker's default.
     """
@@ -26,7 +27,8 @@ def compare(source_uri: str, bootstrap: str, workload: Workload, progress=None,
     options = dict(max_poll_records=max_poll_records, acquire_mode=acquire_mode)
     if kafka_client == "worker":
         kafka_target = KafkaWorkerTarget(bootstrap, partitions, concurrency=worker_concurrency,
-                                         handoff=worker_handoff, **options)
+                                         handoff=worker_handoff,
+                                         share_consumers=share_consumers, **options)
     else:
         kafka_target = KafkaShareTarget(bootstrap, partitions, **options)
     source = run(source_target(source_uri), workload, progress)

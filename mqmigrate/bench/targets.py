@@ -160,14 +160,17 @@ class KafkaWorkerTarget(KafkaShareTarget):
 
     def __init__(self, bootstrap: str, partitions: int = 1, *,
                  max_poll_records: int | None = None, acquire_mode: str | None = None,
-                 concurrency: int | None = None, handoff: str | None = None):
+                 concurrency: int | None = None, handoff: str | None = None,
+                 share_consumers: int | None = None):
         """``concurrency``: the worker's handler threads (default: the workload's consumers);
         ``handoff``: ``pool`` or ``thread`` (:class:`~mqmigrate.worker.Worker`); None and
-        ``max_poll_records`` None: the worker's defaults."""
+        ``share_consumers``: the pool's share consumers; ``max_poll_records`` None: the
+        worker's defaults."""
         super().__init__(bootstrap, partitions, max_poll_records=max_poll_records,
                          acquire_mode=acquire_mode)
         self.concurrency = concurrency
         self.handoff = handoff
+        self.share_consumers = share_consumers
         self._workers: dict[int, object] = {}
         self._queues: dict[int, "queue.Queue"] = {}
         self._open: dict[int, int] = {}
@@ -180,11 +183,13 @@ class KafkaWorkerTarget(KafkaShareTarget):
 
         defaults = inspect.signature(Worker).parameters
         workload = self.workload
-        return {
-            "handoff": self.handoff or defaults["handoff"].default,
-            "worker_concurrency": self.concurrency or (workload.consumers if workload else 1),
-            "max_poll_records": self.max_poll_records or defaults["max_poll_records"].default,
-        }
+        concurrency = self.concurrency or (workload.consumers if workload else 1)
+        handoff = self.handoff or defaults["handoff"].default
+        out = {"handoff": handoff, "worker_concurrency": concurrency,
+               "max_poll_records": self.max_poll_records or defaults["max_poll_records"].default}
+        if handoff == "pool":
+            out["share_consumers"] = self.share_consumers or concurrency
+        return out
 
     def consumer(self, group: int):
         import queue
@@ -209,6 +214,8 @@ class KafkaWorkerTarget(KafkaShareTarget):
                 "max_poll_records": self.max_poll_records}
             if self.handoff is not None:
                 options["handoff"] = self.handoff
+            if self.share_consumers is not None:
+                options["share_consumers"] = self.share_consumers
             extra = {k: v for k, v in self.client_settings().items() if k != "max.poll.records"}
             worker = Worker(self.bootstrap, [self.topic], self.groups[group], handler,
                             concurrency=self.concurrency or (workload.consumers if workload else 1),

@@ -56,6 +56,9 @@ def bench(
         None, "--worker-handoff", help="--kafka-client worker: pool (one share consumer "
         "feeds the handler threads, acquiring only while one is idle) or thread (a share "
         "consumer per handler thread, each working through its own batches) [pool]."),
+    share_consumers: Optional[int] = typer.Option(
+        None, "--share-consumers", min=1, help="--worker-handoff pool: the share consumers "
+        "feeding the handler threads [one per handler thread]."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write an HTML chart (latency CDF, "
                                         "throughput over time) to this file."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
@@ -74,8 +77,12 @@ def bench(
     workload = Workload(**settings)
     if kafka_client not in ("raw", "worker"):
         raise UsageError(f"bad --kafka-client {kafka_client!r}", hint="raw or worker")
-    if (worker_concurrency is not None or worker_handoff is not None) and kafka_client != "worker":
-        raise UsageError("--worker-concurrency and --worker-handoff need --kafka-client worker")
+    worker_knobs = (worker_concurrency, worker_handoff, share_consumers)
+    if any(k is not None for k in worker_knobs) and kafka_client != "worker":
+        raise UsageError("--worker-concurrency, --worker-handoff and --share-consumers need "
+                         "--kafka-client worker")
+    if share_consumers is not None and worker_handoff == "thread":
+        raise UsageError("--share-consumers applies to --worker-handoff pool")
     if worker_handoff not in (None, "pool", "thread"):
         raise UsageError(f"bad --worker-handoff {worker_handoff!r}", hint="pool or thread")
     if acquire_mode is not None:
@@ -87,7 +94,7 @@ def bench(
                             partitions=partitions, kafka_client=kafka_client,
                             max_poll_records=max_poll_records, acquire_mode=acquire_mode,
                             worker_concurrency=worker_concurrency,
-                            worker_handoff=worker_handoff)
+                            worker_handoff=worker_handoff, share_consumers=share_consumers)
     if plot:
         try:
             plot.write_text(render_html(doc, runs))
