@@ -1080,7 +1080,11 @@ class _Pool:
     acquired and not yet handled (waiting or in a handler)."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        # one waiter woken per event: a record wakes one handler, a finished record one
+        # consumer (waking every thread on each record costs CPU the handlers need)
+        self._records = threading.Condition(lock)
+        self._idle = threading.Condition(lock)
         self._waiting: "deque[tuple[Any, _Batch]]" = deque()
         self.busy = 0
 
@@ -1089,30 +1093,30 @@ class _Pool:
         return len(self._waiting)
 
     def submit(self, record: Any, batch: _Batch) -> None:
-        with self._cond:
+        with self._records:
             self._waiting.append((record, batch))
             self.busy += 1
-            self._cond.notify_all()
+            self._records.notify()
 
     def take(self, timeout: float) -> "tuple[Any, _Batch] | None":
         """The oldest waiting record and its batch, or None after ``timeout`` s."""
-        with self._cond:
+        with self._records:
             if not self._waiting:
-                self._cond.wait(timeout)
+                self._records.wait(timeout)
             return self._waiting.popleft() if self._waiting else None
 
     def done(self, record: Any, batch: _Batch, outcome: Ack) -> None:
         """A handler finished ``record``: report it to its batch; a handler is free again."""
         batch.report(record, outcome)
-        with self._cond:
+        with self._idle:
             self.busy -= 1
-            self._cond.notify_all()
+            self._idle.notify()
 
     def wait_idle(self, handlers: int, timeout: float) -> bool:
         """Whether one of ``handlers`` is idle (waiting up to ``timeout`` s for one)."""
-        with self._cond:
+        with self._idle:
             if self.busy >= handlers:
-                self._cond.wait(timeout)
+                self._idle.wait(timeout)
             return self.busy < handlers
 
 
