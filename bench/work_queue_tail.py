@@ -41,9 +41,15 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", action="append", choices=sorted(SETTINGS),
                         help="run only this setting (repeatable)")
+    parser.add_argument("--rate", type=float, help="override the preset's 500 msg/s")
+    parser.add_argument("--processing-ms", type=float, help="override the preset's 10 ms")
+    parser.add_argument("--messages", type=int, help="override the preset's 5,000")
     args = parser.parse_args()
     chosen = {k: v for k, v in SETTINGS.items() if not args.only or k in args.only}
-    workload = Workload(**PRESETS["work-queue"])
+    overrides = {"rate": args.rate, "processing_ms": args.processing_ms,
+                 "max_messages": args.messages}
+    workload = Workload(**{**PRESETS["work-queue"],
+                           **{k: v for k, v in overrides.items() if v is not None}})
     runs: dict[str, list[tuple[dict, float]]] = {label: [] for label in chosen}
     for round_ in range(args.repeat):
         for label, options in chosen.items():

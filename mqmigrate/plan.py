@@ -379,7 +379,8 @@ def share_client(caps: KafkaCapabilities, client_has_acquire_mode: bool | None =
         client_has_acquire_mode = client_supports_acquire_mode()
     kafka = f"Kafka {caps.version[0]}.{caps.version[1]}"
     why = ("a work queue: a record a busy consumer acquired waits for it, so each fetch "
-           "takes what an idle handler can start")
+           "takes what an idle handler can start (raise it for handlers far faster than a "
+           "fetch round trip)")
     out: dict[str, Derived] = {}
     if caps.version < STRICT_RECORD_LIMIT_SINCE:
         why += f"; a soft limit: {kafka} has no strict one (KIP-1206, 4.2+)"
