@@ -279,10 +279,11 @@ class Worker:
     :param permanent_on: exception types that dead-letter (besides :class:`PermanentError`).
     :param unexpected: what any other exception does: ``Ack.RELEASE`` (default, like an SQS
         visibility timeout) or ``Ack.REJECT``.
-    :param max_poll_records: records per poll (per thread with ``handoff="thread"``); with
-        the pool a poll happens only when a handler is idle, and records it returns beyond the
-        idle handlers wait for the first free one, not for a given one.  Small batches keep the time a
-        record waits for its turn far below the lock duration.
+    :param max_poll_records: records a poll asks for (a soft limit: confluent-kafka 2.16
+        returns every record the broker acquired); with the pool a poll happens only when a
+        handler is idle, and records beyond the idle handlers wait for the first free one,
+        not for a given one.  Small batches keep the time a record waits for its turn far
+        below the lock duration.
     :param metrics: a :class:`WorkerMetrics`, ``None`` for the process-wide one, ``False``
         for none.
     :param kafka_config: the Kafka connection (TLS, SASL): a
