@@ -24,6 +24,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from mqmigrate.errors import ConnectionFailed, MqMigrateError, SandboxError, UsageError
 from mqmigrate.redact import mask_uri
+from mqmigrate.sources.connect import pika_parameters
+from mqmigrate.sources.uri import parse_source_uri
 
 #: messages the legacy consumer takes unacked at once (RabbitMQ prefetch)
 LEGACY_PREFETCH = 50
@@ -295,7 +297,7 @@ class LegacyConsumer(threading.Thread):
         import pika
 
         try:
-            conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+            conn = pika.BlockingConnection(pika_parameters(parse_source_uri(self.amqp_url)))
             ch = conn.channel()
             ch.basic_qos(prefetch_count=LEGACY_PREFETCH)
 
@@ -351,7 +353,7 @@ def seed_rabbitmq(amqp_url: str, e: Estate) -> None:
     import pika
 
     try:
-        conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        conn = pika.BlockingConnection(pika_parameters(parse_source_uri(amqp_url)))
     except Exception as exc:
         raise ConnectionFailed(f"RabbitMQ at {mask_uri(amqp_url)}: {type(exc).__name__}",
                                hint="run 'mqmigrate sandbox status'") from exc
@@ -384,7 +386,7 @@ def seed_sqs(client: Any, e: Estate) -> None:
 def queue_depth(amqp_url: str, queue: str) -> int:
     import pika
 
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    conn = pika.BlockingConnection(pika_parameters(parse_source_uri(amqp_url)))
     try:
         return int(conn.channel().queue_declare(queue, passive=True).method.message_count)
     finally:
@@ -397,7 +399,7 @@ def cleanup(amqp_url: str, sqs_client: Any, bootstrap: str, e: Estate) -> list[s
     try:
         import pika
 
-        conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        conn = pika.BlockingConnection(pika_parameters(parse_source_uri(amqp_url)))
         for q in (e.queue, e.dlq, e.queue + ".mqmigrate-shadow"):
             ch = conn.channel()
             ch.queue_delete(q)

@@ -12,14 +12,19 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
-from mqmigrate.errors import ConnectionFailed, ExitCode, MqMigrateError
+from mqmigrate.errors import ExitCode, MqMigrateError
 from mqmigrate.kafka import share
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
+from mqmigrate.kafka.connect import check_connection
 from mqmigrate.kafka.protocol import fetch_features
 from mqmigrate.sources.probe import probe_source
 
 #: first Apache Kafka release where share groups are generally available
 SHARE_GROUPS_GA = (4, 2)
+#: first release with a per-group ``share.delivery.count.limit`` (before it: broker-wide only)
+PER_GROUP_DELIVERY_LIMIT = (4, 3)
+#: share.version level from which the broker dead-letters (KIP-1191, Kafka 4.4)
+BROKER_DLQ_SHARE_VERSION = 2
 
 
 @dataclass
@@ -74,6 +79,7 @@ def diagnose(kafka: KafkaConfig | str, sources: list[str] | None = None, *,
     config = as_kafka_config(kafka)
     bootstrap = config.bootstrap
     report = DoctorReport(kafka=bootstrap)
+    check_connection(config, timeout=min(timeout, 10.0))  # credentials, TLS: one line, bounded
     features = fetch_features(config, timeout=min(timeout, 10.0))  # raises ConnectionFailed
     release = features.release()
     level = features.finalized_level("share.version")
@@ -87,12 +93,27 @@ def diagnose(kafka: KafkaConfig | str, sources: list[str] | None = None, *,
         report.checks.append(Check("kafka.version", "fail", f"Kafka {release}: share groups "
                                    "are GA from 4.2", "upgrade the cluster to Apache Kafka 4.2+"))
     else:
+        per_group = "" if rel >= PER_GROUP_DELIVERY_LIMIT else (
+            "; no per-group share.delivery.count.limit before 4.3: every share group uses the "
+            "brokers' group.share.delivery.count.limit")
         report.checks.append(Check("kafka.version", "ok", f"Kafka {release} (metadata.version "
-                                   f"level {features.finalized_level('metadata.version')})"))
+                                   f"level {features.finalized_level('metadata.version')})"
+                                   + per_group))
 
     if level >= 1:
-        dlq = " (share-group dead-letter queues available)" if level >= 2 else ""
-        report.checks.append(Check("share.version", "ok", f"share.version is {level}{dlq}"))
+        if level >= BROKER_DLQ_SHARE_VERSION:
+            report.checks.append(Check("share.version", "ok", f"share.version is {level} "
+                                       "(share-group dead-letter queues available)"))
+        else:
+            # share groups work; only the broker DLQ is missing, which the worker makes up for
+            upgrade = (f"run: kafka-features.sh --bootstrap-server {bootstrap} upgrade "
+                       f"--feature share.version={supported}"
+                       if supported >= BROKER_DLQ_SHARE_VERSION else
+                       "upgrade to Apache Kafka 4.4+ for broker dead-lettering")
+            report.checks.append(Check(
+                "share.version", "ok", f"share.version is {level} (no share-group dead-letter "
+                f"queue: needs share.version {BROKER_DLQ_SHARE_VERSION}, Kafka 4.4+; the worker "
+                "dead-letters instead)", f"optional: {upgrade}"))
     elif supported >= 1:
         report.checks.append(Check(
             "share.version", "fail", "share.version is 0: share groups are disabled",

@@ -71,6 +71,8 @@ from mqmigrate import delays
 from mqmigrate import sdkheaders as H
 from mqmigrate.errors import ConfigError, DualWriteError, MqMigrateError
 from mqmigrate.redact import mask_uri
+from mqmigrate.sources.connect import pika_parameters, proton_blocking_connection, sqs_client
+from mqmigrate.sources.uri import parse_source_uri
 
 log = logging.getLogger("mqmigrate.dualwrite")
 
@@ -445,7 +447,8 @@ class PikaSource:
 
         if self._channel is None or not self._channel.is_open:
             self.close()
-            params = pika.URLParameters(self.url) if isinstance(self.url, str) else self.url
+            params = (pika_parameters(parse_source_uri(self.url)) if isinstance(self.url, str)
+                      else self.url)  # a URI gets the TLS, EXTERNAL and secret handling of --source
             self._connection = pika.BlockingConnection(params)
             self._channel = self._connection.channel()
             self._channel.confirm_delivery()
@@ -519,10 +522,16 @@ class SqsSource:
     kind = "sqs"
 
     def __init__(self, queue_url: str, *, client: Any = None, endpoint_url: str | None = None,
-                 region_name: str | None = None, group_id: str = "default", **client_kwargs: Any):
+                 region_name: str | None = None, group_id: str = "default",
+                 source: str | None = None, **client_kwargs: Any):
+        """``source`` is an SQS source URI as ``--source`` takes it (``sqs://REGION?profile=``,
+        ``?role_arn=``, ``sqs+https://...?cafile=``); without it, a boto3 client from the
+        keyword arguments."""
         self.queue_url = queue_url
         self.fifo = queue_url.endswith(".fifo")
         self.group_id = group_id
+        if client is None and source is not None:
+            client = sqs_client(parse_source_uri(source))
         if client is None:
             import boto3
 
@@ -608,8 +617,6 @@ class ProtonSource:
     def _open(self) -> Any:
         from proton import symbol
         from proton.reactor import LinkOption
-        from proton.utils import BlockingConnection
-
         if self._sender is None:
             capabilities = self.capabilities
 
@@ -618,13 +625,27 @@ class ProtonSource:
                     for capability in capabilities:
                         link.target.capabilities.put_object(symbol(capability))
 
-            kwargs: dict[str, Any] = {}
-            if self.user is not None:
-                kwargs.update(user=self.user, password=self._password)
-            self._connection = BlockingConnection(self.url, timeout=self.timeout, **kwargs)
+            self._connection = proton_blocking_connection(self._endpoint(), timeout=self.timeout)
             self._sender = self._connection.create_sender(
                 self.address, options=[_Capabilities()] if capabilities else None)
         return self._sender
+
+    def _endpoint(self) -> Any:
+        """The URL as a source URI (``amqp(s)://`` read as ``amqp1(s)://``), with the TLS,
+        SASL and secret handling of ``--source``; ``user``/``password`` override the URI's."""
+        import dataclasses
+
+        from mqmigrate.redact import Secret
+
+        scheme, sep, rest = self.url.partition("://")
+        if scheme.lower() in ("amqp", "amqps"):
+            scheme = scheme.lower().replace("amqp", "amqp1")
+        endpoint = parse_source_uri(scheme + sep + rest)
+        if self.user is not None:
+            endpoint = dataclasses.replace(
+                endpoint, username=self.user,
+                password=Secret(self._password) if self._password is not None else None)
+        return endpoint
 
     def check_delay(self, delay_ms: int) -> None:
         """Delays are the broker's: ActiveMQ Artemis honours ``x-opt-delivery-delay``."""

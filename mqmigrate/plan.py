@@ -273,6 +273,25 @@ def _key(w: Workload) -> Derived:
                    "entity's records stay in order")
 
 
+def _broker_wide_delivery_limit(share_configs: dict[str, Any], caps: KafkaCapabilities
+                                ) -> list[DecisionSpec]:
+    """Before Kafka 4.3 a share group cannot carry ``share.delivery.count.limit`` (the broker
+    answers "Unknown group config name"): take it out of the group's configs and ask for the
+    broker-wide ``group.share.delivery.count.limit`` instead, so the limit is never dropped
+    unseen."""
+    limit = share_configs.pop("share.delivery.count.limit", None)
+    if limit is None:
+        return []
+    value = limit.value if isinstance(limit, Derived) else limit
+    why = f" ({limit.reason})" if isinstance(limit, Derived) and limit.reason else ""
+    version = f"{caps.version[0]}.{caps.version[1]}"
+    return [DecisionSpec("retry.limit.broker-wide", (
+        f"Kafka {version} has no per-group share.delivery.count.limit (4.3+): this workload's "
+        f"limit {value}{why} can only be the brokers' group.share.delivery.count.limit, which "
+        "applies to every share group of the cluster (the worker reads it). Suggested: set "
+        f"group.share.delivery.count.limit={value} on every broker, or upgrade to Kafka 4.3."))]
+
+
 def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
           replication: int, shared: Mapping[str, tuple[Derived, Derived, int]],
           source_findings: Sequence[Finding], strategy: str | None,
@@ -291,12 +310,14 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
     share_group = t.mode.value == "share-group"
     known = set(ShareGroupConfigs.model_fields[n].alias for n in ShareGroupConfigs.model_fields)
     share_configs = {k: _derived(v) for k, v in t.group_configs.items() if k in known}
+    extra: list[DecisionSpec] = []
+    if share_group and not caps.per_group_delivery_limit:
+        extra += _broker_wide_delivery_limit(share_configs, caps)
     key: Any = "none"
     if not share_group:
         key = _key(w)
     dlq_topic = _derived(t.dlq_topic)
     use_broker_dlq: Any = False
-    extra: list[DecisionSpec] = []
     if dlq_topic is not None:
         if share_group and caps.share_dlq:
             use_broker_dlq = Derived(True, f"Kafka {caps.version[0]}.{caps.version[1]} with "
@@ -356,7 +377,7 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
         dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq, acls=acls, retry=retry,
         header_rename=rename, header_drop=drop,
         decisions=tuple(_decisions([*w.findings, *source_findings], extra)),
-        strategy=strategy, reasons=reasons)  # type: ignore[arg-type]
+        strategy=strategy, reasons=reasons)
 
 
 #: records one share fetch acquires for a migrated work queue (docs/benchmarks.md, work-queue

@@ -18,6 +18,7 @@ from mqmigrate.errors import UsageError
 from mqmigrate.kafka import acls, share
 from mqmigrate.kafka.acls import Acl
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
+from mqmigrate.kafka.connect import check_connection
 from mqmigrate.kafka.protocol import fetch_features
 from mqmigrate.playbooks.model import AclGrant, Playbook, Workload
 
@@ -29,6 +30,18 @@ DLQ_ENABLE = "errors.deadletterqueue.group.enable"
 DLQ_TOPIC_NAME = "errors.deadletterqueue.topic.name"
 #: share.version level from which the broker dead-letters (KIP-1191)
 BROKER_DLQ_SHARE_VERSION = 2
+
+
+#: why a group config a playbook sets is missing from an older cluster, and what to do instead
+_UNKNOWN_GROUP_CONFIG = {
+    "share.delivery.count.limit": (
+        "no per-group delivery limit before Kafka 4.3: set the broker config "
+        "group.share.delivery.count.limit (all share groups) or upgrade; the worker reads it"),
+    "share.partition.max.record.locks": (
+        "no per-group record-lock cap before Kafka 4.3: set the broker config "
+        "group.share.partition.max.record.locks or upgrade"),
+    "share.renew.acknowledge.enable": "no RENEW acknowledgement before Kafka 4.3",
+}
 
 
 @dataclass
@@ -195,10 +208,16 @@ def _group_changes(admin, workload: Workload, share_version: int, dlq_ready: boo
                 "worker forwards"))
     if not desired:
         return rows
-    current = share.group_configs(admin, group, desired)
+    # every config the cluster knows for a group (defaults included): a key missing here is
+    # one this Kafka release cannot take, and setting it would fail the whole alter
+    current = share.group_configs(admin, group)
     to_set: dict[str, str] = {}
     for key, value in sorted(desired.items()):
-        if current.get(key) == value:
+        if key not in current:
+            rows.append(Change(workload.id, "group", group, key, "drift", None, value,
+                               _UNKNOWN_GROUP_CONFIG.get(key, "not a group config this "
+                                                         "cluster knows")))
+        elif current.get(key) == value:
             rows.append(Change(workload.id, "group", group, key, "unchanged", value))
         else:
             to_set[key] = value
@@ -349,7 +368,8 @@ def provision(playbook: Playbook, bootstrap: "KafkaConfig | str | None" = None, 
         if wanted not in known:
             raise UsageError(f"no workload '{wanted}' in playbook {playbook.metadata.name}",
                              hint=f"known: {', '.join(known)}")
-    # fails fast (ConnectionFailed) before librdkafka's slower timeouts
+    # fails fast (ConnectionFailed, AuthenticationFailed) before librdkafka's slower timeouts
+    check_connection(config, timeout=timeout)
     share_version = fetch_features(config, timeout=timeout).finalized_level("share.version")
     admin = share.admin_client(config)
     brokers, authorizer = share.cluster_info(admin)

@@ -23,7 +23,8 @@ earlier than its due time, and after ``max_attempts`` attempts across tiers it i
 dead-lettered.
 
 "Last delivery attempt" is ``delivery_count >= limit`` where the limit is the group's
-``share.delivery.count.limit`` read from the broker when the worker starts (or the smaller
+``share.delivery.count.limit`` read from the broker when the worker starts (on Kafka 4.2,
+which has no per-group limit, the brokers' ``group.share.delivery.count.limit``; or the smaller
 ``max_deliveries`` if given): releasing such a record would make the broker archive it
 unprocessed, so the worker dead-letters it instead.
 
@@ -242,6 +243,9 @@ class WorkerMetrics:
 DeadLetter = Literal["auto", "worker", "broker", "none"]
 Handoff = Literal["pool", "thread"]
 
+#: the broker-wide delivery limit, the only one before Kafka 4.3 (and every group's default)
+BROKER_DELIVERY_LIMIT = "group.share.delivery.count.limit"
+
 
 def effective_delivery_limit(group_limit: int, max_deliveries: int | None) -> int:
     """The attempt the worker treats as the last: the group's limit, or a lower max_deliveries.
@@ -399,6 +403,9 @@ class Worker:
         if self._started:
             raise WorkerError("this worker was already started; create a new one")
         self._started = True
+        from mqmigrate.kafka.connect import check_connection
+
+        check_connection(self.kafka)  # a wrong password or CA: one error now, not a retry loop
         self._resolve_group_settings()
         if self.tiers is not None:
             self._check_tier_topics()
@@ -532,8 +539,10 @@ class Worker:
         admin = share.admin_client(self.kafka)
         configs = share.group_configs(admin, self.group, [
             "share.delivery.count.limit", "errors.deadletterqueue.topic.name"])
-        limit = int(configs.get("share.delivery.count.limit")
-                    or share.SHARE_GROUP_DEFAULTS["share.delivery.count.limit"])
+        group_limit = configs.get("share.delivery.count.limit")
+        if not group_limit:
+            group_limit = self._broker_delivery_limit(admin)
+        limit = int(group_limit or share.SHARE_GROUP_DEFAULTS["share.delivery.count.limit"])
         self.delivery_limit = effective_delivery_limit(limit, self.max_deliveries)
         broker_dlq = configs.get("errors.deadletterqueue.topic.name") or ""
         self._broker_dlq_topic = broker_dlq or None
@@ -573,6 +582,24 @@ class Worker:
             self.dead_letter = "none"
             log.warning("group %s has no dead-letter queue: failed records are REJECTed and "
                         "archived by the broker", self.group)
+
+    def _broker_delivery_limit(self, admin: Any) -> str | None:
+        """Kafka 4.2 has no per-group limit (the group config is unknown there): the broker
+        archives at its own ``group.share.delivery.count.limit``, which may not be 5.  Reading
+        it takes DESCRIBE_CONFIGS on the cluster; without that, ``max_deliveries`` is trusted
+        (a guess of 5 could release a record the broker then archives unprocessed)."""
+        try:
+            return share.broker_configs(admin, [BROKER_DELIVERY_LIMIT]).get(BROKER_DELIVERY_LIMIT)
+        except MqMigrateError as exc:
+            if self.max_deliveries:
+                log.warning("cannot read the brokers' %s (%s): treating max_deliveries=%d as "
+                            "the last attempt", BROKER_DELIVERY_LIMIT, exc, self.max_deliveries)
+                return str(self.max_deliveries)
+            raise ConfigError(
+                f"cannot read the brokers' {BROKER_DELIVERY_LIMIT}, the delivery limit of "
+                f"group {self.group} on this Kafka (no per-group limit before 4.3): {exc}",
+                hint="grant DESCRIBE_CONFIGS on the cluster, or pass max_deliveries= the "
+                     "brokers' limit") from exc
 
     def _share_version(self) -> int:
         from mqmigrate.kafka import protocol

@@ -23,6 +23,10 @@ run bash -c '! command -v java >/dev/null' || { echo "check_wheel: java is still
 cd "$work"
 run mqmigrate --version
 run mqmigrate --help >/dev/null
+for command in doctor assess plan provision verify bridge bench "playbook validate" "cutover run"; do
+  # shellcheck disable=SC2086
+  run mqmigrate $command --help >/dev/null
+done
 export_file="$OLDPWD/tests/data/estates/FusionX-Tech__eagle-infrastructure__rabbitmq__definitions.json"
 run mqmigrate assess "$export_file" --format json --out assessment.json >/dev/null || [ $? -eq 1 ]
 run mqmigrate plan --from assessment.json --out playbooks >/dev/null

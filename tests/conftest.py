@@ -88,3 +88,19 @@ def private_rabbitmq(tmp_path_factory):
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="module")
+def rabbitmq4_service(tmp_path_factory, kafka_service):
+    """A RabbitMQ 4.x node (Debian trixie's, in a chroot cached under the sandbox's cache
+    directory) for this test module only; stopped, with nothing left mounted, afterwards."""
+    from mqmigrate.sandbox.rabbitmq4 import ChrootRabbitMQService
+    from tests.private_brokers import PrivateRabbitMQ
+
+    broker = PrivateRabbitMQ(tmp_path_factory.mktemp("rabbitmq4"), name="rabbitmq4",
+                             service=ChrootRabbitMQService, cache_dir=kafka_service.ctx.cache_dir)
+    broker.start()
+    try:
+        yield broker.service
+    finally:
+        broker.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from queue import Queue
 from typing import Any
 
 from mqmigrate.bench.model import Workload
@@ -172,7 +173,7 @@ class KafkaWorkerTarget(KafkaShareTarget):
         self.handoff = handoff
         self.share_consumers = share_consumers
         self._workers: dict[int, object] = {}
-        self._queues: dict[int, "queue.Queue"] = {}
+        self._queues: dict[int, Queue] = {}
         self._open: dict[int, int] = {}
 
     def worker_settings(self) -> dict:

@@ -125,6 +125,7 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None]) -> _Workload:
     """Topics checked (created on request), ids recovered, the source opened: an error here
     is a configuration or connection error (exit 2) before anything moved."""
     from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
+    from mqmigrate.kafka.connect import check_connection
     from mqmigrate.kafka.ledger import recover_ids
     from mqmigrate.kafka.producer import BridgeProducer
     from mqmigrate.sources import adapter_class, kind_for_uri
@@ -139,6 +140,7 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None]) -> _Workload:
     quarantine = opts.resolved_quarantine()
 
     producer = BridgeProducer(opts.kafka, opts.producer_config)
+    check_connection(opts.kafka)  # a wrong password or CA: one line now, not a retry loop
     if opts.create_topics:
         ensure_topic(opts.kafka, opts.topic, partitions=opts.topic_partitions)
         if quarantine:
@@ -152,7 +154,7 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None]) -> _Workload:
     options = dict(opts.source_options)
     if opts.management_url:
         options["management_url"] = opts.management_url
-    source = cls.from_uri(opts.source, queue=opts.queue, mode=opts.mode,  # type: ignore[attr-defined]
+    source = cls.from_uri(opts.source, queue=opts.queue, mode=opts.mode,
                           prefetch=opts.max_in_flight, **options)
     config = BridgeConfig(topic=opts.topic, quarantine_topic=quarantine, mode=opts.mode,
                           key_from=opts.key_from, headers=opts.headers,

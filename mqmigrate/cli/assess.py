@@ -35,8 +35,10 @@ class FailOn(str, Enum):
 _SOURCE_HELP = ("Export files (RabbitMQ definitions JSON, Terraform .tf or a directory of them "
                 "for SQS and Azure Service Bus, CloudFormation YAML/JSON, Service Bus ARM "
                 "templates and Bicep, AMQP 1.0 address YAML, an inventory dump) or live URIs "
-                "(rabbitmq+http://user:pass@host:15672, sqs://REGION, "
-                "sqs+http://host:port?region=R, artemis+http://user:pass@host:8161).")
+                "(rabbitmq+http(s)://user:pass@host:15672, sqs://REGION, "
+                "sqs+http(s)://host:port?region=R, artemis+http(s)://user:pass@host:8161; "
+                "TLS: ?cafile=&certfile=&keyfile=; a password as ${env:NAME}, see "
+                "docs/security.md).")
 
 
 class _ProgressBar:

@@ -19,7 +19,7 @@ Preset = Enum("Preset", {name.replace("-", "_"): name for name in PRESETS}, type
 
 def bench(
     source: str = typer.Option(..., "--source", "-s",
-                               help="Source broker URI: amqp://, amqp1:// or sqs+http://."),
+                               help="Source broker URI: amqp(s)://, amqp1(s):// or sqs+http(s)://."),
     kafka: Optional[str] = typer.Option(
         None, "--kafka", "-k", help="Kafka bootstrap servers (or bootstrap.servers in "
         "--kafka-config)."),
@@ -89,8 +89,12 @@ def bench(
         from mqmigrate.kafka.share import require_acquire_mode
 
         require_acquire_mode(acquire_mode)
+    from mqmigrate.kafka.connect import check_connection
+
+    kafka_settings = resolve_kafka(kafka, kafka_config)
+    check_connection(kafka_settings)  # a wrong password or CA: one line now
     with err_console.status("benchmarking") as status:
-        doc, runs = compare(source, resolve_kafka(kafka, kafka_config), workload, progress=status.update,
+        doc, runs = compare(source, kafka_settings, workload, progress=status.update,
                             partitions=partitions, kafka_client=kafka_client,
                             max_poll_records=max_poll_records, acquire_mode=acquire_mode,
                             worker_concurrency=worker_concurrency,

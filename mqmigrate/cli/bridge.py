@@ -57,7 +57,8 @@ def bridge(
         None, "--source", envvar="MQMIGRATE_SOURCE",
         help="Source URI, e.g. amqp://user:pass@host:5672/%2f, amqp1://user:pass@host:61616, "
         "sqs://REGION (AWS credential chain) or sqs+http://HOST:PORT (required without "
-        "--playbook). "
+        "--playbook); amqps://, amqp1s://, sqs+https:// with ?cafile=&certfile=&keyfile= for "
+        "TLS, a password as ${env:NAME} or ${file:PATH} (docs/security.md). "
         "Prefer the MQMIGRATE_SOURCE environment variable: a command line is visible to every "
         "user in the process list.",
         show_envvar=True),
@@ -100,8 +101,10 @@ def bridge(
                                        "its SNS subscriptions; Artemis: and its divert) on exit."),
     management_url: Optional[str] = typer.Option(
         None, "--management-url", help="RabbitMQ management API (default: the playbook's "
-        "rabbitmq+http endpoint, else http://HOST:15672); for amqp1:// on ActiveMQ Artemis its "
-        "Jolokia console (default http://HOST:8161): depth, missing-queue check, shadow set-up."),
+        "rabbitmq+http(s) endpoint, else http://HOST:15672, https://HOST:15671 for amqps://); "
+        "for amqp1:// on ActiveMQ Artemis its Jolokia console (default http(s)://HOST:8161): "
+        "depth, missing-queue check, shadow set-up.  Credentials and TLS settings default to "
+        "the source's; a TLS source's password is never sent over plain http."),
     reconnect_timeout: float = typer.Option(300.0, "--reconnect-timeout",
                                             help="Give up reconnecting to the source after this many seconds."),
     producer_config: list[str] = typer.Option(

@@ -22,8 +22,9 @@ def doctor(
     kafka_config: KafkaConfigFile = None,
     source: Optional[List[str]] = typer.Option(
         None, "--source", "-s",
-        help="A source endpoint to probe (repeatable): amqp://, rabbitmq+http://, amqp1://, "
-        "sqs://REGION or sqs+http://HOST:PORT.",
+        help="A source endpoint to probe (repeatable): amqp(s)://, rabbitmq+http(s)://, "
+        "amqp1(s)://, artemis+http(s)://, sqs://REGION or sqs+http(s)://HOST:PORT; TLS "
+        "settings and secrets as in docs/security.md.",
     ),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for each check."),
     round_trip: bool = typer.Option(

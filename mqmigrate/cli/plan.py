@@ -45,7 +45,8 @@ def plan(
         help="Strategy of one workload (playbook id, assessment id or queue name); repeatable."),
     name: str = typer.Option("migration", "--name", help="Playbook name (and NAME.yaml)."),
     kafka_version: Optional[str] = typer.Option(
-        None, "--kafka-version", help="Target Kafka version (4.4+ dead-letters in the broker); "
+        None, "--kafka-version", help="Target Kafka version (4.4+ dead-letters in the broker; "
+        "4.2 has no per-group delivery limit, see docs/compatibility.md); "
         "default: 4.4, or the assessment's."),
     replication: int = typer.Option(3, "--replication", help="Replication factor of the topics."),
     kafka: Optional[str] = typer.Option(None, "--kafka", "-k",

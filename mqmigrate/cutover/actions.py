@@ -33,9 +33,10 @@ from typing import Any, Callable, Optional
 from mqmigrate.cutover import bridgeproc
 from mqmigrate.cutover.probes import Verifier, VerifyCounts
 from mqmigrate.bridge.mapping import key_from_playbook
-from mqmigrate.cutover.source import SourceAccess, amqp_credentials, resolve
+from mqmigrate.cutover.source import SourceAccess, resolve
 from mqmigrate.errors import CutoverError, CutoverInterrupted, MqMigrateError, ProvisionError
 from mqmigrate.kafka.protocol import Connection
+from mqmigrate.sources.connect import connect_error, http_client
 from mqmigrate.playbooks.model import Action, Playbook, Step, Workload
 from mqmigrate.playbooks.state import atomic_write
 
@@ -347,11 +348,14 @@ def source_delete_shadow(ctx: ActionContext) -> str:
         return _delete_artemis_shadow(access)
     shadow = access.queue + SHADOW_SUFFIX
     vhost = ctx.workload.source.vhost or "/"
-    url = f"{access.management_url}/api/queues/{quote(vhost, safe='')}/{quote(shadow, safe='')}"
+    path = f"/api/queues/{quote(vhost, safe='')}/{quote(shadow, safe='')}"
+    management = access.management()
     try:
-        resp = httpx.delete(url, auth=amqp_credentials(access.uri), timeout=15)
+        with http_client(management, timeout=15, default_auth=("guest", "guest")) as client:
+            resp = client.delete(path)
     except httpx.HTTPError as exc:
-        raise CutoverError(f"management API at {access.management_url}: {exc}") from exc
+        diagnosed = connect_error(management, exc, what="management API")
+        raise CutoverError(diagnosed.message, hint=diagnosed.hint) from exc
     if resp.status_code == 404:
         return f"shadow queue {shadow} already gone"
     if resp.status_code not in (200, 204):
@@ -374,8 +378,7 @@ def _delete_artemis_shadow(access: SourceAccess) -> str:
     from mqmigrate.errors import MqMigrateError
     from mqmigrate.sources.amqp1.artemis import ArtemisManagement, remove_shadow
 
-    user, password = amqp_credentials(access.uri)
-    management = ArtemisManagement(access.management_url or "", user, password)
+    management = ArtemisManagement(access.management())
     try:
         removed = remove_shadow(management, access.queue)
     except MqMigrateError as exc:

@@ -57,7 +57,7 @@ class Verifier(Protocol):
 def default_verifier() -> Verifier | None:
     """The verify implementation of this build, or None when it has none (yet)."""
     try:
-        from mqmigrate import verify as verify_module  # type: ignore[attr-defined]
+        from mqmigrate import verify as verify_module
     except ImportError:
         return None
     factory = getattr(verify_module, "cutover_verifier", None)
@@ -92,7 +92,7 @@ class SourceDepthProbe:
 
     def measure_access(self, access) -> Measurement:
         """Measure a source given as a :class:`~mqmigrate.cutover.source.SourceAccess`."""
-        kind = getattr(access, "kind")
+        kind = access.kind
         try:
             if kind == "rabbitmq":
                 return self._rabbitmq(access)
@@ -107,16 +107,18 @@ class SourceDepthProbe:
     def _rabbitmq(self, access) -> Measurement:
         import httpx
 
-        from mqmigrate.cutover.source import amqp_credentials
+        from mqmigrate.sources.connect import connect_error, http_client
         from mqmigrate.sources.uri import parse_source_uri
 
         vhost = parse_source_uri(access.uri).vhost  # resolve() put the playbook's vhost there
-        url = (f"{access.management_url}/api/queues/{quote(vhost, safe='')}/"
-               f"{quote(access.queue, safe='')}")
+        path = f"/api/queues/{quote(vhost, safe='')}/{quote(access.queue, safe='')}"
+        management = access.management()
         try:
-            resp = httpx.get(url, auth=amqp_credentials(access.uri), timeout=10)
+            with http_client(management, timeout=10, default_auth=("guest", "guest")) as client:
+                resp = client.get(path)
         except httpx.HTTPError as exc:
-            return Measurement.unknown(f"management API at {access.management_url}: {exc}")
+            return Measurement.unknown(connect_error(management, exc,
+                                                     what="management API").one_line())
         if resp.status_code != 200:
             return Measurement.unknown(f"management API answered {resp.status_code} for "
                                        f"queue {access.queue!r}")
@@ -127,13 +129,11 @@ class SourceDepthProbe:
         return Measurement(float(body[key]), f"management API {key}")
 
     def _artemis(self, access) -> Measurement:
-        from mqmigrate.cutover.source import amqp_credentials
         from mqmigrate.sources.amqp1.artemis import ArtemisManagement
 
         if not access.management_url:
             return Measurement.unknown("no Artemis management API for this source")
-        user, password = amqp_credentials(access.uri)
-        management = ArtemisManagement(access.management_url, user, password)
+        management = ArtemisManagement(access.management())
         queue = access.queue.split("::")[-1]
         try:
             counts = management.queue_counts(queue, "MessageCount", "DeliveringCount")

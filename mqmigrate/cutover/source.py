@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from mqmigrate.errors import ConfigError, CutoverError
 from mqmigrate.playbooks.model import Workload
 from mqmigrate.redact import mask_uri
+from mqmigrate.sources.uri import SourceURI, management_endpoint, parse_source_uri
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,34 @@ class SourceAccess:
     queue: str
     uri: str = field(repr=False)
     #: management API base without credentials: RabbitMQ's (``http://host:15672``) or
-    #: Artemis' Jolokia console (``http://host:8161``) for an AMQP 1.0 source
+    #: Artemis' Jolokia console (``http://host:8161``) for an AMQP 1.0 source; https when the
+    #: source is TLS
     management_url: str | None = None
+    #: the management URL as given (playbook endpoint, ``--management-url``), which may carry
+    #: its own credentials; None when derived from the source
+    management_given: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def masked(self) -> str:
         """The URI as any output may show it."""
         return mask_uri(self.uri)
+
+    def management(self) -> SourceURI:
+        """The management endpoint with its credentials and TLS settings (those of the source
+        when it has none), for :func:`mqmigrate.sources.connect.http_client`."""
+        return management_endpoint(parse_source_uri(self.uri),
+                                   self.management_given or self.management_url)
+
+
+def _access(kind: str, queue: str, uri: str, given: str | None) -> SourceAccess:
+    """A SourceAccess whose management API is ``given`` or derived from the source (port 15672,
+    15671 with TLS, for RabbitMQ; 8161 for Artemis); a TLS source's password over plain HTTP
+    is refused here, before any step runs."""
+    if kind not in ("rabbitmq", "amqp1"):
+        return SourceAccess(kind, queue, uri)
+    management = management_endpoint(parse_source_uri(uri), given)
+    return SourceAccess(kind, queue, uri, management.http_base + management.path.rstrip("/"),
+                        given)
 
 
 def resolve(workload: Workload, environ: dict[str, str] | None = None) -> SourceAccess:
@@ -48,35 +69,10 @@ def resolve(workload: Workload, environ: dict[str, str] | None = None) -> Source
         spec = source_spec(workload, os.environ if environ is None else environ)
     except ConfigError as exc:
         raise CutoverError(exc.message, hint=exc.hint) from None
-    if spec.kind == "amqp1":
-        management = spec.options.get("management_url") or (
-            f"http://{urlsplit(spec.uri).hostname or 'localhost'}:8161")
-        return SourceAccess("amqp1", spec.queue, spec.uri, management)
-    if spec.kind != "rabbitmq":
-        return SourceAccess(spec.kind, spec.queue, spec.uri)
-    management = spec.options.get("management_url") or (
-        f"http://{urlsplit(spec.uri).hostname or 'localhost'}:15672")
-    return SourceAccess("rabbitmq", spec.queue, spec.uri, management)
-
-
-def amqp_credentials(uri: str) -> tuple[str, str]:
-    """User and password of an AMQP URI (RabbitMQ's guest/guest when it has none)."""
-    from urllib.parse import unquote
-
-    parts = urlsplit(uri)
-    return unquote(parts.username or "guest"), unquote(parts.password or "guest")
+    return _access(spec.kind, spec.queue, spec.uri, spec.options.get("management_url"))
 
 
 def access_for_uri(uri: str, queue: str, management_url: str | None = None) -> SourceAccess:
     """A source given on the command line (``--source URI --queue NAME``) as a SourceAccess;
-    RabbitMQ's management API defaults to port 15672 of the AMQP host."""
-    from mqmigrate.sources.uri import parse_source_uri
-
-    parsed = parse_source_uri(uri)
-    if parsed.kind == "amqp1":
-        return SourceAccess("amqp1", queue, uri,
-                            management_url or f"http://{parsed.host or 'localhost'}:8161")
-    if parsed.kind != "rabbitmq":
-        return SourceAccess(parsed.kind, queue, uri)
-    return SourceAccess("rabbitmq", queue, uri,
-                        management_url or f"http://{parsed.host or 'localhost'}:15672")
+    the management API defaults to the AMQP host's (see :func:`_access`)."""
+    return _access(parse_source_uri(uri).kind, queue, uri, management_url)

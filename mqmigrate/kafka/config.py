@@ -39,6 +39,8 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from mqmigrate.errors import ConfigError
+from mqmigrate.secrets import expand_references  # one ${env:}/${file:} implementation
+from mqmigrate.properties import parse_properties  # re-exported: the Kafka client file syntax
 
 #: the environment variable naming a properties file when --kafka-config is not given
 ENV_VAR = "MQMIGRATE_KAFKA_CONFIG"
@@ -70,7 +72,6 @@ _JAVA_ONLY_IGNORED = frozenset({
 })
 
 _MASK = "***"
-_REFERENCE = re.compile(r"\$\{(?P<provider>[A-Za-z][A-Za-z0-9_]*):(?P<arg>[^}]*)\}")
 
 
 def is_secret_key(key: str) -> bool:
@@ -216,7 +217,7 @@ def connection_config(bootstrap: "KafkaConfig | str | None", kafka_config: Any =
         raise ConfigError("give the KafkaConfig once: as bootstrap or as kafka_config")
     if bootstrap:
         config = config.with_bootstrap(bootstrap)
-    config.bootstrap  # a ConfigError now rather than at the first connection
+    _ = config.bootstrap  # a ConfigError now rather than at the first connection
     return config
 
 
@@ -253,7 +254,7 @@ def load_kafka_config(bootstrap: str | None, config_file: Path | None = None, *,
     if chosen:
         config = config.with_bootstrap(str(chosen).strip())
     elif required:
-        config.bootstrap  # raises the ConfigError that says where bootstrap servers come from
+        _ = config.bootstrap  # raises the ConfigError that says where bootstrap servers come from
     return config
 
 
@@ -307,151 +308,6 @@ def read_config_file(path: Path, *, environ: Mapping[str, str] = os.environ) -> 
 
 
 # ---------------------------------------------------------------------------- parsing
-
-_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
-
-
-def parse_properties(text: str, *, origin: str = "properties") -> dict[str, str]:
-    """Java ``.properties`` / librdkafka config text → dict.
-
-    ``key=value``, ``key: value`` or ``key value``; ``#`` and ``!`` start comment lines; a
-    line ending in an odd number of backslashes continues on the next; ``\\t \\n \\r \\f
-    \\uXXXX`` and ``\\<char>`` are escapes as in Java, except that a backslash before a
-    character with no escape meaning is kept (so ``C:\\certs\\ca.pem`` survives).  Trailing
-    whitespace of a value is dropped.  A line that is only a key (no separator and no value)
-    is an error naming the line, never its content.
-    """
-    result: dict[str, str] = {}
-    lines = text.splitlines()
-    index = 0
-    while index < len(lines):
-        number = index + 1
-        line = lines[index].lstrip()
-        index += 1
-        if not line or line[0] in "#!":
-            continue
-        while _continues(line) and index < len(lines):
-            line = line[:-1] + lines[index].lstrip()
-            index += 1
-        if _continues(line):
-            line = line[:-1]
-        key, value, separated = _split_key_value(line)
-        if not key:
-            raise ConfigError(f"{origin}:{number}: a property needs a key before '='")
-        if not separated and not value:
-            raise ConfigError(f"{origin}:{number}: '{_unescape(key)[:60]}' has no value",
-                              hint="write key=value")
-        result[_unescape(key)] = _unescape(value).rstrip()
-    return result
-
-
-def _continues(line: str) -> bool:
-    trailing = len(line) - len(line.rstrip("\\"))
-    return trailing % 2 == 1
-
-
-def _split_key_value(line: str) -> tuple[str, str, bool]:
-    """(raw key, raw value, whether an explicit = or : separated them)."""
-    i = 0
-    while i < len(line):
-        char = line[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char in "=:" or char.isspace():
-            break
-        i += 1
-    key = line[:i]
-    rest = line[i:].lstrip(" \t\f")
-    separated = False
-    if rest[:1] in ("=", ":"):
-        separated = True
-        rest = rest[1:].lstrip(" \t\f")
-    elif i < len(line):
-        separated = True  # whitespace separates key and value in Java properties
-    return key, rest, separated
-
-
-def _unescape(text: str) -> str:
-    if "\\" not in text:
-        return text
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char != "\\" or i + 1 >= len(text):
-            out.append(char)
-            i += 1
-            continue
-        nxt = text[i + 1]
-        if nxt in _ESCAPES:
-            out.append(_ESCAPES[nxt])
-            i += 2
-        elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6] or ""):
-            out.append(chr(int(text[i + 2:i + 6], 16)))
-            i += 6
-        elif nxt in "\\=: #!":
-            out.append(nxt)
-            i += 2
-        else:
-            out.append(char)  # a Windows path's backslash, kept
-            i += 1
-    return "".join(out)
-
-
-# ---------------------------------------------------------------------------- ${...} references
-
-
-def expand_references(properties: Mapping[str, str], *, origin: str, base_dir: Path | None = None,
-                      environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """Replace ``${env:NAME}`` and ``${file:PATH}`` in every value.
-
-    ``${file:PATH}`` is the file's text without its trailing newline; ``${file:PATH:KEY}``
-    (Kafka's FileConfigProvider form) is the value of ``KEY`` in the properties file PATH.
-    Relative paths are relative to ``base_dir`` (the config file's directory).  A variable
-    that is not set or a file that cannot be read is a ConfigError naming the key and the
-    reference, never a value.
-    """
-    expanded: dict[str, str] = {}
-    for key, value in properties.items():
-        def replace(match: re.Match[str], key: str = key) -> str:
-            provider, arg = match.group("provider"), match.group("arg")
-            if provider == "env":
-                if arg not in environ:
-                    raise ConfigError(f"{origin}: {key}: environment variable {arg} is not set",
-                                      hint=f"export {arg}, or remove ${{env:{arg}}}")
-                return environ[arg]
-            if provider == "file":
-                return _file_reference(arg, key=key, origin=origin, base_dir=base_dir)
-            raise ConfigError(f"{origin}: {key}: unknown reference ${{{provider}:...}}",
-                              hint="use ${env:NAME} or ${file:PATH}")
-        expanded[key] = _REFERENCE.sub(replace, value) if isinstance(value, str) else value
-    return expanded
-
-
-def _file_reference(arg: str, *, key: str, origin: str, base_dir: Path | None) -> str:
-    def resolve(text: str) -> Path:
-        path = Path(text).expanduser()
-        return path if path.is_absolute() or base_dir is None else base_dir / path
-
-    path = resolve(arg)
-    wanted: str | None = None
-    if not path.is_file() and ":" in arg:
-        head, _, tail = arg.rpartition(":")
-        if resolve(head).is_file():
-            path, wanted = resolve(head), tail
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(f"{origin}: {key}: cannot read ${{file:{arg}}}: {reason}") from None
-    if wanted is None:
-        return text.rstrip("\r\n")
-    values = parse_properties(text, origin=str(path))
-    if wanted not in values:
-        raise ConfigError(f"{origin}: {key}: {path} has no key {wanted!r}")
-    return values[wanted]
-
 
 # ---------------------------------------------------------------------------- Java → librdkafka
 

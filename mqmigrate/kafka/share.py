@@ -144,7 +144,7 @@ def _incremental_set(admin: AdminClient, kind: ResourceType, name: str,
             for key, value in configs.items()
         ],
     )
-    what = "group" if kind == ResourceType.GROUP else "topic"
+    what = {ResourceType.GROUP: "group", ResourceType.BROKER: "broker"}.get(kind, "topic")
     for future in admin.incremental_alter_configs([resource]).values():
         _result(future, f"setting configs of {what} {name}")
 
@@ -179,7 +179,7 @@ def _await_group_configs(admin: AdminClient, group: str, expected: Mapping[str, 
 def _describe(admin: AdminClient, kind: ResourceType, name: str,
               names: Iterable[str] | None) -> dict[str, str]:
     """Effective configs (defaults included) of one resource, optionally only ``names``."""
-    what = "group" if kind == ResourceType.GROUP else "topic"
+    what = {ResourceType.GROUP: "group", ResourceType.BROKER: "broker"}.get(kind, "topic")
     futures = admin.describe_configs([ConfigResource(kind, name)])
     entries = _result(next(iter(futures.values())), f"describing configs of {what} {name}")
     wanted = set(names) if names is not None else None
@@ -190,6 +190,23 @@ def _describe(admin: AdminClient, kind: ResourceType, name: str,
 def group_configs(admin: AdminClient, group: str, names: Iterable[str] | None = None) -> dict[str, str]:
     """The group's effective configs (defaults included), optionally only ``names``."""
     return _describe(admin, ResourceType.GROUP, group, names)
+
+
+def broker_configs(admin: AdminClient, names: Iterable[str] | None = None,
+                   timeout: float = 30.0) -> dict[str, str]:
+    """The configs of one broker of the cluster (defaults included), optionally only ``names``.
+
+    Before Kafka 4.3 the share-group delivery limit is only this broker-wide
+    ``group.share.delivery.count.limit``; a cluster's brokers are expected to agree on it.
+    """
+    try:
+        cluster = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout)
+    except KafkaException as exc:
+        raise ConnectionFailed(f"describing the cluster failed: {exc.args[0].str()}") from exc
+    except TimeoutError as exc:
+        raise ConnectionFailed(f"describing the cluster timed out after {timeout:.0f}s") from exc
+    node = str(cluster.nodes[0].id) if cluster.nodes else "0"
+    return _describe(admin, ResourceType.BROKER, node, names)
 
 
 def share_consumer(kafka: "KafkaConfig | str", group: str, *, explicit: bool = True,

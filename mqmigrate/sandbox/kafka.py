@@ -47,7 +47,7 @@ class KafkaService(Service):
     def __init__(self, ctx: SandboxContext, *, name: str | None = None,
                  features: dict[str, int] | None = None, heap: str = "1g",
                  properties: dict[str, str] | None = None, secured: bool = True,
-                 plaintext: bool = True):
+                 plaintext: bool = True, version: str | None = None):
         if name:
             self.name = name
         super().__init__(ctx)
@@ -66,6 +66,9 @@ class KafkaService(Service):
         #: broker properties set over the defaults, e.g. an authorizer for a test broker
         #: (``authorizer.class.name``, ``super.users``); the sandbox itself passes none
         self.properties = dict(properties or {})
+        #: the Apache Kafka release whose jars run this broker (each cached in its own
+        #: ``<cache>/kafka-<version>``); tests of older releases pass e.g. ``"4.2.2"``
+        self.version = version or KAFKA_VERSION
 
     @property
     def bootstrap(self) -> str:
@@ -87,10 +90,10 @@ class KafkaService(Service):
             return f"{libs}/*"
         libs = maven.classpath(
             self.ctx.cache_dir,
-            f"kafka-{KAFKA_VERSION}",
+            f"kafka-{self.version}",
             [
-                f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}",
-                f"org.apache.kafka:kafka-tools:{KAFKA_VERSION}",
+                f"org.apache.kafka:kafka_2.13:{self.version}",
+                f"org.apache.kafka:kafka-tools:{self.version}",
                 # Kafka's own POMs leave the logging binding to the distribution
                 "org.apache.logging.log4j:log4j-slf4j2-impl:2.24.3",
                 "org.slf4j:slf4j-api:2.0.17",

@@ -167,10 +167,12 @@ class RabbitMQService(Service):
             self.epmd_marker.write_text(str(self.port("epmd")))
         # the trailing user flag is ignored by RabbitMQ; it puts our state directory on the
         # command line so that pid() recognises the process as ours
-        self.spawn(
-            [str(RABBITMQ_SBIN / "rabbitmq-server"), "-mqmigrate_sandbox_dir", str(self.dir)],
-            env=self.env(),
-        )
+        self.spawn(self.command("rabbitmq-server", "-mqmigrate_sandbox_dir", str(self.dir)),
+                   env=self.env())
+
+    def command(self, script: str, *args: str) -> list[str]:
+        """The argv that runs one of RabbitMQ's scripts (``rabbitmq-server``, ``rabbitmqctl``)."""
+        return [str(RABBITMQ_SBIN / script), *args]
 
     def probe(self) -> str:
         import httpx
@@ -221,10 +223,12 @@ class RabbitMQService(Service):
         self._stop_own_epmd()
         return stopped
 
-    def _epmd(self) -> str | None:
-        return shutil.which("epmd") or next(
+    def _epmd(self) -> list[str] | None:
+        """The command that runs ``epmd`` (a node in a chroot runs the chroot's)."""
+        epmd = shutil.which("epmd") or next(
             (str(p) for p in Path("/usr/lib/erlang").glob("erts-*/bin/epmd")), None
         )
+        return [epmd] if epmd else None
 
     def _epmd_names(self) -> list[str] | None:
         """Node names registered with the epmd on our port; None when no epmd answers."""
@@ -232,7 +236,7 @@ class RabbitMQService(Service):
         if not epmd:
             return None
         proc = subprocess.run(
-            [epmd, "-port", str(self.port("epmd")), "-names"],
+            [*epmd, "-port", str(self.port("epmd")), "-names"],
             capture_output=True, text=True, timeout=10,
         )
         if proc.returncode != 0 or "up and running" not in proc.stdout:
@@ -248,7 +252,7 @@ class RabbitMQService(Service):
         epmd = self._epmd()
         if names is not None and epmd:
             subprocess.run(
-                [epmd, "-port", str(self.port("epmd")), "-kill"],
+                [*epmd, "-port", str(self.port("epmd")), "-kill"],
                 capture_output=True, timeout=10,
             )
         self.epmd_marker.unlink(missing_ok=True)
@@ -256,7 +260,7 @@ class RabbitMQService(Service):
     def rabbitmqctl(self, *args: str, timeout: float = 60) -> str:
         """Run ``rabbitmqctl`` against the sandbox node; return its stdout."""
         proc = subprocess.run(
-            [str(RABBITMQ_SBIN / "rabbitmqctl"), *args],
+            self.command("rabbitmqctl", *args),
             capture_output=True, text=True, timeout=timeout, env={**os.environ, **self.env()},
         )
         if proc.returncode != 0:

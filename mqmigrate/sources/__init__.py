@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from mqmigrate.errors import PrerequisiteError, UsageError
 from mqmigrate.sources.base import SourceAdapter
+from mqmigrate.sources.uri import SCHEMES as URI_SCHEMES
 
 #: name -> ("module:Class", the pip package that provides its driver)
 ADAPTERS: dict[str, tuple[str, str]] = {
@@ -26,17 +27,11 @@ ADAPTERS: dict[str, tuple[str, str]] = {
 #: pip package -> the module it installs, where the names differ
 _DRIVER_MODULES = {"python-qpid-proton": "proton"}
 
-#: URI scheme -> adapter name
+#: URI scheme -> adapter name: the queue schemes of the one scheme table
+#: (:data:`mqmigrate.sources.uri.SCHEMES`), plus the in-memory source tests use
 SCHEMES: dict[str, str] = {
-    "amqp": "rabbitmq",
-    "amqps": "rabbitmq",
-    "rabbitmq": "rabbitmq",
-    "sqs": "sqs",
-    "sqs+http": "sqs",
-    "sqs+https": "sqs",
+    **{name: scheme.adapter for name, scheme in URI_SCHEMES.items() if scheme.adapter},
     "memory": "memory",
-    "amqp1": "amqp1",
-    "amqp1s": "amqp1",
 }
 
 
@@ -73,4 +68,4 @@ def kind_for_uri(uri: str) -> str:
 
 def open_source(uri: str, **options: Any) -> SourceAdapter:
     """An adapter (not yet opened) for ``uri``; ``options`` go to its constructor."""
-    return adapter_class(kind_for_uri(uri)).from_uri(uri, **options)  # type: ignore[attr-defined]
+    return adapter_class(kind_for_uri(uri)).from_uri(uri, **options)

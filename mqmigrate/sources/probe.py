@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mqmigrate.errors import UsageError
-from mqmigrate.sources.connect import pika_parameters, proton_blocking_connection, sqs_client
+from mqmigrate.errors import MqMigrateError
+from mqmigrate.sources.connect import (connect_error, http_client, pika_parameters,
+                                       proton_blocking_connection, sqs_client)
 from mqmigrate.sources.uri import SourceURI, parse_source_uri
 
 
@@ -22,7 +23,7 @@ class SourceProbe:
 def probe_source(uri: str, timeout: float = 10.0) -> SourceProbe:
     try:
         source = parse_source_uri(uri)
-    except UsageError as exc:
+    except MqMigrateError as exc:  # a bad URI, an unset ${env:} secret, a missing cafile
         from mqmigrate.redact import mask_uri
 
         return SourceProbe(mask_uri(uri), "unknown", False, detail=exc.one_line())
@@ -30,13 +31,25 @@ def probe_source(uri: str, timeout: float = 10.0) -> SourceProbe:
         "rabbitmq": _probe_amqp091,
         "rabbitmq-management": _probe_management,
         "amqp1": _probe_amqp1,
+        "artemis-management": _probe_jolokia,
         "sqs": _probe_sqs,
     }[source.kind]
     try:
         return probe(source, timeout)
+    except MqMigrateError as exc:  # bad TLS files, an unset ${env:} secret...
+        return SourceProbe(source.masked, source.kind, False, detail=exc.message,
+                           fix=exc.hint or "")
     except Exception as exc:  # every driver failure becomes a finding, never a traceback
         return SourceProbe(source.masked, source.kind, False,
                            detail=f"unexpected {type(exc).__name__}: {exc}"[:300])
+
+
+def _failed(source: SourceURI, exc: BaseException, what: str) -> SourceProbe:
+    """A failed connection as a finding: the likely cause (TLS trust, TLS/plaintext mismatch,
+    credentials, mechanism) from :func:`~mqmigrate.sources.connect.connect_error`."""
+    diagnosed = connect_error(source, exc, what=what)
+    return SourceProbe(source.masked, source.kind, False, detail=diagnosed.message[:400],
+                       fix=diagnosed.hint or "")
 
 
 def _unreachable(source: SourceURI, exc: BaseException | str) -> SourceProbe:
@@ -71,13 +84,15 @@ def _probe_amqp091(source: SourceURI, timeout: float) -> SourceProbe:
     try:
         connection = pika.BlockingConnection(pika_parameters(source, timeout=timeout))
     except (pex.ProbableAuthenticationError, pex.AuthenticationError) as exc:
+        if "EXTERNAL" in str(exc) or source.auth_mechanism == "external":
+            return _failed(source, exc, "RabbitMQ")
         return _bad_credentials(source, str(exc) or "rejected")
     except pex.ProbableAccessDeniedError:
         return SourceProbe(source.masked, source.kind, False,
                            detail=f"access to vhost {source.vhost!r} refused",
                            fix="grant the user permissions on that vhost")
     except (pex.AMQPConnectionError, OSError) as exc:
-        return _unreachable(source, exc)
+        return _failed(source, exc, "RabbitMQ")
     try:
         props = connection._impl.server_properties  # pika keeps them only on the impl
         product = props.get("product", b"AMQP 0-9-1 broker")
@@ -92,11 +107,11 @@ def _probe_amqp091(source: SourceURI, timeout: float) -> SourceProbe:
 def _probe_management(source: SourceURI, timeout: float) -> SourceProbe:
     import httpx
 
-    auth = (source.username or "guest", source.password.reveal() if source.password else "guest")
     try:
-        response = httpx.get(f"{source.http_base}/api/overview", auth=auth, timeout=timeout)
+        with http_client(source, timeout=timeout, default_auth=("guest", "guest")) as client:
+            response = client.get("/api/overview")
     except httpx.HTTPError as exc:
-        return _unreachable(source, exc)
+        return _failed(source, exc, "RabbitMQ management API")
     if response.status_code == 401:
         return _bad_credentials(source, "HTTP 401")
     if response.status_code != 200:
@@ -117,10 +132,7 @@ def _probe_amqp1(source: SourceURI, timeout: float) -> SourceProbe:
     try:
         connection = proton_blocking_connection(source, timeout=timeout)
     except (ConnectionException, Timeout, OSError) as exc:
-        text = str(exc)
-        if "auth" in text.lower() or "sasl" in text.lower():
-            return _bad_credentials(source, text[:200])
-        return _unreachable(source, exc)
+        return _failed(source, exc, "AMQP 1.0 broker")
     try:
         props = connection.conn.remote_properties or {}
         product = str(props.get("product", "AMQP 1.0 broker"))
@@ -128,6 +140,22 @@ def _probe_amqp1(source: SourceURI, timeout: float) -> SourceProbe:
         return SourceProbe(source.masked, source.kind, True, version=f"{product} {version}")
     finally:
         connection.close()
+
+
+def _probe_jolokia(source: SourceURI, timeout: float) -> SourceProbe:
+    from mqmigrate.sources.amqp1.artemis import ArtemisManagement
+
+    management = ArtemisManagement(source)
+    try:
+        version = management.call({"type": "read", "mbean": management.broker,
+                                   "attribute": "Version"})
+    except MqMigrateError as exc:
+        return SourceProbe(source.masked, source.kind, False, detail=exc.message[:300],
+                           fix=exc.hint or "")
+    finally:
+        management.close()
+    return SourceProbe(source.masked, source.kind, True,
+                       version=f"ActiveMQ Artemis {version} (Jolokia)")
 
 
 def _probe_sqs(source: SourceURI, timeout: float) -> SourceProbe:
@@ -145,7 +173,8 @@ def _probe_sqs(source: SourceURI, timeout: float) -> SourceProbe:
                     "UnrecognizedClientException", "AccessDeniedException"):
             return _bad_credentials(source, code)
         return SourceProbe(source.masked, source.kind, False, detail=f"SQS error {code}")
-    except (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError) as exc:
-        return _unreachable(source, exc)
+    except (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError,
+            bex.SSLError) as exc:
+        return _failed(source, exc, "SQS")
     where = source.http_base if source.scheme != "sqs" else f"region {source.region}"
     return SourceProbe(source.masked, source.kind, True, version=f"SQS API at {where}")

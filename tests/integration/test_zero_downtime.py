@@ -120,6 +120,9 @@ class SourceKind:
     cleanup: Callable[[], None] = lambda: None
     #: whether the shadow copy still exists on the broker (kinds with a shadow strategy)
     shadow_exists: Callable[[], bool] | None = None
+    #: a Kafka other than the sandbox's (another release) and the version plan targets
+    kafka_bootstrap: str | None = None
+    kafka_version: str | None = None
 
 
 class _ThreadedOldConsumer:
@@ -218,7 +221,8 @@ def amqp1_kind(artemis_service, name: str) -> SourceKind:
     user, password = artemis_service.credentials()
     url = f"amqp://127.0.0.1:{artemis_service.port('acceptor')}"
     console = f"127.0.0.1:{artemis_service.port('console')}"
-    management = ArtemisManagement(f"http://{console}", user, password)
+    management = ArtemisManagement(
+        f"artemis+http://{quote(user, safe='')}:{quote(password, safe='')}@{console}")
     management.create_queue(name, name, "anycast")
 
     def cleanup() -> None:
@@ -328,13 +332,37 @@ KINDS = [
     pytest.param("rabbitmq", marks=pytest.mark.rabbitmq, id="rabbitmq"),
     pytest.param("sqs", marks=pytest.mark.sqs, id="sqs"),
     pytest.param("amqp1", marks=pytest.mark.amqp1, id="amqp1"),
+    # RabbitMQ 4.x (a chroot node of this module, see conftest.rabbitmq4_service)
+    pytest.param("rabbitmq4", marks=[pytest.mark.rabbitmq, pytest.mark.compat], id="rabbitmq4"),
+    # the sandbox's RabbitMQ onto Kafka 4.2 (no per-group delivery limit, no broker DLQ: the
+    # plan for 4.2, the worker dead-lettering itself)
+    pytest.param("rabbitmq-kafka-4.2", marks=[pytest.mark.rabbitmq, pytest.mark.compat],
+                 id="rabbitmq-kafka-4.2"),
 ]
+
+
+@pytest.fixture
+def kafka_4_2(tmp_path, kafka_service):
+    """A private Kafka 4.2.2 broker for one run (jars cached like the sandbox's)."""
+    from tests.private_brokers import PrivateKafka
+
+    broker = PrivateKafka(tmp_path / "kafka-4.2.2", kafka_service.ctx.cache_dir,
+                          name="kafka-4.2.2", version="4.2.2", heap="768m")
+    broker.start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture
 def source_kind(request, unique_name, monkeypatch) -> SourceKind:
     if request.param == "rabbitmq":
         kind = rabbitmq_kind(request.getfixturevalue("rabbitmq_service"), unique_name)
+    elif request.param == "rabbitmq4":
+        kind = rabbitmq_kind(request.getfixturevalue("rabbitmq4_service"), unique_name)
+    elif request.param == "rabbitmq-kafka-4.2":
+        kind = rabbitmq_kind(request.getfixturevalue("rabbitmq_service"), unique_name)
+        kafka = request.getfixturevalue("kafka_4_2")
+        kind.kafka_bootstrap, kind.kafka_version = kafka.bootstrap, "4.2"
     elif request.param == "sqs":
         kind = sqs_kind(request.getfixturevalue("elasticmq_service"), unique_name,
                         request.getfixturevalue("tmp_path"))
@@ -484,8 +512,10 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
 
     t_start = time.monotonic()
     kind = source_kind
+    kafka_bootstrap = kind.kafka_bootstrap or kafka_bootstrap
     out = tmp_path / "playbooks"
-    assert main(["plan", kind.plan_uri, "--prefix", kind.queue, "--name", "zd",
+    version = ["--kafka-version", kind.kafka_version] if kind.kafka_version else []
+    assert main(["plan", kind.plan_uri, "--prefix", kind.queue, "--name", "zd", *version,
                  "--replication", "1", "--kafka", kafka_bootstrap, "--out", str(out)]) == 0
     capsys.readouterr()
     path = out / "zd.yaml"

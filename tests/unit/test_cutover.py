@@ -428,8 +428,8 @@ def test_artemis_depth_is_message_count_less_delivering(monkeypatch):
     seen = []
 
     class FakeManagement:
-        def __init__(self, url, user, password):
-            seen.append((url, user, password))
+        def __init__(self, endpoint):
+            seen.append((endpoint.http_base, endpoint.username, endpoint.password.reveal()))
 
         def queue_counts(self, queue, *attributes):
             if queue not in counts:

@@ -103,6 +103,18 @@ def test_kafka_below_4_4_leaves_dead_lettering_to_the_worker():
     assert w.target.dlq.use_broker_dlq is False
 
 
+def test_kafka_4_2_has_no_per_group_delivery_limit_and_plan_says_so():
+    """4.2 refuses the group config: plan moves the limit into a decision naming the broker
+    setting (never dropped unseen); 4.3 keeps it on the group."""
+    w42 = _only(_plan(PLAN / "rabbitmq-work-queue.json", kafka_version="4.2")).workloads[0]
+    assert w42.target.consumer.configs.delivery_count_limit is None
+    (decision,) = [d for d in w42.decisions if d.rule == "retry.limit.broker-wide"]
+    assert "group.share.delivery.count.limit=" in decision.question
+    w43 = _only(_plan(PLAN / "rabbitmq-work-queue.json", kafka_version="4.3")).workloads[0]
+    assert w43.target.consumer.configs.delivery_count_limit is not None
+    assert not [d for d in w43.decisions if d.rule == "retry.limit.broker-wide"]
+
+
 def test_sqs_fifo_is_a_keyed_consumer_group():
     playbook = _only(_plan(PLAN / "sqs-fifo.yaml"))
     (w,) = playbook.workloads

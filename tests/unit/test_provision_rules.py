@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mqmigrate.kafka.share import SHARE_GROUP_DEFAULTS
 from mqmigrate.provision import lowers_safety
 
 
@@ -35,10 +36,19 @@ def test_allowed(key, old, new):
 class FakeCluster:
     """Stands in for mqmigrate.kafka.share's describe functions (no broker needed)."""
 
-    def __init__(self, topics=None, topic_configs=None, group_configs=None):
+    #: what a Kafka 4.4 broker describes for a group nobody configured (every key it knows)
+    KAFKA_4_4_GROUP = {**SHARE_GROUP_DEFAULTS,
+                       "share.partition.max.record.locks": "2000",
+                       "errors.deadletterqueue.topic.name": ""}
+    #: Kafka 4.2 knows no per-group delivery limit, record-lock cap or DLQ (observed on 4.2.2)
+    KAFKA_4_2_GROUP = {k: v for k, v in KAFKA_4_4_GROUP.items() if k in (
+        "share.auto.offset.reset", "share.record.lock.duration.ms", "share.isolation.level")}
+
+    def __init__(self, topics=None, topic_configs=None, group_configs=None, group_defaults=None):
         self.topics = topics or {}
         self.topic_configs = topic_configs or {}
         self.group_configs = group_configs or {}
+        self.group_defaults = self.KAFKA_4_4_GROUP if group_defaults is None else group_defaults
 
     def install(self, monkeypatch):
         from mqmigrate.kafka import share
@@ -46,9 +56,9 @@ class FakeCluster:
         monkeypatch.setattr(share, "describe_topic", lambda admin, t: self.topics.get(t))
         monkeypatch.setattr(share, "topic_configs", lambda admin, t: self.topic_configs.get(t, {}))
         monkeypatch.setattr(share, "group_configs",
-                            lambda admin, g, names=None: {k: v for k, v in
-                                                           self.group_configs.get(g, {}).items()
-                                                           if names is None or k in names})
+                            lambda admin, g, names=None: {k: v for k, v in {
+                                **self.group_defaults, **self.group_configs.get(g, {})}.items()
+                                if names is None or k in names})
 
 
 def _playbook(**overrides):
@@ -181,3 +191,28 @@ def test_a_fanout_topic_is_created_once_and_its_declarations_must_agree(monkeypa
     drift = [r for r in rows if r.action == "drift"]
     assert [(r.workload, r.name) for r in drift] == [("shipping", "events")]
     assert "declared differently by workload billing" in drift[0].note
+
+
+def test_a_group_config_kafka_4_2_does_not_know_is_drift_with_its_reason(monkeypatch):
+    """Kafka 4.2 answers "Unknown group config name: share.delivery.count.limit" to the alter
+    (observed on 4.2.2): provision keeps it out of the alter, names the broker-wide setting,
+    and still sets what 4.2 takes."""
+    from mqmigrate.provision import diff
+
+    FakeCluster(group_defaults=FakeCluster.KAFKA_4_2_GROUP).install(monkeypatch)
+    rows = diff(None, _playbook(use_broker_dlq=False, share_configs={
+        "share.delivery.count.limit": 3, "share.record.lock.duration.ms": 45000}),
+        share_version=1, authorizer=False, brokers=1)
+    groups = {r.item: r for r in rows if r.resource == "group"}
+    limit = groups["share.delivery.count.limit"]
+    assert (limit.action, limit.new, limit.apply) == ("drift", "3", None)
+    assert "group.share.delivery.count.limit" in limit.note and "4.3" in limit.note
+    lock = groups["share.record.lock.duration.ms"]
+    assert lock.action == "alter" and lock.apply is not None
+
+    # the same playbook on a 4.3+/4.4 cluster: the limit is an ordinary per-group alter
+    FakeCluster().install(monkeypatch)
+    rows = diff(None, _playbook(use_broker_dlq=False, share_configs={
+        "share.delivery.count.limit": 3}), share_version=1, authorizer=False, brokers=1)
+    assert [(r.item, r.action) for r in rows if r.resource == "group"] == [
+        ("share.delivery.count.limit", "alter")]

@@ -214,3 +214,23 @@ def test_pool_wakes_a_waiting_handler_and_a_waiting_poller():
     pool.done("r1", batch, Ack.ACCEPT)
     poller.join(2)
     assert idle == [True] and time.monotonic() - started < 1.0
+
+
+def test_kafka_4_2_limit_unreadable_trusts_max_deliveries_or_refuses(monkeypatch):
+    """On 4.2 the limit is the brokers' config; a worker that may not read it never guesses."""
+    from mqmigrate.errors import MqMigrateError
+    from mqmigrate.kafka import share
+    from mqmigrate.worker import Worker
+
+    def denied(admin, names=None, timeout=30.0):
+        raise MqMigrateError("describing configs of broker 1 failed: Cluster authorization failed")
+
+    monkeypatch.setattr(share, "broker_configs", denied)
+    worker = Worker("127.0.0.1:1", "t", "g", lambda m: None, max_deliveries=3, metrics=False,
+                    install_signal_handlers=False)
+    assert worker._broker_delivery_limit(None) == "3"
+    worker = Worker("127.0.0.1:1", "t", "g", lambda m: None, metrics=False,
+                    install_signal_handlers=False)
+    with pytest.raises(ConfigError, match="group.share.delivery.count.limit") as info:
+        worker._broker_delivery_limit(None)
+    assert "max_deliveries" in info.value.hint

@@ -37,6 +37,13 @@ def retry_limit(ctx: QueueContext):
         evidence = {name: shown(q, "delivery_limit", limit)}
         if q.type == "quorum" and limit == 20 and "delivery_limit" in q.defaulted:
             evidence["note"] = "RabbitMQ 4.x quorum-queue default"
+            # observed on 4.0.5: every return counts (nack/reject requeue, a closed channel's
+            # unacked messages, AMQP 1.0 released and modified), the bridge's returns too
+            evidence["bridge"] = (
+                "the bridge's returns count too (a release during a Kafka outage, its prefetch "
+                "on every restart): after 20 the broker drops or dead-letters the message")
+            remediation += ("; for the migration, a policy with a higher delivery-limit keeps "
+                            "bridge restarts from using up the application's attempts")
     yield finding("retry.limit", "warn", evidence, mapping, remediation)
 
 

@@ -11,8 +11,13 @@ URI schemes (live sources, credentials in the URI or the environment):
 ``sqs+http://host:port?region=R``          SQS-compatible endpoint (moto, ElasticMQ);
                                            ``+https`` for TLS
 ``artemis+http://user:pass@host:8161``     ActiveMQ Artemis through Jolokia
-                                           (``?broker=NAME``, default ``0.0.0.0``)
+                                           (``?broker=NAME``, default ``0.0.0.0``);
+                                           ``+https`` for TLS
 =========================================  ==================================================
+
+TLS settings (``?cafile=&certfile=&keyfile=&server_name=``) and secrets by reference
+(``${env:NAME}``, ``${file:PATH}``, ``?password_env=``) are the same as for every source URI:
+see :mod:`mqmigrate.sources.uri`.
 
 Anything else is a file (or a directory of ``.tf`` files) sniffed by content: RabbitMQ
 definitions JSON, the tool's inventory dump, CloudFormation JSON/YAML, ARM templates and Bicep
@@ -30,13 +35,10 @@ from pathlib import Path
 from mqmigrate.errors import ConfigError, UsageError
 from mqmigrate.inventory.model import Estate, Source
 from mqmigrate.inventory.readers import _files
+from mqmigrate.sources.uri import SCHEMES
 
-#: live URI scheme → "module:function"; imported only when used (drivers load lazily)
-LIVE_SCHEMES = {
-    "rabbitmq+http": "rabbitmq_http", "rabbitmq+https": "rabbitmq_http",
-    "sqs": "sqs_live", "sqs+http": "sqs_live", "sqs+https": "sqs_live",
-    "artemis+http": "artemis_jolokia", "artemis+https": "artemis_jolokia",
-}
+#: live URI scheme → reader module (from the one scheme table); imported only when used
+LIVE_SCHEMES = {name: scheme.reader for name, scheme in SCHEMES.items() if scheme.reader}
 
 Progress = Callable[[str, int, int], None]
 

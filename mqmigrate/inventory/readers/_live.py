@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
-from mqmigrate.errors import AuthenticationFailed, ConnectionFailed
+from mqmigrate.errors import AuthenticationFailed, ConnectionFailed, MqMigrateError
 from mqmigrate.redact import Secret, mask_uri
-from mqmigrate.sources.uri import split_uri as uri_parts
+from mqmigrate.sources.uri import SourceURI, parse_source_uri
 
 
-def split_uri(uri: str, env_prefix: str) -> tuple[str, str | None, Secret | None, dict[str, str]]:
-    """``scheme+http://user:pass@host:port/path?q`` → (http base URL without credentials,
-    user, password, query).  ``{env_prefix}_USER`` / ``_PASSWORD`` fill missing credentials."""
-    parts = uri_parts(uri)
-    scheme = parts.scheme.split("+", 1)[1] if "+" in parts.scheme else "http"
-    host = parts.host or "localhost"
-    if ":" in host:
-        host = f"[{host}]"
-    base = f"{scheme}://{host}" + (f":{parts.port}" if parts.port else "") + parts.path.rstrip("/")
-    user = parts.username or os.environ.get(f"{env_prefix}_USER")
-    pw = parts.password if parts.password is not None else os.environ.get(f"{env_prefix}_PASSWORD")
-    return base, user, Secret(pw) if pw is not None else None, parts.query
+def parse_live_uri(uri: str | SourceURI, env_prefix: str) -> SourceURI:
+    """``scheme+http(s)://user:pass@host:port/path?q`` parsed (TLS settings and secret
+    references included); ``{env_prefix}_USER`` / ``_PASSWORD`` fill missing credentials."""
+    endpoint = parse_source_uri(uri) if isinstance(uri, str) else uri
+    user = endpoint.username or os.environ.get(f"{env_prefix}_USER")
+    password = endpoint.password
+    if password is None and os.environ.get(f"{env_prefix}_PASSWORD") is not None:
+        password = Secret(os.environ[f"{env_prefix}_PASSWORD"])
+    if user is not None and password is None:
+        return replace(endpoint, username=user)  # a user without password: no basic auth
+    return replace(endpoint, username=user, password=password)
 
 
-def http_error(exc: Exception, what: str, uri: str) -> ConnectionFailed:
-    """A one-line ConnectionFailed for an httpx transport error (endpoint masked)."""
+def http_error(exc: Exception, what: str, uri: str | SourceURI) -> MqMigrateError:
+    """A one-line error for an httpx transport error: the endpoint masked, the likely cause
+    (TLS trust, TLS to a plain port...) named."""
+    from mqmigrate.sources.connect import connect_error
+
+    if isinstance(uri, SourceURI):
+        return connect_error(uri, exc, what=what)
     return ConnectionFailed(f"cannot reach {what} at {mask_uri(uri)} ({type(exc).__name__})",
                             hint="check the host, port and that the service is running")
 

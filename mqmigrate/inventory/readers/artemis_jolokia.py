@@ -14,33 +14,32 @@ from typing import Any
 
 from mqmigrate.errors import ConnectionFailed
 from mqmigrate.inventory.model import Binding, Exchange, Source
-from mqmigrate.inventory.readers._live import check_status, http_error, split_uri
+from mqmigrate.inventory.readers._live import check_status, http_error, parse_live_uri
 from mqmigrate.inventory.readers.artemis_common import queue_for, typed_setting
 from mqmigrate.inventory.readers.rabbitmq_common import flatten
 from mqmigrate.redact import mask_uri
+from mqmigrate.sources.connect import http_client
+from mqmigrate.sources.uri import SourceURI
 
 
 class _Jolokia:
-    def __init__(self, uri: str):
-        import httpx
-
-        self.uri = uri
-        base, user, password, self.query = split_uri(uri, "ARTEMIS")
-        if not base.rstrip("/").endswith("jolokia"):
-            base = base + "/console/jolokia"
-        auth = (user, password.reveal()) if user is not None and password is not None else None
+    def __init__(self, uri: "str | SourceURI"):
+        self.endpoint = endpoint = parse_live_uri(uri, "ARTEMIS")
+        self.uri = endpoint.masked
+        self.query = endpoint.query
+        path = "" if endpoint.path.rstrip("/").endswith("jolokia") else "/console/jolokia"
         # Artemis' Jolokia checks the Origin header against its CORS allow-list; the console's
         # own origin is what a browser on the console would send.
-        origin = base.split("/", 3)
-        self.client = httpx.Client(base_url=base, auth=auth, timeout=15.0,
-                                   headers={"Origin": "/".join(origin[:3])})
+        self.client = http_client(endpoint, path=path, headers={"Origin": endpoint.http_base})
+        import httpx
+
         self._httpx = httpx
 
     def call(self, request: dict) -> Any:
         try:
             r = self.client.post("/", json=request)
         except self._httpx.HTTPError as exc:
-            raise http_error(exc, "the Artemis Jolokia API", self.uri) from exc
+            raise http_error(exc, "the Artemis Jolokia API", self.endpoint) from exc
         check_status(r, "the Artemis Jolokia API", self.uri)
         try:
             body = r.json()
@@ -55,6 +54,7 @@ class _Jolokia:
 def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
     """Read the broker's queues and address settings into a :class:`Source`."""
     api = _Jolokia(uri)
+    uri = api.uri  # masked from here on
     try:
         broker = api.query.get("broker")
         if broker:

@@ -13,11 +13,12 @@ from urllib.parse import quote
 
 from mqmigrate.errors import ConnectionFailed
 from mqmigrate.inventory.model import Binding, ClientInfo, Consumer, Permission, Rates, Source
-from mqmigrate.inventory.readers._live import check_status, http_error, split_uri
+from mqmigrate.inventory.readers._live import check_status, http_error, parse_live_uri
 from mqmigrate.inventory.readers.rabbitmq_common import (
     exchange_from, flatten, normalize_queue, policy_from,
 )
 from mqmigrate.redact import mask_uri
+from mqmigrate.sources.connect import http_client
 
 PAGE_SIZE = 500
 
@@ -26,17 +27,17 @@ class _Api:
     def __init__(self, uri: str):
         import httpx
 
-        self.uri = uri
-        base, user, password, self.query = split_uri(uri, "RABBITMQ")
-        auth = (user, password.reveal()) if user is not None and password is not None else None
-        self.client = httpx.Client(base_url=base, auth=auth, timeout=15.0)
+        self.endpoint = parse_live_uri(uri, "RABBITMQ")
+        self.uri = self.endpoint.masked
+        self.query = self.endpoint.query
+        self.client = http_client(self.endpoint)
         self._httpx = httpx
 
     def get(self, path: str, params: dict | None = None, *, optional: bool = False) -> Any:
         try:
             r = self.client.get(path, params=params)
         except self._httpx.HTTPError as exc:
-            raise http_error(exc, "the RabbitMQ management API", self.uri) from exc
+            raise http_error(exc, "the RabbitMQ management API", self.endpoint) from exc
         if optional and r.status_code in (403, 404):
             return None
         check_status(r, "the RabbitMQ management API", self.uri)
@@ -69,6 +70,7 @@ def _rate(stats: dict, key: str) -> float | None:
 def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
     """Read the whole broker (or ``?vhost=``) into a :class:`Source`."""
     api = _Api(uri)
+    uri = api.uri  # masked from here on
     try:
         overview = api.get("/api/overview")
         vhost = api.query.get("vhost")

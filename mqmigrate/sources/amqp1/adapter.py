@@ -1,11 +1,14 @@
 """AMQP 1.0 source (``amqp1://``, ``amqp1s://``) over python-qpid-proton.
 
-Tested against ActiveMQ Artemis 2.40 and RabbitMQ 3.10's AMQP 1.0 plugin.
+Tested against ActiveMQ Artemis 2.40, RabbitMQ 3.10's AMQP 1.0 plugin and RabbitMQ 4.0's
+native AMQP 1.0.
 
 * Addressing: ``--queue NAME`` is an Artemis queue name (the link carries the ``queue``
   capability, else Artemis would auto-create a *multicast* address) or a RabbitMQ queue,
-  read through ``/amq/queue/NAME``.  A name that already looks like an address
-  (``/amq/...``, ``/queue/...``, Artemis' ``address::queue``) is used as is.
+  read through ``/amq/queue/NAME`` on 3.x and the v2 address ``/queues/NAME``
+  (percent-encoded) on 4.x, told apart by the connection's ``version`` property.  A name
+  that already looks like an address (``/amq/...``, ``/queues/...``, Artemis'
+  ``address::queue``) is used as is.
 * Credit: the link never holds more than ``prefetch`` (= ``--max-in-flight``) messages that
   are buffered or unsettled; credit is topped up as the engine settles, so memory is bounded.
 * Settlement, one delivery at a time: ACCEPT → ``accepted``, RELEASE → ``released`` (not
@@ -35,27 +38,25 @@ import time
 import uuid
 from collections import deque
 from typing import Any, Sequence
+from urllib.parse import quote
 
 # proton first: when python-qpid-proton is missing, the registry names it from this import
 from proton import (ConnectionException, Delivery, Endpoint, Handler, Message, ProtonException,
-                    SSLDomain, Timeout, symbol, timestamp, ulong)
+                    Timeout, symbol, timestamp, ulong)
 from cproton import (pn_message_get_content_encoding,  # noqa: I001 - after proton, see above
                      pn_message_get_content_type)
 
 from mqmigrate import headers as mqheaders
 from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
                               SourceError, SourceUnavailable, UsageError)
-from mqmigrate.sources.amqp1 import queue_capability
+from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX, queue_capability
 from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
                                     content_hash_id)
-from mqmigrate.sources.connect import proton_blocking_connection
-from mqmigrate.sources.uri import parse_source_uri
+from mqmigrate.sources.connect import connect_error, proton_blocking_connection
+from mqmigrate.sources.uri import management_endpoint, parse_source_uri
 
 log = logging.getLogger("mqmigrate.bridge")
 
-SHADOW_SUFFIX = ".mqmigrate-shadow"
-#: a divert is a binding, so its name must differ from the shadow queue's
-DIVERT_SUFFIX = ".mqmigrate-shadow-divert"
 ARTEMIS = "apache-activemq-artemis"
 RABBITMQ = "RabbitMQ"
 #: link/connection error conditions that retrying will not fix
@@ -95,11 +96,15 @@ class AMQP1Source(SourceAdapter):
         self.prefetch = max(1, prefetch)
         self.connect_timeout = connect_timeout
         self.heartbeat = heartbeat
-        self.management_url = management_url or f"http://{self.endpoint.host}:8161"
+        #: Artemis' Jolokia API: --management-url, else port 8161 of the AMQP host (https when
+        #: the source is amqp1s://); refused now when it would send a password in clear
+        self.management = management_endpoint(self.endpoint, management_url)
+        self.management_url = self.management.http_base + self.management.path.rstrip("/")
         self._management_given = management_url is not None
         self._management: Any = None
         self._management_down = False
         self._product: str | None = None
+        self._version: str | None = None
         self._conn: Any = None
         self._link: Any = None
         self._handler: Any = None
@@ -124,7 +129,6 @@ class AMQP1Source(SourceAdapter):
         try:
             self._conn = proton_blocking_connection(
                 self.endpoint, timeout=self.connect_timeout, heartbeat=self.heartbeat,
-                ssl_domain=SSLDomain(SSLDomain.MODE_CLIENT) if self.endpoint.tls else None,
                 container_id=f"mqmigrate-bridge-{uuid.uuid4().hex[:8]}")
         except (ConnectionException, Timeout, OSError) as exc:
             self._conn = None
@@ -132,6 +136,7 @@ class AMQP1Source(SourceAdapter):
         try:
             props = self._conn.conn.remote_properties or {}
             self._product = str(props.get("product", "")) or None
+            self._version = str(props.get("version", "")) or None
             if self.mode is Mode.shadow:
                 self._prepare_shadow()
             else:
@@ -142,19 +147,30 @@ class AMQP1Source(SourceAdapter):
             raise
 
     def _connect_error(self, exc: BaseException) -> MqMigrateError:
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        where = self.endpoint.masked
-        if "sasl" in text.lower() or "auth" in text.lower():
-            return AuthenticationFailed(f"AMQP 1.0 broker {where} refused the credentials",
-                                        hint="check the user and password in --source")
-        return SourceUnavailable(f"cannot connect to AMQP 1.0 broker {where}: {text[:200]}",
-                                 hint="is the broker running and reachable?")
+        diagnosed = connect_error(self.endpoint, exc, what="AMQP 1.0 broker")
+        if isinstance(diagnosed, AuthenticationFailed):
+            return diagnosed
+        if not diagnosed.transient:  # TLS trust or a protocol mismatch: retrying won't fix it
+            return SourceError(diagnosed.message, hint=diagnosed.hint)
+        return SourceUnavailable(diagnosed.message, hint=diagnosed.hint)
 
     def _address(self) -> str:
         name = self.queue
         if name.startswith("/") or "::" in name or self._product != RABBITMQ:
             return name
+        if self._rabbitmq_major is not None and self._rabbitmq_major >= 4:
+            # RabbitMQ 4's native AMQP 1.0: address v2, the queue name percent-encoded
+            # (the v1 form /amq/queue/NAME is deprecated there)
+            return "/queues/" + quote(name, safe="")
         return f"/amq/queue/{name}"
+
+    @property
+    def _rabbitmq_major(self) -> int | None:
+        """RabbitMQ's major version from the connection's ``version`` property."""
+        try:
+            return int(str(self._version or "").split(".")[0])
+        except ValueError:
+            return None
 
     def _attach(self) -> None:
         # point-to-point on Artemis; RabbitMQ's /amq/queue/NAME is a queue already
@@ -392,9 +408,7 @@ class AMQP1Source(SourceAdapter):
             return None
         from mqmigrate.sources.amqp1.artemis import ArtemisManagement, management_error
 
-        management = ArtemisManagement(
-            self.management_url, self.endpoint.username,
-            self.endpoint.password.reveal() if self.endpoint.password else None)
+        management = ArtemisManagement(self.management)
         try:
             _ = management.broker
         except MqMigrateError as exc:

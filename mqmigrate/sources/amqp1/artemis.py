@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mqmigrate.errors import ConnectionFailed, MqMigrateError, SourceError
-from mqmigrate.redact import mask_uri
+from mqmigrate.sources.uri import SourceURI
 
 _NAME_PART = re.compile(r'(?P<key>[\w-]+)=(?P<value>"(?:[^"\\]|\\.)*"|[^,]*)')
 
@@ -29,23 +29,20 @@ class QueueInfo:
 
 
 class ArtemisManagement:
-    """The Jolokia API of one Artemis broker (``http://host:8161`` by default)."""
+    """The Jolokia API of one Artemis broker: an ``artemis+http(s)://`` endpoint, e.g. what
+    :func:`mqmigrate.sources.uri.management_endpoint` derives from the AMQP source (its
+    credentials and TLS settings included)."""
 
-    def __init__(self, base_url: str, user: str | None, password: str | None):
+    def __init__(self, endpoint: "SourceURI | str"):
         from mqmigrate.inventory.readers.artemis_jolokia import _Jolokia
-        from urllib.parse import quote, urlsplit
+        from mqmigrate.sources.uri import parse_source_uri
 
-        parts = urlsplit(base_url)
-        scheme = "artemis+" + (parts.scheme or "http")
-        auth = ""
-        if user is not None:
-            auth = quote(user, safe="") + (":" + quote(password or "", safe="")) + "@"
-        self.url = f"{scheme}://{auth}{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
-        self._api = _Jolokia(self.url)
+        self.endpoint = parse_source_uri(endpoint) if isinstance(endpoint, str) else endpoint
+        self._api = _Jolokia(self.endpoint)
         self._broker: str | None = None
 
     def describe(self) -> str:
-        return mask_uri(self.url)
+        return self.endpoint.masked
 
     def call(self, request: dict) -> Any:
         return self._api.call(request)
@@ -145,7 +142,7 @@ def remove_shadow(management: ArtemisManagement, source_queue: str) -> list[str]
     """Delete the shadow copy a shadow bridge made for ``source_queue`` (a divert and its
     anycast queue and address, or a durable subscription queue); what is already gone is
     skipped, the source queue is untouched.  The names removed, for the account."""
-    from mqmigrate.sources.amqp1.adapter import DIVERT_SUFFIX, SHADOW_SUFFIX
+    from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX
 
     name = source_queue.split("::")[-1]
     info = management.find_queue(name)
@@ -182,4 +179,4 @@ def management_error(exc: MqMigrateError, what: str) -> SourceError:
     """A shadow/lookup failure as one terminal line that says what management is needed."""
     return SourceError(f"{what}: {exc.one_line()}",
                        hint="shadow on Artemis needs its Jolokia management API: pass "
-                            "--management-url http://HOST:8161 (the console port)")
+                            "--management-url https://HOST:8161 (the console port)")

@@ -26,7 +26,7 @@ import dataclasses
 import time
 from collections import deque
 from typing import Any, Mapping, Sequence
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pika
 import pika.exceptions as pe
@@ -34,6 +34,8 @@ import pika.exceptions as pe
 from mqmigrate.errors import (AuthenticationFailed, MqMigrateError, SourceError,
                               SourceUnavailable, UsageError)
 from mqmigrate.redact import mask_uri
+from mqmigrate.sources.connect import connect_error, http_client, pika_parameters
+from mqmigrate.sources.uri import management_endpoint, parse_source_uri
 from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
                                     content_hash_id)
 from mqmigrate.sources.rabbitmq import frames
@@ -49,6 +51,10 @@ _ENVELOPE_FIELDS = ("body", "source_id", "source_kind", "queue", "key", "timesta
                     "properties", "headers", "sections", "coordinates", "redelivered", "handle")
 _FAST_ENVELOPE = ({f.name for f in dataclasses.fields(Envelope)} == set(_ENVELOPE_FIELDS)
                   and not hasattr(Envelope, "__slots__"))
+
+#: refusals of the credentials themselves (not a TLS or protocol problem to diagnose)
+_CREDENTIAL_ERRORS = (pe.ProbableAuthenticationError, pe.ProbableAccessDeniedError,
+                      pe.AuthenticationError)
 
 #: AMQP reply codes that retrying will not fix
 _TERMINAL_CODES = {403, 404, 405, 530}
@@ -77,11 +83,14 @@ class RabbitMQSource(SourceAdapter):
         self.prefetch = prefetch
         self._bindings = list(bindings) if bindings is not None else None
         self.management_url = management_url
-        try:
-            self._params = pika.URLParameters(uri)
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"bad RabbitMQ URI {mask_uri(uri)}: {exc}",
-                             hint="e.g. amqp://user:pass@host:5672/%2f") from None
+        self.endpoint = parse_source_uri(uri)
+        if self.endpoint.kind != "rabbitmq":
+            raise UsageError(f"{self.endpoint.masked} is not an AMQP 0-9-1 URI",
+                             hint="e.g. amqp://user:pass@host:5672/%2f (amqps:// for TLS)")
+        self._params = pika_parameters(self.endpoint)
+        if self.mode is Mode.shadow and self._bindings is None:
+            # refused now (e.g. a TLS source's password over plain http), not at open()
+            management_endpoint(self.endpoint, self.management_url)
         self._params.heartbeat = heartbeat
         self._params.blocked_connection_timeout = 60
         self._params.socket_timeout = connect_timeout
@@ -109,11 +118,18 @@ class RabbitMQSource(SourceAdapter):
         return cls(uri, queue, **options)
 
     def describe(self) -> str:
-        return f"RabbitMQ {mask_uri(self.uri)} queue {self.queue!r}"
+        return f"RabbitMQ {self.endpoint.masked} queue {self.queue!r}"
 
     # -- errors -------------------------------------------------------------------------------
     def _classify(self, exc: BaseException, action: str) -> MqMigrateError:
         text = f"{self.describe()}: {action} failed: {_reply_text(exc)}"
+        unreachable_hint = "is the broker running and reachable?"
+        if action == "connect" and not isinstance(exc, _CREDENTIAL_ERRORS):
+            diagnosed = connect_error(self.endpoint, exc, what="RabbitMQ")
+            if not diagnosed.transient:  # TLS trust or a protocol mismatch: retrying won't fix
+                return SourceError(f"{diagnosed.message} (queue {self.queue!r})",
+                                   hint=diagnosed.hint)
+            unreachable_hint = diagnosed.hint or unreachable_hint  # e.g. "the port may expect TLS"
         if isinstance(exc, (pe.ProbableAuthenticationError, pe.AuthenticationError)):
             return AuthenticationFailed(text, hint="check the user and password in --source")
         if isinstance(exc, pe.ProbableAccessDeniedError):
@@ -124,8 +140,8 @@ class RabbitMQSource(SourceAdapter):
         if code in _TERMINAL_CODES:
             return SourceError(text)
         if isinstance(exc, self.terminal_errors):
-            return SourceError(text)
-        return SourceUnavailable(text, hint="is the broker running and reachable?")
+            return SourceError(text, hint=unreachable_hint if action == "connect" else None)
+        return SourceUnavailable(text, hint=unreachable_hint)
 
     def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -311,19 +327,20 @@ class RabbitMQSource(SourceAdapter):
     def _read_bindings(self) -> list[dict[str, Any]]:
         import httpx
 
-        parts = urlsplit(self.uri)
-        base = self.management_url or f"http://{parts.hostname or 'localhost'}:15672"
+        management = management_endpoint(self.endpoint, self.management_url)
         vhost = self._params.virtual_host
-        url = f"{base.rstrip('/')}/api/queues/{quote(vhost, safe='')}/{quote(self.source_queue, safe='')}/bindings"
-        creds = self._params.credentials
+        path = f"/api/queues/{quote(vhost, safe='')}/{quote(self.source_queue, safe='')}/bindings"
         try:
-            resp = httpx.get(url, auth=(creds.username, creds.password), timeout=10)
+            with http_client(management, timeout=10, default_auth=("guest", "guest")) as client:
+                resp = client.get(path)
         except httpx.HTTPError as exc:
+            diagnosed = connect_error(management, exc, what="RabbitMQ management API")
             raise SourceUnavailable(
-                f"cannot read the bindings of {self.source_queue!r} from the management API "
-                f"at {mask_uri(base)}: {exc}",
-                hint="enable rabbitmq_management, pass --management-url, or give the bindings"
+                f"cannot read the bindings of {self.source_queue!r}: {diagnosed.message}",
+                hint=diagnosed.hint if not diagnosed.transient else
+                "enable rabbitmq_management, pass --management-url, or give the bindings"
             ) from exc
+        base = management.masked
         if resp.status_code == 404:
             raise SourceError(f"queue {self.source_queue!r} not found in vhost {vhost!r}",
                               hint="check --queue and the vhost in --source")

@@ -138,7 +138,8 @@ class SQSSource(SourceAdapter):
         try:
             return fn(**kwargs)
         except (bex.BotoCoreError, bex.ClientError, OSError) as exc:
-            raise classify(exc, f"{self.describe()}: {action}", queue=self.queue) from exc
+            raise classify(exc, f"{self.describe()}: {action}", queue=self.queue,
+                           source=self.uri) from exc
 
     def _parallel(self, action: str, fn: Callable[..., Any], requests: list[dict], *,
                   partial: bool = False) -> list[Any]:

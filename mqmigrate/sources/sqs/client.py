@@ -52,7 +52,8 @@ def error_code(exc: BaseException) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
-def classify(exc: BaseException, what: str, *, queue: str) -> MqMigrateError:
+def classify(exc: BaseException, what: str, *, queue: str,
+             source: SourceURI | None = None) -> MqMigrateError:
     """A boto3/botocore exception as a transient or terminal mqmigrate error.
 
     ``what`` is the secret-free subject (``SQS http://127.0.0.1:9324 queue 'orders': receive``).
@@ -78,6 +79,12 @@ def classify(exc: BaseException, what: str, *, queue: str) -> MqMigrateError:
         if code in TRANSIENT_CODES:
             return SourceUnavailable(text, hint="SQS is throttling or unavailable; retrying")
         return SourceError(text)
+    if isinstance(exc, bex.SSLError) and source is not None:
+        # a TLS trust problem (unknown CA, expired, wrong name) will not go away by retrying
+        from mqmigrate.sources.connect import connect_error
+
+        diagnosed = connect_error(source, exc, what="SQS")
+        return SourceError(f"{what} failed: {diagnosed.message}", hint=diagnosed.hint)
     if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectTimeoutError,
                         bex.ReadTimeoutError, bex.ConnectionClosedError,
                         bex.HTTPClientError, OSError)):
