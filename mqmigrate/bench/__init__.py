@@ -16,10 +16,10 @@ def compare(source_uri: str, bootstrap: str, workload: Workload, progress=None,
 
     ``kafka_client``: ``raw`` (one confluent-kafka ``ShareConsumer`` per consumer thread) or
     ``worker`` (the :mod:`mqmigrate.worker` SDK a migrated service runs, with
-    ``worker_concurrency`` handler threads, default one per consumer, and ``worker_handoff``
-    ``pool`` or ``thread``, default the worker's, and ``share_consumers`` feeding the pool).  ``max_poll_records`` and
-    ``acquire_mode`` (KIP-1206) go to the share consumers; None keeps the client's (raw) or
-    the worker's default.
+    ``worker_concurrency`` handler threads, default one per consumer, ``worker_handoff``
+    ``pool`` or ``thread``, default the worker's, and ``share_consumers`` feeding the pool).
+    ``max_poll_records`` and ``acquire_mode`` (KIP-1206) go to the share consumers; None keeps
+    the client's (raw) or the worker's default.
     """
     from mqmigrate.bench.report import comparison
     from mqmigrate.bench.targets import KafkaShareTarget, KafkaWorkerTarget, source_target
