@@ -56,12 +56,17 @@ READING = """## Reading these numbers
   systems keep up, and the latency columns show the cost of each path.
 - **Kafka's work-queue tail**: with 8 consumers on one partition and 10 ms of work each, the
   share consumer acquires records in poll batches; records waiting in another consumer's batch
-  wait for its earlier records' processing, which is the p99 seen here. More partitions or a
-  smaller `max.poll.records` shorten it; `mqmigrate bench --partitions N` measures that.
+  wait for its earlier records' processing, which is the p99 seen here (raw `ShareConsumer`
+  per thread). confluent-kafka 2.16 returns every acquired record from one poll whatever
+  `max.poll.records` says; the worker SDK's pool hands such a batch to every idle handler
+  instead ([The work-queue tail](#the-work-queue-tail)); `mqmigrate bench --kafka-client
+  worker` with `--worker-handoff`, `--share-consumers`, `--max-poll-records` and
+  `--partitions` shows each lever.
 - **Raw client vs the worker SDK.** The table uses one raw `ShareConsumer` per consumer
   thread. `mqmigrate bench --kafka-client worker` measures the same workload through the
   `mqmigrate.worker` SDK (ACCEPT after the handler returns), which is what a migrated service
-  runs; it adds a thread hand-off per message.
+  runs; in the benchmark it adds a thread hand-off per message (the handler passes each record
+  to a benchmark consumer thread and waits for it).
 """
 
 

@@ -372,11 +372,50 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
         group=_derived(t.group), replication=Derived(replication, _replication_why(replication)),
         topic_configs=topic_configs,
         consumer_type="share-group" if share_group else "consumer-group",
-        share_configs=share_configs if share_group else {}, key=key,
+        share_configs=share_configs if share_group else {},
+        share_client=share_client(caps) if share_group else {}, key=key,
         dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq, acls=acls, retry=retry,
         header_rename=rename, header_drop=drop,
         decisions=tuple(_decisions([*w.findings, *source_findings], extra)),
         strategy=strategy, reasons=reasons)
+
+
+#: records one share fetch acquires for a migrated work queue (docs/benchmarks.md, work-queue
+#: tail): every record acquired by a consumer whose handlers are busy waits for them
+WORK_QUEUE_MAX_POLL_RECORDS = 1
+#: KIP-1206: the broker honours max.poll.records strictly from this version on
+STRICT_RECORD_LIMIT_SINCE = (4, 2)
+
+
+def share_client(caps: KafkaCapabilities, client_has_acquire_mode: bool | None = None
+                 ) -> dict[str, Derived]:
+    """The share consumers' client settings for a work queue, each with its reason.
+
+    ``client_has_acquire_mode``: whether the client the worker runs on can set
+    ``share.acquire.mode`` (default: ask the installed confluent-kafka).
+    """
+    from mqmigrate.kafka.share import client_supports_acquire_mode
+
+    if client_has_acquire_mode is None:
+        client_has_acquire_mode = client_supports_acquire_mode()
+    kafka = f"Kafka {caps.version[0]}.{caps.version[1]}"
+    why = ("a work queue: a record a busy consumer acquired waits for it, so each fetch "
+           "takes what an idle handler can start (raise it for handlers far faster than a "
+           "fetch round trip)")
+    out: dict[str, Derived] = {}
+    if caps.version < STRICT_RECORD_LIMIT_SINCE:
+        why += f"; a soft limit: {kafka} has no strict one (KIP-1206, 4.2+)"
+    elif client_has_acquire_mode:
+        out["share.acquire.mode"] = Derived("record_limit", (
+            f"{kafka} and the client honour max.poll.records strictly (KIP-1206)"))
+    else:
+        import confluent_kafka
+
+        why += (f"; a soft limit: {kafka} has the strict one (KIP-1206) but confluent-kafka "
+                f"{confluent_kafka.version()} has no share.acquire.mode, so a fetch may take a "
+                "whole producer batch (the worker's pool spreads it over idle handlers)")
+    out["max.poll.records"] = Derived(WORK_QUEUE_MAX_POLL_RECORDS, why)
+    return out
 
 
 #: the worker's backoff when the source shows delays but not their values

@@ -47,9 +47,15 @@ Dead-lettering (``dead_letter=``):
 * ``"auto"`` (default) — ``"broker"`` when the cluster and group support it, else
   ``"worker"`` when ``dlq_topic`` is given, else no DLQ (REJECT archives; a warning is logged).
 
-Concurrency is ``concurrency`` threads, each with its own ``ShareConsumer`` (the preview
-client is not thread-safe): every thread polls a batch, runs the handler on each record in
-turn, acknowledges each, and commits the batch before polling again.
+Concurrency is ``concurrency`` handler threads.  With ``handoff="pool"`` (the default)
+``share_consumers`` threads each own a ``ShareConsumer`` (the preview client is not
+thread-safe): each polls only while a handler thread is idle, puts the batch it got into one
+pool that every handler takes from, acknowledges each outcome the handlers report, and commits
+once its batch is settled.  A record never waits behind another record in a busy handler's
+batch, so a latency-bound work queue keeps a tail close to its source's.
+With ``handoff="thread"`` every thread owns a ``ShareConsumer``, polls a batch, runs the
+handler on each record in turn, acknowledges each, and commits the batch before polling again:
+a record acquired by a busy thread waits for the records before it in that batch.
 
 Shutdown (:meth:`Worker.stop`, SIGTERM or SIGINT while :meth:`Worker.run` runs in the main
 thread): the handler call in progress finishes and is acknowledged; the records of the batch
@@ -77,6 +83,7 @@ import logging
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
@@ -234,6 +241,7 @@ class WorkerMetrics:
 
 
 DeadLetter = Literal["auto", "worker", "broker", "none"]
+Handoff = Literal["pool", "thread"]
 
 #: the broker-wide delivery limit, the only one before Kafka 4.3 (and every group's default)
 BROKER_DELIVERY_LIMIT = "group.share.delivery.count.limit"
@@ -261,7 +269,12 @@ class Worker:
         ``share.delivery.count.limit``, lock duration, DLQ) are the broker's, set with
         ``mqmigrate provision`` or :func:`mqmigrate.kafka.share.set_group_configs`.
     :param handler: ``handler(Message) -> None | Ack``; see the module docstring.
-    :param concurrency: consumer threads, each with its own ``ShareConsumer``.
+    :param concurrency: handler threads: records handled at the same time.
+    :param handoff: ``"pool"`` (default): ``share_consumers`` ``ShareConsumer`` threads feed
+        one pool of handler threads and acquire only while a handler is idle; ``"thread"``:
+        each handler thread owns a ``ShareConsumer`` and handles its own batches in turn.
+    :param share_consumers: with the pool, the share consumers feeding it (default
+        ``concurrency``: while one waits for its batch to be settled, the others acquire).
     :param dlq_topic: topic the worker writes dead letters to (``dead_letter="worker"``).
     :param dead_letter: ``"auto"``, ``"worker"``, ``"broker"`` or ``"none"``.
     :param max_deliveries: treat this attempt as the last one when it is lower than the
@@ -270,8 +283,11 @@ class Worker:
     :param permanent_on: exception types that dead-letter (besides :class:`PermanentError`).
     :param unexpected: what any other exception does: ``Ack.RELEASE`` (default, like an SQS
         visibility timeout) or ``Ack.REJECT``.
-    :param max_poll_records: records per poll per thread; small batches keep the time a
-        record waits for its turn far below the lock duration.
+    :param max_poll_records: records a poll asks for (a soft limit: confluent-kafka 2.16
+        returns every record the broker acquired); with the pool a poll happens only when a
+        handler is idle, and records beyond the idle handlers wait for the first free one,
+        not for a given one.  Small batches keep the time a record waits for its turn far
+        below the lock duration.
     :param metrics: a :class:`WorkerMetrics`, ``None`` for the process-wide one, ``False``
         for none.
     :param kafka_config: the Kafka connection (TLS, SASL): a
@@ -303,6 +319,8 @@ class Worker:
         retry_on: Iterable[type[BaseException]] = (),
         permanent_on: Iterable[type[BaseException]] = (),
         unexpected: Ack = Ack.RELEASE,
+        handoff: Handoff = "pool",
+        share_consumers: int | None = None,
         max_poll_records: int = 50,
         poll_timeout: float = 0.5,
         commit_timeout: float = 30.0,
@@ -317,6 +335,12 @@ class Worker:
     ):
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
+        if handoff not in ("pool", "thread"):
+            raise ConfigError(f"handoff must be pool or thread, not {handoff!r}")
+        if share_consumers is not None and (share_consumers < 1 or handoff != "pool"):
+            raise ConfigError("share_consumers must be at least 1, with handoff='pool'")
+        if max_poll_records < 1:
+            raise ConfigError(f"max_poll_records must be at least 1, not {max_poll_records}")
         if dead_letter not in ("auto", "worker", "broker", "none"):
             raise ConfigError(f"dead_letter must be auto, worker, broker or none, not {dead_letter!r}")
         if dead_letter == "worker" and not dlq_topic:
@@ -331,6 +355,8 @@ class Worker:
         self.group = group
         self.handler = handler
         self.concurrency = concurrency
+        self.handoff: Handoff = handoff
+        self.share_consumers = share_consumers or concurrency
         self.dlq_topic = dlq_topic
         self.dead_letter_setting: DeadLetter = dead_letter
         self.max_deliveries = max_deliveries
@@ -387,9 +413,16 @@ class Worker:
             from confluent_kafka import Producer
 
             self._producer = Producer(self.kafka.client(self._client_settings("producer")))
-        for index in range(self.concurrency):
-            thread = threading.Thread(target=self._thread_main, args=(index,),
-                                      name=f"mqmigrate-worker-{self.group}-{index}", daemon=True)
+        if self.handoff == "pool":
+            pool = _Pool()
+            targets = [(self._pool_consumer_main, (pool, i), f"consumer-{i}")
+                       for i in range(self.share_consumers)] + [
+                (self._pool_handler_main, (pool,), str(i)) for i in range(self.concurrency)]
+        else:
+            targets = [(self._thread_main, (i,), str(i)) for i in range(self.concurrency)]
+        for target, args, suffix in targets:
+            thread = threading.Thread(target=target, args=args,
+                                      name=f"mqmigrate-worker-{self.group}-{suffix}", daemon=True)
             self._threads.append(thread)
             thread.start()
         for tier in self.tiers or ():
@@ -660,6 +693,94 @@ class Worker:
                             partition.partition, error)
                 if self.metrics:
                     self.metrics.ack_failures.labels(self.group).inc()
+
+    # -- the pool: share consumers feeding ``concurrency`` handler threads ------------------------
+    def _pool_consumer_main(self, pool: "_Pool", index: int) -> None:
+        """Own one share consumer: acquire while a handler is idle, settle what they report.
+
+        The client returns a whole acquired batch from one poll (``max.poll.records`` is a
+        soft limit; librdkafka 2.16 returns every record the broker acquired) and refuses the
+        next poll until each of them is acknowledged.  So the batch goes to the shared pool,
+        where every idle handler takes a record of it (none waits behind a busy one), and
+        this thread acknowledges each outcome as it comes, commits once the batch is settled,
+        and polls again only then, and only with a handler idle: records not acquired stay
+        at the broker for the other consumers of the pool, or of other processes.
+        """
+        from confluent_kafka import KafkaException, ShareConsumer
+
+        try:
+            consumer = ShareConsumer(self.kafka.client(self._client_settings("share")))
+        except KafkaException as exc:
+            self._fail(WorkerError(f"cannot create a share consumer for group {self.group}: "
+                                   f"{exc}"), exc)
+            return
+        try:
+            consumer.subscribe(self.topics)
+            while not self._stopping.is_set():
+                if not pool.wait_idle(self.concurrency, self.poll_timeout):
+                    continue
+                records = [r for r in consumer.poll(self.poll_timeout) if self._usable(r)]
+                if records:
+                    self._pool_batch(consumer, pool, records)
+        except Exception as exc:  # noqa: BLE001 - any thread failure stops the whole worker
+            self._fail(WorkerError(f"worker consumer thread {index} failed: {exc}"), exc)
+        finally:
+            try:
+                consumer.close()  # commits what is still pending and leaves the group
+            except Exception as exc:  # noqa: BLE001
+                log.warning("closing the share consumer failed: %s", exc)
+
+    @staticmethod
+    def _usable(record: Any) -> bool:
+        if record.error() is not None:
+            log.warning("share consumer: %s", record.error())
+            return False
+        return True
+
+    def _pool_batch(self, consumer: Any, pool: "_Pool", records: list) -> None:
+        """Hand ``records`` to the handlers; acknowledge each outcome, then commit them."""
+        batch = _Batch(len(records))
+        for record in records:
+            pool.submit(record, batch)
+        # handlers always report (a failing one RELEASEs its record first); the deadline only
+        # guards a stop whose handler threads are all gone
+        deadline = None
+        while batch.pending:
+            for record, outcome in batch.finished(self.poll_timeout):
+                consumer.acknowledge(record, _ACK_TYPES[outcome])
+            if self._stopping.is_set():
+                deadline = deadline or time.monotonic() + self.commit_timeout + self.dlq_timeout
+                if time.monotonic() > deadline:
+                    log.error("stopping: %d records of a batch were not settled in time; the "
+                              "broker redelivers them when their locks expire", batch.pending)
+                    break
+        self._commit(consumer)
+
+    def _pool_handler_main(self, pool: "_Pool") -> None:
+        """Handle records from the pool until the worker stops and nothing waits."""
+        try:
+            while True:
+                taken = pool.take(self.poll_timeout)
+                if taken is None:
+                    if self._stopping.is_set():
+                        return
+                    continue
+                record, batch = taken
+                delivery = record.delivery_count() or 1
+                if self._stopping.is_set() and delivery < (self.delivery_limit or 0):
+                    # not started yet: give it back now rather than after the lock expires
+                    self._count("released")
+                    pool.done(record, batch, Ack.RELEASE)
+                    continue
+                try:
+                    outcome = self._process(record)
+                except BaseException:
+                    # the record is kept (RELEASE) while the failure stops the worker
+                    pool.done(record, batch, Ack.RELEASE)
+                    raise
+                pool.done(record, batch, outcome or Ack.RELEASE)
+        except Exception as exc:  # noqa: BLE001 - any thread failure stops the whole worker
+            self._fail(WorkerError(f"worker handler thread failed: {exc}"), exc)
 
     # -- one record -------------------------------------------------------------------------------
     def _call_handler(self, message: Message) -> tuple[Ack, BaseException | None]:
@@ -955,6 +1076,76 @@ class Worker:
     def _count(self, name: str) -> None:
         if self.metrics:
             getattr(self.metrics, name).labels(self.group).inc()
+
+
+class _Batch:
+    """One poll's records: the outcomes the handlers report back to the consumer thread that
+    polled them (only that thread may touch its consumer)."""
+
+    def __init__(self, size: int) -> None:
+        self._cond = threading.Condition()
+        self._done: list[tuple[Any, Ack]] = []
+        #: records not reported yet
+        self.pending = size
+
+    def report(self, record: Any, outcome: Ack) -> None:
+        with self._cond:
+            self._done.append((record, outcome))
+            self._cond.notify_all()
+
+    def finished(self, timeout: float) -> list[tuple[Any, Ack]]:
+        """The outcomes reported since the last call (waiting up to ``timeout`` s for one)."""
+        with self._cond:
+            if not self._done and timeout > 0:
+                self._cond.wait(timeout)
+            done, self._done = self._done, []
+            self.pending -= len(done)
+            return done
+
+
+class _Pool:
+    """Acquired records waiting for a handler thread, oldest first, and how many records are
+    acquired and not yet handled (waiting or in a handler)."""
+
+    def __init__(self) -> None:
+        lock = threading.Lock()
+        # one waiter woken per event: a record wakes one handler, a finished record one
+        # consumer (waking every thread on each record costs CPU the handlers need)
+        self._records = threading.Condition(lock)
+        self._idle = threading.Condition(lock)
+        self._waiting: "deque[tuple[Any, _Batch]]" = deque()
+        self.busy = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def submit(self, record: Any, batch: _Batch) -> None:
+        with self._records:
+            self._waiting.append((record, batch))
+            self.busy += 1
+            self._records.notify()
+
+    def take(self, timeout: float) -> "tuple[Any, _Batch] | None":
+        """The oldest waiting record and its batch, or None after ``timeout`` s."""
+        with self._records:
+            if not self._waiting:
+                self._records.wait(timeout)
+            return self._waiting.popleft() if self._waiting else None
+
+    def done(self, record: Any, batch: _Batch, outcome: Ack) -> None:
+        """A handler finished ``record``: report it to its batch; a handler is free again."""
+        batch.report(record, outcome)
+        with self._idle:
+            self.busy -= 1
+            self._idle.notify()
+
+    def wait_idle(self, handlers: int, timeout: float) -> bool:
+        """Whether one of ``handlers`` is idle (waiting up to ``timeout`` s for one)."""
+        with self._idle:
+            if self.busy >= handlers:
+                self._idle.wait(timeout)
+            return self.busy < handlers
 
 
 class _Pending:

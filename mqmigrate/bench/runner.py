@@ -164,9 +164,11 @@ def run(target: BenchTarget, workload: Workload,
                 if elapsed >= workload.duration:
                     break
                 if workload.rate:
-                    due = publish_start + sent / workload.rate
-                    if due > time.monotonic():
-                        time.sleep(due - time.monotonic())
+                    # one reading of the clock: a check and a sleep apart could go negative
+                    # on a loaded machine
+                    wait = publish_start + sent / workload.rate - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
                 publisher.publish(encode_body(sent, workload.message_bytes))
                 sent += 1
             publisher.flush()

@@ -24,10 +24,17 @@ class KafkaShareTarget:
 
     system = "kafka-share-group"
 
-    def __init__(self, bootstrap: Any, partitions: int = 1):
-        """``bootstrap``: a KafkaConfig or plaintext bootstrap servers."""
+    def __init__(self, bootstrap: Any, partitions: int = 1, *,
+                 max_poll_records: int | None = None, acquire_mode: str | None = None):
+        """``bootstrap``: a KafkaConfig or plaintext bootstrap servers.
+
+        ``max_poll_records`` and ``acquire_mode`` (KIP-1206 ``share.acquire.mode``) go to every
+        share consumer; None leaves the client's default.
+        """
         self.bootstrap = bootstrap
         self.partitions = partitions
+        self.max_poll_records = max_poll_records
+        self.acquire_mode = acquire_mode
         self.topic = _name("topic")
         self.groups: list[str] = []
         self.workload: Workload | None = None
@@ -36,6 +43,10 @@ class KafkaShareTarget:
         from mqmigrate.kafka import share
 
         self.workload = workload
+        if self.acquire_mode is not None:
+            # refused before anything is created: a run that silently measured the client's
+            # default mode would be reported as the strict one
+            share.require_acquire_mode(self.acquire_mode)
         self.admin = share.admin_client(self.bootstrap)
         size = max(workload.message_bytes * 2, 1048588)
         share.create_topic(self.admin, self.topic, self.partitions,
@@ -82,7 +93,8 @@ class KafkaShareTarget:
         from mqmigrate.kafka import share
 
         explicit = self.workload is None or self.workload.ack == "explicit"
-        client = share.share_consumer(self.bootstrap, self.groups[group], explicit=explicit)
+        client = share.share_consumer(self.bootstrap, self.groups[group], explicit=explicit,
+                                      **self.client_settings())
         client.subscribe([self.topic])
 
         class _Consumer:
@@ -119,6 +131,15 @@ class KafkaShareTarget:
 
         return _Consumer()
 
+    def client_settings(self) -> dict[str, str]:
+        """The share consumers' settings this run sets (the client's defaults otherwise)."""
+        out = {}
+        if self.max_poll_records is not None:
+            out["max.poll.records"] = str(self.max_poll_records)
+        if self.acquire_mode is not None:
+            out["share.acquire.mode"] = self.acquire_mode
+        return out
+
     def teardown(self) -> None:
         from mqmigrate.kafka import share
 
@@ -138,11 +159,38 @@ class KafkaWorkerTarget(KafkaShareTarget):
 
     system = "kafka-worker-sdk"
 
-    def __init__(self, bootstrap: str, partitions: int = 1):
-        super().__init__(bootstrap, partitions)
+    def __init__(self, bootstrap: str, partitions: int = 1, *,
+                 max_poll_records: int | None = None, acquire_mode: str | None = None,
+                 concurrency: int | None = None, handoff: str | None = None,
+                 share_consumers: int | None = None):
+        """``concurrency``: the worker's handler threads (default: the workload's consumers);
+        ``handoff``: ``pool`` or ``thread`` (:class:`~mqmigrate.worker.Worker`); None and
+        ``share_consumers``: the pool's share consumers; ``max_poll_records`` None: the
+        worker's defaults."""
+        super().__init__(bootstrap, partitions, max_poll_records=max_poll_records,
+                         acquire_mode=acquire_mode)
+        self.concurrency = concurrency
+        self.handoff = handoff
+        self.share_consumers = share_consumers
         self._workers: dict[int, object] = {}
         self._queues: dict[int, Queue] = {}
         self._open: dict[int, int] = {}
+
+    def worker_settings(self) -> dict:
+        """The worker settings this run uses (the worker's defaults where none was given)."""
+        import inspect
+
+        from mqmigrate.worker import Worker
+
+        defaults = inspect.signature(Worker).parameters
+        workload = self.workload
+        concurrency = self.concurrency or (workload.consumers if workload else 1)
+        handoff = self.handoff or defaults["handoff"].default
+        out = {"handoff": handoff, "worker_concurrency": concurrency,
+               "max_poll_records": self.max_poll_records or defaults["max_poll_records"].default}
+        if handoff == "pool":
+            out["share_consumers"] = self.share_consumers or concurrency
+        return out
 
     def consumer(self, group: int):
         import queue
@@ -163,9 +211,17 @@ class KafkaWorkerTarget(KafkaShareTarget):
                 if not done.wait(timeout=120):
                     raise TimeoutError("benchmark consumer did not settle in 120 s")
 
+            options: dict = {} if self.max_poll_records is None else {
+                "max_poll_records": self.max_poll_records}
+            if self.handoff is not None:
+                options["handoff"] = self.handoff
+            if self.share_consumers is not None:
+                options["share_consumers"] = self.share_consumers
+            extra = {k: v for k, v in self.client_settings().items() if k != "max.poll.records"}
             worker = Worker(self.bootstrap, [self.topic], self.groups[group], handler,
-                            concurrency=workload.consumers if workload else 1,
-                            metrics=False, install_signal_handlers=False)
+                            concurrency=self.concurrency or (workload.consumers if workload else 1),
+                            metrics=False, install_signal_handlers=False, dead_letter="none",
+                            consumer_config=extra, **options)
             worker.start()
             self._workers[group] = worker
         handoff = self._queues[group]

@@ -41,6 +41,24 @@ def bench(
         "raw", "--kafka-client",
         help="raw: one confluent-kafka ShareConsumer per consumer thread; worker: the "
         "mqmigrate.worker SDK a migrated service runs (ACCEPT after the handler returns)."),
+    max_poll_records: Optional[int] = typer.Option(
+        None, "--max-poll-records", min=1,
+        help="Records a share consumer acquires per poll [raw: the client's 500; worker: the "
+        "worker's default]. Fewer keeps records from waiting in a busy consumer's batch."),
+    acquire_mode: Optional[str] = typer.Option(
+        None, "--acquire-mode", help="share.acquire.mode (KIP-1206, Kafka 4.2+): "
+        "batch_optimized or record_limit (--max-poll-records honoured strictly); refused when "
+        "the installed client has no such setting."),
+    worker_concurrency: Optional[int] = typer.Option(
+        None, "--worker-concurrency", min=1,
+        help="--kafka-client worker: the worker's handler threads [one per consumer]."),
+    worker_handoff: Optional[str] = typer.Option(
+        None, "--worker-handoff", help="--kafka-client worker: pool (one share consumer "
+        "feeds the handler threads, acquiring only while one is idle) or thread (a share "
+        "consumer per handler thread, each working through its own batches) [pool]."),
+    share_consumers: Optional[int] = typer.Option(
+        None, "--share-consumers", min=1, help="--worker-handoff pool: the share consumers "
+        "feeding the handler threads [one per handler thread]."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write an HTML chart (latency CDF, "
                                         "throughput over time) to this file."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
@@ -59,13 +77,28 @@ def bench(
     workload = Workload(**settings)
     if kafka_client not in ("raw", "worker"):
         raise UsageError(f"bad --kafka-client {kafka_client!r}", hint="raw or worker")
+    worker_knobs = (worker_concurrency, worker_handoff, share_consumers)
+    if any(k is not None for k in worker_knobs) and kafka_client != "worker":
+        raise UsageError("--worker-concurrency, --worker-handoff and --share-consumers need "
+                         "--kafka-client worker")
+    if share_consumers is not None and worker_handoff == "thread":
+        raise UsageError("--share-consumers applies to --worker-handoff pool")
+    if worker_handoff not in (None, "pool", "thread"):
+        raise UsageError(f"bad --worker-handoff {worker_handoff!r}", hint="pool or thread")
+    if acquire_mode is not None:
+        from mqmigrate.kafka.share import require_acquire_mode
+
+        require_acquire_mode(acquire_mode)
     from mqmigrate.kafka.connect import check_connection
 
     kafka_settings = resolve_kafka(kafka, kafka_config)
     check_connection(kafka_settings)  # a wrong password or CA: one line now
     with err_console.status("benchmarking") as status:
         doc, runs = compare(source, kafka_settings, workload, progress=status.update,
-                            partitions=partitions, kafka_client=kafka_client)
+                            partitions=partitions, kafka_client=kafka_client,
+                            max_poll_records=max_poll_records, acquire_mode=acquire_mode,
+                            worker_concurrency=worker_concurrency,
+                            worker_handoff=worker_handoff, share_consumers=share_consumers)
     if plot:
         try:
             plot.write_text(render_html(doc, runs))

@@ -221,6 +221,46 @@ def share_consumer(kafka: "KafkaConfig | str", group: str, *, explicit: bool = T
     }, **config))
 
 
+#: KIP-1206 (Kafka 4.2): how a share fetch bounds the records it acquires.  ``batch_optimized``
+#: (the default) may acquire whole record batches beyond ``max.poll.records``;
+#: ``record_limit`` acquires at most ``max.poll.records``.
+ACQUIRE_MODES = ("batch_optimized", "record_limit")
+_acquire_mode_support: bool | None = None
+
+
+def client_supports_acquire_mode() -> bool:
+    """Whether the installed librdkafka knows ``share.acquire.mode`` (checked once, offline:
+    building a client that is never started contacts no broker)."""
+    global _acquire_mode_support
+    if _acquire_mode_support is None:
+        from confluent_kafka import ShareConsumer
+
+        try:
+            probe = ShareConsumer({"group.id": "mqmigrate-probe", "logger": _quiet,
+                                   "share.acquire.mode": "batch_optimized"})
+        except KafkaException:
+            _acquire_mode_support = False
+        else:
+            probe.close()
+            _acquire_mode_support = True
+    return _acquire_mode_support
+
+
+def require_acquire_mode(mode: str) -> None:
+    """Refuse an unknown ``share.acquire.mode``, or one the installed client cannot set."""
+    from mqmigrate.errors import UsageError
+
+    if mode not in ACQUIRE_MODES:
+        raise UsageError(f"bad share.acquire.mode {mode!r}", hint=" or ".join(ACQUIRE_MODES))
+    if not client_supports_acquire_mode():
+        import confluent_kafka
+
+        raise UsageError(
+            f"this confluent-kafka (librdkafka {confluent_kafka.libversion()[0]}) has no "
+            "share.acquire.mode (KIP-1206): its share fetches acquire whole record batches",
+            hint="leave the acquire mode unset and bound the batch with max.poll.records")
+
+
 # ------------------------------------------------------------------ topics, configs, cluster
 # Used by `provision` to compare what a playbook declares with what the cluster has.
 

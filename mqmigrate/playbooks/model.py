@@ -154,6 +154,23 @@ class ShareGroupConfigs(_Strict):
                 for k, v in self.model_dump(by_alias=True, exclude_none=True).items()}
 
 
+class ShareClient(_Strict):
+    """Settings of the share consumers a migrated service runs (the worker's
+    ``max_poll_records``, or any share consumer's client config); not set on the cluster."""
+
+    max_poll_records: Optional[int] = Field(
+        None, alias="max.poll.records", ge=1, description="Records one share fetch acquires: "
+        "records acquired by a busy consumer wait for it (docs/worker.md).")
+    acquire_mode: Optional[Literal["batch_optimized", "record_limit"]] = Field(
+        None, alias="share.acquire.mode", description="KIP-1206 (Kafka 4.2+, and a client "
+        "that has the setting): record_limit makes max.poll.records a strict limit.")
+
+    def as_kafka(self) -> dict[str, str]:
+        """The settings as client config strings, unset ones left out."""
+        return {k: _config_value(v)
+                for k, v in self.model_dump(by_alias=True, exclude_none=True).items()}
+
+
 class Consumer(_Strict):
     """How consumers read the topic: a share group (queue semantics) or a keyed consumer group
     when ordering demands it (rule ``ordering.fifo``)."""
@@ -161,6 +178,7 @@ class Consumer(_Strict):
     type: Literal["share-group", "consumer-group"]
     group: str = Field(pattern=_KAFKA_NAME)
     configs: Optional[ShareGroupConfigs] = None
+    client: Optional[ShareClient] = None
     key: Optional[str] = Field(None, description="consumer-group only: the ordering key; must "
                                "equal mapping.key.")
 
@@ -168,6 +186,8 @@ class Consumer(_Strict):
     def _per_type(self) -> "Consumer":
         if self.type == "consumer-group" and self.configs is not None:
             raise ValueError("'configs' holds share-group configs; a consumer-group has none")
+        if self.type == "consumer-group" and self.client is not None:
+            raise ValueError("'client' holds share-consumer settings; a consumer-group has none")
         if self.type == "share-group" and self.key is not None:
             raise ValueError("'key' applies to consumer-group consumers only")
         if self.type == "consumer-group" and self.key is None:

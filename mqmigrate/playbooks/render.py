@@ -80,6 +80,8 @@ class WorkloadSpec:
     topic_configs: Mapping[str, Any] = field(default_factory=dict)
     consumer_type: str = "share-group"
     share_configs: Mapping[str, Any] = field(default_factory=dict)
+    #: the share consumers' client settings (target.consumer.client), Kafka names
+    share_client: Mapping[str, Any] = field(default_factory=dict)
     key: Any = "none"
     header_rename: Mapping[str, str] = field(default_factory=dict)
     header_drop: Sequence[str] = ()
@@ -287,6 +289,10 @@ def build_playbook(workloads: Sequence[WorkloadSpec], strategy: Strategy = "shad
             consumer["configs"] = {
                 k: r.take(base + ("target", "consumer", "configs", k), v)
                 for k, v in sorted(spec.share_configs.items())}
+        if not keyed and spec.share_client:
+            consumer["client"] = {
+                k: r.take(base + ("target", "consumer", "client", k), v)
+                for k, v in sorted(spec.share_client.items())}
         target: dict[str, Any] = {
             "topic": r.take(base + ("target", "topic"), spec.topic),
             "partitions": r.take(base + ("target", "partitions"), spec.partitions),

@@ -533,3 +533,32 @@ def test_handler_slower_than_the_lock_means_twice_never_lost(env):
         stop(worker)
     assert rec.seen == [(b"slow", 1), (b"slow", 2)]
     assert len(rec.threads) == 2  # the second attempt went to the other consumer
+
+
+def test_pool_spreads_one_acquired_batch_over_the_idle_handlers(env):
+    """confluent-kafka returns every record the broker acquired from one poll: with one share
+    consumer and four handler threads the records of that batch run side by side, not one
+    after another behind the first (the work-queue tail of docs/benchmarks.md)."""
+    env.group_config()
+    values = [b"p%d" % i for i in range(8)]
+    env.produce(values)  # one producer batch, acquired by one fetch
+    rec = Recorder()
+    lock = threading.Lock()
+    starts: list[tuple[float, str]] = []
+
+    def handler(message):
+        with lock:
+            starts.append((time.monotonic(), threading.current_thread().name))
+        time.sleep(0.5)
+        rec.add(message)
+
+    worker = run_worker(env, handler, concurrency=4, share_consumers=1, max_poll_records=8)
+    try:
+        rec.wait(lambda seen: len(seen) >= 8)
+        assert quiet(rec, 2.0) == 0
+    finally:
+        stop(worker)
+    assert sorted(v for v, _ in rec.seen) == sorted(values)
+    first = sorted(starts)[:4]
+    assert len({name for _, name in first}) == 4, starts  # four handlers, one consumer
+    assert first[-1][0] - first[0][0] < 0.4, starts  # started together, not 0.5 s apart

@@ -99,3 +99,51 @@ def test_fan_out_delivers_to_every_group():
 def test_invalid_workloads_are_usage_errors(bad):
     with pytest.raises(UsageError):
         Workload(**bad)
+
+
+def test_acquire_mode_refused_when_unknown_or_when_the_client_lacks_it(monkeypatch):
+    from mqmigrate.kafka import share
+
+    with pytest.raises(UsageError, match="bad share.acquire.mode"):
+        share.require_acquire_mode("strict")
+    monkeypatch.setattr(share, "_acquire_mode_support", False)
+    with pytest.raises(UsageError, match="has no share.acquire.mode") as info:
+        share.require_acquire_mode("record_limit")
+    assert "max.poll.records" in info.value.hint
+
+
+def test_acquire_mode_probe_matches_the_installed_client(monkeypatch):
+    """The probe builds a real (never started) client: it must agree with librdkafka."""
+    from confluent_kafka import KafkaException, ShareConsumer
+
+    from mqmigrate.kafka import share
+
+    monkeypatch.setattr(share, "_acquire_mode_support", None)
+    try:
+        ShareConsumer({"group.id": "g", "share.acquire.mode": "record_limit"}).close()
+        known = True
+    except KafkaException:
+        known = False
+    assert share.client_supports_acquire_mode() is known
+
+
+def test_bench_share_targets_pass_the_knobs_to_the_clients():
+    from mqmigrate.bench.targets import KafkaShareTarget, KafkaWorkerTarget
+
+    assert KafkaShareTarget("127.0.0.1:1").client_settings() == {}
+    raw = KafkaShareTarget("127.0.0.1:1", max_poll_records=1, acquire_mode="record_limit")
+    assert raw.client_settings() == {"max.poll.records": "1",
+                                     "share.acquire.mode": "record_limit"}
+    worker = KafkaWorkerTarget("127.0.0.1:1", concurrency=3, handoff="thread")
+    assert worker.worker_settings() == {"handoff": "thread", "worker_concurrency": 3,
+                                        "max_poll_records": 50}
+
+
+def test_bench_cli_refuses_worker_knobs_without_the_worker(capsys):
+    from mqmigrate.cli import main
+    from mqmigrate.errors import ExitCode
+
+    code = main(["bench", "--source", "amqp://127.0.0.1:1/", "--kafka", "127.0.0.1:1",
+                 "--worker-concurrency", "2"])
+    assert code == ExitCode.USAGE
+    assert "--kafka-client worker" in capsys.readouterr().err

@@ -259,3 +259,34 @@ def test_usage_and_input_errors_are_one_line_exit_2(tmp_path, capsys, args, mess
     assert code == 2 and message in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_share_client_strict_limit_only_where_broker_and_client_have_it():
+    from mqmigrate.plan import share_client
+
+    strict = share_client(KafkaCapabilities.parse("4.2"), client_has_acquire_mode=True)
+    assert strict["share.acquire.mode"].value == "record_limit"
+    assert strict["max.poll.records"].value == 1
+    soft = share_client(KafkaCapabilities.parse("4.4"), client_has_acquire_mode=False)
+    assert "share.acquire.mode" not in soft and soft["max.poll.records"].value == 1
+    assert "has no share.acquire.mode" in soft["max.poll.records"].reason
+    old = share_client(KafkaCapabilities.parse("4.1"), client_has_acquire_mode=True)
+    assert "share.acquire.mode" not in old
+    assert "no strict one (KIP-1206, 4.2+)" in old["max.poll.records"].reason
+
+
+def test_client_settings_belong_to_share_groups_only():
+    from pydantic import ValidationError
+
+    from mqmigrate.playbooks.model import Consumer
+
+    ok = Consumer.model_validate({"type": "share-group", "group": "g",
+                                  "client": {"max.poll.records": 1,
+                                             "share.acquire.mode": "record_limit"}})
+    assert ok.client.as_kafka() == {"max.poll.records": "1", "share.acquire.mode": "record_limit"}
+    with pytest.raises(ValidationError, match="share-consumer settings"):
+        Consumer.model_validate({"type": "consumer-group", "group": "g", "key": "k",
+                                 "client": {"max.poll.records": 1}})
+    with pytest.raises(ValidationError):
+        Consumer.model_validate({"type": "share-group", "group": "g",
+                                 "client": {"share.acquire.mode": "strict"}})

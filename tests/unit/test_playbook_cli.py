@@ -16,7 +16,7 @@ def test_validate_valid_file_exit_0(capsys):
     captured = capsys.readouterr()
     assert "1 valid, 0 invalid" in captured.err
     # open decisions are surfaced as warnings with their location
-    assert "rabbitmq-work-queue.yaml:79:9: workloads[0].decisions[0]: open decision" in captured.out
+    assert "rabbitmq-work-queue.yaml:82:9: workloads[0].decisions[0]: open decision" in captured.out
 
 
 def test_validate_invalid_exit_1_with_every_problem(tmp_path, capsys):

@@ -113,6 +113,8 @@ def test_sqs_handler_gets_an_sqs_shaped_message():
     ({"dead_letter": "worker"}, "dlq_topic"),
     ({"dead_letter": "sometimes"}, "dead_letter"),
     ({"unexpected": Ack.ACCEPT}, "unexpected"),
+    ({"handoff": "fifo"}, "handoff"),
+    ({"max_poll_records": 0}, "max_poll_records"),
 ])
 def test_worker_refuses_bad_settings(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -168,6 +170,50 @@ def test_max_deliveries_can_lower_but_not_raise_the_group_limit():
     assert effective_delivery_limit(5, None) == 5
     assert effective_delivery_limit(5, 2) == 2
     assert effective_delivery_limit(5, 10) == 5  # the broker archives at 5 anyway
+
+
+def test_pool_hands_records_out_oldest_first_and_reports_to_their_batch():
+    from mqmigrate.worker import _Batch, _Pool
+
+    pool, batch = _Pool(), _Batch(2)
+    pool.submit("r1", batch)
+    pool.submit("r2", batch)
+    assert pool.busy == 2 and pool.waiting == 2
+    assert not pool.wait_idle(2, 0.01)  # both handlers' worth acquired: no poll
+    assert pool.wait_idle(3, 0)
+    record, got = pool.take(0.01)
+    assert record == "r1" and got is batch
+    pool.done("r1", batch, Ack.ACCEPT)
+    assert batch.finished(0) == [("r1", Ack.ACCEPT)] and batch.pending == 1
+    assert pool.busy == 1 and pool.wait_idle(2, 0)
+    assert pool.take(0.01)[0] == "r2" and pool.take(0.01) is None
+    assert batch.finished(0.01) == [] and batch.pending == 1
+    pool.done("r2", batch, Ack.RELEASE)
+    assert batch.finished(0) == [("r2", Ack.RELEASE)] and batch.pending == 0
+    assert pool.busy == 0
+
+
+def test_pool_wakes_a_waiting_handler_and_a_waiting_poller():
+    import threading
+    import time
+
+    from mqmigrate.worker import _Batch, _Pool
+
+    pool, batch = _Pool(), _Batch(1)
+    got, idle = [], []
+    handler = threading.Thread(target=lambda: got.append(pool.take(5.0)))
+    handler.start()
+    time.sleep(0.05)
+    pool.submit("r1", batch)
+    handler.join(2)
+    assert got == [("r1", batch)]
+    poller = threading.Thread(target=lambda: idle.append(pool.wait_idle(1, 5.0)))
+    poller.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    pool.done("r1", batch, Ack.ACCEPT)
+    poller.join(2)
+    assert idle == [True] and time.monotonic() - started < 1.0
 
 
 def test_kafka_4_2_limit_unreadable_trusts_max_deliveries_or_refuses(monkeypatch):

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""The work-queue tail after migration: the source queue and the share-group worker side by side.
+
+Runs ``mqmigrate bench --preset work-queue --kafka-client worker`` (``mqmigrate.bench.compare``:
+the source first, then Kafka, in one run) for each worker setting, ``--repeat`` times with the
+settings interleaved (a load change on a shared machine hits every setting alike), and prints
+a Markdown table: the median of each figure over the runs, the p99 ratio (Kafka ÷ source) of
+each run, and the load average before each run.
+
+    PYTHONPATH=$PWD python bench/work_queue_tail.py --source amqp://guest:guest@127.0.0.1:5672/
+
+Bounded: the preset's 5,000 messages at 500 msg/s, every run capped in time; only the given
+brokers are contacted (the sandbox's, on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mqmigrate.bench import PRESETS, Workload, compare  # noqa: E402
+
+#: label -> compare() options; "thread, 50" is the worker before the pool (the old default)
+SETTINGS = {
+    "thread, max.poll.records 50": dict(worker_handoff="thread", max_poll_records=50),
+    "pool (default)": dict(),
+    "pool, max.poll.records 1 (plan)": dict(max_poll_records=1),
+    "pool, 2 share consumers": dict(share_consumers=2),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", default="amqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument("--kafka", default="127.0.0.1:9092")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", action="append", choices=sorted(SETTINGS),
+                        help="run only this setting (repeatable)")
+    parser.add_argument("--rate", type=float, help="override the preset's 500 msg/s")
+    parser.add_argument("--processing-ms", type=float, help="override the preset's 10 ms")
+    parser.add_argument("--messages", type=int, help="override the preset's 5,000")
+    args = parser.parse_args()
+    chosen = {k: v for k, v in SETTINGS.items() if not args.only or k in args.only}
+    overrides = {"rate": args.rate, "processing_ms": args.processing_ms,
+                 "max_messages": args.messages}
+    workload = Workload(**{**PRESETS["work-queue"],
+                           **{k: v for k, v in overrides.items() if v is not None}})
+    runs: dict[str, list[tuple[dict, float]]] = {label: [] for label in chosen}
+    for round_ in range(args.repeat):
+        for label, options in chosen.items():
+            load = os.getloadavg()[0]
+            doc, _ = compare(args.source, args.kafka, workload, kafka_client="worker", **options)
+            runs[label].append((doc, load))
+            source, kafka = doc["runs"]
+            print(f"# run {round_ + 1} {label}: load {load:.1f}; p99 {source['system']} "
+                  f"{source['latency_ms']['p99']:.1f} ms, worker {kafka['latency_ms']['p99']:.1f} "
+                  f"ms; {kafka['notes'][0] if kafka['notes'] else ''}", file=sys.stderr, flush=True)
+    print("| worker setting | system | msg/s | p50 ms | p90 ms | p99 ms | lost | p99 ratio per run "
+          "| load avg per run |")
+    print("|---|---|---:|---:|---:|---:|---:|---|---|")
+    for label, done in runs.items():
+        for index in (0, 1):
+            rows = [doc["runs"][index] for doc, _ in done]
+
+            def med(get) -> float:
+                return statistics.median(get(r) for r in rows)
+
+            system = rows[0]["system"]
+            ratios = loads = ""
+            if index == 1:
+                ratios = ", ".join(f"{d['ratio']['latency_p99']:.1f}×" for d, _ in done)
+                loads = ", ".join(f"{load:.0f}" for _, load in done)
+            print(f"| {label if index == 0 else ''} | {system} | {med(lambda r: r['throughput_per_s']):,.0f} "
+                  f"| {med(lambda r: r['latency_ms']['p50']):,.1f} "
+                  f"| {med(lambda r: r['latency_ms']['p90']):,.1f} "
+                  f"| {med(lambda r: r['latency_ms']['p99']):,.1f} "
+                  f"| {max(r['lost'] for r in rows)} | {ratios} | {loads} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
