@@ -67,7 +67,7 @@ def main() -> int:
         for index in (0, 1):
             rows = [doc["runs"][index] for doc, _ in done]
 
-            def med(get) -> float:
+            def med(get, rows=rows) -> float:
                 return statistics.median(get(r) for r in rows)
 
             system = rows[0]["system"]

@@ -24,13 +24,15 @@ def compare(source_uri: str, bootstrap: str, workload: Workload, progress=None,
     from mqmigrate.bench.report import comparison
     from mqmigrate.bench.targets import KafkaShareTarget, KafkaWorkerTarget, source_target
 
-    options = dict(max_poll_records=max_poll_records, acquire_mode=acquire_mode)
+    kafka_target: KafkaShareTarget | KafkaWorkerTarget
     if kafka_client == "worker":
         kafka_target = KafkaWorkerTarget(bootstrap, partitions, concurrency=worker_concurrency,
-                                         handoff=worker_handoff,
-                                         share_consumers=share_consumers, **options)
+                                         handoff=worker_handoff, share_consumers=share_consumers,
+                                         max_poll_records=max_poll_records,
+                                         acquire_mode=acquire_mode)
     else:
-        kafka_target = KafkaShareTarget(bootstrap, partitions, **options)
+        kafka_target = KafkaShareTarget(bootstrap, partitions, max_poll_records=max_poll_records,
+                                        acquire_mode=acquire_mode)
     source = run(source_target(source_uri), workload, progress)
     kafka = run(kafka_target, workload, progress)
     settings = {"partitions": partitions, "kafka_client": kafka_client,
