@@ -236,8 +236,10 @@ def client_supports_acquire_mode() -> bool:
         from confluent_kafka import ShareConsumer
 
         try:
-            probe = ShareConsumer({"group.id": "mqmigrate-probe", "logger": _quiet,
-                                   "share.acquire.mode": "batch_optimized"})
+            # no bootstrap servers: the client is built and closed without a connection
+            probe = ShareConsumer(KafkaConfig({}).client(**{
+                "group.id": "mqmigrate-probe", "logger": _quiet,
+                "share.acquire.mode": "batch_optimized"}))
         except KafkaException:
             _acquire_mode_support = False
         else:
