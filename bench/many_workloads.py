@@ -202,8 +202,8 @@ class Offsets:
     """End offsets of single-partition topics."""
 
     def __init__(self, bootstrap: str):
-        self._c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"manywl-{uuid.uuid4().hex}",
-                            "enable.auto.commit": False})
+        self._c = Consumer({"bootstrap.servers": bootstrap,
+                            "group.id": f"manywl-{uuid.uuid4().hex}", "enable.auto.commit": False})
 
     def end(self, topic: str) -> int:
         return self._c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10,
