@@ -7,7 +7,7 @@ VENV := .venv
 MQ := $(VENV)/bin/mqmigrate
 PYTEST_ARGS ?=
 
-.PHONY: demo test unit wheel-check install sandbox-up sandbox-down clean
+.PHONY: demo test unit check lock wheel-check install sandbox-up sandbox-down clean
 
 install:
 	./scripts/bootstrap.sh
@@ -27,6 +27,14 @@ test: sandbox-up
 
 unit: install
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# ruff, mypy and import-linter as configured in pyproject.toml (docs/testing.md)
+check: install
+	./scripts/check.sh
+
+# re-pin requirements/ci.lock after a dependency change in pyproject.toml
+lock:
+	./scripts/lock.sh
 
 # the wheel installed without extras into a clean environment with no Java on PATH: the
 # offline commands, and doctor on every sandbox Kafka listener

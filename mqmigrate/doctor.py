@@ -12,9 +12,10 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
-from mqmigrate.errors import ConnectionFailed, ExitCode, MqMigrateError
+from mqmigrate.errors import ExitCode, MqMigrateError
 from mqmigrate.kafka import share
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
+from mqmigrate.kafka.connect import check_connection
 from mqmigrate.kafka.protocol import fetch_features
 from mqmigrate.sources.probe import probe_source
 
@@ -74,6 +75,7 @@ def diagnose(kafka: KafkaConfig | str, sources: list[str] | None = None, *,
     config = as_kafka_config(kafka)
     bootstrap = config.bootstrap
     report = DoctorReport(kafka=bootstrap)
+    check_connection(config, timeout=min(timeout, 10.0))  # credentials, TLS: one line, bounded
     features = fetch_features(config, timeout=min(timeout, 10.0))  # raises ConnectionFailed
     release = features.release()
     level = features.finalized_level("share.version")

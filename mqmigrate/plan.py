@@ -355,7 +355,7 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
         dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq, acls=acls, retry=retry,
         header_rename=rename, header_drop=drop,
         decisions=tuple(_decisions([*w.findings, *source_findings], extra)),
-        strategy=strategy, reasons=reasons)  # type: ignore[arg-type]
+        strategy=strategy, reasons=reasons)
 
 
 #: the worker's backoff when the source shows delays but not their values

@@ -18,6 +18,7 @@ from mqmigrate.errors import UsageError
 from mqmigrate.kafka import acls, share
 from mqmigrate.kafka.acls import Acl
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
+from mqmigrate.kafka.connect import check_connection
 from mqmigrate.kafka.protocol import fetch_features
 from mqmigrate.playbooks.model import AclGrant, Playbook, Workload
 
@@ -349,7 +350,8 @@ def provision(playbook: Playbook, bootstrap: "KafkaConfig | str | None" = None, 
         if wanted not in known:
             raise UsageError(f"no workload '{wanted}' in playbook {playbook.metadata.name}",
                              hint=f"known: {', '.join(known)}")
-    # fails fast (ConnectionFailed) before librdkafka's slower timeouts
+    # fails fast (ConnectionFailed, AuthenticationFailed) before librdkafka's slower timeouts
+    check_connection(config, timeout=timeout)
     share_version = fetch_features(config, timeout=timeout).finalized_level("share.version")
     admin = share.admin_client(config)
     brokers, authorizer = share.cluster_info(admin)

@@ -373,6 +373,9 @@ class Worker:
         if self._started:
             raise WorkerError("this worker was already started; create a new one")
         self._started = True
+        from mqmigrate.kafka.connect import check_connection
+
+        check_connection(self.kafka)  # a wrong password or CA: one error now, not a retry loop
         self._resolve_group_settings()
         if self.tiers is not None:
             self._check_tier_topics()

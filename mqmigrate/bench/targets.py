@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from queue import Queue
 from typing import Any
 
 from mqmigrate.bench.model import Workload
@@ -140,7 +141,7 @@ class KafkaWorkerTarget(KafkaShareTarget):
     def __init__(self, bootstrap: str, partitions: int = 1):
         super().__init__(bootstrap, partitions)
         self._workers: dict[int, object] = {}
-        self._queues: dict[int, "queue.Queue"] = {}
+        self._queues: dict[int, Queue] = {}
         self._open: dict[int, int] = {}
 
     def consumer(self, group: int):

@@ -250,11 +250,12 @@ class Progress:
 
     def __enter__(self) -> "Progress":
         if self.tty:
+            from rich.console import Console
             from rich.live import Live
 
-            from mqmigrate.cli.output import err_console
-
-            self._live = Live(self._render(), console=err_console, refresh_per_second=2,
+            # its own console on stderr, as the CLI's: the engine does not import the CLI
+            console = Console(stderr=True, highlight=False, soft_wrap=True)
+            self._live = Live(self._render(), console=console, refresh_per_second=2,
                               transient=False)
             self._live.__enter__()
         return self

@@ -132,6 +132,7 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None],
     is a configuration or connection error (exit 2) before anything moved.  The workload
     writes through ``producers``' producer for its Kafka configuration."""
     from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
+    from mqmigrate.kafka.connect import check_connection
     from mqmigrate.kafka.ledger import recover_ids
     from mqmigrate.sources import adapter_class, kind_for_uri
 
@@ -144,7 +145,10 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None],
         10.0 if opts.mode is Mode.drain else None)
     quarantine = opts.resolved_quarantine()
 
+    known_producers = len(producers)
     producer = producers.producer(opts.kafka, opts.producer_config)
+    if len(producers) > known_producers:  # a Kafka configuration not checked yet
+        check_connection(opts.kafka)  # a wrong password or CA: one line now, not a retry loop
     if opts.create_topics:
         ensure_topic(opts.kafka, opts.topic, partitions=opts.topic_partitions)
         if quarantine:
@@ -158,7 +162,7 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None],
     options = dict(opts.source_options)
     if opts.management_url:
         options["management_url"] = opts.management_url
-    source = cls.from_uri(opts.source, queue=opts.queue, mode=opts.mode,  # type: ignore[attr-defined]
+    source = cls.from_uri(opts.source, queue=opts.queue, mode=opts.mode,
                           prefetch=opts.max_in_flight, **options)
     config = BridgeConfig(topic=opts.topic, quarantine_topic=quarantine, mode=opts.mode,
                           key_from=opts.key_from, headers=opts.headers,

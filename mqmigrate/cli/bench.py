@@ -59,8 +59,12 @@ def bench(
     workload = Workload(**settings)
     if kafka_client not in ("raw", "worker"):
         raise UsageError(f"bad --kafka-client {kafka_client!r}", hint="raw or worker")
+    from mqmigrate.kafka.connect import check_connection
+
+    kafka_settings = resolve_kafka(kafka, kafka_config)
+    check_connection(kafka_settings)  # a wrong password or CA: one line now
     with err_console.status("benchmarking") as status:
-        doc, runs = compare(source, resolve_kafka(kafka, kafka_config), workload, progress=status.update,
+        doc, runs = compare(source, kafka_settings, workload, progress=status.update,
                             partitions=partitions, kafka_client=kafka_client)
     if plot:
         try:

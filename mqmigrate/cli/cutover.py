@@ -42,16 +42,19 @@ def ask(question: str) -> bool:
 
 
 def _engine(playbook_file: Path, kafka: Optional[str], kafka_config: Optional[Path] = None,
-            **options):
+            *, connect: bool = True, **options):
+    """The runner; ``connect`` False (status) reads no Kafka configuration."""
     from mqmigrate.cli.kafkaopts import resolve_kafka
     from mqmigrate.cutover.probes import default_verifier
     from mqmigrate.cutover.runner import Cutover
     from mqmigrate.playbooks import loader
 
     playbook = loader.load(playbook_file)
-    config = resolve_kafka(kafka, kafka_config, playbook=playbook, playbook_file=playbook_file,
-                           required=False)
-    bootstrap = config if config.properties.get("bootstrap.servers") else None
+    bootstrap = None
+    if connect:
+        config = resolve_kafka(kafka, kafka_config, playbook=playbook,
+                               playbook_file=playbook_file, required=False)
+        bootstrap = config if config.properties.get("bootstrap.servers") else None
     return Cutover(playbook_file, playbook, bootstrap=bootstrap, confirm=ask,
                    verifier=default_verifier(), interactive=sys.stdin.isatty(), **options)
 
@@ -114,7 +117,7 @@ def status(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
     """Where each workload stands: done and pending steps, last gate results, the bridge."""
-    engine = _engine(playbook_file, None)
+    engine = _engine(playbook_file, None, connect=False)
     data = engine.status(workload or None)
     if fmt is Format.json:
         print_json(data)

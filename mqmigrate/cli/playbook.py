@@ -92,7 +92,7 @@ def show(file: Path = typer.Argument(..., help="Playbook file.")) -> None:
 class _Tree(Tree):
     """A tree whose labels wrap instead of being cut at the terminal width."""
 
-    def add(self, label, **kwargs):  # type: ignore[override]
+    def add(self, label, **kwargs):
         """Add a child whose string label folds long lines."""
         if isinstance(label, str):
             label = Text.from_markup(label, overflow="fold")

@@ -81,7 +81,7 @@ def _source_backlog(workload: Any, source: Optional[str], queue: Optional[str]
         return {"depth": None, "in_flight": None, "detail": exc.one_line()}
     depth = SourceDepthProbe("depth", resolve).measure_access(access)
     in_flight = SourceDepthProbe("in-flight", resolve).measure_access(access)
-    as_int = (lambda m: None if m.value is None else int(m.value))
+    as_int = (lambda m: None if m.value is None else int(m.value))  # noqa: E731
     return {"depth": as_int(depth), "in_flight": as_int(in_flight),
             "detail": depth.detail if depth.value is None else in_flight.detail}
 
@@ -121,6 +121,9 @@ def verify(
     bootstrap, topic_name, group, chosen = _targets(playbook_file, workload, kafka, topic,
                                                     kafka_config)
     src = list(read_ledger(ledger or _default_ledger(playbook_file, chosen)))
+    from mqmigrate.kafka.connect import check_connection
+
+    check_connection(bootstrap)
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task(f"reading {topic_name}", total=None, visible=False)
 

@@ -57,7 +57,7 @@ class Verifier(Protocol):
 def default_verifier() -> Verifier | None:
     """The verify implementation of this build, or None when it has none (yet)."""
     try:
-        from mqmigrate import verify as verify_module  # type: ignore[attr-defined]
+        from mqmigrate import verify as verify_module
     except ImportError:
         return None
     factory = getattr(verify_module, "cutover_verifier", None)
@@ -92,7 +92,7 @@ class SourceDepthProbe:
 
     def measure_access(self, access) -> Measurement:
         """Measure a source given as a :class:`~mqmigrate.cutover.source.SourceAccess`."""
-        kind = getattr(access, "kind")
+        kind = access.kind
         try:
             if kind == "rabbitmq":
                 return self._rabbitmq(access)

@@ -216,7 +216,7 @@ def connection_config(bootstrap: "KafkaConfig | str | None", kafka_config: Any =
         raise ConfigError("give the KafkaConfig once: as bootstrap or as kafka_config")
     if bootstrap:
         config = config.with_bootstrap(bootstrap)
-    config.bootstrap  # a ConfigError now rather than at the first connection
+    _ = config.bootstrap  # a ConfigError now rather than at the first connection
     return config
 
 
@@ -253,7 +253,7 @@ def load_kafka_config(bootstrap: str | None, config_file: Path | None = None, *,
     if chosen:
         config = config.with_bootstrap(str(chosen).strip())
     elif required:
-        config.bootstrap  # raises the ConfigError that says where bootstrap servers come from
+        _ = config.bootstrap  # raises the ConfigError that says where bootstrap servers come from
     return config
 
 

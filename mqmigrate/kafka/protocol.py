@@ -356,7 +356,7 @@ def _quiet_library() -> None:
     if not getattr(_library_log, "_mqmigrate_quiet", False):
         _library_log.addHandler(logging.NullHandler())
         _library_log.propagate = False
-        _library_log._mqmigrate_quiet = True  # type: ignore[attr-defined]
+        _library_log._mqmigrate_quiet = True
 
 
 def _reason(exc: BaseException) -> str:

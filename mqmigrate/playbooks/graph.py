@@ -9,6 +9,7 @@ the loader can point at a line and column.  :func:`check` returns all of them at
 from __future__ import annotations
 
 from mqmigrate.playbooks.model import PHASES, Playbook, Step, Workload
+from mqmigrate.playbooks.paths import format_path
 
 
 class StepGraphError(Exception):
@@ -160,6 +161,4 @@ def ordered_steps(workload: Workload) -> list[tuple[str, Step]]:
 
 
 def _dotted(path: tuple) -> str:
-    from mqmigrate.playbooks.loader import format_path
-
     return format_path(path)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from mqmigrate.errors import PlaybookInvalid, PlaybookUnreadable
 from mqmigrate.playbooks import graph
 from mqmigrate.playbooks.model import PHASES, Playbook
+from mqmigrate.playbooks.paths import format_path
 
 #: playbooks are reviewed by people; anything this large is a mistake (or an attack on the parser)
 MAX_BYTES = 2 * 1024 * 1024
@@ -50,19 +51,6 @@ class Problem:
         """JSON form (``validate --format json``)."""
         return {"file": self.file, "line": self.line, "column": self.column, "path": self.path,
                 "message": self.message}
-
-
-def format_path(path: tuple) -> str:
-    """``('workloads', 0, 'target', 'configs', 'retention.ms')`` → ``workloads[0].target.configs[retention.ms]``."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif "." in str(part) or not str(part):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text
 
 
 class _Marks:

@@ -466,8 +466,8 @@ def render(playbook: Playbook, *, header: str | None = None) -> str:
     lines: list[str] = []
     if header:
         lines.extend(_comment(header, ""))
-    lines.append(f"# Playbook reference: docs/playbooks.md; validate with "
-                 f"'mqmigrate playbook validate FILE'.")
+    lines.append("# Playbook reference: docs/playbooks.md; validate with "
+                 "'mqmigrate playbook validate FILE'.")
     _emit(_document(playbook), (), 0, playbook.reasons, lines)
     return "\n".join(lines) + "\n"
 

@@ -73,4 +73,4 @@ def kind_for_uri(uri: str) -> str:
 
 def open_source(uri: str, **options: Any) -> SourceAdapter:
     """An adapter (not yet opened) for ``uri``; ``options`` go to its constructor."""
-    return adapter_class(kind_for_uri(uri)).from_uri(uri, **options)  # type: ignore[attr-defined]
+    return adapter_class(kind_for_uri(uri)).from_uri(uri, **options)

@@ -184,10 +184,10 @@ def test_crash_campaign_loses_nothing(effectively_once, private_rabbitmq, privat
 
     events: list[str] = []
     kills_before = rng.randint(2, 4)
-    for i in range(kills_before):
+    for _ in range(kills_before):
         killed_at_random(f"#{len(events) + 1}")
     carries_on_through(private_rabbitmq.restart, "rabbitmq", "mqmigrate_bridge_messages_acked_total")
-    for i in range(rng.randint(2, 4)):
+    for _ in range(rng.randint(2, 4)):
         killed_at_random("random")
     carries_on_through(private_kafka.restart, "kafka", "mqmigrate_bridge_messages_out_total")
     kills = sum(e.startswith("kill") for e in events)

@@ -54,7 +54,7 @@ def test_key_is_the_group_and_timestamp_is_the_send_time():
     producer = FakeProducer()
     run(broker, producer)
     by_id = {m.message_id: m for m in messages}
-    for (_, _, key, headers, ts), sid in zip(producer.written, producer.ids(TOPIC)):
+    for (_, _, key, _headers, ts), sid in zip(producer.written, producer.ids(TOPIC)):
         assert key == by_id[sid].group_id.encode()
         assert ts == by_id[sid].timestamp_ms
         assert key != sid.encode()

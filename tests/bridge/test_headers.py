@@ -132,7 +132,7 @@ sqs_attribute = st.one_of(
 def test_sqs_attributes_round_trip(attributes):
     back = headers.decode_sqs_attributes(headers.encode_sqs_attributes(attributes))
     assert back == attributes
-    for name, attr in back.items():
+    for attr in back.values():
         value = headers.sqs_attribute_value(attr)
         if attr["DataType"].startswith("Number"):
             assert decimal.Decimal(attr["StringValue"]) == value

@@ -29,6 +29,14 @@ REFUSAL_TIMEOUT = 10.0
 
 # -- helpers -------------------------------------------------------------------------------
 
+def load_client_properties(path: Path) -> dict[str, str]:
+    """A sandbox ``client-*.properties`` file as a confluent-kafka dict, read the way
+    ``--kafka-config`` reads it (``${file:PATH}`` expanded)."""
+    from mqmigrate.kafka.config import read_config_file
+
+    return read_config_file(path).client()
+
+
 class _Capture(logging.Handler):
     def __init__(self) -> None:
         super().__init__()

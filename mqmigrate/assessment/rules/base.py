@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from mqmigrate.assessment.model import Finding, KafkaCapabilities, Severity, Status
 from mqmigrate.inventory.model import Edge, Exchange, Queue, Source
@@ -58,10 +58,13 @@ class Rule:
 
 REGISTRY: dict[str, Rule] = {}
 
+_Check = TypeVar("_Check", bound=Callable[..., Iterable[Finding]])
 
-def rule(rule_id: str, scope: Literal["queue", "source"] = "queue"):
+
+def rule(rule_id: str, scope: Literal["queue", "source"] = "queue"
+         ) -> Callable[[_Check], _Check]:
     """Register ``fn`` as (one of the checks of) rule ``rule_id``."""
-    def deco(fn):
+    def deco(fn: _Check) -> _Check:
         key = f"{rule_id}#{fn.__name__}"
         REGISTRY[key] = Rule(rule_id, scope, fn)
         return fn

@@ -125,7 +125,7 @@ def read(path: Path, data: dict) -> Source:
                                 arguments=args, vhost=raw.get("vhost")))
 
     permissions = []
-    for i, raw in enumerate(_objects(data, "permissions", path)):
+    for raw in _objects(data, "permissions", path):
         permissions.append(Permission(
             user=str(raw.get("user", "")), vhost=str(raw.get("vhost", "/")),
             configure=str(raw.get("configure", "")), write=str(raw.get("write", "")),

@@ -6,6 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the shadow copy's queue: the source queue's name with this suffix (the adapter makes it,
+#: the Artemis management removes it)
+SHADOW_SUFFIX = ".mqmigrate-shadow"
+#: a divert is a binding, so its name must differ from the shadow queue's
+DIVERT_SUFFIX = ".mqmigrate-shadow-divert"
+
 
 def queue_capability() -> Any:
     """A link option asking for point-to-point (anycast) delivery.

@@ -45,7 +45,7 @@ from cproton import (pn_message_get_content_encoding,  # noqa: I001 - after prot
 from mqmigrate import headers as mqheaders
 from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
                               SourceError, SourceUnavailable, UsageError)
-from mqmigrate.sources.amqp1 import queue_capability
+from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX, queue_capability
 from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
                                     content_hash_id)
 from mqmigrate.sources.connect import proton_blocking_connection
@@ -53,9 +53,6 @@ from mqmigrate.sources.uri import parse_source_uri
 
 log = logging.getLogger("mqmigrate.bridge")
 
-SHADOW_SUFFIX = ".mqmigrate-shadow"
-#: a divert is a binding, so its name must differ from the shadow queue's
-DIVERT_SUFFIX = ".mqmigrate-shadow-divert"
 ARTEMIS = "apache-activemq-artemis"
 RABBITMQ = "RabbitMQ"
 #: link/connection error conditions that retrying will not fix

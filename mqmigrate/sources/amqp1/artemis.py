@@ -145,7 +145,7 @@ def remove_shadow(management: ArtemisManagement, source_queue: str) -> list[str]
     """Delete the shadow copy a shadow bridge made for ``source_queue`` (a divert and its
     anycast queue and address, or a durable subscription queue); what is already gone is
     skipped, the source queue is untouched.  The names removed, for the account."""
-    from mqmigrate.sources.amqp1.adapter import DIVERT_SUFFIX, SHADOW_SUFFIX
+    from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX
 
     name = source_queue.split("::")[-1]
     info = management.find_queue(name)
