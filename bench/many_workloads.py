@@ -89,7 +89,7 @@ def fill(uri: str, queues: list[str], n: int, size: int) -> None:
 def create_topics(bootstrap: str, topics: list[str]) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(t, 1, 1) for t in topics], operation_timeout=60)
-    for topic, future in futures.items():
+    for future in futures.values():
         future.result(timeout=120)
 
 
@@ -184,7 +184,7 @@ class Bridge:
             out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise SystemExit("the bridge did not stop within 60 s of SIGTERM")
+            raise SystemExit("the bridge did not stop within 60 s of SIGTERM") from None
         took = time.monotonic() - begin
         try:
             summary = json.loads(out)
