@@ -1,7 +1,7 @@
 """What one ``mqmigrate bridge --playbook`` process costs per workload, on 127.0.0.1 only.
 
     PYTHONPATH=$PWD python bench/many_workloads.py [--workloads 200] [--busy 4]
-        [--messages 20000] [--idle-window 15] [--repeat 1]
+        [--messages 40000] [--idle-window 15] [--repeat 1]
 
 Generates a playbook of N RabbitMQ workloads (queues and topics created here, deleted at the
 end), of which ``--busy`` start with a backlog of ``--messages`` each and the rest stay
@@ -13,8 +13,9 @@ idle, and runs ``python -m mqmigrate bridge --playbook`` on it twice, side by si
 The in-flight budget (``--max-in-flight``, shared evenly by the workloads of a process) is
 N × ``--in-flight`` in both runs, so each busy workload gets the same window either way.
 
-For each run it prints: the busy workloads' throughput (records/s into Kafka between 10 % and
-90 % of their backlog, read from the topics' end offsets), the time to start every workload,
+For each run it prints: the busy workloads' throughput (records/s into Kafka from 10 % of
+their backlog, or ``--settle`` s after every workload started if later, to 90 %, read from the
+topics' end offsets), the time to start every workload,
 peak RSS (VmHWM), threads (/proc/PID/status), sockets and other fds (/proc/PID/fd), idle CPU
 (the process's CPU seconds over ``--idle-window`` s of wall time once everything drained,
 every workload connected and idle), a message's latency into an idle workload (one message
@@ -216,19 +217,21 @@ class Offsets:
 
 
 def busy_rate(offsets: Offsets, topics: list[str], base: int, per_topic: int, timeout: float,
-              bridge: Bridge) -> float:
-    """Records/s into the busy topics (``base`` records at the start) between 10 % and 90 %
-    of their total backlog."""
+              bridge: Bridge, not_before: float) -> float:
+    """Records/s into the busy topics (``base`` records at the start) from 10 % of their
+    total backlog, or ``not_before`` (monotonic) if later, to 90 %: the window leaves out the
+    process's first seconds, when every workload makes its first turns at once."""
     total = per_topic * len(topics)
     low, high = total * 0.1, total * 0.9
     t_low = t_high = None
+    n_low = n_high = 0
     deadline = time.monotonic() + timeout
     while True:
         done = sum(offsets.end(t) for t in topics) - base
         now = time.monotonic()
-        if t_low is None and done >= low:
+        if t_low is None and done >= low and now >= not_before:
             t_low, n_low = now, done
-        if done >= high:
+        if t_high is None and done >= high:
             t_high, n_high = now, done
         if done >= total:
             break
@@ -237,8 +240,9 @@ def busy_rate(offsets: Offsets, topics: list[str], base: int, per_topic: int, ti
         if now > deadline:
             raise SystemExit(f"the busy workloads moved {done}/{total} in {timeout:.0f}s")
         time.sleep(0.05)
-    assert t_low is not None and t_high is not None
-    return (n_high - n_low) / max(t_high - t_low, 1e-3)
+    if t_low is None or t_high is None or t_high <= t_low or n_high - n_low < total * 0.3:
+        raise SystemExit("the backlog drained before the measuring window: raise --messages")
+    return (n_high - n_low) / (t_high - t_low)
 
 
 def probe_latency(uri: str, offsets: Offsets, queues: list[str], topics: list[str]) -> list[float]:
@@ -269,7 +273,8 @@ def measure(label: str, book: Path, n: int, busy: list[tuple[str, str, str]],
     bridge = Bridge(book, args.kafka, args.amqp, args.in_flight, n)
     try:
         startup = bridge.wait_started(n, timeout=args.timeout)
-        rate = busy_rate(offsets, busy_topics, base, args.messages, args.timeout, bridge)
+        rate = busy_rate(offsets, busy_topics, base, args.messages, args.timeout, bridge,
+                         not_before=time.monotonic() + args.settle)
         time.sleep(3)  # the last settlements, then only idle loops remain
         pid = bridge.proc.pid
         cpu0, wall0 = cpu_seconds(pid), time.monotonic()
@@ -309,7 +314,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", type=int, default=200)
     parser.add_argument("--busy", type=int, default=4)
-    parser.add_argument("--messages", type=int, default=20_000, help="backlog per busy workload")
+    parser.add_argument("--messages", type=int, default=40_000, help="backlog per busy workload")
+    parser.add_argument("--settle", type=float, default=2.0,
+                        help="seconds after every workload started before the rate window opens")
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--in-flight", type=int, default=500,
                         help="each workload's share of the process's --max-in-flight")
