@@ -79,6 +79,11 @@ class BridgeConfig:
     stall_after: float = 30.0
     #: seconds to wait for Kafka's reports when a turn received nothing
     poll_wait: float = 0.002
+    #: seconds a receive may wait for the first message once nothing is in flight and the
+    #: source has been quiet for a second (0.05 before that); receives return as soon as a
+    #: message arrives, so a longer wait only means fewer wakeups of an idle workload (what
+    #: hundreds of them in one process cost) and a stop request seen that much later
+    idle_wait: float = 0.5
 
 
 @dataclass
@@ -261,7 +266,8 @@ class Engine:
                 receiving = now >= self._backoff_until and room > 0 and not self._limit_reached()
                 try:
                     if receiving:
-                        wait = 0.0 if self.stats.in_flight else 0.05
+                        wait = (0.0 if self.stats.in_flight else
+                                cfg.idle_wait if now - last_activity >= 1.0 else 0.05)
                         batch = self.source.receive(min(room, cfg.batch_size), wait)
                         got = len(batch)
                         if got:

@@ -1,9 +1,11 @@
 """``mqmigrate bridge``: the core functions behind the command.
 
 :func:`run_bridges` runs one or several workloads in one process: one engine per workload,
-each in its own thread (an engine and its source connection belong to one thread; librdkafka
-hands each producer's delivery reports to the thread that polls it), one metrics endpoint
-labelled by workload, one signal handler that stops them all.  :func:`run_bridge` is the
+each in its own thread (an engine and its source connection belong to one thread), one Kafka
+producer shared by every workload (librdkafka producers are thread-safe; each workload's
+delivery reports come back to its own engine, see :class:`~mqmigrate.kafka.producer.
+ProducerPool`), one metrics endpoint labelled by workload, one signal handler that stops
+them all.  :func:`run_bridge` is the
 single-workload form.
 """
 
@@ -14,13 +16,16 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.bridge.mapping import HeaderMapping
 from mqmigrate.errors import ConfigError, ExitCode, MqMigrateError, UsageError
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 from mqmigrate.sources.base import Mode
+
+if TYPE_CHECKING:
+    from mqmigrate.kafka.producer import ProducerPool
 
 log = logging.getLogger("mqmigrate.bridge")
 
@@ -121,13 +126,14 @@ def _check(opts: BridgeOptions) -> None:
         raise UsageError("--max-in-flight and --batch-size must be at least 1")
 
 
-def _prepare(opts: BridgeOptions, on_tick: Callable[..., None]) -> _Workload:
+def _prepare(opts: BridgeOptions, on_tick: Callable[..., None],
+             producers: "ProducerPool") -> _Workload:
     """Topics checked (created on request), ids recovered, the source opened: an error here
-    is a configuration or connection error (exit 2) before anything moved."""
+    is a configuration or connection error (exit 2) before anything moved.  The workload
+    writes through ``producers``' producer for its Kafka configuration."""
     from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
     from mqmigrate.kafka.connect import check_connection
     from mqmigrate.kafka.ledger import recover_ids
-    from mqmigrate.kafka.producer import BridgeProducer
     from mqmigrate.sources import adapter_class, kind_for_uri
 
     cls = adapter_class(kind_for_uri(opts.source))
@@ -139,8 +145,10 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None]) -> _Workload:
         10.0 if opts.mode is Mode.drain else None)
     quarantine = opts.resolved_quarantine()
 
-    producer = BridgeProducer(opts.kafka, opts.producer_config)
-    check_connection(opts.kafka)  # a wrong password or CA: one line now, not a retry loop
+    known_producers = len(producers)
+    producer = producers.producer(opts.kafka, opts.producer_config)
+    if len(producers) > known_producers:  # a Kafka configuration not checked yet
+        check_connection(opts.kafka)  # a wrong password or CA: one line now, not a retry loop
     if opts.create_topics:
         ensure_topic(opts.kafka, opts.topic, partitions=opts.topic_partitions)
         if quarantine:
@@ -203,6 +211,7 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
     """
     from mqmigrate.bridge.ops import (WORKLOAD_THREAD_PREFIX, OpsServer, OpsTarget, Progress,
                                       setup_logging)
+    from mqmigrate.kafka.producer import ProducerPool
 
     if not options:
         raise UsageError("no workload to bridge")
@@ -219,10 +228,12 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
     progress = Progress(title, tty=tty)
 
     workloads: list[_Workload] = []
+    producers = ProducerPool()
     try:
         for opts in options:
             row = opts.name if several else None
-            workloads.append(_prepare(opts, lambda stats, row=row: progress.tick(stats, row)))
+            workloads.append(_prepare(opts, lambda stats, row=row: progress.tick(stats, row),
+                                      producers))
     except BaseException:
         for prepared in workloads:
             _close(prepared)

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Sequence
@@ -85,28 +88,79 @@ def classify(err: _KE) -> Severity:
     return Failure.from_error(err).severity
 
 
-class BridgeProducer:
-    """One idempotent producer; single-threaded like the engine that owns it."""
+class _Client:
+    """One librdkafka producer and what replaces it after a fatal error; shared by the
+    :class:`BridgeProducer` views a :class:`ProducerPool` hands out (librdkafka producers
+    are thread-safe: ``produce`` and ``poll`` may be called from any thread)."""
 
-    def __init__(self, bootstrap: KafkaConfig | str, config: dict[str, Any] | None = None):
-        """``bootstrap``: the shared connection configuration (or plaintext bootstrap servers);
-        ``config``: producer settings (``--producer-config``) laid over it.  Precedence:
-        DEFAULT_CONFIG < the connection configuration < ``config`` < REQUIRED_CONFIG."""
-        shared = as_kafka_config(bootstrap)
-        self.bootstrap = shared.bootstrap
-        self._kafka = KafkaConfig({**DEFAULT_CONFIG, **shared.properties}, shared.path) \
-            .with_overrides(config or {}, **REQUIRED_CONFIG)
-        self._done: list[tuple[Any, Failure | None]] = []
-        self._producer = self._make()
+    def __init__(self, kafka: KafkaConfig):
+        self.kafka = kafka
+        self.generation = 0
+        self._lock = threading.Lock()
+        self.producer = self._make()
 
     def _make(self) -> Producer:
         try:
             # librdkafka's own log lines go through logging (served by poll), so a failed
             # start is still one line and runtime warnings are JSON when asked
-            return Producer(self._kafka.client(
+            return Producer(self.kafka.client(
                 {"logger": logging.getLogger("mqmigrate.kafka.client")}))
         except KafkaException as exc:
             raise ConfigError(f"bad Kafka producer configuration: {exc.args[0].str()}") from exc
+
+    def restart(self, seen_generation: int) -> None:
+        """Replace the producer once per fatal error, however many views ask."""
+        with self._lock:
+            if self.generation != seen_generation:
+                return  # another view replaced it already
+            try:
+                self.producer.purge()
+                self.producer.poll(0)
+            except KafkaException:
+                pass
+            self.producer = self._make()
+            self.generation += 1
+
+
+def _effective_config(bootstrap: KafkaConfig | str, config: dict[str, Any] | None) -> KafkaConfig:
+    """Precedence: DEFAULT_CONFIG < the connection configuration < ``config`` <
+    REQUIRED_CONFIG."""
+    shared = as_kafka_config(bootstrap)
+    return KafkaConfig({**DEFAULT_CONFIG, **shared.properties}, shared.path) \
+        .with_overrides(config or {}, **REQUIRED_CONFIG)
+
+
+class BridgeProducer:
+    """The producer one engine writes through, used from that engine's thread only.
+
+    On its own it owns an idempotent librdkafka producer; from a :class:`ProducerPool` it is
+    a view on a producer shared with the other workloads of the process.  Either way each
+    record's delivery report comes back to the view that sent it (the callback is bound to
+    the view, whichever thread's ``poll`` runs it), and :meth:`__len__` counts this view's
+    records only.
+    """
+
+    def __init__(self, bootstrap: KafkaConfig | str, config: dict[str, Any] | None = None, *,
+                 client: _Client | None = None):
+        """``bootstrap``: the shared connection configuration (or plaintext bootstrap servers);
+        ``config``: producer settings (``--producer-config``) laid over it.  Precedence:
+        DEFAULT_CONFIG < the connection configuration < ``config`` < REQUIRED_CONFIG.
+        ``client``: a producer shared with other views (see :class:`ProducerPool`)."""
+        self._kafka = client.kafka if client is not None else _effective_config(bootstrap, config)
+        self.bootstrap = self._kafka.bootstrap
+        #: appended by the delivery callback (in whichever thread polls), popped by this
+        #: view's thread: deque's append and popleft are atomic
+        self._done: deque[tuple[Any, Failure | None]] = deque()
+        #: records handed to librdkafka and reports taken back: both counted by the owner
+        self._sent = 0
+        self._taken = 0
+        #: monotonic time this view last served librdkafka's queue
+        self._served = 0.0
+        self._client = client or _Client(self._kafka)
+
+    @property
+    def _producer(self) -> Producer:
+        return self._client.producer
 
     def check(self, topics: Sequence[str], timeout: float = 10.0) -> None:
         """Fail fast, with one clear line, when Kafka is unreachable or a topic is missing."""
@@ -132,13 +186,15 @@ class BridgeProducer:
         record above ``message.max.bytes``); otherwise the outcome comes from :meth:`poll`."""
         callback = functools.partial(self._on_delivery, token)
         while True:
+            producer = self._client.producer
             try:
-                self._producer.produce(topic, value, key, headers=headers,
-                                       timestamp=timestamp_ms or 0, on_delivery=callback)
+                producer.produce(topic, value, key, headers=headers,
+                                 timestamp=timestamp_ms or 0, on_delivery=callback)
+                self._sent += 1
                 return None
             except BufferError:
                 # the local queue is full: serve delivery reports, which frees it
-                self._producer.poll(0.05)
+                producer.poll(0.05)
             except KafkaException as exc:
                 return Failure.from_error(exc.args[0])
 
@@ -146,33 +202,78 @@ class BridgeProducer:
         self._done.append((token, None if err is None else Failure.from_error(err)))
 
     def poll(self, timeout: float = 0.0) -> list[tuple[Any, Failure | None]]:
-        """Serve delivery reports; the ``(token, failure)`` pairs completed since last time."""
-        self._producer.poll(timeout)
+        """Serve delivery reports; the ``(token, failure)`` pairs completed since last time.
+
+        A view with no record outstanding waits without touching librdkafka (but still
+        serves it once a second, for its log lines): 200 idle workloads polling one shared
+        producer would contend for its queue and slow the busy ones' reports down."""
+        now = time.monotonic()
+        if self._sent - self._taken - len(self._done) > 0 or now - self._served >= 1.0:
+            self._served = now
+            self._client.producer.poll(timeout)
+        elif timeout > 0:
+            time.sleep(timeout)
         return self.take()
 
     def take(self) -> list[tuple[Any, Failure | None]]:
-        done, self._done = self._done, []
-        return done
+        done = self._done
+        out = []
+        try:
+            while True:
+                out.append(done.popleft())
+        except IndexError:
+            pass
+        self._taken += len(out)
+        return out
 
     def flush(self, timeout: float) -> int:
-        """Wait up to ``timeout`` s for every outstanding record; the number still pending."""
-        return self._producer.flush(timeout)
+        """Wait up to ``timeout`` s for every outstanding record of this view; the number
+        still pending (their reports stay for :meth:`take`)."""
+        deadline = time.monotonic() + timeout
+        while self._sent - self._taken - len(self._done) > 0:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._client.producer.poll(min(left, 0.05))
+        return self._sent - self._taken - len(self._done)
 
     def __len__(self) -> int:
-        return len(self._producer)
+        """This view's records whose report has not been taken yet."""
+        return self._sent - self._taken
 
     def restart(self) -> None:
         """Replace a producer that hit a fatal (idempotence) error; pending records fail
-        as transient so their messages are released to the source."""
-        try:
-            self._producer.purge()
-            self._producer.poll(0)
-        except KafkaException:
-            pass
-        self._producer = self._make()
+        as transient so their messages are released to the source (a shared producer:
+        every view's pending records)."""
+        self._client.restart(self._client.generation)
 
     def close(self, timeout: float = 10.0) -> int:
         return self.flush(timeout)
+
+
+class ProducerPool:
+    """One librdkafka producer per distinct configuration, shared by the workloads of a
+    process: each producer costs several threads, sockets and its own buffers, so 200
+    workloads on one producer cost a fraction of 200 producers.  Ordering and idempotence
+    hold per partition whichever view writes, and every workload writes its own topic."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, _Client] = {}
+
+    def producer(self, bootstrap: KafkaConfig | str,
+                 config: dict[str, Any] | None = None) -> BridgeProducer:
+        """A view on the pool's producer for this configuration (created on first use)."""
+        kafka = _effective_config(bootstrap, config)
+        # the key stays in memory only (it may hold a SASL password)
+        key = repr((sorted((k, repr(v)) for k, v in kafka.properties.items()), str(kafka.path)))
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = _Client(kafka)
+        return BridgeProducer(kafka, client=client)
+
+    def __len__(self) -> int:
+        """How many librdkafka producers the pool holds."""
+        return len(self._clients)
 
 
 def kafka_error(exc: KafkaException, action: str) -> KafkaError:

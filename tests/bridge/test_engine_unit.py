@@ -350,3 +350,24 @@ def test_drain_does_not_call_an_unreachable_source_drained():
     engine = run(broker, producer, source=Flaky(broker, "q"), idle_exit=0.2)
     assert sorted(producer.ids(TOPIC)) == sorted(f"m-{i}" for i in range(50))
     assert broker.depth("q") == 0 and engine.stats.acked == 50
+
+
+def test_an_idle_source_is_asked_with_the_long_wait_after_a_quiet_second():
+    """Hundreds of idle workloads in one process: each waits ``idle_wait`` per receive once
+    quiet for a second (few wakeups), the short wait before that and while busy."""
+    broker = MemoryBroker()
+    broker.publish("q", make_messages(40))
+    waits: list[tuple[float, float]] = []
+
+    class Recording(MemorySource):
+        def receive(self, max_messages, timeout):
+            waits.append((time.monotonic(), timeout))
+            return super().receive(max_messages, timeout)
+
+    start = time.monotonic()
+    engine = run(broker, FakeProducer(), Recording(broker, "q"), idle_exit=1.6, idle_wait=0.3)
+    assert engine.stats.acked == 40
+    early = [w for t, w in waits if t - start < 0.9 and w > 0]
+    late = [w for t, w in waits if t - start > 1.2 and w > 0]
+    assert early and set(early) == {0.05}
+    assert late and set(late) == {0.3}

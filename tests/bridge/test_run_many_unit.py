@@ -30,7 +30,7 @@ def _install(monkeypatch, sources: dict[str, MemorySource], idle_exit: float | N
              after_open=None) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
 
-    def prepare(opts, on_tick):
+    def prepare(opts, on_tick, producers):
         source = sources[opts.workload]
         engine = Engine(source, FakeProducer(),
                         BridgeConfig(topic=opts.topic, idle_exit=idle_exit, reconnect_timeout=0.5,
