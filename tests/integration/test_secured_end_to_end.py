@@ -265,3 +265,125 @@ def test_bridge_from_sqs_through_an_assumed_role_into_sasl_ssl(moto_service, scr
                            env={PW_ENV: sts.EXTERNAL_ID})
     finally:
         admin.delete_queue(QueueUrl=url)
+
+
+# -- plan → provision (topics, share-group configs, ACLs) over SASL_SSL ----------------------------
+
+#: the principals that administer the private broker: its controller link (PLAINTEXT, on the
+#: controller port only), its inter-broker link (mTLS, the server certificate's CN), the mTLS
+#: client that sets up the SCRAM user and the SCRAM user the client files log in as; everybody
+#: else gets only what an ACL grants
+AUTHORIZER = {
+    "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "super.users": "User:ANONYMOUS;User:CN=127.0.0.1,O=mqmigrate sandbox;"
+                   "User:CN=mqmigrate-client,O=mqmigrate sandbox;"
+                   f"User:{kafka_secured.SASL_USER}",
+    "allow.everyone.if.no.acl.found": "false",
+}
+
+
+@pytest.fixture(scope="module")
+def secured_only_authorizer_kafka(tmp_path_factory, kafka_service):
+    """A private broker with StandardAuthorizer and no PLAINTEXT client listener: a client
+    built without the secured configuration cannot reach it."""
+    from tests.private_brokers import PrivateKafka
+
+    broker = PrivateKafka(tmp_path_factory.mktemp("kafka-secured-acl"),
+                          kafka_service.ctx.cache_dir, name="kafka-secured-acl",
+                          properties=AUTHORIZER, secured=True, plaintext=False)
+    broker.start()
+    try:
+        yield broker.service
+    finally:
+        broker.stop()
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.slow
+def test_plan_then_provision_topics_group_configs_and_acls_over_sasl_ssl(
+        secured_only_authorizer_kafka, rabbitmq_service, rabbit_password, tmp_path):
+    """``plan`` reads the sandbox RabbitMQ over https management; its playbook, with the
+    client file as ``kafka.credentials`` and ACLs declared, is provisioned on the secured-only
+    broker; a second run changes nothing."""
+    import socket
+
+    import httpx
+    import yaml
+    from confluent_kafka.admin import (
+        AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType, ResourceType,
+    )
+
+    kafka = secured_only_authorizer_kafka
+    with socket.socket() as probe:  # nothing listens on the PLAINTEXT port key
+        probe.settimeout(2)
+        assert probe.connect_ex(("127.0.0.1", kafka.port("broker"))) != 0
+    client_file = kafka.client_properties_file("scram")
+    secret = kafka_secured.read_password(kafka.dir / "sandbox-password")
+    config = read_config_file(client_file)
+    assert config.bootstrap == kafka.bootstrap
+
+    prefix = f"e2e-plan-{uuid.uuid4().hex[:8]}"
+    queue = f"{prefix}.orders"
+    files = rabbitmq_service.tls_files
+    management = f"https://localhost:{rabbitmq_service.port('management_tls')}"
+    user, admin_password = rabbitmq_service.credentials()
+    with httpx.Client(base_url=management, auth=(user, admin_password),
+                      verify=str(files.ca_cert), timeout=30) as api:
+        api.put(f"/api/queues/%2F/{queue}", json={"durable": True}).raise_for_status()
+        # plan reads users and permissions too, which RabbitMQ shows administrators only
+        api.put(f"/api/users/{RABBIT_USER}", json={"password": rabbit_password,
+                                                   "tags": "administrator"}).raise_for_status()
+        try:
+            source = (f"rabbitmq+https://{RABBIT_USER}:${{env:{PW_ENV}}}@localhost:"
+                      f"{rabbitmq_service.port('management_tls')}?cafile={files.ca_cert}")
+            out = tmp_path / "playbooks"
+            planned = mqmigrate(["plan", source, "--prefix", prefix, "--kafka", kafka.bootstrap,
+                                 "--replication", "1", "--strategy", "drain-only",
+                                 "--name", "secured", "-o", str(out)],
+                                [rabbit_password, secret], env={PW_ENV: rabbit_password})
+        finally:
+            api.delete(f"/api/queues/%2F/{queue}")
+    assert planned.returncode == 0, planned.stderr[-2000:]
+
+    playbook = out / "secured.yaml"
+    document = yaml.safe_load(playbook.read_text())
+    assert document["kafka"]["bootstrap"] == kafka.bootstrap
+    # the connection by reference: the playbook names the file, the file names the password
+    document["kafka"]["credentials"] = {"file": str(client_file)}
+    (workload,) = document["workloads"]
+    target = workload["target"]
+    app, worker = f"User:app-{prefix}", f"User:worker-{prefix}"
+    target["acls"] = [{"principal": app, "role": "produce", "pattern": "literal"},
+                      {"principal": worker, "role": "consume", "pattern": "literal"}]
+    playbook.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert secret not in playbook.read_text()
+
+    done = mqmigrate(["provision", str(playbook), "--format", "json"], [secret])
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert {c["resource"] for c in report["changes"] if c["action"] == "create"} >= {
+        "topic", "acls"}, report["changes"]
+
+    topic, group, dlq = target["topic"], target["consumer"]["group"], target["dlq"]["topic"]
+    admin = share.admin_client(config)
+    try:
+        assert share.describe_topic(admin, topic) is not None
+        assert share.describe_topic(admin, dlq) is not None
+        wanted = target["consumer"]["configs"]
+        assert wanted and share.group_configs(admin, group, list(wanted)) == {
+            k: str(v) for k, v in wanted.items()}
+
+        def described(principal: str) -> set[tuple]:
+            match = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, principal,
+                                     None, AclOperation.ANY, AclPermissionType.ANY)
+            return {(b.restype.name, b.name, b.operation.name)
+                    for b in admin.describe_acls(match, request_timeout=30).result(timeout=30)}
+
+        assert ("TOPIC", topic, "WRITE") in described(app)
+        assert {("TOPIC", topic, "READ"), ("GROUP", group, "READ")} <= described(worker)
+
+        again = mqmigrate(["provision", str(playbook), "--format", "json"], [secret])
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert json.loads(again.stdout)["applied"] == 0
+    finally:
+        share.delete_topics(admin, [topic, dlq], missing_ok=True)
