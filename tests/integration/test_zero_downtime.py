@@ -354,15 +354,30 @@ KINDS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def secured_only_kafka(tmp_path_factory, kafka_service):
+    """A private broker with no PLAINTEXT client listener (SASL_SSL, OAUTHBEARER and mTLS
+    only): nothing in the secured run can fall back to plaintext Kafka."""
+    from tests.private_brokers import PrivateKafka
+
+    broker = PrivateKafka(tmp_path_factory.mktemp("zd-secured-kafka"),
+                          kafka_service.ctx.cache_dir, name="kafka-zd-secured", secured=True,
+                          plaintext=False)
+    broker.start()
+    try:
+        yield broker.service
+    finally:
+        broker.stop()
+
+
 @pytest.fixture
 def source_kind(request, unique_name, monkeypatch) -> SourceKind:
     if request.param == "rabbitmq":
         kind = rabbitmq_kind(request.getfixturevalue("rabbitmq_service"), unique_name)
     elif request.param == "rabbitmq-secured":
-        kafka_config = request.getfixturevalue("kafka_service").dir / "client-scram.properties"
-        assert kafka_config.exists(), "the sandbox wrote no client-scram.properties"
+        kafka = request.getfixturevalue("secured_only_kafka")
         kind = rabbitmq_kind(request.getfixturevalue("rabbitmq_service"), unique_name,
-                             kafka_config=kafka_config)
+                             kafka_config=kafka.client_properties_file("scram"))
     elif request.param == "sqs":
         kind = sqs_kind(request.getfixturevalue("elasticmq_service"), unique_name,
                         request.getfixturevalue("tmp_path"))
@@ -593,9 +608,8 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
         if kind.kafka_config is not None:
             # the drain bridge the cutover started, and this process (dual-write producer,
             # worker): Kafka on the SASL_SSL listener only
-            assert_secured_kafka_only(bridgeproc.running(rd, wid).pid, bootstrap,
-                                      kafka_bootstrap)
-            assert_secured_kafka_only(os.getpid(), bootstrap, kafka_bootstrap)
+            for pid in (bridgeproc.running(rd, wid).pid, os.getpid()):
+                assert_secured_kafka_only(pid, bootstrap, kafka_bootstrap)
 
         # rollback from the consumers phase: the old consumer is back (and a shadow copies
         # again; drain-only has none)
