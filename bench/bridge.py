@@ -11,8 +11,9 @@
 (d) the bridge's added latency p50/p99 while a publisher sends at a fixed moderate rate;
 (e) with ``--kafka-config FILE`` (``--secured``: the sandbox's SASL_SSL SCRAM client file):
     the bridge run (c) again, into the secured listener the file names, right after the
-    plaintext one, alternating ``--secured-runs`` times; prints each pair's secured ÷ plaintext
-    ratio, their median and the machine's load average.
+    plaintext one (``--secured-runs`` pairs, which side goes first alternating); prints each
+    pair's secured ÷ plaintext ratio, their median and the machine's load average.
+    ``--secured-only`` runs (e) alone.
 Prints each rate, latencies, CPU use (this process, and the RabbitMQ and Kafka broker
 processes when they are the sandbox's), peak RSS, and bridge ÷ min(a, b).
 Every queue and topic it creates is deleted at the end.
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import sys
 import time
 import uuid
@@ -312,31 +314,41 @@ SANDBOX_SCRAM_FILE = (Path.home() / ".local/state/mqmigrate/sandbox/kafka"
 def secured_vs_plaintext(uri: str, plaintext: str, secured: KafkaConfig, n: int, size: int,
                          runs: int, run: str) -> dict:
     """(e): the bridge into the plaintext listener, then into the secured one, ``runs``
-    times; each pair back to back so a change of load hits both sides alike."""
+    times; each pair back to back (which side first alternates) so a change of load hits
+    both sides alike."""
     queue, topic = f"bench-sec-{run}", f"bench-sec-{run}"
     admin = share.admin_client(secured)
     share.create_topic(admin, topic, partitions=1)
     pairs = []
     try:
-        for _ in range(runs):
-            fill(uri, queue, n, size)
-            plain_rate, _ = bridge(uri, queue, plaintext, topic, n)
-            fill(uri, queue, n, size)
-            secured_rate, _ = bridge(uri, queue, secured, topic, n)
+        for i in range(runs):
+            rates, cpu = {}, {}
+            # alternate which side goes first, so a load trend favours neither
+            for side in (("plaintext", "secured") if i % 2 == 0 else ("secured", "plaintext")):
+                fill(uri, queue, n, size)
+                with Cpu(n) as used:
+                    rates[side], _ = bridge(uri, queue,
+                                            plaintext if side == "plaintext" else secured,
+                                            topic, n)
+                cpu[side] = used.us_per_message
+            plain_rate, secured_rate = rates["plaintext"], rates["secured"]
             pairs.append({"plaintext_msg_s": round(plain_rate),
                           "secured_msg_s": round(secured_rate),
                           "secured_over_plaintext": round(secured_rate / plain_rate, 3),
+                          # CPU µs per message (this process, each sandbox broker): where
+                          # TLS and SASL cost
+                          "cpu_us_per_message": cpu,
                           "load_avg_1m": round(os.getloadavg()[0], 2)})
     finally:
         conn = pika.BlockingConnection(pika.URLParameters(uri))
         conn.channel().queue_delete(queue)
         conn.close()
         share.delete_topics(admin, [topic], missing_ok=True)
-    ratios = sorted(p["secured_over_plaintext"] for p in pairs)
+    ratios = [p["secured_over_plaintext"] for p in pairs]
     return {"listener": f"{secured.properties.get('security.protocol', '?')} "
                         f"{secured.properties.get('sasl.mechanism', '')}".strip() +
                         f" on {secured.bootstrap}",
-            "runs": pairs, "secured_over_plaintext_median": ratios[len(ratios) // 2],
+            "runs": pairs, "secured_over_plaintext_median": round(statistics.median(ratios), 3),
             "cores": os.cpu_count()}
 
 
