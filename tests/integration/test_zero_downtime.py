@@ -31,6 +31,12 @@ ActiveMQ Artemis (planned through Jolokia, ``ProtonSource`` producer, a proton r
 consumer, the bridge's divert as shadow) prove shadow-then-drain; SQS proves drain-only on
 ElasticMQ (a queue no SNS topic feeds, ``plan``'s default; moto, the only SNS here, is too slow
 for a few hundred msg/s, see docs/testing.md).
+
+``rabbitmq-secured`` is the RabbitMQ kind with every connection secured: amqps and the
+management API over https (the sandbox CA), Kafka a private broker with no PLAINTEXT client
+listener, reached only through its SCRAM client file (the playbook's ``kafka.credentials``,
+the SDKs' ``kafka_config=``); the drain bridge and the service are checked to hold Kafka
+connections to the SASL_SSL listener only.
 """
 
 from __future__ import annotations
