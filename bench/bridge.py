@@ -8,7 +8,12 @@
     pay pika's per-frame cost, so (a) alone would flatter it; both ratios are printed;
 (b) Kafka raw produce: confluent-kafka, idempotent, acks=all, the same 1 KiB messages;
 (c) the bridge draining the same queue into a topic (settle after delivery, headers, metrics);
-(d) the bridge's added latency p50/p99 while a publisher sends at a fixed moderate rate.
+(d) the bridge's added latency p50/p99 while a publisher sends at a fixed moderate rate;
+(e) with ``--kafka-config FILE`` (``--secured``: the sandbox's SASL_SSL SCRAM client file):
+    the bridge run (c) again, into the secured listener the file names, right after the
+    plaintext one (``--secured-runs`` pairs, which side goes first alternating); prints each
+    pair's secured ÷ plaintext ratio, their median and the machine's load average.
+    ``--secured-only`` runs (e) alone.
 Prints each rate, latencies, CPU use (this process, and the RabbitMQ and Kafka broker
 processes when they are the sandbox's), peak RSS, and bridge ÷ min(a, b).
 Every queue and topic it creates is deleted at the end.
@@ -20,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import sys
 import time
 import uuid
@@ -31,7 +37,9 @@ import pika  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 
 from mqmigrate.bridge.engine import BridgeConfig, Engine  # noqa: E402
+from mqmigrate.kafka import share  # noqa: E402
 from mqmigrate.kafka.admin import delete_topics, ensure_topic  # noqa: E402
+from mqmigrate.kafka.config import KafkaConfig, read_config_file  # noqa: E402
 from mqmigrate.kafka.producer import BridgeProducer  # noqa: E402
 from mqmigrate.sources.rabbitmq.adapter import RabbitMQSource  # noqa: E402
 
@@ -135,7 +143,8 @@ def raw_produce(bootstrap: str, topic: str, n: int, size: int) -> float:
     return n / elapsed
 
 
-def bridge(uri: str, queue: str, bootstrap: str, topic: str, n: int) -> tuple[float, dict]:
+def bridge(uri: str, queue: str, bootstrap: "KafkaConfig | str", topic: str, n: int
+           ) -> tuple[float, dict]:
     source = RabbitMQSource(uri, queue, prefetch=2000)
     config = BridgeConfig(topic=topic, quarantine_topic=None, max_in_flight=2000,
                           batch_size=500, idle_exit=0.5)
@@ -298,6 +307,51 @@ def bridge_rss(uri: str, queue: str, bootstrap: str, topic: str, backlog: int) -
             "msg_s_including_startup": round(backlog / elapsed)}
 
 
+SANDBOX_SCRAM_FILE = (Path.home() / ".local/state/mqmigrate/sandbox/kafka"
+                      / "client-scram.properties")
+
+
+def secured_vs_plaintext(uri: str, plaintext: str, secured: KafkaConfig, n: int, size: int,
+                         runs: int, run: str) -> dict:
+    """(e): the bridge into the plaintext listener, then into the secured one, ``runs``
+    times; each pair back to back (which side first alternates) so a change of load hits
+    both sides alike."""
+    queue, topic = f"bench-sec-{run}", f"bench-sec-{run}"
+    admin = share.admin_client(secured)
+    share.create_topic(admin, topic, partitions=1)
+    pairs = []
+    try:
+        for i in range(runs):
+            rates, cpu = {}, {}
+            # alternate which side goes first, so a load trend favours neither
+            for side in (("plaintext", "secured") if i % 2 == 0 else ("secured", "plaintext")):
+                fill(uri, queue, n, size)
+                with Cpu(n) as used:
+                    rates[side], _ = bridge(uri, queue,
+                                            plaintext if side == "plaintext" else secured,
+                                            topic, n)
+                cpu[side] = used.us_per_message
+            plain_rate, secured_rate = rates["plaintext"], rates["secured"]
+            pairs.append({"plaintext_msg_s": round(plain_rate),
+                          "secured_msg_s": round(secured_rate),
+                          "secured_over_plaintext": round(secured_rate / plain_rate, 3),
+                          # CPU µs per message (this process, each sandbox broker): where
+                          # TLS and SASL cost
+                          "cpu_us_per_message": cpu,
+                          "load_avg_1m": round(os.getloadavg()[0], 2)})
+    finally:
+        conn = pika.BlockingConnection(pika.URLParameters(uri))
+        conn.channel().queue_delete(queue)
+        conn.close()
+        share.delete_topics(admin, [topic], missing_ok=True)
+    ratios = [p["secured_over_plaintext"] for p in pairs]
+    return {"listener": f"{secured.properties.get('security.protocol', '?')} "
+                        f"{secured.properties.get('sasl.mechanism', '')}".strip() +
+                        f" on {secured.bootstrap}",
+            "runs": pairs, "secured_over_plaintext_median": round(statistics.median(ratios), 3),
+            "cores": os.cpu_count()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000)
@@ -309,9 +363,28 @@ def main() -> None:
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--rss-backlog", type=int, nargs="*", default=[],
                         help="also measure a bridge process's peak RSS draining these backlogs")
+    parser.add_argument("--kafka-config", type=Path, default=None,
+                        help="also run the bridge into the secured listener this client "
+                             "properties file names, side by side with plaintext (e)")
+    parser.add_argument("--secured", action="store_true",
+                        help="--kafka-config with the sandbox's SASL_SSL SCRAM client file")
+    parser.add_argument("--secured-runs", type=int, default=3)
+    parser.add_argument("--secured-only", action="store_true",
+                        help="run (e) only, not the ceilings (a)-(d)")
     args = parser.parse_args()
     if "127.0.0.1" not in args.amqp or not args.kafka.startswith("127.0.0.1"):
         raise SystemExit("the benchmark only runs against 127.0.0.1")
+    secured = None
+    if args.secured or args.kafka_config or args.secured_only:
+        secured = read_config_file(args.kafka_config or SANDBOX_SCRAM_FILE)
+        if not secured.bootstrap.startswith("127.0.0.1"):
+            raise SystemExit("the benchmark only runs against 127.0.0.1")
+    if args.secured_only:
+        print(json.dumps({"messages": args.messages, "size_bytes": args.size,
+                          "secured": secured_vs_plaintext(
+                              args.amqp, args.kafka, secured, args.messages, args.size,
+                              args.secured_runs, uuid.uuid4().hex[:8])}, indent=2))
+        return
     n, size = args.messages, args.size
     run = uuid.uuid4().hex[:8]
     raw_q, bridge_q, rate_q = f"bench-raw-{run}", f"bench-bridge-{run}", f"bench-rate-{run}"
@@ -334,6 +407,8 @@ def main() -> None:
                for i, depth in enumerate(args.rss_backlog)]
         latency = (fixed_rate(args.amqp, rate_q, args.kafka, bridge_t, args.rate,
                               args.rate_seconds) if args.rate else None)
+        secured_result = (secured_vs_plaintext(args.amqp, args.kafka, secured, n, size,
+                                               args.secured_runs, run) if secured else None)
     finally:
         conn = pika.BlockingConnection(pika.URLParameters(args.amqp))
         ch = conn.channel()
@@ -371,6 +446,7 @@ def main() -> None:
         "cores": os.cpu_count(),
         "fixed_rate": latency,
         "bridge_process_rss": rss,
+        "secured": secured_result,
     }
     print(json.dumps(result, indent=2))
 

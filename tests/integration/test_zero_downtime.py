@@ -31,6 +31,12 @@ ActiveMQ Artemis (planned through Jolokia, ``ProtonSource`` producer, a proton r
 consumer, the bridge's divert as shadow) prove shadow-then-drain; SQS proves drain-only on
 ElasticMQ (a queue no SNS topic feeds, ``plan``'s default; moto, the only SNS here, is too slow
 for a few hundred msg/s, see docs/testing.md).
+
+``rabbitmq-secured`` is the RabbitMQ kind with every connection secured: amqps and the
+management API over https (the sandbox CA), Kafka a private broker with no PLAINTEXT client
+listener, reached only through its SCRAM client file (the playbook's ``kafka.credentials``,
+the SDKs' ``kafka_config=``); the drain bridge and the service are checked to hold Kafka
+connections to the SASL_SSL listener only.
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ from mqmigrate import consumerswitch
 from mqmigrate.cutover import bridgeproc
 from mqmigrate.cutover.runner import run_dir
 from mqmigrate.demo import LEGACY_PREFETCH, LegacyConsumer, Ledger, summarize
-from mqmigrate.kafka.admin import delete_topics
+from mqmigrate.kafka import share
+from mqmigrate.kafka.config import KafkaConfig, as_kafka_config, read_config_file
 from mqmigrate.playbooks.state import state_path
 from mqmigrate.sdkheaders import SQS_SOURCE_ID_ATTRIBUTE
 
@@ -123,6 +130,9 @@ class SourceKind:
     #: a Kafka other than the sandbox's (another release) and the version plan targets
     kafka_bootstrap: str | None = None
     kafka_version: str | None = None
+    #: a secured run: the Kafka client properties file every Kafka client uses (the
+    #: playbook's ``kafka.credentials``, the SDKs' ``kafka_config=``); None: plaintext
+    kafka_config: Path | None = None
 
 
 class _ThreadedOldConsumer:
@@ -142,14 +152,30 @@ class _ThreadedOldConsumer:
         assert not self.thread.is_alive() and self.thread.error is None, self.thread.error
 
 
-def rabbitmq_kind(rabbitmq_service, name: str) -> SourceKind:
-    """A durable queue bound to a direct exchange (a shadow queue copies its bindings)."""
+def rabbitmq_kind(rabbitmq_service, name: str, *, kafka_config: Path | None = None
+                  ) -> SourceKind:
+    """A durable queue bound to a direct exchange (a shadow queue copies its bindings).
+
+    With ``kafka_config`` every connection is secured: amqps and management over https (the
+    sandbox CA), Kafka through that client properties file."""
     from mqmigrate.dualwrite import PikaSource
 
     user, password = rabbitmq_service.credentials()
-    management = f"http://127.0.0.1:{rabbitmq_service.port('management')}"
-    amqp = f"amqp://{quote(user)}:{quote(password)}@127.0.0.1:{rabbitmq_service.port('amqp')}/"
-    api = httpx.Client(base_url=management, auth=(user, password), timeout=15)
+    if kafka_config is None:
+        management = f"http://127.0.0.1:{rabbitmq_service.port('management')}"
+        amqp = (f"amqp://{quote(user)}:{quote(password)}@127.0.0.1:"
+                f"{rabbitmq_service.port('amqp')}/")
+        plan_uri = management.replace("http://", f"rabbitmq+http://{user}:{password}@")
+        verify: Any = True
+    else:
+        ca = rabbitmq_service.tls_files.ca_cert
+        management = f"https://localhost:{rabbitmq_service.port('management_tls')}"
+        amqp = (f"amqps://{quote(user)}:{quote(password)}@localhost:"
+                f"{rabbitmq_service.port('amqps')}/?cafile={ca}")
+        plan_uri = (management.replace("https://", f"rabbitmq+https://{user}:{password}@")
+                    + f"?cafile={ca}")
+        verify = str(ca)
+    api = httpx.Client(base_url=management, auth=(user, password), timeout=15, verify=verify)
     q, x = name, f"{name}.x"
     assert api.put(f"/api/exchanges/%2F/{x}", json={"type": "direct", "durable": True}).is_success
     assert api.put(f"/api/queues/%2F/{q}", json={"durable": True}).is_success
@@ -162,8 +188,8 @@ def rabbitmq_kind(rabbitmq_service, name: str) -> SourceKind:
         api.close()
 
     return SourceKind(
-        name="rabbitmq", queue=q,
-        plan_uri=management.replace("http://", f"rabbitmq+http://{user}:{password}@"),
+        name="rabbitmq" if kafka_config is None else "rabbitmq-secured", queue=q,
+        plan_uri=plan_uri, kafka_config=kafka_config,
         source_side=lambda: PikaSource(amqp, routing_key="k", exchange=x),
         old_consumer=lambda ledger: _ThreadedOldConsumer(LegacyConsumer(ledger, amqp, q)),
         env={"RABBITMQ_URI": amqp}, cleanup=cleanup,
@@ -330,6 +356,8 @@ def sqs_kind(elasticmq_service, name: str, tmp_path: Path) -> SourceKind:
 #: each kind's fixture factory
 KINDS = [
     pytest.param("rabbitmq", marks=pytest.mark.rabbitmq, id="rabbitmq"),
+    # every connection secured: amqps, management over https, Kafka over SASL_SSL only
+    pytest.param("rabbitmq-secured", marks=pytest.mark.rabbitmq, id="rabbitmq-secured"),
     pytest.param("sqs", marks=pytest.mark.sqs, id="sqs"),
     pytest.param("amqp1", marks=pytest.mark.amqp1, id="amqp1"),
     # RabbitMQ 4.x (a chroot node of this module, see conftest.rabbitmq4_service)
@@ -339,6 +367,22 @@ KINDS = [
     pytest.param("rabbitmq-kafka-4.2", marks=[pytest.mark.rabbitmq, pytest.mark.compat],
                  id="rabbitmq-kafka-4.2"),
 ]
+
+
+@pytest.fixture(scope="module")
+def secured_only_kafka(tmp_path_factory, kafka_service):
+    """A private broker with no PLAINTEXT client listener (SASL_SSL, OAUTHBEARER and mTLS
+    only): nothing in the secured run can fall back to plaintext Kafka."""
+    from tests.private_brokers import PrivateKafka
+
+    broker = PrivateKafka(tmp_path_factory.mktemp("zd-secured-kafka"),
+                          kafka_service.ctx.cache_dir, name="kafka-zd-secured", secured=True,
+                          plaintext=False)
+    broker.start()
+    try:
+        yield broker.service
+    finally:
+        broker.stop()
 
 
 @pytest.fixture
@@ -363,6 +407,10 @@ def source_kind(request, unique_name, monkeypatch) -> SourceKind:
         kind = rabbitmq_kind(request.getfixturevalue("rabbitmq_service"), unique_name)
         kafka = request.getfixturevalue("kafka_4_2")
         kind.kafka_bootstrap, kind.kafka_version = kafka.bootstrap, "4.2"
+    elif request.param == "rabbitmq-secured":
+        kafka = request.getfixturevalue("secured_only_kafka")
+        kind = rabbitmq_kind(request.getfixturevalue("rabbitmq_service"), unique_name,
+                             kafka_config=kafka.client_properties_file("scram"))
     elif request.param == "sqs":
         kind = sqs_kind(request.getfixturevalue("elasticmq_service"), unique_name,
                         request.getfixturevalue("tmp_path"))
@@ -383,13 +431,13 @@ class Producer(threading.Thread):
     """Sends unique ids at ``RATE`` through the dual-write SDK; the mode file is the one the
     ``producers.*`` steps write."""
 
-    def __init__(self, kind: SourceKind, bootstrap: str, topic: str, mode_file: Path,
-                 ledger: Ledger, run_id: str):
+    def __init__(self, kind: SourceKind, kafka: "KafkaConfig | str", topic: str,
+                 mode_file: Path, ledger: Ledger, run_id: str):
         super().__init__(name="zd-producer", daemon=True)
         from mqmigrate.dualwrite import DualWriter, FileMode
 
         self.ledger, self.run_id = ledger, run_id
-        self.writer = DualWriter(kind.source_side(), {"bootstrap.servers": bootstrap}, topic,
+        self.writer = DualWriter(kind.source_side(), kafka, topic,
                                  mode_source=FileMode(mode_file, interval=0.1), metrics=False)
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
@@ -417,8 +465,8 @@ class Producer(threading.Thread):
             self.writer.close()
 
 
-def follow_switch(kind: SourceKind, bootstrap: str, topic: str, group: str, switch_file: Path,
-                  ledger: Ledger) -> consumerswitch.Follower:
+def follow_switch(kind: SourceKind, kafka: "KafkaConfig | str", topic: str, group: str,
+                  switch_file: Path, ledger: Ledger) -> consumerswitch.Follower:
     """The consumer side of the service: its old consumer and ``mqmigrate.worker`` run by
     ``mqmigrate.consumerswitch.Follower`` as the switch says; every id processed is recorded
     (duplicates included: nothing here deduplicates)."""
@@ -430,7 +478,7 @@ def follow_switch(kind: SourceKind, bootstrap: str, topic: str, group: str, swit
         return old
 
     def start_worker(handle: Callable) -> Any:
-        worker = Worker(bootstrap, topic, group, handle, concurrency=1,
+        worker = Worker(None, topic, group, handle, kafka_config=kafka, concurrency=1,
                         max_poll_records=WORKER_BATCH, metrics=False,
                         install_signal_handlers=False)
         worker.start()
@@ -495,6 +543,34 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float,
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} {detail()}".rstrip())
 
 
+def remote_ports(pid: int) -> set[int]:
+    """The remote TCP ports process ``pid`` has connections to (from /proc: its socket
+    inodes matched against the IPv4/IPv6 TCP tables)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes and fields[3] == "01":  # ESTABLISHED
+                ports.add(int(fields[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def assert_secured_kafka_only(pid: int, secured: str, plaintext: str) -> None:
+    """Process ``pid`` talks to Kafka on the secured listener only, never the PLAINTEXT one."""
+    ports = wait_for(f"process {pid} connected to {secured}",
+                     lambda: (lambda p: p if int(secured.rsplit(":", 1)[1]) in p else None)(
+                         remote_ports(pid)), 30)
+    assert int(plaintext.rsplit(":", 1)[1]) not in ports, (pid, sorted(ports))
+
+
 def shorten_gates(doc: dict) -> None:
     """Every gate keeps its metric and threshold; ``for_seconds`` becomes at most 2."""
     for phase in doc["workloads"][0]["phases"].values():
@@ -512,14 +588,21 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
 
     t_start = time.monotonic()
     kind = source_kind
-    kafka_bootstrap = kind.kafka_bootstrap or kafka_bootstrap
+    # the secured kind: every Kafka client through the client file, none on PLAINTEXT; the
+    # version kinds: another release's broker, and the version plan targets
+    kafka = (read_config_file(kind.kafka_config) if kind.kafka_config
+             else kind.kafka_bootstrap or kafka_bootstrap)
+    bootstrap = as_kafka_config(kafka).bootstrap
+    assert kind.kafka_config is None or bootstrap != kafka_bootstrap
     out = tmp_path / "playbooks"
     version = ["--kafka-version", kind.kafka_version] if kind.kafka_version else []
     assert main(["plan", kind.plan_uri, "--prefix", kind.queue, "--name", "zd", *version,
-                 "--replication", "1", "--kafka", kafka_bootstrap, "--out", str(out)]) == 0
+                 "--replication", "1", "--kafka", bootstrap, "--out", str(out)]) == 0
     capsys.readouterr()
     path = out / "zd.yaml"
     doc = yaml.safe_load(path.read_text())
+    if kind.kafka_config is not None:  # the connection by reference, never its secret
+        doc["kafka"]["credentials"] = {"file": str(kind.kafka_config)}
     wl = doc["workloads"][0]
     wid, topic = wl["id"], wl["target"]["topic"]
     group = wl["target"]["consumer"]["group"]
@@ -539,15 +622,14 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
     rd = run_dir(path)
 
     ledger = Ledger()
-    service = follow_switch(kind, kafka_bootstrap, topic, group, rd / f"{wid}.consumers.json",
-                            ledger)
+    service = follow_switch(kind, kafka, topic, group, rd / f"{wid}.consumers.json", ledger)
     producer: Producer | None = None
     bridge_stops = 0
     try:
         # provision first: the producer's Kafka side and the worker need the topic
         assert cutover("run", path, "--until", "provision", *RUN).returncode == 0
         service.start()
-        producer = Producer(kind, kafka_bootstrap, topic, rd / f"{wid}.mode", ledger,
+        producer = Producer(kind, kafka, topic, rd / f"{wid}.mode", ledger,
                             run_id=kind.queue[-8:])
         producer.start()
         wait_for("the old consumer processing", lambda: ledger.processed_by("legacy") > 50, 30)
@@ -559,6 +641,11 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
         assert consumers_steps[-2:] == ["switch-consumers", "drain-bridge"]
         wait_for("the worker taking over", lambda: service.source is None and service.worker, 30)
         time.sleep(3)
+        if kind.kafka_config is not None:
+            # the drain bridge the cutover started, and this process (dual-write producer,
+            # worker): Kafka on the SASL_SSL listener only
+            for pid in (bridgeproc.running(rd, wid).pid, os.getpid()):
+                assert_secured_kafka_only(pid, bootstrap, kafka_bootstrap)
 
         # rollback from the consumers phase: the old consumer is back (and a shadow copies
         # again; drain-only has none)
@@ -626,8 +713,8 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
             producer.join(30)
         service.shutdown()
         bridgeproc.stop(rd, wid, timeout=30)
-        delete_topics(kafka_bootstrap, [topic, wl["target"]["dlq"]["topic"],
-                                        topic + ".quarantine"])
+        share.delete_topics(share.admin_client(kafka), [topic, wl["target"]["dlq"]["topic"],
+                                                        topic + ".quarantine"], missing_ok=True)
     assert service.error is None, service.error
 
     summary = summarize(ledger.sent_at, ledger.events)
