@@ -63,24 +63,39 @@ class _Artemis:
     capabilities = ("queue",)
 
     def __init__(self, args):
-        self.host, self.port, self.user, self.password = (args.host, args.artemis_port,
-                                                          args.artemis_user,
-                                                          args.artemis_password)
+        self.host, self.port, self.user, self.password = (
+            args.host,
+            args.artemis_port,
+            args.artemis_user,
+            args.artemis_password,
+        )
         self.console = args.artemis_console
 
     def _exec(self, operation: str, *arguments) -> object:
-        body = httpx.post(f"{self.console}/console/jolokia/", auth=(self.user, self.password),
-                          headers={"Origin": self.console}, timeout=10,
-                          json={"type": "exec", "mbean": MBEAN, "operation": operation,
-                                "arguments": list(arguments)}).json()
+        body = httpx.post(
+            f"{self.console}/console/jolokia/",
+            auth=(self.user, self.password),
+            headers={"Origin": self.console},
+            timeout=10,
+            json={
+                "type": "exec",
+                "mbean": MBEAN,
+                "operation": operation,
+                "arguments": list(arguments),
+            },
+        ).json()
         if body.get("status") != 200:
             raise SystemExit(f"Jolokia {operation} failed: {body.get('error')}")
         return body.get("value")
 
     def create(self, queue: str) -> None:
-        self._exec("createQueue(java.lang.String,boolean)",
-                   json.dumps({"name": queue, "address": queue, "routing-type": "ANYCAST",
-                               "durable": True}), True)
+        self._exec(
+            "createQueue(java.lang.String,boolean)",
+            json.dumps(
+                {"name": queue, "address": queue, "routing-type": "ANYCAST", "durable": True}
+            ),
+            True,
+        )
 
     def delete(self, queue: str) -> None:
         self._exec("destroyQueue(java.lang.String,boolean)", queue, True)
@@ -105,13 +120,17 @@ class _RabbitMQ(_Artemis):
     capabilities = ()
 
     def __init__(self, args):
-        self.host, self.port, self.user, self.password = (args.host, args.rabbitmq_port,
-                                                          args.rabbitmq_user,
-                                                          args.rabbitmq_password)
+        self.host, self.port, self.user, self.password = (
+            args.host,
+            args.rabbitmq_port,
+            args.rabbitmq_user,
+            args.rabbitmq_password,
+        )
 
     def _channel_do(self, action) -> None:
-        conn = pika.BlockingConnection(pika.URLParameters(
-            f"amqp://{self.user}:{self.password}@{self.host}:{self.port}/%2f"))
+        conn = pika.BlockingConnection(
+            pika.URLParameters(f"amqp://{self.user}:{self.password}@{self.host}:{self.port}/%2f")
+        )
         try:
             action(conn.channel())
         finally:
@@ -145,12 +164,18 @@ class _RawDrain(Handler):
         self.received = 0
 
     def on_reactor_init(self, event) -> None:
-        connection = event.reactor.connect(self.broker.url, user=self.broker.user,
-                                           password=self.broker.password,
-                                           allowed_mechs="PLAIN")
+        connection = event.reactor.connect(
+            self.broker.url,
+            user=self.broker.user,
+            password=self.broker.password,
+            allowed_mechs="PLAIN",
+        )
         self.link = event.reactor.create_receiver(
-            connection, self.address, handler=self,
-            options=[_Capabilities(self.broker.capabilities)])
+            connection,
+            self.address,
+            handler=self,
+            options=[_Capabilities(self.broker.capabilities)],
+        )
         self.link.flow(2000)
 
     def on_delivery(self, event) -> None:
@@ -171,14 +196,19 @@ class _RawDrain(Handler):
 def _cpu(meter) -> dict:
     """CPU µs per message; a broker whose process set changed during the phase (one of its
     processes ended: the sum went down) is reported as None rather than negative."""
-    return {name: (value if value >= 0 else None)
-            for name, value in meter.us_per_message.items()}
+    return {name: (value if value >= 0 else None) for name, value in meter.us_per_message.items()}
 
 
 def _fill(broker, queue: str, args) -> float:
     began = time.perf_counter()
-    publish(broker.url, broker.address(queue), numbered(args.messages, size=args.size),
-            user=broker.user, password=broker.password, capabilities=broker.capabilities)
+    publish(
+        broker.url,
+        broker.address(queue),
+        numbered(args.messages, size=args.size),
+        user=broker.user,
+        password=broker.password,
+        capabilities=broker.capabilities,
+    )
     return args.messages / (time.perf_counter() - began)
 
 
@@ -193,9 +223,13 @@ def _raw_drain(broker, queue: str, n: int) -> float:
 
 def _bridge(broker, queue: str, kafka: str, topic: str, n: int) -> tuple[float, dict]:
     source = AMQP1Source(broker.uri, queue, prefetch=2000)
-    engine = Engine(source, BridgeProducer(kafka), BridgeConfig(
-        topic=topic, quarantine_topic=None, max_in_flight=2000, batch_size=500,
-        max_messages=n))
+    engine = Engine(
+        source,
+        BridgeProducer(kafka),
+        BridgeConfig(
+            topic=topic, quarantine_topic=None, max_in_flight=2000, batch_size=500, max_messages=n
+        ),
+    )
     engine.open()
     began = time.perf_counter()
     engine.run()  # returns after the n-th message was settled (and the link closed)
@@ -208,10 +242,29 @@ def _bridge(broker, queue: str, kafka: str, topic: str, n: int) -> tuple[float, 
 def _bridge_cli(broker, queue: str, kafka: str, topic: str, n: int) -> float:
     began = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "mqmigrate", "bridge", "--queue", queue, "--kafka", kafka,
-         "--topic", topic, "--quarantine-topic", "", "--idle-exit", "1",
-         "--log-format", "json"], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "MQMIGRATE_SOURCE": broker.uri})
+        [
+            sys.executable,
+            "-m",
+            "mqmigrate",
+            "bridge",
+            "--queue",
+            queue,
+            "--kafka",
+            kafka,
+            "--topic",
+            topic,
+            "--quarantine-topic",
+            "",
+            "--idle-exit",
+            "1",
+            "--log-format",
+            "json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "MQMIGRATE_SOURCE": broker.uri},
+    )
     elapsed = time.monotonic() - began
     summary = json.loads(proc.stdout) if proc.stdout.strip() else {}
     if proc.returncode != 0 or summary.get("acked") != n:
@@ -241,19 +294,25 @@ def _round(broker, args) -> dict:
         _fill(broker, bridge_q, args)
         with rabbit_bench.Cpu(n) as cpu:
             rate, stats = _bridge(broker, bridge_q, args.kafka, bridge_t, n)
-        out["bridge"] = {"msg_s": round(rate), "cpu_us_per_message": _cpu(cpu),
-                         "added_latency_p50_ms_le": stats["latency_p50_s"] * 1000,
-                         "added_latency_p99_ms_le": stats["latency_p99_s"] * 1000}
+        out["bridge"] = {
+            "msg_s": round(rate),
+            "cpu_us_per_message": _cpu(cpu),
+            "added_latency_p50_ms_le": stats["latency_p50_s"] * 1000,
+            "added_latency_p99_ms_le": stats["latency_p99_s"] * 1000,
+        }
         out["ratio"] = round(rate / min(drain, produce), 3)
         # the same ratio from CPU per message of this process (1e6 / µs = what one free core
         # would move): steady on a loaded machine, where the rates above swing
-        own = {phase: out[phase]["cpu_us_per_message"]["this_process"]
-               for phase in ("raw_drain", "raw_produce", "bridge")}
+        own = {
+            phase: out[phase]["cpu_us_per_message"]["this_process"]
+            for phase in ("raw_drain", "raw_produce", "bridge")
+        }
         out["cpu_ratio"] = round(max(own["raw_drain"], own["raw_produce"]) / own["bridge"], 3)
         if args.cli:
             _fill(broker, cli_q, args)
             out["bridge_process_msg_s_incl_startup"] = round(
-                _bridge_cli(broker, cli_q, args.kafka, bridge_t, n))
+                _bridge_cli(broker, cli_q, args.kafka, bridge_t, n)
+            )
     finally:
         for queue in queues:
             broker.delete(queue)
@@ -263,13 +322,17 @@ def _round(broker, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", nargs="+", choices=("artemis", "rabbitmq"),
-                        default=["artemis", "rabbitmq"])
+    parser.add_argument(
+        "--target", nargs="+", choices=("artemis", "rabbitmq"), default=["artemis", "rabbitmq"]
+    )
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--cli", action="store_true",
-                        help="also time `mqmigrate bridge` as a process, start-up included")
+    parser.add_argument(
+        "--cli",
+        action="store_true",
+        help="also time `mqmigrate bridge` as a process, start-up included",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--kafka", default="127.0.0.1:9092")
     parser.add_argument("--artemis-port", type=int, default=61616)
@@ -280,13 +343,17 @@ def main() -> None:
     parser.add_argument("--rabbitmq-user", default="guest")
     parser.add_argument("--rabbitmq-password", default="guest")
     args = parser.parse_args()
-    for endpoint in (args.host, args.artemis_console.split("//", 1)[-1].split(":")[0],
-                     args.kafka.split(":")[0]):
+    for endpoint in (
+        args.host,
+        args.artemis_console.split("//", 1)[-1].split(":")[0],
+        args.kafka.split(":")[0],
+    ):
         if endpoint not in ("127.0.0.1", "localhost", "::1"):
             raise SystemExit(f"refusing non-loopback endpoint {endpoint!r}")
     if rabbit_bench.BROKER_DIRS:  # the sandbox's: count Artemis' CPU too
         rabbit_bench.BROKER_DIRS["artemis"] = str(
-            Path(rabbit_bench.BROKER_DIRS["kafka"]).parent / "artemis")
+            Path(rabbit_bench.BROKER_DIRS["kafka"]).parent / "artemis"
+        )
     brokers = {"artemis": _Artemis, "rabbitmq": _RabbitMQ}
     summary = {}
     for name in args.target:
@@ -297,11 +364,13 @@ def main() -> None:
             result = _round(broker, args)
             ratios.append(result["ratio"])
             cpu_ratios.append(result["cpu_ratio"])
-            print(json.dumps({"run": run, "load_avg_1m": os.getloadavg()[0], **result}),
-                  flush=True)
-        summary[name] = {"ratios": ratios, "median_ratio": statistics.median(ratios),
-                         "cpu_ratios": cpu_ratios,
-                         "median_cpu_ratio": statistics.median(cpu_ratios)}
+            print(json.dumps({"run": run, "load_avg_1m": os.getloadavg()[0], **result}), flush=True)
+        summary[name] = {
+            "ratios": ratios,
+            "median_ratio": statistics.median(ratios),
+            "cpu_ratios": cpu_ratios,
+            "median_cpu_ratio": statistics.median(cpu_ratios),
+        }
     print(json.dumps({"summary": summary}, indent=2))
 
 

@@ -52,8 +52,12 @@ def fill(uri: str, queue: str, n: int, size: int) -> float:
     body = b"x" * size
     start = time.perf_counter()
     for i in range(n):
-        ch.basic_publish("", queue, body, pika.BasicProperties(
-            message_id=f"b-{i}", delivery_mode=2, timestamp=int(time.time())))
+        ch.basic_publish(
+            "",
+            queue,
+            body,
+            pika.BasicProperties(message_id=f"b-{i}", delivery_mode=2, timestamp=int(time.time())),
+        )
     # wait until the broker has them all (no confirms: that is the fast path)
     deadline = time.monotonic() + 120
     while ch.queue_declare(queue, passive=True).method.message_count < n:
@@ -117,8 +121,15 @@ def raw_drain_fast_reader(uri: str, queue: str, n: int) -> float:
 
 
 def raw_produce(bootstrap: str, topic: str, n: int, size: int) -> float:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                         "acks": "all", "linger.ms": 5, "batch.num.messages": 10000})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "batch.num.messages": 10000,
+        }
+    )
     body = b"x" * size
     done = [0]
 
@@ -130,8 +141,9 @@ def raw_produce(bootstrap: str, topic: str, n: int, size: int) -> float:
     for i in range(n):
         while True:
             try:
-                producer.produce(topic, body, headers=[("mq.source.id", f"k-{i}".encode())],
-                                 on_delivery=report)
+                producer.produce(
+                    topic, body, headers=[("mq.source.id", f"k-{i}".encode())], on_delivery=report
+                )
                 break
             except BufferError:
                 producer.poll(0.01)
@@ -143,11 +155,13 @@ def raw_produce(bootstrap: str, topic: str, n: int, size: int) -> float:
     return n / elapsed
 
 
-def bridge(uri: str, queue: str, bootstrap: "KafkaConfig | str", topic: str, n: int
-           ) -> tuple[float, dict]:
+def bridge(
+    uri: str, queue: str, bootstrap: "KafkaConfig | str", topic: str, n: int
+) -> tuple[float, dict]:
     source = RabbitMQSource(uri, queue, prefetch=2000)
-    config = BridgeConfig(topic=topic, quarantine_topic=None, max_in_flight=2000,
-                          batch_size=500, idle_exit=0.5)
+    config = BridgeConfig(
+        topic=topic, quarantine_topic=None, max_in_flight=2000, batch_size=500, idle_exit=0.5
+    )
     engine = Engine(source, BridgeProducer(bootstrap), config)
     engine.open()
     start = time.perf_counter()
@@ -182,7 +196,9 @@ def broker_cpu() -> dict[str, float]:
         if not proc.name.isdigit():
             continue
         try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            cmdline = (
+                (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            )
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
@@ -217,7 +233,8 @@ class Cpu:
         per = 1e6 / self.messages
         self.us_per_message = {"this_process": round(used * per, 1)} | {
             name: round((after - self._brokers[name]) * per, 1)
-            for name, after in broker_cpu().items()}
+            for name, after in broker_cpu().items()
+        }
 
     @staticmethod
     def _proc() -> float:
@@ -231,8 +248,7 @@ class Cpu:
         return sum(fields) - idle, sum(fields)
 
 
-def fixed_rate(uri: str, queue: str, bootstrap: str, topic: str, rate: int,
-               seconds: float) -> dict:
+def fixed_rate(uri: str, queue: str, bootstrap: str, topic: str, rate: int, seconds: float) -> dict:
     """The bridge's added latency (received → Kafka ack) while a publisher sends ``rate``
     msg/s for ``seconds``: the latency a live shadow copy adds, not a backlog drain."""
     import threading
@@ -252,23 +268,32 @@ def fixed_rate(uri: str, queue: str, bootstrap: str, topic: str, rate: int,
             delay = start + i / rate - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            pch.basic_publish("", queue, body, pika.BasicProperties(message_id=f"r-{i}",
-                                                                    delivery_mode=2))
+            pch.basic_publish(
+                "", queue, body, pika.BasicProperties(message_id=f"r-{i}", delivery_mode=2)
+            )
         pub.close()
 
     source = RabbitMQSource(uri, queue, prefetch=2000)
-    engine = Engine(source, BridgeProducer(bootstrap), BridgeConfig(
-        topic=topic, quarantine_topic=None, max_in_flight=2000, batch_size=500, idle_exit=1.0))
+    engine = Engine(
+        source,
+        BridgeProducer(bootstrap),
+        BridgeConfig(
+            topic=topic, quarantine_topic=None, max_in_flight=2000, batch_size=500, idle_exit=1.0
+        ),
+    )
     engine.open()
     thread = threading.Thread(target=publish, daemon=True)
     thread.start()
     engine.run()
     thread.join(timeout=seconds + 60)
     lat = engine.stats.latency
-    return {"rate_msg_s": rate, "messages": engine.stats.acked,
-            "added_latency_p50_ms_le": lat.quantile(0.5) * 1000,
-            "added_latency_p99_ms_le": lat.quantile(0.99) * 1000,
-            "added_latency_mean_ms": round(lat.total / max(lat.n, 1) * 1000, 2)}
+    return {
+        "rate_msg_s": rate,
+        "messages": engine.stats.acked,
+        "added_latency_p50_ms_le": lat.quantile(0.5) * 1000,
+        "added_latency_p99_ms_le": lat.quantile(0.99) * 1000,
+        "added_latency_mean_ms": round(lat.total / max(lat.n, 1) * 1000, 2),
+    }
 
 
 def bridge_rss(uri: str, queue: str, bootstrap: str, topic: str, backlog: int) -> dict:
@@ -279,11 +304,31 @@ def bridge_rss(uri: str, queue: str, bootstrap: str, topic: str, backlog: int) -
     fill(uri, queue, backlog, 1024)
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mqmigrate", "bridge", "--source", uri, "--queue", queue,
-         "--kafka", bootstrap, "--topic", topic, "--quarantine-topic", "", "--idle-exit", "1",
-         "--log-format", "json"],
-        cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "mqmigrate",
+            "bridge",
+            "--source",
+            uri,
+            "--queue",
+            queue,
+            "--kafka",
+            bootstrap,
+            "--topic",
+            topic,
+            "--quarantine-topic",
+            "",
+            "--idle-exit",
+            "1",
+            "--log-format",
+            "json",
+        ],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     start = time.perf_counter()
     # VmHWM (peak RSS since exec) read while it runs: wait4's ru_maxrss would include the
     # benchmark's own memory, which the child inherited at fork
@@ -303,16 +348,21 @@ def bridge_rss(uri: str, queue: str, bootstrap: str, topic: str, backlog: int) -
     summary = json.loads(out)
     if proc.returncode != 0 or summary["acked"] != backlog:
         raise SystemExit(f"bridge process failed: {summary}")
-    return {"backlog": backlog, "peak_rss_mb": round(peak_kb / 1024, 1),
-            "msg_s_including_startup": round(backlog / elapsed)}
+    return {
+        "backlog": backlog,
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "msg_s_including_startup": round(backlog / elapsed),
+    }
 
 
-SANDBOX_SCRAM_FILE = (Path.home() / ".local/state/mqmigrate/sandbox/kafka"
-                      / "client-scram.properties")
+SANDBOX_SCRAM_FILE = (
+    Path.home() / ".local/state/mqmigrate/sandbox/kafka" / "client-scram.properties"
+)
 
 
-def secured_vs_plaintext(uri: str, plaintext: str, secured: KafkaConfig, n: int, size: int,
-                         runs: int, run: str) -> dict:
+def secured_vs_plaintext(
+    uri: str, plaintext: str, secured: KafkaConfig, n: int, size: int, runs: int, run: str
+) -> dict:
     """(e): the bridge into the plaintext listener, then into the secured one, ``runs``
     times; each pair back to back (which side first alternates) so a change of load hits
     both sides alike."""
@@ -324,32 +374,39 @@ def secured_vs_plaintext(uri: str, plaintext: str, secured: KafkaConfig, n: int,
         for i in range(runs):
             rates, cpu = {}, {}
             # alternate which side goes first, so a load trend favours neither
-            for side in (("plaintext", "secured") if i % 2 == 0 else ("secured", "plaintext")):
+            for side in ("plaintext", "secured") if i % 2 == 0 else ("secured", "plaintext"):
                 fill(uri, queue, n, size)
                 with Cpu(n) as used:
-                    rates[side], _ = bridge(uri, queue,
-                                            plaintext if side == "plaintext" else secured,
-                                            topic, n)
+                    rates[side], _ = bridge(
+                        uri, queue, plaintext if side == "plaintext" else secured, topic, n
+                    )
                 cpu[side] = used.us_per_message
             plain_rate, secured_rate = rates["plaintext"], rates["secured"]
-            pairs.append({"plaintext_msg_s": round(plain_rate),
-                          "secured_msg_s": round(secured_rate),
-                          "secured_over_plaintext": round(secured_rate / plain_rate, 3),
-                          # CPU µs per message (this process, each sandbox broker): where
-                          # TLS and SASL cost
-                          "cpu_us_per_message": cpu,
-                          "load_avg_1m": round(os.getloadavg()[0], 2)})
+            pairs.append(
+                {
+                    "plaintext_msg_s": round(plain_rate),
+                    "secured_msg_s": round(secured_rate),
+                    "secured_over_plaintext": round(secured_rate / plain_rate, 3),
+                    # CPU µs per message (this process, each sandbox broker): where
+                    # TLS and SASL cost
+                    "cpu_us_per_message": cpu,
+                    "load_avg_1m": round(os.getloadavg()[0], 2),
+                }
+            )
     finally:
         conn = pika.BlockingConnection(pika.URLParameters(uri))
         conn.channel().queue_delete(queue)
         conn.close()
         share.delete_topics(admin, [topic], missing_ok=True)
     ratios = [p["secured_over_plaintext"] for p in pairs]
-    return {"listener": f"{secured.properties.get('security.protocol', '?')} "
-                        f"{secured.properties.get('sasl.mechanism', '')}".strip() +
-                        f" on {secured.bootstrap}",
-            "runs": pairs, "secured_over_plaintext_median": round(statistics.median(ratios), 3),
-            "cores": os.cpu_count()}
+    return {
+        "listener": f"{secured.properties.get('security.protocol', '?')} "
+        f"{secured.properties.get('sasl.mechanism', '')}".strip()
+        + f" on {secured.bootstrap}",
+        "runs": pairs,
+        "secured_over_plaintext_median": round(statistics.median(ratios), 3),
+        "cores": os.cpu_count(),
+    }
 
 
 def main() -> None:
@@ -358,19 +415,36 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672/%2f")
     parser.add_argument("--kafka", default="127.0.0.1:9092")
-    parser.add_argument("--rate", type=int, default=2000,
-                        help="fixed publish rate for the added-latency phase (0 skips it)")
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=2000,
+        help="fixed publish rate for the added-latency phase (0 skips it)",
+    )
     parser.add_argument("--rate-seconds", type=float, default=10.0)
-    parser.add_argument("--rss-backlog", type=int, nargs="*", default=[],
-                        help="also measure a bridge process's peak RSS draining these backlogs")
-    parser.add_argument("--kafka-config", type=Path, default=None,
-                        help="also run the bridge into the secured listener this client "
-                             "properties file names, side by side with plaintext (e)")
-    parser.add_argument("--secured", action="store_true",
-                        help="--kafka-config with the sandbox's SASL_SSL SCRAM client file")
+    parser.add_argument(
+        "--rss-backlog",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also measure a bridge process's peak RSS draining these backlogs",
+    )
+    parser.add_argument(
+        "--kafka-config",
+        type=Path,
+        default=None,
+        help="also run the bridge into the secured listener this client "
+        "properties file names, side by side with plaintext (e)",
+    )
+    parser.add_argument(
+        "--secured",
+        action="store_true",
+        help="--kafka-config with the sandbox's SASL_SSL SCRAM client file",
+    )
     parser.add_argument("--secured-runs", type=int, default=3)
-    parser.add_argument("--secured-only", action="store_true",
-                        help="run (e) only, not the ceilings (a)-(d)")
+    parser.add_argument(
+        "--secured-only", action="store_true", help="run (e) only, not the ceilings (a)-(d)"
+    )
     args = parser.parse_args()
     if "127.0.0.1" not in args.amqp or not args.kafka.startswith("127.0.0.1"):
         raise SystemExit("the benchmark only runs against 127.0.0.1")
@@ -380,10 +454,24 @@ def main() -> None:
         if not secured.bootstrap.startswith("127.0.0.1"):
             raise SystemExit("the benchmark only runs against 127.0.0.1")
     if args.secured_only:
-        print(json.dumps({"messages": args.messages, "size_bytes": args.size,
-                          "secured": secured_vs_plaintext(
-                              args.amqp, args.kafka, secured, args.messages, args.size,
-                              args.secured_runs, uuid.uuid4().hex[:8])}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "messages": args.messages,
+                    "size_bytes": args.size,
+                    "secured": secured_vs_plaintext(
+                        args.amqp,
+                        args.kafka,
+                        secured,
+                        args.messages,
+                        args.size,
+                        args.secured_runs,
+                        uuid.uuid4().hex[:8],
+                    ),
+                },
+                indent=2,
+            )
+        )
         return
     n, size = args.messages, args.size
     run = uuid.uuid4().hex[:8]
@@ -403,23 +491,33 @@ def main() -> None:
         fill(args.amqp, bridge_q, n, size)
         with Cpu(n) as bridge_cpu:
             bridge_rate, stats = bridge(args.amqp, bridge_q, args.kafka, bridge_t, n)
-        rss = [bridge_rss(args.amqp, f"{rate_q}-rss{i}", args.kafka, bridge_t, depth)
-               for i, depth in enumerate(args.rss_backlog)]
-        latency = (fixed_rate(args.amqp, rate_q, args.kafka, bridge_t, args.rate,
-                              args.rate_seconds) if args.rate else None)
-        secured_result = (secured_vs_plaintext(args.amqp, args.kafka, secured, n, size,
-                                               args.secured_runs, run) if secured else None)
+        rss = [
+            bridge_rss(args.amqp, f"{rate_q}-rss{i}", args.kafka, bridge_t, depth)
+            for i, depth in enumerate(args.rss_backlog)
+        ]
+        latency = (
+            fixed_rate(args.amqp, rate_q, args.kafka, bridge_t, args.rate, args.rate_seconds)
+            if args.rate
+            else None
+        )
+        secured_result = (
+            secured_vs_plaintext(args.amqp, args.kafka, secured, n, size, args.secured_runs, run)
+            if secured
+            else None
+        )
     finally:
         conn = pika.BlockingConnection(pika.URLParameters(args.amqp))
         ch = conn.channel()
         for q in (raw_q, bridge_q, rate_q) + tuple(
-                f"{rate_q}-rss{i}" for i in range(len(args.rss_backlog))):
+            f"{rate_q}-rss{i}" for i in range(len(args.rss_backlog))
+        ):
             ch.queue_delete(q)
         conn.close()
         delete_topics(args.kafka, [raw_t, bridge_t])
     ceiling = min(drain_rate, produce_rate)
     result = {
-        "messages": n, "size_bytes": size,
+        "messages": n,
+        "size_bytes": size,
         "rabbitmq_publish_msg_s": round(publish_rate),
         "rabbitmq_raw_drain_msg_s": round(drain_rate),
         "rabbitmq_raw_drain_fast_reader_msg_s": round(drain_fast_rate),
@@ -436,13 +534,17 @@ def main() -> None:
         "cpu_raw_drain": [round(drain_cpu.process, 2), round(drain_cpu.machine, 2)],
         "cpu_raw_produce": [round(produce_cpu.process, 2), round(produce_cpu.machine, 2)],
         "cpu_bridge": [round(bridge_cpu.process, 2), round(bridge_cpu.machine, 2)],
-        "cpu_raw_drain_fast_reader": [round(drain_fast_cpu.process, 2),
-                                      round(drain_fast_cpu.machine, 2)],
+        "cpu_raw_drain_fast_reader": [
+            round(drain_fast_cpu.process, 2),
+            round(drain_fast_cpu.machine, 2),
+        ],
         # CPU µs per message of this process and of each sandbox broker, per phase
-        "cpu_us_per_message": {"raw_drain": drain_cpu.us_per_message,
-                               "raw_drain_fast_reader": drain_fast_cpu.us_per_message,
-                               "raw_produce": produce_cpu.us_per_message,
-                               "bridge": bridge_cpu.us_per_message},
+        "cpu_us_per_message": {
+            "raw_drain": drain_cpu.us_per_message,
+            "raw_drain_fast_reader": drain_fast_cpu.us_per_message,
+            "raw_produce": produce_cpu.us_per_message,
+            "bridge": bridge_cpu.us_per_message,
+        },
         "cores": os.cpu_count(),
         "fixed_rate": latency,
         "bridge_process_rss": rss,

@@ -67,8 +67,9 @@ def _pct(values: list[int], q: float) -> int:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0
 
 
-def _run(bootstrap: str, kind: str, records: int, tier: str, concurrency: int,
-         budget: float) -> Calls:
+def _run(
+    bootstrap: str, kind: str, records: int, tier: str, concurrency: int, budget: float
+) -> Calls:
     name = f"bench-delay-{kind}-{uuid.uuid4().hex[:6]}"
     group = f"g-{name}"
     admin = share.admin_client(bootstrap)
@@ -76,8 +77,9 @@ def _run(bootstrap: str, kind: str, records: int, tier: str, concurrency: int,
     topics = [name] + (tiers.topics([name]) if tiers else [])
     for topic in topics:
         share.create_topic(admin, topic, partitions=max(1, concurrency))
-    share.set_group_configs(admin, group, {"share.auto.offset.reset": "earliest",
-                                           "share.delivery.count.limit": "5"})
+    share.set_group_configs(
+        admin, group, {"share.auto.offset.reset": "earliest", "share.delivery.count.limit": "5"}
+    )
     calls = Calls()
 
     def handler(message) -> None:
@@ -90,16 +92,25 @@ def _run(bootstrap: str, kind: str, records: int, tier: str, concurrency: int,
     if kind == "backlog":
         assert tiers is not None
         target = tiers.largest.topic(name)
-        headers = delays.tier_headers(due_ms=delays.now_ms(), attempt=0, tier=tiers.largest,
-                                      origin_topic=name)
+        headers = delays.tier_headers(
+            due_ms=delays.now_ms(), attempt=0, tier=tiers.largest, origin_topic=name
+        )
     for i in range(records):
         producer.produce(target, b"x" * 200, key=str(i).encode(), headers=headers)
         if i % 1000 == 0:
             producer.poll(0)
     producer.flush(60)
-    worker = Worker(bootstrap, name, group, handler, concurrency=concurrency,
-                    retry_tiers=tiers, max_poll_records=200, install_signal_handlers=False,
-                    metrics=False)
+    worker = Worker(
+        bootstrap,
+        name,
+        group,
+        handler,
+        concurrency=concurrency,
+        retry_tiers=tiers,
+        max_poll_records=200,
+        install_signal_handlers=False,
+        metrics=False,
+    )
     worker.start()
     want_attempt = 1 if kind in ("plain", "backlog") else 2
     deadline = time.monotonic() + budget
@@ -111,8 +122,10 @@ def _run(bootstrap: str, kind: str, records: int, tier: str, concurrency: int,
         worker.join(timeout=60)
         share.delete_topics(admin, topics, missing_ok=True)
     if calls.count(want_attempt) < records:
-        print(f"  {kind}: only {calls.count(want_attempt)} of {records} within {budget:.0f}s",
-              file=sys.stderr)
+        print(
+            f"  {kind}: only {calls.count(want_attempt)} of {records} within {budget:.0f}s",
+            file=sys.stderr,
+        )
     return calls
 
 
@@ -129,12 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     tier_ms = delays.to_ms(args.tier)
 
     plain = _run(args.bootstrap, "plain", args.records, args.tier, args.concurrency, args.budget)
-    release = _run(args.bootstrap, "release", args.records, args.tier, args.concurrency,
-                   args.budget)
-    tiered = _run(args.bootstrap, "tiers", args.records, args.tier, args.concurrency,
-                  args.budget)
-    backlog = _run(args.bootstrap, "backlog", args.records, args.tier, args.concurrency,
-                   args.budget)
+    release = _run(
+        args.bootstrap, "release", args.records, args.tier, args.concurrency, args.budget
+    )
+    tiered = _run(args.bootstrap, "tiers", args.records, args.tier, args.concurrency, args.budget)
+    backlog = _run(
+        args.bootstrap, "backlog", args.records, args.tier, args.concurrency, args.budget
+    )
 
     plain_rate = _rate([t for a, t, _ in plain.rows if a == 1])
     # release: how long after the first attempt the second came, per record order
@@ -149,15 +163,23 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"records {args.records}, concurrency {args.concurrency}, tier {args.tier}")
     print(f"plain worker (ACCEPT all)             {plain_rate:9.0f} records/s")
-    print(f"main topic, every record to a tier    {main_rate:9.0f} records/s   ratio "
-          f"{main_rate / plain_rate if plain_rate else 0:.2f}")
-    print(f"tier consumer, a due backlog          {tier_rate:9.0f} records/s   ratio "
-          f"{tier_rate / plain_rate if plain_rate else 0:.2f}")
-    print(f"RELEASE without tiers: retry after p50 {_pct(gaps, 0.5)} ms (wanted {tier_ms} ms): "
-          f"{sum(1 for g in gaps if g < tier_ms)} of {len(gaps)} early")
-    print(f"tiers: {len(due)} delayed, early {early}, lateness p50 {_pct(lateness, 0.5)} ms, "
-          f"p99 {_pct(lateness, 0.99)} ms, max {max(lateness, default=0)} ms "
-          f"(lateness / delay p50 {_pct(lateness, 0.5) / tier_ms:.3f})")
+    print(
+        f"main topic, every record to a tier    {main_rate:9.0f} records/s   ratio "
+        f"{main_rate / plain_rate if plain_rate else 0:.2f}"
+    )
+    print(
+        f"tier consumer, a due backlog          {tier_rate:9.0f} records/s   ratio "
+        f"{tier_rate / plain_rate if plain_rate else 0:.2f}"
+    )
+    print(
+        f"RELEASE without tiers: retry after p50 {_pct(gaps, 0.5)} ms (wanted {tier_ms} ms): "
+        f"{sum(1 for g in gaps if g < tier_ms)} of {len(gaps)} early"
+    )
+    print(
+        f"tiers: {len(due)} delayed, early {early}, lateness p50 {_pct(lateness, 0.5)} ms, "
+        f"p99 {_pct(lateness, 0.99)} ms, max {max(lateness, default=0)} ms "
+        f"(lateness / delay p50 {_pct(lateness, 0.5) / tier_ms:.3f})"
+    )
     return 0 if early == 0 else 1
 
 

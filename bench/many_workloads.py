@@ -78,8 +78,14 @@ def fill(uri: str, queues: list[str], n: int, size: int) -> None:
     body = b"x" * size
     for q in queues:
         for i in range(n):
-            ch.basic_publish("", q, body, pika.BasicProperties(
-                message_id=f"{q}-{i}", delivery_mode=2, timestamp=int(time.time())))
+            ch.basic_publish(
+                "",
+                q,
+                body,
+                pika.BasicProperties(
+                    message_id=f"{q}-{i}", delivery_mode=2, timestamp=int(time.time())
+                ),
+            )
     deadline = time.monotonic() + 180
     for q in queues:
         while ch.queue_declare(q, passive=True).method.message_count < n:
@@ -98,15 +104,28 @@ def create_topics(bootstrap: str, topics: list[str]) -> None:
 
 def playbook(path: Path, workloads: list[tuple[str, str, str]]) -> Path:
     """A playbook of (id, queue, topic) drain workloads (quarantine: TOPIC.quarantine)."""
-    lines = ["apiVersion: mqmigrate/v1", "kind: MigrationPlaybook",
-             "metadata: {name: many-workloads}", "workloads:"]
+    lines = [
+        "apiVersion: mqmigrate/v1",
+        "kind: MigrationPlaybook",
+        "metadata: {name: many-workloads}",
+        "workloads:",
+    ]
     for wid, queue, topic in workloads:
-        lines += [f"  - id: {wid}", "    source:", "      kind: rabbitmq",
-                  f"      credentials: {{env: {URI_VAR}}}", f"      queue: {queue}",
-                  "      vhost: /", "    target:", f"      topic: {topic}",
-                  "      partitions: 1",
-                  f"      consumer: {{type: share-group, group: {topic}}}",
-                  "    mapping: {key: none}", "    strategy: drain-only", "    phases: {}"]
+        lines += [
+            f"  - id: {wid}",
+            "    source:",
+            "      kind: rabbitmq",
+            f"      credentials: {{env: {URI_VAR}}}",
+            f"      queue: {queue}",
+            "      vhost: /",
+            "    target:",
+            f"      topic: {topic}",
+            "      partitions: 1",
+            f"      consumer: {{type: share-group, group: {topic}}}",
+            "    mapping: {key: none}",
+            "    strategy: drain-only",
+            "    phases: {}",
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -151,11 +170,30 @@ class Bridge:
         env = {**os.environ, "PYTHONPATH": str(ROOT), URI_VAR: uri}
         env.pop("MQMIGRATE_SOURCE", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mqmigrate", "bridge", "--playbook", str(book),
-             "--kafka", bootstrap, "--idle-exit", "3600", "--log-format", "json",
-             "--max-in-flight", str(in_flight * workloads),
-             "--batch-size", str(min(500, in_flight))],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "mqmigrate",
+                "bridge",
+                "--playbook",
+                str(book),
+                "--kafka",
+                bootstrap,
+                "--idle-exit",
+                "3600",
+                "--log-format",
+                "json",
+                "--max-in-flight",
+                str(in_flight * workloads),
+                "--batch-size",
+                str(min(500, in_flight)),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.started = 0
         self.tail: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -205,19 +243,30 @@ class Offsets:
     """End offsets of single-partition topics."""
 
     def __init__(self, bootstrap: str):
-        self._c = Consumer({"bootstrap.servers": bootstrap,
-                            "group.id": f"manywl-{uuid.uuid4().hex}", "enable.auto.commit": False})
+        self._c = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"manywl-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+            }
+        )
 
     def end(self, topic: str) -> int:
-        return self._c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10,
-                                             cached=False)[1]
+        return self._c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10, cached=False)[1]
 
     def close(self) -> None:
         self._c.close()
 
 
-def busy_rate(offsets: Offsets, topics: list[str], base: int, per_topic: int, timeout: float,
-              bridge: Bridge, not_before: float) -> float:
+def busy_rate(
+    offsets: Offsets,
+    topics: list[str],
+    base: int,
+    per_topic: int,
+    timeout: float,
+    bridge: Bridge,
+    not_before: float,
+) -> float:
     """Records/s into the busy topics (``base`` records at the start) from 10 % of their
     total backlog, or ``not_before`` (monotonic) if later, to 90 %: the window leaves out the
     process's first seconds, when every workload makes its first turns at once."""
@@ -253,8 +302,9 @@ def probe_latency(uri: str, offsets: Offsets, queues: list[str], topics: list[st
     for q, t in zip(queues, topics):
         before = offsets.end(t)
         sent = time.monotonic()
-        ch.basic_publish("", q, b"probe", pika.BasicProperties(message_id=f"probe-{q}",
-                                                                delivery_mode=2))
+        ch.basic_publish(
+            "", q, b"probe", pika.BasicProperties(message_id=f"probe-{q}", delivery_mode=2)
+        )
         while offsets.end(t) <= before:
             if time.monotonic() - sent > 30:
                 raise SystemExit(f"probe to {q} not in Kafka after 30 s")
@@ -264,26 +314,40 @@ def probe_latency(uri: str, offsets: Offsets, queues: list[str], topics: list[st
     return out
 
 
-def measure(label: str, book: Path, n: int, busy: list[tuple[str, str, str]],
-            idle: list[tuple[str, str, str]], args: argparse.Namespace,
-            offsets: Offsets) -> dict:
+def measure(
+    label: str,
+    book: Path,
+    n: int,
+    busy: list[tuple[str, str, str]],
+    idle: list[tuple[str, str, str]],
+    args: argparse.Namespace,
+    offsets: Offsets,
+) -> dict:
     fill(args.amqp, [q for _, q, _ in busy], args.messages, args.size)
     busy_topics = [t for _, _, t in busy]
     base = sum(offsets.end(t) for t in busy_topics)  # earlier runs wrote these topics too
     bridge = Bridge(book, args.kafka, args.amqp, args.in_flight, n)
     try:
         startup = bridge.wait_started(n, timeout=args.timeout)
-        rate = busy_rate(offsets, busy_topics, base, args.messages, args.timeout, bridge,
-                         not_before=time.monotonic() + args.settle)
+        rate = busy_rate(
+            offsets,
+            busy_topics,
+            base,
+            args.messages,
+            args.timeout,
+            bridge,
+            not_before=time.monotonic() + args.settle,
+        )
         time.sleep(3)  # the last settlements, then only idle loops remain
         pid = bridge.proc.pid
         cpu0, wall0 = cpu_seconds(pid), time.monotonic()
         time.sleep(args.idle_window)
         idle_cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
         status, fds = proc_status(pid), proc_fds(pid)
-        probes = idle[:args.probes] or busy[:args.probes]
-        latency = probe_latency(args.amqp, offsets, [q for _, q, _ in probes],
-                                [t for _, _, t in probes])
+        probes = idle[: args.probes] or busy[: args.probes]
+        latency = probe_latency(
+            args.amqp, offsets, [q for _, q, _ in probes], [t for _, _, t in probes]
+        )
         stop_s, code, summary = bridge.stop()
     finally:
         bridge.kill()
@@ -291,21 +355,30 @@ def measure(label: str, book: Path, n: int, busy: list[tuple[str, str, str]],
     acked = sum(r.get("acked", 0) for r in rows)
     expected = args.messages * len(busy) + len(probes)
     result = {
-        "run": label, "workloads": n, "busy": len(busy),
-        "busy_msgs_per_s": round(rate), "startup_s": round(startup, 1),
+        "run": label,
+        "workloads": n,
+        "busy": len(busy),
+        "busy_msgs_per_s": round(rate),
+        "startup_s": round(startup, 1),
         "peak_rss_mb": round(status["VmHWM"] / 1024, 1),
         "rss_mb": round(status["VmRSS"] / 1024, 1),
-        "threads": status["Threads"], **fds,
+        "threads": status["Threads"],
+        **fds,
         "idle_cpu_pct": round(100 * idle_cpu, 2),
-        "idle_probe_latency_ms": {"p50": round(1000 * sorted(latency)[len(latency) // 2], 1),
-                                  "max": round(1000 * max(latency), 1)},
-        "sigterm_stop_s": round(stop_s, 2), "exit": code,
-        "acked": acked, "acked_expected": expected,
+        "idle_probe_latency_ms": {
+            "p50": round(1000 * sorted(latency)[len(latency) // 2], 1),
+            "max": round(1000 * max(latency), 1),
+        },
+        "sigterm_stop_s": round(stop_s, 2),
+        "exit": code,
+        "acked": acked,
+        "acked_expected": expected,
         "loadavg": os.getloadavg(),
     }
     if code != 0 or acked != expected:
-        result["problem"] = (f"exit {code}, acked {acked} of {expected}\n"
-                             + "\n".join(bridge.tail[-5:]))
+        result["problem"] = f"exit {code}, acked {acked} of {expected}\n" + "\n".join(
+            bridge.tail[-5:]
+        )
     print(json.dumps(result), flush=True)
     return result
 
@@ -315,17 +388,30 @@ def main() -> int:
     parser.add_argument("--workloads", type=int, default=200)
     parser.add_argument("--busy", type=int, default=4)
     parser.add_argument("--messages", type=int, default=40_000, help="backlog per busy workload")
-    parser.add_argument("--settle", type=float, default=2.0,
-                        help="seconds after every workload started before the rate window opens")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=2.0,
+        help="seconds after every workload started before the rate window opens",
+    )
     parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--in-flight", type=int, default=500,
-                        help="each workload's share of the process's --max-in-flight")
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=500,
+        help="each workload's share of the process's --max-in-flight",
+    )
     parser.add_argument("--idle-window", type=float, default=15.0)
     parser.add_argument("--probes", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="alone/many pairs, interleaved; the median ratio is the result")
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="bound on starting and on draining, each run")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="alone/many pairs, interleaved; the median ratio is the result",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="bound on starting and on draining, each run"
+    )
     parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672/%2f")
     parser.add_argument("--kafka", default="127.0.0.1:9092")
     args = parser.parse_args()
@@ -333,9 +419,10 @@ def main() -> int:
         parser.error("need 0 < --busy < --workloads")
 
     prefix = f"manywl-{uuid.uuid4().hex[:8]}"
-    workloads = [(f"w{i:03d}", f"{prefix}-q{i:03d}", f"{prefix}-t{i:03d}")
-                 for i in range(args.workloads)]
-    busy, idle = workloads[:args.busy], workloads[args.busy:]
+    workloads = [
+        (f"w{i:03d}", f"{prefix}-q{i:03d}", f"{prefix}-t{i:03d}") for i in range(args.workloads)
+    ]
+    busy, idle = workloads[: args.busy], workloads[args.busy :]
     queues = [q for _, q, _ in workloads]
     topics = [t for _, _, t in workloads] + [f"{t}.quarantine" for _, _, t in workloads]
     offsets = None
@@ -346,10 +433,28 @@ def main() -> int:
             offsets = Offsets(args.kafka)
             alones, manys = [], []
             for _ in range(args.repeat):  # interleaved: the machine's load drifts
-                alones.append(measure("alone", playbook(Path(tmp) / "alone.yaml", busy),
-                                      len(busy), busy, [], args, offsets))
-                manys.append(measure("many", playbook(Path(tmp) / "many.yaml", workloads),
-                                     len(workloads), busy, idle, args, offsets))
+                alones.append(
+                    measure(
+                        "alone",
+                        playbook(Path(tmp) / "alone.yaml", busy),
+                        len(busy),
+                        busy,
+                        [],
+                        args,
+                        offsets,
+                    )
+                )
+                manys.append(
+                    measure(
+                        "many",
+                        playbook(Path(tmp) / "many.yaml", workloads),
+                        len(workloads),
+                        busy,
+                        idle,
+                        args,
+                        offsets,
+                    )
+                )
         finally:
             if offsets is not None:
                 offsets.close()
@@ -358,17 +463,35 @@ def main() -> int:
     extra = args.workloads - args.busy
     ratios = []
     for alone, many in zip(alones, manys):
-        per_idle = {key: round((many[key] - alone[key]) / extra, 4)
-                    for key in ("rss_mb", "peak_rss_mb", "threads", "sockets", "idle_cpu_pct")}
+        per_idle = {
+            key: round((many[key] - alone[key]) / extra, 4)
+            for key in ("rss_mb", "peak_rss_mb", "threads", "sockets", "idle_cpu_pct")
+        }
         ratio = many["busy_msgs_per_s"] / max(alone["busy_msgs_per_s"], 1)
         ratios.append(ratio)
-        print(json.dumps({"per_idle_workload": per_idle,
-                          "busy_throughput_ratio_many_over_alone": round(ratio, 2)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "per_idle_workload": per_idle,
+                    "busy_throughput_ratio_many_over_alone": round(ratio, 2),
+                }
+            ),
+            flush=True,
+        )
     median = sorted(ratios)[len(ratios) // 2]
-    print(json.dumps({"busy_throughput_ratio_median": round(median, 2),
-                      "ratios": [round(r, 2) for r in ratios], "target": ">= 0.8",
-                      "met": median >= 0.8, "cpus": os.cpu_count(),
-                      "loadavg_end": os.getloadavg()}), flush=True)
+    print(
+        json.dumps(
+            {
+                "busy_throughput_ratio_median": round(median, 2),
+                "ratios": [round(r, 2) for r in ratios],
+                "target": ">= 0.8",
+                "met": median >= 0.8,
+                "cpus": os.cpu_count(),
+                "loadavg_end": os.getloadavg(),
+            }
+        ),
+        flush=True,
+    )
     problems = [r["problem"] for r in alones + manys if "problem" in r]
     for p in problems:
         print(f"PROBLEM: {p}", file=sys.stderr)

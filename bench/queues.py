@@ -31,11 +31,18 @@ WORKLOADS = {
     # as fast as possible, 1 KiB, 4 consumers, explicit settlement after processing
     "throughput": dict(name="throughput", max_messages=20_000, duration=30.0, consumers=4),
     # fixed moderate rate: latency without saturation
-    "latency@500/s": dict(name="latency@500/s", rate=500.0, max_messages=5_000, duration=10.0,
-                          consumers=4),
+    "latency@500/s": dict(
+        name="latency@500/s", rate=500.0, max_messages=5_000, duration=10.0, consumers=4
+    ),
     # the classic work queue: 8 consumers, 10 ms of work each
-    "work-queue": dict(name="work-queue", rate=500.0, consumers=8, processing_ms=10.0,
-                       max_messages=5_000, duration=10.0),
+    "work-queue": dict(
+        name="work-queue",
+        rate=500.0,
+        consumers=8,
+        processing_ms=10.0,
+        max_messages=5_000,
+        duration=10.0,
+    ),
 }
 
 
@@ -108,7 +115,9 @@ def main() -> int:
                 runs.append(doc)
                 time.sleep(1)
             rows.append((source_name, workload_name, runs))
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[
+        0
+    ]
     import confluent_kafka
     import pika
 
@@ -140,22 +149,27 @@ def main() -> int:
         for index in (0, 1):
             system = runs[0]["runs"][index]["system"]
             tput = [r["runs"][index]["throughput_per_s"] for r in runs]
-            lat = {k: statistics.median(r["runs"][index]["latency_ms"][k] for r in runs)
-                   for k in ("p50", "p90", "p99", "p99.9", "max")}
+            lat = {
+                k: statistics.median(r["runs"][index]["latency_ms"][k] for r in runs)
+                for k in ("p50", "p90", "p99", "p99.9", "max")
+            }
             lost = max(r["runs"][index]["lost"] for r in runs)
             lines.append(
                 f"| {source_name if index == 0 else ''} | {workload_name if index == 0 else ''} "
                 f"| {system} | {statistics.median(tput):,.0f} | {spread(tput)} | "
                 + " | ".join(f"{lat[k]:,.1f}" for k in ("p50", "p90", "p99", "p99.9", "max"))
-                + f" | {lost} |")
+                + f" | {lost} |"
+            )
         ratios = [r["ratio"]["throughput"] for r in runs if r["ratio"]["throughput"]]
         p99 = [r["ratio"]["latency_p99"] for r in runs if r["ratio"]["latency_p99"]]
-        lines.append(f"| | | **Kafka ÷ source** | **{statistics.median(ratios):.2f}×** | | | | "
-                     f"**{statistics.median(p99):.2f}×** | | | |")
+        lines.append(
+            f"| | | **Kafka ÷ source** | **{statistics.median(ratios):.2f}×** | | | | "
+            f"**{statistics.median(p99):.2f}×** | | | |"
+        )
     lines += ["", READING]
     # sections other benchmarks wrote below this one (e.g. "## Delay tiers") are kept
     previous = args.out.read_text() if args.out.exists() else ""
-    kept = previous[previous.find(KEPT_FROM):] if KEPT_FROM in previous else ""
+    kept = previous[previous.find(KEPT_FROM) :] if KEPT_FROM in previous else ""
     args.out.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -67,14 +67,16 @@ def _delete(sqs: Any, url: str, messages: list[dict]) -> None:
     if messages:
         sqs.delete_message_batch(
             QueueUrl=url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                     for i, m in enumerate(messages)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
         )
 
 
 def _drain_once(sqs: Any, url: str) -> int:
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                   WaitTimeSeconds=0).get("Messages", [])
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+        "Messages", []
+    )
     _delete(sqs, url, messages)
     return len(messages)
 
@@ -140,8 +142,11 @@ def render(moto: EndpointRun, emq: EndpointRun, depths: list[int]) -> str:
         f"{'depth':>7} | {'moto send':>10} {'emq send':>9} {'ratio':>7} | "
         f"{'moto recv':>10} {'emq recv':>9} {'ratio':>7} | notes"
     )
-    lines = ["median ms per request (send = 10-message batch, receive = up to 10)", header,
-             "-" * len(header)]
+    lines = [
+        "median ms per request (send = 10-message batch, receive = up to 10)",
+        header,
+        "-" * len(header),
+    ]
     for depth in depths:
         m, e = moto.results.get(depth), emq.results.get(depth)
         m = m or DepthResult(depth)
@@ -168,13 +173,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--moto-url", default="http://127.0.0.1:5000", type=_loopback)
     parser.add_argument("--elasticmq-url", default="http://127.0.0.1:9324", type=_loopback)
-    parser.add_argument("--depths", default="100,1000,10000",
-                        help="comma-separated queue depths (default 100,1000,10000)")
-    parser.add_argument("--moto-cap", type=int, default=3000,
-                        help="deepest depth measured on moto (default 3000)")
+    parser.add_argument(
+        "--depths",
+        default="100,1000,10000",
+        help="comma-separated queue depths (default 100,1000,10000)",
+    )
+    parser.add_argument(
+        "--moto-cap", type=int, default=3000, help="deepest depth measured on moto (default 3000)"
+    )
     parser.add_argument("--samples", type=int, default=5, help="timed requests per depth")
-    parser.add_argument("--budget", type=float, default=300.0,
-                        help="seconds per endpoint before deeper depths are skipped")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=300.0,
+        help="seconds per endpoint before deeper depths are skipped",
+    )
     args = parser.parse_args(argv)
     depths = sorted({int(d) for d in args.depths.split(",") if d.strip()})
     if args.moto_cap not in depths and args.moto_cap < max(depths):
@@ -191,8 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             measure(run, depths, args.samples, args.budget)
         except Exception as exc:  # a dead endpoint: report it on one line, like the CLI
-            print(f"Error: {run.name} at {run.url} failed: {exc} — is the sandbox up? "
-                  "(mqmigrate sandbox up -s moto -s elasticmq)", file=sys.stderr)
+            print(
+                f"Error: {run.name} at {run.url} failed: {exc} — is the sandbox up? "
+                "(mqmigrate sandbox up -s moto -s elasticmq)",
+                file=sys.stderr,
+            )
             return 2
         print(f"  {run.name} done in {time.monotonic() - began:.0f}s", file=sys.stderr)
     print(render(moto, emq, depths))

@@ -39,17 +39,25 @@ def main() -> int:
     parser.add_argument("--source", default="amqp://guest:guest@127.0.0.1:5672/")
     parser.add_argument("--kafka", default="127.0.0.1:9092")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", action="append", choices=sorted(SETTINGS),
-                        help="run only this setting (repeatable)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(SETTINGS),
+        help="run only this setting (repeatable)",
+    )
     parser.add_argument("--rate", type=float, help="override the preset's 500 msg/s")
     parser.add_argument("--processing-ms", type=float, help="override the preset's 10 ms")
     parser.add_argument("--messages", type=int, help="override the preset's 5,000")
     args = parser.parse_args()
     chosen = {k: v for k, v in SETTINGS.items() if not args.only or k in args.only}
-    overrides = {"rate": args.rate, "processing_ms": args.processing_ms,
-                 "max_messages": args.messages}
-    workload = Workload(**{**PRESETS["work-queue"],
-                           **{k: v for k, v in overrides.items() if v is not None}})
+    overrides = {
+        "rate": args.rate,
+        "processing_ms": args.processing_ms,
+        "max_messages": args.messages,
+    }
+    workload = Workload(
+        **{**PRESETS["work-queue"], **{k: v for k, v in overrides.items() if v is not None}}
+    )
     runs: dict[str, list[tuple[dict, float]]] = {label: [] for label in chosen}
     for round_ in range(args.repeat):
         for label, options in chosen.items():
@@ -57,11 +65,17 @@ def main() -> int:
             doc, _ = compare(args.source, args.kafka, workload, kafka_client="worker", **options)
             runs[label].append((doc, load))
             source, kafka = doc["runs"]
-            print(f"# run {round_ + 1} {label}: load {load:.1f}; p99 {source['system']} "
-                  f"{source['latency_ms']['p99']:.1f} ms, worker {kafka['latency_ms']['p99']:.1f} "
-                  f"ms; {kafka['notes'][0] if kafka['notes'] else ''}", file=sys.stderr, flush=True)
-    print("| worker setting | system | msg/s | p50 ms | p90 ms | p99 ms | lost | p99 ratio per run "
-          "| load avg per run |")
+            print(
+                f"# run {round_ + 1} {label}: load {load:.1f}; p99 {source['system']} "
+                f"{source['latency_ms']['p99']:.1f} ms, worker {kafka['latency_ms']['p99']:.1f} "
+                f"ms; {kafka['notes'][0] if kafka['notes'] else ''}",
+                file=sys.stderr,
+                flush=True,
+            )
+    print(
+        "| worker setting | system | msg/s | p50 ms | p90 ms | p99 ms | lost | p99 ratio per run "
+        "| load avg per run |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---|---|")
     for label, done in runs.items():
         for index in (0, 1):
@@ -75,11 +89,13 @@ def main() -> int:
             if index == 1:
                 ratios = ", ".join(f"{d['ratio']['latency_p99']:.1f}×" for d, _ in done)
                 loads = ", ".join(f"{load:.0f}" for _, load in done)
-            print(f"| {label if index == 0 else ''} | {system} | {med(lambda r: r['throughput_per_s']):,.0f} "
-                  f"| {med(lambda r: r['latency_ms']['p50']):,.1f} "
-                  f"| {med(lambda r: r['latency_ms']['p90']):,.1f} "
-                  f"| {med(lambda r: r['latency_ms']['p99']):,.1f} "
-                  f"| {max(r['lost'] for r in rows)} | {ratios} | {loads} |")
+            print(
+                f"| {label if index == 0 else ''} | {system} | {med(lambda r: r['throughput_per_s']):,.0f} "
+                f"| {med(lambda r: r['latency_ms']['p50']):,.1f} "
+                f"| {med(lambda r: r['latency_ms']['p90']):,.1f} "
+                f"| {med(lambda r: r['latency_ms']['p99']):,.1f} "
+                f"| {max(r['lost'] for r in rows)} | {ratios} | {loads} |"
+            )
     return 0
 
 

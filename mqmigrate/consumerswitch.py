@@ -62,8 +62,11 @@ class Switch:
         doc: dict[str, Any] = {"consumers": self.consumers}
         if self.topic is not None:
             doc["topic"] = self.topic
-        cut, name = ((self.start_offsets, "start_offsets") if self.consumers == KAFKA
-                     else (self.end_offsets, "end_offsets"))
+        cut, name = (
+            (self.start_offsets, "start_offsets")
+            if self.consumers == KAFKA
+            else (self.end_offsets, "end_offsets")
+        )
         if cut:
             doc[name] = {str(p): o for p, o in sorted(cut.items())}
         return json.dumps(doc) + "\n"
@@ -137,8 +140,11 @@ class ConsumerSwitch:
             return self._state
 
 
-def worker_handler(current: Callable[[], Switch], handler: Callable[[Any], Any],
-                   on_skip: Callable[[Any], None] | None = None) -> Callable[[Any], Any]:
+def worker_handler(
+    current: Callable[[], Switch],
+    handler: Callable[[Any], Any],
+    on_skip: Callable[[Any], None] | None = None,
+) -> Callable[[Any], Any]:
     """A ``mqmigrate.worker`` handler that calls ``handler`` only for the records the switch's
     current cut gives the worker (:meth:`Switch.worker_processes`), and ACCEPTs the others
     (``on_skip`` is told)."""
@@ -172,9 +178,16 @@ class Follower(threading.Thread):
     exception that ended the thread, if any.
     """
 
-    def __init__(self, switch: ConsumerSwitch, handler: Callable[[Any], Any], *,
-                 start_source: Callable[[], Any], start_worker: Callable[[Callable], Any],
-                 idle_exit: float = 3.0, interval: float = 0.05):
+    def __init__(
+        self,
+        switch: ConsumerSwitch,
+        handler: Callable[[Any], Any],
+        *,
+        start_source: Callable[[], Any],
+        start_worker: Callable[[Callable], Any],
+        idle_exit: float = 3.0,
+        interval: float = 0.05,
+    ):
         super().__init__(name="mqmigrate-consumer-switch", daemon=True)
         self.switch = switch
         self.handler = handler
@@ -227,15 +240,19 @@ class Follower(threading.Thread):
                         if self.worker is None:
                             self._worker_last = time.monotonic()
                             self.worker = self._start_worker(
-                                worker_handler(self.switch.current, self._handle, self._skip))
+                                worker_handler(self.switch.current, self._handle, self._skip)
+                            )
                     else:
                         self._worker_last = time.monotonic()  # idle counts from the switch
                         if self.source is None:
                             self.source = self._start_source()
                 if side == KAFKA and self.source is not None and self.worker_processed.is_set():
                     self._stop_source()
-                if side == SOURCE and self.worker is not None \
-                        and time.monotonic() - self._worker_last > self.idle_exit:
+                if (
+                    side == SOURCE
+                    and self.worker is not None
+                    and time.monotonic() - self._worker_last > self.idle_exit
+                ):
                     self._stop_worker()
                 self._stop_event.wait(self.interval)
         except BaseException as exc:  # the owner reads it; a follower never dies silently

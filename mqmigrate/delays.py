@@ -70,12 +70,15 @@ def to_ms(delay: DelayLike, what: str = "delay") -> int:
     elif isinstance(delay, str):
         match = _TEXT.match(delay)
         if match is None:
-            raise ConfigError(f"{what} {delay[:40]!r} is not a duration",
-                              hint="use seconds, or a number with ms, s, m, h or d: '30s'")
+            raise ConfigError(
+                f"{what} {delay[:40]!r} is not a duration",
+                hint="use seconds, or a number with ms, s, m, h or d: '30s'",
+            )
         return math.ceil(float(match.group(1)) * _UNITS[match.group(2) or "s"])
     else:
-        raise ConfigError(f"{what} must be seconds, a timedelta or text like '30s', not "
-                          f"{type(delay).__name__}")
+        raise ConfigError(
+            f"{what} must be seconds, a timedelta or text like '30s', not {type(delay).__name__}"
+        )
     if math.isnan(seconds) or math.isinf(seconds):
         raise ConfigError(f"{what} must be a finite duration, not {seconds}")
     if seconds < 0:
@@ -124,14 +127,20 @@ class DelayTiers:
         if not values:
             raise ConfigError("retry tiers: give at least one delay, e.g. ('1s', '30s', '5m')")
         if len(values) > self.MAX_TIERS:
-            raise ConfigError(f"retry tiers: {len(values)} tiers, at most {self.MAX_TIERS}",
-                              hint="each tier is a topic and a consumer group; a few suffice")
+            raise ConfigError(
+                f"retry tiers: {len(values)} tiers, at most {self.MAX_TIERS}",
+                hint="each tier is a topic and a consumer group; a few suffice",
+            )
         if any(v < self.MIN_MS for v in values):
-            raise ConfigError(f"retry tiers must be at least {self.MIN_MS} ms, got "
-                              + ", ".join(label(v) for v in values))
+            raise ConfigError(
+                f"retry tiers must be at least {self.MIN_MS} ms, got "
+                + ", ".join(label(v) for v in values)
+            )
         if values != sorted(set(values)):
-            raise ConfigError("retry tiers must be distinct and ascending, got "
-                              + ", ".join(label(v) for v in values))
+            raise ConfigError(
+                "retry tiers must be distinct and ascending, got "
+                + ", ".join(label(v) for v in values)
+            )
         self.tiers: tuple[Tier, ...] = tuple(Tier(v, label(v)) for v in values)
 
     @classmethod
@@ -169,9 +178,10 @@ class DelayTiers:
         for tier in self.tiers:
             if tier.delay_ms >= ms:
                 return tier
-        raise ConfigError(f"delay {label(ms)} is longer than the largest retry tier "
-                          f"({self.largest.label})",
-                          hint="add a longer tier (retry_tiers) and its topic, or delay less")
+        raise ConfigError(
+            f"delay {label(ms)} is longer than the largest retry tier ({self.largest.label})",
+            hint="add a longer tier (retry_tiers) and its topic, or delay less",
+        )
 
     def for_attempt(self, attempt: int) -> Tier:
         """The schedule's tier after failed attempt ``attempt`` (1-based; the last repeats)."""
@@ -195,12 +205,24 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def tier_headers(*, due_ms: int, attempt: int, tier: Tier, origin_topic: str,
-                 origin_partition: int | None = None, origin_offset: int | None = None,
-                 group: str | None = None, error: str | None = None) -> list[tuple[str, bytes]]:
+def tier_headers(
+    *,
+    due_ms: int,
+    attempt: int,
+    tier: Tier,
+    origin_topic: str,
+    origin_partition: int | None = None,
+    origin_offset: int | None = None,
+    group: str | None = None,
+    error: str | None = None,
+) -> list[tuple[str, bytes]]:
     """The ``mq.retry.*`` headers of a record written to ``tier``."""
-    out = [(DUE, str(due_ms).encode()), (ATTEMPT, str(attempt).encode()),
-           (TIER, tier.label.encode()), (ORIGIN_TOPIC, origin_topic.encode())]
+    out = [
+        (DUE, str(due_ms).encode()),
+        (ATTEMPT, str(attempt).encode()),
+        (TIER, tier.label.encode()),
+        (ORIGIN_TOPIC, origin_topic.encode()),
+    ]
     if origin_partition is not None:
         out.append((ORIGIN_PARTITION, str(origin_partition).encode()))
     if origin_offset is not None:

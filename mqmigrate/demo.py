@@ -35,6 +35,7 @@ DEMO_GATE_SECONDS = 2
 
 # -- the pure summary ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Processed:
     """One handler execution: which id, when (monotonic seconds), by whom."""
@@ -96,10 +97,17 @@ def longest_gap(sent_at: Mapping[str, float], events: Sequence[Processed]) -> fl
     return gap
 
 
-def summarize(sent_at: Mapping[str, float], events: Sequence[Processed], *,
-              skipped: int = 0, shadow_skipped: int = 0, phases: Mapping[str, float] | None = None,
-              verify: Mapping[str, Any] | None = None, run_id: str = "", topic: str = ""
-              ) -> Summary:
+def summarize(
+    sent_at: Mapping[str, float],
+    events: Sequence[Processed],
+    *,
+    skipped: int = 0,
+    shadow_skipped: int = 0,
+    phases: Mapping[str, float] | None = None,
+    verify: Mapping[str, Any] | None = None,
+    run_id: str = "",
+    topic: str = "",
+) -> Summary:
     """Reduce the demo's records to the summary figures.
 
     ``processed`` counts handler executions (an id processed twice counts twice), ``unique``
@@ -131,13 +139,14 @@ def summarize(sent_at: Mapping[str, float], events: Sequence[Processed], *,
 
 # -- the records shared by producer, consumers and summary ------------------------------------
 
+
 class Ledger:
     """Thread-safe record of what was sent and processed (the demo's ground truth)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.sent_at: dict[str, float] = {}        # id -> monotonic time the send started
-        self.confirmed_at: dict[str, float] = {}   # id -> the source/Kafka confirmed it
+        self.sent_at: dict[str, float] = {}  # id -> monotonic time the send started
+        self.confirmed_at: dict[str, float] = {}  # id -> the source/Kafka confirmed it
         self.events: list[Processed] = []
         self._done: set[str] = set()
         self.skipped = 0
@@ -178,6 +187,7 @@ class Ledger:
 
 # -- options ----------------------------------------------------------------------------------
 
+
 @dataclass
 class DemoOptions:
     messages: int = 3000
@@ -190,6 +200,7 @@ class DemoOptions:
 
 # -- narration --------------------------------------------------------------------------------
 
+
 class Narrator:
     """One line per step on stderr; a live status line while waiting when on a terminal."""
 
@@ -200,8 +211,14 @@ class Narrator:
     def step(self, phase: str, text: str) -> None:
         self.console.print(f"[bold cyan]{phase:>10}[/] {text}", highlight=False)
 
-    def wait(self, what: str, until: Callable[[], bool], timeout: float,
-             status: Callable[[], str] | None = None, interval: float = 0.2) -> bool:
+    def wait(
+        self,
+        what: str,
+        until: Callable[[], bool],
+        timeout: float,
+        status: Callable[[], str] | None = None,
+        interval: float = 0.2,
+    ) -> bool:
         """Poll ``until`` for at most ``timeout`` seconds; a live status line on a terminal."""
         deadline = time.monotonic() + timeout
         if self.live and status is not None:
@@ -221,6 +238,7 @@ class Narrator:
 
 # -- live actors --------------------------------------------------------------------------------
 
+
 class Producer(threading.Thread):
     """The service's producer: the dual-write SDK, its mode read from a file at run time.
 
@@ -230,9 +248,20 @@ class Producer(threading.Thread):
     the budget running out before the switch.
     """
 
-    def __init__(self, ledger: Ledger, amqp_url: str, exchange: str, routing_key: str,
-                 bootstrap: str, topic: str, mode_file: Path, run_id: str,
-                 messages: int, rate: float, duration: float) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        amqp_url: str,
+        exchange: str,
+        routing_key: str,
+        bootstrap: str,
+        topic: str,
+        mode_file: Path,
+        run_id: str,
+        messages: int,
+        rate: float,
+        duration: float,
+    ) -> None:
         super().__init__(name="demo-producer", daemon=True)
         from mqmigrate.dualwrite import DualWriter, FileMode, PikaSource
 
@@ -240,9 +269,13 @@ class Producer(threading.Thread):
         self.run_id = run_id
         self.messages, self.rate, self.duration = messages, rate, duration
         self.mode = FileMode(mode_file, interval=0.1)
-        self.writer = DualWriter(PikaSource(amqp_url, routing_key=routing_key, exchange=exchange),
-                                 {"bootstrap.servers": bootstrap}, topic, mode_source=self.mode,
-                                 metrics=False)
+        self.writer = DualWriter(
+            PikaSource(amqp_url, routing_key=routing_key, exchange=exchange),
+            {"bootstrap.servers": bootstrap},
+            topic,
+            mode_source=self.mode,
+            metrics=False,
+        )
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
         self.by_mode: dict[str, int] = {}
@@ -327,6 +360,7 @@ class LegacyConsumer(threading.Thread):
 
 # -- the estate ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Estate:
     """Names of what the demo creates, so cleanup removes exactly that."""
@@ -343,9 +377,15 @@ class Estate:
 
     @classmethod
     def named(cls, run_id: str) -> "Estate":
-        return cls(run_id=run_id, queue=f"demo.orders-{run_id}", exchange=f"demo.orders-{run_id}.x",
-                   dlx=f"demo.orders-{run_id}.dlx", dlq=f"demo.orders-{run_id}.dlq",
-                   sqs_queue=f"demo-payments-{run_id}", sqs_dlq=f"demo-payments-{run_id}-dlq")
+        return cls(
+            run_id=run_id,
+            queue=f"demo.orders-{run_id}",
+            exchange=f"demo.orders-{run_id}.x",
+            dlx=f"demo.orders-{run_id}.dlx",
+            dlq=f"demo.orders-{run_id}.dlq",
+            sqs_queue=f"demo-payments-{run_id}",
+            sqs_dlq=f"demo-payments-{run_id}-dlq",
+        )
 
 
 def seed_rabbitmq(amqp_url: str, e: Estate) -> None:
@@ -355,8 +395,10 @@ def seed_rabbitmq(amqp_url: str, e: Estate) -> None:
     try:
         conn = pika.BlockingConnection(pika_parameters(parse_source_uri(amqp_url)))
     except Exception as exc:
-        raise ConnectionFailed(f"RabbitMQ at {mask_uri(amqp_url)}: {type(exc).__name__}",
-                               hint="run 'mqmigrate sandbox status'") from exc
+        raise ConnectionFailed(
+            f"RabbitMQ at {mask_uri(amqp_url)}: {type(exc).__name__}",
+            hint="run 'mqmigrate sandbox status'",
+        ) from exc
     try:
         ch = conn.channel()
         ch.exchange_declare(e.exchange, "direct", durable=True)
@@ -364,8 +406,11 @@ def seed_rabbitmq(amqp_url: str, e: Estate) -> None:
         ch.queue_declare(e.dlq, durable=True)
         ch.queue_bind(e.dlq, e.dlx, e.queue)
         # 10 min TTL: long enough that nothing expires during the demo, visible to assess
-        ch.queue_declare(e.queue, durable=True, arguments={
-            "x-dead-letter-exchange": e.dlx, "x-message-ttl": 600_000})
+        ch.queue_declare(
+            e.queue,
+            durable=True,
+            arguments={"x-dead-letter-exchange": e.dlx, "x-message-ttl": 600_000},
+        )
         ch.queue_bind(e.queue, e.exchange, e.queue)
     finally:
         conn.close()
@@ -374,12 +419,16 @@ def seed_rabbitmq(amqp_url: str, e: Estate) -> None:
 def seed_sqs(client: Any, e: Estate) -> None:
     """An SQS queue with a redrive policy to its DLQ (assessed and planned only)."""
     dlq_url = client.create_queue(QueueName=e.sqs_dlq)["QueueUrl"]
-    arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    url = client.create_queue(QueueName=e.sqs_queue, Attributes={
-        "VisibilityTimeout": "45",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "4"}),
-    })["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    url = client.create_queue(
+        QueueName=e.sqs_queue,
+        Attributes={
+            "VisibilityTimeout": "45",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "4"}),
+        },
+    )["QueueUrl"]
     e.sqs_urls = [url, dlq_url]
 
 
@@ -417,6 +466,7 @@ def cleanup(amqp_url: str, sqs_client: Any, bootstrap: str, e: Estate) -> list[s
     if e.topics:
         try:
             from mqmigrate.kafka.admin import delete_topics
+
             delete_topics(bootstrap, e.topics)
         except Exception as exc:
             problems.append(f"Kafka topics: {type(exc).__name__}")
@@ -424,6 +474,7 @@ def cleanup(amqp_url: str, sqs_client: Any, bootstrap: str, e: Estate) -> list[s
 
 
 # -- the orchestration --------------------------------------------------------------------------
+
 
 class _Phases:
     """Wall time per phase."""
@@ -473,8 +524,11 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
     mgmt_uri = f"rabbitmq+http://{user}:{password}@127.0.0.1:{rabbit_svc.port('management')}"
     sqs_uri = f"sqs+http://demo:demo@127.0.0.1:{moto_svc.port('http')}?region=us-east-1"
     sqs_client = moto_svc.client()
-    say.step("sandbox", f"up: Kafka {bootstrap}, RabbitMQ {mask_uri(amqp_url)}, "
-                        f"SQS (moto) {moto_svc.endpoint_url}; run {run_id}, files in {out_dir}")
+    say.step(
+        "sandbox",
+        f"up: Kafka {bootstrap}, RabbitMQ {mask_uri(amqp_url)}, "
+        f"SQS (moto) {moto_svc.endpoint_url}; run {run_id}, files in {out_dir}",
+    )
 
     producer: Producer | None = None
     follower: Any = None
@@ -487,8 +541,11 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
         phases.start("seed")
         seed_rabbitmq(amqp_url, e)
         seed_sqs(sqs_client, e)
-        say.step("seed", f"RabbitMQ queue {e.queue} (exchange {e.exchange}, DLX → {e.dlq}, "
-                         f"TTL 10 min); SQS queue {e.sqs_queue} (redrive to {e.sqs_dlq} after 4)")
+        say.step(
+            "seed",
+            f"RabbitMQ queue {e.queue} (exchange {e.exchange}, DLX → {e.dlq}, "
+            f"TTL 10 min); SQS queue {e.sqs_queue} (redrive to {e.sqs_dlq} after 4)",
+        )
         topic = e.queue  # what plan derives from the queue name; checked against the playbook
         mode_file = out_dir / "dualwrite.mode"
         _write_mode(mode_file, "source-only")
@@ -502,15 +559,24 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
             consumer = LegacyConsumer(ledger, amqp_url, e.queue)
             consumer.start()
             if not consumer.started.wait(15) or consumer.error:
-                raise ConnectionFailed("the legacy consumer could not start",
-                                       hint=str(consumer.error or "timeout"))
+                raise ConnectionFailed(
+                    "the legacy consumer could not start", hint=str(consumer.error or "timeout")
+                )
             return consumer
 
         def start_worker(handle: Callable[[Any], Any]) -> Any:
             from mqmigrate.worker import Worker
 
-            worker = Worker(bootstrap, topic, target["group"], handle, concurrency=1,
-                            max_poll_records=200, metrics=False, install_signal_handlers=False)
+            worker = Worker(
+                bootstrap,
+                topic,
+                target["group"],
+                handle,
+                concurrency=1,
+                max_poll_records=200,
+                metrics=False,
+                install_signal_handlers=False,
+            )
             worker.start()
             return worker
 
@@ -522,18 +588,41 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
         from mqmigrate import consumerswitch
 
         follower = consumerswitch.Follower(
-            consumerswitch.ConsumerSwitch(switch_file, interval=0.1), handle,
-            start_source=start_legacy, start_worker=start_worker)
+            consumerswitch.ConsumerSwitch(switch_file, interval=0.1),
+            handle,
+            start_source=start_legacy,
+            start_worker=start_worker,
+        )
         follower.start()
-        if not say.wait("starting the legacy consumer", lambda: follower.source is not None
-                        or follower.error is not None, 20) or follower.error:
+        if (
+            not say.wait(
+                "starting the legacy consumer",
+                lambda: follower.source is not None or follower.error is not None,
+                20,
+            )
+            or follower.error
+        ):
             raise _as_error(follower.error or TimeoutError("no start"), "legacy consumer")
-        producer = Producer(ledger, amqp_url, e.exchange, e.queue, bootstrap, topic, mode_file,
-                            run_id, opts.messages, opts.rate, opts.duration)
+        producer = Producer(
+            ledger,
+            amqp_url,
+            e.exchange,
+            e.queue,
+            bootstrap,
+            topic,
+            mode_file,
+            run_id,
+            opts.messages,
+            opts.rate,
+            opts.duration,
+        )
         producer.start()
-        say.step("traffic", f"producer (dual-write SDK, mode source-only, {opts.rate:g} msg/s, "
-                            f"{opts.messages} messages) and legacy consumer (pika, manual acks) "
-                            f"running; both follow the switches the cutover writes")
+        say.step(
+            "traffic",
+            f"producer (dual-write SDK, mode source-only, {opts.rate:g} msg/s, "
+            f"{opts.messages} messages) and legacy consumer (pika, manual acks) "
+            f"running; both follow the switches the cutover writes",
+        )
 
         # 4. assess, plan, provision
         phases.start("assess")
@@ -543,9 +632,12 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
             v = str(getattr(w.verdict, "value", w.verdict))
             counts[v] = counts.get(v, 0) + 1
         rules = sorted({f.rule for w in assessment.workloads for f in w.findings})
-        say.step("assess", f"{len(assessment.workloads)} workloads ("
-                           + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-                           + f"); rules fired: {', '.join(rules)}")
+        say.step(
+            "assess",
+            f"{len(assessment.workloads)} workloads ("
+            + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+            + f"); rules fired: {', '.join(rules)}",
+        )
         phases.start("plan")
         from mqmigrate.plan import plan as make_plan, write_plan
 
@@ -557,20 +649,25 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
         playbook = loader.load(playbook_path)
         wl = next((w for w in playbook.workloads if w.source.queue == e.queue), None)
         if wl is None:
-            raise SandboxError(f"the plan has no workload for {e.queue}",
-                               hint=f"see {playbook_path}")
+            raise SandboxError(
+                f"the plan has no workload for {e.queue}", hint=f"see {playbook_path}"
+            )
         if wl.target.topic != topic:
-            raise SandboxError(f"the plan maps {e.queue} to topic {wl.target.topic}, "
-                               f"the producer writes {topic}")
+            raise SandboxError(
+                f"the plan maps {e.queue} to topic {wl.target.topic}, the producer writes {topic}"
+            )
         group = wl.target.consumer.group
         wl_id = wl.id
         e.topics = [topic, f"{topic}.quarantine"] + ([wl.target.dlq.topic] if wl.target.dlq else [])
         sqs_wl = [w.id for w in playbook.workloads if w.source.kind == "sqs"]
-        say.step("plan", f"wrote {playbook_path} ({len(playbook.workloads)} workloads: "
-                         f"{', '.join(w.id for w in playbook.workloads)}); the SQS workload "
-                         f"{'is' if sqs_wl else 'would be'} planned only here (the demo migrates "
-                         "the RabbitMQ one; an SQS queue's cutover is proven in "
-                         "tests/integration/test_zero_downtime.py)")
+        say.step(
+            "plan",
+            f"wrote {playbook_path} ({len(playbook.workloads)} workloads: "
+            f"{', '.join(w.id for w in playbook.workloads)}); the SQS workload "
+            f"{'is' if sqs_wl else 'would be'} planned only here (the demo migrates "
+            "the RabbitMQ one; an SQS queue's cutover is proven in "
+            "tests/integration/test_zero_downtime.py)",
+        )
         target["group"] = group
 
         # 5-9. the migration: mqmigrate cutover runs the playbook plan wrote, phase by phase
@@ -583,13 +680,25 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
                 gate.for_seconds = min(gate.for_seconds, DEMO_GATE_SECONDS)
         cred = wl.source.credentials.env if wl.source.credentials else None
         environ = {**os.environ, **({cred: amqp_url} if cred else {})}
-        engine = Cutover(playbook_path, playbook, bootstrap=bootstrap, yes=True,
-                         interactive=False, verifier=default_verifier(), poll_interval=1.0,
-                         gate_timeout=90.0, mode_spec=f"file:{mode_file}",
-                         consumer_switch=str(switch_file), access=lambda w: resolve(w, environ),
-                         out=lambda line: say.step("cutover", line.strip()))
-        say.step("cutover", f"mqmigrate cutover runs {playbook_path.name} for {wl.id} "
-                            f"(gates held {DEMO_GATE_SECONDS} s instead of minutes)")
+        engine = Cutover(
+            playbook_path,
+            playbook,
+            bootstrap=bootstrap,
+            yes=True,
+            interactive=False,
+            verifier=default_verifier(),
+            poll_interval=1.0,
+            gate_timeout=90.0,
+            mode_spec=f"file:{mode_file}",
+            consumer_switch=str(switch_file),
+            access=lambda w: resolve(w, environ),
+            out=lambda line: say.step("cutover", line.strip()),
+        )
+        say.step(
+            "cutover",
+            f"mqmigrate cutover runs {playbook_path.name} for {wl.id} "
+            f"(gates held {DEMO_GATE_SECONDS} s instead of minutes)",
+        )
         for name in ("provision", "shadow", "verify", "consumers", "producers", "drain"):
             phases.start(name)
             engine.run([wl.id], until=name)
@@ -597,27 +706,54 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
                 raise _as_error(follower.error, "consumer side")
             if name == "verify":
                 verify = _verify_figures(engine.dir, wl.id)
-                say.step("verify", f"{verify['expected']} ids settled by the shadow bridge: "
-                                   f"missing {verify['missing']}, altered {verify['altered']}, "
-                                   f"duplicated {verify['duplicated']}")
+                say.step(
+                    "verify",
+                    f"{verify['expected']} ids settled by the shadow bridge: "
+                    f"missing {verify['missing']}, altered {verify['altered']}, "
+                    f"duplicated {verify['duplicated']}",
+                )
             if name == "consumers":
-                say.wait("worker taking over", lambda: follower.source is None, 30,
-                         status=lambda: "waiting for its first record")
-                say.step("consumers", f"worker on share group {group}; legacy consumer "
-                                      f"stopped after {ledger.processed_by('legacy')} messages")
-        producer_ok = say.wait("producer finishing", lambda: producer.done,
-                               max(5.0, opts.duration), status=lambda: f"sent {ledger.counts()[0]}")
+                say.wait(
+                    "worker taking over",
+                    lambda: follower.source is None,
+                    30,
+                    status=lambda: "waiting for its first record",
+                )
+                say.step(
+                    "consumers",
+                    f"worker on share group {group}; legacy consumer "
+                    f"stopped after {ledger.processed_by('legacy')} messages",
+                )
+        producer_ok = say.wait(
+            "producer finishing",
+            lambda: producer.done,
+            max(5.0, opts.duration),
+            status=lambda: f"sent {ledger.counts()[0]}",
+        )
         producer.stop_event.set()
         producer.join(15)
         if producer.error is not None:
             raise _as_error(producer.error, "producer")
-        say.step("producers", f"producer {'finished' if producer_ok else 'stopped at --duration'}: "
-                              + ", ".join(f"{n} {m}" for m, n in producer.by_mode.items()))
-        done = say.wait("worker catching up", lambda: not ledger.unprocessed(), 30,
-                        status=lambda: f"{len(ledger.unprocessed())} to go")
-        say.step("drain", f"source depth {queue_depth(amqp_url, e.queue)}; "
-                 + ("worker processed everything" if done else
-                    f"[red]{len(ledger.unprocessed())} ids never processed[/]"))
+        say.step(
+            "producers",
+            f"producer {'finished' if producer_ok else 'stopped at --duration'}: "
+            + ", ".join(f"{n} {m}" for m, n in producer.by_mode.items()),
+        )
+        done = say.wait(
+            "worker catching up",
+            lambda: not ledger.unprocessed(),
+            30,
+            status=lambda: f"{len(ledger.unprocessed())} to go",
+        )
+        say.step(
+            "drain",
+            f"source depth {queue_depth(amqp_url, e.queue)}; "
+            + (
+                "worker processed everything"
+                if done
+                else f"[red]{len(ledger.unprocessed())} ids never processed[/]"
+            ),
+        )
         phases.end()
     except KeyboardInterrupt:
         say.step("interrupted", "Ctrl-C: stopping the producer, consumers and bridges")
@@ -641,12 +777,21 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
             say.step("cleanup", f"kept queues and topics of run {run_id} (--keep)")
         else:
             problems = cleanup(amqp_url, sqs_client, bootstrap, e)
-            say.step("cleanup", "removed the demo's queues and topics" + (
-                "; could not remove: " + "; ".join(problems) if problems else ""))
-    summary = summarize(ledger.sent_at, ledger.events, skipped=ledger.skipped,
-                        shadow_skipped=follower.skipped if follower is not None else 0,
-                        phases=phases.times, verify=verify,
-                        run_id=run_id, topic=e.queue)
+            say.step(
+                "cleanup",
+                "removed the demo's queues and topics"
+                + ("; could not remove: " + "; ".join(problems) if problems else ""),
+            )
+    summary = summarize(
+        ledger.sent_at,
+        ledger.events,
+        skipped=ledger.skipped,
+        shadow_skipped=follower.skipped if follower is not None else 0,
+        phases=phases.times,
+        verify=verify,
+        run_id=run_id,
+        topic=e.queue,
+    )
     (out_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     return summary
 
@@ -665,10 +810,14 @@ def _assess(mgmt_uri: str, sqs_uri: str, e: Estate) -> Any:
     from mqmigrate.inventory.readers import read_source
     from mqmigrate.plan import from_estate, origin_label
 
-    sources = (read_source(mgmt_uri, prefix=f"demo.orders-{e.run_id}")
-               + read_source(sqs_uri, prefix=f"demo-payments-{e.run_id}"))
-    return from_estate(InventoryEstate(sources=sources), KafkaCapabilities.parse("4.4"),
-                       origin=origin_label([mgmt_uri, sqs_uri]))
+    sources = read_source(mgmt_uri, prefix=f"demo.orders-{e.run_id}") + read_source(
+        sqs_uri, prefix=f"demo-payments-{e.run_id}"
+    )
+    return from_estate(
+        InventoryEstate(sources=sources),
+        KafkaCapabilities.parse("4.4"),
+        origin=origin_label([mgmt_uri, sqs_uri]),
+    )
 
 
 def _verify_figures(cutover_dir: Path, workload: str) -> dict[str, Any]:
@@ -685,8 +834,12 @@ def _verify_figures(cutover_dir: Path, workload: str) -> dict[str, Any]:
         expected = len({sid for sid, _ in read_ledger(ledger_path(cutover_dir, workload))})
     except MqMigrateError:
         expected = 0
-    return {"expected": expected, "missing": counts.get("missing"),
-            "altered": counts.get("altered"), "duplicated": counts.get("duplicated")}
+    return {
+        "expected": expected,
+        "missing": counts.get("missing"),
+        "altered": counts.get("altered"),
+        "duplicated": counts.get("duplicated"),
+    }
 
 
 def _as_error(exc: BaseException, what: str) -> MqMigrateError:

@@ -70,8 +70,13 @@ def _release_tuple(release: str | None) -> tuple[int, int] | None:
     return int(major), int(minor)
 
 
-def diagnose(kafka: KafkaConfig | str, sources: list[str] | None = None, *,
-             timeout: float = 30.0, round_trip: bool = True) -> DoctorReport:
+def diagnose(
+    kafka: KafkaConfig | str,
+    sources: list[str] | None = None,
+    *,
+    timeout: float = 30.0,
+    round_trip: bool = True,
+) -> DoctorReport:
     """Run every check; raise :class:`ConnectionFailed` only when Kafka itself is unreachable.
 
     ``kafka`` is the connection configuration (or plaintext bootstrap servers).
@@ -86,45 +91,88 @@ def diagnose(kafka: KafkaConfig | str, sources: list[str] | None = None, *,
     supported = features.supported.get("share.version", (0, 0))[1]
     rel = _release_tuple(release)
     if rel is None:
-        report.checks.append(Check("kafka.version", "fail", "release unknown (no metadata.version "
-                                   "feature: a ZooKeeper-mode or pre-3.3 cluster)",
-                                   "upgrade to Apache Kafka 4.2 or newer in KRaft mode"))
+        report.checks.append(
+            Check(
+                "kafka.version",
+                "fail",
+                "release unknown (no metadata.version "
+                "feature: a ZooKeeper-mode or pre-3.3 cluster)",
+                "upgrade to Apache Kafka 4.2 or newer in KRaft mode",
+            )
+        )
     elif rel < SHARE_GROUPS_GA:
-        report.checks.append(Check("kafka.version", "fail", f"Kafka {release}: share groups "
-                                   "are GA from 4.2", "upgrade the cluster to Apache Kafka 4.2+"))
+        report.checks.append(
+            Check(
+                "kafka.version",
+                "fail",
+                f"Kafka {release}: share groups are GA from 4.2",
+                "upgrade the cluster to Apache Kafka 4.2+",
+            )
+        )
     else:
-        per_group = "" if rel >= PER_GROUP_DELIVERY_LIMIT else (
-            "; no per-group share.delivery.count.limit before 4.3: every share group uses the "
-            "brokers' group.share.delivery.count.limit")
-        report.checks.append(Check("kafka.version", "ok", f"Kafka {release} (metadata.version "
-                                   f"level {features.finalized_level('metadata.version')})"
-                                   + per_group))
+        per_group = (
+            ""
+            if rel >= PER_GROUP_DELIVERY_LIMIT
+            else (
+                "; no per-group share.delivery.count.limit before 4.3: every share group uses the "
+                "brokers' group.share.delivery.count.limit"
+            )
+        )
+        report.checks.append(
+            Check(
+                "kafka.version",
+                "ok",
+                f"Kafka {release} (metadata.version "
+                f"level {features.finalized_level('metadata.version')})" + per_group,
+            )
+        )
 
     if level >= 1:
         if level >= BROKER_DLQ_SHARE_VERSION:
-            report.checks.append(Check("share.version", "ok", f"share.version is {level} "
-                                       "(share-group dead-letter queues available)"))
+            report.checks.append(
+                Check(
+                    "share.version",
+                    "ok",
+                    f"share.version is {level} (share-group dead-letter queues available)",
+                )
+            )
         else:
             # share groups work; only the broker DLQ is missing, which the worker makes up for
-            upgrade = (f"run: kafka-features.sh --bootstrap-server {bootstrap} upgrade "
-                       f"--feature share.version={supported}"
-                       if supported >= BROKER_DLQ_SHARE_VERSION else
-                       "upgrade to Apache Kafka 4.4+ for broker dead-lettering")
-            report.checks.append(Check(
-                "share.version", "ok", f"share.version is {level} (no share-group dead-letter "
-                f"queue: needs share.version {BROKER_DLQ_SHARE_VERSION}, Kafka 4.4+; the worker "
-                "dead-letters instead)", f"optional: {upgrade}"))
+            upgrade = (
+                f"run: kafka-features.sh --bootstrap-server {bootstrap} upgrade "
+                f"--feature share.version={supported}"
+                if supported >= BROKER_DLQ_SHARE_VERSION
+                else "upgrade to Apache Kafka 4.4+ for broker dead-lettering"
+            )
+            report.checks.append(
+                Check(
+                    "share.version",
+                    "ok",
+                    f"share.version is {level} (no share-group dead-letter "
+                    f"queue: needs share.version {BROKER_DLQ_SHARE_VERSION}, Kafka 4.4+; the worker "
+                    "dead-letters instead)",
+                    f"optional: {upgrade}",
+                )
+            )
     elif supported >= 1:
-        report.checks.append(Check(
-            "share.version", "fail", "share.version is 0: share groups are disabled",
-            f"run: kafka-features.sh --bootstrap-server {bootstrap} upgrade "
-            f"--feature share.version={supported}",
-        ))
+        report.checks.append(
+            Check(
+                "share.version",
+                "fail",
+                "share.version is 0: share groups are disabled",
+                f"run: kafka-features.sh --bootstrap-server {bootstrap} upgrade "
+                f"--feature share.version={supported}",
+            )
+        )
     else:
-        report.checks.append(Check(
-            "share.version", "fail", "the brokers do not support share groups",
-            "upgrade the cluster to Apache Kafka 4.2+",
-        ))
+        report.checks.append(
+            Check(
+                "share.version",
+                "fail",
+                "the brokers do not support share groups",
+                "upgrade the cluster to Apache Kafka 4.2+",
+            )
+        )
 
     if not round_trip:
         pass
@@ -149,16 +197,24 @@ def _round_trip(config: KafkaConfig, timeout: float) -> Check:
     try:
         share.create_topic(admin, topic)
     except MqMigrateError as exc:
-        return Check("share.round-trip", "fail", f"could not create a temporary topic: {exc}",
-                     "grant this client CREATE on the cluster or pre-create mqmigrate-doctor-* topics")
+        return Check(
+            "share.round-trip",
+            "fail",
+            f"could not create a temporary topic: {exc}",
+            "grant this client CREATE on the cluster or pre-create mqmigrate-doctor-* topics",
+        )
     try:
         share.set_group_configs(admin, group, {"share.auto.offset.reset": "earliest"})
         payload = f"mqmigrate doctor {suffix}".encode()
         producer = Producer(config.client({"acks": "all", "logger": share._quiet}))
         producer.produce(topic, payload)
         if producer.flush(timeout) != 0:
-            return Check("share.round-trip", "fail", "the test record was not acknowledged",
-                         "check the broker's logs and min.insync.replicas")
+            return Check(
+                "share.round-trip",
+                "fail",
+                "the test record was not acknowledged",
+                "check the broker's logs and min.insync.replicas",
+            )
         consumer = share.share_consumer(config, group)
         try:
             consumer.subscribe([topic])
@@ -171,13 +227,21 @@ def _round_trip(config: KafkaConfig, timeout: float) -> Check:
                     consumer.commit_sync(timeout)
                     if message.value() == payload:
                         elapsed = time.monotonic() - started
-                        return Check("share.round-trip", "ok", "produced and consumed one record "
-                                     f"through a share group with explicit ACCEPT in {elapsed:.1f}s")
+                        return Check(
+                            "share.round-trip",
+                            "ok",
+                            "produced and consumed one record "
+                            f"through a share group with explicit ACCEPT in {elapsed:.1f}s",
+                        )
         finally:
             consumer.close()
-        return Check("share.round-trip", "fail", f"no record came back within {timeout:.0f}s",
-                     "check that the group coordinator and share coordinator are healthy "
-                     "(share.coordinator.state.topic.replication.factor fits the cluster)")
+        return Check(
+            "share.round-trip",
+            "fail",
+            f"no record came back within {timeout:.0f}s",
+            "check that the group coordinator and share coordinator are healthy "
+            "(share.coordinator.state.topic.replication.factor fits the cluster)",
+        )
     except KafkaException as exc:
         return Check("share.round-trip", "fail", f"share consumer error: {exc}", "")
     finally:

@@ -77,10 +77,24 @@ from mqmigrate.sources.uri import parse_source_uri
 log = logging.getLogger("mqmigrate.dualwrite")
 
 __all__ = [
-    "Mode", "ModeSource", "StaticMode", "EnvMode", "FileMode", "ControlTopicMode",
-    "mode_source_from_spec", "publish_mode", "create_control_topic",
-    "SourceSide", "PikaSource", "SqsSource", "ProtonSource", "KafkaSide",
-    "DualWriter", "WriteResult", "ReplayResult", "DualWriteMetrics",
+    "Mode",
+    "ModeSource",
+    "StaticMode",
+    "EnvMode",
+    "FileMode",
+    "ControlTopicMode",
+    "mode_source_from_spec",
+    "publish_mode",
+    "create_control_topic",
+    "SourceSide",
+    "PikaSource",
+    "SqsSource",
+    "ProtonSource",
+    "KafkaSide",
+    "DualWriter",
+    "WriteResult",
+    "ReplayResult",
+    "DualWriteMetrics",
 ]
 
 
@@ -97,11 +111,14 @@ class Mode(str, Enum):
         for mode in cls:
             if mode.value == value:
                 return mode
-        raise ConfigError(f"unknown dual-write mode {text.strip()[:40]!r}",
-                          hint="use source-only, dual or kafka-only")
+        raise ConfigError(
+            f"unknown dual-write mode {text.strip()[:40]!r}",
+            hint="use source-only, dual or kafka-only",
+        )
 
 
 # -- where the mode comes from ------------------------------------------------------------------
+
 
 class ModeSource(Protocol):
     """Anything that says which mode applies now; asked before every message."""
@@ -152,8 +169,9 @@ class EnvMode:
     Unset or empty means ``default``; an invalid value keeps the last valid mode.
     """
 
-    def __init__(self, var: str = "MQMIGRATE_DUALWRITE_MODE",
-                 default: Mode | str = Mode.SOURCE_ONLY):
+    def __init__(
+        self, var: str = "MQMIGRATE_DUALWRITE_MODE", default: Mode | str = Mode.SOURCE_ONLY
+    ):
         self.var = var
         self._state = _LastGood(default, f"${var}")
 
@@ -172,8 +190,9 @@ class FileMode:
     keeps the last valid mode.  Write it atomically (``echo dual > f.tmp && mv f.tmp f``).
     """
 
-    def __init__(self, path: str | os.PathLike, default: Mode | str = Mode.SOURCE_ONLY,
-                 interval: float = 1.0):
+    def __init__(
+        self, path: str | os.PathLike, default: Mode | str = Mode.SOURCE_ONLY, interval: float = 1.0
+    ):
         self.path = Path(path)
         self.interval = interval
         self._state = _LastGood(default, str(self.path))
@@ -203,8 +222,7 @@ class FileMode:
                 try:
                     text = self.path.read_text(encoding="utf-8")
                 except OSError as exc:
-                    log.warning("%s: %s; keeping mode %s", self.path, exc,
-                                self._state.value.value)
+                    log.warning("%s: %s; keeping mode %s", self.path, exc, self._state.value.value)
                     return self._state.value
                 self._state.update(text)
             return self._state.value
@@ -224,9 +242,16 @@ class ControlTopicMode:
     can.  Write the topic with :func:`publish_mode`.
     """
 
-    def __init__(self, bootstrap: Any, topic: str, key: str,
-                 default: Mode | str = Mode.SOURCE_ONLY, interval: float = 1.0,
-                 ready_timeout: float = 15.0, consumer_config: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        bootstrap: Any,
+        topic: str,
+        key: str,
+        default: Mode | str = Mode.SOURCE_ONLY,
+        interval: float = 1.0,
+        ready_timeout: float = 15.0,
+        consumer_config: Mapping[str, Any] | None = None,
+    ):
         from mqmigrate.kafka.config import as_kafka_config
 
         #: the Kafka connection configuration (``bootstrap``: a KafkaConfig, a mapping of
@@ -240,12 +265,17 @@ class ControlTopicMode:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._consumer_config = dict(consumer_config or {})
-        self._thread = threading.Thread(target=self._run, name=f"mqmigrate-mode-{topic}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"mqmigrate-mode-{topic}", daemon=True
+        )
         self._thread.start()
         if not self._ready.wait(ready_timeout):
-            log.warning("control topic %s not read within %.0fs; mode %s until it is",
-                        topic, ready_timeout, self._state.value.value)
+            log.warning(
+                "control topic %s not read within %.0fs; mode %s until it is",
+                topic,
+                ready_timeout,
+                self._state.value.value,
+            )
 
     @property
     def ready(self) -> bool:
@@ -259,13 +289,17 @@ class ControlTopicMode:
 
         from mqmigrate.kafka.share import _quiet
 
-        consumer = Consumer(self.kafka_config.client({
-            # assign() without commits: the group id is only a required name
-            "group.id": f"mqmigrate-mode-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "logger": _quiet,
-            **self._consumer_config,
-        }))
+        consumer = Consumer(
+            self.kafka_config.client(
+                {
+                    # assign() without commits: the group id is only a required name
+                    "group.id": f"mqmigrate-mode-{uuid.uuid4().hex}",
+                    "enable.auto.commit": False,
+                    "logger": _quiet,
+                    **self._consumer_config,
+                }
+            )
+        )
         try:
             partitions: list = []
             while not partitions and not self._stop.is_set():
@@ -273,8 +307,9 @@ class ControlTopicMode:
                     metadata = consumer.list_topics(self.topic, timeout=5)
                     info = metadata.topics.get(self.topic)
                     if info is not None and info.error is None:
-                        partitions = [TopicPartition(self.topic, p, OFFSET_BEGINNING)
-                                      for p in info.partitions]
+                        partitions = [
+                            TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in info.partitions
+                        ]
                 except KafkaException as exc:
                     log.warning("control topic %s: %s", self.topic, exc)
                 if not partitions:
@@ -296,10 +331,12 @@ class ControlTopicMode:
                 if message.error() is not None:
                     continue
                 positions[message.partition()] = message.offset() + 1
-                if message.key() is not None and message.key().decode("utf-8", "replace") == self.key:
+                if (
+                    message.key() is not None
+                    and message.key().decode("utf-8", "replace") == self.key
+                ):
                     self._state.update((message.value() or b"").decode("utf-8", "replace"))
-                if not self._ready.is_set() and all(
-                        positions[p] >= ends[p] for p in ends):
+                if not self._ready.is_set() and all(positions[p] >= ends[p] for p in ends):
                     self._ready.set()
         except Exception as exc:  # noqa: BLE001 - the last mode stays; the producer keeps going
             log.error("control topic %s reader stopped: %s", self.topic, exc)
@@ -315,12 +352,14 @@ def create_control_topic(bootstrap: Any, topic: str) -> None:
     """Create the compacted control topic (one partition, so the latest switch is one read)."""
     from mqmigrate.kafka import share
 
-    share.create_topic(share.admin_client(bootstrap), topic, partitions=1,
-                       config={"cleanup.policy": "compact"})
+    share.create_topic(
+        share.admin_client(bootstrap), topic, partitions=1, config={"cleanup.policy": "compact"}
+    )
 
 
-def publish_mode(bootstrap: Any, topic: str, key: str, mode: Mode | str,
-                 timeout: float = 30.0) -> None:
+def publish_mode(
+    bootstrap: Any, topic: str, key: str, mode: Mode | str, timeout: float = 30.0
+) -> None:
     """Switch every :class:`ControlTopicMode` reading ``topic``/``key`` to ``mode``.
 
     ``bootstrap``: the Kafka connection configuration or plaintext bootstrap servers."""
@@ -330,17 +369,25 @@ def publish_mode(bootstrap: Any, topic: str, key: str, mode: Mode | str,
     from mqmigrate.kafka.share import _quiet
 
     value = (Mode.parse(mode) if isinstance(mode, str) else mode).value
-    producer = Producer(as_kafka_config(bootstrap).client(
-        {"acks": "all", "enable.idempotence": True, "logger": _quiet}))
+    producer = Producer(
+        as_kafka_config(bootstrap).client(
+            {"acks": "all", "enable.idempotence": True, "logger": _quiet}
+        )
+    )
     errors: list = []
-    producer.produce(topic, key=key.encode(), value=value.encode(),
-                     on_delivery=lambda err, _m: errors.append(err))
+    producer.produce(
+        topic,
+        key=key.encode(),
+        value=value.encode(),
+        on_delivery=lambda err, _m: errors.append(err),
+    )
     if producer.flush(timeout) != 0 or errors != [None]:
         raise DualWriteError(f"could not publish mode {value} to {topic}: {errors or 'timeout'}")
 
 
-def mode_source_from_spec(spec: str, *, bootstrap: Any = None,
-                          default: Mode | str = Mode.SOURCE_ONLY) -> ModeSource:
+def mode_source_from_spec(
+    spec: str, *, bootstrap: Any = None, default: Mode | str = Mode.SOURCE_ONLY
+) -> ModeSource:
     """``dual`` | ``file:/path`` | ``env:VAR`` | ``kafka:TOPIC#KEY`` as a :class:`ModeSource`."""
     kind, sep, rest = spec.partition(":")
     if not sep:
@@ -354,11 +401,13 @@ def mode_source_from_spec(spec: str, *, bootstrap: Any = None,
             raise ConfigError("a kafka: mode source needs the Kafka bootstrap servers")
         topic, _, key = rest.partition("#")
         return ControlTopicMode(bootstrap, topic, key or "mode", default)
-    raise ConfigError(f"unknown mode source {spec!r}",
-                      hint="use a mode, file:PATH, env:VAR or kafka:TOPIC#KEY")
+    raise ConfigError(
+        f"unknown mode source {spec!r}", hint="use a mode, file:PATH, env:VAR or kafka:TOPIC#KEY"
+    )
 
 
 # -- the two sides --------------------------------------------------------------------------------
+
 
 class SourceSide(Protocol):
     """A source broker's producer: ``send`` returns once the broker confirmed, else raises
@@ -366,8 +415,9 @@ class SourceSide(Protocol):
 
     kind: str
 
-    def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
-             key: str | None) -> None: ...
+    def send(
+        self, body: bytes, message_id: str, headers: Mapping[str, str], key: str | None
+    ) -> None: ...
 
     def close(self) -> None: ...
 
@@ -401,9 +451,15 @@ class PikaSource:
     #: distinct delays (wait queues) one producer may use: each is a queue on the broker
     MAX_WAIT_QUEUES = 32
 
-    def __init__(self, url: str | Any, *, routing_key: str, exchange: str = "",
-                 persistent: bool = True,
-                 delay_via: Literal["wait-queue", "x-delay"] = "wait-queue"):
+    def __init__(
+        self,
+        url: str | Any,
+        *,
+        routing_key: str,
+        exchange: str = "",
+        persistent: bool = True,
+        delay_via: Literal["wait-queue", "x-delay"] = "wait-queue",
+    ):
         if delay_via not in ("wait-queue", "x-delay"):
             raise ConfigError(f"delay_via must be 'wait-queue' or 'x-delay', not {delay_via!r}")
         self.url = url
@@ -426,36 +482,54 @@ class PikaSource:
 
     def wait_queue(self, delay_ms: int) -> str:
         """The wait queue that holds messages for ``delay_ms`` before RabbitMQ routes them."""
-        return (f"mqmigrate.delay.{self.exchange or 'default'}.{self.routing_key}."
-                f"{delays.label(self.wait_delay(delay_ms))}")
+        return (
+            f"mqmigrate.delay.{self.exchange or 'default'}.{self.routing_key}."
+            f"{delays.label(self.wait_delay(delay_ms))}"
+        )
 
     def check_delay(self, delay_ms: int) -> None:
         """ConfigError when a delay of ``delay_ms`` cannot be honoured."""
         if self.delay_via == "wait-queue":
-            if (self.wait_queue(delay_ms) not in self._wait_queues
-                    and len(self._wait_queues) >= self.MAX_WAIT_QUEUES):
-                raise ConfigError(f"RabbitMQ producer for {self.routing_key} already uses "
-                                  f"{self.MAX_WAIT_QUEUES} distinct delays (one wait queue "
-                                  "each)", hint="use a few fixed delays (tiers)")
+            if (
+                self.wait_queue(delay_ms) not in self._wait_queues
+                and len(self._wait_queues) >= self.MAX_WAIT_QUEUES
+            ):
+                raise ConfigError(
+                    f"RabbitMQ producer for {self.routing_key} already uses "
+                    f"{self.MAX_WAIT_QUEUES} distinct delays (one wait queue "
+                    "each)",
+                    hint="use a few fixed delays (tiers)",
+                )
         elif not self.exchange:
-            raise ConfigError("delay_via='x-delay' needs an x-delayed-message exchange; the "
-                              "default exchange is a direct one",
-                              hint="pass exchange=..., or delay_via='wait-queue'")
+            raise ConfigError(
+                "delay_via='x-delay' needs an x-delayed-message exchange; the "
+                "default exchange is a direct one",
+                hint="pass exchange=..., or delay_via='wait-queue'",
+            )
 
     def _open(self) -> Any:
         import pika
 
         if self._channel is None or not self._channel.is_open:
             self.close()
-            params = (pika_parameters(parse_source_uri(self.url)) if isinstance(self.url, str)
-                      else self.url)  # a URI gets the TLS, EXTERNAL and secret handling of --source
+            params = (
+                pika_parameters(parse_source_uri(self.url))
+                if isinstance(self.url, str)
+                else self.url
+            )  # a URI gets the TLS, EXTERNAL and secret handling of --source
             self._connection = pika.BlockingConnection(params)
             self._channel = self._connection.channel()
             self._channel.confirm_delivery()
         return self._channel
 
-    def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
-             key: str | None, delay_ms: int | None = None) -> None:
+    def send(
+        self,
+        body: bytes,
+        message_id: str,
+        headers: Mapping[str, str],
+        key: str | None,
+        delay_ms: int | None = None,
+    ) -> None:
         import pika
         from pika import exceptions as pe
 
@@ -469,9 +543,14 @@ class PikaSource:
             elif delay_ms:
                 exchange, routing_key = "", self._declare_wait_queue(channel, delay_ms)
             channel.basic_publish(
-                exchange, routing_key, body,
-                pika.BasicProperties(message_id=message_id, headers=table or None,
-                                     delivery_mode=2 if self.persistent else 1),
+                exchange,
+                routing_key,
+                body,
+                pika.BasicProperties(
+                    message_id=message_id,
+                    headers=table or None,
+                    delivery_mode=2 if self.persistent else 1,
+                ),
                 mandatory=mandatory,
             )
         except (pe.AMQPError, OSError) as exc:
@@ -479,18 +558,23 @@ class PikaSource:
             where = mask_uri(self.url) if isinstance(self.url, str) else "RabbitMQ"
             # unroutable (no queue bound) will not change by retrying; a nack or a dropped
             # connection may
-            raise MqMigrateError(f"RabbitMQ publish to {where} failed: "
-                                 f"{type(exc).__name__} {exc}",
-                                 transient=not isinstance(exc, pe.UnroutableError)) from exc
+            raise MqMigrateError(
+                f"RabbitMQ publish to {where} failed: {type(exc).__name__} {exc}",
+                transient=not isinstance(exc, pe.UnroutableError),
+            ) from exc
 
     def _declare_wait_queue(self, channel: Any, delay_ms: int) -> str:
         name = self.wait_queue(delay_ms)
         if name not in self._declared:
-            channel.queue_declare(name, durable=True, arguments={
-                "x-message-ttl": self.wait_delay(delay_ms),
-                "x-dead-letter-exchange": self.exchange,
-                "x-dead-letter-routing-key": self.routing_key,
-            })
+            channel.queue_declare(
+                name,
+                durable=True,
+                arguments={
+                    "x-message-ttl": self.wait_delay(delay_ms),
+                    "x-dead-letter-exchange": self.exchange,
+                    "x-dead-letter-routing-key": self.routing_key,
+                },
+            )
             self._declared.add(name)
             self._wait_queues.add(name)
         return name
@@ -506,8 +590,16 @@ class PikaSource:
 
 
 #: SQS error codes worth retrying
-_SQS_TRANSIENT = {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable",
-                  "InternalError", "InternalFailure", "KmsThrottled", "RequestTimeout"}
+_SQS_TRANSIENT = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestThrottled",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+    "KmsThrottled",
+    "RequestTimeout",
+}
 
 
 class SqsSource:
@@ -521,9 +613,17 @@ class SqsSource:
 
     kind = "sqs"
 
-    def __init__(self, queue_url: str, *, client: Any = None, endpoint_url: str | None = None,
-                 region_name: str | None = None, group_id: str = "default",
-                 source: str | None = None, **client_kwargs: Any):
+    def __init__(
+        self,
+        queue_url: str,
+        *,
+        client: Any = None,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        group_id: str = "default",
+        source: str | None = None,
+        **client_kwargs: Any,
+    ):
         """``source`` is an SQS source URI as ``--source`` takes it (``sqs://REGION?profile=``,
         ``?role_arn=``, ``sqs+https://...?cafile=``); without it, a boto3 client from the
         keyword arguments."""
@@ -535,8 +635,9 @@ class SqsSource:
         if client is None:
             import boto3
 
-            client = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region_name,
-                                  **client_kwargs)
+            client = boto3.client(
+                "sqs", endpoint_url=endpoint_url, region_name=region_name, **client_kwargs
+            )
         self.client = client
 
     #: SQS's longest per-message delay
@@ -545,24 +646,38 @@ class SqsSource:
     def check_delay(self, delay_ms: int) -> None:
         """ConfigError when SQS cannot delay a message by ``delay_ms``."""
         if self.fifo:
-            raise ConfigError(f"{self.queue_url}: a FIFO queue has no per-message delay",
-                              hint="set the queue's DelaySeconds instead")
+            raise ConfigError(
+                f"{self.queue_url}: a FIFO queue has no per-message delay",
+                hint="set the queue's DelaySeconds instead",
+            )
         if math.ceil(delay_ms / 1000) > self.MAX_DELAY_S:
-            raise ConfigError(f"SQS delays a message by at most {self.MAX_DELAY_S} s, not "
-                              f"{delays.label(delay_ms)}")
+            raise ConfigError(
+                f"SQS delays a message by at most {self.MAX_DELAY_S} s, not "
+                f"{delays.label(delay_ms)}"
+            )
 
-    def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
-             key: str | None, delay_ms: int | None = None) -> None:
+    def send(
+        self,
+        body: bytes,
+        message_id: str,
+        headers: Mapping[str, str],
+        key: str | None,
+        delay_ms: int | None = None,
+    ) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             # SQS bodies are text; binary payloads must be encoded by the application
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"message {message_id} is not UTF-8 text, which an SQS body must "
-                              "be", hint="base64-encode binary payloads") from exc
-        attributes = {name: {"DataType": "String", "StringValue": str(value)}
-                      for name, value in headers.items()}
+            raise ConfigError(
+                f"message {message_id} is not UTF-8 text, which an SQS body must be",
+                hint="base64-encode binary payloads",
+            ) from exc
+        attributes = {
+            name: {"DataType": "String", "StringValue": str(value)}
+            for name, value in headers.items()
+        }
         attributes[H.SQS_SOURCE_ID_ATTRIBUTE] = {"DataType": "String", "StringValue": message_id}
         request: dict[str, Any] = {
             "QueueUrl": self.queue_url,
@@ -579,12 +694,16 @@ class SqsSource:
         try:
             self.client.send_message(**request)
         except (BotoCoreError, ClientError) as exc:
-            code = exc.response.get("Error", {}).get("Code", "") if isinstance(
-                exc, ClientError) else ""
+            code = (
+                exc.response.get("Error", {}).get("Code", "")
+                if isinstance(exc, ClientError)
+                else ""
+            )
             # connection errors and throttling pass; a missing queue or a bad request does not
             transient = not isinstance(exc, ClientError) or code in _SQS_TRANSIENT
-            raise MqMigrateError(f"SQS send to {self.queue_url} failed: {exc}",
-                                 transient=transient) from exc
+            raise MqMigrateError(
+                f"SQS send to {self.queue_url} failed: {exc}", transient=transient
+            ) from exc
 
     def close(self) -> None:
         pass
@@ -602,9 +721,16 @@ class ProtonSource:
 
     kind = "amqp1"
 
-    def __init__(self, url: str, address: str, *, user: str | None = None,
-                 password: str | None = None, capabilities: Sequence[str] = (),
-                 timeout: float = 10.0):
+    def __init__(
+        self,
+        url: str,
+        address: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        capabilities: Sequence[str] = (),
+        timeout: float = 10.0,
+    ):
         self.url = url
         self.address = address
         self.user = user
@@ -617,6 +743,7 @@ class ProtonSource:
     def _open(self) -> Any:
         from proton import symbol
         from proton.reactor import LinkOption
+
         if self._sender is None:
             capabilities = self.capabilities
 
@@ -627,7 +754,8 @@ class ProtonSource:
 
             self._connection = proton_blocking_connection(self._endpoint(), timeout=self.timeout)
             self._sender = self._connection.create_sender(
-                self.address, options=[_Capabilities()] if capabilities else None)
+                self.address, options=[_Capabilities()] if capabilities else None
+            )
         return self._sender
 
     def _endpoint(self) -> Any:
@@ -643,21 +771,34 @@ class ProtonSource:
         endpoint = parse_source_uri(scheme + sep + rest)
         if self.user is not None:
             endpoint = dataclasses.replace(
-                endpoint, username=self.user,
-                password=Secret(self._password) if self._password is not None else None)
+                endpoint,
+                username=self.user,
+                password=Secret(self._password) if self._password is not None else None,
+            )
         return endpoint
 
     def check_delay(self, delay_ms: int) -> None:
         """Delays are the broker's: ActiveMQ Artemis honours ``x-opt-delivery-delay``."""
 
-    def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
-             key: str | None, delay_ms: int | None = None) -> None:
+    def send(
+        self,
+        body: bytes,
+        message_id: str,
+        headers: Mapping[str, str],
+        key: str | None,
+        delay_ms: int | None = None,
+    ) -> None:
         from proton import Delivery, Message, ProtonException, symbol
         from proton.utils import SendException
 
         try:
-            message = Message(id=message_id, body=body, properties=dict(headers) or None,
-                              durable=True, group_id=key)
+            message = Message(
+                id=message_id,
+                body=body,
+                properties=dict(headers) or None,
+                durable=True,
+                group_id=key,
+            )
             if delay_ms:
                 # relative, so the broker's clock decides (a client clock running behind
                 # would make an absolute x-opt-delivery-time early); Artemis schedules it
@@ -666,18 +807,21 @@ class ProtonSource:
             # protocols' clients of the same broker read as the plain body
             message.inferred = True
             delivery = self._open().send(
-                message,
-                error_states=[Delivery.REJECTED, Delivery.RELEASED, Delivery.MODIFIED])
+                message, error_states=[Delivery.REJECTED, Delivery.RELEASED, Delivery.MODIFIED]
+            )
             if delivery.remote_state != Delivery.ACCEPTED:
-                raise MqMigrateError(f"AMQP 1.0 broker settled the message as "
-                                     f"{delivery.remote_state}, not accepted")
+                raise MqMigrateError(
+                    f"AMQP 1.0 broker settled the message as {delivery.remote_state}, not accepted"
+                )
         except (ProtonException, OSError) as exc:
             self.close()
             # rejected is the broker's final word; released/modified/timeouts may pass
             rejected = isinstance(exc, SendException) and exc.state == Delivery.REJECTED
-            raise MqMigrateError(f"AMQP 1.0 send to {mask_uri(self.url)} {self.address} "
-                                 f"failed: {type(exc).__name__} {exc}",
-                                 transient=not rejected) from exc
+            raise MqMigrateError(
+                f"AMQP 1.0 send to {mask_uri(self.url)} {self.address} "
+                f"failed: {type(exc).__name__} {exc}",
+                transient=not rejected,
+            ) from exc
 
     def close(self) -> None:
         connection, self._connection, self._sender = self._connection, None, None
@@ -691,9 +835,15 @@ class ProtonSource:
 def _kafka_terminal_codes() -> set[int]:
     from confluent_kafka import KafkaError as KE
 
-    return {KE.MSG_SIZE_TOO_LARGE, KE.RECORD_LIST_TOO_LARGE, KE.INVALID_RECORD,
-            KE.POLICY_VIOLATION, KE._UNKNOWN_TOPIC, KE.TOPIC_AUTHORIZATION_FAILED,
-            KE.CLUSTER_AUTHORIZATION_FAILED}
+    return {
+        KE.MSG_SIZE_TOO_LARGE,
+        KE.RECORD_LIST_TOO_LARGE,
+        KE.INVALID_RECORD,
+        KE.POLICY_VIOLATION,
+        KE._UNKNOWN_TOPIC,
+        KE.TOPIC_AUTHORIZATION_FAILED,
+        KE.CLUSTER_AUTHORIZATION_FAILED,
+    }
 
 
 #: Kafka errors that retrying the same record cannot fix
@@ -718,8 +868,13 @@ class KafkaSide:
 
     kind = "kafka"
 
-    def __init__(self, config: Any, topic: str, timeout: float = 10.0,
-                 tiers: "delays.DelayTiers | None" = None):
+    def __init__(
+        self,
+        config: Any,
+        topic: str,
+        timeout: float = 10.0,
+        tiers: "delays.DelayTiers | None" = None,
+    ):
         """``config``: a KafkaConfig, a mapping of librdkafka settings, a properties file path
         or plaintext bootstrap servers."""
         from confluent_kafka import Producer
@@ -735,24 +890,28 @@ class KafkaSide:
         #: the connection, for the admin client that checks tier topics
         self._kafka = shared
         kafka = KafkaConfig({"linger.ms": 0, **shared.properties}, shared.path).with_overrides(
-            KAFKA_REQUIRED, **{"message.timeout.ms": int(timeout * 1000)})
+            KAFKA_REQUIRED, **{"message.timeout.ms": int(timeout * 1000)}
+        )
         self.bootstrap = str(kafka.properties.get("bootstrap.servers", ""))
         self._producer = Producer(kafka.client({"logger": _quiet}))
 
     def check_delay(self, delay_ms: int) -> None:
         """ConfigError unless a tier covers ``delay_ms`` and its topic exists."""
         if self.tiers is None:
-            raise ConfigError(f"a delayed message for Kafka topic {self.topic} needs delay "
-                              "tiers", hint="pass delay_tiers=('1s', '30s', ...) to the "
-                                            "DualWriter, the same as the worker's retry_tiers")
+            raise ConfigError(
+                f"a delayed message for Kafka topic {self.topic} needs delay tiers",
+                hint="pass delay_tiers=('1s', '30s', ...) to the "
+                "DualWriter, the same as the worker's retry_tiers",
+            )
         topic = self.tiers.for_delay(delay_ms / 1000).topic(self.topic)
         if topic in self._known_topics:
             return
         from mqmigrate.kafka import share
 
         try:
-            state = share.describe_topic(share.admin_client(self._kafka), topic,
-                                         timeout=self.timeout)
+            state = share.describe_topic(
+                share.admin_client(self._kafka), topic, timeout=self.timeout
+            )
         except MqMigrateError as exc:
             # Kafka unreachable: the write itself fails the same way and is retried or
             # spooled like any other; the check runs again on the next delayed send
@@ -760,12 +919,20 @@ class KafkaSide:
             return
         if state is None:
             # producing would auto-create a topic no worker reads: the delay would be lost
-            raise ConfigError(f"delay tier topic {topic} does not exist",
-                              hint="create it with 'mqmigrate provision' (target.retry)")
+            raise ConfigError(
+                f"delay tier topic {topic} does not exist",
+                hint="create it with 'mqmigrate provision' (target.retry)",
+            )
         self._known_topics.add(topic)
 
-    def send(self, body: bytes, message_id: str, headers: Mapping[str, str],
-             key: str | None, delay_ms: int | None = None) -> None:
+    def send(
+        self,
+        body: bytes,
+        message_id: str,
+        headers: Mapping[str, str],
+        key: str | None,
+        delay_ms: int | None = None,
+    ) -> None:
         from confluent_kafka import KafkaException
 
         topic = self.topic
@@ -775,8 +942,12 @@ class KafkaSide:
             assert self.tiers is not None
             tier = self.tiers.for_delay(delay_ms / 1000)
             topic = tier.topic(self.topic)
-            extra = delays.tier_headers(due_ms=delays.now_ms() + tier.delay_ms, attempt=0,
-                                        tier=tier, origin_topic=self.topic)
+            extra = delays.tier_headers(
+                due_ms=delays.now_ms() + tier.delay_ms,
+                attempt=0,
+                tier=tier,
+                origin_topic=self.topic,
+            )
         done = threading.Event()
         result: dict[str, Any] = {}
 
@@ -784,32 +955,42 @@ class KafkaSide:
             result["error"] = err
             done.set()
 
-        kafka_headers = [(H.SOURCE_ID, message_id.encode())] + [
-            (name, str(value).encode()) for name, value in headers.items()] + extra
+        kafka_headers = (
+            [(H.SOURCE_ID, message_id.encode())]
+            + [(name, str(value).encode()) for name, value in headers.items()]
+            + extra
+        )
         try:
-            self._producer.produce(topic, value=body,
-                                   key=key.encode() if key is not None else None,
-                                   headers=kafka_headers, on_delivery=delivered)
+            self._producer.produce(
+                topic,
+                value=body,
+                key=key.encode() if key is not None else None,
+                headers=kafka_headers,
+                on_delivery=delivered,
+            )
         except (KafkaException, BufferError) as exc:
-            raise MqMigrateError(f"Kafka produce to {topic} failed: {exc}",
-                                 transient=True) from exc
+            raise MqMigrateError(f"Kafka produce to {topic} failed: {exc}", transient=True) from exc
         # a little past message.timeout.ms: the report is then definitive (delivered or not)
         deadline = time.monotonic() + self.timeout + 5
         while not done.is_set() and time.monotonic() < deadline:
             self._producer.poll(0.05)
         if not done.is_set():
-            raise MqMigrateError(f"Kafka gave no delivery report for {message_id} in time",
-                                 transient=True)
+            raise MqMigrateError(
+                f"Kafka gave no delivery report for {message_id} in time", transient=True
+            )
         error = result["error"]
         if error is not None:
-            raise MqMigrateError(f"Kafka write to {topic} at {self.bootstrap} failed: "
-                                 f"{error.str()}", transient=error.code() not in _KAFKA_TERMINAL)
+            raise MqMigrateError(
+                f"Kafka write to {topic} at {self.bootstrap} failed: {error.str()}",
+                transient=error.code() not in _KAFKA_TERMINAL,
+            )
 
     def close(self) -> None:
         self._producer.flush(self.timeout)
 
 
 # -- metrics --------------------------------------------------------------------------------------
+
 
 class DualWriteMetrics:
     """Prometheus counters by side (``source`` / ``kafka``) and the current mode."""
@@ -821,20 +1002,39 @@ class DualWriteMetrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge
 
         registry = registry if registry is not None else CollectorRegistry()
-        self.written = Counter("mqmigrate_dualwrite_written_total",
-                               "Messages confirmed by a side", ["side"], registry=registry)
-        self.failed = Counter("mqmigrate_dualwrite_failed_total",
-                              "Write attempts a side did not confirm", ["side"], registry=registry)
-        self.spooled = Counter("mqmigrate_dualwrite_spooled_total",
-                               "Messages spooled for a side that failed", ["side"],
-                               registry=registry)
-        self.replayed = Counter("mqmigrate_dualwrite_replayed_total",
-                                "Spooled messages re-sent successfully", ["side"],
-                                registry=registry)
-        self.errors = Counter("mqmigrate_dualwrite_errors_total",
-                              "send() calls that raised", ["mode"], registry=registry)
-        self.mode = Gauge("mqmigrate_dualwrite_mode", "1 for the mode in use", ["mode"],
-                          registry=registry)
+        self.written = Counter(
+            "mqmigrate_dualwrite_written_total",
+            "Messages confirmed by a side",
+            ["side"],
+            registry=registry,
+        )
+        self.failed = Counter(
+            "mqmigrate_dualwrite_failed_total",
+            "Write attempts a side did not confirm",
+            ["side"],
+            registry=registry,
+        )
+        self.spooled = Counter(
+            "mqmigrate_dualwrite_spooled_total",
+            "Messages spooled for a side that failed",
+            ["side"],
+            registry=registry,
+        )
+        self.replayed = Counter(
+            "mqmigrate_dualwrite_replayed_total",
+            "Spooled messages re-sent successfully",
+            ["side"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "mqmigrate_dualwrite_errors_total",
+            "send() calls that raised",
+            ["mode"],
+            registry=registry,
+        )
+        self.mode = Gauge(
+            "mqmigrate_dualwrite_mode", "1 for the mode in use", ["mode"], registry=registry
+        )
 
     @classmethod
     def default(cls) -> "DualWriteMetrics":
@@ -847,6 +1047,7 @@ class DualWriteMetrics:
 
 
 # -- the writer -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class WriteResult:
@@ -934,13 +1135,15 @@ class DualWriter:
         self.source = source
         self.topic = topic
         self.delay_tiers = delays.DelayTiers.of(delay_tiers)
-        self.kafka = kafka_side if kafka_side is not None else KafkaSide(
-            kafka_config, topic, timeout=kafka_timeout, tiers=self.delay_tiers)
+        self.kafka = (
+            kafka_side
+            if kafka_side is not None
+            else KafkaSide(kafka_config, topic, timeout=kafka_timeout, tiers=self.delay_tiers)
+        )
         if isinstance(mode_source, Mode):
             mode_source = StaticMode(mode_source)
         elif isinstance(mode_source, str):
-            mode_source = mode_source_from_spec(
-                mode_source, bootstrap=_kafka_of(kafka_config))
+            mode_source = mode_source_from_spec(mode_source, bootstrap=_kafka_of(kafka_config))
         self.mode_source: ModeSource = mode_source
         self.authoritative: Side = authoritative
         self.policy = policy
@@ -959,9 +1162,15 @@ class DualWriter:
         self._last_mode: Mode | None = None
 
     # -- public ------------------------------------------------------------------------------
-    def send(self, body: bytes, *, message_id: str | None = None, key: str | None = None,
-             headers: Mapping[str, str] | None = None,
-             delay: "delays.DelayLike | None" = None) -> WriteResult:
+    def send(
+        self,
+        body: bytes,
+        *,
+        message_id: str | None = None,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        delay: "delays.DelayLike | None" = None,
+    ) -> WriteResult:
         """Write one message where the current mode says; see the module docstring for failures.
 
         ``delay`` (seconds, a ``timedelta`` or text like ``"30s"``) holds the message back
@@ -1030,8 +1239,9 @@ class DualWriter:
                             failed += 1
                             continue
                         try:
-                            self._write_side(side, body, message_id, key, headers, retries=0,
-                                             due_ms=due_ms)
+                            self._write_side(
+                                side, body, message_id, key, headers, retries=0, due_ms=due_ms
+                            )
                         except DualWriteError as exc:
                             entry["attempts"] = int(entry.get("attempts", 1)) + 1
                             entry["error"] = exc.one_line()[:500]
@@ -1053,11 +1263,14 @@ class DualWriter:
         if self.spool_dir is None:
             return out
         for side in out:
-            for path in [self.spool_dir / f"{side}.jsonl",
-                         *self.spool_dir.glob(f"{side}.jsonl.replay-*")]:
+            for path in [
+                self.spool_dir / f"{side}.jsonl",
+                *self.spool_dir.glob(f"{side}.jsonl.replay-*"),
+            ]:
                 if path.exists():
-                    out[side] += sum(1 for line in path.read_text("utf-8").splitlines()
-                                     if line.strip())
+                    out[side] += sum(
+                        1 for line in path.read_text("utf-8").splitlines() if line.strip()
+                    )
         return out
 
     def close(self) -> None:
@@ -1078,29 +1291,42 @@ class DualWriter:
     # -- internals ---------------------------------------------------------------------------
     def _check_delay(self, mode: Mode, delay_ms: int) -> None:
         """Refuse a delay any side of ``mode`` cannot honour, before either side is written."""
-        sides: list[Side] = {Mode.SOURCE_ONLY: ["source"], Mode.KAFKA_ONLY: ["kafka"],
-                             Mode.DUAL: ["source", "kafka"]}[mode]
+        sides: list[Side] = {
+            Mode.SOURCE_ONLY: ["source"],
+            Mode.KAFKA_ONLY: ["kafka"],
+            Mode.DUAL: ["source", "kafka"],
+        }[mode]
         for side in sides:
             target = self.source if side == "source" else self.kafka
             check = getattr(target, "check_delay", None)
             if check is None:
-                raise ConfigError(f"the {side} side ({getattr(target, 'kind', side)}) cannot "
-                                  "delay a message", hint="send without delay=")
+                raise ConfigError(
+                    f"the {side} side ({getattr(target, 'kind', side)}) cannot delay a message",
+                    hint="send without delay=",
+                )
             check(delay_ms)
 
     def _note_mode(self, mode: Mode) -> None:
         if mode is self._last_mode:
             return
         if self._last_mode is not None:
-            log.info("dual-write mode for %s: %s -> %s", self.topic, self._last_mode.value,
-                     mode.value)
+            log.info(
+                "dual-write mode for %s: %s -> %s", self.topic, self._last_mode.value, mode.value
+            )
         self._last_mode = mode
         if self.metrics:
             for each in Mode:
                 self.metrics.mode.labels(each.value).set(1 if each is mode else 0)
 
-    def _send(self, mode: Mode, body: bytes, message_id: str, key: str | None,
-              headers: dict[str, str], due_ms: int | None = None) -> WriteResult:
+    def _send(
+        self,
+        mode: Mode,
+        body: bytes,
+        message_id: str,
+        key: str | None,
+        headers: dict[str, str],
+        due_ms: int | None = None,
+    ) -> WriteResult:
         if mode is Mode.SOURCE_ONLY:
             self._write_side("source", body, message_id, key, headers, due_ms=due_ms)
             return WriteResult(message_id, mode, ("source",))
@@ -1124,9 +1350,16 @@ class DualWriter:
             return WriteResult(message_id, mode, (first,), spooled=(second,))
         return WriteResult(message_id, mode, (first, second))
 
-    def _write_side(self, side: Side, body: bytes, message_id: str, key: str | None,
-                    headers: dict[str, str], retries: int | None = None,
-                    due_ms: int | None = None) -> None:
+    def _write_side(
+        self,
+        side: Side,
+        body: bytes,
+        message_id: str,
+        key: str | None,
+        headers: dict[str, str],
+        retries: int | None = None,
+        due_ms: int | None = None,
+    ) -> None:
         target = self.source if side == "source" else self.kafka
         attempts = 1 + (self.retries if retries is None else retries)
         delay = self.backoff
@@ -1144,10 +1377,18 @@ class DualWriter:
                     self.metrics.failed.labels(side).inc()
                 # a terminal error (queue missing, message refused) fails the same way again
                 if attempt == attempts or not exc.transient:
-                    raise DualWriteError(f"{side} write of {message_id} failed after "
-                                         f"{attempt} attempt(s): {exc.one_line()}") from exc
-                log.warning("%s write of %s failed (attempt %d/%d): %s", side, message_id,
-                            attempt, attempts, exc.one_line())
+                    raise DualWriteError(
+                        f"{side} write of {message_id} failed after "
+                        f"{attempt} attempt(s): {exc.one_line()}"
+                    ) from exc
+                log.warning(
+                    "%s write of %s failed (attempt %d/%d): %s",
+                    side,
+                    message_id,
+                    attempt,
+                    attempts,
+                    exc.one_line(),
+                )
                 self._sleep(min(delay, self.max_backoff) * (0.5 + random.random() / 2))
                 delay *= 2
                 continue
@@ -1155,14 +1396,27 @@ class DualWriter:
                 self.metrics.written.labels(side).inc()
             return
 
-    def _spool(self, side: Side, body: bytes, message_id: str, key: str | None,
-               headers: dict[str, str], error: MqMigrateError,
-               due_ms: int | None = None) -> None:
+    def _spool(
+        self,
+        side: Side,
+        body: bytes,
+        message_id: str,
+        key: str | None,
+        headers: dict[str, str],
+        error: MqMigrateError,
+        due_ms: int | None = None,
+    ) -> None:
         assert self.spool_dir is not None
         entry = {
-            "v": 1, "id": message_id, "side": side, "topic": self.topic,
-            "body": base64.b64encode(body).decode("ascii"), "key": key, "headers": headers,
-            "spooled_at_ms": int(time.time() * 1000), "attempts": 1,
+            "v": 1,
+            "id": message_id,
+            "side": side,
+            "topic": self.topic,
+            "body": base64.b64encode(body).decode("ascii"),
+            "key": key,
+            "headers": headers,
+            "spooled_at_ms": int(time.time() * 1000),
+            "attempts": 1,
             "error": error.one_line()[:500],
         }
         if due_ms is not None:
@@ -1172,11 +1426,14 @@ class DualWriter:
         except OSError as exc:
             raise DualWriteError(
                 f"message {message_id} is on the {self.authoritative} side only and could "
-                f"not be spooled for {side}: {exc}", written=(self.authoritative,)) from exc
+                f"not be spooled for {side}: {exc}",
+                written=(self.authoritative,),
+            ) from exc
         if self.metrics:
             self.metrics.spooled.labels(side).inc()
-        log.warning("%s write of %s failed; spooled for replay: %s", side, message_id,
-                    error.one_line())
+        log.warning(
+            "%s write of %s failed; spooled for replay: %s", side, message_id, error.one_line()
+        )
 
     @staticmethod
     def _append(path: Path, line: str) -> None:

@@ -77,8 +77,22 @@ SOURCE_ID = "mq.source.id"
 
 # AMQP 1.0 scalar types (python-qpid-proton subclasses of int/str/float/bytes) by tag; the
 # decoder imports proton only when it meets one of these tags.
-_PROTON_SCALARS = ("ulong", "uint", "ushort", "ubyte", "byte", "short", "int32", "timestamp",
-                   "char", "symbol", "float32", "decimal32", "decimal64", "decimal128")
+_PROTON_SCALARS = (
+    "ulong",
+    "uint",
+    "ushort",
+    "ubyte",
+    "byte",
+    "short",
+    "int32",
+    "timestamp",
+    "char",
+    "symbol",
+    "float32",
+    "decimal32",
+    "decimal64",
+    "decimal128",
+)
 
 
 class HeaderDecodeError(ConfigError):
@@ -144,8 +158,12 @@ def encode_value(value: Any) -> Any:
     if module.startswith("proton") and name == "Described":
         return ["described", encode_value(value.descriptor), encode_value(value.value)]
     if module.startswith("proton") and name == "Array":
-        return ["parray", encode_value(value.descriptor), int(value.type),
-                [encode_value(v) for v in value.elements]]
+        return [
+            "parray",
+            encode_value(value.descriptor),
+            int(value.type),
+            [encode_value(v) for v in value.elements],
+        ]
     if isinstance(value, Mapping):
         tag = "m" if cls is dict else ("p:" + name if module.startswith("proton") else "m")
         if all(type(k) is str for k in value):
@@ -188,7 +206,8 @@ def decode_value(tagged: Any) -> Any:
             import zoneinfo
 
             return _dt.datetime.fromisoformat(payload).replace(
-                tzinfo=zoneinfo.ZoneInfo(tagged[2]), fold=tagged[3])
+                tzinfo=zoneinfo.ZoneInfo(tagged[2]), fold=tagged[3]
+            )
         if tag == "date":
             return _dt.date.fromisoformat(payload)
         if tag == "uuid":
@@ -208,8 +227,9 @@ def decode_value(tagged: Any) -> Any:
         if tag == "parray":
             import proton
 
-            return proton.Array(decode_value(payload), tagged[2],
-                                *[decode_value(v) for v in tagged[3]])
+            return proton.Array(
+                decode_value(payload), tagged[2], *[decode_value(v) for v in tagged[3]]
+            )
         if tag.startswith("p:"):
             import proton
 
@@ -222,8 +242,16 @@ def decode_value(tagged: Any) -> Any:
             if name in _PROTON_SCALARS:
                 return cls(decode_value(payload))
             return cls([decode_value(v) for v in payload])
-    except (IndexError, KeyError, TypeError, ValueError, AttributeError, LookupError,
-            decimal.InvalidOperation, ImportError) as exc:
+    except (
+        IndexError,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        LookupError,
+        decimal.InvalidOperation,
+        ImportError,
+    ) as exc:
         raise HeaderDecodeError(f"bad typed header value {str(tagged)[:80]!r}: {exc}") from exc
     raise HeaderDecodeError(f"unknown type tag {tag!r} in a typed header value")
 
@@ -284,13 +312,17 @@ def decode_section(raw: bytes) -> dict[Any, Any]:
 
 # -- SQS message attributes ----------------------------------------------------------------
 
+
 def encode_sqs_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> bytes:
     """SQS ``MessageAttributes`` as boto3 returns them (``{"n": {"DataType": "Number.float",
     "StringValue": "1.5"}}``), kept verbatim: Number values stay the exact text SQS holds."""
     clean = {
-        name: {k: v for k, v in attr.items()
-               if k in ("DataType", "StringValue", "BinaryValue", "StringListValues",
-                        "BinaryListValues")}
+        name: {
+            k: v
+            for k, v in attr.items()
+            if k
+            in ("DataType", "StringValue", "BinaryValue", "StringListValues", "BinaryListValues")
+        }
         for name, attr in attributes.items()
     }
     return encode_section(clean)
@@ -310,12 +342,16 @@ def sqs_attribute_value(attr: Mapping[str, Any]) -> Any:
     text = attr.get("StringValue")
     if base == "Number" and text is not None:
         number = decimal.Decimal(text)
-        return int(number) if number == number.to_integral_value() and "." not in text \
-            and "e" not in text.lower() else number
+        return (
+            int(number)
+            if number == number.to_integral_value() and "." not in text and "e" not in text.lower()
+            else number
+        )
     return text
 
 
 # -- whole envelopes ------------------------------------------------------------------------
+
 
 def _text(value: Any) -> bytes:
     if isinstance(value, bytes):
@@ -339,8 +375,16 @@ def encode(envelope: Any) -> list[tuple[str, bytes]]:
         header = header_of.get(key)
         if header is not None and value is not None:
             kind = type(value)
-            append((header, value.encode() if kind is str
-                    else str(value).encode() if kind is int else _text(value)))
+            append(
+                (
+                    header,
+                    value.encode()
+                    if kind is str
+                    else str(value).encode()
+                    if kind is int
+                    else _text(value),
+                )
+            )
     timestamp = envelope.timestamp_ms
     if timestamp is not None:
         append(("mq.timestamp", str(timestamp).encode()))
@@ -359,8 +403,12 @@ def encode(envelope: Any) -> list[tuple[str, bytes]]:
         append((PREFIX + section, encode_section(envelope.headers)))
     for name, values in envelope.sections.items():
         if values:
-            append((PREFIX + name, values.encoded if type(values) is EncodedSection
-                    else encode_section(values)))
+            append(
+                (
+                    PREFIX + name,
+                    values.encoded if type(values) is EncodedSection else encode_section(values),
+                )
+            )
     if len(out) > 3:
         append(("mq.format", FORMAT_VERSION.encode()))
     return out
@@ -389,16 +437,23 @@ class Decoded:
         """The flat properties with their AMQP types back: ``priority`` and
         ``delivery_mode`` as int, plus ``timestamp`` in seconds for AMQP 0-9-1 sources.
         (AMQP 0-9-1 property types are fixed by the spec, so flat headers lose nothing.)"""
-        out: dict[str, Any] = {k: int(v) if k in INT_PROPERTIES else v
-                               for k, v in self.properties.items()}
+        out: dict[str, Any] = {
+            k: int(v) if k in INT_PROPERTIES else v for k, v in self.properties.items()
+        }
         if self.source_kind == "rabbitmq" and self.timestamp_ms is not None:
             out["timestamp"] = self.timestamp_ms // 1000
         return out
 
 
 _TYPED = set(APP_HEADER_SECTION.values()) | {
-    "amqp.properties", "amqp1.properties", "amqp1.annotations", "amqp1.header",
-    "amqp1.delivery-annotations", "amqp1.footer", "amqp1.body", "sqs.system",
+    "amqp.properties",
+    "amqp1.properties",
+    "amqp1.annotations",
+    "amqp1.header",
+    "amqp1.delivery-annotations",
+    "amqp1.footer",
+    "amqp1.body",
+    "sqs.system",
 }
 _PROPERTY_OF = FLAT_PROPERTIES
 
@@ -410,7 +465,7 @@ def decode(headers: Iterable[tuple[str, bytes | None]] | None) -> Decoded:
         if not name.startswith(PREFIX) or raw is None:
             out.other.append((name, raw))
             continue
-        short = name[len(PREFIX):]
+        short = name[len(PREFIX) :]
         if short in _TYPED:
             out.sections[short] = decode_section(raw)
             continue

@@ -46,12 +46,21 @@ from typing import Any, Iterable, Mapping, Sequence
 from pydantic import ValidationError
 
 from mqmigrate.assessment.model import (
-    ASSESSMENT_SCHEMA, Finding, KafkaCapabilities, Severity, Status, Workload,
+    ASSESSMENT_SCHEMA,
+    Finding,
+    KafkaCapabilities,
+    Severity,
+    Status,
+    Workload,
 )
 from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
 from mqmigrate.playbooks.model import Playbook, ShareGroupConfigs
 from mqmigrate.playbooks.render import (
-    DecisionSpec, Derived, WorkloadSpec, build_playbook, write,
+    DecisionSpec,
+    Derived,
+    WorkloadSpec,
+    build_playbook,
+    write,
 )
 from mqmigrate.redact import public_endpoint
 
@@ -71,44 +80,44 @@ _KEY_STRATEGY = {"MessageGroupId": "message-group-id", "group-id": "amqp-group-i
 #: the opening of each decision's question, by rule; {evidence} is the finding's evidence
 _QUESTIONS = {
     "ordering.fifo": "Ordering is per message group ({evidence}): is a keyed consumer group "
-                     "right, and how many groups are active at once (the partition count)?",
+    "right, and how many groups are active at once (the partition count)?",
     "exactly-once.dedup": "The source deduplicates ({evidence}): which id do consumers "
-                          "deduplicate on, and where is the processed-id store?",
+    "deduplicate on, and where is the processed-id store?",
     "visibility.timeout": "Processing may outlast the record lock ({evidence}): raise the "
-                          "broker bounds or shorten processing?",
+    "broker bounds or shorten processing?",
     "retry.limit": "The source redelivers up to {evidence}; share groups allow 2-10: keep the "
-                   "planned limit or count attempts in the worker?",
+    "planned limit or count attempts in the worker?",
     "dlq.redrive": "The source dead-letters ({evidence}): who reads the dead letters today, "
-                   "and do they move to the DLQ topic before the consumers phase?",
+    "and do they move to the DLQ topic before the consumers phase?",
     "delay.delivery": "Messages are delayed ({evidence}): delay-tier topics or a scheduler?",
     "priority": "Messages are prioritised ({evidence}): a topic per priority band?",
     "ttl.expiry": "Messages expire in the source ({evidence}). Kafka has no per-record TTL: "
-                  "should consumers skip expired records (expires-at header) or process them "
-                  "late?",
+    "should consumers skip expired records (expires-at header) or process them "
+    "late?",
     "backpressure.max-length": "The source bounds its depth ({evidence}): which lag alert and "
-                               "producer quota replace it?",
+    "producer quota replace it?",
     "size.max-message": "Messages may be large ({evidence}): raise the limits or use a "
-                        "claim-check?",
+    "claim-check?",
     "routing.pattern": "Routing depends on patterns ({evidence}): do producers pick the topic, "
-                       "or is a router needed?",
+    "or is a router needed?",
     "security.mapping": "Access is scoped in the source ({evidence}): which principals get "
-                        "which prefixed ACLs?",
+    "which prefixed ACLs?",
     "client.share-consumer": "Consumers use {evidence}: move them to a client with a share "
-                             "consumer, or keep them on a consumer group meanwhile?",
+    "consumer, or keep them on a consumer group meanwhile?",
     "queue-type.last-value": "Only the latest message per key counts ({evidence}): can "
-                             "consumers skip superseded values a compacted topic still holds?",
+    "consumers skip superseded values a compacted topic still holds?",
     "queue-type.non-destructive": "Every consumer reads every message ({evidence}): which "
-                                  "consumer groups, and what retention replaces the queue's "
-                                  "bound?",
+    "consumer groups, and what retention replaces the queue's "
+    "bound?",
     "trigger.on-arrival": "A process is started when messages arrive ({evidence}): run it as "
-                          "a long-lived consumer or scale it on lag?",
+    "a long-lived consumer or scale it on lag?",
     "lock.renewal": "Consumers may renew their message locks ({evidence}): how long do they "
-                    "really hold a message, and does the record lock cover it?",
+    "really hold a message, and does the record lock cover it?",
     "routing.auto-forward": "Messages arrive by auto-forwarding ({evidence}): do the "
-                            "forwarding entities' producers publish to this topic, or is a "
-                            "router needed?",
+    "forwarding entities' producers publish to this topic, or is a "
+    "router needed?",
     "naming.unresolved": "The source name is not known offline ({evidence}): what is the "
-                         "deployed name, and are the placeholder topic and group right?",
+    "deployed name, and are the placeholder topic and group right?",
 }
 
 
@@ -145,8 +154,9 @@ def origin_label(args: Iterable[str]) -> str:
     return ", ".join(public_endpoint(a) or "(uri)" if "://" in a else a for a in args)
 
 
-def from_estate(estate: Any, caps: KafkaCapabilities, *, prefix: str | None = None,
-                origin: str = "") -> Assessment:
+def from_estate(
+    estate: Any, caps: KafkaCapabilities, *, prefix: str | None = None, origin: str = ""
+) -> Assessment:
     """Assess ``estate`` (an inventory :class:`~mqmigrate.inventory.model.Estate`)."""
     from mqmigrate.assessment.engine import assess
 
@@ -160,8 +170,10 @@ def load_assessment(path: Path) -> Assessment:
 
     data = parse_json(path, read_text(path))
     if not isinstance(data, dict) or data.get("schema") != ASSESSMENT_SCHEMA:
-        raise ConfigError(f"{path}: not an {ASSESSMENT_SCHEMA} document",
-                          hint="write one with 'mqmigrate assess SOURCE --format json --out FILE'")
+        raise ConfigError(
+            f"{path}: not an {ASSESSMENT_SCHEMA} document",
+            hint="write one with 'mqmigrate assess SOURCE --format json --out FILE'",
+        )
     raw = data.get("workloads")
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: workloads: expected an array")
@@ -212,8 +224,9 @@ def _question(f: Finding) -> str:
     return f"{text} Suggested: {f.remediation}"
 
 
-def _decisions(findings: Sequence[Finding], extra: Sequence[DecisionSpec] = ()
-               ) -> list[DecisionSpec]:
+def _decisions(
+    findings: Sequence[Finding], extra: Sequence[DecisionSpec] = ()
+) -> list[DecisionSpec]:
     """Blocker and warn findings (fired or unknown), one per rule, blockers first."""
     out: list[DecisionSpec] = []
     seen: set[str] = set()
@@ -229,8 +242,10 @@ def _decisions(findings: Sequence[Finding], extra: Sequence[DecisionSpec] = ()
 def _left_out_reason(w: Workload) -> str | None:
     """Why ``w`` gets no playbook workload, or None when it gets one."""
     if w.queue is None or w.target is None:
-        return "source-wide findings, not a queue (its blockers and warnings are decisions " \
-               "of each workload of the source)"
+        return (
+            "source-wide findings, not a queue (its blockers and warnings are decisions "
+            "of each workload of the source)"
+        )
     if w.target.mode.value == "none":
         return w.target.mode.reason
     if w.target.role == "dead-letter":
@@ -263,18 +278,28 @@ def _key(w: Workload) -> Derived:
         if kind == "rabbitmq":
             # single active consumer orders the whole queue; the routing key is the closest
             # per-entity order a producer already sets
-            return Derived("routing-key", "single active consumer orders the whole queue: keyed "
-                           "by routing key keeps order per routing key (see ordering.fifo)")
+            return Derived(
+                "routing-key",
+                "single active consumer orders the whole queue: keyed "
+                "by routing key keeps order per routing key (see ordering.fifo)",
+            )
         return Derived(_KEY_STRATEGY.get(t.key.value, "amqp-group-id"), t.key.reason)
     if t.role == "stream":
-        return Derived("routing-key", "stream: consumers read in offset order per partition; "
-                       "the routing key keeps one entity's records on one partition")
-    return Derived("routing-key", "no message group in the source: keyed by routing key so one "
-                   "entity's records stay in order")
+        return Derived(
+            "routing-key",
+            "stream: consumers read in offset order per partition; "
+            "the routing key keeps one entity's records on one partition",
+        )
+    return Derived(
+        "routing-key",
+        "no message group in the source: keyed by routing key so one "
+        "entity's records stay in order",
+    )
 
 
-def _broker_wide_delivery_limit(share_configs: dict[str, Any], caps: KafkaCapabilities
-                                ) -> list[DecisionSpec]:
+def _broker_wide_delivery_limit(
+    share_configs: dict[str, Any], caps: KafkaCapabilities
+) -> list[DecisionSpec]:
     """Before Kafka 4.3 a share group cannot carry ``share.delivery.count.limit`` (the broker
     answers "Unknown group config name"): take it out of the group's configs and ask for the
     broker-wide ``group.share.delivery.count.limit`` instead, so the limit is never dropped
@@ -285,17 +310,30 @@ def _broker_wide_delivery_limit(share_configs: dict[str, Any], caps: KafkaCapabi
     value = limit.value if isinstance(limit, Derived) else limit
     why = f" ({limit.reason})" if isinstance(limit, Derived) and limit.reason else ""
     version = f"{caps.version[0]}.{caps.version[1]}"
-    return [DecisionSpec("retry.limit.broker-wide", (
-        f"Kafka {version} has no per-group share.delivery.count.limit (4.3+): this workload's "
-        f"limit {value}{why} can only be the brokers' group.share.delivery.count.limit, which "
-        "applies to every share group of the cluster (the worker reads it). Suggested: set "
-        f"group.share.delivery.count.limit={value} on every broker, or upgrade to Kafka 4.3."))]
+    return [
+        DecisionSpec(
+            "retry.limit.broker-wide",
+            (
+                f"Kafka {version} has no per-group share.delivery.count.limit (4.3+): this workload's "
+                f"limit {value}{why} can only be the brokers' group.share.delivery.count.limit, which "
+                "applies to every share group of the cluster (the worker reads it). Suggested: set "
+                f"group.share.delivery.count.limit={value} on every broker, or upgrade to Kafka 4.3."
+            ),
+        )
+    ]
 
 
-def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
-          replication: int, shared: Mapping[str, tuple[Derived, Derived, int]],
-          source_findings: Sequence[Finding], strategy: str | None,
-          strategy_why: str | None) -> WorkloadSpec:
+def _spec(
+    w: Workload,
+    *,
+    pb_id: str,
+    caps: KafkaCapabilities,
+    replication: int,
+    shared: Mapping[str, tuple[Derived, Derived, int]],
+    source_findings: Sequence[Finding],
+    strategy: str | None,
+    strategy_why: str | None,
+) -> WorkloadSpec:
     t = w.target
     assert t is not None
     source, reasons = _source_ref(w)
@@ -306,7 +344,8 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
         topic_configs["retention.ms"] = retention
     if replication >= 3:
         topic_configs["min.insync.replicas"] = Derived(
-            2, f"acks=all survives one of the {replication} replicas down")
+            2, f"acks=all survives one of the {replication} replicas down"
+        )
     share_group = t.mode.value == "share-group"
     known = set(ShareGroupConfigs.model_fields[n].alias for n in ShareGroupConfigs.model_fields)
     share_configs = {k: _derived(v) for k, v in t.group_configs.items() if k in known}
@@ -320,37 +359,64 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
     use_broker_dlq: Any = False
     if dlq_topic is not None:
         if share_group and caps.share_dlq:
-            use_broker_dlq = Derived(True, f"Kafka {caps.version[0]}.{caps.version[1]} with "
-                                     "share.version=2: the broker dead-letters at the delivery "
-                                     "limit (KIP-1191)")
+            use_broker_dlq = Derived(
+                True,
+                f"Kafka {caps.version[0]}.{caps.version[1]} with "
+                "share.version=2: the broker dead-letters at the delivery "
+                "limit (KIP-1191)",
+            )
         elif share_group:
-            use_broker_dlq = Derived(False, f"Kafka {caps.version[0]}.{caps.version[1]} has no "
-                                     "share-group DLQ (4.4+): the worker forwards, then REJECTs")
+            use_broker_dlq = Derived(
+                False,
+                f"Kafka {caps.version[0]}.{caps.version[1]} has no "
+                "share-group DLQ (4.4+): the worker forwards, then REJECTs",
+            )
         else:
-            use_broker_dlq = Derived(False, "a consumer group has no broker DLQ: the worker "
-                                     "forwards failed records, then commits")
+            use_broker_dlq = Derived(
+                False,
+                "a consumer group has no broker DLQ: the worker "
+                "forwards failed records, then commits",
+            )
         if sharers > 1 and share_group:
             reasons[("target", "dlq", "topic")] = (
-                f"{dlq_topic.reason}; shared by the {sharers} share groups of the fan-out")
+                f"{dlq_topic.reason}; shared by the {sharers} share groups of the fan-out"
+            )
         if not any(f.rule == "dlq.redrive" for f in w.findings) and t.dlq_topic.reason.startswith(
-                "source dead-letters"):
-            extra.append(DecisionSpec("dlq.redrive", _QUESTIONS["dlq.redrive"].format(
-                evidence="dead-letter target set")
-                + f" Suggested: point them at {dlq_topic.value}."))
+            "source dead-letters"
+        ):
+            extra.append(
+                DecisionSpec(
+                    "dlq.redrive",
+                    _QUESTIONS["dlq.redrive"].format(evidence="dead-letter target set")
+                    + f" Suggested: point them at {dlq_topic.value}.",
+                )
+            )
     if any(f.rule == "dlq.redrive" for f in w.findings):
         # an info finding on 4.4+, still a decision: the dead letters' readers must move
         f = next(f for f in w.findings if f.rule == "dlq.redrive")
-        extra.append(DecisionSpec("dlq.redrive", _QUESTIONS["dlq.redrive"].format(
-            evidence=_evidence(f)) + (f" Suggested: point them at {dlq_topic.value}."
-                                      if dlq_topic is not None else "")))
+        extra.append(
+            DecisionSpec(
+                "dlq.redrive",
+                _QUESTIONS["dlq.redrive"].format(evidence=_evidence(f))
+                + (
+                    f" Suggested: point them at {dlq_topic.value}." if dlq_topic is not None else ""
+                ),
+            )
+        )
     if t.fanout is not None:
         # info in the assessment, but the cutover must not copy the exchange once per queue
         groups = t.fanout.value.get("groups", [])
-        extra.append(DecisionSpec("fanout.share-groups", (
-            f"Fan-out exchange {t.fanout.value.get('exchange')} becomes one topic {topic} read by "
-            f"{len(groups)} share groups ({', '.join(groups)}): one bridge copies the exchange "
-            "into the topic for all of them (not one per queue), and each group's consumers "
-            "switch on their own; agreed?")))
+        extra.append(
+            DecisionSpec(
+                "fanout.share-groups",
+                (
+                    f"Fan-out exchange {t.fanout.value.get('exchange')} becomes one topic {topic} read by "
+                    f"{len(groups)} share groups ({', '.join(groups)}): one bridge copies the exchange "
+                    "into the topic for all of them (not one per queue), and each group's consumers "
+                    "switch on their own; agreed?"
+                ),
+            )
+        )
     retry, retry_reasons = _retry(w, share_group)
     reasons.update(retry_reasons)
     acls, acl_reasons, acl_decision = _acls(w, dlq_topic, use_broker_dlq)
@@ -364,20 +430,32 @@ def _spec(w: Workload, *, pb_id: str, caps: KafkaCapabilities,
         reasons[("phases", "shadow", "steps", 0)] = (
             f"fan-out: every queue has this step; the first of the {len(groups)} workloads to run "
             f"it copies exchange {t.fanout.value.get('exchange')} into {topic}, the others find "
-            "that copy running and reuse it (one copy, not one per queue)")
+            "that copy running and reuse it (one copy, not one per queue)"
+        )
     if strategy_why:
         reasons[("strategy",)] = strategy_why
     return WorkloadSpec(
-        id=pb_id, source=source, topic=_derived(t.topic), partitions=partitions,
-        group=_derived(t.group), replication=Derived(replication, _replication_why(replication)),
+        id=pb_id,
+        source=source,
+        topic=_derived(t.topic),
+        partitions=partitions,
+        group=_derived(t.group),
+        replication=Derived(replication, _replication_why(replication)),
         topic_configs=topic_configs,
         consumer_type="share-group" if share_group else "consumer-group",
         share_configs=share_configs if share_group else {},
-        share_client=share_client(caps) if share_group else {}, key=key,
-        dlq_topic=dlq_topic, use_broker_dlq=use_broker_dlq, acls=acls, retry=retry,
-        header_rename=rename, header_drop=drop,
+        share_client=share_client(caps) if share_group else {},
+        key=key,
+        dlq_topic=dlq_topic,
+        use_broker_dlq=use_broker_dlq,
+        acls=acls,
+        retry=retry,
+        header_rename=rename,
+        header_drop=drop,
         decisions=tuple(_decisions([*w.findings, *source_findings], extra)),
-        strategy=strategy, reasons=reasons)
+        strategy=strategy,
+        reasons=reasons,
+    )
 
 
 #: records one share fetch acquires for a migrated work queue (docs/benchmarks.md, work-queue
@@ -387,8 +465,9 @@ WORK_QUEUE_MAX_POLL_RECORDS = 1
 STRICT_RECORD_LIMIT_SINCE = (4, 2)
 
 
-def share_client(caps: KafkaCapabilities, client_has_acquire_mode: bool | None = None
-                 ) -> dict[str, Derived]:
+def share_client(
+    caps: KafkaCapabilities, client_has_acquire_mode: bool | None = None
+) -> dict[str, Derived]:
     """The share consumers' client settings for a work queue, each with its reason.
 
     ``client_has_acquire_mode``: whether the client the worker runs on can set
@@ -399,21 +478,26 @@ def share_client(caps: KafkaCapabilities, client_has_acquire_mode: bool | None =
     if client_has_acquire_mode is None:
         client_has_acquire_mode = client_supports_acquire_mode()
     kafka = f"Kafka {caps.version[0]}.{caps.version[1]}"
-    why = ("a work queue: a record a busy consumer acquired waits for it, so each fetch "
-           "takes what an idle handler can start (raise it for handlers far faster than a "
-           "fetch round trip)")
+    why = (
+        "a work queue: a record a busy consumer acquired waits for it, so each fetch "
+        "takes what an idle handler can start (raise it for handlers far faster than a "
+        "fetch round trip)"
+    )
     out: dict[str, Derived] = {}
     if caps.version < STRICT_RECORD_LIMIT_SINCE:
         why += f"; a soft limit: {kafka} has no strict one (KIP-1206, 4.2+)"
     elif client_has_acquire_mode:
-        out["share.acquire.mode"] = Derived("record_limit", (
-            f"{kafka} and the client honour max.poll.records strictly (KIP-1206)"))
+        out["share.acquire.mode"] = Derived(
+            "record_limit", (f"{kafka} and the client honour max.poll.records strictly (KIP-1206)")
+        )
     else:
         import confluent_kafka
 
-        why += (f"; a soft limit: {kafka} has the strict one (KIP-1206) but confluent-kafka "
-                f"{confluent_kafka.version()} has no share.acquire.mode, so a fetch may take a "
-                "whole producer batch (the worker's pool spreads it over idle handlers)")
+        why += (
+            f"; a soft limit: {kafka} has the strict one (KIP-1206) but confluent-kafka "
+            f"{confluent_kafka.version()} has no share.acquire.mode, so a fetch may take a "
+            "whole producer batch (the worker's pool spreads it over idle handlers)"
+        )
     out["max.poll.records"] = Derived(WORK_QUEUE_MAX_POLL_RECORDS, why)
     return out
 
@@ -437,10 +521,12 @@ def _evidence_ms(f: Finding) -> list[tuple[int, str]]:
         except (ValueError, IndexError):
             continue
         if number > 0:
-            what = {"DelaySeconds": "the queue's DelaySeconds",
-                    "redelivery_delay": "the broker's redelivery delay",
-                    "x-message-ttl": f"the TTL of wait queue {f.evidence.get('wait_queue')} "
-                                     f"({f.evidence.get('loop')})"}[key]
+            what = {
+                "DelaySeconds": "the queue's DelaySeconds",
+                "redelivery_delay": "the broker's redelivery delay",
+                "x-message-ttl": f"the TTL of wait queue {f.evidence.get('wait_queue')} "
+                f"({f.evidence.get('loop')})",
+            }[key]
             found.append((int(round(number * scale)), what))
     return found
 
@@ -457,13 +543,18 @@ def _backoff_series(f: Finding) -> list[tuple[int, str]]:
         return []
     if first <= 0 or factor <= 1:
         return []
-    ceiling = ceiling if ceiling > 0 else first * factor ** 7
+    ceiling = ceiling if ceiling > 0 else first * factor**7
     out: list[tuple[int, str]] = []
     delay = first * factor
     while len(out) < 7:
         step = int(round(min(delay, ceiling)))
-        out.append((step, f"the broker's redelivery back-off ({evidence['redelivery_delay']} s "
-                          f"× {factor:g}^{len(out) + 1}, at most {int(ceiling)} ms)"))
+        out.append(
+            (
+                step,
+                f"the broker's redelivery back-off ({evidence['redelivery_delay']} s "
+                f"× {factor:g}^{len(out) + 1}, at most {int(ceiling)} ms)",
+            )
+        )
         if delay >= ceiling:
             break
         delay *= factor
@@ -474,8 +565,11 @@ def _retry(w: Workload, share_group: bool) -> tuple[dict[str, Any] | None, dict[
     """``target.retry`` (tiers, tier topic configs) when the source delays messages."""
     from mqmigrate.delays import DelayTiers, label
 
-    findings = [f for f in w.findings if f.rule == "delay.delivery"
-                and f.severity in (Severity.blocker, Severity.warn)]
+    findings = [
+        f
+        for f in w.findings
+        if f.rule == "delay.delivery" and f.severity in (Severity.blocker, Severity.warn)
+    ]
     if not findings or not share_group:
         return None, {}
     named: dict[int, str] = {}
@@ -484,27 +578,33 @@ def _retry(w: Workload, share_group: bool) -> tuple[dict[str, Any] | None, dict[
             named.setdefault(max(ms, DelayTiers.MIN_MS), what)
     reasons: dict[tuple, str] = {}
     if named:
-        values = sorted(named)[:DelayTiers.MAX_TIERS]
+        values = sorted(named)[: DelayTiers.MAX_TIERS]
         why = {ms: f"{label(ms)}: {named[ms]}" for ms in values}
         reasons[("target", "retry")] = (
             "the source delays messages (delay.delivery); Kafka has no delay: the worker "
             "reads these tier topics and hands each record over at its due time "
-            "(Worker(..., retry_tiers=tiers))")
+            "(Worker(..., retry_tiers=tiers))"
+        )
     else:
         values = list(DEFAULT_TIERS_MS)
-        why = {ms: f"{label(ms)}: default backoff (the source's delays are per message; add "
-                   "a tier for each delay producers use)" for ms in values}
+        why = {
+            ms: f"{label(ms)}: default backoff (the source's delays are per message; add "
+            "a tier for each delay producers use)"
+            for ms in values
+        }
         reasons[("target", "retry")] = (
             "the source delays messages per message (delay.delivery) and the values are not "
             "in the inventory: a default backoff schedule; edit the tiers to the delays "
-            "producers send (Worker(..., retry_tiers=tiers))")
+            "producers send (Worker(..., retry_tiers=tiers))"
+        )
     tiers = [label(ms) for ms in values]
     for i, ms in enumerate(values):
         reasons[("target", "retry", "tiers", i)] = why[ms]
     retention = max(_WEEK_MS, 2 * values[-1])
     reasons[("target", "retry", "configs", "retention.ms")] = (
         "a record waits in a tier at most its delay; a week (or twice the longest tier) "
-        "leaves room for a stopped worker")
+        "leaves room for a stopped worker"
+    )
     return {"tiers": tiers, "configs": {"retention.ms": retention}}, reasons
 
 
@@ -538,10 +638,17 @@ def _with_loop_quiet(spec: WorkloadSpec, wait_queue: str, ttl_ms: int) -> Worklo
     quiet = max(60, -(-ttl_ms // 1000) + 60)
     if quiet == 60 and ttl_ms <= 0:
         return spec
-    gates = replace(spec.gates, quiet_seconds=Derived(quiet, (
-        f"source empty and nothing in flight for the wait queue {wait_queue}'s TTL "
-        f"({ttl_ms} ms) plus a minute: a message parked there comes back before the drain "
-        "is called done")))
+    gates = replace(
+        spec.gates,
+        quiet_seconds=Derived(
+            quiet,
+            (
+                f"source empty and nothing in flight for the wait queue {wait_queue}'s TTL "
+                f"({ttl_ms} ms) plus a minute: a message parked there comes back before the drain "
+                "is called done"
+            ),
+        ),
+    )
     return replace(spec, gates=gates)
 
 
@@ -550,8 +657,9 @@ def _grant_label(grant: Mapping[str, Any]) -> str:
     return f"{grant['principal']} {grant['role']}{where}"
 
 
-def _acls(w: Workload, dlq_topic: Derived | None, use_broker_dlq: Any
-          ) -> tuple[list[dict[str, Any]], dict[tuple, str], DecisionSpec | None]:
+def _acls(
+    w: Workload, dlq_topic: Derived | None, use_broker_dlq: Any
+) -> tuple[list[dict[str, Any]], dict[tuple, str], DecisionSpec | None]:
     """ACL grants from the assessment's ``access`` (rule security.mapping), their comments and
     the checklist item asking a human to confirm the placeholder principals."""
     access = w.target.access if w.target is not None else None
@@ -566,8 +674,9 @@ def _acls(w: Workload, dlq_topic: Derived | None, use_broker_dlq: Any
             return
         seen.add((grant["principal"], grant["role"]))
         reasons[("target", "acls", len(grants))] = why
-        grants.append({k: grant[k] for k in ("principal", "role", "pattern", "prefix")
-                       if k in grant})
+        grants.append(
+            {k: grant[k] for k in ("principal", "role", "pattern", "prefix") if k in grant}
+        )
 
     for grant in access.value.get("grants", []):
         add(grant, grant.get("source") or "source permission")
@@ -577,18 +686,22 @@ def _acls(w: Workload, dlq_topic: Derived | None, use_broker_dlq: Any
         # with the consumer's own credentials; a broker DLQ is written by the broker itself
         for grant in list(grants):
             if grant["role"] == "consume":
-                add({"principal": grant["principal"], "role": "dlq-write", "pattern": "literal"},
+                add(
+                    {"principal": grant["principal"], "role": "dlq-write", "pattern": "literal"},
                     f"the worker forwards failed records to {dlq_topic.value} with the "
-                    "consumer's identity")
+                    "consumer's identity",
+                )
     unmapped = list(access.value.get("unmapped", []))
     if not grants and not unmapped:
         return [], {}, None
-    question = ("The ACL principals are placeholders named after the source's users ("
-                + ("; ".join(_grant_label(g) for g in grants) or "none mapped")
-                + "): confirm each is how that application authenticates to Kafka (SASL user "
-                "or certificate name) before provision creates the ACLs. The bridge writes "
-                "with its own principal (kafka.credentials): it needs WRITE and DESCRIBE on "
-                "this topic and its quarantine topic, granted by hand.")
+    question = (
+        "The ACL principals are placeholders named after the source's users ("
+        + ("; ".join(_grant_label(g) for g in grants) or "none mapped")
+        + "): confirm each is how that application authenticates to Kafka (SASL user "
+        "or certificate name) before provision creates the ACLs. The bridge writes "
+        "with its own principal (kafka.credentials): it needs WRITE and DESCRIBE on "
+        "this topic and its quarantine topic, granted by hand."
+    )
     if unmapped:
         question += " Not mapped, grant by hand: " + "; ".join(unmapped) + "."
     return grants, reasons, DecisionSpec("security.acls", question)
@@ -611,8 +724,10 @@ def _headers(w: Workload) -> tuple[dict[str, str], list[str], dict[tuple, str]]:
 def _replication_why(n: int) -> str:
     if n >= 3:
         return f"{n} replicas: survives a broker failure with acks=all (--replication)"
-    return f"{n} replica{'s' if n != 1 else ''}: set by --replication (fine for a sandbox, " \
-           "not for production)"
+    return (
+        f"{n} replica{'s' if n != 1 else ''}: set by --replication (fine for a sandbox, "
+        "not for production)"
+    )
 
 
 def _shared_topics(workloads: Sequence[Workload]) -> dict[str, tuple[Derived, Derived | None, int]]:
@@ -626,38 +741,54 @@ def _shared_topics(workloads: Sequence[Workload]) -> dict[str, tuple[Derived, De
             continue
         n = len(group)
         best = max(group, key=lambda w: (w.target.partitions.value, w.queue))
-        partitions = Derived(best.target.partitions.value,
-                             f"{best.target.partitions.reason}; the largest of the {n} queues "
-                             f"reading this topic")
+        partitions = Derived(
+            best.target.partitions.value,
+            f"{best.target.partitions.reason}; the largest of the {n} queues reading this topic",
+        )
         retentions = [w for w in group if "retention.ms" in w.target.topic_configs]
         retention = None
         if retentions:
-            r = max(retentions, key=lambda w: (w.target.topic_configs["retention.ms"].value,
-                                               w.queue))
+            r = max(
+                retentions, key=lambda w: (w.target.topic_configs["retention.ms"].value, w.queue)
+            )
             d = r.target.topic_configs["retention.ms"]
-            retention = Derived(d.value, f"{d.reason}; the longest of the {n} queues reading "
-                                         "this topic")
+            retention = Derived(
+                d.value, f"{d.reason}; the longest of the {n} queues reading this topic"
+            )
         out[topic] = (partitions, retention, n)
     return out
 
 
 def _default_strategy(w: Workload) -> tuple[str, str]:
     if w.source["kind"] == "sqs":
-        return "drain-only", ("drain-only: an SQS queue cannot be shadowed without an SNS "
-                              "fan-out in front of it (--strategy-for to choose another)")
+        return "drain-only", (
+            "drain-only: an SQS queue cannot be shadowed without an SNS "
+            "fan-out in front of it (--strategy-for to choose another)"
+        )
     if w.source.get("broker") == "servicebus":
-        return "drain-only", ("drain-only: Service Bus receivers cannot browse (no AMQP copy "
-                              "distribution mode), so there is no shadow copy; a shadow "
-                              "subscription needs the management API (--strategy-for to "
-                              "choose another)")
-    return "shadow-then-drain", ("shadow-then-drain: a shadow copy is verified next to the live "
-                                 "consumers before anything moves")
+        return "drain-only", (
+            "drain-only: Service Bus receivers cannot browse (no AMQP copy "
+            "distribution mode), so there is no shadow copy; a shadow "
+            "subscription needs the management API (--strategy-for to "
+            "choose another)"
+        )
+    return "shadow-then-drain", (
+        "shadow-then-drain: a shadow copy is verified next to the live "
+        "consumers before anything moves"
+    )
 
 
-def plan(assessment: Assessment, *, strategy: str | None = None,
-         strategy_for: Mapping[str, str] | None = None, name: str = "migration",
-         per_workload: bool = False, kafka_version: str | None = None, replication: int = 3,
-         bootstrap: str | None = None) -> Plan:
+def plan(
+    assessment: Assessment,
+    *,
+    strategy: str | None = None,
+    strategy_for: Mapping[str, str] | None = None,
+    name: str = "migration",
+    per_workload: bool = False,
+    kafka_version: str | None = None,
+    replication: int = 3,
+    bootstrap: str | None = None,
+) -> Plan:
     """The playbooks for ``assessment``.
 
     ``strategy`` applies to every workload (default: per source kind, see the module doc);
@@ -666,14 +797,20 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
     ``use_broker_dlq``).  Raises :class:`UsageError` for an unknown strategy or workload and
     when nothing is left to plan.
     """
-    for label, value in [("--strategy", strategy), *(
-            (f"--strategy-for {k}", v) for k, v in (strategy_for or {}).items())]:
+    for label, value in [
+        ("--strategy", strategy),
+        *((f"--strategy-for {k}", v) for k, v in (strategy_for or {}).items()),
+    ]:
         if value is not None and value not in STRATEGIES:
-            raise UsageError(f"{label}: unknown strategy '{value}'",
-                             hint="choose one of " + ", ".join(STRATEGIES))
+            raise UsageError(
+                f"{label}: unknown strategy '{value}'",
+                hint="choose one of " + ", ".join(STRATEGIES),
+            )
     if not re.match(r"^[a-z0-9][a-z0-9._-]{0,99}$", name):
-        raise UsageError(f"--name '{name}' is not a playbook name",
-                         hint="lower-case letters, digits, '.', '_' and '-'")
+        raise UsageError(
+            f"--name '{name}' is not a playbook name",
+            hint="lower-case letters, digits, '.', '_' and '-'",
+        )
     if replication < 1:
         raise UsageError("--replication must be at least 1")
     caps = KafkaCapabilities.parse(kafka_version or assessment.kafka_version)
@@ -692,9 +829,12 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
         else:
             queue_workloads.append(w)
     if not queue_workloads:
-        raise UsageError("no queue workload to plan",
-                         hint="every workload was left out: " + "; ".join(
-                             f"{i}: {why}" for i, why in left_out) if left_out else None)
+        raise UsageError(
+            "no queue workload to plan",
+            hint="every workload was left out: " + "; ".join(f"{i}: {why}" for i, why in left_out)
+            if left_out
+            else None,
+        )
 
     ids: dict[str, str] = {}  # assessment id → playbook id
     used: set[str] = set()
@@ -723,20 +863,36 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
         else:
             wl_strategy, why = _default_strategy(w)
         src_key = f"{w.source['kind']}:{w.source.get('name')}"
-        spec = _spec(w, pb_id=pb_id, caps=caps, replication=replication, shared=shared,
-                     source_findings=source_findings.get(src_key, []), strategy=wl_strategy,
-                     strategy_why=why)
+        spec = _spec(
+            w,
+            pb_id=pb_id,
+            caps=caps,
+            replication=replication,
+            shared=shared,
+            source_findings=source_findings.get(src_key, []),
+            strategy=wl_strategy,
+            strategy_why=why,
+        )
         loop = loops.get(_loop_key(w, w.queue))
         if loop is not None and loop[0] == w.queue:
             spec = _with_loop_quiet(spec, loop[1], loop[2])
         specs.append((w, spec))
 
-    header = ("Generated by 'mqmigrate plan' from " + (assessment.origin or "an assessment")
-              + f" (target Kafka {caps.version[0]}.{caps.version[1]}).\n"
-              "Comments say why each value was chosen; re-run plan rather than editing values.")
+    header = (
+        "Generated by 'mqmigrate plan' from "
+        + (assessment.origin or "an assessment")
+        + f" (target Kafka {caps.version[0]}.{caps.version[1]}).\n"
+        "Comments say why each value was chosen; re-run plan rather than editing values."
+    )
     try:
-        files = _files(specs, per_workload=per_workload, name=name, bootstrap=bootstrap,
-                       header=header, left_out=left_out)
+        files = _files(
+            specs,
+            per_workload=per_workload,
+            name=name,
+            bootstrap=bootstrap,
+            header=header,
+            left_out=left_out,
+        )
     except PlaybookInvalid as exc:
         # plan's contract is exit 0 or 2: what makes a generated playbook invalid is an option
         # (a --kafka with credentials) or input the assessment let through, never a finding
@@ -744,31 +900,52 @@ def plan(assessment: Assessment, *, strategy: str | None = None,
     return Plan(tuple(files), tuple(left_out))
 
 
-def _files(specs: Sequence[tuple[Workload, WorkloadSpec]], *, per_workload: bool, name: str,
-           bootstrap: str | None, header: str,
-           left_out: Sequence[tuple[str, str]]) -> list[PlannedFile]:
+def _files(
+    specs: Sequence[tuple[Workload, WorkloadSpec]],
+    *,
+    per_workload: bool,
+    name: str,
+    bootstrap: str | None,
+    header: str,
+    left_out: Sequence[tuple[str, str]],
+) -> list[PlannedFile]:
     files: list[PlannedFile] = []
     if per_workload:
         for w, spec in specs:
             desc = _description([w], [])
-            files.append(PlannedFile(f"{spec.id}.yaml", build_playbook(
-                [spec], name=spec.id, bootstrap=bootstrap, description=desc), header))
+            files.append(
+                PlannedFile(
+                    f"{spec.id}.yaml",
+                    build_playbook([spec], name=spec.id, bootstrap=bootstrap, description=desc),
+                    header,
+                )
+            )
     else:
         desc = _description([w for w, _ in specs], left_out)
-        files.append(PlannedFile(f"{name}.yaml", build_playbook(
-            [s for _, s in specs], name=name, bootstrap=bootstrap, description=desc), header))
+        files.append(
+            PlannedFile(
+                f"{name}.yaml",
+                build_playbook(
+                    [s for _, s in specs], name=name, bootstrap=bootstrap, description=desc
+                ),
+                header,
+            )
+        )
     return files
 
 
-def _strategy_overrides(strategy_for: Mapping[str, str], workloads: Sequence[Workload],
-                        ids: Mapping[str, str]) -> dict[str, str]:
+def _strategy_overrides(
+    strategy_for: Mapping[str, str], workloads: Sequence[Workload], ids: Mapping[str, str]
+) -> dict[str, str]:
     """``--strategy-for`` keys (playbook id, assessment id or queue name) → playbook ids."""
     out: dict[str, str] = {}
     for wanted, value in strategy_for.items():
         matches = [ids[w.id] for w in workloads if wanted in (ids[w.id], w.id, w.queue)]
         if not matches:
-            raise UsageError(f"--strategy-for: no workload '{wanted}'",
-                             hint="known: " + ", ".join(sorted(ids.values())))
+            raise UsageError(
+                f"--strategy-for: no workload '{wanted}'",
+                hint="known: " + ", ".join(sorted(ids.values())),
+            )
         for m in matches:
             out[m] = value
     return out
@@ -788,8 +965,9 @@ def write_plan(result: Plan, out_dir: Path) -> list[tuple[Path, bool]]:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"{out_dir}: cannot create the output directory ({exc.strerror})") \
-            from exc
+        raise ConfigError(
+            f"{out_dir}: cannot create the output directory ({exc.strerror})"
+        ) from exc
     done = []
     for f in result.files:
         path = out_dir / f.name

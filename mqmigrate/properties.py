@@ -13,8 +13,6 @@ from mqmigrate.errors import ConfigError
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
 
 
-
-
 def parse_properties(text: str, *, origin: str = "properties") -> dict[str, str]:
     """Java ``.properties`` / librdkafka config text → dict.
 
@@ -43,8 +41,9 @@ def parse_properties(text: str, *, origin: str = "properties") -> dict[str, str]
         if not key:
             raise ConfigError(f"{origin}:{number}: a property needs a key before '='")
         if not separated and not value:
-            raise ConfigError(f"{origin}:{number}: '{_unescape(key)[:60]}' has no value",
-                              hint="write key=value")
+            raise ConfigError(
+                f"{origin}:{number}: '{_unescape(key)[:60]}' has no value", hint="write key=value"
+            )
         result[_unescape(key)] = _unescape(value).rstrip()
     return result
 
@@ -91,8 +90,8 @@ def _unescape(text: str) -> str:
         if nxt in _ESCAPES:
             out.append(_ESCAPES[nxt])
             i += 2
-        elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6] or ""):
-            out.append(chr(int(text[i + 2:i + 6], 16)))
+        elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2 : i + 6] or ""):
+            out.append(chr(int(text[i + 2 : i + 6], 16)))
             i += 6
         elif nxt in "\\=: #!":
             out.append(nxt)

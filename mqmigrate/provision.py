@@ -36,10 +36,12 @@ BROKER_DLQ_SHARE_VERSION = 2
 _UNKNOWN_GROUP_CONFIG = {
     "share.delivery.count.limit": (
         "no per-group delivery limit before Kafka 4.3: set the broker config "
-        "group.share.delivery.count.limit (all share groups) or upgrade; the worker reads it"),
+        "group.share.delivery.count.limit (all share groups) or upgrade; the worker reads it"
+    ),
     "share.partition.max.record.locks": (
         "no per-group record-lock cap before Kafka 4.3: set the broker config "
-        "group.share.partition.max.record.locks or upgrade"),
+        "group.share.partition.max.record.locks or upgrade"
+    ),
     "share.renew.acknowledge.enable": "no RENEW acknowledgement before Kafka 4.3",
 }
 
@@ -60,9 +62,16 @@ class Change:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form of the row."""
-        return {"workload": self.workload, "resource": self.resource, "name": self.name,
-                "item": self.item, "action": self.action, "old": self.old, "new": self.new,
-                "note": self.note}
+        return {
+            "workload": self.workload,
+            "resource": self.resource,
+            "name": self.name,
+            "item": self.item,
+            "action": self.action,
+            "old": self.old,
+            "new": self.new,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -99,10 +108,15 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``provision --format json``)."""
-        return {"bootstrap": self.bootstrap, "dry_run": self.dry_run,
-                "share_version": self.share_version, "applied": self.applied,
-                "counts": self.counts(), "exit_code": self.exit_code,
-                "changes": [c.to_dict() for c in self.changes]}
+        return {
+            "bootstrap": self.bootstrap,
+            "dry_run": self.dry_run,
+            "share_version": self.share_version,
+            "applied": self.applied,
+            "counts": self.counts(),
+            "exit_code": self.exit_code,
+            "changes": [c.to_dict() for c in self.changes],
+        }
 
 
 def _retention(value: str) -> float:
@@ -113,8 +127,12 @@ def _retention(value: str) -> float:
 def lowers_safety(key: str, old: str, new: str) -> Optional[str]:
     """Why changing topic config ``key`` from ``old`` to ``new`` would put data at risk, or None."""
     try:
-        if key in ("retention.ms", "retention.bytes", "local.retention.ms",
-                   "local.retention.bytes") and _retention(new) < _retention(old):
+        if key in (
+            "retention.ms",
+            "retention.bytes",
+            "local.retention.ms",
+            "local.retention.bytes",
+        ) and _retention(new) < _retention(old):
             return f"shorter {key} would delete records now kept"
         if key == "min.insync.replicas" and int(new) < int(old):
             return "a lower min.insync.replicas weakens acks=all durability"
@@ -131,37 +149,81 @@ def _partitions(n: int) -> str:
     return f"{n} partition{'s' if n != 1 else ''}"
 
 
-def _topic_changes(admin, workload: Workload, resource: str, topic: str, partitions: int,
-                   replication: int | None, configs: dict[str, str], brokers: int) -> list[Change]:
+def _topic_changes(
+    admin,
+    workload: Workload,
+    resource: str,
+    topic: str,
+    partitions: int,
+    replication: int | None,
+    configs: dict[str, str],
+    brokers: int,
+) -> list[Change]:
     rows: list[Change] = []
     row = lambda item, action, old=None, new=None, note="", apply=None: Change(  # noqa: E731
-        workload.id, resource, topic, item, action, old, new, note, apply)
+        workload.id, resource, topic, item, action, old, new, note, apply
+    )
     actual = share.describe_topic(admin, topic)
     if actual is None:
         if replication is not None and replication > brokers:
-            rows.append(row("topic", "drift", None, f"rf {replication}",
-                            f"cannot create: replication {replication} needs {replication} "
-                            f"brokers, the cluster has {brokers}"))
+            rows.append(
+                row(
+                    "topic",
+                    "drift",
+                    None,
+                    f"rf {replication}",
+                    f"cannot create: replication {replication} needs {replication} "
+                    f"brokers, the cluster has {brokers}",
+                )
+            )
             return rows
         rf = replication if replication is not None else "cluster default"
         described = f"{_partitions(partitions)}, rf {rf}" + "".join(
-            f", {k}={v}" for k, v in sorted(configs.items()))
-        rows.append(row("topic", "create", None, described, apply=lambda: share.create_topic(
-            admin, topic, partitions, configs, replication)))
+            f", {k}={v}" for k, v in sorted(configs.items())
+        )
+        rows.append(
+            row(
+                "topic",
+                "create",
+                None,
+                described,
+                apply=lambda: share.create_topic(admin, topic, partitions, configs, replication),
+            )
+        )
         return rows
     if actual.partitions < partitions:
-        rows.append(row("partitions", "alter", str(actual.partitions), str(partitions),
-                        "adding partitions changes key→partition mapping for keyed records",
-                        apply=lambda: share.create_partitions(admin, topic, partitions)))
+        rows.append(
+            row(
+                "partitions",
+                "alter",
+                str(actual.partitions),
+                str(partitions),
+                "adding partitions changes key→partition mapping for keyed records",
+                apply=lambda: share.create_partitions(admin, topic, partitions),
+            )
+        )
     elif actual.partitions > partitions:
-        rows.append(row("partitions", "drift", str(actual.partitions), str(partitions),
-                        "Kafka cannot remove partitions; update the playbook or recreate the "
-                        "topic by hand"))
+        rows.append(
+            row(
+                "partitions",
+                "drift",
+                str(actual.partitions),
+                str(partitions),
+                "Kafka cannot remove partitions; update the playbook or recreate the topic by hand",
+            )
+        )
     else:
         rows.append(row("partitions", "unchanged", str(actual.partitions)))
     if replication is not None and actual.replication != replication:
-        rows.append(row("replication", "drift", str(actual.replication), str(replication),
-                        "provision does not reassign replicas; use kafka-reassign-partitions"))
+        rows.append(
+            row(
+                "replication",
+                "drift",
+                str(actual.replication),
+                str(replication),
+                "provision does not reassign replicas; use kafka-reassign-partitions",
+            )
+        )
     else:
         rows.append(row("replication", "unchanged", str(actual.replication)))
     current = share.topic_configs(admin, topic) if configs else {}
@@ -188,24 +250,51 @@ def _group_changes(admin, workload: Workload, share_version: int, dlq_ready: boo
     group = consumer.group
     rows: list[Change] = []
     if consumer.type != "share-group":
-        rows.append(Change(workload.id, "group", group, "configs", "skipped",
-                           note="consumer-group: no share-group configs to set"))
+        rows.append(
+            Change(
+                workload.id,
+                "group",
+                group,
+                "configs",
+                "skipped",
+                note="consumer-group: no share-group configs to set",
+            )
+        )
         return rows
     desired = consumer.configs.as_kafka() if consumer.configs else {}
     dlq = workload.target.dlq
     if dlq is not None and dlq.use_broker_dlq:
         if share_version >= BROKER_DLQ_SHARE_VERSION and not dlq_ready:
             # naming a topic that will not exist would make the broker archive instead
-            rows.append(Change(workload.id, "group", group, DLQ_TOPIC_NAME, "skipped", None,
-                               dlq.topic, "the DLQ topic cannot be created (see its drift row)"))
+            rows.append(
+                Change(
+                    workload.id,
+                    "group",
+                    group,
+                    DLQ_TOPIC_NAME,
+                    "skipped",
+                    None,
+                    dlq.topic,
+                    "the DLQ topic cannot be created (see its drift row)",
+                )
+            )
         elif share_version >= BROKER_DLQ_SHARE_VERSION:
             desired[DLQ_TOPIC_NAME] = dlq.topic
         else:
-            rows.append(Change(
-                workload.id, "group", group, DLQ_TOPIC_NAME, "drift", None, dlq.topic,
-                f"broker dead-lettering needs share.version>={BROKER_DLQ_SHARE_VERSION} (cluster "
-                f"has {share_version}); upgrade the feature or set use_broker_dlq: false so the "
-                "worker forwards"))
+            rows.append(
+                Change(
+                    workload.id,
+                    "group",
+                    group,
+                    DLQ_TOPIC_NAME,
+                    "drift",
+                    None,
+                    dlq.topic,
+                    f"broker dead-lettering needs share.version>={BROKER_DLQ_SHARE_VERSION} (cluster "
+                    f"has {share_version}); upgrade the feature or set use_broker_dlq: false so the "
+                    "worker forwards",
+                )
+            )
     if not desired:
         return rows
     # every config the cluster knows for a group (defaults included): a key missing here is
@@ -214,9 +303,18 @@ def _group_changes(admin, workload: Workload, share_version: int, dlq_ready: boo
     to_set: dict[str, str] = {}
     for key, value in sorted(desired.items()):
         if key not in current:
-            rows.append(Change(workload.id, "group", group, key, "drift", None, value,
-                               _UNKNOWN_GROUP_CONFIG.get(key, "not a group config this "
-                                                         "cluster knows")))
+            rows.append(
+                Change(
+                    workload.id,
+                    "group",
+                    group,
+                    key,
+                    "drift",
+                    None,
+                    value,
+                    _UNKNOWN_GROUP_CONFIG.get(key, "not a group config this cluster knows"),
+                )
+            )
         elif current.get(key) == value:
             rows.append(Change(workload.id, "group", group, key, "unchanged", value))
         else:
@@ -228,8 +326,15 @@ def _group_changes(admin, workload: Workload, share_version: int, dlq_ready: boo
     return rows
 
 
-def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool, brokers: int,
-         workloads: Optional[list[str]] = None) -> list[Change]:
+def diff(
+    admin,
+    playbook: Playbook,
+    share_version: int,
+    *,
+    authorizer: bool,
+    brokers: int,
+    workloads: Optional[list[str]] = None,
+) -> list[Change]:
     """Desired (``playbook``) vs actual (the cluster behind ``admin``) as change rows.
 
     Topic rows come before group rows of the same workload so that applying in order creates a
@@ -241,32 +346,66 @@ def diff(admin, playbook: Playbook, share_version: int, *, authorizer: bool, bro
     # once, and only check that the other declarations agree with the first
     declared: dict[str, tuple[str, tuple]] = {}
 
-    def topic_rows(workload: Workload, resource: str, topic: str, partitions: int,
-                   replication: int | None, configs: dict[str, str]) -> list[Change]:
+    def topic_rows(
+        workload: Workload,
+        resource: str,
+        topic: str,
+        partitions: int,
+        replication: int | None,
+        configs: dict[str, str],
+    ) -> list[Change]:
         desired = (partitions, replication, tuple(sorted(configs.items())))
         if topic in declared:
             first, wanted = declared[topic]
             if wanted == desired:
-                return [Change(workload.id, resource, topic, "topic", "unchanged",
-                               note=f"declared by workload {first}")]
-            return [Change(workload.id, resource, topic, "topic", "drift",
-                           note=f"declared differently by workload {first}; make the "
-                                "declarations agree")]
+                return [
+                    Change(
+                        workload.id,
+                        resource,
+                        topic,
+                        "topic",
+                        "unchanged",
+                        note=f"declared by workload {first}",
+                    )
+                ]
+            return [
+                Change(
+                    workload.id,
+                    resource,
+                    topic,
+                    "topic",
+                    "drift",
+                    note=f"declared differently by workload {first}; make the declarations agree",
+                )
+            ]
         declared[topic] = (workload.id, desired)
-        return _topic_changes(admin, workload, resource, topic, partitions, replication,
-                              configs, brokers)
+        return _topic_changes(
+            admin, workload, resource, topic, partitions, replication, configs, brokers
+        )
 
     for workload in selected:
         target = workload.target
-        changes += topic_rows(workload, "topic", target.topic, target.partitions,
-                              target.replication, dict(target.configs))
+        changes += topic_rows(
+            workload,
+            "topic",
+            target.topic,
+            target.partitions,
+            target.replication,
+            dict(target.configs),
+        )
         dlq_ready = True
         if target.dlq is not None:
             dlq_configs = dict(target.dlq.configs)
             if target.dlq.use_broker_dlq and share_version >= BROKER_DLQ_SHARE_VERSION:
                 dlq_configs[DLQ_ENABLE] = "true"
-            dlq_rows = topic_rows(workload, "dlq-topic", target.dlq.topic,
-                                  target.dlq.partitions, target.replication, dlq_configs)
+            dlq_rows = topic_rows(
+                workload,
+                "dlq-topic",
+                target.dlq.topic,
+                target.dlq.partitions,
+                target.replication,
+                dlq_configs,
+            )
             dlq_ready = not any(r.item == "topic" and r.action == "drift" for r in dlq_rows)
             changes += dlq_rows
         if target.retry is not None:
@@ -283,21 +422,38 @@ def _tier_changes(workload: Workload, topic_rows: Callable[..., list[Change]]) -
     assert retry is not None
     rows: list[Change] = []
     for topic in retry.topics(target.topic):
-        rows += topic_rows(workload, "tier-topic", topic, retry.partitions or target.partitions,
-                           target.replication, dict(retry.configs))
+        rows += topic_rows(
+            workload,
+            "tier-topic",
+            topic,
+            retry.partitions or target.partitions,
+            target.replication,
+            dict(retry.configs),
+        )
     for group in retry.groups(target.consumer.group):
         # a plain consumer group: nothing to configure, it exists once the worker joins and
         # reads from the earliest offset (a record written before is still handled)
-        rows.append(Change(workload.id, "tier-group", group, "configs", "skipped",
-                           note="consumer group of a retry tier: created when the worker "
-                                "joins; no configs to set"))
+        rows.append(
+            Change(
+                workload.id,
+                "tier-group",
+                group,
+                "configs",
+                "skipped",
+                note="consumer group of a retry tier: created when the worker "
+                "joins; no configs to set",
+            )
+        )
     return rows
 
 
 def grant_acls(workload: Workload, grant: AclGrant) -> list[Acl]:
     """The ACLs one grant of ``workload`` stands for (see :class:`AclGrant`)."""
-    operations = {"produce": ("WRITE", "DESCRIBE"), "consume": ("READ",),
-                  "dlq-write": ("WRITE", "DESCRIBE")}[grant.role]
+    operations = {
+        "produce": ("WRITE", "DESCRIBE"),
+        "consume": ("READ",),
+        "dlq-write": ("WRITE", "DESCRIBE"),
+    }[grant.role]
     tiers = set(workload.target.tier_topics())
     out = []
     seen: set[Acl] = set()
@@ -332,14 +488,30 @@ def _acl_changes(admin, workloads: list[Workload], authorizer: bool) -> list[Cha
             note += f"; {len(declared)} declared ACL(s) not created"
         return [Change("*", "acls", "-", "acls", "skipped", note=note)]
     if not declared:
-        return [Change("*", "acls", "-", "acls", "skipped",
-                       note="the playbook declares no ACL grants (target.acls)")]
+        return [
+            Change(
+                "*",
+                "acls",
+                "-",
+                "acls",
+                "skipped",
+                note="the playbook declares no ACL grants (target.acls)",
+            )
+        ]
     present = acls.existing(admin)
     missing = sorted(acl for acl in declared if acl not in present)
     for acl in sorted(declared, key=lambda a: (declared[a], a)):
         action = "unchanged" if acl in present else "create"
-        rows.append(Change(declared[acl], "acls", acl.label(), f"{acl.principal} {acl.operation}",
-                           action, new=None if action == "unchanged" else "ALLOW from *"))
+        rows.append(
+            Change(
+                declared[acl],
+                "acls",
+                acl.label(),
+                f"{acl.principal} {acl.operation}",
+                action,
+                new=None if action == "unchanged" else "ALLOW from *",
+            )
+        )
     if missing:
         # one CreateAcls request for all of them, attached to the first create row
         first = next(r for r in rows if r.action == "create")
@@ -347,9 +519,14 @@ def _acl_changes(admin, workloads: list[Workload], authorizer: bool) -> list[Cha
     return rows
 
 
-def provision(playbook: Playbook, bootstrap: "KafkaConfig | str | None" = None, *,
-              dry_run: bool = False, workloads: Optional[list[str]] = None,
-              timeout: float = 10.0) -> Report:
+def provision(
+    playbook: Playbook,
+    bootstrap: "KafkaConfig | str | None" = None,
+    *,
+    dry_run: bool = False,
+    workloads: Optional[list[str]] = None,
+    timeout: float = 10.0,
+) -> Report:
     """Compare the cluster with ``playbook`` and (unless ``dry_run``) apply creates and alters.
 
     ``bootstrap`` is the connection configuration, or bootstrap servers overriding the
@@ -360,21 +537,26 @@ def provision(playbook: Playbook, bootstrap: "KafkaConfig | str | None" = None, 
         bootstrap = bootstrap or (playbook.kafka.bootstrap if playbook.kafka else None)
     config = as_kafka_config(bootstrap) if bootstrap else KafkaConfig()
     if not config.properties.get("bootstrap.servers"):
-        raise UsageError("no Kafka cluster to provision",
-                         hint="pass --kafka HOST:PORT or set kafka.bootstrap in the playbook")
+        raise UsageError(
+            "no Kafka cluster to provision",
+            hint="pass --kafka HOST:PORT or set kafka.bootstrap in the playbook",
+        )
     bootstrap = config.bootstrap
     known = [w.id for w in playbook.workloads]
     for wanted in workloads or []:
         if wanted not in known:
-            raise UsageError(f"no workload '{wanted}' in playbook {playbook.metadata.name}",
-                             hint=f"known: {', '.join(known)}")
+            raise UsageError(
+                f"no workload '{wanted}' in playbook {playbook.metadata.name}",
+                hint=f"known: {', '.join(known)}",
+            )
     # fails fast (ConnectionFailed, AuthenticationFailed) before librdkafka's slower timeouts
     check_connection(config, timeout=timeout)
     share_version = fetch_features(config, timeout=timeout).finalized_level("share.version")
     admin = share.admin_client(config)
     brokers, authorizer = share.cluster_info(admin)
-    changes = diff(admin, playbook, share_version, authorizer=authorizer, brokers=brokers,
-                   workloads=workloads)
+    changes = diff(
+        admin, playbook, share_version, authorizer=authorizer, brokers=brokers, workloads=workloads
+    )
     report = Report(bootstrap, dry_run, share_version, changes)
     if not dry_run:
         # operations are attached to the first row they cover (one create per topic, one

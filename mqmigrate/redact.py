@@ -24,7 +24,9 @@ def mask_uri(uri: str) -> str:
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:{_MASK}@{host}" if ":" in userinfo else f"{user}@{host}"
     query = re.sub(
-        r"(?i)((?:password|secret|token|sig|signature|key|external_id)=)[^&]*", r"\1" + _MASK, parts.query
+        r"(?i)((?:password|secret|token|sig|signature|key|external_id)=)[^&]*",
+        r"\1" + _MASK,
+        parts.query,
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 

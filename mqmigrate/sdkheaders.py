@@ -21,8 +21,17 @@ ERROR_GROUP = "mq.error.group"  #: the share group that gave up on it
 ERROR_REASON = "mq.error.reason"  #: ``permanent`` | ``last-delivery`` | ``rejected``
 ERROR_TIMESTAMP = "mq.error.timestamp"  #: ms since the epoch when the worker gave up
 
-ERROR_HEADERS = (ERROR_TYPE, ERROR_MESSAGE, ERROR_DELIVERY_COUNT, ERROR_TOPIC, ERROR_PARTITION,
-                 ERROR_OFFSET, ERROR_GROUP, ERROR_REASON, ERROR_TIMESTAMP)
+ERROR_HEADERS = (
+    ERROR_TYPE,
+    ERROR_MESSAGE,
+    ERROR_DELIVERY_COUNT,
+    ERROR_TOPIC,
+    ERROR_PARTITION,
+    ERROR_OFFSET,
+    ERROR_GROUP,
+    ERROR_REASON,
+    ERROR_TIMESTAMP,
+)
 ERROR_MESSAGE_MAX = 2048
 
 #: SQS message attribute carrying the message id (SQS attribute names may not contain dots

@@ -32,38 +32,71 @@ def has_reference(text: str) -> bool:
     return REFERENCE.search(text) is not None
 
 
-def resolve(provider: str, arg: str, *, key: str, origin: str,
-            base_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> str:
+def resolve(
+    provider: str,
+    arg: str,
+    *,
+    key: str,
+    origin: str,
+    base_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
     """The value of one reference found in setting ``key`` of ``origin`` (a file, a URI)."""
     env = os.environ if environ is None else environ
     if provider == "env":
         if arg not in env:
-            raise ConfigError(f"{origin}: {key}: environment variable {arg} is not set",
-                              hint=f"export {arg}, or remove ${{env:{arg}}}")
+            raise ConfigError(
+                f"{origin}: {key}: environment variable {arg} is not set",
+                hint=f"export {arg}, or remove ${{env:{arg}}}",
+            )
         return env[arg]
     if provider == "file":
         return _file_reference(arg, key=key, origin=origin, base_dir=base_dir)
-    raise ConfigError(f"{origin}: {key}: unknown reference ${{{provider}:...}}",
-                      hint="use ${env:NAME} or ${file:PATH}")
+    raise ConfigError(
+        f"{origin}: {key}: unknown reference ${{{provider}:...}}",
+        hint="use ${env:NAME} or ${file:PATH}",
+    )
 
 
-def expand(value: str, *, key: str, origin: str, base_dir: Path | None = None,
-           environ: Mapping[str, str] | None = None) -> str:
+def expand(
+    value: str,
+    *,
+    key: str,
+    origin: str,
+    base_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
     """``value`` with every reference replaced (see :func:`resolve`)."""
-    return REFERENCE.sub(lambda m: resolve(m.group("provider"), m.group("arg"), key=key,
-                                           origin=origin, base_dir=base_dir, environ=environ),
-                         value)
+    return REFERENCE.sub(
+        lambda m: resolve(
+            m.group("provider"),
+            m.group("arg"),
+            key=key,
+            origin=origin,
+            base_dir=base_dir,
+            environ=environ,
+        ),
+        value,
+    )
 
 
-def expand_references(properties: Mapping[str, str], *, origin: str, base_dir: Path | None = None,
-                      environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def expand_references(
+    properties: Mapping[str, str],
+    *,
+    origin: str,
+    base_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Replace ``${env:NAME}`` and ``${file:PATH}`` in every value.
 
     Relative paths are relative to ``base_dir`` (e.g. the config file's directory).
     """
-    return {key: expand(value, key=key, origin=origin, base_dir=base_dir, environ=environ)
-            if isinstance(value, str) else value
-            for key, value in properties.items()}
+    return {
+        key: expand(value, key=key, origin=origin, base_dir=base_dir, environ=environ)
+        if isinstance(value, str)
+        else value
+        for key, value in properties.items()
+    }
 
 
 def _file_reference(arg: str, *, key: str, origin: str, base_dir: Path | None) -> str:

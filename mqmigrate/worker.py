@@ -97,8 +97,14 @@ from mqmigrate.kafka.config import connection_config
 log = logging.getLogger("mqmigrate.worker")
 
 __all__ = [
-    "Ack", "Message", "Worker", "WorkerMetrics", "RetryableError", "PermanentError",
-    "from_pika_callback", "from_sqs_handler",
+    "Ack",
+    "Message",
+    "Worker",
+    "WorkerMetrics",
+    "RetryableError",
+    "PermanentError",
+    "from_pika_callback",
+    "from_sqs_handler",
 ]
 
 
@@ -173,10 +179,15 @@ class Message:
                 mq.setdefault(name, raw.decode("utf-8", "replace"))
         _, ts = record.timestamp()
         return cls(
-            value=record.value(), key=record.key(), headers=headers, topic=record.topic(),
-            partition=record.partition(), offset=record.offset(),
+            value=record.value(),
+            key=record.key(),
+            headers=headers,
+            topic=record.topic(),
+            partition=record.partition(),
+            offset=record.offset(),
             delivery_count=delivery_count or record.delivery_count() or 1,
-            timestamp_ms=max(ts, 0), mq=mq,
+            timestamp_ms=max(ts, 0),
+            mq=mq,
         )
 
 
@@ -198,36 +209,64 @@ class WorkerMetrics:
 
         registry = registry if registry is not None else CollectorRegistry()
         labels = ["group"]
-        self.processed = Counter("mqmigrate_worker_processed_total",
-                                 "Records ACCEPTed after the handler succeeded", labels,
-                                 registry=registry)
-        self.released = Counter("mqmigrate_worker_released_total",
-                                "Records RELEASEd for redelivery", labels, registry=registry)
-        self.rejected = Counter("mqmigrate_worker_rejected_total",
-                                "Records REJECTed (after dead-lettering when a DLQ exists)",
-                                labels, registry=registry)
-        self.dead_lettered = Counter("mqmigrate_worker_dead_lettered_total",
-                                     "Records written to the DLQ topic by the worker, or "
-                                     "REJECTed to the broker's group DLQ", labels,
-                                     registry=registry)
-        self.dlq_failures = Counter("mqmigrate_worker_dlq_failures_total",
-                                    "DLQ writes that failed (the record was RELEASEd)", labels,
-                                    registry=registry)
-        self.ack_failures = Counter("mqmigrate_worker_ack_failures_total",
-                                    "Acknowledgements the broker did not take (lock expired)",
-                                    labels, registry=registry)
-        self.latency = Histogram("mqmigrate_worker_handler_seconds", "Handler latency", labels,
-                                 registry=registry)
-        self.retried = Counter("mqmigrate_worker_retried_total",
-                               "Records written to a delay tier for a later attempt", labels,
-                               registry=registry)
-        self.tier_failures = Counter("mqmigrate_worker_tier_failures_total",
-                                     "Delay-tier writes that failed (the record was kept and "
-                                     "retried, never dropped)", labels, registry=registry)
-        self.lateness = Histogram("mqmigrate_worker_delay_lateness_seconds",
-                                  "How long after its due time a delayed record reached the "
-                                  "handler", labels, registry=registry,
-                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60))
+        self.processed = Counter(
+            "mqmigrate_worker_processed_total",
+            "Records ACCEPTed after the handler succeeded",
+            labels,
+            registry=registry,
+        )
+        self.released = Counter(
+            "mqmigrate_worker_released_total",
+            "Records RELEASEd for redelivery",
+            labels,
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "mqmigrate_worker_rejected_total",
+            "Records REJECTed (after dead-lettering when a DLQ exists)",
+            labels,
+            registry=registry,
+        )
+        self.dead_lettered = Counter(
+            "mqmigrate_worker_dead_lettered_total",
+            "Records written to the DLQ topic by the worker, or REJECTed to the broker's group DLQ",
+            labels,
+            registry=registry,
+        )
+        self.dlq_failures = Counter(
+            "mqmigrate_worker_dlq_failures_total",
+            "DLQ writes that failed (the record was RELEASEd)",
+            labels,
+            registry=registry,
+        )
+        self.ack_failures = Counter(
+            "mqmigrate_worker_ack_failures_total",
+            "Acknowledgements the broker did not take (lock expired)",
+            labels,
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "mqmigrate_worker_handler_seconds", "Handler latency", labels, registry=registry
+        )
+        self.retried = Counter(
+            "mqmigrate_worker_retried_total",
+            "Records written to a delay tier for a later attempt",
+            labels,
+            registry=registry,
+        )
+        self.tier_failures = Counter(
+            "mqmigrate_worker_tier_failures_total",
+            "Delay-tier writes that failed (the record was kept and retried, never dropped)",
+            labels,
+            registry=registry,
+        )
+        self.lateness = Histogram(
+            "mqmigrate_worker_delay_lateness_seconds",
+            "How long after its due time a delayed record reached the handler",
+            labels,
+            registry=registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+        )
 
     @classmethod
     def default(cls) -> "WorkerMetrics":
@@ -255,6 +294,7 @@ def effective_delivery_limit(group_limit: int, max_deliveries: int | None) -> in
     if max_deliveries is None or max_deliveries <= 0:
         return group_limit
     return min(group_limit, max_deliveries)
+
 
 #: producer settings the DLQ write depends on (a record is REJECTed only after this acked)
 _DLQ_PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 0}
@@ -342,7 +382,9 @@ class Worker:
         if max_poll_records < 1:
             raise ConfigError(f"max_poll_records must be at least 1, not {max_poll_records}")
         if dead_letter not in ("auto", "worker", "broker", "none"):
-            raise ConfigError(f"dead_letter must be auto, worker, broker or none, not {dead_letter!r}")
+            raise ConfigError(
+                f"dead_letter must be auto, worker, broker or none, not {dead_letter!r}"
+            )
         if dead_letter == "worker" and not dlq_topic:
             raise ConfigError("dead_letter='worker' needs dlq_topic")
         if unexpected not in (Ack.RELEASE, Ack.REJECT):
@@ -378,8 +420,10 @@ class Worker:
         if max_attempts is not None and max_attempts < 1:
             raise ConfigError(f"max_attempts must be at least 1, not {max_attempts}")
         if max_attempts is not None and self.tiers is None:
-            raise ConfigError("max_attempts counts attempts across retry tiers: give "
-                              "retry_tiers, or max_deliveries for the share group's limit")
+            raise ConfigError(
+                "max_attempts counts attempts across retry tiers: give "
+                "retry_tiers, or max_deliveries for the share group's limit"
+            )
         self.max_attempts = max_attempts or (len(self.tiers) + 1 if self.tiers else None)
         #: resolved at start: where a tier consumer writes dead letters (it cannot REJECT)
         self._tier_dlq: str | None = None
@@ -415,31 +459,45 @@ class Worker:
             self._producer = Producer(self.kafka.client(self._client_settings("producer")))
         if self.handoff == "pool":
             pool = _Pool()
-            targets = [(self._pool_consumer_main, (pool, i), f"consumer-{i}")
-                       for i in range(self.share_consumers)] + [
-                (self._pool_handler_main, (pool,), str(i)) for i in range(self.concurrency)]
+            targets = [
+                (self._pool_consumer_main, (pool, i), f"consumer-{i}")
+                for i in range(self.share_consumers)
+            ] + [(self._pool_handler_main, (pool,), str(i)) for i in range(self.concurrency)]
         else:
             targets = [(self._thread_main, (i,), str(i)) for i in range(self.concurrency)]
         for target, args, suffix in targets:
-            thread = threading.Thread(target=target, args=args,
-                                      name=f"mqmigrate-worker-{self.group}-{suffix}", daemon=True)
+            thread = threading.Thread(
+                target=target,
+                args=args,
+                name=f"mqmigrate-worker-{self.group}-{suffix}",
+                daemon=True,
+            )
             self._threads.append(thread)
             thread.start()
         for tier in self.tiers or ():
             # one consumer per tier: a tier whose head waits never holds up another tier or
             # the main topic, each of which has its own threads
-            thread = threading.Thread(target=self._tier_main, args=(tier,),
-                                      name=f"mqmigrate-worker-{tier.group(self.group)}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._tier_main,
+                args=(tier,),
+                name=f"mqmigrate-worker-{tier.group(self.group)}",
+                daemon=True,
+            )
             self._threads.append(thread)
             thread.start()
-        log.info("worker started: group=%s topics=%s threads=%d delivery_limit=%s dlq=%s "
-                 "tiers=%s", self.group, self.topics, self.concurrency, self.delivery_limit,
-                 self.dead_letter if self.dead_letter != "worker" else self.dlq_topic,
-                 self.tiers.labels if self.tiers else "none")
+        log.info(
+            "worker started: group=%s topics=%s threads=%d delivery_limit=%s dlq=%s tiers=%s",
+            self.group,
+            self.topics,
+            self.concurrency,
+            self.delivery_limit,
+            self.dead_letter if self.dead_letter != "worker" else self.dlq_topic,
+            self.tiers.labels if self.tiers else "none",
+        )
 
-    def _client_settings(self, role: Literal["share", "tier", "producer"],
-                         **overrides: Any) -> dict[str, Any]:
+    def _client_settings(
+        self, role: Literal["share", "tier", "producer"], **overrides: Any
+    ) -> dict[str, Any]:
         """The one place the worker's librdkafka settings are built, per client role; every
         client gets them through ``self.kafka.client(...)``, which adds the connection (TLS,
         SASL) of the shared :class:`~mqmigrate.kafka.config.KafkaConfig`.
@@ -451,17 +509,30 @@ class Worker:
         """
         base: dict[str, Any] = {"logger": share._quiet}
         if role == "share":
-            config = {**base, "group.id": self.group, "share.acknowledgement.mode": "explicit",
-                      "max.poll.records": str(self.max_poll_records), **self.consumer_config}
+            config = {
+                **base,
+                "group.id": self.group,
+                "share.acknowledgement.mode": "explicit",
+                "max.poll.records": str(self.max_poll_records),
+                **self.consumer_config,
+            }
         elif role == "tier":
-            extra = {k: v for k, v in self.consumer_config.items()
-                     if not k.startswith("share.") and k != "max.poll.records"}
-            config = {**base, "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                      # a resumed partition's records arrive within ~100 ms of the due time
-                      "fetch.wait.max.ms": 100,
-                      # a crashed member's tier partitions move on after 10 s, not 45 s
-                      # (only later, never earlier: the due time is checked again)
-                      "session.timeout.ms": 10000, **extra}
+            extra = {
+                k: v
+                for k, v in self.consumer_config.items()
+                if not k.startswith("share.") and k != "max.poll.records"
+            }
+            config = {
+                **base,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                # a resumed partition's records arrive within ~100 ms of the due time
+                "fetch.wait.max.ms": 100,
+                # a crashed member's tier partitions move on after 10 s, not 45 s
+                # (only later, never earlier: the due time is checked again)
+                "session.timeout.ms": 10000,
+                **extra,
+            }
         else:
             config = {**base, **self.producer_config, **_DLQ_PRODUCER}
         return {**config, **overrides}
@@ -471,14 +542,17 @@ class Worker:
         nobody reads, or fail each retry; either way the delay would be lost."""
         assert self.tiers is not None
         admin = share.admin_client(self.kafka)
-        missing = [t for t in self.tiers.topics(self.topics)
-                   if share.describe_topic(admin, t) is None]
+        missing = [
+            t for t in self.tiers.topics(self.topics) if share.describe_topic(admin, t) is None
+        ]
         if missing:
-            raise ConfigError(f"retry tier topic{'s' if len(missing) > 1 else ''} "
-                              f"{', '.join(missing)} do{'es' if len(missing) == 1 else ''} "
-                              "not exist",
-                              hint="create them with 'mqmigrate provision' (target.retry in "
-                                   "the playbook) or drop the tier from retry_tiers")
+            raise ConfigError(
+                f"retry tier topic{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} do{'es' if len(missing) == 1 else ''} "
+                "not exist",
+                hint="create them with 'mqmigrate provision' (target.retry in "
+                "the playbook) or drop the tier from retry_tiers",
+            )
         if self.dead_letter == "worker":
             self._tier_dlq = self.dlq_topic
         elif self.dead_letter == "broker":
@@ -537,8 +611,9 @@ class Worker:
     # -- start-up: what the broker says about this group -----------------------------------------
     def _resolve_group_settings(self) -> None:
         admin = share.admin_client(self.kafka)
-        configs = share.group_configs(admin, self.group, [
-            "share.delivery.count.limit", "errors.deadletterqueue.topic.name"])
+        configs = share.group_configs(
+            admin, self.group, ["share.delivery.count.limit", "errors.deadletterqueue.topic.name"]
+        )
         group_limit = configs.get("share.delivery.count.limit")
         if not group_limit:
             group_limit = self._broker_delivery_limit(admin)
@@ -553,25 +628,34 @@ class Worker:
                 raise ConfigError(
                     f"group {self.group} has no broker dead-letter queue",
                     hint="set group config errors.deadletterqueue.topic.name (Kafka 4.4+, "
-                         "share.version 2) or use dead_letter='worker' with dlq_topic")
+                    "share.version 2) or use dead_letter='worker' with dlq_topic",
+                )
             if supported:
-                enabled = share.topic_configs(admin, broker_dlq, [
-                    "errors.deadletterqueue.group.enable"]).get(
-                        "errors.deadletterqueue.group.enable")
+                enabled = share.topic_configs(
+                    admin, broker_dlq, ["errors.deadletterqueue.group.enable"]
+                ).get("errors.deadletterqueue.group.enable")
                 if enabled != "true":
                     # observed on 4.4: without it the broker archives REJECTed records
                     # instead of dead-lettering them; refusing beats losing them silently
                     raise ConfigError(
                         f"DLQ topic {broker_dlq} of group {self.group} does not accept "
                         "share-group dead letters",
-                        hint="set topic config errors.deadletterqueue.group.enable=true")
+                        hint="set topic config errors.deadletterqueue.group.enable=true",
+                    )
                 if self.max_deliveries and self.max_deliveries < limit:
-                    log.warning("max_deliveries=%d < group limit %d: records dead-lettered "
-                                "early by REJECT", self.max_deliveries, limit)
+                    log.warning(
+                        "max_deliveries=%d < group limit %d: records dead-lettered early by REJECT",
+                        self.max_deliveries,
+                        limit,
+                    )
                 if self.dlq_topic:
-                    log.info("group %s dead-letters to %s on the broker; dlq_topic %s unused "
-                             "(pass dead_letter='worker' to keep mq.* headers in dead letters)",
-                             self.group, broker_dlq, self.dlq_topic)
+                    log.info(
+                        "group %s dead-letters to %s on the broker; dlq_topic %s unused "
+                        "(pass dead_letter='worker' to keep mq.* headers in dead letters)",
+                        self.group,
+                        broker_dlq,
+                        self.dlq_topic,
+                    )
                 self.dead_letter = "broker"
                 return
         if mode == "none":
@@ -580,8 +664,11 @@ class Worker:
             self.dead_letter = "worker"
         else:
             self.dead_letter = "none"
-            log.warning("group %s has no dead-letter queue: failed records are REJECTed and "
-                        "archived by the broker", self.group)
+            log.warning(
+                "group %s has no dead-letter queue: failed records are REJECTed and "
+                "archived by the broker",
+                self.group,
+            )
 
     def _broker_delivery_limit(self, admin: Any) -> str | None:
         """Kafka 4.2 has no per-group limit (the group config is unknown there): the broker
@@ -592,14 +679,20 @@ class Worker:
             return share.broker_configs(admin, [BROKER_DELIVERY_LIMIT]).get(BROKER_DELIVERY_LIMIT)
         except MqMigrateError as exc:
             if self.max_deliveries:
-                log.warning("cannot read the brokers' %s (%s): treating max_deliveries=%d as "
-                            "the last attempt", BROKER_DELIVERY_LIMIT, exc, self.max_deliveries)
+                log.warning(
+                    "cannot read the brokers' %s (%s): treating max_deliveries=%d as "
+                    "the last attempt",
+                    BROKER_DELIVERY_LIMIT,
+                    exc,
+                    self.max_deliveries,
+                )
                 return str(self.max_deliveries)
             raise ConfigError(
                 f"cannot read the brokers' {BROKER_DELIVERY_LIMIT}, the delivery limit of "
                 f"group {self.group} on this Kafka (no per-group limit before 4.3): {exc}",
                 hint="grant DESCRIBE_CONFIGS on the cluster, or pass max_deliveries= the "
-                     "brokers' limit") from exc
+                "brokers' limit",
+            ) from exc
 
     def _share_version(self) -> int:
         from mqmigrate.kafka import protocol
@@ -618,8 +711,9 @@ class Worker:
         try:
             consumer = ShareConsumer(self.kafka.client(self._client_settings("share")))
         except KafkaException as exc:
-            self._fail(WorkerError(f"cannot create a share consumer for group {self.group}: "
-                                   f"{exc}"), exc)
+            self._fail(
+                WorkerError(f"cannot create a share consumer for group {self.group}: {exc}"), exc
+            )
             return
         try:
             consumer.subscribe(self.topics)
@@ -673,8 +767,12 @@ class Worker:
                     self._count("retried")
                     consumer.acknowledge(record, AcknowledgeType.ACCEPT)
                 else:
-                    log.error("tier write to %s failed for %s: %s", write.topic,
-                              write.message_id, write.error or "no delivery report in time")
+                    log.error(
+                        "tier write to %s failed for %s: %s",
+                        write.topic,
+                        write.message_id,
+                        write.error or "no delivery report in time",
+                    )
                     self._count("tier_failures")
                     self._count("released")
                     consumer.acknowledge(record, AcknowledgeType.RELEASE)
@@ -689,8 +787,12 @@ class Worker:
                 # typically a lock that expired while the handler ran: the record is
                 # (or will be) redelivered, so it is processed twice, never lost.  The
                 # preview client does not report every such refusal (docs/worker.md)
-                log.warning("acknowledgement for %s[%d] not taken: %s", partition.topic,
-                            partition.partition, error)
+                log.warning(
+                    "acknowledgement for %s[%d] not taken: %s",
+                    partition.topic,
+                    partition.partition,
+                    error,
+                )
                 if self.metrics:
                     self.metrics.ack_failures.labels(self.group).inc()
 
@@ -711,8 +813,9 @@ class Worker:
         try:
             consumer = ShareConsumer(self.kafka.client(self._client_settings("share")))
         except KafkaException as exc:
-            self._fail(WorkerError(f"cannot create a share consumer for group {self.group}: "
-                                   f"{exc}"), exc)
+            self._fail(
+                WorkerError(f"cannot create a share consumer for group {self.group}: {exc}"), exc
+            )
             return
         try:
             consumer.subscribe(self.topics)
@@ -751,8 +854,11 @@ class Worker:
             if self._stopping.is_set():
                 deadline = deadline or time.monotonic() + self.commit_timeout + self.dlq_timeout
                 if time.monotonic() > deadline:
-                    log.error("stopping: %d records of a batch were not settled in time; the "
-                              "broker redelivers them when their locks expire", batch.pending)
+                    log.error(
+                        "stopping: %d records of a batch were not settled in time; the "
+                        "broker redelivers them when their locks expire",
+                        batch.pending,
+                    )
                     break
         self._commit(consumer)
 
@@ -794,9 +900,15 @@ class Worker:
         except self.retry_on as exc:
             return Ack.RELEASE, exc
         except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the worker
-            log.warning("handler raised %s on %s[%d]@%d (delivery %d): %s", type(exc).__name__,
-                        message.topic, message.partition, message.offset,
-                        message.delivery_count, exc)
+            log.warning(
+                "handler raised %s on %s[%d]@%d (delivery %d): %s",
+                type(exc).__name__,
+                message.topic,
+                message.partition,
+                message.offset,
+                message.delivery_count,
+                exc,
+            )
             return self.unexpected, exc
         finally:
             if self.metrics:
@@ -813,18 +925,29 @@ class Worker:
         last = message.delivery_count >= (self.delivery_limit or 0)
         if self.tiers is not None and outcome is Ack.RELEASE and error is not None:
             # a failure backs off through the tiers; an explicit Ack.RELEASE still means "now"
-            return self._settle_failure(message, outcome, error, message.delivery_count, last,
-                                        False, deferred)
+            return self._settle_failure(
+                message, outcome, error, message.delivery_count, last, False, deferred
+            )
         if outcome is Ack.RELEASE and not last:
             self._count("released")
             return Ack.RELEASE
-        reason = "last-delivery" if outcome is Ack.RELEASE else (
-            "permanent" if error is not None else "rejected")
+        reason = (
+            "last-delivery"
+            if outcome is Ack.RELEASE
+            else ("permanent" if error is not None else "rejected")
+        )
         return self._dead_letter(message, error, reason)
 
-    def _settle_failure(self, message: Message, outcome: Ack, error: BaseException | None,
-                        attempt: int, last: bool, in_tier: bool,
-                        deferred: "list[_Pending] | None" = None) -> Ack | None:
+    def _settle_failure(
+        self,
+        message: Message,
+        outcome: Ack,
+        error: BaseException | None,
+        attempt: int,
+        last: bool,
+        in_tier: bool,
+        deferred: "list[_Pending] | None" = None,
+    ) -> Ack | None:
         """A failed attempt when tiers exist: to the next tier, or dead-lettered.
 
         Returns ACCEPT once the tier copy is acknowledged by Kafka (the original may go),
@@ -836,12 +959,14 @@ class Worker:
         if outcome is Ack.RELEASE and not last and attempt < self.max_attempts:
             requested = getattr(error, "delay_ms", None)
             try:
-                tier = (self.tiers.for_attempt(attempt) if requested is None
-                        else self.tiers.for_delay(requested / 1000))
+                tier = (
+                    self.tiers.for_attempt(attempt)
+                    if requested is None
+                    else self.tiers.for_delay(requested / 1000)
+                )
             except ConfigError as exc:
                 # a delay no tier covers: neither early nor at once, and not silently
-                log.error("%s on %s: %s", type(error).__name__, message.message_id,
-                          exc.one_line())
+                log.error("%s on %s: %s", type(error).__name__, message.message_id, exc.one_line())
                 return self._dead_letter(message, exc, "bad-delay", in_tier)
             topic, headers = self._tier_copy(message, tier, attempt, error)
             if deferred is not None:
@@ -855,12 +980,18 @@ class Worker:
             self._count("tier_failures")
             self._count("released")
             return Ack.RELEASE
-        reason = ("last-delivery" if outcome is Ack.RELEASE else
-                  "permanent" if error is not None else "rejected")
+        reason = (
+            "last-delivery"
+            if outcome is Ack.RELEASE
+            else "permanent"
+            if error is not None
+            else "rejected"
+        )
         return self._dead_letter(message, error, reason, in_tier)
 
-    def _tier_copy(self, message: Message, tier: "delays.Tier", attempt: int,
-                   error: BaseException | None) -> tuple[str, list[tuple[str, bytes | None]]]:
+    def _tier_copy(
+        self, message: Message, tier: "delays.Tier", attempt: int, error: BaseException | None
+    ) -> tuple[str, list[tuple[str, bytes | None]]]:
         """The tier topic and headers of ``message``'s copy for attempt ``attempt + 1``."""
         origin = message.mq.get(delays.ORIGIN_TOPIC) or delays.origin_of(message.topic)
         first_seen = delays.ORIGIN_TOPIC not in message.mq
@@ -868,25 +999,39 @@ class Worker:
         if message.mq.get(H.SOURCE_ID) is None:
             headers.append((H.SOURCE_ID, message.message_id.encode()))
         headers += delays.tier_headers(
-            due_ms=delays.now_ms() + tier.delay_ms, attempt=attempt, tier=tier,
+            due_ms=delays.now_ms() + tier.delay_ms,
+            attempt=attempt,
+            tier=tier,
             origin_topic=origin,
-            origin_partition=(message.partition if first_seen else
-                              delays.header_int(message.mq, delays.ORIGIN_PARTITION, -1)),
-            origin_offset=(message.offset if first_seen else
-                           delays.header_int(message.mq, delays.ORIGIN_OFFSET, -1)),
+            origin_partition=(
+                message.partition
+                if first_seen
+                else delays.header_int(message.mq, delays.ORIGIN_PARTITION, -1)
+            ),
+            origin_offset=(
+                message.offset
+                if first_seen
+                else delays.header_int(message.mq, delays.ORIGIN_OFFSET, -1)
+            ),
             group=self.group,
-            error=f"{type(error).__name__}: {error}" if error is not None else None)
+            error=f"{type(error).__name__}: {error}" if error is not None else None,
+        )
         return tier.topic(origin), headers
 
-    def _dead_letter(self, message: Message, error: BaseException | None, reason: str,
-                     in_tier: bool = False) -> Ack:
+    def _dead_letter(
+        self, message: Message, error: BaseException | None, reason: str, in_tier: bool = False
+    ) -> Ack:
         """Dead-letter ``message``; the settlement that follows (REJECT, or RELEASE/retry
         when the DLQ write failed).  A tier record is read by a plain consumer, which cannot
         REJECT: the worker writes its dead letter itself (to ``dlq_topic`` or the group's
         broker DLQ topic) even when the broker dead-letters the main topic's records."""
         if in_tier and self._tier_dlq is None:
-            log.error("%s on its last attempt in a retry tier and group %s has no DLQ: dropped "
-                      "(%s)", message.message_id, self.group, reason)
+            log.error(
+                "%s on its last attempt in a retry tier and group %s has no DLQ: dropped (%s)",
+                message.message_id,
+                self.group,
+                reason,
+            )
             self._count("rejected")
             return Ack.REJECT
         if self.dead_letter == "worker" or in_tier:
@@ -901,12 +1046,16 @@ class Worker:
         self._count("rejected")
         return Ack.REJECT
 
-    def _produce_dlq(self, message: Message, error: BaseException | None, reason: str,
-                     topic: str | None = None) -> bool:
+    def _produce_dlq(
+        self, message: Message, error: BaseException | None, reason: str, topic: str | None = None
+    ) -> bool:
         """Write the record to the DLQ topic and wait for Kafka's answer; True once it is there."""
-        error_type = (f"{type(error).__module__}.{type(error).__qualname__}" if error is not None
-                      else "mqmigrate.worker.Rejected")
-        text = (str(error) if error is not None else "rejected by the handler")
+        error_type = (
+            f"{type(error).__module__}.{type(error).__qualname__}"
+            if error is not None
+            else "mqmigrate.worker.Rejected"
+        )
+        text = str(error) if error is not None else "rejected by the handler"
         text_bytes = text.encode("utf-8", "replace")[: H.ERROR_MESSAGE_MAX]
         headers = [(k, v) for k, v in message.headers if k not in H.ERROR_HEADERS]
         if message.mq.get(H.SOURCE_ID) is None:
@@ -923,18 +1072,19 @@ class Worker:
             (H.ERROR_REASON, reason.encode()),
             (H.ERROR_TIMESTAMP, str(int(time.time() * 1000)).encode()),
         ]
-        return self._produce_and_wait(topic or self.dlq_topic or "", message, headers,
-                                      "DLQ write")
+        return self._produce_and_wait(topic or self.dlq_topic or "", message, headers, "DLQ write")
 
-    def _produce_async(self, topic: str, message: Message,
-                       headers: list[tuple[str, bytes | None]], what: str) -> "_Pending | None":
+    def _produce_async(
+        self, topic: str, message: Message, headers: list[tuple[str, bytes | None]], what: str
+    ) -> "_Pending | None":
         """Start producing a copy of ``message``; None when the producer refused it at once."""
         from confluent_kafka import KafkaException
 
         write = _Pending(topic, message.message_id)
         try:
-            self._producer.produce(topic, value=message.value, key=message.key,
-                                   headers=headers, on_delivery=write)
+            self._producer.produce(
+                topic, value=message.value, key=message.key, headers=headers, on_delivery=write
+            )
         except (BufferError, KafkaException) as exc:  # queue full, unknown topic, closed
             log.error("%s to %s failed for %s: %s", what, topic, message.message_id, exc)
             return None
@@ -947,16 +1097,22 @@ class Worker:
         while not all(w.done.is_set() for w in writes) and time.monotonic() < deadline:
             self._producer.poll(0.05)
 
-    def _produce_and_wait(self, topic: str, message: Message,
-                          headers: list[tuple[str, bytes | None]], what: str) -> bool:
+    def _produce_and_wait(
+        self, topic: str, message: Message, headers: list[tuple[str, bytes | None]], what: str
+    ) -> bool:
         """Produce a copy of ``message`` and wait for Kafka's delivery report (``dlq_timeout``)."""
         write = self._produce_async(topic, message, headers, what)
         if write is None:
             return False
         self._await([write])
         if not write.ok:
-            log.error("%s to %s failed for %s: %s", what, topic, message.message_id,
-                      write.error or "no delivery report in time")
+            log.error(
+                "%s to %s failed for %s: %s",
+                what,
+                topic,
+                message.message_id,
+                write.error or "no delivery report in time",
+            )
             return False
         return True
 
@@ -974,8 +1130,11 @@ class Worker:
         from confluent_kafka import Consumer, KafkaException
 
         try:
-            consumer = Consumer(self.kafka.client(
-                self._client_settings("tier", **{"group.id": tier.group(self.group)})))
+            consumer = Consumer(
+                self.kafka.client(
+                    self._client_settings("tier", **{"group.id": tier.group(self.group)})
+                )
+            )
         except KafkaException as exc:
             self._fail(WorkerError(f"cannot create the consumer of tier {tier.label}: {exc}"), exc)
             return
@@ -987,8 +1146,12 @@ class Worker:
                 waiting.pop((tp.topic, tp.partition), None)
 
         try:
-            consumer.subscribe([tier.topic(t) for t in self.topics], on_assign=forget,
-                               on_revoke=forget, on_lost=forget)
+            consumer.subscribe(
+                [tier.topic(t) for t in self.topics],
+                on_assign=forget,
+                on_revoke=forget,
+                on_lost=forget,
+            )
             while not self._stopping.is_set():
                 self._tier_poll_once(consumer, tier, waiting)
         except Exception as exc:  # noqa: BLE001 - any thread failure stops the whole worker
@@ -999,8 +1162,9 @@ class Worker:
             except Exception as exc:  # noqa: BLE001
                 log.warning("closing the tier consumer failed: %s", exc)
 
-    def _tier_poll_once(self, consumer: Any, tier: "delays.Tier",
-                        waiting: dict[tuple[str, int], int]) -> None:
+    def _tier_poll_once(
+        self, consumer: Any, tier: "delays.Tier", waiting: dict[tuple[str, int], int]
+    ) -> None:
         from confluent_kafka import TopicPartition
 
         now = delays.now_ms()
@@ -1039,15 +1203,20 @@ class Worker:
             consumer.seek(part)
             waiting[tp] = hold_until
         if handled:
-            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in handled.items()],
-                            asynchronous=False)
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in handled.items()],
+                asynchronous=False,
+            )
 
     def _tier_record(self, record: Any, tier: "delays.Tier") -> int | None:
         """Handle one tier record if it is due and ours; None when done with it, else the
         epoch ms until which its partition waits."""
         headers = record.headers() or []
-        mq = {k: v.decode("utf-8", "replace") for k, v in headers
-              if k.startswith(H.PREFIX) and v is not None and len(v) <= 1024}
+        mq = {
+            k: v.decode("utf-8", "replace")
+            for k, v in headers
+            if k.startswith(H.PREFIX) and v is not None and len(v) <= 1024
+        }
         owner = mq.get(delays.GROUP)
         if owner and owner != self.group:
             return None  # another share group's retry of a shared (fan-out) topic
@@ -1172,14 +1341,18 @@ class _Pending:
 def _ack_types() -> dict[Ack, Any]:
     from confluent_kafka import AcknowledgeType
 
-    return {Ack.ACCEPT: AcknowledgeType.ACCEPT, Ack.RELEASE: AcknowledgeType.RELEASE,
-            Ack.REJECT: AcknowledgeType.REJECT}
+    return {
+        Ack.ACCEPT: AcknowledgeType.ACCEPT,
+        Ack.RELEASE: AcknowledgeType.RELEASE,
+        Ack.REJECT: AcknowledgeType.REJECT,
+    }
 
 
 _ACK_TYPES = _ack_types()
 
 
 # -- adapters: handlers written for the source, run by the worker ----------------------------------
+
 
 class _PikaChannel:
     """Enough of ``pika.channel.Channel`` for a consumer callback to settle its message."""
@@ -1194,7 +1367,9 @@ class _PikaChannel:
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         self._settle(Ack.ACCEPT)
 
-    def basic_nack(self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True) -> None:
+    def basic_nack(
+        self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
+    ) -> None:
         self._settle(Ack.RELEASE if requeue else Ack.REJECT)
 
     def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
@@ -1227,8 +1402,11 @@ def _text_headers(message: Message) -> dict[str, Any]:
                 return dict(decode_section(raw))
             except Exception:  # noqa: BLE001 - module absent or foreign header: fall through
                 break
-    return {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
-            for k, v in message.headers if not k.startswith(H.PREFIX)}
+    return {
+        k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+        for k, v in message.headers
+        if not k.startswith(H.PREFIX)
+    }
 
 
 def from_pika_callback(callback: Callable[..., Any], *, auto_ack: bool = False) -> Handler:
@@ -1287,17 +1465,19 @@ def from_sqs_handler(fn: Callable[[dict[str, Any]], Any]) -> Handler:
     def handle(message: Message) -> None:
         body = (message.value or b"").decode("utf-8", "replace")
         attributes = _sqs_attributes(message)
-        fn({
-            "MessageId": message.message_id,
-            "ReceiptHandle": f"{message.topic}:{message.partition}:{message.offset}",
-            "MD5OfBody": hashlib.md5(message.value or b"").hexdigest(),  # noqa: S324 - SQS's
-            "Body": body,
-            "Attributes": {
-                "ApproximateReceiveCount": str(message.delivery_count),
-                "SentTimestamp": str(message.timestamp_ms),
-            },
-            "MessageAttributes": attributes,
-        })
+        fn(
+            {
+                "MessageId": message.message_id,
+                "ReceiptHandle": f"{message.topic}:{message.partition}:{message.offset}",
+                "MD5OfBody": hashlib.md5(message.value or b"").hexdigest(),  # noqa: S324 - SQS's
+                "Body": body,
+                "Attributes": {
+                    "ApproximateReceiveCount": str(message.delivery_count),
+                    "SentTimestamp": str(message.timestamp_ms),
+                },
+                "MessageAttributes": attributes,
+            }
+        )
 
     return handle
 

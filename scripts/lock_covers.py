@@ -15,9 +15,14 @@ from packaging.utils import canonicalize_name
 root = Path(__file__).resolve().parent.parent
 project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
 wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
-pins = {canonicalize_name(m[1]): m[2] for m in
-        re.finditer(r"^([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==([^\s\\;]+)",
-                    (root / "requirements/ci.lock").read_text(), re.M)}
+pins = {
+    canonicalize_name(m[1]): m[2]
+    for m in re.finditer(
+        r"^([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==([^\s\\;]+)",
+        (root / "requirements/ci.lock").read_text(),
+        re.M,
+    )
+}
 problems = []
 for text in wanted:
     req = Requirement(text)

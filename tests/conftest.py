@@ -97,8 +97,12 @@ def rabbitmq4_service(tmp_path_factory, kafka_service):
     from mqmigrate.sandbox.rabbitmq4 import ChrootRabbitMQService
     from tests.private_brokers import PrivateRabbitMQ
 
-    broker = PrivateRabbitMQ(tmp_path_factory.mktemp("rabbitmq4"), name="rabbitmq4",
-                             service=ChrootRabbitMQService, cache_dir=kafka_service.ctx.cache_dir)
+    broker = PrivateRabbitMQ(
+        tmp_path_factory.mktemp("rabbitmq4"),
+        name="rabbitmq4",
+        service=ChrootRabbitMQService,
+        cache_dir=kafka_service.ctx.cache_dir,
+    )
     broker.start()
     try:
         yield broker.service

@@ -29,8 +29,16 @@ ALL: dict[str, list[str]] = {
 
 def plan_args(file_name: str, out_dir: Path) -> list[str]:
     """The full ``plan`` command line for one example, writing into ``out_dir``."""
-    return ["plan", *ALL[file_name], "--name", file_name.removesuffix(".yaml"),
-            "--kafka", "kafka.internal:9092", "--out", str(out_dir)]
+    return [
+        "plan",
+        *ALL[file_name],
+        "--name",
+        file_name.removesuffix(".yaml"),
+        "--kafka",
+        "kafka.internal:9092",
+        "--out",
+        str(out_dir),
+    ]
 
 
 def build(file_name: str):
@@ -42,8 +50,7 @@ def build(file_name: str):
     sources = ALL[file_name]
     estate = read_estate([str(ROOT / s) for s in sources])
     assessment = from_estate(estate, KafkaCapabilities(), origin=", ".join(sources))
-    result = plan(assessment, name=file_name.removesuffix(".yaml"),
-                  bootstrap="kafka.internal:9092")
+    result = plan(assessment, name=file_name.removesuffix(".yaml"), bootstrap="kafka.internal:9092")
     return result.files[0].playbook
 
 

@@ -29,10 +29,18 @@ def free_port() -> int:
 class PrivateKafka:
     """A single-node KRaft broker in ``state_dir``; ``restart()`` keeps its log directory."""
 
-    def __init__(self, state_dir: Path, cache_dir: Path, *, name: str = "kafka-private",
-                 heap: str = "512m", properties: dict[str, str] | None = None,
-                 secured: bool = False, plaintext: bool = True,
-                 version: str | None = None):
+    def __init__(
+        self,
+        state_dir: Path,
+        cache_dir: Path,
+        *,
+        name: str = "kafka-private",
+        heap: str = "512m",
+        properties: dict[str, str] | None = None,
+        secured: bool = False,
+        plaintext: bool = True,
+        version: str | None = None,
+    ):
         """``properties`` are broker settings over the sandbox's (e.g. an authorizer);
         ``secured`` also opens the sandbox's SASL_SSL, OAUTHBEARER and mTLS listeners (with
         a CA of its own under ``state_dir/tls``); ``plaintext=False`` (with ``secured``)
@@ -40,9 +48,15 @@ class PrivateKafka:
         configuration cannot connect (clients: ``service.client_properties_file(kind)``);
         ``version`` an Apache Kafka release other than the sandbox's (jars from Maven
         Central, cached per version)."""
-        service = KafkaService(SandboxContext(state_dir=state_dir, cache_dir=cache_dir),
-                               name=name, heap=heap, properties=properties, secured=secured,
-                               plaintext=plaintext, version=version)
+        service = KafkaService(
+            SandboxContext(state_dir=state_dir, cache_dir=cache_dir),
+            name=name,
+            heap=heap,
+            properties=properties,
+            secured=secured,
+            plaintext=plaintext,
+            version=version,
+        )
         # every port comes from ctx.ports, all free ones
         service.ctx.ports = {f"{name}.{key}": free_port() for key in service.default_ports}
         service.default_ports = {key: 0 for key in service.default_ports}
@@ -78,9 +92,15 @@ class PrivateRabbitMQ:
     """A RabbitMQ node in ``state_dir``; ``restart()`` keeps its Mnesia directory, so durable
     queues and persistent messages come back."""
 
-    def __init__(self, state_dir: Path, *, name: str = "rabbitmq-private",
-                 secured: bool = False, service: type[RabbitMQService] = RabbitMQService,
-                 cache_dir: Path | None = None):
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        name: str = "rabbitmq-private",
+        secured: bool = False,
+        service: type[RabbitMQService] = RabbitMQService,
+        cache_dir: Path | None = None,
+    ):
         """``secured`` also opens amqps and management over https (a CA of its own under
         ``state_dir/tls``); ``service``
         :class:`~mqmigrate.sandbox.rabbitmq4.ChrootRabbitMQService` runs RabbitMQ 4.x from a
@@ -88,8 +108,12 @@ class PrivateRabbitMQ:
         ctx = SandboxContext(state_dir=state_dir, cache_dir=cache_dir or state_dir)
         # a node name no other node on this machine uses; epmd is its own (own port), so the
         # sandbox node's epmd is never touched
-        self.service = service(ctx, name=name, secured=secured,
-                               node_name=f"mqm-private-{uuid.uuid4().hex[:8]}@localhost")
+        self.service = service(
+            ctx,
+            name=name,
+            secured=secured,
+            node_name=f"mqm-private-{uuid.uuid4().hex[:8]}@localhost",
+        )
         ctx.ports = {f"{name}.{key}": free_port() for key in self.service.default_ports}
 
     @property

@@ -29,22 +29,65 @@ def make_ca(directory: Path, name: str) -> tuple[Path, Path]:
     """A self-signed CA: ``(certificate PEM, key PEM)``."""
     directory.mkdir(parents=True, exist_ok=True)
     key, cert = directory / f"{name}.key", directory / f"{name}.pem"
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-             f"/CN={name}", "-keyout", str(key), "-out", str(cert), cwd=directory)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        str(key),
+        "-out",
+        str(cert),
+        cwd=directory,
+    )
     return cert, key
 
 
 def make_server_cert(directory: Path, ca: tuple[Path, Path], name: str) -> Path:
     """A certificate for 127.0.0.1/localhost signed by ``ca``: one PEM with key and chain."""
-    key, csr, cert = (directory / f"{name}.key", directory / f"{name}.csr",
-                      directory / f"{name}.crt")
+    key, csr, cert = (
+        directory / f"{name}.key",
+        directory / f"{name}.csr",
+        directory / f"{name}.crt",
+    )
     ext = directory / f"{name}.ext"
     ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout",
-             str(key), "-out", str(csr), cwd=directory)
-    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
-             "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert),
-             cwd=directory)
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        cwd=directory,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca[0]),
+        "-CAkey",
+        str(ca[1]),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(cert),
+        cwd=directory,
+    )
     # Kafka's PEM key store: an unencrypted PKCS#8 key followed by the certificate chain
     pkcs8 = directory / f"{name}.pk8"
     _openssl("pkcs8", "-topk8", "-nocrypt", "-in", str(key), "-out", str(pkcs8), cwd=directory)
@@ -89,24 +132,27 @@ def start_secured_kafka(state_dir: Path, cache_dir: Path) -> SecuredKafka:
     other_ca, _ = make_ca(certs, "other-ca")
     keystore = make_server_cert(certs, ca, "broker")
     broker = PrivateKafka(state_dir / "kafka", cache_dir, name="kafka-secured")
-    plain, controller, secured = (broker.service.port("broker"),
-                                  broker.service.port("controller"), free_port())
-    broker.service.properties.update({
-        "listeners": f"PLAINTEXT://127.0.0.1:{plain},CONTROLLER://127.0.0.1:{controller},"
-                     f"SASL_SSL://127.0.0.1:{secured}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_SSL://127.0.0.1:{secured}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-                                          "SASL_SSL:SASL_SSL",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "sasl.enabled.mechanisms": "SCRAM-SHA-512,OAUTHBEARER",
-        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
-        # Kafka's unsecured JWT validator: enough to prove the client's token callback
-        "listener.name.sasl_ssl.oauthbearer.sasl.jaas.config":
-            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
-        "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
-        "listener.name.sasl_ssl.ssl.keystore.location": str(keystore),
-    })
+    plain, controller, secured = (
+        broker.service.port("broker"),
+        broker.service.port("controller"),
+        free_port(),
+    )
+    broker.service.properties.update(
+        {
+            "listeners": f"PLAINTEXT://127.0.0.1:{plain},CONTROLLER://127.0.0.1:{controller},"
+            f"SASL_SSL://127.0.0.1:{secured}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_SSL://127.0.0.1:{secured}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+            "SASL_SSL:SASL_SSL",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512,OAUTHBEARER",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            # Kafka's unsecured JWT validator: enough to prove the client's token callback
+            "listener.name.sasl_ssl.oauthbearer.sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+            "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+            "listener.name.sasl_ssl.ssl.keystore.location": str(keystore),
+        }
+    )
     broker.start()
     try:
         _create_scram_user(f"127.0.0.1:{plain}")
@@ -133,13 +179,17 @@ def unsecured_token(_oauthbearer_config: str) -> tuple[str, float]:
 
 def _create_scram_user(plaintext: str) -> None:
     from confluent_kafka.admin import (
-        AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion,
+        AdminClient,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialUpsertion,
     )
 
     from mqmigrate.kafka.config import KafkaConfig
 
     admin = AdminClient(KafkaConfig.for_bootstrap(plaintext).client())
     upsert = UserScramCredentialUpsertion(
-        USER, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), PASSWORD.encode())
+        USER, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), PASSWORD.encode()
+    )
     for future in admin.alter_user_scram_credentials([upsert]).values():
         future.result(timeout=30)

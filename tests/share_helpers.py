@@ -6,8 +6,9 @@ import time
 from typing import Callable
 
 
-def poll_until_quiet(consumer, decide: Callable, expected: int, *, quiet: float = 5.0,
-                     timeout: float = 30.0) -> list[tuple[bytes, int]]:
+def poll_until_quiet(
+    consumer, decide: Callable, expected: int, *, quiet: float = 5.0, timeout: float = 30.0
+) -> list[tuple[bytes, int]]:
     """Poll, acknowledging each record with ``decide(message)``, until ``expected`` records
     were seen and then ``quiet`` more seconds passed (a redelivery would show up by then).
 

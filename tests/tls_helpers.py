@@ -38,7 +38,14 @@ def make_pki(directory: Path) -> PKI:
     current = ensure_tls(directory / "current")
     then = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=LEAF_DAYS + 75)
     old = ensure_tls(directory / "expired", now=then)
-    return PKI(ca=current.ca_cert, server_cert=current.server_cert,
-               server_key=current.server_key, client_cert=current.client_cert,
-               client_key=current.client_key, other_ca=current.unknown_ca_cert,
-               expired_cert=old.server_cert, expired_key=old.server_key, expired_ca=old.ca_cert)
+    return PKI(
+        ca=current.ca_cert,
+        server_cert=current.server_cert,
+        server_key=current.server_key,
+        client_cert=current.client_cert,
+        client_key=current.client_key,
+        other_ca=current.unknown_ca_cert,
+        expired_cert=old.server_cert,
+        expired_key=old.server_key,
+        expired_ca=old.ca_cert,
+    )

@@ -34,8 +34,13 @@ from mqmigrate.inventory.model import Edge, Queue, Source
 #: regexes RabbitMQ users write for "everything in this vhost"
 _WHOLE_VHOST = {".*", "^.*", "^.*$", ".+", "^.+$", "^.+"}
 _SEND = {"sqs:sendmessage", "sqs:sendmessagebatch"}
-_RECEIVE = {"sqs:receivemessage", "sqs:deletemessage", "sqs:deletemessagebatch",
-            "sqs:changemessagevisibility", "sqs:changemessagevisibilitybatch"}
+_RECEIVE = {
+    "sqs:receivemessage",
+    "sqs:deletemessage",
+    "sqs:deletemessagebatch",
+    "sqs:changemessagevisibility",
+    "sqs:changemessagevisibilitybatch",
+}
 
 
 def _name_prefix(regex: str) -> str | None:
@@ -54,18 +59,25 @@ def _matches(regex: str, name: str) -> bool | None:
         return None
 
 
-def _grant(principal: str, role: str, prefix: str | None, resources: Iterable[str],
-           source: str) -> dict[str, Any]:
+def _grant(
+    principal: str, role: str, prefix: str | None, resources: Iterable[str], source: str
+) -> dict[str, Any]:
     """A grant, PREFIXED on ``prefix`` only when every resource starts with it."""
     names = list(resources)
     if prefix and all(n.startswith(prefix) for n in names):
-        return {"principal": principal, "role": role, "pattern": "prefixed", "prefix": prefix,
-                "source": source}
+        return {
+            "principal": principal,
+            "role": role,
+            "pattern": "prefixed",
+            "prefix": prefix,
+            "source": source,
+        }
     return {"principal": principal, "role": role, "pattern": "literal", "source": source}
 
 
-def rabbitmq_access(source: Source, q: Queue, edges: list[Edge], topic: str,
-                    group: str | None) -> dict[str, Any] | None:
+def rabbitmq_access(
+    source: Source, q: Queue, edges: list[Edge], topic: str, group: str | None
+) -> dict[str, Any] | None:
     """Grants for queue ``q`` from the users' permissions on its vhost (None: none recorded)."""
     perms = [p for p in source.permissions if p.vhost == q.vhost]
     if not perms:
@@ -77,8 +89,9 @@ def rabbitmq_access(source: Source, q: Queue, edges: list[Edge], topic: str,
     for p in sorted(perms, key=lambda p: p.user):
         principal = f"User:{p.user}"
         for role, regex, names, resources in (
-                ("produce", p.write, exchanges, [topic]),
-                ("consume", p.read, [q.name], [topic] + ([group] if group else []))):
+            ("produce", p.write, exchanges, [topic]),
+            ("consume", p.read, [q.name], [topic] + ([group] if group else [])),
+        ):
             where = f"{p.user}@{q.vhost} {'write' if role == 'produce' else 'read'}={regex}"
             results = [_matches(regex, n) for n in names]
             if None in results:
@@ -94,8 +107,10 @@ def rabbitmq_access(source: Source, q: Queue, edges: list[Edge], topic: str,
                 grants.append(_grant(principal, role, vprefix + body, resources, where))
             else:
                 grants.append(_grant(principal, role, None, resources, where))
-                unmapped.append(f"{where}: not a name prefix; granted on this workload's "
-                                "resources only (LITERAL)")
+                unmapped.append(
+                    f"{where}: not a name prefix; granted on this workload's "
+                    "resources only (LITERAL)"
+                )
     return {"grants": grants, "unmapped": unmapped}
 
 
@@ -128,8 +143,10 @@ def sqs_access(q: Queue, topic: str, group: str | None) -> dict[str, Any] | None
             continue
         label = f"statement {st.get('Sid') or i}"
         if st.get("Effect") != "Allow":
-            unmapped.append(f"{label}: {st.get('Effect')} statements have no ACL equivalent "
-                            "here (Kafka DENY ACLs are possible); map by hand")
+            unmapped.append(
+                f"{label}: {st.get('Effect')} statements have no ACL equivalent "
+                "here (Kafka DENY ACLs are possible); map by hand"
+            )
             continue
         actions = {str(a).lower() for a in _as_list(st.get("Action"))}
         roles = []
@@ -140,18 +157,23 @@ def sqs_access(q: Queue, topic: str, group: str | None) -> dict[str, Any] | None
         if not roles:
             continue
         if st.get("Condition"):
-            unmapped.append(f"{label}: conditions ({', '.join(sorted(st['Condition']))}) have "
-                            "no ACL equivalent; the grant is unconditional")
+            unmapped.append(
+                f"{label}: conditions ({', '.join(sorted(st['Condition']))}) have "
+                "no ACL equivalent; the grant is unconditional"
+            )
         principal = st.get("Principal")
         arns: list[str] = []
-        if principal == "*" or (isinstance(principal, dict) and "*" in _as_list(
-                principal.get("AWS"))):
+        if principal == "*" or (
+            isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))
+        ):
             unmapped.append(f"{label}: any principal ('*'); grant Kafka principals by hand")
         if isinstance(principal, dict):
             arns = [str(a) for a in _as_list(principal.get("AWS")) if a != "*"]
             for service in _as_list(principal.get("Service")):
-                unmapped.append(f"{label}: service {service} ({'/'.join(roles)}); the bridge "
-                                "or a producer takes its place")
+                unmapped.append(
+                    f"{label}: service {service} ({'/'.join(roles)}); the bridge "
+                    "or a producer takes its place"
+                )
         for arn in arns:
             name = _iam_name(arn)
             if name is None:

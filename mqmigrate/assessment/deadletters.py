@@ -38,8 +38,10 @@ from mqmigrate.inventory.model import Queue, Source
 Key = tuple[str | None, str]
 
 #: a queue name that says "dead letters" (orders.dlq, dead-orders, orders-failed, parking-lot)
-DEAD_LETTER_NAME = re.compile(r"(?i)(^|[._-])(dlq|dlx|dead|deadletter|dead-letter|parking|"
-                              r"poison|failed|failures?|errors?)([._-]|$)")
+DEAD_LETTER_NAME = re.compile(
+    r"(?i)(^|[._-])(dlq|dlx|dead|deadletter|dead-letter|parking|"
+    r"poison|failed|failures?|errors?)([._-]|$)"
+)
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,16 @@ def _key(vhost: str | None, name: str, kind: str) -> Key:
 def topic_match(pattern: str, key: str) -> bool:
     """AMQP topic match (``*`` one word, ``#`` zero or more); direct keys compare equal."""
     import re
+
     if pattern == key:
         return True
-    rx = "^" + ".".join("[^.]+" if w == "*" else ".*" if w == "#" else re.escape(w)
-                        for w in pattern.split(".")) + "$"
+    rx = (
+        "^"
+        + ".".join(
+            "[^.]+" if w == "*" else ".*" if w == "#" else re.escape(w) for w in pattern.split(".")
+        )
+        + "$"
+    )
     rx = rx.replace(r"\..*", r"(\..*)?").replace(r".*\.", r"(.*\.)?")
     return re.match(rx, key) is not None
 
@@ -119,21 +127,30 @@ def _routes_of(source: Source, q: Queue) -> list[Route]:
                 out.append(Route(q.name, target, "", dl.routing_key))
             return out
         inbound = [e for e in source.edges if e.queue == q.name and e.vhost == q.vhost]
-        keys = ({dl.routing_key} if dl.routing_key is not None else
-                {e.routing_keys[-1] for e in inbound} or {q.name})
+        keys = (
+            {dl.routing_key}
+            if dl.routing_key is not None
+            else {e.routing_keys[-1] for e in inbound} or {q.name}
+        )
         # without a dead-letter key the message keeps the key it was published with; through
         # a fanout/headers exchange or a wildcard binding that key can be anything
         any_key = dl.routing_key is None and any(
-            e.exchange_types[-1] in ("fanout", "headers") or "#" in e.routing_keys[-1]
-            or "*" in e.routing_keys[-1] for e in inbound)
+            e.exchange_types[-1] in ("fanout", "headers")
+            or "#" in e.routing_keys[-1]
+            or "*" in e.routing_keys[-1]
+            for e in inbound
+        )
         seen: set[str] = set()
         for e in source.edges:
             if e.exchange != dl.exchange or e.vhost != q.vhost or e.queue == q.name:
                 continue
             if e.queue in seen:
                 continue
-            if any_key or e.exchange_types[0] == "fanout" or any(
-                    topic_match(e.routing_keys[0], k) for k in keys):
+            if (
+                any_key
+                or e.exchange_types[0] == "fanout"
+                or any(topic_match(e.routing_keys[0], k) for k in keys)
+            ):
                 seen.add(e.queue)
                 out.append(Route(q.name, e.queue, dl.exchange, dl.routing_key))
     return out
@@ -153,8 +170,12 @@ def build(source: Source) -> DeadLetterGraph:
     for q in source.queues:
         k = _key(q.vhost, q.name, kind)
         routes = g.routes.get(k, [])
-        if not routes or q.message_ttl is None or q.dead_letter is None \
-                or q.dead_letter.exchange is None:
+        if (
+            not routes
+            or q.message_ttl is None
+            or q.dead_letter is None
+            or q.dead_letter.exchange is None
+        ):
             continue
         targets = sorted({r.target for r in routes})
         why = None
@@ -167,24 +188,41 @@ def build(source: Source) -> DeadLetterGraph:
         elif q.consumer_count or sinks_by_name:
             pass
         elif q.dead_letter.exchange != "" and any(
-                e.exchange == q.dead_letter.exchange and e.vhost == q.vhost
-                and (k[0], e.queue) not in dl_targets and e.queue != q.name
-                for e in source.edges):
-            why = (f"its dead-letter exchange {q.dead_letter.exchange} also routes to queues "
-                   "producers publish to: expired messages go back through the work exchange")
-        elif q.dead_letter.routing_key is None and len(targets) >= 2 and not any(
+            e.exchange == q.dead_letter.exchange
+            and e.vhost == q.vhost
+            and (k[0], e.queue) not in dl_targets
+            and e.queue != q.name
+            for e in source.edges
+        ):
+            why = (
+                f"its dead-letter exchange {q.dead_letter.exchange} also routes to queues "
+                "producers publish to: expired messages go back through the work exchange"
+            )
+        elif (
+            q.dead_letter.routing_key is None
+            and len(targets) >= 2
+            and not any(
                 e.exchange == q.dead_letter.exchange and e.exchange_types[0] == "fanout"
-                for e in source.edges):
-            why = (f"without a dead-letter routing key its messages return through "
-                   f"{q.dead_letter.exchange or 'the default exchange'} by their original key "
-                   f"to {len(targets)} queues")
+                for e in source.edges
+            )
+        ):
+            why = (
+                f"without a dead-letter routing key its messages return through "
+                f"{q.dead_letter.exchange or 'the default exchange'} by their original key "
+                f"to {len(targets)} queues"
+            )
         elif all(targets_of.get(_key(q.vhost, t, kind), set()) - {q.name} for t in targets):
             why = "every target dead-letters onwards: they are work queues, not sinks"
         if why is None:
             continue
-        tier = DelayTier(queue=q.name, ttl_s=q.message_ttl, returns_to=targets,
-                         exchange=q.dead_letter.exchange, routing_key=q.dead_letter.routing_key,
-                         why=why)
+        tier = DelayTier(
+            queue=q.name,
+            ttl_s=q.message_ttl,
+            returns_to=targets,
+            exchange=q.dead_letter.exchange,
+            routing_key=q.dead_letter.routing_key,
+            why=why,
+        )
         g.delay_tiers[k] = tier
         for t in targets:
             g.retried_by.setdefault(_key(q.vhost, t, kind), []).append(tier)

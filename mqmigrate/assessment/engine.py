@@ -9,7 +9,14 @@ from mqmigrate.assessment import deadletters
 from mqmigrate.assessment.access import rabbitmq_access, sqs_access
 from mqmigrate.assessment.header_map import header_mapping
 from mqmigrate.assessment.model import (
-    ASSESSMENT_SCHEMA, Derived, Finding, KafkaCapabilities, Severity, Status, Target, Workload,
+    ASSESSMENT_SCHEMA,
+    Derived,
+    Finding,
+    KafkaCapabilities,
+    Severity,
+    Status,
+    Target,
+    Workload,
 )
 from mqmigrate.assessment.rules import REGISTRY, QueueContext, SourceContext
 from mqmigrate.assessment.target import recommend, topic_names
@@ -53,8 +60,9 @@ def workload_id(s: Source, vhost: str | None, name: str | None) -> str:
     return f"{s.kind}:{s.name}:{where}{name if name is not None else '*'}"
 
 
-def assess(estate: Estate, caps: KafkaCapabilities | None = None,
-           prefix: str | None = None) -> list[Workload]:
+def assess(
+    estate: Estate, caps: KafkaCapabilities | None = None, prefix: str | None = None
+) -> list[Workload]:
     """Every workload of the estate with its findings and target (only queues whose name
     starts with ``prefix`` when given; the others still inform the rules)."""
     caps = caps or KafkaCapabilities()
@@ -65,9 +73,15 @@ def assess(estate: Estate, caps: KafkaCapabilities | None = None,
         sctx = SourceContext(source=s, caps=caps)
         src_findings = [f for r in source_rules for f in r.check(sctx)]
         if src_findings:
-            workloads.append(Workload(
-                id=workload_id(s, None, None), source=_source_ref(s), queue=None,
-                verdict="not-a-workload", findings=_sorted(src_findings)))
+            workloads.append(
+                Workload(
+                    id=workload_id(s, None, None),
+                    source=_source_ref(s),
+                    queue=None,
+                    verdict="not-a-workload",
+                    findings=_sorted(src_findings),
+                )
+            )
         graph = deadletters.build(s)
         names = topic_names(s)
         for q in s.queues:
@@ -75,21 +89,43 @@ def assess(estate: Estate, caps: KafkaCapabilities | None = None,
                 continue
             edges = [e for e in s.edges if e.queue == q.name and e.vhost == q.vhost]
             dl_sources = graph.dead_letter_sources(q, s.kind)
-            ctx = QueueContext(source=s, queue=q, caps=caps, edges=edges,
-                               dead_letter_sources=dl_sources, dead_letters=graph)
+            ctx = QueueContext(
+                source=s,
+                queue=q,
+                caps=caps,
+                edges=edges,
+                dead_letter_sources=dl_sources,
+                dead_letters=graph,
+            )
             findings = _sorted([f for r in queue_rules for f in r.check(ctx)])
-            target = recommend(s, q, findings, caps, dl_sources, names=names,
-                               delay_tier=graph.delay_tier(q, s.kind))
+            target = recommend(
+                s,
+                q,
+                findings,
+                caps,
+                dl_sources,
+                names=names,
+                delay_tier=graph.delay_tier(q, s.kind),
+            )
             target.access = _access(s, q, edges, target)
             if target.mode.value != "none" and target.role not in ("dead-letter", "delay-tier"):
                 mapping = header_mapping(s, q, edges)
                 if mapping is not None:
-                    target.headers = Derived(value=mapping, reason="transport-only headers of "
-                                             "the source broker are dropped (each says why)")
-            workloads.append(Workload(
-                id=workload_id(s, q.vhost, q.name), source=_source_ref(s, q.vhost),
-                queue=q.name, verdict=verdict_of(findings, target.mode.value),
-                findings=findings, target=target))
+                    target.headers = Derived(
+                        value=mapping,
+                        reason="transport-only headers of "
+                        "the source broker are dropped (each says why)",
+                    )
+            workloads.append(
+                Workload(
+                    id=workload_id(s, q.vhost, q.name),
+                    source=_source_ref(s, q.vhost),
+                    queue=q.name,
+                    verdict=verdict_of(findings, target.mode.value),
+                    findings=findings,
+                    target=target,
+                )
+            )
     return workloads
 
 
@@ -109,28 +145,40 @@ def _access(s: Source, q: Queue, edges: list, target: Target) -> Derived | None:
         return None
     if value is None:
         return None
-    return Derived(value=value, reason=f"from {reason}: principals are placeholders named after "
-                   "the source's users; confirm how each is spelled on the Kafka cluster")
+    return Derived(
+        value=value,
+        reason=f"from {reason}: principals are placeholders named after "
+        "the source's users; confirm how each is spelled on the Kafka cluster",
+    )
 
 
 def _sorted(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (_ORDER[f.severity.value], f.status.value != "fired",
-                                           f.rule))
+    return sorted(
+        findings, key=lambda f: (_ORDER[f.severity.value], f.status.value != "fired", f.rule)
+    )
 
 
 def summary(workloads: list[Workload]) -> dict[str, Any]:
     """Counts for the report's summary line and the JSON ``summary``."""
     queues = [w for w in workloads if w.queue is not None]
-    sev = Counter(f.severity.value for w in workloads for f in w.findings
-                  if f.status is Status.fired)
+    sev = Counter(
+        f.severity.value for w in workloads for f in w.findings if f.status is Status.fired
+    )
     return {
         "workloads": len(queues),
-        "verdicts": {v: sum(1 for w in queues if w.verdict == v) for v in
-                     ("share-group", "share-group-with-changes", "consumer-group", "redesign")},
+        "verdicts": {
+            v: sum(1 for w in queues if w.verdict == v)
+            for v in ("share-group", "share-group-with-changes", "consumer-group", "redesign")
+        },
         "findings": {k: sev.get(k, 0) for k in ("blocker", "warn", "info")},
         "unknown": sum(1 for w in workloads for f in w.findings if f.status is Status.unknown),
-        "rules": dict(sorted(Counter(f.rule for w in workloads for f in w.findings
-                                     if f.status is Status.fired).items())),
+        "rules": dict(
+            sorted(
+                Counter(
+                    f.rule for w in workloads for f in w.findings if f.status is Status.fired
+                ).items()
+            )
+        ),
     }
 
 

@@ -38,16 +38,24 @@ def header_mapping(source: Source, q: Queue, edges: list[Edge]) -> dict[str, Any
     if queue_type == "quorum":
         drop["x-delivery-count"] = (
             "quorum queue redelivery counter: the share group counts deliveries itself, so a "
-            "copied count would add the source's attempts to Kafka's")
+            "copied count would add the source's attempts to Kafka's"
+        )
     if any("x-delayed-message" in e.exchange_types for e in edges):
-        drop["x-delay"] = ("x-delayed-message exchange: the delay happened before the message "
-                           "reached the queue; a consumer honouring x-delay would wait twice")
-    hops = sorted(c for c in source.parameters if c in ("shovel", "federation-upstream",
-                                                        "federation-upstream-set"))
+        drop["x-delay"] = (
+            "x-delayed-message exchange: the delay happened before the message "
+            "reached the queue; a consumer honouring x-delay would wait twice"
+        )
+    hops = sorted(
+        c
+        for c in source.parameters
+        if c in ("shovel", "federation-upstream", "federation-upstream-set")
+    )
     if hops:
         for name in _HOPS:
-            drop[name] = (f"{' and '.join(hops)} hop record: the links are decommissioned with "
-                          "the source; mq.source.* says where the record came from")
+            drop[name] = (
+                f"{' and '.join(hops)} hop record: the links are decommissioned with "
+                "the source; mq.source.* says where the record came from"
+            )
     if not drop:
         return None
     return {"rename": {}, "drop": dict(sorted(drop.items()))}

@@ -53,8 +53,9 @@ class Derived(BaseModel):
     reason: str
 
 
-Verdict = Literal["share-group", "share-group-with-changes", "consumer-group", "redesign",
-                  "not-a-workload"]
+Verdict = Literal[
+    "share-group", "share-group-with-changes", "consumer-group", "redesign", "not-a-workload"
+]
 
 VERDICTS: list[str] = ["share-group", "share-group-with-changes", "consumer-group", "redesign"]
 
@@ -128,5 +129,6 @@ class KafkaCapabilities:
             major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
         except ValueError as exc:
             from mqmigrate.errors import UsageError
+
             raise UsageError(f"--kafka-version {version!r} is not a version like 4.4") from exc
         return cls(version=(major, minor))

@@ -15,10 +15,19 @@ from rich.table import Table
 from rich.text import Text
 
 _SEV_STYLE = {"blocker": "bold red", "warn": "yellow", "info": "cyan"}
-_VERDICT_STYLE = {"share-group": "green", "share-group-with-changes": "yellow",
-                  "consumer-group": "magenta", "redesign": "red", "not-a-workload": "dim"}
-_VERDICT_COLOUR = {"share-group": "#2e7d32", "share-group-with-changes": "#f9a825",
-                   "consumer-group": "#8e24aa", "redesign": "#c62828"}
+_VERDICT_STYLE = {
+    "share-group": "green",
+    "share-group-with-changes": "yellow",
+    "consumer-group": "magenta",
+    "redesign": "red",
+    "not-a-workload": "dim",
+}
+_VERDICT_COLOUR = {
+    "share-group": "#2e7d32",
+    "share-group-with-changes": "#f9a825",
+    "consumer-group": "#8e24aa",
+    "redesign": "#c62828",
+}
 
 
 def _evidence_text(evidence: dict[str, Any]) -> str:
@@ -34,11 +43,13 @@ def summary_line(doc: dict[str, Any]) -> str:
     s = doc["summary"]
     v = s["verdicts"]
     f = s["findings"]
-    return (f"{s['workloads']} workloads: {v['share-group']} share group, "
-            f"{v['share-group-with-changes']} share group with changes, "
-            f"{v['consumer-group']} consumer group, {v['redesign']} redesign — "
-            f"{f['blocker']} blockers, {f['warn']} warnings, {f['info']} info, "
-            f"{s['unknown']} unknown")
+    return (
+        f"{s['workloads']} workloads: {v['share-group']} share group, "
+        f"{v['share-group-with-changes']} share group with changes, "
+        f"{v['consumer-group']} consumer group, {v['redesign']} redesign — "
+        f"{f['blocker']} blockers, {f['warn']} warnings, {f['info']} info, "
+        f"{s['unknown']} unknown"
+    )
 
 
 def sources(doc: dict[str, Any]) -> list[str]:
@@ -49,8 +60,10 @@ def sources(doc: dict[str, Any]) -> list[str]:
         s = w["source"]
         key = (s["kind"], s["name"], s.get("endpoint") or "")
         seen[key] = seen.get(key, 0) + (1 if w.get("queue") is not None else 0)
-    return [f"{kind}: {name}" + (f" ({endpoint})" if endpoint else "") + f" — {n} queues"
-            for (kind, name, endpoint), n in seen.items()]
+    return [
+        f"{kind}: {name}" + (f" ({endpoint})" if endpoint else "") + f" — {n} queues"
+        for (kind, name, endpoint), n in seen.items()
+    ]
 
 
 def _target_brief(t: dict[str, Any] | None) -> str:
@@ -115,12 +128,16 @@ def render_markdown(doc: dict[str, Any]) -> str:
                     lines.append(f"- `{k}` = `{d['value']}` — {_md(d['reason'])}")
             lines.append("")
         if w["findings"]:
-            lines += ["| severity | status | rule | evidence | mapping | remediation |",
-                      "|---|---|---|---|---|---|"]
+            lines += [
+                "| severity | status | rule | evidence | mapping | remediation |",
+                "|---|---|---|---|---|---|",
+            ]
             for f in w["findings"]:
-                lines.append(f"| {f['severity']} | {f.get('status', 'fired')} | `{f['rule']}` | "
-                             f"{_md(_evidence_text(f['evidence']))} | {_md(f['mapping'])} | "
-                             f"{_md(f['remediation'])} |")
+                lines.append(
+                    f"| {f['severity']} | {f.get('status', 'fired')} | `{f['rule']}` | "
+                    f"{_md(_evidence_text(f['evidence']))} | {_md(f['mapping'])} | "
+                    f"{_md(f['remediation'])} |"
+                )
             lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -137,11 +154,14 @@ def _svg_chart(verdicts: dict[str, int]) -> str:
             f'<text x="0" y="{y + 18}" font-size="14">{html.escape(v)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" '
             f'fill="{_VERDICT_COLOUR.get(v, "#777")}"><title>{html.escape(v)}: {n}</title></rect>'
-            f'<text x="{label_w + w + 6}" y="{y + 18}" font-size="14">{n}</text>')
+            f'<text x="{label_w + w + 6}" y="{y + 18}" font-size="14">{n}</text>'
+        )
     height = len(verdicts) * (bar_h + gap)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" '
-            f'aria-label="workloads by verdict" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}">{"".join(rows)}</svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'aria-label="workloads by verdict" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">{"".join(rows)}</svg>'
+    )
 
 
 _CSS = """
@@ -157,39 +177,56 @@ h2{margin-top:2rem;font-size:1.1rem}.verdict{font-size:.85rem;padding:.1rem .4re
 def render_html(doc: dict[str, Any]) -> str:
     """One self-contained page: no scripts, no external resources."""
     e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           "<title>mqmigrate assessment</title>", f"<style>{_CSS}</style></head><body>",
-           "<h1>mqmigrate assessment</h1>", f'<p id="summary">{e(summary_line(doc))}</p>',
-           '<ul id="sources">', *[f"<li>{e(s)}</li>" for s in sources(doc)], "</ul>",
-           '<figure id="chart">', _svg_chart(doc["summary"]["verdicts"]),
-           "<figcaption>Workloads by verdict</figcaption></figure>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>mqmigrate assessment</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>mqmigrate assessment</h1>",
+        f'<p id="summary">{e(summary_line(doc))}</p>',
+        '<ul id="sources">',
+        *[f"<li>{e(s)}</li>" for s in sources(doc)],
+        "</ul>",
+        '<figure id="chart">',
+        _svg_chart(doc["summary"]["verdicts"]),
+        "<figcaption>Workloads by verdict</figcaption></figure>",
+    ]
     for w in doc["workloads"]:
         colour = _VERDICT_COLOUR.get(w["verdict"], "#777")
-        out.append(f'<section class="workload"><h2><code>{e(w["id"])}</code> '
-                   f'<span class="verdict" style="background:{colour}">{e(w["verdict"])}</span>'
-                   "</h2>")
+        out.append(
+            f'<section class="workload"><h2><code>{e(w["id"])}</code> '
+            f'<span class="verdict" style="background:{colour}">{e(w["verdict"])}</span>'
+            "</h2>"
+        )
         t = w.get("target")
         if t:
             out.append("<ul>")
             for key in ("mode", "topic", "partitions", "group", "key", "dlq_topic"):
                 if t.get(key):
-                    out.append(f"<li><b>{e(key)}</b>: <code>{e(str(t[key]['value']))}</code> — "
-                               f"{e(t[key]['reason'])}</li>")
+                    out.append(
+                        f"<li><b>{e(key)}</b>: <code>{e(str(t[key]['value']))}</code> — "
+                        f"{e(t[key]['reason'])}</li>"
+                    )
             for section in ("topic_configs", "group_configs"):
                 for k, d in (t.get(section) or {}).items():
-                    out.append(f"<li><code>{e(k)}={e(str(d['value']))}</code> — "
-                               f"{e(d['reason'])}</li>")
+                    out.append(
+                        f"<li><code>{e(k)}={e(str(d['value']))}</code> — {e(d['reason'])}</li>"
+                    )
             out.append("</ul>")
         if w["findings"]:
-            out.append("<table><thead><tr><th>severity</th><th>rule</th><th>evidence</th>"
-                       "<th>mapping</th><th>remediation</th></tr></thead><tbody>")
+            out.append(
+                "<table><thead><tr><th>severity</th><th>rule</th><th>evidence</th>"
+                "<th>mapping</th><th>remediation</th></tr></thead><tbody>"
+            )
             for f in w["findings"]:
                 cls = f["severity"] + (" unknown" if f.get("status") == "unknown" else "")
                 status = " (unknown)" if f.get("status") == "unknown" else ""
-                out.append(f'<tr class="finding"><td class="{cls}">{e(f["severity"])}{status}'
-                           f'</td><td><code>{e(f["rule"])}</code></td>'
-                           f"<td>{e(_evidence_text(f['evidence']))}</td>"
-                           f"<td>{e(f['mapping'])}</td><td>{e(f['remediation'])}</td></tr>")
+                out.append(
+                    f'<tr class="finding"><td class="{cls}">{e(f["severity"])}{status}'
+                    f"</td><td><code>{e(f['rule'])}</code></td>"
+                    f"<td>{e(_evidence_text(f['evidence']))}</td>"
+                    f"<td>{e(f['mapping'])}</td><td>{e(f['remediation'])}</td></tr>"
+                )
             out.append("</tbody></table>")
         out.append("</section>")
     out.append("</body></html>")

@@ -60,8 +60,9 @@ def topic_names(source: Source) -> dict[tuple[str | None, str], str]:
     out: dict[tuple[str | None, str], str] = {}
     for topic, queues in by_topic.items():
         for q in queues:
-            out[(q.vhost, q.name)] = (topic if len(queues) == 1 else
-                                      topic_name(q.name, q.vhost, keep_placeholders=True))
+            out[(q.vhost, q.name)] = (
+                topic if len(queues) == 1 else topic_name(q.name, q.vhost, keep_placeholders=True)
+            )
     return out
 
 
@@ -81,8 +82,16 @@ def vhost_prefix(vhost: str | None) -> str:
 def _fanouts(source: Source, queue: str, vhost: str | None) -> list[str]:
     """Fan-out exchanges feeding ``queue`` (a subscription filter makes a binding selective:
     not part of the fan-out)."""
-    return sorted({e.path[-1] for e in source.edges if e.queue == queue and e.vhost == vhost
-                   and e.exchange_types[-1] == "fanout" and not e.arguments.get("filter")})
+    return sorted(
+        {
+            e.path[-1]
+            for e in source.edges
+            if e.queue == queue
+            and e.vhost == vhost
+            and e.exchange_types[-1] == "fanout"
+            and not e.arguments.get("filter")
+        }
+    )
 
 
 def _fmt_s(seconds: float) -> str:
@@ -93,10 +102,17 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapabilities,
-              dead_letter_sources: list[str], p99_processing_s: float | None = None, *,
-              names: Mapping[tuple[str | None, str], str] | None = None,
-              delay_tier: DelayTier | None = None) -> Target:
+def recommend(
+    source: Source,
+    q: Queue,
+    findings: list[Finding],
+    caps: KafkaCapabilities,
+    dead_letter_sources: list[str],
+    p99_processing_s: float | None = None,
+    *,
+    names: Mapping[tuple[str | None, str], str] | None = None,
+    delay_tier: DelayTier | None = None,
+) -> Target:
     """The target for queue ``q`` given its findings (``names``: the source's unique topic
     names from :func:`topic_names`; ``delay_tier``: set when ``q`` is a TTL+DLX wait queue)."""
     names = names if names is not None else topic_names(source)
@@ -104,8 +120,9 @@ def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapa
     def tn(name: str) -> str:
         return names.get((q.vhost, name)) or topic_name(name, q.vhost)
 
-    blockers = {f.rule for f in findings if f.severity is Severity.blocker
-                and f.status.value == "fired"}
+    blockers = {
+        f.rule for f in findings if f.severity is Severity.blocker and f.status.value == "fired"
+    }
     role = "work-queue"
     if q.type == "stream":
         role = "stream"
@@ -119,107 +136,172 @@ def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapa
         mode = Derived(value="none", reason="request/reply queue: not a queue workload")
     elif role == "delay-tier":
         back = ", ".join(delay_tier.returns_to)
-        mode = Derived(value="none", reason=(
-            f"delay tier of {back} (messages wait {_fmt_s(delay_tier.ttl_s)}, then return): "
-            "replaced by a retry-tier topic of its work queue, not migrated as a queue"))
+        mode = Derived(
+            value="none",
+            reason=(
+                f"delay tier of {back} (messages wait {_fmt_s(delay_tier.ttl_s)}, then return): "
+                "replaced by a retry-tier topic of its work queue, not migrated as a queue"
+            ),
+        )
     elif role == "stream":
-        mode = Derived(value="consumer-group", reason="stream: log semantics, consumers track "
-                       "offsets")
+        mode = Derived(
+            value="consumer-group", reason="stream: log semantics, consumers track offsets"
+        )
     elif blockers:
-        mode = Derived(value="consumer-group",
-                       reason="blocked as a share group by " + ", ".join(sorted(blockers)))
+        mode = Derived(
+            value="consumer-group",
+            reason="blocked as a share group by " + ", ".join(sorted(blockers)),
+        )
     else:
-        mode = Derived(value="share-group", reason="no blocker: competing consumers with "
-                       "per-record acknowledgement")
+        mode = Derived(
+            value="share-group",
+            reason="no blocker: competing consumers with per-record acknowledgement",
+        )
 
     # topic (fan-out: one topic per exchange; dead-letter queues: dlq.<topic of the source>)
     fanouts = _fanouts(source, q.name, q.vhost)
     fanout = None
-    placeholder = (f"; the name {q.name} is not resolvable offline: a placeholder, set the real "
-                   "name before provision") if unresolved_parts(q.name) else ""
+    placeholder = (
+        (
+            f"; the name {q.name} is not resolvable offline: a placeholder, set the real "
+            "name before provision"
+        )
+        if unresolved_parts(q.name)
+        else ""
+    )
     if dead_letter_sources and role != "delay-tier":
         role = "dead-letter"
         srcs = sorted(dead_letter_sources)
         if len(srcs) == 1:
             src_fanouts = _fanouts(source, srcs[0], q.vhost)
             src_topic = topic_name(src_fanouts[0], q.vhost) if src_fanouts else tn(srcs[0])
-            topic = Derived(value="dlq." + src_topic,
-                            reason=f"dead-letter queue of {srcs[0]}: becomes the DLQ topic of "
-                                   "its source")
+            topic = Derived(
+                value="dlq." + src_topic,
+                reason=f"dead-letter queue of {srcs[0]}: becomes the DLQ topic of its source",
+            )
         else:
             # shared by several sources: keep its own name; KIP-1191 wants the dlq. prefix
-            topic = Derived(value="dlq." + tn(q.name),
-                            reason=f"dead-letter queue shared by {len(srcs)} queues "
-                                   f"({', '.join(srcs)}): one DLQ topic for all of them")
+            topic = Derived(
+                value="dlq." + tn(q.name),
+                reason=f"dead-letter queue shared by {len(srcs)} queues "
+                f"({', '.join(srcs)}): one DLQ topic for all of them",
+            )
     elif role == "delay-tier":
-        topic = Derived(value=tn(q.name), reason=f"wait queue of a TTL+DLX retry loop "
-                        f"({delay_tier.why}); the worker's retry-tier topic replaces it")
+        topic = Derived(
+            value=tn(q.name),
+            reason=f"wait queue of a TTL+DLX retry loop "
+            f"({delay_tier.why}); the worker's retry-tier topic replaces it",
+        )
     elif fanouts and role == "work-queue":
-        peers = sorted({e.queue for e in source.edges if e.path[-1] == fanouts[0]
-                        and e.vhost == q.vhost and not e.arguments.get("filter")})
-        topic = Derived(value=topic_name(fanouts[0], q.vhost),
-                        reason=f"fan-out exchange {fanouts[0]}: one topic, one share group per "
-                               f"bound queue ({len(peers)})")
-        fanout = Derived(value={"exchange": fanouts[0], "groups": [tn(p) for p in peers]},
-                         reason="each bound queue becomes a share group on the one topic")
+        peers = sorted(
+            {
+                e.queue
+                for e in source.edges
+                if e.path[-1] == fanouts[0] and e.vhost == q.vhost and not e.arguments.get("filter")
+            }
+        )
+        topic = Derived(
+            value=topic_name(fanouts[0], q.vhost),
+            reason=f"fan-out exchange {fanouts[0]}: one topic, one share group per "
+            f"bound queue ({len(peers)})",
+        )
+        fanout = Derived(
+            value={"exchange": fanouts[0], "groups": [tn(p) for p in peers]},
+            reason="each bound queue becomes a share group on the one topic",
+        )
     else:
-        topic = Derived(value=tn(q.name), reason="queue name, made a legal "
-                        "topic name" + (" with the vhost as prefix" if q.vhost not in
-                                        (None, "/") else "") + placeholder)
+        topic = Derived(
+            value=tn(q.name),
+            reason="queue name, made a legal "
+            "topic name"
+            + (" with the vhost as prefix" if q.vhost not in (None, "/") else "")
+            + placeholder,
+        )
 
     # partitions
     keyed = mode.value == "consumer-group"
     candidates: list[tuple[int, str]] = []
     if q.rates and q.rates.publish:
         n = math.ceil(q.rates.publish / PER_PARTITION_MSG_S)
-        candidates.append((n, f"publish {q.rates.publish:g} msg/s at {PER_PARTITION_MSG_S} "
-                              "msg/s per partition"))
+        candidates.append(
+            (n, f"publish {q.rates.publish:g} msg/s at {PER_PARTITION_MSG_S} msg/s per partition")
+        )
     if q.in_flight:
         n = math.ceil(q.in_flight / caps.record_locks_per_partition)
-        candidates.append((n, f"{q.in_flight} in flight / {caps.record_locks_per_partition} "
-                              "record locks per partition"))
+        candidates.append(
+            (
+                n,
+                f"{q.in_flight} in flight / {caps.record_locks_per_partition} "
+                "record locks per partition",
+            )
+        )
     if keyed and q.consumer_count:
-        candidates.append((q.consumer_count, f"{q.consumer_count} consumers (one partition "
-                                             "each in a consumer group)"))
+        candidates.append(
+            (
+                q.consumer_count,
+                f"{q.consumer_count} consumers (one partition each in a consumer group)",
+            )
+        )
     if candidates:
         n, why = max(candidates)
         partitions = Derived(value=max(1, n), reason=why)
     elif keyed:
-        partitions = Derived(value=DEFAULT_KEYED_PARTITIONS,
-                             reason="concurrent message groups unknown: 12 allows 12 ordered "
-                                    "consumers; raise to the number of concurrent groups")
+        partitions = Derived(
+            value=DEFAULT_KEYED_PARTITIONS,
+            reason="concurrent message groups unknown: 12 allows 12 ordered "
+            "consumers; raise to the number of concurrent groups",
+        )
     else:
-        partitions = Derived(value=DEFAULT_SHARE_PARTITIONS,
-                             reason="no rates known: 3 (share groups scale consumers beyond "
-                                    "partitions)")
+        partitions = Derived(
+            value=DEFAULT_SHARE_PARTITIONS,
+            reason="no rates known: 3 (share groups scale consumers beyond partitions)",
+        )
 
     # retention
     parts: list[tuple[float, str]] = [(ROLLBACK_WINDOW_S, "the 7-day cutover rollback window")]
     if q.retention:
-        parts.append((q.retention, "source retention" + (" (AWS default)" if "retention" in
-                                                         q.defaulted else "")))
+        parts.append(
+            (
+                q.retention,
+                "source retention" + (" (AWS default)" if "retention" in q.defaulted else ""),
+            )
+        )
     if q.message_ttl:
         parts.append((q.message_ttl, "message TTL"))
     if q.depth and q.rates and q.rates.deliver:
         parts.append((q.depth / q.rates.deliver, "backlog drain time"))
     secs, why = max(parts)
-    topic_configs = {"retention.ms": Derived(value=int(secs * 1000),
-                                             reason=f"{_fmt_s(secs)}: the longest of "
-                                                    + ", ".join(w for _, w in parts)
-                                                    + f" ({why})")}
+    topic_configs = {
+        "retention.ms": Derived(
+            value=int(secs * 1000),
+            reason=f"{_fmt_s(secs)}: the longest of "
+            + ", ".join(w for _, w in parts)
+            + f" ({why})",
+        )
+    }
     if q.max_message_size and q.max_message_size + 4096 > caps.max_message_bytes:
         topic_configs["max.message.bytes"] = Derived(
             value=q.max_message_size + 4096,
             reason="source accepts messages up to {} bytes; 4 KiB kept for headers".format(
-                q.max_message_size))
+                q.max_message_size
+            ),
+        )
 
     if q.extra.get("last_value") and role == "work-queue":
         # an Artemis last-value queue keeps the latest message per key (queue-type.last-value)
         topic_configs["cleanup.policy"] = Derived(
-            value="compact", reason=f"last-value queue: compaction keeps the latest record per "
-                                    f"key ({q.extra.get('last_value_key')})")
-    target = Target(mode=mode, role=role, topic=topic, partitions=partitions,
-                    topic_configs=topic_configs, fanout=fanout)
+            value="compact",
+            reason=f"last-value queue: compaction keeps the latest record per "
+            f"key ({q.extra.get('last_value_key')})",
+        )
+    target = Target(
+        mode=mode,
+        role=role,
+        topic=topic,
+        partitions=partitions,
+        topic_configs=topic_configs,
+        fanout=fanout,
+    )
     if mode.value == "none":
         return target
 
@@ -230,16 +312,21 @@ def recommend(source: Source, q: Queue, findings: list[Finding], caps: KafkaCapa
     else:
         target.group = Derived(value=group_name, reason="one consumer group per source queue")
         if q.fifo or q.single_active_consumer or q.message_groups:
-            target.key = Derived(value="MessageGroupId" if q.fifo else "group-id",
-                                 reason="ordering is per message group: the key keeps each "
-                                        "group on one partition")
+            target.key = Derived(
+                value="MessageGroupId" if q.fifo else "group-id",
+                reason="ordering is per message group: the key keeps each group on one partition",
+            )
     if q.dead_letter is not None or mode.value == "share-group":
-        target.dlq_topic = Derived(value="dlq." + topic.value,
-                                   reason="source dead-letters" if q.dead_letter else
-                                   "records over the delivery limit need somewhere to go")
+        target.dlq_topic = Derived(
+            value="dlq." + topic.value,
+            reason="source dead-letters"
+            if q.dead_letter
+            else "records over the delivery limit need somewhere to go",
+        )
         if mode.value == "share-group" and caps.share_dlq:
             target.group_configs["errors.deadletterqueue.topic.name"] = Derived(
-                value=target.dlq_topic.value, reason="KIP-1191 share-group DLQ (Kafka 4.4+)")
+                value=target.dlq_topic.value, reason="KIP-1191 share-group DLQ (Kafka 4.4+)"
+            )
     return target
 
 
@@ -250,46 +337,62 @@ def _share_configs(q: Queue, caps: KafkaCapabilities, p99: float | None) -> dict
         want, src = p99 * 1.5 * 1000, f"1.5 x p99 processing {p99:g} s"
     elif q.visibility_timeout is not None:
         want = q.visibility_timeout * 1000
-        src = ("visibility timeout " if q.fifo is not None and q.type in ("standard", "fifo")
-               else "lockDuration " if q.extra.get("broker") == "servicebus"
-               else "consumer timeout ") + _fmt_s(q.visibility_timeout) + (
-            " (AWS default)" if "visibility_timeout" in q.defaulted else "")
+        src = (
+            (
+                "visibility timeout "
+                if q.fifo is not None and q.type in ("standard", "fifo")
+                else "lockDuration "
+                if q.extra.get("broker") == "servicebus"
+                else "consumer timeout "
+            )
+            + _fmt_s(q.visibility_timeout)
+            + (" (AWS default)" if "visibility_timeout" in q.defaulted else "")
+        )
     else:
         want, src = 30000, "processing time unknown: Kafka default 30 s"
     value = int(min(max(want, lo), hi))
     reason = src
     if want > hi:
-        reason += (f"; clamped to the default bound {hi} ms: raise "
-                   f"group.share.max.record.lock.duration.ms to {int(min(want, caps.lock_raisable_max_ms))}"
-                   " to keep it")
+        reason += (
+            f"; clamped to the default bound {hi} ms: raise "
+            f"group.share.max.record.lock.duration.ms to {int(min(want, caps.lock_raisable_max_ms))}"
+            " to keep it"
+        )
     elif want < lo:
         reason += f"; raised to the minimum bound {lo} ms"
     out["share.record.lock.duration.ms"] = Derived(value=value, reason=reason)
 
     limit = q.delivery_limit
     if limit is None or limit == -1:
-        value, reason = 5, ("source limit unknown" if limit is None else
-                            "source retries without limit") + ": Kafka default 5"
+        value, reason = (
+            5,
+            ("source limit unknown" if limit is None else "source retries without limit")
+            + ": Kafka default 5",
+        )
     else:
         value = min(max(limit, caps.delivery_min), caps.delivery_max)
-        reason = f"source limit {limit}" + (" (default)" if "delivery_limit" in q.defaulted
-                                            else "")
+        reason = f"source limit {limit}" + (" (default)" if "delivery_limit" in q.defaulted else "")
         if value != limit:
             reason += f", clamped to {caps.delivery_min}-{caps.delivery_max}"
     out["share.delivery.count.limit"] = Derived(value=value, reason=reason)
 
     if q.depth is None:
         out["share.auto.offset.reset"] = Derived(
-            value="earliest", reason="depth unknown (offline source): serve records the bridge "
-                                     "writes before consumers join")
+            value="earliest",
+            reason="depth unknown (offline source): serve records the bridge "
+            "writes before consumers join",
+        )
     elif q.depth > 0:
-        out["share.auto.offset.reset"] = Derived(value="earliest",
-                                                 reason=f"backlog of {q.depth} messages")
+        out["share.auto.offset.reset"] = Derived(
+            value="earliest", reason=f"backlog of {q.depth} messages"
+        )
     else:
         # not Kafka's default "latest": the topic is new and only the migration writes to it,
         # and a live queue's messages reach it (drain bridge, dual-write) before the share
         # group's first consumer joins; "latest" would skip them
         out["share.auto.offset.reset"] = Derived(
-            value="earliest", reason="no backlog at assessment time, but messages sent from now "
-                                     "on reach the topic before consumers join")
+            value="earliest",
+            reason="no backlog at assessment time, but messages sent from now "
+            "on reach the topic before consumers join",
+        )
     return out

@@ -6,12 +6,20 @@ from mqmigrate.bench.runner import run
 __all__ = ["PRESETS", "RunResult", "Workload", "run", "compare"]
 
 
-def compare(source_uri: str, bootstrap: str, workload: Workload, progress=None,
-            partitions: int = 1, kafka_client: str = "raw", *,
-            max_poll_records: int | None = None, acquire_mode: str | None = None,
-            worker_concurrency: int | None = None,
-            worker_handoff: str | None = None,
-            share_consumers: int | None = None) -> tuple[dict, list[RunResult]]:
+def compare(
+    source_uri: str,
+    bootstrap: str,
+    workload: Workload,
+    progress=None,
+    partitions: int = 1,
+    kafka_client: str = "raw",
+    *,
+    max_poll_records: int | None = None,
+    acquire_mode: str | None = None,
+    worker_concurrency: int | None = None,
+    worker_handoff: str | None = None,
+    share_consumers: int | None = None,
+) -> tuple[dict, list[RunResult]]:
     """Run ``workload`` on the source and then on Kafka; return the JSON document and runs.
 
     ``kafka_client``: ``raw`` (one confluent-kafka ``ShareConsumer`` per consumer thread) or
@@ -26,17 +34,26 @@ def compare(source_uri: str, bootstrap: str, workload: Workload, progress=None,
 
     kafka_target: KafkaShareTarget | KafkaWorkerTarget
     if kafka_client == "worker":
-        kafka_target = KafkaWorkerTarget(bootstrap, partitions, concurrency=worker_concurrency,
-                                         handoff=worker_handoff, share_consumers=share_consumers,
-                                         max_poll_records=max_poll_records,
-                                         acquire_mode=acquire_mode)
+        kafka_target = KafkaWorkerTarget(
+            bootstrap,
+            partitions,
+            concurrency=worker_concurrency,
+            handoff=worker_handoff,
+            share_consumers=share_consumers,
+            max_poll_records=max_poll_records,
+            acquire_mode=acquire_mode,
+        )
     else:
-        kafka_target = KafkaShareTarget(bootstrap, partitions, max_poll_records=max_poll_records,
-                                        acquire_mode=acquire_mode)
+        kafka_target = KafkaShareTarget(
+            bootstrap, partitions, max_poll_records=max_poll_records, acquire_mode=acquire_mode
+        )
     source = run(source_target(source_uri), workload, progress)
     kafka = run(kafka_target, workload, progress)
-    settings = {"partitions": partitions, "kafka_client": kafka_client,
-                **kafka_target.client_settings()}
+    settings = {
+        "partitions": partitions,
+        "kafka_client": kafka_client,
+        **kafka_target.client_settings(),
+    }
     if isinstance(kafka_target, KafkaWorkerTarget):
         settings.update(kafka_target.worker_settings())
     kafka.notes.insert(0, "settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))

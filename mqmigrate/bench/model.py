@@ -58,14 +58,27 @@ class Workload:
 
 
 PRESETS: dict[str, dict] = {
-    "work-queue": dict(name="work-queue", consumers=8, processing_ms=10.0, rate=500.0,
-                       max_messages=5_000, duration=20.0),
-    "burst": dict(name="burst", consumers=4, backlog_first=True, max_messages=20_000,
-                  duration=60.0),
-    "fan-out": dict(name="fan-out", consumers=1, fanout=3, rate=500.0, max_messages=5_000,
-                    duration=20.0),
-    "large-messages": dict(name="large-messages", message_bytes=256 * 1024, consumers=2,
-                           max_messages=1_000, duration=30.0),
+    "work-queue": dict(
+        name="work-queue",
+        consumers=8,
+        processing_ms=10.0,
+        rate=500.0,
+        max_messages=5_000,
+        duration=20.0,
+    ),
+    "burst": dict(
+        name="burst", consumers=4, backlog_first=True, max_messages=20_000, duration=60.0
+    ),
+    "fan-out": dict(
+        name="fan-out", consumers=1, fanout=3, rate=500.0, max_messages=5_000, duration=20.0
+    ),
+    "large-messages": dict(
+        name="large-messages",
+        message_bytes=256 * 1024,
+        consumers=2,
+        max_messages=1_000,
+        duration=30.0,
+    ),
 }
 
 

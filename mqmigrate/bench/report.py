@@ -37,13 +37,18 @@ def comparison(workload: Workload, baseline: RunResult, candidate: RunResult) ->
     return {
         "schema": "mqmigrate.bench/v1",
         "workload": workload.to_dict(),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": __import__("os").cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": __import__("os").cpu_count(),
+        },
         "runs": [base, cand],
         "ratio": {
             "throughput": ratio(cand["throughput_per_s"], base["throughput_per_s"]),
-            **{f"latency_{k}": ratio(cand["latency_ms"][k], base["latency_ms"][k])
-               for k in ("p50", "p90", "p99", "p99.9", "max")},
+            **{
+                f"latency_{k}": ratio(cand["latency_ms"][k], base["latency_ms"][k])
+                for k in ("p50", "p90", "p99", "p99.9", "max")
+            },
         },
     }
 
@@ -61,15 +66,24 @@ def render_table(doc: dict, console) -> None:
     for key in ("p50", "p90", "p99", "p99.9", "max"):
         rows.append((f"latency {key} ms", ("latency_ms", key), f"latency_{key}"))
     for label, path, ratio_key in rows:
+
         def pick(run, path=path):
             return run[path[0]][path[1]] if isinstance(path, tuple) else run[path]
 
         ratio = doc["ratio"].get(ratio_key)
-        table.add_row(label, f"{pick(base):,.1f}", f"{pick(cand):,.1f}",
-                      "" if ratio is None else f"{ratio:.2f}×")
-    for label, key in (("published", "published"), ("delivered (unique)", "unique"),
-                       ("lost", "lost"), ("duplicates", "duplicates"),
-                       ("redelivered", "redelivered")):
+        table.add_row(
+            label,
+            f"{pick(base):,.1f}",
+            f"{pick(cand):,.1f}",
+            "" if ratio is None else f"{ratio:.2f}×",
+        )
+    for label, key in (
+        ("published", "published"),
+        ("delivered (unique)", "unique"),
+        ("lost", "lost"),
+        ("duplicates", "duplicates"),
+        ("redelivered", "redelivered"),
+    ):
         table.add_row(label, str(base[key]), str(cand[key]), "")
     console.print(table)
     for run in doc["runs"]:
@@ -77,12 +91,20 @@ def render_table(doc: dict, console) -> None:
             console.print(f"[yellow]{run['system']}: {note}[/]")
 
 
-def _polyline(points: Sequence[tuple[float, float]], x_max: float, y_max: float,
-              width: int, height: int, colour: str) -> str:
+def _polyline(
+    points: Sequence[tuple[float, float]],
+    x_max: float,
+    y_max: float,
+    width: int,
+    height: int,
+    colour: str,
+) -> str:
     if not points or not x_max or not y_max:
         return ""
-    coords = " ".join(f"{40 + x / x_max * (width - 60):.1f},{height - 30 - y / y_max * (height - 50):.1f}"
-                      for x, y in points)
+    coords = " ".join(
+        f"{40 + x / x_max * (width - 60):.1f},{height - 30 - y / y_max * (height - 50):.1f}"
+        for x, y in points
+    )
     return f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>'
 
 
@@ -101,22 +123,27 @@ def render_html(doc: dict, results: Sequence[RunResult]) -> str:
         if values:
             points.append((values[-1], 1.0))
         cdf_lines.append(_polyline(points, lat_max, 1.0, width, height, colour))
-        tl_lines.append(_polyline([(s, c) for s, c in result.timeline], tl_x, tl_y, width,
-                                  height, colour))
+        tl_lines.append(
+            _polyline([(s, c) for s, c in result.timeline], tl_x, tl_y, width, height, colour)
+        )
         legend.append(f'<span style="color:{colour}">■ {html.escape(result.system)}</span>')
 
     def svg(title: str, body: str, x_label: str, y_label: str) -> str:
-        return (f'<figure><figcaption>{title}</figcaption><svg xmlns="http://www.w3.org/2000/svg" '
-                f'width="{width}" height="{height}" role="img" aria-label="{title}">'
-                f'<line x1="40" y1="{height-30}" x2="{width-20}" y2="{height-30}" stroke="#888"/>'
-                f'<line x1="40" y1="20" x2="40" y2="{height-30}" stroke="#888"/>'
-                f'<text x="{width/2}" y="{height-8}" text-anchor="middle">{x_label}</text>'
-                f'<text x="12" y="{height/2}" transform="rotate(-90 12 {height/2})" '
-                f'text-anchor="middle">{y_label}</text>{body}</svg></figure>')
+        return (
+            f'<figure><figcaption>{title}</figcaption><svg xmlns="http://www.w3.org/2000/svg" '
+            f'width="{width}" height="{height}" role="img" aria-label="{title}">'
+            f'<line x1="40" y1="{height - 30}" x2="{width - 20}" y2="{height - 30}" stroke="#888"/>'
+            f'<line x1="40" y1="20" x2="40" y2="{height - 30}" stroke="#888"/>'
+            f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">{x_label}</text>'
+            f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" '
+            f'text-anchor="middle">{y_label}</text>{body}</svg></figure>'
+        )
 
     rows = "".join(
         f"<tr><td>{html.escape(r['system'])}</td><td>{r['throughput_per_s']:,.1f}</td>"
-        + "".join(f"<td>{r['latency_ms'][k]:,.2f}</td>" for k in ("p50", "p90", "p99", "p99.9", "max"))
+        + "".join(
+            f"<td>{r['latency_ms'][k]:,.2f}</td>" for k in ("p50", "p90", "p99", "p99.9", "max")
+        )
         + f"<td>{r['lost']}</td><td>{r['redelivered']}</td></tr>"
         for r in doc["runs"]
     )
@@ -124,8 +151,8 @@ def render_html(doc: dict, results: Sequence[RunResult]) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>mqmigrate bench</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head><body>
-<h1>mqmigrate bench — {html.escape(doc['workload']['name'])}</h1>
-<p>{' '.join(legend)} · throughput ratio {doc['ratio']['throughput']}</p>
+<h1>mqmigrate bench — {html.escape(doc["workload"]["name"])}</h1>
+<p>{" ".join(legend)} · throughput ratio {doc["ratio"]["throughput"]}</p>
 <table><tr><th>system</th><th>msg/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th>
 <th>p99.9 ms</th><th>max ms</th><th>lost</th><th>redelivered</th></tr>{rows}</table>
 {svg("Latency distribution (CDF)", "".join(cdf_lines), f"latency ms (max {lat_max:,.1f})", "fraction")}

@@ -60,8 +60,9 @@ class _Tally:
         self.errors: list[str] = []
         self.warm: set[int] = set()
 
-    def record(self, group: int, sequence: int, latency_ms: float, offset: float,
-               redelivered: bool) -> None:
+    def record(
+        self, group: int, sequence: int, latency_ms: float, offset: float, redelivered: bool
+    ) -> None:
         with self.lock:
             if sequence >= WARMUP_BASE:
                 self.warm.add(group)
@@ -81,8 +82,13 @@ class _Tally:
             return sum(len(s) for s in self.seen)
 
 
-def _warm_up(publisher: Publisher, tally: _Tally, workload: Workload, result: RunResult,
-             timeout: float = 60.0) -> None:
+def _warm_up(
+    publisher: Publisher,
+    tally: _Tally,
+    workload: Workload,
+    result: RunResult,
+    timeout: float = 60.0,
+) -> None:
     """Publish unmeasured messages until every group's consumers are receiving.
 
     Joining takes seconds on some systems (a share group's first assignment), which would
@@ -103,8 +109,9 @@ def _warm_up(publisher: Publisher, tally: _Tally, workload: Workload, result: Ru
     time.sleep(1.0)  # the other members of a group finish joining
 
 
-def run(target: BenchTarget, workload: Workload,
-        progress: Callable[[str], None] | None = None) -> RunResult:
+def run(
+    target: BenchTarget, workload: Workload, progress: Callable[[str], None] | None = None
+) -> RunResult:
     """Run ``workload`` against ``target`` and return what was measured."""
     say = progress or (lambda message: None)
     result = RunResult(system=target.system)
@@ -114,6 +121,7 @@ def run(target: BenchTarget, workload: Workload,
     threads: list[threading.Thread] = []
     clock = [time.monotonic()]  # when the measured part began (set again below)
     try:
+
         def consume(group: int) -> None:
             try:
                 consumer = target.consumer(group)
@@ -131,8 +139,13 @@ def run(target: BenchTarget, workload: Workload,
                         if decoded is not None:
                             sequence, sent_ns = decoded
                             latency = (time.time_ns() - sent_ns) / 1e6
-                            tally.record(group, sequence, latency, time.monotonic() - clock[0],
-                                         delivery.redelivered)
+                            tally.record(
+                                group,
+                                sequence,
+                                latency,
+                                time.monotonic() - clock[0],
+                                delivery.redelivered,
+                            )
                         if workload.ack == "explicit":
                             delivery.settle()
             except Exception as exc:
@@ -182,8 +195,7 @@ def run(target: BenchTarget, workload: Workload,
             start_consumers()
         say(f"{target.system}: draining")
         expected = sent * workload.fanout
-        deadline = time.monotonic() + workload.drain_timeout + (
-            0 if workload.backlog_first else 0)
+        deadline = time.monotonic() + workload.drain_timeout + (0 if workload.backlog_first else 0)
         if workload.backlog_first:
             deadline += workload.duration
         while tally.unique() < expected and time.monotonic() < deadline:

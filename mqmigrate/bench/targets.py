@@ -24,8 +24,14 @@ class KafkaShareTarget:
 
     system = "kafka-share-group"
 
-    def __init__(self, bootstrap: Any, partitions: int = 1, *,
-                 max_poll_records: int | None = None, acquire_mode: str | None = None):
+    def __init__(
+        self,
+        bootstrap: Any,
+        partitions: int = 1,
+        *,
+        max_poll_records: int | None = None,
+        acquire_mode: str | None = None,
+    ):
         """``bootstrap``: a KafkaConfig or plaintext bootstrap servers.
 
         ``max_poll_records`` and ``acquire_mode`` (KIP-1206 ``share.acquire.mode``) go to every
@@ -49,8 +55,9 @@ class KafkaShareTarget:
             share.require_acquire_mode(self.acquire_mode)
         self.admin = share.admin_client(self.bootstrap)
         size = max(workload.message_bytes * 2, 1048588)
-        share.create_topic(self.admin, self.topic, self.partitions,
-                           {"max.message.bytes": str(size)})
+        share.create_topic(
+            self.admin, self.topic, self.partitions, {"max.message.bytes": str(size)}
+        )
         self.groups = [f"{self.topic}-g{i}" for i in range(workload.fanout)]
         for group in self.groups:
             share.set_group_configs(self.admin, group, {"share.auto.offset.reset": "earliest"})
@@ -65,10 +72,16 @@ class KafkaShareTarget:
 
         class _Publisher:
             def __init__(self) -> None:
-                self.producer = Producer(kafka.client({
-                    "acks": "all", "enable.idempotence": True,
-                    "linger.ms": 5, "message.max.bytes": max(size * 2, 1048588),
-                }))
+                self.producer = Producer(
+                    kafka.client(
+                        {
+                            "acks": "all",
+                            "enable.idempotence": True,
+                            "linger.ms": 5,
+                            "message.max.bytes": max(size * 2, 1048588),
+                        }
+                    )
+                )
 
             def publish(self, body: bytes) -> None:
                 while True:
@@ -93,8 +106,9 @@ class KafkaShareTarget:
         from mqmigrate.kafka import share
 
         explicit = self.workload is None or self.workload.ack == "explicit"
-        client = share.share_consumer(self.bootstrap, self.groups[group], explicit=explicit,
-                                      **self.client_settings())
+        client = share.share_consumer(
+            self.bootstrap, self.groups[group], explicit=explicit, **self.client_settings()
+        )
         client.subscribe([self.topic])
 
         class _Consumer:
@@ -109,8 +123,13 @@ class KafkaShareTarget:
                 for message in client.poll(timeout):
                     if message.error():
                         continue
-                    out.append(Delivery(message.value(), (message.delivery_count() or 1) > 1,
-                                        self._settler(message)))
+                    out.append(
+                        Delivery(
+                            message.value(),
+                            (message.delivery_count() or 1) > 1,
+                            self._settler(message),
+                        )
+                    )
                 return out
 
             def _settler(self, message):
@@ -120,6 +139,7 @@ class KafkaShareTarget:
                 def settle() -> None:
                     client.acknowledge(message, AcknowledgeType.ACCEPT)
                     self.pending += 1
+
                 return settle
 
             def close(self) -> None:
@@ -159,16 +179,24 @@ class KafkaWorkerTarget(KafkaShareTarget):
 
     system = "kafka-worker-sdk"
 
-    def __init__(self, bootstrap: str, partitions: int = 1, *,
-                 max_poll_records: int | None = None, acquire_mode: str | None = None,
-                 concurrency: int | None = None, handoff: str | None = None,
-                 share_consumers: int | None = None):
+    def __init__(
+        self,
+        bootstrap: str,
+        partitions: int = 1,
+        *,
+        max_poll_records: int | None = None,
+        acquire_mode: str | None = None,
+        concurrency: int | None = None,
+        handoff: str | None = None,
+        share_consumers: int | None = None,
+    ):
         """``concurrency``: the worker's handler threads (default: the workload's consumers);
         ``handoff``: ``pool`` or ``thread`` (:class:`~mqmigrate.worker.Worker`); None and
         ``share_consumers``: the pool's share consumers; ``max_poll_records`` None: the
         worker's defaults."""
-        super().__init__(bootstrap, partitions, max_poll_records=max_poll_records,
-                         acquire_mode=acquire_mode)
+        super().__init__(
+            bootstrap, partitions, max_poll_records=max_poll_records, acquire_mode=acquire_mode
+        )
         self.concurrency = concurrency
         self.handoff = handoff
         self.share_consumers = share_consumers
@@ -186,8 +214,11 @@ class KafkaWorkerTarget(KafkaShareTarget):
         workload = self.workload
         concurrency = self.concurrency or (workload.consumers if workload else 1)
         handoff = self.handoff or defaults["handoff"].default
-        out = {"handoff": handoff, "worker_concurrency": concurrency,
-               "max_poll_records": self.max_poll_records or defaults["max_poll_records"].default}
+        out = {
+            "handoff": handoff,
+            "worker_concurrency": concurrency,
+            "max_poll_records": self.max_poll_records or defaults["max_poll_records"].default,
+        }
         if handoff == "pool":
             out["share_consumers"] = self.share_consumers or concurrency
         return out
@@ -211,17 +242,26 @@ class KafkaWorkerTarget(KafkaShareTarget):
                 if not done.wait(timeout=120):
                     raise TimeoutError("benchmark consumer did not settle in 120 s")
 
-            options: dict = {} if self.max_poll_records is None else {
-                "max_poll_records": self.max_poll_records}
+            options: dict = (
+                {} if self.max_poll_records is None else {"max_poll_records": self.max_poll_records}
+            )
             if self.handoff is not None:
                 options["handoff"] = self.handoff
             if self.share_consumers is not None:
                 options["share_consumers"] = self.share_consumers
             extra = {k: v for k, v in self.client_settings().items() if k != "max.poll.records"}
-            worker = Worker(self.bootstrap, [self.topic], self.groups[group], handler,
-                            concurrency=self.concurrency or (workload.consumers if workload else 1),
-                            metrics=False, install_signal_handlers=False, dead_letter="none",
-                            consumer_config=extra, **options)
+            worker = Worker(
+                self.bootstrap,
+                [self.topic],
+                self.groups[group],
+                handler,
+                concurrency=self.concurrency or (workload.consumers if workload else 1),
+                metrics=False,
+                install_signal_handlers=False,
+                dead_letter="none",
+                consumer_config=extra,
+                **options,
+            )
             worker.start()
             self._workers[group] = worker
         handoff = self._queues[group]
@@ -266,8 +306,9 @@ class RabbitMQTarget:
         try:
             return pika.BlockingConnection(params)
         except pex.AMQPError as exc:
-            raise ConnectionFailed(f"cannot connect to {self.source.masked}: "
-                                   f"{type(exc).__name__}") from exc
+            raise ConnectionFailed(
+                f"cannot connect to {self.source.masked}: {type(exc).__name__}"
+            ) from exc
 
     def setup(self, workload: Workload) -> None:
         self.workload = workload
@@ -352,13 +393,16 @@ class SQSTarget:
 
     def setup(self, workload: Workload) -> None:
         if workload.fanout > 1:
-            raise UsageError("the fan-out preset needs SNS in front of SQS; run it against "
-                             "RabbitMQ or AMQP 1.0, or with --fanout 1")
+            raise UsageError(
+                "the fan-out preset needs SNS in front of SQS; run it against "
+                "RabbitMQ or AMQP 1.0, or with --fanout 1"
+            )
         if workload.message_bytes > 256 * 1024:
             raise UsageError("SQS messages are limited to 256 KiB here; lower --size")
         self.workload = workload
         self.queue_url = self._client().create_queue(
-            QueueName=_name("q"), Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+            QueueName=_name("q"), Attributes={"VisibilityTimeout": "30"}
+        )["QueueUrl"]
 
     def publisher(self):
         import base64
@@ -371,8 +415,9 @@ class SQSTarget:
 
             def publish(self, body: bytes) -> None:
                 # SQS bodies are text: base64 keeps the binary header intact
-                self.batch.append({"Id": str(len(self.batch)),
-                                   "MessageBody": base64.b64encode(body).decode()})
+                self.batch.append(
+                    {"Id": str(len(self.batch)), "MessageBody": base64.b64encode(body).decode()}
+                )
                 if len(self.batch) == 10:
                     self.flush()
 
@@ -394,16 +439,24 @@ class SQSTarget:
         class _Consumer:
             def receive(self, timeout: float) -> list[Delivery]:
                 response = client.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=max(int(timeout), 1),
-                    AttributeNames=["ApproximateReceiveCount"])
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=max(int(timeout), 1),
+                    AttributeNames=["ApproximateReceiveCount"],
+                )
                 out = []
                 for message in response.get("Messages", []):
                     handle = message["ReceiptHandle"]
                     count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
-                    out.append(Delivery(
-                        base64.b64decode(message["Body"]), count > 1,
-                        lambda handle=handle: client.delete_message(QueueUrl=url,
-                                                                    ReceiptHandle=handle)))
+                    out.append(
+                        Delivery(
+                            base64.b64decode(message["Body"]),
+                            count > 1,
+                            lambda handle=handle: client.delete_message(
+                                QueueUrl=url, ReceiptHandle=handle
+                            ),
+                        )
+                    )
                 return out
 
             def close(self) -> None:
@@ -435,8 +488,9 @@ class AMQP1Target:
 
     def setup(self, workload: Workload) -> None:
         if workload.fanout > 1:
-            raise UsageError("fan-out over AMQP 1.0 needs broker-specific multicast set-up; "
-                             "use --fanout 1")
+            raise UsageError(
+                "fan-out over AMQP 1.0 needs broker-specific multicast set-up; use --fanout 1"
+            )
         self.workload = workload
         self.addresses = [f"{self.address_prefix}{_name('q')}"]
 
@@ -462,8 +516,9 @@ class AMQP1Target:
         from proton import Timeout
 
         connection = self._connect()
-        receiver = connection.create_receiver(self.addresses[0], credit=100,
-                                              options=queue_capability())
+        receiver = connection.create_receiver(
+            self.addresses[0], credit=100, options=queue_capability()
+        )
 
         class _Consumer:
             def receive(self, timeout: float) -> list[Delivery]:
@@ -492,5 +547,7 @@ def source_target(uri: str):
         return SQSTarget(source)
     if source.kind == "amqp1":
         return AMQP1Target(source)
-    raise UsageError(f"bench cannot publish through {source.scheme}://",
-                     hint="use amqp://, amqp1://, sqs:// or sqs+http://")
+    raise UsageError(
+        f"bench cannot publish through {source.scheme}://",
+        hint="use amqp://, amqp1://, sqs:// or sqs+http://",
+    )

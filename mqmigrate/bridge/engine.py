@@ -37,11 +37,48 @@ log = logging.getLogger("mqmigrate.bridge")
 INVALID_TIMESTAMP = 32
 
 #: end-to-end lag buckets (seconds): source send time → Kafka acknowledged
-LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600,
-               float("inf"))
+LAG_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    300,
+    900,
+    3600,
+    float("inf"),
+)
 #: bridge-added latency buckets (seconds): received from source → Kafka acknowledged
-LATENCY_BUCKETS = (0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.035, 0.05,
-                   0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, float("inf"))
+LATENCY_BUCKETS = (
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.025,
+    0.035,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    float("inf"),
+)
 
 
 class StopReason(str, enum.Enum):
@@ -145,10 +182,15 @@ class Stats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "in": self.received, "out": self.produced, "acked": self.acked,
-            "released": self.released, "quarantined": self.quarantined,
-            "duplicates_skipped": self.duplicates_skipped, "redelivered": self.redelivered,
-            "in_flight": self.in_flight, "source_depth": self.source_depth,
+            "in": self.received,
+            "out": self.produced,
+            "acked": self.acked,
+            "released": self.released,
+            "quarantined": self.quarantined,
+            "duplicates_skipped": self.duplicates_skipped,
+            "redelivered": self.redelivered,
+            "in_flight": self.in_flight,
+            "source_depth": self.source_depth,
             "source_reconnects": self.source_reconnects,
             "latency_p50_s": self.latency.quantile(0.5),
             "latency_p99_s": self.latency.quantile(0.99),
@@ -178,11 +220,17 @@ class SettledLedger(Protocol):
 class Engine:
     """Moves messages from one source adapter into one Kafka topic (see module doc)."""
 
-    def __init__(self, source: SourceAdapter, producer: BridgeProducer, config: BridgeConfig, *,
-                 known_ids: Iterable[str] | None = None,
-                 on_tick: Callable[[Stats], None] | None = None,
-                 rng: random.Random | None = None,
-                 ledger: "SettledLedger | None" = None):
+    def __init__(
+        self,
+        source: SourceAdapter,
+        producer: BridgeProducer,
+        config: BridgeConfig,
+        *,
+        known_ids: Iterable[str] | None = None,
+        on_tick: Callable[[Stats], None] | None = None,
+        rng: random.Random | None = None,
+        ledger: "SettledLedger | None" = None,
+    ):
         self.source = source
         #: verify ledger: (source id, body hash) of each message settled after its record
         #: reached the main topic (quarantined ones are not in that topic, so not listed)
@@ -222,6 +270,7 @@ class Engine:
 
     def install_signal_handlers(self) -> Callable[[], None]:
         """SIGTERM/SIGINT request a graceful stop; returns a function restoring the old ones."""
+
         def handler(signum: int, _frame: Any) -> None:
             self._signal = self._signal or signum
             self.request_stop(StopReason.signal)
@@ -266,8 +315,13 @@ class Engine:
                 receiving = now >= self._backoff_until and room > 0 and not self._limit_reached()
                 try:
                     if receiving:
-                        wait = (0.0 if self.stats.in_flight else
-                                cfg.idle_wait if now - last_activity >= 1.0 else 0.05)
+                        wait = (
+                            0.0
+                            if self.stats.in_flight
+                            else cfg.idle_wait
+                            if now - last_activity >= 1.0
+                            else 0.05
+                        )
                         batch = self.source.receive(min(room, cfg.batch_size), wait)
                         got = len(batch)
                         if got:
@@ -295,13 +349,18 @@ class Engine:
                         self._on_tick(self.stats)
                 if self._limit_reached() and self.stats.in_flight == 0:
                     self._stop = StopReason.max_messages
-                elif (cfg.idle_exit is not None and self.stats.in_flight == 0
-                      and now - last_activity >= cfg.idle_exit):
+                elif (
+                    cfg.idle_exit is not None
+                    and self.stats.in_flight == 0
+                    and now - last_activity >= cfg.idle_exit
+                ):
                     depth = self._depth()
                     # None is "this source cannot tell" (quiet time decides) but never "the
                     # source did not answer": an unreachable queue is not an empty one
                     if not depth and not self._depth_unavailable:
-                        self._stop = StopReason.drained if cfg.mode is Mode.drain else StopReason.idle
+                        self._stop = (
+                            StopReason.drained if cfg.mode is Mode.drain else StopReason.idle
+                        )
                     else:
                         last_activity = now  # not empty yet: keep going
                 elif now - last_depth >= 5.0:
@@ -346,19 +405,30 @@ class Engine:
             topic = self.config.quarantine_topic
             failure = pending.reason
             assert topic is not None and failure is not None
-            headers = self._headers(env) + [
-                (mqheaders.QUARANTINE_REASON, f"{failure.name}: {failure.reason}".encode()),
-                (mqheaders.QUARANTINE_CODE, str(failure.code).encode()),
-                (mqheaders.QUARANTINE_TOPIC, self.config.topic.encode()),
-                (mqheaders.QUARANTINE_SIZE, str(len(env.body)).encode()),
-            ] + [(f"mq.source.coordinate.{k}", str(v).encode())
-                 for k, v in env.coordinates.items()]
+            headers = (
+                self._headers(env)
+                + [
+                    (mqheaders.QUARANTINE_REASON, f"{failure.name}: {failure.reason}".encode()),
+                    (mqheaders.QUARANTINE_CODE, str(failure.code).encode()),
+                    (mqheaders.QUARANTINE_TOPIC, self.config.topic.encode()),
+                    (mqheaders.QUARANTINE_SIZE, str(len(env.body)).encode()),
+                ]
+                + [
+                    (f"mq.source.coordinate.{k}", str(v).encode())
+                    for k, v in env.coordinates.items()
+                ]
+            )
         else:
             topic = self.config.topic
             headers = self._headers(env)
-        refused = self.producer.send(topic, env.body, key=self._key(env), headers=headers,
-                                     timestamp_ms=None if pending.retimed else env.timestamp_ms,
-                                     token=pending)
+        refused = self.producer.send(
+            topic,
+            env.body,
+            key=self._key(env),
+            headers=headers,
+            timestamp_ms=None if pending.retimed else env.timestamp_ms,
+            token=pending,
+        )
         if refused is not None:  # librdkafka refused it locally: same handling as a report
             self._complete(pending, refused)
 
@@ -413,37 +483,52 @@ class Engine:
             # the source's send time is outside the topic's accepted window (a skewed
             # publisher clock, a very old message): write it with the broker's time instead;
             # the send time stays in the mq.timestamp header
-            log.warning("Kafka refused the send time of message %s; using the broker's time",
-                        env.source_id)
-            self._produce(_Pending(env, pending.received_at, pending.quarantine, retimed=True,
-                                   reason=pending.reason))
+            log.warning(
+                "Kafka refused the send time of message %s; using the broker's time", env.source_id
+            )
+            self._produce(
+                _Pending(
+                    env,
+                    pending.received_at,
+                    pending.quarantine,
+                    retimed=True,
+                    reason=pending.reason,
+                )
+            )
             return
         if failure.severity is Severity.PERMANENT and not pending.quarantine:
             if self.config.quarantine_topic:
-                log.warning("Kafka refused message %s (%s): quarantining", env.source_id,
-                            failure.name)
-                self._produce(_Pending(env, pending.received_at, quarantine=True,
-                                       reason=failure))
+                log.warning(
+                    "Kafka refused message %s (%s): quarantining", env.source_id, failure.name
+                )
+                self._produce(_Pending(env, pending.received_at, quarantine=True, reason=failure))
                 return
             self._fatal = KafkaError(
                 f"Kafka refused message {env.source_id} for good ({failure.name}: "
                 f"{failure.reason}) and no quarantine topic is configured",
-                hint="set --quarantine-topic; the message stays in the source")
+                hint="set --quarantine-topic; the message stays in the source",
+            )
         elif failure.severity is Severity.PERMANENT:
             self._fatal = KafkaError(
                 f"the quarantine topic {self.config.quarantine_topic!r} refused message "
                 f"{env.source_id} too ({failure.name}: {failure.reason})",
-                hint="raise its max.message.bytes; the message stays in the source")
+                hint="raise its max.message.bytes; the message stays in the source",
+            )
         elif failure.severity is Severity.FATAL:
-            self._fatal = KafkaError(f"Kafka write failed: {failure.name}: {failure.reason}",
-                                     hint="check the topic exists and the bridge may write it")
+            self._fatal = KafkaError(
+                f"Kafka write failed: {failure.name}: {failure.reason}",
+                hint="check the topic exists and the bridge may write it",
+            )
         else:
             stats.kafka_transient_errors += 1
             self._failures_in_row += 1
             self._backoff_until = time.monotonic() + self._backoff_delay()
             if self._failures_in_row == 1 or self._failures_in_row % 100 == 0:
-                log.warning("Kafka write failed (%s: %s); releasing to the source and backing off",
-                            failure.name, failure.reason)
+                log.warning(
+                    "Kafka write failed (%s: %s); releasing to the source and backing off",
+                    failure.name,
+                    failure.reason,
+                )
         self._settle[Outcome.RELEASE].append(env)
         self._resolve_waiting(env.source_id, written=False)
 
@@ -460,8 +545,10 @@ class Engine:
 
     def _backoff_delay(self) -> float:
         """Capped exponential backoff with full jitter."""
-        cap = min(self.config.backoff_max,
-                  self.config.backoff_initial * (2 ** min(self._failures_in_row, 16)))
+        cap = min(
+            self.config.backoff_max,
+            self.config.backoff_initial * (2 ** min(self._failures_in_row, 16)),
+        )
         return self._rng.uniform(cap / 2, cap)
 
     # -- settling ---------------------------------------------------------------------------
@@ -553,8 +640,11 @@ class Engine:
                     raise SourceUnavailable(
                         f"{again.message} (gave up reconnecting after "
                         f"{self.config.reconnect_timeout:.0f}s)",
-                        hint="check the source broker; nothing unsettled was lost") from again
-                cap = min(self.config.backoff_max, self.config.backoff_initial * 2 ** min(attempt, 16))
+                        hint="check the source broker; nothing unsettled was lost",
+                    ) from again
+                cap = min(
+                    self.config.backoff_max, self.config.backoff_initial * 2 ** min(attempt, 16)
+                )
                 time.sleep(self._rng.uniform(cap / 2, cap))
         self.stats.source_reconnects += 1
         self.stats.consuming = True
@@ -617,5 +707,8 @@ class Engine:
                 log.warning("closing the source: %s", exc.one_line())
             self.stats.consuming = False
             if len(self.producer):
-                log.warning("%d records still unacknowledged by Kafka at exit; their messages "
-                            "stay in the source", len(self.producer))
+                log.warning(
+                    "%d records still unacknowledged by Kafka at exit; their messages "
+                    "stay in the source",
+                    len(self.producer),
+                )

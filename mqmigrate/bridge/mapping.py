@@ -53,11 +53,14 @@ class KeyStrategy:
         if text.startswith("header:") and len(text) > len("header:"):
             name = text.split(":", 1)[1]
             if name.lower() in _ID_NAMES:
-                raise UsageError(f"--key-from {text}: a message id cannot be the key",
-                                 hint="ids are unique; use a group or entity header instead")
+                raise UsageError(
+                    f"--key-from {text}: a message id cannot be the key",
+                    hint="ids are unique; use a group or entity header instead",
+                )
             return cls("header", name)
-        raise UsageError(f"bad --key-from {text!r}",
-                         hint="use auto, group, routing-key, header:NAME or none")
+        raise UsageError(
+            f"bad --key-from {text!r}", hint="use auto, group, routing-key, header:NAME or none"
+        )
 
     def function(self) -> Callable[[Envelope], bytes | None]:
         """A fast ``envelope -> key bytes`` function for this strategy."""
@@ -79,8 +82,12 @@ class KeyStrategy:
 
 
 #: a playbook ``mapping.key`` -> the bridge's ``--key-from``
-_KEY_FROM_PLAYBOOK = {"none": "none", "message-group-id": "group", "amqp-group-id": "group",
-                      "routing-key": "routing-key"}
+_KEY_FROM_PLAYBOOK = {
+    "none": "none",
+    "message-group-id": "group",
+    "amqp-group-id": "group",
+    "routing-key": "routing-key",
+}
 
 
 def key_from_playbook(mapping_key: str) -> str:
@@ -91,9 +98,10 @@ def key_from_playbook(mapping_key: str) -> str:
     try:
         return _KEY_FROM_PLAYBOOK[mapping_key]
     except KeyError:
-        raise ConfigError(f"unknown mapping.key {mapping_key!r}",
-                          hint="none, message-group-id, routing-key, amqp-group-id or "
-                          "header:NAME") from None
+        raise ConfigError(
+            f"unknown mapping.key {mapping_key!r}",
+            hint="none, message-group-id, routing-key, amqp-group-id or header:NAME",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -107,14 +115,18 @@ class HeaderMapping:
         object.__setattr__(self, "drop", frozenset(self.drop))
         for source_name, kafka_name in self.rename.items():
             if kafka_name.startswith(mqheaders.PREFIX):
-                raise ConfigError(f"mapping.headers.rename: {source_name!r} -> {kafka_name!r}: "
-                                  f"names starting with {mqheaders.PREFIX!r} are the bridge's own",
-                                  hint="choose a Kafka header name without the mq. prefix")
+                raise ConfigError(
+                    f"mapping.headers.rename: {source_name!r} -> {kafka_name!r}: "
+                    f"names starting with {mqheaders.PREFIX!r} are the bridge's own",
+                    hint="choose a Kafka header name without the mq. prefix",
+                )
             if not kafka_name:
                 raise ConfigError(f"mapping.headers.rename: {source_name!r} has an empty name")
             if source_name in self.drop:
-                raise ConfigError(f"mapping.headers: {source_name!r} is both renamed and dropped",
-                                  hint="keep one of the two")
+                raise ConfigError(
+                    f"mapping.headers: {source_name!r} is both renamed and dropped",
+                    hint="keep one of the two",
+                )
         targets = list(self.rename.values())
         twice = sorted({name for name in targets if targets.count(name) > 1})
         if twice:
@@ -148,8 +160,9 @@ def _header_text(value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     if isinstance(value, (dict, list, tuple)):  # no text form: keep the typed encoding
-        return json.dumps(mqheaders.encode_value(value), separators=(",", ":"),
-                          ensure_ascii=False).encode()
+        return json.dumps(
+            mqheaders.encode_value(value), separators=(",", ":"), ensure_ascii=False
+        ).encode()
     if isinstance(value, bool):
         return b"true" if value else b"false"
     if isinstance(value, (_dt.datetime, _dt.date)):

@@ -28,9 +28,11 @@ class StatsCollector:
     """Exposes engines' Stats as ``mqmigrate_bridge_*`` metrics: one sample per engine in
     each family, told apart by its labels (``workload``, ``queue``, ``topic``)."""
 
-    def __init__(self, stats: Callable[[], Stats] | Sequence[tuple[Callable[[], Stats],
-                                                                    dict[str, str]]],
-                 labels: dict[str, str] | None = None):
+    def __init__(
+        self,
+        stats: Callable[[], Stats] | Sequence[tuple[Callable[[], Stats], dict[str, str]]],
+        labels: dict[str, str] | None = None,
+    ):
         self._sources = [(stats, labels or {})] if callable(stats) else list(stats)
 
     def collect(self) -> Iterator[Any]:
@@ -50,11 +52,15 @@ class StatsCollector:
             "messages_in": ("messages received from the source", s.received),
             "messages_out": ("records Kafka acknowledged on the target topic", s.produced),
             "messages_acked": ("source messages settled ACCEPT after Kafka acknowledged", s.acked),
-            "messages_released": ("source messages released back (transient failures, stop)",
-                                  s.released),
+            "messages_released": (
+                "source messages released back (transient failures, stop)",
+                s.released,
+            ),
             "messages_quarantined": ("messages written to the quarantine topic", s.quarantined),
-            "duplicates_skipped": ("effectively-once: redeliveries already in Kafka, acked "
-                                   "without writing", s.duplicates_skipped),
+            "duplicates_skipped": (
+                "effectively-once: redeliveries already in Kafka, acked without writing",
+                s.duplicates_skipped,
+            ),
             "messages_redelivered": ("messages the source marked redelivered", s.redelivered),
             "source_reconnects": ("source reconnections", s.source_reconnects),
             "kafka_transient_errors": ("Kafka writes failed transiently", s.kafka_transient_errors),
@@ -63,25 +69,33 @@ class StatsCollector:
             metric = CounterMetricFamily(f"mqmigrate_bridge_{name}", doc, labels=names)
             metric.add_metric(values, value)
             yield metric
-        gauge = GaugeMetricFamily("mqmigrate_bridge_in_flight",
-                                  "messages received and not yet settled", labels=names)
+        gauge = GaugeMetricFamily(
+            "mqmigrate_bridge_in_flight", "messages received and not yet settled", labels=names
+        )
         gauge.add_metric(values, s.in_flight)
         yield gauge
         if s.source_depth is not None:
-            gauge = GaugeMetricFamily("mqmigrate_bridge_source_backlog",
-                                      "messages waiting in the source queue", labels=names)
+            gauge = GaugeMetricFamily(
+                "mqmigrate_bridge_source_backlog",
+                "messages waiting in the source queue",
+                labels=names,
+            )
             gauge.add_metric(values, s.source_depth)
             yield gauge
         for name, doc, hist in (
             ("end_to_end_lag_seconds", "source send time to Kafka acknowledgement", s.lag),
-            ("added_latency_seconds", "received from the source to Kafka acknowledgement",
-             s.latency),
+            (
+                "added_latency_seconds",
+                "received from the source to Kafka acknowledgement",
+                s.latency,
+            ),
         ):
             yield _histogram(f"mqmigrate_bridge_{name}", doc, names, values, hist)
 
 
-def _histogram(name: str, doc: str, names: list[str], values: list[str],
-               hist: Histogram) -> HistogramMetricFamily:
+def _histogram(
+    name: str, doc: str, names: list[str], values: list[str], hist: Histogram
+) -> HistogramMetricFamily:
     metric = HistogramMetricFamily(name, doc, labels=names)
     buckets = [("+Inf" if b == float("inf") else repr(float(b)), c) for b, c in hist.cumulative()]
     metric.add_metric(values, buckets, hist.total)
@@ -109,15 +123,22 @@ class OpsServer:
     ``engines`` is one engine (with ``labels``) or several :class:`OpsTarget`.
     """
 
-    def __init__(self, engines: Engine | Sequence[OpsTarget], port: int,
-                 host: str = "127.0.0.1", labels: dict[str, str] | None = None,
-                 heartbeat_timeout: float = 60.0):
-        self.targets = ([OpsTarget(engines, labels or {})] if isinstance(engines, Engine)
-                        else list(engines))
+    def __init__(
+        self,
+        engines: Engine | Sequence[OpsTarget],
+        port: int,
+        host: str = "127.0.0.1",
+        labels: dict[str, str] | None = None,
+        heartbeat_timeout: float = 60.0,
+    ):
+        self.targets = (
+            [OpsTarget(engines, labels or {})] if isinstance(engines, Engine) else list(engines)
+        )
         self.engine = self.targets[0].engine
         self.registry = CollectorRegistry()
-        self.registry.register(StatsCollector(
-            [(lambda e=t.engine: e.stats, t.labels) for t in self.targets]))
+        self.registry.register(
+            StatsCollector([(lambda e=t.engine: e.stats, t.labels) for t in self.targets])
+        )
         self.heartbeat_timeout = heartbeat_timeout
         ops = self
 
@@ -132,8 +153,10 @@ class OpsServer:
                 elif path == "/readyz":
                     waiting = ops.not_ready()
                     ok = not waiting
-                    self._send(200 if ok else 503, b"ready\n" if ok else
-                               f"not ready: {', '.join(waiting)}\n".encode())
+                    self._send(
+                        200 if ok else 503,
+                        b"ready\n" if ok else f"not ready: {', '.join(waiting)}\n".encode(),
+                    )
                 else:
                     self._send(404, b"not found\n")
 
@@ -150,12 +173,15 @@ class OpsServer:
         try:
             self.server = ThreadingHTTPServer((host, port), Handler)
         except OSError as exc:
-            raise PrerequisiteError(f"cannot serve metrics on {host}:{port}: {exc.strerror}",
-                                    hint="choose another --metrics-port") from exc
+            raise PrerequisiteError(
+                f"cannot serve metrics on {host}:{port}: {exc.strerror}",
+                hint="choose another --metrics-port",
+            ) from exc
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, name="mqmigrate-ops",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="mqmigrate-ops", daemon=True
+        )
 
     def _running(self) -> list[OpsTarget]:
         return [t for t in self.targets if not t.finished()]
@@ -166,7 +192,8 @@ class OpsServer:
         now = time.monotonic()
         return bool(running) and all(
             t.engine.heartbeat is not None and now - t.engine.heartbeat < self.heartbeat_timeout
-            for t in running)
+            for t in running
+        )
 
     def not_ready(self) -> list[str]:
         """Names of the running workloads that are not ready (a workload consuming while
@@ -194,8 +221,9 @@ class _WorkloadTag(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         name = record.threadName or ""
-        workload = name[len(WORKLOAD_THREAD_PREFIX):] if name.startswith(
-            WORKLOAD_THREAD_PREFIX) else None
+        workload = (
+            name[len(WORKLOAD_THREAD_PREFIX) :] if name.startswith(WORKLOAD_THREAD_PREFIX) else None
+        )
         record.workload = workload
         record.workload_tag = f"[{workload}] " if workload else ""
         return True
@@ -205,8 +233,12 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line, for log shippers (used when stderr is not a terminal)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data = {"ts": round(record.created, 3), "level": record.levelname.lower(),
-                "logger": record.name, "msg": record.getMessage()}
+        data = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         workload = getattr(record, "workload", None)
         if workload:
             data["workload"] = workload
@@ -219,8 +251,11 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(json_logs: bool, level: int = logging.INFO) -> None:
     """JSON lines on stderr when it is not a TTY, short text lines otherwise."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter(
-        "%(asctime)s %(levelname)s %(workload_tag)s%(message)s", "%H:%M:%S"))
+    handler.setFormatter(
+        JsonFormatter()
+        if json_logs
+        else logging.Formatter("%(asctime)s %(levelname)s %(workload_tag)s%(message)s", "%H:%M:%S")
+    )
     handler.addFilter(_WorkloadTag())
     root = logging.getLogger("mqmigrate")
     root.handlers[:] = [handler]
@@ -255,8 +290,9 @@ class Progress:
 
             # its own console on stderr, as the CLI's: the engine does not import the CLI
             console = Console(stderr=True, highlight=False, soft_wrap=True)
-            self._live = Live(self._render(), console=console, refresh_per_second=2,
-                              transient=False)
+            self._live = Live(
+                self._render(), console=console, refresh_per_second=2, transient=False
+            )
             self._live.__enter__()
         return self
 
@@ -289,18 +325,33 @@ class Progress:
 
         table = Table(title=self.title, show_header=True, header_style="bold")
         named = any(row is not None for row in self._rows)
-        columns = ("in", "out", "acked", "quarantined", "dupes skipped", "in flight", "backlog",
-                   "msg/s", "p99 ms")
+        columns = (
+            "in",
+            "out",
+            "acked",
+            "quarantined",
+            "dupes skipped",
+            "in flight",
+            "backlog",
+            "msg/s",
+            "p99 ms",
+        )
         for col in (("workload",) if named else ()) + columns:
             table.add_column(col, justify="left" if col == "workload" else "right")
         with self._lock:
             rows = [(row, entry[0], entry[2]) for row, entry in self._rows.items()]
         for row, stats, rate in rows:
             p99 = stats.latency.quantile(0.99)
-            cells = [str(stats.received), str(stats.produced), str(stats.acked),
-                     str(stats.quarantined), str(stats.duplicates_skipped),
-                     str(stats.in_flight),
-                     "?" if stats.source_depth is None else str(stats.source_depth),
-                     f"{rate:,.0f}", "-" if p99 is None else f"{p99 * 1000:g}"]
+            cells = [
+                str(stats.received),
+                str(stats.produced),
+                str(stats.acked),
+                str(stats.quarantined),
+                str(stats.duplicates_skipped),
+                str(stats.in_flight),
+                "?" if stats.source_depth is None else str(stats.source_depth),
+                f"{rate:,.0f}",
+                "-" if p99 is None else f"{p99 * 1000:g}",
+            ]
             table.add_row(*(([row or ""] if named else []) + cells))
         return table

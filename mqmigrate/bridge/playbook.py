@@ -59,9 +59,11 @@ def _credential(workload: Workload, environ: Mapping[str, str]) -> tuple[str | N
         return None, creds.profile
     value = environ.get(creds.env or "")
     if not value:
-        raise ConfigError(f"workload '{workload.id}': environment variable {creds.env} is not "
-                          "set (the playbook's source.credentials.env)",
-                          hint=f"export {creds.env} before starting the bridge")
+        raise ConfigError(
+            f"workload '{workload.id}': environment variable {creds.env} is not "
+            "set (the playbook's source.credentials.env)",
+            hint=f"export {creds.env} before starting the bridge",
+        )
     return value, None
 
 
@@ -78,9 +80,11 @@ def _amqp_uri(workload: Workload, secret: str | None) -> str:
     into the playbook's endpoint."""
     src = workload.source
     if secret is None:
-        raise ConfigError(f"workload '{workload.id}': a {src.kind} source needs "
-                          "'credentials: {env: NAME}' (a URI or USER:PASSWORD)",
-                          hint="profiles are for sqs sources (AWS profiles)")
+        raise ConfigError(
+            f"workload '{workload.id}': a {src.kind} source needs "
+            "'credentials: {env: NAME}' (a URI or USER:PASSWORD)",
+            hint="profiles are for sqs sources (AWS profiles)",
+        )
     if "://" in secret:
         return _amqp1_scheme(secret) if src.kind == "amqp1" else secret
     user, sep, password = secret.partition(":")
@@ -88,9 +92,11 @@ def _amqp_uri(workload: Workload, secret: str | None) -> str:
     scheme = urlsplit(endpoint).scheme.lower() if endpoint else ""
     if not sep or scheme not in _AMQP_SCHEMES[src.kind]:
         var = src.credentials.env if src.credentials else "?"
-        raise ConfigError(f"workload '{workload.id}': {var} holds neither a source URI nor "
-                          "USER:PASSWORD for an amqp:// source.endpoint",
-                          hint=f"e.g. {var}=amqp://USER:PASSWORD@HOST:5672/")
+        raise ConfigError(
+            f"workload '{workload.id}': {var} holds neither a source URI nor "
+            "USER:PASSWORD for an amqp:// source.endpoint",
+            hint=f"e.g. {var}=amqp://USER:PASSWORD@HOST:5672/",
+        )
     parts = urlsplit(endpoint)
     netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}"
     uri = urlunsplit((scheme, netloc, parts.path, parts.query, ""))
@@ -138,23 +144,35 @@ def source_spec(workload: Workload, environ: Mapping[str, str] | None = None) ->
             if query:
                 parts = urlsplit(uri)
                 extra = urlencode(query)
-                uri = urlunsplit((parts.scheme, parts.netloc, parts.path,
-                                  f"{parts.query}&{extra}" if parts.query else extra, ""))
+                uri = urlunsplit(
+                    (
+                        parts.scheme,
+                        parts.netloc,
+                        parts.path,
+                        f"{parts.query}&{extra}" if parts.query else extra,
+                        "",
+                    )
+                )
     else:
         uri = _amqp_uri(workload, secret)
         if src.kind == "rabbitmq":
             uri = _with_vhost(uri, src.vhost)
         prefix = {"rabbitmq": "rabbitmq+", "amqp1": "artemis+"}.get(src.kind)
-        if prefix and src.endpoint and src.endpoint.startswith((prefix + "http://",
-                                                                 prefix + "https://")):
+        if (
+            prefix
+            and src.endpoint
+            and src.endpoint.startswith((prefix + "http://", prefix + "https://"))
+        ):
             # the management API the playbook was planned from (shadow bindings / Jolokia)
             parts = urlsplit(src.endpoint)
             options["management_url"] = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
     kind = _adapter_kind(uri)
     if kind is not None and kind != src.kind:
-        raise ConfigError(f"workload '{workload.id}': the source is {src.kind} in the playbook "
-                          f"but its URI is a {kind} URI ({mask_uri(uri)})",
-                          hint="check the variable named by source.credentials.env")
+        raise ConfigError(
+            f"workload '{workload.id}': the source is {src.kind} in the playbook "
+            f"but its URI is a {kind} URI ({mask_uri(uri)})",
+            hint="check the variable named by source.credentials.env",
+        )
     return SourceSpec(src.kind, src.queue, uri, options)
 
 
@@ -167,9 +185,13 @@ def _adapter_kind(uri: str) -> str | None:
         return None
 
 
-def workload_options(playbook: Playbook, workload: Workload, base: "BridgeOptions",
-                     overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None
-                     ) -> "BridgeOptions":
+def workload_options(
+    playbook: Playbook,
+    workload: Workload,
+    base: "BridgeOptions",
+    overrides: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+) -> "BridgeOptions":
     """``base`` (the process-wide flags) completed with ``workload``; ``overrides`` (flags the
     user gave explicitly: ``source``, ``queue``, ``topic``, ``kafka``, ``key_from``,
     ``quarantine_topic``) win over the playbook."""
@@ -184,8 +206,9 @@ def workload_options(playbook: Playbook, workload: Workload, base: "BridgeOption
         # topic (1 MB records); the quarantine topic must take what Kafka refused on the topic
         # (64 MiB), so it stays TOPIC.quarantine, as for flags and for cutover's bridges
         "quarantine_topic": None,
-        "headers": HeaderMapping(dict(workload.mapping.headers.rename),
-                                 frozenset(workload.mapping.headers.drop)),
+        "headers": HeaderMapping(
+            dict(workload.mapping.headers.rename), frozenset(workload.mapping.headers.drop)
+        ),
     }
     if playbook.kafka is not None:
         values["kafka"] = playbook.kafka.bootstrap
@@ -197,9 +220,13 @@ def workload_options(playbook: Playbook, workload: Workload, base: "BridgeOption
     return dataclasses.replace(base, **values)
 
 
-def resolve(playbook: Playbook, workload_ids: Sequence[str], base: "BridgeOptions",
-            overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None
-            ) -> list["BridgeOptions"]:
+def resolve(
+    playbook: Playbook,
+    workload_ids: Sequence[str],
+    base: "BridgeOptions",
+    overrides: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+) -> list["BridgeOptions"]:
     """The options of every selected workload (all of them when ``workload_ids`` is empty).
 
     Errors (exit 2, one line): an unknown id (the ids are listed); ``--source``/``--queue``/
@@ -211,29 +238,39 @@ def resolve(playbook: Playbook, workload_ids: Sequence[str], base: "BridgeOption
     known = [w.id for w in playbook.workloads]
     unknown = [i for i in workload_ids if i not in known]
     if unknown:
-        raise UsageError(f"unknown workload {unknown[0]!r} in the playbook",
-                         hint=f"workloads: {', '.join(known)}")
+        raise UsageError(
+            f"unknown workload {unknown[0]!r} in the playbook",
+            hint=f"workloads: {', '.join(known)}",
+        )
     chosen = list(dict.fromkeys(workload_ids)) or known
     if len(chosen) > 1:
-        mixed = [("--source (or MQMIGRATE_SOURCE)" if name == "source" else f"--{name}")
-                 for name in SINGLE_WORKLOAD_FLAGS if name in overrides]
+        mixed = [
+            ("--source (or MQMIGRATE_SOURCE)" if name == "source" else f"--{name}")
+            for name in SINGLE_WORKLOAD_FLAGS
+            if name in overrides
+        ]
         if mixed:
-            raise UsageError(f"{'/'.join(mixed)} cannot apply to {len(chosen)} workloads "
-                             f"({', '.join(chosen)})",
-                             hint="select one with --workload ID, or drop the flag and let the "
-                             "playbook say")
-    options = [workload_options(playbook, playbook.workload(i), base, overrides, environ)
-               for i in chosen]
+            raise UsageError(
+                f"{'/'.join(mixed)} cannot apply to {len(chosen)} workloads ({', '.join(chosen)})",
+                hint="select one with --workload ID, or drop the flag and let the playbook say",
+            )
+    options = [
+        workload_options(playbook, playbook.workload(i), base, overrides, environ) for i in chosen
+    ]
     by_topic: dict[str, str] = {}
     for opts in options:
         other = by_topic.setdefault(opts.topic, opts.workload or "")
         if other != opts.workload:
-            raise UsageError(f"workloads '{other}' and '{opts.workload}' both write topic "
-                             f"'{opts.topic}' (a fan-out: each queue holds a copy of every "
-                             "message, so bridging both writes each message twice)",
-                             hint="bridge one of them: --workload ID")
+            raise UsageError(
+                f"workloads '{other}' and '{opts.workload}' both write topic "
+                f"'{opts.topic}' (a fan-out: each queue holds a copy of every "
+                "message, so bridging both writes each message twice)",
+                hint="bridge one of them: --workload ID",
+            )
     if len(options) > 1:
         share = max(1, base.max_in_flight // len(options))
-        options = [dataclasses.replace(o, max_in_flight=share,
-                                       batch_size=min(o.batch_size, share)) for o in options]
+        options = [
+            dataclasses.replace(o, max_in_flight=share, batch_size=min(o.batch_size, share))
+            for o in options
+        ]
     return options

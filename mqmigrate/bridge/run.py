@@ -109,8 +109,11 @@ class _Workload:
         return self.thread is not None and not self.thread.is_alive()
 
     def summary(self) -> dict[str, Any]:
-        stopped = "error" if self.error is not None else (
-            self.reason.value if self.reason else "not-started")
+        stopped = (
+            "error"
+            if self.error is not None
+            else (self.reason.value if self.reason else "not-started")
+        )
         out: dict[str, Any] = {}
         if self.opts.workload is not None:
             out.update(workload=self.opts.workload, queue=self.opts.queue, topic=self.opts.topic)
@@ -126,8 +129,9 @@ def _check(opts: BridgeOptions) -> None:
         raise UsageError("--max-in-flight and --batch-size must be at least 1")
 
 
-def _prepare(opts: BridgeOptions, on_tick: Callable[..., None],
-             producers: "ProducerPool") -> _Workload:
+def _prepare(
+    opts: BridgeOptions, on_tick: Callable[..., None], producers: "ProducerPool"
+) -> _Workload:
     """Topics checked (created on request), ids recovered, the source opened: an error here
     is a configuration or connection error (exit 2) before anything moved.  The workload
     writes through ``producers``' producer for its Kafka configuration."""
@@ -138,11 +142,16 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None],
 
     cls = adapter_class(kind_for_uri(opts.source))
     if opts.mode is Mode.shadow and not cls.capabilities.shadow:
-        raise UsageError(f"the {cls.kind} source cannot shadow a queue"
-                         + (f" (workload '{opts.workload}')" if opts.workload else ""),
-                         hint="use --mode drain or dual-write the producers")
-    idle_exit = opts.idle_exit if opts.idle_exit is not None else (
-        10.0 if opts.mode is Mode.drain else None)
+        raise UsageError(
+            f"the {cls.kind} source cannot shadow a queue"
+            + (f" (workload '{opts.workload}')" if opts.workload else ""),
+            hint="use --mode drain or dual-write the producers",
+        )
+    idle_exit = (
+        opts.idle_exit
+        if opts.idle_exit is not None
+        else (10.0 if opts.mode is Mode.drain else None)
+    )
     quarantine = opts.resolved_quarantine()
 
     known_producers = len(producers)
@@ -162,14 +171,22 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None],
     options = dict(opts.source_options)
     if opts.management_url:
         options["management_url"] = opts.management_url
-    source = cls.from_uri(opts.source, queue=opts.queue, mode=opts.mode,
-                          prefetch=opts.max_in_flight, **options)
-    config = BridgeConfig(topic=opts.topic, quarantine_topic=quarantine, mode=opts.mode,
-                          key_from=opts.key_from, headers=opts.headers,
-                          max_in_flight=opts.max_in_flight, batch_size=opts.batch_size,
-                          idle_exit=idle_exit, max_messages=opts.max_messages,
-                          effectively_once=opts.effectively_once,
-                          reconnect_timeout=opts.reconnect_timeout)
+    source = cls.from_uri(
+        opts.source, queue=opts.queue, mode=opts.mode, prefetch=opts.max_in_flight, **options
+    )
+    config = BridgeConfig(
+        topic=opts.topic,
+        quarantine_topic=quarantine,
+        mode=opts.mode,
+        key_from=opts.key_from,
+        headers=opts.headers,
+        max_in_flight=opts.max_in_flight,
+        batch_size=opts.batch_size,
+        idle_exit=idle_exit,
+        max_messages=opts.max_messages,
+        effectively_once=opts.effectively_once,
+        reconnect_timeout=opts.reconnect_timeout,
+    )
     ledger = None
     if opts.verify_ledger:
         from mqmigrate.verify.ledger import LedgerWriter
@@ -177,8 +194,9 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None],
         try:
             ledger = LedgerWriter(opts.verify_ledger)
         except OSError as exc:
-            raise ConfigError(f"cannot open the verify ledger {opts.verify_ledger}: "
-                              f"{exc.strerror}") from exc
+            raise ConfigError(
+                f"cannot open the verify ledger {opts.verify_ledger}: {exc.strerror}"
+            ) from exc
     engine = Engine(source, producer, config, known_ids=known, on_tick=on_tick, ledger=ledger)
     try:
         engine.open()
@@ -186,8 +204,13 @@ def _prepare(opts: BridgeOptions, on_tick: Callable[..., None],
         if ledger is not None:
             ledger.close()
         raise
-    log.info("bridge started: %s: %s → %s (kafka %s)", opts.mode.value, source.describe(),
-             opts.topic, as_kafka_config(opts.kafka).describe())
+    log.info(
+        "bridge started: %s: %s → %s (kafka %s)",
+        opts.mode.value,
+        source.describe(),
+        opts.topic,
+        as_kafka_config(opts.kafka).describe(),
+    )
     return _Workload(opts, engine, ledger)
 
 
@@ -209,8 +232,13 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
     gone past ``--reconnect-timeout``, Kafka refusing the topic) stops the others gracefully
     too: the run ends with exit 2 and that error, the summary listing every workload.
     """
-    from mqmigrate.bridge.ops import (WORKLOAD_THREAD_PREFIX, OpsServer, OpsTarget, Progress,
-                                      setup_logging)
+    from mqmigrate.bridge.ops import (
+        WORKLOAD_THREAD_PREFIX,
+        OpsServer,
+        OpsTarget,
+        Progress,
+        setup_logging,
+    )
     from mqmigrate.kafka.producer import ProducerPool
 
     if not options:
@@ -223,8 +251,11 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
     tty = sys.stderr.isatty()
     setup_logging(json_logs=first.log_format == "json" or (first.log_format == "auto" and not tty))
     several = len(options) > 1 or first.workload is not None
-    title = (f"{first.mode.value}: {first.queue} → {first.topic}" if not several
-             else f"{first.mode.value}: {len(options)} workloads")
+    title = (
+        f"{first.mode.value}: {first.queue} → {first.topic}"
+        if not several
+        else f"{first.mode.value}: {len(options)} workloads"
+    )
     progress = Progress(title, tty=tty)
 
     workloads: list[_Workload] = []
@@ -232,8 +263,9 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
     try:
         for opts in options:
             row = opts.name if several else None
-            workloads.append(_prepare(opts, lambda stats, row=row: progress.tick(stats, row),
-                                      producers))
+            workloads.append(
+                _prepare(opts, lambda stats, row=row: progress.tick(stats, row), producers)
+            )
     except BaseException:
         for prepared in workloads:
             _close(prepared)
@@ -268,19 +300,32 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
         except BaseException as exc:  # reported by the main thread
             w.error = exc
             if len(workloads) > 1:
-                log.error("workload %s failed, stopping the others: %s", w.opts.name,
-                          exc.one_line() if isinstance(exc, MqMigrateError) else repr(exc))
+                log.error(
+                    "workload %s failed, stopping the others: %s",
+                    w.opts.name,
+                    exc.one_line() if isinstance(exc, MqMigrateError) else repr(exc),
+                )
                 stop_others(w)
 
     # only the main thread may set handlers; a caller running this elsewhere stops it itself
-    old = ({sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-           if threading.current_thread() is threading.main_thread() else {})
+    old = (
+        {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        if threading.current_thread() is threading.main_thread()
+        else {}
+    )
     try:
         with progress:
             for w in workloads:
-                w.thread = threading.Thread(target=work, args=(w,), daemon=True,
-                                            name=(f"{WORKLOAD_THREAD_PREFIX}{w.opts.workload}"
-                                                  if w.opts.workload else "bridge"))
+                w.thread = threading.Thread(
+                    target=work,
+                    args=(w,),
+                    daemon=True,
+                    name=(
+                        f"{WORKLOAD_THREAD_PREFIX}{w.opts.workload}"
+                        if w.opts.workload
+                        else "bridge"
+                    ),
+                )
                 w.thread.start()
             for w in workloads:
                 while w.thread is not None and w.thread.is_alive():
@@ -296,12 +341,15 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
 
     for w in workloads:
         opts = w.opts
-        if (w.error is None and opts.remove_shadow and opts.mode is Mode.shadow
-                and hasattr(w.engine.source, "remove_shadow")):
+        if (
+            w.error is None
+            and opts.remove_shadow
+            and opts.mode is Mode.shadow
+            and hasattr(w.engine.source, "remove_shadow")
+        ):
             w.engine.source.remove_shadow()
             log.info("shadow queue %s removed", w.engine.source.queue)
-        log.info("bridge stopped (%s)", w.summary()["stopped"],
-                 extra={"stats": w.summary()})
+        log.info("bridge stopped (%s)", w.summary()["stopped"], extra={"stats": w.summary()})
 
     errors = [w.error for w in workloads if w.error is not None]
     if len(options) == 1 and first.workload is None:

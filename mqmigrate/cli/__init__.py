@@ -15,7 +15,17 @@ import typer
 
 from mqmigrate import __version__
 from mqmigrate.cli import (
-    assess, bench, bridge, cutover, demo, doctor, plan, playbook, provision, sandbox, verify,
+    assess,
+    bench,
+    bridge,
+    cutover,
+    demo,
+    doctor,
+    plan,
+    playbook,
+    provision,
+    sandbox,
+    verify,
 )
 from mqmigrate.cli.output import err_console
 from mqmigrate.errors import ExitCode, MqMigrateError
@@ -81,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, standalone_mode=False)
     except MqMigrateError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc.one_line()}", markup=True, highlight=False,
-                          soft_wrap=True)
+        err_console.print(
+            f"[bold red]Error:[/] {exc.one_line()}", markup=True, highlight=False, soft_wrap=True
+        )
         return int(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
@@ -95,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     except _CLICK_ERRORS as exc:
         ctx = getattr(exc, "ctx", None)
         where = f" — see '{ctx.command_path} --help'" if ctx is not None else ""
-        err_console.print(f"[bold red]Error:[/] {exc.format_message()}{where}", markup=True,
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]Error:[/] {exc.format_message()}{where}",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
+        )
         return int(ExitCode.USAGE)
     except Exception as exc:  # a bug: still one line, the traceback only on request
         if os.environ.get("MQMIGRATE_DEBUG"):
@@ -104,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print(
             f"[bold red]Error:[/] unexpected {type(exc).__name__}: {exc} — this is a bug in "
             "mqmigrate; re-run with MQMIGRATE_DEBUG=1 for the traceback and report it",
-            markup=True, highlight=False, soft_wrap=True,
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
         )
         return int(ExitCode.USAGE)
     return int(result or 0)

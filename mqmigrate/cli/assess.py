@@ -32,13 +32,15 @@ class FailOn(str, Enum):
     never = "never"
 
 
-_SOURCE_HELP = ("Export files (RabbitMQ definitions JSON, Terraform .tf or a directory of them "
-                "for SQS and Azure Service Bus, CloudFormation YAML/JSON, Service Bus ARM "
-                "templates and Bicep, AMQP 1.0 address YAML, an inventory dump) or live URIs "
-                "(rabbitmq+http(s)://user:pass@host:15672, sqs://REGION, "
-                "sqs+http(s)://host:port?region=R, artemis+http(s)://user:pass@host:8161; "
-                "TLS: ?cafile=&certfile=&keyfile=; a password as ${env:NAME}, see "
-                "docs/security.md).")
+_SOURCE_HELP = (
+    "Export files (RabbitMQ definitions JSON, Terraform .tf or a directory of them "
+    "for SQS and Azure Service Bus, CloudFormation YAML/JSON, Service Bus ARM "
+    "templates and Bicep, AMQP 1.0 address YAML, an inventory dump) or live URIs "
+    "(rabbitmq+http(s)://user:pass@host:15672, sqs://REGION, "
+    "sqs+http(s)://host:port?region=R, artemis+http(s)://user:pass@host:8161; "
+    "TLS: ?cafile=&certfile=&keyfile=; a password as ${env:NAME}, see "
+    "docs/security.md)."
+)
 
 
 class _ProgressBar:
@@ -52,8 +54,13 @@ class _ProgressBar:
         if total < 20:
             return
         if self.progress is None:
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                     MofNCompleteColumn(), console=err_console, transient=True)
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=err_console,
+                transient=True,
+            )
             self.progress.start()
             self.task = self.progress.add_task(what, total=total)
         self.progress.update(self.task, description=what, completed=done, total=total)
@@ -88,12 +95,16 @@ def assess(
     fmt: AssessFormat = typer.Option(AssessFormat.table, "--format", "-f", help="Output format."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report to FILE."),
     fail_on: FailOn = typer.Option(
-        FailOn.blocker, "--fail-on",
-        help="Exit 1 when a finding at or above this severity fired (default: blocker)."),
-    prefix: Optional[str] = typer.Option(None, "--prefix", help="Only queues whose name starts "
-                                         "with NAME."),
-    kafka_version: str = typer.Option("4.4", "--kafka-version",
-                                      help="Target Kafka version (4.4+ has share-group DLQs)."),
+        FailOn.blocker,
+        "--fail-on",
+        help="Exit 1 when a finding at or above this severity fired (default: blocker).",
+    ),
+    prefix: Optional[str] = typer.Option(
+        None, "--prefix", help="Only queues whose name starts with NAME."
+    ),
+    kafka_version: str = typer.Option(
+        "4.4", "--kafka-version", help="Target Kafka version (4.4+ has share-group DLQs)."
+    ),
 ) -> None:
     """Inventory the sources and run the share-group readiness checklist.
 
@@ -119,17 +130,22 @@ def assess(
         _write(out, report.render_html(doc))
     if fail_on is not FailOn.never:
         floor = Severity(fail_on.value).rank
-        if any(f.status is Status.fired and f.severity.rank >= floor
-               for w in workloads for f in w.findings):
+        if any(
+            f.status is Status.fired and f.severity.rank >= floor
+            for w in workloads
+            for f in w.findings
+        ):
             raise typer.Exit(int(ExitCode.NEGATIVE))
 
 
 def inventory(
     sources: List[str] = typer.Argument(..., metavar="SOURCE...", help=_SOURCE_HELP),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help="Write the inventory dump to FILE (default stdout)."),
-    prefix: Optional[str] = typer.Option(None, "--prefix", help="Only queues whose name starts "
-                                         "with NAME."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Write the inventory dump to FILE (default stdout)."
+    ),
+    prefix: Optional[str] = typer.Option(
+        None, "--prefix", help="Only queues whose name starts with NAME."
+    ),
 ) -> None:
     """Write the normalized inventory (no credentials) for offline re-assessment."""
     estate = filter_estate(_read(sources, prefix), prefix)

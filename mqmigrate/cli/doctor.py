@@ -11,30 +11,43 @@ from mqmigrate.cli.kafkaopts import KafkaConfigFile, resolve_kafka
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
 from mqmigrate.doctor import diagnose
 
-_MARKS = {"ok": "[green]ok[/]", "fail": "[red]NOT READY[/]", "error": "[red]ERROR[/]",
-          "skip": "[dim]skipped[/]"}
+_MARKS = {
+    "ok": "[green]ok[/]",
+    "fail": "[red]NOT READY[/]",
+    "error": "[red]ERROR[/]",
+    "skip": "[dim]skipped[/]",
+}
 
 
 def doctor(
     kafka: Optional[str] = typer.Option(
-        None, "--kafka", "-k", help="Kafka bootstrap servers, host:port[,...] (required unless "
-        "--sandbox)."),
+        None,
+        "--kafka",
+        "-k",
+        help="Kafka bootstrap servers, host:port[,...] (required unless --sandbox).",
+    ),
     kafka_config: KafkaConfigFile = None,
     source: Optional[List[str]] = typer.Option(
-        None, "--source", "-s",
+        None,
+        "--source",
+        "-s",
         help="A source endpoint to probe (repeatable): amqp(s)://, rabbitmq+http(s)://, "
         "amqp1(s)://, artemis+http(s)://, sqs://REGION or sqs+http(s)://HOST:PORT; TLS "
         "settings and secrets as in docs/security.md.",
     ),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for each check."),
     round_trip: bool = typer.Option(
-        True, "--round-trip/--no-round-trip",
+        True,
+        "--round-trip/--no-round-trip",
         help="Produce and consume one record on a temporary topic through a share group.",
     ),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
     sandbox: bool = typer.Option(
-        False, "--sandbox", help="Check the local sandbox: its Kafka (unless --kafka) and every "
-        "source endpoint it runs, with the sandbox's credentials."),
+        False,
+        "--sandbox",
+        help="Check the local sandbox: its Kafka (unless --kafka) and every "
+        "source endpoint it runs, with the sandbox's credentials.",
+    ),
 ) -> None:
     """Can this Kafka cluster serve queues? Checks the release, the share.version feature and a
     real share-group round trip, and probes each source for reachability, credentials, version.
@@ -54,8 +67,10 @@ def doctor(
     if not config.properties.get("bootstrap.servers"):
         from mqmigrate.errors import UsageError
 
-        raise UsageError("give --kafka BOOTSTRAP (or bootstrap.servers in --kafka-config), or "
-                         "--sandbox to check the local sandbox")
+        raise UsageError(
+            "give --kafka BOOTSTRAP (or bootstrap.servers in --kafka-config), or "
+            "--sandbox to check the local sandbox"
+        )
     kafka = config.describe()
     with err_console.status("checking"):
         report = diagnose(config, sources, timeout=timeout, round_trip=round_trip)

@@ -17,14 +17,20 @@ from mqmigrate.playbooks.model import Playbook, warnings
 
 app = typer.Typer(help="Check and read migration playbooks.", no_args_is_help=True)
 
-_EXIT_HELP = ("Exit 0 every file is a valid playbook, 1 at least one is valid YAML but not a "
-              "valid playbook (types, unknown keys, ranges, step graph), 2 at least one cannot "
-              "be read or parsed (missing, not UTF-8, too large, empty, malformed YAML).")
+_EXIT_HELP = (
+    "Exit 0 every file is a valid playbook, 1 at least one is valid YAML but not a "
+    "valid playbook (types, unknown keys, ranges, step graph), 2 at least one cannot "
+    "be read or parsed (missing, not UTF-8, too large, empty, malformed YAML)."
+)
 
 
-@app.command("validate", help=(
-    "Check playbooks against the schema and the step-graph rules; every problem is printed as "
-    "FILE:LINE:COLUMN: PATH: MESSAGE.\n\n" + _EXIT_HELP))
+@app.command(
+    "validate",
+    help=(
+        "Check playbooks against the schema and the step-graph rules; every problem is printed as "
+        "FILE:LINE:COLUMN: PATH: MESSAGE.\n\n" + _EXIT_HELP
+    ),
+)
 def validate(
     files: List[Path] = typer.Argument(..., help="Playbook files.", metavar="FILE..."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (text) or json."),
@@ -63,8 +69,7 @@ def validate(
             if entry["valid"]:
                 err_console.print(f"{entry['file']}: valid", markup=False)
         bad = sum(1 for e in results if not e["valid"])
-        err_console.print(f"{len(results) - bad} valid, {bad} invalid or unreadable",
-                          markup=False)
+        err_console.print(f"{len(results) - bad} valid, {bad} invalid or unreadable", markup=False)
     raise typer.Exit(int(worst))
 
 
@@ -103,8 +108,10 @@ class _Tree(Tree):
 
 def tree(playbook: Playbook) -> Tree:
     """The rich tree ``playbook show`` prints."""
-    root = _Tree(f"[bold]{playbook.metadata.name}[/] ({len(playbook.workloads)} workload"
-                f"{'s' if len(playbook.workloads) != 1 else ''})")
+    root = _Tree(
+        f"[bold]{playbook.metadata.name}[/] ({len(playbook.workloads)} workload"
+        f"{'s' if len(playbook.workloads) != 1 else ''})"
+    )
     for workload in playbook.workloads:
         src, tgt = workload.source, workload.target
         consumer = tgt.consumer
@@ -112,7 +119,8 @@ def tree(playbook: Playbook) -> Tree:
             f"[bold cyan]{workload.id}[/]: {src.kind} queue [bold]{src.queue}[/]"
             f"{f' (vhost {src.vhost})' if src.vhost else ''} → topic [bold]{tgt.topic}[/] "
             f"({tgt.partitions} partitions, rf {tgt.replication or 'cluster default'}), {consumer.type} "
-            f"[bold]{consumer.group}[/] — strategy {workload.strategy}")
+            f"[bold]{consumer.group}[/] — strategy {workload.strategy}"
+        )
         details = node.add("target")
         if consumer.configs:
             for key, value in consumer.configs.as_kafka().items():
@@ -122,7 +130,9 @@ def tree(playbook: Playbook) -> Tree:
         for key, value in tgt.configs.items():
             details.add(f"topic {key} = {value}")
         if tgt.dlq:
-            details.add(f"DLQ {tgt.dlq.topic} ({'broker dead-lettering' if tgt.dlq.use_broker_dlq else 'worker forwards'})")
+            details.add(
+                f"DLQ {tgt.dlq.topic} ({'broker dead-lettering' if tgt.dlq.use_broker_dlq else 'worker forwards'})"
+            )
         for grant in tgt.acls:
             on = f"prefix {grant.prefix}" if grant.pattern == "prefixed" else "literal names"
             details.add(f"ACL {grant.principal} {grant.role} ({on})")
@@ -152,8 +162,10 @@ def tree(playbook: Playbook) -> Tree:
             if phase.rollback:
                 rb = ph.add("[red]rollback[/]")
                 for step in phase.rollback:
-                    rb.add(f"{step.id}: {step.action.value}"
-                           + (f" — {step.description}" if step.description else ""))
+                    rb.add(
+                        f"{step.id}: {step.action.value}"
+                        + (f" — {step.description}" if step.description else "")
+                    )
     return root
 
 

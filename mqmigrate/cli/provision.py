@@ -13,19 +13,28 @@ from mqmigrate.cli.output import Format, err_console, out_console, print_json
 from mqmigrate.playbooks import loader
 from mqmigrate.provision import provision as run_provision
 
-_STYLE = {"create": "[green]create[/]", "alter": "[yellow]alter[/]", "unchanged": "[dim]unchanged[/]",
-          "drift": "[red]drift[/]", "skipped": "[dim]skipped[/]"}
+_STYLE = {
+    "create": "[green]create[/]",
+    "alter": "[yellow]alter[/]",
+    "unchanged": "[dim]unchanged[/]",
+    "drift": "[red]drift[/]",
+    "skipped": "[dim]skipped[/]",
+}
 
 
 def provision(
     playbook_file: Path = typer.Argument(..., metavar="PLAYBOOK", help="Playbook file."),
     kafka: Optional[str] = typer.Option(
-        None, "--kafka", "-k", help="Kafka bootstrap servers; default: the playbook's "
-        "kafka.bootstrap."),
+        None,
+        "--kafka",
+        "-k",
+        help="Kafka bootstrap servers; default: the playbook's kafka.bootstrap.",
+    ),
     kafka_config: KafkaConfigFile = None,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff, change nothing."),
     workload: Optional[List[str]] = typer.Option(
-        None, "--workload", "-w", help="Only this workload id (repeatable)."),
+        None, "--workload", "-w", help="Only this workload id (repeatable)."
+    ),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
     """Make Kafka match a playbook and print the diff.
@@ -39,15 +48,17 @@ def provision(
     2 unreadable playbook, usage or connection error.
     """
     playbook = loader.load(playbook_file)
-    config = resolve_kafka(kafka, kafka_config, playbook=playbook, playbook_file=playbook_file,
-                           required=False)
+    config = resolve_kafka(
+        kafka, kafka_config, playbook=playbook, playbook_file=playbook_file, required=False
+    )
     with err_console.status("comparing the cluster with the playbook"):
         report = run_provision(playbook, config, dry_run=dry_run, workloads=workload or None)
     if fmt is Format.json:
         print_json(report.to_dict())
     else:
         title = f"mqmigrate provision {playbook_file} → {report.bootstrap}" + (
-            " (dry run)" if dry_run else "")
+            " (dry run)" if dry_run else ""
+        )
         table = Table(title=title)
         for column in ("workload", "resource", "name", "item", "action", "old → new", "note"):
             table.add_column(column, overflow="fold")
@@ -62,8 +73,11 @@ def provision(
         out_console.print(table, soft_wrap=False)
         counts = ", ".join(f"{n} {a}" for a, n in sorted(report.counts().items()))
         if dry_run:
-            verdict = (f"dry run: {len(report.pending)} change(s) would be made"
-                       if report.pending else "dry run: nothing to change")
+            verdict = (
+                f"dry run: {len(report.pending)} change(s) would be made"
+                if report.pending
+                else "dry run: nothing to change"
+            )
         elif report.applied:
             verdict = f"applied {report.applied} change(s)"
         else:

@@ -65,8 +65,10 @@ class ActionContext:
     def kafka(self) -> Any:
         """The Kafka connection configuration (KafkaConfig or bootstrap servers)."""
         if not self.bootstrap:
-            raise CutoverError("no Kafka cluster for this playbook",
-                               hint="pass --kafka HOST:PORT or set kafka.bootstrap")
+            raise CutoverError(
+                "no Kafka cluster for this playbook",
+                hint="pass --kafka HOST:PORT or set kafka.bootstrap",
+            )
         return self.bootstrap
 
 
@@ -92,9 +94,11 @@ def provision_apply(ctx: ActionContext) -> str:
     report = provision(ctx.playbook, ctx.kafka(), workloads=[ctx.workload.id])
     if report.drift:
         first = report.drift[0]
-        raise ProvisionError(f"provision left {len(report.drift)} drift item(s), e.g. "
-                             f"{first.resource} {first.name}: {first.note or first.item}",
-                             hint="run 'mqmigrate provision PLAYBOOK' to see the diff")
+        raise ProvisionError(
+            f"provision left {len(report.drift)} drift item(s), e.g. "
+            f"{first.resource} {first.name}: {first.note or first.item}",
+            hint="run 'mqmigrate provision PLAYBOOK' to see the diff",
+        )
     return f"provisioned: {report.applied} change(s) applied"
 
 
@@ -106,16 +110,19 @@ def bridge_start(ctx: ActionContext) -> str:
         if sibling is not None:
             # a fan-out: every queue of the exchange gets every message, so one shadow copy
             # into the shared topic is complete; a second one would duplicate each message
-            return (f"shadow copy into {ctx.workload.target.topic} already made by workload "
-                    f"'{sibling[0]}' (pid {sibling[1].pid})")
+            return (
+                f"shadow copy into {ctx.workload.target.topic} already made by workload "
+                f"'{sibling[0]}' (pid {sibling[1].pid})"
+            )
     # A drain bridge of the drain phase moves what a running shadow already copied: it skips
     # ids Kafka has (docs/bridge.md) and ends when the source is empty and quiet.  One started
     # earlier (the consumers phase) moves the source queue while producers still write to it:
     # it runs until stopped, and skips nothing, because the shadow copies of what it moves lie
     # below the consumers' cut (mqmigrate.consumerswitch) and are never processed.
     final_drain = mode == "drain" and ctx.phase == "drain"
-    info, started = _start_bridge(ctx, mode, effectively_once=final_drain,
-                                  idle_exit=drain_idle(ctx) if final_drain else None)
+    info, started = _start_bridge(
+        ctx, mode, effectively_once=final_drain, idle_exit=drain_idle(ctx) if final_drain else None
+    )
     verb = "started" if started else "already running"
     return f"{mode} bridge {verb} (pid {info.pid}, metrics {info.metrics_url})"
 
@@ -130,25 +137,37 @@ def drain_idle(ctx: ActionContext) -> float:
     """
     idle = ctx.drain_idle
     if ctx.workload.target.retry is not None and ctx.workload.phases.drain is not None:
-        quiet = [g.for_seconds for g in ctx.workload.phases.drain.gates
-                 if g.metric in ("source.depth", "source.in-flight")]
+        quiet = [
+            g.for_seconds
+            for g in ctx.workload.phases.drain.gates
+            if g.metric in ("source.depth", "source.in-flight")
+        ]
         idle = max([idle, *quiet])
     return float(idle)
 
 
-def _start_bridge(ctx: ActionContext, mode: str, *, effectively_once: bool,
-                  idle_exit: Optional[float]) -> tuple[bridgeproc.BridgeInfo, bool]:
+def _start_bridge(
+    ctx: ActionContext, mode: str, *, effectively_once: bool, idle_exit: Optional[float]
+) -> tuple[bridgeproc.BridgeInfo, bool]:
     access = ctx.access(ctx.workload)
     return bridgeproc.start(
-        ctx.run_dir, ctx.workload.id, uri=access.uri, queue=access.queue, kafka=ctx.kafka(),
-        topic=ctx.workload.target.topic, mode=mode,
+        ctx.run_dir,
+        ctx.workload.id,
+        uri=access.uri,
+        queue=access.queue,
+        kafka=ctx.kafka(),
+        topic=ctx.workload.target.topic,
+        mode=mode,
         key=key_from_playbook(ctx.workload.mapping.key),
-        effectively_once=effectively_once, idle_exit=idle_exit,
-        management_url=access.management_url)
+        effectively_once=effectively_once,
+        idle_exit=idle_exit,
+        management_url=access.management_url,
+    )
 
 
-def shared_shadow(playbook: Playbook, run_dir: Path,
-                  workload: Workload) -> tuple[str, bridgeproc.BridgeInfo] | None:
+def shared_shadow(
+    playbook: Playbook, run_dir: Path, workload: Workload
+) -> tuple[str, bridgeproc.BridgeInfo] | None:
     """Another workload's shadow bridge writing into this workload's topic (a fan-out)."""
     for other in playbook.workloads:
         if other.id != workload.id and other.target.topic == workload.target.topic:
@@ -178,8 +197,9 @@ def _producer_mode(ctx: ActionContext, mode: str) -> str:
         topic, _, key = rest.partition("#")
         publish_mode(ctx.kafka(), topic, key or "mode", mode)
         return f"producer mode {mode} published to {topic}#{key or 'mode'}"
-    raise CutoverError(f"unknown producer mode switch {spec!r}",
-                       hint="use file:PATH or kafka:TOPIC#KEY")
+    raise CutoverError(
+        f"unknown producer mode switch {spec!r}", hint="use file:PATH or kafka:TOPIC#KEY"
+    )
 
 
 def producers_dual_write(ctx: ActionContext) -> str:
@@ -196,8 +216,10 @@ def producers_source_only(ctx: ActionContext) -> str:
 
 def _switch_path(ctx: ActionContext) -> Path:
     if not ctx.consumer_switch:
-        raise CutoverError("no consumer switch for this run",
-                           hint="pass --consumer-switch PATH (default: a file in the run directory)")
+        raise CutoverError(
+            "no consumer switch for this run",
+            hint="pass --consumer-switch PATH (default: a file in the run directory)",
+        )
     return Path(ctx.consumer_switch.replace("{workload}", ctx.workload.id))
 
 
@@ -211,13 +233,17 @@ def _still_topic_offsets(ctx: ActionContext) -> dict[int, int]:
             continue
         writing = bridgeproc.running(ctx.run_dir, other.id)
         if writing is not None:
-            raise CutoverError(f"workload '{other.id}': a {writing.mode} bridge is writing to "
-                               f"{topic}; the cut needs a still topic",
-                               hint="the playbook should stop it first (bridge.stop)")
+            raise CutoverError(
+                f"workload '{other.id}': a {writing.mode} bridge is writing to "
+                f"{topic}; the cut needs a still topic",
+                hint="the playbook should stop it first (bridge.stop)",
+            )
     ends = topic_end_offsets(ctx.kafka(), topic)
     if ends is None:
-        raise CutoverError(f"cannot read the end offsets of topic {topic}",
-                           hint="is it provisioned and is Kafka reachable?")
+        raise CutoverError(
+            f"cannot read the end offsets of topic {topic}",
+            hint="is it provisioned and is Kafka reachable?",
+        )
     return ends
 
 
@@ -236,15 +262,18 @@ def consumers_kafka(ctx: ActionContext) -> str:
     positioned = ""
     if ctx.workload.target.consumer.type == "share-group":
         # before the switch is written, so the worker joins a group that starts at the cut
-        positioned = "; " + start_share_group_at(ctx.kafka(), ctx.workload.target.consumer.group,
-                                                 ctx.workload.target.topic, ends)
-    consumerswitch.write(path, consumerswitch.Switch(consumerswitch.KAFKA,
-                                                     ctx.workload.target.topic, ends))
+        positioned = "; " + start_share_group_at(
+            ctx.kafka(), ctx.workload.target.consumer.group, ctx.workload.target.topic, ends
+        )
+    consumerswitch.write(
+        path, consumerswitch.Switch(consumerswitch.KAFKA, ctx.workload.target.topic, ends)
+    )
     return f"consumers → Kafka, cut {ends} written to {path}{positioned}"
 
 
-def start_share_group_at(bootstrap: Connection, group: str, topic: str,
-                         offsets: dict[int, int]) -> str:
+def start_share_group_at(
+    bootstrap: Connection, group: str, topic: str, offsets: dict[int, int]
+) -> str:
     """Start an inactive share group at ``offsets`` (the cut) on ``topic``.
 
     A share group that never had a member starts where ``share.auto.offset.reset`` says when
@@ -265,8 +294,10 @@ def start_share_group_at(bootstrap: Connection, group: str, topic: str,
     except ShareGroupNotEmpty:
         return f"share group {group} has active members: their position is kept"
     except MqMigrateError as exc:
-        raise CutoverError(f"cannot start share group {group} at the cut: {exc.one_line()}",
-                           transient=exc.transient) from exc
+        raise CutoverError(
+            f"cannot start share group {group} at the cut: {exc.one_line()}",
+            transient=exc.transient,
+        ) from exc
     return f"share group {group} starts at the cut"
 
 
@@ -282,9 +313,10 @@ def consumers_source(ctx: ActionContext) -> str:
     if current is None or current.consumers == consumerswitch.SOURCE:
         return f"consumers already on the source ({path})"
     ends = _still_topic_offsets(ctx)
-    consumerswitch.write(path, consumerswitch.Switch(consumerswitch.SOURCE,
-                                                     ctx.workload.target.topic,
-                                                     end_offsets=ends))
+    consumerswitch.write(
+        path,
+        consumerswitch.Switch(consumerswitch.SOURCE, ctx.workload.target.topic, end_offsets=ends),
+    )
     return f"consumers → source, cut back {ends} written to {path}"
 
 
@@ -294,8 +326,10 @@ def source_drain(ctx: ActionContext) -> str:
     wl = ctx.workload.id
     current = bridgeproc.running(ctx.run_dir, wl)
     if current is not None and current.mode != "drain":
-        raise CutoverError(f"workload '{wl}': a {current.mode} bridge is running, not a drain",
-                           hint="the playbook should stop it and start a drain bridge first")
+        raise CutoverError(
+            f"workload '{wl}': a {current.mode} bridge is running, not a drain",
+            hint="the playbook should stop it and start a drain bridge first",
+        )
     if current is not None and bridgeproc.spec_of(ctx.run_dir, wl).get("idle_exit") is None:
         # the drain bridge of the consumers phase never ends by itself: replace it by one that
         # ends when the source is empty and quiet; it skips nothing, as its predecessor did
@@ -304,21 +338,29 @@ def source_drain(ctx: ActionContext) -> str:
     elif current is None:
         ended = bridgeproc.last_exit(ctx.run_dir, wl)
         if not (ended and ended.get("mode") == "drain" and ended.get("exit") == 0):
-            bridge_ctx = ActionContext(**{**ctx.__dict__,
-                                          "step": Step(id=ctx.step.id, action=Action.bridge_start,
-                                                       mode="drain")})
+            bridge_ctx = ActionContext(
+                **{
+                    **ctx.__dict__,
+                    "step": Step(id=ctx.step.id, action=Action.bridge_start, mode="drain"),
+                }
+            )
             bridge_start(bridge_ctx)
     if not bridgeproc.wait_exit(ctx.run_dir, wl, ctx.drain_timeout, ctx.should_stop):
         if ctx.should_stop():
-            raise CutoverInterrupted(f"stopped while waiting for the drain bridge of '{wl}' "
-                                     "(it keeps running)",
-                                     hint="re-run cutover to keep waiting")
-        raise CutoverError(f"the drain bridge of '{wl}' still runs after "
-                           f"{ctx.drain_timeout:.0f} s", hint="re-run cutover to keep waiting")
+            raise CutoverInterrupted(
+                f"stopped while waiting for the drain bridge of '{wl}' (it keeps running)",
+                hint="re-run cutover to keep waiting",
+            )
+        raise CutoverError(
+            f"the drain bridge of '{wl}' still runs after {ctx.drain_timeout:.0f} s",
+            hint="re-run cutover to keep waiting",
+        )
     ended = bridgeproc.last_exit(ctx.run_dir, wl) or {}
     if ended.get("exit") != 0:
-        raise CutoverError(f"the drain bridge of '{wl}' failed (exit {ended.get('exit')}): "
-                           f"{ended.get('summary', {}).get('error', 'see its log')}")
+        raise CutoverError(
+            f"the drain bridge of '{wl}' failed (exit {ended.get('exit')}): "
+            f"{ended.get('summary', {}).get('error', 'see its log')}"
+        )
     summary = ended.get("summary") or {}
     return f"source drained (bridge stopped: {summary.get('stopped', '?')})"
 
@@ -336,12 +378,16 @@ def source_delete_shadow(ctx: ActionContext) -> str:
 
     access = ctx.access(ctx.workload)
     if access.kind not in ("rabbitmq", "sqs", "amqp1"):
-        raise CutoverError(f"source.delete-shadow knows RabbitMQ, SQS and Artemis shadow "
-                           f"copies, not {access.kind}", hint="remove the shadow copy by hand")
+        raise CutoverError(
+            f"source.delete-shadow knows RabbitMQ, SQS and Artemis shadow "
+            f"copies, not {access.kind}",
+            hint="remove the shadow copy by hand",
+        )
     current = bridgeproc.running(ctx.run_dir, ctx.workload.id)
     if current is not None and current.mode == "shadow":
-        raise CutoverError("the shadow bridge still reads the shadow queue",
-                           hint="stop it first (bridge.stop)")
+        raise CutoverError(
+            "the shadow bridge still reads the shadow queue", hint="stop it first (bridge.stop)"
+        )
     if access.kind == "sqs":
         return _delete_sqs_shadow(access)
     if access.kind == "amqp1":
@@ -382,9 +428,11 @@ def _delete_artemis_shadow(access: SourceAccess) -> str:
     try:
         removed = remove_shadow(management, access.queue)
     except MqMigrateError as exc:
-        raise CutoverError(f"cannot remove the Artemis shadow copy: {exc.one_line()}",
-                           hint="the shadow copy needs Artemis' Jolokia management API (the "
-                           "playbook's artemis+http:// endpoint, default port 8161)") from exc
+        raise CutoverError(
+            f"cannot remove the Artemis shadow copy: {exc.one_line()}",
+            hint="the shadow copy needs Artemis' Jolokia management API (the "
+            "playbook's artemis+http:// endpoint, default port 8161)",
+        ) from exc
     finally:
         management.close()
     if not removed:
@@ -398,14 +446,19 @@ def verify_run(ctx: ActionContext) -> str:
     import json
 
     if ctx.verifier is None:
-        raise CutoverError("verify.run: mqmigrate verify is not available in this build",
-                           hint="run 'mqmigrate verify' once it is merged, then re-run cutover")
+        raise CutoverError(
+            "verify.run: mqmigrate verify is not available in this build",
+            hint="run 'mqmigrate verify' once it is merged, then re-run cutover",
+        )
     counts: VerifyCounts = ctx.verifier.verify(ctx.workload)
     ctx.run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(ctx.run_dir / f"{ctx.workload.id}.verify.json",
-                 json.dumps(counts.__dict__, indent=2) + "\n")
-    return (f"verify: {counts.missing} missing, {counts.altered} altered, "
-            f"{counts.duplicated} duplicated")
+    atomic_write(
+        ctx.run_dir / f"{ctx.workload.id}.verify.json", json.dumps(counts.__dict__, indent=2) + "\n"
+    )
+    return (
+        f"verify: {counts.missing} missing, {counts.altered} altered, "
+        f"{counts.duplicated} duplicated"
+    )
 
 
 def _human(ctx: ActionContext) -> str:
@@ -418,12 +471,15 @@ ACTIONS: dict[Action, ActionSpec] = {
     Action.bridge_stop: ActionSpec(bridge_stop, mutating=True),
     Action.verify_run: ActionSpec(verify_run, mutating=False),
     Action.consumers_switch: ActionSpec(
-        _human, mutating=True, human=True,
+        _human,
+        mutating=True,
+        human=True,
         instruction="move the consumers to the Kafka group (deploy the worker, stop the old "
-                    "consumers)"),
+        "consumers)",
+    ),
     Action.consumers_revert: ActionSpec(
-        _human, mutating=True, human=True,
-        instruction="move the consumers back to the source queue"),
+        _human, mutating=True, human=True, instruction="move the consumers back to the source queue"
+    ),
     Action.consumers_kafka: ActionSpec(consumers_kafka, mutating=True),
     Action.consumers_source: ActionSpec(consumers_source, mutating=True),
     Action.producers_dual_write: ActionSpec(producers_dual_write, mutating=True),

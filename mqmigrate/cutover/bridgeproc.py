@@ -53,8 +53,12 @@ class BridgeInfo:
 
 def _files(run_dir: Path, workload: str) -> dict[str, Path]:
     stem = run_dir / f"{workload}.bridge"
-    return {"pid": Path(f"{stem}.pid.json"), "spec": Path(f"{stem}.spec.json"),
-            "log": Path(f"{stem}.log"), "out": Path(f"{stem}.out.json")}
+    return {
+        "pid": Path(f"{stem}.pid.json"),
+        "spec": Path(f"{stem}.spec.json"),
+        "log": Path(f"{stem}.log"),
+        "out": Path(f"{stem}.out.json"),
+    }
 
 
 def ledger_path(run_dir: Path, workload: str) -> Path:
@@ -81,8 +85,9 @@ def running(run_dir: Path, workload: str) -> BridgeInfo | None:
     pid_file = _files(run_dir, workload)["pid"]
     try:
         raw = json.loads(pid_file.read_text())
-        info = BridgeInfo(int(raw["pid"]), int(raw["port"]), str(raw["mode"]),
-                          str(raw["started_at"]))
+        info = BridgeInfo(
+            int(raw["pid"]), int(raw["port"]), str(raw["mode"]), str(raw["started_at"])
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if _alive(info.pid):
@@ -121,10 +126,21 @@ def _log_tail(path: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def start(run_dir: Path, workload: str, *, uri: str, queue: str, kafka: Any, topic: str,
-          mode: str, key: str = "auto", idle_exit: float | None = None,
-          effectively_once: bool = False, management_url: str | None = None,
-          ready_timeout: float = 30.0) -> tuple[BridgeInfo, bool]:
+def start(
+    run_dir: Path,
+    workload: str,
+    *,
+    uri: str,
+    queue: str,
+    kafka: Any,
+    topic: str,
+    mode: str,
+    key: str = "auto",
+    idle_exit: float | None = None,
+    effectively_once: bool = False,
+    management_url: str | None = None,
+    ready_timeout: float = 30.0,
+) -> tuple[BridgeInfo, bool]:
     """Start the workload's bridge in ``mode``; ``(info, started)``.
 
     Idempotent: a bridge of this workload already running in ``mode`` is kept
@@ -136,23 +152,41 @@ def start(run_dir: Path, workload: str, *, uri: str, queue: str, kafka: Any, top
     if current is not None:
         if current.mode == mode:
             return current, False
-        raise CutoverError(f"workload '{workload}': a {current.mode} bridge is running "
-                           f"(pid {current.pid}); cannot start a {mode} bridge",
-                           hint="the playbook should stop it first (bridge.stop)")
+        raise CutoverError(
+            f"workload '{workload}': a {current.mode} bridge is running "
+            f"(pid {current.pid}); cannot start a {mode} bridge",
+            hint="the playbook should stop it first (bridge.stop)",
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     files = _files(run_dir, workload)
     files["out"].unlink(missing_ok=True)
     port = _free_port()
-    spec = {"workload": workload, "queue": queue, **kafka_ref, "topic": topic, "mode": mode,
-            "key_from": key, "idle_exit": idle_exit, "effectively_once": effectively_once,
-            "metrics_port": port, "management_url": management_url, "out": str(files["out"]),
-            "ledger": str(ledger_path(run_dir, workload))}
+    spec = {
+        "workload": workload,
+        "queue": queue,
+        **kafka_ref,
+        "topic": topic,
+        "mode": mode,
+        "key_from": key,
+        "idle_exit": idle_exit,
+        "effectively_once": effectively_once,
+        "metrics_port": port,
+        "management_url": management_url,
+        "out": str(files["out"]),
+        "ledger": str(ledger_path(run_dir, workload)),
+    }
     atomic_write(files["spec"], json.dumps(spec, indent=2) + "\n")
     env = {**os.environ, URI_ENV: uri}
     with open(files["log"], "ab") as log:
-        child = subprocess.Popen([sys.executable, "-m", _MARKER, str(files["spec"])],
-                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                 start_new_session=True, close_fds=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", _MARKER, str(files["spec"])],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
     _children[child.pid] = child
     info = BridgeInfo(child.pid, port, mode, datetime.now(timezone.utc).isoformat())
     atomic_write(files["pid"], json.dumps(info.__dict__, indent=2) + "\n")
@@ -167,14 +201,19 @@ def _kafka_reference(kafka: Any) -> dict[str, str | None]:
     config = as_kafka_config(kafka)
     extra = {k for k in config.properties if k != "bootstrap.servers"}
     if extra and config.path is None:
-        raise CutoverError("the bridge cutover starts needs the Kafka configuration as a file",
-                           hint="give --kafka-config FILE (or the playbook's kafka.credentials)")
-    return {"kafka": config.bootstrap,
-            "kafka_config": str(config.path) if config.path is not None else None}
+        raise CutoverError(
+            "the bridge cutover starts needs the Kafka configuration as a file",
+            hint="give --kafka-config FILE (or the playbook's kafka.credentials)",
+        )
+    return {
+        "kafka": config.bootstrap,
+        "kafka_config": str(config.path) if config.path is not None else None,
+    }
 
 
-def _wait_ready(child: subprocess.Popen, info: BridgeInfo, files: dict[str, Path],
-                timeout: float) -> None:
+def _wait_ready(
+    child: subprocess.Popen, info: BridgeInfo, files: dict[str, Path], timeout: float
+) -> None:
     """Wait until the bridge serves /healthz; a bridge that exits first is an error."""
     import httpx
 
@@ -184,8 +223,10 @@ def _wait_ready(child: subprocess.Popen, info: BridgeInfo, files: dict[str, Path
             files["pid"].unlink(missing_ok=True)
             if child.returncode == 0 and info.mode == "drain":
                 return  # a drain of an empty source may end before the first probe
-            raise CutoverError(f"the bridge exited at once (exit {child.returncode}): "
-                               f"{_log_tail(files['log']) or 'see ' + str(files['log'])}")
+            raise CutoverError(
+                f"the bridge exited at once (exit {child.returncode}): "
+                f"{_log_tail(files['log']) or 'see ' + str(files['log'])}"
+            )
         try:
             if httpx.get(f"http://127.0.0.1:{info.port}/healthz", timeout=2).status_code == 200:
                 return
@@ -194,8 +235,9 @@ def _wait_ready(child: subprocess.Popen, info: BridgeInfo, files: dict[str, Path
         time.sleep(0.2)
     stop_pid(info.pid, 10)
     files["pid"].unlink(missing_ok=True)
-    raise CutoverError(f"the bridge did not come up within {timeout:.0f} s",
-                       hint=f"see {files['log']}")
+    raise CutoverError(
+        f"the bridge did not come up within {timeout:.0f} s", hint=f"see {files['log']}"
+    )
 
 
 def stop_pid(pid: int, timeout: float) -> None:
@@ -228,8 +270,9 @@ def stop(run_dir: Path, workload: str, timeout: float = 60.0) -> BridgeInfo | No
     return info
 
 
-def wait_exit(run_dir: Path, workload: str, timeout: float,
-              should_stop: Callable[[], bool] = lambda: False) -> bool:
+def wait_exit(
+    run_dir: Path, workload: str, timeout: float, should_stop: Callable[[], bool] = lambda: False
+) -> bool:
     """Wait until the workload's bridge has exited; False on timeout or when asked to stop."""
     deadline = time.monotonic() + timeout
     while running(run_dir, workload) is not None:
@@ -251,23 +294,42 @@ def _main(spec_path: str) -> int:
     try:
         path = spec.get("kafka_config")
         kafka = (read_config_file(Path(path)) if path else KafkaConfig()).with_bootstrap(
-            spec["kafka"])
+            spec["kafka"]
+        )
         opts = BridgeOptions(
-            source=os.environ[URI_ENV], queue=spec["queue"], kafka=kafka,
-            topic=spec["topic"], mode=Mode(spec["mode"]), key_from=spec["key_from"],
-            idle_exit=spec["idle_exit"], effectively_once=spec["effectively_once"],
-            metrics_port=spec["metrics_port"], create_topics=True, log_format="json",
+            source=os.environ[URI_ENV],
+            queue=spec["queue"],
+            kafka=kafka,
+            topic=spec["topic"],
+            mode=Mode(spec["mode"]),
+            key_from=spec["key_from"],
+            idle_exit=spec["idle_exit"],
+            effectively_once=spec["effectively_once"],
+            metrics_port=spec["metrics_port"],
+            create_topics=True,
+            log_format="json",
             verify_ledger=spec.get("ledger"),
-            **({"management_url": spec["management_url"]} if spec.get("management_url") else {}))
+            **({"management_url": spec["management_url"]} if spec.get("management_url") else {}),
+        )
         exit_code, summary = run_bridge(opts)
         code = int(exit_code)
     except MqMigrateError as exc:
         sys.stderr.write(f"Error: {exc.one_line()}\n")
         summary = {"error": exc.one_line()}
         code = int(exc.exit_code)
-    atomic_write(spec["out"], json.dumps({"exit": code, "mode": spec["mode"],
-                                          "ended_at": datetime.now(timezone.utc).isoformat(),
-                                          "summary": summary}, default=str) + "\n")
+    atomic_write(
+        spec["out"],
+        json.dumps(
+            {
+                "exit": code,
+                "mode": spec["mode"],
+                "ended_at": datetime.now(timezone.utc).isoformat(),
+                "summary": summary,
+            },
+            default=str,
+        )
+        + "\n",
+    )
     return code
 
 

@@ -117,11 +117,13 @@ class SourceDepthProbe:
             with http_client(management, timeout=10, default_auth=("guest", "guest")) as client:
                 resp = client.get(path)
         except httpx.HTTPError as exc:
-            return Measurement.unknown(connect_error(management, exc,
-                                                     what="management API").one_line())
+            return Measurement.unknown(
+                connect_error(management, exc, what="management API").one_line()
+            )
         if resp.status_code != 200:
-            return Measurement.unknown(f"management API answered {resp.status_code} for "
-                                       f"queue {access.queue!r}")
+            return Measurement.unknown(
+                f"management API answered {resp.status_code} for queue {access.queue!r}"
+            )
         body = resp.json()
         key = "messages_ready" if self.what == "depth" else "messages_unacknowledged"
         if body.get(key) is None:  # a queue just declared has no stats yet
@@ -145,8 +147,10 @@ class SourceDepthProbe:
         if self.what == "in-flight":
             return Measurement(float(delivering), "Artemis DeliveringCount")
         # a message may leave between the two counts' snapshots: never below zero
-        return Measurement(float(max(counts["MessageCount"] - delivering, 0)),
-                           "Artemis MessageCount - DeliveringCount")
+        return Measurement(
+            float(max(counts["MessageCount"] - delivering, 0)),
+            "Artemis MessageCount - DeliveringCount",
+        )
 
     def _sqs(self, access) -> Measurement:
         from mqmigrate.inventory.readers.sqs_live import _client
@@ -154,8 +158,11 @@ class SourceDepthProbe:
         client, _region, _query = _client(access.uri)
         # a delayed message (DelaySeconds) is still in the queue, only not receivable yet: a
         # drain that stopped before it became visible would strand it, so it counts as depth
-        attrs = (["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
-                 if self.what == "depth" else ["ApproximateNumberOfMessagesNotVisible"])
+        attrs = (
+            ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+            if self.what == "depth"
+            else ["ApproximateNumberOfMessagesNotVisible"]
+        )
         try:
             url = client.get_queue_url(QueueName=access.queue)["QueueUrl"]
             got = client.get_queue_attributes(QueueUrl=url, AttributeNames=attrs)["Attributes"]
@@ -168,8 +175,9 @@ class SourceDepthProbe:
 # ---------------------------------------------------------------------------------- bridge
 
 
-_SAMPLE = re.compile(r"^(mqmigrate_bridge_(?:in_flight|source_backlog))(?:\{[^}]*\})?\s+(\S+)",
-                     re.M)
+_SAMPLE = re.compile(
+    r"^(mqmigrate_bridge_(?:in_flight|source_backlog))(?:\{[^}]*\})?\s+(\S+)", re.M
+)
 
 
 def parse_bridge_lag(text: str) -> Measurement:
@@ -183,8 +191,11 @@ def parse_bridge_lag(text: str) -> Measurement:
     if "mqmigrate_bridge_source_backlog" not in values:
         return Measurement.unknown("the bridge does not report its source backlog")
     lag = values["mqmigrate_bridge_in_flight"] + values["mqmigrate_bridge_source_backlog"]
-    return Measurement(lag, f"in_flight {values['mqmigrate_bridge_in_flight']:.0f} + backlog "
-                            f"{values['mqmigrate_bridge_source_backlog']:.0f}")
+    return Measurement(
+        lag,
+        f"in_flight {values['mqmigrate_bridge_in_flight']:.0f} + backlog "
+        f"{values['mqmigrate_bridge_source_backlog']:.0f}",
+    )
 
 
 class BridgeLagProbe:
@@ -241,10 +252,14 @@ class DlqRateProbe:
     """``dlq.rate``: records per second arriving in the DLQ topic, from its end offsets over a
     window (between consecutive polls, or ``window`` seconds on the first one)."""
 
-    def __init__(self, bootstrap: Callable[[], str | None], window: float = 5.0,
-                 end_offsets: Callable[[str, str], int | None] = topic_end_offset_sum,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        bootstrap: Callable[[], str | None],
+        window: float = 5.0,
+        end_offsets: Callable[[str, str], int | None] = topic_end_offset_sum,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self._bootstrap = bootstrap
         self.window = window
         self._end = end_offsets
@@ -296,8 +311,11 @@ class ShareGroupBacklogProbe:
     ``kafka-share-groups.sh --describe --offsets`` shows) with the cutover's Kafka connection.
     Unknown when Kafka cannot be asked or a partition has no lag yet."""
 
-    def __init__(self, connection: Callable[[], Connection | None],
-                 describe: Callable[..., Mapping[int, ShareOffset]] = share_group_lag):
+    def __init__(
+        self,
+        connection: Callable[[], Connection | None],
+        describe: Callable[..., Mapping[int, ShareOffset]] = share_group_lag,
+    ):
         self._connection = connection
         self._describe = describe
 
@@ -313,8 +331,9 @@ class ShareGroupBacklogProbe:
         except MqMigrateError as exc:
             return Measurement.unknown(exc.one_line())
         if not offsets:
-            return Measurement.unknown(f"share group {consumer.group} has no offsets on "
-                                       f"{workload.target.topic} yet")
+            return Measurement.unknown(
+                f"share group {consumer.group} has no offsets on {workload.target.topic} yet"
+            )
         return share_group_backlog(offsets)
 
 

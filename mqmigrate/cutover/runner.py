@@ -25,12 +25,22 @@ from typing import Any, Callable, Optional
 from mqmigrate.cutover import bridgeproc
 from mqmigrate.cutover.actions import ACTIONS, ActionContext, ActionSpec, describe
 from mqmigrate.cutover.probes import (
-    BridgeLagProbe, DlqRateProbe, GateProbe, Measurement, ShareGroupBacklogProbe,
-    SourceDepthProbe, Verifier, VerifyProbe,
+    BridgeLagProbe,
+    DlqRateProbe,
+    GateProbe,
+    Measurement,
+    ShareGroupBacklogProbe,
+    SourceDepthProbe,
+    Verifier,
+    VerifyProbe,
 )
 from mqmigrate.cutover.source import SourceAccess, resolve
 from mqmigrate.errors import (
-    CutoverError, CutoverInterrupted, GateFailed, StepNotConfirmed, UsageError,
+    CutoverError,
+    CutoverInterrupted,
+    GateFailed,
+    StepNotConfirmed,
+    UsageError,
 )
 from mqmigrate.playbooks.graph import ordered_steps
 from mqmigrate.playbooks.model import PHASES, Action, Gate, Phase, Playbook, Step, Workload
@@ -64,8 +74,10 @@ class GateResult:
         seen = "unknown" if self.observed is None else f"{self.observed:g}"
         state = "holds" if self.passed else "fails"
         detail = f"; {self.detail}" if self.detail else ""
-        return (f"{self.metric} {self.op} {self.value:g} for {self.for_seconds}s: {state} "
-                f"(observed {seen}, held {self.held_seconds:.0f}s{detail})")
+        return (
+            f"{self.metric} {self.op} {self.value:g} for {self.for_seconds}s: {state} "
+            f"(observed {seen}, held {self.held_seconds:.0f}s{detail})"
+        )
 
 
 class GateRecords:
@@ -90,7 +102,10 @@ class GateRecords:
 
     def record(self, workload: str, phase: str, results: list[GateResult], passed: bool) -> None:
         self.data.setdefault(workload, {})[phase] = {
-            "passed": passed, "at": _now(), "results": [asdict(r) for r in results]}
+            "passed": passed,
+            "at": _now(),
+            "results": [asdict(r) for r in results],
+        }
         self._save()
 
     def clear(self, workload: str, phase: str) -> None:
@@ -138,10 +153,13 @@ class ManagedBridgeLag:
         return Measurement.unknown("no bridge is running for this workload")
 
 
-def default_probes(directory: Path, bootstrap: Any,
-                   access: Callable[[Workload], SourceAccess] = resolve,
-                   verifier: Optional[Verifier] = None,
-                   playbook: Optional[Playbook] = None) -> dict[str, GateProbe]:
+def default_probes(
+    directory: Path,
+    bootstrap: Any,
+    access: Callable[[Workload], SourceAccess] = resolve,
+    verifier: Optional[Verifier] = None,
+    playbook: Optional[Playbook] = None,
+) -> dict[str, GateProbe]:
     """The real probe of every gate metric."""
     depth = SourceDepthProbe("depth", access)
     return {
@@ -177,19 +195,28 @@ class Cutover:
     run gate waits without waiting.
     """
 
-    def __init__(self, playbook_path: str | Path, playbook: Playbook, *,
-                 bootstrap: Any = None,
-                 probes: Optional[dict[str, GateProbe]] = None,
-                 actions: Optional[dict[Action, ActionSpec]] = None,
-                 confirm: Callable[[str], bool] = lambda question: False,
-                 yes: bool = False, dry_run: bool = False, interactive: bool = True,
-                 poll_interval: float = 5.0, gate_timeout: float = 600.0,
-                 mode_spec: Optional[str] = None, consumer_switch: Optional[str] = None,
-                 verifier: Optional[Verifier] = None,
-                 access: Callable[[Workload], SourceAccess] = resolve,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep,
-                 out: Callable[[str], None] = _stderr):
+    def __init__(
+        self,
+        playbook_path: str | Path,
+        playbook: Playbook,
+        *,
+        bootstrap: Any = None,
+        probes: Optional[dict[str, GateProbe]] = None,
+        actions: Optional[dict[Action, ActionSpec]] = None,
+        confirm: Callable[[str], bool] = lambda question: False,
+        yes: bool = False,
+        dry_run: bool = False,
+        interactive: bool = True,
+        poll_interval: float = 5.0,
+        gate_timeout: float = 600.0,
+        mode_spec: Optional[str] = None,
+        consumer_switch: Optional[str] = None,
+        verifier: Optional[Verifier] = None,
+        access: Callable[[Workload], SourceAccess] = resolve,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        out: Callable[[str], None] = _stderr,
+    ):
         self.playbook_path = Path(playbook_path)
         self.playbook = playbook
         self.bootstrap = bootstrap or (playbook.kafka.bootstrap if playbook.kafka else None)
@@ -199,8 +226,11 @@ class Cutover:
             bind(run_dir=self.dir, bootstrap=self.bootstrap)
         self.ledger = Ledger.open(playbook_path, playbook)
         self.gates = GateRecords(self.dir)
-        self.probes = probes if probes is not None else default_probes(
-            self.dir, self.bootstrap, access, verifier, playbook)
+        self.probes = (
+            probes
+            if probes is not None
+            else default_probes(self.dir, self.bootstrap, access, verifier, playbook)
+        )
         self.actions = actions if actions is not None else ACTIONS
         self.confirm = confirm
         self.yes = yes
@@ -226,16 +256,19 @@ class Cutover:
 
     def _check_stop(self, where: str) -> None:
         if self.stop_requested:
-            raise CutoverInterrupted(f"stopped {where}", hint="re-run 'mqmigrate cutover run' "
-                                     "to resume at the first pending step")
+            raise CutoverInterrupted(
+                f"stopped {where}",
+                hint="re-run 'mqmigrate cutover run' to resume at the first pending step",
+            )
 
     def _workloads(self, only: Optional[list[str]]) -> list[Workload]:
         known = [w.id for w in self.playbook.workloads]
         for wanted in only or []:
             if wanted not in known:
-                raise UsageError(f"no workload '{wanted}' in playbook "
-                                 f"{self.playbook.metadata.name}",
-                                 hint=f"known: {', '.join(known)}")
+                raise UsageError(
+                    f"no workload '{wanted}' in playbook {self.playbook.metadata.name}",
+                    hint=f"known: {', '.join(known)}",
+                )
         return [w for w in self.playbook.workloads if not only or w.id in only]
 
     @staticmethod
@@ -255,29 +288,45 @@ class Cutover:
             if self.yes and not self.interactive:
                 raise StepNotConfirmed(
                     f"{what} needs a person; --yes does not answer for people",
-                    hint="do it, then re-run in a terminal and answer 'done?' with y")
+                    hint="do it, then re-run in a terminal and answer 'done?' with y",
+                )
             if not self.confirm(f"{'[rollback] ' if rollback else ''}{what} — done?"):
-                raise StepNotConfirmed(f"{wl.id}/{step.id} not confirmed as done",
-                                       hint="re-run when it is done")
+                raise StepNotConfirmed(
+                    f"{wl.id}/{step.id} not confirmed as done", hint="re-run when it is done"
+                )
         elif spec.mutating and not self.yes:
             if not self.confirm(f"{'[rollback] ' if rollback else ''}run {what}?"):
-                raise StepNotConfirmed(f"{wl.id}/{step.id} declined", hint="nothing was changed "
-                                       "by this step; re-run to be asked again")
+                raise StepNotConfirmed(
+                    f"{wl.id}/{step.id} declined",
+                    hint="nothing was changed by this step; re-run to be asked again",
+                )
 
     def _context(self, wl: Workload, step: Step, phase: str) -> ActionContext:
-        return ActionContext(self.playbook, self.dir, wl, step, phase, self.bootstrap,
-                             self.mode_spec, consumer_switch=self.consumer_switch,
-                             verifier=self.verifier,
-                             should_stop=lambda: self.stop_requested, access=self.access)
+        return ActionContext(
+            self.playbook,
+            self.dir,
+            wl,
+            step,
+            phase,
+            self.bootstrap,
+            self.mode_spec,
+            consumer_switch=self.consumer_switch,
+            verifier=self.verifier,
+            should_stop=lambda: self.stop_requested,
+            access=self.access,
+        )
 
-    def _execute(self, wl: Workload, phase: str, step: Step, report: RunReport,
-                 rollback: bool = False) -> None:
+    def _execute(
+        self, wl: Workload, phase: str, step: Step, report: RunReport, rollback: bool = False
+    ) -> None:
         spec = self.actions[step.action]
         label = f"{wl.id}/{step.id}"
         if self.dry_run:
             human = " [asks a person]" if spec.human else ""
-            self.out(f"would {'roll back with' if rollback else 'run'} {label} "
-                     f"({phase}): {describe(step, spec)}{human}")
+            self.out(
+                f"would {'roll back with' if rollback else 'run'} {label} "
+                f"({phase}): {describe(step, spec)}{human}"
+            )
             report.done.append(label)
             return
         self._ask(wl, step, spec, rollback)
@@ -323,26 +372,29 @@ class Cutover:
                     continue
                 missing = [r for r in step.requires if r not in simulated]
                 if missing:  # only possible with a hand-edited ledger
-                    raise CutoverError(f"{wl.id}/{step.id} requires {', '.join(missing)}, "
-                                       "which is not applied")
+                    raise CutoverError(
+                        f"{wl.id}/{step.id} requires {', '.join(missing)}, which is not applied"
+                    )
                 self._execute(wl, name, step, report)
                 simulated.add(step.id)
                 self._check_stop(f"after {wl.id}/{step.id}")
             self._phase_gates(wl, name, phase, simulated, report)
 
     def _later_started(self, wl: Workload, phase: str, done: set[str]) -> bool:
-        later = PHASES[PHASES.index(phase) + 1:]
+        later = PHASES[PHASES.index(phase) + 1 :]
         return any(s.id in done for p, s in wl.steps() if p in later)
 
-    def _phase_gates(self, wl: Workload, name: str, phase: Phase, done: set[str],
-                     report: RunReport) -> None:
-        if not phase.gates or self.gates.passed(wl.id, name) or \
-                self._later_started(wl, name, done):
+    def _phase_gates(
+        self, wl: Workload, name: str, phase: Phase, done: set[str], report: RunReport
+    ) -> None:
+        if not phase.gates or self.gates.passed(wl.id, name) or self._later_started(wl, name, done):
             return  # a later phase started: these gates passed in an earlier run
         if self.dry_run:
             for gate in phase.gates:
-                self.out(f"would wait for {wl.id} {name} gate {gate.metric} {gate.op} "
-                         f"{gate.value:g} for {gate.for_seconds}s")
+                self.out(
+                    f"would wait for {wl.id} {name} gate {gate.metric} {gate.op} "
+                    f"{gate.value:g} for {gate.for_seconds}s"
+                )
             return
         self.wait_gates(wl, name, phase.gates)
         report.gates.append(f"{wl.id}/{name}")
@@ -353,20 +405,35 @@ class Cutover:
         start = self.clock()
         deadline = start + self.gate_timeout + max(g.for_seconds for g in gates)
         since: list[Optional[float]] = [None] * len(gates)
-        self.out(f"gates of {wl.id}/{phase}: " + "; ".join(
-            f"{g.metric} {g.op} {g.value:g} for {g.for_seconds}s" for g in gates))
+        self.out(
+            f"gates of {wl.id}/{phase}: "
+            + "; ".join(f"{g.metric} {g.op} {g.value:g} for {g.for_seconds}s" for g in gates)
+        )
         while True:
             now = self.clock()
             results: list[GateResult] = []
             for i, gate in enumerate(gates):
                 probe = self.probes.get(gate.metric)
-                m = probe.measure(wl) if probe else Measurement.unknown(
-                    f"no probe measures {gate.metric}")
+                m = (
+                    probe.measure(wl)
+                    if probe
+                    else Measurement.unknown(f"no probe measures {gate.metric}")
+                )
                 ok = m.value is not None and gate.holds(m.value)
                 since[i] = (since[i] if since[i] is not None else now) if ok else None
                 held = now - since[i] if since[i] is not None else 0.0
-                results.append(GateResult(gate.metric, gate.op, gate.value, gate.for_seconds,
-                                          m.value, m.detail, held, ok and held >= gate.for_seconds))
+                results.append(
+                    GateResult(
+                        gate.metric,
+                        gate.op,
+                        gate.value,
+                        gate.for_seconds,
+                        m.value,
+                        m.detail,
+                        held,
+                        ok and held >= gate.for_seconds,
+                    )
+                )
             passed = all(r.passed for r in results)
             self.gates.record(wl.id, phase, results, passed)
             if passed:
@@ -375,9 +442,11 @@ class Cutover:
                 return results
             if now >= deadline:
                 failing = next(r for r in results if not r.passed)
-                raise GateFailed(f"{wl.id}/{phase} gate {failing.line()} — not held within "
-                                 f"{self.gate_timeout:.0f}s",
-                                 hint="fix the cause, then re-run (done steps are not repeated)")
+                raise GateFailed(
+                    f"{wl.id}/{phase} gate {failing.line()} — not held within "
+                    f"{self.gate_timeout:.0f}s",
+                    hint="fix the cause, then re-run (done steps are not repeated)",
+                )
             self._check_stop(f"while waiting for the gates of {wl.id}/{phase}")
             pause = min(self.poll_interval, max(deadline - now, 0.0))
             end = self.clock() + pause
@@ -387,16 +456,19 @@ class Cutover:
 
     # ----------------------------------------------------------------------------- rollback
 
-    def rollback(self, workloads: Optional[list[str]] = None,
-                 to: Optional[str] = None) -> RunReport:
+    def rollback(
+        self, workloads: Optional[list[str]] = None, to: Optional[str] = None
+    ) -> RunReport:
         """Undo every started phase after ``to`` (all of them without it), newest first."""
         keep = self._phase_index(to)
         report = RunReport()
         for wl in self._workloads(workloads):
             done = set(self.ledger.current(wl.id))
-            started = [(n, p) for n, p in wl.phases.present()
-                       if any(s.id in done for s in p.steps)
-                       and (keep is None or PHASES.index(n) > keep)]
+            started = [
+                (n, p)
+                for n, p in wl.phases.present()
+                if any(s.id in done for s in p.steps) and (keep is None or PHASES.index(n) > keep)
+            ]
             for name, phase in reversed(started):
                 self._rollback_phase(wl, name, phase, report)
                 self._check_stop(f"after rolling back {wl.id}/{name}")
@@ -406,9 +478,14 @@ class Cutover:
         pending = list(phase.rollback)
         ran: set[str] = set(self.ledger.current(wl.id))
         while pending:  # requires order, file order where free (as graph.ordered_steps)
-            step = next((s for s in pending if all(r in ran or r not in
-                                                   {x.id for x in phase.rollback}
-                                                   for r in s.requires)), pending[0])
+            step = next(
+                (
+                    s
+                    for s in pending
+                    if all(r in ran or r not in {x.id for x in phase.rollback} for r in s.requires)
+                ),
+                pending[0],
+            )
             pending.remove(step)
             if step.id in ran:
                 report.skipped.append(f"{wl.id}/{step.id}")  # ran before an interruption
@@ -432,20 +509,38 @@ class Cutover:
     def status(self, workloads: Optional[list[str]] = None) -> dict[str, Any]:
         """Where each workload stands: steps done/pending per phase, last gate results, the
         managed bridge, the next step."""
-        result: dict[str, Any] = {"playbook": self.playbook.metadata.name,
-                                  "ledger": str(self.ledger.path), "workloads": {}}
+        result: dict[str, Any] = {
+            "playbook": self.playbook.metadata.name,
+            "ledger": str(self.ledger.path),
+            "workloads": {},
+        }
         for wl in self._workloads(workloads):
             stamps = {a.step: a.at for a in self.ledger.applied.get(wl.id, [])}
             phases = []
             for name, phase in wl.phases.present():
-                steps = [{"id": s.id, "action": s.action.value,
-                          "state": "done" if s.id in stamps else "pending",
-                          "at": stamps.get(s.id)} for s in phase.steps]
+                steps = [
+                    {
+                        "id": s.id,
+                        "action": s.action.value,
+                        "state": "done" if s.id in stamps else "pending",
+                        "at": stamps.get(s.id),
+                    }
+                    for s in phase.steps
+                ]
                 record = self.gates.phase(wl.id, name)
-                phases.append({"phase": name, "steps": steps,
-                               "gates": {"passed": record.get("passed"), "at": record.get("at"),
-                                         "results": record.get("results", [])}
-                               if phase.gates else None})
+                phases.append(
+                    {
+                        "phase": name,
+                        "steps": steps,
+                        "gates": {
+                            "passed": record.get("passed"),
+                            "at": record.get("at"),
+                            "results": record.get("results", []),
+                        }
+                        if phase.gates
+                        else None,
+                    }
+                )
             nxt = self.ledger.next_step(wl.id)
             bridge = bridgeproc.running(self.dir, wl.id)
             result["workloads"][wl.id] = {
@@ -453,7 +548,8 @@ class Cutover:
                 "pending": [s.id for _, s in self.ledger.pending(wl.id)],
                 "next": {"phase": nxt[0], "step": nxt[1].id} if nxt else None,
                 "bridge": {"pid": bridge.pid, "mode": bridge.mode, "metrics": bridge.metrics_url}
-                if bridge else None,
+                if bridge
+                else None,
                 "phases": phases,
             }
         return result

@@ -39,8 +39,9 @@ class SourceAccess:
     def management(self) -> SourceURI:
         """The management endpoint with its credentials and TLS settings (those of the source
         when it has none), for :func:`mqmigrate.sources.connect.http_client`."""
-        return management_endpoint(parse_source_uri(self.uri),
-                                   self.management_given or self.management_url)
+        return management_endpoint(
+            parse_source_uri(self.uri), self.management_given or self.management_url
+        )
 
 
 def _access(kind: str, queue: str, uri: str, given: str | None) -> SourceAccess:
@@ -50,8 +51,7 @@ def _access(kind: str, queue: str, uri: str, given: str | None) -> SourceAccess:
     if kind not in ("rabbitmq", "amqp1"):
         return SourceAccess(kind, queue, uri)
     management = management_endpoint(parse_source_uri(uri), given)
-    return SourceAccess(kind, queue, uri, management.http_base + management.path.rstrip("/"),
-                        given)
+    return SourceAccess(kind, queue, uri, management.http_base + management.path.rstrip("/"), given)
 
 
 def resolve(workload: Workload, environ: dict[str, str] | None = None) -> SourceAccess:

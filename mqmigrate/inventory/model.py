@@ -181,7 +181,9 @@ class Policy(_Model):
     name: str
     vhost: str | None = None
     pattern: str
-    apply_to: Literal["queues", "exchanges", "all", "classic_queues", "quorum_queues", "streams"] = "all"
+    apply_to: Literal[
+        "queues", "exchanges", "all", "classic_queues", "quorum_queues", "streams"
+    ] = "all"
     priority: int = 0
     definition: dict[str, Any] = Field(default_factory=dict)
     operator: bool = False

@@ -23,8 +23,11 @@ from mqmigrate.kafka.share import _result
 
 _TYPES = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP}
 _PATTERNS = {"literal": ResourcePatternType.LITERAL, "prefixed": ResourcePatternType.PREFIXED}
-_OPERATIONS = {"READ": AclOperation.READ, "WRITE": AclOperation.WRITE,
-               "DESCRIBE": AclOperation.DESCRIBE}
+_OPERATIONS = {
+    "READ": AclOperation.READ,
+    "WRITE": AclOperation.WRITE,
+    "DESCRIBE": AclOperation.DESCRIBE,
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -42,9 +45,15 @@ class Acl:
         return f"{self.resource} {self.name} ({self.pattern})"
 
     def binding(self) -> AclBinding:
-        return AclBinding(_TYPES[self.resource], self.name, _PATTERNS[self.pattern],
-                          self.principal, "*", _OPERATIONS[self.operation],
-                          AclPermissionType.ALLOW)
+        return AclBinding(
+            _TYPES[self.resource],
+            self.name,
+            _PATTERNS[self.pattern],
+            self.principal,
+            "*",
+            _OPERATIONS[self.operation],
+            AclPermissionType.ALLOW,
+        )
 
 
 def _from_binding(b: AclBinding) -> Acl | None:
@@ -52,20 +61,37 @@ def _from_binding(b: AclBinding) -> Acl | None:
     kinds = {v: k for k, v in _TYPES.items()}
     patterns = {v: k for k, v in _PATTERNS.items()}
     operations = {v: k for k, v in _OPERATIONS.items()}
-    if (b.restype not in kinds or b.resource_pattern_type not in patterns
-            or b.operation not in operations or b.permission_type != AclPermissionType.ALLOW
-            or b.host != "*"):
+    if (
+        b.restype not in kinds
+        or b.resource_pattern_type not in patterns
+        or b.operation not in operations
+        or b.permission_type != AclPermissionType.ALLOW
+        or b.host != "*"
+    ):
         return None
-    return Acl(kinds[b.restype], b.name, patterns[b.resource_pattern_type], b.principal,
-               operations[b.operation])
+    return Acl(
+        kinds[b.restype],
+        b.name,
+        patterns[b.resource_pattern_type],
+        b.principal,
+        operations[b.operation],
+    )
 
 
 def existing(admin: AdminClient, timeout: float = 30.0) -> set[Acl]:
     """Every ALLOW-from-any-host topic/group ACL on the cluster (one DescribeAcls request)."""
-    everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
-                                  AclOperation.ANY, AclPermissionType.ANY)
-    bindings = _result(admin.describe_acls(everything, request_timeout=timeout),
-                       "describing ACLs", timeout)
+    everything = AclBindingFilter(
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        None,
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    bindings = _result(
+        admin.describe_acls(everything, request_timeout=timeout), "describing ACLs", timeout
+    )
     return {acl for acl in map(_from_binding, bindings) if acl is not None}
 
 

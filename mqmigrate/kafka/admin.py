@@ -14,8 +14,14 @@ from mqmigrate.errors import KafkaError, KafkaUnavailable, MqMigrateError
 from mqmigrate.kafka import share
 from mqmigrate.kafka.share import admin_client
 
-__all__ = ["QUARANTINE_TOPIC_CONFIG", "admin_client", "delete_topics", "ensure_topic",
-           "set_group_config", "topic_exists"]
+__all__ = [
+    "QUARANTINE_TOPIC_CONFIG",
+    "admin_client",
+    "delete_topics",
+    "ensure_topic",
+    "set_group_config",
+    "topic_exists",
+]
 
 #: a quarantine topic must take what the target topic refused
 QUARANTINE_TOPIC_CONFIG = {"max.message.bytes": str(64 * 1024 * 1024)}
@@ -31,13 +37,20 @@ def topic_exists(bootstrap: str, topic: str, timeout: float = 10.0) -> bool:
     return info is not None and info.error is None
 
 
-def ensure_topic(bootstrap: str, topic: str, *, partitions: int = 1,
-                 config: Mapping[str, str] | None = None, timeout: float = 30.0) -> bool:
+def ensure_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    partitions: int = 1,
+    config: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> bool:
     """Create ``topic`` unless it exists; True when it was created.  Waits until its
     metadata is visible so a producer can use it right away."""
     try:
-        created = share.create_topic(admin_client(bootstrap), topic, partitions, config,
-                                     exist_ok=True)
+        created = share.create_topic(
+            admin_client(bootstrap), topic, partitions, config, exist_ok=True
+        )
     except MqMigrateError as exc:
         raise KafkaError(f"cannot create topic {topic!r}: {exc}") from exc
     deadline = time.monotonic() + timeout

@@ -46,12 +46,21 @@ from mqmigrate.properties import parse_properties  # re-exported: the Kafka clie
 ENV_VAR = "MQMIGRATE_KAFKA_CONFIG"
 
 #: keys whose value is shown as *** (plus every key containing "password" or "secret")
-SECRET_KEYS = frozenset({
-    "sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.truststore.password",
-    "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config", "sasl.jaas.config",
-    "ssl.key.pem", "ssl_key", "sasl.oauthbearer.assertion.private.key.passphrase",
-    "sasl.oauthbearer.assertion.private.key.pem",
-})
+SECRET_KEYS = frozenset(
+    {
+        "sasl.password",
+        "ssl.key.password",
+        "ssl.keystore.password",
+        "ssl.truststore.password",
+        "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.config",
+        "sasl.jaas.config",
+        "ssl.key.pem",
+        "ssl_key",
+        "sasl.oauthbearer.assertion.private.key.passphrase",
+        "sasl.oauthbearer.assertion.private.key.pem",
+    }
+)
 
 #: the tool's own keys; never handed to librdkafka
 OWN_PREFIX = "mqmigrate."
@@ -64,12 +73,22 @@ _OWN_KEYS = {OAUTH_CALLBACK_KEY, AWS_REGION_KEY, AWS_PROFILE_KEY, AWS_ROLE_KEY, 
 
 #: Java-client settings with no meaning for this tool's clients (serializers, Schema Registry);
 #: Confluent Cloud's Java snippet carries them, so they are dropped rather than refused
-_JAVA_ONLY_IGNORED = frozenset({
-    "key.serializer", "value.serializer", "key.deserializer", "value.deserializer",
-    "schema.registry.url", "basic.auth.credentials.source", "basic.auth.user.info",
-    "schema.registry.basic.auth.user.info", "schema.registry.basic.auth.credentials.source",
-    "specific.avro.reader", "auto.register.schemas", "use.latest.version",
-})
+_JAVA_ONLY_IGNORED = frozenset(
+    {
+        "key.serializer",
+        "value.serializer",
+        "key.deserializer",
+        "value.deserializer",
+        "schema.registry.url",
+        "basic.auth.credentials.source",
+        "basic.auth.user.info",
+        "schema.registry.basic.auth.user.info",
+        "schema.registry.basic.auth.credentials.source",
+        "specific.avro.reader",
+        "auto.register.schemas",
+        "use.latest.version",
+    }
+)
 
 _MASK = "***"
 
@@ -77,8 +96,13 @@ _MASK = "***"
 def is_secret_key(key: str) -> bool:
     """True when the value of ``key`` must never be shown."""
     lowered = key.lower()
-    return (lowered in SECRET_KEYS or "password" in lowered or "secret" in lowered
-            or lowered.endswith(".pem") and "key" in lowered)
+    return (
+        lowered in SECRET_KEYS
+        or "password" in lowered
+        or "secret" in lowered
+        or lowered.endswith(".pem")
+        and "key" in lowered
+    )
 
 
 @dataclass(frozen=True)
@@ -105,7 +129,9 @@ class KafkaConfig:
         """The same configuration for other bootstrap servers."""
         return KafkaConfig({**self.properties, "bootstrap.servers": bootstrap}, self.path)
 
-    def with_overrides(self, extra: Mapping[str, Any] | None = None, /, **overrides: Any) -> "KafkaConfig":
+    def with_overrides(
+        self, extra: Mapping[str, Any] | None = None, /, **overrides: Any
+    ) -> "KafkaConfig":
         """A copy with ``extra`` and ``overrides`` (librdkafka names) laid over the properties."""
         return KafkaConfig({**self.properties, **(extra or {}), **overrides}, self.path)
 
@@ -115,9 +141,11 @@ class KafkaConfig:
         """``bootstrap.servers``; a ConfigError when the configuration has none."""
         value = str(self.properties.get("bootstrap.servers") or "").strip()
         if not value:
-            raise ConfigError("no Kafka bootstrap servers configured",
-                              hint="give --kafka HOST:PORT, bootstrap.servers in --kafka-config, "
-                                   "or kafka.bootstrap in the playbook")
+            raise ConfigError(
+                "no Kafka bootstrap servers configured",
+                hint="give --kafka HOST:PORT, bootstrap.servers in --kafka-config, "
+                "or kafka.bootstrap in the playbook",
+            )
         return value
 
     @property
@@ -153,8 +181,9 @@ class KafkaConfig:
         Overrides use librdkafka names: ``client({"acks": "all"})`` or
         ``client(**{"group.id": "g"})``.
         """
-        settings = {key: value for key, value in self.properties.items()
-                    if not key.startswith(OWN_PREFIX)}
+        settings = {
+            key: value for key, value in self.properties.items() if not key.startswith(OWN_PREFIX)
+        }
         callback = _token_callback(self)
         if callback is not None:
             settings.setdefault("oauth_cb", callback)
@@ -185,8 +214,11 @@ class KafkaConfig:
 # ---------------------------------------------------------------------------- coercion
 
 
-def as_kafka_config(value: "KafkaConfig | Mapping[str, Any] | str | os.PathLike | None", *,
-                    environ: Mapping[str, str] = os.environ) -> KafkaConfig:
+def as_kafka_config(
+    value: "KafkaConfig | Mapping[str, Any] | str | os.PathLike | None",
+    *,
+    environ: Mapping[str, str] = os.environ,
+) -> KafkaConfig:
     """A KafkaConfig from what the SDKs and older call sites pass.
 
     ``KafkaConfig`` as is; a mapping of librdkafka properties; a ``Path`` (or ``os.PathLike``)
@@ -195,19 +227,24 @@ def as_kafka_config(value: "KafkaConfig | Mapping[str, Any] | str | os.PathLike 
     if isinstance(value, KafkaConfig):
         return value
     if value is None:
-        raise ConfigError("no Kafka configuration given",
-                          hint="pass the bootstrap servers or a kafka_config")
+        raise ConfigError(
+            "no Kafka configuration given", hint="pass the bootstrap servers or a kafka_config"
+        )
     if isinstance(value, Mapping):
         return normalize_properties(dict(value), origin="kafka_config")
     if isinstance(value, os.PathLike):
         return read_config_file(Path(value), environ=environ)
     if isinstance(value, str):
         return KafkaConfig.for_bootstrap(value)
-    raise ConfigError(f"kafka_config must be a KafkaConfig, a mapping, a path or host:port, "
-                      f"not {type(value).__name__}")
+    raise ConfigError(
+        f"kafka_config must be a KafkaConfig, a mapping, a path or host:port, "
+        f"not {type(value).__name__}"
+    )
 
 
-def connection_config(bootstrap: "KafkaConfig | str | None", kafka_config: Any = None) -> KafkaConfig:
+def connection_config(
+    bootstrap: "KafkaConfig | str | None", kafka_config: Any = None
+) -> KafkaConfig:
     """The SDKs' ``(bootstrap, kafka_config=)`` pair as one KafkaConfig: ``kafka_config`` (any
     form :func:`as_kafka_config` takes) with ``bootstrap`` servers, when given, over its own."""
     if kafka_config is None:
@@ -229,10 +266,15 @@ def bootstrap_of(value: "KafkaConfig | str") -> str:
 # ---------------------------------------------------------------------------- loading
 
 
-def load_kafka_config(bootstrap: str | None, config_file: Path | None = None, *,
-                      playbook_section: Any = None, base_dir: Path | None = None,
-                      environ: Mapping[str, str] = os.environ,
-                      required: bool = True) -> KafkaConfig:
+def load_kafka_config(
+    bootstrap: str | None,
+    config_file: Path | None = None,
+    *,
+    playbook_section: Any = None,
+    base_dir: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+    required: bool = True,
+) -> KafkaConfig:
     """The Kafka configuration of one command.
 
     Precedence: ``bootstrap`` (``--kafka``) over the file's ``bootstrap.servers`` over the
@@ -249,8 +291,11 @@ def load_kafka_config(bootstrap: str | None, config_file: Path | None = None, *,
     if path is None:
         path = _credentials_file(section.get("credentials"), base_dir, environ)
     config = read_config_file(path, environ=environ) if path is not None else KafkaConfig()
-    chosen = (bootstrap or "").strip() or config.properties.get("bootstrap.servers") \
+    chosen = (
+        (bootstrap or "").strip()
+        or config.properties.get("bootstrap.servers")
         or section.get("bootstrap")
+    )
     if chosen:
         config = config.with_bootstrap(str(chosen).strip())
     elif required:
@@ -266,8 +311,9 @@ def _section_dict(section: Any) -> dict[str, Any]:
     return dict(section)
 
 
-def _credentials_file(credentials: Any, base_dir: Path | None,
-                      environ: Mapping[str, str]) -> Path | None:
+def _credentials_file(
+    credentials: Any, base_dir: Path | None, environ: Mapping[str, str]
+) -> Path | None:
     """The properties file the playbook's ``kafka.credentials`` references, if any."""
     if not credentials:
         return None
@@ -280,8 +326,10 @@ def _credentials_file(credentials: Any, base_dir: Path | None,
     if name:
         value = environ.get(str(name))
         if not value:
-            raise ConfigError(f"playbook kafka.credentials: environment variable {name} is not set",
-                              hint=f"set {name} to the path of a Kafka client properties file")
+            raise ConfigError(
+                f"playbook kafka.credentials: environment variable {name} is not set",
+                hint=f"set {name} to the path of a Kafka client properties file",
+            )
         return Path(value).expanduser()
     raise ConfigError("playbook kafka.credentials must be {file: PATH} or {env: NAME}")
 
@@ -292,18 +340,23 @@ def read_config_file(path: Path, *, environ: Mapping[str, str] = os.environ) -> 
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"Kafka config file {path} does not exist",
-                          hint="check --kafka-config / $MQMIGRATE_KAFKA_CONFIG") from None
+        raise ConfigError(
+            f"Kafka config file {path} does not exist",
+            hint="check --kafka-config / $MQMIGRATE_KAFKA_CONFIG",
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read Kafka config file {path}: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(f"Kafka config file {path} is not UTF-8 text",
-                          hint="a librdkafka/Java properties file: key=value lines") from None
+        raise ConfigError(
+            f"Kafka config file {path} is not UTF-8 text",
+            hint="a librdkafka/Java properties file: key=value lines",
+        ) from None
     properties = parse_properties(text, origin=str(path))
-    expanded = expand_references(properties, origin=str(path), base_dir=path.parent,
-                                 environ=environ)
+    expanded = expand_references(
+        properties, origin=str(path), base_dir=path.parent, environ=environ
+    )
     return normalize_properties(expanded, origin=str(path), path=path.resolve())
 
 
@@ -312,8 +365,9 @@ def read_config_file(path: Path, *, environ: Mapping[str, str] = os.environ) -> 
 # ---------------------------------------------------------------------------- Java → librdkafka
 
 
-def normalize_properties(properties: dict[str, Any], *, origin: str,
-                         path: Path | None = None) -> KafkaConfig:
+def normalize_properties(
+    properties: dict[str, Any], *, origin: str, path: Path | None = None
+) -> KafkaConfig:
     """Translate Java-client settings to librdkafka ones, refuse what librdkafka cannot do,
     check the tool's own keys, and return the KafkaConfig."""
     props = dict(properties)
@@ -337,40 +391,55 @@ def normalize_properties(properties: dict[str, Any], *, origin: str,
         props["security.protocol"] = "SASL_SSL"
     for key in ("sasl.login.callback.handler.class", "sasl.client.callback.handler.class"):
         if key in props:
-            raise ConfigError(f"{origin}: {key} is a Java class this tool cannot load",
-                              hint="for OAuth client credentials set sasl.oauthbearer.method=oidc "
-                                   "(see docs/security.md); for a custom token use "
-                                   f"{OAUTH_CALLBACK_KEY}=package.module:function")
+            raise ConfigError(
+                f"{origin}: {key} is a Java class this tool cannot load",
+                hint="for OAuth client credentials set sasl.oauthbearer.method=oidc "
+                "(see docs/security.md); for a custom token use "
+                f"{OAUTH_CALLBACK_KEY}=package.module:function",
+            )
     unknown = [key for key in props if key.startswith(OWN_PREFIX) and key not in _OWN_KEYS]
     if unknown:
-        raise ConfigError(f"{origin}: unknown setting {unknown[0]}",
-                          hint="the tool's own settings are " + ", ".join(sorted(_OWN_KEYS)))
+        raise ConfigError(
+            f"{origin}: unknown setting {unknown[0]}",
+            hint="the tool's own settings are " + ", ".join(sorted(_OWN_KEYS)),
+        )
     config = KafkaConfig(props, path)
     _token_callback(config)  # fail now, not at the first connection, on a bad callback/extra
     return config
 
 
 def _refuse_java_stores(props: dict[str, Any], origin: str) -> None:
-    for key in ("ssl.truststore.location", "ssl.truststore.certificates", "ssl.truststore.type",
-                "ssl.truststore.password"):
+    for key in (
+        "ssl.truststore.location",
+        "ssl.truststore.certificates",
+        "ssl.truststore.type",
+        "ssl.truststore.password",
+    ):
         if key in props:
             raise ConfigError(
                 f"{origin}: {key}: Java trust stores are not supported",
                 hint="give the CA certificate as PEM with ssl.ca.location "
-                     "(keytool -exportcert -rfc -alias ALIAS -keystore STORE -file ca.pem)")
+                "(keytool -exportcert -rfc -alias ALIAS -keystore STORE -file ca.pem)",
+            )
     store_type = str(props.get("ssl.keystore.type") or "").upper()
     if store_type and store_type not in ("PKCS12", "P12"):
         raise ConfigError(
             f"{origin}: ssl.keystore.type={store_type}: only PKCS#12 key stores are supported",
             hint="convert it (keytool -importkeystore -deststoretype PKCS12) or give PEM files "
-                 "with ssl.certificate.location and ssl.key.location")
+            "with ssl.certificate.location and ssl.key.location",
+        )
     if "ssl.keystore.type" in props:
         del props["ssl.keystore.type"]  # librdkafka reads PKCS#12 key stores only
 
 
-_JAAS = re.compile(r"^\s*(?P<module>[\w.$]+)\s+(?P<flag>required|requisite|sufficient|optional)"
-                   r"(?P<options>.*?);?\s*$", re.S)
-_JAAS_OPTION = re.compile(r"""(?P<name>[\w.]+)\s*=\s*(?:"(?P<dq>(?:[^"\\]|\\.)*)"|'(?P<sq>(?:[^'\\]|\\.)*)'|(?P<bare>[^\s;]+))""")
+_JAAS = re.compile(
+    r"^\s*(?P<module>[\w.$]+)\s+(?P<flag>required|requisite|sufficient|optional)"
+    r"(?P<options>.*?);?\s*$",
+    re.S,
+)
+_JAAS_OPTION = re.compile(
+    r"""(?P<name>[\w.]+)\s*=\s*(?:"(?P<dq>(?:[^"\\]|\\.)*)"|'(?P<sq>(?:[^'\\]|\\.)*)'|(?P<bare>[^\s;]+))"""
+)
 
 
 def parse_jaas(text: str) -> tuple[str, dict[str, str]]:
@@ -395,8 +464,10 @@ def _translate_jaas(props: dict[str, Any], origin: str) -> None:
     try:
         module, options = parse_jaas(text)
     except ValueError:
-        raise ConfigError(f"{origin}: sasl.jaas.config is not a 'LoginModule required ...;' line",
-                          hint="or give sasl.username and sasl.password instead") from None
+        raise ConfigError(
+            f"{origin}: sasl.jaas.config is not a 'LoginModule required ...;' line",
+            hint="or give sasl.username and sasl.password instead",
+        ) from None
     simple = module.rsplit(".", 1)[-1]
     mechanism = str(props.get("sasl.mechanism") or props.get("sasl.mechanisms") or "").upper()
     if simple in ("PlainLoginModule", "ScramLoginModule"):
@@ -405,14 +476,18 @@ def _translate_jaas(props: dict[str, Any], origin: str) -> None:
         if simple == "PlainLoginModule" and not mechanism:
             props["sasl.mechanism"] = "PLAIN"
         if simple == "ScramLoginModule" and not mechanism.startswith("SCRAM-"):
-            raise ConfigError(f"{origin}: sasl.jaas.config uses SCRAM: set sasl.mechanism to "
-                              "SCRAM-SHA-256 or SCRAM-SHA-512")
+            raise ConfigError(
+                f"{origin}: sasl.jaas.config uses SCRAM: set sasl.mechanism to "
+                "SCRAM-SHA-256 or SCRAM-SHA-512"
+            )
         props["sasl.username"] = options["username"]
         props["sasl.password"] = options["password"]
     elif simple == "OAuthBearerLoginModule":
         if "unsecuredLoginStringClaim_sub" in options:
             props["enable.sasl.oauthbearer.unsecure.jwt"] = "true"
-            props["sasl.oauthbearer.config"] = f"principal={options['unsecuredLoginStringClaim_sub']}"
+            props["sasl.oauthbearer.config"] = (
+                f"principal={options['unsecuredLoginStringClaim_sub']}"
+            )
         elif "clientId" in options:
             props["sasl.oauthbearer.method"] = "oidc"
             props["sasl.oauthbearer.client.id"] = options["clientId"]
@@ -421,11 +496,14 @@ def _translate_jaas(props: dict[str, Any], origin: str) -> None:
                 props["sasl.oauthbearer.scope"] = options["scope"]
             props.pop("sasl.login.callback.handler.class", None)
             if "sasl.oauthbearer.token.endpoint.url" not in props:
-                raise ConfigError(f"{origin}: OAUTHBEARER with clientId needs "
-                                  "sasl.oauthbearer.token.endpoint.url")
+                raise ConfigError(
+                    f"{origin}: OAUTHBEARER with clientId needs sasl.oauthbearer.token.endpoint.url"
+                )
         else:
-            raise ConfigError(f"{origin}: sasl.jaas.config: OAuthBearerLoginModule without "
-                              "clientId", hint=f"set {OAUTH_CALLBACK_KEY}=package.module:function")
+            raise ConfigError(
+                f"{origin}: sasl.jaas.config: OAuthBearerLoginModule without clientId",
+                hint=f"set {OAUTH_CALLBACK_KEY}=package.module:function",
+            )
         props.setdefault("sasl.mechanism", "OAUTHBEARER")
     elif simple == "IAMLoginModule":
         props[MSK_IAM_KEY] = "true"
@@ -434,8 +512,10 @@ def _translate_jaas(props: dict[str, Any], origin: str) -> None:
         if options.get("awsRoleArn"):
             props.setdefault(AWS_ROLE_KEY, options["awsRoleArn"])
     else:
-        raise ConfigError(f"{origin}: sasl.jaas.config: login module {simple} is not supported",
-                          hint="supported: PLAIN, SCRAM-SHA-256/512, OAUTHBEARER, MSK IAM, mTLS")
+        raise ConfigError(
+            f"{origin}: sasl.jaas.config: login module {simple} is not supported",
+            hint="supported: PLAIN, SCRAM-SHA-256/512, OAUTHBEARER, MSK IAM, mTLS",
+        )
 
 
 # ---------------------------------------------------------------------------- token callbacks
@@ -445,8 +525,11 @@ def _token_callback(config: KafkaConfig) -> Callable[[str], tuple] | None:
     """The OAUTHBEARER callback the tool's own keys ask for, or None."""
     props = config.properties
     if str(props.get(MSK_IAM_KEY, "")).lower() == "true":
-        return msk_iam_callback(region=_msk_region(props), profile=props.get(AWS_PROFILE_KEY),
-                                role_arn=props.get(AWS_ROLE_KEY))
+        return msk_iam_callback(
+            region=_msk_region(props),
+            profile=props.get(AWS_PROFILE_KEY),
+            role_arn=props.get(AWS_ROLE_KEY),
+        )
     reference = props.get(OAUTH_CALLBACK_KEY)
     if reference:
         return import_callback(str(reference))
@@ -474,25 +557,31 @@ def import_callback(reference: str) -> Callable[..., Any]:
 def _msk_region(props: Mapping[str, Any]) -> str:
     if props.get(AWS_REGION_KEY):
         return str(props[AWS_REGION_KEY])
-    match = re.search(r"\.kafka(?:-serverless)?\.([a-z0-9-]+)\.amazonaws\.com",
-                      str(props.get("bootstrap.servers") or ""))
+    match = re.search(
+        r"\.kafka(?:-serverless)?\.([a-z0-9-]+)\.amazonaws\.com",
+        str(props.get("bootstrap.servers") or ""),
+    )
     if match:
         return match.group(1)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         return region
-    raise ConfigError("MSK IAM needs the AWS region",
-                      hint=f"set {AWS_REGION_KEY} in the Kafka config file or AWS_REGION")
+    raise ConfigError(
+        "MSK IAM needs the AWS region",
+        hint=f"set {AWS_REGION_KEY} in the Kafka config file or AWS_REGION",
+    )
 
 
-def msk_iam_callback(*, region: str, profile: str | None = None,
-                     role_arn: str | None = None) -> Callable[[str], tuple[str, float]]:
+def msk_iam_callback(
+    *, region: str, profile: str | None = None, role_arn: str | None = None
+) -> Callable[[str], tuple[str, float]]:
     """An OAUTHBEARER callback that signs MSK IAM tokens with ``aws-msk-iam-sasl-signer-python``."""
     try:
         signer = importlib.import_module("aws_msk_iam_sasl_signer")
     except ImportError:
-        raise ConfigError("MSK IAM authentication needs the AWS signer",
-                          hint="pip install 'mqmigrate[msk-iam]'") from None
+        raise ConfigError(
+            "MSK IAM authentication needs the AWS signer", hint="pip install 'mqmigrate[msk-iam]'"
+        ) from None
     provider = signer.MSKAuthTokenProvider
 
     def callback(_config: str) -> tuple[str, float]:

@@ -28,7 +28,6 @@ from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 from mqmigrate.kafka.tls import uses_tls
 
 
-
 class _LogLines(logging.Handler):
     """Collects librdkafka's log lines (served by ``poll``) for :func:`check_connection`."""
 
@@ -55,16 +54,22 @@ def classify(error: KafkaError, config: KafkaConfig) -> MqMigrateError | None:
     lowered = _short(text).lower()  # without the "sasl_ssl://host:port/bootstrap:" prefix
     where = f"Kafka at {config.describe()}"
     if code in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED):
-        if "unsupported sasl mechanism" in lowered or "mechanism" in lowered and \
-                "not supported" in lowered or "enabled mechanisms" in lowered:
+        if (
+            "unsupported sasl mechanism" in lowered
+            or "mechanism" in lowered
+            and "not supported" in lowered
+            or "enabled mechanisms" in lowered
+        ):
             return AuthenticationFailed(
                 f"{where} does not offer SASL mechanism {config.sasl_mechanism}: {_short(text)}",
-                hint="set sasl.mechanism in --kafka-config to one the listener enables")
+                hint="set sasl.mechanism in --kafka-config to one the listener enables",
+            )
         if "ssl" in lowered and "handshake" in lowered:
             return _tls_error(text, where, config)
         return AuthenticationFailed(
             f"{where} rejected the credentials: {_short(text)}",
-            hint="check sasl.username / sasl.password (or the token) in --kafka-config")
+            hint="check sasl.username / sasl.password (or the token) in --kafka-config",
+        )
     if code == KafkaError._SSL:
         return _tls_error(text, where, config)
     if code == KafkaError._TRANSPORT:
@@ -72,13 +77,19 @@ def classify(error: KafkaError, config: KafkaConfig) -> MqMigrateError | None:
             return _tls_listener(where)
         if "ssl" in lowered or "tls" in lowered:
             return _tls_error(text, where, config)
-        if config.secured and config.security_protocol.startswith("SASL") and (
-                "sasl" in lowered or "authentication" in lowered):
-            return AuthenticationFailed(f"{where}: SASL failed: {_short(text)}",
-                                        hint="check sasl.mechanism and the credentials")
+        if (
+            config.secured
+            and config.security_protocol.startswith("SASL")
+            and ("sasl" in lowered or "authentication" in lowered)
+        ):
+            return AuthenticationFailed(
+                f"{where}: SASL failed: {_short(text)}",
+                hint="check sasl.mechanism and the credentials",
+            )
     if code == KafkaError._INVALID_ARG:
-        return ConfigError(f"bad Kafka client configuration for {config.describe()}: "
-                           f"{_short(text)}")
+        return ConfigError(
+            f"bad Kafka client configuration for {config.describe()}: {_short(text)}"
+        )
     return None
 
 
@@ -86,45 +97,75 @@ def _speaks_tls(lowered: str) -> bool:
     """A plaintext client on a TLS listener: librdkafka's own diagnosis, or the connection
     closed while the client waited for its first answer (a TLS listener drops the bytes of
     an ApiVersions request it cannot read as a handshake)."""
-    return ("incorrect security.protocol" in lowered or "connecting to a ssl listener" in lowered
-            or "disconnected" in lowered and "apiversion_query" in lowered)
+    return (
+        "incorrect security.protocol" in lowered
+        or "connecting to a ssl listener" in lowered
+        or "disconnected" in lowered
+        and "apiversion_query" in lowered
+    )
 
 
 def _tls_listener(where: str) -> ConnectionFailed:
-    return ConnectionFailed(f"{where}: the listener speaks TLS but the client does not",
-                            hint="set security.protocol=SSL or SASL_SSL (and ssl.ca.location) "
-                                 "in --kafka-config", transient=False)
+    return ConnectionFailed(
+        f"{where}: the listener speaks TLS but the client does not",
+        hint="set security.protocol=SSL or SASL_SSL (and ssl.ca.location) in --kafka-config",
+        transient=False,
+    )
 
 
 def _tls_error(text: str, where: str, config: KafkaConfig) -> MqMigrateError:
     lowered = _short(text).lower()
-    if "certificate verify failed" in lowered or "unable to get local issuer" in lowered \
-            or "self-signed" in lowered or "self signed" in lowered:
+    if (
+        "certificate verify failed" in lowered
+        or "unable to get local issuer" in lowered
+        or "self-signed" in lowered
+        or "self signed" in lowered
+    ):
         if "expired" in lowered:
-            return ConnectionFailed(f"{where}: the broker's certificate has expired",
-                                    hint="renew the broker certificate", transient=False)
+            return ConnectionFailed(
+                f"{where}: the broker's certificate has expired",
+                hint="renew the broker certificate",
+                transient=False,
+            )
         if "hostname" in lowered or "ip address mismatch" in lowered:
             return ConnectionFailed(
                 f"{where}: the broker's certificate does not name this host",
                 hint="connect by a name in the certificate, or (tests only) "
-                     "ssl.endpoint.identification.algorithm=none", transient=False)
+                "ssl.endpoint.identification.algorithm=none",
+                transient=False,
+            )
         return ConnectionFailed(
             f"{where}: the broker's certificate is signed by a CA the client does not trust",
-            hint="set ssl.ca.location in --kafka-config to the PEM file of the CA that signed "
-                 "it", transient=False)
+            hint="set ssl.ca.location in --kafka-config to the PEM file of the CA that signed it",
+            transient=False,
+        )
     if "expired" in lowered:
-        return ConnectionFailed(f"{where}: a certificate has expired ({_short(text)})",
-                                hint="renew it", transient=False)
-    if any(marker in lowered for marker in (
-            "wrong version number", "packet length too long", "unexpected eof",
-            "record layer failure", "http request", "unknown protocol",
-            "disconnected")):
+        return ConnectionFailed(
+            f"{where}: a certificate has expired ({_short(text)})", hint="renew it", transient=False
+        )
+    if any(
+        marker in lowered
+        for marker in (
+            "wrong version number",
+            "packet length too long",
+            "unexpected eof",
+            "record layer failure",
+            "http request",
+            "unknown protocol",
+            "disconnected",
+        )
+    ):
         return ConnectionFailed(
             f"{where}: TLS handshake failed: the listener does not speak TLS",
             hint="set security.protocol to PLAINTEXT or SASL_PLAINTEXT for this listener, or "
-                 "use the broker's TLS port", transient=False)
-    return ConnectionFailed(f"{where}: TLS handshake failed: {_short(text)}",
-                            hint="check ssl.* in --kafka-config", transient=False)
+            "use the broker's TLS port",
+            transient=False,
+        )
+    return ConnectionFailed(
+        f"{where}: TLS handshake failed: {_short(text)}",
+        hint="check ssl.* in --kafka-config",
+        transient=False,
+    )
 
 
 def _short(text: str) -> str:
@@ -155,14 +196,21 @@ def check_connection(kafka: KafkaConfig | str, timeout: float = 10.0) -> None:
 
     millis = max(1000, int(timeout * 1000))
     try:
-        admin = AdminClient(config.client({
-            "error_cb": on_error, "logger": client_log,
-            "socket.connection.setup.timeout.ms": millis, "socket.timeout.ms": millis,
-        }))
+        admin = AdminClient(
+            config.client(
+                {
+                    "error_cb": on_error,
+                    "logger": client_log,
+                    "socket.connection.setup.timeout.ms": millis,
+                    "socket.timeout.ms": millis,
+                }
+            )
+        )
     except KafkaException as exc:
-        raise ConfigError(f"bad Kafka client configuration: {_describe(exc)}",
-                          hint="check --kafka-config against librdkafka's CONFIGURATION.md") \
-            from None
+        raise ConfigError(
+            f"bad Kafka client configuration: {_describe(exc)}",
+            hint="check --kafka-config against librdkafka's CONFIGURATION.md",
+        ) from None
     deadline = time.monotonic() + timeout
     refused: KafkaError | None = None  # nothing listening / name not resolved
     last: KafkaError | None = None  # any other transport error
@@ -194,13 +242,16 @@ def check_connection(kafka: KafkaConfig | str, timeout: float = 10.0) -> None:
             raise ConnectionFailed(
                 f"Kafka at {config.describe()} did not answer within {timeout:.0f}s",
                 hint="check the bootstrap address and that security.protocol matches the "
-                     "listener (--kafka-config)")
+                "listener (--kafka-config)",
+            )
 
 
 def _unreachable(config: KafkaConfig, error: KafkaError | None) -> ConnectionFailed:
     assert error is not None
-    return ConnectionFailed(f"Kafka at {config.describe()} did not answer: {_short(error.str())}",
-                            hint="check --kafka / bootstrap.servers and that the broker is up")
+    return ConnectionFailed(
+        f"Kafka at {config.describe()} did not answer: {_short(error.str())}",
+        hint="check --kafka / bootstrap.servers and that the broker is up",
+    )
 
 
 def _describe(exc: KafkaException) -> Any:

@@ -19,12 +19,19 @@ from mqmigrate.headers import SOURCE_ID
 from mqmigrate.kafka.snapshot import header, read_snapshot
 
 
-def recover_ids(bootstrap: "KafkaConfig | str", topics: Iterable[str], timeout: float = 300.0) -> set[str]:
+def recover_ids(
+    bootstrap: "KafkaConfig | str", topics: Iterable[str], timeout: float = 300.0
+) -> set[str]:
     """Every ``mq.source.id`` in ``topics`` up to their current end offsets."""
     ids: set[str] = set()
-    for msg in read_snapshot(bootstrap, topics, timeout=timeout, purpose="ledger",
-                             batch_size=10000,
-                             timeout_hint="retry, or run without --effectively-once"):
+    for msg in read_snapshot(
+        bootstrap,
+        topics,
+        timeout=timeout,
+        purpose="ledger",
+        batch_size=10000,
+        timeout_hint="retry, or run without --effectively-once",
+    ):
         sid = header(msg, SOURCE_ID)
         if sid is not None:
             ids.add(sid)

@@ -55,11 +55,24 @@ class Severity(Enum):
     FATAL = "fatal"
 
 
-_PERMANENT = {_KE.MSG_SIZE_TOO_LARGE, _KE.POLICY_VIOLATION, _KE.INVALID_RECORD,
-              _KE.INVALID_TIMESTAMP, _KE.RECORD_LIST_TOO_LARGE, 2}  # 2 = CORRUPT_MESSAGE
-_FATAL = {_KE.TOPIC_AUTHORIZATION_FAILED, _KE.CLUSTER_AUTHORIZATION_FAILED,
-          _KE.SASL_AUTHENTICATION_FAILED, _KE._AUTHENTICATION, _KE._UNKNOWN_TOPIC,
-          _KE._UNKNOWN_PARTITION, _KE._INVALID_ARG, _KE.TRANSACTIONAL_ID_AUTHORIZATION_FAILED}
+_PERMANENT = {
+    _KE.MSG_SIZE_TOO_LARGE,
+    _KE.POLICY_VIOLATION,
+    _KE.INVALID_RECORD,
+    _KE.INVALID_TIMESTAMP,
+    _KE.RECORD_LIST_TOO_LARGE,
+    2,
+}  # 2 = CORRUPT_MESSAGE
+_FATAL = {
+    _KE.TOPIC_AUTHORIZATION_FAILED,
+    _KE.CLUSTER_AUTHORIZATION_FAILED,
+    _KE.SASL_AUTHENTICATION_FAILED,
+    _KE._AUTHENTICATION,
+    _KE._UNKNOWN_TOPIC,
+    _KE._UNKNOWN_PARTITION,
+    _KE._INVALID_ARG,
+    _KE.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+}
 
 
 @dataclass(frozen=True)
@@ -103,8 +116,9 @@ class _Client:
         try:
             # librdkafka's own log lines go through logging (served by poll), so a failed
             # start is still one line and runtime warnings are JSON when asked
-            return Producer(self.kafka.client(
-                {"logger": logging.getLogger("mqmigrate.kafka.client")}))
+            return Producer(
+                self.kafka.client({"logger": logging.getLogger("mqmigrate.kafka.client")})
+            )
         except KafkaException as exc:
             raise ConfigError(f"bad Kafka producer configuration: {exc.args[0].str()}") from exc
 
@@ -126,8 +140,9 @@ def _effective_config(bootstrap: KafkaConfig | str, config: dict[str, Any] | Non
     """Precedence: DEFAULT_CONFIG < the connection configuration < ``config`` <
     REQUIRED_CONFIG."""
     shared = as_kafka_config(bootstrap)
-    return KafkaConfig({**DEFAULT_CONFIG, **shared.properties}, shared.path) \
-        .with_overrides(config or {}, **REQUIRED_CONFIG)
+    return KafkaConfig({**DEFAULT_CONFIG, **shared.properties}, shared.path).with_overrides(
+        config or {}, **REQUIRED_CONFIG
+    )
 
 
 class BridgeProducer:
@@ -140,8 +155,13 @@ class BridgeProducer:
     records only.
     """
 
-    def __init__(self, bootstrap: KafkaConfig | str, config: dict[str, Any] | None = None, *,
-                 client: _Client | None = None):
+    def __init__(
+        self,
+        bootstrap: KafkaConfig | str,
+        config: dict[str, Any] | None = None,
+        *,
+        client: _Client | None = None,
+    ):
         """``bootstrap``: the shared connection configuration (or plaintext bootstrap servers);
         ``config``: producer settings (``--producer-config``) laid over it.  Precedence:
         DEFAULT_CONFIG < the connection configuration < ``config`` < REQUIRED_CONFIG.
@@ -170,7 +190,7 @@ class BridgeProducer:
             raise KafkaUnavailable(
                 f"Kafka at {self._kafka.describe()} did not answer within {timeout:.0f}s",
                 hint="check --kafka (host:port of a broker listener), --kafka-config and that "
-                     "the broker is up",
+                "the broker is up",
             ) from exc
         for topic in topics:
             info = meta.topics.get(topic)
@@ -180,16 +200,30 @@ class BridgeProducer:
                     hint="create it (mqmigrate provision, or bridge --create-topics)",
                 )
 
-    def send(self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]],
-             timestamp_ms: int | None, token: Any) -> Failure | None:
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]],
+        timestamp_ms: int | None,
+        token: Any,
+    ) -> Failure | None:
         """Queue one record.  Returns a Failure when librdkafka refuses it on the spot (e.g. a
         record above ``message.max.bytes``); otherwise the outcome comes from :meth:`poll`."""
         callback = functools.partial(self._on_delivery, token)
         while True:
             producer = self._client.producer
             try:
-                producer.produce(topic, value, key, headers=headers,
-                                 timestamp=timestamp_ms or 0, on_delivery=callback)
+                producer.produce(
+                    topic,
+                    value,
+                    key,
+                    headers=headers,
+                    timestamp=timestamp_ms or 0,
+                    on_delivery=callback,
+                )
                 self._sent += 1
                 return None
             except BufferError:
@@ -260,8 +294,9 @@ class ProducerPool:
     def __init__(self) -> None:
         self._clients: dict[str, _Client] = {}
 
-    def producer(self, bootstrap: KafkaConfig | str,
-                 config: dict[str, Any] | None = None) -> BridgeProducer:
+    def producer(
+        self, bootstrap: KafkaConfig | str, config: dict[str, Any] | None = None
+    ) -> BridgeProducer:
         """A view on the pool's producer for this configuration (created on first use)."""
         kafka = _effective_config(bootstrap, config)
         # the key stays in memory only (it may hold a SASL password)
@@ -280,8 +315,8 @@ def kafka_error(exc: KafkaException, action: str) -> KafkaError:
     """A mqmigrate error for a KafkaException raised by a client call."""
     err = exc.args[0] if exc.args else None
     text = err.str() if isinstance(err, _KE) else str(exc)
-    if isinstance(err, _KE) and (err.retriable() or err.code() in (_KE._TRANSPORT,
-                                                                      _KE._ALL_BROKERS_DOWN,
-                                                                      _KE._TIMED_OUT)):
+    if isinstance(err, _KE) and (
+        err.retriable() or err.code() in (_KE._TRANSPORT, _KE._ALL_BROKERS_DOWN, _KE._TIMED_OUT)
+    ):
         return KafkaUnavailable(f"{action}: {text}")
     return KafkaError(f"{action}: {text}")

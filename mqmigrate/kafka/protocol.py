@@ -41,10 +41,33 @@ if TYPE_CHECKING:
 
 # metadata.version feature level -> release (from org.apache.kafka.server.common.MetadataVersion)
 METADATA_VERSION_RELEASE = {
-    7: "3.3", 8: "3.4", 9: "3.5", 10: "3.5", 11: "3.5", 12: "3.6", 13: "3.6", 14: "3.6",
-    15: "3.7", 16: "3.7", 17: "3.7", 18: "3.7", 19: "3.7", 20: "3.8", 21: "3.9",
-    22: "4.0", 23: "4.0", 24: "4.0", 25: "4.0", 26: "4.1", 27: "4.1", 28: "4.2", 29: "4.2",
-    30: "4.3", 31: "4.4", 32: "4.4", 33: "4.4",
+    7: "3.3",
+    8: "3.4",
+    9: "3.5",
+    10: "3.5",
+    11: "3.5",
+    12: "3.6",
+    13: "3.6",
+    14: "3.6",
+    15: "3.7",
+    16: "3.7",
+    17: "3.7",
+    18: "3.7",
+    19: "3.7",
+    20: "3.8",
+    21: "3.9",
+    22: "4.0",
+    23: "4.0",
+    24: "4.0",
+    25: "4.0",
+    26: "4.1",
+    27: "4.1",
+    28: "4.2",
+    29: "4.2",
+    30: "4.3",
+    31: "4.4",
+    32: "4.4",
+    33: "4.4",
 }
 
 #: Kafka error codes this module tells apart
@@ -149,14 +172,17 @@ def client_settings(config: "KafkaConfig", *, timeout: float = 10.0) -> dict[str
 
     props = {str(key): value for key, value in config.client().items()}
     try:
-        servers = [f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
-                   for host, port in parse_bootstrap(config.bootstrap)]
+        servers = [
+            f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+            for host, port in parse_bootstrap(config.bootstrap)
+        ]
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     protocol = config.security_protocol
     if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
-        raise ConfigError(f"security.protocol={protocol} is not one of PLAINTEXT, SSL, "
-                          "SASL_PLAINTEXT, SASL_SSL")
+        raise ConfigError(
+            f"security.protocol={protocol} is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"
+        )
     millis = max(int(timeout * 1000), 1000)
     settings: dict[str, Any] = {
         "bootstrap_servers": servers,
@@ -187,11 +213,14 @@ def _sasl_settings(props: Mapping[str, Any]) -> dict[str, Any]:
     elif mechanism == "OAUTHBEARER":
         settings["sasl_oauth_token_provider"] = _token_provider(props)
     elif mechanism == "GSSAPI":
-        settings["sasl_kerberos_service_name"] = str(props.get("sasl.kerberos.service.name")
-                                                     or "kafka")
+        settings["sasl_kerberos_service_name"] = str(
+            props.get("sasl.kerberos.service.name") or "kafka"
+        )
     else:
-        raise ConfigError(f"sasl.mechanism={mechanism} is not supported",
-                          hint="use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or GSSAPI")
+        raise ConfigError(
+            f"sasl.mechanism={mechanism} is not supported",
+            hint="use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or GSSAPI",
+        )
     return settings
 
 
@@ -207,8 +236,13 @@ def _token_provider(props: Mapping[str, Any]):
             callback = _oidc_callback(props)
         else:
             callback = unsecured_jwt_callback
-            extensions.update({key[len("extension_"):]: value for key, value in
-                               _pairs(config).items() if key.startswith("extension_")})
+            extensions.update(
+                {
+                    key[len("extension_") :]: value
+                    for key, value in _pairs(config).items()
+                    if key.startswith("extension_")
+                }
+            )
 
     class Provider(AbstractTokenProvider):
         """Caches the token until a minute before it expires, as librdkafka refreshes it."""
@@ -248,12 +282,17 @@ def unsecured_jwt_callback(config: str) -> tuple[str, float]:
     pairs = _pairs(config)
     principal = pairs.get("principal")
     if not principal:
-        raise ConfigError("OAUTHBEARER without sasl.oauthbearer.method=oidc or a token callback "
-                          "needs sasl.oauthbearer.config=principal=NAME (an unsecured token)")
+        raise ConfigError(
+            "OAUTHBEARER without sasl.oauthbearer.method=oidc or a token callback "
+            "needs sasl.oauthbearer.config=principal=NAME (an unsecured token)"
+        )
     now = int(time.time())
     life = int(pairs.get("lifeSeconds", "3600"))
-    claims: dict[str, Any] = {pairs.get("principalClaimName", "sub"): principal,
-                              "iat": now, "exp": now + life}
+    claims: dict[str, Any] = {
+        pairs.get("principalClaimName", "sub"): principal,
+        "iat": now,
+        "exp": now + life,
+    }
     if pairs.get("scope"):
         claims[pairs.get("scopeClaimName", "scope")] = pairs["scope"].split(",")
 
@@ -270,9 +309,11 @@ def _oidc_callback(props: Mapping[str, Any]) -> Callable[[str], tuple[str, float
     client_id = props.get("sasl.oauthbearer.client.id")
     secret = props.get("sasl.oauthbearer.client.secret")
     if not (url and client_id and secret):
-        raise ConfigError("sasl.oauthbearer.method=oidc needs sasl.oauthbearer.client.id, "
-                          "sasl.oauthbearer.client.secret and "
-                          "sasl.oauthbearer.token.endpoint.url")
+        raise ConfigError(
+            "sasl.oauthbearer.method=oidc needs sasl.oauthbearer.client.id, "
+            "sasl.oauthbearer.client.secret and "
+            "sasl.oauthbearer.token.endpoint.url"
+        )
     scope = props.get("sasl.oauthbearer.scope")
 
     def fetch(_config: str) -> tuple[str, float]:
@@ -282,14 +323,16 @@ def _oidc_callback(props: Mapping[str, Any]) -> Callable[[str], tuple[str, float
         if scope:
             form["scope"] = str(scope)
         try:
-            answer = httpx.post(str(url), data=form, auth=(str(client_id), str(secret)),
-                                timeout=10.0)
+            answer = httpx.post(
+                str(url), data=form, auth=(str(client_id), str(secret)), timeout=10.0
+            )
             answer.raise_for_status()
             body = answer.json()
             return str(body["access_token"]), time.time() + float(body.get("expires_in", 300))
         except (httpx.HTTPError, ValueError, KeyError) as exc:
-            raise AuthenticationFailed(f"OAuth token endpoint {url} gave no token: "
-                                       f"{_reason(exc)}") from exc
+            raise AuthenticationFailed(
+                f"OAuth token endpoint {url} gave no token: {_reason(exc)}"
+            ) from exc
 
     return fetch
 
@@ -373,66 +416,95 @@ def explain(endpoint: str, cause: str | None, protocol: str, timeout: float) -> 
             f"Kafka at {endpoint} closed the connection during SASL authentication: it refused "
             "the credentials or the mechanism",
             hint="check sasl.username/sasl.password (or the token) and that the listener "
-                 "enables sasl.mechanism")
-    if "saslauthenticationfailed" in lowered or "authentication failed" in lowered \
-            or "invalid credentials" in lowered or "authentication/authorization" in lowered:
+            "enables sasl.mechanism",
+        )
+    if (
+        "saslauthenticationfailed" in lowered
+        or "authentication failed" in lowered
+        or "invalid credentials" in lowered
+        or "authentication/authorization" in lowered
+    ):
         return AuthenticationFailed(
             f"Kafka at {endpoint} refused the credentials (SASL authentication failed)",
-            hint="check sasl.username/sasl.password, the token, or sasl.mechanism")
+            hint="check sasl.username/sasl.password, the token, or sasl.mechanism",
+        )
     if "unsupportedsaslmechanism" in lowered:
         return AuthenticationFailed(
             f"Kafka at {endpoint} does not accept this SASL mechanism ({_short(text)})",
-            hint="set sasl.mechanism to one the listener enables")
+            hint="set sasl.mechanism to one the listener enables",
+        )
     if "certificate_verify_failed" in lowered or "certificate verify failed" in lowered:
         return ConnectionFailed(
             f"TLS handshake with Kafka at {endpoint} failed: the broker's certificate is not "
             f"trusted ({_short(text)})",
-            hint="set ssl.ca.location to the CA that signed the broker certificate")
-    if any(alert in lowered for alert in ("alert certificate", "alert bad certificate",
-                                          "certificate required", "alert unknown ca")):
+            hint="set ssl.ca.location to the CA that signed the broker certificate",
+        )
+    if any(
+        alert in lowered
+        for alert in (
+            "alert certificate",
+            "alert bad certificate",
+            "certificate required",
+            "alert unknown ca",
+        )
+    ):
         return ConnectionFailed(
             f"TLS handshake with Kafka at {endpoint} failed: the broker refused the client "
             f"certificate ({_short(text)})",
             hint="the certificate (ssl.certificate.location) may be expired, or signed by a CA "
-                 "the broker does not trust")
+            "the broker does not trust",
+        )
     if "handshake" in lowered or "ssl" in lowered or "tls" in lowered:
         plaintext = protocol in ("SSL", "SASL_SSL")
         return ConnectionFailed(
             f"TLS handshake with Kafka at {endpoint} failed ({_short(text)})",
-            hint="the listener may be plaintext: check security.protocol" if plaintext else
-            "check the client certificate (ssl.certificate.location) and the broker's TLS setup")
+            hint="the listener may be plaintext: check security.protocol"
+            if plaintext
+            else "check the client certificate (ssl.certificate.location) and the broker's TLS setup",
+        )
     if "illegalsaslstate" in lowered:
         return ConnectionFailed(
             f"Kafka at {endpoint} refused the SASL handshake: the listener does not take SASL",
-            hint="check security.protocol (PLAINTEXT or SSL for this listener?)")
+            hint="check security.protocol (PLAINTEXT or SSL for this listener?)",
+        )
     if "econnrefused" in lowered or "connection refused" in lowered:
-        return ConnectionFailed(f"Kafka at {endpoint}: connection refused (nothing listens there)",
-                                hint="check the bootstrap address and port")
+        return ConnectionFailed(
+            f"Kafka at {endpoint}: connection refused (nothing listens there)",
+            hint="check the bootstrap address and port",
+        )
     if "dns" in lowered or "name or service not known" in lowered:
-        return ConnectionFailed(f"Kafka at {endpoint}: the host name does not resolve",
-                                hint="check the bootstrap address")
+        return ConnectionFailed(
+            f"Kafka at {endpoint}: the host name does not resolve",
+            hint="check the bootstrap address",
+        )
     if "invalid frame length" in lowered or "invalidreceive" in lowered:
-        return ConnectionFailed(f"{endpoint} is not a Kafka listener (its answer is no Kafka "
-                                "response)", hint="check the bootstrap address and port")
+        return ConnectionFailed(
+            f"{endpoint} is not a Kafka listener (its answer is no Kafka response)",
+            hint="check the bootstrap address and port",
+        )
     if "timed out" in lowered or "disconnected" in lowered or "reset by peer" in lowered:
         secured = protocol in ("SSL", "SASL_SSL")
         return ConnectionFailed(
             f"Kafka at {endpoint} gave no Kafka answer within {timeout:.0f}s ({_short(text)})",
             hint="not a Kafka listener, or a TLS listener spoken to in plaintext: check the "
-                 "port and security.protocol" if not secured else
-                 "check the port and security.protocol")
+            "port and security.protocol"
+            if not secured
+            else "check the port and security.protocol",
+        )
     return ConnectionFailed(
         f"Kafka at {endpoint} did not answer within {timeout:.0f}s"
         + (f" ({_short(text)})" if text else ""),
-        hint="check the bootstrap address, the port and security.protocol")
+        hint="check the bootstrap address, the port and security.protocol",
+    )
 
 
 def _short(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
-def preflight(servers: list[str], context: ssl.SSLContext | None, endpoint: str,
-              protocol: str, timeout: float) -> None:
+def preflight(
+    servers: list[str], context: ssl.SSLContext | None, endpoint: str, protocol: str, timeout: float
+) -> None:
     """Reach one bootstrap server (TCP, and the TLS handshake when the protocol has TLS) once,
     so that a refused port, an unknown host or an untrusted certificate fails at once with its
     cause, rather than after the library's retries until the timeout."""
@@ -492,9 +564,11 @@ def _first_token(provider: Any, endpoint: str) -> None:
     except MqMigrateError:
         raise
     except Exception as exc:  # noqa: BLE001 - a user's callback may raise anything
-        raise AuthenticationFailed(f"no OAUTHBEARER token for Kafka at {endpoint}: the token "
-                                   f"callback failed ({type(exc).__name__}: {_reason(exc)})",
-                                   hint="check mqmigrate.oauth.callback and its settings") from exc
+        raise AuthenticationFailed(
+            f"no OAUTHBEARER token for Kafka at {endpoint}: the token "
+            f"callback failed ({type(exc).__name__}: {_reason(exc)})",
+            hint="check mqmigrate.oauth.callback and its settings",
+        ) from exc
 
 
 class WireAdmin:
@@ -514,8 +588,13 @@ class WireAdmin:
         self._protocol = settings["security_protocol"]
         _quiet_library()
         _first_token(settings.get("sasl_oauth_token_provider"), self.endpoint)
-        preflight(settings["bootstrap_servers"], settings.get("ssl_context"), self.endpoint,
-                  self._protocol, timeout)
+        preflight(
+            settings["bootstrap_servers"],
+            settings.get("ssl_context"),
+            self.endpoint,
+            self._protocol,
+            timeout,
+        )
         causes = _Causes(sasl=self._protocol.startswith("SASL"))
         _library_log.addHandler(causes)
         _library_log.setLevel(logging.INFO)  # the handler needs the library's INFO lines
@@ -559,13 +638,15 @@ class WireAdmin:
         except Exception as exc:  # noqa: BLE001
             name = type(exc).__name__
             if "Authorization" in name:
-                raise AuthenticationFailed(f"{what} at {self.endpoint}: not authorized "
-                                           f"({_reason(exc)})",
-                                           hint="grant this principal the ACL it needs") from exc
+                raise AuthenticationFailed(
+                    f"{what} at {self.endpoint}: not authorized ({_reason(exc)})",
+                    hint="grant this principal the ACL it needs",
+                ) from exc
             if "Timeout" in name or "Connection" in name or "NodeNotReady" in name:
                 raise self._explain(exc, causes.last) from exc
-            raise MqMigrateError(f"{what} at {self.endpoint} failed: {name}: "
-                                 f"{_reason(exc)}") from exc
+            raise MqMigrateError(
+                f"{what} at {self.endpoint} failed: {name}: {_reason(exc)}"
+            ) from exc
         finally:
             _library_log.removeHandler(causes)
 
@@ -577,8 +658,9 @@ class WireAdmin:
         from kafka.protocol.metadata import ApiVersionsRequest
 
         async def ask() -> Any:
-            request = ApiVersionsRequest(client_software_name="mqmigrate",
-                                         client_software_version="0", min_version=3)
+            request = ApiVersionsRequest(
+                client_software_name="mqmigrate", client_software_version="0", min_version=3
+            )
             return await self._admin._manager.send(request)
 
         response = self._run(ask, what="ApiVersions")
@@ -594,8 +676,9 @@ class WireAdmin:
 
         return self._admin._find_coordinator_id(group, key_type=CoordinatorType.GROUP)
 
-    def share_group_offsets(self, group: str,
-                            topics: list[str] | None = None) -> dict[str, dict[int, ShareOffset]]:
+    def share_group_offsets(
+        self, group: str, topics: list[str] | None = None
+    ) -> dict[str, dict[int, ShareOffset]]:
         """``{topic: {partition: ShareOffset}}`` of ``group`` (all its topics, or ``topics``).
 
         A group without share-partition state on a topic has no entry for it.  Raises
@@ -605,16 +688,18 @@ class WireAdmin:
 
         async def ask() -> Any:
             node = await self._coordinator(group)
-            request = request_class(groups=[request_class.DescribeShareGroupOffsetsRequestGroup(
-                group_id=group, topics=None)])
+            request = request_class(
+                groups=[
+                    request_class.DescribeShareGroupOffsetsRequestGroup(group_id=group, topics=None)
+                ]
+            )
             return await self._admin._manager.send(request, node_id=node)
 
         response = self._run(ask, what=f"describing share group {group}")
         offsets = parse_share_group_offsets(response, group)
         return offsets if topics is None else {t: o for t, o in offsets.items() if t in topics}
 
-    def alter_share_group_offsets(self, group: str, topic: str,
-                                  offsets: Mapping[int, int]) -> None:
+    def alter_share_group_offsets(self, group: str, topic: str, offsets: Mapping[int, int]) -> None:
         """Set ``group``'s start offset on each partition of ``topic``.
 
         Raises :class:`ShareGroupNotEmpty` while the group has members (Kafka refuses), and
@@ -626,10 +711,13 @@ class WireAdmin:
             node = await self._coordinator(group)
             topic_entry = alter_class.AlterShareGroupOffsetsRequestTopic(
                 topic_name=topic,
-                partitions=[alter_class.AlterShareGroupOffsetsRequestTopic.
-                            AlterShareGroupOffsetsRequestPartition(partition_index=p,
-                                                                   start_offset=o)
-                            for p, o in sorted(offsets.items())])
+                partitions=[
+                    alter_class.AlterShareGroupOffsetsRequestTopic.AlterShareGroupOffsetsRequestPartition(
+                        partition_index=p, start_offset=o
+                    )
+                    for p, o in sorted(offsets.items())
+                ],
+            )
             request = alter_class(group_id=group, topics=[topic_entry])
             return await self._admin._manager.send(request, node_id=node)
 
@@ -662,8 +750,9 @@ def share_group_messages() -> tuple[type, type]:
             pass
 
         _MESSAGES = (DescribeShareGroupOffsetsRequest, AlterShareGroupOffsetsRequest)
-        _RESPONSES.update(describe=DescribeShareGroupOffsetsResponse,
-                          alter=AlterShareGroupOffsetsResponse)
+        _RESPONSES.update(
+            describe=DescribeShareGroupOffsetsResponse, alter=AlterShareGroupOffsetsResponse
+        )
     return _MESSAGES
 
 
@@ -693,8 +782,10 @@ def parse_share_group_offsets(response: Any, group: str) -> dict[str, dict[int, 
         if entry.error_code:
             error = _error(entry.error_code, entry.error_message)
             if "Authorization" in error:
-                raise AuthenticationFailed(f"describing share group {group}: {error}",
-                                           hint="grant DESCRIBE on the group and the topic")
+                raise AuthenticationFailed(
+                    f"describing share group {group}: {error}",
+                    hint="grant DESCRIBE on the group and the topic",
+                )
             raise MqMigrateError(f"describing share group {group} failed: {error}")
         for topic in entry.topics:
             partitions = result.setdefault(topic.topic_name, {})
@@ -703,11 +794,13 @@ def parse_share_group_offsets(response: Any, group: str) -> dict[str, dict[int, 
                     raise MqMigrateError(
                         f"describing share group {group} on {topic.topic_name}-"
                         f"{part.partition_index} failed: "
-                        f"{_error(part.error_code, part.error_message)}")
+                        f"{_error(part.error_code, part.error_message)}"
+                    )
                 start = part.start_offset if part.start_offset >= 0 else None
                 lag = getattr(part, "lag", -1)
                 partitions[part.partition_index] = ShareOffset(
-                    start, lag if lag is not None and lag >= 0 else None)
+                    start, lag if lag is not None and lag >= 0 else None
+                )
     return result
 
 
@@ -716,17 +809,21 @@ def check_alter_response(response: Any, group: str) -> None:
     codes = [(response.error_code, response.error_message, None)]
     for topic in response.responses:
         for part in topic.partitions:
-            codes.append((part.error_code, part.error_message,
-                          f"{topic.topic_name}-{part.partition_index}"))
+            codes.append(
+                (part.error_code, part.error_message, f"{topic.topic_name}-{part.partition_index}")
+            )
     for code, message, where in codes:
         if not code:
             continue
         if code == NON_EMPTY_GROUP:
-            raise ShareGroupNotEmpty(f"share group {group} is not empty: Kafka keeps the position "
-                                     "of a group with active members")
+            raise ShareGroupNotEmpty(
+                f"share group {group} is not empty: Kafka keeps the position "
+                "of a group with active members"
+            )
         place = f" on {where}" if where else ""
-        raise MqMigrateError(f"altering the offsets of share group {group}{place} failed: "
-                             f"{_error(code, message)}")
+        raise MqMigrateError(
+            f"altering the offsets of share group {group}{place} failed: {_error(code, message)}"
+        )
 
 
 def fetch_features(connection: Connection, timeout: float = 5.0) -> BrokerFeatures:
@@ -735,10 +832,10 @@ def fetch_features(connection: Connection, timeout: float = 5.0) -> BrokerFeatur
         return admin.features()
 
 
-def share_group_lag(connection: Connection, group: str, topic: str, *,
-                    timeout: float = 10.0) -> dict[int, ShareOffset]:
+def share_group_lag(
+    connection: Connection, group: str, topic: str, *, timeout: float = 10.0
+) -> dict[int, ShareOffset]:
     """``{partition: ShareOffset}`` of ``group`` on ``topic``; empty when the group has no
     share-partition state there (it never consumed it)."""
     with WireAdmin(connection, timeout=timeout) as admin:
         return admin.share_group_offsets(group, [topic]).get(topic, {})
-

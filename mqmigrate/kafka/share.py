@@ -41,8 +41,9 @@ _quiet.propagate = False
 
 def admin_client(kafka: "KafkaConfig | str", **config: str) -> AdminClient:
     """An AdminClient for ``kafka`` (a KafkaConfig, or bootstrap servers for plaintext)."""
-    return AdminClient(as_kafka_config(kafka).client(
-        {"socket.timeout.ms": 10000, "logger": _quiet}, **config))
+    return AdminClient(
+        as_kafka_config(kafka).client({"socket.timeout.ms": 10000, "logger": _quiet}, **config)
+    )
 
 
 def _result(future, what: str, timeout: float = 30.0):
@@ -58,9 +59,15 @@ def _result(future, what: str, timeout: float = 30.0):
 CLUSTER_DEFAULT_REPLICATION = -1
 
 
-def create_topic(admin: AdminClient, topic: str, partitions: int = 1,
-                 config: Mapping[str, str] | None = None, replication: int | None = None, *,
-                 exist_ok: bool = False) -> bool:
+def create_topic(
+    admin: AdminClient,
+    topic: str,
+    partitions: int = 1,
+    config: Mapping[str, str] | None = None,
+    replication: int | None = None,
+    *,
+    exist_ok: bool = False,
+) -> bool:
     """Create ``topic``; True when created, False when it existed and ``exist_ok``.
 
     ``replication`` None means the cluster's ``default.replication.factor`` (never a fixed 1:
@@ -74,8 +81,10 @@ def create_topic(admin: AdminClient, topic: str, partitions: int = 1,
         if exist_ok and code == KafkaError.TOPIC_ALREADY_EXISTS:
             return False
         if factor == CLUSTER_DEFAULT_REPLICATION and code in (
-                KafkaError.INVALID_REPLICATION_FACTOR, KafkaError.INVALID_REQUEST,
-                KafkaError.UNSUPPORTED_VERSION):
+            KafkaError.INVALID_REPLICATION_FACTOR,
+            KafkaError.INVALID_REQUEST,
+            KafkaError.UNSUPPORTED_VERSION,
+        ):
             # a broker older than KIP-464: ask it for its default and create with that
             _create(admin, topic, partitions, config, default_replication_factor(admin))
             return True
@@ -83,8 +92,13 @@ def create_topic(admin: AdminClient, topic: str, partitions: int = 1,
     return True
 
 
-def _create(admin: AdminClient, topic: str, partitions: int,
-            config: Mapping[str, str] | None, replication: int) -> None:
+def _create(
+    admin: AdminClient,
+    topic: str,
+    partitions: int,
+    config: Mapping[str, str] | None,
+    replication: int,
+) -> None:
     futures = admin.create_topics(
         [NewTopic(topic, partitions, replication, config=dict(config or {}))],
         operation_timeout=30,
@@ -133,8 +147,9 @@ def _error_code(exc: BaseException) -> int | None:
     return None
 
 
-def _incremental_set(admin: AdminClient, kind: ResourceType, name: str,
-                     configs: Mapping[str, str]) -> None:
+def _incremental_set(
+    admin: AdminClient, kind: ResourceType, name: str, configs: Mapping[str, str]
+) -> None:
     """SET each config of one resource; configs not named are left as they are."""
     resource = ConfigResource(
         kind,
@@ -155,8 +170,9 @@ def set_group_configs(admin: AdminClient, group: str, configs: Mapping[str, str]
     _await_group_configs(admin, group, {name: str(value) for name, value in configs.items()})
 
 
-def _await_group_configs(admin: AdminClient, group: str, expected: Mapping[str, str],
-                         timeout: float = 10.0) -> None:
+def _await_group_configs(
+    admin: AdminClient, group: str, expected: Mapping[str, str], timeout: float = 10.0
+) -> None:
     """Wait until a describe shows ``expected``.
 
     The alter is acknowledged once the controller committed it; the broker that answers a
@@ -172,28 +188,32 @@ def _await_group_configs(admin: AdminClient, group: str, expected: Mapping[str, 
             return
         if time.monotonic() >= deadline:
             raise MqMigrateError(
-                f"group {group} still shows {actual} {timeout:.0f}s after setting {dict(expected)}")
+                f"group {group} still shows {actual} {timeout:.0f}s after setting {dict(expected)}"
+            )
         time.sleep(0.1)
 
 
-def _describe(admin: AdminClient, kind: ResourceType, name: str,
-              names: Iterable[str] | None) -> dict[str, str]:
+def _describe(
+    admin: AdminClient, kind: ResourceType, name: str, names: Iterable[str] | None
+) -> dict[str, str]:
     """Effective configs (defaults included) of one resource, optionally only ``names``."""
     what = {ResourceType.GROUP: "group", ResourceType.BROKER: "broker"}.get(kind, "topic")
     futures = admin.describe_configs([ConfigResource(kind, name)])
     entries = _result(next(iter(futures.values())), f"describing configs of {what} {name}")
     wanted = set(names) if names is not None else None
-    return {key: entry.value for key, entry in entries.items()
-            if wanted is None or key in wanted}
+    return {key: entry.value for key, entry in entries.items() if wanted is None or key in wanted}
 
 
-def group_configs(admin: AdminClient, group: str, names: Iterable[str] | None = None) -> dict[str, str]:
+def group_configs(
+    admin: AdminClient, group: str, names: Iterable[str] | None = None
+) -> dict[str, str]:
     """The group's effective configs (defaults included), optionally only ``names``."""
     return _describe(admin, ResourceType.GROUP, group, names)
 
 
-def broker_configs(admin: AdminClient, names: Iterable[str] | None = None,
-                   timeout: float = 30.0) -> dict[str, str]:
+def broker_configs(
+    admin: AdminClient, names: Iterable[str] | None = None, timeout: float = 30.0
+) -> dict[str, str]:
     """The configs of one broker of the cluster (defaults included), optionally only ``names``.
 
     Before Kafka 4.3 the share-group delivery limit is only this broker-wide
@@ -209,16 +229,20 @@ def broker_configs(admin: AdminClient, names: Iterable[str] | None = None,
     return _describe(admin, ResourceType.BROKER, node, names)
 
 
-def share_consumer(kafka: "KafkaConfig | str", group: str, *, explicit: bool = True,
-                   **config: str):
+def share_consumer(kafka: "KafkaConfig | str", group: str, *, explicit: bool = True, **config: str):
     """A ``ShareConsumer`` in explicit-acknowledgement mode unless told otherwise."""
     from confluent_kafka import ShareConsumer
 
-    return ShareConsumer(as_kafka_config(kafka).client({
-        "group.id": group,
-        "share.acknowledgement.mode": "explicit" if explicit else "implicit",
-        "logger": _quiet,
-    }, **config))
+    return ShareConsumer(
+        as_kafka_config(kafka).client(
+            {
+                "group.id": group,
+                "share.acknowledgement.mode": "explicit" if explicit else "implicit",
+                "logger": _quiet,
+            },
+            **config,
+        )
+    )
 
 
 #: KIP-1206 (Kafka 4.2): how a share fetch bounds the records it acquires.  ``batch_optimized``
@@ -237,9 +261,15 @@ def client_supports_acquire_mode() -> bool:
 
         try:
             # no bootstrap servers: the client is built and closed without a connection
-            probe = ShareConsumer(KafkaConfig({}).client(**{
-                "group.id": "mqmigrate-probe", "logger": _quiet,
-                "share.acquire.mode": "batch_optimized"}))
+            probe = ShareConsumer(
+                KafkaConfig({}).client(
+                    **{
+                        "group.id": "mqmigrate-probe",
+                        "logger": _quiet,
+                        "share.acquire.mode": "batch_optimized",
+                    }
+                )
+            )
         except KafkaException:
             _acquire_mode_support = False
         else:
@@ -260,7 +290,8 @@ def require_acquire_mode(mode: str) -> None:
         raise UsageError(
             f"this confluent-kafka (librdkafka {confluent_kafka.libversion()[0]}) has no "
             "share.acquire.mode (KIP-1206): its share fetches acquire whole record batches",
-            hint="leave the acquire mode unset and bound the batch with max.poll.records")
+            hint="leave the acquire mode unset and bound the batch with max.poll.records",
+        )
 
 
 # ------------------------------------------------------------------ topics, configs, cluster
@@ -297,7 +328,9 @@ def describe_topic(admin: AdminClient, topic: str, timeout: float = 30.0) -> Top
     return TopicState(topic, len(partitions), replication)
 
 
-def topic_configs(admin: AdminClient, topic: str, names: Iterable[str] | None = None) -> dict[str, str]:
+def topic_configs(
+    admin: AdminClient, topic: str, names: Iterable[str] | None = None
+) -> dict[str, str]:
     """The topic's effective configs (defaults included), optionally only ``names``."""
     return _describe(admin, ResourceType.TOPIC, topic, names)
 

@@ -19,11 +19,17 @@ from mqmigrate.errors import KafkaUnavailable
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 
 
-def read_snapshot(bootstrap: KafkaConfig | str, topics: Iterable[str], *, timeout: float,
-                  purpose: str = "snapshot", require_topics: bool = False,
-                  progress: Optional[Callable[[int, int], None]] = None,
-                  timeout_hint: str = "raise --timeout",
-                  batch_size: int = 5000) -> Iterator[Message]:
+def read_snapshot(
+    bootstrap: KafkaConfig | str,
+    topics: Iterable[str],
+    *,
+    timeout: float,
+    purpose: str = "snapshot",
+    require_topics: bool = False,
+    progress: Optional[Callable[[int, int], None]] = None,
+    timeout_hint: str = "raise --timeout",
+    batch_size: int = 5000,
+) -> Iterator[Message]:
     """Every record of ``topics`` below the end offsets at start, then stop.
 
     A missing topic is skipped, or raises :class:`KafkaUnavailable` with ``require_topics``.
@@ -31,19 +37,25 @@ def read_snapshot(bootstrap: KafkaConfig | str, topics: Iterable[str], *, timeou
     raises a transient :class:`KafkaUnavailable`.  ``bootstrap`` is the connection
     configuration (or plaintext bootstrap servers).
     """
-    consumer = Consumer(as_kafka_config(bootstrap).client({
-        "group.id": f"mqmigrate-{purpose}-{uuid.uuid4().hex}",  # required, never committed
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "fetch.max.bytes": 64 * 1024 * 1024,
-        "isolation.level": "read_committed",
-    }))
+    consumer = Consumer(
+        as_kafka_config(bootstrap).client(
+            {
+                "group.id": f"mqmigrate-{purpose}-{uuid.uuid4().hex}",  # required, never committed
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "fetch.max.bytes": 64 * 1024 * 1024,
+                "isolation.level": "read_committed",
+            }
+        )
+    )
     try:
         try:
             meta = consumer.list_topics(timeout=10)
         except KafkaException as exc:
-            raise KafkaUnavailable(f"Kafka at {bootstrap} did not answer",
-                                   hint="check --kafka and that the broker is up") from exc
+            raise KafkaUnavailable(
+                f"Kafka at {bootstrap} did not answer",
+                hint="check --kafka and that the broker is up",
+            ) from exc
         ends: dict[tuple[str, int], int] = {}
         assign = []
         total = 0
@@ -51,13 +63,16 @@ def read_snapshot(bootstrap: KafkaConfig | str, topics: Iterable[str], *, timeou
             info = meta.topics.get(topic)
             if info is None or info.error is not None:
                 if require_topics:
-                    raise KafkaUnavailable(f"topic '{topic}' not found on {bootstrap}",
-                                           hint="check --topic or run 'mqmigrate provision'")
+                    raise KafkaUnavailable(
+                        f"topic '{topic}' not found on {bootstrap}",
+                        hint="check --topic or run 'mqmigrate provision'",
+                    )
                 continue
             for partition in info.partitions:
                 try:
                     low, high = consumer.get_watermark_offsets(
-                        TopicPartition(topic, partition), timeout=10)
+                        TopicPartition(topic, partition), timeout=10
+                    )
                 except KafkaException as exc:
                     raise KafkaUnavailable(f"Kafka at {bootstrap} did not give offsets") from exc
                 if high > low:
@@ -92,8 +107,11 @@ def read_snapshot(bootstrap: KafkaConfig | str, topics: Iterable[str], *, timeou
                 progress(done, total)
         if ends:
             names = ", ".join(sorted({t for t, _ in ends}))
-            raise KafkaUnavailable(f"reading {names} did not finish within {timeout:g}s",
-                                   hint=timeout_hint, transient=True)
+            raise KafkaUnavailable(
+                f"reading {names} did not finish within {timeout:g}s",
+                hint=timeout_hint,
+                transient=True,
+            )
     finally:
         consumer.close()
 

@@ -33,9 +33,10 @@ def ssl_context(config: KafkaConfig) -> ssl.SSLContext | None:
             else:
                 context.load_verify_locations(cafile=str(path))
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"ssl.ca.location {path}: cannot load the CA certificate ({exc})",
-                              hint="give a PEM file of the CA that signed the brokers' "
-                                   "certificates") from None
+            raise ConfigError(
+                f"ssl.ca.location {path}: cannot load the CA certificate ({exc})",
+                hint="give a PEM file of the CA that signed the brokers' certificates",
+            ) from None
     if props.get("ssl.ca.pem"):
         context.load_verify_locations(cadata=str(props["ssl.ca.pem"]))
     if str(props.get("enable.ssl.certificate.verification", "true")).lower() == "false":
@@ -46,14 +47,21 @@ def ssl_context(config: KafkaConfig) -> ssl.SSLContext | None:
     cert = props.get("ssl.certificate.location")
     if cert:
         try:
-            context.load_cert_chain(str(cert), props.get("ssl.key.location") or None,
-                                    password=props.get("ssl.key.password") or None)
+            context.load_cert_chain(
+                str(cert),
+                props.get("ssl.key.location") or None,
+                password=props.get("ssl.key.password") or None,
+            )
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"ssl.certificate.location {cert}: cannot load the client "
-                              f"certificate and key ({type(exc).__name__})",
-                              hint="give PEM files with ssl.certificate.location and "
-                                   "ssl.key.location (and ssl.key.password if encrypted)") from None
+            raise ConfigError(
+                f"ssl.certificate.location {cert}: cannot load the client "
+                f"certificate and key ({type(exc).__name__})",
+                hint="give PEM files with ssl.certificate.location and "
+                "ssl.key.location (and ssl.key.password if encrypted)",
+            ) from None
     elif props.get("ssl.keystore.location") or props.get("ssl.certificate.pem"):
-        raise ConfigError("the client certificate must be PEM files for this request",
-                          hint="give ssl.certificate.location and ssl.key.location")
+        raise ConfigError(
+            "the client certificate must be PEM files for this request",
+            hint="give ssl.certificate.location and ssl.key.location",
+        )
     return context

@@ -63,9 +63,12 @@ def check_workload(workload: Workload, workload_path: tuple = ()) -> list[StepGr
     entries = list(_step_paths(workload_path, workload))
     for path, name, kind, step in entries:
         if step.id in seen:
-            problems.append(DuplicateStepError(
-                path + ("id",), f"duplicate step id '{step.id}' (first defined at "
-                f"{_dotted(seen[step.id])})"))
+            problems.append(
+                DuplicateStepError(
+                    path + ("id",),
+                    f"duplicate step id '{step.id}' (first defined at {_dotted(seen[step.id])})",
+                )
+            )
             continue
         seen[step.id] = path
         if kind == "steps":
@@ -77,25 +80,41 @@ def check_workload(workload: Workload, workload_path: tuple = ()) -> list[StepGr
         for r, required in enumerate(step.requires):
             where = path + ("requires", r)
             if required not in pool:
-                other = "a rollback step" if required in rollback else (
-                    "a forward step" if required in forward else None)
+                other = (
+                    "a rollback step"
+                    if required in rollback
+                    else ("a forward step" if required in forward else None)
+                )
                 detail = f" ('{required}' is {other})" if other else ""
-                problems.append(DanglingRequirementError(
-                    where, f"requires unknown {'rollback ' if kind == 'rollback' else ''}step "
-                    f"'{required}'{detail}"))
+                problems.append(
+                    DanglingRequirementError(
+                        where,
+                        f"requires unknown {'rollback ' if kind == 'rollback' else ''}step "
+                        f"'{required}'{detail}",
+                    )
+                )
             elif kind == "steps" and forward[required][0] > PHASES.index(name):
                 later = PHASES[forward[required][0]]
-                problems.append(PhaseOrderError(
-                    where, f"step '{step.id}' in phase {name} requires '{required}' of the later "
-                    f"phase {later}"))
+                problems.append(
+                    PhaseOrderError(
+                        where,
+                        f"step '{step.id}' in phase {name} requires '{required}' of the later "
+                        f"phase {later}",
+                    )
+                )
     for pool, kind in ((forward, "steps"), (rollback, "rollback")):
-        graph = {sid: [r for r in (s[1] if kind == "steps" else s).requires if r in pool]
-                 for sid, s in pool.items()}
+        graph = {
+            sid: [r for r in (s[1] if kind == "steps" else s).requires if r in pool]
+            for sid, s in pool.items()
+        }
         for cycle in _cycles(graph):
             first = next(p for p, _, k, st in entries if st.id == cycle[0] and k == kind)
-            problems.append(CycleError(first + ("requires",),
-                                       "steps require each other in a cycle: "
-                                       + " -> ".join(cycle + [cycle[0]])))
+            problems.append(
+                CycleError(
+                    first + ("requires",),
+                    "steps require each other in a cycle: " + " -> ".join(cycle + [cycle[0]]),
+                )
+            )
     return problems
 
 
@@ -105,9 +124,12 @@ def check(playbook: Playbook) -> list[StepGraphError]:
     ids: dict[str, int] = {}
     for i, workload in enumerate(playbook.workloads):
         if workload.id in ids:
-            problems.append(DuplicateWorkloadError(
-                ("workloads", i, "id"),
-                f"duplicate workload id '{workload.id}' (first is workloads[{ids[workload.id]}])"))
+            problems.append(
+                DuplicateWorkloadError(
+                    ("workloads", i, "id"),
+                    f"duplicate workload id '{workload.id}' (first is workloads[{ids[workload.id]}])",
+                )
+            )
         ids.setdefault(workload.id, i)
         problems.extend(check_workload(workload, ("workloads", i)))
     return problems
@@ -130,7 +152,7 @@ def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
                 stack[-1] = (node, i + 1)
                 nxt = edges[i]
                 if colour.get(nxt) == 1:
-                    cycles.append(path[path.index(nxt):])
+                    cycles.append(path[path.index(nxt) :])
                 elif not colour.get(nxt):
                     colour[nxt] = 1
                     stack.append((nxt, 0))

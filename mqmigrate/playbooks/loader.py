@@ -49,8 +49,13 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``validate --format json``)."""
-        return {"file": self.file, "line": self.line, "column": self.column, "path": self.path,
-                "message": self.message}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "message": self.message,
+        }
 
 
 class _Marks:
@@ -76,7 +81,8 @@ class _Marks:
                 child = path + (key,)
                 if key in keys:
                     self.duplicates.append(
-                        (child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1)))
+                        (child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+                    )
                 keys.append(key)
                 self.key[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 self.walk(value_node, child, depth + 1)
@@ -107,8 +113,9 @@ def _read(path: Path) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise PlaybookUnreadable(f"{path}: {size} bytes is larger than the {MAX_BYTES}-byte "
-                                     "limit for a playbook")
+            raise PlaybookUnreadable(
+                f"{path}: {size} bytes is larger than the {MAX_BYTES}-byte limit for a playbook"
+            )
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise PlaybookUnreadable(f"{path}: no such file") from exc
@@ -121,16 +128,19 @@ def _read(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise PlaybookUnreadable(f"{path}:{line}:{column}: not UTF-8 (byte 0x{data[exc.start]:02x})",
-                                 hint="save the playbook as UTF-8") from exc
+        raise PlaybookUnreadable(
+            f"{path}:{line}:{column}: not UTF-8 (byte 0x{data[exc.start]:02x})",
+            hint="save the playbook as UTF-8",
+        ) from exc
 
 
 def _compose(text: str, name: str) -> tuple[Any, _Marks]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise PlaybookUnreadable(f"{name}: larger than the {MAX_BYTES}-byte limit for a playbook")
     if not text.strip():
-        raise PlaybookUnreadable(f"{name}: empty file", hint="a playbook starts with "
-                                 "'apiVersion: mqmigrate/v1'")
+        raise PlaybookUnreadable(
+            f"{name}: empty file", hint="a playbook starts with 'apiVersion: mqmigrate/v1'"
+        )
     try:
         loader = yaml.SafeLoader(text)
         try:
@@ -189,14 +199,17 @@ def _message(error: dict, parent: tuple) -> str:
         key = error["loc"][-1]
         allowed = _model_fields(parent)
         close = difflib.get_close_matches(str(key), allowed, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else (
-            f"; allowed: {', '.join(allowed)}" if allowed else "")
+        hint = (
+            f"; did you mean '{close[0]}'?"
+            if close
+            else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        )
         return f"unknown key '{key}'{hint}"
     if kind == "missing":
         return f"missing required key '{error['loc'][-1]}'"
     message = error["msg"]
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     if kind in ("literal_error", "enum") and "input" in error:
         message += f" (got {error['input']!r})"
     return message
@@ -206,13 +219,27 @@ def problems_of(data: Any, marks: _Marks, name: str) -> tuple[Playbook | None, l
     """Validate constructed YAML ``data``; every problem located with ``marks``."""
     problems: list[Problem] = []
     for path, (line, column) in marks.duplicates:
-        problems.append(Problem(name, line, column, format_path(path),
-                                f"duplicate key '{path[-1]}' (YAML keeps only the last)"))
+        problems.append(
+            Problem(
+                name,
+                line,
+                column,
+                format_path(path),
+                f"duplicate key '{path[-1]}' (YAML keeps only the last)",
+            )
+        )
     if not isinstance(data, dict):
         line, column = marks.value.get((), (1, 1))
-        problems.append(Problem(name, line, column, "",
-                                f"a playbook is a mapping (apiVersion, kind, metadata, "
-                                f"workloads), not a {type(data).__name__}"))
+        problems.append(
+            Problem(
+                name,
+                line,
+                column,
+                "",
+                f"a playbook is a mapping (apiVersion, kind, metadata, "
+                f"workloads), not a {type(data).__name__}",
+            )
+        )
         return None, problems
     playbook: Playbook | None = None
     try:
@@ -245,9 +272,16 @@ def _phase_order(marks: _Marks, name: str) -> list[Problem]:
         for before, after in zip(known, known[1:]):
             if PHASES.index(after) < PHASES.index(before):
                 line, column = marks.key[path + (after,)]
-                found.append(Problem(name, line, column, format_path(path + (after,)),
-                                     f"phase '{after}' is written after '{before}'; phases run "
-                                     f"in the fixed order {' → '.join(PHASES)}"))
+                found.append(
+                    Problem(
+                        name,
+                        line,
+                        column,
+                        format_path(path + (after,)),
+                        f"phase '{after}' is written after '{before}'; phases run "
+                        f"in the fixed order {' → '.join(PHASES)}",
+                    )
+                )
     return found
 
 

@@ -35,7 +35,13 @@ KIND = "MigrationPlaybook"
 
 #: the fixed phase order (docs/architecture.md)
 PHASES: tuple[str, ...] = (
-    "provision", "shadow", "verify", "consumers", "producers", "drain", "decommission",
+    "provision",
+    "shadow",
+    "verify",
+    "consumers",
+    "producers",
+    "drain",
+    "decommission",
 )
 
 #: broker-side prefix KIP-1191 requires for share-group dead-letter topics
@@ -77,10 +83,14 @@ ConfigMap = dict[Annotated[str, Field(pattern=_CONFIG_KEY)], ConfigValue]
 class Credentials(_Strict):
     """Where credentials come from; never the credentials themselves."""
 
-    env: Optional[str] = Field(None, pattern=_ENV_NAME,
-                               description="Name of an environment variable holding the URI/secret.")
-    profile: Optional[str] = Field(None, min_length=1,
-                                   description="A named profile (AWS profile, ~/.mqmigrate profile).")
+    env: Optional[str] = Field(
+        None,
+        pattern=_ENV_NAME,
+        description="Name of an environment variable holding the URI/secret.",
+    )
+    profile: Optional[str] = Field(
+        None, min_length=1, description="A named profile (AWS profile, ~/.mqmigrate profile)."
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "Credentials":
@@ -94,8 +104,10 @@ class Source(_Strict):
 
     kind: Literal["rabbitmq", "sqs", "amqp1"]
     endpoint: Optional[str] = Field(
-        None, description="Endpoint URI without user information or secrets, e.g. "
-        "amqp://rabbit.internal:5672 or https://sqs.eu-west-1.amazonaws.com.")
+        None,
+        description="Endpoint URI without user information or secrets, e.g. "
+        "amqp://rabbit.internal:5672 or https://sqs.eu-west-1.amazonaws.com.",
+    )
     credentials: Optional[Credentials] = None
     queue: str = Field(min_length=1)
     vhost: Optional[str] = Field(None, description="RabbitMQ virtual host.")
@@ -108,8 +120,10 @@ class Source(_Strict):
             return value
         parts = urlsplit(value)
         if "@" in parts.netloc:
-            raise ValueError("endpoint must not contain user information; reference credentials "
-                             "with 'credentials: {env: NAME}' instead")
+            raise ValueError(
+                "endpoint must not contain user information; reference credentials "
+                "with 'credentials: {env: NAME}' instead"
+            )
         if re.search(r"(?i)(password|secret|token|sig|signature|key)=", parts.query):
             raise ValueError("endpoint must not carry secrets in its query string")
         return value
@@ -134,24 +148,30 @@ class ShareGroupConfigs(_Strict):
     """
 
     auto_offset_reset: Optional[Literal["earliest", "latest"]] = Field(
-        None, alias="share.auto.offset.reset")
+        None, alias="share.auto.offset.reset"
+    )
     record_lock_duration_ms: Optional[int] = Field(
-        None, alias="share.record.lock.duration.ms", ge=1000, le=3_600_000)
+        None, alias="share.record.lock.duration.ms", ge=1000, le=3_600_000
+    )
     delivery_count_limit: Optional[int] = Field(
-        None, alias="share.delivery.count.limit", ge=2, le=25)
+        None, alias="share.delivery.count.limit", ge=2, le=25
+    )
     partition_max_record_locks: Optional[int] = Field(
-        None, alias="share.partition.max.record.locks", ge=100, le=10_000)
+        None, alias="share.partition.max.record.locks", ge=100, le=10_000
+    )
     isolation_level: Optional[Literal["read_committed", "read_uncommitted"]] = Field(
-        None, alias="share.isolation.level")
+        None, alias="share.isolation.level"
+    )
     session_timeout_ms: Optional[int] = Field(None, alias="share.session.timeout.ms", ge=1)
     heartbeat_interval_ms: Optional[int] = Field(None, alias="share.heartbeat.interval.ms", ge=1)
-    renew_acknowledge_enable: Optional[bool] = Field(
-        None, alias="share.renew.acknowledge.enable")
+    renew_acknowledge_enable: Optional[bool] = Field(None, alias="share.renew.acknowledge.enable")
 
     def as_kafka(self) -> dict[str, str]:
         """The configs as Kafka strings, keyed by their Kafka names, unset ones left out."""
-        return {k: _config_value(v)
-                for k, v in self.model_dump(by_alias=True, exclude_none=True).items()}
+        return {
+            k: _config_value(v)
+            for k, v in self.model_dump(by_alias=True, exclude_none=True).items()
+        }
 
 
 class ShareClient(_Strict):
@@ -159,16 +179,25 @@ class ShareClient(_Strict):
     ``max_poll_records``, or any share consumer's client config); not set on the cluster."""
 
     max_poll_records: Optional[int] = Field(
-        None, alias="max.poll.records", ge=1, description="Records one share fetch acquires: "
-        "records acquired by a busy consumer wait for it (docs/worker.md).")
+        None,
+        alias="max.poll.records",
+        ge=1,
+        description="Records one share fetch acquires: "
+        "records acquired by a busy consumer wait for it (docs/worker.md).",
+    )
     acquire_mode: Optional[Literal["batch_optimized", "record_limit"]] = Field(
-        None, alias="share.acquire.mode", description="KIP-1206 (Kafka 4.2+, and a client "
-        "that has the setting): record_limit makes max.poll.records a strict limit.")
+        None,
+        alias="share.acquire.mode",
+        description="KIP-1206 (Kafka 4.2+, and a client "
+        "that has the setting): record_limit makes max.poll.records a strict limit.",
+    )
 
     def as_kafka(self) -> dict[str, str]:
         """The settings as client config strings, unset ones left out."""
-        return {k: _config_value(v)
-                for k, v in self.model_dump(by_alias=True, exclude_none=True).items()}
+        return {
+            k: _config_value(v)
+            for k, v in self.model_dump(by_alias=True, exclude_none=True).items()
+        }
 
 
 class Consumer(_Strict):
@@ -179,8 +208,9 @@ class Consumer(_Strict):
     group: str = Field(pattern=_KAFKA_NAME)
     configs: Optional[ShareGroupConfigs] = None
     client: Optional[ShareClient] = None
-    key: Optional[str] = Field(None, description="consumer-group only: the ordering key; must "
-                               "equal mapping.key.")
+    key: Optional[str] = Field(
+        None, description="consumer-group only: the ordering key; must equal mapping.key."
+    )
 
     @model_validator(mode="after")
     def _per_type(self) -> "Consumer":
@@ -201,15 +231,19 @@ class Dlq(_Strict):
     topic: str = Field(pattern=_KAFKA_NAME)
     partitions: int = Field(1, ge=1)
     use_broker_dlq: bool = Field(
-        False, description="Let the broker dead-letter (KIP-1191, share.version>=2) instead of "
-        "the worker forwarding then REJECTing.")
+        False,
+        description="Let the broker dead-letter (KIP-1191, share.version>=2) instead of "
+        "the worker forwarding then REJECTing.",
+    )
     configs: ConfigMap = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _broker_prefix(self) -> "Dlq":
         if self.use_broker_dlq and not self.topic.startswith(BROKER_DLQ_PREFIX):
-            raise ValueError(f"with use_broker_dlq the topic name must start with "
-                             f"'{BROKER_DLQ_PREFIX}' (KIP-1191), got '{self.topic}'")
+            raise ValueError(
+                f"with use_broker_dlq the topic name must start with "
+                f"'{BROKER_DLQ_PREFIX}' (KIP-1191), got '{self.topic}'"
+            )
         return self
 
 
@@ -222,13 +256,21 @@ class Retry(_Strict):
     ``Worker(..., retry_tiers=tiers, max_attempts=max_attempts)``.
     """
 
-    tiers: list[str] = Field(min_length=1, description="Delays in ascending order, e.g. "
-                             "['1s', '30s', '5m']: one topic each, and the backoff schedule.")
-    max_attempts: Optional[int] = Field(None, ge=1, description="Handler attempts across the "
-                                        "topic and the tiers before dead-lettering (default: "
-                                        "one per tier plus the first).")
-    partitions: Optional[int] = Field(None, ge=1, description="Partitions of each tier topic "
-                                      "(default: the topic's).")
+    tiers: list[str] = Field(
+        min_length=1,
+        description="Delays in ascending order, e.g. "
+        "['1s', '30s', '5m']: one topic each, and the backoff schedule.",
+    )
+    max_attempts: Optional[int] = Field(
+        None,
+        ge=1,
+        description="Handler attempts across the "
+        "topic and the tiers before dead-lettering (default: "
+        "one per tier plus the first).",
+    )
+    partitions: Optional[int] = Field(
+        None, ge=1, description="Partitions of each tier topic (default: the topic's)."
+    )
     configs: ConfigMap = Field(default_factory=dict, description="Configs of each tier topic.")
 
     @field_validator("tiers", mode="before")
@@ -278,8 +320,9 @@ class AclGrant(_Strict):
     principal: str = Field(pattern=_PRINCIPAL, description="Kafka principal, e.g. User:orders-app")
     role: AclRole
     pattern: Literal["literal", "prefixed"] = "literal"
-    prefix: Optional[str] = Field(None, pattern=_PREFIX,
-                                  description="prefixed only: the resource-name prefix")
+    prefix: Optional[str] = Field(
+        None, pattern=_PREFIX, description="prefixed only: the resource-name prefix"
+    )
 
     @model_validator(mode="after")
     def _prefix(self) -> "AclGrant":
@@ -297,8 +340,11 @@ def _grant_fits_target(grant: AclGrant, info: ValidationInfo) -> AclGrant:
     if grant.role == "dlq-write" and "dlq" in info.data and dlq is None:
         raise ValueError("a dlq-write grant needs target.dlq")
     if grant.pattern == "prefixed":
-        names = {"produce": [topic], "dlq-write": [dlq.topic if dlq else None],
-                 "consume": [topic, consumer.group if consumer else None]}[grant.role]
+        names = {
+            "produce": [topic],
+            "dlq-write": [dlq.topic if dlq else None],
+            "consume": [topic, consumer.group if consumer else None],
+        }[grant.role]
         outside = [n for n in names if n is not None and not n.startswith(grant.prefix or "")]
         if outside:
             raise ValueError(f"prefix '{grant.prefix}' does not cover {', '.join(outside)}")
@@ -311,16 +357,24 @@ class Target(_Strict):
     topic: str = Field(pattern=_KAFKA_NAME)
     partitions: int = Field(ge=1)
     replication: Optional[int] = Field(
-        None, ge=1, le=32767, description="Replication factor of the topic and its DLQ topic; "
-        "left out: the cluster's default.replication.factor.")
+        None,
+        ge=1,
+        le=32767,
+        description="Replication factor of the topic and its DLQ topic; "
+        "left out: the cluster's default.replication.factor.",
+    )
     configs: ConfigMap = Field(default_factory=dict, description="Topic configs.")
     consumer: Consumer
     dlq: Optional[Dlq] = None
-    retry: Optional[Retry] = Field(None, description="Delay tiers for retry with backoff and "
-                                   "delayed sends (share-group consumers).")
+    retry: Optional[Retry] = Field(
+        None,
+        description="Delay tiers for retry with backoff and delayed sends (share-group consumers).",
+    )
     acls: list[Annotated[AclGrant, AfterValidator(_grant_fits_target)]] = Field(
-        default_factory=list, description="Principals and their access; provision creates the "
-        "ACLs when the cluster has an authorizer (never deletes any).")
+        default_factory=list,
+        description="Principals and their access; provision creates the "
+        "ACLs when the cluster has an authorizer (never deletes any).",
+    )
 
     @model_validator(mode="after")
     def _dlq(self) -> "Target":
@@ -330,8 +384,9 @@ class Target(_Strict):
             if self.dlq.use_broker_dlq and self.consumer.type != "share-group":
                 raise ValueError("use_broker_dlq needs a share-group consumer")
         if self.retry is not None and self.consumer.type != "share-group":
-            raise ValueError("retry tiers are read by the share-group worker; a consumer-group "
-                             "consumer has none")
+            raise ValueError(
+                "retry tiers are read by the share-group worker; a consumer-group consumer has none"
+            )
         return self
 
     def acl_resources(self, role: str) -> list[tuple[str, str]]:
@@ -344,8 +399,9 @@ class Target(_Strict):
         if role == "produce":
             return [("topic", self.topic), *tiers]
         if role == "consume":
-            groups = [("group", g) for g in self.retry.groups(self.consumer.group)] \
-                if self.retry else []
+            groups = (
+                [("group", g) for g in self.retry.groups(self.consumer.group)] if self.retry else []
+            )
             return [("topic", self.topic), ("group", self.consumer.group), *tiers, *groups]
         return [("topic", self.dlq.topic)] if self.dlq is not None else []
 
@@ -354,31 +410,34 @@ class Target(_Strict):
         return self.retry.topics(self.topic) if self.retry else []
 
 
-
 # --------------------------------------------------------------------------------- mapping
 
 
 class Headers(_Strict):
     """How source headers/properties become Kafka headers (the bridge adds ``mq.*`` headers)."""
 
-    rename: dict[str, str] = Field(default_factory=dict,
-                                   description="source header name -> Kafka header name")
+    rename: dict[str, str] = Field(
+        default_factory=dict, description="source header name -> Kafka header name"
+    )
     drop: list[str] = Field(default_factory=list, description="source headers not copied")
 
 
 class Mapping(_Strict):
     """Record key and header mapping."""
 
-    key: str = Field("none", description="none | message-group-id | routing-key | "
-                     "amqp-group-id | header:<name>")
+    key: str = Field(
+        "none", description="none | message-group-id | routing-key | amqp-group-id | header:<name>"
+    )
     headers: Headers = Field(default_factory=Headers)
 
     @field_validator("key")
     @classmethod
     def _key(cls, value: str) -> str:
         if not _KEY_STRATEGY.match(value):
-            raise ValueError("key must be one of none, message-group-id, routing-key, "
-                             f"amqp-group-id, header:<name>; got '{value}'")
+            raise ValueError(
+                "key must be one of none, message-group-id, routing-key, "
+                f"amqp-group-id, header:<name>; got '{value}'"
+            )
         return value
 
 
@@ -432,8 +491,16 @@ class Step(_Strict):
         return self
 
 
-Metric = Literal["bridge.lag", "verify.missing", "verify.altered", "verify.duplicated",
-                 "source.depth", "source.in-flight", "share-group.backlog", "dlq.rate"]
+Metric = Literal[
+    "bridge.lag",
+    "verify.missing",
+    "verify.altered",
+    "verify.duplicated",
+    "source.depth",
+    "source.in-flight",
+    "share-group.backlog",
+    "dlq.rate",
+]
 
 
 class Gate(_Strict):
@@ -447,8 +514,10 @@ class Gate(_Strict):
     def holds(self, observed: float) -> bool:
         """Whether ``observed`` satisfies this gate's comparison (the duration is the runner's)."""
         return {
-            "<=": observed <= self.value, "<": observed < self.value,
-            "==": observed == self.value, ">=": observed >= self.value,
+            "<=": observed <= self.value,
+            "<": observed < self.value,
+            "==": observed == self.value,
+            ">=": observed >= self.value,
             ">": observed > self.value,
         }[self.op]
 
@@ -496,11 +565,14 @@ class Workload(_Strict):
         consumer = self.target.consumer
         if consumer.type == "consumer-group":
             if self.mapping.key == "none":
-                raise ValueError("a consumer-group (ordered) workload needs a mapping.key other "
-                                 "than 'none'")
+                raise ValueError(
+                    "a consumer-group (ordered) workload needs a mapping.key other than 'none'"
+                )
             if consumer.key != self.mapping.key:
-                raise ValueError(f"target.consumer.key '{consumer.key}' must equal mapping.key "
-                                 f"'{self.mapping.key}'")
+                raise ValueError(
+                    f"target.consumer.key '{consumer.key}' must equal mapping.key "
+                    f"'{self.mapping.key}'"
+                )
         return self
 
     def steps(self) -> list[tuple[str, Step]]:
@@ -511,13 +583,19 @@ class Workload(_Strict):
 class KafkaCredentials(_Strict):
     """Where the Kafka client properties file (SASL, TLS) is; never a secret itself."""
 
-    env: Optional[str] = Field(None, pattern=_ENV_NAME,
-                               description="Name of an environment variable holding the path of "
-                               "a Kafka client properties file.")
-    file: Optional[str] = Field(None, min_length=1,
-                                description="Path of a Kafka client properties file (relative "
-                                "to the playbook's directory); secrets in it as ${env:NAME} or "
-                                "${file:PATH}.")
+    env: Optional[str] = Field(
+        None,
+        pattern=_ENV_NAME,
+        description="Name of an environment variable holding the path of "
+        "a Kafka client properties file.",
+    )
+    file: Optional[str] = Field(
+        None,
+        min_length=1,
+        description="Path of a Kafka client properties file (relative "
+        "to the playbook's directory); secrets in it as ${env:NAME} or "
+        "${file:PATH}.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "KafkaCredentials":
@@ -538,8 +616,10 @@ class KafkaCluster(_Strict):
         for server in value.split(","):
             host, _, port = server.strip().rpartition(":")
             if "@" in server or "//" in server:
-                raise ValueError("bootstrap is host:port[,host:port...] without user information; "
-                                 "reference a client properties file with 'credentials: {file: PATH}' or '{env: NAME}'")
+                raise ValueError(
+                    "bootstrap is host:port[,host:port...] without user information; "
+                    "reference a client properties file with 'credentials: {file: PATH}' or '{env: NAME}'"
+                )
             if not host or not port.isdigit():
                 raise ValueError(f"'{server.strip()}' is not host:port")
         return value
@@ -551,8 +631,10 @@ class Metadata(_Strict):
     name: str = Field(pattern=_ID)
     generated_by: Optional[str] = Field(None, alias="generated-by")
     generated_at: Optional[datetime] = Field(
-        None, alias="generated-at",
-        description="Left out by default so a regenerated playbook is byte-identical.")
+        None,
+        alias="generated-at",
+        description="Left out by default so a regenerated playbook is byte-identical.",
+    )
     description: Optional[str] = None
 
 
@@ -586,29 +668,59 @@ def warnings(playbook: Playbook) -> list[tuple[tuple, str]]:
     found: list[tuple[tuple, str]] = []
     for i, workload in enumerate(playbook.workloads):
         configs = workload.target.consumer.configs
-        if configs and configs.delivery_count_limit and \
-                configs.delivery_count_limit > DEFAULT_DELIVERY_LIMIT_CAP:
-            found.append((("workloads", i, "target", "consumer", "configs",
-                           "share.delivery.count.limit"),
-                          f"{configs.delivery_count_limit} is above the broker's default cap of "
-                          f"{DEFAULT_DELIVERY_LIMIT_CAP}: raise group.share.max.delivery.count."
-                          "limit on the brokers first"))
+        if (
+            configs
+            and configs.delivery_count_limit
+            and configs.delivery_count_limit > DEFAULT_DELIVERY_LIMIT_CAP
+        ):
+            found.append(
+                (
+                    ("workloads", i, "target", "consumer", "configs", "share.delivery.count.limit"),
+                    f"{configs.delivery_count_limit} is above the broker's default cap of "
+                    f"{DEFAULT_DELIVERY_LIMIT_CAP}: raise group.share.max.delivery.count."
+                    "limit on the brokers first",
+                )
+            )
         lock = configs.record_lock_duration_ms if configs else None
         if lock is not None and not 15_000 <= lock <= 60_000:
-            found.append((("workloads", i, "target", "consumer", "configs",
-                           "share.record.lock.duration.ms"),
-                          f"{lock} ms is outside the broker's default bounds 15000-60000: raise "
-                          "group.share.min/max.record.lock.duration.ms on the brokers first"))
+            found.append(
+                (
+                    (
+                        "workloads",
+                        i,
+                        "target",
+                        "consumer",
+                        "configs",
+                        "share.record.lock.duration.ms",
+                    ),
+                    f"{lock} ms is outside the broker's default bounds 15000-60000: raise "
+                    "group.share.min/max.record.lock.duration.ms on the brokers first",
+                )
+            )
         locks = configs.partition_max_record_locks if configs else None
         if locks is not None and locks > 4000:
-            found.append((("workloads", i, "target", "consumer", "configs",
-                           "share.partition.max.record.locks"),
-                          f"{locks} is above the broker's default cap of 4000: raise "
-                          "group.share.max.partition.max.record.locks on the brokers first"))
+            found.append(
+                (
+                    (
+                        "workloads",
+                        i,
+                        "target",
+                        "consumer",
+                        "configs",
+                        "share.partition.max.record.locks",
+                    ),
+                    f"{locks} is above the broker's default cap of 4000: raise "
+                    "group.share.max.partition.max.record.locks on the brokers first",
+                )
+            )
         for j, decision in enumerate(workload.decisions):
             if not decision.done:
-                found.append((("workloads", i, "decisions", j),
-                               f"open decision ({decision.rule}): {decision.question}"))
+                found.append(
+                    (
+                        ("workloads", i, "decisions", j),
+                        f"open decision ({decision.rule}): {decision.question}",
+                    )
+                )
     return found
 
 

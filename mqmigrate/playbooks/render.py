@@ -53,13 +53,18 @@ class GateDefaults:
     """Thresholds of the standard gates; each may be a :class:`Derived` to explain it."""
 
     bridge_lag: Any = Derived(1000, "shadow copy within 1,000 records of the source before verify")
-    settle_seconds: Any = Derived(300, "5 minutes of steady state: long enough to see a "
-                                  "consumer restart or a traffic burst")
+    settle_seconds: Any = Derived(
+        300, "5 minutes of steady state: long enough to see a consumer restart or a traffic burst"
+    )
     backlog: Any = Derived(1000, "Kafka consumers keep up: share-group backlog stays under 1,000")
-    dlq_rate: Any = Derived(1.0, "at most 1 dead-lettered record/s; more means the new "
-                            "consumers fail where the old ones did not")
-    quiet_seconds: Any = Derived(60, "source empty and nothing in flight for a minute before it "
-                                 "is called drained")
+    dlq_rate: Any = Derived(
+        1.0,
+        "at most 1 dead-lettered record/s; more means the new "
+        "consumers fail where the old ones did not",
+    )
+    quiet_seconds: Any = Derived(
+        60, "source empty and nothing in flight for a minute before it is called drained"
+    )
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,14 @@ class WorkloadSpec:
     reasons: Mapping[tuple, str] = field(default_factory=dict)
 
 
-def _step(id: str, action: str, requires: Sequence[str] = (), *, mode: str | None = None,
-          description: str | None = None) -> dict[str, Any]:
+def _step(
+    id: str,
+    action: str,
+    requires: Sequence[str] = (),
+    *,
+    mode: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
     step: dict[str, Any] = {"id": id, "action": action}
     if mode:
         step["mode"] = mode
@@ -114,8 +125,9 @@ def _gate(metric: str, op: str, value: Any, for_seconds: Any = 0) -> dict[str, A
     return {"metric": metric, "op": op, "value": value, "for_seconds": for_seconds}
 
 
-def standard_phases(strategy: Strategy, gates: GateDefaults, *,
-                    keyed: bool = False, shared_topic: bool = False) -> dict[str, dict[str, Any]]:
+def standard_phases(
+    strategy: Strategy, gates: GateDefaults, *, keyed: bool = False, shared_topic: bool = False
+) -> dict[str, dict[str, Any]]:
     """The phases, steps, gates and rollbacks of ``strategy`` (values may still be Derived).
 
     * shadow-then-drain: a shadow copy runs next to the live consumers until verify is clean,
@@ -128,15 +140,20 @@ def standard_phases(strategy: Strategy, gates: GateDefaults, *,
     settle = gates.settle_seconds
     quiet = gates.quiet_seconds
     phases: dict[str, dict[str, Any]] = {
-        "provision": {"steps": [_step("provision", "provision.apply")], "gates": [],
-                      "rollback": []},
+        "provision": {
+            "steps": [_step("provision", "provision.apply")],
+            "gates": [],
+            "rollback": [],
+        },
     }
     if strategy == "shadow-then-drain":
         phases["shadow"] = {
             "steps": [_step("shadow-bridge", "bridge.start", ["provision"], mode="shadow")],
             "gates": [_gate("bridge.lag", "<=", gates.bridge_lag, settle)],
-            "rollback": [_step("shadow-bridge-stop", "bridge.stop"),
-                         _step("shadow-remove", "source.delete-shadow", ["shadow-bridge-stop"])],
+            "rollback": [
+                _step("shadow-bridge-stop", "bridge.stop"),
+                _step("shadow-remove", "source.delete-shadow", ["shadow-bridge-stop"]),
+            ],
         }
         copy_step = "shadow-bridge"
     elif strategy == "dual-write":
@@ -155,8 +172,10 @@ def standard_phases(strategy: Strategy, gates: GateDefaults, *,
             "rollback": [],
         }
     switch_after = "verify" if strategy != "drain-only" else "provision"
-    backlog_gates = [_gate("share-group.backlog", "<=", gates.backlog, settle),
-                     _gate("dlq.rate", "<=", gates.dlq_rate, settle)]
+    backlog_gates = [
+        _gate("share-group.backlog", "<=", gates.backlog, settle),
+        _gate("dlq.rate", "<=", gates.dlq_rate, settle),
+    ]
     # shadow-then-drain and drain-only to a share group hand over without a person: the service
     # follows the consumer switch (mqmigrate.consumerswitch) that consumers.kafka writes with the
     # cut, and the drain bridge moves the source queue into Kafka from then on.  drain-only has
@@ -169,35 +188,63 @@ def standard_phases(strategy: Strategy, gates: GateDefaults, *,
         shadowed = strategy == "shadow-then-drain"
         steps = []
         if shadowed:
-            steps.append(_step("shadow-bridge-stop-for-switch", "bridge.stop", [switch_after],
-                               description="a still topic for the cut"))
+            steps.append(
+                _step(
+                    "shadow-bridge-stop-for-switch",
+                    "bridge.stop",
+                    [switch_after],
+                    description="a still topic for the cut",
+                )
+            )
         steps += [
-            _step("switch-consumers", "consumers.kafka",
-                  [steps[-1]["id"] if shadowed else switch_after],
-                  description="the service's consumer switch: the worker takes the records "
-                  "above the cut (the topic's end offsets now)"),
-            _step("drain-bridge", "bridge.start", ["switch-consumers"], mode="drain",
-                  description="moves the source queue into Kafka while producers still "
-                  "write to it; runs until the drain phase"),
+            _step(
+                "switch-consumers",
+                "consumers.kafka",
+                [steps[-1]["id"] if shadowed else switch_after],
+                description="the service's consumer switch: the worker takes the records "
+                "above the cut (the topic's end offsets now)",
+            ),
+            _step(
+                "drain-bridge",
+                "bridge.start",
+                ["switch-consumers"],
+                mode="drain",
+                description="moves the source queue into Kafka while producers still "
+                "write to it; runs until the drain phase",
+            ),
         ]
         rollback = [
-            _step("revert-drain-bridge-stop", "bridge.stop",
-                  description="a still topic for the cut back"),
-            _step("revert-consumers", "consumers.source", ["revert-drain-bridge-stop"],
-                  description="the source consumer takes over; the worker finishes the "
-                  "records below the cut (the topic's end offsets now)"),
+            _step(
+                "revert-drain-bridge-stop",
+                "bridge.stop",
+                description="a still topic for the cut back",
+            ),
+            _step(
+                "revert-consumers",
+                "consumers.source",
+                ["revert-drain-bridge-stop"],
+                description="the source consumer takes over; the worker finishes the "
+                "records below the cut (the topic's end offsets now)",
+            ),
         ]
         if shadowed:
-            rollback.append(_step("revert-shadow-bridge", "bridge.start", ["revert-consumers"],
-                                  mode="shadow"))
+            rollback.append(
+                _step("revert-shadow-bridge", "bridge.start", ["revert-consumers"], mode="shadow")
+            )
         phases["consumers"] = {"steps": steps, "gates": backlog_gates, "rollback": rollback}
     else:
         switch_description = None
         if keyed:
             switch_description = "consumers join the keyed consumer group (ordering by key)"
         phases["consumers"] = {
-            "steps": [_step("switch-consumers", "consumers.switch", [switch_after],
-                            description=switch_description)],
+            "steps": [
+                _step(
+                    "switch-consumers",
+                    "consumers.switch",
+                    [switch_after],
+                    description=switch_description,
+                )
+            ],
             "gates": backlog_gates,
             "rollback": [_step("revert-consumers", "consumers.revert")],
         }
@@ -209,33 +256,52 @@ def standard_phases(strategy: Strategy, gates: GateDefaults, *,
     drain_steps = []
     drain_rollback = []
     if handover:
-        drain_steps.append(_step("source-drained", "source.drain", ["kafka-only"],
-                                 description="the drain bridge ends when the source is empty "
-                                 "and quiet"))
+        drain_steps.append(
+            _step(
+                "source-drained",
+                "source.drain",
+                ["kafka-only"],
+                description="the drain bridge ends when the source is empty and quiet",
+            )
+        )
     else:
         if strategy == "shadow-then-drain":
-            drain_steps.append(_step("shadow-bridge-stop-for-drain", "bridge.stop",
-                                     ["kafka-only"]))
+            drain_steps.append(_step("shadow-bridge-stop-for-drain", "bridge.stop", ["kafka-only"]))
             after = "shadow-bridge-stop-for-drain"
         else:
             after = "kafka-only"
-        drain_steps.append(_step("drain-bridge", "bridge.start", [after], mode="drain",
-                                 description="moves what is left; skips ids already in Kafka"))
+        drain_steps.append(
+            _step(
+                "drain-bridge",
+                "bridge.start",
+                [after],
+                mode="drain",
+                description="moves what is left; skips ids already in Kafka",
+            )
+        )
         drain_steps.append(_step("source-drained", "source.drain", ["drain-bridge"]))
     drain_rollback.append(_step("drain-bridge-stop", "bridge.stop"))
     phases["drain"] = {
         "steps": drain_steps,
-        "gates": [_gate("source.depth", "==", 0, quiet), _gate("source.in-flight", "==", 0, quiet),
-                  _gate("bridge.lag", "==", 0, quiet)],
+        "gates": [
+            _gate("source.depth", "==", 0, quiet),
+            _gate("source.in-flight", "==", 0, quiet),
+            _gate("bridge.lag", "==", 0, quiet),
+        ],
         "rollback": drain_rollback,
     }
     decommission = [_step("drain-bridge-done", "bridge.stop", ["source-drained"])]
     if strategy == "shadow-then-drain":
         decommission.append(_step("remove-shadow", "source.delete-shadow", ["drain-bridge-done"]))
-    decommission.append(_step(
-        "delete-source-queue", "manual", [decommission[-1]["id"]],
-        description="delete the source queue once the rollback window has passed; "
-        "this is the point of no return"))
+    decommission.append(
+        _step(
+            "delete-source-queue",
+            "manual",
+            [decommission[-1]["id"]],
+            description="delete the source queue once the rollback window has passed; "
+            "this is the point of no return",
+        )
+    )
     phases["decommission"] = {"steps": decommission, "gates": [], "rollback": []}
     return {name: phases[name] for name in PHASES if name in phases}
 
@@ -263,10 +329,16 @@ class _Reasons:
         return value
 
 
-def build_playbook(workloads: Sequence[WorkloadSpec], strategy: Strategy = "shadow-then-drain",
-                   *, name: str = "migration", generated_by: str | None = "mqmigrate plan",
-                   generated_at: datetime | None = None, bootstrap: str | None = None,
-                   description: str | None = None) -> Playbook:
+def build_playbook(
+    workloads: Sequence[WorkloadSpec],
+    strategy: Strategy = "shadow-then-drain",
+    *,
+    name: str = "migration",
+    generated_by: str | None = "mqmigrate plan",
+    generated_at: datetime | None = None,
+    bootstrap: str | None = None,
+    description: str | None = None,
+) -> Playbook:
     """A validated :class:`Playbook` with the standard phases of each workload's strategy.
 
     ``strategy`` applies to workloads whose spec has none.  ``generated_at`` is left out of the
@@ -280,25 +352,30 @@ def build_playbook(workloads: Sequence[WorkloadSpec], strategy: Strategy = "shad
         wl_strategy = spec.strategy or strategy
         keyed = spec.consumer_type == "consumer-group"
         key = r.take(base + ("mapping", "key"), spec.key)
-        consumer: dict[str, Any] = {"type": spec.consumer_type,
-                                    "group": r.take(base + ("target", "consumer", "group"),
-                                                    spec.group)}
+        consumer: dict[str, Any] = {
+            "type": spec.consumer_type,
+            "group": r.take(base + ("target", "consumer", "group"), spec.group),
+        }
         if keyed:
             consumer["key"] = key
         elif spec.share_configs:
             consumer["configs"] = {
                 k: r.take(base + ("target", "consumer", "configs", k), v)
-                for k, v in sorted(spec.share_configs.items())}
+                for k, v in sorted(spec.share_configs.items())
+            }
         if not keyed and spec.share_client:
             consumer["client"] = {
                 k: r.take(base + ("target", "consumer", "client", k), v)
-                for k, v in sorted(spec.share_client.items())}
+                for k, v in sorted(spec.share_client.items())
+            }
         target: dict[str, Any] = {
             "topic": r.take(base + ("target", "topic"), spec.topic),
             "partitions": r.take(base + ("target", "partitions"), spec.partitions),
             "replication": r.take(base + ("target", "replication"), spec.replication),
-            "configs": {k: r.take(base + ("target", "configs", k), v)
-                        for k, v in sorted(spec.topic_configs.items())},
+            "configs": {
+                k: r.take(base + ("target", "configs", k), v)
+                for k, v in sorted(spec.topic_configs.items())
+            },
             "consumer": consumer,
         }
         dlq_topic = r.take(base + ("target", "dlq", "topic"), spec.dlq_topic)
@@ -306,24 +383,33 @@ def build_playbook(workloads: Sequence[WorkloadSpec], strategy: Strategy = "shad
             target["dlq"] = {
                 "topic": dlq_topic,
                 "partitions": r.take(base + ("target", "dlq", "partitions"), spec.dlq_partitions),
-                "use_broker_dlq": r.take(base + ("target", "dlq", "use_broker_dlq"),
-                                         spec.use_broker_dlq),
+                "use_broker_dlq": r.take(
+                    base + ("target", "dlq", "use_broker_dlq"), spec.use_broker_dlq
+                ),
             }
         if spec.retry is not None:
             target["retry"] = r.deep(base + ("target", "retry"), spec.retry)
         if spec.acls:
             target["acls"] = [dict(grant) for grant in spec.acls]
         shared = sum(_split(other.topic)[0] == _split(spec.topic)[0] for other in workloads) > 1
-        phases = r.deep(base + ("phases",), standard_phases(wl_strategy, spec.gates, keyed=keyed,
-                                                            shared_topic=shared))
+        phases = r.deep(
+            base + ("phases",),
+            standard_phases(wl_strategy, spec.gates, keyed=keyed, shared_topic=shared),
+        )
         doc = {
             "id": spec.id,
             "source": dict(spec.source),
             "target": target,
-            "mapping": {"key": key, "headers": {"rename": dict(sorted(spec.header_rename.items())),
-                                                "drop": list(spec.header_drop)}},
-            "decisions": [{"rule": d.rule, "question": d.question, "done": d.done}
-                          for d in spec.decisions],
+            "mapping": {
+                "key": key,
+                "headers": {
+                    "rename": dict(sorted(spec.header_rename.items())),
+                    "drop": list(spec.header_drop),
+                },
+            },
+            "decisions": [
+                {"rule": d.rule, "question": d.question, "done": d.done} for d in spec.decisions
+            ],
             "strategy": wl_strategy,
             "phases": phases,
         }
@@ -380,8 +466,13 @@ def _scalar(value: Any) -> str:
         return value.isoformat()
     text = str(value)
     # plain only when YAML reads it back as the same string (not a number, bool, date, null)
-    if (_PLAIN.match(text) and not text.endswith(" ") and ": " not in text and " #" not in text
-            and yaml.safe_load(text) == text):
+    if (
+        _PLAIN.match(text)
+        and not text.endswith(" ")
+        and ": " not in text
+        and " #" not in text
+        and yaml.safe_load(text) == text
+    ):
         return text
     return json.dumps(text, ensure_ascii=False)
 
@@ -394,8 +485,9 @@ def _comment(reason: str, indent: str) -> list[str]:
     return [f"{indent}# {line}".rstrip() for line in reason.splitlines()]
 
 
-def _emit(value: Any, path: tuple, indent: int, reasons: Mapping[tuple, str],
-          out: list[str]) -> None:
+def _emit(
+    value: Any, path: tuple, indent: int, reasons: Mapping[tuple, str], out: list[str]
+) -> None:
     pad = " " * indent
     if isinstance(value, dict):
         for k, v in value.items():
@@ -421,8 +513,8 @@ def _emit(value: Any, path: tuple, indent: int, reasons: Mapping[tuple, str],
                 _emit(item, child, indent + 2, reasons, sub)
                 first = next(j for j, line in enumerate(sub) if not line.lstrip().startswith("#"))
                 out.extend(sub[:first])
-                out.append(f"{pad}- {sub[first][indent + 2:]}")
-                out.extend(sub[first + 1:])
+                out.append(f"{pad}- {sub[first][indent + 2 :]}")
+                out.extend(sub[first + 1 :])
             elif isinstance(item, list) and item:
                 out.append(f"{pad}-")
                 _emit(item, child, indent + 2, reasons, out)
@@ -472,8 +564,9 @@ def render(playbook: Playbook, *, header: str | None = None) -> str:
     lines: list[str] = []
     if header:
         lines.extend(_comment(header, ""))
-    lines.append("# Playbook reference: docs/playbooks.md; validate with "
-                 "'mqmigrate playbook validate FILE'.")
+    lines.append(
+        "# Playbook reference: docs/playbooks.md; validate with 'mqmigrate playbook validate FILE'."
+    )
     _emit(_document(playbook), (), 0, playbook.reasons, lines)
     return "\n".join(lines) + "\n"
 

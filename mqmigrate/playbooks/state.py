@@ -89,29 +89,41 @@ class Ledger:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise LedgerError(f"{path}: unreadable ledger: {exc}",
-                              hint="restore it from backup or remove it to start over") from exc
+            raise LedgerError(
+                f"{path}: unreadable ledger: {exc}",
+                hint="restore it from backup or remove it to start over",
+            ) from exc
         if not isinstance(raw, dict) or raw.get("version") != VERSION:
             raise LedgerError(f"{path}: not a version-{VERSION} mqmigrate ledger")
         if raw.get("playbook") != playbook.metadata.name:
-            raise LedgerError(f"{path}: ledger belongs to playbook '{raw.get('playbook')}', not "
-                              f"'{playbook.metadata.name}'")
+            raise LedgerError(
+                f"{path}: ledger belongs to playbook '{raw.get('playbook')}', not "
+                f"'{playbook.metadata.name}'"
+            )
         try:
             for workload, entry in (raw.get("workloads") or {}).items():
-                ledger.applied[workload] = [Applied(str(a["step"]), str(a["phase"]), str(a["at"]))
-                                            for a in entry["applied"]]
+                ledger.applied[workload] = [
+                    Applied(str(a["step"]), str(a["phase"]), str(a["at"])) for a in entry["applied"]
+                ]
         except (KeyError, TypeError, AttributeError) as exc:
             raise LedgerError(f"{path}: malformed ledger entry: {exc}") from exc
         # a ledger naming steps the playbook no longer has would make "what is done" a guess
-        known = {w.id: {s.id for _, p in w.phases.present() for s in p.steps + p.rollback}
-                 for w in playbook.workloads}
-        stale = [f"{wl}/{a.step}" for wl, entries in ledger.applied.items()
-                 for a in entries if a.step not in known.get(wl, set())]
+        known = {
+            w.id: {s.id for _, p in w.phases.present() for s in p.steps + p.rollback}
+            for w in playbook.workloads
+        }
+        stale = [
+            f"{wl}/{a.step}"
+            for wl, entries in ledger.applied.items()
+            for a in entries
+            if a.step not in known.get(wl, set())
+        ]
         if stale:
-            raise LedgerError(f"{path}: records steps the playbook does not have: "
-                              f"{', '.join(stale)}",
-                              hint="the playbook changed after steps ran; restore it or edit "
-                              "the ledger deliberately")
+            raise LedgerError(
+                f"{path}: records steps the playbook does not have: {', '.join(stale)}",
+                hint="the playbook changed after steps ran; restore it or edit "
+                "the ledger deliberately",
+            )
         return ledger
 
     # ---- queries (alembic "current", "heads", "check")
@@ -127,8 +139,11 @@ class Ledger:
     def pending(self, workload: str) -> list[tuple[str, Step]]:
         """Forward steps not yet applied, in run order."""
         done = set(self.current(workload))
-        return [(phase, s) for phase, s in ordered_steps(self.playbook.workload(workload))
-                if s.id not in done]
+        return [
+            (phase, s)
+            for phase, s in ordered_steps(self.playbook.workload(workload))
+            if s.id not in done
+        ]
 
     def next_step(self, workload: str) -> tuple[str, Step] | None:
         """The first pending step whose requirements are all applied (None when finished)."""
@@ -144,8 +159,9 @@ class Ledger:
         try:
             wl = self.playbook.workload(workload)
         except KeyError:
-            raise LedgerError(f"no workload '{workload}' in playbook "
-                              f"'{self.playbook.metadata.name}'") from None
+            raise LedgerError(
+                f"no workload '{workload}' in playbook '{self.playbook.metadata.name}'"
+            ) from None
         for name, phase in wl.phases.present():
             for step in phase.steps + phase.rollback:
                 if step.id == step_id:
@@ -160,8 +176,10 @@ class Ledger:
             return next(a for a in self.applied[workload] if a.step == step_id)
         missing = [r for r in step.requires if r not in done]
         if missing:
-            raise LedgerError(f"cannot stamp '{step_id}' of '{workload}': it requires "
-                              f"{', '.join(missing)}, not applied yet")
+            raise LedgerError(
+                f"cannot stamp '{step_id}' of '{workload}': it requires "
+                f"{', '.join(missing)}, not applied yet"
+            )
         entry = Applied(step_id, phase, (at or datetime.now(timezone.utc)).isoformat())
         self.applied.setdefault(workload, []).append(entry)
         self.save()
@@ -171,11 +189,14 @@ class Ledger:
         """Forget ``step_id`` (after its rollback ran); refuses while a later stamp needs it."""
         self._step(workload, step_id)
         wl = self.playbook.workload(workload)
-        dependants = [s.id for _, s in wl.steps()
-                      if step_id in s.requires and self.is_done(workload, s.id)]
+        dependants = [
+            s.id for _, s in wl.steps() if step_id in s.requires and self.is_done(workload, s.id)
+        ]
         if dependants:
-            raise LedgerError(f"cannot unstamp '{step_id}' of '{workload}': applied steps "
-                              f"{', '.join(dependants)} require it")
+            raise LedgerError(
+                f"cannot unstamp '{step_id}' of '{workload}': applied steps "
+                f"{', '.join(dependants)} require it"
+            )
         self.applied[workload] = [a for a in self.applied.get(workload, []) if a.step != step_id]
         self.save()
 

@@ -126,19 +126,39 @@ class ArtemisService(Service):
             return
         shutil.rmtree(self.instance, ignore_errors=True)
         argv = [
-            str(self.home() / "bin" / "artemis"), "create", str(self.instance),
-            "--name", BROKER_NAME,
-            "--user", USER, "--password", _PASSWORD, "--allow-anonymous",
-            "--silent", "--no-autotune", "--nio",
-            "--host", "127.0.0.1", "--http-host", "127.0.0.1",
-            "--default-port", str(self.port("acceptor")),
-            "--http-port", str(self.port("console")),
-            "--no-amqp-acceptor", "--no-hornetq-acceptor",
-            "--no-mqtt-acceptor", "--no-stomp-acceptor",
-            "--java-memory", HEAP,
+            str(self.home() / "bin" / "artemis"),
+            "create",
+            str(self.instance),
+            "--name",
+            BROKER_NAME,
+            "--user",
+            USER,
+            "--password",
+            _PASSWORD,
+            "--allow-anonymous",
+            "--silent",
+            "--no-autotune",
+            "--nio",
+            "--host",
+            "127.0.0.1",
+            "--http-host",
+            "127.0.0.1",
+            "--default-port",
+            str(self.port("acceptor")),
+            "--http-port",
+            str(self.port("console")),
+            "--no-amqp-acceptor",
+            "--no-hornetq-acceptor",
+            "--no-mqtt-acceptor",
+            "--no-stomp-acceptor",
+            "--java-memory",
+            HEAP,
         ]
         proc = subprocess.run(
-            argv, capture_output=True, text=True, timeout=120,
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=120,
             env={**os.environ, "JAVA_HOME": _java_home()},
         )
         if proc.returncode != 0:
@@ -168,10 +188,12 @@ class ArtemisService(Service):
         etc = self.instance / "etc"
         broker = etc / "broker.xml"
         broker.write_text(
-            artemis_secured.add_tls_acceptor(broker.read_text(), self.port("tls"), files))
+            artemis_secured.add_tls_acceptor(broker.read_text(), self.port("tls"), files)
+        )
         bootstrap = etc / "bootstrap.xml"
-        bootstrap.write_text(artemis_secured.add_tls_binding(
-            bootstrap.read_text(), self.port("console_tls"), files))
+        bootstrap.write_text(
+            artemis_secured.add_tls_binding(bootstrap.read_text(), self.port("console_tls"), files)
+        )
         login = etc / "login.config"
         login.write_text(artemis_secured.refuse_wrong_passwords(login.read_text()))
 
@@ -183,9 +205,13 @@ class ArtemisService(Service):
         tls.probe_tls_listener(self.name, f"127.0.0.1:{self.port('tls')}", self.tls_files)
         url = f"https://127.0.0.1:{self.port('console_tls')}/console/jolokia/"
         response = httpx.post(
-            url, json={"type": "version"}, auth=(USER, _PASSWORD), timeout=5.0,
+            url,
+            json={"type": "version"},
+            auth=(USER, _PASSWORD),
+            timeout=5.0,
             headers={"Origin": f"https://127.0.0.1:{self.port('console_tls')}"},
-            verify=ssl.create_default_context(cafile=str(self.tls_files.ca_cert)))
+            verify=ssl.create_default_context(cafile=str(self.tls_files.ca_cert)),
+        )
         response.raise_for_status()
 
     # -- run -------------------------------------------------------------------------------
@@ -252,17 +278,22 @@ class ArtemisService(Service):
 
     def endpoints(self) -> list[Endpoint]:
         endpoints = [
-            Endpoint("amqp", self.amqp_url,
-                     f"all protocols (AMQP 1.0, CORE, OpenWire, STOMP, MQTT); user {USER}"),
+            Endpoint(
+                "amqp",
+                self.amqp_url,
+                f"all protocols (AMQP 1.0, CORE, OpenWire, STOMP, MQTT); user {USER}",
+            ),
             Endpoint("console", self.console_url, f"web console and Jolokia; user {USER}"),
         ]
         if self.secured:
             ca = self.tls_files.ca_cert
             endpoints += [
-                Endpoint("amqps", self.amqps_url,
-                         f"all protocols over TLS (CA {ca}); user {USER}"),
-                Endpoint("console_tls", self.console_tls_url,
-                         f"web console and Jolokia over https (CA {ca}); user {USER}"),
+                Endpoint("amqps", self.amqps_url, f"all protocols over TLS (CA {ca}); user {USER}"),
+                Endpoint(
+                    "console_tls",
+                    self.console_tls_url,
+                    f"web console and Jolokia over https (CA {ca}); user {USER}",
+                ),
             ]
         return endpoints
 

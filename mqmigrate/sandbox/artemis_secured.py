@@ -32,7 +32,8 @@ _OWN_ACCEPTOR = re.compile(r'\s*<acceptor name="artemis-tls">[^<]*</acceptor>')
 _PLAIN_ACCEPTOR = re.compile(r'(?P<indent>[ \t]*)<acceptor name="artemis">[^<]*</acceptor>')
 _OWN_BINDING = re.compile(r'\s*<binding name="artemis-tls"[^>]*>.*?</binding>', re.S)
 _PLAIN_BINDING = re.compile(
-    r'(?P<indent>[ \t]*)<binding name="artemis" [^>]*>(?P<body>.*?)</binding>', re.S)
+    r'(?P<indent>[ \t]*)<binding name="artemis" [^>]*>(?P<body>.*?)</binding>', re.S
+)
 
 
 def tls_acceptor_url(port: int, files: TlsFiles, host: str = "127.0.0.1") -> str:
@@ -64,11 +65,10 @@ def add_tls_acceptor(broker_xml: str, port: int, files: TlsFiles) -> str:
         raise ValueError("broker.xml has no acceptor named 'artemis'")
     url = tls_acceptor_url(port, files).replace("&", "&amp;")
     line = f'\n{match.group("indent")}<acceptor name="{TLS_ACCEPTOR}">{url}</acceptor>'
-    return text[:match.end()] + line + text[match.end():]
+    return text[: match.end()] + line + text[match.end() :]
 
 
-def add_tls_binding(bootstrap_xml: str, port: int, files: TlsFiles,
-                    host: str = "127.0.0.1") -> str:
+def add_tls_binding(bootstrap_xml: str, port: int, files: TlsFiles, host: str = "127.0.0.1") -> str:
     """``bootstrap.xml`` with a second web binding over https serving the same apps as the
     plain ``artemis`` binding (an earlier one of ours is replaced)."""
     text = _OWN_BINDING.sub("", bootstrap_xml)
@@ -85,7 +85,7 @@ def add_tls_binding(bootstrap_xml: str, port: int, files: TlsFiles,
     opening = " ".join(f"{k}={quoteattr(v)}" for k, v in attributes.items())
     indent = match.group("indent")
     binding = f"\n{indent}<binding {opening}>{match.group('body')}</binding>"
-    return text[:match.end()] + binding + text[match.end():]
+    return text[: match.end()] + binding + text[match.end() :]
 
 
 _GUEST_MODULE = re.compile(r"(GuestLoginModule\s+sufficient\b)(?P<options>[^;]*);")
@@ -93,6 +93,7 @@ _GUEST_MODULE = re.compile(r"(GuestLoginModule\s+sufficient\b)(?P<options>[^;]*)
 
 def refuse_wrong_passwords(login_config: str) -> str:
     """``login.config`` whose guest login only takes clients that sent no credentials."""
+
     def narrow(match: re.Match) -> str:
         options = match.group("options")
         if "credentialsInvalidate" in options:

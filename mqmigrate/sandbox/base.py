@@ -143,8 +143,11 @@ class Service(ABC):
         except (OSError, ValueError):
             return None
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
-                "utf-8", "replace"
+            cmdline = (
+                Path(f"/proc/{pid}/cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode("utf-8", "replace")
             )
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
@@ -288,7 +291,8 @@ def require_java(minimum: int = 17) -> str:
         java = shutil.which("java")
     if not java:
         raise PrerequisiteError(
-            "no Java runtime found", hint=f"install Java {minimum}+ (apt-get install openjdk-17-jre-headless)"
+            "no Java runtime found",
+            hint=f"install Java {minimum}+ (apt-get install openjdk-17-jre-headless)",
         )
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     major = _java_major(out)

@@ -44,10 +44,18 @@ class KafkaService(Service):
     default_ports = {"broker": 9092, "controller": 9093, **kafka_secured.SECURED_PORTS}
     start_timeout = 120.0
 
-    def __init__(self, ctx: SandboxContext, *, name: str | None = None,
-                 features: dict[str, int] | None = None, heap: str = "1g",
-                 properties: dict[str, str] | None = None, secured: bool = True,
-                 plaintext: bool = True, version: str | None = None):
+    def __init__(
+        self,
+        ctx: SandboxContext,
+        *,
+        name: str | None = None,
+        features: dict[str, int] | None = None,
+        heap: str = "1g",
+        properties: dict[str, str] | None = None,
+        secured: bool = True,
+        plaintext: bool = True,
+        version: str | None = None,
+    ):
         if name:
             self.name = name
         super().__init__(ctx)
@@ -106,11 +114,18 @@ class KafkaService(Service):
         self.classpath()
 
     # -- run -------------------------------------------------------------------------------
-    def java(self, main_class: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    def java(
+        self, main_class: str, *args: str, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
         """Run one of Kafka's tools (FeatureCommand, StorageTool, ...) to completion."""
         cmd = [
-            require_java(17), "-Xmx256m", "-cp", self.classpath(),
-            f"-Dlog4j2.configurationFile={self._log4j()}", main_class, *args,
+            require_java(17),
+            "-Xmx256m",
+            "-cp",
+            self.classpath(),
+            f"-Dlog4j2.configurationFile={self._log4j()}",
+            main_class,
+            *args,
         ]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
@@ -204,12 +219,17 @@ class KafkaService(Service):
                 )
         self.spawn(
             [
-                require_java(17), f"-Xmx{self.heap}", f"-Xms{self.heap}",
-                "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                "-cp", self.classpath(),
+                require_java(17),
+                f"-Xmx{self.heap}",
+                f"-Xms{self.heap}",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-cp",
+                self.classpath(),
                 f"-Dlog4j2.configurationFile={self._log4j()}",
                 f"-Dkafka.logs.dir={self.dir}",
-                "kafka.Kafka", str(props),
+                "kafka.Kafka",
+                str(props),
             ]
         )
 
@@ -239,7 +259,8 @@ class KafkaService(Service):
         if self.secured:
             secured = self.secured_listeners()
             kafka_secured.create_scram_users(
-                self.admin_config(), kafka_secured.read_password(secured.password_file))
+                self.admin_config(), kafka_secured.read_password(secured.password_file)
+            )
         if "share.version" in self.features:
             return
         features = fetch_features(self.admin_config())
@@ -247,22 +268,33 @@ class KafkaService(Service):
         if features.finalized_level("share.version") >= 1:
             return
         if supported < 1:
-            raise SandboxError(f"Kafka at {self.bootstrap} does not support share groups",
-                               hint="use Apache Kafka 4.2 or newer (MQMIGRATE_KAFKA_VERSION)")
+            raise SandboxError(
+                f"Kafka at {self.bootstrap} does not support share groups",
+                hint="use Apache Kafka 4.2 or newer (MQMIGRATE_KAFKA_VERSION)",
+            )
         if not self.plaintext:  # FeatureCommand below speaks PLAINTEXT only
-            raise SandboxError(f"Kafka at {self.bootstrap} has share groups off and no "
-                               "PLAINTEXT listener to turn them on through",
-                               hint="format it with share.version on (Kafka 4.2+ does)")
-        proc = self.java("org.apache.kafka.tools.FeatureCommand", "--bootstrap-server",
-                         self.bootstrap, "upgrade", "--feature", f"share.version={supported}")
+            raise SandboxError(
+                f"Kafka at {self.bootstrap} has share groups off and no "
+                "PLAINTEXT listener to turn them on through",
+                hint="format it with share.version on (Kafka 4.2+ does)",
+            )
+        proc = self.java(
+            "org.apache.kafka.tools.FeatureCommand",
+            "--bootstrap-server",
+            self.bootstrap,
+            "upgrade",
+            "--feature",
+            f"share.version={supported}",
+        )
         if proc.returncode != 0:
             raise SandboxError(f"could not enable share groups: {proc.stderr.strip()[-300:]}")
 
     def endpoints(self) -> list[Endpoint]:
         endpoints = []
         if self.plaintext:
-            endpoints.append(Endpoint("bootstrap", self.bootstrap,
-                                      "PLAINTEXT, share groups enabled"))
+            endpoints.append(
+                Endpoint("bootstrap", self.bootstrap, "PLAINTEXT, share groups enabled")
+            )
         if self.secured:
             endpoints += kafka_secured.endpoints(self.secured_listeners(), self.dir)
         return endpoints

@@ -48,8 +48,11 @@ PASSWORD_FILE = "sandbox-password"
 #: the client properties files written next to the broker's data, by stem
 CLIENT_FILES = ("client-scram", "client-plain", "client-oauth", "client-mtls")
 
-_LISTENERS = {"sasl_ssl": ("SASL_SSL", "SASL_SSL"), "oauth": ("OAUTH", "SASL_SSL"),
-              "mtls": ("MTLS", "SSL")}
+_LISTENERS = {
+    "sasl_ssl": ("SASL_SSL", "SASL_SSL"),
+    "oauth": ("OAUTH", "SASL_SSL"),
+    "mtls": ("MTLS", "SSL"),
+}
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,15 @@ def listener_properties(secured: SecuredKafka, *, password: str) -> dict[str, st
     ``password`` is the PLAIN user's (PLAIN users live in the JAAS line; SCRAM users in the
     cluster metadata).
     """
-    listeners = ",".join(f"{name}://{secured.address(key)}"
-                         for key, (name, _) in _LISTENERS.items())
+    listeners = ",".join(
+        f"{name}://{secured.address(key)}" for key, (name, _) in _LISTENERS.items()
+    )
     return {
         "listeners": listeners,
         "advertised.listeners": listeners,
         "listener.security.protocol.map": ",".join(
-            f"{name}:{protocol}" for name, protocol in _LISTENERS.values()),
+            f"{name}:{protocol}" for name, protocol in _LISTENERS.values()
+        ),
         # one server identity and one trusted CA for every TLS listener, as PEM files
         "ssl.keystore.type": "PEM",
         "ssl.keystore.location": str(secured.tls.server_keystore_pem),
@@ -87,18 +92,14 @@ def listener_properties(secured: SecuredKafka, *, password: str) -> dict[str, st
         "ssl.truststore.location": str(secured.tls.ca_cert),
         "listener.name.mtls.ssl.client.auth": "required",
         "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN",
-        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
-        "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config":
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
-        "listener.name.sasl_ssl.plain.sasl.jaas.config":
-            "org.apache.kafka.common.security.plain.PlainLoginModule required "
-            f'user_{SASL_USER}="{password}";',
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        "listener.name.sasl_ssl.plain.sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'user_{SASL_USER}="{password}";',
         "listener.name.oauth.sasl.enabled.mechanisms": "OAUTHBEARER",
         # no server callback handler set: Kafka then validates with its unsecured validator,
         # which accepts an unsigned JWT (alg "none") whose "sub" becomes the principal
-        "listener.name.oauth.oauthbearer.sasl.jaas.config":
-            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+        "listener.name.oauth.oauthbearer.sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
     }
 
 
@@ -106,6 +107,7 @@ def without_plaintext(properties: dict[str, str]) -> dict[str, str]:
     """Broker properties with the PLAINTEXT client listener removed: brokers then talk to each
     other over the mTLS listener (the server certificate is also a client certificate), and
     every client must come through a secured listener."""
+
     def drop(value: str) -> str:
         return ",".join(item for item in value.split(",") if not item.startswith("PLAINTEXT"))
 
@@ -120,8 +122,11 @@ def merge_listeners(base: dict[str, str], extra: dict[str, str]) -> dict[str, st
     """``base`` updated with ``extra``, where the comma-separated listener lists are joined."""
     merged = dict(base)
     for key, value in extra.items():
-        if key in ("listeners", "advertised.listeners", "listener.security.protocol.map") \
-                and merged.get(key):
+        if key in (
+            "listeners",
+            "advertised.listeners",
+            "listener.security.protocol.map",
+        ) and merged.get(key):
             merged[key] = f"{merged[key]},{value}"
         else:
             merged[key] = value
@@ -136,13 +141,23 @@ def client_properties(secured: SecuredKafka) -> dict[str, dict[str, str]]:
     """
     ca = str(secured.tls.ca_cert)
     password = f"${{file:{secured.password_file}}}"
-    sasl = {"security.protocol": "SASL_SSL", "ssl.ca.location": ca,
-            "sasl.username": SASL_USER, "sasl.password": password}
+    sasl = {
+        "security.protocol": "SASL_SSL",
+        "ssl.ca.location": ca,
+        "sasl.username": SASL_USER,
+        "sasl.password": password,
+    }
     return {
-        "client-scram": {"bootstrap.servers": secured.address("sasl_ssl"),
-                         "sasl.mechanism": "SCRAM-SHA-512", **sasl},
-        "client-plain": {"bootstrap.servers": secured.address("sasl_ssl"),
-                         "sasl.mechanism": "PLAIN", **sasl},
+        "client-scram": {
+            "bootstrap.servers": secured.address("sasl_ssl"),
+            "sasl.mechanism": "SCRAM-SHA-512",
+            **sasl,
+        },
+        "client-plain": {
+            "bootstrap.servers": secured.address("sasl_ssl"),
+            "sasl.mechanism": "PLAIN",
+            **sasl,
+        },
         "client-oauth": {
             "bootstrap.servers": secured.address("oauth"),
             "security.protocol": "SASL_SSL",
@@ -175,11 +190,13 @@ def write_client_properties(secured: SecuredKafka, directory: Path) -> dict[str,
     written = {}
     for stem, settings in client_properties(secured).items():
         path = directory / f"{stem}.properties"
-        path.write_text(render_properties(
-            settings,
-            header=f"written by mqmigrate sandbox: {stem.removeprefix('client-')} on the "
-                   "sandbox Kafka\nuse with: mqmigrate ... --kafka-config " + str(path),
-        ))
+        path.write_text(
+            render_properties(
+                settings,
+                header=f"written by mqmigrate sandbox: {stem.removeprefix('client-')} on the "
+                "sandbox Kafka\nuse with: mqmigrate ... --kafka-config " + str(path),
+            )
+        )
         written[stem] = path
     return written
 
@@ -188,14 +205,23 @@ def endpoints(secured: SecuredKafka, directory: Path) -> list[Endpoint]:
     """Status rows for the secured listeners: address, mechanism, and the client file to use
     (never the password: the files hold only a reference to it)."""
     return [
-        Endpoint("sasl_ssl", secured.address("sasl_ssl"),
-                 f"SASL_SSL SCRAM-SHA-512/256 or PLAIN, user {SASL_USER}, password "
-                 f"${{file:{secured.password_file}}}; {directory / 'client-scram.properties'}"),
-        Endpoint("oauthbearer", secured.address("oauth"),
-                 "SASL_SSL OAUTHBEARER, unsigned JWT (unsecured validator); "
-                 f"{directory / 'client-oauth.properties'}"),
-        Endpoint("mtls", secured.address("mtls"),
-                 f"SSL with client certificate required; {directory / 'client-mtls.properties'}"),
+        Endpoint(
+            "sasl_ssl",
+            secured.address("sasl_ssl"),
+            f"SASL_SSL SCRAM-SHA-512/256 or PLAIN, user {SASL_USER}, password "
+            f"${{file:{secured.password_file}}}; {directory / 'client-scram.properties'}",
+        ),
+        Endpoint(
+            "oauthbearer",
+            secured.address("oauth"),
+            "SASL_SSL OAUTHBEARER, unsigned JWT (unsecured validator); "
+            f"{directory / 'client-oauth.properties'}",
+        ),
+        Endpoint(
+            "mtls",
+            secured.address("mtls"),
+            f"SSL with client certificate required; {directory / 'client-mtls.properties'}",
+        ),
         Endpoint("ca", str(secured.tls.ca_cert), "the sandbox CA every TLS listener uses"),
     ] + [
         # the ready client files: paths to hand to --kafka-config (no secret inside)
@@ -209,12 +235,14 @@ def read_password(path: Path) -> str:
     return path.read_text().rstrip("\n")
 
 
-def create_scram_users(admin_config: "KafkaConfig", password: str, *,
-                       timeout: float = 15) -> None:
+def create_scram_users(admin_config: "KafkaConfig", password: str, *, timeout: float = 15) -> None:
     """Upsert the sandbox user's SCRAM-SHA-512 and SCRAM-SHA-256 credentials, connecting with
     ``admin_config`` (the PLAINTEXT listener, or mTLS on a broker without one)."""
     from confluent_kafka.admin import (
-        AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion,
+        AdminClient,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialUpsertion,
     )
 
     # errors only: librdkafka's info line about purged background events on close would
@@ -222,12 +250,12 @@ def create_scram_users(admin_config: "KafkaConfig", password: str, *,
     admin = AdminClient(admin_config.client(**{"socket.timeout.ms": 5000, "log_level": 3}))
     upserts = [
         UserScramCredentialUpsertion(
-            SASL_USER, ScramCredentialInfo(mechanism, SCRAM_ITERATIONS), password.encode())
+            SASL_USER, ScramCredentialInfo(mechanism, SCRAM_ITERATIONS), password.encode()
+        )
         for mechanism in (ScramMechanism.SCRAM_SHA_512, ScramMechanism.SCRAM_SHA_256)
     ]
     for mechanism_upsert in upserts:  # one per request: the API refuses two per user at once
-        futures = admin.alter_user_scram_credentials([mechanism_upsert],
-                                                     request_timeout=timeout)
+        futures = admin.alter_user_scram_credentials([mechanism_upsert], request_timeout=timeout)
         for user, future in futures.items():
             try:
                 future.result(timeout=timeout)

@@ -33,8 +33,10 @@ def parse_ports(items: list[str]) -> dict[str, int]:
                 f"bad --port {item!r}", hint="use SERVICE.KEY=PORT, e.g. --port kafka.broker=19092"
             )
         if name not in SERVICES:
-            raise UsageError(f"bad --port {item!r}: no sandbox service {name!r}",
-                             hint=f"services: {', '.join(SERVICES)}")
+            raise UsageError(
+                f"bad --port {item!r}: no sandbox service {name!r}",
+                hint=f"services: {', '.join(SERVICES)}",
+            )
         ports[key] = int(value)
     return ports
 

@@ -55,9 +55,7 @@ def _dependency_xml(coordinate: str) -> str:
 
 
 def _run(args: Sequence[str], cwd: Path, what: str) -> None:
-    proc = subprocess.run(
-        [_mvn(), "-B", "-q", *args], cwd=cwd, capture_output=True, text=True
-    )
+    proc = subprocess.run([_mvn(), "-B", "-q", *args], cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         detail = (proc.stdout + proc.stderr).strip().splitlines()
         errors = [line for line in detail if "ERROR" in line] or detail[-3:]

@@ -56,12 +56,23 @@ def render_enabled_plugins(plugins: tuple[str, ...] = PLUGINS) -> str:
 
 class RabbitMQService(Service):
     name = "rabbitmq"
-    default_ports = {"amqp": 5672, "management": 15672, "dist": 25672, "epmd": 4369,
-                     **rabbitmq_secured.SECURED_PORTS}
+    default_ports = {
+        "amqp": 5672,
+        "management": 15672,
+        "dist": 25672,
+        "epmd": 4369,
+        **rabbitmq_secured.SECURED_PORTS,
+    }
     start_timeout = 90.0
 
-    def __init__(self, ctx: SandboxContext, *, name: str | None = None,
-                 node_name: str = NODE_NAME, secured: bool = True):
+    def __init__(
+        self,
+        ctx: SandboxContext,
+        *,
+        name: str | None = None,
+        node_name: str = NODE_NAME,
+        secured: bool = True,
+    ):
         # a second node (tests that restart RabbitMQ) takes its own service name, hence its
         # own state directory and ports, and its own Erlang node name
         if name:
@@ -71,8 +82,7 @@ class RabbitMQService(Service):
         #: also open amqps, management over https and x509 EXTERNAL (see rabbitmq_secured)
         self.secured = secured
         if not secured:
-            self.default_ports = {"amqp": 5672, "management": 15672, "dist": 25672,
-                                  "epmd": 4369}
+            self.default_ports = {"amqp": 5672, "management": 15672, "dist": 25672, "epmd": 4369}
 
     # -- install ---------------------------------------------------------------------------
     def install(self) -> None:
@@ -135,8 +145,10 @@ class RabbitMQService(Service):
         plugins = PLUGINS
         if self.secured:
             config += rabbitmq_secured.render_tls_config(
-                self.port("amqps"), self.port("management_tls"),
-                tls.ensure_tls(tls.tls_dir(self.ctx.state_dir)))
+                self.port("amqps"),
+                self.port("management_tls"),
+                tls.ensure_tls(tls.tls_dir(self.ctx.state_dir)),
+            )
             plugins += rabbitmq_secured.TLS_PLUGINS
         (self.dir / "rabbitmq.conf").write_text(config)
         (self.dir / "enabled_plugins").write_text(render_enabled_plugins(plugins))
@@ -167,8 +179,9 @@ class RabbitMQService(Service):
             self.epmd_marker.write_text(str(self.port("epmd")))
         # the trailing user flag is ignored by RabbitMQ; it puts our state directory on the
         # command line so that pid() recognises the process as ours
-        self.spawn(self.command("rabbitmq-server", "-mqmigrate_sandbox_dir", str(self.dir)),
-                   env=self.env())
+        self.spawn(
+            self.command("rabbitmq-server", "-mqmigrate_sandbox_dir", str(self.dir)), env=self.env()
+        )
 
     def command(self, script: str, *args: str) -> list[str]:
         """The argv that runs one of RabbitMQ's scripts (``rabbitmq-server``, ``rabbitmqctl``)."""
@@ -200,11 +213,14 @@ class RabbitMQService(Service):
 
         # management over https, verified against the sandbox CA
         verify = ssl.create_default_context(cafile=str(self.tls_files.ca_cert))
-        response = httpx.get(f"{self.management_tls_url}api/overview", auth=(USER, _PASSWORD),
-                             timeout=3.0, verify=verify)
+        response = httpx.get(
+            f"{self.management_tls_url}api/overview",
+            auth=(USER, _PASSWORD),
+            timeout=3.0,
+            verify=verify,
+        )
         response.raise_for_status()
-        tls.probe_tls_listener(self.name, f"127.0.0.1:{self.port('amqps')}",
-                               self.tls_files)
+        tls.probe_tls_listener(self.name, f"127.0.0.1:{self.port('amqps')}", self.tls_files)
 
     def after_healthy(self) -> None:
         """Create the user x509 EXTERNAL logins map to (no password, all of vhost ``/``)."""
@@ -237,7 +253,9 @@ class RabbitMQService(Service):
             return None
         proc = subprocess.run(
             [*epmd, "-port", str(self.port("epmd")), "-names"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         if proc.returncode != 0 or "up and running" not in proc.stdout:
             return None
@@ -253,7 +271,8 @@ class RabbitMQService(Service):
         if names is not None and epmd:
             subprocess.run(
                 [*epmd, "-port", str(self.port("epmd")), "-kill"],
-                capture_output=True, timeout=10,
+                capture_output=True,
+                timeout=10,
             )
         self.epmd_marker.unlink(missing_ok=True)
 
@@ -261,7 +280,10 @@ class RabbitMQService(Service):
         """Run ``rabbitmqctl`` against the sandbox node; return its stdout."""
         proc = subprocess.run(
             self.command("rabbitmqctl", *args),
-            capture_output=True, text=True, timeout=timeout, env={**os.environ, **self.env()},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **self.env()},
         )
         if proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip()[-300:]
@@ -300,11 +322,17 @@ class RabbitMQService(Service):
         if self.secured:
             ca = self.tls_files.ca_cert
             endpoints += [
-                Endpoint("amqps", self.amqps_url,
-                         f"AMQP 0-9-1 and 1.0 over TLS (CA {ca}); user {USER}, or x509 "
-                         f"EXTERNAL as {rabbitmq_secured.EXTERNAL_USER}"),
-                Endpoint("management_tls", self.management_tls_url,
-                         f"HTTP API and UI over TLS (CA {ca}); user {USER}"),
+                Endpoint(
+                    "amqps",
+                    self.amqps_url,
+                    f"AMQP 0-9-1 and 1.0 over TLS (CA {ca}); user {USER}, or x509 "
+                    f"EXTERNAL as {rabbitmq_secured.EXTERNAL_USER}",
+                ),
+                Endpoint(
+                    "management_tls",
+                    self.management_tls_url,
+                    f"HTTP API and UI over TLS (CA {ca}); user {USER}",
+                ),
             ]
         return endpoints
 

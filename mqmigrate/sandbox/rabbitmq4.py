@@ -43,8 +43,14 @@ class ChrootRabbitMQService(RabbitMQService):
     #: beside the sandbox's 3.x node, so both can run with their defaults
     PORTS = {"amqp": 5682, "management": 15682, "dist": 25682, "epmd": 4379}
 
-    def __init__(self, ctx: SandboxContext, *, name: str | None = None,
-                 node_name: str = "mqmigrate4@localhost", secured: bool = False):
+    def __init__(
+        self,
+        ctx: SandboxContext,
+        *,
+        name: str | None = None,
+        node_name: str = "mqmigrate4@localhost",
+        secured: bool = False,
+    ):
         """``secured`` (amqps, https management) is the 3.x node's option, not yet run on 4.x:
         off by default."""
         super().__init__(ctx, name=name, node_name=node_name, secured=secured)
@@ -60,33 +66,56 @@ class ChrootRabbitMQService(RabbitMQService):
         if (self.root / ".complete").exists():
             return
         if os.geteuid() != 0:
-            raise PrerequisiteError("installing RabbitMQ 4.x into a chroot needs root",
-                                    hint="run as root (debootstrap, chroot and mount do)")
+            raise PrerequisiteError(
+                "installing RabbitMQ 4.x into a chroot needs root",
+                hint="run as root (debootstrap, chroot and mount do)",
+            )
         if not shutil.which("debootstrap"):
             self.ctx.log("installing debootstrap with apt-get")
             # a fresh machine often has no package lists yet
             if not _apt_install("debootstrap") and not (
-                    _apt(["apt-get", "update"]) and _apt_install("debootstrap")):
-                raise PrerequisiteError("apt-get could not install debootstrap",
-                                        hint="run 'apt-get update && apt-get install -y "
-                                        "debootstrap' and read its output")
+                _apt(["apt-get", "update"]) and _apt_install("debootstrap")
+            ):
+                raise PrerequisiteError(
+                    "apt-get could not install debootstrap",
+                    hint="run 'apt-get update && apt-get install -y "
+                    "debootstrap' and read its output",
+                )
         if not shutil.which("unshare"):
-            raise PrerequisiteError("unshare is not installed", hint="apt-get install -y util-linux")
+            raise PrerequisiteError(
+                "unshare is not installed", hint="apt-get install -y util-linux"
+            )
         staging = self.root.with_name("root.tmp")
         _refuse_if_mounted(staging)
         shutil.rmtree(staging, ignore_errors=True)
         staging.parent.mkdir(parents=True, exist_ok=True)
         self.ctx.log(f"debootstrap {SUITE} into {staging}")
-        _run(["debootstrap", "--variant=minbase", SUITE, str(staging), MIRROR],
-             f"debootstrap {SUITE} from {MIRROR}", timeout=1800)
+        _run(
+            ["debootstrap", "--variant=minbase", SUITE, str(staging), MIRROR],
+            f"debootstrap {SUITE} from {MIRROR}",
+            timeout=1800,
+        )
         policy = staging / "usr/sbin/policy-rc.d"
-        policy.write_text("#!/bin/sh\n# written by mqmigrate sandbox: no service starts\nexit 101\n")
+        policy.write_text(
+            "#!/bin/sh\n# written by mqmigrate sandbox: no service starts\nexit 101\n"
+        )
         policy.chmod(0o755)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         self.ctx.log("apt-get install rabbitmq-server in the chroot")
-        _run(["chroot", str(staging), "apt-get", "install", "-y", "--no-install-recommends",
-              "rabbitmq-server"], f"apt-get install rabbitmq-server ({SUITE})", env=env,
-             timeout=1800)
+        _run(
+            [
+                "chroot",
+                str(staging),
+                "apt-get",
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "rabbitmq-server",
+            ],
+            f"apt-get install rabbitmq-server ({SUITE})",
+            env=env,
+            timeout=1800,
+        )
         _run(["chroot", str(staging), "apt-get", "clean"], "apt-get clean", env=env)
         _refuse_if_mounted(staging)
         staging.rename(self.root)
@@ -108,10 +137,22 @@ class ChrootRabbitMQService(RabbitMQService):
         """``script`` run in the root, the state directory bind-mounted at its own path."""
         root, state = shlex.quote(str(self.root)), shlex.quote(str(self.dir))
         inside = shlex.quote(str(self.root) + str(self.dir))
-        setup = (f"mkdir -p {inside} && mount --bind {state} {inside} && "
-                 f"mount -t proc proc {root}/proc && exec chroot {root} \"$@\"")
-        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", setup,
-                "mqmigrate-rabbitmq4", f"{_SBIN}/{script}", *args]
+        setup = (
+            f"mkdir -p {inside} && mount --bind {state} {inside} && "
+            f'mount -t proc proc {root}/proc && exec chroot {root} "$@"'
+        )
+        return [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            setup,
+            "mqmigrate-rabbitmq4",
+            f"{_SBIN}/{script}",
+            *args,
+        ]
 
     def stop(self, timeout: float = 30.0) -> bool:
         stopped = super().stop(timeout)
@@ -136,13 +177,16 @@ class ChrootRabbitMQService(RabbitMQService):
         return ["chroot", str(self.root), "/usr/bin/epmd"]
 
 
-def _run(argv: list[str], what: str, *, env: dict[str, str] | None = None,
-         timeout: float = 600) -> None:
+def _run(
+    argv: list[str], what: str, *, env: dict[str, str] | None = None, timeout: float = 600
+) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
         tail = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])[:300]
-        raise SandboxError(f"{what} failed: {tail}",
-                           hint="check access to the Debian mirror (MQMIGRATE_DEBIAN_MIRROR)")
+        raise SandboxError(
+            f"{what} failed: {tail}",
+            hint="check access to the Debian mirror (MQMIGRATE_DEBIAN_MIRROR)",
+        )
 
 
 def _refuse_if_mounted(path: Path) -> None:
@@ -152,5 +196,7 @@ def _refuse_if_mounted(path: Path) -> None:
     with open("/proc/mounts") as mounts:
         inside = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
     if inside:
-        raise SandboxError(f"{path} still has mounts: {', '.join(inside[:3])}",
-                           hint="umount them, then start again")
+        raise SandboxError(
+            f"{path} still has mounts: {', '.join(inside[:3])}",
+            hint="umount them, then start again",
+        )

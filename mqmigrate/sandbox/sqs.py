@@ -46,7 +46,10 @@ def aws_client(service: str, endpoint_url: str, *, timeout: float = 10.0) -> Any
         retries={"max_attempts": 1, "mode": "standard"},
     )
     return boto3.client(
-        service, endpoint_url=endpoint_url, region_name=REGION, config=config,
+        service,
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        config=config,
         **DUMMY_CREDENTIALS,
     )
 
@@ -208,8 +211,11 @@ class ElasticMQService(_SqsEndpoint):
         config = self._config()
         self.spawn(
             [
-                require_java(17), f"-Xmx{self.heap}", f"-Xms{self.heap}",
-                "-cp", self.classpath(),
+                require_java(17),
+                f"-Xmx{self.heap}",
+                f"-Xms{self.heap}",
+                "-cp",
+                self.classpath(),
                 f"-Dconfig.file={config}",
                 "org.elasticmq.server.Main",
             ]
@@ -227,4 +233,3 @@ class ElasticMQService(_SqsEndpoint):
 
     def endpoints(self) -> list[Endpoint]:
         return [Endpoint("sqs", self.endpoint_url, f"region {REGION}, any credentials, in memory")]
-

@@ -21,12 +21,14 @@ EXTERNAL_ID = "mqmigrate-sandbox"
 
 _TRUST_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
-    }],
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
+        }
+    ],
 }
 _SQS_POLICY = {
     "Version": "2012-10-17",
@@ -39,9 +41,12 @@ def ensure_role(iam: Any) -> str:
     try:
         iam.get_role(RoleName=ROLE_NAME)
     except iam.exceptions.NoSuchEntityException:
-        iam.create_role(RoleName=ROLE_NAME,
-                        AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY),
-                        Description="mqmigrate sandbox: SQS access through an assumed role")
-    iam.put_role_policy(RoleName=ROLE_NAME, PolicyName="sqs",
-                        PolicyDocument=json.dumps(_SQS_POLICY))
+        iam.create_role(
+            RoleName=ROLE_NAME,
+            AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY),
+            Description="mqmigrate sandbox: SQS access through an assumed role",
+        )
+    iam.put_role_policy(
+        RoleName=ROLE_NAME, PolicyName="sqs", PolicyDocument=json.dumps(_SQS_POLICY)
+    )
     return ROLE_ARN

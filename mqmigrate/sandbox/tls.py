@@ -103,10 +103,19 @@ class TlsFiles:
 
     def all_paths(self) -> list[Path]:
         return [
-            self.ca_cert, self.ca_key, self.server_cert, self.server_key,
-            self.server_keystore_pem, self.server_p12, self.client_cert, self.client_key,
-            self.expired_client_cert, self.expired_client_key, self.unknown_ca_cert,
-            self.unknown_ca_client_cert, self.unknown_ca_client_key,
+            self.ca_cert,
+            self.ca_key,
+            self.server_cert,
+            self.server_key,
+            self.server_keystore_pem,
+            self.server_p12,
+            self.client_cert,
+            self.client_key,
+            self.expired_client_cert,
+            self.expired_client_key,
+            self.unknown_ca_cert,
+            self.unknown_ca_client_cert,
+            self.unknown_ca_client_key,
         ]
 
 
@@ -140,8 +149,10 @@ def needs_regeneration(files: TlsFiles, *, now: dt.datetime) -> bool:
         return True
     try:
         ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
-        leaves = [x509.load_pem_x509_certificate(p.read_bytes())
-                  for p in (files.server_cert, files.client_cert)]
+        leaves = [
+            x509.load_pem_x509_certificate(p.read_bytes())
+            for p in (files.server_cert, files.client_cert)
+        ]
     except (OSError, ValueError):
         return True
     horizon = now + dt.timedelta(days=RENEW_BEFORE_DAYS)
@@ -219,12 +230,20 @@ def _generate(files: TlsFiles, now: dt.datetime) -> None:
     )
     # valid for one day, ended a day ago: signed by the right CA, refused only for its dates
     expired_key, expired = _make_leaf(
-        "mqmigrate-expired-client", ca_key, ca,
-        now - dt.timedelta(days=2), now - dt.timedelta(days=1), server=False,
+        "mqmigrate-expired-client",
+        ca_key,
+        ca,
+        now - dt.timedelta(days=2),
+        now - dt.timedelta(days=1),
+        server=False,
     )
     unknown_ca_key, unknown_ca = _make_ca("mqmigrate unknown CA", now)
     stranger_key, stranger = _make_leaf(
-        CLIENT_CN, unknown_ca_key, unknown_ca, now, now + dt.timedelta(days=LEAF_DAYS),
+        CLIENT_CN,
+        unknown_ca_key,
+        unknown_ca,
+        now,
+        now + dt.timedelta(days=LEAF_DAYS),
         server=False,
     )
 
@@ -239,7 +258,10 @@ def _generate(files: TlsFiles, now: dt.datetime) -> None:
     _write(
         files.server_p12,
         pkcs12.serialize_key_and_certificates(
-            b"server", server_key, server, [ca],
+            b"server",
+            server_key,
+            server,
+            [ca],
             serialization.BestAvailableEncryption(PKCS12_PASSWORD.encode()),
         ),
         secret=True,
@@ -266,7 +288,8 @@ def _key_pem(key) -> bytes:
     # unencrypted PKCS#8 ("BEGIN PRIVATE KEY"): the form Kafka's PEM keystore reads without
     # ssl.key.password, and that OpenSSL and Erlang read too
     return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
 
@@ -275,10 +298,12 @@ def _name(common_name: str):
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    return x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mqmigrate sandbox"),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mqmigrate sandbox"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def _make_ca(common_name: str, now: dt.datetime):
@@ -298,21 +323,27 @@ def _make_ca(common_name: str, now: dt.datetime):
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     return key, cert
 
 
-def _make_leaf(common_name: str, ca_key, ca, not_before: dt.datetime,
-               not_after: dt.datetime, *, server: bool):
+def _make_leaf(
+    common_name: str, ca_key, ca, not_before: dt.datetime, not_after: dt.datetime, *, server: bool
+):
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -330,16 +361,23 @@ def _make_leaf(common_name: str, ca_key, ca, not_before: dt.datetime,
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=True,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
         .add_extension(
             x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                if server else [ExtendedKeyUsageOID.CLIENT_AUTH]
+                if server
+                else [ExtendedKeyUsageOID.CLIENT_AUTH]
             ),
             critical=False,
         )

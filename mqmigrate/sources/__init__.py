@@ -58,7 +58,9 @@ def kind_for_uri(uri: str) -> str:
     """The adapter name for a source URI, from its scheme."""
     scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
     if not scheme:
-        raise UsageError(f"source {uri!r} has no scheme", hint="e.g. amqp://user:pass@host:5672/%2f")
+        raise UsageError(
+            f"source {uri!r} has no scheme", hint="e.g. amqp://user:pass@host:5672/%2f"
+        )
     if scheme in SCHEMES:
         return SCHEMES[scheme]
     close = difflib.get_close_matches(scheme, SCHEMES, n=1)

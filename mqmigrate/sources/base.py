@@ -160,8 +160,9 @@ class SourceAdapter(ABC):
             raise SourceUnavailable(f"{self.describe()}: {action} failed: {_text(exc)}") from exc
 
 
-def content_hash_id(queue: str, body: bytes, headers: Mapping[Any, Any],
-                    timestamp: int | None) -> str:
+def content_hash_id(
+    queue: str, body: bytes, headers: Mapping[Any, Any], timestamp: int | None
+) -> str:
     """A source id for a message that has none: ``sha256:`` + a hash of (queue, headers,
     timestamp, body).  Stable across redeliveries (what duplicate detection needs); two
     publishes identical in all four share it."""

@@ -21,8 +21,7 @@ import ssl
 from typing import Any
 from urllib.parse import urlencode
 
-from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
-                              UsageError)
+from mqmigrate.errors import AuthenticationFailed, ConnectionFailed, MqMigrateError, UsageError
 from mqmigrate.sources.uri import PIKA_KEYS, SourceURI
 
 log = logging.getLogger("mqmigrate.sources")
@@ -47,18 +46,23 @@ def ssl_context(source: SourceURI) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=cafile)
     except (ssl.SSLError, OSError) as exc:
-        raise UsageError(f"CA bundle {cafile} for {source.masked} is not a PEM CA bundle "
-                         f"({_reason(exc)})") from None
+        raise UsageError(
+            f"CA bundle {cafile} for {source.masked} is not a PEM CA bundle ({_reason(exc)})"
+        ) from None
     if options.certfile:
         try:
-            context.load_cert_chain(options.certfile, options.keyfile,
-                                    password=options.key_password.reveal()
-                                    if options.key_password else None)
+            context.load_cert_chain(
+                options.certfile,
+                options.keyfile,
+                password=options.key_password.reveal() if options.key_password else None,
+            )
         except (ssl.SSLError, OSError) as exc:
-            raise UsageError(f"cannot load the client certificate ?certfile={options.certfile}"
-                             f" for {source.masked} ({_reason(exc)})",
-                             hint="certfile and keyfile must be PEM and match; an encrypted "
-                                  "key needs ?key_password=${env:NAME}") from None
+            raise UsageError(
+                f"cannot load the client certificate ?certfile={options.certfile}"
+                f" for {source.masked} ({_reason(exc)})",
+                hint="certfile and keyfile must be PEM and match; an encrypted "
+                "key needs ?key_password=${env:NAME}",
+            ) from None
     if not options.verify:
         _warn_unverified(source)
         context.check_hostname = False
@@ -69,8 +73,11 @@ def ssl_context(source: SourceURI) -> ssl.SSLContext:
 def _warn_unverified(source: SourceURI) -> None:
     if source.masked not in _warned_unverified:
         _warned_unverified.add(source.masked)
-        log.warning("TLS CERTIFICATE CHECK DISABLED for %s (?verify=false): anyone on the path "
-                    "can read and change this connection; pass ?cafile= instead", source.masked)
+        log.warning(
+            "TLS CERTIFICATE CHECK DISABLED for %s (?verify=false): anyone on the path "
+            "can read and change this connection; pass ?cafile= instead",
+            source.masked,
+        )
 
 
 def _reason(exc: BaseException) -> str:
@@ -82,8 +89,9 @@ def _server_name(source: SourceURI) -> str:
 
 
 # -- RabbitMQ (AMQP 0-9-1) ----------------------------------------------------------------------
-def pika_parameters(source: SourceURI, *, timeout: float | None = None,
-                    heartbeat: int | None = None, **extra: Any):
+def pika_parameters(
+    source: SourceURI, *, timeout: float | None = None, heartbeat: int | None = None, **extra: Any
+):
     """``pika.ConnectionParameters`` for an ``amqp(s)://`` source.
 
     pika's own URL parameters in the URI (``?heartbeat=``...) are honoured; credentials are
@@ -95,20 +103,25 @@ def pika_parameters(source: SourceURI, *, timeout: float | None = None,
     pika_query = {k: v for k, v in source.query.items() if k in PIKA_KEYS}
     host = f"[{source.host}]" if ":" in source.host else source.host
     url = f"amqp://{host}:{source.port}{source.path or '/'}" + (
-        "?" + urlencode(pika_query) if pika_query else "")
+        "?" + urlencode(pika_query) if pika_query else ""
+    )
     try:
         params = pika.URLParameters(url)
     except (ValueError, TypeError) as exc:
-        raise UsageError(f"bad RabbitMQ URI {source.masked}: {exc}",
-                         hint="e.g. amqp://user:pass@host:5672/%2f") from None
+        raise UsageError(
+            f"bad RabbitMQ URI {source.masked}: {exc}", hint="e.g. amqp://user:pass@host:5672/%2f"
+        ) from None
     if source.auth_mechanism == "external":
         if not source.tls_options.certfile:
-            raise UsageError(f"{source.masked}: EXTERNAL authentication needs a client "
-                             "certificate", hint="add ?certfile=PATH&keyfile=PATH (amqps://)")
+            raise UsageError(
+                f"{source.masked}: EXTERNAL authentication needs a client certificate",
+                hint="add ?certfile=PATH&keyfile=PATH (amqps://)",
+            )
         params.credentials = ExternalCredentials()
     else:
-        params.credentials = pika.PlainCredentials(source.username or "guest",
-                                                   _password(source, "guest"))
+        params.credentials = pika.PlainCredentials(
+            source.username or "guest", _password(source, "guest")
+        )
     params.connection_attempts = 1
     if timeout is not None:
         params.socket_timeout = timeout
@@ -117,8 +130,9 @@ def pika_parameters(source: SourceURI, *, timeout: float | None = None,
         params.heartbeat = heartbeat
     for name, value in extra.items():
         setattr(params, name, value)
-    params.ssl_options = (pika.SSLOptions(ssl_context(source), _server_name(source))
-                          if source.tls else None)
+    params.ssl_options = (
+        pika.SSLOptions(ssl_context(source), _server_name(source)) if source.tls else None
+    )
     return params
 
 
@@ -142,12 +156,16 @@ def proton_ssl_domain(source: SourceURI):
             domain.set_trusted_ca_db(cafile)
             domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME, cafile)
         if options.certfile:
-            domain.set_credentials(options.certfile, options.keyfile or options.certfile,
-                                   options.key_password.reveal() if options.key_password
-                                   else None)
+            domain.set_credentials(
+                options.certfile,
+                options.keyfile or options.certfile,
+                options.key_password.reveal() if options.key_password else None,
+            )
     except SSLException as exc:
-        raise UsageError(f"TLS settings for {source.masked} rejected by proton: {exc}",
-                         hint="cafile, certfile and keyfile must be PEM files") from None
+        raise UsageError(
+            f"TLS settings for {source.masked} rejected by proton: {exc}",
+            hint="cafile, certfile and keyfile must be PEM files",
+        ) from None
     return domain
 
 
@@ -193,13 +211,20 @@ def proton_blocking_connection(source: SourceURI, *, timeout: float = 30.0, **op
             options.setdefault("sni", source.tls_options.server_name)
     scheme = "amqps" if source.tls else "amqp"
     host = f"[{source.host}]" if ":" in source.host else source.host
-    return BlockingConnection(f"{scheme}://{host}:{source.port}", timeout=timeout,
-                              **kwargs, **options)
+    return BlockingConnection(
+        f"{scheme}://{host}:{source.port}", timeout=timeout, **kwargs, **options
+    )
 
 
 # -- HTTP management APIs ----------------------------------------------------------------------
-def http_client(source: SourceURI, *, timeout: float = 15.0, path: str = "",
-                headers: dict[str, str] | None = None, default_auth: tuple[str, str] | None = None):
+def http_client(
+    source: SourceURI,
+    *,
+    timeout: float = 15.0,
+    path: str = "",
+    headers: dict[str, str] | None = None,
+    default_auth: tuple[str, str] | None = None,
+):
     """An ``httpx.Client`` for a ``rabbitmq+http(s)://`` or ``artemis+http(s)://`` endpoint:
     base URL ``http(s)://host:port`` + the URI's path + ``path``, basic auth from the URI
     (``default_auth`` when it has none), the URI's CA and client certificate for https."""
@@ -211,13 +236,25 @@ def http_client(source: SourceURI, *, timeout: float = 15.0, path: str = "",
     elif default_auth is not None:
         auth = default_auth
     verify: Any = ssl_context(source) if source.tls else True
-    return httpx.Client(base_url=source.http_base + source.path.rstrip("/") + path, auth=auth,
-                        timeout=timeout, verify=verify, headers=headers)
+    return httpx.Client(
+        base_url=source.http_base + source.path.rstrip("/") + path,
+        auth=auth,
+        timeout=timeout,
+        verify=verify,
+        headers=headers,
+    )
 
 
 # -- SQS ----------------------------------------------------------------------------------------
-def sqs_client(source: SourceURI, *, service: str = "sqs", connect_timeout: float = 5.0,
-               read_timeout: float = 30.0, max_attempts: int = 2, pool: int = 10):
+def sqs_client(
+    source: SourceURI,
+    *,
+    service: str = "sqs",
+    connect_timeout: float = 5.0,
+    read_timeout: float = 30.0,
+    max_attempts: int = 2,
+    pool: int = 10,
+):
     """A boto3 client (``sqs``, or ``sns`` for shadow mode) for an ``sqs://REGION`` or
     ``sqs+http(s)://HOST:PORT`` source.
 
@@ -235,16 +272,18 @@ def sqs_client(source: SourceURI, *, service: str = "sqs", connect_timeout: floa
     except ImportError as exc:
         from mqmigrate.errors import PrerequisiteError
 
-        raise PrerequisiteError("SQS sources need the 'boto3' package",
-                                hint="pip install boto3") from exc
+        raise PrerequisiteError(
+            "SQS sources need the 'boto3' package", hint="pip install boto3"
+        ) from exc
 
     endpoint = None if source.scheme == "sqs" else source.http_base
     profile = source.query.get("profile")
     try:
         session = boto3.Session(profile_name=profile) if profile else boto3.Session()
     except ProfileNotFound as exc:
-        raise AuthenticationFailed(f"AWS profile {profile!r} not found",
-                                   hint="check ?profile= in the URI or AWS_PROFILE") from exc
+        raise AuthenticationFailed(
+            f"AWS profile {profile!r} not found", hint="check ?profile= in the URI or AWS_PROFILE"
+        ) from exc
     keys: dict[str, Any] = {}
     if source.username:
         keys = dict(aws_access_key_id=source.username, aws_secret_access_key=_password(source))
@@ -254,18 +293,28 @@ def sqs_client(source: SourceURI, *, service: str = "sqs", connect_timeout: floa
     if not source.tls_options.verify:
         _warn_unverified(source)
         verify = False
-    config = Config(retries={"max_attempts": max_attempts, "mode": "standard"},
-                    connect_timeout=connect_timeout, read_timeout=read_timeout,
-                    max_pool_connections=pool)
+    config = Config(
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_pool_connections=pool,
+    )
     if source.query.get("role_arn"):
         session = _assumed_role_session(source, session, keys, endpoint, verify)
         keys = {}
-    return session.client(service, region_name=source.region, endpoint_url=endpoint,
-                          config=config, verify=verify, **keys)
+    return session.client(
+        service,
+        region_name=source.region,
+        endpoint_url=endpoint,
+        config=config,
+        verify=verify,
+        **keys,
+    )
 
 
-def _assumed_role_session(source: SourceURI, base, keys: dict[str, Any], endpoint: str | None,
-                          verify: Any):
+def _assumed_role_session(
+    source: SourceURI, base, keys: dict[str, Any], endpoint: str | None, verify: Any
+):
     """A boto3 session whose credentials are ``?role_arn=``'s, assumed with ``base``'s (or
     the URI's keys) and refreshed by botocore before they expire."""
     import boto3
@@ -273,10 +322,17 @@ def _assumed_role_session(source: SourceURI, base, keys: dict[str, Any], endpoin
     from botocore.credentials import DeferredRefreshableCredentials
 
     query = source.query
-    sts = base.client("sts", region_name=source.region,
-                      endpoint_url=query.get("sts_endpoint") or endpoint, verify=verify, **keys)
-    request: dict[str, Any] = {"RoleArn": query["role_arn"],
-                               "RoleSessionName": query.get("session_name") or "mqmigrate"}
+    sts = base.client(
+        "sts",
+        region_name=source.region,
+        endpoint_url=query.get("sts_endpoint") or endpoint,
+        verify=verify,
+        **keys,
+    )
+    request: dict[str, Any] = {
+        "RoleArn": query["role_arn"],
+        "RoleSessionName": query.get("session_name") or "mqmigrate",
+    }
     if query.get("external_id"):
         request["ExternalId"] = query["external_id"]
 
@@ -289,14 +345,20 @@ def _assumed_role_session(source: SourceURI, base, keys: dict[str, Any], endpoin
             code = exc.response.get("Error", {}).get("Code", "")
             raise AuthenticationFailed(
                 f"cannot assume role {query['role_arn']} for {source.masked} ({code})",
-                hint="check ?role_arn=, ?external_id= and the trust policy of the role") \
-                from None
+                hint="check ?role_arn=, ?external_id= and the trust policy of the role",
+            ) from None
         except BotoCoreError as exc:
-            raise ConnectionFailed(f"cannot reach STS to assume {query['role_arn']} for "
-                                   f"{source.masked} ({type(exc).__name__})",
-                                   hint="check the endpoint, or ?sts_endpoint=") from None
-        return {"access_key": answer["AccessKeyId"], "secret_key": answer["SecretAccessKey"],
-                "token": answer["SessionToken"], "expiry_time": answer["Expiration"].isoformat()}
+            raise ConnectionFailed(
+                f"cannot reach STS to assume {query['role_arn']} for "
+                f"{source.masked} ({type(exc).__name__})",
+                hint="check the endpoint, or ?sts_endpoint=",
+            ) from None
+        return {
+            "access_key": answer["AccessKeyId"],
+            "secret_key": answer["SecretAccessKey"],
+            "token": answer["SessionToken"],
+            "expiry_time": answer["Expiration"].isoformat(),
+        }
 
     credentials = DeferredRefreshableCredentials(refresh_using=refresh, method="assume-role")
     core = botocore.session.Session()
@@ -307,32 +369,71 @@ def _assumed_role_session(source: SourceURI, base, keys: dict[str, Any], endpoin
 # -- errors -------------------------------------------------------------------------------------
 #: (text found in a driver's error, likely cause, what to do); first match wins
 _CAUSES: tuple[tuple[tuple[str, ...], str, str], ...] = (
-    (("alert unknown ca", "alert bad certificate", "certificate required",
-      "alert certificate required", "peer did not return a certificate",
-      "alert_unknown_ca", "certificate_required", "alert certificate expired",
-      "alert_certificate_expired", "alert certificate revoked", "alert unsupported certificate",
-      "alert certificate unknown"),
-     "the broker refused our client certificate (or wants one)",
-     "pass ?certfile=&keyfile= signed by a CA the broker trusts"),
-    (("certificate has expired", "certificate expired"),
-     "the broker's TLS certificate has expired", "renew the broker's certificate"),
-    (("hostname mismatch", "ip address mismatch", "doesn't match", "not match"),
-     "the broker's certificate does not name this host",
-     "connect by the name in the certificate, or pass ?server_name=NAME"),
-    (("self-signed certificate", "self signed certificate", "unable to get local issuer",
-      "unable to get issuer", "certificate verify failed", "unknown ca",
-      "certificate_verify_failed"),
-     "the broker's TLS certificate is signed by an unknown CA",
-     "pass ?cafile=PATH with the CA that signed it"),
-    (("wrong version number", "record layer failure", "packet length too long",
-      "unknown protocol", "http request", "wrong_version_number", "record_layer_failure"),
-     "this port does not speak TLS", "use the plain scheme or the broker's TLS port"),
-    (("tls handshake timed out",),
-     "no answer to the TLS handshake: this port may not speak TLS",
-     "use the plain scheme or the broker's TLS port"),
-    (("closed the connection right after the handshake",),
-     "the broker ended the TLS session at once: it may want a client certificate, or this "
-     "port does not speak TLS", "pass ?certfile=&keyfile=, or check the port"),
+    (
+        (
+            "alert unknown ca",
+            "alert bad certificate",
+            "certificate required",
+            "alert certificate required",
+            "peer did not return a certificate",
+            "alert_unknown_ca",
+            "certificate_required",
+            "alert certificate expired",
+            "alert_certificate_expired",
+            "alert certificate revoked",
+            "alert unsupported certificate",
+            "alert certificate unknown",
+        ),
+        "the broker refused our client certificate (or wants one)",
+        "pass ?certfile=&keyfile= signed by a CA the broker trusts",
+    ),
+    (
+        ("certificate has expired", "certificate expired"),
+        "the broker's TLS certificate has expired",
+        "renew the broker's certificate",
+    ),
+    (
+        ("hostname mismatch", "ip address mismatch", "doesn't match", "not match"),
+        "the broker's certificate does not name this host",
+        "connect by the name in the certificate, or pass ?server_name=NAME",
+    ),
+    (
+        (
+            "self-signed certificate",
+            "self signed certificate",
+            "unable to get local issuer",
+            "unable to get issuer",
+            "certificate verify failed",
+            "unknown ca",
+            "certificate_verify_failed",
+        ),
+        "the broker's TLS certificate is signed by an unknown CA",
+        "pass ?cafile=PATH with the CA that signed it",
+    ),
+    (
+        (
+            "wrong version number",
+            "record layer failure",
+            "packet length too long",
+            "unknown protocol",
+            "http request",
+            "wrong_version_number",
+            "record_layer_failure",
+        ),
+        "this port does not speak TLS",
+        "use the plain scheme or the broker's TLS port",
+    ),
+    (
+        ("tls handshake timed out",),
+        "no answer to the TLS handshake: this port may not speak TLS",
+        "use the plain scheme or the broker's TLS port",
+    ),
+    (
+        ("closed the connection right after the handshake",),
+        "the broker ended the TLS session at once: it may want a client certificate, or this "
+        "port does not speak TLS",
+        "pass ?certfile=&keyfile=, or check the port",
+    ),
 )
 
 
@@ -355,42 +456,93 @@ def connect_error(source: SourceURI, exc: BaseException, *, what: str = "") -> M
         if any(n in low for n in needles):
             if cause.startswith("this port does not speak TLS") and not source.tls:
                 break
-            return ConnectionFailed(f"{subject}: {cause} ({_short(text)})", hint=fix,
-                                    transient=False)
-    if source.tls is False and any(n in low for n in (
-            "connection reset", "eof", "streamlost", "stream connection lost",
-            "incompatibleprotocol", "connection closed", "remote end closed",
-            "server disconnected", "framing-error", "no protocol header", "timed out",
-            "timeout")):
-        return ConnectionFailed(f"{subject}: the connection was dropped during the handshake "
-                                f"({_short(text)})",
-                                hint="the port may expect TLS: use the TLS scheme (amqps://, "
-                                     "amqp1s://, https) or the broker's plain port")
-    mechanism = ("mechanism" in low and ("not supported" in low or "no mechanism" in low
-                                         or "unsupported" in low or "no worthy" in low
-                                         or "not offered" in low)) or any(
-        n in low for n in ("insufficient", "mech=none", "no worthy mechs",
-                           "no mechanism", "unsupported mechanism"))
+            return ConnectionFailed(
+                f"{subject}: {cause} ({_short(text)})", hint=fix, transient=False
+            )
+    if source.tls is False and any(
+        n in low
+        for n in (
+            "connection reset",
+            "eof",
+            "streamlost",
+            "stream connection lost",
+            "incompatibleprotocol",
+            "connection closed",
+            "remote end closed",
+            "server disconnected",
+            "framing-error",
+            "no protocol header",
+            "timed out",
+            "timeout",
+        )
+    ):
+        return ConnectionFailed(
+            f"{subject}: the connection was dropped during the handshake ({_short(text)})",
+            hint="the port may expect TLS: use the TLS scheme (amqps://, "
+            "amqp1s://, https) or the broker's plain port",
+        )
+    mechanism = (
+        "mechanism" in low
+        and (
+            "not supported" in low
+            or "no mechanism" in low
+            or "unsupported" in low
+            or "no worthy" in low
+            or "not offered" in low
+        )
+    ) or any(
+        n in low
+        for n in (
+            "insufficient",
+            "mech=none",
+            "no worthy mechs",
+            "no mechanism",
+            "unsupported mechanism",
+        )
+    )
     if mechanism:
         return AuthenticationFailed(
-            f"{subject}: the broker does not accept this authentication mechanism "
-            f"({_short(text)})",
+            f"{subject}: the broker does not accept this authentication mechanism ({_short(text)})",
             hint="check ?auth_mechanism= / ?sasl_mechanisms= and the broker's enabled "
-                 "mechanisms (EXTERNAL needs a client certificate)")
-    if any(n in low for n in ("authentication", "access_refused", "auth failed", "sasl",
-                               "unauthorized", "login was refused", "probableauthentication")):
-        return AuthenticationFailed(f"{subject}: the broker refused the credentials "
-                                    f"({_short(text)})",
-                                    hint="check the user and password (or client certificate)")
+            "mechanisms (EXTERNAL needs a client certificate)",
+        )
+    if any(
+        n in low
+        for n in (
+            "authentication",
+            "access_refused",
+            "auth failed",
+            "sasl",
+            "unauthorized",
+            "login was refused",
+            "probableauthentication",
+        )
+    ):
+        return AuthenticationFailed(
+            f"{subject}: the broker refused the credentials ({_short(text)})",
+            hint="check the user and password (or client certificate)",
+        )
     verb = "cannot reach" if source.kind.endswith("-management") else "cannot connect to"
-    return ConnectionFailed(f"{verb} {subject} ({_short(text)})",
-                            hint="check host, port and firewall; is the broker running?")
+    return ConnectionFailed(
+        f"{verb} {subject} ({_short(text)})",
+        hint="check host, port and firewall; is the broker running?",
+    )
 
 
 #: driver messages that hide which TLS problem it was
-_VAGUE_TLS = ("certificate verify failed", "ssl failure", "eof", "handshake",
-              "stream connection lost", "connection reset", "ssl", "tls", "framing-error",
-              "timed out", "timeout")
+_VAGUE_TLS = (
+    "certificate verify failed",
+    "ssl failure",
+    "eof",
+    "handshake",
+    "stream connection lost",
+    "connection reset",
+    "ssl",
+    "tls",
+    "framing-error",
+    "timed out",
+    "timeout",
+)
 
 
 def tls_diagnosis(source: SourceURI, timeout: float = 2.0) -> str | None:
@@ -440,14 +592,18 @@ def _chain_text(exc: BaseException) -> list[str]:
         if isinstance(item, BaseException):
             text = " ".join(str(item).split())
             seen.append(f"{type(item).__name__}: {text}" if text else type(item).__name__)
-            todo.extend([item.__cause__, item.__context__,
-                         *(getattr(item, "exceptions", None) or ()),
-                         *[a for a in item.args if isinstance(a, (BaseException, list, tuple))]])
+            todo.extend(
+                [
+                    item.__cause__,
+                    item.__context__,
+                    *(getattr(item, "exceptions", None) or ()),
+                    *[a for a in item.args if isinstance(a, (BaseException, list, tuple))],
+                ]
+            )
         elif isinstance(item, (list, tuple)):
             todo.extend(item)
     return list(dict.fromkeys(seen))
 
 
 def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
+    return text if len(text) <= limit else text[: limit - 1] + "…"

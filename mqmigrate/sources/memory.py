@@ -55,12 +55,20 @@ class MemorySource(SourceAdapter):
     """
 
     kind = "memory"
-    capabilities = Capabilities(shadow=False, batch_settle=True, send_timestamp=True,
-                                group_key=True)
+    capabilities = Capabilities(
+        shadow=False, batch_settle=True, send_timestamp=True, group_key=True
+    )
 
-    def __init__(self, broker: MemoryBroker, queue: str, *, fail_receive_on: Iterable[int] = (),
-                 fail_settle_on: Iterable[int] = (), redeliver_on_close: bool = True,
-                 missing_queue: bool = False):
+    def __init__(
+        self,
+        broker: MemoryBroker,
+        queue: str,
+        *,
+        fail_receive_on: Iterable[int] = (),
+        fail_settle_on: Iterable[int] = (),
+        redeliver_on_close: bool = True,
+        missing_queue: bool = False,
+    ):
         self.broker = broker
         self.queue = queue
         self.fail_receive_on = set(fail_receive_on)
@@ -98,13 +106,21 @@ class MemorySource(SourceAdapter):
             msg = queue.popleft()
             tag = next(self._tags)
             self._unsettled[tag] = msg
-            out.append(Envelope(
-                body=msg.body, source_id=msg.message_id, source_kind=self.kind, queue=self.queue,
-                key=msg.group_id, timestamp_ms=msg.timestamp_ms,
-                properties={"message_id": msg.message_id, "group_id": msg.group_id},
-                headers=dict(msg.headers), coordinates={"queue": self.queue, "tag": str(tag)},
-                redelivered=msg.redelivered, handle=(self._current, tag),
-            ))
+            out.append(
+                Envelope(
+                    body=msg.body,
+                    source_id=msg.message_id,
+                    source_kind=self.kind,
+                    queue=self.queue,
+                    key=msg.group_id,
+                    timestamp_ms=msg.timestamp_ms,
+                    properties={"message_id": msg.message_id, "group_id": msg.group_id},
+                    headers=dict(msg.headers),
+                    coordinates={"queue": self.queue, "tag": str(tag)},
+                    redelivered=msg.redelivered,
+                    handle=(self._current, tag),
+                )
+            )
         return out
 
     def settle(self, envelope: Envelope, outcome: Outcome) -> None:
@@ -146,13 +162,18 @@ class MemorySource(SourceAdapter):
         self._current = next(self._generation)
 
 
-def make_messages(n: int, *, size: int = 16, prefix: str = "m", start: int = 0,
-                  groups: int = 0) -> list[MemoryMessage]:
+def make_messages(
+    n: int, *, size: int = 16, prefix: str = "m", start: int = 0, groups: int = 0
+) -> list[MemoryMessage]:
     """``n`` messages with ids ``{prefix}-{i}`` and bodies of ``size`` bytes (for tests)."""
     now = int(time.time() * 1000)
     return [
-        MemoryMessage(body=f"{prefix}-{i}:".encode().ljust(size, b"x"),
-                      message_id=f"{prefix}-{i}", headers={"i": i},
-                      group_id=f"g{i % groups}" if groups else None, timestamp_ms=now)
+        MemoryMessage(
+            body=f"{prefix}-{i}:".encode().ljust(size, b"x"),
+            message_id=f"{prefix}-{i}",
+            headers={"i": i},
+            group_id=f"g{i % groups}" if groups else None,
+            timestamp_ms=now,
+        )
         for i in range(start, start + n)
     ]

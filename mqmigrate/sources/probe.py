@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mqmigrate.errors import MqMigrateError
-from mqmigrate.sources.connect import (connect_error, http_client, pika_parameters,
-                                       proton_blocking_connection, sqs_client)
+from mqmigrate.sources.connect import (
+    connect_error,
+    http_client,
+    pika_parameters,
+    proton_blocking_connection,
+    sqs_client,
+)
 from mqmigrate.sources.uri import SourceURI, parse_source_uri
 
 
@@ -37,26 +42,40 @@ def probe_source(uri: str, timeout: float = 10.0) -> SourceProbe:
     try:
         return probe(source, timeout)
     except MqMigrateError as exc:  # bad TLS files, an unset ${env:} secret...
-        return SourceProbe(source.masked, source.kind, False, detail=exc.message,
-                           fix=exc.hint or "")
+        return SourceProbe(
+            source.masked, source.kind, False, detail=exc.message, fix=exc.hint or ""
+        )
     except Exception as exc:  # every driver failure becomes a finding, never a traceback
-        return SourceProbe(source.masked, source.kind, False,
-                           detail=f"unexpected {type(exc).__name__}: {exc}"[:300])
+        return SourceProbe(
+            source.masked,
+            source.kind,
+            False,
+            detail=f"unexpected {type(exc).__name__}: {exc}"[:300],
+        )
 
 
 def _failed(source: SourceURI, exc: BaseException, what: str) -> SourceProbe:
     """A failed connection as a finding: the likely cause (TLS trust, TLS/plaintext mismatch,
     credentials, mechanism) from :func:`~mqmigrate.sources.connect.connect_error`."""
     diagnosed = connect_error(source, exc, what=what)
-    return SourceProbe(source.masked, source.kind, False, detail=diagnosed.message[:400],
-                       fix=diagnosed.hint or "")
+    return SourceProbe(
+        source.masked, source.kind, False, detail=diagnosed.message[:400], fix=diagnosed.hint or ""
+    )
 
 
 def _unreachable(source: SourceURI, exc: BaseException | str) -> SourceProbe:
-    text = exc if isinstance(exc, str) else (f"{type(exc).__name__}: {exc}" if str(exc)
-                                              else type(exc).__name__)
-    return SourceProbe(source.masked, source.kind, False, detail=f"unreachable ({text})"[:300],
-                       fix="check host, port and firewall; is the broker running?")
+    text = (
+        exc
+        if isinstance(exc, str)
+        else (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    )
+    return SourceProbe(
+        source.masked,
+        source.kind,
+        False,
+        detail=f"unreachable ({text})"[:300],
+        fix="check host, port and firewall; is the broker running?",
+    )
 
 
 def _tcp_refusal(source: SourceURI, timeout: float) -> str | None:
@@ -71,8 +90,13 @@ def _tcp_refusal(source: SourceURI, timeout: float) -> str | None:
 
 
 def _bad_credentials(source: SourceURI, detail: str) -> SourceProbe:
-    return SourceProbe(source.masked, source.kind, False, detail=f"authentication failed: {detail}",
-                       fix="check the user name and password in the URI")
+    return SourceProbe(
+        source.masked,
+        source.kind,
+        False,
+        detail=f"authentication failed: {detail}",
+        fix="check the user name and password in the URI",
+    )
 
 
 def _probe_amqp091(source: SourceURI, timeout: float) -> SourceProbe:
@@ -88,9 +112,13 @@ def _probe_amqp091(source: SourceURI, timeout: float) -> SourceProbe:
             return _failed(source, exc, "RabbitMQ")
         return _bad_credentials(source, str(exc) or "rejected")
     except pex.ProbableAccessDeniedError:
-        return SourceProbe(source.masked, source.kind, False,
-                           detail=f"access to vhost {source.vhost!r} refused",
-                           fix="grant the user permissions on that vhost")
+        return SourceProbe(
+            source.masked,
+            source.kind,
+            False,
+            detail=f"access to vhost {source.vhost!r} refused",
+            fix="grant the user permissions on that vhost",
+        )
     except (pex.AMQPConnectionError, OSError) as exc:
         return _failed(source, exc, "RabbitMQ")
     try:
@@ -98,8 +126,9 @@ def _probe_amqp091(source: SourceURI, timeout: float) -> SourceProbe:
         product = props.get("product", b"AMQP 0-9-1 broker")
         version = props.get("version", b"?")
         as_text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
-        return SourceProbe(source.masked, source.kind, True,
-                           version=f"{as_text(product)} {as_text(version)}")
+        return SourceProbe(
+            source.masked, source.kind, True, version=f"{as_text(product)} {as_text(version)}"
+        )
     finally:
         connection.close()
 
@@ -115,13 +144,21 @@ def _probe_management(source: SourceURI, timeout: float) -> SourceProbe:
     if response.status_code == 401:
         return _bad_credentials(source, "HTTP 401")
     if response.status_code != 200:
-        return SourceProbe(source.masked, source.kind, False,
-                           detail=f"management API answered HTTP {response.status_code}",
-                           fix="is this the RabbitMQ management port (15672)?")
+        return SourceProbe(
+            source.masked,
+            source.kind,
+            False,
+            detail=f"management API answered HTTP {response.status_code}",
+            fix="is this the RabbitMQ management port (15672)?",
+        )
     data = response.json()
-    return SourceProbe(source.masked, source.kind, True,
-                       version=f"RabbitMQ {data.get('rabbitmq_version', '?')} "
-                       f"(Erlang {data.get('erlang_version', '?')})")
+    return SourceProbe(
+        source.masked,
+        source.kind,
+        True,
+        version=f"RabbitMQ {data.get('rabbitmq_version', '?')} "
+        f"(Erlang {data.get('erlang_version', '?')})",
+    )
 
 
 def _probe_amqp1(source: SourceURI, timeout: float) -> SourceProbe:
@@ -147,34 +184,45 @@ def _probe_jolokia(source: SourceURI, timeout: float) -> SourceProbe:
 
     management = ArtemisManagement(source)
     try:
-        version = management.call({"type": "read", "mbean": management.broker,
-                                   "attribute": "Version"})
+        version = management.call(
+            {"type": "read", "mbean": management.broker, "attribute": "Version"}
+        )
     except MqMigrateError as exc:
-        return SourceProbe(source.masked, source.kind, False, detail=exc.message[:300],
-                           fix=exc.hint or "")
+        return SourceProbe(
+            source.masked, source.kind, False, detail=exc.message[:300], fix=exc.hint or ""
+        )
     finally:
         management.close()
-    return SourceProbe(source.masked, source.kind, True,
-                       version=f"ActiveMQ Artemis {version} (Jolokia)")
+    return SourceProbe(
+        source.masked, source.kind, True, version=f"ActiveMQ Artemis {version} (Jolokia)"
+    )
 
 
 def _probe_sqs(source: SourceURI, timeout: float) -> SourceProbe:
     import botocore.exceptions as bex
 
     try:
-        client = sqs_client(source, connect_timeout=timeout, read_timeout=timeout,
-                            max_attempts=1)
+        client = sqs_client(source, connect_timeout=timeout, read_timeout=timeout, max_attempts=1)
         client.list_queues(MaxResults=1)
     except bex.NoCredentialsError:
         return _bad_credentials(source, "no AWS credentials found")
     except bex.ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "AccessDenied",
-                    "UnrecognizedClientException", "AccessDeniedException"):
+        if code in (
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+            "UnrecognizedClientException",
+            "AccessDeniedException",
+        ):
             return _bad_credentials(source, code)
         return SourceProbe(source.masked, source.kind, False, detail=f"SQS error {code}")
-    except (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError,
-            bex.SSLError) as exc:
+    except (
+        bex.EndpointConnectionError,
+        bex.ConnectTimeoutError,
+        bex.ReadTimeoutError,
+        bex.SSLError,
+    ) as exc:
         return _failed(source, exc, "SQS")
     where = source.http_base if source.scheme != "sqs" else f"region {source.region}"
     return SourceProbe(source.masked, source.kind, True, version=f"SQS API at {where}")

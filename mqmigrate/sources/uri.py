@@ -80,16 +80,33 @@ DEFAULT_PORTS = {name: scheme.port for name, scheme in SCHEMES.items() if scheme
 TLS_KEYS = ("cafile", "certfile", "keyfile", "key_password", "server_name", "verify")
 SECRET_KEYS = ("password_env", "password_file")
 #: pika's own URL parameters, still honoured on amqp(s):// URIs
-PIKA_KEYS = ("backpressure_detection", "blocked_connection_timeout", "channel_max",
-             "connection_attempts", "frame_max", "heartbeat", "locale", "retry_delay",
-             "socket_timeout", "stack_timeout", "tcp_options")
+PIKA_KEYS = (
+    "backpressure_detection",
+    "blocked_connection_timeout",
+    "channel_max",
+    "connection_attempts",
+    "frame_max",
+    "heartbeat",
+    "locale",
+    "retry_delay",
+    "socket_timeout",
+    "stack_timeout",
+    "tcp_options",
+)
 QUERY_KEYS: dict[str, tuple[str, ...]] = {
     "rabbitmq": ("auth_mechanism",) + PIKA_KEYS,
     "rabbitmq-management": ("vhost",),
     "amqp1": ("sasl_mechanisms",),
     "artemis-management": ("broker",),
-    "sqs": ("region", "profile", "role_arn", "external_id", "session_name", "sts_endpoint",
-            "prefix"),
+    "sqs": (
+        "region",
+        "profile",
+        "role_arn",
+        "external_id",
+        "session_name",
+        "sts_endpoint",
+        "prefix",
+    ),
 }
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -107,8 +124,11 @@ class TLSOptions:
 
     def query(self) -> dict[str, str]:
         """These settings as URI query values (the key password stays out: it is secret)."""
-        out = {k: getattr(self, k) for k in ("cafile", "certfile", "keyfile", "server_name")
-               if getattr(self, k)}
+        out = {
+            k: getattr(self, k)
+            for k in ("cafile", "certfile", "keyfile", "server_name")
+            if getattr(self, k)
+        }
         if not self.verify:
             out["verify"] = "false"
         return out
@@ -241,9 +261,11 @@ def parse_source_uri(uri: str) -> SourceURI:
         close = difflib.get_close_matches(scheme, list(SCHEMES), n=1) if scheme else []
         raise UsageError(
             f"unsupported source URI scheme {scheme + '://' if scheme else mask_uri(uri)!r}",
-            hint=f"did you mean {close[0]}://?" if close else
-            "use amqp(s)://, rabbitmq+http(s)://, amqp1(s)://, artemis+http(s)://, "
-            "sqs://REGION or sqs+http(s)://HOST:PORT")
+            hint=f"did you mean {close[0]}://?"
+            if close
+            else "use amqp(s)://, rabbitmq+http(s)://, amqp1(s)://, artemis+http(s)://, "
+            "sqs://REGION or sqs+http(s)://HOST:PORT",
+        )
     parts = split_uri(uri)
     info = SCHEMES[scheme]
     if scheme != "sqs" and not parts.host:
@@ -269,27 +291,36 @@ def _check_query(uri: str, info: Scheme, query: dict[str, str]) -> None:
     for key in query:
         if key not in allowed:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            raise UsageError(f"unknown parameter ?{key}= in source URI {mask_uri(uri)}",
-                             hint=f"did you mean ?{close[0]}=?" if close else
-                             "parameters: " + ", ".join(sorted(allowed)))
+            raise UsageError(
+                f"unknown parameter ?{key}= in source URI {mask_uri(uri)}",
+                hint=f"did you mean ?{close[0]}=?"
+                if close
+                else "parameters: " + ", ".join(sorted(allowed)),
+            )
     mechanism = query.get("auth_mechanism")
     if mechanism is not None and mechanism.lower() not in ("plain", "external"):
-        raise UsageError(f"?auth_mechanism={mechanism} in {mask_uri(uri)}: RabbitMQ takes "
-                         "plain or external")
+        raise UsageError(
+            f"?auth_mechanism={mechanism} in {mask_uri(uri)}: RabbitMQ takes plain or external"
+        )
 
 
 def _password(uri: str, parts: URIParts) -> str | None:
     given = [k for k in SECRET_KEYS if k in parts.query] + (
-        ["a password in the URI"] if parts.password is not None else [])
+        ["a password in the URI"] if parts.password is not None else []
+    )
     if len(given) > 1:
-        raise UsageError(f"source URI {mask_uri(uri)} gives the password twice "
-                         f"({' and '.join(given)})", hint="keep one")
+        raise UsageError(
+            f"source URI {mask_uri(uri)} gives the password twice ({' and '.join(given)})",
+            hint="keep one",
+        )
     if "password_env" in parts.query:
-        return expand(f"${{env:{parts.query['password_env']}}}", key="?password_env=",
-                      origin=mask_uri(uri))
+        return expand(
+            f"${{env:{parts.query['password_env']}}}", key="?password_env=", origin=mask_uri(uri)
+        )
     if "password_file" in parts.query:
-        return expand(f"${{file:{parts.query['password_file']}}}", key="?password_file=",
-                      origin=mask_uri(uri))
+        return expand(
+            f"${{file:{parts.query['password_file']}}}", key="?password_file=", origin=mask_uri(uri)
+        )
     return parts.password
 
 
@@ -298,15 +329,19 @@ def _tls_options(uri: str, info: Scheme, query: dict[str, str]) -> TLSOptions:
     if not given:
         return TLSOptions()
     if not info.tls:
-        raise UsageError(f"?{given[0]}= is a TLS setting but {mask_uri(uri)} is not a TLS URI",
-                         hint="use the TLS scheme (amqps://, amqp1s://, rabbitmq+https://, "
-                              "artemis+https://, sqs+https://)")
+        raise UsageError(
+            f"?{given[0]}= is a TLS setting but {mask_uri(uri)} is not a TLS URI",
+            hint="use the TLS scheme (amqps://, amqp1s://, rabbitmq+https://, "
+            "artemis+https://, sqs+https://)",
+        )
     for key in ("cafile", "certfile", "keyfile"):
         if key in query and not Path(query[key]).expanduser().is_file():
             raise ConfigError(f"?{key}={query[key]} in {mask_uri(uri)}: no such file")
     if ("certfile" in query) != ("keyfile" in query) and "keyfile" in query:
-        raise UsageError(f"?keyfile= without ?certfile= in {mask_uri(uri)}",
-                         hint="a client certificate needs both (certfile may hold both)")
+        raise UsageError(
+            f"?keyfile= without ?certfile= in {mask_uri(uri)}",
+            hint="a client certificate needs both (certfile may hold both)",
+        )
     verify = query.get("verify", "true").lower()
     if verify not in ("true", "false"):
         raise UsageError(f"?verify={query['verify']} in {mask_uri(uri)}: use true or false")
@@ -340,8 +375,10 @@ def management_endpoint(source: SourceURI, given: str | None = None) -> SourceUR
         if scheme in ("http", "https"):
             given = prefix + given
         elif scheme not in (prefix + "http", prefix + "https"):
-            raise UsageError(f"management URL {mask_uri(given)} is not an http(s):// URL",
-                             hint=f"e.g. https://{source.host}:{15671 if prefix == 'rabbitmq+' else 8161}")
+            raise UsageError(
+                f"management URL {mask_uri(given)} is not an http(s):// URL",
+                hint=f"e.g. https://{source.host}:{15671 if prefix == 'rabbitmq+' else 8161}",
+            )
         management = parse_source_uri(given)
     else:
         scheme = prefix + ("https" if source.tls else "http")
@@ -351,17 +388,28 @@ def management_endpoint(source: SourceURI, given: str | None = None) -> SourceUR
     if management.username is None and source.username is not None:
         netloc = quote(source.username, safe="") + (":***" if source.password else "") + "@"
         scheme_, rest = management.raw.split("://", 1)
-        management = replace(management, raw=f"{scheme_}://{netloc}{rest}",
-                             username=source.username, password=source.password)
-    if (management.tls and management.tls_options == TLSOptions()
-            and source.tls_options != TLSOptions()):
+        management = replace(
+            management,
+            raw=f"{scheme_}://{netloc}{rest}",
+            username=source.username,
+            password=source.password,
+        )
+    if (
+        management.tls
+        and management.tls_options == TLSOptions()
+        and source.tls_options != TLSOptions()
+    ):
         # the same CA (and client certificate, for a broker that asks for one on https too)
         management = replace(management, tls_options=source.tls_options)
-    if (source.tls and not management.tls and management.password is not None
-            and not management.loopback):
+    if (
+        source.tls
+        and not management.tls
+        and management.password is not None
+        and not management.loopback
+    ):
         raise UsageError(
-            f"refusing to send the password of a TLS source over plain HTTP to "
-            f"{management.masked}",
+            f"refusing to send the password of a TLS source over plain HTTP to {management.masked}",
             hint=f"use https for the management API (e.g. "
-                 f"{prefix}https://{management.host}:{15671 if prefix == 'rabbitmq+' else 8161})")
+            f"{prefix}https://{management.host}:{15671 if prefix == 'rabbitmq+' else 8161})",
+        )
     return management

@@ -80,8 +80,9 @@ class Report:
         }
 
 
-def reconcile(source: Iterable[tuple[str, str]],
-              kafka: Iterable[tuple[Optional[str], str]]) -> Report:
+def reconcile(
+    source: Iterable[tuple[str, str]], kafka: Iterable[tuple[Optional[str], str]]
+) -> Report:
     """Compare ``(id, sha256)`` pairs from the ledger with those read from Kafka.
 
     A ledger id recorded twice (a source redelivery the bridge settled twice) counts once;
@@ -106,14 +107,23 @@ def reconcile(source: Iterable[tuple[str, str]],
     altered = [sid for sid in src if sid in hashes and hashes[sid] != {src[sid]}]
     unexpected = [sid for sid in seen if sid not in src]
     duplicated = {sid: n - 1 for sid, n in seen.items() if n > 1}
-    return Report(source_count=len(src), kafka_count=total, missing=missing,
-                  duplicated=duplicated, altered=altered, unexpected=unexpected,
-                  kafka_without_id=without_id)
+    return Report(
+        source_count=len(src),
+        kafka_count=total,
+        missing=missing,
+        duplicated=duplicated,
+        altered=altered,
+        unexpected=unexpected,
+        kafka_without_id=without_id,
+    )
 
 
-def read_topic(bootstrap: Any, topic: str, timeout: float = 120.0,
-               progress: Optional[Callable[[int, int], None]] = None
-               ) -> list[tuple[Optional[str], str]]:
+def read_topic(
+    bootstrap: Any,
+    topic: str,
+    timeout: float = 120.0,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> list[tuple[Optional[str], str]]:
     """``(mq.source.id, sha256(value))`` of every record up to the end offsets at start.
 
     A snapshot read (:func:`mqmigrate.kafka.snapshot.read_snapshot`) bounded by ``timeout``;
@@ -122,9 +132,17 @@ def read_topic(bootstrap: Any, topic: str, timeout: float = 120.0,
     """
     from mqmigrate.kafka.snapshot import header, read_snapshot
 
-    return [(header(msg, SOURCE_ID), body_hash(msg.value()))
-            for msg in read_snapshot(bootstrap, [topic], timeout=timeout, purpose="verify",
-                                     require_topics=True, progress=progress)]
+    return [
+        (header(msg, SOURCE_ID), body_hash(msg.value()))
+        for msg in read_snapshot(
+            bootstrap,
+            [topic],
+            timeout=timeout,
+            purpose="verify",
+            require_topics=True,
+            progress=progress,
+        )
+    ]
 
 
 class CutoverVerifier:
@@ -150,22 +168,27 @@ class CutoverVerifier:
         from mqmigrate.verify.ledger import read_ledger
 
         if self.run_dir is None or not self.bootstrap:
-            raise CutoverError("verify needs the cutover run directory and a Kafka cluster",
-                               hint="pass --kafka HOST:PORT or set kafka.bootstrap")
+            raise CutoverError(
+                "verify needs the cutover run directory and a Kafka cluster",
+                hint="pass --kafka HOST:PORT or set kafka.bootstrap",
+            )
         path = ledger_path(self.run_dir, workload.id)
         if not path.exists():
-            raise CutoverError(f"workload '{workload.id}' has no verify ledger at {path}",
-                               hint="the shadow phase's bridge.start writes it; run it first")
+            raise CutoverError(
+                f"workload '{workload.id}' has no verify ledger at {path}",
+                hint="the shadow phase's bridge.start writes it; run it first",
+            )
         # the ledger first: a bridge appends an id only after Kafka acknowledged its record, so
         # every id read now is below the end offsets read_topic takes next; read the other way
         # round, a live bridge's newest ids would count as missing
         settled = list(read_ledger(path))
         report = reconcile(settled, read_topic(self.bootstrap, workload.target.topic))
         return VerifyCounts(
-            missing=len(report.missing), altered=len(report.altered),
+            missing=len(report.missing),
+            altered=len(report.altered),
             duplicated=report.duplicate_copies,
             detail=f"{report.source_count} settled by the bridge, {report.kafka_count} records "
-                   f"in {workload.target.topic}",
+            f"in {workload.target.topic}",
         )
 
 

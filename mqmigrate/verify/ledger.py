@@ -61,8 +61,10 @@ def read_ledger(path: str | Path) -> Iterator[tuple[str, str]]:
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise LedgerError(f"cannot read the verify ledger {p}: {exc.strerror}",
-                          hint="pass the file the bridge writes with --ledger") from exc
+        raise LedgerError(
+            f"cannot read the verify ledger {p}: {exc.strerror}",
+            hint="pass the file the bridge writes with --ledger",
+        ) from exc
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue

@@ -21,8 +21,9 @@ def total_lag(offsets: Mapping[int, ShareOffset]) -> Optional[int]:
     return sum(offset.lag or 0 for offset in offsets.values())
 
 
-def share_backlog(connection: Connection, group: str, topic: str,
-                  timeout: float = 30.0) -> Optional[int]:
+def share_backlog(
+    connection: Connection, group: str, topic: str, timeout: float = 30.0
+) -> Optional[int]:
     """The records of ``topic`` the share group has not yet delivered; None when unknown.
 
     Raises :class:`~mqmigrate.errors.MqMigrateError` when Kafka cannot be asked (connection,

@@ -39,35 +39,46 @@ class Artemis:
         return f"http://127.0.0.1:{self.service.port('console')}"
 
     def exec(self, operation: str, *arguments):
-        return self.service.jolokia({"type": "exec", "mbean": MBEAN, "operation": operation,
-                                     "arguments": list(arguments)})
+        return self.service.jolokia(
+            {"type": "exec", "mbean": MBEAN, "operation": operation, "arguments": list(arguments)}
+        )
 
-    def create_queue(self, name: str, address: str | None = None,
-                     routing: str = "ANYCAST") -> None:
-        config = {"name": name, "address": address or name, "routing-type": routing,
-                  "durable": True, "auto-delete": False}
+    def create_queue(self, name: str, address: str | None = None, routing: str = "ANYCAST") -> None:
+        config = {
+            "name": name,
+            "address": address or name,
+            "routing-type": routing,
+            "durable": True,
+            "auto-delete": False,
+        }
         self.exec("createQueue(java.lang.String,boolean)", json.dumps(config), True)
 
     def create_address(self, name: str, routing: str = "MULTICAST") -> None:
         self.exec("createAddress(java.lang.String,java.lang.String)", name, routing)
 
     def queue_names(self) -> list[str]:
-        return list(self.service.jolokia({"type": "read", "mbean": MBEAN,
-                                          "attribute": "QueueNames"}))
+        return list(
+            self.service.jolokia({"type": "read", "mbean": MBEAN, "attribute": "QueueNames"})
+        )
 
     def divert_names(self) -> list[str]:
-        return list(self.service.jolokia({"type": "read", "mbean": MBEAN,
-                                          "attribute": "DivertNames"}) or [])
+        return list(
+            self.service.jolokia({"type": "read", "mbean": MBEAN, "attribute": "DivertNames"}) or []
+        )
 
     def address_names(self) -> list[str]:
-        return list(self.service.jolokia({"type": "read", "mbean": MBEAN,
-                                          "attribute": "AddressNames"}))
+        return list(
+            self.service.jolokia({"type": "read", "mbean": MBEAN, "attribute": "AddressNames"})
+        )
 
     def count(self, queue: str) -> int:
-        pattern = (f"{MBEAN},component=addresses,address=*,subcomponent=queues,routing-type=*,"
-                   f"queue={json.dumps(queue)}")
-        value = self.service.jolokia({"type": "read", "mbean": pattern,
-                                      "attribute": "MessageCount"})
+        pattern = (
+            f"{MBEAN},component=addresses,address=*,subcomponent=queues,routing-type=*,"
+            f"queue={json.dumps(queue)}"
+        )
+        value = self.service.jolokia(
+            {"type": "read", "mbean": pattern, "attribute": "MessageCount"}
+        )
         return int(next(iter(value.values()))["MessageCount"])
 
     def delete_queue(self, name: str) -> None:
@@ -102,8 +113,16 @@ class _Capabilities(LinkOption):
 class _Publisher(MessagingHandler):
     """Sends every message with at most ``window`` unconfirmed; fails unless all accepted."""
 
-    def __init__(self, url: str, address: str, messages: Iterable[Message], user, password,
-                 capabilities: tuple[str, ...], window: int = 1000):
+    def __init__(
+        self,
+        url: str,
+        address: str,
+        messages: Iterable[Message],
+        user,
+        password,
+        capabilities: tuple[str, ...],
+        window: int = 1000,
+    ):
         super().__init__()
         self.url, self.address, self.user, self.password = url, address, user, password
         self.messages = iter(messages)
@@ -114,11 +133,14 @@ class _Publisher(MessagingHandler):
         self.done = False
 
     def on_start(self, event) -> None:
-        conn = event.container.connect(self.url, user=self.user, password=self.password,
-                                       allowed_mechs="PLAIN")
-        event.container.create_sender(conn, self.address,
-                                      options=[_Capabilities(*self.capabilities)]
-                                      if self.capabilities else None)
+        conn = event.container.connect(
+            self.url, user=self.user, password=self.password, allowed_mechs="PLAIN"
+        )
+        event.container.create_sender(
+            conn,
+            self.address,
+            options=[_Capabilities(*self.capabilities)] if self.capabilities else None,
+        )
 
     def on_sendable(self, event) -> None:
         self._send(event.sender)
@@ -152,8 +174,15 @@ class _Publisher(MessagingHandler):
             event.connection.close()
 
 
-def publish(url: str, address: str, messages: Iterable[Message], *, user: str, password: str,
-            capabilities: tuple[str, ...] = ("queue",)) -> int:
+def publish(
+    url: str,
+    address: str,
+    messages: Iterable[Message],
+    *,
+    user: str,
+    password: str,
+    capabilities: tuple[str, ...] = ("queue",),
+) -> int:
     """Publish with broker confirmation (accepted) of each; returns how many."""
     handler = _Publisher(url, address, messages, user, password, capabilities)
     Container(handler).run()
@@ -162,8 +191,14 @@ def publish(url: str, address: str, messages: Iterable[Message], *, user: str, p
     return handler.accepted
 
 
-def numbered(n: int, *, prefix: str = "id", size: int = 64, start: int = 0,
-             extra: Callable[[int, Message], None] | None = None) -> Iterable[Message]:
+def numbered(
+    n: int,
+    *,
+    prefix: str = "id",
+    size: int = 64,
+    start: int = 0,
+    extra: Callable[[int, Message], None] | None = None,
+) -> Iterable[Message]:
     for i in range(start, start + n):
         mid = f"{prefix}-{i}"
         message = Message(id=mid, body=f"{mid}:".encode().ljust(size, b"."), durable=True)
@@ -174,25 +209,52 @@ def numbered(n: int, *, prefix: str = "id", size: int = 64, start: int = 0,
 
 
 def bridge_cmd(source: str, queue: str, bootstrap: str, topic: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "mqmigrate", "bridge", "--source", source, "--queue", queue,
-            "--kafka", bootstrap, "--topic", topic, "--log-format", "json", *args]
+    return [
+        sys.executable,
+        "-m",
+        "mqmigrate",
+        "bridge",
+        "--source",
+        source,
+        "--queue",
+        queue,
+        "--kafka",
+        bootstrap,
+        "--topic",
+        topic,
+        "--log-format",
+        "json",
+        *args,
+    ]
 
 
-def run_bridge(source: str, queue: str, bootstrap: str, topic: str, *args: str,
-               timeout: float = 300) -> tuple[int, dict | None, str]:
+def run_bridge(
+    source: str, queue: str, bootstrap: str, topic: str, *args: str, timeout: float = 300
+) -> tuple[int, dict | None, str]:
     """Run the bridge to its end; returns (exit code, JSON summary or None, stderr)."""
-    proc = subprocess.run(bridge_cmd(source, queue, bootstrap, topic, *args), cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        bridge_cmd(source, queue, bootstrap, topic, *args),
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     summary = json.loads(proc.stdout) if proc.stdout.strip() else None
     return proc.returncode, summary, proc.stderr
 
 
-def start_bridge(source: str, queue: str, bootstrap: str, topic: str,
-                 *args: str) -> subprocess.Popen:
-    return subprocess.Popen(bridge_cmd(source, queue, bootstrap, topic, *args), cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_bridge(
+    source: str, queue: str, bootstrap: str, topic: str, *args: str
+) -> subprocess.Popen:
+    return subprocess.Popen(
+        bridge_cmd(source, queue, bootstrap, topic, *args),
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -18,8 +18,13 @@ class FakeProducer:
     """Records acknowledged writes; ``fail`` maps a source id to failures returned in order
     (then success); ``max_bytes`` makes larger records fail as MSG_SIZE_TOO_LARGE."""
 
-    def __init__(self, *, fail: dict[str, list[Failure]] | None = None,
-                 max_bytes: dict[str, int] | None = None, delay_polls: int = 0):
+    def __init__(
+        self,
+        *,
+        fail: dict[str, list[Failure]] | None = None,
+        max_bytes: dict[str, int] | None = None,
+        delay_polls: int = 0,
+    ):
         self.fail = {k: deque(v) for k, v in (fail or {}).items()}
         self.max_bytes = max_bytes or {}
         self.delay_polls = delay_polls

@@ -9,15 +9,28 @@ import pika
 from confluent_kafka import Consumer, TopicPartition
 
 
-def publish(channel, exchange: str, routing_key: str, n: int, *, size: int = 64,
-            prefix: str = "id", start: int = 0, properties=None) -> list[str]:
+def publish(
+    channel,
+    exchange: str,
+    routing_key: str,
+    n: int,
+    *,
+    size: int = 64,
+    prefix: str = "id",
+    start: int = 0,
+    properties=None,
+) -> list[str]:
     """Publish ``n`` persistent messages with unique message ids (publisher confirms on)."""
     ids = []
     for i in range(start, start + n):
         mid = f"{prefix}-{i}"
         props = properties or pika.BasicProperties(
-            message_id=mid, delivery_mode=2, timestamp=int(time.time()),
-            content_type="text/plain", headers={"n": i})
+            message_id=mid,
+            delivery_mode=2,
+            timestamp=int(time.time()),
+            content_type="text/plain",
+            headers={"n": i},
+        )
         body = f"{mid}:".encode().ljust(size, b".")
         channel.basic_publish(exchange, routing_key, body, props)
         ids.append(mid)
@@ -26,9 +39,15 @@ def publish(channel, exchange: str, routing_key: str, n: int, *, size: int = 64,
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list:
     """Every record of ``topic`` (all partitions) up to the end offsets at call time."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "fetch.max.bytes": 64 * 1024 * 1024,
-                         "max.partition.fetch.bytes": 64 * 1024 * 1024})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"t-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "fetch.max.bytes": 64 * 1024 * 1024,
+            "max.partition.fetch.bytes": 64 * 1024 * 1024,
+        }
+    )
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         ends, assign = {}, []
@@ -59,8 +78,9 @@ def source_ids(records) -> list[str]:
     return [dict(r.headers())["mq.source.id"].decode() for r in records]
 
 
-def lost_and_duplicates(ids, bootstrap: str, topic: str, timeout: float = 180.0
-                        ) -> tuple[set[str], int, set[str]]:
+def lost_and_duplicates(
+    ids, bootstrap: str, topic: str, timeout: float = 180.0
+) -> tuple[set[str], int, set[str]]:
     """What a crash campaign checks afterwards: the sent ``ids`` missing from ``topic``, how
     many extra copies of ids the topic holds, and ids in the topic that were never sent."""
     from collections import Counter

@@ -24,8 +24,12 @@ def queue_factory(sqs: Any, base_name: str) -> Iterator[Callable[..., str]]:
     def make(suffix: str = "", **attributes: Any) -> str:
         fifo = attributes.get("FifoQueue") in (True, "true")
         name = f"{base_name}{suffix}" + (".fifo" if fifo else "")
-        url = sqs.create_queue(QueueName=name, Attributes={k: str(v).lower() if isinstance(
-            v, bool) else str(v) for k, v in attributes.items()})["QueueUrl"]
+        url = sqs.create_queue(
+            QueueName=name,
+            Attributes={
+                k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in attributes.items()
+            },
+        )["QueueUrl"]
         made.append(url)
         return url
 
@@ -39,11 +43,12 @@ def queue_factory(sqs: Any, base_name: str) -> Iterator[Callable[..., str]]:
 
 def send_batches(sqs: Any, url: str, entries: Sequence[dict], *, threads: int = 8) -> None:
     """``SendMessageBatch`` in chunks of 10 on ``threads`` threads; every entry must succeed."""
-    chunks = [entries[i:i + 10] for i in range(0, len(entries), 10)]
+    chunks = [entries[i : i + 10] for i in range(0, len(entries), 10)]
 
     def send(chunk: Sequence[dict]) -> None:
-        reply = sqs.send_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(i), **entry} for i, entry in enumerate(chunk)])
+        reply = sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), **entry} for i, entry in enumerate(chunk)]
+        )
         assert not reply.get("Failed"), reply.get("Failed")
 
     with ThreadPoolExecutor(threads) as pool:
@@ -52,15 +57,33 @@ def send_batches(sqs: Any, url: str, entries: Sequence[dict], *, threads: int = 
 
 def depth(sqs: Any, url: str) -> tuple[int, int]:
     """(visible, in flight) of the queue."""
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]), int(
-        attrs["ApproximateNumberOfMessagesNotVisible"])
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )
 
 
 def bridge_cmd(source: str, queue: str, kafka: str, topic: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "mqmigrate", "bridge", "--source", source, "--queue", queue,
-            "--kafka", kafka, "--topic", topic, "--log-format", "json", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "mqmigrate",
+        "bridge",
+        "--source",
+        source,
+        "--queue",
+        queue,
+        "--kafka",
+        kafka,
+        "--topic",
+        topic,
+        "--log-format",
+        "json",
+        *extra,
+    ]
 
 
 def bridge_env(env: dict[str, str | None] | None) -> dict[str, str]:
@@ -76,15 +99,18 @@ def bridge_env(env: dict[str, str | None] | None) -> dict[str, str]:
 
 def start_bridge(cmd: list[str], env: dict[str, str | None] | None = None) -> subprocess.Popen:
     environ = bridge_env(env)
-    return subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
-def run_bridge(cmd: list[str], timeout: float = 120, env: dict[str, str | None] | None = None
-               ) -> subprocess.CompletedProcess:
+def run_bridge(
+    cmd: list[str], timeout: float = 120, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess:
     environ = bridge_env(env)
-    return subprocess.run(cmd, cwd=ROOT, env=environ, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        cmd, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout
+    )
 
 
 class TcpProxy:

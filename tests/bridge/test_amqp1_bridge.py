@@ -10,8 +10,22 @@ import uuid
 import pika
 import pytest
 from confluent_kafka import AcknowledgeType, ShareConsumer
-from proton import (Message, byte, char, decimal32, decimal64, float32, int32, short, symbol,
-                    timestamp, ubyte, uint, ulong, ushort)
+from proton import (
+    Message,
+    byte,
+    char,
+    decimal32,
+    decimal64,
+    float32,
+    int32,
+    short,
+    symbol,
+    timestamp,
+    ubyte,
+    uint,
+    ulong,
+    ushort,
+)
 
 from amqp1_helpers import Artemis, numbered, publish, run_bridge, start_bridge, wait_for
 from bridge_helpers import read_topic, source_ids
@@ -35,41 +49,78 @@ def artemis_names(artemis):
 
 
 def _publish(artemis: Artemis, address: str, messages, capabilities=("queue",)) -> int:
-    return publish(artemis.url, address, messages, user=artemis.user, password=artemis.password,
-                   capabilities=capabilities)
+    return publish(
+        artemis.url,
+        address,
+        messages,
+        user=artemis.user,
+        password=artemis.password,
+        capabilities=capabilities,
+    )
 
 
-def test_drain_artemis_keeps_types_key_and_timestamp(artemis, artemis_names, topics,
-                                                     kafka_bootstrap, unique_name):
+def test_drain_artemis_keeps_types_key_and_timestamp(
+    artemis, artemis_names, topics, kafka_bootstrap, unique_name
+):
     artemis.create_queue(unique_name)
     artemis_names.append(unique_name)
     topic = topics(unique_name)
     sent_at = 1_700_000_000.123
     properties = {
-        "ulong": ulong(2**63), "long": -2**40, "uint": uint(7), "int": int32(-7),
-        "ushort": ushort(65535), "short": short(-2), "ubyte": ubyte(255), "byte": byte(-1),
-        "double": 2.5, "float": float32(0.5), "decimal32": decimal32(12345),
-        "decimal64": decimal64(678), "timestamp": timestamp(1_700_000_000_000),
-        "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"), "binary": b"\x00\xff",
-        "symbol": symbol("sym"), "string": "héllo", "char": char("x"), "true": True,
+        "ulong": ulong(2**63),
+        "long": -(2**40),
+        "uint": uint(7),
+        "int": int32(-7),
+        "ushort": ushort(65535),
+        "short": short(-2),
+        "ubyte": ubyte(255),
+        "byte": byte(-1),
+        "double": 2.5,
+        "float": float32(0.5),
+        "decimal32": decimal32(12345),
+        "decimal64": decimal64(678),
+        "timestamp": timestamp(1_700_000_000_000),
+        "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "binary": b"\x00\xff",
+        "symbol": symbol("sym"),
+        "string": "héllo",
+        "char": char("x"),
+        "true": True,
         "null": None,
     }
-    message = Message(id=ulong(42), body=b'{"n": 1}', durable=True, priority=7, ttl=600,
-                      group_id="order-7", creation_time=sent_at, subject="order.created",
-                      content_type="application/json", correlation_id="corr-1",
-                      properties=properties,
-                      annotations={symbol("x-opt-origin"): "eu", symbol("x-opt-n"): ulong(3)})
+    message = Message(
+        id=ulong(42),
+        body=b'{"n": 1}',
+        durable=True,
+        priority=7,
+        ttl=600,
+        group_id="order-7",
+        creation_time=sent_at,
+        subject="order.created",
+        content_type="application/json",
+        correlation_id="corr-1",
+        properties=properties,
+        annotations={symbol("x-opt-origin"): "eu", symbol("x-opt-n"): ulong(3)},
+    )
     message.inferred = True
     plain = Message(id="text-body", body="a string body", durable=True)  # an amqp-value
     _publish(artemis, unique_name, [message, plain])
 
-    code, summary, err = run_bridge(artemis.uri, unique_name, kafka_bootstrap, topic,
-                                    "--idle-exit", "1", "--management-url",
-                                    artemis.management_url)
+    code, summary, err = run_bridge(
+        artemis.uri,
+        unique_name,
+        kafka_bootstrap,
+        topic,
+        "--idle-exit",
+        "1",
+        "--management-url",
+        artemis.management_url,
+    )
     assert code == 0, err[-2000:]
     assert summary["stopped"] == "drained" and summary["acked"] == 2
-    records = {mqheaders.decode(r.headers()).source_id: r
-               for r in read_topic(kafka_bootstrap, topic)}
+    records = {
+        mqheaders.decode(r.headers()).source_id: r for r in read_topic(kafka_bootstrap, topic)
+    }
     assert set(records) == {"42", "text-body"}
     record = records["42"]
     meta = mqheaders.decode(record.headers())
@@ -97,7 +148,9 @@ def test_drain_artemis_keeps_types_key_and_timestamp(artemis, artemis_names, top
     text = records["text-body"]
     assert text.value() == b"a string body"
     assert mqheaders.decode(text.headers()).sections["amqp1.body"] == {
-        "section": "amqp-value", "encoding": "utf-8"}
+        "section": "amqp-value",
+        "encoding": "utf-8",
+    }
     assert artemis.count(unique_name) == 0
 
 
@@ -109,13 +162,23 @@ def test_drain_rabbitmq_amqp1_plugin(rabbit, topics, kafka_bootstrap, unique_nam
     channel.queue_declare(unique_name, durable=True)
     topic = topics(unique_name)
     try:
-        sent = publish(f"amqp://127.0.0.1:{port}", f"/amq/queue/{unique_name}",
-                       numbered(500, prefix="r", extra=lambda i, m: setattr(
-                           m, "properties", {"n": ulong(i)})),
-                       user="guest", password="guest", capabilities=())
+        sent = publish(
+            f"amqp://127.0.0.1:{port}",
+            f"/amq/queue/{unique_name}",
+            numbered(500, prefix="r", extra=lambda i, m: setattr(m, "properties", {"n": ulong(i)})),
+            user="guest",
+            password="guest",
+            capabilities=(),
+        )
         assert sent == 500
-        code, summary, err = run_bridge(f"amqp1://guest:guest@127.0.0.1:{port}", unique_name,
-                                        kafka_bootstrap, topic, "--idle-exit", "2")
+        code, summary, err = run_bridge(
+            f"amqp1://guest:guest@127.0.0.1:{port}",
+            unique_name,
+            kafka_bootstrap,
+            topic,
+            "--idle-exit",
+            "2",
+        )
         assert code == 0, err[-2000:]
         assert summary["stopped"] == "drained" and summary["acked"] == 500
         records = read_topic(kafka_bootstrap, topic)
@@ -128,8 +191,9 @@ def test_drain_rabbitmq_amqp1_plugin(rabbit, topics, kafka_bootstrap, unique_nam
         connection.close()
 
 
-def test_shadow_anycast_queue_takes_nothing_and_survives_restart(artemis, artemis_names, topics,
-                                                                 kafka_bootstrap, unique_name):
+def test_shadow_anycast_queue_takes_nothing_and_survives_restart(
+    artemis, artemis_names, topics, kafka_bootstrap, unique_name
+):
     artemis.create_queue(unique_name)
     artemis_names.append(unique_name)
     topic = topics(unique_name)
@@ -150,8 +214,9 @@ def test_shadow_anycast_queue_takes_nothing_and_survives_restart(artemis, artemi
 
     # a restart copies only what is new: nothing lost, nothing re-copied
     _publish(artemis, unique_name, numbered(200, prefix="b"))
-    code, summary, err = run_bridge(artemis.uri, unique_name, kafka_bootstrap, topic, *args,
-                                    "--remove-shadow")
+    code, summary, err = run_bridge(
+        artemis.uri, unique_name, kafka_bootstrap, topic, *args, "--remove-shadow"
+    )
     assert code == 0, err[-2000:]
     assert summary["acked"] == 200
     got = source_ids(read_topic(kafka_bootstrap, topic))
@@ -164,30 +229,37 @@ def test_shadow_anycast_queue_takes_nothing_and_survives_restart(artemis, artemi
     assert shadow not in artemis.queue_names() and shadow not in artemis.address_names()
 
 
-def test_shadow_multicast_address_is_a_durable_subscription(artemis, artemis_names, topics,
-                                                            kafka_bootstrap, unique_name):
+def test_shadow_multicast_address_is_a_durable_subscription(
+    artemis, artemis_names, topics, kafka_bootstrap, unique_name
+):
     subscription = unique_name + "-sub"
     artemis.create_address(unique_name, "MULTICAST")
     artemis.create_queue(subscription, unique_name, "MULTICAST")
     artemis_names.extend([subscription, unique_name])
     topic = topics(unique_name)
     args = ("--mode", "shadow", "--idle-exit", "2", "--management-url", artemis.management_url)
-    proc = start_bridge(artemis.uri, unique_name, kafka_bootstrap, topic, *args[:2],
-                        "--idle-exit", "600", *args[4:])
+    proc = start_bridge(
+        artemis.uri, unique_name, kafka_bootstrap, topic, *args[:2], "--idle-exit", "600", *args[4:]
+    )
     try:
-        wait_for(lambda: unique_name + ".mqmigrate-shadow" in artemis.queue_names(), 60,
-                 "the shadow subscription")
+        wait_for(
+            lambda: unique_name + ".mqmigrate-shadow" in artemis.queue_names(),
+            60,
+            "the shadow subscription",
+        )
         _publish(artemis, unique_name, numbered(200, prefix="t"), capabilities=("topic",))
-        wait_for(lambda: artemis.count(unique_name + ".mqmigrate-shadow") == 0, 60,
-                 "the bridge to copy")
+        wait_for(
+            lambda: artemis.count(unique_name + ".mqmigrate-shadow") == 0, 60, "the bridge to copy"
+        )
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
     # stopped: copies made meanwhile wait in the durable subscription for the next run
     _publish(artemis, unique_name, numbered(100, prefix="u"), capabilities=("topic",))
-    code, summary, err = run_bridge(artemis.uri, unique_name, kafka_bootstrap, topic, *args,
-                                    "--remove-shadow")
+    code, summary, err = run_bridge(
+        artemis.uri, unique_name, kafka_bootstrap, topic, *args, "--remove-shadow"
+    )
     assert code == 0, err[-2000:]
     assert summary["acked"] == 100
     got = source_ids(read_topic(kafka_bootstrap, topic))
@@ -199,8 +271,13 @@ def test_shadow_multicast_address_is_a_durable_subscription(artemis, artemis_nam
 def test_shadow_refused_on_rabbitmq_amqp1(rabbit, topics, kafka_bootstrap, unique_name):
     topic = topics(unique_name)
     code, _summary, err = run_bridge(
-        f"amqp1://guest:guest@127.0.0.1:{rabbit.port('amqp')}", unique_name, kafka_bootstrap,
-        topic, "--mode", "shadow")
+        f"amqp1://guest:guest@127.0.0.1:{rabbit.port('amqp')}",
+        unique_name,
+        kafka_bootstrap,
+        topic,
+        "--mode",
+        "shadow",
+    )
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and err.startswith("Error:"), err
     assert "RabbitMQ's AMQP 1.0 plugin cannot create a shadow queue" in err
@@ -212,17 +289,30 @@ def test_errors_are_one_line_exit_2(artemis, rabbit, topics, kafka_bootstrap, un
     rabbit_port = rabbit.port("amqp")
     cases = [
         # the sandbox Artemis allows anonymous logins, so a wrong password is tried on RabbitMQ
-        (f"amqp1://guest:wrongpw@127.0.0.1:{rabbit_port}", unique_name, (),
-         "refused the credentials"),
+        (
+            f"amqp1://guest:wrongpw@127.0.0.1:{rabbit_port}",
+            unique_name,
+            (),
+            "refused the credentials",
+        ),
         ("amqp1://artemis:artemis@127.0.0.1:1", unique_name, (), "cannot connect"),
-        (artemis.uri, unique_name + "-missing", ("--management-url", artemis.management_url),
-         "no such queue"),
-        (f"amqp1://guest:guest@127.0.0.1:{rabbit_port}", unique_name + "-missing", (),
-         "amqp:not-found"),
+        (
+            artemis.uri,
+            unique_name + "-missing",
+            ("--management-url", artemis.management_url),
+            "no such queue",
+        ),
+        (
+            f"amqp1://guest:guest@127.0.0.1:{rabbit_port}",
+            unique_name + "-missing",
+            (),
+            "amqp:not-found",
+        ),
     ]
     for uri, queue, extra, expected in cases:
-        code, _summary, err = run_bridge(uri, queue, kafka_bootstrap, topic, "--idle-exit", "1",
-                                         *extra, timeout=120)
+        code, _summary, err = run_bridge(
+            uri, queue, kafka_bootstrap, topic, "--idle-exit", "1", *extra, timeout=120
+        )
         assert code == 2, (expected, err)
         assert len(err.strip().splitlines()) == 1, err
         assert err.startswith("Error:") and expected in err, err
@@ -231,21 +321,37 @@ def test_errors_are_one_line_exit_2(artemis, rabbit, topics, kafka_bootstrap, un
     assert unique_name + "-missing" not in artemis.queue_names()
 
 
-def test_bridged_artemis_topic_consumed_by_share_group(artemis, artemis_names, topics,
-                                                       kafka_bootstrap, unique_name):
+def test_bridged_artemis_topic_consumed_by_share_group(
+    artemis, artemis_names, topics, kafka_bootstrap, unique_name
+):
     artemis.create_queue(unique_name)
     artemis_names.append(unique_name)
     topic = topics(unique_name)
-    _publish(artemis, unique_name, numbered(200, prefix="s", extra=lambda i, m: setattr(
-        m, "group_id", f"g{i % 4}")))
-    code, summary, err = run_bridge(artemis.uri, unique_name, kafka_bootstrap, topic,
-                                    "--idle-exit", "1", "--management-url",
-                                    artemis.management_url)
+    _publish(
+        artemis,
+        unique_name,
+        numbered(200, prefix="s", extra=lambda i, m: setattr(m, "group_id", f"g{i % 4}")),
+    )
+    code, summary, err = run_bridge(
+        artemis.uri,
+        unique_name,
+        kafka_bootstrap,
+        topic,
+        "--idle-exit",
+        "1",
+        "--management-url",
+        artemis.management_url,
+    )
     assert code == 0 and summary["acked"] == 200, err[-2000:]
     group = unique_name + "-share"
     set_group_config(kafka_bootstrap, group, {"share.auto.offset.reset": "earliest"})
-    consumer = ShareConsumer({"bootstrap.servers": kafka_bootstrap, "group.id": group,
-                              "share.acknowledgement.mode": "explicit"})
+    consumer = ShareConsumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": group,
+            "share.acknowledgement.mode": "explicit",
+        }
+    )
     seen: dict[str, bytes] = {}
     try:
         consumer.subscribe([topic])
@@ -263,8 +369,9 @@ def test_bridged_artemis_topic_consumed_by_share_group(artemis, artemis_names, t
     assert all(seen[f"s-{i}"] == f"g{i % 4}".encode() for i in range(200))  # key = group-id
 
 
-def test_connection_closed_by_artemis_reconnects_without_loss(artemis, artemis_names, topics,
-                                                              kafka_bootstrap, unique_name):
+def test_connection_closed_by_artemis_reconnects_without_loss(
+    artemis, artemis_names, topics, kafka_bootstrap, unique_name
+):
     import json
 
     artemis.create_queue(unique_name)
@@ -272,8 +379,18 @@ def test_connection_closed_by_artemis_reconnects_without_loss(artemis, artemis_n
     topic = topics(unique_name)
     n = 5000
     _publish(artemis, unique_name, numbered(n, prefix="c"))
-    proc = start_bridge(artemis.uri, unique_name, kafka_bootstrap, topic, "--idle-exit", "2",
-                        "--max-in-flight", "200", "--management-url", artemis.management_url)
+    proc = start_bridge(
+        artemis.uri,
+        unique_name,
+        kafka_bootstrap,
+        topic,
+        "--idle-exit",
+        "2",
+        "--max-in-flight",
+        "200",
+        "--management-url",
+        artemis.management_url,
+    )
     try:
         wait_for(lambda: artemis.count(unique_name) < n, 60, "the bridge to start moving")
         consumers = json.loads(artemis.exec("listAllConsumersAsJSON()"))

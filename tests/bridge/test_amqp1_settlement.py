@@ -29,29 +29,50 @@ def broker(request, unique_name) -> Iterator[_Broker]:
     if request.param == "artemis":
         artemis = Artemis(request.getfixturevalue("artemis_service"))
         artemis.create_queue(unique_name)
-        yield _Broker("artemis", artemis.uri, artemis.url, artemis.user, artemis.password,
-                      ("queue",), lambda q: q, artemis.count)
+        yield _Broker(
+            "artemis",
+            artemis.uri,
+            artemis.url,
+            artemis.user,
+            artemis.password,
+            ("queue",),
+            lambda q: q,
+            artemis.count,
+        )
         artemis.cleanup(unique_name)
         return
     rabbit = request.getfixturevalue("rabbit")
     port = rabbit.port("amqp")
     connection = pika.BlockingConnection(
-        pika.URLParameters(f"amqp://guest:guest@127.0.0.1:{port}/%2f"))
+        pika.URLParameters(f"amqp://guest:guest@127.0.0.1:{port}/%2f")
+    )
     channel = connection.channel()
     channel.queue_declare(unique_name, durable=True)
     try:
-        yield _Broker("rabbitmq", f"amqp1://guest:guest@127.0.0.1:{port}",
-                      f"amqp://127.0.0.1:{port}", "guest", "guest", (),
-                      lambda q: f"/amq/queue/{q}",
-                      lambda q: channel.queue_declare(q, passive=True).method.message_count)
+        yield _Broker(
+            "rabbitmq",
+            f"amqp1://guest:guest@127.0.0.1:{port}",
+            f"amqp://127.0.0.1:{port}",
+            "guest",
+            "guest",
+            (),
+            lambda q: f"/amq/queue/{q}",
+            lambda q: channel.queue_declare(q, passive=True).method.message_count,
+        )
     finally:
         channel.queue_delete(unique_name)
         connection.close()
 
 
 def _send(broker: _Broker, queue: str, n: int, prefix: str = "s") -> None:
-    publish(broker.url, broker.address_of(queue), numbered(n, prefix=prefix), user=broker.user,
-            password=broker.password, capabilities=broker.capabilities)
+    publish(
+        broker.url,
+        broker.address_of(queue),
+        numbered(n, prefix=prefix),
+        user=broker.user,
+        password=broker.password,
+        capabilities=broker.capabilities,
+    )
 
 
 def _receive(source: AMQP1Source, n: int, timeout: float = 10.0) -> list:

@@ -32,28 +32,36 @@ _METRICS = re.compile(r"metrics on http://127\.0\.0\.1:(\d+)/metrics")
 
 def _playbook(path: Path, workloads: list[dict]) -> Path:
     """A playbook with ``workloads`` ({id, queue, topic, dlq?, key?, rename?, drop?})."""
-    lines = ["apiVersion: mqmigrate/v1", "kind: MigrationPlaybook", "metadata: {name: live}",
-             "workloads:"]
+    lines = [
+        "apiVersion: mqmigrate/v1",
+        "kind: MigrationPlaybook",
+        "metadata: {name: live}",
+        "workloads:",
+    ]
     for w in workloads:
-        lines += [f"  - id: {w['id']}",
-                  "    source:",
-                  "      kind: rabbitmq",
-                  f"      credentials: {{env: {URI_VAR}}}",
-                  f"      queue: {w['queue']}",
-                  "      vhost: /",
-                  "    target:",
-                  f"      topic: {w['topic']}",
-                  "      partitions: 1",
-                  f"      consumer: {{type: share-group, group: {w['topic']}}}"]
+        lines += [
+            f"  - id: {w['id']}",
+            "    source:",
+            "      kind: rabbitmq",
+            f"      credentials: {{env: {URI_VAR}}}",
+            f"      queue: {w['queue']}",
+            "      vhost: /",
+            "    target:",
+            f"      topic: {w['topic']}",
+            "      partitions: 1",
+            f"      consumer: {{type: share-group, group: {w['topic']}}}",
+        ]
         if w.get("dlq"):
             lines.append(f"      dlq: {{topic: {w['dlq']}}}")
-        lines += ["    mapping:",
-                  f"      key: {w.get('key', 'none')}",
-                  "      headers:",
-                  f"        rename: {json.dumps(w.get('rename', {}))}",
-                  f"        drop: {json.dumps(w.get('drop', []))}",
-                  "    strategy: drain-only",
-                  "    phases: {}"]
+        lines += [
+            "    mapping:",
+            f"      key: {w.get('key', 'none')}",
+            "      headers:",
+            f"        rename: {json.dumps(w.get('rename', {}))}",
+            f"        drop: {json.dumps(w.get('drop', []))}",
+            "    strategy: drain-only",
+            "    phases: {}",
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -65,9 +73,14 @@ class Bridge:
     def __init__(self, args: list[str], amqp_uri: str):
         env = {**os.environ, "PYTHONPATH": str(ROOT), URI_VAR: amqp_uri}
         env.pop("MQMIGRATE_SOURCE", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "mqmigrate", "bridge", *args,
-                                      "--log-format", "json"], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mqmigrate", "bridge", *args, "--log-format", "json"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.err: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -89,8 +102,7 @@ class Bridge:
 
     def get(self, path: str) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port()}{path}",
-                                        timeout=5) as resp:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port()}{path}", timeout=5) as resp:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
@@ -137,42 +149,85 @@ def _two_workloads(channel, queues, topics, kafka_bootstrap, unique_name, tmp_pa
         queues.append(("queue", q))
     ta, tb = topics(qa), topics(qb)
     dlq = topics(f"{qa}-dlq", quarantine=False)
-    book = _playbook(tmp_path / "two.yaml", [
-        {"id": "alpha", "queue": qa, "topic": ta, "dlq": dlq, "key": "routing-key",
-         "rename": {"tenant": "x-tenant"}, "drop": ["x-trace"]},
-        {"id": "beta", "queue": qb, "topic": tb},
-    ])
-    props = pika.BasicProperties(delivery_mode=2, headers={"tenant": "acme", "x-trace": "t1",
-                                                           "n": 1})
+    book = _playbook(
+        tmp_path / "two.yaml",
+        [
+            {
+                "id": "alpha",
+                "queue": qa,
+                "topic": ta,
+                "dlq": dlq,
+                "key": "routing-key",
+                "rename": {"tenant": "x-tenant"},
+                "drop": ["x-trace"],
+            },
+            {"id": "beta", "queue": qb, "topic": tb},
+        ],
+    )
+    props = pika.BasicProperties(
+        delivery_mode=2, headers={"tenant": "acme", "x-trace": "t1", "n": 1}
+    )
     ids_a = publish(channel, "", qa, 1500, prefix="a")
     # same headers on every message of beta: no mapping there, so they stay typed
     ids_b = [f"b-{i}" for i in range(700)]
     for mid in ids_b:
-        channel.basic_publish("", qb, mid.encode(), pika.BasicProperties(
-            message_id=mid, delivery_mode=2, headers=props.headers))
+        channel.basic_publish(
+            "",
+            qb,
+            mid.encode(),
+            pika.BasicProperties(message_id=mid, delivery_mode=2, headers=props.headers),
+        )
     return qa, qb, ta, tb, dlq, book, ids_a, ids_b
 
 
 def test_one_playbook_two_workloads_one_process_sigterm_drains_all(
-        channel, queues, topics, kafka_bootstrap, amqp_uri, mgmt_url, unique_name, tmp_path):
+    channel, queues, topics, kafka_bootstrap, amqp_uri, mgmt_url, unique_name, tmp_path
+):
     qa, qb, ta, tb, dlq, book, ids_a, ids_b = _two_workloads(
-        channel, queues, topics, kafka_bootstrap, unique_name, tmp_path)
+        channel, queues, topics, kafka_bootstrap, unique_name, tmp_path
+    )
     # the headers alpha maps: published on a second batch of alpha
     for i in range(300):
         mid = f"h-{i}"
-        channel.basic_publish("", qa, mid.encode(), pika.BasicProperties(
-            message_id=mid, delivery_mode=2, headers={"tenant": "acme", "x-trace": "t1", "n": i}))
+        channel.basic_publish(
+            "",
+            qa,
+            mid.encode(),
+            pika.BasicProperties(
+                message_id=mid, delivery_mode=2, headers={"tenant": "acme", "x-trace": "t1", "n": i}
+            ),
+        )
     ids_a = ids_a + [f"h-{i}" for i in range(300)]
 
-    bridge = Bridge(["--playbook", str(book), "--kafka", kafka_bootstrap, "--idle-exit", "600",
-                     "--metrics-port", "0", "--max-in-flight", "400"], amqp_uri)
+    bridge = Bridge(
+        [
+            "--playbook",
+            str(book),
+            "--kafka",
+            kafka_bootstrap,
+            "--idle-exit",
+            "600",
+            "--metrics-port",
+            "0",
+            "--max-in-flight",
+            "400",
+        ],
+        amqp_uri,
+    )
     try:
         _wait(lambda: _depth(channel, qa) == 0 and _depth(channel, qb) == 0, 90, "both drained")
-        _wait(lambda: (_metric(bridge.get("/metrics")[1], "mqmigrate_bridge_messages_acked_total",
-                               "alpha") == len(ids_a)
-                       and _metric(bridge.get("/metrics")[1],
-                                   "mqmigrate_bridge_messages_acked_total", "beta")
-                       == len(ids_b)), 60, "every message acked")
+        _wait(
+            lambda: (
+                _metric(bridge.get("/metrics")[1], "mqmigrate_bridge_messages_acked_total", "alpha")
+                == len(ids_a)
+                and _metric(
+                    bridge.get("/metrics")[1], "mqmigrate_bridge_messages_acked_total", "beta"
+                )
+                == len(ids_b)
+            ),
+            60,
+            "every message acked",
+        )
         status, text = bridge.get("/metrics")
         assert f'queue="{qa}",topic="{ta}",workload="alpha"' in text
         assert f'queue="{qb}",topic="{tb}",workload="beta"' in text
@@ -184,11 +239,17 @@ def test_one_playbook_two_workloads_one_process_sigterm_drains_all(
         prefetch: dict = {}
 
         def listed() -> bool:
-            consumers = httpx.get(f"{mgmt_url}/api/consumers/%2F", auth=("guest", "guest"),
-                                  timeout=10).json()
+            consumers = httpx.get(
+                f"{mgmt_url}/api/consumers/%2F", auth=("guest", "guest"), timeout=10
+            ).json()
             prefetch.clear()
-            prefetch.update({c["queue"]["name"]: c["prefetch_count"] for c in consumers
-                             if c["queue"]["name"] in (qa, qb)})
+            prefetch.update(
+                {
+                    c["queue"]["name"]: c["prefetch_count"]
+                    for c in consumers
+                    if c["queue"]["name"] in (qa, qb)
+                }
+            )
             return len(prefetch) == 2
 
         _wait(listed, 30, "the management API to list both consumers")
@@ -225,13 +286,26 @@ def test_one_playbook_two_workloads_one_process_sigterm_drains_all(
     assert _depth(channel, qa) == 0 and _depth(channel, qb) == 0
 
 
-def test_drain_ends_when_every_workload_is_drained(channel, queues, topics, kafka_bootstrap,
-                                                   amqp_uri, unique_name, tmp_path):
+def test_drain_ends_when_every_workload_is_drained(
+    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name, tmp_path
+):
     qa, qb, ta, tb, dlq, book, ids_a, ids_b = _two_workloads(
-        channel, queues, topics, kafka_bootstrap, unique_name, tmp_path)
+        channel, queues, topics, kafka_bootstrap, unique_name, tmp_path
+    )
     started = time.monotonic()
-    bridge = Bridge(["--playbook", str(book), "--kafka", kafka_bootstrap, "--mode", "drain",
-                     "--idle-exit", "2"], amqp_uri)
+    bridge = Bridge(
+        [
+            "--playbook",
+            str(book),
+            "--kafka",
+            kafka_bootstrap,
+            "--mode",
+            "drain",
+            "--idle-exit",
+            "2",
+        ],
+        amqp_uri,
+    )
     try:
         code, summary, err = bridge.finish(timeout=120)
     finally:
@@ -239,15 +313,17 @@ def test_drain_ends_when_every_workload_is_drained(channel, queues, topics, kafk
     assert code == 0, err[-2000:]
     assert time.monotonic() - started < 100
     assert [(w["workload"], w["stopped"], w["acked"]) for w in summary["workloads"]] == [
-        ("alpha", "drained", len(ids_a)), ("beta", "drained", len(ids_b))]
+        ("alpha", "drained", len(ids_a)),
+        ("beta", "drained", len(ids_b)),
+    ]
     assert sorted(source_ids(read_topic(kafka_bootstrap, ta))) == sorted(ids_a)
     assert sorted(source_ids(read_topic(kafka_bootstrap, tb))) == sorted(ids_b)
     assert _depth(channel, qa) == 0 and _depth(channel, qb) == 0
 
 
-def test_a_failing_workload_stops_the_others_and_exits_2(channel, queues, topics,
-                                                         kafka_bootstrap, amqp_uri,
-                                                         unique_name, tmp_path):
+def test_a_failing_workload_stops_the_others_and_exits_2(
+    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name, tmp_path
+):
     """beta's queue does not exist: a connection/configuration error before anything moves;
     alpha's source is released, nothing is consumed."""
     qa = f"{unique_name}-a"
@@ -256,11 +332,16 @@ def test_a_failing_workload_stops_the_others_and_exits_2(channel, queues, topics
     ta = topics(qa)
     tb = topics(f"{unique_name}-b")
     ids = publish(channel, "", qa, 50)
-    book = _playbook(tmp_path / "bad.yaml", [
-        {"id": "alpha", "queue": qa, "topic": ta},
-        {"id": "beta", "queue": f"{unique_name}-missing", "topic": tb}])
-    bridge = Bridge(["--playbook", str(book), "--kafka", kafka_bootstrap, "--idle-exit", "2"],
-                    amqp_uri)
+    book = _playbook(
+        tmp_path / "bad.yaml",
+        [
+            {"id": "alpha", "queue": qa, "topic": ta},
+            {"id": "beta", "queue": f"{unique_name}-missing", "topic": tb},
+        ],
+    )
+    bridge = Bridge(
+        ["--playbook", str(book), "--kafka", kafka_bootstrap, "--idle-exit", "2"], amqp_uri
+    )
     try:
         code, summary, err = bridge.finish(timeout=60)
     finally:
@@ -279,15 +360,20 @@ def _publish_ids(amqp_uri: str, queue: str, ids: list[str]) -> None:
         ch = conn.channel()
         ch.confirm_delivery()  # every message is in the queue when this returns
         for mid in ids:
-            ch.basic_publish("", queue, mid.encode().ljust(256, b"."),
-                             pika.BasicProperties(message_id=mid, delivery_mode=2))
+            ch.basic_publish(
+                "",
+                queue,
+                mid.encode().ljust(256, b"."),
+                pika.BasicProperties(message_id=mid, delivery_mode=2),
+            )
     finally:
         conn.close()
 
 
 @pytest.mark.parametrize("kill_one", [False, True], ids=["both-finish", "one-killed"])
-def test_two_processes_share_one_queue(kill_one, channel, queues, topics, kafka_bootstrap,
-                                       amqp_uri, unique_name, tmp_path):
+def test_two_processes_share_one_queue(
+    kill_one, channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name, tmp_path
+):
     """Two bridge processes on one RabbitMQ queue (competing consumers) together move every id:
     lost 0; duplicates 0 when both finish, at most the killed one's in-flight window when one
     is SIGKILLed (docs/bridge.md); and each moved a share."""
@@ -295,28 +381,49 @@ def test_two_processes_share_one_queue(kill_one, channel, queues, topics, kafka_
     channel.queue_declare(unique_name, durable=True)
     queues.append(("queue", unique_name))
     topic = topics(unique_name)
-    book = _playbook(tmp_path / "one.yaml", [{"id": "orders", "queue": unique_name,
-                                             "topic": topic}])
-    args = ["--playbook", str(book), "--workload", "orders", "--kafka", kafka_bootstrap,
-            "--idle-exit", "6", "--max-in-flight", str(in_flight), "--batch-size", "100",
-            "--metrics-port", "0"]
+    book = _playbook(
+        tmp_path / "one.yaml", [{"id": "orders", "queue": unique_name, "topic": topic}]
+    )
+    args = [
+        "--playbook",
+        str(book),
+        "--workload",
+        "orders",
+        "--kafka",
+        kafka_bootstrap,
+        "--idle-exit",
+        "6",
+        "--max-in-flight",
+        str(in_flight),
+        "--batch-size",
+        "100",
+        "--metrics-port",
+        "0",
+    ]
     bridges = [Bridge(args, amqp_uri), Bridge(args, amqp_uri)]
     try:
         # both consume before anything is published, so neither drains it alone
         _wait(lambda: _consumers(channel, unique_name) == 2, 60, "two consumers")
         ids = [f"id-{i}" for i in range(n)]
         # published from another connection while the bridges run, so a kill lands mid-stream
-        publisher = threading.Thread(target=_publish_ids, args=(amqp_uri, unique_name, ids),
-                                     daemon=True)
+        publisher = threading.Thread(
+            target=_publish_ids, args=(amqp_uri, unique_name, ids), daemon=True
+        )
         publisher.start()
         victim_acked = 0.0
         if kill_one:
             victim = bridges[0]
-            _wait(lambda: _metric(victim.get("/metrics")[1],
-                                  "mqmigrate_bridge_messages_acked_total") >= n // 8, 60,
-                  "the first bridge to move a share")
-            victim_acked = _metric(victim.get("/metrics")[1],
-                                   "mqmigrate_bridge_messages_acked_total")
+            _wait(
+                lambda: (
+                    _metric(victim.get("/metrics")[1], "mqmigrate_bridge_messages_acked_total")
+                    >= n // 8
+                ),
+                60,
+                "the first bridge to move a share",
+            )
+            victim_acked = _metric(
+                victim.get("/metrics")[1], "mqmigrate_bridge_messages_acked_total"
+            )
             assert publisher.is_alive()  # the kill lands while messages still flow
             victim.proc.send_signal(signal.SIGKILL)
             victim.kill()
@@ -337,8 +444,10 @@ def test_two_processes_share_one_queue(kill_one, channel, queues, topics, kafka_
     got = Counter(source_ids(read_topic(kafka_bootstrap, topic, timeout=120)))
     lost = set(ids) - set(got)
     duplicates = sum(c - 1 for c in got.values())
-    print(f"\n[two processes kill_one={kill_one}] messages={n} acked={acked} "
-          f"victim_acked_before_kill={victim_acked:.0f} lost={len(lost)} duplicates={duplicates}")
+    print(
+        f"\n[two processes kill_one={kill_one}] messages={n} acked={acked} "
+        f"victim_acked_before_kill={victim_acked:.0f} lost={len(lost)} duplicates={duplicates}"
+    )
     assert not lost
     assert set(got) == set(ids)
     assert _depth(channel, unique_name) == 0

@@ -37,14 +37,33 @@ def _depth(channel, queue) -> int:
 
 
 def _bridge(amqp_uri, queue, bootstrap, topic, effectively_once, *extra) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "mqmigrate", "bridge", "--source", amqp_uri, "--queue", queue,
-           "--kafka", bootstrap, "--topic", topic, "--idle-exit", "2",
-           "--max-in-flight", str(WINDOW), "--log-format", "json", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mqmigrate",
+        "bridge",
+        "--source",
+        amqp_uri,
+        "--queue",
+        queue,
+        "--kafka",
+        bootstrap,
+        "--topic",
+        topic,
+        "--idle-exit",
+        "2",
+        "--max-in-flight",
+        str(WINDOW),
+        "--log-format",
+        "json",
+        *extra,
+    ]
     if effectively_once:
         cmd.append("--effectively-once")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 class Queue:
@@ -73,8 +92,12 @@ class Queue:
         ch = conn.channel()
         ch.queue_declare(self.name, durable=True)
         for mid in ids:
-            ch.basic_publish("", self.name, mid.encode().ljust(size, b"."),
-                             pika.BasicProperties(message_id=mid, delivery_mode=2))
+            ch.basic_publish(
+                "",
+                self.name,
+                mid.encode().ljust(size, b"."),
+                pika.BasicProperties(message_id=mid, delivery_mode=2),
+            )
         conn.close()
         deadline = time.monotonic() + 120
         while self.depth() != len(ids):  # no confirms (fast), so count what arrived
@@ -111,8 +134,9 @@ def _metrics(port: int) -> dict[str, float]:
     return out
 
 
-def _wait_metric(port: int, proc: subprocess.Popen, name: str, above: float,
-                 timeout: float = 180) -> float:
+def _wait_metric(
+    port: int, proc: subprocess.Popen, name: str, above: float, timeout: float = 180
+) -> float:
     deadline = time.monotonic() + timeout
     while True:
         assert proc.poll() is None, proc.stderr.read()[-2000:]
@@ -130,9 +154,12 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.stderr.close()
 
 
-@pytest.mark.parametrize("effectively_once", [False, True], ids=["at-least-once", "effectively-once"])
-def test_crash_campaign_loses_nothing(effectively_once, private_rabbitmq, private_kafka,
-                                      unique_name):
+@pytest.mark.parametrize(
+    "effectively_once", [False, True], ids=["at-least-once", "effectively-once"]
+)
+def test_crash_campaign_loses_nothing(
+    effectively_once, private_rabbitmq, private_kafka, unique_name
+):
     """100k messages; the bridge SIGKILLed at random points KILLS times, RabbitMQ restarted
     under one bridge and Kafka under another (each bridge must carry on by itself); then every
     id is in Kafka, duplicates are counted (0 in effectively-once mode)."""
@@ -147,8 +174,7 @@ def test_crash_campaign_loses_nothing(effectively_once, private_rabbitmq, privat
     filled = time.monotonic()
 
     def killed_at_random(when: str) -> None:
-        proc = _bridge(amqp_uri, unique_name, bootstrap, topic, effectively_once,
-                       "--create-topics")
+        proc = _bridge(amqp_uri, unique_name, bootstrap, topic, effectively_once, "--create-topics")
         try:
             # a random point of its run, measured in progress so that the campaign never
             # runs out of messages before its broker restarts, however fast the machine:
@@ -163,8 +189,16 @@ def test_crash_campaign_loses_nothing(effectively_once, private_rabbitmq, privat
         """A bridge keeps running while ``restart`` bounces a broker, then moves on by itself
         (``counter`` grows after the broker is back); then it is killed too."""
         port = free_port()
-        proc = _bridge(amqp_uri, unique_name, bootstrap, topic, effectively_once,
-                       "--create-topics", "--metrics-port", str(port))
+        proc = _bridge(
+            amqp_uri,
+            unique_name,
+            bootstrap,
+            topic,
+            effectively_once,
+            "--create-topics",
+            "--metrics-port",
+            str(port),
+        )
         try:
             queue.wait_moving(proc)
             _wait_metric(port, proc, "mqmigrate_bridge_messages_acked_total", 0)
@@ -172,8 +206,10 @@ def test_crash_campaign_loses_nothing(effectively_once, private_rabbitmq, privat
             back = _metrics(port)
             after = _wait_metric(port, proc, counter, back.get(counter, 0))
             reconnects = _metrics(port)["mqmigrate_bridge_source_reconnects_total"]
-            events.append(f"{name} restarted (healthy after {took:.1f}s); the same bridge "
-                          f"went on: {counter}={after:.0f}, source_reconnects={reconnects:.0f}")
+            events.append(
+                f"{name} restarted (healthy after {took:.1f}s); the same bridge "
+                f"went on: {counter}={after:.0f}, source_reconnects={reconnects:.0f}"
+            )
             if name == "rabbitmq":
                 assert reconnects >= 1
             time.sleep(rng.uniform(0.05, 0.3))
@@ -186,7 +222,9 @@ def test_crash_campaign_loses_nothing(effectively_once, private_rabbitmq, privat
     kills_before = rng.randint(2, 4)
     for _ in range(kills_before):
         killed_at_random(f"#{len(events) + 1}")
-    carries_on_through(private_rabbitmq.restart, "rabbitmq", "mqmigrate_bridge_messages_acked_total")
+    carries_on_through(
+        private_rabbitmq.restart, "rabbitmq", "mqmigrate_bridge_messages_acked_total"
+    )
     for _ in range(rng.randint(2, 4)):
         killed_at_random("random")
     carries_on_through(private_kafka.restart, "kafka", "mqmigrate_bridge_messages_out_total")
@@ -203,10 +241,12 @@ def test_crash_campaign_loses_nothing(effectively_once, private_rabbitmq, privat
     assert summary["stopped"] == "drained"
 
     lost, duplicates, unexpected = lost_and_duplicates(ids, bootstrap, topic, timeout=180)
-    print(f"\n[crash campaign effectively_once={effectively_once} seed={seed}] messages={N} "
-          f"kills={kills} lost={len(lost)} duplicates={duplicates} "
-          f"fill={filled - began:.0f}s campaign={time.monotonic() - filled:.0f}s "
-          f"last_run={summary}")
+    print(
+        f"\n[crash campaign effectively_once={effectively_once} seed={seed}] messages={N} "
+        f"kills={kills} lost={len(lost)} duplicates={duplicates} "
+        f"fill={filled - began:.0f}s campaign={time.monotonic() - filled:.0f}s "
+        f"last_run={summary}"
+    )
     print("\n".join(events))
     assert kills >= KILLS
     assert not lost, f"{len(lost)} lost, e.g. {sorted(lost)[:5]} (seed {seed})"
@@ -219,21 +259,45 @@ def test_crash_campaign_loses_nothing(effectively_once, private_rabbitmq, privat
         assert duplicates <= (kills + 2) * WINDOW
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)],
-                         ids=["sigterm-0", "sigint-130"])
-def test_signal_stops_gracefully_with_documented_exit_code(sig, code, channel, queues, topics,
-                                                           kafka_bootstrap, amqp_uri,
-                                                           unique_name):
+@pytest.mark.parametrize(
+    "sig,code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)], ids=["sigterm-0", "sigint-130"]
+)
+def test_signal_stops_gracefully_with_documented_exit_code(
+    sig, code, channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name
+):
     channel.queue_declare(unique_name, durable=True)
     queues.append(("queue", unique_name))
     topic = topics(unique_name)
     for i in range(100):
         channel.basic_publish("", unique_name, b"x", pika.BasicProperties(message_id=f"s-{i}"))
-    cmd = [sys.executable, "-m", "mqmigrate", "bridge", "--source", amqp_uri, "--queue",
-           unique_name, "--kafka", kafka_bootstrap, "--topic", topic, "--idle-exit", "600",
-           "--metrics-port", "0", "--log-format", "json"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "mqmigrate",
+        "bridge",
+        "--source",
+        amqp_uri,
+        "--queue",
+        unique_name,
+        "--kafka",
+        kafka_bootstrap,
+        "--topic",
+        topic,
+        "--idle-exit",
+        "600",
+        "--metrics-port",
+        "0",
+        "--log-format",
+        "json",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while _depth(channel, unique_name) and time.monotonic() < deadline:

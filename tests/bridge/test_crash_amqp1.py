@@ -33,17 +33,22 @@ IN_FLIGHT = 1000
 def _acknowledged(artemis: Artemis, queue: str) -> int:
     """Messages the broker has seen acknowledged on ``queue`` (moves only when the bridge
     settles, unlike the depth, which publishing raises at the same time)."""
-    pattern = (f'org.apache.activemq.artemis:broker="mqmigrate",component=addresses,address=*,'
-               f'subcomponent=queues,routing-type=*,queue="{queue}"')
-    value = artemis.service.jolokia({"type": "read", "mbean": pattern,
-                                     "attribute": "MessagesAcknowledged"})
+    pattern = (
+        f'org.apache.activemq.artemis:broker="mqmigrate",component=addresses,address=*,'
+        f'subcomponent=queues,routing-type=*,queue="{queue}"'
+    )
+    value = artemis.service.jolokia(
+        {"type": "read", "mbean": pattern, "attribute": "MessagesAcknowledged"}
+    )
     return int(next(iter(value.values()))["MessagesAcknowledged"])
 
 
-@pytest.mark.parametrize("effectively_once", [False, True],
-                         ids=["at-least-once", "effectively-once"])
-def test_sigkill_ten_times_and_kafka_restart_lose_nothing(effectively_once, artemis_service,
-                                                          private_kafka, unique_name):
+@pytest.mark.parametrize(
+    "effectively_once", [False, True], ids=["at-least-once", "effectively-once"]
+)
+def test_sigkill_ten_times_and_kafka_restart_lose_nothing(
+    effectively_once, artemis_service, private_kafka, unique_name
+):
     began = time.monotonic()
     rng = random.Random()
     artemis = Artemis(artemis_service)
@@ -53,13 +58,26 @@ def test_sigkill_ten_times_and_kafka_restart_lose_nothing(effectively_once, arte
     ensure_topic(bootstrap, topic, partitions=3)
     ensure_topic(bootstrap, topic + ".quarantine", config=QUARANTINE_TOPIC_CONFIG)
     ids = [f"id-{i}" for i in range(N)]
-    args = ["--idle-exit", "3", "--max-in-flight", str(IN_FLIGHT), "--reconnect-timeout", "120",
-            "--management-url", artemis.management_url]
+    args = [
+        "--idle-exit",
+        "3",
+        "--max-in-flight",
+        str(IN_FLIGHT),
+        "--reconnect-timeout",
+        "120",
+        "--management-url",
+        artemis.management_url,
+    ]
     if effectively_once:
         args.append("--effectively-once")
 
-    published = publish(artemis.url, unique_name, numbered(N, size=128), user=artemis.user,
-                        password=artemis.password)
+    published = publish(
+        artemis.url,
+        unique_name,
+        numbered(N, size=128),
+        user=artemis.user,
+        password=artemis.password,
+    )
     assert published == N
     publish_s = time.monotonic() - began
     kills = 0
@@ -97,11 +115,13 @@ def test_sigkill_ten_times_and_kafka_restart_lose_nothing(effectively_once, arte
         summary = json.loads(out)
         assert summary["stopped"] == "drained"
         lost, duplicates, unexpected = lost_and_duplicates(ids, bootstrap, topic, timeout=180)
-        print(f"\n[amqp1 crash campaign effectively_once={effectively_once}] messages={N} "
-              f"kills={kills} kafka_restart_healthy_after={kafka_restart_s:.1f}s lost={len(lost)} "
-              f"duplicates={duplicates} publish={publish_s:.0f}s "
-              f"wall={time.monotonic() - began:.0f}s "
-              f"last_run={summary}")
+        print(
+            f"\n[amqp1 crash campaign effectively_once={effectively_once}] messages={N} "
+            f"kills={kills} kafka_restart_healthy_after={kafka_restart_s:.1f}s lost={len(lost)} "
+            f"duplicates={duplicates} publish={publish_s:.0f}s "
+            f"wall={time.monotonic() - began:.0f}s "
+            f"last_run={summary}"
+        )
         assert kills == KILLS and kafka_restart_s is not None
         assert not lost, f"{len(lost)} lost, e.g. {sorted(lost)[:5]}"
         assert not unexpected, sorted(unexpected)[:5]

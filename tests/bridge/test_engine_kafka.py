@@ -19,8 +19,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 
 def _config(topic: str, **kw) -> BridgeConfig:
-    base = dict(topic=topic, quarantine_topic=topic + ".quarantine", idle_exit=0.5,
-                max_in_flight=500, backoff_initial=0.05, backoff_max=0.2)
+    base = dict(
+        topic=topic,
+        quarantine_topic=topic + ".quarantine",
+        idle_exit=0.5,
+        max_in_flight=500,
+        backoff_initial=0.05,
+        backoff_max=0.2,
+    )
     base.update(kw)
     return BridgeConfig(**base)
 
@@ -55,8 +61,9 @@ def test_kafka_down_releases_never_acks(unique_name):
     broker = MemoryBroker()
     broker.publish("q", make_messages(5))
     producer = BridgeProducer("127.0.0.1:1", {"message.timeout.ms": 500})
-    engine = Engine(MemorySource(broker, "q"), producer,
-                    _config(unique_name, max_messages=10, idle_exit=None))
+    engine = Engine(
+        MemorySource(broker, "q"), producer, _config(unique_name, max_messages=10, idle_exit=None)
+    )
     assert engine.run() is StopReason.max_messages
     outcomes = {o for _, o in broker.settled}
     assert outcomes == {Outcome.RELEASE} and broker.depth("q") == 5
@@ -72,8 +79,12 @@ def test_effectively_once_recovers_ids_from_topic(kafka_bootstrap, topics, uniqu
     broker.publish("q", make_messages(500) + make_messages(100, start=500))
     known = recover_ids(kafka_bootstrap, [topic, topic + ".quarantine"])
     assert len(known) == 500
-    engine = Engine(MemorySource(broker, "q"), BridgeProducer(kafka_bootstrap),
-                    _config(topic, effectively_once=True), known_ids=known)
+    engine = Engine(
+        MemorySource(broker, "q"),
+        BridgeProducer(kafka_bootstrap),
+        _config(topic, effectively_once=True),
+        known_ids=known,
+    )
     engine.run()
     ids = source_ids(read_topic(kafka_bootstrap, topic))
     assert len(ids) == len(set(ids)) == 600
@@ -106,8 +117,8 @@ def test_metrics_health_and_readiness(kafka_bootstrap, topics, unique_name):
         status, text = get("/metrics")
         assert status == 200
         assert f'mqmigrate_bridge_messages_out_total{{queue="q",topic="{topic}"}} 50.0' in text
-        assert 'mqmigrate_bridge_messages_acked_total' in text
-        assert 'mqmigrate_bridge_end_to_end_lag_seconds_bucket' in text
+        assert "mqmigrate_bridge_messages_acked_total" in text
+        assert "mqmigrate_bridge_end_to_end_lag_seconds_bucket" in text
         assert 'mqmigrate_bridge_in_flight{queue="q"' in text
         assert get("/healthz")[0] == 200
         assert get("/readyz")[0] == 503  # stopped: no longer consuming

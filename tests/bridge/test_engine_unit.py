@@ -21,9 +21,17 @@ QUARANTINE = "target.quarantine"
 
 
 def config(**overrides) -> BridgeConfig:
-    base = dict(topic=TOPIC, quarantine_topic=QUARANTINE, idle_exit=0.2, max_in_flight=50,
-                batch_size=20, backoff_initial=0.01, backoff_max=0.05, reconnect_timeout=5,
-                shutdown_timeout=5)
+    base = dict(
+        topic=TOPIC,
+        quarantine_topic=QUARANTINE,
+        idle_exit=0.2,
+        max_in_flight=50,
+        batch_size=20,
+        backoff_initial=0.01,
+        backoff_max=0.05,
+        reconnect_timeout=5,
+        shutdown_timeout=5,
+    )
     base.update(overrides)
     return BridgeConfig(**base)
 
@@ -83,8 +91,9 @@ def test_oversized_message_quarantined_once_and_stream_continues():
     assert "big" not in producer.ids(TOPIC)
     assert len(producer.ids(TOPIC)) == 29
     assert broker.outcomes("big") == [Outcome.ACCEPT]  # settled only after quarantine write
-    qheaders = dict(producer.written[[i for i, w in enumerate(producer.written)
-                                      if w[0] == QUARANTINE][0]][3])
+    qheaders = dict(
+        producer.written[[i for i, w in enumerate(producer.written) if w[0] == QUARANTINE][0]][3]
+    )
     assert b"MSG_SIZE_TOO_LARGE" in qheaders["mq.quarantine.reason"]
     assert qheaders["mq.quarantine.topic"] == TOPIC.encode()
     assert qheaders["mq.source.coordinate.queue"] == b"q"
@@ -140,8 +149,9 @@ def test_effectively_once_skips_ids_already_written_and_redeliveries():
     broker.publish("q", make_messages(100))
     source = MemorySource(broker, "q", fail_settle_on={2, 4})
     producer = FakeProducer(delay_polls=1)
-    engine = Engine(source, producer, config(effectively_once=True),
-                    known_ids={f"m-{i}" for i in range(10)})
+    engine = Engine(
+        source, producer, config(effectively_once=True), known_ids={f"m-{i}" for i in range(10)}
+    )
     engine.run()
     written = producer.ids(TOPIC)
     assert sorted(written) == sorted(f"m-{i}" for i in range(10, 100))  # no duplicates
@@ -153,8 +163,9 @@ def test_max_messages_stops_after_n():
     broker = MemoryBroker()
     broker.publish("q", make_messages(100))
     producer = FakeProducer()
-    engine = Engine(MemorySource(broker, "q"), producer, config(max_messages=30, batch_size=7,
-                                                                idle_exit=None))
+    engine = Engine(
+        MemorySource(broker, "q"), producer, config(max_messages=30, batch_size=7, idle_exit=None)
+    )
     assert engine.run() is StopReason.max_messages
     assert len(producer.ids(TOPIC)) == 30 and broker.depth("q") == 70
 
@@ -237,8 +248,9 @@ def test_stop_request_while_reconnecting_does_not_wait_for_the_source():
                 raise SourceUnavailable("broker down")
             super().open()
 
-    engine = Engine(Dead(broker, "q", fail_receive_on={1}), FakeProducer(),
-                    config(reconnect_timeout=60))
+    engine = Engine(
+        Dead(broker, "q", fail_receive_on={1}), FakeProducer(), config(reconnect_timeout=60)
+    )
     started = time.monotonic()
     assert engine.run() is StopReason.signal
     assert time.monotonic() - started < 5 and broker.depth("q") == 5
@@ -259,8 +271,9 @@ def test_refused_send_time_is_replaced_by_broker_time_not_quarantined():
 def test_quarantine_keeps_the_first_reason_after_a_retimed_write():
     broker = MemoryBroker()
     broker.publish("q", [MemoryMessage(body=b"x" * 5000, message_id="big", timestamp_ms=1)])
-    producer = FakeProducer(max_bytes={TOPIC: 1000},
-                            fail={"big": [failure(Severity.PERMANENT, "INVALID_TIMESTAMP")]})
+    producer = FakeProducer(
+        max_bytes={TOPIC: 1000}, fail={"big": [failure(Severity.PERMANENT, "INVALID_TIMESTAMP")]}
+    )
     run(broker, producer)
     [(topic, _, _, headers, ts)] = producer.written
     assert topic == QUARANTINE and ts is None
@@ -270,11 +283,14 @@ def test_quarantine_keeps_the_first_reason_after_a_retimed_write():
 def test_not_ready_when_consuming_but_kafka_acknowledges_nothing():
     broker = MemoryBroker()
     broker.publish("q", make_messages(5))
-    producer = FakeProducer(delay_polls=10 ** 9)  # Kafka never answers
+    producer = FakeProducer(delay_polls=10**9)  # Kafka never answers
     readiness = []
-    engine = Engine(MemorySource(broker, "q"), producer,
-                    config(stall_after=0.2, idle_exit=None, shutdown_timeout=0.1),
-                    on_tick=lambda stats: readiness.append(engine.ready))
+    engine = Engine(
+        MemorySource(broker, "q"),
+        producer,
+        config(stall_after=0.2, idle_exit=None, shutdown_timeout=0.1),
+        on_tick=lambda stats: readiness.append(engine.ready),
+    )
     timer = threading.Timer(2.5, engine.request_stop)
     timer.start()
     try:

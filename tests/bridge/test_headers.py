@@ -23,7 +23,9 @@ def _same(a, b) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, float):
-        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+        return (math.isnan(a) and math.isnan(b)) or (
+            a == b and math.copysign(1, a) == math.copysign(1, b)
+        )
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
@@ -37,17 +39,22 @@ def _same(a, b) -> bool:
 
 # every Python value an AMQP 0-9-1 table can hold, as any client library may hand them over
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(), st.binary(),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(),
+    st.binary(),
     st.decimals(allow_nan=False, allow_infinity=False),
-    st.datetimes(timezones=st.one_of(st.none(), st.just(dt.timezone.utc),
-                                     st.timezones())),
+    st.datetimes(timezones=st.one_of(st.none(), st.just(dt.timezone.utc), st.timezones())),
     st.uuids(),
 )
 values = st.recursive(
     scalars,
-    lambda children: st.one_of(st.lists(children, max_size=5),
-                               st.dictionaries(st.one_of(keys, st.binary(max_size=8)), children,
-                                               max_size=5)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.dictionaries(st.one_of(keys, st.binary(max_size=8)), children, max_size=5),
+    ),
     max_leaves=25,
 )
 tables = st.dictionaries(keys, values, max_size=8)
@@ -62,17 +69,25 @@ def test_arbitrary_nested_tables_round_trip(table):
 # what pika can put on the wire, decoded the way pika decodes it (aware UTC datetimes,
 # Decimal from scaled ints, bytes for non-UTF-8 long strings, x-death style nesting)
 pika_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2 ** 63), 2 ** 63 - 1), st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.text(max_size=30),
     st.binary(max_size=30),
-    st.builds(lambda raw, places: decimal.Decimal(raw).scaleb(-places),
-              st.integers(-(2 ** 31), 2 ** 31 - 1), st.integers(0, 9)),
-    st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2100, 1, 1))
-    .map(lambda d: d.replace(microsecond=0, tzinfo=dt.timezone.utc)),
+    st.builds(
+        lambda raw, places: decimal.Decimal(raw).scaleb(-places),
+        st.integers(-(2**31), 2**31 - 1),
+        st.integers(0, 9),
+    ),
+    st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2100, 1, 1)).map(
+        lambda d: d.replace(microsecond=0, tzinfo=dt.timezone.utc)
+    ),
 )
 pika_values = st.recursive(
     pika_scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.text(max_size=10), children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 pika_tables = st.dictionaries(st.text(min_size=1, max_size=20), pika_values, max_size=8)
@@ -101,34 +116,57 @@ def test_pika_tables_round_trip_exactly(table):
 
 def test_x_death_round_trips():
     now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
-    table = _through_pika({
-        "x-death": [{"count": 3, "reason": "rejected", "queue": "orders", "time": now,
-                     "exchange": "", "routing-keys": ["orders"]}],
-        "x-first-death-reason": "rejected",
-        "price": decimal.Decimal("12.50"),
-        "raw": b"\xff\x00",
-    })
+    table = _through_pika(
+        {
+            "x-death": [
+                {
+                    "count": 3,
+                    "reason": "rejected",
+                    "queue": "orders",
+                    "time": now,
+                    "exchange": "",
+                    "routing-keys": ["orders"],
+                }
+            ],
+            "x-first-death-reason": "rejected",
+            "price": decimal.Decimal("12.50"),
+            "raw": b"\xff\x00",
+        }
+    )
     back = headers.decode_section(headers.encode_section(table))
     assert _same(back, table)
     assert back["x-death"][0]["time"] == now and back["price"] == decimal.Decimal("12.50")
 
 
 sqs_attribute = st.one_of(
-    st.builds(lambda label, text: {"DataType": "String" + label, "StringValue": text},
-              st.sampled_from(["", ".json", ".custom-label"]), st.text(min_size=1)),
-    st.builds(lambda label, n: {"DataType": "Number" + label, "StringValue": n},
-              st.sampled_from(["", ".float", ".int", ".money"]),
-              st.one_of(st.integers().map(str),
-                        st.decimals(allow_nan=False, allow_infinity=False).map(str),
-                        st.floats(allow_nan=False, allow_infinity=False).map(repr))),
-    st.builds(lambda label, b: {"DataType": "Binary" + label, "BinaryValue": b},
-              st.sampled_from(["", ".gzip"]), st.binary(min_size=1)),
+    st.builds(
+        lambda label, text: {"DataType": "String" + label, "StringValue": text},
+        st.sampled_from(["", ".json", ".custom-label"]),
+        st.text(min_size=1),
+    ),
+    st.builds(
+        lambda label, n: {"DataType": "Number" + label, "StringValue": n},
+        st.sampled_from(["", ".float", ".int", ".money"]),
+        st.one_of(
+            st.integers().map(str),
+            st.decimals(allow_nan=False, allow_infinity=False).map(str),
+            st.floats(allow_nan=False, allow_infinity=False).map(repr),
+        ),
+    ),
+    st.builds(
+        lambda label, b: {"DataType": "Binary" + label, "BinaryValue": b},
+        st.sampled_from(["", ".gzip"]),
+        st.binary(min_size=1),
+    ),
 )
 
 
 @settings(max_examples=300)
-@given(st.dictionaries(st.from_regex(r"[A-Za-z0-9_\-.]{1,20}", fullmatch=True), sqs_attribute,
-                       max_size=10))
+@given(
+    st.dictionaries(
+        st.from_regex(r"[A-Za-z0-9_\-.]{1,20}", fullmatch=True), sqs_attribute, max_size=10
+    )
+)
 def test_sqs_attributes_round_trip(attributes):
     back = headers.decode_sqs_attributes(headers.encode_sqs_attributes(attributes))
     assert back == attributes
@@ -141,10 +179,12 @@ def test_sqs_attributes_round_trip(attributes):
 
 
 def test_amqp1_types_round_trip():
-    props = proton.PropertyDict({proton.symbol("tenant"): "acme", proton.symbol("n"): proton.ulong(7)})
+    props = proton.PropertyDict(
+        {proton.symbol("tenant"): "acme", proton.symbol("n"): proton.ulong(7)}
+    )
     annotations = {
         proton.symbol("x-opt-partition-key"): "k1",
-        proton.symbol("x-opt-seq"): proton.ulong(2 ** 64 - 1),
+        proton.symbol("x-opt-seq"): proton.ulong(2**64 - 1),
         proton.symbol("x-opt-when"): proton.timestamp(1_700_000_000_000),
         proton.symbol("x-opt-small"): proton.ubyte(7),
         proton.symbol("x-opt-char"): proton.char("é"),
@@ -162,9 +202,18 @@ def test_amqp1_types_round_trip():
 
 def test_envelope_headers_flat_and_typed():
     env = Envelope(
-        body=b"{}", source_id="id-1", source_kind="rabbitmq", queue="orders", timestamp_ms=1234000,
-        properties={"content_type": "application/json", "correlation_id": "c-9",
-                    "reply_to": "replies", "message_id": "id-1", "priority": 5},
+        body=b"{}",
+        source_id="id-1",
+        source_kind="rabbitmq",
+        queue="orders",
+        timestamp_ms=1234000,
+        properties={
+            "content_type": "application/json",
+            "correlation_id": "c-9",
+            "reply_to": "replies",
+            "message_id": "id-1",
+            "priority": 5,
+        },
         headers={"tenant": "acme", "n": decimal.Decimal("1.5")},
         sections={"amqp.properties": {"delivery_mode": 2, "priority": 5}},
         coordinates={"exchange": "ex", "routing_key": "rk"},
@@ -209,8 +258,9 @@ def test_sections_are_the_json_the_standard_encoder_writes(table):
     # encode_section reuses one C encoder instead of json.dumps per call: same bytes
     import json
 
-    expected = json.dumps(headers.encode_value(table), separators=(",", ":"),
-                          ensure_ascii=False, allow_nan=False).encode()
+    expected = json.dumps(
+        headers.encode_value(table), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
     assert headers.encode_section(table) == expected
 
 
@@ -219,8 +269,14 @@ def test_proton_scalars_keep_their_tags_on_every_encoding():
     when = proton.timestamp(1_700_000_000_000)
     first = headers.encode_section({"t": when, "s": proton.symbol("a"), "u": proton.ulong(3)})
     again = headers.encode_section({"t": when, "s": proton.symbol("a"), "u": proton.ulong(3)})
-    assert first == again == (b'["m",{"t":["p:timestamp",["i",1700000000000]],'
-                              b'"s":["p:symbol",["s","a"]],"u":["p:ulong",["i",3]]}]')
+    assert (
+        first
+        == again
+        == (
+            b'["m",{"t":["p:timestamp",["i",1700000000000]],'
+            b'"s":["p:symbol",["s","a"]],"u":["p:ulong",["i",3]]}]'
+        )
+    )
     back = headers.decode_section(again)
     assert [type(v) for v in back.values()] == [proton.timestamp, proton.symbol, proton.ulong]
 
@@ -229,8 +285,9 @@ def test_an_encoded_section_is_written_with_its_bytes_and_reads_back_equal():
     section = headers.EncodedSection({"durable": True, "ttl": None})
     assert section == {"durable": True, "ttl": None}
     assert section.encoded == headers.encode_section({"durable": True, "ttl": None})
-    env = Envelope(body=b"", source_id="i", source_kind="amqp1", queue="q",
-                   sections={"amqp1.header": section})
+    env = Envelope(
+        body=b"", source_id="i", source_kind="amqp1", queue="q", sections={"amqp1.header": section}
+    )
     encoded = dict(headers.encode(env))
     assert encoded["mq.amqp1.header"] == section.encoded
     assert headers.decode(list(encoded.items())).sections["amqp1.header"] == section

@@ -37,14 +37,28 @@ def test_readyz_not_ready_when_one_workload_consumes_but_kafka_acknowledges_noth
     broker.publish("b", make_messages(20, prefix="b"))
     config = dict(idle_exit=None, stall_after=0.3, shutdown_timeout=0.5)
     # workload "stuck": Kafka never answers (its records stay in flight)
-    stuck = Engine(MemorySource(broker, "a"), FakeProducer(delay_polls=10**9),
-                   BridgeConfig(topic="ta", **config))
+    stuck = Engine(
+        MemorySource(broker, "a"),
+        FakeProducer(delay_polls=10**9),
+        BridgeConfig(topic="ta", **config),
+    )
     fine = Engine(MemorySource(broker, "b"), FakeProducer(), BridgeConfig(topic="tb", **config))
     threads = [threading.Thread(target=e.run, daemon=True) for e in (stuck, fine)]
-    server = OpsServer([OpsTarget(stuck, {"workload": "stuck", "queue": "a", "topic": "ta"},
-                                  lambda: not threads[0].is_alive()),
-                        OpsTarget(fine, {"workload": "fine", "queue": "b", "topic": "tb"},
-                                  lambda: not threads[1].is_alive())], 0).start()
+    server = OpsServer(
+        [
+            OpsTarget(
+                stuck,
+                {"workload": "stuck", "queue": "a", "topic": "ta"},
+                lambda: not threads[0].is_alive(),
+            ),
+            OpsTarget(
+                fine,
+                {"workload": "fine", "queue": "b", "topic": "tb"},
+                lambda: not threads[1].is_alive(),
+            ),
+        ],
+        0,
+    ).start()
     try:
         for t in threads:
             t.start()
@@ -55,9 +69,11 @@ def test_readyz_not_ready_when_one_workload_consumes_but_kafka_acknowledges_noth
         assert _get(server.port, "/healthz")[0] == 200  # both loops turn
         status, text = _get(server.port, "/metrics")
         assert status == 200
-        assert ('mqmigrate_bridge_messages_acked_total{queue="b",topic="tb",workload="fine"} 20.0'
-                in text)
-        assert ('mqmigrate_bridge_in_flight{queue="a",topic="ta",workload="stuck"} 20.0' in text)
+        assert (
+            'mqmigrate_bridge_messages_acked_total{queue="b",topic="tb",workload="fine"} 20.0'
+            in text
+        )
+        assert 'mqmigrate_bridge_in_flight{queue="a",topic="ta",workload="stuck"} 20.0' in text
         assert text.count("# TYPE mqmigrate_bridge_in_flight gauge") == 1  # one family
     finally:
         for e in (stuck, fine):
@@ -72,15 +88,21 @@ def test_readyz_ready_while_every_running_workload_is_and_ignores_finished_ones(
     broker = MemoryBroker()
     broker.publish("a", make_messages(5, prefix="a"))
     broker.publish("b", make_messages(5, prefix="b"))
-    done = Engine(MemorySource(broker, "a"), FakeProducer(),
-                  BridgeConfig(topic="ta", idle_exit=0.1))
-    running = Engine(MemorySource(broker, "b"), FakeProducer(),
-                     BridgeConfig(topic="tb", idle_exit=None))
+    done = Engine(
+        MemorySource(broker, "a"), FakeProducer(), BridgeConfig(topic="ta", idle_exit=0.1)
+    )
+    running = Engine(
+        MemorySource(broker, "b"), FakeProducer(), BridgeConfig(topic="tb", idle_exit=None)
+    )
     t_done = threading.Thread(target=done.run, daemon=True)
     t_run = threading.Thread(target=running.run, daemon=True)
-    server = OpsServer([OpsTarget(done, {"workload": "done"}, lambda: not t_done.is_alive()),
-                        OpsTarget(running, {"workload": "running"},
-                                  lambda: not t_run.is_alive())], 0).start()
+    server = OpsServer(
+        [
+            OpsTarget(done, {"workload": "done"}, lambda: not t_done.is_alive()),
+            OpsTarget(running, {"workload": "running"}, lambda: not t_run.is_alive()),
+        ],
+        0,
+    ).start()
     try:
         t_done.start()
         t_run.start()

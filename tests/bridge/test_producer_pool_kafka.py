@@ -16,8 +16,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 N = 2000
 
 
-def test_views_share_one_producer_and_each_gets_only_its_own_reports(kafka_bootstrap, topics,
-                                                                     unique_name):
+def test_views_share_one_producer_and_each_gets_only_its_own_reports(
+    kafka_bootstrap, topics, unique_name
+):
     topic_a = topics(unique_name + "-a", quarantine=False)
     topic_b = topics(unique_name + "-b", quarantine=False)
     pool = ProducerPool()
@@ -29,8 +30,12 @@ def test_views_share_one_producer_and_each_gets_only_its_own_reports(kafka_boots
     def writer_a() -> None:
         # sends, then only takes: its reports must arrive through b's polls
         for i in range(N):
-            assert view_a.send(topic_a, b"a%d" % i, key=None, headers=[], timestamp_ms=None,
-                               token=("a", i)) is None
+            assert (
+                view_a.send(
+                    topic_a, b"a%d" % i, key=None, headers=[], timestamp_ms=None, token=("a", i)
+                )
+                is None
+            )
         a_sent.set()
         deadline = time.monotonic() + 60
         while len(reports["a"]) < N and time.monotonic() < deadline:
@@ -39,11 +44,14 @@ def test_views_share_one_producer_and_each_gets_only_its_own_reports(kafka_boots
 
     def writer_b() -> None:
         for i in range(N):
-            assert view_b.send(topic_b, b"b%d" % i, key=None, headers=[], timestamp_ms=None,
-                               token=("b", i)) is None
+            assert (
+                view_b.send(
+                    topic_b, b"b%d" % i, key=None, headers=[], timestamp_ms=None, token=("b", i)
+                )
+                is None
+            )
         deadline = time.monotonic() + 60
-        while (len(view_b) or not a_sent.is_set() or len(view_a)) and \
-                time.monotonic() < deadline:
+        while (len(view_b) or not a_sent.is_set() or len(view_a)) and time.monotonic() < deadline:
             reports["b"].extend(view_b.poll(0.05))
 
     threads = [threading.Thread(target=writer_a), threading.Thread(target=writer_b)]
@@ -55,8 +63,9 @@ def test_views_share_one_producer_and_each_gets_only_its_own_reports(kafka_boots
     assert sorted(tok for tok, _ in reports["b"]) == [("b", i) for i in range(N)]
     assert all(failure is None for _, failure in reports["a"] + reports["b"])
     assert len(view_a) == 0 and len(view_b) == 0
-    assert sorted(r.value() for r in read_topic(kafka_bootstrap, topic_a)) == \
-        sorted(b"a%d" % i for i in range(N))
+    assert sorted(r.value() for r in read_topic(kafka_bootstrap, topic_a)) == sorted(
+        b"a%d" % i for i in range(N)
+    )
     assert len(read_topic(kafka_bootstrap, topic_b)) == N
 
 
@@ -69,8 +78,9 @@ def test_a_different_producer_configuration_gets_its_own_producer(kafka_bootstra
     assert len(pool) == 2
 
 
-def test_an_idle_view_flushes_at_once_and_a_busy_one_waits_for_its_records(kafka_bootstrap,
-                                                                           topics, unique_name):
+def test_an_idle_view_flushes_at_once_and_a_busy_one_waits_for_its_records(
+    kafka_bootstrap, topics, unique_name
+):
     topic = topics(unique_name, quarantine=False)
     pool = ProducerPool()
     idle, busy = pool.producer(kafka_bootstrap), pool.producer(kafka_bootstrap)

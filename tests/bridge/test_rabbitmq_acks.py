@@ -22,17 +22,26 @@ class Channel:
         self.calls.append(("reject", delivery_tag, requeue))
 
 
-def source(n: int, prefetch: int = 100, ack_every: int = 1,
-           ack_interval: float = 0.02) -> tuple[RabbitMQSource, list[Envelope], Channel]:
-    src = RabbitMQSource("amqp://u:p@127.0.0.1:1/%2f", "q", prefetch=prefetch,
-                         ack_every=ack_every, ack_interval=ack_interval)
+def source(
+    n: int, prefetch: int = 100, ack_every: int = 1, ack_interval: float = 0.02
+) -> tuple[RabbitMQSource, list[Envelope], Channel]:
+    src = RabbitMQSource(
+        "amqp://u:p@127.0.0.1:1/%2f",
+        "q",
+        prefetch=prefetch,
+        ack_every=ack_every,
+        ack_interval=ack_interval,
+    )
     src._channel = Channel()
     src._generation = 7
     envs = []
     for tag in range(1, n + 1):
         src._unsettled[tag] = False
-        envs.append(Envelope(body=b"", source_id=str(tag), source_kind="rabbitmq", queue="q",
-                             handle=(7, tag)))
+        envs.append(
+            Envelope(
+                body=b"", source_id=str(tag), source_kind="rabbitmq", queue="q", handle=(7, tag)
+            )
+        )
     return src, envs, src._channel
 
 
@@ -103,5 +112,5 @@ def test_a_normal_window_acks_the_prefix_with_one_multiple_ack():
     src, e, ch = source(2000, prefetch=2000, ack_every=500, ack_interval=3600)
     src._last_ack = time.monotonic()
     for i in range(0, 1500, 100):
-        src.settle_many(e[i:i + 100], Outcome.ACCEPT)
+        src.settle_many(e[i : i + 100], Outcome.ACCEPT)
     assert ch.calls == [("ack", 500, True), ("ack", 1000, True), ("ack", 1500, True)]

@@ -23,10 +23,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.rabbitmq]
 
 
 def _engine(amqp_uri, queue, bootstrap, topic, *, mode=Mode.drain, mgmt=None, **cfg):
-    source = RabbitMQSource(amqp_uri, queue, mode=mode, prefetch=cfg.get("max_in_flight", 2000),
-                            management_url=mgmt)
-    config = BridgeConfig(topic=topic, quarantine_topic=topic + ".quarantine", mode=mode,
-                          idle_exit=cfg.pop("idle_exit", 2.0), shutdown_timeout=30, **cfg)
+    source = RabbitMQSource(
+        amqp_uri, queue, mode=mode, prefetch=cfg.get("max_in_flight", 2000), management_url=mgmt
+    )
+    config = BridgeConfig(
+        topic=topic,
+        quarantine_topic=topic + ".quarantine",
+        mode=mode,
+        idle_exit=cfg.pop("idle_exit", 2.0),
+        shutdown_timeout=30,
+        **cfg,
+    )
     return Engine(source, BridgeProducer(bootstrap), config)
 
 
@@ -47,17 +54,26 @@ def test_drain_5000_unique_ids(channel, queues, topics, kafka_bootstrap, amqp_ur
     assert engine.stats.acked == 5000 and engine.stats.produced == 5000
 
 
-def test_shadow_leaves_source_untouched(channel, queues, topics, kafka_bootstrap, amqp_uri,
-                                        mgmt_url, unique_name):
+def test_shadow_leaves_source_untouched(
+    channel, queues, topics, kafka_bootstrap, amqp_uri, mgmt_url, unique_name
+):
     exchange = unique_name + "-x"
     channel.exchange_declare(exchange, "topic", durable=True)
     channel.queue_declare(unique_name, durable=True)
     channel.queue_bind(unique_name, exchange, routing_key="orders.*")
-    queues.extend([("queue", unique_name), ("queue", unique_name + SHADOW_SUFFIX),
-                   ("exchange", exchange)])
+    queues.extend(
+        [("queue", unique_name), ("queue", unique_name + SHADOW_SUFFIX), ("exchange", exchange)]
+    )
     topic = topics(unique_name)
-    engine = _engine(amqp_uri, unique_name, kafka_bootstrap, topic, mode=Mode.shadow,
-                     mgmt=mgmt_url, idle_exit=2.0)
+    engine = _engine(
+        amqp_uri,
+        unique_name,
+        kafka_bootstrap,
+        topic,
+        mode=Mode.shadow,
+        mgmt=mgmt_url,
+        idle_exit=2.0,
+    )
     engine.open()  # declares the shadow queue with the same bindings
     ids = publish(channel, exchange, "orders.created", 300)
     assert engine.run() is StopReason.idle
@@ -69,8 +85,9 @@ def test_shadow_leaves_source_untouched(channel, queues, topics, kafka_bootstrap
         channel.queue_declare(unique_name + SHADOW_SUFFIX, passive=True)
 
 
-def test_shadow_refuses_default_exchange_only_queue(channel, queues, kafka_bootstrap, amqp_uri,
-                                                    mgmt_url, unique_name):
+def test_shadow_refuses_default_exchange_only_queue(
+    channel, queues, kafka_bootstrap, amqp_uri, mgmt_url, unique_name
+):
     channel.queue_declare(unique_name, durable=True)
     queues.append(("queue", unique_name))
     source = RabbitMQSource(amqp_uri, unique_name, mode=Mode.shadow, management_url=mgmt_url)
@@ -78,8 +95,9 @@ def test_shadow_refuses_default_exchange_only_queue(channel, queues, kafka_boots
         source.open()
 
 
-def test_5mb_message_on_1mb_topic_quarantined_once(channel, queues, topics, kafka_bootstrap,
-                                                  amqp_uri, unique_name):
+def test_5mb_message_on_1mb_topic_quarantined_once(
+    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name
+):
     channel.queue_declare(unique_name, durable=True)
     queues.append(("queue", unique_name))
     topic = topics(unique_name, **{"max.message.bytes": "1048576"})
@@ -101,22 +119,47 @@ def test_5mb_message_on_1mb_topic_quarantined_once(channel, queues, topics, kafk
     assert engine.stats.quarantined == 1
 
 
-def test_headers_round_trip_pika_through_kafka(channel, queues, topics, kafka_bootstrap,
-                                               amqp_uri, unique_name):
+def test_headers_round_trip_pika_through_kafka(
+    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name
+):
     channel.queue_declare(unique_name, durable=True)
     queues.append(("queue", unique_name))
     topic = topics(unique_name)
     when = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.timezone.utc)
     table = {
-        "x-death": [{"count": 2, "reason": "expired", "queue": "orders", "time": when,
-                     "exchange": "dlx", "routing-keys": ["orders", "retry"]}],
-        "price": decimal.Decimal("19.99"), "qty": 3, "big": 2 ** 40, "ok": True, "none": None,
-        "blob": b"\x00\xff", "nested": {"a": [1, "two", {"three": 3}]}, "when": when,
+        "x-death": [
+            {
+                "count": 2,
+                "reason": "expired",
+                "queue": "orders",
+                "time": when,
+                "exchange": "dlx",
+                "routing-keys": ["orders", "retry"],
+            }
+        ],
+        "price": decimal.Decimal("19.99"),
+        "qty": 3,
+        "big": 2**40,
+        "ok": True,
+        "none": None,
+        "blob": b"\x00\xff",
+        "nested": {"a": [1, "two", {"three": 3}]},
+        "when": when,
     }
     props = pika.BasicProperties(
-        message_id="hdr-1", correlation_id="corr-7", reply_to="replies", content_type="application/json",
-        content_encoding="utf-8", type="order.created", app_id="shop", priority=4, delivery_mode=2,
-        timestamp=1_764_000_000, expiration="60000", headers=table)
+        message_id="hdr-1",
+        correlation_id="corr-7",
+        reply_to="replies",
+        content_type="application/json",
+        content_encoding="utf-8",
+        type="order.created",
+        app_id="shop",
+        priority=4,
+        delivery_mode=2,
+        timestamp=1_764_000_000,
+        expiration="60000",
+        headers=table,
+    )
     channel.basic_publish("", unique_name, b'{"id": 1}', props)
     engine = _engine(amqp_uri, unique_name, kafka_bootstrap, topic, key_from="routing-key")
     engine.run()
@@ -125,24 +168,34 @@ def test_headers_round_trip_pika_through_kafka(channel, queues, topics, kafka_bo
     assert meta.source_id == "hdr-1" and meta.source_kind == "rabbitmq"
     assert meta.headers["x-death"][0]["time"] == when
     assert meta.headers["price"] == decimal.Decimal("19.99")
-    assert meta.headers["blob"] == b"\x00\xff" and meta.headers["big"] == 2 ** 40
+    assert meta.headers["blob"] == b"\x00\xff" and meta.headers["big"] == 2**40
     assert meta.headers["nested"] == {"a": [1, "two", {"three": 3}]}
     assert meta.headers["none"] is None and meta.headers["ok"] is True
     assert meta.properties["correlation_id"] == "corr-7"
     assert meta.properties["reply_to"] == "replies"
     assert meta.properties["content_type"] == "application/json"
     amqp_props = meta.typed_properties()
-    assert amqp_props == {"message_id": "hdr-1", "correlation_id": "corr-7", "reply_to": "replies",
-                          "content_type": "application/json", "content_encoding": "utf-8",
-                          "type": "order.created", "app_id": "shop", "priority": 4,
-                          "delivery_mode": 2, "timestamp": 1_764_000_000, "expiration": "60000"}
+    assert amqp_props == {
+        "message_id": "hdr-1",
+        "correlation_id": "corr-7",
+        "reply_to": "replies",
+        "content_type": "application/json",
+        "content_encoding": "utf-8",
+        "type": "order.created",
+        "app_id": "shop",
+        "priority": 4,
+        "delivery_mode": 2,
+        "timestamp": 1_764_000_000,
+        "expiration": "60000",
+    }
     # Kafka timestamp = source send time; key = routing key, never the message id
     assert record.timestamp()[1] == 1_764_000_000_000
     assert record.key() == unique_name.encode()
 
 
-def test_bridged_topic_consumed_by_share_group(channel, queues, topics, kafka_bootstrap,
-                                               amqp_uri, unique_name):
+def test_bridged_topic_consumed_by_share_group(
+    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name
+):
     channel.queue_declare(unique_name, durable=True)
     queues.append(("queue", unique_name))
     topic = topics(unique_name)
@@ -150,8 +203,13 @@ def test_bridged_topic_consumed_by_share_group(channel, queues, topics, kafka_bo
     assert _engine(amqp_uri, unique_name, kafka_bootstrap, topic).run() is StopReason.drained
     group = unique_name + "-share"
     set_group_config(kafka_bootstrap, group, {"share.auto.offset.reset": "earliest"})
-    consumer = ShareConsumer({"bootstrap.servers": kafka_bootstrap, "group.id": group,
-                              "share.acknowledgement.mode": "explicit"})
+    consumer = ShareConsumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": group,
+            "share.acknowledgement.mode": "explicit",
+        }
+    )
     seen: set[str] = set()
     try:
         consumer.subscribe([topic])
@@ -168,33 +226,57 @@ def test_bridged_topic_consumed_by_share_group(channel, queues, topics, kafka_bo
     assert seen == set(ids)
 
 
-def test_unreachable_and_bad_credentials_are_one_line_exit_2(kafka_bootstrap, rabbit, topics,
-                                                            unique_name):
+def test_unreachable_and_bad_credentials_are_one_line_exit_2(
+    kafka_bootstrap, rabbit, topics, unique_name
+):
     import subprocess
     import sys
 
     topic = topics(unique_name)
     cases = [
-        (f"amqp://guest:wrongpw@127.0.0.1:{rabbit.port('amqp')}/%2f", kafka_bootstrap,
-         "ACCESS_REFUSED"),
+        (
+            f"amqp://guest:wrongpw@127.0.0.1:{rabbit.port('amqp')}/%2f",
+            kafka_bootstrap,
+            "ACCESS_REFUSED",
+        ),
         ("amqp://guest:guest@127.0.0.1:1/%2f", kafka_bootstrap, "connect failed"),
-        (f"amqp://guest:guest@127.0.0.1:{rabbit.port('amqp')}/%2f", "127.0.0.1:1",
-         "did not answer"),
+        (
+            f"amqp://guest:guest@127.0.0.1:{rabbit.port('amqp')}/%2f",
+            "127.0.0.1:1",
+            "did not answer",
+        ),
     ]
     for uri, kafka, expected in cases:
         proc = subprocess.run(
-            [sys.executable, "-m", "mqmigrate", "bridge", "--source", uri, "--queue", "q",
-             "--kafka", kafka, "--topic", topic, "--quarantine-topic", ""],
-            capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-m",
+                "mqmigrate",
+                "bridge",
+                "--source",
+                uri,
+                "--queue",
+                "q",
+                "--kafka",
+                kafka,
+                "--topic",
+                topic,
+                "--quarantine-topic",
+                "",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 2, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert proc.stderr.startswith("Error:") and expected in proc.stderr, proc.stderr
         assert "wrongpw" not in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_connection_killed_by_broker_reconnects_without_loss(channel, queues, topics,
-                                                            kafka_bootstrap, amqp_uri, mgmt_url,
-                                                            unique_name):
+def test_connection_killed_by_broker_reconnects_without_loss(
+    channel, queues, topics, kafka_bootstrap, amqp_uri, mgmt_url, unique_name
+):
     import threading
 
     import httpx
@@ -206,9 +288,19 @@ def test_connection_killed_by_broker_reconnects_without_loss(channel, queues, to
     source = RabbitMQSource(amqp_uri, unique_name, prefetch=100)
     # slowed down (small window, long linger) so the broker can close it mid-drain
     producer = BridgeProducer(kafka_bootstrap, {"linger.ms": 50})
-    engine = Engine(source, producer, BridgeConfig(
-        topic=topic, quarantine_topic=None, max_in_flight=100, batch_size=100, idle_exit=2.0,
-        backoff_initial=0.1, backoff_max=1.0))
+    engine = Engine(
+        source,
+        producer,
+        BridgeConfig(
+            topic=topic,
+            quarantine_topic=None,
+            max_in_flight=100,
+            batch_size=100,
+            idle_exit=2.0,
+            backoff_initial=0.1,
+            backoff_max=1.0,
+        ),
+    )
     result: dict = {}
     thread = threading.Thread(target=lambda: result.setdefault("reason", engine.run()), daemon=True)
     thread.start()
@@ -219,9 +311,12 @@ def test_connection_killed_by_broker_reconnects_without_loss(channel, queues, to
         conns = httpx.get(f"{mgmt_url}/api/connections", auth=("guest", "guest"), timeout=5).json()
         for conn in conns:
             if (conn.get("client_properties") or {}).get("connection_name") == name:
-                resp = httpx.delete(f"{mgmt_url}/api/connections/{conn['name']}",
-                                    auth=("guest", "guest"), headers={"X-Reason": "test"},
-                                    timeout=5)
+                resp = httpx.delete(
+                    f"{mgmt_url}/api/connections/{conn['name']}",
+                    auth=("guest", "guest"),
+                    headers={"X-Reason": "test"},
+                    timeout=5,
+                )
                 closed = resp.status_code in (200, 204)
         time.sleep(0.2)
     thread.join(timeout=180)
@@ -234,16 +329,19 @@ def test_connection_killed_by_broker_reconnects_without_loss(channel, queues, to
     assert _depth(channel, unique_name) == 0
 
 
-def test_two_bridges_share_one_queue(channel, queues, topics, kafka_bootstrap, amqp_uri,
-                                     unique_name):
+def test_two_bridges_share_one_queue(
+    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name
+):
     import threading
 
     channel.queue_declare(unique_name, durable=True)
     queues.append(("queue", unique_name))
     topic = topics(unique_name)
     ids = publish(channel, "", unique_name, 6000, size=128)
-    engines = [_engine(amqp_uri, unique_name, kafka_bootstrap, topic, max_in_flight=200,
-                       batch_size=100) for _ in range(2)]
+    engines = [
+        _engine(amqp_uri, unique_name, kafka_bootstrap, topic, max_in_flight=200, batch_size=100)
+        for _ in range(2)
+    ]
     threads = [threading.Thread(target=e.run, daemon=True) for e in engines]
     for t in threads:
         t.start()
@@ -257,9 +355,9 @@ def test_two_bridges_share_one_queue(channel, queues, topics, kafka_bootstrap, a
     assert _depth(channel, unique_name) == 0
 
 
-def test_bridged_topic_consumed_by_kafkas_console_share_consumer(channel, queues, topics,
-                                                                 kafka_bootstrap, kafka_service,
-                                                                 amqp_uri, unique_name):
+def test_bridged_topic_consumed_by_kafkas_console_share_consumer(
+    channel, queues, topics, kafka_bootstrap, kafka_service, amqp_uri, unique_name
+):
     channel.queue_declare(unique_name, durable=True)
     queues.append(("queue", unique_name))
     topic = topics(unique_name)
@@ -270,10 +368,20 @@ def test_bridged_topic_consumed_by_kafkas_console_share_consumer(channel, queues
     # Kafka's own tool, a JVM client process that ends by itself (--max-messages/--timeout-ms)
     proc = kafka_service.java(
         "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
-        "--bootstrap-server", kafka_bootstrap, "--topic", topic, "--group", group,
-        "--max-messages", str(len(ids)), "--timeout-ms", "30000",
-        "--formatter-property", "print.headers=true", timeout=120)
+        "--bootstrap-server",
+        kafka_bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--max-messages",
+        str(len(ids)),
+        "--timeout-ms",
+        "30000",
+        "--formatter-property",
+        "print.headers=true",
+        timeout=120,
+    )
     lines = [line for line in proc.stdout.splitlines() if "mq.source.id:" in line]
-    seen = {line.split("mq.source.id:", 1)[1].split(",", 1)[0].split("\t", 1)[0]
-            for line in lines}
+    seen = {line.split("mq.source.id:", 1)[1].split(",", 1)[0].split("\t", 1)[0] for line in lines}
     assert seen == set(ids), (proc.stdout[-500:], proc.stderr[-1000:])

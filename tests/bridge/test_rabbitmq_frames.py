@@ -30,13 +30,25 @@ class FakeImpl:
         self.to_pika.append(value)
 
 
-def deliver(tag, props, body, *, channel=CHANNEL, exchange="ex", routing_key="rk",
-            redelivered=False, frame_max=131072) -> bytes:
-    out = [frame.Method(channel, spec.Basic.Deliver("ctag-1", tag, redelivered, exchange,
-                                                    routing_key)).marshal(),
-           frame.Header(channel, len(body), props).marshal()]
+def deliver(
+    tag,
+    props,
+    body,
+    *,
+    channel=CHANNEL,
+    exchange="ex",
+    routing_key="rk",
+    redelivered=False,
+    frame_max=131072,
+) -> bytes:
+    out = [
+        frame.Method(
+            channel, spec.Basic.Deliver("ctag-1", tag, redelivered, exchange, routing_key)
+        ).marshal(),
+        frame.Header(channel, len(body), props).marshal(),
+    ]
     for i in range(0, len(body), frame_max - 8):
-        out.append(frame.Body(channel, body[i:i + frame_max - 8]).marshal())
+        out.append(frame.Body(channel, body[i : i + frame_max - 8]).marshal())
     return b"".join(out)
 
 
@@ -44,12 +56,29 @@ PROPS = [
     pika.BasicProperties(),
     pika.BasicProperties(message_id="m-1", delivery_mode=2, timestamp=1_700_000_000),
     pika.BasicProperties(
-        content_type="application/json", content_encoding="gzip", priority=7,
-        correlation_id="c", reply_to="r", expiration="60000", message_id="m-ü", type="t",
-        user_id="guest", app_id="app", cluster_id="cl", delivery_mode=1, timestamp=1,
-        headers={"n": 1, "s": "text", "d": decimal.Decimal("1.50"), "b": True,
-                 "t": dt.datetime(2026, 1, 2, 3, 4, 5), "nested": {"a": [1, "x", {"y": b"z"}]},
-                 "x-death": [{"count": 2, "queue": "q", "reason": "rejected"}]}),
+        content_type="application/json",
+        content_encoding="gzip",
+        priority=7,
+        correlation_id="c",
+        reply_to="r",
+        expiration="60000",
+        message_id="m-ü",
+        type="t",
+        user_id="guest",
+        app_id="app",
+        cluster_id="cl",
+        delivery_mode=1,
+        timestamp=1,
+        headers={
+            "n": 1,
+            "s": "text",
+            "d": decimal.Decimal("1.50"),
+            "b": True,
+            "t": dt.datetime(2026, 1, 2, 3, 4, 5),
+            "nested": {"a": [1, "x", {"y": b"z"}]},
+            "x-death": [{"count": 2, "queue": "q", "reason": "rejected"}],
+        },
+    ),
 ]
 
 
@@ -75,16 +104,22 @@ def expected(stream: bytes) -> list[frames.Delivery]:
 def test_same_deliveries_as_pika_whatever_the_chunking(seed):
     rng = random.Random(seed)
     stream = b"".join(
-        deliver(tag, PROPS[tag % len(PROPS)], bytes([tag % 256]) * rng.choice([0, 1, 1024, 300_000]),
-                redelivered=tag % 2 == 0, exchange="" if tag % 3 else "amq.topic",
-                routing_key=f"k.{tag}")
-        for tag in range(1, 40))
+        deliver(
+            tag,
+            PROPS[tag % len(PROPS)],
+            bytes([tag % 256]) * rng.choice([0, 1, 1024, 300_000]),
+            redelivered=tag % 2 == 0,
+            exchange="" if tag % 3 else "amq.topic",
+            routing_key=f"k.{tag}",
+        )
+        for tag in range(1, 40)
+    )
     impl, got = FakeImpl(), []
     reader = frames.DeliveryReader(impl, CHANNEL, got.append)
     pos = 0
     while pos < len(stream):
         step = rng.choice([1, 7, 100, 4096, 65536])
-        reader.feed(stream[pos:pos + step])
+        reader.feed(stream[pos : pos + step])
         pos += step
     assert got == expected(stream)
     assert impl._frame_buffer == b"" and impl.to_pika == []
@@ -95,8 +130,9 @@ def test_other_frames_go_to_pika_in_order():
     heartbeat = frame.Heartbeat().marshal()
     cancel = frame.Method(CHANNEL, spec.Basic.Cancel("ctag-1")).marshal()
     other_channel = deliver(9, PROPS[1], b"other", channel=2)
-    stream = (deliver(1, PROPS[1], b"a") + heartbeat + deliver(2, PROPS[0], b"b")
-              + other_channel + cancel)
+    stream = (
+        deliver(1, PROPS[1], b"a") + heartbeat + deliver(2, PROPS[0], b"b") + other_channel + cancel
+    )
     impl, got = FakeImpl(), []
     frames.DeliveryReader(impl, CHANNEL, got.append).feed(stream)
     assert [d.body for d in got] == [b"a", b"b"]
@@ -134,21 +170,22 @@ def test_receive_builds_the_same_envelopes_as_the_constructor():
     src._conn = type("Conn", (), {"process_data_events": lambda self, t: None})()
     impl = FakeImpl()
     reader = frames.DeliveryReader(impl, CHANNEL, src._buffer.append)
-    reader.feed(deliver(5, PROPS[2], b"body", redelivered=True)
-                + deliver(6, PROPS[0], b"no id"))
+    reader.feed(deliver(5, PROPS[2], b"body", redelivered=True) + deliver(6, PROPS[0], b"no id"))
     got = src.receive(10, 0)
     slow = []
     adapter._FAST_ENVELOPE = False
     try:
-        reader.feed(deliver(5, PROPS[2], b"body", redelivered=True)
-                    + deliver(6, PROPS[0], b"no id"))
+        reader.feed(
+            deliver(5, PROPS[2], b"body", redelivered=True) + deliver(6, PROPS[0], b"no id")
+        )
         slow = src.receive(10, 0)
     finally:
         adapter._FAST_ENVELOPE = True
     assert [type(e) for e in slow] == [Envelope, Envelope]
     for fast_one, normal in zip(got, slow):
-        assert dataclasses.asdict(fast_one) | {"handle": None} == \
-            dataclasses.asdict(normal) | {"handle": None}
+        assert dataclasses.asdict(fast_one) | {"handle": None} == dataclasses.asdict(normal) | {
+            "handle": None
+        }
         assert fast_one == normal  # handle is not compared
     assert got[0].source_id == "m-ü" and got[1].source_id.startswith("sha256:")
     assert got[0].properties["priority"] == 7 and got[0].headers["x-death"][0]["count"] == 2

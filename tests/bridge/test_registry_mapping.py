@@ -61,17 +61,34 @@ def test_rabbitmq_describe_masks_the_password():
     assert "s3cret" not in source.describe() and "bob:***@" in source.describe()
 
 
-ENV = Envelope(body=b"", source_id="id-1", source_kind="sqs", queue="q", key="group-7",
-               headers={"tenant": {"DataType": "String", "StringValue": "acme"},
-                        "region": "eu", "n": {"DataType": "Number.int", "StringValue": "42"}},
-               coordinates={"routing_key": "orders.created"})
+ENV = Envelope(
+    body=b"",
+    source_id="id-1",
+    source_kind="sqs",
+    queue="q",
+    key="group-7",
+    headers={
+        "tenant": {"DataType": "String", "StringValue": "acme"},
+        "region": "eu",
+        "n": {"DataType": "Number.int", "StringValue": "42"},
+    },
+    coordinates={"routing_key": "orders.created"},
+)
 
 
-@pytest.mark.parametrize("spec,key", [
-    ("auto", b"group-7"), ("group", b"group-7"), ("routing-key", b"orders.created"),
-    ("header:tenant", b"acme"), ("header:region", b"eu"), ("header:n", b"42"),
-    ("header:missing", None), ("none", None),
-])
+@pytest.mark.parametrize(
+    "spec,key",
+    [
+        ("auto", b"group-7"),
+        ("group", b"group-7"),
+        ("routing-key", b"orders.created"),
+        ("header:tenant", b"acme"),
+        ("header:region", b"eu"),
+        ("header:n", b"42"),
+        ("header:missing", None),
+        ("none", None),
+    ],
+)
 def test_key_strategies(spec, key):
     assert KeyStrategy.parse(spec).function()(ENV) == key
 

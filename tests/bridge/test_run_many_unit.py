@@ -22,20 +22,33 @@ from mqmigrate.sources.memory import MemoryBroker, MemorySource, make_messages
 
 
 def _options(*workloads: str) -> list[BridgeOptions]:
-    return [BridgeOptions(source="memory://", queue=w, kafka="-", topic=f"t-{w}", workload=w,
-                          log_format="json") for w in workloads]
+    return [
+        BridgeOptions(
+            source="memory://", queue=w, kafka="-", topic=f"t-{w}", workload=w, log_format="json"
+        )
+        for w in workloads
+    ]
 
 
-def _install(monkeypatch, sources: dict[str, MemorySource], idle_exit: float | None,
-             after_open=None) -> dict[str, Engine]:
+def _install(
+    monkeypatch, sources: dict[str, MemorySource], idle_exit: float | None, after_open=None
+) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
 
     def prepare(opts, on_tick, producers):
         source = sources[opts.workload]
-        engine = Engine(source, FakeProducer(),
-                        BridgeConfig(topic=opts.topic, idle_exit=idle_exit, reconnect_timeout=0.5,
-                                     backoff_initial=0.01, backoff_max=0.05),
-                        on_tick=on_tick)
+        engine = Engine(
+            source,
+            FakeProducer(),
+            BridgeConfig(
+                topic=opts.topic,
+                idle_exit=idle_exit,
+                reconnect_timeout=0.5,
+                backoff_initial=0.01,
+                backoff_max=0.05,
+            ),
+            on_tick=on_tick,
+        )
         engine.open()
         if after_open:
             after_open(opts.workload, source)
@@ -50,8 +63,10 @@ def test_a_failing_workload_stops_the_others_gracefully_and_the_run_exits_2(monk
     broker = MemoryBroker()
     broker.publish("good", make_messages(30, prefix="g"))
     broker.publish("bad", make_messages(30, prefix="b"))
-    sources = {"good": MemorySource(broker, "good"),
-               "bad": MemorySource(broker, "bad", fail_receive_on={3})}
+    sources = {
+        "good": MemorySource(broker, "good"),
+        "bad": MemorySource(broker, "bad", fail_receive_on={3}),
+    }
 
     def break_bad(workload, source):
         if workload == "bad":  # the reconnect after the injected failure finds no queue
@@ -69,8 +84,9 @@ def test_a_failing_workload_stops_the_others_gracefully_and_the_run_exits_2(monk
     assert engines["good"].stats.acked == 30
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, ExitCode.OK),
-                                      (signal.SIGINT, ExitCode.INTERRUPTED)])
+@pytest.mark.parametrize(
+    "sig,code", [(signal.SIGTERM, ExitCode.OK), (signal.SIGINT, ExitCode.INTERRUPTED)]
+)
 def test_one_signal_stops_every_workload(monkeypatch, sig, code):
     broker = MemoryBroker()
     for q in ("a", "b", "c"):
@@ -85,9 +101,10 @@ def test_one_signal_stops_every_workload(monkeypatch, sig, code):
     finally:
         timer.cancel()
     assert result.code == code and result.error is None
-    assert [(w["workload"], w["stopped"], w["acked"], w["in_flight"])
-            for w in result.summary["workloads"]] == [
-        ("a", "signal", 20, 0), ("b", "signal", 20, 0), ("c", "signal", 20, 0)]
+    assert [
+        (w["workload"], w["stopped"], w["acked"], w["in_flight"])
+        for w in result.summary["workloads"]
+    ] == [("a", "signal", 20, 0), ("b", "signal", 20, 0), ("c", "signal", 20, 0)]
     assert {s: signal.getsignal(s) for s in before} == before  # the handlers are restored
     assert all(not e.stats.consuming for e in engines.values())
 
@@ -101,4 +118,6 @@ def test_drain_ends_when_all_are_drained(monkeypatch):
     result = run_bridges(_options("small", "large"))
     assert result.code == ExitCode.OK
     assert [(w["workload"], w["stopped"], w["acked"]) for w in result.summary["workloads"]] == [
-        ("small", "drained", 5), ("large", "drained", 500)]
+        ("small", "drained", 5),
+        ("large", "drained", 500),
+    ]

@@ -12,8 +12,16 @@ import pytest
 from bridge_helpers import read_topic, source_ids
 from mqmigrate import headers as mqheaders
 from mqmigrate.sources.sqs.adapter import SHADOW_SUFFIX
-from sqs_helpers import (TcpProxy, bridge_cmd, depth, queue_factory, run_bridge,
-                         send_batches, source_uri, start_bridge)
+from sqs_helpers import (
+    TcpProxy,
+    bridge_cmd,
+    depth,
+    queue_factory,
+    run_bridge,
+    send_batches,
+    source_uri,
+    start_bridge,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.sqs]
 
@@ -35,18 +43,37 @@ def moto_queue(moto_sqs, unique_name):
 
 def _arn(sqs, url) -> str:
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"]
+        "QueueArn"
+    ]
 
 
-def test_drain_moves_every_message_once(emq, emq_queue, topics, kafka_bootstrap,
-                                        elasticmq_service, unique_name):
+def test_drain_moves_every_message_once(
+    emq, emq_queue, topics, kafka_bootstrap, elasticmq_service, unique_name
+):
     url = emq_queue()
     topic = topics(unique_name)
     ids = [f"m-{i}" for i in range(3000)]
-    send_batches(emq, url, [{"MessageBody": f"{mid}:".ljust(200, "."), "MessageAttributes": {
-        "mq-source-id": {"DataType": "String", "StringValue": mid}}} for mid in ids])
-    proc = run_bridge(bridge_cmd(source_uri(elasticmq_service.endpoint_url), unique_name,
-                                 kafka_bootstrap, topic, "--idle-exit", "1"))
+    send_batches(
+        emq,
+        url,
+        [
+            {
+                "MessageBody": f"{mid}:".ljust(200, "."),
+                "MessageAttributes": {"mq-source-id": {"DataType": "String", "StringValue": mid}},
+            }
+            for mid in ids
+        ],
+    )
+    proc = run_bridge(
+        bridge_cmd(
+            source_uri(elasticmq_service.endpoint_url),
+            unique_name,
+            kafka_bootstrap,
+            topic,
+            "--idle-exit",
+            "1",
+        )
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout)
     assert summary["stopped"] == "drained" and summary["acked"] == len(ids)
@@ -56,17 +83,38 @@ def test_drain_moves_every_message_once(emq, emq_queue, topics, kafka_bootstrap,
     assert depth(emq, url) == (0, 0)
 
 
-def test_source_outage_reconnects_without_loss(emq, emq_queue, topics, kafka_bootstrap,
-                                               elasticmq_service, unique_name):
+def test_source_outage_reconnects_without_loss(
+    emq, emq_queue, topics, kafka_bootstrap, elasticmq_service, unique_name
+):
     url = emq_queue(VisibilityTimeout=5)
     topic = topics(unique_name)
     ids = [f"o-{i}" for i in range(20000)]
-    send_batches(emq, url, [{"MessageBody": mid, "MessageAttributes": {
-        "mq-source-id": {"DataType": "String", "StringValue": mid}}} for mid in ids])
+    send_batches(
+        emq,
+        url,
+        [
+            {
+                "MessageBody": mid,
+                "MessageAttributes": {"mq-source-id": {"DataType": "String", "StringValue": mid}},
+            }
+            for mid in ids
+        ],
+    )
     proxy = TcpProxy(elasticmq_service.port("http")).start()
-    proc = start_bridge(bridge_cmd(f"sqs+http://127.0.0.1:{proxy.port}", unique_name,
-                                   kafka_bootstrap, topic, "--idle-exit", "3",
-                                   "--max-in-flight", "500", "--reconnect-timeout", "60"))
+    proc = start_bridge(
+        bridge_cmd(
+            f"sqs+http://127.0.0.1:{proxy.port}",
+            unique_name,
+            kafka_bootstrap,
+            topic,
+            "--idle-exit",
+            "3",
+            "--max-in-flight",
+            "500",
+            "--reconnect-timeout",
+            "60",
+        )
+    )
     try:
         deadline = time.monotonic() + 60
         while depth(emq, url)[1] == 0 and time.monotonic() < deadline:
@@ -88,21 +136,41 @@ def test_source_outage_reconnects_without_loss(emq, emq_queue, topics, kafka_boo
     assert proc.returncode == 0, err[-2000:]
     summary = json.loads(out)
     assert summary["stopped"] == "drained" and summary["source_reconnects"] >= 1, (
-        summary, err[-3000:])
+        summary,
+        err[-3000:],
+    )
     got = source_ids(read_topic(kafka_bootstrap, topic))
     assert set(got) == set(ids)  # nothing lost; redeliveries are counted duplicates
     assert depth(emq, url) == (0, 0)
 
 
-def test_two_bridges_share_one_queue(emq, emq_queue, topics, kafka_bootstrap, elasticmq_service,
-                                    unique_name):
+def test_two_bridges_share_one_queue(
+    emq, emq_queue, topics, kafka_bootstrap, elasticmq_service, unique_name
+):
     url = emq_queue()
     topic = topics(unique_name)
     ids = [f"s-{i}" for i in range(4000)]
-    send_batches(emq, url, [{"MessageBody": mid, "MessageAttributes": {
-        "mq-source-id": {"DataType": "String", "StringValue": mid}}} for mid in ids])
-    cmd = bridge_cmd(source_uri(elasticmq_service.endpoint_url), unique_name, kafka_bootstrap,
-                     topic, "--idle-exit", "2", "--max-in-flight", "200")
+    send_batches(
+        emq,
+        url,
+        [
+            {
+                "MessageBody": mid,
+                "MessageAttributes": {"mq-source-id": {"DataType": "String", "StringValue": mid}},
+            }
+            for mid in ids
+        ],
+    )
+    cmd = bridge_cmd(
+        source_uri(elasticmq_service.endpoint_url),
+        unique_name,
+        kafka_bootstrap,
+        topic,
+        "--idle-exit",
+        "2",
+        "--max-in-flight",
+        "200",
+    )
     procs = [start_bridge(cmd) for _ in range(2)]
     summaries = []
     for proc in procs:
@@ -116,7 +184,8 @@ def test_two_bridges_share_one_queue(emq, emq_queue, topics, kafka_bootstrap, el
 
 
 def test_attributes_key_and_timestamp_round_trip_through_kafka(
-        emq, emq_queue, topics, kafka_bootstrap, elasticmq_service, unique_name):
+    emq, emq_queue, topics, kafka_bootstrap, elasticmq_service, unique_name
+):
     url = emq_queue(FifoQueue=True, ContentBasedDeduplication=True)
     topic = topics(unique_name)
     attributes = {
@@ -126,11 +195,22 @@ def test_attributes_key_and_timestamp_round_trip_through_kafka(
         "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"},
         "doc": {"DataType": "String.json", "StringValue": '{"a": 1}'},
     }
-    emq.send_message(QueueUrl=url, MessageBody="typed", MessageAttributes=attributes,
-                     MessageGroupId="customer-42")
-    proc = run_bridge(bridge_cmd(source_uri(elasticmq_service.endpoint_url),
-                                 unique_name + ".fifo", kafka_bootstrap, topic,
-                                 "--idle-exit", "1"))
+    emq.send_message(
+        QueueUrl=url,
+        MessageBody="typed",
+        MessageAttributes=attributes,
+        MessageGroupId="customer-42",
+    )
+    proc = run_bridge(
+        bridge_cmd(
+            source_uri(elasticmq_service.endpoint_url),
+            unique_name + ".fifo",
+            kafka_bootstrap,
+            topic,
+            "--idle-exit",
+            "1",
+        )
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     [record] = read_topic(kafka_bootstrap, topic)
     meta = mqheaders.decode(record.headers())
@@ -138,8 +218,13 @@ def test_attributes_key_and_timestamp_round_trip_through_kafka(
     # the attributes exactly as boto3 returned them: types, custom suffixes, Number text
     assert meta.headers == attributes
     typed = {name: mqheaders.sqs_attribute_value(a) for name, a in meta.headers.items()}
-    assert typed == {"text": "naïve ✓", "price": Decimal("19.990"), "count": -7,
-                     "blob": b"\x00\x01\xff", "doc": '{"a": 1}'}
+    assert typed == {
+        "text": "naïve ✓",
+        "price": Decimal("19.990"),
+        "count": -7,
+        "blob": b"\x00\x01\xff",
+        "doc": '{"a": 1}',
+    }
     system = meta.sections["sqs.system"]
     assert system["MessageGroupId"] == "customer-42"
     assert system["ApproximateReceiveCount"] == "1"
@@ -158,8 +243,11 @@ def _wait_for_shadow(sqs, sns, proc, shadow_name: str, topic_arn: str) -> tuple[
         assert proc.poll() is None, proc.stderr.read()
         try:
             url = sqs.get_queue_url(QueueName=shadow_name)["QueueUrl"]
-            subs = [s for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)[
-                "Subscriptions"] if s["Endpoint"] == _arn(sqs, url)]
+            subs = [
+                s
+                for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+                if s["Endpoint"] == _arn(sqs, url)
+            ]
             if subs:
                 [sub] = subs
                 return url, sub
@@ -170,39 +258,62 @@ def _wait_for_shadow(sqs, sns, proc, shadow_name: str, topic_arn: str) -> tuple[
 
 
 def test_shadow_copies_sns_fed_queue_and_remove_shadow_cleans_up(
-        moto_sqs, moto_sns, moto_queue, topics, kafka_bootstrap, moto_service, unique_name):
+    moto_sqs, moto_sns, moto_queue, topics, kafka_bootstrap, moto_service, unique_name
+):
     app_url = moto_queue("-app")
     app_name = unique_name + "-app"
     topic_arn = moto_sns.create_topic(Name=unique_name)["TopicArn"]
     policy = json.dumps({"kind": ["order"]})
-    app_sub = moto_sns.subscribe(TopicArn=topic_arn, Protocol="sqs",
-                                 Endpoint=_arn(moto_sqs, app_url), ReturnSubscriptionArn=True,
-                                 Attributes={"RawMessageDelivery": "true",
-                                             "FilterPolicy": policy})["SubscriptionArn"]
+    app_sub = moto_sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=_arn(moto_sqs, app_url),
+        ReturnSubscriptionArn=True,
+        Attributes={"RawMessageDelivery": "true", "FilterPolicy": policy},
+    )["SubscriptionArn"]
     topic = topics(unique_name)
     shadow_name = app_name + SHADOW_SUFFIX
-    proc = start_bridge(bridge_cmd(source_uri(moto_service.endpoint_url), app_name,
-                                   kafka_bootstrap, topic, "--mode", "shadow",
-                                   "--idle-exit", "4", "--remove-shadow"))
+    proc = start_bridge(
+        bridge_cmd(
+            source_uri(moto_service.endpoint_url),
+            app_name,
+            kafka_bootstrap,
+            topic,
+            "--mode",
+            "shadow",
+            "--idle-exit",
+            "4",
+            "--remove-shadow",
+        )
+    )
     try:
-        shadow_url, shadow_sub = _wait_for_shadow(moto_sqs, moto_sns, proc, shadow_name,
-                                                  topic_arn)
+        shadow_url, shadow_sub = _wait_for_shadow(moto_sqs, moto_sns, proc, shadow_name, topic_arn)
         shadow_attrs = moto_sns.get_subscription_attributes(
-            SubscriptionArn=shadow_sub["SubscriptionArn"])["Attributes"]
+            SubscriptionArn=shadow_sub["SubscriptionArn"]
+        )["Attributes"]
         assert shadow_attrs["RawMessageDelivery"] == "true"
         assert json.loads(shadow_attrs["FilterPolicy"]) == {"kind": ["order"]}
-        queue_policy = json.loads(moto_sqs.get_queue_attributes(
-            QueueUrl=shadow_url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+        queue_policy = json.loads(
+            moto_sqs.get_queue_attributes(QueueUrl=shadow_url, AttributeNames=["Policy"])[
+                "Attributes"
+            ]["Policy"]
+        )
         assert queue_policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] == [
-            topic_arn]
+            topic_arn
+        ]
 
         # String and Number attributes only: moto 5.2.1 breaks ReceiveMessage after a raw
         # SNS delivery with a Binary attribute (the strict xfail in test_contract_sqs.py)
         for i in range(20):
             kind = "order" if i % 4 else "audit"  # the filter policy drops every 4th
-            moto_sns.publish(TopicArn=topic_arn, Message=f"msg-{i}", MessageAttributes={
-                "kind": {"DataType": "String", "StringValue": kind},
-                "seq": {"DataType": "Number", "StringValue": str(i)}})
+            moto_sns.publish(
+                TopicArn=topic_arn,
+                Message=f"msg-{i}",
+                MessageAttributes={
+                    "kind": {"DataType": "String", "StringValue": kind},
+                    "seq": {"DataType": "Number", "StringValue": str(i)},
+                },
+            )
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -224,25 +335,50 @@ def test_shadow_copies_sns_fed_queue_and_remove_shadow_cleans_up(
 
 
 def test_shadow_of_fifo_queue_fed_by_fifo_topic_keeps_group_order(
-        moto_sqs, moto_sns, moto_queue, topics, kafka_bootstrap, moto_service, unique_name):
+    moto_sqs, moto_sns, moto_queue, topics, kafka_bootstrap, moto_service, unique_name
+):
     app_url = moto_queue("-app", FifoQueue=True)
     app_name = unique_name + "-app.fifo"
-    topic_arn = moto_sns.create_topic(Name=unique_name + ".fifo", Attributes={
-        "FifoTopic": "true", "ContentBasedDeduplication": "true"})["TopicArn"]
-    moto_sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=_arn(moto_sqs, app_url),
-                       Attributes={"RawMessageDelivery": "true"})
+    topic_arn = moto_sns.create_topic(
+        Name=unique_name + ".fifo",
+        Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"},
+    )["TopicArn"]
+    moto_sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=_arn(moto_sqs, app_url),
+        Attributes={"RawMessageDelivery": "true"},
+    )
     topic = topics(unique_name)
     shadow_name = unique_name + "-app" + SHADOW_SUFFIX + ".fifo"
-    proc = start_bridge(bridge_cmd(source_uri(moto_service.endpoint_url), app_name,
-                                   kafka_bootstrap, topic, "--mode", "shadow",
-                                   "--idle-exit", "4", "--remove-shadow"))
+    proc = start_bridge(
+        bridge_cmd(
+            source_uri(moto_service.endpoint_url),
+            app_name,
+            kafka_bootstrap,
+            topic,
+            "--mode",
+            "shadow",
+            "--idle-exit",
+            "4",
+            "--remove-shadow",
+        )
+    )
     try:
         shadow_url, _ = _wait_for_shadow(moto_sqs, moto_sns, proc, shadow_name, topic_arn)
-        assert moto_sqs.get_queue_attributes(QueueUrl=shadow_url, AttributeNames=[
-            "FifoQueue"])["Attributes"]["FifoQueue"] == "true"
+        assert (
+            moto_sqs.get_queue_attributes(QueueUrl=shadow_url, AttributeNames=["FifoQueue"])[
+                "Attributes"
+            ]["FifoQueue"]
+            == "true"
+        )
         for i in range(12):
-            moto_sns.publish(TopicArn=topic_arn, Message=f"g{i % 2}:{i // 2}",
-                             MessageGroupId=f"g{i % 2}", MessageDeduplicationId=f"d-{i}")
+            moto_sns.publish(
+                TopicArn=topic_arn,
+                Message=f"g{i % 2}:{i // 2}",
+                MessageGroupId=f"g{i % 2}",
+                MessageDeduplicationId=f"d-{i}",
+            )
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -257,14 +393,23 @@ def test_shadow_of_fifo_queue_fed_by_fifo_topic_keeps_group_order(
     moto_sns.delete_topic(TopicArn=topic_arn)
 
 
-def test_shadow_of_queue_without_sns_is_refused_in_one_line(moto_queue, topics, kafka_bootstrap,
-                                                            moto_service, moto_sqs,
-                                                            unique_name):
+def test_shadow_of_queue_without_sns_is_refused_in_one_line(
+    moto_queue, topics, kafka_bootstrap, moto_service, moto_sqs, unique_name
+):
     url = moto_queue()
     moto_sqs.send_message(QueueUrl=url, MessageBody="stay")
     topic = topics(unique_name)
-    proc = run_bridge(bridge_cmd(source_uri(moto_service.endpoint_url), unique_name,
-                                 kafka_bootstrap, topic, "--mode", "shadow"), timeout=60)
+    proc = run_bridge(
+        bridge_cmd(
+            source_uri(moto_service.endpoint_url),
+            unique_name,
+            kafka_bootstrap,
+            topic,
+            "--mode",
+            "shadow",
+        ),
+        timeout=60,
+    )
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert proc.stderr.startswith("Error:")
@@ -276,26 +421,40 @@ def test_shadow_of_queue_without_sns_is_refused_in_one_line(moto_queue, topics, 
 
 
 def test_unreachable_missing_queue_and_no_credentials_are_one_line_exit_2(
-        topics, kafka_bootstrap, elasticmq_service, unique_name):
+    topics, kafka_bootstrap, elasticmq_service, unique_name
+):
     topic = topics(unique_name)
     # no instance-metadata lookup either: this test must not send anything off the machine
-    no_aws = {"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent",
-              "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_ACCESS_KEY_ID": None,
-              "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None,
-              "AWS_DEFAULT_PROFILE": None, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": None,
-              "AWS_CONTAINER_CREDENTIALS_FULL_URI": None, "AWS_WEB_IDENTITY_TOKEN_FILE": None}
+    no_aws = {
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "AWS_ACCESS_KEY_ID": None,
+        "AWS_SECRET_ACCESS_KEY": None,
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+        "AWS_DEFAULT_PROFILE": None,
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": None,
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": None,
+        "AWS_WEB_IDENTITY_TOKEN_FILE": None,
+    }
     cases = [
-        ("sqs+http://AKIDEXAMPLE:s3cr3t-value@127.0.0.1:1", "orders", {},
-         "endpoint unreachable"),
-        (source_uri(elasticmq_service.endpoint_url), unique_name + "-missing", {},
-         "does not exist"),
+        ("sqs+http://AKIDEXAMPLE:s3cr3t-value@127.0.0.1:1", "orders", {}, "endpoint unreachable"),
+        (
+            source_uri(elasticmq_service.endpoint_url),
+            unique_name + "-missing",
+            {},
+            "does not exist",
+        ),
         # AWS proper with no credentials anywhere: refused before any request leaves
         ("sqs://us-east-1", "orders", no_aws, "no usable AWS credentials"),
     ]
     for uri, queue, env, expected in cases:
-        proc = run_bridge(bridge_cmd(uri, queue, kafka_bootstrap, topic,
-                                     "--quarantine-topic", ""), timeout=90,
-                          env=env)
+        proc = run_bridge(
+            bridge_cmd(uri, queue, kafka_bootstrap, topic, "--quarantine-topic", ""),
+            timeout=90,
+            env=env,
+        )
         assert proc.returncode == 2, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert proc.stderr.startswith("Error:") and expected in proc.stderr, proc.stderr

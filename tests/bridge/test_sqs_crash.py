@@ -24,8 +24,7 @@ import pytest
 
 from bridge_helpers import lost_and_duplicates, read_topic, source_ids
 from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
-from sqs_helpers import (bridge_cmd, bridge_env, depth, send_batches,
-                         source_uri)
+from sqs_helpers import bridge_cmd, bridge_env, depth, send_batches, source_uri
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.sqs, pytest.mark.slow]
 
@@ -52,9 +51,14 @@ def _topic(bootstrap: str, name: str, partitions: int = 1) -> str:
 def _spawn(tmp_path: Path, run: int, cmd: list[str]) -> tuple[subprocess.Popen, Path, Path]:
     """A bridge whose output goes to files (a pipe nobody reads could block it)."""
     out, err = tmp_path / f"run{run}.out", tmp_path / f"run{run}.err"
-    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[2],
-                            env=bridge_env(None),
-                            stdout=out.open("w"), stderr=err.open("w"), text=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=Path(__file__).resolve().parents[2],
+        env=bridge_env(None),
+        stdout=out.open("w"),
+        stderr=err.open("w"),
+        text=True,
+    )
     return proc, out, err
 
 
@@ -81,21 +85,41 @@ def _final_drain(tmp_path, cmd) -> dict:
     return summary
 
 
-@pytest.mark.parametrize("effectively_once", [False, True],
-                         ids=["at-least-once", "effectively-once"])
+@pytest.mark.parametrize(
+    "effectively_once", [False, True], ids=["at-least-once", "effectively-once"]
+)
 def test_crash_campaign_100k_sigkills_and_kafka_restart_lose_nothing(
-        effectively_once, emq, emq_queue, kafka, elasticmq_service, unique_name, tmp_path):
+    effectively_once, emq, emq_queue, kafka, elasticmq_service, unique_name, tmp_path
+):
     began = time.monotonic()
     rng = random.Random()
     url = emq_queue(VisibilityTimeout=VISIBILITY)
     topic = _topic(kafka.bootstrap, unique_name)
     ids = [f"id-{i}" for i in range(N)]
-    send_batches(emq, url, [{"MessageBody": f"{mid}:".ljust(100, "."), "MessageAttributes": {
-        "mq-source-id": {"DataType": "String", "StringValue": mid}}} for mid in ids], threads=8)
+    send_batches(
+        emq,
+        url,
+        [
+            {
+                "MessageBody": f"{mid}:".ljust(100, "."),
+                "MessageAttributes": {"mq-source-id": {"DataType": "String", "StringValue": mid}},
+            }
+            for mid in ids
+        ],
+        threads=8,
+    )
     seeded = time.monotonic() - began
     assert sum(depth(emq, url)) == N
-    cmd = bridge_cmd(source_uri(elasticmq_service.endpoint_url), unique_name, kafka.bootstrap,
-                     topic, "--idle-exit", "3", "--max-in-flight", "2000")
+    cmd = bridge_cmd(
+        source_uri(elasticmq_service.endpoint_url),
+        unique_name,
+        kafka.bootstrap,
+        topic,
+        "--idle-exit",
+        "3",
+        "--max-in-flight",
+        "2000",
+    )
     if effectively_once:
         cmd.append("--effectively-once")
 
@@ -122,9 +146,11 @@ def test_crash_campaign_100k_sigkills_and_kafka_restart_lose_nothing(
 
     lost, duplicates, unexpected = lost_and_duplicates(ids, kafka.bootstrap, topic, timeout=300)
     wall = time.monotonic() - began
-    print(f"\n[sqs crash campaign effectively_once={effectively_once}] messages={N} "
-          f"kills={kills} kafka_restart_s={kafka_down:.1f} lost={len(lost)} "
-          f"duplicates={duplicates} seed_s={seeded:.1f} wall_s={wall:.1f} last_run={summary}")
+    print(
+        f"\n[sqs crash campaign effectively_once={effectively_once}] messages={N} "
+        f"kills={kills} kafka_restart_s={kafka_down:.1f} lost={len(lost)} "
+        f"duplicates={duplicates} seed_s={seeded:.1f} wall_s={wall:.1f} last_run={summary}"
+    )
     assert kills == KILLS and kafka_down > 0
     assert not lost, f"{len(lost)} lost, e.g. {sorted(lost)[:5]}"
     assert not unexpected, sorted(unexpected)[:5]
@@ -166,25 +192,45 @@ def test_check_group_order_rejects_skips_and_accepts_replays():
         _check_group_order([0, 1, 3], 4)  # 2 missing
 
 
-@pytest.mark.parametrize("effectively_once", [False, True],
-                         ids=["at-least-once", "effectively-once"])
-def test_fifo_group_order_survives_sigkills(effectively_once, emq, emq_queue, kafka,
-                                            elasticmq_service, unique_name, tmp_path):
+@pytest.mark.parametrize(
+    "effectively_once", [False, True], ids=["at-least-once", "effectively-once"]
+)
+def test_fifo_group_order_survives_sigkills(
+    effectively_once, emq, emq_queue, kafka, elasticmq_service, unique_name, tmp_path
+):
     groups, per_group, kills_wanted = 8, 600, 4
     url = emq_queue(FifoQueue=True, VisibilityTimeout=3)
     topic = _topic(kafka.bootstrap, unique_name, partitions=3)
 
     def send_group(g: int) -> None:  # one sender per group keeps its send order
-        send_batches(emq, url, [{"MessageBody": f"g{g}:{i}", "MessageGroupId": f"g{g}",
-                                 "MessageDeduplicationId": f"g{g}-{i}"}
-                                for i in range(per_group)], threads=1)
+        send_batches(
+            emq,
+            url,
+            [
+                {
+                    "MessageBody": f"g{g}:{i}",
+                    "MessageGroupId": f"g{g}",
+                    "MessageDeduplicationId": f"g{g}-{i}",
+                }
+                for i in range(per_group)
+            ],
+            threads=1,
+        )
 
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(groups) as pool:
         list(pool.map(send_group, range(groups)))
-    cmd = bridge_cmd(source_uri(elasticmq_service.endpoint_url), unique_name + ".fifo",
-                     kafka.bootstrap, topic, "--idle-exit", "4", "--max-in-flight", "500")
+    cmd = bridge_cmd(
+        source_uri(elasticmq_service.endpoint_url),
+        unique_name + ".fifo",
+        kafka.bootstrap,
+        topic,
+        "--idle-exit",
+        "4",
+        "--max-in-flight",
+        "500",
+    )
     if effectively_once:
         cmd.append("--effectively-once")
     rng = random.Random()
@@ -217,13 +263,20 @@ def test_fifo_group_order_survives_sigkills(effectively_once, emq, emq_queue, ka
     assert depth(emq, url) == (0, 0)
 
 
-def test_visibility_extended_while_kafka_is_down(emq, emq_queue, kafka, elasticmq_service,
-                                                 unique_name, tmp_path):
+def test_visibility_extended_while_kafka_is_down(
+    emq, emq_queue, kafka, elasticmq_service, unique_name, tmp_path
+):
     visibility = 3
     url = emq_queue(VisibilityTimeout=visibility)
     topic = _topic(kafka.bootstrap, unique_name)
-    cmd = bridge_cmd(source_uri(elasticmq_service.endpoint_url), unique_name, kafka.bootstrap,
-                     topic, "--idle-exit", "600")
+    cmd = bridge_cmd(
+        source_uri(elasticmq_service.endpoint_url),
+        unique_name,
+        kafka.bootstrap,
+        topic,
+        "--idle-exit",
+        "600",
+    )
     proc, out, err = _spawn(tmp_path, 0, cmd)
     try:
         deadline = time.monotonic() + 60
@@ -232,8 +285,19 @@ def test_visibility_extended_while_kafka_is_down(emq, emq_queue, kafka, elasticm
             time.sleep(0.1)
         kafka.stop()
         ids = [f"v-{i}" for i in range(20)]
-        send_batches(emq, url, [{"MessageBody": mid, "MessageAttributes": {
-            "mq-source-id": {"DataType": "String", "StringValue": mid}}} for mid in ids])
+        send_batches(
+            emq,
+            url,
+            [
+                {
+                    "MessageBody": mid,
+                    "MessageAttributes": {
+                        "mq-source-id": {"DataType": "String", "StringValue": mid}
+                    },
+                }
+                for mid in ids
+            ],
+        )
         deadline = time.monotonic() + 30
         while depth(emq, url) != (0, 20) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -243,9 +307,9 @@ def test_visibility_extended_while_kafka_is_down(emq, emq_queue, kafka, elasticm
         stolen = []
         until = time.monotonic() + 4 * visibility
         while time.monotonic() < until:
-            stolen += emq.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                          WaitTimeSeconds=1, VisibilityTimeout=0).get(
-                "Messages", [])
+            stolen += emq.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=0
+            ).get("Messages", [])
         assert not stolen, f"{len(stolen)} messages reappeared while the bridge held them"
         assert proc.poll() is None
         kafka.start()

@@ -26,30 +26,53 @@ URI = "sqs+http://AKID:s3cret@127.0.0.1:9324"
 names = st.from_regex(r"[A-Za-z0-9_-]{1,40}", fullmatch=True)
 suffix = st.one_of(st.just(""), st.from_regex(r"\.[A-Za-z0-9_-]{1,16}", fullmatch=True))
 # SQS string values: XML 1.0 characters (tab, LF, CR, U+0020..U+D7FF, U+E000..U+FFFD, astral)
-sqs_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters=[
-    chr(c) for c in range(0x20) if c not in (0x9, 0xA, 0xD)] + ["\ufffe", "\uffff"])
+sqs_chars = st.characters(
+    blacklist_categories=("Cs",),
+    blacklist_characters=[chr(c) for c in range(0x20) if c not in (0x9, 0xA, 0xD)]
+    + ["\ufffe", "\uffff"],
+)
 number_text = st.one_of(
-    st.integers(-10 ** 30, 10 ** 30).map(str),
-    st.decimals(allow_nan=False, allow_infinity=False, places=None,
-                min_value=decimal.Decimal("-1e30"), max_value=decimal.Decimal("1e30")).map(str),
+    st.integers(-(10**30), 10**30).map(str),
+    st.decimals(
+        allow_nan=False,
+        allow_infinity=False,
+        places=None,
+        min_value=decimal.Decimal("-1e30"),
+        max_value=decimal.Decimal("1e30"),
+    ).map(str),
     st.sampled_from(["1.50", "-0", "0.000", "007", "1E+5", "2.5e-3"]),
 )
 attribute = st.one_of(
-    st.builds(lambda s, v: {"DataType": "String" + s, "StringValue": v}, suffix,
-              st.text(sqs_chars, min_size=1, max_size=40)),
+    st.builds(
+        lambda s, v: {"DataType": "String" + s, "StringValue": v},
+        suffix,
+        st.text(sqs_chars, min_size=1, max_size=40),
+    ),
     st.builds(lambda s, v: {"DataType": "Number" + s, "StringValue": v}, suffix, number_text),
-    st.builds(lambda s, v: {"DataType": "Binary" + s, "BinaryValue": v}, suffix,
-              st.binary(min_size=1, max_size=64)),
+    st.builds(
+        lambda s, v: {"DataType": "Binary" + s, "BinaryValue": v},
+        suffix,
+        st.binary(min_size=1, max_size=64),
+    ),
 )
 
 
-def _message(attributes: dict, *, mid: str = "11111111-2222-3333-4444-555555555555",
-             system: dict | None = None, body: str = "payload") -> dict:
+def _message(
+    attributes: dict,
+    *,
+    mid: str = "11111111-2222-3333-4444-555555555555",
+    system: dict | None = None,
+    body: str = "payload",
+) -> dict:
     """One message as boto3's receive_message returns it."""
-    return {"MessageId": mid, "ReceiptHandle": "rh-" + mid, "MD5OfBody": "x", "Body": body,
-            "Attributes": system or {"SentTimestamp": "1764000000123",
-                                     "ApproximateReceiveCount": "1"},
-            "MessageAttributes": attributes}
+    return {
+        "MessageId": mid,
+        "ReceiptHandle": "rh-" + mid,
+        "MD5OfBody": "x",
+        "Body": body,
+        "Attributes": system or {"SentTimestamp": "1764000000123", "ApproximateReceiveCount": "1"},
+        "MessageAttributes": attributes,
+    }
 
 
 @settings(max_examples=300, deadline=None)
@@ -70,8 +93,10 @@ def test_sqs_attributes_round_trip_through_the_bridge_mapping(attributes):
         else:
             assert type(value) in (int, decimal.Decimal)
             assert value == decimal.Decimal(attr["StringValue"])
-    assert meta.sections["sqs.system"] == {"SentTimestamp": "1764000000123",
-                                           "ApproximateReceiveCount": "1"}
+    assert meta.sections["sqs.system"] == {
+        "SentTimestamp": "1764000000123",
+        "ApproximateReceiveCount": "1",
+    }
     assert meta.timestamp_ms == 1764000000123 and meta.source_kind == "sqs"
 
 
@@ -86,16 +111,26 @@ def test_key_from_header_uses_the_typed_attribute_value(name, attr):
 def test_source_id_prefers_the_producers_mq_source_id():
     plain = SQSSource(URI, "q")._envelope(_message({}, mid="m-1"))
     assert plain.source_id == "m-1" and plain.properties["message_id"] == "m-1"
-    tagged = SQSSource(URI, "q")._envelope(_message(
-        {"mq-source-id": {"DataType": "String", "StringValue": "order-7"}}, mid="m-2"))
+    tagged = SQSSource(URI, "q")._envelope(
+        _message({"mq-source-id": {"DataType": "String", "StringValue": "order-7"}}, mid="m-2")
+    )
     assert tagged.source_id == "order-7"  # the id the dual-write SDK also gave Kafka
     assert tagged.properties["message_id"] == "m-2"
 
 
 def test_fifo_group_is_the_key_and_redelivery_is_flagged():
-    env = SQSSource(URI, "q.fifo")._envelope(_message({}, system={
-        "SentTimestamp": "5", "ApproximateReceiveCount": "3", "MessageGroupId": "g-1",
-        "MessageDeduplicationId": "d", "SequenceNumber": "18889"}))
+    env = SQSSource(URI, "q.fifo")._envelope(
+        _message(
+            {},
+            system={
+                "SentTimestamp": "5",
+                "ApproximateReceiveCount": "3",
+                "MessageGroupId": "g-1",
+                "MessageDeduplicationId": "d",
+                "SequenceNumber": "18889",
+            },
+        )
+    )
     assert env.key == "g-1" and env.properties["group_id"] == "g-1"
     assert env.redelivered and env.timestamp_ms == 5
     assert env.sections["sqs.system"]["SequenceNumber"] == "18889"
@@ -127,17 +162,20 @@ def _client_error(code: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": "nope"}}, "ReceiveMessage")
 
 
-@pytest.mark.parametrize("exc,kind,transient", [
-    (_client_error("InvalidClientTokenId"), AuthenticationFailed, False),
-    (_client_error("SignatureDoesNotMatch"), AuthenticationFailed, False),
-    (_client_error("AccessDenied"), AuthenticationFailed, False),
-    (_client_error("AWS.SimpleQueueService.NonExistentQueue"), SourceError, False),
-    (_client_error("QueueDoesNotExist"), SourceError, False),
-    (_client_error("ThrottlingException"), SourceUnavailable, True),
-    (_client_error("InvalidParameterValue"), SourceError, False),
-    (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), SourceUnavailable, True),
-    (NoCredentialsError(), AuthenticationFailed, False),
-])
+@pytest.mark.parametrize(
+    "exc,kind,transient",
+    [
+        (_client_error("InvalidClientTokenId"), AuthenticationFailed, False),
+        (_client_error("SignatureDoesNotMatch"), AuthenticationFailed, False),
+        (_client_error("AccessDenied"), AuthenticationFailed, False),
+        (_client_error("AWS.SimpleQueueService.NonExistentQueue"), SourceError, False),
+        (_client_error("QueueDoesNotExist"), SourceError, False),
+        (_client_error("ThrottlingException"), SourceUnavailable, True),
+        (_client_error("InvalidParameterValue"), SourceError, False),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), SourceUnavailable, True),
+        (NoCredentialsError(), AuthenticationFailed, False),
+    ],
+)
 def test_errors_are_classified(exc, kind, transient):
     err = classify(exc, "SQS queue 'q': receive", queue="q")
     assert type(err) is kind and err.transient is transient
@@ -153,8 +191,13 @@ class _RecordingSQS:
 
     def _batch(self, name, QueueUrl, Entries, **_):
         self.calls.append((name, Entries))
-        return {"Failed": [{"Id": e["Id"], "Code": "ReceiptHandleIsInvalid"}
-                           for e in Entries if e["ReceiptHandle"] in self.fail]}
+        return {
+            "Failed": [
+                {"Id": e["Id"], "Code": "ReceiptHandleIsInvalid"}
+                for e in Entries
+                if e["ReceiptHandle"] in self.fail
+            ]
+        }
 
     def delete_message_batch(self, **kw):
         return self._batch("delete", **kw)
@@ -186,9 +229,15 @@ def test_release_is_visibility_zero_and_reject_leaves_the_message_to_the_redrive
     fake = _RecordingSQS()
     source, envs = _holding(3, fake)
     assert source.settle_many(envs[:2], Outcome.RELEASE) == 2
-    assert fake.calls == [("visibility", [
-        {"Id": "0", "ReceiptHandle": "rh-m0", "VisibilityTimeout": 0},
-        {"Id": "1", "ReceiptHandle": "rh-m1", "VisibilityTimeout": 0}])]
+    assert fake.calls == [
+        (
+            "visibility",
+            [
+                {"Id": "0", "ReceiptHandle": "rh-m0", "VisibilityTimeout": 0},
+                {"Id": "1", "ReceiptHandle": "rh-m1", "VisibilityTimeout": 0},
+            ],
+        )
+    ]
     assert source.settle_many(envs[2:], Outcome.REJECT) == 1
     assert len(fake.calls) == 1 and not source._held  # no call: no longer held or extended
 
@@ -206,9 +255,15 @@ def test_extension_touches_only_messages_past_half_their_visibility():
     source, _ = _holding(4, fake)  # visible_at 100, 101, 102, 103
     source.visibility_timeout = 4
     source._extend(now=99.5)  # m0 (0.5 s left) and m1 (1.5 s) are due, m2 (2.5 s) is not
-    assert fake.calls == [("visibility", [
-        {"Id": "0", "ReceiptHandle": "rh-m0", "VisibilityTimeout": 4},
-        {"Id": "1", "ReceiptHandle": "rh-m1", "VisibilityTimeout": 4}])]
+    assert fake.calls == [
+        (
+            "visibility",
+            [
+                {"Id": "0", "ReceiptHandle": "rh-m0", "VisibilityTimeout": 4},
+                {"Id": "1", "ReceiptHandle": "rh-m1", "VisibilityTimeout": 4},
+            ],
+        )
+    ]
     # m0 extended, now the latest deadline; m1's extension failed: still held, first in line
     # to be tried again, and still settled (deleted) after Kafka's ack
     assert list(source._held) == ["m1", "m2", "m3", "m0"]

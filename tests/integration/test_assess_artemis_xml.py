@@ -67,8 +67,7 @@ ADDRESSES = """
 def private_artemis(tmp_path_factory):
     from tests.private_brokers import PrivateArtemis
 
-    broker = PrivateArtemis(tmp_path_factory.mktemp("private-artemis"),
-                            manager.context().cache_dir)
+    broker = PrivateArtemis(tmp_path_factory.mktemp("private-artemis"), manager.context().cache_dir)
     broker.create()
     xml = broker.broker_xml.read_text()
     assert xml.count("</address-settings>") == 1 and xml.count("</addresses>") == 1
@@ -90,11 +89,19 @@ def _view(estate) -> dict:
         t = w.target
         out[w.queue] = (
             w.verdict,
-            sorted((f.rule, f.severity.value, repr(f.evidence)) for f in w.findings
-                   if f.status.value == "fired"),
-            (t.mode.value, t.role, t.topic.value,
-             {k: v.value for k, v in t.group_configs.items()},
-             t.key.value if t.key else None, t.fanout.value if t.fanout else None),
+            sorted(
+                (f.rule, f.severity.value, repr(f.evidence))
+                for f in w.findings
+                if f.status.value == "fired"
+            ),
+            (
+                t.mode.value,
+                t.role,
+                t.topic.value,
+                {k: v.value for k, v in t.group_configs.items()},
+                t.key.value if t.key else None,
+                t.fanout.value if t.fanout else None,
+            ),
         )
     return out
 
@@ -103,8 +110,16 @@ def test_broker_xml_and_jolokia_agree(private_artemis):
     from_file = _view(read_estate([str(private_artemis.broker_xml)]))
     live = _view(read_estate([private_artemis.jolokia_uri]))
     ours = sorted(q for q in from_file if q.startswith("live."))
-    assert ours == ["live.audit.all", "live.audit.log", "live.jobs", "live.jobs.groups", "live.orders",
-                    "live.prices.a", "live.prices.b", "live.us.retail"]
+    assert ours == [
+        "live.audit.all",
+        "live.audit.log",
+        "live.jobs",
+        "live.jobs.groups",
+        "live.orders",
+        "live.prices.a",
+        "live.prices.b",
+        "live.us.retail",
+    ]
     assert set(from_file) == set(live)  # the broker's DLQ and ExpiryQueue too
     for queue in sorted(from_file):
         assert from_file[queue] == live[queue], queue
@@ -122,7 +137,9 @@ def test_broker_xml_and_jolokia_agree(private_artemis):
     assert ("queue-type.non-destructive", "blocker") in rules["live.audit.log"]
     assert from_file["live.audit.log"][0] == "consumer-group"
     # a ring only where the queue sets ring-size: default-ring-size is not applied to it
-    assert ("backpressure.max-length", "warn", "{'ring-size': 50}") in from_file["live.audit.log"][1]
+    assert ("backpressure.max-length", "warn", "{'ring-size': 50}") in from_file["live.audit.log"][
+        1
+    ]
     assert not any("ring-size" in e for _, _, e in from_file["live.audit.all"][1])
     assert ("ordering.fifo", "blocker") in rules["live.jobs"]
     assert ("ordering.fifo", "blocker") in rules["live.jobs.groups"]

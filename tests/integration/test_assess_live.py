@@ -31,12 +31,15 @@ def _url(service, *hints: str, default: str) -> str:
 
 
 def _fired(workloads, prefix: str) -> dict:
-    return {w.queue: sorted((f.rule, f.severity.value) for f in w.findings
-                            if f.status.value == "fired")
-            for w in workloads if w.queue and w.queue.startswith(prefix)}
+    return {
+        w.queue: sorted((f.rule, f.severity.value) for f in w.findings if f.status.value == "fired")
+        for w in workloads
+        if w.queue and w.queue.startswith(prefix)
+    }
 
 
 # --------------------------------------------------------------------------------- RabbitMQ
+
 
 @pytest.fixture
 def rabbit(rabbitmq_service, unique_name):
@@ -48,21 +51,26 @@ def rabbit(rabbitmq_service, unique_name):
     created_q, created_x = [], []
 
     def queue(name, arguments, durable=True, auto_delete=False):
-        r = api.put(f"/api/queues/%2F/{quote(prefix + name, safe='')}",
-                    json={"durable": durable, "auto_delete": auto_delete,
-                          "arguments": arguments})
+        r = api.put(
+            f"/api/queues/%2F/{quote(prefix + name, safe='')}",
+            json={"durable": durable, "auto_delete": auto_delete, "arguments": arguments},
+        )
         assert r.status_code in (201, 204), r.text
         created_q.append(prefix + name)
 
     def exchange(name, kind):
-        r = api.put(f"/api/exchanges/%2F/{quote(prefix + name, safe='')}",
-                    json={"type": kind, "durable": True})
+        r = api.put(
+            f"/api/exchanges/%2F/{quote(prefix + name, safe='')}",
+            json={"type": kind, "durable": True},
+        )
         assert r.status_code in (201, 204), r.text
         created_x.append(prefix + name)
 
     def bind(x, q, key=""):
-        r = api.post(f"/api/bindings/%2F/e/{quote(prefix + x, safe='')}/q/"
-                     f"{quote(prefix + q, safe='')}", json={"routing_key": key})
+        r = api.post(
+            f"/api/bindings/%2F/e/{quote(prefix + x, safe='')}/q/{quote(prefix + q, safe='')}",
+            json={"routing_key": key},
+        )
         assert r.status_code == 201, r.text
 
     yield prefix, base, api, queue, exchange, bind
@@ -79,12 +87,20 @@ def test_rabbitmq_live_and_export(rabbit, tmp_path: Path):
 
     prefix, base, api, queue, exchange, bind = rabbit
     queue(".clean", {"x-queue-type": "quorum", "x-delivery-limit": 5})
-    queue(".sac", {"x-queue-type": "quorum", "x-delivery-limit": 5,
-                   "x-single-active-consumer": True})
+    queue(
+        ".sac", {"x-queue-type": "quorum", "x-delivery-limit": 5, "x-single-active-consumer": True}
+    )
     queue(".prio", {"x-max-priority": 5, "x-max-length": 100, "x-overflow": "reject-publish"})
     queue(".stream", {"x-queue-type": "stream", "x-max-age": "7D"})
-    queue(".ttl", {"x-queue-type": "quorum", "x-delivery-limit": 5, "x-message-ttl": 60000,
-                   "x-dead-letter-exchange": prefix + ".dlx"})
+    queue(
+        ".ttl",
+        {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": 5,
+            "x-message-ttl": 60000,
+            "x-dead-letter-exchange": prefix + ".dlx",
+        },
+    )
     exchange(".fan", "fanout")
     exchange(".dlx", "fanout")
     queue(".fan.a", {"x-queue-type": "quorum", "x-delivery-limit": 5})
@@ -102,13 +118,20 @@ def test_rabbitmq_live_and_export(rabbit, tmp_path: Path):
 
     # 10 messages, a pika consumer holding 7 unacked: depth, in-flight and client properties
     for i in range(10):
-        r = api.post("/api/exchanges/%2F/amq.default/publish",
-                     json={"properties": {}, "routing_key": prefix + ".clean",
-                           "payload": f"m{i}", "payload_encoding": "string"})
+        r = api.post(
+            "/api/exchanges/%2F/amq.default/publish",
+            json={
+                "properties": {},
+                "routing_key": prefix + ".clean",
+                "payload": f"m{i}",
+                "payload_encoding": "string",
+            },
+        )
         assert r.json()["routed"] is True
     host = urlsplit(base).hostname
-    conn = pika.BlockingConnection(pika.ConnectionParameters(
-        host=host, credentials=pika.PlainCredentials("guest", "guest")))
+    conn = pika.BlockingConnection(
+        pika.ConnectionParameters(host=host, credentials=pika.PlainCredentials("guest", "guest"))
+    )
     try:
         ch = conn.channel()
         ch.basic_qos(prefetch_count=7)
@@ -129,8 +152,11 @@ def test_rabbitmq_live_and_export(rabbit, tmp_path: Path):
     expected = {
         prefix + ".clean": [("client.share-consumer", "warn")],
         prefix + ".sac": [("ordering.fifo", "blocker")],
-        prefix + ".prio": [("backpressure.max-length", "warn"), ("priority", "warn"),
-                           ("retry.limit", "warn")],
+        prefix + ".prio": [
+            ("backpressure.max-length", "warn"),
+            ("priority", "warn"),
+            ("retry.limit", "warn"),
+        ],
         prefix + ".stream": [("queue-type.stream", "info"), ("ttl.expiry", "info")],
         prefix + ".ttl": [("dlq.redrive", "info"), ("ttl.expiry", "warn")],
         prefix + ".fan.a": [("fanout.share-groups", "info")],
@@ -139,8 +165,11 @@ def test_rabbitmq_live_and_export(rabbit, tmp_path: Path):
         prefix + ".routed": [("routing.pattern", "warn")],
         # classic queues have no delivery limit: redelivered forever
         prefix + ".transient": [("retry.limit", "warn"), ("source.hygiene", "info")],
-        prefix + ".reply": [("retry.limit", "warn"), ("rpc.reply-to", "blocker"),
-                            ("source.hygiene", "info")],
+        prefix + ".reply": [
+            ("retry.limit", "warn"),
+            ("rpc.reply-to", "blocker"),
+            ("source.hygiene", "info"),
+        ],
     }
     assert fired == expected
     w = {x.queue: x for x in live}
@@ -163,8 +192,9 @@ def test_rabbitmq_live_and_export(rabbit, tmp_path: Path):
     offline = _fired(assess(read_estate([str(path)], prefix=prefix)), prefix)
     expected[prefix + ".clean"] = []
     assert offline == expected
-    assert "guest" not in json.dumps(read_estate([str(path)]).model_dump(mode="json")
-                                     ["sources"][0]["queues"])
+    assert "guest" not in json.dumps(
+        read_estate([str(path)]).model_dump(mode="json")["sources"][0]["queues"]
+    )
 
 
 @pytest.mark.rabbitmq
@@ -181,28 +211,50 @@ def test_rabbitmq_bad_credentials(rabbitmq_service, capsys):
 
 # -------------------------------------------------------------------------------------- SQS
 
+
 @pytest.mark.sqs
 def test_sqs_live_moto(moto_service, unique_name):
     import boto3
 
     endpoint = _url(moto_service, "sqs", default="http://127.0.0.1:5000")
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="test", aws_secret_access_key="test")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     p = unique_name
     urls = []
     try:
         dlq = sqs.create_queue(QueueName=f"{p}-dlq")["QueueUrl"]
         urls.append(dlq)
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
-        urls.append(sqs.create_queue(QueueName=f"{p}-clean", Attributes={
-            "MaximumMessageSize": "262144",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                         "maxReceiveCount": 5})})["QueueUrl"])
-        urls.append(sqs.create_queue(QueueName=f"{p}-orders.fifo", Attributes={
-            "FifoQueue": "true", "ContentBasedDeduplication": "true",
-            "VisibilityTimeout": "600", "DelaySeconds": "10",
-            "MaximumMessageSize": "262144"})["QueueUrl"])
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        urls.append(
+            sqs.create_queue(
+                QueueName=f"{p}-clean",
+                Attributes={
+                    "MaximumMessageSize": "262144",
+                    "RedrivePolicy": json.dumps(
+                        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}
+                    ),
+                },
+            )["QueueUrl"]
+        )
+        urls.append(
+            sqs.create_queue(
+                QueueName=f"{p}-orders.fifo",
+                Attributes={
+                    "FifoQueue": "true",
+                    "ContentBasedDeduplication": "true",
+                    "VisibilityTimeout": "600",
+                    "DelaySeconds": "10",
+                    "MaximumMessageSize": "262144",
+                },
+            )["QueueUrl"]
+        )
         sqs.tag_queue(QueueUrl=urls[-1], Tags={"team": "orders"})
         for i in range(3):
             sqs.send_message(QueueUrl=urls[1], MessageBody=f"m{i}")
@@ -211,12 +263,19 @@ def test_sqs_live_moto(moto_service, unique_name):
         fired = _fired(assess(read_estate([uri], prefix=p)), p)
         assert fired[f"{p}-clean"] == [("dlq.redrive", "info"), ("ttl.expiry", "info")]
         # created without MaximumMessageSize: the endpoint reports today's default, 1 MiB
-        assert fired[f"{p}-dlq"] == [("dlq.redrive", "info"), ("size.max-message", "warn"),
-                                     ("ttl.expiry", "info")]
+        assert fired[f"{p}-dlq"] == [
+            ("dlq.redrive", "info"),
+            ("size.max-message", "warn"),
+            ("ttl.expiry", "info"),
+        ]
         assert fired[f"{p}-orders.fifo"] == [
-            ("delay.delivery", "warn"), ("exactly-once.dedup", "warn"),
-            ("ordering.fifo", "blocker"), ("retry.limit", "warn"), ("ttl.expiry", "info"),
-            ("visibility.timeout", "warn")]
+            ("delay.delivery", "warn"),
+            ("exactly-once.dedup", "warn"),
+            ("ordering.fifo", "blocker"),
+            ("retry.limit", "warn"),
+            ("ttl.expiry", "info"),
+            ("visibility.timeout", "warn"),
+        ]
         w = {x.queue: x for x in assess(read_estate([uri], prefix=p))}
         clean = w[f"{p}-clean"].target
         assert clean.group_configs["share.auto.offset.reset"].value == "earliest"
@@ -229,48 +288,82 @@ def test_sqs_live_moto(moto_service, unique_name):
 
 # ------------------------------------------------------------------------- AMQP 1.0 / Artemis
 
+
 @pytest.mark.amqp1
 def test_artemis_live(artemis_service, unique_name):
     url = _url(artemis_service, "console", "8161", "jolokia", default="http://127.0.0.1:8161")
     parts = urlsplit(url)
     base = f"{parts.scheme}://{parts.hostname}:{parts.port or 8161}"
-    api = httpx.Client(base_url=base + "/console/jolokia", auth=("artemis", "artemis"),
-                       headers={"Origin": base}, timeout=15)
-    mbean = api.post("/", json={"type": "search", "mbean":
-                                "org.apache.activemq.artemis:broker=*"}).json()["value"][0]
+    api = httpx.Client(
+        base_url=base + "/console/jolokia",
+        auth=("artemis", "artemis"),
+        headers={"Origin": base},
+        timeout=15,
+    )
+    mbean = api.post(
+        "/", json={"type": "search", "mbean": "org.apache.activemq.artemis:broker=*"}
+    ).json()["value"][0]
 
     def op(operation, *args):
-        body = api.post("/", json={"type": "exec", "mbean": mbean, "operation": operation,
-                                   "arguments": list(args)}).json()
+        body = api.post(
+            "/",
+            json={"type": "exec", "mbean": mbean, "operation": operation, "arguments": list(args)},
+        ).json()
         assert body.get("status") == 200, body
         return body.get("value")
 
     p = unique_name
     names = [f"{p}.clean", f"{p}.groups", f"{p}.noretry"]
     try:
-        op("addAddressSettings(java.lang.String,java.lang.String)", f"{p}.noretry",
-           json.dumps({"maxDeliveryAttempts": -1}))
-        op("addAddressSettings(java.lang.String,java.lang.String)", f"{p}.clean",
-           json.dumps({"maxDeliveryAttempts": 4}))
+        op(
+            "addAddressSettings(java.lang.String,java.lang.String)",
+            f"{p}.noretry",
+            json.dumps({"maxDeliveryAttempts": -1}),
+        )
+        op(
+            "addAddressSettings(java.lang.String,java.lang.String)",
+            f"{p}.clean",
+            json.dumps({"maxDeliveryAttempts": 4}),
+        )
         for n in names:
-            cfg = {"name": n, "address": n, "routing-type": "ANYCAST", "durable": True,
-                   "auto-create-address": True}
+            cfg = {
+                "name": n,
+                "address": n,
+                "routing-type": "ANYCAST",
+                "durable": True,
+                "auto-create-address": True,
+            }
             if n.endswith(".groups"):
                 cfg.update({"group-rebalance": True, "group-buckets": 8})
             op("createQueue(java.lang.String)", json.dumps(cfg))
-        fired = _fired(assess(read_estate([base.replace("http://",
-                                                        "artemis+http://artemis:artemis@")],
-                                          prefix=p)), p)
+        fired = _fired(
+            assess(
+                read_estate([base.replace("http://", "artemis+http://artemis:artemis@")], prefix=p)
+            ),
+            p,
+        )
         assert fired[f"{p}.clean"] == [("dlq.redrive", "info")]
         assert ("ordering.fifo", "blocker") in fired[f"{p}.groups"]
         assert ("retry.limit", "warn") in fired[f"{p}.noretry"]
     finally:
         for n in names:
-            api.post("/", json={"type": "exec", "mbean": mbean,
-                                "operation": "destroyQueue(java.lang.String,boolean,boolean)",
-                                "arguments": [n, True, True]})
+            api.post(
+                "/",
+                json={
+                    "type": "exec",
+                    "mbean": mbean,
+                    "operation": "destroyQueue(java.lang.String,boolean,boolean)",
+                    "arguments": [n, True, True],
+                },
+            )
         for n in (f"{p}.noretry", f"{p}.clean"):
-            api.post("/", json={"type": "exec", "mbean": mbean,
-                                "operation": "removeAddressSettings(java.lang.String)",
-                                "arguments": [n]})
+            api.post(
+                "/",
+                json={
+                    "type": "exec",
+                    "mbean": mbean,
+                    "operation": "removeAddressSettings(java.lang.String)",
+                    "arguments": [n],
+                },
+            )
         api.close()

@@ -42,8 +42,19 @@ def _bench_json(capsys, *args: str) -> dict:
 def test_bench_rabbitmq_vs_kafka_side_by_side(rabbitmq_service, kafka_bootstrap, capsys, tmp_path):
     uri = f"amqp://guest:guest@127.0.0.1:{rabbitmq_service.port('amqp')}/"
     plot = tmp_path / "bench.html"
-    doc = _bench_json(capsys, "--source", uri, "--kafka", kafka_bootstrap, "--messages", "500",
-                      "--consumers", "2", "--plot", str(plot))
+    doc = _bench_json(
+        capsys,
+        "--source",
+        uri,
+        "--kafka",
+        kafka_bootstrap,
+        "--messages",
+        "500",
+        "--consumers",
+        "2",
+        "--plot",
+        str(plot),
+    )
     systems = [r["system"] for r in doc["runs"]]
     assert systems == ["rabbitmq", "kafka-share-group"]
     for r in doc["runs"]:
@@ -59,8 +70,9 @@ def test_bench_rabbitmq_vs_kafka_side_by_side(rabbitmq_service, kafka_bootstrap,
 @pytest.mark.sqs
 def test_bench_sqs_vs_kafka(elasticmq_service, kafka_bootstrap, capsys):
     uri = f"sqs+http://x:y@127.0.0.1:{elasticmq_service.port('http')}?region=us-east-1"
-    doc = _bench_json(capsys, "--source", uri, "--kafka", kafka_bootstrap, "--messages", "300",
-                      "--consumers", "2")
+    doc = _bench_json(
+        capsys, "--source", uri, "--kafka", kafka_bootstrap, "--messages", "300", "--consumers", "2"
+    )
     assert [r["unique"] for r in doc["runs"]] == [300, 300]
 
 
@@ -68,8 +80,9 @@ def test_bench_sqs_vs_kafka(elasticmq_service, kafka_bootstrap, capsys):
 @pytest.mark.amqp1
 def test_bench_amqp1_vs_kafka(artemis_service, kafka_bootstrap, capsys):
     uri = f"amqp1://artemis:artemis@127.0.0.1:{artemis_service.port('acceptor')}"
-    doc = _bench_json(capsys, "--source", uri, "--kafka", kafka_bootstrap, "--messages", "300",
-                      "--consumers", "2")
+    doc = _bench_json(
+        capsys, "--source", uri, "--kafka", kafka_bootstrap, "--messages", "300", "--consumers", "2"
+    )
     assert [r["unique"] for r in doc["runs"]] == [300, 300]
 
 

@@ -63,9 +63,13 @@ def release(version: str) -> tuple[int, int]:
 def kafka(request, tmp_path_factory, kafka_service):
     """A broker of one release, alone on the machine's two cores while its tests run."""
     version = request.param
-    broker = PrivateKafka(tmp_path_factory.mktemp(f"kafka-{version}"),
-                          kafka_service.ctx.cache_dir, name=f"kafka-{version}", version=version,
-                          properties={"group.share.delivery.count.limit": str(BROKER_LIMIT)})
+    broker = PrivateKafka(
+        tmp_path_factory.mktemp(f"kafka-{version}"),
+        kafka_service.ctx.cache_dir,
+        name=f"kafka-{version}",
+        version=version,
+        properties={"group.share.delivery.count.limit": str(BROKER_LIMIT)},
+    )
     broker.start()
     broker.version = release(version)
     try:
@@ -101,15 +105,29 @@ def rabbit_queue(rabbitmq_service, unique_name, monkeypatch):
     api = httpx.Client(base_url=management, auth=(user, password), timeout=15)
     q, x, dlx = unique_name, f"{unique_name}.x", f"{unique_name}.dlx"
     for exchange in (x, dlx):
-        assert api.put(f"/api/exchanges/%2F/{exchange}",
-                       json={"type": "direct", "durable": True}).is_success
-    assert api.put(f"/api/queues/%2F/{q}", json={"durable": True, "arguments": {
-        "x-queue-type": "quorum", "x-delivery-limit": 4, "x-dead-letter-exchange": dlx}}
+        assert api.put(
+            f"/api/exchanges/%2F/{exchange}", json={"type": "direct", "durable": True}
+        ).is_success
+    assert api.put(
+        f"/api/queues/%2F/{q}",
+        json={
+            "durable": True,
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-delivery-limit": 4,
+                "x-dead-letter-exchange": dlx,
+            },
+        },
     ).is_success
     assert api.post(f"/api/bindings/%2F/e/{x}/q/{q}", json={"routing_key": "k"}).is_success
     monkeypatch.setenv("RABBITMQ_URI", amqp)
-    yield {"queue": q, "exchange": x, "amqp": amqp, "api": api,
-           "uri": management.replace("http://", f"rabbitmq+http://{user}:{password}@")}
+    yield {
+        "queue": q,
+        "exchange": x,
+        "amqp": amqp,
+        "api": api,
+        "uri": management.replace("http://", f"rabbitmq+http://{user}:{password}@"),
+    }
     for name in (q, q + ".mqmigrate-shadow"):
         api.delete(f"/api/queues/%2F/{quote(name, safe='')}")
     for exchange in (x, dlx):
@@ -119,9 +137,27 @@ def rabbit_queue(rabbitmq_service, unique_name, monkeypatch):
 
 def plan_for(rabbit: dict, bootstrap: str, kafka_version: str, out: Path, capsys) -> Path:
     """``mqmigrate plan`` of the live queue for ``kafka_version``; the playbook's path."""
-    assert main(["plan", rabbit["uri"], "--prefix", rabbit["queue"], "--name", "compat",
-                 "--replication", "1", "--kafka", bootstrap, "--kafka-version", kafka_version,
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                rabbit["uri"],
+                "--prefix",
+                rabbit["queue"],
+                "--name",
+                "compat",
+                "--replication",
+                "1",
+                "--kafka",
+                bootstrap,
+                "--kafka-version",
+                kafka_version,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     return out / "compat.yaml"
 
@@ -167,15 +203,17 @@ def test_plan_for_the_release_then_provision_applies_it(kafka, rabbit_queue, tmp
     if kafka.version >= (4, 4):
         assert applied[DLQ_TOPIC_NAME] == target["dlq"]["topic"]
         assert share.topic_configs(admin, target["dlq"]["topic"], [DLQ_ENABLE]) == {
-            DLQ_ENABLE: "true"}
+            DLQ_ENABLE: "true"
+        }
     # a second run is a no-op on every release
     code, again = provision_json(path, capsys)
     assert code == 0 and set(again["counts"]) <= {"unchanged", "skipped"}, again["counts"]
     share.delete_topics(admin, [target["topic"], target["dlq"]["topic"]], missing_ok=True)
 
 
-def test_a_4_4_playbook_on_an_older_release_is_refused_with_reasons(kafka, rabbit_queue,
-                                                                     tmp_path, capsys):
+def test_a_4_4_playbook_on_an_older_release_is_refused_with_reasons(
+    kafka, rabbit_queue, tmp_path, capsys
+):
     """What the release cannot take is a drift row with its reason (exit 1), never dropped."""
     path = plan_for(rabbit_queue, kafka.bootstrap, "4.4", tmp_path / "for-4.4", capsys)
     target = yaml.safe_load(path.read_text())["workloads"][0]["target"]
@@ -232,8 +270,11 @@ def test_worker_dead_letters_each_poison_record_exactly_once(kafka, env):
 
     worker = run_worker(env, handler, dlq_topic=env.dlq, dead_letter="auto")
     try:
-        rec.wait(lambda seen: (b"flaky", BROKER_LIMIT) in seen and (b"fine", 1) in seen
-                 and (b"poison", 1) in seen)
+        rec.wait(
+            lambda seen: (
+                (b"flaky", BROKER_LIMIT) in seen and (b"fine", 1) in seen and (b"poison", 1) in seen
+            )
+        )
         assert quiet(rec, 3.0) == 0
     finally:
         stop(worker)
@@ -250,8 +291,12 @@ def publish(rabbit: dict, n: int, tag: str) -> None:
         ch = conn.channel()
         ch.confirm_delivery()
         for i in range(n):
-            ch.basic_publish(rabbit["exchange"], "k", f"{tag}-{i}".encode(),
-                             pika.BasicProperties(message_id=f"{tag}-{i}", delivery_mode=2))
+            ch.basic_publish(
+                rabbit["exchange"],
+                "k",
+                f"{tag}-{i}".encode(),
+                pika.BasicProperties(message_id=f"{tag}-{i}", delivery_mode=2),
+            )
     finally:
         conn.close()
 
@@ -265,8 +310,7 @@ def wait_for(what: str, check, timeout: float = 60.0):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def test_cutover_provision_and_shadow_bridge_from_rabbitmq(kafka, rabbit_queue, tmp_path,
-                                                          capsys):
+def test_cutover_provision_and_shadow_bridge_from_rabbitmq(kafka, rabbit_queue, tmp_path, capsys):
     """``cutover run --until shadow`` on the plan for this release: the provision step (what
     4.2 cannot take already left out by plan) and the shadow bridge RabbitMQ → this Kafka,
     then a rollback that stops it and deletes no data."""
@@ -278,7 +322,8 @@ def test_cutover_provision_and_shadow_bridge_from_rabbitmq(kafka, rabbit_queue, 
     publish(rabbit_queue, 20, "before")
     wl["phases"]["shadow"]["gates"] = [
         {"metric": "bridge.lag", "op": "<=", "value": 1000, "for_seconds": 2},
-        {"metric": "source.depth", "op": ">=", "value": 20, "for_seconds": 1}]
+        {"metric": "source.depth", "op": ">=", "value": 20, "for_seconds": 1},
+    ]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     run = ["--yes", "--poll-interval", "1", "--gate-timeout", "60"]
     try:
@@ -296,6 +341,8 @@ def test_cutover_provision_and_shadow_bridge_from_rabbitmq(kafka, rabbit_queue, 
         assert topic_end_offset_sum(kafka.bootstrap, topic) == 30
     finally:
         bridgeproc.stop(run_dir(path), wid, timeout=30)
-        share.delete_topics(share.admin_client(kafka.bootstrap),
-                            [topic, wl["target"]["dlq"]["topic"], topic + ".quarantine"],
-                            missing_ok=True)
+        share.delete_topics(
+            share.admin_client(kafka.bootstrap),
+            [topic, wl["target"]["dlq"]["topic"], topic + ".quarantine"],
+            missing_ok=True,
+        )

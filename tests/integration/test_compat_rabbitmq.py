@@ -35,8 +35,7 @@ from tests.bridge.amqp1_helpers import publish as amqp1_publish
 from tests.bridge.amqp1_helpers import run_bridge
 from tests.bridge.bridge_helpers import read_topic, source_ids
 
-pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.kafka,
-              pytest.mark.compat]
+pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.kafka, pytest.mark.compat]
 
 
 @dataclass
@@ -65,8 +64,13 @@ class Node:
 def _node(service) -> Node:
     user, password = service.credentials()
     version = service.probe()
-    return Node(int(version.split(".")[0]), service.port("amqp"),
-                f"http://127.0.0.1:{service.port('management')}", user, password)
+    return Node(
+        int(version.split(".")[0]),
+        service.port("amqp"),
+        f"http://127.0.0.1:{service.port('management')}",
+        user,
+        password,
+    )
 
 
 @pytest.fixture(scope="module", params=["3", "4"], ids=lambda v: f"rabbitmq-{v}")
@@ -106,8 +110,9 @@ def topics(kafka_bootstrap):
 
 
 def declare(api, name: str, arguments: dict) -> None:
-    r = api.put(f"/api/queues/%2F/{quote(name, safe='')}",
-                json={"durable": True, "arguments": arguments})
+    r = api.put(
+        f"/api/queues/%2F/{quote(name, safe='')}", json={"durable": True, "arguments": arguments}
+    )
     assert r.status_code in (201, 204), r.text
     api.made.append(("queues", name))
 
@@ -118,16 +123,23 @@ def test_assess_reads_what_the_release_does(node, api, unique_name):
     declare(api, prefix + ".qq", {"x-queue-type": "quorum"})
     declare(api, prefix + ".cq", {})
     declare(api, prefix + ".stream", {"x-queue-type": "stream", "x-max-age": "7D"})
-    policy = api.put(f"/api/policies/%2F/{prefix}-ha", json={
-        "pattern": f"^{prefix}\\.cq$", "apply-to": "queues", "definition": {"ha-mode": "all"}})
+    policy = api.put(
+        f"/api/policies/%2F/{prefix}-ha",
+        json={
+            "pattern": f"^{prefix}\\.cq$",
+            "apply-to": "queues",
+            "definition": {"ha-mode": "all"},
+        },
+    )
     if node.major >= 4:  # classic mirroring is gone: the broker refuses the policy
         assert policy.status_code == 400, policy.text
     else:
         assert policy.status_code in (201, 204), policy.text
         api.made.append(("policies", f"{prefix}-ha"))
 
-    workloads = {w.queue: w for w in assess(read_estate([node.assess_uri], prefix=prefix))
-                 if w.queue}
+    workloads = {
+        w.queue: w for w in assess(read_estate([node.assess_uri], prefix=prefix)) if w.queue
+    }
     qq = workloads[prefix + ".qq"]
     retry = next(f for f in qq.findings if f.rule == "retry.limit")
     limit = qq.target.group_configs["share.delivery.count.limit"]
@@ -140,18 +152,21 @@ def test_assess_reads_what_the_release_does(node, api, unique_name):
         assert "unlimited" in str(retry.evidence["x-delivery-limit"]), retry.evidence
         assert limit.value == 5 and "without limit" in limit.reason
 
-    mirrored = [f for f in workloads[prefix + ".cq"].findings
-                if f.rule == "source.hygiene" and "ha-mode" in f.evidence]
+    mirrored = [
+        f
+        for f in workloads[prefix + ".cq"].findings
+        if f.rule == "source.hygiene" and "ha-mode" in f.evidence
+    ]
     assert len(mirrored) == (0 if node.major >= 4 else 1)
 
     stream = workloads[prefix + ".stream"]
     assert [f.rule for f in stream.findings if f.rule == "queue-type.stream"] == [
-        "queue-type.stream"]
+        "queue-type.stream"
+    ]
     assert stream.target.mode.value == "consumer-group"
 
 
-def test_the_bridge_s_releases_count_toward_the_4_x_default_delivery_limit(node, api,
-                                                                          unique_name):
+def test_the_bridge_s_releases_count_toward_the_4_x_default_delivery_limit(node, api, unique_name):
     """What assess warns about on 4.x: each RELEASE by the bridge's RabbitMQ source (a Kafka
     write that failed, prefetch handed back at shutdown) is one delivery of a quorum queue's
     budget; with 4.x's default of 20 the broker drops the message after the 20th return
@@ -180,25 +195,32 @@ def test_the_bridge_s_releases_count_toward_the_4_x_default_delivery_limit(node,
     assert deliveries == (21 if node.major >= 4 else 25)
 
 
-def test_bridge_over_amqp_091_drains_a_quorum_queue(node, api, unique_name, kafka_bootstrap,
-                                                    topics):
+def test_bridge_over_amqp_091_drains_a_quorum_queue(
+    node, api, unique_name, kafka_bootstrap, topics
+):
     declare(api, unique_name, {"x-queue-type": "quorum"})
     connection = pika.BlockingConnection(pika.URLParameters(node.amqp))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
         for i in range(300):
-            channel.basic_publish("", unique_name, f"m{i}".encode(), pika.BasicProperties(
-                message_id=f"q-{i}", delivery_mode=2))
+            channel.basic_publish(
+                "",
+                unique_name,
+                f"m{i}".encode(),
+                pika.BasicProperties(message_id=f"q-{i}", delivery_mode=2),
+            )
     finally:
         connection.close()
     topic = topics(unique_name)
-    code, summary, err = run_bridge(node.amqp, unique_name, kafka_bootstrap, topic,
-                                    "--idle-exit", "2")
+    code, summary, err = run_bridge(
+        node.amqp, unique_name, kafka_bootstrap, topic, "--idle-exit", "2"
+    )
     assert code == 0, err[-2000:]
     assert summary["stopped"] == "drained" and summary["acked"] == 300
     assert sorted(source_ids(read_topic(kafka_bootstrap, topic))) == sorted(
-        f"q-{i}" for i in range(300))
+        f"q-{i}" for i in range(300)
+    )
     # the queue's own count (the management API's figure is a sample up to 5 s old)
     connection = pika.BlockingConnection(pika.URLParameters(node.amqp))
     try:
@@ -208,19 +230,30 @@ def test_bridge_over_amqp_091_drains_a_quorum_queue(node, api, unique_name, kafk
         connection.close()
 
 
-def test_bridge_over_amqp_1_0_uses_the_release_s_address(node, api, unique_name,
-                                                          kafka_bootstrap, topics):
+def test_bridge_over_amqp_1_0_uses_the_release_s_address(
+    node, api, unique_name, kafka_bootstrap, topics
+):
     declare(api, unique_name, {"x-queue-type": "quorum"})
-    address = (f"/queues/{quote(unique_name, safe='')}" if node.major >= 4
-               else f"/amq/queue/{unique_name}")
+    address = (
+        f"/queues/{quote(unique_name, safe='')}" if node.major >= 4 else f"/amq/queue/{unique_name}"
+    )
     messages = []
     for i in range(200):
         message = Message(body=f"a{i}".encode())
         message.id = f"a-{i}"
         message.durable = True
         messages.append(message)
-    assert amqp1_publish(f"amqp://127.0.0.1:{node.amqp_port}", address, messages,
-                         user=node.user, password=node.password, capabilities=()) == 200
+    assert (
+        amqp1_publish(
+            f"amqp://127.0.0.1:{node.amqp_port}",
+            address,
+            messages,
+            user=node.user,
+            password=node.password,
+            capabilities=(),
+        )
+        == 200
+    )
 
     source = AMQP1Source(node.amqp1, unique_name)
     source.open()
@@ -230,9 +263,11 @@ def test_bridge_over_amqp_1_0_uses_the_release_s_address(node, api, unique_name,
         source.close()
 
     topic = topics(unique_name)
-    code, summary, err = run_bridge(node.amqp1, unique_name, kafka_bootstrap, topic,
-                                    "--idle-exit", "2")
+    code, summary, err = run_bridge(
+        node.amqp1, unique_name, kafka_bootstrap, topic, "--idle-exit", "2"
+    )
     assert code == 0, err[-2000:]
     assert summary["stopped"] == "drained" and summary["acked"] == 200
     assert sorted(source_ids(read_topic(kafka_bootstrap, topic))) == sorted(
-        f"a-{i}" for i in range(200))
+        f"a-{i}" for i in range(200)
+    )

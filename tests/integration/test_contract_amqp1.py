@@ -68,10 +68,13 @@ class RabbitMQAmqp1:
     @contextmanager
     def _channel(self) -> Iterator:
         user, password = self.service.credentials()
-        connection = pika.BlockingConnection(pika.ConnectionParameters(
-            "127.0.0.1", self.service.port("amqp"),
-            credentials=pika.PlainCredentials(user, password),
-        ))
+        connection = pika.BlockingConnection(
+            pika.ConnectionParameters(
+                "127.0.0.1",
+                self.service.port("amqp"),
+                credentials=pika.PlainCredentials(user, password),
+            )
+        )
         try:
             yield connection.channel()
         finally:
@@ -83,8 +86,10 @@ class RabbitMQAmqp1:
         with self._channel() as channel:
             if dead_letter_queue:
                 channel.queue_declare(dead_letter_queue, durable=True)
-                arguments = {"x-dead-letter-exchange": "",
-                             "x-dead-letter-routing-key": dead_letter_queue}
+                arguments = {
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": dead_letter_queue,
+                }
             channel.queue_declare(queue, durable=True, arguments=arguments)
         return f"/amq/queue/{queue}"
 
@@ -110,11 +115,14 @@ class ArtemisAmqp1:
     def declare(self, queue: str, dead_letter_queue: str | None = None) -> str:
         # dead letters go to the DLQ address of the default address settings ("#")
         config = {"name": queue, "address": queue, "routing-type": "ANYCAST", "durable": True}
-        self.service.jolokia({
-            "type": "exec", "mbean": self.mbean,
-            "operation": "createQueue(java.lang.String,boolean)",
-            "arguments": [json.dumps(config), True],
-        })
+        self.service.jolokia(
+            {
+                "type": "exec",
+                "mbean": self.mbean,
+                "operation": "createQueue(java.lang.String,boolean)",
+                "arguments": [json.dumps(config), True],
+            }
+        )
         return queue
 
     def dead_letters(self, queue: str, dead_letter_queue: str, test_id: str) -> tuple[str, list]:
@@ -122,11 +130,14 @@ class ArtemisAmqp1:
         return "DLQ", [Selector(f"test_id = '{test_id}'")]
 
     def delete(self, queue: str) -> None:
-        self.service.jolokia({
-            "type": "exec", "mbean": self.mbean,
-            "operation": "destroyQueue(java.lang.String,boolean)",
-            "arguments": [queue, True],
-        })
+        self.service.jolokia(
+            {
+                "type": "exec",
+                "mbean": self.mbean,
+                "operation": "destroyQueue(java.lang.String,boolean)",
+                "arguments": [queue, True],
+            }
+        )
 
 
 @pytest.fixture(params=["rabbitmq", "artemis"])
@@ -143,13 +154,15 @@ def queue(broker, unique_name) -> Iterator[str]:
 
 
 @contextmanager
-def receiving(broker: Amqp1Broker, address: str, credit: int = 1,
-              options: list | None = None) -> Iterator[BlockingReceiver]:
+def receiving(
+    broker: Amqp1Broker, address: str, credit: int = 1, options: list | None = None
+) -> Iterator[BlockingReceiver]:
     """A receiver on its own connection; closing the connection ends the link."""
     connection = BlockingConnection(broker.url(), timeout=10)
     try:
-        yield connection.create_receiver(address, credit=credit, name=uuid.uuid4().hex,
-                                         options=options)
+        yield connection.create_receiver(
+            address, credit=credit, name=uuid.uuid4().hex, options=options
+        )
     finally:
         connection.close()
 
@@ -190,9 +203,14 @@ def test_send_receive_keeps_properties_and_application_properties(broker, queue)
         "binary": b"\x00\xff",
     }
     message = Message(
-        id="msg-1", correlation_id="corr-1", subject="order.created",
-        content_type="application/json", durable=True, priority=6,
-        properties=properties, body=b'{"n": 1}',
+        id="msg-1",
+        correlation_id="corr-1",
+        subject="order.created",
+        content_type="application/json",
+        durable=True,
+        priority=6,
+        properties=properties,
+        body=b'{"n": 1}',
     )
     send(broker, queue, message)
 

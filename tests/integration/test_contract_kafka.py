@@ -125,7 +125,9 @@ def test_reject_is_not_redelivered(kafka_bootstrap, topic):
         seen = poll_until_quiet(
             consumer,
             lambda m: AcknowledgeType.REJECT if m.value() == b"poison" else AcknowledgeType.ACCEPT,
-            expected=2, quiet=4)
+            expected=2,
+            quiet=4,
+        )
     finally:
         consumer.close()
     assert sorted(value for value, _ in seen) == [b"fine", b"poison"]
@@ -179,8 +181,12 @@ def test_delivery_count_limit_archives_the_record(kafka_bootstrap, topic):
     consumer = share.share_consumer(kafka_bootstrap, group)
     try:
         consumer.subscribe([topic])
-        deliveries = [count for _, count in poll_until_quiet(
-            consumer, lambda m: AcknowledgeType.RELEASE, expected=2)]
+        deliveries = [
+            count
+            for _, count in poll_until_quiet(
+                consumer, lambda m: AcknowledgeType.RELEASE, expected=2
+            )
+        ]
         # the archived record is not delivered again, and new records still flow
         _produce(kafka_bootstrap, topic, [b"next"])
         seen = _poll_until(consumer, lambda batch: [consumer.acknowledge(m) for m in batch] != [])
@@ -226,8 +232,16 @@ def test_kafka_console_share_consumer_reads_what_we_produce(kafka_service, kafka
     _produce(kafka_bootstrap, topic, values)
     proc = kafka_service.java(
         "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
-        "--bootstrap-server", kafka_bootstrap, "--topic", topic, "--group", group,
-        "--max-messages", "5", "--timeout-ms", "30000",
+        "--bootstrap-server",
+        kafka_bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--max-messages",
+        "5",
+        "--timeout-ms",
+        "30000",
         timeout=90,
     )
     assert proc.returncode == 0, proc.stderr[-500:]

@@ -25,7 +25,8 @@ def channel(rabbitmq_service):
     user, password = rabbitmq_service.credentials()
     connection = pika.BlockingConnection(
         pika.ConnectionParameters(
-            "127.0.0.1", rabbitmq_service.port("amqp"),
+            "127.0.0.1",
+            rabbitmq_service.port("amqp"),
             credentials=pika.PlainCredentials(user, password),
         )
     )
@@ -63,7 +64,7 @@ def _encode_value_with_doubles(original):
 
 def _decode_value_keeping_fractions(original):
     def decode_value(encoded, offset):
-        kind = encoded[offset:offset + 1]
+        kind = encoded[offset : offset + 1]
         if kind == b"d":
             return struct.unpack_from(">d", encoded, offset + 1)[0], offset + 9
         if kind == b"f":

@@ -48,10 +48,12 @@ def receive_until(
 
 def delete_all(sqs: Any, url: str, messages: list[dict]) -> None:
     for start in range(0, len(messages), 10):
-        chunk = messages[start:start + 10]
+        chunk = messages[start : start + 10]
         reply = sqs.delete_message_batch(
             QueueUrl=url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+            ],
         )
         assert not reply.get("Failed"), reply.get("Failed")
 
@@ -262,8 +264,9 @@ class SqsContract:
         self, sqs: Any, make_queue: QueueFactory
     ) -> None:
         url = make_queue()
-        sender = threading.Timer(0.5, sqs.send_message, kwargs={"QueueUrl": url,
-                                                                "MessageBody": "late"})
+        sender = threading.Timer(
+            0.5, sqs.send_message, kwargs={"QueueUrl": url, "MessageBody": "late"}
+        )
         sender.start()
         began = time.monotonic()
         try:
@@ -280,8 +283,9 @@ class SqsContract:
         dlq = make_queue("-dlq")
         url = make_queue(
             VisibilityTimeout=30,
-            RedrivePolicy=json.dumps({"deadLetterTargetArn": queue_arn(sqs, dlq),
-                                      "maxReceiveCount": 2}),
+            RedrivePolicy=json.dumps(
+                {"deadLetterTargetArn": queue_arn(sqs, dlq), "maxReceiveCount": 2}
+            ),
         )
         sent = sqs.send_message(QueueUrl=url, MessageBody="poison")
         for attempt in (1, 2):
@@ -323,8 +327,7 @@ class SqsContract:
         assert [b for b in bodies if b[0] == "b"] == ["b1", "b2"]
         assert {m["Attributes"]["MessageGroupId"] for m in got} == {"a", "b"}
         assert all(m["Attributes"]["MessageDeduplicationId"] for m in got)
-        assert all(("SequenceNumber" in m["Attributes"]) == self.fifo_sequence_numbers
-                   for m in got)
+        assert all(("SequenceNumber" in m["Attributes"]) == self.fifo_sequence_numbers for m in got)
 
     def test_fifo_group_is_blocked_while_a_message_is_in_flight(
         self, sqs: Any, make_queue: QueueFactory
@@ -342,8 +345,9 @@ class SqsContract:
     def test_fifo_explicit_dedup_id(self, sqs: Any, make_queue: QueueFactory) -> None:
         url = make_queue(FifoQueue="true")
         for body, dedup in [("x1", "d1"), ("x2", "d1"), ("x3", "d2")]:
-            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g",
-                             MessageDeduplicationId=dedup)
+            sqs.send_message(
+                QueueUrl=url, MessageBody=body, MessageGroupId="g", MessageDeduplicationId=dedup
+            )
         got = receive_until(sqs, url, 2)
         assert [m["Body"] for m in got] == ["x1", "x3"]
         assert receive(sqs, url) == []
@@ -392,7 +396,9 @@ class TestMotoSnsFanOut:
 
     def _subscribe_raw(self, sns: Any, sqs: Any, topic: str, url: str) -> None:
         sns.subscribe(
-            TopicArn=topic, Protocol="sqs", Endpoint=queue_arn(sqs, url),
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=queue_arn(sqs, url),
             Attributes={"RawMessageDelivery": "true"},
         )
 
@@ -438,7 +444,8 @@ class TestMotoSnsFanOut:
         url = make_queue()
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn(sqs, url))
         published = sns.publish(
-            TopicArn=topic, Message="wrapped",
+            TopicArn=topic,
+            Message="wrapped",
             MessageAttributes={
                 "k": {"DataType": "String", "StringValue": "v"},
                 "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"},
@@ -471,9 +478,7 @@ class TestElasticMQDeepQueue:
     def make_queue(self, sqs: Any, unique_name: str) -> Iterator[QueueFactory]:
         yield from make_queue_factory(sqs, unique_name)
 
-    def test_twenty_thousand_messages_round_trip(
-        self, sqs: Any, make_queue: QueueFactory
-    ) -> None:
+    def test_twenty_thousand_messages_round_trip(self, sqs: Any, make_queue: QueueFactory) -> None:
         url = make_queue(VisibilityTimeout=300)
         for start in range(0, self.depth, 10):
             reply = sqs.send_message_batch(

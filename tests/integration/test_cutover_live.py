@@ -48,8 +48,13 @@ def rabbit(rabbitmq_service, unique_name, monkeypatch):
     assert api.put(f"/api/queues/%2F/{q}", json={"durable": True}).is_success
     assert api.post(f"/api/bindings/%2F/e/{x}/q/{q}", json={"routing_key": "k"}).is_success
     monkeypatch.setenv("RABBITMQ_URI", amqp)
-    info = {"queue": q, "exchange": x, "amqp": amqp, "api": api,
-            "uri": management.replace("http://", f"rabbitmq+http://{user}:{password}@")}
+    info = {
+        "queue": q,
+        "exchange": x,
+        "amqp": amqp,
+        "api": api,
+        "uri": management.replace("http://", f"rabbitmq+http://{user}:{password}@"),
+    }
     yield info
     for name in (q, q + ".mqmigrate-shadow"):
         api.delete(f"/api/queues/%2F/{quote(name, safe='')}")
@@ -62,16 +67,39 @@ def planned(rabbit, kafka_bootstrap, tmp_path, capsys):
     """``mqmigrate plan`` for the queue; the bridges of its runs are stopped and its topics
     deleted afterwards."""
     out = tmp_path / "playbooks"
-    assert main(["plan", rabbit["uri"], "--prefix", rabbit["queue"], "--name", "live",
-                 "--replication", "1", "--kafka", kafka_bootstrap, "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                rabbit["uri"],
+                "--prefix",
+                rabbit["queue"],
+                "--name",
+                "live",
+                "--replication",
+                "1",
+                "--kafka",
+                kafka_bootstrap,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     path = out / "live.yaml"
     doc = yaml.safe_load(path.read_text())
     wl = doc["workloads"][0]
     yield path, doc
     bridgeproc.stop(run_dir(path), wl["id"], timeout=30)
-    delete_topics(kafka_bootstrap, [wl["target"]["topic"], wl["target"]["dlq"]["topic"],
-                                    wl["target"]["topic"] + ".quarantine"])
+    delete_topics(
+        kafka_bootstrap,
+        [
+            wl["target"]["topic"],
+            wl["target"]["dlq"]["topic"],
+            wl["target"]["topic"] + ".quarantine",
+        ],
+    )
 
 
 def publish(rabbit: dict, n: int, tag: str) -> None:
@@ -80,8 +108,12 @@ def publish(rabbit: dict, n: int, tag: str) -> None:
         ch = conn.channel()
         ch.confirm_delivery()
         for i in range(n):
-            ch.basic_publish(rabbit["exchange"], "k", f"{tag}-{i}".encode(),
-                             pika.BasicProperties(message_id=f"{tag}-{i}", delivery_mode=2))
+            ch.basic_publish(
+                rabbit["exchange"],
+                "k",
+                f"{tag}-{i}".encode(),
+                pika.BasicProperties(message_id=f"{tag}-{i}", delivery_mode=2),
+            )
     finally:
         conn.close()
 
@@ -111,7 +143,8 @@ def test_cutover_shadow_status_second_run_and_rollback(planned, rabbit, kafka_bo
     publish(rabbit, 20, "before")  # sits in the source queue: the source.depth gate sees it
     wl["phases"]["shadow"]["gates"] = [
         {"metric": "bridge.lag", "op": "<=", "value": 1000, "for_seconds": 2},
-        {"metric": "source.depth", "op": ">=", "value": 20, "for_seconds": 1}]
+        {"metric": "source.depth", "op": ">=", "value": 20, "for_seconds": 1},
+    ]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     assert main(["cutover", "run", str(path), "--until", "shadow", *RUN]) == 0
@@ -129,8 +162,13 @@ def test_cutover_shadow_status_second_run_and_rollback(planned, rabbit, kafka_bo
     publish(rabbit, 30, "during")
     wait_for("30 copies in Kafka", lambda: topic_end_offset_sum(kafka_bootstrap, topic) == 30)
     q = rabbit["api"].get(f"/api/queues/%2F/{rabbit['queue']}").json()
-    wait_for("source depth 50", lambda: rabbit["api"].get(
-        f"/api/queues/%2F/{rabbit['queue']}").json().get("messages_ready") == 50)
+    wait_for(
+        "source depth 50",
+        lambda: (
+            rabbit["api"].get(f"/api/queues/%2F/{rabbit['queue']}").json().get("messages_ready")
+            == 50
+        ),
+    )
     assert q["consumers"] == 0
 
     # a second run does nothing new
@@ -159,45 +197,61 @@ def test_cutover_shadow_status_second_run_and_rollback(planned, rabbit, kafka_bo
     assert "shadow bridge stopped" in err and "shadow queue" in err
     assert ledger(path, wid) == ["provision"]
     assert bridgeproc.running(run_dir(path), wid) is None
-    assert rabbit["api"].get(
-        f"/api/queues/%2F/{quote(rabbit['queue'] + '.mqmigrate-shadow', safe='')}"
-    ).status_code == 404
+    assert (
+        rabbit["api"]
+        .get(f"/api/queues/%2F/{quote(rabbit['queue'] + '.mqmigrate-shadow', safe='')}")
+        .status_code
+        == 404
+    )
     assert topic_end_offset_sum(kafka_bootstrap, topic) == 30  # rollback deletes no data
 
 
-def test_sigkill_mid_phase_then_rerun_resumes_at_first_unstamped_step(planned, rabbit,
-                                                                     kafka_bootstrap):
+def test_sigkill_mid_phase_then_rerun_resumes_at_first_unstamped_step(
+    planned, rabbit, kafka_bootstrap
+):
     path, doc = planned
     wl = doc["workloads"][0]
     wid, topic = wl["id"], wl["target"]["topic"]
     phases = wl["phases"]
-    phases["shadow"]["gates"] = [{"metric": "bridge.lag", "op": "<=", "value": 1000,
-                                  "for_seconds": 1}]
+    phases["shadow"]["gates"] = [
+        {"metric": "bridge.lag", "op": "<=", "value": 1000, "for_seconds": 1}
+    ]
     # this run goes shadow → drain (tests/integration/test_zero_downtime.py runs every phase
     # with a live service); the drain phase stops the shadow and drains, skipping copied ids
     for name in ("verify", "consumers", "producers", "decommission"):
         phases.pop(name)
     drain = phases["drain"]
     drain["steps"] = [
-        {"id": "shadow-bridge-stop-for-drain", "action": "bridge.stop",
-         "requires": ["shadow-bridge"]},
-        {"id": "drain-bridge", "action": "bridge.start", "mode": "drain",
-         "requires": ["shadow-bridge-stop-for-drain"]},
-        {"id": "source-drained", "action": "source.drain", "requires": ["drain-bridge"]}]
+        {
+            "id": "shadow-bridge-stop-for-drain",
+            "action": "bridge.stop",
+            "requires": ["shadow-bridge"],
+        },
+        {
+            "id": "drain-bridge",
+            "action": "bridge.start",
+            "mode": "drain",
+            "requires": ["shadow-bridge-stop-for-drain"],
+        },
+        {"id": "source-drained", "action": "source.drain", "requires": ["drain-bridge"]},
+    ]
     for gate in drain["gates"]:
         gate["for_seconds"] = 1
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     publish(rabbit, 50, "backlog")  # the drain bridge moves these into Kafka
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "mqmigrate", "cutover", "run", str(path), "--until", "drain",
-           *RUN]
-    first = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+    cmd = [sys.executable, "-m", "mqmigrate", "cutover", "run", str(path), "--until", "drain", *RUN]
+    first = subprocess.Popen(
+        cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         # source.drain waits for the drain bridge's idle exit: kill cutover during that step
-        wait_for("drain-bridge stamped", lambda: state_path(path).exists()
-                 and "drain-bridge" in ledger(path, wid), timeout=90)
+        wait_for(
+            "drain-bridge stamped",
+            lambda: state_path(path).exists() and "drain-bridge" in ledger(path, wid),
+            timeout=90,
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
@@ -205,11 +259,11 @@ def test_sigkill_mid_phase_then_rerun_resumes_at_first_unstamped_step(planned, r
             first.kill()
             first.wait(timeout=10)
     before = ledger(path, wid)
-    assert before == ["provision", "shadow-bridge", "shadow-bridge-stop-for-drain",
-                      "drain-bridge"]
+    assert before == ["provision", "shadow-bridge", "shadow-bridge-stop-for-drain", "drain-bridge"]
 
-    second = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                            text=True, timeout=180)
+    second = subprocess.run(
+        cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180
+    )
     assert second.returncode == 0, second.stderr
     ran = [line.split()[1] for line in second.stderr.splitlines() if line.startswith("run ")]
     assert ran == [f"{wid}/source-drained"]  # stamped steps are not repeated
@@ -217,7 +271,10 @@ def test_sigkill_mid_phase_then_rerun_resumes_at_first_unstamped_step(planned, r
     assert topic_end_offset_sum(kafka_bootstrap, topic) == 50
     gates = json.loads((run_dir(path) / "gates.json").read_text())[wid]["drain"]
     assert gates["passed"] and {r["metric"]: r["observed"] for r in gates["results"]} == {
-        "source.depth": 0, "source.in-flight": 0, "bridge.lag": 0}
+        "source.depth": 0,
+        "source.in-flight": 0,
+        "bridge.lag": 0,
+    }
 
 
 def test_share_group_backlog_probe_measures_unacknowledged_records(kafka_bootstrap, unique_name):
@@ -251,11 +308,19 @@ def test_share_group_backlog_probe_measures_unacknowledged_records(kafka_bootstr
         finally:
             consumer.close()
         assert accepted == 4
-        wl = Workload.model_validate({
-            "id": "w", "source": {"kind": "rabbitmq", "queue": "q"}, "strategy": "drain-only",
-            "target": {"topic": topic, "partitions": 1,
-                       "consumer": {"type": "share-group", "group": group}},
-            "phases": {}})
+        wl = Workload.model_validate(
+            {
+                "id": "w",
+                "source": {"kind": "rabbitmq", "queue": "q"},
+                "strategy": "drain-only",
+                "target": {
+                    "topic": topic,
+                    "partitions": 1,
+                    "consumer": {"type": "share-group", "group": group},
+                },
+                "phases": {},
+            }
+        )
         got = ShareGroupBacklogProbe(lambda: kafka_bootstrap).measure(wl)
         assert got.value == 6, got.detail  # 10 records, 4 accepted
     finally:
@@ -267,16 +332,23 @@ def test_sigterm_while_waiting_on_a_gate_exits_130_and_keeps_the_ledger(planned,
     wl = doc["workloads"][0]
     wid = wl["id"]
     # a gate that cannot hold: the run waits on it until signalled
-    wl["phases"]["shadow"]["gates"] = [{"metric": "source.depth", "op": ">=",
-                                        "value": 1_000_000, "for_seconds": 0}]
+    wl["phases"]["shadow"]["gates"] = [
+        {"metric": "source.depth", "op": ">=", "value": 1_000_000, "for_seconds": 0}
+    ]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "mqmigrate", "cutover", "run", str(path),
-                             "--until", "shadow", *RUN], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mqmigrate", "cutover", "run", str(path), "--until", "shadow", *RUN],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        wait_for("the shadow gates measured", lambda: (run_dir(path) / "gates.json").exists(),
-                 timeout=90)
+        wait_for(
+            "the shadow gates measured", lambda: (run_dir(path) / "gates.json").exists(), timeout=90
+        )
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:

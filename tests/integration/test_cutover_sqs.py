@@ -46,8 +46,9 @@ def aws_profile(moto, tmp_path, monkeypatch) -> str:
     profile = "mqmigrate-cutover"
     config, credentials = tmp_path / "aws-config", tmp_path / "aws-credentials"
     config.write_text(f"[profile {profile}]\nregion = {REGION}\n")
-    credentials.write_text(f"[{profile}]\naws_access_key_id = cutover\n"
-                           "aws_secret_access_key = cutover\n")
+    credentials.write_text(
+        f"[{profile}]\naws_access_key_id = cutover\naws_secret_access_key = cutover\n"
+    )
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     monkeypatch.setenv("AWS_PROFILE", profile)
@@ -56,29 +57,59 @@ def aws_profile(moto, tmp_path, monkeypatch) -> str:
 
 def cutover(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "mqmigrate", "cutover", *args], env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-m", "mqmigrate", "cutover", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     sys.stderr.write(done.stderr)
     return done
 
 
 def test_sqs_shadow_phase_and_rollback_removes_the_shadow_queue(
-        moto_service, moto, aws_profile, kafka_bootstrap, unique_name, tmp_path, capsys):
+    moto_service, moto, aws_profile, kafka_bootstrap, unique_name, tmp_path, capsys
+):
     sqs, sns = moto
     queue = unique_name
     shadow = queue + SHADOW_SUFFIX
     url = sqs.create_queue(QueueName=queue)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"]
+        "QueueArn"
+    ]
     topic_arn = sns.create_topic(Name=queue)["TopicArn"]
-    app_sub = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
-                            Attributes={"RawMessageDelivery": "true"},
-                            ReturnSubscriptionArn=True)["SubscriptionArn"]
+    app_sub = sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
     out = tmp_path / "playbooks"
     plan_uri = f"{moto_service.endpoint_url.replace('http://', 'sqs+http://')}?region={REGION}"
-    assert main(["plan", plan_uri, "--prefix", queue, "--name", "sqs", "--strategy",
-                 "shadow-then-drain", "--replication", "1", "--kafka", kafka_bootstrap,
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                plan_uri,
+                "--prefix",
+                queue,
+                "--name",
+                "sqs",
+                "--strategy",
+                "shadow-then-drain",
+                "--replication",
+                "1",
+                "--kafka",
+                kafka_bootstrap,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     path = out / "sqs.yaml"
     doc = yaml.safe_load(path.read_text())
@@ -86,7 +117,9 @@ def test_sqs_shadow_phase_and_rollback_removes_the_shadow_queue(
     wid, topic = wl["id"], wl["target"]["topic"]
     assert wl["source"]["credentials"] == {"env": "AWS_PROFILE"}
     assert [s["action"] for s in wl["phases"]["shadow"]["rollback"]] == [
-        "bridge.stop", "source.delete-shadow"]
+        "bridge.stop",
+        "source.delete-shadow",
+    ]
     for phase in wl["phases"].values():
         for gate in phase.get("gates", []):
             gate["for_seconds"] = min(gate["for_seconds"], 2)
@@ -104,12 +137,18 @@ def test_sqs_shadow_phase_and_rollback_removes_the_shadow_queue(
         assert len(subs) == 2  # the application's and the shadow's
 
         for i in range(10):
-            sns.publish(TopicArn=topic_arn, Message=f"m-{i}", MessageAttributes={
-                "mq-source-id": {"DataType": "String", "StringValue": f"{queue}-{i}"}})
+            sns.publish(
+                TopicArn=topic_arn,
+                Message=f"m-{i}",
+                MessageAttributes={
+                    "mq-source-id": {"DataType": "String", "StringValue": f"{queue}-{i}"}
+                },
+            )
         ledger = bridgeproc.ledger_path(rd, wid)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (
-                not ledger.exists() or len(ledger.read_text().splitlines()) < 10):
+            not ledger.exists() or len(ledger.read_text().splitlines()) < 10
+        ):
             time.sleep(0.5)
         copied = {json.loads(line).get("id") for line in ledger.read_text().splitlines()}
         assert {f"{queue}-{i}" for i in range(10)} <= copied, copied
@@ -124,11 +163,13 @@ def test_sqs_shadow_phase_and_rollback_removes_the_shadow_queue(
         remaining = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
         assert [s["SubscriptionArn"] for s in remaining] == [app_sub]
         # the application's queue kept every message for its consumers
-        depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
+        depth = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
         assert int(depth) == 10
-        applied = [a["step"] for a in json.loads(state_path(path).read_text())["workloads"][
-            wid]["applied"]]
+        applied = [
+            a["step"] for a in json.loads(state_path(path).read_text())["workloads"][wid]["applied"]
+        ]
         assert applied == ["provision"]
         assert shadow_url  # it existed while the shadow ran
     finally:
@@ -139,5 +180,4 @@ def test_sqs_shadow_phase_and_rollback_removes_the_shadow_queue(
             except sqs.exceptions.QueueDoesNotExist:
                 pass
         sns.delete_topic(TopicArn=topic_arn)
-        delete_topics(kafka_bootstrap, [topic, wl["target"]["dlq"]["topic"],
-                                        topic + ".quarantine"])
+        delete_topics(kafka_bootstrap, [topic, wl["target"]["dlq"]["topic"], topic + ".quarantine"])

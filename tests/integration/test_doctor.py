@@ -28,8 +28,9 @@ def kafka_without_share_groups(tmp_path_factory, kafka_service):
         cache_dir=kafka_service.ctx.cache_dir,
         ports={"kafka-noshare.broker": _free_port(), "kafka-noshare.controller": _free_port()},
     )
-    service = KafkaService(ctx, name="kafka-noshare", features={"share.version": 0}, heap="384m",
-                           secured=False)  # its ports are the two below only
+    service = KafkaService(
+        ctx, name="kafka-noshare", features={"share.version": 0}, heap="384m", secured=False
+    )  # its ports are the two below only
     service.default_ports = {"broker": 0, "controller": 0}  # ports come from ctx.ports
     service.install()
     service.start()
@@ -74,8 +75,18 @@ def test_doctor_on_a_closed_port_is_one_line_and_exit_2(capsys):
 
 def test_doctor_reports_an_unreachable_source_with_masked_credentials(kafka_bootstrap, capsys):
     uri = f"amqp://admin:s3cret-pw@127.0.0.1:{_free_port()}/"
-    code = main(["doctor", "--kafka", kafka_bootstrap, "--source", uri, "--no-round-trip",
-                 "--format", "json"])
+    code = main(
+        [
+            "doctor",
+            "--kafka",
+            kafka_bootstrap,
+            "--source",
+            uri,
+            "--no-round-trip",
+            "--format",
+            "json",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 2
     assert "s3cret-pw" not in out
@@ -89,8 +100,8 @@ def test_doctor_reports_an_unreachable_source_with_masked_credentials(kafka_boot
 @pytest.mark.sqs
 @pytest.mark.amqp1
 def test_doctor_sandbox_checks_every_endpoint_without_credentials_on_the_command_line(
-        kafka_service, rabbitmq_service, moto_service, elasticmq_service, artemis_service,
-        capsys):
+    kafka_service, rabbitmq_service, moto_service, elasticmq_service, artemis_service, capsys
+):
     code = main(["doctor", "--sandbox", "--no-round-trip", "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report

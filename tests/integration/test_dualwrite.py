@@ -33,6 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 # -- Kafka side ------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def topic(kafka_bootstrap, unique_name):
     admin = share.admin_client(kafka_bootstrap)
@@ -43,8 +44,14 @@ def topic(kafka_bootstrap, unique_name):
 
 def read_kafka(bootstrap: str, topic: str, expect: int, timeout: float = 20.0) -> list:
     """Every record of ``topic`` (waits for ``expect``, then a little longer for extras)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{uuid.uuid4()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"r-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     got = []
     deadline = time.monotonic() + timeout
@@ -83,6 +90,7 @@ def new_writer(source, bootstrap: str, topic: str, mode, **kwargs) -> DualWriter
 
 
 # -- RabbitMQ (AMQP 0-9-1, pika) ------------------------------------------------------------------
+
 
 class Rabbit:
     def __init__(self, service, queue: str):
@@ -133,13 +141,18 @@ def rabbit(rabbitmq_service, unique_name):
 @pytest.mark.rabbitmq
 def test_dual_mode_writes_both_sides_with_the_same_id(rabbit, kafka_bootstrap, topic):
     with new_writer(rabbit.source(), kafka_bootstrap, topic, "dual") as writer:
-        results = [writer.send(b"order-%d" % i, message_id=f"id-{i}", key="cust-1",
-                               headers={"tenant": "acme"}) for i in range(3)]
+        results = [
+            writer.send(
+                b"order-%d" % i, message_id=f"id-{i}", key="cust-1", headers={"tenant": "acme"}
+            )
+            for i in range(3)
+        ]
     assert [r.written for r in results] == [("source", "kafka")] * 3
     on_source = rabbit.drain()
     on_kafka = read_kafka(kafka_bootstrap, topic, 3)
     assert [(p.message_id, p.headers["tenant"], body) for p, body in on_source] == [
-        (f"id-{i}", "acme", b"order-%d" % i) for i in range(3)]
+        (f"id-{i}", "acme", b"order-%d" % i) for i in range(3)
+    ]
     assert all(p.delivery_mode == 2 for p, _ in on_source)
     assert kafka_ids(on_kafka) == ["id-0", "id-1", "id-2"]
     assert [r.value() for r in on_kafka] == [b"order-0", b"order-1", b"order-2"]
@@ -152,8 +165,9 @@ def test_dual_mode_writes_both_sides_with_the_same_id(rabbit, kafka_bootstrap, t
 def test_switching_the_mode_file_at_run_time(rabbit, kafka_bootstrap, topic, tmp_path):
     mode_file = tmp_path / "mode"
     mode_file.write_text("source-only")
-    with new_writer(rabbit.source(), kafka_bootstrap, topic,
-                    FileMode(mode_file, interval=0)) as writer:
+    with new_writer(
+        rabbit.source(), kafka_bootstrap, topic, FileMode(mode_file, interval=0)
+    ) as writer:
         writer.send(b"1", message_id="m1")
         mode_file.write_text("dual\n")
         writer.send(b"2", message_id="m2")
@@ -164,11 +178,19 @@ def test_switching_the_mode_file_at_run_time(rabbit, kafka_bootstrap, topic, tmp
 
 
 @pytest.mark.rabbitmq
-def test_kafka_down_in_dual_mode_spools_and_replay_delivers(rabbit, kafka_bootstrap, topic,
-                                                           tmp_path):
+def test_kafka_down_in_dual_mode_spools_and_replay_delivers(
+    rabbit, kafka_bootstrap, topic, tmp_path
+):
     spool = tmp_path / "spool"
-    down = new_writer(rabbit.source(), f"127.0.0.1:{closed_port()}", topic, "dual",
-                      spool_dir=spool, retries=1, kafka_timeout=2.0)
+    down = new_writer(
+        rabbit.source(),
+        f"127.0.0.1:{closed_port()}",
+        topic,
+        "dual",
+        spool_dir=spool,
+        retries=1,
+        kafka_timeout=2.0,
+    )
     try:
         result = down.send(b"payload", message_id="kept-1", headers={"h": "v"})
     finally:
@@ -211,7 +233,8 @@ def test_mode_from_a_compacted_control_topic(rabbit, kafka_bootstrap, topic):
         assert mode.ready and mode.current() is Mode.DUAL  # read up to the end at start
         admin = share.admin_client(kafka_bootstrap)
         assert share.topic_configs(admin, control, ["cleanup.policy"]) == {
-            "cleanup.policy": "compact"}
+            "cleanup.policy": "compact"
+        }
         with new_writer(rabbit.source(), kafka_bootstrap, topic, mode) as writer:
             writer.send(b"1", message_id="c1")
             publish_mode(kafka_bootstrap, control, "other-service", "source-only")
@@ -229,21 +252,31 @@ def test_mode_from_a_compacted_control_topic(rabbit, kafka_bootstrap, topic):
 
 # -- SQS (boto3, moto) -----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def sqs(moto_service):
     import boto3
 
-    return boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{moto_service.port('http')}",
-                        region_name="us-east-1", aws_access_key_id="test",
-                        aws_secret_access_key="test")
+    return boto3.client(
+        "sqs",
+        endpoint_url=f"http://127.0.0.1:{moto_service.port('http')}",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def sqs_receive(sqs, url: str, expect: int, timeout: float = 10.0) -> list[dict]:
     got: list[dict] = []
     deadline = time.monotonic() + timeout
     while len(got) < expect and time.monotonic() < deadline:
-        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                     MessageAttributeNames=["All"], AttributeNames=["All"])
+        answer = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        )
         for message in answer.get("Messages", []):
             got.append(message)
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -267,11 +300,13 @@ def test_sqs_dual_mode_same_id_as_attribute(sqs, kafka_bootstrap, topic, unique_
 
 @pytest.mark.sqs
 def test_sqs_fifo_uses_the_id_as_deduplication_id(sqs, kafka_bootstrap, topic, unique_name):
-    url = sqs.create_queue(QueueName=f"{unique_name}.fifo",
-                           Attributes={"FifoQueue": "true"})["QueueUrl"]
+    url = sqs.create_queue(QueueName=f"{unique_name}.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
     try:
-        with new_writer(SqsSource(url, client=sqs), kafka_bootstrap, topic,
-                        "source-only") as writer:
+        with new_writer(
+            SqsSource(url, client=sqs), kafka_bootstrap, topic, "source-only"
+        ) as writer:
             writer.send(b"a", message_id="fifo-1", key="group-a")
             writer.send(b"a", message_id="fifo-1", key="group-a")  # a retry by the app
         messages = sqs_receive(sqs, url, 2, timeout=4)
@@ -283,6 +318,7 @@ def test_sqs_fifo_uses_the_id_as_deduplication_id(sqs, kafka_bootstrap, topic, u
 
 
 # -- AMQP 1.0 (proton): Artemis and RabbitMQ's AMQP 1.0 plugin -------------------------------------
+
 
 class _AnycastQueue:
     """Receiver option: ask Artemis for the anycast queue (as ProtonSource's capabilities do)."""
@@ -306,14 +342,26 @@ def amqp1_target(request, unique_name):
     if request.param == "artemis":
         # the sender's "queue" capability makes Artemis auto-create an anycast queue; the
         # test drains it and Artemis auto-deletes it
-        yield (f"amqp://127.0.0.1:{service.port('acceptor')}", user, password, unique_name,
-               ("queue",), [_AnycastQueue()])
+        yield (
+            f"amqp://127.0.0.1:{service.port('acceptor')}",
+            user,
+            password,
+            unique_name,
+            ("queue",),
+            [_AnycastQueue()],
+        )
         return
     # RabbitMQ 3.10's plugin cannot declare queues: /amq/queue/NAME must exist
     rabbit = Rabbit(service, unique_name)
     try:
-        yield (f"amqp://127.0.0.1:{service.port('amqp')}", user, password,
-               f"/amq/queue/{unique_name}", (), None)
+        yield (
+            f"amqp://127.0.0.1:{service.port('amqp')}",
+            user,
+            password,
+            f"/amq/queue/{unique_name}",
+            (),
+            None,
+        )
     finally:
         rabbit.delete()
 
@@ -323,8 +371,7 @@ def test_amqp1_dual_mode_same_id_as_message_id(amqp1_target, kafka_bootstrap, to
     from proton.utils import BlockingConnection
 
     url, user, password, address, capabilities, receive_options = amqp1_target
-    source = ProtonSource(url, address, user=user, password=password,
-                          capabilities=capabilities)
+    source = ProtonSource(url, address, user=user, password=password, capabilities=capabilities)
     with new_writer(source, kafka_bootstrap, topic, "dual") as writer:
         writer.send(b"amqp-body", message_id="a1-1", headers={"tenant": "acme"})
 
@@ -344,8 +391,9 @@ def test_amqp1_dual_mode_same_id_as_message_id(amqp1_target, kafka_bootstrap, to
 
 
 @pytest.mark.rabbitmq
-def test_unroutable_source_write_fails_at_once_and_writes_nothing(rabbitmq_service, kafka_bootstrap,
-                                                                  topic, unique_name):
+def test_unroutable_source_write_fails_at_once_and_writes_nothing(
+    rabbitmq_service, kafka_bootstrap, topic, unique_name
+):
     """mandatory + confirms: a message no queue takes is an error, never a silent drop."""
     user, password = rabbitmq_service.credentials()
     url = f"amqp://{user}:{password}@127.0.0.1:{rabbitmq_service.port('amqp')}/%2f"

@@ -60,7 +60,8 @@ def rabbit_reader(url: str, queue: str, arrivals: Arrivals, stop: threading.Even
 
 @pytest.mark.rabbitmq
 def test_switch_source_only_to_kafka_only_while_sending_delayed_messages(
-        rabbit, kafka_bootstrap, topic, tmp_path):
+    rabbit, kafka_bootstrap, topic, tmp_path
+):
     admin = share.admin_client(kafka_bootstrap)
     tier_topic = f"{topic}.retry-2s"
     share.create_topic(admin, tier_topic)
@@ -68,26 +69,39 @@ def test_switch_source_only_to_kafka_only_while_sending_delayed_messages(
     share.set_group_configs(admin, group, {"share.auto.offset.reset": "earliest"})
     arrivals = Arrivals()
     stop = threading.Event()
-    reader = threading.Thread(target=rabbit_reader, args=(rabbit.url, rabbit.queue, arrivals,
-                                                          stop), daemon=True)
+    reader = threading.Thread(
+        target=rabbit_reader, args=(rabbit.url, rabbit.queue, arrivals, stop), daemon=True
+    )
     reader.start()
-    worker = Worker(kafka_bootstrap, topic, group,
-                    lambda m: arrivals.add("kafka", m.message_id), retry_tiers=("2s",),
-                    install_signal_handlers=False, metrics=WorkerMetrics(CollectorRegistry()))
+    worker = Worker(
+        kafka_bootstrap,
+        topic,
+        group,
+        lambda m: arrivals.add("kafka", m.message_id),
+        retry_tiers=("2s",),
+        install_signal_handlers=False,
+        metrics=WorkerMetrics(CollectorRegistry()),
+    )
     worker.start()
     mode_file = tmp_path / "mode"
     mode_file.write_text("source-only")
     sent: dict[str, int] = {}
     try:
-        with new_writer(rabbit.source(), kafka_bootstrap, topic,
-                        FileMode(mode_file, interval=0), delay_tiers=("2s",)) as writer:
+        with new_writer(
+            rabbit.source(),
+            kafka_bootstrap,
+            topic,
+            FileMode(mode_file, interval=0),
+            delay_tiers=("2s",),
+        ) as writer:
             for i in range(20):
                 if i == 10:
                     mode_file.write_text("kafka-only")
                 message_id = f"d-{i:02d}"
                 sent[message_id] = delays.now_ms()
-                result = writer.send(f"body {i}".encode(), message_id=message_id,
-                                     delay=DELAY_MS / 1000)
+                result = writer.send(
+                    f"body {i}".encode(), message_id=message_id, delay=DELAY_MS / 1000
+                )
                 assert result.written == (("source",) if i < 10 else ("kafka",))
                 time.sleep(0.05)
         arrivals.wait(20)
@@ -105,18 +119,22 @@ def test_switch_source_only_to_kafka_only_while_sending_delayed_messages(
     late = sorted(received - (sent[i] + DELAY_MS) for _, i, received in arrivals.at)
     early = [x for x in late if x < 0]
     sides = {side for side, *_ in arrivals.at}
-    print(f"\nsource-only -> kafka-only, 20 delayed messages: early {len(early)}, lateness "
-          f"p50 {late[len(late) // 2]} ms, max {late[-1]} ms, sides {sorted(sides)}")
+    print(
+        f"\nsource-only -> kafka-only, 20 delayed messages: early {len(early)}, lateness "
+        f"p50 {late[len(late) // 2]} ms, max {late[-1]} ms, sides {sorted(sides)}"
+    )
     assert early == []
     assert sides == {"rabbitmq", "kafka"}
 
 
-def test_a_missing_tier_topic_is_refused_on_the_call(rabbitmq_service, kafka_bootstrap,
-                                                     topic, unique_name):
+def test_a_missing_tier_topic_is_refused_on_the_call(
+    rabbitmq_service, kafka_bootstrap, topic, unique_name
+):
     rabbit = Rabbit(rabbitmq_service, unique_name)
     try:
-        with new_writer(rabbit.source(), kafka_bootstrap, topic, "kafka-only",
-                        delay_tiers=("2s",)) as writer:
+        with new_writer(
+            rabbit.source(), kafka_bootstrap, topic, "kafka-only", delay_tiers=("2s",)
+        ) as writer:
             with pytest.raises(ConfigError, match=r"retry-2s does not exist"):
                 writer.send(b"x", delay=1)
             with pytest.raises(ConfigError, match="longer than the largest"):
@@ -127,21 +145,24 @@ def test_a_missing_tier_topic_is_refused_on_the_call(rabbitmq_service, kafka_boo
 
 
 @pytest.mark.sqs
-def test_sqs_source_only_delay_is_delay_seconds(elasticmq_service, kafka_bootstrap, topic,
-                                                unique_name):
+def test_sqs_source_only_delay_is_delay_seconds(
+    elasticmq_service, kafka_bootstrap, topic, unique_name
+):
     client = elasticmq_service.client("sqs", timeout=30)
     url = client.create_queue(QueueName=unique_name)["QueueUrl"]
     try:
-        with new_writer(SqsSource(url, client=client), kafka_bootstrap, topic,
-                        "source-only") as writer:
+        with new_writer(
+            SqsSource(url, client=client), kafka_bootstrap, topic, "source-only"
+        ) as writer:
             t0 = delays.now_ms()
             writer.send(b"later", message_id="s-1", delay=DELAY_MS / 1000)
             with pytest.raises(ConfigError, match="at most 900 s"):
                 writer.send(b"x", delay="16m")
         received = None
         while received is None and delays.now_ms() - t0 < 10_000:
-            answer = client.receive_message(QueueUrl=url, WaitTimeSeconds=1,
-                                            MessageAttributeNames=["All"])
+            answer = client.receive_message(
+                QueueUrl=url, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+            )
             if answer.get("Messages"):
                 received = delays.now_ms()
     finally:
@@ -152,17 +173,16 @@ def test_sqs_source_only_delay_is_delay_seconds(elasticmq_service, kafka_bootstr
 
 
 @pytest.mark.amqp1
-def test_artemis_source_only_delay_is_the_delivery_delay_annotation(artemis_service,
-                                                                    kafka_bootstrap, topic,
-                                                                    unique_name):
+def test_artemis_source_only_delay_is_the_delivery_delay_annotation(
+    artemis_service, kafka_bootstrap, topic, unique_name
+):
     from proton.utils import BlockingConnection
 
     from tests.integration.test_dualwrite import _AnycastQueue
 
     user, password = artemis_service.credentials()
     url = f"amqp://127.0.0.1:{artemis_service.port('acceptor')}"
-    source = ProtonSource(url, unique_name, user=user, password=password,
-                          capabilities=("queue",))
+    source = ProtonSource(url, unique_name, user=user, password=password, capabilities=("queue",))
     with new_writer(source, kafka_bootstrap, topic, "source-only") as writer:
         t0 = delays.now_ms()
         writer.send(b"later", message_id="a-1", delay=DELAY_MS / 1000)

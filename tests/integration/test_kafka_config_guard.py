@@ -41,8 +41,9 @@ BAD_INPUT_BOUND = 15.0
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory, kafka_service) -> SecuredKafka:
-    broker = start_secured_kafka(tmp_path_factory.mktemp("kafka-sasl-ssl"),
-                                 kafka_service.ctx.cache_dir)
+    broker = start_secured_kafka(
+        tmp_path_factory.mktemp("kafka-sasl-ssl"), kafka_service.ctx.cache_dir
+    )
     try:
         yield broker
     finally:
@@ -80,13 +81,14 @@ def test_doctor_is_ready_over_sasl_ssl(client_properties, capsys):
     report = json.loads(captured.out)
     assert code == 0, report
     assert report["ready"] and {c["name"] for c in report["checks"]} >= {
-        "kafka.version", "share.version", "share.round-trip"}
+        "kafka.version",
+        "share.version",
+        "share.round-trip",
+    }
 
 
-@pytest.mark.parametrize("stem", ["client-scram", "client-plain", "client-oauth",
-                                  "client-mtls"])
-def test_doctor_is_ready_on_each_secured_sandbox_listener(kafka_service, stem, capsys,
-                                                          monkeypatch):
+@pytest.mark.parametrize("stem", ["client-scram", "client-plain", "client-oauth", "client-mtls"])
+def test_doctor_is_ready_on_each_secured_sandbox_listener(kafka_service, stem, capsys, monkeypatch):
     """The sandbox's own client files (SCRAM, PLAIN, OAUTHBEARER, mTLS) read by
     --kafka-config: admin client, producer and share consumer of the round trip."""
     monkeypatch.delenv(ENV_VAR, raising=False)
@@ -100,32 +102,47 @@ def test_doctor_is_ready_on_each_secured_sandbox_listener(kafka_service, stem, c
 
 def test_doctor_with_an_oauthbearer_token_callback(secured, tmp_path, password_env, capsys):
     path = secured.write_properties(
-        tmp_path / "oauth.properties", **{"sasl.mechanism": "OAUTHBEARER",
-                                          "mqmigrate.oauth.callback":
-                                              "tests.secured_kafka:unsecured_token"})
+        tmp_path / "oauth.properties",
+        **{
+            "sasl.mechanism": "OAUTHBEARER",
+            "mqmigrate.oauth.callback": "tests.secured_kafka:unsecured_token",
+        },
+    )
     text = path.read_text()
-    path.write_text("".join(line + "\n" for line in text.splitlines()
-                            if not line.startswith(("sasl.username", "sasl.password"))))
+    path.write_text(
+        "".join(
+            line + "\n"
+            for line in text.splitlines()
+            if not line.startswith(("sasl.username", "sasl.password"))
+        )
+    )
     code = main(["doctor", "--kafka-config", str(path), "--format", "json"])
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert code == 0 and report["ready"], report
 
 
-def test_provision_with_the_playbooks_credentials_reference(secured, client_properties,
-                                                            tmp_path, capsys):
+def test_provision_with_the_playbooks_credentials_reference(
+    secured, client_properties, tmp_path, capsys
+):
     name = f"guard-{uuid.uuid4().hex[:8]}"
     spec = WorkloadSpec(
-        id="orders", source={"kind": "rabbitmq", "credentials": {"env": "RABBITMQ_URI"},
-                             "queue": "orders"},
-        topic=name, partitions=Derived(2, "test"), group=f"g-{name}",
-        share_configs={"share.auto.offset.reset": "earliest"}, dlq_topic=f"dlq.{name}",
-        strategy="drain-only")
+        id="orders",
+        source={"kind": "rabbitmq", "credentials": {"env": "RABBITMQ_URI"}, "queue": "orders"},
+        topic=name,
+        partitions=Derived(2, "test"),
+        group=f"g-{name}",
+        share_configs={"share.auto.offset.reset": "earliest"},
+        dlq_topic=f"dlq.{name}",
+        strategy="drain-only",
+    )
     document = render(build_playbook([spec], name="guard", bootstrap=secured.bootstrap))
     # the playbook references the properties file; the file references the password
-    document = document.replace(f"bootstrap: {secured.bootstrap}",
-                                f"bootstrap: {secured.bootstrap}\n  credentials:\n"
-                                f"    file: {client_properties.name}", 1)
+    document = document.replace(
+        f"bootstrap: {secured.bootstrap}",
+        f"bootstrap: {secured.bootstrap}\n  credentials:\n    file: {client_properties.name}",
+        1,
+    )
     # replication left out: the topics get the cluster's default.replication.factor
     document = document.replace("      replication: 1\n", "")
     playbook = tmp_path / "guard.yaml"
@@ -141,13 +158,15 @@ def test_provision_with_the_playbooks_credentials_reference(secured, client_prop
     # the cluster default (1 on a single broker), whatever the playbook left out
     assert topic.replication == int(share.default_replication_factor(admin))
     assert share.group_configs(admin, f"g-{name}", ["share.auto.offset.reset"]) == {
-        "share.auto.offset.reset": "earliest"}
+        "share.auto.offset.reset": "earliest"
+    }
     assert main(["provision", str(playbook), "--format", "json"]) == 0  # converged
     capsys.readouterr()
 
 
-def test_bridge_create_topics_effectively_once_then_verify(secured, client_properties,
-                                                           rabbitmq_service, tmp_path, capsys):
+def test_bridge_create_topics_effectively_once_then_verify(
+    secured, client_properties, rabbitmq_service, tmp_path, capsys
+):
     name = f"guard-bridge-{uuid.uuid4().hex[:8]}"
     user, password = rabbitmq_service.credentials()
     uri = f"amqp://{user}:{password}@127.0.0.1:{rabbitmq_service.port('amqp')}/%2f"
@@ -157,17 +176,42 @@ def test_bridge_create_topics_effectively_once_then_verify(secured, client_prope
         channel.queue_declare(name, durable=True)
         channel.confirm_delivery()
         for i in range(20):
-            channel.basic_publish("", name, f"body-{i}".encode(),
-                                  pika.BasicProperties(message_id=f"m-{i}", delivery_mode=2))
+            channel.basic_publish(
+                "",
+                name,
+                f"body-{i}".encode(),
+                pika.BasicProperties(message_id=f"m-{i}", delivery_mode=2),
+            )
         ledger = tmp_path / "ledger.jsonl"
         # the configuration from the environment variable, the source URI too: nothing
         # secret on the command line
         env = {**os.environ, ENV_VAR: str(client_properties), "MQMIGRATE_SOURCE": uri}
         proc = subprocess.run(
-            [sys.executable, "-m", "mqmigrate", "bridge", "--queue", name, "--topic", name,
-             "--mode", "drain", "--create-topics", "--effectively-once", "--idle-exit", "2",
-             "--verify-ledger", str(ledger), "--log-format", "text"],
-            capture_output=True, text=True, timeout=120, env=env)
+            [
+                sys.executable,
+                "-m",
+                "mqmigrate",
+                "bridge",
+                "--queue",
+                name,
+                "--topic",
+                name,
+                "--mode",
+                "drain",
+                "--create-topics",
+                "--effectively-once",
+                "--idle-exit",
+                "2",
+                "--verify-ledger",
+                str(ledger),
+                "--log-format",
+                "text",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
         no_secret(proc.stdout, proc.stderr)
         assert proc.returncode == 0, proc.stderr[-2000:]
         summary = json.loads(proc.stdout)
@@ -181,8 +225,19 @@ def test_bridge_create_topics_effectively_once_then_verify(secured, client_prope
     records = list(read_snapshot(config, [name], timeout=60))
     assert sorted(r.value() for r in records) == sorted(f"body-{i}".encode() for i in range(20))
     assert share.describe_topic(share.admin_client(config), f"{name}.quarantine") is not None
-    code = main(["verify", "--ledger", str(ledger), "--kafka-config", str(client_properties),
-                 "--topic", name, "--format", "json"])
+    code = main(
+        [
+            "verify",
+            "--ledger",
+            str(ledger),
+            "--kafka-config",
+            str(client_properties),
+            "--topic",
+            name,
+            "--format",
+            "json",
+        ]
+    )
     captured = capsys.readouterr()
     no_secret(captured.out, captured.err)
     report = json.loads(captured.out)
@@ -202,6 +257,7 @@ def test_worker_and_dualwrite_with_kafka_config(secured, client_properties):
 
     class NoSource:
         """kafka-only mode never writes the source"""
+
         kind = "source"
 
         def send(self, *args, **kwargs):
@@ -211,8 +267,9 @@ def test_worker_and_dualwrite_with_kafka_config(secured, client_properties):
             pass
 
     # the path of the properties file, as a service would pass it
-    writer = DualWriter(NoSource(), client_properties, name, mode_source=Mode.KAFKA_ONLY,
-                        metrics=False)
+    writer = DualWriter(
+        NoSource(), client_properties, name, mode_source=Mode.KAFKA_ONLY, metrics=False
+    )
     try:
         for i in range(5):
             result = writer.send(f"dw-{i}".encode(), message_id=f"dw-{i}")
@@ -228,9 +285,15 @@ def test_worker_and_dualwrite_with_kafka_config(secured, client_properties):
         if len(seen) >= 5:
             done.set()
 
-    worker = Worker(None, name, f"g-{name}", handle, kafka_config=config,
-                    install_signal_handlers=False,
-                    metrics=WorkerMetrics(CollectorRegistry()))
+    worker = Worker(
+        None,
+        name,
+        f"g-{name}",
+        handle,
+        kafka_config=config,
+        install_signal_handlers=False,
+        metrics=WorkerMetrics(CollectorRegistry()),
+    )
     worker.start()
     try:
         assert done.wait(60), f"worker saw {seen}"
@@ -243,27 +306,49 @@ def test_worker_and_dualwrite_with_kafka_config(secured, client_properties):
 # ------------------------------------------------------------------ bad input
 
 
-@pytest.mark.parametrize("case, overrides, expected", [
-    ("wrong password", {"sasl.password": "not-the-password"}, "rejected the credentials"),
-    ("wrong mechanism", {"sasl.mechanism": "SCRAM-SHA-256"}, "does not offer SASL mechanism"),
-    ("unknown CA", {"ssl.ca.location": "OTHER_CA"}, "CA the client does not trust"),
-    ("TLS to a plaintext port", {"bootstrap.servers": "PLAINTEXT_PORT"}, "does not speak TLS"),
-    ("plaintext to the TLS port", {"security.protocol": "PLAINTEXT"}, "speaks TLS"),
-    ("SASL without TLS to the TLS port", {"security.protocol": "SASL_PLAINTEXT"}, "speaks TLS"),
-])
+@pytest.mark.parametrize(
+    "case, overrides, expected",
+    [
+        ("wrong password", {"sasl.password": "not-the-password"}, "rejected the credentials"),
+        ("wrong mechanism", {"sasl.mechanism": "SCRAM-SHA-256"}, "does not offer SASL mechanism"),
+        ("unknown CA", {"ssl.ca.location": "OTHER_CA"}, "CA the client does not trust"),
+        ("TLS to a plaintext port", {"bootstrap.servers": "PLAINTEXT_PORT"}, "does not speak TLS"),
+        ("plaintext to the TLS port", {"security.protocol": "PLAINTEXT"}, "speaks TLS"),
+        ("SASL without TLS to the TLS port", {"security.protocol": "SASL_PLAINTEXT"}, "speaks TLS"),
+    ],
+)
 def test_bad_connection_settings_fail_in_one_line_within_seconds(
-        secured, tmp_path, password_env, case, overrides, expected):
-    values = {key: {"OTHER_CA": str(secured.other_ca), "PLAINTEXT_PORT": secured.plaintext}.get(
-        value, value) for key, value in overrides.items()}
+    secured, tmp_path, password_env, case, overrides, expected
+):
+    values = {
+        key: {"OTHER_CA": str(secured.other_ca), "PLAINTEXT_PORT": secured.plaintext}.get(
+            value, value
+        )
+        for key, value in overrides.items()
+    }
     path = secured.write_properties(tmp_path / "bad.properties", **values)
-    for argv in (["doctor", "--kafka-config", str(path), "--no-round-trip"],
-                 ["verify", "--kafka-config", str(path), "--topic", "t",
-                  "--ledger", str(tmp_path / "none.jsonl")]):
+    for argv in (
+        ["doctor", "--kafka-config", str(path), "--no-round-trip"],
+        [
+            "verify",
+            "--kafka-config",
+            str(path),
+            "--topic",
+            "t",
+            "--ledger",
+            str(tmp_path / "none.jsonl"),
+        ],
+    ):
         if argv[0] == "verify":
             (tmp_path / "none.jsonl").write_text("")
         began = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "mqmigrate", *argv], capture_output=True,
-                              text=True, timeout=60, env={**os.environ})
+        proc = subprocess.run(
+            [sys.executable, "-m", "mqmigrate", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ},
+        )
         took = time.monotonic() - began
         assert proc.returncode == 2, (case, argv[0], proc.stderr)
         lines = proc.stderr.strip().splitlines()

@@ -25,14 +25,25 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.rabbitmq]
 @pytest.fixture
 def live_queue(rabbitmq_service, unique_name):
     """A quorum queue with a delivery limit, consumer timeout, TTL and DLX on vhost '/'."""
-    management = next((e.url for e in rabbitmq_service.endpoints()
-                       if "management" in e.name or "15672" in e.url), "http://127.0.0.1:15672")
+    management = next(
+        (e.url for e in rabbitmq_service.endpoints() if "management" in e.name or "15672" in e.url),
+        "http://127.0.0.1:15672",
+    )
     api = httpx.Client(base_url=management.rstrip("/"), auth=("guest", "guest"), timeout=15)
-    r = api.put(f"/api/queues/%2F/{quote(unique_name, safe='')}",
-                json={"durable": True, "auto_delete": False, "arguments": {
-                    "x-queue-type": "quorum", "x-delivery-limit": 3,
-                    "x-consumer-timeout": 20000, "x-message-ttl": 3600000,
-                    "x-dead-letter-exchange": f"{unique_name}.dlx"}})
+    r = api.put(
+        f"/api/queues/%2F/{quote(unique_name, safe='')}",
+        json={
+            "durable": True,
+            "auto_delete": False,
+            "arguments": {
+                "x-queue-type": "quorum",
+                "x-delivery-limit": 3,
+                "x-consumer-timeout": 20000,
+                "x-message-ttl": 3600000,
+                "x-dead-letter-exchange": f"{unique_name}.dlx",
+            },
+        },
+    )
     assert r.status_code in (201, 204), r.text
     yield unique_name, management
     api.delete(f"/api/queues/%2F/{quote(unique_name, safe='')}")
@@ -50,13 +61,26 @@ def created_topics(kafka_bootstrap):
             share.delete_topic(admin, topic)
 
 
-def test_live_queue_planned_and_provisioned(live_queue, kafka_bootstrap, created_topics,
-                                            tmp_path, capsys):
+def test_live_queue_planned_and_provisioned(
+    live_queue, kafka_bootstrap, created_topics, tmp_path, capsys
+):
     queue, management = live_queue
     uri = management.replace("http://", "rabbitmq+http://guest:guest@", 1)
     out = tmp_path / "playbooks"
-    args = ["plan", uri, "--prefix", queue, "--name", "live", "--replication", "1",
-            "--kafka", kafka_bootstrap, "--out", str(out)]
+    args = [
+        "plan",
+        uri,
+        "--prefix",
+        queue,
+        "--name",
+        "live",
+        "--replication",
+        "1",
+        "--kafka",
+        kafka_bootstrap,
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     assert capsys.readouterr().out.startswith("wrote")
     path = out / "live.yaml"
@@ -72,10 +96,16 @@ def test_live_queue_planned_and_provisioned(live_queue, kafka_bootstrap, created
     (w,) = playbook.workloads
     created_topics.extend([w.target.topic, w.target.dlq.topic])
     assert (w.source.queue, w.source.vhost, w.source.credentials.env) == (
-        queue, "/", "RABBITMQ_URI")
+        queue,
+        "/",
+        "RABBITMQ_URI",
+    )
     assert w.source.endpoint.startswith("rabbitmq+http://127.0.0.1:")
     assert (w.target.topic, w.target.consumer.type, w.target.consumer.group) == (
-        queue, "share-group", queue)
+        queue,
+        "share-group",
+        queue,
+    )
     configs = w.target.consumer.configs.as_kafka()
     assert configs["share.delivery.count.limit"] == "3"
     assert configs["share.record.lock.duration.ms"] == "20000"  # the consumer timeout
@@ -86,7 +116,9 @@ def test_live_queue_planned_and_provisioned(live_queue, kafka_bootstrap, created
     assert "# consumer timeout 20 s" in text
     # guest may write and read everything on "/": produce and consume, literal (no vhost prefix)
     assert {(g.principal, g.role, g.pattern) for g in w.target.acls} >= {
-        ("User:guest", "produce", "literal"), ("User:guest", "consume", "literal")}
+        ("User:guest", "produce", "literal"),
+        ("User:guest", "consume", "literal"),
+    }
     assert "security.acls" in [d.rule for d in w.decisions]
     assert w.mapping.headers.drop == ["x-delivery-count"]  # a quorum queue
 

@@ -20,8 +20,14 @@ def test_private_kafka_keeps_records_across_a_restart(private_kafka):
     took = private_kafka.restart(hard=True)
     assert took < 120
 
-    consumer = Consumer({"bootstrap.servers": private_kafka.bootstrap, "group.id": "g",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": private_kafka.bootstrap,
+            "group.id": "g",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe(["survivor"])
     got = []
     for _ in range(300):

@@ -14,7 +14,11 @@ import json
 
 import pytest
 from confluent_kafka.admin import (
-    AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType, ResourceType,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
 )
 
 from mqmigrate.cli import main
@@ -34,8 +38,12 @@ AUTHORIZER = {
 }
 #: SASL/PLAIN users of the private broker's second listener (test-only passwords)
 USERS = {"app": "app-test-pw", "worker": "worker-test-pw", "stranger": "stranger-test-pw"}
-SOURCE = {"kind": "rabbitmq", "credentials": {"env": "RABBITMQ_URI"}, "queue": "orders",
-          "vhost": "shop"}
+SOURCE = {
+    "kind": "rabbitmq",
+    "credentials": {"env": "RABBITMQ_URI"},
+    "queue": "orders",
+    "vhost": "shop",
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,25 +53,33 @@ def secured_kafka(tmp_path_factory, kafka_service):
 
     from tests.private_brokers import free_port
 
-    broker = PrivateKafka(tmp_path_factory.mktemp("kafka-acl"), kafka_service.ctx.cache_dir,
-                          name="kafka-acl", properties=AUTHORIZER)
+    broker = PrivateKafka(
+        tmp_path_factory.mktemp("kafka-acl"),
+        kafka_service.ctx.cache_dir,
+        name="kafka-acl",
+        properties=AUTHORIZER,
+    )
     # a SASL/PLAIN listener next to PLAINTEXT so clients with their own principals can show
     # that the ACLs provision created are the ones in force
-    plain, controller, sasl = (broker.service.port("broker"), broker.service.port("controller"),
-                               free_port())
+    plain, controller, sasl = (
+        broker.service.port("broker"),
+        broker.service.port("controller"),
+        free_port(),
+    )
     jaas = " ".join(f'user_{u}="{pw}"' for u, pw in USERS.items())
-    broker.service.properties.update({
-        "listeners": f"PLAINTEXT://127.0.0.1:{plain},CONTROLLER://127.0.0.1:{controller},"
-                     f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{plain},"
-                                f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-                                          "SASL_PLAINTEXT:SASL_PLAINTEXT",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "sasl.enabled.mechanisms": "PLAIN",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config":
-            f"org.apache.kafka.common.security.plain.PlainLoginModule required {jaas};",
-    })
+    broker.service.properties.update(
+        {
+            "listeners": f"PLAINTEXT://127.0.0.1:{plain},CONTROLLER://127.0.0.1:{controller},"
+            f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{plain},"
+            f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+            "SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config": f"org.apache.kafka.common.security.plain.PlainLoginModule required {jaas};",
+        }
+    )
     broker.sasl_bootstrap = f"127.0.0.1:{sasl}"
     broker.start()
     try:
@@ -74,10 +90,17 @@ def secured_kafka(tmp_path_factory, kafka_service):
 
 def playbook_file(tmp_path, bootstrap, name, grants, *, use_broker_dlq=False):
     spec = WorkloadSpec(
-        id="orders", source=SOURCE, topic=f"shop.{name}", partitions=Derived(1, "test"),
-        group=f"shop.{name}", share_configs={"share.auto.offset.reset": "earliest"},
-        dlq_topic=f"dlq.shop.{name}", use_broker_dlq=use_broker_dlq, strategy="drain-only",
-        acls=grants)
+        id="orders",
+        source=SOURCE,
+        topic=f"shop.{name}",
+        partitions=Derived(1, "test"),
+        group=f"shop.{name}",
+        share_configs={"share.auto.offset.reset": "earliest"},
+        dlq_topic=f"dlq.shop.{name}",
+        use_broker_dlq=use_broker_dlq,
+        strategy="drain-only",
+        acls=grants,
+    )
     path = tmp_path / f"{name}.yaml"
     path.write_text(render(build_playbook([spec], name="acl-it", bootstrap=bootstrap)))
     return path
@@ -91,15 +114,32 @@ def run(capsys, *args) -> tuple[int, dict]:
 def described(bootstrap: str, principal: str) -> set[tuple]:
     """The principal's ACLs as the broker describes them (the admin client's own filter)."""
     admin = share.admin_client(bootstrap)
-    wanted = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, principal, None,
-                              AclOperation.ANY, AclPermissionType.ANY)
+    wanted = AclBindingFilter(
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        principal,
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
     bindings = admin.describe_acls(wanted, request_timeout=30).result(timeout=30)
-    return {(b.restype.name, b.name, b.resource_pattern_type.name, b.operation.name,
-             b.permission_type.name, b.host) for b in bindings}
+    return {
+        (
+            b.restype.name,
+            b.name,
+            b.resource_pattern_type.name,
+            b.operation.name,
+            b.permission_type.name,
+            b.host,
+        )
+        for b in bindings
+    }
 
 
 def test_provision_creates_the_declared_acls_and_a_rerun_changes_nothing(
-        secured_kafka, unique_name, tmp_path, capsys):
+    secured_kafka, unique_name, tmp_path, capsys
+):
     bootstrap = secured_kafka.bootstrap
     app, worker = f"User:app-{unique_name}", f"User:worker-{unique_name}"
     grants = [
@@ -122,12 +162,14 @@ def test_provision_creates_the_declared_acls_and_a_rerun_changes_nothing(
     ]
     assert described(bootstrap, app) == {
         ("TOPIC", "shop.", "PREFIXED", "WRITE", "ALLOW", "*"),
-        ("TOPIC", "shop.", "PREFIXED", "DESCRIBE", "ALLOW", "*")}
+        ("TOPIC", "shop.", "PREFIXED", "DESCRIBE", "ALLOW", "*"),
+    }
     assert described(bootstrap, worker) == {
         ("TOPIC", f"shop.{unique_name}", "LITERAL", "READ", "ALLOW", "*"),
         ("GROUP", f"shop.{unique_name}", "LITERAL", "READ", "ALLOW", "*"),
         ("TOPIC", f"dlq.shop.{unique_name}", "LITERAL", "WRITE", "ALLOW", "*"),
-        ("TOPIC", f"dlq.shop.{unique_name}", "LITERAL", "DESCRIBE", "ALLOW", "*")}
+        ("TOPIC", f"dlq.shop.{unique_name}", "LITERAL", "DESCRIBE", "ALLOW", "*"),
+    }
 
     # a second run changes nothing and says so
     assert main(["provision", str(path)]) == 0
@@ -148,33 +190,56 @@ def test_provision_creates_the_declared_acls_and_a_rerun_changes_nothing(
 def test_dry_run_creates_no_acl(secured_kafka, unique_name, tmp_path, capsys):
     bootstrap = secured_kafka.bootstrap
     principal = f"User:dry-{unique_name}"
-    path = playbook_file(tmp_path, bootstrap, unique_name,
-                         [{"principal": principal, "role": "consume", "pattern": "prefixed",
-                           "prefix": "shop."}], use_broker_dlq=True)
+    path = playbook_file(
+        tmp_path,
+        bootstrap,
+        unique_name,
+        [{"principal": principal, "role": "consume", "pattern": "prefixed", "prefix": "shop."}],
+        use_broker_dlq=True,
+    )
     code, report = run(capsys, path, "--dry-run")
     assert code == 0 and report["applied"] == 0
-    assert [(c["name"], c["item"], c["action"]) for c in report["changes"]
-            if c["resource"] == "acls"] == [
+    assert [
+        (c["name"], c["item"], c["action"]) for c in report["changes"] if c["resource"] == "acls"
+    ] == [
         ("group shop. (prefixed)", f"{principal} READ", "create"),
-        ("topic shop. (prefixed)", f"{principal} READ", "create")]
+        ("topic shop. (prefixed)", f"{principal} READ", "create"),
+    ]
     assert described(bootstrap, principal) == set()
 
 
-def test_without_an_authorizer_acls_are_skipped_and_counted(kafka_bootstrap, unique_name,
-                                                           tmp_path, capsys):
-    path = playbook_file(tmp_path, kafka_bootstrap, unique_name,
-                         [{"principal": "User:app", "role": "produce", "pattern": "literal"}])
+def test_without_an_authorizer_acls_are_skipped_and_counted(
+    kafka_bootstrap, unique_name, tmp_path, capsys
+):
+    path = playbook_file(
+        tmp_path,
+        kafka_bootstrap,
+        unique_name,
+        [{"principal": "User:app", "role": "produce", "pattern": "literal"}],
+    )
     code, report = run(capsys, path, "--dry-run")  # dry: the shared sandbox stays untouched
     assert code == 0
     assert [c for c in report["changes"] if c["resource"] == "acls"] == [
-        {"workload": "*", "resource": "acls", "name": "-", "item": "acls", "action": "skipped",
-         "old": None, "new": None,
-         "note": "the cluster has no authorizer; 2 declared ACL(s) not created"}]
+        {
+            "workload": "*",
+            "resource": "acls",
+            "name": "-",
+            "item": "acls",
+            "action": "skipped",
+            "old": None,
+            "new": None,
+            "note": "the cluster has no authorizer; 2 declared ACL(s) not created",
+        }
+    ]
 
 
 def as_user(user: str) -> dict[str, str]:
-    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
-            "sasl.username": user, "sasl.password": USERS[user]}
+    return {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": user,
+        "sasl.password": USERS[user],
+    }
 
 
 def produce(bootstrap: str, user: str, topic: str, value: bytes) -> str | None:
@@ -182,16 +247,18 @@ def produce(bootstrap: str, user: str, topic: str, value: bytes) -> str | None:
     from confluent_kafka import Producer
 
     errors: list = []
-    producer = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": 15000,
-                         **as_user(user)})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "message.timeout.ms": 15000, **as_user(user)}
+    )
     producer.produce(topic, value, on_delivery=lambda err, msg: errors.append(err))
     producer.flush(20)
     assert len(errors) == 1, "no delivery report within 20 s"
     return errors[0].name() if errors[0] is not None else None
 
 
-def test_the_provisioned_acls_are_what_the_broker_enforces(secured_kafka, unique_name, tmp_path,
-                                                           capsys):
+def test_the_provisioned_acls_are_what_the_broker_enforces(
+    secured_kafka, unique_name, tmp_path, capsys
+):
     """With allow.everyone.if.no.acl.found=false a SASL user can do only what an ACL grants:
     app produces (prefixed grant), worker consumes through the share group (literal grants);
     a user with no grant is refused, and app cannot read."""
@@ -199,10 +266,16 @@ def test_the_provisioned_acls_are_what_the_broker_enforces(secured_kafka, unique
     from confluent_kafka import AcknowledgeType
 
     topic = f"shop.{unique_name}"
-    path = playbook_file(tmp_path, secured_kafka.bootstrap, unique_name, [
-        {"principal": "User:app", "role": "produce", "pattern": "prefixed", "prefix": "shop."},
-        {"principal": "User:worker", "role": "consume", "pattern": "literal"}],
-        use_broker_dlq=True)
+    path = playbook_file(
+        tmp_path,
+        secured_kafka.bootstrap,
+        unique_name,
+        [
+            {"principal": "User:app", "role": "produce", "pattern": "prefixed", "prefix": "shop."},
+            {"principal": "User:worker", "role": "consume", "pattern": "literal"},
+        ],
+        use_broker_dlq=True,
+    )
     assert run(capsys, path)[0] == 0
     sasl = secured_kafka.sasl_bootstrap
 
@@ -212,8 +285,7 @@ def test_the_provisioned_acls_are_what_the_broker_enforces(secured_kafka, unique
     worker = share.share_consumer(sasl, topic, **as_user("worker"))
     try:
         worker.subscribe([topic])
-        seen = poll_until_quiet(worker, lambda m: AcknowledgeType.ACCEPT, 1, quiet=1,
-                                timeout=40)
+        seen = poll_until_quiet(worker, lambda m: AcknowledgeType.ACCEPT, 1, quiet=1, timeout=40)
     finally:
         worker.close()
     assert seen == [(b"granted", 1)]

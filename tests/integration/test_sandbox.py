@@ -34,8 +34,18 @@ def test_port_in_use_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
         spare.bind(("127.0.0.1", 0))
         port, other = busy.getsockname()[1], spare.getsockname()[1]
         spare.close()
-        code = main(["sandbox", "up", "-s", "kafka", "--port", f"kafka.broker={port}",
-                     "--port", f"kafka.controller={other}"])
+        code = main(
+            [
+                "sandbox",
+                "up",
+                "-s",
+                "kafka",
+                "--port",
+                f"kafka.broker={port}",
+                "--port",
+                f"kafka.controller={other}",
+            ]
+        )
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1

@@ -44,6 +44,7 @@ PW_ENV = "MQM_E2E_SOURCE_PASSWORD"
 
 # -- helpers ---------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def scram_file(kafka_service) -> Path:
     """The sandbox's SASL_SSL SCRAM-SHA-512 client file (its password by ``${file:...}``)."""
@@ -59,15 +60,22 @@ def kafka_secret(kafka_service) -> str:
     return kafka_secured.read_password(kafka_service.dir / "sandbox-password")
 
 
-def mqmigrate(args: list[str], secrets: list[str], *, env: dict[str, str] | None = None,
-              timeout: float = 120) -> subprocess.CompletedProcess:
+def mqmigrate(
+    args: list[str], secrets: list[str], *, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """``mqmigrate ARGS`` in a child; no secret is on its command line or in its output."""
     for secret in secrets:
         assert not any(secret in arg for arg in args), "a secret on the command line"
     environ = {k: v for k, v in os.environ.items() if k != ENV_VAR}
     environ.update({"PYTHONPATH": str(ROOT), **(env or {})})
-    done = subprocess.run([sys.executable, "-m", "mqmigrate", *args], cwd=ROOT, env=environ,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "mqmigrate", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     for secret in secrets:
         assert secret not in done.stdout and secret not in done.stderr, "a secret in the output"
     return done
@@ -87,24 +95,68 @@ def secured_topics(scram_file):
     share.delete_topics(share.admin_client(read_config_file(scram_file)), made, missing_ok=True)
 
 
-def bridge_then_verify(source: str, queue: str, topic: str, ids: list[str], scram_file: Path,
-                       tmp_path: Path, secrets: list[str], *, env: dict[str, str],
-                       extra: list[str] = ()) -> None:
+def bridge_then_verify(
+    source: str,
+    queue: str,
+    topic: str,
+    ids: list[str],
+    scram_file: Path,
+    tmp_path: Path,
+    secrets: list[str],
+    *,
+    env: dict[str, str],
+    extra: list[str] = (),
+) -> None:
     """``bridge --create-topics --effectively-once`` from ``source`` into SASL_SSL Kafka, then
     ``verify`` the ledger against the topic: every id there once, nothing missing."""
     ledger = tmp_path / f"{topic}.ledger.jsonl"
-    done = mqmigrate(["bridge", "--source", source, "--queue", queue,
-                      "--kafka-config", str(scram_file), "--topic", topic, "--create-topics",
-                      "--effectively-once", "--mode", "drain", "--idle-exit", "2",
-                      "--verify-ledger", str(ledger), "--log-format", "json", *extra],
-                     secrets, env=env, timeout=180)
+    done = mqmigrate(
+        [
+            "bridge",
+            "--source",
+            source,
+            "--queue",
+            queue,
+            "--kafka-config",
+            str(scram_file),
+            "--topic",
+            topic,
+            "--create-topics",
+            "--effectively-once",
+            "--mode",
+            "drain",
+            "--idle-exit",
+            "2",
+            "--verify-ledger",
+            str(ledger),
+            "--log-format",
+            "json",
+            *extra,
+        ],
+        secrets,
+        env=env,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
     # "in" may count a redelivery (SQS is at-least-once): effectively-once writes it once
     assert (summary["out"], summary["quarantined"]) == (len(ids), 0), summary
     assert summary["in"] >= len(ids), summary
-    checked = mqmigrate(["verify", "--ledger", str(ledger), "--kafka-config", str(scram_file),
-                         "--topic", topic, "--format", "json"], secrets, env=env)
+    checked = mqmigrate(
+        [
+            "verify",
+            "--ledger",
+            str(ledger),
+            "--kafka-config",
+            str(scram_file),
+            "--topic",
+            topic,
+            "--format",
+            "json",
+        ],
+        secrets,
+        env=env,
+    )
     report = json.loads(checked.stdout)
     assert checked.returncode == 0 and report["clean"], report
     counts = report["counts"]
@@ -129,14 +181,20 @@ def rabbit_password(rabbitmq_service):
 
     user, password = rabbitmq_service.credentials()
     secret = f"Pw-{uuid.uuid4().hex}"
-    api = httpx.Client(base_url=f"https://localhost:{rabbitmq_service.port('management_tls')}",
-                       auth=(user, password), verify=str(rabbitmq_service.tls_files.ca_cert),
-                       timeout=30)
+    api = httpx.Client(
+        base_url=f"https://localhost:{rabbitmq_service.port('management_tls')}",
+        auth=(user, password),
+        verify=str(rabbitmq_service.tls_files.ca_cert),
+        timeout=30,
+    )
     try:
-        api.put(f"/api/users/{RABBIT_USER}",
-                json={"password": secret, "tags": ""}).raise_for_status()
-        api.put(f"/api/permissions/%2F/{RABBIT_USER}",
-                json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+        api.put(
+            f"/api/users/{RABBIT_USER}", json={"password": secret, "tags": ""}
+        ).raise_for_status()
+        api.put(
+            f"/api/permissions/%2F/{RABBIT_USER}",
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+        ).raise_for_status()
         yield secret
     finally:
         api.delete(f"/api/users/{RABBIT_USER}")
@@ -146,17 +204,21 @@ def rabbit_password(rabbitmq_service):
 def rabbit_uri(service, *, external: bool) -> str:
     files = service.tls_files
     if external:  # x509 EXTERNAL: the client certificate's CN is the user (mqmigrate-client)
-        return (f"amqps://localhost:{service.port('amqps')}/?cafile={files.ca_cert}"
-                f"&certfile={files.dir / 'client.pem'}&keyfile={files.dir / 'client-key.pem'}")
-    return (f"amqps://{RABBIT_USER}:${{env:{PW_ENV}}}@localhost:{service.port('amqps')}/"
-            f"?cafile={files.ca_cert}")
+        return (
+            f"amqps://localhost:{service.port('amqps')}/?cafile={files.ca_cert}"
+            f"&certfile={files.dir / 'client.pem'}&keyfile={files.dir / 'client-key.pem'}"
+        )
+    return (
+        f"amqps://{RABBIT_USER}:${{env:{PW_ENV}}}@localhost:{service.port('amqps')}/"
+        f"?cafile={files.ca_cert}"
+    )
 
 
 @pytest.mark.rabbitmq
 @pytest.mark.parametrize("auth", ["password", "external"])
-def test_bridge_from_rabbitmq_over_amqps_into_sasl_ssl(rabbitmq_service, rabbit_password,
-                                                       scram_file, kafka_secret,
-                                                       secured_topics, tmp_path, auth):
+def test_bridge_from_rabbitmq_over_amqps_into_sasl_ssl(
+    rabbitmq_service, rabbit_password, scram_file, kafka_secret, secured_topics, tmp_path, auth
+):
     import pika
 
     from mqmigrate.sources.connect import pika_parameters
@@ -166,16 +228,25 @@ def test_bridge_from_rabbitmq_over_amqps_into_sasl_ssl(rabbitmq_service, rabbit_
     password = rabbit_password
     queue = f"e2e-amqps-{auth}-{uuid.uuid4().hex[:8]}"
     topic = secured_topics(queue)
-    connection = pika.BlockingConnection(pika_parameters(parse_source_uri(
-        rabbit_uri(rabbitmq_service, external=True))))
+    connection = pika.BlockingConnection(
+        pika_parameters(parse_source_uri(rabbit_uri(rabbitmq_service, external=True)))
+    )
     try:
         channel = connection.channel()
         channel.confirm_delivery()
         channel.queue_declare(queue, durable=True)
         ids = publish(channel, "", queue, MESSAGES, prefix=queue)
         source = rabbit_uri(rabbitmq_service, external=auth == "external")
-        bridge_then_verify(source, queue, topic, ids, scram_file, tmp_path,
-                           [password, kafka_secret], env={PW_ENV: password})
+        bridge_then_verify(
+            source,
+            queue,
+            topic,
+            ids,
+            scram_file,
+            tmp_path,
+            [password, kafka_secret],
+            env={PW_ENV: password},
+        )
         assert channel.queue_declare(queue, passive=True).method.message_count == 0
     finally:
         try:
@@ -186,10 +257,11 @@ def test_bridge_from_rabbitmq_over_amqps_into_sasl_ssl(rabbitmq_service, rabbit_
 
 # -- bridge: Artemis over amqp1s ----------------------------------------------------------------
 
+
 @pytest.mark.amqp1
-def test_bridge_from_artemis_over_amqp1s_into_sasl_ssl(artemis_service, scram_file,
-                                                       kafka_secret, secured_topics, tmp_path,
-                                                       monkeypatch):
+def test_bridge_from_artemis_over_amqp1s_into_sasl_ssl(
+    artemis_service, scram_file, kafka_secret, secured_topics, tmp_path, monkeypatch
+):
     from proton import Message
 
     from mqmigrate.sources.amqp1 import queue_capability
@@ -200,11 +272,15 @@ def test_bridge_from_artemis_over_amqp1s_into_sasl_ssl(artemis_service, scram_fi
     user, password = artemis_service.credentials()
     files = artemis_service.tls_files
     monkeypatch.setenv(PW_ENV, password)
-    source = (f"amqp1s://{user}:${{env:{PW_ENV}}}@localhost:{artemis_service.port('tls')}"
-              f"?cafile={files.ca_cert}")
+    source = (
+        f"amqp1s://{user}:${{env:{PW_ENV}}}@localhost:{artemis_service.port('tls')}"
+        f"?cafile={files.ca_cert}"
+    )
     # 127.0.0.1: the console's CORS allow-list names the host it was created for
-    jolokia = (f"artemis+https://{user}:${{env:{PW_ENV}}}@127.0.0.1:"
-               f"{artemis_service.port('console_tls')}?cafile={files.ca_cert}")
+    jolokia = (
+        f"artemis+https://{user}:${{env:{PW_ENV}}}@127.0.0.1:"
+        f"{artemis_service.port('console_tls')}?cafile={files.ca_cert}"
+    )
     queue = f"e2e-amqp1s-{uuid.uuid4().hex[:8]}"
     topic = secured_topics(queue)
     api = ArtemisManagement(parse_source_uri(jolokia))
@@ -221,10 +297,16 @@ def test_bridge_from_artemis_over_amqp1s_into_sasl_ssl(artemis_service, scram_fi
         # the sandbox's Artemis password is its user name: the leak check looks for the
         # Kafka password only
         bridge_then_verify(
-            source, queue, topic, ids, scram_file, tmp_path, [kafka_secret],
+            source,
+            queue,
+            topic,
+            ids,
+            scram_file,
+            tmp_path,
+            [kafka_secret],
             env={PW_ENV: password},
-            extra=["--management-url",
-                   f"https://127.0.0.1:{artemis_service.port('console_tls')}"])
+            extra=["--management-url", f"https://127.0.0.1:{artemis_service.port('console_tls')}"],
+        )
         assert api.message_count(queue) == 0  # depth over https: drained
     finally:
         try:
@@ -235,34 +317,59 @@ def test_bridge_from_artemis_over_amqp1s_into_sasl_ssl(artemis_service, scram_fi
 
 # -- bridge: SQS through the sandbox's assumed role -----------------------------------------------
 
+
 @pytest.mark.sqs
-def test_bridge_from_sqs_through_an_assumed_role_into_sasl_ssl(moto_service, scram_file,
-                                                               kafka_secret, secured_topics,
-                                                               tmp_path):
+def test_bridge_from_sqs_through_an_assumed_role_into_sasl_ssl(
+    moto_service, scram_file, kafka_secret, secured_topics, tmp_path
+):
     import boto3
 
     from mqmigrate.sandbox import sts
 
     endpoint = moto_service.endpoint_url
     host = endpoint.split("://", 1)[1]
-    source = (f"sqs+http://{host}?region=us-east-1&role_arn={quote(sts.ROLE_ARN, safe='')}"
-              f"&external_id=${{env:{PW_ENV}}}&session_name=e2e-secured")
-    admin = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
-                         aws_access_key_id="testing", aws_secret_access_key="testing")
+    source = (
+        f"sqs+http://{host}?region=us-east-1&role_arn={quote(sts.ROLE_ARN, safe='')}"
+        f"&external_id=${{env:{PW_ENV}}}&session_name=e2e-secured"
+    )
+    admin = boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     queue = f"e2e-role-{uuid.uuid4().hex[:8]}"
     topic = secured_topics(queue)
     url = admin.create_queue(QueueName=queue)["QueueUrl"]
     try:
         ids = [f"{queue}-{i}" for i in range(MESSAGES)]
         for start in range(0, MESSAGES, 10):
-            admin.send_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(j), "MessageBody": mid, "MessageAttributes": {
-                    "mq-source-id": {"DataType": "String", "StringValue": mid}}}
-                for j, mid in enumerate(ids[start:start + 10])])
+            admin.send_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {
+                        "Id": str(j),
+                        "MessageBody": mid,
+                        "MessageAttributes": {
+                            "mq-source-id": {"DataType": "String", "StringValue": mid}
+                        },
+                    }
+                    for j, mid in enumerate(ids[start : start + 10])
+                ],
+            )
         # the sandbox's external id is part of its role's name too, so the leak check looks
         # for the Kafka password only
-        bridge_then_verify(source, queue, topic, ids, scram_file, tmp_path, [kafka_secret],
-                           env={PW_ENV: sts.EXTERNAL_ID})
+        bridge_then_verify(
+            source,
+            queue,
+            topic,
+            ids,
+            scram_file,
+            tmp_path,
+            [kafka_secret],
+            env={PW_ENV: sts.EXTERNAL_ID},
+        )
     finally:
         admin.delete_queue(QueueUrl=url)
 
@@ -276,8 +383,8 @@ def test_bridge_from_sqs_through_an_assumed_role_into_sasl_ssl(moto_service, scr
 AUTHORIZER = {
     "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
     "super.users": "User:ANONYMOUS;User:CN=127.0.0.1,O=mqmigrate sandbox;"
-                   "User:CN=mqmigrate-client,O=mqmigrate sandbox;"
-                   f"User:{kafka_secured.SASL_USER}",
+    "User:CN=mqmigrate-client,O=mqmigrate sandbox;"
+    f"User:{kafka_secured.SASL_USER}",
     "allow.everyone.if.no.acl.found": "false",
 }
 
@@ -288,9 +395,14 @@ def secured_only_authorizer_kafka(tmp_path_factory, kafka_service):
     built without the secured configuration cannot reach it."""
     from tests.private_brokers import PrivateKafka
 
-    broker = PrivateKafka(tmp_path_factory.mktemp("kafka-secured-acl"),
-                          kafka_service.ctx.cache_dir, name="kafka-secured-acl",
-                          properties=AUTHORIZER, secured=True, plaintext=False)
+    broker = PrivateKafka(
+        tmp_path_factory.mktemp("kafka-secured-acl"),
+        kafka_service.ctx.cache_dir,
+        name="kafka-secured-acl",
+        properties=AUTHORIZER,
+        secured=True,
+        plaintext=False,
+    )
     broker.start()
     try:
         yield broker.service
@@ -301,7 +413,8 @@ def secured_only_authorizer_kafka(tmp_path_factory, kafka_service):
 @pytest.mark.rabbitmq
 @pytest.mark.slow
 def test_plan_then_provision_topics_group_configs_and_acls_over_sasl_ssl(
-        secured_only_authorizer_kafka, rabbitmq_service, rabbit_password, tmp_path):
+    secured_only_authorizer_kafka, rabbitmq_service, rabbit_password, tmp_path
+):
     """``plan`` reads the sandbox RabbitMQ over https management; its playbook, with the
     client file as ``kafka.credentials`` and ACLs declared, is provisioned on the secured-only
     broker; a second run changes nothing."""
@@ -310,7 +423,11 @@ def test_plan_then_provision_topics_group_configs_and_acls_over_sasl_ssl(
     import httpx
     import yaml
     from confluent_kafka.admin import (
-        AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType, ResourceType,
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
     )
 
     kafka = secured_only_authorizer_kafka
@@ -327,20 +444,40 @@ def test_plan_then_provision_topics_group_configs_and_acls_over_sasl_ssl(
     files = rabbitmq_service.tls_files
     management = f"https://localhost:{rabbitmq_service.port('management_tls')}"
     user, admin_password = rabbitmq_service.credentials()
-    with httpx.Client(base_url=management, auth=(user, admin_password),
-                      verify=str(files.ca_cert), timeout=30) as api:
+    with httpx.Client(
+        base_url=management, auth=(user, admin_password), verify=str(files.ca_cert), timeout=30
+    ) as api:
         api.put(f"/api/queues/%2F/{queue}", json={"durable": True}).raise_for_status()
         # plan reads users and permissions too, which RabbitMQ shows administrators only
-        api.put(f"/api/users/{RABBIT_USER}", json={"password": rabbit_password,
-                                                   "tags": "administrator"}).raise_for_status()
+        api.put(
+            f"/api/users/{RABBIT_USER}", json={"password": rabbit_password, "tags": "administrator"}
+        ).raise_for_status()
         try:
-            source = (f"rabbitmq+https://{RABBIT_USER}:${{env:{PW_ENV}}}@localhost:"
-                      f"{rabbitmq_service.port('management_tls')}?cafile={files.ca_cert}")
+            source = (
+                f"rabbitmq+https://{RABBIT_USER}:${{env:{PW_ENV}}}@localhost:"
+                f"{rabbitmq_service.port('management_tls')}?cafile={files.ca_cert}"
+            )
             out = tmp_path / "playbooks"
-            planned = mqmigrate(["plan", source, "--prefix", prefix, "--kafka", kafka.bootstrap,
-                                 "--replication", "1", "--strategy", "drain-only",
-                                 "--name", "secured", "-o", str(out)],
-                                [rabbit_password, secret], env={PW_ENV: rabbit_password})
+            planned = mqmigrate(
+                [
+                    "plan",
+                    source,
+                    "--prefix",
+                    prefix,
+                    "--kafka",
+                    kafka.bootstrap,
+                    "--replication",
+                    "1",
+                    "--strategy",
+                    "drain-only",
+                    "--name",
+                    "secured",
+                    "-o",
+                    str(out),
+                ],
+                [rabbit_password, secret],
+                env={PW_ENV: rabbit_password},
+            )
         finally:
             api.delete(f"/api/queues/%2F/{queue}")
     assert planned.returncode == 0, planned.stderr[-2000:]
@@ -353,8 +490,10 @@ def test_plan_then_provision_topics_group_configs_and_acls_over_sasl_ssl(
     (workload,) = document["workloads"]
     target = workload["target"]
     app, worker = f"User:app-{prefix}", f"User:worker-{prefix}"
-    target["acls"] = [{"principal": app, "role": "produce", "pattern": "literal"},
-                      {"principal": worker, "role": "consume", "pattern": "literal"}]
+    target["acls"] = [
+        {"principal": app, "role": "produce", "pattern": "literal"},
+        {"principal": worker, "role": "consume", "pattern": "literal"},
+    ]
     playbook.write_text(yaml.safe_dump(document, sort_keys=False))
     assert secret not in playbook.read_text()
 
@@ -362,7 +501,9 @@ def test_plan_then_provision_topics_group_configs_and_acls_over_sasl_ssl(
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert {c["resource"] for c in report["changes"] if c["action"] == "create"} >= {
-        "topic", "acls"}, report["changes"]
+        "topic",
+        "acls",
+    }, report["changes"]
 
     topic, group, dlq = target["topic"], target["consumer"]["group"], target["dlq"]["topic"]
     admin = share.admin_client(config)
@@ -371,13 +512,23 @@ def test_plan_then_provision_topics_group_configs_and_acls_over_sasl_ssl(
         assert share.describe_topic(admin, dlq) is not None
         wanted = target["consumer"]["configs"]
         assert wanted and share.group_configs(admin, group, list(wanted)) == {
-            k: str(v) for k, v in wanted.items()}
+            k: str(v) for k, v in wanted.items()
+        }
 
         def described(principal: str) -> set[tuple]:
-            match = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, principal,
-                                     None, AclOperation.ANY, AclPermissionType.ANY)
-            return {(b.restype.name, b.name, b.operation.name)
-                    for b in admin.describe_acls(match, request_timeout=30).result(timeout=30)}
+            match = AclBindingFilter(
+                ResourceType.ANY,
+                None,
+                ResourcePatternType.ANY,
+                principal,
+                None,
+                AclOperation.ANY,
+                AclPermissionType.ANY,
+            )
+            return {
+                (b.restype.name, b.name, b.operation.name)
+                for b in admin.describe_acls(match, request_timeout=30).result(timeout=30)
+            }
 
         assert ("TOPIC", topic, "WRITE") in described(app)
         assert {("TOPIC", topic, "READ"), ("GROUP", group, "READ")} <= described(worker)

@@ -29,6 +29,7 @@ REFUSAL_TIMEOUT = 10.0
 
 # -- helpers -------------------------------------------------------------------------------
 
+
 def load_client_properties(path: Path) -> dict[str, str]:
     """A sandbox ``client-*.properties`` file as a confluent-kafka dict, read the way
     ``--kafka-config`` reads it (``${file:PATH}`` expanded)."""
@@ -46,8 +47,9 @@ class _Capture(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def kafka_attempt(config: dict[str, str], *, expect: str | None = None,
-                  timeout: float = REFUSAL_TIMEOUT) -> tuple[bool, str]:
+def kafka_attempt(
+    config: dict[str, str], *, expect: str | None = None, timeout: float = REFUSAL_TIMEOUT
+) -> tuple[bool, str]:
     """Ask for metadata with ``config``; return (answered, everything the client logged).
 
     Gives up after ``timeout`` seconds, or as soon as a log line contains ``expect``.
@@ -58,8 +60,14 @@ def kafka_attempt(config: dict[str, str], *, expect: str | None = None,
     logger.setLevel(logging.DEBUG)  # librdkafka's connection failures are info-level lines
     logger.addHandler(capture)
     errors: list[str] = []
-    admin = AdminClient({**config, "logger": logger, "socket.timeout.ms": 5000,
-                         "error_cb": lambda err: errors.append(str(err))})
+    admin = AdminClient(
+        {
+            **config,
+            "logger": logger,
+            "socket.timeout.ms": 5000,
+            "error_cb": lambda err: errors.append(str(err)),
+        }
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -85,8 +93,9 @@ def tls_alert(address: str, files: tls.TlsFiles, identity: str) -> str:
 
     host, _, port = address.rpartition(":")
     context = ssl.create_default_context(cafile=str(files.ca_cert))
-    context.load_cert_chain(str(files.dir / f"{identity}.pem"),
-                            str(files.dir / f"{identity}-key.pem"))
+    context.load_cert_chain(
+        str(files.dir / f"{identity}.pem"), str(files.dir / f"{identity}-key.pem")
+    )
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     try:
         with socket.create_connection((host, int(port)), timeout=5) as raw:
@@ -105,6 +114,7 @@ def tail(log: str, keep: int = 4) -> str:
 
 # -- Kafka ---------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def kafka_secured_dir(kafka_service) -> Path:
     """The sandbox Kafka's directory, once its secured listeners answer a TLS handshake."""
@@ -113,9 +123,11 @@ def kafka_secured_dir(kafka_service) -> Path:
         for key in kafka_secured.SECURED_PORTS:
             tls.check_tls_listener(secured.address(key), secured.tls)
     except OSError as exc:
-        pytest.fail(f"the sandbox Kafka has no secured listeners ({exc}); it was started by a "
-                    "release without them: mqmigrate sandbox down -s kafka && "
-                    "mqmigrate sandbox up -s kafka")
+        pytest.fail(
+            f"the sandbox Kafka has no secured listeners ({exc}); it was started by a "
+            "release without them: mqmigrate sandbox down -s kafka && "
+            "mqmigrate sandbox up -s kafka"
+        )
     return kafka_service.dir
 
 
@@ -141,8 +153,7 @@ def test_kafka_listener_accepts_its_client_file(kafka_secured_dir, stem, unique_
         assert producer.flush(30) == 0
         from confluent_kafka import Consumer
 
-        consumer = Consumer({**config, "group.id": unique_name,
-                             "auto.offset.reset": "earliest"})
+        consumer = Consumer({**config, "group.id": unique_name, "auto.offset.reset": "earliest"})
         try:
             consumer.subscribe([unique_name])
             deadline, value = time.monotonic() + 30, None
@@ -172,8 +183,9 @@ def test_share_group_round_trip_over_sasl_ssl(kafka_secured_dir, stem, unique_na
         for value in sent:
             producer.produce(unique_name, value)
         assert producer.flush(30) == 0
-        consumer = ShareConsumer({**config, "group.id": group,
-                                  "share.acknowledgement.mode": "explicit"})
+        consumer = ShareConsumer(
+            {**config, "group.id": group, "share.acknowledgement.mode": "explicit"}
+        )
         received: list[bytes] = []
         try:
             consumer.subscribe([unique_name])
@@ -221,18 +233,23 @@ def test_kafka_refuses_a_mechanism_the_listener_does_not_offer(kafka_secured_dir
 
 
 @pytest.mark.kafka
-@pytest.mark.parametrize("identity, alert", [
-    # signed by the sandbox CA, dates over: the broker's certificate_unknown alert
-    ("expired-client", "alert certificate unknown"),
-    # the broker names the sandbox CA as the only acceptable issuer, so librdkafka withholds
-    # this certificate ("No matching issuer found") and the broker refuses with bad_certificate
-    ("unknown-ca-client", "alert bad certificate"),
-])
+@pytest.mark.parametrize(
+    "identity, alert",
+    [
+        # signed by the sandbox CA, dates over: the broker's certificate_unknown alert
+        ("expired-client", "alert certificate unknown"),
+        # the broker names the sandbox CA as the only acceptable issuer, so librdkafka withholds
+        # this certificate ("No matching issuer found") and the broker refuses with bad_certificate
+        ("unknown-ca-client", "alert bad certificate"),
+    ],
+)
 def test_mtls_refuses_a_client_certificate_it_cannot_trust(kafka_secured_dir, identity, alert):
     tls_dir = kafka_secured_dir.parent / "tls"
-    config = {**_client(kafka_secured_dir, "client-mtls"),
-              "ssl.certificate.location": str(tls_dir / f"{identity}.pem"),
-              "ssl.key.location": str(tls_dir / f"{identity}-key.pem")}
+    config = {
+        **_client(kafka_secured_dir, "client-mtls"),
+        "ssl.certificate.location": str(tls_dir / f"{identity}.pem"),
+        "ssl.key.location": str(tls_dir / f"{identity}-key.pem"),
+    }
     answered, log = kafka_attempt(config, expect=alert)
     assert not answered
     # the broker's TLS alert, not a closed port: the handshake reached client authentication
@@ -249,8 +266,10 @@ def test_mtls_refuses_a_client_without_certificate(kafka_secured_dir):
 
 @pytest.mark.kafka
 def test_client_refuses_a_server_signed_by_another_ca(kafka_secured_dir):
-    config = {**_client(kafka_secured_dir, "client-scram"),
-              "ssl.ca.location": str(kafka_secured_dir.parent / "tls" / "unknown-ca.pem")}
+    config = {
+        **_client(kafka_secured_dir, "client-scram"),
+        "ssl.ca.location": str(kafka_secured_dir.parent / "tls" / "unknown-ca.pem"),
+    }
     answered, log = kafka_attempt(config, expect="certificate verify failed")
     assert not answered and "certificate verify failed" in log, tail(log)
 
@@ -273,27 +292,31 @@ def test_tls_to_the_plaintext_port_is_refused(kafka_secured_dir, kafka_bootstrap
 
 # -- RabbitMQ ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def rabbit_tls(rabbitmq_service):
     """The sandbox RabbitMQ, once its amqps listener answers a TLS handshake."""
     try:
-        tls.check_tls_listener(f"127.0.0.1:{rabbitmq_service.port('amqps')}",
-                               rabbitmq_service.tls_files)
+        tls.check_tls_listener(
+            f"127.0.0.1:{rabbitmq_service.port('amqps')}", rabbitmq_service.tls_files
+        )
     except OSError as exc:
-        pytest.fail(f"the sandbox RabbitMQ has no amqps listener ({exc}); it was started by a "
-                    "release without it: mqmigrate sandbox down -s rabbitmq && "
-                    "mqmigrate sandbox up -s rabbitmq")
+        pytest.fail(
+            f"the sandbox RabbitMQ has no amqps listener ({exc}); it was started by a "
+            "release without it: mqmigrate sandbox down -s rabbitmq && "
+            "mqmigrate sandbox up -s rabbitmq"
+        )
     return rabbitmq_service
 
 
-def _ssl_context(files: tls.TlsFiles, *, ca: Path | None = None,
-                 identity: str | None = None):
+def _ssl_context(files: tls.TlsFiles, *, ca: Path | None = None, identity: str | None = None):
     import ssl
 
     context = ssl.create_default_context(cafile=str(ca or files.ca_cert))
     if identity:
-        context.load_cert_chain(str(files.dir / f"{identity}.pem"),
-                                str(files.dir / f"{identity}-key.pem"))
+        context.load_cert_chain(
+            str(files.dir / f"{identity}.pem"), str(files.dir / f"{identity}-key.pem")
+        )
     return context
 
 
@@ -301,12 +324,18 @@ def _pika_connect(service, *, context=None, credentials=None, port_key: str = "a
     import pika
 
     user, password = service.credentials()
-    return pika.BlockingConnection(pika.ConnectionParameters(
-        host="127.0.0.1", port=service.port(port_key),
-        credentials=credentials or pika.PlainCredentials(user, password),
-        ssl_options=pika.SSLOptions(context, "localhost") if context else None,
-        connection_attempts=1, socket_timeout=5, stack_timeout=10, blocked_connection_timeout=5,
-    ))
+    return pika.BlockingConnection(
+        pika.ConnectionParameters(
+            host="127.0.0.1",
+            port=service.port(port_key),
+            credentials=credentials or pika.PlainCredentials(user, password),
+            ssl_options=pika.SSLOptions(context, "localhost") if context else None,
+            connection_attempts=1,
+            socket_timeout=5,
+            stack_timeout=10,
+            blocked_connection_timeout=5,
+        )
+    )
 
 
 def _round_trip(connection, queue: str) -> bytes | None:
@@ -337,16 +366,18 @@ def test_amqps_accepts_x509_external_as_the_certificates_cn(rabbit_tls, unique_n
     import pika
 
     context = _ssl_context(rabbit_tls.tls_files, identity="client")
-    connection = _pika_connect(rabbit_tls, context=context,
-                               credentials=pika.credentials.ExternalCredentials())
+    connection = _pika_connect(
+        rabbit_tls, context=context, credentials=pika.credentials.ExternalCredentials()
+    )
     try:
         assert _round_trip(connection, unique_name) == b"over amqps"
         user, password = rabbit_tls.credentials()
         # the broker's own view: the connection is TLS, authenticated as the CN, by EXTERNAL
         deadline, mine = time.monotonic() + 15, []
         while not mine and time.monotonic() < deadline:
-            listed = httpx.get(f"{rabbit_tls.management_url}api/connections",
-                               auth=(user, password), timeout=5).json()
+            listed = httpx.get(
+                f"{rabbit_tls.management_url}api/connections", auth=(user, password), timeout=5
+            ).json()
             mine = [c for c in listed if c.get("user") == tls.CLIENT_CN]
             time.sleep(0.5)
         assert mine and mine[0]["ssl"] is True and mine[0]["auth_mechanism"] == "EXTERNAL"
@@ -361,16 +392,22 @@ def test_amqps_refuses_a_wrong_password(rabbit_tls):
     user, _ = rabbit_tls.credentials()
     began = time.monotonic()
     with pytest.raises(pika.exceptions.ProbableAuthenticationError, match="ACCESS_REFUSED"):
-        _pika_connect(rabbit_tls, context=_ssl_context(rabbit_tls.tls_files),
-                      credentials=pika.PlainCredentials(user, "wrong-password"))
+        _pika_connect(
+            rabbit_tls,
+            context=_ssl_context(rabbit_tls.tls_files),
+            credentials=pika.PlainCredentials(user, "wrong-password"),
+        )
     assert time.monotonic() - began < 15
 
 
 @pytest.mark.rabbitmq
-@pytest.mark.parametrize("identity, alert", [
-    ("expired-client", "CERTIFICATE_EXPIRED"),
-    ("unknown-ca-client", "UNKNOWN_CA"),
-])
+@pytest.mark.parametrize(
+    "identity, alert",
+    [
+        ("expired-client", "CERTIFICATE_EXPIRED"),
+        ("unknown-ca-client", "UNKNOWN_CA"),
+    ],
+)
 def test_amqps_refuses_a_client_certificate_it_cannot_trust(rabbit_tls, identity, alert):
     import ssl
 
@@ -379,8 +416,9 @@ def test_amqps_refuses_a_client_certificate_it_cannot_trust(rabbit_tls, identity
     context = _ssl_context(rabbit_tls.tls_files, identity=identity)
     began = time.monotonic()
     with pytest.raises((pika.exceptions.AMQPConnectionError, ssl.SSLError)):
-        _pika_connect(rabbit_tls, context=context,
-                      credentials=pika.credentials.ExternalCredentials())
+        _pika_connect(
+            rabbit_tls, context=context, credentials=pika.credentials.ExternalCredentials()
+        )
     assert time.monotonic() - began < 15
     # the cause: the broker's TLS alert for this certificate
     answer = tls_alert(f"127.0.0.1:{rabbit_tls.port('amqps')}", rabbit_tls.tls_files, identity)
@@ -419,11 +457,19 @@ def test_management_over_https(rabbit_tls):
     files = rabbit_tls.tls_files
     response = httpx.get(url, auth=(user, password), timeout=5, verify=_ssl_context(files))
     assert response.status_code == 200 and response.json()["rabbitmq_version"]
-    assert httpx.get(url, auth=(user, "wrong-password"), timeout=5,
-                     verify=_ssl_context(files)).status_code == 401
+    assert (
+        httpx.get(
+            url, auth=(user, "wrong-password"), timeout=5, verify=_ssl_context(files)
+        ).status_code
+        == 401
+    )
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-        httpx.get(url, auth=(user, password), timeout=5,
-                  verify=_ssl_context(files, ca=files.unknown_ca_cert))
+        httpx.get(
+            url,
+            auth=(user, password),
+            timeout=5,
+            verify=_ssl_context(files, ca=files.unknown_ca_cert),
+        )
     # plain http to the https port: no answer a client could take for success
     with pytest.raises(httpx.HTTPError):
         httpx.get(url.replace("https://", "http://"), timeout=5)
@@ -442,8 +488,14 @@ def test_amqp10_over_tls_on_the_amqps_port(rabbit_tls, unique_name):
     domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
     user, password = rabbit_tls.credentials()
     connection = BlockingConnection(
-        f"amqps://localhost:{rabbit_tls.port('amqps')}", timeout=10, ssl_domain=domain,
-        sasl_enabled=True, allowed_mechs="PLAIN", user=user, password=password)
+        f"amqps://localhost:{rabbit_tls.port('amqps')}",
+        timeout=10,
+        ssl_domain=domain,
+        sasl_enabled=True,
+        allowed_mechs="PLAIN",
+        user=user,
+        password=password,
+    )
     try:
         address = f"/amq/queue/{unique_name}"
         connection.create_sender(address).send(Message(body="over amqp1s"))
@@ -466,39 +518,57 @@ ARTEMIS_MBEAN = 'org.apache.activemq.artemis:broker="mqmigrate"'
 def artemis_tls(artemis_service):
     """The sandbox Artemis, once its TLS acceptor answers a TLS handshake."""
     try:
-        tls.check_tls_listener(f"127.0.0.1:{artemis_service.port('tls')}",
-                               artemis_service.tls_files)
+        tls.check_tls_listener(
+            f"127.0.0.1:{artemis_service.port('tls')}", artemis_service.tls_files
+        )
     except OSError as exc:
-        pytest.fail(f"the sandbox Artemis has no TLS acceptor ({exc}); it was started by a "
-                    "release without it: mqmigrate sandbox down -s artemis && "
-                    "mqmigrate sandbox up -s artemis")
+        pytest.fail(
+            f"the sandbox Artemis has no TLS acceptor ({exc}); it was started by a "
+            "release without it: mqmigrate sandbox down -s artemis && "
+            "mqmigrate sandbox up -s artemis"
+        )
     return artemis_service
 
 
-def _proton_domain(files: tls.TlsFiles, *, ca: Path | None = None,
-                   identity: str | None = None):
+def _proton_domain(files: tls.TlsFiles, *, ca: Path | None = None, identity: str | None = None):
     from proton import SSLDomain
 
     domain = SSLDomain(SSLDomain.MODE_CLIENT)
     domain.set_trusted_ca_db(str(ca or files.ca_cert))
     domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
     if identity:
-        domain.set_credentials(str(files.dir / f"{identity}.pem"),
-                               str(files.dir / f"{identity}-key.pem"), None)
+        domain.set_credentials(
+            str(files.dir / f"{identity}.pem"), str(files.dir / f"{identity}-key.pem"), None
+        )
     return domain
 
 
-def _artemis_connect(service, *, password: str | None = None, ca: Path | None = None,
-                     identity: str | None = None, scheme: str = "amqps", timeout: float = 5):
+def _artemis_connect(
+    service,
+    *,
+    password: str | None = None,
+    ca: Path | None = None,
+    identity: str | None = None,
+    scheme: str = "amqps",
+    timeout: float = 5,
+):
     from proton.utils import BlockingConnection
 
     user, right = service.credentials()
-    ssl = {"ssl_domain": _proton_domain(service.tls_files, ca=ca, identity=identity)} \
-        if scheme == "amqps" else {}
+    ssl = (
+        {"ssl_domain": _proton_domain(service.tls_files, ca=ca, identity=identity)}
+        if scheme == "amqps"
+        else {}
+    )
     return BlockingConnection(
-        f"{scheme}://localhost:{service.port('tls')}", timeout=timeout, sasl_enabled=True,
-        allowed_mechs="PLAIN", user=user, password=right if password is None else password,
-        **ssl)
+        f"{scheme}://localhost:{service.port('tls')}",
+        timeout=timeout,
+        sasl_enabled=True,
+        allowed_mechs="PLAIN",
+        user=user,
+        password=right if password is None else password,
+        **ssl,
+    )
 
 
 @pytest.mark.amqp1
@@ -506,11 +576,20 @@ def _artemis_connect(service, *, password: str | None = None, ca: Path | None = 
 def test_artemis_tls_acceptor_round_trip(artemis_tls, unique_name, identity):
     from proton import Message
 
-    config = {"name": unique_name, "address": unique_name, "routing-type": "ANYCAST",
-              "durable": True}
-    artemis_tls.jolokia({"type": "exec", "mbean": ARTEMIS_MBEAN,
-                         "operation": "createQueue(java.lang.String,boolean)",
-                         "arguments": [json.dumps(config), True]})
+    config = {
+        "name": unique_name,
+        "address": unique_name,
+        "routing-type": "ANYCAST",
+        "durable": True,
+    }
+    artemis_tls.jolokia(
+        {
+            "type": "exec",
+            "mbean": ARTEMIS_MBEAN,
+            "operation": "createQueue(java.lang.String,boolean)",
+            "arguments": [json.dumps(config), True],
+        }
+    )
     connection = _artemis_connect(artemis_tls, identity=identity, timeout=10)
     try:
         connection.create_sender(unique_name).send(Message(body="over amqps"))
@@ -520,16 +599,25 @@ def test_artemis_tls_acceptor_round_trip(artemis_tls, unique_name, identity):
         assert message.body == "over amqps"
     finally:
         connection.close()
-        artemis_tls.jolokia({"type": "exec", "mbean": ARTEMIS_MBEAN,
-                             "operation": "destroyQueue(java.lang.String,boolean)",
-                             "arguments": [unique_name, True]})
+        artemis_tls.jolokia(
+            {
+                "type": "exec",
+                "mbean": ARTEMIS_MBEAN,
+                "operation": "destroyQueue(java.lang.String,boolean)",
+                "arguments": [unique_name, True],
+            }
+        )
 
 
 @pytest.mark.amqp1
-@pytest.mark.parametrize("kwargs, reason", [
-    ({"password": "wrong-password"}, "Authentication failed"),
-    ({"ca": "unknown-ca"}, "certificate verify failed"),
-], ids=["wrong-password", "unknown-server-ca"])
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        ({"password": "wrong-password"}, "Authentication failed"),
+        ({"ca": "unknown-ca"}, "certificate verify failed"),
+    ],
+    ids=["wrong-password", "unknown-server-ca"],
+)
 def test_artemis_tls_acceptor_refuses(artemis_tls, kwargs, reason):
     from proton import ConnectionException
 
@@ -543,8 +631,7 @@ def test_artemis_tls_acceptor_refuses(artemis_tls, kwargs, reason):
 
 @pytest.mark.amqp1
 @pytest.mark.parametrize("identity", ["expired-client", "unknown-ca-client"])
-def test_artemis_tls_acceptor_refuses_a_client_certificate_it_cannot_trust(artemis_tls,
-                                                                          identity):
+def test_artemis_tls_acceptor_refuses_a_client_certificate_it_cannot_trust(artemis_tls, identity):
     from proton import ConnectionException
 
     began = time.monotonic()
@@ -576,18 +663,37 @@ def test_artemis_jolokia_over_https(artemis_tls):
     url = f"{artemis_tls.console_tls_url}jolokia/"
     request = {"type": "read", "mbean": ARTEMIS_MBEAN, "attribute": "Version"}
     headers = {"Origin": f"https://127.0.0.1:{artemis_tls.port('console_tls')}"}
-    answer = httpx.post(url, json=request, auth=(user, password), headers=headers, timeout=10,
-                        verify=_ssl_context(files))
+    answer = httpx.post(
+        url,
+        json=request,
+        auth=(user, password),
+        headers=headers,
+        timeout=10,
+        verify=_ssl_context(files),
+    )
     assert answer.status_code == 200 and answer.json()["value"].startswith("2.")
-    refused = httpx.post(url, json=request, auth=(user, "wrong-password"), headers=headers,
-                         timeout=10, verify=_ssl_context(files))
+    refused = httpx.post(
+        url,
+        json=request,
+        auth=(user, "wrong-password"),
+        headers=headers,
+        timeout=10,
+        verify=_ssl_context(files),
+    )
     assert refused.status_code in (401, 403)
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-        httpx.post(url, json=request, auth=(user, password), headers=headers, timeout=10,
-                   verify=_ssl_context(files, ca=files.unknown_ca_cert))
+        httpx.post(
+            url,
+            json=request,
+            auth=(user, password),
+            headers=headers,
+            timeout=10,
+            verify=_ssl_context(files, ca=files.unknown_ca_cert),
+        )
 
 
 # -- SQS through an assumed role (moto's STS) ----------------------------------------------
+
 
 @pytest.mark.sqs
 def test_assume_role_on_moto_gives_credentials_that_work_for_sqs(moto_service, unique_name):
@@ -599,19 +705,27 @@ def test_assume_role_on_moto_gives_credentials_that_work_for_sqs(moto_service, u
     role = moto_service.client("iam").get_role(RoleName=sts.ROLE_NAME)["Role"]
     assert role["Arn"] == sts.ROLE_ARN
     assumed = moto_service.client("sts").assume_role(
-        RoleArn=sts.ROLE_ARN, RoleSessionName="secured-sandbox", ExternalId=sts.EXTERNAL_ID,
-        DurationSeconds=900)
+        RoleArn=sts.ROLE_ARN,
+        RoleSessionName="secured-sandbox",
+        ExternalId=sts.EXTERNAL_ID,
+        DurationSeconds=900,
+    )
     credentials = assumed["Credentials"]
     assert credentials["AccessKeyId"] != sqs.DUMMY_CREDENTIALS["aws_access_key_id"]
-    session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
-                            aws_secret_access_key=credentials["SecretAccessKey"],
-                            aws_session_token=credentials["SessionToken"],
-                            region_name=sqs.REGION)
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=sqs.REGION,
+    )
     config = Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10)
-    identity = session.client("sts", endpoint_url=moto_service.endpoint_url,
-                              config=config).get_caller_identity()
-    assert identity["Arn"] == \
-        f"arn:aws:sts::{sts.ACCOUNT_ID}:assumed-role/{sts.ROLE_NAME}/secured-sandbox"
+    identity = session.client(
+        "sts", endpoint_url=moto_service.endpoint_url, config=config
+    ).get_caller_identity()
+    assert (
+        identity["Arn"]
+        == f"arn:aws:sts::{sts.ACCOUNT_ID}:assumed-role/{sts.ROLE_NAME}/secured-sandbox"
+    )
     client = session.client("sqs", endpoint_url=moto_service.endpoint_url, config=config)
     url = client.create_queue(QueueName=unique_name)["QueueUrl"]
     try:
@@ -624,6 +738,7 @@ def test_assume_role_on_moto_gives_credentials_that_work_for_sqs(moto_service, u
 
 # -- a Kafka broker with no PLAINTEXT listener at all --------------------------------------
 
+
 @pytest.fixture(scope="module")
 def secured_only_kafka(tmp_path_factory, kafka_service):
     """A private broker whose only client listeners are the secured ones (SASL_SSL SCRAM and
@@ -631,8 +746,12 @@ def secured_only_kafka(tmp_path_factory, kafka_service):
     connect.  ``service.client_properties_file(kind)`` gives each ready client file."""
     from tests.private_brokers import PrivateKafka
 
-    broker = PrivateKafka(tmp_path_factory.mktemp("secured-only-kafka"),
-                          kafka_service.ctx.cache_dir, secured=True, plaintext=False)
+    broker = PrivateKafka(
+        tmp_path_factory.mktemp("secured-only-kafka"),
+        kafka_service.ctx.cache_dir,
+        secured=True,
+        plaintext=False,
+    )
     broker.start()
     try:
         yield broker
@@ -642,8 +761,9 @@ def secured_only_kafka(tmp_path_factory, kafka_service):
 
 @pytest.mark.kafka
 @pytest.mark.slow
-def test_secured_only_broker_serves_share_groups_and_nothing_in_plaintext(secured_only_kafka,
-                                                                        unique_name):
+def test_secured_only_broker_serves_share_groups_and_nothing_in_plaintext(
+    secured_only_kafka, unique_name
+):
     import socket
 
     service = secured_only_kafka.service
@@ -651,8 +771,7 @@ def test_secured_only_broker_serves_share_groups_and_nothing_in_plaintext(secure
         probe.settimeout(2)
         assert probe.connect_ex(("127.0.0.1", service.port("broker"))) != 0
     # a plaintext client on the bootstrap (the SASL_SSL listener) is dropped
-    answered, log = kafka_attempt({"bootstrap.servers": service.bootstrap},
-                                  expect="Disconnected")
+    answered, log = kafka_attempt({"bootstrap.servers": service.bootstrap}, expect="Disconnected")
     assert not answered and "APIVERSION_QUERY" in log, tail(log)
     for kind in ("scram", "oauth", "mtls"):
         config = read_config_file(service.client_properties_file(kind)).client()
@@ -666,8 +785,9 @@ def test_secured_only_broker_serves_share_groups_and_nothing_in_plaintext(secure
     producer = Producer({**config, "acks": "all"})
     producer.produce(unique_name, b"no plaintext anywhere")
     assert producer.flush(30) == 0
-    consumer = ShareConsumer({**config, "group.id": group,
-                              "share.acknowledgement.mode": "explicit"})
+    consumer = ShareConsumer(
+        {**config, "group.id": group, "share.acknowledgement.mode": "explicit"}
+    )
     received: list[bytes] = []
     try:
         consumer.subscribe([unique_name])

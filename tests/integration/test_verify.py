@@ -27,8 +27,22 @@ def topic(kafka_bootstrap, unique_name):
 
 def _run(bootstrap: str, topic: str, ledger, capsys, *extra: str) -> tuple[int, dict]:
     capsys.readouterr()
-    rc = main(["verify", "--ledger", str(ledger), "--kafka", bootstrap, "--topic", topic,
-               "--format", "json", "--timeout", "60", *extra])
+    rc = main(
+        [
+            "verify",
+            "--ledger",
+            str(ledger),
+            "--kafka",
+            bootstrap,
+            "--topic",
+            topic,
+            "--format",
+            "json",
+            "--timeout",
+            "60",
+            *extra,
+        ]
+    )
     out = capsys.readouterr().out
     return rc, json.loads(out) if out.strip() else {}
 
@@ -87,8 +101,17 @@ def test_altered_body(kafka_bootstrap, topic, tmp_path, capsys):
 
 def test_unknown_topic_is_exit_2(kafka_bootstrap, unique_name, tmp_path, capsys):
     (tmp_path / "l").write_text("")
-    rc = main(["verify", "--ledger", str(tmp_path / "l"), "--kafka", kafka_bootstrap,
-               "--topic", unique_name])
+    rc = main(
+        [
+            "verify",
+            "--ledger",
+            str(tmp_path / "l"),
+            "--kafka",
+            kafka_bootstrap,
+            "--topic",
+            unique_name,
+        ]
+    )
     assert rc == 2 and "not found" in capsys.readouterr().err
 
 
@@ -100,22 +123,35 @@ COMMAND = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
 def test_share_backlog_measured(kafka_bootstrap, topic, tmp_path, capsys):
     from mqmigrate.sandbox import manager
     from mqmigrate.sandbox.kafka import KafkaService
+
     msgs = _messages()
     _plant(kafka_bootstrap, topic, tmp_path / "l", msgs, msgs)
     group = f"{topic}-g"
     # put the group at the start of the topic without consuming, with Kafka's own tool (an
     # independent setter): the backlog verify reads over the wire is then the whole topic
     r = KafkaService(manager.context()).java(
-        COMMAND, "--bootstrap-server", kafka_bootstrap, "--reset-offsets", "--to-earliest",
-        "--execute", "--group", group, "--topic", topic, timeout=60)
+        COMMAND,
+        "--bootstrap-server",
+        kafka_bootstrap,
+        "--reset-offsets",
+        "--to-earliest",
+        "--execute",
+        "--group",
+        group,
+        "--topic",
+        topic,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr[-1000:]
-    rc, data = _run(kafka_bootstrap, topic, tmp_path / "l", capsys,
-                    "--share-group", group, "--share-backlog")
+    rc, data = _run(
+        kafka_bootstrap, topic, tmp_path / "l", capsys, "--share-group", group, "--share-backlog"
+    )
     assert rc == 0 and data["share_backlog"] == N and data["share_group"] == group
     rc, data = _run(kafka_bootstrap, topic, tmp_path / "l", capsys, "--share-group", group)
     assert data["share_backlog"] is None  # not asked: unknown, never 0
-    KafkaService(manager.context()).java(COMMAND, "--bootstrap-server", kafka_bootstrap,
-                                         "--delete", "--group", group, timeout=60)
+    KafkaService(manager.context()).java(
+        COMMAND, "--bootstrap-server", kafka_bootstrap, "--delete", "--group", group, timeout=60
+    )
 
 
 def test_playbook_names_topic_and_share_group(kafka_bootstrap, topic, tmp_path, capsys):
@@ -127,16 +163,28 @@ def test_playbook_names_topic_and_share_group(kafka_bootstrap, topic, tmp_path, 
     msgs = _messages()
     _plant(kafka_bootstrap, topic, tmp_path / "l", msgs, msgs[:-1])
     capsys.readouterr()
-    rc = main(["verify", "--ledger", str(tmp_path / "l"), "--playbook", str(pb),
-               "--kafka", kafka_bootstrap, "--format", "json"])
+    rc = main(
+        [
+            "verify",
+            "--ledger",
+            str(tmp_path / "l"),
+            "--playbook",
+            str(pb),
+            "--kafka",
+            kafka_bootstrap,
+            "--format",
+            "json",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
     assert rc == 0 and data["topic"] == topic and data["share_group"] == "invoices"
     assert data["samples"]["unexpected"] == [f"id-{N - 1}"] and data["share_backlog"] is None
 
 
 @pytest.mark.rabbitmq
-def test_source_depth_and_in_flight_are_measured(rabbitmq_service, kafka_bootstrap, topic,
-                                                 unique_name, tmp_path, capsys):
+def test_source_depth_and_in_flight_are_measured(
+    rabbitmq_service, kafka_bootstrap, topic, unique_name, tmp_path, capsys
+):
     import time
 
     import pika
@@ -156,11 +204,21 @@ def test_source_depth_and_in_flight_are_measured(rabbitmq_service, kafka_bootstr
         _plant(kafka_bootstrap, topic, tmp_path / "l", msgs, msgs)
         deadline = time.monotonic() + 30  # the management API refreshes its stats every 5 s
         while True:
-            rc, data = _run(kafka_bootstrap, topic, tmp_path / "l", capsys,
-                            "--source", amqp, "--queue", unique_name)
+            rc, data = _run(
+                kafka_bootstrap,
+                topic,
+                tmp_path / "l",
+                capsys,
+                "--source",
+                amqp,
+                "--queue",
+                unique_name,
+            )
             backlog = data["source_backlog"]
-            if backlog == {"depth": 5, "in_flight": 2, "detail": backlog["detail"]} \
-                    or time.monotonic() > deadline:
+            if (
+                backlog == {"depth": 5, "in_flight": 2, "detail": backlog["detail"]}
+                or time.monotonic() > deadline
+            ):
                 break
             conn.process_data_events(time_limit=1.0)
         assert rc == 0
@@ -174,16 +232,23 @@ def test_source_depth_and_in_flight_are_measured(rabbitmq_service, kafka_bootstr
 def test_unknown_source_backlog_is_null_not_zero(kafka_bootstrap, topic, tmp_path, capsys):
     msgs = _messages()
     _plant(kafka_bootstrap, topic, tmp_path / "l", msgs, msgs)
-    rc, data = _run(kafka_bootstrap, topic, tmp_path / "l", capsys,
-                    "--source", "amqp://u:p@127.0.0.1:1/%2f", "--queue", "q")
+    rc, data = _run(
+        kafka_bootstrap,
+        topic,
+        tmp_path / "l",
+        capsys,
+        "--source",
+        "amqp://u:p@127.0.0.1:1/%2f",
+        "--queue",
+        "q",
+    )
     assert rc == 0
     assert data["source_backlog"]["depth"] is None and data["source_backlog"]["in_flight"] is None
     assert "management API" in data["source_backlog"]["detail"]
     assert "u:p@" not in json.dumps(data)
 
 
-def test_playbook_reads_the_ledger_cutover_bridges_write(kafka_bootstrap, topic, tmp_path,
-                                                         capsys):
+def test_playbook_reads_the_ledger_cutover_bridges_write(kafka_bootstrap, topic, tmp_path, capsys):
     from mqmigrate.cutover.bridgeproc import ledger_path
     from mqmigrate.cutover.runner import run_dir
 

@@ -20,19 +20,20 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from mqmigrate.cli import main
 from mqmigrate.verify.ledger import _sha256, read_ledger
 
-pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.rabbitmq,
-              pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.rabbitmq, pytest.mark.slow]
 
 N = 1000
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_bridge_drain_then_verify_clean(rabbitmq_service, kafka_bootstrap, unique_name,
-                                        tmp_path, capsys):
+def test_bridge_drain_then_verify_clean(
+    rabbitmq_service, kafka_bootstrap, unique_name, tmp_path, capsys
+):
     user, password = rabbitmq_service.credentials()
     port = rabbitmq_service.port("amqp")
-    conn = pika.BlockingConnection(pika.ConnectionParameters(
-        "127.0.0.1", port, "/", pika.PlainCredentials(user, password)))
+    conn = pika.BlockingConnection(
+        pika.ConnectionParameters("127.0.0.1", port, "/", pika.PlainCredentials(user, password))
+    )
     ch = conn.channel()
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     admin.create_topics([NewTopic(unique_name, 3, 1)])[unique_name].result(30)
@@ -42,23 +43,58 @@ def test_bridge_drain_then_verify_clean(rabbitmq_service, kafka_bootstrap, uniqu
         published = {}
         for i in range(N):
             mid, body = f"m-{i}", f"payload {i}".encode()
-            ch.basic_publish("", unique_name, body,
-                             pika.BasicProperties(message_id=mid, delivery_mode=2))
+            ch.basic_publish(
+                "", unique_name, body, pika.BasicProperties(message_id=mid, delivery_mode=2)
+            )
             published[mid] = _sha256(body)
         ledger_path = tmp_path / "ledger.jsonl"
         proc = subprocess.run(
-            [sys.executable, "-m", "mqmigrate", "bridge",
-             "--queue", unique_name, "--kafka", kafka_bootstrap, "--topic", unique_name,
-             "--mode", "drain", "--idle-exit", "2", "--quarantine-topic", "",
-             "--verify-ledger", str(ledger_path)],
-            capture_output=True, text=True, timeout=180, cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT),
-                 "MQMIGRATE_SOURCE": f"amqp://{user}:{password}@127.0.0.1:{port}/%2f"})
+            [
+                sys.executable,
+                "-m",
+                "mqmigrate",
+                "bridge",
+                "--queue",
+                unique_name,
+                "--kafka",
+                kafka_bootstrap,
+                "--topic",
+                unique_name,
+                "--mode",
+                "drain",
+                "--idle-exit",
+                "2",
+                "--quarantine-topic",
+                "",
+                "--verify-ledger",
+                str(ledger_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "MQMIGRATE_SOURCE": f"amqp://{user}:{password}@127.0.0.1:{port}/%2f",
+            },
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert dict(read_ledger(ledger_path)) == published
         capsys.readouterr()
-        rc = main(["verify", "--ledger", str(ledger_path),
-                   "--kafka", kafka_bootstrap, "--topic", unique_name, "--format", "json"])
+        rc = main(
+            [
+                "verify",
+                "--ledger",
+                str(ledger_path),
+                "--kafka",
+                kafka_bootstrap,
+                "--topic",
+                unique_name,
+                "--format",
+                "json",
+            ]
+        )
         data = json.loads(capsys.readouterr().out)
         assert rc == 0, data
         assert data["counts"]["source"] == N and data["counts"]["missing"] == 0

@@ -19,13 +19,21 @@ COMMAND = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
 
 def _oracle(kafka_service, bootstrap: str, group: str) -> dict[int, tuple[int | None, int | None]]:
     """``{partition: (start offset, lag)}`` as Kafka's ShareGroupCommand prints them."""
-    result = kafka_service.java(COMMAND, "--bootstrap-server", bootstrap, "--describe",
-                                "--offsets", "--group", group, timeout=120)
+    result = kafka_service.java(
+        COMMAND,
+        "--bootstrap-server",
+        bootstrap,
+        "--describe",
+        "--offsets",
+        "--group",
+        group,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-1000:]
     rows = [line.split() for line in result.stdout.splitlines() if line.strip()]
     header = next(row for row in rows if "LAG" in row)
     table = {}
-    for row in rows[rows.index(header) + 1:]:
+    for row in rows[rows.index(header) + 1 :]:
         cells = dict(zip(header, row))
 
         def number(text: str) -> int | None:
@@ -42,9 +50,16 @@ def _produce(bootstrap: str, topic: str, per_partition: int, partitions: int = 2
     assert producer.flush(30) == 0
 
 
-def _consume(bootstrap: str, group: str, topic: str, *, per_partition: int | None = None,
-             total: int | None = None, partitions: int = 2,
-             timeout: float = 40) -> list[tuple[int, int]]:
+def _consume(
+    bootstrap: str,
+    group: str,
+    topic: str,
+    *,
+    per_partition: int | None = None,
+    total: int | None = None,
+    partitions: int = 2,
+    timeout: float = 40,
+) -> list[tuple[int, int]]:
     """Accept ``per_partition`` records of each partition (or ``total`` records, wherever they
     are), release any beyond, commit, leave; the accepted positions."""
     consumer = share.share_consumer(bootstrap, group)
@@ -92,8 +107,9 @@ def _as_pairs(offsets: dict[int, ShareOffset]) -> dict[int, tuple[int | None, in
 
 
 @pytest.mark.slow
-def test_describe_and_alter_match_kafkas_share_group_command(kafka_service, kafka_bootstrap,
-                                                             share_topic):
+def test_describe_and_alter_match_kafkas_share_group_command(
+    kafka_service, kafka_bootstrap, share_topic
+):
     topic = group = share_topic
     _produce(kafka_bootstrap, topic, per_partition=10)
     assert len(_consume(kafka_bootstrap, group, topic, per_partition=3)) == 6
@@ -152,9 +168,13 @@ def test_failed_and_finished_connections_leave_no_thread(kafka_bootstrap):
         return sum(1 for t in threading.enumerate() if t.name.startswith("kafka-io"))
 
     before = io_threads()
-    sasl_to_plaintext = {"bootstrap.servers": kafka_bootstrap, "sasl.mechanism": "PLAIN",
-                         "security.protocol": "SASL_PLAINTEXT", "sasl.username": "u",
-                         "sasl.password": "p"}
+    sasl_to_plaintext = {
+        "bootstrap.servers": kafka_bootstrap,
+        "sasl.mechanism": "PLAIN",
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.username": "u",
+        "sasl.password": "p",
+    }
     for _ in range(2):
         with pytest.raises(ConnectionFailed, match="does not take SASL"):
             fetch_features(sasl_to_plaintext, timeout=2)

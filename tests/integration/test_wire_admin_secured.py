@@ -35,8 +35,10 @@ def secured(kafka_service):
         for key in kafka_secured.SECURED_PORTS:
             tls.check_tls_listener(listeners.address(key), listeners.tls)
     except OSError as exc:
-        pytest.fail(f"the sandbox Kafka has no secured listeners ({exc}): restart it with "
-                    "mqmigrate sandbox down -s kafka && mqmigrate sandbox up -s kafka")
+        pytest.fail(
+            f"the sandbox Kafka has no secured listeners ({exc}): restart it with "
+            "mqmigrate sandbox down -s kafka && mqmigrate sandbox up -s kafka"
+        )
     return kafka_service.dir, listeners.tls
 
 
@@ -59,8 +61,9 @@ def consumed(kafka_bootstrap, unique_name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", STEMS)
-def test_share_group_offsets_over_each_secured_listener(secured, stem, kafka_service,
-                                                        kafka_bootstrap, consumed):
+def test_share_group_offsets_over_each_secured_listener(
+    secured, stem, kafka_service, kafka_bootstrap, consumed
+):
     topic = group = consumed
     config = _config(secured, stem)
     features = fetch_features(config)
@@ -70,10 +73,13 @@ def test_share_group_offsets_over_each_secured_listener(secured, stem, kafka_ser
         assert sum(o.lag for o in offsets.values()) == 6
         assert _as_pairs(offsets) == _oracle(kafka_service, kafka_bootstrap, group)
         wire.alter_share_group_offsets(group, topic, {0: 4, 1: 3})
-        assert wire.share_group_offsets(group, [topic])[topic] == {0: ShareOffset(4, 1),
-                                                                   1: ShareOffset(3, 2)}
+        assert wire.share_group_offsets(group, [topic])[topic] == {
+            0: ShareOffset(4, 1),
+            1: ShareOffset(3, 2),
+        }
     assert _as_pairs({0: ShareOffset(4, 1), 1: ShareOffset(3, 2)}) == _oracle(
-        kafka_service, kafka_bootstrap, group)
+        kafka_service, kafka_bootstrap, group
+    )
 
 
 @pytest.mark.slow
@@ -85,11 +91,19 @@ def test_cutover_gate_and_start_at_the_cut_over_sasl_ssl(secured, consumed):
 
     topic = group = consumed
     config = _config(secured, "client-scram")
-    wl = Workload.model_validate({
-        "id": "w", "source": {"kind": "rabbitmq", "queue": "q"}, "strategy": "drain-only",
-        "target": {"topic": topic, "partitions": 2,
-                   "consumer": {"type": "share-group", "group": group}},
-        "phases": {}})
+    wl = Workload.model_validate(
+        {
+            "id": "w",
+            "source": {"kind": "rabbitmq", "queue": "q"},
+            "strategy": "drain-only",
+            "target": {
+                "topic": topic,
+                "partitions": 2,
+                "consumer": {"type": "share-group", "group": group},
+            },
+            "phases": {},
+        }
+    )
     assert ShareGroupBacklogProbe(lambda: config).measure(wl).value == 6
     assert "starts at the cut" in start_share_group_at(config, group, topic, {0: 5, 1: 5})
     assert ShareGroupBacklogProbe(lambda: config).measure(wl).value == 0
@@ -100,12 +114,16 @@ def test_cutover_gate_and_start_at_the_cut_over_sasl_ssl(secured, consumed):
 
 @pytest.mark.parametrize("stem", ["client-scram", "client-oauth", "client-mtls"])
 def test_doctor_is_ready_over_each_secured_listener(secured, stem, capsys):
-    code = main(["doctor", "--kafka-config", str(secured[0] / f"{stem}.properties"),
-                 "--format", "json"])
+    code = main(
+        ["doctor", "--kafka-config", str(secured[0] / f"{stem}.properties"), "--format", "json"]
+    )
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report
     assert {c["name"]: c["result"] for c in report["checks"]} == {
-        "kafka.version": "ok", "share.version": "ok", "share.round-trip": "ok"}
+        "kafka.version": "ok",
+        "share.version": "ok",
+        "share.round-trip": "ok",
+    }
 
 
 def _failure(connection) -> tuple[MqMigrateError, float]:
@@ -123,27 +141,67 @@ def test_bad_inputs_are_one_typed_line_within_seconds(secured, kafka_bootstrap):
     password = scram.properties["sasl.password"]
     cases = [
         # the broker's certificate: the system store does not know the sandbox CA
-        (KafkaConfig({k: v for k, v in scram.properties.items() if k != "ssl.ca.location"}),
-         ConnectionFailed, "not trusted"),
-        (scram.with_overrides({"ssl.ca.location": str(files.unknown_ca_cert)}),
-         ConnectionFailed, "not trusted"),
+        (
+            KafkaConfig({k: v for k, v in scram.properties.items() if k != "ssl.ca.location"}),
+            ConnectionFailed,
+            "not trusted",
+        ),
+        (
+            scram.with_overrides({"ssl.ca.location": str(files.unknown_ca_cert)}),
+            ConnectionFailed,
+            "not trusted",
+        ),
         # over TLS the broker's refusal may come as a closed connection: both say SASL
         (scram.with_overrides({"sasl.password": "wrong-pw"}), AuthenticationFailed, "SASL"),
-        (oauth.with_overrides({"sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "mqmigrate",
-                               "sasl.password": password}), AuthenticationFailed, "SASL"),
-        (mtls.with_overrides({"ssl.certificate.location": str(files.expired_client_cert),
-                              "ssl.key.location": str(files.expired_client_key)}),
-         ConnectionFailed, "refused the client certificate"),
-        (mtls.with_overrides({"ssl.certificate.location": str(files.unknown_ca_client_cert),
-                              "ssl.key.location": str(files.unknown_ca_client_key)}),
-         ConnectionFailed, "refused the client certificate"),
+        (
+            oauth.with_overrides(
+                {
+                    "sasl.mechanism": "SCRAM-SHA-512",
+                    "sasl.username": "mqmigrate",
+                    "sasl.password": password,
+                }
+            ),
+            AuthenticationFailed,
+            "SASL",
+        ),
+        (
+            mtls.with_overrides(
+                {
+                    "ssl.certificate.location": str(files.expired_client_cert),
+                    "ssl.key.location": str(files.expired_client_key),
+                }
+            ),
+            ConnectionFailed,
+            "refused the client certificate",
+        ),
+        (
+            mtls.with_overrides(
+                {
+                    "ssl.certificate.location": str(files.unknown_ca_client_cert),
+                    "ssl.key.location": str(files.unknown_ca_client_key),
+                }
+            ),
+            ConnectionFailed,
+            "refused the client certificate",
+        ),
         # plaintext to a TLS listener, TLS to the plaintext one, SASL to the plaintext one
-        (KafkaConfig({"bootstrap.servers": scram.bootstrap}), ConnectionFailed,
-         "TLS listener spoken to in plaintext"),
+        (
+            KafkaConfig({"bootstrap.servers": scram.bootstrap}),
+            ConnectionFailed,
+            "TLS listener spoken to in plaintext",
+        ),
         (scram.with_bootstrap(kafka_bootstrap), ConnectionFailed, "TLS handshake"),
-        (KafkaConfig({**scram.properties, "bootstrap.servers": kafka_bootstrap,
-                      "security.protocol": "SASL_PLAINTEXT"}), ConnectionFailed,
-         "does not take SASL"),
+        (
+            KafkaConfig(
+                {
+                    **scram.properties,
+                    "bootstrap.servers": kafka_bootstrap,
+                    "security.protocol": "SASL_PLAINTEXT",
+                }
+            ),
+            ConnectionFailed,
+            "does not take SASL",
+        ),
     ]
     for config, kind, words in cases:
         error, took = _failure(config)

@@ -54,10 +54,13 @@ class Env:
             self.created.append(topic)
 
     def group_config(self, **configs: str) -> None:
-        share.set_group_configs(self.admin, self.group,
-                                {"share.auto.offset.reset": "earliest", **configs})
+        share.set_group_configs(
+            self.admin, self.group, {"share.auto.offset.reset": "earliest", **configs}
+        )
 
-    def produce(self, values: list[bytes], ids: bool = True, headers: list | None = None) -> list[str]:
+    def produce(
+        self, values: list[bytes], ids: bool = True, headers: list | None = None
+    ) -> list[str]:
         producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all"})
         sent = []
         for value in values:
@@ -69,8 +72,14 @@ class Env:
         return sent
 
     def read_dlq(self, count: int, timeout: float = 30.0, topic: str | None = None) -> list:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"r-{uuid.uuid4()}",
-                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"r-{uuid.uuid4()}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         consumer.subscribe([topic or self.dlq])
         got = []
         deadline = time.monotonic() + timeout
@@ -128,8 +137,9 @@ class Recorder:
 
 def run_worker(env: Env, handler, **kwargs) -> Worker:
     kwargs.setdefault("metrics", WorkerMetrics(CollectorRegistry()))
-    worker = Worker(env.bootstrap, env.topic, env.group, handler, install_signal_handlers=False,
-                    **kwargs)
+    worker = Worker(
+        env.bootstrap, env.topic, env.group, handler, install_signal_handlers=False, **kwargs
+    )
     worker.start()
     return worker
 
@@ -326,9 +336,13 @@ def test_sigterm_mid_run_exits_and_nothing_is_lost(env, tmp_path):
         worker.run()
         print("clean exit after signal", worker.stopped_by_signal, flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
@@ -361,8 +375,12 @@ def test_broker_dlq_rejected_record_is_dead_lettered_by_the_broker(env):
     env.created.remove(env.dlq)
     share.create_topic(env.admin, env.dlq, config={"errors.deadletterqueue.group.enable": "true"})
     env.created.append(env.dlq)
-    env.group_config(**{"errors.deadletterqueue.topic.name": env.dlq,
-                        "errors.deadletterqueue.copy.record.enable": "true"})
+    env.group_config(
+        **{
+            "errors.deadletterqueue.topic.name": env.dlq,
+            "errors.deadletterqueue.copy.record.enable": "true",
+        }
+    )
     env.produce([b"poison", b"fine"])
     rec = Recorder()
 
@@ -396,8 +414,14 @@ def test_broker_dlq_topic_not_enabled_is_refused(env):
     # without errors.deadletterqueue.group.enable on the DLQ topic, 4.4 archives REJECTed
     # records instead of dead-lettering them; the worker refuses to start that way
     env.group_config(**{"errors.deadletterqueue.topic.name": env.dlq})
-    worker = Worker(env.bootstrap, env.topic, env.group, lambda m: None, metrics=False,
-                    install_signal_handlers=False)
+    worker = Worker(
+        env.bootstrap,
+        env.topic,
+        env.group,
+        lambda m: None,
+        metrics=False,
+        install_signal_handlers=False,
+    )
     with pytest.raises(ConfigError, match="does not accept share-group dead letters") as info:
         worker.start()
     assert "errors.deadletterqueue.group.enable=true" in info.value.one_line()
@@ -411,8 +435,9 @@ def test_pika_callback_adapter(env):
 
     def on_message(channel, method, properties, body):  # written for pika, unchanged
         with lock:
-            calls.append((body, method.redelivered, properties.message_id,
-                          properties.headers.get("tenant")))
+            calls.append(
+                (body, method.redelivered, properties.message_id, properties.headers.get("tenant"))
+            )
         if body == b"retry" and not method.redelivered:
             channel.basic_nack(delivery_tag=method.delivery_tag, requeue=True)
         elif body == b"bad":
@@ -428,10 +453,14 @@ def test_pika_callback_adapter(env):
         assert quiet(rec, 3.0) == 0
     finally:
         stop(worker)
-    assert sorted(calls) == sorted([
-        (b"ok", False, "id-ok", "acme"), (b"retry", False, "id-retry", "acme"),
-        (b"retry", True, "id-retry", "acme"), (b"bad", False, "id-bad", "acme"),
-    ])
+    assert sorted(calls) == sorted(
+        [
+            (b"ok", False, "id-ok", "acme"),
+            (b"retry", False, "id-retry", "acme"),
+            (b"retry", True, "id-retry", "acme"),
+            (b"bad", False, "id-bad", "acme"),
+        ]
+    )
     [dead] = env.read_dlq(1)
     assert dead.value() == b"bad"
     assert dict(dead.headers())[H.ERROR_REASON] == b"rejected"
@@ -445,9 +474,14 @@ def test_sqs_handler_adapter(env):
 
     def handle(message):  # written for boto3's receive_message, unchanged
         with lock:
-            calls.append((message["Body"], message["Attributes"]["ApproximateReceiveCount"],
-                          message["MessageId"],
-                          message["MessageAttributes"]["tenant"]["StringValue"]))
+            calls.append(
+                (
+                    message["Body"],
+                    message["Attributes"]["ApproximateReceiveCount"],
+                    message["MessageId"],
+                    message["MessageAttributes"]["tenant"]["StringValue"],
+                )
+            )
         if message["Body"] == "never":
             raise ValueError("always broken")
         if message["Body"] == "retry" and message["Attributes"]["ApproximateReceiveCount"] == "1":
@@ -461,11 +495,16 @@ def test_sqs_handler_adapter(env):
         time.sleep(3)
     finally:
         stop(worker)
-    assert sorted(calls) == sorted([
-        ("ok", "1", "id-ok", "acme"), ("retry", "1", "id-retry", "acme"),
-        ("retry", "2", "id-retry", "acme"), ("never", "1", "id-never", "acme"),
-        ("never", "2", "id-never", "acme"), ("never", "3", "id-never", "acme"),
-    ])
+    assert sorted(calls) == sorted(
+        [
+            ("ok", "1", "id-ok", "acme"),
+            ("retry", "1", "id-retry", "acme"),
+            ("retry", "2", "id-retry", "acme"),
+            ("never", "1", "id-never", "acme"),
+            ("never", "2", "id-never", "acme"),
+            ("never", "3", "id-never", "acme"),
+        ]
+    )
     [dead] = env.read_dlq(1)
     headers = dict(dead.headers())
     assert dead.value() == b"never"
@@ -483,8 +522,9 @@ def test_broker_dlq_takes_records_at_the_delivery_limit_without_copying_them(env
     env.created.remove(env.dlq)
     share.create_topic(env.admin, env.dlq, config={"errors.deadletterqueue.group.enable": "true"})
     env.created.append(env.dlq)
-    env.group_config(**{"errors.deadletterqueue.topic.name": env.dlq,
-                        "share.delivery.count.limit": "2"})
+    env.group_config(
+        **{"errors.deadletterqueue.topic.name": env.dlq, "share.delivery.count.limit": "2"}
+    )
     env.produce([b"exhausted"])
     consumer = share.share_consumer(env.bootstrap, env.group)
     deliveries = []

@@ -60,8 +60,15 @@ class Log:
     def add(self, message) -> None:
         due = message.mq.get(delays.DUE)
         with self.lock:
-            self.calls.append((message.value.decode(), message.delivery_count, message.topic,
-                               delays.now_ms(), int(due) if due else None))
+            self.calls.append(
+                (
+                    message.value.decode(),
+                    message.delivery_count,
+                    message.topic,
+                    delays.now_ms(),
+                    int(due) if due else None,
+                )
+            )
 
     def wait(self, predicate, timeout: float = 40.0) -> None:
         deadline = time.monotonic() + timeout
@@ -84,9 +91,17 @@ def pct(values: list[int], q: float) -> int:
 
 
 def start(env: Env, handler, **kwargs) -> Worker:
-    worker = Worker(env.bootstrap, env.topic, env.group, handler, retry_tiers=TIERS,
-                    dlq_topic=env.dlq, install_signal_handlers=False,
-                    metrics=WorkerMetrics(CollectorRegistry()), **kwargs)
+    worker = Worker(
+        env.bootstrap,
+        env.topic,
+        env.group,
+        handler,
+        retry_tiers=TIERS,
+        dlq_topic=env.dlq,
+        install_signal_handlers=False,
+        metrics=WorkerMetrics(CollectorRegistry()),
+        **kwargs,
+    )
     worker.start()
     return worker
 
@@ -114,19 +129,28 @@ def test_tiers_never_early_due_records_not_blocked_last_attempt_dead_letters_onc
         bad = [f"bad{i}".encode() for i in range(3)]
         ok = [f"ok{i}".encode() for i in range(10)]
         tenv.produce(flaky + bad + ok)
-        log.wait(lambda calls: sum(1 for c in calls if c[0].startswith("bad") and c[1] == 3) == 3
-                 and any(c[0] == "slow" and c[1] == 2 for c in calls), timeout=45)
+        log.wait(
+            lambda calls: (
+                sum(1 for c in calls if c[0].startswith("bad") and c[1] == 3) == 3
+                and any(c[0] == "slow" and c[1] == 2 for c in calls)
+            ),
+            timeout=45,
+        )
         dead = tenv.read_dlq(3, timeout=20)
     finally:
         worker.stop()
         assert worker.join(timeout=60)
     calls = log.calls
     early, lateness = early_and_lateness(calls)
-    print(f"\ndelayed handler calls {len(lateness)}: early {early}, lateness p50 "
-          f"{pct(lateness, 0.5)} ms, p99 {pct(lateness, 0.99)} ms, max {max(lateness)} ms")
+    print(
+        f"\ndelayed handler calls {len(lateness)}: early {early}, lateness p50 "
+        f"{pct(lateness, 0.5)} ms, p99 {pct(lateness, 0.99)} ms, max {max(lateness)} ms"
+    )
     slowest = sorted(calls, key=lambda c: (c[4] is not None, c[3] - (c[4] or 0)))[-3:]
-    print("slowest:", [(v, a, topic.rsplit(".", 1)[-1], handled - due) for v, a, topic, handled,
-                       due in slowest])
+    print(
+        "slowest:",
+        [(v, a, topic.rsplit(".", 1)[-1], handled - due) for v, a, topic, handled, due in slowest],
+    )
     assert early == 0
     by = {(v, a): (topic, handled) for v, a, topic, handled, _ in calls}
     # requested 4.2 s → the 5 s tier (never the 2 s one, which would be early)
@@ -140,8 +164,12 @@ def test_tiers_never_early_due_records_not_blocked_last_attempt_dead_letters_onc
     counts: dict[str, int] = {}
     for v, *_ in calls:
         counts[v] = counts.get(v, 0) + 1
-    assert counts == {"slow": 2, **{v.decode(): 2 for v in flaky},
-                      **{v.decode(): 3 for v in bad}, **{v.decode(): 1 for v in ok}}
+    assert counts == {
+        "slow": 2,
+        **{v.decode(): 2 for v in flaky},
+        **{v.decode(): 3 for v in bad},
+        **{v.decode(): 1 for v in ok},
+    }
     # the last attempt dead-letters exactly once, with the attempt count across tiers
     assert sorted(m.value() for m in dead) == sorted(bad)
     for m in dead:
@@ -155,8 +183,16 @@ def test_tiers_never_early_due_records_not_blocked_last_attempt_dead_letters_onc
 
 def test_a_missing_tier_topic_is_refused_at_start(env):
     env.group_config()
-    worker = Worker(env.bootstrap, env.topic, env.group, lambda m: None, retry_tiers=TIERS,
-                    dlq_topic=env.dlq, install_signal_handlers=False, metrics=False)
+    worker = Worker(
+        env.bootstrap,
+        env.topic,
+        env.group,
+        lambda m: None,
+        retry_tiers=TIERS,
+        dlq_topic=env.dlq,
+        install_signal_handlers=False,
+        metrics=False,
+    )
     with pytest.raises(ConfigError, match=r"retry-2s, .*retry-5s do not exist"):
         worker.start()
 
@@ -199,9 +235,13 @@ def test_sigkill_while_records_wait_in_a_tier_loses_nothing_and_nothing_is_early
         Worker({tenv.bootstrap!r}, {tenv.topic!r}, {tenv.group!r}, handle,
                retry_tiers={TIERS!r}, dlq_topic={tenv.dlq!r}, metrics=False).run()
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
@@ -222,8 +262,12 @@ def test_sigkill_while_records_wait_in_a_tier_loses_nothing_and_nothing_is_early
     log = Log()
     worker = start(tenv, log.add)
     try:
-        log.wait(lambda calls: {c[0] for c in calls if c[1] == 2}
-                 >= set(values) - set(retried_before_kill), timeout=45)
+        log.wait(
+            lambda calls: (
+                {c[0] for c in calls if c[1] == 2} >= set(values) - set(retried_before_kill)
+            ),
+            timeout=45,
+        )
         time.sleep(1.5)  # anything extra would be a duplicate
     finally:
         worker.stop()
@@ -233,10 +277,12 @@ def test_sigkill_while_records_wait_in_a_tier_loses_nothing_and_nothing_is_early
     second = [c[0] for c in log.calls if c[1] == 2]
     lost = set(values) - set(second) - set(retried_before_kill)
     duplicates = len(second) + len(retried_before_kill) - len(values)
-    print(f"\nSIGKILL at {killed_at}: {len(retried_before_kill)} retried before, "
-          f"{len(second)} after; lost {len(lost)}, duplicates {duplicates}, early "
-          f"{early + early_before}, lateness after restart p50 {pct(lateness, 0.5)} ms "
-          f"p99 {pct(lateness, 0.99)} ms")
+    print(
+        f"\nSIGKILL at {killed_at}: {len(retried_before_kill)} retried before, "
+        f"{len(second)} after; lost {len(lost)}, duplicates {duplicates}, early "
+        f"{early + early_before}, lateness after restart p50 {pct(lateness, 0.5)} ms "
+        f"p99 {pct(lateness, 0.99)} ms"
+    )
     assert lost == set()
     assert early == 0 and early_before == 0
     assert all(c[2] == f"{tenv.topic}.retry-5s" for c in log.calls)
@@ -249,11 +295,14 @@ def test_broker_dlq_group_a_tier_record_is_dead_lettered_once_by_the_worker(tenv
     worker: each dead letter exactly once, whichever path."""
     share.delete_topic(tenv.admin, tenv.dlq)
     tenv.created.remove(tenv.dlq)
-    share.create_topic(tenv.admin, tenv.dlq,
-                       config={"errors.deadletterqueue.group.enable": "true"})
+    share.create_topic(tenv.admin, tenv.dlq, config={"errors.deadletterqueue.group.enable": "true"})
     tenv.created.append(tenv.dlq)
-    tenv.group_config(**{"errors.deadletterqueue.topic.name": tenv.dlq,
-                         "errors.deadletterqueue.copy.record.enable": "true"})
+    tenv.group_config(
+        **{
+            "errors.deadletterqueue.topic.name": tenv.dlq,
+            "errors.deadletterqueue.copy.record.enable": "true",
+        }
+    )
     log = Log()
 
     def handler(message):
@@ -262,9 +311,16 @@ def test_broker_dlq_group_a_tier_record_is_dead_lettered_once_by_the_worker(tenv
             raise PermanentError("bad")
         raise RetryableError("always")
 
-    worker = Worker(tenv.bootstrap, tenv.topic, tenv.group, handler, retry_tiers=TIERS,
-                    max_attempts=2, install_signal_handlers=False,
-                    metrics=WorkerMetrics(CollectorRegistry()))
+    worker = Worker(
+        tenv.bootstrap,
+        tenv.topic,
+        tenv.group,
+        handler,
+        retry_tiers=TIERS,
+        max_attempts=2,
+        install_signal_handlers=False,
+        metrics=WorkerMetrics(CollectorRegistry()),
+    )
     worker.start()
     try:
         tenv.produce([b"poison", b"retried"])
@@ -280,5 +336,4 @@ def test_broker_dlq_group_a_tier_record_is_dead_lettered_once_by_the_worker(tenv
     assert retried[H.ERROR_REASON] == b"last-delivery"
     assert retried[H.ERROR_TOPIC] == f"{tenv.topic}.retry-2s".encode()
     assert retried[H.SOURCE_ID] == b"id-retried"
-    assert [(v, a) for v, a, *_ in log.calls if v == "retried"] == [("retried", 1),
-                                                                   ("retried", 2)]
+    assert [(v, a) for v, a, *_ in log.calls if v == "retried"] == [("retried", 1), ("retried", 2)]

@@ -152,8 +152,7 @@ class _ThreadedOldConsumer:
         assert not self.thread.is_alive() and self.thread.error is None, self.thread.error
 
 
-def rabbitmq_kind(rabbitmq_service, name: str, *, kafka_config: Path | None = None
-                  ) -> SourceKind:
+def rabbitmq_kind(rabbitmq_service, name: str, *, kafka_config: Path | None = None) -> SourceKind:
     """A durable queue bound to a direct exchange (a shadow queue copies its bindings).
 
     With ``kafka_config`` every connection is secured: amqps and management over https (the
@@ -163,17 +162,19 @@ def rabbitmq_kind(rabbitmq_service, name: str, *, kafka_config: Path | None = No
     user, password = rabbitmq_service.credentials()
     if kafka_config is None:
         management = f"http://127.0.0.1:{rabbitmq_service.port('management')}"
-        amqp = (f"amqp://{quote(user)}:{quote(password)}@127.0.0.1:"
-                f"{rabbitmq_service.port('amqp')}/")
+        amqp = f"amqp://{quote(user)}:{quote(password)}@127.0.0.1:{rabbitmq_service.port('amqp')}/"
         plan_uri = management.replace("http://", f"rabbitmq+http://{user}:{password}@")
         verify: Any = True
     else:
         ca = rabbitmq_service.tls_files.ca_cert
         management = f"https://localhost:{rabbitmq_service.port('management_tls')}"
-        amqp = (f"amqps://{quote(user)}:{quote(password)}@localhost:"
-                f"{rabbitmq_service.port('amqps')}/?cafile={ca}")
-        plan_uri = (management.replace("https://", f"rabbitmq+https://{user}:{password}@")
-                    + f"?cafile={ca}")
+        amqp = (
+            f"amqps://{quote(user)}:{quote(password)}@localhost:"
+            f"{rabbitmq_service.port('amqps')}/?cafile={ca}"
+        )
+        plan_uri = (
+            management.replace("https://", f"rabbitmq+https://{user}:{password}@") + f"?cafile={ca}"
+        )
         verify = str(ca)
     api = httpx.Client(base_url=management, auth=(user, password), timeout=15, verify=verify)
     q, x = name, f"{name}.x"
@@ -188,13 +189,18 @@ def rabbitmq_kind(rabbitmq_service, name: str, *, kafka_config: Path | None = No
         api.close()
 
     return SourceKind(
-        name="rabbitmq" if kafka_config is None else "rabbitmq-secured", queue=q,
-        plan_uri=plan_uri, kafka_config=kafka_config,
+        name="rabbitmq" if kafka_config is None else "rabbitmq-secured",
+        queue=q,
+        plan_uri=plan_uri,
+        kafka_config=kafka_config,
         source_side=lambda: PikaSource(amqp, routing_key="k", exchange=x),
         old_consumer=lambda ledger: _ThreadedOldConsumer(LegacyConsumer(ledger, amqp, q)),
-        env={"RABBITMQ_URI": amqp}, cleanup=cleanup,
-        shadow_exists=lambda: api.get(
-            f"/api/queues/%2F/{quote(q + '.mqmigrate-shadow', safe='')}").status_code != 404)
+        env={"RABBITMQ_URI": amqp},
+        cleanup=cleanup,
+        shadow_exists=lambda: (
+            api.get(f"/api/queues/%2F/{quote(q + '.mqmigrate-shadow', safe='')}").status_code != 404
+        ),
+    )
 
 
 class _ProtonConsumer(threading.Thread):
@@ -217,11 +223,11 @@ class _ProtonConsumer(threading.Thread):
         from mqmigrate.sources.amqp1 import queue_capability
 
         try:
-            conn = BlockingConnection(self.url, user=self.user, password=self.password,
-                                      timeout=10)
+            conn = BlockingConnection(self.url, user=self.user, password=self.password, timeout=10)
             try:
-                receiver = conn.create_receiver(self.queue, credit=LEGACY_PREFETCH,
-                                                options=[queue_capability()])
+                receiver = conn.create_receiver(
+                    self.queue, credit=LEGACY_PREFETCH, options=[queue_capability()]
+                )
                 self.started.set()
                 while not self.stop_event.is_set():
                     try:
@@ -248,7 +254,8 @@ def amqp1_kind(artemis_service, name: str) -> SourceKind:
     url = f"amqp://127.0.0.1:{artemis_service.port('acceptor')}"
     console = f"127.0.0.1:{artemis_service.port('console')}"
     management = ArtemisManagement(
-        f"artemis+http://{quote(user, safe='')}:{quote(password, safe='')}@{console}")
+        f"artemis+http://{quote(user, safe='')}:{quote(password, safe='')}@{console}"
+    )
     management.create_queue(name, name, "anycast")
 
     def cleanup() -> None:
@@ -263,16 +270,22 @@ def amqp1_kind(artemis_service, name: str) -> SourceKind:
         management.close()
 
     return SourceKind(
-        name="amqp1", queue=name,
+        name="amqp1",
+        queue=name,
         plan_uri=f"artemis+http://{quote(user)}:{quote(password)}@{console}",
-        source_side=lambda: ProtonSource(url, name, user=user, password=password,
-                                         capabilities=("queue",)),
+        source_side=lambda: ProtonSource(
+            url, name, user=user, password=password, capabilities=("queue",)
+        ),
         old_consumer=lambda ledger: _ThreadedOldConsumer(
-            _ProtonConsumer(ledger, url, user, password, name)),
+            _ProtonConsumer(ledger, url, user, password, name)
+        ),
         env={"AMQP1_URI": url.replace("amqp://", f"amqp1://{quote(user)}:{quote(password)}@")},
         cleanup=cleanup,
-        shadow_exists=lambda: (name + DIVERT_SUFFIX in management.divert_names()
-                               or management.find_queue(name + SHADOW_SUFFIX) is not None))
+        shadow_exists=lambda: (
+            name + DIVERT_SUFFIX in management.divert_names()
+            or management.find_queue(name + SHADOW_SUFFIX) is not None
+        ),
+    )
 
 
 class SqsConsumer(threading.Thread):
@@ -294,12 +307,17 @@ class SqsConsumer(threading.Thread):
             self.started.set()
             while not self.stop_event.is_set():
                 got = self.client.receive_message(
-                    QueueUrl=self.queue_url, MaxNumberOfMessages=SQS_RECEIVE_BATCH,
-                    WaitTimeSeconds=1, MessageAttributeNames=[SQS_SOURCE_ID_ATTRIBUTE])
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=SQS_RECEIVE_BATCH,
+                    WaitTimeSeconds=1,
+                    MessageAttributeNames=[SQS_SOURCE_ID_ATTRIBUTE],
+                )
                 done, handed_back = [], []
                 for message in got.get("Messages", []):
-                    entry = {"Id": str(len(done) + len(handed_back)),
-                             "ReceiptHandle": message["ReceiptHandle"]}
+                    entry = {
+                        "Id": str(len(done) + len(handed_back)),
+                        "ReceiptHandle": message["ReceiptHandle"],
+                    }
                     if self.stop_event.is_set():
                         handed_back.append({**entry, "VisibilityTimeout": 0})
                         continue
@@ -308,11 +326,13 @@ class SqsConsumer(threading.Thread):
                     done.append(entry)
                 if done:
                     failed = self.client.delete_message_batch(
-                        QueueUrl=self.queue_url, Entries=done).get("Failed")
+                        QueueUrl=self.queue_url, Entries=done
+                    ).get("Failed")
                     assert not failed, failed
                 if handed_back:
-                    self.client.change_message_visibility_batch(QueueUrl=self.queue_url,
-                                                                Entries=handed_back)
+                    self.client.change_message_visibility_batch(
+                        QueueUrl=self.queue_url, Entries=handed_back
+                    )
         except BaseException as exc:  # the test fails on it; never swallowed
             self.error = exc
             self.started.set()
@@ -331,26 +351,35 @@ def sqs_kind(elasticmq_service, name: str, tmp_path: Path) -> SourceKind:
     config, credentials = tmp_path / "aws-config", tmp_path / "aws-credentials"
     config.write_text(f"[profile {profile}]\nregion = {SQS_REGION}\n")
     credentials.write_text(f"[{profile}]\naws_access_key_id = zd\naws_secret_access_key = zd\n")
-    env = {"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
-           "AWS_PROFILE": profile}
+    env = {
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+        "AWS_PROFILE": profile,
+    }
 
     def client() -> Any:
         session = boto3.Session(profile_name=profile)
         return session.client("sqs", endpoint_url=endpoint)
 
     admin = elasticmq_service.client()  # the service's own clients are made once env is set
-    url = admin.create_queue(QueueName=name, Attributes={
-        "VisibilityTimeout": str(SQS_VISIBILITY_S)})["QueueUrl"]
+    url = admin.create_queue(
+        QueueName=name, Attributes={"VisibilityTimeout": str(SQS_VISIBILITY_S)}
+    )["QueueUrl"]
 
     def cleanup() -> None:
         admin.delete_queue(QueueUrl=url)
 
     return SourceKind(
-        name="sqs", queue=name,
+        name="sqs",
+        queue=name,
         plan_uri=f"{endpoint.replace('http://', 'sqs+http://')}?region={SQS_REGION}",
         source_side=lambda: SqsSource(url, client=client()),
         old_consumer=lambda ledger: _ThreadedOldConsumer(SqsConsumer(ledger, client(), url)),
-        strategy="drain-only", old_in_flight=SQS_RECEIVE_BATCH, env=env, cleanup=cleanup)
+        strategy="drain-only",
+        old_in_flight=SQS_RECEIVE_BATCH,
+        env=env,
+        cleanup=cleanup,
+    )
 
 
 #: each kind's fixture factory
@@ -364,8 +393,11 @@ KINDS = [
     pytest.param("rabbitmq4", marks=[pytest.mark.rabbitmq, pytest.mark.compat], id="rabbitmq4"),
     # the sandbox's RabbitMQ onto Kafka 4.2 (no per-group delivery limit, no broker DLQ: the
     # plan for 4.2, the worker dead-lettering itself)
-    pytest.param("rabbitmq-kafka-4.2", marks=[pytest.mark.rabbitmq, pytest.mark.compat],
-                 id="rabbitmq-kafka-4.2"),
+    pytest.param(
+        "rabbitmq-kafka-4.2",
+        marks=[pytest.mark.rabbitmq, pytest.mark.compat],
+        id="rabbitmq-kafka-4.2",
+    ),
 ]
 
 
@@ -375,9 +407,13 @@ def secured_only_kafka(tmp_path_factory, kafka_service):
     only): nothing in the secured run can fall back to plaintext Kafka."""
     from tests.private_brokers import PrivateKafka
 
-    broker = PrivateKafka(tmp_path_factory.mktemp("zd-secured-kafka"),
-                          kafka_service.ctx.cache_dir, name="kafka-zd-secured", secured=True,
-                          plaintext=False)
+    broker = PrivateKafka(
+        tmp_path_factory.mktemp("zd-secured-kafka"),
+        kafka_service.ctx.cache_dir,
+        name="kafka-zd-secured",
+        secured=True,
+        plaintext=False,
+    )
     broker.start()
     try:
         yield broker.service
@@ -390,8 +426,13 @@ def kafka_4_2(tmp_path, kafka_service):
     """A private Kafka 4.2.2 broker for one run (jars cached like the sandbox's)."""
     from tests.private_brokers import PrivateKafka
 
-    broker = PrivateKafka(tmp_path / "kafka-4.2.2", kafka_service.ctx.cache_dir,
-                          name="kafka-4.2.2", version="4.2.2", heap="768m")
+    broker = PrivateKafka(
+        tmp_path / "kafka-4.2.2",
+        kafka_service.ctx.cache_dir,
+        name="kafka-4.2.2",
+        version="4.2.2",
+        heap="768m",
+    )
     broker.start()
     yield broker
     broker.stop()
@@ -409,11 +450,17 @@ def source_kind(request, unique_name, monkeypatch) -> SourceKind:
         kind.kafka_bootstrap, kind.kafka_version = kafka.bootstrap, "4.2"
     elif request.param == "rabbitmq-secured":
         kafka = request.getfixturevalue("secured_only_kafka")
-        kind = rabbitmq_kind(request.getfixturevalue("rabbitmq_service"), unique_name,
-                             kafka_config=kafka.client_properties_file("scram"))
+        kind = rabbitmq_kind(
+            request.getfixturevalue("rabbitmq_service"),
+            unique_name,
+            kafka_config=kafka.client_properties_file("scram"),
+        )
     elif request.param == "sqs":
-        kind = sqs_kind(request.getfixturevalue("elasticmq_service"), unique_name,
-                        request.getfixturevalue("tmp_path"))
+        kind = sqs_kind(
+            request.getfixturevalue("elasticmq_service"),
+            unique_name,
+            request.getfixturevalue("tmp_path"),
+        )
     elif request.param == "amqp1":
         kind = amqp1_kind(request.getfixturevalue("artemis_service"), unique_name)
     else:  # pragma: no cover
@@ -431,14 +478,26 @@ class Producer(threading.Thread):
     """Sends unique ids at ``RATE`` through the dual-write SDK; the mode file is the one the
     ``producers.*`` steps write."""
 
-    def __init__(self, kind: SourceKind, kafka: "KafkaConfig | str", topic: str,
-                 mode_file: Path, ledger: Ledger, run_id: str):
+    def __init__(
+        self,
+        kind: SourceKind,
+        kafka: "KafkaConfig | str",
+        topic: str,
+        mode_file: Path,
+        ledger: Ledger,
+        run_id: str,
+    ):
         super().__init__(name="zd-producer", daemon=True)
         from mqmigrate.dualwrite import DualWriter, FileMode
 
         self.ledger, self.run_id = ledger, run_id
-        self.writer = DualWriter(kind.source_side(), kafka, topic,
-                                 mode_source=FileMode(mode_file, interval=0.1), metrics=False)
+        self.writer = DualWriter(
+            kind.source_side(),
+            kafka,
+            topic,
+            mode_source=FileMode(mode_file, interval=0.1),
+            metrics=False,
+        )
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
         self.by_mode: dict[str, int] = {}
@@ -465,8 +524,14 @@ class Producer(threading.Thread):
             self.writer.close()
 
 
-def follow_switch(kind: SourceKind, kafka: "KafkaConfig | str", topic: str, group: str,
-                  switch_file: Path, ledger: Ledger) -> consumerswitch.Follower:
+def follow_switch(
+    kind: SourceKind,
+    kafka: "KafkaConfig | str",
+    topic: str,
+    group: str,
+    switch_file: Path,
+    ledger: Ledger,
+) -> consumerswitch.Follower:
     """The consumer side of the service: its old consumer and ``mqmigrate.worker`` run by
     ``mqmigrate.consumerswitch.Follower`` as the switch says; every id processed is recorded
     (duplicates included: nothing here deduplicates)."""
@@ -478,16 +543,27 @@ def follow_switch(kind: SourceKind, kafka: "KafkaConfig | str", topic: str, grou
         return old
 
     def start_worker(handle: Callable) -> Any:
-        worker = Worker(None, topic, group, handle, kafka_config=kafka, concurrency=1,
-                        max_poll_records=WORKER_BATCH, metrics=False,
-                        install_signal_handlers=False)
+        worker = Worker(
+            None,
+            topic,
+            group,
+            handle,
+            kafka_config=kafka,
+            concurrency=1,
+            max_poll_records=WORKER_BATCH,
+            metrics=False,
+            install_signal_handlers=False,
+        )
         worker.start()
         return worker
 
     return consumerswitch.Follower(
         consumerswitch.ConsumerSwitch(switch_file, interval=0.1),
         lambda message: ledger.record(message.message_id, "worker"),
-        start_source=start_old, start_worker=start_worker, idle_exit=WORKER_IDLE_EXIT)
+        start_source=start_old,
+        start_worker=start_worker,
+        idle_exit=WORKER_IDLE_EXIT,
+    )
 
 
 def duplicate_bound(kind: SourceKind, service: consumerswitch.Follower, bridge_stops: int) -> int:
@@ -503,8 +579,11 @@ def duplicate_bound(kind: SourceKind, service: consumerswitch.Follower, bridge_s
     Shadow copies are never a source of duplicates: the cut makes the worker skip them.  Each
     stop counts once, so the bound is the sum of the windows of the stops the run made.
     """
-    return (kind.old_in_flight * service.source_stops + WORKER_BATCH * service.worker_stops
-            + BRIDGE_IN_FLIGHT * bridge_stops)
+    return (
+        kind.old_in_flight * service.source_stops
+        + WORKER_BATCH * service.worker_stops
+        + BRIDGE_IN_FLIGHT * bridge_stops
+    )
 
 
 # -- the cutover as its own process ---------------------------------------------------------
@@ -513,13 +592,19 @@ def duplicate_bound(kind: SourceKind, service: consumerswitch.Follower, bridge_s
 RUN = ["--yes", "--poll-interval", "1", "--gate-timeout", "90"]
 
 
-def cutover(command: str, path: Path, *args: str, timeout: float = 240
-            ) -> subprocess.CompletedProcess:
+def cutover(
+    command: str, path: Path, *args: str, timeout: float = 240
+) -> subprocess.CompletedProcess:
     """``mqmigrate cutover COMMAND PLAYBOOK ARGS`` as its own process; its stderr is echoed."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "mqmigrate", "cutover", command, str(path),
-                           *args], env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "mqmigrate", "cutover", command, str(path), *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     sys.stderr.write(done.stderr)
     return done
 
@@ -532,8 +617,9 @@ def stamped(path: Path, workload: str) -> list[str]:
     return [a["step"] for a in data["workloads"].get(workload, {}).get("applied", [])]
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float,
-             detail: Callable[[], str] = lambda: "") -> Any:
+def wait_for(
+    what: str, check: Callable[[], Any], timeout: float, detail: Callable[[], str] = lambda: ""
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -565,9 +651,11 @@ def remote_ports(pid: int) -> set[int]:
 
 def assert_secured_kafka_only(pid: int, secured: str, plaintext: str) -> None:
     """Process ``pid`` talks to Kafka on the secured listener only, never the PLAINTEXT one."""
-    ports = wait_for(f"process {pid} connected to {secured}",
-                     lambda: (lambda p: p if int(secured.rsplit(":", 1)[1]) in p else None)(
-                         remote_ports(pid)), 30)
+    ports = wait_for(
+        f"process {pid} connected to {secured}",
+        lambda: (lambda p: p if int(secured.rsplit(":", 1)[1]) in p else None)(remote_ports(pid)),
+        30,
+    )
     assert int(plaintext.rsplit(":", 1)[1]) not in ports, (pid, sorted(ports))
 
 
@@ -582,22 +670,44 @@ def shorten_gates(doc: dict) -> None:
 
 
 @pytest.mark.parametrize("source_kind", KINDS, indirect=True)
-def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstrap, tmp_path,
-                                                      capsys):
+def test_zero_downtime_cutover_with_rollback_and_kill(
+    source_kind, kafka_bootstrap, tmp_path, capsys
+):
     from mqmigrate.cli import main
 
     t_start = time.monotonic()
     kind = source_kind
     # the secured kind: every Kafka client through the client file, none on PLAINTEXT; the
     # version kinds: another release's broker, and the version plan targets
-    kafka = (read_config_file(kind.kafka_config) if kind.kafka_config
-             else kind.kafka_bootstrap or kafka_bootstrap)
+    kafka = (
+        read_config_file(kind.kafka_config)
+        if kind.kafka_config
+        else kind.kafka_bootstrap or kafka_bootstrap
+    )
     bootstrap = as_kafka_config(kafka).bootstrap
     assert kind.kafka_config is None or bootstrap != kafka_bootstrap
     out = tmp_path / "playbooks"
     version = ["--kafka-version", kind.kafka_version] if kind.kafka_version else []
-    assert main(["plan", kind.plan_uri, "--prefix", kind.queue, "--name", "zd", *version,
-                 "--replication", "1", "--kafka", bootstrap, "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                kind.plan_uri,
+                "--prefix",
+                kind.queue,
+                "--name",
+                "zd",
+                *version,
+                "--replication",
+                "1",
+                "--kafka",
+                bootstrap,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     path = out / "zd.yaml"
     doc = yaml.safe_load(path.read_text())
@@ -611,8 +721,9 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
     # the phase a rollback from the consumers phase returns to, and the steps stamped by then
     phases = list(wl["phases"])
     before_consumers = phases[phases.index("consumers") - 1]
-    stamped_before = [s["id"] for p in phases[:phases.index("consumers")]
-                      for s in wl["phases"][p]["steps"]]
+    stamped_before = [
+        s["id"] for p in phases[: phases.index("consumers")] for s in wl["phases"][p]["steps"]
+    ]
     consumers_steps = [s["id"] for s in wl["phases"]["consumers"]["steps"]]
     # the switches the service follows are the plan's own steps
     assert "consumers.kafka" in steps["consumers"] and "producers.kafka-only" in steps["producers"]
@@ -629,8 +740,7 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
         # provision first: the producer's Kafka side and the worker need the topic
         assert cutover("run", path, "--until", "provision", *RUN).returncode == 0
         service.start()
-        producer = Producer(kind, kafka, topic, rd / f"{wid}.mode", ledger,
-                            run_id=kind.queue[-8:])
+        producer = Producer(kind, kafka, topic, rd / f"{wid}.mode", ledger, run_id=kind.queue[-8:])
         producer.start()
         wait_for("the old consumer processing", lambda: ledger.processed_by("legacy") > 50, 30)
 
@@ -658,16 +768,34 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
             assert after_rollback is not None and after_rollback.mode == "shadow"
         else:
             assert after_rollback is None
-        wait_for("the old consumer back, the worker finished",
-                 lambda: service.source is not None and service.worker is None, 60)
+        wait_for(
+            "the old consumer back, the worker finished",
+            lambda: service.source is not None and service.worker is None,
+            60,
+        )
         time.sleep(3)
 
         # forward again; SIGKILL the cutover process while it waits on the consumers gates
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, "-m", "mqmigrate", "cutover", "run", str(path), "--until", "drain",
-               *RUN]
-        first = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "mqmigrate",
+            "cutover",
+            "run",
+            str(path),
+            "--until",
+            "drain",
+            *RUN,
+        ]
+        first = subprocess.Popen(
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             wait_for("drain-bridge stamped", lambda: "drain-bridge" in stamped(path, wid), 120)
             time.sleep(1.0)  # inside the consumers gates
@@ -705,26 +833,35 @@ def test_zero_downtime_cutover_with_rollback_and_kill(source_kind, kafka_bootstr
         producer.join(30)
         assert producer.error is None, producer.error
         assert producer.spooled == 0
-        wait_for("every sent id processed", lambda: not ledger.unprocessed(), 60,
-                 lambda: f"({len(ledger.unprocessed())} not, e.g. {sorted(ledger.unprocessed())[:5]})")
+        wait_for(
+            "every sent id processed",
+            lambda: not ledger.unprocessed(),
+            60,
+            lambda: f"({len(ledger.unprocessed())} not, e.g. {sorted(ledger.unprocessed())[:5]})",
+        )
     finally:
         if producer is not None:
             producer.stop_event.set()
             producer.join(30)
         service.shutdown()
         bridgeproc.stop(rd, wid, timeout=30)
-        share.delete_topics(share.admin_client(kafka), [topic, wl["target"]["dlq"]["topic"],
-                                                        topic + ".quarantine"], missing_ok=True)
+        share.delete_topics(
+            share.admin_client(kafka),
+            [topic, wl["target"]["dlq"]["topic"], topic + ".quarantine"],
+            missing_ok=True,
+        )
     assert service.error is None, service.error
 
     summary = summarize(ledger.sent_at, ledger.events)
     bound = duplicate_bound(kind, service, bridge_stops)
     elapsed = time.monotonic() - t_start
-    print(f"\nzero-downtime {kind.name}: sent {summary.sent}, processed {summary.processed} "
-          f"(old consumer {summary.processed_legacy}, worker {summary.processed_worker}), "
-          f"lost {summary.lost}, duplicated {summary.duplicated} (bound {bound}), "
-          f"shadow copies skipped {service.skipped}, longest gap {summary.longest_gap_s:.3f} s, "
-          f"producer modes {producer.by_mode}, {elapsed:.0f} s")
+    print(
+        f"\nzero-downtime {kind.name}: sent {summary.sent}, processed {summary.processed} "
+        f"(old consumer {summary.processed_legacy}, worker {summary.processed_worker}), "
+        f"lost {summary.lost}, duplicated {summary.duplicated} (bound {bound}), "
+        f"shadow copies skipped {service.skipped}, longest gap {summary.longest_gap_s:.3f} s, "
+        f"producer modes {producer.by_mode}, {elapsed:.0f} s"
+    )
     assert summary.lost == 0, summary.lost_ids
     assert summary.processed_legacy > 0 and summary.processed_worker > 0
     assert summary.duplicated <= bound

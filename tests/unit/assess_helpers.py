@@ -14,9 +14,13 @@ ESTATES = DATA / "estates"
 
 def fired(path: Path | str) -> dict:
     """queue → (verdict, sorted [(rule, severity)] of fired findings); None = source-wide."""
-    return {w.queue: (w.verdict, sorted((f.rule, f.severity.value) for f in w.findings
-                                        if f.status.value == "fired"))
-            for w in assess(read_estate([str(path)]))}
+    return {
+        w.queue: (
+            w.verdict,
+            sorted((f.rule, f.severity.value) for f in w.findings if f.status.value == "fired"),
+        )
+        for w in assess(read_estate([str(path)]))
+    }
 
 
 def workloads(path: Path | str) -> dict:

@@ -17,8 +17,13 @@ NHSD = ESTATES / "nhsd-exeter__dos-integration__infrastructure__stacks__applicat
 WKI = ESTATES / "wki__MessageQ__examples__definitions.js"
 #: every real estate file that declares queues (the MQSC script without queue definitions is
 #: a bad-input case of test_assess_brokers; edge/ holds hand-written files)
-ALL = sorted(p for p in ESTATES.iterdir() if p.is_file() and p.name != "SOURCES.md"
-             and p.name != "ibm-messaging__mq-container__test-image__20-config.mqsc")
+ALL = sorted(
+    p
+    for p in ESTATES.iterdir()
+    if p.is_file()
+    and p.name != "SOURCES.md"
+    and p.name != "ibm-messaging__mq-container__test-image__20-config.mqsc"
+)
 
 
 def _rule_counts(path) -> Counter:
@@ -38,25 +43,37 @@ def test_crabzie_scheduler():
     # quorum task queues: x-delivery-limit 3 is inside 2-10 (no retry.limit), DLX per queue,
     # x-max-length 10000 with reject-publish
     for q in ("tasks.high_priority", "tasks.normal", "tasks.low_priority"):
-        assert r[q] == ("share-group-with-changes",
-                        [("backpressure.max-length", "warn"), ("dlq.redrive", "info")])
+        assert r[q] == (
+            "share-group-with-changes",
+            [("backpressure.max-length", "warn"), ("dlq.redrive", "info")],
+        )
     # drop-head queues behind topic exchanges; no delivery limit and no broker version in the
     # file: unlimited (3.x) or 20 (4.x), both outside 2-10
     for q in ("results.success", "results.failed", "metrics.node"):
-        assert r[q] == ("share-group-with-changes", [("backpressure.max-length", "warn"),
-                                                     ("retry.limit", "warn"),
-                                                     ("routing.pattern", "warn")])
+        assert r[q] == (
+            "share-group-with-changes",
+            [
+                ("backpressure.max-length", "warn"),
+                ("retry.limit", "warn"),
+                ("routing.pattern", "warn"),
+            ],
+        )
     w = workloads(CRABZIE)
-    assert w["results.success"].findings[0].evidence == {"x-max-length": 50000,
-                                                         "overflow": "drop-head"}
+    assert w["results.success"].findings[0].evidence == {
+        "x-max-length": 50000,
+        "overflow": "drop-head",
+    }
     # the DLX "dlx" (topic, bound with #) feeds "dlq": a shared dead-letter queue
-    assert r["dlq"] == ("share-group-with-changes", [("dlq.redrive", "info"),
-                                                     ("routing.pattern", "warn")])
+    assert r["dlq"] == (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("routing.pattern", "warn")],
+    )
     dlq = w["dlq"]
     assert dlq.target.role == "dead-letter" and dlq.target.topic.value == "dlq.fog.dlq"
     ev = [f.evidence for f in dlq.findings if f.rule == "dlq.redrive"][0]
-    assert ev == {"dead-letter queue of": ["tasks.high_priority", "tasks.low_priority",
-                                           "tasks.normal"]}
+    assert ev == {
+        "dead-letter queue of": ["tasks.high_priority", "tasks.low_priority", "tasks.normal"]
+    }
     # no users or permissions in this file, but a non-default vhost
     assert r[None] == ("not-a-workload", [("security.mapping", "warn")])
     t = w["tasks.normal"].target
@@ -71,16 +88,23 @@ def test_fusionx_eagle():
     ttl_dlx = [q for q, (_, f) in r.items() if ("ttl.expiry", "warn") in f]
     assert len(ttl_dlx) == 16  # every quorum queue: TTL and DLX eagle.dlx
     # RabbitMQ 3.13 quorum queues without x-delivery-limit redeliver forever
-    assert r["alert.events"] == ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("retry.limit", "warn"), ("routing.pattern", "warn"),
-        ("ttl.expiry", "warn")])
+    assert r["alert.events"] == (
+        "share-group-with-changes",
+        [
+            ("dlq.redrive", "info"),
+            ("retry.limit", "warn"),
+            ("routing.pattern", "warn"),
+            ("ttl.expiry", "warn"),
+        ],
+    )
     w = workloads(FUSIONX)
     routing = [f for f in w["orchestrator.events"].findings if f.rule == "routing.pattern"][0]
     assert "multi-key bindings" in routing.evidence["routing"]
     assert routing.evidence["edges"] == [
         "eagle.events[alert.#] -> orchestrator.events",
         "eagle.events[customer.#] -> orchestrator.events",
-        "eagle.events[dossier.#] -> orchestrator.events"]
+        "eagle.events[dossier.#] -> orchestrator.events",
+    ]
     # the '#' catch-all queues receive everything
     analytics = [f for f in w["analytics.all"].findings if f.rule == "routing.pattern"][0]
     assert analytics.evidence["edges"] == ["eagle.events[#] -> analytics.all"]
@@ -91,9 +115,15 @@ def test_fusionx_eagle():
     sec = r[None]
     assert sec == ("not-a-workload", [("security.mapping", "warn")])
     # retry.limit: every queue but the dead-letter queue eagle.dlq
-    assert _rule_counts(FUSIONX) == Counter({"retry.limit": 17, "routing.pattern": 17,
-                                             "dlq.redrive": 17, "ttl.expiry": 16,
-                                             "security.mapping": 1})
+    assert _rule_counts(FUSIONX) == Counter(
+        {
+            "retry.limit": 17,
+            "routing.pattern": 17,
+            "dlq.redrive": 17,
+            "ttl.expiry": 16,
+            "security.mapping": 1,
+        }
+    )
 
 
 def test_neicnordic_sda():
@@ -114,8 +144,10 @@ def test_neicnordic_sda():
     src = [f for f in w[None].findings if f.rule == "source.hygiene"][0]
     assert src.evidence == {"runtime parameters": {"shovel": 2}}
     # classic queues redeliver without limit
-    assert r["inbox"] == ("share-group-with-changes", [("retry.limit", "warn"),
-                                                       ("routing.pattern", "warn")])
+    assert r["inbox"] == (
+        "share-group-with-changes",
+        [("retry.limit", "warn"), ("routing.pattern", "warn")],
+    )
     assert r["mappings"] == ("share-group-with-changes", [("retry.limit", "warn")])
 
 
@@ -123,9 +155,17 @@ def test_storacha_piri_terraform():
     r = fired(STORACHA)
     pub = "{terraform.workspace}-{var.app}-ipni-publisher.fifo"
     dlq = "{terraform.workspace}-{var.app}-ipni-publisher-deadletter.fifo"
-    assert r[pub] == ("consumer-group", [
-        ("dlq.redrive", "info"), ("exactly-once.dedup", "warn"), ("naming.unresolved", "warn"),
-        ("ordering.fifo", "blocker"), ("size.max-message", "warn"), ("ttl.expiry", "info")])
+    assert r[pub] == (
+        "consumer-group",
+        [
+            ("dlq.redrive", "info"),
+            ("exactly-once.dedup", "warn"),
+            ("naming.unresolved", "warn"),
+            ("ordering.fifo", "blocker"),
+            ("size.max-message", "warn"),
+            ("ttl.expiry", "info"),
+        ],
+    )
     # redrive-allow policy (byQueue) on the DLQs maps to ACLs
     assert ("security.mapping", "warn") in r[dlq][1]
     w = workloads(STORACHA)
@@ -135,8 +175,10 @@ def test_storacha_piri_terraform():
     assert t.dlq_topic.value == "dlq.ipni-publisher"
     assert w[dlq].target.topic.value == "dlq.ipni-publisher"
     q = {f.rule: f for f in w[pub].findings}
-    assert q["ordering.fifo"].evidence == {"FifoQueue": True,
-                                           "FifoThroughputLimit": "perMessageGroupId"}
+    assert q["ordering.fifo"].evidence == {
+        "FifoQueue": True,
+        "FifoThroughputLimit": "perMessageGroupId",
+    }
     assert q["dlq.redrive"].evidence == {"RedrivePolicy.deadLetterTargetArn": dlq}
     assert q["ttl.expiry"].evidence == {"MessageRetentionPeriod": "345600 (default)"}
     assert len(r) == 5
@@ -144,8 +186,9 @@ def test_storacha_piri_terraform():
 
 def test_all_estates_together_exit_code(capsys):
     # the Terraform FIFO queues are blockers: exit 1 with the default --fail-on blocker
-    code, _, _ = run_cli(["assess", str(CRABZIE), str(FUSIONX), str(NEIC), str(STORACHA),
-                          "-f", "json"], capsys)
+    code, _, _ = run_cli(
+        ["assess", str(CRABZIE), str(FUSIONX), str(NEIC), str(STORACHA), "-f", "json"], capsys
+    )
     assert code == 1
     code, _, _ = run_cli(["assess", str(CRABZIE), "-f", "json"], capsys)
     assert code == 0  # warnings only
@@ -154,8 +197,11 @@ def test_all_estates_together_exit_code(capsys):
 
 
 def _roles_and_topics(path) -> dict:
-    return {q: (w.target.role, w.target.topic.value, w.target.dlq_topic and w.target.dlq_topic.value)
-            for q, w in workloads(path).items() if w.target is not None}
+    return {
+        q: (w.target.role, w.target.topic.value, w.target.dlq_topic and w.target.dlq_topic.value)
+        for q, w in workloads(path).items()
+        if w.target is not None
+    }
 
 
 def test_nhsd_unresolved_queue_names_never_share_a_topic():
@@ -163,8 +209,11 @@ def test_nhsd_unresolved_queue_names_never_share_a_topic():
     topic (not one topic "queue" for all), and the plan asks a human for the real names."""
     assert _roles_and_topics(NHSD) == {
         "{var.holding_queue}": ("work-queue", "var.holding_queue", "dlq.var.holding_queue"),
-        "{var.update_request_queue}": ("work-queue", "var.update_request_queue",
-                                       "dlq.var.update_request_queue"),
+        "{var.update_request_queue}": (
+            "work-queue",
+            "var.update_request_queue",
+            "dlq.var.update_request_queue",
+        ),
         "{var.holding_queue_dlq}": ("dead-letter", "dlq.var.holding_queue", None),
         "{var.update_request_dlq}": ("dead-letter", "dlq.var.update_request_queue", None),
     }
@@ -176,6 +225,7 @@ def test_nhsd_unresolved_queue_names_never_share_a_topic():
 
 def test_nhsd_plan_marks_placeholders(tmp_path, capsys):
     import yaml
+
     code, _, err = run_cli(["plan", str(NHSD), "-o", str(tmp_path), "--name", "nhsd"], capsys)
     assert code == 0, err
     doc = yaml.safe_load((tmp_path / "nhsd.yaml").read_text())
@@ -186,7 +236,7 @@ def test_nhsd_plan_marks_placeholders(tmp_path, capsys):
 
 
 def test_wki_ttl_dlx_wait_queue_is_a_delay_tier():
-    """"delay" (TTL 2 s) dead-letters through the work exchange "render" back to the work
+    """ "delay" (TTL 2 s) dead-letters through the work exchange "render" back to the work
     queue "render": a delay tier, and "render" stays a work queue (not "the DLQ of delay")."""
     assert _roles_and_topics(WKI) == {
         "delay": ("delay-tier", "delay", None),
@@ -199,8 +249,11 @@ def test_wki_ttl_dlx_wait_queue_is_a_delay_tier():
     assert tier.evidence["returns to"] == ["render"]
     assert tier.evidence["through"] == "render[delayed.render]"
     loop = next(f for f in w["render"].findings if f.rule == "delay.delivery")
-    assert loop.evidence == {"wait_queue": "delay", "x-message-ttl": 2000,
-                             "loop": "delay -> render -> render"}
+    assert loop.evidence == {
+        "wait_queue": "delay",
+        "x-message-ttl": 2000,
+        "loop": "delay -> render -> render",
+    }
     assert not any(f.rule == "dlq.redrive" for f in w["render"].findings)
     assert w["delay"].verdict == "redesign" and w["delay"].target.mode.value == "none"
 

@@ -29,15 +29,30 @@ def _chromium() -> str:
 def _render(page: Path, tmp_path: Path) -> tuple[str, list[str], Path]:
     """(DOM after load, console lines, screenshot path)."""
     shot = tmp_path / f"{page.stem}.png"
-    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-            "--enable-logging=stderr", "--v=0"]
-    dom = subprocess.run(base + ["--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=120)
+    base = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]
+    dom = subprocess.run(
+        base + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
-    subprocess.run(base + [f"--screenshot={shot}", "--window-size=1200,2000", page.as_uri()],
-                   capture_output=True, text=True, timeout=120, check=True)
+    subprocess.run(
+        base + [f"--screenshot={shot}", "--window-size=1200,2000", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     return dom.stdout, console, shot
 
@@ -52,9 +67,20 @@ def test_console_detection_works(tmp_path: Path):
 
 def test_html_report_renders_without_console_errors(tmp_path: Path, capsys):
     page = tmp_path / "report.html"
-    code, _, err = run_cli(["assess", str(FIXTURES / "rabbit_all_rules.json"),
-                            str(ESTATES / "storacha__piri__deploy__app__sqs.tf"),
-                            "-f", "html", "--out", str(page), "--fail-on", "never"], capsys)
+    code, _, err = run_cli(
+        [
+            "assess",
+            str(FIXTURES / "rabbit_all_rules.json"),
+            str(ESTATES / "storacha__piri__deploy__app__sqs.tf"),
+            "-f",
+            "html",
+            "--out",
+            str(page),
+            "--fail-on",
+            "never",
+        ],
+        capsys,
+    )
     assert code == 0, err
     html = page.read_text()
     # self-contained: no scripts, stylesheets, images or fonts from anywhere

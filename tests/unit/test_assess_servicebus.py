@@ -17,19 +17,34 @@ from mqmigrate.inventory.readers.servicebus_common import parse_duration
 TF = FIXTURES / "servicebus_all_rules.tf"
 ARM = FIXTURES / "servicebus_nested.json"
 BICEP = FIXTURES / "servicebus.bicep"
-ARM_REAL = ESTATES / ("Azure__azure-quickstart-templates__servicebus-create-topic-subscription-"
-                      "rule__azuredeploy.json")
+ARM_REAL = ESTATES / (
+    "Azure__azure-quickstart-templates__servicebus-create-topic-subscription-rule__azuredeploy.json"
+)
 BICEP_REAL = ESTATES / "Azure__azure-quickstart-templates__servicebus-create-queue__main.bicep"
-TF_REAL = ESTATES / ("ms-henglu__terraform-provider-azurerm__servicebus_subscription_rule_"
-                     "sqlFilterUpdated__step_1.tf")
+TF_REAL = ESTATES / (
+    "ms-henglu__terraform-provider-azurerm__servicebus_subscription_rule_"
+    "sqlFilterUpdated__step_1.tf"
+)
 
 
-@pytest.mark.parametrize("text,seconds", [
-    ("PT5M", 300), ("PT30S", 30), ("P14D", 14 * 86400), ("P1DT2H", 93600), ("PT0.5S", 0.5),
-    ("PT1H30M", 5400), ("P1W", 7 * 86400), ("00:05:00", 300), ("14.00:00:00", 14 * 86400),
-    ("00:00:05.5", 5.5), ("P10675199DT2H48M5.4775807S", math.inf),
-    ("P10675198DT2H48M5.477S", math.inf), ("pt1m", 60),
-])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("PT5M", 300),
+        ("PT30S", 30),
+        ("P14D", 14 * 86400),
+        ("P1DT2H", 93600),
+        ("PT0.5S", 0.5),
+        ("PT1H30M", 5400),
+        ("P1W", 7 * 86400),
+        ("00:05:00", 300),
+        ("14.00:00:00", 14 * 86400),
+        ("00:00:05.5", 5.5),
+        ("P10675199DT2H48M5.4775807S", math.inf),
+        ("P10675198DT2H48M5.477S", math.inf),
+        ("pt1m", 60),
+    ],
+)
 def test_iso8601_durations(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -43,45 +58,102 @@ SB_ALL = {
     None: ("not-a-workload", []),
     # sessions, dedup, 5 min lock (likely renewed), 20 deliveries, TTL dead-lettered, 5 GiB,
     # 100 MiB messages, fed by the forwarding inbox
-    "orders": ("consumer-group", [
-        ("backpressure.max-length", "warn"), ("dlq.redrive", "info"),
-        ("exactly-once.dedup", "warn"), ("lock.renewal", "warn"), ("ordering.fifo", "blocker"),
-        ("retry.limit", "warn"), ("routing.auto-forward", "warn"), ("size.max-message", "warn"),
-        ("ttl.expiry", "warn"), ("visibility.timeout", "warn")]),
-    "orders/$DeadLetterQueue": ("share-group-with-changes", [("dlq.redrive", "info"),
-                                                             ("size.max-message", "warn")]),
+    "orders": (
+        "consumer-group",
+        [
+            ("backpressure.max-length", "warn"),
+            ("dlq.redrive", "info"),
+            ("exactly-once.dedup", "warn"),
+            ("lock.renewal", "warn"),
+            ("ordering.fifo", "blocker"),
+            ("retry.limit", "warn"),
+            ("routing.auto-forward", "warn"),
+            ("size.max-message", "warn"),
+            ("ttl.expiry", "warn"),
+            ("visibility.timeout", "warn"),
+        ],
+    ),
+    "orders/$DeadLetterQueue": (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("size.max-message", "warn")],
+    ),
     # reached through the refunds subscription's forwardTo (with its filter); idle deletion
-    "invoices": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("routing.auto-forward", "warn"), ("routing.pattern", "warn"),
-        ("size.max-message", "warn"), ("ttl.expiry", "warn")]),
+    "invoices": (
+        "share-group-with-changes",
+        [
+            ("dlq.redrive", "info"),
+            ("routing.auto-forward", "warn"),
+            ("routing.pattern", "warn"),
+            ("size.max-message", "warn"),
+            ("ttl.expiry", "warn"),
+        ],
+    ),
     # invoices forwards its dead letters here: a sink
-    "audit": ("share-group-with-changes", [("dlq.redrive", "info"), ("dlq.redrive", "info"),
-                                           ("size.max-message", "warn")]),
-    "audit/$DeadLetterQueue": ("share-group-with-changes", [("dlq.redrive", "info"),
-                                                            ("size.max-message", "warn")]),
-    "{var.blue_queue}": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("naming.unresolved", "warn"), ("size.max-message", "warn")]),
-    "{var.blue_queue}/$DeadLetterQueue": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("size.max-message", "warn")]),
-    "{var.env}-green": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("naming.unresolved", "warn"), ("size.max-message", "warn")]),
-    "{var.env}-green/$DeadLetterQueue": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("size.max-message", "warn")]),
-    "events/Subscriptions/billing": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("fanout.share-groups", "info"), ("size.max-message", "warn"),
-        ("ttl.expiry", "info")]),
-    "events/Subscriptions/billing/$DeadLetterQueue": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("size.max-message", "warn")]),
-    "events/Subscriptions/analytics": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("fanout.share-groups", "info"), ("retry.limit", "warn"),
-        ("size.max-message", "warn"), ("ttl.expiry", "info"), ("visibility.timeout", "warn")]),
-    "events/Subscriptions/analytics/$DeadLetterQueue": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("size.max-message", "warn")]),
-    "events/Subscriptions/eu": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("routing.pattern", "warn"), ("size.max-message", "warn"),
-        ("ttl.expiry", "info")]),
-    "events/Subscriptions/eu/$DeadLetterQueue": ("share-group-with-changes", [
-        ("dlq.redrive", "info"), ("size.max-message", "warn")]),
+    "audit": (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("dlq.redrive", "info"), ("size.max-message", "warn")],
+    ),
+    "audit/$DeadLetterQueue": (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("size.max-message", "warn")],
+    ),
+    "{var.blue_queue}": (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("naming.unresolved", "warn"), ("size.max-message", "warn")],
+    ),
+    "{var.blue_queue}/$DeadLetterQueue": (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("size.max-message", "warn")],
+    ),
+    "{var.env}-green": (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("naming.unresolved", "warn"), ("size.max-message", "warn")],
+    ),
+    "{var.env}-green/$DeadLetterQueue": (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("size.max-message", "warn")],
+    ),
+    "events/Subscriptions/billing": (
+        "share-group-with-changes",
+        [
+            ("dlq.redrive", "info"),
+            ("fanout.share-groups", "info"),
+            ("size.max-message", "warn"),
+            ("ttl.expiry", "info"),
+        ],
+    ),
+    "events/Subscriptions/billing/$DeadLetterQueue": (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("size.max-message", "warn")],
+    ),
+    "events/Subscriptions/analytics": (
+        "share-group-with-changes",
+        [
+            ("dlq.redrive", "info"),
+            ("fanout.share-groups", "info"),
+            ("retry.limit", "warn"),
+            ("size.max-message", "warn"),
+            ("ttl.expiry", "info"),
+            ("visibility.timeout", "warn"),
+        ],
+    ),
+    "events/Subscriptions/analytics/$DeadLetterQueue": (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("size.max-message", "warn")],
+    ),
+    "events/Subscriptions/eu": (
+        "share-group-with-changes",
+        [
+            ("dlq.redrive", "info"),
+            ("routing.pattern", "warn"),
+            ("size.max-message", "warn"),
+            ("ttl.expiry", "info"),
+        ],
+    ),
+    "events/Subscriptions/eu/$DeadLetterQueue": (
+        "share-group-with-changes",
+        [("dlq.redrive", "info"), ("size.max-message", "warn")],
+    ),
 }
 
 
@@ -118,7 +190,8 @@ def test_terraform_values_merge_topic_and_subscription():
     refunds = edges[(("events", "events/Subscriptions/refunds"), "invoices")]
     assert "kind = 'refund'" in refunds.arguments["filter"]
     assert edges[(("events",), "events/Subscriptions/eu")].arguments["filter"] == (
-        "(correlation(label='order' AND region='eu'))")
+        "(correlation(label='order' AND region='eu'))"
+    )
     assert "filter" not in edges[(("events",), "events/Subscriptions/analytics")].arguments
 
 
@@ -126,8 +199,10 @@ def test_terraform_targets():
     w = workloads(TF)
     billing = w["events/Subscriptions/billing"].target
     assert billing.topic.value == "events"
-    assert billing.fanout.value == {"exchange": "events",
-                                    "groups": ["events.analytics", "events.billing"]}
+    assert billing.fanout.value == {
+        "exchange": "events",
+        "groups": ["events.analytics", "events.billing"],
+    }
     assert billing.group.value == "events.billing"
     assert w["events/Subscriptions/analytics"].target.topic.value == "events"
     # the filtered subscription is not a fan-out member: its own topic, a router fills it
@@ -141,8 +216,10 @@ def test_terraform_targets():
     fifo = next(f for f in w["orders"].findings if f.rule == "ordering.fifo")
     assert fifo.evidence == {"requiresSession": True}
     dedup = next(f for f in w["orders"].findings if f.rule == "exactly-once.dedup")
-    assert dedup.evidence == {"requiresDuplicateDetection": True,
-                              "duplicateDetectionHistoryTimeWindow": "PT30M"}
+    assert dedup.evidence == {
+        "requiresDuplicateDetection": True,
+        "duplicateDetectionHistoryTimeWindow": "PT30M",
+    }
     fwd = next(f for f in w["orders"].findings if f.rule == "routing.auto-forward")
     assert fwd.evidence == {"auto-forwarded through": ["inbox -> orders"]}
     # the dead-letter sub-queue becomes the DLQ topic of its queue
@@ -158,20 +235,31 @@ def test_terraform_targets():
 
 
 def _summary(path: Path) -> dict:
-    return {w.queue: (w.verdict, sorted((f.rule, f.severity.value, f.status.value)
-                                        for f in w.findings),
-                      w.target and (w.target.role, w.target.topic.value))
-            for w in workloads(path).values()}
+    return {
+        w.queue: (
+            w.verdict,
+            sorted((f.rule, f.severity.value, f.status.value) for f in w.findings),
+            w.target and (w.target.role, w.target.topic.value),
+        )
+        for w in workloads(path).values()
+    }
 
 
 def test_arm_nested_and_flat_equals_bicep():
     arm, bicep = _summary(ARM), _summary(BICEP)
     assert arm == bicep
     assert sorted(q for q in arm if q) == [
-        "events/Subscriptions/analytics", "events/Subscriptions/analytics/$DeadLetterQueue",
-        "events/Subscriptions/billing", "events/Subscriptions/billing/$DeadLetterQueue",
-        "events/Subscriptions/eu", "events/Subscriptions/eu/$DeadLetterQueue",
-        "orders", "orders/$DeadLetterQueue", "{blueQueue}", "{blueQueue}/$DeadLetterQueue"]
+        "events/Subscriptions/analytics",
+        "events/Subscriptions/analytics/$DeadLetterQueue",
+        "events/Subscriptions/billing",
+        "events/Subscriptions/billing/$DeadLetterQueue",
+        "events/Subscriptions/eu",
+        "events/Subscriptions/eu/$DeadLetterQueue",
+        "orders",
+        "orders/$DeadLetterQueue",
+        "{blueQueue}",
+        "{blueQueue}/$DeadLetterQueue",
+    ]
     for path in (ARM, BICEP):
         s = read_estate([str(path)]).sources[0]
         assert s.name == "servicebus shop-sb-prod"  # concat(variable, default) / interpolation
@@ -199,7 +287,9 @@ def test_arm_quickstart_unresolved_names():
     assert t.topic.value == "serviceBusTopicName.serviceBusSubscriptionName"
     rules = {f.rule: f for f in w[sub].findings}
     assert rules["naming.unresolved"].evidence["unresolved"] == [
-        "serviceBusTopicName", "serviceBusSubscriptionName"]
+        "serviceBusTopicName",
+        "serviceBusSubscriptionName",
+    ]
     assert rules["routing.pattern"].evidence["filters"] == ["(FilterTag = 'true')"]
     assert w[sub + "/$DeadLetterQueue"].target.role == "dead-letter"
 
@@ -216,15 +306,19 @@ def test_bicep_quickstart_queue():
 
 def test_terraform_acceptance_config():
     w = workloads(TF_REAL)
-    sub = ("acctestservicebustopic-230421022903130558/Subscriptions/"
-           "acctestservicebussubscription-230421022903130558")
-    assert w[sub].target.topic.value == ("acctestservicebustopic-230421022903130558."
-                                         "acctestservicebussubscription-230421022903130558")
+    sub = (
+        "acctestservicebustopic-230421022903130558/Subscriptions/"
+        "acctestservicebussubscription-230421022903130558"
+    )
+    assert w[sub].target.topic.value == (
+        "acctestservicebustopic-230421022903130558.acctestservicebussubscription-230421022903130558"
+    )
     routing = next(f for f in w[sub].findings if f.rule == "routing.pattern")
     assert routing.evidence["filters"] == ["(3=3)"]
     s = read_estate([str(TF_REAL)]).sources[0]
-    assert s.endpoint == ("amqp1s://acctestservicebusnamespace-230421022903130558"
-                          ".servicebus.windows.net")
+    assert s.endpoint == (
+        "amqp1s://acctestservicebusnamespace-230421022903130558.servicebus.windows.net"
+    )
     assert s.queue(sub).max_message_size == 262144  # Standard namespace
 
 
@@ -233,9 +327,15 @@ def test_plan_from_servicebus(tmp_path: Path, capsys):
     assert code == 0, err
     doc = yaml.safe_load((tmp_path / "sb.yaml").read_text())
     wl = {w["source"]["queue"]: w for w in doc["workloads"]}
-    assert sorted(wl) == ["events/Subscriptions/analytics", "events/Subscriptions/billing",
-                          "events/Subscriptions/eu", "invoices", "orders", "{var.blue_queue}",
-                          "{var.env}-green"]
+    assert sorted(wl) == [
+        "events/Subscriptions/analytics",
+        "events/Subscriptions/billing",
+        "events/Subscriptions/eu",
+        "invoices",
+        "orders",
+        "{var.blue_queue}",
+        "{var.env}-green",
+    ]
     for w in wl.values():
         assert w["source"]["kind"] == "amqp1"
         assert w["source"]["endpoint"] == "amqp1s://shop-sb.servicebus.windows.net"
@@ -251,29 +351,52 @@ def test_plan_from_servicebus(tmp_path: Path, capsys):
     assert len(set(topics)) == len(topics) - 1
 
 
-@pytest.mark.parametrize("name,content,needle", [
-    ("storage.tf", 'resource "azurerm_storage_account" "a" {\n  name = "x"\n}\n'
-                   'resource "azurerm_storage_account" "b" {\n  name = "y"\n}\n',
-     "Terraform declares no queue the tool can read (found azurerm_storage_account x2)"),
-    ("namespace.tf", 'resource "azurerm_servicebus_namespace" "n" {\n  name = "x"\n  '
-                     'sku = "Basic"\n}\n', "found azurerm_servicebus_namespace"),
-    ("vars.tf", 'variable "x" {\n  default = 1\n}\n', "found no resource"),
-    ("storage.json", '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/'
-                     'deploymentTemplate.json#", "resources": [{"type": '
-                     '"Microsoft.Storage/storageAccounts", "apiVersion": "1", "name": "x"}]}',
-     "found Microsoft.Storage/storageAccounts"),
-    ("st.bicep", "resource st 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n"
-                 "  name: 'x'\n}\n", "Bicep file declares no Microsoft.ServiceBus queue"),
-    ("broken.bicep", "resource ns 'Microsoft.ServiceBus/namespaces@2022-01-01' = {\n"
-                     "  name: 'x'\n  properties: {\n", "broken.bicep:4: cannot read Bicep"),
-    ("bucket.yaml", "Resources:\n  B:\n    Type: AWS::S3::Bucket\n",
-     "declares no AWS::SQS::Queue (found AWS::S3::Bucket)"),
-    ("notes.txt", "just some notes\n", "not an estate file the tool reads (found plain text)"),
-    ("empty.txt", "", "(found an empty file)"),
-    ("array.json", "[1, 2]", "(found a JSON list)"),
-])
-def test_unreadable_estates_exit_2_naming_what_they_hold(tmp_path: Path, capsys, name,
-                                                        content, needle):
+@pytest.mark.parametrize(
+    "name,content,needle",
+    [
+        (
+            "storage.tf",
+            'resource "azurerm_storage_account" "a" {\n  name = "x"\n}\n'
+            'resource "azurerm_storage_account" "b" {\n  name = "y"\n}\n',
+            "Terraform declares no queue the tool can read (found azurerm_storage_account x2)",
+        ),
+        (
+            "namespace.tf",
+            'resource "azurerm_servicebus_namespace" "n" {\n  name = "x"\n  sku = "Basic"\n}\n',
+            "found azurerm_servicebus_namespace",
+        ),
+        ("vars.tf", 'variable "x" {\n  default = 1\n}\n', "found no resource"),
+        (
+            "storage.json",
+            '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/'
+            'deploymentTemplate.json#", "resources": [{"type": '
+            '"Microsoft.Storage/storageAccounts", "apiVersion": "1", "name": "x"}]}',
+            "found Microsoft.Storage/storageAccounts",
+        ),
+        (
+            "st.bicep",
+            "resource st 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n  name: 'x'\n}\n",
+            "Bicep file declares no Microsoft.ServiceBus queue",
+        ),
+        (
+            "broken.bicep",
+            "resource ns 'Microsoft.ServiceBus/namespaces@2022-01-01' = {\n"
+            "  name: 'x'\n  properties: {\n",
+            "broken.bicep:4: cannot read Bicep",
+        ),
+        (
+            "bucket.yaml",
+            "Resources:\n  B:\n    Type: AWS::S3::Bucket\n",
+            "declares no AWS::SQS::Queue (found AWS::S3::Bucket)",
+        ),
+        ("notes.txt", "just some notes\n", "not an estate file the tool reads (found plain text)"),
+        ("empty.txt", "", "(found an empty file)"),
+        ("array.json", "[1, 2]", "(found a JSON list)"),
+    ],
+)
+def test_unreadable_estates_exit_2_naming_what_they_hold(
+    tmp_path: Path, capsys, name, content, needle
+):
     path = tmp_path / name
     path.write_text(content)
     code, out, err = run_cli(["assess", str(path)], capsys)
@@ -308,7 +431,7 @@ def test_module_style_variables_are_unknown_not_defaults(tmp_path: Path):
     unknown (never Service Bus's defaults), the names placeholders, and an unknown forwardTo
     leaves the subscription a workload with a note."""
     path = tmp_path / "module.tf"
-    path.write_text('''resource "azurerm_servicebus_subscription" "this" {
+    path.write_text("""resource "azurerm_servicebus_subscription" "this" {
   name               = var.name
   topic_id           = var.topic_id
   lock_duration      = var.lock_duration
@@ -316,17 +439,19 @@ def test_module_style_variables_are_unknown_not_defaults(tmp_path: Path):
   requires_session   = var.requires_session
   forward_to         = var.forward_to
 }
-''')
+""")
     source = read_estate([str(path)]).sources[0]
     q = source.queue("{var.topic_id}/Subscriptions/{var.name}")
     assert q is not None
     assert q.visibility_timeout is None and q.delivery_limit is None
     assert q.message_groups is None and not q.defaulted - {"max_message_size"}
     assert any("forwardTo is unknown offline" in n for n in source.notes)
-    assert any("lockDuration, maxDeliveryCount, requiresSession not resolvable" in n
-               for n in source.notes)
+    assert any(
+        "lockDuration, maxDeliveryCount, requiresSession not resolvable" in n for n in source.notes
+    )
     w = workloads(path)["{var.topic_id}/Subscriptions/{var.name}"]
     unknown = {f.rule for f in w.findings if f.status.value == "unknown"}
     assert {"retry.limit", "visibility.timeout"} <= unknown
     assert w.target.group_configs["share.delivery.count.limit"].reason.startswith(
-        "source limit unknown")
+        "source limit unknown"
+    )

@@ -94,8 +94,16 @@ def test_fan_out_delivers_to_every_group():
     assert result.expected == 150 and result.unique == 150 and result.lost == 0
 
 
-@pytest.mark.parametrize("bad", [dict(message_bytes=4), dict(rate=0), dict(consumers=0),
-                                 dict(ack="maybe"), dict(processing_ms=-1)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(message_bytes=4),
+        dict(rate=0),
+        dict(consumers=0),
+        dict(ack="maybe"),
+        dict(processing_ms=-1),
+    ],
+)
 def test_invalid_workloads_are_usage_errors(bad):
     with pytest.raises(UsageError):
         Workload(**bad)
@@ -132,18 +140,29 @@ def test_bench_share_targets_pass_the_knobs_to_the_clients():
 
     assert KafkaShareTarget("127.0.0.1:1").client_settings() == {}
     raw = KafkaShareTarget("127.0.0.1:1", max_poll_records=1, acquire_mode="record_limit")
-    assert raw.client_settings() == {"max.poll.records": "1",
-                                     "share.acquire.mode": "record_limit"}
+    assert raw.client_settings() == {"max.poll.records": "1", "share.acquire.mode": "record_limit"}
     worker = KafkaWorkerTarget("127.0.0.1:1", concurrency=3, handoff="thread")
-    assert worker.worker_settings() == {"handoff": "thread", "worker_concurrency": 3,
-                                        "max_poll_records": 50}
+    assert worker.worker_settings() == {
+        "handoff": "thread",
+        "worker_concurrency": 3,
+        "max_poll_records": 50,
+    }
 
 
 def test_bench_cli_refuses_worker_knobs_without_the_worker(capsys):
     from mqmigrate.cli import main
     from mqmigrate.errors import ExitCode
 
-    code = main(["bench", "--source", "amqp://127.0.0.1:1/", "--kafka", "127.0.0.1:1",
-                 "--worker-concurrency", "2"])
+    code = main(
+        [
+            "bench",
+            "--source",
+            "amqp://127.0.0.1:1/",
+            "--kafka",
+            "127.0.0.1:1",
+            "--worker-concurrency",
+            "2",
+        ]
+    )
     assert code == ExitCode.USAGE
     assert "--kafka-client worker" in capsys.readouterr().err

@@ -67,8 +67,9 @@ BASE = BridgeOptions(source="", queue="", kafka="127.0.0.1:9092", topic="", max_
 ENV = {"T_RABBIT_URI": URI}
 
 
-def _workload(extra_source: str = "", kind: str = "rabbitmq", creds: str = "{env: T_VAR}",
-              queue: str = "q") -> str:
+def _workload(
+    extra_source: str = "", kind: str = "rabbitmq", creds: str = "{env: T_VAR}", queue: str = "q"
+) -> str:
     return f"""\
 apiVersion: mqmigrate/v1
 kind: MigrationPlaybook
@@ -112,12 +113,26 @@ def test_every_workload_by_default_with_the_playbooks_values(book):
 
 
 def test_explicit_flags_override_the_playbook(book):
-    (opts,) = resolve(book, ["orders"], BASE,
-                      {"kafka": "127.0.0.1:9092", "key_from": "none", "quarantine_topic": "",
-                       "topic": "other", "queue": "q2",
-                       "source": "amqp://guest:guest@localhost:5672/%2f"}, ENV)
+    (opts,) = resolve(
+        book,
+        ["orders"],
+        BASE,
+        {
+            "kafka": "127.0.0.1:9092",
+            "key_from": "none",
+            "quarantine_topic": "",
+            "topic": "other",
+            "queue": "q2",
+            "source": "amqp://guest:guest@localhost:5672/%2f",
+        },
+        ENV,
+    )
     assert (opts.kafka, opts.key_from, opts.topic, opts.queue) == (
-        "127.0.0.1:9092", "none", "other", "q2")
+        "127.0.0.1:9092",
+        "none",
+        "other",
+        "q2",
+    )
     assert opts.resolved_quarantine() is None
     assert opts.source == "amqp://guest:guest@localhost:5672/%2f"
     assert opts.max_in_flight == 2000  # one workload keeps the whole budget
@@ -162,8 +177,9 @@ def test_two_workloads_on_one_topic_refused(book):
 
 
 def test_user_password_credentials_go_into_the_endpoint():
-    book = loader.loads(_workload("      endpoint: amqp://rabbit.internal:5672\n"
-                                  "      vhost: a/b\n"), "one.yaml")
+    book = loader.loads(
+        _workload("      endpoint: amqp://rabbit.internal:5672\n      vhost: a/b\n"), "one.yaml"
+    )
     spec = source_spec(book.workloads[0], {"T_VAR": "bri:dge:p@ss w"})
     assert spec.uri == "amqp://bri:dge%3Ap%40ss%20w@rabbit.internal:5672/a%2Fb"
     assert "p@ss" not in repr(spec) and "p%40ss" not in repr(spec) and spec.masked.count("***")
@@ -189,12 +205,15 @@ def test_a_uri_of_another_kind_is_an_error():
 
 
 def test_amqp1_uri_selects_the_amqp1_scheme():
-    book = loader.loads(_workload("      endpoint: amqp://artemis.internal:5672\n", kind="amqp1"),
-                        "one.yaml")
-    assert source_spec(book.workloads[0], {"T_VAR": "u:p"}).uri == \
-        "amqp1://u:p@artemis.internal:5672"
-    assert source_spec(book.workloads[0], {"T_VAR": "amqps://u:p@h:5671"}).uri == \
-        "amqp1s://u:p@h:5671"
+    book = loader.loads(
+        _workload("      endpoint: amqp://artemis.internal:5672\n", kind="amqp1"), "one.yaml"
+    )
+    assert (
+        source_spec(book.workloads[0], {"T_VAR": "u:p"}).uri == "amqp1://u:p@artemis.internal:5672"
+    )
+    assert (
+        source_spec(book.workloads[0], {"T_VAR": "amqps://u:p@h:5671"}).uri == "amqp1s://u:p@h:5671"
+    )
 
 
 def test_amqp1_artemis_endpoint_is_the_management_api():
@@ -202,8 +221,9 @@ def test_amqp1_artemis_endpoint_is_the_management_api():
     console; the bridge and cutover's probes and shadow removal use it as management API."""
     from mqmigrate.cutover.source import resolve as resolve_access
 
-    book = loader.loads(_workload("      endpoint: artemis+https://mgmt.internal:8443\n",
-                                  kind="amqp1"), "one.yaml")
+    book = loader.loads(
+        _workload("      endpoint: artemis+https://mgmt.internal:8443\n", kind="amqp1"), "one.yaml"
+    )
     env = {"T_VAR": "amqp1://u:p@broker.internal:61616"}
     spec = source_spec(book.workloads[0], env)
     assert spec.options == {"management_url": "https://mgmt.internal:8443"}
@@ -213,49 +233,78 @@ def test_amqp1_artemis_endpoint_is_the_management_api():
     plain = loader.loads(_workload(kind="amqp1"), "one.yaml")
     assert source_spec(plain.workloads[0], env).options == {}
     # without an artemis+ endpoint: port 8161 of the AMQP host, the adapter's own default
-    assert resolve_access(plain.workloads[0], env).management_url == \
-        "http://broker.internal:8161"
+    assert resolve_access(plain.workloads[0], env).management_url == "http://broker.internal:8161"
 
 
-@pytest.mark.parametrize("source,creds,env,uri", [
-    ("      region: eu-west-1\n", "{profile: prod}", {}, "sqs://eu-west-1?profile=prod"),
-    ("      endpoint: sqs+http://127.0.0.1:9324\n      region: us-east-1\n", "{env: AWS_PROFILE}",
-     {"AWS_PROFILE": "dev"}, "sqs+http://127.0.0.1:9324?region=us-east-1&profile=dev"),
-    ("", "{env: SQS_URI}", {"SQS_URI": "sqs+http://k:s@h:1?region=x"},
-     "sqs+http://k:s@h:1?region=x"),
-])
+@pytest.mark.parametrize(
+    "source,creds,env,uri",
+    [
+        ("      region: eu-west-1\n", "{profile: prod}", {}, "sqs://eu-west-1?profile=prod"),
+        (
+            "      endpoint: sqs+http://127.0.0.1:9324\n      region: us-east-1\n",
+            "{env: AWS_PROFILE}",
+            {"AWS_PROFILE": "dev"},
+            "sqs+http://127.0.0.1:9324?region=us-east-1&profile=dev",
+        ),
+        (
+            "",
+            "{env: SQS_URI}",
+            {"SQS_URI": "sqs+http://k:s@h:1?region=x"},
+            "sqs+http://k:s@h:1?region=x",
+        ),
+    ],
+)
 def test_sqs_sources(source, creds, env, uri):
     book = loader.loads(_workload(source, kind="sqs", creds=creds), "one.yaml")
     spec = source_spec(book.workloads[0], env)
     assert (spec.kind, spec.queue, spec.uri) == ("sqs", "q", uri)
 
 
-@pytest.mark.parametrize("mapping_key,strategy", [
-    ("none", "none"), ("message-group-id", "group"), ("amqp-group-id", "group"),
-    ("routing-key", "routing-key"), ("header:tenant", "header:tenant"),
-])
+@pytest.mark.parametrize(
+    "mapping_key,strategy",
+    [
+        ("none", "none"),
+        ("message-group-id", "group"),
+        ("amqp-group-id", "group"),
+        ("routing-key", "routing-key"),
+        ("header:tenant", "header:tenant"),
+    ],
+)
 def test_playbook_keys_map_to_bridge_strategies(mapping_key, strategy):
     assert key_from_playbook(mapping_key) == strategy
     KeyStrategy.parse(strategy)  # and the bridge accepts it
 
 
 def _env(headers) -> Envelope:
-    return Envelope(body=b"x", source_id="id-1", source_kind="rabbitmq", queue="q",
-                    headers=headers)
+    return Envelope(body=b"x", source_id="id-1", source_kind="rabbitmq", queue="q", headers=headers)
 
 
 def test_header_mapping_renames_to_plain_headers_and_drops():
-    mapping = HeaderMapping({"tenant": "x-tenant", "when": "x-when", "nested": "x-nested",
-                             "raw": "x-raw"}, frozenset({"x-trace"}))
+    mapping = HeaderMapping(
+        {"tenant": "x-tenant", "when": "x-when", "nested": "x-nested", "raw": "x-raw"},
+        frozenset({"x-trace"}),
+    )
     when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
-    env = _env({"tenant": "acme", "when": when, "nested": {"a": [1, decimal.Decimal("1.5")]},
-                "raw": b"\x00\x01", "x-trace": "abc", "kept": 7})
+    env = _env(
+        {
+            "tenant": "acme",
+            "when": when,
+            "nested": {"a": [1, decimal.Decimal("1.5")]},
+            "raw": b"\x00\x01",
+            "x-trace": "abc",
+            "kept": 7,
+        }
+    )
     out = mapping.encoder()(env)
     plain = {k: v for k, v in out if not k.startswith("mq.")}
-    assert plain == {"x-tenant": b"acme", "x-when": when.isoformat().encode(),
-                     "x-raw": b"\x00\x01",
-                     "x-nested": json.dumps(mqheaders.encode_value(
-                         {"a": [1, decimal.Decimal("1.5")]}), separators=(",", ":")).encode()}
+    assert plain == {
+        "x-tenant": b"acme",
+        "x-when": when.isoformat().encode(),
+        "x-raw": b"\x00\x01",
+        "x-nested": json.dumps(
+            mqheaders.encode_value({"a": [1, decimal.Decimal("1.5")]}), separators=(",", ":")
+        ).encode(),
+    }
     decoded = mqheaders.decode(out)
     assert decoded.headers == {"kept": 7}  # renamed and dropped ones left the typed section
     assert decoded.source_id == "id-1"
@@ -271,22 +320,31 @@ def test_header_mapping_untouched_envelopes_encode_as_before():
 
 def test_sqs_attribute_renamed_to_its_value():
     mapping = HeaderMapping({"n": "x-n"})
-    env = Envelope(body=b"x", source_id="i", source_kind="sqs", queue="q",
-                   headers={"n": {"DataType": "Number", "StringValue": "1.50"}})
+    env = Envelope(
+        body=b"x",
+        source_id="i",
+        source_kind="sqs",
+        queue="q",
+        headers={"n": {"DataType": "Number", "StringValue": "1.50"}},
+    )
     assert ("x-n", b"1.50") in mapping.encoder()(env)
 
 
-@pytest.mark.parametrize("rename,drop,match", [
-    ({"a": "mq.a"}, (), "bridge's own"),
-    ({"a": "x"}, ("a",), "both renamed and dropped"),
-    ({"a": "x", "b": "x"}, (), "several headers renamed to 'x'"),
-])
+@pytest.mark.parametrize(
+    "rename,drop,match",
+    [
+        ({"a": "mq.a"}, (), "bridge's own"),
+        ({"a": "x"}, ("a",), "both renamed and dropped"),
+        ({"a": "x", "b": "x"}, (), "several headers renamed to 'x'"),
+    ],
+)
 def test_bad_header_mappings_refused(rename, drop, match):
     with pytest.raises(ConfigError, match=match):
         HeaderMapping(rename, frozenset(drop))
 
 
 # -- the command line --------------------------------------------------------------------
+
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:
     code = main(["bridge", *args])
@@ -332,8 +390,9 @@ def test_cli_flags_mode_still_needs_source_queue_topic(capsys, monkeypatch):
     monkeypatch.delenv("MQMIGRATE_SOURCE", raising=False)
     code, _, err = _run(capsys, "--queue", "q")
     assert code == 2 and "--source" in err and "--topic" in err
-    code, _, err = _run(capsys, "--source", "amqp://h/", "--queue", "q", "--topic", "t",
-                        "--workload", "x")
+    code, _, err = _run(
+        capsys, "--source", "amqp://h/", "--queue", "q", "--topic", "t", "--workload", "x"
+    )
     assert code == 2 and "--workload needs --playbook" in err
 
 
@@ -341,6 +400,12 @@ def test_help_documents_the_playbook_mode(capsys):
     code, out, _ = _run(capsys, "--help")
     text = " ".join(out.replace("│", " ").split())  # rich wraps help in a box
     assert code == 0
-    for words in ("--playbook", "--workload", "TOPIC.quarantine", "labelled by workload",
-                  "shared evenly", "MQMIGRATE_SOURCE"):
+    for words in (
+        "--playbook",
+        "--workload",
+        "TOPIC.quarantine",
+        "labelled by workload",
+        "shared evenly",
+        "MQMIGRATE_SOURCE",
+    ):
         assert words in text, words

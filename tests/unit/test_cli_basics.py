@@ -40,7 +40,9 @@ def test_bad_source_uri_in_doctor_is_reported_not_raised(capsys):
 
 def test_parse_ports():
     assert parse_ports(["kafka.broker=19092", "rabbitmq.amqp=5673"]) == {
-        "kafka.broker": 19092, "rabbitmq.amqp": 5673}
+        "kafka.broker": 19092,
+        "rabbitmq.amqp": 5673,
+    }
     for bad in ["kafka=1", "kafka.broker=x", "kafka.broker=70000", "nope.x=1"]:
         with pytest.raises(UsageError):
             parse_ports([bad])

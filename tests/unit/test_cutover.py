@@ -55,8 +55,14 @@ workloads:
         rollback: [{id: revert-producers, action: producers.revert}]
 """
 
-FORWARD = ["provision", "shadow-bridge", "shadow-remove-old", "verify", "switch-consumers",
-           "kafka-only"]
+FORWARD = [
+    "provision",
+    "shadow-bridge",
+    "shadow-remove-old",
+    "verify",
+    "switch-consumers",
+    "kafka-only",
+]
 
 
 class FakeClock:
@@ -97,8 +103,11 @@ class Recorder:
                 raise RuntimeError("process died mid-step")
             self.calls.append(ctx.step.id)
             return "ok"
-        return {a: ActionSpec(run, s.mutating, s.human, s.instruction)
-                for a, s in real_actions.ACTIONS.items()}
+
+        return {
+            a: ActionSpec(run, s.mutating, s.human, s.instruction)
+            for a, s in real_actions.ACTIONS.items()
+        }
 
 
 @pytest.fixture
@@ -108,14 +117,28 @@ def pb(tmp_path) -> Path:
     return path
 
 
-def engine(pb: Path, rec: Recorder, *, probes=None, clock=None, confirm=lambda q: True,
-           **kw) -> Cutover:
+def engine(
+    pb: Path, rec: Recorder, *, probes=None, clock=None, confirm=lambda q: True, **kw
+) -> Cutover:
     clock = clock or FakeClock()
-    probes = probes if probes is not None else {"bridge.lag": FakeProbe(0),
-                                                "verify.missing": FakeProbe(0)}
-    return Cutover(pb, loader.load(pb), probes=probes, actions=rec.specs(), confirm=confirm,
-                   poll_interval=1.0, gate_timeout=10.0, clock=clock, sleep=clock.sleep,
-                   out=lambda line: None, **kw)
+    probes = (
+        probes
+        if probes is not None
+        else {"bridge.lag": FakeProbe(0), "verify.missing": FakeProbe(0)}
+    )
+    return Cutover(
+        pb,
+        loader.load(pb),
+        probes=probes,
+        actions=rec.specs(),
+        confirm=confirm,
+        poll_interval=1.0,
+        gate_timeout=10.0,
+        clock=clock,
+        sleep=clock.sleep,
+        out=lambda line: None,
+        **kw,
+    )
 
 
 def stamped(pb: Path) -> list[str]:
@@ -144,8 +167,13 @@ def test_until_stops_after_that_phase_and_its_gates(pb):
 def test_gate_waits_until_it_held_for_its_duration(pb):
     clock = FakeClock()
     lag = FakeProbe(500, 500, 5)
-    engine(pb, Recorder(), probes={"bridge.lag": lag, "verify.missing": FakeProbe(0)},
-           clock=clock, yes=True).run(until="shadow")
+    engine(
+        pb,
+        Recorder(),
+        probes={"bridge.lag": lag, "verify.missing": FakeProbe(0)},
+        clock=clock,
+        yes=True,
+    ).run(until="shadow")
     # two failing polls, then it must hold for 3 s: polls at t=2,3,4,5 -> passes at t=5
     assert lag.calls == 6 and clock.now >= 5
     gates = json.loads((run_dir(pb) / "gates.json").read_text())["orders"]["shadow"]
@@ -155,8 +183,12 @@ def test_gate_waits_until_it_held_for_its_duration(pb):
 def test_gate_that_never_holds_fails_with_the_reason_and_stops(pb):
     rec = Recorder()
     with pytest.raises(GateFailed) as info:
-        engine(pb, rec, probes={"bridge.lag": FakeProbe(5, 500), "verify.missing": FakeProbe(0)},
-               yes=True).run()
+        engine(
+            pb,
+            rec,
+            probes={"bridge.lag": FakeProbe(5, 500), "verify.missing": FakeProbe(0)},
+            yes=True,
+        ).run()
     assert info.value.exit_code == ExitCode.NEGATIVE
     assert "bridge.lag <= 10" in info.value.message and "observed 500" in info.value.message
     assert "verify" not in rec.calls  # the next phase did not start
@@ -164,10 +196,13 @@ def test_gate_that_never_holds_fails_with_the_reason_and_stops(pb):
     assert gates["passed"] is False
 
 
-@pytest.mark.parametrize("probes", [
-    {"bridge.lag": FakeProbe(None), "verify.missing": FakeProbe(0)},  # probe cannot measure
-    {"verify.missing": FakeProbe(0)},  # no probe for the metric at all
-])
+@pytest.mark.parametrize(
+    "probes",
+    [
+        {"bridge.lag": FakeProbe(None), "verify.missing": FakeProbe(0)},  # probe cannot measure
+        {"verify.missing": FakeProbe(0)},  # no probe for the metric at all
+    ],
+)
 def test_unknown_value_fails_the_gate_never_passes_it(pb, probes):
     with pytest.raises(GateFailed) as info:
         engine(pb, Recorder(), probes=probes, yes=True).run()
@@ -187,8 +222,12 @@ def test_resume_after_crash_mid_phase_reruns_only_the_unstamped_step(pb):
 
 def test_gates_of_a_finished_phase_are_checked_again_after_a_crash_during_the_wait(pb):
     with pytest.raises(GateFailed):
-        engine(pb, Recorder(), probes={"bridge.lag": FakeProbe(500),
-                                       "verify.missing": FakeProbe(0)}, yes=True).run()
+        engine(
+            pb,
+            Recorder(),
+            probes={"bridge.lag": FakeProbe(500), "verify.missing": FakeProbe(0)},
+            yes=True,
+        ).run()
     rec, lag = Recorder(), FakeProbe(0)
     engine(pb, rec, probes={"bridge.lag": lag, "verify.missing": FakeProbe(0)}).run()
     assert lag.calls >= 1 and rec.calls == FORWARD[3:]
@@ -198,13 +237,20 @@ def test_rollback_runs_rollback_steps_newest_phase_first_and_unstamps(pb):
     engine(pb, Recorder()).run()
     rec, asked = Recorder(), []
     report = engine(pb, rec, yes=True, confirm=lambda q: asked.append(q) or True).rollback(
-        to="provision")
-    assert rec.calls == ["revert-producers", "revert-consumers", "shadow-bridge-stop",
-                         "shadow-remove"]
+        to="provision"
+    )
+    assert rec.calls == [
+        "revert-producers",
+        "revert-consumers",
+        "shadow-bridge-stop",
+        "shadow-remove",
+    ]
     assert len(report.done) == 4
     assert stamped(pb) == ["provision"]
-    assert asked == ["[rollback] orders/revert-consumers: consumers.revert: move the consumers "
-                     "back to the source queue — done?"]  # a person, even with --yes
+    assert asked == [
+        "[rollback] orders/revert-consumers: consumers.revert: move the consumers "
+        "back to the source queue — done?"
+    ]  # a person, even with --yes
     gates = json.loads((run_dir(pb) / "gates.json").read_text())["orders"]
     assert "shadow" not in gates and "verify" not in gates
 
@@ -223,9 +269,17 @@ def test_interrupted_rollback_does_not_repeat_its_done_steps(pb):
 def test_dry_run_changes_nothing(pb):
     rec, lines = Recorder(), []
     clock = FakeClock()
-    cut = Cutover(pb, loader.load(pb), probes={}, actions=rec.specs(),
-                  confirm=lambda q: pytest.fail("a dry run asks nothing"), dry_run=True,
-                  clock=clock, sleep=clock.sleep, out=lines.append)
+    cut = Cutover(
+        pb,
+        loader.load(pb),
+        probes={},
+        actions=rec.specs(),
+        confirm=lambda q: pytest.fail("a dry run asks nothing"),
+        dry_run=True,
+        clock=clock,
+        sleep=clock.sleep,
+        out=lines.append,
+    )
     report = cut.run()
     assert rec.calls == [] and [d.split("/")[1] for d in report.done] == FORWARD
     assert not state_path(pb).exists() and not run_dir(pb).exists()
@@ -245,16 +299,19 @@ def test_mutating_steps_ask_unless_yes_and_a_no_changes_nothing(pb):
 def test_yes_skips_automated_prompts_but_still_asks_a_person(pb):
     rec, asked = Recorder(), []
     engine(pb, rec, yes=True, confirm=lambda q: asked.append(q) or True).run()
-    assert asked == ["orders/switch-consumers: consumers.switch: move the consumers to the "
-                     "Kafka group (deploy the worker, stop the old consumers) — done?"]
+    assert asked == [
+        "orders/switch-consumers: consumers.switch: move the consumers to the "
+        "Kafka group (deploy the worker, stop the old consumers) — done?"
+    ]
     assert rec.calls == FORWARD
 
 
 def test_yes_without_a_terminal_stops_at_a_human_step(pb):
     rec = Recorder()
     with pytest.raises(StepNotConfirmed) as info:
-        engine(pb, rec, yes=True, interactive=False,
-               confirm=lambda q: pytest.fail("nobody to ask")).run()
+        engine(
+            pb, rec, yes=True, interactive=False, confirm=lambda q: pytest.fail("nobody to ask")
+        ).run()
     assert "switch-consumers: consumers.switch" in info.value.message
     assert "needs a person" in info.value.message
     assert rec.calls == FORWARD[:4] and stamped(pb) == FORWARD[:4]
@@ -268,8 +325,8 @@ def test_stop_request_ends_cleanly_after_the_current_step(pb):
     def provision_then_sigterm(ctx):
         cut.request_stop()
         return original(ctx)
-    cut.actions = {**cut.actions,
-                   Action.provision_apply: ActionSpec(provision_then_sigterm, True)}
+
+    cut.actions = {**cut.actions, Action.provision_apply: ActionSpec(provision_then_sigterm, True)}
     with pytest.raises(CutoverInterrupted) as info:
         cut.run()
     assert info.value.exit_code == ExitCode.INTERRUPTED
@@ -298,8 +355,15 @@ def test_producer_mode_actions_write_the_mode_file_atomically(pb, tmp_path):
     playbook = loader.load(pb)
     wl = playbook.workloads[0]
     step = next(s for _, s in wl.steps() if s.id == "kafka-only")
-    ctx = ActionContext(playbook, tmp_path / "run", wl, step, "producers", None,
-                        f"file:{tmp_path}/{{workload}}.mode")
+    ctx = ActionContext(
+        playbook,
+        tmp_path / "run",
+        wl,
+        step,
+        "producers",
+        None,
+        f"file:{tmp_path}/{{workload}}.mode",
+    )
     assert "kafka-only" in real_actions.producers_kafka_only(ctx)
     assert (tmp_path / "orders.mode").read_text() == "kafka-only\n"
     real_actions.producers_kafka_only(ctx)  # idempotent
@@ -308,8 +372,10 @@ def test_producer_mode_actions_write_the_mode_file_atomically(pb, tmp_path):
 
 
 def test_bridge_lag_from_metrics_text_and_unknown_without_backlog():
-    text = ('# HELP x\nmqmigrate_bridge_in_flight{queue="q",topic="t"} 12.0\n'
-            'mqmigrate_bridge_source_backlog{queue="q",topic="t"} 30.0\n')
+    text = (
+        '# HELP x\nmqmigrate_bridge_in_flight{queue="q",topic="t"} 12.0\n'
+        'mqmigrate_bridge_source_backlog{queue="q",topic="t"} 30.0\n'
+    )
     assert parse_bridge_lag(text).value == 42
     no_backlog = parse_bridge_lag('mqmigrate_bridge_in_flight{queue="q"} 3.0\n')
     assert no_backlog.value is None and "backlog" in no_backlog.detail
@@ -318,14 +384,20 @@ def test_bridge_lag_from_metrics_text_and_unknown_without_backlog():
 def test_dlq_rate_from_end_offsets_over_a_window(pb):
     clock = FakeClock()
     offsets = iter([100, 110, 130])
-    probe = DlqRateProbe(lambda: "k:9092", window=5, end_offsets=lambda b, t: next(offsets),
-                         clock=clock, sleep=clock.sleep)
+    probe = DlqRateProbe(
+        lambda: "k:9092",
+        window=5,
+        end_offsets=lambda b, t: next(offsets),
+        clock=clock,
+        sleep=clock.sleep,
+    )
     wl = loader.load(pb).workloads[0]
     assert probe.measure(wl).value == pytest.approx(2.0)  # 10 records in the 5 s window
     clock.now += 10
     assert probe.measure(wl).value == pytest.approx(2.0)  # 20 records since the last poll
-    missing = DlqRateProbe(lambda: "k:9092", end_offsets=lambda b, t: None, clock=clock,
-                           sleep=clock.sleep).measure(wl)
+    missing = DlqRateProbe(
+        lambda: "k:9092", end_offsets=lambda b, t: None, clock=clock, sleep=clock.sleep
+    ).measure(wl)
     assert missing.value is None
 
 
@@ -341,8 +413,9 @@ def test_share_group_backlog_sums_lag_and_a_partition_without_lag_is_unknown(pb)
     assert share_group_backlog({}).value is None
     wl = loader.load(pb).workloads[0]
     calls = []
-    probe = ShareGroupBacklogProbe(lambda: "k:9092",
-                                   describe=lambda *args: calls.append(args) or offsets)
+    probe = ShareGroupBacklogProbe(
+        lambda: "k:9092", describe=lambda *args: calls.append(args) or offsets
+    )
     assert probe.measure(wl).value == 7
     assert calls[0] == ("k:9092", "orders", wl.target.topic)
     never = ShareGroupBacklogProbe(lambda: "k:9092", describe=lambda *a: {}).measure(wl)
@@ -384,8 +457,9 @@ def test_verify_plugs_in_through_cutover_verifier(pb, tmp_path, monkeypatch):
     verifier = default_verifier()
     assert VerifyProbe("missing", verifier).measure(wl).value == 2
     step = next(s for _, s in wl.steps() if s.id == "verify")
-    ctx = ActionContext(loader.load(pb), tmp_path / "run", wl, step, "verify", None, "file:x",
-                        verifier=verifier)
+    ctx = ActionContext(
+        loader.load(pb), tmp_path / "run", wl, step, "verify", None, "file:x", verifier=verifier
+    )
     assert real_actions.verify_run(ctx) == "verify: 2 missing, 0 altered, 5 duplicated"
     assert json.loads((tmp_path / "run" / "orders.verify.json").read_text())["duplicated"] == 5
     ctx.verifier = None
@@ -399,19 +473,28 @@ def test_fan_out_workloads_share_one_shadow_copy(tmp_path, monkeypatch):
     from mqmigrate.cutover import bridgeproc
 
     path = tmp_path / "fanout.yaml"
-    path.write_text((Path(__file__).resolve().parents[2] / "playbooks" / "rabbitmq-fanout.yaml")
-                    .read_text())
+    path.write_text(
+        (Path(__file__).resolve().parents[2] / "playbooks" / "rabbitmq-fanout.yaml").read_text()
+    )
     playbook = loader.load(path)
     first, second = playbook.workloads[:2]
     assert first.target.topic == second.target.topic
     info = bridgeproc.BridgeInfo(pid=4242, port=9999, mode="shadow", started_at="t")
-    monkeypatch.setattr(bridgeproc, "running",
-                        lambda d, wl: info if wl == first.id else None)
-    monkeypatch.setattr(bridgeproc, "start",
-                        lambda *a, **k: pytest.fail("a second shadow bridge was started"))
+    monkeypatch.setattr(bridgeproc, "running", lambda d, wl: info if wl == first.id else None)
+    monkeypatch.setattr(
+        bridgeproc, "start", lambda *a, **k: pytest.fail("a second shadow bridge was started")
+    )
     step = next(s for _, s in second.steps() if s.action is Action.bridge_start)
-    ctx = ActionContext(playbook, tmp_path / "run", second, step, "shadow", "k:9092", "file:x",
-                        access=lambda wl: pytest.fail("no source access needed"))
+    ctx = ActionContext(
+        playbook,
+        tmp_path / "run",
+        second,
+        step,
+        "shadow",
+        "k:9092",
+        "file:x",
+        access=lambda wl: pytest.fail("no source access needed"),
+    )
     assert f"already made by workload '{first.id}'" in real_actions.bridge_start(ctx)
 
 

@@ -9,8 +9,11 @@ from mqmigrate.demo import Ledger, Processed, longest_gap, summarize
 
 def test_every_id_once_no_loss_no_duplicate():
     sent = {"a": 0.0, "b": 0.1, "c": 0.2}
-    events = [Processed("a", 0.05, "legacy"), Processed("b", 0.15, "legacy"),
-              Processed("c", 0.25, "worker")]
+    events = [
+        Processed("a", 0.05, "legacy"),
+        Processed("b", 0.15, "legacy"),
+        Processed("c", 0.25, "worker"),
+    ]
     s = summarize(sent, events)
     assert (s.sent, s.processed, s.unique, s.lost, s.duplicated) == (3, 3, 3, 0, 0)
     assert (s.processed_legacy, s.processed_worker) == (2, 1)
@@ -18,8 +21,12 @@ def test_every_id_once_no_loss_no_duplicate():
 
 def test_duplicates_are_processed_minus_unique_and_lost_are_sent_minus_unique():
     sent = {"a": 0.0, "b": 0.0, "c": 0.0}
-    events = [Processed("a", 1.0, "legacy"), Processed("a", 2.0, "worker"),
-              Processed("b", 3.0, "worker"), Processed("b", 3.5, "worker")]
+    events = [
+        Processed("a", 1.0, "legacy"),
+        Processed("a", 2.0, "worker"),
+        Processed("b", 3.0, "worker"),
+        Processed("b", 3.5, "worker"),
+    ]
     s = summarize(sent, events)
     assert s.processed == 4
     assert s.unique == 2
@@ -35,8 +42,11 @@ def test_ids_not_sent_by_the_demo_are_ignored():
 def test_gap_counts_only_while_a_message_waits():
     # the producer pauses 10 s between b and c: nobody was waiting, so no gap
     sent = {"a": 0.0, "b": 1.0, "c": 11.0}
-    events = [Processed("a", 0.1, "legacy"), Processed("b", 1.1, "legacy"),
-              Processed("c", 11.2, "worker")]
+    events = [
+        Processed("a", 0.1, "legacy"),
+        Processed("b", 1.1, "legacy"),
+        Processed("c", 11.2, "worker"),
+    ]
     # gaps while something waited: 0.1 (a), 0.1 (b), 0.2 (c, sent 11.0, processed 11.2)
     assert longest_gap(sent, events) == pytest.approx(0.2)
 
@@ -44,15 +54,22 @@ def test_gap_counts_only_while_a_message_waits():
 def test_gap_spans_a_consumer_switch_with_messages_waiting():
     # c and d were sent while the legacy consumer was leaving; the worker took them 3 s later
     sent = {"a": 0.0, "b": 0.5, "c": 1.0, "d": 1.5}
-    events = [Processed("a", 0.1, "legacy"), Processed("b", 0.6, "legacy"),
-              Processed("c", 3.6, "worker"), Processed("d", 3.7, "worker")]
+    events = [
+        Processed("a", 0.1, "legacy"),
+        Processed("b", 0.6, "legacy"),
+        Processed("c", 3.6, "worker"),
+        Processed("d", 3.7, "worker"),
+    ]
     assert longest_gap(sent, events) == pytest.approx(2.6)  # c waited from 1.0 to 3.6
 
 
 def test_gap_uses_the_first_processing_of_an_id():
     sent = {"a": 0.0, "b": 0.0}
-    events = [Processed("a", 0.5, "legacy"), Processed("b", 1.0, "legacy"),
-              Processed("a", 9.0, "worker")]
+    events = [
+        Processed("a", 0.5, "legacy"),
+        Processed("b", 1.0, "legacy"),
+        Processed("a", 9.0, "worker"),
+    ]
     assert longest_gap(sent, events) == pytest.approx(0.5)
 
 

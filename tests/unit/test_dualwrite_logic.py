@@ -46,15 +46,20 @@ def sides():
 def writer(sides, mode, **kwargs) -> DualWriter:
     source, kafka = sides
     kwargs.setdefault("sleep", lambda seconds: None)
-    return DualWriter(source, {}, "topic", mode_source=mode, kafka_side=kafka, metrics=False,
-                      **kwargs)
+    return DualWriter(
+        source, {}, "topic", mode_source=mode, kafka_side=kafka, metrics=False, **kwargs
+    )
 
 
 # -- mode sources --------------------------------------------------------------------------------
 
+
 def test_mode_parse_accepts_the_three_modes_and_refuses_others():
     assert [Mode.parse(t) for t in ("source-only", " DUAL\n", "kafka_only")] == [
-        Mode.SOURCE_ONLY, Mode.DUAL, Mode.KAFKA_ONLY]
+        Mode.SOURCE_ONLY,
+        Mode.DUAL,
+        Mode.KAFKA_ONLY,
+    ]
     with pytest.raises(ConfigError, match="unknown dual-write mode"):
         Mode.parse("both")
 
@@ -107,6 +112,7 @@ def test_mode_source_from_spec(tmp_path, monkeypatch):
 
 
 # -- routing and failure policy ---------------------------------------------------------------
+
 
 def test_each_mode_writes_where_it_says(sides):
     source, kafka = sides
@@ -179,8 +185,7 @@ def test_retry_with_backoff_recovers_without_spooling(sides, tmp_path):
         original(*args)
 
     kafka.send = flaky
-    w = writer(sides, "dual", spool_dir=tmp_path, retries=3, backoff=0.1,
-               sleep=delays.append)
+    w = writer(sides, "dual", spool_dir=tmp_path, retries=3, backoff=0.1, sleep=delays.append)
     assert w.send(b"x", message_id="m").spooled == ()
     assert len(delays) == 2 and delays[0] <= 0.1 and delays[1] <= 0.2  # jittered, doubling
     assert w.spooled() == {"source": 0, "kafka": 0}
@@ -270,6 +275,7 @@ def test_replay_tries_a_failing_side_once_and_keeps_everything(sides, tmp_path):
 
 # -- delayed sends ---------------------------------------------------------------------------------
 
+
 class DelayingSide(FakeSide):
     """A side that can delay: records the delay it was asked for (ms, or None)."""
 
@@ -292,8 +298,10 @@ def delaying():
     return DelayingSide("rabbitmq"), DelayingSide("kafka", limit_ms=5000)
 
 
-@pytest.mark.parametrize("mode, source_delays, kafka_delays", [
-    ("source-only", 1, 0), ("kafka-only", 0, 1), ("dual", 1, 1)])
+@pytest.mark.parametrize(
+    "mode, source_delays, kafka_delays",
+    [("source-only", 1, 0), ("kafka-only", 0, 1), ("dual", 1, 1)],
+)
 def test_a_delay_reaches_every_side_the_mode_writes(delaying, mode, source_delays, kafka_delays):
     source, kafka = delaying
     writer(delaying, mode).send(b"x", message_id="m", delay="2s")

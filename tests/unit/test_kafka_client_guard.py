@@ -14,8 +14,14 @@ from pathlib import Path
 import mqmigrate
 
 PACKAGE = Path(mqmigrate.__file__).parent
-CLIENTS = {"Producer", "Consumer", "AdminClient", "ShareConsumer", "DeserializingConsumer",
-           "SerializingProducer"}
+CLIENTS = {
+    "Producer",
+    "Consumer",
+    "AdminClient",
+    "ShareConsumer",
+    "DeserializingConsumer",
+    "SerializingProducer",
+}
 MODULES = ("confluent_kafka", "confluent_kafka.admin", "confluent_kafka.experimental")
 
 
@@ -56,8 +62,11 @@ def _from_kafka_config(call: ast.Call) -> bool:
     if len(call.args) != 1 or call.keywords:
         return False
     arg = call.args[0]
-    return (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute)
-            and arg.func.attr == "client")
+    return (
+        isinstance(arg, ast.Call)
+        and isinstance(arg.func, ast.Attribute)
+        and arg.func.attr == "client"
+    )
 
 
 def offenders(source: str, filename: str = "<module>") -> list[str]:
@@ -66,8 +75,11 @@ def offenders(source: str, filename: str = "<module>") -> list[str]:
     names, modules = _client_names(tree)
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _is_client_call(node, names, modules) \
-                and not _from_kafka_config(node):
+        if (
+            isinstance(node, ast.Call)
+            and _is_client_call(node, names, modules)
+            and not _from_kafka_config(node)
+        ):
             found.append(f"{filename}:{node.lineno}")
     return found
 
@@ -82,12 +94,14 @@ def test_every_kafka_client_in_the_package_uses_kafka_config():
         scanned += 1
         found += offenders(text, str(path.relative_to(PACKAGE.parent)))
     assert scanned >= 8, "the scan found too few modules using confluent_kafka"
-    assert not found, ("Kafka clients built without KafkaConfig.client() (they would ignore "
-                       "--kafka-config): " + ", ".join(found))
+    assert not found, (
+        "Kafka clients built without KafkaConfig.client() (they would ignore "
+        "--kafka-config): " + ", ".join(found)
+    )
 
 
 def test_the_scan_catches_the_forms_that_bypass_the_config():
-    bad = '''
+    bad = """
 from confluent_kafka import Producer, Consumer as C
 from confluent_kafka.admin import AdminClient
 import confluent_kafka
@@ -99,12 +113,12 @@ AdminClient(dict(settings))
 confluent_kafka.ShareConsumer({"group.id": "g"})
 ck.Producer(**settings)
 Producer(config.client(), extra=1)
-'''
+"""
     assert offenders(bad) == [f"<module>:{line}" for line in range(7, 13)]
-    good = '''
+    good = """
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 Producer(config.client({"acks": "all"}))
 AdminClient(as_kafka_config(b).client(**{"socket.timeout.ms": 1}))
-'''
+"""
     assert offenders(good) == []

@@ -24,20 +24,29 @@ def test_no_tls_for_plaintext_protocols():
 def test_verification_settings_follow_librdkafka():
     strict = ssl_context(config(**{"security.protocol": "SASL_SSL"}))
     assert strict.verify_mode == ssl.CERT_REQUIRED and strict.check_hostname
-    no_names = ssl_context(config(**{"security.protocol": "SSL",
-                                     "ssl.endpoint.identification.algorithm": "none"}))
+    no_names = ssl_context(
+        config(**{"security.protocol": "SSL", "ssl.endpoint.identification.algorithm": "none"})
+    )
     assert no_names.verify_mode == ssl.CERT_REQUIRED and not no_names.check_hostname
-    off = ssl_context(config(**{"security.protocol": "SSL",
-                                "enable.ssl.certificate.verification": "false"}))
+    off = ssl_context(
+        config(**{"security.protocol": "SSL", "enable.ssl.certificate.verification": "false"})
+    )
     assert off.verify_mode == ssl.CERT_NONE
 
 
 def test_unreadable_ca_and_client_certificate_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="ssl.ca.location"):
-        ssl_context(config(**{"security.protocol": "SSL",
-                              "ssl.ca.location": str(tmp_path / "missing.pem")}))
+        ssl_context(
+            config(**{"security.protocol": "SSL", "ssl.ca.location": str(tmp_path / "missing.pem")})
+        )
     (tmp_path / "junk.pem").write_text("not a certificate")
     with pytest.raises(ConfigError, match="ssl.certificate.location"):
-        ssl_context(config(**{"security.protocol": "SSL",
-                              "ssl.certificate.location": str(tmp_path / "junk.pem"),
-                              "ssl.key.location": str(tmp_path / "junk.pem")}))
+        ssl_context(
+            config(
+                **{
+                    "security.protocol": "SSL",
+                    "ssl.certificate.location": str(tmp_path / "junk.pem"),
+                    "ssl.key.location": str(tmp_path / "junk.pem"),
+                }
+            )
+        )

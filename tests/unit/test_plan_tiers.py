@@ -11,10 +11,12 @@ from tests.unit.test_plan import _only, _plan
 from tests.unit.test_playbook_loader import MINIMAL, invalid
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "fixtures"
-WITH_RETRY = MINIMAL.replace("      dlq: {topic: dlq.orders, use_broker_dlq: true}\n",
-                             "      dlq: {topic: dlq.orders, use_broker_dlq: true}\n"
-                             "      retry: {tiers: [30s, 1s, 5m]}\n"
-                             "      acls: [{principal: 'User:app', role: consume}]\n")
+WITH_RETRY = MINIMAL.replace(
+    "      dlq: {topic: dlq.orders, use_broker_dlq: true}\n",
+    "      dlq: {topic: dlq.orders, use_broker_dlq: true}\n"
+    "      retry: {tiers: [30s, 1s, 5m]}\n"
+    "      acls: [{principal: 'User:app', role: consume}]\n",
+)
 
 
 def test_a_ttl_dlx_retry_loop_becomes_a_tier_of_its_ttl_with_reasons():
@@ -27,8 +29,11 @@ def test_a_ttl_dlx_retry_loop_becomes_a_tier_of_its_ttl_with_reasons():
     assert "# 5s: the TTL of wait queue work.wait (work.main -> work.wait -> work.main)" in text
     assert "retry_tiers=tiers" in text
     # consumer-group (ordered) workloads have no worker to read tiers
-    assert all(w.target.retry is None for w in playbook.workloads
-               if w.target.consumer.type == "consumer-group")
+    assert all(
+        w.target.retry is None
+        for w in playbook.workloads
+        if w.target.consumer.type == "consumer-group"
+    )
     # a workload without delays gets none
     assert planned["bounded"] is None
 
@@ -37,10 +42,14 @@ def test_retry_tiers_load_sorted_by_label_and_cover_acls(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(WITH_RETRY.replace("[30s, 1s, 5m]", "[1s, 30s, 5m]"))
     workload = loader.load(path).workloads[0]
-    assert workload.target.tier_topics() == ["orders.retry-1s", "orders.retry-30s",
-                                             "orders.retry-5m"]
-    acls = {(a.resource, a.name, a.operation) for a in
-            grant_acls(workload, workload.target.acls[0])}
+    assert workload.target.tier_topics() == [
+        "orders.retry-1s",
+        "orders.retry-30s",
+        "orders.retry-5m",
+    ]
+    acls = {
+        (a.resource, a.name, a.operation) for a in grant_acls(workload, workload.target.acls[0])
+    }
     assert ("topic", "orders.retry-30s", "WRITE") in acls  # the worker writes its retries
     assert ("topic", "orders.retry-30s", "READ") in acls
     assert ("group", "orders-workers.retry-30s", "READ") in acls
@@ -64,8 +73,7 @@ def test_the_wait_queue_of_a_retry_loop_is_left_out_and_the_drain_outlasts_its_t
     quiet = {g.metric: g.for_seconds for g in main.phases.drain.gates}
     assert quiet["source.depth"] == quiet["source.in-flight"] == 65  # 5 s TTL + a minute
     other = playbook.workload("bounded")
-    assert {g.for_seconds for g in other.phases.drain.gates
-            if g.metric == "source.depth"} == {60}
+    assert {g.for_seconds for g in other.phases.drain.gates if g.metric == "source.depth"} == {60}
 
 
 def test_the_final_drain_bridge_of_a_retry_loop_waits_out_the_ttl(tmp_path):
@@ -89,9 +97,13 @@ def test_an_artemis_redelivery_multiplier_becomes_a_series_of_tiers():
 
     from mqmigrate.plan import _evidence_ms
 
-    finding = SimpleNamespace(evidence={"redelivery_delay": 1.0,
-                                        "redelivery-delay-multiplier": 2.0,
-                                        "max-redelivery-delay": 10000})
+    finding = SimpleNamespace(
+        evidence={
+            "redelivery_delay": 1.0,
+            "redelivery-delay-multiplier": 2.0,
+            "max-redelivery-delay": 10000,
+        }
+    )
     assert [ms for ms, _ in _evidence_ms(finding)] == [2000, 4000, 8000, 10000, 1000]
     plain = SimpleNamespace(evidence={"redelivery_delay": "5.0"})
     assert [ms for ms, _ in _evidence_ms(plain)] == [5000]

@@ -21,12 +21,17 @@ def test_validate_valid_file_exit_0(capsys):
 
 def test_validate_invalid_exit_1_with_every_problem(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(MINIMAL.replace("partitions: 3", "partitions: 0")
-                   .replace("share.delivery.count.limit: 5", "share.delivery.count.limit: 50"))
+    bad.write_text(
+        MINIMAL.replace("partitions: 3", "partitions: 0").replace(
+            "share.delivery.count.limit: 5", "share.delivery.count.limit: 50"
+        )
+    )
     assert main(["playbook", "validate", EXAMPLE, str(bad)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert f"{bad}:14:19: workloads[0].target.partitions: Input should be greater than or equal " \
-           "to 1" in out
+    assert (
+        f"{bad}:14:19: workloads[0].target.partitions: Input should be greater than or equal "
+        "to 1" in out
+    )
     assert any(line.startswith(f"{bad}:19:39: ") for line in out)
 
 
@@ -35,8 +40,20 @@ def test_validate_unreadable_wins_exit_2(tmp_path, capsys):
     bad.write_text(MINIMAL.replace("partitions: 3", "partitions: 0"))
     broken = tmp_path / "broken.yaml"
     broken.write_text("a: [\n")
-    assert main(["playbook", "validate", str(bad), str(broken), str(tmp_path / "nope.yaml"),
-                 "--format", "json"]) == 2
+    assert (
+        main(
+            [
+                "playbook",
+                "validate",
+                str(bad),
+                str(broken),
+                str(tmp_path / "nope.yaml"),
+                "--format",
+                "json",
+            ]
+        )
+        == 2
+    )
     report = json.loads(capsys.readouterr().out)
     assert [f["valid"] for f in report["files"]] == [False, False, False]
     assert report["files"][0]["problems"][0]["line"] == 14
@@ -54,13 +71,31 @@ def test_validate_help_documents_exit_codes(capsys):
 def test_show_renders_phases_gates_and_open_decisions(capsys):
     assert main(["playbook", "show", EXAMPLE]) == 0
     out = capsys.readouterr().out
-    for expected in ("provision.apply", "gate bridge.lag <= 1000 for 300s", "decisions (4 open)",
-                     "rollback", "revert-consumers: consumers.source", "decommission"):
+    for expected in (
+        "provision.apply",
+        "gate bridge.lag <= 1000 for 300s",
+        "decisions (4 open)",
+        "rollback",
+        "revert-consumers: consumers.source",
+        "decommission",
+    ):
         assert expected in out
-    phases = [line.split("── ")[1].strip() for line in out.splitlines()
-              if line.startswith("    ├── ") or line.startswith("    └── ")]
-    assert phases == ["target", "decisions (4 open)", "provision", "shadow", "verify",
-                      "consumers", "producers", "drain", "decommission"]
+    phases = [
+        line.split("── ")[1].strip()
+        for line in out.splitlines()
+        if line.startswith("    ├── ") or line.startswith("    └── ")
+    ]
+    assert phases == [
+        "target",
+        "decisions (4 open)",
+        "provision",
+        "shadow",
+        "verify",
+        "consumers",
+        "producers",
+        "drain",
+        "decommission",
+    ]
 
 
 def test_show_invalid_is_one_line_exit_1(tmp_path, capsys):

@@ -20,7 +20,8 @@ def test_example_is_what_plan_writes_and_valid(name, tmp_path, monkeypatch, caps
     generated = (tmp_path / name).read_text(encoding="utf-8")
     committed = (EXAMPLES / name).read_text(encoding="utf-8")
     assert generated == committed, (
-        f"{EXAMPLES / name} is stale; regenerate with: PYTHONPATH=. python -m tests.playbook_examples")
+        f"{EXAMPLES / name} is stale; regenerate with: PYTHONPATH=. python -m tests.playbook_examples"
+    )
     assert loader.check_file(EXAMPLES / name) == []
     # a second run over the same estate rewrites nothing
     capsys.readouterr()

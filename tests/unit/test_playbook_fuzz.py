@@ -15,7 +15,6 @@ from tests.playbook_examples import rabbitmq_work_queue
 from tests.unit.test_playbook_loader import MINIMAL
 
 
-
 def _examples(default: int) -> int:
     """FUZZ_EXAMPLES=N runs a longer search (e.g. before a release)."""
     return int(os.environ.get("FUZZ_EXAMPLES", default))
@@ -24,12 +23,54 @@ def _examples(default: int) -> int:
 VALID = [MINIMAL, render(rabbitmq_work_queue())]
 
 # fragments that stress YAML and the model: flow collections, anchors, tags, odd scalars
-FRAGMENTS = ["{", "}", "[", "]", ": ", "- ", "&a ", "*a", "!!str ", "!!binary ", "? ", "|\n",
-             ">-\n", "\t", "\"", "'", "#", "%YAML 1.1\n", "---\n", "...\n", "<<: *a\n", "~",
-             "0x1F", "1e400", "2026-13-45", "-.inf", ".nan", "null", "yes", "\x00", "\ufeff",
-             "é", "\r\n", "partitions: -1", "requires: [x]", "share.delivery.count.limit: 99",
-             "action: nope", "id: Bad Id", "phases: []", "workloads: {}", "99999999999999999999",
-             "pattern: prefixed", "role: dlq-write", "prefix: zz", "dlq: null", "acls: [{}]"]
+FRAGMENTS = [
+    "{",
+    "}",
+    "[",
+    "]",
+    ": ",
+    "- ",
+    "&a ",
+    "*a",
+    "!!str ",
+    "!!binary ",
+    "? ",
+    "|\n",
+    ">-\n",
+    "\t",
+    '"',
+    "'",
+    "#",
+    "%YAML 1.1\n",
+    "---\n",
+    "...\n",
+    "<<: *a\n",
+    "~",
+    "0x1F",
+    "1e400",
+    "2026-13-45",
+    "-.inf",
+    ".nan",
+    "null",
+    "yes",
+    "\x00",
+    "\ufeff",
+    "é",
+    "\r\n",
+    "partitions: -1",
+    "requires: [x]",
+    "share.delivery.count.limit: 99",
+    "action: nope",
+    "id: Bad Id",
+    "phases: []",
+    "workloads: {}",
+    "99999999999999999999",
+    "pattern: prefixed",
+    "role: dlq-write",
+    "prefix: zz",
+    "dlq: null",
+    "acls: [{}]",
+]
 
 
 def check(text: str) -> None:
@@ -43,7 +84,8 @@ def check(text: str) -> None:
 
 
 yamlish = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)), max_size=30).map(
-    "".join)
+    "".join
+)
 
 
 @settings(max_examples=_examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -56,8 +98,11 @@ def test_random_yamlish_text(text):
 def mutated(draw) -> str:
     lines = draw(st.sampled_from(VALID)).splitlines(keepends=True)
     for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["delete", "duplicate", "insert", "replace-value", "indent",
-                                   "truncate", "swap"]))
+        op = draw(
+            st.sampled_from(
+                ["delete", "duplicate", "insert", "replace-value", "indent", "truncate", "swap"]
+            )
+        )
         i = draw(st.integers(0, len(lines) - 1))
         if op == "delete" and len(lines) > 1:
             del lines[i]
@@ -67,7 +112,9 @@ def mutated(draw) -> str:
             lines.insert(i, draw(yamlish) + "\n")
         elif op == "replace-value" and ":" in lines[i]:
             head = lines[i].split(":", 1)[0]
-            lines[i] = f"{head}: {draw(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=6)))}\n"
+            lines[i] = (
+                f"{head}: {draw(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=6)))}\n"
+            )
         elif op == "indent":
             lines[i] = draw(st.sampled_from(["", " ", "  ", "\t", "      "])) + lines[i].lstrip()
         elif op == "truncate":

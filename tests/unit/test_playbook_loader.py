@@ -117,19 +117,23 @@ def test_out_of_range_delivery_count_limit(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("share.record.lock.duration.ms", "999", "greater than or equal to 1000"),
-    ("share.record.lock.duration.ms", "3600001", "less than or equal to 3600000"),
-    ("share.partition.max.record.locks", "99", "greater than or equal to 100"),
-    ("share.partition.max.record.locks", "10001", "less than or equal to 10000"),
-    ("share.delivery.count.limit", "1", "greater than or equal to 2"),
-    ("share.auto.offset.reset", "oldest", "Input should be 'earliest' or 'latest'"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("share.record.lock.duration.ms", "999", "greater than or equal to 1000"),
+        ("share.record.lock.duration.ms", "3600001", "less than or equal to 3600000"),
+        ("share.partition.max.record.locks", "99", "greater than or equal to 100"),
+        ("share.partition.max.record.locks", "10001", "less than or equal to 10000"),
+        ("share.delivery.count.limit", "1", "greater than or equal to 2"),
+        ("share.auto.offset.reset", "oldest", "Input should be 'earliest' or 'latest'"),
+    ],
+)
 def test_share_group_config_ranges(tmp_path, key, value, message):
     text = MINIMAL.replace("share.delivery.count.limit: 5", f"{key}: {value}")
     [problem] = invalid(text, tmp_path)
-    assert problem.startswith(f"p.yaml:19:{len(key) + 13}: workloads[0].target.consumer."
-                              f"configs[{key}]: ")
+    assert problem.startswith(
+        f"p.yaml:19:{len(key) + 13}: workloads[0].target.consumer.configs[{key}]: "
+    )
     assert message in problem
 
 
@@ -159,26 +163,31 @@ def test_broker_dlq_name_must_start_with_dlq_prefix(tmp_path):
 def test_partitions_at_least_one(tmp_path):
     text = MINIMAL.replace("partitions: 3", "partitions: 0")
     [problem] = invalid(text, tmp_path)
-    assert problem.startswith("p.yaml:14:19: workloads[0].target.partitions: Input should be "
-                              "greater than or equal to 1")
+    assert problem.startswith(
+        "p.yaml:14:19: workloads[0].target.partitions: Input should be greater than or equal to 1"
+    )
 
 
 def test_secrets_in_endpoint_are_refused(tmp_path):
-    text = MINIMAL.replace("      queue: orders\n",
-                           "      queue: orders\n      endpoint: amqp://guest:guest@rabbit:5672\n")
+    text = MINIMAL.replace(
+        "      queue: orders\n",
+        "      queue: orders\n      endpoint: amqp://guest:guest@rabbit:5672\n",
+    )
     [problem] = invalid(text, tmp_path)
-    assert problem.startswith("p.yaml:11:17: workloads[0].source.endpoint: endpoint must not "
-                              "contain user information")
+    assert problem.startswith(
+        "p.yaml:11:17: workloads[0].source.endpoint: endpoint must not contain user information"
+    )
 
 
 def test_missing_and_bad_values_reported_all_at_once(tmp_path):
-    text = (MINIMAL.replace("kind: MigrationPlaybook", "kind: Playbook")
-            .replace("partitions: 3", "partitions: -1")
-            .replace("strategy: drain-only", "strategy: yolo")
-            .replace("requires: [provision]", "requires: [provison]"))
+    text = (
+        MINIMAL.replace("kind: MigrationPlaybook", "kind: Playbook")
+        .replace("partitions: 3", "partitions: -1")
+        .replace("strategy: drain-only", "strategy: yolo")
+        .replace("requires: [provision]", "requires: [provison]")
+    )
     found = invalid(text, tmp_path)
-    assert [p.split(": ")[0] for p in found] == [
-        "p.yaml:2:7", "p.yaml:14:19", "p.yaml:21:15"]
+    assert [p.split(": ")[0] for p in found] == ["p.yaml:2:7", "p.yaml:14:19", "p.yaml:21:15"]
     # the graph is only checked once the types are right, so the dangling reference comes later
     text = MINIMAL.replace("requires: [provision]", "requires: [provison]")
     assert invalid(text, tmp_path) == [
@@ -191,7 +200,8 @@ def test_duplicate_step_id(tmp_path):
     text = MINIMAL.replace(
         "          - {id: provision, action: provision.apply}",
         "          - {id: provision, action: provision.apply}\n"
-        "          - {id: switch, action: manual, description: twice}")
+        "          - {id: switch, action: manual, description: twice}",
+    )
     assert invalid(text, tmp_path) == [
         "p.yaml:29:17: workloads[0].phases.consumers.steps[0].id: duplicate step id 'switch' "
         "(first defined at workloads[0].phases.provision.steps[1])",
@@ -201,7 +211,8 @@ def test_duplicate_step_id(tmp_path):
 def test_step_requiring_a_later_phase(tmp_path):
     text = MINIMAL.replace(
         "          - {id: provision, action: provision.apply}",
-        "          - {id: provision, action: provision.apply, requires: [switch]}")
+        "          - {id: provision, action: provision.apply, requires: [switch]}",
+    )
     assert invalid(text, tmp_path) == [
         # switch requires provision, so the two also form a cycle (reported at the list)
         "p.yaml:25:64: workloads[0].phases.provision.steps[0].requires: steps require each "
@@ -215,7 +226,8 @@ def test_cycle_is_reported(tmp_path):
     text = MINIMAL.replace(
         "          - {id: provision, action: provision.apply}",
         "          - {id: provision, action: provision.apply, requires: [b]}\n"
-        "          - {id: b, action: manual, description: x, requires: [provision]}")
+        "          - {id: b, action: manual, description: x, requires: [provision]}",
+    )
     assert invalid(text, tmp_path) == [
         "p.yaml:25:64: workloads[0].phases.provision.steps[0].requires: steps require each "
         "other in a cycle: provision -> b -> provision",
@@ -232,13 +244,15 @@ def test_duplicate_yaml_key(tmp_path):
 
 def test_not_a_mapping_is_invalid_exit_1(tmp_path):
     assert invalid("- just\n- a list\n", tmp_path) == [
-        "p.yaml:1:1: a playbook is a mapping (apiVersion, kind, metadata, workloads), not a list"]
+        "p.yaml:1:1: a playbook is a mapping (apiVersion, kind, metadata, workloads), not a list"
+    ]
 
 
 def test_malformed_yaml_gives_line_and_column(tmp_path):
     text = MINIMAL.replace("      queue: orders", "      queue: [orders")
     assert unreadable(text, tmp_path).startswith(
-        "p.yaml:11:12: malformed YAML: expected ',' or ']', but got ':'")
+        "p.yaml:11:12: malformed YAML: expected ',' or ']', but got ':'"
+    )
 
 
 def test_tab_indentation_is_malformed(tmp_path):
@@ -247,7 +261,8 @@ def test_tab_indentation_is_malformed(tmp_path):
 
 def test_non_utf8(tmp_path):
     assert unreadable(b"apiVersion: mqmigrate/v1\nkind: \xff\n", tmp_path).startswith(
-        "p.yaml:2:7: not UTF-8 (byte 0xff)")
+        "p.yaml:2:7: not UTF-8 (byte 0xff)"
+    )
 
 
 def test_empty_file(tmp_path):
@@ -273,9 +288,13 @@ def test_deep_nesting_is_refused(tmp_path):
 
 
 def test_phases_out_of_order(tmp_path):
-    text = MINIMAL.replace("      provision:\n        steps:\n          - {id: provision, action: "
-                           "provision.apply}\n", "")
-    text += "      provision:\n        steps:\n          - {id: provision, action: provision.apply}\n"
+    text = MINIMAL.replace(
+        "      provision:\n        steps:\n          - {id: provision, action: provision.apply}\n",
+        "",
+    )
+    text += (
+        "      provision:\n        steps:\n          - {id: provision, action: provision.apply}\n"
+    )
     assert invalid(text, tmp_path) == [
         "p.yaml:30:7: workloads[0].phases.provision: phase 'provision' is written after "
         "'consumers'; phases run in the fixed order provision → shadow → verify → consumers → "
@@ -284,8 +303,14 @@ def test_phases_out_of_order(tmp_path):
 
 
 def test_bootstrap_must_be_plain_host_port(tmp_path):
-    text = MINIMAL.replace("workloads:\n", "kafka:\n  bootstrap: sasl://app:pw@k1:9092\nworkloads:\n", 1)
+    text = MINIMAL.replace(
+        "workloads:\n", "kafka:\n  bootstrap: sasl://app:pw@k1:9092\nworkloads:\n", 1
+    )
     [problem] = invalid(text, tmp_path)
     assert problem.startswith("p.yaml:6:14: kafka.bootstrap: bootstrap is host:port")
-    assert loader.loads(MINIMAL.replace("workloads:\n", "kafka:\n  bootstrap: k1:9092,k2:9092\n"
-                                        "workloads:\n", 1)).kafka.bootstrap == "k1:9092,k2:9092"
+    assert (
+        loader.loads(
+            MINIMAL.replace("workloads:\n", "kafka:\n  bootstrap: k1:9092,k2:9092\nworkloads:\n", 1)
+        ).kafka.bootstrap
+        == "k1:9092,k2:9092"
+    )

@@ -16,13 +16,13 @@ from mqmigrate.playbooks.model import PHASES, json_schema, json_schema_text
 from mqmigrate.playbooks.render import Derived, WorkloadSpec, build_playbook, render, write
 from tests.playbook_examples import ROOT, rabbitmq_work_queue
 
-SOURCE = {"kind": "sqs", "credentials": {"profile": "prod"}, "queue": "jobs",
-          "region": "eu-west-1"}
+SOURCE = {"kind": "sqs", "credentials": {"profile": "prod"}, "queue": "jobs", "region": "eu-west-1"}
 
 
 def spec(**overrides) -> WorkloadSpec:
-    values = dict(id="jobs", source=SOURCE, topic="jobs", partitions=Derived(4, "four"),
-                  group="jobs-workers")
+    values = dict(
+        id="jobs", source=SOURCE, topic="jobs", partitions=Derived(4, "four"), group="jobs-workers"
+    )
     values.update(overrides)
     return WorkloadSpec(**values)
 
@@ -49,8 +49,9 @@ def test_rendered_yaml_reloads_to_the_same_playbook():
 def test_derived_values_get_a_comment_right_above_them():
     lines = render(rabbitmq_work_queue()).splitlines()
     at = lines.index("      partitions: 3")
-    assert lines[at - 1] == ("      # no rates known: 3 (share groups scale consumers beyond "
-                             "partitions)")
+    assert lines[at - 1] == (
+        "      # no rates known: 3 (share groups scale consumers beyond partitions)"
+    )
     at = lines.index("          share.record.lock.duration.ms: 45000")
     assert lines[at - 1] == "          # consumer timeout 45 s"
 
@@ -62,9 +63,25 @@ def test_generated_at_only_when_asked():
     assert loader.loads(text).metadata.generated_at == when
 
 
-@pytest.mark.parametrize("awkward", ["yes", "123", "a: b", "#x", "null", " lead", "x #y",
-                                     "2026-01-01", "ünïcode", "'q'", "tab\there", "", "~",
-                                     "multi\nline"])
+@pytest.mark.parametrize(
+    "awkward",
+    [
+        "yes",
+        "123",
+        "a: b",
+        "#x",
+        "null",
+        " lead",
+        "x #y",
+        "2026-01-01",
+        "ünïcode",
+        "'q'",
+        "tab\there",
+        "",
+        "~",
+        "multi\nline",
+    ],
+)
 def test_awkward_strings_round_trip(awkward):
     playbook = build_playbook([spec()], description=awkward or None)
     text = render(playbook)
@@ -94,8 +111,9 @@ def test_each_strategy_builds_a_valid_graph_in_phase_order(strategy):
 
 
 def test_keyed_consumer_group_workload():
-    playbook = build_playbook([spec(consumer_type="consumer-group", key="message-group-id",
-                                    partitions=8)])
+    playbook = build_playbook(
+        [spec(consumer_type="consumer-group", key="message-group-id", partitions=8)]
+    )
     consumer = playbook.workloads[0].target.consumer
     assert consumer.type == "consumer-group" and consumer.key == "message-group-id"
     assert loader.loads(render(playbook)).workloads[0].mapping.key == "message-group-id"
@@ -119,9 +137,11 @@ def test_write_is_atomic_and_reports_unchanged(tmp_path):
 def test_schema_files_match_the_model():
     shipped = Path(package.__file__).with_name("playbook.schema.json")
     docs = ROOT / "docs" / "playbook.schema.json"
-    regenerate = ("regenerate with: PYTHONPATH=. python -c 'from mqmigrate.playbooks.model import "
-                  "json_schema_text as t; [open(p, \"w\").write(t()) for p in "
-                  "(\"docs/playbook.schema.json\", \"mqmigrate/playbooks/playbook.schema.json\")]'")
+    regenerate = (
+        "regenerate with: PYTHONPATH=. python -c 'from mqmigrate.playbooks.model import "
+        'json_schema_text as t; [open(p, "w").write(t()) for p in '
+        '("docs/playbook.schema.json", "mqmigrate/playbooks/playbook.schema.json")]\''
+    )
     assert shipped.read_text(encoding="utf-8") == json_schema_text(), regenerate
     assert docs.read_text(encoding="utf-8") == json_schema_text(), regenerate
 

@@ -39,14 +39,18 @@ def test_stamp_records_persists_and_resumes(ledger, playbook_file):
     ledger.stamp("orders", "shadow-bridge")
     reopened = Ledger.open(playbook_file, rabbitmq_work_queue())
     assert reopened.current("orders") == ["provision", "shadow-bridge"]
-    assert reopened.next_step("orders") == ("verify", reopened.playbook.workload("orders")
-                                            .phases.verify.steps[0])
+    assert reopened.next_step("orders") == (
+        "verify",
+        reopened.playbook.workload("orders").phases.verify.steps[0],
+    )
     raw = json.loads(state_path(playbook_file).read_text())
     assert raw["version"] == 1 and raw["playbook"] == "rabbitmq-work-queue"
     assert raw["workloads"]["orders"]["applied"][0]["phase"] == "provision"
     # atomic writes leave no temporary files behind
     assert sorted(p.name for p in playbook_file.parent.iterdir()) == [
-        "orders.yaml", "orders.yaml.state.json"]
+        "orders.yaml",
+        "orders.yaml.state.json",
+    ]
 
 
 def test_stamping_twice_is_a_no_op(ledger):
@@ -85,8 +89,15 @@ def test_corrupt_or_foreign_ledger_is_an_error(ledger, playbook_file):
     path.write_text(json.dumps({"version": 1, "playbook": "other", "workloads": {}}))
     with pytest.raises(LedgerError, match="belongs to playbook 'other'"):
         Ledger.open(playbook_file, rabbitmq_work_queue())
-    path.write_text(json.dumps({"version": 1, "playbook": "rabbitmq-work-queue",
-                                "workloads": {"orders": {"applied": [{"step": "x"}]}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "playbook": "rabbitmq-work-queue",
+                "workloads": {"orders": {"applied": [{"step": "x"}]}},
+            }
+        )
+    )
     with pytest.raises(LedgerError, match="malformed ledger entry"):
         Ledger.open(playbook_file, rabbitmq_work_queue())
 
@@ -95,7 +106,8 @@ def test_ledger_naming_steps_the_playbook_lost_is_an_error(ledger, playbook_file
     ledger.stamp("orders", "provision")
     raw = json.loads(state_path(playbook_file).read_text())
     raw["workloads"]["orders"]["applied"].append(
-        {"step": "gone", "phase": "shadow", "at": "2026-11-25T00:00:00+00:00"})
+        {"step": "gone", "phase": "shadow", "at": "2026-11-25T00:00:00+00:00"}
+    )
     state_path(playbook_file).write_text(json.dumps(raw))
     with pytest.raises(LedgerError, match="does not have: orders/gone"):
         Ledger.open(playbook_file, rabbitmq_work_queue())

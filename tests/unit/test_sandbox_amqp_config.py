@@ -28,8 +28,9 @@ _BOOTSTRAP_XML = """<broker xmlns="http://activemq.apache.org/schema">
 
 def test_rabbitmq_config_binds_loopback_on_the_given_ports():
     text = render_config(15999, 16999)
-    lines = {line.split(" = ")[0]: line.split(" = ")[1] for line in text.splitlines()
-             if " = " in line}
+    lines = {
+        line.split(" = ")[0]: line.split(" = ")[1] for line in text.splitlines() if " = " in line
+    }
     assert lines["listeners.tcp.default"] == "127.0.0.1:15999"
     assert lines["management.tcp.ip"] == "127.0.0.1"
     assert lines["management.tcp.port"] == "16999"

@@ -14,8 +14,11 @@ from mqmigrate.sandbox.sqs import ElasticMQService, MotoService
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> SandboxContext:
-    return SandboxContext(state_dir=tmp_path / "state", cache_dir=tmp_path / "cache",
-                          ports={"moto.http": 15000, "elasticmq.http": 19324})
+    return SandboxContext(
+        state_dir=tmp_path / "state",
+        cache_dir=tmp_path / "cache",
+        ports={"moto.http": 15000, "elasticmq.http": 19324},
+    )
 
 
 def test_moto_argv_names_its_state_dir(ctx: SandboxContext, monkeypatch) -> None:

@@ -25,8 +25,15 @@ def _cert(path) -> x509.Certificate:
 def test_every_file_is_written_and_keys_are_private(files):
     for path in files.all_paths():
         assert path.is_file() and path.stat().st_size > 0, path
-    for key in (files.ca_key, files.server_key, files.client_key, files.expired_client_key,
-                files.unknown_ca_client_key, files.server_keystore_pem, files.server_p12):
+    for key in (
+        files.ca_key,
+        files.server_key,
+        files.client_key,
+        files.expired_client_key,
+        files.unknown_ca_client_key,
+        files.server_keystore_pem,
+        files.server_p12,
+    ):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
 
 
@@ -38,8 +45,11 @@ def test_server_and_client_certificates_chain_to_the_sandbox_ca(files):
 
 
 def test_server_certificate_names_localhost_and_loopback(files):
-    san = _cert(files.server_cert).extensions.get_extension_for_class(
-        x509.SubjectAlternativeName).value
+    san = (
+        _cert(files.server_cert)
+        .extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        .value
+    )
     assert san.get_values_for_type(x509.DNSName) == ["localhost"]
     assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
 
@@ -51,15 +61,15 @@ def test_server_pem_holds_the_chain_and_keystore_pem_the_key_too(files):
     assert keystore.startswith("-----BEGIN PRIVATE KEY-----")  # unencrypted PKCS#8
     assert keystore.count("BEGIN CERTIFICATE") == 2
     key = load_pem_private_key(files.server_key.read_bytes(), password=None)
-    assert key.public_key().public_numbers() == \
-        _cert(files.server_cert).public_key().public_numbers()
+    assert (
+        key.public_key().public_numbers() == _cert(files.server_cert).public_key().public_numbers()
+    )
 
 
 def test_client_identities_for_refusal_tests(files):
     now = dt.datetime.now(dt.timezone.utc)
     client = _cert(files.client_cert)
-    assert client.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == \
-        tls.CLIENT_CN
+    assert client.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == tls.CLIENT_CN
     assert client.not_valid_after_utc > now + dt.timedelta(days=30)
     expired = _cert(files.expired_client_cert)
     assert expired.not_valid_after_utc < now
@@ -121,27 +131,38 @@ def test_secret_is_made_once_and_kept(tmp_path):
 
 # -- the secured Kafka listeners -----------------------------------------------------------
 
+
 @pytest.fixture
 def secured(files, tmp_path) -> kafka_secured.SecuredKafka:
     return kafka_secured.SecuredKafka(
-        ports={"sasl_ssl": 19094, "oauth": 19095, "mtls": 19096}, tls=files,
-        password_file=tmp_path / "sandbox-password")
+        ports={"sasl_ssl": 19094, "oauth": 19095, "mtls": 19096},
+        tls=files,
+        password_file=tmp_path / "sandbox-password",
+    )
 
 
 def test_listener_properties_add_three_secured_listeners(secured):
-    base = {"listeners": "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
-            "advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
+    base = {
+        "listeners": "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+        "advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    }
     props = kafka_secured.merge_listeners(
-        base, kafka_secured.listener_properties(secured, password="s3cret"))
+        base, kafka_secured.listener_properties(secured, password="s3cret")
+    )
     assert props["listeners"] == (
         "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093,SASL_SSL://127.0.0.1:19094,"
-        "OAUTH://127.0.0.1:19095,MTLS://127.0.0.1:19096")
+        "OAUTH://127.0.0.1:19095,MTLS://127.0.0.1:19096"
+    )
     assert props["advertised.listeners"].split(",") == [
-        "PLAINTEXT://127.0.0.1:9092", "SASL_SSL://127.0.0.1:19094", "OAUTH://127.0.0.1:19095",
-        "MTLS://127.0.0.1:19096"]
+        "PLAINTEXT://127.0.0.1:9092",
+        "SASL_SSL://127.0.0.1:19094",
+        "OAUTH://127.0.0.1:19095",
+        "MTLS://127.0.0.1:19096",
+    ]
     assert props["listener.security.protocol.map"].endswith(
-        "SASL_SSL:SASL_SSL,OAUTH:SASL_SSL,MTLS:SSL")
+        "SASL_SSL:SASL_SSL,OAUTH:SASL_SSL,MTLS:SSL"
+    )
     assert props["ssl.keystore.type"] == props["ssl.truststore.type"] == "PEM"
     assert props["ssl.truststore.location"] == str(secured.tls.ca_cert)
     assert props["listener.name.mtls.ssl.client.auth"] == "required"
@@ -171,14 +192,15 @@ def test_client_files_reference_the_password_and_never_hold_it(secured, tmp_path
 def test_endpoints_name_the_files_not_the_password(secured, tmp_path):
     secured.password_file.write_text("the-real-password\n")
     rows = kafka_secured.endpoints(secured, tmp_path)
-    assert [r.url for r in rows][:3] == ["127.0.0.1:19094", "127.0.0.1:19095",
-                                         "127.0.0.1:19096"]
+    assert [r.url for r in rows][:3] == ["127.0.0.1:19094", "127.0.0.1:19095", "127.0.0.1:19096"]
     assert all("the-real-password" not in r.url + r.note for r in rows)
-    assert {r.name: r.url for r in rows}["client-scram"] == \
-        str(tmp_path / "client-scram.properties")
+    assert {r.name: r.url for r in rows}["client-scram"] == str(
+        tmp_path / "client-scram.properties"
+    )
 
 
 # -- the RabbitMQ TLS listeners ------------------------------------------------------------
+
 
 def test_rabbitmq_tls_config_lines(files):
     from mqmigrate.sandbox import rabbitmq_secured
@@ -203,16 +225,26 @@ def test_rabbitmq_secured_node_enables_the_x509_plugin(tmp_path):
     from mqmigrate.sandbox.base import SandboxContext
     from mqmigrate.sandbox.rabbitmq import RabbitMQService
 
-    ctx = SandboxContext(state_dir=tmp_path, cache_dir=tmp_path, ports={
-        "rabbitmq.amqp": 1, "rabbitmq.management": 2, "rabbitmq.amqps": 3,
-        "rabbitmq.management_tls": 4})
+    ctx = SandboxContext(
+        state_dir=tmp_path,
+        cache_dir=tmp_path,
+        ports={
+            "rabbitmq.amqp": 1,
+            "rabbitmq.management": 2,
+            "rabbitmq.amqps": 3,
+            "rabbitmq.management_tls": 4,
+        },
+    )
     RabbitMQService(ctx)._write_config()
     assert "rabbitmq_auth_mechanism_ssl" in (tmp_path / "rabbitmq" / "enabled_plugins").read_text()
-    assert "listeners.ssl.default = 127.0.0.1:3" in \
-        (tmp_path / "rabbitmq" / "rabbitmq.conf").read_text()
+    assert (
+        "listeners.ssl.default = 127.0.0.1:3"
+        in (tmp_path / "rabbitmq" / "rabbitmq.conf").read_text()
+    )
     assert (tmp_path / "tls" / "ca.pem").is_file()
-    plain = RabbitMQService(SandboxContext(state_dir=tmp_path / "p", cache_dir=tmp_path),
-                            secured=False)
+    plain = RabbitMQService(
+        SandboxContext(state_dir=tmp_path / "p", cache_dir=tmp_path), secured=False
+    )
     plain._write_config()
     assert "ssl" not in (tmp_path / "p" / "rabbitmq" / "rabbitmq.conf").read_text()
     assert set(plain.all_ports()) == {"amqp", "management", "dist", "epmd"}
@@ -315,15 +347,22 @@ def test_a_missing_tls_listener_is_one_error_naming_the_restart(files):
 
 
 def test_a_broker_without_plaintext_keeps_only_secured_and_controller_listeners(secured):
-    base = {"listeners": "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
-            "advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
-    props = kafka_secured.without_plaintext(kafka_secured.merge_listeners(
-        base, kafka_secured.listener_properties(secured, password="pw")))
+    base = {
+        "listeners": "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+        "advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    }
+    props = kafka_secured.without_plaintext(
+        kafka_secured.merge_listeners(
+            base, kafka_secured.listener_properties(secured, password="pw")
+        )
+    )
     assert "PLAINTEXT://" not in props["listeners"] + props["advertised.listeners"]
     assert props["listeners"].startswith("CONTROLLER://127.0.0.1:9093,SASL_SSL://")
-    assert props["listener.security.protocol.map"] == \
-        "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,OAUTH:SASL_SSL,MTLS:SSL"
+    assert (
+        props["listener.security.protocol.map"]
+        == "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,OAUTH:SASL_SSL,MTLS:SSL"
+    )
     assert props["inter.broker.listener.name"] == "MTLS"
 
 
@@ -332,5 +371,6 @@ def test_a_broker_without_plaintext_needs_its_secured_listeners(tmp_path):
     from mqmigrate.sandbox.kafka import KafkaService
 
     with pytest.raises(ValueError):
-        KafkaService(SandboxContext(state_dir=tmp_path, cache_dir=tmp_path), secured=False,
-                     plaintext=False)
+        KafkaService(
+            SandboxContext(state_dir=tmp_path, cache_dir=tmp_path), secured=False, plaintext=False
+        )

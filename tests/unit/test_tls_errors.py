@@ -70,8 +70,11 @@ def listener(request, pki):
     made = []
 
     def make(cert=None, key=None, *, client_ca=None, host="127.0.0.1"):
-        made.append(TLSListener(cert or pki.server_cert, key or pki.server_key,
-                                client_ca=client_ca, host=host))
+        made.append(
+            TLSListener(
+                cert or pki.server_cert, key or pki.server_key, client_ca=client_ca, host=host
+            )
+        )
         return made[-1]
 
     yield make
@@ -103,16 +106,14 @@ def test_unknown_ca(listener, pki, scheme, path):
 @pytest.mark.parametrize("scheme, path", SCHEMES)
 def test_expired_certificate(listener, pki, scheme, path):
     server = listener(pki.expired_cert, pki.expired_key)
-    text = _probe(f"{scheme}://u:{PASSWORD}@127.0.0.1:{server.port}{path}"
-                  f"?cafile={pki.expired_ca}")
+    text = _probe(f"{scheme}://u:{PASSWORD}@127.0.0.1:{server.port}{path}?cafile={pki.expired_ca}")
     assert "expired" in text and f"127.0.0.1:{server.port}" in text
 
 
 @pytest.mark.parametrize("scheme, path", SCHEMES)
 def test_certificate_for_another_name(listener, pki, scheme, path):
     server = listener(host=OTHER_NAME_HOST)
-    text = _probe(f"{scheme}://u:{PASSWORD}@{OTHER_NAME_HOST}:{server.port}{path}"
-                  f"?cafile={pki.ca}")
+    text = _probe(f"{scheme}://u:{PASSWORD}@{OTHER_NAME_HOST}:{server.port}{path}?cafile={pki.ca}")
     assert "does not name this host" in text and "server_name" in text
 
 
@@ -120,8 +121,10 @@ def test_server_name_accepts_the_certificate_name(listener, pki):
     """With ?server_name= the handshake gets past the name check (the listener then drops the
     connection, which is not a certificate problem)."""
     server = listener(host=OTHER_NAME_HOST)
-    text = _probe(f"amqps://u:{PASSWORD}@{OTHER_NAME_HOST}:{server.port}/?cafile={pki.ca}"
-                  "&server_name=localhost")
+    text = _probe(
+        f"amqps://u:{PASSWORD}@{OTHER_NAME_HOST}:{server.port}/?cafile={pki.ca}"
+        "&server_name=localhost"
+    )
     assert "unknown CA" not in text and "does not name" not in text
 
 
@@ -133,8 +136,10 @@ def test_client_certificate_required(listener, pki):
 
 def test_sqs_https_unknown_ca(listener, pki):
     server = listener()
-    text = _probe(f"sqs+https://AKIA:{PASSWORD}@127.0.0.1:{server.port}?region=us-east-1"
-                  f"&cafile={pki.other_ca}")
+    text = _probe(
+        f"sqs+https://AKIA:{PASSWORD}@127.0.0.1:{server.port}?region=us-east-1"
+        f"&cafile={pki.other_ca}"
+    )
     assert "unknown CA" in text
 
 

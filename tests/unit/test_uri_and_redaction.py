@@ -74,29 +74,45 @@ def pki(tmp_path_factory):
 
 
 def test_tls_query_parameters_are_parsed(pki):
-    uri = (f"amqps://u@broker:5671/%2f?cafile={pki.ca}&certfile={pki.client_cert}"
-           f"&keyfile={pki.client_key}&server_name=rabbit.internal")
+    uri = (
+        f"amqps://u@broker:5671/%2f?cafile={pki.ca}&certfile={pki.client_cert}"
+        f"&keyfile={pki.client_key}&server_name=rabbit.internal"
+    )
     parsed = parse_source_uri(uri)
     options = parsed.tls_options
     assert (options.cafile, options.certfile, options.keyfile) == (
-        str(pki.ca), str(pki.client_cert), str(pki.client_key))
+        str(pki.ca),
+        str(pki.client_cert),
+        str(pki.client_key),
+    )
     assert options.server_name == "rabbit.internal" and options.verify
     assert parsed.auth_mechanism == "external"  # a certificate and no password
-    assert parse_source_uri(f"amqps://u:p@b?certfile={pki.client_cert}&keyfile="
-                            f"{pki.client_key}").auth_mechanism == "plain"
-    assert parse_source_uri(f"amqps://b?certfile={pki.client_cert}&keyfile={pki.client_key}"
-                            "&auth_mechanism=external").auth_mechanism == "external"
+    assert (
+        parse_source_uri(
+            f"amqps://u:p@b?certfile={pki.client_cert}&keyfile={pki.client_key}"
+        ).auth_mechanism
+        == "plain"
+    )
+    assert (
+        parse_source_uri(
+            f"amqps://b?certfile={pki.client_cert}&keyfile={pki.client_key}&auth_mechanism=external"
+        ).auth_mechanism
+        == "external"
+    )
 
 
-@pytest.mark.parametrize("uri, needle", [
-    ("amqp://h/?cafile=/etc/hostname", "not a TLS URI"),
-    ("amqps://h/?cafile=/no/such/ca.pem", "no such file"),
-    ("amqps://h/?cafle=/x", "did you mean ?cafile="),
-    ("amqps://h/?verify=maybe", "use true or false"),
-    ("amqps://h/?auth_mechanism=kerberos", "plain or external"),
-    ("amqp1s://h?sasl_mechanism=PLAIN", "did you mean ?sasl_mechanisms="),
-    ("sqs://eu-west-1?rolearn=arn:aws:iam::1:role/x", "did you mean ?role_arn="),
-])
+@pytest.mark.parametrize(
+    "uri, needle",
+    [
+        ("amqp://h/?cafile=/etc/hostname", "not a TLS URI"),
+        ("amqps://h/?cafile=/no/such/ca.pem", "no such file"),
+        ("amqps://h/?cafle=/x", "did you mean ?cafile="),
+        ("amqps://h/?verify=maybe", "use true or false"),
+        ("amqps://h/?auth_mechanism=kerberos", "plain or external"),
+        ("amqp1s://h?sasl_mechanism=PLAIN", "did you mean ?sasl_mechanisms="),
+        ("sqs://eu-west-1?rolearn=arn:aws:iam::1:role/x", "did you mean ?role_arn="),
+    ],
+)
 def test_bad_tls_and_query_settings_are_one_line_errors(uri, needle):
     with pytest.raises((UsageError, ConfigError)) as info:
         parse_source_uri(uri)
@@ -107,10 +123,12 @@ def test_password_from_env_file_or_placeholder(monkeypatch, tmp_path):
     monkeypatch.setenv("MQM_TEST_PW", PASSWORD)
     secret_file = tmp_path / "pw"
     secret_file.write_text(PASSWORD + "\n")
-    for uri in ("amqps://svc@h/?password_env=MQM_TEST_PW",
-                f"amqps://svc@h/?password_file={secret_file}",
-                "amqps://svc:${env:MQM_TEST_PW}@h/",
-                f"amqps://svc:${{file:{secret_file}}}@h/vhost"):
+    for uri in (
+        "amqps://svc@h/?password_env=MQM_TEST_PW",
+        f"amqps://svc@h/?password_file={secret_file}",
+        "amqps://svc:${env:MQM_TEST_PW}@h/",
+        f"amqps://svc:${{file:{secret_file}}}@h/vhost",
+    ):
         parsed = parse_source_uri(uri)
         assert parsed.password.reveal() == PASSWORD, uri
         assert PASSWORD not in parsed.masked and PASSWORD not in repr(parsed)
@@ -164,8 +182,7 @@ def test_tls_source_password_never_goes_over_plain_http():
         management_endpoint(tls, "http://rabbit.internal:15672")
     assert "plain HTTP" in info.value.one_line() and PASSWORD not in info.value.one_line()
     # a tunnel on this machine, or a management user of its own with no password: allowed
-    assert management_endpoint(tls, "http://127.0.0.1:15672").http_base == \
-        "http://127.0.0.1:15672"
+    assert management_endpoint(tls, "http://127.0.0.1:15672").http_base == "http://127.0.0.1:15672"
 
 
 def test_pika_parameters_carry_tls_and_external_auth(pki):
@@ -173,9 +190,11 @@ def test_pika_parameters_carry_tls_and_external_auth(pki):
 
     from mqmigrate.sources.connect import pika_parameters
 
-    parsed = parse_source_uri(f"amqps://broker.internal/%2f?cafile={pki.ca}&certfile="
-                              f"{pki.client_cert}&keyfile={pki.client_key}&heartbeat=7"
-                              "&server_name=rabbit.internal")
+    parsed = parse_source_uri(
+        f"amqps://broker.internal/%2f?cafile={pki.ca}&certfile="
+        f"{pki.client_cert}&keyfile={pki.client_key}&heartbeat=7"
+        "&server_name=rabbit.internal"
+    )
     params = pika_parameters(parsed, timeout=3)
     assert isinstance(params.credentials, pika.credentials.ExternalCredentials)
     assert params.ssl_options.server_hostname == "rabbit.internal"
@@ -212,37 +231,51 @@ def test_proton_settings(pki, monkeypatch):
     from mqmigrate.sources.connect import proton_sasl, proton_ssl_domain
 
     monkeypatch.setenv("MQM_SAS_KEY", PASSWORD)
-    sas = parse_source_uri("amqp1s://RootManageSharedAccessKey:${env:MQM_SAS_KEY}"
-                           "@ns.servicebus.windows.net?sasl_mechanisms=PLAIN")
+    sas = parse_source_uri(
+        "amqp1s://RootManageSharedAccessKey:${env:MQM_SAS_KEY}"
+        "@ns.servicebus.windows.net?sasl_mechanisms=PLAIN"
+    )
     kwargs = proton_sasl(sas)
     assert kwargs["allowed_mechs"] == "PLAIN" and kwargs["password"] == PASSWORD
     assert proton_ssl_domain(sas) is not None and PASSWORD not in sas.masked
     monkeypatch.setenv("MQM_SAS_KEY", "k3y+/with=")  # base64 characters, not URL-decoded
-    assert parse_source_uri("amqp1s://Root:${env:MQM_SAS_KEY}@ns.servicebus.windows.net"
-                            ).password.reveal() == "k3y+/with="
-    x509 = parse_source_uri(f"amqp1s://mq?cafile={pki.ca}&certfile={pki.client_cert}"
-                            f"&keyfile={pki.client_key}")
+    assert (
+        parse_source_uri(
+            "amqp1s://Root:${env:MQM_SAS_KEY}@ns.servicebus.windows.net"
+        ).password.reveal()
+        == "k3y+/with="
+    )
+    x509 = parse_source_uri(
+        f"amqp1s://mq?cafile={pki.ca}&certfile={pki.client_cert}&keyfile={pki.client_key}"
+    )
     assert proton_sasl(x509) == {"allowed_mechs": "EXTERNAL"}
     assert proton_ssl_domain(x509) is not None
     assert proton_ssl_domain(parse_source_uri("amqp1://mq")) is None
 
 
 def test_sqs_role_profile_and_ca(pki, monkeypatch):
-    parsed = parse_source_uri(f"sqs+https://sqs.internal:4566?region=eu-west-1&cafile={pki.ca}"
-                              "&role_arn=arn:aws:iam::123456789012:role/migrate"
-                              "&external_id=Xt3rnal-Id&session_name=mqm")
+    parsed = parse_source_uri(
+        f"sqs+https://sqs.internal:4566?region=eu-west-1&cafile={pki.ca}"
+        "&role_arn=arn:aws:iam::123456789012:role/migrate"
+        "&external_id=Xt3rnal-Id&session_name=mqm"
+    )
     assert parsed.query["role_arn"].endswith("role/migrate")
     assert "Xt3rnal-Id" not in parsed.masked and "Xt3rnal-Id" not in repr(parsed)
-    with_key = parse_source_uri(f"amqps://h/?certfile={pki.client_cert}&keyfile="
-                                f"{pki.client_key}&key_password={PASSWORD}")
+    with_key = parse_source_uri(
+        f"amqps://h/?certfile={pki.client_cert}&keyfile={pki.client_key}&key_password={PASSWORD}"
+    )
     assert with_key.tls_options.key_password.reveal() == PASSWORD
     assert PASSWORD not in repr(with_key) and PASSWORD not in with_key.masked
     assert parse_source_uri("sqs://eu-west-1?profile=prod").query["profile"] == "prod"
 
 
 def test_secrets_do_not_leak_from_error_messages():
-    for uri in (f"amqps://svc:{PASSWORD}@h:99999/", f"amqps://svc:{PASSWORD}@h/?bogus=1",
-                f"nope://svc:{PASSWORD}@h/", f"amqp://svc:{PASSWORD}@h/?cafile=/x"):
+    for uri in (
+        f"amqps://svc:{PASSWORD}@h:99999/",
+        f"amqps://svc:{PASSWORD}@h/?bogus=1",
+        f"nope://svc:{PASSWORD}@h/",
+        f"amqp://svc:{PASSWORD}@h/?cafile=/x",
+    ):
         with pytest.raises((UsageError, ConfigError)) as info:
             parse_source_uri(uri)
         assert PASSWORD not in info.value.one_line(), uri
@@ -254,12 +287,14 @@ def test_playbooks_and_ledgers_see_no_secret(pki, monkeypatch):
     from mqmigrate.cutover.source import access_for_uri
     from mqmigrate.redact import public_endpoint
 
-    uri = (f"amqps://svc:{PASSWORD}@rabbit.internal:5671/prod?cafile={pki.ca}"
-           f"&key_password={PASSWORD}")
+    uri = (
+        f"amqps://svc:{PASSWORD}@rabbit.internal:5671/prod?cafile={pki.ca}&key_password={PASSWORD}"
+    )
     assert public_endpoint(uri) == "amqps://rabbit.internal:5671/prod"
     assert PASSWORD not in mask_uri(uri)
-    access = access_for_uri(uri, "orders",
-                            f"rabbitmq+https://monitor:{PASSWORD}@rabbit.internal:15671")
+    access = access_for_uri(
+        uri, "orders", f"rabbitmq+https://monitor:{PASSWORD}@rabbit.internal:15671"
+    )
     assert PASSWORD not in repr(access) and PASSWORD not in str(access.management_url)
     assert access.management_url == "https://rabbit.internal:15671"
     assert access.management().password.reveal() == PASSWORD
@@ -285,8 +320,9 @@ def test_sqs_profile_is_used_and_an_unknown_one_is_one_line(tmp_path, monkeypatc
     from mqmigrate.sources.connect import sqs_client
 
     credentials = tmp_path / "credentials"
-    credentials.write_text("[migrate]\naws_access_key_id = AKIAPROFILEKEY\n"
-                           f"aws_secret_access_key = {PASSWORD}\n")
+    credentials.write_text(
+        f"[migrate]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = {PASSWORD}\n"
+    )
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):

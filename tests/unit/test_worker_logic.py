@@ -23,7 +23,11 @@ class FakeRecord:
 
     def __init__(self, value=b"v", headers=None, delivery_count=1, offset=7):
         self._value, self._headers, self._count, self._offset = (
-            value, headers, delivery_count, offset)
+            value,
+            headers,
+            delivery_count,
+            offset,
+        )
 
     def value(self):
         return self._value
@@ -63,14 +67,17 @@ def test_message_decodes_mq_headers_and_falls_back_to_coordinates_for_the_id():
     assert message(headers=None).message_id == "t-2-7"
 
 
-@pytest.mark.parametrize("settle, expected", [
-    (lambda ch, tag: ch.basic_ack(tag), Ack.ACCEPT),
-    (lambda ch, tag: ch.basic_nack(tag, requeue=True), Ack.RELEASE),
-    (lambda ch, tag: ch.basic_nack(tag, requeue=False), Ack.REJECT),
-    (lambda ch, tag: ch.basic_reject(tag, requeue=True), Ack.RELEASE),
-    (lambda ch, tag: ch.basic_reject(tag, requeue=False), Ack.REJECT),
-    (lambda ch, tag: (ch.basic_ack(tag), ch.basic_reject(tag, requeue=False)), Ack.ACCEPT),
-])
+@pytest.mark.parametrize(
+    "settle, expected",
+    [
+        (lambda ch, tag: ch.basic_ack(tag), Ack.ACCEPT),
+        (lambda ch, tag: ch.basic_nack(tag, requeue=True), Ack.RELEASE),
+        (lambda ch, tag: ch.basic_nack(tag, requeue=False), Ack.REJECT),
+        (lambda ch, tag: ch.basic_reject(tag, requeue=True), Ack.RELEASE),
+        (lambda ch, tag: ch.basic_reject(tag, requeue=False), Ack.REJECT),
+        (lambda ch, tag: (ch.basic_ack(tag), ch.basic_reject(tag, requeue=False)), Ack.ACCEPT),
+    ],
+)
 def test_pika_settle_calls_map_to_share_outcomes(settle, expected):
     handler = from_pika_callback(lambda ch, method, props, body: settle(ch, method.delivery_tag))
     assert handler(message()) is expected
@@ -80,14 +87,17 @@ def test_pika_callback_sees_properties_and_unsettled_means_release_unless_auto_a
     seen = {}
 
     def callback(channel, method, properties, body):
-        seen.update(id=properties.message_id, headers=properties.headers, body=body,
-                    redelivered=method.redelivered)
+        seen.update(
+            id=properties.message_id,
+            headers=properties.headers,
+            body=body,
+            redelivered=method.redelivered,
+        )
 
     m = message(headers=[(H.SOURCE_ID, b"id-1"), ("tenant", b"acme")], delivery_count=2)
     assert from_pika_callback(callback)(m) is Ack.RELEASE
     assert from_pika_callback(callback, auto_ack=True)(m) is Ack.ACCEPT
-    assert seen == {"id": "id-1", "headers": {"tenant": "acme"}, "body": b"v",
-                    "redelivered": True}
+    assert seen == {"id": "id-1", "headers": {"tenant": "acme"}, "body": b"v", "redelivered": True}
 
 
 def test_pika_callback_exception_is_retryable():
@@ -100,22 +110,26 @@ def test_pika_callback_exception_is_retryable():
 
 def test_sqs_handler_gets_an_sqs_shaped_message():
     got = {}
-    from_sqs_handler(got.update)(message(headers=[(H.SOURCE_ID, b"m-1"), ("n", b"5")],
-                                         delivery_count=3))
+    from_sqs_handler(got.update)(
+        message(headers=[(H.SOURCE_ID, b"m-1"), ("n", b"5")], delivery_count=3)
+    )
     assert got["MessageId"] == "m-1" and got["Body"] == "v"
     assert got["Attributes"]["ApproximateReceiveCount"] == "3"
     assert got["MessageAttributes"] == {"n": {"DataType": "String", "StringValue": "5"}}
     assert len(got["MD5OfBody"]) == 32
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"concurrency": 0}, "concurrency"),
-    ({"dead_letter": "worker"}, "dlq_topic"),
-    ({"dead_letter": "sometimes"}, "dead_letter"),
-    ({"unexpected": Ack.ACCEPT}, "unexpected"),
-    ({"handoff": "fifo"}, "handoff"),
-    ({"max_poll_records": 0}, "max_poll_records"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"concurrency": 0}, "concurrency"),
+        ({"dead_letter": "worker"}, "dlq_topic"),
+        ({"dead_letter": "sometimes"}, "dead_letter"),
+        ({"unexpected": Ack.ACCEPT}, "unexpected"),
+        ({"handoff": "fifo"}, "handoff"),
+        ({"max_poll_records": 0}, "max_poll_records"),
+    ],
+)
 def test_worker_refuses_bad_settings(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         Worker("127.0.0.1:1", "t", "g", lambda m: None, metrics=False, **kwargs)
@@ -140,22 +154,26 @@ def semantics_worker(handler, **kwargs) -> Worker:
 def raising(exc):
     def handler(message):
         raise exc
+
     return handler
 
 
-@pytest.mark.parametrize("handler, delivery, expected", [
-    (lambda m: None, 1, Ack.ACCEPT),
-    (lambda m: Ack.ACCEPT, 3, Ack.ACCEPT),
-    (raising(RetryableError("x")), 1, Ack.RELEASE),
-    (raising(RetryableError("x")), 2, Ack.RELEASE),
-    (raising(RetryableError("x")), 3, Ack.REJECT),  # last attempt: dead-letter, not archive
-    (raising(PermanentError("x")), 1, Ack.REJECT),
-    (raising(KeyError("x")), 1, Ack.RELEASE),  # unexpected: like an SQS visibility timeout
-    (lambda m: Ack.RELEASE, 3, Ack.REJECT),
-    (lambda m: Ack.REJECT, 1, Ack.REJECT),
-    (raising(_Retry()), 1, Ack.RELEASE),
-    (raising(_Fatal()), 1, Ack.REJECT),
-])
+@pytest.mark.parametrize(
+    "handler, delivery, expected",
+    [
+        (lambda m: None, 1, Ack.ACCEPT),
+        (lambda m: Ack.ACCEPT, 3, Ack.ACCEPT),
+        (raising(RetryableError("x")), 1, Ack.RELEASE),
+        (raising(RetryableError("x")), 2, Ack.RELEASE),
+        (raising(RetryableError("x")), 3, Ack.REJECT),  # last attempt: dead-letter, not archive
+        (raising(PermanentError("x")), 1, Ack.REJECT),
+        (raising(KeyError("x")), 1, Ack.RELEASE),  # unexpected: like an SQS visibility timeout
+        (lambda m: Ack.RELEASE, 3, Ack.REJECT),
+        (lambda m: Ack.REJECT, 1, Ack.REJECT),
+        (raising(_Retry()), 1, Ack.RELEASE),
+        (raising(_Fatal()), 1, Ack.REJECT),
+    ],
+)
 def test_semantics_table(handler, delivery, expected):
     worker = semantics_worker(handler, retry_on=[_Retry], permanent_on=[_Fatal])
     assert worker._process(FakeRecord(delivery_count=delivery)) is expected
@@ -226,11 +244,19 @@ def test_kafka_4_2_limit_unreadable_trusts_max_deliveries_or_refuses(monkeypatch
         raise MqMigrateError("describing configs of broker 1 failed: Cluster authorization failed")
 
     monkeypatch.setattr(share, "broker_configs", denied)
-    worker = Worker("127.0.0.1:1", "t", "g", lambda m: None, max_deliveries=3, metrics=False,
-                    install_signal_handlers=False)
+    worker = Worker(
+        "127.0.0.1:1",
+        "t",
+        "g",
+        lambda m: None,
+        max_deliveries=3,
+        metrics=False,
+        install_signal_handlers=False,
+    )
     assert worker._broker_delivery_limit(None) == "3"
-    worker = Worker("127.0.0.1:1", "t", "g", lambda m: None, metrics=False,
-                    install_signal_handlers=False)
+    worker = Worker(
+        "127.0.0.1:1", "t", "g", lambda m: None, metrics=False, install_signal_handlers=False
+    )
     with pytest.raises(ConfigError, match="group.share.delivery.count.limit") as info:
         worker._broker_delivery_limit(None)
     assert "max_deliveries" in info.value.hint

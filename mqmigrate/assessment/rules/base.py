@@ -61,22 +61,35 @@ REGISTRY: dict[str, Rule] = {}
 _Check = TypeVar("_Check", bound=Callable[..., Iterable[Finding]])
 
 
-def rule(rule_id: str, scope: Literal["queue", "source"] = "queue"
-         ) -> Callable[[_Check], _Check]:
+def rule(rule_id: str, scope: Literal["queue", "source"] = "queue") -> Callable[[_Check], _Check]:
     """Register ``fn`` as (one of the checks of) rule ``rule_id``."""
+
     def deco(fn: _Check) -> _Check:
         key = f"{rule_id}#{fn.__name__}"
         REGISTRY[key] = Rule(rule_id, scope, fn)
         return fn
+
     return deco
 
 
-def finding(rule_id: str, severity: Severity | str, evidence: dict[str, Any], mapping: str,
-            remediation: str, *, unknown: bool = False) -> Finding:
+def finding(
+    rule_id: str,
+    severity: Severity | str,
+    evidence: dict[str, Any],
+    mapping: str,
+    remediation: str,
+    *,
+    unknown: bool = False,
+) -> Finding:
     """Build a :class:`Finding` (``unknown=True`` when the source cannot show the value)."""
-    return Finding(rule=rule_id, severity=Severity(severity),
-                   status=Status.unknown if unknown else Status.fired,
-                   evidence=evidence, mapping=mapping, remediation=remediation)
+    return Finding(
+        rule=rule_id,
+        severity=Severity(severity),
+        status=Status.unknown if unknown else Status.fired,
+        evidence=evidence,
+        mapping=mapping,
+        remediation=remediation,
+    )
 
 
 def source_name(q: Queue, field_name: str, default: str) -> str:

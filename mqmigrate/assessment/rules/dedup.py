@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from mqmigrate.assessment.rules.base import QueueContext, finding, rule
 
-MAPPING = ("no broker-side dedup for consumers: the idempotent producer removes producer "
-           "retries only; consumers must be idempotent, keyed by the dedup id")
-REMEDIATION = ("carry the dedup id (MessageDeduplicationId or the body hash) as a header and "
-               "keep a processed-id store covering the dedup window (SQS: 5 minutes); if "
-               "consume and produce must be atomic, use a consumer group with transactions")
+MAPPING = (
+    "no broker-side dedup for consumers: the idempotent producer removes producer "
+    "retries only; consumers must be idempotent, keyed by the dedup id"
+)
+REMEDIATION = (
+    "carry the dedup id (MessageDeduplicationId or the body hash) as a header and "
+    "keep a processed-id store covering the dedup window (SQS: 5 minutes); if "
+    "consume and produce must be atomic, use a consumer group with transactions"
+)
 
 
 @rule("exactly-once.dedup")

@@ -12,21 +12,35 @@ MAPPING = "not migrated as such"
 def queue_hygiene(ctx: QueueContext):
     q = ctx.queue
     if q.extra.get("ha-mode"):
-        yield finding("source.hygiene", "info",
-                      {"policy": q.policy, "ha-mode": q.extra["ha-mode"]},
-                      "replication.factor / min.insync.replicas replace mirroring",
-                      "classic mirroring is removed in RabbitMQ 4: drop the policy")
+        yield finding(
+            "source.hygiene",
+            "info",
+            {"policy": q.policy, "ha-mode": q.extra["ha-mode"]},
+            "replication.factor / min.insync.replicas replace mirroring",
+            "classic mirroring is removed in RabbitMQ 4: drop the policy",
+        )
     if q.durable is False:
-        yield finding("source.hygiene", "info", {"durable": False}, "Kafka topics are durable",
-                      "transient queue: confirm the messages are worth migrating")
+        yield finding(
+            "source.hygiene",
+            "info",
+            {"durable": False},
+            "Kafka topics are durable",
+            "transient queue: confirm the messages are worth migrating",
+        )
     if ctx.source.kind == "rabbitmq":
-        shadowed = [p.name for p in matching_policies(ctx.source.policies, q.name, q.vhost,
-                                                      "queue", q.type) if p.name != q.policy]
+        shadowed = [
+            p.name
+            for p in matching_policies(ctx.source.policies, q.name, q.vhost, "queue", q.type)
+            if p.name != q.policy
+        ]
         if shadowed:
-            yield finding("source.hygiene", "info",
-                          {"effective policy": q.policy, "overridden policies": shadowed},
-                          MAPPING, "only one policy applies per queue: merge or delete the "
-                          "overridden ones")
+            yield finding(
+                "source.hygiene",
+                "info",
+                {"effective policy": q.policy, "overridden policies": shadowed},
+                MAPPING,
+                "only one policy applies per queue: merge or delete the overridden ones",
+            )
 
 
 @rule("source.hygiene", scope="source")
@@ -35,6 +49,7 @@ def source_hygiene(ctx: SourceContext):
     if s.kind != "rabbitmq":
         return
     import re
+
     voided = []
     # a prefix-filtered live read does not hold every queue: "matches nothing" would lie
     filtered = any(n.startswith("queues filtered by prefix") for n in s.notes)
@@ -52,10 +67,18 @@ def source_hygiene(ctx: SourceContext):
         if not any(rx.search(t) for t in targets):
             voided.append(p.name)
     if voided:
-        yield finding("source.hygiene", "info", {"policies matching nothing": voided}, MAPPING,
-                      "delete the voided policies")
+        yield finding(
+            "source.hygiene",
+            "info",
+            {"policies matching nothing": voided},
+            MAPPING,
+            "delete the voided policies",
+        )
     if s.parameters:
-        yield finding("source.hygiene", "info", {"runtime parameters": s.parameters},
-                      "shovels/federation become the bridge or producer changes",
-                      "list what each shovel/federation link moves; migrate the queues at "
-                      "both ends together")
+        yield finding(
+            "source.hygiene",
+            "info",
+            {"runtime parameters": s.parameters},
+            "shovels/federation become the bridge or producer changes",
+            "list what each shovel/federation link moves; migrate the queues at both ends together",
+        )

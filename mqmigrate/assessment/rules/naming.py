@@ -12,8 +12,11 @@ def unresolved(ctx: QueueContext):
     if not parts or ctx.queue.type == "dead-letter":
         return
     yield finding(
-        "naming.unresolved", "warn", {"name": ctx.queue.name, "unresolved": parts},
+        "naming.unresolved",
+        "warn",
+        {"name": ctx.queue.name, "unresolved": parts},
         "topic and group names are derived from the name; with parts unknown they are "
         "placeholders (never shared by two queues)",
         "resolve the names (the variables' values, the parameters file or the deployed names) "
-        "and re-run assess, or set topic and group in the playbook before provision")
+        "and re-run assess, or set topic and group in the playbook before provision",
+    )

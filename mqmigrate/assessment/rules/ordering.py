@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from mqmigrate.assessment.rules.base import QueueContext, finding, rule, source_name
 
-MAPPING = ("consumer group keyed by the message group (SQS MessageGroupId / AMQP group-id, "
-           "which carries the Service Bus SessionId / JMSXGroupID): Kafka keeps order per "
-           "partition; partitions >= concurrent groups")
-REMEDIATION = ("migrate to a keyed consumer group, not a share group; the bridge sets the record "
-               "key from the group id; size partitions for the number of concurrent groups")
+MAPPING = (
+    "consumer group keyed by the message group (SQS MessageGroupId / AMQP group-id, "
+    "which carries the Service Bus SessionId / JMSXGroupID): Kafka keeps order per "
+    "partition; partitions >= concurrent groups"
+)
+REMEDIATION = (
+    "migrate to a keyed consumer group, not a share group; the bridge sets the record "
+    "key from the group id; size partitions for the number of concurrent groups"
+)
 
 
 @rule("ordering.fifo")

@@ -6,8 +6,10 @@ from mqmigrate.assessment.rules.base import QueueContext, finding, rule, source_
 from mqmigrate.inventory.readers.rabbitmq_common import major_version
 
 MAPPING = "no priority in Kafka: one topic per priority band, more consumers on the high band"
-REMEDIATION = ("split into <topic>.high / <topic>.low (producers choose by priority); weight the "
-               "share group sizes per band")
+REMEDIATION = (
+    "split into <topic>.high / <topic>.low (producers choose by priority); weight the "
+    "share group sizes per band"
+)
 
 
 @rule("priority")
@@ -19,11 +21,21 @@ def priority(ctx: QueueContext):
         yield finding("priority", "warn", {name: value}, MAPPING, REMEDIATION)
     prio = sorted({c.priority for c in (q.consumers or []) if c.priority})
     if prio:
-        yield finding("priority", "warn", {"consumer x-priority": prio},
-                      "no consumer priority in share groups",
-                      "give the preferred consumers more instances, or a dedicated topic")
+        yield finding(
+            "priority",
+            "warn",
+            {"consumer x-priority": prio},
+            "no consumer priority in share groups",
+            "give the preferred consumers more instances, or a dedicated topic",
+        )
     major = major_version(ctx.source.version)
     if q.type == "quorum" and not q.max_priority and major is not None and major >= 4:
-        yield finding("priority", "info", {"per-message priority": None},
-                      MAPPING, "RabbitMQ 4.x quorum queues honour message priority without "
-                      "x-max-priority: check whether producers set it", unknown=True)
+        yield finding(
+            "priority",
+            "info",
+            {"per-message priority": None},
+            MAPPING,
+            "RabbitMQ 4.x quorum queues honour message priority without "
+            "x-max-priority: check whether producers set it",
+            unknown=True,
+        )

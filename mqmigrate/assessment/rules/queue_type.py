@@ -12,7 +12,10 @@ def stream(ctx: QueueContext):
         evidence = {"x-queue-type": "stream"}
         if q.extra.get("x-max-age"):
             evidence["x-max-age"] = q.extra["x-max-age"]
-        yield finding("queue-type.stream", "info", evidence,
-                      "a topic read by consumer groups (offsets, replay), not a share group",
-                      "map each stream consumer to a consumer group; offsets replace "
-                      "x-stream-offset")
+        yield finding(
+            "queue-type.stream",
+            "info",
+            evidence,
+            "a topic read by consumer groups (offsets, replay), not a share group",
+            "map each stream consumer to a consumer group; offsets replace x-stream-offset",
+        )

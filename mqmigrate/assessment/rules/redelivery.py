@@ -10,24 +10,48 @@ def retry_limit(ctx: QueueContext):
     q, caps = ctx.queue, ctx.caps
     if q.type == "stream" or ctx.dead_letter_sources or ctx.delay_tier() is not None:
         return  # streams never redeliver; dead-letter and wait queues are not consumed
-    name = source_name(q, "delivery_limit", {"sqs": "maxReceiveCount",
-                                             "rabbitmq": "x-delivery-limit"}.get(
-        ctx.source.kind, "max-delivery-attempts"))
+    name = source_name(
+        q,
+        "delivery_limit",
+        {"sqs": "maxReceiveCount", "rabbitmq": "x-delivery-limit"}.get(
+            ctx.source.kind, "max-delivery-attempts"
+        ),
+    )
     limit = q.delivery_limit
-    mapping = (f"share.delivery.count.limit ({caps.delivery_min}-{caps.delivery_max}, cap "
-               f"raisable to {caps.delivery_raisable_max}"
-               + ("; per group since 4.3)" if caps.per_group_delivery_limit else
-                  "; broker-wide before 4.3)"))
-    remediation = ("choose a limit in 2-10 (raise the broker cap up to 25), or count attempts "
-                   "in a header in the worker and dead-letter at the source's limit")
+    mapping = (
+        f"share.delivery.count.limit ({caps.delivery_min}-{caps.delivery_max}, cap "
+        f"raisable to {caps.delivery_raisable_max}"
+        + (
+            "; per group since 4.3)"
+            if caps.per_group_delivery_limit
+            else "; broker-wide before 4.3)"
+        )
+    )
+    remediation = (
+        "choose a limit in 2-10 (raise the broker cap up to 25), or count attempts "
+        "in a header in the worker and dead-letter at the source's limit"
+    )
     if limit is None:
         if q.type == "quorum":
-            yield finding("retry.limit", "warn",
-                          {name: "unset: unlimited (RabbitMQ 3.x) or 20 (RabbitMQ 4.x); "
-                                 "broker version unknown"}, mapping, remediation)
+            yield finding(
+                "retry.limit",
+                "warn",
+                {
+                    name: "unset: unlimited (RabbitMQ 3.x) or 20 (RabbitMQ 4.x); "
+                    "broker version unknown"
+                },
+                mapping,
+                remediation,
+            )
         else:
-            yield finding("retry.limit", "info", {name: None}, mapping,
-                          "find the source's redelivery limit; the plan uses 5", unknown=True)
+            yield finding(
+                "retry.limit",
+                "info",
+                {name: None},
+                mapping,
+                "find the source's redelivery limit; the plan uses 5",
+                unknown=True,
+            )
         return
     if limit == -1:
         evidence = {name: shown(q, "delivery_limit", "unlimited")}
@@ -41,9 +65,12 @@ def retry_limit(ctx: QueueContext):
             # unacked messages, AMQP 1.0 released and modified), the bridge's returns too
             evidence["bridge"] = (
                 "the bridge's returns count too (a release during a Kafka outage, its prefetch "
-                "on every restart): after 20 the broker drops or dead-letters the message")
-            remediation += ("; for the migration, a policy with a higher delivery-limit keeps "
-                            "bridge restarts from using up the application's attempts")
+                "on every restart): after 20 the broker drops or dead-letters the message"
+            )
+            remediation += (
+                "; for the migration, a policy with a higher delivery-limit keeps "
+                "bridge restarts from using up the application's attempts"
+            )
     yield finding("retry.limit", "warn", evidence, mapping, remediation)
 
 
@@ -51,13 +78,18 @@ def retry_limit(ctx: QueueContext):
 def dlq(ctx: QueueContext):
     q, caps = ctx.queue, ctx.caps
     severity = "info" if caps.share_dlq else "warn"
-    mapping = ("share-group dead-letter topic dlq.<topic> (KIP-1191, errors.deadletterqueue."
-               "topic.name, Kafka 4.4+)" if caps.share_dlq else
-               "no broker DLQ before Kafka 4.4: the worker produces to dlq.<topic> then REJECTs")
-    remediation = ("create dlq.<topic>; the plan sets errors.deadletterqueue.topic.name"
-                   if caps.share_dlq else
-                   "use the mqmigrate worker (forwards to dlq.<topic> then REJECTs) or upgrade "
-                   "to Kafka 4.4")
+    mapping = (
+        "share-group dead-letter topic dlq.<topic> (KIP-1191, errors.deadletterqueue."
+        "topic.name, Kafka 4.4+)"
+        if caps.share_dlq
+        else "no broker DLQ before Kafka 4.4: the worker produces to dlq.<topic> then REJECTs"
+    )
+    remediation = (
+        "create dlq.<topic>; the plan sets errors.deadletterqueue.topic.name"
+        if caps.share_dlq
+        else "use the mqmigrate worker (forwards to dlq.<topic> then REJECTs) or upgrade "
+        "to Kafka 4.4"
+    )
     if q.dead_letter is not None and ctx.delay_tier() is None:
         dl = q.dead_letter
         evidence = {}
@@ -68,14 +100,19 @@ def dlq(ctx: QueueContext):
             if dl.strategy:
                 evidence["x-dead-letter-strategy"] = dl.strategy
         if dl.target is not None:
-            evidence["RedrivePolicy.deadLetterTargetArn" if ctx.source.kind == "sqs"
-                     else source_name(q, "dead_letter", "dead-letter-address")] = dl.target
+            evidence[
+                "RedrivePolicy.deadLetterTargetArn"
+                if ctx.source.kind == "sqs"
+                else source_name(q, "dead_letter", "dead-letter-address")
+            ] = dl.target
             if dl.strategy and dl.exchange is None:
                 evidence["how"] = dl.strategy
         yield finding("dlq.redrive", severity, evidence, mapping, remediation)
     if ctx.dead_letter_sources:
-        yield finding("dlq.redrive", "info",
-                      {"dead-letter queue of": sorted(ctx.dead_letter_sources)},
-                      "becomes the dlq.<topic> of its source workloads",
-                      "do not migrate as a work queue; drain or replay it into the source's "
-                      "dlq.<topic>")
+        yield finding(
+            "dlq.redrive",
+            "info",
+            {"dead-letter queue of": sorted(ctx.dead_letter_sources)},
+            "becomes the dlq.<topic> of its source workloads",
+            "do not migrate as a work queue; drain or replay it into the source's dlq.<topic>",
+        )

@@ -39,11 +39,14 @@ def routing(ctx: QueueContext):
     if filters:
         evidence["filters"] = filters
     yield finding(
-        "routing.pattern", "warn", evidence,
+        "routing.pattern",
+        "warn",
+        evidence,
         "no broker-side routing in Kafka: producer-side topic selection or a router "
         "(Kafka Streams / the bridge) writing to this queue's topic",
         "have producers publish to the topic directly, or run a router that applies the "
-        "listed bindings; each edge becomes one routing rule")
+        "listed bindings; each edge becomes one routing rule",
+    )
 
 
 @rule("fanout.share-groups")
@@ -52,15 +55,21 @@ def fanout(ctx: QueueContext):
         # a filtered (Service Bus subscription) binding is selective: not a fan-out member
         if e.exchange_types[-1] != "fanout" or e.arguments.get("filter"):
             continue
-        peers = sorted({x.queue for x in ctx.source.edges
-                        if x.path[-1] == e.path[-1] and x.vhost == e.vhost
-                        and not x.arguments.get("filter")})
+        peers = sorted(
+            {
+                x.queue
+                for x in ctx.source.edges
+                if x.path[-1] == e.path[-1] and x.vhost == e.vhost and not x.arguments.get("filter")
+            }
+        )
         if len(peers) >= 2:
-            yield finding("fanout.share-groups", "info",
-                          {"fanout exchange": e.path[-1], "bound queues": peers},
-                          "one topic for the exchange, one share group per bound queue",
-                          "publish once to the exchange's topic; each consumer team gets its "
-                          "own share group")
+            yield finding(
+                "fanout.share-groups",
+                "info",
+                {"fanout exchange": e.path[-1], "bound queues": peers},
+                "one topic for the exchange, one share group per bound queue",
+                "publish once to the exchange's topic; each consumer team gets its own share group",
+            )
             return
 
 
@@ -75,8 +84,12 @@ def rpc(ctx: QueueContext):
     if q.name.startswith(("amq.gen-", "amq.rabbitmq.reply-to")):
         evidence["name"] = q.name
     if evidence:
-        yield finding("rpc.reply-to", "blocker", evidence,
-                      "request/reply is not a queue workload: a reply topic per client "
-                      "instance (or a correlation-id keyed reply topic)",
-                      "keep RPC on the source or redesign as request/reply topics; do not "
-                      "create a share group for it")
+        yield finding(
+            "rpc.reply-to",
+            "blocker",
+            evidence,
+            "request/reply is not a queue workload: a reply topic per client "
+            "instance (or a correlation-id keyed reply topic)",
+            "keep RPC on the source or redesign as request/reply topics; do not "
+            "create a share group for it",
+        )

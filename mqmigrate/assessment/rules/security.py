@@ -25,17 +25,27 @@ def rabbit_permissions(ctx: SourceContext):
     s = ctx.source
     if s.kind != "rabbitmq" or (not s.permissions and not [v for v in s.vhosts if v != "/"]):
         return  # only the default vhost and no permissions: nothing to map
-    non_prefix = sorted({f"{p.user}@{p.vhost} {kind}={rx}" for p in s.permissions
-                         for kind, rx in (("configure", p.configure), ("write", p.write),
-                                          ("read", p.read)) if not _is_prefix(rx)})
+    non_prefix = sorted(
+        {
+            f"{p.user}@{p.vhost} {kind}={rx}"
+            for p in s.permissions
+            for kind, rx in (("configure", p.configure), ("write", p.write), ("read", p.read))
+            if not _is_prefix(rx)
+        }
+    )
     evidence = {"vhosts": s.vhosts, "permissions": len(s.permissions)}
     if s.users_count is not None:
         evidence["users"] = s.users_count
     if non_prefix:
         evidence["non-prefix regexes"] = non_prefix
-    yield finding("security.mapping", "warn", evidence, MAPPING,
-                  "one topic/group prefix per vhost (e.g. <vhost>.); translate each user's "
-                  "permissions to PREFIXED ACLs; the listed regexes need manual ACLs")
+    yield finding(
+        "security.mapping",
+        "warn",
+        evidence,
+        MAPPING,
+        "one topic/group prefix per vhost (e.g. <vhost>.); translate each user's "
+        "permissions to PREFIXED ACLs; the listed regexes need manual ACLs",
+    )
 
 
 @rule("security.mapping")
@@ -54,7 +64,11 @@ def sqs_policy(ctx: QueueContext):
     if q.redrive_allow_policy is not None:
         evidence["RedriveAllowPolicy"] = q.redrive_allow_policy.get("redrivePermission")
     if evidence:
-        yield finding("security.mapping", "warn", evidence, MAPPING + "; encryption at rest is "
-                      "the cluster's (no per-topic KMS key)",
-                      "translate each principal to a Kafka principal with topic/group ACLs; "
-                      "per-queue KMS keys need disk or client-side encryption")
+        yield finding(
+            "security.mapping",
+            "warn",
+            evidence,
+            MAPPING + "; encryption at rest is the cluster's (no per-topic KMS key)",
+            "translate each principal to a Kafka principal with topic/group ACLs; "
+            "per-queue KMS keys need disk or client-side encryption",
+        )

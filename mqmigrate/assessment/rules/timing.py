@@ -12,32 +12,51 @@ def visibility(ctx: QueueContext):
         return
     lo, hi = caps.lock_min_ms / 1000, caps.lock_max_ms / 1000
     name = {"sqs": "VisibilityTimeout", "rabbitmq": "x-consumer-timeout"}.get(
-        ctx.source.kind, "lockDuration" if q.extra.get("broker") == "servicebus"
-        else "lock_timeout")
+        ctx.source.kind, "lockDuration" if q.extra.get("broker") == "servicebus" else "lock_timeout"
+    )
     v = q.visibility_timeout
     if v is None:
-        note = ("RabbitMQ broker consumer_timeout applies (default 30 min); processing time "
-                "unknown" if ctx.source.kind == "rabbitmq" else "processing time unknown")
+        note = (
+            "RabbitMQ broker consumer_timeout applies (default 30 min); processing time unknown"
+            if ctx.source.kind == "rabbitmq"
+            else "processing time unknown"
+        )
         yield finding(
-            "visibility.timeout", "info", {name: None, "note": note},
+            "visibility.timeout",
+            "info",
+            {name: None, "note": note},
             "share.record.lock.duration.ms (default 30 s, bounds 15-60 s)",
             "measure p99 processing time; set the lock to 1.5 x p99 (the plan uses 30 s until "
-            "then)", unknown=True)
+            "then)",
+            unknown=True,
+        )
         return
     if lo <= v <= hi:
         return
     evidence = {name: shown(q, "visibility_timeout", v)}
-    mapping = ("share.record.lock.duration.ms: broker bounds 15-60 s by default, raisable to "
-               "1 h (group.share.max.record.lock.duration.ms)")
+    mapping = (
+        "share.record.lock.duration.ms: broker bounds 15-60 s by default, raisable to "
+        "1 h (group.share.max.record.lock.duration.ms)"
+    )
     if 1 <= v <= caps.lock_raisable_max_ms / 1000:
-        yield finding("visibility.timeout", "warn", evidence, mapping,
-                      "raise the broker's share lock bounds to cover the timeout, or shorten "
-                      "processing to fit 15-60 s")
+        yield finding(
+            "visibility.timeout",
+            "warn",
+            evidence,
+            mapping,
+            "raise the broker's share lock bounds to cover the timeout, or shorten "
+            "processing to fit 15-60 s",
+        )
     else:
         severity = "warn" if caps.renew_usable else "blocker"
-        yield finding("visibility.timeout", severity, evidence, mapping,
-                      "a lock this long needs RENEW (not in the Python client): use a consumer "
-                      "group, or split the work so each record finishes within 1 h")
+        yield finding(
+            "visibility.timeout",
+            severity,
+            evidence,
+            mapping,
+            "a lock this long needs RENEW (not in the Python client): use a consumer "
+            "group, or split the work so each record finishes within 1 h",
+        )
 
 
 @rule("delay.delivery")
@@ -45,40 +64,69 @@ def delay(ctx: QueueContext):
     q = ctx.queue
     mapping = "no delayed delivery in Kafka: delay-tier topics (e.g. retry-30s) or a scheduler"
     if q.delay:
-        evidence = {"DelaySeconds" if ctx.source.kind == "sqs" else "redelivery_delay":
-                    shown(q, "delay", q.delay)}
+        evidence = {
+            "DelaySeconds" if ctx.source.kind == "sqs" else "redelivery_delay": shown(
+                q, "delay", q.delay
+            )
+        }
         if q.extra.get("redelivery_multiplier"):  # Artemis exponential back-off
             evidence["redelivery-delay-multiplier"] = q.extra["redelivery_multiplier"]
             evidence["max-redelivery-delay"] = q.extra.get("max_redelivery_delay_ms")
-        yield finding("delay.delivery", "warn", evidence, mapping,
-                      "route through a delay-tier topic whose consumer waits until "
-                      "publish time + delay, or delay in the producer")
-    delayed = sorted({x for e in ctx.edges for x, t in zip(e.path, e.exchange_types)
-                      if t == "x-delayed-message"})
+        yield finding(
+            "delay.delivery",
+            "warn",
+            evidence,
+            mapping,
+            "route through a delay-tier topic whose consumer waits until "
+            "publish time + delay, or delay in the producer",
+        )
+    delayed = sorted(
+        {x for e in ctx.edges for x, t in zip(e.path, e.exchange_types) if t == "x-delayed-message"}
+    )
     if delayed or q.extra.get("scheduled") or q.arguments.get("scheduled"):
-        yield finding("delay.delivery", "blocker",
-                      {"x-delayed-message exchanges": delayed} if delayed else
-                      {"scheduled": True}, mapping,
-                      "per-message delays need a scheduler service (or delay-tier topics if "
-                      "the delays take few distinct values); not a plain share group")
+        yield finding(
+            "delay.delivery",
+            "blocker",
+            {"x-delayed-message exchanges": delayed} if delayed else {"scheduled": True},
+            mapping,
+            "per-message delays need a scheduler service (or delay-tier topics if "
+            "the delays take few distinct values); not a plain share group",
+        )
     tier = ctx.delay_tier()
     if tier is not None:
-        via = (f"{tier.exchange or '(default exchange)'}[{tier.routing_key}]"
-               if tier.routing_key is not None else f"{tier.exchange} (original routing key)")
-        yield finding("delay.delivery", "warn",
-                      {"wait queue TTL": _ms(tier.ttl_s), "returns to": tier.returns_to,
-                       "through": via, "recognised because": tier.why}, mapping,
-                      "replace this TTL+DLX wait queue with a retry-tier topic: the worker "
-                      "forwards a failed record there and a delaying consumer returns it after "
-                      "the TTL; do not migrate the wait queue itself")
+        via = (
+            f"{tier.exchange or '(default exchange)'}[{tier.routing_key}]"
+            if tier.routing_key is not None
+            else f"{tier.exchange} (original routing key)"
+        )
+        yield finding(
+            "delay.delivery",
+            "warn",
+            {
+                "wait queue TTL": _ms(tier.ttl_s),
+                "returns to": tier.returns_to,
+                "through": via,
+                "recognised because": tier.why,
+            },
+            mapping,
+            "replace this TTL+DLX wait queue with a retry-tier topic: the worker "
+            "forwards a failed record there and a delaying consumer returns it after "
+            "the TTL; do not migrate the wait queue itself",
+        )
     for t in ctx.dead_letters.retries(q, ctx.source.kind) if ctx.dead_letters else []:
-        loop = (f"{q.name} -> {t.queue} -> {q.name}" if t.queue in
-                ctx.dead_letters.routes_from(q, ctx.source.kind) else
-                f"{t.queue} -> {t.exchange or '(default exchange)'} -> {q.name}")
-        yield finding("delay.delivery", "warn",
-                      {"wait_queue": t.queue, "x-message-ttl": _ms(t.ttl_s), "loop": loop},
-                      mapping, "replace the TTL+DLX wait queue with retry-tier topics; the "
-                      "worker RELEASEs or forwards to the next tier")
+        loop = (
+            f"{q.name} -> {t.queue} -> {q.name}"
+            if t.queue in ctx.dead_letters.routes_from(q, ctx.source.kind)
+            else f"{t.queue} -> {t.exchange or '(default exchange)'} -> {q.name}"
+        )
+        yield finding(
+            "delay.delivery",
+            "warn",
+            {"wait_queue": t.queue, "x-message-ttl": _ms(t.ttl_s), "loop": loop},
+            mapping,
+            "replace the TTL+DLX wait queue with retry-tier topics; the "
+            "worker RELEASEs or forwards to the next tier",
+        )
 
 
 def _ms(seconds: float) -> int:
@@ -88,39 +136,69 @@ def _ms(seconds: float) -> int:
 @rule("ttl.expiry")
 def ttl(ctx: QueueContext):
     q = ctx.queue
-    mapping = ("retention.ms deletes by age per segment, never per record and never "
-               "dead-letters; an expires-at header checked by the worker")
+    mapping = (
+        "retention.ms deletes by age per segment, never per record and never "
+        "dead-letters; an expires-at header checked by the worker"
+    )
     if ctx.delay_tier() is not None:
         return  # the TTL is the delay of a retry loop (delay.delivery), not an expiry
     # Service Bus dead-letters expired messages only with deadLetteringOnMessageExpiration
     expiry_dl = q.dead_letter if q.extra.get("expiry_dead_lettered", True) else None
     if q.message_ttl is not None:
         severity = "warn" if expiry_dl else "info"
-        evidence = {"x-message-ttl" if ctx.source.kind == "rabbitmq" else
-                    "defaultMessageTimeToLive" if q.extra.get("broker") == "servicebus" else
-                    "expiry": int(q.message_ttl * 1000)}
+        evidence = {
+            "x-message-ttl"
+            if ctx.source.kind == "rabbitmq"
+            else "defaultMessageTimeToLive"
+            if q.extra.get("broker") == "servicebus"
+            else "expiry": int(q.message_ttl * 1000)
+        }
         if expiry_dl:
-            evidence["expired messages dead-lettered to"] = (expiry_dl.exchange
-                                                             or expiry_dl.target)
-        yield finding("ttl.expiry", severity, evidence, mapping,
-                      "producers set an expires-at header; the worker drops (or DLQs, when "
-                      "expired messages were dead-lettered) records past it; retention.ms "
-                      ">= TTL")
+            evidence["expired messages dead-lettered to"] = expiry_dl.exchange or expiry_dl.target
+        yield finding(
+            "ttl.expiry",
+            severity,
+            evidence,
+            mapping,
+            "producers set an expires-at header; the worker drops (or DLQs, when "
+            "expired messages were dead-lettered) records past it; retention.ms "
+            ">= TTL",
+        )
     elif ctx.source.kind in ("rabbitmq", "amqp1") and q.type != "stream":
-        yield finding("ttl.expiry", "info", {"per-message expiration": None}, mapping,
-                      "check whether producers set per-message expiration; if so the worker "
-                      "must check an expires-at header", unknown=True)
+        yield finding(
+            "ttl.expiry",
+            "info",
+            {"per-message expiration": None},
+            mapping,
+            "check whether producers set per-message expiration; if so the worker "
+            "must check an expires-at header",
+            unknown=True,
+        )
     if q.expires is not None:
-        yield finding("ttl.expiry", "warn", {
-            "autoDeleteOnIdle" if q.extra.get("broker") == "servicebus" else "x-expires":
-            int(q.expires * 1000)},
-                      "Kafka never deletes an idle topic",
-                      "drop the auto-expiry or delete unused topics with a housekeeping job")
+        yield finding(
+            "ttl.expiry",
+            "warn",
+            {
+                "autoDeleteOnIdle" if q.extra.get("broker") == "servicebus" else "x-expires": int(
+                    q.expires * 1000
+                )
+            },
+            "Kafka never deletes an idle topic",
+            "drop the auto-expiry or delete unused topics with a housekeeping job",
+        )
     if q.retention is not None and ctx.source.kind == "sqs":
-        yield finding("ttl.expiry", "info",
-                      {"MessageRetentionPeriod": shown(q, "retention", int(q.retention))},
-                      "retention.ms", "set retention.ms >= the source retention (the target "
-                      "does)")
+        yield finding(
+            "ttl.expiry",
+            "info",
+            {"MessageRetentionPeriod": shown(q, "retention", int(q.retention))},
+            "retention.ms",
+            "set retention.ms >= the source retention (the target does)",
+        )
     if q.type == "stream" and q.extra.get("x-max-age"):
-        yield finding("ttl.expiry", "info", {"x-max-age": q.extra["x-max-age"]}, "retention.ms",
-                      "set retention.ms to the stream's max age (the target does)")
+        yield finding(
+            "ttl.expiry",
+            "info",
+            {"x-max-age": q.extra["x-max-age"]},
+            "retention.ms",
+            "set retention.ms to the stream's max age (the target does)",
+        )

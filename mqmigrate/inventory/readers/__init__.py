@@ -49,13 +49,15 @@ def _scheme(arg: str) -> str | None:
     return arg.split("://", 1)[0].lower()
 
 
-def read_source(arg: str, *, prefix: str | None = None,
-                progress: Progress | None = None) -> list[Source]:
+def read_source(
+    arg: str, *, prefix: str | None = None, progress: Progress | None = None
+) -> list[Source]:
     """Read one SOURCE argument (URI or path) into one or more sources."""
     scheme = _scheme(arg)
     if scheme is not None:
         if scheme in ("http", "https"):
             from urllib.parse import urlsplit
+
             parts = urlsplit(arg)
             if parts.port == 15672 or parts.path.rstrip("/").endswith("/api"):
                 scheme = "rabbitmq+" + scheme
@@ -63,15 +65,21 @@ def read_source(arg: str, *, prefix: str | None = None,
             else:
                 raise UsageError(
                     f"cannot tell which broker {_masked(arg)} is",
-                    hint="use rabbitmq+http://, sqs+http:// or artemis+http://")
+                    hint="use rabbitmq+http://, sqs+http:// or artemis+http://",
+                )
         module = LIVE_SCHEMES.get(scheme)
         if module is None:
             from difflib import get_close_matches
+
             close = get_close_matches(scheme, list(LIVE_SCHEMES), n=1)
-            hint = f"did you mean {close[0]}://?" if close else (
-                "known schemes: " + ", ".join(sorted(set(LIVE_SCHEMES))))
+            hint = (
+                f"did you mean {close[0]}://?"
+                if close
+                else ("known schemes: " + ", ".join(sorted(set(LIVE_SCHEMES))))
+            )
             raise UsageError(f"unknown source scheme {scheme}:// in {_masked(arg)}", hint=hint)
         import importlib
+
         mod = importlib.import_module(f"mqmigrate.inventory.readers.{module}")
         return [mod.read(arg, prefix=prefix, progress=progress)]
     return read_file(Path(arg), prefix=prefix)
@@ -79,13 +87,19 @@ def read_source(arg: str, *, prefix: str | None = None,
 
 def _masked(arg: str) -> str:
     from mqmigrate.redact import mask_uri
+
     return mask_uri(arg)
 
 
 def read_file(path: Path, *, prefix: str | None = None) -> list[Source]:
     """Sniff and read an export/IaC/dump file."""
     from mqmigrate.inventory.readers import (
-        amqp1_yaml, cloudformation, dump, rabbitmq_definitions, servicebus_arm, servicebus_bicep,
+        amqp1_yaml,
+        cloudformation,
+        dump,
+        rabbitmq_definitions,
+        servicebus_arm,
+        servicebus_bicep,
     )
 
     if path.is_dir():
@@ -101,12 +115,17 @@ def read_file(path: Path, *, prefix: str | None = None) -> list[Source]:
         return _filter([broker_file], prefix)
     if suffix == ".bicep" or servicebus_bicep.any_resource(text):
         if not servicebus_bicep.looks_like(text):
-            raise ConfigError(f"{path}: Bicep file declares no Microsoft.ServiceBus queue, topic "
-                              "or subscription: nothing to assess",
-                              hint="mqmigrate reads Service Bus resources from Bicep")
+            raise ConfigError(
+                f"{path}: Bicep file declares no Microsoft.ServiceBus queue, topic "
+                "or subscription: nothing to assess",
+                hint="mqmigrate reads Service Bus resources from Bicep",
+            )
         return _filter(_nonempty(path, servicebus_bicep.read(path, text), "Bicep file"), prefix)
-    if suffix == ".tf" or (suffix not in (".json", ".yaml", ".yml", ".template")
-                           and not stripped.startswith(("{", "[")) and "resource " in text):
+    if suffix == ".tf" or (
+        suffix not in (".json", ".yaml", ".yml", ".template")
+        and not stripped.startswith(("{", "["))
+        and "resource " in text
+    ):
         return _filter(_terraform([path], [text], path), prefix)
     if suffix == ".json" or stripped.startswith(("{", "[")):
         data = _files.parse_json(path, text)
@@ -121,31 +140,47 @@ def read_file(path: Path, *, prefix: str | None = None) -> list[Source]:
                     f"{path}: ARM template declares no Service Bus queue or subscription "
                     f"(found {_found(servicebus_arm.resource_types(data))}): nothing to assess",
                     hint="mqmigrate reads Microsoft.ServiceBus/namespaces queues, topics and "
-                         "subscriptions from ARM templates")
+                    "subscriptions from ARM templates",
+                )
             return _filter(sources, prefix)
         if rabbitmq_definitions.looks_like(data):
             return _filter([rabbitmq_definitions.read(path, data)], prefix)
-        keys = ("keys " + ", ".join(sorted(map(str, data))[:6]) if data else "an empty object"
-                ) if isinstance(data, dict) else f"a JSON {type(data).__name__}"
-        raise ConfigError(f"{path}: JSON is not a RabbitMQ definitions export, a CloudFormation "
-                          f"or ARM template or an mqmigrate inventory dump (found {keys})")
+        keys = (
+            ("keys " + ", ".join(sorted(map(str, data))[:6]) if data else "an empty object")
+            if isinstance(data, dict)
+            else f"a JSON {type(data).__name__}"
+        )
+        raise ConfigError(
+            f"{path}: JSON is not a RabbitMQ definitions export, a CloudFormation "
+            f"or ARM template or an mqmigrate inventory dump (found {keys})"
+        )
     data = cloudformation.load_yaml(path, text)
     if cloudformation.looks_like(data):
         return _filter([_cloudformation(path, data)], prefix)
     if amqp1_yaml.looks_like(data):
         return _filter([amqp1_yaml.read(path, data)], prefix)
     if not isinstance(data, dict):
-        found = "an empty file" if data is None else (
-            "plain text" if isinstance(data, (str, int, float)) else f"a YAML {type(data).__name__}")
-        raise ConfigError(f"{path}: not an estate file the tool reads (found {found})",
-                          hint="pass RabbitMQ definitions JSON, Terraform, CloudFormation, an ARM "
-                               "template, Bicep, an AMQP 1.0 address YAML or an inventory dump")
+        found = (
+            "an empty file"
+            if data is None
+            else (
+                "plain text"
+                if isinstance(data, (str, int, float))
+                else f"a YAML {type(data).__name__}"
+            )
+        )
+        raise ConfigError(
+            f"{path}: not an estate file the tool reads (found {found})",
+            hint="pass RabbitMQ definitions JSON, Terraform, CloudFormation, an ARM "
+            "template, Bicep, an AMQP 1.0 address YAML or an inventory dump",
+        )
     raise cloudformation.wrong_format(path)
 
 
 def _found(types: list[str]) -> str:
     """``aws_s3_bucket x2, aws_iam_role`` from a list of resource types."""
     from collections import Counter
+
     if not types:
         return "no resource"
     counts = Counter(types)
@@ -161,11 +196,14 @@ def _nonempty(path: Path, sources: list[Source], what: str) -> list[Source]:
 
 def _cloudformation(path: Path, data: dict) -> Source:
     from mqmigrate.inventory.readers import cloudformation
+
     source = cloudformation.read(path, data)
     if not source.queues:
         types = [str(r.get("Type")) for r in data["Resources"].values() if isinstance(r, dict)]
-        raise ConfigError(f"{path}: CloudFormation template declares no AWS::SQS::Queue "
-                          f"(found {_found(types)}): nothing to assess")
+        raise ConfigError(
+            f"{path}: CloudFormation template declares no AWS::SQS::Queue "
+            f"(found {_found(types)}): nothing to assess"
+        )
     return source
 
 
@@ -186,7 +224,8 @@ def _terraform(paths: list[Path], texts: list[str], where: Path) -> list[Source]
             f"{where}: Terraform declares no queue the tool can read (found {_found(types)}): "
             "nothing to assess",
             hint="mqmigrate reads aws_sqs_queue and azurerm_servicebus_queue/_topic/"
-                 "_subscription resources")
+            "_subscription resources",
+        )
     return sources
 
 
@@ -198,8 +237,10 @@ def _read_broker_file(path: Path, text: str, suffix: str) -> Source | None:
         if artemis_xml.looks_like(text):
             return artemis_xml.read(path, text)
         root = artemis_xml.parse(path, text)
-        raise ConfigError(f"{path}: XML with root element <{root.tag.rsplit('}', 1)[-1]}> is "
-                          "not an ActiveMQ Artemis broker.xml (the only XML input read)")
+        raise ConfigError(
+            f"{path}: XML with root element <{root.tag.rsplit('}', 1)[-1]}> is "
+            "not an ActiveMQ Artemis broker.xml (the only XML input read)"
+        )
     if suffix == ".tf":
         return None
     if suffix == ".mqsc" or mqsc.looks_like(text):
@@ -225,8 +266,9 @@ def filter_estate(estate: Estate, prefix: str | None) -> Estate:
     return out
 
 
-def read_estate(args: list[str], *, prefix: str | None = None,
-                progress: Progress | None = None) -> Estate:
+def read_estate(
+    args: list[str], *, prefix: str | None = None, progress: Progress | None = None
+) -> Estate:
     """An :class:`Estate` covering every SOURCE argument."""
     sources: list[Source] = []
     for arg in args:

@@ -56,8 +56,14 @@ def expect(value: Any, kind: type | tuple[type, ...], where: str, path: Path) ->
         ok = isinstance(value, kind)
     if not ok:
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        json_names = {"dict": "object", "list": "array", "str": "string", "int": "integer",
-                      "float": "number", "bool": "boolean"}
+        json_names = {
+            "dict": "object",
+            "list": "array",
+            "str": "string",
+            "int": "integer",
+            "float": "number",
+            "bool": "boolean",
+        }
         for py, js in json_names.items():
             names = names.replace(py, js)
         raise ConfigError(f"{path}: {where}: expected {names}, got {type(value).__name__}")

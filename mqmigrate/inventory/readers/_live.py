@@ -30,8 +30,10 @@ def http_error(exc: Exception, what: str, uri: str | SourceURI) -> MqMigrateErro
 
     if isinstance(uri, SourceURI):
         return connect_error(uri, exc, what=what)
-    return ConnectionFailed(f"cannot reach {what} at {mask_uri(uri)} ({type(exc).__name__})",
-                            hint="check the host, port and that the service is running")
+    return ConnectionFailed(
+        f"cannot reach {what} at {mask_uri(uri)} ({type(exc).__name__})",
+        hint="check the host, port and that the service is running",
+    )
 
 
 def check_status(response, what: str, uri: str) -> None:
@@ -39,7 +41,10 @@ def check_status(response, what: str, uri: str) -> None:
     if response.status_code in (401, 403):
         raise AuthenticationFailed(
             f"{what} at {mask_uri(uri)} rejected the credentials (HTTP {response.status_code})",
-            hint="pass user:password in the URI or set the environment variables in docs/assess.md")
+            hint="pass user:password in the URI or set the environment variables in docs/assess.md",
+        )
     if response.status_code >= 400:
-        raise ConnectionFailed(f"{what} at {mask_uri(uri)} answered HTTP {response.status_code} "
-                               f"for {response.request.url.path}")
+        raise ConnectionFailed(
+            f"{what} at {mask_uri(uri)} answered HTTP {response.status_code} "
+            f"for {response.request.url.path}"
+        )

@@ -80,20 +80,33 @@ def address_queues(a: AddressSpec | dict, *, extra: dict | None = None) -> list[
     out = []
     for qname in names:
         dead = DeadLetter(target=a.dead_letter_address) if a.dead_letter_address else None
-        out.append(Queue(
-            name=qname, type=a.routing, durable=a.durable, exclusive=False, auto_delete=False,
-            arguments={k: v for k, v in a.model_dump(exclude_none=True).items()
-                       if k not in ("name", "queues", "depth", "consumers")},
-            message_groups=a.message_groups, settle_mode=a.settle_mode,
-            visibility_timeout=a.lock_timeout_s,
-            delay=(a.redelivery_delay_ms / 1000 if a.redelivery_delay_ms else None),
-            message_ttl=a.expiry_delay_ms / 1000 if a.expiry_delay_ms else None,
-            max_length_bytes=a.max_size_bytes,
-            overflow=a.address_full_policy, max_message_size=a.max_message_size,
-            dead_letter=dead, delivery_limit=a.max_delivery_attempts,
-            depth=a.depth, consumer_count=a.consumers,
-            extra={"address": a.name, "routing": a.routing, **(extra or {})},
-        ))
+        out.append(
+            Queue(
+                name=qname,
+                type=a.routing,
+                durable=a.durable,
+                exclusive=False,
+                auto_delete=False,
+                arguments={
+                    k: v
+                    for k, v in a.model_dump(exclude_none=True).items()
+                    if k not in ("name", "queues", "depth", "consumers")
+                },
+                message_groups=a.message_groups,
+                settle_mode=a.settle_mode,
+                visibility_timeout=a.lock_timeout_s,
+                delay=(a.redelivery_delay_ms / 1000 if a.redelivery_delay_ms else None),
+                message_ttl=a.expiry_delay_ms / 1000 if a.expiry_delay_ms else None,
+                max_length_bytes=a.max_size_bytes,
+                overflow=a.address_full_policy,
+                max_message_size=a.max_message_size,
+                dead_letter=dead,
+                delivery_limit=a.max_delivery_attempts,
+                depth=a.depth,
+                consumer_count=a.consumers,
+                extra={"address": a.name, "routing": a.routing, **(extra or {})},
+            )
+        )
     return out
 
 
@@ -113,9 +126,20 @@ def read(path: Path, data: dict) -> Source:
             exchanges.append(Exchange(name=a.name, type="fanout"))
     from mqmigrate.inventory.model import Binding
     from mqmigrate.inventory.readers.rabbitmq_common import flatten
-    bindings = [Binding(source=a.name, destination=q, routing_key="")
-                for a in spec.addresses if a.routing == "multicast" for q in (a.queues or [a.name])]
-    return Source(kind="amqp1", name=spec.broker,
-                  endpoint=mask_uri(spec.endpoint) if spec.endpoint else str(path),
-                  queues=queues, exchanges=exchanges, bindings=bindings,
-                  edges=flatten(exchanges, bindings), live=False)
+
+    bindings = [
+        Binding(source=a.name, destination=q, routing_key="")
+        for a in spec.addresses
+        if a.routing == "multicast"
+        for q in (a.queues or [a.name])
+    ]
+    return Source(
+        kind="amqp1",
+        name=spec.broker,
+        endpoint=mask_uri(spec.endpoint) if spec.endpoint else str(path),
+        queues=queues,
+        exchanges=exchanges,
+        bindings=bindings,
+        edges=flatten(exchanges, bindings),
+        live=False,
+    )

@@ -45,15 +45,37 @@ XML_SETTINGS = {
     "default-group-buckets": "defaultGroupBuckets",
     "default-ring-size": "defaultRingSize",
 }
-_INT = {"maxDeliveryAttempts", "redeliveryDelay", "maxRedeliveryDelay", "expiryDelay",
-        "maxSizeMessages", "defaultGroupBuckets", "defaultRingSize"}
+_INT = {
+    "maxDeliveryAttempts",
+    "redeliveryDelay",
+    "maxRedeliveryDelay",
+    "expiryDelay",
+    "maxSizeMessages",
+    "defaultGroupBuckets",
+    "defaultRingSize",
+}
 _BYTES = {"maxSizeBytes"}
 _FLOAT = {"redeliveryMultiplier"}
-_BOOL = {"defaultLastValueQueue", "defaultNonDestructive", "defaultExclusiveQueue",
-         "defaultGroupRebalance"}
+_BOOL = {
+    "defaultLastValueQueue",
+    "defaultNonDestructive",
+    "defaultExclusiveQueue",
+    "defaultGroupRebalance",
+}
 
-_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
-          "mib": 1024 ** 2, "g": 1024 ** 3, "gb": 1024 ** 3, "gib": 1024 ** 3}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "gib": 1024**3,
+}
 
 
 def parse_bytes(text: str) -> int:
@@ -86,6 +108,7 @@ def typed_setting(key: str, raw: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------ wildcards
+
 
 @dataclass(frozen=True)
 class Wildcards:
@@ -138,13 +161,16 @@ def _words_match(pattern: list[str], words: list[str], wc: Wildcards) -> bool:
             for j in range(1, len(words) + 1):
                 reach[j] = reach[j] or reach[j - 1]
         else:
-            reach = [False] + [reach[j - 1] and (p == wc.single_word or p == words[j - 1])
-                               for j in range(1, len(words) + 1)]
+            reach = [False] + [
+                reach[j - 1] and (p == wc.single_word or p == words[j - 1])
+                for j in range(1, len(words) + 1)
+            ]
     return reach[len(words)]
 
 
-def effective_settings(address: str, matches: dict[str, dict[str, Any]],
-                       wildcards: Wildcards = Wildcards()) -> tuple[dict[str, Any], list[str]]:
+def effective_settings(
+    address: str, matches: dict[str, dict[str, Any]], wildcards: Wildcards = Wildcards()
+) -> tuple[dict[str, Any], list[str]]:
     """The merged settings of ``address`` and the matches that gave them, most specific first."""
     hits = [m for m in matches if wildcards.matches(m, address)]
     hits.sort(key=cmp_to_key(wildcards.compare))
@@ -158,8 +184,10 @@ def effective_settings(address: str, matches: dict[str, dict[str, Any]],
 
 # ------------------------------------------------------------------------------ queues
 
-def queue_for(*, address: str, name: str, routing: str, settings: dict[str, Any],
-              attrs: dict[str, Any]) -> Queue:
+
+def queue_for(
+    *, address: str, name: str, routing: str, settings: dict[str, Any], attrs: dict[str, Any]
+) -> Queue:
     """One Artemis queue as a :class:`Queue`.
 
     ``settings`` are the address's merged settings (JSON keys, unset ones absent); ``attrs`` the
@@ -169,13 +197,21 @@ def queue_for(*, address: str, name: str, routing: str, settings: dict[str, Any]
     ``durable``, ``auto_delete``, ``temporary``, ``depth``, ``consumers``, ``in_flight``,
     ``scheduled``.
     """
+
     def attr(key: str, setting: str) -> Any:
         return attrs[key] if attrs.get(key) is not None else settings.get(setting)
 
     routing = "multicast" if str(routing).lower() == "multicast" else "anycast"
-    extra: dict[str, Any] = {"address": address, "routing": routing, "attribute_names": {
-        "single_active_consumer": "exclusive", "max_length": "max-size-messages",
-        "delivery_limit": "max-delivery-attempts", "dead_letter": "dead-letter-address"}}
+    extra: dict[str, Any] = {
+        "address": address,
+        "routing": routing,
+        "attribute_names": {
+            "single_active_consumer": "exclusive",
+            "max_length": "max-size-messages",
+            "delivery_limit": "max-delivery-attempts",
+            "dead_letter": "dead-letter-address",
+        },
+    }
     defaulted: set[str] = set()
 
     attempts = settings.get("maxDeliveryAttempts")
@@ -195,7 +231,9 @@ def queue_for(*, address: str, name: str, routing: str, settings: dict[str, Any]
         extra["redelivery_multiplier"] = multiplier
         # Artemis caps the growing delay at max-redelivery-delay, by default 10 x the delay
         cap = settings.get("maxRedeliveryDelay")
-        extra["max_redelivery_delay_ms"] = cap if cap is not None else f"{redelivery * 10} (default)"
+        extra["max_redelivery_delay_ms"] = (
+            cap if cap is not None else f"{redelivery * 10} (default)"
+        )
 
     size = settings.get("maxSizeBytes")
     count = settings.get("maxSizeMessages")
@@ -237,20 +275,27 @@ def queue_for(*, address: str, name: str, routing: str, settings: dict[str, Any]
         durable = False
     arguments = {k: v for k, v in settings.items() if v is not None}
     return Queue(
-        name=name, type=routing, durable=durable, exclusive=False,
+        name=name,
+        type=routing,
+        durable=durable,
+        exclusive=False,
         auto_delete=attrs.get("auto_delete", False),
         arguments=arguments,
         # an exclusive queue sends every message to one consumer at a time: ordering, not RPC
         single_active_consumer=exclusive or None,
         message_groups=groups or None,
         delay=redelivery / 1000 if redelivery > 0 else None,
-        message_ttl=(settings["expiryDelay"] / 1000
-                     if (settings.get("expiryDelay") or 0) > 0 else None),
+        message_ttl=(
+            settings["expiryDelay"] / 1000 if (settings.get("expiryDelay") or 0) > 0 else None
+        ),
         max_length=count if count is not None and count > 0 else None,
         max_length_bytes=size if size is not None and size > 0 else None,
         overflow=policy if ((size or 0) > 0 or (count or 0) > 0) else None,
-        dead_letter=dead, delivery_limit=limit,
-        depth=attrs.get("depth"), in_flight=attrs.get("in_flight"),
+        dead_letter=dead,
+        delivery_limit=limit,
+        depth=attrs.get("depth"),
+        in_flight=attrs.get("in_flight"),
         consumer_count=attrs.get("consumers"),
-        defaulted=defaulted, extra=extra,
+        defaulted=defaulted,
+        extra=extra,
     )

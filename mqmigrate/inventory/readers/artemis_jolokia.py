@@ -46,8 +46,9 @@ class _Jolokia:
         except ValueError as exc:
             raise ConnectionFailed(f"{mask_uri(self.uri)}: Jolokia did not answer JSON") from exc
         if body.get("status") != 200:
-            raise ConnectionFailed(f"Artemis at {mask_uri(self.uri)}: {body.get('error_type')}: "
-                                   f"{body.get('error')}")
+            raise ConnectionFailed(
+                f"Artemis at {mask_uri(self.uri)}: {body.get('error_type')}: {body.get('error')}"
+            )
         return body.get("value")
 
 
@@ -66,43 +67,62 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
             mbean = sorted(found)[0]
         version = api.call({"type": "read", "mbean": mbean, "attribute": "Version"})
         options = json.dumps({"field": "", "operation": "", "value": ""})
-        listed = api.call({"type": "exec", "mbean": mbean,
-                           "operation": "listQueues(java.lang.String,int,int)",
-                           "arguments": [options, 1, 100000]})
+        listed = api.call(
+            {
+                "type": "exec",
+                "mbean": mbean,
+                "operation": "listQueues(java.lang.String,int,int)",
+                "arguments": [options, 1, 100000],
+            }
+        )
         rows = json.loads(listed).get("data", []) if isinstance(listed, str) else []
-        rows = [r for r in rows if not str(r.get("name", "")).startswith(("$", "activemq."))
-                and (not prefix or str(r.get("name", "")).startswith(prefix))]
+        rows = [
+            r
+            for r in rows
+            if not str(r.get("name", "")).startswith(("$", "activemq."))
+            and (not prefix or str(r.get("name", "")).startswith(prefix))
+        ]
         settings: dict[str, dict] = {}
         queues, exchanges, bindings = [], [], []
         for i, row in enumerate(rows, 1):
             address = str(row.get("address"))
             if address not in settings:
-                raw = api.call({"type": "exec", "mbean": mbean,
-                                "operation": "getAddressSettingsAsJSON(java.lang.String)",
-                                "arguments": [address]})
+                raw = api.call(
+                    {
+                        "type": "exec",
+                        "mbean": mbean,
+                        "operation": "getAddressSettingsAsJSON(java.lang.String)",
+                        "arguments": [address],
+                    }
+                )
                 settings[address] = _typed(json.loads(raw) if isinstance(raw, str) else {})
             name = str(row.get("name"))
             routing = str(row.get("routingType", "ANYCAST")).lower()
-            q = queue_for(address=address, name=name, routing=routing,
-                          settings=settings[address], attrs={
-                              "exclusive": _bool(row.get("exclusive")),
-                              "last_value": _bool(row.get("lastValue")),
-                              "last_value_key": row.get("lastValueKey") or None,
-                              # Jolokia shows no queue's non-destructive flag: the
-                              # address's default-non-destructive stands for it
-                              "non_destructive": None,
-                              "group_rebalance": _bool(row.get("groupRebalance")),
-                              "group_buckets": _int(row.get("groupBuckets")),
-                              "ring_size": _int(row.get("ringSize")),
-                              "filter": row.get("filter") or None,
-                              "durable": _bool(row.get("durable")),
-                              "auto_delete": _bool(row.get("autoDelete")),
-                              "temporary": _bool(row.get("temporary")),
-                              "depth": _int(row.get("messageCount")),
-                              "consumers": _int(row.get("consumerCount")),
-                              "in_flight": _int(row.get("deliveringCount")),
-                              "scheduled": bool(_int(row.get("scheduledCount"))),
-                          })
+            q = queue_for(
+                address=address,
+                name=name,
+                routing=routing,
+                settings=settings[address],
+                attrs={
+                    "exclusive": _bool(row.get("exclusive")),
+                    "last_value": _bool(row.get("lastValue")),
+                    "last_value_key": row.get("lastValueKey") or None,
+                    # Jolokia shows no queue's non-destructive flag: the
+                    # address's default-non-destructive stands for it
+                    "non_destructive": None,
+                    "group_rebalance": _bool(row.get("groupRebalance")),
+                    "group_buckets": _int(row.get("groupBuckets")),
+                    "ring_size": _int(row.get("ringSize")),
+                    "filter": row.get("filter") or None,
+                    "durable": _bool(row.get("durable")),
+                    "auto_delete": _bool(row.get("autoDelete")),
+                    "temporary": _bool(row.get("temporary")),
+                    "depth": _int(row.get("messageCount")),
+                    "consumers": _int(row.get("consumerCount")),
+                    "in_flight": _int(row.get("deliveringCount")),
+                    "scheduled": bool(_int(row.get("scheduledCount"))),
+                },
+            )
             queues.append(q)
             if routing == "multicast":
                 if not any(e.name == address for e in exchanges):
@@ -112,10 +132,18 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
                 progress("reading Artemis queues", i, len(rows))
     finally:
         api.client.close()
-    return Source(kind="amqp1", name=f"artemis {mask_uri(uri)}", endpoint=mask_uri(uri),
-                  version=str(version) if version else None, queues=queues,
-                  exchanges=exchanges, bindings=bindings, edges=flatten(exchanges, bindings),
-                  live=True, notes=[f"queues filtered by prefix {prefix!r}"] if prefix else [])
+    return Source(
+        kind="amqp1",
+        name=f"artemis {mask_uri(uri)}",
+        endpoint=mask_uri(uri),
+        version=str(version) if version else None,
+        queues=queues,
+        exchanges=exchanges,
+        bindings=bindings,
+        edges=flatten(exchanges, bindings),
+        live=True,
+        notes=[f"queues filtered by prefix {prefix!r}"] if prefix else [],
+    )
 
 
 def _typed(raw: dict) -> dict[str, Any]:

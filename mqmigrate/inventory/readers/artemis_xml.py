@@ -23,7 +23,11 @@ from typing import Any
 from mqmigrate.errors import ConfigError
 from mqmigrate.inventory.model import Binding, Exchange, Queue, Source
 from mqmigrate.inventory.readers.artemis_common import (
-    XML_SETTINGS, Wildcards, effective_settings, queue_for, typed_setting,
+    XML_SETTINGS,
+    Wildcards,
+    effective_settings,
+    queue_for,
+    typed_setting,
 )
 from mqmigrate.inventory.readers.rabbitmq_common import flatten
 
@@ -84,14 +88,17 @@ def _int(raw: str | None, where: str, path: Path) -> int | None:
 def parse(path: Path, text: str) -> ET.Element:
     """The document's root element; ConfigError with file:line for malformed XML."""
     if _DOCTYPE.search(text):
-        raise ConfigError(f"{path}: XML with a document type declaration is refused "
-                          "(entity expansion); a broker.xml needs none")
+        raise ConfigError(
+            f"{path}: XML with a document type declaration is refused "
+            "(entity expansion); a broker.xml needs none"
+        )
     try:
         return ET.fromstring(text)
     except ET.ParseError as exc:
         line, col = exc.position
-        raise ConfigError(f"{path}:{line}:{col + 1}: invalid XML: "
-                          f"{str(exc).split(':')[0]}") from exc
+        raise ConfigError(
+            f"{path}:{line}:{col + 1}: invalid XML: {str(exc).split(':')[0]}"
+        ) from exc
 
 
 def _settings(core: ET.Element, path: Path) -> dict[str, dict[str, Any]]:
@@ -109,8 +116,10 @@ def _settings(core: ET.Element, path: Path) -> dict[str, dict[str, Any]]:
             try:
                 values[key] = typed_setting(key, c.text)
             except ValueError:
-                raise ConfigError(f"{path}: address-setting {match!r}: {_local(c.tag)}: "
-                                  f"invalid value {c.text.strip()!r}") from None
+                raise ConfigError(
+                    f"{path}: address-setting {match!r}: {_local(c.tag)}: "
+                    f"invalid value {c.text.strip()!r}"
+                ) from None
         # a later address-setting with the same match replaces the earlier one (as in Artemis)
         out[match] = values
     return out
@@ -137,13 +146,21 @@ def _queue_attrs(q: ET.Element, where: str, path: Path) -> dict[str, Any]:
 def read(path: Path, text: str) -> Source:
     """Read a broker.xml into a :class:`Source` (kind ``amqp1``)."""
     root = parse(path, text)
-    core = root if _local(root.tag) == "core" else next(
-        (e for e in root.iter() if _local(e.tag) == "core"), None)
+    core = (
+        root
+        if _local(root.tag) == "core"
+        else next((e for e in root.iter() if _local(e.tag) == "core"), None)
+    )
     if core is None:
-        raise ConfigError(f"{path}: XML without the Artemis <core> element",
-                          hint="pass the broker's etc/broker.xml")
-    notes = [f"xi:include {e.get('href')} not followed" for e in root.iter()
-             if _local(e.tag) == "include"]
+        raise ConfigError(
+            f"{path}: XML without the Artemis <core> element",
+            hint="pass the broker's etc/broker.xml",
+        )
+    notes = [
+        f"xi:include {e.get('href')} not followed"
+        for e in root.iter()
+        if _local(e.tag) == "include"
+    ]
     for acc in _children(_child(core, "acceptors"), "acceptor"):
         url = (acc.text or "").strip()
         protocols = re.search(r"protocols=([A-Za-z,]+)", url)
@@ -151,9 +168,11 @@ def read(path: Path, text: str) -> Source:
             # where the bridge could connect (AMQP 1.0); the host is often 0.0.0.0 here
             notes.append(f"AMQP 1.0 acceptor {acc.get('name')}: {url.split('?', 1)[0]}")
     wc_elem = _child(core, "wildcard-addresses")
-    wildcards = Wildcards(delimiter=_text(wc_elem, "delimiter") or ".",
-                          any_words=_text(wc_elem, "any-words") or "#",
-                          single_word=_text(wc_elem, "single-word") or "*")
+    wildcards = Wildcards(
+        delimiter=_text(wc_elem, "delimiter") or ".",
+        any_words=_text(wc_elem, "any-words") or "#",
+        single_word=_text(wc_elem, "single-word") or "*",
+    )
     matches = _settings(core, path)
 
     # (address, routing, queue name, attrs) in file order
@@ -178,8 +197,7 @@ def read(path: Path, text: str) -> Source:
                 qname = q.get("name")
                 if not qname:
                     raise ConfigError(f"{path}: address {aname!r}: <queue> without a name")
-                found.append((aname, routing, qname,
-                              _queue_attrs(q, f"queue {qname!r}", path)))
+                found.append((aname, routing, qname, _queue_attrs(q, f"queue {qname!r}", path)))
     # the pre-2.0 layout: <queues><queue name=".."><address>..</address></queue></queues>
     for q in _children(_child(core, "queues"), "queue"):
         qname = q.get("name")
@@ -197,10 +215,13 @@ def read(path: Path, text: str) -> Source:
         if not qname:
             raise ConfigError(f"{path}: <jms> <queue> without a name attribute")
         selector = _child(q, "selector")
-        attrs = {"durable": _bool(_text(q, "durable"), f"jms queue {qname!r} durable", path)
-                 if _text(q, "durable") is not None else True,
-                 "filter": selector.get("string") if selector is not None else None,
-                 "ring_size": -1}
+        attrs = {
+            "durable": _bool(_text(q, "durable"), f"jms queue {qname!r} durable", path)
+            if _text(q, "durable") is not None
+            else True,
+            "filter": selector.get("string") if selector is not None else None,
+            "ring_size": -1,
+        }
         addresses.add(f"jms.queue.{qname}")
         found.append((f"jms.queue.{qname}", "anycast", f"jms.queue.{qname}", attrs))
     for t in _children(jms, "topic"):
@@ -212,12 +233,12 @@ def read(path: Path, text: str) -> Source:
             f"{path}: no queue in this broker.xml (found {len(addresses)} addresses without "
             f"queues, {len(matches)} address-settings, {diverts_count} diverts)",
             hint="queues the broker auto-creates are not in the file: assess the live broker "
-                 "(artemis+http://user@host:8161)")
+            "(artemis+http://user@host:8161)",
+        )
     queues: list[Queue] = []
     for aname, routing, qname, attrs in found:
         settings, applied = effective_settings(aname, matches, wildcards)
-        q = queue_for(address=aname, name=qname, routing=routing, settings=settings,
-                      attrs=attrs)
+        q = queue_for(address=aname, name=qname, routing=routing, settings=settings, attrs=attrs)
         if applied:
             q.extra["address_settings"] = applied
         queues.append(q)
@@ -240,19 +261,43 @@ def read(path: Path, text: str) -> Source:
         exclusive = _bool(_text(d, "exclusive"), f"divert {dname!r} exclusive", path) or False
         for name in (src, dst):
             if not any(e.name == name for e in exchanges):
-                exchanges.append(Exchange(name=name, type="fanout" if name in multicast
-                                          else "direct"))
+                exchanges.append(
+                    Exchange(name=name, type="fanout" if name in multicast else "direct")
+                )
                 if name not in multicast:
-                    bindings.extend(Binding(source=name, destination=qn, routing_key=qn)
-                                    for an, _, qn, _ in found if an == name)
-        bindings.append(Binding(
-            source=src, destination=dst, destination_type="exchange", routing_key=key,
-            arguments={"divert": dname, "exclusive": exclusive,
-                       **({"routing-type": _text(d, "routing-type")}
-                          if _text(d, "routing-type") else {})}))
+                    bindings.extend(
+                        Binding(source=name, destination=qn, routing_key=qn)
+                        for an, _, qn, _ in found
+                        if an == name
+                    )
+        bindings.append(
+            Binding(
+                source=src,
+                destination=dst,
+                destination_type="exchange",
+                routing_key=key,
+                arguments={
+                    "divert": dname,
+                    "exclusive": exclusive,
+                    **(
+                        {"routing-type": _text(d, "routing-type")}
+                        if _text(d, "routing-type")
+                        else {}
+                    ),
+                },
+            )
+        )
         if exclusive:
             notes.append(f"divert {dname}: messages sent to {src} go only to {dst}")
     broker = _text(core, "name") or path.stem
-    return Source(kind="amqp1", name=f"artemis {broker}", endpoint=str(path),
-                  queues=queues, exchanges=exchanges, bindings=bindings,
-                  edges=flatten(exchanges, bindings), live=False, notes=notes)
+    return Source(
+        kind="amqp1",
+        name=f"artemis {broker}",
+        endpoint=str(path),
+        queues=queues,
+        exchanges=exchanges,
+        bindings=bindings,
+        edges=flatten(exchanges, bindings),
+        live=False,
+        notes=notes,
+    )

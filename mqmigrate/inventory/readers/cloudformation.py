@@ -54,10 +54,21 @@ def looks_like(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("Resources"), dict)
 
 
-_ATTRS = ["VisibilityTimeout", "MessageRetentionPeriod", "MaximumMessageSize", "DelaySeconds",
-          "ReceiveMessageWaitTimeSeconds", "FifoQueue", "ContentBasedDeduplication",
-          "DeduplicationScope", "FifoThroughputLimit", "RedrivePolicy", "RedriveAllowPolicy",
-          "KmsMasterKeyId", "SqsManagedSseEnabled"]
+_ATTRS = [
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "MaximumMessageSize",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "RedrivePolicy",
+    "RedriveAllowPolicy",
+    "KmsMasterKeyId",
+    "SqsManagedSseEnabled",
+]
 
 
 def read(path: Path, data: dict) -> Source:
@@ -107,8 +118,11 @@ def read(path: Path, data: dict) -> Source:
                 a[key] = json.dumps(v) if isinstance(v, (dict, list)) else v
         attrs[lid] = a
         t = props.get("Tags")
-        tags[lid] = ({str(x.get("Key")): str(resolve(x.get("Value"))) for x in t
-                      if isinstance(x, dict)} if isinstance(t, list) else {})
+        tags[lid] = (
+            {str(x.get("Key")): str(resolve(x.get("Value"))) for x in t if isinstance(x, dict)}
+            if isinstance(t, list)
+            else {}
+        )
 
     notes: list[str] = []
     for lid, res in resources.items():
@@ -131,10 +145,13 @@ def read(path: Path, data: dict) -> Source:
             else:
                 notes.append(f"{lid}: policy target is not a queue of this template")
 
-    queues = [queue_from_attributes(names[lid], attrs[lid], tags=tags[lid],
-                                    extra={"logical_id": lid}) for lid in names]
-    return Source(kind="sqs", name=path.name, endpoint=str(path), queues=queues, live=False,
-                  notes=notes)
+    queues = [
+        queue_from_attributes(names[lid], attrs[lid], tags=tags[lid], extra={"logical_id": lid})
+        for lid in names
+    ]
+    return Source(
+        kind="sqs", name=path.name, endpoint=str(path), queues=queues, live=False, notes=notes
+    )
 
 
 def _scalar(value: Any, names: dict[str, str], params: dict) -> Any:
@@ -154,5 +171,7 @@ def _sub(value: Any, names: dict[str, str]) -> str | None:
 
 
 def wrong_format(path: Path) -> ConfigError:
-    return ConfigError(f"{path}: YAML is neither a CloudFormation template (Resources) nor an "
-                       "AMQP 1.0 address description (addresses)")
+    return ConfigError(
+        f"{path}: YAML is neither a CloudFormation template (Resources) nor an "
+        "AMQP 1.0 address description (addresses)"
+    )

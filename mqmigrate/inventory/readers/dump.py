@@ -19,8 +19,10 @@ def looks_like(data: Any) -> bool:
 def read(path: Path, data: dict) -> Estate:
     """Validate the dump strictly (unknown keys are errors: it is our format)."""
     if data.get("schema") != INVENTORY_SCHEMA:
-        raise ConfigError(f"{path}: schema {data.get('schema')!r} is not {INVENTORY_SCHEMA!r}",
-                          hint="re-create the dump with this version of mqmigrate")
+        raise ConfigError(
+            f"{path}: schema {data.get('schema')!r} is not {INVENTORY_SCHEMA!r}",
+            hint="re-create the dump with this version of mqmigrate",
+        )
     try:
         return Estate.model_validate(data)
     except ValidationError as exc:

@@ -37,25 +37,49 @@ from mqmigrate.errors import ConfigError
 from mqmigrate.inventory.model import Binding, DeadLetter, Exchange, Queue, Source
 from mqmigrate.inventory.readers.rabbitmq_common import flatten
 
-_VERBS = {"DEFINE": "DEFINE", "DEF": "DEFINE", "ALTER": "ALTER", "ALT": "ALTER",
-          "DELETE": "DELETE"}
-_QTYPES = {"QLOCAL": "QLOCAL", "QL": "QLOCAL", "QALIAS": "QALIAS", "QA": "QALIAS",
-           "QREMOTE": "QREMOTE", "QR": "QREMOTE", "QMODEL": "QMODEL", "QM": "QMODEL"}
+_VERBS = {"DEFINE": "DEFINE", "DEF": "DEFINE", "ALTER": "ALTER", "ALT": "ALTER", "DELETE": "DELETE"}
+_QTYPES = {
+    "QLOCAL": "QLOCAL",
+    "QL": "QLOCAL",
+    "QALIAS": "QALIAS",
+    "QA": "QALIAS",
+    "QREMOTE": "QREMOTE",
+    "QR": "QREMOTE",
+    "QMODEL": "QMODEL",
+    "QM": "QMODEL",
+}
 _COMMAND = re.compile(
     r"^\s*(DEFINE|DEF|ALTER|ALT|DELETE|SET|DISPLAY|DIS|START|STOP|REFRESH|CLEAR|RESET|END)"
-    r"\s+[A-Z]+\b", re.IGNORECASE)
-_QUEUE_DEFINE = re.compile(r"^\s*(DEFINE|DEF)\s+(QLOCAL|QL|QALIAS|QA|QREMOTE|QR|QMODEL|QM)\s*\(",
-                           re.IGNORECASE | re.MULTILINE)
+    r"\s+[A-Z]+\b",
+    re.IGNORECASE,
+)
+_QUEUE_DEFINE = re.compile(
+    r"^\s*(DEFINE|DEF)\s+(QLOCAL|QL|QALIAS|QA|QREMOTE|QR|QMODEL|QM)\s*\(",
+    re.IGNORECASE | re.MULTILINE,
+)
 _ATTR = re.compile(r"\s*([A-Za-z][A-Za-z0-9]*)\s*(\()?")
 
 #: SYSTEM.DEFAULT.LOCAL.QUEUE values the rules read, used when a definition leaves them unset
-LOCAL_DEFAULTS = {"MAXDEPTH": "5000", "MAXMSGL": "4194304", "BOTHRESH": "0",
-                  "MSGDLVSQ": "PRIORITY", "DEFSOPT": "SHARED", "SHARE": "", "DEFPRTY": "0",
-                  "DEFPSIST": "NO", "USAGE": "NORMAL"}
+LOCAL_DEFAULTS = {
+    "MAXDEPTH": "5000",
+    "MAXMSGL": "4194304",
+    "BOTHRESH": "0",
+    "MSGDLVSQ": "PRIORITY",
+    "DEFSOPT": "SHARED",
+    "SHARE": "",
+    "DEFPRTY": "0",
+    "DEFPSIST": "NO",
+    "USAGE": "NORMAL",
+}
 #: a keyword without value that switches another one (the pair is stored under the first)
-_FLAGS = {"SHARE": ("SHARE", "YES"), "NOSHARE": ("SHARE", "NO"),
-          "TRIGGER": ("TRIGGER", "YES"), "NOTRIGGER": ("TRIGGER", "NO"),
-          "REPLACE": ("REPLACE", "YES"), "NOREPLACE": ("REPLACE", "NO")}
+_FLAGS = {
+    "SHARE": ("SHARE", "YES"),
+    "NOSHARE": ("SHARE", "NO"),
+    "TRIGGER": ("TRIGGER", "YES"),
+    "NOTRIGGER": ("TRIGGER", "NO"),
+    "REPLACE": ("REPLACE", "YES"),
+    "NOREPLACE": ("REPLACE", "NO"),
+}
 _SYNONYMS = {"TARGQ": "TARGET"}
 
 
@@ -109,7 +133,7 @@ def _value(text: str, pos: int, where: str) -> tuple[str, int, bool]:
         i += 1
         while i < len(text):
             if text[i] == "'":
-                if text[i + 1:i + 2] == "'":
+                if text[i + 1 : i + 2] == "'":
                     out.append("'")
                     i += 2
                     continue
@@ -143,7 +167,7 @@ def parse_command(text: str) -> tuple[list[str], dict[str, str], str | None]:
         if not m:
             if text[pos:].strip() == "":
                 break
-            raise ValueError(f"unexpected {text[pos:pos + 20]!r}")
+            raise ValueError(f"unexpected {text[pos : pos + 20]!r}")
         key = m.group(1).upper()
         pos = m.end()
         if m.group(2):
@@ -185,8 +209,7 @@ def read(path: Path, text: str) -> Source:
             words, attrs, name = parse_command(cmd)
         except ValueError as exc:
             head = cmd.split("(", 1)[0].upper().split()
-            if len(head) >= 2 and head[0] in _VERBS and (head[1] in _QTYPES
-                                                         or head[1] == "QMGR"):
+            if len(head) >= 2 and head[0] in _VERBS and (head[1] in _QTYPES or head[1] == "QMGR"):
                 raise ConfigError(f"{where}: cannot read the MQSC command: {exc}") from None
             notes.append(f"line {line}: {' '.join(head[:2])} not read ({exc})")
             continue  # a channel or authority command the assessment does not need
@@ -212,8 +235,10 @@ def read(path: Path, text: str) -> Source:
             continue
         if verb == "ALTER":
             if name not in defs:
-                notes.append(f"ALTER of {name} (line {line}) whose DEFINE is not in the file: "
-                             "defaults assumed for what it does not set")
+                notes.append(
+                    f"ALTER of {name} (line {line}) whose DEFINE is not in the file: "
+                    "defaults assumed for what it does not set"
+                )
                 defs[name] = (objtype or "QLOCAL", {})
                 order.append(name)
             kind, current = defs[name]
@@ -221,8 +246,10 @@ def read(path: Path, text: str) -> Source:
             continue
         # DEFINE
         if name in defs and attrs.get("REPLACE") != "YES":
-            notes.append(f"DEFINE {name} (line {line}) without REPLACE over an earlier "
-                         "definition: the queue manager keeps the first one")
+            notes.append(
+                f"DEFINE {name} (line {line}) without REPLACE over an earlier "
+                "definition: the queue manager keeps the first one"
+            )
             continue
         base: dict[str, str] = {}
         like = attrs.get("LIKE")
@@ -230,8 +257,9 @@ def read(path: Path, text: str) -> Source:
             if like in defs and defs[like][0] == objtype:
                 base = dict(defs[like][1])
             elif not like.startswith("SYSTEM.DEFAULT."):
-                notes.append(f"{name}: LIKE({like}) is not defined earlier in the file: "
-                             "defaults assumed")
+                notes.append(
+                    f"{name}: LIKE({like}) is not defined earlier in the file: defaults assumed"
+                )
         base.update({k: v for k, v in attrs.items() if k not in ("REPLACE", "LIKE")})
         if name not in defs:
             order.append(name)
@@ -239,14 +267,21 @@ def read(path: Path, text: str) -> Source:
 
     if not defs:
         found = ", ".join(f"{k} x{n}" for k, n in sorted(seen.items())) or "no MQSC command"
-        raise ConfigError(f"{path}: no queue definition (DEFINE QLOCAL/QALIAS/QREMOTE/QMODEL) "
-                          f"in this MQSC script; found: {found}",
-                          hint="pass the script that defines the queues (dmpmqcfg -t queue)")
+        raise ConfigError(
+            f"{path}: no queue definition (DEFINE QLOCAL/QALIAS/QREMOTE/QMODEL) "
+            f"in this MQSC script; found: {found}",
+            hint="pass the script that defines the queues (dmpmqcfg -t queue)",
+        )
     return _source(path, defs, order, deadq, notes)
 
 
-def _source(path: Path, defs: dict[str, tuple[str, dict[str, str]]], order: list[str],
-            deadq: str | None, notes: list[str]) -> Source:
+def _source(
+    path: Path,
+    defs: dict[str, tuple[str, dict[str, str]]],
+    order: list[str],
+    deadq: str | None,
+    notes: list[str],
+) -> Source:
     initqs = {a["INITQ"] for kind, a in defs.values() if a.get("INITQ")}
     apart: dict[str, list[str]] = {}
     queues: list[Queue] = []
@@ -257,7 +292,8 @@ def _source(path: Path, defs: dict[str, tuple[str, dict[str, str]]], order: list
         if kind == "QREMOTE":
             target = a.get("RNAME") or "?"
             apart.setdefault("remote queues", []).append(
-                f"{name} -> {target}@{a.get('RQMNAME') or '?'}")
+                f"{name} -> {target}@{a.get('RQMNAME') or '?'}"
+            )
             continue
         if kind == "QMODEL":
             apart.setdefault("model queues", []).append(name)
@@ -294,9 +330,18 @@ def _source(path: Path, defs: dict[str, tuple[str, dict[str, str]]], order: list
     exchanges = [e for e in exchanges if any(b.source == e.name for b in bindings)]
     if deadq:
         notes.append(f"queue manager dead-letter queue: {deadq}")
-    return Source(kind="amqp1", name=f"ibmmq {path.stem}", endpoint=str(path), queues=queues,
-                  exchanges=exchanges, bindings=bindings, edges=flatten(exchanges, bindings),
-                  live=False, notes=notes, reported_apart=apart)
+    return Source(
+        kind="amqp1",
+        name=f"ibmmq {path.stem}",
+        endpoint=str(path),
+        queues=queues,
+        exchanges=exchanges,
+        bindings=bindings,
+        edges=flatten(exchanges, bindings),
+        live=False,
+        notes=notes,
+        reported_apart=apart,
+    )
 
 
 def _queue(name: str, a: dict[str, str], deadq: str | None) -> Queue:
@@ -309,11 +354,14 @@ def _queue(name: str, a: dict[str, str], deadq: str | None) -> Queue:
             defaulted.add(field)
         return LOCAL_DEFAULTS.get(key, "")
 
-    names: dict[str, str] = {"delivery_limit": "BOTHRESH", "dead_letter": "BOQNAME",
-                             "max_message_size": "MAXMSGL", "max_length": "MAXDEPTH",
-                             "max_priority": "MSGDLVSQ",
-                             "single_active_consumer": "NOSHARE" if a.get("SHARE") == "NO"
-                             else "DEFSOPT(EXCL)"}
+    names: dict[str, str] = {
+        "delivery_limit": "BOTHRESH",
+        "dead_letter": "BOQNAME",
+        "max_message_size": "MAXMSGL",
+        "max_length": "MAXDEPTH",
+        "max_priority": "MSGDLVSQ",
+        "single_active_consumer": "NOSHARE" if a.get("SHARE") == "NO" else "DEFSOPT(EXCL)",
+    }
     extra: dict[str, Any] = {"broker": "ibmmq", "attribute_names": names}
     unresolved: dict[str, str] = {}
     threshold = _int(get("BOTHRESH", "delivery_limit"), "BOTHRESH", unresolved) or 0
@@ -323,8 +371,10 @@ def _queue(name: str, a: dict[str, str], deadq: str | None) -> Queue:
         extra["backout"] = "client-side"
         target = boq or deadq
         if target and target != name:
-            dead = DeadLetter(target=target, strategy="client-side backout"
-                              + ("" if boq else " to the queue manager's DEADQ"))
+            dead = DeadLetter(
+                target=target,
+                strategy="client-side backout" + ("" if boq else " to the queue manager's DEADQ"),
+            )
     elif boq:
         extra["backout_queue_unused"] = boq  # BOQNAME without BOTHRESH: never used
     max_depth = _int(get("MAXDEPTH", "max_length"), "MAXDEPTH", unresolved)
@@ -335,8 +385,9 @@ def _queue(name: str, a: dict[str, str], deadq: str | None) -> Queue:
     exclusive = a.get("SHARE") == "NO" or a.get("DEFSOPT") == "EXCL"
     trigger = None
     if a.get("TRIGGER") == "YES":
-        trigger = {k: a[k] for k in ("TRIGTYPE", "INITQ", "PROCESS", "TRIGDPTH", "TRIGDATA")
-                   if a.get(k)}
+        trigger = {
+            k: a[k] for k in ("TRIGTYPE", "INITQ", "PROCESS", "TRIGDPTH", "TRIGDATA") if a.get(k)
+        }
         trigger.setdefault("TRIGTYPE", "FIRST")
         if trigger["TRIGTYPE"] != "NONE":
             extra["trigger"] = trigger
@@ -349,17 +400,25 @@ def _queue(name: str, a: dict[str, str], deadq: str | None) -> Queue:
     if a.get("INDXTYPE") == "CORRELID":
         extra["INDXTYPE"] = "CORRELID"  # consumers get by correlation id: request/reply
     if order == "PRIORITY":
-        extra["priority_order"] = "PRIORITY (default)" if "max_priority" in defaulted \
-            else "PRIORITY"
+        extra["priority_order"] = (
+            "PRIORITY (default)" if "max_priority" in defaulted else "PRIORITY"
+        )
     return Queue(
-        name=name, type="anycast", durable=True, exclusive=False, auto_delete=False,
+        name=name,
+        type="anycast",
+        durable=True,
+        exclusive=False,
+        auto_delete=False,
         arguments={k: v for k, v in sorted(a.items())},
         single_active_consumer=exclusive or None,
         message_groups=(a.get("INDXTYPE") == "GROUPID") or None,
-        max_length=max_depth, overflow="reject-publish",
+        max_length=max_depth,
+        overflow="reject-publish",
         max_message_size=max_msgl,
         # MQ priorities are 0-9; only an explicit MSGDLVSQ(PRIORITY) is taken as a promise
         max_priority=9 if order == "PRIORITY" and "max_priority" not in defaulted else None,
-        dead_letter=dead, delivery_limit=threshold if threshold > 0 else -1,
-        defaulted=defaulted - {"max_priority"}, extra=extra,
+        dead_letter=dead,
+        delivery_limit=threshold if threshold > 0 else -1,
+        defaulted=defaulted - {"max_priority"},
+        extra=extra,
     )

@@ -12,8 +12,15 @@ from mqmigrate.inventory.model import Binding, DeadLetter, Edge, Exchange, Polic
 #: For these keys RabbitMQ uses the *lower* of the queue argument, the policy and the operator
 #: policy (docs: "Parameters and Policies", "Operator policies").  For every other key the
 #: queue argument wins over the policy.
-_MIN_KEYS = {"max-length", "max-length-bytes", "message-ttl", "expires", "delivery-limit",
-             "max-in-memory-length", "max-in-memory-bytes"}
+_MIN_KEYS = {
+    "max-length",
+    "max-length-bytes",
+    "message-ttl",
+    "expires",
+    "delivery-limit",
+    "max-in-memory-length",
+    "max-in-memory-bytes",
+}
 
 _QUEUE_APPLY = {"queues", "all", "classic_queues", "quorum_queues", "streams"}
 
@@ -41,13 +48,19 @@ def _matches(pattern: str, name: str) -> bool:
 
 
 def effective_policy(
-    policies: Iterable[Policy], name: str, vhost: str | None, kind: str,
-    queue_type: str | None = None, *, operator: bool = False,
+    policies: Iterable[Policy],
+    name: str,
+    vhost: str | None,
+    kind: str,
+    queue_type: str | None = None,
+    *,
+    operator: bool = False,
 ) -> Policy | None:
     """The one policy RabbitMQ applies to ``name``: pattern matches, apply-to fits, highest
     priority wins (ties broken by name, so the answer is deterministic)."""
     candidates = [
-        p for p in policies
+        p
+        for p in policies
         if p.operator == operator
         and (vhost is None or p.vhost is None or p.vhost == vhost)
         and _applies(p, kind, queue_type)
@@ -58,16 +71,27 @@ def effective_policy(
     return sorted(candidates, key=lambda p: (-p.priority, p.name))[0]
 
 
-def matching_policies(policies: Iterable[Policy], name: str, vhost: str | None, kind: str,
-                      queue_type: str | None = None) -> list[Policy]:
+def matching_policies(
+    policies: Iterable[Policy],
+    name: str,
+    vhost: str | None,
+    kind: str,
+    queue_type: str | None = None,
+) -> list[Policy]:
     """Every (non-operator) policy whose pattern and apply-to fit; used for hygiene checks."""
-    return [p for p in policies if not p.operator
-            and (vhost is None or p.vhost is None or p.vhost == vhost)
-            and _applies(p, kind, queue_type) and _matches(p.pattern, name)]
+    return [
+        p
+        for p in policies
+        if not p.operator
+        and (vhost is None or p.vhost is None or p.vhost == vhost)
+        and _applies(p, kind, queue_type)
+        and _matches(p.pattern, name)
+    ]
 
 
-def merge_effective(arguments: dict[str, Any], policy: dict[str, Any],
-                    operator: dict[str, Any]) -> dict[str, Any]:
+def merge_effective(
+    arguments: dict[str, Any], policy: dict[str, Any], operator: dict[str, Any]
+) -> dict[str, Any]:
     """Effective settings keyed without the ``x-`` prefix: argument over policy, numeric limits
     take the minimum of argument, policy and operator policy."""
     out: dict[str, Any] = {}
@@ -132,7 +156,10 @@ def major_version(version: str | None) -> int | None:
 
 
 def normalize_queue(
-    raw: dict[str, Any], *, policies: list[Policy], rabbit_version: str | None,
+    raw: dict[str, Any],
+    *,
+    policies: list[Policy],
+    rabbit_version: str | None,
     live_effective: dict[str, Any] | None = None,
 ) -> Queue:
     """A :class:`Queue` from a definitions/management-API queue object.
@@ -149,8 +176,11 @@ def normalize_queue(
     qtype = qtype if isinstance(qtype, str) else "classic"
     pol = effective_policy(policies, name, vhost, "queue", qtype)
     op = effective_policy(policies, name, vhost, "queue", qtype, operator=True)
-    policy_def = dict(live_effective) if live_effective is not None else (
-        dict(pol.definition) if pol else {})
+    policy_def = (
+        dict(live_effective)
+        if live_effective is not None
+        else (dict(pol.definition) if pol else {})
+    )
     op_def = dict(op.definition) if op else {}
     eff = merge_effective(arguments, policy_def, op_def)
     defaulted: set[str] = set()
@@ -159,8 +189,11 @@ def normalize_queue(
     if eff.get("dead-letter-exchange") is not None:
         dead_letter = DeadLetter(
             exchange=str(eff["dead-letter-exchange"]),
-            routing_key=(str(eff["dead-letter-routing-key"])
-                         if eff.get("dead-letter-routing-key") is not None else None),
+            routing_key=(
+                str(eff["dead-letter-routing-key"])
+                if eff.get("dead-letter-routing-key") is not None
+                else None
+            ),
             strategy=_str(eff.get("dead-letter-strategy")),
         )
 
@@ -185,9 +218,18 @@ def normalize_queue(
         retention = parse_max_age(eff.get("max-age"))
         if eff.get("max-age") is not None:
             extra["x-max-age"] = eff["max-age"]
-    for key in ("ha-mode", "ha-params", "ha-sync-mode", "queue-mode", "queue-master-locator",
-                "queue-leader-locator", "federation-upstream", "federation-upstream-set",
-                "queue-version", "initial-cluster-size"):
+    for key in (
+        "ha-mode",
+        "ha-params",
+        "ha-sync-mode",
+        "queue-mode",
+        "queue-master-locator",
+        "queue-leader-locator",
+        "federation-upstream",
+        "federation-upstream-set",
+        "queue-version",
+        "initial-cluster-size",
+    ):
         if key in eff:
             extra[key] = eff[key]
 
@@ -235,9 +277,13 @@ def exchange_from(raw: dict[str, Any], policies: list[Policy]) -> Exchange:
     if ae is None and pol is not None:
         ae = pol.definition.get("alternate-exchange")
     return Exchange(
-        name=name, vhost=vhost, type=str(raw.get("type") or "direct"),
-        durable=raw.get("durable"), auto_delete=raw.get("auto_delete"),
-        internal=raw.get("internal"), arguments=arguments,
+        name=name,
+        vhost=vhost,
+        type=str(raw.get("type") or "direct"),
+        durable=raw.get("durable"),
+        auto_delete=raw.get("auto_delete"),
+        internal=raw.get("internal"),
+        arguments=arguments,
         policy=pol.name if pol else raw.get("policy"),
         alternate_exchange=str(ae) if ae else None,
     )
@@ -253,24 +299,32 @@ def flatten(exchanges: list[Exchange], bindings: list[Binding]) -> list[Edge]:
         out_of.setdefault((b.vhost, b.source), []).append(b)
 
     edges: list[Edge] = []
-    starts = sorted({(e.vhost, e.name) for e in exchanges} | set(out_of),
-                    key=lambda k: (k[0] or "", k[1]))
+    starts = sorted(
+        {(e.vhost, e.name) for e in exchanges} | set(out_of), key=lambda k: (k[0] or "", k[1])
+    )
 
-    def walk(vhost: str | None, start: str, node: str, path: list[str], keys: list[str],
-             seen: set[str]) -> None:
+    def walk(
+        vhost: str | None, start: str, node: str, path: list[str], keys: list[str], seen: set[str]
+    ) -> None:
         hops = [(b, b.routing_key) for b in out_of.get((vhost, node), [])]
         ae = ae_of.get((vhost, node))
         for b, key in hops:
             if b.destination_type == "queue":
-                edges.append(Edge(
-                    exchange=start, queue=b.destination, vhost=vhost, path=path + [node],
-                    routing_keys=keys + [key],
-                    exchange_types=[types.get((vhost, x), "unknown") for x in path + [node]],
-                    arguments=b.arguments,
-                ))
+                edges.append(
+                    Edge(
+                        exchange=start,
+                        queue=b.destination,
+                        vhost=vhost,
+                        path=path + [node],
+                        routing_keys=keys + [key],
+                        exchange_types=[types.get((vhost, x), "unknown") for x in path + [node]],
+                        arguments=b.arguments,
+                    )
+                )
             elif b.destination not in seen:
-                walk(vhost, start, b.destination, path + [node], keys + [key],
-                     seen | {b.destination})
+                walk(
+                    vhost, start, b.destination, path + [node], keys + [key], seen | {b.destination}
+                )
         if ae and ae not in seen:
             walk(vhost, start, ae, path + [node], keys + ["(unroutable)"], seen | {ae})
 
@@ -287,7 +341,11 @@ def policy_from(raw: dict[str, Any], *, operator: bool = False) -> Policy:
     if apply_to not in ("queues", "exchanges", "all", "classic_queues", "quorum_queues", "streams"):
         apply_to = "all"
     return Policy(
-        name=str(raw["name"]), vhost=raw.get("vhost"), pattern=str(raw.get("pattern", "")),
-        apply_to=apply_to, priority=int(raw.get("priority") or 0),
-        definition=dict(raw.get("definition") or {}), operator=operator,
+        name=str(raw["name"]),
+        vhost=raw.get("vhost"),
+        pattern=str(raw.get("pattern", "")),
+        apply_to=apply_to,
+        priority=int(raw.get("priority") or 0),
+        definition=dict(raw.get("definition") or {}),
+        operator=operator,
     )

@@ -17,12 +17,24 @@ from mqmigrate.errors import ConfigError
 from mqmigrate.inventory.model import Binding, Permission, Source
 from mqmigrate.inventory.readers._files import expect
 from mqmigrate.inventory.readers.rabbitmq_common import (
-    exchange_from, flatten, normalize_queue, policy_from,
+    exchange_from,
+    flatten,
+    normalize_queue,
+    policy_from,
 )
 
 #: top-level keys that identify a definitions file
-MARKER_KEYS = {"rabbit_version", "rabbitmq_version", "queues", "exchanges", "bindings", "vhosts",
-               "users", "policies", "permissions"}
+MARKER_KEYS = {
+    "rabbit_version",
+    "rabbitmq_version",
+    "queues",
+    "exchanges",
+    "bindings",
+    "vhosts",
+    "users",
+    "policies",
+    "permissions",
+}
 
 
 def looks_like(data: Any) -> bool:
@@ -33,18 +45,55 @@ def looks_like(data: Any) -> bool:
 #: field types of each section, checked before anything is read (wrong types are a
 #: ConfigError naming the file and the element, never a crash further in)
 _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "queues": {"name": (str,), "vhost": (str,), "durable": (bool,), "auto_delete": (bool,),
-               "exclusive": (bool,), "arguments": (dict,), "type": (str,)},
-    "exchanges": {"name": (str,), "vhost": (str,), "type": (str,), "durable": (bool,),
-                  "auto_delete": (bool,), "internal": (bool,), "arguments": (dict,)},
-    "bindings": {"source": (str,), "destination": (str,), "destination_type": (str,),
-                 "routing_key": (str,), "vhost": (str,), "arguments": (dict,)},
-    "policies": {"name": (str,), "pattern": (str,), "apply-to": (str,), "priority": (int,),
-                 "definition": (dict,), "vhost": (str,)},
-    "operator_policies": {"name": (str,), "pattern": (str,), "apply-to": (str,),
-                          "priority": (int,), "definition": (dict,), "vhost": (str,)},
-    "permissions": {"user": (str,), "vhost": (str,), "configure": (str,), "write": (str,),
-                    "read": (str,)},
+    "queues": {
+        "name": (str,),
+        "vhost": (str,),
+        "durable": (bool,),
+        "auto_delete": (bool,),
+        "exclusive": (bool,),
+        "arguments": (dict,),
+        "type": (str,),
+    },
+    "exchanges": {
+        "name": (str,),
+        "vhost": (str,),
+        "type": (str,),
+        "durable": (bool,),
+        "auto_delete": (bool,),
+        "internal": (bool,),
+        "arguments": (dict,),
+    },
+    "bindings": {
+        "source": (str,),
+        "destination": (str,),
+        "destination_type": (str,),
+        "routing_key": (str,),
+        "vhost": (str,),
+        "arguments": (dict,),
+    },
+    "policies": {
+        "name": (str,),
+        "pattern": (str,),
+        "apply-to": (str,),
+        "priority": (int,),
+        "definition": (dict,),
+        "vhost": (str,),
+    },
+    "operator_policies": {
+        "name": (str,),
+        "pattern": (str,),
+        "apply-to": (str,),
+        "priority": (int,),
+        "definition": (dict,),
+        "vhost": (str,),
+    },
+    "permissions": {
+        "user": (str,),
+        "vhost": (str,),
+        "configure": (str,),
+        "write": (str,),
+        "read": (str,),
+    },
     "vhosts": {"name": (str,)},
     "parameters": {"component": (str,), "name": (str,), "vhost": (str,)},
 }
@@ -60,21 +109,23 @@ def _objects(data: dict, key: str, path: Path) -> list[dict]:
         expect(item, dict, f"{key}[{i}]", path)
         for field, kinds in fields.items():
             if item.get(field) is not None:
-                expect(item[field], kinds if len(kinds) > 1 else kinds[0],
-                       f"{key}[{i}].{field}", path)
+                expect(
+                    item[field], kinds if len(kinds) > 1 else kinds[0], f"{key}[{i}].{field}", path
+                )
     return items
 
 
 def _need_str(obj: dict, key: str, where: str, path: Path) -> str:
     if key not in obj:
-        raise ConfigError(f"{path}: {where}: missing \"{key}\"")
+        raise ConfigError(f'{path}: {where}: missing "{key}"')
     return expect(obj[key], str, f"{where}.{key}", path)
 
 
 def read(path: Path, data: dict) -> Source:
     """Read a parsed definitions document into a :class:`Source`."""
-    version = data.get("rabbitmq_version") or data.get("rabbit_version") or data.get(
-        "product_version")
+    version = (
+        data.get("rabbitmq_version") or data.get("rabbit_version") or data.get("product_version")
+    )
     version = str(version) if version is not None else None
 
     policies = []
@@ -98,8 +149,10 @@ def read(path: Path, data: dict) -> Source:
             queues.append(normalize_queue(raw, policies=policies, rabbit_version=version))
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ConfigError(f"{path}: queues[{i}] ({raw['name']}): "
-                              f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+            raise ConfigError(
+                f"{path}: queues[{i}] ({raw['name']}): "
+                f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+            ) from exc
 
     exchanges = []
     for i, raw in enumerate(_objects(data, "exchanges", path)):
@@ -115,23 +168,38 @@ def read(path: Path, data: dict) -> Source:
         dest = _need_str(raw, "destination", where, path)
         dtype = raw.get("destination_type", "queue")
         if dtype not in ("queue", "exchange"):
-            raise ConfigError(f"{path}: {where}.destination_type: expected \"queue\" or "
-                              f"\"exchange\", got {dtype!r}")
+            raise ConfigError(
+                f'{path}: {where}.destination_type: expected "queue" or "exchange", got {dtype!r}'
+            )
         rk = raw.get("routing_key", "")
         args = raw.get("arguments") or {}
         expect(args, dict, f"{where}.arguments", path)
-        bindings.append(Binding(source=source, destination=dest, destination_type=dtype,
-                                routing_key=str(rk) if rk is not None else "",
-                                arguments=args, vhost=raw.get("vhost")))
+        bindings.append(
+            Binding(
+                source=source,
+                destination=dest,
+                destination_type=dtype,
+                routing_key=str(rk) if rk is not None else "",
+                arguments=args,
+                vhost=raw.get("vhost"),
+            )
+        )
 
     permissions = []
     for raw in _objects(data, "permissions", path):
-        permissions.append(Permission(
-            user=str(raw.get("user", "")), vhost=str(raw.get("vhost", "/")),
-            configure=str(raw.get("configure", "")), write=str(raw.get("write", "")),
-            read=str(raw.get("read", ""))))
+        permissions.append(
+            Permission(
+                user=str(raw.get("user", "")),
+                vhost=str(raw.get("vhost", "/")),
+                configure=str(raw.get("configure", "")),
+                write=str(raw.get("write", "")),
+                read=str(raw.get("read", "")),
+            )
+        )
 
-    vhosts = [str(v.get("name")) for v in _objects(data, "vhosts", path) if v.get("name") is not None]
+    vhosts = [
+        str(v.get("name")) for v in _objects(data, "vhosts", path) if v.get("name") is not None
+    ]
     for item in queues + exchanges:
         if item.vhost and item.vhost not in vhosts:
             vhosts.append(item.vhost)
@@ -148,8 +216,19 @@ def read(path: Path, data: dict) -> Source:
     if "queues" not in data:
         notes.append("partial definitions: no queues section")
     return Source(
-        kind="rabbitmq", name=path.name, endpoint=str(path), version=version, vhosts=vhosts,
-        queues=queues, exchanges=exchanges, bindings=bindings,
-        edges=flatten(exchanges, bindings), policies=policies, permissions=permissions,
-        users_count=users_count, parameters=parameters, live=False, notes=notes,
+        kind="rabbitmq",
+        name=path.name,
+        endpoint=str(path),
+        version=version,
+        vhosts=vhosts,
+        queues=queues,
+        exchanges=exchanges,
+        bindings=bindings,
+        edges=flatten(exchanges, bindings),
+        policies=policies,
+        permissions=permissions,
+        users_count=users_count,
+        parameters=parameters,
+        live=False,
+        notes=notes,
     )

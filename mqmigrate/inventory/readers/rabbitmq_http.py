@@ -15,7 +15,10 @@ from mqmigrate.errors import ConnectionFailed
 from mqmigrate.inventory.model import Binding, ClientInfo, Consumer, Permission, Rates, Source
 from mqmigrate.inventory.readers._live import check_status, http_error, parse_live_uri
 from mqmigrate.inventory.readers.rabbitmq_common import (
-    exchange_from, flatten, normalize_queue, policy_from,
+    exchange_from,
+    flatten,
+    normalize_queue,
+    policy_from,
 )
 from mqmigrate.redact import mask_uri
 from mqmigrate.sources.connect import http_client
@@ -44,8 +47,10 @@ class _Api:
         try:
             return r.json()
         except ValueError as exc:
-            raise ConnectionFailed(f"{mask_uri(self.uri)}{path} did not answer JSON: is this "
-                                   "the management port (15672)?") from exc
+            raise ConnectionFailed(
+                f"{mask_uri(self.uri)}{path} did not answer JSON: is this "
+                "the management port (15672)?"
+            ) from exc
 
     def paged(self, path: str, progress=None, what: str = "") -> list[dict]:
         items: list[dict] = []
@@ -79,24 +84,41 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
         raw_policies = api.get(f"/api/policies{vq}") or []
         raw_ops = api.get(f"/api/operator-policies{vq}", optional=True) or []
         policies = [policy_from(p) for p in raw_policies] + [
-            policy_from(p, operator=True) for p in raw_ops]
+            policy_from(p, operator=True) for p in raw_ops
+        ]
         raw_queues = api.paged(f"/api/queues{vq}", progress, "reading RabbitMQ queues")
         if prefix:
             raw_queues = [q for q in raw_queues if str(q.get("name", "")).startswith(prefix)]
         consumers = api.get(f"/api/consumers{vq}") or []
         connections = {c.get("name"): c for c in (api.get("/api/connections") or [])}
-        tx_channels = {c.get("name") for c in (api.get(f"/api/channels{vq}", optional=True)
-                                                or []) if c.get("transactional")}
+        tx_channels = {
+            c.get("name")
+            for c in (api.get(f"/api/channels{vq}", optional=True) or [])
+            if c.get("transactional")
+        }
         exchanges = [exchange_from(x, policies) for x in (api.get(f"/api/exchanges{vq}") or [])]
-        bindings = [Binding(source=b["source"], destination=b["destination"],
-                            destination_type=b.get("destination_type", "queue"),
-                            routing_key=b.get("routing_key") or "",
-                            arguments=b.get("arguments") or {}, vhost=b.get("vhost"))
-                    for b in (api.get(f"/api/bindings{vq}") or []) if b.get("source")]
-        permissions = [Permission(user=p.get("user", ""), vhost=p.get("vhost", "/"),
-                                  configure=p.get("configure", ""), write=p.get("write", ""),
-                                  read=p.get("read", ""))
-                       for p in (api.get("/api/permissions", optional=True) or [])]
+        bindings = [
+            Binding(
+                source=b["source"],
+                destination=b["destination"],
+                destination_type=b.get("destination_type", "queue"),
+                routing_key=b.get("routing_key") or "",
+                arguments=b.get("arguments") or {},
+                vhost=b.get("vhost"),
+            )
+            for b in (api.get(f"/api/bindings{vq}") or [])
+            if b.get("source")
+        ]
+        permissions = [
+            Permission(
+                user=p.get("user", ""),
+                vhost=p.get("vhost", "/"),
+                configure=p.get("configure", ""),
+                write=p.get("write", ""),
+                read=p.get("read", ""),
+            )
+            for p in (api.get("/api/permissions", optional=True) or [])
+        ]
         users = api.get("/api/users", optional=True)
         params = api.get("/api/parameters", optional=True) or []
         vhosts = [v["name"] for v in (api.get("/api/vhosts") or []) if "name" in v]
@@ -108,28 +130,45 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
         q = c.get("queue") or {}
         conn = connections.get((c.get("channel_details") or {}).get("connection_name"), {})
         props = conn.get("client_properties") or {}
-        by_queue.setdefault((q.get("vhost"), q.get("name")), []).append(Consumer(
-            tag=c.get("consumer_tag"), prefetch=c.get("prefetch_count"),
-            ack_required=c.get("ack_required"), exclusive=c.get("exclusive"),
-            priority=(c.get("arguments") or {}).get("x-priority"),
-            transactional=(c.get("channel_details") or {}).get("name") in tx_channels,
-            client=ClientInfo(product=_s(props.get("product")), platform=_s(props.get("platform")),
-                              version=_s(props.get("version")),
-                              connection_name=_s(props.get("connection_name"))) if props else None,
-        ))
+        by_queue.setdefault((q.get("vhost"), q.get("name")), []).append(
+            Consumer(
+                tag=c.get("consumer_tag"),
+                prefetch=c.get("prefetch_count"),
+                ack_required=c.get("ack_required"),
+                exclusive=c.get("exclusive"),
+                priority=(c.get("arguments") or {}).get("x-priority"),
+                transactional=(c.get("channel_details") or {}).get("name") in tx_channels,
+                client=ClientInfo(
+                    product=_s(props.get("product")),
+                    platform=_s(props.get("platform")),
+                    version=_s(props.get("version")),
+                    connection_name=_s(props.get("connection_name")),
+                )
+                if props
+                else None,
+            )
+        )
 
     queues = []
     total = len(raw_queues)
     for i, raw in enumerate(raw_queues, 1):
-        q = normalize_queue(raw, policies=policies, rabbit_version=version,
-                            live_effective=raw.get("effective_policy_definition"))
+        q = normalize_queue(
+            raw,
+            policies=policies,
+            rabbit_version=version,
+            live_effective=raw.get("effective_policy_definition"),
+        )
         stats = raw.get("message_stats") or {}
         q.depth = raw.get("messages_ready")
         q.in_flight = raw.get("messages_unacknowledged")
         q.consumer_count = raw.get("consumers")
         q.consumers = by_queue.get((raw.get("vhost"), raw.get("name")), [])
-        q.rates = Rates(publish=_rate(stats, "publish"), deliver=_rate(stats, "deliver_get"),
-                        ack=_rate(stats, "ack"), redeliver=_rate(stats, "redeliver"))
+        q.rates = Rates(
+            publish=_rate(stats, "publish"),
+            deliver=_rate(stats, "deliver_get"),
+            ack=_rate(stats, "ack"),
+            redeliver=_rate(stats, "redeliver"),
+        )
         messages, size = raw.get("messages"), raw.get("message_bytes")
         if messages and size:
             q.avg_message_size = size / messages
@@ -141,12 +180,22 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
     for p in params:
         counts[p.get("component", "unknown")] = counts.get(p.get("component", "unknown"), 0) + 1
     return Source(
-        kind="rabbitmq", name=overview.get("cluster_name") or mask_uri(uri),
-        endpoint=mask_uri(uri), version=version, vhosts=[vhost] if vhost else vhosts,
-        queues=queues, exchanges=exchanges, bindings=bindings, edges=flatten(exchanges, bindings),
-        policies=policies, permissions=permissions,
-        users_count=len(users) if isinstance(users, list) else None, parameters=counts, live=True,
-        notes=[f"queues filtered by prefix {prefix!r}"] if prefix else [])
+        kind="rabbitmq",
+        name=overview.get("cluster_name") or mask_uri(uri),
+        endpoint=mask_uri(uri),
+        version=version,
+        vhosts=[vhost] if vhost else vhosts,
+        queues=queues,
+        exchanges=exchanges,
+        bindings=bindings,
+        edges=flatten(exchanges, bindings),
+        policies=policies,
+        permissions=permissions,
+        users_count=len(users) if isinstance(users, list) else None,
+        parameters=counts,
+        live=True,
+        notes=[f"queues filtered by prefix {prefix!r}"] if prefix else [],
+    )
 
 
 def _s(value: Any) -> str | None:

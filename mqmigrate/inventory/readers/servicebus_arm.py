@@ -18,13 +18,19 @@ from typing import Any
 from mqmigrate.errors import ConfigError
 from mqmigrate.inventory.model import Source
 from mqmigrate.inventory.readers.servicebus_common import (
-    SbEntity, SbNamespace, SbRule, build_sources,
+    SbEntity,
+    SbNamespace,
+    SbRule,
+    build_sources,
 )
 
 NS_TYPE = "microsoft.servicebus/namespaces"
-_KINDS = {NS_TYPE + "/queues": "queue", NS_TYPE + "/topics": "topic",
-          NS_TYPE + "/topics/subscriptions": "subscription",
-          NS_TYPE + "/topics/subscriptions/rules": "rule"}
+_KINDS = {
+    NS_TYPE + "/queues": "queue",
+    NS_TYPE + "/topics": "topic",
+    NS_TYPE + "/topics/subscriptions": "subscription",
+    NS_TYPE + "/topics/subscriptions/rules": "rule",
+}
 
 
 def looks_like(data: Any) -> bool:
@@ -36,8 +42,11 @@ def looks_like(data: Any) -> bool:
     if isinstance(schema, str) and "deploymentTemplate" in schema:
         return True
     res = data.get("resources")
-    return isinstance(res, list) and bool(res) and all(
-        isinstance(r, dict) and "type" in r and "apiVersion" in r for r in res)
+    return (
+        isinstance(res, list)
+        and bool(res)
+        and all(isinstance(r, dict) and "type" in r and "apiVersion" in r for r in res)
+    )
 
 
 class _Unresolved(str):
@@ -72,19 +81,19 @@ class _Evaluator:
             out, i = [], 1
             while True:
                 j = s.index("'", i)
-                if s[j + 1:j + 2] == "'":
+                if s[j + 1 : j + 2] == "'":
                     out.append(s[i:j] + "'")
                     i = j + 2
                     continue
                 out.append(s[i:j])
-                return "".join(out), s[j + 1:]
+                return "".join(out), s[j + 1 :]
         m = re.match(r"-?\d+", s)
         if m:
-            return int(m.group(0)), s[m.end():]
+            return int(m.group(0)), s[m.end() :]
         m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", s)
         if not m:
             raise ValueError(s)
-        fn, rest = m.group(1).lower(), s[m.end():]
+        fn, rest = m.group(1).lower(), s[m.end() :]
         args: list[Any] = []
         rest = rest.lstrip()
         while not rest.startswith(")"):
@@ -98,7 +107,7 @@ class _Evaluator:
         acc = re.match(r"((?:\.[A-Za-z_][A-Za-z0-9_]*|\[[^\]]*\])+)", rest)
         suffix = ""
         if acc:
-            suffix, rest = acc.group(1), rest[acc.end():]
+            suffix, rest = acc.group(1), rest[acc.end() :]
         return self._call(fn, args, suffix), rest
 
     def _call(self, fn: str, args: list[Any], suffix: str) -> Any:
@@ -118,8 +127,15 @@ class _Evaluator:
         if fn == "concat" and all(isinstance(a, str) for a in args):
             return self._join("".join(args), args)
         if fn == "format" and args and isinstance(args[0], str):
-            text = re.sub(r"\{(\d+)\}", lambda m: str(args[int(m.group(1)) + 1])
-                          if int(m.group(1)) + 1 < len(args) else m.group(0), args[0])
+            text = re.sub(
+                r"\{(\d+)\}",
+                lambda m: (
+                    str(args[int(m.group(1)) + 1])
+                    if int(m.group(1)) + 1 < len(args)
+                    else m.group(0)
+                ),
+                args[0],
+            )
             return self._join(text, args)
         if fn in ("tolower", "toupper") and args and isinstance(args[0], str):
             if isinstance(args[0], _Unresolved):
@@ -132,8 +148,14 @@ class _Evaluator:
         return _Unresolved(text) if any(isinstance(p, _Unresolved) for p in parts) else text
 
 
-def _walk(resources: Any, parent_type: str, parent_names: list[str], ev: _Evaluator,
-          out: list[tuple[str, list[str], dict]], path: Path) -> None:
+def _walk(
+    resources: Any,
+    parent_type: str,
+    parent_names: list[str],
+    ev: _Evaluator,
+    out: list[tuple[str, list[str], dict]],
+    path: Path,
+) -> None:
     if not isinstance(resources, list):
         return
     for i, r in enumerate(resources):
@@ -150,12 +172,15 @@ def _walk(resources: Any, parent_type: str, parent_names: list[str], ev: _Evalua
         # a "name" of a nested child may repeat its parent's path ("ns/q"): keep the depth right
         depth = full_type.count("/")
         if len(names) > depth and parent_names:
-            names = parent_names + names[len(names) - depth + len(parent_names):]
+            names = parent_names + names[len(names) - depth + len(parent_names) :]
         out.append((full_type, names, r))
         _walk(r.get("resources"), full_type, names, ev, out, path)
         props = r.get("properties")
-        if full_type == "microsoft.resources/deployments" and isinstance(props, dict) \
-                and isinstance(props.get("template"), dict):
+        if (
+            full_type == "microsoft.resources/deployments"
+            and isinstance(props, dict)
+            and isinstance(props.get("template"), dict)
+        ):
             inner = props["template"]
             _walk(inner.get("resources"), "", [], _Evaluator(inner), out, path)
 
@@ -178,10 +203,14 @@ def read(path: Path, data: dict) -> list[Source]:
     rules: list[tuple[list[str], SbRule]] = []
     for full_type, names, r in found:
         if full_type == NS_TYPE:
-            sku = ev.value((r.get("sku") or {}).get("name")) if isinstance(r.get("sku"), dict) \
+            sku = (
+                ev.value((r.get("sku") or {}).get("name"))
+                if isinstance(r.get("sku"), dict)
                 else None
-            namespaces[names[0]] = SbNamespace(names[0], sku if isinstance(sku, str)
-                                               and not isinstance(sku, _Unresolved) else None)
+            )
+            namespaces[names[0]] = SbNamespace(
+                names[0], sku if isinstance(sku, str) and not isinstance(sku, _Unresolved) else None
+            )
             continue
         kind = _KINDS.get(full_type)
         if kind is None:
@@ -202,28 +231,39 @@ def read(path: Path, data: dict) -> list[Source]:
             rule = SbRule(
                 name=names[3],
                 sql=str(sql) if sql is not None and ftype != "CorrelationFilter" else None,
-                correlation=({k: v for k, v in corr.items() if v not in (None, "", {})}
-                             if isinstance(corr, dict) and ftype == "CorrelationFilter" else None),
-                action=action.get("sqlExpression") if isinstance(action, dict) else None)
+                correlation=(
+                    {k: v for k, v in corr.items() if v not in (None, "", {})}
+                    if isinstance(corr, dict) and ftype == "CorrelationFilter"
+                    else None
+                ),
+                action=action.get("sqlExpression") if isinstance(action, dict) else None,
+            )
             rules.append((names, rule))
             continue
         origin = {"arm_resource": "/".join(names), "file": path.name}
         if kind == "subscription":
-            e = SbEntity(kind=kind, name=names[2], namespace=names[0], topic=names[1],
-                         props=props, origin=origin)
+            e = SbEntity(
+                kind=kind,
+                name=names[2],
+                namespace=names[0],
+                topic=names[1],
+                props=props,
+                origin=origin,
+            )
         else:
-            e = SbEntity(kind=kind, name=names[1], namespace=names[0], props=props,
-                         origin=origin)
+            e = SbEntity(kind=kind, name=names[1], namespace=names[0], props=props, origin=origin)
         entities[tuple(names)] = e
     for names, rule in rules:
         sub = entities.get(tuple(names[:3]))
         if sub is None:
-            notes.append(f"rule {'/'.join(names)}: its subscription is not in this template; "
-                         "ignored")
+            notes.append(
+                f"rule {'/'.join(names)}: its subscription is not in this template; ignored"
+            )
             continue
         sub.rules.append(rule)
-    return build_sources(list(entities.values()), namespaces, file_name=path.name,
-                         file_path=str(path), notes=notes)
+    return build_sources(
+        list(entities.values()), namespaces, file_name=path.name, file_path=str(path), notes=notes
+    )
 
 
 def resource_types(data: dict) -> list[str]:

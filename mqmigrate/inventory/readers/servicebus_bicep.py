@@ -25,23 +25,31 @@ from typing import Any
 from mqmigrate.errors import ConfigError
 from mqmigrate.inventory.model import Source
 from mqmigrate.inventory.readers.servicebus_common import (
-    SbEntity, SbNamespace, SbRule, build_sources,
+    SbEntity,
+    SbNamespace,
+    SbRule,
+    build_sources,
 )
 
-_RESOURCE = re.compile(r"^\s*resource\s+([A-Za-z_]\w*)\s+'([^'@]+)@[^']*'\s*(existing\s*)?=",
-                       re.M)
+_RESOURCE = re.compile(r"^\s*resource\s+([A-Za-z_]\w*)\s+'([^'@]+)@[^']*'\s*(existing\s*)?=", re.M)
 _SB = re.compile(r"^\s*resource\s+\w+\s+'Microsoft\.ServiceBus/namespaces[^']*'", re.M | re.I)
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>[ \t\r]+) | (?P<comment>//[^\n]*|/\*.*?\*/) | (?P<nl>\n)
   | (?P<mstr>'''.*?''') | (?P<str>'(?:\\.|[^'\\])*')
   | (?P<num>-?\d+(?:\.\d+)?) | (?P<ident>[A-Za-z_$][\w$]*)
   | (?P<punct>[{}\[\]():,=?!<>&|.@+\-*/%])
-""", re.S | re.X)
+""",
+    re.S | re.X,
+)
 
 NS_TYPE = "microsoft.servicebus/namespaces"
-_KINDS = {NS_TYPE + "/queues": "queue", NS_TYPE + "/topics": "topic",
-          NS_TYPE + "/topics/subscriptions": "subscription",
-          NS_TYPE + "/topics/subscriptions/rules": "rule"}
+_KINDS = {
+    NS_TYPE + "/queues": "queue",
+    NS_TYPE + "/topics": "topic",
+    NS_TYPE + "/topics/subscriptions": "subscription",
+    NS_TYPE + "/topics/subscriptions/rules": "rule",
+}
 _DEPTH = {"queue": 2, "topic": 2, "subscription": 3, "rule": 4}
 
 
@@ -76,7 +84,7 @@ def _tokens(text: str, path: Path) -> list[tuple[str, str, int]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m:
-            raise ConfigError(f"{path}:{line}: cannot read Bicep near {text[pos:pos + 20]!r}")
+            raise ConfigError(f"{path}:{line}: cannot read Bicep near {text[pos : pos + 20]!r}")
         kind = m.lastgroup or ""
         value = m.group(0)
         if kind not in ("ws", "comment"):
@@ -160,13 +168,17 @@ class _Parser:
         if self.peek()[1] == "=":
             self.take()
             value = self.value()
-            self.params[name] = value if not isinstance(value, Unresolved) else Unresolved(
-                "{" + name + "}")
+            self.params[name] = (
+                value if not isinstance(value, Unresolved) else Unresolved("{" + name + "}")
+            )
         elif self.peek()[1] == "{":  # pre-0.3 syntax: param x string { default: 'v' }
             body = self.value()
             default = body.get("default") if isinstance(body, dict) else None
-            self.params[name] = default if default is not None and not isinstance(
-                default, Unresolved) else Unresolved("{" + name + "}")
+            self.params[name] = (
+                default
+                if default is not None and not isinstance(default, Unresolved)
+                else Unresolved("{" + name + "}")
+            )
         else:
             self.params[name] = Unresolved("{" + name + "}")
         self.rest_of_line()
@@ -200,8 +212,14 @@ class _Parser:
                 self.balanced("(", ")")
         if self.peek()[1] != "{":
             raise self.error(f"resource {symbol}: expected an object body")
-        res = _Res(symbol=symbol, type=rtype, body={}, existing=existing,
-                   parent_symbol=parent.symbol if parent else None, loop=loop)
+        res = _Res(
+            symbol=symbol,
+            type=rtype,
+            body={},
+            existing=existing,
+            parent_symbol=parent.symbol if parent else None,
+            loop=loop,
+        )
         self.resources.append(res)
         res.body = self.obj(owner=res)
         if loop:
@@ -300,7 +318,7 @@ class _Parser:
             elif v in ("}", "]", ")"):
                 depth -= 1
             self.take()
-        text = " ".join(t[1] for t in self.t[start:self.i])
+        text = " ".join(t[1] for t in self.t[start : self.i])
         text = re.sub(r"\s*([().\[\]])\s*", r"\1", text)
         return Unresolved("{" + text + "}")
 
@@ -318,8 +336,11 @@ class _Parser:
         def sub(m: re.Match) -> str:
             nonlocal unresolved
             expr = m.group(1).strip()
-            v = self.ident(expr) if re.fullmatch(r"[A-Za-z_]\w*", expr) else Unresolved(
-                "{" + expr + "}")
+            v = (
+                self.ident(expr)
+                if re.fullmatch(r"[A-Za-z_]\w*", expr)
+                else Unresolved("{" + expr + "}")
+            )
             if isinstance(v, Unresolved):
                 unresolved = True
             return str(v)
@@ -328,8 +349,9 @@ class _Parser:
         return Unresolved(out) if unresolved else out
 
 
-def _full(res: _Res, by_symbol: dict[str, _Res], seen: set[str] | None = None
-          ) -> tuple[str, list[str]]:
+def _full(
+    res: _Res, by_symbol: dict[str, _Res], seen: set[str] | None = None
+) -> tuple[str, list[str]]:
     """(lower-case full type, name segments) following ``parent:`` and nesting."""
     seen = seen or set()
     name = res.body.get("name")
@@ -367,8 +389,11 @@ def read(path: Path, text: str) -> list[Source]:
             sku = res.body.get("sku")
             sku_name = sku.get("name") if isinstance(sku, dict) else None
             namespaces[names[0]] = SbNamespace(
-                names[0], sku_name if isinstance(sku_name, str)
-                and not isinstance(sku_name, Unresolved) else None)
+                names[0],
+                sku_name
+                if isinstance(sku_name, str) and not isinstance(sku_name, Unresolved)
+                else None,
+            )
             continue
         kind = _KINDS.get(full_type)
         if kind is None or res.existing:
@@ -376,34 +401,52 @@ def read(path: Path, text: str) -> list[Source]:
         if res.loop:
             notes.append(f"{res.symbol}: a [for …] loop; read once with its name expression")
         if len(names) != _DEPTH[kind]:
-            notes.append(f"{res.symbol}: name {'/'.join(names)} does not match its type "
-                         f"{res.type}; ignored")
+            notes.append(
+                f"{res.symbol}: name {'/'.join(names)} does not match its type {res.type}; ignored"
+            )
             continue
         raw = res.body.get("properties")
         # an expression the file cannot resolve is unknown (None), not the default
-        props = {k: None if isinstance(v, Unresolved) else v
-                 for k, v in (raw.items() if isinstance(raw, dict) else [])}
+        props = {
+            k: None if isinstance(v, Unresolved) else v
+            for k, v in (raw.items() if isinstance(raw, dict) else [])
+        }
         if kind == "rule":
             sql = props.get("sqlFilter") if isinstance(props.get("sqlFilter"), dict) else {}
             corr = props.get("correlationFilter")
             action = props.get("action") if isinstance(props.get("action"), dict) else {}
             ftype = props.get("filterType") or ("CorrelationFilter" if corr else "SqlFilter")
             expr = sql.get("sqlExpression")
-            rules.append((names, SbRule(
-                name=names[3],
-                sql=str(expr) if expr is not None and ftype != "CorrelationFilter" else None,
-                correlation=({k: v for k, v in corr.items() if v not in (None, "", {})}
-                             if isinstance(corr, dict) and ftype == "CorrelationFilter"
-                             else None),
-                action=action.get("sqlExpression"))))
+            rules.append(
+                (
+                    names,
+                    SbRule(
+                        name=names[3],
+                        sql=str(expr)
+                        if expr is not None and ftype != "CorrelationFilter"
+                        else None,
+                        correlation=(
+                            {k: v for k, v in corr.items() if v not in (None, "", {})}
+                            if isinstance(corr, dict) and ftype == "CorrelationFilter"
+                            else None
+                        ),
+                        action=action.get("sqlExpression"),
+                    ),
+                )
+            )
             continue
         origin = {"bicep_symbol": res.symbol, "file": path.name}
         if kind == "subscription":
-            e = SbEntity(kind=kind, name=names[2], namespace=names[0], topic=names[1],
-                         props=props, origin=origin)
+            e = SbEntity(
+                kind=kind,
+                name=names[2],
+                namespace=names[0],
+                topic=names[1],
+                props=props,
+                origin=origin,
+            )
         else:
-            e = SbEntity(kind=kind, name=names[1], namespace=names[0], props=props,
-                         origin=origin)
+            e = SbEntity(kind=kind, name=names[1], namespace=names[0], props=props, origin=origin)
         entities[tuple(names)] = e
     for names, rule in rules:
         sub = entities.get(tuple(names[:3]))
@@ -411,5 +454,6 @@ def read(path: Path, text: str) -> list[Source]:
             notes.append(f"rule {'/'.join(names)}: its subscription is not in this file; ignored")
             continue
         sub.rules.append(rule)
-    return build_sources(list(entities.values()), namespaces, file_name=path.name,
-                         file_path=str(path), notes=notes)
+    return build_sources(
+        list(entities.values()), namespaces, file_name=path.name, file_path=str(path), notes=notes
+    )

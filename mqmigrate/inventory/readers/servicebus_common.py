@@ -44,7 +44,8 @@ DEAD_LETTER_SUFFIX = "/$DeadLetterQueue"
 _ISO = re.compile(
     r"^P(?:(?P<y>\d+(?:\.\d+)?)Y)?(?:(?P<mo>\d+(?:\.\d+)?)M)?(?:(?P<w>\d+(?:\.\d+)?)W)?"
     r"(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<mi>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
+    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
 _TIMESPAN = re.compile(r"^(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2}(?:\.\d+)?)$")
 
 
@@ -57,15 +58,25 @@ def parse_duration(value: Any) -> float | None:
     m = _ISO.match(text.upper()) if text.upper().startswith("P") else None
     if m and text.upper() not in ("P", "PT"):
         parts = {k: float(v) for k, v in m.groupdict().items() if v is not None}
-        secs = (parts.get("y", 0) * 365 * 86400 + parts.get("mo", 0) * 30 * 86400
-                + parts.get("w", 0) * 7 * 86400 + parts.get("d", 0) * 86400
-                + parts.get("h", 0) * 3600 + parts.get("mi", 0) * 60 + parts.get("s", 0))
+        secs = (
+            parts.get("y", 0) * 365 * 86400
+            + parts.get("mo", 0) * 30 * 86400
+            + parts.get("w", 0) * 7 * 86400
+            + parts.get("d", 0) * 86400
+            + parts.get("h", 0) * 3600
+            + parts.get("mi", 0) * 60
+            + parts.get("s", 0)
+        )
     else:
         t = _TIMESPAN.match(text)
         if not t:
             return None
-        secs = (int(t.group("d") or 0) * 86400 + int(t.group("h")) * 3600
-                + int(t.group("m")) * 60 + float(t.group("s")))
+        secs = (
+            int(t.group("d") or 0) * 86400
+            + int(t.group("h")) * 3600
+            + int(t.group("m")) * 60
+            + float(t.group("s"))
+        )
     return float("inf") if secs >= UNLIMITED_S else secs
 
 
@@ -158,19 +169,23 @@ def _effective_ttl(*values: Any) -> tuple[float | None, bool]:
     return (min(finite) if finite else None), seen
 
 
-def _queue(entity: SbEntity, topic: SbEntity | None, sku: str | None,
-           notes: list[str]) -> Queue:
+def _queue(entity: SbEntity, topic: SbEntity | None, sku: str | None, notes: list[str]) -> Queue:
     p = entity.props
     tp = topic.props if topic is not None else {}
     # size, duplicate detection and message size belong to the entity messages are sent to
     sized = tp if topic is not None else p
     defaulted: set[str] = set()
-    extra: dict[str, Any] = {"broker": "servicebus", "entity": entity.kind, **entity.origin,
-                             "attribute_names": {
-                                 "delivery_limit": "maxDeliveryCount",
-                                 "dead_letter": "forwardDeadLetteredMessagesTo"
-                                 if p.get("forwardDeadLetteredMessagesTo")
-                                 else "dead-letter sub-queue"}}
+    extra: dict[str, Any] = {
+        "broker": "servicebus",
+        "entity": entity.kind,
+        **entity.origin,
+        "attribute_names": {
+            "delivery_limit": "maxDeliveryCount",
+            "dead_letter": "forwardDeadLetteredMessagesTo"
+            if p.get("forwardDeadLetteredMessagesTo")
+            else "dead-letter sub-queue",
+        },
+    }
 
     unknown = sorted(k for k, v in p.items() if v is None)
     if unknown:
@@ -211,8 +226,10 @@ def _queue(entity: SbEntity, topic: SbEntity | None, sku: str | None,
 
     forward_dl = p.get("forwardDeadLetteredMessagesTo")
     if forward_dl is None and "forwardDeadLetteredMessagesTo" in p:
-        notes.append(f"{entity.path}: forwardDeadLetteredMessagesTo is unknown offline; its "
-                     "dead letters are assumed to stay in its dead-letter sub-queue")
+        notes.append(
+            f"{entity.path}: forwardDeadLetteredMessagesTo is unknown offline; its "
+            "dead letters are assumed to stay in its dead-letter sub-queue"
+        )
     if isinstance(forward_dl, str) and forward_dl:
         dead = DeadLetter(target=forward_dl)
         extra["forwardDeadLetteredMessagesTo"] = forward_dl
@@ -224,28 +241,53 @@ def _queue(entity: SbEntity, topic: SbEntity | None, sku: str | None,
     if topic is not None:
         arguments = {**{f"topic.{k}": v for k, v in tp.items()}, **arguments}
     return Queue(
-        name=entity.path, type="subscription" if entity.kind == "subscription" else "queue",
-        durable=True, exclusive=False, auto_delete=False, arguments=arguments,
-        fifo=False, message_groups=session, visibility_timeout=lock,
-        message_ttl=ttl, expires=idle if idle not in (None, float("inf")) else None,
-        max_length_bytes=max_size, overflow="reject-publish" if max_size is not None else None,
-        max_message_size=msg_size, dead_letter=dead, delivery_limit=limit,
-        defaulted=defaulted, extra=extra,
+        name=entity.path,
+        type="subscription" if entity.kind == "subscription" else "queue",
+        durable=True,
+        exclusive=False,
+        auto_delete=False,
+        arguments=arguments,
+        fifo=False,
+        message_groups=session,
+        visibility_timeout=lock,
+        message_ttl=ttl,
+        expires=idle if idle not in (None, float("inf")) else None,
+        max_length_bytes=max_size,
+        overflow="reject-publish" if max_size is not None else None,
+        max_message_size=msg_size,
+        dead_letter=dead,
+        delivery_limit=limit,
+        defaulted=defaulted,
+        extra=extra,
     )
 
 
 def _dead_letter_queue(parent: Queue) -> Queue:
     return Queue(
-        name=parent.name + DEAD_LETTER_SUFFIX, type="dead-letter", durable=True, exclusive=False,
-        auto_delete=False, max_message_size=parent.max_message_size, delivery_limit=-1,
+        name=parent.name + DEAD_LETTER_SUFFIX,
+        type="dead-letter",
+        durable=True,
+        exclusive=False,
+        auto_delete=False,
+        max_message_size=parent.max_message_size,
+        delivery_limit=-1,
         defaulted={"delivery_limit"},
-        extra={"broker": "servicebus", "entity": "dead-letter sub-queue",
-               "sub_queue_of": parent.name},
+        extra={
+            "broker": "servicebus",
+            "entity": "dead-letter sub-queue",
+            "sub_queue_of": parent.name,
+        },
     )
 
 
-def build_sources(entities: list[SbEntity], namespaces: dict[str | None, SbNamespace], *,
-                  file_name: str, file_path: str, notes: list[str]) -> list[Source]:
+def build_sources(
+    entities: list[SbEntity],
+    namespaces: dict[str | None, SbNamespace],
+    *,
+    file_name: str,
+    file_path: str,
+    notes: list[str],
+) -> list[Source]:
     """One :class:`Source` per namespace from the entities a reader found."""
     by_ns: dict[str | None, list[SbEntity]] = {}
     for e in entities:
@@ -263,16 +305,25 @@ def build_sources(entities: list[SbEntity], namespaces: dict[str | None, SbNames
         def hop(entity: SbEntity, target: str, args: dict[str, Any] | None = None) -> None:
             """``entity`` auto-forwards every message to ``target``: a routing hop (a
             subscription's filter is kept on the forwarding binding, where edges read it)."""
-            exchanges.append(Exchange(name=entity.path, type="forward",
-                                      arguments={"forwardTo": target}))
+            exchanges.append(
+                Exchange(name=entity.path, type="forward", arguments={"forwardTo": target})
+            )
             dest_type = "exchange" if target in topics else "queue"
-            bindings.append(Binding(source=entity.path, destination=target,
-                                    destination_type=dest_type, arguments=dict(args or {})))
-            src_notes.append(f"{entity.path} auto-forwards to {target}: a routing hop, not a "
-                             "workload")
+            bindings.append(
+                Binding(
+                    source=entity.path,
+                    destination=target,
+                    destination_type=dest_type,
+                    arguments=dict(args or {}),
+                )
+            )
+            src_notes.append(
+                f"{entity.path} auto-forwards to {target}: a routing hop, not a workload"
+            )
             if target not in known_paths:
-                src_notes.append(f"{entity.path}: forward target {target} is not declared in "
-                                 "this file")
+                src_notes.append(
+                    f"{entity.path}: forward target {target} is not declared in this file"
+                )
 
         for t in topics.values():
             exchanges.append(Exchange(name=t.name, type="fanout", arguments=dict(t.props)))
@@ -281,13 +332,17 @@ def build_sources(entities: list[SbEntity], namespaces: dict[str | None, SbNames
                 continue
             forward = e.props.get("forwardTo")
             if forward is None and "forwardTo" in e.props:
-                src_notes.append(f"{e.path}: forwardTo is unknown offline; read as a workload "
-                                 "(if it forwards, it is a routing hop instead)")
+                src_notes.append(
+                    f"{e.path}: forwardTo is unknown offline; read as a workload "
+                    "(if it forwards, it is a routing hop instead)"
+                )
             if e.kind == "subscription":
                 topic = topics.get(e.topic or "")
                 if topic is None:
-                    src_notes.append(f"{e.path}: topic {e.topic} is not declared in this file; "
-                                     "its settings are unknown")
+                    src_notes.append(
+                        f"{e.path}: topic {e.topic} is not declared in this file; "
+                        "its settings are unknown"
+                    )
                     if e.topic and not any(x.name == e.topic for x in exchanges):
                         exchanges.append(Exchange(name=e.topic, type="fanout"))
                 filters = [r for r in e.rules if not r.is_true_filter()]
@@ -295,12 +350,17 @@ def build_sources(entities: list[SbEntity], namespaces: dict[str | None, SbNames
                 if filters:
                     args["filter"] = " OR ".join(f"({r.text()})" for r in filters)
                 if isinstance(forward, str) and forward:
-                    bindings.append(Binding(source=e.topic or "", destination=e.path,
-                                            destination_type="exchange", arguments=args))
+                    bindings.append(
+                        Binding(
+                            source=e.topic or "",
+                            destination=e.path,
+                            destination_type="exchange",
+                            arguments=args,
+                        )
+                    )
                     hop(e, forward, args)
                     continue
-                bindings.append(Binding(source=e.topic or "", destination=e.path,
-                                        arguments=args))
+                bindings.append(Binding(source=e.topic or "", destination=e.path, arguments=args))
                 q = _queue(e, topic, ns.sku, src_notes)
             else:
                 if isinstance(forward, str) and forward:
@@ -310,23 +370,35 @@ def build_sources(entities: list[SbEntity], namespaces: dict[str | None, SbNames
             queues.append(q)
             if "forwardDeadLetteredMessagesTo" not in q.extra:
                 queues.append(_dead_letter_queue(q))
-        unresolved = sorted(q.name for q in queues if is_unresolved(q.name)
-                            and q.type != "dead-letter")
+        unresolved = sorted(
+            q.name for q in queues if is_unresolved(q.name) and q.type != "dead-letter"
+        )
         if unresolved:
-            src_notes.append("names not resolvable offline (kept as {…} placeholders): "
-                             + ", ".join(unresolved))
+            src_notes.append(
+                "names not resolvable offline (kept as {…} placeholders): " + ", ".join(unresolved)
+            )
         literal_ns = ns_name if ns_name and not is_unresolved(ns_name) else None
-        endpoint = (f"amqp1s://{literal_ns}.servicebus.windows.net" if literal_ns
-                    else file_path)
+        endpoint = f"amqp1s://{literal_ns}.servicebus.windows.net" if literal_ns else file_path
         if not literal_ns:
-            src_notes.append("namespace name not resolvable offline: the plan has no endpoint; "
-                             "set source.endpoint to amqp1s://NAMESPACE.servicebus.windows.net")
+            src_notes.append(
+                "namespace name not resolvable offline: the plan has no endpoint; "
+                "set source.endpoint to amqp1s://NAMESPACE.servicebus.windows.net"
+            )
         from mqmigrate.inventory.readers.rabbitmq_common import flatten
-        sources.append(Source(
-            kind="amqp1",
-            name="servicebus " + (literal_ns or (f"{file_name}:{ns_name}" if ns_name
-                                                 else file_name)),
-            endpoint=endpoint, version="Azure Service Bus" + (f" {ns.sku}" if ns.sku else ""),
-            queues=queues, exchanges=exchanges, bindings=bindings,
-            edges=flatten(exchanges, bindings), live=False, notes=src_notes))
+
+        sources.append(
+            Source(
+                kind="amqp1",
+                name="servicebus "
+                + (literal_ns or (f"{file_name}:{ns_name}" if ns_name else file_name)),
+                endpoint=endpoint,
+                version="Azure Service Bus" + (f" {ns.sku}" if ns.sku else ""),
+                queues=queues,
+                exchanges=exchanges,
+                bindings=bindings,
+                edges=flatten(exchanges, bindings),
+                live=False,
+                notes=src_notes,
+            )
+        )
     return sources

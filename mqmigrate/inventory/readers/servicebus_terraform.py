@@ -17,13 +17,20 @@ from typing import Any
 
 from mqmigrate.inventory.model import Source
 from mqmigrate.inventory.readers.servicebus_common import (
-    SbEntity, SbNamespace, SbRule, build_sources,
+    SbEntity,
+    SbNamespace,
+    SbRule,
+    build_sources,
 )
 from mqmigrate.inventory.readers.sqs_common import display_name
 
-RESOURCE_TYPES = ("azurerm_servicebus_namespace", "azurerm_servicebus_queue",
-                  "azurerm_servicebus_topic", "azurerm_servicebus_subscription",
-                  "azurerm_servicebus_subscription_rule")
+RESOURCE_TYPES = (
+    "azurerm_servicebus_namespace",
+    "azurerm_servicebus_queue",
+    "azurerm_servicebus_topic",
+    "azurerm_servicebus_subscription",
+    "azurerm_servicebus_subscription_rule",
+)
 
 #: azurerm argument → ARM property (both the 3.x and the 4.x spellings)
 _PROPS = {
@@ -176,14 +183,20 @@ def read(paths: list[Path], docs: list[dict]) -> list[Source]:
     entities: list[SbEntity] = []
     topics: dict[str, SbEntity] = {}
     for path, doc in zip(paths, docs):
-        for kind, rtype in (("topic", "azurerm_servicebus_topic"),
-                            ("queue", "azurerm_servicebus_queue")):
+        for kind, rtype in (
+            ("topic", "azurerm_servicebus_topic"),
+            ("queue", "azurerm_servicebus_queue"),
+        ):
             for rname, body in _blocks(doc, rtype):
                 name = res.name(body.get("name"), f"{rtype}.{rname}.name")
                 res.names[(rtype, rname)] = name
-                e = SbEntity(kind=kind, name=name, namespace=namespace(body),
-                             props=_props(body, res),
-                             origin={"terraform_address": f"{rtype}.{rname}", "file": path.name})
+                e = SbEntity(
+                    kind=kind,
+                    name=name,
+                    namespace=namespace(body),
+                    props=_props(body, res),
+                    origin={"terraform_address": f"{rtype}.{rname}", "file": path.name},
+                )
                 entities.append(e)
                 if kind == "topic":
                     topics[rname] = e
@@ -202,9 +215,14 @@ def read(paths: list[Path], docs: list[dict]) -> list[Source]:
                 raw = body.get("topic_name", body.get("topic_id"))
                 topic_name = res.name(raw, "topic_id")
                 ns = namespace(body)
-            e = SbEntity(kind="subscription", name=name, namespace=ns, topic=topic_name,
-                         props=_props(body, res),
-                         origin={"terraform_address": f"{rtype}.{rname}", "file": path.name})
+            e = SbEntity(
+                kind="subscription",
+                name=name,
+                namespace=ns,
+                topic=topic_name,
+                props=_props(body, res),
+                origin={"terraform_address": f"{rtype}.{rname}", "file": path.name},
+            )
             entities.append(e)
             subs[rname] = e
 
@@ -216,15 +234,21 @@ def read(paths: list[Path], docs: list[dict]) -> list[Source]:
                 wanted = res.name(body.get("subscription_name"), "subscription_name")
                 sub = next((s for s in subs.values() if s.name == wanted), None)
             if sub is None:
-                notes.append(f"azurerm_servicebus_subscription_rule.{rname}: its subscription is "
-                             "not declared in these files; ignored")
+                notes.append(
+                    f"azurerm_servicebus_subscription_rule.{rname}: its subscription is "
+                    "not declared in these files; ignored"
+                )
                 continue
             sub.rules.append(_rule(rname, body, res))
 
     first = paths[0]
-    return build_sources(entities, namespaces,
-                         file_name=first.name if len(paths) == 1 else first.parent.name,
-                         file_path=str(first if len(paths) == 1 else first.parent), notes=notes)
+    return build_sources(
+        entities,
+        namespaces,
+        file_name=first.name if len(paths) == 1 else first.parent.name,
+        file_path=str(first if len(paths) == 1 else first.parent),
+        notes=notes,
+    )
 
 
 def _rule(rname: str, body: dict, res: _Resolver) -> SbRule:
@@ -241,10 +265,16 @@ def _rule(rname: str, body: dict, res: _Resolver) -> SbRule:
                 corr.update({str(pk): res.value(pv) for pk, pv in v.items()})
             elif v not in (None, ""):
                 corr[k] = res.value(v)
-        return SbRule(name=name, correlation=corr or {"(unresolved)": "?"},
-                      action=action if isinstance(action, str) else None)
+        return SbRule(
+            name=name,
+            correlation=corr or {"(unresolved)": "?"},
+            action=action if isinstance(action, str) else None,
+        )
     sql = res.value(body.get("sql_filter"))
     if sql is None and body.get("sql_filter") is not None:
         sql = "{" + str(body.get("sql_filter")).strip("${}") + "}"
-    return SbRule(name=name, sql=sql if isinstance(sql, str) else None,
-                  action=action if isinstance(action, str) else None)
+    return SbRule(
+        name=name,
+        sql=sql if isinstance(sql, str) else None,
+        action=action if isinstance(action, str) else None,
+    )

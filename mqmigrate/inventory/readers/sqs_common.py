@@ -68,8 +68,13 @@ def _json_doc(value: Any) -> dict | None:
     return None
 
 
-def queue_from_attributes(name: str, attrs: dict[str, Any], *, tags: dict[str, str] | None = None,
-                          extra: dict[str, Any] | None = None) -> Queue:
+def queue_from_attributes(
+    name: str,
+    attrs: dict[str, Any],
+    *,
+    tags: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Queue:
     """A :class:`Queue` from AWS-named attributes; unset ones get the AWS default and are
     marked defaulted.  Values that are present but unresolvable (a Terraform variable without a
     default) stay ``None`` = unknown."""
@@ -103,24 +108,34 @@ def queue_from_attributes(name: str, attrs: dict[str, Any], *, tags: dict[str, s
     for key in ("FifoThroughputLimit", "SqsManagedSseEnabled", "QueueArn"):
         if key in attrs:
             queue_extra[key] = attrs[key]
-    live = {k: attrs[k] for k in ("ApproximateNumberOfMessages",
-                                  "ApproximateNumberOfMessagesNotVisible") if k in attrs}
+    live = {
+        k: attrs[k]
+        for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+        if k in attrs
+    }
     depth = _num(live.get("ApproximateNumberOfMessages"))
     in_flight = _num(live.get("ApproximateNumberOfMessagesNotVisible"))
     return Queue(
-        name=name, type="fifo" if fifo else "standard", durable=True, exclusive=False,
+        name=name,
+        type="fifo" if fifo else "standard",
+        durable=True,
+        exclusive=False,
         auto_delete=False,
         arguments={k: v for k, v in attrs.items() if not k.startswith("Approximate")},
-        fifo=fifo, content_based_dedup=cbd,
+        fifo=fifo,
+        content_based_dedup=cbd,
         dedup_scope=attrs.get("DeduplicationScope") if fifo else None,
-        dead_letter=dead_letter, delivery_limit=delivery_limit,
+        dead_letter=dead_letter,
+        delivery_limit=delivery_limit,
         kms_key=str(kms) if kms else None,
         access_policy=_json_doc(attrs.get("Policy")),
         redrive_allow_policy=_json_doc(attrs.get("RedriveAllowPolicy")),
         tags=dict(tags or {}),
         depth=int(depth) if depth is not None else None,
         in_flight=int(in_flight) if in_flight is not None else None,
-        defaulted=defaulted, extra=queue_extra, **values,
+        defaulted=defaulted,
+        extra=queue_extra,
+        **values,
     )
 
 

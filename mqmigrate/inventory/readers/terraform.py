@@ -34,7 +34,9 @@ _ATTRS = {
     "sqs_managed_sse_enabled": "SqsManagedSseEnabled",
 }
 _REF = re.compile(r"\$\{\s*aws_sqs_queue\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.(arn|id|url|name)\s*\}")
-_WHOLE_REF = re.compile(r"^\$\{\s*aws_sqs_queue\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.(arn|id|url|name)\s*\}$")
+_WHOLE_REF = re.compile(
+    r"^\$\{\s*aws_sqs_queue\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.(arn|id|url|name)\s*\}$"
+)
 _VAR = re.compile(r"^\$\{\s*var\.([A-Za-z0-9_-]+)\s*\}$")
 _JSONENCODE = re.compile(r"^\$\{\s*jsonencode\((.*)\)\s*\}$", re.S)
 
@@ -47,11 +49,17 @@ def parse_hcl(path: Path, text: str) -> dict:
         from hcl2.utils import SerializationOptions
     except ImportError as exc:
         from mqmigrate.errors import PrerequisiteError
-        raise PrerequisiteError("reading Terraform needs python-hcl2 >= 8",
-                                hint="pip install 'python-hcl2>=8'") from exc
 
-    options = SerializationOptions(strip_string_quotes=True, preserve_heredocs=False,
-                                   with_comments=False, explicit_blocks=False)
+        raise PrerequisiteError(
+            "reading Terraform needs python-hcl2 >= 8", hint="pip install 'python-hcl2>=8'"
+        ) from exc
+
+    options = SerializationOptions(
+        strip_string_quotes=True,
+        preserve_heredocs=False,
+        with_comments=False,
+        explicit_blocks=False,
+    )
     try:
         return hcl2.loads(text, serialization_options=options)
     except Exception as exc:  # lark raises many types; all mean "not valid HCL"
@@ -131,9 +139,15 @@ def read(paths: list[Path], texts: list[str]) -> Source:
             if isinstance(raw, str):
                 m = _VAR.match(raw)
                 raw = variables.get(m.group(1), raw) if m else raw
-            names[rname] = display_name(str(raw)) if raw else (
-                display_name(str(body.get("name_prefix"))) + "*" if body.get("name_prefix")
-                else f"aws_sqs_queue.{rname}")
+            names[rname] = (
+                display_name(str(raw))
+                if raw
+                else (
+                    display_name(str(body.get("name_prefix"))) + "*"
+                    if body.get("name_prefix")
+                    else f"aws_sqs_queue.{rname}"
+                )
+            )
             queue_blocks.append((path, rname, body))
 
     attrs_by_resource: dict[str, dict[str, Any]] = {}
@@ -144,37 +158,53 @@ def read(paths: list[Path], texts: list[str]) -> Source:
         for tf_key, aws_key in _ATTRS.items():
             if tf_key in body:
                 value = res.value(body[tf_key])
-                if isinstance(value, (dict, list)) and aws_key in ("RedrivePolicy",
-                                                                   "RedriveAllowPolicy", "Policy"):
+                if isinstance(value, (dict, list)) and aws_key in (
+                    "RedrivePolicy",
+                    "RedriveAllowPolicy",
+                    "Policy",
+                ):
                     value = json.dumps(value)
                 attrs[aws_key] = value
         attrs_by_resource[rname] = attrs
 
-    extras = [("aws_sqs_queue_redrive_policy", "redrive_policy", "RedrivePolicy"),
-              ("aws_sqs_queue_redrive_allow_policy", "redrive_allow_policy", "RedriveAllowPolicy"),
-              ("aws_sqs_queue_policy", "policy", "Policy")]
+    extras = [
+        ("aws_sqs_queue_redrive_policy", "redrive_policy", "RedrivePolicy"),
+        ("aws_sqs_queue_redrive_allow_policy", "redrive_allow_policy", "RedriveAllowPolicy"),
+        ("aws_sqs_queue_policy", "policy", "Policy"),
+    ]
     for path, doc in docs:
         res = _Resolver(path, names, variables)
         for rtype, field, aws_key in extras:
             for _, rname, body in _blocks(doc, rtype):
                 target = res.ref_target(body.get("queue_url"))
                 if target not in attrs_by_resource:
-                    notes.append(f"{rtype}.{rname}: queue_url does not name an aws_sqs_queue "
-                                 "in these files; ignored")
+                    notes.append(
+                        f"{rtype}.{rname}: queue_url does not name an aws_sqs_queue "
+                        "in these files; ignored"
+                    )
                     continue
                 value = res.value(body.get(field))
-                attrs_by_resource[target][aws_key] = (json.dumps(value)
-                                                      if isinstance(value, (dict, list)) else value)
+                attrs_by_resource[target][aws_key] = (
+                    json.dumps(value) if isinstance(value, (dict, list)) else value
+                )
 
     queues = []
     for path, rname, body in queue_blocks:
         raw_tags = body.get("tags") or {}
         tags = {str(k): str(v) for k, v in raw_tags.items()} if isinstance(raw_tags, dict) else {}
-        q = queue_from_attributes(names[rname], attrs_by_resource[rname], tags=tags,
-                                  extra={"terraform_address": f"aws_sqs_queue.{rname}",
-                                         "file": path.name})
+        q = queue_from_attributes(
+            names[rname],
+            attrs_by_resource[rname],
+            tags=tags,
+            extra={"terraform_address": f"aws_sqs_queue.{rname}", "file": path.name},
+        )
         queues.append(q)
     first = paths[0]
-    return Source(kind="sqs", name=first.name if len(paths) == 1 else first.parent.name,
-                  endpoint=str(first if len(paths) == 1 else first.parent), queues=queues,
-                  live=False, notes=notes)
+    return Source(
+        kind="sqs",
+        name=first.name if len(paths) == 1 else first.parent.name,
+        endpoint=str(first if len(paths) == 1 else first.parent),
+        queues=queues,
+        live=False,
+        notes=notes,
+    )

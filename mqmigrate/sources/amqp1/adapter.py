@@ -44,18 +44,51 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 # proton first: when python-qpid-proton is missing, the registry names it from this import
-from proton import (ConnectionException, Data, Endpoint, Event, Handler, Message,
-                    ProtonException, Timeout, symbol, timestamp, ulong)
-from cproton import (PN_ACCEPTED, PN_BINARY, PN_DELIVERY,  # noqa: I001 - after proton
-                     PN_MODIFIED, PN_REJECTED, PN_RELEASED, bytes2pybytes, ffi, lib as pn,
-                     msgid2py, utf82string)
+from proton import (
+    ConnectionException,
+    Data,
+    Endpoint,
+    Event,
+    Handler,
+    Message,
+    ProtonException,
+    Timeout,
+    symbol,
+    timestamp,
+    ulong,
+)
+from cproton import (
+    PN_ACCEPTED,
+    PN_BINARY,
+    PN_DELIVERY,  # noqa: I001 - after proton
+    PN_MODIFIED,
+    PN_REJECTED,
+    PN_RELEASED,
+    bytes2pybytes,
+    ffi,
+    lib as pn,
+    msgid2py,
+    utf82string,
+)
 
 from mqmigrate import headers as mqheaders
-from mqmigrate.errors import (AuthenticationFailed, ConnectionFailed, MqMigrateError,
-                              SourceError, SourceUnavailable, UsageError)
+from mqmigrate.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    MqMigrateError,
+    SourceError,
+    SourceUnavailable,
+    UsageError,
+)
 from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX, queue_capability
-from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
-                                    content_hash_id)
+from mqmigrate.sources.base import (
+    Capabilities,
+    Envelope,
+    Mode,
+    Outcome,
+    SourceAdapter,
+    content_hash_id,
+)
 from mqmigrate.sources.connect import connect_error, proton_blocking_connection
 from mqmigrate.sources.uri import management_endpoint, parse_source_uri
 
@@ -64,17 +97,21 @@ log = logging.getLogger("mqmigrate.bridge")
 ARTEMIS = "apache-activemq-artemis"
 RABBITMQ = "RabbitMQ"
 #: link/connection error conditions that retrying will not fix
-_TERMINAL_CONDITIONS = {"amqp:not-found", "amqp:unauthorized-access", "amqp:not-allowed",
-                        "amqp:invalid-field", "amqp:not-implemented",
-                        "amqp:precondition-failed"}
+_TERMINAL_CONDITIONS = {
+    "amqp:not-found",
+    "amqp:unauthorized-access",
+    "amqp:not-allowed",
+    "amqp:invalid-field",
+    "amqp:not-implemented",
+    "amqp:precondition-failed",
+}
 
 
 #: how long one receive keeps reading while messages keep arriving
 _BURST_SECONDS = 0.005
 
 #: released, not modified: see the module doc
-_STATES = {Outcome.ACCEPT: PN_ACCEPTED, Outcome.RELEASE: PN_RELEASED,
-           Outcome.REJECT: PN_REJECTED}
+_STATES = {Outcome.ACCEPT: PN_ACCEPTED, Outcome.RELEASE: PN_RELEASED, Outcome.REJECT: PN_REJECTED}
 #: distinct amqp1.header sections kept encoded (most messages share a handful)
 _HEADER_CACHE_SIZE = 256
 
@@ -83,17 +120,33 @@ class AMQP1Source(SourceAdapter):
     """One queue of one AMQP 1.0 broker; see the module doc."""
 
     kind = "amqp1"
-    capabilities = Capabilities(shadow=True, batch_settle=False, send_timestamp=True,
-                                group_key=True, release_redelivers=True, depth=True)
+    capabilities = Capabilities(
+        shadow=True,
+        batch_settle=False,
+        send_timestamp=True,
+        group_key=True,
+        release_redelivers=True,
+        depth=True,
+    )
 
-    def __init__(self, uri: str, queue: str, *, mode: Mode = Mode.drain, prefetch: int = 2000,
-                 management_url: str | None = None, connect_timeout: float = 10.0,
-                 heartbeat: float | None = 30.0):
+    def __init__(
+        self,
+        uri: str,
+        queue: str,
+        *,
+        mode: Mode = Mode.drain,
+        prefetch: int = 2000,
+        management_url: str | None = None,
+        connect_timeout: float = 10.0,
+        heartbeat: float | None = 30.0,
+    ):
         self.uri = uri
         self.endpoint = parse_source_uri(uri)
         if self.endpoint.kind != "amqp1":
-            raise UsageError(f"{self.endpoint.masked} is not an AMQP 1.0 URI",
-                             hint="use amqp1://user:pass@host:port (amqp1s:// for TLS)")
+            raise UsageError(
+                f"{self.endpoint.masked} is not an AMQP 1.0 URI",
+                hint="use amqp1://user:pass@host:port (amqp1s:// for TLS)",
+            )
         if not queue:
             raise UsageError("--queue is empty")
         self.source_queue = queue
@@ -140,8 +193,11 @@ class AMQP1Source(SourceAdapter):
         self._abandon()
         try:
             self._conn = proton_blocking_connection(
-                self.endpoint, timeout=self.connect_timeout, heartbeat=self.heartbeat,
-                container_id=f"mqmigrate-bridge-{uuid.uuid4().hex[:8]}")
+                self.endpoint,
+                timeout=self.connect_timeout,
+                heartbeat=self.heartbeat,
+                container_id=f"mqmigrate-bridge-{uuid.uuid4().hex[:8]}",
+            )
         except (ConnectionException, Timeout, OSError) as exc:
             self._conn = None
             raise self._connect_error(exc) from exc
@@ -191,8 +247,12 @@ class AMQP1Source(SourceAdapter):
         self._generation += 1
         container = self._conn.container
         self._link = container.create_receiver(
-            self._conn.conn, self._address(), name=f"mqmigrate-{uuid.uuid4().hex[:12]}",
-            handler=self._handler, options=options)
+            self._conn.conn,
+            self._address(),
+            name=f"mqmigrate-{uuid.uuid4().hex[:12]}",
+            handler=self._handler,
+            options=options,
+        )
         link = self._link
         collector = getattr(container, "_collector", None)
         if collector is not None and hasattr(collector, "_impl"):
@@ -262,14 +322,17 @@ class AMQP1Source(SourceAdapter):
             container.process()
         except (ProtonException, OSError) as exc:
             self._abandon()
-            raise SourceUnavailable(f"{self.describe()}: connection failed: "
-                                    f"{' '.join(str(exc).split())[:200]}") from exc
+            raise SourceUnavailable(
+                f"{self.describe()}: connection failed: {' '.join(str(exc).split())[:200]}"
+            ) from exc
         finally:
             container.timeout = saved
         if conn.disconnected:
             self._abandon()
-            raise SourceUnavailable(f"{self.describe()}: connection lost ({conn.disconnected})",
-                                    hint="is the broker running and reachable?")
+            raise SourceUnavailable(
+                f"{self.describe()}: connection lost ({conn.disconnected})",
+                hint="is the broker running and reachable?",
+            )
 
     def _remote_error(self) -> tuple[str, str] | None:
         """The error the broker closed the link, session or connection with, if any.
@@ -284,8 +347,7 @@ class AMQP1Source(SourceAdapter):
         for endpoint in (link, link.session, link.connection):
             condition = endpoint.remote_condition
             if condition is not None:
-                return (str(condition.name),
-                        " ".join(str(condition.description or "").split()))
+                return (str(condition.name), " ".join(str(condition.description or "").split()))
             if endpoint.state & Endpoint.REMOTE_CLOSED:
                 return ("closed by the broker", "")
         return None
@@ -296,7 +358,8 @@ class AMQP1Source(SourceAdapter):
             return
         condition, description = error
         text = f"{self.describe()}: {action} failed: {condition}" + (
-            f" {description}" if description else "")
+            f" {description}" if description else ""
+        )
         self._abandon()
         if condition == "amqp:not-found":
             raise SourceError(text, hint="check --queue (RabbitMQ: the queue must exist)")
@@ -386,8 +449,11 @@ class AMQP1Source(SourceAdapter):
         ``modified`` with undeliverable-here, so the broker keeps it for other consumers and
         does not offer it to this link again; rejecting could drop it (a RabbitMQ queue
         without a dead-letter exchange)."""
-        log.warning("%s: a transfer that is not a valid AMQP 1.0 message was left in the "
-                    "queue (modified, undeliverable here)", self.describe())
+        log.warning(
+            "%s: a transfer that is not a valid AMQP 1.0 message was left in the "
+            "queue (modified, undeliverable here)",
+            self.describe(),
+        )
         local = pn.pn_delivery_local(delivery)
         pn.pn_disposition_set_failed(local, True)
         pn.pn_disposition_set_undeliverable(local, True)
@@ -489,27 +555,42 @@ class AMQP1Source(SourceAdapter):
             properties=properties,
             headers=app,
             sections=sections,
-            coordinates={"queue": self.queue, "address": self._address(),
-                         **({"to": address} if address else {})},
+            coordinates={
+                "queue": self.queue,
+                "address": self._address(),
+                **({"to": address} if address else {}),
+            },
             redelivered=delivery_count > 0,
             handle=handle,
         )
 
-    def _header_section(self, msg: Any, priority: int,
-                        delivery_count: int) -> mqheaders.EncodedSection:
+    def _header_section(
+        self, msg: Any, priority: int, delivery_count: int
+    ) -> mqheaders.EncodedSection:
         """The AMQP 1.0 header section (ttl in milliseconds as on the wire), encoded once
         per distinct value: messages of one queue share a handful of them."""
         ttl = pn.pn_message_get_ttl(msg)
-        key = (bool(pn.pn_message_is_durable(msg)), priority, ttl or None,
-               bool(pn.pn_message_is_first_acquirer(msg)), delivery_count)
+        key = (
+            bool(pn.pn_message_is_durable(msg)),
+            priority,
+            ttl or None,
+            bool(pn.pn_message_is_first_acquirer(msg)),
+            delivery_count,
+        )
         cache = self._header_sections
         section = cache.get(key)
         if section is None:
             if len(cache) >= _HEADER_CACHE_SIZE:
                 cache.clear()
             section = cache[key] = mqheaders.EncodedSection(
-                {"durable": key[0], "priority": priority, "ttl": key[2],
-                 "first-acquirer": key[3], "delivery-count": delivery_count})
+                {
+                    "durable": key[0],
+                    "priority": priority,
+                    "ttl": key[2],
+                    "first-acquirer": key[3],
+                    "delivery-count": delivery_count,
+                }
+            )
         return section
 
     # -- settle --------------------------------------------------------------------------------
@@ -553,11 +634,15 @@ class AMQP1Source(SourceAdapter):
         except MqMigrateError as exc:
             management.close()
             if required:
-                raise management_error(exc, f"Artemis management at {management.describe()}") \
-                    from exc
+                raise management_error(
+                    exc, f"Artemis management at {management.describe()}"
+                ) from exc
             if not self._management_down:
-                log.warning("Artemis management API not usable (%s): queue depth unknown, a "
-                            "missing queue not detected", exc.one_line())
+                log.warning(
+                    "Artemis management API not usable (%s): queue depth unknown, a "
+                    "missing queue not detected",
+                    exc.one_line(),
+                )
             self._management_down = True
             return None
         self._management = management
@@ -584,8 +669,10 @@ class AMQP1Source(SourceAdapter):
             return
         name = self.queue.split("::")[-1]
         if management.find_queue(name) is None:
-            raise SourceError(f"{self.describe()}: no such queue on the broker",
-                              hint="check --queue (Artemis would auto-create it empty)")
+            raise SourceError(
+                f"{self.describe()}: no such queue on the broker",
+                hint="check --queue (Artemis would auto-create it empty)",
+            )
 
     # -- shadow --------------------------------------------------------------------------------
     def _prepare_shadow(self) -> None:
@@ -614,12 +701,14 @@ class AMQP1Source(SourceAdapter):
             raise SourceError(
                 "RabbitMQ's AMQP 1.0 plugin cannot create a shadow queue with the source "
                 "queue's bindings, so shadow over amqp1:// would take messages from consumers",
-                hint="shadow the same queue with --source amqp://USER:PASS@HOST:5672/VHOST")
+                hint="shadow the same queue with --source amqp://USER:PASS@HOST:5672/VHOST",
+            )
         if self._product != ARTEMIS:
             raise SourceError(
                 f"shadow over AMQP 1.0 is supported on ActiveMQ Artemis only (this broker is "
                 f"{self._product or 'unknown'}); a plain link would take messages from consumers",
-                hint="use --mode drain, or dual-write the producers (mqmigrate.dualwrite)")
+                hint="use --mode drain, or dual-write the producers (mqmigrate.dualwrite)",
+            )
         from mqmigrate.sources.amqp1.artemis import management_error
 
         management = self._artemis(required=True)
@@ -627,8 +716,12 @@ class AMQP1Source(SourceAdapter):
         try:
             info = management.find_queue(name)
             if info is not None and info.routing == "anycast":
-                plan = {"kind": "divert", "divert": name + DIVERT_SUFFIX,
-                        "address": info.address, "queue": info.address + SHADOW_SUFFIX}
+                plan = {
+                    "kind": "divert",
+                    "divert": name + DIVERT_SUFFIX,
+                    "address": info.address,
+                    "queue": info.address + SHADOW_SUFFIX,
+                }
                 if plan["queue"] == info.address or plan["address"] == plan["queue"]:
                     raise SourceError("the shadow address would be the source address")
                 if management.find_queue(plan["queue"]) is None:
@@ -637,28 +730,35 @@ class AMQP1Source(SourceAdapter):
                     management.create_divert(plan["divert"], info.address, plan["queue"])
                     if plan["divert"] not in management.divert_names():
                         # Artemis answers 200 and only logs a warning when it will not deploy
-                        raise SourceError(f"Artemis did not create the divert {plan['divert']!r} "
-                                          "(see the broker log)")
+                        raise SourceError(
+                            f"Artemis did not create the divert {plan['divert']!r} "
+                            "(see the broker log)"
+                        )
             elif info is not None:  # a subscription queue of a multicast address
-                plan = {"kind": "subscription", "address": info.address,
-                        "queue": name + SHADOW_SUFFIX}
+                plan = {
+                    "kind": "subscription",
+                    "address": info.address,
+                    "queue": name + SHADOW_SUFFIX,
+                }
                 if management.find_queue(plan["queue"]) is None:
-                    management.create_queue(plan["queue"], info.address, "multicast",
-                                            info.filter)
+                    management.create_queue(plan["queue"], info.address, "multicast", info.filter)
             elif "multicast" in management.address_routing(name):
                 plan = {"kind": "subscription", "address": name, "queue": name + SHADOW_SUFFIX}
                 if management.find_queue(plan["queue"]) is None:
                     management.create_queue(plan["queue"], name, "multicast")
             else:
-                raise SourceError(f"{self.describe()}: no queue or multicast address "
-                                  f"{name!r} on the broker", hint="check --queue")
+                raise SourceError(
+                    f"{self.describe()}: no queue or multicast address {name!r} on the broker",
+                    hint="check --queue",
+                )
         except SourceError:
             raise
         except MqMigrateError as exc:
             raise management_error(exc, "cannot set up the shadow copy") from exc
         self._shadow = plan
-        self.queue = plan["queue"] if plan["kind"] == "divert" else \
-            f"{plan['address']}::{plan['queue']}"
+        self.queue = (
+            plan["queue"] if plan["kind"] == "divert" else f"{plan['address']}::{plan['queue']}"
+        )
         log.info("shadow: %s %s → queue %s", plan["kind"], plan["address"], plan["queue"])
 
     def remove_shadow(self) -> None:
@@ -705,8 +805,12 @@ class _SkipLinkDeliveries:
 
     def peek(self) -> Any:
         impl, link = self._impl, self._link
-        peek, pop, kind, link_of = (pn.pn_collector_peek, pn.pn_collector_pop, pn.pn_event_type,
-                                    pn.pn_event_link)
+        peek, pop, kind, link_of = (
+            pn.pn_collector_peek,
+            pn.pn_collector_pop,
+            pn.pn_event_type,
+            pn.pn_event_link,
+        )
         null = ffi.NULL
         while True:
             event = peek(impl)
@@ -809,5 +913,7 @@ def _body(msg: Any) -> tuple[bytes, dict[str, str] | None]:
     if type(value) is str:
         return value.encode("utf-8"), {"section": "amqp-value", "encoding": "utf-8"}
     section = "amqp-sequence" if isinstance(value, list) and inferred else "amqp-value"
-    return mqheaders.encode_section({"value": _plain(value)}), \
-        {"section": section, "encoding": "mq-typed-json"}
+    return mqheaders.encode_section({"value": _plain(value)}), {
+        "section": section,
+        "encoding": "mq-typed-json",
+    }

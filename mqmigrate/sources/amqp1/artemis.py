@@ -61,22 +61,33 @@ class ArtemisManagement:
         return self._broker
 
     def _exec(self, operation: str, *arguments: Any) -> Any:
-        return self.call({"type": "exec", "mbean": self.broker, "operation": operation,
-                          "arguments": list(arguments)})
+        return self.call(
+            {
+                "type": "exec",
+                "mbean": self.broker,
+                "operation": operation,
+                "arguments": list(arguments),
+            }
+        )
 
     # -- lookups -----------------------------------------------------------------------------
     def find_queue(self, name: str) -> QueueInfo | None:
         """The queue called ``name`` (on any address), or None."""
-        pattern = (f"{self.broker},component=addresses,address=*,subcomponent=queues,"
-                   f"routing-type=*,queue={_quote(name)}")
+        pattern = (
+            f"{self.broker},component=addresses,address=*,subcomponent=queues,"
+            f"routing-type=*,queue={_quote(name)}"
+        )
         found = self.call({"type": "search", "mbean": pattern}) or []
         if not found:
             return None
         parts = _parts(sorted(found)[0])
-        filter_text = self.call({"type": "read", "mbean": sorted(found)[0],
-                                 "attribute": "Filter"})
-        return QueueInfo(name=name, address=parts["address"], routing=parts["routing-type"],
-                         filter=filter_text or None)
+        filter_text = self.call({"type": "read", "mbean": sorted(found)[0], "attribute": "Filter"})
+        return QueueInfo(
+            name=name,
+            address=parts["address"],
+            routing=parts["routing-type"],
+            filter=filter_text or None,
+        )
 
     def address_routing(self, address: str) -> list[str]:
         """The routing types of ``address`` (lower case), empty when it does not exist."""
@@ -96,23 +107,31 @@ class ArtemisManagement:
     def queue_counts(self, queue: str, *attributes: str) -> dict[str, int]:
         """Numeric attributes of ``queue`` read in one request (``MessageCount``,
         ``DeliveringCount``…); empty when the queue does not exist."""
-        pattern = (f"{self.broker},component=addresses,address=*,subcomponent=queues,"
-                   f"routing-type=*,queue={_quote(queue)}")
+        pattern = (
+            f"{self.broker},component=addresses,address=*,subcomponent=queues,"
+            f"routing-type=*,queue={_quote(queue)}"
+        )
         value = self.call({"type": "read", "mbean": pattern, "attribute": list(attributes)})
         if isinstance(value, dict):  # a pattern read answers {mbean: {attribute: value}}
             for mbean in sorted(value):
                 found = value[mbean]
                 if isinstance(found, dict):
-                    return {k: int(v) for k, v in found.items()
-                            if k in attributes and v is not None}
+                    return {
+                        k: int(v) for k, v in found.items() if k in attributes and v is not None
+                    }
         return {}
 
     # -- changes -----------------------------------------------------------------------------
-    def create_queue(self, name: str, address: str, routing: str,
-                     filter_text: str | None = None) -> None:
-        config: dict[str, Any] = {"name": name, "address": address,
-                                  "routing-type": routing.upper(), "durable": True,
-                                  "auto-delete": False}
+    def create_queue(
+        self, name: str, address: str, routing: str, filter_text: str | None = None
+    ) -> None:
+        config: dict[str, Any] = {
+            "name": name,
+            "address": address,
+            "routing-type": routing.upper(),
+            "durable": True,
+            "auto-delete": False,
+        }
         if filter_text:
             config["filter-string"] = filter_text
         self._exec("createQueue(java.lang.String,boolean)", json.dumps(config), True)
@@ -121,15 +140,27 @@ class ArtemisManagement:
         self._exec("destroyQueue(java.lang.String,boolean)", name, True)
 
     def divert_names(self) -> list[str]:
-        return [str(n) for n in self.call({"type": "read", "mbean": self.broker,
-                                           "attribute": "DivertNames"}) or []]
+        return [
+            str(n)
+            for n in self.call({"type": "read", "mbean": self.broker, "attribute": "DivertNames"})
+            or []
+        ]
 
     def create_divert(self, name: str, address: str, forwarding_address: str) -> None:
         """A non-exclusive divert: every message routed to ``address`` also goes, as a copy,
         to ``forwarding_address`` (anycast); the original goes on to its queues unchanged."""
-        self._exec("createDivert(java.lang.String,java.lang.String,java.lang.String,"
-                   "java.lang.String,boolean,java.lang.String,java.lang.String,java.lang.String)",
-                   name, name, address, forwarding_address, False, None, None, "ANYCAST")
+        self._exec(
+            "createDivert(java.lang.String,java.lang.String,java.lang.String,"
+            "java.lang.String,boolean,java.lang.String,java.lang.String,java.lang.String)",
+            name,
+            name,
+            address,
+            forwarding_address,
+            False,
+            None,
+            None,
+            "ANYCAST",
+        )
 
     def destroy_divert(self, name: str) -> None:
         self._exec("destroyDivert(java.lang.String)", name)
@@ -147,8 +178,9 @@ def remove_shadow(management: ArtemisManagement, source_queue: str) -> list[str]
     name = source_queue.split("::")[-1]
     info = management.find_queue(name)
     # every candidate carries the shadow suffix, so nothing of the source can match
-    queues = dict.fromkeys([name + SHADOW_SUFFIX]
-                           + ([info.address + SHADOW_SUFFIX] if info is not None else []))
+    queues = dict.fromkeys(
+        [name + SHADOW_SUFFIX] + ([info.address + SHADOW_SUFFIX] if info is not None else [])
+    )
     removed = []
     if name + DIVERT_SUFFIX in management.divert_names():
         management.destroy_divert(name + DIVERT_SUFFIX)
@@ -177,6 +209,8 @@ def _parts(mbean: str) -> dict[str, str]:
 
 def management_error(exc: MqMigrateError, what: str) -> SourceError:
     """A shadow/lookup failure as one terminal line that says what management is needed."""
-    return SourceError(f"{what}: {exc.one_line()}",
-                       hint="shadow on Artemis needs its Jolokia management API: pass "
-                            "--management-url https://HOST:8161 (the console port)")
+    return SourceError(
+        f"{what}: {exc.one_line()}",
+        hint="shadow on Artemis needs its Jolokia management API: pass "
+        "--management-url https://HOST:8161 (the console port)",
+    )

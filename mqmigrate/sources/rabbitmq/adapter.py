@@ -31,13 +31,24 @@ from urllib.parse import quote
 import pika
 import pika.exceptions as pe
 
-from mqmigrate.errors import (AuthenticationFailed, MqMigrateError, SourceError,
-                              SourceUnavailable, UsageError)
+from mqmigrate.errors import (
+    AuthenticationFailed,
+    MqMigrateError,
+    SourceError,
+    SourceUnavailable,
+    UsageError,
+)
 from mqmigrate.redact import mask_uri
 from mqmigrate.sources.connect import connect_error, http_client, pika_parameters
 from mqmigrate.sources.uri import management_endpoint, parse_source_uri
-from mqmigrate.sources.base import (Capabilities, Envelope, Mode, Outcome, SourceAdapter,
-                                    content_hash_id)
+from mqmigrate.sources.base import (
+    Capabilities,
+    Envelope,
+    Mode,
+    Outcome,
+    SourceAdapter,
+    content_hash_id,
+)
 from mqmigrate.sources.rabbitmq import frames
 from mqmigrate.sources.rabbitmq.frames import Delivery
 
@@ -47,14 +58,30 @@ SHADOW_SUFFIX = ".mqmigrate-shadow"
 #: through object.__setattr__ (~2.8 µs for 12 fields, a tenth of the bridge's CPU per
 #: message); filling the instance dict directly takes ~1.1 µs.  Used only while these are
 #: exactly Envelope's fields and Envelope keeps a __dict__; otherwise the normal constructor.
-_ENVELOPE_FIELDS = ("body", "source_id", "source_kind", "queue", "key", "timestamp_ms",
-                    "properties", "headers", "sections", "coordinates", "redelivered", "handle")
-_FAST_ENVELOPE = ({f.name for f in dataclasses.fields(Envelope)} == set(_ENVELOPE_FIELDS)
-                  and not hasattr(Envelope, "__slots__"))
+_ENVELOPE_FIELDS = (
+    "body",
+    "source_id",
+    "source_kind",
+    "queue",
+    "key",
+    "timestamp_ms",
+    "properties",
+    "headers",
+    "sections",
+    "coordinates",
+    "redelivered",
+    "handle",
+)
+_FAST_ENVELOPE = {f.name for f in dataclasses.fields(Envelope)} == set(
+    _ENVELOPE_FIELDS
+) and not hasattr(Envelope, "__slots__")
 
 #: refusals of the credentials themselves (not a TLS or protocol problem to diagnose)
-_CREDENTIAL_ERRORS = (pe.ProbableAuthenticationError, pe.ProbableAccessDeniedError,
-                      pe.AuthenticationError)
+_CREDENTIAL_ERRORS = (
+    pe.ProbableAuthenticationError,
+    pe.ProbableAccessDeniedError,
+    pe.AuthenticationError,
+)
 
 #: AMQP reply codes that retrying will not fix
 _TERMINAL_CODES = {403, 404, 405, 530}
@@ -64,18 +91,44 @@ class RabbitMQSource(SourceAdapter):
     """One queue of one RabbitMQ broker; see the module doc."""
 
     kind = "rabbitmq"
-    capabilities = Capabilities(shadow=True, batch_settle=True, send_timestamp=True,
-                                group_key=False, release_redelivers=True, depth=True)
-    connection_errors = (pe.AMQPConnectionError, pe.AMQPChannelError, pe.StreamLostError,
-                         pe.ConnectionWrongStateError, pe.ChannelWrongStateError, OSError)
-    terminal_errors = (pe.ProbableAuthenticationError, pe.ProbableAccessDeniedError,
-                       pe.AuthenticationError, pe.IncompatibleProtocolError)
+    capabilities = Capabilities(
+        shadow=True,
+        batch_settle=True,
+        send_timestamp=True,
+        group_key=False,
+        release_redelivers=True,
+        depth=True,
+    )
+    connection_errors = (
+        pe.AMQPConnectionError,
+        pe.AMQPChannelError,
+        pe.StreamLostError,
+        pe.ConnectionWrongStateError,
+        pe.ChannelWrongStateError,
+        OSError,
+    )
+    terminal_errors = (
+        pe.ProbableAuthenticationError,
+        pe.ProbableAccessDeniedError,
+        pe.AuthenticationError,
+        pe.IncompatibleProtocolError,
+    )
 
-    def __init__(self, uri: str, queue: str, *, mode: Mode = Mode.drain, prefetch: int = 2000,
-                 bindings: Sequence[Mapping[str, Any]] | None = None,
-                 management_url: str | None = None, heartbeat: int = 30,
-                 connect_timeout: float = 10.0, ack_every: int = 500,
-                 ack_interval: float = 0.02, fast_reader: bool = True):
+    def __init__(
+        self,
+        uri: str,
+        queue: str,
+        *,
+        mode: Mode = Mode.drain,
+        prefetch: int = 2000,
+        bindings: Sequence[Mapping[str, Any]] | None = None,
+        management_url: str | None = None,
+        heartbeat: int = 30,
+        connect_timeout: float = 10.0,
+        ack_every: int = 500,
+        ack_interval: float = 0.02,
+        fast_reader: bool = True,
+    ):
         self.uri = uri
         self.source_queue = queue
         self.mode = Mode(mode)
@@ -85,8 +138,10 @@ class RabbitMQSource(SourceAdapter):
         self.management_url = management_url
         self.endpoint = parse_source_uri(uri)
         if self.endpoint.kind != "rabbitmq":
-            raise UsageError(f"{self.endpoint.masked} is not an AMQP 0-9-1 URI",
-                             hint="e.g. amqp://user:pass@host:5672/%2f (amqps:// for TLS)")
+            raise UsageError(
+                f"{self.endpoint.masked} is not an AMQP 0-9-1 URI",
+                hint="e.g. amqp://user:pass@host:5672/%2f (amqps:// for TLS)",
+            )
         self._params = pika_parameters(self.endpoint)
         if self.mode is Mode.shadow and self._bindings is None:
             # refused now (e.g. a TLS source's password over plain http), not at open()
@@ -127,8 +182,9 @@ class RabbitMQSource(SourceAdapter):
         if action == "connect" and not isinstance(exc, _CREDENTIAL_ERRORS):
             diagnosed = connect_error(self.endpoint, exc, what="RabbitMQ")
             if not diagnosed.transient:  # TLS trust or a protocol mismatch: retrying won't fix
-                return SourceError(f"{diagnosed.message} (queue {self.queue!r})",
-                                   hint=diagnosed.hint)
+                return SourceError(
+                    f"{diagnosed.message} (queue {self.queue!r})", hint=diagnosed.hint
+                )
             unreachable_hint = diagnosed.hint or unreachable_hint  # e.g. "the port may expect TLS"
         if isinstance(exc, (pe.ProbableAuthenticationError, pe.AuthenticationError)):
             return AuthenticationFailed(text, hint="check the user and password in --source")
@@ -166,9 +222,11 @@ class RabbitMQSource(SourceAdapter):
         # installed before basic_consume so that every delivery takes the same path (the
         # delivery order of the buffer is what the multiple-ack relies on)
         self.reader_installed = self.fast_reader and frames.install(
-            self._conn, self._channel.channel_number, self._buffer.append)
-        self._call("consume", self._channel.basic_consume, self.queue, self._on_message,
-                   auto_ack=False)
+            self._conn, self._channel.channel_number, self._buffer.append
+        )
+        self._call(
+            "consume", self._channel.basic_consume, self.queue, self._on_message, auto_ack=False
+        )
 
     def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
         self._buffer.append(frames.from_pika(method, properties, body))
@@ -217,8 +275,9 @@ class RabbitMQSource(SourceAdapter):
             # them losslessly (headers.Decoded.typed_properties); no typed section needed
             fields = {
                 "body": d.body,
-                "source_id": str(message_id) if message_id else hash_id(d.body, d.headers or {},
-                                                                        timestamp),
+                "source_id": str(message_id)
+                if message_id
+                else hash_id(d.body, d.headers or {}, timestamp),
                 "source_kind": kind,
                 "queue": source_queue,
                 # AMQP 0-9-1 has no group id; use --key-from routing-key or header:NAME
@@ -227,8 +286,12 @@ class RabbitMQSource(SourceAdapter):
                 "properties": properties,
                 "headers": d.headers or {},
                 "sections": {},
-                "coordinates": {"queue": queue, "exchange": d.exchange,
-                                "routing_key": d.routing_key, "delivery_tag": str(tag)},
+                "coordinates": {
+                    "queue": queue,
+                    "exchange": d.exchange,
+                    "routing_key": d.routing_key,
+                    "delivery_tag": str(tag),
+                },
                 "redelivered": d.redelivered,
                 "handle": (generation, tag),
             }
@@ -251,16 +314,21 @@ class RabbitMQSource(SourceAdapter):
         channel = self._channel
         unsettled = self._unsettled
         current = self._generation
-        tags = [env.handle[1] for env in envelopes
-                if env.handle[0] == current and env.handle[1] in unsettled]
+        tags = [
+            env.handle[1]
+            for env in envelopes
+            if env.handle[0] == current and env.handle[1] in unsettled
+        ]
         if not tags or channel is None:
             return 0  # all from an earlier connection: the broker has requeued them
         if outcome is Outcome.ACCEPT:
             for tag in tags:
                 unsettled[tag] = True
             self._accepted_pending += len(tags)
-            if (self._accepted_pending >= self.ack_every
-                    or time.monotonic() - self._last_ack >= self.ack_interval):
+            if (
+                self._accepted_pending >= self.ack_every
+                or time.monotonic() - self._last_ack >= self.ack_interval
+            ):
                 self._ack_prefix()
             if self._accepted_pending > self.prefetch // 2:
                 # one slow record holds the prefix back (ack_every is at most a quarter of the
@@ -273,8 +341,9 @@ class RabbitMQSource(SourceAdapter):
         for tag in tags:
             del unsettled[tag]
             if outcome is Outcome.RELEASE:
-                self._call("release", channel.basic_nack, delivery_tag=tag, multiple=False,
-                           requeue=True)
+                self._call(
+                    "release", channel.basic_nack, delivery_tag=tag, multiple=False, requeue=True
+                )
             else:
                 self._call("reject", channel.basic_reject, delivery_tag=tag, requeue=False)
         return len(tags)
@@ -337,21 +406,33 @@ class RabbitMQSource(SourceAdapter):
             diagnosed = connect_error(management, exc, what="RabbitMQ management API")
             raise SourceUnavailable(
                 f"cannot read the bindings of {self.source_queue!r}: {diagnosed.message}",
-                hint=diagnosed.hint if not diagnosed.transient else
-                "enable rabbitmq_management, pass --management-url, or give the bindings"
+                hint=diagnosed.hint
+                if not diagnosed.transient
+                else "enable rabbitmq_management, pass --management-url, or give the bindings",
             ) from exc
         base = management.masked
         if resp.status_code == 404:
-            raise SourceError(f"queue {self.source_queue!r} not found in vhost {vhost!r}",
-                              hint="check --queue and the vhost in --source")
+            raise SourceError(
+                f"queue {self.source_queue!r} not found in vhost {vhost!r}",
+                hint="check --queue and the vhost in --source",
+            )
         if resp.status_code in (401, 403):
             raise AuthenticationFailed(
-                f"the management API at {mask_uri(base)} refused the credentials")
+                f"the management API at {mask_uri(base)} refused the credentials"
+            )
         if resp.status_code != 200:
-            raise SourceUnavailable(f"management API answered {resp.status_code} for the "
-                                    f"bindings of {self.source_queue!r}")
-        return [{"source": b["source"], "routing_key": b.get("routing_key", ""),
-                 "arguments": b.get("arguments") or {}} for b in resp.json()]
+            raise SourceUnavailable(
+                f"management API answered {resp.status_code} for the "
+                f"bindings of {self.source_queue!r}"
+            )
+        return [
+            {
+                "source": b["source"],
+                "routing_key": b.get("routing_key", ""),
+                "arguments": b.get("arguments") or {},
+            }
+            for b in resp.json()
+        ]
 
     def _declare_shadow(self) -> None:
         bindings = self.bindings()
@@ -360,12 +441,19 @@ class RabbitMQSource(SourceAdapter):
                 f"queue {self.source_queue!r} is bound only to the default exchange, so a "
                 "shadow queue cannot receive copies of its messages",
                 hint="use --mode drain, dual-write the producers (mqmigrate.dualwrite), or "
-                     "publish through a named exchange")
+                "publish through a named exchange",
+            )
         ch = self._channel
         self._call("declare shadow queue", ch.queue_declare, self.queue, durable=True)
         for b in bindings:
-            self._call("bind shadow queue", ch.queue_bind, self.queue, b["source"],
-                       routing_key=b["routing_key"], arguments=b["arguments"] or None)
+            self._call(
+                "bind shadow queue",
+                ch.queue_bind,
+                self.queue,
+                b["source"],
+                routing_key=b["routing_key"],
+                arguments=b["arguments"] or None,
+            )
 
     def remove_shadow(self) -> None:
         """Delete the shadow queue (``--remove-shadow``); the source queue is untouched."""

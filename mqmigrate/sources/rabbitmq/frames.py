@@ -40,12 +40,22 @@ _METHOD, _HEADER, _BODY = _spec.FRAME_METHOD, _spec.FRAME_HEADER, _spec.FRAME_BO
 
 _P = _spec.BasicProperties
 #: short-string properties in wire order with their flag bits (AMQP 0-9-1 §4.2.6.1)
-_BEFORE_HEADERS = ((_P.FLAG_CONTENT_TYPE, "content_type"),
-                   (_P.FLAG_CONTENT_ENCODING, "content_encoding"))
-_MIDDLE = ((_P.FLAG_CORRELATION_ID, "correlation_id"), (_P.FLAG_REPLY_TO, "reply_to"),
-           (_P.FLAG_EXPIRATION, "expiration"), (_P.FLAG_MESSAGE_ID, "message_id"))
-_AFTER_TIMESTAMP = ((_P.FLAG_TYPE, "type"), (_P.FLAG_USER_ID, "user_id"),
-                    (_P.FLAG_APP_ID, "app_id"), (_P.FLAG_CLUSTER_ID, "cluster_id"))
+_BEFORE_HEADERS = (
+    (_P.FLAG_CONTENT_TYPE, "content_type"),
+    (_P.FLAG_CONTENT_ENCODING, "content_encoding"),
+)
+_MIDDLE = (
+    (_P.FLAG_CORRELATION_ID, "correlation_id"),
+    (_P.FLAG_REPLY_TO, "reply_to"),
+    (_P.FLAG_EXPIRATION, "expiration"),
+    (_P.FLAG_MESSAGE_ID, "message_id"),
+)
+_AFTER_TIMESTAMP = (
+    (_P.FLAG_TYPE, "type"),
+    (_P.FLAG_USER_ID, "user_id"),
+    (_P.FLAG_APP_ID, "app_id"),
+    (_P.FLAG_CLUSTER_ID, "cluster_id"),
+)
 
 
 class Delivery(NamedTuple):
@@ -65,7 +75,7 @@ class Delivery(NamedTuple):
 def _short_string(buf: bytes, offset: int) -> tuple[str, int]:
     # pika's rule: UTF-8 text, or the raw bytes when they are not UTF-8
     end = offset + 1 + buf[offset]
-    raw = buf[offset + 1:end]
+    raw = buf[offset + 1 : end]
     try:
         return raw.decode(), end
     except UnicodeDecodeError:
@@ -74,12 +84,12 @@ def _short_string(buf: bytes, offset: int) -> tuple[str, int]:
 
 def decode_properties(buf: bytes, offset: int) -> tuple[dict[str, Any], Any, int | None]:
     """``(properties, headers, timestamp)`` from an encoded basic property list."""
-    flags, = _U16.unpack_from(buf, offset)
+    (flags,) = _U16.unpack_from(buf, offset)
     offset += 2
     shift = 16
     word = flags
     while word & 1:  # continuation flag words (none are defined, but the format allows them)
-        word, = _U16.unpack_from(buf, offset)
+        (word,) = _U16.unpack_from(buf, offset)
         offset += 2
         flags |= word << shift
         shift += 16
@@ -102,7 +112,7 @@ def decode_properties(buf: bytes, offset: int) -> tuple[dict[str, Any], Any, int
             if flags & bit:
                 props[name], offset = _short_string(buf, offset)
     if flags & _P.FLAG_TIMESTAMP:
-        timestamp, = _U64.unpack_from(buf, offset)
+        (timestamp,) = _U64.unpack_from(buf, offset)
         offset += 8
     if flags & 0x003C:
         for bit, name in _AFTER_TIMESTAMP:
@@ -112,23 +122,38 @@ def decode_properties(buf: bytes, offset: int) -> tuple[dict[str, Any], Any, int
 
 
 #: pika's BasicProperties attribute names the fast decoder fills
-PROPERTY_NAMES = tuple(name for group in (_BEFORE_HEADERS, _MIDDLE, _AFTER_TIMESTAMP)
-                       for _, name in group) + ("delivery_mode", "priority")
+PROPERTY_NAMES = tuple(
+    name for group in (_BEFORE_HEADERS, _MIDDLE, _AFTER_TIMESTAMP) for _, name in group
+) + ("delivery_mode", "priority")
 
 
 def from_pika(method: Any, props: Any, body: bytes) -> Delivery:
     """The same :class:`Delivery` from pika's own objects (the path without the reader)."""
-    properties = {name: value for name in PROPERTY_NAMES
-                  if (value := getattr(props, name)) is not None}
-    return Delivery(method.delivery_tag, bool(method.redelivered), method.exchange,
-                    method.routing_key, properties, props.headers, props.timestamp, body)
+    properties = {
+        name: value for name in PROPERTY_NAMES if (value := getattr(props, name)) is not None
+    }
+    return Delivery(
+        method.delivery_tag,
+        bool(method.redelivered),
+        method.exchange,
+        method.routing_key,
+        properties,
+        props.headers,
+        props.timestamp,
+        body,
+    )
 
 
 class DeliveryReader:
     """Feeds on a pika connection's socket bytes; see the module doc."""
 
-    def __init__(self, impl: Any, channel_number: int, on_delivery: Callable[[Delivery], None],
-                 on_batch: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        impl: Any,
+        channel_number: int,
+        on_delivery: Callable[[Delivery], None],
+        on_batch: Callable[[], None] = lambda: None,
+    ):
         self._impl = impl
         self._channel = channel_number
         self._on_delivery = on_delivery
@@ -158,8 +183,9 @@ class DeliveryReader:
                     raise _pika_exceptions.InvalidFrameError("Invalid FRAME_END marker")
                 start = pos + 7
                 if number == channel and (
-                        (kind == _METHOD and buf[start:start + 4] == _DELIVER)
-                        or (kind != _METHOD and self._method is not None)):
+                    (kind == _METHOD and buf[start : start + 4] == _DELIVER)
+                    or (kind != _METHOD and self._method is not None)
+                ):
                     fast += 1
                     delivered += self._fast_frame(kind, buf, start, end - 1)
                 else:
@@ -183,10 +209,11 @@ class DeliveryReader:
         if kind == _METHOD:
             if self._method is not None:
                 raise _pika_exceptions.UnexpectedFrameError(
-                    "Basic.Deliver while the content of the previous one was incomplete")
+                    "Basic.Deliver while the content of the previous one was incomplete"
+                )
             offset = start + 4
             offset += 1 + buf[offset]  # consumer tag: one consumer per channel here
-            tag, = _U64.unpack_from(buf, offset)
+            (tag,) = _U64.unpack_from(buf, offset)
             redelivered = bool(buf[offset + 8] & 1)
             exchange, offset = _short_string(buf, offset + 9)
             routing_key, _ = _short_string(buf, offset)
@@ -219,23 +246,38 @@ class DeliveryReader:
         self._method = self._header = None
         self._parts = []
         body = parts[0] if len(parts) == 1 else b"".join(parts)
-        self._on_delivery(Delivery(method[0], method[1], method[2], method[3],
-                                   header[0], header[1], header[2], body))
+        self._on_delivery(
+            Delivery(
+                method[0], method[1], method[2], method[3], header[0], header[1], header[2], body
+            )
+        )
         return 1
 
 
-def install(connection: Any, channel_number: int, on_delivery: Callable[[Delivery], None],
-            recv_bytes: int = 256 * 1024) -> bool:
+def install(
+    connection: Any,
+    channel_number: int,
+    on_delivery: Callable[[Delivery], None],
+    recv_bytes: int = 256 * 1024,
+) -> bool:
     """Put a :class:`DeliveryReader` in front of ``connection`` (a pika
     ``BlockingConnection``) for ``channel_number``; False when this pika lacks the hooks.
 
     Call it before ``basic_consume`` so that every delivery takes the same path.
     """
     impl = getattr(connection, "_impl", None)
-    needed = ("_on_data_available", "_frame_buffer", "_process_frame", "bytes_received",
-              "frames_received")
-    if impl is None or not all(hasattr(impl, name) for name in needed) or \
-            not hasattr(connection, "_request_channel_dispatch"):
+    needed = (
+        "_on_data_available",
+        "_frame_buffer",
+        "_process_frame",
+        "bytes_received",
+        "frames_received",
+    )
+    if (
+        impl is None
+        or not all(hasattr(impl, name) for name in needed)
+        or not hasattr(connection, "_request_channel_dispatch")
+    ):
         return False
 
     def wake() -> None:

@@ -83,21 +83,42 @@ class SQSSource(SourceAdapter):
     """One SQS queue (standard or FIFO); see the module doc."""
 
     kind = "sqs"
-    capabilities = Capabilities(shadow=True, batch_settle=True, send_timestamp=True,
-                                group_key=True, release_redelivers=True, depth=True)
+    capabilities = Capabilities(
+        shadow=True,
+        batch_settle=True,
+        send_timestamp=True,
+        group_key=True,
+        release_redelivers=True,
+        depth=True,
+    )
     #: what a boto3 call can raise; :func:`~mqmigrate.sources.sqs.client.classify` sorts it
     #: into transient or terminal by error code (SQS has no connection to lose)
-    connection_errors = (bex.EndpointConnectionError, bex.ConnectTimeoutError,
-                         bex.ReadTimeoutError, bex.ConnectionClosedError, OSError)
+    connection_errors = (
+        bex.EndpointConnectionError,
+        bex.ConnectTimeoutError,
+        bex.ReadTimeoutError,
+        bex.ConnectionClosedError,
+        OSError,
+    )
     terminal_errors = (bex.NoCredentialsError, bex.PartialCredentialsError)
 
-    def __init__(self, uri: str, queue: str, *, mode: Mode = Mode.drain, prefetch: int = 2000,
-                 receivers: int = 8, visibility_timeout: int | None = None,
-                 clients: tuple[Any, Any] | None = None):
+    def __init__(
+        self,
+        uri: str,
+        queue: str,
+        *,
+        mode: Mode = Mode.drain,
+        prefetch: int = 2000,
+        receivers: int = 8,
+        visibility_timeout: int | None = None,
+        clients: tuple[Any, Any] | None = None,
+    ):
         self.uri = parse_source_uri(uri)
         if self.uri.kind != "sqs":
-            raise UsageError(f"{self.uri.masked} is not an SQS URI",
-                             hint="use sqs://REGION or sqs+http://HOST:PORT")
+            raise UsageError(
+                f"{self.uri.masked} is not an SQS URI",
+                hint="use sqs://REGION or sqs+http://HOST:PORT",
+            )
         if queue.startswith(("http://", "https://")):  # a queue URL: its last path part
             self.source_url: str | None = queue
             queue = queue.rstrip("/").rsplit("/", 1)[-1]
@@ -138,11 +159,13 @@ class SQSSource(SourceAdapter):
         try:
             return fn(**kwargs)
         except (bex.BotoCoreError, bex.ClientError, OSError) as exc:
-            raise classify(exc, f"{self.describe()}: {action}", queue=self.queue,
-                           source=self.uri) from exc
+            raise classify(
+                exc, f"{self.describe()}: {action}", queue=self.queue, source=self.uri
+            ) from exc
 
-    def _parallel(self, action: str, fn: Callable[..., Any], requests: list[dict], *,
-                  partial: bool = False) -> list[Any]:
+    def _parallel(
+        self, action: str, fn: Callable[..., Any], requests: list[dict], *, partial: bool = False
+    ) -> list[Any]:
         """Run ``fn(**request)`` for each request, concurrently; answers in request order.
         A failed call raises, unless ``partial`` and another call succeeded: then its answer
         is None (a failed receive took nothing this adapter could settle)."""
@@ -164,19 +187,23 @@ class SQSSource(SourceAdapter):
     def open(self) -> None:
         self.close()
         if self._sqs is None:
-            self._sqs, self._sns = self._clients or make_clients(self.uri,
-                                                                  pool=self.receivers + 2)
+            self._sqs, self._sns = self._clients or make_clients(self.uri, pool=self.receivers + 2)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.receivers, thread_name_prefix="sqs")
         if self.source_url is None:
-            self.source_url = self._call("find queue", self._sqs.get_queue_url,
-                                         QueueName=self.source_queue)["QueueUrl"]
+            self.source_url = self._call(
+                "find queue", self._sqs.get_queue_url, QueueName=self.source_queue
+            )["QueueUrl"]
         if self.mode is Mode.shadow:
             self.url = self._ensure_shadow()
         else:
             self.url = self.source_url
-        attrs = self._call("read queue attributes", self._sqs.get_queue_attributes,
-                           QueueUrl=self.url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+        attrs = self._call(
+            "read queue attributes",
+            self._sqs.get_queue_attributes,
+            QueueUrl=self.url,
+            AttributeNames=["VisibilityTimeout"],
+        )["Attributes"]
         self.visibility_timeout = self._visibility_override or int(attrs["VisibilityTimeout"])
         self._generation += 1
 
@@ -191,9 +218,13 @@ class SQSSource(SourceAdapter):
             try:
                 self._change_visibility([h.receipt for h in held], 0, "release on close")
             except MqMigrateError as exc:
-                log.warning("%s: could not release %d held messages on close (%s); they "
-                            "reappear after their visibility timeout", self.describe(),
-                            len(held), exc.one_line())
+                log.warning(
+                    "%s: could not release %d held messages on close (%s); they "
+                    "reappear after their visibility timeout",
+                    self.describe(),
+                    len(held),
+                    exc.one_line(),
+                )
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -217,9 +248,13 @@ class SQSSource(SourceAdapter):
             calls = 1  # a long poll: one caller waits, the answer comes on the first arrival
         requests, left = [], max_messages
         for _ in range(calls):
-            request = {"QueueUrl": self.url, "MaxNumberOfMessages": min(BATCH, left),
-                       "WaitTimeSeconds": wait, "MessageAttributeNames": ["All"],
-                       "MessageSystemAttributeNames": ["All"]}
+            request = {
+                "QueueUrl": self.url,
+                "MaxNumberOfMessages": min(BATCH, left),
+                "WaitTimeSeconds": wait,
+                "MessageAttributeNames": ["All"],
+                "MessageSystemAttributeNames": ["All"],
+            }
             if self._visibility_override:
                 request["VisibilityTimeout"] = self._visibility_override
             requests.append(request)
@@ -288,26 +323,40 @@ class SQSSource(SourceAdapter):
                 # delete after Kafka's ack may still remove it; a duplicate at worst
                 if mid not in self._extend_failed:
                     self._extend_failed.add(mid)
-                    log.warning("%s: could not extend the visibility of message %s (%s)",
-                                self.describe(), mid, failed[held.receipt])
+                    log.warning(
+                        "%s: could not extend the visibility of message %s (%s)",
+                        self.describe(),
+                        mid,
+                        failed[held.receipt],
+                    )
                 continue
             held.visible_at = visible_at
             self._held.move_to_end(mid)  # the latest deadline goes last
         log.debug("extended the visibility of %d messages by %ds", len(due), timeout)
 
-    def _change_visibility(self, receipts: Sequence[str], timeout: int,
-                           action: str) -> dict[str, str]:
+    def _change_visibility(
+        self, receipts: Sequence[str], timeout: int, action: str
+    ) -> dict[str, str]:
         """``ChangeMessageVisibilityBatch`` for ``receipts``; the failed ones with reasons."""
-        return self._batch(action, self._sqs.change_message_visibility_batch, receipts,
-                           VisibilityTimeout=timeout)
+        return self._batch(
+            action, self._sqs.change_message_visibility_batch, receipts, VisibilityTimeout=timeout
+        )
 
-    def _batch(self, action: str, fn: Callable[..., Any], receipts: Sequence[str],
-               **entry_fields: Any) -> dict[str, str]:
+    def _batch(
+        self, action: str, fn: Callable[..., Any], receipts: Sequence[str], **entry_fields: Any
+    ) -> dict[str, str]:
         requests = []
         for start in range(0, len(receipts), BATCH):
-            chunk = receipts[start:start + BATCH]
-            requests.append({"QueueUrl": self.url, "Entries": [
-                {"Id": str(i), "ReceiptHandle": r, **entry_fields} for i, r in enumerate(chunk)]})
+            chunk = receipts[start : start + BATCH]
+            requests.append(
+                {
+                    "QueueUrl": self.url,
+                    "Entries": [
+                        {"Id": str(i), "ReceiptHandle": r, **entry_fields}
+                        for i, r in enumerate(chunk)
+                    ],
+                }
+            )
         failed: dict[str, str] = {}
         for request, answer in zip(requests, self._parallel(action, fn, requests)):
             for entry in answer.get("Failed") or ():
@@ -339,8 +388,14 @@ class SQSSource(SourceAdapter):
         if failed:
             # the record is in Kafka (ACCEPT) or the message comes back anyway when its
             # visibility ends (RELEASE): at worst a counted duplicate, never a loss
-            log.warning("%s: %s failed for %d of %d messages, e.g. %s", self.describe(),
-                        outcome.value, len(failed), len(receipts), next(iter(failed.values())))
+            log.warning(
+                "%s: %s failed for %d of %d messages, e.g. %s",
+                self.describe(),
+                outcome.value,
+                len(failed),
+                len(receipts),
+                next(iter(failed.values())),
+            )
         return len(receipts) - len(failed)
 
     def depth(self) -> int | None:
@@ -349,28 +404,45 @@ class SQSSource(SourceAdapter):
         drain must not call the queue empty while they are out)."""
         if self.url is None:
             return None
-        attrs = self._call("read depth", self._sqs.get_queue_attributes, QueueUrl=self.url,
-                           AttributeNames=["ApproximateNumberOfMessages",
-                                           "ApproximateNumberOfMessagesNotVisible",
-                                           "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        attrs = self._call(
+            "read depth",
+            self._sqs.get_queue_attributes,
+            QueueUrl=self.url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
         visible = int(attrs.get("ApproximateNumberOfMessages", 0))
-        others = max(0, int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
-                     - len(self._held))
+        others = max(
+            0, int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)) - len(self._held)
+        )
         return visible + others + int(attrs.get("ApproximateNumberOfMessagesDelayed", 0))
 
     # -- shadow ------------------------------------------------------------------------------------
     def _queue_arn(self, url: str) -> str:
-        return self._call("read queue ARN", self._sqs.get_queue_attributes, QueueUrl=url,
-                          AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return self._call(
+            "read queue ARN",
+            self._sqs.get_queue_attributes,
+            QueueUrl=url,
+            AttributeNames=["QueueArn"],
+        )["Attributes"]["QueueArn"]
 
     def _subscriptions_of(self, endpoint_arn: str) -> list[dict[str, Any]]:
         """SNS subscriptions delivering to the queue with ARN ``endpoint_arn``."""
         out, token = [], None
         while True:
-            page = self._call("list SNS subscriptions", self._sns.list_subscriptions,
-                              **({"NextToken": token} if token else {}))
-            out += [s for s in page.get("Subscriptions", ())
-                    if s.get("Protocol") == "sqs" and s.get("Endpoint") == endpoint_arn]
+            page = self._call(
+                "list SNS subscriptions",
+                self._sns.list_subscriptions,
+                **({"NextToken": token} if token else {}),
+            )
+            out += [
+                s
+                for s in page.get("Subscriptions", ())
+                if s.get("Protocol") == "sqs" and s.get("Endpoint") == endpoint_arn
+            ]
             token = page.get("NextToken")
             if not token:
                 return out
@@ -382,8 +454,11 @@ class SQSSource(SourceAdapter):
         for sub in self._subscriptions_of(self._queue_arn(self.source_url)):
             if sub.get("SubscriptionArn", "").startswith("PendingConfirmation"):
                 continue
-            attrs = self._call("read SNS subscription", self._sns.get_subscription_attributes,
-                               SubscriptionArn=sub["SubscriptionArn"])["Attributes"]
+            attrs = self._call(
+                "read SNS subscription",
+                self._sns.get_subscription_attributes,
+                SubscriptionArn=sub["SubscriptionArn"],
+            )["Attributes"]
             copied = {k: attrs[k] for k in COPIED_SUBSCRIPTION_ATTRIBUTES if attrs.get(k)}
             subs.append({"TopicArn": sub["TopicArn"], "Attributes": copied})
         return subs
@@ -396,34 +471,64 @@ class SQSSource(SourceAdapter):
                 f"SQS queue {self.source_queue!r} is not fed by an SNS topic, and SQS has no "
                 "non-destructive read: a shadow copy would take messages from its consumers",
                 hint="use --mode drain to move the messages, or dual-write the producers "
-                     "(mqmigrate.dualwrite)")
-        source_attrs = self._call("read queue attributes", self._sqs.get_queue_attributes,
-                                  QueueUrl=self.source_url,
-                                  AttributeNames=["All"])["Attributes"]
+                "(mqmigrate.dualwrite)",
+            )
+        source_attrs = self._call(
+            "read queue attributes",
+            self._sqs.get_queue_attributes,
+            QueueUrl=self.source_url,
+            AttributeNames=["All"],
+        )["Attributes"]
         topics = sorted({s["TopicArn"] for s in feeding})
-        attributes = {k: source_attrs[k] for k in ("VisibilityTimeout", "MessageRetentionPeriod",
-                                                   "MaximumMessageSize")
-                      if k in source_attrs}
+        attributes = {
+            k: source_attrs[k]
+            for k in ("VisibilityTimeout", "MessageRetentionPeriod", "MaximumMessageSize")
+            if k in source_attrs
+        }
         if self.fifo:
             attributes["FifoQueue"] = "true"
             attributes["ContentBasedDeduplication"] = source_attrs.get(
-                "ContentBasedDeduplication", "false")
-        url = self._call("create shadow queue", self._sqs.create_queue, QueueName=self.queue,
-                         Attributes=attributes)["QueueUrl"]
+                "ContentBasedDeduplication", "false"
+            )
+        url = self._call(
+            "create shadow queue",
+            self._sqs.create_queue,
+            QueueName=self.queue,
+            Attributes=attributes,
+        )["QueueUrl"]
         arn = self._queue_arn(url)
-        policy = {"Version": "2012-10-17", "Statement": [{
-            "Sid": "mqmigrate-shadow", "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
-            "Resource": arn, "Condition": {"ArnEquals": {"aws:SourceArn": topics}}}]}
-        self._call("set shadow queue policy", self._sqs.set_queue_attributes, QueueUrl=url,
-                   Attributes={"Policy": json.dumps(policy)})
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "mqmigrate-shadow",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topics}},
+                }
+            ],
+        }
+        self._call(
+            "set shadow queue policy",
+            self._sqs.set_queue_attributes,
+            QueueUrl=url,
+            Attributes={"Policy": json.dumps(policy)},
+        )
         existing = {s["TopicArn"] for s in self._subscriptions_of(arn)}
         for sub in feeding:
             if sub["TopicArn"] in existing:
                 continue  # a restart: the shadow queue kept collecting copies meanwhile
-            self._call("subscribe shadow queue", self._sns.subscribe, TopicArn=sub["TopicArn"],
-                       Protocol="sqs", Endpoint=arn, Attributes=sub["Attributes"],
-                       ReturnSubscriptionArn=True)
+            self._call(
+                "subscribe shadow queue",
+                self._sns.subscribe,
+                TopicArn=sub["TopicArn"],
+                Protocol="sqs",
+                Endpoint=arn,
+                Attributes=sub["Attributes"],
+                ReturnSubscriptionArn=True,
+            )
             existing.add(sub["TopicArn"])
         log.info("shadow queue %s subscribed to %s", self.queue, ", ".join(topics))
         return url
@@ -437,15 +542,19 @@ class SQSSource(SourceAdapter):
         if self._sqs is None:
             self._sqs, self._sns = self._clients or make_clients(self.uri)
         try:
-            url = self._call("find shadow queue", self._sqs.get_queue_url,
-                             QueueName=self.queue)["QueueUrl"]
+            url = self._call("find shadow queue", self._sqs.get_queue_url, QueueName=self.queue)[
+                "QueueUrl"
+            ]
         except SourceError as exc:
             if "does not exist" in exc.message:
                 return False  # already gone
             raise
         for sub in self._subscriptions_of(self._queue_arn(url)):
-            self._call("unsubscribe shadow queue", self._sns.unsubscribe,
-                       SubscriptionArn=sub["SubscriptionArn"])
+            self._call(
+                "unsubscribe shadow queue",
+                self._sns.unsubscribe,
+                SubscriptionArn=sub["SubscriptionArn"],
+            )
         self._call("delete shadow queue", self._sqs.delete_queue, QueueUrl=url)
         self.url = None
         return True
@@ -455,8 +564,10 @@ def _shadow_name(queue: str) -> str:
     stem, fifo = (queue[:-5], ".fifo") if queue.endswith(".fifo") else (queue, "")
     name = stem + SHADOW_SUFFIX + fifo
     if len(name) > 80:  # the SQS limit on queue names
-        raise UsageError(f"the shadow queue name {name!r} would exceed SQS's 80 characters",
-                         hint="shadow a queue with a shorter name")
+        raise UsageError(
+            f"the shadow queue name {name!r} would exceed SQS's 80 characters",
+            hint="shadow a queue with a shorter name",
+        )
     return name
 
 

@@ -20,30 +20,54 @@ from mqmigrate.sources.connect import sqs_client
 from mqmigrate.sources.uri import SourceURI
 
 #: error codes that mean "these credentials are wrong or not allowed"
-AUTH_CODES = frozenset({
-    "InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
-    "AccessDenied", "AccessDeniedException", "ExpiredToken", "AuthFailure",
-    "InvalidAccessKeyId", "InvalidSecurity", "AuthorizationError", "KMS.AccessDeniedException",
-})
+AUTH_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "AccessDeniedException",
+        "ExpiredToken",
+        "AuthFailure",
+        "InvalidAccessKeyId",
+        "InvalidSecurity",
+        "AuthorizationError",
+        "KMS.AccessDeniedException",
+    }
+)
 #: error codes of a queue that is not there
-MISSING_QUEUE_CODES = frozenset({
-    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
-    "AWS.SimpleQueueService.QueueDeletedRecently",
-})
+MISSING_QUEUE_CODES = frozenset(
+    {
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.QueueDeletedRecently",
+    }
+)
 #: error codes worth retrying (the request may succeed later)
-TRANSIENT_CODES = frozenset({
-    "Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable",
-    "InternalError", "InternalFailure", "RequestTimeout", "KmsThrottled",
-    "AWS.SimpleQueueService.ServiceUnavailable", "SlowDown",
-})
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestThrottled",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        "RequestTimeout",
+        "KmsThrottled",
+        "AWS.SimpleQueueService.ServiceUnavailable",
+        "SlowDown",
+    }
+)
 
 
-def make_clients(uri: SourceURI, *, pool: int = 10, read_timeout: float = 30.0,
-                 connect_timeout: float = 5.0) -> tuple[Any, Any]:
+def make_clients(
+    uri: SourceURI, *, pool: int = 10, read_timeout: float = 30.0, connect_timeout: float = 5.0
+) -> tuple[Any, Any]:
     """``(sqs, sns)`` boto3 clients for ``uri``; the SNS one serves shadow mode."""
     # a few retries for throttling and dropped connections; a long poll waits up to 20 s
-    options = dict(connect_timeout=connect_timeout, read_timeout=read_timeout, max_attempts=3,
-                   pool=pool)
+    options = dict(
+        connect_timeout=connect_timeout, read_timeout=read_timeout, max_attempts=3, pool=pool
+    )
     return sqs_client(uri, **options), sqs_client(uri, service="sns", **options)
 
 
@@ -52,8 +76,9 @@ def error_code(exc: BaseException) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
-def classify(exc: BaseException, what: str, *, queue: str,
-             source: SourceURI | None = None) -> MqMigrateError:
+def classify(
+    exc: BaseException, what: str, *, queue: str, source: SourceURI | None = None
+) -> MqMigrateError:
     """A boto3/botocore exception as a transient or terminal mqmigrate error.
 
     ``what`` is the secret-free subject (``SQS http://127.0.0.1:9324 queue 'orders': receive``).
@@ -63,19 +88,24 @@ def classify(exc: BaseException, what: str, *, queue: str,
     if isinstance(exc, MqMigrateError):
         return exc
     if isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
-        return AuthenticationFailed(f"{what} failed: no usable AWS credentials",
-                                    hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
-                                         "AWS_SECRET_ACCESS_KEY, or put KEY:SECRET@ in the URI")
+        return AuthenticationFailed(
+            f"{what} failed: no usable AWS credentials",
+            hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY, or put KEY:SECRET@ in the URI",
+        )
     if isinstance(exc, bex.ClientError):
         code = error_code(exc)
         message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())[:200]
         text = f"{what} failed: {code}" + (f" ({message})" if message else "")
         if code in AUTH_CODES:
-            return AuthenticationFailed(text, hint="check the AWS credentials and their "
-                                                   "permissions on the queue")
+            return AuthenticationFailed(
+                text, hint="check the AWS credentials and their permissions on the queue"
+            )
         if code in MISSING_QUEUE_CODES:
-            return SourceError(f"{what} failed: queue {queue!r} does not exist",
-                               hint="check --queue and the region or endpoint in --source")
+            return SourceError(
+                f"{what} failed: queue {queue!r} does not exist",
+                hint="check --queue and the region or endpoint in --source",
+            )
         if code in TRANSIENT_CODES:
             return SourceUnavailable(text, hint="SQS is throttling or unavailable; retrying")
         return SourceError(text)
@@ -85,11 +115,23 @@ def classify(exc: BaseException, what: str, *, queue: str,
 
         diagnosed = connect_error(source, exc, what="SQS")
         return SourceError(f"{what} failed: {diagnosed.message}", hint=diagnosed.hint)
-    if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectTimeoutError,
-                        bex.ReadTimeoutError, bex.ConnectionClosedError,
-                        bex.HTTPClientError, OSError)):
-        return SourceUnavailable(f"{what} failed: endpoint unreachable ({type(exc).__name__})",
-                                 hint="is the SQS endpoint running and reachable?")
+    if isinstance(
+        exc,
+        (
+            bex.EndpointConnectionError,
+            bex.ConnectTimeoutError,
+            bex.ReadTimeoutError,
+            bex.ConnectionClosedError,
+            bex.HTTPClientError,
+            OSError,
+        ),
+    ):
+        return SourceUnavailable(
+            f"{what} failed: endpoint unreachable ({type(exc).__name__})",
+            hint="is the SQS endpoint running and reachable?",
+        )
     if isinstance(exc, bex.BotoCoreError):
-        return SourceError(f"{what} failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+        return SourceError(
+            f"{what} failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        )
     return SourceError(f"{what} failed: {type(exc).__name__}")
