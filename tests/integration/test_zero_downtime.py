@@ -398,6 +398,12 @@ KINDS = [
         marks=[pytest.mark.rabbitmq, pytest.mark.compat],
         id="rabbitmq-kafka-4.2",
     ),
+    # onto Kafka 4.3 (per-group delivery limit, no broker DLQ: the worker dead-letters itself)
+    pytest.param(
+        "rabbitmq-kafka-4.3",
+        marks=[pytest.mark.rabbitmq, pytest.mark.compat],
+        id="rabbitmq-kafka-4.3",
+    ),
 ]
 
 
@@ -421,19 +427,33 @@ def secured_only_kafka(tmp_path_factory, kafka_service):
         broker.stop()
 
 
-@pytest.fixture
-def kafka_4_2(tmp_path, kafka_service):
-    """A private Kafka 4.2.2 broker for one run (jars cached like the sandbox's)."""
+def _older_kafka(tmp_path, kafka_service, version: str):
+    """A private Kafka broker of an older release, started (jars cached like the sandbox's)."""
     from tests.private_brokers import PrivateKafka
 
     broker = PrivateKafka(
-        tmp_path / "kafka-4.2.2",
+        tmp_path / f"kafka-{version}",
         kafka_service.ctx.cache_dir,
-        name="kafka-4.2.2",
-        version="4.2.2",
+        name=f"kafka-{version}",
+        version=version,
         heap="768m",
     )
     broker.start()
+    return broker
+
+
+@pytest.fixture
+def kafka_4_2(tmp_path, kafka_service):
+    """A private Kafka 4.2.2 broker for one run."""
+    broker = _older_kafka(tmp_path, kafka_service, "4.2.2")
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def kafka_4_3(tmp_path, kafka_service):
+    """A private Kafka 4.3.2 broker for one run."""
+    broker = _older_kafka(tmp_path, kafka_service, "4.3.2")
     yield broker
     broker.stop()
 
@@ -444,10 +464,11 @@ def source_kind(request, unique_name, monkeypatch) -> SourceKind:
         kind = rabbitmq_kind(request.getfixturevalue("rabbitmq_service"), unique_name)
     elif request.param == "rabbitmq4":
         kind = rabbitmq_kind(request.getfixturevalue("rabbitmq4_service"), unique_name)
-    elif request.param == "rabbitmq-kafka-4.2":
+    elif request.param in ("rabbitmq-kafka-4.2", "rabbitmq-kafka-4.3"):
+        release = request.param.removeprefix("rabbitmq-kafka-")
         kind = rabbitmq_kind(request.getfixturevalue("rabbitmq_service"), unique_name)
-        kafka = request.getfixturevalue("kafka_4_2")
-        kind.kafka_bootstrap, kind.kafka_version = kafka.bootstrap, "4.2"
+        kafka = request.getfixturevalue("kafka_" + release.replace(".", "_"))
+        kind.kafka_bootstrap, kind.kafka_version = kafka.bootstrap, release
     elif request.param == "rabbitmq-secured":
         kafka = request.getfixturevalue("secured_only_kafka")
         kind = rabbitmq_kind(
