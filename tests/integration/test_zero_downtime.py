@@ -650,9 +650,9 @@ def wait_for(
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} {detail()}".rstrip())
 
 
-def remote_ports(pid: int) -> set[int]:
-    """The remote TCP ports process ``pid`` has connections to (from /proc: its socket
-    inodes matched against the IPv4/IPv6 TCP tables)."""
+def tcp_connections(pid: int) -> dict[str, int]:
+    """Process ``pid``'s established TCP connections: socket inode -> remote port (from /proc:
+    its socket inodes matched against the IPv4/IPv6 TCP tables)."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -661,23 +661,43 @@ def remote_ports(pid: int) -> set[int]:
             continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
-    ports = set()
+    connections = {}
     for table in ("tcp", "tcp6"):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
             fields = line.split()
             if fields[9] in inodes and fields[3] == "01":  # ESTABLISHED
-                ports.add(int(fields[2].rsplit(":", 1)[1], 16))
-    return ports
+                connections[fields[9]] = int(fields[2].rsplit(":", 1)[1], 16)
+    return connections
 
 
-def assert_secured_kafka_only(pid: int, secured: str, plaintext: str) -> None:
-    """Process ``pid`` talks to Kafka on the secured listener only, never the PLAINTEXT one."""
-    ports = wait_for(
+def remote_ports(pid: int) -> set[int]:
+    """The remote TCP ports process ``pid`` has connections to."""
+    return set(tcp_connections(pid).values())
+
+
+def port_of(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+def plaintext_sockets(pid: int, plaintext: str) -> set[str]:
+    """The sockets of process ``pid`` connected to the PLAINTEXT listener ``plaintext``."""
+    port = port_of(plaintext)
+    return {inode for inode, remote in tcp_connections(pid).items() if remote == port}
+
+
+def assert_secured_kafka_only(
+    pid: int, secured: str, plaintext: str, *, earlier: set[str] = frozenset()
+) -> None:
+    """Process ``pid`` talks to Kafka on the secured listener and opened no connection to the
+    PLAINTEXT one (``earlier``: plaintext sockets it held before the run, e.g. this pytest
+    process's from other tests of the session, which are not this run's clients)."""
+    wait_for(
         f"process {pid} connected to {secured}",
-        lambda: (lambda p: p if int(secured.rsplit(":", 1)[1]) in p else None)(remote_ports(pid)),
+        lambda: port_of(secured) in remote_ports(pid),
         30,
     )
-    assert int(plaintext.rsplit(":", 1)[1]) not in ports, (pid, sorted(ports))
+    opened = plaintext_sockets(pid, plaintext) - set(earlier)
+    assert not opened, (pid, sorted(remote_ports(pid)))
 
 
 def shorten_gates(doc: dict) -> None:
@@ -707,6 +727,8 @@ def test_zero_downtime_cutover_with_rollback_and_kill(
     )
     bootstrap = as_kafka_config(kafka).bootstrap
     assert kind.kafka_config is None or bootstrap != kafka_bootstrap
+    # this process's PLAINTEXT Kafka connections before the run (other tests' clients)
+    plaintext_before = plaintext_sockets(os.getpid(), kafka_bootstrap)
     out = tmp_path / "playbooks"
     version = ["--kafka-version", kind.kafka_version] if kind.kafka_version else []
     assert (
@@ -775,8 +797,10 @@ def test_zero_downtime_cutover_with_rollback_and_kill(
         if kind.kafka_config is not None:
             # the drain bridge the cutover started, and this process (dual-write producer,
             # worker): Kafka on the SASL_SSL listener only
-            for pid in (bridgeproc.running(rd, wid).pid, os.getpid()):
-                assert_secured_kafka_only(pid, bootstrap, kafka_bootstrap)
+            assert_secured_kafka_only(bridgeproc.running(rd, wid).pid, bootstrap, kafka_bootstrap)
+            assert_secured_kafka_only(
+                os.getpid(), bootstrap, kafka_bootstrap, earlier=plaintext_before
+            )
 
         # rollback from the consumers phase: the old consumer is back (and a shadow copies
         # again; drain-only has none)
