@@ -21,7 +21,9 @@ from mqmigrate.inventory.readers.servicebus_common import (
     SbEntity,
     SbNamespace,
     SbRule,
+    attach_rules,
     build_sources,
+    entity_at,
 )
 
 NS_TYPE = "microsoft.servicebus/namespaces"
@@ -241,26 +243,8 @@ def read(path: Path, data: dict) -> list[Source]:
             rules.append((names, rule))
             continue
         origin = {"arm_resource": "/".join(names), "file": path.name}
-        if kind == "subscription":
-            e = SbEntity(
-                kind=kind,
-                name=names[2],
-                namespace=names[0],
-                topic=names[1],
-                props=props,
-                origin=origin,
-            )
-        else:
-            e = SbEntity(kind=kind, name=names[1], namespace=names[0], props=props, origin=origin)
-        entities[tuple(names)] = e
-    for names, rule in rules:
-        sub = entities.get(tuple(names[:3]))
-        if sub is None:
-            notes.append(
-                f"rule {'/'.join(names)}: its subscription is not in this template; ignored"
-            )
-            continue
-        sub.rules.append(rule)
+        entities[tuple(names)] = entity_at(kind, names, props, origin)
+    attach_rules(entities, rules, notes, container="template")
     return build_sources(
         list(entities.values()), namespaces, file_name=path.name, file_path=str(path), notes=notes
     )

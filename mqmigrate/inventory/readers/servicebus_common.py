@@ -149,6 +149,42 @@ class SbEntity:
         return self.name
 
 
+def entity_at(
+    kind: str, names: list[str], props: dict[str, Any], origin: dict[str, Any]
+) -> SbEntity:
+    """The entity a resource path names: ``[namespace, queue|topic]`` or, for a subscription,
+    ``[namespace, topic, subscription]``."""
+    if kind == "subscription":
+        return SbEntity(
+            kind=kind,
+            name=names[2],
+            namespace=names[0],
+            topic=names[1],
+            props=props,
+            origin=origin,
+        )
+    return SbEntity(kind=kind, name=names[1], namespace=names[0], props=props, origin=origin)
+
+
+def attach_rules(
+    entities: dict[tuple[str, ...], SbEntity],
+    rules: list[tuple[list[str], SbRule]],
+    notes: list[str],
+    *,
+    container: str,
+) -> None:
+    """Give each subscription its rules; a rule whose subscription is not in the ``container``
+    (``template``, ``file``) is noted and ignored."""
+    for names, rule in rules:
+        sub = entities.get(tuple(names[:3]))
+        if sub is None:
+            notes.append(
+                f"rule {'/'.join(names)}: its subscription is not in this {container}; ignored"
+            )
+            continue
+        sub.rules.append(rule)
+
+
 @dataclass
 class SbNamespace:
     name: str | None
