@@ -52,7 +52,7 @@ Example::
 
 The package's parts: :mod:`.modes` (the mode switch), :mod:`.writer` (the writer, its retries
 and failure policy), :mod:`.spool` (messages waiting for a side), :mod:`.delay` (delayed
-sends), :mod:`.kafka` (the Kafka side), :mod:`.sources` (the source side: the publishers of
+sends), :mod:`.kafka` (the Kafka side), :mod:`.source` (the source side: the publishers of
 :mod:`mqmigrate.sources`), :mod:`.metrics`.
 """
 
@@ -71,7 +71,7 @@ from mqmigrate.sdk.dualwrite.modes import (
     mode_source_from_spec,
     publish_mode,
 )
-from mqmigrate.sdk.dualwrite.sources import PikaSource, ProtonSource, SourceSide, SqsSource
+from mqmigrate.sdk.dualwrite.source import PikaSource, ProtonSource, SourceSide, SqsSource
 from mqmigrate.sdk.dualwrite.writer import DualWriter, ReplayResult, WriteResult
 
 __all__ = [

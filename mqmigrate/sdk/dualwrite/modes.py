@@ -312,14 +312,14 @@ def mode_source_from_spec(
     spec: str, *, bootstrap: Any = None, default: Mode | str = Mode.SOURCE_ONLY
 ) -> ModeSource:
     """``dual`` | ``file:/path`` | ``env:VAR`` | ``kafka:TOPIC#KEY`` as a :class:`ModeSource`."""
-    kind, sep, rest = spec.partition(":")
+    prefix, sep, rest = spec.partition(":")
     if not sep:
         return StaticMode(spec)
-    if kind == "file":
+    if prefix == "file":
         return FileMode(rest, default)
-    if kind == "env":
+    if prefix == "env":
         return EnvMode(rest, default)
-    if kind == "kafka":
+    if prefix == "kafka":
         if not bootstrap:
             raise ConfigError("a kafka: mode source needs the Kafka bootstrap servers")
         topic, _, key = rest.partition("#")

@@ -21,7 +21,7 @@ from mqmigrate.sdk.dualwrite.delay import Side
 from mqmigrate.sdk.dualwrite.kafka import KafkaSide
 from mqmigrate.sdk.dualwrite.metrics import DualWriteMetrics
 from mqmigrate.sdk.dualwrite.modes import Mode, ModeSource, StaticMode, mode_source_from_spec
-from mqmigrate.sdk.dualwrite.sources import SourceSide
+from mqmigrate.sdk.dualwrite.source import SourceSide
 from mqmigrate.sdk.dualwrite.spool import SIDES, Spool, SpooledMessage, entry_line
 from mqmigrate.sources.base import SourcePublisher, as_publisher
 
