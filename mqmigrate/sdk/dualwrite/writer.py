@@ -42,6 +42,9 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class ReplayResult:
+    """What :meth:`DualWriter.replay` did: re-sent, still failing (back in the spool), and
+    unreadable lines moved to ``<side>.corrupt.jsonl``."""
+
     sent: int
     failed: int
     corrupt: int = 0
