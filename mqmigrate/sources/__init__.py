@@ -2,7 +2,9 @@
 
 ``open_source("amqp://guest:guest@localhost/%2f", queue="orders")`` picks the adapter from
 the URI scheme; a typo gets a "did you mean" hint and a missing driver names its
-``pip install`` line.
+``pip install`` line.  ``open_publisher(uri, queue="orders")`` does the same for the write
+side (:class:`~mqmigrate.sources.base.SourcePublisher`, one per kind in
+``sources/<kind>/publisher.py``).
 """
 
 from __future__ import annotations
