@@ -137,7 +137,7 @@ def _prepare(
     writes through ``producers``' producer for its Kafka configuration."""
     from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
     from mqmigrate.kafka.connect import check_connection
-    from mqmigrate.kafka.ledger import recover_ids
+    from mqmigrate.kafka.known_ids import recover_ids
     from mqmigrate.sources import adapter_class, kind_for_uri
 
     cls = adapter_class(kind_for_uri(opts.source))
