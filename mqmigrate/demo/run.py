@@ -25,7 +25,7 @@ from mqmigrate.errors import ConnectionFailed, MqMigrateError, SandboxError, Usa
 from mqmigrate.redact import mask_uri
 from mqmigrate.sources.connect import pika_parameters
 from mqmigrate.sources.uri import parse_source_uri
-from mqmigrate.demo.traffic import LegacyConsumer, Ledger, Producer, Summary, summarize
+from mqmigrate.demo.traffic import LegacyConsumer, TrafficRecord, Producer, Summary, summarize
 
 
 #: how long each of the playbook's gates must hold in the demo (a real cutover: minutes)
@@ -250,7 +250,7 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
     out_dir = opts.out or Path("mqmigrate-demo") / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     e = Estate.named(run_id)
-    ledger = Ledger()
+    traffic = TrafficRecord()
 
     # 1. sandbox
     phases.start("sandbox")
@@ -270,8 +270,8 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
         # writes (mqmigrate.sdk.consumerswitch): the worker replaces it when the switch says so
         switch_file = out_dir / "consumers.json"
         target: dict[str, str] = {}  # the share group, known once the plan is written
-        actors.follower = _start_consumers(say, ledger, env, e.queue, topic, switch_file, target)
-        actors.producer = _start_producer(say, ledger, env, e, topic, mode_file, run_id, opts)
+        actors.follower = _start_consumers(say, traffic, env, e.queue, topic, switch_file, target)
+        actors.producer = _start_producer(say, traffic, env, e, topic, mode_file, run_id, opts)
 
         # 4. assess, plan, provision
         phases.start("assess")
@@ -283,9 +283,9 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
 
         # 5-9. the migration: mqmigrate cutover runs the playbook plan wrote, phase by phase
         engine = _cutover_engine(say, playbook_path, playbook, wl, env, mode_file, switch_file)
-        verify = _run_cutover(say, phases, engine, wl, actors.follower, ledger)
-        _finish_producer(say, actors.producer, ledger, opts)
-        _drain(say, ledger, env.amqp_url, e.queue)
+        verify = _run_cutover(say, phases, engine, wl, actors.follower, traffic)
+        _finish_producer(say, actors.producer, traffic, opts)
+        _drain(say, traffic, env.amqp_url, e.queue)
         phases.end()
     except KeyboardInterrupt:
         say.step("interrupted", "Ctrl-C: stopping the producer, consumers and bridges")
@@ -293,7 +293,7 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
     finally:
         _stop_actors(actors)
         _clean_up(say, opts.keep, env, e)
-    return _write_summary(ledger, actors.follower, phases, verify, e, out_dir)
+    return _write_summary(traffic, actors.follower, phases, verify, e, out_dir)
 
 
 def _check_options(opts: DemoOptions) -> None:
@@ -341,7 +341,7 @@ def _seed(say: Narrator, env: _Endpoints, e: Estate) -> None:
 
 def _start_consumers(
     say: Narrator,
-    ledger: Ledger,
+    traffic: TrafficRecord,
     env: _Endpoints,
     queue: str,
     topic: str,
@@ -353,7 +353,7 @@ def _start_consumers(
     Returns the running :class:`~mqmigrate.sdk.consumerswitch.Follower`."""
 
     def start_legacy() -> LegacyConsumer:
-        consumer = LegacyConsumer(ledger, env.amqp_url, queue)
+        consumer = LegacyConsumer(traffic, env.amqp_url, queue)
         consumer.start()
         if not consumer.started.wait(15) or consumer.error:
             raise ConnectionFailed(
@@ -380,7 +380,7 @@ def _start_consumers(
     def handle(msg: Any) -> None:
         # idempotency by mq.source.id: an id processed before is skipped, and counted;
         # returning None ACCEPTs either way
-        ledger.claim(msg.message_id, "worker")
+        traffic.claim(msg.message_id, "worker")
 
     from mqmigrate.sdk import consumerswitch
 
@@ -405,7 +405,7 @@ def _start_consumers(
 
 def _start_producer(
     say: Narrator,
-    ledger: Ledger,
+    traffic: TrafficRecord,
     env: _Endpoints,
     e: Estate,
     topic: str,
@@ -415,7 +415,7 @@ def _start_producer(
 ) -> Producer:
     """Start the live producer (the dual-write SDK, following ``mode_file``)."""
     producer = Producer(
-        ledger,
+        traffic,
         env.amqp_url,
         e.exchange,
         e.queue,
@@ -530,7 +530,7 @@ def _cutover_engine(
 
 
 def _run_cutover(
-    say: Narrator, phases: _Phases, engine: Any, wl: Any, follower: Any, ledger: Ledger
+    say: Narrator, phases: _Phases, engine: Any, wl: Any, follower: Any, traffic: TrafficRecord
 ) -> dict[str, Any]:
     """Run the cutover phase by phase, narrating verify's figures and the consumers' switch.
     Returns verify's figures (:func:`_verify_figures`)."""
@@ -558,18 +558,20 @@ def _run_cutover(
             say.step(
                 "consumers",
                 f"worker on share group {wl.target.consumer.group}; legacy consumer "
-                f"stopped after {ledger.processed_by('legacy')} messages",
+                f"stopped after {traffic.processed_by('legacy')} messages",
             )
     return verify
 
 
-def _finish_producer(say: Narrator, producer: Producer, ledger: Ledger, opts: DemoOptions) -> None:
+def _finish_producer(
+    say: Narrator, producer: Producer, traffic: TrafficRecord, opts: DemoOptions
+) -> None:
     """Let the producer send the rest (at most ``--duration``), then stop it."""
     producer_ok = say.wait(
         "producer finishing",
         lambda: producer.done,
         max(5.0, opts.duration),
-        status=lambda: f"sent {ledger.counts()[0]}",
+        status=lambda: f"sent {traffic.counts()[0]}",
     )
     producer.stop_event.set()
     producer.join(15)
@@ -582,13 +584,13 @@ def _finish_producer(say: Narrator, producer: Producer, ledger: Ledger, opts: De
     )
 
 
-def _drain(say: Narrator, ledger: Ledger, amqp_url: str, queue: str) -> None:
+def _drain(say: Narrator, traffic: TrafficRecord, amqp_url: str, queue: str) -> None:
     """Wait for the worker to process every id sent, and say what is left."""
     done = say.wait(
         "worker catching up",
-        lambda: not ledger.unprocessed(),
+        lambda: not traffic.unprocessed(),
         30,
-        status=lambda: f"{len(ledger.unprocessed())} to go",
+        status=lambda: f"{len(traffic.unprocessed())} to go",
     )
     say.step(
         "drain",
@@ -596,7 +598,7 @@ def _drain(say: Narrator, ledger: Ledger, amqp_url: str, queue: str) -> None:
         + (
             "worker processed everything"
             if done
-            else f"[red]{len(ledger.unprocessed())} ids never processed[/]"
+            else f"[red]{len(traffic.unprocessed())} ids never processed[/]"
         ),
     )
 
@@ -633,18 +635,18 @@ def _clean_up(say: Narrator, keep: bool, env: _Endpoints, e: Estate) -> None:
 
 
 def _write_summary(
-    ledger: Ledger,
+    traffic: TrafficRecord,
     follower: Any,
     phases: _Phases,
     verify: dict[str, Any],
     e: Estate,
     out_dir: Path,
 ) -> Summary:
-    """Summarize the run from the ledger and write it to ``<out>/summary.json``."""
+    """Summarize the run from the traffic record and write it to ``<out>/summary.json``."""
     summary = summarize(
-        ledger.sent_at,
-        ledger.events,
-        skipped=ledger.skipped,
+        traffic.sent_at,
+        traffic.events,
+        skipped=traffic.skipped,
         shadow_skipped=follower.skipped if follower is not None else 0,
         phases=phases.times,
         verify=verify,
