@@ -115,7 +115,12 @@ class PlaybookInvalid(ConfigError):
 
 
 class LedgerError(ConfigError):
-    """The applied-step ledger is unreadable or a stamp would break the step graph."""
+    """The verify ledger (what a bridge settled) is unreadable or malformed."""
+
+
+class PlaybookStateError(ConfigError):
+    """The playbook's state file (its applied steps) is unreadable, or a stamp would break
+    the step graph."""
 
 
 class ProvisionError(MqMigrateError):
