@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from mqmigrate.assessment.deadletters import DelayTier
-from mqmigrate.assessment.model import Derived, Finding, KafkaCapabilities, Severity, Target
+from mqmigrate.assessment.model import Derived, Finding, KafkaCapabilities, FindingSeverity, Target
 from mqmigrate.inventory.model import Queue, Source
 
 PER_PARTITION_MSG_S = 1000
@@ -121,7 +121,9 @@ def recommend(
         return known_names.get((q.vhost, name)) or topic_name(name, q.vhost)
 
     blockers = {
-        f.rule for f in findings if f.severity is Severity.blocker and f.status.value == "fired"
+        f.rule
+        for f in findings
+        if f.severity is FindingSeverity.blocker and f.status.value == "fired"
     }
     role = _role(q, blockers, delay_tier)
     mode = _mode(role, blockers, delay_tier)

@@ -49,7 +49,7 @@ from mqmigrate.assessment.model import (
     ASSESSMENT_SCHEMA,
     Finding,
     KafkaCapabilities,
-    Severity,
+    FindingSeverity,
     Status,
     Target,
     Workload,
@@ -232,7 +232,7 @@ def _decisions(
     out: list[DecisionSpec] = []
     seen: set[str] = set()
     for f in findings:
-        if f.severity not in (Severity.blocker, Severity.warn) or f.rule in seen:
+        if f.severity not in (FindingSeverity.blocker, FindingSeverity.warn) or f.rule in seen:
             continue
         seen.add(f.rule)
         out.append(DecisionSpec(f.rule, _question(f)))
@@ -591,7 +591,8 @@ def _retry(w: Workload, share_group: bool) -> tuple[dict[str, Any] | None, dict[
     findings = [
         f
         for f in w.findings
-        if f.rule == "delay.delivery" and f.severity in (Severity.blocker, Severity.warn)
+        if f.rule == "delay.delivery"
+        and f.severity in (FindingSeverity.blocker, FindingSeverity.warn)
     ]
     if not findings or not share_group:
         return None, {}
