@@ -29,7 +29,7 @@ from mqmigrate import headers as mqheaders
 from mqmigrate.bridge.mapping import HeaderMapping, KeyStrategy
 from mqmigrate.errors import KafkaError, MqMigrateError, SourceUnavailable
 from mqmigrate.kafka.producer import BridgeProducer, Failure, FailureKind
-from mqmigrate.sources.base import Envelope, Mode, Outcome, SourceAdapter
+from mqmigrate.sources.base import Envelope, BridgeMode, Outcome, SourceAdapter
 
 log = logging.getLogger("mqmigrate.bridge")
 
@@ -94,7 +94,7 @@ class BridgeConfig:
 
     topic: str
     quarantine_topic: str | None = None
-    mode: Mode = Mode.drain
+    mode: BridgeMode = BridgeMode.drain
     key_from: str = "auto"
     #: renames/drops of application headers (a playbook's mapping.headers)
     headers: HeaderMapping = field(default_factory=HeaderMapping)
@@ -359,7 +359,7 @@ class Engine:
                     # source did not answer": an unreachable queue is not an empty one
                     if not depth and not self._depth_unavailable:
                         self._stop = (
-                            StopReason.drained if cfg.mode is Mode.drain else StopReason.idle
+                            StopReason.drained if cfg.mode is BridgeMode.drain else StopReason.idle
                         )
                     else:
                         last_activity = now  # not empty yet: keep going

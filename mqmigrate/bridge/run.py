@@ -22,7 +22,7 @@ from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.bridge.mapping import HeaderMapping
 from mqmigrate.errors import ConfigError, ExitCode, MqMigrateError, UsageError
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
-from mqmigrate.sources.base import Mode
+from mqmigrate.sources.base import BridgeMode
 
 if TYPE_CHECKING:
     from mqmigrate.kafka.producer import ProducerPool
@@ -44,7 +44,7 @@ class BridgeOptions:
     #: the Kafka connection configuration (or plaintext bootstrap servers)
     kafka: "KafkaConfig | str"
     topic: str
-    mode: Mode = Mode.drain
+    mode: BridgeMode = BridgeMode.drain
     key_from: str = "auto"
     #: None: ``<topic>.quarantine``; "" disables quarantining (a refused record then stops)
     quarantine_topic: str | None = None
@@ -141,7 +141,7 @@ def _prepare(
     from mqmigrate.sources import adapter_class, kind_for_uri
 
     cls = adapter_class(kind_for_uri(opts.source))
-    if opts.mode is Mode.shadow and not cls.capabilities.shadow:
+    if opts.mode is BridgeMode.shadow and not cls.capabilities.shadow:
         raise UsageError(
             f"the {cls.kind} source cannot shadow a queue"
             + (f" (workload '{opts.workload}')" if opts.workload else ""),
@@ -150,7 +150,7 @@ def _prepare(
     idle_exit = (
         opts.idle_exit
         if opts.idle_exit is not None
-        else (10.0 if opts.mode is Mode.drain else None)
+        else (10.0 if opts.mode is BridgeMode.drain else None)
     )
     quarantine = opts.resolved_quarantine()
 
@@ -382,7 +382,7 @@ def _after_run(workloads: list[_Workload]) -> None:
         if (
             w.error is None
             and opts.remove_shadow
-            and opts.mode is Mode.shadow
+            and opts.mode is BridgeMode.shadow
             and hasattr(w.engine.source, "remove_shadow")
         ):
             w.engine.source.remove_shadow()

@@ -11,7 +11,7 @@ import typer
 from mqmigrate.cli.kafkaopts import KafkaConfigFile, resolve_kafka
 from mqmigrate.cli.output import print_json
 from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
-from mqmigrate.sources.base import Mode
+from mqmigrate.sources.base import BridgeMode
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
 
@@ -86,7 +86,9 @@ def bridge(
     topic: Optional[str] = typer.Option(
         None, "--topic", help="Target Kafka topic (required without --playbook)."
     ),
-    mode: Mode = typer.Option(Mode.drain, "--mode", help="drain (move) or shadow (copy)."),
+    mode: BridgeMode = typer.Option(
+        BridgeMode.drain, "--mode", help="drain (move) or shadow (copy)."
+    ),
     key_from: Optional[str] = typer.Option(
         None,
         "--key-from",

@@ -13,7 +13,7 @@ from bridge_fakes import FakeProducer, failure
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.errors import KafkaError, SourceError, SourceUnavailable
 from mqmigrate.kafka.producer import FailureKind
-from mqmigrate.sources.base import Mode, Outcome
+from mqmigrate.sources.base import BridgeMode, Outcome
 from mqmigrate.sources.memory import MemoryBroker, MemoryMessage, MemorySource, make_messages
 
 TOPIC = "target"
@@ -235,7 +235,7 @@ def test_reconnect_gives_up_after_timeout():
 def test_shadow_mode_idle_exit():
     broker = MemoryBroker()
     broker.publish("q", make_messages(5))
-    engine = Engine(MemorySource(broker, "q"), FakeProducer(), config(mode=Mode.shadow))
+    engine = Engine(MemorySource(broker, "q"), FakeProducer(), config(mode=BridgeMode.shadow))
     assert engine.run() is StopReason.idle
 
 
