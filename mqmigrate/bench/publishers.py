@@ -92,6 +92,53 @@ class KafkaPublisher:
 
 
 # -- RabbitMQ (AMQP 0-9-1) -----------------------------------------------------------------------
+class ConfirmTracker:
+    """Which of a confirm-mode channel's messages are still unconfirmed.
+
+    Delivery tags run 1, 2, ... in publish order; the broker acks or nacks each exactly once,
+    either alone or, with ``multiple``, together with every earlier one still unconfirmed.
+    """
+
+    def __init__(self) -> None:
+        self.sent = self.acked = self.nacked = 0
+        #: unconfirmed tags, oldest first, and those among them confirmed alone, out of order
+        self._pending: deque[int] = deque()
+        self._confirmed_alone: set[int] = set()
+
+    @property
+    def outstanding(self) -> int:
+        """Messages published and neither acked nor nacked yet."""
+        return len(self._pending) - len(self._confirmed_alone)
+
+    def published(self) -> int:
+        """Record one more publish; returns its delivery tag."""
+        self.sent += 1
+        self._pending.append(self.sent)
+        return self.sent
+
+    def confirm(self, tag: int, *, multiple: bool, ack: bool) -> int:
+        """Apply one ``Basic.Ack`` (``ack``) or ``Basic.Nack``; returns how many it resolved."""
+        pending, alone = self._pending, self._confirmed_alone
+        resolved = 0
+        if multiple:
+            while pending and pending[0] <= tag:
+                oldest = pending.popleft()
+                if oldest in alone:
+                    alone.discard(oldest)
+                else:
+                    resolved += 1
+        elif pending and pending[0] <= tag <= self.sent and tag not in alone:
+            alone.add(tag)
+            resolved = 1
+        while pending and pending[0] in alone:
+            alone.discard(pending.popleft())
+        if ack:
+            self.acked += resolved
+        else:
+            self.nacked += resolved
+        return resolved
+
+
 class RabbitMQConfirmPublisher:
     """Persistent messages on a confirm-mode channel, confirms handled asynchronously.
 
@@ -120,11 +167,7 @@ class RabbitMQConfirmPublisher:
         self.window, self.timeout = max(window, 1), timeout
         self.properties = pika.BasicProperties(delivery_mode=2)
         self.channel = connection.channel()
-        self.sent = self.confirmed = self.nacked = 0
-        #: delivery tags (1, 2, ... in publish order) not yet confirmed, oldest first, and the
-        #: ones among them confirmed alone, out of order
-        self._pending: deque[int] = deque()
-        self._confirmed_alone: set[int] = set()
+        self.tracker = ConfirmTracker()
         impl = getattr(self.channel, "_impl", None)
         if impl is None or not hasattr(impl, "confirm_delivery"):
             raise ConnectionFailed(
@@ -138,31 +181,22 @@ class RabbitMQConfirmPublisher:
     @property
     def outstanding(self) -> int:
         """Messages published and neither acked nor nacked yet."""
-        return len(self._pending) - len(self._confirmed_alone)
+        return self.tracker.outstanding
+
+    @property
+    def confirmed(self) -> int:
+        """Messages the broker acked."""
+        return self.tracker.acked
 
     def _on_confirm(self, frame: Any) -> None:
         from pika import spec
 
         method = frame.method
-        nack = isinstance(method, spec.Basic.Nack)
-        tag, multiple = method.delivery_tag, bool(method.multiple)
-        resolved = 0
-        if multiple:
-            while self._pending and self._pending[0] <= tag:
-                oldest = self._pending.popleft()
-                if oldest in self._confirmed_alone:
-                    self._confirmed_alone.discard(oldest)
-                else:
-                    resolved += 1
-        elif tag not in self._confirmed_alone and self._pending and self._pending[0] <= tag:
-            self._confirmed_alone.add(tag)
-            resolved = 1
-        while self._pending and self._pending[0] in self._confirmed_alone:
-            self._confirmed_alone.discard(self._pending.popleft())
-        if nack:
-            self.nacked += resolved
-        else:
-            self.confirmed += resolved
+        self.tracker.confirm(
+            method.delivery_tag,
+            multiple=bool(method.multiple),
+            ack=not isinstance(method, spec.Basic.Nack),
+        )
 
     def _serve(self, time_limit: float) -> None:
         import pika.exceptions as pex
@@ -173,8 +207,8 @@ class RabbitMQConfirmPublisher:
             raise PublishRefused(
                 f"RabbitMQ closed the publishing channel: {type(exc).__name__} {exc}"[:300]
             ) from exc
-        if self.nacked:
-            raise PublishRefused(f"RabbitMQ nacked {self.nacked} message(s)")
+        if self.tracker.nacked:
+            raise PublishRefused(f"RabbitMQ nacked {self.tracker.nacked} message(s)")
 
     def _serve_until(self, done: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + self.timeout
@@ -198,8 +232,7 @@ class RabbitMQConfirmPublisher:
             raise PublishRefused(
                 f"RabbitMQ refused a publish: {type(exc).__name__} {exc}"[:300]
             ) from exc
-        self.sent += 1
-        self._pending.append(self.sent)
+        self.tracker.published()
         if self.outstanding >= self.window // 2:
             self._serve(0)
 
