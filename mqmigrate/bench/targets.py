@@ -421,11 +421,17 @@ class AMQP1Target:
     system = "amqp1"
 
     def __init__(
-        self, source: SourceURI, address_prefix: str = "", publish_window: int = DEFAULT_WINDOW
+        self,
+        source: SourceURI,
+        address_prefix: str = "",
+        publish_window: int = DEFAULT_WINDOW,
+        prefetch: int = 100,
     ):
-        """``publish_window``: deliveries the publisher leaves unsettled at most."""
+        """``publish_window``: deliveries the publisher leaves unsettled at most; each
+        consumer holds at most ``prefetch`` deliveries (its link credit)."""
         self.source = source
         self.publish_window = publish_window
+        self.prefetch = prefetch
         self.address_prefix = address_prefix
         self.addresses: list[str] = []
 
@@ -442,6 +448,13 @@ class AMQP1Target:
             )
         self.workload = workload
         self.addresses = [f"{self.address_prefix}{_name('q')}"]
+        # a sender's attach makes Artemis create the anycast queue, so the consumers (which
+        # refuse a queue that does not exist) can start before anything is published
+        connection = self._connect()
+        try:
+            connection.create_sender(self.addresses[0], options=queue_capability()).close()
+        finally:
+            connection.close()
 
     def publisher(self) -> AMQP1CreditPublisher:
         # asynchronous within the link's credit, at most publish_window unsettled
@@ -453,24 +466,29 @@ class AMQP1Target:
         )
 
     def consumer(self, group: int):
-        from proton import Timeout
+        # the bridge's own AMQP 1.0 reader: deliveries read straight off the link, credit
+        # topped up in batches (proton's BlockingReceiver sends a flow frame and dispatches
+        # several Python events per message, which capped the consumers, not the broker)
+        from mqmigrate.sources.amqp1.adapter import AMQP1Source
+        from mqmigrate.sources.base import Outcome
 
-        connection = self._connect()
-        receiver = connection.create_receiver(
-            self.addresses[0], credit=100, options=queue_capability()
-        )
+        batch = self.prefetch
+        reader = AMQP1Source(self.source.raw, self.addresses[0], prefetch=batch)
+        reader.open()
 
         class _Consumer:
             def receive(self, timeout: float) -> list[Delivery]:
-                try:
-                    message = receiver.receive(timeout=timeout)
-                except Timeout:
-                    return []
-                body = message.body if isinstance(message.body, bytes) else bytes(message.body)
-                return [Delivery(body, bool(message.delivery_count), receiver.accept)]
+                return [
+                    Delivery(
+                        envelope.body,
+                        envelope.redelivered,
+                        lambda envelope=envelope: reader.settle(envelope, Outcome.ACCEPT),
+                    )
+                    for envelope in reader.receive(batch, timeout)
+                ]
 
             def close(self) -> None:
-                connection.close()
+                reader.close()
 
         return _Consumer()
 
