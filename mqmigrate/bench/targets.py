@@ -15,7 +15,7 @@ from mqmigrate.bench.publishers import (
     SQSBatchPublisher,
 )
 from mqmigrate.bench.runner import Delivery
-from mqmigrate.errors import ConnectionFailed, UsageError
+from mqmigrate.errors import ConnectionFailed, MqMigrateError, UsageError
 from mqmigrate.sources.amqp1 import queue_capability
 from mqmigrate.sources.connect import pika_parameters, proton_blocking_connection, sqs_client
 from mqmigrate.sources.uri import SourceURI, parse_source_uri
@@ -493,7 +493,24 @@ class AMQP1Target:
         return _Consumer()
 
     def teardown(self) -> None:
-        pass  # Artemis auto-deletes auto-created queues once empty and unused
+        # Artemis keeps the queue the set-up's sender created: remove it through its management
+        # API (best effort: without one it stays, named mqmigrate-bench-*, empty)
+        from mqmigrate.sources.amqp1.artemis import ArtemisManagement
+        from mqmigrate.sources.uri import management_endpoint
+
+        try:
+            management = ArtemisManagement(management_endpoint(self.source))
+        except MqMigrateError:
+            return
+        try:
+            for address in self.addresses:
+                if management.find_queue(address) is not None:
+                    management.destroy_queue(address)
+                management.delete_address(address)
+        except MqMigrateError:
+            pass
+        finally:
+            management.close()
 
 
 def source_target(uri: str, publish_window: int = DEFAULT_WINDOW):

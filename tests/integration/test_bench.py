@@ -278,3 +278,21 @@ def test_runner_counts_what_rabbitmq_confirmed(rabbitmq_service):
     result = run(source_target(uri, publish_window=64), Workload(max_messages=3000, consumers=2))
     assert result.published == result.confirmed == result.unique == 3000, result.notes
     assert result.lost == 0 and result.duplicates == 0
+
+
+@pytest.mark.amqp1
+def test_amqp1_target_counts_what_artemis_accepted_and_removes_its_queue(artemis_service):
+    from mqmigrate.bench.targets import source_target
+    from mqmigrate.sources.amqp1.artemis import ArtemisManagement
+
+    uri = f"amqp1://artemis:artemis@127.0.0.1:{artemis_service.port('acceptor')}"
+    target = source_target(uri, publish_window=100)
+    result = run(target, Workload(max_messages=2000, consumers=2))
+    assert result.published == result.confirmed == result.unique == 2000, result.notes
+    management = ArtemisManagement(
+        f"artemis+http://artemis:artemis@127.0.0.1:{artemis_service.port('console')}"
+    )
+    try:
+        assert management.find_queue(target.addresses[0]) is None
+    finally:
+        management.close()
