@@ -92,6 +92,12 @@ class AuthenticationFailed(ConnectionFailed):
     transient = False
 
 
+class PublishRefused(MqMigrateError):
+    """A broker refused a message a benchmark published (a nack, a rejected or released
+    delivery, a failed delivery report) or did not confirm it in time; the run stops rather
+    than count the message as sent."""
+
+
 class SandboxError(MqMigrateError):
     """A sandbox service failed to install, start or answer."""
 
