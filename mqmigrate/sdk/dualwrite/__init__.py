@@ -67,6 +67,7 @@ from mqmigrate.sdk.dualwrite.modes import (
     Mode,
     ModeSource,
     StaticMode,
+    WriteMode,
     create_control_topic,
     mode_source_from_spec,
     publish_mode,
@@ -75,6 +76,7 @@ from mqmigrate.sdk.dualwrite.source import PikaSource, ProtonSource, SourceSide,
 from mqmigrate.sdk.dualwrite.writer import DualWriter, ReplayResult, WriteResult
 
 __all__ = [
+    "WriteMode",
     "Mode",
     "ModeSource",
     "StaticMode",

@@ -20,15 +20,15 @@ from mqmigrate.errors import ConfigError, DualWriteError
 log = logging.getLogger("mqmigrate.sdk.dualwrite")
 
 
-class Mode(str, Enum):
-    """Where a message goes."""
+class WriteMode(str, Enum):
+    """Where the dual-write producer sends a message: the source only, both, or Kafka only."""
 
     SOURCE_ONLY = "source-only"
     DUAL = "dual"
     KAFKA_ONLY = "kafka-only"
 
     @classmethod
-    def parse(cls, text: str) -> "Mode":
+    def parse(cls, text: str) -> "WriteMode":
         value = text.strip().lower().replace("_", "-")
         for mode in cls:
             if mode.value == value:
@@ -37,6 +37,10 @@ class Mode(str, Enum):
             f"unknown dual-write mode {text.strip()[:40]!r}",
             hint="use source-only, dual or kafka-only",
         )
+
+
+#: the name before WriteMode; kept so code that imports ``Mode`` keeps working
+Mode = WriteMode
 
 
 # -- where the mode comes from ----------------------------------------------------------------

@@ -85,7 +85,7 @@ from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX, queue_capabili
 from mqmigrate.sources.base import (
     Capabilities,
     Envelope,
-    Mode,
+    BridgeMode,
     Outcome,
     SourceAdapter,
     content_hash_id,
@@ -135,7 +135,7 @@ class AMQP1Source(SourceAdapter):
         uri: str,
         queue: str,
         *,
-        mode: Mode = Mode.drain,
+        mode: BridgeMode = BridgeMode.drain,
         prefetch: int = 2000,
         management_url: str | None = None,
         connect_timeout: float = 10.0,
@@ -151,7 +151,7 @@ class AMQP1Source(SourceAdapter):
         if not queue:
             raise UsageError("--queue is empty")
         self.source_queue = queue
-        self.mode = Mode(mode)
+        self.mode = BridgeMode(mode)
         self.queue = queue  # the queue read from; the shadow queue once open() made it
         self.prefetch = max(1, prefetch)
         self.connect_timeout = connect_timeout
@@ -206,7 +206,7 @@ class AMQP1Source(SourceAdapter):
             props = self._conn.conn.remote_properties or {}
             self._product = str(props.get("product", "")) or None
             self._version = str(props.get("version", "")) or None
-            if self.mode is Mode.shadow:
+            if self.mode is BridgeMode.shadow:
                 self._prepare_shadow()
             else:
                 self._check_queue_exists()
@@ -771,7 +771,7 @@ class AMQP1Source(SourceAdapter):
 
     def remove_shadow(self) -> None:
         """Delete what shadow created (``--remove-shadow``); the source is untouched."""
-        if self.mode is not Mode.shadow or self._shadow is None:
+        if self.mode is not BridgeMode.shadow or self._shadow is None:
             return
         from mqmigrate.sources.amqp1.artemis import management_error
 
