@@ -206,6 +206,20 @@ PUBLISH_PROPERTIES = frozenset(
 )
 
 
+#: the unconfirmed messages a windowed publisher allows by default (RabbitMQ PerfTest's users
+#: commonly run ``--confirm`` 100–1000; the bridge benchmark's AMQP 1.0 filler uses 1,000)
+PUBLISH_WINDOW = 1000
+#: how long a windowed publisher waits for a confirmation (credit, ack, settlement)
+PUBLISH_TIMEOUT = 60.0
+
+
+def deadline_passed(deadline: float) -> bool:
+    """Whether the monotonic clock has reached ``deadline``."""
+    import time
+
+    return time.monotonic() >= deadline
+
+
 class SourcePublisher(ABC):
     """Publishes messages to a source broker, one at a time, each confirmed by the broker.
 

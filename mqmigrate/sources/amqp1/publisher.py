@@ -9,11 +9,19 @@ application properties with their types; durable; the key is the ``group-id``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Sequence
+import time
+from collections import deque
+from typing import Any, Callable, Mapping, Sequence
 
-from mqmigrate.errors import SourceError, SourceUnavailable
+from mqmigrate.errors import PublishRefused, SourceError, SourceUnavailable
 from mqmigrate.redact import Secret, mask_uri
-from mqmigrate.sources.base import SourcePublisher, check_properties
+from mqmigrate.sources.base import (
+    PUBLISH_TIMEOUT,
+    PUBLISH_WINDOW,
+    SourcePublisher,
+    check_properties,
+    deadline_passed,
+)
 from mqmigrate.sources.connect import proton_blocking_connection
 from mqmigrate.sources.uri import SourceURI, parse_source_uri
 
@@ -160,3 +168,122 @@ class AMQP1Publisher(SourcePublisher):
                 connection.close()
             except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
+
+
+# -- windowed, asynchronously confirmed publishing (the benchmark's source side) -----------------
+
+
+class AMQP1CreditPublisher:
+    """Durable messages sent within the link's credit, at most ``window`` unsettled.
+
+    proton's ``BlockingSender.send`` waits for each delivery's settlement (a round trip per
+    message).  This class sends on the underlying link whenever there is credit and room in
+    the window, serves the connection without blocking after each send, and settles each
+    delivery as the broker's outcome arrives: ``accepted`` is counted, anything else
+    (``rejected``, ``released``, ``modified``, settled without an outcome) is a refusal.
+    """
+
+    def __init__(
+        self,
+        connection: Any,
+        address: str,
+        *,
+        options: Any = None,
+        window: int = PUBLISH_WINDOW,
+        timeout: float = PUBLISH_TIMEOUT,
+    ):
+        """``connection``: an open ``proton.utils.BlockingConnection`` (closed by
+        :meth:`close`); ``options``: link options (e.g. Artemis' queue capability)."""
+        self.connection = connection
+        self.link = connection.create_sender(address, options=options).link
+        self.window, self.timeout = max(window, 1), timeout
+        self.confirmed = 0
+        self.refused: dict[str, int] = {}
+        self._unsettled: deque[Any] = deque()
+        self._served_at = 0.0
+
+    #: seconds between two serves of the connection while messages are sent back to back
+    SERVE_INTERVAL = 0.002
+
+    def _serve(self, timeout: float) -> None:
+        from proton import ProtonException
+
+        container = self.connection.container
+        saved = container.timeout
+        container.timeout = timeout
+        try:
+            container.process()
+        except (ProtonException, OSError) as exc:
+            raise PublishRefused(f"AMQP 1.0 connection failed: {exc}"[:300]) from exc
+        finally:
+            container.timeout = saved
+        if self.connection.disconnected:
+            raise PublishRefused(f"AMQP 1.0 connection lost ({self.connection.disconnected})")
+        self._collect()
+
+    def _collect(self) -> None:
+        """Settle, oldest first, the deliveries the broker has given an outcome."""
+        from proton import Delivery
+
+        unsettled = self._unsettled
+        while unsettled:
+            delivery = unsettled[0]
+            state = delivery.remote_state
+            if not delivery.settled and state not in (
+                Delivery.ACCEPTED,
+                Delivery.REJECTED,
+                Delivery.RELEASED,
+                Delivery.MODIFIED,
+            ):
+                break
+            unsettled.popleft()
+            if state == Delivery.ACCEPTED:
+                self.confirmed += 1
+            else:
+                reason = str(state).lower() if state else "settled without an outcome"
+                self.refused[reason] = self.refused.get(reason, 0) + 1
+            delivery.settle()
+        if self.refused:
+            what = ", ".join(f"{n} {reason}" for reason, n in self.refused.items())
+            raise PublishRefused(f"the AMQP 1.0 broker did not accept every message: {what}")
+        condition = self.link.remote_condition
+        if condition is not None:
+            raise PublishRefused(f"the AMQP 1.0 broker closed the sender: {condition}"[:300])
+
+    def _serve_until(self, done: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not done():
+            if deadline_passed(deadline):
+                raise PublishRefused(
+                    f"the AMQP 1.0 broker gave no {what} within {self.timeout:.0f} s "
+                    f"({len(self._unsettled)} message(s) unsettled)"
+                )
+            self._serve(0.05)
+
+    def publish(self, body: bytes) -> None:
+        """Send ``body``; waits only for credit or while ``window`` deliveries are unsettled."""
+        from proton import Message
+
+        link = self.link
+        if not link.credit or len(self._unsettled) >= self.window:
+            self._serve_until(
+                lambda: bool(link.credit) and len(self._unsettled) < self.window, "credit"
+            )
+        self._unsettled.append(link.send(Message(body=body, durable=True)))
+        # the message reaches the socket when the connection is served; serving after every
+        # send costs more than the send (proton dispatches each event in Python), so a burst
+        # is written every SERVE_INTERVAL, a paced publisher's message at once
+        now = time.monotonic()
+        if now - self._served_at >= self.SERVE_INTERVAL:
+            self._serve(0)
+            self._served_at = now
+
+    def flush(self) -> None:
+        """Wait until the broker accepted every message sent so far."""
+        self._serve_until(lambda: not self._unsettled, "settlement")
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        except Exception:  # closing a broken connection: nothing left to do
+            pass

@@ -8,12 +8,26 @@ persistent delivery.  The connection is opened lazily and reopened after a failu
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+import time
+from collections import deque
+from typing import Any, Callable, Literal, Mapping
 
-from mqmigrate.errors import ConfigError, SourceError, SourceUnavailable
+from mqmigrate.errors import (
+    ConfigError,
+    ConnectionFailed,
+    PublishRefused,
+    SourceError,
+    SourceUnavailable,
+)
 from mqmigrate.kafka.delays import label
 from mqmigrate.redact import mask_uri
-from mqmigrate.sources.base import SourcePublisher, check_properties
+from mqmigrate.sources.base import (
+    PUBLISH_TIMEOUT,
+    PUBLISH_WINDOW,
+    SourcePublisher,
+    check_properties,
+    deadline_passed,
+)
 from mqmigrate.sources.connect import pika_parameters
 from mqmigrate.sources.uri import parse_source_uri
 
@@ -202,3 +216,161 @@ class RabbitMQPublisher(SourcePublisher):
                 connection.close()
             except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
+
+
+# -- windowed, asynchronously confirmed publishing (the benchmark's source side) -----------------
+
+
+class ConfirmTracker:
+    """Which of a confirm-mode channel's messages are still unconfirmed.
+
+    Delivery tags run 1, 2, ... in publish order; the broker acks or nacks each exactly once,
+    either alone or, with ``multiple``, together with every earlier one still unconfirmed.
+    """
+
+    def __init__(self) -> None:
+        self.sent = self.acked = self.nacked = 0
+        #: unconfirmed tags, oldest first, and those among them confirmed alone, out of order
+        self._pending: deque[int] = deque()
+        self._confirmed_alone: set[int] = set()
+
+    @property
+    def outstanding(self) -> int:
+        """Messages published and neither acked nor nacked yet."""
+        return len(self._pending) - len(self._confirmed_alone)
+
+    def published(self) -> int:
+        """Record one more publish; returns its delivery tag."""
+        self.sent += 1
+        self._pending.append(self.sent)
+        return self.sent
+
+    def confirm(self, tag: int, *, multiple: bool, ack: bool) -> int:
+        """Apply one ``Basic.Ack`` (``ack``) or ``Basic.Nack``; returns how many it resolved."""
+        pending, alone = self._pending, self._confirmed_alone
+        resolved = 0
+        if multiple:
+            while pending and pending[0] <= tag:
+                oldest = pending.popleft()
+                if oldest in alone:
+                    alone.discard(oldest)
+                else:
+                    resolved += 1
+        elif pending and pending[0] <= tag <= self.sent and tag not in alone:
+            alone.add(tag)
+            resolved = 1
+        while pending and pending[0] in alone:
+            alone.discard(pending.popleft())
+        if ack:
+            self.acked += resolved
+        else:
+            self.nacked += resolved
+        return resolved
+
+
+class RabbitMQConfirmPublisher:
+    """Persistent messages on a confirm-mode channel, confirms handled asynchronously.
+
+    pika's ``BlockingChannel.confirm_delivery`` makes every ``basic_publish`` wait for its own
+    confirm (one round trip per message), which production publishers avoid.  The channel
+    implementation underneath it (pika's ``Channel``, reached as ``BlockingChannel._impl``,
+    checked on pika 1.4) takes an ack/nack callback instead; the blocking connection calls it
+    while serving its socket, so this class publishes without waiting and counts the acks as
+    they arrive, serving the socket whenever half the window is outstanding.
+    """
+
+    def __init__(
+        self,
+        connection: Any,
+        exchange: str,
+        routing_key: str = "",
+        *,
+        window: int = PUBLISH_WINDOW,
+        timeout: float = PUBLISH_TIMEOUT,
+    ):
+        """``connection``: an open ``pika.BlockingConnection`` (closed by :meth:`close`)."""
+        import pika
+
+        self.connection = connection
+        self.exchange, self.routing_key = exchange, routing_key
+        self.window, self.timeout = max(window, 1), timeout
+        self.properties = pika.BasicProperties(delivery_mode=2)
+        self.channel = connection.channel()
+        self.tracker = ConfirmTracker()
+        impl = getattr(self.channel, "_impl", None)
+        if impl is None or not hasattr(impl, "confirm_delivery"):
+            raise ConnectionFailed(
+                "this pika has no channel implementation to take asynchronous confirms from",
+                hint="install pika 1.x (pip install 'pika>=1.3,<2')",
+            )
+        selected: list[Any] = []
+        impl.confirm_delivery(self._on_confirm, callback=selected.append)
+        self._serve_until(lambda: bool(selected), "Confirm.SelectOk")
+
+    @property
+    def outstanding(self) -> int:
+        """Messages published and neither acked nor nacked yet."""
+        return self.tracker.outstanding
+
+    @property
+    def confirmed(self) -> int:
+        """Messages the broker acked."""
+        return self.tracker.acked
+
+    def _on_confirm(self, frame: Any) -> None:
+        from pika import spec
+
+        method = frame.method
+        self.tracker.confirm(
+            method.delivery_tag,
+            multiple=bool(method.multiple),
+            ack=not isinstance(method, spec.Basic.Nack),
+        )
+
+    def _serve(self, time_limit: float) -> None:
+        import pika.exceptions as pex
+
+        try:
+            self.connection.process_data_events(time_limit)
+        except pex.AMQPError as exc:
+            raise PublishRefused(
+                f"RabbitMQ closed the publishing channel: {type(exc).__name__} {exc}"[:300]
+            ) from exc
+        if self.tracker.nacked:
+            raise PublishRefused(f"RabbitMQ nacked {self.tracker.nacked} message(s)")
+
+    def _serve_until(self, done: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not done():
+            if deadline_passed(deadline):
+                raise PublishRefused(
+                    f"RabbitMQ did not send {what} within {self.timeout:.0f} s "
+                    f"({self.outstanding} message(s) unconfirmed)"
+                )
+            self._serve(0.05)
+
+    def publish(self, body: bytes) -> None:
+        """Publish ``body``; waits only while ``window`` messages are unconfirmed."""
+        import pika.exceptions as pex
+
+        if self.outstanding >= self.window:
+            self._serve_until(lambda: self.outstanding < self.window, "confirms")
+        try:
+            self.channel.basic_publish(self.exchange, self.routing_key, body, self.properties)
+        except pex.AMQPError as exc:
+            raise PublishRefused(
+                f"RabbitMQ refused a publish: {type(exc).__name__} {exc}"[:300]
+            ) from exc
+        self.tracker.published()
+        if self.outstanding >= self.window // 2:
+            self._serve(0)
+
+    def flush(self) -> None:
+        """Wait for the confirm of every message published so far."""
+        self._serve_until(lambda: self.outstanding == 0, "confirms")
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        except Exception:  # closing a broken connection: nothing left to do
+            pass
