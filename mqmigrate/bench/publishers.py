@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mqmigrate.errors import ConnectionFailed, PublishRefused
+
+if TYPE_CHECKING:
+    from mqmigrate.kafka.config import KafkaConfig
 
 #: the unconfirmed messages a publisher allows by default (RabbitMQ PerfTest's users commonly
 #: run ``--confirm`` 100–1000; the bridge benchmark's AMQP 1.0 filler uses 1,000)
@@ -42,11 +45,18 @@ def _deadline_passed(deadline: float) -> bool:
 class KafkaPublisher:
     """confluent-kafka's asynchronous producer; every delivery report is counted."""
 
-    def __init__(self, config: dict[str, Any], topic: str, timeout: float = DEFAULT_TIMEOUT):
-        """``config``: the producer's full configuration (bootstrap, security, acks...)."""
+    def __init__(
+        self,
+        config: KafkaConfig,
+        topic: str,
+        settings: Mapping[str, Any] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ):
+        """``config``: the connection (bootstrap, security); ``settings``: the producer's own
+        (acks, idempotence, linger...) on top of it."""
         from confluent_kafka import Producer
 
-        self.producer = Producer(config)
+        self.producer = Producer(config.client(settings))
         self.topic = topic
         self.timeout = timeout
         self.confirmed = 0
