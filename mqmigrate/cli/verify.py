@@ -164,7 +164,7 @@ def verify(
         from dataclasses import replace
 
         from mqmigrate.errors import MqMigrateError
-        from mqmigrate.verify.share_backlog import share_backlog
+        from mqmigrate.kafka.backlog import share_backlog
 
         with err_console.status(f"measuring the backlog of share group {group}"):
             try:

@@ -14,6 +14,7 @@ from typing import Callable, Mapping, Protocol, runtime_checkable
 from urllib.parse import quote
 
 from mqmigrate.errors import MqMigrateError
+from mqmigrate.kafka.backlog import backlog_of
 from mqmigrate.kafka.protocol import Connection, ShareOffset, share_group_lag
 from mqmigrate.playbooks.model import Workload
 
@@ -48,20 +49,10 @@ class VerifyCounts:
 
 
 class Verifier(Protocol):
-    """Reconciles a workload's source with its topic.  ``mqmigrate verify`` plugs in here by
-    exposing ``cutover_verifier() -> Verifier`` in :mod:`mqmigrate.verify`."""
+    """Reconciles a workload's source with its topic
+    (:class:`mqmigrate.cutover.verifier.CutoverVerifier`; the CLI and the demo pass one in)."""
 
     def verify(self, workload: Workload) -> VerifyCounts: ...
-
-
-def default_verifier() -> Verifier | None:
-    """The verify implementation of this build, or None when it has none (yet)."""
-    try:
-        from mqmigrate import verify as verify_module
-    except ImportError:
-        return None
-    factory = getattr(verify_module, "cutover_verifier", None)
-    return factory() if callable(factory) else None
 
 
 # ---------------------------------------------------------------------------------- source
@@ -293,16 +284,12 @@ class DlqRateProbe:
 
 
 def share_group_backlog(offsets: Mapping[int, ShareOffset]) -> Measurement:
-    """``share-group.backlog`` from the group's offsets on one topic: the sum of the partitions'
-    lag.  A partition whose lag is unknown (no share-partition state yet) makes the whole
-    backlog unknown: its records are neither counted nor known to be zero."""
-    if not offsets:
-        return Measurement.unknown("no partitions reported")
-    for partition, offset in sorted(offsets.items()):
-        if offset.lag is None:
-            return Measurement.unknown(f"partition {partition} has no share-group lag yet")
-    total = sum(offset.lag or 0 for offset in offsets.values())
-    return Measurement(float(total), f"lag over {len(offsets)} partition(s)")
+    """``share-group.backlog`` from the group's offsets on one topic, by the one backlog rule
+    (:func:`mqmigrate.kafka.backlog.backlog_of`)."""
+    backlog = backlog_of(offsets)
+    if backlog.total is None:
+        return Measurement.unknown(backlog.detail)
+    return Measurement(float(backlog.total), backlog.detail)
 
 
 class ShareGroupBacklogProbe:

@@ -396,7 +396,7 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
         target["group"] = group
 
         # 5-9. the migration: mqmigrate cutover runs the playbook plan wrote, phase by phase
-        from mqmigrate.cutover.probes import default_verifier
+        from mqmigrate.cutover.verifier import CutoverVerifier
         from mqmigrate.cutover.runner import Cutover
         from mqmigrate.cutover.source import resolve
 
@@ -411,7 +411,7 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
             bootstrap=bootstrap,
             yes=True,
             interactive=False,
-            verifier=default_verifier(),
+            verifier=CutoverVerifier(),
             poll_interval=1.0,
             gate_timeout=90.0,
             mode_spec=f"file:{mode_file}",
