@@ -14,6 +14,7 @@ from typing import Any
 
 from mqmigrate.errors import ConnectionFailed, MqMigrateError, SourceError
 from mqmigrate.redact import mask_uri
+from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX
 from mqmigrate.sources.connect import (
     check_http_status,
     connect_error,
@@ -215,8 +216,6 @@ def remove_shadow(management: ArtemisManagement, source_queue: str) -> list[str]
     """Delete the shadow copy a shadow bridge made for ``source_queue`` (a divert and its
     anycast queue and address, or a durable subscription queue); what is already gone is
     skipped, the source queue is untouched.  The names removed, for the account."""
-    from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX
-
     name = source_queue.split("::")[-1]
     info = management.find_queue(name)
     # every candidate carries the shadow suffix, so nothing of the source can match
