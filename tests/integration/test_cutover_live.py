@@ -193,7 +193,7 @@ def test_cutover_shadow_status_second_run_and_rollback(planned, rabbit, kafka_bo
 
     assert main(["cutover", "rollback", str(path), "--to", "provision", "--yes"]) == 0
     err = capsys.readouterr().err
-    assert "shadow bridge stopped" in err and "shadow queue" in err
+    assert "shadow bridge stopped" in err and "removed: queue" in err
     assert ledger(path, wid) == ["provision"]
     assert bridgeproc.running(run_dir(path), wid) is None
     assert (
