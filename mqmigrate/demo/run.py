@@ -358,7 +358,7 @@ def run_demo(opts: DemoOptions, console: Any) -> Summary:
         group = wl.target.consumer.group
         wl_id = wl.id
         e.topics = [topic, f"{topic}.quarantine"] + ([wl.target.dlq.topic] if wl.target.dlq else [])
-        sqs_wl = [w.id for w in playbook.workloads if w.source.kind == "sqs"]
+        sqs_wl = [w.id for w in playbook.workloads if w.source.queue == e.sqs_queue]
         say.step(
             "plan",
             f"wrote {playbook_path} ({len(playbook.workloads)} workloads: "
