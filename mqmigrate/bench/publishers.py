@@ -22,7 +22,7 @@ did not take.  ``confirmed`` is how many the broker confirmed so far.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mqmigrate.errors import PublishRefused
 from mqmigrate.sources.amqp1.publisher import AMQP1CreditPublisher
@@ -30,6 +30,9 @@ from mqmigrate.sources.base import PUBLISH_TIMEOUT as DEFAULT_TIMEOUT
 from mqmigrate.sources.base import PUBLISH_WINDOW as DEFAULT_WINDOW
 from mqmigrate.sources.rabbitmq.publisher import ConfirmTracker, RabbitMQConfirmPublisher
 from mqmigrate.sources.sqs.publisher import SQSBatchPublisher
+
+if TYPE_CHECKING:
+    from mqmigrate.kafka.config import KafkaConfig
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -46,11 +49,18 @@ __all__ = [
 class KafkaPublisher:
     """confluent-kafka's asynchronous producer; every delivery report is counted."""
 
-    def __init__(self, config: dict[str, Any], topic: str, timeout: float = DEFAULT_TIMEOUT):
-        """``config``: the producer's full configuration (bootstrap, security, acks...)."""
+    def __init__(
+        self,
+        config: KafkaConfig,
+        topic: str,
+        settings: Mapping[str, Any] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ):
+        """``config``: the connection (bootstrap, security); ``settings``: the producer's own
+        (acks, idempotence, linger...) on top of it."""
         from confluent_kafka import Producer
 
-        self.producer = Producer(config)
+        self.producer = Producer(config.client(settings))
         self.topic = topic
         self.timeout = timeout
         self.confirmed = 0

@@ -73,15 +73,13 @@ class KafkaShareTarget:
         from mqmigrate.kafka.config import as_kafka_config
 
         size = self.workload.message_bytes if self.workload else 1024
-        config = as_kafka_config(self.bootstrap).client(
-            {
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                "message.max.bytes": max(size * 2, 1048588),
-            }
-        )
-        return KafkaPublisher(config, self.topic)
+        settings = {
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "message.max.bytes": max(size * 2, 1048588),
+        }
+        return KafkaPublisher(as_kafka_config(self.bootstrap), self.topic, settings)
 
     def consumer(self, group: int):
         from confluent_kafka import AcknowledgeType

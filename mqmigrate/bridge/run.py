@@ -383,10 +383,10 @@ def _after_run(workloads: list[_Workload]) -> None:
             w.error is None
             and opts.remove_shadow
             and opts.mode is BridgeMode.shadow
-            and hasattr(w.engine.source, "remove_shadow")
+            and w.engine.source.capabilities.shadow
         ):
-            w.engine.source.remove_shadow()
-            log.info("shadow queue %s removed", w.engine.source.queue)
+            removed = w.engine.source.remove_shadow()
+            log.info("shadow copy removed: %s", ", ".join(removed) or "nothing was left")
         log.info("bridge stopped (%s)", w.summary()["stopped"], extra={"stats": w.summary()})
 
 

@@ -190,7 +190,7 @@ def _with_share_backlog(report: Any, bootstrap: Any, group: str, topic_name: str
     from dataclasses import replace
 
     from mqmigrate.errors import MqMigrateError
-    from mqmigrate.verify.share_backlog import share_backlog
+    from mqmigrate.kafka.backlog import share_backlog
 
     with err_console.status(f"measuring the backlog of share group {group}"):
         try:

@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 from mqmigrate.errors import ConnectionFailed, MqMigrateError, SandboxError, UsageError
 from mqmigrate.redact import mask_uri
-from mqmigrate.sources.connect import pika_parameters
-from mqmigrate.sources.uri import parse_source_uri
+from mqmigrate.sources import open_source
+from mqmigrate.sources.base import QueueSpec
 from mqmigrate.demo.traffic import LegacyConsumer, TrafficRecord, Producer, Summary, summarize
 
 
@@ -97,7 +97,6 @@ class Estate:
     dlq: str
     sqs_queue: str
     sqs_dlq: str
-    sqs_urls: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
 
     @classmethod
@@ -112,82 +111,58 @@ class Estate:
             sqs_dlq=f"demo-payments-{run_id}-dlq",
         )
 
+    def rabbitmq_queue(self) -> QueueSpec:
+        """A work queue behind a direct exchange (so it can be shadowed), with a DLX and a
+        TTL: 10 min, long enough that nothing expires during the demo, visible to assess."""
+        return QueueSpec(
+            self.queue,
+            exchange=self.exchange,
+            dead_letter_exchange=self.dlx,
+            dead_letter_queue=self.dlq,
+            message_ttl_ms=600_000,
+        )
+
+    def sqs_queue_spec(self) -> QueueSpec:
+        """An SQS queue with a redrive policy to its DLQ (assessed and planned only)."""
+        return QueueSpec(
+            self.sqs_queue,
+            dead_letter_queue=self.sqs_dlq,
+            max_receives=4,
+            visibility_timeout_s=45,
+        )
+
 
 def seed_rabbitmq(amqp_url: str, e: Estate) -> None:
-    """A work queue behind a direct exchange (so it can be shadowed), with a DLX and a TTL."""
-    import pika
-
+    """The estate's RabbitMQ queue, declared through the RabbitMQ source adapter."""
     try:
-        conn = pika.BlockingConnection(pika_parameters(parse_source_uri(amqp_url)))
-    except Exception as exc:
-        raise ConnectionFailed(
-            f"RabbitMQ at {mask_uri(amqp_url)}: {type(exc).__name__}",
-            hint="run 'mqmigrate sandbox status'",
-        ) from exc
-    try:
-        ch = conn.channel()
-        ch.exchange_declare(e.exchange, "direct", durable=True)
-        ch.exchange_declare(e.dlx, "direct", durable=True)
-        ch.queue_declare(e.dlq, durable=True)
-        ch.queue_bind(e.dlq, e.dlx, e.queue)
-        # 10 min TTL: long enough that nothing expires during the demo, visible to assess
-        ch.queue_declare(
-            e.queue,
-            durable=True,
-            arguments={"x-dead-letter-exchange": e.dlx, "x-message-ttl": 600_000},
-        )
-        ch.queue_bind(e.queue, e.exchange, e.queue)
-    finally:
-        conn.close()
+        open_source(amqp_url, queue=e.queue).declare_queue(e.rabbitmq_queue())
+    except MqMigrateError as exc:
+        raise ConnectionFailed(exc.message, hint="run 'mqmigrate sandbox status'") from exc
 
 
-def seed_sqs(client: Any, e: Estate) -> None:
-    """An SQS queue with a redrive policy to its DLQ (assessed and planned only)."""
-    dlq_url = client.create_queue(QueueName=e.sqs_dlq)["QueueUrl"]
-    arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    url = client.create_queue(
-        QueueName=e.sqs_queue,
-        Attributes={
-            "VisibilityTimeout": "45",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "4"}),
-        },
-    )["QueueUrl"]
-    e.sqs_urls = [url, dlq_url]
+def seed_sqs(sqs_uri: str, e: Estate) -> None:
+    """The estate's SQS queue, declared through the SQS source adapter."""
+    open_source(sqs_uri, queue=e.sqs_queue).declare_queue(e.sqs_queue_spec())
 
 
-def queue_depth(amqp_url: str, queue: str) -> int:
-    import pika
-
-    conn = pika.BlockingConnection(pika_parameters(parse_source_uri(amqp_url)))
-    try:
-        return int(conn.channel().queue_declare(queue, passive=True).method.message_count)
-    finally:
-        conn.close()
+def queue_depth(amqp_url: str, queue: str) -> int | None:
+    """The queue's ready messages (the management API's count; None when unknown)."""
+    return open_source(amqp_url, queue=queue).queue_counts().ready.value
 
 
-def cleanup(amqp_url: str, sqs_client: Any, bootstrap: str, e: Estate) -> list[str]:
+def cleanup(amqp_url: str, sqs_uri: str, bootstrap: str, e: Estate) -> list[str]:
     """Delete what the demo created; returns what could not be deleted (never raises)."""
     problems: list[str] = []
     try:
-        import pika
-
-        conn = pika.BlockingConnection(pika_parameters(parse_source_uri(amqp_url)))
-        for q in (e.queue, e.dlq, e.queue + ".mqmigrate-shadow"):
-            ch = conn.channel()
-            ch.queue_delete(q)
-        ch = conn.channel()
-        for x in (e.exchange, e.dlx):
-            ch.exchange_delete(x)
-        conn.close()
-    except Exception as exc:
-        problems.append(f"RabbitMQ: {type(exc).__name__}")
-    for url in e.sqs_urls:
-        try:
-            sqs_client.delete_queue(QueueUrl=url)
-        except Exception as exc:
-            problems.append(f"SQS {url}: {type(exc).__name__}")
+        rabbitmq = open_source(amqp_url, queue=e.queue)
+        rabbitmq.remove_shadow()  # what the shadow bridge read, if the cutover left it
+        problems += rabbitmq.delete_queue(e.rabbitmq_queue())
+    except MqMigrateError as exc:
+        problems.append(f"RabbitMQ: {exc.one_line()}")
+    try:
+        problems += open_source(sqs_uri, queue=e.sqs_queue).delete_queue(e.sqs_queue_spec())
+    except MqMigrateError as exc:
+        problems.append(f"SQS: {exc.one_line()}")
     if e.topics:
         try:
             from mqmigrate.kafka.admin import delete_topics
@@ -227,7 +202,6 @@ class _Endpoints:
     amqp_url: str
     mgmt_uri: str
     sqs_uri: str
-    sqs_client: Any
 
 
 @dataclass
@@ -318,7 +292,6 @@ def _start_sandbox(say: Narrator, run_id: str, out_dir: Path) -> _Endpoints:
         amqp_url=f"amqp://{user}:{password}@127.0.0.1:{rabbit_svc.port('amqp')}/%2f",
         mgmt_uri=f"rabbitmq+http://{user}:{password}@127.0.0.1:{rabbit_svc.port('management')}",
         sqs_uri=f"sqs+http://demo:demo@127.0.0.1:{moto_svc.port('http')}?region=us-east-1",
-        sqs_client=moto_svc.client(),
     )
     say.step(
         "sandbox",
@@ -331,7 +304,7 @@ def _start_sandbox(say: Narrator, run_id: str, out_dir: Path) -> _Endpoints:
 def _seed(say: Narrator, env: _Endpoints, e: Estate) -> None:
     """Create the demo's RabbitMQ and SQS queues."""
     seed_rabbitmq(env.amqp_url, e)
-    seed_sqs(env.sqs_client, e)
+    seed_sqs(env.sqs_uri, e)
     say.step(
         "seed",
         f"RabbitMQ queue {e.queue} (exchange {e.exchange}, DLX → {e.dlq}, "
@@ -476,7 +449,7 @@ def _plan(
             f"the plan maps {e.queue} to topic {wl.target.topic}, the producer writes {topic}"
         )
     e.topics = [topic, f"{topic}.quarantine"] + ([wl.target.dlq.topic] if wl.target.dlq else [])
-    sqs_wl = [w.id for w in playbook.workloads if w.source.kind == "sqs"]
+    sqs_wl = [w.id for w in playbook.workloads if w.source.queue == e.sqs_queue]
     say.step(
         "plan",
         f"wrote {playbook_path} ({len(playbook.workloads)} workloads: "
@@ -498,7 +471,7 @@ def _cutover_engine(
     switch_file: Path,
 ) -> Any:
     """The cutover engine for the playbook, its gates shortened to the demo's patience."""
-    from mqmigrate.cutover.probes import default_verifier
+    from mqmigrate.cutover.verifier import CutoverVerifier
     from mqmigrate.cutover.runner import Cutover
     from mqmigrate.cutover.source import resolve
 
@@ -513,7 +486,7 @@ def _cutover_engine(
         bootstrap=env.bootstrap,
         yes=True,
         interactive=False,
-        verifier=default_verifier(),
+        verifier=CutoverVerifier(),
         poll_interval=1.0,
         gate_timeout=90.0,
         mode_spec=f"file:{mode_file}",
@@ -626,7 +599,7 @@ def _clean_up(say: Narrator, keep: bool, env: _Endpoints, e: Estate) -> None:
     if keep:
         say.step("cleanup", f"kept queues and topics of run {e.run_id} (--keep)")
         return
-    problems = cleanup(env.amqp_url, env.sqs_client, env.bootstrap, e)
+    problems = cleanup(env.amqp_url, env.sqs_uri, env.bootstrap, e)
     say.step(
         "cleanup",
         "removed the demo's queues and topics"

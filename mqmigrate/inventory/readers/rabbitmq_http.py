@@ -24,7 +24,6 @@ from mqmigrate.inventory.model import (
     Rates,
     Source,
 )
-from mqmigrate.inventory.readers._live import check_status, http_error, parse_live_uri
 from mqmigrate.inventory.readers.rabbitmq_common import (
     exchange_from,
     flatten,
@@ -32,7 +31,13 @@ from mqmigrate.inventory.readers.rabbitmq_common import (
     policy_from,
 )
 from mqmigrate.redact import mask_uri
-from mqmigrate.sources.connect import http_client
+from mqmigrate.sources.connect import (
+    check_http_status,
+    connect_error,
+    http_client,
+    management_credentials,
+)
+from mqmigrate.sources.uri import parse_source_uri
 
 PAGE_SIZE = 500
 
@@ -41,7 +46,7 @@ class _Api:
     def __init__(self, uri: str):
         import httpx
 
-        self.endpoint = parse_live_uri(uri, "RABBITMQ")
+        self.endpoint = management_credentials(parse_source_uri(uri), "RABBITMQ")
         self.uri = self.endpoint.masked
         self.query = self.endpoint.query
         self.client = http_client(self.endpoint)
@@ -51,10 +56,10 @@ class _Api:
         try:
             r = self.client.get(path, params=params)
         except self._httpx.HTTPError as exc:
-            raise http_error(exc, "the RabbitMQ management API", self.endpoint) from exc
+            raise connect_error(self.endpoint, exc, what="the RabbitMQ management API") from exc
         if optional and r.status_code in (403, 404):
             return None
-        check_status(r, "the RabbitMQ management API", self.uri)
+        check_http_status(r, "the RabbitMQ management API", self.uri)
         try:
             return r.json()
         except ValueError as exc:
