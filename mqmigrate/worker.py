@@ -1138,7 +1138,8 @@ class Worker:
         except KafkaException as exc:
             self._fail(WorkerError(f"cannot create the consumer of tier {tier.label}: {exc}"), exc)
             return
-        waiting: dict[tuple[str, int], int] = {}  # (topic, partition) -> due ms of its head
+        # (topic, partition) -> (due ms, offset) of the head it waits on, paused until then
+        waiting: dict[tuple[str, int], tuple[int, int]] = {}
 
         def forget(_consumer: Any, partitions: list) -> None:
             # a new assignment starts unpaused at the committed offset; its head is re-checked
@@ -1163,19 +1164,23 @@ class Worker:
                 log.warning("closing the tier consumer failed: %s", exc)
 
     def _tier_poll_once(
-        self, consumer: Any, tier: "delays.Tier", waiting: dict[tuple[str, int], int]
+        self, consumer: Any, tier: "delays.Tier", waiting: dict[tuple[str, int], tuple[int, int]]
     ) -> None:
         from confluent_kafka import TopicPartition
 
         now = delays.now_ms()
-        due = [tp for tp, at in waiting.items() if at <= now]
+        due = [tp for tp, (at, _) in waiting.items() if at <= now]
         if due:
-            consumer.resume([TopicPartition(t, p) for t, p in due])
-            for tp in due:
-                del waiting[tp]
+            heads = [TopicPartition(t, p, waiting.pop((t, p))[1]) for t, p in due]
+            consumer.resume(heads)
+            # a resume alone does not wake librdkafka's fetcher when every partition of the
+            # broker was paused: it fetches again on its next 1 s wake-up, so a head came
+            # up to 1 s late (docs/delays.md); a seek to the head starts its fetch at once
+            for head in heads:
+                consumer.seek(head)
         timeout = self.poll_timeout
         if waiting:
-            timeout = max(0.0, min(timeout, (min(waiting.values()) - now) / 1000))
+            timeout = max(0.0, min(timeout, (min(at for at, _ in waiting.values()) - now) / 1000))
         # poll() returns as soon as one record is there (consume() would wait out its whole
         # timeout for a full batch: that wait would be lateness), then take what is queued
         first = consumer.poll(timeout)
@@ -1201,7 +1206,7 @@ class Worker:
             part = TopicPartition(record.topic(), record.partition(), record.offset())
             consumer.pause([part])
             consumer.seek(part)
-            waiting[tp] = hold_until
+            waiting[tp] = (hold_until, record.offset())
         if handled:
             consumer.commit(
                 offsets=[TopicPartition(t, p, o) for (t, p), o in handled.items()],
