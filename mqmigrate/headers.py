@@ -74,6 +74,9 @@ QUARANTINE_CODE = "mq.quarantine.error-code"
 QUARANTINE_TOPIC = "mq.quarantine.topic"
 QUARANTINE_SIZE = "mq.quarantine.size"
 SOURCE_ID = "mq.source.id"
+#: SQS message attribute carrying the message id (SQS attribute names may not contain dots
+#: only at certain positions and ``mq.source.id`` reads poorly in the console; a dash is safe)
+SQS_SOURCE_ID_ATTRIBUTE = "mq-source-id"
 
 # AMQP 1.0 scalar types (python-qpid-proton subclasses of int/str/float/bytes) by tag; the
 # decoder imports proton only when it meets one of these tags.

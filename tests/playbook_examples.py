@@ -45,7 +45,7 @@ def build(file_name: str):
     """The playbook ``plan`` builds for one example (through the core, not the CLI)."""
     from mqmigrate.assessment.model import KafkaCapabilities
     from mqmigrate.inventory.readers import read_estate
-    from mqmigrate.plan import from_estate, plan
+    from mqmigrate.playbooks.plan import from_estate, plan
 
     sources = ALL[file_name]
     estate = read_estate([str(ROOT / s) for s in sources])

@@ -23,7 +23,7 @@ def compare(
     """Run ``workload`` on the source and then on Kafka; return the JSON document and runs.
 
     ``kafka_client``: ``raw`` (one confluent-kafka ``ShareConsumer`` per consumer thread) or
-    ``worker`` (the :mod:`mqmigrate.worker` SDK a migrated service runs, with
+    ``worker`` (the :mod:`mqmigrate.sdk.worker` SDK a migrated service runs, with
     ``worker_concurrency`` handler threads, default one per consumer, ``worker_handoff``
     ``pool`` or ``thread``, default the worker's, and ``share_consumers`` feeding the pool).
     ``max_poll_records`` and ``acquire_mode`` (KIP-1206) go to the share consumers; None keeps

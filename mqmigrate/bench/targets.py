@@ -170,7 +170,7 @@ class KafkaShareTarget:
 
 
 class KafkaWorkerTarget(KafkaShareTarget):
-    """The same topic, consumed through the :mod:`mqmigrate.worker` SDK (what a migrated
+    """The same topic, consumed through the :mod:`mqmigrate.sdk.worker` SDK (what a migrated
     service runs): one ``Worker`` per fan-out group with ``consumers`` threads.
 
     The worker's handler hands each message to a benchmark consumer thread and returns only
@@ -191,7 +191,7 @@ class KafkaWorkerTarget(KafkaShareTarget):
         share_consumers: int | None = None,
     ):
         """``concurrency``: the worker's handler threads (default: the workload's consumers);
-        ``handoff``: ``pool`` or ``thread`` (:class:`~mqmigrate.worker.Worker`); None and
+        ``handoff``: ``pool`` or ``thread`` (:class:`~mqmigrate.sdk.worker.Worker`); None and
         ``share_consumers``: the pool's share consumers; ``max_poll_records`` None: the
         worker's defaults."""
         super().__init__(
@@ -208,7 +208,7 @@ class KafkaWorkerTarget(KafkaShareTarget):
         """The worker settings this run uses (the worker's defaults where none was given)."""
         import inspect
 
-        from mqmigrate.worker import Worker
+        from mqmigrate.sdk.worker import Worker
 
         defaults = inspect.signature(Worker).parameters
         workload = self.workload
@@ -227,7 +227,7 @@ class KafkaWorkerTarget(KafkaShareTarget):
         import queue
         import threading
 
-        from mqmigrate.worker import Worker
+        from mqmigrate.sdk.worker import Worker
 
         workload = self.workload
         if group not in self._workers:

@@ -53,7 +53,7 @@ def bench(
         "raw",
         "--kafka-client",
         help="raw: one confluent-kafka ShareConsumer per consumer thread; worker: the "
-        "mqmigrate.worker SDK a migrated service runs (ACCEPT after the handler returns).",
+        "mqmigrate.sdk.worker SDK a migrated service runs (ACCEPT after the handler returns).",
     ),
     max_poll_records: Optional[int] = typer.Option(
         None,

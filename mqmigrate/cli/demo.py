@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
-from mqmigrate.demo import DemoOptions, Summary, run_demo
+from mqmigrate.demo.run import DemoOptions, Summary, run_demo
 
 _PHASE_ORDER = (
     "sandbox",

@@ -10,7 +10,7 @@ import typer
 from mqmigrate.assessment.model import KafkaCapabilities
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
 from mqmigrate.errors import UsageError
-from mqmigrate.plan import (
+from mqmigrate.playbooks.plan import (
     STRATEGIES,
     from_estate,
     load_assessment,

@@ -11,7 +11,7 @@ from rich.table import Table
 from mqmigrate.cli.kafkaopts import KafkaConfigFile, resolve_kafka
 from mqmigrate.cli.output import Format, err_console, out_console, print_json
 from mqmigrate.playbooks import loader
-from mqmigrate.provision import provision as run_provision
+from mqmigrate.playbooks.provision import provision as run_provision
 
 _STYLE = {
     "create": "[green]create[/]",

@@ -89,7 +89,7 @@ class ActionSpec:
 
 def provision_apply(ctx: ActionContext) -> str:
     """``mqmigrate provision`` for this workload; drift left for a human fails the step."""
-    from mqmigrate.provision import provision
+    from mqmigrate.playbooks.provision import provision
 
     report = provision(ctx.playbook, ctx.kafka(), workloads=[ctx.workload.id])
     if report.drift:
@@ -118,7 +118,7 @@ def bridge_start(ctx: ActionContext) -> str:
     # ids Kafka has (docs/bridge.md) and ends when the source is empty and quiet.  One started
     # earlier (the consumers phase) moves the source queue while producers still write to it:
     # it runs until stopped, and skips nothing, because the shadow copies of what it moves lie
-    # below the consumers' cut (mqmigrate.consumerswitch) and are never processed.
+    # below the consumers' cut (mqmigrate.sdk.consumerswitch) and are never processed.
     final_drain = mode == "drain" and ctx.phase == "drain"
     info, started = _start_bridge(
         ctx, mode, effectively_once=final_drain, idle_exit=drain_idle(ctx) if final_drain else None
@@ -184,7 +184,7 @@ def bridge_stop(ctx: ActionContext) -> str:
 
 
 def _producer_mode(ctx: ActionContext, mode: str) -> str:
-    from mqmigrate.dualwrite import publish_mode
+    from mqmigrate.sdk.dualwrite import publish_mode
 
     spec = ctx.mode_spec.replace("{workload}", ctx.workload.id)
     kind, _, rest = spec.partition(":")
@@ -252,7 +252,7 @@ def consumers_kafka(ctx: ActionContext) -> str:
     now.  Taken with no bridge writing (after the shadow bridge stopped, before the drain
     bridge starts), so every record below it is a shadow copy and every record the drain bridge
     writes lies above it."""
-    from mqmigrate import consumerswitch
+    from mqmigrate.sdk import consumerswitch
 
     path = _switch_path(ctx)
     current = consumerswitch.read(path)
@@ -306,7 +306,7 @@ def consumers_source(ctx: ActionContext) -> str:
     end offsets now (the drain bridge stopped, the shadow not restarted).  The worker finishes
     the records below it, which nothing else would process; records above it are shadow copies
     of what the source consumer handles."""
-    from mqmigrate import consumerswitch
+    from mqmigrate.sdk import consumerswitch
 
     path = _switch_path(ctx)
     current = consumerswitch.read(path)

@@ -276,7 +276,7 @@ class Retry(_Strict):
     @field_validator("tiers", mode="before")
     @classmethod
     def _tiers(cls, value: Any) -> Any:
-        from mqmigrate.delays import DelayTiers
+        from mqmigrate.kafka.delays import DelayTiers
         from mqmigrate.errors import ConfigError
 
         if not isinstance(value, list):
@@ -288,13 +288,13 @@ class Retry(_Strict):
 
     def topics(self, topic: str) -> list[str]:
         """The tier topics of ``topic``, shortest delay first."""
-        from mqmigrate.delays import SUFFIX
+        from mqmigrate.kafka.delays import SUFFIX
 
         return [f"{topic}{SUFFIX}{label}" for label in self.tiers]
 
     def groups(self, group: str) -> list[str]:
         """The consumer groups the worker reads the tiers with, shortest delay first."""
-        from mqmigrate.delays import SUFFIX
+        from mqmigrate.kafka.delays import SUFFIX
 
         return [f"{group}{SUFFIX}{label}" for label in self.tiers]
 

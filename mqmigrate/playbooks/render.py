@@ -177,7 +177,7 @@ def standard_phases(
         _gate("dlq.rate", "<=", gates.dlq_rate, settle),
     ]
     # shadow-then-drain and drain-only to a share group hand over without a person: the service
-    # follows the consumer switch (mqmigrate.consumerswitch) that consumers.kafka writes with the
+    # follows the consumer switch (mqmigrate.sdk.consumerswitch) that consumers.kafka writes with the
     # cut, and the drain bridge moves the source queue into Kafka from then on.  drain-only has
     # no shadow copies below the cut (no bridge wrote before the switch; after a rollback, the
     # records below it are the ones the worker finished), so the same cut hands over exactly.

@@ -42,8 +42,8 @@ from mqmigrate.doctor import diagnose
 from mqmigrate.errors import MqMigrateError
 from mqmigrate.kafka import share
 from mqmigrate.playbooks.state import state_path
-from mqmigrate.provision import DLQ_ENABLE, DLQ_TOPIC_NAME
-from mqmigrate.worker import PermanentError, RetryableError
+from mqmigrate.playbooks.provision import DLQ_ENABLE, DLQ_TOPIC_NAME
+from mqmigrate.sdk.worker import PermanentError, RetryableError
 from tests.integration.test_worker import Env, Recorder, quiet, run_worker, stop
 from tests.private_brokers import PrivateKafka
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mqmigrate import delays
+from mqmigrate.kafka import delays
 from mqmigrate.cutover.probes import SourceDepthProbe
 from mqmigrate.cutover.source import SourceAccess
 
@@ -496,8 +496,8 @@ def test_sqs_delay_seconds_and_visibility_backoff_cut_over_keep_their_delays(
     from mqmigrate.cutover import bridgeproc
     from mqmigrate.cutover.runner import run_dir
     from mqmigrate.kafka.admin import delete_topics
-    from mqmigrate.sdkheaders import SQS_SOURCE_ID_ATTRIBUTE
-    from mqmigrate.worker import RetryableError, Worker, from_sqs_handler
+    from mqmigrate.sdk.headers import SQS_SOURCE_ID_ATTRIBUTE
+    from mqmigrate.sdk.worker import RetryableError, Worker, from_sqs_handler
 
     delay_s, backoff_s = 4, 3  # the backoff fits the planned tier (rounded up to 4 s)
     admin = elasticmq_service.client("sqs", timeout=30)  # before AWS_PROFILE points elsewhere

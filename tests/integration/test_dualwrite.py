@@ -12,8 +12,8 @@ import pika
 import pytest
 from confluent_kafka import Consumer
 
-from mqmigrate import sdkheaders as H
-from mqmigrate.dualwrite import (
+from mqmigrate.sdk import headers as H
+from mqmigrate.sdk.dualwrite import (
     ControlTopicMode,
     DualWriteMetrics,
     DualWriter,

@@ -13,11 +13,11 @@ import pika
 import pytest
 from prometheus_client import CollectorRegistry
 
-from mqmigrate import delays
-from mqmigrate.dualwrite import FileMode, PikaSource, ProtonSource, SqsSource
+from mqmigrate.kafka import delays
+from mqmigrate.sdk.dualwrite import FileMode, PikaSource, ProtonSource, SqsSource
 from mqmigrate.errors import ConfigError
 from mqmigrate.kafka import share
-from mqmigrate.worker import Worker, WorkerMetrics
+from mqmigrate.sdk.worker import Worker, WorkerMetrics
 from tests.integration.test_dualwrite import Rabbit, new_writer, rabbit, topic  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]

@@ -25,12 +25,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from mqmigrate.cli import main
-from mqmigrate.dualwrite import DualWriter, Mode
+from mqmigrate.sdk.dualwrite import DualWriter, Mode
 from mqmigrate.kafka import share
 from mqmigrate.kafka.config import ENV_VAR, read_config_file
 from mqmigrate.kafka.snapshot import read_snapshot
 from mqmigrate.playbooks.render import Derived, WorkloadSpec, build_playbook, render
-from mqmigrate.worker import Worker, WorkerMetrics
+from mqmigrate.sdk.worker import Worker, WorkerMetrics
 from tests.secured_kafka import PASSWORD, PASSWORD_ENV, SecuredKafka, start_secured_kafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]

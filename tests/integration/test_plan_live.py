@@ -17,7 +17,7 @@ import pytest
 from mqmigrate.cli import main
 from mqmigrate.kafka import share
 from mqmigrate.playbooks import loader
-from mqmigrate.provision import DLQ_ENABLE, DLQ_TOPIC_NAME
+from mqmigrate.playbooks.provision import DLQ_ENABLE, DLQ_TOPIC_NAME
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.rabbitmq]
 

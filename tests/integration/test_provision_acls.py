@@ -26,7 +26,7 @@ from mqmigrate.kafka import acls, share
 from mqmigrate.kafka.acls import Acl
 from mqmigrate.playbooks import loader
 from mqmigrate.playbooks.render import Derived, WorkloadSpec, build_playbook, render
-from mqmigrate.provision import provision
+from mqmigrate.playbooks.provision import provision
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 

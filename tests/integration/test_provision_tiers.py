@@ -11,8 +11,8 @@ from mqmigrate.cli import main
 from mqmigrate.kafka import share
 from mqmigrate.playbooks import loader
 from mqmigrate.playbooks.render import Derived, WorkloadSpec, build_playbook, render
-from mqmigrate.provision import provision
-from mqmigrate.worker import Worker
+from mqmigrate.playbooks.provision import provision
+from mqmigrate.sdk.worker import Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 

@@ -513,7 +513,7 @@ def test_dualwrite_sources_publish_over_tls(secured_rabbitmq, files, password, m
     from ``${env:}``) take the same URIs as ``--source``; the messages arrive."""
     import pika
 
-    from mqmigrate.dualwrite import PikaSource, ProtonSource
+    from mqmigrate.sdk.dualwrite import PikaSource, ProtonSource
     from mqmigrate.sources.connect import pika_parameters
     from mqmigrate.sources.uri import parse_source_uri
 

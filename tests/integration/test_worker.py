@@ -22,10 +22,10 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from prometheus_client import CollectorRegistry
 
-from mqmigrate import sdkheaders as H
+from mqmigrate.sdk import headers as H
 from mqmigrate.errors import ConfigError
 from mqmigrate.kafka import share
-from mqmigrate.worker import (
+from mqmigrate.sdk.worker import (
     PermanentError,
     RetryableError,
     Worker,
@@ -229,7 +229,7 @@ def test_permanent_error_goes_to_the_dlq_with_error_headers(env):
     assert dead.value() == b"poison" and dead.key() == b"k-poison"
     assert headers[H.SOURCE_ID] == b"id-poison"
     assert headers["app"] == b"x"
-    assert headers[H.ERROR_TYPE] == b"mqmigrate.worker.PermanentError"
+    assert headers[H.ERROR_TYPE] == b"mqmigrate.sdk.worker.PermanentError"
     assert headers[H.ERROR_MESSAGE] == b"cannot parse poison"
     assert headers[H.ERROR_DELIVERY_COUNT] == b"1"
     assert headers[H.ERROR_TOPIC] == env.topic.encode()
@@ -260,7 +260,7 @@ def test_last_delivery_attempt_is_dead_lettered(env):
     headers = dict(dead.headers())
     assert headers[H.ERROR_REASON] == b"last-delivery"
     assert headers[H.ERROR_DELIVERY_COUNT] == b"2"
-    assert headers[H.ERROR_TYPE] == b"mqmigrate.worker.RetryableError"
+    assert headers[H.ERROR_TYPE] == b"mqmigrate.sdk.worker.RetryableError"
     assert headers[H.SOURCE_ID] == b"id-doomed"
 
 
@@ -326,7 +326,7 @@ def test_sigterm_mid_run_exits_and_nothing_is_lost(env, tmp_path):
     done_file = tmp_path / "done.txt"
     script = textwrap.dedent(f"""
         import time
-        from mqmigrate.worker import Worker
+        from mqmigrate.sdk.worker import Worker
         out = open({str(done_file)!r}, "a", buffering=1)
         def handle(message):
             time.sleep(0.2)

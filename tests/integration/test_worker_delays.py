@@ -20,11 +20,11 @@ import pytest
 from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
-from mqmigrate import delays
-from mqmigrate import sdkheaders as H
+from mqmigrate.kafka import delays
+from mqmigrate.sdk import headers as H
 from mqmigrate.errors import ConfigError
 from mqmigrate.kafka import share
-from mqmigrate.worker import PermanentError, RetryableError, Worker, WorkerMetrics
+from mqmigrate.sdk.worker import PermanentError, RetryableError, Worker, WorkerMetrics
 from tests.integration.test_worker import Env, env  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
@@ -224,8 +224,8 @@ def test_sigkill_while_records_wait_in_a_tier_loses_nothing_and_nothing_is_early
     tenv.produce([v.encode() for v in values])
     calls_file = tmp_path / "calls.txt"
     script = textwrap.dedent(f"""
-        from mqmigrate import delays
-        from mqmigrate.worker import RetryableError, Worker
+        from mqmigrate.kafka import delays
+        from mqmigrate.sdk.worker import RetryableError, Worker
         out = open({str(calls_file)!r}, "a", buffering=1)
         def handle(message):
             due = message.mq.get(delays.DUE) or "-"

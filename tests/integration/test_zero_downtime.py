@@ -2,9 +2,9 @@
 sends and processes messages, and nothing is lost (issue #6's proof).
 
 The service (:func:`follow_switch` and :class:`Producer`) is what a team runs during a migration: a producer on the
-dual-write SDK (``mqmigrate.dualwrite``) whose mode the ``producers.*`` steps write, and a
+dual-write SDK (``mqmigrate.sdk.dualwrite``) whose mode the ``producers.*`` steps write, and a
 consumer side that follows the consumer switch the ``consumers.kafka`` / ``consumers.source``
-steps write (``mqmigrate.consumerswitch``): the old source consumer, or ``mqmigrate.worker`` on
+steps write (``mqmigrate.sdk.consumerswitch``): the old source consumer, or ``mqmigrate.sdk.worker`` on
 the share group.  Nothing in the test flips a switch itself: every change of which consumer runs
 and where producers write comes from a step of the playbook ``mqmigrate plan`` generated, run by
 the ``cutover`` CLI as a separate process.
@@ -15,7 +15,7 @@ mid-consumers-phase (its gates), and a resumed run through producers and drain. 
 measurements: bridge /metrics, verify, Kafka's ShareGroupCommand, DLQ end offsets, management
 API) with their ``for_seconds`` shortened to 2 s for test time.
 
-Afterwards, from the service's own records (``mqmigrate.demo.summarize``):
+Afterwards, from the service's own records (``mqmigrate.demo.traffic.summarize``):
 * lost = 0: every id sent was processed;
 * duplicates <= :func:`duplicate_bound`: each handover may repeat at most the in-flight window
   of the component it stops (see there);
@@ -57,14 +57,14 @@ import httpx
 import pytest
 import yaml
 
-from mqmigrate import consumerswitch
+from mqmigrate.sdk import consumerswitch
 from mqmigrate.cutover import bridgeproc
 from mqmigrate.cutover.runner import run_dir
-from mqmigrate.demo import LEGACY_PREFETCH, LegacyConsumer, Ledger, summarize
+from mqmigrate.demo.traffic import LEGACY_PREFETCH, LegacyConsumer, Ledger, summarize
 from mqmigrate.kafka import share
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config, read_config_file
 from mqmigrate.playbooks.state import state_path
-from mqmigrate.sdkheaders import SQS_SOURCE_ID_ATTRIBUTE
+from mqmigrate.sdk.headers import SQS_SOURCE_ID_ATTRIBUTE
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
 
@@ -157,7 +157,7 @@ def rabbitmq_kind(rabbitmq_service, name: str, *, kafka_config: Path | None = No
 
     With ``kafka_config`` every connection is secured: amqps and management over https (the
     sandbox CA), Kafka through that client properties file."""
-    from mqmigrate.dualwrite import PikaSource
+    from mqmigrate.sdk.dualwrite import PikaSource
 
     user, password = rabbitmq_service.credentials()
     if kafka_config is None:
@@ -246,7 +246,7 @@ class _ProtonConsumer(threading.Thread):
 def amqp1_kind(artemis_service, name: str) -> SourceKind:
     """A durable anycast queue on ActiveMQ Artemis, planned from its Jolokia API; the shadow
     copy is the bridge's non-exclusive divert (docs/bridge.md, "Shadow over AMQP 1.0")."""
-    from mqmigrate.dualwrite import ProtonSource
+    from mqmigrate.sdk.dualwrite import ProtonSource
     from mqmigrate.sources.amqp1.adapter import DIVERT_SUFFIX, SHADOW_SUFFIX
     from mqmigrate.sources.amqp1.artemis import ArtemisManagement
 
@@ -344,7 +344,7 @@ def sqs_kind(elasticmq_service, name: str, tmp_path: Path) -> SourceKind:
     playbook's ``AWS_PROFILE`` names, in config files of the test's own."""
     import boto3
 
-    from mqmigrate.dualwrite import SqsSource
+    from mqmigrate.sdk.dualwrite import SqsSource
 
     endpoint = elasticmq_service.endpoint_url
     profile = "mqmigrate-zd"
@@ -509,7 +509,7 @@ class Producer(threading.Thread):
         run_id: str,
     ):
         super().__init__(name="zd-producer", daemon=True)
-        from mqmigrate.dualwrite import DualWriter, FileMode
+        from mqmigrate.sdk.dualwrite import DualWriter, FileMode
 
         self.ledger, self.run_id = ledger, run_id
         self.writer = DualWriter(
@@ -553,10 +553,10 @@ def follow_switch(
     switch_file: Path,
     ledger: Ledger,
 ) -> consumerswitch.Follower:
-    """The consumer side of the service: its old consumer and ``mqmigrate.worker`` run by
-    ``mqmigrate.consumerswitch.Follower`` as the switch says; every id processed is recorded
+    """The consumer side of the service: its old consumer and ``mqmigrate.sdk.worker`` run by
+    ``mqmigrate.sdk.consumerswitch.Follower`` as the switch says; every id processed is recorded
     (duplicates included: nothing here deduplicates)."""
-    from mqmigrate.worker import Worker
+    from mqmigrate.sdk.worker import Worker
 
     def start_old() -> OldConsumer:
         old = kind.old_consumer(ledger)

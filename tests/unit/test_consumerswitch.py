@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mqmigrate import consumerswitch as cs
+from mqmigrate.sdk import consumerswitch as cs
 from mqmigrate.cutover import actions, bridgeproc
 from mqmigrate.cutover.actions import ActionContext
 from mqmigrate.errors import CutoverError, UsageError

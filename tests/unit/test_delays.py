@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from mqmigrate import delays
-from mqmigrate.delays import DelayTiers
+from mqmigrate.kafka import delays
+from mqmigrate.kafka.delays import DelayTiers
 from mqmigrate.errors import ConfigError
-from mqmigrate.worker import RetryableError, Worker
+from mqmigrate.sdk.worker import RetryableError, Worker
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mqmigrate.demo import Ledger, Processed, longest_gap, summarize
+from mqmigrate.demo.traffic import Ledger, Processed, longest_gap, summarize
 
 
 def test_every_id_once_no_loss_no_duplicate():

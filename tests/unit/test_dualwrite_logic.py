@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from mqmigrate.dualwrite import (
+from mqmigrate.sdk.dualwrite import (
     DualWriter,
     EnvMode,
     FileMode,
@@ -347,7 +347,7 @@ def test_a_spooled_delayed_message_keeps_its_due_time(delaying, tmp_path):
 
 
 def test_sqs_and_rabbitmq_delay_limits():
-    from mqmigrate.dualwrite import PikaSource, SqsSource
+    from mqmigrate.sdk.dualwrite import PikaSource, SqsSource
 
     sqs = SqsSource("http://sqs/q", client=object())
     sqs.check_delay(900_000)
@@ -365,8 +365,8 @@ def test_sqs_and_rabbitmq_delay_limits():
 
 
 def test_kafka_side_without_tiers_refuses_a_delay():
-    from mqmigrate.delays import DelayTiers
-    from mqmigrate.dualwrite import KafkaSide
+    from mqmigrate.kafka.delays import DelayTiers
+    from mqmigrate.sdk.dualwrite import KafkaSide
 
     side = KafkaSide({"bootstrap.servers": "127.0.0.1:1"}, "orders")
     with pytest.raises(ConfigError, match="needs delay tiers"):

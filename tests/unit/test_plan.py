@@ -12,7 +12,7 @@ from mqmigrate.cli import main
 from mqmigrate.errors import UsageError
 from mqmigrate.inventory.readers import read_estate
 from mqmigrate.playbooks import loader
-from mqmigrate.plan import from_estate, origin_label, plan, public_endpoint
+from mqmigrate.playbooks.plan import from_estate, origin_label, plan, public_endpoint
 from tests.playbook_examples import ROOT
 
 FIXTURES = ROOT / "tests" / "data" / "fixtures"
@@ -81,7 +81,7 @@ def test_no_secret_reaches_a_playbook(tmp_path, capsys):
             origin=origin_label(["rabbitmq+http://guest:guestpw@h:15672"]),
         )
     )
-    from mqmigrate.plan import write_plan
+    from mqmigrate.playbooks.plan import write_plan
 
     write_plan(result, tmp_path)
     text = (tmp_path / "migration.yaml").read_text()
@@ -385,7 +385,7 @@ def test_usage_and_input_errors_are_one_line_exit_2(tmp_path, capsys, args, mess
 
 
 def test_share_client_strict_limit_only_where_broker_and_client_have_it():
-    from mqmigrate.plan import share_client
+    from mqmigrate.playbooks.plan import share_client
 
     strict = share_client(KafkaCapabilities.parse("4.2"), client_has_acquire_mode=True)
     assert strict["share.acquire.mode"].value == "record_limit"

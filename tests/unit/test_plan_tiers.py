@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mqmigrate.playbooks import loader
 from mqmigrate.playbooks.render import render
-from mqmigrate.provision import grant_acls
+from mqmigrate.playbooks.provision import grant_acls
 from tests.unit.test_plan import _only, _plan
 from tests.unit.test_playbook_loader import MINIMAL, invalid
 
@@ -95,7 +95,7 @@ def test_the_final_drain_bridge_of_a_retry_loop_waits_out_the_ttl(tmp_path):
 def test_an_artemis_redelivery_multiplier_becomes_a_series_of_tiers():
     from types import SimpleNamespace
 
-    from mqmigrate.plan import _evidence_ms
+    from mqmigrate.playbooks.plan import _evidence_ms
 
     finding = SimpleNamespace(
         evidence={

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mqmigrate.kafka.share import SHARE_GROUP_DEFAULTS
-from mqmigrate.provision import lowers_safety
+from mqmigrate.playbooks.provision import lowers_safety
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ def _playbook(**overrides):
 
 def test_broker_dlq_below_share_version_2_is_drift(monkeypatch):
     from mqmigrate.kafka.share import TopicState
-    from mqmigrate.provision import DLQ_ENABLE, DLQ_TOPIC_NAME, diff
+    from mqmigrate.playbooks.provision import DLQ_ENABLE, DLQ_TOPIC_NAME, diff
 
     FakeCluster(
         topics={"jobs": TopicState("jobs", 3, 1), "dlq.jobs": TopicState("dlq.jobs", 1, 1)},
@@ -112,7 +112,7 @@ def test_broker_dlq_below_share_version_2_is_drift(monkeypatch):
 
 
 def test_consumer_group_workload_sets_no_share_configs(monkeypatch):
-    from mqmigrate.provision import diff
+    from mqmigrate.playbooks.provision import diff
 
     FakeCluster().install(monkeypatch)
     rows = diff(
@@ -136,7 +136,7 @@ def test_consumer_group_workload_sets_no_share_configs(monkeypatch):
 
 
 def test_an_authorizer_without_declared_grants_creates_nothing(monkeypatch):
-    from mqmigrate.provision import diff
+    from mqmigrate.playbooks.provision import diff
 
     FakeCluster().install(monkeypatch)
     rows = diff(None, _playbook(), share_version=2, authorizer=True, brokers=3)
@@ -147,7 +147,7 @@ def test_an_authorizer_without_declared_grants_creates_nothing(monkeypatch):
 
 def test_each_role_maps_to_its_acls():
     from mqmigrate.kafka.acls import Acl
-    from mqmigrate.provision import grant_acls
+    from mqmigrate.playbooks.provision import grant_acls
 
     playbook = _playbook(
         acls=[
@@ -179,7 +179,7 @@ def test_acls_diff_creates_what_is_missing_once_and_never_deletes(monkeypatch):
     from mqmigrate.kafka import acls
     from mqmigrate.kafka.acls import Acl
     from mqmigrate.playbooks.render import WorkloadSpec, build_playbook
-    from mqmigrate.provision import diff
+    from mqmigrate.playbooks.provision import diff
 
     FakeCluster().install(monkeypatch)
     present = {
@@ -230,7 +230,7 @@ def test_a_fanout_topic_is_created_once_and_its_declarations_must_agree(monkeypa
     """Three share groups on one topic (plan's fan-out): one create per topic, the other
     workloads' declarations are checked against the first instead of creating it again."""
     from mqmigrate.playbooks.render import WorkloadSpec, build_playbook
-    from mqmigrate.provision import diff
+    from mqmigrate.playbooks.provision import diff
 
     FakeCluster().install(monkeypatch)
 
@@ -281,7 +281,7 @@ def test_a_group_config_kafka_4_2_does_not_know_is_drift_with_its_reason(monkeyp
     """Kafka 4.2 answers "Unknown group config name: share.delivery.count.limit" to the alter
     (observed on 4.2.2): provision keeps it out of the alter, names the broker-wide setting,
     and still sets what 4.2 takes."""
-    from mqmigrate.provision import diff
+    from mqmigrate.playbooks.provision import diff
 
     FakeCluster(group_defaults=FakeCluster.KAFKA_4_2_GROUP).install(monkeypatch)
     rows = diff(

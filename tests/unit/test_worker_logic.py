@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mqmigrate import sdkheaders as H
+from mqmigrate.sdk import headers as H
 from mqmigrate.errors import ConfigError
-from mqmigrate.worker import (
+from mqmigrate.sdk.worker import (
     Ack,
     Message,
     PermanentError,
@@ -191,7 +191,7 @@ def test_max_deliveries_can_lower_but_not_raise_the_group_limit():
 
 
 def test_pool_hands_records_out_oldest_first_and_reports_to_their_batch():
-    from mqmigrate.worker import _Batch, _Pool
+    from mqmigrate.sdk.worker import _Batch, _Pool
 
     pool, batch = _Pool(), _Batch(2)
     pool.submit("r1", batch)
@@ -215,7 +215,7 @@ def test_pool_wakes_a_waiting_handler_and_a_waiting_poller():
     import threading
     import time
 
-    from mqmigrate.worker import _Batch, _Pool
+    from mqmigrate.sdk.worker import _Batch, _Pool
 
     pool, batch = _Pool(), _Batch(1)
     got, idle = [], []
@@ -238,7 +238,7 @@ def test_kafka_4_2_limit_unreadable_trusts_max_deliveries_or_refuses(monkeypatch
     """On 4.2 the limit is the brokers' config; a worker that may not read it never guesses."""
     from mqmigrate.errors import MqMigrateError
     from mqmigrate.kafka import share
-    from mqmigrate.worker import Worker
+    from mqmigrate.sdk.worker import Worker
 
     def denied(admin, names=None, timeout=30.0):
         raise MqMigrateError("describing configs of broker 1 failed: Cluster authorization failed")

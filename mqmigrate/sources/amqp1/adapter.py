@@ -707,7 +707,7 @@ class AMQP1Source(SourceAdapter):
             raise SourceError(
                 f"shadow over AMQP 1.0 is supported on ActiveMQ Artemis only (this broker is "
                 f"{self._product or 'unknown'}); a plain link would take messages from consumers",
-                hint="use --mode drain, or dual-write the producers (mqmigrate.dualwrite)",
+                hint="use --mode drain, or dual-write the producers (mqmigrate.sdk.dualwrite)",
             )
         from mqmigrate.sources.amqp1.artemis import management_error
 

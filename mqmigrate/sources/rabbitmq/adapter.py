@@ -440,7 +440,7 @@ class RabbitMQSource(SourceAdapter):
             raise SourceError(
                 f"queue {self.source_queue!r} is bound only to the default exchange, so a "
                 "shadow queue cannot receive copies of its messages",
-                hint="use --mode drain, dual-write the producers (mqmigrate.dualwrite), or "
+                hint="use --mode drain, dual-write the producers (mqmigrate.sdk.dualwrite), or "
                 "publish through a named exchange",
             )
         ch = self._channel

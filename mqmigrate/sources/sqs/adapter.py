@@ -21,7 +21,7 @@
   writes each group in order.
 
 Source id: the ``mq-source-id`` message attribute when the producer set one (the dual-write
-SDK does, :data:`mqmigrate.sdkheaders.SQS_SOURCE_ID_ATTRIBUTE`), else the SQS ``MessageId``,
+SDK does, :data:`mqmigrate.headers.SQS_SOURCE_ID_ATTRIBUTE`), else the SQS ``MessageId``,
 which is stable across redeliveries of one message.
 
 Headers: the message attributes exactly as boto3 returns them (``DataType`` with its custom
@@ -52,7 +52,7 @@ import boto3  # noqa: F401  (first: a missing driver gets the registry's "pip in
 from botocore import exceptions as bex
 
 from mqmigrate.errors import MqMigrateError, SourceError, SourceUnavailable, UsageError
-from mqmigrate.sdkheaders import SQS_SOURCE_ID_ATTRIBUTE
+from mqmigrate.headers import SQS_SOURCE_ID_ATTRIBUTE
 from mqmigrate.sources.base import Capabilities, Envelope, Mode, Outcome, SourceAdapter
 from mqmigrate.sources.sqs.client import classify, error_code, make_clients
 from mqmigrate.sources.uri import parse_source_uri
@@ -471,7 +471,7 @@ class SQSSource(SourceAdapter):
                 f"SQS queue {self.source_queue!r} is not fed by an SNS topic, and SQS has no "
                 "non-destructive read: a shadow copy would take messages from its consumers",
                 hint="use --mode drain to move the messages, or dual-write the producers "
-                "(mqmigrate.dualwrite)",
+                "(mqmigrate.sdk.dualwrite)",
             )
         source_attrs = self._call(
             "read queue attributes",

@@ -13,7 +13,7 @@ in depth and filling it deeper takes minutes; every endpoint also has a time bud
 
 Run against a running sandbox (``mqmigrate sandbox up -s moto -s elasticmq``)::
 
-    PYTHONPATH=$PWD python bench/sqs_depth.py
+    python -m benchmarks.sqs_depth
 
 Only 127.0.0.1 / localhost endpoints are accepted, and the script deletes its queues.
 """

@@ -40,7 +40,7 @@ topic read continuously in the background; :func:`publish_mode` writes it).
 
 Example::
 
-    from mqmigrate.dualwrite import DualWriter, PikaSource, FileMode
+    from mqmigrate.sdk.dualwrite import DualWriter, PikaSource, FileMode
 
     writer = DualWriter(
         PikaSource("amqp://app:secret@rabbit:5672/%2f", routing_key="orders"),
@@ -67,14 +67,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
-from mqmigrate import delays
-from mqmigrate import sdkheaders as H
+from mqmigrate.kafka import delays
+from mqmigrate.sdk import headers as H
 from mqmigrate.errors import ConfigError, DualWriteError, MqMigrateError
 from mqmigrate.redact import mask_uri
 from mqmigrate.sources.connect import pika_parameters, proton_blocking_connection, sqs_client
 from mqmigrate.sources.uri import parse_source_uri
 
-log = logging.getLogger("mqmigrate.dualwrite")
+log = logging.getLogger("mqmigrate.sdk.dualwrite")
 
 __all__ = [
     "Mode",

@@ -16,7 +16,7 @@ raises :class:`PermanentError` (or a type in  dead-lettered (see below), then RE
 fails on the last delivery attempt            dead-lettered, then REJECTed
 ============================================  =================================================
 
-With ``retry_tiers`` (:mod:`mqmigrate.delays`, docs/delays.md) a retryable failure is not
+With ``retry_tiers`` (:mod:`mqmigrate.kafka.delays`, docs/delays.md) a retryable failure is not
 RELEASEd: the record is copied to a delay tier topic (``<topic>.retry-30s``) and ACCEPTed once
 Kafka acknowledged the copy; a consumer group per tier hands it to the handler again no
 earlier than its due time, and after ``max_attempts`` attempts across tiers it is
@@ -65,7 +65,7 @@ acknowledgements are committed and the consumers closed.
 
 Example::
 
-    from mqmigrate.worker import Worker, RetryableError
+    from mqmigrate.sdk.worker import Worker, RetryableError
 
     def handle(msg):
         if not db_available():
@@ -88,13 +88,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
-from mqmigrate import delays
-from mqmigrate import sdkheaders as H
+from mqmigrate.kafka import delays
+from mqmigrate.sdk import headers as H
 from mqmigrate.errors import ConfigError, MqMigrateError, WorkerError
 from mqmigrate.kafka import share
 from mqmigrate.kafka.config import connection_config
 
-log = logging.getLogger("mqmigrate.worker")
+log = logging.getLogger("mqmigrate.sdk.worker")
 
 __all__ = [
     "Ack",
@@ -335,7 +335,7 @@ class Worker:
         the path of a properties file (see docs/security.md); ``bootstrap`` overrides its
         ``bootstrap.servers``.
     :param retry_tiers: delay tiers (``("1s", "30s", "5m")``, seconds, timedeltas or a
-        :class:`~mqmigrate.delays.DelayTiers`): a retryable failure waits in the tier topic
+        :class:`~mqmigrate.kafka.delays.DelayTiers`): a retryable failure waits in the tier topic
         ``<topic>.retry-<label>`` instead of being RELEASEd at once; the order is the backoff
         schedule.  The tier topics must exist (``mqmigrate provision`` creates them).
     :param max_attempts: handler attempts across the main topic and the tiers before a
@@ -1053,7 +1053,7 @@ class Worker:
         error_type = (
             f"{type(error).__module__}.{type(error).__qualname__}"
             if error is not None
-            else "mqmigrate.worker.Rejected"
+            else "mqmigrate.sdk.worker.Rejected"
         )
         text = str(error) if error is not None else "rejected by the handler"
         text_bytes = text.encode("utf-8", "replace")[: H.ERROR_MESSAGE_MAX]

@@ -2,7 +2,7 @@
 
 A *tier* is a fixed delay with its own topic, ``<topic>.retry-<label>`` (``orders.retry-30s``).
 A record written to a tier carries its due time (absolute epoch ms) in the ``mq.retry.due``
-header; the :class:`~mqmigrate.worker.Worker` reads each tier with a consumer group of its own
+header; the :class:`~mqmigrate.sdk.worker.Worker` reads each tier with a consumer group of its own
 and hands the record to the handler no earlier than that time (docs/delays.md).
 
 Everything here is pure logic (parsing, rounding, header encoding), shared by the worker (retry

@@ -1,6 +1,6 @@
 """What one ``mqmigrate bridge --playbook`` process costs per workload, on 127.0.0.1 only.
 
-    PYTHONPATH=$PWD python bench/many_workloads.py [--workloads 200] [--busy 4]
+    python -m benchmarks.many_workloads [--workloads 200] [--busy 4]
         [--messages 40000] [--idle-window 15] [--repeat 1]
 
 Generates a playbook of N RabbitMQ workloads (queues and topics created here, deleted at the
@@ -42,7 +42,6 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import pika  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402

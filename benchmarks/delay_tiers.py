@@ -16,7 +16,7 @@ each (one worker, ``--concurrency`` share-consumer threads):
 
 Ratios are printed against the plain run.  Run against a running sandbox::
 
-    PYTHONPATH=$PWD python bench/delay_tiers.py --records 2000
+    python -m benchmarks.delay_tiers --records 2000
 
 Only a loopback bootstrap is accepted; the script deletes its topics.
 """
@@ -31,9 +31,9 @@ import uuid
 
 from confluent_kafka import Producer
 
-from mqmigrate import delays
+from mqmigrate.kafka import delays
 from mqmigrate.kafka import share
-from mqmigrate.worker import RetryableError, Worker
+from mqmigrate.sdk.worker import RetryableError, Worker
 
 _LOOPBACK = ("127.0.0.1:", "localhost:", "[::1]:")
 

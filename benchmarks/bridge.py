@@ -1,6 +1,6 @@
 """Bridge throughput against its two ceilings, on 127.0.0.1 only.
 
-    PYTHONPATH=$PWD python bench/bridge.py [--messages 50000] [--size 1024]
+    python -m benchmarks.bridge [--messages 50000] [--size 1024]
 
 (a) RabbitMQ raw drain: pika BlockingConnection, prefetch 2000, one multiple-ack per 500;
 (a') the same minimal consumer reading through the bridge's own delivery reader
@@ -31,7 +31,6 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pika  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402

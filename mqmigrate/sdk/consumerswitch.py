@@ -145,7 +145,7 @@ def worker_handler(
     handler: Callable[[Any], Any],
     on_skip: Callable[[Any], None] | None = None,
 ) -> Callable[[Any], Any]:
-    """A ``mqmigrate.worker`` handler that calls ``handler`` only for the records the switch's
+    """A ``mqmigrate.sdk.worker`` handler that calls ``handler`` only for the records the switch's
     current cut gives the worker (:meth:`Switch.worker_processes`), and ACCEPTs the others
     (``on_skip`` is told)."""
 
@@ -164,7 +164,7 @@ class Follower(threading.Thread):
 
     ``start_source()`` starts the source consumer and returns it (anything with ``stop()``, which
     hands unprocessed prefetched messages back to the queue); ``start_worker(handle)`` starts a
-    ``mqmigrate.worker.Worker`` (or anything with ``stop()``/``join()``) on ``handle`` and
+    ``mqmigrate.sdk.worker.Worker`` (or anything with ``stop()``/``join()``) on ``handle`` and
     returns it; ``handler`` is the service's record handler.  The follower:
 
     * starts the source consumer (nothing switched yet means ``source``);

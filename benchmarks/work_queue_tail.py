@@ -7,7 +7,7 @@ settings interleaved (a load change on a shared machine hits every setting alike
 a Markdown table: the median of each figure over the runs, the p99 ratio (Kafka ÷ source) of
 each run, and the load average before each run.
 
-    PYTHONPATH=$PWD python bench/work_queue_tail.py --source amqp://guest:guest@127.0.0.1:5672/
+    python -m benchmarks.work_queue_tail --source amqp://guest:guest@127.0.0.1:5672/
 
 Bounded: the preset's 5,000 messages at 500 msg/s, every run capped in time; only the given
 brokers are contacted (the sandbox's, on 127.0.0.1).
@@ -19,9 +19,7 @@ import argparse
 import os
 import statistics
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mqmigrate.bench import PRESETS, Workload, compare  # noqa: E402
 

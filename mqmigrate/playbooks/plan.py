@@ -563,7 +563,7 @@ def _backoff_series(f: Finding) -> list[tuple[int, str]]:
 
 def _retry(w: Workload, share_group: bool) -> tuple[dict[str, Any] | None, dict[tuple, str]]:
     """``target.retry`` (tiers, tier topic configs) when the source delays messages."""
-    from mqmigrate.delays import DelayTiers, label
+    from mqmigrate.kafka.delays import DelayTiers, label
 
     findings = [
         f

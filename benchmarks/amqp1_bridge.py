@@ -1,6 +1,6 @@
 """AMQP 1.0 bridge throughput against its two ceilings, side by side in one run, on 127.0.0.1.
 
-    PYTHONPATH=$PWD python bench/amqp1_bridge.py [--target artemis rabbitmq] [--messages 20000]
+    python -m benchmarks.amqp1_bridge [--target artemis rabbitmq] [--messages 20000]
 
 For each target (ActiveMQ Artemis; RabbitMQ's AMQP 1.0 plugin) and each of ``--runs`` rounds:
 
@@ -37,17 +37,14 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "bridge"))
-sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
 import pika  # noqa: E402
 from proton import Handler, Message, symbol  # noqa: E402
 from proton.reactor import Container, LinkOption  # noqa: E402
 
-import bridge as rabbit_bench  # noqa: E402  (bench/bridge.py: raw Kafka produce, CPU meter)
-from amqp1_helpers import numbered, publish  # noqa: E402  (the tests' confirmed publisher)
+from benchmarks import bridge as rabbit_bench  # noqa: E402  (raw Kafka produce, CPU meter)
+from tests.bridge.amqp1_helpers import numbered, publish  # noqa: E402  (the tests' confirmed publisher)
 from mqmigrate.bridge.engine import BridgeConfig, Engine  # noqa: E402
 from mqmigrate.kafka.admin import delete_topics, ensure_topic  # noqa: E402
 from mqmigrate.kafka.producer import BridgeProducer  # noqa: E402

@@ -1,4 +1,4 @@
-"""Kafka header names the SDKs (:mod:`mqmigrate.worker`, :mod:`mqmigrate.dualwrite`) write.
+"""Kafka header names the SDKs (:mod:`mqmigrate.sdk.worker`, :mod:`mqmigrate.sdk.dualwrite`) write.
 
 Kept in one module so they can be aligned with :mod:`mqmigrate.headers` (the bridge's
 ``mq.*`` names, see ``docs/headers.md``) in one place.  ``mq.source.id`` is the same header
@@ -8,7 +8,11 @@ the bridge writes: the stable message id that ``verify`` and dedup key on.
 from __future__ import annotations
 
 # the stable message id and the prefix are the bridge's: one definition in mqmigrate.headers
-from mqmigrate.headers import PREFIX, SOURCE_ID  # noqa: F401  (re-exported for the SDKs)
+from mqmigrate.headers import (  # noqa: F401  (re-exported for the SDKs)
+    PREFIX,
+    SOURCE_ID,
+    SQS_SOURCE_ID_ATTRIBUTE,
+)
 
 # -- error headers the worker adds to a record it writes to a DLQ topic ----------------------
 ERROR_TYPE = "mq.error.type"  #: exception class, ``module.QualName``
@@ -34,9 +38,6 @@ ERROR_HEADERS = (
 )
 ERROR_MESSAGE_MAX = 2048
 
-#: SQS message attribute carrying the message id (SQS attribute names may not contain dots
-#: only at certain positions and ``mq.source.id`` reads poorly in the console; a dash is safe)
-SQS_SOURCE_ID_ATTRIBUTE = "mq-source-id"
 
 # -- headers the broker's own share-group DLQ (KIP-1191) writes, as observed on Kafka 4.4 ----
 BROKER_DLQ_TOPIC = "__dlq.errors.topic"
