@@ -459,7 +459,9 @@ def _spec(
 
 
 #: records one share fetch acquires for a migrated work queue (docs/benchmarks.md, work-queue
-#: tail): every record acquired by a consumer whose handlers are busy waits for them
+#: tail): every record acquired by a consumer whose handlers are busy waits for them.  The
+#: worker SDK's default with several handler threads (``sdk.worker.LATENCY_MAX_POLL_RECORDS``,
+#: kept equal by a unit test), so a playbook and an untuned worker agree
 WORK_QUEUE_MAX_POLL_RECORDS = 1
 #: KIP-1206: the broker honours max.poll.records strictly from this version on
 STRICT_RECORD_LIMIT_SINCE = (4, 2)
@@ -480,8 +482,8 @@ def share_client(
     kafka = f"Kafka {caps.version[0]}.{caps.version[1]}"
     why = (
         "a work queue: a record a busy consumer acquired waits for it, so each fetch "
-        "takes what an idle handler can start (raise it for handlers far faster than a "
-        "fetch round trip)"
+        "takes what an idle handler can start (the worker SDK's default with concurrency > 1; "
+        "raise it for handlers far faster than a fetch round trip)"
     )
     out: dict[str, Derived] = {}
     if caps.version < STRICT_RECORD_LIMIT_SINCE:

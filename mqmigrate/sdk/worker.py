@@ -296,6 +296,25 @@ def effective_delivery_limit(group_limit: int, max_deliveries: int | None) -> in
     return min(group_limit, max_deliveries)
 
 
+#: ``max_poll_records`` when several handlers share the worker: each fetch takes what an idle
+#: handler can start, so no record waits in an acquired batch while the broker holds records
+#: another consumer could take (docs/benchmarks.md, "The work-queue tail")
+LATENCY_MAX_POLL_RECORDS = 1
+#: ``max_poll_records`` with one handler: the records of a batch wait for that handler whatever
+#: the batch size, so larger fetches only save round trips
+SINGLE_HANDLER_MAX_POLL_RECORDS = 50
+#: records a delay tier's consumer takes per poll (its records wait for their due time, not for
+#: a handler: the batch size bounds only the commits per record)
+TIER_BATCH_RECORDS = 50
+
+
+def default_max_poll_records(concurrency: int) -> int:
+    """The records a share consumer's poll asks for when ``max_poll_records`` is not given:
+    1 with several handler threads (a latency-bound work queue's tail stays near its
+    source's), 50 with one."""
+    return LATENCY_MAX_POLL_RECORDS if concurrency > 1 else SINGLE_HANDLER_MAX_POLL_RECORDS
+
+
 #: producer settings the DLQ write depends on (a record is REJECTed only after this acked)
 _DLQ_PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 0}
 
@@ -324,7 +343,9 @@ class Worker:
     :param unexpected: what any other exception does: ``Ack.RELEASE`` (default, like an SQS
         visibility timeout) or ``Ack.REJECT``.
     :param max_poll_records: records a poll asks for (a soft limit: confluent-kafka 2.16
-        returns every record the broker acquired); with the pool a poll happens only when a
+        returns every record the broker acquired, whole producer batches).  None (default):
+        :func:`default_max_poll_records`, 1 with ``concurrency`` > 1 (what ``plan`` writes
+        for a work queue), 50 with one handler.  With the pool a poll happens only when a
         handler is idle, and records beyond the idle handlers wait for the first free one,
         not for a given one.  Small batches keep the time a record waits for its turn far
         below the lock duration.
@@ -361,7 +382,7 @@ class Worker:
         unexpected: Ack = Ack.RELEASE,
         handoff: Handoff = "pool",
         share_consumers: int | None = None,
-        max_poll_records: int = 50,
+        max_poll_records: int | None = None,
         poll_timeout: float = 0.5,
         commit_timeout: float = 30.0,
         dlq_timeout: float = 15.0,
@@ -379,7 +400,7 @@ class Worker:
             raise ConfigError(f"handoff must be pool or thread, not {handoff!r}")
         if share_consumers is not None and (share_consumers < 1 or handoff != "pool"):
             raise ConfigError("share_consumers must be at least 1, with handoff='pool'")
-        if max_poll_records < 1:
+        if max_poll_records is not None and max_poll_records < 1:
             raise ConfigError(f"max_poll_records must be at least 1, not {max_poll_records}")
         if dead_letter not in ("auto", "worker", "broker", "none"):
             raise ConfigError(
@@ -405,7 +426,7 @@ class Worker:
         self.retry_on = (RetryableError, *tuple(retry_on))
         self.permanent_on = (PermanentError, *tuple(permanent_on))
         self.unexpected = unexpected
-        self.max_poll_records = max_poll_records
+        self.max_poll_records = max_poll_records or default_max_poll_records(concurrency)
         self.poll_timeout = poll_timeout
         self.commit_timeout = commit_timeout
         self.dlq_timeout = dlq_timeout
@@ -1185,8 +1206,8 @@ class Worker:
         # timeout for a full batch: that wait would be lateness), then take what is queued
         first = consumer.poll(timeout)
         batch = [] if first is None else [first]
-        if first is not None and self.max_poll_records > 1:
-            batch += consumer.consume(self.max_poll_records - 1, 0)
+        if first is not None:
+            batch += consumer.consume(TIER_BATCH_RECORDS - 1, 0)
         handled: dict[tuple[str, int], int] = {}
         for record in batch:
             if self._stopping.is_set():
