@@ -731,7 +731,7 @@ class Worker:
 
         try:
             consumer = ShareConsumer(self.kafka.client(self._client_settings("share")))
-        except KafkaException as exc:
+        except (KafkaException, ValueError, TypeError) as exc:  # bad settings raise ValueError
             self._fail(
                 WorkerError(f"cannot create a share consumer for group {self.group}: {exc}"), exc
             )
@@ -833,7 +833,7 @@ class Worker:
 
         try:
             consumer = ShareConsumer(self.kafka.client(self._client_settings("share")))
-        except KafkaException as exc:
+        except (KafkaException, ValueError, TypeError) as exc:  # bad settings raise ValueError
             self._fail(
                 WorkerError(f"cannot create a share consumer for group {self.group}: {exc}"), exc
             )
@@ -1156,7 +1156,7 @@ class Worker:
                     self._client_settings("tier", **{"group.id": tier.group(self.group)})
                 )
             )
-        except KafkaException as exc:
+        except (KafkaException, ValueError, TypeError) as exc:
             self._fail(WorkerError(f"cannot create the consumer of tier {tier.label}: {exc}"), exc)
             return
         # (topic, partition) -> (due ms, offset) of the head it waits on, paused until then
