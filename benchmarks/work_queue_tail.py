@@ -8,9 +8,9 @@ a Markdown table: the median of each figure over the runs, the p99 ratio (Kafka 
 the worker's msg/s of each run, and the load average before each run.
 
     python -m benchmarks.work_queue_tail --source amqp://guest:guest@127.0.0.1:5672/
-    # the throughput check: the bench's defaults (4 consumers, 10,000 messages, no rate cap)
-    python -m benchmarks.work_queue_tail --preset default --only "pool, max.poll.records 50 (before)" \
-        --only "pool (default)"
+    # the throughput case: the bench's defaults (4 consumers, 10,000 messages, no rate cap)
+    python -m benchmarks.work_queue_tail --preset default --only "pool (default)" \
+        --only "pool, max.poll.records 1 (plan)"
 
 Bounded: the preset's 5,000 messages at 500 msg/s (``default``: 10,000 messages, a 30 s
 publish cap), every run capped in time; only the given brokers are contacted (the sandbox's,
@@ -27,12 +27,11 @@ import sys
 
 from mqmigrate.bench import PRESETS, Workload, compare  # noqa: E402
 
-#: label -> compare() options; "thread, 50" is the worker before the pool, "pool, 50" the
-#: pool before its default became 1 with several handlers (what ``plan`` writes)
+#: label -> compare() options; "thread, 50" is the worker before the pool (the old default)
 SETTINGS = {
     "thread, max.poll.records 50": dict(worker_handoff="thread", max_poll_records=50),
-    "pool, max.poll.records 50 (before)": dict(max_poll_records=50),
     "pool (default)": dict(),
+    "pool, max.poll.records 1 (plan)": dict(max_poll_records=1),
     "pool, 2 share consumers": dict(share_consumers=2),
 }
 #: ``--preset default``: no preset, the bench's own defaults (the throughput case)

@@ -208,7 +208,7 @@ class KafkaWorkerTarget(KafkaShareTarget):
         """The worker settings this run uses (the worker's defaults where none was given)."""
         import inspect
 
-        from mqmigrate.sdk.worker import Worker, default_max_poll_records
+        from mqmigrate.sdk.worker import Worker
 
         defaults = inspect.signature(Worker).parameters
         workload = self.workload
@@ -217,7 +217,7 @@ class KafkaWorkerTarget(KafkaShareTarget):
         out = {
             "handoff": handoff,
             "worker_concurrency": concurrency,
-            "max_poll_records": self.max_poll_records or default_max_poll_records(concurrency),
+            "max_poll_records": self.max_poll_records or defaults["max_poll_records"].default,
         }
         if handoff == "pool":
             out["share_consumers"] = self.share_consumers or concurrency

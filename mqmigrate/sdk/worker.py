@@ -296,23 +296,10 @@ def effective_delivery_limit(group_limit: int, max_deliveries: int | None) -> in
     return min(group_limit, max_deliveries)
 
 
-#: ``max_poll_records`` when several handlers share the worker: each fetch takes what an idle
-#: handler can start, so no record waits in an acquired batch while the broker holds records
-#: another consumer could take (docs/benchmarks.md, "The work-queue tail")
-LATENCY_MAX_POLL_RECORDS = 1
-#: ``max_poll_records`` with one handler: the records of a batch wait for that handler whatever
-#: the batch size, so larger fetches only save round trips
-SINGLE_HANDLER_MAX_POLL_RECORDS = 50
-#: records a delay tier's consumer takes per poll (its records wait for their due time, not for
-#: a handler: the batch size bounds only the commits per record)
+#: records a delay tier's consumer takes per poll, whatever the share consumers'
+#: ``max_poll_records`` (its records wait for their due time, not for a handler: the batch
+#: size bounds only the commits per record)
 TIER_BATCH_RECORDS = 50
-
-
-def default_max_poll_records(concurrency: int) -> int:
-    """The records a share consumer's poll asks for when ``max_poll_records`` is not given:
-    1 with several handler threads (a latency-bound work queue's tail stays near its
-    source's), 50 with one."""
-    return LATENCY_MAX_POLL_RECORDS if concurrency > 1 else SINGLE_HANDLER_MAX_POLL_RECORDS
 
 
 #: producer settings the DLQ write depends on (a record is REJECTed only after this acked)
@@ -343,12 +330,12 @@ class Worker:
     :param unexpected: what any other exception does: ``Ack.RELEASE`` (default, like an SQS
         visibility timeout) or ``Ack.REJECT``.
     :param max_poll_records: records a poll asks for (a soft limit: confluent-kafka 2.16
-        returns every record the broker acquired, whole producer batches).  None (default):
-        :func:`default_max_poll_records`, 1 with ``concurrency`` > 1 (what ``plan`` writes
-        for a work queue), 50 with one handler.  With the pool a poll happens only when a
-        handler is idle, and records beyond the idle handlers wait for the first free one,
-        not for a given one.  Small batches keep the time a record waits for its turn far
-        below the lock duration.
+        returns every record the broker acquired, whole producer batches); with the pool a
+        poll happens only when a handler is idle, and records beyond the idle handlers wait
+        for the first free one, not for a given one.  1 (what ``plan`` writes for a work
+        queue) keeps one process from holding records another could start; a backlog of
+        small producer batches then drains at a fraction of the rate (docs/benchmarks.md,
+        "The work-queue tail").  Keep it × handler time far below the lock duration.
     :param metrics: a :class:`WorkerMetrics`, ``None`` for the process-wide one, ``False``
         for none.
     :param kafka_config: the Kafka connection (TLS, SASL): a
@@ -382,7 +369,7 @@ class Worker:
         unexpected: Ack = Ack.RELEASE,
         handoff: Handoff = "pool",
         share_consumers: int | None = None,
-        max_poll_records: int | None = None,
+        max_poll_records: int = 50,
         poll_timeout: float = 0.5,
         commit_timeout: float = 30.0,
         dlq_timeout: float = 15.0,
@@ -400,7 +387,7 @@ class Worker:
             raise ConfigError(f"handoff must be pool or thread, not {handoff!r}")
         if share_consumers is not None and (share_consumers < 1 or handoff != "pool"):
             raise ConfigError("share_consumers must be at least 1, with handoff='pool'")
-        if max_poll_records is not None and max_poll_records < 1:
+        if max_poll_records < 1:
             raise ConfigError(f"max_poll_records must be at least 1, not {max_poll_records}")
         if dead_letter not in ("auto", "worker", "broker", "none"):
             raise ConfigError(
@@ -426,7 +413,7 @@ class Worker:
         self.retry_on = (RetryableError, *tuple(retry_on))
         self.permanent_on = (PermanentError, *tuple(permanent_on))
         self.unexpected = unexpected
-        self.max_poll_records = max_poll_records or default_max_poll_records(concurrency)
+        self.max_poll_records = max_poll_records
         self.poll_timeout = poll_timeout
         self.commit_timeout = commit_timeout
         self.dlq_timeout = dlq_timeout

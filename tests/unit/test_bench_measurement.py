@@ -145,7 +145,7 @@ def test_bench_share_targets_pass_the_knobs_to_the_clients():
     assert worker.worker_settings() == {
         "handoff": "thread",
         "worker_concurrency": 3,
-        "max_poll_records": 1,
+        "max_poll_records": 50,
     }
 
 

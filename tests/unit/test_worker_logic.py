@@ -135,25 +135,6 @@ def test_worker_refuses_bad_settings(kwargs, match):
         Worker("127.0.0.1:1", "t", "g", lambda m: None, metrics=False, **kwargs)
 
 
-def test_max_poll_records_default_is_small_with_several_handlers_and_matches_plan():
-    from mqmigrate.playbooks.plan import WORK_QUEUE_MAX_POLL_RECORDS
-    from mqmigrate.sdk.worker import LATENCY_MAX_POLL_RECORDS
-
-    def resolved(**kwargs) -> tuple[int, str]:
-        worker = Worker("127.0.0.1:1", "t", "g", lambda m: None, metrics=False, **kwargs)
-        return worker.max_poll_records, worker._client_settings("share")["max.poll.records"]
-
-    # an untuned worker with several handlers is what plan writes for a work queue
-    assert LATENCY_MAX_POLL_RECORDS == WORK_QUEUE_MAX_POLL_RECORDS == 1
-    assert resolved(concurrency=8) == (1, "1")
-    assert resolved(concurrency=2, handoff="thread") == (1, "1")
-    # one handler: its batch waits for it whatever the size, so fetches stay large
-    assert resolved() == (50, "50")
-    # a value given is kept, whatever the concurrency
-    assert resolved(concurrency=8, max_poll_records=20) == (20, "20")
-    assert resolved(max_poll_records=1) == (1, "1")
-
-
 class _Retry(Exception):
     pass
 
