@@ -461,7 +461,7 @@ def _spec(
 #: records one share fetch acquires for a migrated work queue (docs/benchmarks.md, work-queue
 #: tail): every record acquired by a consumer whose handlers are busy waits for them.  Not the
 #: worker SDK's default (50): with the client's soft limit one worker process's tail is the
-#: same with both, and 1 drains a backlog of small producer batches ~50x slower
+#: same with both, and 1 drains a backlog of small producer batches ~60x slower
 WORK_QUEUE_MAX_POLL_RECORDS = 1
 #: KIP-1206: the broker honours max.poll.records strictly from this version on
 STRICT_RECORD_LIMIT_SINCE = (4, 2)
