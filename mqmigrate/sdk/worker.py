@@ -300,6 +300,28 @@ def effective_delivery_limit(group_limit: int, max_deliveries: int | None) -> in
 #: ``max_poll_records`` (its records wait for their due time, not for a handler: the batch
 #: size bounds only the commits per record)
 TIER_BATCH_RECORDS = 50
+#: fetched records a paused tier partition keeps in memory until due; later ones are fetched
+#: again when the partition resumes
+TIER_HELD_RECORDS = 500
+
+
+class _Held:
+    """A paused tier partition: the records fetched from it and not handled yet (in offset
+    order, the head first) and the epoch ms before which the head must not be handled."""
+
+    __slots__ = ("records", "due_ms", "full")
+
+    def __init__(self, record: Any, due_ms: int) -> None:
+        self.records: "deque[Any]" = deque([record])
+        self.due_ms = due_ms
+        #: records beyond TIER_HELD_RECORDS were dropped: they are fetched again on resume
+        self.full = False
+
+    def add(self, record: Any) -> None:
+        if self.full or len(self.records) >= TIER_HELD_RECORDS:
+            self.full = True
+            return
+        self.records.append(record)
 
 
 #: producer settings the DLQ write depends on (a record is REJECTed only after this acked)
@@ -1146,13 +1168,13 @@ class Worker:
         except (KafkaException, ValueError, TypeError) as exc:
             self._fail(WorkerError(f"cannot create the consumer of tier {tier.label}: {exc}"), exc)
             return
-        # (topic, partition) -> (due ms, offset) of the head it waits on, paused until then
-        waiting: dict[tuple[str, int], tuple[int, int]] = {}
+        # (topic, partition) -> its records waiting for their due time, paused until then
+        held: dict[tuple[str, int], _Held] = {}
 
         def forget(_consumer: Any, partitions: list) -> None:
             # a new assignment starts unpaused at the committed offset; its head is re-checked
             for tp in partitions:
-                waiting.pop((tp.topic, tp.partition), None)
+                held.pop((tp.topic, tp.partition), None)
 
         try:
             consumer.subscribe(
@@ -1162,7 +1184,7 @@ class Worker:
                 on_lost=forget,
             )
             while not self._stopping.is_set():
-                self._tier_poll_once(consumer, tier, waiting)
+                self._tier_poll_once(consumer, tier, held)
         except Exception as exc:  # noqa: BLE001 - any thread failure stops the whole worker
             self._fail(WorkerError(f"tier {tier.label} consumer failed: {exc}"), exc)
         finally:
@@ -1172,30 +1194,44 @@ class Worker:
                 log.warning("closing the tier consumer failed: %s", exc)
 
     def _tier_poll_once(
-        self, consumer: Any, tier: "delays.Tier", waiting: dict[tuple[str, int], tuple[int, int]]
+        self, consumer: Any, tier: "delays.Tier", held: "dict[tuple[str, int], _Held]"
     ) -> None:
+        """Handle the held records that fell due, then poll: a record not due pauses its
+        partition and is kept in memory with the records fetched after it.
+
+        Kept, not read again: librdkafka fetches a resumed partition only on its next wake-up
+        (up to 1 s) when every partition it fetches from was paused, which made records come
+        up to 1 s late (docs/delays.md).  Nothing is committed before it is handled, so a
+        crash or a rebalance reads the held records again, their due times checked again.
+        """
         from confluent_kafka import TopicPartition
 
-        now = delays.now_ms()
-        due = [tp for tp, (at, _) in waiting.items() if at <= now]
-        if due:
-            heads = [TopicPartition(t, p, waiting.pop((t, p))[1]) for t, p in due]
-            consumer.resume(heads)
-            # a resume alone does not wake librdkafka's fetcher when every partition of the
-            # broker was paused: it fetches again on its next 1 s wake-up, so a head came
-            # up to 1 s late (docs/delays.md); a seek to the head starts its fetch at once
-            for head in heads:
-                consumer.seek(head)
+        handled: dict[tuple[str, int], int] = {}
+        for tp, waiting in list(held.items()):
+            if waiting.due_ms > delays.now_ms() or self._stopping.is_set():
+                continue
+            while waiting.records and not self._stopping.is_set():
+                hold_until = self._tier_record(waiting.records[0], tier)
+                if hold_until is not None:
+                    waiting.due_ms = hold_until
+                    break
+                handled[tp] = waiting.records.popleft().offset() + 1
+            if not waiting.records:
+                # all handled: fetch on from the record after the last one held
+                del held[tp]
+                after = TopicPartition(tp[0], tp[1], handled[tp])
+                consumer.resume([after])
+                consumer.seek(after)
         timeout = self.poll_timeout
-        if waiting:
-            timeout = max(0.0, min(timeout, (min(at for at, _ in waiting.values()) - now) / 1000))
+        if held:
+            next_due = min(w.due_ms for w in held.values())
+            timeout = max(0.0, min(timeout, (next_due - delays.now_ms()) / 1000))
         # poll() returns as soon as one record is there (consume() would wait out its whole
         # timeout for a full batch: that wait would be lateness), then take what is queued
         first = consumer.poll(timeout)
         batch = [] if first is None else [first]
         if first is not None:
             batch += consumer.consume(TIER_BATCH_RECORDS - 1, 0)
-        handled: dict[tuple[str, int], int] = {}
         for record in batch:
             if self._stopping.is_set():
                 break  # the rest is read again by the next member, from the committed offset
@@ -1203,18 +1239,17 @@ class Worker:
                 log.warning("tier %s consumer: %s", tier.label, record.error())
                 continue
             tp = (record.topic(), record.partition())
-            if tp in waiting:
-                continue  # fetched before the pause; read again after the resume
+            if tp in held:
+                held[tp].add(record)  # behind a held head: handled after it, in order
+                continue
             hold_until = self._tier_record(record, tier)
             if hold_until is None:
                 handled[tp] = record.offset() + 1
                 continue
-            # not due (or its retry write failed): back to this record, nothing behind it is
-            # handled before it, the partition sleeps until then
-            part = TopicPartition(record.topic(), record.partition(), record.offset())
-            consumer.pause([part])
-            consumer.seek(part)
-            waiting[tp] = (hold_until, record.offset())
+            # not due (or its retry write failed): nothing behind it is handled before it,
+            # the partition fetches no more until then
+            consumer.pause([TopicPartition(record.topic(), record.partition())])
+            held[tp] = _Held(record, hold_until)
         if handled:
             consumer.commit(
                 offsets=[TopicPartition(t, p, o) for (t, p), o in handled.items()],
