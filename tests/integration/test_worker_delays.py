@@ -342,10 +342,10 @@ def test_broker_dlq_group_a_tier_record_is_dead_lettered_once_by_the_worker(tenv
 
 def test_staggered_due_times_across_tier_partitions_are_handled_on_time(env):
     """Records wait in three partitions of a tier with due times 150 ms apart, round robin: the
-    tier consumer pauses each partition on its head until due.  With every partition paused,
-    a resume alone left librdkafka's fetcher asleep until its next 1 s wake-up, so about 4 in
-    10 of these records came 0.5-0.95 s late; each is to come within 0.5 s of its due time,
-    none before it."""
+    tier consumer pauses each partition on its head until due.  When it fetched a resumed
+    partition again, librdkafka (every partition paused) fetched it only on its next 1 s
+    wake-up, so about 4 in 10 of these records came 0.5-0.95 s late; each is to come within
+    0.5 s of its due time, none before it."""
     tier = delays.DelayTiers(("2s",)).largest
     tier_topic = tier.topic(env.topic)
     share.create_topic(env.admin, tier_topic, partitions=3)
