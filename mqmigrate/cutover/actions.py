@@ -410,10 +410,10 @@ def source_delete_shadow(ctx: ActionContext) -> str:
 
 
 def _delete_sqs_shadow(access: SourceAccess) -> str:
-    from mqmigrate.sources.base import Mode
+    from mqmigrate.sources.base import BridgeMode
     from mqmigrate.sources.sqs.adapter import SQSSource
 
-    source = SQSSource(access.uri, access.queue, mode=Mode.shadow)
+    source = SQSSource(access.uri, access.queue, mode=BridgeMode.shadow)
     if source.remove_shadow():
         return f"shadow queue {source.queue} unsubscribed and deleted"
     return f"shadow queue {source.queue} already gone"

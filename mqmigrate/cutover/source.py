@@ -2,7 +2,7 @@
 
 A playbook names credentials by reference only (``source.credentials.env``); the value is read
 from the environment of the ``cutover`` process when a step or probe needs it and is never
-written to the ledger, the run directory or a log line.
+written to the state file, the run directory or a log line.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class Outcome(Enum):
     REJECT = "reject"  #: refuse: the source dead-letters (or drops) it
 
 
-class Mode(str, Enum):
+class BridgeMode(str, Enum):
     """``drain`` moves messages; ``shadow`` copies without taking from existing consumers."""
 
     drain = "drain"

@@ -16,13 +16,13 @@ from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.errors import SourceError
 from mqmigrate.kafka.admin import set_group_config
 from mqmigrate.kafka.producer import BridgeProducer
-from mqmigrate.sources.base import Mode
+from mqmigrate.sources.base import BridgeMode
 from mqmigrate.sources.rabbitmq.adapter import SHADOW_SUFFIX, RabbitMQSource
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.rabbitmq]
 
 
-def _engine(amqp_uri, queue, bootstrap, topic, *, mode=Mode.drain, mgmt=None, **cfg):
+def _engine(amqp_uri, queue, bootstrap, topic, *, mode=BridgeMode.drain, mgmt=None, **cfg):
     source = RabbitMQSource(
         amqp_uri, queue, mode=mode, prefetch=cfg.get("max_in_flight", 2000), management_url=mgmt
     )
@@ -70,7 +70,7 @@ def test_shadow_leaves_source_untouched(
         unique_name,
         kafka_bootstrap,
         topic,
-        mode=Mode.shadow,
+        mode=BridgeMode.shadow,
         mgmt=mgmt_url,
         idle_exit=2.0,
     )
@@ -90,7 +90,7 @@ def test_shadow_refuses_default_exchange_only_queue(
 ):
     channel.queue_declare(unique_name, durable=True)
     queues.append(("queue", unique_name))
-    source = RabbitMQSource(amqp_uri, unique_name, mode=Mode.shadow, management_url=mgmt_url)
+    source = RabbitMQSource(amqp_uri, unique_name, mode=BridgeMode.shadow, management_url=mgmt_url)
     with pytest.raises(SourceError, match="default exchange"):
         source.open()
 

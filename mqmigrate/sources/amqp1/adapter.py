@@ -10,7 +10,8 @@ native AMQP 1.0.
   that already looks like an address (``/amq/...``, ``/queues/...``, Artemis'
   ``address::queue``) is used as is.
 * Credit: the link never holds more than ``prefetch`` (= ``--max-in-flight``) messages that
-  are buffered or unsettled; credit is topped up as the engine settles, so memory is bounded.
+  are buffered or unsettled; credit is topped up as the engine settles (once half the window
+  is free, see :meth:`AMQP1Source._top_up`), so memory is bounded.
 * Reading: the bridge reads finished transfers straight off the link (``pn_link_current``)
   after each pass of proton's event loop and decodes them into one reused message, instead of
   one Python event dispatch and one ``Message`` per delivery (see :class:`_SkipLinkDeliveries`;
@@ -84,7 +85,7 @@ from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX, queue_capabili
 from mqmigrate.sources.base import (
     Capabilities,
     Envelope,
-    Mode,
+    BridgeMode,
     Outcome,
     SourceAdapter,
     content_hash_id,
@@ -134,7 +135,7 @@ class AMQP1Source(SourceAdapter):
         uri: str,
         queue: str,
         *,
-        mode: Mode = Mode.drain,
+        mode: BridgeMode = BridgeMode.drain,
         prefetch: int = 2000,
         management_url: str | None = None,
         connect_timeout: float = 10.0,
@@ -150,7 +151,7 @@ class AMQP1Source(SourceAdapter):
         if not queue:
             raise UsageError("--queue is empty")
         self.source_queue = queue
-        self.mode = Mode(mode)
+        self.mode = BridgeMode(mode)
         self.queue = queue  # the queue read from; the shadow queue once open() made it
         self.prefetch = max(1, prefetch)
         self.connect_timeout = connect_timeout
@@ -205,7 +206,7 @@ class AMQP1Source(SourceAdapter):
             props = self._conn.conn.remote_properties or {}
             self._product = str(props.get("product", "")) or None
             self._version = str(props.get("version", "")) or None
-            if self.mode is Mode.shadow:
+            if self.mode is BridgeMode.shadow:
                 self._prepare_shadow()
             else:
                 self._check_queue_exists()
@@ -370,13 +371,20 @@ class AMQP1Source(SourceAdapter):
         raise SourceUnavailable(text)
 
     def _top_up(self) -> None:
-        """Give credit up to ``prefetch`` messages buffered, unsettled or on their way."""
+        """Give credit up to ``prefetch`` messages buffered, unsettled or on their way.
+
+        Credit goes out once half the window is free, as a plain consumer tops up; once the
+        link has less than an eighth of it left, as soon as an eighth is free (Kafka slow to
+        confirm: the broker must not run dry).  Not more often: RabbitMQ 3.x's plugin turns
+        every flow frame into a synchronous ``basic.credit`` round trip to the queue, during
+        which its session process sends no transfers, and answers each with a flow frame."""
         link = self._link._impl
         credit = pn.pn_link_credit(link)
         # queued: arrived (or arriving) and not read yet
         held = pn.pn_link_queued(link) + len(self._unsettled) + credit
         room = self.prefetch - held
-        if room > 0 and (room >= max(1, self.prefetch // 8) or credit == 0):
+        eighth = max(1, self.prefetch // 8)
+        if room > 0 and room >= (eighth if credit < eighth else max(1, self.prefetch // 2)):
             pn.pn_link_flow(link, room)
 
     # -- receive -------------------------------------------------------------------------------
@@ -763,7 +771,7 @@ class AMQP1Source(SourceAdapter):
 
     def remove_shadow(self) -> None:
         """Delete what shadow created (``--remove-shadow``); the source is untouched."""
-        if self.mode is not Mode.shadow or self._shadow is None:
+        if self.mode is not BridgeMode.shadow or self._shadow is None:
             return
         from mqmigrate.sources.amqp1.artemis import management_error
 

@@ -44,7 +44,7 @@ from mqmigrate.sources.uri import management_endpoint, parse_source_uri
 from mqmigrate.sources.base import (
     Capabilities,
     Envelope,
-    Mode,
+    BridgeMode,
     Outcome,
     SourceAdapter,
     content_hash_id,
@@ -119,7 +119,7 @@ class RabbitMQSource(SourceAdapter):
         uri: str,
         queue: str,
         *,
-        mode: Mode = Mode.drain,
+        mode: BridgeMode = BridgeMode.drain,
         prefetch: int = 2000,
         bindings: Sequence[Mapping[str, Any]] | None = None,
         management_url: str | None = None,
@@ -131,8 +131,8 @@ class RabbitMQSource(SourceAdapter):
     ):
         self.uri = uri
         self.source_queue = queue
-        self.mode = Mode(mode)
-        self.queue = queue + SHADOW_SUFFIX if self.mode is Mode.shadow else queue
+        self.mode = BridgeMode(mode)
+        self.queue = queue + SHADOW_SUFFIX if self.mode is BridgeMode.shadow else queue
         self.prefetch = prefetch
         self._bindings = list(bindings) if bindings is not None else None
         self.management_url = management_url
@@ -143,7 +143,7 @@ class RabbitMQSource(SourceAdapter):
                 hint="e.g. amqp://user:pass@host:5672/%2f (amqps:// for TLS)",
             )
         self._params = pika_parameters(self.endpoint)
-        if self.mode is Mode.shadow and self._bindings is None:
+        if self.mode is BridgeMode.shadow and self._bindings is None:
             # refused now (e.g. a TLS source's password over plain http), not at open()
             management_endpoint(self.endpoint, self.management_url)
         self._params.heartbeat = heartbeat
@@ -214,7 +214,7 @@ class RabbitMQSource(SourceAdapter):
         self._conn = self._call("connect", pika.BlockingConnection, self._params)
         self._channel = self._call("open channel", self._conn.channel)
         self._call("set prefetch", self._channel.basic_qos, prefetch_count=self.prefetch)
-        if self.mode is Mode.shadow:
+        if self.mode is BridgeMode.shadow:
             self._declare_shadow()
         else:
             self._call("find queue", self._channel.queue_declare, self.queue, passive=True)
@@ -457,7 +457,7 @@ class RabbitMQSource(SourceAdapter):
 
     def remove_shadow(self) -> None:
         """Delete the shadow queue (``--remove-shadow``); the source queue is untouched."""
-        if self.mode is not Mode.shadow:
+        if self.mode is not BridgeMode.shadow:
             return
         conn = self._call("connect", pika.BlockingConnection, self._params)
         try:

@@ -53,7 +53,7 @@ from botocore import exceptions as bex
 
 from mqmigrate.errors import MqMigrateError, SourceError, SourceUnavailable, UsageError
 from mqmigrate.headers import SQS_SOURCE_ID_ATTRIBUTE
-from mqmigrate.sources.base import Capabilities, Envelope, Mode, Outcome, SourceAdapter
+from mqmigrate.sources.base import Capabilities, Envelope, BridgeMode, Outcome, SourceAdapter
 from mqmigrate.sources.sqs.client import classify, error_code, make_clients
 from mqmigrate.sources.uri import parse_source_uri
 
@@ -107,7 +107,7 @@ class SQSSource(SourceAdapter):
         uri: str,
         queue: str,
         *,
-        mode: Mode = Mode.drain,
+        mode: BridgeMode = BridgeMode.drain,
         prefetch: int = 2000,
         receivers: int = 8,
         visibility_timeout: int | None = None,
@@ -125,9 +125,9 @@ class SQSSource(SourceAdapter):
         else:
             self.source_url = None
         self.source_queue = queue
-        self.mode = Mode(mode)
+        self.mode = BridgeMode(mode)
         self.fifo = queue.endswith(".fifo")
-        self.queue = _shadow_name(queue) if self.mode is Mode.shadow else queue
+        self.queue = _shadow_name(queue) if self.mode is BridgeMode.shadow else queue
         self.prefetch = prefetch
         self.receivers = max(1, receivers)
         self._visibility_override = visibility_timeout
@@ -194,7 +194,7 @@ class SQSSource(SourceAdapter):
             self.source_url = self._call(
                 "find queue", self._sqs.get_queue_url, QueueName=self.source_queue
             )["QueueUrl"]
-        if self.mode is Mode.shadow:
+        if self.mode is BridgeMode.shadow:
             self.url = self._ensure_shadow()
         else:
             self.url = self.source_url
@@ -537,7 +537,7 @@ class SQSSource(SourceAdapter):
         """Unsubscribe and delete the shadow queue (``--remove-shadow``, ``cutover``'s
         ``source.delete-shadow``); the source queue and its subscriptions are untouched.  False
         when there was none (already gone, or not in shadow mode)."""
-        if self.mode is not Mode.shadow:
+        if self.mode is not BridgeMode.shadow:
             return False
         if self._sqs is None:
             self._sqs, self._sns = self._clients or make_clients(self.uri)
