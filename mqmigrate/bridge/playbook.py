@@ -5,8 +5,9 @@ topic, the DLQ topic (the bridge's quarantine topic) and the mapping (key strate
 renames and drops).  Credentials are read from the environment here, at run time, and live
 only in :attr:`SourceSpec.uri` (never in a message: errors name the variable, not its value).
 
-:func:`source_spec` is the one place that turns a playbook source into what an adapter's
-``from_uri`` takes; a new source kind adds its branch there.
+:func:`source_spec` hands a playbook source's values to
+:func:`mqmigrate.sources.locate.source_uri`, which turns them into what an adapter's
+``from_uri`` takes (a new source kind adds its row there, not here).
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from mqmigrate.bridge.mapping import HeaderMapping, key_from_playbook
 from mqmigrate.errors import ConfigError, UsageError
 from mqmigrate.playbooks.model import Playbook, Workload
 from mqmigrate.redact import mask_uri
 from mqmigrate.sources import kind_for_uri
-from mqmigrate.sources.uri import SCHEMES, scheme_for_adapter
+from mqmigrate.sources.locate import SourceLocation, source_uri
 
 if TYPE_CHECKING:  # the engine and Kafka client stay unimported for source_spec's callers
     from mqmigrate.bridge.run import BridgeOptions
@@ -64,51 +64,10 @@ def _credential(workload: Workload, environ: Mapping[str, str]) -> tuple[str | N
     return value, None
 
 
-def _with_vhost(uri: str, vhost: str | None) -> str:
-    """The AMQP URI with the playbook's vhost as its path (the variable may name none)."""
-    if vhost is None:
-        return uri
-    parts = urlsplit(uri)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), parts.query, ""))
-
-
-def _amqp_uri(workload: Workload, secret: str | None) -> str:
-    """RabbitMQ / AMQP 1.0: the variable holds the whole URI, or ``USER:PASSWORD`` that goes
-    into the playbook's endpoint."""
-    src = workload.source
-    if secret is None:
-        raise ConfigError(
-            f"workload '{workload.id}': a {src.kind} source needs "
-            "'credentials: {env: NAME}' (a URI or USER:PASSWORD)",
-            hint="profiles are for sqs sources (AWS profiles)",
-        )
-    if "://" in secret:
-        return _spelled_for(secret, src.kind)
-    user, sep, password = secret.partition(":")
-    endpoint = src.endpoint or ""
-    scheme = urlsplit(endpoint).scheme.lower() if endpoint else ""
-    if not sep or scheme_for_adapter(scheme, src.kind) is None:
-        var = src.credentials.env if src.credentials else "?"
-        raise ConfigError(
-            f"workload '{workload.id}': {var} holds neither a source URI nor "
-            "USER:PASSWORD for an amqp:// source.endpoint",
-            hint=f"e.g. {var}=amqp://USER:PASSWORD@HOST:5672/",
-        )
-    parts = urlsplit(endpoint)
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}"
-    return _spelled_for(urlunsplit((scheme, netloc, parts.path, parts.query, "")), src.kind)
-
-
-def _spelled_for(uri: str, kind: str) -> str:
-    """``uri`` with the scheme it has for a ``kind`` source: ``amqp(s)://`` written for an
-    AMQP 1.0 source means ``amqp1(s)://`` (the plain scheme selects the AMQP 0-9-1 adapter)."""
-    scheme, sep, rest = uri.partition("://")
-    spelled = scheme_for_adapter(scheme, kind)
-    return spelled + sep + rest if spelled and spelled != scheme.lower() else uri
-
-
 def source_spec(workload: Workload, environ: Mapping[str, str] | None = None) -> SourceSpec:
     """The adapter inputs for ``workload``'s source, credentials read from ``environ``.
+
+    What each kind makes of the values (:func:`mqmigrate.sources.locate.source_uri`):
 
     * rabbitmq: ``credentials.env`` holds the AMQP URI (or ``USER:PASSWORD`` for the
       ``amqp://`` endpoint); ``vhost`` becomes the URI's path; a ``rabbitmq+http(s)://``
@@ -125,43 +84,18 @@ def source_spec(workload: Workload, environ: Mapping[str, str] | None = None) ->
     env = os.environ if environ is None else environ
     src = workload.source
     secret, profile = _credential(workload, env)
-    options: dict[str, Any] = {}
-    if src.kind == "sqs":
-        if secret is not None and "://" in secret:
-            uri = secret
-        else:
-            uri = src.endpoint or f"sqs://{src.region or 'us-east-1'}"
-            query = {}
-            if src.region and not uri.startswith("sqs://"):
-                query["region"] = src.region
-            if profile or secret:
-                query["profile"] = profile or secret
-            if query:
-                parts = urlsplit(uri)
-                extra = urlencode(query)
-                uri = urlunsplit(
-                    (
-                        parts.scheme,
-                        parts.netloc,
-                        parts.path,
-                        f"{parts.query}&{extra}" if parts.query else extra,
-                        "",
-                    )
-                )
-    else:
-        uri = _amqp_uri(workload, secret)
-        if src.kind == "rabbitmq":
-            uri = _with_vhost(uri, src.vhost)
-        scheme = SCHEMES.get(urlsplit(uri).scheme.lower())
-        prefix = scheme.management if scheme is not None else None
-        if (
-            prefix
-            and src.endpoint
-            and src.endpoint.startswith((prefix + "http://", prefix + "https://"))
-        ):
-            # the management API the playbook was planned from (shadow bindings / Jolokia)
-            parts = urlsplit(src.endpoint)
-            options["management_url"] = f"{parts.scheme.split('+', 1)[1]}://{parts.netloc}"
+    uri, options = source_uri(
+        SourceLocation(
+            kind=src.kind,
+            label=f"workload '{workload.id}'",
+            endpoint=src.endpoint,
+            region=src.region,
+            vhost=src.vhost,
+            secret=secret,
+            profile=profile,
+            credential_env=src.credentials.env if src.credentials else None,
+        )
+    )
     kind = _adapter_kind(uri)
     if kind is not None and kind != src.kind:
         raise ConfigError(
