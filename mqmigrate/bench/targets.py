@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from queue import Queue
 from typing import Any
 
 from mqmigrate.bench.model import Workload
-from mqmigrate.bench.publishers import (
-    DEFAULT_WINDOW,
-    AMQP1CreditPublisher,
-    KafkaPublisher,
-    RabbitMQConfirmPublisher,
-    SQSBatchPublisher,
-)
+from mqmigrate.bench.publishers import DEFAULT_WINDOW, KafkaPublisher
 from mqmigrate.bench.runner import Delivery
-from mqmigrate.errors import ConnectionFailed, MqMigrateError, UsageError
-from mqmigrate.sources.amqp1 import queue_capability
-from mqmigrate.sources.connect import pika_parameters, proton_blocking_connection, sqs_client
-from mqmigrate.sources.uri import SourceURI, parse_source_uri
+from mqmigrate.errors import UsageError
+from mqmigrate.sources import (
+    WINDOWED_PUBLISHERS,
+    adapter_class,
+    kind_for_uri,
+    open_source,
+    windowed_publisher_class,
+)
+from mqmigrate.sources.base import QueueSpec, SourceAdapter
+
+#: messages each source consumer holds at most (its adapter's prefetch / link credit)
+DEFAULT_PREFETCH = 200
 
 
 def _name(prefix: str) -> str:
@@ -267,218 +270,82 @@ class KafkaWorkerTarget(KafkaShareTarget):
         return _Consumer()
 
 
-# -- RabbitMQ --------------------------------------------------------------------------------
-class RabbitMQTarget:
-    """A temporary durable classic queue (or a fanout exchange to one queue per branch)."""
+# -- the source brokers, through their adapters ------------------------------------------------
+class SourceTarget:
+    """Temporary queues on a source broker, all through its adapter and publisher (the
+    registry in :mod:`mqmigrate.sources`): ``declare_queue`` / ``delete_queue`` for set-up and
+    clean-up, the kind's windowed publisher, and consumers that read as the bridge does
+    (``receive`` a batch, ``settle`` each message ACCEPT).
 
-    system = "rabbitmq"
-
-    def __init__(
-        self, source: SourceURI, prefetch: int = 200, publish_window: int = DEFAULT_WINDOW
-    ):
-        """``publish_window``: messages the publisher leaves unconfirmed at most."""
-        self.source = source
-        self.prefetch = prefetch
-        self.publish_window = publish_window
-        self.exchange = _name("x")
-        self.queues: list[str] = []
-
-    def _connect(self):
-        import pika
-        import pika.exceptions as pex
-
-        params = pika_parameters(self.source, heartbeat=60, blocked_connection_timeout=60)
-        try:
-            return pika.BlockingConnection(params)
-        except pex.AMQPError as exc:
-            raise ConnectionFailed(
-                f"cannot connect to {self.source.masked}: {type(exc).__name__}"
-            ) from exc
-
-    def setup(self, workload: Workload) -> None:
-        self.workload = workload
-        connection = self._connect()
-        channel = connection.channel()
-        channel.exchange_declare(self.exchange, "fanout", durable=False, auto_delete=False)
-        for i in range(workload.fanout):
-            queue = f"{self.exchange}-q{i}"
-            channel.queue_declare(queue, durable=True)
-            channel.queue_bind(queue, self.exchange)
-            self.queues.append(queue)
-        connection.close()
-
-    def publisher(self) -> RabbitMQConfirmPublisher:
-        # persistent messages with publisher confirms, at most publish_window unconfirmed
-        return RabbitMQConfirmPublisher(self._connect(), self.exchange, window=self.publish_window)
-
-    def consumer(self, group: int):
-        connection = self._connect()
-        channel = connection.channel()
-        explicit = self.workload.ack == "explicit"
-        channel.basic_qos(prefetch_count=self.prefetch)
-        queue = self.queues[group]
-        generator = channel.consume(queue, auto_ack=not explicit, inactivity_timeout=0.5)
-
-        class _Consumer:
-            def receive(self, timeout: float) -> list[Delivery]:
-                method, properties, body = next(generator)
-                if method is None:
-                    return []
-                tag = method.delivery_tag
-                settle = (lambda: channel.basic_ack(tag)) if explicit else (lambda: None)
-                return [Delivery(body, bool(method.redelivered), settle)]
-
-            def close(self) -> None:
-                try:
-                    channel.cancel()
-                finally:
-                    connection.close()
-
-        return _Consumer()
-
-    def teardown(self) -> None:
-        connection = self._connect()
-        channel = connection.channel()
-        for queue in self.queues:
-            channel.queue_delete(queue)
-        channel.exchange_delete(self.exchange)
-        connection.close()
-
-
-# -- SQS ---------------------------------------------------------------------------------------
-class SQSTarget:
-    """A temporary standard queue; fan-out needs SNS and is refused here."""
-
-    system = "sqs"
-
-    def __init__(self, source: SourceURI):
-        self.source = source
-        self.queue_url = ""
-
-    def _client(self):
-        return sqs_client(self.source)
-
-    def setup(self, workload: Workload) -> None:
-        if workload.fanout > 1:
-            raise UsageError(
-                "the fan-out preset needs SNS in front of SQS; run it against "
-                "RabbitMQ or AMQP 1.0, or with --fanout 1"
-            )
-        if workload.message_bytes > 256 * 1024:
-            raise UsageError("SQS messages are limited to 256 KiB here; lower --size")
-        self.workload = workload
-        self.queue_url = self._client().create_queue(
-            QueueName=_name("q"), Attributes={"VisibilityTimeout": "30"}
-        )["QueueUrl"]
-
-    def publisher(self) -> SQSBatchPublisher:
-        return SQSBatchPublisher(self._client(), self.queue_url)
-
-    def consumer(self, group: int):
-        import base64
-
-        client, url = self._client(), self.queue_url
-
-        class _Consumer:
-            def receive(self, timeout: float) -> list[Delivery]:
-                response = client.receive_message(
-                    QueueUrl=url,
-                    MaxNumberOfMessages=10,
-                    WaitTimeSeconds=max(int(timeout), 1),
-                    AttributeNames=["ApproximateReceiveCount"],
-                )
-                out = []
-                for message in response.get("Messages", []):
-                    handle = message["ReceiptHandle"]
-                    count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
-                    out.append(
-                        Delivery(
-                            base64.b64decode(message["Body"]),
-                            count > 1,
-                            lambda handle=handle: client.delete_message(
-                                QueueUrl=url, ReceiptHandle=handle
-                            ),
-                        )
-                    )
-                return out
-
-            def close(self) -> None:
-                pass
-
-        return _Consumer()
-
-    def teardown(self) -> None:
-        if self.queue_url:
-            self._client().delete_queue(QueueUrl=self.queue_url)
-
-
-# -- AMQP 1.0 ------------------------------------------------------------------------------
-class AMQP1Target:
-    """A queue address on an AMQP 1.0 broker (Artemis auto-creates anycast queues)."""
-
-    system = "amqp1"
+    Fan-out (one queue per branch, bound to one fanout exchange) needs
+    ``capabilities.fanout``; messages larger than ``capabilities.max_message_bytes`` are
+    refused before anything is created.
+    """
 
     def __init__(
-        self,
-        source: SourceURI,
-        address_prefix: str = "",
-        publish_window: int = DEFAULT_WINDOW,
-        prefetch: int = 100,
+        self, uri: str, *, publish_window: int = DEFAULT_WINDOW, prefetch: int = DEFAULT_PREFETCH
     ):
-        """``publish_window``: deliveries the publisher leaves unsettled at most; each
-        consumer holds at most ``prefetch`` deliveries (its link credit)."""
-        self.source = source
+        """``publish_window``: messages the publisher leaves unconfirmed at most (SQS sends
+        batches of 10); ``prefetch``: the messages each consumer holds at most and reads per
+        ``receive`` (its adapter's prefetch / link credit)."""
+        self.uri = uri
+        self.kind = kind_for_uri(uri)
+        self.system = self.kind
         self.publish_window = publish_window
         self.prefetch = prefetch
-        self.address_prefix = address_prefix
-        self.addresses: list[str] = []
+        self.publisher_class = windowed_publisher_class(self.kind)
+        self.queues: list[QueueSpec] = []
 
-    def _connect(self):
-        try:
-            return proton_blocking_connection(self.source, timeout=30)
-        except Exception as exc:
-            raise ConnectionFailed(f"cannot connect to {self.source.masked}: {exc}") from exc
+    def _adapter(self, queue: str, **options: Any) -> SourceAdapter:
+        return open_source(self.uri, queue=queue, **options)
 
     def setup(self, workload: Workload) -> None:
-        if workload.fanout > 1:
+        capabilities = adapter_class(self.kind).capabilities
+        if not capabilities.declare:
+            raise UsageError(f"bench cannot create a queue on {self.kind} sources")
+        if workload.fanout > 1 and not capabilities.fanout:
             raise UsageError(
-                "fan-out over AMQP 1.0 needs broker-specific multicast set-up; use --fanout 1"
+                f"the fan-out preset needs one publish to reach several {self.kind} queues, "
+                "which this source cannot set up here (SQS: SNS in front; AMQP 1.0: "
+                "broker-specific multicast); run it against RabbitMQ, or with --fanout 1"
+            )
+        limit = capabilities.max_message_bytes
+        if limit is not None and workload.message_bytes > limit:
+            raise UsageError(
+                f"{self.kind} messages are limited to {limit // 1024} KiB here; lower --size"
             )
         self.workload = workload
-        self.addresses = [f"{self.address_prefix}{_name('q')}"]
-        # a sender's attach makes Artemis create the anycast queue, so the consumers (which
-        # refuse a queue that does not exist) can start before anything is published
-        connection = self._connect()
+        name = _name("q")
+        if workload.fanout > 1:
+            # one fanout exchange (named like the queues) and one queue per branch
+            self.queues = [
+                QueueSpec(f"{name}-{i}", exchange=name, exchange_type="fanout")
+                for i in range(workload.fanout)
+            ]
+        else:
+            self.queues = [QueueSpec(name, visibility_timeout_s=30)]
+        admin = self._adapter(name)
         try:
-            connection.create_sender(self.addresses[0], options=queue_capability()).close()
+            for spec in self.queues:
+                admin.declare_queue(spec)
         finally:
-            connection.close()
+            admin.close()
 
-    def publisher(self) -> AMQP1CreditPublisher:
-        # asynchronous within the link's credit, at most publish_window unsettled
-        return AMQP1CreditPublisher(
-            self._connect(),
-            self.addresses[0],
-            options=queue_capability(),
-            window=self.publish_window,
-        )
+    def publisher(self) -> Any:
+        return self.publisher_class.for_queue(self.uri, self.queues[0], window=self.publish_window)
 
-    def consumer(self, group: int):
-        # the bridge's own AMQP 1.0 reader: deliveries read straight off the link, credit
-        # topped up in batches (proton's BlockingReceiver sends a flow frame and dispatches
-        # several Python events per message, which capped the consumers, not the broker)
-        from mqmigrate.sources.amqp1.adapter import AMQP1Source
+    def consumer(self, group: int) -> Any:
         from mqmigrate.sources.base import Outcome
 
-        batch = self.prefetch
-        reader = AMQP1Source(self.source.raw, self.addresses[0], prefetch=batch)
+        batch, received = self.prefetch, self.publisher_class.received
+        reader = self._adapter(self.queues[group].name, prefetch=batch)
         reader.open()
 
         class _Consumer:
             def receive(self, timeout: float) -> list[Delivery]:
                 return [
                     Delivery(
-                        envelope.body,
+                        received(envelope.body),
                         envelope.redelivered,
                         lambda envelope=envelope: reader.settle(envelope, Outcome.ACCEPT),
                     )
@@ -486,42 +353,37 @@ class AMQP1Target:
                 ]
 
             def close(self) -> None:
-                reader.close()
+                try:
+                    reader.flush()  # settled messages acknowledged before the connection goes
+                finally:
+                    reader.close()
 
         return _Consumer()
 
     def teardown(self) -> None:
-        # Artemis keeps the queue the set-up's sender created: remove it through its management
-        # API (best effort: without one it stays, named mqmigrate-bench-*, empty)
-        from mqmigrate.sources.amqp1.artemis import ArtemisManagement
-        from mqmigrate.sources.uri import management_endpoint
-
-        try:
-            management = ArtemisManagement(management_endpoint(self.source))
-        except MqMigrateError:
+        # best effort: a leftover is named mqmigrate-bench-*, recognisable and harmless
+        if not self.queues:
             return
+        admin = self._adapter(self.queues[0].name)
+        *first, last = self.queues
         try:
-            for address in self.addresses:
-                if management.find_queue(address) is not None:
-                    management.destroy_queue(address)
-                management.delete_address(address)
-        except MqMigrateError:
-            pass
+            for spec in first:  # the shared exchange goes with the last queue
+                admin.delete_queue(dataclasses.replace(spec, exchange=None))
+            admin.delete_queue(last)
         finally:
-            management.close()
+            admin.close()
 
 
-def source_target(uri: str, publish_window: int = DEFAULT_WINDOW):
+def source_target(
+    uri: str, publish_window: int = DEFAULT_WINDOW, prefetch: int = DEFAULT_PREFETCH
+) -> SourceTarget:
     """The benchmark target for a source URI; ``publish_window``: the unconfirmed messages
-    the RabbitMQ and AMQP 1.0 publishers allow (SQS sends batches of 10)."""
-    source = parse_source_uri(uri)
-    if source.kind == "rabbitmq":
-        return RabbitMQTarget(source, publish_window=publish_window)
-    if source.kind == "sqs":
-        return SQSTarget(source)
-    if source.kind == "amqp1":
-        return AMQP1Target(source, publish_window=publish_window)
-    raise UsageError(
-        f"bench cannot publish through {source.scheme}://",
-        hint="use amqp://, amqp1://, sqs:// or sqs+http://",
-    )
+    the RabbitMQ and AMQP 1.0 publishers allow (SQS sends batches of 10); ``prefetch``: what
+    each consumer holds at most."""
+    target = SourceTarget(uri, publish_window=publish_window, prefetch=prefetch)
+    if target.kind not in WINDOWED_PUBLISHERS:
+        raise UsageError(
+            f"bench cannot publish through {uri.partition('://')[0]}://",
+            hint="use amqp://, amqp1://, sqs:// or sqs+http://",
+        )
+    return target

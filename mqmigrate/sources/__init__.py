@@ -33,6 +33,15 @@ PUBLISHERS: dict[str, tuple[str, str]] = {
     "amqp1": ("mqmigrate.sources.amqp1.publisher:AMQP1Publisher", "python-qpid-proton"),
 }
 
+#: name -> "module:Class" of the windowed publisher (the benchmark's source side: at most
+#: ``window`` messages unconfirmed, ``for_queue(uri, QueueSpec, window=)`` and
+#: ``received(body)``, the body as published from what a consumer receives)
+WINDOWED_PUBLISHERS: dict[str, str] = {
+    "rabbitmq": "mqmigrate.sources.rabbitmq.publisher:RabbitMQConfirmPublisher",
+    "sqs": "mqmigrate.sources.sqs.publisher:SQSBatchPublisher",
+    "amqp1": "mqmigrate.sources.amqp1.publisher:AMQP1CreditPublisher",
+}
+
 #: pip package -> the module it installs, where the names differ
 _DRIVER_MODULES = {"python-qpid-proton": "proton"}
 
@@ -68,6 +77,23 @@ def publisher_class(name: str) -> type[SourcePublisher]:
         hint = f"publishers: {', '.join(PUBLISHERS)}"
         raise UsageError(f"no publisher for source kind {name!r}", hint=hint)
     target, package = PUBLISHERS[name]
+    module, _, cls = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ImportError as exc:
+        if package and exc.name and exc.name.split(".")[0] == _DRIVER_MODULES.get(package, package):
+            raise PrerequisiteError(
+                f"publishing to {name} needs the {package!r} package", hint=f"pip install {package}"
+            ) from exc
+        raise
+
+
+def windowed_publisher_class(name: str) -> Any:
+    """The windowed publisher class of the source kind ``name`` (imported now)."""
+    if name not in WINDOWED_PUBLISHERS:
+        hint = f"publishers: {', '.join(WINDOWED_PUBLISHERS)}"
+        raise UsageError(f"no windowed publisher for source kind {name!r}", hint=hint)
+    target, package = WINDOWED_PUBLISHERS[name], PUBLISHERS[name][1]
     module, _, cls = target.partition(":")
     try:
         return getattr(importlib.import_module(module), cls)

@@ -67,6 +67,11 @@ class Capabilities:
     queue_check: bool = False
     #: :meth:`SourceAdapter.declare_queue` / :meth:`SourceAdapter.delete_queue` work
     declare: bool = False
+    #: :meth:`SourceAdapter.declare_queue` binds several queues to one fanout exchange
+    #: (``QueueSpec.exchange_type="fanout"``), so one publish reaches each
+    fanout: bool = False
+    #: the largest message body the source takes, None when the tool knows no limit
+    max_message_bytes: int | None = None
     #: the broker has a management HTTP API the adapter uses (``management_url``: RabbitMQ's,
     #: Artemis' Jolokia)
     management_api: bool = False
@@ -113,11 +118,16 @@ class QueueSpec:
       ``message_ttl_ms``;
     * SQS: ``dead_letter_queue`` + ``max_receives`` (the redrive policy),
       ``visibility_timeout_s``;
+    * AMQP 1.0 (Artemis): the name (an anycast queue, removed through Jolokia);
     * memory: the name.
+
+    ``exchange_type`` (RabbitMQ, ``capabilities.fanout``): ``fanout`` binds every queue
+    declared with the same ``exchange`` to it, so one publish reaches each of them.
     """
 
     name: str
     exchange: str | None = None
+    exchange_type: str = "direct"
     dead_letter_exchange: str | None = None
     dead_letter_queue: str | None = None
     max_receives: int | None = None

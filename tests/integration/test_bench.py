@@ -293,6 +293,6 @@ def test_amqp1_target_counts_what_artemis_accepted_and_removes_its_queue(artemis
         f"artemis+http://artemis:artemis@127.0.0.1:{artemis_service.port('console')}"
     )
     try:
-        assert management.find_queue(target.addresses[0]) is None
+        assert management.find_queue(target.queues[0].name) is None
     finally:
         management.close()

@@ -89,6 +89,7 @@ from mqmigrate.sources.base import (
     BridgeMode,
     Outcome,
     QueueCounts,
+    QueueSpec,
     SourceAdapter,
     content_hash_id,
 )
@@ -133,6 +134,7 @@ class AMQP1Source(SourceAdapter):
         counts=True,
         queue_check=True,
         management_api=True,
+        declare=True,
     )
 
     def __init__(
@@ -859,6 +861,49 @@ class AMQP1Source(SourceAdapter):
         finally:
             container.timeout = saved
         return False
+
+    def declare_queue(self, spec: QueueSpec) -> None:
+        """Artemis: a sender's attach with the ``queue`` capability makes it create the anycast
+        queue ``spec.name`` (kept until :meth:`delete_queue`); an existing one is kept."""
+        try:
+            conn = proton_blocking_connection(
+                self.endpoint,
+                timeout=self.connect_timeout,
+                heartbeat=None,
+                container_id=f"mqmigrate-declare-{uuid.uuid4().hex[:8]}",
+            )
+        except (ConnectionException, Timeout, OSError) as exc:
+            raise self._connect_error(exc) from exc
+        try:
+            props = conn.conn.remote_properties or {}
+            self._product = str(props.get("product", "")) or None
+            self._version = str(props.get("version", "")) or None
+            conn.create_sender(self._address(spec.name), options=queue_capability()).close()
+        except (ProtonException, OSError) as exc:
+            raise SourceUnavailable(
+                f"{self.kind} queue {spec.name}: declare failed: {' '.join(str(exc).split())[:200]}"
+            ) from exc
+        finally:
+            try:
+                conn.close()
+            except Exception:  # closing a broken connection: nothing left to do
+                pass
+
+    def delete_queue(self, spec: QueueSpec) -> list[str]:
+        """Artemis, through Jolokia: the queue ``spec.name`` and its address."""
+        try:
+            management = artemis.ArtemisManagement(self.management)
+        except MqMigrateError as exc:
+            return [f"AMQP 1.0 queue {spec.name}: {exc.one_line()}"]
+        try:
+            if management.find_queue(spec.name) is not None:
+                management.destroy_queue(spec.name)
+            management.delete_address(spec.name)
+        except MqMigrateError as exc:
+            return [f"AMQP 1.0 queue {spec.name}: {exc.one_line()}"]
+        finally:
+            management.close()
+        return []
 
     def remove_shadow(self) -> list[str]:
         """Artemis, through Jolokia: the divert and its anycast queue and address, or the

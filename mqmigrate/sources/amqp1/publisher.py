@@ -13,11 +13,12 @@ import time
 from collections import deque
 from typing import Any, Callable, Mapping, Sequence
 
-from mqmigrate.errors import PublishRefused, SourceError, SourceUnavailable
+from mqmigrate.errors import ConnectionFailed, PublishRefused, SourceError, SourceUnavailable
 from mqmigrate.redact import Secret, mask_uri
 from mqmigrate.sources.base import (
     PUBLISH_TIMEOUT,
     PUBLISH_WINDOW,
+    QueueSpec,
     SourcePublisher,
     check_properties,
     deadline_passed,
@@ -182,6 +183,26 @@ class AMQP1CreditPublisher:
     delivery as the broker's outcome arrives: ``accepted`` is counted, anything else
     (``rejected``, ``released``, ``modified``, settled without an outcome) is a refusal.
     """
+
+    @classmethod
+    def for_queue(
+        cls, uri: str, spec: QueueSpec, *, window: int = PUBLISH_WINDOW
+    ) -> "AMQP1CreditPublisher":
+        """A publisher to the queue ``spec`` declared (Artemis' ``queue`` capability on the
+        link, so the address stays anycast); connected now."""
+        from mqmigrate.sources.amqp1 import queue_capability
+
+        source = parse_source_uri(uri)
+        try:
+            connection = proton_blocking_connection(source, timeout=30)
+        except Exception as exc:
+            raise ConnectionFailed(f"cannot connect to {source.masked}: {exc}") from exc
+        return cls(connection, spec.name, options=queue_capability(), window=window)
+
+    @staticmethod
+    def received(body: bytes) -> bytes:
+        """The body as published, from what a consumer of the queue receives: the same."""
+        return body
 
     def __init__(
         self,

@@ -104,6 +104,7 @@ class RabbitMQSource(SourceAdapter):
         queue_check=True,
         management_api=True,
         declare=True,
+        fanout=True,
     )
     connection_errors = (
         pe.AMQPConnectionError,
@@ -512,8 +513,8 @@ class RabbitMQSource(SourceAdapter):
         return [f"queue {shadow}"]
 
     def declare_queue(self, spec: QueueSpec) -> None:
-        """A durable queue; with ``exchange`` bound to that direct exchange under its name
-        (so it can be shadowed); with ``dead_letter_exchange`` + ``dead_letter_queue`` its dead
+        """A durable queue; with ``exchange`` bound to that exchange (``exchange_type``,
+        direct by default) under its name (so it can be shadowed); with ``dead_letter_exchange`` + ``dead_letter_queue`` its dead
         letters routed there; ``message_ttl_ms`` as ``x-message-ttl``."""
         arguments: dict[str, Any] = {}
         if spec.dead_letter_exchange:
@@ -524,7 +525,7 @@ class RabbitMQSource(SourceAdapter):
         try:
             ch = conn.channel()
             if spec.exchange:
-                ch.exchange_declare(spec.exchange, "direct", durable=True)
+                ch.exchange_declare(spec.exchange, spec.exchange_type, durable=True)
             if spec.dead_letter_exchange:
                 ch.exchange_declare(spec.dead_letter_exchange, "direct", durable=True)
                 if spec.dead_letter_queue:

@@ -24,6 +24,7 @@ from mqmigrate.redact import mask_uri
 from mqmigrate.sources.base import (
     PUBLISH_TIMEOUT,
     PUBLISH_WINDOW,
+    QueueSpec,
     SourcePublisher,
     check_properties,
     deadline_passed,
@@ -278,6 +279,30 @@ class RabbitMQConfirmPublisher:
     while serving its socket, so this class publishes without waiting and counts the acks as
     they arrive, serving the socket whenever half the window is outstanding.
     """
+
+    @classmethod
+    def for_queue(
+        cls, uri: str, spec: QueueSpec, *, window: int = PUBLISH_WINDOW
+    ) -> "RabbitMQConfirmPublisher":
+        """A publisher to the queue ``spec`` declared: through its ``exchange`` (every queue of
+        a fanout exchange), else the default exchange; connected now."""
+        import pika
+        import pika.exceptions as pex
+
+        source = parse_source_uri(uri)
+        params = pika_parameters(source, heartbeat=60, blocked_connection_timeout=60)
+        try:
+            connection = pika.BlockingConnection(params)
+        except pex.AMQPError as exc:
+            raise ConnectionFailed(
+                f"cannot connect to {source.masked}: {type(exc).__name__}"
+            ) from exc
+        return cls(connection, spec.exchange or "", spec.name, window=window)
+
+    @staticmethod
+    def received(body: bytes) -> bytes:
+        """The body as published, from what a consumer of the queue receives: the same."""
+        return body
 
     def __init__(
         self,

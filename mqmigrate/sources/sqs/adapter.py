@@ -102,6 +102,7 @@ class SQSSource(SourceAdapter):
         counts=True,
         queue_check=True,
         declare=True,
+        max_message_bytes=256 * 1024,
     )
     #: what a boto3 call can raise; :func:`~mqmigrate.sources.sqs.client.classify` sorts it
     #: into transient or terminal by error code (SQS has no connection to lose)

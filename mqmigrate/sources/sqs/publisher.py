@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from mqmigrate.errors import ConfigError, PublishRefused, SourceError, SourceUnavailable
 from mqmigrate.headers import SQS_SOURCE_ID_ATTRIBUTE
 from mqmigrate.kafka.delays import label
-from mqmigrate.sources.base import SourcePublisher, check_properties
+from mqmigrate.sources.base import QueueSpec, SourcePublisher, check_properties
 from mqmigrate.sources.connect import sqs_client
 from mqmigrate.sources.sqs.client import TRANSIENT_CODES
 from mqmigrate.sources.uri import parse_source_uri
@@ -155,6 +155,20 @@ class SQSPublisher(SourcePublisher):
 
 class SQSBatchPublisher:
     """``SendMessageBatch`` of 10 (SQS's maximum); a failed entry is a refusal."""
+
+    @classmethod
+    def for_queue(cls, uri: str, spec: QueueSpec, *, window: int = 0) -> "SQSBatchPublisher":
+        """A publisher to the queue ``spec`` declared (``window`` unused: batches of 10)."""
+        client = sqs_client(parse_source_uri(uri))
+        return cls(client, client.get_queue_url(QueueName=spec.name)["QueueUrl"])
+
+    @staticmethod
+    def received(body: bytes) -> bytes:
+        """The body as published, from what a consumer of the queue receives (SQS bodies are
+        text: :meth:`publish` sent it base64-encoded)."""
+        import base64
+
+        return base64.b64decode(body)
 
     def __init__(self, client: Any, queue_url: str):
         self.client, self.queue_url = client, queue_url
