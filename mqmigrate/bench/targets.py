@@ -18,7 +18,7 @@ from mqmigrate.sources import (
     open_source,
     windowed_publisher_class,
 )
-from mqmigrate.sources.base import QueueSpec, SourceAdapter
+from mqmigrate.sources.base import Envelope, Outcome, QueueSpec, SourceAdapter
 
 #: messages each source consumer holds at most (its adapter's prefetch / link credit)
 DEFAULT_PREFETCH = 200
@@ -275,7 +275,8 @@ class SourceTarget:
     """Temporary queues on a source broker, all through its adapter and publisher (the
     registry in :mod:`mqmigrate.sources`): ``declare_queue`` / ``delete_queue`` for set-up and
     clean-up, the kind's windowed publisher, and consumers that read as the bridge does
-    (``receive`` a batch, ``settle`` each message ACCEPT).
+    (``receive`` a batch; what the benchmark settled goes back ACCEPT in one ``settle_many``
+    before the next batch).
 
     Fan-out (one queue per branch, bound to one fanout exchange) needs
     ``capabilities.fanout``; messages larger than ``capabilities.max_message_bytes`` are
@@ -335,25 +336,35 @@ class SourceTarget:
         return self.publisher_class.for_queue(self.uri, self.queues[0], window=self.publish_window)
 
     def consumer(self, group: int) -> Any:
-        from mqmigrate.sources.base import Outcome
-
         batch, received = self.prefetch, self.publisher_class.received
         reader = self._adapter(self.queues[group].name, prefetch=batch)
         reader.open()
 
         class _Consumer:
+            def __init__(self) -> None:
+                #: settled by the benchmark, handed to the adapter at the next receive in one
+                #: ``settle_many`` (as the bridge settles: one batch delete on SQS)
+                self.accepted: list[Envelope] = []
+
+            def _settle(self) -> None:
+                if self.accepted:
+                    accepted, self.accepted = self.accepted, []
+                    reader.settle_many(accepted, Outcome.ACCEPT)
+
             def receive(self, timeout: float) -> list[Delivery]:
+                self._settle()
                 return [
                     Delivery(
                         received(envelope.body),
                         envelope.redelivered,
-                        lambda envelope=envelope: reader.settle(envelope, Outcome.ACCEPT),
+                        lambda envelope=envelope: self.accepted.append(envelope),
                     )
                     for envelope in reader.receive(batch, timeout)
                 ]
 
             def close(self) -> None:
                 try:
+                    self._settle()
                     reader.flush()  # settled messages acknowledged before the connection goes
                 finally:
                     reader.close()
@@ -380,10 +391,9 @@ def source_target(
     """The benchmark target for a source URI; ``publish_window``: the unconfirmed messages
     the RabbitMQ and AMQP 1.0 publishers allow (SQS sends batches of 10); ``prefetch``: what
     each consumer holds at most."""
-    target = SourceTarget(uri, publish_window=publish_window, prefetch=prefetch)
-    if target.kind not in WINDOWED_PUBLISHERS:
+    if kind_for_uri(uri) not in WINDOWED_PUBLISHERS:
         raise UsageError(
             f"bench cannot publish through {uri.partition('://')[0]}://",
             hint="use amqp://, amqp1://, sqs:// or sqs+http://",
         )
-    return target
+    return SourceTarget(uri, publish_window=publish_window, prefetch=prefetch)
