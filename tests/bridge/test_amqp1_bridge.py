@@ -27,8 +27,8 @@ from proton import (
     ushort,
 )
 
-from amqp1_helpers import Artemis, numbered, publish, run_bridge, start_bridge, wait_for
-from bridge_helpers import read_topic, source_ids
+from tests.support.amqp1 import Artemis, numbered, publish, run_bridge, start_bridge, wait_for
+from tests.support.bridge import read_topic, source_ids
 from mqmigrate import headers as mqheaders
 from mqmigrate.kafka.admin import set_group_config
 
@@ -60,11 +60,11 @@ def _publish(artemis: Artemis, address: str, messages, capabilities=("queue",)) 
 
 
 def test_drain_artemis_keeps_types_key_and_timestamp(
-    artemis, artemis_names, topics, kafka_bootstrap, unique_name
+    artemis, artemis_names, kafka_topics, kafka_bootstrap, unique_name
 ):
     artemis.create_queue(unique_name)
     artemis_names.append(unique_name)
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     sent_at = 1_700_000_000.123
     properties = {
         "ulong": ulong(2**63),
@@ -154,13 +154,13 @@ def test_drain_artemis_keeps_types_key_and_timestamp(
     assert artemis.count(unique_name) == 0
 
 
-def test_drain_rabbitmq_amqp1_plugin(rabbit, topics, kafka_bootstrap, unique_name):
-    port = rabbit.port("amqp")
+def test_drain_rabbitmq_amqp1_plugin(rabbitmq_service, kafka_topics, kafka_bootstrap, unique_name):
+    port = rabbitmq_service.port("amqp")
     params = pika.URLParameters(f"amqp://guest:guest@127.0.0.1:{port}/%2f")
     connection = pika.BlockingConnection(params)
-    channel = connection.channel()
-    channel.queue_declare(unique_name, durable=True)
-    topic = topics(unique_name)
+    rabbitmq_channel = connection.channel()
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    topic = kafka_topics(unique_name)
     try:
         sent = publish(
             f"amqp://127.0.0.1:{port}",
@@ -185,18 +185,18 @@ def test_drain_rabbitmq_amqp1_plugin(rabbit, topics, kafka_bootstrap, unique_nam
         assert sorted(source_ids(records)) == sorted(f"r-{i}" for i in range(500))
         decoded = mqheaders.decode(records[0].headers())
         assert type(decoded.headers["n"]) is ulong
-        assert channel.queue_declare(unique_name, passive=True).method.message_count == 0
+        assert rabbitmq_channel.queue_declare(unique_name, passive=True).method.message_count == 0
     finally:
-        channel.queue_delete(unique_name)
+        rabbitmq_channel.queue_delete(unique_name)
         connection.close()
 
 
 def test_shadow_anycast_queue_takes_nothing_and_survives_restart(
-    artemis, artemis_names, topics, kafka_bootstrap, unique_name
+    artemis, artemis_names, kafka_topics, kafka_bootstrap, unique_name
 ):
     artemis.create_queue(unique_name)
     artemis_names.append(unique_name)
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     shadow = unique_name + ".mqmigrate-shadow"
     args = ("--mode", "shadow", "--idle-exit", "2", "--management-url", artemis.management_url)
     backlog = _publish(artemis, unique_name, numbered(50, prefix="before"))
@@ -230,13 +230,13 @@ def test_shadow_anycast_queue_takes_nothing_and_survives_restart(
 
 
 def test_shadow_multicast_address_is_a_durable_subscription(
-    artemis, artemis_names, topics, kafka_bootstrap, unique_name
+    artemis, artemis_names, kafka_topics, kafka_bootstrap, unique_name
 ):
     subscription = unique_name + "-sub"
     artemis.create_address(unique_name, "MULTICAST")
     artemis.create_queue(subscription, unique_name, "MULTICAST")
     artemis_names.extend([subscription, unique_name])
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     args = ("--mode", "shadow", "--idle-exit", "2", "--management-url", artemis.management_url)
     proc = start_bridge(
         artemis.uri, unique_name, kafka_bootstrap, topic, *args[:2], "--idle-exit", "600", *args[4:]
@@ -268,10 +268,12 @@ def test_shadow_multicast_address_is_a_durable_subscription(
     assert unique_name + ".mqmigrate-shadow" not in artemis.queue_names()
 
 
-def test_shadow_refused_on_rabbitmq_amqp1(rabbit, topics, kafka_bootstrap, unique_name):
-    topic = topics(unique_name)
+def test_shadow_refused_on_rabbitmq_amqp1(
+    rabbitmq_service, kafka_topics, kafka_bootstrap, unique_name
+):
+    topic = kafka_topics(unique_name)
     code, _summary, err = run_bridge(
-        f"amqp1://guest:guest@127.0.0.1:{rabbit.port('amqp')}",
+        f"amqp1://guest:guest@127.0.0.1:{rabbitmq_service.port('amqp')}",
         unique_name,
         kafka_bootstrap,
         topic,
@@ -284,9 +286,11 @@ def test_shadow_refused_on_rabbitmq_amqp1(rabbit, topics, kafka_bootstrap, uniqu
     assert "amqp://" in err and "Traceback" not in err
 
 
-def test_errors_are_one_line_exit_2(artemis, rabbit, topics, kafka_bootstrap, unique_name):
-    topic = topics(unique_name)
-    rabbit_port = rabbit.port("amqp")
+def test_errors_are_one_line_exit_2(
+    artemis, rabbitmq_service, kafka_topics, kafka_bootstrap, unique_name
+):
+    topic = kafka_topics(unique_name)
+    rabbit_port = rabbitmq_service.port("amqp")
     cases = [
         # the sandbox Artemis allows anonymous logins, so a wrong password is tried on RabbitMQ
         (
@@ -322,11 +326,11 @@ def test_errors_are_one_line_exit_2(artemis, rabbit, topics, kafka_bootstrap, un
 
 
 def test_bridged_artemis_topic_consumed_by_share_group(
-    artemis, artemis_names, topics, kafka_bootstrap, unique_name
+    artemis, artemis_names, kafka_topics, kafka_bootstrap, unique_name
 ):
     artemis.create_queue(unique_name)
     artemis_names.append(unique_name)
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     _publish(
         artemis,
         unique_name,
@@ -370,13 +374,13 @@ def test_bridged_artemis_topic_consumed_by_share_group(
 
 
 def test_connection_closed_by_artemis_reconnects_without_loss(
-    artemis, artemis_names, topics, kafka_bootstrap, unique_name
+    artemis, artemis_names, kafka_topics, kafka_bootstrap, unique_name
 ):
     import json
 
     artemis.create_queue(unique_name)
     artemis_names.append(unique_name)
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     n = 5000
     _publish(artemis, unique_name, numbered(n, prefix="c"))
     proc = start_bridge(

@@ -10,7 +10,7 @@ from typing import Iterator
 import pika
 import pytest
 
-from amqp1_helpers import Artemis, numbered, publish
+from tests.support.amqp1 import Artemis, numbered, publish
 from mqmigrate.sources.amqp1.adapter import AMQP1Source
 from mqmigrate.sources.base import Outcome
 

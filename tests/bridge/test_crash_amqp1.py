@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from amqp1_helpers import Artemis, numbered, publish, start_bridge
-from bridge_helpers import lost_and_duplicates
+from tests.support.amqp1 import Artemis, numbered, publish, start_bridge
+from tests.support.bridge import lost_and_duplicates
 from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.amqp1, pytest.mark.kafka, pytest.mark.slow]

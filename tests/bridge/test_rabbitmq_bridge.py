@@ -10,7 +10,7 @@ import pika
 import pytest
 from confluent_kafka import AcknowledgeType, ShareConsumer
 
-from bridge_helpers import publish, read_topic, source_ids
+from tests.support.bridge import publish, read_topic, source_ids
 from mqmigrate import headers as mqheaders
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.errors import SourceError
@@ -22,9 +22,9 @@ from mqmigrate.sources.rabbitmq.adapter import SHADOW_SUFFIX, RabbitMQSource
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.rabbitmq]
 
 
-def _engine(amqp_uri, queue, bootstrap, topic, *, mode=Mode.drain, mgmt=None, **cfg):
+def _engine(rabbitmq_uri, queue, bootstrap, topic, *, mode=Mode.drain, mgmt=None, **cfg):
     source = RabbitMQSource(
-        amqp_uri, queue, mode=mode, prefetch=cfg.get("max_in_flight", 2000), management_url=mgmt
+        rabbitmq_uri, queue, mode=mode, prefetch=cfg.get("max_in_flight", 2000), management_url=mgmt
     )
     config = BridgeConfig(
         topic=topic,
@@ -37,74 +37,89 @@ def _engine(amqp_uri, queue, bootstrap, topic, *, mode=Mode.drain, mgmt=None, **
     return Engine(source, BridgeProducer(bootstrap), config)
 
 
-def _depth(channel, queue) -> int:
-    return channel.queue_declare(queue, passive=True).method.message_count
+def _depth(rabbitmq_channel, queue) -> int:
+    return rabbitmq_channel.queue_declare(queue, passive=True).method.message_count
 
 
-def test_drain_5000_unique_ids(channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name):
-    channel.queue_declare(unique_name, durable=True)
-    queues.append(("queue", unique_name))
-    topic = topics(unique_name)
-    ids = publish(channel, "", unique_name, 5000)
-    engine = _engine(amqp_uri, unique_name, kafka_bootstrap, topic, max_in_flight=1000)
+def test_drain_5000_unique_ids(
+    rabbitmq_channel, rabbitmq_names, kafka_topics, kafka_bootstrap, rabbitmq_uri, unique_name
+):
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    rabbitmq_names.append(("queue", unique_name))
+    topic = kafka_topics(unique_name)
+    ids = publish(rabbitmq_channel, "", unique_name, 5000)
+    engine = _engine(rabbitmq_uri, unique_name, kafka_bootstrap, topic, max_in_flight=1000)
     assert engine.run() is StopReason.drained
     got = source_ids(read_topic(kafka_bootstrap, topic))
     assert sorted(got) == sorted(ids)  # all there, none twice
-    assert _depth(channel, unique_name) == 0
+    assert _depth(rabbitmq_channel, unique_name) == 0
     assert engine.stats.acked == 5000 and engine.stats.produced == 5000
 
 
 def test_shadow_leaves_source_untouched(
-    channel, queues, topics, kafka_bootstrap, amqp_uri, mgmt_url, unique_name
+    rabbitmq_channel,
+    rabbitmq_names,
+    kafka_topics,
+    kafka_bootstrap,
+    rabbitmq_uri,
+    rabbitmq_management_url,
+    unique_name,
 ):
     exchange = unique_name + "-x"
-    channel.exchange_declare(exchange, "topic", durable=True)
-    channel.queue_declare(unique_name, durable=True)
-    channel.queue_bind(unique_name, exchange, routing_key="orders.*")
-    queues.extend(
+    rabbitmq_channel.exchange_declare(exchange, "topic", durable=True)
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    rabbitmq_channel.queue_bind(unique_name, exchange, routing_key="orders.*")
+    rabbitmq_names.extend(
         [("queue", unique_name), ("queue", unique_name + SHADOW_SUFFIX), ("exchange", exchange)]
     )
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     engine = _engine(
-        amqp_uri,
+        rabbitmq_uri,
         unique_name,
         kafka_bootstrap,
         topic,
         mode=Mode.shadow,
-        mgmt=mgmt_url,
+        mgmt=rabbitmq_management_url,
         idle_exit=2.0,
     )
     engine.open()  # declares the shadow queue with the same bindings
-    ids = publish(channel, exchange, "orders.created", 300)
+    ids = publish(rabbitmq_channel, exchange, "orders.created", 300)
     assert engine.run() is StopReason.idle
     assert sorted(source_ids(read_topic(kafka_bootstrap, topic))) == sorted(ids)
-    assert _depth(channel, unique_name) == 300  # the original consumers lose nothing
-    assert _depth(channel, unique_name + SHADOW_SUFFIX) == 0
+    assert _depth(rabbitmq_channel, unique_name) == 300  # the original consumers lose nothing
+    assert _depth(rabbitmq_channel, unique_name + SHADOW_SUFFIX) == 0
     engine.source.remove_shadow()
     with pytest.raises(pika.exceptions.ChannelClosedByBroker):
-        channel.queue_declare(unique_name + SHADOW_SUFFIX, passive=True)
+        rabbitmq_channel.queue_declare(unique_name + SHADOW_SUFFIX, passive=True)
 
 
 def test_shadow_refuses_default_exchange_only_queue(
-    channel, queues, kafka_bootstrap, amqp_uri, mgmt_url, unique_name
+    rabbitmq_channel,
+    rabbitmq_names,
+    kafka_bootstrap,
+    rabbitmq_uri,
+    rabbitmq_management_url,
+    unique_name,
 ):
-    channel.queue_declare(unique_name, durable=True)
-    queues.append(("queue", unique_name))
-    source = RabbitMQSource(amqp_uri, unique_name, mode=Mode.shadow, management_url=mgmt_url)
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    rabbitmq_names.append(("queue", unique_name))
+    source = RabbitMQSource(
+        rabbitmq_uri, unique_name, mode=Mode.shadow, management_url=rabbitmq_management_url
+    )
     with pytest.raises(SourceError, match="default exchange"):
         source.open()
 
 
 def test_5mb_message_on_1mb_topic_quarantined_once(
-    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name
+    rabbitmq_channel, rabbitmq_names, kafka_topics, kafka_bootstrap, rabbitmq_uri, unique_name
 ):
-    channel.queue_declare(unique_name, durable=True)
-    queues.append(("queue", unique_name))
-    topic = topics(unique_name, **{"max.message.bytes": "1048576"})
-    publish(channel, "", unique_name, 50, prefix="before")
-    publish(channel, "", unique_name, 1, size=5 * 1024 * 1024, prefix="big")
-    publish(channel, "", unique_name, 50, prefix="after")
-    engine = _engine(amqp_uri, unique_name, kafka_bootstrap, topic)
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    rabbitmq_names.append(("queue", unique_name))
+    topic = kafka_topics(unique_name, **{"max.message.bytes": "1048576"})
+    publish(rabbitmq_channel, "", unique_name, 50, prefix="before")
+    publish(rabbitmq_channel, "", unique_name, 1, size=5 * 1024 * 1024, prefix="big")
+    publish(rabbitmq_channel, "", unique_name, 50, prefix="after")
+    engine = _engine(rabbitmq_uri, unique_name, kafka_bootstrap, topic)
     assert engine.run() is StopReason.drained
     main = source_ids(read_topic(kafka_bootstrap, topic))
     quarantined = read_topic(kafka_bootstrap, topic + ".quarantine")
@@ -115,16 +130,16 @@ def test_5mb_message_on_1mb_topic_quarantined_once(
     assert q["mq.quarantine.topic"] == topic.encode()
     assert q["mq.source.coordinate.queue"] == unique_name.encode()
     assert len(quarantined[0].value()) == 5 * 1024 * 1024
-    assert _depth(channel, unique_name) == 0
+    assert _depth(rabbitmq_channel, unique_name) == 0
     assert engine.stats.quarantined == 1
 
 
 def test_headers_round_trip_pika_through_kafka(
-    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name
+    rabbitmq_channel, rabbitmq_names, kafka_topics, kafka_bootstrap, rabbitmq_uri, unique_name
 ):
-    channel.queue_declare(unique_name, durable=True)
-    queues.append(("queue", unique_name))
-    topic = topics(unique_name)
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    rabbitmq_names.append(("queue", unique_name))
+    topic = kafka_topics(unique_name)
     when = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.timezone.utc)
     table = {
         "x-death": [
@@ -160,8 +175,8 @@ def test_headers_round_trip_pika_through_kafka(
         expiration="60000",
         headers=table,
     )
-    channel.basic_publish("", unique_name, b'{"id": 1}', props)
-    engine = _engine(amqp_uri, unique_name, kafka_bootstrap, topic, key_from="routing-key")
+    rabbitmq_channel.basic_publish("", unique_name, b'{"id": 1}', props)
+    engine = _engine(rabbitmq_uri, unique_name, kafka_bootstrap, topic, key_from="routing-key")
     engine.run()
     [record] = read_topic(kafka_bootstrap, topic)
     meta = mqheaders.decode(record.headers())
@@ -194,13 +209,13 @@ def test_headers_round_trip_pika_through_kafka(
 
 
 def test_bridged_topic_consumed_by_share_group(
-    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name
+    rabbitmq_channel, rabbitmq_names, kafka_topics, kafka_bootstrap, rabbitmq_uri, unique_name
 ):
-    channel.queue_declare(unique_name, durable=True)
-    queues.append(("queue", unique_name))
-    topic = topics(unique_name)
-    ids = publish(channel, "", unique_name, 200)
-    assert _engine(amqp_uri, unique_name, kafka_bootstrap, topic).run() is StopReason.drained
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    rabbitmq_names.append(("queue", unique_name))
+    topic = kafka_topics(unique_name)
+    ids = publish(rabbitmq_channel, "", unique_name, 200)
+    assert _engine(rabbitmq_uri, unique_name, kafka_bootstrap, topic).run() is StopReason.drained
     group = unique_name + "-share"
     set_group_config(kafka_bootstrap, group, {"share.auto.offset.reset": "earliest"})
     consumer = ShareConsumer(
@@ -227,21 +242,21 @@ def test_bridged_topic_consumed_by_share_group(
 
 
 def test_unreachable_and_bad_credentials_are_one_line_exit_2(
-    kafka_bootstrap, rabbit, topics, unique_name
+    kafka_bootstrap, rabbitmq_service, kafka_topics, unique_name
 ):
     import subprocess
     import sys
 
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     cases = [
         (
-            f"amqp://guest:wrongpw@127.0.0.1:{rabbit.port('amqp')}/%2f",
+            f"amqp://guest:wrongpw@127.0.0.1:{rabbitmq_service.port('amqp')}/%2f",
             kafka_bootstrap,
             "ACCESS_REFUSED",
         ),
         ("amqp://guest:guest@127.0.0.1:1/%2f", kafka_bootstrap, "connect failed"),
         (
-            f"amqp://guest:guest@127.0.0.1:{rabbit.port('amqp')}/%2f",
+            f"amqp://guest:guest@127.0.0.1:{rabbitmq_service.port('amqp')}/%2f",
             "127.0.0.1:1",
             "did not answer",
         ),
@@ -275,17 +290,23 @@ def test_unreachable_and_bad_credentials_are_one_line_exit_2(
 
 
 def test_connection_killed_by_broker_reconnects_without_loss(
-    channel, queues, topics, kafka_bootstrap, amqp_uri, mgmt_url, unique_name
+    rabbitmq_channel,
+    rabbitmq_names,
+    kafka_topics,
+    kafka_bootstrap,
+    rabbitmq_uri,
+    rabbitmq_management_url,
+    unique_name,
 ):
     import threading
 
     import httpx
 
-    channel.queue_declare(unique_name, durable=True)
-    queues.append(("queue", unique_name))
-    topic = topics(unique_name)
-    ids = publish(channel, "", unique_name, 20_000, size=32)
-    source = RabbitMQSource(amqp_uri, unique_name, prefetch=100)
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    rabbitmq_names.append(("queue", unique_name))
+    topic = kafka_topics(unique_name)
+    ids = publish(rabbitmq_channel, "", unique_name, 20_000, size=32)
+    source = RabbitMQSource(rabbitmq_uri, unique_name, prefetch=100)
     # slowed down (small window, long linger) so the broker can close it mid-drain
     producer = BridgeProducer(kafka_bootstrap, {"linger.ms": 50})
     engine = Engine(
@@ -308,11 +329,13 @@ def test_connection_killed_by_broker_reconnects_without_loss(
     closed = False
     deadline = time.monotonic() + 30
     while not closed and time.monotonic() < deadline and thread.is_alive():
-        conns = httpx.get(f"{mgmt_url}/api/connections", auth=("guest", "guest"), timeout=5).json()
+        conns = httpx.get(
+            f"{rabbitmq_management_url}/api/connections", auth=("guest", "guest"), timeout=5
+        ).json()
         for conn in conns:
             if (conn.get("client_properties") or {}).get("connection_name") == name:
                 resp = httpx.delete(
-                    f"{mgmt_url}/api/connections/{conn['name']}",
+                    f"{rabbitmq_management_url}/api/connections/{conn['name']}",
                     auth=("guest", "guest"),
                     headers={"X-Reason": "test"},
                     timeout=5,
@@ -326,20 +349,22 @@ def test_connection_killed_by_broker_reconnects_without_loss(
     assert set(got) == set(ids)  # lost = 0
     assert len(got) - len(ids) <= 100  # duplicates within one in-flight window
     assert engine.stats.source_reconnects >= 1
-    assert _depth(channel, unique_name) == 0
+    assert _depth(rabbitmq_channel, unique_name) == 0
 
 
 def test_two_bridges_share_one_queue(
-    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name
+    rabbitmq_channel, rabbitmq_names, kafka_topics, kafka_bootstrap, rabbitmq_uri, unique_name
 ):
     import threading
 
-    channel.queue_declare(unique_name, durable=True)
-    queues.append(("queue", unique_name))
-    topic = topics(unique_name)
-    ids = publish(channel, "", unique_name, 6000, size=128)
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    rabbitmq_names.append(("queue", unique_name))
+    topic = kafka_topics(unique_name)
+    ids = publish(rabbitmq_channel, "", unique_name, 6000, size=128)
     engines = [
-        _engine(amqp_uri, unique_name, kafka_bootstrap, topic, max_in_flight=200, batch_size=100)
+        _engine(
+            rabbitmq_uri, unique_name, kafka_bootstrap, topic, max_in_flight=200, batch_size=100
+        )
         for _ in range(2)
     ]
     threads = [threading.Thread(target=e.run, daemon=True) for e in engines]
@@ -352,17 +377,23 @@ def test_two_bridges_share_one_queue(
     assert sorted(got) == sorted(ids)  # no loss, no duplicate: competing consumers
     assert all(e.stats.acked > 0 for e in engines)  # both did part of the work
     assert sum(e.stats.acked for e in engines) == 6000
-    assert _depth(channel, unique_name) == 0
+    assert _depth(rabbitmq_channel, unique_name) == 0
 
 
 def test_bridged_topic_consumed_by_kafkas_console_share_consumer(
-    channel, queues, topics, kafka_bootstrap, kafka_service, amqp_uri, unique_name
+    rabbitmq_channel,
+    rabbitmq_names,
+    kafka_topics,
+    kafka_bootstrap,
+    kafka_service,
+    rabbitmq_uri,
+    unique_name,
 ):
-    channel.queue_declare(unique_name, durable=True)
-    queues.append(("queue", unique_name))
-    topic = topics(unique_name)
-    ids = publish(channel, "", unique_name, 50)
-    assert _engine(amqp_uri, unique_name, kafka_bootstrap, topic).run() is StopReason.drained
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    rabbitmq_names.append(("queue", unique_name))
+    topic = kafka_topics(unique_name)
+    ids = publish(rabbitmq_channel, "", unique_name, 50)
+    assert _engine(rabbitmq_uri, unique_name, kafka_bootstrap, topic).run() is StopReason.drained
     group = unique_name + "-console"
     set_group_config(kafka_bootstrap, group, {"share.auto.offset.reset": "earliest"})
     # Kafka's own tool, a JVM client process that ends by itself (--max-messages/--timeout-ms)

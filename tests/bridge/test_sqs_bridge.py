@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bridge_helpers import read_topic, source_ids
+from tests.support.bridge import read_topic, source_ids
 from mqmigrate import headers as mqheaders
 from mqmigrate.sources.sqs.adapter import SHADOW_SUFFIX
-from sqs_helpers import (
+from tests.support.sqs import (
     TcpProxy,
     bridge_cmd,
     depth,
@@ -48,13 +48,13 @@ def _arn(sqs, url) -> str:
 
 
 def test_drain_moves_every_message_once(
-    emq, emq_queue, topics, kafka_bootstrap, elasticmq_service, unique_name
+    elasticmq_sqs, elasticmq_queue, kafka_topics, kafka_bootstrap, elasticmq_service, unique_name
 ):
-    url = emq_queue()
-    topic = topics(unique_name)
+    url = elasticmq_queue()
+    topic = kafka_topics(unique_name)
     ids = [f"m-{i}" for i in range(3000)]
     send_batches(
-        emq,
+        elasticmq_sqs,
         url,
         [
             {
@@ -80,17 +80,17 @@ def test_drain_moves_every_message_once(
     got = source_ids(read_topic(kafka_bootstrap, topic))
     # the producer's mq-source-id attribute is the source id (the dual-write SDK sets it)
     assert sorted(got) == sorted(ids)
-    assert depth(emq, url) == (0, 0)
+    assert depth(elasticmq_sqs, url) == (0, 0)
 
 
 def test_source_outage_reconnects_without_loss(
-    emq, emq_queue, topics, kafka_bootstrap, elasticmq_service, unique_name
+    elasticmq_sqs, elasticmq_queue, kafka_topics, kafka_bootstrap, elasticmq_service, unique_name
 ):
-    url = emq_queue(VisibilityTimeout=5)
-    topic = topics(unique_name)
+    url = elasticmq_queue(VisibilityTimeout=5)
+    topic = kafka_topics(unique_name)
     ids = [f"o-{i}" for i in range(20000)]
     send_batches(
-        emq,
+        elasticmq_sqs,
         url,
         [
             {
@@ -117,7 +117,7 @@ def test_source_outage_reconnects_without_loss(
     )
     try:
         deadline = time.monotonic() + 60
-        while depth(emq, url)[1] == 0 and time.monotonic() < deadline:
+        while depth(elasticmq_sqs, url)[1] == 0 and time.monotonic() < deadline:
             assert proc.poll() is None, proc.stderr.read()
             time.sleep(0.05)
         time.sleep(0.3)
@@ -141,17 +141,17 @@ def test_source_outage_reconnects_without_loss(
     )
     got = source_ids(read_topic(kafka_bootstrap, topic))
     assert set(got) == set(ids)  # nothing lost; redeliveries are counted duplicates
-    assert depth(emq, url) == (0, 0)
+    assert depth(elasticmq_sqs, url) == (0, 0)
 
 
 def test_two_bridges_share_one_queue(
-    emq, emq_queue, topics, kafka_bootstrap, elasticmq_service, unique_name
+    elasticmq_sqs, elasticmq_queue, kafka_topics, kafka_bootstrap, elasticmq_service, unique_name
 ):
-    url = emq_queue()
-    topic = topics(unique_name)
+    url = elasticmq_queue()
+    topic = kafka_topics(unique_name)
     ids = [f"s-{i}" for i in range(4000)]
     send_batches(
-        emq,
+        elasticmq_sqs,
         url,
         [
             {
@@ -184,10 +184,10 @@ def test_two_bridges_share_one_queue(
 
 
 def test_attributes_key_and_timestamp_round_trip_through_kafka(
-    emq, emq_queue, topics, kafka_bootstrap, elasticmq_service, unique_name
+    elasticmq_sqs, elasticmq_queue, kafka_topics, kafka_bootstrap, elasticmq_service, unique_name
 ):
-    url = emq_queue(FifoQueue=True, ContentBasedDeduplication=True)
-    topic = topics(unique_name)
+    url = elasticmq_queue(FifoQueue=True, ContentBasedDeduplication=True)
+    topic = kafka_topics(unique_name)
     attributes = {
         "text": {"DataType": "String", "StringValue": "naïve ✓"},
         "price": {"DataType": "Number", "StringValue": "19.990"},
@@ -195,7 +195,7 @@ def test_attributes_key_and_timestamp_round_trip_through_kafka(
         "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"},
         "doc": {"DataType": "String.json", "StringValue": '{"a": 1}'},
     }
-    emq.send_message(
+    elasticmq_sqs.send_message(
         QueueUrl=url,
         MessageBody="typed",
         MessageAttributes=attributes,
@@ -258,7 +258,7 @@ def _wait_for_shadow(sqs, sns, proc, shadow_name: str, topic_arn: str) -> tuple[
 
 
 def test_shadow_copies_sns_fed_queue_and_remove_shadow_cleans_up(
-    moto_sqs, moto_sns, moto_queue, topics, kafka_bootstrap, moto_service, unique_name
+    moto_sqs, moto_sns, moto_queue, kafka_topics, kafka_bootstrap, moto_service, unique_name
 ):
     app_url = moto_queue("-app")
     app_name = unique_name + "-app"
@@ -271,7 +271,7 @@ def test_shadow_copies_sns_fed_queue_and_remove_shadow_cleans_up(
         ReturnSubscriptionArn=True,
         Attributes={"RawMessageDelivery": "true", "FilterPolicy": policy},
     )["SubscriptionArn"]
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     shadow_name = app_name + SHADOW_SUFFIX
     proc = start_bridge(
         bridge_cmd(
@@ -335,7 +335,7 @@ def test_shadow_copies_sns_fed_queue_and_remove_shadow_cleans_up(
 
 
 def test_shadow_of_fifo_queue_fed_by_fifo_topic_keeps_group_order(
-    moto_sqs, moto_sns, moto_queue, topics, kafka_bootstrap, moto_service, unique_name
+    moto_sqs, moto_sns, moto_queue, kafka_topics, kafka_bootstrap, moto_service, unique_name
 ):
     app_url = moto_queue("-app", FifoQueue=True)
     app_name = unique_name + "-app.fifo"
@@ -349,7 +349,7 @@ def test_shadow_of_fifo_queue_fed_by_fifo_topic_keeps_group_order(
         Endpoint=_arn(moto_sqs, app_url),
         Attributes={"RawMessageDelivery": "true"},
     )
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     shadow_name = unique_name + "-app" + SHADOW_SUFFIX + ".fifo"
     proc = start_bridge(
         bridge_cmd(
@@ -394,11 +394,11 @@ def test_shadow_of_fifo_queue_fed_by_fifo_topic_keeps_group_order(
 
 
 def test_shadow_of_queue_without_sns_is_refused_in_one_line(
-    moto_queue, topics, kafka_bootstrap, moto_service, moto_sqs, unique_name
+    moto_queue, kafka_topics, kafka_bootstrap, moto_service, moto_sqs, unique_name
 ):
     url = moto_queue()
     moto_sqs.send_message(QueueUrl=url, MessageBody="stay")
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     proc = run_bridge(
         bridge_cmd(
             source_uri(moto_service.endpoint_url),
@@ -421,9 +421,9 @@ def test_shadow_of_queue_without_sns_is_refused_in_one_line(
 
 
 def test_unreachable_missing_queue_and_no_credentials_are_one_line_exit_2(
-    topics, kafka_bootstrap, elasticmq_service, unique_name
+    kafka_topics, kafka_bootstrap, elasticmq_service, unique_name
 ):
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     # no instance-metadata lookup either: this test must not send anything off the machine
     no_aws = {
         "AWS_EC2_METADATA_DISABLED": "true",
