@@ -12,8 +12,8 @@ import pytest
 from tests.support.bridge import read_topic, source_ids
 from mqmigrate import headers as mqheaders
 from mqmigrate.sources.sqs.adapter import SHADOW_SUFFIX
+from tests.support.proxy import TcpProxy
 from tests.support.sqs import (
-    TcpProxy,
     bridge_cmd,
     depth,
     queue_factory,
