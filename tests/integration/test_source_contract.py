@@ -16,88 +16,30 @@ the shared sandbox broker.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import decimal
-import json
 import time
-import uuid
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
-import pika
 import pytest
-from proton import Message, Timeout, symbol, timestamp, ulong
-from proton.reactor import Selector
-from proton.utils import BlockingConnection
 
 from mqmigrate.errors import SourceError, SourceUnavailable
-from mqmigrate.headers import SQS_SOURCE_ID_ATTRIBUTE
+from tests.support.sources import (
+    SECRET,
+    ArtemisProfile,
+    Broker,
+    MemoryProfile,
+    RabbitMQAmqp1Profile,
+    RabbitMQProfile,
+    SqsProfile,
+)
 from mqmigrate.sources import adapter_class
-from mqmigrate.sources.amqp1.adapter import AMQP1Source
 from mqmigrate.sources.base import Capabilities, Envelope, Outcome, SourceAdapter
-from mqmigrate.sources.memory import MemoryBroker, MemoryMessage, MemorySource
 from mqmigrate.sources.rabbitmq.adapter import RabbitMQSource
-from mqmigrate.sources.sqs.adapter import SQSSource
-from tests.support.amqp1 import Artemis, publish
-from tests.support.proxy import TcpProxy
-from tests.support.sqs import send_batches
 
 pytestmark = [pytest.mark.integration]
 
+
 #: a password in every network source URI; never in describe() or an error
-SECRET = "s3cr3t-contract"
-
-
-class Broker:
-    """One adapter on one broker, as the contract sees it (subclasses fill it in)."""
-
-    #: the adapter class (its registry name and capabilities come from it)
-    adapter: ClassVar[type[SourceAdapter]]
-    #: how long "not delivered again" is watched for
-    quiet: ClassVar[float] = 3.0
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """What this adapter supports on this broker: the adapter's data by default."""
-        return self.adapter.capabilities
-
-    def declare(self, queue: str, *, dead_letter: bool = False) -> None:
-        """Create ``queue``; with ``dead_letter``, rejected messages go to a dead-letter
-        queue where the broker needs one configured."""
-        raise NotImplementedError
-
-    def delete(self, queue: str) -> None:
-        raise NotImplementedError
-
-    def source(self, queue: str, **options: Any) -> SourceAdapter:
-        """An adapter (not opened) for ``queue``, through the cuttable path."""
-        raise NotImplementedError
-
-    def publish(self, queue: str, ids: list[str]) -> None:
-        """One persistent message per id, which the adapter reports as its source id."""
-        raise NotImplementedError
-
-    def publish_typed(self, queue: str) -> dict[str, Any]:
-        """Publish one message with typed application headers; returns them as the adapter
-        must hand them over in :attr:`Envelope.headers` (values and types)."""
-        raise NotImplementedError
-
-    def dead_lettered(self, queue: str) -> set[str]:
-        """Ids of ``queue``'s messages the broker dead-lettered."""
-        raise NotImplementedError
-
-    def cut(self, source: SourceAdapter) -> None:
-        """Drop the adapter's connection as a broker restart would."""
-        raise NotImplementedError
-
-    def restore(self) -> None:
-        """Let connections through again after :meth:`cut`."""
-
-    def close(self) -> None:
-        """Release what the profile holds (proxies)."""
-
-
 def _receive(source: SourceAdapter, n: int, timeout: float = 20.0) -> list[Envelope]:
     """Receive until ``n`` envelopes arrived or ``timeout`` passed."""
     got: list[Envelope] = []
@@ -329,39 +271,6 @@ class SourceContract:
 # -- memory ------------------------------------------------------------------------------------
 
 
-class MemoryProfile(Broker):
-    adapter = MemorySource
-    quiet = 0.5
-
-    def __init__(self) -> None:
-        self.memory = MemoryBroker()
-        self.declared: set[str] = set()
-
-    def declare(self, queue: str, *, dead_letter: bool = False) -> None:
-        self.declared.add(queue)
-
-    def delete(self, queue: str) -> None:
-        self.declared.discard(queue)
-
-    def source(self, queue: str, **options: Any) -> SourceAdapter:
-        return MemorySource(self.memory, queue, missing_queue=queue not in self.declared)
-
-    def publish(self, queue: str, ids: list[str]) -> None:
-        self.memory.publish(queue, [MemoryMessage(f"{i}:".encode(), i) for i in ids])
-
-    def publish_typed(self, queue: str) -> dict[str, Any]:
-        headers = {"n": 7, "price": decimal.Decimal("1.50"), "blob": b"\x00", "ok": True}
-        self.memory.publish(queue, [MemoryMessage(b"t:", "t", headers=dict(headers))])
-        return headers
-
-    def dead_lettered(self, queue: str) -> set[str]:
-        return {m.message_id for m in self.memory.dead}
-
-    def cut(self, source: SourceAdapter) -> None:
-        assert isinstance(source, MemorySource)
-        source.fail_receive_on = {source.receive_calls + 1}  # the next receive: dropped
-
-
 class TestMemory(SourceContract):
     @pytest.fixture
     def broker(self) -> Iterator[Broker]:
@@ -369,104 +278,6 @@ class TestMemory(SourceContract):
 
 
 # -- network brokers ---------------------------------------------------------------------------
-
-
-class ProxiedProfile(Broker):
-    """A broker reached through a TcpProxy to ``port``."""
-
-    def __init__(self, port: int):
-        self.proxy = TcpProxy(port).start()
-
-    def cut(self, source: SourceAdapter) -> None:
-        self.proxy.stop()
-
-    def restore(self) -> None:
-        self.proxy.start()
-
-    def close(self) -> None:
-        self.proxy.stop()
-
-
-class RabbitMQProfile(ProxiedProfile):
-    adapter = RabbitMQSource
-
-    def __init__(self, service: Any):
-        super().__init__(service.port("amqp"))
-        self.params = pika.URLParameters(f"amqp://guest:guest@127.0.0.1:{service.port('amqp')}/%2f")
-
-    def _channel(self) -> Any:
-        connection = pika.BlockingConnection(self.params)
-        return connection, connection.channel()
-
-    def declare(self, queue: str, *, dead_letter: bool = False) -> None:
-        connection, channel = self._channel()
-        try:
-            channel.queue_declare(queue + ".dlq", durable=True)
-            channel.queue_declare(
-                queue,
-                durable=True,
-                arguments={
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": queue + ".dlq",
-                },
-            )
-        finally:
-            connection.close()
-
-    def delete(self, queue: str) -> None:
-        connection, channel = self._channel()
-        try:
-            channel.queue_delete(queue)
-            channel.queue_delete(queue + ".dlq")
-        finally:
-            connection.close()
-
-    def source(self, queue: str, **options: Any) -> SourceAdapter:
-        uri = f"amqp://guest:guest@127.0.0.1:{self.proxy.port}/%2f"
-        return RabbitMQSource(uri, queue, **{"prefetch": 50, **options})
-
-    def publish(self, queue: str, ids: list[str], headers: dict | None = None) -> None:
-        connection, channel = self._channel()
-        try:
-            channel.confirm_delivery()
-            for mid in ids:
-                channel.basic_publish(
-                    "",
-                    queue,
-                    f"{mid}:".encode(),
-                    pika.BasicProperties(message_id=mid, delivery_mode=2, headers=headers),
-                )
-        finally:
-            connection.close()
-
-    def publish_typed(self, queue: str) -> dict[str, Any]:
-        when = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.timezone.utc)
-        headers = {
-            "qty": 3,
-            # a 64-bit AMQP table integer ('l') keeps its type as pika's long
-            "big": pika.compat.long(2**40),
-            "price": decimal.Decimal("19.99"),
-            "ok": True,
-            "none": None,
-            "blob": b"\x00\xff",
-            "nested": {"a": [1, "two", {"three": 3}]},
-            "when": when,
-            "x-death": [{"count": 2, "reason": "expired", "queue": "orders", "time": when}],
-        }
-        self.publish(queue, ["typed"], headers=headers)
-        return headers
-
-    def dead_lettered(self, queue: str) -> set[str]:
-        connection, channel = self._channel()
-        found = set()
-        try:
-            while True:
-                method, properties, _body = channel.basic_get(queue + ".dlq", auto_ack=False)
-                if method is None:
-                    return found
-                found.add(properties.message_id)
-        finally:
-            connection.close()  # nothing acked: the dead letters stay
 
 
 class TestRabbitMQ(SourceContract):
@@ -482,139 +293,6 @@ class TestRabbitMQ(SourceContract):
         uri = f"amqp://guest:{SECRET}@127.0.0.1:{broker.proxy.port}/%2f"
         source = RabbitMQSource(uri, queue)
         assert SECRET not in source.describe()
-
-
-class Amqp1Profile(ProxiedProfile):
-    adapter = AMQP1Source
-    #: where a queue's messages are sent (RabbitMQ: /amq/queue/NAME)
-    address_format = "{}"
-    send_capabilities: tuple[str, ...] = ("queue",)
-
-    def __init__(self, port: int, user: str, password: str):
-        super().__init__(port)
-        self.port, self.user, self.password = port, user, password
-
-    def uri(self, password: str | None = None) -> str:
-        return f"amqp1://{self.user}:{password or self.password}@127.0.0.1:{self.proxy.port}"
-
-    def _send(self, queue: str, messages: Any) -> None:
-        publish(
-            f"amqp://127.0.0.1:{self.port}",
-            self.address_format.format(queue),
-            messages,
-            user=self.user,
-            password=self.password,
-            capabilities=self.send_capabilities,
-        )
-
-    def publish(self, queue: str, ids: list[str]) -> None:
-        def tag(_i: int, message: Message) -> None:
-            message.properties = {"test": queue}
-
-        self._send(queue, _messages(ids, tag))
-
-    def publish_typed(self, queue: str) -> dict[str, Any]:
-        properties = {
-            "test": queue,
-            "ulong": ulong(2**63),
-            "long": -(2**40),
-            "double": 2.5,
-            "timestamp": timestamp(1_700_000_000_000),
-            "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
-            "binary": b"\x00\xff",
-            "symbol": symbol("sym"),
-            "string": "héllo",
-            "true": True,
-            "null": None,
-        }
-
-        def typed(_i: int, message: Message) -> None:
-            message.properties = dict(properties)
-
-        self._send(queue, _messages(["typed"], typed))
-        return properties
-
-
-def _messages(ids: list[str], extra: Any) -> Iterator[Message]:
-    for mid in ids:
-        message = Message(id=mid, body=f"{mid}:".encode(), durable=True)
-        message.inferred = True  # bytes as a data section
-        extra(0, message)
-        yield message
-
-
-class RabbitMQAmqp1Profile(Amqp1Profile, RabbitMQProfile):
-    """RabbitMQ 3.10's AMQP 1.0 plugin: queues declared over 0-9-1, dead letters through the
-    queue's dead-letter exchange; the adapter reads no depth there and makes no shadow."""
-
-    address_format = "/amq/queue/{}"
-    send_capabilities = ()
-
-    def __init__(self, service: Any):
-        RabbitMQProfile.__init__(self, service)
-        self.port, self.user, self.password = service.port("amqp"), "guest", "guest"
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return dataclasses.replace(AMQP1Source.capabilities, depth=False, shadow=False)
-
-    def source(self, queue: str, **options: Any) -> SourceAdapter:
-        return AMQP1Source(self.uri(), queue, **{"prefetch": 50, **options})
-
-    def dead_lettered(self, queue: str) -> set[str]:
-        connection, channel = self._channel()
-        found = set()
-        try:
-            while True:
-                method, _properties, body = channel.basic_get(queue + ".dlq", auto_ack=False)
-                if method is None:
-                    return found
-                # an AMQP 1.0 message read over 0-9-1 keeps its encoded sections as the body
-                found.update(m for m in ("rej-0",) if m.encode() + b":" in body)
-        finally:
-            connection.close()
-
-
-class ArtemisProfile(Amqp1Profile):
-    """ActiveMQ Artemis: anycast queues made through Jolokia; rejected messages go to the DLQ
-    address of the default address settings (shared, so a selector finds this test's)."""
-
-    def __init__(self, service: Any):
-        self.artemis = Artemis(service)
-        super().__init__(service.port("acceptor"), self.artemis.user, self.artemis.password)
-
-    def declare(self, queue: str, *, dead_letter: bool = False) -> None:
-        self.artemis.create_queue(queue)
-
-    def delete(self, queue: str) -> None:
-        self.artemis.cleanup(queue)
-
-    def source(self, queue: str, **options: Any) -> SourceAdapter:
-        return AMQP1Source(
-            self.uri(),
-            queue,
-            management_url=self.artemis.management_url,
-            **{"prefetch": 50, **options},
-        )
-
-    def dead_lettered(self, queue: str) -> set[str]:
-        connection = BlockingConnection(
-            f"amqp://{self.user}:{self.password}@127.0.0.1:{self.port}", timeout=10
-        )
-        found = set()
-        try:
-            receiver = connection.create_receiver(
-                "DLQ", credit=10, name=uuid.uuid4().hex, options=[Selector(f"test = '{queue}'")]
-            )
-            while True:
-                try:
-                    message = receiver.receive(timeout=2)
-                except Timeout:
-                    return found
-                found.add(str(message.id))
-                receiver.accept()  # this test's dead letter, read: removed from the DLQ
-        finally:
-            connection.close()
 
 
 class Amqp1Extras:
@@ -656,82 +334,6 @@ class TestArtemis(Amqp1Extras, SourceContract):
 # -- SQS -----------------------------------------------------------------------------------------
 
 
-class SqsProfile(ProxiedProfile):
-    """An SQS endpoint: queues with a 2 s visibility timeout (a cut adapter's messages come
-    back soon); the dead-lettering one has a redrive policy of one receive (a REJECTed
-    message, no longer extended, is dead-lettered when it reappears)."""
-
-    adapter = SQSSource
-    quiet = 5.0
-
-    def __init__(self, service: Any, sqs: Any):
-        super().__init__(service.port("http"))
-        self.sqs = sqs
-        self.urls: dict[str, str] = {}
-
-    def declare(self, queue: str, *, dead_letter: bool = False) -> None:
-        dlq = self.sqs.create_queue(QueueName=queue + "-dlq")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        attributes = {"VisibilityTimeout": "2"}
-        if dead_letter:  # a REJECTed message is dead-lettered when it reappears
-            policy = {"deadLetterTargetArn": arn, "maxReceiveCount": "1"}
-            attributes["RedrivePolicy"] = json.dumps(policy)
-        self.urls[queue] = self.sqs.create_queue(QueueName=queue, Attributes=attributes)["QueueUrl"]
-        self.urls[queue + "-dlq"] = dlq
-
-    def delete(self, queue: str) -> None:
-        for name in (queue, queue + "-dlq"):
-            try:
-                self.sqs.delete_queue(QueueUrl=self.urls.pop(name))
-            except Exception:  # noqa: BLE001 - already gone; the sandbox is in memory anyway
-                pass
-
-    def source(self, queue: str, **options: Any) -> SourceAdapter:
-        uri = f"sqs+http://AKIDEXAMPLE:{SECRET}@127.0.0.1:{self.proxy.port}"
-        return SQSSource(uri, queue, **options)
-
-    def publish(self, queue: str, ids: list[str], attributes: dict | None = None) -> None:
-        send_batches(
-            self.sqs,
-            self.urls[queue],
-            [
-                {
-                    "MessageBody": f"{mid}:",
-                    "MessageAttributes": {
-                        SQS_SOURCE_ID_ATTRIBUTE: {"DataType": "String", "StringValue": mid},
-                        **(attributes or {}),
-                    },
-                }
-                for mid in ids
-            ],
-        )
-
-    def publish_typed(self, queue: str) -> dict[str, Any]:
-        attributes = {
-            "text": {"DataType": "String", "StringValue": "naïve ✓"},
-            "price": {"DataType": "Number", "StringValue": "19.990"},
-            "count": {"DataType": "Number.int", "StringValue": "-7"},
-            "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"},
-            "doc": {"DataType": "String.json", "StringValue": '{"a": 1}'},
-        }
-        self.publish(queue, ["typed"], attributes)
-        return attributes
-
-    def dead_lettered(self, queue: str) -> set[str]:
-        found = set()
-        reply = self.sqs.receive_message(
-            QueueUrl=self.urls[queue + "-dlq"],
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=0,
-        )
-        for message in reply.get("Messages", []):
-            found.add(message["MessageAttributes"][SQS_SOURCE_ID_ATTRIBUTE]["StringValue"])
-        return found
-
-
 class TestSqsElasticMQ(SourceContract):
     pytestmark = [pytest.mark.sqs]
 
@@ -746,7 +348,7 @@ class TestSqsMoto(SourceContract):
     pytestmark = [pytest.mark.sqs]
 
     @pytest.fixture
-    def broker(self, moto_service, moto_sqs) -> Iterator[Broker]:
-        profile = SqsProfile(moto_service, moto_sqs)
+    def broker(self, moto_service, moto_sqs, moto_sns) -> Iterator[Broker]:
+        profile = SqsProfile(moto_service, moto_sqs, moto_sns)
         yield profile
         profile.close()
