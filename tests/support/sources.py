@@ -466,8 +466,9 @@ class SqsProfile(ProxiedProfile):
     quiet = 5.0
     outage = 10.0
 
-    def __init__(self, service: Any, sqs: Any, sns: Any = None):
+    def __init__(self, service: Any, sqs: Any, sns: Any = None, *, visibility: int = 2):
         super().__init__(service.port("http"))
+        self.visibility = visibility
         self.endpoint_port = service.port("http")
         self.sqs, self.sns = sqs, sns
         self.urls: dict[str, str] = {}
@@ -523,7 +524,7 @@ class SqsProfile(ProxiedProfile):
         arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        attributes = {"VisibilityTimeout": "2"}
+        attributes = {"VisibilityTimeout": str(self.visibility)}
         if dead_letter:  # a REJECTed message is dead-lettered when it reappears
             policy = {"deadLetterTargetArn": arn, "maxReceiveCount": "1"}
             attributes["RedrivePolicy"] = json.dumps(policy)
