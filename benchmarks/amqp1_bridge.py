@@ -2,7 +2,8 @@
 
     python -m benchmarks.amqp1_bridge [--target artemis rabbitmq] [--messages 20000]
 
-For each target (ActiveMQ Artemis; RabbitMQ's AMQP 1.0 plugin) and each of ``--runs`` rounds:
+For each target (ActiveMQ Artemis; RabbitMQ's AMQP 1.0 plugin) and each of ``--runs`` rounds
+(two queues filled first; odd rounds run (a), (b), (c), even rounds (c), (b), (a)):
 
 (a) raw proton drain: a minimal python-qpid-proton consumer (credit 2000, accept each
     delivery at once) on a queue filled with ``--messages`` durable messages of ``--size``
@@ -35,6 +36,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,6 +143,27 @@ class _RabbitMQ(_Artemis):
 
     def address(self, queue: str) -> str:
         return f"/amq/queue/{queue}"
+
+
+class _RabbitMQ4(_RabbitMQ):
+    """RabbitMQ 4's native AMQP 1.0 (``--rabbitmq4-port``, e.g. a private node of
+    ``mqmigrate.sandbox.rabbitmq4``): the v2 address ``/queues/NAME``, as the adapter uses
+    there.  Its CPU is not metered (not a sandbox broker)."""
+
+    name = "rabbitmq4"
+
+    def __init__(self, args):
+        if not args.rabbitmq4_port:
+            raise SystemExit("--target rabbitmq4 needs --rabbitmq4-port")
+        self.host, self.port, self.user, self.password = (
+            args.host,
+            args.rabbitmq4_port,
+            args.rabbitmq4_user,
+            os.environ.get("RABBITMQ4_PASSWORD", args.rabbitmq4_password),
+        )
+
+    def address(self, queue: str) -> str:
+        return "/queues/" + quote(queue, safe="")
 
 
 class _Capabilities(LinkOption):
@@ -269,7 +292,9 @@ def _bridge_cli(broker, queue: str, kafka: str, topic: str, n: int) -> float:
     return n / elapsed
 
 
-def _round(broker, args) -> dict:
+def _round(broker, args, run_number: int = 1) -> dict:
+    """One round; even rounds run the phases in reverse order (bridge first), so load that
+    drifts during a round does not always favour the same side."""
     n, run = args.messages, uuid.uuid4().hex[:8]
     raw_q, bridge_q = f"bench-amqp1-raw-{run}", f"bench-amqp1-bridge-{run}"
     cli_q = f"bench-amqp1-cli-{run}"
@@ -280,23 +305,28 @@ def _round(broker, args) -> dict:
     for topic in (raw_t, bridge_t):
         ensure_topic(args.kafka, topic, partitions=3)
     out: dict = {"target": broker.name, "messages": n, "size_bytes": args.size}
+    phases = ["raw_drain", "raw_produce", "bridge"]
+    if run_number % 2 == 0:
+        phases.reverse()
+    out["order"] = phases
     try:
         out["publish_msg_s"] = round(_fill(broker, raw_q, args))
-        with rabbit_bench.Cpu(n) as cpu:
-            drain = _raw_drain(broker, raw_q, n)
-        out["raw_drain"] = {"msg_s": round(drain), "cpu_us_per_message": _cpu(cpu)}
-        with rabbit_bench.Cpu(n) as cpu:
-            produce = rabbit_bench.raw_produce(args.kafka, raw_t, n, args.size)
-        out["raw_produce"] = {"msg_s": round(produce), "cpu_us_per_message": _cpu(cpu)}
         _fill(broker, bridge_q, args)
-        with rabbit_bench.Cpu(n) as cpu:
-            rate, stats = _bridge(broker, bridge_q, args.kafka, bridge_t, n)
-        out["bridge"] = {
-            "msg_s": round(rate),
-            "cpu_us_per_message": _cpu(cpu),
+        rates: dict[str, float] = {}
+        for phase in phases:
+            with rabbit_bench.Cpu(n) as cpu:
+                if phase == "raw_drain":
+                    rates[phase] = _raw_drain(broker, raw_q, n)
+                elif phase == "raw_produce":
+                    rates[phase] = rabbit_bench.raw_produce(args.kafka, raw_t, n, args.size)
+                else:
+                    rates[phase], stats = _bridge(broker, bridge_q, args.kafka, bridge_t, n)
+            out[phase] = {"msg_s": round(rates[phase]), "cpu_us_per_message": _cpu(cpu)}
+        out["bridge"] |= {
             "added_latency_p50_ms_le": stats["latency_p50_s"] * 1000,
             "added_latency_p99_ms_le": stats["latency_p99_s"] * 1000,
         }
+        rate, drain, produce = rates["bridge"], rates["raw_drain"], rates["raw_produce"]
         out["ratio"] = round(rate / min(drain, produce), 3)
         # the same ratio from CPU per message of this process (1e6 / µs = what one free core
         # would move): steady on a loaded machine, where the rates above swing
@@ -320,7 +350,10 @@ def _round(broker, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--target", nargs="+", choices=("artemis", "rabbitmq"), default=["artemis", "rabbitmq"]
+        "--target",
+        nargs="+",
+        choices=("artemis", "rabbitmq", "rabbitmq4"),
+        default=["artemis", "rabbitmq"],
     )
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--size", type=int, default=256)
@@ -339,6 +372,11 @@ def main() -> None:
     parser.add_argument("--rabbitmq-port", type=int, default=5672)
     parser.add_argument("--rabbitmq-user", default="guest")
     parser.add_argument("--rabbitmq-password", default="guest")
+    parser.add_argument("--rabbitmq4-port", type=int, default=None)
+    parser.add_argument("--rabbitmq4-user", default="guest")
+    parser.add_argument(
+        "--rabbitmq4-password", default="guest", help="or the RABBITMQ4_PASSWORD environment"
+    )
     args = parser.parse_args()
     for endpoint in (
         args.host,
@@ -351,14 +389,14 @@ def main() -> None:
         rabbit_bench.BROKER_DIRS["artemis"] = str(
             Path(rabbit_bench.BROKER_DIRS["kafka"]).parent / "artemis"
         )
-    brokers = {"artemis": _Artemis, "rabbitmq": _RabbitMQ}
+    brokers = {"artemis": _Artemis, "rabbitmq": _RabbitMQ, "rabbitmq4": _RabbitMQ4}
     summary = {}
     for name in args.target:
         broker = brokers[name](args)
         ratios: list[float] = []
         cpu_ratios: list[float] = []
         for run in range(1, args.runs + 1):
-            result = _round(broker, args)
+            result = _round(broker, args, run)
             ratios.append(result["ratio"])
             cpu_ratios.append(result["cpu_ratio"])
             print(json.dumps({"run": run, "load_avg_1m": os.getloadavg()[0], **result}), flush=True)

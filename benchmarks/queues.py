@@ -45,19 +45,24 @@ WORKLOADS = {
 }
 
 
-#: the first heading of the sections other bench scripts' figures live in (not regenerated)
-KEPT_FROM = "\n## Delay tiers"
+#: the heading after which the generated part ends: every section below it holds other
+#: benchmark scripts' figures and is kept as it is
+GENERATED_UNTIL = "\n## Reading these numbers"
 
 #: how to read the table; kept with the generator so a regenerated file keeps it
 READING = """## Reading these numbers
 
 - **One machine, two cores.** Brokers, publishers and consumers share the CPUs, so these are
   comparisons on equal footing, not capacity figures.
-- **"throughput" compares client stacks as much as brokers.** Kafka's producer is asynchronous
-  and batches (`acks=all`, idempotent); the RabbitMQ publisher is pika's `basic_publish`
-  without confirms; SQS sends 10 messages per HTTP request; the AMQP 1.0 publisher is
-  python-qpid-proton's `BlockingConnection`, which waits for each send to be settled — about
-  3.5 ms a message here, so Artemis rows top out near 290 msg/s whatever the broker could do.
+- **Every publisher sends the way production publishers of its system do**, and every message
+  is confirmed by the broker before it counts: Kafka's producer is asynchronous and batches
+  (`acks=all`, idempotent, each delivery report checked); the RabbitMQ publisher uses publisher
+  confirms asynchronously, at most `--publish-window` (1,000) unconfirmed; the AMQP 1.0
+  publisher sends within the link's credit, at most 1,000 deliveries unsettled, each settled
+  as the broker accepts it; SQS sends 10 messages per `SendMessageBatch`, each entry checked.
+  A nack, a rejected or released delivery or a failed entry stops the run with exit 2.
+  [Each system against its vendor tool](#each-system-against-its-vendor-tool) shows that the
+  harness is not what limits a source.
 - **Fixed-rate rows** (`latency@500/s`, `work-queue`) are the fair latency comparison: all
   systems keep up, and the latency columns show the cost of each path.
 - **Kafka's work-queue tail**: with 8 consumers on one partition and 10 ms of work each, the
@@ -166,9 +171,11 @@ def main() -> int:
             f"**{statistics.median(p99):.2f}×** | | | |"
         )
     lines += ["", READING]
-    # sections other benchmarks wrote below this one (e.g. "## Delay tiers") are kept
+    # sections other benchmarks wrote below this one (the AMQP 1.0 bridge, delay tiers...)
     previous = args.out.read_text() if args.out.exists() else ""
-    kept = previous[previous.find(KEPT_FROM) :] if KEPT_FROM in previous else ""
+    reading = previous.find(GENERATED_UNTIL)
+    following = previous.find("\n## ", reading + 1) if reading >= 0 else -1
+    kept = previous[following:] if following >= 0 else ""
     args.out.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -16,7 +16,7 @@ from mqmigrate.errors import ExitCode, MqMigrateError
 from mqmigrate.kafka import share
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 from mqmigrate.kafka.connect import check_connection
-from mqmigrate.kafka.protocol import fetch_features
+from mqmigrate.kafka.protocol import BrokerFeatures, fetch_features
 from mqmigrate.sources.probe import probe_source
 
 #: first Apache Kafka release where share groups are generally available
@@ -86,93 +86,10 @@ def diagnose(
     report = DoctorReport(kafka=bootstrap)
     check_connection(config, timeout=min(timeout, 10.0))  # credentials, TLS: one line, bounded
     features = fetch_features(config, timeout=min(timeout, 10.0))  # raises ConnectionFailed
-    release = features.release()
     level = features.finalized_level("share.version")
     supported = features.supported.get("share.version", (0, 0))[1]
-    rel = _release_tuple(release)
-    if rel is None:
-        report.checks.append(
-            Check(
-                "kafka.version",
-                "fail",
-                "release unknown (no metadata.version "
-                "feature: a ZooKeeper-mode or pre-3.3 cluster)",
-                "upgrade to Apache Kafka 4.2 or newer in KRaft mode",
-            )
-        )
-    elif rel < SHARE_GROUPS_GA:
-        report.checks.append(
-            Check(
-                "kafka.version",
-                "fail",
-                f"Kafka {release}: share groups are GA from 4.2",
-                "upgrade the cluster to Apache Kafka 4.2+",
-            )
-        )
-    else:
-        per_group = (
-            ""
-            if rel >= PER_GROUP_DELIVERY_LIMIT
-            else (
-                "; no per-group share.delivery.count.limit before 4.3: every share group uses the "
-                "brokers' group.share.delivery.count.limit"
-            )
-        )
-        report.checks.append(
-            Check(
-                "kafka.version",
-                "ok",
-                f"Kafka {release} (metadata.version "
-                f"level {features.finalized_level('metadata.version')})" + per_group,
-            )
-        )
-
-    if level >= 1:
-        if level >= BROKER_DLQ_SHARE_VERSION:
-            report.checks.append(
-                Check(
-                    "share.version",
-                    "ok",
-                    f"share.version is {level} (share-group dead-letter queues available)",
-                )
-            )
-        else:
-            # share groups work; only the broker DLQ is missing, which the worker makes up for
-            upgrade = (
-                f"run: kafka-features.sh --bootstrap-server {bootstrap} upgrade "
-                f"--feature share.version={supported}"
-                if supported >= BROKER_DLQ_SHARE_VERSION
-                else "upgrade to Apache Kafka 4.4+ for broker dead-lettering"
-            )
-            report.checks.append(
-                Check(
-                    "share.version",
-                    "ok",
-                    f"share.version is {level} (no share-group dead-letter "
-                    f"queue: needs share.version {BROKER_DLQ_SHARE_VERSION}, Kafka 4.4+; the worker "
-                    "dead-letters instead)",
-                    f"optional: {upgrade}",
-                )
-            )
-    elif supported >= 1:
-        report.checks.append(
-            Check(
-                "share.version",
-                "fail",
-                "share.version is 0: share groups are disabled",
-                f"run: kafka-features.sh --bootstrap-server {bootstrap} upgrade "
-                f"--feature share.version={supported}",
-            )
-        )
-    else:
-        report.checks.append(
-            Check(
-                "share.version",
-                "fail",
-                "the brokers do not support share groups",
-                "upgrade the cluster to Apache Kafka 4.2+",
-            )
-        )
+    report.checks.append(_version_check(features))
+    report.checks.append(_share_version_check(level, supported, bootstrap))
 
     if not round_trip:
         pass
@@ -184,6 +101,80 @@ def diagnose(
     for uri in sources or []:
         report.checks.append(_source_check(uri, timeout))
     return report
+
+
+def _version_check(features: BrokerFeatures) -> Check:
+    """kafka.version: a release with share groups GA (4.2+), and what 4.2 lacks."""
+    release = features.release()
+    rel = _release_tuple(release)
+    if rel is None:
+        return Check(
+            "kafka.version",
+            "fail",
+            "release unknown (no metadata.version feature: a ZooKeeper-mode or pre-3.3 cluster)",
+            "upgrade to Apache Kafka 4.2 or newer in KRaft mode",
+        )
+    if rel < SHARE_GROUPS_GA:
+        return Check(
+            "kafka.version",
+            "fail",
+            f"Kafka {release}: share groups are GA from 4.2",
+            "upgrade the cluster to Apache Kafka 4.2+",
+        )
+    per_group = (
+        ""
+        if rel >= PER_GROUP_DELIVERY_LIMIT
+        else (
+            "; no per-group share.delivery.count.limit before 4.3: every share group uses the "
+            "brokers' group.share.delivery.count.limit"
+        )
+    )
+    return Check(
+        "kafka.version",
+        "ok",
+        f"Kafka {release} (metadata.version "
+        f"level {features.finalized_level('metadata.version')})" + per_group,
+    )
+
+
+def _share_version_check(level: int, supported: int, bootstrap: str) -> Check:
+    """share.version: share groups enabled (and, at level 2, the broker's DLQ)."""
+    if level >= 1:
+        if level >= BROKER_DLQ_SHARE_VERSION:
+            return Check(
+                "share.version",
+                "ok",
+                f"share.version is {level} (share-group dead-letter queues available)",
+            )
+        # share groups work; only the broker DLQ is missing, which the worker makes up for
+        upgrade = (
+            f"run: kafka-features.sh --bootstrap-server {bootstrap} upgrade "
+            f"--feature share.version={supported}"
+            if supported >= BROKER_DLQ_SHARE_VERSION
+            else "upgrade to Apache Kafka 4.4+ for broker dead-lettering"
+        )
+        return Check(
+            "share.version",
+            "ok",
+            f"share.version is {level} (no share-group dead-letter "
+            f"queue: needs share.version {BROKER_DLQ_SHARE_VERSION}, Kafka 4.4+; the worker "
+            "dead-letters instead)",
+            f"optional: {upgrade}",
+        )
+    if supported >= 1:
+        return Check(
+            "share.version",
+            "fail",
+            "share.version is 0: share groups are disabled",
+            f"run: kafka-features.sh --bootstrap-server {bootstrap} upgrade "
+            f"--feature share.version={supported}",
+        )
+    return Check(
+        "share.version",
+        "fail",
+        "the brokers do not support share groups",
+        "upgrade the cluster to Apache Kafka 4.2+",
+    )
 
 
 def _round_trip(config: KafkaConfig, timeout: float) -> Check:

@@ -92,6 +92,12 @@ class AuthenticationFailed(ConnectionFailed):
     transient = False
 
 
+class PublishRefused(MqMigrateError):
+    """A broker refused a message a benchmark published (a nack, a rejected or released
+    delivery, a failed delivery report) or did not confirm it in time; the run stops rather
+    than count the message as sent."""
+
+
 class SandboxError(MqMigrateError):
     """A sandbox service failed to install, start or answer."""
 
@@ -115,7 +121,12 @@ class PlaybookInvalid(ConfigError):
 
 
 class LedgerError(ConfigError):
-    """The applied-step ledger is unreadable or a stamp would break the step graph."""
+    """The verify ledger (what a bridge settled) is unreadable or malformed."""
+
+
+class PlaybookStateError(ConfigError):
+    """The playbook's state file (its applied steps) is unreadable, or a stamp would break
+    the step graph."""
 
 
 class ProvisionError(MqMigrateError):

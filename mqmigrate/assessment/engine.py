@@ -13,7 +13,7 @@ from mqmigrate.assessment.model import (
     Derived,
     Finding,
     KafkaCapabilities,
-    Severity,
+    FindingSeverity,
     Status,
     Target,
     Workload,
@@ -48,9 +48,9 @@ def verdict_of(findings: list[Finding], mode: str | None) -> str:
     if mode == "none":
         return "redesign"
     if mode == "consumer-group":
-        blockers = {f.rule for f in fired if f.severity is Severity.blocker}
+        blockers = {f.rule for f in fired if f.severity is FindingSeverity.blocker}
         return "redesign" if blockers & {"delay.delivery"} else "consumer-group"
-    if any(f.severity is Severity.warn for f in fired):
+    if any(f.severity is FindingSeverity.warn for f in fired):
         return "share-group-with-changes"
     return "share-group"
 

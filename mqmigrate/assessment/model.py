@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 ASSESSMENT_SCHEMA = "mqmigrate.assessment/v1"
 
 
-class Severity(str, Enum):
+class FindingSeverity(str, Enum):
+    """How much a finding weighs on the migration: blocker, warn or info."""
+
     blocker = "blocker"
     warn = "warn"
     info = "info"
@@ -37,7 +39,7 @@ class Finding(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rule: str
-    severity: Severity
+    severity: FindingSeverity
     status: Status = Status.fired
     evidence: dict[str, Any] = Field(default_factory=dict)
     mapping: str

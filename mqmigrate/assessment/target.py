@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 import re
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from mqmigrate.assessment.deadletters import DelayTier
-from mqmigrate.assessment.model import Derived, Finding, KafkaCapabilities, Severity, Target
+from mqmigrate.assessment.model import Derived, Finding, KafkaCapabilities, FindingSeverity, Target
 from mqmigrate.inventory.model import Queue, Source
 
 PER_PARTITION_MSG_S = 1000
@@ -115,14 +115,38 @@ def recommend(
 ) -> Target:
     """The target for queue ``q`` given its findings (``names``: the source's unique topic
     names from :func:`topic_names`; ``delay_tier``: set when ``q`` is a TTL+DLX wait queue)."""
-    names = names if names is not None else topic_names(source)
+    known_names = names if names is not None else topic_names(source)
 
     def tn(name: str) -> str:
-        return names.get((q.vhost, name)) or topic_name(name, q.vhost)
+        return known_names.get((q.vhost, name)) or topic_name(name, q.vhost)
 
     blockers = {
-        f.rule for f in findings if f.severity is Severity.blocker and f.status.value == "fired"
+        f.rule
+        for f in findings
+        if f.severity is FindingSeverity.blocker and f.status.value == "fired"
     }
+    role = _role(q, blockers, delay_tier)
+    mode = _mode(role, blockers, delay_tier)
+    if dead_letter_sources and role != "delay-tier":
+        role = "dead-letter"
+    topic, fanout = _topic(source, q, role, dead_letter_sources, delay_tier, tn)
+    target = Target(
+        mode=mode,
+        role=role,
+        topic=topic,
+        partitions=_partitions(q, caps, keyed=mode.value == "consumer-group"),
+        topic_configs=_topic_configs(q, caps, role),
+        fanout=fanout,
+    )
+    if mode.value == "none":
+        return target
+    _add_group(target, q, caps, p99_processing_s, tn(q.name))
+    return target
+
+
+def _role(q: Queue, blockers: set[str], delay_tier: DelayTier | None) -> str:
+    """The queue's role before dead-lettering is considered: work-queue, stream, reply or
+    delay-tier."""
     role = "work-queue"
     if q.type == "stream":
         role = "stream"
@@ -130,37 +154,49 @@ def recommend(
         role = "reply"
     if delay_tier is not None:
         role = "delay-tier"
+    return role
 
-    # mode
+
+def _mode(role: str, blockers: set[str], delay_tier: DelayTier | None) -> Derived:
+    """none, consumer-group or share-group, and why."""
     if role == "reply":
-        mode = Derived(value="none", reason="request/reply queue: not a queue workload")
-    elif role == "delay-tier":
+        return Derived(value="none", reason="request/reply queue: not a queue workload")
+    if role == "delay-tier":
+        assert delay_tier is not None  # the role says so
         back = ", ".join(delay_tier.returns_to)
-        mode = Derived(
+        return Derived(
             value="none",
             reason=(
                 f"delay tier of {back} (messages wait {_fmt_s(delay_tier.ttl_s)}, then return): "
                 "replaced by a retry-tier topic of its work queue, not migrated as a queue"
             ),
         )
-    elif role == "stream":
-        mode = Derived(
+    if role == "stream":
+        return Derived(
             value="consumer-group", reason="stream: log semantics, consumers track offsets"
         )
-    elif blockers:
-        mode = Derived(
+    if blockers:
+        return Derived(
             value="consumer-group",
             reason="blocked as a share group by " + ", ".join(sorted(blockers)),
         )
-    else:
-        mode = Derived(
-            value="share-group",
-            reason="no blocker: competing consumers with per-record acknowledgement",
-        )
+    return Derived(
+        value="share-group",
+        reason="no blocker: competing consumers with per-record acknowledgement",
+    )
 
-    # topic (fan-out: one topic per exchange; dead-letter queues: dlq.<topic of the source>)
+
+def _topic(
+    source: Source,
+    q: Queue,
+    role: str,
+    dead_letter_sources: list[str],
+    delay_tier: DelayTier | None,
+    tn: Callable[[str], str],
+) -> tuple[Derived, Derived | None]:
+    """The topic (fan-out: one topic per exchange; dead-letter queues: dlq.<topic of the
+    source>) and, for a work queue behind a fan-out exchange, the fan-out."""
     fanouts = _fanouts(source, q.name, q.vhost)
-    fanout = None
     placeholder = (
         (
             f"; the name {q.name} is not resolvable offline: a placeholder, set the real "
@@ -169,30 +205,29 @@ def recommend(
         if unresolved_parts(q.name)
         else ""
     )
-    if dead_letter_sources and role != "delay-tier":
-        role = "dead-letter"
+    if role == "dead-letter":
         srcs = sorted(dead_letter_sources)
         if len(srcs) == 1:
             src_fanouts = _fanouts(source, srcs[0], q.vhost)
             src_topic = topic_name(src_fanouts[0], q.vhost) if src_fanouts else tn(srcs[0])
-            topic = Derived(
+            return Derived(
                 value="dlq." + src_topic,
                 reason=f"dead-letter queue of {srcs[0]}: becomes the DLQ topic of its source",
-            )
-        else:
-            # shared by several sources: keep its own name; KIP-1191 wants the dlq. prefix
-            topic = Derived(
-                value="dlq." + tn(q.name),
-                reason=f"dead-letter queue shared by {len(srcs)} queues "
-                f"({', '.join(srcs)}): one DLQ topic for all of them",
-            )
-    elif role == "delay-tier":
-        topic = Derived(
+            ), None
+        # shared by several sources: keep its own name; KIP-1191 wants the dlq. prefix
+        return Derived(
+            value="dlq." + tn(q.name),
+            reason=f"dead-letter queue shared by {len(srcs)} queues "
+            f"({', '.join(srcs)}): one DLQ topic for all of them",
+        ), None
+    if role == "delay-tier":
+        assert delay_tier is not None  # the role says so
+        return Derived(
             value=tn(q.name),
             reason=f"wait queue of a TTL+DLX retry loop "
             f"({delay_tier.why}); the worker's retry-tier topic replaces it",
-        )
-    elif fanouts and role == "work-queue":
+        ), None
+    if fanouts and role == "work-queue":
         peers = sorted(
             {
                 e.queue
@@ -209,17 +244,19 @@ def recommend(
             value={"exchange": fanouts[0], "groups": [tn(p) for p in peers]},
             reason="each bound queue becomes a share group on the one topic",
         )
-    else:
-        topic = Derived(
-            value=tn(q.name),
-            reason="queue name, made a legal "
-            "topic name"
-            + (" with the vhost as prefix" if q.vhost not in (None, "/") else "")
-            + placeholder,
-        )
+        return topic, fanout
+    return Derived(
+        value=tn(q.name),
+        reason="queue name, made a legal "
+        "topic name"
+        + (" with the vhost as prefix" if q.vhost not in (None, "/") else "")
+        + placeholder,
+    ), None
 
-    # partitions
-    keyed = mode.value == "consumer-group"
+
+def _partitions(q: Queue, caps: KafkaCapabilities, *, keyed: bool) -> Derived:
+    """The most partitions any of the publish rate, the in-flight count or (keyed) the
+    consumer count asks for; a default when none is known."""
     candidates: list[tuple[int, str]] = []
     if q.rates and q.rates.publish:
         n = math.ceil(q.rates.publish / PER_PARTITION_MSG_S)
@@ -244,20 +281,22 @@ def recommend(
         )
     if candidates:
         n, why = max(candidates)
-        partitions = Derived(value=max(1, n), reason=why)
-    elif keyed:
-        partitions = Derived(
+        return Derived(value=max(1, n), reason=why)
+    if keyed:
+        return Derived(
             value=DEFAULT_KEYED_PARTITIONS,
             reason="concurrent message groups unknown: 12 allows 12 ordered "
             "consumers; raise to the number of concurrent groups",
         )
-    else:
-        partitions = Derived(
-            value=DEFAULT_SHARE_PARTITIONS,
-            reason="no rates known: 3 (share groups scale consumers beyond partitions)",
-        )
+    return Derived(
+        value=DEFAULT_SHARE_PARTITIONS,
+        reason="no rates known: 3 (share groups scale consumers beyond partitions)",
+    )
 
-    # retention
+
+def _topic_configs(q: Queue, caps: KafkaCapabilities, role: str) -> dict[str, Derived]:
+    """retention.ms (the longest of what the source keeps and the rollback window), and
+    max.message.bytes and cleanup.policy where the source needs them."""
     parts: list[tuple[float, str]] = [(ROLLBACK_WINDOW_S, "the 7-day cutover rollback window")]
     if q.retention:
         parts.append(
@@ -294,21 +333,17 @@ def recommend(
             reason=f"last-value queue: compaction keeps the latest record per "
             f"key ({q.extra.get('last_value_key')})",
         )
-    target = Target(
-        mode=mode,
-        role=role,
-        topic=topic,
-        partitions=partitions,
-        topic_configs=topic_configs,
-        fanout=fanout,
-    )
-    if mode.value == "none":
-        return target
+    return topic_configs
 
-    group_name = tn(q.name)
-    if mode.value == "share-group":
+
+def _add_group(
+    target: Target, q: Queue, caps: KafkaCapabilities, p99: float | None, group_name: str
+) -> None:
+    """The consumer side of a migrated queue: its share or consumer group (with its configs
+    or its key) and its DLQ topic."""
+    if target.mode.value == "share-group":
         target.group = Derived(value=group_name, reason="one share group per source queue")
-        target.group_configs = _share_configs(q, caps, p99_processing_s)
+        target.group_configs = _share_configs(q, caps, p99)
     else:
         target.group = Derived(value=group_name, reason="one consumer group per source queue")
         if q.fifo or q.single_active_consumer or q.message_groups:
@@ -316,18 +351,17 @@ def recommend(
                 value="MessageGroupId" if q.fifo else "group-id",
                 reason="ordering is per message group: the key keeps each group on one partition",
             )
-    if q.dead_letter is not None or mode.value == "share-group":
+    if q.dead_letter is not None or target.mode.value == "share-group":
         target.dlq_topic = Derived(
-            value="dlq." + topic.value,
+            value="dlq." + target.topic.value,
             reason="source dead-letters"
             if q.dead_letter
             else "records over the delivery limit need somewhere to go",
         )
-        if mode.value == "share-group" and caps.share_dlq:
+        if target.mode.value == "share-group" and caps.share_dlq:
             target.group_configs["errors.deadletterqueue.topic.name"] = Derived(
                 value=target.dlq_topic.value, reason="KIP-1191 share-group DLQ (Kafka 4.4+)"
             )
-    return target
 
 
 def _share_configs(q: Queue, caps: KafkaCapabilities, p99: float | None) -> dict[str, Derived]:

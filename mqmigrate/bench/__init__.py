@@ -19,6 +19,7 @@ def compare(
     worker_concurrency: int | None = None,
     worker_handoff: str | None = None,
     share_consumers: int | None = None,
+    publish_window: int | None = None,
 ) -> tuple[dict, list[RunResult]]:
     """Run ``workload`` on the source and then on Kafka; return the JSON document and runs.
 
@@ -27,8 +28,11 @@ def compare(
     ``worker_concurrency`` handler threads, default one per consumer, ``worker_handoff``
     ``pool`` or ``thread``, default the worker's, and ``share_consumers`` feeding the pool).
     ``max_poll_records`` and ``acquire_mode`` (KIP-1206) go to the share consumers; None keeps
-    the client's (raw) or the worker's default.
+    the client's (raw) or the worker's default.  ``publish_window``: the messages the
+    RabbitMQ and AMQP 1.0 publishers leave unconfirmed at most (default
+    :data:`~mqmigrate.bench.publishers.DEFAULT_WINDOW`).
     """
+    from mqmigrate.bench.publishers import DEFAULT_WINDOW
     from mqmigrate.bench.report import comparison
     from mqmigrate.bench.targets import KafkaShareTarget, KafkaWorkerTarget, source_target
 
@@ -47,7 +51,7 @@ def compare(
         kafka_target = KafkaShareTarget(
             bootstrap, partitions, max_poll_records=max_poll_records, acquire_mode=acquire_mode
         )
-    source = run(source_target(source_uri), workload, progress)
+    source = run(source_target(source_uri, publish_window or DEFAULT_WINDOW), workload, progress)
     kafka = run(kafka_target, workload, progress)
     settings = {
         "partitions": partitions,

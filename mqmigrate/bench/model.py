@@ -102,6 +102,8 @@ class RunResult:
 
     system: str
     published: int = 0
+    #: measured messages the broker confirmed (ack, accepted, delivery report, batch entry)
+    confirmed: int = 0
     #: deliveries that should happen: published × fan-out groups
     expected: int = 0
     publish_seconds: float = 0.0

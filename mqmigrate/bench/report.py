@@ -14,6 +14,7 @@ def result_dict(result: RunResult) -> dict:
     return {
         "system": result.system,
         "published": result.published,
+        "confirmed": result.confirmed,
         "received": result.received,
         "unique": result.unique,
         "lost": result.lost,
@@ -79,6 +80,7 @@ def render_table(doc: dict, console) -> None:
         )
     for label, key in (
         ("published", "published"),
+        ("confirmed by the broker", "confirmed"),
         ("delivered (unique)", "unique"),
         ("lost", "lost"),
         ("duplicates", "duplicates"),

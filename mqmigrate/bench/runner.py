@@ -27,6 +27,12 @@ class Delivery:
 
 
 class Publisher(Protocol):
+    """Sends the way a production publisher of its system does (:mod:`mqmigrate.bench.publishers`):
+    ``publish`` without waiting for each confirmation, ``flush`` until every message so far is
+    confirmed (or raises); ``confirmed`` counts what the broker confirmed."""
+
+    confirmed: int
+
     def publish(self, body: bytes) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
@@ -88,8 +94,9 @@ def _warm_up(
     workload: Workload,
     result: RunResult,
     timeout: float = 60.0,
-) -> None:
-    """Publish unmeasured messages until every group's consumers are receiving.
+) -> int:
+    """Publish unmeasured messages until every group's consumers are receiving; returns how
+    many.
 
     Joining takes seconds on some systems (a share group's first assignment), which would
     otherwise show up as latency of the first messages instead of as start-up time.
@@ -107,6 +114,7 @@ def _warm_up(
     else:
         result.notes.append(f"consumers were not all receiving after {timeout:.0f}s of warm-up")
     time.sleep(1.0)  # the other members of a group finish joining
+    return sequence - WARMUP_BASE
 
 
 def run(
@@ -164,10 +172,11 @@ def run(
                     threads.append(thread)
 
         publisher = target.publisher()
+        warm_ups = 0
         if not workload.backlog_first:
             start_consumers()
             say(f"{target.system}: waiting for consumers")
-            _warm_up(publisher, tally, workload, result)
+            warm_ups = _warm_up(publisher, tally, workload, result)
         say(f"{target.system}: publishing")
         try:
             publish_start = clock[0] = time.monotonic()
@@ -184,8 +193,9 @@ def run(
                         time.sleep(wait)
                 publisher.publish(encode_body(sent, workload.message_bytes))
                 sent += 1
-            publisher.flush()
+            publisher.flush()  # every message confirmed by the broker, or an error
             result.publish_seconds = time.monotonic() - publish_start
+            result.confirmed = publisher.confirmed - warm_ups
         finally:
             publisher.close()
         result.published = sent

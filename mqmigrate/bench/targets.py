@@ -7,8 +7,15 @@ from queue import Queue
 from typing import Any
 
 from mqmigrate.bench.model import Workload
+from mqmigrate.bench.publishers import (
+    DEFAULT_WINDOW,
+    AMQP1CreditPublisher,
+    KafkaPublisher,
+    RabbitMQConfirmPublisher,
+    SQSBatchPublisher,
+)
 from mqmigrate.bench.runner import Delivery
-from mqmigrate.errors import ConnectionFailed, UsageError
+from mqmigrate.errors import ConnectionFailed, MqMigrateError, UsageError
 from mqmigrate.sources.amqp1 import queue_capability
 from mqmigrate.sources.connect import pika_parameters, proton_blocking_connection, sqs_client
 from mqmigrate.sources.uri import SourceURI, parse_source_uri
@@ -62,43 +69,17 @@ class KafkaShareTarget:
         for group in self.groups:
             share.set_group_configs(self.admin, group, {"share.auto.offset.reset": "earliest"})
 
-    def publisher(self):
-        from confluent_kafka import Producer
-
+    def publisher(self) -> KafkaPublisher:
         from mqmigrate.kafka.config import as_kafka_config
 
-        kafka, topic = as_kafka_config(self.bootstrap), self.topic
         size = self.workload.message_bytes if self.workload else 1024
-
-        class _Publisher:
-            def __init__(self) -> None:
-                self.producer = Producer(
-                    kafka.client(
-                        {
-                            "acks": "all",
-                            "enable.idempotence": True,
-                            "linger.ms": 5,
-                            "message.max.bytes": max(size * 2, 1048588),
-                        }
-                    )
-                )
-
-            def publish(self, body: bytes) -> None:
-                while True:
-                    try:
-                        self.producer.produce(topic, body)
-                        break
-                    except BufferError:  # local queue full: serve delivery reports, retry
-                        self.producer.poll(0.05)
-                self.producer.poll(0)
-
-            def flush(self) -> None:
-                self.producer.flush(60)
-
-            def close(self) -> None:
-                self.producer.flush(10)
-
-        return _Publisher()
+        settings = {
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "message.max.bytes": max(size * 2, 1048588),
+        }
+        return KafkaPublisher(as_kafka_config(self.bootstrap), self.topic, settings)
 
     def consumer(self, group: int):
         from confluent_kafka import AcknowledgeType
@@ -292,9 +273,13 @@ class RabbitMQTarget:
 
     system = "rabbitmq"
 
-    def __init__(self, source: SourceURI, prefetch: int = 200):
+    def __init__(
+        self, source: SourceURI, prefetch: int = 200, publish_window: int = DEFAULT_WINDOW
+    ):
+        """``publish_window``: messages the publisher leaves unconfirmed at most."""
         self.source = source
         self.prefetch = prefetch
+        self.publish_window = publish_window
         self.exchange = _name("x")
         self.queues: list[str] = []
 
@@ -322,27 +307,9 @@ class RabbitMQTarget:
             self.queues.append(queue)
         connection.close()
 
-    def publisher(self):
-        import pika
-
-        connection = self._connect()
-        channel = connection.channel()
-        # no publisher confirms: pika's blocking confirms are one round trip per message and
-        # would measure pika, not the broker; messages are persistent
-        exchange = self.exchange
-        props = pika.BasicProperties(delivery_mode=2)
-
-        class _Publisher:
-            def publish(self, body: bytes) -> None:
-                channel.basic_publish(exchange, "", body, props)
-
-            def flush(self) -> None:
-                connection.process_data_events(0)
-
-            def close(self) -> None:
-                connection.close()
-
-        return _Publisher()
+    def publisher(self) -> RabbitMQConfirmPublisher:
+        # persistent messages with publisher confirms, at most publish_window unconfirmed
+        return RabbitMQConfirmPublisher(self._connect(), self.exchange, window=self.publish_window)
 
     def consumer(self, group: int):
         connection = self._connect()
@@ -404,32 +371,8 @@ class SQSTarget:
             QueueName=_name("q"), Attributes={"VisibilityTimeout": "30"}
         )["QueueUrl"]
 
-    def publisher(self):
-        import base64
-
-        client, url = self._client(), self.queue_url
-
-        class _Publisher:
-            def __init__(self) -> None:
-                self.batch: list[dict] = []
-
-            def publish(self, body: bytes) -> None:
-                # SQS bodies are text: base64 keeps the binary header intact
-                self.batch.append(
-                    {"Id": str(len(self.batch)), "MessageBody": base64.b64encode(body).decode()}
-                )
-                if len(self.batch) == 10:
-                    self.flush()
-
-            def flush(self) -> None:
-                if self.batch:
-                    client.send_message_batch(QueueUrl=url, Entries=self.batch)
-                    self.batch = []
-
-            def close(self) -> None:
-                self.flush()
-
-        return _Publisher()
+    def publisher(self) -> SQSBatchPublisher:
+        return SQSBatchPublisher(self._client(), self.queue_url)
 
     def consumer(self, group: int):
         import base64
@@ -475,8 +418,18 @@ class AMQP1Target:
 
     system = "amqp1"
 
-    def __init__(self, source: SourceURI, address_prefix: str = ""):
+    def __init__(
+        self,
+        source: SourceURI,
+        address_prefix: str = "",
+        publish_window: int = DEFAULT_WINDOW,
+        prefetch: int = 100,
+    ):
+        """``publish_window``: deliveries the publisher leaves unsettled at most; each
+        consumer holds at most ``prefetch`` deliveries (its link credit)."""
         self.source = source
+        self.publish_window = publish_window
+        self.prefetch = prefetch
         self.address_prefix = address_prefix
         self.addresses: list[str] = []
 
@@ -493,60 +446,81 @@ class AMQP1Target:
             )
         self.workload = workload
         self.addresses = [f"{self.address_prefix}{_name('q')}"]
-
-    def publisher(self):
-        from proton import Message
-
+        # a sender's attach makes Artemis create the anycast queue, so the consumers (which
+        # refuse a queue that does not exist) can start before anything is published
         connection = self._connect()
-        sender = connection.create_sender(self.addresses[0], options=queue_capability())
+        try:
+            connection.create_sender(self.addresses[0], options=queue_capability()).close()
+        finally:
+            connection.close()
 
-        class _Publisher:
-            def publish(self, body: bytes) -> None:
-                sender.send(Message(body=body, durable=True))
-
-            def flush(self) -> None:
-                pass
-
-            def close(self) -> None:
-                connection.close()
-
-        return _Publisher()
+    def publisher(self) -> AMQP1CreditPublisher:
+        # asynchronous within the link's credit, at most publish_window unsettled
+        return AMQP1CreditPublisher(
+            self._connect(),
+            self.addresses[0],
+            options=queue_capability(),
+            window=self.publish_window,
+        )
 
     def consumer(self, group: int):
-        from proton import Timeout
+        # the bridge's own AMQP 1.0 reader: deliveries read straight off the link, credit
+        # topped up in batches (proton's BlockingReceiver sends a flow frame and dispatches
+        # several Python events per message, which capped the consumers, not the broker)
+        from mqmigrate.sources.amqp1.adapter import AMQP1Source
+        from mqmigrate.sources.base import Outcome
 
-        connection = self._connect()
-        receiver = connection.create_receiver(
-            self.addresses[0], credit=100, options=queue_capability()
-        )
+        batch = self.prefetch
+        reader = AMQP1Source(self.source.raw, self.addresses[0], prefetch=batch)
+        reader.open()
 
         class _Consumer:
             def receive(self, timeout: float) -> list[Delivery]:
-                try:
-                    message = receiver.receive(timeout=timeout)
-                except Timeout:
-                    return []
-                body = message.body if isinstance(message.body, bytes) else bytes(message.body)
-                return [Delivery(body, bool(message.delivery_count), receiver.accept)]
+                return [
+                    Delivery(
+                        envelope.body,
+                        envelope.redelivered,
+                        lambda envelope=envelope: reader.settle(envelope, Outcome.ACCEPT),
+                    )
+                    for envelope in reader.receive(batch, timeout)
+                ]
 
             def close(self) -> None:
-                connection.close()
+                reader.close()
 
         return _Consumer()
 
     def teardown(self) -> None:
-        pass  # Artemis auto-deletes auto-created queues once empty and unused
+        # Artemis keeps the queue the set-up's sender created: remove it through its management
+        # API (best effort: without one it stays, named mqmigrate-bench-*, empty)
+        from mqmigrate.sources.amqp1.artemis import ArtemisManagement
+        from mqmigrate.sources.uri import management_endpoint
+
+        try:
+            management = ArtemisManagement(management_endpoint(self.source))
+        except MqMigrateError:
+            return
+        try:
+            for address in self.addresses:
+                if management.find_queue(address) is not None:
+                    management.destroy_queue(address)
+                management.delete_address(address)
+        except MqMigrateError:
+            pass
+        finally:
+            management.close()
 
 
-def source_target(uri: str):
-    """The benchmark target for a source URI."""
+def source_target(uri: str, publish_window: int = DEFAULT_WINDOW):
+    """The benchmark target for a source URI; ``publish_window``: the unconfirmed messages
+    the RabbitMQ and AMQP 1.0 publishers allow (SQS sends batches of 10)."""
     source = parse_source_uri(uri)
     if source.kind == "rabbitmq":
-        return RabbitMQTarget(source)
+        return RabbitMQTarget(source, publish_window=publish_window)
     if source.kind == "sqs":
         return SQSTarget(source)
     if source.kind == "amqp1":
-        return AMQP1Target(source)
+        return AMQP1Target(source, publish_window=publish_window)
     raise UsageError(
         f"bench cannot publish through {source.scheme}://",
         hint="use amqp://, amqp1://, sqs:// or sqs+http://",

@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterable, Protocol
 from mqmigrate import headers as mqheaders
 from mqmigrate.bridge.mapping import HeaderMapping, KeyStrategy
 from mqmigrate.errors import KafkaError, MqMigrateError, SourceUnavailable
-from mqmigrate.kafka.producer import BridgeProducer, Failure, Severity
-from mqmigrate.sources.base import Envelope, Mode, Outcome, SourceAdapter
+from mqmigrate.kafka.producer import BridgeProducer, Failure, FailureKind
+from mqmigrate.sources.base import Envelope, BridgeMode, Outcome, SourceAdapter
 
 log = logging.getLogger("mqmigrate.bridge")
 
@@ -94,7 +94,7 @@ class BridgeConfig:
 
     topic: str
     quarantine_topic: str | None = None
-    mode: Mode = Mode.drain
+    mode: BridgeMode = BridgeMode.drain
     key_from: str = "auto"
     #: renames/drops of application headers (a playbook's mapping.headers)
     headers: HeaderMapping = field(default_factory=HeaderMapping)
@@ -359,7 +359,7 @@ class Engine:
                     # source did not answer": an unreachable queue is not an empty one
                     if not depth and not self._depth_unavailable:
                         self._stop = (
-                            StopReason.drained if cfg.mode is Mode.drain else StopReason.idle
+                            StopReason.drained if cfg.mode is BridgeMode.drain else StopReason.idle
                         )
                     else:
                         last_activity = now  # not empty yet: keep going
@@ -496,7 +496,7 @@ class Engine:
                 )
             )
             return
-        if failure.severity is Severity.PERMANENT and not pending.quarantine:
+        if failure.kind is FailureKind.PERMANENT and not pending.quarantine:
             if self.config.quarantine_topic:
                 log.warning(
                     "Kafka refused message %s (%s): quarantining", env.source_id, failure.name
@@ -508,13 +508,13 @@ class Engine:
                 f"{failure.reason}) and no quarantine topic is configured",
                 hint="set --quarantine-topic; the message stays in the source",
             )
-        elif failure.severity is Severity.PERMANENT:
+        elif failure.kind is FailureKind.PERMANENT:
             self._fatal = KafkaError(
                 f"the quarantine topic {self.config.quarantine_topic!r} refused message "
                 f"{env.source_id} too ({failure.name}: {failure.reason})",
                 hint="raise its max.message.bytes; the message stays in the source",
             )
-        elif failure.severity is Severity.FATAL:
+        elif failure.kind is FailureKind.FATAL:
             self._fatal = KafkaError(
                 f"Kafka write failed: {failure.name}: {failure.reason}",
                 hint="check the topic exists and the bridge may write it",

@@ -22,16 +22,13 @@ from mqmigrate.errors import ConfigError, UsageError
 from mqmigrate.playbooks.model import Playbook, Workload
 from mqmigrate.redact import mask_uri
 from mqmigrate.sources import kind_for_uri
+from mqmigrate.sources.uri import SCHEMES, scheme_for_adapter
 
 if TYPE_CHECKING:  # the engine and Kafka client stay unimported for source_spec's callers
     from mqmigrate.bridge.run import BridgeOptions
 
 #: flags that name one source/topic: with several workloads they would apply to all of them
 SINGLE_WORKLOAD_FLAGS = ("source", "queue", "topic")
-
-#: source URI schemes a playbook ``source.endpoint`` may use per kind (to build a URI from
-#: ``USER:PASSWORD`` credentials)
-_AMQP_SCHEMES = {"rabbitmq": ("amqp", "amqps"), "amqp1": ("amqp1", "amqp1s", "amqp", "amqps")}
 
 
 @dataclass(frozen=True)
@@ -86,11 +83,11 @@ def _amqp_uri(workload: Workload, secret: str | None) -> str:
             hint="profiles are for sqs sources (AWS profiles)",
         )
     if "://" in secret:
-        return _amqp1_scheme(secret) if src.kind == "amqp1" else secret
+        return _spelled_for(secret, src.kind)
     user, sep, password = secret.partition(":")
     endpoint = src.endpoint or ""
     scheme = urlsplit(endpoint).scheme.lower() if endpoint else ""
-    if not sep or scheme not in _AMQP_SCHEMES[src.kind]:
+    if not sep or scheme_for_adapter(scheme, src.kind) is None:
         var = src.credentials.env if src.credentials else "?"
         raise ConfigError(
             f"workload '{workload.id}': {var} holds neither a source URI nor "
@@ -99,17 +96,15 @@ def _amqp_uri(workload: Workload, secret: str | None) -> str:
         )
     parts = urlsplit(endpoint)
     netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}"
-    uri = urlunsplit((scheme, netloc, parts.path, parts.query, ""))
-    return _amqp1_scheme(uri) if src.kind == "amqp1" else uri
+    return _spelled_for(urlunsplit((scheme, netloc, parts.path, parts.query, "")), src.kind)
 
 
-def _amqp1_scheme(uri: str) -> str:
-    """``amqp(s)://`` written for an AMQP 1.0 source means ``amqp1(s)://``: the plain scheme
-    selects the AMQP 0-9-1 (RabbitMQ) adapter."""
+def _spelled_for(uri: str, kind: str) -> str:
+    """``uri`` with the scheme it has for a ``kind`` source: ``amqp(s)://`` written for an
+    AMQP 1.0 source means ``amqp1(s)://`` (the plain scheme selects the AMQP 0-9-1 adapter)."""
     scheme, sep, rest = uri.partition("://")
-    if scheme.lower() in ("amqp", "amqps"):
-        return scheme.lower().replace("amqp", "amqp1") + sep + rest
-    return uri
+    spelled = scheme_for_adapter(scheme, kind)
+    return spelled + sep + rest if spelled and spelled != scheme.lower() else uri
 
 
 def source_spec(workload: Workload, environ: Mapping[str, str] | None = None) -> SourceSpec:
@@ -157,7 +152,8 @@ def source_spec(workload: Workload, environ: Mapping[str, str] | None = None) ->
         uri = _amqp_uri(workload, secret)
         if src.kind == "rabbitmq":
             uri = _with_vhost(uri, src.vhost)
-        prefix = {"rabbitmq": "rabbitmq+", "amqp1": "artemis+"}.get(src.kind)
+        scheme = SCHEMES.get(urlsplit(uri).scheme.lower())
+        prefix = scheme.management if scheme is not None else None
         if (
             prefix
             and src.endpoint

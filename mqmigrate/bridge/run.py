@@ -22,7 +22,7 @@ from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.bridge.mapping import HeaderMapping
 from mqmigrate.errors import ConfigError, ExitCode, MqMigrateError, UsageError
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
-from mqmigrate.sources.base import Mode
+from mqmigrate.sources.base import BridgeMode
 
 if TYPE_CHECKING:
     from mqmigrate.kafka.producer import ProducerPool
@@ -44,7 +44,7 @@ class BridgeOptions:
     #: the Kafka connection configuration (or plaintext bootstrap servers)
     kafka: "KafkaConfig | str"
     topic: str
-    mode: Mode = Mode.drain
+    mode: BridgeMode = BridgeMode.drain
     key_from: str = "auto"
     #: None: ``<topic>.quarantine``; "" disables quarantining (a refused record then stops)
     quarantine_topic: str | None = None
@@ -137,11 +137,11 @@ def _prepare(
     writes through ``producers``' producer for its Kafka configuration."""
     from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
     from mqmigrate.kafka.connect import check_connection
-    from mqmigrate.kafka.ledger import recover_ids
+    from mqmigrate.kafka.known_ids import recover_ids
     from mqmigrate.sources import adapter_class, kind_for_uri
 
     cls = adapter_class(kind_for_uri(opts.source))
-    if opts.mode is Mode.shadow and not cls.capabilities.shadow:
+    if opts.mode is BridgeMode.shadow and not cls.capabilities.shadow:
         raise UsageError(
             f"the {cls.kind} source cannot shadow a queue"
             + (f" (workload '{opts.workload}')" if opts.workload else ""),
@@ -150,7 +150,7 @@ def _prepare(
     idle_exit = (
         opts.idle_exit
         if opts.idle_exit is not None
-        else (10.0 if opts.mode is Mode.drain else None)
+        else (10.0 if opts.mode is BridgeMode.drain else None)
     )
     quarantine = opts.resolved_quarantine()
 
@@ -232,15 +232,27 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
     gone past ``--reconnect-timeout``, Kafka refusing the topic) stops the others gracefully
     too: the run ends with exit 2 and that error, the summary listing every workload.
     """
-    from mqmigrate.bridge.ops import (
-        WORKLOAD_THREAD_PREFIX,
-        OpsServer,
-        OpsTarget,
-        Progress,
-        setup_logging,
-    )
     from mqmigrate.kafka.producer import ProducerPool
 
+    _check_all(options)
+    first = options[0]
+    several = len(options) > 1 or first.workload is not None
+    progress = _progress(options, several)
+    workloads = _prepare_all(options, progress, several, ProducerPool())
+    server = _start_metrics(first, workloads)
+    try:
+        caught = _run_to_end(workloads, progress)
+    finally:
+        if server is not None:
+            server.stop()
+        for w in workloads:
+            if w.ledger is not None:
+                w.ledger.close()
+    _after_run(workloads)
+    return _result(options, workloads, caught)
+
+
+def _check_all(options: list[BridgeOptions]) -> None:
     if not options:
         raise UsageError("no workload to bridge")
     for opts in options:
@@ -248,18 +260,30 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
     first = options[0]
     if first.log_format not in ("auto", "json", "text"):
         raise UsageError(f"bad --log-format {first.log_format!r}", hint="auto, json or text")
+
+
+def _progress(options: list[BridgeOptions], several: bool) -> Any:
+    """Set up the process's logging and return its progress display (a
+    :class:`~mqmigrate.bridge.ops.Progress`, one row per workload when ``several``)."""
+    from mqmigrate.bridge.ops import Progress, setup_logging
+
+    first = options[0]
     tty = sys.stderr.isatty()
     setup_logging(json_logs=first.log_format == "json" or (first.log_format == "auto" and not tty))
-    several = len(options) > 1 or first.workload is not None
     title = (
         f"{first.mode.value}: {first.queue} → {first.topic}"
         if not several
         else f"{first.mode.value}: {len(options)} workloads"
     )
-    progress = Progress(title, tty=tty)
+    return Progress(title, tty=tty)
 
+
+def _prepare_all(
+    options: list[BridgeOptions], progress: Any, several: bool, producers: "ProducerPool"
+) -> list[_Workload]:
+    """Every workload prepared (:func:`_prepare`), or none: on an error the ones prepared
+    are closed."""
     workloads: list[_Workload] = []
-    producers = ProducerPool()
     try:
         for opts in options:
             row = opts.name if several else None
@@ -270,6 +294,13 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
         for prepared in workloads:
             _close(prepared)
         raise
+    return workloads
+
+
+def _start_metrics(first: BridgeOptions, workloads: list[_Workload]) -> Any:
+    """The metrics endpoint for every workload when ``first`` asks for one (else None); on
+    an error the workloads are closed."""
+    from mqmigrate.bridge.ops import OpsServer, OpsTarget
 
     server = None
     if first.metrics_port is not None:
@@ -281,6 +312,13 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
                 _close(prepared)
             raise
         log.info("metrics on http://%s:%d/metrics", first.metrics_host, server.port)
+    return server
+
+
+def _run_to_end(workloads: list[_Workload], progress: Any) -> list[int]:
+    """Run each workload's engine in its own thread until all have ended; SIGTERM/SIGINT (and
+    a failing workload) stop the others.  Returns the signals caught."""
+    from mqmigrate.bridge.ops import WORKLOAD_THREAD_PREFIX
 
     caught: list[int] = []
 
@@ -333,26 +371,32 @@ def run_bridges(options: list[BridgeOptions]) -> BridgeRun:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        if server is not None:
-            server.stop()
-        for w in workloads:
-            if w.ledger is not None:
-                w.ledger.close()
+    return caught
 
+
+def _after_run(workloads: list[_Workload]) -> None:
+    """Remove the shadow queue of each shadow workload that asked for it and ended without
+    an error; log how each workload stopped."""
     for w in workloads:
         opts = w.opts
         if (
             w.error is None
             and opts.remove_shadow
-            and opts.mode is Mode.shadow
-            and hasattr(w.engine.source, "remove_shadow")
+            and opts.mode is BridgeMode.shadow
+            and w.engine.source.capabilities.shadow
         ):
-            w.engine.source.remove_shadow()
-            log.info("shadow queue %s removed", w.engine.source.queue)
+            removed = w.engine.source.remove_shadow()
+            log.info("shadow copy removed: %s", ", ".join(removed) or "nothing was left")
         log.info("bridge stopped (%s)", w.summary()["stopped"], extra={"stats": w.summary()})
 
+
+def _result(
+    options: list[BridgeOptions], workloads: list[_Workload], caught: list[int]
+) -> BridgeRun:
+    """The exit code and summary of the run: the first workload's error, exit 130 after
+    Ctrl-C, else OK.  An error that is not an MqMigrateError (a bug) is raised."""
     errors = [w.error for w in workloads if w.error is not None]
-    if len(options) == 1 and first.workload is None:
+    if len(options) == 1 and options[0].workload is None:
         summary = workloads[0].summary()
     else:
         summary = {"workloads": [w.summary() for w in workloads]}

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from mqmigrate.assessment import report
 from mqmigrate.assessment.engine import assess as run_assessment, document
-from mqmigrate.assessment.model import KafkaCapabilities, Severity, Status
+from mqmigrate.assessment.model import KafkaCapabilities, FindingSeverity, Status
 from mqmigrate.cli.output import err_console, out_console
 from mqmigrate.errors import ConfigError, ExitCode
 from mqmigrate.inventory.readers import filter_estate, read_estate
@@ -129,7 +129,7 @@ def assess(
     else:
         _write(out, report.render_html(doc))
     if fail_on is not FailOn.never:
-        floor = Severity(fail_on.value).rank
+        floor = FindingSeverity(fail_on.value).rank
         if any(
             f.status is Status.fired and f.severity.rank >= floor
             for w in workloads

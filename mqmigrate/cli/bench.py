@@ -89,6 +89,14 @@ def bench(
         help="--worker-handoff pool: the share consumers "
         "feeding the handler threads [one per handler thread].",
     ),
+    publish_window: int = typer.Option(
+        1000,
+        "--publish-window",
+        min=1,
+        help="Messages the source publisher leaves unconfirmed at most: RabbitMQ publisher "
+        "confirms and AMQP 1.0 unsettled deliveries, handled asynchronously as production "
+        "publishers do (Kafka's producer batches on its own; SQS sends batches of 10).",
+    ),
     plot: Optional[Path] = typer.Option(
         None, "--plot", help="Write an HTML chart (latency CDF, throughput over time) to this file."
     ),
@@ -145,6 +153,7 @@ def bench(
             worker_concurrency=worker_concurrency,
             worker_handoff=worker_handoff,
             share_consumers=share_consumers,
+            publish_window=publish_window,
         )
     if plot:
         try:

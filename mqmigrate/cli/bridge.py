@@ -11,7 +11,7 @@ import typer
 from mqmigrate.cli.kafkaopts import KafkaConfigFile, resolve_kafka
 from mqmigrate.cli.output import print_json
 from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
-from mqmigrate.sources.base import Mode
+from mqmigrate.sources.base import BridgeMode
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
 
@@ -86,7 +86,9 @@ def bridge(
     topic: Optional[str] = typer.Option(
         None, "--topic", help="Target Kafka topic (required without --playbook)."
     ),
-    mode: Mode = typer.Option(Mode.drain, "--mode", help="drain (move) or shadow (copy)."),
+    mode: BridgeMode = typer.Option(
+        BridgeMode.drain, "--mode", help="drain (move) or shadow (copy)."
+    ),
     key_from: Optional[str] = typer.Option(
         None,
         "--key-from",
@@ -177,7 +179,7 @@ def bridge(
     configuration or connection error (unknown workload, a credential variable not set),
     130 after Ctrl-C.
     """
-    from mqmigrate.bridge.run import BridgeOptions, run_bridges
+    from mqmigrate.bridge.run import run_bridges
 
     if log_format not in ("auto", "json", "text"):
         raise UsageError(f"bad --log-format {log_format!r}", hint="auto, json or text")
@@ -200,62 +202,116 @@ def bridge(
     if playbook is None:
         if workload:
             raise UsageError("--workload needs --playbook FILE")
-        missing = [
-            flag
-            for flag, value in (
-                ("--source (or MQMIGRATE_SOURCE)", source),
-                ("--queue", queue),
-                ("--topic", topic),
-            )
-            if not value
-        ]
-        if missing:
-            raise UsageError(
-                f"missing {', '.join(missing)}",
-                hint="give them, or take the workload from --playbook FILE",
-            )
-        assert source and queue and topic
-        config = _kafka(kafka, kafka_config, None, None)
         options = [
-            BridgeOptions(
-                source=source,
-                queue=queue,
-                kafka=config,
-                topic=topic,
-                key_from=key_from or "auto",
-                quarantine_topic=quarantine_topic,
-                **common,
+            _options_from_flags(
+                source,
+                queue,
+                topic,
+                kafka,
+                kafka_config,
+                key_from,
+                quarantine_topic,
+                common,
             )
         ]
     else:
-        from mqmigrate.bridge.playbook import resolve
-        from mqmigrate.playbooks import loader
-
-        try:
-            book = loader.load(playbook)
-        except PlaybookInvalid as exc:  # the bridge's exit code for a bad input is 2
-            raise ConfigError(exc.message, hint=exc.hint) from exc
-        config = _kafka(kafka, kafka_config, book, playbook)
-        overrides = {
-            name: value
-            for name, value in (
-                ("source", source),
-                ("queue", queue),
-                ("topic", topic),
-                ("kafka", config),
-                ("key_from", key_from),
-                ("quarantine_topic", quarantine_topic),
-            )
-            if value is not None
-        }
-        base = BridgeOptions(source="", queue="", kafka=config, topic="", **common)
-        options = resolve(book, workload, base, overrides)
-        if verify_ledger and len(options) > 1:
-            raise UsageError(
-                "--verify-ledger takes one workload's ledger", hint="select one with --workload ID"
-            )
+        options = _options_from_playbook(
+            playbook,
+            workload,
+            kafka,
+            kafka_config,
+            source,
+            queue,
+            topic,
+            key_from,
+            quarantine_topic,
+            common,
+        )
     result = run_bridges(options)
     print_json(result.summary)
     if result.error is not None:
         raise result.error
     raise typer.Exit(int(result.code))
+
+
+def _options_from_flags(
+    source: Optional[str],
+    queue: Optional[str],
+    topic: Optional[str],
+    kafka: Optional[str],
+    kafka_config: Optional[Path],
+    key_from: Optional[str],
+    quarantine_topic: Optional[str],
+    common: dict[str, Any],
+) -> Any:
+    """The one workload --source, --queue and --topic describe."""
+    from mqmigrate.bridge.run import BridgeOptions
+
+    missing = [
+        flag
+        for flag, value in (
+            ("--source (or MQMIGRATE_SOURCE)", source),
+            ("--queue", queue),
+            ("--topic", topic),
+        )
+        if not value
+    ]
+    if missing:
+        raise UsageError(
+            f"missing {', '.join(missing)}",
+            hint="give them, or take the workload from --playbook FILE",
+        )
+    assert source and queue and topic
+    config = _kafka(kafka, kafka_config, None, None)
+    return BridgeOptions(
+        source=source,
+        queue=queue,
+        kafka=config,
+        topic=topic,
+        key_from=key_from or "auto",
+        quarantine_topic=quarantine_topic,
+        **common,
+    )
+
+
+def _options_from_playbook(
+    playbook: Path,
+    workload: list[str],
+    kafka: Optional[str],
+    kafka_config: Optional[Path],
+    source: Optional[str],
+    queue: Optional[str],
+    topic: Optional[str],
+    key_from: Optional[str],
+    quarantine_topic: Optional[str],
+    common: dict[str, Any],
+) -> list[Any]:
+    """The playbook's workloads (all, or those --workload selects), flags overriding."""
+    from mqmigrate.bridge.playbook import resolve
+    from mqmigrate.bridge.run import BridgeOptions
+    from mqmigrate.playbooks import loader
+
+    try:
+        book = loader.load(playbook)
+    except PlaybookInvalid as exc:  # the bridge's exit code for a bad input is 2
+        raise ConfigError(exc.message, hint=exc.hint) from exc
+    config = _kafka(kafka, kafka_config, book, playbook)
+    overrides = {
+        name: value
+        for name, value in (
+            ("source", source),
+            ("queue", queue),
+            ("topic", topic),
+            ("kafka", config),
+            ("key_from", key_from),
+            ("quarantine_topic", quarantine_topic),
+        )
+        if value is not None
+    }
+    base = BridgeOptions(source="", queue="", kafka=config, topic="", **common)
+    options: list[Any] = resolve(book, workload, base, overrides)
+    if common["verify_ledger"] and len(options) > 1:
+        raise UsageError(
+            "--verify-ledger takes one workload's ledger", hint="select one with --workload ID"
+        )
+    return options

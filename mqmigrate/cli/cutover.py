@@ -56,7 +56,7 @@ def _engine(
 ):
     """The runner; ``connect`` False (status) reads no Kafka configuration."""
     from mqmigrate.cli.kafkaopts import resolve_kafka
-    from mqmigrate.cutover.probes import default_verifier
+    from mqmigrate.cutover.verifier import CutoverVerifier
     from mqmigrate.cutover.runner import Cutover
     from mqmigrate.playbooks import loader
 
@@ -72,7 +72,7 @@ def _engine(
         playbook,
         bootstrap=bootstrap,
         confirm=ask,
-        verifier=default_verifier(),
+        verifier=CutoverVerifier(),
         interactive=sys.stdin.isatty(),
         **options,
     )

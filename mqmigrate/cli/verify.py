@@ -151,30 +151,11 @@ def verify(
     from mqmigrate.kafka.connect import check_connection
 
     check_connection(bootstrap)
-    with Progress(console=err_console, transient=True) as bar:
-        task = bar.add_task(f"reading {topic_name}", total=None, visible=False)
-
-        def _progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, visible=total >= _PROGRESS_FROM)
-
-        records = read_topic(bootstrap, topic_name, timeout=timeout, progress=_progress)
+    records = _read_records(bootstrap, topic_name, timeout)
     report = reconcile(src, records)
     group = share_group or group
     if want_backlog and group:
-        from dataclasses import replace
-
-        from mqmigrate.errors import MqMigrateError
-        from mqmigrate.verify.share_backlog import share_backlog
-
-        with err_console.status(f"measuring the backlog of share group {group}"):
-            try:
-                report = replace(report, share_backlog=share_backlog(bootstrap, group, topic_name))
-            except MqMigrateError as exc:  # the reconciliation stands; the backlog is unknown
-                err_console.print(
-                    f"Warning: share backlog unknown: {exc.one_line()}",
-                    markup=False,
-                    highlight=False,
-                )
+        report = _with_share_backlog(report, bootstrap, group, topic_name)
     from mqmigrate.redact import mask_uri
 
     backlog = _source_backlog(chosen, source, queue)
@@ -189,38 +170,75 @@ def verify(
     if fmt is Format.json:
         print_json(data)
     else:
-        counts = data["counts"]
-        table = Table(title=f"mqmigrate verify {topic_name}")
-        table.add_column("check")
-        table.add_column("count", justify="right")
-        table.add_column(f"sample (first {SAMPLE})", overflow="fold")
-        table.add_row("source (ledger)", str(counts["source"]), "")
-        table.add_row("kafka records", str(counts["kafka"]), "")
-        for name, key, sample in (
-            ("missing", "missing", "missing"),
-            ("altered", "altered", "altered"),
-            ("duplicate copies", "duplicate_copies", "duplicated"),
-            ("unexpected", "unexpected", "unexpected"),
-        ):
-            style = "red" if counts[key] and name in ("missing", "altered") else ""
-            table.add_row(
-                name,
-                f"[{style}]{counts[key]}[/]" if style else str(counts[key]),
-                ", ".join(data["samples"][sample]),
-            )
-        table.add_row("bridge lag", str(data["lag"]), "")
-        for label, key in (("source depth (ready)", "depth"), ("source in flight", "in_flight")):
-            value = backlog[key]
-            table.add_row(
-                label,
-                "unknown" if value is None else str(value),
-                backlog["detail"] if value is None else "",
-            )
-        table.add_row(
-            "share-group backlog",
-            "unknown" if data["share_backlog"] is None else str(data["share_backlog"]),
-            group or "",
-        )
-        out_console.print(table, soft_wrap=False)
-        err_console.print("clean" if data["clean"] else "MISMATCH", markup=False)
+        _print_table(data, topic_name, backlog, group)
     raise typer.Exit(int(report.exit_code(fail_on_duplicates)))
+
+
+def _read_records(bootstrap: Any, topic_name: str, timeout: float) -> Any:
+    """Every record of the topic, with a progress bar on stderr once there are many."""
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(f"reading {topic_name}", total=None, visible=False)
+
+        def _progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, visible=total >= _PROGRESS_FROM)
+
+        return read_topic(bootstrap, topic_name, timeout=timeout, progress=_progress)
+
+
+def _with_share_backlog(report: Any, bootstrap: Any, group: str, topic_name: str) -> Any:
+    """``report`` with the share group's backlog; unchanged (a warning) when unknown."""
+    from dataclasses import replace
+
+    from mqmigrate.errors import MqMigrateError
+    from mqmigrate.kafka.backlog import share_backlog
+
+    with err_console.status(f"measuring the backlog of share group {group}"):
+        try:
+            report = replace(report, share_backlog=share_backlog(bootstrap, group, topic_name))
+        except MqMigrateError as exc:  # the reconciliation stands; the backlog is unknown
+            err_console.print(
+                f"Warning: share backlog unknown: {exc.one_line()}",
+                markup=False,
+                highlight=False,
+            )
+    return report
+
+
+def _print_table(
+    data: dict[str, Any], topic_name: str, backlog: dict[str, Any], group: Optional[str]
+) -> None:
+    """The report as a table on stdout, and clean or MISMATCH on stderr."""
+    counts = data["counts"]
+    table = Table(title=f"mqmigrate verify {topic_name}")
+    table.add_column("check")
+    table.add_column("count", justify="right")
+    table.add_column(f"sample (first {SAMPLE})", overflow="fold")
+    table.add_row("source (ledger)", str(counts["source"]), "")
+    table.add_row("kafka records", str(counts["kafka"]), "")
+    for name, key, sample in (
+        ("missing", "missing", "missing"),
+        ("altered", "altered", "altered"),
+        ("duplicate copies", "duplicate_copies", "duplicated"),
+        ("unexpected", "unexpected", "unexpected"),
+    ):
+        style = "red" if counts[key] and name in ("missing", "altered") else ""
+        table.add_row(
+            name,
+            f"[{style}]{counts[key]}[/]" if style else str(counts[key]),
+            ", ".join(data["samples"][sample]),
+        )
+    table.add_row("bridge lag", str(data["lag"]), "")
+    for label, key in (("source depth (ready)", "depth"), ("source in flight", "in_flight")):
+        value = backlog[key]
+        table.add_row(
+            label,
+            "unknown" if value is None else str(value),
+            backlog["detail"] if value is None else "",
+        )
+    table.add_row(
+        "share-group backlog",
+        "unknown" if data["share_backlog"] is None else str(data["share_backlog"]),
+        group or "",
+    )
+    out_console.print(table, soft_wrap=False)
+    err_console.print("clean" if data["clean"] else "MISMATCH", markup=False)

@@ -15,9 +15,8 @@ died mid-step) is run again on resume:
   compacted control topic); writing the same mode twice is the same state.
 * ``source.drain`` — waits for the drain bridge, or runs one with idle-exit; on an empty
   source it ends after the idle time having moved nothing.
-* ``source.delete-shadow`` — deleting a shadow queue that is gone is a no-op (RabbitMQ 404,
-  SQS ``QueueDoesNotExist``; on Artemis each part of the shadow copy is removed only if it is
-  still there).
+* ``source.delete-shadow`` — deleting a shadow copy that is gone is a no-op (the adapter
+  removes each part of it only if it is still there).
 * ``verify.run`` — read-only.
 * ``consumers.switch``, ``consumers.revert``, ``manual`` — a person does them and says so; asking again is harmless.
 
@@ -36,7 +35,6 @@ from mqmigrate.bridge.mapping import key_from_playbook
 from mqmigrate.cutover.source import SourceAccess, resolve
 from mqmigrate.errors import CutoverError, CutoverInterrupted, MqMigrateError, ProvisionError
 from mqmigrate.kafka.protocol import Connection
-from mqmigrate.sources.connect import connect_error, http_client
 from mqmigrate.playbooks.model import Action, Playbook, Step, Workload
 from mqmigrate.playbooks.state import atomic_write
 
@@ -366,21 +364,19 @@ def source_drain(ctx: ActionContext) -> str:
 
 
 def source_delete_shadow(ctx: ActionContext) -> str:
-    """Delete the shadow copy the shadow bridge read; gone already is fine.  RabbitMQ:
-    ``<queue>.mqmigrate-shadow`` through the management API; SQS: ``<queue>-mqmigrate-shadow``
-    unsubscribed from every SNS topic feeding it, then deleted (the bridge's own
-    ``--remove-shadow``); Artemis (AMQP 1.0): the divert and its shadow queue and address, or
-    the durable subscription queue.  The application's queue is never touched."""
-    import httpx
-    from urllib.parse import quote
-
-    from mqmigrate.sources.rabbitmq.adapter import SHADOW_SUFFIX
+    """Delete the shadow copy the shadow bridge read, through the source's adapter
+    (:meth:`~mqmigrate.sources.base.SourceAdapter.remove_shadow`); gone already is fine.
+    RabbitMQ: ``<queue>.mqmigrate-shadow``; SQS: ``<queue>-mqmigrate-shadow`` unsubscribed from
+    every SNS topic feeding it, then deleted; Artemis (AMQP 1.0): the divert and its shadow
+    queue and address, or the durable subscription queue.  The application's queue is never
+    touched."""
+    from mqmigrate.sources.base import BridgeMode
 
     access = ctx.access(ctx.workload)
-    if access.kind not in ("rabbitmq", "sqs", "amqp1"):
+    source = access.adapter(BridgeMode.shadow)
+    if not source.capabilities.shadow:
         raise CutoverError(
-            f"source.delete-shadow knows RabbitMQ, SQS and Artemis shadow "
-            f"copies, not {access.kind}",
+            f"source.delete-shadow: {source.kind} sources have no shadow copy",
             hint="remove the shadow copy by hand",
         )
     current = bridgeproc.running(ctx.run_dir, ctx.workload.id)
@@ -388,53 +384,14 @@ def source_delete_shadow(ctx: ActionContext) -> str:
         raise CutoverError(
             "the shadow bridge still reads the shadow queue", hint="stop it first (bridge.stop)"
         )
-    if access.kind == "sqs":
-        return _delete_sqs_shadow(access)
-    if access.kind == "amqp1":
-        return _delete_artemis_shadow(access)
-    shadow = access.queue + SHADOW_SUFFIX
-    vhost = ctx.workload.source.vhost or "/"
-    path = f"/api/queues/{quote(vhost, safe='')}/{quote(shadow, safe='')}"
-    management = access.management()
     try:
-        with http_client(management, timeout=15, default_auth=("guest", "guest")) as client:
-            resp = client.delete(path)
-    except httpx.HTTPError as exc:
-        diagnosed = connect_error(management, exc, what="management API")
-        raise CutoverError(diagnosed.message, hint=diagnosed.hint) from exc
-    if resp.status_code == 404:
-        return f"shadow queue {shadow} already gone"
-    if resp.status_code not in (200, 204):
-        raise CutoverError(f"management API answered {resp.status_code} deleting {shadow}")
-    return f"shadow queue {shadow} deleted"
-
-
-def _delete_sqs_shadow(access: SourceAccess) -> str:
-    from mqmigrate.sources.base import Mode
-    from mqmigrate.sources.sqs.adapter import SQSSource
-
-    source = SQSSource(access.uri, access.queue, mode=Mode.shadow)
-    if source.remove_shadow():
-        return f"shadow queue {source.queue} unsubscribed and deleted"
-    return f"shadow queue {source.queue} already gone"
-
-
-def _delete_artemis_shadow(access: SourceAccess) -> str:
-    """The Artemis shadow copy of ``access.queue`` removed through Jolokia."""
-    from mqmigrate.errors import MqMigrateError
-    from mqmigrate.sources.amqp1.artemis import ArtemisManagement, remove_shadow
-
-    management = ArtemisManagement(access.management())
-    try:
-        removed = remove_shadow(management, access.queue)
+        removed = source.remove_shadow()
     except MqMigrateError as exc:
         raise CutoverError(
-            f"cannot remove the Artemis shadow copy: {exc.one_line()}",
-            hint="the shadow copy needs Artemis' Jolokia management API (the "
-            "playbook's artemis+http:// endpoint, default port 8161)",
+            f"cannot remove the shadow copy of {access.queue}: {exc.message}",
+            hint=exc.hint,
+            transient=exc.transient,
         ) from exc
-    finally:
-        management.close()
     if not removed:
         return f"shadow copy of {access.queue} already gone"
     return f"shadow copy of {access.queue} removed: {', '.join(removed)}"

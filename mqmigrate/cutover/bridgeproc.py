@@ -287,7 +287,7 @@ def _main(spec_path: str) -> int:
     from mqmigrate.bridge.run import BridgeOptions, run_bridge
     from mqmigrate.errors import ExitCode, MqMigrateError
     from mqmigrate.kafka.config import KafkaConfig, read_config_file
-    from mqmigrate.sources.base import Mode
+    from mqmigrate.sources.base import BridgeMode
 
     spec = json.loads(Path(spec_path).read_text())
     code, summary = int(ExitCode.USAGE), {}
@@ -301,7 +301,7 @@ def _main(spec_path: str) -> int:
             queue=spec["queue"],
             kafka=kafka,
             topic=spec["topic"],
-            mode=Mode(spec["mode"]),
+            mode=BridgeMode(spec["mode"]),
             key_from=spec["key_from"],
             idle_exit=spec["idle_exit"],
             effectively_once=spec["effectively_once"],

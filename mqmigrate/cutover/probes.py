@@ -11,9 +11,10 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol, runtime_checkable
-from urllib.parse import quote
 
+from mqmigrate.cutover.source import SourceAccess
 from mqmigrate.errors import MqMigrateError
+from mqmigrate.kafka.backlog import backlog_of
 from mqmigrate.kafka.protocol import Connection, ShareOffset, share_group_lag
 from mqmigrate.playbooks.model import Workload
 
@@ -48,36 +49,26 @@ class VerifyCounts:
 
 
 class Verifier(Protocol):
-    """Reconciles a workload's source with its topic.  ``mqmigrate verify`` plugs in here by
-    exposing ``cutover_verifier() -> Verifier`` in :mod:`mqmigrate.verify`."""
+    """Reconciles a workload's source with its topic
+    (:class:`mqmigrate.cutover.verifier.CutoverVerifier`; the CLI and the demo pass one in)."""
 
     def verify(self, workload: Workload) -> VerifyCounts: ...
-
-
-def default_verifier() -> Verifier | None:
-    """The verify implementation of this build, or None when it has none (yet)."""
-    try:
-        from mqmigrate import verify as verify_module
-    except ImportError:
-        return None
-    factory = getattr(verify_module, "cutover_verifier", None)
-    return factory() if callable(factory) else None
 
 
 # ---------------------------------------------------------------------------------- source
 
 
 class SourceDepthProbe:
-    """``source.depth`` (ready) or ``source.in-flight`` (unacked / not visible) of the source queue.
-
-    RabbitMQ: management API ``messages_ready`` / ``messages_unacknowledged`` (the API refreshes
-    them every few seconds, which ``for_seconds`` absorbs).  SQS: ``ApproximateNumberOfMessages``
-    + ``ApproximateNumberOfMessagesDelayed`` / ``ApproximateNumberOfMessagesNotVisible``.  AMQP 1.0 on Artemis: Jolokia's queue
-    ``MessageCount`` minus ``DeliveringCount`` / ``DeliveringCount`` (Artemis counts messages
-    being delivered in ``MessageCount``).  Other kinds: unknown.
+    """``source.depth`` (ready) or ``source.in-flight`` (unacked / not visible) of the source
+    queue, as the source's adapter counts it (:meth:`~mqmigrate.sources.base.SourceAdapter.
+    queue_counts`): RabbitMQ's management API ``messages_ready`` / ``messages_unacknowledged``
+    (refreshed every few seconds, which ``for_seconds`` absorbs); SQS
+    ``ApproximateNumberOfMessages`` + ``ApproximateNumberOfMessagesDelayed`` /
+    ``ApproximateNumberOfMessagesNotVisible``; Artemis' Jolokia ``MessageCount`` minus
+    ``DeliveringCount`` / ``DeliveringCount``.  A source that cannot count: unknown.
     """
 
-    def __init__(self, what: str, access: Callable[[Workload], object]):
+    def __init__(self, what: str, access: Callable[[Workload], SourceAccess]):
         if what not in ("depth", "in-flight"):
             raise ValueError(what)
         self.what = what
@@ -90,86 +81,19 @@ class SourceDepthProbe:
             return Measurement.unknown(exc.one_line())
         return self.measure_access(access)
 
-    def measure_access(self, access) -> Measurement:
+    def measure_access(self, access: SourceAccess) -> Measurement:
         """Measure a source given as a :class:`~mqmigrate.cutover.source.SourceAccess`."""
-        kind = access.kind
         try:
-            if kind == "rabbitmq":
-                return self._rabbitmq(access)
-            if kind == "sqs":
-                return self._sqs(access)
-            if kind == "amqp1":
-                return self._artemis(access)
+            source = access.adapter()
+            if not source.capabilities.counts:
+                return Measurement.unknown(f"no depth probe for {source.kind} sources")
+            counts = source.queue_counts()
         except MqMigrateError as exc:
             return Measurement.unknown(exc.one_line())
-        return Measurement.unknown(f"no depth probe for {kind} sources")
-
-    def _rabbitmq(self, access) -> Measurement:
-        import httpx
-
-        from mqmigrate.sources.connect import connect_error, http_client
-        from mqmigrate.sources.uri import parse_source_uri
-
-        vhost = parse_source_uri(access.uri).vhost  # resolve() put the playbook's vhost there
-        path = f"/api/queues/{quote(vhost, safe='')}/{quote(access.queue, safe='')}"
-        management = access.management()
-        try:
-            with http_client(management, timeout=10, default_auth=("guest", "guest")) as client:
-                resp = client.get(path)
-        except httpx.HTTPError as exc:
-            return Measurement.unknown(
-                connect_error(management, exc, what="management API").one_line()
-            )
-        if resp.status_code != 200:
-            return Measurement.unknown(
-                f"management API answered {resp.status_code} for queue {access.queue!r}"
-            )
-        body = resp.json()
-        key = "messages_ready" if self.what == "depth" else "messages_unacknowledged"
-        if body.get(key) is None:  # a queue just declared has no stats yet
-            return Measurement.unknown(f"{key} not reported yet for {access.queue!r}")
-        return Measurement(float(body[key]), f"management API {key}")
-
-    def _artemis(self, access) -> Measurement:
-        from mqmigrate.sources.amqp1.artemis import ArtemisManagement
-
-        if not access.management_url:
-            return Measurement.unknown("no Artemis management API for this source")
-        management = ArtemisManagement(access.management())
-        queue = access.queue.split("::")[-1]
-        try:
-            counts = management.queue_counts(queue, "MessageCount", "DeliveringCount")
-        finally:
-            management.close()
-        if len(counts) < 2:
-            return Measurement.unknown(f"Artemis reported no counts for queue {queue!r}")
-        delivering = counts["DeliveringCount"]
-        if self.what == "in-flight":
-            return Measurement(float(delivering), "Artemis DeliveringCount")
-        # a message may leave between the two counts' snapshots: never below zero
-        return Measurement(
-            float(max(counts["MessageCount"] - delivering, 0)),
-            "Artemis MessageCount - DeliveringCount",
-        )
-
-    def _sqs(self, access) -> Measurement:
-        from mqmigrate.inventory.readers.sqs_live import _client
-
-        client, _region, _query = _client(access.uri)
-        # a delayed message (DelaySeconds) is still in the queue, only not receivable yet: a
-        # drain that stopped before it became visible would strand it, so it counts as depth
-        attrs = (
-            ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
-            if self.what == "depth"
-            else ["ApproximateNumberOfMessagesNotVisible"]
-        )
-        try:
-            url = client.get_queue_url(QueueName=access.queue)["QueueUrl"]
-            got = client.get_queue_attributes(QueueUrl=url, AttributeNames=attrs)["Attributes"]
-            value = sum(float(got[a]) for a in attrs)
-        except Exception as exc:  # noqa: BLE001 - any botocore failure is "unknown"
-            return Measurement.unknown(f"SQS {' + '.join(attrs)}: {type(exc).__name__}")
-        return Measurement(value, "SQS " + " + ".join(attrs))
+        count = counts.ready if self.what == "depth" else counts.in_flight
+        if count.value is None:
+            return Measurement.unknown(count.detail)
+        return Measurement(float(count.value), count.detail)
 
 
 # ---------------------------------------------------------------------------------- bridge
@@ -293,16 +217,12 @@ class DlqRateProbe:
 
 
 def share_group_backlog(offsets: Mapping[int, ShareOffset]) -> Measurement:
-    """``share-group.backlog`` from the group's offsets on one topic: the sum of the partitions'
-    lag.  A partition whose lag is unknown (no share-partition state yet) makes the whole
-    backlog unknown: its records are neither counted nor known to be zero."""
-    if not offsets:
-        return Measurement.unknown("no partitions reported")
-    for partition, offset in sorted(offsets.items()):
-        if offset.lag is None:
-            return Measurement.unknown(f"partition {partition} has no share-group lag yet")
-    total = sum(offset.lag or 0 for offset in offsets.values())
-    return Measurement(float(total), f"lag over {len(offsets)} partition(s)")
+    """``share-group.backlog`` from the group's offsets on one topic, by the one backlog rule
+    (:func:`mqmigrate.kafka.backlog.backlog_of`)."""
+    backlog = backlog_of(offsets)
+    if backlog.total is None:
+        return Measurement.unknown(backlog.detail)
+    return Measurement(float(backlog.total), backlog.detail)
 
 
 class ShareGroupBacklogProbe:

@@ -1,7 +1,7 @@
 """The cutover engine: runs a playbook's phases, step by step, gate by gate, resumably.
 
 * Steps run in :func:`~mqmigrate.playbooks.graph.ordered_steps` order; each is stamped in the
-  ledger (``<playbook>.state.json``) only after it succeeded, and a stamped step is never run
+  state file (``<playbook>.state.json``) only after it succeeded, and a stamped step is never run
   again.  A step that was running when the process died is not stamped, so it runs again on
   resume — which is why every action is idempotent (:mod:`mqmigrate.cutover.actions`).
 * After a phase's steps, its gates are measured by :class:`~mqmigrate.cutover.probes.GateProbe`s
@@ -44,7 +44,7 @@ from mqmigrate.errors import (
 )
 from mqmigrate.playbooks.graph import ordered_steps
 from mqmigrate.playbooks.model import PHASES, Action, Gate, Phase, Playbook, Step, Workload
-from mqmigrate.playbooks.state import Ledger, atomic_write
+from mqmigrate.playbooks.state import PlaybookState, atomic_write
 
 
 def run_dir(playbook_path: str | Path) -> Path:
@@ -83,7 +83,7 @@ class GateResult:
 class GateRecords:
     """Last gate results and passes per workload and phase (``<run dir>/gates.json``).
 
-    Kept out of the ledger on purpose: the ledger records steps only, in a format other
+    Kept out of the state file on purpose: it records steps only, in a format other
     commands read; gate results are evidence for ``status``.
     """
 
@@ -224,7 +224,7 @@ class Cutover:
         bind = getattr(verifier, "bind", None)
         if callable(bind):  # where the bridges of this run keep their verify ledgers
             bind(run_dir=self.dir, bootstrap=self.bootstrap)
-        self.ledger = Ledger.open(playbook_path, playbook)
+        self.state = PlaybookState.open(playbook_path, playbook)
         self.gates = GateRecords(self.dir)
         self.probes = (
             probes
@@ -335,7 +335,7 @@ class Cutover:
         if rollback:
             self._stamp_rollback(wl, step)
         else:
-            self.ledger.stamp(wl.id, step.id)  # only after the action succeeded
+            self.state.stamp(wl.id, step.id)  # only after the action succeeded
         report.done.append(label)
         self.out(f"  done {label}: {result}")
 
@@ -343,11 +343,11 @@ class Cutover:
         """Stamp a rollback step so an interrupted rollback does not repeat it.  A rollback
         step requiring one of another phase (already unstamped with its phase) cannot be
         stamped; it then simply runs again if the rollback is interrupted (idempotent)."""
-        from mqmigrate.errors import LedgerError
+        from mqmigrate.errors import PlaybookStateError
 
         try:
-            self.ledger.stamp(wl.id, step.id)
-        except LedgerError:
+            self.state.stamp(wl.id, step.id)
+        except PlaybookStateError:
             pass
 
     # ---------------------------------------------------------------------------------- run
@@ -362,7 +362,7 @@ class Cutover:
 
     def _run_workload(self, wl: Workload, last: Optional[int], report: RunReport) -> None:
         order = ordered_steps(wl)
-        simulated: set[str] = set(self.ledger.current(wl.id))  # dry run: pretend steps ran
+        simulated: set[str] = set(self.state.current(wl.id))  # dry run: pretend steps ran
         for name, phase in wl.phases.present():
             if last is not None and PHASES.index(name) > last:
                 break
@@ -371,7 +371,7 @@ class Cutover:
                     report.skipped.append(f"{wl.id}/{step.id}")
                     continue
                 missing = [r for r in step.requires if r not in simulated]
-                if missing:  # only possible with a hand-edited ledger
+                if missing:  # only possible with a hand-edited state file
                     raise CutoverError(
                         f"{wl.id}/{step.id} requires {', '.join(missing)}, which is not applied"
                     )
@@ -463,7 +463,7 @@ class Cutover:
         keep = self._phase_index(to)
         report = RunReport()
         for wl in self._workloads(workloads):
-            done = set(self.ledger.current(wl.id))
+            done = set(self.state.current(wl.id))
             started = [
                 (n, p)
                 for n, p in wl.phases.present()
@@ -476,7 +476,7 @@ class Cutover:
 
     def _rollback_phase(self, wl: Workload, name: str, phase: Phase, report: RunReport) -> None:
         pending = list(phase.rollback)
-        ran: set[str] = set(self.ledger.current(wl.id))
+        ran: set[str] = set(self.state.current(wl.id))
         while pending:  # requires order, file order where free (as graph.ordered_steps)
             step = next(
                 (
@@ -495,12 +495,12 @@ class Cutover:
         if self.dry_run:
             return
         forward = {s.id for s in phase.steps}
-        for step_id in reversed(self.ledger.current(wl.id)):
+        for step_id in reversed(self.state.current(wl.id)):
             if step_id in forward:
-                self.ledger.unstamp(wl.id, step_id)
+                self.state.unstamp(wl.id, step_id)
         for step in phase.rollback:
-            if self.ledger.is_done(wl.id, step.id):
-                self.ledger.unstamp(wl.id, step.id)
+            if self.state.is_done(wl.id, step.id):
+                self.state.unstamp(wl.id, step.id)
         self.gates.clear(wl.id, name)
         self.out(f"rolled back {wl.id}/{name}")
 
@@ -511,11 +511,11 @@ class Cutover:
         managed bridge, the next step."""
         result: dict[str, Any] = {
             "playbook": self.playbook.metadata.name,
-            "ledger": str(self.ledger.path),
+            "state_file": str(self.state.path),
             "workloads": {},
         }
         for wl in self._workloads(workloads):
-            stamps = {a.step: a.at for a in self.ledger.applied.get(wl.id, [])}
+            stamps = {a.step: a.at for a in self.state.applied.get(wl.id, [])}
             phases = []
             for name, phase in wl.phases.present():
                 steps = [
@@ -541,11 +541,11 @@ class Cutover:
                         else None,
                     }
                 )
-            nxt = self.ledger.next_step(wl.id)
+            nxt = self.state.next_step(wl.id)
             bridge = bridgeproc.running(self.dir, wl.id)
             result["workloads"][wl.id] = {
-                "done": [s for s in self.ledger.current(wl.id)],
-                "pending": [s.id for _, s in self.ledger.pending(wl.id)],
+                "done": [s for s in self.state.current(wl.id)],
+                "pending": [s.id for _, s in self.state.pending(wl.id)],
                 "next": {"phase": nxt[0], "step": nxt[1].id} if nxt else None,
                 "bridge": {"pid": bridge.pid, "mode": bridge.mode, "metrics": bridge.metrics_url}
                 if bridge

@@ -2,7 +2,7 @@
 
 A playbook names credentials by reference only (``source.credentials.env``); the value is read
 from the environment of the ``cutover`` process when a step or probe needs it and is never
-written to the ledger, the run directory or a log line.
+written to the state file, the run directory or a log line.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from mqmigrate.errors import ConfigError, CutoverError
 from mqmigrate.playbooks.model import Workload
 from mqmigrate.redact import mask_uri
+from mqmigrate.sources import adapter_class, open_source
+from mqmigrate.sources.base import BridgeMode, SourceAdapter
 from mqmigrate.sources.uri import SourceURI, management_endpoint, parse_source_uri
 
 
@@ -36,6 +38,16 @@ class SourceAccess:
         """The URI as any output may show it."""
         return mask_uri(self.uri)
 
+    def adapter(self, mode: BridgeMode = BridgeMode.drain) -> SourceAdapter:
+        """The source's adapter (not opened), from the registry: what the gates count and the
+        actions manage the source through."""
+        return open_source(
+            self.uri,
+            queue=self.queue,
+            mode=mode,
+            management_url=self.management_given or self.management_url,
+        )
+
     def management(self) -> SourceURI:
         """The management endpoint with its credentials and TLS settings (those of the source
         when it has none), for :func:`mqmigrate.sources.connect.http_client`."""
@@ -48,7 +60,7 @@ def _access(kind: str, queue: str, uri: str, given: str | None) -> SourceAccess:
     """A SourceAccess whose management API is ``given`` or derived from the source (port 15672,
     15671 with TLS, for RabbitMQ; 8161 for Artemis); a TLS source's password over plain HTTP
     is refused here, before any step runs."""
-    if kind not in ("rabbitmq", "amqp1"):
+    if not adapter_class(kind).capabilities.management_api:
         return SourceAccess(kind, queue, uri)
     management = management_endpoint(parse_source_uri(uri), given)
     return SourceAccess(kind, queue, uri, management.http_base + management.path.rstrip("/"), given)

@@ -1,5 +1,5 @@
 """The demo's live service: a dual-write producer, a legacy RabbitMQ consumer and the records
-they keep (:class:`Ledger`), summarised as lost, duplicated and the longest gap.
+they keep (:class:`TrafficRecord`), summarised as lost, duplicated and the longest gap.
 
 The zero-downtime test drives the same producer and consumer; the pure part
 (:func:`summarize`, :func:`longest_gap`) is unit-tested, the rest drives real brokers.
@@ -128,7 +128,7 @@ def summarize(
 # -- the records shared by producer, consumers and summary ------------------------------------
 
 
-class Ledger:
+class TrafficRecord:
     """Thread-safe record of what was sent and processed (the demo's ground truth)."""
 
     def __init__(self) -> None:
@@ -187,7 +187,7 @@ class Producer(threading.Thread):
 
     def __init__(
         self,
-        ledger: Ledger,
+        traffic: TrafficRecord,
         amqp_url: str,
         exchange: str,
         routing_key: str,
@@ -202,7 +202,7 @@ class Producer(threading.Thread):
         super().__init__(name="demo-producer", daemon=True)
         from mqmigrate.sdk.dualwrite import DualWriter, FileMode, PikaSource
 
-        self.ledger = ledger
+        self.traffic = traffic
         self.run_id = run_id
         self.messages, self.rate, self.duration = messages, rate, duration
         self.mode = FileMode(mode_file, interval=0.1)
@@ -234,7 +234,7 @@ class Producer(threading.Thread):
                 t0 = time.monotonic()
                 body = json.dumps({"order": n, "run": self.run_id}).encode()
                 self.writer.send(body, message_id=message_id)
-                self.ledger.sent(message_id, t0, time.monotonic())
+                self.traffic.sent(message_id, t0, time.monotonic())
                 self.by_mode[mode] = self.by_mode.get(mode, 0) + 1
                 n += 1
                 pause = interval - (time.monotonic() - t0)
@@ -256,9 +256,9 @@ class Producer(threading.Thread):
 class LegacyConsumer(threading.Thread):
     """The service's consumer before the migration: pika, manual acks, one id at a time."""
 
-    def __init__(self, ledger: Ledger, amqp_url: str, queue: str) -> None:
+    def __init__(self, traffic: TrafficRecord, amqp_url: str, queue: str) -> None:
         super().__init__(name="demo-legacy-consumer", daemon=True)
-        self.ledger, self.amqp_url, self.queue = ledger, amqp_url, queue
+        self.traffic, self.amqp_url, self.queue = traffic, amqp_url, queue
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.error: BaseException | None = None
@@ -276,7 +276,7 @@ class LegacyConsumer(threading.Thread):
                     # stopping: hand it back unprocessed; the drain bridge takes it to Kafka
                     channel.basic_nack(method.delivery_tag, requeue=True)
                     return
-                self.ledger.record(properties.message_id or "", "legacy")
+                self.traffic.record(properties.message_id or "", "legacy")
                 channel.basic_ack(method.delivery_tag)
 
             tag = ch.basic_consume(self.queue, on_message)

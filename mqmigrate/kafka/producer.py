@@ -49,7 +49,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-class Severity(Enum):
+class FailureKind(Enum):
+    """Why Kafka did not take a record, as the bridge acts on it: permanent (this record never
+    will: quarantined), transient (released to the source, tried again after a back-off) or
+    fatal (the bridge stops)."""
+
     PERMANENT = "permanent"
     TRANSIENT = "transient"
     FATAL = "fatal"
@@ -79,7 +83,7 @@ _FATAL = {
 class Failure:
     """Why Kafka did not take a record."""
 
-    severity: Severity
+    kind: FailureKind
     code: int
     name: str
     reason: str
@@ -88,17 +92,17 @@ class Failure:
     def from_error(cls, err: _KE) -> "Failure":
         code = err.code()
         if err.fatal() or code in _FATAL:
-            severity = Severity.FATAL
+            kind = FailureKind.FATAL
         elif code in _PERMANENT:
-            severity = Severity.PERMANENT
+            kind = FailureKind.PERMANENT
         else:
-            severity = Severity.TRANSIENT
-        return cls(severity, code, err.name(), err.str())
+            kind = FailureKind.TRANSIENT
+        return cls(kind, code, err.name(), err.str())
 
 
-def classify(err: _KE) -> Severity:
+def classify(err: _KE) -> FailureKind:
     """PERMANENT, TRANSIENT or FATAL for a librdkafka error."""
-    return Failure.from_error(err).severity
+    return Failure.from_error(err).kind
 
 
 class _Client:

@@ -1,2 +1,2 @@
 """Migration playbooks: the format (model), loading with exact error locations, rendering with
-explanatory comments, the step graph and the applied-step ledger."""
+explanatory comments, the step graph and the playbook run state (applied steps)."""

@@ -38,7 +38,7 @@ class CycleError(StepGraphError):
 
 
 class DuplicateWorkloadError(StepGraphError):
-    """Two workloads share an id (the ledger keys on it)."""
+    """Two workloads share an id (the state file keys on it)."""
 
 
 def _step_paths(workload_path: tuple, workload: Workload):
@@ -54,7 +54,7 @@ def check_workload(workload: Workload, workload_path: tuple = ()) -> list[StepGr
 
     Forward steps may require forward steps of the same or an earlier phase; rollback steps may
     require rollback steps of any phase (rollback runs phases in reverse).  Ids are unique across
-    forward and rollback steps because the ledger records them by id.
+    forward and rollback steps because the state file records them by id.
     """
     problems: list[StepGraphError] = []
     seen: dict[str, tuple] = {}

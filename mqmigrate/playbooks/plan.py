@@ -49,8 +49,9 @@ from mqmigrate.assessment.model import (
     ASSESSMENT_SCHEMA,
     Finding,
     KafkaCapabilities,
-    Severity,
+    FindingSeverity,
     Status,
+    Target,
     Workload,
 )
 from mqmigrate.errors import ConfigError, PlaybookInvalid, UsageError
@@ -231,7 +232,7 @@ def _decisions(
     out: list[DecisionSpec] = []
     seen: set[str] = set()
     for f in findings:
-        if f.severity not in (Severity.blocker, Severity.warn) or f.rule in seen:
+        if f.severity not in (FindingSeverity.blocker, FindingSeverity.warn) or f.rule in seen:
             continue
         seen.add(f.rule)
         out.append(DecisionSpec(f.rule, _question(f)))
@@ -339,13 +340,7 @@ def _spec(
     source, reasons = _source_ref(w)
     topic = t.topic.value
     partitions, retention, sharers = shared.get(topic, (_derived(t.partitions), None, 1))
-    topic_configs: dict[str, Any] = {k: _derived(v) for k, v in t.topic_configs.items()}
-    if retention is not None:
-        topic_configs["retention.ms"] = retention
-    if replication >= 3:
-        topic_configs["min.insync.replicas"] = Derived(
-            2, f"acks=all survives one of the {replication} replicas down"
-        )
+    topic_configs = _topic_configs(t, retention, replication)
     share_group = t.mode.value == "share-group"
     known = set(ShareGroupConfigs.model_fields[n].alias for n in ShareGroupConfigs.model_fields)
     share_configs = {k: _derived(v) for k, v in t.group_configs.items() if k in known}
@@ -358,65 +353,14 @@ def _spec(
     dlq_topic = _derived(t.dlq_topic)
     use_broker_dlq: Any = False
     if dlq_topic is not None:
-        if share_group and caps.share_dlq:
-            use_broker_dlq = Derived(
-                True,
-                f"Kafka {caps.version[0]}.{caps.version[1]} with "
-                "share.version=2: the broker dead-letters at the delivery "
-                "limit (KIP-1191)",
-            )
-        elif share_group:
-            use_broker_dlq = Derived(
-                False,
-                f"Kafka {caps.version[0]}.{caps.version[1]} has no "
-                "share-group DLQ (4.4+): the worker forwards, then REJECTs",
-            )
-        else:
-            use_broker_dlq = Derived(
-                False,
-                "a consumer group has no broker DLQ: the worker "
-                "forwards failed records, then commits",
-            )
+        use_broker_dlq = _use_broker_dlq(caps, share_group)
         if sharers > 1 and share_group:
             reasons[("target", "dlq", "topic")] = (
                 f"{dlq_topic.reason}; shared by the {sharers} share groups of the fan-out"
             )
-        if not any(f.rule == "dlq.redrive" for f in w.findings) and t.dlq_topic.reason.startswith(
-            "source dead-letters"
-        ):
-            extra.append(
-                DecisionSpec(
-                    "dlq.redrive",
-                    _QUESTIONS["dlq.redrive"].format(evidence="dead-letter target set")
-                    + f" Suggested: point them at {dlq_topic.value}.",
-                )
-            )
-    if any(f.rule == "dlq.redrive" for f in w.findings):
-        # an info finding on 4.4+, still a decision: the dead letters' readers must move
-        f = next(f for f in w.findings if f.rule == "dlq.redrive")
-        extra.append(
-            DecisionSpec(
-                "dlq.redrive",
-                _QUESTIONS["dlq.redrive"].format(evidence=_evidence(f))
-                + (
-                    f" Suggested: point them at {dlq_topic.value}." if dlq_topic is not None else ""
-                ),
-            )
-        )
+    extra += _redrive_decisions(w, dlq_topic)
     if t.fanout is not None:
-        # info in the assessment, but the cutover must not copy the exchange once per queue
-        groups = t.fanout.value.get("groups", [])
-        extra.append(
-            DecisionSpec(
-                "fanout.share-groups",
-                (
-                    f"Fan-out exchange {t.fanout.value.get('exchange')} becomes one topic {topic} read by "
-                    f"{len(groups)} share groups ({', '.join(groups)}): one bridge copies the exchange "
-                    "into the topic for all of them (not one per queue), and each group's consumers "
-                    "switch on their own; agreed?"
-                ),
-            )
-        )
+        extra.append(_fanout_decision(t.fanout, topic))
     retry, retry_reasons = _retry(w, share_group)
     reasons.update(retry_reasons)
     acls, acl_reasons, acl_decision = _acls(w, dlq_topic, use_broker_dlq)
@@ -455,6 +399,85 @@ def _spec(
         decisions=tuple(_decisions([*w.findings, *source_findings], extra)),
         strategy=strategy,
         reasons=reasons,
+    )
+
+
+def _topic_configs(t: Target, retention: Derived | None, replication: int) -> dict[str, Any]:
+    """The target's topic configs, with the retention a fan-out's queues agree on and
+    min.insync.replicas when there are replicas enough."""
+    topic_configs: dict[str, Any] = {k: _derived(v) for k, v in t.topic_configs.items()}
+    if retention is not None:
+        topic_configs["retention.ms"] = retention
+    if replication >= 3:
+        topic_configs["min.insync.replicas"] = Derived(
+            2, f"acks=all survives one of the {replication} replicas down"
+        )
+    return topic_configs
+
+
+def _use_broker_dlq(caps: KafkaCapabilities, share_group: bool) -> Derived:
+    """Whether the broker dead-letters (a share group on Kafka 4.4+) or the worker forwards."""
+    if share_group and caps.share_dlq:
+        return Derived(
+            True,
+            f"Kafka {caps.version[0]}.{caps.version[1]} with "
+            "share.version=2: the broker dead-letters at the delivery "
+            "limit (KIP-1191)",
+        )
+    if share_group:
+        return Derived(
+            False,
+            f"Kafka {caps.version[0]}.{caps.version[1]} has no "
+            "share-group DLQ (4.4+): the worker forwards, then REJECTs",
+        )
+    return Derived(
+        False,
+        "a consumer group has no broker DLQ: the worker forwards failed records, then commits",
+    )
+
+
+def _redrive_decisions(w: Workload, dlq_topic: Derived | None) -> list[DecisionSpec]:
+    """The dlq.redrive checklist items: the source's dead letters' readers must move."""
+    t = w.target
+    extra: list[DecisionSpec] = []
+    if (
+        dlq_topic is not None
+        and not any(f.rule == "dlq.redrive" for f in w.findings)
+        and t.dlq_topic.reason.startswith("source dead-letters")
+    ):
+        extra.append(
+            DecisionSpec(
+                "dlq.redrive",
+                _QUESTIONS["dlq.redrive"].format(evidence="dead-letter target set")
+                + f" Suggested: point them at {dlq_topic.value}.",
+            )
+        )
+    if any(f.rule == "dlq.redrive" for f in w.findings):
+        # an info finding on 4.4+, still a decision: the dead letters' readers must move
+        f = next(f for f in w.findings if f.rule == "dlq.redrive")
+        extra.append(
+            DecisionSpec(
+                "dlq.redrive",
+                _QUESTIONS["dlq.redrive"].format(evidence=_evidence(f))
+                + (
+                    f" Suggested: point them at {dlq_topic.value}." if dlq_topic is not None else ""
+                ),
+            )
+        )
+    return extra
+
+
+def _fanout_decision(fanout: Any, topic: str) -> DecisionSpec:
+    """Info in the assessment, but the cutover must not copy the exchange once per queue."""
+    groups = fanout.value.get("groups", [])
+    return DecisionSpec(
+        "fanout.share-groups",
+        (
+            f"Fan-out exchange {fanout.value.get('exchange')} becomes one topic {topic} read by "
+            f"{len(groups)} share groups ({', '.join(groups)}): one bridge copies the exchange "
+            "into the topic for all of them (not one per queue), and each group's consumers "
+            "switch on their own; agreed?"
+        ),
     )
 
 
@@ -568,7 +591,8 @@ def _retry(w: Workload, share_group: bool) -> tuple[dict[str, Any] | None, dict[
     findings = [
         f
         for f in w.findings
-        if f.rule == "delay.delivery" and f.severity in (Severity.blocker, Severity.warn)
+        if f.rule == "delay.delivery"
+        and f.severity in (FindingSeverity.blocker, FindingSeverity.warn)
     ]
     if not findings or not share_group:
         return None, {}
@@ -797,61 +821,12 @@ def plan(
     ``use_broker_dlq``).  Raises :class:`UsageError` for an unknown strategy or workload and
     when nothing is left to plan.
     """
-    for label, value in [
-        ("--strategy", strategy),
-        *((f"--strategy-for {k}", v) for k, v in (strategy_for or {}).items()),
-    ]:
-        if value is not None and value not in STRATEGIES:
-            raise UsageError(
-                f"{label}: unknown strategy '{value}'",
-                hint="choose one of " + ", ".join(STRATEGIES),
-            )
-    if not re.match(r"^[a-z0-9][a-z0-9._-]{0,99}$", name):
-        raise UsageError(
-            f"--name '{name}' is not a playbook name",
-            hint="lower-case letters, digits, '.', '_' and '-'",
-        )
-    if replication < 1:
-        raise UsageError("--replication must be at least 1")
+    _check_options(strategy, strategy_for, name, replication)
     caps = KafkaCapabilities.parse(kafka_version or assessment.kafka_version)
-
-    left_out: list[tuple[str, str]] = []
-    queue_workloads: list[Workload] = []
-    source_findings: dict[str, list[Finding]] = {}
     loops = _retry_loops(assessment.workloads)
-    for w in assessment.workloads:
-        why = _left_out_reason(w)
-        if w.queue is None:
-            key = f"{w.source['kind']}:{w.source.get('name')}"
-            source_findings.setdefault(key, []).extend(w.findings)
-        if why is not None:
-            left_out.append((w.id, why))
-        else:
-            queue_workloads.append(w)
-    if not queue_workloads:
-        raise UsageError(
-            "no queue workload to plan",
-            hint="every workload was left out: " + "; ".join(f"{i}: {why}" for i, why in left_out)
-            if left_out
-            else None,
-        )
-
-    ids: dict[str, str] = {}  # assessment id → playbook id
-    used: set[str] = set()
-    for w in queue_workloads:
-        # the queue's own name reads best in a checklist; the group name (vhost-prefixed)
-        # separates two vhosts' queues of one name, a counter anything else
-        base = _slug(w.queue or w.id)
-        pb_id = base
-        if pb_id in used and w.target.group is not None:
-            pb_id = base = _slug(w.target.group.value)
-        n = 2
-        while pb_id in used:
-            pb_id, n = f"{base}-{n}", n + 1
-        used.add(pb_id)
-        ids[w.id] = pb_id
+    queue_workloads, left_out, source_findings = _queue_workloads(assessment)
+    ids = _playbook_ids(queue_workloads)
     chosen = _strategy_overrides(strategy_for or {}, queue_workloads, ids)
-
     shared = _shared_topics(queue_workloads)
     specs: list[tuple[Workload, WorkloadSpec]] = []
     for w in queue_workloads:
@@ -898,6 +873,73 @@ def plan(
         # (a --kafka with credentials) or input the assessment let through, never a finding
         raise UsageError(exc.message, hint="check --kafka and --name") from exc
     return Plan(tuple(files), tuple(left_out))
+
+
+def _check_options(
+    strategy: str | None, strategy_for: Mapping[str, str] | None, name: str, replication: int
+) -> None:
+    for label, value in [
+        ("--strategy", strategy),
+        *((f"--strategy-for {k}", v) for k, v in (strategy_for or {}).items()),
+    ]:
+        if value is not None and value not in STRATEGIES:
+            raise UsageError(
+                f"{label}: unknown strategy '{value}'",
+                hint="choose one of " + ", ".join(STRATEGIES),
+            )
+    if not re.match(r"^[a-z0-9][a-z0-9._-]{0,99}$", name):
+        raise UsageError(
+            f"--name '{name}' is not a playbook name",
+            hint="lower-case letters, digits, '.', '_' and '-'",
+        )
+    if replication < 1:
+        raise UsageError("--replication must be at least 1")
+
+
+def _queue_workloads(
+    assessment: Assessment,
+) -> tuple[list[Workload], list[tuple[str, str]], dict[str, list[Finding]]]:
+    """The workloads to plan, the ones left out (id, why) and the source-wide findings by
+    source (``kind:name``); UsageError when nothing is left to plan."""
+    left_out: list[tuple[str, str]] = []
+    queue_workloads: list[Workload] = []
+    source_findings: dict[str, list[Finding]] = {}
+    for w in assessment.workloads:
+        why = _left_out_reason(w)
+        if w.queue is None:
+            key = f"{w.source['kind']}:{w.source.get('name')}"
+            source_findings.setdefault(key, []).extend(w.findings)
+        if why is not None:
+            left_out.append((w.id, why))
+        else:
+            queue_workloads.append(w)
+    if not queue_workloads:
+        raise UsageError(
+            "no queue workload to plan",
+            hint="every workload was left out: " + "; ".join(f"{i}: {why}" for i, why in left_out)
+            if left_out
+            else None,
+        )
+    return queue_workloads, left_out, source_findings
+
+
+def _playbook_ids(workloads: Sequence[Workload]) -> dict[str, str]:
+    """Assessment id → playbook id, unique in the playbook."""
+    ids: dict[str, str] = {}
+    used: set[str] = set()
+    for w in workloads:
+        # the queue's own name reads best in a checklist; the group name (vhost-prefixed)
+        # separates two vhosts' queues of one name, a counter anything else
+        base = _slug(w.queue or w.id)
+        pb_id = base
+        if pb_id in used and w.target.group is not None:
+            pb_id = base = _slug(w.target.group.value)
+        n = 2
+        while pb_id in used:
+            pb_id, n = f"{base}-{n}", n + 1
+        used.add(pb_id)
+        ids[w.id] = pb_id
+    return ids
 
 
 def _files(

@@ -137,44 +137,18 @@ def standard_phases(
     * dual-write: producers write to both (the SDK) in place of a shadow bridge, verify, then
       consumers and producers move and the pre-dual-write backlog is drained.
     """
-    settle = gates.settle_seconds
-    quiet = gates.quiet_seconds
-    phases: dict[str, dict[str, Any]] = {
-        "provision": {
-            "steps": [_step("provision", "provision.apply")],
-            "gates": [],
-            "rollback": [],
-        },
-    }
-    if strategy == "shadow-then-drain":
-        phases["shadow"] = {
-            "steps": [_step("shadow-bridge", "bridge.start", ["provision"], mode="shadow")],
-            "gates": [_gate("bridge.lag", "<=", gates.bridge_lag, settle)],
-            "rollback": [
-                _step("shadow-bridge-stop", "bridge.stop"),
-                _step("shadow-remove", "source.delete-shadow", ["shadow-bridge-stop"]),
-            ],
-        }
-        copy_step = "shadow-bridge"
-    elif strategy == "dual-write":
-        phases["shadow"] = {
-            "steps": [_step("dual-write", "producers.dual-write", ["provision"])],
-            "gates": [],
-            "rollback": [_step("dual-write-revert", "producers.revert")],
-        }
-        copy_step = "dual-write"
-    else:
-        copy_step = "provision"
+    phases: dict[str, dict[str, Any]] = {"provision": _provision_phase()}
+    copy_step = "provision"
+    shadow = _shadow_phase(strategy, gates)
+    if shadow is not None:
+        phases["shadow"] = shadow
+        copy_step = shadow["steps"][0]["id"]
     if strategy != "drain-only":
-        phases["verify"] = {
-            "steps": [_step("verify", "verify.run", [copy_step])],
-            "gates": [_gate("verify.missing", "==", 0), _gate("verify.altered", "==", 0)],
-            "rollback": [],
-        }
+        phases["verify"] = _verify_phase(copy_step)
     switch_after = "verify" if strategy != "drain-only" else "provision"
     backlog_gates = [
-        _gate("share-group.backlog", "<=", gates.backlog, settle),
-        _gate("dlq.rate", "<=", gates.dlq_rate, settle),
+        _gate("share-group.backlog", "<=", gates.backlog, gates.settle_seconds),
+        _gate("dlq.rate", "<=", gates.dlq_rate, gates.settle_seconds),
     ]
     # shadow-then-drain and drain-only to a share group hand over without a person: the service
     # follows the consumer switch (mqmigrate.sdk.consumerswitch) that consumers.kafka writes with the
@@ -185,74 +159,134 @@ def standard_phases(
     # into the others' groups; not for dual-write, whose Kafka twins need their own rule
     handover = strategy in ("shadow-then-drain", "drain-only") and not keyed and not shared_topic
     if handover:
-        shadowed = strategy == "shadow-then-drain"
-        steps = []
-        if shadowed:
-            steps.append(
-                _step(
-                    "shadow-bridge-stop-for-switch",
-                    "bridge.stop",
-                    [switch_after],
-                    description="a still topic for the cut",
-                )
+        phases["consumers"] = _handover_consumers_phase(
+            strategy == "shadow-then-drain", switch_after, backlog_gates
+        )
+    else:
+        phases["consumers"] = _switch_consumers_phase(keyed, switch_after, backlog_gates)
+    phases["producers"] = _producers_phase()
+    phases["drain"] = _drain_phase(strategy, handover, gates.quiet_seconds)
+    phases["decommission"] = _decommission_phase(strategy)
+    return {name: phases[name] for name in PHASES if name in phases}
+
+
+def _provision_phase() -> dict[str, Any]:
+    return {"steps": [_step("provision", "provision.apply")], "gates": [], "rollback": []}
+
+
+def _shadow_phase(strategy: Strategy, gates: GateDefaults) -> dict[str, Any] | None:
+    """What copies the source into Kafka before verify: a shadow bridge (shadow-then-drain) or
+    the producers' dual-write; None for drain-only.  Its first step is what verify requires."""
+    if strategy == "shadow-then-drain":
+        return {
+            "steps": [_step("shadow-bridge", "bridge.start", ["provision"], mode="shadow")],
+            "gates": [_gate("bridge.lag", "<=", gates.bridge_lag, gates.settle_seconds)],
+            "rollback": [
+                _step("shadow-bridge-stop", "bridge.stop"),
+                _step("shadow-remove", "source.delete-shadow", ["shadow-bridge-stop"]),
+            ],
+        }
+    if strategy == "dual-write":
+        return {
+            "steps": [_step("dual-write", "producers.dual-write", ["provision"])],
+            "gates": [],
+            "rollback": [_step("dual-write-revert", "producers.revert")],
+        }
+    return None
+
+
+def _verify_phase(copy_step: str) -> dict[str, Any]:
+    return {
+        "steps": [_step("verify", "verify.run", [copy_step])],
+        "gates": [_gate("verify.missing", "==", 0), _gate("verify.altered", "==", 0)],
+        "rollback": [],
+    }
+
+
+def _handover_consumers_phase(
+    shadowed: bool, switch_after: str, backlog_gates: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The consumers phase of a hand-over without a person: the consumer switch and the drain
+    bridge (after stopping the shadow bridge, if ``shadowed``), and the way back."""
+    steps = []
+    if shadowed:
+        steps.append(
+            _step(
+                "shadow-bridge-stop-for-switch",
+                "bridge.stop",
+                [switch_after],
+                description="a still topic for the cut",
             )
-        steps += [
+        )
+    steps += [
+        _step(
+            "switch-consumers",
+            "consumers.kafka",
+            [steps[-1]["id"] if shadowed else switch_after],
+            description="the service's consumer switch: the worker takes the records "
+            "above the cut (the topic's end offsets now)",
+        ),
+        _step(
+            "drain-bridge",
+            "bridge.start",
+            ["switch-consumers"],
+            mode="drain",
+            description="moves the source queue into Kafka while producers still "
+            "write to it; runs until the drain phase",
+        ),
+    ]
+    rollback = [
+        _step(
+            "revert-drain-bridge-stop",
+            "bridge.stop",
+            description="a still topic for the cut back",
+        ),
+        _step(
+            "revert-consumers",
+            "consumers.source",
+            ["revert-drain-bridge-stop"],
+            description="the source consumer takes over; the worker finishes the "
+            "records below the cut (the topic's end offsets now)",
+        ),
+    ]
+    if shadowed:
+        rollback.append(
+            _step("revert-shadow-bridge", "bridge.start", ["revert-consumers"], mode="shadow")
+        )
+    return {"steps": steps, "gates": backlog_gates, "rollback": rollback}
+
+
+def _switch_consumers_phase(
+    keyed: bool, switch_after: str, backlog_gates: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The consumers phase where a person (or the service's deploy) switches the consumers."""
+    switch_description = None
+    if keyed:
+        switch_description = "consumers join the keyed consumer group (ordering by key)"
+    return {
+        "steps": [
             _step(
                 "switch-consumers",
-                "consumers.kafka",
-                [steps[-1]["id"] if shadowed else switch_after],
-                description="the service's consumer switch: the worker takes the records "
-                "above the cut (the topic's end offsets now)",
-            ),
-            _step(
-                "drain-bridge",
-                "bridge.start",
-                ["switch-consumers"],
-                mode="drain",
-                description="moves the source queue into Kafka while producers still "
-                "write to it; runs until the drain phase",
-            ),
-        ]
-        rollback = [
-            _step(
-                "revert-drain-bridge-stop",
-                "bridge.stop",
-                description="a still topic for the cut back",
-            ),
-            _step(
-                "revert-consumers",
-                "consumers.source",
-                ["revert-drain-bridge-stop"],
-                description="the source consumer takes over; the worker finishes the "
-                "records below the cut (the topic's end offsets now)",
-            ),
-        ]
-        if shadowed:
-            rollback.append(
-                _step("revert-shadow-bridge", "bridge.start", ["revert-consumers"], mode="shadow")
+                "consumers.switch",
+                [switch_after],
+                description=switch_description,
             )
-        phases["consumers"] = {"steps": steps, "gates": backlog_gates, "rollback": rollback}
-    else:
-        switch_description = None
-        if keyed:
-            switch_description = "consumers join the keyed consumer group (ordering by key)"
-        phases["consumers"] = {
-            "steps": [
-                _step(
-                    "switch-consumers",
-                    "consumers.switch",
-                    [switch_after],
-                    description=switch_description,
-                )
-            ],
-            "gates": backlog_gates,
-            "rollback": [_step("revert-consumers", "consumers.revert")],
-        }
-    phases["producers"] = {
+        ],
+        "gates": backlog_gates,
+        "rollback": [_step("revert-consumers", "consumers.revert")],
+    }
+
+
+def _producers_phase() -> dict[str, Any]:
+    return {
         "steps": [_step("kafka-only", "producers.kafka-only", ["switch-consumers"])],
         "gates": [],
         "rollback": [_step("revert-producers", "producers.revert")],
     }
+
+
+def _drain_phase(strategy: Strategy, handover: bool, quiet: Any) -> dict[str, Any]:
+    """Empty the source: the hand-over's drain bridge ends, or a drain bridge starts now."""
     drain_steps = []
     drain_rollback = []
     if handover:
@@ -281,7 +315,7 @@ def standard_phases(
         )
         drain_steps.append(_step("source-drained", "source.drain", ["drain-bridge"]))
     drain_rollback.append(_step("drain-bridge-stop", "bridge.stop"))
-    phases["drain"] = {
+    return {
         "steps": drain_steps,
         "gates": [
             _gate("source.depth", "==", 0, quiet),
@@ -290,6 +324,9 @@ def standard_phases(
         ],
         "rollback": drain_rollback,
     }
+
+
+def _decommission_phase(strategy: Strategy) -> dict[str, Any]:
     decommission = [_step("drain-bridge-done", "bridge.stop", ["source-drained"])]
     if strategy == "shadow-then-drain":
         decommission.append(_step("remove-shadow", "source.delete-shadow", ["drain-bridge-done"]))
@@ -302,8 +339,7 @@ def standard_phases(
             "this is the point of no return",
         )
     )
-    phases["decommission"] = {"steps": decommission, "gates": [], "rollback": []}
-    return {name: phases[name] for name in PHASES if name in phases}
+    return {"steps": decommission, "gates": [], "rollback": []}
 
 
 class _Reasons:

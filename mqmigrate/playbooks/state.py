@@ -1,10 +1,10 @@
-"""The applied-step ledger: which steps of a playbook have run, alembic ``stamp``/``current`` style.
+"""The playbook run state: which steps of a playbook have run, alembic ``stamp``/``current`` style.
 
-The ledger is a JSON file next to the playbook (``<playbook>.state.json``), rewritten
+The state file is a JSON file next to the playbook (``<playbook>.state.json``), rewritten
 atomically (temporary file, fsync, rename) after every change so a crash leaves either the old
 or the new state, never half a file.  ``cutover`` stamps a step only after it succeeded, and
 skips stamped steps when it resumes.  A stamp whose ``requires`` are not all stamped is refused,
-so the ledger never describes a state the graph forbids.
+so the state file never describes a state the graph forbids.
 
 Format (version 1)::
 
@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mqmigrate.errors import LedgerError
+from mqmigrate.errors import PlaybookStateError
 from mqmigrate.playbooks.graph import ordered_steps
 from mqmigrate.playbooks.model import Playbook, Step
 
@@ -72,7 +72,7 @@ class Applied:
 
 
 @dataclass
-class Ledger:
+class PlaybookState:
     """What has been applied, per workload, for one playbook."""
 
     path: Path
@@ -80,51 +80,51 @@ class Ledger:
     applied: dict[str, list[Applied]] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, playbook_path: str | Path, playbook: Playbook) -> "Ledger":
-        """The ledger of ``playbook`` (loaded from ``playbook_path``); empty if none exists yet."""
+    def open(cls, playbook_path: str | Path, playbook: Playbook) -> "PlaybookState":
+        """The run state of ``playbook`` (loaded from ``playbook_path``); empty if none exists yet."""
         path = state_path(playbook_path)
-        ledger = cls(path, playbook)
+        state = cls(path, playbook)
         if not path.exists():
-            return ledger
+            return state
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise LedgerError(
-                f"{path}: unreadable ledger: {exc}",
+            raise PlaybookStateError(
+                f"{path}: unreadable state file: {exc}",
                 hint="restore it from backup or remove it to start over",
             ) from exc
         if not isinstance(raw, dict) or raw.get("version") != VERSION:
-            raise LedgerError(f"{path}: not a version-{VERSION} mqmigrate ledger")
+            raise PlaybookStateError(f"{path}: not a version-{VERSION} mqmigrate state file")
         if raw.get("playbook") != playbook.metadata.name:
-            raise LedgerError(
-                f"{path}: ledger belongs to playbook '{raw.get('playbook')}', not "
+            raise PlaybookStateError(
+                f"{path}: state file belongs to playbook '{raw.get('playbook')}', not "
                 f"'{playbook.metadata.name}'"
             )
         try:
             for workload, entry in (raw.get("workloads") or {}).items():
-                ledger.applied[workload] = [
+                state.applied[workload] = [
                     Applied(str(a["step"]), str(a["phase"]), str(a["at"])) for a in entry["applied"]
                 ]
         except (KeyError, TypeError, AttributeError) as exc:
-            raise LedgerError(f"{path}: malformed ledger entry: {exc}") from exc
-        # a ledger naming steps the playbook no longer has would make "what is done" a guess
+            raise PlaybookStateError(f"{path}: malformed state file entry: {exc}") from exc
+        # a state file naming steps the playbook no longer has would make "what is done" a guess
         known = {
             w.id: {s.id for _, p in w.phases.present() for s in p.steps + p.rollback}
             for w in playbook.workloads
         }
         stale = [
             f"{wl}/{a.step}"
-            for wl, entries in ledger.applied.items()
+            for wl, entries in state.applied.items()
             for a in entries
             if a.step not in known.get(wl, set())
         ]
         if stale:
-            raise LedgerError(
+            raise PlaybookStateError(
                 f"{path}: records steps the playbook does not have: {', '.join(stale)}",
                 hint="the playbook changed after steps ran; restore it or edit "
-                "the ledger deliberately",
+                "the state file deliberately",
             )
-        return ledger
+        return state
 
     # ---- queries (alembic "current", "heads", "check")
 
@@ -159,14 +159,14 @@ class Ledger:
         try:
             wl = self.playbook.workload(workload)
         except KeyError:
-            raise LedgerError(
+            raise PlaybookStateError(
                 f"no workload '{workload}' in playbook '{self.playbook.metadata.name}'"
             ) from None
         for name, phase in wl.phases.present():
             for step in phase.steps + phase.rollback:
                 if step.id == step_id:
                     return name, step
-        raise LedgerError(f"workload '{workload}' has no step '{step_id}'")
+        raise PlaybookStateError(f"workload '{workload}' has no step '{step_id}'")
 
     def stamp(self, workload: str, step_id: str, *, at: datetime | None = None) -> Applied:
         """Record that ``step_id`` of ``workload`` ran; refuses unmet requirements, no-op if done."""
@@ -176,7 +176,7 @@ class Ledger:
             return next(a for a in self.applied[workload] if a.step == step_id)
         missing = [r for r in step.requires if r not in done]
         if missing:
-            raise LedgerError(
+            raise PlaybookStateError(
                 f"cannot stamp '{step_id}' of '{workload}': it requires "
                 f"{', '.join(missing)}, not applied yet"
             )
@@ -193,7 +193,7 @@ class Ledger:
             s.id for _, s in wl.steps() if step_id in s.requires and self.is_done(workload, s.id)
         ]
         if dependants:
-            raise LedgerError(
+            raise PlaybookStateError(
                 f"cannot unstamp '{step_id}' of '{workload}': applied steps "
                 f"{', '.join(dependants)} require it"
             )
@@ -212,8 +212,10 @@ class Ledger:
         }
 
     def save(self) -> None:
-        """Write the ledger atomically."""
+        """Write the state file atomically."""
         try:
             atomic_write(self.path, json.dumps(self.to_dict(), indent=2) + "\n")
         except OSError as exc:
-            raise LedgerError(f"{self.path}: cannot write ledger: {exc.strerror or exc}") from exc
+            raise PlaybookStateError(
+                f"{self.path}: cannot write the state file: {exc.strerror or exc}"
+            ) from exc

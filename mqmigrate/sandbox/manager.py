@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import json
 from pathlib import Path
 
@@ -107,6 +109,20 @@ def endpoints_for_doctor(ctx: SandboxContext) -> tuple[str, list[str]]:
         f"{rabbit.port('management')}",
         f"amqp1://{artemis.USER}:{artemis._PASSWORD}@127.0.0.1:{amqp1.port('acceptor')}",
     ]
+    # the secured listeners, when this sandbox runs them, verified against the sandbox's CA
+    if rabbit.secured:
+        ca = quote(str(rabbit.tls_files.ca_cert), safe="")
+        sources += [
+            f"amqps://{rabbitmq.USER}:{rabbitmq._PASSWORD}@127.0.0.1:{rabbit.port('amqps')}/"
+            f"?cafile={ca}",
+            f"rabbitmq+https://{rabbitmq.USER}:{rabbitmq._PASSWORD}@127.0.0.1:"
+            f"{rabbit.port('management_tls')}?cafile={ca}",
+        ]
+    if amqp1.secured:
+        ca = quote(str(amqp1.tls_files.ca_cert), safe="")
+        sources.append(
+            f"amqp1s://{artemis.USER}:{artemis._PASSWORD}@127.0.0.1:{amqp1.port('tls')}?cafile={ca}"
+        )
     for service in (sqs.MotoService(ctx), sqs.ElasticMQService(ctx)):
         host_port = service.endpoint_url.split("://", 1)[1]
         sources.append(f"sqs+http://{secret}@{host_port}?region={sqs.REGION}")

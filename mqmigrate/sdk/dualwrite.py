@@ -77,6 +77,7 @@ from mqmigrate.sources.uri import parse_source_uri
 log = logging.getLogger("mqmigrate.sdk.dualwrite")
 
 __all__ = [
+    "WriteMode",
     "Mode",
     "ModeSource",
     "StaticMode",
@@ -98,15 +99,15 @@ __all__ = [
 ]
 
 
-class Mode(str, Enum):
-    """Where a message goes."""
+class WriteMode(str, Enum):
+    """Where the dual-write producer sends a message: the source only, both, or Kafka only."""
 
     SOURCE_ONLY = "source-only"
     DUAL = "dual"
     KAFKA_ONLY = "kafka-only"
 
     @classmethod
-    def parse(cls, text: str) -> "Mode":
+    def parse(cls, text: str) -> "WriteMode":
         value = text.strip().lower().replace("_", "-")
         for mode in cls:
             if mode.value == value:
@@ -115,6 +116,10 @@ class Mode(str, Enum):
             f"unknown dual-write mode {text.strip()[:40]!r}",
             hint="use source-only, dual or kafka-only",
         )
+
+
+#: the name before WriteMode; kept so code that imports ``Mode`` keeps working
+Mode = WriteMode
 
 
 # -- where the mode comes from ------------------------------------------------------------------

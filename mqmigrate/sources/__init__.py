@@ -28,10 +28,9 @@ ADAPTERS: dict[str, tuple[str, str]] = {
 _DRIVER_MODULES = {"python-qpid-proton": "proton"}
 
 #: URI scheme -> adapter name: the queue schemes of the one scheme table
-#: (:data:`mqmigrate.sources.uri.SCHEMES`), plus the in-memory source tests use
+#: (:data:`mqmigrate.sources.uri.SCHEMES`)
 SCHEMES: dict[str, str] = {
-    **{name: scheme.adapter for name, scheme in URI_SCHEMES.items() if scheme.adapter},
-    "memory": "memory",
+    name: scheme.adapter for name, scheme in URI_SCHEMES.items() if scheme.adapter
 }
 
 

@@ -1,7 +1,12 @@
 """The adapter contract every source (RabbitMQ, SQS, AMQP 1.0, memory) implements.
 
 An adapter implements a few primitives — open, receive, settle, depth, close — and the
-bridge engine owns the loop.  What a source can do is data (:class:`Capabilities`), so the
+bridge engine owns the loop.  Next to them, the *management operations* every other part of
+the tool uses on a source (cutover's gates and actions, ``verify``, the demo): a queue's counts
+(:meth:`SourceAdapter.queue_counts`), whether it exists (:meth:`SourceAdapter.queue_exists`),
+removing the shadow copy (:meth:`SourceAdapter.remove_shadow`), and declaring or deleting a
+queue (:meth:`SourceAdapter.declare_queue`, :meth:`SourceAdapter.delete_queue`); they need no
+:meth:`SourceAdapter.open` and open whatever connection they use themselves.  What a source can do is data (:class:`Capabilities`), so the
 engine and the CLI read it instead of checking types.  Driver exceptions never leave an
 adapter raw: :meth:`SourceAdapter.translate` turns them into
 :class:`~mqmigrate.errors.SourceUnavailable` (transient: reconnect and retry) or
@@ -32,7 +37,7 @@ class Outcome(Enum):
     REJECT = "reject"  #: refuse: the source dead-letters (or drops) it
 
 
-class Mode(str, Enum):
+class BridgeMode(str, Enum):
     """``drain`` moves messages; ``shadow`` copies without taking from existing consumers."""
 
     drain = "drain"
@@ -55,6 +60,69 @@ class Capabilities:
     release_redelivers: bool = True
     #: the source can report its backlog
     depth: bool = True
+    #: :meth:`SourceAdapter.queue_counts` reports ready / in-flight (and consumers where the
+    #: broker says) without consuming
+    counts: bool = False
+    #: :meth:`SourceAdapter.queue_exists` can tell a missing queue
+    queue_check: bool = False
+    #: :meth:`SourceAdapter.declare_queue` / :meth:`SourceAdapter.delete_queue` work
+    declare: bool = False
+    #: the broker has a management HTTP API the adapter uses (``management_url``: RabbitMQ's,
+    #: Artemis' Jolokia)
+    management_api: bool = False
+
+
+@dataclass(frozen=True)
+class Count:
+    """One number a broker reported; ``value`` None means unknown and ``detail`` says why,
+    otherwise ``detail`` says where the number comes from."""
+
+    value: int | None
+    detail: str
+
+    @classmethod
+    def unknown(cls, why: str) -> "Count":
+        return cls(None, why)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """A source queue's counts, read from the broker's management side, not by consuming.
+
+    ``ready``: waiting to be delivered, delayed messages included (what a drain still has to
+    move); ``in_flight``: delivered and not settled yet (unacknowledged, not visible,
+    delivering); ``consumers``: attached consumers.
+    """
+
+    ready: Count
+    in_flight: Count
+    consumers: Count
+
+    @classmethod
+    def unknown(cls, why: str) -> "QueueCounts":
+        return cls(Count.unknown(why), Count.unknown(why), Count.unknown(why))
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A queue to declare (:meth:`SourceAdapter.declare_queue`), with what each kind honours:
+
+    * RabbitMQ: ``exchange`` (a durable direct exchange routing to the queue with its name as
+      the routing key, so the queue can be shadowed), ``dead_letter_exchange`` +
+      ``dead_letter_queue`` (a direct exchange routing dead letters to that queue),
+      ``message_ttl_ms``;
+    * SQS: ``dead_letter_queue`` + ``max_receives`` (the redrive policy),
+      ``visibility_timeout_s``;
+    * memory: the name.
+    """
+
+    name: str
+    exchange: str | None = None
+    dead_letter_exchange: str | None = None
+    dead_letter_queue: str | None = None
+    max_receives: int | None = None
+    message_ttl_ms: int | None = None
+    visibility_timeout_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +210,34 @@ class SourceAdapter(ABC):
     @abstractmethod
     def close(self) -> None:
         """Flush settlements and disconnect; unsettled messages go back to the source."""
+
+    # -- management operations (no open() needed; see the module doc) --------------------------
+    def queue_counts(self) -> QueueCounts:
+        """The source queue's ready / in-flight / consumer counts (``capabilities.counts``);
+        unknown counts say why.  Raises :class:`~mqmigrate.errors.MqMigrateError` when the
+        broker or its management API cannot be asked."""
+        return QueueCounts.unknown(f"no counts for {self.kind} sources")
+
+    def queue_exists(self) -> bool | None:
+        """Whether the source queue exists (``capabilities.queue_check``); None when this
+        source cannot tell."""
+        return None
+
+    def remove_shadow(self) -> list[str]:
+        """Delete the shadow copy a shadow bridge made for the source queue (``--remove-shadow``,
+        cutover's ``source.delete-shadow``); what is gone already is skipped and the source
+        queue is never touched.  What was removed, for the account (empty: nothing was there)."""
+        raise SourceError(f"{self.kind} sources have no shadow copy to remove")
+
+    def declare_queue(self, spec: QueueSpec) -> None:
+        """Create ``spec``'s queue and what it names (``capabilities.declare``); existing ones
+        are kept."""
+        raise SourceError(f"{self.kind} sources cannot declare queues")
+
+    def delete_queue(self, spec: QueueSpec) -> list[str]:
+        """Delete ``spec``'s queue and what :meth:`declare_queue` made for it, each part
+        attempted; the parts that could not be deleted, as one-line reasons."""
+        raise SourceError(f"{self.kind} sources cannot delete queues")
 
     def describe(self) -> str:
         """A short, secret-free description for logs (``rabbitmq queue orders``)."""

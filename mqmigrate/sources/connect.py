@@ -245,6 +245,39 @@ def http_client(
     )
 
 
+def management_credentials(endpoint: SourceURI, env_prefix: str) -> SourceURI:
+    """A management endpoint whose missing credentials come from ``{env_prefix}_USER`` /
+    ``{env_prefix}_PASSWORD`` (``RABBITMQ_``, ``ARTEMIS_``: docs/assess.md)."""
+    import os
+    from dataclasses import replace
+
+    from mqmigrate.redact import Secret
+
+    user = endpoint.username or os.environ.get(f"{env_prefix}_USER")
+    password = endpoint.password
+    if password is None and os.environ.get(f"{env_prefix}_PASSWORD") is not None:
+        password = Secret(os.environ[f"{env_prefix}_PASSWORD"])
+    if user is not None and password is None:
+        return replace(endpoint, username=user)  # a user without password: no basic auth
+    return replace(endpoint, username=user, password=password)
+
+
+def check_http_status(response: Any, what: str, uri: str) -> None:
+    """401/403 → AuthenticationFailed; other errors → ConnectionFailed (``uri`` is masked)."""
+    from mqmigrate.redact import mask_uri
+
+    if response.status_code in (401, 403):
+        raise AuthenticationFailed(
+            f"{what} at {mask_uri(uri)} rejected the credentials (HTTP {response.status_code})",
+            hint="pass user:password in the URI or set the environment variables in docs/assess.md",
+        )
+    if response.status_code >= 400:
+        raise ConnectionFailed(
+            f"{what} at {mask_uri(uri)} answered HTTP {response.status_code} "
+            f"for {response.request.url.path}"
+        )
+
+
 # -- SQS ----------------------------------------------------------------------------------------
 def sqs_client(
     source: SourceURI,

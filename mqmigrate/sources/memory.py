@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from mqmigrate.errors import SourceError, SourceUnavailable
-from mqmigrate.sources.base import Capabilities, Envelope, Outcome, SourceAdapter
+from mqmigrate.sources.base import (
+    Capabilities,
+    Count,
+    Envelope,
+    Outcome,
+    QueueCounts,
+    QueueSpec,
+    SourceAdapter,
+)
 
 
 @dataclass
@@ -56,7 +64,13 @@ class MemorySource(SourceAdapter):
 
     kind = "memory"
     capabilities = Capabilities(
-        shadow=False, batch_settle=True, send_timestamp=True, group_key=True
+        shadow=False,
+        batch_settle=True,
+        send_timestamp=True,
+        group_key=True,
+        counts=True,
+        queue_check=True,
+        declare=True,
     )
 
     def __init__(
@@ -151,6 +165,34 @@ class MemorySource(SourceAdapter):
 
     def close(self) -> None:
         self._drop()
+
+    # -- management operations ------------------------------------------------------------------
+    def queue_counts(self) -> QueueCounts:
+        """Ready: the broker's queue; in flight: this adapter's unsettled messages (the memory
+        broker does not track other adapters' or consumers)."""
+        if not self.queue_exists():
+            raise SourceError(f"memory queue {self.queue} does not exist")
+        return QueueCounts(
+            ready=Count(self.broker.depth(self.queue), "memory queue length"),
+            in_flight=Count(len(self._unsettled), "this adapter's unsettled messages"),
+            consumers=Count.unknown("the memory broker does not track consumers"),
+        )
+
+    def queue_exists(self) -> bool:
+        return not self.missing_queue and self.queue in self.broker.queues
+
+    def declare_queue(self, spec: QueueSpec) -> None:
+        for name in (spec.name, spec.dead_letter_queue):
+            if name:
+                self.broker.queues.setdefault(name, deque())
+        if spec.name == self.queue:
+            self.missing_queue = False
+
+    def delete_queue(self, spec: QueueSpec) -> list[str]:
+        for name in (spec.name, spec.dead_letter_queue):
+            if name:
+                self.broker.queues.pop(name, None)
+        return []
 
     def _drop(self) -> None:
         """The connection is gone: unsettled messages return to the queue, as on a broker."""

@@ -39,6 +39,7 @@ import difflib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Mapping
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from mqmigrate.errors import ConfigError, UsageError
@@ -57,21 +58,42 @@ class Scheme:
     adapter: str | None = None
     #: the live ``assess``/``inventory`` reader module, None when assess cannot read it
     reader: str | None = None
+    #: adapter -> the scheme this one means for that adapter's sources (``amqp://`` written
+    #: for an AMQP 1.0 source, in a playbook endpoint or credential, means ``amqp1://``)
+    spelled_for: Mapping[str, str] = field(default_factory=dict)
+    #: the scheme prefix of the source's management API (``rabbitmq+``, ``artemis+``)
+    management: str | None = None
 
 
 #: every source URI scheme the tool knows; the one table the CLI, bridge and readers consult
 SCHEMES: dict[str, Scheme] = {
-    "amqp": Scheme("rabbitmq", False, 5672, adapter="rabbitmq"),
-    "amqps": Scheme("rabbitmq", True, 5671, adapter="rabbitmq"),
+    "amqp": Scheme(
+        "rabbitmq",
+        False,
+        5672,
+        adapter="rabbitmq",
+        spelled_for={"amqp1": "amqp1"},
+        management="rabbitmq+",
+    ),
+    "amqps": Scheme(
+        "rabbitmq",
+        True,
+        5671,
+        adapter="rabbitmq",
+        spelled_for={"amqp1": "amqp1s"},
+        management="rabbitmq+",
+    ),
     "rabbitmq+http": Scheme("rabbitmq-management", False, 15672, reader="rabbitmq_http"),
     "rabbitmq+https": Scheme("rabbitmq-management", True, 15671, reader="rabbitmq_http"),
-    "amqp1": Scheme("amqp1", False, 5672, adapter="amqp1"),
-    "amqp1s": Scheme("amqp1", True, 5671, adapter="amqp1"),
+    "amqp1": Scheme("amqp1", False, 5672, adapter="amqp1", management="artemis+"),
+    "amqp1s": Scheme("amqp1", True, 5671, adapter="amqp1", management="artemis+"),
     "artemis+http": Scheme("artemis-management", False, 8161, reader="artemis_jolokia"),
     "artemis+https": Scheme("artemis-management", True, 8161, reader="artemis_jolokia"),
     "sqs": Scheme("sqs", True, None, adapter="sqs", reader="sqs_live"),
     "sqs+http": Scheme("sqs", False, None, adapter="sqs", reader="sqs_live"),
     "sqs+https": Scheme("sqs", True, None, adapter="sqs", reader="sqs_live"),
+    # the in-memory source of the engine's tests: selectable by name, never opened from a URI
+    "memory": Scheme("memory", False, None, adapter="memory"),
 }
 #: kind -> scheme, for "kind" names in messages
 KINDS = {name: scheme.kind for name, scheme in SCHEMES.items()}
@@ -356,6 +378,18 @@ def _tls_options(uri: str, info: Scheme, query: dict[str, str]) -> TLSOptions:
     )
 
 
+def scheme_for_adapter(scheme: str, adapter: str) -> str | None:
+    """The scheme ``scheme://`` stands for in a URI of an ``adapter`` source: itself when it
+    selects that adapter, its other spelling (``amqp`` → ``amqp1`` for an AMQP 1.0 source),
+    None when it cannot be such a source's."""
+    info = SCHEMES.get(scheme.lower())
+    if info is None:
+        return None
+    if info.adapter == adapter:
+        return scheme.lower()
+    return info.spelled_for.get(adapter)
+
+
 def management_endpoint(source: SourceURI, given: str | None = None) -> SourceURI:
     """The management API of an AMQP source: RabbitMQ's (``rabbitmq+http(s)``) for an
     ``amqp(s)://`` source, Artemis' Jolokia (``artemis+http(s)``) for an ``amqp1(s)://`` one.
@@ -369,7 +403,7 @@ def management_endpoint(source: SourceURI, given: str | None = None) -> SourceUR
     given ``http://`` management URI for a TLS source with a password is refused (a loopback
     host, e.g. an SSH tunnel, is allowed).
     """
-    prefix = "artemis+" if source.kind == "amqp1" else "rabbitmq+"
+    prefix = SCHEMES[source.scheme].management or "rabbitmq+"
     if given:
         scheme = given.split("://", 1)[0].lower() if "://" in given else ""
         if scheme in ("http", "https"):

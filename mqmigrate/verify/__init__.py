@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 from mqmigrate.errors import ExitCode
@@ -143,55 +142,3 @@ def read_topic(
             progress=progress,
         )
     ]
-
-
-class CutoverVerifier:
-    """``cutover``'s verify: the workload's bridge ledger reconciled with its topic.
-
-    The runner binds it to its run directory (where ``bridge.start`` has the bridges append
-    to ``<workload>.ledger.jsonl``) and to the cluster; ``verify(workload)`` then gives the
-    counts the ``verify.run`` step and the ``verify.*`` gates read.
-    """
-
-    def __init__(self) -> None:
-        self.run_dir: Optional[Path] = None
-        self.bootstrap: Any = None  # a KafkaConfig or plaintext bootstrap servers
-
-    def bind(self, *, run_dir: Path, bootstrap: Any) -> None:
-        self.run_dir = Path(run_dir)
-        self.bootstrap = bootstrap
-
-    def verify(self, workload: Any):
-        from mqmigrate.cutover.bridgeproc import ledger_path
-        from mqmigrate.cutover.probes import VerifyCounts
-        from mqmigrate.errors import CutoverError
-        from mqmigrate.verify.ledger import read_ledger
-
-        if self.run_dir is None or not self.bootstrap:
-            raise CutoverError(
-                "verify needs the cutover run directory and a Kafka cluster",
-                hint="pass --kafka HOST:PORT or set kafka.bootstrap",
-            )
-        path = ledger_path(self.run_dir, workload.id)
-        if not path.exists():
-            raise CutoverError(
-                f"workload '{workload.id}' has no verify ledger at {path}",
-                hint="the shadow phase's bridge.start writes it; run it first",
-            )
-        # the ledger first: a bridge appends an id only after Kafka acknowledged its record, so
-        # every id read now is below the end offsets read_topic takes next; read the other way
-        # round, a live bridge's newest ids would count as missing
-        settled = list(read_ledger(path))
-        report = reconcile(settled, read_topic(self.bootstrap, workload.target.topic))
-        return VerifyCounts(
-            missing=len(report.missing),
-            altered=len(report.altered),
-            duplicated=report.duplicate_copies,
-            detail=f"{report.source_count} settled by the bridge, {report.kafka_count} records "
-            f"in {workload.target.topic}",
-        )
-
-
-def cutover_verifier() -> CutoverVerifier:
-    """The hook ``mqmigrate cutover`` looks for (see ``cutover.probes.default_verifier``)."""
-    return CutoverVerifier()

@@ -54,7 +54,7 @@ from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.errors import MqMigrateError, SourceError
 from mqmigrate.kafka.admin import set_group_config
 from mqmigrate.kafka.producer import BridgeProducer
-from mqmigrate.sources.base import Mode
+from mqmigrate.sources.base import BridgeMode
 from mqmigrate.sources.memory import MemorySource
 from mqmigrate.sources.rabbitmq.adapter import RabbitMQSource
 from mqmigrate.sources.sqs.adapter import SHADOW_SUFFIX as SQS_SHADOW_SUFFIX
@@ -461,7 +461,7 @@ class BridgeScenarios:
 # -- helpers of the adapter-specific scenarios ---------------------------------------------
 
 
-def _engine(rabbitmq_uri, queue, bootstrap, topic, *, mode=Mode.drain, mgmt=None, **cfg):
+def _engine(rabbitmq_uri, queue, bootstrap, topic, *, mode=BridgeMode.drain, mgmt=None, **cfg):
     source = RabbitMQSource(
         rabbitmq_uri, queue, mode=mode, prefetch=cfg.get("max_in_flight", 2000), management_url=mgmt
     )
@@ -547,7 +547,10 @@ class TestRabbitMQ(BridgeScenarios):
         rabbitmq_channel.queue_declare(unique_name, durable=True)
         rabbitmq_names.append(("queue", unique_name))
         source = RabbitMQSource(
-            rabbitmq_uri, unique_name, mode=Mode.shadow, management_url=rabbitmq_management_url
+            rabbitmq_uri,
+            unique_name,
+            mode=BridgeMode.shadow,
+            management_url=rabbitmq_management_url,
         )
         with pytest.raises(SourceError, match="default exchange"):
             source.open()

@@ -10,7 +10,7 @@ from tests.support.bridge import read_topic, source_ids
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.bridge.ops import OpsServer
 from mqmigrate.errors import ConfigError
-from mqmigrate.kafka.ledger import recover_ids
+from mqmigrate.kafka.known_ids import recover_ids
 from mqmigrate.kafka.producer import BridgeProducer
 from mqmigrate.sources.base import Outcome
 from mqmigrate.sources.memory import MemoryBroker, MemoryMessage, MemorySource, make_messages

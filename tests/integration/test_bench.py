@@ -58,7 +58,7 @@ def test_bench_rabbitmq_vs_kafka_side_by_side(rabbitmq_service, kafka_bootstrap,
     systems = [r["system"] for r in doc["runs"]]
     assert systems == ["rabbitmq", "kafka-share-group"]
     for r in doc["runs"]:
-        assert r["published"] == 500 and r["unique"] == 500 and r["lost"] == 0
+        assert r["published"] == r["confirmed"] == r["unique"] == 500 and r["lost"] == 0
         assert 0 < r["latency_ms"]["p50"] <= r["latency_ms"]["p99"] <= r["latency_ms"]["max"]
     assert doc["ratio"]["throughput"] > 0
     page = plot.read_text()
@@ -74,6 +74,7 @@ def test_bench_sqs_vs_kafka(elasticmq_service, kafka_bootstrap, capsys):
         capsys, "--source", uri, "--kafka", kafka_bootstrap, "--messages", "300", "--consumers", "2"
     )
     assert [r["unique"] for r in doc["runs"]] == [300, 300]
+    assert [r["confirmed"] for r in doc["runs"]] == [300, 300]
 
 
 @pytest.mark.kafka
@@ -81,9 +82,20 @@ def test_bench_sqs_vs_kafka(elasticmq_service, kafka_bootstrap, capsys):
 def test_bench_amqp1_vs_kafka(artemis_service, kafka_bootstrap, capsys):
     uri = f"amqp1://artemis:artemis@127.0.0.1:{artemis_service.port('acceptor')}"
     doc = _bench_json(
-        capsys, "--source", uri, "--kafka", kafka_bootstrap, "--messages", "300", "--consumers", "2"
+        capsys,
+        "--source",
+        uri,
+        "--kafka",
+        kafka_bootstrap,
+        "--messages",
+        "2000",
+        "--consumers",
+        "2",
+        "--publish-window",
+        "200",
     )
-    assert [r["unique"] for r in doc["runs"]] == [300, 300]
+    for r in doc["runs"]:
+        assert r["published"] == r["confirmed"] == r["unique"] == 2000, r["notes"]
 
 
 @pytest.mark.kafka
@@ -95,3 +107,192 @@ def test_worker_sdk_target_settles_after_processing(kafka_bootstrap):
     assert result.system == "kafka-worker-sdk"
     assert result.unique == 80 and result.lost == 0 and result.duplicates == 0, result.notes
     assert min(result.latencies_ms) >= 20.0
+
+
+# -- the publishers: asynchronous, windowed, every message confirmed or an error ---------------
+def _rabbit_params(rabbitmq_service):
+    import pika
+
+    return pika.URLParameters(f"amqp://guest:guest@127.0.0.1:{rabbitmq_service.port('amqp')}/%2f")
+
+
+def _publish_all(publisher, n: int, size: int = 100) -> int:
+    """Publish ``n`` bodies and flush; returns the most messages ever unconfirmed at once."""
+    most = 0
+    for _ in range(n):
+        publisher.publish(b"x" * size)
+        most = max(most, _unconfirmed(publisher))
+    publisher.flush()
+    assert _unconfirmed(publisher) == 0
+    return most
+
+
+def _unconfirmed(publisher) -> int:
+    from mqmigrate.bench.publishers import AMQP1CreditPublisher
+
+    if isinstance(publisher, AMQP1CreditPublisher):
+        return len(publisher._unsettled)
+    return publisher.outstanding
+
+
+@pytest.mark.rabbitmq
+def test_rabbitmq_publisher_confirms_every_message_within_its_window(rabbitmq_service, unique_name):
+    import pika
+
+    from mqmigrate.bench.publishers import RabbitMQConfirmPublisher
+
+    params = _rabbit_params(rabbitmq_service)
+    admin = pika.BlockingConnection(params)
+    channel = admin.channel()
+    channel.queue_declare(unique_name, durable=True)
+    publisher = RabbitMQConfirmPublisher(
+        pika.BlockingConnection(params), "", unique_name, window=50
+    )
+    try:
+        most = _publish_all(publisher, 2000)
+        assert publisher.confirmed == 2000 and publisher.tracker.nacked == 0
+        # asynchronous (many in flight at once), yet never more than the window
+        assert 1 < most <= 50
+        assert channel.queue_declare(unique_name, passive=True).method.message_count == 2000
+    finally:
+        publisher.close()
+        channel.queue_delete(unique_name)
+        admin.close()
+
+
+@pytest.mark.rabbitmq
+def test_rabbitmq_publisher_nack_stops_the_run(rabbitmq_service, unique_name):
+    import pika
+
+    from mqmigrate.bench.publishers import RabbitMQConfirmPublisher
+    from mqmigrate.errors import PublishRefused
+
+    params = _rabbit_params(rabbitmq_service)
+    admin = pika.BlockingConnection(params)
+    channel = admin.channel()
+    # a full queue that refuses new messages: RabbitMQ nacks them
+    channel.queue_declare(
+        unique_name, durable=True, arguments={"x-max-length": 10, "x-overflow": "reject-publish"}
+    )
+    publisher = RabbitMQConfirmPublisher(
+        pika.BlockingConnection(params), "", unique_name, window=100
+    )
+    try:
+        with pytest.raises(PublishRefused, match="nacked"):
+            _publish_all(publisher, 50)
+        assert publisher.tracker.nacked >= 1 and publisher.confirmed <= 10
+        assert channel.queue_declare(unique_name, passive=True).method.message_count == 10
+    finally:
+        publisher.close()
+        channel.queue_delete(unique_name)
+        admin.close()
+
+
+def _drain_amqp1(source, address: str, expected: int, options=None) -> int:
+    from proton import Timeout
+
+    from mqmigrate.sources.connect import proton_blocking_connection
+
+    connection = proton_blocking_connection(source)
+    receiver = connection.create_receiver(address, credit=500, options=options)
+    got = 0
+    try:
+        while got < expected:
+            try:
+                receiver.receive(timeout=10)
+            except Timeout:
+                break
+            receiver.accept()
+            got += 1
+    finally:
+        connection.close()
+    return got
+
+
+@pytest.mark.amqp1
+def test_amqp1_publisher_sends_within_credit_and_window_on_artemis(artemis_service, unique_name):
+    from mqmigrate.bench.publishers import AMQP1CreditPublisher
+    from mqmigrate.sources.amqp1 import queue_capability
+    from mqmigrate.sources.connect import proton_blocking_connection
+    from mqmigrate.sources.uri import parse_source_uri
+
+    source = parse_source_uri(
+        f"amqp1://artemis:artemis@127.0.0.1:{artemis_service.port('acceptor')}"
+    )
+    publisher = AMQP1CreditPublisher(
+        proton_blocking_connection(source), unique_name, options=queue_capability(), window=100
+    )
+    try:
+        most = _publish_all(publisher, 3000)
+    finally:
+        publisher.close()
+    assert publisher.confirmed == 3000 and not publisher.refused
+    assert 1 < most <= 100
+    assert _drain_amqp1(source, unique_name, 3000, queue_capability()) == 3000
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.amqp1
+def test_amqp1_publisher_refusal_is_an_error_on_rabbitmq(rabbitmq_service, unique_name):
+    import pika
+
+    from mqmigrate.bench.publishers import AMQP1CreditPublisher
+    from mqmigrate.errors import PublishRefused
+    from mqmigrate.sources.connect import proton_blocking_connection
+    from mqmigrate.sources.uri import parse_source_uri
+
+    admin = pika.BlockingConnection(_rabbit_params(rabbitmq_service))
+    channel = admin.channel()
+    channel.queue_declare(
+        unique_name, durable=True, arguments={"x-max-length": 10, "x-overflow": "reject-publish"}
+    )
+    source = parse_source_uri(f"amqp1://guest:guest@127.0.0.1:{rabbitmq_service.port('amqp')}")
+    publisher = AMQP1CreditPublisher(
+        proton_blocking_connection(source), f"/amq/queue/{unique_name}", window=100
+    )
+    try:
+        # RabbitMQ 3.10's plugin answers the refused transfers by closing the connection,
+        # later releases with a rejected outcome: either way the run stops
+        with pytest.raises(PublishRefused):
+            _publish_all(publisher, 50)
+        depth = channel.queue_declare(unique_name, passive=True).method.message_count
+        assert publisher.confirmed <= depth == 10
+    finally:
+        publisher.close()
+        channel.queue_delete(unique_name)
+        admin.close()
+
+
+@pytest.mark.kafka
+def test_kafka_publisher_counts_delivery_reports(kafka_bootstrap):
+    workload = Workload(max_messages=3000, consumers=2, backlog_first=True)
+    result = run(KafkaShareTarget(kafka_bootstrap), workload)
+    assert result.published == result.confirmed == result.unique == 3000, result.notes
+
+
+@pytest.mark.rabbitmq
+def test_runner_counts_what_rabbitmq_confirmed(rabbitmq_service):
+    from mqmigrate.bench.targets import source_target
+
+    uri = f"amqp://guest:guest@127.0.0.1:{rabbitmq_service.port('amqp')}/"
+    result = run(source_target(uri, publish_window=64), Workload(max_messages=3000, consumers=2))
+    assert result.published == result.confirmed == result.unique == 3000, result.notes
+    assert result.lost == 0 and result.duplicates == 0
+
+
+@pytest.mark.amqp1
+def test_amqp1_target_counts_what_artemis_accepted_and_removes_its_queue(artemis_service):
+    from mqmigrate.bench.targets import source_target
+    from mqmigrate.sources.amqp1.artemis import ArtemisManagement
+
+    uri = f"amqp1://artemis:artemis@127.0.0.1:{artemis_service.port('acceptor')}"
+    target = source_target(uri, publish_window=100)
+    result = run(target, Workload(max_messages=2000, consumers=2))
+    assert result.published == result.confirmed == result.unique == 2000, result.notes
+    management = ArtemisManagement(
+        f"artemis+http://artemis:artemis@127.0.0.1:{artemis_service.port('console')}"
+    )
+    try:
+        assert management.find_queue(target.addresses[0]) is None
+    finally:
+        management.close()

@@ -26,7 +26,7 @@ import yaml
 
 from mqmigrate.cli import main
 from mqmigrate.cutover import bridgeproc
-from mqmigrate.cutover.probes import default_verifier, topic_end_offset_sum
+from mqmigrate.cutover.probes import topic_end_offset_sum
 from mqmigrate.cutover.runner import run_dir
 from mqmigrate.kafka.admin import delete_topics
 from mqmigrate.playbooks.state import state_path
@@ -128,7 +128,7 @@ def wait_for(what: str, check, timeout: float = 60.0):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def ledger(path: Path, workload: str) -> list[str]:
+def applied_steps(path: Path, workload: str) -> list[str]:
     data = json.loads(state_path(path).read_text())
     return [a["step"] for a in data["workloads"].get(workload, {}).get("applied", [])]
 
@@ -150,7 +150,7 @@ def test_cutover_shadow_status_second_run_and_rollback(planned, rabbit, kafka_bo
     assert main(["cutover", "run", str(path), "--until", "shadow", *RUN]) == 0
     err = capsys.readouterr().err
     assert "done " + wid + "/provision" in err and "shadow bridge started" in err
-    assert ledger(path, wid) == ["provision", "shadow-bridge"]
+    assert applied_steps(path, wid) == ["provision", "shadow-bridge"]
     gates = json.loads((run_dir(path) / "gates.json").read_text())[wid]["shadow"]
     depth = next(r for r in gates["results"] if r["metric"] == "source.depth")
     assert gates["passed"] and depth["observed"] == 20 and "messages_ready" in depth["detail"]
@@ -174,7 +174,7 @@ def test_cutover_shadow_status_second_run_and_rollback(planned, rabbit, kafka_bo
     # a second run does nothing new
     assert main(["cutover", "run", str(path), "--until", "shadow", *RUN]) == 0
     assert "nothing to do" in capsys.readouterr().err
-    assert ledger(path, wid) == ["provision", "shadow-bridge"]
+    assert applied_steps(path, wid) == ["provision", "shadow-bridge"]
 
     assert main(["cutover", "status", str(path), "--format", "json"]) == 0
     status = json.loads(capsys.readouterr().out)["workloads"][wid]
@@ -182,20 +182,19 @@ def test_cutover_shadow_status_second_run_and_rollback(planned, rabbit, kafka_bo
     assert status["next"] == {"phase": "verify", "step": "verify"}
     assert status["bridge"]["mode"] == "shadow"
 
-    # verify: the shadow bridge's ledger against the topic, then the verify.* gates
-    assert default_verifier() is not None
+    # verify: the shadow bridge's verify ledger against the topic, then the verify.* gates
     code = main(["cutover", "run", str(path), "--until", "verify", *RUN])
     err = capsys.readouterr().err
     assert code == 0, err
-    assert ledger(path, wid) == ["provision", "shadow-bridge", "verify"]
+    assert applied_steps(path, wid) == ["provision", "shadow-bridge", "verify"]
     counts = json.loads((run_dir(path) / f"{wid}.verify.json").read_text())
     assert counts["missing"] == 0 and counts["altered"] == 0, counts
     assert counts["detail"].startswith("30 settled by the bridge")
 
     assert main(["cutover", "rollback", str(path), "--to", "provision", "--yes"]) == 0
     err = capsys.readouterr().err
-    assert "shadow bridge stopped" in err and "shadow queue" in err
-    assert ledger(path, wid) == ["provision"]
+    assert "shadow bridge stopped" in err and "removed: queue" in err
+    assert applied_steps(path, wid) == ["provision"]
     assert bridgeproc.running(run_dir(path), wid) is None
     assert (
         rabbit["api"]
@@ -249,7 +248,7 @@ def test_sigkill_mid_phase_then_rerun_resumes_at_first_unstamped_step(
         # source.drain waits for the drain bridge's idle exit: kill cutover during that step
         wait_for(
             "drain-bridge stamped",
-            lambda: state_path(path).exists() and "drain-bridge" in ledger(path, wid),
+            lambda: state_path(path).exists() and "drain-bridge" in applied_steps(path, wid),
             timeout=90,
         )
         first.send_signal(signal.SIGKILL)
@@ -258,7 +257,7 @@ def test_sigkill_mid_phase_then_rerun_resumes_at_first_unstamped_step(
         if first.poll() is None:
             first.kill()
             first.wait(timeout=10)
-    before = ledger(path, wid)
+    before = applied_steps(path, wid)
     assert before == ["provision", "shadow-bridge", "shadow-bridge-stop-for-drain", "drain-bridge"]
 
     second = subprocess.run(
@@ -267,7 +266,7 @@ def test_sigkill_mid_phase_then_rerun_resumes_at_first_unstamped_step(
     assert second.returncode == 0, second.stderr
     ran = [line.split()[1] for line in second.stderr.splitlines() if line.startswith("run ")]
     assert ran == [f"{wid}/source-drained"]  # stamped steps are not repeated
-    assert ledger(path, wid) == before + ["source-drained"]
+    assert applied_steps(path, wid) == before + ["source-drained"]
     assert topic_end_offset_sum(kafka_bootstrap, topic) == 50
     gates = json.loads((run_dir(path) / "gates.json").read_text())[wid]["drain"]
     assert gates["passed"] and {r["metric"]: r["observed"] for r in gates["results"]} == {
@@ -327,7 +326,7 @@ def test_share_group_backlog_probe_measures_unacknowledged_records(kafka_bootstr
         share.delete_topic(admin, topic)
 
 
-def test_sigterm_while_waiting_on_a_gate_exits_130_and_keeps_the_ledger(planned, rabbit):
+def test_sigterm_while_waiting_on_a_gate_exits_130_and_keeps_the_state_file(planned, rabbit):
     path, doc = planned
     wl = doc["workloads"][0]
     wid = wl["id"]
@@ -357,7 +356,7 @@ def test_sigterm_while_waiting_on_a_gate_exits_130_and_keeps_the_ledger(planned,
             proc.communicate(timeout=10)
     assert proc.returncode == 130, err
     assert "stopped while waiting for the gates" in err and "Traceback" not in err
-    assert ledger(path, wid) == ["provision", "shadow-bridge"]
+    assert applied_steps(path, wid) == ["provision", "shadow-bridge"]
     gates = json.loads((run_dir(path) / "gates.json").read_text())[wid]["shadow"]
     # 0, or unknown while the management API has no stats for the new queue yet: both fail
     assert gates["passed"] is False and gates["results"][0]["observed"] in (0, None)

@@ -18,7 +18,7 @@ from mqmigrate.sdk.dualwrite import (
     DualWriteMetrics,
     DualWriter,
     FileMode,
-    Mode,
+    WriteMode,
     PikaSource,
     ProtonSource,
     SqsSource,
@@ -215,9 +215,9 @@ def test_kafka_down_in_dual_mode_spools_and_replay_delivers(
 
 @pytest.mark.rabbitmq
 def test_source_only_and_kafka_only_write_one_side(rabbit, kafka_bootstrap, topic):
-    with new_writer(rabbit.source(), kafka_bootstrap, topic, Mode.SOURCE_ONLY) as writer:
+    with new_writer(rabbit.source(), kafka_bootstrap, topic, WriteMode.SOURCE_ONLY) as writer:
         assert writer.send(b"s", message_id="only-source").written == ("source",)
-    with new_writer(rabbit.source(), kafka_bootstrap, topic, Mode.KAFKA_ONLY) as writer:
+    with new_writer(rabbit.source(), kafka_bootstrap, topic, WriteMode.KAFKA_ONLY) as writer:
         assert writer.send(b"k", message_id="only-kafka").written == ("kafka",)
     assert [p.message_id for p, _ in rabbit.drain()] == ["only-source"]
     assert kafka_ids(read_kafka(kafka_bootstrap, topic, 1)) == ["only-kafka"]
@@ -230,7 +230,7 @@ def test_mode_from_a_compacted_control_topic(rabbit, kafka_bootstrap, topic):
     try:
         publish_mode(kafka_bootstrap, control, "svc", "dual")
         mode = ControlTopicMode(kafka_bootstrap, control, "svc", interval=0.2)
-        assert mode.ready and mode.current() is Mode.DUAL  # read up to the end at start
+        assert mode.ready and mode.current() is WriteMode.DUAL  # read up to the end at start
         admin = share.admin_client(kafka_bootstrap)
         assert share.topic_configs(admin, control, ["cleanup.policy"]) == {
             "cleanup.policy": "compact"
@@ -240,9 +240,9 @@ def test_mode_from_a_compacted_control_topic(rabbit, kafka_bootstrap, topic):
             publish_mode(kafka_bootstrap, control, "other-service", "source-only")
             publish_mode(kafka_bootstrap, control, "svc", "kafka-only")
             deadline = time.monotonic() + 15
-            while mode.current() is not Mode.KAFKA_ONLY and time.monotonic() < deadline:
+            while mode.current() is not WriteMode.KAFKA_ONLY and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert mode.current() is Mode.KAFKA_ONLY
+            assert mode.current() is WriteMode.KAFKA_ONLY
             writer.send(b"2", message_id="c2")
     finally:
         share.delete_topic(share.admin_client(kafka_bootstrap), control)

@@ -25,7 +25,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from mqmigrate.cli import main
-from mqmigrate.sdk.dualwrite import DualWriter, Mode
+from mqmigrate.sdk.dualwrite import DualWriter, WriteMode
 from mqmigrate.kafka import share
 from mqmigrate.kafka.config import ENV_VAR, read_config_file
 from mqmigrate.kafka.snapshot import read_snapshot
@@ -268,7 +268,7 @@ def test_worker_and_dualwrite_with_kafka_config(secured, client_properties):
 
     # the path of the properties file, as a service would pass it
     writer = DualWriter(
-        NoSource(), client_properties, name, mode_source=Mode.KAFKA_ONLY, metrics=False
+        NoSource(), client_properties, name, mode_source=WriteMode.KAFKA_ONLY, metrics=False
     )
     try:
         for i in range(5):

@@ -60,7 +60,7 @@ import yaml
 from mqmigrate.sdk import consumerswitch
 from mqmigrate.cutover import bridgeproc
 from mqmigrate.cutover.runner import run_dir
-from mqmigrate.demo.traffic import LEGACY_PREFETCH, LegacyConsumer, Ledger, summarize
+from mqmigrate.demo.traffic import LEGACY_PREFETCH, LegacyConsumer, TrafficRecord, summarize
 from mqmigrate.kafka import share
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config, read_config_file
 from mqmigrate.playbooks.state import state_path
@@ -107,8 +107,8 @@ class SourceKind:
 
     ``plan_uri`` is what ``mqmigrate plan`` assesses (live endpoint, credentials inside: the
     plan writes none of them into the playbook); ``source_side()`` the dual-write SDK's source
-    adapter; ``old_consumer(ledger)`` the consumer the service ran before (it records each id it
-    processes with ``ledger.record(id, "legacy")``) and ``old_in_flight`` the most messages it
+    adapter; ``old_consumer(traffic)`` the consumer the service ran before (it records each id it
+    processes with ``traffic.record(id, "legacy")``) and ``old_in_flight`` the most messages it
     holds unacknowledged; ``env`` the variables the playbook's credential reference needs (set
     before ``source_side`` or ``old_consumer`` is called); ``cleanup()`` removes the queues;
     ``shadow_exists()`` says whether the broker still holds the shadow copy (checked around
@@ -119,7 +119,7 @@ class SourceKind:
     plan_uri: str
     queue: str
     source_side: Callable[[], Any]
-    old_consumer: Callable[[Ledger], OldConsumer]
+    old_consumer: Callable[[TrafficRecord], OldConsumer]
     #: the strategy ``plan`` chooses for this source
     strategy: str = "shadow-then-drain"
     old_in_flight: int = LEGACY_PREFETCH
@@ -194,7 +194,7 @@ def rabbitmq_kind(rabbitmq_service, name: str, *, kafka_config: Path | None = No
         plan_uri=plan_uri,
         kafka_config=kafka_config,
         source_side=lambda: PikaSource(amqp, routing_key="k", exchange=x),
-        old_consumer=lambda ledger: _ThreadedOldConsumer(LegacyConsumer(ledger, amqp, q)),
+        old_consumer=lambda traffic: _ThreadedOldConsumer(LegacyConsumer(traffic, amqp, q)),
         env={"RABBITMQ_URI": amqp},
         cleanup=cleanup,
         shadow_exists=lambda: (
@@ -208,9 +208,9 @@ class _ProtonConsumer(threading.Thread):
     ``LEGACY_PREFETCH`` that accepts each message after recording it.  On stop it closes its
     connection: Artemis puts every delivery it has not seen accepted back in the queue."""
 
-    def __init__(self, ledger: Ledger, url: str, user: str, password: str, queue: str):
+    def __init__(self, traffic: TrafficRecord, url: str, user: str, password: str, queue: str):
         super().__init__(name="zd-proton-consumer", daemon=True)
-        self.ledger, self.url, self.user, self.password = ledger, url, user, password
+        self.traffic, self.url, self.user, self.password = traffic, url, user, password
         self.queue = queue
         self.stop_event = threading.Event()
         self.started = threading.Event()
@@ -234,7 +234,7 @@ class _ProtonConsumer(threading.Thread):
                         message = receiver.receive(timeout=0.1)
                     except Timeout:
                         continue
-                    self.ledger.record(str(message.id or ""), "legacy")
+                    self.traffic.record(str(message.id or ""), "legacy")
                     receiver.accept()
             finally:
                 conn.close()
@@ -276,8 +276,8 @@ def amqp1_kind(artemis_service, name: str) -> SourceKind:
         source_side=lambda: ProtonSource(
             url, name, user=user, password=password, capabilities=("queue",)
         ),
-        old_consumer=lambda ledger: _ThreadedOldConsumer(
-            _ProtonConsumer(ledger, url, user, password, name)
+        old_consumer=lambda traffic: _ThreadedOldConsumer(
+            _ProtonConsumer(traffic, url, user, password, name)
         ),
         env={"AMQP1_URI": url.replace("amqp://", f"amqp1://{quote(user)}:{quote(password)}@")},
         cleanup=cleanup,
@@ -295,9 +295,9 @@ class SqsConsumer(threading.Thread):
     again at once (visibility 0), so the drain bridge takes them without waiting out the
     visibility timeout."""
 
-    def __init__(self, ledger: Ledger, client: Any, queue_url: str):
+    def __init__(self, traffic: TrafficRecord, client: Any, queue_url: str):
         super().__init__(name="zd-sqs-consumer", daemon=True)
-        self.ledger, self.client, self.queue_url = ledger, client, queue_url
+        self.traffic, self.client, self.queue_url = traffic, client, queue_url
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.error: BaseException | None = None
@@ -322,7 +322,7 @@ class SqsConsumer(threading.Thread):
                         handed_back.append({**entry, "VisibilityTimeout": 0})
                         continue
                     attrs = message.get("MessageAttributes", {})
-                    self.ledger.record(attrs[SQS_SOURCE_ID_ATTRIBUTE]["StringValue"], "legacy")
+                    self.traffic.record(attrs[SQS_SOURCE_ID_ATTRIBUTE]["StringValue"], "legacy")
                     done.append(entry)
                 if done:
                     failed = self.client.delete_message_batch(
@@ -374,7 +374,7 @@ def sqs_kind(elasticmq_service, name: str, tmp_path: Path) -> SourceKind:
         queue=name,
         plan_uri=f"{endpoint.replace('http://', 'sqs+http://')}?region={SQS_REGION}",
         source_side=lambda: SqsSource(url, client=client()),
-        old_consumer=lambda ledger: _ThreadedOldConsumer(SqsConsumer(ledger, client(), url)),
+        old_consumer=lambda traffic: _ThreadedOldConsumer(SqsConsumer(traffic, client(), url)),
         strategy="drain-only",
         old_in_flight=SQS_RECEIVE_BATCH,
         env=env,
@@ -505,13 +505,13 @@ class Producer(threading.Thread):
         kafka: "KafkaConfig | str",
         topic: str,
         mode_file: Path,
-        ledger: Ledger,
+        traffic: TrafficRecord,
         run_id: str,
     ):
         super().__init__(name="zd-producer", daemon=True)
         from mqmigrate.sdk.dualwrite import DualWriter, FileMode
 
-        self.ledger, self.run_id = ledger, run_id
+        self.traffic, self.run_id = traffic, run_id
         self.writer = DualWriter(
             kind.source_side(),
             kafka,
@@ -532,7 +532,7 @@ class Producer(threading.Thread):
                 message_id = f"{self.run_id}-{n:06d}"
                 t0 = time.monotonic()
                 result = self.writer.send(json.dumps({"n": n}).encode(), message_id=message_id)
-                self.ledger.sent(message_id, t0, time.monotonic())
+                self.traffic.sent(message_id, t0, time.monotonic())
                 self.by_mode[result.mode.value] = self.by_mode.get(result.mode.value, 0) + 1
                 self.spooled += len(result.spooled)
                 n += 1
@@ -551,7 +551,7 @@ def follow_switch(
     topic: str,
     group: str,
     switch_file: Path,
-    ledger: Ledger,
+    traffic: TrafficRecord,
 ) -> consumerswitch.Follower:
     """The consumer side of the service: its old consumer and ``mqmigrate.sdk.worker`` run by
     ``mqmigrate.sdk.consumerswitch.Follower`` as the switch says; every id processed is recorded
@@ -559,7 +559,7 @@ def follow_switch(
     from mqmigrate.sdk.worker import Worker
 
     def start_old() -> OldConsumer:
-        old = kind.old_consumer(ledger)
+        old = kind.old_consumer(traffic)
         old.start()
         return old
 
@@ -580,7 +580,7 @@ def follow_switch(
 
     return consumerswitch.Follower(
         consumerswitch.ConsumerSwitch(switch_file, interval=0.1),
-        lambda message: ledger.record(message.message_id, "worker"),
+        lambda message: traffic.record(message.message_id, "worker"),
         start_source=start_old,
         start_worker=start_worker,
         idle_exit=WORKER_IDLE_EXIT,
@@ -775,17 +775,17 @@ def test_zero_downtime_cutover_with_rollback_and_kill(
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     rd = run_dir(path)
 
-    ledger = Ledger()
-    service = follow_switch(kind, kafka, topic, group, rd / f"{wid}.consumers.json", ledger)
+    traffic = TrafficRecord()
+    service = follow_switch(kind, kafka, topic, group, rd / f"{wid}.consumers.json", traffic)
     producer: Producer | None = None
     bridge_stops = 0
     try:
         # provision first: the producer's Kafka side and the worker need the topic
         assert cutover("run", path, "--until", "provision", *RUN).returncode == 0
         service.start()
-        producer = Producer(kind, kafka, topic, rd / f"{wid}.mode", ledger, run_id=kind.queue[-8:])
+        producer = Producer(kind, kafka, topic, rd / f"{wid}.mode", traffic, run_id=kind.queue[-8:])
         producer.start()
-        wait_for("the old consumer processing", lambda: ledger.processed_by("legacy") > 50, 30)
+        wait_for("the old consumer processing", lambda: traffic.processed_by("legacy") > 50, 30)
 
         # (shadow, verify,) consumers: the service moves to the worker when switch-consumers runs
         done = cutover("run", path, "--until", "consumers", *RUN)
@@ -880,9 +880,9 @@ def test_zero_downtime_cutover_with_rollback_and_kill(
         assert producer.spooled == 0
         wait_for(
             "every sent id processed",
-            lambda: not ledger.unprocessed(),
+            lambda: not traffic.unprocessed(),
             60,
-            lambda: f"({len(ledger.unprocessed())} not, e.g. {sorted(ledger.unprocessed())[:5]})",
+            lambda: f"({len(traffic.unprocessed())} not, e.g. {sorted(traffic.unprocessed())[:5]})",
         )
     finally:
         if producer is not None:
@@ -897,7 +897,7 @@ def test_zero_downtime_cutover_with_rollback_and_kill(
         )
     assert service.error is None, service.error
 
-    summary = summarize(ledger.sent_at, ledger.events)
+    summary = summarize(traffic.sent_at, traffic.events)
     bound = duplicate_bound(kind, service, bridge_stops)
     elapsed = time.monotonic() - t_start
     print(

@@ -6,12 +6,12 @@ from collections import deque
 from typing import Any
 
 from mqmigrate.headers import SOURCE_ID, header_value
-from mqmigrate.kafka.producer import Failure, Severity
+from mqmigrate.kafka.producer import Failure, FailureKind
 
 
-def failure(severity: Severity, name: str = "TEST") -> Failure:
+def failure(kind: FailureKind, name: str = "TEST") -> Failure:
     code = {"MSG_SIZE_TOO_LARGE": 10, "_MSG_TIMED_OUT": -192, "INVALID_TIMESTAMP": 32}.get(name, 0)
-    return Failure(severity, code, name, f"injected {name}")
+    return Failure(kind, code, name, f"injected {name}")
 
 
 class FakeProducer:
@@ -46,7 +46,7 @@ class FakeProducer:
             sid = header_value(headers, SOURCE_ID).decode()
             queued = self.fail.get(sid)
             if topic in self.max_bytes and len(value) > self.max_bytes[topic]:
-                done.append((token, failure(Severity.PERMANENT, "MSG_SIZE_TOO_LARGE")))
+                done.append((token, failure(FailureKind.PERMANENT, "MSG_SIZE_TOO_LARGE")))
             elif queued:
                 done.append((token, queued.popleft()))
             else:

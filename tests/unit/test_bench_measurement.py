@@ -24,9 +24,12 @@ class InProcessTarget:
         queues = self.queues
 
         class P:
+            confirmed = 0
+
             def publish(self, body):
                 for q in queues:
                     q.put(body)
+                self.confirmed += 1
 
             def flush(self):
                 pass

@@ -12,8 +12,8 @@ import pytest
 from tests.support.fakes import FakeProducer, failure
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.errors import KafkaError, SourceError, SourceUnavailable
-from mqmigrate.kafka.producer import Severity
-from mqmigrate.sources.base import Mode, Outcome
+from mqmigrate.kafka.producer import FailureKind
+from mqmigrate.sources.base import BridgeMode, Outcome
 from mqmigrate.sources.memory import MemoryBroker, MemoryMessage, MemorySource, make_messages
 
 TOPIC = "target"
@@ -71,7 +71,7 @@ def test_key_is_the_group_and_timestamp_is_the_send_time():
 def test_transient_produce_failure_releases_not_acks_and_retries():
     broker = MemoryBroker()
     broker.publish("q", make_messages(20))
-    producer = FakeProducer(fail={"m-5": [failure(Severity.TRANSIENT, "_MSG_TIMED_OUT")] * 2})
+    producer = FakeProducer(fail={"m-5": [failure(FailureKind.TRANSIENT, "_MSG_TIMED_OUT")] * 2})
     engine = run(broker, producer)
     # never ACCEPTed before Kafka took it: released twice, then accepted once
     assert broker.outcomes("m-5") == [Outcome.RELEASE, Outcome.RELEASE, Outcome.ACCEPT]
@@ -122,7 +122,9 @@ def test_quarantine_refusing_too_stops_without_loss():
 def test_fatal_kafka_error_stops_with_message_released():
     broker = MemoryBroker()
     broker.publish("q", make_messages(3))
-    producer = FakeProducer(fail={"m-1": [failure(Severity.FATAL, "TOPIC_AUTHORIZATION_FAILED")]})
+    producer = FakeProducer(
+        fail={"m-1": [failure(FailureKind.FATAL, "TOPIC_AUTHORIZATION_FAILED")]}
+    )
     with pytest.raises(KafkaError):
         run(broker, producer)
     assert Outcome.ACCEPT not in broker.outcomes("m-1")
@@ -233,7 +235,7 @@ def test_reconnect_gives_up_after_timeout():
 def test_shadow_mode_idle_exit():
     broker = MemoryBroker()
     broker.publish("q", make_messages(5))
-    engine = Engine(MemorySource(broker, "q"), FakeProducer(), config(mode=Mode.shadow))
+    engine = Engine(MemorySource(broker, "q"), FakeProducer(), config(mode=BridgeMode.shadow))
     assert engine.run() is StopReason.idle
 
 
@@ -259,7 +261,7 @@ def test_stop_request_while_reconnecting_does_not_wait_for_the_source():
 def test_refused_send_time_is_replaced_by_broker_time_not_quarantined():
     broker = MemoryBroker()
     broker.publish("q", make_messages(5))
-    producer = FakeProducer(fail={"m-2": [failure(Severity.PERMANENT, "INVALID_TIMESTAMP")]})
+    producer = FakeProducer(fail={"m-2": [failure(FailureKind.PERMANENT, "INVALID_TIMESTAMP")]})
     engine = run(broker, producer)
     assert sorted(producer.ids(TOPIC)) == [f"m-{i}" for i in range(5)]
     assert producer.ids(QUARANTINE) == []
@@ -272,7 +274,7 @@ def test_quarantine_keeps_the_first_reason_after_a_retimed_write():
     broker = MemoryBroker()
     broker.publish("q", [MemoryMessage(body=b"x" * 5000, message_id="big", timestamp_ms=1)])
     producer = FakeProducer(
-        max_bytes={TOPIC: 1000}, fail={"big": [failure(Severity.PERMANENT, "INVALID_TIMESTAMP")]}
+        max_bytes={TOPIC: 1000}, fail={"big": [failure(FailureKind.PERMANENT, "INVALID_TIMESTAMP")]}
     )
     run(broker, producer)
     [(topic, _, _, headers, ts)] = producer.written
@@ -335,7 +337,7 @@ def test_verify_ledger_lists_settled_messages_in_the_topic_not_quarantined_ones(
 def test_verify_ledger_skips_messages_released_after_a_produce_failure():
     broker = MemoryBroker()
     broker.publish("q", make_messages(5))
-    producer = FakeProducer(fail={"m-2": [failure(Severity.TRANSIENT, "REQUEST_TIMED_OUT")]})
+    producer = FakeProducer(fail={"m-2": [failure(FailureKind.TRANSIENT, "REQUEST_TIMED_OUT")]})
     ledger = _ListLedger()
     Engine(MemorySource(broker, "q"), producer, config(), ledger=ledger).run()
     ids = [sid for sid, _ in ledger.lines]

@@ -429,32 +429,19 @@ def test_share_group_backlog_sums_lag_and_a_partition_without_lag_is_unknown(pb)
     assert ShareGroupBacklogProbe(lambda: None).measure(wl).value is None
 
 
-def test_verify_plugs_in_through_cutover_verifier(pb, tmp_path, monkeypatch):
-    """Once mqmigrate.verify exposes cutover_verifier(), verify.run and the verify.* gates use
-    it; until then the gates are unknown (fail) and verify.run says it is not available."""
-    import sys
-    import types
-
-    from mqmigrate.cutover.probes import VerifyCounts, VerifyProbe, default_verifier
+def test_verify_plugs_in_as_the_verifier_passed_down(pb, tmp_path):
+    """The verifier the CLI or the demo passes in feeds verify.run and the verify.* gates;
+    without one the gates are unknown (fail) and verify.run says it is not available."""
+    from mqmigrate.cutover.probes import VerifyCounts, VerifyProbe
 
     wl = loader.load(pb).workloads[0]
-    import mqmigrate
-
-    empty = types.ModuleType("mqmigrate.verify")
-    monkeypatch.setitem(sys.modules, "mqmigrate.verify", empty)
-    monkeypatch.setattr(mqmigrate, "verify", empty, raising=False)
-    assert default_verifier() is None
     assert VerifyProbe("missing", None).measure(wl).value is None
 
     class Fake:
         def verify(self, workload):
             return VerifyCounts(missing=2, altered=0, duplicated=5, detail="fake verify")
 
-    module = types.ModuleType("mqmigrate.verify")
-    module.cutover_verifier = Fake
-    monkeypatch.setitem(sys.modules, "mqmigrate.verify", module)
-    monkeypatch.setattr(mqmigrate, "verify", module)
-    verifier = default_verifier()
+    verifier = Fake()
     assert VerifyProbe("missing", verifier).measure(wl).value == 2
     step = next(s for _, s in wl.steps() if s.id == "verify")
     ctx = ActionContext(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mqmigrate.demo.traffic import Ledger, Processed, longest_gap, summarize
+from mqmigrate.demo.traffic import TrafficRecord, Processed, longest_gap, summarize
 
 
 def test_every_id_once_no_loss_no_duplicate():
@@ -78,16 +78,16 @@ def test_gap_of_nothing_processed_is_zero_and_reported_as_lost():
     assert s.longest_gap_s == 0.0 and s.lost == 1
 
 
-def test_ledger_claim_skips_and_counts_an_id_already_processed():
-    ledger = Ledger()
-    ledger.sent("a", 0.0, 0.01)
-    ledger.record("a", "legacy")
-    assert ledger.claim("a", "worker") is False
-    assert ledger.skipped == 1
-    ledger.sent("b", 0.0, 0.01)
-    assert ledger.claim("b", "worker") is True
-    assert ledger.unprocessed() == set()
-    s = summarize(ledger.sent_at, ledger.events, skipped=ledger.skipped)
+def test_traffic_record_claim_skips_and_counts_an_id_already_processed():
+    traffic = TrafficRecord()
+    traffic.sent("a", 0.0, 0.01)
+    traffic.record("a", "legacy")
+    assert traffic.claim("a", "worker") is False
+    assert traffic.skipped == 1
+    traffic.sent("b", 0.0, 0.01)
+    assert traffic.claim("b", "worker") is True
+    assert traffic.unprocessed() == set()
+    s = summarize(traffic.sent_at, traffic.events, skipped=traffic.skipped)
     assert (s.processed, s.duplicated, s.duplicate_deliveries_skipped) == (2, 0, 1)
 
 

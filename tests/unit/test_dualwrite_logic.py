@@ -11,7 +11,7 @@ from mqmigrate.sdk.dualwrite import (
     DualWriter,
     EnvMode,
     FileMode,
-    Mode,
+    WriteMode,
     StaticMode,
     mode_source_from_spec,
 )
@@ -55,56 +55,64 @@ def writer(sides, mode, **kwargs) -> DualWriter:
 
 
 def test_mode_parse_accepts_the_three_modes_and_refuses_others():
-    assert [Mode.parse(t) for t in ("source-only", " DUAL\n", "kafka_only")] == [
-        Mode.SOURCE_ONLY,
-        Mode.DUAL,
-        Mode.KAFKA_ONLY,
+    assert [WriteMode.parse(t) for t in ("source-only", " DUAL\n", "kafka_only")] == [
+        WriteMode.SOURCE_ONLY,
+        WriteMode.DUAL,
+        WriteMode.KAFKA_ONLY,
     ]
     with pytest.raises(ConfigError, match="unknown dual-write mode"):
-        Mode.parse("both")
+        WriteMode.parse("both")
+
+
+def test_mode_the_former_name_of_write_mode_still_imports():
+    from mqmigrate.sdk.dualwrite import Mode
+
+    assert Mode is WriteMode
+    assert Mode.parse("dual") is WriteMode.DUAL
+    assert StaticMode(Mode.KAFKA_ONLY).current() is WriteMode.KAFKA_ONLY
 
 
 def test_env_mode_follows_the_variable_and_keeps_the_last_good_value(monkeypatch):
     monkeypatch.delenv("T_MODE", raising=False)
     source = EnvMode("T_MODE", default="source-only")
-    assert source.current() is Mode.SOURCE_ONLY
+    assert source.current() is WriteMode.SOURCE_ONLY
     monkeypatch.setenv("T_MODE", "dual")
-    assert source.current() is Mode.DUAL
+    assert source.current() is WriteMode.DUAL
     monkeypatch.setenv("T_MODE", "dull")  # a typo must not redirect the producers
-    assert source.current() is Mode.DUAL
+    assert source.current() is WriteMode.DUAL
     monkeypatch.setenv("T_MODE", "kafka-only")
-    assert source.current() is Mode.KAFKA_ONLY
+    assert source.current() is WriteMode.KAFKA_ONLY
 
 
 def test_file_mode_rereads_on_change_default_when_missing(tmp_path):
     path = tmp_path / "mode"
-    source = FileMode(path, default=Mode.SOURCE_ONLY, interval=0)
-    assert source.current() is Mode.SOURCE_ONLY
+    source = FileMode(path, default=WriteMode.SOURCE_ONLY, interval=0)
+    assert source.current() is WriteMode.SOURCE_ONLY
     path.write_text("dual\n")
-    assert source.current() is Mode.DUAL
+    assert source.current() is WriteMode.DUAL
     path.write_text("garbage")
-    assert source.current() is Mode.DUAL
+    assert source.current() is WriteMode.DUAL
     path.write_text("kafka-only")
     os.utime(path, ns=(1, 1))  # a change the size alone would not reveal
-    assert source.current() is Mode.KAFKA_ONLY
+    assert source.current() is WriteMode.KAFKA_ONLY
     path.unlink()
-    assert source.current() is Mode.SOURCE_ONLY
+    assert source.current() is WriteMode.SOURCE_ONLY
 
 
 def test_file_mode_checks_at_most_every_interval(tmp_path):
     path = tmp_path / "mode"
     path.write_text("dual")
     source = FileMode(path, interval=3600)
-    assert source.current() is Mode.DUAL
+    assert source.current() is WriteMode.DUAL
     path.write_text("kafka-only")
-    assert source.current() is Mode.DUAL  # within the interval: no stat, no read
+    assert source.current() is WriteMode.DUAL  # within the interval: no stat, no read
 
 
 def test_mode_source_from_spec(tmp_path, monkeypatch):
     assert isinstance(mode_source_from_spec("dual"), StaticMode)
     assert isinstance(mode_source_from_spec(f"file:{tmp_path}/m"), FileMode)
     monkeypatch.setenv("X_MODE", "kafka-only")
-    assert mode_source_from_spec("env:X_MODE").current() is Mode.KAFKA_ONLY
+    assert mode_source_from_spec("env:X_MODE").current() is WriteMode.KAFKA_ONLY
     with pytest.raises(ConfigError, match="bootstrap"):
         mode_source_from_spec("kafka:control#svc")
     with pytest.raises(ConfigError, match="unknown mode source"):

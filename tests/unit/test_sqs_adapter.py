@@ -16,7 +16,7 @@ from mqmigrate import headers as mqheaders
 from mqmigrate.bridge.mapping import KeyStrategy
 from mqmigrate.errors import AuthenticationFailed, SourceError, SourceUnavailable, UsageError
 from mqmigrate.sources import adapter_class, kind_for_uri
-from mqmigrate.sources.base import Mode, Outcome
+from mqmigrate.sources.base import BridgeMode, Outcome
 from mqmigrate.sources.sqs.adapter import SQSSource, _Held, _shadow_name
 from mqmigrate.sources.sqs.client import classify
 
@@ -144,7 +144,7 @@ def test_registry_and_describe_masks_credentials():
     cls = adapter_class("sqs")
     assert cls.capabilities.shadow and cls.capabilities.group_key
     assert cls.capabilities.batch_settle and cls.capabilities.send_timestamp
-    source = cls.from_uri(URI, queue="orders", prefetch=10, mode=Mode.drain)
+    source = cls.from_uri(URI, queue="orders", prefetch=10, mode=BridgeMode.drain)
     assert "s3cret" not in source.describe() and "orders" in source.describe()
     url_source = cls.from_uri(URI, queue="http://127.0.0.1:9324/000000000000/orders")
     assert url_source.source_queue == "orders"
@@ -153,7 +153,7 @@ def test_registry_and_describe_masks_credentials():
 def test_shadow_queue_names():
     assert _shadow_name("orders") == "orders-mqmigrate-shadow"
     assert _shadow_name("orders.fifo") == "orders-mqmigrate-shadow.fifo"
-    assert SQSSource(URI, "o.fifo", mode=Mode.shadow).queue == "o-mqmigrate-shadow.fifo"
+    assert SQSSource(URI, "o.fifo", mode=BridgeMode.shadow).queue == "o-mqmigrate-shadow.fifo"
     with pytest.raises(UsageError, match="80 characters"):
         _shadow_name("q" * 70)
 

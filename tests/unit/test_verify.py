@@ -68,9 +68,9 @@ def test_ledger_corrupt_middle_line(tmp_path) -> None:
 
 def test_share_backlog_total_lag() -> None:
     from mqmigrate.kafka.protocol import ShareOffset
-    from mqmigrate.verify.share_backlog import total_lag
+    from mqmigrate.kafka.backlog import backlog_of
 
     offsets = {0: ShareOffset(0, 2), 1: ShareOffset(0, 8)}
-    assert total_lag(offsets) == 10
-    assert total_lag({}) is None  # the group has no position on the topic: unknown, not 0
-    assert total_lag({**offsets, 2: ShareOffset(None, None)}) is None
+    assert backlog_of(offsets).total == 10
+    assert backlog_of({}).total is None  # the group has no position on the topic: unknown, not 0
+    assert backlog_of({**offsets, 2: ShareOffset(None, None)}).total is None

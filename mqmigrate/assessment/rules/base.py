@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from mqmigrate.assessment.model import Finding, KafkaCapabilities, Severity, Status
+from mqmigrate.assessment.model import Finding, KafkaCapabilities, FindingSeverity, Status
 from mqmigrate.inventory.model import Edge, Exchange, Queue, Source
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def rule(rule_id: str, scope: Literal["queue", "source"] = "queue") -> Callable[
 
 def finding(
     rule_id: str,
-    severity: Severity | str,
+    severity: FindingSeverity | str,
     evidence: dict[str, Any],
     mapping: str,
     remediation: str,
@@ -84,7 +84,7 @@ def finding(
     """Build a :class:`Finding` (``unknown=True`` when the source cannot show the value)."""
     return Finding(
         rule=rule_id,
-        severity=Severity(severity),
+        severity=FindingSeverity(severity),
         status=Status.unknown if unknown else Status.fired,
         evidence=evidence,
         mapping=mapping,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cmp_to_key
-from typing import Any
+from typing import Any, Callable
 
 from mqmigrate.inventory.model import DeadLetter, Queue
 
@@ -214,56 +214,26 @@ def queue_for(
     }
     defaulted: set[str] = set()
 
-    attempts = settings.get("maxDeliveryAttempts")
-    if attempts is None:
-        limit = DEFAULT_MAX_DELIVERY_ATTEMPTS
-        defaulted.add("delivery_limit")
-    else:
-        limit = -1 if attempts in (0, -1) or attempts < 0 else attempts
+    limit = _delivery_limit(settings, defaulted)
     dla = settings.get("deadLetterAddress")
     dead = DeadLetter(target=dla) if dla and dla != address else None
     if settings.get("expiryAddress") and settings["expiryAddress"] != address:
         extra["expiry_address"] = settings["expiryAddress"]
-
-    redelivery = settings.get("redeliveryDelay") or 0
-    multiplier = settings.get("redeliveryMultiplier")
-    if redelivery > 0 and multiplier is not None and multiplier > 1:
-        extra["redelivery_multiplier"] = multiplier
-        # Artemis caps the growing delay at max-redelivery-delay, by default 10 x the delay
-        cap = settings.get("maxRedeliveryDelay")
-        extra["max_redelivery_delay_ms"] = (
-            cap if cap is not None else f"{redelivery * 10} (default)"
-        )
+    redelivery = _redelivery(settings, extra)
 
     size = settings.get("maxSizeBytes")
     count = settings.get("maxSizeMessages")
-    policy = settings.get("addressFullMessagePolicy")
-    policy = str(policy).upper() if policy else None
-    if policy is not None and policy not in FULL_POLICIES:
-        policy = None
+    policy = _full_policy(settings)
     if policy is not None:
         extra["address_full_policy"] = policy
 
-    last_value_key = attr("last_value_key", "defaultLastValueKey")
-    if attrs.get("last_value") is False and not attrs.get("last_value_key"):
-        last_value = False  # the queue opts out of the address's last-value default
-    else:
-        last_value = bool(attr("last_value", "defaultLastValueQueue")) or bool(last_value_key)
-    if last_value:
-        extra["last_value"] = True
-        extra["last_value_key"] = last_value_key or "_AMQ_LVQ_NAME"
+    _last_value(attr, attrs, extra)
     if attr("non_destructive", "defaultNonDestructive"):
         extra["non_destructive"] = True
     ring = attr("ring_size", "defaultRingSize")
     if ring is not None and ring > 0:
         extra["ring_size"] = ring
-    rebalance = bool(attr("group_rebalance", "defaultGroupRebalance"))
-    buckets = attr("group_buckets", "defaultGroupBuckets")
-    groups = rebalance or (buckets is not None and buckets > 0)
-    if groups:
-        extra["group_rebalance"] = rebalance
-        if buckets is not None and buckets > 0:
-            extra["group_buckets"] = buckets
+    groups = _message_groups(attr, extra)
     exclusive = bool(attr("exclusive", "defaultExclusiveQueue"))
     if attrs.get("filter"):
         extra["filter"] = attrs["filter"]
@@ -299,3 +269,63 @@ def queue_for(
         defaulted=defaulted,
         extra=extra,
     )
+
+
+def _delivery_limit(settings: dict[str, Any], defaulted: set[str]) -> int:
+    """max-delivery-attempts as a delivery limit (-1: unlimited); Artemis's default is
+    recorded in ``defaulted``."""
+    attempts = settings.get("maxDeliveryAttempts")
+    if attempts is None:
+        defaulted.add("delivery_limit")
+        return DEFAULT_MAX_DELIVERY_ATTEMPTS
+    return -1 if attempts in (0, -1) or attempts < 0 else attempts
+
+
+def _redelivery(settings: dict[str, Any], extra: dict[str, Any]) -> Any:
+    """The redelivery delay in ms (0: none); a growing delay's multiplier and cap go in
+    ``extra``."""
+    redelivery = settings.get("redeliveryDelay") or 0
+    multiplier = settings.get("redeliveryMultiplier")
+    if redelivery > 0 and multiplier is not None and multiplier > 1:
+        extra["redelivery_multiplier"] = multiplier
+        # Artemis caps the growing delay at max-redelivery-delay, by default 10 x the delay
+        cap = settings.get("maxRedeliveryDelay")
+        extra["max_redelivery_delay_ms"] = (
+            cap if cap is not None else f"{redelivery * 10} (default)"
+        )
+    return redelivery
+
+
+def _full_policy(settings: dict[str, Any]) -> str | None:
+    """address-full-policy, upper-case, when it is one Artemis knows."""
+    policy = settings.get("addressFullMessagePolicy")
+    policy = str(policy).upper() if policy else None
+    if policy is not None and policy not in FULL_POLICIES:
+        policy = None
+    return policy
+
+
+def _last_value(
+    attr: Callable[[str, str], Any], attrs: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    """A last-value queue (the queue's own setting, else the address's) and its key."""
+    last_value_key = attr("last_value_key", "defaultLastValueKey")
+    if attrs.get("last_value") is False and not attrs.get("last_value_key"):
+        last_value = False  # the queue opts out of the address's last-value default
+    else:
+        last_value = bool(attr("last_value", "defaultLastValueQueue")) or bool(last_value_key)
+    if last_value:
+        extra["last_value"] = True
+        extra["last_value_key"] = last_value_key or "_AMQ_LVQ_NAME"
+
+
+def _message_groups(attr: Callable[[str, str], Any], extra: dict[str, Any]) -> bool:
+    """Whether the queue has message groups (rebalancing or buckets), noted in ``extra``."""
+    rebalance = bool(attr("group_rebalance", "defaultGroupRebalance"))
+    buckets = attr("group_buckets", "defaultGroupBuckets")
+    groups = rebalance or (buckets is not None and buckets > 0)
+    if groups:
+        extra["group_rebalance"] = rebalance
+        if buckets is not None and buckets > 0:
+            extra["group_buckets"] = buckets
+    return groups

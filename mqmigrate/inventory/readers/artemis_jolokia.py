@@ -14,47 +14,15 @@ from typing import Any
 
 from mqmigrate.errors import ConnectionFailed
 from mqmigrate.inventory.model import Binding, Exchange, Source
-from mqmigrate.inventory.readers._live import check_status, http_error, parse_live_uri
 from mqmigrate.inventory.readers.artemis_common import queue_for, typed_setting
 from mqmigrate.inventory.readers.rabbitmq_common import flatten
 from mqmigrate.redact import mask_uri
-from mqmigrate.sources.connect import http_client
-from mqmigrate.sources.uri import SourceURI
-
-
-class _Jolokia:
-    def __init__(self, uri: "str | SourceURI"):
-        self.endpoint = endpoint = parse_live_uri(uri, "ARTEMIS")
-        self.uri = endpoint.masked
-        self.query = endpoint.query
-        path = "" if endpoint.path.rstrip("/").endswith("jolokia") else "/console/jolokia"
-        # Artemis' Jolokia checks the Origin header against its CORS allow-list; the console's
-        # own origin is what a browser on the console would send.
-        self.client = http_client(endpoint, path=path, headers={"Origin": endpoint.http_base})
-        import httpx
-
-        self._httpx = httpx
-
-    def call(self, request: dict) -> Any:
-        try:
-            r = self.client.post("/", json=request)
-        except self._httpx.HTTPError as exc:
-            raise http_error(exc, "the Artemis Jolokia API", self.endpoint) from exc
-        check_status(r, "the Artemis Jolokia API", self.uri)
-        try:
-            body = r.json()
-        except ValueError as exc:
-            raise ConnectionFailed(f"{mask_uri(self.uri)}: Jolokia did not answer JSON") from exc
-        if body.get("status") != 200:
-            raise ConnectionFailed(
-                f"Artemis at {mask_uri(self.uri)}: {body.get('error_type')}: {body.get('error')}"
-            )
-        return body.get("value")
+from mqmigrate.sources.amqp1.artemis import JolokiaClient
 
 
 def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
     """Read the broker's queues and address settings into a :class:`Source`."""
-    api = _Jolokia(uri)
+    api = JolokiaClient(uri)
     uri = api.uri  # masked from here on
     try:
         broker = api.query.get("broker")
@@ -131,7 +99,7 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
             if progress:
                 progress("reading Artemis queues", i, len(rows))
     finally:
-        api.client.close()
+        api.close()
     return Source(
         kind="amqp1",
         name=f"artemis {mask_uri(uri)}",

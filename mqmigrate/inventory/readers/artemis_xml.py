@@ -143,9 +143,51 @@ def _queue_attrs(q: ET.Element, where: str, path: Path) -> dict[str, Any]:
     }
 
 
+#: one queue the file declares: (address, routing type, queue name, attributes)
+_Declared = tuple[str, str, str, dict[str, Any]]
+
+
 def read(path: Path, text: str) -> Source:
     """Read a broker.xml into a :class:`Source` (kind ``amqp1``)."""
     root = parse(path, text)
+    core = _core(root, path)
+    notes = _notes(root, core)
+    wildcards = _wildcards(core)
+    matches = _settings(core, path)
+
+    # (address, routing, queue name, attrs) in file order
+    found: list[_Declared] = []
+    multicast: set[str] = set()
+    addresses: set[str] = set()
+    _address_queues(core, path, found, multicast, addresses)
+    _pre_2_0_queues(core, path, found, addresses)
+    _jms_queues(root, path, found, addresses)
+    if not found:
+        diverts_count = len(_children(_child(core, "diverts"), "divert"))
+        raise ConfigError(
+            f"{path}: no queue in this broker.xml (found {len(addresses)} addresses without "
+            f"queues, {len(matches)} address-settings, {diverts_count} diverts)",
+            hint="queues the broker auto-creates are not in the file: assess the live broker "
+            "(artemis+http://user@host:8161)",
+        )
+    queues = _queues(found, matches, wildcards)
+    exchanges, bindings = _routing(core, path, found, multicast, notes)
+    broker = _text(core, "name") or path.stem
+    return Source(
+        kind="amqp1",
+        name=f"artemis {broker}",
+        endpoint=str(path),
+        queues=queues,
+        exchanges=exchanges,
+        bindings=bindings,
+        edges=flatten(exchanges, bindings),
+        live=False,
+        notes=notes,
+    )
+
+
+def _core(root: ET.Element, path: Path) -> ET.Element:
+    """The ``<core>`` element (the root itself, or nested in a ``<configuration>``)."""
     core = (
         root
         if _local(root.tag) == "core"
@@ -156,6 +198,11 @@ def read(path: Path, text: str) -> Source:
             f"{path}: XML without the Artemis <core> element",
             hint="pass the broker's etc/broker.xml",
         )
+    return core
+
+
+def _notes(root: ET.Element, core: ET.Element) -> list[str]:
+    """The source's notes: the ``xi:include`` not followed and the AMQP 1.0 acceptors."""
     notes = [
         f"xi:include {e.get('href')} not followed"
         for e in root.iter()
@@ -167,18 +214,27 @@ def read(path: Path, text: str) -> Source:
         if url and (protocols is None or "AMQP" in protocols.group(1).upper().split(",")):
             # where the bridge could connect (AMQP 1.0); the host is often 0.0.0.0 here
             notes.append(f"AMQP 1.0 acceptor {acc.get('name')}: {url.split('?', 1)[0]}")
+    return notes
+
+
+def _wildcards(core: ET.Element) -> Wildcards:
     wc_elem = _child(core, "wildcard-addresses")
-    wildcards = Wildcards(
+    return Wildcards(
         delimiter=_text(wc_elem, "delimiter") or ".",
         any_words=_text(wc_elem, "any-words") or "#",
         single_word=_text(wc_elem, "single-word") or "*",
     )
-    matches = _settings(core, path)
 
-    # (address, routing, queue name, attrs) in file order
-    found: list[tuple[str, str, str, dict[str, Any]]] = []
-    multicast: set[str] = set()
-    addresses: set[str] = set()
+
+def _address_queues(
+    core: ET.Element,
+    path: Path,
+    found: list[_Declared],
+    multicast: set[str],
+    addresses: set[str],
+) -> None:
+    """The queues of ``<addresses>`` (the 2.x layouts), appended to ``found``; multicast
+    addresses also to ``multicast``, every address to ``addresses``."""
     for a in _children(_child(core, "addresses"), "address"):
         aname = a.get("name")
         if not aname:
@@ -198,7 +254,12 @@ def read(path: Path, text: str) -> Source:
                 if not qname:
                     raise ConfigError(f"{path}: address {aname!r}: <queue> without a name")
                 found.append((aname, routing, qname, _queue_attrs(q, f"queue {qname!r}", path)))
-    # the pre-2.0 layout: <queues><queue name=".."><address>..</address></queue></queues>
+
+
+def _pre_2_0_queues(
+    core: ET.Element, path: Path, found: list[_Declared], addresses: set[str]
+) -> None:
+    """The pre-2.0 layout: <queues><queue name=".."><address>..</address></queue></queues>."""
     for q in _children(_child(core, "queues"), "queue"):
         qname = q.get("name")
         if not qname:
@@ -208,7 +269,10 @@ def read(path: Path, text: str) -> Source:
         addresses.add(aname)
         found.append((aname, routing, qname, _queue_attrs(q, f"queue {qname!r}", path)))
 
-    # Artemis 1.x: <jms><queue name="q"/></jms> next to <core> is the core queue jms.queue.q
+
+def _jms_queues(root: ET.Element, path: Path, found: list[_Declared], addresses: set[str]) -> None:
+    """Artemis 1.x: <jms><queue name="q"/></jms> next to <core> is the core queue
+    jms.queue.q; a <jms><topic> is an address."""
     jms = next((e for e in root.iter() if _local(e.tag) == "jms"), None)
     for q in _children(jms, "queue"):
         qname = q.get("name")
@@ -227,14 +291,12 @@ def read(path: Path, text: str) -> Source:
     for t in _children(jms, "topic"):
         if t.get("name"):
             addresses.add(f"jms.topic.{t.get('name')}")
-    if not found:
-        diverts_count = len(_children(_child(core, "diverts"), "divert"))
-        raise ConfigError(
-            f"{path}: no queue in this broker.xml (found {len(addresses)} addresses without "
-            f"queues, {len(matches)} address-settings, {diverts_count} diverts)",
-            hint="queues the broker auto-creates are not in the file: assess the live broker "
-            "(artemis+http://user@host:8161)",
-        )
+
+
+def _queues(
+    found: list[_Declared], matches: dict[str, dict[str, Any]], wildcards: Wildcards
+) -> list[Queue]:
+    """Each declared queue with the address-settings that apply to its address."""
     queues: list[Queue] = []
     for aname, routing, qname, attrs in found:
         settings, applied = effective_settings(aname, matches, wildcards)
@@ -242,7 +304,18 @@ def read(path: Path, text: str) -> Source:
         if applied:
             q.extra["address_settings"] = applied
         queues.append(q)
+    return queues
 
+
+def _routing(
+    core: ET.Element,
+    path: Path,
+    found: list[_Declared],
+    multicast: set[str],
+    notes: list[str],
+) -> tuple[list[Exchange], list[Binding]]:
+    """Multicast addresses as fan-out exchanges bound to their queues, and each divert as a
+    binding from its address to its forwarding address (an exclusive one also noted)."""
     exchanges: list[Exchange] = []
     bindings: list[Binding] = []
     for aname in sorted(multicast):
@@ -289,15 +362,4 @@ def read(path: Path, text: str) -> Source:
         )
         if exclusive:
             notes.append(f"divert {dname}: messages sent to {src} go only to {dst}")
-    broker = _text(core, "name") or path.stem
-    return Source(
-        kind="amqp1",
-        name=f"artemis {broker}",
-        endpoint=str(path),
-        queues=queues,
-        exchanges=exchanges,
-        bindings=bindings,
-        edges=flatten(exchanges, bindings),
-        live=False,
-        notes=notes,
-    )
+    return exchanges, bindings

@@ -184,54 +184,8 @@ def normalize_queue(
     op_def = dict(op.definition) if op else {}
     eff = merge_effective(arguments, policy_def, op_def)
     defaulted: set[str] = set()
-
-    dead_letter = None
-    if eff.get("dead-letter-exchange") is not None:
-        dead_letter = DeadLetter(
-            exchange=str(eff["dead-letter-exchange"]),
-            routing_key=(
-                str(eff["dead-letter-routing-key"])
-                if eff.get("dead-letter-routing-key") is not None
-                else None
-            ),
-            strategy=_str(eff.get("dead-letter-strategy")),
-        )
-
-    delivery_limit = _int(eff.get("delivery-limit"))
-    major = major_version(rabbit_version)
-    if delivery_limit is None:
-        if qtype == "quorum":
-            # RabbitMQ 4.0 gave quorum queues a default delivery limit of 20; before that
-            # redelivery was unlimited.  Without a version we cannot tell: unknown (None).
-            if major is not None:
-                delivery_limit = 20 if major >= 4 else -1
-                defaulted.add("delivery_limit")
-        elif qtype == "classic":
-            delivery_limit = -1  # classic queues redeliver forever
-            defaulted.add("delivery_limit")
-    elif delivery_limit < 0:
-        delivery_limit = -1
-
-    retention = None
-    extra: dict[str, Any] = {}
-    if qtype == "stream":
-        retention = parse_max_age(eff.get("max-age"))
-        if eff.get("max-age") is not None:
-            extra["x-max-age"] = eff["max-age"]
-    for key in (
-        "ha-mode",
-        "ha-params",
-        "ha-sync-mode",
-        "queue-mode",
-        "queue-master-locator",
-        "queue-leader-locator",
-        "federation-upstream",
-        "federation-upstream-set",
-        "queue-version",
-        "initial-cluster-size",
-    ):
-        if key in eff:
-            extra[key] = eff[key]
+    delivery_limit = _delivery_limit(eff, qtype, rabbit_version, defaulted)
+    retention, extra = _retention_and_extra(eff, qtype)
 
     ttl = _num(eff.get("message-ttl"))
     expires = _num(eff.get("expires"))
@@ -256,13 +210,75 @@ def normalize_queue(
         max_length_bytes=_int(eff.get("max-length-bytes")),
         overflow=_str(eff.get("overflow")),
         max_priority=_int(eff.get("max-priority")),
-        dead_letter=dead_letter,
+        dead_letter=_dead_letter(eff),
         delivery_limit=delivery_limit,
         retention=retention,
         defaulted=defaulted,
         extra=extra,
     )
     return q
+
+
+def _dead_letter(eff: dict[str, Any]) -> DeadLetter | None:
+    """The dead-letter exchange, routing key and strategy of the effective settings."""
+    if eff.get("dead-letter-exchange") is None:
+        return None
+    return DeadLetter(
+        exchange=str(eff["dead-letter-exchange"]),
+        routing_key=(
+            str(eff["dead-letter-routing-key"])
+            if eff.get("dead-letter-routing-key") is not None
+            else None
+        ),
+        strategy=_str(eff.get("dead-letter-strategy")),
+    )
+
+
+def _delivery_limit(
+    eff: dict[str, Any], qtype: str, rabbit_version: str | None, defaulted: set[str]
+) -> int | None:
+    """The delivery limit (-1: unlimited, None: unknown), the queue type's default (recorded
+    in ``defaulted``) when none is set."""
+    delivery_limit = _int(eff.get("delivery-limit"))
+    major = major_version(rabbit_version)
+    if delivery_limit is None:
+        if qtype == "quorum":
+            # RabbitMQ 4.0 gave quorum queues a default delivery limit of 20; before that
+            # redelivery was unlimited.  Without a version we cannot tell: unknown (None).
+            if major is not None:
+                delivery_limit = 20 if major >= 4 else -1
+                defaulted.add("delivery_limit")
+        elif qtype == "classic":
+            delivery_limit = -1  # classic queues redeliver forever
+            defaulted.add("delivery_limit")
+    elif delivery_limit < 0:
+        delivery_limit = -1
+    return delivery_limit
+
+
+def _retention_and_extra(eff: dict[str, Any], qtype: str) -> tuple[float | None, dict[str, Any]]:
+    """A stream's retention (max-age), and the settings kept as they are in ``extra``."""
+    retention = None
+    extra: dict[str, Any] = {}
+    if qtype == "stream":
+        retention = parse_max_age(eff.get("max-age"))
+        if eff.get("max-age") is not None:
+            extra["x-max-age"] = eff["max-age"]
+    for key in (
+        "ha-mode",
+        "ha-params",
+        "ha-sync-mode",
+        "queue-mode",
+        "queue-master-locator",
+        "queue-leader-locator",
+        "federation-upstream",
+        "federation-upstream-set",
+        "queue-version",
+        "initial-cluster-size",
+    ):
+        if key in eff:
+            extra[key] = eff[key]
+    return retention, extra
 
 
 def exchange_from(raw: dict[str, Any], policies: list[Policy]) -> Exchange:

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mqmigrate.errors import ConfigError
-from mqmigrate.inventory.model import Binding, Permission, Source
+from mqmigrate.inventory.model import Binding, Exchange, Permission, Policy, Queue, Source
 from mqmigrate.inventory.readers._files import expect
 from mqmigrate.inventory.readers.rabbitmq_common import (
     exchange_from,
@@ -127,75 +127,11 @@ def read(path: Path, data: dict) -> Source:
         data.get("rabbitmq_version") or data.get("rabbit_version") or data.get("product_version")
     )
     version = str(version) if version is not None else None
-
-    policies = []
-    for key, operator in (("policies", False), ("operator_policies", True)):
-        for i, raw in enumerate(_objects(data, key, path)):
-            where = f"{key}[{i}]"
-            _need_str(raw, "name", where, path)
-            _need_str(raw, "pattern", where, path)
-            if "definition" in raw:
-                expect(raw["definition"], dict, f"{where}.definition", path)
-            if "priority" in raw:
-                expect(raw["priority"], int, f"{where}.priority", path)
-            policies.append(policy_from(raw, operator=operator))
-
-    queues = []
-    for i, raw in enumerate(_objects(data, "queues", path)):
-        _need_str(raw, "name", f"queues[{i}]", path)
-        if raw.get("arguments") is not None:
-            expect(raw["arguments"], dict, f"queues[{i}].arguments", path)
-        try:
-            queues.append(normalize_queue(raw, policies=policies, rabbit_version=version))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ConfigError(
-                f"{path}: queues[{i}] ({raw['name']}): "
-                f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
-            ) from exc
-
-    exchanges = []
-    for i, raw in enumerate(_objects(data, "exchanges", path)):
-        _need_str(raw, "name", f"exchanges[{i}]", path)
-        if raw.get("arguments") is not None:
-            expect(raw["arguments"], dict, f"exchanges[{i}].arguments", path)
-        exchanges.append(exchange_from(raw, policies))
-
-    bindings = []
-    for i, raw in enumerate(_objects(data, "bindings", path)):
-        where = f"bindings[{i}]"
-        source = _need_str(raw, "source", where, path)
-        dest = _need_str(raw, "destination", where, path)
-        dtype = raw.get("destination_type", "queue")
-        if dtype not in ("queue", "exchange"):
-            raise ConfigError(
-                f'{path}: {where}.destination_type: expected "queue" or "exchange", got {dtype!r}'
-            )
-        rk = raw.get("routing_key", "")
-        args = raw.get("arguments") or {}
-        expect(args, dict, f"{where}.arguments", path)
-        bindings.append(
-            Binding(
-                source=source,
-                destination=dest,
-                destination_type=dtype,
-                routing_key=str(rk) if rk is not None else "",
-                arguments=args,
-                vhost=raw.get("vhost"),
-            )
-        )
-
-    permissions = []
-    for raw in _objects(data, "permissions", path):
-        permissions.append(
-            Permission(
-                user=str(raw.get("user", "")),
-                vhost=str(raw.get("vhost", "/")),
-                configure=str(raw.get("configure", "")),
-                write=str(raw.get("write", "")),
-                read=str(raw.get("read", "")),
-            )
-        )
+    policies = _policies(data, path)
+    queues = _queues(data, path, policies, version)
+    exchanges = _exchanges(data, path, policies)
+    bindings = _bindings(data, path)
+    permissions = _permissions(data, path)
 
     vhosts = [
         str(v.get("name")) for v in _objects(data, "vhosts", path) if v.get("name") is not None
@@ -232,3 +168,88 @@ def read(path: Path, data: dict) -> Source:
         live=False,
         notes=notes,
     )
+
+
+def _policies(data: dict, path: Path) -> list[Policy]:
+    """The policies, then the operator policies."""
+    policies = []
+    for key, operator in (("policies", False), ("operator_policies", True)):
+        for i, raw in enumerate(_objects(data, key, path)):
+            where = f"{key}[{i}]"
+            _need_str(raw, "name", where, path)
+            _need_str(raw, "pattern", where, path)
+            if "definition" in raw:
+                expect(raw["definition"], dict, f"{where}.definition", path)
+            if "priority" in raw:
+                expect(raw["priority"], int, f"{where}.priority", path)
+            policies.append(policy_from(raw, operator=operator))
+    return policies
+
+
+def _queues(data: dict, path: Path, policies: list[Policy], version: str | None) -> list[Queue]:
+    queues = []
+    for i, raw in enumerate(_objects(data, "queues", path)):
+        _need_str(raw, "name", f"queues[{i}]", path)
+        if raw.get("arguments") is not None:
+            expect(raw["arguments"], dict, f"queues[{i}].arguments", path)
+        try:
+            queues.append(normalize_queue(raw, policies=policies, rabbit_version=version))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ConfigError(
+                f"{path}: queues[{i}] ({raw['name']}): "
+                f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+            ) from exc
+    return queues
+
+
+def _exchanges(data: dict, path: Path, policies: list[Policy]) -> list[Exchange]:
+    exchanges = []
+    for i, raw in enumerate(_objects(data, "exchanges", path)):
+        _need_str(raw, "name", f"exchanges[{i}]", path)
+        if raw.get("arguments") is not None:
+            expect(raw["arguments"], dict, f"exchanges[{i}].arguments", path)
+        exchanges.append(exchange_from(raw, policies))
+    return exchanges
+
+
+def _bindings(data: dict, path: Path) -> list[Binding]:
+    bindings = []
+    for i, raw in enumerate(_objects(data, "bindings", path)):
+        where = f"bindings[{i}]"
+        source = _need_str(raw, "source", where, path)
+        dest = _need_str(raw, "destination", where, path)
+        dtype = raw.get("destination_type", "queue")
+        if dtype not in ("queue", "exchange"):
+            raise ConfigError(
+                f'{path}: {where}.destination_type: expected "queue" or "exchange", got {dtype!r}'
+            )
+        rk = raw.get("routing_key", "")
+        args = raw.get("arguments") or {}
+        expect(args, dict, f"{where}.arguments", path)
+        bindings.append(
+            Binding(
+                source=source,
+                destination=dest,
+                destination_type=dtype,
+                routing_key=str(rk) if rk is not None else "",
+                arguments=args,
+                vhost=raw.get("vhost"),
+            )
+        )
+    return bindings
+
+
+def _permissions(data: dict, path: Path) -> list[Permission]:
+    permissions = []
+    for raw in _objects(data, "permissions", path):
+        permissions.append(
+            Permission(
+                user=str(raw.get("user", "")),
+                vhost=str(raw.get("vhost", "/")),
+                configure=str(raw.get("configure", "")),
+                write=str(raw.get("write", "")),
+                read=str(raw.get("read", "")),
+            )
+        )
+    return permissions

@@ -8,12 +8,22 @@ limits to one vhost).  Credentials may instead come from ``RABBITMQ_USER`` /
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from mqmigrate.errors import ConnectionFailed
-from mqmigrate.inventory.model import Binding, ClientInfo, Consumer, Permission, Rates, Source
-from mqmigrate.inventory.readers._live import check_status, http_error, parse_live_uri
+from mqmigrate.inventory.model import (
+    Binding,
+    ClientInfo,
+    Consumer,
+    Exchange,
+    Permission,
+    Policy,
+    Queue,
+    Rates,
+    Source,
+)
 from mqmigrate.inventory.readers.rabbitmq_common import (
     exchange_from,
     flatten,
@@ -21,7 +31,13 @@ from mqmigrate.inventory.readers.rabbitmq_common import (
     policy_from,
 )
 from mqmigrate.redact import mask_uri
-from mqmigrate.sources.connect import http_client
+from mqmigrate.sources.connect import (
+    check_http_status,
+    connect_error,
+    http_client,
+    management_credentials,
+)
+from mqmigrate.sources.uri import parse_source_uri
 
 PAGE_SIZE = 500
 
@@ -30,7 +46,7 @@ class _Api:
     def __init__(self, uri: str):
         import httpx
 
-        self.endpoint = parse_live_uri(uri, "RABBITMQ")
+        self.endpoint = management_credentials(parse_source_uri(uri), "RABBITMQ")
         self.uri = self.endpoint.masked
         self.query = self.endpoint.query
         self.client = http_client(self.endpoint)
@@ -40,10 +56,10 @@ class _Api:
         try:
             r = self.client.get(path, params=params)
         except self._httpx.HTTPError as exc:
-            raise http_error(exc, "the RabbitMQ management API", self.endpoint) from exc
+            raise connect_error(self.endpoint, exc, what="the RabbitMQ management API") from exc
         if optional and r.status_code in (403, 404):
             return None
-        check_status(r, "the RabbitMQ management API", self.uri)
+        check_http_status(r, "the RabbitMQ management API", self.uri)
         try:
             return r.json()
         except ValueError as exc:
@@ -72,63 +88,124 @@ def _rate(stats: dict, key: str) -> float | None:
     return float(d["rate"]) if isinstance(d, dict) and "rate" in d else None
 
 
+@dataclass
+class _Management:
+    """What the management API answered, before it becomes a :class:`Source`."""
+
+    overview: dict
+    policies: list[Policy]
+    raw_queues: list[dict]
+    consumers: list[dict]
+    connections: dict[Any, dict]
+    tx_channels: set[Any]
+    exchanges: list[Exchange]
+    bindings: list[Binding]
+    permissions: list[Permission]
+    users: Any
+    params: list[dict]
+    vhosts: list[str]
+
+    @property
+    def version(self) -> Any:
+        return self.overview.get("rabbitmq_version")
+
+
 def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
     """Read the whole broker (or ``?vhost=``) into a :class:`Source`."""
     api = _Api(uri)
     uri = api.uri  # masked from here on
+    vhost = api.query.get("vhost")
     try:
-        overview = api.get("/api/overview")
-        vhost = api.query.get("vhost")
-        vq = f"/{quote(vhost, safe='')}" if vhost else ""
-        version = overview.get("rabbitmq_version")
-        raw_policies = api.get(f"/api/policies{vq}") or []
-        raw_ops = api.get(f"/api/operator-policies{vq}", optional=True) or []
-        policies = [policy_from(p) for p in raw_policies] + [
-            policy_from(p, operator=True) for p in raw_ops
-        ]
-        raw_queues = api.paged(f"/api/queues{vq}", progress, "reading RabbitMQ queues")
-        if prefix:
-            raw_queues = [q for q in raw_queues if str(q.get("name", "")).startswith(prefix)]
-        consumers = api.get(f"/api/consumers{vq}") or []
-        connections = {c.get("name"): c for c in (api.get("/api/connections") or [])}
-        tx_channels = {
-            c.get("name")
-            for c in (api.get(f"/api/channels{vq}", optional=True) or [])
-            if c.get("transactional")
-        }
-        exchanges = [exchange_from(x, policies) for x in (api.get(f"/api/exchanges{vq}") or [])]
-        bindings = [
-            Binding(
-                source=b["source"],
-                destination=b["destination"],
-                destination_type=b.get("destination_type", "queue"),
-                routing_key=b.get("routing_key") or "",
-                arguments=b.get("arguments") or {},
-                vhost=b.get("vhost"),
-            )
-            for b in (api.get(f"/api/bindings{vq}") or [])
-            if b.get("source")
-        ]
-        permissions = [
-            Permission(
-                user=p.get("user", ""),
-                vhost=p.get("vhost", "/"),
-                configure=p.get("configure", ""),
-                write=p.get("write", ""),
-                read=p.get("read", ""),
-            )
-            for p in (api.get("/api/permissions", optional=True) or [])
-        ]
-        users = api.get("/api/users", optional=True)
-        params = api.get("/api/parameters", optional=True) or []
-        vhosts = [v["name"] for v in (api.get("/api/vhosts") or []) if "name" in v]
+        m = _fetch(api, vhost, prefix, progress)
     finally:
         api.client.close()
+    queues = _queues(m, _consumers_by_queue(m), progress)
+    return Source(
+        kind="rabbitmq",
+        name=m.overview.get("cluster_name") or mask_uri(uri),
+        endpoint=mask_uri(uri),
+        version=m.version,
+        vhosts=[vhost] if vhost else m.vhosts,
+        queues=queues,
+        exchanges=m.exchanges,
+        bindings=m.bindings,
+        edges=flatten(m.exchanges, m.bindings),
+        policies=m.policies,
+        permissions=m.permissions,
+        users_count=len(m.users) if isinstance(m.users, list) else None,
+        parameters=_parameter_counts(m.params),
+        live=True,
+        notes=[f"queues filtered by prefix {prefix!r}"] if prefix else [],
+    )
 
+
+def _fetch(api: _Api, vhost: str | None, prefix: str | None, progress: Any) -> _Management:
+    """Every management API answer the source needs (one vhost's when ``vhost`` is set)."""
+    overview = api.get("/api/overview")
+    vq = f"/{quote(vhost, safe='')}" if vhost else ""
+    raw_policies = api.get(f"/api/policies{vq}") or []
+    raw_ops = api.get(f"/api/operator-policies{vq}", optional=True) or []
+    policies = [policy_from(p) for p in raw_policies] + [
+        policy_from(p, operator=True) for p in raw_ops
+    ]
+    raw_queues = api.paged(f"/api/queues{vq}", progress, "reading RabbitMQ queues")
+    if prefix:
+        raw_queues = [q for q in raw_queues if str(q.get("name", "")).startswith(prefix)]
+    consumers = api.get(f"/api/consumers{vq}") or []
+    connections = {c.get("name"): c for c in (api.get("/api/connections") or [])}
+    tx_channels = {
+        c.get("name")
+        for c in (api.get(f"/api/channels{vq}", optional=True) or [])
+        if c.get("transactional")
+    }
+    exchanges = [exchange_from(x, policies) for x in (api.get(f"/api/exchanges{vq}") or [])]
+    bindings = [
+        Binding(
+            source=b["source"],
+            destination=b["destination"],
+            destination_type=b.get("destination_type", "queue"),
+            routing_key=b.get("routing_key") or "",
+            arguments=b.get("arguments") or {},
+            vhost=b.get("vhost"),
+        )
+        for b in (api.get(f"/api/bindings{vq}") or [])
+        if b.get("source")
+    ]
+    permissions = [
+        Permission(
+            user=p.get("user", ""),
+            vhost=p.get("vhost", "/"),
+            configure=p.get("configure", ""),
+            write=p.get("write", ""),
+            read=p.get("read", ""),
+        )
+        for p in (api.get("/api/permissions", optional=True) or [])
+    ]
+    users = api.get("/api/users", optional=True)
+    params = api.get("/api/parameters", optional=True) or []
+    vhosts = [v["name"] for v in (api.get("/api/vhosts") or []) if "name" in v]
+    return _Management(
+        overview=overview,
+        policies=policies,
+        raw_queues=raw_queues,
+        consumers=consumers,
+        connections=connections,
+        tx_channels=tx_channels,
+        exchanges=exchanges,
+        bindings=bindings,
+        permissions=permissions,
+        users=users,
+        params=params,
+        vhosts=vhosts,
+    )
+
+
+def _consumers_by_queue(m: _Management) -> dict[tuple[str, str], list[Consumer]]:
+    """Each queue's consumers, with their connection's client properties."""
     by_queue: dict[tuple[str, str], list[Consumer]] = {}
-    for c in consumers:
+    for c in m.consumers:
         q = c.get("queue") or {}
-        conn = connections.get((c.get("channel_details") or {}).get("connection_name"), {})
+        conn = m.connections.get((c.get("channel_details") or {}).get("connection_name"), {})
         props = conn.get("client_properties") or {}
         by_queue.setdefault((q.get("vhost"), q.get("name")), []).append(
             Consumer(
@@ -137,7 +214,7 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
                 ack_required=c.get("ack_required"),
                 exclusive=c.get("exclusive"),
                 priority=(c.get("arguments") or {}).get("x-priority"),
-                transactional=(c.get("channel_details") or {}).get("name") in tx_channels,
+                transactional=(c.get("channel_details") or {}).get("name") in m.tx_channels,
                 client=ClientInfo(
                     product=_s(props.get("product")),
                     platform=_s(props.get("platform")),
@@ -148,14 +225,20 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
                 else None,
             )
         )
+    return by_queue
 
+
+def _queues(
+    m: _Management, by_queue: dict[tuple[str, str], list[Consumer]], progress: Any
+) -> list[Queue]:
+    """Each queue normalized, with its live depth, consumers and rates."""
     queues = []
-    total = len(raw_queues)
-    for i, raw in enumerate(raw_queues, 1):
+    total = len(m.raw_queues)
+    for i, raw in enumerate(m.raw_queues, 1):
         q = normalize_queue(
             raw,
-            policies=policies,
-            rabbit_version=version,
+            policies=m.policies,
+            rabbit_version=m.version,
             live_effective=raw.get("effective_policy_definition"),
         )
         stats = raw.get("message_stats") or {}
@@ -175,27 +258,15 @@ def read(uri: str, *, prefix: str | None = None, progress=None) -> Source:
         queues.append(q)
         if progress:
             progress("assessing RabbitMQ queues", i, total)
+    return queues
 
+
+def _parameter_counts(params: list[dict]) -> dict[str, int]:
+    """Runtime parameters (shovels, federation upstreams, ...) counted per component."""
     counts: dict[str, int] = {}
     for p in params:
         counts[p.get("component", "unknown")] = counts.get(p.get("component", "unknown"), 0) + 1
-    return Source(
-        kind="rabbitmq",
-        name=overview.get("cluster_name") or mask_uri(uri),
-        endpoint=mask_uri(uri),
-        version=version,
-        vhosts=[vhost] if vhost else vhosts,
-        queues=queues,
-        exchanges=exchanges,
-        bindings=bindings,
-        edges=flatten(exchanges, bindings),
-        policies=policies,
-        permissions=permissions,
-        users_count=len(users) if isinstance(users, list) else None,
-        parameters=counts,
-        live=True,
-        notes=[f"queues filtered by prefix {prefix!r}"] if prefix else [],
-    )
+    return counts
 
 
 def _s(value: Any) -> str | None:

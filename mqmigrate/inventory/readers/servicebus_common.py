@@ -331,110 +331,140 @@ def build_sources(
     sources = []
     for ns_name, group in by_ns.items():
         ns = namespaces.get(ns_name) or SbNamespace(ns_name)
-        topics = {e.name: e for e in group if e.kind == "topic"}
-        queues: list[Queue] = []
-        exchanges: list[Exchange] = []
-        bindings: list[Binding] = []
-        src_notes = list(notes)
-        known_paths = {e.path for e in group}
-
-        def hop(entity: SbEntity, target: str, args: dict[str, Any] | None = None) -> None:
-            """``entity`` auto-forwards every message to ``target``: a routing hop (a
-            subscription's filter is kept on the forwarding binding, where edges read it)."""
-            exchanges.append(
-                Exchange(name=entity.path, type="forward", arguments={"forwardTo": target})
-            )
-            dest_type = "exchange" if target in topics else "queue"
-            bindings.append(
-                Binding(
-                    source=entity.path,
-                    destination=target,
-                    destination_type=dest_type,
-                    arguments=dict(args or {}),
-                )
-            )
-            src_notes.append(
-                f"{entity.path} auto-forwards to {target}: a routing hop, not a workload"
-            )
-            if target not in known_paths:
-                src_notes.append(
-                    f"{entity.path}: forward target {target} is not declared in this file"
-                )
-
-        for t in topics.values():
-            exchanges.append(Exchange(name=t.name, type="fanout", arguments=dict(t.props)))
-        for e in group:
-            if e.kind == "topic":
-                continue
-            forward = e.props.get("forwardTo")
-            if forward is None and "forwardTo" in e.props:
-                src_notes.append(
-                    f"{e.path}: forwardTo is unknown offline; read as a workload "
-                    "(if it forwards, it is a routing hop instead)"
-                )
-            if e.kind == "subscription":
-                topic = topics.get(e.topic or "")
-                if topic is None:
-                    src_notes.append(
-                        f"{e.path}: topic {e.topic} is not declared in this file; "
-                        "its settings are unknown"
-                    )
-                    if e.topic and not any(x.name == e.topic for x in exchanges):
-                        exchanges.append(Exchange(name=e.topic, type="fanout"))
-                filters = [r for r in e.rules if not r.is_true_filter()]
-                args: dict[str, Any] = {}
-                if filters:
-                    args["filter"] = " OR ".join(f"({r.text()})" for r in filters)
-                if isinstance(forward, str) and forward:
-                    bindings.append(
-                        Binding(
-                            source=e.topic or "",
-                            destination=e.path,
-                            destination_type="exchange",
-                            arguments=args,
-                        )
-                    )
-                    hop(e, forward, args)
-                    continue
-                bindings.append(Binding(source=e.topic or "", destination=e.path, arguments=args))
-                q = _queue(e, topic, ns.sku, src_notes)
-            else:
-                if isinstance(forward, str) and forward:
-                    hop(e, forward)
-                    continue
-                q = _queue(e, None, ns.sku, src_notes)
-            queues.append(q)
-            if "forwardDeadLetteredMessagesTo" not in q.extra:
-                queues.append(_dead_letter_queue(q))
-        unresolved = sorted(
-            q.name for q in queues if is_unresolved(q.name) and q.type != "dead-letter"
-        )
-        if unresolved:
-            src_notes.append(
-                "names not resolvable offline (kept as {…} placeholders): " + ", ".join(unresolved)
-            )
-        literal_ns = ns_name if ns_name and not is_unresolved(ns_name) else None
-        endpoint = f"amqp1s://{literal_ns}.servicebus.windows.net" if literal_ns else file_path
-        if not literal_ns:
-            src_notes.append(
-                "namespace name not resolvable offline: the plan has no endpoint; "
-                "set source.endpoint to amqp1s://NAMESPACE.servicebus.windows.net"
-            )
-        from mqmigrate.inventory.readers.rabbitmq_common import flatten
-
         sources.append(
-            Source(
-                kind="amqp1",
-                name="servicebus "
-                + (literal_ns or (f"{file_name}:{ns_name}" if ns_name else file_name)),
-                endpoint=endpoint,
-                version="Azure Service Bus" + (f" {ns.sku}" if ns.sku else ""),
-                queues=queues,
-                exchanges=exchanges,
-                bindings=bindings,
-                edges=flatten(exchanges, bindings),
-                live=False,
-                notes=src_notes,
+            _namespace_source(
+                ns_name, ns, group, file_name=file_name, file_path=file_path, notes=notes
             )
         )
     return sources
+
+
+class _Namespace:
+    """One namespace's queues, exchanges, bindings and notes, built entity by entity."""
+
+    def __init__(self, group: list[SbEntity], sku: str | None, notes: list[str]) -> None:
+        self.sku = sku
+        self.topics = {e.name: e for e in group if e.kind == "topic"}
+        self.queues: list[Queue] = []
+        self.exchanges: list[Exchange] = []
+        self.bindings: list[Binding] = []
+        self.notes = list(notes)
+        self.known_paths = {e.path for e in group}
+        for t in self.topics.values():
+            self.exchanges.append(Exchange(name=t.name, type="fanout", arguments=dict(t.props)))
+
+    def hop(self, entity: SbEntity, target: str, args: dict[str, Any] | None = None) -> None:
+        """``entity`` auto-forwards every message to ``target``: a routing hop (a
+        subscription's filter is kept on the forwarding binding, where edges read it)."""
+        self.exchanges.append(
+            Exchange(name=entity.path, type="forward", arguments={"forwardTo": target})
+        )
+        dest_type = "exchange" if target in self.topics else "queue"
+        self.bindings.append(
+            Binding(
+                source=entity.path,
+                destination=target,
+                destination_type=dest_type,
+                arguments=dict(args or {}),
+            )
+        )
+        self.notes.append(f"{entity.path} auto-forwards to {target}: a routing hop, not a workload")
+        if target not in self.known_paths:
+            self.notes.append(
+                f"{entity.path}: forward target {target} is not declared in this file"
+            )
+
+    def add(self, e: SbEntity) -> None:
+        """A queue or subscription: a workload (with its dead-letter sub-queue) or a hop."""
+        forward = e.props.get("forwardTo")
+        if forward is None and "forwardTo" in e.props:
+            self.notes.append(
+                f"{e.path}: forwardTo is unknown offline; read as a workload "
+                "(if it forwards, it is a routing hop instead)"
+            )
+        if e.kind == "subscription":
+            q = self._subscription(e, forward)
+            if q is None:
+                return
+        else:
+            if isinstance(forward, str) and forward:
+                self.hop(e, forward)
+                return
+            q = _queue(e, None, self.sku, self.notes)
+        self.queues.append(q)
+        if "forwardDeadLetteredMessagesTo" not in q.extra:
+            self.queues.append(_dead_letter_queue(q))
+
+    def _subscription(self, e: SbEntity, forward: Any) -> Queue | None:
+        """A subscription bound to its topic with its filter: its queue, or None when it
+        forwards (a hop)."""
+        topic = self.topics.get(e.topic or "")
+        if topic is None:
+            self.notes.append(
+                f"{e.path}: topic {e.topic} is not declared in this file; its settings are unknown"
+            )
+            if e.topic and not any(x.name == e.topic for x in self.exchanges):
+                self.exchanges.append(Exchange(name=e.topic, type="fanout"))
+        filters = [r for r in e.rules if not r.is_true_filter()]
+        args: dict[str, Any] = {}
+        if filters:
+            args["filter"] = " OR ".join(f"({r.text()})" for r in filters)
+        if isinstance(forward, str) and forward:
+            self.bindings.append(
+                Binding(
+                    source=e.topic or "",
+                    destination=e.path,
+                    destination_type="exchange",
+                    arguments=args,
+                )
+            )
+            self.hop(e, forward, args)
+            return None
+        self.bindings.append(Binding(source=e.topic or "", destination=e.path, arguments=args))
+        return _queue(e, topic, self.sku, self.notes)
+
+
+def _namespace_source(
+    ns_name: str | None,
+    ns: SbNamespace,
+    group: list[SbEntity],
+    *,
+    file_name: str,
+    file_path: str,
+    notes: list[str],
+) -> Source:
+    """The :class:`Source` of one namespace's entities."""
+    built = _Namespace(group, ns.sku, notes)
+    for e in group:
+        if e.kind == "topic":
+            continue
+        built.add(e)
+    src_notes = built.notes
+    unresolved = sorted(
+        q.name for q in built.queues if is_unresolved(q.name) and q.type != "dead-letter"
+    )
+    if unresolved:
+        src_notes.append(
+            "names not resolvable offline (kept as {…} placeholders): " + ", ".join(unresolved)
+        )
+    literal_ns = ns_name if ns_name and not is_unresolved(ns_name) else None
+    endpoint = f"amqp1s://{literal_ns}.servicebus.windows.net" if literal_ns else file_path
+    if not literal_ns:
+        src_notes.append(
+            "namespace name not resolvable offline: the plan has no endpoint; "
+            "set source.endpoint to amqp1s://NAMESPACE.servicebus.windows.net"
+        )
+    from mqmigrate.inventory.readers.rabbitmq_common import flatten
+
+    return Source(
+        kind="amqp1",
+        name="servicebus " + (literal_ns or (f"{file_name}:{ns_name}" if ns_name else file_name)),
+        endpoint=endpoint,
+        version="Azure Service Bus" + (f" {ns.sku}" if ns.sku else ""),
+        queues=built.queues,
+        exchanges=built.exchanges,
+        bindings=built.bindings,
+        edges=flatten(built.exchanges, built.bindings),
+        live=False,
+        notes=src_notes,
+    )

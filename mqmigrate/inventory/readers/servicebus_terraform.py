@@ -150,6 +150,25 @@ def _props(body: dict, res: _Resolver) -> dict[str, Any]:
 
 def read(paths: list[Path], docs: list[dict]) -> list[Source]:
     """Read parsed ``.tf`` documents into one :class:`Source` per Service Bus namespace."""
+    res = _Resolver(_variables(docs))
+    notes: list[str] = []
+    namespaces, ns_of = _namespaces(docs, res)
+    entities: list[SbEntity] = []
+    topics = _topics_and_queues(paths, docs, res, ns_of, entities)
+    subs = _subscriptions(paths, docs, res, ns_of, topics, entities)
+    _subscription_rules(docs, res, subs, notes)
+    first = paths[0]
+    return build_sources(
+        entities,
+        namespaces,
+        file_name=first.name if len(paths) == 1 else first.parent.name,
+        file_path=str(first if len(paths) == 1 else first.parent),
+        notes=notes,
+    )
+
+
+def _variables(docs: list[dict]) -> dict[str, Any]:
+    """The variables' defaults (what the resolver substitutes for ``var.NAME``)."""
     variables: dict[str, Any] = {}
     for doc in docs:
         for item in doc.get("variable", []) or []:
@@ -157,9 +176,13 @@ def read(paths: list[Path], docs: list[dict]) -> list[Source]:
                 for name, body in item.items():
                     if isinstance(body, dict) and "default" in body:
                         variables[name] = body["default"]
-    res = _Resolver(variables)
-    notes: list[str] = []
+    return variables
 
+
+def _namespaces(
+    docs: list[dict], res: _Resolver
+) -> tuple[dict[str | None, SbNamespace], dict[str, str]]:
+    """The namespaces by name, and namespace resource name → namespace name."""
     namespaces: dict[str | None, SbNamespace] = {}
     ns_of: dict[str, str] = {}  # namespace resource name → namespace name
     for doc in docs:
@@ -169,18 +192,29 @@ def read(paths: list[Path], docs: list[dict]) -> list[Source]:
             ns_of[rname] = name
             sku = res.value(body.get("sku"))
             namespaces[name] = SbNamespace(name, sku if isinstance(sku, str) else None)
+    return namespaces, ns_of
 
-    def namespace(body: dict) -> str | None:
-        ref = res.ref(body.get("namespace_id"))
-        if ref and ref[0] == "azurerm_servicebus_namespace":
-            return ns_of.get(ref[1])
-        if "namespace_name" in body:
-            return res.name(body["namespace_name"], "namespace_name")
-        if "namespace_id" in body:
-            return res.name(body["namespace_id"], "namespace_id")
-        return None
 
-    entities: list[SbEntity] = []
+def _namespace_of(body: dict, res: _Resolver, ns_of: dict[str, str]) -> str | None:
+    """The namespace an entity's ``namespace_id`` or ``namespace_name`` names."""
+    ref = res.ref(body.get("namespace_id"))
+    if ref and ref[0] == "azurerm_servicebus_namespace":
+        return ns_of.get(ref[1])
+    if "namespace_name" in body:
+        return res.name(body["namespace_name"], "namespace_name")
+    if "namespace_id" in body:
+        return res.name(body["namespace_id"], "namespace_id")
+    return None
+
+
+def _topics_and_queues(
+    paths: list[Path],
+    docs: list[dict],
+    res: _Resolver,
+    ns_of: dict[str, str],
+    entities: list[SbEntity],
+) -> dict[str, SbEntity]:
+    """Topics and queues appended to ``entities``; returns the topics by resource name."""
     topics: dict[str, SbEntity] = {}
     for path, doc in zip(paths, docs):
         for kind, rtype in (
@@ -193,14 +227,25 @@ def read(paths: list[Path], docs: list[dict]) -> list[Source]:
                 e = SbEntity(
                     kind=kind,
                     name=name,
-                    namespace=namespace(body),
+                    namespace=_namespace_of(body, res, ns_of),
                     props=_props(body, res),
                     origin={"terraform_address": f"{rtype}.{rname}", "file": path.name},
                 )
                 entities.append(e)
                 if kind == "topic":
                     topics[rname] = e
+    return topics
 
+
+def _subscriptions(
+    paths: list[Path],
+    docs: list[dict],
+    res: _Resolver,
+    ns_of: dict[str, str],
+    topics: dict[str, SbEntity],
+    entities: list[SbEntity],
+) -> dict[str, SbEntity]:
+    """Subscriptions appended to ``entities``; returns them by resource name."""
     subs: dict[str, SbEntity] = {}
     for path, doc in zip(paths, docs):
         for rname, body in _blocks(doc, "azurerm_servicebus_subscription"):
@@ -214,7 +259,7 @@ def read(paths: list[Path], docs: list[dict]) -> list[Source]:
             else:
                 raw = body.get("topic_name", body.get("topic_id"))
                 topic_name = res.name(raw, "topic_id")
-                ns = namespace(body)
+                ns = _namespace_of(body, res, ns_of)
             e = SbEntity(
                 kind="subscription",
                 name=name,
@@ -225,7 +270,14 @@ def read(paths: list[Path], docs: list[dict]) -> list[Source]:
             )
             entities.append(e)
             subs[rname] = e
+    return subs
 
+
+def _subscription_rules(
+    docs: list[dict], res: _Resolver, subs: dict[str, SbEntity], notes: list[str]
+) -> None:
+    """Each rule added to its subscription; a rule whose subscription is not declared is
+    noted and ignored."""
     for doc in docs:
         for rname, body in _blocks(doc, "azurerm_servicebus_subscription_rule"):
             ref = res.ref(body.get("subscription_id"))
@@ -240,15 +292,6 @@ def read(paths: list[Path], docs: list[dict]) -> list[Source]:
                 )
                 continue
             sub.rules.append(_rule(rname, body, res))
-
-    first = paths[0]
-    return build_sources(
-        entities,
-        namespaces,
-        file_name=first.name if len(paths) == 1 else first.parent.name,
-        file_path=str(first if len(paths) == 1 else first.parent),
-        notes=notes,
-    )
 
 
 def _rule(rname: str, body: dict, res: _Resolver) -> SbRule:

@@ -10,7 +10,8 @@ native AMQP 1.0.
   that already looks like an address (``/amq/...``, ``/queues/...``, Artemis'
   ``address::queue``) is used as is.
 * Credit: the link never holds more than ``prefetch`` (= ``--max-in-flight``) messages that
-  are buffered or unsettled; credit is topped up as the engine settles, so memory is bounded.
+  are buffered or unsettled; credit is topped up as the engine settles (once half the window
+  is free, see :meth:`AMQP1Source._top_up`), so memory is bounded.
 * Reading: the bridge reads finished transfers straight off the link (``pn_link_current``)
   after each pass of proton's event loop and decodes them into one reused message, instead of
   one Python event dispatch and one ``Message`` per delivery (see :class:`_SkipLinkDeliveries`;
@@ -80,12 +81,14 @@ from mqmigrate.errors import (
     SourceUnavailable,
     UsageError,
 )
-from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX, queue_capability
+from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX, artemis, queue_capability
 from mqmigrate.sources.base import (
     Capabilities,
+    Count,
     Envelope,
-    Mode,
+    BridgeMode,
     Outcome,
+    QueueCounts,
     SourceAdapter,
     content_hash_id,
 )
@@ -127,6 +130,9 @@ class AMQP1Source(SourceAdapter):
         group_key=True,
         release_redelivers=True,
         depth=True,
+        counts=True,
+        queue_check=True,
+        management_api=True,
     )
 
     def __init__(
@@ -134,7 +140,7 @@ class AMQP1Source(SourceAdapter):
         uri: str,
         queue: str,
         *,
-        mode: Mode = Mode.drain,
+        mode: BridgeMode = BridgeMode.drain,
         prefetch: int = 2000,
         management_url: str | None = None,
         connect_timeout: float = 10.0,
@@ -150,7 +156,7 @@ class AMQP1Source(SourceAdapter):
         if not queue:
             raise UsageError("--queue is empty")
         self.source_queue = queue
-        self.mode = Mode(mode)
+        self.mode = BridgeMode(mode)
         self.queue = queue  # the queue read from; the shadow queue once open() made it
         self.prefetch = max(1, prefetch)
         self.connect_timeout = connect_timeout
@@ -205,7 +211,7 @@ class AMQP1Source(SourceAdapter):
             props = self._conn.conn.remote_properties or {}
             self._product = str(props.get("product", "")) or None
             self._version = str(props.get("version", "")) or None
-            if self.mode is Mode.shadow:
+            if self.mode is BridgeMode.shadow:
                 self._prepare_shadow()
             else:
                 self._check_queue_exists()
@@ -222,8 +228,9 @@ class AMQP1Source(SourceAdapter):
             return SourceError(diagnosed.message, hint=diagnosed.hint)
         return SourceUnavailable(diagnosed.message, hint=diagnosed.hint)
 
-    def _address(self) -> str:
-        name = self.queue
+    def _address(self, name: str | None = None) -> str:
+        """The link address of queue ``name`` (the one read from by default) on this broker."""
+        name = self.queue if name is None else name
         if name.startswith("/") or "::" in name or self._product != RABBITMQ:
             return name
         if self._rabbitmq_major is not None and self._rabbitmq_major >= 4:
@@ -341,16 +348,7 @@ class AMQP1Source(SourceAdapter):
         link's handler never sees, so the session and connection are read here too."""
         if self._handler is not None and self._handler.error is not None:
             return self._handler.error
-        link = self._link
-        if link is None:
-            return None
-        for endpoint in (link, link.session, link.connection):
-            condition = endpoint.remote_condition
-            if condition is not None:
-                return (str(condition.name), " ".join(str(condition.description or "").split()))
-            if endpoint.state & Endpoint.REMOTE_CLOSED:
-                return ("closed by the broker", "")
-        return None
+        return None if self._link is None else _refusal(self._link)
 
     def _raise_link_error(self, action: str) -> None:
         error = self._remote_error()
@@ -370,13 +368,20 @@ class AMQP1Source(SourceAdapter):
         raise SourceUnavailable(text)
 
     def _top_up(self) -> None:
-        """Give credit up to ``prefetch`` messages buffered, unsettled or on their way."""
+        """Give credit up to ``prefetch`` messages buffered, unsettled or on their way.
+
+        Credit goes out once half the window is free, as a plain consumer tops up; once the
+        link has less than an eighth of it left, as soon as an eighth is free (Kafka slow to
+        confirm: the broker must not run dry).  Not more often: RabbitMQ 3.x's plugin turns
+        every flow frame into a synchronous ``basic.credit`` round trip to the queue, during
+        which its session process sends no transfers, and answers each with a flow frame."""
         link = self._link._impl
         credit = pn.pn_link_credit(link)
         # queued: arrived (or arriving) and not read yet
         held = pn.pn_link_queued(link) + len(self._unsettled) + credit
         room = self.prefetch - held
-        if room > 0 and (room >= max(1, self.prefetch // 8) or credit == 0):
+        eighth = max(1, self.prefetch // 8)
+        if room > 0 and room >= (eighth if credit < eighth else max(1, self.prefetch // 2)):
             pn.pn_link_flow(link, room)
 
     # -- receive -------------------------------------------------------------------------------
@@ -626,15 +631,13 @@ class AMQP1Source(SourceAdapter):
             return self._management
         if self._management_down and not required:
             return None
-        from mqmigrate.sources.amqp1.artemis import ArtemisManagement, management_error
-
-        management = ArtemisManagement(self.management)
+        management = artemis.ArtemisManagement(self.management)
         try:
             _ = management.broker
         except MqMigrateError as exc:
             management.close()
             if required:
-                raise management_error(
+                raise artemis.management_error(
                     exc, f"Artemis management at {management.describe()}"
                 ) from exc
             if not self._management_down:
@@ -709,8 +712,6 @@ class AMQP1Source(SourceAdapter):
                 f"{self._product or 'unknown'}); a plain link would take messages from consumers",
                 hint="use --mode drain, or dual-write the producers (mqmigrate.sdk.dualwrite)",
             )
-        from mqmigrate.sources.amqp1.artemis import management_error
-
         management = self._artemis(required=True)
         name = self.source_queue.split("::")[-1]
         try:
@@ -754,39 +755,139 @@ class AMQP1Source(SourceAdapter):
         except SourceError:
             raise
         except MqMigrateError as exc:
-            raise management_error(exc, "cannot set up the shadow copy") from exc
+            raise artemis.management_error(exc, "cannot set up the shadow copy") from exc
         self._shadow = plan
         self.queue = (
             plan["queue"] if plan["kind"] == "divert" else f"{plan['address']}::{plan['queue']}"
         )
         log.info("shadow: %s %s → queue %s", plan["kind"], plan["address"], plan["queue"])
 
-    def remove_shadow(self) -> None:
-        """Delete what shadow created (``--remove-shadow``); the source is untouched."""
-        if self.mode is not Mode.shadow or self._shadow is None:
-            return
-        from mqmigrate.sources.amqp1.artemis import management_error
-
-        plan = self._shadow
-        management = self._artemis(required=True)
+    # -- management operations (no open() needed) ------------------------------------------------
+    def queue_counts(self) -> QueueCounts:
+        """Artemis through Jolokia: ready = ``MessageCount`` - ``DeliveringCount`` (Artemis
+        counts messages being delivered in ``MessageCount``), in flight = ``DeliveringCount``,
+        ``ConsumerCount``.  Other AMQP 1.0 brokers (RabbitMQ's plugin) have no Jolokia: the
+        call fails and the counts stay unknown."""
+        name = self.source_queue.split("::")[-1]
+        management = artemis.ArtemisManagement(self.management)
         try:
-            if plan["kind"] == "divert":
-                if plan["divert"] in management.divert_names():
-                    management.destroy_divert(plan["divert"])
-                if management.find_queue(plan["queue"]) is not None:
-                    management.destroy_queue(plan["queue"])
-                if management.address_routing(plan["queue"]):
-                    management.delete_address(plan["queue"])
-            elif management.find_queue(plan["queue"]) is not None:
-                management.destroy_queue(plan["queue"])
-        except MqMigrateError as exc:
-            raise management_error(exc, "cannot remove the shadow copy") from exc
+            counts = management.queue_counts(
+                name, "MessageCount", "DeliveringCount", "ConsumerCount"
+            )
         finally:
             management.close()
-            self._management = None
+        if "MessageCount" not in counts or "DeliveringCount" not in counts:
+            return QueueCounts.unknown(f"Artemis reported no counts for queue {name!r}")
+        delivering = counts["DeliveringCount"]
+        consumers = counts.get("ConsumerCount")
+        return QueueCounts(
+            # a message may leave between the two counts' snapshots: never below zero
+            ready=Count(
+                max(counts["MessageCount"] - delivering, 0),
+                "Artemis MessageCount - DeliveringCount",
+            ),
+            in_flight=Count(delivering, "Artemis DeliveringCount"),
+            consumers=Count(consumers, "Artemis ConsumerCount")
+            if consumers is not None
+            else Count.unknown(f"Artemis reported no ConsumerCount for {name!r}"),
+        )
+
+    def queue_exists(self) -> bool:
+        """Artemis: the queue in Jolokia (a link would auto-create it); other brokers (RabbitMQ's
+        plugin refuses an attach to a missing queue): a receiving link without credit, so
+        nothing is taken from the queue."""
+        try:
+            conn = proton_blocking_connection(
+                self.endpoint,
+                timeout=self.connect_timeout,
+                heartbeat=None,
+                container_id=f"mqmigrate-check-{uuid.uuid4().hex[:8]}",
+            )
+        except (ConnectionException, Timeout, OSError) as exc:
+            raise self._connect_error(exc) from exc
+        try:
+            props = conn.conn.remote_properties or {}
+            self._product = str(props.get("product", "")) or None
+            self._version = str(props.get("version", "")) or None
+            if self._product == ARTEMIS:
+                management = artemis.ArtemisManagement(self.management)
+                try:
+                    return management.find_queue(self.source_queue.split("::")[-1]) is not None
+                except MqMigrateError as exc:
+                    raise artemis.management_error(exc, "cannot look the queue up") from exc
+                finally:
+                    management.close()
+            return self._attachable(conn)
+        finally:
+            try:
+                conn.close()
+            except Exception:  # closing a broken connection: nothing left to do
+                pass
+
+    def _attachable(self, conn: Any) -> bool:
+        """Whether the broker attaches a receiving link to the source queue; the link gets no
+        credit, so no message moves."""
+        container = conn.container
+        link = container.create_receiver(
+            conn.conn,
+            self._address(self.source_queue),
+            name=f"mqmigrate-check-{uuid.uuid4().hex[:12]}",
+            handler=Handler(),
+        )
+        deadline = time.monotonic() + self.connect_timeout
+        #: a refused attach is answered with a null source, then the session ends
+        refused_by = None
+        saved = container.timeout
+        container.timeout = 0.05
+        try:
+            while _refusal(link) is None:
+                if link.state & Endpoint.REMOTE_ACTIVE:
+                    if link.remote_source is not None and link.remote_source.address:
+                        return True
+                    refused_by = refused_by or time.monotonic() + 1.0
+                    if time.monotonic() >= refused_by:
+                        return False
+                if time.monotonic() >= deadline:
+                    raise SourceUnavailable(
+                        f"{self.describe()}: the broker did not attach the link"
+                    )
+                container.process()
+        except (ProtonException, OSError) as exc:
+            raise SourceUnavailable(
+                f"{self.describe()}: connection failed: {' '.join(str(exc).split())[:200]}"
+            ) from exc
+        finally:
+            container.timeout = saved
+        return False
+
+    def remove_shadow(self) -> list[str]:
+        """Artemis, through Jolokia: the divert and its anycast queue and address, or the
+        durable subscription queue (:func:`mqmigrate.sources.amqp1.artemis.remove_shadow`)."""
+        management = artemis.ArtemisManagement(self.management)
+        try:
+            return artemis.remove_shadow(management, self.source_queue)
+        except MqMigrateError as exc:
+            raise artemis.management_error(exc, "cannot remove the shadow copy") from exc
+        finally:
+            management.close()
+            if self._management is not None:
+                self._management.close()
+                self._management = None
 
 
 # -- proton glue -------------------------------------------------------------------------------
+def _refusal(link: Any) -> tuple[str, str] | None:
+    """The condition the broker closed ``link``, its session or its connection with, if any
+    (RabbitMQ refuses an attach to a missing queue by ending the *session*)."""
+    for endpoint in (link, link.session, link.connection):
+        condition = endpoint.remote_condition
+        if condition is not None:
+            return (str(condition.name), " ".join(str(condition.description or "").split()))
+        if endpoint.state & Endpoint.REMOTE_CLOSED:
+            return ("closed by the broker", "")
+    return None
+
+
 class _SkipLinkDeliveries:
     """Stands in for the container's event collector and drops the delivery events of one
     receiving link before proton's Python loop sees them.

@@ -1,8 +1,8 @@
-"""ActiveMQ Artemis management through Jolokia, for the AMQP 1.0 source: queue lookup,
-depth, and the shadow copy (a durable subscription queue or a non-exclusive divert).
-
-Everything goes through the inventory reader's Jolokia client, so the CORS ``Origin`` rule,
-credential handling and HTTP error mapping are the same as ``mqmigrate assess``.
+"""ActiveMQ Artemis management through Jolokia: the one Jolokia client (:class:`JolokiaClient`,
+used by the AMQP 1.0 adapter and by ``assess``'s live Artemis reader, so the CORS ``Origin``
+rule, credential handling and HTTP error mapping are the same for both) and the adapter's
+management operations on it (:class:`ArtemisManagement`: queue lookup, counts, and the shadow
+copy, a durable subscription queue or a non-exclusive divert).
 """
 
 from __future__ import annotations
@@ -13,9 +13,55 @@ from dataclasses import dataclass
 from typing import Any
 
 from mqmigrate.errors import ConnectionFailed, MqMigrateError, SourceError
-from mqmigrate.sources.uri import SourceURI
+from mqmigrate.redact import mask_uri
+from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX
+from mqmigrate.sources.connect import (
+    check_http_status,
+    connect_error,
+    http_client,
+    management_credentials,
+)
+from mqmigrate.sources.uri import SourceURI, parse_source_uri
 
 _NAME_PART = re.compile(r'(?P<key>[\w-]+)=(?P<value>"(?:[^"\\]|\\.)*"|[^,]*)')
+
+
+class JolokiaClient:
+    """Jolokia requests to one Artemis broker's console: an ``artemis+http(s)://`` endpoint
+    (``?broker=NAME``; the path defaults to ``/console/jolokia``).  Credentials missing from
+    the URI come from ``ARTEMIS_USER`` / ``ARTEMIS_PASSWORD``."""
+
+    def __init__(self, uri: "str | SourceURI"):
+        endpoint = parse_source_uri(uri) if isinstance(uri, str) else uri
+        self.endpoint = endpoint = management_credentials(endpoint, "ARTEMIS")
+        self.uri = endpoint.masked
+        self.query = endpoint.query
+        path = "" if endpoint.path.rstrip("/").endswith("jolokia") else "/console/jolokia"
+        # Artemis' Jolokia checks the Origin header against its CORS allow-list; the console's
+        # own origin is what a browser on the console would send.
+        self.client = http_client(endpoint, path=path, headers={"Origin": endpoint.http_base})
+
+    def call(self, request: dict[str, Any]) -> Any:
+        """One Jolokia request; its ``value``, or a one-line error."""
+        import httpx
+
+        try:
+            r = self.client.post("/", json=request)
+        except httpx.HTTPError as exc:
+            raise connect_error(self.endpoint, exc, what="the Artemis Jolokia API") from exc
+        check_http_status(r, "the Artemis Jolokia API", self.uri)
+        try:
+            body = r.json()
+        except ValueError as exc:
+            raise ConnectionFailed(f"{mask_uri(self.uri)}: Jolokia did not answer JSON") from exc
+        if body.get("status") != 200:
+            raise ConnectionFailed(
+                f"Artemis at {mask_uri(self.uri)}: {body.get('error_type')}: {body.get('error')}"
+            )
+        return body.get("value")
+
+    def close(self) -> None:
+        self.client.close()
 
 
 @dataclass(frozen=True)
@@ -34,11 +80,8 @@ class ArtemisManagement:
     credentials and TLS settings included)."""
 
     def __init__(self, endpoint: "SourceURI | str"):
-        from mqmigrate.inventory.readers.artemis_jolokia import _Jolokia
-        from mqmigrate.sources.uri import parse_source_uri
-
         self.endpoint = parse_source_uri(endpoint) if isinstance(endpoint, str) else endpoint
-        self._api = _Jolokia(self.endpoint)
+        self._api = JolokiaClient(self.endpoint)
         self._broker: str | None = None
 
     def describe(self) -> str:
@@ -48,7 +91,7 @@ class ArtemisManagement:
         return self._api.call(request)
 
     def close(self) -> None:
-        self._api.client.close()
+        self._api.close()
 
     @property
     def broker(self) -> str:
@@ -173,8 +216,6 @@ def remove_shadow(management: ArtemisManagement, source_queue: str) -> list[str]
     """Delete the shadow copy a shadow bridge made for ``source_queue`` (a divert and its
     anycast queue and address, or a durable subscription queue); what is already gone is
     skipped, the source queue is untouched.  The names removed, for the account."""
-    from mqmigrate.sources.amqp1 import DIVERT_SUFFIX, SHADOW_SUFFIX
-
     name = source_queue.split("::")[-1]
     info = management.find_queue(name)
     # every candidate carries the shadow suffix, so nothing of the source can match

@@ -26,7 +26,6 @@ import dataclasses
 import time
 from collections import deque
 from typing import Any, Mapping, Sequence
-from urllib.parse import quote
 
 import pika
 import pika.exceptions as pe
@@ -38,18 +37,21 @@ from mqmigrate.errors import (
     SourceUnavailable,
     UsageError,
 )
-from mqmigrate.redact import mask_uri
-from mqmigrate.sources.connect import connect_error, http_client, pika_parameters
+from mqmigrate.sources.connect import connect_error, pika_parameters
 from mqmigrate.sources.uri import management_endpoint, parse_source_uri
 from mqmigrate.sources.base import (
     Capabilities,
+    Count,
     Envelope,
-    Mode,
+    BridgeMode,
     Outcome,
+    QueueCounts,
+    QueueSpec,
     SourceAdapter,
     content_hash_id,
 )
 from mqmigrate.sources.rabbitmq import frames
+from mqmigrate.sources.rabbitmq.management import ManagementAnswer, RabbitMQManagement
 from mqmigrate.sources.rabbitmq.frames import Delivery
 
 SHADOW_SUFFIX = ".mqmigrate-shadow"
@@ -98,6 +100,10 @@ class RabbitMQSource(SourceAdapter):
         group_key=False,
         release_redelivers=True,
         depth=True,
+        counts=True,
+        queue_check=True,
+        management_api=True,
+        declare=True,
     )
     connection_errors = (
         pe.AMQPConnectionError,
@@ -119,7 +125,7 @@ class RabbitMQSource(SourceAdapter):
         uri: str,
         queue: str,
         *,
-        mode: Mode = Mode.drain,
+        mode: BridgeMode = BridgeMode.drain,
         prefetch: int = 2000,
         bindings: Sequence[Mapping[str, Any]] | None = None,
         management_url: str | None = None,
@@ -131,8 +137,8 @@ class RabbitMQSource(SourceAdapter):
     ):
         self.uri = uri
         self.source_queue = queue
-        self.mode = Mode(mode)
-        self.queue = queue + SHADOW_SUFFIX if self.mode is Mode.shadow else queue
+        self.mode = BridgeMode(mode)
+        self.queue = queue + SHADOW_SUFFIX if self.mode is BridgeMode.shadow else queue
         self.prefetch = prefetch
         self._bindings = list(bindings) if bindings is not None else None
         self.management_url = management_url
@@ -143,7 +149,7 @@ class RabbitMQSource(SourceAdapter):
                 hint="e.g. amqp://user:pass@host:5672/%2f (amqps:// for TLS)",
             )
         self._params = pika_parameters(self.endpoint)
-        if self.mode is Mode.shadow and self._bindings is None:
+        if self.mode is BridgeMode.shadow and self._bindings is None:
             # refused now (e.g. a TLS source's password over plain http), not at open()
             management_endpoint(self.endpoint, self.management_url)
         self._params.heartbeat = heartbeat
@@ -214,7 +220,7 @@ class RabbitMQSource(SourceAdapter):
         self._conn = self._call("connect", pika.BlockingConnection, self._params)
         self._channel = self._call("open channel", self._conn.channel)
         self._call("set prefetch", self._channel.basic_qos, prefetch_count=self.prefetch)
-        if self.mode is Mode.shadow:
+        if self.mode is BridgeMode.shadow:
             self._declare_shadow()
         else:
             self._call("find queue", self._channel.queue_declare, self.queue, passive=True)
@@ -393,46 +399,33 @@ class RabbitMQSource(SourceAdapter):
             self._bindings = self._read_bindings()
         return [dict(b) for b in self._bindings if b.get("source", "")]
 
-    def _read_bindings(self) -> list[dict[str, Any]]:
-        import httpx
+    def _management(self) -> RabbitMQManagement:
+        """The management API: ``--management-url``, else port 15672 of the AMQP host."""
+        return RabbitMQManagement(management_endpoint(self.endpoint, self.management_url))
 
-        management = management_endpoint(self.endpoint, self.management_url)
+    def _read_bindings(self) -> list[dict[str, Any]]:
         vhost = self._params.virtual_host
-        path = f"/api/queues/{quote(vhost, safe='')}/{quote(self.source_queue, safe='')}/bindings"
         try:
-            with http_client(management, timeout=10, default_auth=("guest", "guest")) as client:
-                resp = client.get(path)
-        except httpx.HTTPError as exc:
-            diagnosed = connect_error(management, exc, what="RabbitMQ management API")
+            bindings = self._management().bindings(vhost, self.source_queue)
+        except AuthenticationFailed:
+            raise
+        except ManagementAnswer as exc:
             raise SourceUnavailable(
-                f"cannot read the bindings of {self.source_queue!r}: {diagnosed.message}",
-                hint=diagnosed.hint
-                if not diagnosed.transient
+                f"management API answered {exc.status} for the bindings of {self.source_queue!r}"
+            ) from exc
+        except MqMigrateError as exc:
+            raise SourceUnavailable(
+                f"cannot read the bindings of {self.source_queue!r}: {exc.message}",
+                hint=exc.hint
+                if not exc.transient
                 else "enable rabbitmq_management, pass --management-url, or give the bindings",
             ) from exc
-        base = management.masked
-        if resp.status_code == 404:
+        if bindings is None:
             raise SourceError(
                 f"queue {self.source_queue!r} not found in vhost {vhost!r}",
                 hint="check --queue and the vhost in --source",
             )
-        if resp.status_code in (401, 403):
-            raise AuthenticationFailed(
-                f"the management API at {mask_uri(base)} refused the credentials"
-            )
-        if resp.status_code != 200:
-            raise SourceUnavailable(
-                f"management API answered {resp.status_code} for the "
-                f"bindings of {self.source_queue!r}"
-            )
-        return [
-            {
-                "source": b["source"],
-                "routing_key": b.get("routing_key", ""),
-                "arguments": b.get("arguments") or {},
-            }
-            for b in resp.json()
-        ]
+        return bindings
 
     def _declare_shadow(self) -> None:
         bindings = self.bindings()
@@ -455,19 +448,126 @@ class RabbitMQSource(SourceAdapter):
                 arguments=b["arguments"] or None,
             )
 
-    def remove_shadow(self) -> None:
-        """Delete the shadow queue (``--remove-shadow``); the source queue is untouched."""
-        if self.mode is not Mode.shadow:
-            return
-        conn = self._call("connect", pika.BlockingConnection, self._params)
+    # -- management operations (no open() needed) ------------------------------------------------
+    def _short_connection(self) -> Any:
+        """A connection of its own for one management operation (the consuming one, if any,
+        is left alone); errors classified as :meth:`open`'s are."""
         try:
-            ch = self._call("open channel", conn.channel)
-            self._call("delete shadow queue", ch.queue_delete, self.queue)
+            return pika.BlockingConnection(self._params)
+        except self.connection_errors + self.terminal_errors as exc:
+            raise self._classify(exc, "connect") from exc
+
+    def _exists(self, conn: Any, queue: str) -> bool:
+        """Whether ``queue`` exists (a passive declare on a channel of its own: a 404 closes it)."""
+        try:
+            conn.channel().queue_declare(queue, passive=True)
+        except pe.ChannelClosedByBroker as exc:
+            if exc.reply_code == 404:
+                return False
+            raise self._classify(exc, f"find queue {queue!r}") from exc
+        except self.connection_errors + self.terminal_errors as exc:
+            raise self._classify(exc, f"find queue {queue!r}") from exc
+        return True
+
+    def queue_counts(self) -> QueueCounts:
+        """``messages_ready`` / ``messages_unacknowledged`` / ``consumers`` from the management
+        API (the broker refreshes them every few seconds; a queue just declared has none yet)."""
+        queue = self.source_queue
+        try:
+            record = self._management().queue(self.endpoint.vhost, queue)
+        except ManagementAnswer as exc:
+            raise SourceError(f"{exc.message} for queue {queue!r}") from exc
+        if record is None:
+            raise SourceError(f"management API answered 404 for queue {queue!r}")
+
+        def count(key: str) -> Count:
+            if record.get(key) is None:
+                return Count.unknown(f"{key} not reported yet for {queue!r}")
+            return Count(int(record[key]), f"management API {key}")
+
+        return QueueCounts(
+            count("messages_ready"), count("messages_unacknowledged"), count("consumers")
+        )
+
+    def queue_exists(self) -> bool:
+        conn = self._short_connection()
+        try:
+            return self._exists(conn, self.source_queue)
         finally:
+            _close_quietly(conn)
+
+    def remove_shadow(self) -> list[str]:
+        """Delete the shadow queue ``<queue>.mqmigrate-shadow``; the source queue is untouched."""
+        shadow = self.source_queue + SHADOW_SUFFIX
+        conn = self._short_connection()
+        try:
+            if not self._exists(conn, shadow):
+                return []  # already gone
             try:
-                conn.close()
-            except Exception:
-                pass
+                conn.channel().queue_delete(shadow)
+            except self.connection_errors + self.terminal_errors as exc:
+                raise self._classify(exc, "delete shadow queue") from exc
+        finally:
+            _close_quietly(conn)
+        return [f"queue {shadow}"]
+
+    def declare_queue(self, spec: QueueSpec) -> None:
+        """A durable queue; with ``exchange`` bound to that direct exchange under its name
+        (so it can be shadowed); with ``dead_letter_exchange`` + ``dead_letter_queue`` its dead
+        letters routed there; ``message_ttl_ms`` as ``x-message-ttl``."""
+        arguments: dict[str, Any] = {}
+        if spec.dead_letter_exchange:
+            arguments["x-dead-letter-exchange"] = spec.dead_letter_exchange
+        if spec.message_ttl_ms is not None:
+            arguments["x-message-ttl"] = spec.message_ttl_ms
+        conn = self._short_connection()
+        try:
+            ch = conn.channel()
+            if spec.exchange:
+                ch.exchange_declare(spec.exchange, "direct", durable=True)
+            if spec.dead_letter_exchange:
+                ch.exchange_declare(spec.dead_letter_exchange, "direct", durable=True)
+                if spec.dead_letter_queue:
+                    ch.queue_declare(spec.dead_letter_queue, durable=True)
+                    ch.queue_bind(spec.dead_letter_queue, spec.dead_letter_exchange, spec.name)
+            ch.queue_declare(spec.name, durable=True, arguments=arguments or None)
+            if spec.exchange:
+                ch.queue_bind(spec.name, spec.exchange, spec.name)
+        except self.connection_errors + self.terminal_errors as exc:
+            raise self._classify(exc, f"declare queue {spec.name!r}") from exc
+        finally:
+            _close_quietly(conn)
+
+    def delete_queue(self, spec: QueueSpec) -> list[str]:
+        problems = []
+        try:
+            conn = self._short_connection()
+        except MqMigrateError as exc:
+            return [f"RabbitMQ: {exc.one_line()}"]
+        try:
+            # a channel per deletion: a refused one closes its channel, not the others'
+            for queue in (spec.name, spec.dead_letter_queue):
+                if queue:
+                    try:
+                        conn.channel().queue_delete(queue)
+                    except self.connection_errors + self.terminal_errors as exc:
+                        problems.append(f"RabbitMQ queue {queue}: {_reply_text(exc)}")
+            for exchange in (spec.exchange, spec.dead_letter_exchange):
+                if exchange:
+                    try:
+                        conn.channel().exchange_delete(exchange)
+                    except self.connection_errors + self.terminal_errors as exc:
+                        problems.append(f"RabbitMQ exchange {exchange}: {_reply_text(exc)}")
+        finally:
+            _close_quietly(conn)
+        return problems
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # closing a broken connection: nothing left to do
+        pass
 
 
 def _reply_text(exc: BaseException) -> str:

@@ -53,8 +53,17 @@ from botocore import exceptions as bex
 
 from mqmigrate.errors import MqMigrateError, SourceError, SourceUnavailable, UsageError
 from mqmigrate.headers import SQS_SOURCE_ID_ATTRIBUTE
-from mqmigrate.sources.base import Capabilities, Envelope, Mode, Outcome, SourceAdapter
-from mqmigrate.sources.sqs.client import classify, error_code, make_clients
+from mqmigrate.sources.base import (
+    Capabilities,
+    Count,
+    Envelope,
+    BridgeMode,
+    Outcome,
+    QueueCounts,
+    QueueSpec,
+    SourceAdapter,
+)
+from mqmigrate.sources.sqs.client import MISSING_QUEUE_CODES, classify, error_code, make_clients
 from mqmigrate.sources.uri import parse_source_uri
 
 log = logging.getLogger("mqmigrate.bridge")
@@ -90,6 +99,9 @@ class SQSSource(SourceAdapter):
         group_key=True,
         release_redelivers=True,
         depth=True,
+        counts=True,
+        queue_check=True,
+        declare=True,
     )
     #: what a boto3 call can raise; :func:`~mqmigrate.sources.sqs.client.classify` sorts it
     #: into transient or terminal by error code (SQS has no connection to lose)
@@ -107,7 +119,7 @@ class SQSSource(SourceAdapter):
         uri: str,
         queue: str,
         *,
-        mode: Mode = Mode.drain,
+        mode: BridgeMode = BridgeMode.drain,
         prefetch: int = 2000,
         receivers: int = 8,
         visibility_timeout: int | None = None,
@@ -125,9 +137,9 @@ class SQSSource(SourceAdapter):
         else:
             self.source_url = None
         self.source_queue = queue
-        self.mode = Mode(mode)
+        self.mode = BridgeMode(mode)
         self.fifo = queue.endswith(".fifo")
-        self.queue = _shadow_name(queue) if self.mode is Mode.shadow else queue
+        self.queue = _shadow_name(queue) if self.mode is BridgeMode.shadow else queue
         self.prefetch = prefetch
         self.receivers = max(1, receivers)
         self._visibility_override = visibility_timeout
@@ -194,7 +206,7 @@ class SQSSource(SourceAdapter):
             self.source_url = self._call(
                 "find queue", self._sqs.get_queue_url, QueueName=self.source_queue
             )["QueueUrl"]
-        if self.mode is Mode.shadow:
+        if self.mode is BridgeMode.shadow:
             self.url = self._ensure_shadow()
         else:
             self.url = self.source_url
@@ -533,31 +545,102 @@ class SQSSource(SourceAdapter):
         log.info("shadow queue %s subscribed to %s", self.queue, ", ".join(topics))
         return url
 
-    def remove_shadow(self) -> bool:
-        """Unsubscribe and delete the shadow queue (``--remove-shadow``, ``cutover``'s
-        ``source.delete-shadow``); the source queue and its subscriptions are untouched.  False
-        when there was none (already gone, or not in shadow mode)."""
-        if self.mode is not Mode.shadow:
-            return False
+    # -- management operations (no open() needed) ------------------------------------------------
+    def _clients_now(self) -> Any:
+        """The SQS client, made now when :meth:`open` has not made it."""
         if self._sqs is None:
             self._sqs, self._sns = self._clients or make_clients(self.uri)
+        return self._sqs
+
+    def _find_url(self, name: str) -> str | None:
+        """The URL of queue ``name``, None when it does not exist."""
+        sqs = self._clients_now()
         try:
-            url = self._call("find shadow queue", self._sqs.get_queue_url, QueueName=self.queue)[
-                "QueueUrl"
-            ]
-        except SourceError as exc:
-            if "does not exist" in exc.message:
-                return False  # already gone
-            raise
+            url: str = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except (bex.BotoCoreError, bex.ClientError, OSError) as exc:
+            if error_code(exc) in MISSING_QUEUE_CODES:
+                return None
+            raise classify(
+                exc, f"{self.describe()}: find queue", queue=name, source=self.uri
+            ) from exc
+        return url
+
+    def queue_counts(self) -> QueueCounts:
+        """``ApproximateNumberOfMessages`` + ``ApproximateNumberOfMessagesDelayed`` ready (a
+        delayed message is still in the queue, only not receivable yet: a drain that stopped
+        before it became visible would strand it), ``ApproximateNumberOfMessagesNotVisible`` in
+        flight; SQS does not report consumers."""
+        url = self.source_url or self._find_url(self.source_queue)
+        if url is None:
+            raise SourceError(
+                f"{self.describe()}: queue {self.source_queue!r} does not exist",
+                hint="check --queue and the region or endpoint in --source",
+            )
+        ready = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+        in_flight = ["ApproximateNumberOfMessagesNotVisible"]
+        got = self._call(
+            "read queue counts",
+            self._clients_now().get_queue_attributes,
+            QueueUrl=url,
+            AttributeNames=ready + in_flight,
+        )["Attributes"]
+        return QueueCounts(
+            ready=Count(sum(int(got.get(a, 0)) for a in ready), "SQS " + " + ".join(ready)),
+            in_flight=Count(sum(int(got.get(a, 0)) for a in in_flight), "SQS " + in_flight[0]),
+            consumers=Count.unknown("SQS does not report consumers"),
+        )
+
+    def queue_exists(self) -> bool:
+        return self._find_url(self.source_queue) is not None
+
+    def remove_shadow(self) -> list[str]:
+        """Unsubscribe and delete the shadow queue; the source queue and its subscriptions are
+        untouched."""
+        url = self._find_url(_shadow_name(self.source_queue))
+        if url is None:
+            return []  # already gone
+        removed = []
         for sub in self._subscriptions_of(self._queue_arn(url)):
             self._call(
                 "unsubscribe shadow queue",
                 self._sns.unsubscribe,
                 SubscriptionArn=sub["SubscriptionArn"],
             )
+            removed.append(f"subscription to {sub.get('TopicArn', '?')}")
         self._call("delete shadow queue", self._sqs.delete_queue, QueueUrl=url)
-        self.url = None
-        return True
+        if self.mode is BridgeMode.shadow:
+            self.url = None
+        return [f"queue {_shadow_name(self.source_queue)}", *removed]
+
+    def declare_queue(self, spec: QueueSpec) -> None:
+        """The queue with ``visibility_timeout_s`` and, with ``dead_letter_queue``, a redrive
+        policy to it after ``max_receives`` receives (the dead-letter queue created too)."""
+        sqs = self._clients_now()
+        attributes: dict[str, str] = {}
+        if spec.visibility_timeout_s is not None:
+            attributes["VisibilityTimeout"] = str(spec.visibility_timeout_s)
+        if spec.dead_letter_queue:
+            dlq_url = self._call(
+                "create dead-letter queue", sqs.create_queue, QueueName=spec.dead_letter_queue
+            )["QueueUrl"]
+            redrive = {"deadLetterTargetArn": self._queue_arn(dlq_url)}
+            if spec.max_receives is not None:
+                redrive["maxReceiveCount"] = str(spec.max_receives)
+            attributes["RedrivePolicy"] = json.dumps(redrive)
+        self._call("create queue", sqs.create_queue, QueueName=spec.name, Attributes=attributes)
+
+    def delete_queue(self, spec: QueueSpec) -> list[str]:
+        problems = []
+        for name in (spec.name, spec.dead_letter_queue):
+            if not name:
+                continue
+            try:
+                url = self._find_url(name)
+                if url is not None:
+                    self._call("delete queue", self._sqs.delete_queue, QueueUrl=url)
+            except MqMigrateError as exc:
+                problems.append(f"SQS queue {name}: {exc.one_line()}")
+        return problems
 
 
 def _shadow_name(queue: str) -> str:

@@ -28,7 +28,7 @@ def recover_ids(
         bootstrap,
         topics,
         timeout=timeout,
-        purpose="ledger",
+        purpose="known-ids",
         batch_size=10000,
         timeout_hint="retry, or run without --effectively-once",
     ):

@@ -1,0 +1,45 @@
+"""The RabbitMQ publisher's confirm bookkeeping (pure; the publishers themselves are proven on
+the sandbox brokers in tests/integration/test_bench.py)."""
+
+from __future__ import annotations
+
+from mqmigrate.bench.publishers import ConfirmTracker
+
+
+def _published(n: int) -> ConfirmTracker:
+    tracker = ConfirmTracker()
+    for expected_tag in range(1, n + 1):
+        assert tracker.published() == expected_tag
+    return tracker
+
+
+def test_multiple_ack_resolves_every_earlier_tag():
+    tracker = _published(10)
+    assert tracker.confirm(6, multiple=True, ack=True) == 6
+    assert tracker.outstanding == 4 and tracker.acked == 6
+
+
+def test_single_acks_out_of_order_then_a_multiple_counts_each_tag_once():
+    tracker = _published(5)
+    assert tracker.confirm(3, multiple=False, ack=True) == 1
+    assert tracker.confirm(2, multiple=False, ack=False) == 1  # a nack
+    assert tracker.outstanding == 3
+    assert tracker.confirm(4, multiple=True, ack=True) == 2  # tags 1 and 4
+    assert (tracker.acked, tracker.nacked, tracker.outstanding) == (3, 1, 1)
+    assert tracker.confirm(5, multiple=False, ack=True) == 1
+    assert tracker.outstanding == 0 and tracker.acked + tracker.nacked == tracker.sent
+
+
+def test_repeated_or_unknown_confirms_resolve_nothing():
+    tracker = _published(3)
+    tracker.confirm(2, multiple=True, ack=True)
+    assert tracker.confirm(2, multiple=False, ack=True) == 0  # already confirmed
+    assert tracker.confirm(1, multiple=True, ack=True) == 0
+    assert tracker.confirm(9, multiple=False, ack=True) == 0  # never published
+    assert (tracker.acked, tracker.outstanding) == (2, 1)
+
+
+def test_multiple_nack_counts_as_refused():
+    tracker = _published(4)
+    assert tracker.confirm(4, multiple=True, ack=False) == 4
+    assert (tracker.acked, tracker.nacked, tracker.outstanding) == (0, 4, 0)
