@@ -247,7 +247,11 @@ class BridgeScenarios:
         result = bridge.run(queue, topic, "--idle-exit", "2")
         assert result.code == 0, result.stderr[-2000:]
         assert result.summary["stopped"] == "drained" and result.summary["acked"] == len(ids)
-        assert sorted(source_ids(read_topic(kafka_bootstrap, topic))) == sorted(ids)
+        got = source_ids(read_topic(kafka_bootstrap, topic))
+        assert set(got) == set(ids)  # none lost
+        # none twice unless the source redelivered it (moto, slow under load, redelivers a
+        # message now and then), and then counted
+        assert len(got) - len(ids) <= result.summary["redelivered"], result.summary
         assert broker.remaining(queue) == 0
 
     def test_two_bridges_share_one_queue(
@@ -265,7 +269,9 @@ class BridgeScenarios:
         # competing consumers: each moved a part, together exactly the queue, none twice
         assert all(r.summary["acked"] > 0 for r in results), [r.summary for r in results]
         assert sum(r.summary["acked"] for r in results) == len(ids)
-        assert sorted(source_ids(read_topic(kafka_bootstrap, topic))) == sorted(ids)
+        got = source_ids(read_topic(kafka_bootstrap, topic))
+        assert set(got) == set(ids)
+        assert len(got) - len(ids) <= sum(r.summary["redelivered"] for r in results)
 
     def test_typed_headers_reach_kafka(self, broker, queue, bridge, kafka_topics, kafka_bootstrap):
         topic = kafka_topics(queue)
