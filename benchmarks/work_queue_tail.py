@@ -4,13 +4,17 @@
 Runs ``mqmigrate bench --preset work-queue --kafka-client worker`` (``mqmigrate.bench.compare``:
 the source first, then Kafka, in one run) for each worker setting, ``--repeat`` times with the
 settings interleaved (a load change on a shared machine hits every setting alike), and prints
-a Markdown table: the median of each figure over the runs, the p99 ratio (Kafka ÷ source) of
-each run, and the load average before each run.
+a Markdown table: the median of each figure over the runs, the p99 ratio (Kafka ÷ source) and
+the worker's msg/s of each run, and the load average before each run.
 
     python -m benchmarks.work_queue_tail --source amqp://guest:guest@127.0.0.1:5672/
+    # the throughput case: the bench's defaults (4 consumers, 10,000 messages, no rate cap)
+    python -m benchmarks.work_queue_tail --preset default --only "pool (default)" \
+        --only "pool, max.poll.records 1 (plan)"
 
-Bounded: the preset's 5,000 messages at 500 msg/s, every run capped in time; only the given
-brokers are contacted (the sandbox's, on 127.0.0.1).
+Bounded: the preset's 5,000 messages at 500 msg/s (``default``: 10,000 messages, a 30 s
+publish cap), every run capped in time; only the given brokers are contacted (the sandbox's,
+on 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ SETTINGS = {
     "pool, max.poll.records 1 (plan)": dict(max_poll_records=1),
     "pool, 2 share consumers": dict(share_consumers=2),
 }
+#: ``--preset default``: no preset, the bench's own defaults (the throughput case)
+NO_PRESET = "default"
 
 
 def main() -> int:
@@ -37,6 +43,12 @@ def main() -> int:
     parser.add_argument("--source", default="amqp://guest:guest@127.0.0.1:5672/")
     parser.add_argument("--kafka", default="127.0.0.1:9092")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--preset",
+        default="work-queue",
+        choices=[*sorted(PRESETS), NO_PRESET],
+        help="the workload (default: work-queue; 'default': the bench's defaults)",
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -54,7 +66,10 @@ def main() -> int:
         "max_messages": args.messages,
     }
     workload = Workload(
-        **{**PRESETS["work-queue"], **{k: v for k, v in overrides.items() if v is not None}}
+        **{
+            **(PRESETS[args.preset] if args.preset != NO_PRESET else {}),
+            **{k: v for k, v in overrides.items() if v is not None},
+        }
     )
     runs: dict[str, list[tuple[dict, float]]] = {label: [] for label in chosen}
     for round_ in range(args.repeat):
@@ -71,10 +86,10 @@ def main() -> int:
                 flush=True,
             )
     print(
-        "| worker setting | system | msg/s | p50 ms | p90 ms | p99 ms | lost | p99 ratio per run "
-        "| load avg per run |"
+        "| worker setting | system | msg/s | p50 ms | p90 ms | p99 ms | lost | msg/s per run "
+        "| p99 ratio per run | load avg per run |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---|---|---|")
     for label, done in runs.items():
         for index in (0, 1):
             rows = [doc["runs"][index] for doc, _ in done]
@@ -83,6 +98,7 @@ def main() -> int:
                 return statistics.median(get(r) for r in rows)
 
             system = rows[0]["system"]
+            rates = ", ".join(f"{r['throughput_per_s']:,.0f}" for r in rows)
             ratios = loads = ""
             if index == 1:
                 ratios = ", ".join(f"{d['ratio']['latency_p99']:.1f}×" for d, _ in done)
@@ -92,7 +108,7 @@ def main() -> int:
                 f"| {med(lambda r: r['latency_ms']['p50']):,.1f} "
                 f"| {med(lambda r: r['latency_ms']['p90']):,.1f} "
                 f"| {med(lambda r: r['latency_ms']['p99']):,.1f} "
-                f"| {max(r['lost'] for r in rows)} | {ratios} | {loads} |"
+                f"| {max(r['lost'] for r in rows)} | {rates} | {ratios} | {loads} |"
             )
     return 0
 

@@ -482,7 +482,9 @@ def _fanout_decision(fanout: Any, topic: str) -> DecisionSpec:
 
 
 #: records one share fetch acquires for a migrated work queue (docs/benchmarks.md, work-queue
-#: tail): every record acquired by a consumer whose handlers are busy waits for them
+#: tail): every record acquired by a consumer whose handlers are busy waits for them.  Not the
+#: worker SDK's default (50): with the client's soft limit one worker process's tail is the
+#: same with both, and 1 drains a backlog of small producer batches ~60x slower
 WORK_QUEUE_MAX_POLL_RECORDS = 1
 #: KIP-1206: the broker honours max.poll.records strictly from this version on
 STRICT_RECORD_LIMIT_SINCE = (4, 2)
@@ -503,8 +505,10 @@ def share_client(
     kafka = f"Kafka {caps.version[0]}.{caps.version[1]}"
     why = (
         "a work queue: a record a busy consumer acquired waits for it, so each fetch "
-        "takes what an idle handler can start (raise it for handlers far faster than a "
-        "fetch round trip)"
+        "takes what an idle handler can start and no process holds records another could "
+        "start; raise it (the worker SDK's default is 50) for handlers far faster than a "
+        "fetch round trip: a backlog of small producer batches drains at about one fetch "
+        "per record"
     )
     out: dict[str, Derived] = {}
     if caps.version < STRICT_RECORD_LIMIT_SINCE:

@@ -296,6 +296,34 @@ def effective_delivery_limit(group_limit: int, max_deliveries: int | None) -> in
     return min(group_limit, max_deliveries)
 
 
+#: records a delay tier's consumer takes per poll, whatever the share consumers'
+#: ``max_poll_records`` (its records wait for their due time, not for a handler: the batch
+#: size bounds only the commits per record)
+TIER_BATCH_RECORDS = 50
+#: fetched records a paused tier partition keeps in memory until due; later ones are fetched
+#: again when the partition resumes
+TIER_HELD_RECORDS = 500
+
+
+class _Held:
+    """A paused tier partition: the records fetched from it and not handled yet (in offset
+    order, the head first) and the epoch ms before which the head must not be handled."""
+
+    __slots__ = ("records", "due_ms", "full")
+
+    def __init__(self, record: Any, due_ms: int) -> None:
+        self.records: "deque[Any]" = deque([record])
+        self.due_ms = due_ms
+        #: records beyond TIER_HELD_RECORDS were dropped: they are fetched again on resume
+        self.full = False
+
+    def add(self, record: Any) -> None:
+        if self.full or len(self.records) >= TIER_HELD_RECORDS:
+            self.full = True
+            return
+        self.records.append(record)
+
+
 #: producer settings the DLQ write depends on (a record is REJECTed only after this acked)
 _DLQ_PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 0}
 
@@ -324,10 +352,12 @@ class Worker:
     :param unexpected: what any other exception does: ``Ack.RELEASE`` (default, like an SQS
         visibility timeout) or ``Ack.REJECT``.
     :param max_poll_records: records a poll asks for (a soft limit: confluent-kafka 2.16
-        returns every record the broker acquired); with the pool a poll happens only when a
-        handler is idle, and records beyond the idle handlers wait for the first free one,
-        not for a given one.  Small batches keep the time a record waits for its turn far
-        below the lock duration.
+        returns every record the broker acquired, whole producer batches); with the pool a
+        poll happens only when a handler is idle, and records beyond the idle handlers wait
+        for the first free one, not for a given one.  1 (what ``plan`` writes for a work
+        queue) keeps one process from holding records another could start; a backlog of
+        small producer batches then drains at a fraction of the rate (docs/benchmarks.md,
+        "The work-queue tail").  Keep it × handler time far below the lock duration.
     :param metrics: a :class:`WorkerMetrics`, ``None`` for the process-wide one, ``False``
         for none.
     :param kafka_config: the Kafka connection (TLS, SASL): a
@@ -710,7 +740,7 @@ class Worker:
 
         try:
             consumer = ShareConsumer(self.kafka.client(self._client_settings("share")))
-        except KafkaException as exc:
+        except (KafkaException, ValueError, TypeError) as exc:  # bad settings raise ValueError
             self._fail(
                 WorkerError(f"cannot create a share consumer for group {self.group}: {exc}"), exc
             )
@@ -812,7 +842,7 @@ class Worker:
 
         try:
             consumer = ShareConsumer(self.kafka.client(self._client_settings("share")))
-        except KafkaException as exc:
+        except (KafkaException, ValueError, TypeError) as exc:  # bad settings raise ValueError
             self._fail(
                 WorkerError(f"cannot create a share consumer for group {self.group}: {exc}"), exc
             )
@@ -1135,15 +1165,16 @@ class Worker:
                     self._client_settings("tier", **{"group.id": tier.group(self.group)})
                 )
             )
-        except KafkaException as exc:
+        except (KafkaException, ValueError, TypeError) as exc:
             self._fail(WorkerError(f"cannot create the consumer of tier {tier.label}: {exc}"), exc)
             return
-        waiting: dict[tuple[str, int], int] = {}  # (topic, partition) -> due ms of its head
+        # (topic, partition) -> its records waiting for their due time, paused until then
+        held: dict[tuple[str, int], _Held] = {}
 
         def forget(_consumer: Any, partitions: list) -> None:
             # a new assignment starts unpaused at the committed offset; its head is re-checked
             for tp in partitions:
-                waiting.pop((tp.topic, tp.partition), None)
+                held.pop((tp.topic, tp.partition), None)
 
         try:
             consumer.subscribe(
@@ -1153,7 +1184,7 @@ class Worker:
                 on_lost=forget,
             )
             while not self._stopping.is_set():
-                self._tier_poll_once(consumer, tier, waiting)
+                self._tier_poll_once(consumer, tier, held)
         except Exception as exc:  # noqa: BLE001 - any thread failure stops the whole worker
             self._fail(WorkerError(f"tier {tier.label} consumer failed: {exc}"), exc)
         finally:
@@ -1163,26 +1194,44 @@ class Worker:
                 log.warning("closing the tier consumer failed: %s", exc)
 
     def _tier_poll_once(
-        self, consumer: Any, tier: "delays.Tier", waiting: dict[tuple[str, int], int]
+        self, consumer: Any, tier: "delays.Tier", held: "dict[tuple[str, int], _Held]"
     ) -> None:
+        """Handle the held records that fell due, then poll: a record not due pauses its
+        partition and is kept in memory with the records fetched after it.
+
+        Kept, not read again: librdkafka fetches a resumed partition only on its next wake-up
+        (up to 1 s) when every partition it fetches from was paused, which made records come
+        up to 1 s late (docs/delays.md).  Nothing is committed before it is handled, so a
+        crash or a rebalance reads the held records again, their due times checked again.
+        """
         from confluent_kafka import TopicPartition
 
-        now = delays.now_ms()
-        due = [tp for tp, at in waiting.items() if at <= now]
-        if due:
-            consumer.resume([TopicPartition(t, p) for t, p in due])
-            for tp in due:
-                del waiting[tp]
+        handled: dict[tuple[str, int], int] = {}
+        for tp, waiting in list(held.items()):
+            if waiting.due_ms > delays.now_ms() or self._stopping.is_set():
+                continue
+            while waiting.records and not self._stopping.is_set():
+                hold_until = self._tier_record(waiting.records[0], tier)
+                if hold_until is not None:
+                    waiting.due_ms = hold_until
+                    break
+                handled[tp] = waiting.records.popleft().offset() + 1
+            if not waiting.records:
+                # all handled: fetch on from the record after the last one held
+                del held[tp]
+                after = TopicPartition(tp[0], tp[1], handled[tp])
+                consumer.resume([after])
+                consumer.seek(after)
         timeout = self.poll_timeout
-        if waiting:
-            timeout = max(0.0, min(timeout, (min(waiting.values()) - now) / 1000))
+        if held:
+            next_due = min(w.due_ms for w in held.values())
+            timeout = max(0.0, min(timeout, (next_due - delays.now_ms()) / 1000))
         # poll() returns as soon as one record is there (consume() would wait out its whole
         # timeout for a full batch: that wait would be lateness), then take what is queued
         first = consumer.poll(timeout)
         batch = [] if first is None else [first]
-        if first is not None and self.max_poll_records > 1:
-            batch += consumer.consume(self.max_poll_records - 1, 0)
-        handled: dict[tuple[str, int], int] = {}
+        if first is not None:
+            batch += consumer.consume(TIER_BATCH_RECORDS - 1, 0)
         for record in batch:
             if self._stopping.is_set():
                 break  # the rest is read again by the next member, from the committed offset
@@ -1190,18 +1239,17 @@ class Worker:
                 log.warning("tier %s consumer: %s", tier.label, record.error())
                 continue
             tp = (record.topic(), record.partition())
-            if tp in waiting:
-                continue  # fetched before the pause; read again after the resume
+            if tp in held:
+                held[tp].add(record)  # behind a held head: handled after it, in order
+                continue
             hold_until = self._tier_record(record, tier)
             if hold_until is None:
                 handled[tp] = record.offset() + 1
                 continue
-            # not due (or its retry write failed): back to this record, nothing behind it is
-            # handled before it, the partition sleeps until then
-            part = TopicPartition(record.topic(), record.partition(), record.offset())
-            consumer.pause([part])
-            consumer.seek(part)
-            waiting[tp] = hold_until
+            # not due (or its retry write failed): nothing behind it is handled before it,
+            # the partition fetches no more until then
+            consumer.pause([TopicPartition(record.topic(), record.partition())])
+            held[tp] = _Held(record, hold_until)
         if handled:
             consumer.commit(
                 offsets=[TopicPartition(t, p, o) for (t, p), o in handled.items()],

@@ -2,7 +2,9 @@
 
 ``open_source("amqp://guest:guest@localhost/%2f", queue="orders")`` picks the adapter from
 the URI scheme; a typo gets a "did you mean" hint and a missing driver names its
-``pip install`` line.
+``pip install`` line.  ``open_publisher(uri, queue="orders")`` does the same for the write
+side (:class:`~mqmigrate.sources.base.SourcePublisher`, one per kind in
+``sources/<kind>/publisher.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mqmigrate.errors import PrerequisiteError, UsageError
-from mqmigrate.sources.base import SourceAdapter
+from mqmigrate.sources.base import SourceAdapter, SourcePublisher
 from mqmigrate.sources.uri import SCHEMES as URI_SCHEMES
 
 #: name -> ("module:Class", the pip package that provides its driver)
@@ -22,6 +24,13 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "sqs": ("mqmigrate.sources.sqs.adapter:SQSSource", "boto3"),
     "memory": ("mqmigrate.sources.memory:MemorySource", ""),
     "amqp1": ("mqmigrate.sources.amqp1.adapter:AMQP1Source", "python-qpid-proton"),
+}
+
+#: name -> ("module:Class", driver package) of the publisher (the write side) of each kind
+PUBLISHERS: dict[str, tuple[str, str]] = {
+    "rabbitmq": ("mqmigrate.sources.rabbitmq.publisher:RabbitMQPublisher", "pika"),
+    "sqs": ("mqmigrate.sources.sqs.publisher:SQSPublisher", "boto3"),
+    "amqp1": ("mqmigrate.sources.amqp1.publisher:AMQP1Publisher", "python-qpid-proton"),
 }
 
 #: pip package -> the module it installs, where the names differ
@@ -53,6 +62,23 @@ def adapter_class(name: str) -> type[SourceAdapter]:
         raise
 
 
+def publisher_class(name: str) -> type[SourcePublisher]:
+    """The publisher class of the source kind ``name`` (imported now, not before)."""
+    if name not in PUBLISHERS:
+        hint = f"publishers: {', '.join(PUBLISHERS)}"
+        raise UsageError(f"no publisher for source kind {name!r}", hint=hint)
+    target, package = PUBLISHERS[name]
+    module, _, cls = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ImportError as exc:
+        if package and exc.name and exc.name.split(".")[0] == _DRIVER_MODULES.get(package, package):
+            raise PrerequisiteError(
+                f"publishing to {name} needs the {package!r} package", hint=f"pip install {package}"
+            ) from exc
+        raise
+
+
 def kind_for_uri(uri: str) -> str:
     """The adapter name for a source URI, from its scheme."""
     scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
@@ -70,3 +96,9 @@ def kind_for_uri(uri: str) -> str:
 def open_source(uri: str, **options: Any) -> SourceAdapter:
     """An adapter (not yet opened) for ``uri``; ``options`` go to its constructor."""
     return adapter_class(kind_for_uri(uri)).from_uri(uri, **options)
+
+
+def open_publisher(uri: str, *, queue: str, **options: Any) -> SourcePublisher:
+    """A publisher (connected on first send) of ``queue`` at the source URI ``uri``:
+    RabbitMQ with publisher confirms, SQS, AMQP 1.0; ``options`` go to its constructor."""
+    return publisher_class(kind_for_uri(uri)).from_uri(uri, queue=queue, **options)

@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, Producer
 from prometheus_client import CollectorRegistry
 
 from mqmigrate.sdk import headers as H
-from mqmigrate.errors import ConfigError
+from mqmigrate.errors import ConfigError, WorkerError
 from mqmigrate.kafka import share
 from mqmigrate.sdk.worker import (
     PermanentError,
@@ -425,6 +425,21 @@ def test_broker_dlq_topic_not_enabled_is_refused(env):
     with pytest.raises(ConfigError, match="does not accept share-group dead letters") as info:
         worker.start()
     assert "errors.deadletterqueue.group.enable=true" in info.value.one_line()
+
+
+def test_a_setting_the_share_consumer_refuses_stops_the_worker_with_one_error(env):
+    """librdkafka refuses consumer-only settings in a share consumer with a ValueError; the
+    worker stops and run()/join() raise it as a WorkerError (it used to kill only the
+    consumer thread: the worker then ran forever without consuming)."""
+    env.group_config()
+    worker = run_worker(
+        env, lambda m: None, concurrency=2, consumer_config={"fetch.error.backoff.ms": 50}
+    )
+    started = time.monotonic()
+    with pytest.raises(WorkerError, match="not applicable for share consumer"):
+        while not worker.join(timeout=1):
+            assert time.monotonic() - started < 30, "the worker did not stop"
+    assert worker.stopping
 
 
 def test_pika_callback_adapter(env):
