@@ -384,7 +384,7 @@ class BridgeScenarios:
         broker.publish(queue, _ids("after", 20))
         # batches no larger than the topic's limit: a batch holding the big record and small
         # ones is refused whole by the broker, and the small ones would be quarantined too
-        # (a known defect of the bridge's producer settings, see the report of issue 12)
+        # (docs/bridge.md, "Too large records": batch.size must not exceed the topic's limit)
         result = bridge.run(
             queue, topic, "--idle-exit", "2", "--producer-config", "batch.size=65536"
         )

@@ -1,5 +1,5 @@
 """Secured end to end: every connection of a migration over TLS, Kafka only through
-``--kafka-config`` (issue 11's proof, the parts the per-connection tests leave out).
+``--kafka-config`` (the parts the per-connection tests leave out).
 
 * ``bridge`` from each source kind over TLS into the sandbox's SASL_SSL Kafka listener
   (SCRAM-SHA-512, the sandbox's ``client-scram.properties``), with ``--create-topics`` and
