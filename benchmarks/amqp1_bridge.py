@@ -46,7 +46,7 @@ from proton import Handler, Message, symbol  # noqa: E402
 from proton.reactor import Container, LinkOption  # noqa: E402
 
 from benchmarks import bridge as rabbit_bench  # noqa: E402  (raw Kafka produce, CPU meter)
-from tests.bridge.amqp1_helpers import numbered, publish  # noqa: E402  (the tests' confirmed publisher)
+from tests.support.amqp1 import numbered, publish  # noqa: E402  (the tests' confirmed publisher)
 from mqmigrate.bridge.engine import BridgeConfig, Engine  # noqa: E402
 from mqmigrate.kafka.admin import delete_topics, ensure_topic  # noqa: E402
 from mqmigrate.kafka.producer import BridgeProducer  # noqa: E402

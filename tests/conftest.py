@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import uuid
 
+import pika
 import pytest
+
+from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, delete_topics, ensure_topic
 
 from mqmigrate.sandbox import manager
 from mqmigrate.sandbox.base import Service
@@ -58,6 +61,103 @@ def artemis_service():
 
 
 @pytest.fixture
+def rabbitmq_uri(rabbitmq_service) -> str:
+    """The sandbox RabbitMQ's AMQP 0-9-1 URI (guest)."""
+    return f"amqp://guest:guest@127.0.0.1:{rabbitmq_service.port('amqp')}/%2f"
+
+
+@pytest.fixture
+def rabbitmq_management_url(rabbitmq_service) -> str:
+    """The sandbox RabbitMQ's management API."""
+    return f"http://127.0.0.1:{rabbitmq_service.port('management')}"
+
+
+@pytest.fixture
+def rabbitmq_channel(rabbitmq_uri):
+    """A pika channel to the sandbox RabbitMQ with publisher confirms on."""
+    conn = pika.BlockingConnection(pika.URLParameters(rabbitmq_uri))
+    ch = conn.channel()
+    ch.confirm_delivery()
+    yield ch
+    if conn.is_open:
+        conn.close()
+
+
+@pytest.fixture
+def rabbitmq_names(rabbitmq_uri):
+    """``("queue" | "exchange", name)`` a test declared on the sandbox RabbitMQ; deleted
+    afterwards on a fresh connection (the test's own channel may have been closed by a broker
+    error it provoked)."""
+    made: list[tuple[str, str]] = []
+    yield made
+    conn = pika.BlockingConnection(pika.URLParameters(rabbitmq_uri))
+    try:
+        for kind, name in made:
+            ch = conn.channel()
+            try:
+                if kind == "queue":
+                    ch.queue_delete(name)
+                else:
+                    ch.exchange_delete(name)
+            except pika.exceptions.ChannelClosedByBroker:
+                pass  # already gone
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def kafka_topics(kafka_bootstrap):
+    """``kafka_topics(name, **config)`` creates a topic on the sandbox Kafka (and
+    ``name.quarantine``); all deleted after the test."""
+    made: list[str] = []
+
+    def create(name: str, quarantine: bool = True, **config: str) -> str:
+        ensure_topic(kafka_bootstrap, name, config=config)
+        made.append(name)
+        if quarantine:
+            ensure_topic(kafka_bootstrap, name + ".quarantine", config=QUARANTINE_TOPIC_CONFIG)
+            made.append(name + ".quarantine")
+        return name
+
+    yield create
+    delete_topics(kafka_bootstrap, made)
+
+
+@pytest.fixture
+def elasticmq_sqs(elasticmq_service):
+    """A boto3 SQS client for the sandbox's ElasticMQ."""
+    return elasticmq_service.client("sqs", timeout=30)
+
+
+@pytest.fixture
+def elasticmq_queue(elasticmq_sqs, unique_name):
+    """``elasticmq_queue(suffix="", **attributes) -> url``: an ElasticMQ queue, deleted after."""
+    from tests.support.sqs import queue_factory
+
+    yield from queue_factory(elasticmq_sqs, unique_name)
+
+
+@pytest.fixture
+def moto_sqs(moto_service):
+    """A boto3 SQS client for the sandbox's moto."""
+    return moto_service.client("sqs")
+
+
+@pytest.fixture
+def moto_sns(moto_service):
+    """A boto3 SNS client for the sandbox's moto."""
+    return moto_service.client("sns")
+
+
+@pytest.fixture
+def moto_queue(moto_sqs, unique_name):
+    """``moto_queue(suffix="", **attributes) -> url``: a moto queue, deleted after."""
+    from tests.support.sqs import queue_factory
+
+    yield from queue_factory(moto_sqs, unique_name)
+
+
+@pytest.fixture
 def unique_name(request) -> str:
     """A name no other test (or earlier run against the same sandbox) has used."""
     stem = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")[:40]
@@ -66,8 +166,8 @@ def unique_name(request) -> str:
 
 @pytest.fixture(scope="module")
 def private_kafka(tmp_path_factory, kafka_service):
-    """A Kafka broker of this test module's own, which it may restart (see private_brokers)."""
-    from tests.private_brokers import PrivateKafka
+    """A Kafka broker of this test module's own, which it may restart (see tests/support/brokers.py)."""
+    from tests.support.brokers import PrivateKafka
 
     broker = PrivateKafka(tmp_path_factory.mktemp("private-kafka"), kafka_service.ctx.cache_dir)
     broker.start()
@@ -79,8 +179,8 @@ def private_kafka(tmp_path_factory, kafka_service):
 
 @pytest.fixture(scope="module")
 def private_rabbitmq(tmp_path_factory):
-    """A RabbitMQ node of this test module's own, which it may restart (see private_brokers)."""
-    from tests.private_brokers import PrivateRabbitMQ
+    """A RabbitMQ node of this test module's own, which it may restart (see tests/support/brokers.py)."""
+    from tests.support.brokers import PrivateRabbitMQ
 
     broker = PrivateRabbitMQ(tmp_path_factory.mktemp("private-rabbitmq"))
     broker.start()
@@ -95,7 +195,7 @@ def rabbitmq4_service(tmp_path_factory, kafka_service):
     """A RabbitMQ 4.x node (Debian trixie's, in a chroot cached under the sandbox's cache
     directory) for this test module only; stopped, with nothing left mounted, afterwards."""
     from mqmigrate.sandbox.rabbitmq4 import ChrootRabbitMQService
-    from tests.private_brokers import PrivateRabbitMQ
+    from tests.support.brokers import PrivateRabbitMQ
 
     broker = PrivateRabbitMQ(
         tmp_path_factory.mktemp("rabbitmq4"),

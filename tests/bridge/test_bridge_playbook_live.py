@@ -20,7 +20,7 @@ import httpx
 import pika
 import pytest
 
-from bridge_helpers import publish, read_topic, source_ids
+from tests.support.bridge import publish, read_topic, source_ids
 from mqmigrate import headers as mqheaders
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.rabbitmq]
@@ -70,8 +70,8 @@ class Bridge:
     """A ``mqmigrate bridge`` child process; stderr is collected as it comes (its JSON log
     lines tell the metrics port)."""
 
-    def __init__(self, args: list[str], amqp_uri: str):
-        env = {**os.environ, "PYTHONPATH": str(ROOT), URI_VAR: amqp_uri}
+    def __init__(self, args: list[str], rabbitmq_uri: str):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), URI_VAR: rabbitmq_uri}
         env.pop("MQMIGRATE_SOURCE", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mqmigrate", "bridge", *args, "--log-format", "json"],
@@ -127,12 +127,12 @@ def _metric(text: str, name: str, workload: str | None = None) -> float:
     raise AssertionError(f"{name} ({workload}) not in /metrics")
 
 
-def _depth(channel, queue) -> int:
-    return channel.queue_declare(queue, passive=True).method.message_count
+def _depth(rabbitmq_channel, queue) -> int:
+    return rabbitmq_channel.queue_declare(queue, passive=True).method.message_count
 
 
-def _consumers(channel, queue) -> int:
-    return channel.queue_declare(queue, passive=True).method.consumer_count
+def _consumers(rabbitmq_channel, queue) -> int:
+    return rabbitmq_channel.queue_declare(queue, passive=True).method.consumer_count
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
@@ -142,13 +142,15 @@ def _wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _two_workloads(channel, queues, topics, kafka_bootstrap, unique_name, tmp_path):
+def _two_workloads(
+    rabbitmq_channel, rabbitmq_names, kafka_topics, kafka_bootstrap, unique_name, tmp_path
+):
     qa, qb = f"{unique_name}-a", f"{unique_name}-b"
     for q in (qa, qb):
-        channel.queue_declare(q, durable=True)
-        queues.append(("queue", q))
-    ta, tb = topics(qa), topics(qb)
-    dlq = topics(f"{qa}-dlq", quarantine=False)
+        rabbitmq_channel.queue_declare(q, durable=True)
+        rabbitmq_names.append(("queue", q))
+    ta, tb = kafka_topics(qa), kafka_topics(qb)
+    dlq = kafka_topics(f"{qa}-dlq", quarantine=False)
     book = _playbook(
         tmp_path / "two.yaml",
         [
@@ -167,11 +169,11 @@ def _two_workloads(channel, queues, topics, kafka_bootstrap, unique_name, tmp_pa
     props = pika.BasicProperties(
         delivery_mode=2, headers={"tenant": "acme", "x-trace": "t1", "n": 1}
     )
-    ids_a = publish(channel, "", qa, 1500, prefix="a")
+    ids_a = publish(rabbitmq_channel, "", qa, 1500, prefix="a")
     # same headers on every message of beta: no mapping there, so they stay typed
     ids_b = [f"b-{i}" for i in range(700)]
     for mid in ids_b:
-        channel.basic_publish(
+        rabbitmq_channel.basic_publish(
             "",
             qb,
             mid.encode(),
@@ -181,15 +183,22 @@ def _two_workloads(channel, queues, topics, kafka_bootstrap, unique_name, tmp_pa
 
 
 def test_one_playbook_two_workloads_one_process_sigterm_drains_all(
-    channel, queues, topics, kafka_bootstrap, amqp_uri, mgmt_url, unique_name, tmp_path
+    rabbitmq_channel,
+    rabbitmq_names,
+    kafka_topics,
+    kafka_bootstrap,
+    rabbitmq_uri,
+    rabbitmq_management_url,
+    unique_name,
+    tmp_path,
 ):
     qa, qb, ta, tb, dlq, book, ids_a, ids_b = _two_workloads(
-        channel, queues, topics, kafka_bootstrap, unique_name, tmp_path
+        rabbitmq_channel, rabbitmq_names, kafka_topics, kafka_bootstrap, unique_name, tmp_path
     )
     # the headers alpha maps: published on a second batch of alpha
     for i in range(300):
         mid = f"h-{i}"
-        channel.basic_publish(
+        rabbitmq_channel.basic_publish(
             "",
             qa,
             mid.encode(),
@@ -212,10 +221,14 @@ def test_one_playbook_two_workloads_one_process_sigterm_drains_all(
             "--max-in-flight",
             "400",
         ],
-        amqp_uri,
+        rabbitmq_uri,
     )
     try:
-        _wait(lambda: _depth(channel, qa) == 0 and _depth(channel, qb) == 0, 90, "both drained")
+        _wait(
+            lambda: _depth(rabbitmq_channel, qa) == 0 and _depth(rabbitmq_channel, qb) == 0,
+            90,
+            "both drained",
+        )
         _wait(
             lambda: (
                 _metric(bridge.get("/metrics")[1], "mqmigrate_bridge_messages_acked_total", "alpha")
@@ -240,7 +253,7 @@ def test_one_playbook_two_workloads_one_process_sigterm_drains_all(
 
         def listed() -> bool:
             consumers = httpx.get(
-                f"{mgmt_url}/api/consumers/%2F", auth=("guest", "guest"), timeout=10
+                f"{rabbitmq_management_url}/api/consumers/%2F", auth=("guest", "guest"), timeout=10
             ).json()
             prefetch.clear()
             prefetch.update(
@@ -283,14 +296,20 @@ def test_one_playbook_two_workloads_one_process_sigterm_drains_all(
         assert record.key() == qa.encode()  # key: routing-key (default exchange: the queue)
     beta = read_topic(kafka_bootstrap, tb)[0]
     assert mqheaders.decode(beta.headers()).headers["tenant"] == "acme"  # no mapping: kept
-    assert _depth(channel, qa) == 0 and _depth(channel, qb) == 0
+    assert _depth(rabbitmq_channel, qa) == 0 and _depth(rabbitmq_channel, qb) == 0
 
 
 def test_drain_ends_when_every_workload_is_drained(
-    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name, tmp_path
+    rabbitmq_channel,
+    rabbitmq_names,
+    kafka_topics,
+    kafka_bootstrap,
+    rabbitmq_uri,
+    unique_name,
+    tmp_path,
 ):
     qa, qb, ta, tb, dlq, book, ids_a, ids_b = _two_workloads(
-        channel, queues, topics, kafka_bootstrap, unique_name, tmp_path
+        rabbitmq_channel, rabbitmq_names, kafka_topics, kafka_bootstrap, unique_name, tmp_path
     )
     started = time.monotonic()
     bridge = Bridge(
@@ -304,7 +323,7 @@ def test_drain_ends_when_every_workload_is_drained(
             "--idle-exit",
             "2",
         ],
-        amqp_uri,
+        rabbitmq_uri,
     )
     try:
         code, summary, err = bridge.finish(timeout=120)
@@ -318,20 +337,26 @@ def test_drain_ends_when_every_workload_is_drained(
     ]
     assert sorted(source_ids(read_topic(kafka_bootstrap, ta))) == sorted(ids_a)
     assert sorted(source_ids(read_topic(kafka_bootstrap, tb))) == sorted(ids_b)
-    assert _depth(channel, qa) == 0 and _depth(channel, qb) == 0
+    assert _depth(rabbitmq_channel, qa) == 0 and _depth(rabbitmq_channel, qb) == 0
 
 
 def test_a_failing_workload_stops_the_others_and_exits_2(
-    channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name, tmp_path
+    rabbitmq_channel,
+    rabbitmq_names,
+    kafka_topics,
+    kafka_bootstrap,
+    rabbitmq_uri,
+    unique_name,
+    tmp_path,
 ):
     """beta's queue does not exist: a connection/configuration error before anything moves;
     alpha's source is released, nothing is consumed."""
     qa = f"{unique_name}-a"
-    channel.queue_declare(qa, durable=True)
-    queues.append(("queue", qa))
-    ta = topics(qa)
-    tb = topics(f"{unique_name}-b")
-    ids = publish(channel, "", qa, 50)
+    rabbitmq_channel.queue_declare(qa, durable=True)
+    rabbitmq_names.append(("queue", qa))
+    ta = kafka_topics(qa)
+    tb = kafka_topics(f"{unique_name}-b")
+    ids = publish(rabbitmq_channel, "", qa, 50)
     book = _playbook(
         tmp_path / "bad.yaml",
         [
@@ -340,7 +365,7 @@ def test_a_failing_workload_stops_the_others_and_exits_2(
         ],
     )
     bridge = Bridge(
-        ["--playbook", str(book), "--kafka", kafka_bootstrap, "--idle-exit", "2"], amqp_uri
+        ["--playbook", str(book), "--kafka", kafka_bootstrap, "--idle-exit", "2"], rabbitmq_uri
     )
     try:
         code, summary, err = bridge.finish(timeout=60)
@@ -350,12 +375,12 @@ def test_a_failing_workload_stops_the_others_and_exits_2(
     errors = [ln for ln in err.splitlines() if ln.startswith("Error:")]
     assert len(errors) == 1 and "missing" in errors[0] and "guest:guest" not in err
     assert summary == {}  # nothing ran, so nothing to summarise
-    assert _depth(channel, qa) == len(ids)  # alpha's messages untouched in the source
-    assert _consumers(channel, qa) == 0
+    assert _depth(rabbitmq_channel, qa) == len(ids)  # alpha's messages untouched in the source
+    assert _consumers(rabbitmq_channel, qa) == 0
 
 
-def _publish_ids(amqp_uri: str, queue: str, ids: list[str]) -> None:
-    conn = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+def _publish_ids(rabbitmq_uri: str, queue: str, ids: list[str]) -> None:
+    conn = pika.BlockingConnection(pika.URLParameters(rabbitmq_uri))
     try:
         ch = conn.channel()
         ch.confirm_delivery()  # every message is in the queue when this returns
@@ -372,15 +397,22 @@ def _publish_ids(amqp_uri: str, queue: str, ids: list[str]) -> None:
 
 @pytest.mark.parametrize("kill_one", [False, True], ids=["both-finish", "one-killed"])
 def test_two_processes_share_one_queue(
-    kill_one, channel, queues, topics, kafka_bootstrap, amqp_uri, unique_name, tmp_path
+    kill_one,
+    rabbitmq_channel,
+    rabbitmq_names,
+    kafka_topics,
+    kafka_bootstrap,
+    rabbitmq_uri,
+    unique_name,
+    tmp_path,
 ):
     """Two bridge processes on one RabbitMQ queue (competing consumers) together move every id:
     lost 0; duplicates 0 when both finish, at most the killed one's in-flight window when one
     is SIGKILLed (docs/bridge.md); and each moved a share."""
     n, in_flight = 12_000, 300
-    channel.queue_declare(unique_name, durable=True)
-    queues.append(("queue", unique_name))
-    topic = topics(unique_name)
+    rabbitmq_channel.queue_declare(unique_name, durable=True)
+    rabbitmq_names.append(("queue", unique_name))
+    topic = kafka_topics(unique_name)
     book = _playbook(
         tmp_path / "one.yaml", [{"id": "orders", "queue": unique_name, "topic": topic}]
     )
@@ -400,14 +432,14 @@ def test_two_processes_share_one_queue(
         "--metrics-port",
         "0",
     ]
-    bridges = [Bridge(args, amqp_uri), Bridge(args, amqp_uri)]
+    bridges = [Bridge(args, rabbitmq_uri), Bridge(args, rabbitmq_uri)]
     try:
         # both consume before anything is published, so neither drains it alone
-        _wait(lambda: _consumers(channel, unique_name) == 2, 60, "two consumers")
+        _wait(lambda: _consumers(rabbitmq_channel, unique_name) == 2, 60, "two consumers")
         ids = [f"id-{i}" for i in range(n)]
         # published from another connection while the bridges run, so a kill lands mid-stream
         publisher = threading.Thread(
-            target=_publish_ids, args=(amqp_uri, unique_name, ids), daemon=True
+            target=_publish_ids, args=(rabbitmq_uri, unique_name, ids), daemon=True
         )
         publisher.start()
         victim_acked = 0.0
@@ -450,7 +482,7 @@ def test_two_processes_share_one_queue(
     )
     assert not lost
     assert set(got) == set(ids)
-    assert _depth(channel, unique_name) == 0
+    assert _depth(rabbitmq_channel, unique_name) == 0
     if kill_one:
         assert victim_acked > 0  # the killed one had moved a share
         # what the victim acked is gone from the queue, so the survivor moved only the rest,

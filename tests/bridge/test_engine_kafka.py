@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from bridge_helpers import read_topic, source_ids
+from tests.support.bridge import read_topic, source_ids
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.bridge.ops import OpsServer
 from mqmigrate.errors import ConfigError
@@ -31,8 +31,8 @@ def _config(topic: str, **kw) -> BridgeConfig:
     return BridgeConfig(**base)
 
 
-def test_every_ack_follows_a_kafka_write(kafka_bootstrap, topics, unique_name):
-    topic = topics(unique_name)
+def test_every_ack_follows_a_kafka_write(kafka_bootstrap, kafka_topics, unique_name):
+    topic = kafka_topics(unique_name)
     broker = MemoryBroker()
     broker.publish("q", make_messages(3000, size=200, groups=5))
     engine = Engine(MemorySource(broker, "q"), BridgeProducer(kafka_bootstrap), _config(topic))
@@ -44,8 +44,8 @@ def test_every_ack_follows_a_kafka_write(kafka_bootstrap, topics, unique_name):
     assert all(r.key() is not None and r.key().startswith(b"g") for r in records)
 
 
-def test_oversized_record_quarantined_once_real_kafka(kafka_bootstrap, topics, unique_name):
-    topic = topics(unique_name, **{"max.message.bytes": "1048576"})
+def test_oversized_record_quarantined_once_real_kafka(kafka_bootstrap, kafka_topics, unique_name):
+    topic = kafka_topics(unique_name, **{"max.message.bytes": "1048576"})
     broker = MemoryBroker()
     msgs = make_messages(20)
     msgs.insert(10, MemoryMessage(body=b"z" * (3 * 1024 * 1024), message_id="huge"))
@@ -70,8 +70,8 @@ def test_kafka_down_releases_never_acks(unique_name):
     assert engine.stats.kafka_transient_errors == 10 and engine.stats.acked == 0
 
 
-def test_effectively_once_recovers_ids_from_topic(kafka_bootstrap, topics, unique_name):
-    topic = topics(unique_name)
+def test_effectively_once_recovers_ids_from_topic(kafka_bootstrap, kafka_topics, unique_name):
+    topic = kafka_topics(unique_name)
     broker = MemoryBroker()
     broker.publish("q", make_messages(500))
     Engine(MemorySource(broker, "q"), BridgeProducer(kafka_bootstrap), _config(topic)).run()
@@ -96,8 +96,8 @@ def test_missing_topic_is_a_config_error(kafka_bootstrap, unique_name):
         BridgeProducer(kafka_bootstrap).check([unique_name])
 
 
-def test_metrics_health_and_readiness(kafka_bootstrap, topics, unique_name):
-    topic = topics(unique_name)
+def test_metrics_health_and_readiness(kafka_bootstrap, kafka_topics, unique_name):
+    topic = kafka_topics(unique_name)
     broker = MemoryBroker()
     broker.publish("q", make_messages(50))
     engine = Engine(MemorySource(broker, "q"), BridgeProducer(kafka_bootstrap), _config(topic))

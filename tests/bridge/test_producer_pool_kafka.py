@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bridge_helpers import read_topic
+from tests.support.bridge import read_topic
 from mqmigrate.kafka.producer import ProducerPool
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
@@ -17,10 +17,10 @@ N = 2000
 
 
 def test_views_share_one_producer_and_each_gets_only_its_own_reports(
-    kafka_bootstrap, topics, unique_name
+    kafka_bootstrap, kafka_topics, unique_name
 ):
-    topic_a = topics(unique_name + "-a", quarantine=False)
-    topic_b = topics(unique_name + "-b", quarantine=False)
+    topic_a = kafka_topics(unique_name + "-a", quarantine=False)
+    topic_b = kafka_topics(unique_name + "-b", quarantine=False)
     pool = ProducerPool()
     view_a, view_b = pool.producer(kafka_bootstrap), pool.producer(kafka_bootstrap)
     assert len(pool) == 1
@@ -79,9 +79,9 @@ def test_a_different_producer_configuration_gets_its_own_producer(kafka_bootstra
 
 
 def test_an_idle_view_flushes_at_once_and_a_busy_one_waits_for_its_records(
-    kafka_bootstrap, topics, unique_name
+    kafka_bootstrap, kafka_topics, unique_name
 ):
-    topic = topics(unique_name, quarantine=False)
+    topic = kafka_topics(unique_name, quarantine=False)
     pool = ProducerPool()
     idle, busy = pool.producer(kafka_bootstrap), pool.producer(kafka_bootstrap)
     for i in range(100):

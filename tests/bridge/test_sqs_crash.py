@@ -5,7 +5,7 @@ broker of this module's own (``private_kafka``), which the tests stop and restar
   times and the Kafka broker restarted under a running bridge; afterwards every id is in
   Kafka (lost = 0), duplicates are counted, and 0 with ``--effectively-once``;
 * FIFO: each MessageGroupId's order in Kafka survives SIGKILLs (what exactly is asserted is
-  in :func:`_check_group_order`);
+  in :func:`check_group_order`);
 * visibility: Kafka down for longer than the queue's visibility timeout; the held messages
   stay invisible to another consumer meanwhile and land once, when Kafka is back.
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge_helpers import lost_and_duplicates, read_topic, source_ids
+from tests.support.bridge import check_group_order, lost_and_duplicates, read_topic, source_ids
 from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
-from sqs_helpers import bridge_cmd, bridge_env, depth, send_batches, source_uri
+from tests.support.sqs import bridge_cmd, bridge_env, depth, send_batches, source_uri
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.sqs, pytest.mark.slow]
 
@@ -85,19 +85,25 @@ def _final_drain(tmp_path, cmd) -> dict:
     return summary
 
 
-@pytest.mark.parametrize(
-    "effectively_once", [False, True], ids=["at-least-once", "effectively-once"]
-)
+# run once, in its strictest mode (lost 0 and duplicates 0): at-least-once after SIGKILLs, on
+# every adapter, is test_bridge_scenarios.py::test_sigkill_and_restart_lose_nothing
+@pytest.mark.parametrize("effectively_once", [True], ids=["effectively-once"])
 def test_crash_campaign_100k_sigkills_and_kafka_restart_lose_nothing(
-    effectively_once, emq, emq_queue, kafka, elasticmq_service, unique_name, tmp_path
+    effectively_once,
+    elasticmq_sqs,
+    elasticmq_queue,
+    kafka,
+    elasticmq_service,
+    unique_name,
+    tmp_path,
 ):
     began = time.monotonic()
     rng = random.Random()
-    url = emq_queue(VisibilityTimeout=VISIBILITY)
+    url = elasticmq_queue(VisibilityTimeout=VISIBILITY)
     topic = _topic(kafka.bootstrap, unique_name)
     ids = [f"id-{i}" for i in range(N)]
     send_batches(
-        emq,
+        elasticmq_sqs,
         url,
         [
             {
@@ -109,7 +115,7 @@ def test_crash_campaign_100k_sigkills_and_kafka_restart_lose_nothing(
         threads=8,
     )
     seeded = time.monotonic() - began
-    assert sum(depth(emq, url)) == N
+    assert sum(depth(elasticmq_sqs, url)) == N
     cmd = bridge_cmd(
         source_uri(elasticmq_service.endpoint_url),
         unique_name,
@@ -127,7 +133,7 @@ def test_crash_campaign_100k_sigkills_and_kafka_restart_lose_nothing(
     for run in range(KILLS):
         proc, _out, err = _spawn(tmp_path, run, cmd)
         try:
-            _wait_moving(emq, url, proc, err)
+            _wait_moving(elasticmq_sqs, url, proc, err)
             if run == KILLS // 2:
                 # Kafka restarted under a running bridge: records wait in the producer, held
                 # messages get their visibility extended, nothing is settled meanwhile
@@ -154,7 +160,7 @@ def test_crash_campaign_100k_sigkills_and_kafka_restart_lose_nothing(
     assert kills == KILLS and kafka_down > 0
     assert not lost, f"{len(lost)} lost, e.g. {sorted(lost)[:5]}"
     assert not unexpected, sorted(unexpected)[:5]
-    assert depth(emq, url) == (0, 0)
+    assert depth(elasticmq_sqs, url) == (0, 0)
     # the killed runs' held messages came back after their visibility timeout
     assert summary["redelivered"] > 0 or kills == 0
     if effectively_once:
@@ -163,48 +169,25 @@ def test_crash_campaign_100k_sigkills_and_kafka_restart_lose_nothing(
         assert duplicates <= KILLS * 2000  # bounded by the in-flight window per crash
 
 
-def _check_group_order(sequence: list[int], n: int) -> int:
-    """What per-group order means under at-least-once, asserted for one group's records in
-    Kafka partition order (``sequence`` = the send positions 0..n-1 of its records):
-
-    * it starts at 0 and every position 0..n-1 is there;
-    * each record is the one sent right after the previous record (``y == x + 1``), or a
-      *rewind* (``y <= x``): a redelivery after a crash replays, from an earlier point, a tail
-      already written.  It never skips ahead (``y > x + 1``): no record is written before one
-      sent earlier in its group.
-
-    Returns the number of rewinds (0 is required in effectively-once mode, where replays are
-    acknowledged without writing)."""
-    assert sequence and sequence[0] == 0, sequence[:10]
-    assert set(sequence) == set(range(n)), sorted(set(range(n)) - set(sequence))[:10]
-    rewinds = 0
-    for x, y in zip(sequence, sequence[1:]):
-        assert y == x + 1 or y <= x, f"skipped ahead from {x} to {y}"
-        rewinds += y <= x
-    return rewinds
-
-
-def test_check_group_order_rejects_skips_and_accepts_replays():
-    assert _check_group_order([0, 1, 2, 1, 2, 3], 4) == 1
-    with pytest.raises(AssertionError):
-        _check_group_order([0, 2, 1, 3], 4)  # 2 written before 1
-    with pytest.raises(AssertionError):
-        _check_group_order([0, 1, 3], 4)  # 2 missing
-
-
 @pytest.mark.parametrize(
     "effectively_once", [False, True], ids=["at-least-once", "effectively-once"]
 )
 def test_fifo_group_order_survives_sigkills(
-    effectively_once, emq, emq_queue, kafka, elasticmq_service, unique_name, tmp_path
+    effectively_once,
+    elasticmq_sqs,
+    elasticmq_queue,
+    kafka,
+    elasticmq_service,
+    unique_name,
+    tmp_path,
 ):
     groups, per_group, kills_wanted = 8, 600, 4
-    url = emq_queue(FifoQueue=True, VisibilityTimeout=3)
+    url = elasticmq_queue(FifoQueue=True, VisibilityTimeout=3)
     topic = _topic(kafka.bootstrap, unique_name, partitions=3)
 
     def send_group(g: int) -> None:  # one sender per group keeps its send order
         send_batches(
-            emq,
+            elasticmq_sqs,
             url,
             [
                 {
@@ -238,7 +221,7 @@ def test_fifo_group_order_survives_sigkills(
     for run in range(kills_wanted):
         proc, _out, err = _spawn(tmp_path, run, cmd)
         try:
-            _wait_moving(emq, url, proc, err)
+            _wait_moving(elasticmq_sqs, url, proc, err)
             time.sleep(rng.uniform(0.05, 0.6))
             assert proc.poll() is None, err.read_text()[-2000:]
             proc.send_signal(signal.SIGKILL)
@@ -255,19 +238,19 @@ def test_fifo_group_order_survives_sigkills(
         assert record.key() == group.encode()  # key = MessageGroupId
         by_group[record.key()].append(int(pos))
     assert len(by_group) == groups
-    rewinds = {g.decode(): _check_group_order(seq, per_group) for g, seq in by_group.items()}
+    rewinds = {g.decode(): check_group_order(seq, per_group) for g, seq in by_group.items()}
     print(f"\n[sqs fifo effectively_once={effectively_once}] kills={kills} rewinds={rewinds}")
     assert kills == kills_wanted
     if effectively_once:
         assert not any(rewinds.values())
-    assert depth(emq, url) == (0, 0)
+    assert depth(elasticmq_sqs, url) == (0, 0)
 
 
 def test_visibility_extended_while_kafka_is_down(
-    emq, emq_queue, kafka, elasticmq_service, unique_name, tmp_path
+    elasticmq_sqs, elasticmq_queue, kafka, elasticmq_service, unique_name, tmp_path
 ):
     visibility = 3
-    url = emq_queue(VisibilityTimeout=visibility)
+    url = elasticmq_queue(VisibilityTimeout=visibility)
     topic = _topic(kafka.bootstrap, unique_name)
     cmd = bridge_cmd(
         source_uri(elasticmq_service.endpoint_url),
@@ -286,7 +269,7 @@ def test_visibility_extended_while_kafka_is_down(
         kafka.stop()
         ids = [f"v-{i}" for i in range(20)]
         send_batches(
-            emq,
+            elasticmq_sqs,
             url,
             [
                 {
@@ -299,24 +282,24 @@ def test_visibility_extended_while_kafka_is_down(
             ],
         )
         deadline = time.monotonic() + 30
-        while depth(emq, url) != (0, 20) and time.monotonic() < deadline:
+        while depth(elasticmq_sqs, url) != (0, 20) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert depth(emq, url) == (0, 20), "the bridge did not take the messages"
+        assert depth(elasticmq_sqs, url) == (0, 20), "the bridge did not take the messages"
         # another consumer polls for 4 visibility timeouts while Kafka is down: it must get
         # nothing, the bridge keeps extending what it holds
         stolen = []
         until = time.monotonic() + 4 * visibility
         while time.monotonic() < until:
-            stolen += emq.receive_message(
+            stolen += elasticmq_sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=0
             ).get("Messages", [])
         assert not stolen, f"{len(stolen)} messages reappeared while the bridge held them"
         assert proc.poll() is None
         kafka.start()
         deadline = time.monotonic() + 120
-        while depth(emq, url) != (0, 0) and time.monotonic() < deadline:
+        while depth(elasticmq_sqs, url) != (0, 0) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert depth(emq, url) == (0, 0), "not settled after Kafka came back"
+        assert depth(elasticmq_sqs, url) == (0, 0), "not settled after Kafka came back"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, err.read_text()[-2000:]
     finally:

@@ -3,7 +3,7 @@ non-destructive, ring, exclusive, groups, exponential redelivery, full policies)
 from its own ``broker.xml`` and live through Jolokia: both give the same queues, findings and
 targets.
 
-The broker is a private instance (tests/private_brokers.py) on free ports, so the shared
+The broker is a private instance (tests/support/brokers.py) on free ports, so the shared
 sandbox Artemis is never reconfigured; it is stopped at the end.
 """
 
@@ -65,7 +65,7 @@ ADDRESSES = """
 
 @pytest.fixture(scope="module")
 def private_artemis(tmp_path_factory):
-    from tests.private_brokers import PrivateArtemis
+    from tests.support.brokers import PrivateArtemis
 
     broker = PrivateArtemis(tmp_path_factory.mktemp("private-artemis"), manager.context().cache_dir)
     broker.create()

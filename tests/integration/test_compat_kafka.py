@@ -45,7 +45,7 @@ from mqmigrate.playbooks.state import state_path
 from mqmigrate.playbooks.provision import DLQ_ENABLE, DLQ_TOPIC_NAME
 from mqmigrate.sdk.worker import PermanentError, RetryableError
 from tests.integration.test_worker import Env, Recorder, quiet, run_worker, stop
-from tests.private_brokers import PrivateKafka
+from tests.support.brokers import PrivateKafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.compat]
 

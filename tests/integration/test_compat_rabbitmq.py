@@ -26,14 +26,13 @@ import pytest
 from proton import Message
 
 from mqmigrate.assessment.engine import assess
-from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, delete_topics, ensure_topic
 from mqmigrate.inventory import read_estate
 from mqmigrate.sources.amqp1.adapter import AMQP1Source
 from mqmigrate.sources.base import Outcome
 from mqmigrate.sources.rabbitmq.adapter import RabbitMQSource
-from tests.bridge.amqp1_helpers import publish as amqp1_publish
-from tests.bridge.amqp1_helpers import run_bridge
-from tests.bridge.bridge_helpers import read_topic, source_ids
+from tests.support.amqp1 import publish as amqp1_publish
+from tests.support.amqp1 import run_bridge
+from tests.support.bridge import read_topic, source_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.kafka, pytest.mark.compat]
 
@@ -92,21 +91,6 @@ def api(node, unique_name):
     for kind, name in reversed(client.made):  # type: ignore[attr-defined]
         client.delete(f"/api/{kind}/%2F/{quote(name, safe='')}")
     client.close()
-
-
-@pytest.fixture
-def topics(kafka_bootstrap):
-    """``topics(name)`` creates a topic and its quarantine topic; both deleted afterwards."""
-    made: list[str] = []
-
-    def create(name: str) -> str:
-        ensure_topic(kafka_bootstrap, name)
-        ensure_topic(kafka_bootstrap, name + ".quarantine", config=QUARANTINE_TOPIC_CONFIG)
-        made.extend([name, name + ".quarantine"])
-        return name
-
-    yield create
-    delete_topics(kafka_bootstrap, made)
 
 
 def declare(api, name: str, arguments: dict) -> None:
@@ -196,7 +180,7 @@ def test_the_bridge_s_releases_count_toward_the_4_x_default_delivery_limit(node,
 
 
 def test_bridge_over_amqp_091_drains_a_quorum_queue(
-    node, api, unique_name, kafka_bootstrap, topics
+    node, api, unique_name, kafka_bootstrap, kafka_topics
 ):
     declare(api, unique_name, {"x-queue-type": "quorum"})
     connection = pika.BlockingConnection(pika.URLParameters(node.amqp))
@@ -212,7 +196,7 @@ def test_bridge_over_amqp_091_drains_a_quorum_queue(
             )
     finally:
         connection.close()
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     code, summary, err = run_bridge(
         node.amqp, unique_name, kafka_bootstrap, topic, "--idle-exit", "2"
     )
@@ -231,7 +215,7 @@ def test_bridge_over_amqp_091_drains_a_quorum_queue(
 
 
 def test_bridge_over_amqp_1_0_uses_the_release_s_address(
-    node, api, unique_name, kafka_bootstrap, topics
+    node, api, unique_name, kafka_bootstrap, kafka_topics
 ):
     declare(api, unique_name, {"x-queue-type": "quorum"})
     address = (
@@ -262,7 +246,7 @@ def test_bridge_over_amqp_1_0_uses_the_release_s_address(
     finally:
         source.close()
 
-    topic = topics(unique_name)
+    topic = kafka_topics(unique_name)
     code, summary, err = run_bridge(
         node.amqp1, unique_name, kafka_bootstrap, topic, "--idle-exit", "2"
     )

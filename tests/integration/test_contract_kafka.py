@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import AcknowledgeType, Producer
 
 from mqmigrate.kafka import share
-from tests.share_helpers import poll_until_quiet
+from tests.support.share import poll_until_quiet
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 

@@ -31,7 +31,7 @@ from mqmigrate.kafka.config import ENV_VAR, read_config_file
 from mqmigrate.kafka.snapshot import read_snapshot
 from mqmigrate.playbooks.render import Derived, WorkloadSpec, build_playbook, render
 from mqmigrate.sdk.worker import Worker, WorkerMetrics
-from tests.secured_kafka import PASSWORD, PASSWORD_ENV, SecuredKafka, start_secured_kafka
+from tests.support.secured_kafka import PASSWORD, PASSWORD_ENV, SecuredKafka, start_secured_kafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
 
@@ -105,7 +105,7 @@ def test_doctor_with_an_oauthbearer_token_callback(secured, tmp_path, password_e
         tmp_path / "oauth.properties",
         **{
             "sasl.mechanism": "OAUTHBEARER",
-            "mqmigrate.oauth.callback": "tests.secured_kafka:unsecured_token",
+            "mqmigrate.oauth.callback": "tests.support.secured_kafka:unsecured_token",
         },
     )
     text = path.read_text()

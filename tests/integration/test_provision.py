@@ -15,7 +15,7 @@ from mqmigrate.kafka import share
 from mqmigrate.playbooks import loader
 from mqmigrate.playbooks.render import Derived, WorkloadSpec, build_playbook, render
 from mqmigrate.playbooks.provision import DLQ_ENABLE, DLQ_TOPIC_NAME, provision
-from tests.share_helpers import poll_until_quiet
+from tests.support.share import poll_until_quiet
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 

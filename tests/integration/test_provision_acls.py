@@ -49,9 +49,9 @@ SOURCE = {
 @pytest.fixture(scope="module")
 def secured_kafka(tmp_path_factory, kafka_service):
     """A private broker with StandardAuthorizer (the sandbox has none)."""
-    from tests.private_brokers import PrivateKafka
+    from tests.support.brokers import PrivateKafka
 
-    from tests.private_brokers import free_port
+    from tests.support.brokers import free_port
 
     broker = PrivateKafka(
         tmp_path_factory.mktemp("kafka-acl"),
@@ -262,7 +262,7 @@ def test_the_provisioned_acls_are_what_the_broker_enforces(
     """With allow.everyone.if.no.acl.found=false a SASL user can do only what an ACL grants:
     app produces (prefixed grant), worker consumes through the share group (literal grants);
     a user with no grant is refused, and app cannot read."""
-    from tests.share_helpers import poll_until_quiet
+    from tests.support.share import poll_until_quiet
     from confluent_kafka import AcknowledgeType
 
     topic = f"shop.{unique_name}"

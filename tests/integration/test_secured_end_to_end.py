@@ -1,5 +1,5 @@
 """Secured end to end: every connection of a migration over TLS, Kafka only through
-``--kafka-config`` (issue 11's proof, the parts the per-connection tests leave out).
+``--kafka-config`` (the parts the per-connection tests leave out).
 
 * ``bridge`` from each source kind over TLS into the sandbox's SASL_SSL Kafka listener
   (SCRAM-SHA-512, the sandbox's ``client-scram.properties``), with ``--create-topics`` and
@@ -223,7 +223,7 @@ def test_bridge_from_rabbitmq_over_amqps_into_sasl_ssl(
 
     from mqmigrate.sources.connect import pika_parameters
     from mqmigrate.sources.uri import parse_source_uri
-    from tests.bridge.bridge_helpers import publish
+    from tests.support.bridge import publish
 
     password = rabbit_password
     queue = f"e2e-amqps-{auth}-{uuid.uuid4().hex[:8]}"
@@ -393,7 +393,7 @@ AUTHORIZER = {
 def secured_only_authorizer_kafka(tmp_path_factory, kafka_service):
     """A private broker with StandardAuthorizer and no PLAINTEXT client listener: a client
     built without the secured configuration cannot reach it."""
-    from tests.private_brokers import PrivateKafka
+    from tests.support.brokers import PrivateKafka
 
     broker = PrivateKafka(
         tmp_path_factory.mktemp("kafka-secured-acl"),

@@ -744,7 +744,7 @@ def secured_only_kafka(tmp_path_factory, kafka_service):
     """A private broker whose only client listeners are the secured ones (SASL_SSL SCRAM and
     PLAIN, OAUTHBEARER, mTLS): a client built without the secured configuration cannot
     connect.  ``service.client_properties_file(kind)`` gives each ready client file."""
-    from tests.private_brokers import PrivateKafka
+    from tests.support.brokers import PrivateKafka
 
     broker = PrivateKafka(
         tmp_path_factory.mktemp("secured-only-kafka"),

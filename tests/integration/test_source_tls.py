@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.bridge.bridge_helpers import publish, read_topic, source_ids
+from tests.support.bridge import publish, read_topic, source_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.rabbitmq, pytest.mark.kafka]
@@ -34,7 +34,7 @@ PW_ENV = "MQM_TLS_TEST_PASSWORD"
 @pytest.fixture(scope="module")
 def secured_rabbitmq(tmp_path_factory):
     """A RabbitMQ node with amqps, management over https and x509 EXTERNAL."""
-    from tests.private_brokers import PrivateRabbitMQ
+    from tests.support.brokers import PrivateRabbitMQ
 
     broker = PrivateRabbitMQ(
         tmp_path_factory.mktemp("tls-rabbitmq"), name="rabbitmq-tls", secured=True
@@ -63,23 +63,6 @@ def password(secured_rabbitmq) -> str:
     # assess reads users and permissions too, which RabbitMQ shows administrators only
     secured_rabbitmq.rabbitmqctl("set_user_tags", USER, "administrator")
     return secret
-
-
-@pytest.fixture
-def topics(kafka_bootstrap):
-    """``topics(name)`` creates a topic on the sandbox Kafka; deleted after the test."""
-    from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, delete_topics, ensure_topic
-
-    made: list[str] = []
-
-    def create(name: str) -> str:
-        ensure_topic(kafka_bootstrap, name)
-        ensure_topic(kafka_bootstrap, name + ".quarantine", config=QUARANTINE_TOPIC_CONFIG)
-        made.extend([name, name + ".quarantine"])
-        return name
-
-    yield create
-    delete_topics(kafka_bootstrap, made)
 
 
 def run(
@@ -209,9 +192,11 @@ def _declare_and_publish(service, files, queue: str, n: int) -> list[str]:
 
 
 @pytest.mark.parametrize("auth", ["password", "external"])
-def test_bridge_drains_over_amqps(secured_rabbitmq, files, password, kafka_bootstrap, topics, auth):
+def test_bridge_drains_over_amqps(
+    secured_rabbitmq, files, password, kafka_bootstrap, kafka_topics, auth
+):
     queue = f"tls-drain-{auth}-{uuid.uuid4().hex[:8]}"
-    topic = topics(queue)
+    topic = kafka_topics(queue)
     ids = _declare_and_publish(secured_rabbitmq, files, queue, 200)
     source = (
         amqps(secured_rabbitmq, files)
@@ -241,12 +226,12 @@ def test_bridge_drains_over_amqps(secured_rabbitmq, files, password, kafka_boots
 
 
 def test_bridge_shadow_reads_bindings_over_https_by_default(
-    secured_rabbitmq, files, password, kafka_bootstrap, topics
+    secured_rabbitmq, files, password, kafka_bootstrap, kafka_topics
 ):
     """Shadow mode needs the queue's bindings from the management API: for an amqps:// source
     it is https on port 15671's counterpart, with the source's CA and credentials."""
     queue = f"tls-shadow-{uuid.uuid4().hex[:8]}"
-    topic = topics(queue)
+    topic = kafka_topics(queue)
     management = f"https://localhost:{secured_rabbitmq.port('management_tls')}"
     source = amqps(secured_rabbitmq, files)
     args = [
@@ -318,9 +303,9 @@ def test_a_plain_http_management_url_is_refused_for_a_tls_source(
     assert len(lines) == 1 and "plain HTTP" in lines[0], done.stderr
 
 
-def test_bridge_from_amqp1s(secured_rabbitmq, files, password, kafka_bootstrap, topics):
+def test_bridge_from_amqp1s(secured_rabbitmq, files, password, kafka_bootstrap, kafka_topics):
     queue = f"tls-amqp1-{uuid.uuid4().hex[:8]}"
-    topic = topics(queue)
+    topic = kafka_topics(queue)
     ids = _declare_and_publish(secured_rabbitmq, files, queue, 100)
     done = run(
         [
@@ -346,7 +331,7 @@ def test_bridge_from_amqp1s(secured_rabbitmq, files, password, kafka_bootstrap, 
 
 # -- SQS through an assumed role ---------------------------------------------------------------
 @pytest.mark.sqs
-def test_bridge_from_sqs_through_an_assumed_role(moto_service, kafka_bootstrap, topics):
+def test_bridge_from_sqs_through_an_assumed_role(moto_service, kafka_bootstrap, kafka_topics):
     """``?role_arn=&external_id=`` assumes the role on the endpoint's STS (moto) and the
     client signs with the role's temporary credentials (an ``ASIA`` key)."""
     import boto3
@@ -401,7 +386,7 @@ def test_bridge_from_sqs_through_an_assumed_role(moto_service, kafka_bootstrap, 
             )  # moto's assumed-role keys
         finally:
             del os.environ["MQM_SQS_EXTERNAL_ID"]
-        topic = topics(queue)
+        topic = kafka_topics(queue)
         # the sandbox's external id is also in its role's name: the leak check uses a marker
         done = run(
             [
@@ -557,7 +542,7 @@ def artemis_password() -> str:
 @pytest.fixture(scope="module")
 def secured_artemis(tmp_path_factory, artemis_service, artemis_password):
     """A private Artemis with the TLS acceptor and https console, and user ``tls-svc``."""
-    from tests.private_brokers import PrivateArtemis
+    from tests.support.brokers import PrivateArtemis
 
     broker = PrivateArtemis(
         tmp_path_factory.mktemp("tls-artemis"), artemis_service.ctx.cache_dir, secured=True
@@ -635,7 +620,9 @@ def test_assess_live_over_https_jolokia(secured_artemis, artemis_password, tmp_p
 
 
 @pytest.mark.amqp1
-def test_bridge_from_artemis_over_tls(secured_artemis, artemis_password, kafka_bootstrap, topics):
+def test_bridge_from_artemis_over_tls(
+    secured_artemis, artemis_password, kafka_bootstrap, kafka_topics
+):
     import os
 
     from proton import Message
@@ -645,7 +632,7 @@ def test_bridge_from_artemis_over_tls(secured_artemis, artemis_password, kafka_b
     from mqmigrate.sources.uri import parse_source_uri
 
     queue = f"tls-bridge-{uuid.uuid4().hex[:8]}"
-    topic = topics(queue)
+    topic = kafka_topics(queue)
     api = artemis_management(secured_artemis, artemis_password)
     try:
         api.create_queue(queue, queue, "anycast")

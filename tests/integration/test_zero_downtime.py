@@ -411,7 +411,7 @@ KINDS = [
 def secured_only_kafka(tmp_path_factory, kafka_service):
     """A private broker with no PLAINTEXT client listener (SASL_SSL, OAUTHBEARER and mTLS
     only): nothing in the secured run can fall back to plaintext Kafka."""
-    from tests.private_brokers import PrivateKafka
+    from tests.support.brokers import PrivateKafka
 
     broker = PrivateKafka(
         tmp_path_factory.mktemp("zd-secured-kafka"),
@@ -429,7 +429,7 @@ def secured_only_kafka(tmp_path_factory, kafka_service):
 
 def _older_kafka(tmp_path, kafka_service, version: str):
     """A private Kafka broker of an older release, started (jars cached like the sandbox's)."""
-    from tests.private_brokers import PrivateKafka
+    from tests.support.brokers import PrivateKafka
 
     broker = PrivateKafka(
         tmp_path / f"kafka-{version}",

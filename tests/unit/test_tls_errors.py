@@ -16,14 +16,14 @@ import time
 import pytest
 
 from mqmigrate.sources.probe import probe_source
-from tests.tls_helpers import OTHER_NAME_HOST
+from tests.support.tls import OTHER_NAME_HOST
 
 PASSWORD = "Tls-Pw-9f3c"
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    from tests.tls_helpers import make_pki
+    from tests.support.tls import make_pki
 
     return make_pki(tmp_path_factory.mktemp("pki"))
 

@@ -68,7 +68,7 @@ PASSWORD = "Sup3r-S3cret!pw"
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     """A CA, and a client certificate and key it signed (PEM files)."""
-    from tests.tls_helpers import make_pki
+    from tests.support.tls import make_pki
 
     return make_pki(tmp_path_factory.mktemp("pki"))
 

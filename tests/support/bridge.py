@@ -87,3 +87,24 @@ def lost_and_duplicates(
 
     got = Counter(source_ids(read_topic(bootstrap, topic, timeout=timeout)))
     return set(ids) - set(got), sum(count - 1 for count in got.values()), set(got) - set(ids)
+
+
+def check_group_order(sequence: list[int], n: int) -> int:
+    """What per-group order means under at-least-once, asserted for one group's records in
+    Kafka partition order (``sequence`` = the send positions 0..n-1 of its records):
+
+    * it starts at 0 and every position 0..n-1 is there;
+    * each record is the one sent right after the previous record (``y == x + 1``), or a
+      *rewind* (``y <= x``): a redelivery after a crash replays, from an earlier point, a tail
+      already written.  It never skips ahead (``y > x + 1``): no record is written before one
+      sent earlier in its group.
+
+    Returns the number of rewinds (0 is required in effectively-once mode, where replays are
+    acknowledged without writing)."""
+    assert sequence and sequence[0] == 0, sequence[:10]
+    assert set(sequence) == set(range(n)), sorted(set(range(n)) - set(sequence))[:10]
+    rewinds = 0
+    for x, y in zip(sequence, sequence[1:]):
+        assert y == x + 1 or y <= x, f"skipped ahead from {x} to {y}"
+        rewinds += y <= x
+    return rewinds

@@ -1,6 +1,6 @@
 """SQS source, pure logic: attribute fidelity (hypothesis), ids, error classification,
-settle/visibility bookkeeping.  The real broker round trips are in test_sqs_bridge.py and
-test_sqs_crash.py."""
+settle/visibility bookkeeping.  The real broker round trips are in tests/integration/test_source_contract.py,
+tests/bridge/test_bridge_scenarios.py and test_sqs_crash.py."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from bridge_fakes import FakeProducer
+from tests.support.fakes import FakeProducer
 from mqmigrate.bridge import run as bridge_run
 from mqmigrate.bridge.engine import BridgeConfig, Engine
 from mqmigrate.bridge.run import BridgeOptions, run_bridges

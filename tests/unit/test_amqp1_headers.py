@@ -2,7 +2,7 @@
 of AMQP 1.0 scalar types go through proton's codec (as off the wire), the adapter's envelope,
 the bridge's ``mq.*`` headers, and come back from :func:`mqmigrate.headers.decode` equal and
 of the same type.  The real-broker round trip is
-``test_amqp1_bridge.py::test_drain_artemis_keeps_types_key_and_timestamp``."""
+``tests/bridge/test_bridge_scenarios.py::TestArtemis::test_drain_artemis_keeps_types_key_and_timestamp``."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bridge_fakes import FakeProducer, failure
+from tests.support.fakes import FakeProducer, failure
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.errors import KafkaError, SourceError, SourceUnavailable
 from mqmigrate.kafka.producer import FailureKind

@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 
-from bridge_fakes import FakeProducer
+from tests.support.fakes import FakeProducer
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.bridge.ops import OpsServer, OpsTarget
 from mqmigrate.sources.memory import MemoryBroker, MemorySource, make_messages

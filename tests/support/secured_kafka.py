@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.private_brokers import PrivateKafka, free_port
+from tests.support.brokers import PrivateKafka, free_port
 
 USER = "mqmigrate-app"
 #: test-only password; it reaches clients through ${env:...} in the properties file
