@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from queue import Queue
-from typing import Any
+from typing import Any, Callable
 
 from mqmigrate.bench.model import Workload
 from mqmigrate.bench.publishers import DEFAULT_WINDOW, KafkaPublisher
@@ -275,8 +275,7 @@ class SourceTarget:
     """Temporary queues on a source broker, all through its adapter and publisher (the
     registry in :mod:`mqmigrate.sources`): ``declare_queue`` / ``delete_queue`` for set-up and
     clean-up, the kind's windowed publisher, and consumers that read as the bridge does
-    (``receive`` a batch; what the benchmark settled goes back ACCEPT in one ``settle_many``
-    before the next batch).
+    (:class:`_SourceConsumer`).
 
     Fan-out (one queue per branch, bound to one fanout exchange) needs
     ``capabilities.fanout``; messages larger than ``capabilities.max_message_bytes`` are
@@ -335,41 +334,10 @@ class SourceTarget:
     def publisher(self) -> Any:
         return self.publisher_class.for_queue(self.uri, self.queues[0], window=self.publish_window)
 
-    def consumer(self, group: int) -> Any:
-        batch, received = self.prefetch, self.publisher_class.received
-        reader = self._adapter(self.queues[group].name, prefetch=batch)
+    def consumer(self, group: int) -> "_SourceConsumer":
+        reader = self._adapter(self.queues[group].name, prefetch=self.prefetch)
         reader.open()
-
-        class _Consumer:
-            def __init__(self) -> None:
-                #: settled by the benchmark, handed to the adapter at the next receive in one
-                #: ``settle_many`` (as the bridge settles: one batch delete on SQS)
-                self.accepted: list[Envelope] = []
-
-            def _settle(self) -> None:
-                if self.accepted:
-                    accepted, self.accepted = self.accepted, []
-                    reader.settle_many(accepted, Outcome.ACCEPT)
-
-            def receive(self, timeout: float) -> list[Delivery]:
-                self._settle()
-                return [
-                    Delivery(
-                        received(envelope.body),
-                        envelope.redelivered,
-                        lambda envelope=envelope: self.accepted.append(envelope),
-                    )
-                    for envelope in reader.receive(batch, timeout)
-                ]
-
-            def close(self) -> None:
-                try:
-                    self._settle()
-                    reader.flush()  # settled messages acknowledged before the connection goes
-                finally:
-                    reader.close()
-
-        return _Consumer()
+        return _SourceConsumer(reader, self.prefetch, self.publisher_class.received)
 
     def teardown(self) -> None:
         # best effort: a leftover is named mqmigrate-bench-*, recognisable and harmless
@@ -383,6 +351,42 @@ class SourceTarget:
             admin.delete_queue(last)
         finally:
             admin.close()
+
+
+class _SourceConsumer:
+    """One benchmark consumer reading through a source adapter as the bridge does: a batch per
+    ``receive``, each message settled ACCEPT; where the adapter settles many cheaply
+    (``capabilities.batch_settle``: RabbitMQ's multiple-ack, SQS's batch delete) the settled
+    ones go back in one ``settle_many`` before the next batch."""
+
+    def __init__(self, reader: SourceAdapter, batch: int, received: Callable[[bytes], bytes]):
+        self.reader, self.batch, self.received = reader, batch, received
+        self.batched = reader.capabilities.batch_settle
+        self.accepted: list[Envelope] = []
+
+    def _settler(self, envelope: Envelope) -> Callable[[], None]:
+        if self.batched:
+            return lambda: self.accepted.append(envelope)
+        return lambda: self.reader.settle(envelope, Outcome.ACCEPT)
+
+    def _settle_accepted(self) -> None:
+        if self.accepted:
+            accepted, self.accepted = self.accepted, []
+            self.reader.settle_many(accepted, Outcome.ACCEPT)
+
+    def receive(self, timeout: float) -> list[Delivery]:
+        self._settle_accepted()
+        return [
+            Delivery(self.received(envelope.body), envelope.redelivered, self._settler(envelope))
+            for envelope in self.reader.receive(self.batch, timeout)
+        ]
+
+    def close(self) -> None:
+        try:
+            self._settle_accepted()
+            self.reader.flush()  # settled messages acknowledged before the connection goes
+        finally:
+            self.reader.close()
 
 
 def source_target(
