@@ -139,6 +139,24 @@ def test_rabbitmq_management_unreachable_is_an_error(rabbit, unique_name):
 # -- AMQP 1.0: Artemis and RabbitMQ's plugin ----------------------------------------------------
 
 
+def test_amqp1_artemis_declare_and_delete_queue(artemis_service, unique_name):
+    user, password = artemis_service.credentials()
+    uri = f"amqp1://{quote(user)}:{quote(password)}@127.0.0.1:{artemis_service.port('acceptor')}"
+    management_url = f"http://127.0.0.1:{artemis_service.port('console')}"
+    jolokia = ArtemisManagement(
+        f"artemis+http://{quote(user)}:{quote(password)}@127.0.0.1:{artemis_service.port('console')}"
+    )
+    source = open_source(uri, queue=unique_name, management_url=management_url)
+    try:
+        source.declare_queue(QueueSpec(unique_name))
+        source.declare_queue(QueueSpec(unique_name))  # an existing one is kept
+        assert jolokia.find_queue(unique_name) is not None
+        assert source.delete_queue(QueueSpec(unique_name)) == []
+        assert jolokia.find_queue(unique_name) is None
+    finally:
+        jolokia.close()
+
+
 def test_amqp1_artemis_counts_exists_and_shadow(artemis_service, unique_name):
     user, password = artemis_service.credentials()
     port = artemis_service.port("acceptor")
@@ -148,7 +166,7 @@ def test_amqp1_artemis_counts_exists_and_shadow(artemis_service, unique_name):
         f"artemis+http://{quote(user)}:{quote(password)}@127.0.0.1:{artemis_service.port('console')}"
     )
     source = open_source(uri, queue=unique_name, management_url=management_url)
-    assert source.capabilities.counts and not source.capabilities.declare
+    assert source.capabilities.counts and source.capabilities.declare
     try:
         assert source.queue_exists() is False  # looked up in Jolokia: a link would create it
         assert jolokia.find_queue(unique_name) is None  # and the check created nothing
