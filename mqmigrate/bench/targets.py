@@ -376,9 +376,14 @@ class _SourceConsumer:
 
     def receive(self, timeout: float) -> list[Delivery]:
         self._settle_accepted()
+        envelopes = self.reader.receive(self.batch, timeout)
+        if not envelopes:
+            # idle: push out the settlements the adapter batched, as the bridge's engine does
+            # (RabbitMQ confirms a persistent message delivered at once only when it is acked)
+            self.reader.flush()
         return [
             Delivery(self.received(envelope.body), envelope.redelivered, self._settler(envelope))
-            for envelope in self.reader.receive(self.batch, timeout)
+            for envelope in envelopes
         ]
 
     def close(self) -> None:
