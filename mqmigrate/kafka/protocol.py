@@ -26,6 +26,8 @@ raised within the given timeout.
 
 from __future__ import annotations
 
+import re
+
 import base64
 import json
 import logging
@@ -407,6 +409,17 @@ def _reason(exc: BaseException) -> str:
     return text[:300]
 
 
+def _tls_record_as_frame_length(lowered: str) -> bool:
+    """True when the "frame length" kafka-python read is a TLS record header: a TLS listener
+    answers a plaintext request with an alert (0x15) or handshake (0x16) record of version 3.x,
+    whose first four bytes read as a length of 0x1503.... or 0x1603...."""
+    match = re.search(r"invalid frame length:?\s*(-?\d+)", lowered)
+    if match is None:
+        return False
+    length = int(match.group(1)) & 0xFFFFFFFF
+    return length >> 24 in (0x15, 0x16) and (length >> 16) & 0xFF == 0x03
+
+
 def explain(endpoint: str, cause: str | None, protocol: str, timeout: float) -> MqMigrateError:
     """One typed error naming ``endpoint`` and the likely cause of a failed connection."""
     text = cause or ""
@@ -478,6 +491,12 @@ def explain(endpoint: str, cause: str | None, protocol: str, timeout: float) -> 
             hint="check the bootstrap address",
         )
     if "invalid frame length" in lowered or "invalidreceive" in lowered:
+        if _tls_record_as_frame_length(lowered):
+            return ConnectionFailed(
+                f"Kafka at {endpoint} answered with TLS: a TLS listener spoken to in plaintext",
+                hint="set security.protocol to SSL or SASL_SSL (and ssl.ca.location) for this "
+                "listener",
+            )
         return ConnectionFailed(
             f"{endpoint} is not a Kafka listener (its answer is no Kafka response)",
             hint="check the bootstrap address and port",

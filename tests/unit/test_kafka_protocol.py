@@ -466,6 +466,12 @@ def token_for_test(_config: str) -> tuple[str, float]:
             ConnectionFailed,
             "not a Kafka listener",
         ),
+        # a TLS listener's alert record (0x15 0x03 0x03 ...) read as a Kafka frame length
+        (
+            "InvalidReceiveError: Invalid frame length: 352518912",
+            ConnectionFailed,
+            "TLS listener spoken to in plaintext",
+        ),
         (
             "[Error 7] RequestTimedOutError: Request timed out after 3997 ms",
             ConnectionFailed,
