@@ -52,6 +52,20 @@ SCHEMES: dict[str, str] = {
 }
 
 
+def _load(target: str, package: str | None, what: str) -> Any:
+    """The class ``module:Class`` named by ``target``, imported now; a missing driver
+    ``package`` is one line saying ``what`` needs it."""
+    module, _, cls = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ImportError as exc:
+        if package and exc.name and exc.name.split(".")[0] == _DRIVER_MODULES.get(package, package):
+            raise PrerequisiteError(
+                f"{what} needs the {package!r} package", hint=f"pip install {package}"
+            ) from exc
+        raise
+
+
 def adapter_class(name: str) -> type[SourceAdapter]:
     """The adapter class registered as ``name`` (imported now, not before)."""
     try:
@@ -60,15 +74,7 @@ def adapter_class(name: str) -> type[SourceAdapter]:
         close = difflib.get_close_matches(name, list(ADAPTERS) + list(SCHEMES), n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(ADAPTERS)}"
         raise UsageError(f"unknown source kind {name!r}", hint=hint) from None
-    module, _, cls = target.partition(":")
-    try:
-        return getattr(importlib.import_module(module), cls)
-    except ImportError as exc:
-        if package and exc.name and exc.name.split(".")[0] == _DRIVER_MODULES.get(package, package):
-            raise PrerequisiteError(
-                f"the {name} source needs the {package!r} package", hint=f"pip install {package}"
-            ) from exc
-        raise
+    return _load(target, package, f"the {name} source")
 
 
 def publisher_class(name: str) -> type[SourcePublisher]:
@@ -77,15 +83,7 @@ def publisher_class(name: str) -> type[SourcePublisher]:
         hint = f"publishers: {', '.join(PUBLISHERS)}"
         raise UsageError(f"no publisher for source kind {name!r}", hint=hint)
     target, package = PUBLISHERS[name]
-    module, _, cls = target.partition(":")
-    try:
-        return getattr(importlib.import_module(module), cls)
-    except ImportError as exc:
-        if package and exc.name and exc.name.split(".")[0] == _DRIVER_MODULES.get(package, package):
-            raise PrerequisiteError(
-                f"publishing to {name} needs the {package!r} package", hint=f"pip install {package}"
-            ) from exc
-        raise
+    return _load(target, package, f"publishing to {name}")
 
 
 def windowed_publisher_class(name: str) -> Any:
@@ -94,15 +92,7 @@ def windowed_publisher_class(name: str) -> Any:
         hint = f"publishers: {', '.join(WINDOWED_PUBLISHERS)}"
         raise UsageError(f"no windowed publisher for source kind {name!r}", hint=hint)
     target, package = WINDOWED_PUBLISHERS[name], PUBLISHERS[name][1]
-    module, _, cls = target.partition(":")
-    try:
-        return getattr(importlib.import_module(module), cls)
-    except ImportError as exc:
-        if package and exc.name and exc.name.split(".")[0] == _DRIVER_MODULES.get(package, package):
-            raise PrerequisiteError(
-                f"publishing to {name} needs the {package!r} package", hint=f"pip install {package}"
-            ) from exc
-        raise
+    return _load(target, package, f"publishing to {name}")
 
 
 def kind_for_uri(uri: str) -> str:

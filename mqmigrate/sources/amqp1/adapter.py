@@ -794,23 +794,29 @@ class AMQP1Source(SourceAdapter):
             else Count.unknown(f"Artemis reported no ConsumerCount for {name!r}"),
         )
 
-    def queue_exists(self) -> bool:
-        """Artemis: the queue in Jolokia (a link would auto-create it); other brokers (RabbitMQ's
-        plugin refuses an attach to a missing queue): a receiving link without credit, so
-        nothing is taken from the queue."""
+    def _short_connection(self, role: str) -> Any:
+        """A blocking connection of its own for one management operation (the consuming one,
+        if any, is left alone); the broker's product and version noted from its open frame."""
         try:
             conn = proton_blocking_connection(
                 self.endpoint,
                 timeout=self.connect_timeout,
                 heartbeat=None,
-                container_id=f"mqmigrate-check-{uuid.uuid4().hex[:8]}",
+                container_id=f"mqmigrate-{role}-{uuid.uuid4().hex[:8]}",
             )
         except (ConnectionException, Timeout, OSError) as exc:
             raise self._connect_error(exc) from exc
+        props = conn.conn.remote_properties or {}
+        self._product = str(props.get("product", "")) or None
+        self._version = str(props.get("version", "")) or None
+        return conn
+
+    def queue_exists(self) -> bool:
+        """Artemis: the queue in Jolokia (a link would auto-create it); other brokers (RabbitMQ's
+        plugin refuses an attach to a missing queue): a receiving link without credit, so
+        nothing is taken from the queue."""
+        conn = self._short_connection("check")
         try:
-            props = conn.conn.remote_properties or {}
-            self._product = str(props.get("product", "")) or None
-            self._version = str(props.get("version", "")) or None
             if self._product == ARTEMIS:
                 management = artemis.ArtemisManagement(self.management)
                 try:
@@ -865,19 +871,8 @@ class AMQP1Source(SourceAdapter):
     def declare_queue(self, spec: QueueSpec) -> None:
         """Artemis: a sender's attach with the ``queue`` capability makes it create the anycast
         queue ``spec.name`` (kept until :meth:`delete_queue`); an existing one is kept."""
+        conn = self._short_connection("declare")
         try:
-            conn = proton_blocking_connection(
-                self.endpoint,
-                timeout=self.connect_timeout,
-                heartbeat=None,
-                container_id=f"mqmigrate-declare-{uuid.uuid4().hex[:8]}",
-            )
-        except (ConnectionException, Timeout, OSError) as exc:
-            raise self._connect_error(exc) from exc
-        try:
-            props = conn.conn.remote_properties or {}
-            self._product = str(props.get("product", "")) or None
-            self._version = str(props.get("version", "")) or None
             conn.create_sender(self._address(spec.name), options=queue_capability()).close()
         except (ProtonException, OSError) as exc:
             raise SourceUnavailable(
