@@ -72,7 +72,8 @@ from tests.support.sources import (
     RabbitMQProfile,
     SqsProfile,
 )
-from tests.support.sqs import bridge_cmd, bridge_env, source_uri
+from tests.support.bridge import bridge_cmd
+from tests.support.sqs import bridge_env, source_uri
 from tests.support.sqs import depth as sqs_depth
 from tests.support.sqs import run_bridge as run_sqs_bridge
 from tests.support.sqs import start_bridge as start_sqs_bridge

@@ -24,7 +24,8 @@ import pytest
 
 from tests.support.bridge import check_group_order, lost_and_duplicates, read_topic, source_ids
 from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
-from tests.support.sqs import bridge_cmd, bridge_env, depth, send_batches, source_uri
+from tests.support.bridge import bridge_cmd
+from tests.support.sqs import bridge_env, depth, send_batches, source_uri
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.sqs, pytest.mark.slow]
 

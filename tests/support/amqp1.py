@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -14,6 +13,7 @@ from typing import Callable, Iterable
 from proton import Message, symbol
 from proton.handlers import MessagingHandler
 from proton.reactor import Container, LinkOption
+from tests.support.bridge import bridge_cmd
 
 ROOT = Path(__file__).resolve().parents[2]
 MBEAN = 'org.apache.activemq.artemis:broker="mqmigrate"'
@@ -206,26 +206,6 @@ def numbered(
         if extra:
             extra(i, message)
         yield message
-
-
-def bridge_cmd(source: str, queue: str, bootstrap: str, topic: str, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "mqmigrate",
-        "bridge",
-        "--source",
-        source,
-        "--queue",
-        queue,
-        "--kafka",
-        bootstrap,
-        "--topic",
-        topic,
-        "--log-format",
-        "json",
-        *args,
-    ]
 
 
 def run_bridge(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 
@@ -108,3 +109,25 @@ def check_group_order(sequence: list[int], n: int) -> int:
         assert y == x + 1 or y <= x, f"skipped ahead from {x} to {y}"
         rewinds += y <= x
     return rewinds
+
+
+def bridge_cmd(source: str, queue: str, bootstrap: str, topic: str, *extra: str) -> list[str]:
+    """``mqmigrate bridge`` from ``source``'s ``queue`` into ``topic``, JSON logs, ``extra``
+    options after."""
+    return [
+        sys.executable,
+        "-m",
+        "mqmigrate",
+        "bridge",
+        "--source",
+        source,
+        "--queue",
+        queue,
+        "--kafka",
+        bootstrap,
+        "--topic",
+        topic,
+        "--log-format",
+        "json",
+        *extra,
+    ]

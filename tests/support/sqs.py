@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -64,26 +63,6 @@ def depth(sqs: Any, url: str) -> tuple[int, int]:
     return int(attrs["ApproximateNumberOfMessages"]), int(
         attrs["ApproximateNumberOfMessagesNotVisible"]
     )
-
-
-def bridge_cmd(source: str, queue: str, kafka: str, topic: str, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "mqmigrate",
-        "bridge",
-        "--source",
-        source,
-        "--queue",
-        queue,
-        "--kafka",
-        kafka,
-        "--topic",
-        topic,
-        "--log-format",
-        "json",
-        *extra,
-    ]
 
 
 def bridge_env(env: dict[str, str | None] | None) -> dict[str, str]:
