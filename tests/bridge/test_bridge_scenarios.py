@@ -3,15 +3,23 @@
 :class:`BridgeScenarios` is what ``mqmigrate bridge`` must do whatever the source: move every
 message once (no loss), share a queue between two bridges, carry typed headers to Kafka,
 reconnect when the source connection is cut, lose nothing when SIGKILLed and restarted (and
-write no duplicate with ``--effectively-once``), quarantine a record Kafka refuses, feed a
-share group, refuse a missing queue in one line, and take a shadow copy where the adapter's
-capabilities say it can (else refuse it in one line).  Each ``Test*`` class runs them on one
-adapter and broker (profiles in tests/support/sources.py).  The bridge runs as its own
-process (``python -m mqmigrate bridge``) so exit codes, one-line errors and SIGKILL are real;
-the memory source, which has no URI, runs the same scenarios in this process through the
-engine, and its "process" scenarios check that the command refuses it.
+write no duplicate with ``--effectively-once``), stop on SIGTERM / SIGINT with the
+documented exit code, quarantine a record Kafka refuses, feed a share group, refuse a missing
+queue in one line, and take a shadow copy where the adapter's capabilities say it can (else
+refuse it in one line).  Each ``Test*`` class runs them on one adapter and broker (profiles
+in tests/support/sources.py).  The bridge runs as its own process (``python -m mqmigrate
+bridge``) so exit codes, one-line errors and SIGKILL are real; the memory source, which has
+no URI, runs the same scenarios in this process through the engine, and its "process"
+scenarios check that the command refuses it.
 
-The long crash campaigns (100,000 messages, broker restarts) are in test_crash*.py.
+Scenarios that cost minutes or need what only some sources have are run where a class's data
+says so (``crash_campaign``, ``fifo_campaign``, ``visibility_watch``; a scenario marked
+``needs(...)`` is deselected elsewhere, tests/bridge/conftest.py): the long crash campaign
+(100,000 messages, SIGKILLs, Kafka and, on RabbitMQ, the source broker restarted under a
+running bridge) once per source kind, FIFO group order across SIGKILLs and visibility
+extension while Kafka is down on SQS.  The Kafka broker they restart or stop is the module's
+own (``private_kafka``), one for all of them; ``CRASH_SEED=N`` replays a campaign's random
+kill points, ``MQMIGRATE_CRASH_MESSAGES=N`` shrinks it for a quick look.
 """
 
 from __future__ import annotations
@@ -19,15 +27,21 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import os
+import random
 import signal
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
 
 import pika
 import pytest
@@ -52,7 +66,7 @@ from proton import (
 from mqmigrate import headers as mqheaders
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.errors import MqMigrateError, SourceError
-from mqmigrate.kafka.admin import set_group_config
+from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic, set_group_config
 from mqmigrate.kafka.producer import BridgeProducer
 from mqmigrate.sources.base import BridgeMode
 from mqmigrate.sources.memory import MemorySource
@@ -62,8 +76,9 @@ from tests.support.amqp1 import Artemis, numbered
 from tests.support.amqp1 import publish as amqp1_publish
 from tests.support.amqp1 import run_bridge as run_amqp1_bridge
 from tests.support.amqp1 import start_bridge as start_amqp1_bridge
-from tests.support.bridge import lost_and_duplicates, read_topic, source_ids
+from tests.support.bridge import check_group_order, lost_and_duplicates, read_topic, source_ids
 from tests.support.bridge import publish as publish_rabbitmq
+from tests.support.brokers import free_port
 from tests.support.sources import (
     ArtemisProfile,
     Broker,
@@ -118,6 +133,14 @@ class Running:
         assert self.alive(), self.stderr()[-2000:]
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self) -> None:
+        """SIGKILL it if it still runs (after a failed assertion)."""
+        if self.alive():
+            self.kill()
 
     def wait(self, timeout: float = 300) -> Result:
         try:
@@ -207,9 +230,12 @@ def _ids(prefix: str, n: int) -> list[str]:
     return [f"{prefix}-{i}" for i in range(n)]
 
 
-def _wait(condition: Any, timeout: float, what: str) -> None:
+def _wait(condition: Any, timeout: float, what: str, proc: Running | None = None) -> None:
+    """Until ``condition()``; fails after ``timeout`` s, or at once when ``proc`` has died."""
     deadline = time.monotonic() + timeout
     while not condition():
+        if proc is not None:
+            assert proc.alive(), proc.stderr()[-2000:]
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
 
@@ -221,11 +247,116 @@ def _one_line_exit_2(result: Result, expected: str = "") -> None:
     assert "Traceback" not in result.stderr
 
 
+def _command_refuses_memory(queue: str, bootstrap: str, topic: str) -> None:
+    """The memory source has no process to kill or signal: the command refuses it."""
+    proc = subprocess.run(
+        bridge_cmd("memory://q", queue, bootstrap, topic),
+        cwd=ROOT,
+        env=bridge_env(None),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    _one_line_exit_2(Result(proc.returncode, None, proc.stderr))
+
+
+@dataclass(frozen=True)
+class CrashCampaign:
+    """The long crash campaign of one source kind (minutes, so once per kind): ``messages``
+    with unique ids, the bridge SIGKILLed at random points at least ``kills`` times, Kafka
+    restarted under one running bridge and, with ``restart_source``, the source broker under
+    another (each shown through its ``/metrics`` to carry on by itself); a last run drains.
+    Always with ``--effectively-once``, the strictest mode (lost 0 and duplicates 0):
+    at-least-once after SIGKILLs, on every adapter, is ``test_sigkill_and_restart_lose_nothing``.
+    """
+
+    messages: int = 100_000
+    kills: int = 10
+    #: the bridge's ``--max-in-flight``
+    window: int = 2000
+    #: restart the source broker too: the class's ``campaign_source`` is a broker of its own
+    restart_source: bool = False
+    #: SIGKILL Kafka rather than stop it cleanly
+    hard_kafka_restart: bool = False
+
+
+@dataclass(frozen=True)
+class FifoCampaign:
+    """FIFO group order across SIGKILLs: ``groups`` message groups of ``per_group``."""
+
+    groups: int
+    per_group: int
+    kills: int
+
+
+@dataclass
+class CampaignSource:
+    """The broker a crash campaign drains, and how to restart it (None: not restartable)."""
+
+    broker: Broker
+    restart: Callable[..., float] | None = None
+
+
+def _topic(bootstrap: str, name: str, partitions: int = 1) -> str:
+    """``name`` and its quarantine topic on ``bootstrap`` (the module's own Kafka)."""
+    ensure_topic(bootstrap, name, partitions=partitions)
+    ensure_topic(bootstrap, name + ".quarantine", config=QUARANTINE_TOPIC_CONFIG)
+    return name
+
+
+def _metrics(port: int) -> dict[str, float]:
+    """The bridge's own counters, from its /metrics endpoint (empty while it starts)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("mqmigrate_bridge_"):
+            name, value = line.split("{", 1)[0], line.rsplit(" ", 1)[1]
+            out[name] = float(value)
+    return out
+
+
+def _wait_metric(port: int, proc: Running, name: str, above: float, timeout: float = 180) -> float:
+    """Until the running bridge's counter ``name`` exceeds ``above``; its value then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.alive(), proc.stderr()[-2000:]
+        value = _metrics(port).get(name, -1)
+        if value > above:
+            return value
+        assert time.monotonic() < deadline, f"{name} stayed at {value} (wanted > {above})"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def restartable_kafka(private_kafka: Any) -> Iterator[Any]:
+    """The module's own Kafka broker (one for every campaign), which the scenarios restart or
+    stop; started again after a test that failed while it was down."""
+    yield private_kafka
+    if not private_kafka.service.is_running():
+        private_kafka.start()
+
+
 class BridgeScenarios:
     """The scenarios; a subclass provides the ``broker`` fixture (a profile)."""
 
     #: messages of the bulk scenarios
     bulk = 3000
+    #: the long crash campaign, on one class per source kind (None: deselected)
+    crash_campaign: ClassVar[CrashCampaign | None] = None
+    #: FIFO group order across SIGKILLs, where the source has FIFO queues (None: deselected)
+    fifo_campaign: ClassVar[FifoCampaign | None] = None
+    #: where the source hides a held message for a visibility timeout the bridge must extend:
+    #: how long another consumer polls while Kafka is down, longer than the profile's
+    #: visibility timeout (None: no visibility timeout; deselected)
+    visibility_watch: ClassVar[float | None] = None
+
+    @pytest.fixture
+    def campaign_source(self, broker: Broker) -> CampaignSource:
+        """The broker the crash campaign drains: the class's own, not restarted."""
+        return CampaignSource(broker)
 
     @pytest.fixture
     def queue(self, broker: Broker, unique_name: str) -> Iterator[str]:
@@ -334,15 +465,7 @@ class BridgeScenarios:
         ``--effectively-once``."""
         topic = kafka_topics(queue)
         if broker.uri() is None:  # no process to kill: the command refuses the source
-            proc = subprocess.run(
-                bridge_cmd("memory://q", queue, kafka_bootstrap, topic),
-                cwd=ROOT,
-                env=bridge_env(None),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            _one_line_exit_2(Result(proc.returncode, None, proc.stderr))
+            _command_refuses_memory(queue, kafka_bootstrap, topic)
             return
         ids = _ids("k", 5 * self.bulk)
         window = 300
@@ -375,6 +498,276 @@ class BridgeScenarios:
             assert duplicates == 0
         else:
             assert duplicates <= kills * window
+
+    @pytest.mark.parametrize(
+        "sig,code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)], ids=["sigterm-0", "sigint-130"]
+    )
+    def test_signal_stops_gracefully_with_documented_exit_code(
+        self, broker, queue, bridge, kafka_topics, kafka_bootstrap, sig, code
+    ):
+        """SIGTERM (exit 0) or SIGINT (exit 130) on a bridge holding nothing new: it settles
+        what it holds, logs "bridge stopped", prints its summary; no credential is logged."""
+        topic = kafka_topics(queue)
+        if broker.uri() is None:  # no process to signal: the command refuses the source
+            _command_refuses_memory(queue, kafka_bootstrap, topic)
+            return
+        ids = _ids("s", 100)
+        broker.publish(queue, ids)
+        proc = bridge.start(queue, topic, "--idle-exit", "600", "--metrics-port", "0")
+        try:
+            _wait(
+                lambda: broker.remaining(queue) == 0, 60, "the bridge to take every message", proc
+            )
+            time.sleep(0.5)
+            proc.signal(sig)
+            result = proc.wait(timeout=60)
+        finally:
+            proc.stop()
+        assert result.code == code, result.stderr[-2000:]
+        assert result.summary["stopped"] == "signal" and result.summary["acked"] == 100
+        assert result.summary["in_flight"] == 0
+        logs = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+        assert any(line["msg"].startswith("bridge stopped") for line in logs)
+        uri = urlsplit(broker.uri())
+        if uri.password:  # credentials never logged
+            assert f"{uri.username}:{uri.password}" not in result.stderr
+        got = source_ids(read_topic(kafka_bootstrap, topic))
+        assert set(got) == set(ids)
+        assert len(got) - len(ids) <= result.summary["redelivered"], result.summary
+
+    @pytest.mark.needs("crash_campaign")
+    @pytest.mark.slow
+    def test_crash_campaign_loses_nothing(
+        self, campaign_source, restartable_kafka, unique_name, tmp_path
+    ):
+        """The class's :class:`CrashCampaign`: every id in Kafka, none twice, the queue empty;
+        each bridge under a broker restart carries on by itself."""
+        campaign = self.crash_campaign
+        broker, kafka = campaign_source.broker, restartable_kafka
+        assert campaign_source.restart is not None or not campaign.restart_source
+        n = int(os.environ.get("MQMIGRATE_CRASH_MESSAGES", campaign.messages))
+        seed = int(os.environ.get("CRASH_SEED", random.randrange(1 << 30)))
+        rng = random.Random(seed)
+        began = time.monotonic()
+        queue = unique_name
+        broker.declare(queue)
+        try:
+            topic = _topic(kafka.bootstrap, queue, partitions=3)
+            ids = _ids("id", n)
+            broker.fill(queue, ids, size=128)
+            filled = time.monotonic()
+            bridge = Bridge(broker, kafka.bootstrap, tmp_path)
+            args = (
+                "--idle-exit",
+                "3",
+                "--max-in-flight",
+                str(campaign.window),
+                "--reconnect-timeout",
+                "120",
+                "--effectively-once",
+            )
+            events: list[str] = []
+            kills = 0
+
+            def backlog() -> int | None:
+                """The queue's depth; None while its broker restarts."""
+                try:
+                    return broker.remaining(queue)
+                except Exception:  # noqa: BLE001 - whatever the client raises for a broker down
+                    return None
+
+            def moved(proc: Running, by: int, timeout: float = 180) -> None:
+                """Until ``proc`` has taken ``by`` messages (the backlog went down that much) or
+                the queue is empty."""
+                start = backlog()
+                deadline = time.monotonic() + timeout
+                while True:
+                    assert proc.alive(), proc.stderr()[-2000:]
+                    now = backlog()
+                    if start is None:
+                        start = now
+                    elif now is not None and (now <= start - by or now == 0):
+                        return
+                    assert time.monotonic() < deadline, "the bridge stopped moving messages"
+                    time.sleep(0.05)
+
+            def killed_at_random(when: str) -> None:
+                # a random point of its run, measured in progress so that the campaign never
+                # runs out of messages before its brokers restart, however fast the machine
+                nonlocal kills
+                proc = bridge.start(queue, topic, *args)
+                try:
+                    moved(proc, rng.randint(max(1, n // 1000), max(2, n // 20)))
+                    proc.kill()
+                    kills += 1
+                finally:
+                    proc.stop()
+                events.append(f"kill {when} backlog={backlog()}")
+
+            def carries_on_through(restart: Callable[..., float], name: str, counter: str) -> None:
+                """A bridge keeps running while ``restart`` bounces a broker, then moves on by
+                itself (``counter`` grows after the broker is back); then it is killed too."""
+                nonlocal kills
+                port = free_port()
+                proc = bridge.start(queue, topic, *args, "--metrics-port", str(port))
+                try:
+                    moved(proc, 1)
+                    _wait_metric(port, proc, "mqmigrate_bridge_messages_acked_total", 0)
+                    took = restart(down_for=rng.uniform(0.5, 2.0))
+                    back = _metrics(port).get(counter, 0)
+                    after = _wait_metric(port, proc, counter, back)
+                    reconnects = "mqmigrate_bridge_source_reconnects_total"
+                    if name == "source":  # it found its source gone and reconnected
+                        _wait_metric(port, proc, reconnects, 0)
+                    events.append(
+                        f"{name} restarted (healthy after {took:.1f}s); the same bridge went "
+                        f"on: {counter}={after:.0f}, "
+                        f"source_reconnects={_metrics(port).get(reconnects, -1):.0f}"
+                    )
+                    time.sleep(rng.uniform(0.05, 0.3))
+                    proc.kill()
+                    kills += 1
+                finally:
+                    proc.stop()
+                events.append(f"kill after the {name} restart backlog={backlog()}")
+
+            def restart_kafka(down_for: float) -> float:
+                return kafka.restart(down_for=down_for, hard=campaign.hard_kafka_restart)
+
+            for _ in range(rng.randint(2, 4)):
+                killed_at_random(f"#{kills + 1}")
+            if campaign.restart_source:
+                carries_on_through(
+                    campaign_source.restart, "source", "mqmigrate_bridge_messages_acked_total"
+                )
+            for _ in range(rng.randint(2, 4)):
+                killed_at_random(f"#{kills + 1}")
+            carries_on_through(restart_kafka, "kafka", "mqmigrate_bridge_messages_out_total")
+            while kills < campaign.kills:
+                killed_at_random(f"#{kills + 1}")
+
+            # a last run drains what is left and exits on its own
+            result = bridge.run(queue, topic, *args, timeout=900)
+            assert result.code == 0, result.stderr[-2000:]
+            assert result.summary["stopped"] == "drained", result.summary
+            lost, duplicates, unexpected = lost_and_duplicates(
+                ids, kafka.bootstrap, topic, timeout=300
+            )
+            print(
+                f"\n[crash campaign {type(self).__name__} seed={seed}] messages={n} "
+                f"kills={kills} lost={len(lost)} duplicates={duplicates} "
+                f"fill={filled - began:.0f}s campaign={time.monotonic() - filled:.0f}s "
+                f"last_run={result.summary}"
+            )
+            print("\n".join(events))
+            assert kills >= campaign.kills
+            assert not lost, f"{len(lost)} lost, e.g. {sorted(lost)[:5]} (seed {seed})"
+            assert not unexpected, sorted(unexpected)[:5]
+            assert duplicates == 0, f"seed {seed}"
+            assert broker.remaining(queue) == 0
+            # the killed runs' unsettled messages came back and were seen again
+            assert result.summary["redelivered"] > 0, result.summary
+        finally:
+            broker.delete(queue)
+
+    @pytest.mark.needs("fifo_campaign")
+    @pytest.mark.slow
+    @pytest.mark.parametrize(
+        "effectively_once", [False, True], ids=["at-least-once", "effectively-once"]
+    )
+    def test_fifo_group_order_survives_sigkills(
+        self, broker, restartable_kafka, unique_name, tmp_path, effectively_once
+    ):
+        """Each message group's order in Kafka survives SIGKILLs: key = group, and what
+        exactly is asserted is in :func:`~tests.support.bridge.check_group_order`; with
+        ``--effectively-once`` exactly the send order."""
+        campaign = self.fifo_campaign
+        kafka = restartable_kafka
+        queue = broker.declare_fifo(unique_name)
+        try:
+            topic = _topic(kafka.bootstrap, unique_name, partitions=3)
+            broker.publish_groups(queue, campaign.groups, campaign.per_group)
+            bridge = Bridge(broker, kafka.bootstrap, tmp_path)
+            args = ["--idle-exit", "4", "--max-in-flight", "500"]
+            if effectively_once:
+                args.append("--effectively-once")
+            rng = random.Random()
+            kills = 0
+            for _ in range(campaign.kills):
+                proc = bridge.start(queue, topic, *args)
+                try:
+                    # started, and holding messages (possibly a killed predecessor's, still
+                    # invisible: its "bridge started" line is this one's)
+                    proc.wait_started()
+                    _wait(
+                        lambda: broker.visible(queue) < broker.remaining(queue),
+                        60,
+                        "the bridge to hold messages",
+                        proc,
+                    )
+                    time.sleep(0.2 + rng.uniform(0.05, 0.6))
+                    proc.kill()
+                    kills += 1
+                finally:
+                    proc.stop()
+            result = bridge.run(queue, topic, *args, timeout=600)
+            assert result.code == 0, result.stderr[-3000:]
+            assert result.summary["stopped"] == "drained", result.summary
+
+            by_group: dict[bytes, list[int]] = defaultdict(list)
+            for record in read_topic(kafka.bootstrap, topic):  # partition order within a key
+                group, _, pos = record.value().decode().partition(":")
+                assert record.key() == group.encode()  # key = the message group
+                by_group[record.key()].append(int(pos))
+            assert len(by_group) == campaign.groups
+            rewinds = {
+                g.decode(): check_group_order(seq, campaign.per_group)
+                for g, seq in by_group.items()
+            }
+            print(f"\n[fifo effectively_once={effectively_once}] kills={kills} rewinds={rewinds}")
+            assert kills == campaign.kills
+            if effectively_once:
+                assert not any(rewinds.values())
+            assert broker.remaining(queue) == 0
+        finally:
+            broker.delete(queue)
+
+    @pytest.mark.needs("visibility_watch")
+    @pytest.mark.slow
+    def test_visibility_extended_while_kafka_is_down(
+        self, broker, queue, restartable_kafka, tmp_path
+    ):
+        """Kafka down for longer than the queue's visibility timeout: the held messages stay
+        invisible to another consumer meanwhile, and land once when Kafka is back."""
+        kafka = restartable_kafka
+        topic = _topic(kafka.bootstrap, queue)
+        bridge = Bridge(broker, kafka.bootstrap, tmp_path)
+        proc = bridge.start(queue, topic, "--idle-exit", "600")
+        ids = _ids("v", 20)
+        try:
+            proc.wait_started()
+            kafka.stop()
+            broker.publish(queue, ids)
+            _wait(
+                lambda: broker.visible(queue) == 0 and broker.remaining(queue) == len(ids),
+                30,
+                "the bridge to take the messages",
+                proc,
+            )
+            # another consumer polls for several visibility timeouts while Kafka is down: it
+            # must get nothing, the bridge keeps extending what it holds
+            stolen = broker.received_elsewhere(queue, self.visibility_watch)
+            assert not stolen, f"{stolen} messages reappeared while the bridge held them"
+            assert proc.alive(), proc.stderr()[-2000:]
+            kafka.start()
+            _wait(lambda: broker.remaining(queue) == 0, 120, "the messages settled", proc)
+            proc.signal(signal.SIGTERM)
+            result = proc.wait(timeout=60)
+        finally:
+            proc.stop()
+        assert result.code == 0, result.stderr[-2000:]
+        assert result.summary["acked"] == len(ids) and result.summary["redelivered"] == 0
+        assert sorted(source_ids(read_topic(kafka.bootstrap, topic))) == sorted(ids)  # once each
 
     def test_oversized_record_quarantined_once(
         self, broker, queue, bridge, kafka_topics, kafka_bootstrap
@@ -533,11 +926,21 @@ class TestMemory(BridgeScenarios):
 
 class TestRabbitMQ(BridgeScenarios):
     pytestmark = [pytest.mark.rabbitmq]
+    #: 100,000 messages of 128 B, RabbitMQ restarted under one running bridge too
+    crash_campaign = CrashCampaign(kills=10, restart_source=True)
 
     @pytest.fixture
     def broker(self, rabbitmq_service) -> Iterator[Broker]:
         profile = RabbitMQProfile(rabbitmq_service)
         yield profile
+        profile.close()
+
+    @pytest.fixture
+    def campaign_source(self, private_rabbitmq) -> Iterator[CampaignSource]:
+        """A RabbitMQ node of the module's own, which the campaign restarts (the sandbox's is
+        shared)."""
+        profile = RabbitMQProfile(private_rabbitmq.service)
+        yield CampaignSource(profile, private_rabbitmq.restart)
         profile.close()
 
     # -- this broker's own scenarios --
@@ -852,6 +1255,8 @@ class TestRabbitMQAmqp1(BridgeScenarios):
 
 class TestArtemis(BridgeScenarios):
     pytestmark = [pytest.mark.amqp1]
+    #: the AMQP 1.0 adapter's campaign (not repeated on RabbitMQ's plugin): Kafka SIGKILLed
+    crash_campaign = CrashCampaign(kills=10, window=1000, hard_kafka_restart=True)
 
     @pytest.fixture
     def broker(self, artemis_service) -> Iterator[Broker]:
@@ -1139,11 +1544,24 @@ class TestArtemis(BridgeScenarios):
 
 class TestSqsElasticMQ(BridgeScenarios):
     pytestmark = [pytest.mark.sqs]
+    #: the SQS adapter's campaign (not repeated on moto, which moves tens of messages a second)
+    crash_campaign = CrashCampaign(kills=12)
+    fifo_campaign = FifoCampaign(groups=8, per_group=600, kills=4)
+    #: 6 visibility timeouts of the profile's 2 s
+    visibility_watch = 12.0
 
     @pytest.fixture
     def broker(self, elasticmq_service, elasticmq_sqs) -> Iterator[Broker]:
         profile = SqsProfile(elasticmq_service, elasticmq_sqs)
         yield profile
+        profile.close()
+
+    @pytest.fixture
+    def campaign_source(self, elasticmq_service, elasticmq_sqs) -> Iterator[CampaignSource]:
+        """Visibility 5 s: a killed bridge's messages come back soon, a live bridge under the
+        campaign's load extends them in time."""
+        profile = SqsProfile(elasticmq_service, elasticmq_sqs, visibility=5)
+        yield CampaignSource(profile)
         profile.close()
 
     # -- this broker's own scenarios --
@@ -1257,6 +1675,9 @@ class TestSqsMoto(BridgeScenarios):
     #: moto moves some tens of messages a second (ElasticMQ thousands), and its slow answers
     #: need a visibility timeout the bridge's extensions keep up with
     bulk = 200
+    #: 2.5 visibility timeouts of the profile's 10 s (no campaign here: at moto's speed a kill
+    #: campaign takes minutes, and the adapter's is run on ElasticMQ)
+    visibility_watch = 25.0
 
     @pytest.fixture
     def broker(self, moto_service, moto_sqs, moto_sns) -> Iterator[Broker]:

@@ -16,8 +16,10 @@ import datetime as dt
 import decimal
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import pika
@@ -118,6 +120,31 @@ class Broker:
 
     def shadow_exists(self, queue: str) -> bool:
         """Whether the shadow copy of ``queue`` is on the broker."""
+        raise NotImplementedError
+
+    def fill(self, queue: str, ids: list[str], size: int = 0) -> None:
+        """:meth:`publish` for a backlog of a crash campaign (as fast as the broker takes it);
+        returns once ``queue`` holds every message."""
+        self.publish(queue, ids, size)
+
+    # -- only for the scenarios classes that set ``fifo_campaign`` / ``visibility_watch`` ----
+    def declare_fifo(self, queue: str) -> str:
+        """Create a FIFO queue for ``queue`` (each message group served in order); returns the
+        name the bridge takes (:meth:`delete` and :meth:`remaining` take it too)."""
+        raise NotImplementedError
+
+    def publish_groups(self, queue: str, groups: int, per_group: int) -> None:
+        """``per_group`` messages in each of ``groups`` groups of a FIFO queue: group ``gN``,
+        bodies ``gN:0`` .. ``gN:{per_group - 1}``, each group sent in order."""
+        raise NotImplementedError
+
+    def visible(self, queue: str) -> int:
+        """Messages of ``queue`` another consumer could receive now (not held by one)."""
+        raise NotImplementedError
+
+    def received_elsewhere(self, queue: str, seconds: float) -> int:
+        """How many messages another consumer receives from ``queue`` polling for
+        ``seconds`` (each made visible again at once)."""
         raise NotImplementedError
 
 
@@ -235,6 +262,25 @@ class RabbitMQProfile(ProxiedProfile):
                 )
         finally:
             connection.close()
+
+    def fill(self, queue: str, ids: list[str], size: int = 0) -> None:
+        """Without publisher confirms (one round trip a message would take minutes for a
+        campaign): counts what arrived instead."""
+        connection, channel = self._channel()
+        try:
+            for mid in ids:
+                channel.basic_publish(
+                    "",
+                    queue,
+                    _body(mid, size),
+                    pika.BasicProperties(message_id=mid, delivery_mode=2),
+                )
+        finally:
+            connection.close()
+        deadline = time.monotonic() + 120
+        while self.remaining(queue) != len(ids):
+            assert time.monotonic() < deadline, f"{queue} never held {len(ids)} messages"
+            time.sleep(0.1)
 
     def uri(self, *, proxied: bool = False) -> str | None:
         port = self.proxy.port if proxied else self.amqp_port
@@ -518,6 +564,43 @@ class SqsProfile(ProxiedProfile):
             return True
         except self.sqs.exceptions.QueueDoesNotExist:
             return False
+
+    def declare_fifo(self, queue: str) -> str:
+        name = queue + ".fifo"
+        attributes = {"FifoQueue": "true", "VisibilityTimeout": str(self.visibility)}
+        self.urls[name] = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        return name
+
+    def publish_groups(self, queue: str, groups: int, per_group: int) -> None:
+        def send_group(g: int) -> None:  # one sender per group keeps its send order
+            entries = [
+                {
+                    "MessageBody": f"g{g}:{i}",
+                    "MessageGroupId": f"g{g}",
+                    "MessageDeduplicationId": f"g{g}-{i}",
+                }
+                for i in range(per_group)
+            ]
+            send_batches(self.sqs, self.urls[queue], entries, threads=1)
+
+        with ThreadPoolExecutor(groups) as pool:
+            list(pool.map(send_group, range(groups)))
+
+    def visible(self, queue: str) -> int:
+        return sqs_depth(self.sqs, self.urls[queue])[0]
+
+    def received_elsewhere(self, queue: str, seconds: float) -> int:
+        received = 0
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            reply = self.sqs.receive_message(
+                QueueUrl=self.urls[queue],
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                VisibilityTimeout=0,
+            )
+            received += len(reply.get("Messages", []))
+        return received
 
     def declare(self, queue: str, *, dead_letter: bool = False) -> None:
         dlq = self.sqs.create_queue(QueueName=queue + "-dlq")["QueueUrl"]

@@ -1,6 +1,7 @@
 """SQS source, pure logic: attribute fidelity (hypothesis), ids, error classification,
-settle/visibility bookkeeping.  The real broker round trips are in tests/integration/test_source_contract.py,
-tests/bridge/test_bridge_scenarios.py and test_sqs_crash.py."""
+settle/visibility bookkeeping.  The real broker round trips are in tests/integration/test_source_contract.py
+and tests/bridge/test_bridge_scenarios.py (crash campaign, FIFO order across SIGKILLs and
+visibility extension on TestSqsElasticMQ)."""
 
 from __future__ import annotations
 
