@@ -278,6 +278,10 @@ class CrashCampaign:
     restart_source: bool = False
     #: SIGKILL Kafka rather than stop it cleanly
     hard_kafka_restart: bool = False
+    #: the source marks a message it delivers again (RabbitMQ's redelivered flag, SQS's receive
+    #: count), so the last run counts the killed runs' unsettled messages as ``redelivered``;
+    #: Artemis leaves the AMQP 1.0 delivery-count of a delivery whose connection died at 0
+    marks_redelivery: bool = True
 
 
 @dataclass(frozen=True)
@@ -665,8 +669,12 @@ class BridgeScenarios:
             assert not unexpected, sorted(unexpected)[:5]
             assert duplicates == 0, f"seed {seed}"
             assert broker.remaining(queue) == 0
-            # the killed runs' unsettled messages came back and were seen again
-            assert result.summary["redelivered"] > 0, result.summary
+            # the killed runs' unsettled messages came back: written ones recognised by id
+            # and skipped, and where the source marks them, counted as redelivered
+            summary = result.summary
+            assert summary["redelivered"] + summary["duplicates_skipped"] > 0, summary
+            if campaign.marks_redelivery:
+                assert summary["redelivered"] > 0, summary
         finally:
             broker.delete(queue)
 
@@ -1256,7 +1264,9 @@ class TestRabbitMQAmqp1(BridgeScenarios):
 class TestArtemis(BridgeScenarios):
     pytestmark = [pytest.mark.amqp1]
     #: the AMQP 1.0 adapter's campaign (not repeated on RabbitMQ's plugin): Kafka SIGKILLed
-    crash_campaign = CrashCampaign(kills=10, window=1000, hard_kafka_restart=True)
+    crash_campaign = CrashCampaign(
+        kills=10, window=1000, hard_kafka_restart=True, marks_redelivery=False
+    )
 
     @pytest.fixture
     def broker(self, artemis_service) -> Iterator[Broker]:
