@@ -177,6 +177,30 @@ def private_kafka(tmp_path_factory, kafka_service):
         broker.stop()
 
 
+@pytest.fixture(scope="session")
+def secured_only_kafka(tmp_path_factory, kafka_service):
+    """A private broker whose only client listeners are the secured ones (SASL_SSL SCRAM and
+    PLAIN, OAUTHBEARER, mTLS; a CA of its own): a client built without the secured
+    configuration cannot connect.  One per session, shared by every module that needs this
+    configuration (one JVM start instead of one per module), so no test restarts or
+    reconfigures it; each names its topics and groups uniquely.
+    ``service.client_properties_file(kind)`` gives each ready client file."""
+    from tests.support.brokers import PrivateKafka
+
+    broker = PrivateKafka(
+        tmp_path_factory.mktemp("secured-only-kafka"),
+        kafka_service.ctx.cache_dir,
+        name="kafka-secured-only",
+        secured=True,
+        plaintext=False,
+    )
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
 @pytest.fixture(scope="module")
 def private_rabbitmq(tmp_path_factory):
     """A RabbitMQ node of this test module's own, which it may restart (see tests/support/brokers.py)."""
