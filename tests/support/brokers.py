@@ -9,7 +9,8 @@ which the test may stop and start at will; their data survive a restart.
 
 ``PrivateKafka(..., secured=True)`` is the one way the tests start a secured private Kafka
 (the sandbox's SASL_SSL, OAUTHBEARER and mTLS listeners with a CA of its own); the
-``secured_only_kafka`` fixture (tests/conftest.py) shares one without PLAINTEXT per session.
+``secured_only_kafka`` fixture (tests/conftest.py) shares one per session, without PLAINTEXT
+and with StandardAuthorizer.
 """
 
 from __future__ import annotations
