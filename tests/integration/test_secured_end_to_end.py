@@ -376,6 +376,7 @@ def test_bridge_from_sqs_through_an_assumed_role_into_sasl_ssl(
 
 # -- plan → provision (topics, share-group configs, ACLs) over SASL_SSL ----------------------------
 
+
 @pytest.mark.rabbitmq
 @pytest.mark.slow
 def test_plan_then_provision_topics_group_configs_and_acls_over_sasl_ssl(
