@@ -108,7 +108,8 @@ def decode_value(buf: bytes, offset: int) -> tuple[Any, int]:
             value, offset = decode_value(buf, offset)
             values.append(value)
         return values, offset
-    return _pika_data.decode_value(buf, offset)
+    value, offset = _pika_data.decode_value(buf, offset)
+    return value, offset
 
 
 def decode_table(buf: bytes, offset: int) -> tuple[dict[str, Any], int]:
