@@ -380,13 +380,17 @@ class RabbitMQConfirmPublisher:
 
         if self.outstanding >= self.window:
             self._serve_until(lambda: self.outstanding < self.window, "confirms")
+        # the tag is counted before the frame goes out: basic_publish serves the socket until
+        # the frame is written, and in that same pass it may read the broker's ack for this
+        # very message (RabbitMQ confirms a message that consumers took at once, alone); an
+        # ack for a tag not yet counted would be dropped and the message never confirmed
+        self.tracker.published()
         try:
             self.channel.basic_publish(self.exchange, self.routing_key, body, self.properties)
         except pex.AMQPError as exc:
             raise PublishRefused(
                 f"RabbitMQ refused a publish: {type(exc).__name__} {exc}"[:300]
             ) from exc
-        self.tracker.published()
         if self.outstanding >= self.window // 2:
             self._serve(0)
 
