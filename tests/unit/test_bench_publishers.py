@@ -1,14 +1,11 @@
-"""The RabbitMQ publisher's confirm bookkeeping (pure: a stand-in channel at most; the
-publishers themselves are proven on the sandbox brokers in tests/integration/test_bench.py)."""
+"""The RabbitMQ publisher's confirm bookkeeping (pure; the publishers themselves are proven on
+the sandbox brokers in tests/integration/test_bench.py)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
-import pika
-
-from mqmigrate.bench.publishers import ConfirmTracker, RabbitMQConfirmPublisher
+from mqmigrate.bench.publishers import ConfirmTracker
 
 
 def _published(n: int) -> ConfirmTracker:
@@ -50,44 +47,42 @@ def test_multiple_nack_counts_as_refused():
     assert (tracker.acked, tracker.nacked, tracker.outstanding) == (0, 4, 0)
 
 
-class _AckingChannel:
-    """What the confirming publisher sees of pika's BlockingChannel when RabbitMQ is quick:
-    ``basic_publish`` serves the socket until its frame is written and reads, in that same
-    pass, the broker's single ``basic.ack`` for that very message."""
+class _ChannelConfirmingDuringPublish:
+    """A pika channel whose broker confirms a message while ``basic_publish`` still flushes it
+    (pika's blocking connection reads incoming frames while it writes)."""
 
     def __init__(self) -> None:
-        self._impl = self  # pika's channel implementation, where confirms are registered
-        self.on_confirm: Callable[[Any], None] | None = None
-        self.frames = 0
+        self.tag = 0
+        self.on_confirm: Any = None
+        self._impl = self
 
-    def confirm_delivery(self, ack_nack_callback: Callable[[Any], None], callback: Any) -> None:
-        self.on_confirm = ack_nack_callback
-        callback("Confirm.SelectOk")
+    def confirm_delivery(self, on_confirm: Any, callback: Any) -> None:
+        self.on_confirm = on_confirm
+        callback(object())
 
-    def basic_publish(self, exchange: str, routing_key: str, body: bytes, properties: Any) -> None:
-        self.frames += 1
-        assert self.on_confirm is not None
-        ack = pika.spec.Basic.Ack(delivery_tag=self.frames, multiple=False)
-        self.on_confirm(SimpleNamespace(method=ack))
+    def basic_publish(self, *_args: Any) -> None:
+        from pika import frame, spec
+
+        self.tag += 1
+        self.on_confirm(frame.Method(1, spec.Basic.Ack(delivery_tag=self.tag)))
 
 
 class _Connection:
     def __init__(self) -> None:
-        self.ch = _AckingChannel()
+        self.channel_ = _ChannelConfirmingDuringPublish()
 
-    def channel(self) -> _AckingChannel:
-        return self.ch
+    def channel(self) -> _ChannelConfirmingDuringPublish:
+        return self.channel_
 
-    def process_data_events(self, time_limit: float) -> None:
-        """Nothing more arrives: every ack came during its publish."""
-
-    def close(self) -> None:
+    def process_data_events(self, _time_limit: float) -> None:
         pass
 
 
-def test_an_ack_read_while_its_own_publish_is_written_counts():
-    publisher = RabbitMQConfirmPublisher(_Connection(), "", "q", window=100, timeout=0.5)
-    for _ in range(5):
+def test_a_confirm_read_while_its_publish_flushes_is_counted():
+    from mqmigrate.sources.rabbitmq.publisher import RabbitMQConfirmPublisher
+
+    publisher = RabbitMQConfirmPublisher(_Connection(), "", "q", timeout=0.2)
+    for _ in range(3):
         publisher.publish(b"x")
-    publisher.flush()  # PublishRefused if an ack was dropped
-    assert (publisher.confirmed, publisher.outstanding, publisher.tracker.sent) == (5, 0, 5)
+    publisher.flush()  # raised "did not send confirms" when the tag was counted after the publish
+    assert (publisher.outstanding, publisher.confirmed) == (0, 3)

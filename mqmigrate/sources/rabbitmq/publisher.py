@@ -380,10 +380,8 @@ class RabbitMQConfirmPublisher:
 
         if self.outstanding >= self.window:
             self._serve_until(lambda: self.outstanding < self.window, "confirms")
-        # the tag is counted before the frame goes out: basic_publish serves the socket until
-        # the frame is written, and in that same pass it may read the broker's ack for this
-        # very message (RabbitMQ confirms a message that consumers took at once, alone); an
-        # ack for a tag not yet counted would be dropped and the message never confirmed
+        # counted before the publish: pika may read the broker's confirm of this very message
+        # while it flushes the publish, and a confirm for an unknown tag would be dropped
         self.tracker.published()
         try:
             self.channel.basic_publish(self.exchange, self.routing_key, body, self.properties)
