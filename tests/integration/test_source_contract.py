@@ -416,14 +416,8 @@ class TestRabbitMQ(SourceContract):
         source = RabbitMQSource(uri, queue)
         assert SECRET not in source.describe()
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="pika 1.4 decodes AMQP doubles ('d', 'f') through int(), and the adapter's fast "
-        "reader decodes header tables with pika's decode_table: a Java or .NET producer's 3.25 "
-        "reaches the envelope (and Kafka) as 3; strict, so a fixed decoder turns this into a "
-        "failure to update",
-    )
     def test_a_double_header_keeps_its_fraction(self, broker, queue, opened, monkeypatch):
+        """pika decodes AMQP doubles through int(); the adapter's reader keeps 3.25 whole."""
         encode = pika.data.encode_value
 
         def encode_doubles(pieces: list, value: Any) -> int:
