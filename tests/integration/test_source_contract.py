@@ -174,6 +174,23 @@ class SourceContract:
         if broker.capabilities.depth:
             assert again.depth() == 0
 
+    def test_flush_puts_settlements_on_the_wire_before_an_abrupt_close(self, broker, queue, opened):
+        """After ``flush`` the broker has every settlement even when nothing serves the
+        connection again (the process dies, the network goes): the cut connection gives
+        back nothing that was accepted."""
+        ids = ["f-0", "f-1", "f-2"]
+        broker.publish(queue, ids)
+        source = opened(queue)
+        got = _receive(source, len(ids))
+        assert sorted(_ids(got)) == ids
+        assert source.settle_many(got, Outcome.ACCEPT) == len(ids)
+        source.flush()
+        time.sleep(0.5)  # what flush wrote crosses the proxy; the adapter is not served
+        broker.cut(source)
+        broker.restore()
+        again = opened(queue)
+        assert _ids(_quiet(again, max(broker.quiet, broker.given_back_after_cut))) == []
+
     def test_release_gives_the_message_back(self, broker, queue, opened):
         broker.publish(queue, ["rel-0"])
         source = opened(queue)
