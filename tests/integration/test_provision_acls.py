@@ -136,12 +136,14 @@ def test_provision_creates_the_declared_acls_and_a_rerun_changes_nothing(
         (f"topic dlq.shop.{unique_name} (literal)", f"{worker} DESCRIBE", "create"),
         (f"topic dlq.shop.{unique_name} (literal)", f"{worker} WRITE", "create"),
         ("topic shop. (prefixed)", f"{app} DESCRIBE", "create"),
+        ("topic shop. (prefixed)", f"{app} DESCRIBE_CONFIGS", "create"),
         ("topic shop. (prefixed)", f"{app} WRITE", "create"),
         (f"topic shop.{unique_name} (literal)", f"{worker} READ", "create"),
     ]
     assert described(bootstrap, app) == {
         ("TOPIC", "shop.", "PREFIXED", "WRITE", "ALLOW", "*"),
         ("TOPIC", "shop.", "PREFIXED", "DESCRIBE", "ALLOW", "*"),
+        ("TOPIC", "shop.", "PREFIXED", "DESCRIBE_CONFIGS", "ALLOW", "*"),
     }
     assert described(bootstrap, worker) == {
         ("TOPIC", f"shop.{unique_name}", "LITERAL", "READ", "ALLOW", "*"),
@@ -156,7 +158,7 @@ def test_provision_creates_the_declared_acls_and_a_rerun_changes_nothing(
     again = provision(loader.load(path))
     assert again.applied == 0 and again.pending == [] and again.drift == []
     assert {c.action for c in again.changes if c.resource == "acls"} == {"unchanged"}
-    assert len(described(bootstrap, app)) == 2 and len(described(bootstrap, worker)) == 4
+    assert len(described(bootstrap, app)) == 3 and len(described(bootstrap, worker)) == 4
 
     # an ACL of the same principal the playbook does not declare is left alone (never deleted)
     admin = share.admin_client(bootstrap)
@@ -207,7 +209,7 @@ def test_without_an_authorizer_acls_are_skipped_and_counted(
             "action": "skipped",
             "old": None,
             "new": None,
-            "note": "the cluster has no authorizer; 2 declared ACL(s) not created",
+            "note": "the cluster has no authorizer; 3 declared ACL(s) not created",
         }
     ]
 
