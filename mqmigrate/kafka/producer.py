@@ -79,25 +79,27 @@ def fit_batches_to_topics(
     """``config`` (``--producer-config``) with ``batch.size`` lowered to the smallest
     ``max.message.bytes`` of ``topics`` where librdkafka's default is above it, so a record too
     large for a topic is refused alone instead of with the batch it shares
-    (:func:`batch_size_within`; a ``batch.size`` the user set wins).  When Kafka does not
-    tell the topics' limits (no DescribeConfigs permission), ``config`` as given, with a
-    warning."""
+    (:func:`batch_size_within`; a ``batch.size`` the user set wins).  A topic whose limit
+    Kafka does not tell (no DescribeConfigs permission on it) is left out, with a warning."""
     from mqmigrate.kafka.admin import topic_max_message_bytes
 
     given = {**as_kafka_config(kafka).properties, **config}
     if "batch.size" in given:
         return dict(config)
-    try:
-        limits = topic_max_message_bytes(kafka, topics)
-    except MqMigrateError as exc:
+    limits: dict[str, int] = {}
+    unread: list[str] = []
+    for topic in dict.fromkeys(topics):  # one by one: a topic we may not describe is one gap
+        try:
+            limits.update(topic_max_message_bytes(kafka, [topic]))
+        except MqMigrateError as exc:
+            unread.append(f"{topic} ({exc.one_line()})")
+    if unread:
         log.warning(
-            "cannot read max.message.bytes of %s (%s): batches keep librdkafka's batch.size, so "
-            "a record above a topic's limit is quarantined with the batch it shares; set "
-            "--producer-config batch.size=N to avoid that",
-            ", ".join(topics),
-            exc.one_line(),
+            "cannot read max.message.bytes of %s: batches are sized to the other topics' limits "
+            "only, so a record above such a topic's limit is quarantined with the batch it "
+            "shares; grant DescribeConfigs on it or set --producer-config batch.size=N",
+            ", ".join(unread),
         )
-        return dict(config)
     size = batch_size_within(limits, given)
     if size is None:
         return dict(config)

@@ -28,3 +28,19 @@ def test_a_batch_size_the_user_set_wins_even_above_the_limit():
 
 def test_no_known_limit_changes_nothing():
     assert batch_size_within({}, {"linger.ms": 5}) is None
+
+
+def test_a_topic_kafka_will_not_describe_is_left_out_with_a_warning(monkeypatch, caplog):
+    from mqmigrate.errors import KafkaError
+    from mqmigrate.kafka import admin
+    from mqmigrate.kafka.producer import fit_batches_to_topics
+
+    def limits(_kafka, topics):
+        if topics == ["orders.quarantine"]:
+            raise KafkaError("Broker: Topic authorization failed")
+        return {"orders": 65536}
+
+    monkeypatch.setattr(admin, "topic_max_message_bytes", limits)
+    config = fit_batches_to_topics("127.0.0.1:1", {"linger.ms": 5}, ["orders", "orders.quarantine"])
+    assert config == {"linger.ms": 5, "batch.size": 65536}
+    assert "orders.quarantine (Broker: Topic authorization failed)" in caplog.text
