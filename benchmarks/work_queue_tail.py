@@ -33,6 +33,7 @@ SETTINGS = {
     "pool (default)": dict(),
     "pool, max.poll.records 1 (plan)": dict(max_poll_records=1),
     "pool, 2 share consumers": dict(share_consumers=2),
+    "pool, 1 share consumer": dict(share_consumers=1),
 }
 #: ``--preset default``: no preset, the bench's own defaults (the throughput case)
 NO_PRESET = "default"

@@ -95,8 +95,19 @@ def main() -> int:
     parser.add_argument(
         "--also", type=int, action="append", default=[], help="a max_poll_records to add"
     )
+    parser.add_argument(
+        "--share-consumers",
+        type=int,
+        action="append",
+        default=[],
+        help="a number of share consumers feeding the handlers to add",
+    )
     args = parser.parse_args()
-    settings = {**SETTINGS, **{f"max_poll_records {n}": {"max_poll_records": n} for n in args.also}}
+    settings = {
+        **SETTINGS,
+        **{f"max_poll_records {n}": {"max_poll_records": n} for n in args.also},
+        **{f"share_consumers {n}": {"share_consumers": n} for n in args.share_consumers},
+    }
     runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label in settings}
     for round_ in range(args.repeat):
         for label, options in settings.items():

@@ -177,6 +177,52 @@ def private_kafka(tmp_path_factory, kafka_service):
         broker.stop()
 
 
+@pytest.fixture(scope="session")
+def secured_only_kafka(tmp_path_factory, kafka_service):
+    """A private broker whose only client listeners are the secured ones (SASL_SSL SCRAM and
+    PLAIN, OAUTHBEARER, mTLS; a CA of its own): a client built without the secured
+    configuration cannot connect.  StandardAuthorizer is on: the principals of its own client
+    files are super users, anybody else gets only what an ACL grants.  One per session,
+    shared by every module that needs this configuration (one JVM start instead of one per
+    module), so no test restarts or reconfigures it; each names its topics, groups and ACL
+    principals uniquely.  ``service.client_properties_file(kind)`` gives each ready client
+    file."""
+    from mqmigrate.sandbox import kafka_secured
+    from tests.support.brokers import PrivateKafka
+
+    authorizer = {
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        # the controller link (PLAINTEXT, on the controller port only), the inter-broker link
+        # (mTLS, the server certificate's CN), the mTLS client file (which also sets up the
+        # SCRAM user) and the SASL/OAUTHBEARER user of the other client files
+        "super.users": ";".join(
+            dict.fromkeys(
+                [
+                    "User:ANONYMOUS",
+                    "User:CN=127.0.0.1,O=mqmigrate sandbox",
+                    "User:CN=mqmigrate-client,O=mqmigrate sandbox",
+                    f"User:{kafka_secured.SASL_USER}",
+                    f"User:{kafka_secured.OAUTH_PRINCIPAL}",
+                ]
+            )
+        ),
+        "allow.everyone.if.no.acl.found": "false",
+    }
+    broker = PrivateKafka(
+        tmp_path_factory.mktemp("secured-only-kafka"),
+        kafka_service.ctx.cache_dir,
+        name="kafka-secured-only",
+        properties=authorizer,
+        secured=True,
+        plaintext=False,
+    )
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
 @pytest.fixture(scope="module")
 def private_rabbitmq(tmp_path_factory):
     """A RabbitMQ node of this test module's own, which it may restart (see tests/support/brokers.py)."""

@@ -51,7 +51,13 @@ def compare(
         kafka_target = KafkaShareTarget(
             bootstrap, partitions, max_poll_records=max_poll_records, acquire_mode=acquire_mode
         )
-    source = run(source_target(source_uri, publish_window or DEFAULT_WINDOW), workload, progress)
+    source = run(
+        source_target(
+            source_uri, publish_window or DEFAULT_WINDOW, prefetch=workload.source_prefetch
+        ),
+        workload,
+        progress,
+    )
     kafka = run(kafka_target, workload, progress)
     settings = {
         "partitions": partitions,

@@ -40,6 +40,10 @@ class Workload:
     fanout: int = 1
     #: seconds consumers keep waiting for stragglers after publishing ended
     drain_timeout: float = 30.0
+    #: messages each source consumer holds at most (RabbitMQ prefetch, AMQP 1.0 link credit,
+    #: SQS messages per receive); a latency-bound work queue's consumers take 1 at a time so
+    #: the broker hands each message to an idle consumer (fair dispatch)
+    source_prefetch: int = 200
 
     def __post_init__(self) -> None:
         if self.message_bytes < _HEADER.size:
@@ -52,6 +56,8 @@ class Workload:
             raise UsageError("--ack must be explicit or implicit")
         if self.processing_ms < 0:
             raise UsageError("--processing-ms cannot be negative")
+        if self.source_prefetch < 1:
+            raise UsageError("--source-prefetch must be at least 1")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +71,7 @@ PRESETS: dict[str, dict] = {
         rate=500.0,
         max_messages=5_000,
         duration=20.0,
+        source_prefetch=1,
     ),
     "burst": dict(
         name="burst", consumers=4, backlog_first=True, max_messages=20_000, duration=60.0

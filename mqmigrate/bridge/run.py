@@ -138,6 +138,7 @@ def _prepare(
     from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic
     from mqmigrate.kafka.connect import check_connection
     from mqmigrate.kafka.known_ids import recover_ids
+    from mqmigrate.kafka.producer import fit_batches_to_topics
     from mqmigrate.sources import adapter_class, kind_for_uri
 
     cls = adapter_class(kind_for_uri(opts.source))
@@ -154,15 +155,17 @@ def _prepare(
     )
     quarantine = opts.resolved_quarantine()
 
-    known_producers = len(producers)
-    producer = producers.producer(opts.kafka, opts.producer_config)
-    if len(producers) > known_producers:  # a Kafka configuration not checked yet
+    if not producers.connects_to(opts.kafka):  # a Kafka configuration not checked yet
         check_connection(opts.kafka)  # a wrong password or CA: one line now, not a retry loop
     if opts.create_topics:
         ensure_topic(opts.kafka, opts.topic, partitions=opts.topic_partitions)
         if quarantine:
             ensure_topic(opts.kafka, quarantine, config=QUARANTINE_TOPIC_CONFIG)
-    producer.check([opts.topic] + ([quarantine] if quarantine else []))
+    topics = [opts.topic] + ([quarantine] if quarantine else [])
+    # batches no larger than the topics' limit, so a record too large is refused alone
+    producer_config = fit_batches_to_topics(opts.kafka, opts.producer_config, topics)
+    producer = producers.producer(opts.kafka, producer_config)
+    producer.check(topics)
     known: set[str] | None = None
     if opts.effectively_once:
         known = recover_ids(opts.kafka, [opts.topic] + ([quarantine] if quarantine else []))

@@ -97,6 +97,14 @@ def bench(
         "confirms and AMQP 1.0 unsettled deliveries, handled asynchronously as production "
         "publishers do (Kafka's producer batches on its own; SQS sends batches of 10).",
     ),
+    source_prefetch: Optional[int] = typer.Option(
+        None,
+        "--source-prefetch",
+        min=1,
+        help="Messages each source consumer holds at most (RabbitMQ prefetch, AMQP 1.0 "
+        "credit, SQS messages per receive) [200; --preset work-queue: 1, fair dispatch as "
+        "latency-bound work-queue consumers run it].",
+    ),
     plot: Optional[Path] = typer.Option(
         None, "--plot", help="Write an HTML chart (latency CDF, throughput over time) to this file."
     ),
@@ -117,6 +125,7 @@ def bench(
         "consumers": consumers,
         "processing_ms": processing_ms,
         "ack": ack,
+        "source_prefetch": source_prefetch,
     }
     settings.update({k: v for k, v in overrides.items() if v is not None})
     workload = Workload(**settings)

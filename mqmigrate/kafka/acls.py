@@ -27,6 +27,7 @@ _OPERATIONS = {
     "READ": AclOperation.READ,
     "WRITE": AclOperation.WRITE,
     "DESCRIBE": AclOperation.DESCRIBE,
+    "DESCRIBE_CONFIGS": AclOperation.DESCRIBE_CONFIGS,
 }
 
 
@@ -38,7 +39,7 @@ class Acl:
     name: str
     pattern: str  # "literal" | "prefixed"
     principal: str
-    operation: str  # "READ" | "WRITE" | "DESCRIBE"
+    operation: str  # "READ" | "WRITE" | "DESCRIBE" | "DESCRIBE_CONFIGS"
 
     def label(self) -> str:
         """``TOPIC shop. (prefixed)`` style text for the diff."""

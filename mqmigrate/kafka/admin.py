@@ -8,10 +8,12 @@ from __future__ import annotations
 import time
 from typing import Iterable, Mapping
 
+from confluent_kafka import KafkaError as ConfluentError
 from confluent_kafka import KafkaException
 
 from mqmigrate.errors import KafkaError, KafkaUnavailable, MqMigrateError
 from mqmigrate.kafka import share
+from mqmigrate.kafka.config import KafkaConfig
 from mqmigrate.kafka.share import admin_client
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "ensure_topic",
     "set_group_config",
     "topic_exists",
+    "topic_max_message_bytes",
 ]
 
 #: a quarantine topic must take what the target topic refused
@@ -35,6 +38,26 @@ def topic_exists(bootstrap: str, topic: str, timeout: float = 10.0) -> bool:
         raise KafkaUnavailable(f"Kafka at {bootstrap} did not answer") from exc
     info = meta.topics.get(topic)
     return info is not None and info.error is None
+
+
+def topic_max_message_bytes(kafka: "KafkaConfig | str", topics: Iterable[str]) -> dict[str, int]:
+    """Each topic's effective ``max.message.bytes`` (the broker's default where the topic sets
+    none); a topic that does not exist is left out.  MqMigrateError when Kafka does not tell
+    (e.g. no DescribeConfigs permission)."""
+    admin = admin_client(kafka)
+    limits = {}
+    for topic in dict.fromkeys(topics):
+        try:
+            configs = share.topic_configs(admin, topic, ["max.message.bytes"])
+        except MqMigrateError as exc:
+            if share.error_code(exc) == ConfluentError.UNKNOWN_TOPIC_OR_PART:
+                continue  # reported by whoever needs the topic
+            raise
+        value = configs.get("max.message.bytes")
+        if value is None or not value.isdigit():
+            raise KafkaError(f"topic {topic!r} reports no max.message.bytes")
+        limits[topic] = int(value)
+    return limits
 
 
 def ensure_topic(

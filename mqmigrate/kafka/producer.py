@@ -21,13 +21,15 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from confluent_kafka import KafkaError as _KE
 from confluent_kafka import KafkaException, Producer
 
-from mqmigrate.errors import ConfigError, KafkaError, KafkaUnavailable
+from mqmigrate.errors import ConfigError, KafkaError, KafkaUnavailable, MqMigrateError
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
+
+log = logging.getLogger("mqmigrate.kafka.producer")
 
 #: producer settings the bridge's guarantees depend on; a user cannot override these
 REQUIRED_CONFIG: dict[str, Any] = {
@@ -47,6 +49,64 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "message.timeout.ms": 120_000,
     "queue.buffering.max.messages": 200_000,
 }
+
+
+#: librdkafka's ``batch.size`` when nobody sets it
+LIBRDKAFKA_BATCH_SIZE = 1_000_000
+
+
+def batch_size_within(topic_limits: Mapping[str, int], config: Mapping[str, Any]) -> int | None:
+    """The ``batch.size`` that keeps every batch within the smallest of ``topic_limits``
+    (topic -> ``max.message.bytes``), or None when nothing needs to change: ``config`` (the
+    producer settings as given, connection configuration included) sets ``batch.size``
+    itself (the user's value wins), or librdkafka's default already fits.
+
+    The broker checks a whole batch against the topic's limit, so a batch filled up to a
+    ``batch.size`` above it and holding one oversized record is refused whole, small records
+    included.  librdkafka counts the produce request's framing in ``batch.size``, so a batch
+    of at most the limit is accepted; a single record above it still goes alone and is the
+    only one refused.
+    """
+    if "batch.size" in config or not topic_limits:
+        return None
+    smallest = min(topic_limits.values())
+    return smallest if smallest < LIBRDKAFKA_BATCH_SIZE else None
+
+
+def fit_batches_to_topics(
+    kafka: KafkaConfig | str, config: Mapping[str, Any], topics: Sequence[str]
+) -> dict[str, Any]:
+    """``config`` (``--producer-config``) with ``batch.size`` lowered to the smallest
+    ``max.message.bytes`` of ``topics`` where librdkafka's default is above it, so a record too
+    large for a topic is refused alone instead of with the batch it shares
+    (:func:`batch_size_within`; a ``batch.size`` the user set wins).  A topic whose limit
+    Kafka does not tell (no DescribeConfigs permission on it) is left out, with a warning."""
+    from mqmigrate.kafka.admin import topic_max_message_bytes
+
+    given = {**as_kafka_config(kafka).properties, **config}
+    if "batch.size" in given:
+        return dict(config)
+    limits: dict[str, int] = {}
+    unread: list[str] = []
+    for topic in dict.fromkeys(topics):  # one by one: a topic we may not describe is one gap
+        try:
+            limits.update(topic_max_message_bytes(kafka, [topic]))
+        except MqMigrateError as exc:
+            unread.append(f"{topic} ({exc.one_line()})")
+    if unread:
+        log.warning(
+            "cannot read max.message.bytes of %s: batches are sized to the other topics' limits "
+            "only, so a record above such a topic's limit is quarantined with the batch it "
+            "shares; grant DescribeConfigs on it or set --producer-config batch.size=N",
+            ", ".join(unread),
+        )
+    size = batch_size_within(limits, given)
+    if size is None:
+        return dict(config)
+    log.info(
+        "producer batch.size %d: the smallest max.message.bytes of %s", size, ", ".join(topics)
+    )
+    return {**config, "batch.size": size}
 
 
 class FailureKind(Enum):
@@ -297,22 +357,33 @@ class ProducerPool:
 
     def __init__(self) -> None:
         self._clients: dict[str, _Client] = {}
+        self._connections: set[str] = set()
 
     def producer(
         self, bootstrap: KafkaConfig | str, config: dict[str, Any] | None = None
     ) -> BridgeProducer:
         """A view on the pool's producer for this configuration (created on first use)."""
         kafka = _effective_config(bootstrap, config)
-        # the key stays in memory only (it may hold a SASL password)
-        key = repr((sorted((k, repr(v)) for k, v in kafka.properties.items()), str(kafka.path)))
+        key = _key(kafka)
         client = self._clients.get(key)
         if client is None:
             client = self._clients[key] = _Client(kafka)
+            self._connections.add(_key(as_kafka_config(bootstrap)))
         return BridgeProducer(kafka, client=client)
+
+    def connects_to(self, bootstrap: KafkaConfig | str) -> bool:
+        """Whether a producer of the pool uses this connection configuration already."""
+        return _key(as_kafka_config(bootstrap)) in self._connections
 
     def __len__(self) -> int:
         """How many librdkafka producers the pool holds."""
         return len(self._clients)
+
+
+def _key(kafka: KafkaConfig) -> str:
+    """A configuration as a dictionary key; it stays in memory only (it may hold a SASL
+    password)."""
+    return repr((sorted((k, repr(v)) for k, v in kafka.properties.items()), str(kafka.path)))
 
 
 def kafka_error(exc: KafkaException, action: str) -> KafkaError:

@@ -77,7 +77,7 @@ def create_topic(
     try:
         _create(admin, topic, partitions, config, factor)
     except MqMigrateError as exc:
-        code = _error_code(exc)
+        code = error_code(exc)
         if exist_ok and code == KafkaError.TOPIC_ALREADY_EXISTS:
             return False
         if factor == CLUSTER_DEFAULT_REPLICATION and code in (
@@ -131,7 +131,7 @@ def delete_topics(admin: AdminClient, topics: Iterable[str], *, missing_ok: bool
         try:
             _result(future, f"deleting topic {topic}")
         except MqMigrateError as exc:
-            if not (missing_ok and _error_code(exc) == KafkaError.UNKNOWN_TOPIC_OR_PART):
+            if not (missing_ok and error_code(exc) == KafkaError.UNKNOWN_TOPIC_OR_PART):
                 raise
 
 
@@ -139,7 +139,7 @@ def delete_topic(admin: AdminClient, topic: str) -> None:
     delete_topics(admin, [topic])
 
 
-def _error_code(exc: BaseException) -> int | None:
+def error_code(exc: BaseException) -> int | None:
     """The librdkafka error code behind an error raised by :func:`_result`, if any."""
     cause = exc.__cause__
     if isinstance(cause, KafkaException) and cause.args:

@@ -310,7 +310,8 @@ AclRole = Literal["produce", "consume", "dlq-write"]
 class AclGrant(_Strict):
     """One principal's access to this workload's resources, created as Kafka ACLs by provision.
 
-    ``produce``: WRITE and DESCRIBE on the topic.  ``consume``: READ on the topic and READ on
+    ``produce``: WRITE, DESCRIBE and DESCRIBE_CONFIGS on the topic (the bridge reads its
+    ``max.message.bytes``).  ``consume``: READ on the topic and READ on
     the group (a share group is a GROUP resource).  ``dlq-write``: WRITE and DESCRIBE on the DLQ
     topic (the worker forwards dead letters with its own identity; a broker DLQ needs none).
     ``pattern: literal`` grants on the resources' own names; ``prefixed`` on every resource whose

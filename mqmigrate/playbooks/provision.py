@@ -449,8 +449,10 @@ def _tier_changes(workload: Workload, topic_rows: Callable[..., list[Change]]) -
 
 def grant_acls(workload: Workload, grant: AclGrant) -> list[Acl]:
     """The ACLs one grant of ``workload`` stands for (see :class:`AclGrant`)."""
+    # a producer may read its topics' configs: the bridge sizes its batches below the topic's
+    # max.message.bytes, so one oversized record is quarantined alone, not with its batch
     operations = {
-        "produce": ("WRITE", "DESCRIBE"),
+        "produce": ("WRITE", "DESCRIBE", "DESCRIBE_CONFIGS"),
         "consume": ("READ",),
         "dlq-write": ("WRITE", "DESCRIBE"),
     }[grant.role]

@@ -328,6 +328,12 @@ class _Held:
 _DLQ_PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 0}
 
 
+#: the pool's share consumers unless told otherwise (capped at ``concurrency``): on an idle
+#: 2-core machine 2 gave the work-queue preset a p99 of 17 ms against 20 ms with 8, and a
+#: backlog of small producer batches drained at 0.78x the rate of 4 (docs/benchmarks.md)
+DEFAULT_SHARE_CONSUMERS = 2
+
+
 class Worker:
     """Runs ``handler`` on every record of ``topics`` consumed through share group ``group``.
 
@@ -342,7 +348,9 @@ class Worker:
         one pool of handler threads and acquire only while a handler is idle; ``"thread"``:
         each handler thread owns a ``ShareConsumer`` and handles its own batches in turn.
     :param share_consumers: with the pool, the share consumers feeding it (default
-        ``concurrency``: while one waits for its batch to be settled, the others acquire).
+        :data:`DEFAULT_SHARE_CONSUMERS`, at most ``concurrency``: while one waits for its batch
+        to be settled, the other acquires; more clients competing for one share partition
+        lengthened the tail and cost CPU, docs/benchmarks.md "The work-queue tail").
     :param dlq_topic: topic the worker writes dead letters to (``dead_letter="worker"``).
     :param dead_letter: ``"auto"``, ``"worker"``, ``"broker"`` or ``"none"``.
     :param max_deliveries: treat this attempt as the last one when it is lower than the
@@ -428,7 +436,7 @@ class Worker:
         self.handler = handler
         self.concurrency = concurrency
         self.handoff: Handoff = handoff
-        self.share_consumers = share_consumers or concurrency
+        self.share_consumers = share_consumers or min(concurrency, DEFAULT_SHARE_CONSUMERS)
         self.dlq_topic = dlq_topic
         self.dead_letter_setting: DeadLetter = dead_letter
         self.max_deliveries = max_deliveries

@@ -67,7 +67,7 @@ from mqmigrate import headers as mqheaders
 from mqmigrate.bridge.engine import BridgeConfig, Engine, StopReason
 from mqmigrate.errors import MqMigrateError, SourceError
 from mqmigrate.kafka.admin import QUARANTINE_TOPIC_CONFIG, ensure_topic, set_group_config
-from mqmigrate.kafka.producer import BridgeProducer
+from mqmigrate.kafka.producer import BridgeProducer, fit_batches_to_topics
 from mqmigrate.sources.base import BridgeMode
 from mqmigrate.sources.memory import MemorySource
 from mqmigrate.sources.rabbitmq.adapter import RabbitMQSource
@@ -217,6 +217,10 @@ class MemoryBridge(Bridge):
             dict([options["--producer-config"].split("=", 1)])
             if "--producer-config" in options
             else {}
+        )
+        # as the command prepares its producer (mqmigrate.bridge.run._prepare)
+        producer_config = fit_batches_to_topics(
+            self.bootstrap, producer_config, [topic, topic + ".quarantine"]
         )
         engine = Engine(source, BridgeProducer(self.bootstrap, producer_config), config)
         try:
@@ -783,14 +787,12 @@ class BridgeScenarios:
     ):
         topic = kafka_topics(queue, **{"max.message.bytes": "65536"})
         broker.publish(queue, _ids("before", 20))
-        broker.publish(queue, ["big-0"], size=150_000)  # within SQS's 256 KiB
+        broker.publish(queue, ["big-0"], size=200 * 1024)  # within SQS's 256 KiB
         broker.publish(queue, _ids("after", 20))
-        # batches no larger than the topic's limit: a batch holding the big record and small
-        # ones is refused whole by the broker, and the small ones would be quarantined too
-        # (docs/bridge.md, "Too large records": batch.size must not exceed the topic's limit)
-        result = bridge.run(
-            queue, topic, "--idle-exit", "2", "--producer-config", "batch.size=65536"
-        )
+        # no batch.size given: the bridge sizes its batches from the topic's 64 KiB limit, so
+        # the big record is refused alone, not with the small ones batched around it
+        # (docs/bridge.md, "Too large records")
+        result = bridge.run(queue, topic, "--idle-exit", "2")
         assert result.code == 0, result.stderr[-2000:]
         main = source_ids(read_topic(kafka_bootstrap, topic))
         quarantined = read_topic(kafka_bootstrap, topic + ".quarantine")
@@ -798,7 +800,7 @@ class BridgeScenarios:
         assert source_ids(quarantined) == ["big-0"]  # exactly once
         headers = dict(quarantined[0].headers())
         assert b"MSG_SIZE_TOO_LARGE" in headers["mq.quarantine.reason"]
-        assert len(quarantined[0].value()) == 150_000
+        assert len(quarantined[0].value()) == 200 * 1024
         assert result.summary["quarantined"] == 1
         assert broker.remaining(queue) == 0
 

@@ -188,6 +188,50 @@ def test_rabbitmq_publisher_nack_stops_the_run(rabbitmq_service, unique_name):
         admin.close()
 
 
+@pytest.mark.rabbitmq
+def test_rabbitmq_fan_out_at_500_per_second_confirms_every_message(rabbitmq_service, monkeypatch):
+    """The fan-out preset's shape (a fanout exchange, three queues, a consumer each, 500
+    msg/s): RabbitMQ confirms each message at once and alone (a single ``basic.ack``), often
+    while ``basic_publish`` is still serving the socket; every confirm must count."""
+    from mqmigrate.bench.model import PRESETS
+    from mqmigrate.bench.targets import SourceTarget
+    from mqmigrate.sources.rabbitmq.publisher import RabbitMQConfirmPublisher
+
+    publishing = [False]
+    early: list[int] = []  # tags confirmed while their own basic_publish was running
+    original_publish = RabbitMQConfirmPublisher.publish
+    original_on_confirm = RabbitMQConfirmPublisher._on_confirm
+
+    def publish(self, body: bytes) -> None:
+        publishing[0] = True
+        try:
+            original_publish(self, body)
+        finally:
+            publishing[0] = False
+
+    def on_confirm(self, frame) -> None:
+        if publishing[0] and frame.method.delivery_tag >= self.tracker.sent:
+            early.append(frame.method.delivery_tag)
+        original_on_confirm(self, frame)
+
+    monkeypatch.setattr(RabbitMQConfirmPublisher, "publish", publish)
+    monkeypatch.setattr(RabbitMQConfirmPublisher, "_on_confirm", on_confirm)
+    original_for_queue = RabbitMQConfirmPublisher.for_queue.__func__
+
+    def for_queue(cls, *args, **kwargs):
+        publisher = original_for_queue(cls, *args, **kwargs)
+        publisher.timeout = 10.0  # a lost confirm fails the test in seconds, not a minute
+        return publisher
+
+    monkeypatch.setattr(RabbitMQConfirmPublisher, "for_queue", classmethod(for_queue))
+    workload = Workload(**{**PRESETS["fan-out"], "max_messages": 1000, "drain_timeout": 15.0})
+    uri = f"amqp://guest:guest@127.0.0.1:{rabbitmq_service.port('amqp')}/"
+    result = run(SourceTarget(uri), workload)
+    assert early, "no confirm arrived during its own publish: the run did not test the race"
+    assert result.published == result.confirmed == 1000, result.notes
+    assert result.unique == 3000 and result.lost == 0, result.notes
+
+
 def _drain_amqp1(source, address: str, expected: int, options=None) -> int:
     from proton import Timeout
 

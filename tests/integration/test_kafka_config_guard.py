@@ -1,6 +1,8 @@
 """Every command and both SDKs work against a broker they can reach only over SASL_SSL
 (SCRAM-SHA-512, a private CA), with the connection configuration from ``--kafka-config``,
 ``$MQMIGRATE_KAFKA_CONFIG``, the playbook's ``kafka.credentials`` or ``kafka_config=``.
+The broker is the session's ``secured_only_kafka`` (tests/conftest.py): no PLAINTEXT client
+listener at all.
 
 This is the guard the issue asks for: a Kafka client built without the shared configuration
 speaks plaintext to the TLS port and fails (the static half is
@@ -31,50 +33,62 @@ from mqmigrate.kafka.config import ENV_VAR, read_config_file
 from mqmigrate.kafka.snapshot import read_snapshot
 from mqmigrate.playbooks.render import Derived, WorkloadSpec, build_playbook, render
 from mqmigrate.sdk.worker import Worker, WorkerMetrics
-from tests.support.secured_kafka import PASSWORD, PASSWORD_ENV, SecuredKafka, start_secured_kafka
+from tests.support.brokers import PrivateKafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
 
 #: seconds a misconfigured command may take to fail (librdkafka alone would retry forever)
 BAD_INPUT_BOUND = 15.0
+#: where the client properties files of this module find the SCRAM password
+PASSWORD_ENV = "MQMIGRATE_TEST_KAFKA_PASSWORD"
 
 
 @pytest.fixture(scope="module")
-def secured(tmp_path_factory, kafka_service) -> SecuredKafka:
-    broker = start_secured_kafka(
-        tmp_path_factory.mktemp("kafka-sasl-ssl"), kafka_service.ctx.cache_dir
+def secured(secured_only_kafka) -> PrivateKafka:
+    return secured_only_kafka
+
+
+@pytest.fixture(scope="module")
+def password(secured) -> str:
+    return secured.sasl_password
+
+
+def write_properties(secured: PrivateKafka, path: Path, **overrides: str) -> Path:
+    """A SCRAM-SHA-512 client file for the SASL_SSL listener, the password as ``${env:...}``."""
+    return secured.write_client_properties(
+        path, "scram", **{"sasl.password": "${env:" + PASSWORD_ENV + "}", **overrides}
     )
-    try:
-        yield broker
-    finally:
-        broker.broker.stop()
 
 
 @pytest.fixture
-def password_env(monkeypatch):
+def password_env(monkeypatch, password):
     """The SCRAM password where the properties file's ${env:...} finds it (never argv)."""
-    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    monkeypatch.setenv(PASSWORD_ENV, password)
     monkeypatch.delenv(ENV_VAR, raising=False)
 
 
 @pytest.fixture
 def client_properties(secured, tmp_path, password_env) -> Path:
-    return secured.write_properties(tmp_path / "client.properties")
+    return write_properties(secured, tmp_path / "client.properties")
 
 
 def config_of(path: Path):
     return read_config_file(path)
 
 
-def no_secret(*texts: str) -> None:
-    for text in texts:
-        assert PASSWORD not in text
+@pytest.fixture
+def no_secret(password):
+    def check(*texts: str) -> None:
+        for text in texts:
+            assert password not in text
+
+    return check
 
 
 # ------------------------------------------------------------------ commands
 
 
-def test_doctor_is_ready_over_sasl_ssl(client_properties, capsys):
+def test_doctor_is_ready_over_sasl_ssl(client_properties, no_secret, capsys):
     code = main(["doctor", "--kafka-config", str(client_properties), "--format", "json"])
     captured = capsys.readouterr()
     no_secret(captured.out, captured.err)
@@ -101,11 +115,13 @@ def test_doctor_is_ready_on_each_secured_sandbox_listener(kafka_service, stem, c
 
 
 def test_doctor_with_an_oauthbearer_token_callback(secured, tmp_path, password_env, capsys):
-    path = secured.write_properties(
+    path = write_properties(
+        secured,
         tmp_path / "oauth.properties",
         **{
+            "bootstrap.servers": secured.secured_address("oauth"),
             "sasl.mechanism": "OAUTHBEARER",
-            "mqmigrate.oauth.callback": "tests.support.secured_kafka:unsecured_token",
+            "mqmigrate.oauth.callback": "tests.support.brokers:unsecured_token",
         },
     )
     text = path.read_text()
@@ -123,7 +139,7 @@ def test_doctor_with_an_oauthbearer_token_callback(secured, tmp_path, password_e
 
 
 def test_provision_with_the_playbooks_credentials_reference(
-    secured, client_properties, tmp_path, capsys
+    secured, client_properties, no_secret, tmp_path, capsys
 ):
     name = f"guard-{uuid.uuid4().hex[:8]}"
     spec = WorkloadSpec(
@@ -165,7 +181,7 @@ def test_provision_with_the_playbooks_credentials_reference(
 
 
 def test_bridge_create_topics_effectively_once_then_verify(
-    secured, client_properties, rabbitmq_service, tmp_path, capsys
+    secured, client_properties, no_secret, rabbitmq_service, tmp_path, capsys
 ):
     name = f"guard-bridge-{uuid.uuid4().hex[:8]}"
     user, password = rabbitmq_service.credentials()
@@ -310,23 +326,30 @@ def test_worker_and_dualwrite_with_kafka_config(secured, client_properties):
     "case, overrides, expected",
     [
         ("wrong password", {"sasl.password": "not-the-password"}, "rejected the credentials"),
-        ("wrong mechanism", {"sasl.mechanism": "SCRAM-SHA-256"}, "does not offer SASL mechanism"),
+        # the OAUTH listener offers OAUTHBEARER only
+        (
+            "wrong mechanism",
+            {"bootstrap.servers": "OAUTH_PORT", "sasl.mechanism": "SCRAM-SHA-256"},
+            "does not offer SASL mechanism",
+        ),
         ("unknown CA", {"ssl.ca.location": "OTHER_CA"}, "CA the client does not trust"),
+        # the sandbox broker's PLAINTEXT listener: the secured broker has none
         ("TLS to a plaintext port", {"bootstrap.servers": "PLAINTEXT_PORT"}, "does not speak TLS"),
         ("plaintext to the TLS port", {"security.protocol": "PLAINTEXT"}, "speaks TLS"),
         ("SASL without TLS to the TLS port", {"security.protocol": "SASL_PLAINTEXT"}, "speaks TLS"),
     ],
 )
 def test_bad_connection_settings_fail_in_one_line_within_seconds(
-    secured, tmp_path, password_env, case, overrides, expected
+    secured, kafka_service, tmp_path, password_env, no_secret, case, overrides, expected
 ):
-    values = {
-        key: {"OTHER_CA": str(secured.other_ca), "PLAINTEXT_PORT": secured.plaintext}.get(
-            value, value
-        )
-        for key, value in overrides.items()
+    placeholders = {
+        # a CA that signed nothing the broker presents
+        "OTHER_CA": str(secured.service.secured_listeners().tls.unknown_ca_cert),
+        "PLAINTEXT_PORT": kafka_service.bootstrap,
+        "OAUTH_PORT": secured.secured_address("oauth"),
     }
-    path = secured.write_properties(tmp_path / "bad.properties", **values)
+    values = {key: placeholders.get(value, value) for key, value in overrides.items()}
+    path = write_properties(secured, tmp_path / "bad.properties", **values)
     for argv in (
         ["doctor", "--kafka-config", str(path), "--no-round-trip"],
         [

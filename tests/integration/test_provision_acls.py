@@ -47,40 +47,19 @@ SOURCE = {
 
 
 @pytest.fixture(scope="module")
-def secured_kafka(tmp_path_factory, kafka_service):
-    """A private broker with StandardAuthorizer (the sandbox has none)."""
+def acl_kafka(tmp_path_factory, kafka_service):
+    """A private broker with StandardAuthorizer (the sandbox has none) and, next to PLAINTEXT,
+    a SASL/PLAIN listener so clients with their own principals can show that the ACLs
+    provision created are the ones in force."""
     from tests.support.brokers import PrivateKafka
-
-    from tests.support.brokers import free_port
 
     broker = PrivateKafka(
         tmp_path_factory.mktemp("kafka-acl"),
         kafka_service.ctx.cache_dir,
         name="kafka-acl",
         properties=AUTHORIZER,
+        plain_users=USERS,
     )
-    # a SASL/PLAIN listener next to PLAINTEXT so clients with their own principals can show
-    # that the ACLs provision created are the ones in force
-    plain, controller, sasl = (
-        broker.service.port("broker"),
-        broker.service.port("controller"),
-        free_port(),
-    )
-    jaas = " ".join(f'user_{u}="{pw}"' for u, pw in USERS.items())
-    broker.service.properties.update(
-        {
-            "listeners": f"PLAINTEXT://127.0.0.1:{plain},CONTROLLER://127.0.0.1:{controller},"
-            f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{plain},"
-            f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-            "SASL_PLAINTEXT:SASL_PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "sasl.enabled.mechanisms": "PLAIN",
-            "listener.name.sasl_plaintext.plain.sasl.jaas.config": f"org.apache.kafka.common.security.plain.PlainLoginModule required {jaas};",
-        }
-    )
-    broker.sasl_bootstrap = f"127.0.0.1:{sasl}"
     broker.start()
     try:
         yield broker
@@ -138,9 +117,9 @@ def described(bootstrap: str, principal: str) -> set[tuple]:
 
 
 def test_provision_creates_the_declared_acls_and_a_rerun_changes_nothing(
-    secured_kafka, unique_name, tmp_path, capsys
+    acl_kafka, unique_name, tmp_path, capsys
 ):
-    bootstrap = secured_kafka.bootstrap
+    bootstrap = acl_kafka.bootstrap
     app, worker = f"User:app-{unique_name}", f"User:worker-{unique_name}"
     grants = [
         {"principal": app, "role": "produce", "pattern": "prefixed", "prefix": "shop."},
@@ -157,12 +136,14 @@ def test_provision_creates_the_declared_acls_and_a_rerun_changes_nothing(
         (f"topic dlq.shop.{unique_name} (literal)", f"{worker} DESCRIBE", "create"),
         (f"topic dlq.shop.{unique_name} (literal)", f"{worker} WRITE", "create"),
         ("topic shop. (prefixed)", f"{app} DESCRIBE", "create"),
+        ("topic shop. (prefixed)", f"{app} DESCRIBE_CONFIGS", "create"),
         ("topic shop. (prefixed)", f"{app} WRITE", "create"),
         (f"topic shop.{unique_name} (literal)", f"{worker} READ", "create"),
     ]
     assert described(bootstrap, app) == {
         ("TOPIC", "shop.", "PREFIXED", "WRITE", "ALLOW", "*"),
         ("TOPIC", "shop.", "PREFIXED", "DESCRIBE", "ALLOW", "*"),
+        ("TOPIC", "shop.", "PREFIXED", "DESCRIBE_CONFIGS", "ALLOW", "*"),
     }
     assert described(bootstrap, worker) == {
         ("TOPIC", f"shop.{unique_name}", "LITERAL", "READ", "ALLOW", "*"),
@@ -177,7 +158,7 @@ def test_provision_creates_the_declared_acls_and_a_rerun_changes_nothing(
     again = provision(loader.load(path))
     assert again.applied == 0 and again.pending == [] and again.drift == []
     assert {c.action for c in again.changes if c.resource == "acls"} == {"unchanged"}
-    assert len(described(bootstrap, app)) == 2 and len(described(bootstrap, worker)) == 4
+    assert len(described(bootstrap, app)) == 3 and len(described(bootstrap, worker)) == 4
 
     # an ACL of the same principal the playbook does not declare is left alone (never deleted)
     admin = share.admin_client(bootstrap)
@@ -187,8 +168,8 @@ def test_provision_creates_the_declared_acls_and_a_rerun_changes_nothing(
     assert ("TOPIC", "elsewhere", "LITERAL", "READ", "ALLOW", "*") in described(bootstrap, app)
 
 
-def test_dry_run_creates_no_acl(secured_kafka, unique_name, tmp_path, capsys):
-    bootstrap = secured_kafka.bootstrap
+def test_dry_run_creates_no_acl(acl_kafka, unique_name, tmp_path, capsys):
+    bootstrap = acl_kafka.bootstrap
     principal = f"User:dry-{unique_name}"
     path = playbook_file(
         tmp_path,
@@ -228,7 +209,7 @@ def test_without_an_authorizer_acls_are_skipped_and_counted(
             "action": "skipped",
             "old": None,
             "new": None,
-            "note": "the cluster has no authorizer; 2 declared ACL(s) not created",
+            "note": "the cluster has no authorizer; 3 declared ACL(s) not created",
         }
     ]
 
@@ -257,7 +238,7 @@ def produce(bootstrap: str, user: str, topic: str, value: bytes) -> str | None:
 
 
 def test_the_provisioned_acls_are_what_the_broker_enforces(
-    secured_kafka, unique_name, tmp_path, capsys
+    acl_kafka, unique_name, tmp_path, capsys
 ):
     """With allow.everyone.if.no.acl.found=false a SASL user can do only what an ACL grants:
     app produces (prefixed grant), worker consumes through the share group (literal grants);
@@ -268,7 +249,7 @@ def test_the_provisioned_acls_are_what_the_broker_enforces(
     topic = f"shop.{unique_name}"
     path = playbook_file(
         tmp_path,
-        secured_kafka.bootstrap,
+        acl_kafka.bootstrap,
         unique_name,
         [
             {"principal": "User:app", "role": "produce", "pattern": "prefixed", "prefix": "shop."},
@@ -277,7 +258,7 @@ def test_the_provisioned_acls_are_what_the_broker_enforces(
         use_broker_dlq=True,
     )
     assert run(capsys, path)[0] == 0
-    sasl = secured_kafka.sasl_bootstrap
+    sasl = acl_kafka.sasl_plain_bootstrap
 
     assert produce(sasl, "stranger", topic, b"refused") == "TOPIC_AUTHORIZATION_FAILED"
     assert produce(sasl, "app", topic, b"granted") is None

@@ -376,44 +376,11 @@ def test_bridge_from_sqs_through_an_assumed_role_into_sasl_ssl(
 
 # -- plan → provision (topics, share-group configs, ACLs) over SASL_SSL ----------------------------
 
-#: the principals that administer the private broker: its controller link (PLAINTEXT, on the
-#: controller port only), its inter-broker link (mTLS, the server certificate's CN), the mTLS
-#: client that sets up the SCRAM user and the SCRAM user the client files log in as; everybody
-#: else gets only what an ACL grants
-AUTHORIZER = {
-    "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-    "super.users": "User:ANONYMOUS;User:CN=127.0.0.1,O=mqmigrate sandbox;"
-    "User:CN=mqmigrate-client,O=mqmigrate sandbox;"
-    f"User:{kafka_secured.SASL_USER}",
-    "allow.everyone.if.no.acl.found": "false",
-}
-
-
-@pytest.fixture(scope="module")
-def secured_only_authorizer_kafka(tmp_path_factory, kafka_service):
-    """A private broker with StandardAuthorizer and no PLAINTEXT client listener: a client
-    built without the secured configuration cannot reach it."""
-    from tests.support.brokers import PrivateKafka
-
-    broker = PrivateKafka(
-        tmp_path_factory.mktemp("kafka-secured-acl"),
-        kafka_service.ctx.cache_dir,
-        name="kafka-secured-acl",
-        properties=AUTHORIZER,
-        secured=True,
-        plaintext=False,
-    )
-    broker.start()
-    try:
-        yield broker.service
-    finally:
-        broker.stop()
-
 
 @pytest.mark.rabbitmq
 @pytest.mark.slow
 def test_plan_then_provision_topics_group_configs_and_acls_over_sasl_ssl(
-    secured_only_authorizer_kafka, rabbitmq_service, rabbit_password, tmp_path
+    secured_only_kafka, rabbitmq_service, rabbit_password, tmp_path
 ):
     """``plan`` reads the sandbox RabbitMQ over https management; its playbook, with the
     client file as ``kafka.credentials`` and ACLs declared, is provisioned on the secured-only
@@ -430,7 +397,8 @@ def test_plan_then_provision_topics_group_configs_and_acls_over_sasl_ssl(
         ResourceType,
     )
 
-    kafka = secured_only_authorizer_kafka
+    # the session's StandardAuthorizer broker without PLAINTEXT (tests/conftest.py)
+    kafka = secured_only_kafka.service
     with socket.socket() as probe:  # nothing listens on the PLAINTEXT port key
         probe.settimeout(2)
         assert probe.connect_ex(("127.0.0.1", kafka.port("broker"))) != 0

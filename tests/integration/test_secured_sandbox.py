@@ -739,24 +739,7 @@ def test_assume_role_on_moto_gives_credentials_that_work_for_sqs(moto_service, u
 # -- a Kafka broker with no PLAINTEXT listener at all --------------------------------------
 
 
-@pytest.fixture(scope="module")
-def secured_only_kafka(tmp_path_factory, kafka_service):
-    """A private broker whose only client listeners are the secured ones (SASL_SSL SCRAM and
-    PLAIN, OAUTHBEARER, mTLS): a client built without the secured configuration cannot
-    connect.  ``service.client_properties_file(kind)`` gives each ready client file."""
-    from tests.support.brokers import PrivateKafka
-
-    broker = PrivateKafka(
-        tmp_path_factory.mktemp("secured-only-kafka"),
-        kafka_service.ctx.cache_dir,
-        secured=True,
-        plaintext=False,
-    )
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
+# ``secured_only_kafka``: the session's shared broker (tests/conftest.py)
 
 
 @pytest.mark.kafka

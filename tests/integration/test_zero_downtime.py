@@ -407,26 +407,6 @@ KINDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def secured_only_kafka(tmp_path_factory, kafka_service):
-    """A private broker with no PLAINTEXT client listener (SASL_SSL, OAUTHBEARER and mTLS
-    only): nothing in the secured run can fall back to plaintext Kafka."""
-    from tests.support.brokers import PrivateKafka
-
-    broker = PrivateKafka(
-        tmp_path_factory.mktemp("zd-secured-kafka"),
-        kafka_service.ctx.cache_dir,
-        name="kafka-zd-secured",
-        secured=True,
-        plaintext=False,
-    )
-    broker.start()
-    try:
-        yield broker.service
-    finally:
-        broker.stop()
-
-
 def _older_kafka(tmp_path, kafka_service, version: str):
     """A private Kafka broker of an older release, started (jars cached like the sandbox's)."""
     from tests.support.brokers import PrivateKafka
@@ -470,7 +450,9 @@ def source_kind(request, unique_name, monkeypatch) -> SourceKind:
         kafka = request.getfixturevalue("kafka_" + release.replace(".", "_"))
         kind.kafka_bootstrap, kind.kafka_version = kafka.bootstrap, release
     elif request.param == "rabbitmq-secured":
-        kafka = request.getfixturevalue("secured_only_kafka")
+        # the session's broker with no PLAINTEXT client listener (tests/conftest.py):
+        # nothing in the secured run can fall back to plaintext Kafka
+        kafka = request.getfixturevalue("secured_only_kafka").service
         kind = rabbitmq_kind(
             request.getfixturevalue("rabbitmq_service"),
             unique_name,

@@ -6,6 +6,11 @@ broker (the same jars as the sandbox, share groups on) and ``PrivateRabbitMQ`` a
 RabbitMQ node (the same Debian install, its own Erlang node name, Mnesia directory, AMQP,
 management, distribution and epmd ports), each in a temporary state directory on free ports,
 which the test may stop and start at will; their data survive a restart.
+
+``PrivateKafka(..., secured=True)`` is the one way the tests start a secured private Kafka
+(the sandbox's SASL_SSL, OAUTHBEARER and mTLS listeners with a CA of its own); the
+``secured_only_kafka`` fixture (tests/conftest.py) shares one per session, without PLAINTEXT
+and with StandardAuthorizer.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
+from mqmigrate.sandbox import kafka_secured
 from mqmigrate.sandbox.base import SandboxContext
 from mqmigrate.sandbox.kafka import KafkaService
 from mqmigrate.sandbox.rabbitmq import RabbitMQService
@@ -39,6 +45,7 @@ class PrivateKafka:
         properties: dict[str, str] | None = None,
         secured: bool = False,
         plaintext: bool = True,
+        plain_users: dict[str, str] | None = None,
         version: str | None = None,
     ):
         """``properties`` are broker settings over the sandbox's (e.g. an authorizer);
@@ -46,8 +53,11 @@ class PrivateKafka:
         a CA of its own under ``state_dir/tls``); ``plaintext=False`` (with ``secured``)
         leaves no PLAINTEXT client listener at all, so a client built without the secured
         configuration cannot connect (clients: ``service.client_properties_file(kind)``);
-        ``version`` an Apache Kafka release other than the sandbox's (jars from Maven
-        Central, cached per version)."""
+        ``plain_users`` (name: password; not with ``secured``) opens a SASL_PLAINTEXT
+        listener next to PLAINTEXT whose SASL/PLAIN users they are, at
+        ``sasl_plain_bootstrap``, so clients with principals of their own can meet an
+        authorizer's ACLs; ``version`` an Apache Kafka release other than the sandbox's (jars
+        from Maven Central, cached per version)."""
         service = KafkaService(
             SandboxContext(state_dir=state_dir, cache_dir=cache_dir),
             name=name,
@@ -61,10 +71,61 @@ class PrivateKafka:
         service.ctx.ports = {f"{name}.{key}": free_port() for key in service.default_ports}
         service.default_ports = {key: 0 for key in service.default_ports}
         self.service = service
+        #: ``host:port`` of the SASL_PLAINTEXT listener of ``plain_users``
+        self.sasl_plain_bootstrap: str | None = None
+        if plain_users:
+            self._add_plain_listener(plain_users, secured=secured)
+
+    def _add_plain_listener(self, users: dict[str, str], *, secured: bool) -> None:
+        if secured:
+            raise ValueError("plain_users sets the whole listener list: not with secured")
+        plain, controller, sasl = (
+            self.service.port("broker"),
+            self.service.port("controller"),
+            free_port(),
+        )
+        jaas = " ".join(f'user_{user}="{password}"' for user, password in users.items())
+        self.service.properties.update(
+            {
+                "listeners": f"PLAINTEXT://127.0.0.1:{plain},CONTROLLER://127.0.0.1:{controller},"
+                f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
+                "advertised.listeners": f"PLAINTEXT://127.0.0.1:{plain},"
+                f"SASL_PLAINTEXT://127.0.0.1:{sasl}",
+                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+                "SASL_PLAINTEXT:SASL_PLAINTEXT",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "sasl.enabled.mechanisms": "PLAIN",
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config": "org.apache.kafka.common"
+                f".security.plain.PlainLoginModule required {jaas};",
+            }
+        )
+        self.sasl_plain_bootstrap = f"127.0.0.1:{sasl}"
 
     @property
     def bootstrap(self) -> str:
         return self.service.bootstrap
+
+    # -- a secured broker's ways in (``secured=True``) -----------------------------------------
+    def secured_address(self, listener: str) -> str:
+        """``host:port`` of a secured listener: ``sasl_ssl``, ``oauth`` or ``mtls``."""
+        return self.service.secured_listeners().address(listener)
+
+    @property
+    def sasl_password(self) -> str:
+        """The SASL user's password (generated for this broker; test-only)."""
+        return kafka_secured.read_password(self.service.secured_listeners().password_file)
+
+    def write_client_properties(self, path: Path, kind: str = "scram", **overrides: str) -> Path:
+        """The settings of the ready ``client-<kind>.properties`` (``scram``, ``plain``,
+        ``oauth``, ``mtls``) with ``overrides`` (e.g. a wrong password), written to ``path``."""
+        settings = kafka_secured.client_properties(self.service.secured_listeners())
+        path.write_text(
+            kafka_secured.render_properties(
+                {**settings[f"client-{kind}"], **overrides},
+                header=f"{kind} on the private test broker {self.service.name}",
+            )
+        )
+        return path
 
     def start(self) -> None:
         self.service.install()
@@ -86,6 +147,26 @@ class PrivateKafka:
         began = time.monotonic()
         self.start()
         return time.monotonic() - began
+
+
+def unsecured_token(_oauthbearer_config: str) -> tuple[str, float]:
+    """An OAUTHBEARER token callback (``mqmigrate.oauth.callback``): an unsigned JWT for the
+    secured listeners' principal, which a secured private broker's OAUTH listener (Kafka's
+    unsecured validator) accepts."""
+    import base64
+    import json
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    now = time.time()
+    claims = {
+        "sub": kafka_secured.OAUTH_PRINCIPAL,
+        "iat": int(now),
+        "exp": int(now) + 3600,
+        "scope": "kafka",
+    }
+    return f"{part({'alg': 'none'})}.{part(claims)}.", now + 3600
 
 
 class PrivateRabbitMQ:

@@ -43,6 +43,25 @@ from tests.support.sqs import send_batches
 #: a password in every network source URI; never in describe() or an error
 SECRET = "s3cr3t-contract"
 
+#: the body of :meth:`Broker.publish_properties`' message: not ASCII (SQS bodies are text)
+PROPERTIES_BODY = "props:héllo wörld ✓".encode()
+
+
+@dataclasses.dataclass(frozen=True)
+class Sent:
+    """The message :meth:`Broker.publish_properties` sent, as the adapter must hand it over."""
+
+    body: bytes
+    #: a part of :attr:`Envelope.properties` (values and types)
+    properties: dict[str, Any]
+    #: a part of :attr:`Envelope.headers` (values and types, nested ones too)
+    headers: dict[str, Any]
+    #: :attr:`Envelope.timestamp_ms`; None when the broker stamps the message itself (SQS's
+    #: ``SentTimestamp``: then it lies between the publish's start and end)
+    timestamp_ms: int | None
+    #: :attr:`Envelope.key`
+    key: str | None = None
+
 
 class Broker:
     """One adapter on one broker, as the contract sees it (subclasses fill it in)."""
@@ -51,6 +70,11 @@ class Broker:
     adapter: ClassVar[type[SourceAdapter]]
     #: how long "not delivered again" is watched for
     quiet: ClassVar[float] = 3.0
+    #: how long the broker may take to give back what a cut connection held
+    given_back_after_cut: ClassVar[float] = 3.0
+    #: whether a RELEASEd message comes back marked redelivered (AMQP 1.0's ``released``
+    #: leaves ``delivery-count`` as it was: not a failed delivery)
+    release_redelivered: ClassVar[bool] = True
 
     @property
     def capabilities(self) -> Capabilities:
@@ -77,6 +101,12 @@ class Broker:
     def publish_typed(self, queue: str) -> dict[str, Any]:
         """Publish one message with typed application headers; returns them as the adapter
         must hand them over in :attr:`Envelope.headers` (values and types)."""
+        raise NotImplementedError
+
+    def publish_properties(self, queue: str) -> Sent:
+        """Publish one message (source id ``props``, body :data:`PROPERTIES_BODY`) with the
+        broker's message properties, a send time and more typed headers than
+        :meth:`publish_typed`; returns what the adapter must hand over."""
         raise NotImplementedError
 
     def dead_lettered(self, queue: str) -> set[str]:
@@ -175,6 +205,15 @@ class MemoryProfile(Broker):
         headers = {"n": 7, "price": decimal.Decimal("1.50"), "blob": b"\x00", "ok": True}
         self.memory.publish(queue, [MemoryMessage(b"t:", "t", headers=dict(headers))])
         return headers
+
+    def publish_properties(self, queue: str) -> Sent:
+        headers = {"string": "héllo", "negative": -7, "false": False, "list": [1, "two"]}
+        message = MemoryMessage(
+            PROPERTIES_BODY, "props", dict(headers), group_id="g-7", timestamp_ms=1_700_000_000_123
+        )
+        self.memory.publish(queue, [message])
+        properties = {"message_id": "props", "group_id": "g-7"}
+        return Sent(PROPERTIES_BODY, properties, headers, 1_700_000_000_123, key="g-7")
 
     def dead_lettered(self, queue: str) -> set[str]:
         return {m.message_id for m in self.memory.dead}
@@ -335,6 +374,42 @@ class RabbitMQProfile(ProxiedProfile):
         self.publish(queue, ["typed"], headers=headers)
         return headers
 
+    def publish_properties(self, queue: str) -> Sent:
+        when = dt.datetime(2026, 11, 25, 12, 30, 15, tzinfo=dt.timezone.utc)
+        headers = {
+            "string": "héllo",
+            "negative": -7,
+            "false": False,
+            "array": [1, "two", True, [4, 5], {"k": "v"}],
+            "table": {"nested": {"deeper": 1}, "list": ["a", "b"], "when": when},
+        }
+        # every basic property but headers and timestamp, which the envelope keeps apart
+        properties = {
+            "content_type": "application/json",
+            "content_encoding": "utf-8",
+            "correlation_id": "corr-1",
+            "message_id": "props",
+            "priority": 7,
+            "delivery_mode": 2,
+            "expiration": "600000",
+            "type": "order.created",
+            "app_id": "contract-test",
+            "reply_to": "replies",
+        }
+        sent_s = 1_764_073_815  # AMQP 0-9-1 timestamps are whole seconds
+        connection, channel = self._channel()
+        try:
+            channel.confirm_delivery()
+            channel.basic_publish(
+                "",
+                queue,
+                PROPERTIES_BODY,
+                pika.BasicProperties(timestamp=sent_s, headers=headers, **properties),
+            )
+        finally:
+            connection.close()
+        return Sent(PROPERTIES_BODY, properties, headers, sent_s * 1000)
+
     def dead_lettered(self, queue: str) -> set[str]:
         connection, channel = self._channel()
         found = set()
@@ -350,6 +425,10 @@ class RabbitMQProfile(ProxiedProfile):
 
 class Amqp1Profile(ProxiedProfile):
     adapter = AMQP1Source
+    #: Artemis and RabbitMQ's plugin give a cut AMQP 1.0 connection's deliveries back some
+    #: seconds later (Artemis: 4.4 s measured)
+    given_back_after_cut = 10.0
+    release_redelivered = False
     #: where a queue's messages are sent (RabbitMQ: /amq/queue/NAME)
     address_format = "{}"
     send_capabilities: tuple[str, ...] = ("queue",)
@@ -399,14 +478,47 @@ class Amqp1Profile(ProxiedProfile):
         self._send(queue, _messages(["typed"], typed))
         return properties
 
+    def publish_properties(self, queue: str) -> Sent:
+        headers = {
+            "test": queue,
+            "negative": -7,
+            "double": 3.25,
+            "false": False,
+            "binary": b"\x00\xff",
+            "string": "héllo",
+        }
+        creation_ms = 1_700_000_000_123
+
+        def described(message: Message) -> None:
+            message.correlation_id = "corr-1"
+            message.subject = "order.created"
+            message.content_type = "application/json"
+            message.priority = 6
+            message.group_id = "order-7"
+            message.creation_time = creation_ms / 1000
+            message.properties = dict(headers)
+
+        self._send(queue, _messages(["props"], described, body=PROPERTIES_BODY))
+        properties = {
+            "message_id": "props",
+            "correlation_id": "corr-1",
+            "subject": "order.created",
+            "content_type": "application/json",
+            "priority": 6,
+            "group_id": "order-7",
+        }
+        return Sent(PROPERTIES_BODY, properties, headers, creation_ms, key="order-7")
+
 
 def _body(mid: str, size: int) -> bytes:
     return f"{mid}:".encode().ljust(size, b".")
 
 
-def _messages(ids: list[str], extra: Any, size: int = 0) -> Iterator[Message]:
+def _messages(
+    ids: list[str], extra: Any, size: int = 0, body: bytes | None = None
+) -> Iterator[Message]:
     for mid in ids:
-        message = Message(id=mid, body=_body(mid, size), durable=True)
+        message = Message(id=mid, body=_body(mid, size) if body is None else body, durable=True)
         message.inferred = True  # bytes as a data section
         extra(message)
         yield message
@@ -655,6 +767,21 @@ class SqsProfile(ProxiedProfile):
         }
         self.publish(queue, ["typed"], attributes=attributes)
         return attributes
+
+    def publish_properties(self, queue: str) -> Sent:
+        attributes = {
+            SQS_SOURCE_ID_ATTRIBUTE: {"DataType": "String", "StringValue": "props"},
+            "bytes": {"DataType": "Binary", "BinaryValue": bytes(range(256))},
+            # custom type labels stay as they are: headers map them to typed values
+            "gz": {"DataType": "Binary.gzip", "BinaryValue": b"\x1f\x8b\x08\x00"},
+            "big": {"DataType": "Number.int", "StringValue": "12345678901234567890"},
+        }
+        sent = self.sqs.send_message(
+            QueueUrl=self.urls[queue],
+            MessageBody=PROPERTIES_BODY.decode(),
+            MessageAttributes=attributes,
+        )
+        return Sent(PROPERTIES_BODY, {"message_id": sent["MessageId"]}, attributes, None)
 
     def dead_lettered(self, queue: str) -> set[str]:
         found = set()

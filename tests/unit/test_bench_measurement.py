@@ -105,6 +105,7 @@ def test_fan_out_delivers_to_every_group():
         dict(consumers=0),
         dict(ack="maybe"),
         dict(processing_ms=-1),
+        dict(source_prefetch=0),
     ],
 )
 def test_invalid_workloads_are_usage_errors(bad):
@@ -169,3 +170,29 @@ def test_bench_cli_refuses_worker_knobs_without_the_worker(capsys):
     )
     assert code == ExitCode.USAGE
     assert "--kafka-client worker" in capsys.readouterr().err
+
+
+def test_the_work_queue_preset_dispatches_one_message_at_a_time_on_the_source(monkeypatch):
+    """A latency-bound work queue's consumers take one message at a time (fair dispatch);
+    with 200 prefetched, a message can wait behind another consumer's backlog."""
+    import mqmigrate.bench as bench
+    from mqmigrate.bench import targets
+    from mqmigrate.bench.model import PRESETS
+
+    prefetches: list[int] = []
+
+    def fake_source_target(uri: str, window: int, prefetch: int) -> str:
+        prefetches.append(prefetch)
+        return "source"
+
+    monkeypatch.setattr(targets, "source_target", fake_source_target)
+    monkeypatch.setattr("mqmigrate.bench.report.comparison", lambda *args: {})
+    monkeypatch.setattr(targets.KafkaShareTarget, "client_settings", lambda self: {})
+    monkeypatch.setattr(bench, "run", lambda target, workload, progress: _Result())
+    for preset in ("work-queue", "burst"):
+        bench.compare("amqp://127.0.0.1:1/", "127.0.0.1:1", Workload(**PRESETS[preset]))
+    assert prefetches == [1, 200]
+
+
+class _Result:
+    notes: list[str] = []

@@ -3,6 +3,8 @@ the sandbox brokers in tests/integration/test_bench.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from mqmigrate.bench.publishers import ConfirmTracker
 
 
@@ -43,3 +45,44 @@ def test_multiple_nack_counts_as_refused():
     tracker = _published(4)
     assert tracker.confirm(4, multiple=True, ack=False) == 4
     assert (tracker.acked, tracker.nacked, tracker.outstanding) == (0, 4, 0)
+
+
+class _ChannelConfirmingDuringPublish:
+    """A pika channel whose broker confirms a message while ``basic_publish`` still flushes it
+    (pika's blocking connection reads incoming frames while it writes)."""
+
+    def __init__(self) -> None:
+        self.tag = 0
+        self.on_confirm: Any = None
+        self._impl = self
+
+    def confirm_delivery(self, on_confirm: Any, callback: Any) -> None:
+        self.on_confirm = on_confirm
+        callback(object())
+
+    def basic_publish(self, *_args: Any) -> None:
+        from pika import frame, spec
+
+        self.tag += 1
+        self.on_confirm(frame.Method(1, spec.Basic.Ack(delivery_tag=self.tag)))
+
+
+class _Connection:
+    def __init__(self) -> None:
+        self.channel_ = _ChannelConfirmingDuringPublish()
+
+    def channel(self) -> _ChannelConfirmingDuringPublish:
+        return self.channel_
+
+    def process_data_events(self, _time_limit: float) -> None:
+        pass
+
+
+def test_a_confirm_read_while_its_publish_flushes_is_counted():
+    from mqmigrate.sources.rabbitmq.publisher import RabbitMQConfirmPublisher
+
+    publisher = RabbitMQConfirmPublisher(_Connection(), "", "q", timeout=0.2)
+    for _ in range(3):
+        publisher.publish(b"x")
+    publisher.flush()  # raised "did not send confirms" when the tag was counted after the publish
+    assert (publisher.outstanding, publisher.confirmed) == (0, 3)

@@ -161,6 +161,7 @@ def test_each_role_maps_to_its_acls():
     assert produce == [
         Acl("topic", "jobs", "literal", "User:api", "WRITE"),
         Acl("topic", "jobs", "literal", "User:api", "DESCRIBE"),
+        Acl("topic", "jobs", "literal", "User:api", "DESCRIBE_CONFIGS"),
     ]
     # READ on the topic and on the (share) group, both on the prefix
     assert consume == [
@@ -210,19 +211,23 @@ def test_acls_diff_creates_what_is_missing_once_and_never_deletes(monkeypatch):
     acl_rows = [(r.workload, r.name, r.item, r.action) for r in rows if r.resource == "acls"]
     assert acl_rows == [
         ("billing", "topic events (literal)", "User:api DESCRIBE", "create"),
+        ("billing", "topic events (literal)", "User:api DESCRIBE_CONFIGS", "create"),
         ("billing", "topic events (literal)", "User:api WRITE", "unchanged"),
     ]
     for row in rows:
         if row.apply is not None and row.resource == "acls":
             row.apply()
-    assert created == [Acl("topic", "events", "literal", "User:api", "DESCRIBE")]
+    assert created == [
+        Acl("topic", "events", "literal", "User:api", "DESCRIBE"),
+        Acl("topic", "events", "literal", "User:api", "DESCRIBE_CONFIGS"),
+    ]
 
     # without an authorizer nothing is created and the row says how many were declared
     rows = diff(
         None, build_playbook([spec("billing")]), share_version=2, authorizer=False, brokers=1
     )
     assert [(r.action, r.note) for r in rows if r.resource == "acls"] == [
-        ("skipped", "the cluster has no authorizer; 2 declared ACL(s) not created")
+        ("skipped", "the cluster has no authorizer; 3 declared ACL(s) not created")
     ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import random
+import struct
 
 import pika
 import pytest
@@ -192,3 +193,37 @@ def test_receive_builds_the_same_envelopes_as_the_constructor():
     assert dataclasses.replace(got[0], body=b"other").body == b"other"
     with pytest.raises(dataclasses.FrozenInstanceError):
         got[0].body = b"changed"
+
+
+def _double(value: float) -> bytes:
+    return b"d" + struct.pack(">d", value)
+
+
+def _float(value: float) -> bytes:
+    return b"f" + struct.pack(">f", value)
+
+
+def _table(**fields: bytes) -> bytes:
+    body = b"".join(bytes([len(k)]) + k.encode() + v for k, v in fields.items())
+    return struct.pack(">I", len(body)) + body
+
+
+def test_floats_and_doubles_keep_their_fraction_at_any_depth():
+    """pika's decode_table casts AMQP floats and doubles to int (3.25 -> 3); a Java or .NET
+    producer's double must reach Kafka whole, in arrays and nested tables too."""
+    array = _float(0.5) + _double(-2.75) + b"I" + struct.pack(">i", 7)
+    encoded = _table(
+        ratio=_double(3.25),
+        half=_float(0.5),
+        list=b"A" + struct.pack(">I", len(array)) + array,
+        inner=b"F" + _table(deep=_double(1e-3), text=b"S" + struct.pack(">I", 2) + b"ok"),
+    )
+    table, end = frames.decode_table(encoded, 0)
+    assert end == len(encoded)
+    assert table == {
+        "ratio": 3.25,
+        "half": 0.5,
+        "list": [0.5, -2.75, 7],
+        "inner": {"deep": 1e-3, "text": "ok"},
+    }
+    assert pika.data.decode_table(encoded, 0)[0]["ratio"] == 3  # why the reader decodes them

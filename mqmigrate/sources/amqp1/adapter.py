@@ -113,6 +113,8 @@ _TERMINAL_CONDITIONS = {
 
 #: how long one receive keeps reading while messages keep arriving
 _BURST_SECONDS = 0.005
+#: how long flush() serves the connection at most to write the pending settlements out
+_FLUSH_SECONDS = 2.0
 
 #: released, not modified: see the module doc
 _STATES = {Outcome.ACCEPT: PN_ACCEPTED, Outcome.RELEASE: PN_RELEASED, Outcome.REJECT: PN_REJECTED}
@@ -623,8 +625,27 @@ class AMQP1Source(SourceAdapter):
         return settled
 
     def flush(self) -> None:
-        if self._conn is not None:
-            self._pump(0)
+        """Put the settlements made so far on the wire.
+
+        A settlement becomes bytes on the socket only on the third pass of proton's loop (the
+        transport event marks the socket as having output, the next pass selects it writable,
+        the one after writes), so a single pass left the last dispositions in proton's buffer
+        until something else served the connection: a crash or a cut in between redelivered
+        messages already settled.  Served until the transport has nothing left to write, for
+        at most ``_FLUSH_SECONDS`` (a socket that takes nothing: the rest goes out later)."""
+        conn = self._conn
+        if conn is None:
+            return
+        self._pump(0)
+        transport = getattr(conn.conn.transport, "_impl", None)
+        deadline = time.monotonic() + _FLUSH_SECONDS
+        while (
+            self._conn is conn
+            and transport is not None
+            and pn.pn_transport_pending(transport) > 0
+            and time.monotonic() < deadline
+        ):
+            self._pump(0.01)
 
     # -- depth and management -----------------------------------------------------------------
     def _artemis(self, required: bool) -> Any:

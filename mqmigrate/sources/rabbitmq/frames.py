@@ -10,7 +10,10 @@ connection.  It decodes, straight from the socket bytes, the three frames of eac
 ``Basic.Deliver`` on the consumer's channel (method, content header, body) into a
 :class:`Delivery`, and hands every other frame — heartbeats, RPC replies, ``Basic.Cancel``,
 ``Connection.Close``, content of other methods — to pika unchanged, in order.  The header
-table is decoded by pika's own ``decode_table``, so typed values are exactly pika's.
+table is decoded as pika's ``decode_table`` does it, except floats and doubles: pika (checked
+on 1.3 and 1.4) casts them to integers (3.25 arrives as 3), so :func:`decode_table` reads them
+itself, also inside arrays and nested tables.  Without the reader (another pika version) the
+adapter gets pika's own, truncated values.
 
 It relies on private names of pika (checked on 1.4.4: the connection's ``_on_data_available``,
 ``_frame_buffer``, ``_process_frame``, ``bytes_received``, ``frames_received``, and
@@ -82,6 +85,45 @@ def _short_string(buf: bytes, offset: int) -> tuple[str, int]:
         return raw, end  # type: ignore[return-value]
 
 
+_FLOAT = struct.Struct(">f")
+_DOUBLE = struct.Struct(">d")
+_U32 = struct.Struct(">I")
+
+
+def decode_value(buf: bytes, offset: int) -> tuple[Any, int]:
+    """One AMQP 0-9-1 field value: pika's decoding, with floats and doubles kept whole."""
+    kind = buf[offset : offset + 1]
+    if kind == b"d":
+        return _DOUBLE.unpack_from(buf, offset + 1)[0], offset + 9
+    if kind == b"f":
+        return _FLOAT.unpack_from(buf, offset + 1)[0], offset + 5
+    if kind == b"F":
+        return decode_table(buf, offset + 1)
+    if kind == b"A":
+        (length,) = _U32.unpack_from(buf, offset + 1)
+        offset += 5
+        end = offset + length
+        values = []
+        while offset < end:
+            value, offset = decode_value(buf, offset)
+            values.append(value)
+        return values, offset
+    value, offset = _pika_data.decode_value(buf, offset)
+    return value, offset
+
+
+def decode_table(buf: bytes, offset: int) -> tuple[dict[str, Any], int]:
+    """An AMQP 0-9-1 field table (pika's ``decode_table``, with :func:`decode_value`)."""
+    (size,) = _U32.unpack_from(buf, offset)
+    offset += 4
+    end = offset + size
+    table: dict[str, Any] = {}
+    while offset < end:
+        key, offset = _pika_data.decode_short_string(buf, offset)
+        table[key], offset = decode_value(buf, offset)
+    return table, offset
+
+
 def decode_properties(buf: bytes, offset: int) -> tuple[dict[str, Any], Any, int | None]:
     """``(properties, headers, timestamp)`` from an encoded basic property list."""
     (flags,) = _U16.unpack_from(buf, offset)
@@ -100,7 +142,7 @@ def decode_properties(buf: bytes, offset: int) -> tuple[dict[str, Any], Any, int
             if flags & bit:
                 props[name], offset = _short_string(buf, offset)
     if flags & _P.FLAG_HEADERS:
-        headers, offset = _pika_data.decode_table(buf, offset)
+        headers, offset = decode_table(buf, offset)
     if flags & _P.FLAG_DELIVERY_MODE:
         props["delivery_mode"] = buf[offset]
         offset += 1

@@ -380,13 +380,15 @@ class RabbitMQConfirmPublisher:
 
         if self.outstanding >= self.window:
             self._serve_until(lambda: self.outstanding < self.window, "confirms")
+        # counted before the publish: pika may read the broker's confirm of this very message
+        # while it flushes the publish, and a confirm for an unknown tag would be dropped
+        self.tracker.published()
         try:
             self.channel.basic_publish(self.exchange, self.routing_key, body, self.properties)
         except pex.AMQPError as exc:
             raise PublishRefused(
                 f"RabbitMQ refused a publish: {type(exc).__name__} {exc}"[:300]
             ) from exc
-        self.tracker.published()
         if self.outstanding >= self.window // 2:
             self._serve(0)
 
