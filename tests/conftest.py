@@ -167,14 +167,11 @@ def unique_name(request) -> str:
 @pytest.fixture(scope="module")
 def private_kafka(tmp_path_factory, kafka_service):
     """A Kafka broker of this test module's own, which it may restart (see tests/support/brokers.py)."""
-    from tests.support.brokers import PrivateKafka
+    from tests.support.brokers import PrivateKafka, running
 
     broker = PrivateKafka(tmp_path_factory.mktemp("private-kafka"), kafka_service.ctx.cache_dir)
-    broker.start()
-    try:
+    with running(broker):
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture(scope="session")
@@ -188,7 +185,7 @@ def secured_only_kafka(tmp_path_factory, kafka_service):
     principals uniquely.  ``service.client_properties_file(kind)`` gives each ready client
     file."""
     from mqmigrate.sandbox import kafka_secured
-    from tests.support.brokers import PrivateKafka
+    from tests.support.brokers import PrivateKafka, running
 
     authorizer = {
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
@@ -208,32 +205,26 @@ def secured_only_kafka(tmp_path_factory, kafka_service):
         ),
         "allow.everyone.if.no.acl.found": "false",
     }
-    broker = PrivateKafka(
-        tmp_path_factory.mktemp("secured-only-kafka"),
-        kafka_service.ctx.cache_dir,
-        name="kafka-secured-only",
+    broker = PrivateKafka.in_temp_dir(
+        tmp_path_factory,
+        kafka_service,
+        "kafka-secured-only",
         properties=authorizer,
         secured=True,
         plaintext=False,
     )
-    broker.start()
-    try:
+    with running(broker):
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture(scope="module")
 def private_rabbitmq(tmp_path_factory):
     """A RabbitMQ node of this test module's own, which it may restart (see tests/support/brokers.py)."""
-    from tests.support.brokers import PrivateRabbitMQ
+    from tests.support.brokers import PrivateRabbitMQ, running
 
     broker = PrivateRabbitMQ(tmp_path_factory.mktemp("private-rabbitmq"))
-    broker.start()
-    try:
+    with running(broker):
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +232,7 @@ def rabbitmq4_service(tmp_path_factory, kafka_service):
     """A RabbitMQ 4.x node (Debian trixie's, in a chroot cached under the sandbox's cache
     directory) for this test module only; stopped, with nothing left mounted, afterwards."""
     from mqmigrate.sandbox.rabbitmq4 import ChrootRabbitMQService
-    from tests.support.brokers import PrivateRabbitMQ
+    from tests.support.brokers import PrivateRabbitMQ, running
 
     broker = PrivateRabbitMQ(
         tmp_path_factory.mktemp("rabbitmq4"),
@@ -249,8 +240,5 @@ def rabbitmq4_service(tmp_path_factory, kafka_service):
         service=ChrootRabbitMQService,
         cache_dir=kafka_service.ctx.cache_dir,
     )
-    broker.start()
-    try:
+    with running(broker):
         yield broker.service
-    finally:
-        broker.stop()

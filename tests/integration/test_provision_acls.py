@@ -51,20 +51,13 @@ def acl_kafka(tmp_path_factory, kafka_service):
     """A private broker with StandardAuthorizer (the sandbox has none) and, next to PLAINTEXT,
     a SASL/PLAIN listener so clients with their own principals can show that the ACLs
     provision created are the ones in force."""
-    from tests.support.brokers import PrivateKafka
+    from tests.support.brokers import PrivateKafka, running
 
-    broker = PrivateKafka(
-        tmp_path_factory.mktemp("kafka-acl"),
-        kafka_service.ctx.cache_dir,
-        name="kafka-acl",
-        properties=AUTHORIZER,
-        plain_users=USERS,
+    broker = PrivateKafka.in_temp_dir(
+        tmp_path_factory, kafka_service, "kafka-acl", properties=AUTHORIZER, plain_users=USERS
     )
-    broker.start()
-    try:
+    with running(broker):
         yield broker
-    finally:
-        broker.stop()
 
 
 def playbook_file(tmp_path, bootstrap, name, grants, *, use_broker_dlq=False):

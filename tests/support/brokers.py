@@ -18,12 +18,34 @@ from __future__ import annotations
 import socket
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from mqmigrate.sandbox import kafka_secured
 from mqmigrate.sandbox.base import SandboxContext
 from mqmigrate.sandbox.kafka import KafkaService
 from mqmigrate.sandbox.rabbitmq import RabbitMQService
+
+
+class _Startable(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+_B = TypeVar("_B", bound=_Startable)
+
+
+@contextmanager
+def running(broker: _B) -> Iterator[_B]:
+    """``broker`` started for the ``with`` block and stopped after it, however it ends."""
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 def free_port() -> int:
@@ -34,6 +56,14 @@ def free_port() -> int:
 
 class PrivateKafka:
     """A single-node KRaft broker in ``state_dir``; ``restart()`` keeps its log directory."""
+
+    @classmethod
+    def in_temp_dir(
+        cls, tmp_path_factory: Any, kafka_service: KafkaService, name: str, **options: Any
+    ) -> "PrivateKafka":
+        """A broker named ``name`` in a fresh pytest temporary directory, on the jars the
+        sandbox's ``kafka_service`` cached."""
+        return cls(tmp_path_factory.mktemp(name), kafka_service.ctx.cache_dir, name=name, **options)
 
     def __init__(
         self,
