@@ -192,7 +192,7 @@ class KafkaWorkerTarget(KafkaShareTarget):
         """The worker settings this run uses (the worker's defaults where none was given)."""
         import inspect
 
-        from mqmigrate.sdk.worker import DEFAULT_SHARE_CONSUMERS, Worker
+        from mqmigrate.sdk.worker import Worker, default_share_consumers
 
         defaults = inspect.signature(Worker).parameters
         workload = self.workload
@@ -204,9 +204,7 @@ class KafkaWorkerTarget(KafkaShareTarget):
             "max_poll_records": self.max_poll_records or defaults["max_poll_records"].default,
         }
         if handoff == "pool":
-            out["share_consumers"] = self.share_consumers or min(
-                concurrency, DEFAULT_SHARE_CONSUMERS
-            )
+            out["share_consumers"] = self.share_consumers or default_share_consumers(concurrency)
         return out
 
     def consumer(self, group: int):

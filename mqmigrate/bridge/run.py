@@ -168,7 +168,7 @@ def _prepare(
     producer.check(topics)
     known: set[str] | None = None
     if opts.effectively_once:
-        known = recover_ids(opts.kafka, [opts.topic] + ([quarantine] if quarantine else []))
+        known = recover_ids(opts.kafka, topics)
         log.info("effectively-once: %d source ids already in Kafka (%s)", len(known), opts.name)
 
     options = dict(opts.source_options)

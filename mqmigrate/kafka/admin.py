@@ -40,24 +40,28 @@ def topic_exists(bootstrap: str, topic: str, timeout: float = 10.0) -> bool:
     return info is not None and info.error is None
 
 
-def topic_max_message_bytes(kafka: "KafkaConfig | str", topics: Iterable[str]) -> dict[str, int]:
+def topic_max_message_bytes(
+    kafka: "KafkaConfig | str", topics: Iterable[str]
+) -> tuple[dict[str, int], dict[str, str]]:
     """Each topic's effective ``max.message.bytes`` (the broker's default where the topic sets
-    none); a topic that does not exist is left out.  MqMigrateError when Kafka does not tell
-    (e.g. no DescribeConfigs permission)."""
+    none), and why Kafka did not tell it for the others (e.g. no DescribeConfigs permission on
+    that topic), one line each; a topic that does not exist is in neither."""
     admin = admin_client(kafka)
-    limits = {}
+    limits: dict[str, int] = {}
+    unread: dict[str, str] = {}
     for topic in dict.fromkeys(topics):
         try:
             configs = share.topic_configs(admin, topic, ["max.message.bytes"])
         except MqMigrateError as exc:
-            if share.error_code(exc) == ConfluentError.UNKNOWN_TOPIC_OR_PART:
-                continue  # reported by whoever needs the topic
-            raise
+            if share.error_code(exc) != ConfluentError.UNKNOWN_TOPIC_OR_PART:
+                unread[topic] = exc.one_line()
+            continue  # a missing topic is reported by whoever needs it
         value = configs.get("max.message.bytes")
         if value is None or not value.isdigit():
-            raise KafkaError(f"topic {topic!r} reports no max.message.bytes")
-        limits[topic] = int(value)
-    return limits
+            unread[topic] = "no max.message.bytes in its configs"
+        else:
+            limits[topic] = int(value)
+    return limits, unread
 
 
 def ensure_topic(

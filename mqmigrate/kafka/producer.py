@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 from confluent_kafka import KafkaError as _KE
 from confluent_kafka import KafkaException, Producer
 
-from mqmigrate.errors import ConfigError, KafkaError, KafkaUnavailable, MqMigrateError
+from mqmigrate.errors import ConfigError, KafkaError, KafkaUnavailable
 from mqmigrate.kafka.config import KafkaConfig, as_kafka_config
 
 log = logging.getLogger("mqmigrate.kafka.producer")
@@ -86,19 +86,13 @@ def fit_batches_to_topics(
     given = {**as_kafka_config(kafka).properties, **config}
     if "batch.size" in given:
         return dict(config)
-    limits: dict[str, int] = {}
-    unread: list[str] = []
-    for topic in dict.fromkeys(topics):  # one by one: a topic we may not describe is one gap
-        try:
-            limits.update(topic_max_message_bytes(kafka, [topic]))
-        except MqMigrateError as exc:
-            unread.append(f"{topic} ({exc.one_line()})")
+    limits, unread = topic_max_message_bytes(kafka, topics)
     if unread:
         log.warning(
             "cannot read max.message.bytes of %s: batches are sized to the other topics' limits "
             "only, so a record above such a topic's limit is quarantined with the batch it "
             "shares; grant DescribeConfigs on it or set --producer-config batch.size=N",
-            ", ".join(unread),
+            ", ".join(f"{topic} ({why})" for topic, why in unread.items()),
         )
     size = batch_size_within(limits, given)
     if size is None:

@@ -334,6 +334,11 @@ _DLQ_PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 0}
 DEFAULT_SHARE_CONSUMERS = 2
 
 
+def default_share_consumers(concurrency: int) -> int:
+    """The share consumers feeding a pool of ``concurrency`` handlers when none are given."""
+    return min(concurrency, DEFAULT_SHARE_CONSUMERS)
+
+
 class Worker:
     """Runs ``handler`` on every record of ``topics`` consumed through share group ``group``.
 
@@ -436,7 +441,7 @@ class Worker:
         self.handler = handler
         self.concurrency = concurrency
         self.handoff: Handoff = handoff
-        self.share_consumers = share_consumers or min(concurrency, DEFAULT_SHARE_CONSUMERS)
+        self.share_consumers = share_consumers or default_share_consumers(concurrency)
         self.dlq_topic = dlq_topic
         self.dead_letter_setting: DeadLetter = dead_letter
         self.max_deliveries = max_deliveries
