@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 from queue import Queue
 from typing import Any, Callable
@@ -187,6 +188,10 @@ class KafkaWorkerTarget(KafkaShareTarget):
         self._workers: dict[int, object] = {}
         self._queues: dict[int, Queue] = {}
         self._open: dict[int, int] = {}
+        # the run's consumer threads of one group ask for it at once: one of them starts its
+        # worker, the others wait for it (else each started a worker of its own, and all but
+        # the last were never stopped)
+        self._workers_lock = threading.Lock()
 
     def worker_settings(self) -> dict:
         """The worker settings this run uses (the worker's defaults where none was given)."""
@@ -208,12 +213,16 @@ class KafkaWorkerTarget(KafkaShareTarget):
         return out
 
     def consumer(self, group: int):
+        with self._workers_lock:
+            return self._open_consumer(group, self.workload)
+
+    def _open_consumer(self, group: int, workload):
+        """The group's worker (started on first use) and one more consumer of it; called
+        under ``_workers_lock``."""
         import queue
-        import threading
 
         from mqmigrate.sdk.worker import Worker
 
-        workload = self.workload
         if group not in self._workers:
             handoff: queue.Queue = queue.Queue()
             self._queues[group] = handoff
@@ -261,11 +270,13 @@ class KafkaWorkerTarget(KafkaShareTarget):
                 return [Delivery(message.value or b"", message.delivery_count > 1, done.set)]
 
             def close(self) -> None:
-                target._open[group] -= 1
-                if target._open[group] == 0:
+                with target._workers_lock:
+                    target._open[group] -= 1
+                    if target._open[group] != 0:
+                        return
                     worker = target._workers.pop(group)
-                    worker.stop()
-                    worker.join(timeout=30)
+                worker.stop()
+                worker.join(timeout=30)
 
         return _Consumer()
 

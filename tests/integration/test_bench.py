@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -102,11 +103,17 @@ def test_bench_amqp1_vs_kafka(artemis_service, kafka_bootstrap, capsys):
 def test_worker_sdk_target_settles_after_processing(kafka_bootstrap):
     from mqmigrate.bench.targets import KafkaWorkerTarget
 
-    workload = Workload(max_messages=80, consumers=2, processing_ms=20.0, rate=100.0)
+    workload = Workload(max_messages=80, consumers=4, processing_ms=20.0, rate=100.0)
+    before = set(threading.enumerate())
     result = run(KafkaWorkerTarget(kafka_bootstrap), workload)
     assert result.system == "kafka-worker-sdk"
     assert result.unique == 80 and result.lost == 0 and result.duplicates == 0, result.notes
     assert min(result.latencies_ms) >= 20.0
+    # the group's consumers share one worker, stopped with the run: none of its threads is
+    # left polling (a leftover worker ran on into the next run of a series, and its
+    # handler threads were counted in this run's concurrency)
+    left = [t.name for t in set(threading.enumerate()) - before if t.name.startswith("mqmigrate-")]
+    assert left == []
 
 
 # -- the publishers: asynchronous, windowed, every message confirmed or an error ---------------
