@@ -22,8 +22,9 @@ demo: sandbox-up
 	$(MQ) demo
 	$(MQ) doctor --sandbox
 
+# two workers (pytest-xdist); tests/conftest.py groups what must share one (docs/testing.md)
 test: sandbox-up
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 unit: install
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)

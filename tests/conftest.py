@@ -7,7 +7,12 @@ an error, never a skip: in CI a broker that is down fails the run.
 
 from __future__ import annotations
 
+import fcntl
+import tempfile
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pika
 import pytest
@@ -21,11 +26,126 @@ from mqmigrate.sandbox.registry import service_class
 _started: dict[str, Service] = {}
 
 
+# -- running in parallel (docs/testing.md, "Parallel run") ----------------------------------
+#
+# `make test` runs the suite on two pytest-xdist workers with `--dist loadgroup`: tests with the
+# same `xdist_group` run on one worker, one after the other; every other test goes to whichever
+# worker is free.  The groups are made here, in one place, from what a test needs, so a new
+# test is grouped by the fixtures and markers it uses, not by a mark somebody must remember:
+#
+# * A fixture of the test tree wider than a function (module, class or session scope) exists
+#   once per worker that uses it.  Its tests share one worker, so it is still made once: a
+#   private broker (a JVM or an Erlang node, 10-30 s to start) starts once, and what a module
+#   fixture puts on a shared broker (a user, a topic it deletes at teardown) is not made and
+#   removed by two workers at once.
+# * `heavy` tests (10^4-10^5 messages, a whole cutover, the benchmarks) keep both cores busy on
+#   their own: two at once slow each other down to their timeouts, so they share one worker.
+# * A test has one group: one that shares a fixture with a heavy test is in the heavy group, and
+#   two fixtures used by one test put all their tests in one group.
+#
+# The sandbox handles below are exempt: they are the shared sandbox (one set of brokers for
+# every worker), each worker only looks them up.
+SANDBOX_HANDLES = frozenset(
+    {
+        "kafka_service",
+        "kafka_bootstrap",
+        "rabbitmq_service",
+        "moto_service",
+        "elasticmq_service",
+        "artemis_service",
+    }
+)
+HEAVY_GROUP = "heavy"
+
+
+def _shared_resources(item: pytest.Item) -> Iterable[str]:
+    """The names of what ``item`` shares with other tests and must not use from two workers:
+    ``heavy`` and each non-function fixture of the test tree it requests.  A fixture requested
+    through ``request.getfixturevalue`` is not seen (pytest cannot know it at collection): the
+    ``rabbitmq-secured`` kind of test_zero_downtime.py (heavy) starts its own
+    ``secured_only_kafka`` when the secured modules ran on the other worker, one JVM start
+    rather than their few minutes in the heavy group."""
+    if item.get_closest_marker("heavy"):
+        yield HEAVY_GROUP
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return
+    module = item.nodeid.split("::", 1)[0]
+    for name in info.names_closure:
+        defs = info.name2fixturedefs.get(name)
+        if not defs or name in SANDBOX_HANDLES:
+            continue
+        fixture = defs[-1]
+        if not fixture.baseid or fixture.scope == "function":
+            continue  # pytest's own or a plugin's, or made per test
+        if fixture.scope == "session":
+            yield name
+        elif fixture.scope == "class":
+            yield f"{name}@{item.nodeid.rsplit('::', 1)[0]}"
+        else:  # module (package: the module is a finer key, still one instance per worker)
+            yield f"{name}@{module}"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test that shares something (above) gets the ``xdist_group`` of everything it is
+    connected to through shared fixtures; the others get none and are spread per test."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    shared = {item.nodeid: list(_shared_resources(item)) for item in items}
+    for keys in shared.values():
+        for key in keys:
+            parent[root(key)] = root(keys[0])
+    names: dict[str, str] = {}
+    for key in parent:  # a group is named after its heavy member, else its first key
+        group = root(key)
+        if key == HEAVY_GROUP or group not in names:
+            names[group] = key
+    for item in items:
+        if shared[item.nodeid]:
+            item.add_marker(pytest.mark.xdist_group(names[root(shared[item.nodeid][0])]))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On a worker of a ``--dist loadgroup`` run, fail unless xdist took the groups: it passes
+    them on in the node ids, which pytest 9.2 stopped honouring without a word (every test of
+    a group ran on any worker, pytest-dev/pytest-xdist#1386)."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    for item in session.items:
+        marker = item.get_closest_marker("xdist_group")
+        if marker and not item.nodeid.endswith(f"@{marker.args[0]}"):
+            raise pytest.UsageError(
+                f"pytest-xdist did not put {item.nodeid} in its group {marker.args[0]}: "
+                "this pytest and pytest-xdist do not work together (see pyproject.toml)"
+            )
+
+
+@contextmanager
+def _sandbox_up_lock() -> Iterator[None]:
+    """Held while a test process brings a sandbox service up: the two workers of a parallel
+    run (or two runs on one machine) share the sandbox, and the first to need a stopped
+    service starts it while the other waits, instead of both starting it on the same ports."""
+    with open(Path(tempfile.gettempdir()) / "mqmigrate-tests-sandbox-up.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def sandbox_service(name: str) -> Service:
-    """The running sandbox service ``name``, started if needed (once per test session)."""
+    """The running sandbox service ``name``, started if needed (once per test process)."""
     if name not in _started:
-        ctx = manager.context()
-        manager.up(ctx, [name])
+        with _sandbox_up_lock():
+            ctx = manager.context()
+            manager.up(ctx, [name])
         _started[name] = service_class(name)(ctx)
     return _started[name]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import json
+import os
 from pathlib import Path
 
 from mqmigrate.errors import UsageError
@@ -90,7 +91,11 @@ def status(ctx: SandboxContext, names: list[str] | None = None) -> list[ServiceS
 def _save_ports(ctx: SandboxContext) -> None:
     path: Path = ctx.state_dir / PORTS_FILE
     merged = {**read_json(path), **ctx.ports}
-    path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    # written aside, then renamed over: a reader (another `up`, a test worker's context())
+    # sees the old file or the new one, never a half-written one it would take for no ports
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    os.replace(staging, path)
 
 
 def endpoints_for_doctor(ctx: SandboxContext) -> tuple[str, list[str]]:

@@ -396,6 +396,7 @@ def _publish_ids(rabbitmq_uri: str, queue: str, ids: list[str]) -> None:
 
 
 @pytest.mark.parametrize("kill_one", [False, True], ids=["both-finish", "one-killed"])
+@pytest.mark.heavy  # 12,000 messages through two bridge processes
 def test_two_processes_share_one_queue(
     kill_one,
     rabbitmq_channel,

@@ -475,6 +475,7 @@ class BridgeScenarios:
             ),
         ],
     )
+    @pytest.mark.heavy  # 5 * bulk messages: 15,000 on the brokers' classes
     def test_sigkill_and_restart_lose_nothing(
         self, broker, queue, bridge, kafka_topics, kafka_bootstrap, effectively_once
     ):
@@ -555,6 +556,7 @@ class BridgeScenarios:
 
     @pytest.mark.needs("crash_campaign")
     @pytest.mark.slow
+    @pytest.mark.heavy  # 100,000 messages
     def test_crash_campaign_loses_nothing(
         self, campaign_source, restartable_kafka, unique_name, tmp_path
     ):
@@ -1153,6 +1155,7 @@ class TestRabbitMQ(BridgeScenarios):
         }
         assert seen == set(ids), (proc.stdout[-500:], proc.stderr[-1000:])
 
+    @pytest.mark.heavy  # 20,000 messages
     def test_connection_killed_by_broker_reconnects_without_loss(
         self,
         rabbitmq_channel,

@@ -12,7 +12,8 @@ from mqmigrate.bench.runner import run
 from mqmigrate.bench.targets import KafkaShareTarget
 from mqmigrate.cli import main
 
-pytestmark = [pytest.mark.integration]
+# heavy: a benchmark's rates and latencies are measured on a machine it has to itself
+pytestmark = [pytest.mark.integration, pytest.mark.heavy]
 
 
 @pytest.mark.kafka

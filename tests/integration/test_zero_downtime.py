@@ -66,7 +66,8 @@ from mqmigrate.kafka.config import KafkaConfig, as_kafka_config, read_config_fil
 from mqmigrate.playbooks.state import state_path
 from mqmigrate.sdk.headers import SQS_SOURCE_ID_ATTRIBUTE
 
-pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow]
+# heavy: a live service at 200 msg/s, a bridge and a worker through a whole cutover
+pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.slow, pytest.mark.heavy]
 
 ROOT = Path(__file__).resolve().parents[2]
 
