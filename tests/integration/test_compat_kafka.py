@@ -61,7 +61,7 @@ def release(version: str) -> tuple[int, int]:
 
 @pytest.fixture(scope="module", params=VERSIONS, ids=lambda v: f"kafka-{v}")
 def kafka(request, tmp_path_factory, kafka_service):
-    """A broker of one release, alone on the machine's two cores while its tests run."""
+    """A broker of one release, started when its tests begin and stopped after them."""
     version = request.param
     broker = PrivateKafka(
         tmp_path_factory.mktemp(f"kafka-{version}"),
