@@ -170,7 +170,8 @@ def bridge_then_verify(
 
 # -- bridge: RabbitMQ over amqps ----------------------------------------------------------------
 
-RABBIT_USER = "e2e-secured"
+# a user of this test process alone on the shared sandbox RabbitMQ (another run may use it too)
+RABBIT_USER = f"e2e-secured-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

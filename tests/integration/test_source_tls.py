@@ -52,6 +52,8 @@ def files(secured_rabbitmq):
 
 
 USER = "tls-svc"
+#: the topic the refused bridges never reach, on the shared sandbox Kafka: this process's own
+NEVER_TOPIC = f"srctls-never-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +290,7 @@ def test_a_plain_http_management_url_is_refused_for_a_tls_source(
             "--kafka",
             kafka_bootstrap,
             "--topic",
-            "srctls-never",
+            NEVER_TOPIC,
             "--create-topics",
             "--mode",
             "shadow",
@@ -430,7 +432,7 @@ def _one_line_error(source: str, password: str, kafka: str, *, limit: float = 20
             "--kafka",
             kafka,
             "--topic",
-            "srctls-never",
+            NEVER_TOPIC,
             "--create-topics",
             "--idle-exit",
             "1",
@@ -450,7 +452,7 @@ def never_topic(kafka_bootstrap):
     yield
     from mqmigrate.kafka.admin import delete_topics
 
-    delete_topics(kafka_bootstrap, ["srctls-never", "srctls-never.quarantine"])
+    delete_topics(kafka_bootstrap, [NEVER_TOPIC, NEVER_TOPIC + ".quarantine"])
 
 
 def test_unknown_ca(secured_rabbitmq, files, password, kafka_bootstrap, never_topic):
