@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mqmigrate.bench.publishers import ConfirmTracker
 
 
@@ -51,10 +53,12 @@ class _ChannelConfirmingDuringPublish:
     """A pika channel whose broker confirms a message while ``basic_publish`` still flushes it
     (pika's blocking connection reads incoming frames while it writes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, nack_from: int | None = None) -> None:
         self.tag = 0
         self.on_confirm: Any = None
         self._impl = self
+        #: the broker nacks this delivery tag and every later one (a full reject-publish queue)
+        self.nack_from = nack_from
 
     def confirm_delivery(self, on_confirm: Any, callback: Any) -> None:
         self.on_confirm = on_confirm
@@ -64,12 +68,14 @@ class _ChannelConfirmingDuringPublish:
         from pika import frame, spec
 
         self.tag += 1
-        self.on_confirm(frame.Method(1, spec.Basic.Ack(delivery_tag=self.tag)))
+        nack = self.nack_from is not None and self.tag >= self.nack_from
+        confirm = spec.Basic.Nack if nack else spec.Basic.Ack
+        self.on_confirm(frame.Method(1, confirm(delivery_tag=self.tag)))
 
 
 class _Connection:
-    def __init__(self) -> None:
-        self.channel_ = _ChannelConfirmingDuringPublish()
+    def __init__(self, nack_from: int | None = None) -> None:
+        self.channel_ = _ChannelConfirmingDuringPublish(nack_from)
 
     def channel(self) -> _ChannelConfirmingDuringPublish:
         return self.channel_
@@ -86,3 +92,20 @@ def test_a_confirm_read_while_its_publish_flushes_is_counted():
         publisher.publish(b"x")
     publisher.flush()  # raised "did not send confirms" when the tag was counted after the publish
     assert (publisher.outstanding, publisher.confirmed) == (0, 3)
+
+
+def test_a_nack_read_while_its_publish_flushes_is_refused():
+    """Every confirm read inside basic_publish, so nothing is outstanding when flush starts:
+    the nacks still stop the run (flush returned as if all were confirmed)."""
+    from mqmigrate.errors import PublishRefused
+    from mqmigrate.sources.rabbitmq.publisher import RabbitMQConfirmPublisher
+
+    publisher = RabbitMQConfirmPublisher(_Connection(nack_from=3), "", "q", timeout=0.2)
+    for _ in range(3):
+        publisher.publish(b"x")
+    assert publisher.outstanding == 0
+    with pytest.raises(PublishRefused, match="nacked 1 message"):
+        publisher.flush()
+    with pytest.raises(PublishRefused, match="nacked 1 message"):
+        publisher.publish(b"x")  # nor does the next publish go out
+    assert (publisher.confirmed, publisher.tracker.nacked, publisher.tracker.sent) == (2, 1, 3)

@@ -361,6 +361,9 @@ class RabbitMQConfirmPublisher:
             raise PublishRefused(
                 f"RabbitMQ closed the publishing channel: {type(exc).__name__} {exc}"[:300]
             ) from exc
+        self._raise_if_nacked()
+
+    def _raise_if_nacked(self) -> None:
         if self.tracker.nacked:
             raise PublishRefused(f"RabbitMQ nacked {self.tracker.nacked} message(s)")
 
@@ -378,6 +381,8 @@ class RabbitMQConfirmPublisher:
         """Publish ``body``; waits only while ``window`` messages are unconfirmed."""
         import pika.exceptions as pex
 
+        # a nack pika read while an earlier publish flushed (below) stops the run here
+        self._raise_if_nacked()
         if self.outstanding >= self.window:
             self._serve_until(lambda: self.outstanding < self.window, "confirms")
         # counted before the publish: pika may read the broker's confirm of this very message
@@ -393,8 +398,10 @@ class RabbitMQConfirmPublisher:
             self._serve(0)
 
     def flush(self) -> None:
-        """Wait for the confirm of every message published so far."""
+        """Wait for the confirm of every message published so far; PublishRefused if the broker
+        nacked any, also when every confirm was read while the publishes flushed."""
         self._serve_until(lambda: self.outstanding == 0, "confirms")
+        self._raise_if_nacked()
 
     def close(self) -> None:
         try:
