@@ -155,7 +155,14 @@ def test_a_dead_letter_address_no_queue_dead_letters_into_yet(tmp_path):
     dlq = w["DLQ"].target
     assert dlq.role == "dead-letter" and dlq.topic.value == "dlq.DLQ"
     assert "no queue read dead-letters into it yet" in dlq.topic.reason
+    assert [f.evidence for f in w["DLQ"].findings if f.rule == "dlq.redrive"] == [
+        {"named by": "the dead-letter-address of its own address-settings"}
+    ]
     assert w["ExpiryQueue"].target.role == "expiry"
+    # its one source, DLQ (the DLQ's expired messages go there too)
+    assert [f.evidence for f in w["ExpiryQueue"].findings if f.rule == "ttl.expiry"] == [
+        {"expiry queue of": ["DLQ"], "named by": "the expiry-address of its own address-settings"}
+    ]
 
 
 def test_plan_leaves_dead_letter_and_expiry_queues_out(tmp_path, capsys):

@@ -117,7 +117,9 @@ def dlq(ctx: QueueContext):
                 evidence["how"] = dl.strategy
         yield finding("dlq.redrive", severity, evidence, mapping, remediation)
     if ctx.is_dead_letter_queue():
-        sink: dict[str, Any] = {"dead-letter queue of": sorted(ctx.dead_letter_sources)}
+        sink: dict[str, Any] = {}
+        if ctx.dead_letter_sources:  # none read yet for a DLQ its own settings name
+            sink["dead-letter queue of"] = sorted(ctx.dead_letter_sources)
         if names_own_address(q, "dead-letter-address"):
             sink["named by"] = "the dead-letter-address of its own address-settings"
         yield finding(

@@ -220,11 +220,12 @@ def ttl(ctx: QueueContext):
 
 def _expiry_queue(ctx: QueueContext) -> Finding:
     """The finding of a queue that receives expired messages (an Artemis expiry-address)."""
-    evidence: dict[str, Any] = {
-        "expiry queue of": sorted(ctx.dead_letters.expiry_sources(ctx.queue, ctx.source.kind))
-        if ctx.dead_letters
-        else []
-    }
+    evidence: dict[str, Any] = {}
+    sources = (
+        ctx.dead_letters.expiry_sources(ctx.queue, ctx.source.kind) if ctx.dead_letters else []
+    )
+    if sources:  # none read yet for an expiry queue its own settings name
+        evidence["expiry queue of"] = sorted(sources)
     if names_own_address(ctx.queue, "expiry-address"):
         evidence["named by"] = "the expiry-address of its own address-settings"
     return finding(
