@@ -191,9 +191,20 @@ def _mode(role: str, blockers: set[str], delay_tier: DelayTier | None) -> Derive
     )
 
 
+#: how many queue names a one-line reason lists (the finding's evidence lists them all)
+REASON_NAMES = 5
+
+
+def _named(names: list[str]) -> str:
+    """``a, b, c`` — the first :data:`REASON_NAMES` of ``names`` and how many more."""
+    shown = ", ".join(names[:REASON_NAMES])
+    more = len(names) - REASON_NAMES
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 def _expiry_mode(sources: list[str]) -> Derived:
     """Mode none for an expiry queue: Kafka has nothing that takes its place."""
-    of = f" of {', '.join(sorted(sources))}" if sources else ""
+    of = f" of {_named(sorted(sources))}" if sources else ""
     return Derived(
         value="none",
         reason=f"expiry queue{of} (messages whose time to live passed): Kafka moves no expired "
@@ -240,7 +251,7 @@ def _topic(
         return Derived(
             value="dlq." + tn(q.name),
             reason=f"dead-letter queue shared by {len(srcs)} queues "
-            f"({', '.join(srcs)}): one DLQ topic for all of them",
+            f"({_named(srcs)}): one DLQ topic for all of them",
         ), None
     if role == "expiry":
         return Derived(

@@ -4,6 +4,8 @@ are expiry queues (``expiry-address``), their findings, targets and what ``plan`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
 from mqmigrate.assessment import deadletters
@@ -140,18 +142,26 @@ def test_roles_topics_and_findings_of_dead_letter_and_expiry_queues():
     assert w["ExpiryQueue"].target.group is None and w["ExpiryQueue"].target.dlq_topic is None
 
 
-def test_a_dead_letter_address_no_queue_dead_letters_into_yet(tmp_path):
+def _default_broker_xml(tmp_path: Path, *queues: str) -> Path:
+    """A broker.xml with Artemis's default "#" setting, DLQ, ExpiryQueue and ``queues``
+    (each on its own anycast address)."""
+    addresses = "".join(
+        f"<address name='{q}'><anycast><queue name='{q}'/></anycast></address>"
+        for q in ("DLQ", "ExpiryQueue", *queues)
+    )
     xml = tmp_path / "broker.xml"
     xml.write_text(
         "<configuration xmlns='urn:activemq'><core xmlns='urn:activemq:core'>"
         "<address-settings><address-setting match='#'>"
         "<dead-letter-address>DLQ</dead-letter-address>"
         "<expiry-address>ExpiryQueue</expiry-address></address-setting></address-settings>"
-        "<addresses><address name='DLQ'><anycast><queue name='DLQ'/></anycast></address>"
-        "<address name='ExpiryQueue'><anycast><queue name='ExpiryQueue'/></anycast></address>"
-        "</addresses></core></configuration>"
+        f"<addresses>{addresses}</addresses></core></configuration>"
     )
-    w = workloads(xml)
+    return xml
+
+
+def test_a_dead_letter_address_no_queue_dead_letters_into_yet(tmp_path):
+    w = workloads(_default_broker_xml(tmp_path))
     dlq = w["DLQ"].target
     assert dlq.role == "dead-letter" and dlq.topic.value == "dlq.DLQ"
     assert "no queue read dead-letters into it yet" in dlq.topic.reason
@@ -181,3 +191,16 @@ def test_plan_leaves_dead_letter_and_expiry_queues_out(tmp_path, capsys):
     assert "(dlq.orders.eu)" in left_out["orders.parked"]
     playbook = yaml.safe_load((tmp_path / "migration.yaml").read_text())
     assert [w["source"]["queue"] for w in playbook["workloads"]] == ["orders.eu", "billing"]
+
+
+def test_a_reason_names_a_few_sources_and_the_evidence_all(tmp_path):
+    w = workloads(_default_broker_xml(tmp_path, *(f"q{i}" for i in range(7))))
+    assert w["ExpiryQueue"].target.mode.reason.startswith(
+        "expiry queue of DLQ, q0, q1, q2, q3 and 3 more (messages whose time to live passed)"
+    )
+    assert w["DLQ"].target.topic.reason == (
+        "dead-letter queue shared by 7 queues (q0, q1, q2, q3, q4 and 2 more): one DLQ topic "
+        "for all of them"
+    )
+    expiry = [f.evidence for f in w["ExpiryQueue"].findings if f.rule == "ttl.expiry"][0]
+    assert expiry["expiry queue of"] == ["DLQ"] + [f"q{i}" for i in range(7)]
