@@ -24,8 +24,16 @@ none) and no target named like a dead-letter queue (``orders.dlq``, ``dead-order
 ``orders-failed``, ``parking-lot``).
 
 A queue is a **dead-letter queue** (role ``dead-letter``, topic ``dlq.<source>``) only when it
-is a sink of dead letters: it receives them from a queue that is not a delay tier, and it is not
-a delay tier itself.  A queue a delay tier routes back into stays a work queue.
+is a sink of dead letters: it receives them from a queue that is neither a delay tier nor an
+expiry queue, and it is not a delay tier itself; or its own Artemis address-settings name its
+address as the ``dead-letter-address`` (the broker's ``DLQ``), whether or not a queue read
+dead-letters into it yet.  A queue a delay tier routes back into stays a work queue.
+
+An Artemis (AMQP 1.0) dead-letter target is an address: every queue on that address is a sink,
+whatever its name.  A queue on an address named as ``expiry-address`` (the broker's
+``ExpiryQueue``; by another queue's settings or its own) is an **expiry queue** (role
+``expiry``): it receives the messages whose time to live passed, which Kafka never moves
+anywhere (retention deletes them), so nothing takes its place.
 """
 
 from __future__ import annotations
@@ -75,9 +83,23 @@ class DeadLetterGraph:
     delay_tiers: dict[Key, DelayTier] = field(default_factory=dict)
     #: work queue → the delay tiers that return to it
     retried_by: dict[Key, list[DelayTier]] = field(default_factory=dict)
+    #: expiry queue → the queues whose expired messages it receives
+    expiry_sinks: dict[Key, list[str]] = field(default_factory=dict)
 
     def dead_letter_sources(self, q: Queue, kind: str) -> list[str]:
         return self.sinks.get(_key(q.vhost, q.name, kind), [])
+
+    def is_dead_letter_queue(self, q: Queue, kind: str) -> bool:
+        """Whether ``q`` is a sink of dead letters (it may have no source read yet)."""
+        return _key(q.vhost, q.name, kind) in self.sinks
+
+    def is_expiry_queue(self, q: Queue, kind: str) -> bool:
+        """Whether ``q`` receives expired messages (an Artemis expiry-address)."""
+        return _key(q.vhost, q.name, kind) in self.expiry_sinks
+
+    def expiry_sources(self, q: Queue, kind: str) -> list[str]:
+        """The queues whose expired messages ``q`` receives."""
+        return self.expiry_sinks.get(_key(q.vhost, q.name, kind), [])
 
     def delay_tier(self, q: Queue, kind: str) -> DelayTier | None:
         return self.delay_tiers.get(_key(q.vhost, q.name, kind))
@@ -111,13 +133,30 @@ def topic_match(pattern: str, key: str) -> bool:
     return re.match(rx, key) is not None
 
 
+def names_own_address(q: Queue, setting: str) -> bool:
+    """Whether ``q``'s own Artemis address-settings give its address as ``setting``
+    (``dead-letter-address`` or ``expiry-address``)."""
+    return setting in q.extra.get("own_address_is", [])
+
+
+def _queues_at(source: Source, q: Queue, target: str) -> list[str]:
+    """The queues a message ``q`` sends to ``target`` reaches: for an AMQP 1.0 / Artemis queue
+    ``target`` is an address, and every queue on it receives (they need not share its name);
+    otherwise, or when no queue read is on that address, ``target`` names the queue."""
+    if "address" in q.extra:
+        on_address = [o.name for o in source.queues if o.extra.get("address") == target]
+        if on_address:
+            return on_address
+    return [target]
+
+
 def _routes_of(source: Source, q: Queue) -> list[Route]:
     dl = q.dead_letter
     if dl is None:
         return []
     out: list[Route] = []
     if dl.target:
-        out.append(Route(q.name, dl.target))
+        out.extend(Route(q.name, t) for t in _queues_at(source, q, dl.target))
     if dl.exchange is not None:
         if dl.exchange == "":
             # the default exchange delivers to the queue named by the key (the original
@@ -227,12 +266,29 @@ def build(source: Source) -> DeadLetterGraph:
         for t in targets:
             g.retried_by.setdefault(_key(q.vhost, t, kind), []).append(tier)
 
+    _add_expiry_sinks(source, g)
     for k, routes in g.routes.items():
-        if k in g.delay_tiers:
-            continue
+        if k in g.delay_tiers or k in g.expiry_sinks:
+            continue  # not a work queue: what it dead-letters are not a workload's failures
         for r in routes:
             tk = (k[0], r.target)
             if tk in g.delay_tiers:
                 continue  # the work queue's failures wait in its delay tier: not a sink
             g.sinks.setdefault(tk, []).append(r.source)
+    for q in source.queues:
+        if names_own_address(q, "dead-letter-address"):
+            g.sinks.setdefault(_key(q.vhost, q.name, kind), [])
     return g
+
+
+def _add_expiry_sinks(source: Source, g: DeadLetterGraph) -> None:
+    """Each queue on an address named as ``expiry-address`` (by another queue's Artemis
+    address-settings, or by its own) with the queues whose expired messages it receives."""
+    kind = source.kind
+    for q in source.queues:
+        if names_own_address(q, "expiry-address"):
+            g.expiry_sinks.setdefault(_key(q.vhost, q.name, kind), [])
+        expiry = q.extra.get("expiry_address")
+        if expiry:
+            for target in _queues_at(source, q, expiry):
+                g.expiry_sinks.setdefault(_key(q.vhost, target, kind), []).append(q.name)

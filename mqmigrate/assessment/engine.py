@@ -98,15 +98,7 @@ def assess(
                 dead_letters=graph,
             )
             findings = _sorted([f for r in queue_rules for f in r.check(ctx)])
-            target = recommend(
-                s,
-                q,
-                findings,
-                caps,
-                dl_sources,
-                names=names,
-                delay_tier=graph.delay_tier(q, s.kind),
-            )
+            target = recommend(s, q, findings, caps, graph, names=names)
             target.access = _access(s, q, edges, target)
             if target.mode.value != "none" and target.role not in ("dead-letter", "delay-tier"):
                 mapping = header_mapping(s, q, edges)

@@ -68,7 +68,9 @@ class Target(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Derived  # share-group | consumer-group | none
-    role: Literal["work-queue", "dead-letter", "delay-tier", "stream", "reply"] = "work-queue"
+    role: Literal["work-queue", "dead-letter", "expiry", "delay-tier", "stream", "reply"] = (
+        "work-queue"
+    )
     topic: Derived
     partitions: Derived
     topic_configs: dict[str, Derived] = Field(default_factory=dict)

@@ -22,7 +22,7 @@ import re
 
 from collections.abc import Callable, Mapping
 
-from mqmigrate.assessment.deadletters import DelayTier
+from mqmigrate.assessment.deadletters import DeadLetterGraph, DelayTier
 from mqmigrate.assessment.model import Derived, Finding, KafkaCapabilities, FindingSeverity, Target
 from mqmigrate.inventory.model import Queue, Source
 
@@ -107,15 +107,17 @@ def recommend(
     q: Queue,
     findings: list[Finding],
     caps: KafkaCapabilities,
-    dead_letter_sources: list[str],
+    dead_letters: DeadLetterGraph,
     p99_processing_s: float | None = None,
     *,
     names: Mapping[tuple[str | None, str], str] | None = None,
-    delay_tier: DelayTier | None = None,
 ) -> Target:
-    """The target for queue ``q`` given its findings (``names``: the source's unique topic
-    names from :func:`topic_names`; ``delay_tier``: set when ``q`` is a TTL+DLX wait queue)."""
+    """The target for queue ``q`` given its findings (``dead_letters``: the source's graph,
+    which says whether ``q`` is a dead-letter, expiry or delay-tier queue; ``names``: the
+    source's unique topic names from :func:`topic_names`)."""
     known_names = names if names is not None else topic_names(source)
+    delay_tier = dead_letters.delay_tier(q, source.kind)
+    dead_letter_sources = dead_letters.dead_letter_sources(q, source.kind)
 
     def tn(name: str) -> str:
         return known_names.get((q.vhost, name)) or topic_name(name, q.vhost)
@@ -127,8 +129,11 @@ def recommend(
     }
     role = _role(q, blockers, delay_tier)
     mode = _mode(role, blockers, delay_tier)
-    if dead_letter_sources and role != "delay-tier":
+    if role != "delay-tier" and dead_letters.is_dead_letter_queue(q, source.kind):
         role = "dead-letter"
+    elif role != "delay-tier" and dead_letters.is_expiry_queue(q, source.kind):
+        role = "expiry"
+        mode = _expiry_mode(dead_letters.expiry_sources(q, source.kind))
     topic, fanout = _topic(source, q, role, dead_letter_sources, delay_tier, tn)
     target = Target(
         mode=mode,
@@ -186,6 +191,28 @@ def _mode(role: str, blockers: set[str], delay_tier: DelayTier | None) -> Derive
     )
 
 
+#: how many queue names a one-line reason lists (the finding's evidence lists them all)
+REASON_NAMES = 5
+
+
+def _named(names: list[str]) -> str:
+    """``a, b, c`` — the first :data:`REASON_NAMES` of ``names`` and how many more."""
+    shown = ", ".join(names[:REASON_NAMES])
+    more = len(names) - REASON_NAMES
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _expiry_mode(sources: list[str]) -> Derived:
+    """Mode none for an expiry queue: Kafka has nothing that takes its place."""
+    of = f" of {_named(sorted(sources))}" if sources else ""
+    return Derived(
+        value="none",
+        reason=f"expiry queue{of} (messages whose time to live passed): Kafka moves no expired "
+        "record anywhere, retention.ms deletes it; not migrated as a work queue: drain or "
+        "archive it",
+    )
+
+
 def _topic(
     source: Source,
     q: Queue,
@@ -207,6 +234,12 @@ def _topic(
     )
     if role == "dead-letter":
         srcs = sorted(dead_letter_sources)
+        if not srcs:
+            return Derived(
+                value="dlq." + tn(q.name),
+                reason="dead-letter address of the broker's address-settings (no queue read "
+                "dead-letters into it yet): one DLQ topic for the queues that will",
+            ), None
         if len(srcs) == 1:
             src_fanouts = _fanouts(source, srcs[0], q.vhost)
             src_topic = topic_name(src_fanouts[0], q.vhost) if src_fanouts else tn(srcs[0])
@@ -218,7 +251,13 @@ def _topic(
         return Derived(
             value="dlq." + tn(q.name),
             reason=f"dead-letter queue shared by {len(srcs)} queues "
-            f"({', '.join(srcs)}): one DLQ topic for all of them",
+            f"({_named(srcs)}): one DLQ topic for all of them",
+        ), None
+    if role == "expiry":
+        return Derived(
+            value=tn(q.name),
+            reason="expiry queue: no topic takes its place (expired records are deleted by "
+            "retention.ms); a topic of this name only if its messages are archived",
         ), None
     if role == "delay-tier":
         assert delay_tier is not None  # the role says so

@@ -78,8 +78,8 @@ def bench(
     worker_handoff: Optional[str] = typer.Option(
         None,
         "--worker-handoff",
-        help="--kafka-client worker: pool (one share consumer "
-        "feeds the handler threads, acquiring only while one is idle) or thread (a share "
+        help="--kafka-client worker: pool (share consumers "
+        "feed one pool of handler threads, acquiring only while one is idle) or thread (a share "
         "consumer per handler thread, each working through its own batches) [pool].",
     ),
     share_consumers: Optional[int] = typer.Option(

@@ -39,6 +39,16 @@ _LOG4J2 = """Configuration:
 """
 
 
+#: JVM options per garbage collector of the broker.  G1 (Kafka's own start script's choice)
+#: stops every request for its young collections, 30-120 ms on a busy 2-core machine, which
+#: sets a latency-bound share group's p99 there; ZGC's pauses stay under a millisecond
+#: (docs/benchmarks.md, "The work-queue tail")
+GARBAGE_COLLECTORS: dict[str, tuple[str, ...]] = {
+    "g1": ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"),
+    "zgc": ("-XX:+UseZGC",),
+}
+
+
 class KafkaService(Service):
     name = "kafka"
     default_ports = {"broker": 9092, "controller": 9093, **kafka_secured.SECURED_PORTS}
@@ -55,6 +65,7 @@ class KafkaService(Service):
         secured: bool = True,
         plaintext: bool = True,
         version: str | None = None,
+        collector: str = "g1",
     ):
         if name:
             self.name = name
@@ -77,6 +88,10 @@ class KafkaService(Service):
         #: the Apache Kafka release whose jars run this broker (each cached in its own
         #: ``<cache>/kafka-<version>``); tests of older releases pass e.g. ``"4.2.2"``
         self.version = version or KAFKA_VERSION
+        if collector not in GARBAGE_COLLECTORS:
+            raise ValueError(f"collector must be one of {', '.join(GARBAGE_COLLECTORS)}")
+        #: the broker JVM's garbage collector (a benchmark compares a low-pause one)
+        self.collector = collector
 
     @property
     def bootstrap(self) -> str:
@@ -222,8 +237,7 @@ class KafkaService(Service):
                 require_java(17),
                 f"-Xmx{self.heap}",
                 f"-Xms{self.heap}",
-                "-XX:+UseG1GC",
-                "-XX:MaxGCPauseMillis=20",
+                *GARBAGE_COLLECTORS[self.collector],
                 "-cp",
                 self.classpath(),
                 f"-Dlog4j2.configurationFile={self._log4j()}",

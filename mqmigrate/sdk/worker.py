@@ -328,15 +328,14 @@ class _Held:
 _DLQ_PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 0}
 
 
-#: the pool's share consumers unless told otherwise (capped at ``concurrency``): on an idle
-#: 2-core machine 2 gave the work-queue preset a p99 of 17 ms against 20 ms with 8, and a
-#: backlog of small producer batches drained at 0.78x the rate of 4 (docs/benchmarks.md)
-DEFAULT_SHARE_CONSUMERS = 2
-
-
 def default_share_consumers(concurrency: int) -> int:
-    """The share consumers feeding a pool of ``concurrency`` handlers when none are given."""
-    return min(concurrency, DEFAULT_SHARE_CONSUMERS)
+    """The share consumers feeding a pool of ``concurrency`` handlers when none are given:
+    one per handler.  A consumer cannot poll again until every record of its batch is
+    settled, so with fewer of them a record that arrives while each holds a batch in the
+    handlers waits for one to finish although a handler is idle: on the work-queue preset
+    (docs/benchmarks.md, "The work-queue tail") 8 consumers for 8 handlers gave a p50 of
+    15 ms and a p99 1.3x the source's, 2 consumers 18 ms and 1.9x."""
+    return concurrency
 
 
 class Worker:
@@ -352,10 +351,10 @@ class Worker:
     :param handoff: ``"pool"`` (default): ``share_consumers`` ``ShareConsumer`` threads feed
         one pool of handler threads and acquire only while a handler is idle; ``"thread"``:
         each handler thread owns a ``ShareConsumer`` and handles its own batches in turn.
-    :param share_consumers: with the pool, the share consumers feeding it (default
-        :data:`DEFAULT_SHARE_CONSUMERS`, at most ``concurrency``: while one waits for its batch
-        to be settled, the other acquires; more clients competing for one share partition
-        lengthened the tail and cost CPU, docs/benchmarks.md "The work-queue tail").
+    :param share_consumers: with the pool, the share consumers feeding it (default one per
+        handler thread, :func:`default_share_consumers`: a consumer waits for its batch to be
+        settled before it polls again, so one per handler keeps one free to acquire whenever
+        a handler is idle); fewer use fewer clients and connections.
     :param dlq_topic: topic the worker writes dead letters to (``dead_letter="worker"``).
     :param dead_letter: ``"auto"``, ``"worker"``, ``"broker"`` or ``"none"``.
     :param max_deliveries: treat this attempt as the last one when it is lower than the

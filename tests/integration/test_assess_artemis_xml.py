@@ -1,7 +1,7 @@
 """A private Artemis broker configured with address settings (wildcards, merging, last-value,
-non-destructive, ring, exclusive, groups, exponential redelivery, full policies) is assessed
-from its own ``broker.xml`` and live through Jolokia: both give the same queues, findings and
-targets.
+non-destructive, ring, exclusive, groups, exponential redelivery, full policies, dead-letter and
+expiry addresses) is assessed from its own ``broker.xml`` and live through Jolokia: both give
+the same queues, findings, roles and targets.
 
 The broker is a private instance (tests/support/brokers.py) on free ports, so the shared
 sandbox Artemis is never reconfigured; it is stopped at the end.
@@ -44,6 +44,10 @@ SETTINGS = """
          <address-setting match="live.jobs">
             <default-exclusive-queue>true</default-exclusive-queue>
          </address-setting>
+         <address-setting match="live.billing.#">
+            <dead-letter-address>live.billing.dead</dead-letter-address>
+            <expiry-address>live.billing.expired</expiry-address>
+         </address-setting>
 """
 ADDRESSES = """
          <address name="live.orders"><anycast><queue name="live.orders"/></anycast></address>
@@ -59,6 +63,13 @@ ADDRESSES = """
                <queue name="live.jobs"/>
                <queue name="live.jobs.groups" exclusive="false" group-rebalance="true" group-buckets="8"/>
             </anycast>
+         </address>
+         <address name="live.billing.eu"><anycast><queue name="live.billing.eu"/></anycast></address>
+         <address name="live.billing.dead">
+            <anycast><queue name="live.billing.parked"/></anycast>
+         </address>
+         <address name="live.billing.expired">
+            <anycast><queue name="live.billing.expired"/></anycast>
          </address>
 """
 
@@ -113,6 +124,9 @@ def test_broker_xml_and_jolokia_agree(private_artemis):
     assert ours == [
         "live.audit.all",
         "live.audit.log",
+        "live.billing.eu",
+        "live.billing.expired",
+        "live.billing.parked",
         "live.jobs",
         "live.jobs.groups",
         "live.orders",
@@ -145,3 +159,47 @@ def test_broker_xml_and_jolokia_agree(private_artemis):
     assert ("ordering.fifo", "blocker") in rules["live.jobs.groups"]
     assert ("retry.limit", "warn") in rules["live.jobs"]  # live.* says -1
     assert from_file["DLQ"][2][1] == "dead-letter"
+
+
+def test_dead_letter_and_expiry_queues_in_their_roles_from_both(private_artemis):
+    """The broker's DLQ and ExpiryQueue (address-setting "#") and those live.billing.# names
+    (one not named like its address) are dead-letter and expiry queues, live and from the file,
+    and plan would leave them out; the work queues keep their role."""
+    for estate in (
+        read_estate([str(private_artemis.broker_xml)]),
+        read_estate([private_artemis.jolokia_uri]),
+    ):
+        w = {x.queue: x for x in assess(estate) if x.queue is not None}
+        where = estate.sources[0].endpoint
+        roles = {
+            q: (w[q].target.role, w[q].target.mode.value, w[q].target.topic.value)
+            for q in ("DLQ", "ExpiryQueue", "live.billing.parked", "live.billing.expired")
+        }
+        assert roles["DLQ"][:2] == ("dead-letter", "share-group"), where
+        assert roles["ExpiryQueue"] == ("expiry", "none", "ExpiryQueue"), where
+        assert roles["live.billing.parked"] == (
+            "dead-letter",
+            "share-group",
+            "dlq.live.billing.eu",
+        ), where
+        assert roles["live.billing.expired"] == ("expiry", "none", "live.billing.expired"), where
+        assert w["live.billing.eu"].target.role == "work-queue", where
+        evidence = {
+            q: {f.rule: f.evidence for f in w[q].findings if f.status.value == "fired"}
+            for q in ("DLQ", "ExpiryQueue", "live.billing.parked", "live.billing.expired")
+        }
+        assert evidence["DLQ"]["dlq.redrive"]["named by"].startswith("the dead-letter-address")
+        assert "live.orders" in evidence["DLQ"]["dlq.redrive"]["dead-letter queue of"], where
+        assert "ExpiryQueue" not in evidence["DLQ"]["dlq.redrive"]["dead-letter queue of"]
+        assert evidence["live.billing.parked"]["dlq.redrive"]["dead-letter queue of"] == [
+            "live.billing.eu"
+        ], where
+        assert evidence["ExpiryQueue"]["ttl.expiry"]["named by"].startswith("the expiry-address")
+        assert "live.orders" in evidence["ExpiryQueue"]["ttl.expiry"]["expiry queue of"], where
+        assert evidence["live.billing.expired"]["ttl.expiry"]["expiry queue of"] == [
+            "live.billing.eu",
+            "live.billing.parked",
+        ], where
+        # a work queue's expired messages go to its expiry address, not to its DLQ
+        orders = {f.rule: f.evidence for f in w["live.orders"].findings}
+        assert orders["ttl.expiry"]["expired messages moved to (expiry-address)"] == "ExpiryQueue"

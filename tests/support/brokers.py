@@ -77,6 +77,7 @@ class PrivateKafka:
         plaintext: bool = True,
         plain_users: dict[str, str] | None = None,
         version: str | None = None,
+        collector: str = "g1",
     ):
         """``properties`` are broker settings over the sandbox's (e.g. an authorizer);
         ``secured`` also opens the sandbox's SASL_SSL, OAUTHBEARER and mTLS listeners (with
@@ -87,7 +88,8 @@ class PrivateKafka:
         listener next to PLAINTEXT whose SASL/PLAIN users they are, at
         ``sasl_plain_bootstrap``, so clients with principals of their own can meet an
         authorizer's ACLs; ``version`` an Apache Kafka release other than the sandbox's (jars
-        from Maven Central, cached per version)."""
+        from Maven Central, cached per version); ``collector`` the JVM's garbage collector
+        (``GARBAGE_COLLECTORS`` of :mod:`mqmigrate.sandbox.kafka`)."""
         service = KafkaService(
             SandboxContext(state_dir=state_dir, cache_dir=cache_dir),
             name=name,
@@ -96,6 +98,7 @@ class PrivateKafka:
             secured=secured,
             plaintext=plaintext,
             version=version,
+            collector=collector,
         )
         # every port comes from ctx.ports, all free ones
         service.ctx.ports = {f"{name}.{key}": free_port() for key in service.default_ports}

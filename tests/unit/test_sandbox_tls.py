@@ -374,3 +374,14 @@ def test_a_broker_without_plaintext_needs_its_secured_listeners(tmp_path):
         KafkaService(
             SandboxContext(state_dir=tmp_path, cache_dir=tmp_path), secured=False, plaintext=False
         )
+
+
+def test_a_broker_collector_is_one_the_sandbox_knows(tmp_path):
+    from mqmigrate.sandbox.base import SandboxContext
+    from mqmigrate.sandbox.kafka import GARBAGE_COLLECTORS, KafkaService
+
+    ctx = SandboxContext(state_dir=tmp_path, cache_dir=tmp_path)
+    assert KafkaService(ctx, collector="zgc").collector == "zgc"
+    assert GARBAGE_COLLECTORS["zgc"] == ("-XX:+UseZGC",)
+    with pytest.raises(ValueError, match="g1, zgc"):
+        KafkaService(ctx, collector="cms")

@@ -138,12 +138,12 @@ def test_worker_refuses_bad_settings(kwargs, match):
 @pytest.mark.parametrize(
     "kwargs, share_consumers",
     [
-        ({"concurrency": 8}, 2),
+        ({"concurrency": 8}, 8),
         ({"concurrency": 1}, 1),
-        ({"concurrency": 8, "share_consumers": 5}, 5),
+        ({"concurrency": 8, "share_consumers": 2}, 2),
     ],
 )
-def test_the_pool_is_fed_by_two_share_consumers_unless_told(kwargs, share_consumers):
+def test_the_pool_is_fed_by_one_share_consumer_per_handler_unless_told(kwargs, share_consumers):
     worker = Worker("127.0.0.1:1", "t", "g", lambda m: None, metrics=False, **kwargs)
     assert worker.share_consumers == share_consumers
 

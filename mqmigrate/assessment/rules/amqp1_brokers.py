@@ -111,7 +111,7 @@ _FULL_REMEDIATION = {
 @rule("retry.limit")
 def client_backout(ctx: QueueContext):
     q = ctx.queue
-    if q.extra.get("backout") == "client-side" and not ctx.dead_letter_sources:
+    if q.extra.get("backout") == "client-side" and not ctx.is_dead_letter_queue():
         yield finding(
             "retry.limit",
             "info",

@@ -30,6 +30,18 @@ class QueueContext:
     #: the source's dead-letter graph (delay tiers, sinks); None when not computed
     dead_letters: "DeadLetterGraph | None" = None
 
+    def is_dead_letter_queue(self) -> bool:
+        """Whether this queue is a sink of dead letters (see ``deadletters``)."""
+        if self.dead_letters is None:
+            return bool(self.dead_letter_sources)
+        return self.dead_letters.is_dead_letter_queue(self.queue, self.source.kind)
+
+    def is_expiry_queue(self) -> bool:
+        """Whether this queue receives expired messages (an Artemis expiry-address)."""
+        if self.dead_letters is None:
+            return False
+        return self.dead_letters.is_expiry_queue(self.queue, self.source.kind)
+
     def delay_tier(self) -> "DelayTier | None":
         """The TTL+DLX delay tier this queue is, if it is one."""
         if self.dead_letters is None:

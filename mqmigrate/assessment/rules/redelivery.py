@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from mqmigrate.assessment.deadletters import names_own_address
 from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown, source_name
 
 
 @rule("retry.limit")
 def retry_limit(ctx: QueueContext):
     q, caps = ctx.queue, ctx.caps
-    if q.type == "stream" or ctx.dead_letter_sources or ctx.delay_tier() is not None:
-        return  # streams never redeliver; dead-letter and wait queues are not consumed
+    if (
+        q.type == "stream"
+        or ctx.is_dead_letter_queue()
+        or ctx.is_expiry_queue()
+        or ctx.delay_tier() is not None
+    ):
+        return  # streams never redeliver; dead-letter, expiry and wait queues are not consumed
     name = source_name(
         q,
         "delivery_limit",
@@ -90,9 +98,9 @@ def dlq(ctx: QueueContext):
         else "use the mqmigrate worker (forwards to dlq.<topic> then REJECTs) or upgrade "
         "to Kafka 4.4"
     )
-    if q.dead_letter is not None and ctx.delay_tier() is None:
+    if q.dead_letter is not None and ctx.delay_tier() is None and not ctx.is_expiry_queue():
         dl = q.dead_letter
-        evidence = {}
+        evidence: dict[str, Any] = {}
         if dl.exchange is not None:
             evidence["x-dead-letter-exchange"] = dl.exchange
             if dl.routing_key is not None:
@@ -108,11 +116,16 @@ def dlq(ctx: QueueContext):
             if dl.strategy and dl.exchange is None:
                 evidence["how"] = dl.strategy
         yield finding("dlq.redrive", severity, evidence, mapping, remediation)
-    if ctx.dead_letter_sources:
+    if ctx.is_dead_letter_queue():
+        sink: dict[str, Any] = {}
+        if ctx.dead_letter_sources:  # none read yet for a DLQ its own settings name
+            sink["dead-letter queue of"] = sorted(ctx.dead_letter_sources)
+        if names_own_address(q, "dead-letter-address"):
+            sink["named by"] = "the dead-letter-address of its own address-settings"
         yield finding(
             "dlq.redrive",
             "info",
-            {"dead-letter queue of": sorted(ctx.dead_letter_sources)},
+            sink,
             "becomes the dlq.<topic> of its source workloads",
             "do not migrate as a work queue; drain or replay it into the source's dlq.<topic>",
         )

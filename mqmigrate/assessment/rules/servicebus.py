@@ -18,7 +18,7 @@ def _servicebus(ctx: QueueContext) -> bool:
 def lock_renewal(ctx: QueueContext):
     """Service Bus clients renew message locks (the processor's MaxAutoLockRenewalDuration,
     5 min by default): processing can outlast ``lockDuration`` without a redelivery."""
-    if not _servicebus(ctx) or ctx.dead_letter_sources:
+    if not _servicebus(ctx) or ctx.is_dead_letter_queue():
         return
     q, caps = ctx.queue, ctx.caps
     # at the 5-minute maximum, processing that needs more can only rely on renewal
@@ -68,7 +68,7 @@ def auto_forward(ctx: QueueContext):
 def scheduled(ctx: QueueContext):
     """Every Service Bus entity accepts scheduled messages and lets receivers defer: not
     visible in IaC."""
-    if not _servicebus(ctx) or ctx.dead_letter_sources:
+    if not _servicebus(ctx) or ctx.is_dead_letter_queue():
         return
     yield finding(
         "delay.delivery",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from mqmigrate.assessment.deadletters import names_own_address
+from mqmigrate.assessment.model import Finding
 from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown
 
 
@@ -142,10 +146,14 @@ def ttl(ctx: QueueContext):
     )
     if ctx.delay_tier() is not None:
         return  # the TTL is the delay of a retry loop (delay.delivery), not an expiry
+    if ctx.is_expiry_queue():
+        yield _expiry_queue(ctx)
+        return  # its messages already expired: the questions above are its sources'
     # Service Bus dead-letters expired messages only with deadLetteringOnMessageExpiration
     expiry_dl = q.dead_letter if q.extra.get("expiry_dead_lettered", True) else None
+    expiry_queue = q.extra.get("expiry_address")  # Artemis moves them to an expiry address
     if q.message_ttl is not None:
-        severity = "warn" if expiry_dl else "info"
+        severity = "warn" if expiry_dl or expiry_queue else "info"
         evidence = {
             "x-message-ttl"
             if ctx.source.kind == "rabbitmq"
@@ -155,14 +163,20 @@ def ttl(ctx: QueueContext):
         }
         if expiry_dl:
             evidence["expired messages dead-lettered to"] = expiry_dl.exchange or expiry_dl.target
+        if expiry_queue:
+            evidence["expired messages moved to (expiry-address)"] = expiry_queue
         yield finding(
             "ttl.expiry",
             severity,
             evidence,
             mapping,
-            "producers set an expires-at header; the worker drops (or DLQs, when "
-            "expired messages were dead-lettered) records past it; retention.ms "
-            ">= TTL",
+            "producers set an expires-at header; the worker drops (or "
+            + (
+                "parks, as the expiry queue holds them today"
+                if expiry_queue
+                else "DLQs, when expired messages were dead-lettered"
+            )
+            + ") records past it; retention.ms >= TTL",
         )
     elif ctx.source.kind in ("rabbitmq", "amqp1") and q.type != "stream":
         yield finding(
@@ -202,3 +216,25 @@ def ttl(ctx: QueueContext):
             "retention.ms",
             "set retention.ms to the stream's max age (the target does)",
         )
+
+
+def _expiry_queue(ctx: QueueContext) -> Finding:
+    """The finding of a queue that receives expired messages (an Artemis expiry-address)."""
+    evidence: dict[str, Any] = {}
+    sources = (
+        ctx.dead_letters.expiry_sources(ctx.queue, ctx.source.kind) if ctx.dead_letters else []
+    )
+    if sources:  # none read yet for an expiry queue its own settings name
+        evidence["expiry queue of"] = sorted(sources)
+    if names_own_address(ctx.queue, "expiry-address"):
+        evidence["named by"] = "the expiry-address of its own address-settings"
+    return finding(
+        "ttl.expiry",
+        "info",
+        evidence,
+        "nothing: Kafka never moves an expired record anywhere, retention.ms deletes it "
+        "(no expiry topic by default)",
+        "do not migrate it as a work queue: drain or archive its messages (replay into the "
+        "source's topic only what still matters); for expiry after the move, producers set an "
+        "expires-at header the worker checks, and it drops or parks expired records",
+    )

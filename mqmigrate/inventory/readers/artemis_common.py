@@ -217,8 +217,21 @@ def queue_for(
     limit = _delivery_limit(settings, defaulted)
     dla = settings.get("deadLetterAddress")
     dead = DeadLetter(target=dla) if dla and dla != address else None
-    if settings.get("expiryAddress") and settings["expiryAddress"] != address:
-        extra["expiry_address"] = settings["expiryAddress"]
+    expiry = settings.get("expiryAddress")
+    if expiry and expiry != address:
+        extra["expiry_address"] = expiry
+    # Artemis moves an expired message to the expiry address (or drops it), never to the
+    # dead-letter address
+    extra["expiry_dead_lettered"] = False
+    # the queue's own address-settings send dead letters / expired messages to its address:
+    # it is a dead-letter or expiry queue even before a queue dead-letters or expires into it
+    own = [
+        setting
+        for setting, value in (("dead-letter-address", dla), ("expiry-address", expiry))
+        if value == address
+    ]
+    if own:
+        extra["own_address_is"] = own
     redelivery = _redelivery(settings, extra)
 
     size = settings.get("maxSizeBytes")
