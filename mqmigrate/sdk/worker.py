@@ -334,7 +334,7 @@ def default_share_consumers(concurrency: int) -> int:
     settled, so with fewer of them a record that arrives while each holds a batch in the
     handlers waits for one to finish although a handler is idle: on the work-queue preset
     (docs/benchmarks.md, "The work-queue tail") 8 consumers for 8 handlers gave a p50 of
-    15 ms and a p99 1.3x the source's, 2 consumers 18 ms and 1.9x."""
+    15 ms and a p99 1.3x the source's on a ZGC broker, 2 consumers 18 ms and 1.9x."""
     return concurrency
 
 
