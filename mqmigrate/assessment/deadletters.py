@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from mqmigrate.inventory.model import Queue, Source
 
@@ -137,6 +138,18 @@ def names_own_address(q: Queue, setting: str) -> bool:
     """Whether ``q``'s own Artemis address-settings give its address as ``setting``
     (``dead-letter-address`` or ``expiry-address``)."""
     return setting in q.extra.get("own_address_is", [])
+
+
+def sink_evidence(q: Queue, label: str, sources: list[str], setting: str) -> dict[str, Any]:
+    """The evidence of a dead-letter or expiry queue's finding: the queues that feed it
+    (``label``: ``"dead-letter queue of"`` / ``"expiry queue of"``; none read yet for one that
+    only its own settings name) and whether its own address-settings name it as ``setting``."""
+    evidence: dict[str, Any] = {}
+    if sources:
+        evidence[label] = sorted(sources)
+    if names_own_address(q, setting):
+        evidence["named by"] = f"the {setting} of its own address-settings"
+    return evidence
 
 
 def _queues_at(source: Source, q: Queue, target: str) -> list[str]:

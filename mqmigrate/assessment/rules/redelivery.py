@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mqmigrate.assessment.deadletters import names_own_address
+from mqmigrate.assessment.deadletters import sink_evidence
 from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown, source_name
 
 
@@ -117,15 +117,12 @@ def dlq(ctx: QueueContext):
                 evidence["how"] = dl.strategy
         yield finding("dlq.redrive", severity, evidence, mapping, remediation)
     if ctx.is_dead_letter_queue():
-        sink: dict[str, Any] = {}
-        if ctx.dead_letter_sources:  # none read yet for a DLQ its own settings name
-            sink["dead-letter queue of"] = sorted(ctx.dead_letter_sources)
-        if names_own_address(q, "dead-letter-address"):
-            sink["named by"] = "the dead-letter-address of its own address-settings"
         yield finding(
             "dlq.redrive",
             "info",
-            sink,
+            sink_evidence(
+                q, "dead-letter queue of", ctx.dead_letter_sources, "dead-letter-address"
+            ),
             "becomes the dlq.<topic> of its source workloads",
             "do not migrate as a work queue; drain or replay it into the source's dlq.<topic>",
         )

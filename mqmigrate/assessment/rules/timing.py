@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from mqmigrate.assessment.deadletters import names_own_address
+from mqmigrate.assessment.deadletters import sink_evidence
 from mqmigrate.assessment.model import Finding
 from mqmigrate.assessment.rules.base import QueueContext, finding, rule, shown
 
@@ -220,18 +218,13 @@ def ttl(ctx: QueueContext):
 
 def _expiry_queue(ctx: QueueContext) -> Finding:
     """The finding of a queue that receives expired messages (an Artemis expiry-address)."""
-    evidence: dict[str, Any] = {}
     sources = (
         ctx.dead_letters.expiry_sources(ctx.queue, ctx.source.kind) if ctx.dead_letters else []
     )
-    if sources:  # none read yet for an expiry queue its own settings name
-        evidence["expiry queue of"] = sorted(sources)
-    if names_own_address(ctx.queue, "expiry-address"):
-        evidence["named by"] = "the expiry-address of its own address-settings"
     return finding(
         "ttl.expiry",
         "info",
-        evidence,
+        sink_evidence(ctx.queue, "expiry queue of", sources, "expiry-address"),
         "nothing: Kafka never moves an expired record anywhere, retention.ms deletes it "
         "(no expiry topic by default)",
         "do not migrate it as a work queue: drain or archive its messages (replay into the "
